@@ -1,0 +1,170 @@
+"""Process plumbing shared by the local Kafka and store servers.
+
+Servers run detached (so `ganxun servers up` can return) with a pid file and a log
+file in their data folder; `stop` works from another process that only knows the
+folder. Readiness is always a real protocol check supplied by the caller, never a
+sleep.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ServerError(RuntimeError):
+    """A local server could not be provisioned, started or stopped."""
+
+
+class MissingToolError(ServerError):
+    """A tool the provisioning needs (java, mvn, go, initdb…) is not on PATH."""
+
+    def __init__(self, tool: str, needed_for: str, install_hint: str) -> None:
+        super().__init__(
+            f"缺少工具 `{tool}`：{needed_for}需要它。安装方法：{install_hint}"
+            f" (missing tool `{tool}`, needed for {needed_for}; install: {install_hint})"
+        )
+        self.tool = tool
+
+
+def require_tool(tool: str, needed_for: str, install_hint: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise MissingToolError(tool, needed_for, install_hint)
+    return path
+
+
+def cache_dir() -> Path:
+    """Where provisioned artefacts (jars, binaries) are cached across runs."""
+    root = os.environ.get("GANXUN_CACHE_DIR")
+    return Path(root) if root else REPO_ROOT / ".cache" / "servers"
+
+
+def state_dir() -> Path:
+    """Where `ganxun up` keeps server data, logs and pid files."""
+    root = os.environ.get("GANXUN_STATE_DIR")
+    return Path(root) if root else REPO_ROOT / ".state"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); reap it if it is ours.
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True
+
+
+@dataclass
+class DetachedProcess:
+    """One server process known by its pid file."""
+
+    name: str
+    folder: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.folder / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.folder / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if _pid_alive(pid) else None
+
+    def running(self) -> bool:
+        return self.pid() is not None
+
+    def spawn(self, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
+        if self.running():
+            raise ServerError(f"{self.name} 已在运行 (pid {self.pid()})，先停止它。")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_file, "ab")
+        proc = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,  # survives the CLI that started it; no terminal signals
+        )
+        log.close()
+        self.pid_file.write_text(str(proc.pid))
+        return proc.pid
+
+    def wait_ready(self, check: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running():
+                raise ServerError(f"{what} 启动失败，进程已退出。日志：{self.log_file}\n{self.tail()}")
+            try:
+                if check():
+                    return
+            except Exception:  # noqa: BLE001 - not ready yet, whatever the reason
+                pass
+            time.sleep(0.2)
+        raise ServerError(f"{what} 在 {timeout:.0f} 秒内未就绪。日志：{self.log_file}\n{self.tail()}")
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """SIGTERM, then SIGKILL after `timeout`. Returns whether something was stopped."""
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _pid_alive(pid):
+            time.sleep(0.1)
+        if _pid_alive(pid):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            while _pid_alive(pid):
+                time.sleep(0.05)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"

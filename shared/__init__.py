@@ -1,0 +1,1 @@
+"""ganxun's own common package: the event-sourcing kernel, auth, settings, logging."""
