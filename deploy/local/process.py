@@ -45,8 +45,10 @@ def require_tool(tool: str, needed_for: str, install_hint: str) -> str:
 
 def cache_dir() -> Path:
     """Where provisioned artefacts (jars, binaries) are cached across runs."""
+    # Outside the clone on purpose: a clean clone on the same machine reuses the
+    # jars and binaries, a fresh machine provisions them once.
     root = os.environ.get("GANXUN_CACHE_DIR")
-    return Path(root) if root else REPO_ROOT / ".cache" / "servers"
+    return Path(root) if root else Path.home() / ".cache" / "ganxun"
 
 
 def state_dir() -> Path:
