@@ -1,2 +1,243 @@
-def main() -> None:  # replaced by the real CLI below in this change
-    raise SystemExit("ganxun CLI not built yet")
+"""`ganxun`: the one way to operate the system on a machine.
+
+    ganxun up [--detach]            servers + every service on this machine
+    ganxun down                     stop what `up` started (data is kept)
+    ganxun servers up|down|status   the local Kafka and store only
+    ganxun token --role R --jurisdiction CODE --name NAME
+    ganxun rebuild SERVICE [PROJECTION]
+    ganxun docs openapi|asyncapi SERVICE
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+import urllib.request
+
+from deploy.local.process import DetachedProcess, ServerError, state_dir
+from shared.settings import DEFAULT_PORTS
+
+SERVICES = ("selection", "teaching", "records", "followup")
+KAFKA_PORT = 19092
+STORE_PORT = 27018
+
+
+# -- servers -------------------------------------------------------------------
+def _kafka(brokers: int = 1):
+    from deploy.local.kafka import KafkaCluster
+
+    return KafkaCluster(state_dir() / "kafka", brokers=brokers, port=KAFKA_PORT)
+
+
+def _store():
+    from deploy.local.ferretdb import FerretDBServer
+
+    return FerretDBServer(state_dir() / "store", port=STORE_PORT)
+
+
+def servers_up() -> tuple[str, str]:
+    kafka, store = _kafka(), _store()
+    print("启动 Kafka（KRaft）与 FerretDB …（首次运行需下载并构建，可能需要几分钟）", flush=True)
+    store.start()
+    kafka.start()
+    print(f"  Kafka   {kafka.bootstrap_servers}\n  存储    {store.uri}", flush=True)
+    return kafka.bootstrap_servers, store.uri
+
+
+def servers_down() -> None:
+    _kafka().stop()
+    _store().stop()
+    print("服务器已停止（数据保留在 %s）。" % state_dir())
+
+
+def servers_status() -> None:
+    print(json.dumps({"kafka": _kafka().status(), "store": _store().status()}, ensure_ascii=False, indent=2))
+
+
+# -- services ------------------------------------------------------------------
+def _service_proc(name: str) -> DetachedProcess:
+    return DetachedProcess(name, state_dir() / "services")
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+            return r.status == 200
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def services_up(bootstrap: str, uri: str, jurisdictions: str) -> None:
+    env = {"GANXUN_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "GANXUN_MONGODB_URI": uri,
+           "GANXUN_JURISDICTIONS": jurisdictions}
+    for name in SERVICES:
+        proc = _service_proc(name)
+        if proc.running():
+            continue
+        proc.spawn([sys.executable, "-m", f"services.{name}", "--port", str(DEFAULT_PORTS[name])], env=env)
+    for name in SERVICES:
+        port = DEFAULT_PORTS[name]
+        _service_proc(name).wait_ready(lambda p=port: _ready(p), 90, f"服务 {name}")
+        print(f"  {name:<10} http://127.0.0.1:{port}/docs", flush=True)
+
+
+def services_down() -> None:
+    for name in SERVICES:
+        _service_proc(name).stop(timeout=15)
+
+
+def cmd_up(args) -> None:
+    try:
+        bootstrap, uri = servers_up()
+        services_up(bootstrap, uri, args.jurisdictions)
+    except ServerError as exc:
+        raise SystemExit(f"启动失败：{exc}") from None
+    from shared.auth import ensure_dev_keys, issue_token
+
+    token = issue_token(ensure_dev_keys(state_dir() / "keys")[0], user_id="dev-org", name="开发者（组织部）",
+                        role="org_department", jurisdiction=args.jurisdictions.split(",")[0])
+    print(f"\n全部就绪。组织部开发令牌（{args.jurisdictions.split(',')[0]}）：\n{token}\n")
+    if args.detach:
+        print("已在后台运行；用 `ganxun down` 停止。")
+        return
+    print("按 Ctrl-C 停止全部。", flush=True)
+    stop = False
+
+    def _stop(*_):
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    while not stop:
+        time.sleep(0.5)
+    print("\n正在停止 …", flush=True)
+    cmd_down(args)
+
+
+def cmd_down(args) -> None:
+    services_down()
+    servers_down()
+
+
+# -- token, rebuild, docs -------------------------------------------------------
+def cmd_token(args) -> None:
+    from shared.auth import ensure_dev_keys, issue_token
+
+    private, _ = ensure_dev_keys(state_dir() / "keys")
+    try:
+        print(issue_token(private, user_id=args.user_id or f"dev-{args.role}", name=args.name, role=args.role,
+                          jurisdiction=args.jurisdiction, ttl_seconds=args.hours * 3600))
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+
+
+def cmd_rebuild(args) -> None:
+    from tqdm import tqdm
+
+    from shared import kafka
+    from shared.entrypoint import definition, settings_for
+    from shared.logging import configure
+    from shared.projector import rebuild
+    from shared.runtime import Runtime
+
+    configure("WARNING")
+    defn = definition(args.service)
+    try:
+        chosen = [defn.projection(args.projection)] if args.projection else defn.projections
+    except KeyError as exc:
+        raise SystemExit(exc.args[0]) from None
+    if not chosen:
+        raise SystemExit(f"服务 {args.service} 目前没有投影可重建。")
+
+    async def run() -> None:
+        rt = Runtime(defn, settings_for(args.service))
+        await rt.producer.start()
+        try:
+            for p in chosen:
+                consumer = kafka.consumer(rt.settings.kafka_bootstrap_servers, None)
+                await consumer.start()
+                bar = tqdm(desc=f"重建 {p.name}", unit="事件", file=sys.stderr)
+                try:
+                    def progress(done: int, total: int) -> None:
+                        bar.total = total
+                        bar.n = done
+                        bar.refresh()
+
+                    result = await rebuild(rt.writer(p), consumer, rt.pattern_for(p), progress)
+                finally:
+                    bar.close()
+                    await consumer.stop()
+                docs = await rt.db[p.collection].count_documents({})
+                print(f"{p.name}: 应用 {result.applied} 个事件，生成 {docs} 个文档；"
+                      f"跳过未知类型 {result.skipped_unknown} 个，转入死信 {result.dead_lettered} 个。")
+        finally:
+            await rt.producer.stop()
+            await rt.mongo.close()
+
+    asyncio.run(run())
+
+
+def cmd_docs(args) -> None:
+    import shared.contracts  # noqa: F401
+    from shared.entrypoint import definition, settings_for
+
+    defn = definition(args.service)
+    settings = settings_for(args.service)
+    if args.kind == "openapi":
+        from shared.api import create_app
+
+        doc = create_app(defn, settings).openapi()
+    else:
+        from shared.asyncapi import document
+
+        doc = document(defn, settings)
+    print(json.dumps(doc, ensure_ascii=False, indent=2))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ganxun", description="干训数据底座 — 本机运行与运维")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="启动本机全部：Kafka、存储、四个服务")
+    up.add_argument("--detach", action="store_true", help="启动后返回，不在前台等待")
+    up.add_argument("--jurisdictions", default=os.environ.get("GANXUN_JURISDICTIONS", "371428,530129"),
+                    help="本部署服务的行政区划代码，逗号分隔")
+    up.set_defaults(func=cmd_up)
+    sub.add_parser("down", help="停止 `ganxun up` 启动的一切（数据保留）").set_defaults(func=cmd_down)
+
+    srv = sub.add_parser("servers", help="本机 Kafka 与存储")
+    srv.add_argument("action", choices=["up", "down", "status"])
+    srv.set_defaults(func=lambda a: {"up": servers_up, "down": servers_down, "status": servers_status}[a.action]())
+
+    tok = sub.add_parser("token", help="签发开发令牌")
+    tok.add_argument("--role", required=True)
+    tok.add_argument("--jurisdiction", required=True)
+    tok.add_argument("--name", required=True)
+    tok.add_argument("--user-id")
+    tok.add_argument("--hours", type=int, default=12)
+    tok.set_defaults(func=cmd_token)
+
+    reb = sub.add_parser("rebuild", help="从 Kafka 主题重建投影")
+    reb.add_argument("service", choices=SERVICES)
+    reb.add_argument("projection", nargs="?")
+    reb.set_defaults(func=cmd_rebuild)
+
+    docs = sub.add_parser("docs", help="打印接口文档（无需服务器）")
+    docs.add_argument("kind", choices=["openapi", "asyncapi"])
+    docs.add_argument("service", choices=SERVICES)
+    docs.set_defaults(func=cmd_docs)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except ServerError as exc:
+        raise SystemExit(str(exc)) from None

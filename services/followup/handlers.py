@@ -1,0 +1,1 @@
+"""The followup service's command handlers arrive with its own issue."""

@@ -1,0 +1,5 @@
+"""The followup service's read models arrive with its own issue."""
+
+from shared.projection import Projection
+
+PROJECTIONS: list[Projection] = []

@@ -1,0 +1,1 @@
+"""The records service's command handlers arrive with its own issue."""

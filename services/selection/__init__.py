@@ -1,0 +1,1 @@
+"""Selection service (精准施训): before training — classes, scope, recommendation, confirmation."""

@@ -1,0 +1,1 @@
+"""Teaching's command handlers arrive with its own issue (sessions, attendance, leave)."""

@@ -1,0 +1,92 @@
+"""The HTTP edge every service shares: app factory, auth dependencies, errors in Chinese."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from shared.auth import Principal
+from shared.commands import Context
+from shared.errors import Forbidden, GanxunError
+from shared.ids import new_id
+from shared.runtime import COMPONENTS, Runtime, ServiceDefinition
+from shared.settings import Settings
+
+log = structlog.get_logger("api")
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def principal(request: Request) -> Principal:
+    p = request.app.state.runtime.verifier.verify(request.headers.get("authorization"))
+    structlog.contextvars.bind_contextvars(jurisdiction=p.jurisdiction, user_id=p.user_id)
+    return p
+
+
+def context(request: Request, who: Principal = Depends(principal)) -> Context:
+    rt: Runtime = request.app.state.runtime
+    # Commands create data in the token's jurisdiction, so it must be one this
+    # deployment serves; reads are checked per resource instead.
+    if not rt.settings.serves(who.jurisdiction):
+        raise Forbidden(f"本服务部署（辖区 {rt.settings.deployment}）不受理辖区 {who.jurisdiction} 的操作。",
+                        code="wrong_deployment")
+    return Context(actor=who.actor, jurisdiction=who.jurisdiction, correlation_id=request.state.correlation_id)
+
+
+def _field(loc: tuple) -> str:
+    return ".".join(str(x) for x in loc if x not in ("body", "query", "path"))
+
+
+def create_app(definition: ServiceDefinition, settings: Settings, components: tuple[str, ...] = COMPONENTS) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        rt = Runtime(definition, settings)
+        app.state.runtime = rt
+        await rt.start(components)
+        try:
+            yield
+        finally:
+            await rt.stop()
+
+    app = FastAPI(title=f"ganxun · {definition.title}", description=definition.description,
+                  version="0.1.0", lifespan=lifespan)
+
+    @app.middleware("http")
+    async def correlate(request: Request, call_next):
+        cid = request.headers.get("x-correlation-id") or new_id()
+        request.state.correlation_id = cid
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(correlation_id=cid, service=definition.name)
+        response = await call_next(request)
+        response.headers["x-correlation-id"] = cid
+        return response
+
+    @app.exception_handler(GanxunError)
+    async def ganxun_error(request: Request, exc: GanxunError):
+        log.info("request.refused", code=exc.code, status=exc.status, message=exc.message)
+        return JSONResponse(exc.to_dict(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        text = "；".join(f"{e['field'] or '请求'}：{e['message']}" for e in errors)
+        return JSONResponse({"code": "invalid_input", "message": f"输入有误：{text}", "errors": errors}, 422)
+
+    @app.get("/healthz", tags=["运维"], summary="存活检查")
+    async def healthz():
+        return {"status": "alive", "service": definition.name}
+
+    @app.get("/readyz", tags=["运维"], summary="就绪检查（Kafka 与存储可达）")
+    async def readyz(request: Request):
+        status = await request.app.state.runtime.readiness()
+        ok = all(v == "ok" for v in status.values())
+        return JSONResponse({"ready": ok, **status}, status_code=200 if ok else 503)
+
+    app.include_router(definition.routes())
+    return app

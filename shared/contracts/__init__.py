@@ -1,0 +1,6 @@
+"""Event contracts (versioned payload models), one module per publishing service.
+
+Services import each other's *contracts*, never each other's code.
+"""
+
+from shared.contracts import followup, records, selection, teaching  # noqa: F401  (registers every type)

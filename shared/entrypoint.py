@@ -1,0 +1,61 @@
+"""`python -m services.<name>`: run one service deployment (or some of its components)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import signal
+
+import uvicorn
+
+import shared.contracts  # noqa: F401  (every event type known before any decoding)
+from shared.logging import configure
+from shared.runtime import COMPONENTS, Runtime, ServiceDefinition
+from shared.settings import Settings
+
+SERVICES = ("selection", "teaching", "records", "followup")
+
+
+def definition(name: str) -> ServiceDefinition:
+    if name not in SERVICES:
+        raise SystemExit(f"未知服务 {name}；可用：{'、'.join(SERVICES)}")
+    return importlib.import_module(f"services.{name}.service").DEFINITION
+
+
+def settings_for(name: str, **overrides) -> Settings:
+    return Settings(service=name, **{k: v for k, v in overrides.items() if v is not None})
+
+
+async def _headless(defn: ServiceDefinition, settings: Settings, components: tuple[str, ...]) -> None:
+    rt = Runtime(defn, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await rt.start(components)
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait([waiter, *rt._tasks], return_when=asyncio.FIRST_COMPLETED)
+    await rt.stop()
+
+
+def main(name: str, argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m services.{name}")
+    parser.add_argument("--components", default=",".join(COMPONENTS),
+                        help="comma-separated subset of: api, relay, projectors")
+    parser.add_argument("--port", type=int, default=None)
+    args = parser.parse_args(argv)
+    components = tuple(c for c in args.components.split(",") if c)
+    bad = set(components) - set(COMPONENTS)
+    if bad:
+        parser.error(f"unknown components: {', '.join(sorted(bad))}")
+    configure()
+    defn = definition(name)
+    settings = settings_for(name, http_port=args.port)
+    if "api" in components:
+        from shared.api import create_app
+
+        app = create_app(defn, settings, components)
+        uvicorn.run(app, host=settings.http_host, port=settings.port, log_level="warning", access_log=False)
+    else:
+        asyncio.run(_headless(defn, settings, components))

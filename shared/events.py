@@ -1,0 +1,164 @@
+"""Event envelope, event catalogue and upcasting.
+
+Every event travels as an `Envelope` (JSON on the wire, the same JSON in the event
+store). Its `payload` is validated against the payload model registered in the
+catalogue for (type, schema_version); an older version is upcast step by step to the
+current one when read. A consumer meeting a type it does not know skips it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, ClassVar, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shared import jurisdiction as jur
+
+
+class Actor(BaseModel):
+    """Who did it, under their real name (实名)."""
+
+    model_config = ConfigDict(frozen=True)
+    user_id: str
+    name: str
+    role: str
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_id: str
+    type: str
+    schema_version: int = Field(ge=1)
+    stream_id: str = Field(min_length=1)
+    stream_version: int = Field(ge=1)
+    occurred_at: datetime
+    recorded_at: datetime
+    jurisdiction: str
+    actor: Actor
+    correlation_id: str
+    causation_id: str | None = None
+    payload: dict[str, Any]
+
+    @field_validator("jurisdiction")
+    @classmethod
+    def _code(cls, v: str) -> str:
+        return jur.validate(v)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    def to_doc(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class Event(BaseModel):
+    """Base of every domain event payload. Subclasses name themselves:
+
+        class TraineeNominated(Event, type="TraineeNominated", version=1): ...
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    event_type: ClassVar[str]
+    schema_version: ClassVar[int]
+
+    def __init_subclass__(cls, type: str | None = None, version: int = 1, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if type is not None:
+            cls.event_type = type
+            cls.schema_version = version
+
+
+class MalformedEvent(ValueError):
+    """A message that is not a valid envelope or whose payload fails its contract."""
+
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class Decoded(NamedTuple):
+    envelope: Envelope
+    event: Event
+
+
+class Catalogue:
+    """Registry of event types: current payload model per type, and upcasters."""
+
+    def __init__(self) -> None:
+        self._current: dict[str, type[Event]] = {}
+        self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        self.owner: dict[str, str] = {}
+
+    def register(self, service: str) -> Callable[[type[Event]], type[Event]]:
+        def add(cls: type[Event]) -> type[Event]:
+            known = self._current.get(cls.event_type)
+            if known is not None and known is not cls:
+                raise ValueError(f"event type {cls.event_type} registered twice")
+            self._current[cls.event_type] = cls
+            self.owner[cls.event_type] = service
+            return cls
+
+        return add
+
+    def upcaster(self, event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
+        """Register a function turning payload v`from_version` into v`from_version + 1`."""
+
+        def add(fn: Upcaster) -> Upcaster:
+            self._upcasters[(event_type, from_version)] = fn
+            return fn
+
+        return add
+
+    def knows(self, event_type: str) -> bool:
+        return event_type in self._current
+
+    def model(self, event_type: str) -> type[Event]:
+        return self._current[event_type]
+
+    def types(self, service: str | None = None) -> list[type[Event]]:
+        return [c for t, c in self._current.items() if service is None or self.owner[t] == service]
+
+    def upcast(self, envelope: Envelope) -> Envelope:
+        cls = self._current[envelope.type]
+        version, payload = envelope.schema_version, envelope.payload
+        if version > cls.schema_version:
+            raise MalformedEvent(
+                f"{envelope.type} v{version} is newer than this service knows (v{cls.schema_version})"
+            )
+        while version < cls.schema_version:
+            step = self._upcasters.get((envelope.type, version))
+            if step is None:
+                raise MalformedEvent(f"no upcaster for {envelope.type} v{version}")
+            payload, version = step(dict(payload)), version + 1
+        if version == envelope.schema_version:
+            return envelope
+        return envelope.model_copy(update={"payload": payload, "schema_version": version})
+
+    def decode(self, raw: bytes | str | dict[str, Any]) -> Decoded | None:
+        """Envelope and typed payload; None for an unknown type; MalformedEvent otherwise."""
+        try:
+            env = Envelope.model_validate(raw) if isinstance(raw, dict) else Envelope.model_validate_json(raw)
+        except (ValidationError, ValueError) as exc:
+            raise MalformedEvent(f"invalid envelope: {_short(exc)}") from exc
+        if env.type not in self._current:
+            return None
+        env = self.upcast(env)
+        try:
+            event = self._current[env.type].model_validate(env.payload)
+        except ValidationError as exc:
+            raise MalformedEvent(f"invalid {env.type} payload: {_short(exc)}") from exc
+        return Decoded(env, event)
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).replace("\n", "; ")
+    return text[:500]
+
+
+CATALOGUE = Catalogue()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,53 @@
+"""Jurisdictions (辖区) as GB/T 2260 six-digit division codes.
+
+A code's *prefix* is the code with its trailing "00" pairs removed: 430000 (湖南省)
+→ "43", 431100 → "4311", 371428 (武城县) → "371428". A jurisdiction covers every
+code that starts with its prefix.
+"""
+
+from __future__ import annotations
+
+import re
+
+_CODE = re.compile(r"^[1-9]\d{5}$")
+
+
+class InvalidDivisionCode(ValueError):
+    def __init__(self, code: str) -> None:
+        super().__init__(f"行政区划代码“{code}”无效：应为六位数字（GB/T 2260），如 371428。")
+        self.code = code
+
+
+def validate(code: str) -> str:
+    if not isinstance(code, str) or not _CODE.match(code):
+        raise InvalidDivisionCode(str(code))
+    return code
+
+
+def prefix(code: str) -> str:
+    validate(code)
+    if code.endswith("0000"):
+        return code[:2]
+    if code.endswith("00"):
+        return code[:4]
+    return code
+
+
+def covers(holder: str, target: str) -> bool:
+    """Whether a holder of `holder` may see or act on data of `target`."""
+    return validate(target).startswith(prefix(holder))
+
+
+def ancestors(code: str) -> list[str]:
+    """The city and province codes above `code` (not itself), nearest first."""
+    p = prefix(code)
+    out = []
+    if len(p) == 6:
+        out.append(code[:4] + "00")
+    if len(p) >= 4:
+        out.append(code[:2] + "0000")
+    return out
+
+
+def level(code: str) -> str:
+    return {2: "province", 4: "city", 6: "county"}[len(prefix(code))]

@@ -1,0 +1,267 @@
+"""The projector: a consumer-group follower that keeps one projection up to date.
+
+Per batch: decode (bad messages → dead-letter topic, unknown types skipped), load the
+documents the batch touches with one query, fold in memory, write each changed
+document once in one bulk write, record the position in the store, then commit the
+offsets to Kafka. On (re)assignment it seeks to the positions recorded in the store,
+which are written after the projection and so never run ahead of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from pymongo import InsertOne, ReplaceOne, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from shared.events import CATALOGUE, Catalogue, Envelope, Event, MalformedEvent
+from shared.projection import ApplyFailed, Handler, Projection
+
+log = structlog.get_logger("projector")
+POSITIONS = "projection_positions"
+
+
+class DeadLetters:
+    """Sends what cannot be handled to the dead-letter topic, with why and where from."""
+
+    def __init__(self, producer, topic: str, consumer_name: str) -> None:
+        self.producer = producer
+        self.topic = topic
+        self.consumer_name = consumer_name
+        self.sent = 0
+
+    async def send(self, record: ConsumerRecord, reason: str) -> None:
+        headers = [
+            ("error", reason.encode()[:4000]),
+            ("source_topic", record.topic.encode()),
+            ("source_partition", str(record.partition).encode()),
+            ("source_offset", str(record.offset).encode()),
+            ("consumer", self.consumer_name.encode()),
+        ]
+        await self.producer.send_and_wait(self.topic, value=record.value, key=record.key, headers=headers)
+        self.sent += 1
+        log.warning(
+            "projector.dead_letter",
+            reason=reason,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            consumer=self.consumer_name,
+        )
+
+
+@dataclass
+class BatchResult:
+    applied: int = 0
+    skipped_unknown: int = 0
+    dead_lettered: int = 0
+
+
+class ProjectionWriter:
+    """Folds decoded batches into the projection's collection and records positions."""
+
+    def __init__(self, projection: Projection, db: AsyncDatabase, dead_letters: DeadLetters,
+                 catalogue: Catalogue = CATALOGUE) -> None:
+        self.projection = projection
+        self.coll = db[projection.collection]
+        self.positions = db[POSITIONS]
+        self.dead_letters = dead_letters
+        self.catalogue = catalogue
+
+    async def handle(self, records: list[ConsumerRecord]) -> BatchResult:
+        result = BatchResult()
+        items: list[tuple[str, Envelope, Event, Handler]] = []
+        sources: list[ConsumerRecord] = []
+        for rec in records:
+            try:
+                decoded = self.catalogue.decode(rec.value)
+            except MalformedEvent as exc:
+                await self.dead_letters.send(rec, str(exc))
+                result.dead_lettered += 1
+                continue
+            if decoded is None:
+                result.skipped_unknown += 1
+                continue
+            routed = self.projection.route(decoded.envelope, decoded.event)
+            if routed is not None:
+                items.append((routed[0], decoded.envelope, decoded.event, routed[1]))
+                sources.append(rec)
+        while items:
+            try:
+                result.applied += await self._write(items)
+                break
+            except ApplyFailed as failed:
+                env = items[failed.index][1]
+                with structlog.contextvars.bound_contextvars(
+                    event_id=env.event_id, correlation_id=env.correlation_id, jurisdiction=env.jurisdiction
+                ):
+                    await self.dead_letters.send(sources[failed.index], f"projection {self.projection.name}: {failed}")
+                result.dead_lettered += 1
+                del items[failed.index], sources[failed.index]
+        await self._save_positions(records)
+        return result
+
+    async def _write(self, items: list[tuple[str, Envelope, Event, Handler]]) -> int:
+        ids = list(dict.fromkeys(i[0] for i in items))
+        docs = {d["_id"]: d async for d in self.coll.find({"_id": {"$in": ids}})}
+        for _attempt in range(10):
+            revs = {i: d.get("_rev") for i, d in docs.items()}
+            changed = self.projection.fold(docs, items)
+            if not changed:
+                return 0
+            ops = []
+            order = []
+            for doc_id in changed:
+                doc = docs[doc_id]
+                rev = revs.get(doc_id)
+                doc["_rev"] = (rev or 0) + 1
+                order.append(doc_id)
+                ops.append(InsertOne(doc) if rev is None else ReplaceOne({"_id": doc_id, "_rev": rev}, doc))
+            lost = await self._bulk(ops, order, revs)
+            if not lost:
+                return len(items)
+            # Another instance wrote these documents first: reload and fold again. The
+            # guard skips what the other writer already applied.
+            for doc_id in lost:
+                docs.pop(doc_id, None)
+            async for d in self.coll.find({"_id": {"$in": list(lost)}}):
+                docs[d["_id"]] = d
+            items = [i for i in items if i[0] in lost]
+        raise RuntimeError(f"projection {self.projection.name}: too many write conflicts")
+
+    async def _bulk(self, ops: list, order: list[str], revs: dict) -> set[str]:
+        try:
+            res = await self.coll.bulk_write(ops, ordered=False)
+            failed: set[str] = set()
+            replaced = sum(1 for i in order if revs.get(i) is not None)
+            if res.matched_count == replaced:
+                return failed
+        except BulkWriteError as exc:
+            failed = {order[e["index"]] for e in exc.details.get("writeErrors", [])}
+        # Some replace matched nothing (stale _rev): find which by reading revisions back.
+        expect = {i: (revs.get(i) or 0) + 1 for i in order}
+        async for d in self.coll.find({"_id": {"$in": order}}, {"_rev": 1}):
+            if d.get("_rev") != expect[d["_id"]]:
+                failed.add(d["_id"])
+        return failed
+
+    async def _save_positions(self, records: list[ConsumerRecord]) -> None:
+        latest: dict[tuple[str, int], int] = {}
+        for rec in records:
+            latest[(rec.topic, rec.partition)] = max(latest.get((rec.topic, rec.partition), -1), rec.offset)
+        await self.save_positions({tp: off + 1 for tp, off in latest.items()})
+
+    async def save_positions(self, next_offsets: dict[tuple[str, int], int]) -> None:
+        if not next_offsets:
+            return
+        name = self.projection.name
+        await self.positions.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": f"{name}|{topic}|{partition}"},
+                    {"$set": {"projection": name, "topic": topic, "partition": partition, "offset": offset}},
+                    upsert=True,
+                )
+                for (topic, partition), offset in next_offsets.items()
+            ],
+            ordered=False,
+        )
+
+    async def load_positions(self) -> dict[tuple[str, int], int]:
+        return {
+            (p["topic"], p["partition"]): p["offset"]
+            async for p in self.positions.find({"projection": self.projection.name})
+        }
+
+    async def reset(self) -> None:
+        await self.coll.drop()
+        await self.positions.delete_many({"projection": self.projection.name})
+
+
+class _SeekToStored(ConsumerRebalanceListener):
+    def __init__(self, consumer: AIOKafkaConsumer, writer: ProjectionWriter) -> None:
+        self.consumer = consumer
+        self.writer = writer
+
+    async def on_partitions_revoked(self, revoked) -> None:  # noqa: D401 - offsets already committed
+        return None
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        stored = await self.writer.load_positions()
+        for tp in assigned:
+            if (tp.topic, tp.partition) in stored:
+                self.consumer.seek(tp, stored[(tp.topic, tp.partition)])
+
+
+class Projector:
+    def __init__(self, writer: ProjectionWriter, consumer_factory: Callable[[], AIOKafkaConsumer],
+                 pattern: re.Pattern[str], batch_size: int = 1000) -> None:
+        self.writer = writer
+        self.consumer_factory = consumer_factory
+        self.pattern = pattern
+        self.batch_size = batch_size
+        self.applied = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = self.consumer_factory()
+        await consumer.start()
+        consumer.subscribe(pattern=self.pattern.pattern, listener=_SeekToStored(consumer, self.writer))
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
+                records = [r for recs in batches.values() for r in recs]
+                if not records:
+                    continue
+                result = await self.writer.handle(records)
+                self.applied += result.applied
+                await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in batches.items()})
+        finally:
+            await consumer.stop()
+
+
+async def rebuild(writer: ProjectionWriter, consumer: AIOKafkaConsumer, pattern: re.Pattern[str],
+                  progress: Callable[[int, int], None] | None = None, batch_size: int = 2000) -> BatchResult:
+    """Drop the projection and fold every event on the matching topics again.
+
+    Reads up to the end offsets seen at the start. `progress(done, total)` is called
+    after each batch. The consumer must be started and have no group.
+    """
+    await writer.reset()
+    topics = sorted(t for t in await consumer.topics() if pattern.match(t))
+    tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+    total = BatchResult()
+    if not tps:
+        return total
+    consumer.assign(tps)
+    begin = await consumer.beginning_offsets(tps)
+    end = await consumer.end_offsets(tps)
+    await consumer.seek_to_beginning(*tps)
+    todo = sum(end[tp] - begin[tp] for tp in tps)
+    done = 0
+    remaining = {tp for tp in tps if end[tp] > begin[tp]}
+    while remaining:
+        batches = await consumer.getmany(*remaining, timeout_ms=500, max_records=batch_size)
+        records = []
+        for tp, recs in batches.items():
+            recs = [r for r in recs if r.offset < end[tp]]
+            records.extend(recs)
+            if recs and recs[-1].offset + 1 >= end[tp]:
+                remaining.discard(tp)
+        if not records:
+            continue
+        r = await writer.handle(records)
+        total.applied += r.applied
+        total.skipped_unknown += r.skipped_unknown
+        total.dead_lettered += r.dead_lettered
+        done += len(records)
+        if progress:
+            progress(done, todo)
+    await writer.save_positions({(tp.topic, tp.partition): end[tp] for tp in tps})
+    return total

@@ -1,0 +1,156 @@
+"""The bootstrap: composes one service deployment from its definition and settings.
+
+Every service is the same shape: a `ServiceDefinition` (its projections and its HTTP
+routes) run by a `Runtime` (event store, command handler, outbox relay, projectors,
+Kafka and MongoDB clients). Components can run separately (`--components relay`),
+which is how the fault tests kill one of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+from fastapi import APIRouter
+from pymongo import AsyncMongoClient
+
+from shared import kafka, topics
+from shared.auth import Verifier, ensure_dev_keys
+from shared.commands import CommandHandler
+from shared.events import CATALOGUE
+from shared.eventstore import EventStore
+from shared.outbox import OutboxRelay
+from shared.projection import Projection
+from shared.projector import DeadLetters, Projector, ProjectionWriter
+from shared.settings import Settings
+
+log = structlog.get_logger("runtime")
+COMPONENTS = ("api", "relay", "projectors")
+
+
+@dataclass
+class ServiceDefinition:
+    name: str
+    title: str
+    description: str
+    projections: list[Projection]
+    routes: Callable[[], APIRouter]
+    consumed_events: list[str] = field(default_factory=list)
+
+    def projection(self, name: str) -> Projection:
+        for p in self.projections:
+            if p.name == name:
+                return p
+        known = "、".join(p.name for p in self.projections)
+        raise KeyError(f"服务 {self.name} 没有名为 {name} 的投影（可用：{known}）")
+
+
+class Runtime:
+    def __init__(self, definition: ServiceDefinition, settings: Settings) -> None:
+        self.definition = definition
+        self.settings = settings
+        self.mongo = AsyncMongoClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5000)
+        self.db = self.mongo[settings.database_name]
+        self.store = EventStore(self.db)
+        self.producer = kafka.producer(settings.kafka_bootstrap_servers)
+        self.relay = OutboxRelay(self.store, self.producer, self.topic_for, batch_size=settings.relay_batch)
+        self.commands = CommandHandler(self.store, CATALOGUE, on_appended=self.relay.nudge)
+        self.verifier = self._verifier()
+        self.projectors: list[Projector] = []
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._known_topics: set[str] = set()
+
+    def _verifier(self) -> Verifier:
+        s = self.settings
+        if s.jwks_url:
+            return Verifier(jwks_url=s.jwks_url)
+        if s.jwt_public_key_file:
+            return Verifier(public_pem=s.jwt_public_key_file.read_bytes())
+        return Verifier(public_pem=ensure_dev_keys(s.keys_dir)[1])
+
+    # -- topics ---------------------------------------------------------------
+    def topic_for(self, event: dict) -> str:
+        return topics.events_topic(self.definition.name, event["jurisdiction"])
+
+    def pattern_for(self, projection: Projection) -> re.Pattern[str]:
+        parts = [
+            topics.source_pattern(src, self.settings.jurisdictions, projection.include_ancestors).pattern
+            for src in projection.sources
+        ]
+        return re.compile("|".join(f"(?:{p})" for p in parts))
+
+    def group_for(self, projection: Projection) -> str:
+        return f"ganxun.{self.definition.name}.{self.settings.deployment}.{projection.name}"
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return topics.dead_letter_topic(self.definition.name, self.settings.deployment)
+
+    async def ensure_topics(self, extra: list[str] = ()) -> None:
+        wanted = [topics.events_topic(self.definition.name, c) for c in self.settings.jurisdictions]
+        wanted += [self.dead_letter_topic, *extra]
+        await kafka.ensure_topics(self.settings.kafka_bootstrap_servers, wanted,
+                                  self.settings.topic_partitions, self.settings.topic_replication)
+        self._known_topics.update(wanted)
+
+    def writer(self, projection: Projection) -> ProjectionWriter:
+        dl = DeadLetters(self.producer, self.dead_letter_topic, self.group_for(projection))
+        return ProjectionWriter(projection, self.db, dl, CATALOGUE)
+
+    # -- lifecycle ------------------------------------------------------------
+    async def start(self, components: tuple[str, ...] = COMPONENTS) -> None:
+        await self.store.ensure_indexes()
+        await self.ensure_topics()
+        await self.producer.start()
+        if "relay" in components:
+            self._tasks.append(asyncio.create_task(self._guard("relay", self.relay.run(self._stop))))
+        if "projectors" in components:
+            for p in self.definition.projections:
+                projector = Projector(
+                    self.writer(p),
+                    lambda p=p: kafka.consumer(self.settings.kafka_bootstrap_servers, self.group_for(p)),
+                    self.pattern_for(p),
+                    batch_size=self.settings.projector_batch,
+                )
+                self.projectors.append(projector)
+                self._tasks.append(asyncio.create_task(self._guard(f"projector:{p.name}", projector.run(self._stop))))
+        log.info("service.started", service=self.definition.name, deployment=self.settings.deployment,
+                 components=list(components), database=self.settings.database_name)
+
+    async def _guard(self, name: str, coro) -> None:
+        # A component that dies is restarted by the process supervisor, not silently lost.
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("component.crashed", component=name)
+            raise SystemExit(f"{name} crashed") from None
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for t in self._tasks:
+            try:
+                await asyncio.wait_for(t, 10)
+            except (TimeoutError, asyncio.CancelledError, SystemExit):
+                t.cancel()
+        await self.producer.stop()
+        await self.mongo.close()
+
+    async def readiness(self) -> dict[str, str]:
+        status = {}
+        try:
+            await self.db.command("ping")
+            status["store"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            status["store"] = f"不可达: {exc}"
+        try:
+            await self.producer.client.fetch_all_metadata()
+            status["kafka"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            status["kafka"] = f"不可达: {exc}"
+        return status

@@ -1,0 +1,67 @@
+"""One settings object per service, from the environment, with one-machine defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from deploy.local.process import state_dir
+from shared import jurisdiction as jur
+
+DEFAULT_PORTS = {"dashboard": 8100, "selection": 8101, "teaching": 8102, "records": 8103, "followup": 8104}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GANXUN_", extra="ignore")
+
+    service: str = "selection"
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:19092", validation_alias=AliasChoices("GANXUN_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS")
+    )
+    mongodb_uri: str = Field(
+        "mongodb://127.0.0.1:27018/", validation_alias=AliasChoices("GANXUN_MONGODB_URI", "MONGODB_URI")
+    )
+    # The division codes this deployment serves: one county, or several for a small city.
+    jurisdictions: list[str] = ["371428"]
+    database: str = ""
+    http_host: str = "127.0.0.1"
+    http_port: int = 0
+    topic_partitions: int = 3
+    topic_replication: int = 1
+    jwt_public_key_file: Path | None = None
+    jwks_url: str | None = None
+    keys_dir: Path = Field(default_factory=lambda: state_dir() / "keys")
+    relay_batch: int = 500
+    projector_batch: int = 1000
+
+    @field_validator("jurisdictions", mode="before")
+    @classmethod
+    def _split(cls, v):
+        if isinstance(v, str) and not v.strip().startswith("["):
+            v = [c.strip() for c in v.split(",") if c.strip()]
+        return v
+
+    @field_validator("jurisdictions")
+    @classmethod
+    def _codes(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("至少需要一个行政区划代码 (GANXUN_JURISDICTIONS)")
+        return [jur.validate(c) for c in v]
+
+    @property
+    def deployment(self) -> str:
+        """Names this deployment in database, group and dead-letter names."""
+        return "-".join(self.jurisdictions)
+
+    @property
+    def database_name(self) -> str:
+        return self.database or f"ganxun_{self.service}_{self.deployment.replace('-', '_')}"
+
+    @property
+    def port(self) -> int:
+        return self.http_port or DEFAULT_PORTS[self.service]
+
+    def serves(self, code: str) -> bool:
+        return any(jur.covers(c, code) for c in self.jurisdictions)

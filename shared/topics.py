@@ -1,0 +1,41 @@
+"""Topic layout: one topic per (service, jurisdiction).
+
+`ganxun.<service>.<code>` holds the events of one service's aggregates in one
+jurisdiction, keyed by stream id. Kafka's prefixed ACLs then map onto
+jurisdictions: a county principal may write only `ganxun.<service>.371428`; a
+province principal reads the prefix `ganxun.<service>.43`. A county also reads the
+exact topics of its city and province, which carry province-run classes whose
+trainees come from several counties. See README, "Topic layout".
+"""
+
+from __future__ import annotations
+
+import re
+
+from shared import jurisdiction as jur
+
+PREFIX = "ganxun"
+SERVICES = ("selection", "teaching", "records", "followup")
+
+
+def events_topic(service: str, code: str) -> str:
+    return f"{PREFIX}.{service}.{jur.validate(code)}"
+
+
+def dead_letter_topic(service: str, deployment: str) -> str:
+    return f"{PREFIX}.dlq.{service}.{deployment}"
+
+
+def source_pattern(service: str, codes: list[str], include_ancestors: bool = False) -> re.Pattern[str]:
+    """The topics of `service` a deployment serving `codes` follows."""
+    alts: list[str] = []
+    for code in codes:
+        p = jur.prefix(code)
+        alts.append(re.escape(p) + (r"\d{%d}" % (6 - len(p)) if len(p) < 6 else ""))
+        if include_ancestors:
+            alts.extend(re.escape(a) for a in jur.ancestors(code))
+    return re.compile(rf"^{re.escape(PREFIX)}\.{re.escape(service)}\.(?:{'|'.join(sorted(set(alts)))})$")
+
+
+def code_of(topic: str) -> str:
+    return topic.rsplit(".", 1)[1]
