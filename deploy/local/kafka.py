@@ -1,0 +1,505 @@
+"""A real Apache Kafka (KRaft, no ZooKeeper, no Docker) on 127.0.0.1.
+
+The broker comes from Kafka's own jars on Maven Central: `kafka/pom.xml` resolves
+the pinned `org.apache.kafka:kafka_2.13` and its dependency tree into
+`cache_dir()/kafka-<version>/libs`, and each node runs as
+`java -cp 'libs/*' kafka.Kafka server.properties`.
+
+A cluster lives in one folder:
+
+    cluster.json             ports, cluster id, node count (so a later process can
+                             stop / restart it on the same ports with the same data)
+    log4j2.properties        broker logging: INFO to node-<i>/logs/server.log,
+                             WARN and above also to broker-<i>.log
+    broker-<i>.pid / .log    DetachedProcess pid file and stdout/stderr of node i
+    node-<i>/server.properties
+    node-<i>/data/           KRaft metadata log and topic partitions of node i
+
+Every node is a combined broker+controller. With 3 nodes they form a static
+3-voter controller quorum and topics default to RF 3 / min ISR 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from deploy.local.process import (
+    DetachedProcess,
+    ServerError,
+    _pid_alive,
+    cache_dir,
+    free_port,
+    port_open,
+    require_tool,
+)
+
+# Newest Kafka on Maven Central at the time of pinning; verified against
+# aiokafka 0.14.0 (idempotent acks=all producer, consumer group with manual
+# commit, admin create_topics, pattern subscription) by tests/servers/test_kafka_local.py.
+KAFKA_VERSION = "4.4.0"
+
+POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
+JAVA_HINT = "apt-get install openjdk-17-jre-headless"
+MVN_HINT = "apt-get install maven"
+MIN_JAVA = 17  # Kafka 4.x brokers need Java 17+
+
+_MARKER = ".provisioned"
+_CONFIG = "cluster.json"
+
+
+# --------------------------------------------------------------------------- provisioning
+
+
+def _require_java() -> str:
+    return require_tool("java", "运行 Kafka 节点 (running the Kafka brokers)", JAVA_HINT)
+
+
+def provision(cache: Path | None = None) -> Path:
+    """Resolve the pinned Kafka jars into `<cache>/kafka-<version>/libs`; return that folder.
+
+    Idempotent: once the marker file exists the call returns at once. Concurrent
+    callers (two test sessions, CLI and tests) serialise on a lock file.
+    """
+    root = Path(cache or cache_dir()) / f"kafka-{KAFKA_VERSION}"
+    libs = root / "libs"
+    marker = root / _MARKER
+    _require_java()
+    if marker.is_file() and libs.is_dir():
+        return libs
+    mvn = require_tool("mvn", "下载 Kafka 的 jar 包 (resolving the Kafka jars from Maven Central)", MVN_HINT)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.is_file() and libs.is_dir():  # another process finished it meanwhile
+            return libs
+        partial = root / "libs.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        argv = [
+            mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(POM),
+            "dependency:copy-dependencies",
+            f"-Dkafka.version={KAFKA_VERSION}",
+            f"-DoutputDirectory={partial}",
+        ]  # fmt: skip
+        started = time.monotonic()
+        proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        jars = sorted(p.name for p in partial.glob("*.jar")) if partial.is_dir() else []
+        if proc.returncode != 0 or f"kafka_2.13-{KAFKA_VERSION}.jar" not in jars:
+            out = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
+            raise ServerError(
+                f"无法通过 Maven 下载 Kafka {KAFKA_VERSION} 的 jar 包（退出码 {proc.returncode}）"
+                f" (mvn could not resolve Kafka {KAFKA_VERSION} jars, exit {proc.returncode}):\n"
+                f"{' '.join(argv)}\n{out}"
+            )
+        shutil.rmtree(libs, ignore_errors=True)
+        partial.rename(libs)
+        marker.write_text(
+            json.dumps(
+                {
+                    "kafka_version": KAFKA_VERSION,
+                    "seconds": round(time.monotonic() - started, 1),
+                    "jars": jars,
+                },
+                indent=1,
+            )
+        )
+    return libs
+
+
+def _java_major(java: str) -> int:
+    out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+    m = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    if not m:
+        return 0
+    major = int(m.group(1))
+    return int(m.group(2) or 0) if major == 1 else major
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _new_cluster_id() -> str:
+    # Same shape as Kafka's Uuid.randomUuid().toString(): URL-safe base64, no padding,
+    # never starting with '-' (it would look like a command-line flag).
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
+def _distinct_free_ports(n: int, avoid: set[int]) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < n:
+        p = free_port()
+        if p not in avoid and p not in ports:
+            ports.append(p)
+    return ports
+
+
+def _run_coro(coro_fn) -> Any:
+    """asyncio.run the coroutine, in a helper thread if this thread already runs a loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro_fn())
+    box: dict[str, Any] = {}
+
+    def runner() -> None:
+        try:
+            box["result"] = asyncio.run(coro_fn())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+
+    t = threading.Thread(target=runner, daemon=True)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box.get("result")
+
+
+@contextlib.contextmanager
+def _quiet_aiokafka():
+    """Connection errors are expected while a broker boots; keep them off the terminal."""
+    logger = logging.getLogger("aiokafka")
+    old = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(old)
+
+
+async def _broker_ids(bootstrap: str) -> set[int]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    try:
+        await asyncio.wait_for(admin.start(), 5)
+        meta = await asyncio.wait_for(admin.describe_cluster(), 5)
+        return {b["node_id"] for b in meta["brokers"]}
+    finally:
+        await admin.close()
+
+
+_LOG4J2 = """\
+# Written by deploy/local/kafka.py. kafka.logs.dir is set per node on the java command line.
+status = warn
+name = ganxun-kafka
+
+appender.file.type = RollingFile
+appender.file.name = file
+appender.file.fileName = ${sys:kafka.logs.dir}/server.log
+appender.file.filePattern = ${sys:kafka.logs.dir}/server.log.%i
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = 20MB
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 3
+
+# Warnings and errors also go to stdout, which DetachedProcess writes to broker-<i>.log,
+# so a failed start shows the reason in the exception.
+appender.out.type = Console
+appender.out.name = out
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+appender.out.filter.threshold.type = ThresholdFilter
+appender.out.filter.threshold.level = warn
+
+rootLogger.level = info
+rootLogger.appenderRef.file.ref = file
+rootLogger.appenderRef.out.ref = out
+
+logger.request.name = kafka.request.logger
+logger.request.level = warn
+logger.state.name = state.change.logger
+logger.state.level = warn
+logger.appinfo.name = org.apache.kafka.common.utils.AppInfoParser
+logger.appinfo.level = warn
+"""
+
+
+# --------------------------------------------------------------------------- cluster
+
+
+class KafkaCluster:
+    """One or three combined broker+controller nodes whose state lives in `folder`.
+
+    `brokers=None` / `port=None` mean: whatever `folder/cluster.json` says, else 1
+    node on free random ports. An explicit value that contradicts the saved cluster
+    is an error (the KRaft quorum and the data belong to the saved layout).
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        brokers: int | None = None,
+        port: int | None = None,
+        heap: str = "512m",
+        cache: Path | None = None,
+    ) -> None:
+        self.folder = Path(folder).resolve()
+        self.heap = heap
+        self.cache = cache
+        saved = self._load_config()
+        if saved is not None:
+            if brokers is not None and brokers != saved["brokers"]:
+                raise ServerError(
+                    f"{self.folder} 中的 Kafka 集群有 {saved['brokers']} 个节点，不能改为 {brokers} 个；"
+                    f"请换一个目录或删除它 (the cluster in {self.folder} has {saved['brokers']} nodes, "
+                    f"not {brokers}; use another folder or delete it)"
+                )
+            if port is not None and port != saved["ports"][0]:
+                raise ServerError(
+                    f"{self.folder} 中的 Kafka 集群使用端口 {saved['ports'][0]}，不是 {port} "
+                    f"(the cluster in {self.folder} listens on {saved['ports'][0]}, not {port})"
+                )
+            self.brokers = int(saved["brokers"])
+            self.ports = [int(p) for p in saved["ports"]]
+            self.controller_ports = [int(p) for p in saved["controller_ports"]]
+            self.cluster_id = str(saved["cluster_id"])
+        else:
+            n = 1 if brokers is None else int(brokers)
+            if n not in (1, 3):
+                raise ServerError(f"只支持 1 或 3 个节点，而不是 {n} (only 1 or 3 brokers are supported, not {n})")
+            self.brokers = n
+            if port is None:
+                self.ports = _distinct_free_ports(n, set())
+            else:
+                self.ports = [port + i for i in range(n)]
+            self.controller_ports = _distinct_free_ports(n, set(self.ports))
+            self.cluster_id = _new_cluster_id()
+        self._procs = [DetachedProcess(f"broker-{i}", self.folder) for i in range(self.brokers)]
+
+    # ---- layout
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(f"127.0.0.1:{p}" for p in self.ports)
+
+    def node_dir(self, index: int) -> Path:
+        return self.folder / f"node-{index}"
+
+    def _load_config(self) -> dict | None:
+        try:
+            return json.loads((self.folder / _CONFIG).read_text())
+        except FileNotFoundError:
+            return None
+
+    def _save_config(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        data = {
+            "kafka_version": KAFKA_VERSION,
+            "brokers": self.brokers,
+            "ports": self.ports,
+            "controller_ports": self.controller_ports,
+            "cluster_id": self.cluster_id,
+        }
+        tmp = self.folder / (_CONFIG + ".tmp")
+        tmp.write_text(json.dumps(data, indent=1) + "\n")
+        tmp.replace(self.folder / _CONFIG)
+
+    def _server_properties(self, i: int) -> str:
+        multi = self.brokers > 1
+        rf, isr = (3, 2) if multi else (1, 1)
+        voters = ",".join(f"{j}@127.0.0.1:{cp}" for j, cp in enumerate(self.controller_ports))
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": i,
+            "controller.quorum.voters": voters,
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.ports[i]},CONTROLLER://127.0.0.1:{self.controller_ports[i]}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.ports[i]}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": self.node_dir(i) / "data",
+            "auto.create.topics.enable": "false",
+            "num.partitions": 3,
+            "default.replication.factor": rf,
+            "min.insync.replicas": isr,
+            "offsets.topic.replication.factor": rf,
+            "offsets.topic.num.partitions": 10,
+            "transaction.state.log.replication.factor": rf,
+            "transaction.state.log.min.isr": isr,
+            "transaction.state.log.num.partitions": 10,
+            "share.coordinator.state.topic.replication.factor": rf,
+            "share.coordinator.state.topic.min.isr": isr,
+            "group.initial.rebalance.delay.ms": 0,
+            # Projections are rebuilt from the topics: keep the whole history.
+            "log.retention.ms": -1,
+            "log.retention.bytes": -1,
+            # Small machine, tests alongside: fewer threads than the defaults.
+            "num.network.threads": 2,
+            "num.io.threads": 4,
+            "num.recovery.threads.per.data.dir": 1,
+            "background.threads": 4,
+        }
+        return "".join(f"{k}={v}\n" for k, v in props.items())
+
+    def _write_node_files(self) -> None:
+        (self.folder / "log4j2.properties").write_text(_LOG4J2)
+        for i in range(self.brokers):
+            nd = self.node_dir(i)
+            (nd / "logs").mkdir(parents=True, exist_ok=True)
+            (nd / "server.properties").write_text(self._server_properties(i))
+
+    def _java_argv(self, libs: Path, i: int, main: list[str], heap: str, tool: bool = False) -> list[str]:
+        return [
+            _require_java(),
+            f"-Xmx{heap}",
+            # A one-shot tool starts faster without the optimising JIT.
+            *(["-XX:TieredStopAtLevel=1"] if tool else []),
+            "-Xms64m",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-XX:ReservedCodeCacheSize=64m",
+            "-XX:MaxMetaspaceSize=192m",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.folder / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={self.node_dir(i) / 'logs'}",
+            "-cp",
+            f"{libs}/*",
+            *main,
+        ]
+
+    def _format(self, libs: Path, i: int) -> None:
+        if (self.node_dir(i) / "data" / "meta.properties").is_file():
+            return
+        argv = self._java_argv(
+            libs,
+            i,
+            [
+                "kafka.tools.StorageTool", "format", "--ignore-formatted",
+                "--cluster-id", self.cluster_id,
+                "--config", str(self.node_dir(i) / "server.properties"),
+            ],
+            "256m",
+            tool=True,
+        )  # fmt: skip
+        proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=self.folder)
+        if proc.returncode != 0:
+            raise ServerError(
+                f"Kafka 节点 {i} 的存储格式化失败 (formatting the storage of Kafka node {i} failed):\n"
+                + (proc.stdout + proc.stderr)[-3000:]
+            )
+
+    # ---- lifecycle
+
+    def start(self, timeout: float = 120.0) -> None:
+        """Start every node that is not running and wait until all brokers serve metadata.
+
+        Blocking; from async code call it through `asyncio.to_thread`.
+        """
+        self._start([i for i in range(self.brokers)], timeout)
+
+    def start_broker(self, index: int, timeout: float = 120.0) -> None:
+        """(Re)start node `index`, e.g. after kill_broker, and wait until the cluster sees it."""
+        self._check_index(index)
+        self._start([index], timeout, via=index)
+
+    def _start(self, indexes: list[int], timeout: float, via: int | None = None) -> None:
+        libs = provision(self.cache)
+        java = _require_java()
+        major = _java_major(java)
+        if major < MIN_JAVA:
+            raise ServerError(
+                f"Kafka {KAFKA_VERSION} 需要 Java {MIN_JAVA} 或更高版本，当前 `{java}` 是 Java {major}。"
+                f"安装方法：{JAVA_HINT} (Kafka {KAFKA_VERSION} needs Java {MIN_JAVA}+, `{java}` is Java {major};"
+                f" install: {JAVA_HINT})"
+            )
+        self._save_config()
+        self._write_node_files()
+        # One short-lived JVM per node; format them side by side (only on first start).
+        with ThreadPoolExecutor(max_workers=self.brokers) as pool:
+            list(pool.map(lambda i: self._format(libs, i), range(self.brokers)))
+        for i in indexes:
+            if self._procs[i].running():
+                continue
+            for p in (self.ports[i], self.controller_ports[i]):
+                if port_open("127.0.0.1", p):
+                    raise ServerError(
+                        f"端口 {p} 已被其他进程占用，Kafka 节点 {i} 无法启动 "
+                        f"(port {p} is already in use, Kafka node {i} cannot start)"
+                    )
+            self._procs[i].spawn(
+                self._java_argv(libs, i, ["kafka.Kafka", str(self.node_dir(i) / "server.properties")], self.heap),
+                cwd=self.folder,
+            )
+        self._wait_ready(timeout, via)
+
+    def _wait_ready(self, timeout: float, via: int | None) -> None:
+        expected = set(range(self.brokers))
+        # Ask the (re)started node itself when there is one, so "ready" means it serves.
+        bootstrap = self.bootstrap_servers if via is None else f"127.0.0.1:{self.ports[via]}"
+        dead: list[int] = []
+
+        def check() -> bool:
+            dead[:] = [i for i, p in enumerate(self._procs) if not p.running()]
+            if dead:
+                return True  # stop waiting; reported below with that node's log
+            with _quiet_aiokafka():
+                return _run_coro(lambda: _broker_ids(bootstrap)) >= expected
+
+        first = self._procs[0 if via is None else via]
+        first.wait_ready(check, timeout, f"Kafka ({self.bootstrap_servers})")
+        if dead:
+            p = self._procs[dead[0]]
+            raise ServerError(
+                f"Kafka 节点 {dead[0]} 启动失败，进程已退出。日志：{p.log_file}"
+                f" (Kafka node {dead[0]} exited during start; log: {p.log_file})\n{p.tail()}"
+            )
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """SIGTERM every node at once (controlled shutdown), SIGKILL what is left after `timeout`."""
+        with ThreadPoolExecutor(max_workers=max(1, self.brokers)) as pool:
+            list(pool.map(lambda p: p.stop(timeout), self._procs))
+
+    def kill_broker(self, index: int) -> None:
+        """SIGKILL node `index` (no shutdown hooks, no controlled shutdown), for fault tests."""
+        self._check_index(index)
+        proc = self._procs[index]
+        pid = proc.pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 30
+            while _pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        proc.pid_file.unlink(missing_ok=True)
+
+    def status(self) -> dict:
+        pids = [p.pid() for p in self._procs]
+        return {
+            "running": all(pid is not None for pid in pids),
+            "bootstrap_servers": self.bootstrap_servers,
+            "brokers": [{"index": i, "port": self.ports[i], "pid": pids[i]} for i in range(self.brokers)],
+            "folder": str(self.folder),
+            "kafka_version": KAFKA_VERSION,
+            "cluster_id": self.cluster_id,
+        }
+
+    def _check_index(self, index: int) -> None:
+        if not 0 <= index < self.brokers:
+            raise ServerError(
+                f"没有编号为 {index} 的 Kafka 节点（共 {self.brokers} 个）"
+                f" (no Kafka node {index}; the cluster has {self.brokers})"
+            )
