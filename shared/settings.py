@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from deploy.local.process import state_dir
 from shared import jurisdiction as jur
@@ -24,7 +25,7 @@ class Settings(BaseSettings):
         "mongodb://127.0.0.1:27018/", validation_alias=AliasChoices("GANXUN_MONGODB_URI", "MONGODB_URI")
     )
     # The division codes this deployment serves: one county, or several for a small city.
-    jurisdictions: list[str] = ["371428"]
+    jurisdictions: Annotated[list[str], NoDecode] = ["371428"]
     database: str = ""
     http_host: str = "127.0.0.1"
     http_port: int = 0

@@ -1,0 +1,153 @@
+"""Helpers for integration tests: isolated jurisdictions, tokens, service processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+
+from deploy.local.process import REPO_ROOT, free_port
+from shared.auth import ensure_dev_keys, issue_token
+from shared.ids import new_id
+from shared.settings import Settings
+
+_used: set[str] = set()
+
+
+def random_county(province: str | None = None) -> str:
+    """A valid county code no other test in this run uses, so its topics are its own."""
+    while True:
+        p = province or f"{random.randint(11, 65)}"
+        code = f"{p}{random.randint(1, 99):02d}{random.randint(1, 99):02d}"
+        if code not in _used:
+            _used.add(code)
+            return code
+
+
+def token(role: str, jurisdiction: str, name: str = "测试用户", user_id: str | None = None) -> str:
+    private, _ = ensure_dev_keys(Path(os.environ["GANXUN_STATE_DIR"]) / "keys")
+    return issue_token(private, user_id=user_id or f"{role}-{jurisdiction}", name=name, role=role,
+                       jurisdiction=jurisdiction)
+
+
+def auth(role: str, jurisdiction: str, name: str = "测试用户") -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(role, jurisdiction, name)}"}
+
+
+def settings(service: str, servers, jurisdictions: list[str], **kw) -> Settings:
+    return Settings(service=service, kafka_bootstrap_servers=servers.kafka, mongodb_uri=servers.mongodb,
+                    jurisdictions=jurisdictions, database=kw.pop("database", f"t_{service}_{new_id()[-12:]}"), **kw)
+
+
+def env_of(s: Settings) -> dict[str, str]:
+    return {
+        "GANXUN_KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers,
+        "GANXUN_MONGODB_URI": s.mongodb_uri,
+        "GANXUN_JURISDICTIONS": ",".join(s.jurisdictions),
+        "GANXUN_DATABASE": s.database_name,
+        "GANXUN_PROJECTOR_BATCH": str(s.projector_batch),
+        "GANXUN_RELAY_BATCH": str(s.relay_batch),
+    }
+
+
+class ServiceProcess:
+    """A real service process (`python -m services.NAME`), killable with SIGKILL."""
+
+    def __init__(self, s: Settings, components: str = "api,relay,projectors", log: Path | None = None) -> None:
+        self.settings = s
+        self.components = components
+        self.port = free_port() if "api" in components else None
+        self.log = log
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, wait: bool = True) -> ServiceProcess:
+        argv = [sys.executable, "-m", f"services.{self.settings.service}", "--components", self.components]
+        if self.port:
+            argv += ["--port", str(self.port)]
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL
+        self.proc = subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, **env_of(self.settings)},
+                                     stdout=out, stderr=subprocess.STDOUT)
+        if wait and self.port:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"service {self.settings.service} exited with {self.proc.returncode}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"service {self.settings.service} not ready in {timeout}s")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+async def read_topic(bootstrap: str, topic: str, expect: int | None = None, timeout: float = 30.0) -> list:
+    """Every record on a topic from the start (until `expect` records or the end)."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [tp for tp in consumer.assignment()] or None
+        deadline = time.monotonic() + timeout
+        out: list = []
+        while time.monotonic() < deadline:
+            if tps is None:
+                tps = list(consumer.assignment())
+            end = await consumer.end_offsets(tps) if tps else {}
+            batch = await consumer.getmany(timeout_ms=300, max_records=5000)
+            for recs in batch.values():
+                out.extend(recs)
+            positions = {tp: await consumer.position(tp) for tp in tps} if tps else {}
+            if expect is not None and len(out) >= expect and all(positions[tp] >= end[tp] for tp in tps):
+                break
+            if expect is None and tps and all(positions[tp] >= end[tp] for tp in tps) and not batch:
+                break
+        return out
+    finally:
+        await consumer.stop()
+
+
+def decode_all(records) -> list[dict]:
+    return [json.loads(r.value) for r in records]
+
+
+async def eventually(check, timeout: float = 30.0, interval: float = 0.2):
+    """Polls an async `check` until it returns something truthy; returns it."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
