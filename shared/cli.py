@@ -241,3 +241,7 @@ def main(argv: list[str] | None = None) -> None:
         args.func(args)
     except ServerError as exc:
         raise SystemExit(str(exc)) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -34,6 +34,10 @@ def consumer(bootstrap: str, group_id: str | None, **kw) -> AIOKafkaConsumer:
         metadata_max_age_ms=3_000,  # pattern subscriptions notice new county topics quickly
         max_partition_fetch_bytes=4 * 1024 * 1024,
         fetch_max_bytes=16 * 1024 * 1024,
+        # A crashed member holds its partitions until its session expires: keep that
+        # short (the broker's minimum) so a restarted projector resumes quickly.
+        session_timeout_ms=6_000,
+        heartbeat_interval_ms=1_500,
         **kw,
     )
 

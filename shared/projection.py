@@ -45,12 +45,19 @@ class ApplyFailed(Exception):
 
 @dataclass
 class Projection:
-    """A read model. `sources` are the services whose topics it follows."""
+    """A read model. `sources` are the services whose topics it follows.
+
+    `include_ancestors` also follows the city and province topics above the
+    deployment (province-run classes); `scope` then names the jurisdiction an event
+    is *about* (e.g. a trainee's home county), and events about jurisdictions the
+    deployment does not serve are left out.
+    """
 
     name: str
     sources: tuple[str, ...]
     collection: str = ""
     include_ancestors: bool = False
+    scope: Callable[[Envelope, Any], str | None] | None = None
     handlers: dict[str, Handler] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -63,10 +70,15 @@ class Projection:
 
         return add
 
-    def route(self, env: Envelope, event: Event) -> tuple[str, Handler] | None:
+    def route(self, env: Envelope, event: Event, serves: Callable[[str], bool] | None = None
+              ) -> tuple[str, Handler] | None:
         handler = self.handlers.get(env.type)
         if handler is None:
             return None
+        if self.scope is not None and serves is not None:
+            about = self.scope(env, event)
+            if about is None or not serves(about):
+                return None
         doc_id = handler.key(env, event)
         return None if doc_id is None else (doc_id, handler)
 

@@ -68,8 +68,9 @@ class ProjectionWriter:
     """Folds decoded batches into the projection's collection and records positions."""
 
     def __init__(self, projection: Projection, db: AsyncDatabase, dead_letters: DeadLetters,
-                 catalogue: Catalogue = CATALOGUE) -> None:
+                 catalogue: Catalogue = CATALOGUE, serves: Callable[[str], bool] | None = None) -> None:
         self.projection = projection
+        self.serves = serves
         self.coll = db[projection.collection]
         self.positions = db[POSITIONS]
         self.dead_letters = dead_letters
@@ -89,7 +90,7 @@ class ProjectionWriter:
             if decoded is None:
                 result.skipped_unknown += 1
                 continue
-            routed = self.projection.route(decoded.envelope, decoded.event)
+            routed = self.projection.route(decoded.envelope, decoded.event, self.serves)
             if routed is not None:
                 items.append((routed[0], decoded.envelope, decoded.event, routed[1]))
                 sources.append(rec)

@@ -99,7 +99,7 @@ class Runtime:
 
     def writer(self, projection: Projection) -> ProjectionWriter:
         dl = DeadLetters(self.producer, self.dead_letter_topic, self.group_for(projection))
-        return ProjectionWriter(projection, self.db, dl, CATALOGUE)
+        return ProjectionWriter(projection, self.db, dl, CATALOGUE, serves=self.settings.serves)
 
     # -- lifecycle ------------------------------------------------------------
     async def start(self, components: tuple[str, ...] = COMPONENTS) -> None:

@@ -26,7 +26,8 @@ _used: set[str] = set()
 def random_county(province: str | None = None) -> str:
     """A valid county code no other test in this run uses, so its topics are its own."""
     while True:
-        p = province or f"{random.randint(11, 65)}"
+        # Provinces 37, 43 and 53 are left to the tests that name them.
+        p = province or random.choice([f"{n}" for n in range(11, 66) if n not in (37, 43, 53)])
         code = f"{p}{random.randint(1, 99):02d}{random.randint(1, 99):02d}"
         if code not in _used:
             _used.add(code)
