@@ -169,7 +169,8 @@ def cmd_rebuild(args) -> None:
                         bar.n = done
                         bar.refresh()
 
-                    result = await rebuild(rt.writer(p), consumer, rt.pattern_for(p), progress)
+                    tps = await kafka.partitions(rt.settings.kafka_bootstrap_servers, rt.pattern_for(p))
+                    result = await rebuild(rt.writer(p), consumer, tps, progress)
                 finally:
                     bar.close()
                     await consumer.stop()

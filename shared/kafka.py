@@ -64,3 +64,23 @@ async def ensure_topics(bootstrap: str, topics: list[str], partitions: int = 3, 
             await asyncio.sleep(0.1)
     finally:
         await admin.close()
+
+
+async def partitions(bootstrap: str, pattern) -> list:
+    """Every partition of the topics whose names match `pattern` (a compiled regex)."""
+    from aiokafka import TopicPartition
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = sorted(t for t in await admin.list_topics() if pattern.match(t))
+        if not names:
+            return []
+        described = await admin.describe_topics(names)
+    finally:
+        await admin.close()
+    return [
+        TopicPartition(t["topic"], p["partition"])
+        for t in sorted(described, key=lambda t: t["topic"])
+        for p in sorted(t["partitions"], key=lambda p: p["partition"])
+    ]

@@ -227,16 +227,14 @@ class Projector:
             await consumer.stop()
 
 
-async def rebuild(writer: ProjectionWriter, consumer: AIOKafkaConsumer, pattern: re.Pattern[str],
+async def rebuild(writer: ProjectionWriter, consumer: AIOKafkaConsumer, tps: list[TopicPartition],
                   progress: Callable[[int, int], None] | None = None, batch_size: int = 2000) -> BatchResult:
-    """Drop the projection and fold every event on the matching topics again.
+    """Drop the projection and fold every event of the partitions `tps` again.
 
     Reads up to the end offsets seen at the start. `progress(done, total)` is called
     after each batch. The consumer must be started and have no group.
     """
     await writer.reset()
-    topics = sorted(t for t in await consumer.topics() if pattern.match(t))
-    tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
     total = BatchResult()
     if not tps:
         return total

@@ -175,7 +175,8 @@ async def test_projector_killed_at_random_equals_one_clean_pass(servers, crashed
     consumer = kafka.consumer(servers.kafka, None)
     await consumer.start()
     writer = ProjectionWriter(classes, clean_db, DeadLetters(producer, "ganxun.dlq.test", "test"))
-    result = await rebuild(writer, consumer, source_pattern("selection", s.jurisdictions))
+    tps = await kafka.partitions(servers.kafka, source_pattern("selection", s.jurisdictions))
+    result = await rebuild(writer, consumer, tps)
     await consumer.stop()
     await producer.stop()
     assert result.applied == 10_000

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# System tools the local servers are built with: Java 17 + Maven (Kafka from Maven
+# Central) and Go (FerretDB from the Go module proxy). Installed from Debian's packages
+# only when missing, and only where we may (root with apt-get); otherwise the server
+# start names the missing tool.
+set -euo pipefail
+missing=()
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v mvn  >/dev/null 2>&1 || missing+=(maven)
+# Debian's golang (1.19) is older than FerretDB 1.24 needs (go 1.24), so Go is not
+# installed here: the machine image provides it, and the store's start names it if absent.
+command -v go >/dev/null 2>&1 || echo "提示：未找到 Go ≥ 1.24，本地存储 (FerretDB) 无法构建 (Go >= 1.24 not found)" >&2
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "安装系统依赖 (installing system packages): ${missing[*]}" >&2
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+  echo "缺少系统依赖 (missing system packages): ${missing[*]} — 请先安装 (install them first)" >&2
+fi
