@@ -98,6 +98,12 @@ class ServiceProcess:
             time.sleep(0.2)
         raise TimeoutError(f"service {self.settings.service} not ready in {timeout}s")
 
+    def __enter__(self) -> ServiceProcess:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)

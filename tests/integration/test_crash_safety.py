@@ -77,17 +77,21 @@ async def test_relay_killed_at_random_moments_publishes_everything_in_stream_ord
 
     done = asyncio.Event()
     killer = asyncio.create_task(_kill_randomly(relay, done, 0.5, 2.0, most=8))
-    for i in range(PER_CLASS):
-        await asyncio.gather(*(append(stream, i) for stream in plans))
-    done.set()
-    kills = await killer
-    assert kills >= 3, "the relay should have been killed while events were appended"
+    try:
+        for i in range(PER_CLASS):
+            await asyncio.gather(*(append(stream, i) for stream in plans))
+        done.set()
+        kills = await killer
+        assert kills >= 3, "the relay should have been killed while events were appended"
 
-    async def drained():
-        return await store.count_unpublished() == 0
+        async def drained():
+            return await store.count_unpublished() == 0
 
-    await eventually(drained, timeout=120)
-    relay.stop()
+        await eventually(drained, timeout=120)
+    finally:
+        done.set()
+        await killer
+        relay.stop()
 
     records = await read_topic(servers.kafka, events_topic("selection", county), expect=CLASSES * PER_CLASS)
     on_kafka = [Envelope.model_validate_json(r.value) for r in records]
@@ -151,10 +155,12 @@ async def crashed_projection(servers, tmp_path_factory):
 
     done = asyncio.Event()
     killer = asyncio.create_task(_kill_randomly(proc, done, 1.0, 3.0, most=4))
-    await eventually(caught_up, timeout=240, interval=0.5)
-    done.set()
-    kills = await killer
-    proc.stop()
+    try:
+        await eventually(caught_up, timeout=240, interval=0.5)
+    finally:
+        done.set()
+        kills = await killer
+        proc.stop()
     yield s, client, kills
     await client.drop_database(s.database_name)
     await client.close()

@@ -16,13 +16,15 @@ WUCHENG, XUNDIAN = "371428", "530129"
 def deployment(servers, tmp_path_factory):
     """One selection and one teaching process serving both counties (config, not a fork)."""
     logs = tmp_path_factory.mktemp("e2e")
-    procs = [
-        ServiceProcess(settings("selection", servers, [WUCHENG, XUNDIAN]), log=logs / "selection.log").start(),
-        ServiceProcess(settings("teaching", servers, [WUCHENG, XUNDIAN]), log=logs / "teaching.log").start(),
-    ]
-    yield procs
-    for p in procs:
-        p.stop()
+    procs = [ServiceProcess(settings(name, servers, [WUCHENG, XUNDIAN]), log=logs / f"{name}.log")
+             for name in ("selection", "teaching")]
+    try:
+        for p in procs:
+            p.start()
+        yield procs
+    finally:
+        for p in procs:
+            p.stop()
 
 
 def _open_class(url: str, county: str, capacity: int = 30) -> str:
