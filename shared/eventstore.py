@@ -7,13 +7,20 @@ first event, and the unique index on (stream_id, version) is the optimistic
 concurrency check: two writers that read the stream at the same version both try to
 claim version+1 and exactly one wins.
 
-The same documents are the outbox: `published` stays false until the relay has had
-every event of the commit acknowledged by Kafka.
+The outbox is a separate, small collection of pointers to commits not yet on Kafka.
+A pointer is written *before* its commit and removed once Kafka acknowledged every
+event of the commit, so a crash anywhere leaves either a pointer to a commit (it will
+be published) or a pointer to nothing (the append never happened; the relay drops it
+after `ORPHAN_AFTER`). The relay never has to query the events collection by
+anything but `_id`: FerretDB 1.24 uses an index only for `_id` equality, and a
+`{published: false}` query on a growing events collection is a full scan.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from pymongo import ASCENDING
@@ -25,18 +32,21 @@ from shared.events import Envelope, utcnow
 from shared.ids import new_id
 
 COLLECTION = "events"
+OUTBOX = "outbox"
+# Longer than any append can take (the client's timeouts are far shorter).
+ORPHAN_AFTER = timedelta(seconds=120)
 
 
 class EventStore:
     def __init__(self, db: AsyncDatabase, collection: str = COLLECTION) -> None:
         self.db = db
         self.commits = db[collection]
+        self.outbox = db[OUTBOX]
 
     async def ensure_indexes(self) -> None:
         await self.commits.create_index(
             [("stream_id", ASCENDING), ("version", ASCENDING)], unique=True, name="stream_version"
         )
-        await self.commits.create_index([("published", ASCENDING)], name="outbox")
 
     async def append(self, stream_id: str, expected_version: int, events: Sequence[Envelope]) -> None:
         """Append events whose stream versions follow `expected_version`.
@@ -49,18 +59,22 @@ class EventStore:
         for offset, env in enumerate(events, start=1):
             if env.stream_id != stream_id or env.stream_version != expected_version + offset:
                 raise ValueError(f"event {env.type} does not follow {stream_id}@{expected_version}")
+        now = utcnow()
         doc = {
             "_id": new_id(),
             "stream_id": stream_id,
             "version": expected_version + 1,
             "last_version": expected_version + len(events),
             "events": [e.to_doc() for e in events],
-            "published": False,
-            "committed_at": utcnow(),
+            "committed_at": now,
         }
+        await self.outbox.insert_one(
+            {"_id": doc["_id"], "stream_id": stream_id, "version": doc["version"], "at": now}
+        )
         try:
             await self.commits.insert_one(doc)
         except DuplicateKeyError as exc:
+            await self.outbox.delete_one({"_id": doc["_id"]})
             raise ConcurrencyConflict(stream_id, expected_version) from exc
 
     async def read_stream(self, stream_id: str) -> list[Envelope]:
@@ -70,26 +84,40 @@ class EventStore:
         return out
 
     async def unpublished(self, limit: int) -> list[dict[str, Any]]:
-        """Unpublished commits, whole streams at a time, each stream in version order.
+        """Commits not yet on Kafka, whole streams at a time, each stream in version order.
 
-        Candidates are picked first, then *every* unpublished commit of their streams
-        is read in (stream, version) order, so a later version is never sent before
-        an earlier one, whatever order the commits were written in.
+        A stream whose earliest pointer has no commit yet (an append in flight) is
+        held back entirely, so a later version is never sent before an earlier one.
         """
-        streams: list[str] = []
-        async for c in self.commits.find({"published": False}, {"stream_id": 1}).limit(limit):
-            if c["stream_id"] not in streams:
-                streams.append(c["stream_id"])
-        if not streams:
+        picked = [p["stream_id"] async for p in self.outbox.find({}, {"stream_id": 1}).limit(limit)]
+        if not picked:
             return []
-        cursor = self.commits.find({"published": False, "stream_id": {"$in": streams}})
-        commits = [c async for c in cursor]
-        commits.sort(key=lambda c: (c["stream_id"], c["version"]))
-        return commits
+        # Every pointer of the picked streams, not only those under the limit: the
+        # outbox is small, and a stream's earlier commits must go first.
+        pointers = [p async for p in self.outbox.find({"stream_id": {"$in": list(set(picked))}})]
+        pointers.sort(key=lambda p: (p["stream_id"], p["version"]))
+        found = await asyncio.gather(*(self.commits.find_one({"_id": p["_id"]}) for p in pointers))
+        now = utcnow()
+        out: list[dict[str, Any]] = []
+        blocked: set[str] = set()
+        orphans: list[str] = []
+        for pointer, commit in zip(pointers, found):
+            if pointer["stream_id"] in blocked:
+                continue
+            if commit is None:
+                at = pointer["at"] if pointer["at"].tzinfo else pointer["at"].replace(tzinfo=now.tzinfo)
+                if now - at > ORPHAN_AFTER:
+                    orphans.append(pointer["_id"])
+                else:
+                    blocked.add(pointer["stream_id"])
+                continue
+            out.append(commit)
+        for orphan in orphans:
+            await self.outbox.delete_one({"_id": orphan})
+        return out
 
     async def mark_published(self, commit_ids: Sequence[str]) -> None:
-        if commit_ids:
-            await self.commits.update_many({"_id": {"$in": list(commit_ids)}}, {"$set": {"published": True}})
+        await asyncio.gather(*(self.outbox.delete_one({"_id": i}) for i in commit_ids))
 
     async def count_unpublished(self) -> int:
-        return await self.commits.count_documents({"published": False})
+        return await self.outbox.count_documents({})

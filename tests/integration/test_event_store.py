@@ -57,3 +57,28 @@ async def test_a_multi_event_commit_is_all_or_nothing(servers):
     assert [e.payload["cadre_id"] for e in await store.read_stream("s")] == ["a0"]
     await client.drop_database(store.db.name)
     await client.close()
+
+
+async def test_outbox_holds_back_a_stream_behind_an_append_in_flight_and_drops_orphans(servers):
+    from datetime import timedelta
+
+    from shared.events import utcnow
+
+    client = AsyncMongoClient(servers.mongodb, tz_aware=True)
+    store = EventStore(client[f"t_store_{new_id()[-12:]}"])
+    await store.ensure_indexes()
+    ev = TraineeNominated(class_id="c", cadre_id="a", name="x", unit="u")
+    await store.append("ready", 0, CommandHandler.envelopes("ready", 0, [ev], CTX))
+    await store.append("held", 1, CommandHandler.envelopes("held", 1, [ev], CTX))
+    # "held" v1 is still being appended: its pointer exists, its commit not yet.
+    await store.outbox.insert_one({"_id": "in-flight", "stream_id": "held", "version": 1, "at": utcnow()})
+    await store.outbox.insert_one({"_id": "crashed", "stream_id": "gone", "version": 1,
+                                   "at": utcnow() - timedelta(minutes=10)})
+    assert await store.count_unpublished() == 4
+    batch = await store.unpublished(100)
+    assert [c["stream_id"] for c in batch] == ["ready"], "held back behind v1; orphan not a commit"
+    assert await store.outbox.find_one({"_id": "crashed"}) is None, "an old pointer to nothing is dropped"
+    await store.mark_published([c["_id"] for c in batch])
+    assert await store.count_unpublished() == 2
+    await client.drop_database(store.db.name)
+    await client.close()
