@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# System tools the local servers are built with: Java 17 + Maven (Kafka from Maven
-# Central) and Go (FerretDB from the Go module proxy). Installed from Debian's packages
+# System tools the local servers need: Java 17 + Maven (Kafka from Maven Central),
+# Go (FerretDB from the Go module proxy) and PostgreSQL (FerretDB's backend). Installed from Debian's packages
 # only when missing, and only where we may (root with apt-get); otherwise the server
 # start names the missing tool.
 set -euo pipefail
 missing=()
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn  >/dev/null 2>&1 || missing+=(maven)
+# The store (FerretDB) keeps its data in a private PostgreSQL cluster; the package
+# also creates the `postgres` user that initdb and postgres run as.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 # Debian's golang (1.19) is older than FerretDB 1.24 needs (go 1.24), so Go is not
 # installed here: the machine image provides it, and the store's start names it if absent.
 command -v go >/dev/null 2>&1 || echo "提示：未找到 Go ≥ 1.24，本地存储 (FerretDB) 无法构建 (Go >= 1.24 not found)" >&2
