@@ -18,7 +18,6 @@ anything but `_id`: FerretDB 1.24 uses an index only for `_id` equality, and a
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -27,6 +26,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from shared import store
 from shared.errors import ConcurrencyConflict
 from shared.events import Envelope, utcnow
 from shared.ids import new_id
@@ -96,7 +96,8 @@ class EventStore:
         # outbox is small, and a stream's earlier commits must go first.
         pointers = [p async for p in self.outbox.find({"stream_id": {"$in": list(set(picked))}})]
         pointers.sort(key=lambda p: (p["stream_id"], p["version"]))
-        found = await asyncio.gather(*(self.commits.find_one({"_id": p["_id"]}) for p in pointers))
+        by_id = await store.find_by_ids(self.commits, [p["_id"] for p in pointers])
+        found = [by_id.get(p["_id"]) for p in pointers]
         now = utcnow()
         out: list[dict[str, Any]] = []
         blocked: set[str] = set()
@@ -117,7 +118,7 @@ class EventStore:
         return out
 
     async def mark_published(self, commit_ids: Sequence[str]) -> None:
-        await asyncio.gather(*(self.outbox.delete_one({"_id": i}) for i in commit_ids))
+        await store.gather_chunked(lambda i=i: self.outbox.delete_one({"_id": i}) for i in commit_ids)
 
     async def count_unpublished(self) -> int:
         return await self.outbox.count_documents({})

@@ -20,8 +20,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
 
+from shared import store
 from shared.events import CATALOGUE, Catalogue, Envelope, Event, MalformedEvent
 from shared.projection import ApplyFailed, Handler, Projection
 
@@ -147,11 +147,7 @@ class ProjectionWriter:
 
     async def _load(self, ids: list[str]) -> dict[str, dict]:
         docs = {i: self._cache[i] for i in ids if i in self._cache}
-        missing = [i for i in ids if i not in docs]
-        # One indexed point read each, a few at a time (see the cache comment).
-        for start in range(0, len(missing), 64):
-            found = await asyncio.gather(*(self.coll.find_one({"_id": i}) for i in missing[start:start + 64]))
-            docs.update((d["_id"], d) for d in found if d is not None)
+        docs.update(await store.find_by_ids(self.coll, [i for i in ids if i not in docs]))
         return docs
 
     def _remember(self, docs: dict[str, dict]) -> None:
@@ -162,24 +158,20 @@ class ProjectionWriter:
             self._cache.popitem(last=False)
 
     async def _bulk(self, ops: list, order: list[str], revs: dict) -> set[str]:
+        failed: set[str] = set()
         try:
-            res = await self.coll.bulk_write(ops, ordered=False)
-            failed: set[str] = set()
-            replaced = sum(1 for i in order if revs.get(i) is not None)
-            if res.matched_count == replaced:
+            matched = await store.bulk_write(self.coll, ops)
+            if matched == sum(1 for i in order if revs.get(i) is not None):
                 return failed
-        except BulkWriteError as exc:
-            failed = {order[e["index"]] for e in exc.details.get("writeErrors", [])}
+        except store.ChunkedBulkError as exc:
+            failed = {order[i] for i in exc.failed_indexes}
         # Some replace matched nothing (stale _rev): find which by reading revisions back.
         expect = {i: (revs.get(i) or 0) + 1 for i in order}
-        for doc_id, doc in (await self._load_uncached(order)).items():
-            if doc is None or doc.get("_rev") != expect[doc_id]:
+        current = await store.find_by_ids(self.coll, order, {"_rev": 1})
+        for doc_id in order:
+            if current.get(doc_id, {}).get("_rev") != expect[doc_id]:
                 failed.add(doc_id)
         return failed
-
-    async def _load_uncached(self, ids: list[str]) -> dict[str, dict | None]:
-        found = await asyncio.gather(*(self.coll.find_one({"_id": i}, {"_rev": 1}) for i in ids))
-        return dict(zip(ids, found))
 
     async def _save_positions(self, records: list[ConsumerRecord]) -> None:
         latest: dict[tuple[str, int], int] = {}
@@ -191,7 +183,8 @@ class ProjectionWriter:
         if not next_offsets:
             return
         name = self.projection.name
-        await self.positions.bulk_write(
+        await store.bulk_write(
+            self.positions,
             [
                 UpdateOne(
                     {"_id": f"{name}|{topic}|{partition}"},
@@ -200,7 +193,6 @@ class ProjectionWriter:
                 )
                 for (topic, partition), offset in next_offsets.items()
             ],
-            ordered=False,
         )
 
     async def load_positions(self) -> dict[tuple[str, int], int]:

@@ -1,0 +1,56 @@
+"""Store access patterns that hold on FerretDB 1.24 as well as on MongoDB.
+
+FerretDB 1.24 uses an index only for `_id` equality, so reads by many ids are done as
+concurrent point reads; and on its PostgreSQL backend an update command with more than
+50 operations deadlocks (each operation holds a pooled connection until the command
+ends), so bulk writes go in chunks well below that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
+
+T = TypeVar("T")
+BULK_CHUNK = 40
+CONCURRENCY = 32
+
+
+async def gather_chunked(calls: Iterable[Callable[[], Awaitable[T]]], size: int = CONCURRENCY) -> list[T]:
+    calls = list(calls)
+    out: list[T] = []
+    for start in range(0, len(calls), size):
+        out.extend(await asyncio.gather(*(c() for c in calls[start:start + size])))
+    return out
+
+
+async def find_by_ids(coll: AsyncCollection, ids: Sequence[Any], projection: dict | None = None) -> dict[Any, dict]:
+    found = await gather_chunked(lambda i=i: coll.find_one({"_id": i}, projection) for i in ids)
+    return {d["_id"]: d for d in found if d is not None}
+
+
+class ChunkedBulkError(Exception):
+    def __init__(self, failed_indexes: list[int]) -> None:
+        super().__init__(f"{len(failed_indexes)} writes failed")
+        self.failed_indexes = failed_indexes
+
+
+async def bulk_write(coll: AsyncCollection, ops: list, ordered: bool = False) -> int:
+    """Bulk write in chunks; returns the matched count. Raises ChunkedBulkError with the
+    indexes (into `ops`) of writes that failed, after trying every chunk."""
+    matched = 0
+    failed: list[int] = []
+    for start in range(0, len(ops), BULK_CHUNK):
+        try:
+            res = await coll.bulk_write(ops[start:start + BULK_CHUNK], ordered=ordered)
+            matched += res.matched_count
+        except BulkWriteError as exc:
+            matched += exc.details.get("nMatched", 0)
+            failed.extend(start + e["index"] for e in exc.details.get("writeErrors", []))
+    if failed:
+        raise ChunkedBulkError(failed)
+    return matched
