@@ -1,0 +1,48 @@
+"""`ganxun` commands that need no server: docs, token, clear errors."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from shared.auth import Verifier, ensure_dev_keys
+from shared.cli import main
+
+
+def test_openapi_without_a_server(capsys):
+    main(["docs", "openapi", "selection"])
+    doc = json.loads(capsys.readouterr().out)
+    assert "/classes/{class_id}/nominations" in doc["paths"]
+    assert doc["paths"]["/classes"]["post"]["summary"] == "开设班次"
+
+
+def test_asyncapi_lists_published_and_consumed_events(capsys):
+    main(["docs", "asyncapi", "teaching"])
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["asyncapi"].startswith("3.")
+    channels = doc["channels"]
+    assert "class_roster:TraineeNominated" in channels
+    assert channels["class_roster:TraineeNominated"]["address"] == "ganxun.selection.{jurisdiction}"
+    schemas = doc["components"]["schemas"]
+    assert "TraineeNominatedV1" in schemas and "jurisdiction" in schemas["TraineeNominatedV1"]["properties"]
+
+
+def test_token_is_signed_with_the_development_key(capsys):
+    main(["token", "--role", "unit", "--jurisdiction", "371428", "--name", "王主任"])
+    token = capsys.readouterr().out.strip()
+    _, public = ensure_dev_keys(Path(os.environ["GANXUN_STATE_DIR"]) / "keys")
+    who = Verifier(public_pem=public).verify(f"Bearer {token}")
+    assert (who.role, who.jurisdiction, who.name) == ("unit", "371428", "王主任")
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["token", "--role", "boss", "--jurisdiction", "371428", "--name", "x"], "未知角色"),
+    (["token", "--role", "unit", "--jurisdiction", "3714", "--name", "x"], "六位数字"),
+    (["rebuild", "selection", "nonexistent"], "没有名为 nonexistent 的投影"),
+    (["rebuild", "records"], "没有投影可重建"),
+])
+def test_bad_input_says_what_was_wrong(argv, message):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert message in str(e.value)
