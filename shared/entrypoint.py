@@ -34,8 +34,7 @@ async def _headless(defn: ServiceDefinition, settings: Settings, components: tup
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await rt.start(components)
-    waiter = asyncio.create_task(stop.wait())
-    await asyncio.wait([waiter, *rt._tasks], return_when=asyncio.FIRST_COMPLETED)
+    await stop.wait()
     await rt.stop()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -36,12 +36,14 @@ class OutboxRelay:
         topic_for: Callable[[dict], str],
         batch_size: int = 500,
         poll_interval: float = 0.2,
+        ensure_topics: Callable[[list[str]], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.producer = producer
         self.topic_for = topic_for
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self.ensure_topics = ensure_topics
         self._wake = asyncio.Event()
 
     def nudge(self) -> None:
@@ -52,6 +54,10 @@ class OutboxRelay:
         commits = await self.store.unpublished(self.batch_size)
         if not commits:
             return 0
+        if self.ensure_topics is not None:
+            # An aggregate's jurisdiction may be any code under the deployment's (a
+            # province deployment acting for a county): its topic may not exist yet.
+            await self.ensure_topics(sorted({self.topic_for(e) for c in commits for e in c["events"]}))
         pending = []
         for commit in commits:
             for event in commit["events"]:

@@ -83,6 +83,10 @@ class ProjectionWriter:
         # for `_id: {$in: …}`.
         self._cache: OrderedDict[str, dict] = OrderedDict()
         self.cache_size = cache_size
+        # True from reset() until the cache first forgets something: then the cache is
+        # the whole collection and a miss means "new", with no read. Even if another
+        # writer inserted meanwhile, our insert would fail on the _id and be re-folded.
+        self._cache_is_everything = False
 
     async def handle(self, records: list[ConsumerRecord]) -> BatchResult:
         result = BatchResult()
@@ -108,6 +112,7 @@ class ProjectionWriter:
                 break
             except ApplyFailed as failed:
                 self._cache.clear()  # the fold may have half-changed cached documents
+                self._cache_is_everything = False
                 env = items[failed.index][1]
                 with structlog.contextvars.bound_contextvars(
                     event_id=env.event_id, correlation_id=env.correlation_id, jurisdiction=env.jurisdiction
@@ -139,6 +144,7 @@ class ProjectionWriter:
                 return len(items)
             # Another instance wrote these documents first: reload and fold again. The
             # guard skips what the other writer already applied.
+            self._cache_is_everything = False
             for doc_id in lost:
                 self._cache.pop(doc_id, None)
             docs = await self._load(list(lost))
@@ -147,7 +153,8 @@ class ProjectionWriter:
 
     async def _load(self, ids: list[str]) -> dict[str, dict]:
         docs = {i: self._cache[i] for i in ids if i in self._cache}
-        docs.update(await store.find_by_ids(self.coll, [i for i in ids if i not in docs]))
+        if not self._cache_is_everything:
+            docs.update(await store.find_by_ids(self.coll, [i for i in ids if i not in docs]))
         return docs
 
     def _remember(self, docs: dict[str, dict]) -> None:
@@ -156,6 +163,7 @@ class ProjectionWriter:
             self._cache.move_to_end(doc_id)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
+            self._cache_is_everything = False
 
     async def _bulk(self, ops: list, order: list[str], revs: dict) -> set[str]:
         failed: set[str] = set()
@@ -204,6 +212,7 @@ class ProjectionWriter:
     async def reset(self) -> None:
         self._cache.clear()
         await self.coll.drop()
+        self._cache_is_everything = True
         await self.positions.delete_many({"projection": self.projection.name})
 
 

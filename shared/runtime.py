@@ -56,7 +56,8 @@ class Runtime:
         self.db = self.mongo[settings.database_name]
         self.store = EventStore(self.db)
         self.producer = kafka.producer(settings.kafka_bootstrap_servers)
-        self.relay = OutboxRelay(self.store, self.producer, self.topic_for, batch_size=settings.relay_batch)
+        self.relay = OutboxRelay(self.store, self.producer, self.topic_for, batch_size=settings.relay_batch,
+                                 ensure_topics=self.ensure_topics)
         self.commands = CommandHandler(self.store, CATALOGUE, on_appended=self.relay.nudge)
         self.verifier = self._verifier()
         self.projectors: list[Projector] = []
@@ -92,7 +93,9 @@ class Runtime:
 
     async def ensure_topics(self, extra: list[str] = ()) -> None:
         wanted = [topics.events_topic(self.definition.name, c) for c in self.settings.jurisdictions]
-        wanted += [self.dead_letter_topic, *extra]
+        wanted = [t for t in (*wanted, self.dead_letter_topic, *extra) if t not in self._known_topics]
+        if not wanted:
+            return
         await kafka.ensure_topics(self.settings.kafka_bootstrap_servers, wanted,
                                   self.settings.topic_partitions, self.settings.topic_replication)
         self._known_topics.update(wanted)
@@ -107,7 +110,7 @@ class Runtime:
         await self.ensure_topics()
         await self.producer.start()
         if "relay" in components:
-            self._tasks.append(asyncio.create_task(self._guard("relay", self.relay.run(self._stop))))
+            self._tasks.append(asyncio.create_task(self._guard("relay", lambda: self.relay.run(self._stop))))
         if "projectors" in components:
             for p in self.definition.projections:
                 projector = Projector(
@@ -117,19 +120,28 @@ class Runtime:
                     batch_size=self.settings.projector_batch,
                 )
                 self.projectors.append(projector)
-                self._tasks.append(asyncio.create_task(self._guard(f"projector:{p.name}", projector.run(self._stop))))
+                self._tasks.append(asyncio.create_task(
+                    self._guard(f"projector:{p.name}", lambda projector=projector: projector.run(self._stop))))
         log.info("service.started", service=self.definition.name, deployment=self.settings.deployment,
                  components=list(components), database=self.settings.database_name)
 
-    async def _guard(self, name: str, coro) -> None:
-        # A component that dies is restarted by the process supervisor, not silently lost.
-        try:
-            await coro
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("component.crashed", component=name)
-            raise SystemExit(f"{name} crashed") from None
+    async def _guard(self, name: str, run) -> None:
+        """Run a component until stop; if it fails (Kafka or the store gone, a commit
+        refused after a rebalance), log it and start it again, backing off."""
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                await run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - restarted below; the log says why
+                log.exception("component.crashed", component=name, restart_in=delay)
+                try:
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                except TimeoutError:
+                    pass
+                delay = min(delay * 2, 30.0)
 
     async def stop(self) -> None:
         self._stop.set()

@@ -43,7 +43,7 @@ def _cadre(doc, env, ev) -> None:
 
 
 async def test_counties_are_isolated_and_the_province_sees_both(servers):
-    a, b = random_county("43"), random_county("43")
+    a, b, c = random_county("43"), random_county("43"), random_county("43")
     province = "430000"
     runtimes = {
         "sel_a": Runtime(SELECTION, settings("selection", servers, [a])),
@@ -61,6 +61,9 @@ async def test_counties_are_isolated_and_the_province_sees_both(servers):
     try:
         await _open(runtimes["sel_a"], a, f"cls-{a}")
         await _open(runtimes["sel_b"], b, f"cls-{b}")
+        # County c has no deployment of its own: the province's acts for it, and the
+        # relay creates c's topic on first use.
+        await _open(runtimes["sel_p"], c, f"cls-{c}")
         # The province party school's class, with one trainee from each county.
         await _open(runtimes["sel_p"], province, "cls-province")
         who, ctx = _who(province)
@@ -73,8 +76,8 @@ async def test_counties_are_isolated_and_the_province_sees_both(servers):
             ids = sorted([d["_id"] async for d in rt.db["class_roster"].find()])
             return ids if len(ids) >= want else None
 
-        assert await eventually(lambda: roster_ids(runtimes["teach_p"], 3)) == sorted(
-            [f"cls-{a}", f"cls-{b}", "cls-province"])
+        assert await eventually(lambda: roster_ids(runtimes["teach_p"], 4)) == sorted(
+            [f"cls-{a}", f"cls-{b}", f"cls-{c}", "cls-province"])
         assert await eventually(lambda: roster_ids(runtimes["teach_a"], 1)) == [f"cls-{a}"]
         assert await eventually(lambda: roster_ids(runtimes["teach_b"], 1)) == [f"cls-{b}"]
 
