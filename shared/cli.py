@@ -28,20 +28,25 @@ STORE_PORT = 27018
 
 
 # -- servers -------------------------------------------------------------------
-def _kafka(brokers: int = 1):
+def _kafka(port: int | None = None):
+    """The local cluster; with no port, the one saved in its folder (or the default)."""
     from deploy.local.kafka import KafkaCluster
 
-    return KafkaCluster(state_dir() / "kafka", brokers=brokers, port=KAFKA_PORT)
+    folder = state_dir() / "kafka"
+    saved = (folder / "cluster.json").exists()
+    return KafkaCluster(folder, port=port if port or saved else KAFKA_PORT)
 
 
-def _store():
+def _store(port: int | None = None):
     from deploy.local.ferretdb import FerretDBServer
 
-    return FerretDBServer(state_dir() / "store", port=STORE_PORT)
+    folder = state_dir() / "store"
+    saved = (folder / "ferretdb.json").exists()
+    return FerretDBServer(folder, port=port if port or saved else STORE_PORT)
 
 
-def servers_up() -> tuple[str, str]:
-    kafka, store = _kafka(), _store()
+def servers_up(kafka_port: int | None = None, store_port: int | None = None) -> tuple[str, str]:
+    kafka, store = _kafka(kafka_port), _store(store_port)
     print("启动 Kafka（KRaft）与 FerretDB …（首次运行需下载并构建，可能需要几分钟）", flush=True)
     store.start()
     kafka.start()
@@ -72,16 +77,16 @@ def _ready(port: int) -> bool:
         return False
 
 
-def services_up(bootstrap: str, uri: str, jurisdictions: str) -> None:
+def services_up(bootstrap: str, uri: str, jurisdictions: str, ports: dict[str, int]) -> None:
     env = {"GANXUN_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "GANXUN_MONGODB_URI": uri,
            "GANXUN_JURISDICTIONS": jurisdictions}
     for name in SERVICES:
         proc = _service_proc(name)
         if proc.running():
             continue
-        proc.spawn([sys.executable, "-m", f"services.{name}", "--port", str(DEFAULT_PORTS[name])], env=env)
+        proc.spawn([sys.executable, "-m", f"services.{name}", "--port", str(ports[name])], env=env)
     for name in SERVICES:
-        port = DEFAULT_PORTS[name]
+        port = ports[name]
         _service_proc(name).wait_ready(lambda p=port: _ready(p), 90, f"服务 {name}")
         print(f"  {name:<10} http://127.0.0.1:{port}/docs", flush=True)
 
@@ -92,9 +97,15 @@ def services_down() -> None:
 
 
 def cmd_up(args) -> None:
+    ports = dict(DEFAULT_PORTS)
+    for item in args.port or []:
+        name, _, value = item.partition("=")
+        if name not in ports or not value.isdigit():
+            raise SystemExit(f"--port 应写作 服务=端口，服务为 {'、'.join(SERVICES)} 之一（收到：{item}）")
+        ports[name] = int(value)
     try:
-        bootstrap, uri = servers_up()
-        services_up(bootstrap, uri, args.jurisdictions)
+        bootstrap, uri = servers_up(args.kafka_port, args.store_port)
+        services_up(bootstrap, uri, args.jurisdictions, ports)
     except ServerError as exc:
         raise SystemExit(f"启动失败：{exc}") from None
     from shared.auth import ensure_dev_keys, issue_token
@@ -209,6 +220,10 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--detach", action="store_true", help="启动后返回，不在前台等待")
     up.add_argument("--jurisdictions", default=os.environ.get("GANXUN_JURISDICTIONS", "371428,530129"),
                     help="本部署服务的行政区划代码，逗号分隔")
+    up.add_argument("--kafka-port", type=int, help=f"Kafka 端口（默认 {KAFKA_PORT}，或上次所用）")
+    up.add_argument("--store-port", type=int, help=f"存储端口（默认 {STORE_PORT}，或上次所用）")
+    up.add_argument("--port", action="append", metavar="SERVICE=PORT",
+                    help="服务端口，如 --port selection=9101（默认 8101–8104）")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="停止 `ganxun up` 启动的一切（数据保留）").set_defaults(func=cmd_down)
 
