@@ -11,8 +11,9 @@ from fastapi.responses import JSONResponse
 
 from shared.auth import Principal
 from shared.commands import Context
-from shared.errors import Forbidden, GanxunError
+from shared.errors import Forbidden, GanxunError, NotFound
 from shared.ids import new_id
+from shared.projection import public
 from shared.runtime import COMPONENTS, Runtime, ServiceDefinition
 from shared.settings import Settings
 
@@ -37,6 +38,15 @@ def context(request: Request, who: Principal = Depends(principal)) -> Context:
         raise Forbidden(f"本服务部署（辖区 {rt.settings.deployment}）不受理辖区 {who.jurisdiction} 的操作。",
                         code="wrong_deployment")
     return Context(actor=who.actor, jurisdiction=who.jurisdiction, correlation_id=request.state.correlation_id)
+
+
+async def read_document(rt: Runtime, collection: str, doc_id: str, who: Principal, missing: NotFound) -> dict:
+    """One projection document, if the reader's jurisdiction covers it (else 403)."""
+    doc = await rt.db[collection].find_one({"_id": doc_id})
+    if doc is None:
+        raise missing
+    who.require_covers(doc["jurisdiction"])
+    return public(doc)
 
 
 def _field(loc: tuple) -> str:

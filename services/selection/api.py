@@ -7,13 +7,12 @@ from datetime import date
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from shared.api import context, principal, runtime
+from shared.api import context, principal, read_document, runtime
 from shared.auth import Principal
 from shared.commands import Context
 from shared.errors import NotFound
 from shared.events import utcnow
 from shared.ids import new_id
-from shared.projection import public
 from shared.runtime import Runtime
 from services.selection import handlers
 from services.selection.domain import NominateTrainee, OpenClass
@@ -65,10 +64,7 @@ def routes() -> APIRouter:
 
     @r.get("/classes/{class_id}", summary="班次及推荐情况")
     async def get_class(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        doc = await rt.db["classes"].find_one({"_id": class_id})
-        if doc is None:
-            raise NotFound(f"班次 {class_id} 不存在（或尚未同步）。", code="class_not_found")
-        who.require_covers(doc["jurisdiction"])
-        return public(doc)
+        return await read_document(rt, "classes", class_id, who,
+                                   NotFound(f"班次 {class_id} 不存在（或尚未同步）。", code="class_not_found"))
 
     return r

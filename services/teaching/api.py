@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from shared.api import principal, runtime
+from shared.api import principal, read_document, runtime
 from shared.auth import Principal
 from shared.errors import NotFound
-from shared.projection import public
 from shared.runtime import Runtime
 
 READERS = ("party_school", "org_department", "analyst", "admin")
@@ -19,10 +18,7 @@ def routes() -> APIRouter:
     @r.get("/classes/{class_id}/roster", summary="班级名册")
     async def roster(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role(*READERS)
-        doc = await rt.db["class_roster"].find_one({"_id": class_id})
-        if doc is None:
-            raise NotFound(f"班次 {class_id} 的名册不存在（或尚未同步）。", code="roster_not_found")
-        who.require_covers(doc["jurisdiction"])
-        return public(doc)
+        return await read_document(rt, "class_roster", class_id, who,
+                                   NotFound(f"班次 {class_id} 的名册不存在（或尚未同步）。", code="roster_not_found"))
 
     return r
