@@ -32,6 +32,38 @@ def _docker_answers() -> bool:
         return False
 
 
+def _official_kafka_container():
+    """The official apache/kafka image as one KRaft node (testcontainers' KafkaContainer
+    is built for Confluent's image). The host port is fixed to the advertised one."""
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.waiting_utils import wait_for_logs
+
+    from deploy.local.process import free_port
+
+    port = free_port()
+    env = {
+        "KAFKA_NODE_ID": "1",
+        "KAFKA_PROCESS_ROLES": "broker,controller",
+        "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093",
+        "KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://127.0.0.1:{port}",
+        "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:9093",
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+        "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+        "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
+        "KAFKA_LOG_RETENTION_MS": "-1",
+    }
+    c = DockerContainer("apache/kafka:4.1.0").with_bind_ports(9092, port)
+    for k, v in env.items():
+        c = c.with_env(k, v)
+    c.start()
+    wait_for_logs(c, "Kafka Server started", timeout=120)
+    return c, f"127.0.0.1:{port}"
+
+
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory) -> Servers:
     env_kafka, env_mongo = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("MONGODB_URI")
@@ -43,14 +75,11 @@ def servers(tmp_path_factory) -> Servers:
     if env_mongo:
         mongo, _ = env_mongo, how.append("store from MONGODB_URI")
     if (kafka is None or mongo is None) and _docker_answers():
-        from testcontainers.kafka import KafkaContainer
-        from testcontainers.mongodb import MongoDbContainer
+        from testcontainers.community.mongodb import MongoDbContainer
 
         if kafka is None:
-            c = KafkaContainer("apache/kafka:4.1.0").with_kraft()
-            c.start()
+            c, kafka = _official_kafka_container()
             started.append(c)
-            kafka = c.get_bootstrap_server()
             how.append("kafka via testcontainers")
         if mongo is None:
             c = MongoDbContainer("mongo:8")
