@@ -45,18 +45,21 @@ def _events(class_no: int, count: int) -> list:
     ]
 
 
-async def _kill_randomly(proc: ServiceProcess, until: asyncio.Event, low: float, high: float, most: int) -> int:
-    kills = 0
-    while not until.is_set() and kills < most:
-        try:
-            await asyncio.wait_for(until.wait(), random.uniform(low, high))
-            break
-        except TimeoutError:
-            pass
-        proc.kill()
-        kills += 1
-        proc.start(wait=False)
-    return kills
+class Killer:
+    """SIGKILLs a process at random points of progress (not time), then restarts it, so
+    the number of kills does not depend on how fast this machine is."""
+
+    def __init__(self, proc: ServiceProcess, low: int, high: int) -> None:
+        self.proc, self.low, self.high = proc, low, high
+        self.next = random.randint(low, high)
+        self.kills = 0
+
+    def progress(self, done: int) -> None:
+        if done >= self.next:
+            self.proc.kill()
+            self.kills += 1
+            self.proc.start(wait=False)
+            self.next = done + random.randint(self.low, self.high)
 
 
 async def test_relay_killed_at_random_moments_publishes_everything_in_stream_order(servers, tmp_path):
@@ -75,22 +78,19 @@ async def test_relay_killed_at_random_moments_publishes_everything_in_stream_ord
         await store.append(stream, i, envs)
         stored[stream].extend(envs)
 
-    done = asyncio.Event()
-    killer = asyncio.create_task(_kill_randomly(relay, done, 0.5, 2.0, most=8))
+    killer = Killer(relay, 400, 1000)
     try:
         for i in range(PER_CLASS):
             await asyncio.gather(*(append(stream, i) for stream in plans))
-        done.set()
-        kills = await killer
-        assert kills >= 3, "the relay should have been killed while events were appended"
+            await asyncio.sleep(random.uniform(0, 0.2))  # let the relay get some of it out
+            killer.progress((i + 1) * CLASSES)
+        assert killer.kills >= 4, "the relay should have been killed while events were appended"
 
         async def drained():
             return await store.count_unpublished() == 0
 
         await eventually(drained, timeout=120)
     finally:
-        done.set()
-        await killer
         relay.stop()
 
     records = await read_topic(servers.kafka, events_topic("selection", county), expect=CLASSES * PER_CLASS)
@@ -147,21 +147,17 @@ async def crashed_projection(servers, tmp_path_factory):
     proc = ServiceProcess(s, components="projectors", log=tmp_path_factory.mktemp("proj") / "projector.log")
     proc.start(wait=False)
 
-    async def caught_up():
-        total = 0
-        async for p in positions.find({"projection": "classes"}):
-            total += p["offset"]
-        return total >= 10_000
-
-    done = asyncio.Event()
-    killer = asyncio.create_task(_kill_randomly(proc, done, 1.0, 3.0, most=4))
+    killer = Killer(proc, 1500, 3000)
     try:
-        await eventually(caught_up, timeout=240, interval=0.5)
+        async def caught_up():
+            total = sum([p["offset"] async for p in positions.find({"projection": "classes"})])
+            killer.progress(total)
+            return total >= 10_000
+
+        await eventually(caught_up, timeout=240, interval=0.2)
     finally:
-        done.set()
-        kills = await killer
         proc.stop()
-    yield s, client, kills
+    yield s, client, killer.kills
     await client.drop_database(s.database_name)
     await client.close()
 
