@@ -100,7 +100,12 @@ async def _create_topic(bootstrap: str, name: str, rf: int) -> None:
         resp = await admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=rf)])
         errors = [t[1] for t in resp.topic_errors]
         assert errors == [0], resp
-        (meta,) = await admin.describe_topics([name])
+        # Creation is asynchronous: the partitions show in metadata a moment later.
+        for _ in range(150):
+            (meta,) = await admin.describe_topics([name])
+            if len(meta["partitions"]) == 3:
+                break
+            await asyncio.sleep(0.2)
         assert len(meta["partitions"]) == 3
         assert all(len(p["replicas"]) == rf for p in meta["partitions"])
     finally:
@@ -194,7 +199,13 @@ async def test_single_broker_roundtrip_and_restart(tmp_path):
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
         try:
-            offsets = await admin.list_consumer_group_offsets("g-single")
+            # After a restart the group coordinator reloads __consumer_offsets before it
+            # answers with the group's offsets: ask until it has (bounded).
+            for _ in range(150):
+                offsets = await admin.list_consumer_group_offsets("g-single")
+                if sum(meta.offset for meta in offsets.values()) == 100:
+                    break
+                await asyncio.sleep(0.2)
         finally:
             await admin.close()
         assert sum(meta.offset for meta in offsets.values()) == 100
