@@ -111,9 +111,6 @@ class Catalogue:
 
         return add
 
-    def knows(self, event_type: str) -> bool:
-        return event_type in self._current
-
     def model(self, event_type: str) -> type[Event]:
         return self._current[event_type]
 

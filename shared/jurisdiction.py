@@ -47,7 +47,3 @@ def ancestors(code: str) -> list[str]:
     if len(p) >= 4:
         out.append(code[:2] + "0000")
     return out
-
-
-def level(code: str) -> str:
-    return {2: "province", 4: "city", 6: "county"}[len(prefix(code))]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import structlog
 from fastapi import APIRouter
@@ -38,7 +38,6 @@ class ServiceDefinition:
     description: str
     projections: list[Projection]
     routes: Callable[[], APIRouter]
-    consumed_events: list[str] = field(default_factory=list)
 
     def projection(self, name: str) -> Projection:
         for p in self.projections:

@@ -35,7 +35,3 @@ def source_pattern(service: str, codes: list[str], include_ancestors: bool = Fal
         if include_ancestors:
             alts.extend(re.escape(a) for a in jur.ancestors(code))
     return re.compile(rf"^{re.escape(PREFIX)}\.{re.escape(service)}\.(?:{'|'.join(sorted(set(alts)))})$")
-
-
-def code_of(topic: str) -> str:
-    return topic.rsplit(".", 1)[1]
