@@ -1,0 +1,69 @@
+"""The README's main command: `ganxun up` brings up everything, `down` stops it all,
+and the next `up` resumes with the data kept."""
+
+import os
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+
+import httpx
+import pytest
+
+from deploy.local.process import REPO_ROOT, free_port, port_open
+
+pytestmark = pytest.mark.integration
+SERVICES = ("selection", "teaching", "records", "followup")
+
+
+def _ganxun(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "shared.cli", *args], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_up_down_up_keeps_data(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI"))}
+    env["GANXUN_STATE_DIR"] = str(tmp_path / "state")
+    ports = {name: free_port() for name in SERVICES}
+    kafka_port, store_port = free_port(), free_port()
+    up_args = ["up", "--detach", "--kafka-port", str(kafka_port), "--store-port", str(store_port),
+               *[a for name, p in ports.items() for a in ("--port", f"{name}={p}")]]
+    token = lambda role, name: _ganxun(env, "token", "--role", role, "--jurisdiction", "371428",  # noqa: E731
+                                       "--name", name).stdout.strip()
+    try:
+        first = _ganxun(env, *up_args)
+        assert first.returncode == 0, first.stderr
+        assert "全部就绪" in first.stdout and f"127.0.0.1:{ports['teaching']}/docs" in first.stdout
+        for p in ports.values():
+            assert httpx.get(f"http://127.0.0.1:{p}/readyz").json()["ready"] is True
+
+        sel, tea = f"http://127.0.0.1:{ports['selection']}", f"http://127.0.0.1:{ports['teaching']}"
+        start = date.today() + timedelta(days=30)
+        r = httpx.post(f"{sel}/classes", headers={"Authorization": f"Bearer {token('org_department', '李科长')}"},
+                       json={"class_id": "up-1", "title": "乡镇党委书记培训班", "capacity": 20,
+                             "starts_on": str(start), "ends_on": str(start + timedelta(days=5))})
+        assert r.status_code == 201, r.text
+        r = httpx.post(f"{sel}/classes/up-1/nominations", headers={"Authorization": f"Bearer {token('unit', '王主任')}"},
+                       json={"cadre_id": "C-7", "name": "赵敏", "unit": "甲马营乡"})
+        assert r.status_code == 201, r.text
+        reader = {"Authorization": f"Bearer {token('party_school', '刘老师')}"}
+
+        def roster():
+            for _ in range(150):
+                resp = httpx.get(f"{tea}/classes/up-1/roster", headers=reader)
+                if resp.status_code == 200 and resp.json()["trainees"]:
+                    return resp.json()
+                time.sleep(0.2)
+            raise AssertionError(resp.text)
+
+        assert [t["name"] for t in roster()["trainees"]] == ["赵敏"]
+
+        down = _ganxun(env, "down")
+        assert down.returncode == 0, down.stderr
+        assert not any(port_open("127.0.0.1", p) for p in (*ports.values(), kafka_port, store_port))
+
+        again = _ganxun(env, *up_args)
+        assert again.returncode == 0, again.stderr
+        assert [t["name"] for t in roster()["trainees"]] == ["赵敏"], "data kept across down and up"
+    finally:
+        _ganxun(env, "down")
