@@ -44,7 +44,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import shared.contracts  # noqa: F401  (every event type registered)
-from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
@@ -283,32 +282,13 @@ class CpuMeter:
 # --------------------------------------------------------------------------- consumption
 
 
-async def wait_partitions(consumer, topic: str, timeout: float = 15.0) -> set[int]:
-    """Partitions of `topic` as the consumer's own metadata knows them.
-
-    With Kafka 4.x a freshly started aiokafka consumer without subscriptions has NO
-    topic metadata (its bootstrap MetadataRequest([]) asks for none) until its
-    background refresh (metadata_max_age_ms) runs; `consumer.topics()` fetches into a
-    separate ClusterMetadata and does not fill it. So partitions_for_topic() is None
-    right after start() — shared.projector.rebuild() then finds no partitions.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        parts = consumer.partitions_for_topic(topic)
-        if parts:
-            return parts
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"no metadata for {topic} after {timeout}s")
-        await asyncio.sleep(0.05)
-
-
 async def drain(bootstrap: str, topic: str, max_records: int,
                 on_batch: Callable[[list[ConsumerRecord]], Awaitable[bool]]) -> tuple[int, float]:
     """Read the topic from the beginning to its end offsets; on_batch returns False to stop early."""
     c = kafka.consumer(bootstrap, None)
     await c.start()
     try:
-        tps = [TopicPartition(topic, p) for p in sorted(await wait_partitions(c, topic))]
+        tps = await kafka.partitions(bootstrap, re.compile("^" + re.escape(topic) + "$"))
         c.assign(tps)
         begin = await c.beginning_offsets(tps)
         end = await c.end_offsets(tps)

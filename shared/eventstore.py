@@ -33,7 +33,10 @@ from shared.ids import new_id
 
 COLLECTION = "events"
 OUTBOX = "outbox"
-# Longer than any append can take (the client's timeouts are far shorter).
+# Four times the service client's socket timeout (30 s). A pointer older than this
+# whose commit is missing belongs to an append that failed or crashed. The residual
+# risk, accepted: a store that applies an insert more than two minutes after receiving
+# it would leave that commit unpublished.
 ORPHAN_AFTER = timedelta(seconds=120)
 
 

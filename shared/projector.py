@@ -238,7 +238,6 @@ class Projector:
         self.consumer_factory = consumer_factory
         self.pattern = pattern
         self.batch_size = batch_size
-        self.applied = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = self.consumer_factory()
@@ -250,8 +249,7 @@ class Projector:
                 records = [r for recs in batches.values() for r in recs]
                 if not records:
                     continue
-                result = await self.writer.handle(records)
-                self.applied += result.applied
+                await self.writer.handle(records)
                 await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in batches.items()})
         finally:
             await consumer.stop()

@@ -51,7 +51,10 @@ class Runtime:
     def __init__(self, definition: ServiceDefinition, settings: Settings) -> None:
         self.definition = definition
         self.settings = settings
-        self.mongo = AsyncMongoClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5000)
+        # An append's reply arrives within 30 s or the append is reported failed; the
+        # outbox's orphan window (eventstore.ORPHAN_AFTER) is chosen well above this.
+        self.mongo = AsyncMongoClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5000,
+                                      socketTimeoutMS=30_000)
         self.db = self.mongo[settings.database_name]
         self.store = EventStore(self.db)
         self.producer = kafka.producer(settings.kafka_bootstrap_servers)
