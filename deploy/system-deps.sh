@@ -11,6 +11,10 @@ command -v mvn  >/dev/null 2>&1 || missing+=(maven)
 # also creates the `postgres` user that initdb and postgres run as.
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
+# A CJK font for the record form PDF (纪实考察记录表), and Debian's Chromium for the
+# dashboard's browser test (Playwright drives it; its own browser download is not used).
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # Debian's golang (1.19) is older than FerretDB 1.24 needs (go 1.24), so Go is not
 # installed here: the machine image provides it, and the store's start names it if absent.
 command -v go >/dev/null 2>&1 || echo "提示：未找到 Go ≥ 1.24，本地存储 (FerretDB) 无法构建 (Go >= 1.24 not found)" >&2

@@ -41,6 +41,10 @@ class Principal:
     name: str
     role: str
     jurisdiction: str
+    # The work unit (单位) a unit clerk, unit leader or colleague acts for, as the
+    # registry names it. A trainee's token has the cadre id as `user_id`; a mentor's
+    # has the mentor id.
+    unit: str | None = None
 
     @property
     def actor(self) -> Actor:
@@ -80,7 +84,7 @@ def ensure_dev_keys(folder: Path) -> tuple[bytes, bytes]:
 
 
 def issue_token(private_pem: bytes, *, user_id: str, name: str, role: str, jurisdiction: str,
-                ttl_seconds: int = 12 * 3600) -> str:
+                ttl_seconds: int = 12 * 3600, unit: str | None = None) -> str:
     if role not in ROLES:
         raise ValueError(f"未知角色 {role}；可用：{', '.join(ROLES)}")
     jur.validate(jurisdiction)
@@ -89,6 +93,8 @@ def issue_token(private_pem: bytes, *, user_id: str, name: str, role: str, juris
         "iss": ISSUER, "aud": AUDIENCE, "sub": user_id, "name": name, "role": role,
         "jurisdiction": jurisdiction, "iat": now, "exp": now + ttl_seconds,
     }
+    if unit:
+        claims["unit"] = unit
     return jwt.encode(claims, serialization.load_pem_private_key(private_pem, None), algorithm="EdDSA")
 
 
@@ -115,6 +121,7 @@ class Verifier:
             return Principal(
                 user_id=str(claims["sub"]), name=str(claims["name"]), role=str(claims["role"]),
                 jurisdiction=jur.validate(str(claims["jurisdiction"])),
+                unit=str(claims["unit"]) if claims.get("unit") else None,
             )
         except (KeyError, ValueError) as exc:
             raise Unauthenticated(f"登录令牌缺少或含有无效的声明：{exc}", code="bad_claims") from exc

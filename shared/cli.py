@@ -143,7 +143,7 @@ def cmd_token(args) -> None:
     private, _ = ensure_dev_keys(state_dir() / "keys")
     try:
         print(issue_token(private, user_id=args.user_id or f"dev-{args.role}", name=args.name, role=args.role,
-                          jurisdiction=args.jurisdiction, ttl_seconds=args.hours * 3600))
+                          jurisdiction=args.jurisdiction, ttl_seconds=args.hours * 3600, unit=args.unit))
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
 
@@ -236,6 +236,7 @@ def parser() -> argparse.ArgumentParser:
     tok.add_argument("--jurisdiction", required=True)
     tok.add_argument("--name", required=True)
     tok.add_argument("--user-id")
+    tok.add_argument("--unit", help="所在单位（调训单位令牌）")
     tok.add_argument("--hours", type=int, default=12)
     tok.set_defaults(func=cmd_token)
 

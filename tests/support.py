@@ -34,14 +34,16 @@ def random_county(province: str | None = None) -> str:
             return code
 
 
-def token(role: str, jurisdiction: str, name: str = "测试用户", user_id: str | None = None) -> str:
+def token(role: str, jurisdiction: str, name: str = "测试用户", user_id: str | None = None,
+          unit: str | None = None) -> str:
     private, _ = ensure_dev_keys(Path(os.environ["GANXUN_STATE_DIR"]) / "keys")
     return issue_token(private, user_id=user_id or f"{role}-{jurisdiction}", name=name, role=role,
-                       jurisdiction=jurisdiction)
+                       jurisdiction=jurisdiction, unit=unit)
 
 
-def auth(role: str, jurisdiction: str, name: str = "测试用户") -> dict[str, str]:
-    return {"Authorization": f"Bearer {token(role, jurisdiction, name)}"}
+def auth(role: str, jurisdiction: str, name: str = "测试用户", user_id: str | None = None,
+         unit: str | None = None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(role, jurisdiction, name, user_id, unit)}"}
 
 
 def settings(service: str, servers, jurisdictions: list[str], **kw) -> Settings:

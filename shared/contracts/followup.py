@@ -1,5 +1,163 @@
-"""Events published by the followup service. Its own issue adds them."""
+"""Events published by the follow-up service (跟踪问效).
 
-from shared.events import CATALOGUE
+Selection reads MilestoneCompleted, EvaluationSubmitted and MentorTaskCompleted so a
+cadre's training history shows the effect (作为选任干部重要参考依据).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import Field
+
+from shared.events import CATALOGUE, Event
 
 register = CATALOGUE.register("followup")
+
+EvaluatorRole = Literal["self", "colleague", "unit_leader", "mentor"]
+EVALUATOR_ROLES: dict[str, str] = {"self": "本人", "colleague": "同事", "unit_leader": "单位领导", "mentor": "导师"}
+MentorTask = Literal["core_decision", "urgent_matter", "important_process"]
+MENTOR_TASKS: dict[str, str] = {
+    "core_decision": "参与一件核心事务决策",
+    "urgent_matter": "进行一次急难事件化解",
+    "important_process": "策划一次重要事项流程",
+}
+MILESTONE_FOCUS: dict[int, str] = {1: "听思想", 3: "谈表现", 6: "考素质", 12: "看实绩"}
+
+
+@register
+class FollowUpPlanSet(Event, type="FollowUpPlanSet", version=1):
+    """跟踪计划 — the months after graduation at which a class's milestones fall (default 1/3/6/12)."""
+
+    class_id: str
+    months: list[int]
+    grace_days: int = Field(14, ge=0)
+
+
+@register
+class MilestoneScheduled(Event, type="MilestoneScheduled", version=1):
+    """跟踪节点排定."""
+
+    milestone_id: str
+    class_id: str
+    cadre_id: str
+    name: str
+    unit: str
+    month: int
+    due_on: date
+    required_roles: list[EvaluatorRole]
+    home_jurisdiction: str | None = None
+
+
+@register
+class MilestoneDue(Event, type="MilestoneDue", version=1):
+    """跟踪节点到期 — emitted exactly once per milestone."""
+
+    milestone_id: str
+    class_id: str
+    cadre_id: str
+    month: int
+    due_on: date
+
+
+@register
+class EvaluationSubmitted(Event, type="EvaluationSubmitted", version=1):
+    """跟踪评价 — by the trainee, a colleague, the unit leader or the mentor."""
+
+    milestone_id: str
+    class_id: str
+    cadre_id: str
+    month: int
+    role: EvaluatorRole
+    evaluator_id: str
+    evaluator_name: str
+    scores: dict[str, float]
+    text: str = ""
+    submitted_on: date
+
+
+@register
+class MilestoneCompleted(Event, type="MilestoneCompleted", version=1):
+    """跟踪节点完成 — every required evaluation is in."""
+
+    milestone_id: str
+    class_id: str
+    cadre_id: str
+    month: int
+    completed_on: date
+    on_time: bool
+    average_score: float | None = None
+
+
+@register
+class MilestoneOverdue(Event, type="MilestoneOverdue", version=1):
+    """跟踪节点逾期 — not completed within the grace period."""
+
+    milestone_id: str
+    class_id: str
+    cadre_id: str
+    month: int
+    due_on: date
+    missing_roles: list[EvaluatorRole]
+
+
+@register
+class MentorAssigned(Event, type="MentorAssigned", version=1):
+    """1+1 导师帮带 — a mentor for a trainee (a later one replaces the earlier)."""
+
+    class_id: str
+    cadre_id: str
+    mentor_id: str
+    mentor_name: str
+    mentor_post: str = ""
+    replaces: str | None = None
+
+
+@register
+class MentorTaskCompleted(Event, type="MentorTaskCompleted", version=1):
+    """导师帮带任务完成 — one of the three tasks, with evidence and the mentor's comment."""
+
+    class_id: str
+    cadre_id: str
+    task: MentorTask
+    evidence: str
+    comment: str
+    mentor_id: str
+    done_on: date
+
+
+@register
+class SharingTalkGiven(Event, type="SharingTalkGiven", version=1):
+    """上讲台 — the trainee presented what they learned to their unit."""
+
+    talk_id: str
+    class_id: str
+    cadre_id: str
+    on: date
+    audience: str
+    topic: str
+    attendees: int = Field(0, ge=0)
+
+
+@register
+class OutcomeReported(Event, type="OutcomeReported", version=1):
+    """成果 — a research report (调研报告) or a proposal (金点子) from a class."""
+
+    outcome_id: str
+    class_id: str
+    kind: Literal["report", "proposal"]
+    title: str
+    authors: list[str] = Field(default_factory=list)
+
+
+@register
+class OutcomeEndorsed(Event, type="OutcomeEndorsed", version=1):
+    """领导批示 / 采纳 — an outcome got a leader's approval or was adopted."""
+
+    outcome_id: str
+    class_id: str
+    kind: Literal["approval", "adoption"]
+    by: str
+    on: date
+    note: str = ""

@@ -1,16 +1,65 @@
-"""Events published by the selection service (精准施训)."""
+"""Events published by the selection service (精准施训).
+
+Other services read these: teaching and records build their class rosters from
+ClassOpened / NominationConfirmed / NominationWithdrawn; the dashboard rolls up all of
+them. Fields added later get defaults (same version); anything else gets a new
+version and an upcaster.
+"""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import CATALOGUE, Event
 
 register = CATALOGUE.register("selection")
 
+Gender = Literal["男", "女"]
 
+
+class StudyGroup(BaseModel):
+    """学习小组 (e.g. Huzhou's six domains), led by a political advisor (政治辅导员)."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str = Field(min_length=1, max_length=50)
+    advisor: str = Field("", max_length=50)
+
+
+# -- cadre registry (干部名册) ----------------------------------------------------
+@register
+class CadreRegistered(Event, type="CadreRegistered", version=1):
+    """干部登记 — a cadre entered the jurisdiction's registry (by hand or import).
+
+    `id_number` (身份证号) is the natural key; it stays inside the registry's own
+    topic and store and is never shown unmasked in lists."""
+
+    cadre_id: str
+    name: str
+    gender: Gender
+    birth_date: date
+    id_number: str
+    unit: str
+    position: str = ""
+    rank: str
+    category: str = ""
+    rank_since: date | None = None
+    township_leadership: bool = False
+    recruited_as: Literal["选调生", "选聘生"] | None = None
+    recruited_year: int | None = None
+
+
+@register
+class CadreUpdated(Event, type="CadreUpdated", version=1):
+    """干部信息变更 — only the fields that changed, with their new values."""
+
+    cadre_id: str
+    changes: dict[str, object]
+
+
+# -- classes (班次) ---------------------------------------------------------------
 @register
 class ClassOpened(Event, type="ClassOpened", version=1):
     """班次开设 — a class was opened for selection."""
@@ -21,8 +70,24 @@ class ClassOpened(Event, type="ClassOpened", version=1):
     starts_on: date
     ends_on: date
     organiser: str = Field(min_length=1, max_length=100)
+    theme: str = ""
+    category: str = ""          # 分类, e.g. 年轻干部, 村(社区)党组织书记
+    level: str = ""             # 分级, e.g. 科级
+    schedule: str = ""          # e.g. 每月第二、第四个星期六
+    study_groups: list[StudyGroup] = Field(default_factory=list)
+    quotas: dict[str, int] = Field(default_factory=dict)   # recommending unit -> places
 
 
+@register
+class ScopeDrawn(Event, type="ScopeDrawn", version=1):
+    """划定人选范围 — the department set (or reset) the criteria and the resulting scope."""
+
+    class_id: str
+    criteria: dict[str, object]
+    cadre_ids: list[str]
+
+
+# -- recommendation and confirmation (单位推荐, 组织确定) -------------------------
 @register
 class TraineeNominated(Event, type="TraineeNominated", version=1):
     """学员推荐 — a unit recommended a cadre for a class."""
@@ -32,3 +97,53 @@ class TraineeNominated(Event, type="TraineeNominated", version=1):
     name: str
     unit: str
     home_jurisdiction: str | None = None
+
+
+@register
+class NominationConfirmed(Event, type="NominationConfirmed", version=1):
+    """组织确定 — the department confirmed a nominee as a trainee of the class.
+
+    `from_waitlist` marks a promotion when a confirmed trainee left."""
+
+    class_id: str
+    cadre_id: str
+    name: str
+    unit: str
+    home_jurisdiction: str | None = None
+    from_waitlist: bool = False
+
+
+@register
+class NominationRejected(Event, type="NominationRejected", version=1):
+    """不予确定 — the department rejected a nominee, with the reason."""
+
+    class_id: str
+    cadre_id: str
+    reason: str
+
+
+@register
+class NominationWaitlisted(Event, type="NominationWaitlisted", version=1):
+    """列入候补 — the nominee waits for a free place (first come, first promoted)."""
+
+    class_id: str
+    cadre_id: str
+
+
+@register
+class NominationWithdrawn(Event, type="NominationWithdrawn", version=1):
+    """撤回推荐 / 退训 — the unit withdrew a nominee or a confirmed trainee before the start."""
+
+    class_id: str
+    cadre_id: str
+    reason: str = ""
+    was_confirmed: bool = False
+
+
+@register
+class TraineeAssignedToGroup(Event, type="TraineeAssignedToGroup", version=1):
+    """分组 — a confirmed trainee was placed in a study group."""
+
+    class_id: str
+    cadre_id: str
+    group: str
