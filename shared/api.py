@@ -14,7 +14,7 @@ from shared.commands import Context
 from shared.errors import Forbidden, GanxunError, NotFound
 from shared.ids import new_id
 from shared.projection import public
-from shared.runtime import COMPONENTS, Runtime, ServiceDefinition
+from shared.runtime import Runtime, ServiceDefinition
 from shared.settings import Settings
 
 log = structlog.get_logger("api")
@@ -53,7 +53,7 @@ def _field(loc: tuple) -> str:
     return ".".join(str(x) for x in loc if x not in ("body", "query", "path"))
 
 
-def create_app(definition: ServiceDefinition, settings: Settings, components: tuple[str, ...] = COMPONENTS) -> FastAPI:
+def create_app(definition: ServiceDefinition, settings: Settings, components: tuple[str, ...] | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         rt = Runtime(definition, settings)

@@ -11,10 +11,10 @@ import uvicorn
 
 import shared.contracts  # noqa: F401  (every event type known before any decoding)
 from shared.logging import configure
-from shared.runtime import COMPONENTS, Runtime, ServiceDefinition
+from shared.runtime import Runtime, ServiceDefinition
 from shared.settings import Settings
 
-SERVICES = ("selection", "teaching", "records", "followup")
+SERVICES = ("selection", "teaching", "records", "followup", "dashboard")
 
 
 def definition(name: str) -> ServiceDefinition:
@@ -40,16 +40,16 @@ async def _headless(defn: ServiceDefinition, settings: Settings, components: tup
 
 def main(name: str, argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m services.{name}")
-    parser.add_argument("--components", default=",".join(COMPONENTS),
-                        help="comma-separated subset of: api, relay, projectors")
+    defn = definition(name)
+    parser.add_argument("--components", default=",".join(defn.components),
+                        help=f"comma-separated subset of: {', '.join(defn.components)}")
     parser.add_argument("--port", type=int, default=None)
     args = parser.parse_args(argv)
     components = tuple(c for c in args.components.split(",") if c)
-    bad = set(components) - set(COMPONENTS)
+    bad = set(components) - set(defn.components)
     if bad:
         parser.error(f"unknown components: {', '.join(sorted(bad))}")
     configure()
-    defn = definition(name)
     settings = settings_for(name, http_port=args.port)
     if "api" in components:
         from shared.api import create_app

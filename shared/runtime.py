@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 import structlog
 from fastapi import APIRouter
@@ -38,6 +38,13 @@ class ServiceDefinition:
     description: str
     projections: list[Projection]
     routes: Callable[[], APIRouter]
+    # Extra long-running components of this service (e.g. follow-up's scheduler),
+    # each `run(runtime, stop)`; they run beside the standard ones, restarted on failure.
+    workers: dict[str, Callable[[Runtime, asyncio.Event], Awaitable[None]]] = field(default_factory=dict)
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        return (*COMPONENTS, *self.workers)
 
     def projection(self, name: str) -> Projection:
         for p in self.projections:
@@ -107,7 +114,8 @@ class Runtime:
         return ProjectionWriter(projection, self.db, dl, CATALOGUE, serves=self.settings.serves)
 
     # -- lifecycle ------------------------------------------------------------
-    async def start(self, components: tuple[str, ...] = COMPONENTS) -> None:
+    async def start(self, components: tuple[str, ...] | None = None) -> None:
+        components = self.definition.components if components is None else components
         await self.store.ensure_indexes()
         await self.ensure_topics()
         await self.producer.start()
@@ -124,6 +132,10 @@ class Runtime:
                 self.projectors.append(projector)
                 self._tasks.append(asyncio.create_task(
                     self._guard(f"projector:{p.name}", lambda projector=projector: projector.run(self._stop))))
+        for name, work in self.definition.workers.items():
+            if name in components:
+                self._tasks.append(asyncio.create_task(
+                    self._guard(name, lambda work=work: work(self, self._stop))))
         log.info("service.started", service=self.definition.name, deployment=self.settings.deployment,
                  components=list(components), database=self.settings.database_name)
 

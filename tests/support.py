@@ -160,3 +160,31 @@ async def eventually(check, timeout: float = 30.0, interval: float = 0.2):
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+async def publish(bootstrap: str, service: str, jurisdiction: str, stream_id: str, events: list,
+                  first_version: int = 1, actor_name: str = "测试用户", role: str = "admin") -> list:
+    """Puts events of another service on its real Kafka topic, as its relay would.
+
+    For a service's integration test of what it consumes from another service,
+    without running that service: the envelopes are the kernel's own."""
+    from shared import kafka as k
+    from shared import topics
+    from shared.commands import CommandHandler, Context
+    from shared.events import Actor
+    from shared.outbox import headers_of
+
+    ctx = Context(actor=Actor(user_id=f"{role}-{jurisdiction}", name=actor_name, role=role),
+                  jurisdiction=jurisdiction, correlation_id=new_id())
+    envelopes = CommandHandler.envelopes(stream_id, first_version - 1, events, ctx)
+    topic = topics.events_topic(service, jurisdiction)
+    await k.ensure_topics(bootstrap, [topic])
+    producer = k.producer(bootstrap)
+    await producer.start()
+    try:
+        for env in envelopes:
+            doc = env.to_doc()
+            await producer.send_and_wait(topic, env.to_json(), key=stream_id.encode(), headers=headers_of(doc))
+    finally:
+        await producer.stop()
+    return envelopes
