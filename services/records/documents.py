@@ -40,14 +40,20 @@ def _rate(a: Doc) -> str:
     return "—" if a["rate"] is None else f"{a['rate'] * 100:.1f}%"
 
 
-def record_line(r: Doc) -> str:
-    """The text a reader sees for one record's provenance (also used by the PDF)."""
-    s = f"第{r['no']}条 · {r['observed_on']} · {r['category_name']} · {r['author_name']}（{r['role_name']}）· 录入于 {r['logged_on']}"
+def provenance(r: Doc) -> str:
+    """When it was entered and how it stands in a correction chain."""
+    s = f"录入于 {r['logged_on']}"
     if r["corrects_no"]:
         s += f" · 更正第{r['corrects_no']}条"
     if r["corrected_by_no"]:
         s += f" · 已被第{r['corrected_by_no']}条更正"
     return s
+
+
+def record_line(r: Doc) -> str:
+    """The text a reader sees for one record's provenance (also used by the PDF)."""
+    return (f"第{r['no']}条 · {r['observed_on']} · {r['category_name']} · {r['author_name']}（{r['role_name']}） · "
+            + provenance(r))
 
 
 STYLE = """body{font-family:"WenQuanYi Micro Hei","Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em;color:#222}
@@ -77,7 +83,7 @@ def form_html(d: Doc) -> str:
         cls = ' class="corrected"' if r["corrected_by_no"] else ""
         rows.append(f"<tr><td>{r['no']}</td><td>{r['observed_on']}</td><td>{escape(r['category_name'])}</td>"
                     f"<td{cls}>{escape(r['text'])}</td><td>{escape(r['author_name'])}（{escape(r['role_name'])}）</td>"
-                    f"<td class=\"note\">{escape(record_line(r).split(' · 录入于 ')[1])}</td></tr>")
+                    f"<td class=\"note\">{escape(provenance(r))}</td></tr>")
     score_rows = "".join(
         f"<tr><td>{s['week']}</td>" + "".join(f"<td>{s['by_group'].get(g, 0):g}</td>" for g in d["groups"])
         + f"<td>{s['total']:g}</td></tr>" for s in d["scores"])
