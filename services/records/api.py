@@ -202,8 +202,9 @@ def routes() -> APIRouter:
         items = body.items if body.items is not None else base.get("items")
         if not items:
             raise DomainError("请提供考核项目 items，或选择内置方案 template=huzhou。", code="empty_scheme", field="items")
+        scored = bool(((await _doc(rt, "records_class", class_id)) or {}).get("weeks"))
         cmd = domain.SetScheme(class_id, body.scheme_id or base.get("scheme_id") or new_id(),
-                               body.title or base.get("title") or "量化考核方案", tuple(items))
+                               body.title or base.get("title") or "量化考核方案", tuple(items), scores_exist=scored)
         return _accepted(await handlers.on_class(rt, ctx, who, class_id, cmd))
 
     @r.get("/classes/{class_id}/scheme", summary="本班量化考核方案")

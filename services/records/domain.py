@@ -63,6 +63,7 @@ class SetScheme:
     title: str
     items: tuple[Mapping[str, Any], ...]
     class_known: bool = True
+    scores_exist: bool = False     # read from the class's read model before deciding
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,9 @@ class ClassDecider:
                                          role=held.role, until=command.until)]
             case SetScheme():
                 _need_class(command.class_known, command.class_id)
+                if state.scheme and command.scores_exist:
+                    raise DomainError("本班已按现行方案评分，方案不能再更换（否则已评分数失去依据）；"
+                                      "如确需调整，请新开班次或在下一期培训使用新方案。", code="scheme_in_use")
                 validate_items(command.items)
                 items = [{**item, "max_points": float(item["max_points"]), "roles": list(item["roles"])}
                          for item in command.items]

@@ -127,7 +127,8 @@ def portrait_pdf(d: Doc) -> bytes:
     pdf.para("关注：" + ("、".join(p["concerns"]) or "—"))
     pdf.heading("各方面表现（现行记录）")
     for c in p["categories"]:
-        texts = "；".join(f"{r['text']}（{r['author_name']}）" for r in c["records"][-3:]) or "暂无记录"
+        # One page: the latest three standing records per category, each cut to 80 characters.
+        texts = "；".join(f"{_cut(r['text'])}（{r['author_name']}）" for r in c["records"][-3:]) or "暂无记录"
         pdf.para(f"{c['name']}：{texts}", size=9)
     pdf.heading("量化考核得分与全班平均")
     _bars(pdf, p["profile"])
@@ -135,6 +136,10 @@ def portrait_pdf(d: Doc) -> bytes:
     cov = "、".join(f"{RECORDER_ROLES[r]} {on or '未记录'}" for r, on in p["coverage"].items())
     pdf.para(f"共 {p['records']} 条记录（其中更正 {p['corrections']} 条）。各角色最近记录：{cov}", size=9)
     return bytes(pdf.output())
+
+
+def _cut(text: str, n: int = 80) -> str:
+    return text if len(text) <= n else text[:n] + "…"
 
 
 def _bars(pdf: Sheet, profile: list[Doc]) -> None:

@@ -231,6 +231,9 @@ def _week_sheet(doc, env, ev: AssessmentScored) -> None:
     doc.setdefault("scorers", {}).setdefault(ev.cadre_id, [])
     if ev.scorer_name not in doc["scorers"][ev.cadre_id]:
         doc["scorers"][ev.cadre_id].append(ev.scorer_name)
+    if ev.note:
+        doc.setdefault("notes", {}).setdefault(ev.cadre_id, []).append(
+            {"scorer_name": ev.scorer_name, "scorer_role": ev.scorer_role, "note": ev.note})
 
 
 PROJECTIONS = [roster, klass, trainee, week]

@@ -89,8 +89,10 @@ def weekly_review(roster: Doc, klass: Doc | None, week_doc: Doc | None, week: da
     scheme = (klass or {}).get("scheme")
     rows = _rows(roster, (week_doc or {}).get("points", {}), scheme)
     scorers = (week_doc or {}).get("scorers", {})
+    notes = (week_doc or {}).get("notes", {})
     for r in rows:
         r["scored_by"] = scorers.get(r["cadre_id"], [])
+        r["notes"] = notes.get(r["cadre_id"], [])
     return {"class_id": roster.get("class_id"), "week": week.isoformat(),
             "unscored": sorted(r["name"] for r in rows if not r["scored_by"]),
             "study_groups": by_study_group(rows)}

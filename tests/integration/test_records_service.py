@@ -288,6 +288,8 @@ async def test_assessment_supervision_final_comment_and_portrait(service, server
         ("王芳", 38, 1), ("张伟", 34, 2), ("李娜", 34, 2), ("陈静", 27, 4), ("刘洋", 15, 5)]
     groups = {g["group"]: [(x["name"], x["rank"]) for x in g["trainees"]] for g in body["study_groups"]}
     assert groups == {"党的建设": [("张伟", 1), ("李娜", 1)], "经济发展": [("王芳", 1), ("陈静", 2), ("刘洋", 3)]}
+    again = post(f"{service.url}/classes/{class_id}/scheme", org, {"template": "huzhou"})
+    assert again.status_code == 422 and again.json()["code"] == "scheme_in_use"
     a = next(x for x in body["class_ranking"] if x["cadre_id"] == "A")
     assert a["by_group"] == {"理论学习": 11, "党性修养和学风": 10, "能力素质": 13}
 
@@ -296,6 +298,9 @@ async def test_assessment_supervision_final_comment_and_portrait(service, server
     econ = next(g for g in weekly["study_groups"] if g["group"] == "经济发展")
     assert [(x["name"], x["total"]) for x in econ["trainees"]] == [("王芳", 26), ("陈静", 18), ("刘洋", 11)]
     assert econ["trainees"][0]["scored_by"] == [NAMES["p-ht"]]
+    review2 = httpx.get(f"{service.url}/classes/{class_id}/assessment/weeks/{week2}", headers=org).json()
+    notes = [x["notes"] for g in review2["study_groups"] for x in g["trainees"]]
+    assert notes == [[{"scorer_name": "吴刚", "scorer_role": "branch_secretary", "note": "本周讲评"}]] * 5
     month = str(week2)[:7]
     monthly = httpx.get(f"{service.url}/classes/{class_id}/assessment/months/{month}", headers=org).json()
     assert monthly["month"] == month and all(w.startswith(month) for w in monthly["weeks"])

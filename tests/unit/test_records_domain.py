@@ -265,3 +265,10 @@ def test_holder_state_follows_the_events():
     state = fold(C, [HT, CO])
     assert state.recorders == {"p-ht": Holder("王老师", "head_teacher", START),
                                "p-co": Holder("赵委员", "committee_member", START)}
+
+
+def test_the_scheme_cannot_be_replaced_once_scores_exist():
+    with pytest.raises(DomainError) as e:
+        class_when([SCHEME], SetScheme("c1", "s2", "新方案", ITEMS, scores_exist=True))
+    assert e.value.code == "scheme_in_use"
+    assert class_when([SCHEME], SetScheme("c1", "s2", "新方案", ITEMS, scores_exist=False))
