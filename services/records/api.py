@@ -27,7 +27,7 @@ from shared.ids import new_id
 from shared.projection import public
 from shared.runtime import Runtime
 from services.records import documents, domain, handlers, pdf, views
-from services.records.projections import trainee_key, week_key
+from services.records.projections import fk, trainee_key, week_key
 
 SCHEMES = Path(__file__).parent / "schemes"
 READERS = ("party_school", "org_department", "recorder")
@@ -121,7 +121,7 @@ async def _reader(rt: Runtime, who: Principal, class_id: str, roles=READERS) -> 
 async def _file(rt: Runtime, class_id: str, cadre_id: str, roster: dict) -> dict:
     doc = await _doc(rt, "records_trainee", trainee_key(class_id, cadre_id))
     if doc is None:
-        if cadre_id not in roster.get("trainees", {}):
+        if fk(cadre_id) not in roster.get("trainees", {}):
             raise NotFound(f"班次 {class_id} 没有学员 {cadre_id}。", code="trainee_not_found")
         doc = {"class_id": class_id, "cadre_id": cadre_id, "records": [], "sheets": [], "attended": {}, "absent": {}}
     return doc
@@ -150,7 +150,7 @@ def routes() -> APIRouter:
     @r.get("/classes/{class_id}/recorders", summary="纪实人员（现任及任职历史）")
     async def recorders(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         _, klass = await _reader(rt, who, class_id)
-        return {"class_id": class_id, "current": (klass or {}).get("recorders", {}),
+        return {"class_id": class_id, "current": list((klass or {}).get("recorders", {}).values()),
                 "history": (klass or {}).get("history", [])}
 
     # -- records -------------------------------------------------------------------

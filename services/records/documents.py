@@ -8,6 +8,7 @@ from typing import Any
 
 from shared.contracts.records import CATEGORIES, RECORDER_ROLES
 from services.records import views
+from services.records.projections import fk
 
 Doc = dict[str, Any]
 FORM_TITLE = "干部教育培训纪实考察记录表"
@@ -15,7 +16,7 @@ FORM_TITLE = "干部教育培训纪实考察记录表"
 
 def gather(roster: Doc, klass: Doc | None, file: Doc) -> Doc:
     cid = file["cadre_id"]
-    t = (roster.get("trainees") or {}).get(cid, {})
+    t = (roster.get("trainees") or {}).get(fk(cid), {})
     scheme = (klass or {}).get("scheme")
     numbers = {r["record_id"]: i for i, r in enumerate(file.get("records", []), start=1)}
     records = []

@@ -22,7 +22,16 @@ from shared.contracts.selection import ClassOpened, NominationConfirmed, Nominat
 from shared.contracts.teaching import (
     AbsenceRecorded, SessionAttended, SessionCancelled, SessionScheduled, TraineeGraduated,
 )
-from shared.projection import Projection
+from shared.projection import Projection, guard_key
+
+
+def fk(ident: str) -> str:
+    """An id used as a field name: "." and a leading "$" are not allowed there."""
+    return guard_key(ident)
+
+
+def unfk(field: str) -> str:
+    return field.replace("\uff0e", ".").replace("\uff04", "$")
 
 
 def trainee_key(class_id: str, cadre_id: str) -> str:
@@ -53,21 +62,21 @@ def _opened(doc, env, ev: ClassOpened) -> None:
 @roster.on(NominationConfirmed, key=lambda env, ev: ev.class_id)
 def _confirmed(doc, env, ev: NominationConfirmed) -> None:
     _stamp(doc, env)
-    old = doc.setdefault("trainees", {}).get(ev.cadre_id, {})
-    doc["trainees"][ev.cadre_id] = {"name": ev.name, "unit": ev.unit, "group": old.get("group", ""),
+    old = doc.setdefault("trainees", {}).get(fk(ev.cadre_id), {})
+    doc["trainees"][fk(ev.cadre_id)] = {"name": ev.name, "unit": ev.unit, "group": old.get("group", ""),
                                     "status": "confirmed"}
 
 
 @roster.on(NominationWithdrawn, key=lambda env, ev: ev.class_id)
 def _withdrawn(doc, env, ev: NominationWithdrawn) -> None:
-    t = doc.setdefault("trainees", {}).get(ev.cadre_id)
+    t = doc.setdefault("trainees", {}).get(fk(ev.cadre_id))
     if t is not None:
         t["status"] = "withdrawn"
 
 
 @roster.on(TraineeAssignedToGroup, key=lambda env, ev: ev.class_id)
 def _grouped(doc, env, ev: TraineeAssignedToGroup) -> None:
-    t = doc.setdefault("trainees", {}).get(ev.cadre_id)
+    t = doc.setdefault("trainees", {}).get(fk(ev.cadre_id))
     if t is not None:
         t["group"] = ev.group
 
@@ -99,7 +108,7 @@ def _class_doc(doc, env, class_id: str) -> None:
 @klass.on(RecorderAssigned, key=lambda env, ev: ev.class_id)
 def _assigned(doc, env, ev: RecorderAssigned) -> None:
     _class_doc(doc, env, ev.class_id)
-    doc["recorders"][ev.person_id] = {"name": ev.name, "role": ev.role, "since": ev.since.isoformat()}
+    doc["recorders"][fk(ev.person_id)] = {"person_id": ev.person_id, "name": ev.name, "role": ev.role, "since": ev.since.isoformat()}
     doc["history"].append({"person_id": ev.person_id, "name": ev.name, "role": ev.role,
                            "since": ev.since.isoformat(), "until": None, "assigned_by": env.actor.name})
 
@@ -107,7 +116,7 @@ def _assigned(doc, env, ev: RecorderAssigned) -> None:
 @klass.on(RecorderRelieved, key=lambda env, ev: ev.class_id)
 def _relieved(doc, env, ev: RecorderRelieved) -> None:
     _class_doc(doc, env, ev.class_id)
-    doc["recorders"].pop(ev.person_id, None)
+    doc["recorders"].pop(fk(ev.person_id), None)
     for h in reversed(doc["history"]):
         if h["person_id"] == ev.person_id and h["role"] == ev.role and h["until"] is None:
             h["until"] = ev.until.isoformat()
@@ -130,18 +139,18 @@ def _noted(doc, env, ev: SupervisionNoted) -> None:
 @klass.on(RecordLogged, key=lambda env, ev: ev.class_id)
 def _covered(doc, env, ev: RecordLogged) -> None:
     _class_doc(doc, env, ev.class_id)
-    by_role = doc["coverage"].setdefault(ev.cadre_id, {})
+    by_role = doc["coverage"].setdefault(fk(ev.cadre_id), {})
     on = ev.observed_on.isoformat()
     if on > by_role.get(ev.author_role, ""):
         by_role[ev.author_role] = on
-    cats = doc["categories"].setdefault(ev.cadre_id, {})
+    cats = doc["categories"].setdefault(fk(ev.cadre_id), {})
     cats[ev.category] = cats.get(ev.category, 0) + 1
 
 
 @klass.on(AssessmentScored, key=lambda env, ev: ev.class_id)
 def _totalled(doc, env, ev: AssessmentScored) -> None:
     _class_doc(doc, env, ev.class_id)
-    items = doc["totals"].setdefault(ev.cadre_id, {})
+    items = doc["totals"].setdefault(fk(ev.cadre_id), {})
     for s in ev.scores:
         items[s.item_id] = items.get(s.item_id, 0.0) + s.points
     week = ev.week.isoformat()
@@ -225,14 +234,14 @@ def _week_sheet(doc, env, ev: AssessmentScored) -> None:
     _stamp(doc, env)
     doc.setdefault("class_id", ev.class_id)
     doc.setdefault("week", ev.week.isoformat())
-    points = doc.setdefault("points", {}).setdefault(ev.cadre_id, {})
+    points = doc.setdefault("points", {}).setdefault(fk(ev.cadre_id), {})
     for s in ev.scores:
         points[s.item_id] = s.points
-    doc.setdefault("scorers", {}).setdefault(ev.cadre_id, [])
-    if ev.scorer_name not in doc["scorers"][ev.cadre_id]:
-        doc["scorers"][ev.cadre_id].append(ev.scorer_name)
+    scorers = doc.setdefault("scorers", {}).setdefault(fk(ev.cadre_id), [])
+    if ev.scorer_name not in scorers:
+        scorers.append(ev.scorer_name)
     if ev.note:
-        doc.setdefault("notes", {}).setdefault(ev.cadre_id, []).append(
+        doc.setdefault("notes", {}).setdefault(fk(ev.cadre_id), []).append(
             {"scorer_name": ev.scorer_name, "scorer_role": ev.scorer_role, "note": ev.note})
 
 

@@ -8,12 +8,14 @@ from datetime import date, timedelta
 from typing import Any
 
 from shared.contracts.records import CATEGORIES, CORE_ROLES, RECORDER_ROLES
+from services.records.projections import fk, unfk
 
 Doc = dict[str, Any]
 
 
 def active_trainees(roster: Doc) -> dict[str, Doc]:
-    return {cid: t for cid, t in (roster.get("trainees") or {}).items() if t.get("status") == "confirmed"}
+    """Confirmed, not withdrawn trainees by cadre id (field names are stored escaped)."""
+    return {unfk(k): t for k, t in (roster.get("trainees") or {}).items() if t.get("status") == "confirmed"}
 
 
 def completeness(roster: Doc, klass: Doc | None, as_of: date, days: int) -> Doc:
@@ -22,7 +24,7 @@ def completeness(roster: Doc, klass: Doc | None, as_of: date, days: int) -> Doc:
     coverage = (klass or {}).get("coverage", {})
     rows = []
     for cid, t in sorted(active_trainees(roster).items()):
-        last = coverage.get(cid, {})
+        last = coverage.get(fk(cid), {})
         missing = [r for r in CORE_ROLES if not (since.isoformat() <= last.get(r, "") <= as_of.isoformat())]
         if missing:
             rows.append({"cadre_id": cid, "name": t["name"], "group": t.get("group", ""),
@@ -63,7 +65,7 @@ def rank(rows: list[Doc], field: str = "total") -> list[Doc]:
 def _rows(roster: Doc, points_by_cadre: dict[str, dict[str, float]], scheme: Doc | None) -> list[Doc]:
     rows = []
     for cid, t in active_trainees(roster).items():
-        pts = points_by_cadre.get(cid, {})
+        pts = points_by_cadre.get(fk(cid), {})
         rows.append({"cadre_id": cid, "name": t["name"], "group": t.get("group", ""),
                      "by_group": group_points(pts, scheme), "total": round(sum(pts.values()), 2)})
     return rows
@@ -91,8 +93,8 @@ def weekly_review(roster: Doc, klass: Doc | None, week_doc: Doc | None, week: da
     scorers = (week_doc or {}).get("scorers", {})
     notes = (week_doc or {}).get("notes", {})
     for r in rows:
-        r["scored_by"] = scorers.get(r["cadre_id"], [])
-        r["notes"] = notes.get(r["cadre_id"], [])
+        r["scored_by"] = scorers.get(fk(r["cadre_id"]), [])
+        r["notes"] = notes.get(fk(r["cadre_id"]), [])
     return {"class_id": roster.get("class_id"), "week": week.isoformat(),
             "unscored": sorted(r["name"] for r in rows if not r["scored_by"]),
             "study_groups": by_study_group(rows)}
@@ -132,18 +134,18 @@ def portrait(roster: Doc, klass: Doc | None, file: Doc) -> Doc:
     cid = file["cadre_id"]
     scheme = (klass or {}).get("scheme")
     totals = (klass or {}).get("totals", {})
-    mine = group_points(totals.get(cid, {}), scheme)
+    mine = group_points(totals.get(fk(cid), {}), scheme)
     members = [c for c in active_trainees(roster)] or [cid]
     profile = []
     for g, items in scheme_groups(scheme).items():
-        avg = sum(group_points(totals.get(c, {}), scheme).get(g, 0.0) for c in members) / len(members)
+        avg = sum(group_points(totals.get(fk(c), {}), scheme).get(g, 0.0) for c in members) / len(members)
         weeks = max(len((klass or {}).get("weeks", [])), 1)
         profile.append({"group": g, "mine": mine.get(g, 0.0), "class_average": round(avg, 2),
                         "max_per_week": sum(float(i["max_points"]) for i in items), "weeks": weeks})
     by_cat: dict[str, list[Doc]] = {c: [] for c in CATEGORIES}
     for r in current_records(file):
         by_cat.setdefault(r["category"], []).append(r)
-    coverage = (klass or {}).get("coverage", {}).get(cid, {})
+    coverage = (klass or {}).get("coverage", {}).get(fk(cid), {})
     authors = sorted({(r["author_name"], r["author_role"]) for r in file.get("records", [])})
     strengths = [x["group"] for x in profile if x["mine"] > x["class_average"]]
     concerns = [f"{x['group']}低于全班平均" for x in profile if x["mine"] < x["class_average"]]

@@ -22,9 +22,10 @@ pytestmark = pytest.mark.integration
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "records"
 TODAY = date.today()
 START = TODAY - timedelta(days=35)
-TRAINEES = {"A": "张伟", "B": "李娜", "C": "王芳", "D": "刘洋", "E": "陈静"}
-GROUPS = {"A": "党的建设", "B": "党的建设", "C": "经济发展", "D": "经济发展", "E": "经济发展"}
-RECORDERS = [("p-ht", "周明", "head_teacher"), ("p-bs", "吴刚", "branch_secretary"),
+D = "D.1"   # a dot in an id: ids become field names in the read models, escaped
+TRAINEES = {"A": "张伟", "B": "李娜", "C": "王芳", D: "刘洋", "E": "陈静"}
+GROUPS = {"A": "党的建设", "B": "党的建设", "C": "经济发展", D: "经济发展", "E": "经济发展"}
+RECORDERS = [("p.ht", "周明", "head_teacher"), ("p-bs", "吴刚", "branch_secretary"),
              ("p-cm", "郑丽", "class_monitor"), ("p-c1", "孙强", "committee_member"),
              ("p-c2", "马燕", "committee_member")]
 NAMES = {pid: name for pid, name, _ in RECORDERS}
@@ -113,8 +114,8 @@ async def test_a_class_of_3_plus_n_recorders_over_several_weeks(service, servers
     for week in range(5):
         observed = START + timedelta(days=3 + week * 7)
         for i, (pid, name, role) in enumerate(RECORDERS):
-            for cadre in "ABCD":
-                if cadre == "D" and role == "class_monitor" and week >= 3:
+            for cadre in ("A", "B", "C", D):
+                if cadre == D and role == "class_monitor" and week >= 3:
                     continue
                 text = f"第{week + 1}周：{TRAINEES[cadre]}在{['研讨', '党课', '调研', '课堂', '小组'][i]}中表现认真（{pid}）。"
                 r = log(service, county, class_id, pid, cadre, text, observed, categories[(week + i) % 5])
@@ -122,9 +123,9 @@ async def test_a_class_of_3_plus_n_recorders_over_several_weeks(service, servers
                 assert r.json()["events"] == ["RecordLogged"]
                 written[cadre].append((text, name))
         if week == 0:
-            r = log(service, county, class_id, "p-ht", "E", "开班初期适应较快。", observed, "personality")
+            r = log(service, county, class_id, "p.ht", "E", "开班初期适应较快。", observed, "personality")
             assert r.status_code == 201
-            written["E"].append(("开班初期适应较快。", NAMES["p-ht"]))
+            written["E"].append(("开班初期适应较快。", NAMES["p.ht"]))
 
     records = await records_of(service, county, class_id, "A", len(written["A"]))
     assert sorted((r["text"], r["author_name"]) for r in records) == sorted(written["A"])
@@ -132,11 +133,11 @@ async def test_a_class_of_3_plus_n_recorders_over_several_weeks(service, servers
     assert len({r["observed_on"] for r in records}) == 5
 
     # Completeness over the last 14 days: D lacks the class monitor, E lacks everyone.
-    expected = {"D": ["class_monitor"], "E": ["head_teacher", "branch_secretary", "class_monitor"]}
+    expected = {D: ["class_monitor"], "E": ["head_teacher", "branch_secretary", "class_monitor"]}
 
     async def uncovered():   # records reach the read model through Kafka: wait until all are in
         r = httpx.get(f"{service.url}/classes/{class_id}/completeness", params={"days": 14},
-                      headers=as_recorder(county, "p-ht"))
+                      headers=as_recorder(county, "p.ht"))
         assert r.status_code == 200, r.text
         body = r.json()
         return body if {u["cadre_id"]: u["missing_roles"] for u in body["uncovered"]} == expected else None
@@ -183,10 +184,10 @@ async def test_corrections_chain_refusals_and_nothing_removes_a_record(service, 
     r2 = log(service, county, class_id, "p-bs", "B", "更正：讨论中能结合基层治理实际提出见解。", day, "thinking", corrects=first)
     assert r2.status_code == 201, r2.text
     second = r2.json()["record_id"]
-    r3 = log(service, county, class_id, "p-ht", "B", "再更正：见解有深度，提出两条可行建议。", day, "thinking", corrects=second)
+    r3 = log(service, county, class_id, "p.ht", "B", "再更正：见解有深度，提出两条可行建议。", day, "thinking", corrects=second)
     assert r3.status_code == 201, r3.text
     third = r3.json()["record_id"]
-    again = log(service, county, class_id, "p-ht", "B", "试图再更正第一条。", day, "thinking", corrects=first)
+    again = log(service, county, class_id, "p.ht", "B", "试图再更正第一条。", day, "thinking", corrects=first)
     assert again.status_code == 422 and again.json()["code"] == "already_corrected"
 
     records = {r["record_id"]: r for r in await records_of(service, county, class_id, "B", 3)}
@@ -202,9 +203,9 @@ async def test_corrections_chain_refusals_and_nothing_removes_a_record(service, 
     assert stranger.status_code == 422 and stranger.json()["code"] == "not_a_recorder"
     assert "不是本班当前在任的纪实人员" in stranger.json()["message"]
     for cadre in ("W", "NOBODY"):
-        off = log(service, county, class_id, "p-ht", cadre, "不在册学员", day)
+        off = log(service, county, class_id, "p.ht", cadre, "不在册学员", day)
         assert off.status_code == 422 and off.json()["code"] == "not_on_roster"
-    bad = post(f"{service.url}/classes/{class_id}/trainees/B/records", as_recorder(county, "p-ht"),
+    bad = post(f"{service.url}/classes/{class_id}/trainees/B/records", as_recorder(county, "p.ht"),
                {"category": "gossip", "observed_on": str(day), "text": ""})
     assert bad.status_code == 422 and bad.json()["code"] == "invalid_input"
     wrong_role = post(f"{service.url}/classes/{class_id}/trainees/B/records", auth("party_school", county),
@@ -263,9 +264,9 @@ async def test_assessment_supervision_final_comment_and_portrait(service, server
     week1 = START - timedelta(days=START.weekday()) + timedelta(days=7)   # a Monday
     week2 = week1 + timedelta(days=7)
     url = f"{service.url}/classes/{class_id}/trainees/{{}}/scores"
-    ht = as_recorder(county, "p-ht")
+    ht = as_recorder(county, "p.ht")
     # Head teacher scores T02 (课堂笔记, max 12) and C01; branch secretary scores P01.
-    plan = {"A": (11, 13, 10), "B": (9, 13, 12), "C": (12, 14, 12), "D": (6, 5, 4), "E": (8, 10, 9)}
+    plan = {"A": (11, 13, 10), "B": (9, 13, 12), "C": (12, 14, 12), D: (6, 5, 4), "E": (8, 10, 9)}
     for cadre, (t02, c01, p01) in plan.items():
         assert post(url.format(cadre), ht, {"week": str(week1), "scores": [{"item_id": "T02", "points": t02},
                                                                            {"item_id": "C01", "points": c01}]}).status_code == 201
@@ -298,7 +299,7 @@ async def test_assessment_supervision_final_comment_and_portrait(service, server
     assert weekly["week"] == str(week1)
     econ = next(g for g in weekly["study_groups"] if g["group"] == "经济发展")
     assert [(x["name"], x["total"]) for x in econ["trainees"]] == [("王芳", 26), ("陈静", 18), ("刘洋", 11)]
-    assert econ["trainees"][0]["scored_by"] == [NAMES["p-ht"]]
+    assert econ["trainees"][0]["scored_by"] == [NAMES["p.ht"]]
     review2 = httpx.get(f"{service.url}/classes/{class_id}/assessment/weeks/{week2}", headers=org).json()
     notes = [x["notes"] for g in review2["study_groups"] for x in g["trainees"]]
     assert notes == [[{"scorer_name": "吴刚", "scorer_role": "branch_secretary", "note": "本周讲评"}]] * 5
@@ -315,7 +316,7 @@ async def test_assessment_supervision_final_comment_and_portrait(service, server
                 {"text": "x"}).json()["code"] == "not_head_teacher"
     assert post(f"{service.url}/classes/{class_id}/trainees/A/final-comment", ht,
                 {"text": "政治坚定，学风端正，调研扎实。"}).status_code == 201
-    assert log(service, county, class_id, "p-ht", "A", "调研报告获评优秀。", week2, "study").status_code == 201
+    assert log(service, county, class_id, "p.ht", "A", "调研报告获评优秀。", week2, "study").status_code == 201
 
     async def noted():
         r = httpx.get(f"{service.url}/classes/{class_id}/supervision", headers=org)
