@@ -240,6 +240,10 @@ async def test_corrections_chain_refusals_and_nothing_removes_a_record(service, 
     record_paths = [p for p in service_paths(service) if "/records" in p[1]]
     assert {m for m, _ in record_paths} == {"get", "post"}
 
+    # A recorder reads only the classes they record for.
+    outsider = httpx.get(f"{service.url}/classes/{class_id}/completeness", headers=auth("recorder", county, "钱某", user_id="p-x"))
+    assert outsider.status_code == 403 and outsider.json()["code"] == "not_a_recorder"
+
     # Another county sees nothing.
     other = random_county()
     assert httpx.get(path, headers=auth("party_school", other)).status_code == 403
