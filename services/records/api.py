@@ -26,7 +26,7 @@ from shared.events import utcnow
 from shared.ids import new_id
 from shared.projection import public
 from shared.runtime import Runtime
-from services.records import documents, domain, handlers, pdf, views
+from services.records import documents, domain, export, handlers, pdf, views
 from services.records.projections import fk, trainee_key, week_key
 
 SCHEMES = Path(__file__).parent / "schemes"
@@ -189,6 +189,13 @@ def routes() -> APIRouter:
         roster, klass = await _reader(rt, who, class_id)
         return views.completeness(roster, klass, as_of or utcnow().date(), days)
 
+    @r.get("/classes/{class_id}/completeness.xlsx", summary="无遗漏检查（Excel）")
+    async def complete_xlsx(class_id: str, days: int = Query(7, ge=1, le=366), as_of: date | None = Query(None),
+                            who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        roster, klass = await _reader(rt, who, class_id)
+        c = views.completeness(roster, klass, as_of or utcnow().date(), days)
+        return _attachment(export.completeness_xlsx(c), f"无遗漏检查-{roster['title']}-{c['as_of']}.xlsx", export.XLSX)
+
     # -- assessment -------------------------------------------------------------------
     @r.get("/schemes/huzhou", summary="内置示例：湖州“三百分”量化考核方案（26项）")
     async def huzhou(who: Principal = Depends(principal)):
@@ -243,6 +250,12 @@ def routes() -> APIRouter:
     async def ranking(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         roster, klass = await _reader(rt, who, class_id)
         return views.ranking(roster, klass)
+
+    @r.get("/classes/{class_id}/assessment/ranking.xlsx", summary="累计得分排名（Excel）")
+    async def ranking_xlsx(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        roster, klass = await _reader(rt, who, class_id)
+        return _attachment(export.ranking_xlsx(views.ranking(roster, klass)), f"量化考核排名-{roster['title']}.xlsx",
+                           export.XLSX)
 
     # -- class following, final comment ---------------------------------------------------
     @r.post("/classes/{class_id}/supervision", status_code=201, response_model=Accepted, summary="跟班记录（组织部）")

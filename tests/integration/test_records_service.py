@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 
 from shared.contracts.selection import (
     ClassOpened, NominationConfirmed, NominationWithdrawn, StudyGroup, TraineeAssignedToGroup,
@@ -145,6 +146,11 @@ async def test_a_class_of_3_plus_n_recorders_over_several_weeks(service, servers
     body = await eventually(uncovered)
     assert body["trainees"] == 5 and body["since"] == str(TODAY - timedelta(days=13))
     assert [u["name"] for u in body["uncovered"]] == ["刘洋", "陈静"]
+    xlsx = httpx.get(f"{service.url}/classes/{class_id}/completeness.xlsx", params={"days": 14},
+                     headers=as_recorder(county, "p.ht"))
+    rows = list(load_workbook(io.BytesIO(xlsx.content)).active.iter_rows(values_only=True))
+    assert rows[0][:4] == ("学员编号", "姓名", "学习小组", "未记录的角色")
+    assert [(r[1], r[3]) for r in rows[1:]] == [("刘洋", "班长"), ("陈静", "班主任、支部书记、班长")]
     # Over 60 days E was seen by the head teacher, so only the other two roles are missing.
     r = httpx.get(f"{service.url}/classes/{class_id}/completeness", params={"days": 60}, headers=auth("party_school", county))
     assert {u["cadre_id"]: u["missing_role_names"] for u in r.json()["uncovered"]} == {"E": ["支部书记", "班长"]}
@@ -296,6 +302,13 @@ async def test_assessment_supervision_final_comment_and_portrait(service, server
     assert groups == {"党的建设": [("张伟", 1), ("李娜", 1)], "经济发展": [("王芳", 1), ("陈静", 2), ("刘洋", 3)]}
     again = post(f"{service.url}/classes/{class_id}/scheme", org, {"template": "huzhou"})
     assert again.status_code == 422 and again.json()["code"] == "scheme_in_use"
+    xlsx = httpx.get(f"{service.url}/classes/{class_id}/assessment/ranking.xlsx", headers=org)
+    assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert "filename*=UTF-8''" in xlsx.headers["content-disposition"]
+    sheet = load_workbook(io.BytesIO(xlsx.content))["全班排名"]
+    assert [c.value for c in sheet[1]] == ["名次", "学员编号", "姓名", "学习小组", "理论学习", "党性修养和学风", "能力素质", "累计得分"]
+    assert [(row[0], row[2], row[-1]) for row in sheet.iter_rows(min_row=2, values_only=True)] == [
+        (1, "王芳", 38), (2, "张伟", 34), (2, "李娜", 34), (4, "陈静", 27), (5, "刘洋", 15)]
     a = next(x for x in body["class_ranking"] if x["cadre_id"] == "A")
     assert a["by_group"] == {"理论学习": 11, "党性修养和学风": 10, "能力素质": 13}
 
