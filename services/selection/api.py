@@ -154,9 +154,10 @@ def routes() -> APIRouter:
     async def draw_scope(class_id: str, body: ScopeIn, ctx: Context = Depends(context),
                          who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role("org_department")
-        doc = await class_doc(rt, class_id, who)
+        # Evaluated against the registry of the clerk's own jurisdiction; the class's
+        # jurisdiction is checked when the command loads the class.
         criteria = body.model_dump(mode="json", exclude_defaults=True)
-        found = await handlers.scope_for(rt, doc["jurisdiction"], criteria, today(), policy())
+        found = await handlers.scope_for(rt, who.jurisdiction, criteria, today(), policy())
         envs = await handlers.on_class(rt.commands, ctx, who, class_id,
                                        DrawScope(criteria, tuple(c["cadre_id"] for c in found), today()))
         return {**_accepted(envs).model_dump(), "criteria": criteria, "count": len(found), "cadres": found}
