@@ -1,8 +1,9 @@
 """Command handlers and the reads they need: load, check who may act, decide, append.
 
 The registry import is the one handler that does not load each aggregate: it reads
-the registry projection once (point reads by `_id`), appends new cadres as fresh
-streams without loading anything, and loads only the streams of changed cadres.
+the registry projection once, appends new cadres as fresh streams (version 0, nothing
+to load), appends changes at the version the projection has applied, and loads a
+stream only when that version turns out stale.
 """
 
 from __future__ import annotations
@@ -92,8 +93,20 @@ async def scope_for(rt: Runtime, jurisdiction: str, criteria: dict, today: date,
 
 
 # -- the registry import ------------------------------------------------------------
+async def registry_docs(rt: Runtime, cadre_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Registry documents by id. FerretDB serves a point read in ~2 ms and scans ~10
+    small documents in that time (measured: 2,000 point reads 3.9 s, a scan of the
+    same 2,000 documents 0.34 s), so a file covering a tenth of the registry or more
+    is matched against one scan."""
+    coll = rt.db["cadres"]
+    if len(cadre_ids) * 10 < await coll.estimated_document_count():
+        return await store.find_by_ids(coll, cadre_ids)
+    wanted = set(cadre_ids)
+    return {d["_id"]: d async for d in coll.find({}) if d["_id"] in wanted}
+
+
 async def import_cadres(rt: Runtime, ctx: Context, who: Principal, checked: Checked) -> dict[str, Any]:
-    docs = await store.find_by_ids(rt.db["cadres"], [cid for _, cid, _ in checked.good])
+    docs = await registry_docs(rt, [cid for _, cid, _ in checked.good])
     bad = list(checked.bad)
     new, changed, unchanged = [], [], 0
     for row, cid, record in checked.good:

@@ -240,6 +240,8 @@ async def test_another_county_gets_403_on_registry_and_classes(selection, counti
         assert r.status_code == 403, (path, r.text)
     r = httpx.patch(f"{url}/cadres/{cadre}", headers=them, json={"position": "局长"})
     assert r.status_code == 403
+    assert class_id not in [c["_id"] for c in httpx.get(f"{url}/classes", headers=them).json()]
+    assert class_id in [c["_id"] for c in httpx.get(f"{url}/classes", headers=auth("org_department", mine)).json()]
     listed = httpx.get(f"{url}/cadres", headers=them).json()
     assert cadre not in [c["cadre_id"] for c in listed["cadres"]]
     assert cadre_id_for(id_number("110105", date(1987, 9, 9), 201)) == cadre
