@@ -100,6 +100,12 @@ async def test_three_steps_of_one_class_with_a_refusal_per_rule(selection, count
     assert scope["cadres"][0]["cadre_id"] == c1 and "有乡镇领导经历（优先）" in scope["cadres"][0]["reasons"]
     assert "********" in scope["cadres"][0]["id_number"]
 
+    # A unit sees only its own cadres of the scope, with the reasons.
+    mine = httpx.get(f"{url}/classes/{class_id}/scope", headers=finance).json()
+    assert sorted(c["name"] for c in mine["cadres"]) == ["刘洋", "张伟", "王芳"]
+    assert mine["cadres"][0]["reasons"][0].startswith("职级为") and mine["cadres"][0]["status"] is None
+    refused(httpx.get(f"{url}/classes/{class_id}/scope", headers=auth("unit", county)), "unit_missing")
+
     # Step 2: units recommend within scope and quota.
     for cadre in (a1, a2):
         r = httpx.post(nominations, headers=finance, json={"cadre_id": cadre})
@@ -240,6 +246,25 @@ async def test_another_county_gets_403_on_registry_and_classes(selection, counti
         assert r.status_code == 403, (path, r.text)
     r = httpx.patch(f"{url}/cadres/{cadre}", headers=them, json={"position": "局长"})
     assert r.status_code == 403
+    # Changes to a cadre are events too; a bad change or a bad number changes nothing.
+    dept = auth("org_department", mine, DEPT)
+    assert httpx.patch(f"{url}/cadres/{cadre}", headers=dept, json={"position": "副局长"}).json()["events"] == ["CadreUpdated"]
+    assert httpx.patch(f"{url}/cadres/{cadre}", headers=dept, json={"position": "副局长"}).json()["events"] == []
+    assert "职级“处长”不在职级表中" in refused(httpx.patch(f"{url}/cadres/{cadre}", headers=dept, json={"rank": "处长"}),
+                                           "invalid_cadre")
+    wrong = id_number("110105", date(1987, 9, 9), 202)
+    wrong = wrong[:17] + ("0" if wrong[17] != "0" else "1")
+    assert "校验位错误" in refused(httpx.post(f"{url}/cadres", headers=dept, json={
+        "name": "错号", "id_number": wrong, "unit": "县教育局", "rank": "科员"}), "invalid_cadre")
+    refused(httpx.post(f"{url}/cadres", headers=auth("unit", mine, unit="县教育局"), json={
+        "name": "某", "id_number": id_number("110105", date(1987, 9, 9), 203), "unit": "县教育局", "rank": "科员"}),
+        "wrong_role")
+
+    async def updated():
+        d = httpx.get(f"{url}/cadres/{cadre}", headers=dept).json()
+        return d if d["position"] == "副局长" else None
+
+    assert (await eventually(updated))["rank"] == "副科"
     assert class_id not in [c["_id"] for c in httpx.get(f"{url}/classes", headers=them).json()]
     assert class_id in [c["_id"] for c in httpx.get(f"{url}/classes", headers=auth("org_department", mine)).json()]
     listed = httpx.get(f"{url}/cadres", headers=them).json()
