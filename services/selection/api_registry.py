@@ -106,6 +106,14 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
         checked = importing.check(importing.read_rows(file.filename or "", content))
         return await handlers.import_cadres(rt, ctx, who, checked)
 
+    @r.get("/cadres/template", summary="下载干部名册导入模板（.xlsx）")
+    async def template(who: Principal = Depends(principal)):
+        who.require_role("org_department")
+        example = ["张伟", "男", "1990-05-01", "11010519900501123X", "县财政局", "科长", "副科", "经济发展",
+                   "2021-03-01", "否", "选调生", 2015]
+        return xlsx_response("干部名册导入模板", [("干部名册", importing.TEMPLATE, [example]),
+                                             ("职级表", ["职级"], [[x] for x in reg.RANKS])])
+
     @r.get("/cadres", summary="干部名册（身份证号脱敏；可导出 Excel）")
     async def list_cadres(unit: str | None = Query(None, description="按单位筛选"), format: Format = "json",
                           who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):

@@ -1,13 +1,9 @@
-"""Selection's aggregates, pure: decide and evolve, no I/O.
+"""The class aggregate (班次), pure: decide and evolve, no I/O.
 
-Two aggregates:
-
-- the **class** (班次, stream `class-<id>`): its scope, the nominations and their
-  status live on the class's own stream, so every rule (scope, quota, capacity, no
-  double nomination, closed after start) is checked against one consistent state and
-  the optimistic append makes them hold under concurrent requests;
-- the **cadre** (干部, stream `cadre-<id>`): one registry entry, registered once and
-  changed by `CadreUpdated` events carrying only what changed.
+The class's scope, its nominations and their status live on the class's own stream
+(`class-<id>`), so every rule (scope, quota, capacity, no double nomination, closed
+after start) is checked against one consistent state and the optimistic append makes
+them hold under concurrent requests. The cadre aggregate is in cadres.py.
 
 Time is passed in (`today`); nothing here reads a clock.
 """
@@ -19,7 +15,7 @@ from datetime import date
 from types import MappingProxyType
 
 from shared.contracts.selection import (
-    CadreRegistered, CadreUpdated, ClassOpened, NominationConfirmed, NominationRejected, NominationWaitlisted,
+    ClassOpened, NominationConfirmed, NominationRejected, NominationWaitlisted,
     NominationWithdrawn, ScopeDrawn, StudyGroup, TraineeAssignedToGroup, TraineeNominated,
 )
 from shared.errors import DomainError, NotFound

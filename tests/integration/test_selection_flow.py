@@ -11,6 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from services.selection.cadres import cadre_id_for, id_check_digit
+from services.selection.importing import TEMPLATE, check, read_rows
 from shared import kafka
 from shared.topics import events_topic
 from tests.support import ServiceProcess, auth, decode_all, eventually, random_county, read_topic, settings
@@ -259,6 +260,11 @@ async def test_another_county_gets_403_on_registry_and_classes(selection, counti
     refused(httpx.post(f"{url}/cadres", headers=auth("unit", mine, unit="县教育局"), json={
         "name": "某", "id_number": id_number("110105", date(1987, 9, 9), 203), "unit": "县教育局", "rank": "科员"}),
         "wrong_role")
+
+    template = httpx.get(f"{url}/cadres/template", headers=dept)
+    sheet = list(load_workbook(io.BytesIO(template.content)).active.iter_rows(values_only=True))
+    assert sheet[0] == tuple(TEMPLATE) and len(sheet) == 2
+    assert check(read_rows("模板.xlsx", template.content)).bad == [], "the template's example row is valid"
 
     async def updated():
         d = httpx.get(f"{url}/cadres/{cadre}", headers=dept).json()
