@@ -67,6 +67,11 @@ async def test_nomination_reaches_teaching_roster(deployment):
                    headers=auth("unit", WUCHENG, "财政局王主任", unit="县财政局"), json={"cadre_id": cadre_id})
     assert r.status_code == 201, r.text
     assert r.json()["events"] == ["TraineeNominated"]
+    # Confirmed too, so the trainee is on teaching's roster whether it is built from
+    # nominations or (as planned) from confirmations.
+    r = httpx.post(f"{selection.url}/classes/{class_id}/nominations/{cadre_id}/confirm",
+                   headers=auth("org_department", WUCHENG, "组织部李科长"))
+    assert r.status_code == 201 and r.json()["events"] == ["NominationConfirmed"], r.text
 
     async def roster():
         resp = httpx.get(f"{teaching.url}/classes/{class_id}/roster", headers=auth("party_school", WUCHENG))
