@@ -1,21 +1,51 @@
-"""HTTP routes: thin translations into commands and projection reads."""
+"""HTTP routes for classes and the three steps (划定范围 → 单位推荐 → 组织确定).
+
+Thin: each route checks role and jurisdiction, reads what the command needs from a
+projection, and hands one command to a handler. The registry and the reports are in
+api_registry.py.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+import json
+import os
+from datetime import date, datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from shared import store
 from shared.api import context, principal, read_document, runtime
 from shared.auth import Principal
 from shared.commands import Context
-from shared.errors import NotFound
-from shared.events import utcnow
+from shared.contracts.selection import StudyGroup
+from shared.errors import Forbidden, NotFound
 from shared.ids import new_id
+from shared.jurisdiction import covers
 from shared.runtime import Runtime
-from services.selection import handlers
-from services.selection.domain import NominateTrainee, OpenClass
+from services.selection import api_registry, handlers
+from services.selection.domain import (
+    STATUS_ZH, AssignGroups, AssignToGroup, ConfirmNomination, DrawScope, NominateTrainee, OpenClass,
+    RejectNomination, WaitlistNomination, WithdrawNomination,
+)
+from services.selection.export import xlsx_response
+from services.selection.scope import HoursPolicy, evaluate
+
+CHINA = ZoneInfo("Asia/Shanghai")
+Format = Literal["json", "xlsx"]
+
+
+def today() -> date:
+    return datetime.now(CHINA).date()
+
+
+def policy() -> HoursPolicy:
+    """The hours policy: GANXUN_SELECTION_HOURS_POLICY as JSON, e.g.
+    {"default_hours": 110, "by_rank": {"科员": 90}, "cycle_years": 5}."""
+    raw = os.environ.get("GANXUN_SELECTION_HOURS_POLICY")
+    return HoursPolicy(**json.loads(raw)) if raw else HoursPolicy()
 
 
 class ClassIn(BaseModel):
@@ -23,14 +53,38 @@ class ClassIn(BaseModel):
     capacity: int = Field(gt=0, le=5000, description="计划人数")
     starts_on: date = Field(description="开班日期")
     ends_on: date = Field(description="结业日期")
-    organiser: str = Field("县委党校", min_length=1, max_length=100, description="承办单位")
+    organiser: str = Field("县委党校", min_length=1, max_length=100, description="承办单位（县委党校或省委党校等）")
     class_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="班次编号（不填则自动生成）")
+    theme: str = Field("", max_length=200, description="主题")
+    category: str = Field("", max_length=50, description="分类，如 年轻干部、村(社区)党组织书记")
+    level: str = Field("", max_length=50, description="分级，如 科级")
+    schedule: str = Field("", max_length=200, description="安排，如 每月第二、第四个星期六")
+    study_groups: list[StudyGroup] = Field(default_factory=list, max_length=50, description="学习小组及政治辅导员")
+    quotas: dict[str, int] = Field(default_factory=dict, description="各推荐单位名额（不填则不限单位，只限总人数）")
+
+
+class ScopeIn(BaseModel):
+    ranks: list[str] = Field(default_factory=list, description="职级在其中")
+    units: list[str] = Field(default_factory=list, description="单位在其中")
+    categories: list[str] = Field(default_factory=list, description="类别在其中")
+    born_on_or_after: date | None = Field(None, description="该日期及以后出生")
+    recruited_as: list[Literal["选调生", "选聘生"]] = Field(default_factory=list, description="录用方式")
+    recruited_within_years: int | None = Field(None, ge=1, le=40, description="近 N 年录用的选调生/选聘生")
+    township_priority: bool = Field(False, description="有乡镇领导经历者优先（排序，不是筛选）")
+    not_trained_years: int | None = Field(None, ge=1, le=20, description="近 N 年未参加培训（如 5 = 轮训逾期）")
+    hours_short: bool = Field(False, description="本年度学时未达要求")
 
 
 class NominationIn(BaseModel):
-    cadre_id: str = Field(min_length=1, max_length=64, description="干部编号")
-    name: str = Field(min_length=1, max_length=50, description="姓名")
-    unit: str = Field(min_length=1, max_length=100, description="推荐单位")
+    cadre_id: str = Field(min_length=1, max_length=64, description="干部编号（名册中的编号）")
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field("", max_length=500, description="理由")
+
+
+class GroupIn(BaseModel):
+    group: str = Field(min_length=1, max_length=50, description="学习小组名称")
 
 
 class Accepted(BaseModel):
@@ -40,31 +94,194 @@ class Accepted(BaseModel):
 
 
 def _accepted(envs) -> Accepted:
+    if not envs:
+        return Accepted(stream_id="", events=[], version=0)
     return Accepted(stream_id=envs[-1].stream_id, events=[e.type for e in envs], version=envs[-1].stream_version)
 
 
+async def class_doc(rt: Runtime, class_id: str, who: Principal) -> dict:
+    return await read_document(rt, "classes", class_id, who,
+                               NotFound(f"班次 {class_id} 不存在（或尚未同步）。", code="class_not_found"))
+
+
+def _unit_of(who: Principal) -> str | None:
+    """The unit a unit clerk acts for; None for the department."""
+    if who.role != "unit":
+        return None
+    if not who.unit:
+        raise Forbidden("登录令牌未标明所属单位，不能以单位身份推荐或撤回。", code="unit_missing")
+    return who.unit
+
+
+ROSTER_HEADERS = ["序号", "姓名", "单位", "状态", "学习小组", "理由", "候补递补", "推荐人"]
+
+
+def _roster_rows(doc: dict, unit: str | None = None) -> list[list]:
+    noms = [n for n in doc.get("nominations", []) if unit is None or n["unit"] == unit]
+    return [[i, n["name"], n["unit"], STATUS_ZH[n["status"]], n.get("group") or "", n.get("reason") or "",
+             "是" if n.get("from_waitlist") else "", n.get("by", "")] for i, n in enumerate(noms, start=1)]
+
+
 def routes() -> APIRouter:
-    r = APIRouter(tags=["班次与推荐"])
+    r = APIRouter(tags=["班次与三步选学"])
 
     @r.post("/classes", status_code=201, response_model=Accepted, summary="开设班次")
     async def open_class(body: ClassIn, ctx: Context = Depends(context), who: Principal = Depends(principal),
                          rt: Runtime = Depends(runtime)):
         who.require_role("org_department", "party_school")
         cmd = OpenClass(class_id=body.class_id or new_id(), title=body.title, capacity=body.capacity,
-                        starts_on=body.starts_on, ends_on=body.ends_on, organiser=body.organiser)
+                        starts_on=body.starts_on, ends_on=body.ends_on, organiser=body.organiser, theme=body.theme,
+                        category=body.category, level=body.level, schedule=body.schedule,
+                        study_groups=tuple(body.study_groups), quotas=body.quotas)
         return _accepted(await handlers.open_class(rt.commands, ctx, who, cmd))
+
+    @r.get("/classes", summary="本辖区班次列表")
+    async def list_classes(who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("org_department", "party_school", "unit", "analyst")
+        docs = [d async for d in rt.db["classes"].find({}, {"nominations": 0, "_applied": 0})
+                if covers(who.jurisdiction, d.get("jurisdiction", ""))]
+        return sorted(docs, key=lambda d: (d.get("starts_on", ""), d["_id"]))
+
+    @r.get("/classes/{class_id}", summary="班次及推荐情况")
+    async def get_class(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        doc = await class_doc(rt, class_id, who)
+        if who.role == "unit":
+            doc["nominations"] = [n for n in doc["nominations"] if n["unit"] == who.unit]
+            doc.pop("scope", None)
+        return doc
+
+    @r.post("/classes/{class_id}/scope", status_code=201, summary="划定人选范围（按条件从干部名册中筛选）")
+    async def draw_scope(class_id: str, body: ScopeIn, ctx: Context = Depends(context),
+                         who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("org_department")
+        # Evaluated against the registry of the clerk's own jurisdiction; the class's
+        # jurisdiction is checked when the command loads the class.
+        criteria = body.model_dump(mode="json", exclude_defaults=True)
+        found = await handlers.scope_for(rt, who.jurisdiction, criteria, today(), policy())
+        envs = await handlers.on_class(rt.commands, ctx, who, class_id,
+                                       DrawScope(criteria, tuple(c["cadre_id"] for c in found), today()))
+        return {**_accepted(envs).model_dump(), "criteria": criteria, "count": len(found), "cadres": found}
+
+    @r.get("/classes/{class_id}/scope", summary="人选范围及每人入选理由（单位只看到本单位）")
+    async def get_scope(class_id: str, format: Format = "json", who: Principal = Depends(principal),
+                        rt: Runtime = Depends(runtime)):
+        who.require_role("org_department", "unit")
+        doc = await class_doc(rt, class_id, who)
+        scope = doc.get("scope") or {"criteria": {}, "cadre_ids": []}
+        unit = _unit_of(who)
+        cadres = [c for c in (await store.find_by_ids(rt.db["cadres"], scope["cadre_ids"])).values()
+                  if unit is None or c["unit"] == unit]
+        hist = await handlers.histories_of(rt, [c["_id"] for c in cadres])
+        now = {x["cadre_id"]: x for x in evaluate(scope["criteria"], cadres, hist, today(), policy())}
+        status = {n["cadre_id"]: n["status"] for n in doc.get("nominations", [])}
+        rows = []
+        for c in sorted(cadres, key=lambda c: (not now.get(c["_id"], {}).get("priority"), c["unit"], c["name"])):
+            x = now.get(c["_id"]) or {"cadre_id": c["_id"], "name": c["name"], "unit": c["unit"], "rank": c["rank"],
+                                      "priority": False, "reasons": ["划定时符合条件，名册信息已变化"]}
+            x["status"] = status.get(c["_id"])
+            rows.append(x)
+        if format == "xlsx":
+            return xlsx_response(f"{doc['title']}-人选范围", [("人选范围", ["姓名", "单位", "职级", "优先", "入选理由", "推荐状态"], [
+                [x["name"], x["unit"], x["rank"], "是" if x["priority"] else "", "；".join(x["reasons"]),
+                 STATUS_ZH.get(x["status"] or "", "未推荐")] for x in rows])])
+        return {"class_id": class_id, "criteria": scope["criteria"], "count": len(rows), "cadres": rows}
 
     @r.post("/classes/{class_id}/nominations", status_code=201, response_model=Accepted, summary="单位推荐学员")
     async def nominate(class_id: str, body: NominationIn, ctx: Context = Depends(context),
                        who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role("unit", "org_department")
-        cmd = NominateTrainee(cadre_id=body.cadre_id, name=body.name, unit=body.unit,
-                              today=utcnow().date(), home_jurisdiction=who.jurisdiction)
+        cadre = await api_registry.cadre_doc(rt, body.cadre_id, who)
+        cmd = NominateTrainee(cadre_id=cadre["_id"], name=cadre["name"], unit=cadre["unit"], today=today(),
+                              home_jurisdiction=cadre["jurisdiction"], by_unit=_unit_of(who))
         return _accepted(await handlers.nominate(rt.commands, ctx, who, class_id, cmd))
 
-    @r.get("/classes/{class_id}", summary="班次及推荐情况")
-    async def get_class(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        return await read_document(rt, "classes", class_id, who,
-                                   NotFound(f"班次 {class_id} 不存在（或尚未同步）。", code="class_not_found"))
+    def decision(path: str, summary: str, make, roles=("org_department",), with_reason=False):
+        async def decide(class_id: str, cadre_id: str, body: ReasonIn | None = None, ctx: Context = Depends(context),
+                         who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+            who.require_role(*roles)
+            cmd = make(cadre_id, (body or ReasonIn()).reason, who)
+            return _accepted(await handlers.on_class(rt.commands, ctx, who, class_id, cmd))
+        r.add_api_route(f"/classes/{{class_id}}/nominations/{{cadre_id}}/{path}", decide, methods=["POST"],
+                        status_code=201, response_model=Accepted, summary=summary)
 
+    decision("confirm", "组织确定（名额已满时自动列入候补）", lambda c, _r, _w: ConfirmNomination(c, today()))
+    decision("reject", "不予确定（须填理由）", lambda c, reason, _w: RejectNomination(c, reason, today()))
+    decision("waitlist", "列入候补", lambda c, _r, _w: WaitlistNomination(c, today()))
+    decision("withdraw", "撤回推荐 / 开班前退训（确定学员退出时候补第一名自动递补）",
+             lambda c, reason, w: WithdrawNomination(c, today(), reason, _unit_of(w)),
+             roles=("unit", "org_department"))
+
+    @r.post("/classes/{class_id}/groups", status_code=201, response_model=Accepted,
+            summary="分组：按领域与均衡原则分配学习小组")
+    async def assign_groups(class_id: str, ctx: Context = Depends(context), who: Principal = Depends(principal),
+                            rt: Runtime = Depends(runtime)):
+        who.require_role("org_department", "party_school")
+        doc = await class_doc(rt, class_id, who)
+        ids = [n["cadre_id"] for n in doc.get("nominations", []) if n["status"] == "confirmed"]
+        found = await store.find_by_ids(rt.db["cadres"], ids, {"category": 1})
+        domains = {cid: d.get("category", "") for cid, d in found.items()}
+        return _accepted(await handlers.on_class(rt.commands, ctx, who, class_id, AssignGroups(domains)))
+
+    @r.put("/classes/{class_id}/nominations/{cadre_id}/group", status_code=201, response_model=Accepted,
+           summary="调整学员所在学习小组")
+    async def assign_to_group(class_id: str, cadre_id: str, body: GroupIn, ctx: Context = Depends(context),
+                              who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("org_department", "party_school")
+        return _accepted(await handlers.on_class(rt.commands, ctx, who, class_id, AssignToGroup(cadre_id, body.group)))
+
+    @r.get("/classes/{class_id}/roster", summary="班次名单及状态（可导出 Excel）")
+    async def roster(class_id: str, format: Format = "json", who: Principal = Depends(principal),
+                     rt: Runtime = Depends(runtime)):
+        who.require_role("org_department", "party_school", "analyst")
+        doc = await class_doc(rt, class_id, who)
+        if format == "xlsx":
+            return xlsx_response(f"{doc['title']}-学员名单", [("学员名单", ROSTER_HEADERS, _roster_rows(doc))])
+        counts = {s: sum(1 for n in doc["nominations"] if n["status"] == s) for s in STATUS_ZH}
+        return {"class_id": class_id, "title": doc["title"], "capacity": doc["capacity"], "counts": counts,
+                "nominations": doc["nominations"]}
+
+    @r.get("/classes/{class_id}/quota", summary="单位名额与推荐人选（单位看本单位；组织部看全部）")
+    async def quota(class_id: str, unit: str | None = Query(None, description="单位（组织部可指定）"),
+                    format: Format = "json", who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("unit", "org_department")
+        doc = await class_doc(rt, class_id, who)
+        mine = _unit_of(who) or unit
+        units = [mine] if mine else sorted({*doc.get("quotas", {}), *(n["unit"] for n in doc["nominations"])})
+        out = []
+        for u in units:
+            noms = [n for n in doc["nominations"] if n["unit"] == u]
+            used = sum(1 for n in noms if n["status"] in ("nominated", "waitlisted", "confirmed"))
+            q = doc["quotas"].get(u, 0) if doc.get("quotas") else None
+            out.append({"unit": u, "quota": q, "used": used, "left": None if q is None else max(q - used, 0),
+                        "nominees": [{k: n.get(k) for k in ("cadre_id", "name", "status", "reason", "group")}
+                                     for n in noms]})
+        if format == "xlsx":
+            return xlsx_response(f"{doc['title']}-单位名额", [
+                ("单位名额", ["单位", "名额", "已推荐", "剩余"],
+                 [[u["unit"], "不限" if u["quota"] is None else u["quota"], u["used"],
+                   "" if u["left"] is None else u["left"]] for u in out]),
+                ("推荐人选", ROSTER_HEADERS, [row for u in units for row in _roster_rows(doc, u)])])
+        return {"class_id": class_id, "title": doc["title"], "units": out}
+
+    @r.get("/queue", summary="组织部待确定队列（各班次待确定与候补人选，可导出 Excel）")
+    async def queue(format: Format = "json", who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("org_department")
+        items = []
+        async for d in rt.db["classes"].find({}):
+            if not covers(who.jurisdiction, d.get("jurisdiction", "")) or d.get("starts_on", "") <= today().isoformat():
+                continue
+            confirmed = sum(1 for n in d.get("nominations", []) if n["status"] == "confirmed")
+            for n in d.get("nominations", []):
+                if n["status"] in ("nominated", "waitlisted"):
+                    items.append({"class_id": d["_id"], "title": d["title"], "starts_on": d["starts_on"],
+                                  "free": max(d["capacity"] - confirmed, 0), "cadre_id": n["cadre_id"],
+                                  "name": n["name"], "unit": n["unit"], "status": n["status"], "by": n.get("by")})
+        items.sort(key=lambda i: (i["starts_on"], i["class_id"]))
+        if format == "xlsx":
+            return xlsx_response("待确定队列", [("待确定队列", ["班次", "开班日期", "剩余名额", "姓名", "单位", "状态", "推荐人"], [
+                [i["title"], i["starts_on"], i["free"], i["name"], i["unit"], STATUS_ZH[i["status"]], i["by"]]
+                for i in items])])
+        return {"count": len(items), "items": items}
+
+    r.include_router(api_registry.routes(today, policy))
     return r

@@ -1,20 +1,32 @@
 """The class aggregate (班次), pure: decide and evolve, no I/O.
 
-Nominations live on the class's own stream so that its rules (capacity, no double
-nomination, closed after start) are checked against one consistent state, and the
-optimistic append makes them hold under concurrent requests.
+The class's scope, its nominations and their status live on the class's own stream
+(`class-<id>`), so every rule (scope, quota, capacity, no double nomination, closed
+after start) is checked against one consistent state and the optimistic append makes
+them hold under concurrent requests. The cadre aggregate is in cadres.py.
+
+Time is passed in (`today`); nothing here reads a clock.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date
+from types import MappingProxyType
 
-from shared.contracts.selection import ClassOpened, TraineeNominated
+from shared.contracts.selection import (
+    ClassOpened, NominationConfirmed, NominationRejected, NominationWaitlisted,
+    NominationWithdrawn, ScopeDrawn, StudyGroup, TraineeAssignedToGroup, TraineeNominated,
+)
 from shared.errors import DomainError, NotFound
 from shared.events import Event
 
+ACTIVE = ("nominated", "waitlisted", "confirmed")
+STATUS_ZH = {"nominated": "待确定", "waitlisted": "候补", "confirmed": "已确定", "rejected": "不予确定",
+             "withdrawn": "已撤回"}
 
+
+# -- class commands ---------------------------------------------------------------
 @dataclass(frozen=True)
 class OpenClass:
     class_id: str
@@ -23,6 +35,20 @@ class OpenClass:
     starts_on: date
     ends_on: date
     organiser: str
+    theme: str = ""
+    category: str = ""
+    level: str = ""
+    schedule: str = ""
+    study_groups: tuple[StudyGroup, ...] = ()
+    quotas: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DrawScope:
+    """The criteria and the cadres they selected (evaluated against the registry by the caller)."""
+    criteria: dict
+    cadre_ids: tuple[str, ...]
+    today: date
 
 
 @dataclass(frozen=True)
@@ -32,6 +58,57 @@ class NominateTrainee:
     unit: str
     today: date
     home_jurisdiction: str | None = None
+    by_unit: str | None = None   # the recommending unit's clerk; None when the department nominates
+
+
+@dataclass(frozen=True)
+class ConfirmNomination:
+    cadre_id: str
+    today: date
+
+
+@dataclass(frozen=True)
+class RejectNomination:
+    cadre_id: str
+    reason: str
+    today: date
+
+
+@dataclass(frozen=True)
+class WaitlistNomination:
+    cadre_id: str
+    today: date
+
+
+@dataclass(frozen=True)
+class WithdrawNomination:
+    cadre_id: str
+    today: date
+    reason: str = ""
+    by_unit: str | None = None
+
+
+@dataclass(frozen=True)
+class AssignGroups:
+    """Place every confirmed, unplaced trainee: by domain (the cadre's category naming a
+    group) while that group is under its fair share, otherwise into the smallest group."""
+    domains: dict[str, str]
+
+
+@dataclass(frozen=True)
+class AssignToGroup:
+    cadre_id: str
+    group: str
+
+
+@dataclass(frozen=True)
+class Nominee:
+    cadre_id: str
+    name: str
+    unit: str
+    home_jurisdiction: str | None = None
+    status: str = "nominated"
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,7 +117,23 @@ class ClassState:
     title: str = ""
     capacity: int = 0
     starts_on: date | None = None
-    nominated: frozenset[str] = field(default_factory=frozenset)
+    quotas: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    groups: tuple[str, ...] = ()
+    scope: frozenset[str] | None = None
+    nominees: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # cadre_id -> Nominee, in nomination order
+    waitlist: tuple[str, ...] = ()
+
+    def count(self, status: str) -> int:
+        return sum(1 for n in self.nominees.values() if n.status == status)
+
+    def active_of_unit(self, unit: str) -> int:
+        return sum(1 for n in self.nominees.values() if n.unit == unit and n.status in ACTIVE)
+
+
+def _with(state: ClassState, nominee: Nominee, **changes) -> ClassState:
+    nominees = dict(state.nominees)
+    nominees[nominee.cadre_id] = nominee
+    return replace(state, nominees=MappingProxyType(nominees), **changes)
 
 
 class ClassDecider:
@@ -48,36 +141,158 @@ class ClassDecider:
         return ClassState()
 
     def decide(self, state: ClassState, command) -> list[Event]:
+        if isinstance(command, OpenClass):
+            return self._open(state, command)
+        if state.class_id is None:
+            raise NotFound("班次不存在。请先开设班次。", code="class_not_found")
+        today = getattr(command, "today", None)
+        if today is not None and today >= state.starts_on:
+            raise DomainError(f"班次“{state.title}”已于 {state.starts_on} 开班，人选已不能再变动。", code="class_closed")
         match command:
-            case OpenClass():
-                if state.class_id is not None:
-                    raise DomainError(f"班次 {command.class_id} 已存在。", code="class_exists")
-                if command.ends_on < command.starts_on:
-                    raise DomainError("结束日期不能早于开始日期。", code="bad_dates", field="ends_on")
-                return [ClassOpened(**command.__dict__)]
+            case DrawScope():
+                if not command.cadre_ids:
+                    raise DomainError("按这些条件在干部名册中没有找到任何人选，请放宽条件后重新划定。", code="scope_empty")
+                return [ScopeDrawn(class_id=state.class_id, criteria=command.criteria, cadre_ids=list(command.cadre_ids))]
             case NominateTrainee():
-                if state.class_id is None:
-                    raise NotFound("班次不存在。", code="class_not_found")
-                if command.today >= state.starts_on:
-                    raise DomainError(f"班次“{state.title}”已于 {state.starts_on} 开班，不再接受推荐。", code="class_closed")
-                if command.cadre_id in state.nominated:
-                    raise DomainError(f"{command.name} 已被推荐到班次“{state.title}”。", code="already_nominated")
-                if len(state.nominated) >= state.capacity:
-                    raise DomainError(f"班次“{state.title}”名额已满（{state.capacity} 人）。", code="class_full")
-                return [
-                    TraineeNominated(
-                        class_id=state.class_id, cadre_id=command.cadre_id, name=command.name,
-                        unit=command.unit, home_jurisdiction=command.home_jurisdiction,
-                    )
-                ]
+                return self._nominate(state, command)
+            case ConfirmNomination():
+                n = self._nominee(state, command.cadre_id, ("nominated", "waitlisted"), "确定")
+                if state.count("confirmed") >= state.capacity:
+                    if n.status == "waitlisted":
+                        raise DomainError(f"班次“{state.title}”名额已满（{state.capacity} 人），{n.name} 仍在候补名单中；"
+                                          "有学员退出时按候补顺序自动递补。", code="class_full")
+                    return [NominationWaitlisted(class_id=state.class_id, cadre_id=n.cadre_id)]
+                return [NominationConfirmed(class_id=state.class_id, cadre_id=n.cadre_id, name=n.name, unit=n.unit,
+                                            home_jurisdiction=n.home_jurisdiction)]
+            case RejectNomination():
+                if not command.reason.strip():
+                    raise DomainError("不予确定必须填写理由。", code="reason_required", field="reason")
+                n = self._nominee(state, command.cadre_id, ("nominated", "waitlisted"), "不予确定")
+                return [NominationRejected(class_id=state.class_id, cadre_id=n.cadre_id, reason=command.reason.strip())]
+            case WaitlistNomination():
+                n = self._nominee(state, command.cadre_id, ("nominated",), "列入候补")
+                return [NominationWaitlisted(class_id=state.class_id, cadre_id=n.cadre_id)]
+            case WithdrawNomination():
+                return self._withdraw(state, command)
+            case AssignGroups():
+                return self._assign(state, command)
+            case AssignToGroup():
+                if command.group not in state.groups:
+                    raise DomainError(f"班次“{state.title}”没有学习小组“{command.group}”（现有：{'、'.join(state.groups) or '无'}）。",
+                                      code="unknown_group", field="group")
+                n = self._nominee(state, command.cadre_id, ("confirmed",), "分组")
+                if n.group == command.group:
+                    return []
+                return [TraineeAssignedToGroup(class_id=state.class_id, cadre_id=n.cadre_id, group=command.group)]
         raise TypeError(f"unknown command {command!r}")
+
+    @staticmethod
+    def _open(state: ClassState, c: OpenClass) -> list[Event]:
+        if state.class_id is not None:
+            raise DomainError(f"班次 {c.class_id} 已存在。", code="class_exists")
+        if c.ends_on < c.starts_on:
+            raise DomainError("结束日期不能早于开始日期。", code="bad_dates", field="ends_on")
+        names = [g.name for g in c.study_groups]
+        if len(set(names)) != len(names):
+            raise DomainError("学习小组名称不能重复。", code="duplicate_group", field="study_groups")
+        bad = [u for u, q in c.quotas.items() if q < 0 or not u.strip()]
+        if bad:
+            raise DomainError(f"单位名额必须是非负整数：{'、'.join(bad)}。", code="bad_quota", field="quotas")
+        return [ClassOpened(class_id=c.class_id, title=c.title, capacity=c.capacity, starts_on=c.starts_on,
+                            ends_on=c.ends_on, organiser=c.organiser, theme=c.theme, category=c.category,
+                            level=c.level, schedule=c.schedule, study_groups=list(c.study_groups),
+                            quotas=dict(c.quotas))]
+
+    @staticmethod
+    def _nominate(state: ClassState, c: NominateTrainee) -> list[Event]:
+        if state.scope is None:
+            raise DomainError(f"组织部门尚未为班次“{state.title}”划定人选范围，暂不能推荐。", code="out_of_scope")
+        if c.cadre_id not in state.scope:
+            raise DomainError(f"{c.name} 不在班次“{state.title}”划定的人选范围内，不能推荐；"
+                              "请在范围名单中选择，或请组织部门调整范围。", code="out_of_scope")
+        if c.by_unit is not None and c.by_unit != c.unit:
+            raise DomainError(f"{c.name} 属于 {c.unit}，{c.by_unit} 只能推荐本单位干部。", code="not_own_unit")
+        prior = state.nominees.get(c.cadre_id)
+        if prior is not None and prior.status != "withdrawn":
+            raise DomainError(f"{c.name} 已被推荐到班次“{state.title}”（当前状态：{STATUS_ZH[prior.status]}）。",
+                              code="already_nominated")
+        if state.quotas:
+            quota = state.quotas.get(c.unit, 0)
+            used = state.active_of_unit(c.unit)
+            if used >= quota:
+                raise DomainError(f"{c.unit} 在班次“{state.title}”的推荐名额为 {quota} 人，已推荐 {used} 人，名额已用完；"
+                                  "可先撤回一名推荐人选。", code="over_quota")
+        return [TraineeNominated(class_id=state.class_id, cadre_id=c.cadre_id, name=c.name, unit=c.unit,
+                                 home_jurisdiction=c.home_jurisdiction)]
+
+    @staticmethod
+    def _nominee(state: ClassState, cadre_id: str, allowed: tuple[str, ...], action: str) -> Nominee:
+        n = state.nominees.get(cadre_id)
+        if n is None:
+            raise DomainError(f"干部 {cadre_id} 未被推荐到班次“{state.title}”，不能{action}。", code="not_nominated")
+        if n.status not in allowed:
+            raise DomainError(f"{n.name} 当前状态为“{STATUS_ZH[n.status]}”，不能{action}。",
+                              code="not_confirmed" if allowed == ("confirmed",) else f"already_{n.status}")
+        return n
+
+    def _withdraw(self, state: ClassState, c: WithdrawNomination) -> list[Event]:
+        n = self._nominee(state, c.cadre_id, ACTIVE, "撤回")
+        if c.by_unit is not None and c.by_unit != n.unit:
+            raise DomainError(f"{n.name} 由 {n.unit} 推荐，{c.by_unit} 不能撤回。", code="not_own_unit")
+        was_confirmed = n.status == "confirmed"
+        events: list[Event] = [NominationWithdrawn(class_id=state.class_id, cadre_id=n.cadre_id,
+                                                   reason=c.reason, was_confirmed=was_confirmed)]
+        if was_confirmed and state.waitlist:
+            first = state.nominees[state.waitlist[0]]
+            events.append(NominationConfirmed(class_id=state.class_id, cadre_id=first.cadre_id, name=first.name,
+                                              unit=first.unit, home_jurisdiction=first.home_jurisdiction,
+                                              from_waitlist=True))
+        return events
+
+    @staticmethod
+    def _assign(state: ClassState, c: AssignGroups) -> list[Event]:
+        if not state.groups:
+            raise DomainError(f"班次“{state.title}”没有设置学习小组。", code="no_groups")
+        confirmed = [n for n in state.nominees.values() if n.status == "confirmed"]
+        sizes = {g: 0 for g in state.groups}
+        for n in confirmed:
+            if n.group in sizes:
+                sizes[n.group] += 1
+        fair = -(-len(confirmed) // len(state.groups))  # ceil: no group more than one above another
+        events: list[Event] = []
+        for n in confirmed:
+            if n.group is not None:
+                continue
+            domain = c.domains.get(n.cadre_id, "")
+            match = next((g for g in state.groups if domain and (g in domain or domain in g)), None)
+            group = match if match is not None and sizes[match] < fair else min(state.groups, key=lambda g: sizes[g])
+            sizes[group] += 1
+            events.append(TraineeAssignedToGroup(class_id=state.class_id, cadre_id=n.cadre_id, group=group))
+        return events
 
     def evolve(self, state: ClassState, event: Event) -> ClassState:
         match event:
             case ClassOpened():
-                return ClassState(event.class_id, event.title, event.capacity, event.starts_on)
+                return ClassState(event.class_id, event.title, event.capacity, event.starts_on,
+                                  MappingProxyType(dict(event.quotas)), tuple(g.name for g in event.study_groups))
+            case ScopeDrawn():
+                return replace(state, scope=frozenset(event.cadre_ids))
             case TraineeNominated():
-                return replace(state, nominated=state.nominated | {event.cadre_id})
+                return _with(state, Nominee(event.cadre_id, event.name, event.unit, event.home_jurisdiction))
+            case NominationConfirmed():
+                return _with(state, replace(state.nominees[event.cadre_id], status="confirmed"),
+                             waitlist=tuple(c for c in state.waitlist if c != event.cadre_id))
+            case NominationRejected():
+                return _with(state, replace(state.nominees[event.cadre_id], status="rejected"),
+                             waitlist=tuple(c for c in state.waitlist if c != event.cadre_id))
+            case NominationWaitlisted():
+                return _with(state, replace(state.nominees[event.cadre_id], status="waitlisted"),
+                             waitlist=(*state.waitlist, event.cadre_id))
+            case NominationWithdrawn():
+                return _with(state, replace(state.nominees[event.cadre_id], status="withdrawn", group=None),
+                             waitlist=tuple(c for c in state.waitlist if c != event.cadre_id))
+            case TraineeAssignedToGroup():
+                return _with(state, replace(state.nominees[event.cadre_id], group=event.group))
         return state
 
 

@@ -1,23 +1,143 @@
-"""Selection's read models, as pure folds over its own events."""
+"""Selection's read models, each keyed by what the API reads (FerretDB uses an index
+only for `_id`):
+
+- `classes`: one document per class — its settings, the scope, and every nomination
+  with its status (roster, unit quota view and confirmation queue all read it);
+- `cadres`: one document per registry entry (the import reads these by `_id` to find
+  unchanged rows);
+- `histories`: one document per cadre, its training history from teaching's and
+  follow-up's events (hours per year, classes graduated, follow-up effects). Per
+  cadre, so its `_applied` guard only holds the few streams about that cadre.
+"""
 
 from __future__ import annotations
 
-from shared.contracts.selection import ClassOpened, TraineeNominated
+from shared.contracts.followup import EvaluationSubmitted, MentorTaskCompleted, MilestoneCompleted
+from shared.contracts.selection import (
+    CadreRegistered, CadreUpdated, ClassOpened, NominationConfirmed, NominationRejected, NominationWaitlisted,
+    NominationWithdrawn, ScopeDrawn, TraineeAssignedToGroup, TraineeNominated,
+)
+from shared.contracts.teaching import OnlineHoursCredited, SessionAttended, TraineeGraduated
 from shared.projection import Projection
 
 classes = Projection("classes", sources=("selection",))
+by_class = lambda env, ev: ev.class_id  # noqa: E731
 
 
-@classes.on(ClassOpened, key=lambda env, ev: ev.class_id)
+@classes.on(ClassOpened, key=by_class)
 def _opened(doc, env, ev: ClassOpened) -> None:
-    doc.update(ev.model_dump(mode="json"), jurisdiction=env.jurisdiction, nominations=doc.get("nominations", []))
+    doc.update(ev.model_dump(mode="json"), jurisdiction=env.jurisdiction, opened_by=env.actor.name,
+               nominations=doc.get("nominations", []), scope=doc.get("scope"))
 
 
-@classes.on(TraineeNominated, key=lambda env, ev: ev.class_id)
+@classes.on(ScopeDrawn, key=by_class)
+def _scope(doc, env, ev: ScopeDrawn) -> None:
+    doc["scope"] = {"criteria": ev.criteria, "cadre_ids": ev.cadre_ids, "by": env.actor.name,
+                    "at": env.occurred_at.isoformat()}
+
+
+def _nominee(doc, cadre_id: str) -> dict:
+    for n in reversed(doc.setdefault("nominations", [])):
+        if n["cadre_id"] == cadre_id:
+            return n
+    raise KeyError(f"nomination of {cadre_id} not in class {doc['_id']}")
+
+
+@classes.on(TraineeNominated, key=by_class)
 def _nominated(doc, env, ev: TraineeNominated) -> None:
-    doc.setdefault("nominations", []).append(
-        {"cadre_id": ev.cadre_id, "name": ev.name, "unit": ev.unit, "by": env.actor.name, "at": env.occurred_at.isoformat()}
-    )
+    doc["nominations"] = [n for n in doc.get("nominations", []) if n["cadre_id"] != ev.cadre_id]
+    doc["nominations"].append({"cadre_id": ev.cadre_id, "name": ev.name, "unit": ev.unit, "status": "nominated",
+                               "home_jurisdiction": ev.home_jurisdiction, "reason": "", "group": None,
+                               "from_waitlist": False, "by": env.actor.name, "at": env.occurred_at.isoformat()})
 
 
-PROJECTIONS = [classes]
+def _status(status: str):
+    def apply(doc, env, ev) -> None:
+        n = _nominee(doc, ev.cadre_id)
+        n.update(status=status, decided_by=env.actor.name, decided_at=env.occurred_at.isoformat())
+        if status == "waitlisted":
+            n["waitlisted_at"] = env.stream_version
+        if getattr(ev, "reason", ""):
+            n["reason"] = ev.reason
+        if getattr(ev, "from_waitlist", False):
+            n["from_waitlist"] = True
+        if status == "withdrawn":
+            n["group"] = None
+    return apply
+
+
+classes.on(NominationConfirmed, key=by_class)(_status("confirmed"))
+classes.on(NominationRejected, key=by_class)(_status("rejected"))
+classes.on(NominationWaitlisted, key=by_class)(_status("waitlisted"))
+classes.on(NominationWithdrawn, key=by_class)(_status("withdrawn"))
+
+
+@classes.on(TraineeAssignedToGroup, key=by_class)
+def _grouped(doc, env, ev: TraineeAssignedToGroup) -> None:
+    _nominee(doc, ev.cadre_id)["group"] = ev.group
+
+
+cadres = Projection("cadres", sources=("selection",))
+by_cadre = lambda env, ev: ev.cadre_id  # noqa: E731
+
+
+@cadres.on(CadreRegistered, key=by_cadre)
+def _registered(doc, env, ev: CadreRegistered) -> None:
+    doc.update(ev.model_dump(mode="json"), jurisdiction=env.jurisdiction)
+
+
+@cadres.on(CadreUpdated, key=by_cadre)
+def _updated(doc, env, ev: CadreUpdated) -> None:
+    doc.update(ev.changes)
+
+
+# A county's cadres also attend province-run classes (events on the province's topic).
+histories = Projection("histories", sources=("teaching", "followup"), include_ancestors=True,
+                       scope=lambda env, ev: getattr(ev, "home_jurisdiction", None) or env.jurisdiction)
+
+
+def _hours(doc, year: int, hours: float, kind: str) -> None:
+    per_year = doc.setdefault("hours", {})
+    per_year[str(year)] = round(per_year.get(str(year), 0.0) + hours, 2)
+    split = doc.setdefault(kind, {})
+    split[str(year)] = round(split.get(str(year), 0.0) + hours, 2)
+
+
+@histories.on(SessionAttended, key=by_cadre)
+def _attended(doc, env, ev: SessionAttended) -> None:
+    _hours(doc, (ev.on or env.occurred_at.date()).year, ev.hours, "class_hours")
+    doc["sessions"] = doc.get("sessions", 0) + 1
+
+
+@histories.on(OnlineHoursCredited, key=by_cadre)
+def _online(doc, env, ev: OnlineHoursCredited) -> None:
+    _hours(doc, ev.on.year, ev.hours, "online_hours")
+
+
+@histories.on(TraineeGraduated, key=by_cadre)
+def _graduated(doc, env, ev: TraineeGraduated) -> None:
+    doc.setdefault("trainings", []).append({"class_id": ev.class_id, "title": ev.class_title,
+                                            "graduated_on": ev.graduated_on.isoformat(), "hours": ev.hours,
+                                            "attendance_rate": ev.attendance_rate})
+    doc["last_trained_on"] = max(doc.get("last_trained_on") or "", ev.graduated_on.isoformat())
+
+
+@histories.on(MilestoneCompleted, key=by_cadre)
+def _milestone(doc, env, ev: MilestoneCompleted) -> None:
+    doc.setdefault("milestones", []).append({"class_id": ev.class_id, "month": ev.month,
+                                             "completed_on": ev.completed_on.isoformat(), "on_time": ev.on_time,
+                                             "average_score": ev.average_score})
+
+
+@histories.on(EvaluationSubmitted, key=by_cadre)
+def _evaluated(doc, env, ev: EvaluationSubmitted) -> None:
+    doc["evaluations"] = doc.get("evaluations", 0) + 1
+
+
+@histories.on(MentorTaskCompleted, key=by_cadre)
+def _mentor_task(doc, env, ev: MentorTaskCompleted) -> None:
+    doc.setdefault("mentor_tasks", []).append({"class_id": ev.class_id, "task": ev.task,
+                                               "done_on": ev.done_on.isoformat()})
+
+
+PROJECTIONS = [classes, cadres, histories]

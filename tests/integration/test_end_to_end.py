@@ -1,10 +1,12 @@
 """A nomination made over HTTP in selection reaches teaching's roster through real Kafka."""
 
+import time
 from datetime import date, timedelta
 
 import httpx
 import pytest
 
+from services.selection.cadres import id_check_digit
 from tests.support import ServiceProcess, auth, eventually, settings
 
 pytestmark = pytest.mark.integration
@@ -27,6 +29,25 @@ def deployment(servers, tmp_path_factory):
             p.stop()
 
 
+def _register(url: str, county: str, name: str, unit: str, seq: int) -> str:
+    """A cadre in the county's registry, visible to the API (nominations are made from it)."""
+    first17 = f"371428199003{seq:02d}{seq:03d}"
+    r = httpx.post(f"{url}/cadres", headers=auth("org_department", county, "组织部李科长"), json={
+        "name": name, "id_number": first17 + id_check_digit(first17), "unit": unit, "rank": "副科"})
+    assert r.status_code == 201, r.text
+    cadre_id = r.json()["cadre_id"]
+    for _ in range(150):
+        if httpx.get(f"{url}/cadres/{cadre_id}", headers=auth("org_department", county)).status_code == 200:
+            return cadre_id
+        time.sleep(0.2)
+    raise AssertionError(f"cadre {name} never reached the registry")
+
+
+def _scope(url: str, county: str, class_id: str) -> None:
+    r = httpx.post(f"{url}/classes/{class_id}/scope", headers=auth("org_department", county), json={"ranks": ["副科"]})
+    assert r.status_code == 201, r.text
+
+
 def _open_class(url: str, county: str, capacity: int = 30) -> str:
     start = date.today() + timedelta(days=10)
     r = httpx.post(f"{url}/classes", headers=auth("org_department", county, "组织部李科长"), json={
@@ -39,18 +60,25 @@ def _open_class(url: str, county: str, capacity: int = 30) -> str:
 
 async def test_nomination_reaches_teaching_roster(deployment):
     selection, teaching = deployment
+    cadre_id = _register(selection.url, WUCHENG, "张伟", "县财政局", 1)
     class_id = _open_class(selection.url, WUCHENG)
-    r = httpx.post(f"{selection.url}/classes/{class_id}/nominations", headers=auth("unit", WUCHENG, "财政局王主任"),
-                   json={"cadre_id": "C-001", "name": "张伟", "unit": "县财政局"})
+    _scope(selection.url, WUCHENG, class_id)
+    r = httpx.post(f"{selection.url}/classes/{class_id}/nominations",
+                   headers=auth("unit", WUCHENG, "财政局王主任", unit="县财政局"), json={"cadre_id": cadre_id})
     assert r.status_code == 201, r.text
     assert r.json()["events"] == ["TraineeNominated"]
+    # Confirmed too, so the trainee is on teaching's roster whether it is built from
+    # nominations or (as planned) from confirmations.
+    r = httpx.post(f"{selection.url}/classes/{class_id}/nominations/{cadre_id}/confirm",
+                   headers=auth("org_department", WUCHENG, "组织部李科长"))
+    assert r.status_code == 201 and r.json()["events"] == ["NominationConfirmed"], r.text
 
     async def roster():
         resp = httpx.get(f"{teaching.url}/classes/{class_id}/roster", headers=auth("party_school", WUCHENG))
         return resp.json() if resp.status_code == 200 and resp.json()["trainees"] else None
 
     doc = await eventually(roster, timeout=30)
-    assert doc["trainees"] == [{"cadre_id": "C-001", "name": "张伟", "unit": "县财政局", "status": "nominated"}]
+    assert doc["trainees"] == [{"cadre_id": cadre_id, "name": "张伟", "unit": "县财政局", "status": "nominated"}]
     assert doc["jurisdiction"] == WUCHENG and doc["size"] == 1
 
 
@@ -68,9 +96,10 @@ async def test_other_county_gets_403_and_no_token_gets_401(deployment):
     assert "530129" in r.json()["message"]
     r = httpx.get(f"{selection.url}/classes/{class_id}", headers=auth("org_department", WUCHENG))
     assert r.status_code == 403
-    r = httpx.post(f"{selection.url}/classes/{class_id}/nominations", headers=auth("unit", WUCHENG),
-                   json={"cadre_id": "C-9", "name": "李娜", "unit": "武城县教育局"})
-    assert r.status_code == 403
+    cadre_id = _register(selection.url, WUCHENG, "李娜", "武城县教育局", 9)
+    r = httpx.post(f"{selection.url}/classes/{class_id}/nominations",
+                   headers=auth("unit", WUCHENG, unit="武城县教育局"), json={"cadre_id": cadre_id})
+    assert r.status_code == 403 and r.json()["code"] == "wrong_jurisdiction"
     r = httpx.get(f"{teaching.url}/classes/{class_id}/roster")
     assert r.status_code == 401 and r.json()["code"] == "missing_token"
     r = httpx.get(f"{teaching.url}/classes/{class_id}/roster", headers=auth("unit", XUNDIAN))
@@ -79,20 +108,22 @@ async def test_other_county_gets_403_and_no_token_gets_401(deployment):
 
 async def test_rules_and_bad_input_are_clear_and_change_nothing(deployment):
     selection, _ = deployment
+    a = _register(selection.url, WUCHENG, "甲", "县委办", 21)
     class_id = _open_class(selection.url, WUCHENG, capacity=1)
+    _scope(selection.url, WUCHENG, class_id)
     url = f"{selection.url}/classes/{class_id}/nominations"
-    h = auth("unit", WUCHENG)
-    assert httpx.post(url, headers=h, json={"cadre_id": "A", "name": "甲", "unit": "县委办"}).status_code == 201
-    full = httpx.post(url, headers=h, json={"cadre_id": "B", "name": "乙", "unit": "县委办"})
-    assert full.status_code == 422 and full.json()["code"] == "class_full" and "名额已满" in full.json()["message"]
-    bad = httpx.post(url, headers=h, json={"cadre_id": "", "name": "丙"})
-    assert bad.status_code == 422 and bad.json()["code"] == "invalid_input" and "unit" in bad.json()["message"]
+    h = auth("unit", WUCHENG, unit="县委办")
+    assert httpx.post(url, headers=h, json={"cadre_id": a}).status_code == 201
+    again = httpx.post(url, headers=h, json={"cadre_id": a})
+    assert again.status_code == 422 and again.json()["code"] == "already_nominated" and "已被推荐" in again.json()["message"]
+    bad = httpx.post(url, headers=h, json={"cadre_id": ""})
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_input" and "cadre_id" in bad.json()["message"]
 
     async def nominations():
         resp = httpx.get(f"{selection.url}/classes/{class_id}", headers=auth("org_department", WUCHENG))
         return resp.json()["nominations"] if resp.status_code == 200 and resp.json().get("nominations") else None
 
-    assert [n["cadre_id"] for n in await eventually(nominations)] == ["A"]
+    assert [n["cadre_id"] for n in await eventually(nominations)] == [a]
 
 
 def test_health_and_readiness(deployment):

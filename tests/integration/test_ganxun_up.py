@@ -43,9 +43,24 @@ def test_up_down_up_keeps_data(tmp_path):
                        json={"class_id": "up-1", "title": "乡镇党委书记培训班", "capacity": 20,
                              "starts_on": str(start), "ends_on": str(start + timedelta(days=5))})
         assert r.status_code == 201, r.text
-        r = httpx.post(f"{sel}/classes/up-1/nominations", headers={"Authorization": f"Bearer {token('unit', '王主任')}"},
-                       json={"cadre_id": "C-7", "name": "赵敏", "unit": "甲马营乡"})
+        dept = {"Authorization": f"Bearer {token('org_department', '李科长')}"}
+        r = httpx.post(f"{sel}/cadres", headers=dept, json={"name": "赵敏", "id_number": "11010519491231002X",
+                                                            "unit": "甲马营乡", "rank": "副科"})
         assert r.status_code == 201, r.text
+        cadre_id = r.json()["cadre_id"]
+        for _ in range(150):
+            if httpx.get(f"{sel}/cadres/{cadre_id}", headers=dept).status_code == 200:
+                break
+            time.sleep(0.2)
+        r = httpx.post(f"{sel}/classes/up-1/scope", headers=dept, json={"ranks": ["副科"]})
+        assert r.status_code == 201, r.text
+        clerk = _ganxun(env, "token", "--role", "unit", "--jurisdiction", "371428", "--name", "王主任",
+                        "--unit", "甲马营乡").stdout.strip()
+        r = httpx.post(f"{sel}/classes/up-1/nominations", headers={"Authorization": f"Bearer {clerk}"},
+                       json={"cadre_id": cadre_id})
+        assert r.status_code == 201, r.text
+        r = httpx.post(f"{sel}/classes/up-1/nominations/{cadre_id}/confirm", headers=dept)
+        assert r.status_code == 201 and r.json()["events"] == ["NominationConfirmed"], r.text
         reader = {"Authorization": f"Bearer {token('party_school', '刘老师')}"}
 
         def roster():

@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 
 from services.selection import handlers
-from services.selection.domain import NominateTrainee, OpenClass
+from services.selection.domain import DrawScope, NominateTrainee, OpenClass
 from services.selection.service import DEFINITION as SELECTION
 from services.teaching.service import DEFINITION as TEACHING
 from shared.auth import Principal
@@ -67,6 +67,8 @@ async def test_counties_are_isolated_and_the_province_sees_both(servers):
         # The province party school's class, with one trainee from each county.
         await _open(runtimes["sel_p"], province, "cls-province")
         who, ctx = _who(province)
+        await handlers.on_class(runtimes["sel_p"].commands, ctx, who, "cls-province",
+                                DrawScope({"ranks": ["副科"]}, ("pa", "pb"), date(2027, 1, 1)))
         for cadre, home in (("pa", a), ("pb", b)):
             await handlers.nominate(runtimes["sel_p"].commands, ctx, who, "cls-province", NominateTrainee(
                 cadre_id=cadre, name=f"{home}学员", unit=f"{home}县委办", today=date(2027, 1, 1),

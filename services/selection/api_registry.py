@@ -1,0 +1,184 @@
+"""HTTP routes for the cadre registry (干部名册), its import, and the rotation and
+hours reports; split from api.py to keep each file readable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, File, Query, UploadFile
+from pydantic import BaseModel, Field
+
+from shared.api import context, principal, runtime
+from shared.auth import Principal
+from shared.commands import Context
+from shared.errors import DomainError, NotFound
+from shared.projection import public
+from shared.runtime import Runtime
+from services.selection import cadres as reg
+from services.selection import handlers, importing
+from services.selection import scope as sc
+from services.selection.export import xlsx_response, yes
+
+Format = Literal["json", "xlsx"]
+MAX_UPLOAD = 20 * 1024 * 1024
+
+
+class CadreIn(BaseModel):
+    name: str = Field(min_length=1, max_length=50, description="姓名")
+    id_number: str = Field(min_length=18, max_length=18, description="身份证号（18 位，含校验位）")
+    unit: str = Field(min_length=1, max_length=100, description="工作单位")
+    rank: str = Field(min_length=1, max_length=20, description=f"职级：{'、'.join(reg.RANKS)}")
+    gender: Literal["男", "女"] | None = Field(None, description="性别（不填则按身份证号）")
+    birth_date: date | None = Field(None, description="出生日期（不填则按身份证号）")
+    position: str = Field("", max_length=100, description="职务")
+    category: str = Field("", max_length=50, description="类别/领域，如 经济发展、基层治理")
+    rank_since: date | None = Field(None, description="任现职级时间")
+    township_leadership: bool = Field(False, description="有乡镇领导经历")
+    recruited_as: Literal["选调生", "选聘生"] | None = Field(None, description="录用方式")
+    recruited_year: int | None = Field(None, ge=1950, le=2100, description="录用年份")
+
+
+class CadreChanges(BaseModel):
+    model_config = {"extra": "forbid"}
+    name: str | None = Field(None, min_length=1, max_length=50)
+    unit: str | None = Field(None, min_length=1, max_length=100)
+    rank: str | None = Field(None, min_length=1, max_length=20)
+    position: str | None = Field(None, max_length=100)
+    category: str | None = Field(None, max_length=50)
+    rank_since: date | None = None
+    township_leadership: bool | None = None
+    recruited_as: Literal["选调生", "选聘生"] | None = None
+    recruited_year: int | None = Field(None, ge=1950, le=2100)
+
+
+def listed(doc: dict[str, Any]) -> dict[str, Any]:
+    """A registry entry as lists show it: the id number masked."""
+    out = public(doc)
+    out["cadre_id"] = doc["_id"]
+    out["id_number"] = reg.mask_id(doc["id_number"])
+    return out
+
+
+async def cadre_doc(rt: Runtime, cadre_id: str, who: Principal) -> dict[str, Any]:
+    doc = await rt.db["cadres"].find_one({"_id": cadre_id})
+    if doc is None:
+        raise NotFound(f"干部 {cadre_id} 不在名册中（或尚未同步）。", code="cadre_not_found")
+    who.require_covers(doc["jurisdiction"])
+    return doc
+
+
+CADRE_HEADERS = ["姓名", "性别", "出生日期", "身份证号", "工作单位", "职务", "职级", "类别", "任现职级时间",
+                 "乡镇领导经历", "录用方式", "录用年份"]
+
+
+def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> APIRouter:
+    r = APIRouter(tags=["干部名册与轮训学时"])
+
+    @r.post("/cadres", status_code=201, summary="登记干部（或按身份证号更新已登记的干部）")
+    async def register(body: CadreIn, ctx: Context = Depends(context), who: Principal = Depends(principal),
+                       rt: Runtime = Depends(runtime)):
+        who.require_role("org_department")
+        record, errors = reg.validate(body.model_dump(mode="json"))
+        if errors:
+            raise DomainError("；".join(errors) + "。", code="invalid_cadre")
+        cadre_id = reg.cadre_id_for(record["id_number"])
+        envs = await handlers.on_cadre(rt.commands, ctx, who, reg.RecordCadre(cadre_id, record))
+        return {"cadre_id": cadre_id, "events": [e.type for e in envs]}
+
+    @r.patch("/cadres/{cadre_id}", summary="干部信息变更（只记录变化的字段）")
+    async def update(cadre_id: str, body: CadreChanges, ctx: Context = Depends(context),
+                     who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("org_department")
+        changes = body.model_dump(mode="json", exclude_unset=True)
+        envs = await handlers.on_cadre(rt.commands, ctx, who, reg.UpdateCadre(cadre_id, changes))
+        return {"cadre_id": cadre_id, "events": [e.type for e in envs]}
+
+    @r.post("/cadres/import", summary="导入干部名册（.xlsx 或 .csv）：好行导入，坏行逐行说明原因；重复导入不产生变化")
+    async def import_file(file: UploadFile = File(..., description="干部名册 .xlsx 或 .csv"),
+                          ctx: Context = Depends(context), who: Principal = Depends(principal),
+                          rt: Runtime = Depends(runtime)):
+        who.require_role("org_department")
+        content = await file.read(MAX_UPLOAD + 1)
+        if len(content) > MAX_UPLOAD:
+            raise DomainError("文件超过 20 MB，请分批导入。", code="file_too_large", field="file")
+        checked = importing.check(importing.read_rows(file.filename or "", content))
+        return await handlers.import_cadres(rt, ctx, who, checked)
+
+    @r.get("/cadres/template", summary="下载干部名册导入模板（.xlsx）")
+    async def template(who: Principal = Depends(principal)):
+        who.require_role("org_department")
+        example = ["张伟", "男", "1990-05-01", "11010519900501123X", "县财政局", "科长", "副科", "经济发展",
+                   "2021-03-01", "否", "选调生", 2015]
+        return xlsx_response("干部名册导入模板", [("干部名册", importing.TEMPLATE, [example]),
+                                             ("职级表", ["职级"], [[x] for x in reg.RANKS])])
+
+    @r.get("/cadres", summary="干部名册（身份证号脱敏；可导出 Excel）")
+    async def list_cadres(unit: str | None = Query(None, description="按单位筛选"), format: Format = "json",
+                          who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("org_department", "unit", "analyst")
+        if who.role == "unit":
+            unit = who.unit or "\x00"
+        docs = [listed(d) for d in await handlers.registry(rt, who.jurisdiction, unit)]
+        if format == "xlsx":
+            return xlsx_response("干部名册", [("干部名册", CADRE_HEADERS, [
+                [d["name"], d["gender"], d["birth_date"], d["id_number"], d["unit"], d["position"], d["rank"],
+                 d["category"], d.get("rank_since"), yes(d["township_leadership"]), d.get("recruited_as"),
+                 d.get("recruited_year")] for d in docs])])
+        return {"count": len(docs), "cadres": docs}
+
+    @r.get("/cadres/{cadre_id}", summary="干部信息（身份证号仅组织部可见全号）")
+    async def get_cadre(cadre_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("org_department", "unit", "analyst")
+        doc = await cadre_doc(rt, cadre_id, who)
+        if who.role == "unit" and doc["unit"] != who.unit:
+            raise NotFound(f"干部 {cadre_id} 不在本单位名册中。", code="cadre_not_found")
+        out = listed(doc)
+        if who.role == "org_department":
+            out["id_number"] = doc["id_number"]
+        return out
+
+    @r.get("/cadres/{cadre_id}/history", summary="干部培训档案：学时、结业班次、训后跟踪")
+    async def history(cadre_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("org_department", "analyst")
+        doc = await cadre_doc(rt, cadre_id, who)
+        h = await rt.db["histories"].find_one({"_id": cadre_id}) or {}
+        h = public(h)
+        return {"cadre_id": cadre_id, "name": doc["name"], "unit": doc["unit"],
+                "last_trained_on": h.get("last_trained_on"), "hours": h.get("hours", {}),
+                "class_hours": h.get("class_hours", {}), "online_hours": h.get("online_hours", {}),
+                "sessions": h.get("sessions", 0), "trainings": h.get("trainings", []),
+                "milestones": h.get("milestones", []), "evaluations": h.get("evaluations", 0),
+                "mentor_tasks": h.get("mentor_tasks", [])}
+
+    @r.get("/reports/coverage", summary="五年轮训覆盖情况与逾期名单（可导出 Excel）")
+    async def coverage(as_of: date | None = Query(None, description="统计日（默认今天）"), format: Format = "json",
+                       who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("org_department", "analyst")
+        cadres = await handlers.registry(rt, who.jurisdiction)
+        report = sc.coverage(cadres, await handlers.histories_of(rt, [c["_id"] for c in cadres]),
+                             as_of or today(), policy())
+        report["jurisdiction"] = who.jurisdiction
+        if format == "xlsx":
+            return xlsx_response(f"{report['cycle_years']}年轮训覆盖", [
+                ("按单位", ["单位", "干部数", "周期内已培训", "覆盖率"],
+                 [[u["unit"], u["total"], u["trained"], f"{u['rate']:.1%}"] for u in report["by_unit"]]),
+                ("逾期名单", ["姓名", "单位", "职级", "上次结业"],
+                 [[o["name"], o["unit"], o["rank"], o["last_trained_on"] or "无记录"] for o in report["overdue"]])])
+        return report
+
+    @r.get("/reports/hours", summary="年度学时达标情况（按政策要求；可导出 Excel）")
+    async def hours(year: int | None = Query(None, ge=2000, le=2100, description="年度（默认今年）"),
+                    format: Format = "json", who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("org_department", "analyst")
+        cadres = await handlers.registry(rt, who.jurisdiction)
+        report = sc.hours(cadres, await handlers.histories_of(rt, [c["_id"] for c in cadres]),
+                          year or today().year, policy())
+        if format == "xlsx":
+            return xlsx_response(f"{report['year']}年度学时", [("年度学时", ["姓名", "单位", "职级", "已完成学时", "要求学时", "尚差"],
+                                                          [[x["name"], x["unit"], x["rank"], x["hours"], x["required"],
+                                                            x["short"]] for x in report["rows"]])])
+        return report
+
+    return r

@@ -1,0 +1,210 @@
+"""The cadre registry (干部名册), pure: validation of a record, and the cadre aggregate.
+
+Kept apart from domain.py (the class aggregate) because a registry record has its own
+rules — the 身份证号 check digit, ranks, dates agreeing with the id number — used by
+the form, the import and the aggregate alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from shared.contracts.selection import CadreRegistered, CadreUpdated
+from shared.errors import DomainError, NotFound
+from shared.events import Event
+
+RANKS = ("正处", "副处", "正科", "副科", "一级主任科员", "二级主任科员", "三级主任科员", "四级主任科员",
+         "一级科员", "二级科员", "科员", "办事员", "村(社区)书记", "村(社区)两委委员", "企业经营管理人员")
+RECRUITED = ("选调生", "选聘生")
+FIELDS = ("name", "gender", "birth_date", "id_number", "unit", "position", "rank", "category", "rank_since",
+          "township_leadership", "recruited_as", "recruited_year")
+EDITABLE = tuple(f for f in FIELDS if f != "id_number")
+LABELS = {"name": "姓名", "gender": "性别", "birth_date": "出生日期", "id_number": "身份证号", "unit": "工作单位",
+          "position": "职务", "rank": "职级", "category": "类别", "rank_since": "任现职级时间",
+          "township_leadership": "乡镇领导经历", "recruited_as": "录用方式", "recruited_year": "录用年份"}
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECK = "10X98765432"
+
+
+def id_check_digit(first17: str) -> str:
+    """GB 11643 (ISO 7064 MOD 11-2) check character of an 18-character 身份证号."""
+    return _CHECK[sum(int(c) * w for c, w in zip(first17, _WEIGHTS)) % 11]
+
+
+def id_problem(id_number: str) -> str | None:
+    """Why an id number is not valid, or None."""
+    if len(id_number) != 18 or not id_number[:17].isdigit() or not (id_number[17].isdigit() or id_number[17] == "X"):
+        return "身份证号应为 18 位（前 17 位数字，末位数字或 X）"
+    try:
+        date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    except ValueError:
+        return "身份证号中的出生日期无效"
+    want = id_check_digit(id_number[:17])
+    if id_number[17] != want:
+        return f"身份证号校验位错误（末位应为 {want}），请核对号码"
+    return None
+
+
+def mask_id(id_number: str) -> str:
+    """身份证号 as lists show it: first six and last four."""
+    return id_number[:6] + "*" * 8 + id_number[-4:] if len(id_number) == 18 else "*" * len(id_number)
+
+
+def cadre_id_for(id_number: str) -> str:
+    """A stable id from the natural key, so a re-import finds the same cadre without a lookup."""
+    return "cd-" + hashlib.sha256(id_number.encode()).hexdigest()[:16]
+
+
+def _text(v: Any) -> str:
+    return "" if v is None else str(v).strip()
+
+
+def _date(v: Any, label: str, errors: list[str]) -> str | None:
+    if v is None or _text(v) == "":
+        return None
+    if isinstance(v, datetime):
+        return v.date().isoformat()
+    if isinstance(v, date):
+        return v.isoformat()
+    s = _text(v).replace("/", "-").replace(".", "-").replace("年", "-").replace("月", "-").rstrip("日")
+    parts = s.split("-")
+    try:
+        if len(parts) == 2:
+            parts.append("1")
+        return date(int(parts[0]), int(parts[1]), int(parts[2])).isoformat()
+    except (ValueError, IndexError):
+        errors.append(f"{label}“{_text(v)}”不是有效日期（应如 1990-05-01）")
+        return None
+
+
+def _bool(v: Any, label: str, errors: list[str]) -> bool:
+    if isinstance(v, bool):
+        return v
+    s = _text(v)
+    if s in ("", "否", "无", "0", "N", "n", "false", "False"):
+        return False
+    if s in ("是", "有", "1", "Y", "y", "true", "True"):
+        return True
+    errors.append(f"{label}“{s}”应填“是”或“否”")
+    return False
+
+
+def validate(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
+    """A registry record in JSON form (dates as ISO text), or the reasons it is not one.
+
+    Gender and birth date may be left empty: they are read from the id number; when
+    given they must agree with it."""
+    errors: list[str] = []
+    id_number = _text(raw.get("id_number")).upper()
+    problem = id_problem(id_number) if id_number else "缺少身份证号"
+    if problem:
+        errors.append(problem)
+    name = _text(raw.get("name"))
+    if not name:
+        errors.append("缺少姓名")
+    unit = _text(raw.get("unit"))
+    if not unit:
+        errors.append("缺少工作单位")
+    rank = _text(raw.get("rank"))
+    if not rank:
+        errors.append("缺少职级")
+    elif rank not in RANKS:
+        errors.append(f"职级“{rank}”不在职级表中（可用：{'、'.join(RANKS)}）")
+    birth = _date(raw.get("birth_date"), "出生日期", errors)
+    gender = _text(raw.get("gender"))
+    if gender and gender not in ("男", "女"):
+        errors.append(f"性别“{gender}”应为“男”或“女”")
+    if not problem:
+        from_id = f"{id_number[6:10]}-{id_number[10:12]}-{id_number[12:14]}"
+        if birth and birth != from_id:
+            errors.append(f"出生日期 {birth} 与身份证号中的 {from_id} 不符")
+        birth = from_id
+        id_gender = "男" if int(id_number[16]) % 2 else "女"
+        if gender in ("男", "女") and gender != id_gender:
+            errors.append(f"性别“{gender}”与身份证号不符")
+        gender = id_gender
+    recruited_as = _text(raw.get("recruited_as")) or None
+    if recruited_as is not None and recruited_as not in RECRUITED:
+        errors.append(f"录用方式“{recruited_as}”应为“选调生”“选聘生”或留空")
+    year_text = _text(raw.get("recruited_year"))
+    year = None
+    if year_text:
+        try:
+            year = int(float(year_text))
+            if not 1950 <= year <= 2100:
+                raise ValueError
+        except ValueError:
+            errors.append(f"录用年份“{year_text}”不是有效年份")
+    record = {
+        "name": name, "gender": gender, "birth_date": birth, "id_number": id_number, "unit": unit,
+        "position": _text(raw.get("position")), "rank": rank, "category": _text(raw.get("category")),
+        "rank_since": _date(raw.get("rank_since"), "任现职级时间", errors),
+        "township_leadership": _bool(raw.get("township_leadership"), "乡镇领导经历", errors),
+        "recruited_as": recruited_as, "recruited_year": year,
+    }
+    return (None, errors) if errors else (record, [])
+
+
+# -- the cadre aggregate ----------------------------------------------------------
+@dataclass(frozen=True)
+class RecordCadre:
+    """Register a cadre, or bring the entry up to date with this record (a re-import)."""
+    cadre_id: str
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class UpdateCadre:
+    cadre_id: str
+    changes: dict[str, Any]
+
+
+class CadreDecider:
+    def initial(self) -> dict[str, Any] | None:
+        return None
+
+    def decide(self, state: dict[str, Any] | None, command) -> list[Event]:
+        match command:
+            case RecordCadre():
+                if state is None:
+                    return [CadreRegistered(cadre_id=command.cadre_id, **command.record)]
+                if state["id_number"] != command.record["id_number"]:
+                    raise DomainError("身份证号与名册中该干部的不一致。", code="id_immutable", field="id_number")
+                return _changed(command.cadre_id, state, command.record)
+            case UpdateCadre():
+                if state is None:
+                    raise NotFound(f"干部 {command.cadre_id} 不在名册中。", code="cadre_not_found")
+                unknown = [k for k in command.changes if k not in EDITABLE]
+                if unknown:
+                    raise DomainError(f"不能修改这些字段：{'、'.join(LABELS.get(k, k) for k in unknown)}"
+                                      "（身份证号是名册的唯一标识，号码有误请重新登记）。", code="field_not_editable")
+                record, errors = validate({**state, **command.changes})
+                if errors:
+                    raise DomainError("；".join(errors) + "。", code="invalid_cadre")
+                return _changed(command.cadre_id, state, record)
+        raise TypeError(f"unknown command {command!r}")
+
+    def evolve(self, state: dict[str, Any] | None, event: Event) -> dict[str, Any] | None:
+        match event:
+            case CadreRegistered():
+                return {k: v for k, v in event.model_dump(mode="json").items() if k != "cadre_id"}
+            case CadreUpdated():
+                return {**(state or {}), **event.changes}
+        return state
+
+
+def _changed(cadre_id: str, state: dict[str, Any], record: dict[str, Any]) -> list[Event]:
+    changes = {k: v for k, v in record.items() if k in EDITABLE and state.get(k) != v}
+    return [CadreUpdated(cadre_id=cadre_id, changes=changes)] if changes else []
+
+
+def differs(doc: dict[str, Any], record: dict[str, Any]) -> bool:
+    """Whether a registry document (JSON form) differs from a record."""
+    return any(doc.get(k) != v for k, v in record.items())
+
+
+def stream_id(cadre_id: str) -> str:
+    return f"cadre-{cadre_id}"
