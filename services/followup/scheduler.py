@@ -42,8 +42,7 @@ from services.followup.domain import (
 log = structlog.get_logger("followup.scheduler")
 REMINDERS = "reminders"
 STATE = "scheduler"
-# Days swept again behind the cursor: covers a clock moved back a little and a
-# scheduling that raced a sweep.
+# Days swept again behind the cursor: covers a clock moved back a little.
 LOOKBACK_DAYS = 2
 ACTOR = Actor(user_id="followup-scheduler", name="跟踪问效调度程序", role="admin")
 FOLLOWUP = FollowUpDecider()
@@ -94,6 +93,10 @@ class Scheduler:
         for day in sorted(days):
             await self.db[REMINDERS].update_one({"_id": day.isoformat()},
                                                 {"$set": {f"streams.{guard_key(stream)}": entry}}, upsert=True)
+        # Another instance, its clock read later, may have swept past these days already:
+        # pull the cursor back so the next sweep covers them.
+        first = min(days).isoformat()
+        await self.db[STATE].update_one({"_id": "cursor", "swept_to": {"$gt": first}}, {"$set": {"swept_to": first}})
 
     async def sweep(self, today: date) -> None:
         state = await self.db[STATE].find_one({"_id": "cursor"})
@@ -117,8 +120,13 @@ class Scheduler:
                     await self.db[REMINDERS].update_one({"_id": doc["_id"]},
                                                         {"$set": {f"done.{key}": today.isoformat()}})
             day += timedelta(days=1)
-        if not state or state["swept_to"] < today.isoformat():
-            await self.db[STATE].update_one({"_id": "cursor"}, {"$set": {"swept_to": today.isoformat()}}, upsert=True)
+        # Compare-and-set: if a scheduling pulled the cursor back meanwhile, keep its value.
+        if not state:
+            await self.db[STATE].update_one({"_id": "cursor"}, {"$setOnInsert": {"swept_to": today.isoformat()}},
+                                            upsert=True)
+        elif state["swept_to"] < today.isoformat():
+            await self.db[STATE].update_one({"_id": "cursor", "swept_to": state["swept_to"]},
+                                            {"$set": {"swept_to": today.isoformat()}})
 
     def _ctx_for(self, stream: str) -> Context:
         # The stream keeps the jurisdiction it was created under (CommandHandler); this
