@@ -82,7 +82,7 @@ class Accepted(BaseModel):
 
 
 def _accepted(envs) -> Accepted:
-    if not envs:
+    if not envs:        # an idempotent repeat (the same talk id again): nothing new
         return Accepted(stream_id="", events=[], version=0)
     return Accepted(stream_id=envs[-1].stream_id, events=[e.type for e in envs], version=envs[-1].stream_version)
 
@@ -179,6 +179,11 @@ def routes() -> APIRouter:
     @r.get("/trainees/{cadre_id}/followup", summary="学员跟踪档案（节点、评价、导师、上讲台、成效）")
     async def trainee_file(cadre_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         return await queries.trainee_file(rt, who, cadre_id)
+
+    @r.get("/trainees/{cadre_id}/followup.xlsx", summary="导出学员跟踪档案（Excel）")
+    async def trainee_file_xlsx(cadre_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        data = await queries.trainee_file(rt, who, cadre_id)
+        return export.xlsx_response(export.file_workbook(data), f"跟踪档案_{data.get('name', '')}_{cadre_id}.xlsx")
 
     @r.get("/classes/{class_id}/effect", summary="班次培训成效报告",
            description="节点完成率 = 已完成 / 已到期；按时率 = 按时完成 / 已完成；某月得分 = 该月节点全部评价（各项平均）的平均。")

@@ -78,3 +78,27 @@ def worklist_workbook(wl: dict) -> Workbook:
              i["due_on"], "、".join(EVALUATOR_ROLES[r] for r in i["missing_roles"]), i["mentor"] or ""]
             for i in wl["items"]], first=True)
     return wb
+
+
+STATUS_NAMES = {"scheduled": "未到期", "due": "已到期待完成", "completed": "已完成", "overdue": "已逾期"}
+
+
+def file_workbook(f: dict) -> Workbook:
+    classes = f["classes"]
+    wb = Workbook()
+    _sheet(wb, "跟踪节点", ["班次编号", "节点", "到期日", "状态", "完成日期", "是否按时", "平均分"],
+           [[c["class_id"], f"{m['month']}个月·{m['focus']}", m["due_on"], STATUS_NAMES[m["status"]],
+             m["completed_on"] or "", "" if m["on_time"] is None else ("是" if m["on_time"] else "否"),
+             m["average_score"]]
+            for c in classes for m in sorted(c["milestones"].values(), key=lambda m: m["month"])], first=True)
+    _sheet(wb, "评价", ["班次编号", "节点", "评价角色", "评价人", "日期", "平均分", "评价意见"],
+           [[c["class_id"], f"{m['month']}个月", e["role_name"], e["evaluator_name"], e["submitted_on"], e["mean"],
+             e.get("text", "")]
+            for c in classes for m in sorted(c["milestones"].values(), key=lambda m: m["month"])
+            for e in m["evaluations"]])
+    _sheet(wb, "导师帮带", ["班次编号", "导师", "任务", "完成日期", "佐证材料", "导师评语"],
+           [[c["class_id"], (c.get("mentor") or {}).get("name", ""), t["task_name"], t["done_on"], t["evidence"],
+             t["comment"]] for c in classes for t in c["tasks"].values()])
+    _sheet(wb, "上讲台", ["班次编号", "日期", "听众", "题目", "听讲人数"],
+           [[c["class_id"], t["on"], t["audience"], t["topic"], t["attendees"]] for c in classes for t in c["talks"]])
+    return wb

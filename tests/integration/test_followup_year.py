@@ -99,7 +99,8 @@ class Year:
             "trainees": len(TRAINEES), "milestones_scheduled": 4 * len(TRAINEES), "milestones_due": len(due),
             "milestones_completed": len(completed), "milestones_on_time": len(on_time),
             "milestones_overdue_open": sum(1 for k in due if self.status(*k)["status"] == "overdue"),
-            "completion_rate": round(len(completed) / len(due), 4), "on_time_rate": round(len(on_time) / len(completed), 4),
+            "completion_rate": round(len(completed) / len(due), 4),
+            "on_time_rate": round(len(on_time) / len(completed), 4),
             "scores_by_month": by_month, "mentor_tasks_done": sum(self.tasks.values()),
             "trainees_all_mentor_tasks": sum(1 for n in self.tasks.values() if n == 3),
             "talks": sum(self.talks.values()), "trainees_with_talks": sum(1 for n in self.talks.values() if n),
@@ -116,7 +117,7 @@ class Year:
                 for m in DUE:
                     want = self.status(c, m)
                     got = ms[str(m)]
-                    if got["status"] != want["status"] or got.get("on_time") != want.get("on_time", got.get("on_time")):
+                    if got["status"] != want["status"] or ("on_time" in want and got["on_time"] != want["on_time"]):
                         return None
             return True
         await eventually(check, timeout=60)
@@ -147,7 +148,8 @@ async def test_a_year_of_follow_up(service, servers, county):
     for cadre, token in [("A", auth("unit", county, "财政局王主任", unit=FINANCE)),
                          ("B", auth("unit", county, "财政局王主任", unit=FINANCE)), ("C", org)]:
         r = httpx.put(f"{url}/classes/{class_id}/trainees/{cadre}/mentor", headers=token,
-                      json={"mentor_id": "M-old" if cadre == "C" else f"M-{cadre}", "mentor_name": "导师", "mentor_post": "副局长"})
+                      json={"mentor_id": "M-old" if cadre == "C" else f"M-{cadre}", "mentor_name": "导师",
+                            "mentor_post": "副局长"})
         assert r.status_code == 201, r.text
     r = httpx.put(f"{url}/classes/{class_id}/trainees/A/mentor", headers=auth("unit", county, "教育局", unit=EDUCATION),
                   json={"mentor_id": "M-x", "mentor_name": "外单位"})
@@ -229,7 +231,8 @@ async def test_a_year_of_follow_up(service, servers, county):
     # Outcomes: a report with an approval, a proposal adopted, a proposal without endorsement.
     ids = []
     for kind, title in [("report", "关于基层治理的调研报告"), ("proposal", "优化审批流程的金点子"), ("proposal", "数字乡村建议")]:
-        r = httpx.post(f"{url}/classes/{class_id}/outcomes", headers=org, json={"kind": kind, "title": title, "authors": ["A"]})
+        r = httpx.post(f"{url}/classes/{class_id}/outcomes", headers=org,
+                       json={"kind": kind, "title": title, "authors": ["A"]})
         assert r.status_code == 201, r.text
         ids.append(r.json()["stream_id"].removeprefix("outcome:"))
     for oid, kind in [(ids[0], "approval"), (ids[1], "adoption")]:
@@ -247,9 +250,8 @@ async def test_a_year_of_follow_up(service, servers, county):
         if r.status_code != 200:
             return None
         got = r.json()
-        if got["outcomes"]["endorsed"] != 2 or got["talks"] != expected["talks"] or got["mentor_tasks_done"] != expected["mentor_tasks_done"]:
-            return None
-        return got
+        synced = (got["outcomes"]["endorsed"], got["talks"], got["mentor_tasks_done"])
+        return got if synced == (2, expected["talks"], expected["mentor_tasks_done"]) else None
     got = await eventually(report, timeout=60)
     assert {k: got[k] for k in expected} == expected
     assert {k: got["outcomes"][k] for k in ("reports", "proposals", "approvals", "adoptions", "endorsed")} == {
@@ -271,6 +273,14 @@ async def test_a_year_of_follow_up(service, servers, county):
     assert w.status_code == 200
     rows = list(load_workbook(io.BytesIO(w.content)).active.iter_rows(min_row=2, values_only=True))
     assert len(rows) == httpx.get(f"{url}/worklist", headers=org).json()["overdue"] > 0
+
+    # The trainee reads and exports their own file: every evaluation this test made, tasks and talks.
+    a_token = auth("trainee", county, "张伟", user_id="A")
+    own = httpx.get(f"{url}/trainees/A/followup", headers=a_token)
+    assert own.status_code == 200 and own.json()["classes"][0]["effect"]["milestones_completed"] == 4
+    fx = load_workbook(io.BytesIO(httpx.get(f"{url}/trainees/A/followup.xlsx", headers=a_token).content))
+    a_evaluations = sum(len(v) for (c, _), v in year.evaluations.items() if c == "A")
+    assert (fx["评价"].max_row - 1, fx["导师帮带"].max_row - 1, fx["上讲台"].max_row - 1) == (a_evaluations, 3, 2)
 
     # Another county sees nothing of it.
     r = httpx.get(f"{url}/classes/{class_id}/effect", headers=auth("org_department", random_county()))
