@@ -162,7 +162,7 @@ async def test_a_year_of_follow_up(service, servers, county):
     assert r.status_code == 403 and r.json()["code"] == "not_the_mentor"
 
     # Month 1 comes due: evaluations before it are refused.
-    year.evaluate("A", 1, "self", 80, expect=422)
+    assert year.evaluate("A", 1, "self", 80, expect=422).json()["code"] == "not_due_yet"
     year.move_clock(DUE[1])
     await year.settled()
     wl = httpx.get(f"{url}/worklist", headers=org).json()
@@ -198,7 +198,8 @@ async def test_a_year_of_follow_up(service, servers, county):
     assert {(i["cadre_id"], i["month"]) for i in wl["items"] if i["status"] == "overdue"} == {("C", 1), ("D", 1)}
     year.evaluate("C", 1, "colleague", 60)
     year.evaluate("C", 1, "unit_leader", 65)
-    year.evaluate("C", 1, "mentor", 75, expect=422)    # after completion: refused
+    late = year.evaluate("C", 1, "mentor", 75, expect=422)    # after completion: refused
+    assert late.json()["code"] == "milestone_completed"
     await year.settled()
 
     # Months 3, 6 and 12, with mentor tasks and talks along the way.
