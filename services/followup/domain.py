@@ -13,7 +13,8 @@ Three kinds of stream:
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass, field
+from copy import deepcopy
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from shared.contracts.followup import (
@@ -367,6 +368,7 @@ class FollowUpDecider:
                                  audience=c.audience, topic=c.topic, attendees=c.attendees)]
 
     def evolve(self, s: FollowUpState, event: Event) -> FollowUpState:
+        s = deepcopy(s)     # the state a caller holds never changes under it (streams are short)
         match event:
             case MilestoneScheduled():
                 s.class_id, s.cadre_id, s.name, s.unit = event.class_id, event.cadre_id, event.name, event.unit
@@ -447,5 +449,5 @@ class OutcomeDecider:
             case OutcomeReported():
                 return OutcomeState(event.outcome_id, event.class_id, event.title)
             case OutcomeEndorsed():
-                s.endorsements.add((event.kind, event.by))
+                return replace(s, endorsements=s.endorsements | {(event.kind, event.by)})
         return s

@@ -292,3 +292,10 @@ def test_add_months_clamps_to_month_end():
     assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
     assert add_months(date(2026, 11, 30), 3) == date(2027, 2, 28)
     assert add_months(date(2026, 6, 15), 12) == date(2027, 6, 15)
+
+
+def test_evolve_leaves_the_given_state_unchanged():
+    state = fold(D, scheduled())
+    after = D.evolve(state, MilestoneDue(milestone_id="c1:a:1", class_id="c1", cadre_id="a", month=1,
+                                         due_on=date(2026, 2, 28)))
+    assert after.milestones[1].due and not state.milestones[1].due
