@@ -1,7 +1,221 @@
-"""HTTP routes of the followup service (health, readiness and docs come from shared.api)."""
+"""HTTP routes: thin translations into commands and projection reads."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from shared.api import context, principal, runtime
+from shared.auth import Principal
+from shared.commands import Context
+from shared.contracts.followup import EVALUATOR_ROLES, MENTOR_TASKS
+from shared.ids import new_id
+from shared.runtime import Runtime
+from services.followup import clock, export, handlers, queries
+from services.followup.domain import (
+    QUESTIONS, SCORE_MAX, SCORE_MIN, STAGE_NAMES, AssignMentor, CompleteMentorTask, EndorseOutcome, GiveTalk,
+    ReportOutcome, SetPlan, SubmitEvaluation, plan_stream, stage_of,
+)
+
+ID = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class PlanIn(BaseModel):
+    months: list[int] = Field([1, 3, 6, 12], min_length=1, max_length=12, description="结业后第几个月设跟踪节点")
+    grace_days: int = Field(14, ge=0, le=90, description="宽限天数：到期后多少天内未完成即为逾期")
+
+
+class EvaluationIn(BaseModel):
+    role: Literal["self", "colleague", "unit_leader", "mentor"] = Field(
+        description="评价角色：self 本人、colleague 同事、unit_leader 单位领导、mentor 导师")
+    evaluator_name: str | None = Field(None, max_length=50, description="评价人姓名（同事评价时填写同事姓名，默认取登录人）")
+    scores: dict[str, float] = Field(description="各评价项得分（0–100），评价项见 GET /questions")
+    text: str = Field("", max_length=5000, description="评价意见")
+
+
+class MentorIn(BaseModel):
+    mentor_id: str = Field(pattern=ID, description="导师编号")
+    mentor_name: str = Field(min_length=1, max_length=50, description="导师姓名")
+    mentor_post: str = Field("", max_length=100, description="导师职务")
+
+
+class MentorTaskIn(BaseModel):
+    task: Literal["core_decision", "urgent_matter", "important_process"] = Field(
+        description="core_decision 参与一件核心事务决策；urgent_matter 进行一次急难事件化解；important_process 策划一次重要事项流程")
+    evidence: str = Field(min_length=1, max_length=5000, description="佐证材料")
+    comment: str = Field(min_length=1, max_length=5000, description="导师评语")
+
+
+class TalkIn(BaseModel):
+    on: date = Field(description="上讲台日期")
+    audience: str = Field(min_length=1, max_length=200, description="听众（如：本单位全体干部）")
+    topic: str = Field(min_length=1, max_length=200, description="题目")
+    attendees: int = Field(0, ge=0, le=100000, description="听讲人数")
+    talk_id: str | None = Field(None, pattern=ID, description="编号（不填则自动生成；重复提交同一编号不会重复登记）")
+
+
+class OutcomeIn(BaseModel):
+    kind: Literal["report", "proposal"] = Field(description="report 调研报告；proposal 金点子")
+    title: str = Field(min_length=1, max_length=200, description="标题")
+    authors: list[str] = Field(default_factory=list, max_length=50, description="作者（干部编号或姓名）")
+    outcome_id: str | None = Field(None, pattern=ID, description="成果编号（不填则自动生成）")
+
+
+class EndorsementIn(BaseModel):
+    kind: Literal["approval", "adoption"] = Field(description="approval 领导批示；adoption 采纳")
+    by: str = Field(min_length=1, max_length=100, description="批示领导或采纳单位")
+    on: date = Field(description="日期")
+    note: str = Field("", max_length=2000, description="批示内容或采纳情况")
+
+
+class ClockIn(BaseModel):
+    today: date = Field(description="把服务的“今天”设为这一天")
+
+
+class Accepted(BaseModel):
+    stream_id: str
+    events: list[str]
+    version: int
+
+
+def _accepted(envs) -> Accepted:
+    if not envs:        # an idempotent repeat (the same talk id again): nothing new
+        return Accepted(stream_id="", events=[], version=0)
+    return Accepted(stream_id=envs[-1].stream_id, events=[e.type for e in envs], version=envs[-1].stream_version)
 
 
 def routes() -> APIRouter:
-    return APIRouter(tags=["跟踪问效"])
+    settings = clock.FollowUpSettings.load()
+    r = APIRouter(tags=["跟踪问效"])
+
+    async def today(rt: Runtime) -> date:
+        return await clock.today(rt.db, settings.movable_clock)
+
+    @r.put("/classes/{class_id}/plan", response_model=Accepted, summary="设定班次跟踪计划（节点月份与宽限期）",
+           description="默认结业后 1、3、6、12 个月（一个月听思想、三个月谈表现、六个月考素质、一年内看实绩）。"
+                       "对此后排定的学员生效；已排定的节点不变。")
+    async def set_plan(class_id: str, body: PlanIn, ctx: Context = Depends(context),
+                       who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("org_department", "party_school")
+        cmd = SetPlan(class_id=class_id, months=body.months, grace_days=body.grace_days)
+        return _accepted(await handlers.set_plan(rt.commands, ctx, who, cmd))
+
+    @r.get("/classes/{class_id}/plan", summary="班次跟踪计划")
+    async def get_plan(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role(*queries.READERS)
+        loaded = await rt.commands.load(handlers.PLAN, plan_stream(class_id))
+        if loaded.jurisdiction:
+            who.require_covers(loaded.jurisdiction)
+        return {"class_id": class_id, "months": list(loaded.state.months), "grace_days": loaded.state.grace_days,
+                "default": loaded.version == 0}
+
+    @r.get("/questions", summary="各跟踪节点的评价项与分值范围")
+    async def questions(who: Principal = Depends(principal)):
+        return {"score_min": SCORE_MIN, "score_max": SCORE_MAX, "roles": EVALUATOR_ROLES,
+                "stages": {s: {"name": STAGE_NAMES[s], "questions": q} for s, q in QUESTIONS.items()},
+                "by_month": {m: stage_of(m) for m in (1, 3, 6, 12)}}
+
+    @r.post("/classes/{class_id}/trainees/{cadre_id}/milestones/{month}/evaluations", status_code=201,
+            response_model=Accepted, summary="提交跟踪评价（本人、同事、单位领导、导师）",
+            description="本人：学员本人登录；同事、单位领导：学员所在单位账号（令牌的单位须与学员单位一致）；"
+                        "导师：学员当前的帮带导师。所需评价到齐即完成该节点。")
+    async def evaluate(class_id: str, cadre_id: str, month: int, body: EvaluationIn, ctx: Context = Depends(context),
+                       who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("trainee", "unit", "mentor")
+        cmd = SubmitEvaluation(month=month, role=body.role, evaluator_id=who.user_id,
+                               evaluator_name=body.evaluator_name or who.name, actor_role=who.role,
+                               actor_unit=who.unit, scores=body.scores, text=body.text, today=await today(rt))
+        return _accepted(await handlers.on_trainee(rt.commands, ctx, who, class_id, cadre_id, cmd))
+
+    @r.put("/classes/{class_id}/trainees/{cadre_id}/mentor", status_code=201, response_model=Accepted,
+           summary="指定或更换“1+1”帮带导师")
+    async def assign_mentor(class_id: str, cadre_id: str, body: MentorIn, ctx: Context = Depends(context),
+                            who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("org_department", "unit")
+        cmd = AssignMentor(mentor_id=body.mentor_id, mentor_name=body.mentor_name, mentor_post=body.mentor_post,
+                           actor_role=who.role, actor_unit=who.unit)
+        return _accepted(await handlers.on_trainee(rt.commands, ctx, who, class_id, cadre_id, cmd))
+
+    @r.post("/classes/{class_id}/trainees/{cadre_id}/mentor-tasks", status_code=201, response_model=Accepted,
+            summary="导师记录帮带任务完成（附佐证与评语）", description="；".join(MENTOR_TASKS.values()))
+    async def mentor_task(class_id: str, cadre_id: str, body: MentorTaskIn, ctx: Context = Depends(context),
+                          who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("mentor")
+        cmd = CompleteMentorTask(task=body.task, evidence=body.evidence, comment=body.comment, actor_role=who.role,
+                                 actor_id=who.user_id, today=await today(rt))
+        return _accepted(await handlers.on_trainee(rt.commands, ctx, who, class_id, cadre_id, cmd))
+
+    @r.post("/classes/{class_id}/trainees/{cadre_id}/talks", status_code=201, response_model=Accepted,
+            summary="登记上讲台（日期、听众、题目）")
+    async def talk(class_id: str, cadre_id: str, body: TalkIn, ctx: Context = Depends(context),
+                   who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("trainee", "unit", "org_department")
+        cmd = GiveTalk(talk_id=body.talk_id or new_id(), on=body.on, audience=body.audience, topic=body.topic,
+                       attendees=body.attendees, actor_role=who.role, actor_id=who.user_id, actor_unit=who.unit,
+                       today=await today(rt))
+        return _accepted(await handlers.on_trainee(rt.commands, ctx, who, class_id, cadre_id, cmd))
+
+    @r.post("/classes/{class_id}/outcomes", status_code=201, response_model=Accepted,
+            summary="登记班次成果（调研报告、金点子）")
+    async def outcome(class_id: str, body: OutcomeIn, ctx: Context = Depends(context),
+                      who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("org_department", "party_school")
+        await queries.known_class(rt, who, class_id)
+        cmd = ReportOutcome(outcome_id=body.outcome_id or new_id(), class_id=class_id, kind=body.kind,
+                            title=body.title, authors=body.authors)
+        return _accepted(await handlers.report_outcome(rt.commands, ctx, who, cmd))
+
+    @r.post("/outcomes/{outcome_id}/endorsements", status_code=201, response_model=Accepted,
+            summary="登记成果获得的领导批示或采纳")
+    async def endorse(outcome_id: str, body: EndorsementIn, ctx: Context = Depends(context),
+                      who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("org_department", "party_school")
+        cmd = EndorseOutcome(kind=body.kind, by=body.by, on=body.on, note=body.note, today=await today(rt))
+        return _accepted(await handlers.endorse_outcome(rt.commands, ctx, who, outcome_id, cmd))
+
+    @r.get("/trainees/{cadre_id}/followup", summary="学员跟踪档案（节点、评价、导师、上讲台、成效）")
+    async def trainee_file(cadre_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        return await queries.trainee_file(rt, who, cadre_id)
+
+    @r.get("/trainees/{cadre_id}/followup.xlsx", summary="导出学员跟踪档案（Excel）")
+    async def trainee_file_xlsx(cadre_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        data = await queries.trainee_file(rt, who, cadre_id)
+        return export.xlsx_response(export.file_workbook(data), f"跟踪档案_{data.get('name', '')}_{cadre_id}.xlsx")
+
+    @r.get("/classes/{class_id}/effect", summary="班次培训成效报告",
+           description="节点完成率 = 已完成 / 已到期；按时率 = 按时完成 / 已完成；某月得分 = 该月节点全部评价（各项平均）的平均。")
+    async def effect(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        return await queries.class_effect(rt, who, class_id)
+
+    @r.get("/classes/{class_id}/effect.xlsx", summary="导出班次培训成效报告（Excel）")
+    async def effect_xlsx(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        data = await queries.class_effect(rt, who, class_id)
+        return export.xlsx_response(export.effect_workbook(data), f"培训成效报告_{class_id}.xlsx")
+
+    @r.get("/worklist", summary="本周跟踪待办（到期与逾期节点）")
+    async def worklist(week_of: date | None = Query(None, description="该周任一天（默认今天）"),
+                       who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        return await queries.worklist(rt, who, week_of or await today(rt))
+
+    @r.get("/worklist.xlsx", summary="导出本周跟踪待办（Excel）")
+    async def worklist_xlsx(week_of: date | None = Query(None, description="该周任一天（默认今天）"),
+                            who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        data = await queries.worklist(rt, who, week_of or await today(rt))
+        return export.xlsx_response(export.worklist_workbook(data), f"跟踪待办_{data['week_start']}.xlsx")
+
+    if settings.movable_clock:
+        @r.get("/admin/clock", tags=["测试时钟"], summary="服务的“今天”（仅测试部署）")
+        async def get_clock(who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+            who.require_role("admin")
+            return {"today": (await today(rt)).isoformat(), "offset_days": await clock.offset_days(rt.db)}
+
+        @r.put("/admin/clock", tags=["测试时钟"], summary="调整服务的“今天”（仅测试部署，生产配置下不存在）")
+        async def set_clock(body: ClockIn, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+            who.require_role("admin")
+            offset = await clock.move_to(rt.db, body.today)
+            return {"today": body.today.isoformat(), "offset_days": offset}
+
+    return r

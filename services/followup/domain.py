@@ -1,1 +1,453 @@
-"""The followup service's aggregates (跟踪问效) arrive with its own issue; the layout is fixed now."""
+"""Follow-up (跟踪问效) aggregates, pure: decide and evolve, no I/O, time passed in.
+
+Three kinds of stream:
+
+- the class's follow-up plan (跟踪计划): the months after graduation and the grace period;
+- one stream per trainee and class (学员跟踪档案): the milestones, their evaluations,
+  the 1+1 mentor and the mentor's tasks, sharing talks. Every rule about a milestone
+  (due once, overdue once, complete once, who may evaluate) is checked on this one
+  stream, so the unique (stream, version) append makes it hold across instances;
+- one stream per outcome (成果): a research report or proposal and its endorsements.
+"""
+
+from __future__ import annotations
+
+import calendar
+from copy import deepcopy
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+
+from shared.contracts.followup import (
+    EVALUATOR_ROLES, MENTOR_TASKS, MILESTONE_FOCUS, EvaluationSubmitted, FollowUpPlanSet, MentorAssigned,
+    MentorTaskCompleted, MilestoneCompleted, MilestoneDue, MilestoneOverdue, MilestoneScheduled, OutcomeEndorsed,
+    OutcomeReported, SharingTalkGiven,
+)
+from shared.errors import DomainError, Forbidden, NotFound
+from shared.events import Event
+
+DEFAULT_MONTHS = (1, 3, 6, 12)
+DEFAULT_GRACE_DAYS = 14
+REQUIRED_ROLES = ("self", "colleague", "unit_leader")
+SCORE_MIN, SCORE_MAX = 0.0, 100.0
+
+# The questions of each stage (一个月听思想、三个月谈表现、六个月考素质、一年内看实绩).
+QUESTIONS: dict[str, dict[str, str]] = {
+    "thinking": {"ideals": "理想信念与党性认识", "learning": "学习收获与思想转变", "attitude": "工作态度与担当意识"},
+    "performance": {"application": "学用结合、运用所学情况", "diligence": "履职尽责与工作作风", "teamwork": "团结协作与群众评价"},
+    "competence": {"professional": "专业能力", "problem_solving": "解决复杂问题能力", "innovation": "改革创新能力"},
+    "results": {"achievements": "工作实绩", "contribution": "对单位发展的贡献", "growth": "成长进步与发展潜力"},
+}
+STAGE_NAMES = {"thinking": "听思想", "performance": "谈表现", "competence": "考素质", "results": "看实绩"}
+
+
+def stage_of(month: int) -> str:
+    """The stage a milestone month belongs to; months between the four defaults take the earlier one."""
+    if month >= 12:
+        return "results"
+    if month >= 6:
+        return "competence"
+    if month >= 3:
+        return "performance"
+    return "thinking"
+
+
+def questions_for(month: int) -> dict[str, str]:
+    return QUESTIONS[stage_of(month)]
+
+
+def add_months(d: date, months: int) -> date:
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+def milestone_id(class_id: str, cadre_id: str, month: int) -> str:
+    return f"{class_id}:{cadre_id}:{month}"
+
+
+def trainee_stream(class_id: str, cadre_id: str) -> str:
+    return f"followup:{class_id}:{cadre_id}"
+
+
+def plan_stream(class_id: str) -> str:
+    return f"followup-plan:{class_id}"
+
+
+def outcome_stream(outcome_id: str) -> str:
+    return f"outcome:{outcome_id}"
+
+
+# -- the class's plan ----------------------------------------------------------------
+@dataclass(frozen=True)
+class SetPlan:
+    class_id: str
+    months: list[int]
+    grace_days: int
+
+
+@dataclass
+class PlanState:
+    class_id: str | None = None
+    months: tuple[int, ...] = DEFAULT_MONTHS
+    grace_days: int = DEFAULT_GRACE_DAYS
+
+
+class PlanDecider:
+    def initial(self) -> PlanState:
+        return PlanState()
+
+    def decide(self, state: PlanState, command) -> list[Event]:
+        match command:
+            case SetPlan():
+                months = sorted(command.months)
+                if not months:
+                    raise DomainError("跟踪计划至少要有一个节点月份。", code="empty_plan", field="months")
+                if len(set(months)) != len(months):
+                    raise DomainError("节点月份不能重复。", code="duplicate_month", field="months")
+                if months[0] < 1 or months[-1] > 24:
+                    raise DomainError("节点月份须在结业后 1 至 24 个月之间。", code="month_out_of_range", field="months")
+                if not 0 <= command.grace_days <= 90:
+                    raise DomainError("宽限期须在 0 至 90 天之间。", code="bad_grace", field="grace_days")
+                if state.class_id and tuple(months) == state.months and command.grace_days == state.grace_days:
+                    return []
+                return [FollowUpPlanSet(class_id=command.class_id, months=months, grace_days=command.grace_days)]
+        raise TypeError(f"unknown command {command!r}")
+
+    def evolve(self, state: PlanState, event: Event) -> PlanState:
+        if isinstance(event, FollowUpPlanSet):
+            return PlanState(event.class_id, tuple(event.months), event.grace_days)
+        return state
+
+
+# -- the trainee's follow-up -----------------------------------------------------------
+@dataclass(frozen=True)
+class ScheduleFollowUp:
+    class_id: str
+    cadre_id: str
+    name: str
+    unit: str
+    graduated_on: date
+    months: tuple[int, ...]
+    grace_days: int
+    today: date
+    home_jurisdiction: str | None = None
+
+
+@dataclass(frozen=True)
+class Tick:
+    """The clock says `today`: milestones whose date has come fall due, late ones become overdue."""
+
+    today: date
+
+
+@dataclass(frozen=True)
+class SubmitEvaluation:
+    month: int
+    role: str                      # self / colleague / unit_leader / mentor
+    evaluator_id: str
+    evaluator_name: str
+    actor_role: str                # the token's role
+    actor_unit: str | None
+    scores: dict[str, float]
+    text: str
+    today: date
+
+
+@dataclass(frozen=True)
+class AssignMentor:
+    mentor_id: str
+    mentor_name: str
+    mentor_post: str
+    actor_role: str
+    actor_unit: str | None
+
+
+@dataclass(frozen=True)
+class CompleteMentorTask:
+    task: str
+    evidence: str
+    comment: str
+    actor_role: str
+    actor_id: str
+    today: date
+
+
+@dataclass(frozen=True)
+class GiveTalk:
+    talk_id: str
+    on: date
+    audience: str
+    topic: str
+    attendees: int
+    actor_role: str
+    actor_id: str
+    actor_unit: str | None
+    today: date
+
+
+@dataclass
+class Milestone:
+    month: int
+    due_on: date
+    grace_days: int
+    required: tuple[str, ...]
+    due: bool = False
+    completed: bool = False
+    overdue: bool = False
+    evaluations: list[tuple[str, str, float]] = field(default_factory=list)   # role, evaluator, mean score
+
+    @property
+    def late_after(self) -> date:
+        return self.due_on + timedelta(days=self.grace_days)
+
+    def missing(self) -> list[str]:
+        have = {r for r, _, _ in self.evaluations}
+        return [r for r in self.required if r not in have]
+
+
+@dataclass
+class FollowUpState:
+    class_id: str | None = None
+    cadre_id: str = ""
+    name: str = ""
+    unit: str = ""
+    milestones: dict[int, Milestone] = field(default_factory=dict)
+    mentor_id: str | None = None
+    tasks_done: set[str] = field(default_factory=set)
+    talks: set[str] = field(default_factory=set)
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return round(sum(values) / len(values), 2)
+
+
+class FollowUpDecider:
+    def initial(self) -> FollowUpState:
+        return FollowUpState()
+
+    def decide(self, s: FollowUpState, command) -> list[Event]:
+        if isinstance(command, ScheduleFollowUp):
+            return self._schedule(s, command)
+        if s.class_id is None:
+            raise NotFound("该学员尚无跟踪档案：结业后才会排定跟踪节点。", code="followup_not_found")
+        match command:
+            case Tick():
+                return self._tick(s, command.today)
+            case SubmitEvaluation():
+                return self._evaluate(s, command)
+            case AssignMentor():
+                return self._assign(s, command)
+            case CompleteMentorTask():
+                return self._task(s, command)
+            case GiveTalk():
+                return self._talk(s, command)
+        raise TypeError(f"unknown command {command!r}")
+
+    # Scheduling twice emits nothing: the process manager may retry freely.
+    def _schedule(self, s: FollowUpState, c: ScheduleFollowUp) -> list[Event]:
+        if s.class_id is not None:
+            return []
+        events: list[Event] = [
+            MilestoneScheduled(
+                milestone_id=milestone_id(c.class_id, c.cadre_id, m), class_id=c.class_id, cadre_id=c.cadre_id,
+                name=c.name, unit=c.unit, month=m, due_on=add_months(c.graduated_on, m),
+                required_roles=list(REQUIRED_ROLES), home_jurisdiction=c.home_jurisdiction, grace_days=c.grace_days,
+            )
+            for m in sorted(set(c.months))
+        ]
+        # A graduate scheduled late (back-filled) gets what has already come due at once.
+        after = FollowUpState()
+        for e in events:
+            after = self.evolve(after, e)
+        return events + self._tick(after, c.today)
+
+    def _tick(self, s: FollowUpState, today: date) -> list[Event]:
+        out: list[Event] = []
+        for m in sorted(s.milestones.values(), key=lambda m: m.month):
+            if not m.due and today >= m.due_on:
+                out.append(self._due(s, m))
+            if not m.completed and not m.overdue and today > m.late_after:
+                out.append(MilestoneOverdue(milestone_id=milestone_id(s.class_id, s.cadre_id, m.month),
+                                            class_id=s.class_id, cadre_id=s.cadre_id, month=m.month,
+                                            due_on=m.due_on, missing_roles=m.missing()))
+        return out
+
+    @staticmethod
+    def _due(s: FollowUpState, m: Milestone) -> MilestoneDue:
+        return MilestoneDue(milestone_id=milestone_id(s.class_id, s.cadre_id, m.month), class_id=s.class_id,
+                            cadre_id=s.cadre_id, month=m.month, due_on=m.due_on)
+
+    def _evaluate(self, s: FollowUpState, c: SubmitEvaluation) -> list[Event]:
+        m = s.milestones.get(c.month)
+        if m is None:
+            have = "、".join(f"{k} 个月" for k in sorted(s.milestones))
+            raise NotFound(f"{s.name} 没有结业后 {c.month} 个月的跟踪节点（已排定：{have}）。", code="milestone_not_found")
+        self._check_evaluator(s, c)
+        if m.completed:
+            raise DomainError(f"{s.name} 的 {c.month} 个月节点已完成，不再接受评价。", code="milestone_completed")
+        if c.today < m.due_on:
+            raise DomainError(f"{c.month} 个月节点 {m.due_on} 才到期，到期后再评价。", code="not_due_yet")
+        if any(r == c.role and (c.role != "colleague" or e == c.evaluator_id) for r, e, _ in m.evaluations):
+            raise DomainError(f"{EVALUATOR_ROLES[c.role]}对该节点的评价已提交过，不能重复提交。", code="already_evaluated")
+        expected = questions_for(c.month)
+        if set(c.scores) != set(expected):
+            need = "、".join(f"{k}（{v}）" for k, v in expected.items())
+            raise DomainError(f"{c.month} 个月节点（{MILESTONE_FOCUS.get(c.month, STAGE_NAMES[stage_of(c.month)])}）"
+                              f"须对以下各项打分：{need}。", code="wrong_questions", field="scores")
+        bad = [k for k, v in c.scores.items() if not SCORE_MIN <= v <= SCORE_MAX]
+        if bad:
+            raise DomainError(f"分数须在 {SCORE_MIN:g} 至 {SCORE_MAX:g} 之间：{'、'.join(bad)}。",
+                              code="score_out_of_range", field="scores")
+        mid = milestone_id(s.class_id, s.cadre_id, c.month)
+        out: list[Event] = []
+        if not m.due:
+            out.append(self._due(s, m))
+        out.append(EvaluationSubmitted(milestone_id=mid, class_id=s.class_id, cadre_id=s.cadre_id, month=c.month,
+                                       role=c.role, evaluator_id=c.evaluator_id, evaluator_name=c.evaluator_name,
+                                       scores=c.scores, text=c.text, submitted_on=c.today))
+        evaluations = [*m.evaluations, (c.role, c.evaluator_id, _mean(c.scores.values()))]
+        if all(any(r == need for r, _, _ in evaluations) for need in m.required):
+            out.append(MilestoneCompleted(milestone_id=mid, class_id=s.class_id, cadre_id=s.cadre_id, month=c.month,
+                                          completed_on=c.today, on_time=c.today <= m.late_after,
+                                          average_score=_mean(x for _, _, x in evaluations)))
+        return out
+
+    @staticmethod
+    def _check_evaluator(s: FollowUpState, c: SubmitEvaluation) -> None:
+        if c.role not in EVALUATOR_ROLES:
+            raise DomainError(f"未知的评价角色 {c.role}；可用：{'、'.join(EVALUATOR_ROLES)}。", code="bad_role", field="role")
+        if c.role == "self":
+            if c.actor_role != "trainee" or c.evaluator_id != s.cadre_id:
+                raise Forbidden("本人自评须由学员本人登录提交。", code="not_the_trainee")
+        elif c.role in ("colleague", "unit_leader"):
+            if c.actor_role != "unit":
+                raise Forbidden(f"{EVALUATOR_ROLES[c.role]}评价须由所在单位账号提交。", code="wrong_role")
+            if c.actor_unit != s.unit:
+                raise Forbidden(f"只有{s.name}所在单位“{s.unit}”可以提交{EVALUATOR_ROLES[c.role]}评价"
+                                f"（您的单位：{c.actor_unit or '未标明'}）。", code="wrong_unit")
+        elif c.role == "mentor":
+            if c.actor_role != "mentor" or s.mentor_id is None or c.evaluator_id != s.mentor_id:
+                raise Forbidden(f"导师评价须由{s.name}当前的帮带导师提交。", code="not_the_mentor")
+
+    @staticmethod
+    def _assign(s: FollowUpState, c: AssignMentor) -> list[Event]:
+        if c.actor_role == "unit" and c.actor_unit != s.unit:
+            raise Forbidden(f"只有{s.name}所在单位“{s.unit}”或组织部可以为其指定导师。", code="wrong_unit")
+        if c.mentor_id == s.mentor_id:
+            raise DomainError(f"{c.mentor_name} 已是 {s.name} 的导师。", code="same_mentor", field="mentor_id")
+        if c.mentor_id == s.cadre_id:
+            raise DomainError("学员不能担任自己的导师。", code="self_mentor", field="mentor_id")
+        return [MentorAssigned(class_id=s.class_id, cadre_id=s.cadre_id, mentor_id=c.mentor_id,
+                               mentor_name=c.mentor_name, mentor_post=c.mentor_post, replaces=s.mentor_id)]
+
+    @staticmethod
+    def _task(s: FollowUpState, c: CompleteMentorTask) -> list[Event]:
+        if c.actor_role != "mentor" or s.mentor_id is None or c.actor_id != s.mentor_id:
+            raise Forbidden(f"帮带任务须由{s.name}当前的导师记录。", code="not_the_mentor")
+        if c.task not in MENTOR_TASKS:
+            raise DomainError(f"未知的帮带任务 {c.task}；可用：{'、'.join(MENTOR_TASKS)}。", code="bad_task", field="task")
+        if c.task in s.tasks_done:
+            raise DomainError(f"帮带任务“{MENTOR_TASKS[c.task]}”已记录完成。", code="task_done", field="task")
+        if not c.evidence.strip() or not c.comment.strip():
+            raise DomainError("须写明佐证材料和导师评语。", code="evidence_required", field="evidence")
+        return [MentorTaskCompleted(class_id=s.class_id, cadre_id=s.cadre_id, task=c.task, evidence=c.evidence,
+                                    comment=c.comment, mentor_id=c.actor_id, done_on=c.today)]
+
+    @staticmethod
+    def _talk(s: FollowUpState, c: GiveTalk) -> list[Event]:
+        if c.actor_role == "trainee" and c.actor_id != s.cadre_id:
+            raise Forbidden("学员只能登记本人的上讲台。", code="not_the_trainee")
+        if c.actor_role == "unit" and c.actor_unit != s.unit:
+            raise Forbidden(f"只有{s.name}所在单位“{s.unit}”可以登记其上讲台。", code="wrong_unit")
+        if c.on > c.today:
+            raise DomainError("上讲台日期不能晚于今天：讲过之后再登记。", code="talk_in_future", field="on")
+        if c.talk_id in s.talks:
+            return []
+        return [SharingTalkGiven(talk_id=c.talk_id, class_id=s.class_id, cadre_id=s.cadre_id, on=c.on,
+                                 audience=c.audience, topic=c.topic, attendees=c.attendees)]
+
+    def evolve(self, s: FollowUpState, event: Event) -> FollowUpState:
+        s = deepcopy(s)     # the state a caller holds never changes under it (streams are short)
+        match event:
+            case MilestoneScheduled():
+                s.class_id, s.cadre_id, s.name, s.unit = event.class_id, event.cadre_id, event.name, event.unit
+                s.milestones[event.month] = Milestone(event.month, event.due_on, event.grace_days,
+                                                      tuple(event.required_roles))
+            case MilestoneDue():
+                s.milestones[event.month].due = True
+            case MilestoneOverdue():
+                s.milestones[event.month].overdue = True
+            case EvaluationSubmitted():
+                s.milestones[event.month].evaluations.append(
+                    (event.role, event.evaluator_id, _mean(event.scores.values())))
+            case MilestoneCompleted():
+                s.milestones[event.month].completed = True
+            case MentorAssigned():
+                s.mentor_id = event.mentor_id
+            case MentorTaskCompleted():
+                s.tasks_done.add(event.task)
+            case SharingTalkGiven():
+                s.talks.add(event.talk_id)
+        return s
+
+
+# -- outcomes ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReportOutcome:
+    outcome_id: str
+    class_id: str
+    kind: str
+    title: str
+    authors: list[str]
+
+
+@dataclass(frozen=True)
+class EndorseOutcome:
+    kind: str
+    by: str
+    on: date
+    note: str
+    today: date
+
+
+@dataclass
+class OutcomeState:
+    outcome_id: str | None = None
+    class_id: str = ""
+    title: str = ""
+    endorsements: set[tuple[str, str]] = field(default_factory=set)
+
+
+class OutcomeDecider:
+    def initial(self) -> OutcomeState:
+        return OutcomeState()
+
+    def decide(self, s: OutcomeState, command) -> list[Event]:
+        match command:
+            case ReportOutcome():
+                if s.outcome_id is not None:
+                    raise DomainError(f"成果 {command.outcome_id} 已登记。", code="outcome_exists")
+                if not command.title.strip():
+                    raise DomainError("成果须有标题。", code="title_required", field="title")
+                return [OutcomeReported(outcome_id=command.outcome_id, class_id=command.class_id, kind=command.kind,
+                                        title=command.title, authors=command.authors)]
+            case EndorseOutcome():
+                if s.outcome_id is None:
+                    raise NotFound("成果不存在。", code="outcome_not_found")
+                if command.on > command.today:
+                    raise DomainError("批示或采纳日期不能晚于今天。", code="endorsed_in_future", field="on")
+                if (command.kind, command.by) in s.endorsements:
+                    raise DomainError(f"{command.by} 对“{s.title}”的{'批示' if command.kind == 'approval' else '采纳'}"
+                                      "已登记过。", code="already_endorsed")
+                return [OutcomeEndorsed(outcome_id=s.outcome_id, class_id=s.class_id, kind=command.kind,
+                                        by=command.by, on=command.on, note=command.note)]
+        raise TypeError(f"unknown command {command!r}")
+
+    def evolve(self, s: OutcomeState, event: Event) -> OutcomeState:
+        match event:
+            case OutcomeReported():
+                return OutcomeState(event.outcome_id, event.class_id, event.title)
+            case OutcomeEndorsed():
+                return replace(s, endorsements=s.endorsements | {(event.kind, event.by)})
+        return s

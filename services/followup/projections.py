@@ -1,5 +1,156 @@
-"""The followup service's read models arrive with its own issue."""
+"""Follow-up read models, each keyed by what the API reads (FerretDB uses an index only
+for `_id` equality):
 
-from shared.projection import Projection
+- `graduates`, one document per class: who graduated (from teaching's topic) and who
+  already has milestones (from our own). The scheduler's to-do list: it scans this
+  small collection (one document per class) for `pending > 0`.
+- `files`, one document per cadre: the trainee's follow-up file (跟踪档案) over classes.
+- `class_effect`, one document per class: every trainee's milestones, evaluations,
+  mentor tasks and talks, and the class's outcomes — the effect report is computed from
+  it on read. Fed by at most one stream per trainee of the class plus one per outcome,
+  so its `_applied` guard stays as small as the class.
+"""
 
-PROJECTIONS: list[Projection] = []
+from __future__ import annotations
+
+from shared.contracts.followup import (
+    EVALUATOR_ROLES, MENTOR_TASKS, EvaluationSubmitted, MentorAssigned, MentorTaskCompleted, MilestoneCompleted,
+    MilestoneDue, MilestoneOverdue, MilestoneScheduled, OutcomeEndorsed, OutcomeReported, SharingTalkGiven,
+)
+from shared.contracts.teaching import TraineeGraduated
+from shared.projection import Projection, guard_key
+from services.followup.domain import STAGE_NAMES, stage_of
+
+
+def _about(env, ev) -> str | None:
+    """The jurisdiction an event is about: the trainee's home county when given."""
+    return getattr(ev, "home_jurisdiction", None) or env.jurisdiction
+
+
+graduates = Projection("graduates", sources=("teaching", "followup"), include_ancestors=True, scope=_about)
+
+
+@graduates.on(TraineeGraduated, key=lambda env, ev: ev.class_id)
+def _graduated(doc, env, ev: TraineeGraduated) -> None:
+    doc.setdefault("class_id", ev.class_id)
+    doc.setdefault("jurisdiction", _about(env, ev))
+    if ev.class_title:
+        doc["class_title"] = ev.class_title
+    doc.setdefault("graduates", {})[guard_key(ev.cadre_id)] = {
+        "cadre_id": ev.cadre_id, "name": ev.name, "unit": ev.unit, "graduated_on": ev.graduated_on.isoformat(),
+        "jurisdiction": _about(env, ev),
+    }
+    _count_pending(doc)
+
+
+@graduates.on(MilestoneScheduled, key=lambda env, ev: ev.class_id)
+def _scheduled_graduate(doc, env, ev: MilestoneScheduled) -> None:
+    doc.setdefault("class_id", ev.class_id)
+    doc.setdefault("jurisdiction", _about(env, ev))
+    doc.setdefault("scheduled", {})[guard_key(ev.cadre_id)] = True
+    _count_pending(doc)
+
+
+def _count_pending(doc) -> None:
+    done = doc.get("scheduled", {})
+    doc["pending"] = sum(1 for k in doc.get("graduates", {}) if k not in done)
+
+
+# -- one trainee in one class: shared by the file and the class report -------------------------
+def _section(env, ev, detailed: bool) -> dict:
+    return {"class_id": ev.class_id, "cadre_id": ev.cadre_id, "milestones": {}, "mentor": None,
+            "mentor_history": [], "tasks": {}, "talks": [], "detailed": detailed}
+
+
+def _apply_trainee(sec: dict, env, ev) -> None:
+    match ev:
+        case MilestoneScheduled():
+            sec.update(name=ev.name, unit=ev.unit)
+            sec["milestones"][str(ev.month)] = {
+                "milestone_id": ev.milestone_id, "month": ev.month, "focus": STAGE_NAMES[stage_of(ev.month)],
+                "due_on": ev.due_on.isoformat(), "grace_days": ev.grace_days,
+                "required_roles": list(ev.required_roles), "status": "scheduled", "overdue": False,
+                "completed_on": None, "on_time": None, "average_score": None, "evaluations": [],
+            }
+        case MilestoneDue():
+            m = sec["milestones"][str(ev.month)]
+            if m["status"] == "scheduled":
+                m["status"] = "due"
+        case MilestoneOverdue():
+            m = sec["milestones"][str(ev.month)]
+            m.update(overdue=True, missing_roles=list(ev.missing_roles))
+            if m["status"] != "completed":
+                m["status"] = "overdue"
+        case EvaluationSubmitted():
+            m = sec["milestones"][str(ev.month)]
+            mean = round(sum(ev.scores.values()) / len(ev.scores), 2) if ev.scores else None
+            item = {"role": ev.role, "role_name": EVALUATOR_ROLES[ev.role], "evaluator_name": ev.evaluator_name,
+                    "submitted_on": ev.submitted_on.isoformat(), "mean": mean}
+            if sec.get("detailed"):
+                item.update(scores=ev.scores, text=ev.text)
+            m["evaluations"].append(item)
+        case MilestoneCompleted():
+            m = sec["milestones"][str(ev.month)]
+            m.update(status="completed", completed_on=ev.completed_on.isoformat(), on_time=ev.on_time,
+                     average_score=ev.average_score)
+        case MentorAssigned():
+            mentor = {"mentor_id": ev.mentor_id, "name": ev.mentor_name, "post": ev.mentor_post,
+                      "assigned_by": env.actor.name, "assigned_at": env.occurred_at.isoformat()}
+            sec["mentor_history"].append(mentor)
+            sec["mentor"] = mentor
+        case MentorTaskCompleted():
+            sec["tasks"][ev.task] = {"task": ev.task, "task_name": MENTOR_TASKS[ev.task], "evidence": ev.evidence,
+                                     "comment": ev.comment, "mentor_id": ev.mentor_id, "done_on": ev.done_on.isoformat()}
+        case SharingTalkGiven():
+            sec["talks"].append({"talk_id": ev.talk_id, "on": ev.on.isoformat(), "audience": ev.audience,
+                                 "topic": ev.topic, "attendees": ev.attendees})
+
+
+TRAINEE_EVENTS = (MilestoneScheduled, MilestoneDue, MilestoneOverdue, EvaluationSubmitted, MilestoneCompleted,
+                  MentorAssigned, MentorTaskCompleted, SharingTalkGiven)
+
+files = Projection("files", sources=("followup",))
+class_effect = Projection("class_effect", sources=("followup",))
+
+
+def _file(doc, env, ev) -> None:
+    doc.setdefault("cadre_id", ev.cadre_id)
+    doc.setdefault("jurisdiction", _about(env, ev))
+    if isinstance(ev, MilestoneScheduled):
+        doc.update(name=ev.name, unit=ev.unit)
+    classes = doc.setdefault("classes", {})
+    sec = classes.setdefault(guard_key(ev.class_id), _section(env, ev, detailed=True))
+    _apply_trainee(sec, env, ev)
+
+
+def _class(doc, env, ev) -> None:
+    doc.setdefault("class_id", ev.class_id)
+    doc.setdefault("jurisdiction", env.jurisdiction)
+    doc.setdefault("outcomes", {})
+    sec = doc.setdefault("trainees", {}).setdefault(guard_key(ev.cadre_id), _section(env, ev, detailed=False))
+    _apply_trainee(sec, env, ev)
+
+
+for _cls in TRAINEE_EVENTS:
+    files.on(_cls, key=lambda env, ev: ev.cadre_id)(_file)
+    class_effect.on(_cls, key=lambda env, ev: ev.class_id)(_class)
+
+
+@class_effect.on(OutcomeReported, key=lambda env, ev: ev.class_id)
+def _outcome(doc, env, ev: OutcomeReported) -> None:
+    doc.setdefault("class_id", ev.class_id)
+    doc.setdefault("jurisdiction", env.jurisdiction)
+    doc.setdefault("trainees", {})
+    doc.setdefault("outcomes", {})[guard_key(ev.outcome_id)] = {
+        "outcome_id": ev.outcome_id, "kind": ev.kind, "title": ev.title, "authors": ev.authors,
+        "reported_by": env.actor.name, "endorsements": [],
+    }
+
+
+@class_effect.on(OutcomeEndorsed, key=lambda env, ev: ev.class_id)
+def _endorsed(doc, env, ev: OutcomeEndorsed) -> None:
+    doc["outcomes"][guard_key(ev.outcome_id)]["endorsements"].append(
+        {"kind": ev.kind, "by": ev.by, "on": ev.on.isoformat(), "note": ev.note})
+
+
+PROJECTIONS = [graduates, files, class_effect]

@@ -1,13 +1,16 @@
 """The followup service's definition: what the runtime composes."""
 
 from shared.runtime import ServiceDefinition
-from services.followup import api
+from services.followup import api, scheduler
 from services.followup.projections import PROJECTIONS
 
 DEFINITION = ServiceDefinition(
     name="followup",
     title="训后 · 跟踪问效（1/3/6/12 个月节点、评价、1+1 导师、上讲台、成果）",
-    description="尚在建设中：仅提供健康检查、就绪检查与接口文档。",
+    description="学员结业后按班次跟踪计划排定节点，到期提醒、逾期标记；本人、同事、单位领导、导师评价；"
+                "“1+1”导师帮带任务、上讲台、调研成果与批示；学员与班次成效报告及 Excel 导出。"
+                "事件发布到 Kafka 主题 ganxun.followup.<行政区划代码>。",
     projections=PROJECTIONS,
     routes=api.routes,
+    workers={"scheduler": scheduler.run},
 )

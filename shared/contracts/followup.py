@@ -48,6 +48,8 @@ class MilestoneScheduled(Event, type="MilestoneScheduled", version=1):
     due_on: date
     required_roles: list[EvaluatorRole]
     home_jurisdiction: str | None = None
+    # The plan's grace period, so the milestone's own stream knows when it is overdue.
+    grace_days: int = Field(14, ge=0)
 
 
 @register

@@ -1,0 +1,94 @@
+"""Reads behind the API: every document is read by `_id` (FerretDB indexes nothing else)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from shared import jurisdiction as jur
+from shared import store
+from shared.auth import Principal
+from shared.errors import Forbidden, NotFound
+from shared.projection import public
+from shared.runtime import Runtime
+from services.followup import report
+from services.followup.scheduler import REMINDERS
+
+# How far back the work list looks for milestones that fell overdue and are still open.
+WORKLIST_LOOKBACK_DAYS = 183
+READERS = ("org_department", "party_school", "analyst", "admin")
+
+
+async def trainee_file(rt: Runtime, who: Principal, cadre_id: str) -> dict:
+    doc = await rt.db["files"].find_one({"_id": cadre_id})
+    if doc is None:
+        raise NotFound(f"干部 {cadre_id} 尚无跟踪档案（结业后才会建立，或尚未同步）。", code="file_not_found")
+    who.require_covers(doc["jurisdiction"])
+    classes = list(doc.get("classes", {}).values())
+    if who.role == "trainee":
+        if who.user_id != cadre_id:
+            raise Forbidden("学员只能查看本人的跟踪档案。", code="not_the_trainee")
+    elif who.role == "unit":
+        if who.unit != doc.get("unit"):
+            raise Forbidden(f"只有所在单位“{doc.get('unit')}”可以查看该干部的跟踪档案。", code="wrong_unit")
+    elif who.role == "mentor":
+        if not any((c.get("mentor") or {}).get("mentor_id") == who.user_id for c in classes):
+            raise Forbidden("导师只能查看所帮带学员的跟踪档案。", code="not_the_mentor")
+    else:
+        who.require_role(*READERS, "trainee", "unit", "mentor")
+    out = public(doc)
+    out["classes"] = [{**{k: v for k, v in c.items() if k != "detailed"}, "effect": report.trainee_effect(c)}
+                      for c in classes]
+    return out
+
+
+async def class_effect(rt: Runtime, who: Principal, class_id: str) -> dict:
+    who.require_role(*READERS)
+    doc = await rt.db["class_effect"].find_one({"_id": class_id})
+    if doc is None:
+        raise NotFound(f"班次 {class_id} 尚无跟踪数据（学员结业后才会排定跟踪节点）。", code="class_not_found")
+    who.require_covers(doc["jurisdiction"])
+    return report.class_effect(doc)
+
+
+async def known_class(rt: Runtime, who: Principal, class_id: str) -> dict:
+    doc = await rt.db["graduates"].find_one({"_id": class_id})
+    if doc is None:
+        raise NotFound(f"班次 {class_id} 尚无结业学员，不能登记成果。", code="class_not_found")
+    who.require_covers(doc["jurisdiction"])
+    return doc
+
+
+def week_of(day: date) -> tuple[date, date]:
+    start = day - timedelta(days=day.weekday())
+    return start, start + timedelta(days=6)
+
+
+async def worklist(rt: Runtime, who: Principal, day: date) -> dict:
+    """This week's work (本周待办): milestones due by the end of the week and not done,
+    and those overdue (within the look-back) and still open, in the reader's jurisdiction."""
+    who.require_role("org_department", "party_school", "admin")
+    start, end = week_of(day)
+    days = [(end - timedelta(days=i)).isoformat() for i in range((end - start).days + WORKLIST_LOOKBACK_DAYS + 1)]
+    reminders = await store.find_by_ids(rt.db[REMINDERS], days, {"streams": 1})
+    cadres = {e["cadre_id"] for d in reminders.values() for e in d.get("streams", {}).values()
+              if jur.covers(who.jurisdiction, e["jurisdiction"])}
+    files = await store.find_by_ids(rt.db["files"], sorted(cadres))
+    items = []
+    for f in files.values():
+        for c in f.get("classes", {}).values():
+            for m in c["milestones"].values():
+                if m["status"] == "completed" or date.fromisoformat(m["due_on"]) > end:
+                    continue
+                have = {e["role"] for e in m["evaluations"]}
+                items.append({
+                    "cadre_id": f["cadre_id"], "name": f.get("name", ""), "unit": f.get("unit", ""),
+                    "class_id": c["class_id"], "month": m["month"], "focus": m["focus"], "due_on": m["due_on"],
+                    "status": "overdue" if m["status"] == "overdue" else "due",
+                    "status_name": "已逾期" if m["status"] == "overdue" else "待完成",
+                    "missing_roles": [r for r in m["required_roles"] if r not in have],
+                    "mentor": (c.get("mentor") or {}).get("name"),
+                })
+    items.sort(key=lambda i: (i["status"] != "overdue", i["due_on"], i["unit"], i["name"]))
+    return {"jurisdiction": who.jurisdiction, "week_start": start.isoformat(), "week_end": end.isoformat(),
+            "due": sum(1 for i in items if i["status"] == "due"),
+            "overdue": sum(1 for i in items if i["status"] == "overdue"), "items": items}
