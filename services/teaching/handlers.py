@@ -1,1 +1,144 @@
-"""Teaching's command handlers arrive with its own issue (sessions, attendance, leave)."""
+"""Command handlers: resolve the facts a command needs from other aggregates, check who
+may act, decide, append. At most three stream loads per request (catalogue, timetable,
+class), and the roster is one read by `_id`."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import date
+
+from shared.auth import Principal
+from shared.commands import CommandHandler, Context
+from shared.contracts.teaching import OnlineHoursCredited
+from shared.errors import NotFound
+from shared.events import Envelope
+from shared.runtime import Runtime
+from services.teaching import classroom as cr
+from services.teaching import domain as d
+
+CATALOGUE = d.CatalogueDecider()
+TIMETABLE = d.TimetableDecider()
+CLASS = cr.ClassTeachingDecider()
+ONLINE = d.OnlineLedgerDecider()
+
+
+class ClassFacts:
+    """A class as teaching's roster projection knows it."""
+
+    def __init__(self, doc: dict) -> None:
+        self.doc = doc
+        self.class_id = doc["class_id"] if "class_id" in doc else doc["_id"]
+        self.jurisdiction = doc["jurisdiction"]
+        homes = doc.get("homes", {})
+        self.roster: dict[str, cr.Trainee] = {
+            t["cadre_id"]: cr.Trainee(t["cadre_id"], t["name"], t["unit"], homes.get(t["cadre_id"]))
+            for t in doc.get("trainees", []) if t["status"] == "confirmed"
+        }
+
+    @property
+    def opened(self) -> bool:
+        return "starts_on" in self.doc
+
+    def window(self) -> d.ClassWindow:
+        if not self.opened:
+            raise NotFound(f"班次 {self.class_id} 的开班信息尚未同步，请稍后再试。", code="class_not_found")
+        return d.ClassWindow(self.class_id, self.doc["title"], date.fromisoformat(self.doc["starts_on"]),
+                             date.fromisoformat(self.doc["ends_on"]), max(len(self.roster), 1))
+
+
+async def class_facts(rt: Runtime, who: Principal, class_id: str) -> ClassFacts:
+    doc = await rt.db["class_roster"].find_one({"_id": class_id})
+    if doc is None:
+        raise NotFound(f"班次 {class_id} 不存在（或尚未从选学服务同步）。", code="class_not_found")
+    who.require_covers(doc["jurisdiction"])
+    return ClassFacts(doc)
+
+
+def _as_class(ctx: Context, facts: ClassFacts) -> Context:
+    # A class's teaching record and timetable live in the class's own jurisdiction, so
+    # their events reach that county's topic whoever (a covering city/province) acts.
+    return replace(ctx, jurisdiction=facts.jurisdiction)
+
+
+async def catalogue(rt: Runtime, jurisdiction: str) -> d.CatalogueState:
+    return (await rt.commands.load(CATALOGUE, d.catalogue_stream(jurisdiction))).state
+
+
+async def timetable(rt: Runtime, facts: ClassFacts) -> d.TimetableState:
+    return (await rt.commands.load(TIMETABLE, d.timetable_stream(facts.jurisdiction))).state
+
+
+async def session(rt: Runtime, facts: ClassFacts, session_id: str) -> d.Session:
+    return (await timetable(rt, facts)).session(facts.class_id, session_id)
+
+
+# -- catalogue -------------------------------------------------------------------------------
+async def add_to_catalogue(commands: CommandHandler, ctx: Context, cmd) -> list[Envelope]:
+    return await commands.execute(CATALOGUE, d.catalogue_stream(ctx.jurisdiction), cmd, ctx)
+
+
+# -- curriculum and timetable ------------------------------------------------------------------
+async def set_curriculum(rt: Runtime, ctx: Context, who: Principal, class_id: str, course_ids: list[str],
+                         required_hours: dict[str, float]) -> list[Envelope]:
+    facts = await class_facts(rt, who, class_id)
+    known = frozenset((await catalogue(rt, ctx.jurisdiction)).courses)
+    cmd = cr.SetCurriculum(class_id, tuple(course_ids), required_hours, known)
+    return await rt.commands.execute(CLASS, cr.class_stream(class_id), cmd, _as_class(ctx, facts))
+
+
+async def schedule(rt: Runtime, ctx: Context, who: Principal, class_id: str, body) -> list[Envelope]:
+    facts = await class_facts(rt, who, class_id)
+    cat = await catalogue(rt, ctx.jurisdiction)
+    cmd = d.ScheduleSession(
+        session_id=body.session_id, klass=facts.window(), course=cat.course(body.course_id),
+        teacher=cat.teacher(body.teacher_id), site=cat.site(body.site_id), on=body.on,
+        starts_at=body.starts_at, ends_at=body.ends_at, hours=body.hours, required=body.required)
+    return await rt.commands.execute(TIMETABLE, d.timetable_stream(facts.jurisdiction), cmd, _as_class(ctx, facts))
+
+
+async def reschedule(rt: Runtime, ctx: Context, who: Principal, class_id: str, session_id: str,
+                     body) -> list[Envelope]:
+    facts = await class_facts(rt, who, class_id)
+    cat = await catalogue(rt, ctx.jurisdiction)
+    cmd = d.RescheduleSession(session_id, facts.window(), body.on, body.starts_at, body.ends_at,
+                              cat.teacher(body.teacher_id), cat.site(body.site_id), body.reason)
+    return await rt.commands.execute(TIMETABLE, d.timetable_stream(facts.jurisdiction), cmd, _as_class(ctx, facts))
+
+
+async def cancel(rt: Runtime, ctx: Context, who: Principal, class_id: str, session_id: str,
+                 reason: str) -> list[Envelope]:
+    facts = await class_facts(rt, who, class_id)
+    return await rt.commands.execute(TIMETABLE, d.timetable_stream(facts.jurisdiction),
+                                     d.CancelSession(session_id, class_id, reason), _as_class(ctx, facts))
+
+
+# -- attendance, leave, ratings -----------------------------------------------------------------
+async def on_session(rt: Runtime, ctx: Context, who: Principal, class_id: str, session_id: str,
+                     make) -> list[Envelope]:
+    """Runs `make(session, facts)` → a class command, on the class's teaching record."""
+    facts = await class_facts(rt, who, class_id)
+    s = await session(rt, facts, session_id)
+    return await rt.commands.execute(CLASS, cr.class_stream(class_id), make(s, facts), _as_class(ctx, facts))
+
+
+async def graduate(rt: Runtime, ctx: Context, who: Principal, class_id: str, today: date,
+                   rule: cr.GraduationRule) -> list[Envelope]:
+    facts = await class_facts(rt, who, class_id)
+    window = facts.window()
+    sessions = tuple((await timetable(rt, facts)).of_class(class_id))
+    cmd = cr.Graduate(class_id, window.title, window.ends_on, today, sessions, facts.roster, rule)
+    return await rt.commands.execute(CLASS, cr.class_stream(class_id), cmd, _as_class(ctx, facts))
+
+
+# -- online hours -------------------------------------------------------------------------------
+async def credit_online(commands: CommandHandler, ctx: Context,
+                        records: list[OnlineHoursCredited]) -> list[Envelope]:
+    by_year: dict[int, list[OnlineHoursCredited]] = defaultdict(list)
+    for r in records:
+        by_year[r.on.year].append(r)
+    out: list[Envelope] = []
+    for year, recs in sorted(by_year.items()):
+        out += await commands.execute(ONLINE, d.online_stream(ctx.jurisdiction, year),
+                                      d.CreditOnlineHours(tuple(recs)), ctx)
+    return out
