@@ -275,6 +275,9 @@ async def test_a_term_of_150_from_roster_to_graduation(servers, teaching):
     h = await eventually(ledger)
     assert h["class_hours"] == e20["hours"] and h["online_hours"] == 3.5
     assert h["by_kind"]["理论课"] == e20["hours_by_kind"].get("理论课", 0) + 2.5 and h["by_kind"]["网络学习"] == 1
+    bad = content + f"{class_id}-w3,{cid(20)},学员020,两小时,{today},\n".encode()
+    refused = http.post("/online-hours", headers=school(), files={"file": ("网络学院.csv", bad, "text/csv")})
+    assert refused.status_code == 422 and refused.json()["code"] == "bad_rows" and "第 4 行" in refused.json()["message"]
     other = http.get(f"/trainees/{cid(20)}/hours", headers=auth("trainee", COUNTY, user_id=cid(21)))
     assert other.status_code == 403
 
@@ -309,6 +312,13 @@ async def test_a_term_of_150_from_roster_to_graduation(servers, teaching):
     table = list(ws.iter_rows(values_only=True))
     assert table[0][:3] == ("干部编号", "姓名", "单位") and len(table) == N + 1
     assert next(r for r in table if r[0] == cid(20))[8] == e20["hours"]
+    x = http.get(f"/classes/{class_id}/graduation.xlsx", headers=auth("org_department", COUNTY))
+    table = list(load_workbook(io.BytesIO(x.content)).active.iter_rows(values_only=True))
+    verdicts = {r[0]: (r[3], r[6]) for r in table[1:]}
+    assert len(verdicts) == N and verdicts[cid(4)][0] == "未结业" and "党性课学时" in verdicts[cid(4)][1]
+    assert sum(v[0] == "结业" for v in verdicts.values()) == len(want)
+    # nothing stored by the refused import: the ledger still holds exactly the two records
+    assert http.get(f"/trainees/{cid(20)}/hours", headers=school()).json()["online_hours"] == 3.5
 
 
 async def test_clashes_withdrawal_and_who_may_do_what(servers, teaching):
