@@ -20,6 +20,7 @@ from shared.runtime import Runtime
 from services.teaching import classroom as cr
 from services.teaching import domain as d
 from services.teaching import files, handlers, reports
+from services.teaching.closer import local_now
 
 RUNS = ("party_school",)
 READERS = ("party_school", "org_department", "analyst", "admin")
@@ -234,7 +235,7 @@ def routes() -> APIRouter:
         entries = tuple((e.cadre_id, e.late) for e in body.entries)
         return _accepted(await handlers.on_session(
             rt, ctx, who, class_id, session_id,
-            lambda s, f: cr.CheckIn(s, entries, f.roster, utcnow().date())))
+            lambda s, f: cr.CheckIn(s, entries, f.roster, local_now().date())))
 
     @r.post(S + "/early-leaves", response_model=Accepted, tags=["考勤"], summary="记录早退")
     async def early(class_id: str, session_id: str, body: EarlyLeaveIn, ctx: Context = Depends(context),
@@ -265,7 +266,7 @@ def routes() -> APIRouter:
                     who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role(*RUNS)
         return _accepted(await handlers.on_session(
-            rt, ctx, who, class_id, session_id, lambda s, f: cr.CloseSession(s, f.roster, utcnow().date())))
+            rt, ctx, who, class_id, session_id, lambda s, f: cr.CloseSession(s, f.roster, local_now().date())))
 
     @r.post(S + "/ratings", status_code=201, response_model=Accepted, tags=["课程评价"], summary="学员评价课次")
     async def rate(class_id: str, session_id: str, body: RatingIn, ctx: Context = Depends(context),
@@ -302,7 +303,7 @@ def routes() -> APIRouter:
                        who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role(*RUNS)
         rule = cr.GraduationRule(body.min_attendance_rate, body.require_required_courses, body.min_hours)
-        return _accepted(await handlers.graduate(rt, ctx, who, class_id, utcnow().date(), rule))
+        return _accepted(await handlers.graduate(rt, ctx, who, class_id, local_now().date(), rule))
 
     @r.get("/classes/{class_id}/graduation", tags=["结业"], summary="结业名单与未结业学员及原因")
     async def graduation(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):

@@ -1,7 +1,7 @@
 """The teaching service's definition: what the runtime composes."""
 
 from shared.runtime import ServiceDefinition
-from services.teaching import api
+from services.teaching import api, closer
 from services.teaching.projections import PROJECTIONS
 
 DEFINITION = ServiceDefinition(
@@ -11,4 +11,5 @@ DEFINITION = ServiceDefinition(
                 "班级名册由选学服务的事件生成。事件发布到 Kafka 主题 ganxun.teaching.<行政区划代码>。",
     projections=PROJECTIONS,
     routes=api.routes,
+    workers={"closer": closer.run},
 )

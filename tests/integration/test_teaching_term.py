@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import httpx
 import pytest
@@ -16,6 +16,7 @@ from shared.contracts.selection import (
     ClassOpened, NominationConfirmed, NominationRejected, NominationWaitlisted, NominationWithdrawn,
     TraineeNominated,
 )
+from services.teaching.closer import SHANGHAI
 from tests.support import ServiceProcess, auth, decode_all, eventually, publish, random_county, read_topic, settings
 
 pytestmark = pytest.mark.integration
@@ -37,6 +38,10 @@ SITES = [("hall", "党校大礼堂", "教室", 200), ("base", "县红色教育�
          ("room", "第二教室", "教室", 40)]
 
 
+def local_today() -> date:
+    return datetime.now(SHANGHAI).date()     # the party school's day, whatever the machine's zone
+
+
 def school() -> dict[str, str]:
     return auth("party_school", COUNTY, "党校教务处赵老师")
 
@@ -46,9 +51,15 @@ def cid(i: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def teaching(servers, tmp_path_factory):
+def deployment(servers):
+    return settings("teaching", servers, [COUNTY, OTHER])
+
+
+@pytest.fixture(scope="module")
+def teaching(deployment, tmp_path_factory):
     log = tmp_path_factory.mktemp("teaching") / "teaching.log"
-    with ServiceProcess(settings("teaching", servers, [COUNTY, OTHER]), log=log) as p:
+    # The closer worker is left out here: the test starts it when it wants sessions closed.
+    with ServiceProcess(deployment, log=log) as p:
         p.start()
         http = httpx.Client(base_url=p.url, timeout=60)
         for course_id, title, kind, method, hours, mode in COURSES:
@@ -108,7 +119,7 @@ def late(i: int, j: int) -> bool:
 
 async def test_a_term_of_150_from_roster_to_graduation(servers, teaching):
     http = teaching
-    today = date.today()
+    today = local_today()
     starts, ends = today - timedelta(days=20), today - timedelta(days=2)
     class_id = f"T{random_county()}"
     extra = [TraineeNominated(class_id=class_id, cadre_id="X1", name="候补甲", unit="县教育局"),
@@ -321,9 +332,9 @@ async def test_a_term_of_150_from_roster_to_graduation(servers, teaching):
     assert http.get(f"/trainees/{cid(20)}/hours", headers=school()).json()["online_hours"] == 3.5
 
 
-async def test_clashes_withdrawal_and_who_may_do_what(servers, teaching):
+async def test_clashes_withdrawal_closer_and_who_may_do_what(servers, teaching, deployment, tmp_path):
     http = teaching
-    today = date.today()
+    today = local_today()
     a, b = f"A{random_county()}", f"B{random_county()}"
     for c in (a, b):
         await open_class(servers, c, 3, today - timedelta(days=3), today + timedelta(days=10))
@@ -356,7 +367,7 @@ async def test_clashes_withdrawal_and_who_may_do_what(servers, teaching):
     assert {t["cadre_id"]: t["status"] for t in roster["trainees"]}[cid(1)] == "withdrawn"
     now = http.post(f"/classes/{a}/sessions", headers=school(), json={
         "session_id": f"{a}-0", "course_id": "party", "teacher_id": "wang", "site_id": "room",
-        "on": str(today), "starts_at": "00:00", "ends_at": "00:30"})
+        "on": str(today - timedelta(days=1)), "starts_at": "09:00", "ends_at": "10:00"})
     assert now.status_code == 201, now.text
     r = http.post(f"/classes/{a}/sessions/{a}-0/check-ins", headers=school(), json={"entries": [{"cadre_id": cid(1)}]})
     assert r.status_code == 422 and r.json()["code"] == "not_on_roster"
@@ -377,4 +388,13 @@ async def test_clashes_withdrawal_and_who_may_do_what(servers, teaching):
     assert r.status_code == 403 and r.json()["code"] == "not_yourself"
     bad = http.post(f"/classes/{a}/sessions/{a}-0/check-ins", headers=school(), json={"entries": []})
     assert bad.status_code == 422 and bad.json()["code"] == "invalid_input"
-    assert http.get(f"/classes/{a}/sessions/{a}-0/attendance", headers=school()).json()["counts"] == {"未签到": 2}
+    sheet = f"/classes/{a}/sessions/{a}-0/attendance"
+    assert http.get(sheet, headers=school()).json()["counts"] == {"未签到": 2}
+
+    # the closer ends yesterday's session by itself: the two on the roster are absent
+    with ServiceProcess(deployment, components="closer", log=tmp_path / "closer.log").start():
+        async def closed():
+            counts = http.get(sheet, headers=school()).json()["counts"]
+            return counts if counts == {"缺勤": 2} else None
+        await eventually(closed, timeout=60)
+    assert http.get(f"/classes/{a}/sessions/{a}-1/attendance", headers=school()).json()["counts"] == {"未签到": 2}
