@@ -339,7 +339,12 @@ def routes() -> APIRouter:
         who.require_role(*READERS)
         return await reports.teacher_load(rt, who, jurisdiction or who.jurisdiction, teacher_id)
 
-    @r.get("/feedback/{jurisdiction}", tags=["课程评价"], summary="课程评价（按课程、按教师）")
+    @r.get("/classes/{class_id}/feedback", tags=["课程评价"], summary="本班课程评价（按课程、按教师，含留言）")
+    async def class_feedback(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role(*READERS)
+        return await reports.class_feedback(rt, who, class_id)
+
+    @r.get("/feedback/{jurisdiction}", tags=["课程评价"], summary="辖区课程评价（按课程、按教师）")
     async def feedback(jurisdiction: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role(*READERS)
         return await reports.feedback(rt, who, jurisdiction)

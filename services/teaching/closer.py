@@ -70,7 +70,7 @@ async def close_ended(rt: Runtime, now: datetime) -> int:
                 session = await handlers.session(rt, facts, s["session_id"])
                 if session.cancelled or not ended(session.on.isoformat(), session.ends_at.isoformat(), now):
                     continue   # moved or cancelled since the projection was written
-                await rt.commands.execute(handlers.CLASS, cr.class_stream(class_id),
+                await rt.commands.execute(handlers.ATTENDANCE, cr.attendance_stream(class_id, s["session_id"]),
                                           cr.CloseSession(session, facts.roster, now.date()), ctx)
             except GanxunError as exc:   # e.g. roster not synced yet: try again next pass
                 log.warning("closer.skipped", class_id=class_id, session_id=s["session_id"], code=exc.code,

@@ -1,6 +1,7 @@
 """Command handlers: resolve the facts a command needs from other aggregates, check who
-may act, decide, append. At most three stream loads per request (catalogue, timetable,
-class), and the roster is one read by `_id`."""
+may act, decide, append. At most two stream loads per request (catalogue or timetable,
+and the aggregate itself), and the roster is one read by `_id`; graduation, once per
+class, also closes and reads every session of the class."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import date
 from shared.auth import Principal
 from shared.commands import CommandHandler, Context
 from shared.contracts.teaching import OnlineHoursCredited
+from shared import store
 from shared.errors import NotFound
 from shared.events import Envelope
 from shared.runtime import Runtime
@@ -19,7 +21,8 @@ from services.teaching import domain as d
 
 CATALOGUE = d.CatalogueDecider()
 TIMETABLE = d.TimetableDecider()
-CLASS = cr.ClassTeachingDecider()
+CLASS = cr.ClassRecordDecider()
+ATTENDANCE = cr.AttendanceDecider()
 ONLINE = d.OnlineLedgerDecider()
 
 
@@ -116,19 +119,39 @@ async def cancel(rt: Runtime, ctx: Context, who: Principal, class_id: str, sessi
 # -- attendance, leave, ratings -----------------------------------------------------------------
 async def on_session(rt: Runtime, ctx: Context, who: Principal, class_id: str, session_id: str,
                      make) -> list[Envelope]:
-    """Runs `make(session, facts)` → a class command, on the class's teaching record."""
+    """Runs `make(session, facts)` → an attendance command, on the session's stream."""
     facts = await class_facts(rt, who, class_id)
     s = await session(rt, facts, session_id)
-    return await rt.commands.execute(CLASS, cr.class_stream(class_id), make(s, facts), _as_class(ctx, facts))
+    return await rt.commands.execute(ATTENDANCE, cr.attendance_stream(class_id, session_id), make(s, facts),
+                                     _as_class(ctx, facts))
 
 
 async def graduate(rt: Runtime, ctx: Context, who: Principal, class_id: str, today: date,
                    rule: cr.GraduationRule) -> list[Envelope]:
+    """Closes every held session (its absences are part of the verdict), then decides.
+
+    Once a session is closed everyone on the roster has either attended or an absence,
+    and a later check-in of an absentee is refused, so the attendance read after
+    closing is the one the verdict is about even if check-ins race with graduation."""
     facts = await class_facts(rt, who, class_id)
     window = facts.window()
+    cls_ctx = _as_class(ctx, facts)
+    record = await rt.commands.load(CLASS, cr.class_stream(class_id))
+    pending = {c: t for c, t in facts.roster.items() if c not in record.state.concluded}
     sessions = tuple((await timetable(rt, facts)).of_class(class_id))
-    cmd = cr.Graduate(class_id, window.title, window.ends_on, today, sessions, facts.roster, rule)
-    return await rt.commands.execute(CLASS, cr.class_stream(class_id), cmd, _as_class(ctx, facts))
+    held = [s for s in sessions if not s.cancelled]
+    closed: list[Envelope] = []
+    if today >= window.ends_on and pending:
+        async def close(s: d.Session) -> frozenset[str]:
+            stream = cr.attendance_stream(class_id, s.session_id)
+            closed.extend(await rt.commands.execute(ATTENDANCE, stream, cr.CloseSession(s, pending, today), cls_ctx))
+            return frozenset((await rt.commands.load(ATTENDANCE, stream)).state.attended)
+        attended = dict(zip([s.session_id for s in held],
+                            await store.gather_chunked([lambda s=s: close(s) for s in held], size=8)))
+    else:
+        attended = {}     # the decider refuses with the reason
+    cmd = cr.Graduate(class_id, window.title, window.ends_on, today, sessions, attended, facts.roster, rule)
+    return closed + await rt.commands.execute(CLASS, cr.class_stream(class_id), cmd, cls_ctx)
 
 
 # -- online hours -------------------------------------------------------------------------------

@@ -5,10 +5,11 @@
   (a teacher's load); session_sheet (考勤表), per session;
 * class_attendance, per class: per-trainee counts and hours, and the graduation verdicts;
 * trainee_hours (学时台账), per cadre: class and online hours by kind;
-* feedback, per jurisdiction: ratings with the course and teacher of each session.
+* feedback, per class: ratings with the course and teacher of each session.
 
-Every document gets events from a bounded number of streams (one class, one timetable,
-the online ledgers of a jurisdiction), which keeps its `_applied` guard small.
+Every document gets events from a bounded number of streams (a class's record and its
+sessions, one timetable, the online ledgers of a jurisdiction), which keeps its
+`_applied` guard small; a trainee's ledger grows by one entry per session attended.
 """
 
 from __future__ import annotations
@@ -267,24 +268,28 @@ def _hours_name(doc, env, ev: TraineeGraduated) -> None:
 
 
 # -- feedback per course and teacher --------------------------------------------------------
+# Per class, not per jurisdiction: ratings come from every session's stream, and one
+# document per jurisdiction would grow its guard by a stream per session taught there.
 feedback = Projection("feedback", sources=("teaching",))
 
 
-@feedback.on(SessionScheduled, key=by_jurisdiction)
+@feedback.on(SessionScheduled, key=by_class)
 def _fb_session(doc, env, ev: SessionScheduled) -> None:
     doc.setdefault("jurisdiction", env.jurisdiction)
-    doc.setdefault("sessions", {})[ev.session_id] = {
-        "course_id": ev.course_id, "course_title": ev.course_title, "teacher_id": ev.teacher_id,
-        "teacher_name": ev.teacher_name, "count": 0, "sum": 0}
+    # A rating may be folded before its session (different streams): keep its counts.
+    s = doc.setdefault("sessions", {}).setdefault(ev.session_id, {"count": 0, "sum": 0})
+    s.update(course_id=ev.course_id, course_title=ev.course_title, teacher_id=ev.teacher_id,
+             teacher_name=ev.teacher_name)
 
 
-@feedback.on(SessionRescheduled, key=by_jurisdiction)
+@feedback.on(SessionRescheduled, key=by_class)
 def _fb_teacher(doc, env, ev: SessionRescheduled) -> None:
     doc["sessions"][ev.session_id].update(teacher_id=ev.teacher_id, teacher_name=ev.teacher_name)
 
 
-@feedback.on(SessionRated, key=by_jurisdiction)
+@feedback.on(SessionRated, key=by_class)
 def _fb_rated(doc, env, ev: SessionRated) -> None:
+    doc.setdefault("jurisdiction", env.jurisdiction)
     s = doc.setdefault("sessions", {}).setdefault(ev.session_id, {"count": 0, "sum": 0})
     s["count"] += 1
     s["sum"] += ev.rating

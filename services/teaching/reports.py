@@ -140,20 +140,32 @@ async def teacher_load(rt: Runtime, who: Principal, jurisdiction: str, teacher_i
             "classes": sorted({s["class_id"] for s in mine}), "schedule": mine}
 
 
-async def feedback(rt: Runtime, who: Principal, jurisdiction: str) -> dict:
-    doc = await read_document(rt, "feedback", jurisdiction, who,
-                              NotFound(f"辖区 {jurisdiction} 尚无课程评价。", code="feedback_not_found"))
-
-    def rollup(key: str, name: str) -> list[dict]:
-        acc: dict[str, dict] = {}
+def _rollup(docs: list[dict], key: str, name: str) -> list[dict]:
+    acc: dict[str, dict] = {}
+    for doc in docs:
         for s in doc.get("sessions", {}).values():
             if not s.get("count") or key not in s:
                 continue
             a = acc.setdefault(s[key], {key: s[key], name: s[name], "ratings": 0, "sum": 0})
             a["ratings"] += s["count"]
             a["sum"] += s["sum"]
-        return sorted(({k: v for k, v in a.items() if k != "sum"} | {"average": round(a["sum"] / a["ratings"], 2)}
-                       for a in acc.values()), key=lambda a: (-a["average"], a[key]))
+    return sorted(({k: v for k, v in a.items() if k != "sum"} | {"average": round(a["sum"] / a["ratings"], 2)}
+                   for a in acc.values()), key=lambda a: (-a["average"], a[key]))
 
-    return {"jurisdiction": jurisdiction, "by_course": rollup("course_id", "course_title"),
-            "by_teacher": rollup("teacher_id", "teacher_name")}
+
+async def feedback(rt: Runtime, who: Principal, jurisdiction: str) -> dict:
+    """Ratings of every class of a jurisdiction: a scan of one small document per class."""
+    who.require_covers(jurisdiction)
+    docs = [d async for d in rt.db["feedback"].find({}, {"_applied": 0})
+            if d.get("jurisdiction") and jur.covers(jurisdiction, d["jurisdiction"])]
+    return {"jurisdiction": jurisdiction, "classes": len(docs), "by_course": _rollup(docs, "course_id", "course_title"),
+            "by_teacher": _rollup(docs, "teacher_id", "teacher_name")}
+
+
+async def class_feedback(rt: Runtime, who: Principal, class_id: str) -> dict:
+    await _roster(rt, who, class_id)
+    doc = await _doc(rt, "feedback", class_id)
+    comments = [{"course_title": s.get("course_title", ""), "teacher_name": s.get("teacher_name", ""), "comment": c}
+                for s in doc.get("sessions", {}).values() for c in s.get("comments", [])]
+    return {"class_id": class_id, "by_course": _rollup([doc], "course_id", "course_title"),
+            "by_teacher": _rollup([doc], "teacher_id", "teacher_name"), "comments": comments}

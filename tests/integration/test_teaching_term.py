@@ -186,7 +186,8 @@ async def test_a_term_of_150_from_roster_to_graduation(servers, teaching):
                              json={"cadre_id": cid(13), "minutes": 20}).status_code == 200
             for i, stars in ((11, 5), (12, 4)):
                 me = auth("trainee", COUNTY, f"学员{i:03d}", user_id=cid(i))
-                assert http.post(base + "/ratings", headers=me, json={"rating": stars}).status_code == 201
+                r = http.post(base + "/ratings", headers=me, json={"rating": stars, "comment": f"{stars}星：案例生动"})
+                assert r.status_code == 201, r.text
             not_there = auth("trainee", COUNTY, user_id=cid(0))   # P000 missed session 0
             assert http.post(base + "/ratings", headers=not_there, json={"rating": 1}).json()["code"] == "not_attended"
         if n != MOVED:   # the last one is left open: graduation closes it
@@ -264,6 +265,9 @@ async def test_a_term_of_150_from_roster_to_graduation(servers, teaching):
     f = await eventually(rated)
     assert f["by_course"] == [{"course_id": "theory", "course_title": COURSES[0][1], "ratings": 2, "average": 4.5}]
     assert f["by_teacher"] == [{"teacher_id": "zhang", "teacher_name": "张教授", "ratings": 2, "average": 4.5}]
+    mine = http.get(f"/classes/{class_id}/feedback", headers=auth("org_department", COUNTY)).json()
+    assert mine["by_course"] == f["by_course"] and sorted(c["comment"] for c in mine["comments"]) == [
+        "4星：案例生动", "5星：案例生动"]
 
     # online hours: imported twice, credited once
     buf = io.StringIO()

@@ -1,5 +1,5 @@
-"""Given / when / then for a class's teaching record: attendance, leave, absence,
-ratings, curriculum and graduation. Pure, no I/O."""
+"""Given / when / then for a session's attendance (check-in, late, early leave, leave,
+absence, ratings) and a class's record (curriculum, graduation). Pure, no I/O."""
 
 from dataclasses import replace
 from datetime import date, time
@@ -7,7 +7,7 @@ from datetime import date, time
 import pytest
 
 from services.teaching.classroom import (
-    CheckIn, ClassTeachingDecider, CloseSession, DecideLeave, Graduate, GraduationRule, RateSession,
+    AttendanceDecider, CheckIn, ClassRecordDecider, CloseSession, DecideLeave, Graduate, GraduationRule, RateSession,
     RecordEarlyLeave, RequestLeave, SetCurriculum, Trainee,
 )
 from services.teaching.domain import Session
@@ -18,7 +18,8 @@ from shared.contracts.teaching import (
 )
 from shared.errors import DomainError
 
-D = ClassTeachingDecider()
+A = AttendanceDecider()
+R = ClassRecordDecider()
 TODAY = date(2026, 3, 21)
 ROSTER = {c: Trainee(c, f"学员{c}", "县财政局", "110101") for c in ("a", "b", "c")}
 S1 = Session("s1", "c1", "k1", "理论课程", "理论课", date(2026, 3, 2), time(9), time(11, 30), 3.0, "t1", "李教授", "h")
@@ -27,13 +28,13 @@ S3 = Session("s3", "c1", "k3", "选修研讨", "能力课", date(2026, 3, 4), ti
              required=False)
 
 
-def when(given, command):
-    return D.decide(fold(D, given), command)
+def when(given, command, decider=A):
+    return decider.decide(fold(decider, given), command)
 
 
-def refused(given, command, code):
+def refused(given, command, code, decider=A):
     with pytest.raises(DomainError) as e:
-        when(given, command)
+        when(given, command, decider)
     assert e.value.code == code, e.value.message
     return e.value.message
 
@@ -140,57 +141,61 @@ KNOWN = frozenset({"k1", "k2", "k3"})
 
 
 def test_setting_the_curriculum():
-    assert when([], SetCurriculum("c1", ("k2", "k1"), {"党性课": 2}, KNOWN)) == [
+    assert when([], SetCurriculum("c1", ("k2", "k1"), {"党性课": 2}, KNOWN), R) == [
         CurriculumSet(class_id="c1", course_ids=["k2", "k1"], required_hours={"党性课": 2})]
-    assert "k9" in refused([], SetCurriculum("c1", ("k1", "k9"), {}, KNOWN), "course_not_found")
-    refused([], SetCurriculum("c1", ("k1", "k1"), {}, KNOWN), "duplicate_course")
-    refused([], SetCurriculum("c1", ("k1",), {"体育课": 2}, KNOWN), "bad_required_hours")
+    assert "k9" in refused([], SetCurriculum("c1", ("k1", "k9"), {}, KNOWN), "course_not_found", R)
+    refused([], SetCurriculum("c1", ("k1", "k1"), {}, KNOWN), "duplicate_course", R)
+    refused([], SetCurriculum("c1", ("k1",), {"体育课": 2}, KNOWN), "bad_required_hours", R)
 
 
 # -- graduation ----------------------------------------------------------------------------------------
 SESSIONS = (S1, S2, S3)
+ALL = frozenset(ROSTER)
 
 
-def graduate(rule=GraduationRule(), today=TODAY, sessions=SESSIONS, roster=ROSTER):
-    return Graduate("c1", "中青年干部培训班", date(2026, 3, 20), today, sessions, roster, rule)
+def graduate(attended, rule=GraduationRule(), today=TODAY, sessions=SESSIONS, roster=ROSTER):
+    return Graduate("c1", "中青年干部培训班", date(2026, 3, 20), today, sessions,
+                    {k: frozenset(v) for k, v in attended.items()}, roster, rule)
 
 
 def test_graduation_by_attendance_required_courses_and_hours():
-    given = [attended(S1, "a"), attended(S2, "a"), attended(S3, "a"),   # all three
-             attended(S1, "b"), attended(S2, "b"),                      # misses the elective: 2/3
-             attended(S1, "c")]                                         # misses 红色家风 (required)
-    events = when(given, graduate(GraduationRule(min_attendance_rate=0.6)))
-    absences = [e for e in events if isinstance(e, AbsenceRecorded)]
-    assert {(e.session_id, e.cadre_id) for e in absences} == {("s3", "b"), ("s2", "c"), ("s3", "c")}
-    verdicts = [e for e in events if not isinstance(e, AbsenceRecorded)]
+    attended = {"s1": {"a", "b", "c"}, "s2": {"a", "b"}, "s3": {"a"}}   # b misses the elective, c 红色家风
+    verdicts = when([], graduate(attended, GraduationRule(min_attendance_rate=0.6)), R)
     assert verdicts[0] == TraineeGraduated(class_id="c1", cadre_id="a", name="学员a", unit="县财政局",
                                            graduated_on=TODAY, hours=6.0, attendance_rate=1.0,
                                            home_jurisdiction="110101", class_title="中青年干部培训班")
     assert verdicts[1] == TraineeGraduated(class_id="c1", cadre_id="b", name="学员b", unit="县财政局",
                                            graduated_on=TODAY, hours=5.0, attendance_rate=0.6667,
                                            home_jurisdiction="110101", class_title="中青年干部培训班")
-    assert isinstance(verdicts[2], TraineeNotGraduated) and verdicts[2].cadre_id == "c"
-    assert verdicts[2].reasons == ["出勤率 33.3% 低于结业要求 60%", "缺修必修课程：《红色家风》"]
+    assert verdicts[2] == TraineeNotGraduated(class_id="c1", cadre_id="c", reasons=[
+        "出勤率 33.3% 低于结业要求 60%", "缺修必修课程：《红色家风》"])
 
 
 def test_hours_rules_total_and_by_kind_from_the_curriculum():
-    given = [CurriculumSet(class_id="c1", course_ids=["k1", "k2"], required_hours={"党性课": 2}),
-             attended(S1, "a"), attended(S3, "a")]
+    given = [CurriculumSet(class_id="c1", course_ids=["k1", "k2"], required_hours={"党性课": 2})]
     rule = GraduationRule(min_attendance_rate=0, require_required_courses=False, min_hours=5)
-    [*_, verdict] = when(given, graduate(rule, roster={"a": ROSTER["a"]}))
+    [verdict] = when(given, graduate({"s1": {"a"}, "s3": {"a"}}, rule, roster={"a": ROSTER["a"]}), R)
     assert verdict.reasons == ["总学时 4 低于要求 5", "党性课学时 0 低于教学计划要求 2"]
 
 
 def test_cancelled_sessions_do_not_count():
-    given = [attended(S1, "a"), attended(S2, "a")]
-    [e] = when(given, graduate(sessions=(S1, S2, replace(S3, cancelled=True)), roster={"a": ROSTER["a"]}))
+    cmd = graduate({"s1": {"a"}, "s2": {"a"}}, sessions=(S1, S2, replace(S3, cancelled=True)),
+                   roster={"a": ROSTER["a"]})
+    [e] = when([], cmd, R)
     assert isinstance(e, TraineeGraduated) and e.attendance_rate == 1.0 and e.hours == 5.0
 
 
 def test_graduation_rules_when_and_once():
-    refused([], graduate(today=date(2026, 3, 19)), "class_not_ended")
-    refused([], graduate(sessions=(replace(S1, cancelled=True),)), "no_sessions")
-    done = when([], graduate())
-    refused(done, graduate(), "already_concluded")
-    refused(done, check_in(S1, "a"), "class_concluded")
-    refused(done, SetCurriculum("c1", ("k1",), {}, KNOWN), "class_concluded")
+    refused([], graduate({}, today=date(2026, 3, 19)), "class_not_ended", R)
+    refused([], graduate({}, sessions=(replace(S1, cancelled=True),)), "no_sessions", R)
+    done = when([], graduate({"s1": ALL, "s2": ALL, "s3": ALL}), R)
+    assert all(isinstance(e, TraineeGraduated) for e in done) and len(done) == 3
+    refused(done, graduate({}), "already_concluded", R)
+    refused(done, SetCurriculum("c1", ("k1",), {}, KNOWN), "class_concluded", R)
+
+
+def test_a_trainee_confirmed_late_is_judged_after_the_others():
+    done = when([], graduate({"s1": ALL, "s2": ALL, "s3": ALL}), R)
+    late = Trainee("d", "学员d", "县委办")
+    [e] = when(done, graduate({"s1": {"d"}}, GraduationRule(min_attendance_rate=0.3), roster={**ROSTER, "d": late}), R)
+    assert e.cadre_id == "d" and isinstance(e, TraineeNotGraduated)
