@@ -3,9 +3,11 @@
 Three aggregates (streams):
 
 * the catalogue (课程库、师资库、教学点) of a jurisdiction — `catalogue_stream(code)`;
-* the timetable (课表) of a jurisdiction — every session of every class taught there,
-  so that a teacher or a site double-booked across classes is refused on one
-  consistent state under the optimistic append;
+* the timetable (课表) of a jurisdiction for one year — every session of every class
+  taught there that year, so that a teacher or a site double-booked across classes is
+  refused on one consistent state under the optimistic append. A clash needs the same
+  date, so a year holds every session a new one can clash with; the year bounds the
+  stream (a county school schedules hundreds of sessions a year, not tens of thousands);
 * the class teaching record (班级教学) — curriculum, attendance, leave, ratings and
   graduation of one class; see `services.teaching.classroom`.
 
@@ -30,8 +32,8 @@ def catalogue_stream(jurisdiction: str) -> str:
     return f"teaching-catalogue-{jurisdiction}"
 
 
-def timetable_stream(jurisdiction: str) -> str:
-    return f"teaching-timetable-{jurisdiction}"
+def timetable_stream(jurisdiction: str, year: int) -> str:
+    return f"teaching-timetable-{jurisdiction}-{year}"
 
 
 def hm(t: time) -> str:
@@ -253,6 +255,9 @@ class TimetableDecider:
                 s = state.session(c.klass.class_id, c.session_id)
                 if s.cancelled:
                     raise DomainError(f"课次 {s.describe()} 已停课，不能调课；请重新排课。", code="session_cancelled")
+                if c.on.year != s.on.year:
+                    raise DomainError(f"课次 {s.describe()} 不能跨年调到 {c.on}：请停课后在新的日期重新排课。",
+                                      code="cross_year", field="on")
                 _check_slot(state, c.session_id, c.klass, c.on, c.starts_at, c.ends_at, c.teacher, c.site)
                 return [SessionRescheduled(
                     class_id=s.class_id, session_id=s.session_id, on=c.on, starts_at=c.starts_at, ends_at=c.ends_at,

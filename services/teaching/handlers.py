@@ -69,11 +69,23 @@ async def catalogue(rt: Runtime, jurisdiction: str) -> d.CatalogueState:
 
 
 async def timetable(rt: Runtime, facts: ClassFacts) -> d.TimetableState:
-    return (await rt.commands.load(TIMETABLE, d.timetable_stream(facts.jurisdiction))).state
+    """The sessions of the years the class spans (one year's timetable, rarely two)."""
+    window = facts.window()
+    merged = d.TimetableState()
+    for year in range(window.starts_on.year, window.ends_on.year + 1):
+        merged.sessions.update((await rt.commands.load(TIMETABLE, d.timetable_stream(facts.jurisdiction, year)))
+                               .state.sessions)
+    return merged
 
 
 async def session(rt: Runtime, facts: ClassFacts, session_id: str) -> d.Session:
     return (await timetable(rt, facts)).session(facts.class_id, session_id)
+
+
+async def _on_timetable_of(rt: Runtime, ctx: Context, facts: ClassFacts, session_id: str, cmd) -> list[Envelope]:
+    held = await session(rt, facts, session_id)     # NotFound when it is not this class's
+    return await rt.commands.execute(TIMETABLE, d.timetable_stream(facts.jurisdiction, held.on.year), cmd,
+                                     _as_class(ctx, facts))
 
 
 # -- catalogue -------------------------------------------------------------------------------
@@ -97,7 +109,8 @@ async def schedule(rt: Runtime, ctx: Context, who: Principal, class_id: str, bod
         session_id=body.session_id, klass=facts.window(), course=cat.course(body.course_id),
         teacher=cat.teacher(body.teacher_id), site=cat.site(body.site_id), on=body.on,
         starts_at=body.starts_at, ends_at=body.ends_at, hours=body.hours, required=body.required)
-    return await rt.commands.execute(TIMETABLE, d.timetable_stream(facts.jurisdiction), cmd, _as_class(ctx, facts))
+    return await rt.commands.execute(TIMETABLE, d.timetable_stream(facts.jurisdiction, body.on.year), cmd,
+                                     _as_class(ctx, facts))
 
 
 async def reschedule(rt: Runtime, ctx: Context, who: Principal, class_id: str, session_id: str,
@@ -106,14 +119,13 @@ async def reschedule(rt: Runtime, ctx: Context, who: Principal, class_id: str, s
     cat = await catalogue(rt, ctx.jurisdiction)
     cmd = d.RescheduleSession(session_id, facts.window(), body.on, body.starts_at, body.ends_at,
                               cat.teacher(body.teacher_id), cat.site(body.site_id), body.reason)
-    return await rt.commands.execute(TIMETABLE, d.timetable_stream(facts.jurisdiction), cmd, _as_class(ctx, facts))
+    return await _on_timetable_of(rt, ctx, facts, session_id, cmd)
 
 
 async def cancel(rt: Runtime, ctx: Context, who: Principal, class_id: str, session_id: str,
                  reason: str) -> list[Envelope]:
     facts = await class_facts(rt, who, class_id)
-    return await rt.commands.execute(TIMETABLE, d.timetable_stream(facts.jurisdiction),
-                                     d.CancelSession(session_id, class_id, reason), _as_class(ctx, facts))
+    return await _on_timetable_of(rt, ctx, facts, session_id, d.CancelSession(session_id, class_id, reason))
 
 
 # -- attendance, leave, ratings -----------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Given / when / then for teaching's catalogue, timetable and online ledger: pure, no I/O."""
 
+from dataclasses import replace
 from datetime import date, time
 
 import pytest
@@ -172,3 +173,9 @@ def test_duplicates_within_one_file_count_once():
 
 def test_a_record_without_reference_is_refused():
     refused(O, [], CreditOnlineHours((online(""),)), "reference_required")
+
+
+def test_rescheduling_into_another_year_is_refused():
+    cmd = RescheduleSession("x1", replace(KLASS, ends_on=date(2027, 1, 10)), date(2027, 1, 4), time(9), time(10), LI,
+                            HALL)
+    assert "停课后" in refused(T, [FIRST], cmd, "cross_year")
