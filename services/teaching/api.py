@@ -152,6 +152,15 @@ def routes() -> APIRouter:
         e = CourseAdded(**{**body.model_dump(), "course_id": body.course_id or new_id()})
         return _accepted(await handlers.add_to_catalogue(rt.commands, ctx, d.AddCourse(e)))
 
+    @r.post("/courses/import", status_code=201, response_model=Accepted, tags=["课程与师资"],
+            summary="批量导入课程（xlsx 或 CSV；整批录入或整批不录入）")
+    async def import_courses(file: UploadFile = File(description="列：课程编号、课程名称、课程类别、教学方式、学时、课程性质、教材与资料"),
+                             ctx: Context = Depends(context), who: Principal = Depends(principal),
+                             rt: Runtime = Depends(runtime)):
+        who.require_role(*RUNS)
+        courses = files.course_records(file.filename or "", await file.read())
+        return _accepted(await handlers.add_to_catalogue(rt.commands, ctx, d.AddCourses(tuple(courses))))
+
     @r.post("/faculty", status_code=201, response_model=Accepted, tags=["课程与师资"], summary="录入师资")
     async def add_faculty(body: FacultyIn, ctx: Context = Depends(context), who: Principal = Depends(principal),
                           rt: Runtime = Depends(runtime)):

@@ -47,6 +47,13 @@ class AddCourse:
 
 
 @dataclass(frozen=True)
+class AddCourses:
+    """A whole list at once (e.g. the school's 155 theory courses from a sheet): all or none."""
+
+    events: tuple[CourseAdded, ...]
+
+
+@dataclass(frozen=True)
 class AddFaculty:
     event: FacultyAdded
 
@@ -96,6 +103,22 @@ class CatalogueDecider:
                     raise DomainError(f"课程《{e.title}》已在课程库中（编号 {same.course_id}），无需重复录入。",
                                       code="course_title_exists", field="title")
                 return [e]
+            case AddCourses(events=events):
+                if not events:
+                    raise DomainError("没有要录入的课程。", code="no_courses")
+                scratch = CatalogueState(courses=dict(state.courses))
+                problems = []
+                for n, e in enumerate(events, start=1):
+                    try:
+                        self.decide(scratch, AddCourse(e))
+                    except DomainError as exc:
+                        problems.append(f"第 {n} 门：{exc.message}")
+                        continue
+                    scratch.courses[e.course_id] = e
+                if problems:
+                    raise DomainError(f"以下课程不能录入，整批未录入：{'；'.join(problems[:10])}"
+                                      f"{' 等' if len(problems) > 10 else ''}", code="bad_courses", field="file")
+                return list(events)
             case AddFaculty(event=e):
                 if e.teacher_id in state.faculty:
                     raise DomainError(f"师资编号 {e.teacher_id} 已被 {state.faculty[e.teacher_id].name} 使用，请换一个编号。",

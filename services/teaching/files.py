@@ -11,7 +11,8 @@ from urllib.parse import quote
 from openpyxl import Workbook, load_workbook
 from pydantic import ValidationError
 
-from shared.contracts.teaching import OnlineHoursCredited
+from shared.contracts.teaching import CourseAdded, OnlineHoursCredited
+from shared.ids import new_id
 from shared.errors import DomainError
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -109,25 +110,32 @@ def _rows(filename: str, content: bytes) -> list[list]:
     raise DomainError("无法识别 CSV 文件的编码，请另存为 UTF-8 或 GBK。", code="bad_file", field="file")
 
 
-def online_records(filename: str, content: bytes) -> list[OnlineHoursCredited]:
-    """Every row or none: a file with a bad row is refused whole, naming the rows."""
+def _table(filename: str, content: bytes, columns: dict[str, str], required: tuple[str, ...],
+           optional: str) -> list[tuple[int, dict]]:
+    """(row number, fields by name) for every non-empty row, or a refusal naming the columns."""
     rows = [r for r in _rows(filename, content) if any(c not in (None, "") for c in r)]
     if not rows:
         raise DomainError("文件为空。", code="bad_file", field="file")
     header = [str(h or "").strip() for h in rows[0]]
-    missing = [c for c in REQUIRED if c not in header]
+    missing = [c for c in required if c not in header]
     if missing:
-        raise DomainError(f"文件缺少列：{'、'.join(missing)}。表头应为：{'、'.join(COLUMNS)}（课程类别、姓名可选）。",
+        raise DomainError(f"文件缺少列：{'、'.join(missing)}。表头应为：{'、'.join(columns)}（{optional}可选）。",
                           code="bad_columns", field="file")
-    out, errors = [], []
+    out = []
     for n, row in enumerate(rows[1:], start=2):
-        raw = {COLUMNS[h]: row[i] for i, h in enumerate(header) if h in COLUMNS and i < len(row)}
+        raw = {columns[h]: row[i] for i, h in enumerate(header) if h in columns and i < len(row)}
         fields = {k: (str(v).strip() if not isinstance(v, (int, float, date)) else v) for k, v in raw.items()
                   if v not in (None, "")}
-        if isinstance(fields.get("on"), datetime):
-            fields["on"] = fields["on"].date()
+        out.append((n, fields))
+    return out
+
+
+def _parse(table: list[tuple[int, dict]], make) -> list:
+    """Every row or none: a file with a bad row is refused whole, naming the rows."""
+    out, errors = [], []
+    for n, fields in table:
         try:
-            out.append(OnlineHoursCredited(**{**fields, "reference": str(fields.get("reference", ""))}))
+            out.append(make(fields))
         except ValidationError as exc:
             bad = "、".join(".".join(str(x) for x in e["loc"]) for e in exc.errors())
             errors.append(f"第 {n} 行（{bad}）")
@@ -135,3 +143,28 @@ def online_records(filename: str, content: bytes) -> list[OnlineHoursCredited]:
         raise DomainError(f"以下行无效，整个文件未导入：{'；'.join(errors[:10])}"
                           f"{' 等' if len(errors) > 10 else ''}。请修正后重新导入。", code="bad_rows", field="file")
     return out
+
+
+def online_records(filename: str, content: bytes) -> list[OnlineHoursCredited]:
+    def make(fields: dict) -> OnlineHoursCredited:
+        if isinstance(fields.get("on"), datetime):
+            fields["on"] = fields["on"].date()
+        return OnlineHoursCredited(**{**fields, "reference": str(fields.get("reference", ""))})
+
+    return _parse(_table(filename, content, COLUMNS, REQUIRED, "课程类别、姓名"), make)
+
+
+COURSE_COLUMNS = {"课程编号": "course_id", "课程名称": "title", "课程类别": "kind", "教学方式": "method",
+                  "学时": "hours", "课程性质": "mode", "教材与资料": "materials"}
+
+
+def course_records(filename: str, content: bytes) -> list[CourseAdded]:
+    """The school's course list (课程名称、课程类别、学时 required); materials split on 、;；."""
+    def make(fields: dict) -> CourseAdded:
+        materials = [m.strip() for m in str(fields.pop("materials", "")).replace("；", "、").replace(";", "、")
+                     .split("、") if m.strip()]
+        return CourseAdded(**{**fields, "course_id": str(fields.get("course_id") or new_id()),
+                              "materials": materials})
+
+    return _parse(_table(filename, content, COURSE_COLUMNS, ("课程名称", "课程类别", "学时"),
+                         "课程编号、教学方式、课程性质、教材与资料"), make)

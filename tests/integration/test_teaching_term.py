@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 
 import httpx
 import pytest
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 
 from shared.contracts.selection import (
     ClassOpened, NominationConfirmed, NominationRejected, NominationWaitlisted, NominationWithdrawn,
@@ -20,6 +20,7 @@ from services.teaching.closer import SHANGHAI
 from tests.support import ServiceProcess, auth, decode_all, eventually, publish, random_county, read_topic, settings
 
 pytestmark = pytest.mark.integration
+files_xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 COUNTY = random_county()
 OTHER = random_county()
@@ -416,3 +417,27 @@ async def test_clashes_withdrawal_closer_and_who_may_do_what(servers, teaching, 
             return counts if counts == {"缺勤": 2} else None
         await eventually(closed, timeout=60)
     assert await eventually(lambda: synced(f"/classes/{a}/sessions/{a}-1/attendance")) == {"未签到": 2}
+
+
+async def test_a_schools_155_theory_courses_imported_from_a_sheet(teaching):
+    http = teaching
+    county = OTHER      # its own catalogue
+    school_there = auth("party_school", county, "党校教务处钱老师")
+    wb = Workbook()
+    wb.active.append(["课程编号", "课程名称", "课程类别", "教学方式", "学时", "课程性质"])
+    for i in range(155):
+        wb.active.append([f"hn{i:03d}", f"理论专题第{i + 1}讲", "理论课", "讲授", 2 + i % 3, "必修"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    sheet = ("湖南省委党校理论课程.xlsx", buf.getvalue(), files_xlsx)
+    r = http.post("/courses/import", headers=school_there, files={"file": sheet})
+    assert r.status_code == 201 and r.json()["count"] == 155 and r.json()["version"] == 155, r.text
+    again = http.post("/courses/import", headers=school_there, files={"file": sheet})
+    assert again.status_code == 422 and again.json()["code"] == "bad_courses" and "hn000" in again.json()["message"]
+
+    async def catalogue():
+        doc = http.get(f"/catalogue/{county}", headers=auth("org_department", county)).json()
+        return doc if len(doc.get("courses", {})) == 155 else None
+    doc = await eventually(catalogue)
+    assert sum(c["hours"] for c in doc["courses"].values()) == sum(2 + i % 3 for i in range(155))
+    assert http.get(f"/catalogue/{county}", headers=auth("org_department", COUNTY)).status_code == 403

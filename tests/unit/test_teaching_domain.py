@@ -6,7 +6,7 @@ from datetime import date, time
 import pytest
 
 from services.teaching.domain import (
-    AddCourse, AddFaculty, AddSite, CancelSession, CatalogueDecider, ClassWindow, CreditOnlineHours,
+    AddCourse, AddCourses, AddFaculty, AddSite, CancelSession, CatalogueDecider, ClassWindow, CreditOnlineHours,
     OnlineLedgerDecider, RescheduleSession, ScheduleSession, TimetableDecider,
 )
 from shared.commands import fold
@@ -52,6 +52,15 @@ def test_a_catalogue_holds_155_theory_courses():
     state = fold(C, courses)
     assert len(state.courses) == 155
     assert when(C, courses, AddCourse(PARTY)) == [PARTY]
+
+
+def test_a_list_of_courses_is_added_whole_or_not_at_all():
+    batch = tuple(CourseAdded(course_id=f"hn{i}", title=f"理论课程{i}", kind="理论课", hours=2) for i in range(155))
+    assert when(C, [COURSE], AddCourses(batch)) == list(batch)
+    twice = batch[:3] + (batch[1],) + (COURSE.model_copy(update={"course_id": "new"}),)
+    msg = refused(C, [COURSE], AddCourses(twice), "bad_courses")
+    assert "第 4 门" in msg and "第 5 门" in msg and "整批未录入" in msg
+    refused(C, [], AddCourses(()), "no_courses")
 
 
 def test_course_id_and_title_are_unique():

@@ -76,3 +76,22 @@ def test_a_bad_file_is_refused_whole_naming_the_problem(content, code, words):
     assert e.value.code == code and words in e.value.message
     if code == "bad_rows":
         assert "第 5 行" in e.value.message and "整个文件未导入" in e.value.message
+
+
+def test_a_course_list_from_a_sheet():
+    wb = Workbook()
+    wb.active.append(["课程名称", "课程类别", "学时", "课程性质", "教学方式", "教材与资料"])
+    wb.active.append(["党的二十大精神", "理论课", 3, "必修", "讲授", "报告原文；辅导读本、案例集"])
+    wb.active.append(["红色家风", "党性课", 2, None, None, None])
+    buf = io.BytesIO()
+    wb.save(buf)
+    first, second = files.course_records("课程.xlsx", buf.getvalue())
+    assert (first.title, first.kind, first.hours, first.mode, first.materials) == (
+        "党的二十大精神", "理论课", 3.0, "必修", ["报告原文", "辅导读本", "案例集"])
+    assert second.mode == "必修" and second.method == "讲授" and second.course_id != first.course_id
+
+
+def test_a_course_list_with_a_bad_kind_is_refused_whole():
+    with pytest.raises(DomainError) as e:
+        files.course_records("c.csv", "课程名称,课程类别,学时\n甲,理论课,2\n乙,体育课,2\n".encode())
+    assert e.value.code == "bad_rows" and "第 3 行（kind）" in e.value.message
