@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, time
 
-from fastapi import APIRouter, Depends, File, UploadFile
+from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -342,11 +342,13 @@ def routes() -> APIRouter:
         records = files.online_records(file.filename or "", await file.read())
         return _accepted(await handlers.credit_online(rt.commands, ctx, records))
 
-    @r.get("/teachers/{teacher_id}/load", tags=["课程与师资"], summary="教师授课量")
-    async def load(teacher_id: str, jurisdiction: str | None = None, who: Principal = Depends(principal),
-                   rt: Runtime = Depends(runtime)):
+    @r.get("/teachers/{teacher_id}/load", tags=["课程与师资"], summary="教师授课量（某辖区某年）")
+    async def load(teacher_id: str, jurisdiction: str | None = None,
+                   year: int | None = Query(None, ge=2000, le=2100, description="年份（不填则为今年）"),
+                   who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role(*READERS)
-        return await reports.teacher_load(rt, who, jurisdiction or who.jurisdiction, teacher_id)
+        return await reports.teacher_load(rt, who, jurisdiction or who.jurisdiction, year or local_now().year,
+                                          teacher_id)
 
     @r.get("/classes/{class_id}/feedback", tags=["课程评价"], summary="本班课程评价（按课程、按教师，含留言）")
     async def class_feedback(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):

@@ -9,10 +9,10 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import date
 
+from shared import store
 from shared.auth import Principal
 from shared.commands import CommandHandler, Context
 from shared.contracts.teaching import OnlineHoursCredited
-from shared import store
 from shared.errors import NotFound
 from shared.events import Envelope
 from shared.runtime import Runtime

@@ -2,7 +2,8 @@
 
 * class_roster (班级名册), per class, from selection's events;
 * catalogue, per jurisdiction; class_timetable, per class; schedule, per jurisdiction
-  (a teacher's load); session_sheet (考勤表), per session;
+  and year (a teacher's load; keyed by the timetable stream); session_sheet (考勤表),
+  per session;
 * class_attendance, per class: per-trainee counts and hours, and the graduation verdicts;
 * trainee_hours (学时台账), per cadre: class and online hours by kind;
 * feedback, per class: ratings with the course and teacher of each session.
@@ -122,7 +123,8 @@ def _cancelled(doc, env, ev: SessionCancelled) -> None:
     doc["sessions"][ev.session_id].update(cancelled=True, cancel_reason=ev.reason)
 
 
-for p, key in ((class_timetable, by_class), (schedule, by_jurisdiction)):
+by_stream = lambda env, ev: env.stream_id   # noqa: E731  (teaching-timetable-<code>-<year>)
+for p, key in ((class_timetable, by_class), (schedule, by_stream)):
     p.on(SessionScheduled, key=key)(_scheduled)
     p.on(SessionRescheduled, key=key)(_rescheduled)
     p.on(SessionCancelled, key=key)(_cancelled)

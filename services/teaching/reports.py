@@ -9,6 +9,7 @@ from shared.errors import NotFound
 from shared.projection import public
 from shared.runtime import Runtime
 from services.teaching.classroom import attendance_rate
+from services.teaching.domain import timetable_stream
 
 READERS = ("party_school", "org_department", "analyst", "admin")
 
@@ -125,17 +126,18 @@ async def trainee_hours(rt: Runtime, who: Principal, cadre_id: str) -> dict:
     return public(doc)
 
 
-async def teacher_load(rt: Runtime, who: Principal, jurisdiction: str, teacher_id: str) -> dict:
-    doc = await read_document(rt, "schedule", jurisdiction, who,
-                              NotFound(f"辖区 {jurisdiction} 尚无课表。", code="schedule_not_found"))
+async def teacher_load(rt: Runtime, who: Principal, jurisdiction: str, year: int, teacher_id: str) -> dict:
+    doc = await read_document(rt, "schedule", timetable_stream(jurisdiction, year), who,
+                              NotFound(f"辖区 {jurisdiction} {year} 年尚无课表。", code="schedule_not_found"))
     mine = sorted((s for s in doc.get("sessions", {}).values() if s["teacher_id"] == teacher_id and not s["cancelled"]),
                   key=lambda s: (s["on"], s["starts_at"]))
     if not mine:
-        raise NotFound(f"教师 {teacher_id} 在辖区 {jurisdiction} 没有授课安排。", code="teacher_not_found")
+        raise NotFound(f"教师 {teacher_id} 在辖区 {jurisdiction} {year} 年没有授课安排。", code="teacher_not_found")
     by_kind: dict[str, float] = {}
     for s in mine:
         by_kind[s["kind"]] = round(by_kind.get(s["kind"], 0) + s["hours"], 2)
     return {"teacher_id": teacher_id, "teacher_name": mine[-1]["teacher_name"], "jurisdiction": jurisdiction,
+            "year": year,
             "sessions": len(mine), "hours": round(sum(s["hours"] for s in mine), 2), "hours_by_kind": by_kind,
             "classes": sorted({s["class_id"] for s in mine}), "schedule": mine}
 
