@@ -1,24 +1,364 @@
-"""HTTP routes of teaching."""
+"""HTTP routes of teaching: thin translations into commands and projection reads."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from datetime import date, time
 
-from shared.api import principal, read_document, runtime
+from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from shared.api import context, principal, read_document, runtime
 from shared.auth import Principal
-from shared.errors import NotFound
+from shared.commands import Context
+from shared.contracts.teaching import CourseAdded, CourseKind, CourseMode, FacultyAdded, FacultyKind, Method, \
+    TeachingSiteAdded
+from shared.errors import DomainError, Forbidden, NotFound
+from shared.events import utcnow
+from shared.ids import new_id
 from shared.runtime import Runtime
+from services.teaching import classroom as cr
+from services.teaching import domain as d
+from services.teaching import files, handlers, reports
+from services.teaching.closer import local_now
 
+RUNS = ("party_school",)
 READERS = ("party_school", "org_department", "analyst", "admin")
+ID = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class CourseIn(BaseModel):
+    course_id: str | None = Field(None, pattern=ID, description="课程编号（不填则自动生成）")
+    title: str = Field(min_length=1, max_length=200, description="课程名称")
+    kind: CourseKind = Field(description="课程类别")
+    method: Method = Field("讲授", description="教学方式")
+    hours: float = Field(gt=0, le=100, description="学时")
+    mode: CourseMode = Field("必修", description="必修/研讨/实训/选修")
+    materials: list[str] = Field(default_factory=list, description="教材与资料")
+
+
+class FacultyIn(BaseModel):
+    teacher_id: str | None = Field(None, pattern=ID, description="师资编号（不填则自动生成）")
+    name: str = Field(min_length=1, max_length=50, description="姓名")
+    kind: FacultyKind = Field(description="党校教师/特邀专家/领导干部")
+    post: str = Field("", max_length=100, description="职务（领导干部上讲台须填）")
+
+
+class SiteIn(BaseModel):
+    site_id: str | None = Field(None, pattern=ID, description="教学点编号（不填则自动生成）")
+    name: str = Field(min_length=1, max_length=100, description="名称")
+    address: str = Field("", max_length=200, description="地址")
+    site_type: str = Field("教室", max_length=50, description="类型，如 教室、现场教学点、红色教育基地")
+    capacity: int = Field(gt=0, le=10000, description="可容纳人数")
+
+
+class CurriculumIn(BaseModel):
+    course_ids: list[str] = Field(min_length=1, description="课程编号，按教学顺序")
+    required_hours: dict[CourseKind, float] = Field(default_factory=dict, description="各类课程的学时要求")
+
+
+class SessionIn(BaseModel):
+    session_id: str | None = Field(None, pattern=ID, description="课次编号（不填则自动生成）")
+    course_id: str
+    teacher_id: str
+    site_id: str
+    on: date = Field(description="上课日期")
+    starts_at: time = Field(description="上课时间")
+    ends_at: time = Field(description="下课时间")
+    hours: float | None = Field(None, gt=0, le=24, description="学时（不填则按课程学时）")
+    required: bool | None = Field(None, description="是否必修（不填则按课程）")
+
+
+class RescheduleIn(BaseModel):
+    on: date
+    starts_at: time
+    ends_at: time
+    teacher_id: str
+    site_id: str
+    reason: str = Field("", max_length=200)
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field("", max_length=200)
+
+
+class CheckInEntry(BaseModel):
+    cadre_id: str = Field(min_length=1, max_length=64)
+    late: bool = False
+
+
+class CheckInsIn(BaseModel):
+    entries: list[CheckInEntry] = Field(min_length=1, max_length=2000, description="签到学员（可整班一次提交）")
+
+
+class EarlyLeaveIn(BaseModel):
+    cadre_id: str = Field(min_length=1, max_length=64)
+    minutes: int = Field(gt=0, le=1440, description="早退分钟数")
+
+
+class LeaveIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500, description="请假事由")
+    cadre_id: str | None = Field(None, description="学员编号（学员本人申请时不填）")
+
+
+class DecisionIn(BaseModel):
+    approved: bool
+    note: str = Field("", max_length=200)
+
+
+class RatingIn(BaseModel):
+    rating: int = Field(ge=1, le=5, description="评分 1–5")
+    comment: str = Field("", max_length=500)
+
+
+class RuleIn(BaseModel):
+    min_attendance_rate: float = Field(0.9, ge=0, le=1, description="最低出勤率")
+    require_required_courses: bool = Field(True, description="是否须修完全部必修课")
+    min_hours: float = Field(0, ge=0, description="最低总学时")
+
+
+class Accepted(BaseModel):
+    stream_id: str | None
+    events: list[str]
+    version: int | None
+    count: int
+
+
+def _accepted(envs) -> Accepted:
+    if not envs:
+        return Accepted(stream_id=None, events=[], version=None, count=0)
+    return Accepted(stream_id=envs[-1].stream_id, events=sorted({e.type for e in envs}),
+                    version=envs[-1].stream_version, count=len(envs))
+
+
+def _trainee_self(who: Principal, cadre_id: str | None) -> str:
+    if who.role == "trainee":
+        if cadre_id not in (None, who.user_id):
+            raise Forbidden("学员只能为本人请假或评价。", code="not_yourself")
+        return who.user_id
+    if not cadre_id:
+        raise DomainError("请指明为哪位学员登记（cadre_id）。", code="cadre_required", field="cadre_id")
+    return cadre_id
 
 
 def routes() -> APIRouter:
-    r = APIRouter(tags=["班级名册"])
+    r = APIRouter()
 
-    @r.get("/classes/{class_id}/roster", summary="班级名册")
+    # -- catalogue ------------------------------------------------------------------------------
+    @r.post("/courses", status_code=201, response_model=Accepted, tags=["课程与师资"], summary="录入课程")
+    async def add_course(body: CourseIn, ctx: Context = Depends(context), who: Principal = Depends(principal),
+                         rt: Runtime = Depends(runtime)):
+        who.require_role(*RUNS)
+        e = CourseAdded(**{**body.model_dump(), "course_id": body.course_id or new_id()})
+        return _accepted(await handlers.add_to_catalogue(rt.commands, ctx, d.AddCourse(e)))
+
+    @r.post("/courses/import", status_code=201, response_model=Accepted, tags=["课程与师资"],
+            summary="批量导入课程（xlsx 或 CSV；整批录入或整批不录入）")
+    async def import_courses(file: UploadFile = File(description="列：课程编号、课程名称、课程类别、教学方式、学时、课程性质、教材与资料"),
+                             ctx: Context = Depends(context), who: Principal = Depends(principal),
+                             rt: Runtime = Depends(runtime)):
+        who.require_role(*RUNS)
+        courses = files.course_records(file.filename or "", await file.read())
+        return _accepted(await handlers.add_to_catalogue(rt.commands, ctx, d.AddCourses(tuple(courses))))
+
+    @r.post("/faculty", status_code=201, response_model=Accepted, tags=["课程与师资"], summary="录入师资")
+    async def add_faculty(body: FacultyIn, ctx: Context = Depends(context), who: Principal = Depends(principal),
+                          rt: Runtime = Depends(runtime)):
+        who.require_role(*RUNS)
+        e = FacultyAdded(**{**body.model_dump(), "teacher_id": body.teacher_id or new_id()})
+        return _accepted(await handlers.add_to_catalogue(rt.commands, ctx, d.AddFaculty(e)))
+
+    @r.post("/sites", status_code=201, response_model=Accepted, tags=["课程与师资"], summary="录入教学点")
+    async def add_site(body: SiteIn, ctx: Context = Depends(context), who: Principal = Depends(principal),
+                       rt: Runtime = Depends(runtime)):
+        who.require_role(*RUNS)
+        e = TeachingSiteAdded(**{**body.model_dump(), "site_id": body.site_id or new_id()})
+        return _accepted(await handlers.add_to_catalogue(rt.commands, ctx, d.AddSite(e)))
+
+    @r.get("/catalogue/{jurisdiction}", tags=["课程与师资"], summary="课程库、师资库与教学点")
+    async def get_catalogue(jurisdiction: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role(*READERS)
+        return await read_document(rt, "catalogue", jurisdiction, who,
+                                   NotFound(f"辖区 {jurisdiction} 尚无课程库。", code="catalogue_not_found"))
+
+    # -- roster, curriculum, timetable --------------------------------------------------------------
+    @r.get("/classes/{class_id}/roster", tags=["班级名册"], summary="班级名册（来自选学服务的推荐与确定）")
     async def roster(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role(*READERS)
-        return await read_document(rt, "class_roster", class_id, who,
-                                   NotFound(f"班次 {class_id} 的名册不存在（或尚未同步）。", code="roster_not_found"))
+        doc = await read_document(rt, "class_roster", class_id, who,
+                                  NotFound(f"班次 {class_id} 的名册不存在（或尚未同步）。", code="roster_not_found"))
+        doc.pop("homes", None)
+        return doc
+
+    @r.put("/classes/{class_id}/curriculum", response_model=Accepted, tags=["教学计划与课表"], summary="设置教学计划")
+    async def curriculum(class_id: str, body: CurriculumIn, ctx: Context = Depends(context),
+                         who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role(*RUNS)
+        return _accepted(await handlers.set_curriculum(rt, ctx, who, class_id, body.course_ids,
+                                                       dict(body.required_hours)))
+
+    @r.post("/classes/{class_id}/sessions", status_code=201, response_model=Accepted, tags=["教学计划与课表"],
+            summary="排课（教师或场地时间冲突时拒绝）")
+    async def schedule(class_id: str, body: SessionIn, ctx: Context = Depends(context),
+                       who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role(*RUNS)
+        body.session_id = body.session_id or new_id()
+        return _accepted(await handlers.schedule(rt, ctx, who, class_id, body))
+
+    @r.post("/classes/{class_id}/sessions/{session_id}/reschedule", response_model=Accepted,
+            tags=["教学计划与课表"], summary="调课")
+    async def reschedule(class_id: str, session_id: str, body: RescheduleIn, ctx: Context = Depends(context),
+                         who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role(*RUNS)
+        return _accepted(await handlers.reschedule(rt, ctx, who, class_id, session_id, body))
+
+    @r.post("/classes/{class_id}/sessions/{session_id}/cancel", response_model=Accepted,
+            tags=["教学计划与课表"], summary="停课")
+    async def cancel(class_id: str, session_id: str, body: ReasonIn, ctx: Context = Depends(context),
+                     who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role(*RUNS)
+        return _accepted(await handlers.cancel(rt, ctx, who, class_id, session_id, body.reason))
+
+    @r.get("/classes/{class_id}/timetable", tags=["教学计划与课表"], summary="班级课表")
+    async def get_timetable(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role(*READERS, "trainee")
+        return await reports.timetable(rt, who, class_id)
+
+    @r.get("/classes/{class_id}/timetable.ics", tags=["教学计划与课表"], summary="课表日历（iCalendar）",
+           response_class=Response)
+    async def get_ics(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role(*READERS, "trainee")
+        tt = await reports.timetable(rt, who, class_id)
+        cat = await rt.db["catalogue"].find_one({"_id": tt["jurisdiction"]}) or {}
+        text = files.ics(tt.get("title", class_id), tt["sessions"], cat.get("sites", {}), utcnow())
+        return Response(text, media_type="text/calendar; charset=utf-8",
+                        headers=files.attachment(f"{tt.get('title', class_id)}课表.ics"))
+
+    # -- attendance ---------------------------------------------------------------------------------
+    S = "/classes/{class_id}/sessions/{session_id}"
+
+    @r.post(S + "/check-ins", response_model=Accepted, tags=["考勤"], summary="签到（单人或整班批量，一次提交）")
+    async def check_in(class_id: str, session_id: str, body: CheckInsIn, ctx: Context = Depends(context),
+                       who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role(*RUNS)
+        entries = tuple((e.cadre_id, e.late) for e in body.entries)
+        return _accepted(await handlers.on_session(
+            rt, ctx, who, class_id, session_id,
+            lambda s, f: cr.CheckIn(s, entries, f.roster, local_now().date())))
+
+    @r.post(S + "/early-leaves", response_model=Accepted, tags=["考勤"], summary="记录早退")
+    async def early(class_id: str, session_id: str, body: EarlyLeaveIn, ctx: Context = Depends(context),
+                    who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role(*RUNS)
+        return _accepted(await handlers.on_session(
+            rt, ctx, who, class_id, session_id, lambda s, f: cr.RecordEarlyLeave(s, body.cadre_id, body.minutes)))
+
+    @r.post(S + "/leave-requests", status_code=201, response_model=Accepted, tags=["考勤"],
+            summary="请假申请（学员本人或党校代为登记）")
+    async def request_leave(class_id: str, session_id: str, body: LeaveIn, ctx: Context = Depends(context),
+                            who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("trainee", *RUNS)
+        cadre_id = _trainee_self(who, body.cadre_id)
+        return _accepted(await handlers.on_session(
+            rt, ctx, who, class_id, session_id, lambda s, f: cr.RequestLeave(s, cadre_id, body.reason, f.roster)))
+
+    @r.post(S + "/leave-requests/{cadre_id}/decision", response_model=Accepted, tags=["考勤"], summary="请假审批")
+    async def decide_leave(class_id: str, session_id: str, cadre_id: str, body: DecisionIn,
+                           ctx: Context = Depends(context), who: Principal = Depends(principal),
+                           rt: Runtime = Depends(runtime)):
+        who.require_role(*RUNS)
+        return _accepted(await handlers.on_session(
+            rt, ctx, who, class_id, session_id, lambda s, f: cr.DecideLeave(s, cadre_id, body.approved, body.note)))
+
+    @r.post(S + "/close", response_model=Accepted, tags=["考勤"], summary="结束考勤（未签到者记缺勤，已批假者记请假）")
+    async def close(class_id: str, session_id: str, ctx: Context = Depends(context),
+                    who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role(*RUNS)
+        return _accepted(await handlers.on_session(
+            rt, ctx, who, class_id, session_id, lambda s, f: cr.CloseSession(s, f.roster, local_now().date())))
+
+    @r.post(S + "/ratings", status_code=201, response_model=Accepted, tags=["课程评价"], summary="学员评价课次")
+    async def rate(class_id: str, session_id: str, body: RatingIn, ctx: Context = Depends(context),
+                   who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("trainee")
+        return _accepted(await handlers.on_session(
+            rt, ctx, who, class_id, session_id,
+            lambda s, f: cr.RateSession(s, who.user_id, body.rating, body.comment)))
+
+    @r.get(S + "/attendance", tags=["考勤"], summary="课次考勤表")
+    async def sheet(class_id: str, session_id: str, who: Principal = Depends(principal),
+                    rt: Runtime = Depends(runtime)):
+        who.require_role(*READERS)
+        return await reports.session_sheet(rt, who, class_id, session_id)
+
+    @r.get("/classes/{class_id}/attendance", tags=["考勤"], summary="班级与学员出勤率、学时")
+    async def attendance(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role(*READERS)
+        return await reports.class_attendance(rt, who, class_id)
+
+    @r.get("/classes/{class_id}/attendance.xlsx", tags=["考勤"], summary="导出班级考勤与学时（Excel）",
+           response_class=Response)
+    async def attendance_xlsx(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role(*READERS)
+        report = await reports.class_attendance(rt, who, class_id)
+        content = files.xlsx("考勤与学时", reports.ATTENDANCE_HEADERS, reports.attendance_rows(report))
+        return Response(content, media_type=files.XLSX,
+                        headers=files.attachment(f"{report.get('title', class_id)}考勤与学时.xlsx"))
+
+    # -- graduation ---------------------------------------------------------------------------------
+    @r.post("/classes/{class_id}/graduation", response_model=Accepted, tags=["结业"],
+            summary="结业评定（按出勤率、必修课、学时规则）")
+    async def graduate(class_id: str, body: RuleIn, ctx: Context = Depends(context),
+                       who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role(*RUNS)
+        rule = cr.GraduationRule(body.min_attendance_rate, body.require_required_courses, body.min_hours)
+        return _accepted(await handlers.graduate(rt, ctx, who, class_id, local_now().date(), rule))
+
+    @r.get("/classes/{class_id}/graduation", tags=["结业"], summary="结业名单与未结业学员及原因")
+    async def graduation(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role(*READERS)
+        return await reports.graduation(rt, who, class_id)
+
+    @r.get("/classes/{class_id}/graduation.xlsx", tags=["结业"], summary="导出结业与未结业名单（Excel）",
+           response_class=Response)
+    async def graduation_xlsx(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role(*READERS)
+        g = await reports.graduation(rt, who, class_id)
+        content = files.xlsx("结业评定", reports.GRADUATION_HEADERS, reports.graduation_rows(g))
+        return Response(content, media_type=files.XLSX,
+                        headers=files.attachment(f"{g.get('title', class_id)}结业名单.xlsx"))
+
+    # -- hours, load, feedback ----------------------------------------------------------------------
+    @r.get("/trainees/{cadre_id}/hours", tags=["学时"], summary="学员学时（按课程类别与合计，含网络学习）")
+    async def hours(cadre_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        return await reports.trainee_hours(rt, who, cadre_id)
+
+    @r.post("/online-hours", response_model=Accepted, tags=["学时"],
+            summary="导入网络学习学时（CSV 或 xlsx；同一平台记录编号重复导入不重复计入）")
+    async def online(file: UploadFile = File(description="列：平台记录编号、干部编号、姓名、学时、学习日期、课程类别"),
+                     ctx: Context = Depends(context), who: Principal = Depends(principal),
+                     rt: Runtime = Depends(runtime)):
+        who.require_role(*RUNS, "org_department")
+        records = files.online_records(file.filename or "", await file.read())
+        return _accepted(await handlers.credit_online(rt.commands, ctx, records))
+
+    @r.get("/teachers/{teacher_id}/load", tags=["课程与师资"], summary="教师授课量（某辖区某年）")
+    async def load(teacher_id: str, jurisdiction: str | None = None,
+                   year: int | None = Query(None, ge=2000, le=2100, description="年份（不填则为今年）"),
+                   who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role(*READERS)
+        return await reports.teacher_load(rt, who, jurisdiction or who.jurisdiction, year or local_now().year,
+                                          teacher_id)
+
+    @r.get("/classes/{class_id}/feedback", tags=["课程评价"], summary="本班课程评价（按课程、按教师，含留言）")
+    async def class_feedback(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role(*READERS)
+        return await reports.class_feedback(rt, who, class_id)
+
+    @r.get("/feedback/{jurisdiction}", tags=["课程评价"], summary="辖区课程评价（按课程、按教师）")
+    async def feedback(jurisdiction: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role(*READERS)
+        return await reports.feedback(rt, who, jurisdiction)
 
     return r
+

@@ -1,4 +1,352 @@
-"""Teaching's aggregates (course, session, attendance) arrive with their own issue.
+"""Teaching's catalogue and timetable aggregates, pure: decide and evolve, no I/O.
 
-Until then teaching only follows selection's events into its class roster.
+Three aggregates (streams):
+
+* the catalogue (课程库、师资库、教学点) of a jurisdiction — `catalogue_stream(code)`;
+* the timetable (课表) of a jurisdiction for one year — every session of every class
+  taught there that year, so that a teacher or a site double-booked across classes is
+  refused on one consistent state under the optimistic append. A clash needs the same
+  date, so a year holds every session a new one can clash with; the year bounds the
+  stream (a county school schedules hundreds of sessions a year, not tens of thousands);
+* the class teaching record (班级教学) — curriculum, attendance, leave, ratings and
+  graduation of one class; see `services.teaching.classroom`.
+
+States are mutable and `evolve` updates them in place: a class stream holds thousands
+of attendance events, and copying a frozen state per event would make a fold
+quadratic. A fold always starts from a fresh `initial()`, so nothing leaks.
 """
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, time
+
+from shared.contracts.teaching import (
+    CourseAdded, FacultyAdded, OnlineHoursCredited, SessionCancelled, SessionRescheduled, SessionScheduled, TeachingSiteAdded,
+)
+from shared.errors import DomainError, NotFound
+from shared.events import Event
+
+
+def catalogue_stream(jurisdiction: str) -> str:
+    return f"teaching-catalogue-{jurisdiction}"
+
+
+def timetable_stream(jurisdiction: str, year: int) -> str:
+    return f"teaching-timetable-{jurisdiction}-{year}"
+
+
+def hm(t: time) -> str:
+    return t.strftime("%H:%M")
+
+
+# -- catalogue ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AddCourse:
+    event: CourseAdded
+
+
+@dataclass(frozen=True)
+class AddCourses:
+    """A whole list at once (e.g. the school's 155 theory courses from a sheet): all or none."""
+
+    events: tuple[CourseAdded, ...]
+
+
+@dataclass(frozen=True)
+class AddFaculty:
+    event: FacultyAdded
+
+
+@dataclass(frozen=True)
+class AddSite:
+    event: TeachingSiteAdded
+
+
+@dataclass
+class CatalogueState:
+    courses: dict[str, CourseAdded] = field(default_factory=dict)
+    faculty: dict[str, FacultyAdded] = field(default_factory=dict)
+    sites: dict[str, TeachingSiteAdded] = field(default_factory=dict)
+
+    def course(self, course_id: str) -> CourseAdded:
+        if course_id not in self.courses:
+            raise NotFound(f"课程库中没有编号为 {course_id} 的课程，请先录入课程。", code="course_not_found",
+                           field="course_id")
+        return self.courses[course_id]
+
+    def teacher(self, teacher_id: str) -> FacultyAdded:
+        if teacher_id not in self.faculty:
+            raise NotFound(f"师资库中没有编号为 {teacher_id} 的教师，请先录入师资。", code="teacher_not_found",
+                           field="teacher_id")
+        return self.faculty[teacher_id]
+
+    def site(self, site_id: str) -> TeachingSiteAdded:
+        if site_id not in self.sites:
+            raise NotFound(f"没有编号为 {site_id} 的教学场地，请先录入教学点。", code="site_not_found",
+                           field="site_id")
+        return self.sites[site_id]
+
+
+class CatalogueDecider:
+    def initial(self) -> CatalogueState:
+        return CatalogueState()
+
+    def decide(self, state: CatalogueState, command) -> list[Event]:
+        match command:
+            case AddCourse(event=e):
+                if e.course_id in state.courses:
+                    raise DomainError(f"课程编号 {e.course_id} 已被《{state.courses[e.course_id].title}》使用，请换一个编号。",
+                                      code="course_exists", field="course_id")
+                same = next((c for c in state.courses.values() if c.title == e.title), None)
+                if same is not None:
+                    raise DomainError(f"课程《{e.title}》已在课程库中（编号 {same.course_id}），无需重复录入。",
+                                      code="course_title_exists", field="title")
+                return [e]
+            case AddCourses(events=events):
+                if not events:
+                    raise DomainError("没有要录入的课程。", code="no_courses")
+                scratch = CatalogueState(courses=dict(state.courses))
+                problems = []
+                for n, e in enumerate(events, start=1):
+                    try:
+                        self.decide(scratch, AddCourse(e))
+                    except DomainError as exc:
+                        problems.append(f"第 {n} 门：{exc.message}")
+                        continue
+                    scratch.courses[e.course_id] = e
+                if problems:
+                    raise DomainError(f"以下课程不能录入，整批未录入：{'；'.join(problems[:10])}"
+                                      f"{' 等' if len(problems) > 10 else ''}", code="bad_courses", field="file")
+                return list(events)
+            case AddFaculty(event=e):
+                if e.teacher_id in state.faculty:
+                    raise DomainError(f"师资编号 {e.teacher_id} 已被 {state.faculty[e.teacher_id].name} 使用，请换一个编号。",
+                                      code="teacher_exists", field="teacher_id")
+                if e.kind == "领导干部" and not e.post.strip():
+                    raise DomainError("“领导干部上讲台”的授课人须填写现任职务（post）。", code="post_required",
+                                      field="post")
+                return [e]
+            case AddSite(event=e):
+                if e.site_id in state.sites:
+                    raise DomainError(f"教学点编号 {e.site_id} 已被“{state.sites[e.site_id].name}”使用，请换一个编号。",
+                                      code="site_exists", field="site_id")
+                return [e]
+        raise TypeError(f"unknown command {command!r}")
+
+    def evolve(self, state: CatalogueState, event: Event) -> CatalogueState:
+        match event:
+            case CourseAdded():
+                state.courses[event.course_id] = event
+            case FacultyAdded():
+                state.faculty[event.teacher_id] = event
+            case TeachingSiteAdded():
+                state.sites[event.site_id] = event
+        return state
+
+
+# -- timetable ------------------------------------------------------------------------
+@dataclass
+class Session:
+    """A session as the timetable knows it (the facts attendance and graduation need)."""
+
+    session_id: str
+    class_id: str
+    course_id: str
+    course_title: str
+    kind: str
+    on: date
+    starts_at: time
+    ends_at: time
+    hours: float
+    teacher_id: str
+    teacher_name: str
+    site_id: str
+    required: bool = True
+    cancelled: bool = False
+
+    def overlaps(self, on: date, starts_at: time, ends_at: time) -> bool:
+        return self.on == on and self.starts_at < ends_at and starts_at < self.ends_at
+
+    def describe(self) -> str:
+        return f"{self.on} {hm(self.starts_at)}–{hm(self.ends_at)}《{self.course_title}》（课次 {self.session_id}）"
+
+
+@dataclass(frozen=True)
+class ClassWindow:
+    """The class the session belongs to, as teaching's roster knows it."""
+
+    class_id: str
+    title: str
+    starts_on: date
+    ends_on: date
+    size: int
+
+
+@dataclass(frozen=True)
+class ScheduleSession:
+    session_id: str
+    klass: ClassWindow
+    course: CourseAdded
+    teacher: FacultyAdded
+    site: TeachingSiteAdded
+    on: date
+    starts_at: time
+    ends_at: time
+    hours: float | None = None        # default: the course's hours
+    required: bool | None = None      # default: the course is 必修
+
+
+@dataclass(frozen=True)
+class RescheduleSession:
+    session_id: str
+    klass: ClassWindow
+    on: date
+    starts_at: time
+    ends_at: time
+    teacher: FacultyAdded
+    site: TeachingSiteAdded
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class CancelSession:
+    session_id: str
+    class_id: str
+    reason: str = ""
+
+
+@dataclass
+class TimetableState:
+    sessions: dict[str, Session] = field(default_factory=dict)
+
+    def of_class(self, class_id: str) -> list[Session]:
+        return sorted((s for s in self.sessions.values() if s.class_id == class_id),
+                      key=lambda s: (s.on, s.starts_at))
+
+    def session(self, class_id: str, session_id: str) -> Session:
+        s = self.sessions.get(session_id)
+        if s is None or s.class_id != class_id:
+            raise NotFound(f"班次 {class_id} 没有课次 {session_id}。", code="session_not_found")
+        return s
+
+
+def _check_slot(state: TimetableState, session_id: str, klass: ClassWindow, on: date, starts_at: time,
+                ends_at: time, teacher: FacultyAdded, site: TeachingSiteAdded) -> None:
+    if ends_at <= starts_at:
+        raise DomainError(f"下课时间 {hm(ends_at)} 须晚于上课时间 {hm(starts_at)}。", code="bad_times", field="ends_at")
+    if not klass.starts_on <= on <= klass.ends_on:
+        raise DomainError(f"{on} 不在班次“{klass.title}”的办班期间（{klass.starts_on} 至 {klass.ends_on}），"
+                          "请改在办班期间排课。", code="outside_class_dates", field="on")
+    if site.capacity < klass.size:
+        raise DomainError(f"教学点“{site.name}”可容纳 {site.capacity} 人，班次“{klass.title}”有 {klass.size} 名学员，"
+                          "请另选场地。", code="site_too_small", field="site_id")
+    for other in state.sessions.values():
+        if other.session_id == session_id or other.cancelled or not other.overlaps(on, starts_at, ends_at):
+            continue
+        if other.teacher_id == teacher.teacher_id:
+            raise DomainError(f"排课冲突：{teacher.name} 在 {other.describe()} 已有授课安排，请调整时间或授课人。",
+                              code="teacher_clash", field="teacher_id")
+        if other.site_id == site.site_id:
+            raise DomainError(f"排课冲突：教学点“{site.name}”在 {other.describe()} 已被占用，请调整时间或场地。",
+                              code="site_clash", field="site_id")
+        if other.class_id == klass.class_id:
+            raise DomainError(f"排课冲突：本班在 {other.describe()} 已有课程，请调整时间。",
+                              code="class_clash", field="starts_at")
+
+
+class TimetableDecider:
+    def initial(self) -> TimetableState:
+        return TimetableState()
+
+    def decide(self, state: TimetableState, command) -> list[Event]:
+        match command:
+            case ScheduleSession():
+                c = command
+                if c.session_id in state.sessions:
+                    raise DomainError(f"课次编号 {c.session_id} 已存在。", code="session_exists", field="session_id")
+                _check_slot(state, c.session_id, c.klass, c.on, c.starts_at, c.ends_at, c.teacher, c.site)
+                return [SessionScheduled(
+                    class_id=c.klass.class_id, session_id=c.session_id, course_id=c.course.course_id,
+                    course_title=c.course.title, kind=c.course.kind, on=c.on, starts_at=c.starts_at,
+                    ends_at=c.ends_at, hours=c.hours or c.course.hours, teacher_id=c.teacher.teacher_id,
+                    teacher_name=c.teacher.name, site_id=c.site.site_id,
+                    required=c.course.mode == "必修" if c.required is None else c.required,
+                )]
+            case RescheduleSession():
+                c = command
+                s = state.session(c.klass.class_id, c.session_id)
+                if s.cancelled:
+                    raise DomainError(f"课次 {s.describe()} 已停课，不能调课；请重新排课。", code="session_cancelled")
+                if c.on.year != s.on.year:
+                    raise DomainError(f"课次 {s.describe()} 不能跨年调到 {c.on}：请停课后在新的日期重新排课。",
+                                      code="cross_year", field="on")
+                _check_slot(state, c.session_id, c.klass, c.on, c.starts_at, c.ends_at, c.teacher, c.site)
+                return [SessionRescheduled(
+                    class_id=s.class_id, session_id=s.session_id, on=c.on, starts_at=c.starts_at, ends_at=c.ends_at,
+                    teacher_id=c.teacher.teacher_id, teacher_name=c.teacher.name, site_id=c.site.site_id,
+                    reason=c.reason,
+                )]
+            case CancelSession():
+                s = state.session(command.class_id, command.session_id)
+                if s.cancelled:
+                    raise DomainError(f"课次 {s.describe()} 已停课。", code="session_cancelled")
+                return [SessionCancelled(class_id=s.class_id, session_id=s.session_id, reason=command.reason)]
+        raise TypeError(f"unknown command {command!r}")
+
+    def evolve(self, state: TimetableState, event: Event) -> TimetableState:
+        match event:
+            case SessionScheduled():
+                state.sessions[event.session_id] = Session(
+                    event.session_id, event.class_id, event.course_id, event.course_title, event.kind, event.on,
+                    event.starts_at, event.ends_at, event.hours, event.teacher_id, event.teacher_name,
+                    event.site_id, event.required)
+            case SessionRescheduled():
+                s = state.sessions[event.session_id]
+                s.on, s.starts_at, s.ends_at = event.on, event.starts_at, event.ends_at
+                s.teacher_id, s.teacher_name, s.site_id = event.teacher_id, event.teacher_name, event.site_id
+            case SessionCancelled():
+                state.sessions[event.session_id].cancelled = True
+        return state
+
+
+# -- online-learning hours ------------------------------------------------------------
+def online_stream(jurisdiction: str, year: int) -> str:
+    """网络学习学时 of a jurisdiction for one year: a platform record has a fixed date,
+    so a re-import of the same record always meets the stream that already holds it."""
+    return f"teaching-online-{jurisdiction}-{year}"
+
+
+@dataclass(frozen=True)
+class CreditOnlineHours:
+    records: tuple[OnlineHoursCredited, ...]
+
+
+@dataclass
+class OnlineLedgerState:
+    references: set[str] = field(default_factory=set)
+
+
+class OnlineLedgerDecider:
+    def initial(self) -> OnlineLedgerState:
+        return OnlineLedgerState()
+
+    def decide(self, state: OnlineLedgerState, command) -> list[Event]:
+        match command:
+            case CreditOnlineHours(records=records):
+                missing = [r.cadre_id for r in records if not r.reference.strip()]
+                if missing:
+                    raise DomainError(f"网络学习记录须带平台记录编号，以免重复计入（{'、'.join(missing[:5])} 的记录缺编号）。",
+                                      code="reference_required", field="reference")
+                out, seen = [], set(state.references)
+                for r in records:
+                    if r.reference not in seen:   # a re-imported record adds nothing
+                        seen.add(r.reference)
+                        out.append(r)
+                return out
+        raise TypeError(f"unknown command {command!r}")
+
+    def evolve(self, state: OnlineLedgerState, event: Event) -> OnlineLedgerState:
+        if isinstance(event, OnlineHoursCredited):
+            state.references.add(event.reference)
+        return state

@@ -1,31 +1,303 @@
-"""Teaching's read models. The class roster (班级名册) is built from selection's events."""
+"""Teaching's read models, each keyed by what the API reads (FerretDB indexes only `_id`).
+
+* class_roster (班级名册), per class, from selection's events;
+* catalogue, per jurisdiction; class_timetable, per class; schedule, per jurisdiction
+  and year (a teacher's load; keyed by the timetable stream); session_sheet (考勤表),
+  per session;
+* class_attendance, per class: per-trainee counts and hours, and the graduation verdicts;
+* trainee_hours (学时台账), per cadre: class and online hours by kind;
+* feedback, per class: ratings with the course and teacher of each session.
+
+Every document gets events from a bounded number of streams (a class's record and its
+sessions, one timetable, the online ledgers of a jurisdiction), which keeps its
+`_applied` guard small; a trainee's ledger grows by one entry per session attended.
+"""
 
 from __future__ import annotations
 
-from shared.contracts.selection import ClassOpened, TraineeNominated
+from shared.contracts.selection import (
+    ClassOpened, NominationConfirmed, NominationRejected, NominationWaitlisted, NominationWithdrawn,
+    TraineeNominated,
+)
+from shared.contracts.teaching import (
+    AbsenceRecorded, CourseAdded, CurriculumSet, EarlyLeaveRecorded, FacultyAdded, LeaveDecided, LeaveRequested,
+    OnlineHoursCredited, SessionAttended, SessionCancelled, SessionRated, SessionRescheduled, SessionScheduled,
+    TeachingSiteAdded, TraineeGraduated, TraineeNotGraduated,
+)
 from shared.projection import Projection
 
+by_class = lambda env, ev: ev.class_id          # noqa: E731
+by_session = lambda env, ev: ev.session_id      # noqa: E731
+by_jurisdiction = lambda env, ev: env.jurisdiction  # noqa: E731
+
+# -- roster ------------------------------------------------------------------------------
 roster = Projection("class_roster", sources=("selection",))
 
 
-@roster.on(ClassOpened, key=lambda env, ev: ev.class_id)
+def _trainee(doc, cadre_id: str, name: str = "", unit: str = "") -> dict:
+    trainees = doc.setdefault("trainees", [])
+    for t in trainees:
+        if t["cadre_id"] == cadre_id:
+            t["name"], t["unit"] = name or t["name"], unit or t["unit"]
+            return t
+    t = {"cadre_id": cadre_id, "name": name, "unit": unit, "status": "nominated"}
+    trainees.append(t)
+    doc["size"] = len(trainees)
+    return t
+
+
+def _count(doc) -> None:
+    doc["confirmed"] = sum(1 for t in doc.get("trainees", []) if t["status"] == "confirmed")
+
+
+@roster.on(ClassOpened, key=by_class)
 def _opened(doc, env, ev: ClassOpened) -> None:
-    doc.update(
-        class_id=ev.class_id, title=ev.title, capacity=ev.capacity, starts_on=ev.starts_on.isoformat(),
-        ends_on=ev.ends_on.isoformat(), jurisdiction=env.jurisdiction,
-    )
+    doc.update(class_id=ev.class_id, title=ev.title, capacity=ev.capacity, starts_on=ev.starts_on.isoformat(),
+               ends_on=ev.ends_on.isoformat(), jurisdiction=env.jurisdiction)
     doc.setdefault("trainees", [])
     doc.setdefault("size", 0)
+    doc.setdefault("confirmed", 0)
 
 
-@roster.on(TraineeNominated, key=lambda env, ev: ev.class_id)
+@roster.on(TraineeNominated, key=by_class)
 def _nominated(doc, env, ev: TraineeNominated) -> None:
-    trainees = doc.setdefault("trainees", [])
-    if any(t["cadre_id"] == ev.cadre_id for t in trainees):
-        return
-    trainees.append({"cadre_id": ev.cadre_id, "name": ev.name, "unit": ev.unit, "status": "nominated"})
-    doc["size"] = len(trainees)
+    _trainee(doc, ev.cadre_id, ev.name, ev.unit)
+    if ev.home_jurisdiction:
+        doc.setdefault("homes", {})[ev.cadre_id] = ev.home_jurisdiction
     doc.setdefault("jurisdiction", env.jurisdiction)
 
 
-PROJECTIONS = [roster]
+@roster.on(NominationConfirmed, key=by_class)
+def _confirmed(doc, env, ev: NominationConfirmed) -> None:
+    _trainee(doc, ev.cadre_id, ev.name, ev.unit)["status"] = "confirmed"
+    if ev.home_jurisdiction:
+        doc.setdefault("homes", {})[ev.cadre_id] = ev.home_jurisdiction
+    doc.setdefault("jurisdiction", env.jurisdiction)
+    _count(doc)
+
+
+def _status(status: str):
+    def apply(doc, env, ev) -> None:
+        _trainee(doc, ev.cadre_id)["status"] = status
+        doc.setdefault("jurisdiction", env.jurisdiction)
+        _count(doc)
+    return apply
+
+
+roster.on(NominationRejected, key=by_class)(_status("rejected"))
+roster.on(NominationWaitlisted, key=by_class)(_status("waitlisted"))
+roster.on(NominationWithdrawn, key=by_class)(_status("withdrawn"))
+
+# -- catalogue ---------------------------------------------------------------------------
+catalogue = Projection("catalogue", sources=("teaching",))
+
+
+def _into(section: str, id_field: str):
+    def apply(doc, env, ev) -> None:
+        doc.setdefault("jurisdiction", env.jurisdiction)
+        doc.setdefault(section, {})[getattr(ev, id_field)] = ev.model_dump(mode="json")
+    return apply
+
+
+catalogue.on(CourseAdded, key=by_jurisdiction)(_into("courses", "course_id"))
+catalogue.on(FacultyAdded, key=by_jurisdiction)(_into("faculty", "teacher_id"))
+catalogue.on(TeachingSiteAdded, key=by_jurisdiction)(_into("sites", "site_id"))
+
+# -- sessions: per class (timetable) and per jurisdiction (teachers' load) -----------------
+class_timetable = Projection("class_timetable", sources=("teaching",))
+schedule = Projection("schedule", sources=("teaching",))
+
+
+def _scheduled(doc, env, ev: SessionScheduled) -> None:
+    doc.setdefault("jurisdiction", env.jurisdiction)
+    doc.setdefault("sessions", {})[ev.session_id] = {**ev.model_dump(mode="json"), "cancelled": False}
+
+
+def _rescheduled(doc, env, ev: SessionRescheduled) -> None:
+    s = doc["sessions"][ev.session_id]
+    s.update(ev.model_dump(mode="json", exclude={"reason"}))
+    s.setdefault("history", []).append({"reason": ev.reason, "by": env.actor.name, "at": env.occurred_at.isoformat()})
+
+
+def _cancelled(doc, env, ev: SessionCancelled) -> None:
+    doc["sessions"][ev.session_id].update(cancelled=True, cancel_reason=ev.reason)
+
+
+by_stream = lambda env, ev: env.stream_id   # noqa: E731  (teaching-timetable-<code>-<year>)
+for p, key in ((class_timetable, by_class), (schedule, by_stream)):
+    p.on(SessionScheduled, key=key)(_scheduled)
+    p.on(SessionRescheduled, key=key)(_rescheduled)
+    p.on(SessionCancelled, key=key)(_cancelled)
+
+
+@class_timetable.on(CurriculumSet, key=by_class)
+def _curriculum(doc, env, ev: CurriculumSet) -> None:
+    doc.setdefault("jurisdiction", env.jurisdiction)
+    doc.setdefault("sessions", {})
+    doc["curriculum"] = {"course_ids": ev.course_ids, "required_hours": ev.required_hours}
+
+
+# -- a session's attendance sheet ---------------------------------------------------------
+session_sheet = Projection("session_sheet", sources=("teaching",))
+
+
+@session_sheet.on(SessionScheduled, key=by_session)
+def _sheet_scheduled(doc, env, ev: SessionScheduled) -> None:
+    doc.update(session={**ev.model_dump(mode="json"), "cancelled": False}, jurisdiction=env.jurisdiction)
+    doc.setdefault("entries", {})
+
+
+@session_sheet.on(SessionRescheduled, key=by_session)
+def _sheet_rescheduled(doc, env, ev: SessionRescheduled) -> None:
+    doc["session"].update(ev.model_dump(mode="json", exclude={"reason"}))
+
+
+@session_sheet.on(SessionCancelled, key=by_session)
+def _sheet_cancelled(doc, env, ev: SessionCancelled) -> None:
+    doc["session"]["cancelled"] = True
+
+
+def _entry(doc, env, cadre_id: str) -> dict:
+    doc.setdefault("jurisdiction", env.jurisdiction)
+    return doc.setdefault("entries", {}).setdefault(cadre_id, {"status": "未签到"})
+
+
+@session_sheet.on(SessionAttended, key=by_session)
+def _sheet_attended(doc, env, ev: SessionAttended) -> None:
+    _entry(doc, env, ev.cadre_id).update(status="出勤", late=ev.late, hours=ev.hours,
+                                         checked_in_at=env.occurred_at.isoformat())
+
+
+@session_sheet.on(EarlyLeaveRecorded, key=by_session)
+def _sheet_early(doc, env, ev: EarlyLeaveRecorded) -> None:
+    _entry(doc, env, ev.cadre_id)["early_leave_minutes"] = ev.minutes
+
+
+@session_sheet.on(LeaveRequested, key=by_session)
+def _sheet_leave(doc, env, ev: LeaveRequested) -> None:
+    _entry(doc, env, ev.cadre_id)["leave"] = {"reason": ev.reason, "status": "待审批"}
+
+
+@session_sheet.on(LeaveDecided, key=by_session)
+def _sheet_decided(doc, env, ev: LeaveDecided) -> None:
+    leave = _entry(doc, env, ev.cadre_id).setdefault("leave", {})
+    leave.update(status="已批准" if ev.approved else "未批准", note=ev.note, by=env.actor.name)
+
+
+@session_sheet.on(AbsenceRecorded, key=by_session)
+def _sheet_absent(doc, env, ev: AbsenceRecorded) -> None:
+    _entry(doc, env, ev.cadre_id)["status"] = "请假" if ev.excused else "缺勤"
+
+
+# -- per class: attendance per trainee, graduation -----------------------------------------
+class_attendance = Projection("class_attendance", sources=("teaching",))
+EMPTY = {"attended": 0, "absent": 0, "excused": 0, "late": 0, "early_leave": 0, "hours": 0.0, "hours_by_kind": {}}
+
+
+def _row(doc, env, cadre_id: str) -> dict:
+    doc.setdefault("jurisdiction", env.jurisdiction)
+    return doc.setdefault("trainees", {}).setdefault(cadre_id, {**EMPTY, "hours_by_kind": {}})
+
+
+@class_attendance.on(SessionAttended, key=by_class)
+def _att(doc, env, ev: SessionAttended) -> None:
+    row = _row(doc, env, ev.cadre_id)
+    row["attended"] += 1
+    row["late"] += int(ev.late)
+    row["hours"] = round(row["hours"] + ev.hours, 2)
+    kind = ev.kind or "其他"
+    row["hours_by_kind"][kind] = round(row["hours_by_kind"].get(kind, 0) + ev.hours, 2)
+
+
+@class_attendance.on(EarlyLeaveRecorded, key=by_class)
+def _att_early(doc, env, ev: EarlyLeaveRecorded) -> None:
+    _row(doc, env, ev.cadre_id)["early_leave"] += 1
+
+
+@class_attendance.on(AbsenceRecorded, key=by_class)
+def _att_absent(doc, env, ev: AbsenceRecorded) -> None:
+    row = _row(doc, env, ev.cadre_id)
+    row["absent"] += 1
+    row["excused"] += int(ev.excused)
+
+
+@class_attendance.on(TraineeGraduated, key=by_class)
+def _graduated(doc, env, ev: TraineeGraduated) -> None:
+    doc.setdefault("jurisdiction", env.jurisdiction)
+    doc.setdefault("graduated", {})[ev.cadre_id] = ev.model_dump(mode="json")
+
+
+@class_attendance.on(TraineeNotGraduated, key=by_class)
+def _not_graduated(doc, env, ev: TraineeNotGraduated) -> None:
+    doc.setdefault("jurisdiction", env.jurisdiction)
+    doc.setdefault("not_graduated", {})[ev.cadre_id] = ev.reasons
+
+
+# -- per trainee: the hours ledger ---------------------------------------------------------
+trainee_hours = Projection("trainee_hours", sources=("teaching",))
+by_cadre = lambda env, ev: ev.cadre_id   # noqa: E731
+
+
+def _credit(doc, env, hours: float, kind: str, bucket: str) -> None:
+    if env.jurisdiction not in doc.setdefault("jurisdictions", []):
+        doc["jurisdictions"].append(env.jurisdiction)
+    by_kind = doc.setdefault("by_kind", {})
+    by_kind[kind] = round(by_kind.get(kind, 0) + hours, 2)
+    doc[bucket] = round(doc.get(bucket, 0) + hours, 2)
+    doc["total"] = round(doc.get("total", 0) + hours, 2)
+
+
+@trainee_hours.on(SessionAttended, key=by_cadre)
+def _hours_class(doc, env, ev: SessionAttended) -> None:
+    doc["cadre_id"] = ev.cadre_id
+    _credit(doc, env, ev.hours, ev.kind or "其他", "class_hours")
+    classes = doc.setdefault("classes", {})
+    classes[ev.class_id] = round(classes.get(ev.class_id, 0) + ev.hours, 2)
+
+
+@trainee_hours.on(OnlineHoursCredited, key=by_cadre)
+def _hours_online(doc, env, ev: OnlineHoursCredited) -> None:
+    doc["cadre_id"] = ev.cadre_id
+    if ev.name:
+        doc["name"] = ev.name
+    _credit(doc, env, ev.hours, ev.kind or "网络学习", "online_hours")
+
+
+@trainee_hours.on(TraineeGraduated, key=by_cadre)
+def _hours_name(doc, env, ev: TraineeGraduated) -> None:
+    doc.update(cadre_id=ev.cadre_id, name=ev.name, unit=ev.unit)
+    doc.setdefault("jurisdictions", [env.jurisdiction])
+
+
+# -- feedback per course and teacher --------------------------------------------------------
+# Per class, not per jurisdiction: ratings come from every session's stream, and one
+# document per jurisdiction would grow its guard by a stream per session taught there.
+feedback = Projection("feedback", sources=("teaching",))
+
+
+@feedback.on(SessionScheduled, key=by_class)
+def _fb_session(doc, env, ev: SessionScheduled) -> None:
+    doc.setdefault("jurisdiction", env.jurisdiction)
+    # A rating may be folded before its session (different streams): keep its counts.
+    s = doc.setdefault("sessions", {}).setdefault(ev.session_id, {"count": 0, "sum": 0})
+    s.update(course_id=ev.course_id, course_title=ev.course_title, teacher_id=ev.teacher_id,
+             teacher_name=ev.teacher_name)
+
+
+@feedback.on(SessionRescheduled, key=by_class)
+def _fb_teacher(doc, env, ev: SessionRescheduled) -> None:
+    doc["sessions"][ev.session_id].update(teacher_id=ev.teacher_id, teacher_name=ev.teacher_name)
+
+
+@feedback.on(SessionRated, key=by_class)
+def _fb_rated(doc, env, ev: SessionRated) -> None:
+    doc.setdefault("jurisdiction", env.jurisdiction)
+    s = doc.setdefault("sessions", {}).setdefault(ev.session_id, {"count": 0, "sum": 0})
+    s["count"] += 1
+    s["sum"] += ev.rating
+    if ev.comment:
+        s.setdefault("comments", []).append(ev.comment)
+
+
+PROJECTIONS = [roster, catalogue, class_timetable, schedule, session_sheet, class_attendance, trainee_hours,
+               feedback]

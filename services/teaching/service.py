@@ -1,13 +1,15 @@
 """The teaching service's definition: what the runtime composes."""
 
 from shared.runtime import ServiceDefinition
-from services.teaching import api
+from services.teaching import api, closer
 from services.teaching.projections import PROJECTIONS
 
 DEFINITION = ServiceDefinition(
     name="teaching",
-    title="训中 · 教学管理（课程、师资、现场教学点、课次、考勤、学时）",
-    description="由选学服务的事件生成班级名册。事件发布到 Kafka 主题 ganxun.teaching.<行政区划代码>。",
+    title="训中 · 教学管理（课程、师资、现场教学点、课次、考勤、学时、结业）",
+    description="课程库与师资库、教学计划、排课（冲突检查）、考勤与请假、学时台账（含网络学习）、结业评定与课程评价；"
+                "班级名册由选学服务的事件生成。事件发布到 Kafka 主题 ganxun.teaching.<行政区划代码>。",
     projections=PROJECTIONS,
     routes=api.routes,
+    workers={"closer": closer.run},
 )

@@ -1,0 +1,354 @@
+"""Attendance and the class record, pure.
+
+* A session's attendance (课次考勤) — check-in, late, early leave, leave, absence,
+  ratings — is one stream per session, so every rule of a session (no double check-in,
+  leave before absence) is checked on one state. Not one stream per class: a term of
+  150 trainees and 30 sessions is 4,500+ events, and reading that back from FerretDB
+  took 1–2 s per check-in (bench/teaching_class_stream.py); a session's stream stays
+  at a few hundred.
+* The class record (班级教学档案) — curriculum and the graduation verdicts — is one
+  stream per class; graduation first closes every session (absences on the session
+  streams, under the optimistic append), then decides on the closed attendance.
+
+A command carries the facts owned by other aggregates, resolved by the handler: the
+session (from the timetable), the confirmed roster (from selection's events, kept in
+teaching's roster projection), the courses (from the catalogue), and for graduation
+who attended each session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from shared.contracts.teaching import (
+    AbsenceRecorded, CurriculumSet, EarlyLeaveRecorded, LeaveDecided, LeaveRequested, SessionAttended,
+    SessionRated, TraineeGraduated, TraineeNotGraduated,
+)
+from shared.errors import DomainError
+from shared.events import Event
+from services.teaching.domain import Session
+
+KINDS = ("理论课", "党性课", "实践课", "能力课")
+
+
+def class_stream(class_id: str) -> str:
+    return f"teaching-class-{class_id}"
+
+
+def attendance_stream(class_id: str, session_id: str) -> str:
+    return f"teaching-attendance-{class_id}-{session_id}"
+
+
+@dataclass(frozen=True)
+class Trainee:
+    cadre_id: str
+    name: str
+    unit: str
+    home_jurisdiction: str | None = None
+
+
+Roster = Mapping[str, Trainee]   # confirmed trainees only (在册学员)
+
+
+@dataclass(frozen=True)
+class SetCurriculum:
+    class_id: str
+    course_ids: tuple[str, ...]
+    required_hours: Mapping[str, float]
+    known_courses: frozenset[str]
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    session: Session
+    entries: tuple[tuple[str, bool], ...]       # (cadre_id, late)
+    roster: Roster
+    today: date
+
+
+@dataclass(frozen=True)
+class RecordEarlyLeave:
+    session: Session
+    cadre_id: str
+    minutes: int
+
+
+@dataclass(frozen=True)
+class RequestLeave:
+    session: Session
+    cadre_id: str
+    reason: str
+    roster: Roster
+
+
+@dataclass(frozen=True)
+class DecideLeave:
+    session: Session
+    cadre_id: str
+    approved: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CloseSession:
+    session: Session
+    roster: Roster
+    today: date
+
+
+@dataclass(frozen=True)
+class RateSession:
+    session: Session
+    cadre_id: str
+    rating: int
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class GraduationRule:
+    """结业条件: minimum attendance rate, every required course attended, minimum hours
+    (in total, and by kind as the curriculum requires)."""
+
+    min_attendance_rate: float = 0.9
+    require_required_courses: bool = True
+    min_hours: float = 0.0
+
+
+@dataclass(frozen=True)
+class Graduate:
+    class_id: str
+    class_title: str
+    ends_on: date
+    today: date
+    sessions: tuple[Session, ...]               # every session of the class, cancelled ones too
+    attended: Mapping[str, frozenset[str]]     # session id -> who attended (after closing)
+    roster: Roster
+    rule: GraduationRule = GraduationRule()
+
+
+@dataclass
+class AttendanceState:
+    """One session's attendance, by cadre id."""
+
+    attended: dict[str, SessionAttended] = field(default_factory=dict)
+    early: set[str] = field(default_factory=set)
+    leave: dict[str, str] = field(default_factory=dict)     # pending / approved / refused
+    absent: dict[str, bool] = field(default_factory=dict)   # -> excused
+    rated: set[str] = field(default_factory=set)
+
+
+@dataclass
+class ClassRecordState:
+    class_id: str | None = None
+    course_ids: tuple[str, ...] = ()
+    required_hours: dict[str, float] = field(default_factory=dict)
+    concluded: set[str] = field(default_factory=set)
+
+
+def _names(ids: list[str], roster: Roster | None = None, limit: int = 5) -> str:
+    shown = [roster[i].name if roster and i in roster else i for i in ids[:limit]]
+    more = f" 等 {len(ids)} 人" if len(ids) > limit else ""
+    return "、".join(shown) + more
+
+
+def _usable(s: Session) -> None:
+    if s.cancelled:
+        raise DomainError(f"课次 {s.describe()} 已停课，不能考勤、请假或评价。", code="session_cancelled")
+
+
+def _on_roster(roster: Roster, cadre_id: str) -> Trainee:
+    if cadre_id not in roster:
+        raise DomainError(f"学员 {cadre_id} 不在本班在册名单中（只有组织确定的学员在册），请核对名册。",
+                          code="not_on_roster", field="cadre_id")
+    return roster[cadre_id]
+
+
+def attendance_rate(attended: int, held: int) -> float:
+    return round(attended / held, 4) if held else 0.0
+
+
+class AttendanceDecider:
+    """A session's attendance: one stream per session."""
+
+    def initial(self) -> AttendanceState:
+        return AttendanceState()
+
+    def decide(self, st: AttendanceState, command) -> list[Event]:
+        match command:
+            case CheckIn():
+                return self._check_in(st, command)
+            case RecordEarlyLeave(session=s, cadre_id=c):
+                _usable(s)
+                if c not in st.attended:
+                    raise DomainError(f"学员 {c} 未签到课次 {s.describe()}，不能记录早退；请先签到。",
+                                      code="not_attended", field="cadre_id")
+                if c in st.early:
+                    raise DomainError(f"学员 {c} 在课次 {s.session_id} 的早退已记录。", code="early_leave_recorded")
+                length = (s.ends_at.hour * 60 + s.ends_at.minute) - (s.starts_at.hour * 60 + s.starts_at.minute)
+                if not 0 < command.minutes < length:
+                    raise DomainError(f"早退分钟数须大于 0 且小于课次时长 {length} 分钟。", code="bad_minutes",
+                                      field="minutes")
+                return [EarlyLeaveRecorded(class_id=s.class_id, session_id=s.session_id, cadre_id=c,
+                                           minutes=command.minutes)]
+            case RequestLeave(session=s, cadre_id=c):
+                _usable(s)
+                who = _on_roster(command.roster, c)
+                if c in st.attended:
+                    raise DomainError(f"{who.name} 已签到课次 {s.describe()}，无需请假。", code="already_attended")
+                if c in st.absent:
+                    raise DomainError(f"课次 {s.describe()} 已结束并记录缺勤，不能再请假。", code="absence_recorded")
+                if st.leave.get(c) in ("pending", "approved"):
+                    state = "待审批" if st.leave[c] == "pending" else "已批准"
+                    raise DomainError(f"{who.name} 对课次 {s.session_id} 的请假{state}，无需重复申请。",
+                                      code="leave_exists")
+                if not command.reason.strip():
+                    raise DomainError("请填写请假事由。", code="reason_required", field="reason")
+                return [LeaveRequested(class_id=s.class_id, session_id=s.session_id, cadre_id=c,
+                                       reason=command.reason.strip())]
+            case DecideLeave(session=s, cadre_id=c):
+                if st.leave.get(c) != "pending":
+                    raise DomainError(f"学员 {c} 在课次 {s.session_id} 没有待审批的请假申请。", code="no_pending_leave")
+                return [LeaveDecided(class_id=s.class_id, session_id=s.session_id, cadre_id=c,
+                                     approved=command.approved, note=command.note)]
+            case CloseSession(session=s):
+                _usable(s)
+                if command.today < s.on:
+                    raise DomainError(f"课次 {s.describe()} 尚未开始，不能结束考勤。", code="session_not_held")
+                # Closing again records nothing new: only those with neither attendance nor absence.
+                return [
+                    AbsenceRecorded(class_id=s.class_id, session_id=s.session_id, cadre_id=c,
+                                    excused=st.leave.get(c) == "approved", on=s.on)
+                    for c in command.roster if c not in st.attended and c not in st.absent
+                ]
+            case RateSession(session=s, cadre_id=c):
+                _usable(s)
+                if c not in st.attended:
+                    raise DomainError(f"只有签到参加了课次 {s.describe()} 的学员才能评价。", code="not_attended")
+                if c in st.rated:
+                    raise DomainError(f"您已评价过课次 {s.session_id}，每个课次只评价一次。", code="already_rated")
+                return [SessionRated(class_id=s.class_id, session_id=s.session_id, cadre_id=c,
+                                     rating=command.rating, comment=command.comment)]
+        raise TypeError(f"unknown command {command!r}")
+
+    @staticmethod
+    def _check_in(st: AttendanceState, c: CheckIn) -> list[Event]:
+        s = c.session
+        _usable(s)
+        if c.today < s.on:
+            raise DomainError(f"课次 {s.describe()} 尚未开始，不能签到。", code="session_not_started")
+        outsiders = list(dict.fromkeys(i for i, _ in c.entries if i not in c.roster))
+        if outsiders:
+            raise DomainError(f"{_names(outsiders)} 不在本班在册名单中（只有组织确定的学员在册），本次签到未登记任何人，"
+                              "请核对名单后重试。", code="not_on_roster", field="entries")
+        absent = [i for i, _ in c.entries if i in st.absent]
+        if absent:
+            raise DomainError(f"课次 {s.session_id} 已结束并记录 {_names(absent, c.roster)} 缺勤，不能再签到。",
+                              code="absence_recorded", field="entries")
+        out, seen = [], set()
+        for cadre_id, late in c.entries:
+            if cadre_id in seen or cadre_id in st.attended:
+                continue      # checking in twice changes nothing
+            seen.add(cadre_id)
+            out.append(SessionAttended(class_id=s.class_id, session_id=s.session_id, cadre_id=cadre_id,
+                                       hours=s.hours, on=s.on, kind=s.kind, late=late))
+        return out
+
+    def evolve(self, st: AttendanceState, e: Event) -> AttendanceState:
+        match e:
+            case SessionAttended():
+                st.attended[e.cadre_id] = e
+            case EarlyLeaveRecorded():
+                st.early.add(e.cadre_id)
+            case LeaveRequested():
+                st.leave[e.cadre_id] = "pending"
+            case LeaveDecided():
+                st.leave[e.cadre_id] = "approved" if e.approved else "refused"
+            case AbsenceRecorded():
+                st.absent[e.cadre_id] = e.excused
+            case SessionRated():
+                st.rated.add(e.cadre_id)
+        return st
+
+
+class ClassRecordDecider:
+    """A class's curriculum and graduation: one stream per class."""
+
+    def initial(self) -> ClassRecordState:
+        return ClassRecordState()
+
+    def decide(self, st: ClassRecordState, command) -> list[Event]:
+        match command:
+            case SetCurriculum():
+                return self._curriculum(st, command)
+            case Graduate():
+                return self._graduate(st, command)
+        raise TypeError(f"unknown command {command!r}")
+
+    @staticmethod
+    def _curriculum(st: ClassRecordState, c: SetCurriculum) -> list[Event]:
+        if st.concluded:
+            raise DomainError("本班已结业评定，不能再修改教学计划。", code="class_concluded")
+        unknown = [i for i in c.course_ids if i not in c.known_courses]
+        if unknown:
+            raise DomainError(f"课程库中没有这些课程：{'、'.join(unknown)}，请先录入课程。", code="course_not_found",
+                              field="course_ids")
+        if len(set(c.course_ids)) != len(c.course_ids):
+            raise DomainError("教学计划中有重复的课程，请每门课程只列一次。", code="duplicate_course", field="course_ids")
+        bad = [k for k, v in c.required_hours.items() if k not in KINDS or v < 0]
+        if bad:
+            raise DomainError(f"学时要求的课程类别须为 {'、'.join(KINDS)} 之一且学时不为负：{'、'.join(bad)}。",
+                              code="bad_required_hours", field="required_hours")
+        return [CurriculumSet(class_id=c.class_id, course_ids=list(c.course_ids),
+                              required_hours=dict(c.required_hours))]
+
+    @staticmethod
+    def _graduate(st: ClassRecordState, c: Graduate) -> list[Event]:
+        if c.today < c.ends_on:
+            raise DomainError(f"班次“{c.class_title}”{c.ends_on} 结业，尚未结束，不能进行结业评定。",
+                              code="class_not_ended")
+        held = [s for s in c.sessions if not s.cancelled]
+        if not held:
+            raise DomainError("本班没有开出任何课次，无法进行结业评定。", code="no_sessions")
+        pending = [t for t in c.roster if t not in st.concluded]
+        if not pending:
+            raise DomainError("本班在册学员均已完成结业评定。", code="already_concluded")
+        rule, out = c.rule, []
+        required = {s.course_id: s.course_title for s in held if s.required}
+        for cadre_id in pending:
+            t = c.roster[cadre_id]
+            mine = [s for s in held if cadre_id in c.attended.get(s.session_id, ())]
+            hours = round(sum(s.hours for s in mine), 2)
+            rate = attendance_rate(len(mine), len(held))
+            reasons = []
+            if rate < rule.min_attendance_rate:
+                reasons.append(f"出勤率 {rate:.1%} 低于结业要求 {rule.min_attendance_rate:.0%}")
+            if rule.require_required_courses:
+                had = {s.course_id for s in mine}
+                missed = [title for cid, title in required.items() if cid not in had]
+                if missed:
+                    reasons.append("缺修必修课程：" + "、".join(f"《{m}》" for m in missed))
+            if hours < rule.min_hours:
+                reasons.append(f"总学时 {hours:g} 低于要求 {rule.min_hours:g}")
+            for kind, need in st.required_hours.items():
+                got = round(sum(s.hours for s in mine if s.kind == kind), 2)
+                if got < need:
+                    reasons.append(f"{kind}学时 {got:g} 低于教学计划要求 {need:g}")
+            if reasons:
+                out.append(TraineeNotGraduated(class_id=c.class_id, cadre_id=cadre_id, reasons=reasons))
+            else:
+                out.append(TraineeGraduated(
+                    class_id=c.class_id, cadre_id=cadre_id, name=t.name, unit=t.unit, graduated_on=c.today,
+                    hours=hours, attendance_rate=rate, home_jurisdiction=t.home_jurisdiction,
+                    class_title=c.class_title,
+                ))
+        return out
+
+    def evolve(self, st: ClassRecordState, e: Event) -> ClassRecordState:
+        match e:
+            case CurriculumSet():
+                st.class_id, st.course_ids, st.required_hours = e.class_id, tuple(e.course_ids), dict(e.required_hours)
+            case TraineeGraduated() | TraineeNotGraduated():
+                st.concluded.add(e.cadre_id)
+        return st

@@ -1,0 +1,170 @@
+"""File formats in and out: the iCalendar timetable (RFC 5545), Excel sheets, and the
+online-learning platform's export (CSV or xlsx) read into OnlineHoursCredited."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+from urllib.parse import quote
+
+from openpyxl import Workbook, load_workbook
+from pydantic import ValidationError
+
+from shared.contracts.teaching import CourseAdded, OnlineHoursCredited
+from shared.ids import new_id
+from shared.errors import DomainError
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def attachment(filename: str) -> dict[str, str]:
+    return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"}
+
+
+# -- iCalendar ---------------------------------------------------------------------------------
+VTIMEZONE = [
+    "BEGIN:VTIMEZONE", "TZID:Asia/Shanghai", "BEGIN:STANDARD", "DTSTART:19700101T000000",
+    "TZOFFSETFROM:+0800", "TZOFFSETTO:+0800", "TZNAME:CST", "END:STANDARD", "END:VTIMEZONE",
+]
+
+
+def _escape(text: str) -> str:
+    return (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n")
+            .replace("\n", "\\n"))
+
+
+def _fold(line: str) -> list[str]:
+    """Lines of at most 75 octets, continuation lines starting with a space (RFC 5545 3.1)."""
+    out, current = [], ""
+    for ch in line:
+        limit = 75 if not out else 74
+        if len((current + ch).encode()) > limit:
+            out.append(current)
+            current = ch
+        else:
+            current += ch
+    out.append(current)
+    return [out[0]] + [" " + x for x in out[1:]]
+
+
+def _local(day: str, hhmm: str) -> str:
+    return day.replace("-", "") + "T" + hhmm.replace(":", "")[:4] + "00"
+
+
+def ics(title: str, sessions: list[dict], sites: dict[str, dict], stamp: datetime) -> str:
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//ganxun//teaching//ZH", "CALSCALE:GREGORIAN",
+             "METHOD:PUBLISH", f"X-WR-CALNAME:{_escape(title)}", "X-WR-TIMEZONE:Asia/Shanghai", *VTIMEZONE]
+    for s in sessions:
+        site = sites.get(s["site_id"], {})
+        where = "，".join(x for x in (site.get("name", s["site_id"]), site.get("address", "")) if x)
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{s['session_id']}@teaching.ganxun",
+            f"DTSTAMP:{stamp.strftime('%Y%m%dT%H%M%SZ')}",
+            f"DTSTART;TZID=Asia/Shanghai:{_local(s['on'], s['starts_at'])}",
+            f"DTEND;TZID=Asia/Shanghai:{_local(s['on'], s['ends_at'])}",
+            f"SUMMARY:{_escape(s['course_title'])}",
+            "DESCRIPTION:" + _escape(f"{s['kind']}，{s['hours']:g} 学时，授课：{s['teacher_name']}"),
+            f"LOCATION:{_escape(where)}",
+            f"STATUS:{'CANCELLED' if s.get('cancelled') else 'CONFIRMED'}",
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    return "".join(f"{part}\r\n" for line in lines for part in _fold(line))
+
+
+# -- Excel --------------------------------------------------------------------------------------
+def xlsx(sheet: str, headers: list[str], rows: list[list]) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = sheet[:31]
+    ws.append(headers)
+    for r in rows:
+        ws.append(r)
+    for col, h in zip(ws.columns, headers):
+        ws.column_dimensions[col[0].column_letter].width = max(10, len(h) * 2 + 2)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+# -- the online platform's export -----------------------------------------------------------------
+COLUMNS = {"平台记录编号": "reference", "干部编号": "cadre_id", "姓名": "name", "学时": "hours",
+           "学习日期": "on", "课程类别": "kind"}
+REQUIRED = ("平台记录编号", "干部编号", "学时", "学习日期")
+
+
+def _rows(filename: str, content: bytes) -> list[list]:
+    if filename.lower().endswith(".xlsx"):
+        try:
+            ws = load_workbook(io.BytesIO(content), read_only=True, data_only=True).active
+        except Exception as exc:  # noqa: BLE001 - any unreadable workbook is the same refusal
+            raise DomainError(f"无法读取 Excel 文件：{exc}", code="bad_file", field="file") from exc
+        return [list(r) for r in ws.iter_rows(values_only=True)]
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return list(csv.reader(io.StringIO(content.decode(encoding))))
+        except UnicodeDecodeError:
+            continue
+    raise DomainError("无法识别 CSV 文件的编码，请另存为 UTF-8 或 GBK。", code="bad_file", field="file")
+
+
+def _table(filename: str, content: bytes, columns: dict[str, str], required: tuple[str, ...],
+           optional: str) -> list[tuple[int, dict]]:
+    """(row number, fields by name) for every non-empty row, or a refusal naming the columns."""
+    rows = [r for r in _rows(filename, content) if any(c not in (None, "") for c in r)]
+    if not rows:
+        raise DomainError("文件为空。", code="bad_file", field="file")
+    header = [str(h or "").strip() for h in rows[0]]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise DomainError(f"文件缺少列：{'、'.join(missing)}。表头应为：{'、'.join(columns)}（{optional}可选）。",
+                          code="bad_columns", field="file")
+    out = []
+    for n, row in enumerate(rows[1:], start=2):
+        raw = {columns[h]: row[i] for i, h in enumerate(header) if h in columns and i < len(row)}
+        fields = {k: (str(v).strip() if not isinstance(v, (int, float, date)) else v) for k, v in raw.items()
+                  if v not in (None, "")}
+        out.append((n, fields))
+    return out
+
+
+def _parse(table: list[tuple[int, dict]], make) -> list:
+    """Every row or none: a file with a bad row is refused whole, naming the rows."""
+    out, errors = [], []
+    for n, fields in table:
+        try:
+            out.append(make(fields))
+        except ValidationError as exc:
+            bad = "、".join(".".join(str(x) for x in e["loc"]) for e in exc.errors())
+            errors.append(f"第 {n} 行（{bad}）")
+    if errors:
+        raise DomainError(f"以下行无效，整个文件未导入：{'；'.join(errors[:10])}"
+                          f"{' 等' if len(errors) > 10 else ''}。请修正后重新导入。", code="bad_rows", field="file")
+    return out
+
+
+def online_records(filename: str, content: bytes) -> list[OnlineHoursCredited]:
+    def make(fields: dict) -> OnlineHoursCredited:
+        if isinstance(fields.get("on"), datetime):
+            fields["on"] = fields["on"].date()
+        return OnlineHoursCredited(**{**fields, "reference": str(fields.get("reference", ""))})
+
+    return _parse(_table(filename, content, COLUMNS, REQUIRED, "课程类别、姓名"), make)
+
+
+COURSE_COLUMNS = {"课程编号": "course_id", "课程名称": "title", "课程类别": "kind", "教学方式": "method",
+                  "学时": "hours", "课程性质": "mode", "教材与资料": "materials"}
+
+
+def course_records(filename: str, content: bytes) -> list[CourseAdded]:
+    """The school's course list (课程名称、课程类别、学时 required); materials split on 、;；."""
+    def make(fields: dict) -> CourseAdded:
+        materials = [m.strip() for m in str(fields.pop("materials", "")).replace("；", "、").replace(";", "、")
+                     .split("、") if m.strip()]
+        return CourseAdded(**{**fields, "course_id": str(fields.get("course_id") or new_id()),
+                              "materials": materials})
+
+    return _parse(_table(filename, content, COURSE_COLUMNS, ("课程名称", "课程类别", "学时"),
+                         "课程编号、教学方式、课程性质、教材与资料"), make)

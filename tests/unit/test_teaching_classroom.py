@@ -1,0 +1,201 @@
+"""Given / when / then for a session's attendance (check-in, late, early leave, leave,
+absence, ratings) and a class's record (curriculum, graduation). Pure, no I/O."""
+
+from dataclasses import replace
+from datetime import date, time
+
+import pytest
+
+from services.teaching.classroom import (
+    AttendanceDecider, CheckIn, ClassRecordDecider, CloseSession, DecideLeave, Graduate, GraduationRule, RateSession,
+    RecordEarlyLeave, RequestLeave, SetCurriculum, Trainee,
+)
+from services.teaching.domain import Session
+from shared.commands import fold
+from shared.contracts.teaching import (
+    AbsenceRecorded, CurriculumSet, EarlyLeaveRecorded, LeaveDecided, LeaveRequested, SessionAttended,
+    SessionRated, TraineeGraduated, TraineeNotGraduated,
+)
+from shared.errors import DomainError
+
+A = AttendanceDecider()
+R = ClassRecordDecider()
+TODAY = date(2026, 3, 21)
+ROSTER = {c: Trainee(c, f"学员{c}", "县财政局", "110101") for c in ("a", "b", "c")}
+S1 = Session("s1", "c1", "k1", "理论课程", "理论课", date(2026, 3, 2), time(9), time(11, 30), 3.0, "t1", "李教授", "h")
+S2 = Session("s2", "c1", "k2", "红色家风", "党性课", date(2026, 3, 3), time(9), time(11), 2.0, "t2", "王书记", "h")
+S3 = Session("s3", "c1", "k3", "选修研讨", "能力课", date(2026, 3, 4), time(9), time(10), 1.0, "t1", "李教授", "h",
+             required=False)
+
+
+def when(given, command, decider=A):
+    return decider.decide(fold(decider, given), command)
+
+
+def refused(given, command, code, decider=A):
+    with pytest.raises(DomainError) as e:
+        when(given, command, decider)
+    assert e.value.code == code, e.value.message
+    return e.value.message
+
+
+def attended(s: Session, c: str, late=False):
+    return SessionAttended(class_id="c1", session_id=s.session_id, cadre_id=c, hours=s.hours, on=s.on, kind=s.kind,
+                           late=late)
+
+
+def check_in(s=S1, *ids, late=(), today=TODAY):
+    return CheckIn(s, tuple((i, i in late) for i in ids), ROSTER, today)
+
+
+# -- check-in -----------------------------------------------------------------------------------------
+def test_bulk_check_in_of_a_whole_class_is_one_decision():
+    roster = {f"p{i}": Trainee(f"p{i}", f"学员{i}", "单位") for i in range(150)}
+    events = when([], CheckIn(S1, tuple((c, False) for c in roster), roster, TODAY))
+    assert len(events) == 150 and all(e.hours == 3.0 and e.kind == "理论课" and e.on == S1.on for e in events)
+
+
+def test_late_arrival_is_marked():
+    assert when([], check_in(S1, "a", "b", late={"b"})) == [attended(S1, "a"), attended(S1, "b", late=True)]
+
+
+def test_checking_in_twice_changes_nothing():
+    assert when([attended(S1, "a")], check_in(S1, "a")) == []
+    assert when([attended(S1, "a")], check_in(S1, "a", "b")) == [attended(S1, "b")]
+    assert when([], check_in(S1, "a", "a")) == [attended(S1, "a")]
+
+
+def test_someone_not_on_the_roster_is_refused_and_nobody_is_checked_in():
+    msg = refused([], check_in(S1, "a", "zz"), "not_on_roster")
+    assert "zz" in msg and "未登记任何人" in msg
+
+
+def test_no_check_in_before_the_session_day_or_to_a_cancelled_session():
+    refused([], check_in(S1, "a", today=date(2026, 3, 1)), "session_not_started")
+    refused([], check_in(replace(S1, cancelled=True), "a"), "session_cancelled")
+
+
+def test_no_check_in_after_absence_was_recorded():
+    given = [AbsenceRecorded(class_id="c1", session_id="s1", cadre_id="a", on=S1.on)]
+    assert "学员a" in refused(given, check_in(S1, "a"), "absence_recorded")
+
+
+# -- early leave ---------------------------------------------------------------------------------------
+def test_early_leave_is_recorded_once_for_someone_present():
+    assert when([attended(S1, "a")], RecordEarlyLeave(S1, "a", 30)) == [
+        EarlyLeaveRecorded(class_id="c1", session_id="s1", cadre_id="a", minutes=30)]
+    refused([], RecordEarlyLeave(S1, "a", 30), "not_attended")
+    refused([attended(S1, "a"), EarlyLeaveRecorded(class_id="c1", session_id="s1", cadre_id="a", minutes=5)],
+            RecordEarlyLeave(S1, "a", 30), "early_leave_recorded")
+    assert "150 分钟" in refused([attended(S1, "a")], RecordEarlyLeave(S1, "a", 150), "bad_minutes")
+
+
+# -- leave ---------------------------------------------------------------------------------------------
+REQUESTED = LeaveRequested(class_id="c1", session_id="s1", cadre_id="a", reason="防汛值班")
+
+
+def test_requesting_and_deciding_leave():
+    assert when([], RequestLeave(S1, "a", " 防汛值班 ", ROSTER)) == [REQUESTED]
+    assert when([REQUESTED], DecideLeave(S1, "a", True, "同意")) == [
+        LeaveDecided(class_id="c1", session_id="s1", cadre_id="a", approved=True, note="同意")]
+
+
+def test_leave_rules():
+    refused([], RequestLeave(S1, "zz", "事由", ROSTER), "not_on_roster")
+    refused([attended(S1, "a")], RequestLeave(S1, "a", "事由", ROSTER), "already_attended")
+    refused([REQUESTED], RequestLeave(S1, "a", "事由", ROSTER), "leave_exists")
+    refused([], RequestLeave(S1, "a", "  ", ROSTER), "reason_required")
+    refused([], DecideLeave(S1, "a", True), "no_pending_leave")
+    decided = LeaveDecided(class_id="c1", session_id="s1", cadre_id="a", approved=False)
+    refused([REQUESTED, decided], DecideLeave(S1, "a", True), "no_pending_leave")
+    assert when([REQUESTED, decided], RequestLeave(S1, "a", "补充说明", ROSTER))   # refused leave may be asked again
+
+
+# -- closing a session ----------------------------------------------------------------------------------
+def test_closing_records_absence_excused_when_leave_was_approved():
+    given = [attended(S1, "a"), LeaveRequested(class_id="c1", session_id="s1", cadre_id="b", reason="病假"),
+             LeaveDecided(class_id="c1", session_id="s1", cadre_id="b", approved=True)]
+    assert when(given, CloseSession(S1, ROSTER, TODAY)) == [
+        AbsenceRecorded(class_id="c1", session_id="s1", cadre_id="b", excused=True, on=S1.on),
+        AbsenceRecorded(class_id="c1", session_id="s1", cadre_id="c", excused=False, on=S1.on)]
+
+
+def test_closing_twice_records_nothing_more_and_not_before_the_day():
+    given = [attended(S1, "a")] + when([attended(S1, "a")], CloseSession(S1, ROSTER, TODAY))
+    assert when(given, CloseSession(S1, ROSTER, TODAY)) == []
+    refused([], CloseSession(S1, ROSTER, date(2026, 3, 1)), "session_not_held")
+    refused(given, RequestLeave(S1, "c", "补假", ROSTER), "absence_recorded")
+
+
+# -- ratings -------------------------------------------------------------------------------------------
+def test_only_present_trainees_rate_once():
+    assert when([attended(S1, "a")], RateSession(S1, "a", 5, "很好")) == [
+        SessionRated(class_id="c1", session_id="s1", cadre_id="a", rating=5, comment="很好")]
+    refused([], RateSession(S1, "a", 5), "not_attended")
+    refused([attended(S1, "a"), SessionRated(class_id="c1", session_id="s1", cadre_id="a", rating=4)],
+            RateSession(S1, "a", 5), "already_rated")
+
+
+# -- curriculum ----------------------------------------------------------------------------------------
+KNOWN = frozenset({"k1", "k2", "k3"})
+
+
+def test_setting_the_curriculum():
+    assert when([], SetCurriculum("c1", ("k2", "k1"), {"党性课": 2}, KNOWN), R) == [
+        CurriculumSet(class_id="c1", course_ids=["k2", "k1"], required_hours={"党性课": 2})]
+    assert "k9" in refused([], SetCurriculum("c1", ("k1", "k9"), {}, KNOWN), "course_not_found", R)
+    refused([], SetCurriculum("c1", ("k1", "k1"), {}, KNOWN), "duplicate_course", R)
+    refused([], SetCurriculum("c1", ("k1",), {"体育课": 2}, KNOWN), "bad_required_hours", R)
+
+
+# -- graduation ----------------------------------------------------------------------------------------
+SESSIONS = (S1, S2, S3)
+ALL = frozenset(ROSTER)
+
+
+def graduate(attended, rule=GraduationRule(), today=TODAY, sessions=SESSIONS, roster=ROSTER):
+    return Graduate("c1", "中青年干部培训班", date(2026, 3, 20), today, sessions,
+                    {k: frozenset(v) for k, v in attended.items()}, roster, rule)
+
+
+def test_graduation_by_attendance_required_courses_and_hours():
+    attended = {"s1": {"a", "b", "c"}, "s2": {"a", "b"}, "s3": {"a"}}   # b misses the elective, c 红色家风
+    verdicts = when([], graduate(attended, GraduationRule(min_attendance_rate=0.6)), R)
+    assert verdicts[0] == TraineeGraduated(class_id="c1", cadre_id="a", name="学员a", unit="县财政局",
+                                           graduated_on=TODAY, hours=6.0, attendance_rate=1.0,
+                                           home_jurisdiction="110101", class_title="中青年干部培训班")
+    assert verdicts[1] == TraineeGraduated(class_id="c1", cadre_id="b", name="学员b", unit="县财政局",
+                                           graduated_on=TODAY, hours=5.0, attendance_rate=0.6667,
+                                           home_jurisdiction="110101", class_title="中青年干部培训班")
+    assert verdicts[2] == TraineeNotGraduated(class_id="c1", cadre_id="c", reasons=[
+        "出勤率 33.3% 低于结业要求 60%", "缺修必修课程：《红色家风》"])
+
+
+def test_hours_rules_total_and_by_kind_from_the_curriculum():
+    given = [CurriculumSet(class_id="c1", course_ids=["k1", "k2"], required_hours={"党性课": 2})]
+    rule = GraduationRule(min_attendance_rate=0, require_required_courses=False, min_hours=5)
+    [verdict] = when(given, graduate({"s1": {"a"}, "s3": {"a"}}, rule, roster={"a": ROSTER["a"]}), R)
+    assert verdict.reasons == ["总学时 4 低于要求 5", "党性课学时 0 低于教学计划要求 2"]
+
+
+def test_cancelled_sessions_do_not_count():
+    cmd = graduate({"s1": {"a"}, "s2": {"a"}}, sessions=(S1, S2, replace(S3, cancelled=True)),
+                   roster={"a": ROSTER["a"]})
+    [e] = when([], cmd, R)
+    assert isinstance(e, TraineeGraduated) and e.attendance_rate == 1.0 and e.hours == 5.0
+
+
+def test_graduation_rules_when_and_once():
+    refused([], graduate({}, today=date(2026, 3, 19)), "class_not_ended", R)
+    refused([], graduate({}, sessions=(replace(S1, cancelled=True),)), "no_sessions", R)
+    done = when([], graduate({"s1": ALL, "s2": ALL, "s3": ALL}), R)
+    assert all(isinstance(e, TraineeGraduated) for e in done) and len(done) == 3
+    refused(done, graduate({}), "already_concluded", R)
+    refused(done, SetCurriculum("c1", ("k1",), {}, KNOWN), "class_concluded", R)
+
+
+def test_a_trainee_confirmed_late_is_judged_after_the_others():
+    done = when([], graduate({"s1": ALL, "s2": ALL, "s3": ALL}), R)
+    late = Trainee("d", "学员d", "县委办")
+    [e] = when(done, graduate({"s1": {"d"}}, GraduationRule(min_attendance_rate=0.3), roster={**ROSTER, "d": late}), R)
+    assert e.cadre_id == "d" and isinstance(e, TraineeNotGraduated)
