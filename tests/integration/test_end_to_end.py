@@ -67,19 +67,19 @@ async def test_nomination_reaches_teaching_roster(deployment):
                    headers=auth("unit", WUCHENG, "财政局王主任", unit="县财政局"), json={"cadre_id": cadre_id})
     assert r.status_code == 201, r.text
     assert r.json()["events"] == ["TraineeNominated"]
-    # Confirmed too, so the trainee is on teaching's roster whether it is built from
-    # nominations or (as planned) from confirmations.
+    # Teaching's roster lists every nominee with a status; only confirmed ones may check in.
     r = httpx.post(f"{selection.url}/classes/{class_id}/nominations/{cadre_id}/confirm",
                    headers=auth("org_department", WUCHENG, "组织部李科长"))
     assert r.status_code == 201 and r.json()["events"] == ["NominationConfirmed"], r.text
 
     async def roster():
         resp = httpx.get(f"{teaching.url}/classes/{class_id}/roster", headers=auth("party_school", WUCHENG))
-        return resp.json() if resp.status_code == 200 and resp.json()["trainees"] else None
+        doc = resp.json() if resp.status_code == 200 else {}
+        return doc if doc.get("confirmed") else None
 
     doc = await eventually(roster, timeout=30)
-    assert doc["trainees"] == [{"cadre_id": cadre_id, "name": "张伟", "unit": "县财政局", "status": "nominated"}]
-    assert doc["jurisdiction"] == WUCHENG and doc["size"] == 1
+    assert doc["trainees"] == [{"cadre_id": cadre_id, "name": "张伟", "unit": "县财政局", "status": "confirmed"}]
+    assert doc["jurisdiction"] == WUCHENG and doc["size"] == 1 and doc["confirmed"] == 1
 
 
 async def test_other_county_gets_403_and_no_token_gets_401(deployment):
