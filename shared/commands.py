@@ -8,12 +8,16 @@ An aggregate is three pure things (see design/style.md):
 
 `CommandHandler.execute` loads the stream, folds it, decides, and appends with the
 version it read. On a conflict it decides again on the fresh state (the rules are
-re-checked, so a capacity can never be exceeded); after a few tries it gives up with
+re-checked, so a capacity can never be exceeded), after a short random pause that
+grows with each try so that many requests racing for one aggregate (a department
+confirming a whole list at once) spread out; after a few tries it gives up with
 ConcurrencyConflict (HTTP 409).
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -58,7 +62,7 @@ class Loaded(Generic[S]):
 
 class CommandHandler:
     def __init__(self, store: EventStore, catalogue: Catalogue = CATALOGUE,
-                 on_appended: Callable[[], None] | None = None, retries: int = 5) -> None:
+                 on_appended: Callable[[], None] | None = None, retries: int = 8) -> None:
         self.store = store
         self.catalogue = catalogue
         self.on_appended = on_appended or (lambda: None)
@@ -87,6 +91,7 @@ class CommandHandler:
             except ConcurrencyConflict:
                 if attempt == self.retries - 1:
                     raise
+                await asyncio.sleep(random.uniform(0.005, 0.02 * 2 ** min(attempt, 4)))
                 continue
             if envelopes:
                 self.on_appended()

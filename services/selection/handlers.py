@@ -8,8 +8,6 @@ stream only when that version turns out stale.
 
 from __future__ import annotations
 
-import asyncio
-import random
 from datetime import date
 from typing import Any
 
@@ -38,35 +36,20 @@ def _within(who: Principal):
     return check
 
 
-async def _patiently(commands: CommandHandler, decider, stream: str, cmd, ctx: Context, who: Principal
-                     ) -> list[Envelope]:
-    """`execute`, and again after a short random pause when many requests raced for the
-    same class (e.g. a department confirming a whole list at once): each attempt
-    re-decides on the fresh state, so the rules still hold."""
-    for attempt in range(6):
-        try:
-            return await commands.execute(decider, stream, cmd, ctx, _within(who))
-        except ConcurrencyConflict:
-            if attempt == 5:
-                raise
-            await asyncio.sleep(random.uniform(0.01, 0.05 * (attempt + 1)))
-    raise AssertionError("unreachable")
-
-
 async def open_class(commands: CommandHandler, ctx: Context, who: Principal, cmd: OpenClass) -> list[Envelope]:
-    return await _patiently(commands, DECIDER, stream_id(cmd.class_id), cmd, ctx, who)
+    return await commands.execute(DECIDER, stream_id(cmd.class_id), cmd, ctx, _within(who))
 
 
 async def on_class(commands: CommandHandler, ctx: Context, who: Principal, class_id: str, cmd) -> list[Envelope]:
     """Any command on an existing class (scope, nominate, confirm, reject, waitlist, withdraw, groups)."""
-    return await _patiently(commands, DECIDER, stream_id(class_id), cmd, ctx, who)
+    return await commands.execute(DECIDER, stream_id(class_id), cmd, ctx, _within(who))
 
 
 nominate = on_class
 
 
 async def on_cadre(commands: CommandHandler, ctx: Context, who: Principal, cmd) -> list[Envelope]:
-    return await _patiently(commands, CADRES, reg.stream_id(cmd.cadre_id), cmd, ctx, who)
+    return await commands.execute(CADRES, reg.stream_id(cmd.cadre_id), cmd, ctx, _within(who))
 
 
 # -- reads ------------------------------------------------------------------------
