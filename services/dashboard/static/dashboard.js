@@ -66,7 +66,7 @@
 
   function chart(id) {
     if (!charts[id]) charts[id] = echarts.init($(id));
-    return charts[id];
+    return { setOption: (o, replace) => charts[id].setOption({ animation: false, ...o }, replace) };
   }
 
   function showError(msg) {
@@ -85,7 +85,7 @@
     const isCounty = view.level === "county";
     chart("chart-rows").setOption({
       title: { text: isCounty ? "各班次参训人次与出勤率" : "各县参训人次与出勤率", textStyle: { fontSize: 14 } },
-      tooltip: { trigger: "axis" }, legend: { top: 22, data: ["人次", "出勤率"] }, grid: { top: 60, bottom: 40 },
+      tooltip: { trigger: "axis" }, legend: { top: 0, right: 10, data: ["人次", "出勤率"] }, grid: { top: 60, bottom: 50 },
       xAxis: { type: "category", data: rows.map((r) => r.title), axisLabel: { rotate: 20 } },
       yAxis: [{ type: "value", name: "人次" }, { type: "value", name: "%", max: 100 }],
       series: [
@@ -97,23 +97,23 @@
     chart("chart-milestones").setOption({
       title: { text: "跟踪节点", textStyle: { fontSize: 14 } }, tooltip: {},
       xAxis: { type: "category", data: ["已排定", "已到期", "已完成", "按时完成", "逾期"] }, yAxis: { type: "value" },
-      series: [{ type: "bar", data: [ms.scheduled, ms.due, ms.completed, ms.on_time, ms.overdue] }],
+      series: [{ type: "bar", data: [ms.scheduled, ms.due, ms.completed, ms.on_time, ms.overdue], label: { show: true, position: "top" } }],
     }, true);
     chart("chart-evaluation").setOption({
       title: { text: "训后评价均分（1/3/6/12 个月）", textStyle: { fontSize: 14 } }, tooltip: { trigger: "axis" },
       xAxis: { type: "category", data: MONTHS.map((m) => m + " 个月") }, yAxis: { type: "value", min: 0, max: 100 },
-      series: [{ type: "line", data: MONTHS.map((m) => view.totals.evaluation[m]), connectNulls: true }],
+      series: [{ type: "line", data: MONTHS.map((m) => view.totals.evaluation[m]), connectNulls: true, label: { show: true } }],
     }, true);
     chart("chart-assessment").setOption({
       title: { text: "量化考核等次分布", textStyle: { fontSize: 14 } }, tooltip: { trigger: "item" },
-      series: [{ type: "pie", radius: "60%", data: BANDS.map(([k, l]) => ({ name: l, value: view.totals.assessment[k] })) }],
+      series: [{ type: "pie", radius: "50%", center: ["50%", "60%"], label: { formatter: "{b}：{c}" }, data: BANDS.map(([k, l]) => ({ name: l, value: view.totals.assessment[k] })) }],
     }, true);
   }
 
   function renderRows(view) {
     const isCounty = view.level === "county";
     $("table-title").textContent = isCounty ? "本县班次（点击查看学员）" : "各县并列（点击进入该县）";
-    const head = ["", "名称", "期数", "人次", "推荐", "确定率", "出勤率", "学时", "五年轮训覆盖率", "学时达标率",
+    const head = ["编号", "名称", "期数", "人次", "推荐", "确定率", "出勤率", "学时", "五年轮训覆盖率", "学时达标率",
       "纪实覆盖率", "优秀/良好/合格/待改进", "节点到期", "完成", "按时", "逾期", "1/3/6/12月评价", "帮带任务", "上讲台", "成果"];
     const body = view.rows.map((r) => `<tr class="drill" data-kind="${r.kind}" data-code="${esc(r.code)}">` + [
       r.code, r.title, r.classes, r.trainees, r.nominated, pct(r.confirmation_rate), pct(r.attendance_rate), r.hours,
