@@ -289,7 +289,9 @@ async def test_page_shows_the_figures_and_updates_live(dashboard):
                           first_version=w.class_b_version + 1)
             sent = time.monotonic()
             await page.wait_for_function("document.querySelector('[data-kpi=trainees]').textContent === '6'", timeout=2_000)
-            assert time.monotonic() - sent <= 2.5  # wait_for_function's own timeout is the 2 s limit
+            latency = time.monotonic() - sent  # wait_for_function's own timeout is the 2 s limit
+            (folder / "dashboard-live-latency.txt").write_text(f"{latency:.3f} s\n")
+            print(f"live update shown {latency:.3f} s after the event was on Kafka")
             assert await page.evaluate("window.__noReload === true")
 
             # drill down: click county A, then its class
