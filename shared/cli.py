@@ -89,6 +89,8 @@ def services_up(bootstrap: str, uri: str, jurisdictions: str, ports: dict[str, i
         port = ports[name]
         _service_proc(name).wait_ready(lambda p=port: _ready(p), 90, f"服务 {name}")
         print(f"  {name:<10} http://127.0.0.1:{port}/docs", flush=True)
+    if "dashboard" in ports:
+        print(f"  省级看板   http://127.0.0.1:{ports['dashboard']}/#token=<令牌>（ganxun token 签发）", flush=True)
 
 
 def services_down() -> None:
