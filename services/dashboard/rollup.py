@@ -3,11 +3,19 @@
 Why in memory: on FerretDB every query but `_id` equality scans a whole collection, so
 summing a province's classes and buckets in the store per request cannot meet the
 50 ms goal. The counters of each document are small (a few dozen numbers); a province
-of 100 counties holds ~2,000 classes and 6,400 buckets. They are loaded once from the
-store (`load`) and then kept current from the projection writer's own writes
-(`observe`, fed by `ProjectionWriter.observers`), so they never run ahead of the
-store. Sums per (county, year) are cached and dropped when one of their documents
-changes. Listeners (the live stream) are woken with the jurisdictions that changed.
+of 100 counties holds ~2,000 classes and 6,400 buckets. They are kept current from the
+projection writer's own successful writes (`observer`, fed by
+`ProjectionWriter.observers`), so they never run ahead of the store. Sums per
+(county, year) are cached and dropped when one of their documents changes. Listeners
+(the live stream) are woken with the jurisdictions that changed.
+
+Starting fast: reading the full projection documents of a province (their trainees,
+cadres and `_applied` maps, some 300 MB) takes minutes on FerretDB. So the counters
+are also mirrored, each with the `_rev` of its document, into `dash_counters` (tiny
+documents, written in the background every half second). A start reads that, then
+reconciles in the background against the projection documents: any document whose
+`_rev` is newer than its mirrored counters (a crash between a projection write and
+the mirror's flush) replaces them.
 """
 
 from __future__ import annotations
@@ -17,8 +25,15 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
+from pymongo import ReplaceOne
+
 from shared import jurisdiction as jur
+from shared import store
 from services.dashboard import domain
+
+COUNTERS = "dash_counters"
+CLASS_FIELDS = {"n": 1, "c": 1, "jurisdiction": 1, "class_id": 1, "title": 1, "starts_on": 1, "ends_on": 1, "_rev": 1}
+BUCKET_FIELDS = {"n": 1, "jurisdiction": 1, "_rev": 1}
 
 
 @dataclass
@@ -29,59 +44,77 @@ class ClassEntry:
     starts_on: str
     ends_on: str
     counts: domain.Counts
+    rev: int = 0
+
+
+@dataclass
+class BucketEntry:
+    bucket_id: str
+    jurisdiction: str
+    counts: domain.Counts
+    rev: int = 0
 
 
 def class_entry(doc: dict) -> ClassEntry:
     return ClassEntry(doc.get("class_id") or doc["_id"], doc.get("jurisdiction", ""), doc.get("title", ""),
                       doc.get("starts_on", ""), doc.get("ends_on", ""),
-                      domain.add(dict(doc.get("n") or {}), doc.get("c") or {}))
+                      domain.add(dict(doc.get("n") or {}), doc.get("c") or {}), doc.get("_rev") or 0)
+
+
+def bucket_entry(doc: dict) -> BucketEntry:
+    return BucketEntry(doc["_id"], doc.get("jurisdiction", ""), dict(doc.get("n") or {}), doc.get("_rev") or 0)
 
 
 class Rollup:
     def __init__(self) -> None:
         self.classes: dict[str, ClassEntry] = {}
-        self.buckets: dict[str, tuple[str, domain.Counts]] = {}
+        self.buckets: dict[str, BucketEntry] = {}
         self._class_sums: dict[tuple[str, int | None], tuple[domain.Counts, int]] = {}
         self._cadre_sums: dict[str, domain.Counts] = {}
         self._by_county_classes: dict[str, set[str]] = defaultdict(set)
         self._by_county_buckets: dict[str, set[str]] = defaultdict(set)
         self._listeners: set[asyncio.Queue] = set()
+        self._dirty: set[tuple[str, str]] = set()
         self.loaded_at: float | None = None
         self.live = False
 
     # -- keeping current ----------------------------------------------------------
-    def put_class(self, doc: dict, only_new: bool = False) -> str:
-        entry = class_entry(doc)
+    def put_class(self, entry: ClassEntry, mirror: bool = True) -> str | None:
         old = self.classes.get(entry.class_id)
-        if only_new and old is not None:  # what the writer reported is at least as new
-            return entry.jurisdiction
+        if old is not None and old.rev > entry.rev:
+            return None
         if old is not None and old.jurisdiction != entry.jurisdiction:
             self._by_county_classes[old.jurisdiction].discard(entry.class_id)
             self._drop(old.jurisdiction)
         self.classes[entry.class_id] = entry
         self._by_county_classes[entry.jurisdiction].add(entry.class_id)
         self._drop(entry.jurisdiction)
+        if mirror:
+            self._dirty.add(("class", entry.class_id))
         return entry.jurisdiction
 
-    def put_bucket(self, doc: dict, only_new: bool = False) -> str:
-        code = doc.get("jurisdiction", "")
-        if only_new and doc["_id"] in self.buckets:
-            return code
-        self.buckets[doc["_id"]] = (code, dict(doc.get("n") or {}))
-        self._by_county_buckets[code].add(doc["_id"])
-        self._cadre_sums.pop(code, None)
-        return code
+    def put_bucket(self, entry: BucketEntry, mirror: bool = True) -> str | None:
+        old = self.buckets.get(entry.bucket_id)
+        if old is not None and old.rev > entry.rev:
+            return None
+        self.buckets[entry.bucket_id] = entry
+        self._by_county_buckets[entry.jurisdiction].add(entry.bucket_id)
+        self._cadre_sums.pop(entry.jurisdiction, None)
+        if mirror:
+            self._dirty.add(("bucket", entry.bucket_id))
+        return entry.jurisdiction
 
     def _drop(self, code: str) -> None:
         for key in [k for k in self._class_sums if k[0] == code]:
             del self._class_sums[key]
 
     def observer(self, kind: str):
-        put = self.put_class if kind == "classes" else self.put_bucket
-
         def observe(docs: list[dict]) -> None:
-            changed = {put(d) for d in docs}
-            self.notify(changed)
+            if kind == "classes":
+                changed = {self.put_class(class_entry(d)) for d in docs}
+            else:
+                changed = {self.put_bucket(bucket_entry(d)) for d in docs}
+            self.notify({c for c in changed if c})
 
         return observe
 
@@ -95,6 +128,8 @@ class Rollup:
         self._listeners.discard(q)
 
     def notify(self, codes: set[str]) -> None:
+        if not codes:
+            return
         for q in list(self._listeners):
             try:
                 q.put_nowait(codes)
@@ -121,7 +156,8 @@ class Rollup:
     def cadre_sum(self, code: str) -> domain.Counts:
         hit = self._cadre_sums.get(code)
         if hit is None:
-            hit = self._cadre_sums[code] = domain.sum_counts(self.buckets[b][1] for b in self._by_county_buckets.get(code, ()))
+            hit = self._cadre_sums[code] = domain.sum_counts(
+                self.buckets[b].counts for b in self._by_county_buckets.get(code, ()))
         return hit
 
     def classes_of(self, code: str, year: int | None) -> list[ClassEntry]:
@@ -129,19 +165,68 @@ class Rollup:
         return sorted((e for e in entries if domain.class_in_period(e.starts_on, year)),
                       key=lambda e: (e.starts_on, e.class_id))
 
+    # -- the mirror ---------------------------------------------------------------------
+    def take_dirty(self) -> list[ReplaceOne]:
+        ops = []
+        for kind, doc_id in self._dirty:
+            if kind == "class":
+                e = self.classes[doc_id]
+                doc = {"kind": "class", "class_id": e.class_id, "jurisdiction": e.jurisdiction, "title": e.title,
+                       "starts_on": e.starts_on, "ends_on": e.ends_on, "counts": e.counts, "rev": e.rev}
+            else:
+                b = self.buckets[doc_id]
+                doc = {"kind": "bucket", "bucket_id": b.bucket_id, "jurisdiction": b.jurisdiction,
+                       "counts": b.counts, "rev": b.rev}
+            ops.append(ReplaceOne({"_id": f"{kind}|{doc_id}"}, {"_id": f"{kind}|{doc_id}", **doc}, upsert=True))
+        self._dirty.clear()
+        return ops
+
+
+async def flush(rollup: Rollup, db) -> int:
+    ops = rollup.take_dirty()
+    if ops:
+        await store.bulk_write(db[COUNTERS], ops)
+    return len(ops)
+
 
 async def load(rollup: Rollup, db) -> None:
-    """Reads every class document's and bucket's counters (a scan of each collection)."""
-    fields = {"n": 1, "c": 1, "jurisdiction": 1, "class_id": 1, "title": 1, "starts_on": 1, "ends_on": 1}
-    async for doc in db["dash_classes"].find({}, fields):
-        rollup.put_class(doc, only_new=True)
-    async for doc in db["dash_cadres"].find({}, {"n": 1, "jurisdiction": 1}):
-        rollup.put_bucket(doc, only_new=True)
+    """The mirrored counters (fast); the full projection documents only if there is no mirror yet."""
+    mirrored = 0
+    async for d in db[COUNTERS].find({}):
+        mirrored += 1
+        if d["kind"] == "class":
+            rollup.put_class(ClassEntry(d["class_id"], d["jurisdiction"], d["title"], d["starts_on"], d["ends_on"],
+                                        d["counts"], d["rev"]), mirror=False)
+        else:
+            rollup.put_bucket(BucketEntry(d["bucket_id"], d["jurisdiction"], d["counts"], d["rev"]), mirror=False)
+    if not mirrored:
+        await reconcile(rollup, db)
     rollup.loaded_at = time.monotonic()
 
 
+async def reconcile(rollup: Rollup, db) -> int:
+    """Reads every projection document's counters; those newer than what the roll-up
+    holds replace it (and are mirrored). Returns how many were newer."""
+    changed: set[str] = set()
+    newer = 0
+    async for doc in db["dash_classes"].find({}, CLASS_FIELDS):
+        entry = class_entry(doc)
+        held = rollup.classes.get(entry.class_id)
+        if held is None or held.rev < entry.rev:
+            newer += 1
+            changed.add(rollup.put_class(entry) or "")
+    async for doc in db["dash_cadres"].find({}, BUCKET_FIELDS):
+        entry = bucket_entry(doc)
+        held = rollup.buckets.get(entry.bucket_id)
+        if held is None or held.rev < entry.rev:
+            newer += 1
+            changed.add(rollup.put_bucket(entry) or "")
+    rollup.notify(changed - {""})
+    return newer
+
+
 async def reload(rollup: Rollup, db) -> None:
-    """A fresh copy from the store, for an API process that runs without the projectors."""
+    """A fresh copy from the mirror, for an API process that runs without the projectors."""
     fresh = Rollup()
     await load(fresh, db)
     for name in ("classes", "buckets", "_class_sums", "_cadre_sums", "_by_county_classes", "_by_county_buckets",

@@ -2,16 +2,42 @@
 
 import asyncio
 
+import structlog
+
 from shared.runtime import Runtime, ServiceDefinition
-from services.dashboard import api, handlers
+from services.dashboard import api, handlers, rollup
 from services.dashboard.projections import PROJECTIONS
 
 
 async def keep_rollup(rt: Runtime, stop: asyncio.Event) -> None:
-    """Loads the in-memory roll-up at start, so the first page view does not wait for it."""
-    await handlers.rollup_of(rt)
-    await stop.wait()
+    """Loads the in-memory roll-up at start (from the mirrored counters), reconciles it
+    with the projection documents in the background, and mirrors changed counters
+    every half second (rollup.py says why)."""
+    r = await handlers.rollup_of(rt)
+    reconciling = asyncio.create_task(rollup.reconcile(r, rt.db))
+    reconciling.add_done_callback(_report)
+    try:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), FLUSH_SECONDS)
+            except TimeoutError:
+                pass
+            await rollup.flush(r, rt.db)
+    finally:
+        reconciling.cancel()
 
+
+def _report(task: asyncio.Task) -> None:
+    if task.cancelled():
+        return
+    log = structlog.get_logger("dashboard")
+    if task.exception() is not None:
+        log.error("dashboard.reconcile_failed", error=repr(task.exception()))
+    else:
+        log.info("dashboard.reconciled", newer_than_mirror=task.result())
+
+
+FLUSH_SECONDS = 0.5
 
 DEFINITION = ServiceDefinition(
     name="dashboard",

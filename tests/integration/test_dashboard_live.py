@@ -314,3 +314,17 @@ async def test_page_shows_the_figures_and_updates_live(dashboard):
             assert await county_page.eval_on_selector_all("[data-kpi]", "els => els.length") == 0
         finally:
             await browser.close()
+
+
+async def test_an_api_only_replica_serves_the_same_figures_from_the_mirrored_counters(dashboard):
+    proc, w = dashboard
+    with ServiceProcess(proc.settings, components="api").start() as replica:
+        async def same():
+            r = await _overview(replica.url, ("analyst", w.province))
+            if r.status_code != 200:
+                return None
+            rows = {row["code"]: row for row in r.json()["rows"]}
+            return rows if w.a in rows and _subset(rows[w.a], EXPECT_A) == EXPECT_A else None
+
+        rows = await eventually(same, timeout=30)
+        assert set(rows) == {w.a, w.b}

@@ -149,3 +149,18 @@ def test_the_rollup_sums_counties_and_filters_classes_by_year():
     county = overview(r, COUNTY, None, 110)
     assert [row["code"] for row in county["rows"]] == ["k2", "k1"] and county["totals"]["trainees"] == 2
     assert overview(r, "530000", 2026, 110)["rows"] == []
+
+
+def test_the_rollup_keeps_the_newest_revision_and_mirrors_what_changed():
+    from services.dashboard.rollup import class_entry
+
+    docs = fold(classes, {}, envelopes("class-k1", [opened("k1"), confirm("a", "k1")]))
+    newer = dict(docs["k1"], _rev=2)
+    older = dict(docs["k1"], _rev=1, n={})
+    r = Rollup()
+    r.put_class(class_entry(newer))
+    r.put_class(class_entry(older))  # e.g. read by the reconciliation after the writer reported rev 2
+    assert r.classes["k1"].rev == 2 and r.classes["k1"].counts["confirmed"] == 1
+    ops = r.take_dirty()
+    assert [op._doc["_id"] for op in ops] == ["class|k1"] and ops[0]._doc["rev"] == 2
+    assert r.take_dirty() == []
