@@ -303,6 +303,7 @@ async def test_page_shows_the_figures_and_updates_live(dashboard):
             await page.screenshot(path=str(folder / "dashboard-county.png"), full_page=True)
             await page.click(f"#rows tr[data-code='{w.class_a}']")
             await page.wait_for_selector("text=张伟")
+            await page.screenshot(path=str(folder / "dashboard-class.png"), full_page=True)
             assert errors == []
 
             # a county token cannot see the other county

@@ -145,6 +145,16 @@
     renderCrumbs(c.jurisdiction, c.title);
     renderKpis(c.totals);
     renderCharts({ level: "class", rows: [], totals: c.totals });
+    chart("chart-rows").setOption({
+      title: { text: "学员出勤学时与纪实条数", textStyle: { fontSize: 14 } },
+      tooltip: { trigger: "axis" }, legend: { top: 0, right: 10, data: ["学时", "纪实"] }, grid: { top: 60, bottom: 50 },
+      xAxis: { type: "category", data: c.trainees.map((t) => t.name), axisLabel: { rotate: 20 } },
+      yAxis: { type: "value" },
+      series: [
+        { name: "学时", type: "bar", data: c.trainees.map((t) => t.hours) },
+        { name: "纪实", type: "bar", data: c.trainees.map((t) => t.records) },
+      ],
+    }, true);
     $("table-title").textContent = `班次“${c.title}”学员（${c.names_shown ? "含姓名" : "分析员视图：不显示姓名"}）`;
     const head = ["姓名", "单位", "状态", "小组", "出勤", "缺勤", "学时", "结业", "纪实", "考核均分", "跟踪节点", "评价", "帮带任务", "上讲台"];
     const body = c.trainees.map((t) => "<tr>" + [
