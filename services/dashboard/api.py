@@ -92,6 +92,13 @@ def routes() -> APIRouter:
         return Response(export.workbook(view), media_type=export.MEDIA_TYPE,
                         headers={"Content-Disposition": export.disposition(export.filename(view))})
 
+    @r.get("/api/classes/{class_id}/export.xlsx", summary="导出班次学员明细（Excel）")
+    async def export_class(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        detail = await handlers.class_detail(rt, who, class_id, DEFAULT_HOURS_POLICY)
+        name = f"干训看板_班次_{detail['title']}.xlsx"
+        return Response(export.class_workbook(detail), media_type=export.MEDIA_TYPE,
+                        headers={"Content-Disposition": export.disposition(name)})
+
     @r.get("/api/stream", summary="实时推送（SSE）：辖区数据变化时发送 update 事件",
            description="EventSource 不能带请求头，令牌以 access_token 查询参数传入（仅此接口）。")
     async def stream(request: Request, access_token: str = Query(..., description="登录令牌"),

@@ -75,3 +75,42 @@ def filename(view: dict) -> str:
 
 def disposition(name: str) -> str:
     return f"attachment; filename=\"dashboard.xlsx\"; filename*=UTF-8''{quote(name)}"
+
+
+TRAINEE_COLUMNS: list[tuple[str, object]] = [
+    ("姓名", lambda t: t["name"]),
+    ("单位", lambda t: t.get("unit", "—")),
+    ("状态", lambda t: {"nominated": "已推荐", "confirmed": "已确定", "rejected": "不予确定", "waitlisted": "候补",
+                       "withdrawn": "已撤回"}.get(t["status"], t["status"])),
+    ("学习小组", lambda t: t["group"]),
+    ("出勤次数", lambda t: t["attended"]),
+    ("缺勤次数", lambda t: t["absent"]),
+    ("出勤学时", lambda t: t["hours"]),
+    ("结业", lambda t: "是" if t["graduated"] else ""),
+    ("纪实条数", lambda t: t["records"]),
+    ("考核均分", lambda t: t["assessment"]),
+    *[(f"{mo}个月节点", (lambda mo: lambda t: {"scheduled": "未到期", "completed": "已完成", "overdue": "逾期"}
+                          .get(t["milestones"].get(str(mo)), ""))(mo)) for mo in MILESTONE_MONTHS],
+    *[(f"{mo}个月评价", (lambda mo: lambda t: t["evaluation"].get(str(mo)))(mo)) for mo in MILESTONE_MONTHS],
+    ("导师帮带任务", lambda t: t["mentor_tasks"]),
+    ("上讲台次数", lambda t: t["talks"]),
+]
+
+
+def class_workbook(detail: dict) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "学员"
+    note = "" if detail["names_shown"] else "（分析员视图：不含姓名与单位）"
+    ws.append([f"班次“{detail['title']}”（{detail['class_id']}，辖区 {detail['jurisdiction']}，"
+               f"{detail['starts_on']} 至 {detail['ends_on']}）学员情况{note}"])
+    ws["A1"].font = Font(bold=True)
+    ws.append([h for h, _f in TRAINEE_COLUMNS])
+    for cell in ws[2]:
+        cell.font = Font(bold=True)
+    for t in detail["trainees"]:
+        ws.append([f(t) for _h, f in TRAINEE_COLUMNS])
+    ws.freeze_panes = "B3"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

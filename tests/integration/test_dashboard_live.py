@@ -241,6 +241,14 @@ async def test_export_is_the_current_view_in_excel(dashboard):
     rows = {row[0]: row for row in ws.iter_rows(min_row=3, values_only=True)}
     assert rows[w.a][2:4] == (1, 3) and rows["合计"][2] == 2
     assert rows[w.a][header.index("出勤率(%)")] == round(5 / 6 * 100, 1)
+    async with httpx.AsyncClient(base_url=proc.url, timeout=10) as c:
+        r = await c.get(f"/api/classes/{w.class_a}/export.xlsx", headers=auth("analyst", w.province))
+    assert r.status_code == 200 and "filename*=UTF-8''" in r.headers["content-disposition"]
+    ws = load_workbook(io.BytesIO(r.content)).active
+    assert [c.value for c in ws[2]][:3] == ["姓名", "单位", "状态"]
+    trainees = list(ws.iter_rows(min_row=3, values_only=True))
+    assert len(trainees) == 4 and not {t[0] for t in trainees} & set(NAMES_A)  # the analyst gets no names
+    assert sorted(t[6] for t in trainees) == [0, 3, 6, 6]  # hours
 
 
 def _shown(m: dict) -> dict:

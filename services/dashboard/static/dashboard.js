@@ -206,10 +206,13 @@
 
   async function exportView() {
     try {
-      const res = await get("/api/export.xlsx?" + query({}));
+      const res = state.klass
+        ? await get(`/api/classes/${encodeURIComponent(state.klass)}/export.xlsx`)
+        : await get("/api/export.xlsx?" + query({}));
       const url = URL.createObjectURL(await res.blob());
       const a = document.createElement("a");
-      a.href = url; a.download = `干训看板_${state.jurisdiction}_${state.year}.xlsx`;
+      a.href = url;
+      a.download = state.klass ? `干训看板_班次_${state.klass}.xlsx` : `干训看板_${state.jurisdiction}_${state.year}.xlsx`;
       document.body.appendChild(a); a.click(); a.remove();
       setTimeout(() => URL.revokeObjectURL(url), 1000);
     } catch (e) { showError(e.message); }
