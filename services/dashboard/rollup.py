@@ -14,8 +14,8 @@ cadres and `_applied` maps, some 300 MB) takes minutes on FerretDB. So the count
 are also mirrored, each with the `_rev` of its document, into `dash_counters` (tiny
 documents, written in the background every half second). A start reads that, then
 reconciles in the background against the projection documents: any document whose
-`_rev` is newer than its mirrored counters (a crash between a projection write and
-the mirror's flush) replaces them.
+`_rev` differs from its mirrored counters (a crash between a projection write and
+the mirror's flush, or a rebuilt projection) replaces them.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
-from pymongo import ReplaceOne
+from pymongo import DeleteOne, ReplaceOne
 
 from shared import jurisdiction as jur
 from shared import store
@@ -75,13 +75,16 @@ class Rollup:
         self._by_county_buckets: dict[str, set[str]] = defaultdict(set)
         self._listeners: set[asyncio.Queue] = set()
         self._dirty: set[tuple[str, str]] = set()
+        self._deleted: set[tuple[str, str]] = set()
+        # What the writer reported in this process: newer than anything read from the store.
+        self._observed: set[tuple[str, str]] = set()
         self.loaded_at: float | None = None
         self.live = False
 
     # -- keeping current ----------------------------------------------------------
-    def put_class(self, entry: ClassEntry, mirror: bool = True) -> str | None:
+    def put_class(self, entry: ClassEntry, mirror: bool = True, force: bool = False) -> str | None:
         old = self.classes.get(entry.class_id)
-        if old is not None and old.rev > entry.rev:
+        if old is not None and old.rev > entry.rev and not force:
             return None
         if old is not None and old.jurisdiction != entry.jurisdiction:
             self._by_county_classes[old.jurisdiction].discard(entry.class_id)
@@ -93,9 +96,9 @@ class Rollup:
             self._dirty.add(("class", entry.class_id))
         return entry.jurisdiction
 
-    def put_bucket(self, entry: BucketEntry, mirror: bool = True) -> str | None:
+    def put_bucket(self, entry: BucketEntry, mirror: bool = True, force: bool = False) -> str | None:
         old = self.buckets.get(entry.bucket_id)
-        if old is not None and old.rev > entry.rev:
+        if old is not None and old.rev > entry.rev and not force:
             return None
         self.buckets[entry.bucket_id] = entry
         self._by_county_buckets[entry.jurisdiction].add(entry.bucket_id)
@@ -104,6 +107,19 @@ class Rollup:
             self._dirty.add(("bucket", entry.bucket_id))
         return entry.jurisdiction
 
+    def remove(self, kind: str, doc_id: str) -> str:
+        if kind == "class":
+            e = self.classes.pop(doc_id)
+            self._by_county_classes[e.jurisdiction].discard(doc_id)
+            self._drop(e.jurisdiction)
+        else:
+            e = self.buckets.pop(doc_id)
+            self._by_county_buckets[e.jurisdiction].discard(doc_id)
+            self._cadre_sums.pop(e.jurisdiction, None)
+        self._dirty.discard((kind, doc_id))
+        self._deleted.add((kind, doc_id))
+        return e.jurisdiction
+
     def _drop(self, code: str) -> None:
         for key in [k for k in self._class_sums if k[0] == code]:
             del self._class_sums[key]
@@ -111,8 +127,10 @@ class Rollup:
     def observer(self, kind: str):
         def observe(docs: list[dict]) -> None:
             if kind == "classes":
+                self._observed.update(("class", d.get("class_id") or d["_id"]) for d in docs)
                 changed = {self.put_class(class_entry(d)) for d in docs}
             else:
+                self._observed.update(("bucket", d["_id"]) for d in docs)
                 changed = {self.put_bucket(bucket_entry(d)) for d in docs}
             self.notify({c for c in changed if c})
 
@@ -166,8 +184,9 @@ class Rollup:
                       key=lambda e: (e.starts_on, e.class_id))
 
     # -- the mirror ---------------------------------------------------------------------
-    def take_dirty(self) -> list[ReplaceOne]:
-        ops = []
+    def take_dirty(self) -> list:
+        ops: list = [DeleteOne({"_id": f"{kind}|{doc_id}"}) for kind, doc_id in self._deleted]
+        self._deleted.clear()
         for kind, doc_id in self._dirty:
             if kind == "class":
                 e = self.classes[doc_id]
@@ -205,24 +224,35 @@ async def load(rollup: Rollup, db) -> None:
 
 
 async def reconcile(rollup: Rollup, db) -> int:
-    """Reads every projection document's counters; those newer than what the roll-up
-    holds replace it (and are mirrored). Returns how many were newer."""
+    """Reads every projection document's counters. The documents are the truth: where
+    one's `_rev` differs from what the roll-up holds (a crash before the mirror's flush,
+    or a rebuilt projection) it replaces it, and counters whose document is gone are
+    dropped — except what the writer reported since this process started, which is
+    newer than anything read here. Returns how many entries changed."""
     changed: set[str] = set()
-    newer = 0
-    async for doc in db["dash_classes"].find({}, CLASS_FIELDS):
-        entry = class_entry(doc)
-        held = rollup.classes.get(entry.class_id)
-        if held is None or held.rev < entry.rev:
-            newer += 1
-            changed.add(rollup.put_class(entry) or "")
-    async for doc in db["dash_cadres"].find({}, BUCKET_FIELDS):
-        entry = bucket_entry(doc)
-        held = rollup.buckets.get(entry.bucket_id)
-        if held is None or held.rev < entry.rev:
-            newer += 1
-            changed.add(rollup.put_bucket(entry) or "")
-    rollup.notify(changed - {""})
-    return newer
+    seen: set[tuple[str, str]] = set()
+    count = 0
+    scans = (("class", "dash_classes", CLASS_FIELDS, class_entry, rollup.classes, rollup.put_class,
+              lambda e: e.class_id),
+             ("bucket", "dash_cadres", BUCKET_FIELDS, bucket_entry, rollup.buckets, rollup.put_bucket,
+              lambda e: e.bucket_id))
+    for kind, collection, fields, make, held, put, key in scans:
+        async for doc in db[collection].find({}, fields):
+            entry = make(doc)
+            seen.add((kind, key(entry)))
+            if (kind, key(entry)) in rollup._observed:
+                continue
+            current = held.get(key(entry))
+            if current is None or current.rev != entry.rev:
+                changed.add(put(entry, force=True) or "")
+                count += 1
+    for kind, held in (("class", rollup.classes), ("bucket", rollup.buckets)):
+        for doc_id in [i for i in held if (kind, i) not in seen and (kind, i) not in rollup._observed]:
+            changed.add(rollup.remove(kind, doc_id))
+            count += 1
+    changed.discard("")
+    rollup.notify(changed)
+    return count
 
 
 async def reload(rollup: Rollup, db) -> None:
