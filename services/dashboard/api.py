@@ -76,7 +76,20 @@ def routes() -> APIRouter:
                        hours_policy: int = POLICY, who: Principal = Depends(principal),
                        rt: Runtime = Depends(runtime)):
         code = handlers.check_viewer(who, jurisdiction)
-        return handlers.overview(await handlers.rollup_of(rt), code, _year(year), _policy(hours_policy))
+        y, policy = _year(year), _policy(hours_policy)
+        r_ = await handlers.rollup_of(rt)
+        # Rendered once per change: the province view is ~100 rows, and FastAPI's own
+        # encoding of it would cost more than computing it.
+        body = r_.view((code, y, policy), lambda: json.dumps(handlers.overview(r_, code, y, policy),
+                                                            ensure_ascii=False).encode())
+        return Response(body, media_type="application/json")
+
+    @r.get("/api/status", summary="看板状态：汇总是否已载入、是否已与投影核对")
+    async def status(who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        handlers.check_viewer(who, None)
+        r_ = await handlers.rollup_of(rt)
+        return {"live": r_.live, "reconciled": r_.reconciled, "classes": len(r_.classes),
+                "cadre_buckets": len(r_.buckets), "version": r_.version}
 
     @r.get("/api/classes/{class_id}", summary="班次钻取：学员明细（姓名仅组织部、党校可见）")
     async def class_detail(class_id: str, hours_policy: int = POLICY, who: Principal = Depends(principal),

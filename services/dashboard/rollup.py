@@ -80,6 +80,10 @@ class Rollup:
         self._observed: set[tuple[str, str]] = set()
         self.loaded_at: float | None = None
         self.live = False
+        self.reconciled = False
+        # Bumped on every change: views computed at an older version are stale.
+        self.version = 0
+        self._views: dict[tuple, tuple[int, bytes]] = {}
 
     # -- keeping current ----------------------------------------------------------
     def put_class(self, entry: ClassEntry, mirror: bool = True, force: bool = False) -> str | None:
@@ -103,6 +107,7 @@ class Rollup:
         self.buckets[entry.bucket_id] = entry
         self._by_county_buckets[entry.jurisdiction].add(entry.bucket_id)
         self._cadre_sums.pop(entry.jurisdiction, None)
+        self.version += 1
         if mirror:
             self._dirty.add(("bucket", entry.bucket_id))
         return entry.jurisdiction
@@ -116,11 +121,22 @@ class Rollup:
             e = self.buckets.pop(doc_id)
             self._by_county_buckets[e.jurisdiction].discard(doc_id)
             self._cadre_sums.pop(e.jurisdiction, None)
+            self.version += 1
         self._dirty.discard((kind, doc_id))
         self._deleted.add((kind, doc_id))
         return e.jurisdiction
 
+    def view(self, key: tuple, compute) -> bytes:
+        """A rendered view, recomputed only when something changed since it was made."""
+        hit = self._views.get(key)
+        if hit is None or hit[0] != self.version:
+            if len(self._views) > 1000:
+                self._views.clear()
+            hit = self._views[key] = (self.version, compute())
+        return hit[1]
+
     def _drop(self, code: str) -> None:
+        self.version += 1
         for key in [k for k in self._class_sums if k[0] == code]:
             del self._class_sums[key]
 
@@ -251,6 +267,7 @@ async def reconcile(rollup: Rollup, db) -> int:
             changed.add(rollup.remove(kind, doc_id))
             count += 1
     changed.discard("")
+    rollup.reconciled = True
     rollup.notify(changed)
     return count
 
@@ -262,4 +279,5 @@ async def reload(rollup: Rollup, db) -> None:
     for name in ("classes", "buckets", "_class_sums", "_cadre_sums", "_by_county_classes", "_by_county_buckets",
                  "loaded_at"):
         setattr(rollup, name, getattr(fresh, name))
+    rollup.version += 1
     rollup.notify(set(rollup._by_county_classes) | set(rollup._by_county_buckets))

@@ -185,6 +185,9 @@ async def test_province_and_county_figures_equal_what_was_sent(dashboard):
     county = (await _overview(proc.url, ("org_department", w.a, "县委组织部"), jurisdiction=w.a)).json()
     assert _subset(county["totals"], EXPECT_A) == EXPECT_A
     assert [(r["kind"], r["code"], r["title"]) for r in county["rows"]] == [("class", w.class_a, "年轻干部培训班")]
+    async with httpx.AsyncClient(base_url=proc.url, timeout=10) as c:
+        status = (await c.get("/api/status", headers=auth("analyst", w.province))).json()
+    assert status["live"] is True and status["classes"] == 2
     # the period filters classes by their start year
     other_year = (await _overview(proc.url, ("org_department", w.a), jurisdiction=w.a, year=str(YEAR - 1))).json()
     assert other_year["totals"]["classes"] == 0 and other_year["totals"]["trainees"] == 0
