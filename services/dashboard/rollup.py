@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pymongo import DeleteOne, ReplaceOne
 
 from shared import jurisdiction as jur
-from shared import store
 from services.dashboard import domain
 
 COUNTERS = "dash_counters"
@@ -217,10 +216,16 @@ class Rollup:
         return ops
 
 
+# Smaller than the kernel's 40: each operation of a command holds one of FerretDB's
+# pooled PostgreSQL connections until the command ends, and this flush runs beside the
+# projectors' own bulk writes.
+FLUSH_CHUNK = 10
+
+
 async def flush(rollup: Rollup, db) -> int:
     ops = rollup.take_dirty()
-    if ops:
-        await store.bulk_write(db[COUNTERS], ops)
+    for start in range(0, len(ops), FLUSH_CHUNK):
+        await db[COUNTERS].bulk_write(ops[start:start + FLUSH_CHUNK], ordered=False)
     return len(ops)
 
 
