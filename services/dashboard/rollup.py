@@ -223,9 +223,17 @@ FLUSH_CHUNK = 10
 
 
 async def flush(rollup: Rollup, db) -> int:
+    dirty, deleted = set(rollup._dirty), set(rollup._deleted)
     ops = rollup.take_dirty()
-    for start in range(0, len(ops), FLUSH_CHUNK):
-        await db[COUNTERS].bulk_write(ops[start:start + FLUSH_CHUNK], ordered=False)
+    try:
+        for start in range(0, len(ops), FLUSH_CHUNK):
+            await db[COUNTERS].bulk_write(ops[start:start + FLUSH_CHUNK], ordered=False)
+    except Exception:
+        # Written again on the next flush (a replace is idempotent); what changed since stays dirty too.
+        rollup._dirty |= {k for k in dirty if k[0] == "class" and k[1] in rollup.classes
+                          or k[0] == "bucket" and k[1] in rollup.buckets}
+        rollup._deleted |= deleted
+        raise
     return len(ops)
 
 
