@@ -22,7 +22,7 @@ import urllib.request
 from deploy.local.process import DetachedProcess, ServerError, state_dir
 from shared.settings import DEFAULT_PORTS
 
-SERVICES = ("selection", "teaching", "records", "followup")
+SERVICES = ("selection", "teaching", "records", "followup", "dashboard")
 KAFKA_PORT = 19092
 STORE_PORT = 27018
 
@@ -89,6 +89,8 @@ def services_up(bootstrap: str, uri: str, jurisdictions: str, ports: dict[str, i
         port = ports[name]
         _service_proc(name).wait_ready(lambda p=port: _ready(p), 90, f"服务 {name}")
         print(f"  {name:<10} http://127.0.0.1:{port}/docs", flush=True)
+    if "dashboard" in ports:
+        print(f"  省级看板   http://127.0.0.1:{ports['dashboard']}/#token=<令牌>（ganxun token 签发）", flush=True)
 
 
 def services_down() -> None:
@@ -216,14 +218,14 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ganxun", description="干训数据底座 — 本机运行与运维")
     sub = p.add_subparsers(dest="command", required=True)
 
-    up = sub.add_parser("up", help="启动本机全部：Kafka、存储、四个服务")
+    up = sub.add_parser("up", help="启动本机全部：Kafka、存储、四个服务与省级看板")
     up.add_argument("--detach", action="store_true", help="启动后返回，不在前台等待")
     up.add_argument("--jurisdictions", default=os.environ.get("GANXUN_JURISDICTIONS", "371428,530129"),
                     help="本部署服务的行政区划代码，逗号分隔")
     up.add_argument("--kafka-port", type=int, help=f"Kafka 端口（默认 {KAFKA_PORT}，或上次所用）")
     up.add_argument("--store-port", type=int, help=f"存储端口（默认 {STORE_PORT}，或上次所用）")
     up.add_argument("--port", action="append", metavar="SERVICE=PORT",
-                    help="服务端口，如 --port selection=9101（默认 8101–8104）")
+                    help="服务端口，如 --port selection=9101（默认 8101–8104，看板 8100）")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="停止 `ganxun up` 启动的一切（数据保留）").set_defaults(func=cmd_down)
 

@@ -87,6 +87,9 @@ class ProjectionWriter:
         # the whole collection and a miss means "new", with no read. Even if another
         # writer inserted meanwhile, our insert would fail on the _id and be re-folded.
         self._cache_is_everything = False
+        # Called with the documents of each successful write, as written (the dashboard
+        # keeps its in-memory roll-up and live updates from them). Must not block.
+        self.observers: list[Callable[[list[dict]], None]] = []
 
     async def handle(self, records: list[ConsumerRecord]) -> BatchResult:
         result = BatchResult()
@@ -139,7 +142,10 @@ class ProjectionWriter:
                 order.append(doc_id)
                 ops.append(InsertOne(doc) if rev is None else ReplaceOne({"_id": doc_id, "_rev": rev}, doc))
             lost = await self._bulk(ops, order, revs)
-            self._remember({i: docs[i] for i in order if i not in lost})
+            written = {i: docs[i] for i in order if i not in lost}
+            self._remember(written)
+            for observe in self.observers:
+                observe(list(written.values()))
             if not lost:
                 return len(items)
             # Another instance wrote these documents first: reload and fold again. The

@@ -13,7 +13,7 @@ import pytest
 from deploy.local.process import REPO_ROOT, free_port, port_open
 
 pytestmark = pytest.mark.integration
-SERVICES = ("selection", "teaching", "records", "followup")
+SERVICES = ("selection", "teaching", "records", "followup", "dashboard")
 
 
 def _ganxun(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:

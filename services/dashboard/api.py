@@ -1,0 +1,148 @@
+"""HTTP routes of the dashboard: the page, its JSON views, the live stream, the export.
+
+The page itself carries no data; every figure comes from the JSON routes, which need
+the token like every service. EventSource cannot send headers, so the live stream
+(and only it) takes the token as the `access_token` query parameter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, Response, StreamingResponse
+
+from shared import jurisdiction as jur
+from shared.api import principal, runtime
+from shared.auth import Principal
+from shared.errors import DomainError
+from shared.events import utcnow
+from shared.runtime import Runtime
+from services.dashboard import export, handlers
+from services.dashboard.domain import DEFAULT_HOURS_POLICY, HOURS_STEP
+
+STATIC = Path(__file__).parent / "static"
+STATIC_FILES = {
+    "dashboard.js": "text/javascript; charset=utf-8",
+    "dashboard.css": "text/css; charset=utf-8",
+    "vendor/echarts.min.js": "text/javascript; charset=utf-8",
+}
+HEARTBEAT_SECONDS = 15.0
+COALESCE_SECONDS = 0.2
+
+
+def _year(year: str | None) -> int | None:
+    """`year`: a year such as 2026, `all` for every year, or nothing for the current year."""
+    if year in (None, ""):
+        return utcnow().year
+    if year == "all":
+        return None
+    if not year.isdigit() or not 2000 <= int(year) <= 2100:
+        raise DomainError(f"年份“{year}”无效：应为 2000–2100 的四位年份，或 all 表示全部年份。",
+                          code="bad_year", field="year")
+    return int(year)
+
+
+def _policy(hours_policy: int) -> int:
+    if hours_policy <= 0 or hours_policy % HOURS_STEP or hours_policy > 300:
+        raise DomainError(f"年度学时标准应为 {HOURS_STEP} 的整数倍（{HOURS_STEP}–300），收到 {hours_policy}。",
+                          code="bad_hours_policy", field="hours_policy")
+    return hours_policy
+
+
+YEAR = Query(None, description="统计年份，如 2026；all 为全部年份；不填为今年")
+POLICY = Query(DEFAULT_HOURS_POLICY, description="年度学时标准（学时，10 的整数倍）")
+JURISDICTION = Query(None, description="行政区划代码（省、市或县）；不填为令牌所属辖区")
+
+
+def routes() -> APIRouter:
+    r = APIRouter(tags=["省级看板"])
+
+    @r.get("/", include_in_schema=False)
+    async def page():
+        return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+
+    @r.get("/static/{path:path}", include_in_schema=False)
+    async def static(path: str):
+        if path not in STATIC_FILES:
+            return Response("未找到", status_code=404, media_type="text/plain; charset=utf-8")
+        return FileResponse(STATIC / path, media_type=STATIC_FILES[path],
+                            headers={"Cache-Control": "public, max-age=3600"})
+
+    @r.get("/api/overview", summary="辖区看板：合计与下级（县并列或县内班次）")
+    async def overview(jurisdiction: str | None = JURISDICTION, year: str | None = YEAR,
+                       hours_policy: int = POLICY, who: Principal = Depends(principal),
+                       rt: Runtime = Depends(runtime)):
+        code = handlers.check_viewer(who, jurisdiction)
+        y, policy = _year(year), _policy(hours_policy)
+        r_ = await handlers.rollup_of(rt)
+        # Rendered once per change: the province view is ~100 rows, and FastAPI's own
+        # encoding of it would cost more than computing it.
+        body = r_.view((code, y, policy), lambda: json.dumps(handlers.overview(r_, code, y, policy),
+                                                            ensure_ascii=False).encode())
+        return Response(body, media_type="application/json")
+
+    @r.get("/api/status", summary="看板状态：汇总是否已载入、是否已与投影核对")
+    async def status(who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        handlers.check_viewer(who, None)
+        r_ = await handlers.rollup_of(rt)
+        return {"live": r_.live, "reconciled": r_.reconciled, "classes": len(r_.classes),
+                "cadre_buckets": len(r_.buckets), "version": r_.version}
+
+    @r.get("/api/classes/{class_id}", summary="班次钻取：学员明细（姓名仅组织部、党校可见）")
+    async def class_detail(class_id: str, hours_policy: int = POLICY, who: Principal = Depends(principal),
+                           rt: Runtime = Depends(runtime)):
+        return await handlers.class_detail(rt, who, class_id, _policy(hours_policy))
+
+    @r.get("/api/export.xlsx", summary="导出当前视图（Excel）")
+    async def export_view(jurisdiction: str | None = JURISDICTION, year: str | None = YEAR,
+                          hours_policy: int = POLICY, who: Principal = Depends(principal),
+                          rt: Runtime = Depends(runtime)):
+        code = handlers.check_viewer(who, jurisdiction)
+        view = handlers.overview(await handlers.rollup_of(rt), code, _year(year), _policy(hours_policy))
+        return Response(export.workbook(view), media_type=export.MEDIA_TYPE,
+                        headers={"Content-Disposition": export.disposition(export.filename(view))})
+
+    @r.get("/api/classes/{class_id}/export.xlsx", summary="导出班次学员明细（Excel）")
+    async def export_class(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        detail = await handlers.class_detail(rt, who, class_id, DEFAULT_HOURS_POLICY)
+        name = f"干训看板_班次_{detail['title']}.xlsx"
+        return Response(export.class_workbook(detail), media_type=export.MEDIA_TYPE,
+                        headers={"Content-Disposition": export.disposition(name)})
+
+    @r.get("/api/stream", summary="实时推送（SSE）：辖区数据变化时发送 update 事件",
+           description="EventSource 不能带请求头，令牌以 access_token 查询参数传入（仅此接口）。")
+    async def stream(request: Request, access_token: str = Query(..., description="登录令牌"),
+                     jurisdiction: str | None = JURISDICTION, rt: Runtime = Depends(runtime)):
+        who = rt.verifier.verify(f"Bearer {access_token}")
+        code = handlers.check_viewer(who, jurisdiction)
+        prefix = jur.prefix(code)
+        r_ = await handlers.rollup_of(rt)
+        queue = r_.subscribe()
+
+        async def events():
+            try:
+                yield "retry: 1000\nevent: ready\ndata: {}\n\n"
+                while not await request.is_disconnected():
+                    try:
+                        codes = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                    except TimeoutError:
+                        if not r_.live:
+                            await handlers.rollup_of(rt)
+                        yield ": heartbeat\n\n"
+                        continue
+                    await asyncio.sleep(COALESCE_SECONDS)
+                    while not queue.empty():
+                        codes = codes | queue.get_nowait()
+                    mine = sorted(c for c in codes if c.startswith(prefix))
+                    if mine:
+                        yield f"event: update\ndata: {json.dumps({'codes': mine})}\n\n"
+            finally:
+                r_.unsubscribe(queue)
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    return r

@@ -1,0 +1,296 @@
+"""The in-memory roll-up: the counters of every class document and cadre bucket.
+
+Why in memory: on FerretDB every query but `_id` equality scans a whole collection, so
+summing a province's classes and buckets in the store per request cannot meet the
+50 ms goal. The counters of each document are small (a few dozen numbers); a province
+of 100 counties holds ~2,000 classes and 6,400 buckets. They are kept current from the
+projection writer's own successful writes (`observer`, fed by
+`ProjectionWriter.observers`), so they never run ahead of the store. Sums per
+(county, year) are cached and dropped when one of their documents changes. Listeners
+(the live stream) are woken with the jurisdictions that changed.
+
+Starting fast: reading the full projection documents of a province (their trainees,
+cadres and `_applied` maps, some 300 MB) takes minutes on FerretDB. So the counters
+are also mirrored, each with the `_rev` of its document, into `dash_counters` (tiny
+documents, written in the background every half second). A start reads that, then
+reconciles in the background against the projection documents: any document whose
+`_rev` differs from its mirrored counters (a crash between a projection write and
+the mirror's flush, or a rebuilt projection) replaces them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+from pymongo import DeleteOne, ReplaceOne
+
+from shared import jurisdiction as jur
+from services.dashboard import domain
+
+COUNTERS = "dash_counters"
+CLASS_FIELDS = {"n": 1, "c": 1, "jurisdiction": 1, "class_id": 1, "title": 1, "starts_on": 1, "ends_on": 1, "_rev": 1}
+BUCKET_FIELDS = {"n": 1, "jurisdiction": 1, "_rev": 1}
+
+
+@dataclass
+class ClassEntry:
+    class_id: str
+    jurisdiction: str
+    title: str
+    starts_on: str
+    ends_on: str
+    counts: domain.Counts
+    rev: int = 0
+
+
+@dataclass
+class BucketEntry:
+    bucket_id: str
+    jurisdiction: str
+    counts: domain.Counts
+    rev: int = 0
+
+
+def class_entry(doc: dict) -> ClassEntry:
+    return ClassEntry(doc.get("class_id") or doc["_id"], doc.get("jurisdiction", ""), doc.get("title", ""),
+                      doc.get("starts_on", ""), doc.get("ends_on", ""),
+                      domain.add(dict(doc.get("n") or {}), doc.get("c") or {}), doc.get("_rev") or 0)
+
+
+def bucket_entry(doc: dict) -> BucketEntry:
+    return BucketEntry(doc["_id"], doc.get("jurisdiction", ""), dict(doc.get("n") or {}), doc.get("_rev") or 0)
+
+
+class Rollup:
+    def __init__(self) -> None:
+        self.classes: dict[str, ClassEntry] = {}
+        self.buckets: dict[str, BucketEntry] = {}
+        self._class_sums: dict[tuple[str, int | None], tuple[domain.Counts, int]] = {}
+        self._cadre_sums: dict[str, domain.Counts] = {}
+        self._by_county_classes: dict[str, set[str]] = defaultdict(set)
+        self._by_county_buckets: dict[str, set[str]] = defaultdict(set)
+        self._listeners: set[asyncio.Queue] = set()
+        self._dirty: set[tuple[str, str]] = set()
+        self._deleted: set[tuple[str, str]] = set()
+        # What the writer reported in this process: newer than anything read from the store.
+        self._observed: set[tuple[str, str]] = set()
+        self.loaded_at: float | None = None
+        self.live = False
+        self.reconciled = False
+        # Bumped on every change: views computed at an older version are stale.
+        self.version = 0
+        self._views: dict[tuple, tuple[int, bytes]] = {}
+
+    # -- keeping current ----------------------------------------------------------
+    def put_class(self, entry: ClassEntry, mirror: bool = True, force: bool = False) -> str | None:
+        old = self.classes.get(entry.class_id)
+        if old is not None and old.rev > entry.rev and not force:
+            return None
+        if old is not None and old.jurisdiction != entry.jurisdiction:
+            self._by_county_classes[old.jurisdiction].discard(entry.class_id)
+            self._drop(old.jurisdiction)
+        self.classes[entry.class_id] = entry
+        self._by_county_classes[entry.jurisdiction].add(entry.class_id)
+        self._drop(entry.jurisdiction)
+        if mirror:
+            self._dirty.add(("class", entry.class_id))
+        return entry.jurisdiction
+
+    def put_bucket(self, entry: BucketEntry, mirror: bool = True, force: bool = False) -> str | None:
+        old = self.buckets.get(entry.bucket_id)
+        if old is not None and old.rev > entry.rev and not force:
+            return None
+        self.buckets[entry.bucket_id] = entry
+        self._by_county_buckets[entry.jurisdiction].add(entry.bucket_id)
+        self._cadre_sums.pop(entry.jurisdiction, None)
+        self.version += 1
+        if mirror:
+            self._dirty.add(("bucket", entry.bucket_id))
+        return entry.jurisdiction
+
+    def remove(self, kind: str, doc_id: str) -> str:
+        if kind == "class":
+            e = self.classes.pop(doc_id)
+            self._by_county_classes[e.jurisdiction].discard(doc_id)
+            self._drop(e.jurisdiction)
+        else:
+            e = self.buckets.pop(doc_id)
+            self._by_county_buckets[e.jurisdiction].discard(doc_id)
+            self._cadre_sums.pop(e.jurisdiction, None)
+            self.version += 1
+        self._dirty.discard((kind, doc_id))
+        self._deleted.add((kind, doc_id))
+        return e.jurisdiction
+
+    def view(self, key: tuple, compute) -> bytes:
+        """A rendered view, recomputed only when something changed since it was made."""
+        hit = self._views.get(key)
+        if hit is None or hit[0] != self.version:
+            if len(self._views) > 1000:
+                self._views.clear()
+            hit = self._views[key] = (self.version, compute())
+        return hit[1]
+
+    def _drop(self, code: str) -> None:
+        self.version += 1
+        for key in [k for k in self._class_sums if k[0] == code]:
+            del self._class_sums[key]
+
+    def observer(self, kind: str):
+        def observe(docs: list[dict]) -> None:
+            if kind == "classes":
+                self._observed.update(("class", d.get("class_id") or d["_id"]) for d in docs)
+                changed = {self.put_class(class_entry(d)) for d in docs}
+            else:
+                self._observed.update(("bucket", d["_id"]) for d in docs)
+                changed = {self.put_bucket(bucket_entry(d)) for d in docs}
+            self.notify({c for c in changed if c})
+
+        return observe
+
+    # -- live listeners ---------------------------------------------------------------
+    def subscribe(self) -> asyncio.Queue:
+        q: asyncio.Queue = asyncio.Queue(maxsize=100)
+        self._listeners.add(q)
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue) -> None:
+        self._listeners.discard(q)
+
+    def notify(self, codes: set[str]) -> None:
+        if not codes:
+            return
+        for q in list(self._listeners):
+            try:
+                q.put_nowait(codes)
+            except asyncio.QueueFull:  # a slow browser: it will refetch anyway
+                pass
+
+    # -- sums ---------------------------------------------------------------------------
+    def codes_under(self, code: str) -> list[str]:
+        p = jur.prefix(code)
+        found = {c for c, ids in self._by_county_classes.items() if ids and c.startswith(p)}
+        found |= {c for c, ids in self._by_county_buckets.items() if ids and c.startswith(p)}
+        return sorted(found)
+
+    def class_sum(self, code: str, year: int | None) -> tuple[domain.Counts, int]:
+        key = (code, year)
+        hit = self._class_sums.get(key)
+        if hit is None:
+            chosen = [self.classes[i] for i in self._by_county_classes.get(code, ())
+                      if domain.class_in_period(self.classes[i].starts_on, year)]
+            counts = domain.sum_counts(e.counts for e in chosen)
+            hit = self._class_sums[key] = (counts, sum(1 for e in chosen if e.counts.get("classes")))
+        return hit
+
+    def cadre_sum(self, code: str) -> domain.Counts:
+        hit = self._cadre_sums.get(code)
+        if hit is None:
+            hit = self._cadre_sums[code] = domain.sum_counts(
+                self.buckets[b].counts for b in self._by_county_buckets.get(code, ()))
+        return hit
+
+    def classes_of(self, code: str, year: int | None) -> list[ClassEntry]:
+        entries = [self.classes[i] for i in self._by_county_classes.get(code, ())]
+        return sorted((e for e in entries if domain.class_in_period(e.starts_on, year)),
+                      key=lambda e: (e.starts_on, e.class_id))
+
+    # -- the mirror ---------------------------------------------------------------------
+    def take_dirty(self) -> list:
+        ops: list = [DeleteOne({"_id": f"{kind}|{doc_id}"}) for kind, doc_id in self._deleted]
+        self._deleted.clear()
+        for kind, doc_id in self._dirty:
+            if kind == "class":
+                e = self.classes[doc_id]
+                doc = {"kind": "class", "class_id": e.class_id, "jurisdiction": e.jurisdiction, "title": e.title,
+                       "starts_on": e.starts_on, "ends_on": e.ends_on, "counts": e.counts, "rev": e.rev}
+            else:
+                b = self.buckets[doc_id]
+                doc = {"kind": "bucket", "bucket_id": b.bucket_id, "jurisdiction": b.jurisdiction,
+                       "counts": b.counts, "rev": b.rev}
+            ops.append(ReplaceOne({"_id": f"{kind}|{doc_id}"}, {"_id": f"{kind}|{doc_id}", **doc}, upsert=True))
+        self._dirty.clear()
+        return ops
+
+
+# Smaller than the kernel's 40: each operation of a command holds one of FerretDB's
+# pooled PostgreSQL connections until the command ends, and this flush runs beside the
+# projectors' own bulk writes.
+FLUSH_CHUNK = 10
+
+
+async def flush(rollup: Rollup, db) -> int:
+    dirty, deleted = set(rollup._dirty), set(rollup._deleted)
+    ops = rollup.take_dirty()
+    try:
+        for start in range(0, len(ops), FLUSH_CHUNK):
+            await db[COUNTERS].bulk_write(ops[start:start + FLUSH_CHUNK], ordered=False)
+    except Exception:
+        # Written again on the next flush (a replace is idempotent); what changed since stays dirty too.
+        rollup._dirty |= {k for k in dirty if k[0] == "class" and k[1] in rollup.classes
+                          or k[0] == "bucket" and k[1] in rollup.buckets}
+        rollup._deleted |= deleted
+        raise
+    return len(ops)
+
+
+async def load(rollup: Rollup, db) -> None:
+    """The mirrored counters (fast); the full projection documents only if there is no mirror yet."""
+    mirrored = 0
+    async for d in db[COUNTERS].find({}):
+        mirrored += 1
+        if d["kind"] == "class":
+            rollup.put_class(ClassEntry(d["class_id"], d["jurisdiction"], d["title"], d["starts_on"], d["ends_on"],
+                                        d["counts"], d["rev"]), mirror=False)
+        else:
+            rollup.put_bucket(BucketEntry(d["bucket_id"], d["jurisdiction"], d["counts"], d["rev"]), mirror=False)
+    if not mirrored:
+        await reconcile(rollup, db)
+    rollup.loaded_at = time.monotonic()
+
+
+async def reconcile(rollup: Rollup, db) -> int:
+    """Reads every projection document's counters. The documents are the truth: where
+    one's `_rev` differs from what the roll-up holds (a crash before the mirror's flush,
+    or a rebuilt projection) it replaces it, and counters whose document is gone are
+    dropped — except what the writer reported since this process started, which is
+    newer than anything read here. Returns how many entries changed."""
+    changed: set[str] = set()
+    seen: set[tuple[str, str]] = set()
+    count = 0
+    scans = (("class", "dash_classes", CLASS_FIELDS, class_entry, rollup.classes, rollup.put_class,
+              lambda e: e.class_id),
+             ("bucket", "dash_cadres", BUCKET_FIELDS, bucket_entry, rollup.buckets, rollup.put_bucket,
+              lambda e: e.bucket_id))
+    for kind, collection, fields, make, held, put, key in scans:
+        async for doc in db[collection].find({}, fields):
+            entry = make(doc)
+            seen.add((kind, key(entry)))
+            if (kind, key(entry)) in rollup._observed:
+                continue
+            current = held.get(key(entry))
+            if current is None or current.rev != entry.rev:
+                changed.add(put(entry, force=True) or "")
+                count += 1
+    for kind, held in (("class", rollup.classes), ("bucket", rollup.buckets)):
+        for doc_id in [i for i in held if (kind, i) not in seen and (kind, i) not in rollup._observed]:
+            changed.add(rollup.remove(kind, doc_id))
+            count += 1
+    changed.discard("")
+    rollup.reconciled = True
+    rollup.notify(changed)
+    return count
+
+
+async def reload(rollup: Rollup, db) -> None:
+    """A fresh copy from the mirror, for an API process that runs without the projectors."""
+    fresh = Rollup()
+    await load(fresh, db)
+    for name in ("classes", "buckets", "_class_sums", "_cadre_sums", "_by_county_classes", "_by_county_buckets",
+                 "loaded_at"):
+        setattr(rollup, name, getattr(fresh, name))
+    rollup.version += 1
+    rollup.notify(set(rollup._by_county_classes) | set(rollup._by_county_buckets))

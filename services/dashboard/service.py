@@ -1,0 +1,50 @@
+"""The dashboard's definition: what the runtime composes."""
+
+import asyncio
+
+import structlog
+
+from shared.runtime import Runtime, ServiceDefinition
+from services.dashboard import api, handlers, rollup
+from services.dashboard.projections import PROJECTIONS
+
+
+async def keep_rollup(rt: Runtime, stop: asyncio.Event) -> None:
+    """Loads the in-memory roll-up at start (from the mirrored counters), reconciles it
+    with the projection documents in the background, and mirrors changed counters
+    every half second (rollup.py says why)."""
+    r = await handlers.rollup_of(rt)
+    reconciling = asyncio.create_task(rollup.reconcile(r, rt.db))
+    reconciling.add_done_callback(_report)
+    try:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), FLUSH_SECONDS)
+            except TimeoutError:
+                pass
+            await rollup.flush(r, rt.db)
+    finally:
+        reconciling.cancel()
+
+
+def _report(task: asyncio.Task) -> None:
+    if task.cancelled():
+        return
+    log = structlog.get_logger("dashboard")
+    if task.exception() is not None:
+        log.error("dashboard.reconcile_failed", error=repr(task.exception()))
+    else:
+        log.info("dashboard.reconciled", newer_than_mirror=task.result())
+
+
+FLUSH_SECONDS = 0.5
+
+DEFINITION = ServiceDefinition(
+    name="dashboard",
+    title="省级看板 · 训前训中训后汇总（省 → 市 → 县 → 班次 → 学员）",
+    description="读取四个服务在 Kafka 上的事件（ganxun.<服务>.<行政区划代码>），按行政区划逐级汇总，"
+                "网页实时更新（SSE），可导出 Excel。看板自身不发布事件。",
+    projections=PROJECTIONS,
+    routes=api.routes,
+    workers={"rollup": keep_rollup},
+)
