@@ -98,7 +98,8 @@ async def roster_of(http: httpx.Client, class_id: str, confirmed: int, last: str
         r = http.get(f"/classes/{class_id}/roster", headers=auth("org_department", COUNTY))
         doc = r.json() if r.status_code == 200 else {}
         status = {t["cadre_id"]: t["status"] for t in doc.get("trainees", [])}
-        return doc if doc.get("confirmed") == confirmed and status.get(last, "") != "nominated" else None
+        settled = last is None or status.get(last, "nominated") != "nominated"   # absent counts as not yet
+        return doc if doc.get("confirmed") == confirmed and settled else None
     return await eventually(ready, timeout=WAIT)
 
 
