@@ -295,10 +295,12 @@ async def test_a_class_from_registry_to_follow_up(deployment, county, servers):
     assert report["attended"] == sum(len(a) for a in attended.values())
 
     r = ok(tea.post(f"/classes/{class_id}/graduation", headers=school, json=RULE), 200)
+    assert r["events"] == ["TraineeGraduated", "TraineeNotGraduated"] and r["count"] == CAPACITY
     graduates = [c for c in ids if len(attended[c]) / len(SESSIONS) >= RULE["min_attendance_rate"]
                  and sum(hours_of[s] for s in attended[c]) >= RULE["min_hours"]]
     assert graduates == [c for c in ids if c != failing]
-    g = ok(tea.get(f"/classes/{class_id}/graduation", headers=school), 200)
+    g = await wait_for(lambda: get_json(tea, f"/classes/{class_id}/graduation", school),
+                       lambda d: len(d["graduated"]) + len(d["not_graduated"]) == CAPACITY)
     assert {x["cadre_id"]: (x["hours"], x["attendance_rate"]) for x in g["graduated"]} == {
         c: (sum(hours_of[s] for s in attended[c]), round(len(attended[c]) / len(SESSIONS), 4)) for c in graduates}
     fail_hours = sum(hours_of[s] for s in attended[failing])
