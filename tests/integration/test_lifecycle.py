@@ -327,6 +327,11 @@ async def test_a_class_from_registry_to_follow_up(deployment, county, servers):
     assert h["trainings"] == [] and h["last_trained_on"] is None and h["hours"] == year_hours(failing)
     h = history(withdrawn[0])
     assert h["trainings"] == [] and h["sessions"] == 0
+    # Five-year coverage: the graduates are trained, the trainee who failed is still on the overdue list.
+    registry = {c for people in by_unit.values() for c, _ in people} | {senior_id}
+    cov = ok(sel.get("/reports/coverage", headers=dept, params={"as_of": str(T)}), 200)
+    assert (cov["total"], cov["trained"]) == (len(registry), len(graduates))
+    assert {o["cadre_id"] for o in cov["overdue"]} == registry - set(graduates) and failing not in graduates
 
     # 4. Records: the roster is the confirmed trainees; 3+N recorders; the form shows attendance -------
     done = await wait_for(lambda: get_json(rec, f"/classes/{class_id}/completeness", school,
