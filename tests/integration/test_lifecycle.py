@@ -443,6 +443,8 @@ async def test_a_class_from_registry_to_follow_up(deployment, county, servers):
             return {SCHOOL} if t == "RecorderAssigned" else {n for _, n, _ in RECORDERS}
         if t in ("MilestoneScheduled", "MilestoneDue"):
             return {SCHEDULER}
+        if t == "MilestoneCompleted":           # completed by the last required evaluation: the leader's
+            return {"领导乙"}
         return {"同事甲", "领导乙", name_of[first], name_of[second]}
 
     for service, want_counts in counts.items():
