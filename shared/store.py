@@ -3,7 +3,11 @@
 FerretDB 1.24 uses an index only for `_id` equality, so reads by many ids are done as
 concurrent point reads; and on its PostgreSQL backend an update command with more than
 50 operations deadlocks (each operation holds a pooled connection until the command
-ends), so bulk writes go in chunks well below that.
+ends). The pool (50 connections) is shared by every client of the server, so several
+smaller bulk commands at once deadlock it just the same: twelve concurrent 40-op bulk
+writes wedge FerretDB for good (tests/servers/test_store_concurrent_bulk.py). So a
+bulk write is sent one operation per command: a command then never holds a connection
+while waiting for another.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 T = TypeVar("T")
-BULK_CHUNK = 40
+BULK_CHUNK = 1
 CONCURRENCY = 32
 
 
