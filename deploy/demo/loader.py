@@ -80,6 +80,7 @@ class Summary:
     requests: int = 0
     seconds: float = 0.0
     refused: list[str] = field(default_factory=list)
+    steps: list[tuple[str, float]] = field(default_factory=list)
     plans: list[ClassPlan] = field(default_factory=list)
 
 
@@ -135,15 +136,22 @@ def plan(codes: Codes, today: date, scale: float, names: data.Names) -> tuple[li
 
 
 async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(), scale: float = 1.0,
-               today: date | None = None, progress=None, concurrency: int = 8) -> Summary:
+               today: date | None = None, progress=None, concurrency: int = 3) -> Summary:
     """Loads the demo; `progress(step_name)` is called after each of the steps (for a bar)."""
     started = time.monotonic()
     today = today or china_today()
     rng = random.Random(7)
     names = data.Names()
     regs, classes = plan(codes, today, scale, names)
-    step = progress or (lambda _name: None)
     out = Summary(plans=classes)
+    mark = [time.monotonic()]
+
+    def step(name: str) -> None:
+        now = time.monotonic()
+        out.steps.append((name, round(now - mark[0], 1)))
+        mark[0] = now
+        if progress:
+            progress(name)
     async with httpx.AsyncClient(timeout=180) as client:
         api = Api(client, urls, private_key, concurrency)
         d = Demo(api, today, rng, codes.wucheng)
@@ -167,7 +175,8 @@ async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(),
         # Records need only the roster: they run alongside the teaching.
         await asyncio.gather(*(teach(cs) for cs in by_county.values()), *(d.records(c) for c in classes))
         step("教学：排课、签到；纪实：3+N 记录、量化考核")
-        await asyncio.gather(*(d.graduate(c) for c in classes))
+        for c in classes:          # each graduation closes its sessions 8 at a time: one class at a time
+            await d.graduate(c)
         step("结业")
         await asyncio.gather(*(d.after(c) for c in classes))
         step("跟踪：导师、帮带任务、上讲台、成果")
@@ -287,7 +296,7 @@ class Demo:
         ids = c.ids()
         chronic = ids[-1]                        # misses most sessions: not graduated
         for n, (day, start, end, prefix, i) in enumerate(slots):
-            sid = f"s{n + 1:03d}"
+            sid = f"{c.class_id}-s{n + 1:03d}"
             teacher = "t04" if prefix == "pa" and n % 4 == 0 else ("t01", "t02", "t03", "t05")[n % 4]
             await self.api.call("teaching", "POST", f"/classes/{c.class_id}/sessions", ps, json={
                 "session_id": sid, "course_id": f"{prefix}{i % 10:02d}", "teacher_id": teacher,
@@ -315,8 +324,13 @@ class Demo:
         ps = self.school(c.code)
         await self.api.call("teaching", "POST", f"/classes/{c.class_id}/graduation", ps, json={
             "min_attendance_rate": 0.8, "require_required_courses": False, "min_hours": 0})
-        got = await self.api.get("teaching", f"/classes/{c.class_id}/graduation", ps)
-        c.graduates = [g["cadre_id"] for g in (got or {}).get("graduates", [])]
+
+        async def judged():
+            got = await self.api.get("teaching", f"/classes/{c.class_id}/graduation", ps)
+            done = got and len(got["graduated"]) + len(got["not_graduated"]) >= c.size
+            return got if done else None
+        got = await self.api.until(judged, f"{c.title} 结业名单")
+        c.graduates = [g["cadre_id"] for g in got["graduated"]]
 
     # -- records ------------------------------------------------------------------------------
     async def records(self, c: ClassPlan) -> None:

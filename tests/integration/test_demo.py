@@ -48,7 +48,7 @@ async def test_demo_fills_every_service(demo):
     print(f"\ndemo at scale 0.08: {summary.seconds:.1f} s, {summary.requests} requests, "
           f"{summary.classes} classes, {summary.trainees} trainees, {summary.sessions} sessions, "
           f"{summary.graduates} graduates, {summary.records} records, {summary.evaluations} evaluations; "
-          f"refused (tolerated): {summary.refused}")
+          f"refused (tolerated): {summary.refused}\nsteps: {summary.steps}")
     assert len(steps) == 9 and summary.classes == 8
     sel, tea, rec, fol = (procs[n].url for n in SERVICES)
     hz = next(c for c in summary.plans if c.groups)
@@ -69,7 +69,7 @@ async def test_demo_fills_every_service(demo):
     tt = httpx.get(f"{tea}/classes/{hz.class_id}/timetable", headers=school).json()
     assert len(tt["sessions"]) == 2 * len(hz.days) and tt["hours"] == 6 * len(hz.days)
     grad = httpx.get(f"{tea}/classes/{hz.class_id}/graduation", headers=school).json()
-    assert {g["cadre_id"] for g in grad["graduates"]} == set(hz.graduates)
+    assert {g["cadre_id"] for g in grad["graduated"]} == set(hz.graduates)
     assert hz.ids()[-1] not in hz.graduates, "the trainee who missed most sessions did not graduate"
     assert len(hz.graduates) >= hz.size - 3
 
