@@ -195,7 +195,7 @@ async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(),
     return out
 
 
-STEPS = 9
+STEPS = 8
 
 
 def china_today() -> date:
@@ -303,7 +303,7 @@ class Demo:
                 "site_id": "red" if prefix == "pa" and n % 3 == 0 else "main", "on": day.isoformat(),
                 "starts_at": start, "ends_at": end})
             c.sessions.append({"session_id": sid, "on": day.isoformat()})
-            absent = {x for x in ids if self.rng.random() < 0.04}
+            absent = {x for x in ids if self.rng.random() < 0.02}
             if n % 3:
                 absent.add(chronic)
             if n % 5 == 1:                       # a trainee asks for leave and gets it
@@ -323,7 +323,7 @@ class Demo:
     async def graduate(self, c: ClassPlan) -> None:
         ps = self.school(c.code)
         await self.api.call("teaching", "POST", f"/classes/{c.class_id}/graduation", ps, json={
-            "min_attendance_rate": 0.8, "require_required_courses": False, "min_hours": 0})
+            "min_attendance_rate": 0.75, "require_required_courses": False, "min_hours": 0})
 
         async def judged():
             got = await self.api.get("teaching", f"/classes/{c.class_id}/graduation", ps)

@@ -29,7 +29,10 @@ def demo(servers, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GANXUN_FOLLOWUP_MOVABLE_CLOCK", "1")
         mp.setenv("GANXUN_SELECTION_MOVABLE_CLOCK", "1")
-        procs = {n: ServiceProcess(settings(n, servers, codes.jurisdictions()), log=logs / f"{n}.log")
+        # Follow-up's scheduler (a worker) schedules the milestones; teaching's closer is left
+        # out, as in teaching's own tests (ganxun up runs every component).
+        procs = {n: ServiceProcess(settings(n, servers, codes.jurisdictions()), log=logs / f"{n}.log",
+                                   components="api,relay,projectors" + (",scheduler" if n == "followup" else ""))
                  for n in SERVICES}
         try:
             for p in procs.values():       # one at a time: four new databases at once can time out
@@ -49,7 +52,7 @@ async def test_demo_fills_every_service(demo):
           f"{summary.classes} classes, {summary.trainees} trainees, {summary.sessions} sessions, "
           f"{summary.graduates} graduates, {summary.records} records, {summary.evaluations} evaluations; "
           f"refused (tolerated): {summary.refused}\nsteps: {summary.steps}")
-    assert len(steps) == 9 and summary.classes == 8
+    assert len(steps) == 8 and summary.classes == 4 + len(codes.hunan)
     sel, tea, rec, fol = (procs[n].url for n in SERVICES)
     hz = next(c for c in summary.plans if c.groups)
     org = auth("org_department", codes.huzhou, "组织部")
@@ -71,7 +74,7 @@ async def test_demo_fills_every_service(demo):
     grad = httpx.get(f"{tea}/classes/{hz.class_id}/graduation", headers=school).json()
     assert {g["cadre_id"] for g in grad["graduated"]} == set(hz.graduates)
     assert hz.ids()[-1] not in hz.graduates, "the trainee who missed most sessions did not graduate"
-    assert len(hz.graduates) >= hz.size - 3
+    assert len(hz.graduates) >= hz.size // 2
 
     # Records: the three core roles have all written; the camp's assessment ranks everyone.
     roles = set()
