@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from datetime import date
@@ -54,7 +55,8 @@ def load_if_empty(state_dir, ports: dict[str, int], jurisdictions: str) -> None:
             bar.update(1)
 
         try:
-            summary = asyncio.run(load(urls, key, codes, progress=step))
+            summary = asyncio.run(load(urls, key, codes, scale=float(os.environ.get("GANXUN_DEMO_SCALE", "1")),
+                                       progress=step))
         except DemoError as exc:
             print(f"\n{exc}\n服务仍在运行；已加载的数据保留，下次启动不会重复加载。", file=sys.stderr)
             marker.write_text(json.dumps({"failed": str(exc)}, ensure_ascii=False))
