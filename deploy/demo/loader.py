@@ -172,8 +172,11 @@ async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(),
         async def teach(cs: list[ClassPlan]) -> None:   # one timetable stream per county: in turn
             for c in cs:
                 await d.teach(c)
-        # Records need only the roster: they run alongside the teaching.
-        await asyncio.gather(*(teach(cs) for cs in by_county.values()), *(d.records(c) for c in classes))
+        # Records after teaching, one class at a time, to keep the store's load down (FerretDB's
+        # connection pool hung under the full demo; see docs/demo.md).
+        await asyncio.gather(*(teach(cs) for cs in by_county.values()))
+        for c in classes:
+            await d.records(c)
         step("教学：排课、签到；纪实：3+N 记录、量化考核")
         for c in classes:          # each graduation closes its sessions 8 at a time: one class at a time
             await d.graduate(c)
