@@ -80,6 +80,9 @@ def _ready(port: int) -> bool:
 def services_up(bootstrap: str, uri: str, jurisdictions: str, ports: dict[str, int]) -> None:
     env = {"GANXUN_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "GANXUN_MONGODB_URI": uri,
            "GANXUN_JURISDICTIONS": jurisdictions}
+    if not (os.environ.get("GANXUN_JWKS_URL") or os.environ.get("GANXUN_JWT_PUBLIC_KEY_FILE")):
+        # Development keys: the demo moves selection's and follow-up's "today" (dev only).
+        env |= {"GANXUN_SELECTION_MOVABLE_CLOCK": "1", "GANXUN_FOLLOWUP_MOVABLE_CLOCK": "1"}
     for name in SERVICES:
         proc = _service_proc(name)
         if proc.running():
@@ -115,6 +118,10 @@ def cmd_up(args) -> None:
     token = issue_token(ensure_dev_keys(state_dir() / "keys")[0], user_id="dev-org", name="开发者（组织部）",
                         role="org_department", jurisdiction=args.jurisdictions.split(",")[0])
     print(f"\n全部就绪。组织部开发令牌（{args.jurisdictions.split(',')[0]}）：\n{token}\n")
+    if not args.no_demo:
+        from deploy.demo.up import load_if_empty
+
+        load_if_empty(state_dir(), ports, args.jurisdictions)
     if args.detach:
         print("已在后台运行；用 `ganxun down` 停止。")
         return
@@ -220,7 +227,8 @@ def parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="启动本机全部：Kafka、存储、四个服务与省级看板")
     up.add_argument("--detach", action="store_true", help="启动后返回，不在前台等待")
-    up.add_argument("--jurisdictions", default=os.environ.get("GANXUN_JURISDICTIONS", "371428,530129"),
+    up.add_argument("--no-demo", action="store_true", help="不加载演示数据（默认：存储为空时自动加载）")
+    up.add_argument("--jurisdictions", default=os.environ.get("GANXUN_JURISDICTIONS", "371428,330500,530129,430000"),
                     help="本部署服务的行政区划代码，逗号分隔")
     up.add_argument("--kafka-port", type=int, help=f"Kafka 端口（默认 {KAFKA_PORT}，或上次所用）")
     up.add_argument("--store-port", type=int, help=f"存储端口（默认 {STORE_PORT}，或上次所用）")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -37,8 +37,39 @@ CHINA = ZoneInfo("Asia/Shanghai")
 Format = Literal["json", "xlsx"]
 
 
+# Development only (GANXUN_SELECTION_MOVABLE_CLOCK=1, as follow-up's clock): the demo loader
+# moves "today" back before its classes start, nominates and confirms, and moves it back to
+# the real day. Kept in this process only (one API process per development deployment);
+# a restart is the real day again. Refused with production keys.
+MOVABLE_CLOCK = os.environ.get("GANXUN_SELECTION_MOVABLE_CLOCK", "") in ("1", "true", "True")
+_clock = {"offset_days": 0}
+
+
 def today() -> date:
-    return datetime.now(CHINA).date()
+    return datetime.now(CHINA).date() + timedelta(days=_clock["offset_days"])
+
+
+class ClockIn(BaseModel):
+    today: date = Field(description="把服务的“今天”设为这一天")
+
+
+def clock_routes() -> APIRouter:
+    if os.environ.get("GANXUN_JWKS_URL") or os.environ.get("GANXUN_JWT_PUBLIC_KEY_FILE"):
+        raise SystemExit("生产配置（已设置正式验签密钥）不允许启用可调时钟 GANXUN_SELECTION_MOVABLE_CLOCK，拒绝启动。")
+    r = APIRouter(tags=["测试时钟"])
+
+    @r.get("/admin/clock", summary="服务的“今天”（仅开发部署）")
+    async def get_clock(who: Principal = Depends(principal)):
+        who.require_role("admin")
+        return {"today": today().isoformat(), "offset_days": _clock["offset_days"]}
+
+    @r.put("/admin/clock", summary="调整服务的“今天”（仅开发部署，生产配置下不存在）")
+    async def set_clock(body: ClockIn, who: Principal = Depends(principal)):
+        who.require_role("admin")
+        _clock["offset_days"] = (body.today - datetime.now(CHINA).date()).days
+        return {"today": body.today.isoformat(), "offset_days": _clock["offset_days"]}
+
+    return r
 
 
 def policy() -> HoursPolicy:
@@ -284,4 +315,6 @@ def routes() -> APIRouter:
         return {"count": len(items), "items": items}
 
     r.include_router(api_registry.routes(today, policy))
+    if MOVABLE_CLOCK:
+        r.include_router(clock_routes())
     return r

@@ -26,7 +26,7 @@ def test_up_down_up_keeps_data(tmp_path):
     env["GANXUN_STATE_DIR"] = str(tmp_path / "state")
     ports = {name: free_port() for name in SERVICES}
     kafka_port, store_port = free_port(), free_port()
-    up_args = ["up", "--detach", "--kafka-port", str(kafka_port), "--store-port", str(store_port),
+    up_args = ["up", "--detach", "--no-demo", "--kafka-port", str(kafka_port), "--store-port", str(store_port),
                *[a for name, p in ports.items() for a in ("--port", f"{name}={p}")]]
     token = lambda role, name: _ganxun(env, "token", "--role", role, "--jurisdiction", "371428",  # noqa: E731
                                        "--name", name).stdout.strip()

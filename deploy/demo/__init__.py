@@ -1,0 +1,5 @@
+"""The realistic demo `ganxun up` loads on an empty store (see docs/demo.md)."""
+
+from deploy.demo.loader import STEPS, Codes, Summary, china_today, load
+
+__all__ = ["STEPS", "Codes", "Summary", "china_today", "load"]

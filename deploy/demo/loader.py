@@ -1,0 +1,467 @@
+"""Loads the demo through the four services' own HTTP APIs, so every event is real.
+
+Order (each step is what a user of that service would do):
+  selection's clock moved back before the classes start → registries imported (one file
+  per county) → classes opened, scope drawn, units recommend, the department confirms
+  (rejects one), study groups → selection's clock back to the real day → teaching
+  catalogue, curriculum, each session scheduled and checked in at once (leave, lateness,
+  absences), graduation → records: 3+N recorders, records, a correction, the Huzhou
+  scheme scored → follow-up: plan, mentors, tasks, talks, outcomes; its clock moved to
+  +35 days (month-1 evaluations, on time) and then to +100 days (month-3 due, the rest
+  of month 1 overdue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from deploy.demo import data
+from deploy.demo.client import Api
+from services.selection.cadres import cadre_id_for
+
+
+@dataclass(frozen=True)
+class Codes:
+    """Where the demo lives; a test passes codes of its own."""
+
+    wucheng: str = "371428"
+    huzhou: str = "330500"
+    xundian: str = "530129"
+    hunan: tuple[str, ...] = ("430121", "430181", "430223", "430626")
+
+    def jurisdictions(self) -> list[str]:
+        """What the services must serve (the province's counties one by one)."""
+        return [self.wucheng, self.huzhou, self.xundian, *self.hunan]
+
+
+HUNAN_NAMES = {"430121": ("长沙县", "县", ("星沙", "黄兴", "榔梨")), "430181": ("浏阳市", "市", ("大瑶", "永安", "沙市")),
+               "430223": ("攸县", "县", ("网岭", "皇图岭", "黄丰桥")), "430626": ("平江县", "县", ("三市", "安定", "长寿"))}
+
+
+@dataclass
+class ClassPlan:
+    county: data.County
+    class_id: str
+    title: str
+    days: list[date]
+    size: int
+    category: str = ""
+    groups: tuple[str, ...] = ()
+    committee: int = 2                       # the N of 3+N
+    scheme: bool = False
+    trainees: list[data.Person] = field(default_factory=list)
+    rejected: data.Person | None = None
+    sessions: list[dict] = field(default_factory=list)
+    graduates: list[str] = field(default_factory=list)
+
+    @property
+    def code(self) -> str:
+        return self.county.code
+
+    def ids(self) -> list[str]:
+        return [cadre_id_for(p.id_number) for p in self.trainees]
+
+
+@dataclass
+class Summary:
+    classes: int = 0
+    trainees: int = 0
+    sessions: int = 0
+    graduates: int = 0
+    records: int = 0
+    evaluations: int = 0
+    requests: int = 0
+    seconds: float = 0.0
+    refused: list[str] = field(default_factory=list)
+    steps: list[tuple[str, float]] = field(default_factory=list)
+    plans: list[ClassPlan] = field(default_factory=list)
+
+
+def _n(x: float, scale: float, least: int) -> int:
+    return max(least, round(x * scale))
+
+
+def plan(codes: Codes, today: date, scale: float, names: data.Names) -> tuple[list[data.Registry], list[ClassPlan]]:
+    """The registries and classes, with their dates relative to `today` (all in the past)."""
+    wucheng = data.County(codes.wucheng, "武城县", "县", ("甲马营", "武城", "郝王庄"))
+    huzhou = data.County(codes.huzhou, "湖州市", "市", ("八里店", "练市", "武康"))
+    xundian = data.County(codes.xundian, "寻甸县", "县", ("仁德", "羊街", "柯渡"))
+    hunan = [data.County(c, *HUNAN_NAMES.get(c, (f"县{c}", "县", ("东山", "西河", "南岭")))) for c in codes.hunan]
+    regs, classes = [], []
+
+    # Huzhou: a year of 2nd and 4th Saturdays up to last week, six study groups by domain.
+    year = today.year if today.month >= 4 else today.year - 1
+    sats = data.saturdays(date(year, 1, 1), today - timedelta(days=1))[-24:]
+    sats = sats[-_n(len(sats), scale, 2):]
+    size = _n(150, scale, 12)
+    reg = names.registry(huzhou, size + _n(30, scale, 4), data.HUZHOU_GROUPS)
+    regs.append(reg)
+    hz = ClassPlan(huzhou, f"hz-{year}-tx", f"{year}年湖州市优秀年轻干部特训营", sats, size, "年轻干部",
+                   data.HUZHOU_GROUPS, committee=3, scheme=True)
+    hz.trainees, hz.rejected = reg.people[:size], reg.people[size]
+    classes.append(hz)
+
+    def county_class(county: data.County, cid: str, title: str, first: date, days: int, size: int,
+                     registry: data.Registry, offset: int = 0, category: str = "") -> ClassPlan:
+        c = ClassPlan(county, cid, title, [first + timedelta(days=i) for i in range(days)], size, category)
+        c.trainees = registry.people[offset:offset + size]
+        c.rejected = registry.people[offset + size]
+        return c
+
+    reg = names.registry(wucheng, _n(60, scale, 10))
+    regs.append(reg)
+    classes.append(county_class(wucheng, "wc-xzsj", "乡镇党委书记培训班", today - timedelta(days=40),
+                                _n(5, scale, 2), _n(40, scale, 6), reg, category="乡镇党委书记"))
+    reg = names.registry(xundian, _n(90, scale, 16))
+    regs.append(reg)
+    a = _n(40, scale, 6)
+    classes.append(county_class(xundian, "xd-llxx", "理论进修班（第一期）", today - timedelta(days=60),
+                                _n(3, scale, 2), a, reg, category="理论学习"))
+    classes.append(county_class(xundian, "xd-cssj", "村（社区）党组织书记示范培训班", today - timedelta(days=25),
+                                _n(4, scale, 2), _n(30, scale, 6), reg, offset=a + 1, category="村(社区)党组织书记"))
+    for i, county in enumerate(hunan):
+        reg = names.registry(county, _n(60, scale, 10))
+        regs.append(reg)
+        classes.append(county_class(county, f"hn-{county.code}-zqn", "中青年干部培训班",
+                                    today - timedelta(days=20 + 9 * i), _n(3, scale, 2), _n(25 + 5 * i, scale, 5),
+                                    reg, category="中青年干部"))
+    return regs, classes
+
+
+async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(), scale: float = 1.0,
+               today: date | None = None, progress=None, concurrency: int = 3) -> Summary:
+    """Loads the demo; `progress(step_name)` is called after each of the steps (for a bar)."""
+    started = time.monotonic()
+    today = today or china_today()
+    rng = random.Random(7)
+    names = data.Names()
+    regs, classes = plan(codes, today, scale, names)
+    out = Summary(plans=classes)
+    mark = [time.monotonic()]
+
+    def step(name: str) -> None:
+        now = time.monotonic()
+        out.steps.append((name, round(now - mark[0], 1)))
+        mark[0] = now
+        if progress:
+            progress(name)
+    async with httpx.AsyncClient(timeout=180) as client:
+        api = Api(client, urls, private_key, concurrency)
+        d = Demo(api, today, rng, codes.wucheng)
+        await d.selection_clock(min(c.days[0] for c in classes) - timedelta(days=3))
+        await asyncio.gather(*(d.registry(r) for r in regs))
+        step("干部名册")
+        await asyncio.gather(*(d.select(c) for c in classes))
+        await d.selection_clock(today)
+        step("选学：开班、推荐、确定、分组")
+        counties = {c.code: c.county for c in classes}
+        await asyncio.gather(*(d.catalogue(county) for county in counties.values()),
+                             *(d.followup_plan(c) for c in classes))
+        step("教学：课程、师资、教学点")
+        by_county: dict[str, list[ClassPlan]] = {}
+        for c in classes:
+            by_county.setdefault(c.code, []).append(c)
+
+        async def teach(cs: list[ClassPlan]) -> None:   # one timetable stream per county: in turn
+            for c in cs:
+                await d.teach(c)
+        # Records after teaching, one class at a time, to keep the store's load down (FerretDB's
+        # connection pool hung under the full demo; see docs/demo.md).
+        await asyncio.gather(*(teach(cs) for cs in by_county.values()))
+        for c in classes:
+            await d.records(c)
+        step("教学：排课、签到；纪实：3+N 记录、量化考核")
+        for c in classes:          # each graduation closes its sessions 8 at a time: one class at a time
+            await d.graduate(c)
+        step("结业")
+        await asyncio.gather(*(d.after(c) for c in classes))
+        step("跟踪：导师、帮带任务、上讲台、成果")
+        await d.followup_clock(today + timedelta(days=35))
+        await asyncio.gather(*(d.evaluate(c, 1, 0.6) for c in classes))
+        step("跟踪：一个月评价（按时完成）")
+        await d.followup_clock(today + timedelta(days=100))
+        await asyncio.gather(*(d.evaluate(c, 3, 0.3) for c in classes))
+        step("跟踪：三个月评价；其余节点到期、逾期")
+        out.classes, out.trainees = len(classes), sum(len(c.trainees) for c in classes)
+        out.sessions = sum(len(c.sessions) for c in classes)
+        out.graduates = sum(len(c.graduates) for c in classes)
+        out.records, out.evaluations = d.records_logged, d.evaluations
+        out.requests, out.refused = api.calls, api.refused
+    out.seconds = time.monotonic() - started
+    return out
+
+
+STEPS = 8
+
+
+def china_today() -> date:
+    """The services' day (Asia/Shanghai), which is not the machine's day after 16:00 UTC."""
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+class Demo:
+    def __init__(self, api: Api, today: date, rng: random.Random, admin_code: str) -> None:
+        self.api, self.today, self.rng = api, today, rng
+        self.records_logged = 0
+        self.evaluations = 0
+        self.admin = api.who("admin", admin_code, "演示管理员")
+
+    # -- clocks -----------------------------------------------------------------------------
+    async def selection_clock(self, day: date) -> None:
+        await self.api.call("selection", "PUT", "/admin/clock", self.admin, json={"today": day.isoformat()})
+
+    async def followup_clock(self, day: date) -> None:
+        await self.api.call("followup", "PUT", "/admin/clock", self.admin, json={"today": day.isoformat()})
+
+    # -- selection ----------------------------------------------------------------------------
+    def org(self, code: str):
+        return self.api.who("org_department", code, "组织部李科长", user_id=f"demo-org-{code}")
+
+    def school(self, code: str):
+        return self.api.who("party_school", code, "党校刘老师", user_id=f"demo-school-{code}")
+
+    async def registry(self, reg: data.Registry) -> None:
+        org = self.org(reg.county.code)
+        res = await self.api.call("selection", "POST", "/cadres/import", org,
+                                  files={"file": (f"{reg.county.name}干部名册.csv", reg.csv_bytes(), "text/csv")})
+        if res["rejected"]:
+            raise RuntimeError(f"名册导入有被拒行：{res['errors'][:3]}")
+
+        async def synced():
+            got = await self.api.get("selection", "/cadres", org)
+            return got and got["count"] >= len(reg.people)
+        await self.api.until(synced, f"{reg.county.name} 名册同步")
+
+    async def select(self, c: ClassPlan) -> None:
+        org = self.org(c.code)
+        groups = [{"name": g, "advisor": f"{data.SURNAMES[i]}辅导员"} for i, g in enumerate(c.groups)]
+        await self.api.call("selection", "POST", "/classes", org, json={
+            "class_id": c.class_id, "title": c.title, "capacity": c.size, "starts_on": c.days[0].isoformat(),
+            "ends_on": c.days[-1].isoformat(), "organiser": f"{c.county.name}委党校", "category": c.category,
+            "theme": "学思想、强党性、重实践、建新功", "level": "科级",
+            "schedule": "每月第二、第四个星期六" if c.groups else "脱产集中培训", "study_groups": groups})
+        await self.api.call("selection", "POST", f"/classes/{c.class_id}/scope", org, json={"ranks": list(data.RANKS)})
+        # The class stream is one aggregate: recommendations and decisions go in turn.
+        for p in [*c.trainees, c.rejected]:
+            unit = self.api.who("unit", c.code, f"{p.unit}干部科", user_id=f"demo-unit-{p.unit}", unit=p.unit)
+            await self.api.call("selection", "POST", f"/classes/{c.class_id}/nominations", unit,
+                                json={"cadre_id": cadre_id_for(p.id_number)})
+        for cid in c.ids():
+            await self.api.call("selection", "POST", f"/classes/{c.class_id}/nominations/{cid}/confirm", org)
+        await self.api.call("selection", "POST",
+                            f"/classes/{c.class_id}/nominations/{cadre_id_for(c.rejected.id_number)}/reject", org,
+                            json={"reason": "近期承担重点项目攻坚任务，工作脱不开，下期再安排"})
+        if c.groups:
+            await self.api.call("selection", "POST", f"/classes/{c.class_id}/groups", org)
+
+    # -- teaching -----------------------------------------------------------------------------
+    async def catalogue(self, county: data.County) -> None:
+        ps = self.school(county.code)
+        courses = ([("th", i, t, "理论课", 3) for i, t in enumerate(data.THEORY)]
+                   + [("pa", i, t, "党性课", 3) for i, t in enumerate(data.PARTY)]
+                   + [("op", i, t, "能力课", 3) for i, t in enumerate(data.OPEN)])
+        for prefix, i, title, kind, hours in courses:
+            await self.api.call("teaching", "POST", "/courses", ps, json={
+                "course_id": f"{prefix}{i:02d}", "title": title, "kind": kind, "hours": hours,
+                "method": "现场教学" if "现场" in title else "讲授"}, tolerate=("course_exists", "course_title_exists"))
+        teachers = [("t01", "陈静", "党校教师", ""), ("t02", "周文斌", "党校教师", ""), ("t03", "林晓", "特邀专家", ""),
+                    ("t04", "许国强", "领导干部", f"{county.name}委常委、组织部部长"), ("t05", "吴敏", "党校教师", "")]
+        for tid, name, kind, post in teachers:
+            await self.api.call("teaching", "POST", "/faculty", ps, json={
+                "teacher_id": tid, "name": name, "kind": kind, "post": post}, tolerate=("teacher_exists",))
+        for sid, name, kind, cap in (("main", f"{county.name}委党校报告厅", "教室", 300),
+                                     ("red", f"{county.name}革命传统教育基地", "红色教育基地", 200)):
+            await self.api.call("teaching", "POST", "/sites", ps, json={
+                "site_id": sid, "name": name, "site_type": kind, "capacity": cap, "address": county.name},
+                tolerate=("site_exists",))
+
+    async def teach(self, c: ClassPlan) -> None:
+        ps = self.school(c.code)
+
+        async def roster():
+            got = await self.api.get("teaching", f"/classes/{c.class_id}/roster", ps)
+            return got and got.get("confirmed", 0) >= c.size
+        await self.api.until(roster, f"{c.title} 教学名册")
+        slots = []
+        for di, day in enumerate(c.days):
+            slots.append((day, "09:00", "11:30", ("th", "pa")[di % 2], di))
+            slots.append((day, "14:00", "16:30", ("op", "th")[di % 2], di + 3))
+        used = sorted({f"{p}{i % 10:02d}" for _d, _s, _e, p, i in slots})
+        await self.api.call("teaching", "PUT", f"/classes/{c.class_id}/curriculum", ps, json={
+            "course_ids": used, "required_hours": {"党性课": 3}})
+        ids = c.ids()
+        chronic = ids[-1]                        # misses most sessions: not graduated
+        for n, (day, start, end, prefix, i) in enumerate(slots):
+            sid = f"{c.class_id}-s{n + 1:03d}"
+            teacher = "t04" if prefix == "pa" and n % 4 == 0 else ("t01", "t02", "t03", "t05")[n % 4]
+            await self.api.call("teaching", "POST", f"/classes/{c.class_id}/sessions", ps, json={
+                "session_id": sid, "course_id": f"{prefix}{i % 10:02d}", "teacher_id": teacher,
+                "site_id": "red" if prefix == "pa" and n % 3 == 0 else "main", "on": day.isoformat(),
+                "starts_at": start, "ends_at": end})
+            c.sessions.append({"session_id": sid, "on": day.isoformat()})
+            absent = {x for x in ids if self.rng.random() < 0.02}
+            if n % 3:
+                absent.add(chronic)
+            if n % 5 == 1:                       # a trainee asks for leave and gets it
+                who = ids[n % len(ids)]
+                if who != chronic:
+                    absent.add(who)
+                    me = self.api.who("trainee", c.code, "学员", user_id=who)
+                    path = f"/classes/{c.class_id}/sessions/{sid}/leave-requests"
+                    await self.api.call("teaching", "POST", path, me, json={"reason": "参加县委重要会议"})
+                    await self.api.call("teaching", "POST", f"{path}/{who}/decision", ps,
+                                        json={"approved": True, "note": "同意，请自学补课"})
+            entries = [{"cadre_id": x, "late": self.rng.random() < 0.03} for x in ids if x not in absent]
+            # The closer may end a past session before the check-in arrives: then it stays absent.
+            await self.api.call("teaching", "POST", f"/classes/{c.class_id}/sessions/{sid}/check-ins", ps,
+                                json={"entries": entries}, tolerate=("absence_recorded",))
+
+    async def graduate(self, c: ClassPlan) -> None:
+        ps = self.school(c.code)
+        await self.api.call("teaching", "POST", f"/classes/{c.class_id}/graduation", ps, json={
+            "min_attendance_rate": 0.75, "require_required_courses": False, "min_hours": 0})
+
+        async def judged():
+            got = await self.api.get("teaching", f"/classes/{c.class_id}/graduation", ps)
+            done = got and len(got["graduated"]) + len(got["not_graduated"]) >= c.size
+            return got if done else None
+        got = await self.api.until(judged, f"{c.title} 结业名单")
+        c.graduates = [g["cadre_id"] for g in got["graduated"]]
+
+    # -- records ------------------------------------------------------------------------------
+    async def records(self, c: ClassPlan) -> None:
+        ps = self.school(c.code)
+        roles = [("head_teacher", "班主任"), ("branch_secretary", "支部书记"), ("class_monitor", "班长")]
+        roles += [("committee_member", f"班委{i + 1}") for i in range(c.committee)]
+        people = {}
+        for i, (role, zh) in enumerate(roles):
+            pid = f"rec-{c.class_id}-{i}"
+            name = (c.trainees[i].name if role in ("class_monitor", "committee_member") else
+                    ("赵红梅", "孙建国")[i] if i < 2 else f"记录员{i}")
+            await self.api.call("records", "POST", f"/classes/{c.class_id}/recorders", ps, json={
+                "person_id": pid, "name": name, "role": role, "since": c.days[0].isoformat()})
+            people.setdefault(role, []).append(self.api.who("recorder", c.code, name, user_id=pid))
+        texts = {"study": "认真听讲，笔记完整，研讨发言能结合本单位实际。", "thinking": "思想上进，对标先进找差距。",
+                 "personality": "性格沉稳，善于协调。", "conduct": "严守学员纪律，按时到课。"}
+        ids = c.ids()
+        days = c.days
+
+        async def log(i: int, cid: str) -> None:
+            core = [("head_teacher", 0)] + ([("branch_secretary", 1)] if i % 2 == 0 else []) + \
+                   ([("class_monitor", 2)] if i % 3 == 0 else []) + ([("committee_member", 3)] if i % 4 == 1 else [])
+            for role, k in core:
+                cat = list(texts)[(i + k) % 4]
+                day = days[min(len(days) - 1, (i + k) % len(days))]
+                res = await self.api.call("records", "POST", f"/classes/{c.class_id}/trainees/{cid}/records",
+                                          people[role][0], json={"category": cat, "observed_on": day.isoformat(),
+                                                                 "text": texts[cat]})
+                self.records_logged += 1
+                if i == 1 and role == "head_teacher":     # a correction keeps the original
+                    await self.api.call("records", "POST", f"/classes/{c.class_id}/trainees/{cid}/records",
+                                        people[role][0], json={
+                                            "category": cat, "observed_on": day.isoformat(), "corrects": res["record_id"],
+                                            "text": "更正：该学员笔记完整，研讨发言有独到见解（原记录误记为一般）。"})
+                    self.records_logged += 1
+        await asyncio.gather(*(log(i, cid) for i, cid in enumerate(ids)))
+        if c.scheme:
+            await self.scores(c, ids, people)
+
+    async def scores(self, c: ClassPlan, ids: list[str], people: dict) -> None:
+        ps = self.school(c.code)
+        await self.api.call("records", "POST", f"/classes/{c.class_id}/scheme", ps, json={"template": "huzhou"})
+        scheme = await self.api.get("records", "/schemes/huzhou", ps)
+        by_role: dict[str, list[dict]] = {}
+        for item in scheme["items"]:
+            by_role.setdefault(item["roles"][0], []).append(item)
+        weeks = c.days[-2:]
+
+        async def sheet(cid: str, week: date, k: int) -> None:
+            skill = 0.62 + 0.36 * ((k * 37) % 100) / 100          # a spread over the four grades
+            for role, items in by_role.items():
+                if role not in people:
+                    continue
+                scores = [{"item_id": it["item_id"],
+                           "points": round(min(it["max_points"], it["max_points"] * (skill + self.rng.uniform(-.05, .05))), 1)}
+                          for it in items]
+                await self.api.call("records", "POST", f"/classes/{c.class_id}/trainees/{cid}/scores",
+                                    people[role][0], json={"week": week.isoformat(), "scores": scores,
+                                                           "note": "本周表现良好" if skill > .8 else "继续努力"})
+        await asyncio.gather(*(sheet(cid, w, k) for w in weeks for k, cid in enumerate(ids)))
+
+    # -- follow-up ----------------------------------------------------------------------------
+    async def followup_plan(self, c: ClassPlan) -> None:
+        await self.api.call("followup", "PUT", f"/classes/{c.class_id}/plan", self.org(c.code),
+                            json={"months": [1, 3, 6, 12], "grace_days": 14})
+
+    async def _scheduled(self, c: ClassPlan) -> None:
+        org = self.org(c.code)
+
+        async def filed():
+            if not c.graduates:
+                return True
+            got = await self.api.get("followup", f"/trainees/{c.graduates[-1]}/followup", org)
+            return got and any(x.get("class_id") == c.class_id for x in got.get("classes", []))
+        await self.api.until(filed, f"{c.title} 跟踪节点排定")
+
+    async def after(self, c: ClassPlan) -> None:
+        await self._scheduled(c)
+        org, ps = self.org(c.code), self.school(c.code)
+        people = {cadre_id_for(p.id_number): p for p in c.trainees}
+
+        async def mentor(k: int, cid: str) -> None:
+            mid = f"mentor-{c.class_id}-{k}"
+            await self.api.call("followup", "PUT", f"/classes/{c.class_id}/trainees/{cid}/mentor", org, json={
+                "mentor_id": mid, "mentor_name": f"{data.SURNAMES[k % 60]}导师", "mentor_post": "单位党组书记"})
+            me = self.api.who("mentor", c.code, f"{data.SURNAMES[k % 60]}导师", user_id=mid)
+            tasks = ("core_decision", "urgent_matter", "important_process")[: (k % 4)]
+            for t in tasks:
+                await self.api.call("followup", "POST", f"/classes/{c.class_id}/trainees/{cid}/mentor-tasks", me,
+                                    json={"task": t, "evidence": "会议纪要及工作方案", "comment": "完成较好，思路清晰"})
+        await asyncio.gather(*(mentor(k, cid) for k, cid in enumerate(c.graduates)))
+        for k, cid in enumerate(c.graduates[: max(1, len(c.graduates) // 5)]):
+            unit = self.api.who("unit", c.code, "单位办公室", user_id=f"demo-unit-{people[cid].unit}",
+                                unit=people[cid].unit)
+            await self.api.call("followup", "POST", f"/classes/{c.class_id}/trainees/{cid}/talks", unit, json={
+                "talk_id": f"talk-{c.class_id}-{k}", "on": (self.today - timedelta(days=1)).isoformat(),
+                "audience": "本单位全体干部", "topic": f"{c.title}学习体会分享", "attendees": 30 + k})
+        topics = data.RESEARCH if c.groups else data.RESEARCH[:2]
+        for k, title in enumerate(topics):
+            authors = [people[x].name for x in c.graduates[k::len(topics)][:4]] if c.graduates else []
+            oid = f"out-{c.class_id}-{k}"
+            await self.api.call("followup", "POST", f"/classes/{c.class_id}/outcomes", ps, json={
+                "outcome_id": oid, "kind": "report" if k % 3 else "proposal", "title": f"关于{title}的调研报告"
+                if k % 3 else f"金点子：{title}", "authors": authors}, tolerate=("outcome_exists",))
+            if k % 2 == 0:
+                await self.api.call("followup", "POST", f"/outcomes/{oid}/endorsements", org, json={
+                    "kind": "approval" if k % 4 == 0 else "adoption", "by": "市委主要领导" if k % 4 == 0 else "市发展改革委",
+                    "on": (self.today - timedelta(days=1)).isoformat(), "note": "请相关部门研究吸收"},
+                    tolerate=("already_endorsed",))
+
+    async def evaluate(self, c: ClassPlan, month: int, share: float) -> None:
+        people = {cadre_id_for(p.id_number): p for p in c.trainees}
+        keys = {1: ("ideals", "learning", "attitude"), 3: ("application", "diligence", "teamwork")}[month]
+        chosen = c.graduates[: round(len(c.graduates) * share)]
+
+        async def one(k: int, cid: str) -> None:
+            p = people[cid]
+            base = 72 + (k * 13) % 25
+            who = [("self", self.api.who("trainee", c.code, p.name, user_id=cid), None),
+                   ("colleague", self.api.who("unit", c.code, "同事", user_id=f"colleague-{cid}", unit=p.unit), "同事王某"),
+                   ("unit_leader", self.api.who("unit", c.code, "单位领导", user_id=f"leader-{p.unit}", unit=p.unit), None)]
+            for role, token, evaluator in who:
+                body = {"role": role, "scores": {q: min(100, base + self.rng.randint(-4, 6)) for q in keys},
+                        "text": "学用结合较好，工作有新思路。"}
+                if evaluator:
+                    body["evaluator_name"] = evaluator
+                await self.api.call("followup", "POST",
+                                    f"/classes/{c.class_id}/trainees/{cid}/milestones/{month}/evaluations", token,
+                                    json=body, tolerate=("already_evaluated",))
+                self.evaluations += 1
+        await asyncio.gather(*(one(k, cid) for k, cid in enumerate(chosen)))
