@@ -204,6 +204,9 @@ def _chown_to_pg_user(path: Path) -> None:
         return
 
 
+POOL_MAX_CONNS = 200
+
+
 class _PostgresCluster:
     def __init__(self, folder: Path, port: int) -> None:
         self.folder = folder
@@ -213,7 +216,12 @@ class _PostgresCluster:
 
     @property
     def url(self) -> str:
-        return f"postgres://{_PG_USER}@{HOST}:{self.port}/postgres"
+        # FerretDB's pool defaults to 50 connections for all of its clients, and a
+        # command may hold one while it waits for another: with the four services and
+        # the dashboard writing at once, 50 was exhausted and the server wedged for good
+        # (README, "The store"). A larger pool, and a server that allows it, keep the
+        # margin wide; one-operation write commands (shared/store.py) keep each small.
+        return f"postgres://{_PG_USER}@{HOST}:{self.port}/postgres?pool_max_conns={POOL_MAX_CONNS}"
 
     def _run(self, argv: list[str], what: str) -> None:
         result = subprocess.run(_as_pg_user() + argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
@@ -265,6 +273,7 @@ class _PostgresCluster:
                 "-p", str(self.port),
                 "-c", f"listen_addresses={HOST}",
                 "-c", "unix_socket_directories=",
+                "-c", f"max_connections={POOL_MAX_CONNS + 20}",
             ]
         )
         try:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pymongo import DeleteOne, ReplaceOne
 
 from shared import jurisdiction as jur
+from shared import store
 from services.dashboard import domain
 
 COUNTERS = "dash_counters"
@@ -216,18 +217,12 @@ class Rollup:
         return ops
 
 
-# Smaller than the kernel's 40: each operation of a command holds one of FerretDB's
-# pooled PostgreSQL connections until the command ends, and this flush runs beside the
-# projectors' own bulk writes.
-FLUSH_CHUNK = 10
-
-
 async def flush(rollup: Rollup, db) -> int:
     dirty, deleted = set(rollup._dirty), set(rollup._deleted)
     ops = rollup.take_dirty()
     try:
-        for start in range(0, len(ops), FLUSH_CHUNK):
-            await db[COUNTERS].bulk_write(ops[start:start + FLUSH_CHUNK], ordered=False)
+        # One operation per command, as every bulk write here (see shared/store.py).
+        await store.bulk_write(db[COUNTERS], ops)
     except Exception:
         # Written again on the next flush (a replace is idempotent); what changed since stays dirty too.
         rollup._dirty |= {k for k in dirty if k[0] == "class" and k[1] in rollup.classes
