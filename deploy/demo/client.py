@@ -22,7 +22,7 @@ class DemoError(RuntimeError):
 
 class Api:
     def __init__(self, client: httpx.AsyncClient, urls: dict[str, str], private_key: bytes,
-                 concurrency: int = 8, patience: float = 90.0) -> None:
+                 concurrency: int = 8, patience: float = 600.0) -> None:
         self.client, self.urls, self.key = client, urls, private_key
         self.sem = asyncio.Semaphore(concurrency)
         self.patience = patience
