@@ -1,4 +1,4 @@
-"""The realistic demo `ganxun up` loads on an empty store (see docs/demo.md)."""
+"""The realistic demo `ganxun up` loads on an empty store (see README, "The demo")."""
 
 from deploy.demo.loader import STEPS, Codes, Summary, china_today, load
 

@@ -16,8 +16,6 @@ from tests.support import ServiceProcess, auth, eventually, random_county, setti
 
 pytestmark = pytest.mark.integration
 SERVICES = ("selection", "teaching", "records", "followup")
-# TODO(lead): when svc-dashboard is merged, start services.dashboard here too (serving the
-# same codes) and assert its /api/overview figures for the province and a county.
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +31,7 @@ def demo(servers, tmp_path_factory):
         # out, as in teaching's own tests (ganxun up runs every component).
         procs = {n: ServiceProcess(settings(n, servers, codes.jurisdictions()), log=logs / f"{n}.log",
                                    components="api,relay,projectors" + (",scheduler" if n == "followup" else ""))
-                 for n in SERVICES}
+                 for n in (*SERVICES, "dashboard")}
         try:
             for p in procs.values():       # one at a time: four new databases at once can time out
                 p.start(wait=False).wait_ready(90)
@@ -47,7 +45,7 @@ async def test_demo_fills_every_service(demo):
     procs, codes = demo
     key = ensure_dev_keys(Path(os.environ["GANXUN_STATE_DIR"]) / "keys")[0]
     steps: list[str] = []
-    summary = await load({n: p.url for n, p in procs.items()}, key, codes, scale=0.08, progress=steps.append)
+    summary = await load({n: procs[n].url for n in SERVICES}, key, codes, scale=0.08, progress=steps.append)
     print(f"\ndemo at scale 0.08: {summary.seconds:.1f} s, {summary.requests} requests, "
           f"{summary.classes} classes, {summary.trainees} trainees, {summary.sessions} sessions, "
           f"{summary.graduates} graduates, {summary.records} records, {summary.evaluations} evaluations; "
@@ -99,3 +97,19 @@ async def test_demo_fills_every_service(demo):
         r = httpx.get(f"{sel}/cadres/{hz.graduates[0]}/history", headers=org)
         return r.json() if r.status_code == 200 and hz.class_id in r.text else None
     await eventually(history, timeout=60)
+
+    # The province dashboard rolls the Hunan classes up by county, from the same events.
+    year = max(c.days[0].year for c in summary.plans if c.code in codes.hunan)   # the period is a start year
+    hunan = [c for c in summary.plans if c.code in codes.hunan and c.days[0].year == year]
+    province = codes.hunan[0][:2] + "0000"
+
+    async def rolled_up():
+        r = httpx.get(f"{procs['dashboard'].url}/api/overview", headers=auth("analyst", province, "省委组织部分析员"),
+                      params={"year": str(year)})
+        body = r.json() if r.status_code == 200 else {}
+        totals = body.get("totals", {})
+        return body if totals.get("classes") == len(hunan) and \
+            totals.get("graduated") == sum(len(c.graduates) for c in hunan) else None
+    body = await eventually(rolled_up, timeout=60)
+    assert body["totals"]["trainees"] == sum(len(c.trainees) for c in hunan)
+    assert {c.code for c in hunan} <= {row["code"] for row in body["rows"]} <= set(codes.hunan)
