@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from shared import jurisdiction as jur
+from shared import xlsx
 from shared.api import principal, runtime
 from shared.auth import Principal
 from shared.errors import DomainError
@@ -102,15 +103,13 @@ def routes() -> APIRouter:
                           rt: Runtime = Depends(runtime)):
         code = handlers.check_viewer(who, jurisdiction)
         view = handlers.overview(await handlers.rollup_of(rt), code, _year(year), _policy(hours_policy))
-        return Response(export.workbook(view), media_type=export.MEDIA_TYPE,
-                        headers={"Content-Disposition": export.disposition(export.filename(view))})
+        return xlsx.response(export.workbook(view), export.filename(view), fallback=export.FALLBACK)
 
     @r.get("/api/classes/{class_id}/export.xlsx", summary="导出班次学员明细（Excel）")
     async def export_class(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         detail = await handlers.class_detail(rt, who, class_id, DEFAULT_HOURS_POLICY)
         name = f"干训看板_班次_{detail['title']}.xlsx"
-        return Response(export.class_workbook(detail), media_type=export.MEDIA_TYPE,
-                        headers={"Content-Disposition": export.disposition(name)})
+        return xlsx.response(export.class_workbook(detail), name, fallback=export.FALLBACK)
 
     @r.get("/api/stream", summary="实时推送（SSE）：辖区数据变化时发送 update 事件",
            description="EventSource 不能带请求头，令牌以 access_token 查询参数传入（仅此接口）。")

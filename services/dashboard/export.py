@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import io
-from urllib.parse import quote
-
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from services.dashboard.domain import BANDS, MILESTONE_MONTHS
 
-MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 LEVEL_NAMES = {"province": "省", "city": "市", "county": "县"}
 
 
@@ -45,7 +41,7 @@ COLUMNS: list[tuple[str, object]] = [
 ]
 
 
-def workbook(view: dict) -> bytes:
+def workbook(view: dict) -> Workbook:
     wb = Workbook()
     ws = wb.active
     ws.title = "看板"
@@ -63,18 +59,15 @@ def workbook(view: dict) -> bytes:
     for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)
     ws.freeze_panes = "C3"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return wb
+
+
+FALLBACK = "dashboard.xlsx"  # the plain-ASCII file name, for clients that do not read filename*
 
 
 def filename(view: dict) -> str:
     period = f"{view['year']}年" if view["year"] else "全部"
     return f"干训看板_{view['jurisdiction']}_{period}.xlsx"
-
-
-def disposition(name: str) -> str:
-    return f"attachment; filename=\"dashboard.xlsx\"; filename*=UTF-8''{quote(name)}"
 
 
 TRAINEE_COLUMNS: list[tuple[str, object]] = [
@@ -97,7 +90,7 @@ TRAINEE_COLUMNS: list[tuple[str, object]] = [
 ]
 
 
-def class_workbook(detail: dict) -> bytes:
+def class_workbook(detail: dict) -> Workbook:
     wb = Workbook()
     ws = wb.active
     ws.title = "学员"
@@ -111,6 +104,4 @@ def class_workbook(detail: dict) -> bytes:
     for t in detail["trainees"]:
         ws.append([f(t) for _h, f in TRAINEE_COLUMNS])
     ws.freeze_panes = "B3"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return wb

@@ -8,6 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from shared import xlsx
 from shared.api import context, principal, runtime
 from shared.auth import Principal
 from shared.commands import Context
@@ -183,7 +184,7 @@ def routes() -> APIRouter:
     @r.get("/trainees/{cadre_id}/followup.xlsx", summary="导出学员跟踪档案（Excel）")
     async def trainee_file_xlsx(cadre_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         data = await queries.trainee_file(rt, who, cadre_id)
-        return export.xlsx_response(export.file_workbook(data), f"跟踪档案_{data.get('name', '')}_{cadre_id}.xlsx")
+        return xlsx.response(export.file_workbook(data), f"跟踪档案_{data.get('name', '')}_{cadre_id}.xlsx")
 
     @r.get("/classes/{class_id}/effect", summary="班次培训成效报告",
            description="节点完成率 = 已完成 / 已到期；按时率 = 按时完成 / 已完成；某月得分 = 该月节点全部评价（各项平均）的平均。")
@@ -193,7 +194,7 @@ def routes() -> APIRouter:
     @r.get("/classes/{class_id}/effect.xlsx", summary="导出班次培训成效报告（Excel）")
     async def effect_xlsx(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         data = await queries.class_effect(rt, who, class_id)
-        return export.xlsx_response(export.effect_workbook(data), f"培训成效报告_{class_id}.xlsx")
+        return xlsx.response(export.effect_workbook(data), f"培训成效报告_{class_id}.xlsx")
 
     @r.get("/worklist", summary="本周跟踪待办（到期与逾期节点）")
     async def worklist(week_of: date | None = Query(None, description="该周任一天（默认今天）"),
@@ -204,7 +205,7 @@ def routes() -> APIRouter:
     async def worklist_xlsx(week_of: date | None = Query(None, description="该周任一天（默认今天）"),
                             who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         data = await queries.worklist(rt, who, week_of or await today(rt))
-        return export.xlsx_response(export.worklist_workbook(data), f"跟踪待办_{data['week_start']}.xlsx")
+        return xlsx.response(export.worklist_workbook(data), f"跟踪待办_{data['week_start']}.xlsx")
 
     if settings.movable_clock:
         @r.get("/admin/clock", tags=["测试时钟"], summary="服务的“今天”（仅测试部署）")

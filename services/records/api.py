@@ -10,13 +10,13 @@ import json
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
+from shared import xlsx
 from shared.api import context, principal, runtime
 from shared.auth import Principal
 from shared.commands import Context
@@ -97,9 +97,8 @@ def load_scheme(name: str) -> dict:
     return json.loads((SCHEMES / f"{name}.json").read_text(encoding="utf-8"))
 
 
-def _attachment(data: bytes, filename: str, media: str) -> Response:
-    return Response(data, media_type=media,
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
+def _pdf(data: bytes, filename: str) -> Response:
+    return Response(data, media_type="application/pdf", headers={"Content-Disposition": xlsx.disposition(filename)})
 
 
 async def _doc(rt: Runtime, collection: str, doc_id: str) -> dict | None:
@@ -194,7 +193,7 @@ def routes() -> APIRouter:
                             who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         roster, klass = await _reader(rt, who, class_id)
         c = views.completeness(roster, klass, as_of or utcnow().date(), days)
-        return _attachment(export.completeness_xlsx(c), f"无遗漏检查-{roster['title']}-{c['as_of']}.xlsx", export.XLSX)
+        return xlsx.response(export.completeness_xlsx(c), f"无遗漏检查-{roster['title']}-{c['as_of']}.xlsx")
 
     # -- assessment -------------------------------------------------------------------
     @r.get("/schemes/huzhou", summary="内置示例：湖州“三百分”量化考核方案（26项）")
@@ -254,8 +253,7 @@ def routes() -> APIRouter:
     @r.get("/classes/{class_id}/assessment/ranking.xlsx", summary="累计得分排名（Excel）")
     async def ranking_xlsx(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         roster, klass = await _reader(rt, who, class_id)
-        return _attachment(export.ranking_xlsx(views.ranking(roster, klass)), f"量化考核排名-{roster['title']}.xlsx",
-                           export.XLSX)
+        return xlsx.response(export.ranking_xlsx(views.ranking(roster, klass)), f"量化考核排名-{roster['title']}.xlsx")
 
     # -- class following, final comment ---------------------------------------------------
     @r.post("/classes/{class_id}/supervision", status_code=201, response_model=Accepted, summary="跟班记录（组织部）")
@@ -294,7 +292,7 @@ def routes() -> APIRouter:
     async def form_pdf(class_id: str, cadre_id: str, who: Principal = Depends(principal),
                        rt: Runtime = Depends(runtime)):
         data = await _sheet(rt, who, class_id, cadre_id)
-        return _attachment(pdf.form_pdf(data), f"纪实考察记录表-{data['name']}.pdf", "application/pdf")
+        return _pdf(pdf.form_pdf(data), f"纪实考察记录表-{data['name']}.pdf")
 
     @r.get("/classes/{class_id}/trainees/{cadre_id}/portrait.html", response_class=HTMLResponse,
            summary="干部“肖像”（网页）")
@@ -306,6 +304,6 @@ def routes() -> APIRouter:
     async def portrait_pdf(class_id: str, cadre_id: str, who: Principal = Depends(principal),
                            rt: Runtime = Depends(runtime)):
         data = await _sheet(rt, who, class_id, cadre_id)
-        return _attachment(pdf.portrait_pdf(data), f"干部肖像-{data['name']}.pdf", "application/pdf")
+        return _pdf(pdf.portrait_pdf(data), f"干部肖像-{data['name']}.pdf")
 
     return r

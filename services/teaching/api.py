@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from shared import xlsx
 from shared.api import context, principal, read_document, runtime
 from shared.auth import Principal
 from shared.commands import Context
@@ -232,7 +233,7 @@ def routes() -> APIRouter:
         cat = await rt.db["catalogue"].find_one({"_id": tt["jurisdiction"]}) or {}
         text = files.ics(tt.get("title", class_id), tt["sessions"], cat.get("sites", {}), utcnow())
         return Response(text, media_type="text/calendar; charset=utf-8",
-                        headers=files.attachment(f"{tt.get('title', class_id)}课表.ics"))
+                        headers={"Content-Disposition": xlsx.disposition(f"{tt.get('title', class_id)}课表.ics")})
 
     # -- attendance ---------------------------------------------------------------------------------
     S = "/classes/{class_id}/sessions/{session_id}"
@@ -301,9 +302,8 @@ def routes() -> APIRouter:
     async def attendance_xlsx(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role(*READERS)
         report = await reports.class_attendance(rt, who, class_id)
-        content = files.xlsx("考勤与学时", reports.ATTENDANCE_HEADERS, reports.attendance_rows(report))
-        return Response(content, media_type=files.XLSX,
-                        headers=files.attachment(f"{report.get('title', class_id)}考勤与学时.xlsx"))
+        content = xlsx.workbook([("考勤与学时", reports.ATTENDANCE_HEADERS, reports.attendance_rows(report))])
+        return xlsx.response(content, f"{report.get('title', class_id)}考勤与学时.xlsx")
 
     # -- graduation ---------------------------------------------------------------------------------
     @r.post("/classes/{class_id}/graduation", response_model=Accepted, tags=["结业"],
@@ -324,9 +324,8 @@ def routes() -> APIRouter:
     async def graduation_xlsx(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role(*READERS)
         g = await reports.graduation(rt, who, class_id)
-        content = files.xlsx("结业评定", reports.GRADUATION_HEADERS, reports.graduation_rows(g))
-        return Response(content, media_type=files.XLSX,
-                        headers=files.attachment(f"{g.get('title', class_id)}结业名单.xlsx"))
+        content = xlsx.workbook([("结业评定", reports.GRADUATION_HEADERS, reports.graduation_rows(g))])
+        return xlsx.response(content, f"{g.get('title', class_id)}结业名单.xlsx")
 
     # -- hours, load, feedback ----------------------------------------------------------------------
     @r.get("/trainees/{cadre_id}/hours", tags=["学时"], summary="学员学时（按课程类别与合计，含网络学习）")

@@ -1,4 +1,4 @@
-"""File formats in and out: the iCalendar timetable (RFC 5545), Excel sheets, and the
+"""File formats in and out: the iCalendar timetable (RFC 5545) and the
 online-learning platform's export (CSV or xlsx) read into OnlineHoursCredited."""
 
 from __future__ import annotations
@@ -6,21 +6,13 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, datetime
-from urllib.parse import quote
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from pydantic import ValidationError
 
 from shared.contracts.teaching import CourseAdded, OnlineHoursCredited
 from shared.ids import new_id
 from shared.errors import DomainError
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def attachment(filename: str) -> dict[str, str]:
-    return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"}
-
 
 # -- iCalendar ---------------------------------------------------------------------------------
 VTIMEZONE = [
@@ -72,21 +64,6 @@ def ics(title: str, sessions: list[dict], sites: dict[str, dict], stamp: datetim
         ]
     lines.append("END:VCALENDAR")
     return "".join(f"{part}\r\n" for line in lines for part in _fold(line))
-
-
-# -- Excel --------------------------------------------------------------------------------------
-def xlsx(sheet: str, headers: list[str], rows: list[list]) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = sheet[:31]
-    ws.append(headers)
-    for r in rows:
-        ws.append(r)
-    for col, h in zip(ws.columns, headers):
-        ws.column_dimensions[col[0].column_letter].width = max(10, len(h) * 2 + 2)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
 
 
 # -- the online platform's export -----------------------------------------------------------------

@@ -4,7 +4,7 @@ import io
 from datetime import UTC, date, datetime
 
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 
 from services.teaching import files
 from shared.errors import DomainError
@@ -36,13 +36,6 @@ def test_ics_is_rfc5545_with_shanghai_time_escaping_and_folding():
 def test_ics_escapes_ascii_separators():
     text = files.ics("a,b;c", [{**SESSION, "course_title": "A, B; C\\D"}], {}, datetime(2026, 3, 1, tzinfo=UTC))
     assert "SUMMARY:A\\, B\\; C\\\\D" in unfold(text) and "X-WR-CALNAME:a\\,b\\;c" in unfold(text)
-
-
-def test_xlsx_has_chinese_headers_and_rows():
-    ws = load_workbook(io.BytesIO(files.xlsx("考勤", ["姓名", "学时"], [["张三", 3.5]]))).active
-    assert list(ws.iter_rows(values_only=True)) == [("姓名", "学时"), ("张三", 3.5)]
-    assert files.attachment("班次考勤.xlsx")["Content-Disposition"] == \
-        "attachment; filename*=UTF-8''%E7%8F%AD%E6%AC%A1%E8%80%83%E5%8B%A4.xlsx"
 
 
 CSV = "平台记录编号,干部编号,姓名,学时,学习日期,课程类别\nr1,P1,张三,2.5,2026-05-01,理论课\nr2,P2,李四,1,2026-05-02,\n"
