@@ -1,4 +1,4 @@
-"""The realistic demo `ganxun up` loads on an empty store (see README, "The demo")."""
+"""The realistic demo `ganxun up` loads on an empty store (see README, "`ganxun up` with a realistic demo")."""
 
 from deploy.demo.loader import STEPS, Codes, Summary, china_today, load
 

@@ -173,7 +173,7 @@ async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(),
             for c in cs:
                 await d.teach(c)
         # Records after teaching, one class at a time, to keep the store's load down (FerretDB's
-        # connection pool hung under the full demo; see README, "The demo").
+        # connection pool hung under the full demo; see README, "`ganxun up` with a realistic demo").
         await asyncio.gather(*(teach(cs) for cs in by_county.values()))
         for c in classes:
             await d.records(c)
