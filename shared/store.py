@@ -6,8 +6,10 @@ concurrent point reads; and on its PostgreSQL backend an update command with mor
 ends). The pool (50 connections) is shared by every client of the server, so several
 smaller bulk commands at once deadlock it just the same: twelve concurrent 40-op bulk
 writes wedge FerretDB for good (tests/servers/test_store_concurrent_bulk.py). So a
-bulk write is sent one operation per command: a command then never holds a connection
-while waiting for another.
+bulk write is sent one operation per command, and each writer sends them in turn: even
+single-operation commands wedged a 50-connection pool when 96 ran at once (eight at a
+time from each of twelve writers), so a command must hold little, and few may run at
+once. The local store also runs with a pool of 200 (deploy/local/ferretdb.py).
 """
 
 from __future__ import annotations
