@@ -20,12 +20,15 @@ import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from shared.errors import ConcurrencyConflict
 from shared.events import CATALOGUE, Actor, Catalogue, Envelope, Event, utcnow
 from shared.eventstore import EventStore
 from shared.ids import new_id
+
+if TYPE_CHECKING:
+    from shared.auth import Principal
 
 S = TypeVar("S")
 
@@ -58,6 +61,17 @@ class Loaded(Generic[S]):
     state: S
     version: int
     jurisdiction: str | None
+
+
+def within(who: Principal) -> Callable[[Loaded], None]:
+    """The usual `authorize` for `execute`: the principal's jurisdiction must cover the
+    aggregate's (a new aggregate is created in the token's own jurisdiction)."""
+
+    def check(loaded: Loaded) -> None:
+        if loaded.jurisdiction is not None:
+            who.require_covers(loaded.jurisdiction)
+
+    return check
 
 
 class CommandHandler:

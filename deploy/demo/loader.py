@@ -17,14 +17,14 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import httpx
 
 from deploy.demo import data
 from deploy.demo.client import Api
 from services.selection.cadres import cadre_id_for
+from shared.clock import local_today
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(),
                today: date | None = None, progress=None, concurrency: int = 3) -> Summary:
     """Loads the demo; `progress(step_name)` is called after each of the steps (for a bar)."""
     started = time.monotonic()
-    today = today or china_today()
+    today = today or local_today()
     rng = random.Random(7)
     names = data.Names()
     regs, classes = plan(codes, today, scale, names)
@@ -199,11 +199,6 @@ async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(),
 
 
 STEPS = 8
-
-
-def china_today() -> date:
-    """The services' day (Asia/Shanghai), which is not the machine's day after 16:00 UTC."""
-    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 class Demo:

@@ -10,14 +10,15 @@ movable clock.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pymongo.asynchronous.database import AsyncDatabase
 
-CHINA = ZoneInfo("Asia/Shanghai")
+from shared.clock import local_today as real_today
+from shared.clock import refuse_movable_in_production
+
 COLLECTION = "clock"
 
 
@@ -27,19 +28,13 @@ class FollowUpSettings(BaseSettings):
     movable_clock: bool = False
     # How often the scheduler looks for new graduates and milestones that fell due.
     tick_seconds: float = Field(1.0, gt=0)
-    jwks_url: str | None = Field(None, validation_alias=AliasChoices("GANXUN_JWKS_URL"))
-    jwt_public_key_file: str | None = Field(None, validation_alias=AliasChoices("GANXUN_JWT_PUBLIC_KEY_FILE"))
 
     @classmethod
     def load(cls) -> FollowUpSettings:
         s = cls()
-        if s.movable_clock and (s.jwks_url or s.jwt_public_key_file):
-            raise SystemExit("生产配置（已设置正式验签密钥）不允许启用可调时钟 GANXUN_FOLLOWUP_MOVABLE_CLOCK，拒绝启动。")
+        if s.movable_clock:
+            refuse_movable_in_production("GANXUN_FOLLOWUP_MOVABLE_CLOCK")
         return s
-
-
-def real_today() -> date:
-    return datetime.now(CHINA).date()
 
 
 async def offset_days(db: AsyncDatabase) -> int:

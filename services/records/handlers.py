@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from shared.auth import Principal
-from shared.commands import Context, Loaded
+from shared.commands import Context, within
 from shared.errors import NotFound
 from shared.events import Envelope
 from shared.runtime import Runtime
@@ -30,24 +30,16 @@ async def roster_of(rt: Runtime, class_id: str, who: Principal, required: bool =
     return doc
 
 
-def _within(who: Principal):
-    def check(loaded: Loaded) -> None:
-        if loaded.jurisdiction is not None:
-            who.require_covers(loaded.jurisdiction)
-
-    return check
-
-
 async def on_class(rt: Runtime, ctx: Context, who: Principal, class_id: str, cmd) -> list[Envelope]:
     """Assign / relieve recorders, set the scheme, note supervision."""
     await roster_of(rt, class_id, who)
-    return await rt.commands.execute(CLASS, domain.class_stream(class_id), cmd, ctx, _within(who))
+    return await rt.commands.execute(CLASS, domain.class_stream(class_id), cmd, ctx, within(who))
 
 
 async def facts(rt: Runtime, who: Principal, class_id: str) -> ClassFacts:
     roster = await roster_of(rt, class_id, who)
     loaded = await rt.commands.load(CLASS, domain.class_stream(class_id))
-    _within(who)(loaded)
+    within(who)(loaded)
     return ClassFacts(class_id=class_id, roster=frozenset(active_trainees(roster)),
                       recorders=loaded.state.recorders, scheme=loaded.state.scheme,
                       starts_on=date.fromisoformat(roster["starts_on"]))
@@ -60,4 +52,4 @@ async def on_trainee(rt: Runtime, ctx: Context, who: Principal, class_id: str, c
     The class facts are read once before deciding; a recorder relieved in the same
     instant may still log once — the record keeps their role, nothing is lost."""
     f = await facts(rt, who, class_id)
-    return await rt.commands.execute(TRAINEE, domain.trainee_stream(class_id, cadre_id), build(f), ctx, _within(who))
+    return await rt.commands.execute(TRAINEE, domain.trainee_stream(class_id, cadre_id), build(f), ctx, within(who))

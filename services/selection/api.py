@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -19,6 +18,7 @@ from pydantic import BaseModel, Field
 from shared import store
 from shared.api import context, principal, read_document, runtime
 from shared.auth import Principal
+from shared.clock import local_today, refuse_movable_in_production
 from shared.commands import Context
 from shared.contracts.selection import StudyGroup
 from shared.errors import Forbidden, NotFound
@@ -33,7 +33,6 @@ from services.selection.domain import (
 from services.selection.export import xlsx_response
 from services.selection.scope import HoursPolicy, evaluate
 
-CHINA = ZoneInfo("Asia/Shanghai")
 Format = Literal["json", "xlsx"]
 
 
@@ -46,7 +45,7 @@ _clock = {"offset_days": 0}
 
 
 def today() -> date:
-    return datetime.now(CHINA).date() + timedelta(days=_clock["offset_days"])
+    return local_today() + timedelta(days=_clock["offset_days"])
 
 
 class ClockIn(BaseModel):
@@ -54,8 +53,7 @@ class ClockIn(BaseModel):
 
 
 def clock_routes() -> APIRouter:
-    if os.environ.get("GANXUN_JWKS_URL") or os.environ.get("GANXUN_JWT_PUBLIC_KEY_FILE"):
-        raise SystemExit("生产配置（已设置正式验签密钥）不允许启用可调时钟 GANXUN_SELECTION_MOVABLE_CLOCK，拒绝启动。")
+    refuse_movable_in_production("GANXUN_SELECTION_MOVABLE_CLOCK")
     r = APIRouter(tags=["测试时钟"])
 
     @r.get("/admin/clock", summary="服务的“今天”（仅开发部署）")
@@ -66,7 +64,7 @@ def clock_routes() -> APIRouter:
     @r.put("/admin/clock", summary="调整服务的“今天”（仅开发部署，生产配置下不存在）")
     async def set_clock(body: ClockIn, who: Principal = Depends(principal)):
         who.require_role("admin")
-        _clock["offset_days"] = (body.today - datetime.now(CHINA).date()).days
+        _clock["offset_days"] = (body.today - local_today()).days
         return {"today": body.today.isoformat(), "offset_days": _clock["offset_days"]}
 
     return r

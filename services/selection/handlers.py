@@ -13,7 +13,7 @@ from typing import Any
 
 from shared import store
 from shared.auth import Principal
-from shared.commands import CommandHandler, Context, Loaded
+from shared.commands import CommandHandler, Context, within
 from shared.errors import ConcurrencyConflict
 from shared.events import Envelope
 from shared.jurisdiction import covers
@@ -28,28 +28,20 @@ DECIDER = ClassDecider()
 CADRES = reg.CadreDecider()
 
 
-def _within(who: Principal):
-    def check(loaded: Loaded) -> None:
-        if loaded.jurisdiction is not None:
-            who.require_covers(loaded.jurisdiction)
-
-    return check
-
-
 async def open_class(commands: CommandHandler, ctx: Context, who: Principal, cmd: OpenClass) -> list[Envelope]:
-    return await commands.execute(DECIDER, stream_id(cmd.class_id), cmd, ctx, _within(who))
+    return await commands.execute(DECIDER, stream_id(cmd.class_id), cmd, ctx, within(who))
 
 
 async def on_class(commands: CommandHandler, ctx: Context, who: Principal, class_id: str, cmd) -> list[Envelope]:
     """Any command on an existing class (scope, nominate, confirm, reject, waitlist, withdraw, groups)."""
-    return await commands.execute(DECIDER, stream_id(class_id), cmd, ctx, _within(who))
+    return await commands.execute(DECIDER, stream_id(class_id), cmd, ctx, within(who))
 
 
 nominate = on_class
 
 
 async def on_cadre(commands: CommandHandler, ctx: Context, who: Principal, cmd) -> list[Envelope]:
-    return await commands.execute(CADRES, reg.stream_id(cmd.cadre_id), cmd, ctx, _within(who))
+    return await commands.execute(CADRES, reg.stream_id(cmd.cadre_id), cmd, ctx, within(who))
 
 
 # -- reads ------------------------------------------------------------------------

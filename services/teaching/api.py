@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from shared import xlsx
 from shared.api import context, principal, read_document, runtime
 from shared.auth import Principal
+from shared.clock import local_now
 from shared.commands import Context
 from shared.contracts.teaching import CourseAdded, CourseKind, CourseMode, FacultyAdded, FacultyKind, Method, \
     TeachingSiteAdded
@@ -21,7 +22,6 @@ from shared.runtime import Runtime
 from services.teaching import classroom as cr
 from services.teaching import domain as d
 from services.teaching import files, handlers, reports
-from services.teaching.closer import local_now
 
 RUNS = ("party_school",)
 READERS = ("party_school", "org_department", "analyst", "admin")

@@ -12,28 +12,22 @@ between closing and marking only repeats a harmless command.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 import structlog
 
 from shared.auth import Principal
+from shared.clock import local_now
 from shared.commands import Context
 from shared.errors import GanxunError
-from shared.events import utcnow
 from shared.ids import new_id
 from shared.runtime import Runtime
 from services.teaching import classroom as cr
 from services.teaching import handlers
 
 log = structlog.get_logger("teaching.closer")
-# China has kept UTC+8 without daylight saving since 1991; session times are local.
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 EVERY = 60.0
 MARKS = "closer_marks"
-
-
-def local_now() -> datetime:
-    return utcnow().astimezone(SHANGHAI).replace(tzinfo=None)
 
 
 def ended(on: str, ends_at: str, now: datetime) -> bool:

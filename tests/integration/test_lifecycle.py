@@ -284,7 +284,6 @@ async def test_a_class_from_registry_to_follow_up(deployment, county, servers):
     finally:
         closer.stop()
     hours_of = {s: COURSES[c][2] for s, c, *_ in SESSIONS}
-    kind_of = {s: COURSES[c][1] for s, c, *_ in SESSIONS}
     rows = {t["cadre_id"]: t for t in report["trainees"]}
     assert set(rows) == set(ids)
     for c in ids:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -16,7 +16,7 @@ from shared.contracts.selection import (
     ClassOpened, NominationConfirmed, NominationRejected, NominationWaitlisted, NominationWithdrawn,
     TraineeNominated,
 )
-from services.teaching.closer import SHANGHAI
+from shared.clock import local_today   # the party school's day, whatever the machine's zone
 from tests.support import ServiceProcess, auth, decode_all, eventually, publish, random_county, read_topic, settings
 
 pytestmark = pytest.mark.integration
@@ -40,10 +40,6 @@ FACULTY = [("zhang", "张教授", "党校教师", ""), ("wang", "王建国", "�
            ("liu", "刘研究员", "特邀专家", "")]
 SITES = [("hall", "党校大礼堂", "教室", 200), ("base", "县红色教育基地", "红色教育基地", 200),
          ("room", "第二教室", "教室", 40)]
-
-
-def local_today() -> date:
-    return datetime.now(SHANGHAI).date()     # the party school's day, whatever the machine's zone
 
 
 def school() -> dict[str, str]:
