@@ -7,6 +7,7 @@ development key pair is generated on first use under the state folder, and
 
 from __future__ import annotations
 
+import fcntl
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,19 +68,24 @@ def dev_key_paths(folder: Path) -> tuple[Path, Path]:
 
 
 def ensure_dev_keys(folder: Path) -> tuple[bytes, bytes]:
+    """The development key pair, generated once. Several processes start at once on a
+    fresh state folder (`ganxun up` spawns five services), so the check-and-create runs
+    under an exclusive file lock: without it two of them could each write a pair and
+    the services would verify with different public keys (every token "invalid")."""
     private, public = dev_key_paths(folder)
-    if not private.exists():
+    if not (private.exists() and public.exists()):
         folder.mkdir(parents=True, exist_ok=True)
-        key = Ed25519PrivateKey.generate()
-        tmp = private.with_suffix(".tmp")
-        tmp.write_bytes(
-            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        )
-        tmp.chmod(0o600)
-        public.write_bytes(
-            key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        )
-        tmp.rename(private)
+        with open(folder / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (private.exists() and public.exists()):
+                key = Ed25519PrivateKey.generate()
+                tmp = private.with_suffix(".tmp")
+                tmp.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()))
+                tmp.chmod(0o600)
+                public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                                 serialization.PublicFormat.SubjectPublicKeyInfo))
+                tmp.rename(private)
     return private.read_bytes(), public.read_bytes()
 
 

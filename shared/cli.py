@@ -83,6 +83,9 @@ def services_up(bootstrap: str, uri: str, jurisdictions: str, ports: dict[str, i
     if not (os.environ.get("GANXUN_JWKS_URL") or os.environ.get("GANXUN_JWT_PUBLIC_KEY_FILE")):
         # Development keys: the demo moves selection's and follow-up's "today" (dev only).
         env |= {"GANXUN_SELECTION_MOVABLE_CLOCK": "1", "GANXUN_FOLLOWUP_MOVABLE_CLOCK": "1"}
+        from shared.auth import ensure_dev_keys
+
+        ensure_dev_keys(state_dir() / "keys")       # one pair, made before the services read it
     for name in SERVICES:
         proc = _service_proc(name)
         if proc.running():

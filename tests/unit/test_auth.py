@@ -46,3 +46,23 @@ def test_roles_and_jurisdictions_are_403(keys):
 def test_unknown_role_is_refused(keys):
     with pytest.raises(ValueError, match="未知角色"):
         issue_token(keys[0], user_id="u", name="n", role="boss", jurisdiction="371428")
+
+
+def test_processes_starting_together_on_a_fresh_folder_share_one_key_pair(tmp_path):
+    # `ganxun up` spawns five services at once on a fresh state folder; each must verify
+    # with the public key the CLI signs with, or every token is "invalid".
+    import subprocess
+    import sys
+    import time
+
+    go = tmp_path / "go"
+    code = ("import sys, time; from pathlib import Path; from shared.auth import ensure_dev_keys\n"
+            "while not Path(sys.argv[2]).exists(): time.sleep(0.001)\n"
+            "sys.stdout.write(ensure_dev_keys(Path(sys.argv[1]))[1].decode())")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "keys"), str(go)], stdout=subprocess.PIPE)
+             for _ in range(8)]
+    time.sleep(1.5)                      # every process imported and waiting: then all at once
+    go.touch()
+    publics = {p.communicate(timeout=60)[0] for p in procs}
+    assert len(publics) == 1
+    assert publics == {ensure_dev_keys(tmp_path / "keys")[1]}
