@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from shared.errors import ConcurrencyConflict
+from shared.errors import ConcurrencyConflict, DomainError, NotFound
 from shared.events import CATALOGUE, Actor, Catalogue, Envelope, Event, utcnow
 from shared.eventstore import EventStore
 from shared.ids import new_id
@@ -76,11 +77,21 @@ def within(who: Principal) -> Callable[[Loaded], None]:
 
 class CommandHandler:
     def __init__(self, store: EventStore, catalogue: Catalogue = CATALOGUE,
-                 on_appended: Callable[[], None] | None = None, retries: int = 8) -> None:
+                 on_appended: Callable[[], None] | None = None, retries: int = 8,
+                 cache_size: int = 5_000) -> None:
         self.store = store
         self.catalogue = catalogue
         self.on_appended = on_appended or (lambda: None)
         self.retries = retries
+        # The aggregates this process last appended to, as they stood after its append.
+        # Safe to trust without reading: an append is conditional on the version, so a
+        # copy made stale by another process fails with a conflict and is reloaded; a
+        # refusal (or an empty decision) made on a copy is checked again on the stored
+        # stream before it is given. Saves the stream read, a growing one (a class's
+        # nominations, a county's timetable), on each command of a clerk working
+        # through a list.
+        self._cache: OrderedDict[tuple[int, str], Loaded] = OrderedDict()
+        self.cache_size = cache_size
 
     async def load(self, decider: Decider[S], stream_id: str) -> Loaded[S]:
         envelopes = await self.store.read_stream(stream_id)
@@ -94,11 +105,27 @@ class CommandHandler:
     async def execute(self, decider: Decider[S], stream_id: str, command: Any, ctx: Context,
                       authorize: Callable[[Loaded[S]], None] | None = None) -> list[Envelope]:
         """Decide and append. `authorize` sees the loaded aggregate before deciding."""
+        key = (id(decider), stream_id)
         for attempt in range(self.retries):
-            loaded = await self.load(decider, stream_id)
+            loaded = self._cache.pop(key, None) if attempt == 0 else None
+            remembered = loaded is not None
+            if loaded is None:
+                loaded = await self.load(decider, stream_id)
             if authorize:
                 authorize(loaded)
-            events = decider.decide(loaded.state, command)
+            try:
+                events = decider.decide(loaded.state, command)
+            except (DomainError, NotFound):
+                if not remembered:
+                    raise
+                events = None
+            if remembered and not events:
+                # A refusal, or "nothing to do", is only given on the stored stream: another
+                # process may have changed it since this copy was made.
+                loaded = await self.load(decider, stream_id)
+                if authorize:
+                    authorize(loaded)
+                events = decider.decide(loaded.state, command)
             envelopes = self.envelopes(stream_id, loaded.version, events, ctx, loaded.jurisdiction)
             try:
                 await self.store.append(stream_id, loaded.version, envelopes)
@@ -107,10 +134,20 @@ class CommandHandler:
                     raise
                 await asyncio.sleep(random.uniform(0.005, 0.02 * 2 ** min(attempt, 4)))
                 continue
+            state = loaded.state
+            for e in events:
+                state = decider.evolve(state, e)
+            self._remember(key, Loaded(state, loaded.version + len(events),
+                                       loaded.jurisdiction or (envelopes[0].jurisdiction if envelopes else None)))
             if envelopes:
                 self.on_appended()
             return envelopes
         raise AssertionError("unreachable")
+
+    def _remember(self, key: tuple[int, str], loaded: Loaded) -> None:
+        self._cache[key] = loaded
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
 
     @staticmethod
     def envelopes(stream_id: str, version: int, events: list[Event], ctx: Context,

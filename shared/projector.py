@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,11 @@ from shared.projection import ApplyFailed, Handler, Projection
 
 log = structlog.get_logger("projector")
 POSITIONS = "projection_positions"
+POSITIONS_EVERY = 10.0
+# After the first records of a quiet spell arrive, wait this long for more before folding:
+# a trickle of single events then costs one write per document and one position write per
+# batch instead of per event (the store's work, not Kafka's, bounds the whole system).
+LINGER = 0.15
 
 
 class DeadLetters:
@@ -90,6 +96,7 @@ class ProjectionWriter:
         # Called with the documents of each successful write, as written (the dashboard
         # keeps its in-memory roll-up and live updates from them). Must not block.
         self.observers: list[Callable[[list[dict]], None]] = []
+        self._positions_saved_at = 0.0
 
     async def handle(self, records: list[ConsumerRecord]) -> BatchResult:
         result = BatchResult()
@@ -123,7 +130,13 @@ class ProjectionWriter:
                     await self.dead_letters.send(sources[failed.index], f"projection {self.projection.name}: {failed}")
                 result.dead_lettered += 1
                 del items[failed.index], sources[failed.index]
-        await self._save_positions(records)
+        # A batch that changed nothing here (the events were for other projections) needs
+        # no position of its own: replaying it after a restart changes nothing either.
+        # Saved anyway every POSITIONS_EVERY seconds, so a restart replays little.
+        now = time.monotonic()
+        if items or result.dead_lettered or now - self._positions_saved_at >= POSITIONS_EVERY:
+            await self._save_positions(records)
+            self._positions_saved_at = now
         return result
 
     async def _write(self, items: list[tuple[str, Envelope, Event, Handler]]) -> int:
@@ -239,7 +252,8 @@ class _SeekToStored(ConsumerRebalanceListener):
 
 class Projector:
     def __init__(self, writer: ProjectionWriter, consumer_factory: Callable[[], AIOKafkaConsumer],
-                 pattern: re.Pattern[str], batch_size: int = 1000) -> None:
+                 pattern: re.Pattern[str], batch_size: int = 1000, linger: float = LINGER) -> None:
+        self.linger = linger
         self.writer = writer
         self.consumer_factory = consumer_factory
         self.pattern = pattern
@@ -252,9 +266,15 @@ class Projector:
         try:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
-                records = [r for recs in batches.values() for r in recs]
-                if not records:
+                got = sum(len(recs) for recs in batches.values())
+                if not got:
                     continue
+                if got < self.batch_size and self.linger:
+                    await asyncio.sleep(self.linger)
+                    more = await consumer.getmany(timeout_ms=0, max_records=self.batch_size - got)
+                    for tp, recs in more.items():
+                        batches.setdefault(tp, []).extend(recs)
+                records = [r for recs in batches.values() for r in recs]
                 await self.writer.handle(records)
                 await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in batches.items()})
         finally:

@@ -82,3 +82,63 @@ async def test_outbox_holds_back_a_stream_behind_an_append_in_flight_and_drops_o
     assert await store.count_unpublished() == 2
     await client.drop_database(store.db.name)
     await client.close()
+
+
+class _TwoPlaces:
+    """A class of two places: nominate (idempotent), withdraw; a third nominee is refused."""
+
+    def initial(self) -> frozenset:
+        return frozenset()
+
+    def decide(self, state: frozenset, command: tuple[str, str]) -> list:
+        from shared.contracts.selection import NominationWithdrawn
+        from shared.errors import DomainError
+
+        what, cadre = command
+        if what == "withdraw":
+            return [NominationWithdrawn(class_id="c", cadre_id=cadre)] if cadre in state else []
+        if cadre in state:
+            return []
+        if len(state) >= 2:
+            raise DomainError("名额已满")
+        return [TraineeNominated(class_id="c", cadre_id=cadre, name="x", unit="u")]
+
+    def evolve(self, state: frozenset, event) -> frozenset:
+        return state - {event.cadre_id} if type(event).__name__ == "NominationWithdrawn" else state | {event.cadre_id}
+
+
+async def test_a_remembered_aggregate_never_decides_on_stale_state(servers):
+    """Two service processes (two handlers) on one stream. Each remembers the aggregate
+    after its own appends; what the other appended meanwhile is never missed."""
+    client = AsyncMongoClient(servers.mongodb)
+    store = EventStore(client[f"t_store_{new_id()[-12:]}"])
+    await store.ensure_indexes()
+    reads = {"n": 0}
+    read_stream = store.read_stream
+
+    async def counted(stream_id):
+        reads["n"] += 1
+        return await read_stream(stream_id)
+    store.read_stream = counted
+    a, b, places = CommandHandler(store), CommandHandler(store), _TwoPlaces()
+
+    await a.execute(places, "cls", ("nominate", "p1"), CTX)
+    await a.execute(places, "cls", ("withdraw", "p1"), CTX)
+    await a.execute(places, "cls", ("nominate", "p2"), CTX)
+    assert reads["n"] == 1, "one clerk working through a list: the stream is read once"
+
+    await b.execute(places, "cls", ("nominate", "p3"), CTX)          # the other process fills the class
+    with pytest.raises(Exception, match="名额已满"):                   # a's copy had a free place
+        await a.execute(places, "cls", ("nominate", "p4"), CTX)
+    await a.execute(places, "cls", ("withdraw", "p2"), CTX)
+    await a.execute(places, "cls", ("nominate", "p5"), CTX)          # a's copy: full
+    await b.execute(places, "cls", ("withdraw", "p5"), CTX)
+    assert await a.execute(places, "cls", ("nominate", "p6"), CTX), "a refusal on a copy is re-checked"
+    await b.execute(places, "cls", ("withdraw", "p6"), CTX)
+    assert await a.execute(places, "cls", ("nominate", "p6"), CTX), "an empty decision on a copy is re-checked"
+
+    stored = [(e.type[0], e.payload["cadre_id"]) for e in await read_stream("cls")]
+    assert stored == [("T", "p1"), ("N", "p1"), ("T", "p2"), ("T", "p3"), ("N", "p2"), ("T", "p5"),
+                      ("N", "p5"), ("T", "p6"), ("N", "p6"), ("T", "p6")]
+    await client.drop_database(store.db.name)
+    await client.close()
