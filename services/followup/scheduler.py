@@ -44,6 +44,8 @@ REMINDERS = "reminders"
 STATE = "scheduler"
 # Days swept again behind the cursor: covers a clock moved back a little.
 LOOKBACK_DAYS = 2
+# Trainee streams decided at once (each is its own aggregate).
+CONCURRENT = 16
 ACTOR = Actor(user_id="followup-scheduler", name="跟踪问效调度程序", role="admin")
 FOLLOWUP = FollowUpDecider()
 PLAN = PlanDecider()
@@ -66,36 +68,43 @@ class Scheduler:
 
     async def schedule_graduates(self, today: date) -> None:
         async for doc in self.db["graduates"].find({"pending": {"$gt": 0}}):
-            plan = None
             done = doc.get("scheduled", {})
-            for key, g in doc.get("graduates", {}).items():
-                stream = trainee_stream(doc["class_id"], g["cadre_id"])
-                if key in done or stream in self._scheduled:
-                    continue
-                if plan is None:
-                    plan = (await self.rt.commands.load(PLAN, plan_stream(doc["class_id"]))).state
-                cmd = ScheduleFollowUp(class_id=doc["class_id"], cadre_id=g["cadre_id"], name=g["name"],
-                                       unit=g["unit"], graduated_on=date.fromisoformat(g["graduated_on"]),
-                                       months=plan.months, grace_days=plan.grace_days, today=today,
-                                       home_jurisdiction=g["jurisdiction"])
-                await self._remind(stream, cmd, {"stream_id": stream, "class_id": doc["class_id"],
-                                                 "cadre_id": g["cadre_id"], "jurisdiction": g["jurisdiction"]})
-                envs = await self.rt.commands.execute(FOLLOWUP, stream, cmd, self._ctx(g["jurisdiction"]))
-                self._scheduled.add(stream)
-                if envs:
-                    log.info("followup.scheduled", stream=stream, events=[e.type for e in envs])
+            todo = [(trainee_stream(doc["class_id"], g["cadre_id"]), g) for key, g in doc.get("graduates", {}).items()
+                    if key not in done]
+            todo = [(stream, g) for stream, g in todo if stream not in self._scheduled]
+            if not todo:
+                continue
+            plan = (await self.rt.commands.load(PLAN, plan_stream(doc["class_id"]))).state
+            cmds = [(stream, g, ScheduleFollowUp(
+                class_id=doc["class_id"], cadre_id=g["cadre_id"], name=g["name"], unit=g["unit"],
+                graduated_on=date.fromisoformat(g["graduated_on"]), months=plan.months, grace_days=plan.grace_days,
+                today=today, home_jurisdiction=g["jurisdiction"])) for stream, g in todo]
+            await self._remind([(stream, cmd, {"stream_id": stream, "class_id": doc["class_id"],
+                                               "cadre_id": g["cadre_id"], "jurisdiction": g["jurisdiction"]})
+                                for stream, g, cmd in cmds])
+            for chunk in _chunks(cmds):
+                # Different trainees' streams: independent, so a few at once.
+                results = await asyncio.gather(*(self.rt.commands.execute(
+                    FOLLOWUP, stream, cmd, self._ctx(g["jurisdiction"])) for stream, g, cmd in chunk))
+                for (stream, _g, _cmd), envs in zip(chunk, results):
+                    self._scheduled.add(stream)
+                    if envs:
+                        log.info("followup.scheduled", stream=stream, events=[e.type for e in envs])
 
-    async def _remind(self, stream: str, cmd: ScheduleFollowUp, entry: dict) -> None:
-        days = set()
-        for m in cmd.months:
-            due = add_months(cmd.graduated_on, m)
-            days |= {due, due + timedelta(days=cmd.grace_days + 1)}
-        for day in sorted(days):
-            await self.db[REMINDERS].update_one({"_id": day.isoformat()},
-                                                {"$set": {f"streams.{guard_key(stream)}": entry}}, upsert=True)
+    async def _remind(self, items: list[tuple[str, ScheduleFollowUp, dict]]) -> None:
+        """One write per day for a whole class's graduates (a day's document holds every
+        trainee reminded that day: writing it once per trainee rewrote it hundreds of times)."""
+        by_day: dict[date, dict] = {}
+        for stream, cmd, entry in items:
+            for m in cmd.months:
+                due = add_months(cmd.graduated_on, m)
+                for day in (due, due + timedelta(days=cmd.grace_days + 1)):
+                    by_day.setdefault(day, {})[f"streams.{guard_key(stream)}"] = entry
+        for day in sorted(by_day):
+            await self.db[REMINDERS].update_one({"_id": day.isoformat()}, {"$set": by_day[day]}, upsert=True)
         # Another instance, its clock read later, may have swept past these days already:
         # pull the cursor back so the next sweep covers them.
-        first = min(days).isoformat()
+        first = min(by_day).isoformat()
         await self.db[STATE].update_one({"_id": "cursor", "swept_to": {"$gt": first}}, {"$set": {"swept_to": first}})
 
     async def sweep(self, today: date) -> None:
@@ -106,19 +115,12 @@ class Scheduler:
             doc = await self.db[REMINDERS].find_one({"_id": day.isoformat()})
             if doc:
                 done = doc.get("done", {})
-                for key, entry in doc.get("streams", {}).items():
-                    stream = entry["stream_id"]
-                    if key in done:
-                        continue
-                    try:
-                        envs = await self.rt.commands.execute(FOLLOWUP, stream, Tick(today), self._ctx_for(stream))
-                    except NotFound:
-                        # Reminded before its scheduling was appended: left for the next sweep.
-                        continue
-                    if envs:
-                        log.info("followup.ticked", stream=stream, events=[e.type for e in envs])
-                    await self.db[REMINDERS].update_one({"_id": doc["_id"]},
-                                                        {"$set": {f"done.{key}": today.isoformat()}})
+                todo = [(key, entry["stream_id"]) for key, entry in doc.get("streams", {}).items() if key not in done]
+                for chunk in _chunks(todo):
+                    ticked = await asyncio.gather(*(self._tick(stream, today) for _key, stream in chunk))
+                    marks = {f"done.{key}": today.isoformat() for (key, _s), ok in zip(chunk, ticked) if ok}
+                    if marks:   # after the ticks: a crash in between only repeats them (they emit nothing)
+                        await self.db[REMINDERS].update_one({"_id": doc["_id"]}, {"$set": marks})
             day += timedelta(days=1)
         # Compare-and-set: if a scheduling pulled the cursor back meanwhile, keep its value.
         if not state:
@@ -128,10 +130,23 @@ class Scheduler:
             await self.db[STATE].update_one({"_id": "cursor", "swept_to": state["swept_to"]},
                                             {"$set": {"swept_to": today.isoformat()}})
 
+    async def _tick(self, stream: str, today: date) -> bool:
+        try:
+            envs = await self.rt.commands.execute(FOLLOWUP, stream, Tick(today), self._ctx_for(stream))
+        except NotFound:
+            return False      # reminded before its scheduling was appended: left for the next sweep
+        if envs:
+            log.info("followup.ticked", stream=stream, events=[e.type for e in envs])
+        return True
+
     def _ctx_for(self, stream: str) -> Context:
         # The stream keeps the jurisdiction it was created under (CommandHandler); this
         # one is only used if the stream were empty, when the decider refuses anyway.
         return self._ctx(self.rt.settings.jurisdictions[0])
+
+
+def _chunks(items: list, size: int = CONCURRENT) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 async def run(rt: Runtime, stop: asyncio.Event) -> None:
