@@ -47,6 +47,26 @@ def fold(decider: Decider[S], events: list[Event]) -> S:
     return state
 
 
+def decide_all(decider: Decider[S], state: S, commands: Any) -> list[Event]:
+    """Several commands on one aggregate as one decision (a clerk's list): each is decided
+    on the state the ones before it left; one refusal refuses the whole list, and the
+    events of an accepted list are appended as one commit."""
+    out: list[Event] = []
+    for command in commands:
+        events = decider.decide(state, command)
+        for e in events:
+            state = decider.evolve(state, e)
+        out.extend(events)
+    return out
+
+
+@dataclass
+class Several:
+    """A list of commands for `decide_all` (a decider matches it and calls decide_all)."""
+
+    commands: tuple
+
+
 @dataclass(frozen=True)
 class Context:
     """Who asks, for which jurisdiction, as part of which conversation."""

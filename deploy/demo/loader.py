@@ -2,13 +2,15 @@
 
 Order (each step is what a user of that service would do):
   selection's clock moved back before the classes start → registries imported (one file
-  per county) → classes opened, scope drawn, units recommend, the department confirms
-  (rejects one), study groups → selection's clock back to the real day → teaching
-  catalogue, curriculum, each session scheduled and checked in at once (leave, lateness,
-  absences), graduation → records: 3+N recorders, records, a correction, the Huzhou
-  scheme scored → follow-up: plan, mentors, tasks, talks, outcomes; its clock moved to
-  +35 days (month-1 evaluations, on time) and then to +100 days (month-3 due, the rest
-  of month 1 overdue).
+  per county) → classes opened, scope drawn, each unit recommends its list, the
+  department confirms its list (rejects one), study groups → selection's clock back to
+  the real day → teaching catalogue, curriculum, each session scheduled and checked in
+  (leave, lateness, absences), and at the same time records: 3+N recorders, records, a
+  correction, the Hunan classes scored for a week → graduation → follow-up: plan,
+  mentors, tasks, talks, outcomes; its clock moved to +35 days (month-1 evaluations, on
+  time) and then to +100 days (month-3 due, the rest of month 1 overdue) → last, the
+  Huzhou camp's records and two weeks of scores (a third of all calls), so that the
+  province and county pages `ganxun up` prints are full before the demo ends.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class ClassPlan:
     groups: tuple[str, ...] = ()
     committee: int = 2                       # the N of 3+N
     scheme: bool = False
+    score_weeks: int = 2                     # weeks scored with the scheme (the last ones)
     trainees: list[data.Person] = field(default_factory=list)
     rejected: data.Person | None = None
     sessions: list[dict] = field(default_factory=list)
@@ -79,6 +82,7 @@ class Summary:
     evaluations: int = 0
     requests: int = 0
     seconds: float = 0.0
+    panels_full: float = 0.0                 # every panel has figures for every county by then
     refused: list[str] = field(default_factory=list)
     steps: list[tuple[str, float]] = field(default_factory=list)
     plans: list[ClassPlan] = field(default_factory=list)
@@ -129,14 +133,15 @@ def plan(codes: Codes, today: date, scale: float, names: data.Names) -> tuple[li
     for i, county in enumerate(hunan):
         reg = names.registry(county, _n(60, scale, 10))
         regs.append(reg)
-        classes.append(county_class(county, f"hn-{county.code}-zqn", "中青年干部培训班",
-                                    today - timedelta(days=20 + 9 * i), _n(3, scale, 2), _n(25 + 5 * i, scale, 5),
-                                    reg, category="中青年干部"))
+        hn = county_class(county, f"hn-{county.code}-zqn", "中青年干部培训班", today - timedelta(days=20 + 9 * i),
+                          _n(3, scale, 2), _n(25 + 5 * i, scale, 5), reg, category="中青年干部")
+        hn.scheme, hn.score_weeks = True, 1     # the province's assessment chart: one week scored each
+        classes.append(hn)
     return regs, classes
 
 
 async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(), scale: float = 1.0,
-               today: date | None = None, progress=None, concurrency: int = 3) -> Summary:
+               today: date | None = None, progress=None, concurrency: int = 8) -> Summary:
     """Loads the demo; `progress(step_name)` is called after each of the steps (for a bar)."""
     started = time.monotonic()
     today = today or local_today()
@@ -172,14 +177,14 @@ async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(),
         async def teach(cs: list[ClassPlan]) -> None:   # one timetable stream per county: in turn
             for c in cs:
                 await d.teach(c)
-        # Records after teaching, one class at a time, to keep the store's load down (FerretDB's
-        # connection pool hung under the full demo; see README, "`ganxun up` with a realistic demo").
-        await asyncio.gather(*(teach(cs) for cs in by_county.values()))
-        for c in classes:
-            await d.records(c)
+        # Records need only the roster, not the sessions: both at once. The camp's records and
+        # two weeks of scores (a third of all calls) come last, once every panel of the
+        # province and county pages has its figures.
+        camp = [c for c in classes if c.score_weeks > 1]
+        await asyncio.gather(*(teach(cs) for cs in by_county.values()),
+                             *(d.records(c) for c in classes if c not in camp))
         step("教学：排课、签到；纪实：3+N 记录、量化考核")
-        for c in classes:          # each graduation closes its sessions 8 at a time: one class at a time
-            await d.graduate(c)
+        await asyncio.gather(*(d.graduate(c) for c in classes))
         step("结业")
         await asyncio.gather(*(d.after(c) for c in classes))
         step("跟踪：导师、帮带任务、上讲台、成果")
@@ -189,6 +194,9 @@ async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(),
         await d.followup_clock(today + timedelta(days=100))
         await asyncio.gather(*(d.evaluate(c, 3, 0.3) for c in classes))
         step("跟踪：三个月评价；其余节点到期、逾期")
+        out.panels_full = time.monotonic() - started
+        await asyncio.gather(*(d.records(c) for c in camp))
+        step("纪实：特训营 3+N 记录、两周量化考核")
         out.classes, out.trainees = len(classes), sum(len(c.trainees) for c in classes)
         out.sessions = sum(len(c.sessions) for c in classes)
         out.graduates = sum(len(c.graduates) for c in classes)
@@ -198,7 +206,7 @@ async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(),
     return out
 
 
-STEPS = 8
+STEPS = 9
 
 
 class Demo:
@@ -243,13 +251,16 @@ class Demo:
             "theme": "学思想、强党性、重实践、建新功", "level": "科级",
             "schedule": "每月第二、第四个星期六" if c.groups else "脱产集中培训", "study_groups": groups})
         await self.api.call("selection", "POST", f"/classes/{c.class_id}/scope", org, json={"ranks": list(data.RANKS)})
-        # The class stream is one aggregate: recommendations and decisions go in turn.
+        # Each unit recommends its people as one list; the department confirms its list at once.
+        by_unit: dict[str, list[data.Person]] = {}
         for p in [*c.trainees, c.rejected]:
-            unit = self.api.who("unit", c.code, f"{p.unit}干部科", user_id=f"demo-unit-{p.unit}", unit=p.unit)
-            await self.api.call("selection", "POST", f"/classes/{c.class_id}/nominations", unit,
-                                json={"cadre_id": cadre_id_for(p.id_number)})
-        for cid in c.ids():
-            await self.api.call("selection", "POST", f"/classes/{c.class_id}/nominations/{cid}/confirm", org)
+            by_unit.setdefault(p.unit, []).append(p)
+        for unit_name, people in by_unit.items():
+            unit = self.api.who("unit", c.code, f"{unit_name}干部科", user_id=f"demo-unit-{unit_name}", unit=unit_name)
+            await self.api.call("selection", "POST", f"/classes/{c.class_id}/nominations/batch", unit,
+                                json={"cadre_ids": [cadre_id_for(p.id_number) for p in people]})
+        await self.api.call("selection", "POST", f"/classes/{c.class_id}/confirmations", org,
+                            json={"cadre_ids": c.ids()})
         await self.api.call("selection", "POST",
                             f"/classes/{c.class_id}/nominations/{cadre_id_for(c.rejected.id_number)}/reject", org,
                             json={"reason": "近期承担重点项目攻坚任务，工作脱不开，下期再安排"})
@@ -293,9 +304,25 @@ class Demo:
             "course_ids": used, "required_hours": {"党性课": 3}})
         ids = c.ids()
         chronic = ids[-1]                        # misses most sessions: not graduated
+
+        async def attend(sid: str, leave: str | None, entries: list[dict]) -> None:
+            if leave:                            # a trainee asks for leave and gets it
+                me = self.api.who("trainee", c.code, "学员", user_id=leave)
+                path = f"/classes/{c.class_id}/sessions/{sid}/leave-requests"
+                asked = await self.api.call("teaching", "POST", path, me, json={"reason": "参加县委重要会议"},
+                                            tolerate=("absence_recorded",))
+                if asked is not None:
+                    await self.api.call("teaching", "POST", f"{path}/{leave}/decision", ps,
+                                        json={"approved": True, "note": "同意，请自学补课"})
+            # The closer may end a past session before the check-in arrives: then it stays absent.
+            await self.api.call("teaching", "POST", f"/classes/{c.class_id}/sessions/{sid}/check-ins", ps,
+                                json={"entries": entries}, tolerate=("absence_recorded",))
+        attending = []
         for n, (day, start, end, prefix, i) in enumerate(slots):
             sid = f"{c.class_id}-s{n + 1:03d}"
             teacher = "t04" if prefix == "pa" and n % 4 == 0 else ("t01", "t02", "t03", "t05")[n % 4]
+            # Sessions go in turn (the county's timetable is one aggregate); each session's
+            # attendance is its own stream, so it is checked in while the next is scheduled.
             await self.api.call("teaching", "POST", f"/classes/{c.class_id}/sessions", ps, json={
                 "session_id": sid, "course_id": f"{prefix}{i % 10:02d}", "teacher_id": teacher,
                 "site_id": "red" if prefix == "pa" and n % 3 == 0 else "main", "on": day.isoformat(),
@@ -304,19 +331,12 @@ class Demo:
             absent = {x for x in ids if self.rng.random() < 0.02}
             if n % 3:
                 absent.add(chronic)
-            if n % 5 == 1:                       # a trainee asks for leave and gets it
-                who = ids[n % len(ids)]
-                if who != chronic:
-                    absent.add(who)
-                    me = self.api.who("trainee", c.code, "学员", user_id=who)
-                    path = f"/classes/{c.class_id}/sessions/{sid}/leave-requests"
-                    await self.api.call("teaching", "POST", path, me, json={"reason": "参加县委重要会议"})
-                    await self.api.call("teaching", "POST", f"{path}/{who}/decision", ps,
-                                        json={"approved": True, "note": "同意，请自学补课"})
+            leave = ids[n % len(ids)] if n % 5 == 1 and ids[n % len(ids)] != chronic else None
+            if leave:
+                absent.add(leave)
             entries = [{"cadre_id": x, "late": self.rng.random() < 0.03} for x in ids if x not in absent]
-            # The closer may end a past session before the check-in arrives: then it stays absent.
-            await self.api.call("teaching", "POST", f"/classes/{c.class_id}/sessions/{sid}/check-ins", ps,
-                                json={"entries": entries}, tolerate=("absence_recorded",))
+            attending.append(asyncio.create_task(attend(sid, leave, entries)))
+        await asyncio.gather(*attending)
 
     async def graduate(self, c: ClassPlan) -> None:
         ps = self.school(c.code)
@@ -375,7 +395,7 @@ class Demo:
         by_role: dict[str, list[dict]] = {}
         for item in scheme["items"]:
             by_role.setdefault(item["roles"][0], []).append(item)
-        weeks = c.days[-2:]
+        weeks = c.days[-c.score_weeks:]
 
         async def sheet(cid: str, week: date, k: int) -> None:
             skill = 0.62 + 0.36 * ((k * 37) % 100) / 100          # a spread over the four grades

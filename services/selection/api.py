@@ -19,9 +19,9 @@ from shared import store
 from shared.api import context, principal, read_document, runtime
 from shared.auth import Principal
 from shared.clock import local_today, refuse_movable_in_production
-from shared.commands import Context
+from shared.commands import Context, Several
 from shared.contracts.selection import StudyGroup
-from shared.errors import Forbidden, NotFound
+from shared.errors import DomainError, Forbidden, NotFound
 from shared.ids import new_id
 from shared.jurisdiction import covers
 from shared.runtime import Runtime
@@ -108,6 +108,10 @@ class NominationIn(BaseModel):
     cadre_id: str = Field(min_length=1, max_length=64, description="干部编号（名册中的编号）")
 
 
+class CadreListIn(BaseModel):
+    cadre_ids: list[str] = Field(min_length=1, max_length=500, description="干部编号列表（按所列顺序处理）")
+
+
 class ReasonIn(BaseModel):
     reason: str = Field("", max_length=500, description="理由")
 
@@ -120,6 +124,16 @@ class Accepted(BaseModel):
     stream_id: str
     events: list[str]
     version: int
+
+
+async def _as_one(rt: Runtime, ctx: Context, who: Principal, class_id: str, cmds: list):
+    """A clerk's list as one decision: all of it or, with the refusal that stopped it, none."""
+    try:
+        return await handlers.on_class(rt.commands, ctx, who, class_id, Several(tuple(cmds)))
+    except (DomainError, NotFound) as exc:
+        if exc.code != "class_not_found":
+            exc.message = f"整批未生效（共 {len(cmds)} 人，均未处理）：{exc.message}"
+        raise
 
 
 def _accepted(envs) -> Accepted:
@@ -223,6 +237,30 @@ def routes() -> APIRouter:
         cmd = NominateTrainee(cadre_id=cadre["_id"], name=cadre["name"], unit=cadre["unit"], today=today(),
                               home_jurisdiction=cadre["jurisdiction"], by_unit=_unit_of(who))
         return _accepted(await handlers.nominate(rt.commands, ctx, who, class_id, cmd))
+
+    @r.post("/classes/{class_id}/nominations/batch", status_code=201, response_model=Accepted,
+            summary="单位批量推荐（一次提交多名人选；任何一人不符合条件则整批不生效，并说明是谁、为什么）")
+    async def nominate_many(class_id: str, body: CadreListIn, ctx: Context = Depends(context),
+                            who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("unit", "org_department")
+        found = await store.find_by_ids(rt.db["cadres"], list(dict.fromkeys(body.cadre_ids)))
+        cmds = []
+        for cid in body.cadre_ids:
+            cadre = found.get(cid)
+            if cadre is None:
+                raise NotFound(f"干部 {cid} 不在名册中（或尚未同步）；整批推荐未生效。", code="cadre_not_found")
+            who.require_covers(cadre["jurisdiction"])
+            cmds.append(NominateTrainee(cadre_id=cid, name=cadre["name"], unit=cadre["unit"], today=today(),
+                                        home_jurisdiction=cadre["jurisdiction"], by_unit=_unit_of(who)))
+        return _accepted(await _as_one(rt, ctx, who, class_id, cmds))
+
+    @r.post("/classes/{class_id}/confirmations", status_code=201, response_model=Accepted,
+            summary="组织批量确定（按所列顺序；名额满后其余列入候补；任何一人不能确定则整批不生效）")
+    async def confirm_many(class_id: str, body: CadreListIn, ctx: Context = Depends(context),
+                           who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("org_department")
+        cmds = [ConfirmNomination(cid, today()) for cid in dict.fromkeys(body.cadre_ids)]
+        return _accepted(await _as_one(rt, ctx, who, class_id, cmds))
 
     def decision(path: str, summary: str, make, roles=("org_department",), with_reason=False):
         async def decide(class_id: str, cadre_id: str, body: ReasonIn | None = None, ctx: Context = Depends(context),

@@ -18,6 +18,7 @@ from shared.contracts.selection import (
     ClassOpened, NominationConfirmed, NominationRejected, NominationWaitlisted,
     NominationWithdrawn, ScopeDrawn, StudyGroup, TraineeAssignedToGroup, TraineeNominated,
 )
+from shared.commands import Several, decide_all
 from shared.errors import DomainError, NotFound
 from shared.events import Event
 
@@ -149,6 +150,8 @@ class ClassDecider:
         if today is not None and today >= state.starts_on:
             raise DomainError(f"班次“{state.title}”已于 {state.starts_on} 开班，人选已不能再变动。", code="class_closed")
         match command:
+            case Several():
+                return decide_all(self, state, command.commands)
             case DrawScope():
                 if not command.cadre_ids:
                     raise DomainError("按这些条件在干部名册中没有找到任何人选，请放宽条件后重新划定。", code="scope_empty")

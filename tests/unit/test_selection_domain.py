@@ -8,7 +8,7 @@ from services.selection.domain import (
     AssignGroups, AssignToGroup, ClassDecider, ConfirmNomination, DrawScope, NominateTrainee, OpenClass,
     RejectNomination, WaitlistNomination, WithdrawNomination,
 )
-from shared.commands import fold
+from shared.commands import Several, fold
 from shared.contracts.selection import (
     ClassOpened, NominationConfirmed, NominationRejected, NominationWaitlisted, NominationWithdrawn, ScopeDrawn,
     StudyGroup, TraineeAssignedToGroup, TraineeNominated,
@@ -213,3 +213,23 @@ def test_moving_a_trainee_to_another_group():
         TraineeAssignedToGroup(class_id="c1", cadre_id="a", group="经济发展")]
     refused(given, AssignToGroup("a", "文化旅游"), "unknown_group")
     refused([OPENED, SCOPE, nominated("b")], AssignToGroup("b", "经济发展"), "not_confirmed")
+
+
+# -- a clerk's list as one decision ------------------------------------------------------
+def test_confirming_a_list_confirms_in_order_and_waitlists_past_capacity():
+    given = [OPENED, SCOPE, nominated("a"), nominated("d"), nominated("e")]
+    cmd = Several(tuple(ConfirmNomination(c, TODAY) for c in ("e", "a", "d")))
+    assert when(given, cmd) == [confirmed("e"), confirmed("a"), NominationWaitlisted(class_id="c1", cadre_id="d")]
+
+
+def test_one_refusal_refuses_the_whole_list():
+    given = [OPENED, SCOPE, nominated("a"), nominated("d")]
+    e = refused(given, Several((ConfirmNomination("a", TODAY), ConfirmNomination("b", TODAY))), "not_nominated")
+    assert "b" in e.message or "干部b" in e.message
+
+
+def test_a_unit_recommends_a_list_within_its_quota():
+    given = [OPENED, SCOPE]
+    assert when(given, Several((nominate("a", by_unit="县财政局"), nominate("b", by_unit="县财政局")))) == [
+        nominated("a"), nominated("b")]
+    refused(given, Several(tuple(nominate(c, by_unit="县财政局") for c in "abc")), "over_quota")
