@@ -16,6 +16,8 @@ Order (each step is what a user of that service would do):
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import random
 import time
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from datetime import date, timedelta
 import httpx
 
 from deploy.demo import data
-from deploy.demo.client import Api
+from deploy.demo.client import Api, DemoError
 from services.selection.cadres import cadre_id_for
 from shared.clock import local_today
 
@@ -82,7 +84,7 @@ class Summary:
     evaluations: int = 0
     requests: int = 0
     seconds: float = 0.0
-    panels_full: float = 0.0                 # every panel has figures for every county by then
+    panels_full: float = 0.0                 # the printed province and county pages are full by then
     refused: list[str] = field(default_factory=list)
     steps: list[tuple[str, float]] = field(default_factory=list)
     plans: list[ClassPlan] = field(default_factory=list)
@@ -121,8 +123,10 @@ def plan(codes: Codes, today: date, scale: float, names: data.Names) -> tuple[li
 
     reg = names.registry(wucheng, _n(60, scale, 10))
     regs.append(reg)
-    classes.append(county_class(wucheng, "wc-xzsj", "乡镇党委书记培训班", today - timedelta(days=40),
-                                _n(5, scale, 2), _n(40, scale, 6), reg, category="乡镇党委书记"))
+    wc = county_class(wucheng, "wc-xzsj", "乡镇党委书记培训班", today - timedelta(days=40),
+                      _n(5, scale, 2), _n(40, scale, 6), reg, category="乡镇党委书记")
+    wc.scheme, wc.score_weeks = True, 1         # the county page's assessment chart
+    classes.append(wc)
     reg = names.registry(xundian, _n(90, scale, 16))
     regs.append(reg)
     a = _n(40, scale, 6)
@@ -168,35 +172,45 @@ async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(),
         step("选学：开班、推荐、确定、分组")
         counties = {c.code: c.county for c in classes}
         await asyncio.gather(*(d.catalogue(county) for county in counties.values()),
-                             *(d.followup_plan(c) for c in classes))
-        step("教学：课程、师资、教学点")
-        by_county: dict[str, list[ClassPlan]] = {}
-        for c in classes:
-            by_county.setdefault(c.code, []).append(c)
-
-        async def teach(cs: list[ClassPlan]) -> None:   # one timetable stream per county: in turn
-            for c in cs:
-                await d.teach(c)
-        # Records need only the roster, not the sessions: both at once. The camp's records and
-        # two weeks of scores (a third of all calls) come last, once every panel of the
-        # province and county pages has its figures.
+                             *(d.followup_plan(c) for c in classes), *(d.online_hours(r) for r in regs))
+        step("教学：课程、师资、教学点；网络学习学时")
         camp = [c for c in classes if c.score_weeks > 1]
-        await asyncio.gather(*(teach(cs) for cs in by_county.values()),
-                             *(d.records(c) for c in classes if c not in camp))
-        step("教学：排课、签到；纪实：3+N 记录、量化考核")
-        await asyncio.gather(*(d.graduate(c) for c in classes))
-        step("结业")
-        await asyncio.gather(*(d.after(c) for c in classes))
-        step("跟踪：导师、帮带任务、上讲台、成果")
+        # The pages `ganxun up` prints (the Hunan province, 武城县) first, through every step
+        # to month-1 evaluations; then 寻甸 and the camp. The follow-up clock only moves
+        # forward: +35 days for both passes' month-1 evaluations, then +100 for month 3.
+        first = [c for c in classes if c.code in (codes.wucheng, *codes.hunan)]
+        rest = [c for c in classes if c not in first]
+
+        async def teach_and_record(cs: list[ClassPlan]) -> None:
+            by_county: dict[str, list[ClassPlan]] = {}
+            for c in cs:
+                by_county.setdefault(c.code, []).append(c)
+
+            async def teach(county: list[ClassPlan]) -> None:   # one timetable stream per county: in turn
+                for c in county:
+                    await d.teach(c)
+            # Records need only the roster, not the sessions: both at once. The camp's records,
+            # its two weeks of scores and its mentors (a third of all calls) come last.
+            await asyncio.gather(*(teach(county) for county in by_county.values()),
+                                 *(d.records(c) for c in cs if c not in camp))
+            await asyncio.gather(*(d.graduate(c) for c in cs))
+            await asyncio.gather(*(d.after(c) for c in cs if c not in camp), *(d.scheduled(c) for c in camp if c in cs))
+
+        await teach_and_record(first)
+        step("湖南四县、武城县：排课、签到、纪实、结业、导师与成果")
         await d.followup_clock(today + timedelta(days=35))
-        await asyncio.gather(*(d.evaluate(c, 1, 0.6) for c in classes))
-        step("跟踪：一个月评价（按时完成）")
+        await asyncio.gather(*(d.evaluate(c, 1, 0.6) for c in first))
+        out.panels_full = time.monotonic() - started
+        step("湖南四县、武城县：一个月评价（省级、县级看板已满）")
+        await teach_and_record(rest)
+        step("寻甸县、湖州特训营：排课、签到、纪实、结业")
+        await asyncio.gather(*(d.evaluate(c, 1, 0.6) for c in rest))
+        step("寻甸县、湖州特训营：一个月评价")
         await d.followup_clock(today + timedelta(days=100))
         await asyncio.gather(*(d.evaluate(c, 3, 0.3) for c in classes))
         step("跟踪：三个月评价；其余节点到期、逾期")
-        out.panels_full = time.monotonic() - started
-        await asyncio.gather(*(d.records(c) for c in camp))
-        step("纪实：特训营 3+N 记录、两周量化考核")
+        await asyncio.gather(*(d.records(c) for c in camp), *(d.after(c) for c in camp))
+        step("特训营：3+N 记录、两周量化考核；导师、帮带任务、上讲台、成果")
         out.classes, out.trainees = len(classes), sum(len(c.trainees) for c in classes)
         out.sessions = sum(len(c.sessions) for c in classes)
         out.graduates = sum(len(c.graduates) for c in classes)
@@ -206,7 +220,7 @@ async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(),
     return out
 
 
-STEPS = 9
+STEPS = 10
 
 
 class Demo:
@@ -288,6 +302,22 @@ class Demo:
                 "site_id": sid, "name": name, "site_type": kind, "capacity": cap, "address": county.name},
                 tolerate=("site_exists",))
 
+    async def online_hours(self, reg: data.Registry) -> None:
+        """The online platform's yearly export: most cadres studied online, some enough to
+        reach the yearly hours with their classes, some not at all."""
+        on = max(date(self.today.year, 1, 5), self.today - timedelta(days=30)).isoformat()
+        out = io.StringIO()
+        w = csv.writer(out)
+        w.writerow(["平台记录编号", "干部编号", "姓名", "学时", "学习日期", "课程类别"])
+        for k, p in enumerate(reg.people):
+            r = self.rng.random()
+            hours = 0 if r < 0.25 else round(50 + 45 * self.rng.random()) if r < 0.6 else round(95 + 30 * self.rng.random())
+            if hours:
+                w.writerow([f"wl-{reg.county.code}-{self.today.year}-{k:04d}", cadre_id_for(p.id_number), p.name, hours,
+                            on, "理论课"])
+        await self.api.call("teaching", "POST", "/online-hours", self.org(reg.county.code), files={
+            "file": (f"{reg.county.name}网络学习学时.csv", out.getvalue().encode("utf-8"), "text/csv")})
+
     async def teach(self, c: ClassPlan) -> None:
         ps = self.school(c.code)
 
@@ -297,9 +327,12 @@ class Demo:
         await self.api.until(roster, f"{c.title} 教学名册")
         slots = []
         for di, day in enumerate(c.days):
-            slots.append((day, "09:00", "11:30", ("th", "pa")[di % 2], di))
-            slots.append((day, "14:00", "16:30", ("op", "th")[di % 2], di + 3))
-        used = sorted({f"{p}{i % 10:02d}" for _d, _s, _e, p, i in slots})
+            if c.groups:     # the camp: one whole Saturday per session (6 hours: a course, then discussion)
+                slots.append((day, "09:00", "16:30", ("th", "pa", "op")[di % 3], di, 6))
+            else:
+                slots.append((day, "09:00", "11:30", ("th", "pa")[di % 2], di, None))
+                slots.append((day, "14:00", "16:30", ("op", "th")[di % 2], di + 3, None))
+        used = sorted({f"{p}{i % 10:02d}" for _d, _s, _e, p, i, _h in slots})
         await self.api.call("teaching", "PUT", f"/classes/{c.class_id}/curriculum", ps, json={
             "course_ids": used, "required_hours": {"党性课": 3}})
         ids = c.ids()
@@ -318,7 +351,7 @@ class Demo:
             await self.api.call("teaching", "POST", f"/classes/{c.class_id}/sessions/{sid}/check-ins", ps,
                                 json={"entries": entries}, tolerate=("absence_recorded",))
         attending = []
-        for n, (day, start, end, prefix, i) in enumerate(slots):
+        for n, (day, start, end, prefix, i, hours) in enumerate(slots):
             sid = f"{c.class_id}-s{n + 1:03d}"
             teacher = "t04" if prefix == "pa" and n % 4 == 0 else ("t01", "t02", "t03", "t05")[n % 4]
             # Sessions go in turn (the county's timetable is one aggregate); each session's
@@ -326,7 +359,7 @@ class Demo:
             await self.api.call("teaching", "POST", f"/classes/{c.class_id}/sessions", ps, json={
                 "session_id": sid, "course_id": f"{prefix}{i % 10:02d}", "teacher_id": teacher,
                 "site_id": "red" if prefix == "pa" and n % 3 == 0 else "main", "on": day.isoformat(),
-                "starts_at": start, "ends_at": end})
+                "starts_at": start, "ends_at": end, **({"hours": hours} if hours else {})})
             c.sessions.append({"session_id": sid, "on": day.isoformat()})
             absent = {x for x in ids if self.rng.random() < 0.02}
             if n % 3:
@@ -397,25 +430,27 @@ class Demo:
             by_role.setdefault(item["roles"][0], []).append(item)
         weeks = c.days[-c.score_weeks:]
 
-        async def sheet(cid: str, week: date, k: int) -> None:
-            skill = 0.62 + 0.36 * ((k * 37) % 100) / 100          # a spread over the four grades
-            for role, items in by_role.items():
-                if role not in people:
-                    continue
-                scores = [{"item_id": it["item_id"],
-                           "points": round(min(it["max_points"], it["max_points"] * (skill + self.rng.uniform(-.05, .05))), 1)}
-                          for it in items]
-                await self.api.call("records", "POST", f"/classes/{c.class_id}/trainees/{cid}/scores",
-                                    people[role][0], json={"week": week.isoformat(), "scores": scores,
-                                                           "note": "本周表现良好" if skill > .8 else "继续努力"})
-        await asyncio.gather(*(sheet(cid, w, k) for w in weeks for k, cid in enumerate(ids)))
+        async def sheet(week: date, role: str, items: list[dict]) -> None:
+            # Each recorder fills one weekly sheet for the whole class (one request).
+            rows = []
+            for k, cid in enumerate(ids):
+                skill = 0.62 + 0.36 * ((k * 37) % 100) / 100          # a spread over the four grades
+                rows.append({"cadre_id": cid, "note": "本周表现良好" if skill > .8 else "继续努力", "scores": [
+                    {"item_id": it["item_id"], "points": round(min(it["max_points"], it["max_points"] * (
+                        skill + self.rng.uniform(-.05, .05))), 1)} for it in items]})
+            res = await self.api.call("records", "POST", f"/classes/{c.class_id}/scores", people[role][0],
+                                      json={"week": week.isoformat(), "rows": rows})
+            if res["refused"]:
+                raise DemoError(f"演示数据加载失败：评分表有未保存的行：{res['refused'][:3]}")
+        await asyncio.gather(*(sheet(w, role, items) for w in weeks for role, items in by_role.items()
+                               if role in people))
 
     # -- follow-up ----------------------------------------------------------------------------
     async def followup_plan(self, c: ClassPlan) -> None:
         await self.api.call("followup", "PUT", f"/classes/{c.class_id}/plan", self.org(c.code),
                             json={"months": [1, 3, 6, 12], "grace_days": 14})
 
-    async def _scheduled(self, c: ClassPlan) -> None:
+    async def scheduled(self, c: ClassPlan) -> None:
         org = self.org(c.code)
 
         async def filed():
@@ -426,7 +461,7 @@ class Demo:
         await self.api.until(filed, f"{c.title} 跟踪节点排定")
 
     async def after(self, c: ClassPlan) -> None:
-        await self._scheduled(c)
+        await self.scheduled(c)
         org, ps = self.org(c.code), self.school(c.code)
         people = {cadre_id_for(p.id_number): p for p in c.trainees}
 

@@ -28,7 +28,7 @@ DEFAULT_HOURS_POLICY = 110
 HOURS_STEP = 10
 HOURS_CAP = 300
 MILESTONE_MONTHS = (1, 3, 6, 12)
-# 量化考核 bands of a trainee's average weekly total (points out of 100).
+# 量化考核 bands of a trainee's average weekly total, as a percentage of the scheme's maximum.
 BANDS = (("excellent", 90, "优秀"), ("good", 80, "良好"), ("pass", 60, "合格"), ("below", 0, "待改进"))
 MENTOR_TASK_KINDS = 3
 
@@ -55,6 +55,15 @@ def band_of(points: float) -> str:
     return BANDS[-1][0]
 
 
+def assessment_percent(t: Mapping) -> float | None:
+    """A trainee's average weekly total as a share of the class scheme's maximum (Huzhou's
+    "三百分" is out of 300); 100 when the scheme was not seen."""
+    weeks = t.get("assess_weeks") or {}
+    if not weeks:
+        return None
+    return round(sum(weeks.values()) / len(weeks) * 100 / (t.get("assess_max") or 100), 1)
+
+
 def trainee_contribution(t: Mapping) -> Counts:
     """What one trainee adds to the class counters."""
     out: Counts = {}
@@ -76,10 +85,10 @@ def trainee_contribution(t: Mapping) -> Counts:
         out["graduated"] = 1
     if t.get("not_graduated"):
         out["not_graduated"] = 1
-    weeks = t.get("assess_weeks") or {}
-    if weeks:
+    percent = assessment_percent(t)
+    if percent is not None:
         out["assessed"] = 1
-        out["band:" + band_of(sum(weeks.values()) / len(weeks))] = 1
+        out["band:" + band_of(percent)] = 1
     tasks = t.get("tasks") or []
     if tasks:
         out["mentor_tasks"] = len(tasks)

@@ -91,8 +91,7 @@ def overview(r: ru.Rollup, code: str, year: int | None, hours_policy: int) -> di
 
 def _trainee_row(t: dict, index: int, with_names: bool) -> dict:
     ms = t.get("milestones") or {}
-    weeks = t.get("assess_weeks") or {}
-    avg = round(sum(weeks.values()) / len(weeks), 1) if weeks else None
+    avg = domain.assessment_percent(t)
     evals = {m: round(s / n, 2) for m, (s, n) in (t.get("evaluations") or {}).items() if n}
     row = {
         "name": t.get("name", "") if with_names else f"学员{index}",

@@ -180,9 +180,16 @@ def _record(doc, env, ev: rec.RecordLogged) -> None:
     _trainee(doc, env, ev.cadre_id, lambda t: t.update(records=t.get("records", 0) + 1))
 
 
+@on_class(rec.AssessmentSchemeSet)
+def _scheme(doc, env, ev: rec.AssessmentSchemeSet) -> None:
+    _class_doc(doc, env)
+    doc["scheme_max"] = sum(float(i.get("max_points") or 0) for i in ev.items) or 100
+
+
 @on_class(rec.AssessmentScored)
 def _scored(doc, env, ev: rec.AssessmentScored) -> None:
     def change(t):
+        t["assess_max"] = doc.get("scheme_max") or 100
         weeks = t.setdefault("assess_weeks", {})
         # Several scorers in one week: their points for that week add up.
         week = ev.week.isoformat()

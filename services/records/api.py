@@ -65,6 +65,17 @@ class ScoreIn(BaseModel):
     note: str = Field("", max_length=1000, description="讲评意见")
 
 
+class SheetRowIn(BaseModel):
+    cadre_id: str = Field(min_length=1, max_length=64)
+    scores: list[ItemScoreIn] = Field(min_length=1, max_length=100)
+    note: str = Field("", max_length=1000, description="讲评意见")
+
+
+class ScoreSheetIn(BaseModel):
+    week: date = Field(description="评分周（任一天，按所在周的星期一计）")
+    rows: list[SheetRowIn] = Field(min_length=1, max_length=500, description="每名学员一行")
+
+
 class SchemeIn(BaseModel):
     template: Literal["huzhou"] | None = Field(None, description="使用内置方案：huzhou 湖州“三百分”26项")
     scheme_id: str | None = Field(None, max_length=64)
@@ -229,6 +240,24 @@ def routes() -> APIRouter:
         return _accepted(await handlers.on_trainee(rt, ctx, who, class_id, cadre_id, lambda f: domain.ScoreWeek(
             facts=f, cadre_id=cadre_id, week=body.week, scores=pairs, scorer_id=who.user_id,
             scorer_name=who.name, today=utcnow().date(), note=body.note)))
+
+    @r.post("/classes/{class_id}/scores", summary="周评分表：记录员一次提交全班一周的评分（逐人保存；未保存的逐人说明原因）")
+    async def score_sheet(class_id: str, body: ScoreSheetIn, ctx: Context = Depends(context),
+                          who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("recorder")
+        seen: set[str] = set()
+        for row in body.rows:
+            if row.cadre_id in seen:
+                raise DomainError(f"评分表中学员 {row.cadre_id} 出现了两次，请合并为一行后再提交（本表未保存）。",
+                                  code="duplicate_row", field="rows")
+            seen.add(row.cadre_id)
+        today = utcnow().date()
+        refused = await handlers.on_trainees(rt, ctx, who, class_id, {row.cadre_id: (
+            lambda f, row=row: domain.ScoreWeek(
+                facts=f, cadre_id=row.cadre_id, week=body.week, scores=tuple((s.item_id, s.points) for s in row.scores),
+                scorer_id=who.user_id, scorer_name=who.name, today=today, note=row.note)) for row in body.rows})
+        return {"week": domain.monday(body.week).isoformat(), "saved": len(body.rows) - len(refused),
+                "refused": refused}
 
     @r.get("/classes/{class_id}/assessment/weeks/{week}", summary="每周小组讲评（按学习小组排名）")
     async def weekly(class_id: str, week: date, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):

@@ -3,11 +3,14 @@ check who may act, decide, append. Two stream loads at most per request."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from shared.auth import Principal
 from shared.commands import Context, within
-from shared.errors import NotFound
+from shared.errors import DomainError, NotFound
 from shared.events import Envelope
 from shared.runtime import Runtime
 from services.records import domain
@@ -16,6 +19,7 @@ from services.records.views import active_trainees
 
 CLASS = ClassDecider()
 TRAINEE = TraineeDecider()
+AT_ONCE = 16          # trainee streams decided at once for a sheet (each its own aggregate)
 
 
 async def roster_of(rt: Runtime, class_id: str, who: Principal, required: bool = True) -> dict | None:
@@ -53,3 +57,23 @@ async def on_trainee(rt: Runtime, ctx: Context, who: Principal, class_id: str, c
     instant may still log once — the record keeps their role, nothing is lost."""
     f = await facts(rt, who, class_id)
     return await rt.commands.execute(TRAINEE, domain.trainee_stream(class_id, cadre_id), build(f), ctx, within(who))
+
+
+async def on_trainees(rt: Runtime, ctx: Context, who: Principal, class_id: str,
+                      builds: dict[str, Callable[[ClassFacts], Any]]) -> list[dict]:
+    """A recorder's sheet for the whole class: the class facts read once, each trainee's
+    command decided on its own stream (a few at once). Returns the rows refused, each
+    with its reason; the others are saved."""
+    f = await facts(rt, who, class_id)
+    items = list(builds.items())
+    refused: list[dict] = []
+
+    async def one(cadre_id: str, build) -> None:
+        try:
+            await rt.commands.execute(TRAINEE, domain.trainee_stream(class_id, cadre_id), build(f), ctx, within(who))
+        except (DomainError, NotFound) as exc:
+            refused.append({"cadre_id": cadre_id, "code": exc.code, "message": exc.message})
+    for i in range(0, len(items), AT_ONCE):
+        await asyncio.gather(*(one(cadre_id, build) for cadre_id, build in items[i:i + AT_ONCE]))
+    order = {cadre_id: i for i, (cadre_id, _b) in enumerate(items)}
+    return sorted(refused, key=lambda r: order[r["cadre_id"]])

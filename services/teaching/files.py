@@ -107,15 +107,27 @@ def _table(filename: str, content: bytes, columns: dict[str, str], required: tup
     return out
 
 
-def _parse(table: list[tuple[int, dict]], make) -> list:
+def _why(e: dict, columns: dict[str, str]) -> str:
+    """One validation error in the clerk's words: the column's Chinese name and what it should hold."""
+    names = {field: zh for zh, field in columns.items()}
+    column = names.get(str(e["loc"][0]), ".".join(str(x) for x in e["loc"])) if e["loc"] else "整行"
+    if e["type"] == "literal_error":
+        return f"{column}应为 {str(e['ctx']['expected']).replace(' or ', ' 或 ')}"
+    if e["type"] == "missing":
+        return f"{column}未填写"
+    if e["type"].startswith(("greater_than", "less_than")):
+        return f"{column}超出允许范围"
+    return f"{column}格式不正确"
+
+
+def _parse(table: list[tuple[int, dict]], make, columns: dict[str, str]) -> list:
     """Every row or none: a file with a bad row is refused whole, naming the rows."""
     out, errors = [], []
     for n, fields in table:
         try:
             out.append(make(fields))
         except ValidationError as exc:
-            bad = "、".join(".".join(str(x) for x in e["loc"]) for e in exc.errors())
-            errors.append(f"第 {n} 行（{bad}）")
+            errors.append(f"第 {n} 行（{'；'.join(_why(e, columns) for e in exc.errors())}）")
     if errors:
         raise DomainError(f"以下行无效，整个文件未导入：{'；'.join(errors[:10])}"
                           f"{' 等' if len(errors) > 10 else ''}。请修正后重新导入。", code="bad_rows", field="file")
@@ -128,7 +140,7 @@ def online_records(filename: str, content: bytes) -> list[OnlineHoursCredited]:
             fields["on"] = fields["on"].date()
         return OnlineHoursCredited(**{**fields, "reference": str(fields.get("reference", ""))})
 
-    return _parse(_table(filename, content, COLUMNS, REQUIRED, "课程类别、姓名"), make)
+    return _parse(_table(filename, content, COLUMNS, REQUIRED, "课程类别、姓名"), make, COLUMNS)
 
 
 COURSE_COLUMNS = {"课程编号": "course_id", "课程名称": "title", "课程类别": "kind", "教学方式": "method",
@@ -144,4 +156,4 @@ def course_records(filename: str, content: bytes) -> list[CourseAdded]:
                               "materials": materials})
 
     return _parse(_table(filename, content, COURSE_COLUMNS, ("课程名称", "课程类别", "学时"),
-                         "课程编号、教学方式、课程性质、教材与资料"), make)
+                         "课程编号、教学方式、课程性质、教材与资料"), make, COURSE_COLUMNS)

@@ -277,11 +277,20 @@ async def test_assessment_supervision_final_comment_and_portrait(service, server
     ht = as_recorder(county, "p.ht")
     # Head teacher scores T02 (课堂笔记, max 12) and C01; branch secretary scores P01.
     plan = {"A": (11, 13, 10), "B": (9, 13, 12), "C": (12, 14, 12), D: (6, 5, 4), "E": (8, 10, 9)}
-    for cadre, (t02, c01, p01) in plan.items():
+    for cadre, (t02, c01, _p01) in plan.items():
         assert post(url.format(cadre), ht, {"week": str(week1), "scores": [{"item_id": "T02", "points": t02},
                                                                            {"item_id": "C01", "points": c01}]}).status_code == 201
-        assert post(url.format(cadre), as_recorder(county, "p-bs"),
-                    {"week": str(week2), "scores": [{"item_id": "P01", "points": p01}], "note": "本周讲评"}).status_code == 201
+    # The branch secretary's week-2 sheet for the whole class in one request: a row for
+    # someone not in the class is reported by name and reason; the other rows are saved.
+    rows = [{"cadre_id": c, "scores": [{"item_id": "P01", "points": v[2]}], "note": "本周讲评"} for c, v in plan.items()]
+    sheet_url, bs = f"{service.url}/classes/{class_id}/scores", as_recorder(county, "p-bs")
+    dup = post(sheet_url, bs, {"week": str(week2), "rows": rows + rows[:1]})
+    assert dup.status_code == 422 and dup.json()["code"] == "duplicate_row" and "A" in dup.json()["message"]
+    sheet = post(sheet_url, bs, {"week": str(week2), "rows": rows[:2] + [
+        {"cadre_id": "NOBODY", "scores": [{"item_id": "P01", "points": 5}]}] + rows[2:]})
+    assert sheet.status_code == 200, sheet.text
+    assert sheet.json()["saved"] == 5 and sheet.json()["week"] == str(week2)
+    assert [(x["cadre_id"], x["code"]) for x in sheet.json()["refused"]] == [("NOBODY", "not_on_roster")]
     over = post(url.format("A"), ht, {"week": str(week2), "scores": [{"item_id": "T02", "points": 12.5}]})
     assert over.status_code == 422 and over.json()["code"] == "points_out_of_range" and "0～12" in over.json()["message"]
     wrong = post(url.format("A"), as_recorder(county, "p-c2"), {"week": str(week2), "scores": [{"item_id": "T02", "points": 1}]})

@@ -164,3 +164,15 @@ def test_the_rollup_keeps_the_newest_revision_and_mirrors_what_changed():
     ops = r.take_dirty()
     assert [op._doc["_id"] for op in ops] == ["class|k1"] and ops[0]._doc["rev"] == 2
     assert r.take_dirty() == []
+
+
+def test_assessment_band_is_a_share_of_the_schemes_maximum():
+    # Huzhou's "三百分": 255 of 300 points a week is 85%, 良好 (not 优秀 for being over 90 points).
+    scheme = rec.AssessmentSchemeSet(class_id="k1", scheme_id="huzhou", title="三百分",
+                                     items=[{"item_id": "i", "max_points": 200}, {"item_id": "j", "max_points": 100}])
+    scored = rec.AssessmentScored(class_id="k1", cadre_id="a", week=date(2026, 3, 2),
+                                  scores=[rec.ItemScore(item_id="i", points=170), rec.ItemScore(item_id="j", points=85)],
+                                  scorer_id="s", scorer_name="班主任", scorer_role="head_teacher")
+    docs = fold(classes, {}, envelopes("class-k1", [opened(), confirm("a")]) + envelopes("rk1", [scheme])
+                + envelopes("sc", [scored]))
+    assert class_metrics(docs)["assessment"] == {"excellent": 0, "good": 1, "pass": 0, "below": 0}

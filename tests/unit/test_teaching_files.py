@@ -60,7 +60,7 @@ def test_online_xlsx_with_real_dates_and_numbers():
 
 @pytest.mark.parametrize("content, code, words", [
     ("干部编号,学时\nP1,2\n", "bad_columns", "平台记录编号"),
-    (CSV + "r3,P3,王五,-1,2026-05-03,\nr4,P4,赵六,2,昨天,\n", "bad_rows", "第 4 行"),
+    (CSV + "r3,P3,王五,-1,2026-05-03,\nr4,P4,赵六,2,昨天,\n", "bad_rows", "第 4 行（学时超出允许范围）"),
     ("", "bad_file", "为空"),
 ])
 def test_a_bad_file_is_refused_whole_naming_the_problem(content, code, words):
@@ -68,7 +68,7 @@ def test_a_bad_file_is_refused_whole_naming_the_problem(content, code, words):
         files.online_records("x.csv", content.encode())
     assert e.value.code == code and words in e.value.message
     if code == "bad_rows":
-        assert "第 5 行" in e.value.message and "整个文件未导入" in e.value.message
+        assert "第 5 行（学习日期格式不正确）" in e.value.message and "整个文件未导入" in e.value.message
 
 
 def test_a_course_list_from_a_sheet():
@@ -87,4 +87,4 @@ def test_a_course_list_from_a_sheet():
 def test_a_course_list_with_a_bad_kind_is_refused_whole():
     with pytest.raises(DomainError) as e:
         files.course_records("c.csv", "课程名称,课程类别,学时\n甲,理论课,2\n乙,体育课,2\n".encode())
-    assert e.value.code == "bad_rows" and "第 3 行（kind）" in e.value.message
+    assert e.value.code == "bad_rows" and "第 3 行（课程类别应为 '理论课', '党性课', '实践课' 或 '能力课'）" in e.value.message
