@@ -34,6 +34,16 @@ def _empty(url: str, key: bytes, codes: list[str]) -> bool:
     return True
 
 
+def print_pages(key: bytes, ports: dict[str, int]) -> None:
+    province = issue_token(key, user_id="demo-analyst", name="省委组织部分析员", role="analyst",
+                           jurisdiction=PROVINCE)
+    county = issue_token(key, user_id="demo-org-371428", name="武城县委组织部", role="org_department",
+                         jurisdiction=COUNTY)
+    base = f"http://127.0.0.1:{ports.get('dashboard', 8100)}/?year={date.today().year}"
+    print(f"\n省级看板（湖南 {PROVINCE}，分析员）：\n{base}#token={province}\n"
+          f"\n县级看板（武城县 {COUNTY}，组织部）：\n{base}#token={county}\n", flush=True)
+
+
 def load_if_empty(state_dir, ports: dict[str, int], jurisdictions: str) -> None:
     key = ensure_dev_keys(state_dir / "keys")[0]
     served = [c.strip() for c in jurisdictions.split(",") if c.strip()]
@@ -47,6 +57,10 @@ def load_if_empty(state_dir, ports: dict[str, int], jurisdictions: str) -> None:
         print("存储中已有数据：不重新加载演示数据（继续使用已有数据）。")
     else:
         from tqdm import tqdm
+
+        # The addresses first: the pages fill live while the demo loads.
+        print_pages(key, ports)
+        print("正在通过各服务接口加载演示数据；看板随事件实时更新，无需刷新。", flush=True)
 
         bar = tqdm(total=STEPS, desc="加载演示数据", unit="步", file=sys.stderr)
 
@@ -65,16 +79,13 @@ def load_if_empty(state_dir, ports: dict[str, int], jurisdictions: str) -> None:
             bar.close()
         marker.write_text(json.dumps({"loaded_at": time.strftime("%Y-%m-%d %H:%M:%S"),
                                       "seconds": round(summary.seconds, 1), "requests": summary.requests,
+                                      "panels_full_seconds": round(summary.panels_full, 1),
                                       "classes": summary.classes, "trainees": summary.trainees,
                                       "sessions": summary.sessions, "graduates": summary.graduates},
                                      ensure_ascii=False))
         print(f"演示数据已加载：{summary.classes} 个班次、{summary.trainees} 名学员、{summary.sessions} 个课次、"
               f"{summary.graduates} 人结业、{summary.records} 条纪实、{summary.evaluations} 份跟踪评价；"
-              f"{summary.requests} 次接口调用，用时 {summary.seconds:.0f} 秒。")
-    province = issue_token(key, user_id="demo-analyst", name="省委组织部分析员", role="analyst",
-                           jurisdiction=PROVINCE)
-    county = issue_token(key, user_id="demo-org-371428", name="武城县委组织部", role="org_department",
-                         jurisdiction=COUNTY)
-    base = f"http://127.0.0.1:{ports.get('dashboard', 8100)}/?year={date.today().year}"
-    print(f"\n省级看板（湖南 {PROVINCE}，分析员）：\n{base}#token={province}\n"
-          f"\n县级看板（武城县 {COUNTY}，组织部）：\n{base}#token={county}\n")
+              f"{summary.requests} 次接口调用，用时 {summary.seconds:.0f} 秒（上面两个看板的各项数据在第 "
+              f"{summary.panels_full:.0f} 秒已齐）。")
+        return
+    print_pages(key, ports)
