@@ -29,11 +29,13 @@ from shared.projection import ApplyFailed, Handler, Projection
 log = structlog.get_logger("projector")
 POSITIONS = "projection_positions"
 POSITIONS_EVERY = 10.0
-# After the first records of a quiet spell arrive, wait this long for more before folding:
-# a trickle of single events then costs one write per document and one position write per
-# batch instead of per event (the store's work, not Kafka's, bounds the whole system).
+# While events keep coming (the last batch ended within BUSY_WITHIN), wait this long for
+# more before folding: a stream of single events then costs one write per document and one
+# position write per batch instead of per event (the store's work, not Kafka's, bounds
+# the whole system).
 LINGER = 0.15
 MAX_LINGER = 0.6
+BUSY_WITHIN = 1.0
 
 
 class DeadLetters:
@@ -264,16 +266,19 @@ class Projector:
         consumer = self.consumer_factory()
         await consumer.start()
         consumer.subscribe(pattern=self.pattern.pattern, listener=_SeekToStored(consumer, self.writer))
-        last_write = 0.0
+        last_write = last_end = 0.0
         try:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
                 got = sum(len(recs) for recs in batches.values())
                 if not got:
                     continue
-                if got < self.batch_size and self.linger:
-                    # A projection whose writes are slow (large documents) waits longer, up
-                    # to MAX_LINGER: its documents are rewritten less often under load.
+                if got < self.batch_size and self.linger and time.monotonic() - last_end < BUSY_WITHIN:
+                    # Busy (a batch ended moments ago): wait for more. A projection whose writes
+                    # are slow (large documents) waits longer, up to MAX_LINGER, so its
+                    # documents are rewritten less often under load. After a quiet spell an
+                    # event is folded at once: a clerk reading back what they just did waits
+                    # for nothing.
                     await asyncio.sleep(min(MAX_LINGER, max(self.linger, last_write)))
                     more = await consumer.getmany(timeout_ms=0, max_records=self.batch_size - got)
                     for tp, recs in more.items():
@@ -281,7 +286,8 @@ class Projector:
                 records = [r for recs in batches.values() for r in recs]
                 began = time.monotonic()
                 await self.writer.handle(records)
-                last_write = time.monotonic() - began
+                last_end = time.monotonic()
+                last_write = last_end - began
                 await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in batches.items()})
         finally:
             await consumer.stop()

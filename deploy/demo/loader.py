@@ -220,7 +220,7 @@ async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(),
     return out
 
 
-STEPS = 10
+STEPS = 9
 
 
 class Demo:

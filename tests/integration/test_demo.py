@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from deploy.demo import Codes, load
+from deploy.demo.loader import STEPS
 from deploy.demo.data import HUZHOU_GROUPS
 from shared.auth import ensure_dev_keys
 from tests.support import ServiceProcess, auth, eventually, random_county, settings
@@ -21,7 +22,12 @@ SERVICES = ("selection", "teaching", "records", "followup")
 @pytest.fixture(scope="module")
 def demo(servers, tmp_path_factory):
     province = random_county()[:2]
-    codes = Codes(wucheng=random_county(), huzhou=random_county()[:4] + "00", xundian=random_county(),
+
+    def elsewhere() -> str:      # a county outside the "Hunan" province, or its roll-up counts it too
+        while (code := random_county())[:2] == province:
+            pass
+        return code
+    codes = Codes(wucheng=elsewhere(), huzhou=elsewhere()[:4] + "00", xundian=elsewhere(),
                   hunan=(random_county(province), random_county(province)))
     logs = tmp_path_factory.mktemp("demo")
     with pytest.MonkeyPatch.context() as mp:
@@ -45,12 +51,22 @@ async def test_demo_fills_every_service(demo):
     procs, codes = demo
     key = ensure_dev_keys(Path(os.environ["GANXUN_STATE_DIR"]) / "keys")[0]
     steps: list[str] = []
-    summary = await load({n: procs[n].url for n in SERVICES}, key, codes, scale=0.08, progress=steps.append)
+    at_full: dict = {}
+    province = codes.hunan[0][:2] + "0000"
+
+    def progress(name: str) -> None:
+        steps.append(name)
+        if "看板已满" in name:     # the loader says the printed pages are full: look at the province's
+            at_full.update(_every_panel(procs["dashboard"].url, province, codes))
+    summary = await load({n: procs[n].url for n in SERVICES}, key, codes, scale=0.08, progress=progress)
     print(f"\ndemo at scale 0.08: {summary.seconds:.1f} s, {summary.requests} requests, "
           f"{summary.classes} classes, {summary.trainees} trainees, {summary.sessions} sessions, "
           f"{summary.graduates} graduates, {summary.records} records, {summary.evaluations} evaluations; "
           f"refused (tolerated): {summary.refused}\nsteps: {summary.steps}")
-    assert len(steps) == 8 and summary.classes == 4 + len(codes.hunan)
+    assert len(steps) == STEPS and summary.classes == 4 + len(codes.hunan)
+    # When the loader announced the province page full, every panel had figures (month 3 comes later).
+    assert at_full["missing"] == [], at_full
+    assert 0 < summary.panels_full < summary.seconds
     sel, tea, rec, fol = (procs[n].url for n in SERVICES)
     hz = next(c for c in summary.plans if c.groups)
     org = auth("org_department", codes.huzhou, "组织部")
@@ -75,14 +91,19 @@ async def test_demo_fills_every_service(demo):
     assert len(hz.graduates) >= hz.size // 2
 
     # Records: the three core roles have all written; the camp's assessment ranks everyone.
-    roles = set()
-    for cid in hz.ids()[:4]:
-        r = httpx.get(f"{rec}/classes/{hz.class_id}/trainees/{cid}/records", headers=school)
-        assert r.status_code == 200, r.text
-        roles |= {x["author_role"] for x in r.json()["records"]}
-    assert {"head_teacher", "branch_secretary", "class_monitor"} <= roles
-    ranking = httpx.get(f"{rec}/classes/{hz.class_id}/assessment/ranking", headers=school)
-    assert ranking.status_code == 200 and str(hz.trainees[0].name) in ranking.text
+    async def core_roles():      # the camp's records are the last calls: the view may be a moment behind
+        roles = set()
+        for cid in hz.ids()[:4]:
+            r = httpx.get(f"{rec}/classes/{hz.class_id}/trainees/{cid}/records", headers=school)
+            assert r.status_code == 200, r.text
+            roles |= {x["author_role"] for x in r.json()["records"]}
+        return {"head_teacher", "branch_secretary", "class_monitor"} <= roles
+    await eventually(core_roles, timeout=60)
+    async def ranked():
+        r = httpx.get(f"{rec}/classes/{hz.class_id}/assessment/ranking", headers=school)
+        return r.status_code == 200 and all(x["total"] > 0 for x in r.json()["class_ranking"]) and \
+            str(hz.trainees[0].name) in r.text
+    await eventually(ranked, timeout=60)
 
     # Follow-up: this week's work list has milestones due and overdue.
     async def worklist():
@@ -101,15 +122,42 @@ async def test_demo_fills_every_service(demo):
     # The province dashboard rolls the Hunan classes up by county, from the same events.
     year = max(c.days[0].year for c in summary.plans if c.code in codes.hunan)   # the period is a start year
     hunan = [c for c in summary.plans if c.code in codes.hunan and c.days[0].year == year]
-    province = codes.hunan[0][:2] + "0000"
+
+    last: dict = {}
 
     async def rolled_up():
         r = httpx.get(f"{procs['dashboard'].url}/api/overview", headers=auth("analyst", province, "省委组织部分析员"),
                       params={"year": str(year)})
         body = r.json() if r.status_code == 200 else {}
-        totals = body.get("totals", {})
+        totals = last["totals"] = body.get("totals", {})
         return body if totals.get("classes") == len(hunan) and \
             totals.get("graduated") == sum(len(c.graduates) for c in hunan) else None
-    body = await eventually(rolled_up, timeout=60)
+    try:
+        body = await eventually(rolled_up, timeout=60)
+    except AssertionError:
+        raise AssertionError(f"expected {len(hunan)} classes, {sum(len(c.graduates) for c in hunan)} graduates; "
+                             f"the dashboard shows {last}") from None
     assert body["totals"]["trainees"] == sum(len(c.trainees) for c in hunan)
     assert {c.code for c in hunan} <= {row["code"] for row in body["rows"]} <= set(codes.hunan)
+
+
+PANELS = ("classes", "trainees", "confirmation_rate", "attendance_rate", "hours", "rotation_coverage",
+          "record_coverage", "mentor_tasks", "talks", "outcomes")
+
+
+def _every_panel(dashboard: str, province: str, codes) -> dict:
+    """The province overview's panels that have no figure yet, waiting up to 15 s for the
+    dashboard's projections to catch up with the calls the loader just made."""
+    import time
+
+    deadline = time.monotonic() + 15
+    while True:
+        r = httpx.get(f"{dashboard}/api/overview", headers=auth("analyst", province, "省委组织部分析员"), timeout=30)
+        t = r.json().get("totals", {}) if r.status_code == 200 else {}
+        missing = [k for k in PANELS if not t.get(k)]
+        missing += [] if sum((t.get("assessment") or {}).values()) else ["assessment"]
+        missing += [] if (t.get("milestones") or {}).get("completed") else ["milestones.completed"]
+        missing += [] if (t.get("evaluation") or {}).get("1") else ["evaluation.1"]
+        if not missing or time.monotonic() > deadline:
+            return {"missing": missing, "totals": t}
+        time.sleep(0.5)

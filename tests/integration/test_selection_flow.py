@@ -102,7 +102,10 @@ async def test_three_steps_of_one_class_with_a_refusal_per_rule(selection, count
     assert "********" in scope["cadres"][0]["id_number"]
 
     # A unit sees only its own cadres of the scope, with the reasons.
-    mine = httpx.get(f"{url}/classes/{class_id}/scope", headers=finance).json()
+    async def scope_synced():      # the scope is read from the projection: a moment behind the write
+        r = httpx.get(f"{url}/classes/{class_id}/scope", headers=finance)
+        return r.json() if r.status_code == 200 else None
+    mine = await eventually(scope_synced)
     assert sorted(c["name"] for c in mine["cadres"]) == ["刘洋", "张伟", "王芳"]
     assert mine["cadres"][0]["reasons"][0].startswith("职级为") and mine["cadres"][0]["status"] is None
     refused(httpx.get(f"{url}/classes/{class_id}/scope", headers=auth("unit", county)), "unit_missing")
