@@ -110,7 +110,7 @@ class CommandHandler:
         # stream before it is given. Saves the stream read, a growing one (a class's
         # nominations, a county's timetable), on each command of a clerk working
         # through a list.
-        self._cache: OrderedDict[tuple[int, str], Loaded] = OrderedDict()
+        self._cache: OrderedDict[tuple[type, str], Loaded] = OrderedDict()
         self.cache_size = cache_size
 
     async def load(self, decider: Decider[S], stream_id: str) -> Loaded[S]:
@@ -125,7 +125,7 @@ class CommandHandler:
     async def execute(self, decider: Decider[S], stream_id: str, command: Any, ctx: Context,
                       authorize: Callable[[Loaded[S]], None] | None = None) -> list[Envelope]:
         """Decide and append. `authorize` sees the loaded aggregate before deciding."""
-        key = (id(decider), stream_id)
+        key = (type(decider), stream_id)      # deciders are stateless: the class names the fold
         for attempt in range(self.retries):
             loaded = self._cache.pop(key, None) if attempt == 0 else None
             remembered = loaded is not None
@@ -164,7 +164,7 @@ class CommandHandler:
             return envelopes
         raise AssertionError("unreachable")
 
-    def _remember(self, key: tuple[int, str], loaded: Loaded) -> None:
+    def _remember(self, key: tuple[type, str], loaded: Loaded) -> None:
         self._cache[key] = loaded
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
