@@ -7,7 +7,10 @@ code that starts with its prefix.
 
 from __future__ import annotations
 
+import functools
+import json
 import re
+from pathlib import Path
 
 _CODE = re.compile(r"^[1-9]\d{5}$")
 
@@ -47,3 +50,24 @@ def ancestors(code: str) -> list[str]:
     if len(p) >= 4:
         out.append(code[:2] + "0000")
     return out
+
+
+LEVEL_NAMES = {2: "省", 4: "市", 6: "县"}
+
+
+@functools.lru_cache(maxsize=1)
+def _names() -> dict[str, str]:
+    # deploy/vendor-divisions.sh writes it (统计用区划代码 → GB/T 2260 names, MIT-licensed source).
+    return json.loads((Path(__file__).parent / "data" / "divisions.json").read_text(encoding="utf-8"))
+
+
+def name(code: str) -> str:
+    """The division's name (湖南省, 长沙市, 长沙县), or the code when the table does not know it."""
+    return _names().get(code, code)
+
+
+def chain(code: str) -> list[dict[str, str]]:
+    """The province, city and county a code lies in, down to the code itself, with names."""
+    p = prefix(code)
+    codes = [p[:n].ljust(6, "0") for n in (2, 4, 6) if n <= len(p)]
+    return [{"code": c, "name": name(c), "level": LEVEL_NAMES[len(prefix(c))]} for c in codes]

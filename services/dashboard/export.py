@@ -46,7 +46,7 @@ def workbook(view: dict) -> Workbook:
     ws = wb.active
     ws.title = "看板"
     period = f"{view['year']}年" if view["year"] else "全部年份"
-    ws.append([f"干部教育培训看板 · 辖区 {view['jurisdiction']}（{LEVEL_NAMES[view['level']]}级）· {period}"
+    ws.append([f"干部教育培训看板 · {view.get('name', view['jurisdiction'])} {view['jurisdiction']}（{LEVEL_NAMES[view['level']]}级）· {period}"
                f" · 年度学时标准 {view['hours_policy']} 学时"])
     ws["A1"].font = Font(bold=True)
     first = "班次" if view["level"] == "county" else "行政区划代码"
@@ -55,7 +55,7 @@ def workbook(view: dict) -> Workbook:
         cell.font = Font(bold=True)
     for row in view["rows"]:
         ws.append([row["code"], row["title"], *[f(row) for _h, f in COLUMNS]])
-    ws.append(["合计", view["jurisdiction"], *[f(view["totals"]) for _h, f in COLUMNS]])
+    ws.append(["合计", view.get("name", view["jurisdiction"]), *[f(view["totals"]) for _h, f in COLUMNS]])
     for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)
     ws.freeze_panes = "C3"

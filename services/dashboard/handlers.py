@@ -78,13 +78,14 @@ def overview(r: ru.Rollup, code: str, year: int | None, hours_policy: int) -> di
         domain.add(cadre_total, cadre)
         n_classes += k
         if level != "county":
-            rows.append({"code": c, "kind": "county", "title": c,
+            rows.append({"code": c, "kind": "county", "title": jur.name(c),
                          **domain.metrics(counts, cadre, year, hours_policy, classes=k)})
     if level == "county":
         for e in r.classes_of(code, year):
             rows.append({"code": e.class_id, "kind": "class", "title": e.title, "starts_on": e.starts_on,
                          "ends_on": e.ends_on, **domain.metrics(e.counts, {}, year, hours_policy)})
-    return {"jurisdiction": code, "level": level, "year": year, "hours_policy": hours_policy,
+    return {"jurisdiction": code, "name": jur.name(code), "crumbs": jur.chain(code), "level": level, "year": year,
+            "hours_policy": hours_policy,
             "totals": domain.metrics(class_total, cadre_total, year, hours_policy, classes=n_classes),
             "rows": rows}
 
@@ -119,6 +120,7 @@ async def class_detail(rt: Runtime, who: Principal, class_id: str, hours_policy:
     entry = ru.class_entry(doc)
     return {
         "class_id": entry.class_id, "title": entry.title, "jurisdiction": entry.jurisdiction,
+        "crumbs": jur.chain(entry.jurisdiction),
         "starts_on": entry.starts_on, "ends_on": entry.ends_on, "names_shown": with_names,
         "totals": domain.metrics(entry.counts, {}, None, hours_policy),
         "trainees": [_trainee_row(t, i + 1, with_names) for i, t in enumerate(trainees)],

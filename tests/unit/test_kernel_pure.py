@@ -123,3 +123,13 @@ def test_fold_applies_each_stream_version_once():
 def test_envelope_times_are_utc():
     env = _envelope(TraineeNominated(class_id="c1", cadre_id="a", name="李四", unit="县委办"))
     assert env.occurred_at.tzinfo is not None and env.occurred_at <= datetime.now(UTC)
+
+
+def test_division_names_for_the_dashboard():
+    assert [jur.name(c) for c in ("430000", "430100", "430121", "371428", "110100")] == [
+        "湖南省", "长沙市", "长沙县", "武城县", "北京市"]   # a municipality's city level is itself
+    assert jur.name("439999") == "439999"                 # unknown: the code, never an error
+    assert jur.chain("430121") == [{"code": "430000", "name": "湖南省", "level": "省"},
+                                   {"code": "430100", "name": "长沙市", "level": "市"},
+                                   {"code": "430121", "name": "长沙县", "level": "县"}]
+    assert [c["name"] for c in jur.chain("371400")] == ["山东省", "德州市"]

@@ -130,11 +130,9 @@
     }
   }
 
-  function renderCrumbs(code, klassTitle) {
-    const parts = [];
-    const p = code.endsWith("0000") ? 2 : code.endsWith("00") ? 4 : 6;
-    const chain = [[code.slice(0, 2) + "0000", "省"], [code.slice(0, 4) + "00", "市"], [code, "县"]].slice(0, p / 2);
-    for (const [c, l] of chain) parts.push(`<a data-code="${c}">${l} ${c}</a>`);
+  function renderCrumbs(crumbs, klassTitle) {
+    // crumbs: [{code, name, level}] from the province down to the current division (names from GB/T 2260).
+    const parts = crumbs.map((c) => `<a data-code="${esc(c.code)}" title="${esc(c.code)}">${esc(c.level)} ${esc(c.name)}</a>`);
     if (klassTitle) parts.push(`<span>班次 ${esc(klassTitle)}</span>`);
     $("crumbs").innerHTML = parts.join('<span class="sep">›</span>');
     for (const a of $("crumbs").querySelectorAll("a")) a.addEventListener("click", () => navigate({ jurisdiction: a.dataset.code, klass: "" }));
@@ -142,7 +140,7 @@
 
   async function renderClass() {
     const c = await (await get(`/api/classes/${encodeURIComponent(state.klass)}?hours_policy=${state.policy}`)).json();
-    renderCrumbs(c.jurisdiction, c.title);
+    renderCrumbs(c.crumbs, c.title);
     renderKpis(c.totals);
     renderCharts({ level: "class", rows: [], totals: c.totals });
     chart("chart-rows").setOption({
@@ -171,7 +169,7 @@
       else {
         const view = await (await get("/api/overview?" + query({}))).json();
         state.jurisdiction = view.jurisdiction;
-        renderCrumbs(view.jurisdiction, "");
+        renderCrumbs(view.crumbs, "");
         renderKpis(view.totals);
         renderCharts(view);
         renderRows(view);
