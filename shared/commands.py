@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from shared.errors import ConcurrencyConflict, DomainError, NotFound
+from shared.errors import ConcurrencyConflict, GanxunError
 from shared.events import CATALOGUE, Actor, Catalogue, Envelope, Event, utcnow
 from shared.eventstore import EventStore
 from shared.ids import new_id
@@ -135,7 +135,7 @@ class CommandHandler:
                 authorize(loaded)
             try:
                 events = decider.decide(loaded.state, command)
-            except (DomainError, NotFound):
+            except GanxunError:          # a rule, a missing thing, or "not yours" (403)
                 if not remembered:
                     raise
                 events = None
@@ -165,6 +165,9 @@ class CommandHandler:
         raise AssertionError("unreachable")
 
     def _remember(self, key: tuple[type, str], loaded: Loaded) -> None:
+        held = self._cache.get(key)
+        if held is not None and held.version > loaded.version:
+            return                        # a concurrent command already left a newer copy
         self._cache[key] = loaded
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)

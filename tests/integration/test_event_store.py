@@ -6,8 +6,8 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from shared.commands import CommandHandler, Context
-from shared.contracts.selection import TraineeNominated
-from shared.errors import ConcurrencyConflict
+from shared.contracts.selection import NominationWaitlisted, NominationWithdrawn, TraineeNominated
+from shared.errors import ConcurrencyConflict, DomainError, Forbidden
 from shared.events import Actor
 from shared.eventstore import EventStore
 from shared.ids import new_id
@@ -91,10 +91,11 @@ class _TwoPlaces:
         return frozenset()
 
     def decide(self, state: frozenset, command: tuple[str, str]) -> list:
-        from shared.contracts.selection import NominationWithdrawn
-        from shared.errors import DomainError
-
         what, cadre = command
+        if what == "mark":           # only someone in the class may be marked
+            if cadre not in state:
+                raise Forbidden(f"{cadre} 不是本班学员")
+            return [NominationWaitlisted(class_id="c", cadre_id=cadre)]
         if what == "withdraw":
             return [NominationWithdrawn(class_id="c", cadre_id=cadre)] if cadre in state else []
         if cadre in state:
@@ -104,7 +105,10 @@ class _TwoPlaces:
         return [TraineeNominated(class_id="c", cadre_id=cadre, name="x", unit="u")]
 
     def evolve(self, state: frozenset, event) -> frozenset:
-        return state - {event.cadre_id} if type(event).__name__ == "NominationWithdrawn" else state | {event.cadre_id}
+        kind = type(event).__name__
+        if kind == "NominationWaitlisted":
+            return state
+        return state - {event.cadre_id} if kind == "NominationWithdrawn" else state | {event.cadre_id}
 
 
 async def test_a_remembered_aggregate_never_decides_on_stale_state(servers):
@@ -136,9 +140,14 @@ async def test_a_remembered_aggregate_never_decides_on_stale_state(servers):
     assert await a.execute(places, "cls", ("nominate", "p6"), CTX), "a refusal on a copy is re-checked"
     await b.execute(places, "cls", ("withdraw", "p6"), CTX)
     assert await a.execute(places, "cls", ("nominate", "p6"), CTX), "an empty decision on a copy is re-checked"
+    await b.execute(places, "cls", ("withdraw", "p6"), CTX)
+    await a.execute(places, "cls", ("withdraw", "p3"), CTX)          # a's copy: nobody
+    await b.execute(places, "cls", ("nominate", "p8"), CTX)
+    assert await a.execute(places, "cls", ("mark", "p8"), CTX), "a 403 on a copy is re-checked"
 
     stored = [(e.type[0], e.payload["cadre_id"]) for e in await read_stream("cls")]
     assert stored == [("T", "p1"), ("N", "p1"), ("T", "p2"), ("T", "p3"), ("N", "p2"), ("T", "p5"),
-                      ("N", "p5"), ("T", "p6"), ("N", "p6"), ("T", "p6")]
+                      ("N", "p5"), ("T", "p6"), ("N", "p6"), ("T", "p6"), ("N", "p6"), ("N", "p3"), ("T", "p8"),
+                      ("N", "p8")]
     await client.drop_database(store.db.name)
     await client.close()
