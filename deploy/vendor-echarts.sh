@@ -11,6 +11,8 @@ TARBALL_INTEGRITY="sha512-q0yaFPggC9FUdsWH4blavRWFmxdrIodbkoKNAjJudAI6CA9gNPxHtV
 # sha256 of dist/echarts.min.js inside that tarball, checked against the committed copy
 MIN_SHA256="b66b25aeb4df84e33199dc21694014d336d222cbd9deb0e5a7c14bd6aa0d0fd0"
 HERE="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=deploy/npm-pack-verified.sh
+source "$HERE/deploy/npm-pack-verified.sh"
 DEST="$HERE/services/dashboard/static/vendor"
 
 if [[ "${1:-}" == "--check" ]]; then
@@ -19,14 +21,7 @@ if [[ "${1:-}" == "--check" ]]; then
 fi
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
-(cd "$TMP" && npm pack "echarts@$VERSION" --silent >/dev/null)
-TGZ="$TMP/echarts-$VERSION.tgz"
-GOT="sha512-$(openssl dgst -sha512 -binary "$TGZ" | base64 -w0)"
-if [[ "$GOT" != "$TARBALL_INTEGRITY" ]]; then
-  echo "echarts-$VERSION.tgz integrity mismatch: $GOT" >&2
-  exit 1
-fi
-tar -xzf "$TGZ" -C "$TMP" package/dist/echarts.min.js package/LICENSE package/NOTICE
+npm_pack_verified echarts "$VERSION" "$TARBALL_INTEGRITY" "$TMP"
 echo "$MIN_SHA256  $TMP/package/dist/echarts.min.js" | sha256sum -c - >/dev/null || {
   echo "dist/echarts.min.js hash differs from the pinned one" >&2; exit 1; }
 mkdir -p "$DEST"
