@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi.responses import Response
 from openpyxl import Workbook
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -18,18 +19,24 @@ Sheet = tuple[str, Sequence[str], Iterable[Sequence[Any]]]
 
 
 def sheet(wb: Workbook, title: str, header: Sequence[str], rows: Iterable[Sequence[Any]],
-          first: bool = False) -> Worksheet:
+          first: bool = False, caption: str | None = None, freeze: str | None = None) -> Worksheet:
     """A sheet titled `title` (Excel allows 31 characters): `first` reuses the workbook's
-    initial sheet, otherwise one is added."""
+    initial sheet, otherwise one is added. A `caption` is a bold line above the header
+    (what the sheet shows); `freeze` is the first cell that scrolls (e.g. "C3")."""
     ws = wb.active if first else wb.create_sheet()
     ws.title = title[:31]
+    if caption:
+        ws.append([caption])
+        ws["A1"].font = Font(bold=True)
     ws.append(list(header))
-    for cell in ws[1]:
+    for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)
     for row in rows:
         ws.append(list(row))
     for i, name in enumerate(header, start=1):
-        ws.column_dimensions[ws.cell(1, i).column_letter].width = max(10, len(str(name)) * 2 + 2)
+        ws.column_dimensions[get_column_letter(i)].width = max(10, len(str(name)) * 2 + 2)
+    if freeze:
+        ws.freeze_panes = freeze
     return ws
 
 

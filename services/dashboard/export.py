@@ -5,6 +5,7 @@ from __future__ import annotations
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from shared import xlsx
 from services.dashboard.domain import BANDS, MILESTONE_MONTHS
 
 LEVEL_NAMES = {"province": "省", "city": "市", "county": "县"}
@@ -43,22 +44,17 @@ COLUMNS: list[tuple[str, object]] = [
 
 def workbook(view: dict) -> Workbook:
     wb = Workbook()
-    ws = wb.active
-    ws.title = "看板"
     period = f"{view['year']}年" if view["year"] else "全部年份"
-    ws.append([f"干部教育培训看板 · {view.get('name', view['jurisdiction'])} {view['jurisdiction']}（{LEVEL_NAMES[view['level']]}级）· {period}"
-               f" · 年度学时标准 {view['hours_policy']} 学时"])
-    ws["A1"].font = Font(bold=True)
+    name = view.get("name", view["jurisdiction"])
+    caption = (f"干部教育培训看板 · {name} {view['jurisdiction']}（{LEVEL_NAMES[view['level']]}级）· {period}"
+               f" · 年度学时标准 {view['hours_policy']} 学时")
     first = "班次" if view["level"] == "county" else "行政区划代码"
-    ws.append([first, "名称", *[c[0] for c in COLUMNS]])
-    for cell in ws[2]:
-        cell.font = Font(bold=True)
-    for row in view["rows"]:
-        ws.append([row["code"], row["title"], *[f(row) for _h, f in COLUMNS]])
-    ws.append(["合计", view.get("name", view["jurisdiction"]), *[f(view["totals"]) for _h, f in COLUMNS]])
+    rows = [[row["code"], row["title"], *[f(row) for _h, f in COLUMNS]] for row in view["rows"]]
+    ws = xlsx.sheet(wb, "看板", [first, "名称", *[c[0] for c in COLUMNS]],
+                    [*rows, ["合计", name, *[f(view["totals"]) for _h, f in COLUMNS]]],
+                    first=True, caption=caption, freeze="C3")
     for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)
-    ws.freeze_panes = "C3"
     return wb
 
 
@@ -92,16 +88,9 @@ TRAINEE_COLUMNS: list[tuple[str, object]] = [
 
 def class_workbook(detail: dict) -> Workbook:
     wb = Workbook()
-    ws = wb.active
-    ws.title = "学员"
     note = "" if detail["names_shown"] else "（分析员视图：不含姓名与单位）"
-    ws.append([f"班次“{detail['title']}”（{detail['class_id']}，辖区 {detail['jurisdiction']}，"
-               f"{detail['starts_on']} 至 {detail['ends_on']}）学员情况{note}"])
-    ws["A1"].font = Font(bold=True)
-    ws.append([h for h, _f in TRAINEE_COLUMNS])
-    for cell in ws[2]:
-        cell.font = Font(bold=True)
-    for t in detail["trainees"]:
-        ws.append([f(t) for _h, f in TRAINEE_COLUMNS])
-    ws.freeze_panes = "B3"
+    xlsx.sheet(wb, "学员", [h for h, _f in TRAINEE_COLUMNS],
+               ([f(t) for _h, f in TRAINEE_COLUMNS] for t in detail["trainees"]), first=True, freeze="B3",
+               caption=f"班次“{detail['title']}”（{detail['class_id']}，辖区 {detail['jurisdiction']}，"
+                       f"{detail['starts_on']} 至 {detail['ends_on']}）学员情况{note}")
     return wb

@@ -28,6 +28,7 @@ from datetime import date, timedelta
 
 import structlog
 
+from shared import store
 from shared.commands import Context
 from shared.errors import NotFound
 from shared.events import Actor
@@ -82,14 +83,14 @@ class Scheduler:
             await self._remind([(stream, cmd, {"stream_id": stream, "class_id": doc["class_id"],
                                                "cadre_id": g["cadre_id"], "jurisdiction": g["jurisdiction"]})
                                 for stream, g, cmd in cmds])
-            for chunk in _chunks(cmds):
-                # Different trainees' streams: independent, so a few at once.
-                results = await asyncio.gather(*(self.rt.commands.execute(
-                    FOLLOWUP, stream, cmd, self._ctx(g["jurisdiction"])) for stream, g, cmd in chunk))
-                for (stream, _g, _cmd), envs in zip(chunk, results):
-                    self._scheduled.add(stream)
-                    if envs:
-                        log.info("followup.scheduled", stream=stream, events=[e.type for e in envs])
+            # Different trainees' streams: independent, so a few at once.
+            results = await store.gather_chunked([
+                lambda stream=stream, g=g, cmd=cmd: self.rt.commands.execute(
+                    FOLLOWUP, stream, cmd, self._ctx(g["jurisdiction"])) for stream, g, cmd in cmds], size=CONCURRENT)
+            for (stream, _g, _cmd), envs in zip(cmds, results):
+                self._scheduled.add(stream)
+                if envs:
+                    log.info("followup.scheduled", stream=stream, events=[e.type for e in envs])
 
     async def _remind(self, items: list[tuple[str, ScheduleFollowUp, dict]]) -> None:
         """One write per day for a whole class's graduates (a day's document holds every
@@ -116,11 +117,11 @@ class Scheduler:
             if doc:
                 done = doc.get("done", {})
                 todo = [(key, entry["stream_id"]) for key, entry in doc.get("streams", {}).items() if key not in done]
-                for chunk in _chunks(todo):
-                    ticked = await asyncio.gather(*(self._tick(stream, today) for _key, stream in chunk))
-                    marks = {f"done.{key}": today.isoformat() for (key, _s), ok in zip(chunk, ticked) if ok}
-                    if marks:   # after the ticks: a crash in between only repeats them (they emit nothing)
-                        await self.db[REMINDERS].update_one({"_id": doc["_id"]}, {"$set": marks})
+                ticked = await store.gather_chunked([lambda stream=stream: self._tick(stream, today)
+                                                     for _key, stream in todo], size=CONCURRENT)
+                marks = {f"done.{key}": today.isoformat() for (key, _s), ok in zip(todo, ticked) if ok}
+                if marks:   # after the ticks: a crash in between only repeats them (they emit nothing)
+                    await self.db[REMINDERS].update_one({"_id": doc["_id"]}, {"$set": marks})
             day += timedelta(days=1)
         # Compare-and-set: if a scheduling pulled the cursor back meanwhile, keep its value.
         if not state:
@@ -143,10 +144,6 @@ class Scheduler:
         # The stream keeps the jurisdiction it was created under (CommandHandler); this
         # one is only used if the stream were empty, when the decider refuses anyway.
         return self._ctx(self.rt.settings.jurisdictions[0])
-
-
-def _chunks(items: list, size: int = CONCURRENT) -> list[list]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 async def run(rt: Runtime, stop: asyncio.Event) -> None:

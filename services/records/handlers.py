@@ -3,11 +3,11 @@ check who may act, decide, append. Two stream loads at most per request."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from shared import store
 from shared.auth import Principal
 from shared.commands import Context, within
 from shared.errors import DomainError, NotFound
@@ -65,15 +65,12 @@ async def on_trainees(rt: Runtime, ctx: Context, who: Principal, class_id: str,
     command decided on its own stream (a few at once). Returns the rows refused, each
     with its reason; the others are saved."""
     f = await facts(rt, who, class_id)
-    items = list(builds.items())
-    refused: list[dict] = []
 
-    async def one(cadre_id: str, build) -> None:
+    async def one(cadre_id: str, build) -> dict | None:
         try:
             await rt.commands.execute(TRAINEE, domain.trainee_stream(class_id, cadre_id), build(f), ctx, within(who))
         except (DomainError, NotFound) as exc:
-            refused.append({"cadre_id": cadre_id, "code": exc.code, "message": exc.message})
-    for i in range(0, len(items), AT_ONCE):
-        await asyncio.gather(*(one(cadre_id, build) for cadre_id, build in items[i:i + AT_ONCE]))
-    order = {cadre_id: i for i, (cadre_id, _b) in enumerate(items)}
-    return sorted(refused, key=lambda r: order[r["cadre_id"]])
+            return {"cadre_id": cadre_id, "code": exc.code, "message": exc.message}
+        return None
+    results = await store.gather_chunked([lambda c=c, b=b: one(c, b) for c, b in builds.items()], size=AT_ONCE)
+    return [r for r in results if r is not None]
