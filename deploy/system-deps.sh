@@ -10,6 +10,8 @@ command -v mvn  >/dev/null 2>&1 || missing+=(maven)
 # The store (FerretDB) keeps its data in a private PostgreSQL cluster; the package
 # also creates the `postgres` user that initdb and postgres run as.
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+# psql installs the GIN twins for FerretDB's indexes at every start (deploy/local/postgres/).
+compgen -G "/usr/lib/postgresql/*/bin/psql" >/dev/null || command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 # A CJK font for the record form PDF (纪实考察记录表), and Debian's Chromium for the
 # dashboard's browser test (Playwright drives it; its own browser download is not used).
