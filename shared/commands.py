@@ -60,7 +60,7 @@ def decide_all(decider: Decider[S], state: S, commands: Any) -> list[Event]:
     return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class Several:
     """A list of commands for `decide_all` (a decider matches it and calls decide_all)."""
 
