@@ -369,8 +369,10 @@ async def test_a_class_from_registry_to_follow_up(deployment, county, servers):
                 f"缺勤 {len(missed.get(c, ())) - excused}；出勤率 {rate * 100:.1f}%")
         hours = f"已获 {sum(hours_of[s] for s in attended[c]):g} / 应修 {required_hours:g}"
         graduated = "；已结业" if c in graduates else ""
-        html = await wait_for(lambda c=c: form(c), lambda t: line in t and hours + graduated + "<" in t)
-        assert all(t in html for t in texts[c]) and name_of[c] in html
+        # The records and the attendance reach the form through different projections: wait for both.
+        html = await wait_for(lambda c=c: form(c), lambda t, c=c: line in t and hours + graduated + "<" in t
+                              and all(x in t for x in texts[c]))
+        assert name_of[c] in html
     pdf = rec.get(f"/classes/{class_id}/trainees/{on_leave}/form.pdf", headers=school)
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
