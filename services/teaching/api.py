@@ -116,6 +116,7 @@ class RuleIn(BaseModel):
     min_attendance_rate: float = Field(0.9, ge=0, le=1, description="最低出勤率")
     require_required_courses: bool = Field(True, description="是否须修完全部必修课")
     min_hours: float = Field(0, ge=0, description="最低总学时")
+    graduated_on: date | None = Field(None, description="结业日期：默认今天；补录往期班次时填写（不早于班次最后一天，不晚于今天）")
 
 
 class Accepted(BaseModel):
@@ -312,7 +313,7 @@ def routes() -> APIRouter:
                        who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role(*RUNS)
         rule = cr.GraduationRule(body.min_attendance_rate, body.require_required_courses, body.min_hours)
-        return _accepted(await handlers.graduate(rt, ctx, who, class_id, local_now().date(), rule))
+        return _accepted(await handlers.graduate(rt, ctx, who, class_id, local_now().date(), rule, body.graduated_on))
 
     @r.get("/classes/{class_id}/graduation", tags=["结业"], summary="结业名单与未结业学员及原因")
     async def graduation(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):

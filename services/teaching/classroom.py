@@ -126,6 +126,24 @@ class Graduate:
     attended: Mapping[str, frozenset[str]]     # session id -> who attended (after closing)
     roster: Roster
     rule: GraduationRule = GraduationRule()
+    # The graduation date on record: the day of the assessment (today) unless given, as
+    # when a school back-fills a past class; never before the class ended nor after today.
+    on: date | None = None
+
+
+def graduation_date(title: str, ends_on: date, today: date, on: date | None) -> date:
+    """The date a graduation is recorded on, or the reason it cannot be (checked before
+    the sessions are closed, so a refused graduation changes nothing)."""
+    if today < ends_on:
+        raise DomainError(f"班次“{title}”{ends_on} 结业，尚未结束，不能进行结业评定。", code="class_not_ended")
+    on = on or today
+    if on < ends_on:
+        raise DomainError(f"结业日期 {on} 早于班次最后一天 {ends_on}。", code="graduation_before_end",
+                          field="graduated_on")
+    if on > today:
+        raise DomainError(f"结业日期 {on} 晚于今天 {today}：结业评定只能记在已经过去的日子。",
+                          code="graduation_in_future", field="graduated_on")
+    return on
 
 
 @dataclass
@@ -305,9 +323,7 @@ class ClassRecordDecider:
 
     @staticmethod
     def _graduate(st: ClassRecordState, c: Graduate) -> list[Event]:
-        if c.today < c.ends_on:
-            raise DomainError(f"班次“{c.class_title}”{c.ends_on} 结业，尚未结束，不能进行结业评定。",
-                              code="class_not_ended")
+        on = graduation_date(c.class_title, c.ends_on, c.today, c.on)
         held = [s for s in c.sessions if not s.cancelled]
         if not held:
             raise DomainError("本班没有开出任何课次，无法进行结业评定。", code="no_sessions")
@@ -339,7 +355,7 @@ class ClassRecordDecider:
                 out.append(TraineeNotGraduated(class_id=c.class_id, cadre_id=cadre_id, reasons=reasons))
             else:
                 out.append(TraineeGraduated(
-                    class_id=c.class_id, cadre_id=cadre_id, name=t.name, unit=t.unit, graduated_on=c.today,
+                    class_id=c.class_id, cadre_id=cadre_id, name=t.name, unit=t.unit, graduated_on=on,
                     hours=hours, attendance_rate=rate, home_jurisdiction=t.home_jurisdiction,
                     class_title=c.class_title,
                 ))

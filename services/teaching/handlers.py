@@ -139,7 +139,7 @@ async def on_session(rt: Runtime, ctx: Context, who: Principal, class_id: str, s
 
 
 async def graduate(rt: Runtime, ctx: Context, who: Principal, class_id: str, today: date,
-                   rule: cr.GraduationRule) -> list[Envelope]:
+                   rule: cr.GraduationRule, on: date | None = None) -> list[Envelope]:
     """Closes every held session (its absences are part of the verdict), then decides.
 
     Once a session is closed everyone on the roster has either attended or an absence,
@@ -147,13 +147,14 @@ async def graduate(rt: Runtime, ctx: Context, who: Principal, class_id: str, tod
     closing is the one the verdict is about even if check-ins race with graduation."""
     facts = await class_facts(rt, who, class_id)
     window = facts.window()
+    cr.graduation_date(window.title, window.ends_on, today, on)      # a wrong date closes nothing
     cls_ctx = _as_class(ctx, facts)
     record = await rt.commands.load(CLASS, cr.class_stream(class_id))
     pending = {c: t for c, t in facts.roster.items() if c not in record.state.concluded}
     sessions = tuple((await timetable(rt, facts)).of_class(class_id))
     held = [s for s in sessions if not s.cancelled]
     closed: list[Envelope] = []
-    if today >= window.ends_on and pending:
+    if pending:
         async def close(s: d.Session) -> frozenset[str]:
             stream = cr.attendance_stream(class_id, s.session_id)
             closed.extend(await rt.commands.execute(ATTENDANCE, stream, cr.CloseSession(s, pending, today), cls_ctx))
@@ -161,8 +162,8 @@ async def graduate(rt: Runtime, ctx: Context, who: Principal, class_id: str, tod
         attended = dict(zip([s.session_id for s in held],
                             await store.gather_chunked([lambda s=s: close(s) for s in held], size=8)))
     else:
-        attended = {}     # the decider refuses with the reason
-    cmd = cr.Graduate(class_id, window.title, window.ends_on, today, sessions, attended, facts.roster, rule)
+        attended = {}     # the decider refuses: everyone is judged already
+    cmd = cr.Graduate(class_id, window.title, window.ends_on, today, sessions, attended, facts.roster, rule, on)
     return closed + await rt.commands.execute(CLASS, cr.class_stream(class_id), cmd, cls_ctx)
 
 

@@ -197,10 +197,19 @@ async def test_a_term_of_150_from_roster_to_graduation(servers, teaching):
             r = http.post(base + "/close", headers=school())
             assert r.status_code == 200 and r.json()["count"] == len(away), r.text
 
+    # A graduation date before the class's last day or after today is refused and closes
+    # nothing: the session left open is closed (its absences recorded) by the graduation below.
+    for on, code in ((ends - timedelta(days=1), "graduation_before_end"),
+                     (today + timedelta(days=1), "graduation_in_future")):
+        r = http.post(f"/classes/{class_id}/graduation", headers=school(), json={
+            "min_attendance_rate": 0.8, "require_required_courses": True, "graduated_on": str(on)})
+        assert r.status_code == 422 and r.json()["code"] == code and str(on) in r.json()["message"], r.text
+
     # graduation
     r = http.post(f"/classes/{class_id}/graduation", headers=school(),
                   json={"min_attendance_rate": 0.8, "require_required_courses": True})
     assert r.status_code == 200, r.text
+    assert "AbsenceRecorded" in r.json()["events"], r.json()["events"]
 
     # expected, computed here from the same inputs
     kinds = [KIND[TERM[n][0]] for n, _ in held]

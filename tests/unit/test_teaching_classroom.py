@@ -153,9 +153,9 @@ SESSIONS = (S1, S2, S3)
 ALL = frozenset(ROSTER)
 
 
-def graduate(attended, rule=GraduationRule(), today=TODAY, sessions=SESSIONS, roster=ROSTER):
+def graduate(attended, rule=GraduationRule(), today=TODAY, sessions=SESSIONS, roster=ROSTER, on=None):
     return Graduate("c1", "中青年干部培训班", date(2026, 3, 20), today, sessions,
-                    {k: frozenset(v) for k, v in attended.items()}, roster, rule)
+                    {k: frozenset(v) for k, v in attended.items()}, roster, rule, on)
 
 
 def test_graduation_by_attendance_required_courses_and_hours():
@@ -192,6 +192,17 @@ def test_graduation_rules_when_and_once():
     assert all(isinstance(e, TraineeGraduated) for e in done) and len(done) == 3
     refused(done, graduate({}), "already_concluded", R)
     refused(done, SetCurriculum("c1", ("k1",), {}, KNOWN), "class_concluded", R)
+
+
+def test_a_past_class_is_back_filled_with_its_own_graduation_date():
+    # Given a class that ended on 20 March, when the school records its graduation on
+    # 21 March dated the 20th, then the graduates carry the 20th; a date before the last
+    # day or after today is refused and nothing is decided.
+    done = when([], graduate({"s1": ALL, "s2": ALL, "s3": ALL}, on=date(2026, 3, 20)), R)
+    assert {e.graduated_on for e in done} == {date(2026, 3, 20)} and len(done) == 3
+    message = refused([], graduate({}, on=date(2026, 3, 19)), "graduation_before_end", R)
+    assert "2026-03-19" in message and "2026-03-20" in message
+    assert "2026-03-22" in refused([], graduate({}, on=date(2026, 3, 22)), "graduation_in_future", R)
 
 
 def test_a_trainee_confirmed_late_is_judged_after_the_others():
