@@ -6,9 +6,11 @@ Order (each step is what a user of that service would do):
   department confirms its list (rejects one), study groups → selection's clock back to
   the real day → teaching catalogue, curriculum, each session scheduled and checked in
   (leave, lateness, absences), and at the same time records: 3+N recorders, records, a
-  correction, the Hunan classes scored for a week → graduation → follow-up: plan,
-  mentors, tasks, talks, outcomes; its clock moved to +35 days (month-1 evaluations, on
-  time) and then to +100 days (month-3 due, the rest of month 1 overdue) → last, the
+  correction, the Hunan classes scored for a week → graduation (武城县's spring class
+  back-filled with its own date, and its first half-year of follow-up with follow-up's
+  clock walked through its months 1, 3 and 6) → follow-up: plan, mentors, tasks, talks,
+  outcomes; its clock moved to +35 days (month-1 evaluations, on time), to the spring
+  class's month 12, and then to +100 days (month-3 due, the rest of month 1 overdue) → last, the
   Huzhou camp's records and two weeks of scores (a third of all calls), so that the
   province and county pages `ganxun up` prints are full before the demo ends.
 """
@@ -27,6 +29,7 @@ import httpx
 
 from deploy.demo import data
 from deploy.demo.client import Api, DemoError
+from services.followup.domain import add_months, questions_for
 from services.selection.cadres import cadre_id_for
 from shared.clock import local_today
 
@@ -61,6 +64,7 @@ class ClassPlan:
     committee: int = 2                       # the N of 3+N
     scheme: bool = False
     score_weeks: int = 2                     # weeks scored with the scheme (the last ones)
+    past: bool = False                       # ended ten months ago: followed up through month 12
     trainees: list[data.Person] = field(default_factory=list)
     rejected: data.Person | None = None
     sessions: list[dict] = field(default_factory=list)
@@ -121,12 +125,17 @@ def plan(codes: Codes, today: date, scale: float, names: data.Names) -> tuple[li
         c.rejected = registry.people[offset + size]
         return c
 
-    reg = names.registry(wucheng, _n(60, scale, 10))
+    reg = names.registry(wucheng, _n(80, scale, 16))
     regs.append(reg)
     wc = county_class(wucheng, "wc-xzsj", "乡镇党委书记培训班", today - timedelta(days=40),
                       _n(5, scale, 2), _n(40, scale, 6), reg, category="乡镇党委书记")
     wc.scheme, wc.score_weeks = True, 1         # the county page's assessment chart
-    classes.append(wc)
+    # Its spring class, graduated about ten months ago, so that the follow-up runs through
+    # months 6 and 12 (the evaluation chart's four stages); the school back-fills its graduation date.
+    past = county_class(wucheng, "wc-kjjx", "科级干部进修班（春季）", today - timedelta(days=320), _n(5, scale, 2),
+                        _n(30, scale, 6), reg, offset=wc.size + 1, category="科级干部")
+    past.past = True
+    classes += [past, wc]
     reg = names.registry(xundian, _n(90, scale, 16))
     regs.append(reg)
     a = _n(40, scale, 6)
@@ -165,6 +174,9 @@ async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(),
         api = Api(client, urls, private_key, concurrency)
         d = Demo(api, today, rng, codes.wucheng)
         await d.selection_clock(min(c.days[0] for c in classes) - timedelta(days=3))
+        past = [c for c in classes if c.past]
+        if past:    # follow-up's clock starts on the day the past class ended, then only moves forward
+            await d.followup_clock(min(c.days[-1] for c in past))
         await asyncio.gather(*(d.registry(r) for r in regs))
         step("干部名册")
         await asyncio.gather(*(d.select(c) for c in classes))
@@ -174,10 +186,11 @@ async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(),
         await asyncio.gather(*(d.catalogue(county) for county in counties.values()),
                              *(d.followup_plan(c) for c in classes), *(d.online_hours(r) for r in regs))
         step("教学：课程、师资、教学点；网络学习学时")
-        camp = [c for c in classes if c.score_weeks > 1]
+        camp = [c for c in classes if c.groups]          # the camp: study groups, a year of Saturdays
         # The pages `ganxun up` prints (the Hunan province, 武城县) first, through every step
         # to month-1 evaluations; then 寻甸 and the camp. The follow-up clock only moves
-        # forward: +35 days for both passes' month-1 evaluations, then +100 for month 3.
+        # forward: through the past class's months 1, 3 and 6, to the real day, +35 days
+        # for both passes' month-1 evaluations, the past class's month 12, then +100 for month 3.
         first = [c for c in classes if c.code in (codes.wucheng, *codes.hunan)]
         rest = [c for c in classes if c not in first]
 
@@ -194,22 +207,29 @@ async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(),
             await asyncio.gather(*(teach(county) for county in by_county.values()),
                                  *(d.records(c) for c in cs if c not in camp))
             await asyncio.gather(*(d.graduate(c) for c in cs))
-            await asyncio.gather(*(d.after(c) for c in cs if c not in camp), *(d.scheduled(c) for c in camp if c in cs))
+            for c in cs:
+                if c.past:          # its first half-year: before anything else is done in follow-up
+                    await d.past_year(c)
+            await asyncio.gather(*(d.after(c, today - timedelta(days=1)) for c in cs if c not in camp and not c.past),
+                                 *(d.scheduled(c) for c in camp if c in cs))
 
         await teach_and_record(first)
-        step("湖南四县、武城县：排课、签到、纪实、结业、导师与成果")
+        step("湖南四县、武城县：排课、签到、纪实、结业、往期班次半年跟踪、导师与成果")
         await d.followup_clock(today + timedelta(days=35))
-        await asyncio.gather(*(d.evaluate(c, 1, 0.6) for c in first))
+        await asyncio.gather(*(d.evaluate(c, 1, 0.6) for c in first if not c.past))
         out.panels_full = time.monotonic() - started
         step("湖南四县、武城县：一个月评价（省级、县级看板已满）")
         await teach_and_record(rest)
         step("寻甸县、湖州特训营：排课、签到、纪实、结业")
         await asyncio.gather(*(d.evaluate(c, 1, 0.6) for c in rest))
         step("寻甸县、湖州特训营：一个月评价")
+        for c in past:      # its month 12 falls between +35 and +100 days
+            await d.followup_clock(max(today + timedelta(days=35), add_months(c.days[-1], 12) + timedelta(days=5)))
+            await d.evaluate(c, 12, 0.75)
         await d.followup_clock(today + timedelta(days=100))
-        await asyncio.gather(*(d.evaluate(c, 3, 0.3) for c in classes))
-        step("跟踪：三个月评价；其余节点到期、逾期")
-        await asyncio.gather(*(d.records(c) for c in camp), *(d.after(c) for c in camp))
+        await asyncio.gather(*(d.evaluate(c, 3, 0.3) for c in classes if not c.past))
+        step("跟踪：往期班次一年评价、三个月评价；其余节点到期、逾期")
+        await asyncio.gather(*(d.records(c) for c in camp), *(d.after(c, today - timedelta(days=1)) for c in camp))
         step("特训营：3+N 记录、两周量化考核；导师、帮带任务、上讲台、成果")
         out.classes, out.trainees = len(classes), sum(len(c.trainees) for c in classes)
         out.sessions = sum(len(c.sessions) for c in classes)
@@ -374,7 +394,8 @@ class Demo:
     async def graduate(self, c: ClassPlan) -> None:
         ps = self.school(c.code)
         await self.api.call("teaching", "POST", f"/classes/{c.class_id}/graduation", ps, json={
-            "min_attendance_rate": 0.75, "require_required_courses": False, "min_hours": 0})
+            "min_attendance_rate": 0.75, "require_required_courses": False, "min_hours": 0,
+            **({"graduated_on": c.days[-1].isoformat()} if c.past else {})})   # a past class, back-filled
 
         async def judged():
             got = await self.api.get("teaching", f"/classes/{c.class_id}/graduation", ps)
@@ -460,7 +481,19 @@ class Demo:
             return got and any(x.get("class_id") == c.class_id for x in got.get("classes", []))
         await self.api.until(filed, f"{c.title} 跟踪节点排定")
 
-    async def after(self, c: ClassPlan) -> None:
+    async def past_year(self, c: ClassPlan) -> None:
+        """A class that ended ten months ago: follow-up's clock walks through its months 1, 3
+        and 6 (each evaluated by most graduates five days after it came due, the rest left
+        overdue), its mentors work in month 3, then the clock comes to the real day."""
+        await self.scheduled(c)
+        for month, share in ((1, 0.9), (3, 0.85), (6, 0.8)):
+            on = add_months(c.days[-1], month) + timedelta(days=5)
+            await self.followup_clock(on)
+            await asyncio.gather(self.evaluate(c, month, share), *([self.after(c, on)] if month == 3 else []))
+        await self.followup_clock(self.today)
+
+    async def after(self, c: ClassPlan, on: date) -> None:
+        """Mentors and their tasks, sharing talks and outcomes; talks and endorsements dated `on`."""
         await self.scheduled(c)
         org, ps = self.org(c.code), self.school(c.code)
         people = {cadre_id_for(p.id_number): p for p in c.trainees}
@@ -479,7 +512,7 @@ class Demo:
             unit = self.api.who("unit", c.code, "单位办公室", user_id=f"demo-unit-{people[cid].unit}",
                                 unit=people[cid].unit)
             await self.api.call("followup", "POST", f"/classes/{c.class_id}/trainees/{cid}/talks", unit, json={
-                "talk_id": f"talk-{c.class_id}-{k}", "on": (self.today - timedelta(days=1)).isoformat(),
+                "talk_id": f"talk-{c.class_id}-{k}", "on": on.isoformat(),
                 "audience": "本单位全体干部", "topic": f"{c.title}学习体会分享", "attendees": 30 + k})
         topics = data.RESEARCH if c.groups else data.RESEARCH[:2]
         for k, title in enumerate(topics):
@@ -491,17 +524,17 @@ class Demo:
             if k % 2 == 0:
                 await self.api.call("followup", "POST", f"/outcomes/{oid}/endorsements", org, json={
                     "kind": "approval" if k % 4 == 0 else "adoption", "by": "市委主要领导" if k % 4 == 0 else "市发展改革委",
-                    "on": (self.today - timedelta(days=1)).isoformat(), "note": "请相关部门研究吸收"},
+                    "on": on.isoformat(), "note": "请相关部门研究吸收"},
                     tolerate=("already_endorsed",))
 
     async def evaluate(self, c: ClassPlan, month: int, share: float) -> None:
         people = {cadre_id_for(p.id_number): p for p in c.trainees}
-        keys = {1: ("ideals", "learning", "attitude"), 3: ("application", "diligence", "teamwork")}[month]
+        keys = list(questions_for(month))
         chosen = c.graduates[: round(len(c.graduates) * share)]
 
         async def one(k: int, cid: str) -> None:
             p = people[cid]
-            base = 72 + (k * 13) % 25
+            base = 72 + (k * 13) % 25 + month // 3          # a slight rise over the year
             who = [("self", self.api.who("trainee", c.code, p.name, user_id=cid), None),
                    ("colleague", self.api.who("unit", c.code, "同事", user_id=f"colleague-{cid}", unit=p.unit), "同事王某"),
                    ("unit_leader", self.api.who("unit", c.code, "单位领导", user_id=f"leader-{p.unit}", unit=p.unit), None)]

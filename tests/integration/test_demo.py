@@ -63,7 +63,7 @@ async def test_demo_fills_every_service(demo):
           f"{summary.classes} classes, {summary.trainees} trainees, {summary.sessions} sessions, "
           f"{summary.graduates} graduates, {summary.records} records, {summary.evaluations} evaluations; "
           f"refused (tolerated): {summary.refused}\nsteps: {summary.steps}")
-    assert len(steps) == STEPS and summary.classes == 4 + len(codes.hunan)
+    assert len(steps) == STEPS and summary.classes == 5 + len(codes.hunan)
     # When the loader announced the province page full, every panel had figures (month 3 comes later).
     assert at_full["missing"] == [], at_full
     assert 0 < summary.panels_full < summary.seconds
@@ -118,6 +118,30 @@ async def test_demo_fills_every_service(demo):
         r = httpx.get(f"{sel}/cadres/{hz.graduates[0]}/history", headers=org)
         return r.json() if r.status_code == 200 and hz.class_id in r.text else None
     await eventually(history, timeout=60)
+
+    # 武城县's spring class, back-filled ten months after it ended: selection's history keeps
+    # its own graduation date, and the county page has evaluation means for all four stages.
+    past = next(c for c in summary.plans if c.past)
+    wc_org = auth("org_department", codes.wucheng, "组织部")
+    r = httpx.get(f"{sel}/cadres/{past.graduates[0]}/history", headers=wc_org)
+    assert [t["graduated_on"] for t in r.json()["trainings"]] == [past.days[-1].isoformat()], r.text
+
+    async def four_stages():
+        r = httpx.get(f"{procs['dashboard'].url}/api/overview", headers=auth("analyst", codes.wucheng, "分析员"),
+                      params={"year": "all"})
+        ev = r.json()["totals"]["evaluation"] if r.status_code == 200 else {}
+        return ev if all(ev.get(m) for m in ("1", "3", "6", "12")) else None
+    await eventually(four_stages, timeout=60)
+    # The loader's shares evaluated months 1/3/6/12; with the clock at +100 days the rest are overdue.
+    n = len(past.graduates)
+    completed = sum(round(n * share) for share in (0.9, 0.85, 0.8, 0.75))
+
+    async def effect():
+        r = httpx.get(f"{fol}/classes/{past.class_id}/effect", headers=wc_org)
+        body = r.json() if r.status_code == 200 else {}
+        return body if body.get("milestones_completed") == completed else None
+    body = await eventually(effect, timeout=60)
+    assert (body["milestones_scheduled"], body["milestones_overdue_open"]) == (4 * n, 4 * n - completed), body
 
     # The province dashboard rolls the Hunan classes up by county, from the same events.
     year = max(c.days[0].year for c in summary.plans if c.code in codes.hunan)   # the period is a start year
