@@ -142,8 +142,13 @@ class Catalogue:
         if env.type not in self._current:
             return None
         env = self.upcast(env)
+        cls = self._current[env.type]
+        # A tolerant reader: a field added later (with a default, same version) by a producer
+        # upgraded first is ignored here, not a dead letter. Events built in code still
+        # forbid unknown fields, so a misspelt one fails where it is written.
+        payload = {k: v for k, v in env.payload.items() if k in cls.model_fields}
         try:
-            event = self._current[env.type].model_validate(env.payload)
+            event = cls.model_validate(payload)
         except ValidationError as exc:
             raise MalformedEvent(f"invalid {env.type} payload: {_short(exc)}") from exc
         return Decoded(env, event)

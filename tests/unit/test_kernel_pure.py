@@ -81,6 +81,20 @@ def test_unknown_type_is_none_and_garbage_is_malformed():
         CATALOGUE.decode(bad_code)
 
 
+def test_a_field_added_by_a_newer_producer_is_ignored_by_an_older_reader():
+    # Given a producer upgraded first (SessionAttended gained home_jurisdiction, same
+    # version), when a reader that does not know the field decodes it, then it reads the
+    # event without it instead of dead-lettering it.
+    from shared.events import CATALOGUE
+
+    env = _envelope(TraineeNominated(class_id="c1", cadre_id="a", name="李四", unit="县委办"))
+    newer = env.model_copy(update={"payload": {**env.payload, "added_later": "430121"}})
+    assert CATALOGUE.decode(newer.to_json()).event == TraineeNominated(class_id="c1", cadre_id="a", name="李四",
+                                                                       unit="县委办")
+    with pytest.raises(ValueError):          # in code, a misspelt field still fails where it is written
+        TraineeNominated(class_id="c1", cadre_id="a", name="李四", unit="县委办", added_later="x")
+
+
 def test_old_versions_are_upcast_and_newer_ones_refused():
     cat = Catalogue()
 
