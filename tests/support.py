@@ -21,17 +21,27 @@ from shared.ids import new_id
 from shared.settings import Settings
 
 _used: set[str] = set()
+_own_provinces: set[str] = set()        # whole provinces a test has taken for itself
+NAMED = {"37", "43", "53"}              # left to the tests that name them
 
 
 def random_county(province: str | None = None) -> str:
     """A valid county code no other test in this run uses, so its topics are its own."""
     while True:
-        # Provinces 37, 43 and 53 are left to the tests that name them.
-        p = province or random.choice([f"{n}" for n in range(11, 66) if n not in (37, 43, 53)])
+        p = province or random.choice([f"{n}" for n in range(11, 66) if f"{n}" not in NAMED | _own_provinces])
         code = f"{p}{random.randint(1, 99):02d}{random.randint(1, 99):02d}"
         if code not in _used:
             _used.add(code)
             return code
+
+
+def random_province() -> str:
+    """A two-digit province prefix no county drawn so far is in, kept from later draws:
+    a deployment serving the whole province then sees only the test's own counties."""
+    taken = NAMED | _own_provinces | {c[:2] for c in _used}
+    p = random.choice([f"{n}" for n in range(11, 66) if f"{n}" not in taken])
+    _own_provinces.add(p)
+    return p
 
 
 def token(role: str, jurisdiction: str, name: str = "测试用户", user_id: str | None = None,

@@ -285,14 +285,20 @@ def bucket_of(jurisdiction: str, cadre_id: str) -> str:
     return f"{jurisdiction}|{zlib.crc32(cadre_id.encode()) % BUCKETS:02d}"
 
 
+def home_of(env, ev) -> str:
+    """The cadre's own county: a province-run class's attendance and graduation carry it,
+    so they count for the county that registered the cadre, not for the province."""
+    return getattr(ev, "home_jurisdiction", None) or env.jurisdiction
+
+
 def _by_bucket(env, ev) -> str:
-    return bucket_of(env.jurisdiction, ev.cadre_id)
+    return bucket_of(home_of(env, ev), ev.cadre_id)
 
 
-def _cadre(doc: dict, env, cadre_id: str, change: Callable[[dict], None]) -> None:
-    doc.setdefault("jurisdiction", env.jurisdiction)
+def _cadre(doc: dict, env, ev, change: Callable[[dict], None]) -> None:
+    doc.setdefault("jurisdiction", home_of(env, ev))
     n = doc.setdefault("n", {})
-    c = doc.setdefault("cadres", {}).setdefault(guard_key(cadre_id), {})
+    c = doc.setdefault("cadres", {}).setdefault(guard_key(ev.cadre_id), {})
     old = domain.cadre_contribution(c)
     change(c)
     domain.diff_into(n, old, domain.cadre_contribution(c))
@@ -300,7 +306,7 @@ def _cadre(doc: dict, env, cadre_id: str, change: Callable[[dict], None]) -> Non
 
 @cadres.on(sel.CadreRegistered, key=_by_bucket)
 def _registered(doc, env, ev: sel.CadreRegistered) -> None:
-    _cadre(doc, env, ev.cadre_id, lambda c: c.update(registered=True))
+    _cadre(doc, env, ev, lambda c: c.update(registered=True))
 
 
 def _add_hours(c: dict, year: int, hours: float) -> None:
@@ -311,12 +317,12 @@ def _add_hours(c: dict, year: int, hours: float) -> None:
 @cadres.on(tea.SessionAttended, key=_by_bucket)
 def _hours(doc, env, ev: tea.SessionAttended) -> None:
     year = (ev.on or env.occurred_at.date()).year
-    _cadre(doc, env, ev.cadre_id, lambda c: _add_hours(c, year, ev.hours))
+    _cadre(doc, env, ev, lambda c: _add_hours(c, year, ev.hours))
 
 
 @cadres.on(tea.OnlineHoursCredited, key=_by_bucket)
 def _online(doc, env, ev: tea.OnlineHoursCredited) -> None:
-    _cadre(doc, env, ev.cadre_id, lambda c: _add_hours(c, ev.on.year, ev.hours))
+    _cadre(doc, env, ev, lambda c: _add_hours(c, ev.on.year, ev.hours))
 
 
 @cadres.on(tea.TraineeGraduated, key=_by_bucket)
@@ -325,7 +331,7 @@ def _trained(doc, env, ev: tea.TraineeGraduated) -> None:
         years = c.setdefault("trained", [])
         if ev.graduated_on.year not in years:
             years.append(ev.graduated_on.year)
-    _cadre(doc, env, ev.cadre_id, change)
+    _cadre(doc, env, ev, change)
 
 
 PROJECTIONS = [classes, cadres]

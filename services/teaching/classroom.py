@@ -270,7 +270,8 @@ class AttendanceDecider:
                 continue      # checking in twice changes nothing
             seen.add(cadre_id)
             out.append(SessionAttended(class_id=s.class_id, session_id=s.session_id, cadre_id=cadre_id,
-                                       hours=s.hours, on=s.on, kind=s.kind, late=late))
+                                       hours=s.hours, on=s.on, kind=s.kind, late=late,
+                                       home_jurisdiction=c.roster[cadre_id].home_jurisdiction))
         return out
 
     def evolve(self, st: AttendanceState, e: Event) -> AttendanceState:

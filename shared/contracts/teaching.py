@@ -122,6 +122,9 @@ class SessionAttended(Event, type="SessionAttended", version=1):
     on: date | None = None
     kind: CourseKind | None = None
     late: bool = False
+    # The trainee's own county (from selection's nomination), when the class is run above
+    # it (a province class): that county's history and dashboard count these hours.
+    home_jurisdiction: str | None = None
 
 
 @register

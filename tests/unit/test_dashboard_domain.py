@@ -123,6 +123,24 @@ def test_rotation_coverage_lasts_five_years_and_hours_compliance_is_per_policy()
     assert domain.metrics({}, total, 2022, hours_policy=110)["hours_compliance"] == 0.0
 
 
+def test_a_province_class_counts_for_the_county_that_registered_the_cadre():
+    # Given a cadre registered by the county, when the province's party school records
+    # their attendance and graduation (events on the province's topic, carrying the home
+    # county), then the county's coverage and hours count them and the province has no bucket.
+    province = "370000"
+    envs = envelopes("reg", [sel.CadreRegistered(cadre_id="a", name="a", gender="女", birth_date=date(1990, 1, 1),
+                                                 id_number="x", unit="u", rank="科员")])
+    envs += envelopes("hours-a", [
+        tea.SessionAttended(class_id="p", session_id="s", cadre_id="a", hours=120, on=date(2026, 5, 1),
+                            home_jurisdiction=COUNTY),
+        tea.TraineeGraduated(class_id="p", cadre_id="a", name="a", unit="u", graduated_on=date(2026, 5, 2), hours=120,
+                             attendance_rate=1, home_jurisdiction=COUNTY)], code=province)
+    docs = fold(cadres, {}, envs)
+    assert {(d["_id"], d["jurisdiction"]) for d in docs.values()} == {(bucket_of(COUNTY, "a"), COUNTY)}
+    m = domain.metrics({}, domain.sum_counts(d["n"] for d in docs.values()), 2026)
+    assert (m["rotation_coverage"], m["hours_compliance"]) == (1.0, 1.0)
+
+
 def test_rates_are_empty_not_zero_when_nothing_to_divide():
     m = domain.metrics({}, {}, 2026)
     assert (m["confirmation_rate"], m["attendance_rate"], m["rotation_coverage"], m["record_coverage"]) == (None,) * 4

@@ -41,7 +41,7 @@ def refused(given, command, code, decider=A):
 
 def attended(s: Session, c: str, late=False):
     return SessionAttended(class_id="c1", session_id=s.session_id, cadre_id=c, hours=s.hours, on=s.on, kind=s.kind,
-                           late=late)
+                           late=late, home_jurisdiction=ROSTER[c].home_jurisdiction)
 
 
 def check_in(s=S1, *ids, late=(), today=TODAY):
@@ -53,6 +53,14 @@ def test_bulk_check_in_of_a_whole_class_is_one_decision():
     roster = {f"p{i}": Trainee(f"p{i}", f"学员{i}", "单位") for i in range(150)}
     events = when([], CheckIn(S1, tuple((c, False) for c in roster), roster, TODAY))
     assert len(events) == 150 and all(e.hours == 3.0 and e.kind == "理论课" and e.on == S1.on for e in events)
+
+
+def test_attendance_names_the_trainees_home_county():
+    # A province class's roster says where each trainee comes from; the attendance carries
+    # it, so the county's history and dashboard count the hours.
+    roster = {"a": Trainee("a", "学员a", "县委办", "430121"), "b": Trainee("b", "学员b", "县委办", "430181")}
+    events = when([], CheckIn(S1, (("a", False), ("b", False)), roster, TODAY))
+    assert [(e.cadre_id, e.home_jurisdiction) for e in events] == [("a", "430121"), ("b", "430181")]
 
 
 def test_late_arrival_is_marked():
