@@ -199,17 +199,19 @@ async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(),
             for c in cs:
                 by_county.setdefault(c.code, []).append(c)
 
+            past_year: list[asyncio.Task] = []
+
             async def teach(county: list[ClassPlan]) -> None:   # one timetable stream per county: in turn
                 for c in county:
                     await d.teach(c)
+                    if c.past:      # graduated and followed up through month 6 while the others are taught
+                        past_year.append(asyncio.create_task(d.graduate_past(c)))
             # Records need only the roster, not the sessions: both at once. The camp's records,
             # its two weeks of scores and its mentors (a third of all calls) come last.
             await asyncio.gather(*(teach(county) for county in by_county.values()),
                                  *(d.records(c) for c in cs if c not in camp))
-            await asyncio.gather(*(d.graduate(c) for c in cs))
-            for c in cs:
-                if c.past:          # its first half-year: before anything else is done in follow-up
-                    await d.past_year(c)
+            # Mentors' tasks are dated by follow-up's clock: only once it is back on the real day.
+            await asyncio.gather(*(d.graduate(c) for c in cs if not c.past), *past_year)
             await asyncio.gather(*(d.after(c, today - timedelta(days=1)) for c in cs if c not in camp and not c.past),
                                  *(d.scheduled(c) for c in camp if c in cs))
 
@@ -229,8 +231,9 @@ async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(),
         await d.followup_clock(today + timedelta(days=100))
         await asyncio.gather(*(d.evaluate(c, 3, 0.3) for c in classes if not c.past))
         step("跟踪：往期班次一年评价、三个月评价；其余节点到期、逾期")
-        await asyncio.gather(*(d.records(c) for c in camp), *(d.after(c, today - timedelta(days=1)) for c in camp))
-        step("特训营：3+N 记录、两周量化考核；导师、帮带任务、上讲台、成果")
+        await asyncio.gather(*(d.records(c) for c in camp), *(d.after(c, today - timedelta(days=1)) for c in camp),
+                             *(d.ratings(c) for c in classes))
+        step("特训营：3+N 记录、两周量化考核；导师、帮带任务、上讲台、成果；各班课程评价")
         out.classes, out.trainees = len(classes), sum(len(c.trainees) for c in classes)
         out.sessions = sum(len(c.sessions) for c in classes)
         out.graduates = sum(len(c.graduates) for c in classes)
@@ -241,6 +244,8 @@ async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(),
 
 
 STEPS = 9
+RATERS = 4                                   # trainees rating each session
+COMMENTS = {5: "案例鲜活，联系实际，收获很大。", 4: "内容充实，建议增加互动研讨时间。", 3: "理论性较强，希望多讲基层案例。"}
 
 
 class Demo:
@@ -388,6 +393,7 @@ class Demo:
             if leave:
                 absent.add(leave)
             entries = [{"cadre_id": x, "late": self.rng.random() < 0.03} for x in ids if x not in absent]
+            c.sessions[-1]["attended"] = [e["cadre_id"] for e in entries]
             attending.append(asyncio.create_task(attend(sid, leave, entries)))
         await asyncio.gather(*attending)
 
@@ -403,6 +409,19 @@ class Demo:
             return got if done else None
         got = await self.api.until(judged, f"{c.title} 结业名单")
         c.graduates = [g["cadre_id"] for g in got["graduated"]]
+
+    async def ratings(self, c: ClassPlan) -> None:
+        """课程评价: a few of those who attended each session rate it (1–5, once each), as
+        trainees do from their phones after class."""
+        async def rate(sid: str, k: int, cid: str) -> None:
+            stars = 5 if (k + len(sid)) % 3 else 4 if k % 5 else 3
+            me = self.api.who("trainee", c.code, "学员", user_id=cid)
+            await self.api.call("teaching", "POST", f"/classes/{c.class_id}/sessions/{sid}/ratings", me, json={
+                "rating": stars, "comment": COMMENTS[stars]}, tolerate=("already_rated", "not_attended"))
+        async def session(s: dict) -> None:     # one stream per session: its raters in turn
+            for k, cid in enumerate(s.get("attended", [])[:RATERS]):
+                await rate(s["session_id"], k, cid)
+        await asyncio.gather(*(session(s) for s in c.sessions))
 
     # -- records ------------------------------------------------------------------------------
     async def records(self, c: ClassPlan) -> None:
@@ -481,10 +500,12 @@ class Demo:
             return got and any(x.get("class_id") == c.class_id for x in got.get("classes", []))
         await self.api.until(filed, f"{c.title} 跟踪节点排定")
 
-    async def past_year(self, c: ClassPlan) -> None:
-        """A class that ended ten months ago: follow-up's clock walks through its months 1, 3
-        and 6 (each evaluated by most graduates five days after it came due, the rest left
-        overdue), its mentors work in month 3, then the clock comes to the real day."""
+    async def graduate_past(self, c: ClassPlan) -> None:
+        """A class that ended ten months ago, graduated (back-filled); follow-up's clock then
+        walks through its months 1, 3 and 6 (each evaluated by most graduates five days after
+        it came due, the rest left overdue), its mentors work in month 3, and the clock comes
+        to the real day. Other classes may graduate meanwhile: their milestones are ahead."""
+        await self.graduate(c)
         await self.scheduled(c)
         for month, share in ((1, 0.9), (3, 0.85), (6, 0.8)):
             on = add_months(c.days[-1], month) + timedelta(days=5)

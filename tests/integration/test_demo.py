@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from deploy.demo import Codes, load
-from deploy.demo.loader import STEPS
+from deploy.demo.loader import RATERS, STEPS
 from deploy.demo.data import HUZHOU_GROUPS
 from shared.auth import ensure_dev_keys
 from tests.support import ServiceProcess, auth, eventually, random_county, settings
@@ -89,6 +89,17 @@ async def test_demo_fills_every_service(demo):
     assert {g["cadre_id"] for g in grad["graduated"]} == set(hz.graduates)
     assert hz.ids()[-1] not in hz.graduates, "the trainee who missed most sessions did not graduate"
     assert len(hz.graduates) >= hz.size // 2
+
+    # Teaching: up to four of those who attended each session rated it (课程评价).
+    rated = sum(min(RATERS, len(x["attended"])) for x in hz.sessions) - \
+        sum(1 for r in summary.refused if "/ratings" in r and hz.class_id in r)
+
+    async def feedback():
+        r = httpx.get(f"{tea}/classes/{hz.class_id}/feedback", headers=school)
+        body = r.json() if r.status_code == 200 else {}
+        return body if sum(x["ratings"] for x in body.get("by_course", [])) == rated else None
+    fb = await eventually(feedback, timeout=60)
+    assert fb["comments"] and all(3 <= x["average"] <= 5 for x in fb["by_teacher"]), fb
 
     # Records: the three core roles have all written; the camp's assessment ranks everyone.
     async def core_roles():      # the camp's records are the last calls: the view may be a moment behind

@@ -62,12 +62,14 @@ def ok(r: httpx.Response, status: int = 201) -> dict:
 async def test_a_province_class_counts_for_each_cadres_own_county(deployment):
     procs, province, a, b = deployment
     url = {k: p.url for k, p in procs.items()}
+    county_selection = {a: url["sel_a"], b: url["sel_b"]}
     names = data.Names()
     regs = {code: names.registry(data.County(code, f"县{code}", "县", ("东山", "西河", "南岭")), 6) for code in (a, b)}
     for code, reg in regs.items():
-        ok(httpx.post(f"{url['sel_' + ('a' if code == a else 'b')]}/cadres/import", headers=auth("org_department", code),
+        ok(httpx.post(f"{county_selection[code]}/cadres/import", headers=auth("org_department", code),
                       files={"file": ("名册.csv", reg.csv_bytes(), "text/csv")}, timeout=60), 200)
-    trainees = {code: [cadre_id_for(p.id_number) for p in reg.people[:3 if code == a else 2]] for code, reg in regs.items()}
+    sent = {a: 3, b: 2}                 # how many of each county's cadres the province trains
+    trainees = {code: [cadre_id_for(p.id_number) for p in reg.people[:sent[code]]] for code, reg in regs.items()}
     everyone = trainees[a] + trainees[b]
 
     # The province sees both counties' registries (it serves their prefix).
@@ -125,11 +127,11 @@ async def test_a_province_class_counts_for_each_cadres_own_county(deployment):
                 hours[c][str(day.year)] = hours[c].get(str(day.year), 0) + HOURS[sid]
 
     # Each county's history has its own cadres' hours and training from the province class.
-    for code, key in ((a, "sel_a"), (b, "sel_b")):
+    for code, sel in county_selection.items():
         org = auth("org_department", code)
         for c in trainees[code]:
             async def history(c=c):
-                r = httpx.get(f"{url[key]}/cadres/{c}/history", headers=org)
+                r = httpx.get(f"{sel}/cadres/{c}/history", headers=org)
                 h = r.json() if r.status_code == 200 else {}
                 return h if h.get("sessions") == (1 if c == missing else 2) and \
                     bool(h.get("trainings")) == (c in graduates) else None
@@ -138,7 +140,7 @@ async def test_a_province_class_counts_for_each_cadres_own_county(deployment):
             assert [t["class_id"] for t in h["trainings"]] == ([class_id] if c in graduates else [])
         # Another county's cadre is not in this county's registry.
         other = trainees[b if code == a else a][0]
-        assert httpx.get(f"{url[key]}/cadres/{other}/history", headers=org).status_code == 404
+        assert httpx.get(f"{sel}/cadres/{other}/history", headers=org).status_code == 404
 
     # The province dashboard: five-year coverage in each county counts its graduates.
     analyst = auth("analyst", province, "省委组织部分析员")
