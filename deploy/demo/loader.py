@@ -132,7 +132,7 @@ def plan(codes: Codes, today: date, scale: float, names: data.Names) -> tuple[li
     wc.scheme, wc.score_weeks = True, 1         # the county page's assessment chart
     # Its spring class, graduated about ten months ago, so that the follow-up runs through
     # months 6 and 12 (the evaluation chart's four stages); the school back-fills its graduation date.
-    past = county_class(wucheng, "wc-kjjx", "科级干部进修班（春季）", today - timedelta(days=320), _n(5, scale, 2),
+    past = county_class(wucheng, "wc-kjjx", "科级干部进修班（春季）", today - timedelta(days=320), _n(3, scale, 2),
                         _n(30, scale, 6), reg, offset=wc.size + 1, category="科级干部")
     past.past = True
     classes += [past, wc]
@@ -207,9 +207,10 @@ async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(),
                     if c.past:      # graduated and followed up through month 6 while the others are taught
                         past_year.append(asyncio.create_task(d.graduate_past(c)))
             # Records need only the roster, not the sessions: both at once. The camp's records,
-            # its two weeks of scores and its mentors (a third of all calls) come last.
+            # its two weeks of scores and its mentors (a third of all calls), and the spring
+            # class's records (not what the printed pages show), come last.
             await asyncio.gather(*(teach(county) for county in by_county.values()),
-                                 *(d.records(c) for c in cs if c not in camp))
+                                 *(d.records(c) for c in cs if c not in camp and not c.past))
             # Mentors' tasks are dated by follow-up's clock: only once it is back on the real day.
             await asyncio.gather(*(d.graduate(c) for c in cs if not c.past), *past_year)
             await asyncio.gather(*(d.after(c, today - timedelta(days=1)) for c in cs if c not in camp and not c.past),
@@ -231,9 +232,10 @@ async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(),
         await d.followup_clock(today + timedelta(days=100))
         await asyncio.gather(*(d.evaluate(c, 3, 0.3) for c in classes if not c.past))
         step("跟踪：往期班次一年评价、三个月评价；其余节点到期、逾期")
-        await asyncio.gather(*(d.records(c) for c in camp), *(d.after(c, today - timedelta(days=1)) for c in camp),
+        await asyncio.gather(*(d.records(c) for c in camp + past),
+                             *(d.after(c, today - timedelta(days=1)) for c in camp),
                              *(d.ratings(c) for c in classes))
-        step("特训营：3+N 记录、两周量化考核；导师、帮带任务、上讲台、成果；各班课程评价")
+        step("特训营：3+N 记录、两周量化考核；导师、帮带任务、上讲台、成果；往期班次纪实；各班课程评价")
         out.classes, out.trainees = len(classes), sum(len(c.trainees) for c in classes)
         out.sessions = sum(len(c.sessions) for c in classes)
         out.graduates = sum(len(c.graduates) for c in classes)
