@@ -226,12 +226,12 @@ async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(),
         step("寻甸县、湖州特训营：排课、签到、纪实、结业")
         await asyncio.gather(*(d.evaluate(c, 1, 0.6) for c in rest))
         step("寻甸县、湖州特训营：一个月评价")
-        for c in past:      # its month 12 falls between +35 and +100 days
+        for c in past:      # its month 12 falls between +35 and +100 days; its mentors' year, its talks
             await d.followup_clock(max(today + timedelta(days=35), add_months(c.days[-1], 12) + timedelta(days=5)))
-            await d.evaluate(c, 12, 0.75)
+            await asyncio.gather(d.evaluate(c, 12, 0.75), d.after(c, add_months(c.days[-1], 2)))
         await d.followup_clock(today + timedelta(days=100))
         await asyncio.gather(*(d.evaluate(c, 3, 0.3) for c in classes if not c.past))
-        step("跟踪：往期班次一年评价、三个月评价；其余节点到期、逾期")
+        step("跟踪：往期班次一年评价与导师帮带、三个月评价；其余节点到期、逾期")
         await asyncio.gather(*(d.records(c) for c in camp + past),
                              *(d.after(c, today - timedelta(days=1)) for c in camp),
                              *(d.ratings(c) for c in classes))
@@ -506,13 +506,13 @@ class Demo:
         """A class that ended ten months ago, graduated (back-filled); follow-up's clock then
         walks through its months 1, 3 and 6 (each evaluated by most graduates five days after
         it came due, the rest left overdue), its mentors work in month 3, and the clock comes
-        to the real day. Other classes may graduate meanwhile: their milestones are ahead."""
+        to the real day. Other classes may graduate meanwhile: their milestones are ahead.
+        Its mentors, talks and outcomes come with its month 12 (see `load`)."""
         await self.graduate(c)
         await self.scheduled(c)
         for month, share in ((1, 0.9), (3, 0.85), (6, 0.8)):
-            on = add_months(c.days[-1], month) + timedelta(days=5)
-            await self.followup_clock(on)
-            await asyncio.gather(self.evaluate(c, month, share), *([self.after(c, on)] if month == 3 else []))
+            await self.followup_clock(add_months(c.days[-1], month) + timedelta(days=5))
+            await self.evaluate(c, month, share)
         await self.followup_clock(self.today)
 
     async def after(self, c: ClassPlan, on: date) -> None:
