@@ -136,6 +136,12 @@ async def _as_one(rt: Runtime, ctx: Context, who: Principal, class_id: str, cmds
         raise
 
 
+def _nomination(cadre: dict, who: Principal) -> NominateTrainee:
+    """A unit's (or the department's) recommendation of a registry cadre, as of today."""
+    return NominateTrainee(cadre_id=cadre["_id"], name=cadre["name"], unit=cadre["unit"], today=today(),
+                           home_jurisdiction=cadre["jurisdiction"], by_unit=_unit_of(who))
+
+
 def _accepted(envs) -> Accepted:
     if not envs:
         return Accepted(stream_id="", events=[], version=0)
@@ -234,9 +240,7 @@ def routes() -> APIRouter:
                        who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role("unit", "org_department")
         cadre = await api_registry.cadre_doc(rt, body.cadre_id, who)
-        cmd = NominateTrainee(cadre_id=cadre["_id"], name=cadre["name"], unit=cadre["unit"], today=today(),
-                              home_jurisdiction=cadre["jurisdiction"], by_unit=_unit_of(who))
-        return _accepted(await handlers.nominate(rt.commands, ctx, who, class_id, cmd))
+        return _accepted(await handlers.nominate(rt.commands, ctx, who, class_id, _nomination(cadre, who)))
 
     @r.post("/classes/{class_id}/nominations/batch", status_code=201, response_model=Accepted,
             summary="单位批量推荐（一次提交多名人选；任何一人不符合条件则整批不生效，并说明是谁、为什么）")
@@ -250,8 +254,7 @@ def routes() -> APIRouter:
             if cadre is None:
                 raise NotFound(f"干部 {cid} 不在名册中（或尚未同步）；整批推荐未生效。", code="cadre_not_found")
             who.require_covers(cadre["jurisdiction"])
-            cmds.append(NominateTrainee(cadre_id=cid, name=cadre["name"], unit=cadre["unit"], today=today(),
-                                        home_jurisdiction=cadre["jurisdiction"], by_unit=_unit_of(who)))
+            cmds.append(_nomination(cadre, who))
         return _accepted(await _as_one(rt, ctx, who, class_id, cmds))
 
     @r.post("/classes/{class_id}/confirmations", status_code=201, response_model=Accepted,
