@@ -608,6 +608,7 @@ def main() -> None:
             cluster.start()
             started.append(cluster)
             bootstrap = cluster.bootstrap_servers
+            os.environ.update(cluster.admin.env())     # the bench's clients are the super-user
             pids["kafka"] = cluster._procs[0].pid()
             how.append(f"local Kafka {KAFKA_VERSION} (1 KRaft node)")
         if env_mongo:

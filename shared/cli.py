@@ -50,8 +50,58 @@ def servers_up(kafka_port: int | None = None, store_port: int | None = None) -> 
     print("启动 Kafka（KRaft）与 FerretDB …（首次运行需下载并构建，可能需要几分钟）", flush=True)
     store.start()
     kafka.start()
-    print(f"  Kafka   {kafka.bootstrap_servers}\n  存储    {store.uri}", flush=True)
+    print(f"  Kafka   {kafka.bootstrap_servers}（SASL/SCRAM 认证）\n  存储    {store.uri}", flush=True)
     return kafka.bootstrap_servers, store.uri
+
+
+def _principals_file():
+    return state_dir() / "kafka" / "principals.json"
+
+
+def bus_principals(jurisdictions: str) -> dict[str, dict[str, str]]:
+    """The local deployment's Kafka principals (one for the four services, one for the
+    dashboard), created with the cluster's super-user; passwords kept in
+    .state/kafka/principals.json (owner-only) so a restart reuses them. Returns, per
+    service, the environment its process connects with."""
+    import secrets
+
+    from shared import bus_access
+    from shared.kafka import Connection
+
+    codes = [c.strip() for c in jurisdictions.split(",") if c.strip()]
+    cluster = _kafka()
+    path = _principals_file()
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    envs: dict[str, dict[str, str]] = {}
+    made: dict[str, dict[str, str]] = {}
+    for name in SERVICES:
+        principal = bus_access.principal_name("-".join(codes), name)
+        if principal not in made:
+            saved.setdefault(principal, secrets.token_urlsafe(24))
+            conn: Connection = asyncio.run(
+                bus_access.provision_deployment(cluster.admin, codes, name, saved[principal]))
+            made[principal] = conn.env()
+        envs[name] = made[principal]
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(saved, indent=1))
+    return envs
+
+
+def local_bus_env(service: str) -> dict[str, str]:
+    """For an operator's command on this machine (rebuild): the principal `ganxun up` made
+    for the service, unless the environment already names one."""
+    if os.environ.get("GANXUN_KAFKA_USERNAME") or not _principals_file().exists():
+        return {}
+    from shared import bus_access
+    from shared.settings import Settings
+
+    codes = Settings(service=service).jurisdictions
+    principal = bus_access.principal_name("-".join(codes), service)
+    password = json.loads(_principals_file().read_text()).get(principal)
+    if password is None:
+        return {}
+    return {"GANXUN_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "GANXUN_KAFKA_USERNAME": principal,
+            "GANXUN_KAFKA_PASSWORD": password}
 
 
 def servers_down() -> None:
@@ -80,6 +130,7 @@ def _ready(port: int) -> bool:
 def services_up(bootstrap: str, uri: str, jurisdictions: str, ports: dict[str, int]) -> None:
     env = {"GANXUN_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "GANXUN_MONGODB_URI": uri,
            "GANXUN_JURISDICTIONS": jurisdictions}
+    bus = bus_principals(jurisdictions)
     if not (os.environ.get("GANXUN_JWKS_URL") or os.environ.get("GANXUN_JWT_PUBLIC_KEY_FILE")):
         # Development keys: the demo moves selection's and follow-up's "today" (dev only).
         env |= {"GANXUN_SELECTION_MOVABLE_CLOCK": "1", "GANXUN_FOLLOWUP_MOVABLE_CLOCK": "1"}
@@ -90,7 +141,8 @@ def services_up(bootstrap: str, uri: str, jurisdictions: str, ports: dict[str, i
         proc = _service_proc(name)
         if proc.running():
             continue
-        proc.spawn([sys.executable, "-m", f"services.{name}", "--port", str(ports[name])], env=env)
+        proc.spawn([sys.executable, "-m", f"services.{name}", "--port", str(ports[name])],
+                   env={**env, **bus[name]})
     for name in SERVICES:
         port = ports[name]
         _service_proc(name).wait_ready(lambda p=port: _ready(p), 90, f"服务 {name}")
@@ -170,6 +222,7 @@ def cmd_rebuild(args) -> None:
     from shared.runtime import Runtime
 
     configure("WARNING")
+    os.environ.update(local_bus_env(args.service))
     defn = definition(args.service)
     try:
         chosen = [defn.projection(args.projection)] if args.projection else defn.projections
@@ -183,7 +236,7 @@ def cmd_rebuild(args) -> None:
         await rt.producer.start()
         try:
             for p in chosen:
-                consumer = kafka.consumer(rt.settings.kafka_bootstrap_servers, None)
+                consumer = kafka.consumer(rt.settings.bus, None)
                 await consumer.start()
                 bar = tqdm(desc=f"重建 {p.name}", unit="事件", file=sys.stderr)
                 try:
@@ -192,7 +245,7 @@ def cmd_rebuild(args) -> None:
                         bar.n = done
                         bar.refresh()
 
-                    tps = await kafka.partitions(rt.settings.kafka_bootstrap_servers, rt.pattern_for(p))
+                    tps = await kafka.partitions(rt.settings.bus, rt.pattern_for(p))
                     result = await rebuild(rt.writer(p), consumer, tps, progress)
                 finally:
                     bar.close()

@@ -1,21 +1,113 @@
-"""Kafka clients configured the one way the backbone needs them."""
+"""Kafka clients configured the one way the backbone needs them.
+
+Every client (producer, consumer, admin) is made here from a `Connection`: the
+bootstrap servers plus how to authenticate (SASL/SCRAM-SHA-512 over plaintext on one
+machine, over TLS in production). A bare bootstrap string takes its credentials from
+the environment (`GANXUN_KAFKA_USERNAME` …), so tools and tests that only know the
+servers' address still authenticate.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import ssl
+from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
+PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL")
+MECHANISM = "SCRAM-SHA-512"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where the brokers are and who this client is (a SASL principal, or nobody)."""
+
+    bootstrap: str
+    security_protocol: str = "PLAINTEXT"
+    username: str | None = None
+    password: str | None = None
+    mechanism: str = MECHANISM
+    ca_file: str | None = None       # TLS: the CA that signed the brokers' certificates
+
+    def __post_init__(self) -> None:
+        if self.security_protocol not in PROTOCOLS:
+            raise ValueError(f"Kafka 安全协议“{self.security_protocol}”无效，应为 {'、'.join(PROTOCOLS)} 之一"
+                             " (GANXUN_KAFKA_SECURITY_PROTOCOL)")
+        if self.security_protocol.startswith("SASL") and not (self.username and self.password):
+            raise ValueError(f"Kafka 安全协议为 {self.security_protocol} 时需要用户名与密码"
+                             "（GANXUN_KAFKA_USERNAME、GANXUN_KAFKA_PASSWORD）")
+
+    def __repr__(self) -> str:  # never print the password
+        return f"Connection({self.bootstrap!r}, {self.security_protocol}, user={self.username!r})"
+
+    @classmethod
+    def from_env(cls, bootstrap: str) -> Connection:
+        env = os.environ
+        return cls(
+            bootstrap=bootstrap,
+            security_protocol=env.get("GANXUN_KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT",
+            username=env.get("GANXUN_KAFKA_USERNAME") or None,
+            password=env.get("GANXUN_KAFKA_PASSWORD") or None,
+            ca_file=env.get("GANXUN_KAFKA_CA_FILE") or None,
+        )
+
+    def as_user(self, username: str, password: str) -> Connection:
+        """The same brokers, as another principal."""
+        protocol = self.security_protocol if self.security_protocol.startswith("SASL") else "SASL_PLAINTEXT"
+        return Connection(self.bootstrap, protocol, username, password, self.mechanism, self.ca_file)
+
+    def env(self) -> dict[str, str]:
+        """The environment that makes a child process connect as this principal."""
+        out = {"GANXUN_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+               "GANXUN_KAFKA_SECURITY_PROTOCOL": self.security_protocol}
+        if self.username:
+            out |= {"GANXUN_KAFKA_USERNAME": self.username, "GANXUN_KAFKA_PASSWORD": self.password or ""}
+        if self.ca_file:
+            out["GANXUN_KAFKA_CA_FILE"] = self.ca_file
+        return out
+
+    def client_kwargs(self) -> dict[str, Any]:
+        kw: dict[str, Any] = {"bootstrap_servers": self.bootstrap, "security_protocol": self.security_protocol}
+        if self.security_protocol.startswith("SASL"):
+            kw |= {"sasl_mechanism": self.mechanism, "sasl_plain_username": self.username,
+                   "sasl_plain_password": self.password}
+        if self.security_protocol.endswith("SSL"):
+            kw["ssl_context"] = ssl.create_default_context(cafile=self.ca_file)
+        return kw
+
+
+Bus = str | Connection
+
+
+class TopicsRefused(RuntimeError):
+    """The brokers would not create some topics (most often: this principal may not)."""
+
+    def __init__(self, refused: list[tuple[str, int]]) -> None:
+        names = "、".join(f"{name}（错误码 {code}）" for name, code in refused)
+        super().__init__(f"Kafka 拒绝创建主题：{names}；本部署的 Kafka 账号可能无权创建这些主题")
+        self.refused = refused
+
+
+def connection(bus: Bus) -> Connection:
+    return bus if isinstance(bus, Connection) else Connection.from_env(bus)
+
+
+def admin(bus: Bus, **kw) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**connection(bus).client_kwargs(), **kw)
 
 # Topics are created explicitly (brokers run with auto-create off); history is kept
 # forever because projections are rebuilt from the topics.
 TOPIC_CONFIG = {"retention.ms": "-1", "cleanup.policy": "delete"}
 
 
-def producer(bootstrap: str, **kw) -> AIOKafkaProducer:
+def producer(bus: Bus, **kw) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **connection(bus).client_kwargs(),
         enable_idempotence=True,  # no duplicates from producer retries, order kept per partition
         acks="all",
         linger_ms=5,
@@ -25,9 +117,10 @@ def producer(bootstrap: str, **kw) -> AIOKafkaProducer:
     )
 
 
-def consumer(bootstrap: str, group_id: str | None, **kw) -> AIOKafkaConsumer:
+def consumer(bus: Bus, group_id: str | None, *topics: str, **kw) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        *topics,
+        **connection(bus).client_kwargs(),
         group_id=group_id,
         enable_auto_commit=False,  # offsets are committed only after the projection write
         auto_offset_reset="earliest",
@@ -42,11 +135,11 @@ def consumer(bootstrap: str, group_id: str | None, **kw) -> AIOKafkaConsumer:
     )
 
 
-async def ensure_topics(bootstrap: str, topics: list[str], partitions: int = 3, replication: int = 1) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
+async def ensure_topics(bus: Bus, topics: list[str], partitions: int = 3, replication: int = 1) -> None:
+    client = admin(bus)
+    await client.start()
     try:
-        existing = set(await admin.list_topics())
+        existing = set(await client.list_topics())
         new = [
             NewTopic(t, num_partitions=partitions, replication_factor=replication, topic_configs=TOPIC_CONFIG)
             for t in topics
@@ -54,31 +147,35 @@ async def ensure_topics(bootstrap: str, topics: list[str], partitions: int = 3, 
         ]
         if new:
             try:
-                await admin.create_topics(new)
+                response = await client.create_topics(new)
             except TopicAlreadyExistsError:
-                pass
+                response = None
+            refused = [(t[0], t[1]) for t in getattr(response, "topic_errors", [])
+                       if t[1] not in (0, TopicAlreadyExistsError.errno)]
+            if refused:
+                raise TopicsRefused(refused)
         # Creation is asynchronous on the brokers: wait until metadata shows them.
         for _ in range(100):
-            if set(topics) <= set(await admin.list_topics()):
+            if set(topics) <= set(await client.list_topics()):
                 return
             await asyncio.sleep(0.1)
     finally:
-        await admin.close()
+        await client.close()
 
 
-async def partitions(bootstrap: str, pattern) -> list:
+async def partitions(bus: Bus, pattern) -> list:
     """Every partition of the topics whose names match `pattern` (a compiled regex)."""
     from aiokafka import TopicPartition
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
+    client = admin(bus)
+    await client.start()
     try:
-        names = sorted(t for t in await admin.list_topics() if pattern.match(t))
+        names = sorted(t for t in await client.list_topics() if pattern.match(t))
         if not names:
             return []
-        described = await admin.describe_topics(names)
+        described = await client.describe_topics(names)
     finally:
-        await admin.close()
+        await client.close()
     return [
         TopicPartition(t["topic"], p["partition"])
         for t in sorted(described, key=lambda t: t["topic"])

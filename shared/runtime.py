@@ -64,7 +64,7 @@ class Runtime:
                                       socketTimeoutMS=30_000)
         self.db = self.mongo[settings.database_name]
         self.store = EventStore(self.db)
-        self.producer = kafka.producer(settings.kafka_bootstrap_servers)
+        self.producer = kafka.producer(settings.bus)
         self.relay = OutboxRelay(self.store, self.producer, self.topic_for, batch_size=settings.relay_batch,
                                  ensure_topics=self.ensure_topics)
         self.commands = CommandHandler(self.store, CATALOGUE, on_appended=self.relay.nudge)
@@ -105,7 +105,7 @@ class Runtime:
         wanted = [t for t in (*wanted, self.dead_letter_topic, *extra) if t not in self._known_topics]
         if not wanted:
             return
-        await kafka.ensure_topics(self.settings.kafka_bootstrap_servers, wanted,
+        await kafka.ensure_topics(self.settings.bus, wanted,
                                   self.settings.topic_partitions, self.settings.topic_replication)
         self._known_topics.update(wanted)
 
@@ -125,7 +125,7 @@ class Runtime:
             for p in self.definition.projections:
                 projector = Projector(
                     self.writer(p),
-                    lambda p=p: kafka.consumer(self.settings.kafka_bootstrap_servers, self.group_for(p)),
+                    lambda p=p: kafka.consumer(self.settings.bus, self.group_for(p)),
                     self.pattern_for(p),
                     batch_size=self.settings.projector_batch,
                 )

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from deploy.local.process import state_dir
 from shared import jurisdiction as jur
+from shared import kafka
 
 DEFAULT_PORTS = {"dashboard": 8100, "selection": 8101, "teaching": 8102, "records": 8103, "followup": 8104}
 
@@ -21,6 +22,13 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:19092", validation_alias=AliasChoices("GANXUN_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS")
     )
+    # The bus principal: SASL/SCRAM-SHA-512 (SASL_PLAINTEXT on one machine, SASL_SSL with a
+    # CA file in production). Empty means PLAINTEXT with no principal, which the local
+    # brokers refuse. See README, "Security: the bus".
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_username: str | None = None
+    kafka_password: str | None = Field(None, repr=False)
+    kafka_ca_file: str | None = None
     mongodb_uri: str = Field(
         "mongodb://127.0.0.1:27018/", validation_alias=AliasChoices("GANXUN_MONGODB_URI", "MONGODB_URI")
     )
@@ -50,6 +58,12 @@ class Settings(BaseSettings):
         if not v:
             raise ValueError("至少需要一个行政区划代码 (GANXUN_JURISDICTIONS)")
         return [jur.validate(c) for c in v]
+
+    @property
+    def bus(self) -> kafka.Connection:
+        """How this deployment's Kafka clients connect, and as whom."""
+        return kafka.Connection(self.kafka_bootstrap_servers, self.kafka_security_protocol, self.kafka_username,
+                                self.kafka_password, ca_file=self.kafka_ca_file)
 
     @property
     def deployment(self) -> str:

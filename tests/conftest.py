@@ -103,7 +103,11 @@ def servers(tmp_path_factory) -> Servers:
             cluster.start()
             started.append(cluster)
             kafka = cluster.bootstrap_servers
-            how.append("local Kafka (KRaft)")
+            # The test process itself is the super-user: helpers that only know the
+            # address (kafka.producer(servers.kafka), read_topic, publish) authenticate
+            # as it. Services get a principal of their own (tests/support.settings).
+            os.environ.update(cluster.admin.env())
+            how.append("local Kafka (KRaft, SASL/SCRAM + ACLs)")
     yield Servers(kafka, mongo, ", ".join(how))
     for s in reversed(started):
         s.stop()

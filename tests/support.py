@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -56,13 +57,41 @@ def auth(role: str, jurisdiction: str, name: str = "测试用户", user_id: str 
     return {"Authorization": f"Bearer {token(role, jurisdiction, name, user_id, unit)}"}
 
 
-def settings(service: str, servers, jurisdictions: list[str], **kw) -> Settings:
+def settings(service: str, servers, jurisdictions: list[str], principal: bool = True, **kw) -> Settings:
+    """A deployment's settings; with `principal`, its services connect to Kafka as the
+    deployment's own principal (created on first use, with its ACLs), as in production."""
+    bus = deployment_principal(servers, jurisdictions, service) if principal else {}
     return Settings(service=service, kafka_bootstrap_servers=servers.kafka, mongodb_uri=servers.mongodb,
-                    jurisdictions=jurisdictions, database=kw.pop("database", f"t_{service}_{new_id()[-12:]}"), **kw)
+                    jurisdictions=jurisdictions, database=kw.pop("database", f"t_{service}_{new_id()[-12:]}"),
+                    **bus, **kw)
+
+
+_principals: dict[str, dict[str, str]] = {}
+
+
+def deployment_principal(servers, jurisdictions: list[str], service: str | None = None) -> dict[str, str]:
+    """Settings fields that make a deployment's `service` connect as its own Kafka principal
+    (shared/bus_access: a county writes only its own topics …). Empty when the test run's
+    Kafka has no super-user to create principals with (an outside PLAINTEXT broker)."""
+    from shared import bus_access, kafka
+
+    admin = kafka.connection(servers.kafka)
+    if not admin.security_protocol.startswith("SASL"):
+        return {}
+    name = bus_access.principal_name("-".join(jurisdictions), service)
+    if name not in _principals:
+        password = new_id()
+        with ThreadPoolExecutor(1) as pool:      # callers may already run an event loop
+            pool.submit(asyncio.run, bus_access.provision_deployment(admin, jurisdictions, service,
+                                                                     password)).result()
+        _principals[name] = {"kafka_security_protocol": admin.security_protocol, "kafka_username": name,
+                             "kafka_password": password}
+    return dict(_principals[name])
 
 
 def env_of(s: Settings) -> dict[str, str]:
     return {
+        **s.bus.env(),
         "GANXUN_KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers,
         "GANXUN_MONGODB_URI": s.mongodb_uri,
         "GANXUN_JURISDICTIONS": ",".join(s.jurisdictions),
@@ -132,8 +161,10 @@ class ServiceProcess:
 
 async def read_topic(bootstrap: str, topic: str, expect: int | None = None, timeout: float = 30.0) -> list:
     """Every record on a topic from the start (until `expect` records or the end)."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
-                                enable_auto_commit=False)
+    from shared import kafka
+
+    consumer = AIOKafkaConsumer(topic, **kafka.connection(bootstrap).client_kwargs(), group_id=None,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     try:
         tps = [tp for tp in consumer.assignment()] or None

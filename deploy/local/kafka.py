@@ -17,6 +17,18 @@ A cluster lives in one folder:
 
 Every node is a combined broker+controller. With 3 nodes they form a static
 3-voter controller quorum and topics default to RF 3 / min ISR 2.
+
+Security: clients and brokers authenticate with SASL/SCRAM-SHA-512 on the broker
+listener and every request is checked by KRaft's StandardAuthorizer (no ACL, no
+access). The cluster's super-user `admin` gets its SCRAM credential when the storage
+is formatted (`--add-scram`, before the first start: KRaft keeps credentials in its
+metadata log, so there is no other way to have the first one); its password is made
+at random and kept in cluster.json and server.properties, both readable by the owner
+only. Deployment principals are created with it (shared/bus_access.py). The
+controller listener authenticates with SASL/PLAIN against the same admin password,
+because a controller cannot verify SCRAM (the credentials live in the log it serves).
+Everything listens on 127.0.0.1; production adds TLS (SASL_SSL), see README,
+"Security: the bus".
 """
 
 from __future__ import annotations
@@ -29,6 +41,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -38,6 +51,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from shared.kafka import Connection
 
 from deploy.local.process import (
     DetachedProcess,
@@ -185,10 +200,10 @@ def _quiet_aiokafka():
         logger.setLevel(old)
 
 
-async def _broker_ids(bootstrap: str) -> set[int]:
-    from aiokafka.admin import AIOKafkaAdminClient
+async def _broker_ids(conn: Connection) -> set[int]:
+    from shared import kafka
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    admin = kafka.admin(conn, request_timeout_ms=3000)
     try:
         await asyncio.wait_for(admin.start(), 5)
         meta = await asyncio.wait_for(admin.describe_cluster(), 5)
@@ -276,6 +291,13 @@ class KafkaCluster:
             self.ports = [int(p) for p in saved["ports"]]
             self.controller_ports = [int(p) for p in saved["controller_ports"]]
             self.cluster_id = str(saved["cluster_id"])
+            if "admin_password" not in saved:
+                raise ServerError(
+                    f"{self.folder} 中的 Kafka 集群是在启用 SASL 认证之前创建的（没有管理员口令）。"
+                    f"请停止它并删除该目录后重新启动（本机数据可由演示数据重新生成）"
+                    f" (the cluster in {self.folder} predates SASL; stop it and delete the folder)"
+                )
+            self.admin_password = str(saved["admin_password"])
         else:
             n = 1 if brokers is None else int(brokers)
             if n not in (1, 3):
@@ -287,6 +309,7 @@ class KafkaCluster:
                 self.ports = [port + i for i in range(n)]
             self.controller_ports = _distinct_free_ports(n, set(self.ports))
             self.cluster_id = _new_cluster_id()
+            self.admin_password = secrets.token_urlsafe(24)
         self._procs = [DetachedProcess(f"broker-{i}", self.folder) for i in range(self.brokers)]
 
     # ---- layout
@@ -294,6 +317,13 @@ class KafkaCluster:
     @property
     def bootstrap_servers(self) -> str:
         return ",".join(f"127.0.0.1:{p}" for p in self.ports)
+
+    ADMIN = "admin"
+
+    @property
+    def admin(self) -> Connection:
+        """The super-user's connection (provisioning, tests, operators' tools)."""
+        return Connection(self.bootstrap_servers, "SASL_PLAINTEXT", self.ADMIN, self.admin_password)
 
     def node_dir(self, index: int) -> Path:
         return self.folder / f"node-{index}"
@@ -312,8 +342,10 @@ class KafkaCluster:
             "ports": self.ports,
             "controller_ports": self.controller_ports,
             "cluster_id": self.cluster_id,
+            "admin_password": self.admin_password,
         }
         tmp = self.folder / (_CONFIG + ".tmp")
+        tmp.touch(mode=0o600)
         tmp.write_text(json.dumps(data, indent=1) + "\n")
         tmp.replace(self.folder / _CONFIG)
 
@@ -325,11 +357,26 @@ class KafkaCluster:
             "process.roles": "broker,controller",
             "node.id": i,
             "controller.quorum.voters": voters,
-            "listeners": f"PLAINTEXT://127.0.0.1:{self.ports[i]},CONTROLLER://127.0.0.1:{self.controller_ports[i]}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.ports[i]}",
+            "listeners": f"BROKER://127.0.0.1:{self.ports[i]},CONTROLLER://127.0.0.1:{self.controller_ports[i]}",
+            "advertised.listeners": f"BROKER://127.0.0.1:{self.ports[i]}",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": "BROKER",
+            "listener.security.protocol.map": "BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+            # Clients and brokers: SCRAM; the controller quorum: PLAIN (see the module docstring).
+            "listener.name.broker.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+            "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+            "sasl.mechanism.controller.protocol": "PLAIN",
+            "listener.name.broker.scram-sha-512.sasl.jaas.config":
+                "org.apache.kafka.common.security.scram.ScramLoginModule required"
+                f' username="{self.ADMIN}" password="{self.admin_password}";',
+            "listener.name.controller.plain.sasl.jaas.config":
+                "org.apache.kafka.common.security.plain.PlainLoginModule required"
+                f' username="{self.ADMIN}" password="{self.admin_password}"'
+                f' user_{self.ADMIN}="{self.admin_password}";',
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": f"User:{self.ADMIN}",
+            "allow.everyone.if.no.acl.found": "false",
             "log.dirs": self.node_dir(i) / "data",
             "auto.create.topics.enable": "false",
             "num.partitions": 3,
@@ -359,7 +406,10 @@ class KafkaCluster:
         for i in range(self.brokers):
             nd = self.node_dir(i)
             (nd / "logs").mkdir(parents=True, exist_ok=True)
-            (nd / "server.properties").write_text(self._server_properties(i))
+            props = nd / "server.properties"
+            props.touch(mode=0o600)     # holds the admin password
+            props.chmod(0o600)
+            props.write_text(self._server_properties(i))
 
     def _java_argv(self, libs: Path, i: int, main: list[str], heap: str, tool: bool = False) -> list[str]:
         return [
@@ -391,6 +441,7 @@ class KafkaCluster:
                 "kafka.tools.StorageTool", "format", "--ignore-formatted",
                 "--cluster-id", self.cluster_id,
                 "--config", str(self.node_dir(i) / "server.properties"),
+                "--add-scram", f"SCRAM-SHA-512=[name={self.ADMIN},password={self.admin_password}]",
             ],
             "256m",
             tool=True,
@@ -450,6 +501,7 @@ class KafkaCluster:
         expected = set(range(self.brokers))
         # Ask the (re)started node itself when there is one, so "ready" means it serves.
         bootstrap = self.bootstrap_servers if via is None else f"127.0.0.1:{self.ports[via]}"
+        conn = Connection(bootstrap, "SASL_PLAINTEXT", self.ADMIN, self.admin_password)
         dead: list[int] = []
 
         def check() -> bool:
@@ -457,7 +509,7 @@ class KafkaCluster:
             if dead:
                 return True  # stop waiting; reported below with that node's log
             with _quiet_aiokafka():
-                return _run_coro(lambda: _broker_ids(bootstrap)) >= expected
+                return _run_coro(lambda: _broker_ids(conn)) >= expected
 
         first = self._procs[0 if via is None else via]
         first.wait_ready(check, timeout, f"Kafka ({self.bootstrap_servers})")

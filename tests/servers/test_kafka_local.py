@@ -20,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from deploy.local import kafka as kafka_mod
 from deploy.local.kafka import KAFKA_VERSION, POM, KafkaCluster, provision
 from deploy.local.process import MissingToolError, port_open
+from shared.kafka import Connection
 
 KEYS = [f"cadre-{i}" for i in range(10)]
 
@@ -83,7 +84,10 @@ def test_config_survives_in_folder(tmp_path):
         "offsets.topic.replication.factor=3",
         "transaction.state.log.min.isr=2",
         "log.retention.ms=-1",
-        "listeners=PLAINTEXT://127.0.0.1:41001,",
+        "listeners=BROKER://127.0.0.1:41001,",
+        "listener.security.protocol.map=BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found=false",
     ):
         assert line in props, line
     with pytest.raises(kafka_mod.ServerError):
@@ -93,8 +97,8 @@ def test_config_survives_in_folder(tmp_path):
 # --------------------------------------------------------------------------- helpers
 
 
-async def _create_topic(bootstrap: str, name: str, rf: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _create_topic(bus: Connection, name: str, rf: int) -> None:
+    admin = AIOKafkaAdminClient(**bus.client_kwargs())
     await admin.start()
     try:
         resp = await admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=rf)])
@@ -122,9 +126,9 @@ async def _produce(producer: AIOKafkaProducer, topic: str, rounds: range) -> Non
         await fut
 
 
-async def _consume(bootstrap: str, group: str, count: int, *, pattern: str | None = None, topic: str | None = None):
+async def _consume(bus: Connection, group: str, count: int, *, pattern: str | None = None, topic: str | None = None):
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **bus.client_kwargs(),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -168,18 +172,19 @@ async def test_single_broker_roundtrip_and_restart(tmp_path):
     try:
         await asyncio.to_thread(cluster.start)
         bootstrap = cluster.bootstrap_servers
+        bus = cluster.admin
         st = cluster.status()
         assert st["running"] and st["brokers"][0]["pid"] and st["folder"] == str(folder.resolve())
 
-        await _create_topic(bootstrap, topic, rf=1)
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+        await _create_topic(bus, topic, rf=1)
+        producer = AIOKafkaProducer(**bus.client_kwargs(), acks="all", enable_idempotence=True)
         await producer.start()
         try:
             await _produce(producer, topic, range(10))
         finally:
             await producer.stop()
 
-        records, committed = await _consume(bootstrap, "g-single", 100, pattern=r"^ganxun-test\..*")
+        records, committed = await _consume(bus, "g-single", 100, pattern=r"^ganxun-test\..*")
         assert len(records) == 100
         assert _per_key(records) == {k: list(range(10)) for k in KEYS}
         assert sum(committed.values()) == 100
@@ -196,7 +201,7 @@ async def test_single_broker_roundtrip_and_restart(tmp_path):
         await asyncio.to_thread(again.start)
         assert again.status()["brokers"][0]["port"] == cluster.ports[0]
         # Committed offsets survived: the group has nothing left to read...
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        admin = AIOKafkaAdminClient(**again.admin.client_kwargs())
         await admin.start()
         try:
             # After a restart the group coordinator reloads __consumer_offsets before it
@@ -210,7 +215,7 @@ async def test_single_broker_roundtrip_and_restart(tmp_path):
             await admin.close()
         assert sum(meta.offset for meta in offsets.values()) == 100
         # ...and the messages themselves are all still there, in order.
-        records, _ = await _consume(bootstrap, "g-after-restart", 100, topic=topic)
+        records, _ = await _consume(again.admin, "g-after-restart", 100, topic=topic)
         assert len(records) == 100
         assert _per_key(records) == {k: list(range(10)) for k in KEYS}
     finally:
@@ -225,11 +230,12 @@ async def test_three_brokers_survive_sigkill(tmp_path):
     try:
         await asyncio.to_thread(cluster.start)
         bootstrap = cluster.bootstrap_servers
+        bus = cluster.admin
         assert bootstrap.count(",") == 2
-        await _create_topic(bootstrap, topic, rf=3)
+        await _create_topic(bus, topic, rf=3)
 
         producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, request_timeout_ms=30000
+            **bus.client_kwargs(), acks="all", enable_idempotence=True, request_timeout_ms=30000
         )
         await producer.start()
         try:
@@ -245,7 +251,7 @@ async def test_three_brokers_survive_sigkill(tmp_path):
         finally:
             await producer.stop()
 
-        records, committed = await _consume(bootstrap, "g-three", 100, topic=topic)
+        records, committed = await _consume(bus, "g-three", 100, topic=topic)
         assert len(records) == 100
         assert _per_key(records) == {k: list(range(10)) for k in KEYS}
         assert sum(committed.values()) == 100
