@@ -9,6 +9,14 @@ Idempotency: every document remembers, per source stream, the last stream versio
 has applied (`_applied`). An event at or below that version is skipped, so a
 redelivered or replayed event changes nothing. Per-stream order is guaranteed by
 Kafka (message key = stream id), which is what makes "last version" sufficient.
+
+Provenance: a document belongs to the jurisdiction whose event created it (kept in
+`_applied` under OWNER, invisible to readers). An event of a jurisdiction that neither
+covers it nor is covered by it (another county) cannot change it: the fold raises
+ApplyFailed and the kernel dead-letters the event. So a county that chooses a class,
+session or cadre id already used by another county reaches none of that county's
+documents, whatever id it picks. Documents written before this rule get their owner
+from the first event applied after it.
 """
 
 from __future__ import annotations
@@ -17,12 +25,29 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared import jurisdiction as jur
 from shared.events import Envelope, Event
 
 Doc = dict[str, Any]
 KeyFn = Callable[[Envelope, Any], str | None]
 ApplyFn = Callable[[Doc, Envelope, Any], None]
 META = ("_id", "_applied", "_rev")
+# The owner's entry in `_applied`: no stream id starts with "$" (guard_key turns "$" into
+# this fullwidth sign), so it cannot be a stream's entry.
+OWNER = "\uff04owner"
+
+
+class ForeignJurisdiction(Exception):
+    """An event of one jurisdiction aimed at a document another one owns."""
+
+    def __init__(self, doc_id: str, owner: str, jurisdiction: str) -> None:
+        super().__init__(f"provenance: document {doc_id!r} belongs to jurisdiction {owner}; "
+                         f"an event of jurisdiction {jurisdiction} may not change it")
+
+
+def related(a: str, b: str) -> bool:
+    """Whether one of two jurisdictions lies within the other (a county and its city or province)."""
+    return jur.covers(a, b) or jur.covers(b, a)
 
 
 def guard_key(stream_id: str) -> str:
@@ -97,11 +122,15 @@ class Projection:
             gk = guard_key(env.stream_id)
             if applied.get(gk, 0) >= env.stream_version:
                 continue
+            owner = applied.get(OWNER)
+            if owner is not None and not related(owner, env.jurisdiction):
+                raise ApplyFailed(index, ForeignJurisdiction(doc_id, owner, env.jurisdiction))
             try:
                 handler.apply(doc, env, event)
             except Exception as exc:  # noqa: BLE001 - reported with the event that caused it
                 raise ApplyFailed(index, exc) from exc
             applied[gk] = env.stream_version
+            applied.setdefault(OWNER, env.jurisdiction)
             changed.add(doc_id)
         return changed
 

@@ -22,7 +22,7 @@ from aiokafka.structs import ConsumerRecord
 from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared import store
+from shared import store, topics
 from shared.events import CATALOGUE, Catalogue, Envelope, Event, MalformedEvent
 from shared.projection import ApplyFailed, Handler, Projection
 
@@ -65,6 +65,21 @@ class DeadLetters:
             offset=record.offset,
             consumer=self.consumer_name,
         )
+
+
+def provenance_error(topic: str, env: Envelope) -> str | None:
+    """Why an event may not be believed, given the topic it came from (None: it may).
+
+    Only a principal of jurisdiction X may write `ganxun.<service>.X` (Kafka ACLs), and a
+    relay publishes each event on the topic of its own jurisdiction: an envelope naming
+    another jurisdiction on that topic is forged or misrouted."""
+    code = topics.code_of(topic)
+    if code is None:
+        return f"provenance: {topic!r} is not an events topic (ganxun.<service>.<code>)"
+    if env.jurisdiction != code:
+        return (f"provenance: event {env.event_id} claims jurisdiction {env.jurisdiction} "
+                f"but arrived on {topic}, the topic of {code}")
+    return None
 
 
 @dataclass
@@ -116,7 +131,15 @@ class ProjectionWriter:
                 result.skipped_unknown += 1
                 continue
             routed = self.projection.route(decoded.envelope, decoded.event, self.serves)
-            if routed is not None:
+            if routed is None:
+                continue
+            # Checked for the events this projection would apply, so one forged event is
+            # dead-lettered once per projection it was aimed at, not by every follower.
+            refused = provenance_error(rec.topic, decoded.envelope)
+            if refused:
+                await self.dead_letters.send(rec, f"projection {self.projection.name}: {refused}")
+                result.dead_lettered += 1
+            else:
                 items.append((routed[0], decoded.envelope, decoded.event, routed[1]))
                 sources.append(rec)
         while items:

@@ -22,6 +22,15 @@ def events_topic(service: str, code: str) -> str:
     return f"{PREFIX}.{service}.{jur.validate(code)}"
 
 
+_EVENTS = re.compile(rf"^{re.escape(PREFIX)}\.(?:{'|'.join(SERVICES)})\.([1-9]\d{{5}})$")
+
+
+def code_of(topic: str) -> str | None:
+    """The jurisdiction an events topic belongs to (None if `topic` is not one)."""
+    m = _EVENTS.match(topic)
+    return m.group(1) if m else None
+
+
 def dead_letter_topic(service: str, deployment: str) -> str:
     return f"{PREFIX}.dlq.{service}.{deployment}"
 

@@ -11,6 +11,7 @@ from shared.commands import CommandHandler, Context
 from shared.contracts.selection import ClassOpened, TraineeNominated
 from shared.events import Actor, Catalogue, Envelope, Event, MalformedEvent
 from shared.ids import uuid7
+from shared.projection import OWNER
 
 CTX = Context(actor=Actor(user_id="u1", name="张三", role="org_department"), jurisdiction="371428",
               correlation_id="corr-1")
@@ -130,7 +131,7 @@ def test_fold_applies_each_stream_version_once():
     # Redelivery of the same events, and a replay of the whole batch, change nothing.
     assert roster.fold(docs, batch) == set()
     assert docs["c1"] == first
-    assert docs["c1"]["size"] == 1 and docs["c1"]["_applied"] == {"class-c1": 2}
+    assert docs["c1"]["size"] == 1 and docs["c1"]["_applied"] == {"class-c1": 2, OWNER: "371428"}
     assert docs["c1"]["trainees"] == [{"cadre_id": "a", "name": "李四", "unit": "县委办", "status": "nominated"}]
 
 

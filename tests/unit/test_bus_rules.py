@@ -1,0 +1,100 @@
+"""The bus's pure rules: which ACLs a deployment's principal gets, which events a
+consumer believes (provenance), and that a document stays its own county's."""
+
+from datetime import date
+
+import pytest
+
+from services.selection.projections import cadres
+from services.teaching.projections import roster
+from shared import bus_access as ba
+from shared.commands import CommandHandler, Context
+from shared.contracts.selection import CadreRegistered, CadreUpdated, ClassOpened, TraineeNominated
+from shared.events import Actor
+from shared.projection import OWNER, ApplyFailed, ForeignJurisdiction
+from shared.projector import provenance_error
+
+
+def ctx(code: str) -> Context:
+    return Context(actor=Actor(user_id="u1", name="张三", role="org_department"), jurisdiction=code,
+                   correlation_id="corr-1")
+
+
+def grants(acls, resource_type, name):
+    return {(a.pattern, a.operation) for a in acls if (a.resource_type, a.name) == (resource_type, name)}
+
+
+RW = {ba.READ, ba.WRITE, ba.CREATE, ba.DESCRIBE, ba.DESCRIBE_CONFIGS}
+
+
+def test_a_county_writes_its_own_topics_and_only_reads_its_ancestors():
+    acls = ba.acl_plan(["371428"])
+    for svc in ("selection", "teaching", "records", "followup"):
+        assert {op for p, op in grants(acls, ba.TOPIC, f"ganxun.{svc}.371428")} == RW
+        assert {p for p, _ in grants(acls, ba.TOPIC, f"ganxun.{svc}.371428")} == {ba.LITERAL}
+        for above in ("371400", "370000"):
+            assert grants(acls, ba.TOPIC, f"ganxun.{svc}.{above}") == {(ba.LITERAL, ba.READ),
+                                                                      (ba.LITERAL, ba.DESCRIBE)}
+        assert grants(acls, ba.GROUP, f"ganxun.{svc}.371428.") == {(ba.PREFIXED, ba.READ)}
+        assert ba.WRITE in {op for _, op in grants(acls, ba.TOPIC, f"ganxun.dlq.{svc}.371428")}
+    # Nothing prefixed on topics: a county's grants name exact topics only.
+    assert not [a for a in acls if a.resource_type == ba.TOPIC and a.pattern == ba.PREFIXED]
+    assert not [a for a in acls if "530129" in a.name]
+
+
+def test_a_province_reads_and_writes_under_its_prefix_and_the_dashboard_only_reads():
+    acls = ba.acl_plan(["430000"])
+    assert {op for p, op in grants(acls, ba.TOPIC, "ganxun.selection.43")} == RW
+    assert {p for p, _ in grants(acls, ba.TOPIC, "ganxun.selection.43")} == {ba.PREFIXED}
+    dash = ba.acl_plan(["430000"], "dashboard")
+    assert grants(dash, ba.TOPIC, "ganxun.selection.43") == {(ba.PREFIXED, ba.READ), (ba.PREFIXED, ba.DESCRIBE)}
+    assert not [a for a in dash if a.operation == ba.WRITE and not a.name.startswith("ganxun.dlq.dashboard.")]
+    assert grants(dash, ba.GROUP, "ganxun.dashboard.430000.") == {(ba.PREFIXED, ba.READ)}
+    assert ba.principal_name("430000", "dashboard") == "ganxun-dashboard-430000"
+    assert ba.principal_name("371428-530129", "teaching") == "ganxun-371428-530129"
+
+
+def test_an_event_is_believed_only_on_its_own_jurisdictions_topic():
+    (env,) = CommandHandler.envelopes("cadre-x", 0, [CadreUpdated(cadre_id="x", changes={"unit": "县财政局"})],
+                                      ctx("530129"))
+    assert provenance_error("ganxun.selection.530129", env) is None
+    forged = provenance_error("ganxun.selection.371428", env)
+    assert forged and "530129" in forged and "ganxun.selection.371428" in forged
+    assert provenance_error("somewhere.else", env).startswith("provenance:")
+
+
+def _registered(cadre_id: str, name: str) -> CadreRegistered:
+    return CadreRegistered(cadre_id=cadre_id, name=name, gender="女", birth_date=date(1990, 3, 1),
+                           id_number="37142819900301002X", unit="县财政局", rank="副科")
+
+
+def test_another_county_cannot_change_a_document_it_does_not_own():
+    # given county 530129's cadre in a deployment serving both counties
+    (mine,) = CommandHandler.envelopes("cadre-c9", 0, [_registered("c9", "陈静")], ctx("530129"))
+    docs: dict = {}
+    assert cadres.fold(docs, [(*_routed(cadres, mine, _registered("c9", "陈静")),)]) == {"c9"}
+    assert docs["c9"]["_applied"][OWNER] == "530129"
+    # when county 371428 sends an event (valid on its own topic) aimed at the same id
+    change = CadreUpdated(cadre_id="c9", changes={"name": "冒名"})
+    (theirs,) = CommandHandler.envelopes("cadre-c9", 1, [change], ctx("371428"))
+    # then the fold refuses it and the document is unchanged
+    with pytest.raises(ApplyFailed) as e:
+        cadres.fold(docs, [_routed(cadres, theirs, change)])
+    assert isinstance(e.value.cause, ForeignJurisdiction) and "530129" in str(e.value)
+    assert docs["c9"]["name"] == "陈静"
+
+
+def test_the_province_may_still_add_to_a_countys_document():
+    opened = ClassOpened(class_id="c1", title="班", capacity=3, starts_on=date(2026, 12, 1),
+                         ends_on=date(2026, 12, 2), organiser="党校")
+    nominated = TraineeNominated(class_id="c1", cadre_id="a", name="李四", unit="县委办")
+    (o,) = CommandHandler.envelopes("class-c1", 0, [opened], ctx("371428"))
+    (n,) = CommandHandler.envelopes("class-c1", 1, [nominated], ctx("370000"))
+    docs: dict = {}
+    assert roster.fold(docs, [_routed(roster, o, opened), _routed(roster, n, nominated)]) == {"c1"}
+    assert docs["c1"]["size"] == 1
+
+
+def _routed(projection, env, ev):
+    doc_id, handler = projection.route(env, ev)
+    return doc_id, env, ev, handler
