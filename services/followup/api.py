@@ -18,7 +18,7 @@ from shared.runtime import Runtime
 from services.followup import clock, export, handlers, queries
 from services.followup.domain import (
     QUESTIONS, SCORE_MAX, SCORE_MIN, STAGE_NAMES, AssignMentor, CompleteMentorTask, EndorseOutcome, GiveTalk,
-    ReportOutcome, SetPlan, SubmitEvaluation, plan_stream, stage_of,
+    ReportOutcome, SetPlan, SubmitEvaluation, stage_of,
 )
 
 ID = r"^[A-Za-z0-9_-]{1,64}$"
@@ -107,7 +107,7 @@ def routes() -> APIRouter:
     @r.get("/classes/{class_id}/plan", summary="班次跟踪计划")
     async def get_plan(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role(*queries.READERS)
-        loaded = await rt.commands.load(handlers.PLAN, plan_stream(class_id))
+        loaded = await handlers.load_plan(rt.commands, who.jurisdiction, class_id)
         if loaded.jurisdiction:
             who.require_covers(loaded.jurisdiction)
         return {"class_id": class_id, "months": list(loaded.state.months), "grace_days": loaded.state.grace_days,

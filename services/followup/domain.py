@@ -69,7 +69,15 @@ def trainee_stream(class_id: str, cadre_id: str) -> str:
     return f"followup:{class_id}:{cadre_id}"
 
 
-def plan_stream(class_id: str) -> str:
+def plan_stream(jurisdiction: str, class_id: str) -> str:
+    """A class's plan, in the namespace of the jurisdiction that set it: another county
+    naming the same class id writes its own stream, which no class of ours reads."""
+    return f"followup-plan:{jurisdiction}:{class_id}"
+
+
+def old_plan_stream(class_id: str) -> str:
+    """Plans stored before namespacing; read when the namespaced stream is empty and the
+    old one belongs to the same jurisdiction (handlers.load_plan)."""
     return f"followup-plan:{class_id}"
 
 

@@ -34,6 +34,7 @@ graduates = Projection("graduates", sources=("teaching", "followup"), include_an
 def _graduated(doc, env, ev: TraineeGraduated) -> None:
     doc.setdefault("class_id", ev.class_id)
     doc.setdefault("jurisdiction", _about(env, ev))
+    doc.setdefault("class_jurisdiction", env.jurisdiction)     # whose plan applies
     if ev.class_title:
         doc["class_title"] = ev.class_title
     doc.setdefault("graduates", {})[guard_key(ev.cadre_id)] = {

@@ -36,9 +36,8 @@ from shared.ids import new_id
 from shared.projection import guard_key
 from shared.runtime import Runtime
 from services.followup import clock
-from services.followup.domain import (
-    FollowUpDecider, PlanDecider, ScheduleFollowUp, Tick, add_months, plan_stream, trainee_stream,
-)
+from services.followup.domain import FollowUpDecider, ScheduleFollowUp, Tick, add_months, trainee_stream
+from services.followup.handlers import load_plan
 
 log = structlog.get_logger("followup.scheduler")
 REMINDERS = "reminders"
@@ -49,7 +48,6 @@ LOOKBACK_DAYS = 2
 CONCURRENT = 16
 ACTOR = Actor(user_id="followup-scheduler", name="跟踪问效调度程序", role="admin")
 FOLLOWUP = FollowUpDecider()
-PLAN = PlanDecider()
 
 
 class Scheduler:
@@ -75,7 +73,10 @@ class Scheduler:
             todo = [(stream, g) for stream, g in todo if stream not in self._scheduled]
             if not todo:
                 continue
-            plan = (await self.rt.commands.load(PLAN, plan_stream(doc["class_id"]))).state
+            # The class's own jurisdiction's plan: one another county set under the same
+            # class id lives in that county's namespace and is never read here.
+            owner = doc.get("class_jurisdiction") or doc["jurisdiction"]
+            plan = (await load_plan(self.rt.commands, owner, doc["class_id"])).state
             cmds = [(stream, g, ScheduleFollowUp(
                 class_id=doc["class_id"], cadre_id=g["cadre_id"], name=g["name"], unit=g["unit"],
                 graduated_on=date.fromisoformat(g["graduated_on"]), months=plan.months, grace_days=plan.grace_days,
