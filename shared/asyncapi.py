@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from faststream.kafka import KafkaBroker
+from faststream.security import SASLScram512
 from faststream.specification import AsyncAPI
 from pydantic import create_model
 
@@ -26,7 +27,11 @@ def _envelope_of(cls: type[Event]):
 
 
 def document(defn: ServiceDefinition, settings: Settings) -> dict:
-    broker = KafkaBroker(settings.kafka_bootstrap_servers)
+    # The document declares how clients authenticate (SASL/SCRAM-SHA-512), never who: the
+    # principal and its password come from GANXUN_KAFKA_USERNAME / _PASSWORD at run time.
+    security = SASLScram512(username="${GANXUN_KAFKA_USERNAME}", password="",
+                            use_ssl=settings.kafka_security_protocol == "SASL_SSL")
+    broker = KafkaBroker(settings.kafka_bootstrap_servers, security=security)
     topic = f"{PREFIX}.{defn.name}.{{jurisdiction}}"
     for cls in CATALOGUE.types(defn.name):
         broker.publisher(topic, title=f"{topic}:{cls.event_type}", description=(cls.__doc__ or "").strip(),

@@ -26,6 +26,8 @@ def test_asyncapi_lists_published_and_consumed_events(capsys):
     assert channels["class_roster:TraineeNominated"]["address"] == "ganxun.selection.{jurisdiction}"
     schemas = doc["components"]["schemas"]
     assert "TraineeNominatedV1" in schemas and "jurisdiction" in schemas["TraineeNominatedV1"]["properties"]
+    # The bus needs SASL/SCRAM-SHA-512; the document says so (and names no password).
+    assert doc["components"]["securitySchemes"] == {"scram512": {"type": "scramSha512"}}
 
 
 def test_token_is_signed_with_the_development_key(capsys):
