@@ -8,6 +8,7 @@ pattern subscription, and a 3-node cluster surviving a SIGKILLed broker.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 from collections import defaultdict
@@ -92,6 +93,17 @@ def test_config_survives_in_folder(tmp_path):
         assert line in props, line
     with pytest.raises(kafka_mod.ServerError):
         KafkaCluster(tmp_path / "k", brokers=1)
+
+
+def test_a_cluster_made_before_sasl_is_named_not_started(tmp_path):
+    c = KafkaCluster(tmp_path / "k")
+    c._save_config()
+    assert (tmp_path / "k" / "cluster.json").stat().st_mode & 0o077 == 0, "the admin password is the owner's only"
+    saved = json.loads((tmp_path / "k" / "cluster.json").read_text())
+    del saved["admin_password"]
+    (tmp_path / "k" / "cluster.json").write_text(json.dumps(saved))
+    with pytest.raises(kafka_mod.ServerError, match="启用 SASL 认证之前"):
+        KafkaCluster(tmp_path / "k")
 
 
 # --------------------------------------------------------------------------- helpers

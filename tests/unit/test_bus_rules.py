@@ -98,3 +98,18 @@ def test_the_province_may_still_add_to_a_countys_document():
 def _routed(projection, env, ev):
     doc_id, handler = projection.route(env, ev)
     return doc_id, env, ev, handler
+
+
+def test_bus_settings_say_what_is_missing_and_never_print_the_password():
+    from shared.kafka import Connection
+    from shared.settings import Settings
+
+    with pytest.raises(ValueError, match="需要用户名与密码"):
+        Settings(kafka_security_protocol="SASL_SSL", kafka_username="ganxun-371428").bus
+    with pytest.raises(ValueError, match="安全协议“SASL”无效"):
+        Connection("127.0.0.1:9092", "SASL")
+    conn = Settings(kafka_security_protocol="SASL_PLAINTEXT", kafka_username="ganxun-371428",
+                    kafka_password="s3cret-pw").bus
+    assert conn.client_kwargs()["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert "s3cret-pw" not in repr(conn)
+    assert conn.env()["GANXUN_KAFKA_USERNAME"] == "ganxun-371428"
