@@ -150,7 +150,9 @@ class _AlterScramRequest_v0(RequestStruct):
     API_VERSION = 0
     RESPONSE_TYPE = _AlterScramResponse_v0
     SCHEMA = Schema(
-        ("deletions", CompactArray(("name", CompactString("utf-8")), ("mechanism", Int8), ("tags", TaggedFields))),
+        ("deletions", CompactArray(
+            ("name", CompactString("utf-8")), ("mechanism", Int8), ("tags", TaggedFields),
+        )),
         ("upsertions", CompactArray(
             ("name", CompactString("utf-8")), ("mechanism", Int8), ("iterations", Int32),
             ("salt", CompactBytes), ("salted_password", CompactBytes), ("tags", TaggedFields),
@@ -213,4 +215,5 @@ async def provision_deployment(admin: kafka.Bus, codes: list[str], service: str 
                                password: str) -> kafka.Connection:
     """The principal for `service` of the deployment serving `codes`, with its ACLs."""
     codes = [jur.validate(c) for c in codes]
-    return await provision(admin, principal_name("-".join(codes), service), password, acl_plan(codes, service))
+    principal = principal_name("-".join(codes), service)
+    return await provision(admin, principal, password, acl_plan(codes, service))

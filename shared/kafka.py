@@ -72,7 +72,8 @@ class Connection:
         return out
 
     def client_kwargs(self) -> dict[str, Any]:
-        kw: dict[str, Any] = {"bootstrap_servers": self.bootstrap, "security_protocol": self.security_protocol}
+        kw: dict[str, Any] = {"bootstrap_servers": self.bootstrap,
+                              "security_protocol": self.security_protocol}
         if self.security_protocol.startswith("SASL"):
             kw |= {"sasl_mechanism": self.mechanism, "sasl_plain_username": self.username,
                    "sasl_plain_password": self.password}

@@ -62,8 +62,8 @@ class Settings(BaseSettings):
     @property
     def bus(self) -> kafka.Connection:
         """How this deployment's Kafka clients connect, and as whom."""
-        return kafka.Connection(self.kafka_bootstrap_servers, self.kafka_security_protocol, self.kafka_username,
-                                self.kafka_password, ca_file=self.kafka_ca_file)
+        return kafka.Connection(self.kafka_bootstrap_servers, self.kafka_security_protocol,
+                                self.kafka_username, self.kafka_password, ca_file=self.kafka_ca_file)
 
     @property
     def deployment(self) -> str:

@@ -357,7 +357,8 @@ class KafkaCluster:
             "process.roles": "broker,controller",
             "node.id": i,
             "controller.quorum.voters": voters,
-            "listeners": f"BROKER://127.0.0.1:{self.ports[i]},CONTROLLER://127.0.0.1:{self.controller_ports[i]}",
+            "listeners": f"BROKER://127.0.0.1:{self.ports[i]},"
+                         f"CONTROLLER://127.0.0.1:{self.controller_ports[i]}",
             "advertised.listeners": f"BROKER://127.0.0.1:{self.ports[i]}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "BROKER",

@@ -32,7 +32,8 @@ def bus_of(servers, codes: list[str], service: str | None = None) -> kafka.Conne
     p = deployment_principal(servers, codes, service)
     if not p:
         pytest.skip("this run's Kafka has no SASL super-user (an outside PLAINTEXT broker)")
-    return kafka.Connection(servers.kafka, p["kafka_security_protocol"], p["kafka_username"], p["kafka_password"])
+    return kafka.Connection(servers.kafka, p["kafka_security_protocol"], p["kafka_username"],
+                            p["kafka_password"])
 
 
 async def _write(bus, topic: str) -> None:

@@ -98,7 +98,8 @@ def test_config_survives_in_folder(tmp_path):
 def test_a_cluster_made_before_sasl_is_named_not_started(tmp_path):
     c = KafkaCluster(tmp_path / "k")
     c._save_config()
-    assert (tmp_path / "k" / "cluster.json").stat().st_mode & 0o077 == 0, "the admin password is the owner's only"
+    mode = (tmp_path / "k" / "cluster.json").stat().st_mode
+    assert mode & 0o077 == 0, "the admin password is the owner's only"
     saved = json.loads((tmp_path / "k" / "cluster.json").read_text())
     del saved["admin_password"]
     (tmp_path / "k" / "cluster.json").write_text(json.dumps(saved))
@@ -138,7 +139,8 @@ async def _produce(producer: AIOKafkaProducer, topic: str, rounds: range) -> Non
         await fut
 
 
-async def _consume(bus: Connection, group: str, count: int, *, pattern: str | None = None, topic: str | None = None):
+async def _consume(bus: Connection, group: str, count: int, *, pattern: str | None = None,
+                   topic: str | None = None):
     consumer = AIOKafkaConsumer(
         **bus.client_kwargs(),
         group_id=group,

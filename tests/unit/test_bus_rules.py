@@ -47,7 +47,8 @@ def test_a_province_reads_and_writes_under_its_prefix_and_the_dashboard_only_rea
     assert {op for p, op in grants(acls, ba.TOPIC, "ganxun.selection.43")} == RW
     assert {p for p, _ in grants(acls, ba.TOPIC, "ganxun.selection.43")} == {ba.PREFIXED}
     dash = ba.acl_plan(["430000"], "dashboard")
-    assert grants(dash, ba.TOPIC, "ganxun.selection.43") == {(ba.PREFIXED, ba.READ), (ba.PREFIXED, ba.DESCRIBE)}
+    assert grants(dash, ba.TOPIC, "ganxun.selection.43") == {(ba.PREFIXED, ba.READ),
+                                                            (ba.PREFIXED, ba.DESCRIBE)}
     assert not [a for a in dash if a.operation == ba.WRITE and not a.name.startswith("ganxun.dlq.dashboard.")]
     assert grants(dash, ba.GROUP, "ganxun.dashboard.430000.") == {(ba.PREFIXED, ba.READ)}
     assert ba.principal_name("430000", "dashboard") == "ganxun-dashboard-430000"
