@@ -8,7 +8,9 @@ from pydantic import BaseModel, Field
 
 from services.accounts import handlers
 from services.accounts.directory import Directory, KeycloakDirectory, KeycloakSettings
-from services.accounts.domain import CreateAccount, DisableAccount, EnableAccount, Manager, ResetPassword
+from services.accounts.domain import (
+    CreateAccount, DisableAccount, EnableAccount, Manager, ResetPassword, may_manage, valid_code,
+)
 from shared.api import context, principal, runtime
 from shared.auth import ROLES, Principal
 from shared.commands import Context
@@ -78,6 +80,7 @@ def routes() -> APIRouter:
         command = CreateAccount(by=manager(who), username=body.username, name=body.name, role=body.role,
                                 jurisdiction=code, unit=body.unit, person_id=body.person_id,
                                 temporary_password=body.temporary_password)
+        may_manage(command.by, command.role, valid_code(code), command.unit)  # the rules speak first
         _served(rt, code)
         return await handlers.create_account(rt.commands, d, ctx, command, body.password)
 

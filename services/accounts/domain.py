@@ -95,6 +95,13 @@ class Account:
         return bool(self.username)
 
 
+def valid_code(code: str) -> str:
+    try:
+        return jur.validate(code)
+    except ValueError as exc:
+        raise DomainError(str(exc), code="bad_jurisdiction", field="jurisdiction") from exc
+
+
 def may_manage(by: Manager, role: str, jurisdiction: str, unit: str | None) -> None:
     """Raises Forbidden (403) saying why `by` may not manage such an account."""
     if by.role != "admin":
@@ -137,7 +144,7 @@ class AccountDecider:
 
     def decide(self, state: Account, command) -> list:
         if isinstance(command, CreateAccount):
-            jur.validate(command.jurisdiction)
+            valid_code(command.jurisdiction)
             may_manage(command.by, command.role, command.jurisdiction, command.unit)
             _validate_new(command)
             if state.exists:
