@@ -145,3 +145,19 @@ def test_a_registry_cadre_gets_a_trainee_account_in_one_step(identity, accounts,
     assert (made["role"], made["person_id"], made["unit"], made["name"]) == ("trainee", cadre_id, UNIT, "王五")
     claims = jwt.decode(identity.token(made["username"], "Trainee-Passw0rd"), options={"verify_signature": False})
     assert (claims["person_id"], claims["jurisdiction"]) == (cadre_id, county)
+
+
+def test_the_demo_accounts_are_made_once_and_log_in(identity, accounts, counties):
+    from deploy.demo import accounts as demo
+
+    _, other = counties
+    identity.create_user(f"kc-admin-{other}", "admin", other, name="外县账号管理员")
+    admin = identity.auth(f"kc-admin-{other}")
+    expected = demo.demo_accounts((other,))
+    assert {a.role for a in expected} == {"org_department", "unit", "party_school", "recorder", "mentor", "trainee",
+                                          "admin"}                      # no analyst in a county
+    assert demo.create(accounts.url, lambda code: admin, (other,)) == (len(expected), 0)
+    assert demo.create(accounts.url, lambda code: admin, (other,)) == (0, len(expected))   # a second `up`
+    clerk = next(a for a in expected if a.role == "unit")
+    claims = jwt.decode(identity.token(clerk.username, demo.DEMO_PASSWORD), options={"verify_signature": False})
+    assert (claims["jurisdiction"], claims["unit"], claims["roles"].count("unit")) == (other, "县教育局", 1)
