@@ -63,3 +63,52 @@ def test_the_realm_file_declares_the_roles_policy_and_clients():
     workbench = next(c for c in realm["clients"] if c["clientId"] == "ganxun-workbench")
     assert workbench["publicClient"] and workbench["attributes"]["pkce.code.challenge.method"] == "S256"
     assert not workbench["directAccessGrantsEnabled"]
+
+
+def test_the_workbench_logs_a_person_in_with_the_code_flow_and_pkce(identity):
+    """What the workbench does in the browser, step by step over HTTP: the login page, the
+    form post, the code on the callback, the code exchanged with the PKCE verifier."""
+    import html
+    import re
+    from urllib.parse import parse_qs, urlsplit
+
+    identity.create_user("kc-codeflow", "org_department", "371428", name="组织部李科长")
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    callback = "http://127.0.0.1:5173/auth/callback"
+    with httpx.Client(timeout=30) as browser:
+        page = browser.get(f"{identity.issuer}/protocol/openid-connect/auth", params={
+            "client_id": "ganxun-workbench", "response_type": "code", "scope": "openid", "redirect_uri": callback,
+            "state": "s1", "code_challenge": challenge, "code_challenge_method": "S256"})
+        action = html.unescape(re.search(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', page.text).group(1))
+        # Keycloak marks its cookies Secure; a browser sends them to http://127.0.0.1 (a secure
+        # context), httpx does not: hand them over as a browser would.
+        jar = "; ".join(f"{c.name}={c.value}" for c in browser.cookies.jar)
+        sent = browser.post(action, data={"username": "kc-codeflow", "password": "Test-Passw0rd"},
+                            headers={"Cookie": jar})
+        assert sent.status_code == 302, sent.text[:500]
+        back = urlsplit(sent.headers["location"])
+        assert f"{back.scheme}://{back.netloc}{back.path}" == callback
+        query = parse_qs(back.query)
+        assert query["state"] == ["s1"]
+        token_url = identity.token_url
+        form = {"grant_type": "authorization_code", "client_id": "ganxun-workbench", "code": query["code"][0],
+                "redirect_uri": callback}
+        assert browser.post(token_url, data={**form, "code_verifier": "wrong" * 10}).status_code == 400
+        # A code is single-use: a fresh login for the right verifier.
+        page = browser.get(f"{identity.issuer}/protocol/openid-connect/auth", params={
+            "client_id": "ganxun-workbench", "response_type": "code", "scope": "openid", "redirect_uri": callback,
+            "state": "s2", "code_challenge": challenge, "code_challenge_method": "S256"})
+        code = parse_qs(urlsplit(page.headers.get("location", "") or page.url.query.decode()).query).get("code")
+        if code is None:   # no single sign-on cookie sent: log in again
+            action = html.unescape(re.search(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', page.text).group(1))
+            jar = "; ".join(f"{c.name}={c.value}" for c in browser.cookies.jar)
+            again = browser.post(action, data={"username": "kc-codeflow", "password": "Test-Passw0rd"},
+                                 headers={"Cookie": jar})
+            code = parse_qs(urlsplit(again.headers["location"]).query)["code"]
+        tokens = browser.post(token_url, data={**form, "code": code[0], "code_verifier": verifier})
+        assert tokens.status_code == 200, tokens.text
+    claims = jwt.decode(tokens.json()["access_token"], options={"verify_signature": False})
+    assert (claims["azp"], claims["jurisdiction"], "org_department" in claims["roles"]) == (
+        "ganxun-workbench", "371428", True)
+    assert "ganxun" in claims["aud"]
