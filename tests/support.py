@@ -98,14 +98,17 @@ def env_of(s: Settings) -> dict[str, str]:
         "GANXUN_DATABASE": s.database_name,
         "GANXUN_PROJECTOR_BATCH": str(s.projector_batch),
         "GANXUN_RELAY_BATCH": str(s.relay_batch),
+        "GANXUN_ENV": "dev",  # verify the development tokens tests sign (shared/auth.verifier_for)
     }
 
 
 class ServiceProcess:
     """A real service process (`python -m services.NAME`), killable with SIGKILL."""
 
-    def __init__(self, s: Settings, components: str = "api,relay,projectors", log: Path | None = None) -> None:
+    def __init__(self, s: Settings, components: str = "api,relay,projectors", log: Path | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.settings = s
+        self.env = env or {}  # beyond the settings: e.g. GANXUN_OIDC_ISSUER, GANXUN_ACCOUNTS_*
         self.components = components
         self.port = free_port() if "api" in components else None
         self.log = log
@@ -120,8 +123,8 @@ class ServiceProcess:
         if self.port:
             argv += ["--port", str(self.port)]
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL
-        self.proc = subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, **env_of(self.settings)},
-                                     stdout=out, stderr=subprocess.STDOUT)
+        env = {**os.environ, **env_of(self.settings), **self.env}
+        self.proc = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         if wait and self.port:
             self.wait_ready()
         return self
