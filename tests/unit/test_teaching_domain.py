@@ -188,3 +188,14 @@ def test_rescheduling_into_another_year_is_refused():
     cmd = RescheduleSession("x1", replace(KLASS, ends_on=date(2027, 1, 10)), date(2027, 1, 4), time(9), time(10), LI,
                             HALL)
     assert "停课后" in refused(T, [FIRST], cmd, "cross_year")
+
+
+def test_a_session_sent_again_without_its_id_is_recognised_not_a_clash_with_itself():
+    from shared.errors import AlreadyApplied
+    with pytest.raises(AlreadyApplied) as e:
+        when(T, [FIRST], schedule("x9", id_given=False))
+    assert e.value.code == "teacher_clash" and e.value.key == {"session_id": "x1"}
+    assert e.value.content == {"hours": 3, "required": True}
+    # with the client's own id, or another slot, it is a clash or a new session as before
+    refused(T, [FIRST], schedule("x9"), "teacher_clash")
+    assert when(T, [FIRST], schedule("x9", id_given=False, start=time(14), end=time(16)))[0].session_id == "x9"
