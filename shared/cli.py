@@ -162,7 +162,7 @@ def cmd_up(args) -> None:
     if not args.no_demo:
         from deploy.demo.up import load_if_empty
 
-        load_if_empty(state_dir(), ports, args.jurisdictions)
+        load_if_empty(state_dir(), ports, args.jurisdictions, uri)
     if args.detach:
         if not _supervisor_proc().running():
             _supervisor_proc().spawn([sys.executable, "-m", "shared.cli", "supervise"])
