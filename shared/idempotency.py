@@ -225,7 +225,9 @@ class IdempotencyMiddleware:
 
         # run (or resume after a crash) with the ids of the first attempt
         seed = ids.Seed(key=sid, first_ms=int(r.first_at.timestamp() * 1000))
-        sent: dict[str, Any] = {"status": None, "body": b"", "content_type": "application/json"}
+        # The answer is held back until it is remembered: a client that gets it and sends
+        # the request again at once must find it (else it would run the command again).
+        held: dict[str, Any] = {"start": None, "chunks": [], "size": 0}
         delivered = False
 
         async def replay_receive():
@@ -237,25 +239,46 @@ class IdempotencyMiddleware:
 
         async def capture(message):
             if message["type"] == "http.response.start":
-                sent["status"] = message["status"]
-                for k, v in message.get("headers", []):
-                    if k.lower() == b"content-type":
-                        sent["content_type"] = v.decode("latin-1")
-            elif message["type"] == "http.response.body" and len(sent["body"]) <= MAX_BODY:
-                sent["body"] += message.get("body", b"")
-            await send(message)
+                held["start"] = message
+                return
+            if message["type"] != "http.response.body":
+                return await send(message)
+            held["chunks"].append(message.get("body", b""))
+            held["size"] += len(held["chunks"][-1])
+            if message.get("more_body"):
+                if held["size"] > MAX_BODY:          # too large to keep: let it through as it comes
+                    await self._flush(send, held, more=True)
+                return
+            await self._remember(keys, sid, key, held)
+            await self._flush(send, held, more=False)
 
         token = ids.seeded(seed)
         try:
             await self.app(scope_, replay_receive, capture)
         finally:
             ids.unseed(token)
-        status = sent["status"]
-        if status is not None and worth_remembering(status) and len(sent["body"]) <= MAX_BODY:
-            try:
-                await asyncio.shield(keys.answer(sid, status, sent["body"], sent["content_type"]))
-            except Exception:  # noqa: BLE001 - the claim stays; a retry resumes and finds the commit
-                log.exception("idempotency.answer_not_stored", key=key)
+
+    @staticmethod
+    async def _remember(keys: Keys, sid: str, key: str, held: dict) -> None:
+        start = held["start"]
+        if start is None or not worth_remembering(start["status"]) or held["size"] > MAX_BODY:
+            return
+        content_type = "application/json"
+        for k, v in start.get("headers", []):
+            if k.lower() == b"content-type":
+                content_type = v.decode("latin-1")
+        try:
+            await asyncio.shield(keys.answer(sid, start["status"], b"".join(held["chunks"]), content_type))
+        except Exception:  # noqa: BLE001 - the claim stays; a retry resumes and finds the commit
+            log.exception("idempotency.answer_not_stored", key=key)
+
+    @staticmethod
+    async def _flush(send, held: dict, more: bool) -> None:
+        if held["start"] is not None:
+            await send(held["start"])
+            held["start"] = None
+        await send({"type": "http.response.body", "body": b"".join(held["chunks"]), "more_body": more})
+        held["chunks"], held["size"] = [], (held["size"] if more else 0)
 
     @staticmethod
     async def _send(send, status: int, body: bytes, content_type: str = "application/json",
