@@ -33,7 +33,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -99,6 +99,11 @@ def decide(remembered: Remembered | None, fp: str, now: datetime) -> Decision:
     if remembered.status is None:
         return Decision("resume", remembered)
     return Decision("replay", remembered)
+
+
+def epoch_ms(at: datetime) -> int:
+    """Milliseconds since the epoch, exactly (no float rounding): the seed of a request's ids."""
+    return (at - datetime(1970, 1, 1, tzinfo=at.tzinfo or UTC)) // timedelta(milliseconds=1)
 
 
 def worth_remembering(status: int) -> bool:
@@ -208,6 +213,7 @@ class IdempotencyMiddleware:
         if keys is None:
             keys = rt.idempotency_keys = Keys(rt.db)
         now = utcnow()
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)   # as the store keeps it
         await keys.sweep(now)
         previous = await keys.get(sid)
         decision = decide(previous, fp, now)
@@ -224,7 +230,7 @@ class IdempotencyMiddleware:
             return await self._send(send, r.status, r.body, r.content_type, replayed=True)
 
         # run (or resume after a crash) with the ids of the first attempt
-        seed = ids.Seed(key=sid, first_ms=int(r.first_at.timestamp() * 1000))
+        seed = ids.Seed(key=sid, first_ms=epoch_ms(r.first_at))
         # The answer is held back until it is remembered: a client that gets it and sends
         # the request again at once must find it (else it would run the command again).
         held: dict[str, Any] = {"start": None, "chunks": [], "size": 0}

@@ -8,7 +8,7 @@ import pytest
 
 from shared import ids
 from shared.idempotency import (
-    TTL, Remembered, decide, fingerprint, key_problem, reused_message, scope, worth_remembering,
+    TTL, Remembered, decide, epoch_ms, fingerprint, key_problem, reused_message, scope, worth_remembering,
 )
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -99,3 +99,9 @@ def test_another_key_makes_other_ids():
         assert ids.new_id() != other
     finally:
         ids.unseed(t)
+
+
+def test_the_seed_time_is_exact_to_the_millisecond():
+    at = datetime(2026, 3, 2, 8, 0, 0, 123000, tzinfo=UTC)
+    assert epoch_ms(at) == 1772438400123
+    assert all(epoch_ms(at.replace(microsecond=ms * 1000)) % 1000 == ms for ms in range(1000))
