@@ -189,7 +189,8 @@ class CommandHandler:
         if the retry repeats its content; else the decider's refusal."""
         for commit in await self.store.read_commits(stream_id):
             for env in commit:
-                if env.type == repeat.event_type and all(env.payload.get(k) == v for k, v in repeat.key.items()):
+                if env.type == repeat.event_type and all(env.payload.get(k) == v
+                                                         for k, v in repeat.key.items()):
                     if all(env.payload.get(k) == v for k, v in repeat.content.items()):
                         return commit
                     raise repeat                  # the same key, another content: refused

@@ -16,7 +16,8 @@ be published) or a pointer to nothing. A pointer whose commit is still missing
 Either the fence goes in (the append never happened, or its insert still in flight now
 fails on the `_id` and the writer retries as after any conflict), or the insert fails
 because the commit has just landed, and it is published. So no stream waits for a
-crashed writer longer than a few seconds, and no late commit is ever left unpublished. The relay never has to query the events collection by
+crashed writer longer than a few seconds, and no late commit is ever left unpublished.
+The relay never has to query the events collection by
 anything but `_id`: FerretDB 1.24 uses an index only for `_id` equality, and a
 `{published: false}` query on a growing events collection is a full scan.
 """

@@ -138,8 +138,9 @@ class Keys:
 
     @staticmethod
     def _of(doc: dict) -> Remembered:
-        return Remembered(fingerprint=doc["fingerprint"], first_at=_utc(doc["first_at"]), status=doc.get("status"),
-                          body=bytes(doc.get("body") or b""), content_type=doc.get("content_type") or "application/json")
+        return Remembered(fingerprint=doc["fingerprint"], first_at=_utc(doc["first_at"]),
+                          status=doc.get("status"), body=bytes(doc.get("body") or b""),
+                          content_type=doc.get("content_type") or "application/json")
 
     async def get(self, sid: str) -> Remembered | None:
         doc = await self.coll.find_one({"_id": sid})
@@ -207,7 +208,8 @@ class IdempotencyMiddleware:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        fp = fingerprint(scope_["method"], scope_["path"], scope_.get("query_string", b"").decode("latin-1"), body)
+        query = scope_.get("query_string", b"").decode("latin-1")
+        fp = fingerprint(scope_["method"], scope_["path"], query, body)
         sid = scope(rt.settings.deployment, who.user_id, key)
         keys = getattr(rt, "idempotency_keys", None)
         if keys is None:
@@ -223,7 +225,8 @@ class IdempotencyMiddleware:
         if decision.action == "refuse":
             log.info("idempotency.key_reused", key=key)
             return await self._send(send, *_json(422, {"code": "idempotency_key_reused",
-                                                       "message": reused_message(key), "field": "Idempotency-Key"}))
+                                                       "message": reused_message(key),
+                                                       "field": "Idempotency-Key"}))
         r = decision.remembered
         if decision.action == "replay":
             log.info("idempotency.replayed", key=key, status=r.status)
@@ -289,7 +292,8 @@ class IdempotencyMiddleware:
     @staticmethod
     async def _send(send, status: int, body: bytes, content_type: str = "application/json",
                     replayed: bool = False) -> None:
-        headers = [(b"content-type", content_type.encode("latin-1")), (b"content-length", str(len(body)).encode())]
+        headers = [(b"content-type", content_type.encode("latin-1")),
+                   (b"content-length", str(len(body)).encode())]
         if replayed:
             headers.append((b"idempotent-replayed", b"true"))
         await send({"type": "http.response.start", "status": status, "headers": headers})

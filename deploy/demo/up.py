@@ -44,7 +44,8 @@ def print_pages(key: bytes, ports: dict[str, int]) -> None:
           f"\n县级看板（武城县 {COUNTY}，组织部）：\n{base}#token={county}\n", flush=True)
 
 
-def load_if_empty(state_dir, ports: dict[str, int], jurisdictions: str, mongodb_uri: str | None = None) -> None:
+def load_if_empty(state_dir, ports: dict[str, int], jurisdictions: str,
+                  mongodb_uri: str | None = None) -> None:
     key = ensure_dev_keys(state_dir / "keys")[0]
     served = [c.strip() for c in jurisdictions.split(",") if c.strip()]
     codes = Codes()

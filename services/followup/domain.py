@@ -292,7 +292,8 @@ class FollowUpDecider:
                 key["evaluator_id"] = c.evaluator_id
             raise AlreadyApplied(f"{EVALUATOR_ROLES[c.role]}对该节点的评价已提交过，不能重复提交。",
                                  code="already_evaluated", event_type="EvaluationSubmitted", key=key,
-                                 content={"evaluator_id": c.evaluator_id, "scores": dict(c.scores), "text": c.text})
+                                 content={"evaluator_id": c.evaluator_id, "scores": dict(c.scores),
+                                          "text": c.text})
         if m.completed:
             raise DomainError(f"{s.name} 的 {c.month} 个月节点已完成，不再接受评价。", code="milestone_completed")
         if c.today < m.due_on:

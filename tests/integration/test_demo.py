@@ -59,7 +59,8 @@ async def test_demo_fills_every_service(demo, servers):
         steps.append(name)
         if "看板已满" in name:     # the loader says the printed pages are full: look at the province's
             at_full.update(_every_panel(procs["dashboard"].url, province, codes))
-    mover = store_mover(servers.mongodb, {n: procs[n].settings.database_name for n in ("selection", "followup")})
+    mover = store_mover(servers.mongodb,
+                        {n: procs[n].settings.database_name for n in ("selection", "followup")})
     summary = await load({n: procs[n].url for n in SERVICES}, key, codes, scale=0.08, progress=progress,
                          move_clock=mover)
     print(f"\ndemo at scale 0.08: {summary.seconds:.1f} s, {summary.requests} requests, "

@@ -229,7 +229,8 @@ async def test_a_class_lifecycle_through_a_kill_storm(deployment, county, server
 
             # Every projection equals a clean rebuild from the topics.
             defn = definition(service)
-            clean = Runtime(defn, p.settings.model_copy(update={"database": p.settings.database_name + "_clean"}))
+            clean_settings = p.settings.model_copy(update={"database": p.settings.database_name + "_clean"})
+            clean = Runtime(defn, clean_settings)
             await clean.producer.start()
             try:
                 for projection in defn.projections:

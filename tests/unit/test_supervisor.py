@@ -29,7 +29,8 @@ def test_a_dead_process_is_restarted_after_a_growing_back_off_with_a_log_line():
     now = [0.0]
     lines: list[str] = []
     svc = Fake()
-    sup = Supervisor([Watched("服务 records", lambda: svc.up, svc.start)], log=lines.append, clock=lambda: now[0])
+    sup = Supervisor([Watched("服务 records", lambda: svc.up, svc.start)], log=lines.append,
+                     clock=lambda: now[0])
     sup.tick()
     assert svc.starts == 0 and lines == []
     delays = []

@@ -198,4 +198,5 @@ def test_a_session_sent_again_without_its_id_is_recognised_not_a_clash_with_itse
     assert e.value.content == {"hours": 3, "required": True}
     # with the client's own id, or another slot, it is a clash or a new session as before
     refused(T, [FIRST], schedule("x9"), "teacher_clash")
-    assert when(T, [FIRST], schedule("x9", id_given=False, start=time(14), end=time(16)))[0].session_id == "x9"
+    [new] = when(T, [FIRST], schedule("x9", id_given=False, start=time(14), end=time(16)))
+    assert new.session_id == "x9"
