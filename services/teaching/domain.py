@@ -258,6 +258,14 @@ def _check_slot(state: TimetableState, session_id: str, klass: ClassWindow, on: 
                               code="class_clash", field="starts_at")
 
 
+def _content(c: ScheduleSession) -> dict:
+    """What a SessionScheduled for `c` holds (as stored), bar its id: a retry must repeat it."""
+    return {"class_id": c.klass.class_id, "course_id": c.course.course_id, "on": c.on.isoformat(),
+            "starts_at": c.starts_at.isoformat(), "ends_at": c.ends_at.isoformat(),
+            "teacher_id": c.teacher.teacher_id, "site_id": c.site.site_id, "hours": c.hours or c.course.hours,
+            "required": c.course.mode == "必修" if c.required is None else c.required}
+
+
 def _check_repeat(state: TimetableState, c: ScheduleSession) -> None:
     """A session sent again without its id (a retry after a lost answer) is the session
     already scheduled for the same class, course, day, times, teacher and site: it is
@@ -269,9 +277,7 @@ def _check_repeat(state: TimetableState, c: ScheduleSession) -> None:
             raise AlreadyApplied(
                 f"排课冲突：{c.teacher.name} 在 {s.describe()} 已有授课安排，请调整时间或授课人。",
                 code="teacher_clash", field="teacher_id", event_type="SessionScheduled",
-                key={"session_id": s.session_id},
-                content={"hours": c.hours or c.course.hours,
-                         "required": c.course.mode == "必修" if c.required is None else c.required})
+                key={"session_id": s.session_id}, content=_content(c))
 
 
 class TimetableDecider:
@@ -283,7 +289,10 @@ class TimetableDecider:
             case ScheduleSession():
                 c = command
                 if c.session_id in state.sessions:
-                    raise DomainError(f"课次编号 {c.session_id} 已存在。", code="session_exists", field="session_id")
+                    # The same session sent again (a retry) is answered as the first was.
+                    raise AlreadyApplied(f"课次编号 {c.session_id} 已存在。", code="session_exists",
+                                         field="session_id", event_type="SessionScheduled",
+                                         key={"session_id": c.session_id}, content=_content(c))
                 if not c.id_given:
                     _check_repeat(state, c)
                 _check_slot(state, c.session_id, c.klass, c.on, c.starts_at, c.ends_at, c.teacher, c.site)
