@@ -13,6 +13,7 @@ from fastapi.security import HTTPBearer
 from shared.auth import Principal
 from shared.commands import Context
 from shared.errors import Forbidden, GanxunError, NotFound
+from shared.idempotency import IdempotencyMiddleware
 from shared.ids import new_id
 from shared.projection import public
 from shared.runtime import Runtime, ServiceDefinition
@@ -74,6 +75,10 @@ def create_app(definition: ServiceDefinition, settings: Settings, components: tu
 
     app = FastAPI(title=f"ganxun · {definition.title}", description=definition.description,
                   version="0.1.0", lifespan=lifespan)
+
+    # Inside the correlation middleware (added after it, so wrapped by it): every command
+    # route honours an Idempotency-Key (shared/idempotency.py).
+    app.add_middleware(IdempotencyMiddleware)
 
     @app.middleware("http")
     async def correlate(request: Request, call_next):

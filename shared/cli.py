@@ -1,7 +1,8 @@
 """`ganxun`: the one way to operate the system on a machine.
 
-    ganxun up [--detach]            servers + every service on this machine
+    ganxun up [--detach]            servers + every service on this machine, kept running
     ganxun down                     stop what `up` started (data is kept)
+    ganxun supervise                restart what `up` started when it dies (`up --detach` starts it)
     ganxun servers up|down|status   the local Kafka, store and Keycloak only
     ganxun token --role R --jurisdiction CODE --name NAME
     ganxun rebuild SERVICE [PROJECTION]
@@ -16,10 +17,11 @@ import json
 import os
 import signal
 import sys
-import time
+import threading
 import urllib.request
 
 from deploy.local.process import DetachedProcess, ServerError, state_dir
+from deploy.local.supervisor import Supervisor, Watched
 from shared.clock import PRODUCTION_KEYS
 from shared.settings import DEFAULT_PORTS
 
@@ -148,6 +150,43 @@ def _ready(port: int) -> bool:
         return False
 
 
+def _up_file():
+    return state_dir() / "services" / "up.json"
+
+
+def start_service(name: str) -> None:
+    """Spawn one service as the last `up` configured it (the supervisor's restart)."""
+    saved = json.loads(_up_file().read_text(encoding="utf-8"))
+    _service_proc(name).spawn([sys.executable, "-m", f"services.{name}", "--port", str(saved["ports"][name])],
+                              env={**saved["env"], **saved.get("bus", {}).get(name, {})})
+
+
+def supervised() -> list[Watched]:
+    """What `ganxun up` keeps running, in the order it is restarted. One line per server."""
+    store, kafka = _store(), _kafka()
+    identity = _keycloak(store=store)
+    return [
+        Watched("存储 FerretDB", store.proc.running, store.start),
+        Watched("Kafka", lambda: kafka.status()["running"], kafka.start),
+        Watched("身份认证 Keycloak", lambda: identity.status()["running"], identity.start),
+        *(Watched(f"服务 {n}", _service_proc(n).running, lambda n=n: start_service(n)) for n in SERVICES),
+    ]
+
+
+def _supervisor_proc() -> DetachedProcess:
+    return DetachedProcess("supervisor", state_dir())
+
+
+def cmd_supervise(args) -> None:
+    if not _up_file().exists():
+        raise SystemExit("尚未用 `ganxun up` 启动过服务，无可看护。")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    print(f"[看护] 开始看护：{'、'.join(w.name for w in supervised())}", flush=True)
+    Supervisor(supervised(), log=lambda line: print(line, flush=True)).run(stop)
+
+
 def services_up(bootstrap: str, uri: str, jurisdictions: str, ports: dict[str, int]) -> None:
     env = {"GANXUN_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "GANXUN_MONGODB_URI": uri,
            "GANXUN_JURISDICTIONS": jurisdictions}
@@ -165,12 +204,13 @@ def services_up(bootstrap: str, uri: str, jurisdictions: str, ports: dict[str, i
         # The local Keycloak's logins, beside the development tokens (shared/auth.EitherVerifier).
         env |= {"GANXUN_OIDC_ISSUER": identity.issuer, "GANXUN_ACCOUNTS_KEYCLOAK_URL": identity.url,
                 "GANXUN_ACCOUNTS_CLIENT_SECRET": identity.client_secret("ganxun-accounts")}
+    _up_file().parent.mkdir(parents=True, exist_ok=True)
+    _up_file().write_text(json.dumps({"env": env, "bus": bus, "ports": ports}, ensure_ascii=False),
+                          encoding="utf-8")
+    _up_file().chmod(0o600)          # the bus principals' passwords
     for name in SERVICES:
-        proc = _service_proc(name)
-        if proc.running():
-            continue
-        proc.spawn([sys.executable, "-m", f"services.{name}", "--port", str(ports[name])],
-                   env={**env, **bus[name]})
+        if not _service_proc(name).running():
+            start_service(name)
     for name in SERVICES:
         port = ports[name]
         _service_proc(name).wait_ready(lambda p=port: _ready(p), 90, f"服务 {name}")
@@ -180,6 +220,7 @@ def services_up(bootstrap: str, uri: str, jurisdictions: str, ports: dict[str, i
 
 
 def services_down() -> None:
+    _supervisor_proc().stop(timeout=15)      # first, or it would restart what is stopped below
     for name in SERVICES:
         _service_proc(name).stop(timeout=15)
 
@@ -211,21 +252,18 @@ def cmd_up(args) -> None:
                                           demo_accounts.dev_admin(state_dir() / "keys"), codes)
         demo_accounts.print_login(_keycloak().url, made, kept)
 
-        load_if_empty(state_dir(), ports, args.jurisdictions)
+        load_if_empty(state_dir(), ports, args.jurisdictions, uri)
     if args.detach:
-        print("已在后台运行；用 `ganxun down` 停止。")
+        if not _supervisor_proc().running():
+            _supervisor_proc().spawn([sys.executable, "-m", "shared.cli", "supervise"])
+        print(f"已在后台运行，退出的进程会被自动重启（看护日志：{_supervisor_proc().log_file}）；"
+              "用 `ganxun down` 停止。")
         return
-    print("按 Ctrl-C 停止全部。", flush=True)
-    stop = False
-
-    def _stop(*_):
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    while not stop:
-        time.sleep(0.5)
+    print("按 Ctrl-C 停止全部。退出的进程会被自动重启。", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    Supervisor(supervised(), log=lambda line: print(line, flush=True)).run(stop)
     print("\n正在停止 …", flush=True)
     cmd_down(args)
 
@@ -328,6 +366,8 @@ def parser() -> argparse.ArgumentParser:
                     help="服务端口，如 --port selection=9101（默认 8101–8105，看板 8100）")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="停止 `ganxun up` 启动的一切（数据保留）").set_defaults(func=cmd_down)
+    sub.add_parser("supervise", help="看护 `ganxun up` 启动的进程，退出即重启（up --detach 自动启动）"
+                   ).set_defaults(func=cmd_supervise)
 
     srv = sub.add_parser("servers", help="本机 Kafka、存储与身份认证（Keycloak）")
     srv.add_argument("action", choices=["up", "down", "status"])

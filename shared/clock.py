@@ -1,18 +1,30 @@
-"""The services' day: China-local time, and the guard on development-only movable clocks.
+"""The services' day: China-local time, and the one development clock that can be moved.
 
 Party schools and departments work on Beijing time whatever the server's zone (a UTC
-machine is on "tomorrow" after 16:00 UTC). Selection and follow-up can move their
-"today" for demos and tests; that must never be possible where real tokens are checked.
+machine is on "tomorrow" after 16:00 UTC).
+
+Development and test deployments can move a service's "today" (selection for the demo's
+nominations, follow-up for its milestones): `DevClock`, the one port every service that
+needs "today" uses. The offset in days is kept in the deployment's store (collection
+`clock`), so every process of the deployment sees the same day and no restart moves it.
+It is movable only where the service's flag is set (GANXUN_SELECTION_MOVABLE_CLOCK,
+GANXUN_FOLLOWUP_MOVABLE_CLOCK), never beside production keys or an identity provider
+(a service so configured refuses to start), and only by an admin whose token covers
+every jurisdiction of the deployment (`clock_routes`).
 """
 
 from __future__ import annotations
 
 import os
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from pymongo.asynchronous.database import AsyncDatabase
 
 CHINA = ZoneInfo("Asia/Shanghai")
 PRODUCTION_KEYS = ("GANXUN_JWKS_URL", "GANXUN_JWT_PUBLIC_KEY_FILE", "GANXUN_OIDC_ISSUER")
+COLLECTION = "clock"
+_DOC = "clock"
 
 
 def local_now() -> datetime:
@@ -24,9 +36,86 @@ def local_today() -> date:
     return datetime.now(CHINA).date()
 
 
+def production() -> bool:
+    """Real tokens are checked here (production keys or an identity provider), and the
+    deployment does not say it is a development one (GANXUN_ENV=dev)."""
+    return any(os.environ.get(k) for k in PRODUCTION_KEYS) and os.environ.get("GANXUN_ENV") != "dev"
+
+
 def refuse_movable_in_production(variable: str) -> None:
     """Stop the service if a movable clock (`variable`) is on beside production keys or an
     issuer, unless the deployment says it is a development one (GANXUN_ENV=dev: `ganxun
     up`, whose services trust its local Keycloak and the development key alike)."""
-    if any(os.environ.get(k) for k in PRODUCTION_KEYS) and os.environ.get("GANXUN_ENV") != "dev":
+    if production():
         raise SystemExit(f"生产配置（已设置正式验签密钥或身份认证签发方）不允许启用可调时钟 {variable}，拒绝启动。")
+
+
+def movable(variable: str) -> bool:
+    """Whether the flag `variable` makes this service's clock movable (refused in production)."""
+    on = os.environ.get(variable, "").strip().lower() in ("1", "true", "yes")
+    if on:
+        refuse_movable_in_production(variable)
+    return on
+
+
+async def offset_days(db: AsyncDatabase) -> int:
+    doc = await db[COLLECTION].find_one({"_id": _DOC})
+    return int(doc["offset_days"]) if doc else 0
+
+
+async def move_to(db: AsyncDatabase, day: date) -> int:
+    offset = (day - local_today()).days
+    await db[COLLECTION].update_one({"_id": _DOC}, {"$set": {"offset_days": offset}}, upsert=True)
+    return offset
+
+
+class DevClock:
+    """A service's "today": the real China-local day, or, where its flag allows, that day
+    moved by the deployment's stored offset.
+
+    `await today()` reads the offset from the store. Code that asks for the day without
+    awaiting (selection's deciders get `today` passed in by sync helpers) calls `cached()`,
+    which is the offset read by the request's `refresh()` (a router dependency)."""
+
+    def __init__(self, variable: str) -> None:
+        self.variable = variable
+        self.movable = False
+        self._offset = 0
+
+    def configure(self) -> DevClock:
+        """Read the flag (when the service builds its routes; refused in production)."""
+        self.movable = movable(self.variable)
+        self._offset = 0
+        return self
+
+    async def today(self, db: AsyncDatabase) -> date:
+        if not self.movable:
+            return local_today()
+        self._offset = await offset_days(db)
+        return local_today() + timedelta(days=self._offset)
+
+    async def refresh(self, db: AsyncDatabase) -> None:
+        if self.movable:
+            self._offset = await offset_days(db)
+
+    def cached(self) -> date:
+        return local_today() + timedelta(days=self._offset if self.movable else 0)
+
+
+def store_mover(mongodb_uri: str, databases: dict[str, str]):
+    """Moves services' development clocks in their stores directly: for the demo loader
+    on the machine itself (its deployment serves several provinces, so no admin token
+    covers all of it and the route refuses every one). Refused in production."""
+
+    async def move(service: str, day: date) -> None:
+        if production():
+            raise SystemExit("生产配置下不能调整服务时钟。")
+        from pymongo import AsyncMongoClient
+
+        client = AsyncMongoClient(mongodb_uri, tz_aware=True)
+        try:
+            await move_to(client[databases[service]], day)
+        finally:
+            await client.close()
+
+    return move

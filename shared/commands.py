@@ -12,6 +12,13 @@ re-checked, so a capacity can never be exceeded), after a short random pause tha
 grows with each try so that many requests racing for one aggregate (a department
 confirming a whole list at once) spread out; after a few tries it gives up with
 ConcurrencyConflict (HTTP 409).
+
+Retries (see shared/idempotency.py): a command sent with an Idempotency-Key appends its
+commit under an id derived from the key, so a retry first looks that commit up and,
+if the first attempt stored it, answers with its events instead of deciding again (a
+crash between the append and the remembered answer then costs nothing). A decider that
+knows a natural key raises AlreadyApplied: a retry of the same content is answered
+with the commit that applied it, a different content is refused.
 """
 
 from __future__ import annotations
@@ -23,10 +30,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from shared.errors import ConcurrencyConflict, GanxunError
+from shared.errors import AlreadyApplied, ConcurrencyConflict, GanxunError
 from shared.events import CATALOGUE, Actor, Catalogue, Envelope, Event, utcnow
 from shared.eventstore import EventStore
-from shared.ids import new_id
+from shared.ids import fresh_id, next_commit_id
 
 if TYPE_CHECKING:
     from shared.auth import Principal
@@ -126,7 +133,15 @@ class CommandHandler:
                       authorize: Callable[[Loaded[S]], None] | None = None) -> list[Envelope]:
         """Decide and append. `authorize` sees the loaded aggregate before deciding."""
         key = (type(decider), stream_id)      # deciders are stateless: the class names the fold
+        request_commit = next_commit_id()     # None unless the request carries an Idempotency-Key
+        commit_id = None
         for attempt in range(self.retries):
+            if request_commit is not None:
+                commit_id, stored = await self.store.applied(request_commit)
+                if stored is not None:
+                    if stored and stored[0].stream_id == stream_id:
+                        return stored         # the first attempt's commit: its answer again
+                    commit_id = None          # the route took another path this time
             loaded = self._cache.pop(key, None) if attempt == 0 else None
             remembered = loaded is not None
             if loaded is None:
@@ -135,6 +150,8 @@ class CommandHandler:
                 authorize(loaded)
             try:
                 events = decider.decide(loaded.state, command)
+            except AlreadyApplied as repeat:
+                return await self.original(stream_id, repeat)
             except GanxunError:          # a rule, a missing thing, or "not yours" (403)
                 if not remembered:
                     raise
@@ -145,10 +162,13 @@ class CommandHandler:
                 loaded = await self.load(decider, stream_id)
                 if authorize:
                     authorize(loaded)
-                events = decider.decide(loaded.state, command)
+                try:
+                    events = decider.decide(loaded.state, command)
+                except AlreadyApplied as repeat:
+                    return await self.original(stream_id, repeat)
             envelopes = self.envelopes(stream_id, loaded.version, events, ctx, loaded.jurisdiction)
             try:
-                await self.store.append(stream_id, loaded.version, envelopes)
+                await self.store.append(stream_id, loaded.version, envelopes, commit_id)
             except ConcurrencyConflict:
                 if attempt == self.retries - 1:
                     raise
@@ -164,6 +184,18 @@ class CommandHandler:
             return envelopes
         raise AssertionError("unreachable")
 
+    async def original(self, stream_id: str, repeat: AlreadyApplied) -> list[Envelope]:
+        """The commit that applied a command the decider recognised by its natural key,
+        if the retry repeats its content; else the decider's refusal."""
+        for commit in await self.store.read_commits(stream_id):
+            for env in commit:
+                if env.type == repeat.event_type and all(env.payload.get(k) == v
+                                                         for k, v in repeat.key.items()):
+                    if all(env.payload.get(k) == v for k, v in repeat.content.items()):
+                        return commit
+                    raise repeat                  # the same key, another content: refused
+        raise repeat
+
     def _remember(self, key: tuple[type, str], loaded: Loaded) -> None:
         held = self._cache.get(key)
         if held is not None and held.version > loaded.version:
@@ -178,7 +210,7 @@ class CommandHandler:
         now = utcnow()
         return [
             Envelope(
-                event_id=new_id(),
+                event_id=fresh_id(),
                 type=e.event_type,
                 schema_version=e.schema_version,
                 stream_id=stream_id,

@@ -53,3 +53,20 @@ class Unauthenticated(GanxunError):
 class Forbidden(GanxunError):
     status = 403
     code = "forbidden"
+
+
+class AlreadyApplied(DomainError):
+    """A command whose natural key the aggregate already holds (an evaluation per
+    milestone and role). The command handler answers a retry of the same content with
+    the commit that applied it, as the original answer was; anything else is refused
+    with this error's own code and message.
+
+    `event_type` and `key` find the original event (its payload holds every `key`
+    field); `content` is what the retry must repeat exactly to be the same command."""
+
+    def __init__(self, message: str, *, code: str, event_type: str, key: dict, content: dict,
+                 field: str | None = None) -> None:
+        super().__init__(message, code=code, field=field)
+        self.event_type = event_type
+        self.key = key
+        self.content = content

@@ -10,8 +10,14 @@ claim version+1 and exactly one wins.
 The outbox is a separate, small collection of pointers to commits not yet on Kafka.
 A pointer is written *before* its commit and removed once Kafka acknowledged every
 event of the commit, so a crash anywhere leaves either a pointer to a commit (it will
-be published) or a pointer to nothing (the append never happened; the relay drops it
-after `ORPHAN_AFTER`). The relay never has to query the events collection by
+be published) or a pointer to nothing. A pointer whose commit is still missing
+`ORPHAN_AFTER` (seconds) after it was written is resolved at once: the relay inserts a
+*fence*, an empty commit document under the pointer's `_id`, then drops the pointer.
+Either the fence goes in (the append never happened, or its insert still in flight now
+fails on the `_id` and the writer retries as after any conflict), or the insert fails
+because the commit has just landed, and it is published. So no stream waits for a
+crashed writer longer than a few seconds, and no late commit is ever left unpublished.
+The relay never has to query the events collection by
 anything but `_id`: FerretDB 1.24 uses an index only for `_id` equality, and a
 `{published: false}` query on a growing events collection is a full scan.
 """
@@ -22,6 +28,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -31,13 +38,16 @@ from shared.errors import ConcurrencyConflict
 from shared.events import Envelope, utcnow
 from shared.ids import new_id
 
+log = structlog.get_logger("eventstore")
+
 COLLECTION = "events"
 OUTBOX = "outbox"
-# Four times the service client's socket timeout (30 s). A pointer older than this
-# whose commit is missing belongs to an append that failed or crashed. The residual
-# risk, accepted: a store that applies an insert more than two minutes after receiving
-# it would leave that commit unpublished.
-ORPHAN_AFTER = timedelta(seconds=120)
+# How long a pointer may wait for its commit before the relay fences it: well above an
+# append's usual pointer-to-commit time (milliseconds; under a loaded store, a second),
+# so a live append is seldom made to retry. Fencing is safe at any age (see above).
+ORPHAN_AFTER = timedelta(seconds=3)
+# A fence's stream: never a real stream's id, so reads of a stream never meet it.
+FENCE_STREAM = "fence:"
 
 
 class EventStore:
@@ -51,11 +61,13 @@ class EventStore:
             [("stream_id", ASCENDING), ("version", ASCENDING)], unique=True, name="stream_version"
         )
 
-    async def append(self, stream_id: str, expected_version: int, events: Sequence[Envelope]) -> None:
+    async def append(self, stream_id: str, expected_version: int, events: Sequence[Envelope],
+                     commit_id: str | None = None) -> None:
         """Append events whose stream versions follow `expected_version`.
 
         `expected_version` must be a version read from this stream (0 for a new one).
-        Raises ConcurrencyConflict when someone appended first.
+        Raises ConcurrencyConflict when someone appended first, or when a commit with
+        `commit_id` (a retried request's, see `applied`) is already stored or fenced.
         """
         if not events:
             return
@@ -64,21 +76,57 @@ class EventStore:
                 raise ValueError(f"event {env.type} does not follow {stream_id}@{expected_version}")
         now = utcnow()
         doc = {
-            "_id": new_id(),
+            "_id": commit_id or new_id(),
             "stream_id": stream_id,
             "version": expected_version + 1,
             "last_version": expected_version + len(events),
             "events": [e.to_doc() for e in events],
             "committed_at": now,
         }
-        await self.outbox.insert_one(
-            {"_id": doc["_id"], "stream_id": stream_id, "version": doc["version"], "at": now}
-        )
+        try:
+            await self.outbox.insert_one(
+                {"_id": doc["_id"], "stream_id": stream_id, "version": doc["version"], "at": now}
+            )
+        except DuplicateKeyError as exc:   # the same request's commit, appended by a concurrent attempt
+            raise ConcurrencyConflict(stream_id, expected_version) from exc
         try:
             await self.commits.insert_one(doc)
         except DuplicateKeyError as exc:
             await self.outbox.delete_one({"_id": doc["_id"]})
             raise ConcurrencyConflict(stream_id, expected_version) from exc
+
+    async def applied(self, commit_id: str) -> tuple[str, list[Envelope] | None]:
+        """Whether a retried request's commit is stored: (the id to append under, the
+        stored commit's events or None). A fenced id (an attempt that crashed between
+        pointer and commit) is skipped for the next one of the same request."""
+        for n in range(100):
+            cid = commit_id if n == 0 else f"{commit_id}~{n}"
+            doc = await self.commits.find_one({"_id": cid})
+            if doc is None:
+                return cid, None
+            if not doc.get("fence"):
+                return cid, [Envelope.model_validate(e) for e in doc["events"]]
+        raise RuntimeError(f"commit {commit_id} fenced 100 times")
+
+    async def read_commits(self, stream_id: str) -> list[list[Envelope]]:
+        """A stream's events, one list per commit (per command), in order."""
+        out: list[list[Envelope]] = []
+        async for commit in self.commits.find({"stream_id": stream_id}).sort("version", ASCENDING):
+            out.append([Envelope.model_validate(e) for e in commit["events"]])
+        return out
+
+    async def fence(self, pointer: dict[str, Any]) -> bool:
+        """Claim an orphan pointer's commit id with an empty commit. True: fenced (the
+        append will never land, the pointer can go); False: the commit landed first."""
+        try:
+            await self.commits.insert_one({
+                "_id": pointer["_id"], "stream_id": FENCE_STREAM + str(pointer["_id"]), "version": 0,
+                "last_version": 0, "events": [], "fence": True, "for_stream": pointer["stream_id"],
+                "for_version": pointer["version"], "committed_at": utcnow(),
+            })
+            return True
+        except DuplicateKeyError:
+            return False
 
     async def read_stream(self, stream_id: str) -> list[Envelope]:
         out: list[Envelope] = []
@@ -104,20 +152,25 @@ class EventStore:
         now = utcnow()
         out: list[dict[str, Any]] = []
         blocked: set[str] = set()
-        orphans: list[str] = []
         for pointer, commit in zip(pointers, found):
             if pointer["stream_id"] in blocked:
                 continue
             if commit is None:
                 at = pointer["at"] if pointer["at"].tzinfo else pointer["at"].replace(tzinfo=now.tzinfo)
-                if now - at > ORPHAN_AFTER:
-                    orphans.append(pointer["_id"])
-                else:
-                    blocked.add(pointer["stream_id"])
+                if now - at <= ORPHAN_AFTER:
+                    blocked.add(pointer["stream_id"])     # an append in flight: wait for it
+                elif await self.fence(pointer):
+                    log.warning("outbox.orphan_fenced", stream_id=pointer["stream_id"],
+                                version=pointer["version"], waited_s=round((now - at).total_seconds(), 1))
+                    await self.outbox.delete_one({"_id": pointer["_id"]})
+                else:                                     # it landed just now: publish it in order
+                    commit = await self.commits.find_one({"_id": pointer["_id"]})
+                if commit is None:
+                    continue
+            if commit.get("fence"):                       # a fenced pointer not yet deleted
+                await self.outbox.delete_one({"_id": pointer["_id"]})
                 continue
             out.append(commit)
-        for orphan in orphans:
-            await self.outbox.delete_one({"_id": orphan})
         return out
 
     async def mark_published(self, commit_ids: Sequence[str]) -> None:

@@ -59,7 +59,7 @@ class Runtime:
         self.definition = definition
         self.settings = settings
         # An append's reply arrives within 30 s or the append is reported failed; the
-        # outbox's orphan window (eventstore.ORPHAN_AFTER) is chosen well above this.
+        # outbox fences a pointer whose commit is still missing after eventstore.ORPHAN_AFTER.
         self.mongo = AsyncMongoClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5000,
                                       socketTimeoutMS=30_000)
         self.db = self.mongo[settings.database_name]

@@ -154,8 +154,10 @@ def plan(codes: Codes, today: date, scale: float, names: data.Names) -> tuple[li
 
 
 async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(), scale: float = 1.0,
-               today: date | None = None, progress=None, concurrency: int = 8) -> Summary:
-    """Loads the demo; `progress(step_name)` is called after each of the steps (for a bar)."""
+               today: date | None = None, progress=None, concurrency: int = 8, move_clock=None) -> Summary:
+    """Loads the demo; `progress(step_name)` is called after each of the steps (for a bar).
+    `move_clock(service, day)` moves a service's development clock (shared/clock.store_mover);
+    without it, the admin route is used (it needs an admin covering the whole deployment)."""
     started = time.monotonic()
     today = today or local_today()
     rng = random.Random(7)
@@ -172,7 +174,7 @@ async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(),
             progress(name)
     async with httpx.AsyncClient(timeout=180) as client:
         api = Api(client, urls, private_key, concurrency)
-        d = Demo(api, today, rng, codes.wucheng)
+        d = Demo(api, today, rng, codes.wucheng, move_clock)
         await d.selection_clock(min(c.days[0] for c in classes) - timedelta(days=3))
         past = [c for c in classes if c.past]
         if past:    # follow-up's clock starts on the day the past class ended, then only moves forward
@@ -251,7 +253,8 @@ COMMENTS = {5: "案例鲜活，联系实际，收获很大。", 4: "内容充实
 
 
 class Demo:
-    def __init__(self, api: Api, today: date, rng: random.Random, admin_code: str) -> None:
+    def __init__(self, api: Api, today: date, rng: random.Random, admin_code: str, move_clock=None) -> None:
+        self.move_clock = move_clock
         self.api, self.today, self.rng = api, today, rng
         self.records_logged = 0
         self.evaluations = 0
@@ -259,10 +262,16 @@ class Demo:
 
     # -- clocks -----------------------------------------------------------------------------
     async def selection_clock(self, day: date) -> None:
-        await self.api.call("selection", "PUT", "/admin/clock", self.admin, json={"today": day.isoformat()})
+        await self._clock("selection", day)
 
     async def followup_clock(self, day: date) -> None:
-        await self.api.call("followup", "PUT", "/admin/clock", self.admin, json={"today": day.isoformat()})
+        await self._clock("followup", day)
+
+    async def _clock(self, service: str, day: date) -> None:
+        if self.move_clock is not None:
+            await self.move_clock(service, day)
+        else:
+            await self.api.call(service, "PUT", "/admin/clock", self.admin, json={"today": day.isoformat()})
 
     # -- selection ----------------------------------------------------------------------------
     def org(self, code: str):

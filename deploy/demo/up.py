@@ -44,7 +44,8 @@ def print_pages(key: bytes, ports: dict[str, int]) -> None:
           f"\n县级看板（武城县 {COUNTY}，组织部）：\n{base}#token={county}\n", flush=True)
 
 
-def load_if_empty(state_dir, ports: dict[str, int], jurisdictions: str) -> None:
+def load_if_empty(state_dir, ports: dict[str, int], jurisdictions: str,
+                  mongodb_uri: str | None = None) -> None:
     key = ensure_dev_keys(state_dir / "keys")[0]
     served = [c.strip() for c in jurisdictions.split(",") if c.strip()]
     codes = Codes()
@@ -69,8 +70,15 @@ def load_if_empty(state_dir, ports: dict[str, int], jurisdictions: str) -> None:
             bar.update(1)
 
         try:
+            mover = None
+            if mongodb_uri:      # this deployment serves several provinces: no admin covers all of it
+                from shared.clock import store_mover
+                from shared.settings import Settings
+
+                mover = store_mover(mongodb_uri, {n: Settings(service=n, jurisdictions=served).database_name
+                                                  for n in ("selection", "followup")})
             summary = asyncio.run(load(urls, key, codes, scale=float(os.environ.get("GANXUN_DEMO_SCALE", "1")),
-                                       progress=step))
+                                       progress=step, move_clock=mover))
         except DemoError as exc:
             print(f"\n{exc}\n服务仍在运行；已加载的数据保留，下次启动不会重复加载。", file=sys.stderr)
             marker.write_text(json.dumps({"failed": str(exc)}, ensure_ascii=False))

@@ -71,19 +71,60 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def _pid_alive(pid: int) -> bool:
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state letter, start time in clock ticks since boot) from /proc, or None."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()   # after "pid (comm) "
+    return fields[0], fields[19]
+
+
+def process_started(pid: int) -> str | None:
+    """When a process started (clock ticks since boot), to tell it from a later one with its pid."""
+    stat = _proc_stat(pid)
+    return stat[1] if stat else None
+
+
+def _pid_alive(pid: int, started: str | None = None) -> bool:
+    """Whether `pid` is a live process (and, given `started`, the same one that wrote a
+    pid file, not a later process that got its number). A zombie is dead: it is reaped
+    if it is ours; if not (its parent never waits for it), it is dead all the same."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    # A zombie child still answers kill(0); reap it if it is ours.
     try:
         done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == 0
+        if done != 0:
+            return False                 # our child had exited: now reaped
     except ChildProcessError:
-        return True
+        pass
+    stat = _proc_stat(pid)
+    if stat is None:
+        return not Path("/proc/self").exists()   # no /proc: kill(0) is all there is
+    state, start = stat
+    if state in ("Z", "X"):
+        return False
+    return started is None or start == started
+
+
+def reap_children() -> list[tuple[int, int]]:
+    """Collect every child that has exited (no zombies left behind): [(pid, status)]."""
+    out = []
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return out
+        if pid == 0:
+            return out
+        out.append((pid, status))
 
 
 @dataclass
@@ -102,11 +143,14 @@ class DetachedProcess:
         return self.folder / f"{self.name}.log"
 
     def pid(self) -> int | None:
+        """The live process of the pid file. The file holds the pid and the process's
+        start time, so neither a zombie nor a later process with the same pid counts."""
         try:
-            pid = int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
+            parts = self.pid_file.read_text().split()
+            pid = int(parts[0])
+        except (FileNotFoundError, ValueError, IndexError):
             return None
-        return pid if _pid_alive(pid) else None
+        return pid if _pid_alive(pid, parts[1] if len(parts) > 1 else None) else None
 
     def running(self) -> bool:
         return self.pid() is not None
@@ -126,7 +170,7 @@ class DetachedProcess:
             start_new_session=True,  # survives the CLI that started it; no terminal signals
         )
         log.close()
-        self.pid_file.write_text(str(proc.pid))
+        self.pid_file.write_text(f"{proc.pid} {process_started(proc.pid) or ''}".strip())
         return proc.pid
 
     def wait_ready(self, check: Callable[[], bool], timeout: float, what: str) -> None:

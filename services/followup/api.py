@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from shared import xlsx
 from shared.api import context, principal, runtime
 from shared.auth import Principal
+from shared.clock_api import add_clock_routes
 from shared.commands import Context
 from shared.contracts.followup import EVALUATOR_ROLES, MENTOR_TASKS
 from shared.ids import new_id
@@ -70,10 +71,6 @@ class EndorsementIn(BaseModel):
     by: str = Field(min_length=1, max_length=100, description="批示领导或采纳单位")
     on: date = Field(description="日期")
     note: str = Field("", max_length=2000, description="批示内容或采纳情况")
-
-
-class ClockIn(BaseModel):
-    today: date = Field(description="把服务的“今天”设为这一天")
 
 
 class Accepted(BaseModel):
@@ -207,16 +204,5 @@ def routes() -> APIRouter:
         data = await queries.worklist(rt, who, week_of or await today(rt))
         return xlsx.response(export.worklist_workbook(data), f"跟踪待办_{data['week_start']}.xlsx")
 
-    if settings.movable_clock:
-        @r.get("/admin/clock", tags=["测试时钟"], summary="服务的“今天”（仅测试部署）")
-        async def get_clock(who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-            who.require_role("admin")
-            return {"today": (await today(rt)).isoformat(), "offset_days": await clock.offset_days(rt.db)}
-
-        @r.put("/admin/clock", tags=["测试时钟"], summary="调整服务的“今天”（仅测试部署，生产配置下不存在）")
-        async def set_clock(body: ClockIn, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-            who.require_role("admin")
-            offset = await clock.move_to(rt.db, body.today)
-            return {"today": body.today.isoformat(), "offset_days": offset}
-
+    add_clock_routes(r, settings.clock())
     return r

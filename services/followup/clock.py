@@ -1,25 +1,24 @@
-"""The follow-up service's clock (今天是哪一天).
+"""The follow-up service's clock (今天是哪一天) and its scheduler's settings.
 
-Dates are China-local. In a test or demo deployment (GANXUN_FOLLOWUP_MOVABLE_CLOCK=1)
-the clock can be moved: an offset in days is kept in the store (collection `clock`),
-so every process of the deployment — API and scheduler, two instances — sees the same
-day; an admin-only route sets it and exists only then. A deployment configured with
-production keys (GANXUN_JWKS_URL or GANXUN_JWT_PUBLIC_KEY_FILE) refuses to start with a
-movable clock.
+"Today" is the one development clock of shared/clock.py: in a test or demo deployment
+(GANXUN_FOLLOWUP_MOVABLE_CLOCK=1) an admin covering the whole deployment moves it
+(`PUT /admin/clock`), the offset kept in the store so every process of the deployment
+(API and scheduler, two instances) sees the same day and a restart keeps it. A
+deployment configured with production keys or an identity provider refuses to start
+with a movable clock.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.clock import local_today as real_today
-from shared.clock import refuse_movable_in_production
+from shared.clock import DevClock, refuse_movable_in_production
 
-COLLECTION = "clock"
+VARIABLE = "GANXUN_FOLLOWUP_MOVABLE_CLOCK"
 
 
 class FollowUpSettings(BaseSettings):
@@ -33,22 +32,16 @@ class FollowUpSettings(BaseSettings):
     def load(cls) -> FollowUpSettings:
         s = cls()
         if s.movable_clock:
-            refuse_movable_in_production("GANXUN_FOLLOWUP_MOVABLE_CLOCK")
+            refuse_movable_in_production(VARIABLE)
         return s
 
-
-async def offset_days(db: AsyncDatabase) -> int:
-    doc = await db[COLLECTION].find_one({"_id": "clock"})
-    return int(doc["offset_days"]) if doc else 0
+    def clock(self) -> DevClock:
+        dev = DevClock(VARIABLE)
+        dev.movable = self.movable_clock
+        return dev
 
 
 async def today(db: AsyncDatabase, movable: bool) -> date:
-    if not movable:
-        return real_today()
-    return real_today() + timedelta(days=await offset_days(db))
-
-
-async def move_to(db: AsyncDatabase, day: date) -> int:
-    offset = (day - real_today()).days
-    await db[COLLECTION].update_one({"_id": "clock"}, {"$set": {"offset_days": offset}}, upsert=True)
-    return offset
+    dev = DevClock(VARIABLE)
+    dev.movable = movable
+    return await dev.today(db)

@@ -22,7 +22,7 @@ from shared.contracts.followup import (
     MentorTaskCompleted, MilestoneCompleted, MilestoneDue, MilestoneOverdue, MilestoneScheduled, OutcomeEndorsed,
     OutcomeReported, SharingTalkGiven,
 )
-from shared.errors import DomainError, Forbidden, NotFound
+from shared.errors import AlreadyApplied, DomainError, Forbidden, NotFound
 from shared.events import Event
 
 DEFAULT_MONTHS = (1, 3, 6, 12)
@@ -292,12 +292,20 @@ class FollowUpDecider:
             have = "、".join(f"{k} 个月" for k in sorted(s.milestones))
             raise NotFound(f"{s.name} 没有结业后 {c.month} 个月的跟踪节点（已排定：{have}）。", code="milestone_not_found")
         self._check_evaluator(s, c)
+        if any(r == c.role and (c.role != "colleague" or e == c.evaluator_id) for r, e, _ in m.evaluations):
+            # The natural key (milestone, role; a colleague's own): a retry of the same
+            # evaluation is answered as the original was; another one is refused.
+            key = {"month": c.month, "role": c.role}
+            if c.role == "colleague":
+                key["evaluator_id"] = c.evaluator_id
+            raise AlreadyApplied(f"{EVALUATOR_ROLES[c.role]}对该节点的评价已提交过，不能重复提交。",
+                                 code="already_evaluated", event_type="EvaluationSubmitted", key=key,
+                                 content={"evaluator_id": c.evaluator_id, "scores": dict(c.scores),
+                                          "text": c.text})
         if m.completed:
             raise DomainError(f"{s.name} 的 {c.month} 个月节点已完成，不再接受评价。", code="milestone_completed")
         if c.today < m.due_on:
             raise DomainError(f"{c.month} 个月节点 {m.due_on} 才到期，到期后再评价。", code="not_due_yet")
-        if any(r == c.role and (c.role != "colleague" or e == c.evaluator_id) for r, e, _ in m.evaluations):
-            raise DomainError(f"{EVALUATOR_ROLES[c.role]}对该节点的评价已提交过，不能重复提交。", code="already_evaluated")
         expected = questions_for(c.month)
         if set(c.scores) != set(expected):
             need = "、".join(f"{k}（{v}）" for k, v in expected.items())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, timedelta
+from datetime import date
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -18,7 +18,8 @@ from pydantic import BaseModel, Field
 from shared import store
 from shared.api import context, principal, read_document, runtime
 from shared.auth import Principal
-from shared.clock import local_today, refuse_movable_in_production
+from shared.clock import DevClock
+from shared.clock_api import add_clock_routes, refresher
 from shared.commands import Context, Several
 from shared.contracts.selection import StudyGroup
 from shared.errors import DomainError, Forbidden, NotFound
@@ -36,38 +37,15 @@ from services.selection.scope import HoursPolicy, evaluate
 Format = Literal["json", "xlsx"]
 
 
-# Development only (GANXUN_SELECTION_MOVABLE_CLOCK=1, as follow-up's clock): the demo loader
-# moves "today" back before its classes start, nominates and confirms, and moves it back to
-# the real day. Kept in this process only (one API process per development deployment);
-# a restart is the real day again. Refused with production keys.
-MOVABLE_CLOCK = os.environ.get("GANXUN_SELECTION_MOVABLE_CLOCK", "") in ("1", "true", "True")
-_clock = {"offset_days": 0}
+# Development only (GANXUN_SELECTION_MOVABLE_CLOCK=1): the demo loader moves "today" back
+# before its classes start, nominates and confirms, and moves it back to the real day. The
+# offset is the deployment's, kept in its store (shared/clock.py): a restart keeps the day.
+CLOCK = DevClock("GANXUN_SELECTION_MOVABLE_CLOCK")
 
 
 def today() -> date:
-    return local_today() + timedelta(days=_clock["offset_days"])
-
-
-class ClockIn(BaseModel):
-    today: date = Field(description="把服务的“今天”设为这一天")
-
-
-def clock_routes() -> APIRouter:
-    refuse_movable_in_production("GANXUN_SELECTION_MOVABLE_CLOCK")
-    r = APIRouter(tags=["测试时钟"])
-
-    @r.get("/admin/clock", summary="服务的“今天”（仅开发部署）")
-    async def get_clock(who: Principal = Depends(principal)):
-        who.require_role("admin")
-        return {"today": today().isoformat(), "offset_days": _clock["offset_days"]}
-
-    @r.put("/admin/clock", summary="调整服务的“今天”（仅开发部署，生产配置下不存在）")
-    async def set_clock(body: ClockIn, who: Principal = Depends(principal)):
-        who.require_role("admin")
-        _clock["offset_days"] = (body.today - local_today()).days
-        return {"today": body.today.isoformat(), "offset_days": _clock["offset_days"]}
-
-    return r
+    """The day of the request being served (refreshed from the store by a dependency)."""
+    return CLOCK.cached()
 
 
 def policy() -> HoursPolicy:
@@ -172,7 +150,8 @@ def _roster_rows(doc: dict, unit: str | None = None) -> list[list]:
 
 
 def routes() -> APIRouter:
-    r = APIRouter(tags=["班次与三步选学"])
+    CLOCK.configure()
+    r = APIRouter(tags=["班次与三步选学"], dependencies=[Depends(refresher(CLOCK))])
 
     @r.post("/classes", status_code=201, response_model=Accepted, summary="开设班次")
     async def open_class(body: ClassIn, ctx: Context = Depends(context), who: Principal = Depends(principal),
@@ -354,6 +333,5 @@ def routes() -> APIRouter:
         return {"count": len(items), "items": items}
 
     r.include_router(api_registry.routes(today, policy))
-    if MOVABLE_CLOCK:
-        r.include_router(clock_routes())
+    add_clock_routes(r, CLOCK)
     return r

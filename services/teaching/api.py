@@ -204,8 +204,9 @@ def routes() -> APIRouter:
     async def schedule(class_id: str, body: SessionIn, ctx: Context = Depends(context),
                        who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role(*RUNS)
+        id_given = bool(body.session_id)
         body.session_id = body.session_id or new_id()
-        return _accepted(await handlers.schedule(rt, ctx, who, class_id, body))
+        return _accepted(await handlers.schedule(rt, ctx, who, class_id, body, id_given))
 
     @r.post("/classes/{class_id}/sessions/{session_id}/reschedule", response_model=Accepted,
             tags=["教学计划与课表"], summary="调课")

@@ -24,7 +24,7 @@ from datetime import date, time
 from shared.contracts.teaching import (
     CourseAdded, FacultyAdded, OnlineHoursCredited, SessionCancelled, SessionRescheduled, SessionScheduled, TeachingSiteAdded,
 )
-from shared.errors import DomainError, NotFound
+from shared.errors import AlreadyApplied, DomainError, NotFound
 from shared.events import Event
 
 
@@ -195,6 +195,9 @@ class ScheduleSession:
     ends_at: time
     hours: float | None = None        # default: the course's hours
     required: bool | None = None      # default: the course is 必修
+    # False when the server made the session_id (the client sent none): a retry then
+    # has a new id, and the session it repeats is found by its content instead.
+    id_given: bool = True
 
 
 @dataclass(frozen=True)
@@ -255,6 +258,28 @@ def _check_slot(state: TimetableState, session_id: str, klass: ClassWindow, on: 
                               code="class_clash", field="starts_at")
 
 
+def _content(c: ScheduleSession) -> dict:
+    """What a SessionScheduled for `c` holds (as stored), bar its id: a retry must repeat it."""
+    return {"class_id": c.klass.class_id, "course_id": c.course.course_id, "on": c.on.isoformat(),
+            "starts_at": c.starts_at.isoformat(), "ends_at": c.ends_at.isoformat(),
+            "teacher_id": c.teacher.teacher_id, "site_id": c.site.site_id, "hours": c.hours or c.course.hours,
+            "required": c.course.mode == "必修" if c.required is None else c.required}
+
+
+def _check_repeat(state: TimetableState, c: ScheduleSession) -> None:
+    """A session sent again without its id (a retry after a lost answer) is the session
+    already scheduled for the same class, course, day, times, teacher and site: it is
+    answered as the first was, not refused as a clash with itself."""
+    for s in state.sessions.values():
+        if (not s.cancelled and s.class_id == c.klass.class_id and s.course_id == c.course.course_id
+                and (s.on, s.starts_at, s.ends_at) == (c.on, c.starts_at, c.ends_at)
+                and s.teacher_id == c.teacher.teacher_id and s.site_id == c.site.site_id):
+            raise AlreadyApplied(
+                f"排课冲突：{c.teacher.name} 在 {s.describe()} 已有授课安排，请调整时间或授课人。",
+                code="teacher_clash", field="teacher_id", event_type="SessionScheduled",
+                key={"session_id": s.session_id}, content=_content(c))
+
+
 class TimetableDecider:
     def initial(self) -> TimetableState:
         return TimetableState()
@@ -264,7 +289,12 @@ class TimetableDecider:
             case ScheduleSession():
                 c = command
                 if c.session_id in state.sessions:
-                    raise DomainError(f"课次编号 {c.session_id} 已存在。", code="session_exists", field="session_id")
+                    # The same session sent again (a retry) is answered as the first was.
+                    raise AlreadyApplied(f"课次编号 {c.session_id} 已存在。", code="session_exists",
+                                         field="session_id", event_type="SessionScheduled",
+                                         key={"session_id": c.session_id}, content=_content(c))
+                if not c.id_given:
+                    _check_repeat(state, c)
                 _check_slot(state, c.session_id, c.klass, c.on, c.starts_at, c.ends_at, c.teacher, c.site)
                 return [SessionScheduled(
                     class_id=c.klass.class_id, session_id=c.session_id, course_id=c.course.course_id,

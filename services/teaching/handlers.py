@@ -102,13 +102,15 @@ async def set_curriculum(rt: Runtime, ctx: Context, who: Principal, class_id: st
     return await rt.commands.execute(CLASS, cr.class_stream(class_id), cmd, _as_class(ctx, facts))
 
 
-async def schedule(rt: Runtime, ctx: Context, who: Principal, class_id: str, body) -> list[Envelope]:
+async def schedule(rt: Runtime, ctx: Context, who: Principal, class_id: str, body,
+                   id_given: bool = True) -> list[Envelope]:
     facts = await class_facts(rt, who, class_id)
     cat = await catalogue(rt, ctx.jurisdiction)
     cmd = d.ScheduleSession(
         session_id=body.session_id, klass=facts.window(), course=cat.course(body.course_id),
         teacher=cat.teacher(body.teacher_id), site=cat.site(body.site_id), on=body.on,
-        starts_at=body.starts_at, ends_at=body.ends_at, hours=body.hours, required=body.required)
+        starts_at=body.starts_at, ends_at=body.ends_at, hours=body.hours, required=body.required,
+        id_given=id_given)
     return await rt.commands.execute(TIMETABLE, d.timetable_stream(facts.jurisdiction, body.on.year), cmd,
                                      _as_class(ctx, facts))
 

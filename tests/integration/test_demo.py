@@ -13,6 +13,7 @@ from deploy.demo import Codes, load
 from deploy.demo.loader import RATERS, STEPS
 from deploy.demo.data import HUZHOU_GROUPS
 from shared.auth import ensure_dev_keys
+from shared.clock import store_mover
 from tests.support import ServiceProcess, auth, eventually, random_county, settings
 
 pytestmark = pytest.mark.integration
@@ -47,7 +48,7 @@ def demo(servers, tmp_path_factory):
                 p.stop()
 
 
-async def test_demo_fills_every_service(demo):
+async def test_demo_fills_every_service(demo, servers):
     procs, codes = demo
     key = ensure_dev_keys(Path(os.environ["GANXUN_STATE_DIR"]) / "keys")[0]
     steps: list[str] = []
@@ -58,7 +59,10 @@ async def test_demo_fills_every_service(demo):
         steps.append(name)
         if "看板已满" in name:     # the loader says the printed pages are full: look at the province's
             at_full.update(_every_panel(procs["dashboard"].url, province, codes))
-    summary = await load({n: procs[n].url for n in SERVICES}, key, codes, scale=0.08, progress=progress)
+    mover = store_mover(servers.mongodb,
+                        {n: procs[n].settings.database_name for n in ("selection", "followup")})
+    summary = await load({n: procs[n].url for n in SERVICES}, key, codes, scale=0.08, progress=progress,
+                         move_clock=mover)
     print(f"\ndemo at scale 0.08: {summary.seconds:.1f} s, {summary.requests} requests, "
           f"{summary.classes} classes, {summary.trainees} trainees, {summary.sessions} sessions, "
           f"{summary.graduates} graduates, {summary.records} records, {summary.evaluations} evaluations; "

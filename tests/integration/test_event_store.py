@@ -59,7 +59,7 @@ async def test_a_multi_event_commit_is_all_or_nothing(servers):
     await client.close()
 
 
-async def test_outbox_holds_back_a_stream_behind_an_append_in_flight_and_drops_orphans(servers):
+async def test_outbox_holds_back_a_stream_behind_an_append_in_flight_and_fences_orphans(servers):
     from datetime import timedelta
 
     from shared.events import utcnow
@@ -78,8 +78,42 @@ async def test_outbox_holds_back_a_stream_behind_an_append_in_flight_and_drops_o
     batch = await store.unpublished(100)
     assert [c["stream_id"] for c in batch] == ["ready"], "held back behind v1; orphan not a commit"
     assert await store.outbox.find_one({"_id": "crashed"}) is None, "an old pointer to nothing is dropped"
+    fence = await store.commits.find_one({"_id": "crashed"})
+    assert fence["fence"] and fence["events"] == [] and fence["for_stream"] == "gone"
+    assert await store.read_stream("gone") == []
     await store.mark_published([c["_id"] for c in batch])
     assert await store.count_unpublished() == 2
+    await client.drop_database(store.db.name)
+    await client.close()
+
+
+async def test_an_orphan_is_resolved_in_seconds_and_its_late_commit_can_never_land(servers):
+    """A writer stopped between its pointer and its commit (a crash, or a store that is
+    very slow to apply the insert): after ORPHAN_AFTER the relay fences the commit's id,
+    so the stream's later events go out, and the late insert fails as a conflict (the
+    command handler then decides again on the stream as it is)."""
+    from datetime import timedelta
+
+    from shared.errors import ConcurrencyConflict
+    from shared.events import utcnow
+    from shared.eventstore import ORPHAN_AFTER
+
+    assert ORPHAN_AFTER <= timedelta(seconds=5)
+    client = AsyncMongoClient(servers.mongodb, tz_aware=True)
+    store = EventStore(client[f"t_store_{new_id()[-12:]}"])
+    await store.ensure_indexes()
+    ev = TraineeNominated(class_id="c", cadre_id="a", name="x", unit="u")
+    await store.outbox.insert_one({"_id": "slow", "stream_id": "s", "version": 1,
+                                   "at": utcnow() - ORPHAN_AFTER - timedelta(seconds=1)})
+    await store.append("s", 0, CommandHandler.envelopes("s", 0, [ev], CTX), commit_id="retry")
+    assert [c["_id"] for c in await store.unpublished(100)] == ["retry"], "the stream is not held back"
+    assert await store.outbox.find_one({"_id": "slow"}) is None
+    with pytest.raises(ConcurrencyConflict):      # the slow writer's insert arrives at last
+        await store.append("s", 0, CommandHandler.envelopes("s", 0, [ev], CTX), commit_id="slow")
+    assert [e.stream_version for e in await store.read_stream("s")] == [1]
+    # a retried request whose id was fenced goes on under the next id of the same request
+    assert await store.applied("slow") == ("slow~1", None)
+    assert (await store.applied("retry"))[1][0].stream_id == "s"
     await client.drop_database(store.db.name)
     await client.close()
 

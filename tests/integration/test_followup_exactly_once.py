@@ -105,7 +105,7 @@ async def test_milestone_due_is_never_doubled(servers, tmp_path_factory, monkeyp
 
         # On the topic: every milestone's MilestoneDue is there, under one event_id. A kill
         # between the outbox pointer and its commit leaves an orphan pointer that holds its
-        # stream back until the relay drops it (eventstore.ORPHAN_AFTER, 2 minutes).
+        # stream back until the relay fences it (eventstore.ORPHAN_AFTER, 3 seconds).
         async def relayed():
             return await db["outbox"].count_documents({}) == 0
         await eventually(relayed, timeout=200, interval=1)

@@ -2,6 +2,7 @@
 and the next `up` resumes with the data kept."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -39,6 +40,35 @@ def test_up_down_up_keeps_data(tmp_path):
         assert httpx.get(realm).json()["issuer"].endswith(f":{keycloak_port}/realms/ganxun")  # logins ready
         for p in ports.values():
             assert httpx.get(f"http://127.0.0.1:{p}/readyz").json()["ready"] is True
+
+        # Killed, they come back on their own (the supervisor `up --detach` left running),
+        # each under a new pid, and a second `up` sees them alive (no stale or zombie pid).
+        state = tmp_path / "state"
+        for victim, pid_file, port in (("records", state / "services" / "records.pid", ports["records"]),
+                                       ("store", state / "store" / "ferretdb.pid", store_port)):
+            old = int(pid_file.read_text().split()[0])
+            os.kill(old, signal.SIGKILL)
+            killed = time.monotonic()
+            while time.monotonic() - killed < 60:
+                now = pid_file.read_text().split() if pid_file.exists() else []   # rewritten on restart
+                if now and int(now[0]) != old and port_open("127.0.0.1", port):
+                    break
+                time.sleep(0.1)
+            back = time.monotonic() - killed
+            assert back < 60, f"{victim} not restarted"
+            print(f"{victim} back in {back:.1f} s")
+        for _ in range(300):
+            if httpx.get(f"http://127.0.0.1:{ports['records']}/readyz").status_code == 200:
+                break
+            time.sleep(0.2)
+        for _ in range(300):
+            log = (state / "supervisor.log").read_text()
+            if "存储 FerretDB 已重启" in log:
+                break
+            time.sleep(0.2)
+        assert "服务 records 已停止运行" in log and "服务 records 已重启" in log and "存储 FerretDB 已重启" in log
+        again = _ganxun(env, *up_args)
+        assert again.returncode == 0, again.stderr
 
         sel, tea = f"http://127.0.0.1:{ports['selection']}", f"http://127.0.0.1:{ports['teaching']}"
         start = date.today() + timedelta(days=30)

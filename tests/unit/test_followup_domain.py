@@ -299,3 +299,20 @@ def test_evolve_leaves_the_given_state_unchanged():
     after = D.evolve(state, MilestoneDue(milestone_id="c1:a:1", class_id="c1", cadre_id="a", month=1,
                                          due_on=date(2026, 2, 28)))
     assert after.milestones[1].due and not state.milestones[1].due
+
+
+def test_a_repeated_evaluation_is_recognised_by_its_natural_key():
+    # The command handler answers a retry of the same content with the original commit
+    # (shared/commands.CommandHandler.original); other content keeps the refusal.
+    from shared.errors import AlreadyApplied
+    given = submitted(scheduled(), evaluation(role="self"), evaluation(role="colleague"),
+                      evaluation(role="unit_leader"))
+    for retry in (evaluation(role="self"), evaluation(role="self", value=60.0)):
+        with pytest.raises(AlreadyApplied) as e:
+            when(D, given, retry)
+        assert e.value.code == "already_evaluated" and e.value.event_type == "EvaluationSubmitted"
+        assert e.value.key == {"month": 1, "role": "self"}
+        assert e.value.content == {"evaluator_id": "a", "scores": retry.scores, "text": "好"}
+    with pytest.raises(AlreadyApplied) as e:
+        when(D, given, evaluation(role="colleague"))
+    assert e.value.key == {"month": 1, "role": "colleague", "evaluator_id": "u1"}

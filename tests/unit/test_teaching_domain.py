@@ -188,3 +188,20 @@ def test_rescheduling_into_another_year_is_refused():
     cmd = RescheduleSession("x1", replace(KLASS, ends_on=date(2027, 1, 10)), date(2027, 1, 4), time(9), time(10), LI,
                             HALL)
     assert "停课后" in refused(T, [FIRST], cmd, "cross_year")
+
+
+def test_a_session_sent_again_without_its_id_is_recognised_not_a_clash_with_itself():
+    from shared.errors import AlreadyApplied
+    with pytest.raises(AlreadyApplied) as e:
+        when(T, [FIRST], schedule("x9", id_given=False))
+    assert e.value.code == "teacher_clash" and e.value.key == {"session_id": "x1"}
+    assert e.value.content["hours"] == 3 and e.value.content["starts_at"] == "09:00:00"
+    assert {k: v for k, v in e.value.content.items()} == {
+        k: v for k, v in FIRST.model_dump(mode="json").items() if k in e.value.content}
+    with pytest.raises(AlreadyApplied) as e:           # the same id sent again: found by its id
+        when(T, [FIRST], schedule("x1"))
+    assert e.value.code == "session_exists" and e.value.key == {"session_id": "x1"}
+    # with the client's own id, or another slot, it is a clash or a new session as before
+    refused(T, [FIRST], schedule("x9"), "teacher_clash")
+    [new] = when(T, [FIRST], schedule("x9", id_given=False, start=time(14), end=time(16)))
+    assert new.session_id == "x9"

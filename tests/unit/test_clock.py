@@ -1,0 +1,52 @@
+"""The one development clock (shared/clock.py): movable only where its flag is set, never
+beside production keys or an identity provider; its route exists only then."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.clock import PRODUCTION_KEYS, DevClock
+
+
+@pytest.mark.parametrize("production_key", PRODUCTION_KEYS)
+@pytest.mark.parametrize("flag", ["GANXUN_SELECTION_MOVABLE_CLOCK", "GANXUN_FOLLOWUP_MOVABLE_CLOCK"])
+def test_a_movable_clock_is_refused_beside_production_keys_or_an_identity_provider(monkeypatch, flag,
+                                                                                    production_key):
+    assert "GANXUN_OIDC_ISSUER" in PRODUCTION_KEYS
+    for k in PRODUCTION_KEYS:
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv(flag, "1")
+    assert DevClock(flag).configure().movable
+    monkeypatch.setenv(production_key, "https://sso.example.gov.cn/realms/ganxun")
+    with pytest.raises(SystemExit, match="生产配置"):
+        DevClock(flag).configure()
+
+
+def paths(router) -> set[str]:
+    from fastapi import FastAPI
+    app = FastAPI()
+    app.include_router(router)
+    return set(app.openapi()["paths"])
+
+
+@pytest.mark.parametrize("service, flag", [("selection", "GANXUN_SELECTION_MOVABLE_CLOCK"),
+                                           ("followup", "GANXUN_FOLLOWUP_MOVABLE_CLOCK")])
+def test_the_clock_route_exists_only_in_a_development_deployment(monkeypatch, service, flag):
+    import importlib
+    api = importlib.import_module(f"services.{service}.api")
+    for k in PRODUCTION_KEYS:
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.delenv(flag, raising=False)
+    assert "/admin/clock" not in paths(api.routes())
+    monkeypatch.setenv(flag, "1")
+    assert "/admin/clock" in paths(api.routes())
+    monkeypatch.setenv("GANXUN_OIDC_ISSUER", "https://sso.example.gov.cn/realms/ganxun")
+    with pytest.raises(SystemExit):
+        api.routes()
+    monkeypatch.delenv(flag)
+    assert "/admin/clock" not in paths(api.routes())
+
+
+def test_an_unmoved_or_fixed_clock_is_the_real_china_day():
+    from shared.clock import local_today
+    assert DevClock("GANXUN_NOT_SET").cached() == local_today()
