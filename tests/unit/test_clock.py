@@ -13,13 +13,17 @@ from shared.clock import PRODUCTION_KEYS, DevClock
 def test_a_movable_clock_is_refused_beside_production_keys_or_an_identity_provider(monkeypatch, flag,
                                                                                     production_key):
     assert "GANXUN_OIDC_ISSUER" in PRODUCTION_KEYS
-    for k in PRODUCTION_KEYS:
+    for k in (*PRODUCTION_KEYS, "GANXUN_ENV"):
         monkeypatch.delenv(k, raising=False)
     monkeypatch.setenv(flag, "1")
     assert DevClock(flag).configure().movable
     monkeypatch.setenv(production_key, "https://sso.example.gov.cn/realms/ganxun")
     with pytest.raises(SystemExit, match="生产配置"):
         DevClock(flag).configure()
+    # `ganxun up` trusts its local Keycloak beside the dev key and says it is a development
+    # deployment: the demo's clock stays movable there, and only there.
+    monkeypatch.setenv("GANXUN_ENV", "dev")
+    assert DevClock(flag).configure().movable
 
 
 def paths(router) -> set[str]:
@@ -34,7 +38,7 @@ def paths(router) -> set[str]:
 def test_the_clock_route_exists_only_in_a_development_deployment(monkeypatch, service, flag):
     import importlib
     api = importlib.import_module(f"services.{service}.api")
-    for k in PRODUCTION_KEYS:
+    for k in (*PRODUCTION_KEYS, "GANXUN_ENV"):
         monkeypatch.delenv(k, raising=False)
     monkeypatch.delenv(flag, raising=False)
     assert "/admin/clock" not in paths(api.routes())

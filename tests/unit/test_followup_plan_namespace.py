@@ -17,7 +17,7 @@ class MemoryStore:
     async def read_stream(self, stream_id: str) -> list:
         return list(self.streams.get(stream_id, []))
 
-    async def append(self, stream_id: str, expected_version: int, events) -> None:
+    async def append(self, stream_id: str, expected_version: int, events, commit_id=None) -> None:
         if len(self.streams.get(stream_id, [])) != expected_version:
             raise ConcurrencyConflict("conflict")
         self.streams.setdefault(stream_id, []).extend(events)
