@@ -6,12 +6,13 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from shared import docs, http_errors
 from shared.auth import Principal
 from shared.commands import Context
 from shared.errors import Forbidden, GanxunError, NotFound
+from shared.guards import Guard
 from shared.ids import new_id
 from shared.projection import public
 from shared.runtime import Runtime, ServiceDefinition
@@ -49,10 +50,6 @@ async def read_document(rt: Runtime, collection: str, doc_id: str, who: Principa
     return public(doc)
 
 
-def _field(loc: tuple) -> str:
-    return ".".join(str(x) for x in loc if x not in ("body", "query", "path"))
-
-
 def create_app(definition: ServiceDefinition, settings: Settings, components: tuple[str, ...] | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -65,7 +62,10 @@ def create_app(definition: ServiceDefinition, settings: Settings, components: tu
             await rt.stop()
 
     app = FastAPI(title=f"ganxun · {definition.title}", description=definition.description,
-                  version="0.1.0", lifespan=lifespan)
+                  version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    label = http_errors.install(app)
+    app.add_middleware(Guard, max_json=settings.max_json_bytes, max_upload=settings.max_upload_bytes, label=label)
+    app.openapi = http_errors.openapi(app)
 
     @app.middleware("http")
     async def correlate(request: Request, call_next):
@@ -82,21 +82,17 @@ def create_app(definition: ServiceDefinition, settings: Settings, components: tu
         log.info("request.refused", code=exc.code, status=exc.status, message=exc.message)
         return JSONResponse(exc.to_dict(), status_code=exc.status)
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError):
-        errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
-        text = "；".join(f"{e['field'] or '请求'}：{e['message']}" for e in errors)
-        return JSONResponse({"code": "invalid_input", "message": f"输入有误：{text}", "errors": errors}, 422)
-
     @app.get("/healthz", tags=["运维"], summary="存活检查")
     async def healthz():
         return {"status": "alive", "service": definition.name}
 
-    @app.get("/readyz", tags=["运维"], summary="就绪检查（Kafka 与存储可达）")
+    @app.get("/readyz", tags=["运维"], summary="就绪检查（Kafka 与存储可达）",
+             responses={503: {"description": "尚未就绪（列出不可达的部分）"}})
     async def readyz(request: Request):
         status = await request.app.state.runtime.readiness()
         ok = all(v == "ok" for v in status.values())
         return JSONResponse({"ready": ok, **status}, status_code=200 if ok else 503)
 
-    app.include_router(definition.routes())
+    docs.install(app)
+    app.include_router(definition.routes(), responses=http_errors.ERROR_RESPONSES)
     return app

@@ -23,6 +23,7 @@ from shared.commands import Context, Several
 from shared.contracts.selection import StudyGroup
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.ids import new_id
+from shared.inputs import Input
 from shared.jurisdiction import covers
 from shared.runtime import Runtime
 from services.selection import api_registry, handlers
@@ -48,7 +49,7 @@ def today() -> date:
     return local_today() + timedelta(days=_clock["offset_days"])
 
 
-class ClockIn(BaseModel):
+class ClockIn(Input):
     today: date = Field(description="把服务的“今天”设为这一天")
 
 
@@ -77,7 +78,7 @@ def policy() -> HoursPolicy:
     return HoursPolicy(**json.loads(raw)) if raw else HoursPolicy()
 
 
-class ClassIn(BaseModel):
+class ClassIn(Input):
     title: str = Field(min_length=1, max_length=200, description="班次名称")
     capacity: int = Field(gt=0, le=5000, description="计划人数")
     starts_on: date = Field(description="开班日期")
@@ -92,7 +93,7 @@ class ClassIn(BaseModel):
     quotas: dict[str, int] = Field(default_factory=dict, description="各推荐单位名额（不填则不限单位，只限总人数）")
 
 
-class ScopeIn(BaseModel):
+class ScopeIn(Input):
     ranks: list[str] = Field(default_factory=list, description="职级在其中")
     units: list[str] = Field(default_factory=list, description="单位在其中")
     categories: list[str] = Field(default_factory=list, description="类别在其中")
@@ -104,19 +105,19 @@ class ScopeIn(BaseModel):
     hours_short: bool = Field(False, description="本年度学时未达要求")
 
 
-class NominationIn(BaseModel):
+class NominationIn(Input):
     cadre_id: str = Field(min_length=1, max_length=64, description="干部编号（名册中的编号）")
 
 
-class CadreListIn(BaseModel):
+class CadreListIn(Input):
     cadre_ids: list[str] = Field(min_length=1, max_length=500, description="干部编号列表（按所列顺序处理）")
 
 
-class ReasonIn(BaseModel):
+class ReasonIn(Input):
     reason: str = Field("", max_length=500, description="理由")
 
 
-class GroupIn(BaseModel):
+class GroupIn(Input):
     group: str = Field(min_length=1, max_length=50, description="学习小组名称")
 
 

@@ -8,12 +8,13 @@ from datetime import date
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from shared.api import context, principal, runtime
 from shared.auth import Principal
 from shared.commands import Context
 from shared.errors import DomainError, NotFound
+from shared.inputs import Input
 from shared.projection import public
 from shared.runtime import Runtime
 from services.selection import cadres as reg
@@ -25,7 +26,7 @@ Format = Literal["json", "xlsx"]
 MAX_UPLOAD = 20 * 1024 * 1024
 
 
-class CadreIn(BaseModel):
+class CadreIn(Input):
     name: str = Field(min_length=1, max_length=50, description="姓名")
     id_number: str = Field(min_length=18, max_length=18, description="身份证号（18 位，含校验位）")
     unit: str = Field(min_length=1, max_length=100, description="工作单位")
@@ -40,7 +41,7 @@ class CadreIn(BaseModel):
     recruited_year: int | None = Field(None, ge=1950, le=2100, description="录用年份")
 
 
-class CadreChanges(BaseModel):
+class CadreChanges(Input):
     model_config = {"extra": "forbid"}
     name: str | None = Field(None, min_length=1, max_length=50)
     unit: str | None = Field(None, min_length=1, max_length=100)
