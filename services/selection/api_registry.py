@@ -10,6 +10,9 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from pydantic import Field
 
+from starlette.concurrency import run_in_threadpool
+
+from shared import uploads
 from shared.api import context, principal, runtime
 from shared.auth import Principal
 from shared.commands import Context
@@ -23,7 +26,6 @@ from services.selection import scope as sc
 from services.selection.export import xlsx_response, yes
 
 Format = Literal["json", "xlsx"]
-MAX_UPLOAD = 20 * 1024 * 1024
 
 
 class CadreIn(Input):
@@ -101,10 +103,9 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
                           ctx: Context = Depends(context), who: Principal = Depends(principal),
                           rt: Runtime = Depends(runtime)):
         who.require_role("org_department")
-        content = await file.read(MAX_UPLOAD + 1)
-        if len(content) > MAX_UPLOAD:
-            raise DomainError("文件超过 20 MB，请分批导入。", code="file_too_large", field="file")
-        checked = importing.check(importing.read_rows(file.filename or "", content))
+        content = await uploads.read(file)
+        rows = await run_in_threadpool(importing.read_rows, file.filename or "", content)
+        checked = importing.check(rows)
         return await handlers.import_cadres(rt, ctx, who, checked)
 
     @r.get("/cadres/template", summary="下载干部名册导入模板（.xlsx）")

@@ -7,8 +7,9 @@ from datetime import date, time
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
-from shared import xlsx
+from shared import uploads, xlsx
 from shared.api import context, principal, read_document, runtime
 from shared.auth import Principal
 from shared.clock import local_now
@@ -161,7 +162,7 @@ def routes() -> APIRouter:
                              ctx: Context = Depends(context), who: Principal = Depends(principal),
                              rt: Runtime = Depends(runtime)):
         who.require_role(*RUNS)
-        courses = files.course_records(file.filename or "", await file.read())
+        courses = await run_in_threadpool(files.course_records, file.filename or "", await uploads.read(file))
         return _accepted(await handlers.add_to_catalogue(rt.commands, ctx, d.AddCourses(tuple(courses))))
 
     @r.post("/faculty", status_code=201, response_model=Accepted, tags=["课程与师资"], summary="录入师资")
@@ -340,7 +341,7 @@ def routes() -> APIRouter:
                      ctx: Context = Depends(context), who: Principal = Depends(principal),
                      rt: Runtime = Depends(runtime)):
         who.require_role(*RUNS, "org_department")
-        records = files.online_records(file.filename or "", await file.read())
+        records = await run_in_threadpool(files.online_records, file.filename or "", await uploads.read(file))
         return _accepted(await handlers.credit_online(rt.commands, ctx, records))
 
     @r.get("/teachers/{teacher_id}/load", tags=["课程与师资"], summary="教师授课量（某辖区某年）")
