@@ -23,6 +23,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from shared.jurisdiction import InvalidDivisionCode
+
 log = structlog.get_logger("api")
 
 # Names used by path and query parameters that carry no description of their own.
@@ -274,6 +276,10 @@ def install(app: FastAPI) -> Callable[[str], str]:
             body = {"code": f"http_{exc.status_code}", "message": f"请求未能处理（HTTP {exc.status_code}）。",
                     "field": None}
         return JSONResponse(body, exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(InvalidDivisionCode)
+    async def bad_code(request: Request, exc: InvalidDivisionCode):
+        return JSONResponse({"code": "bad_jurisdiction", "message": str(exc), "field": "jurisdiction"}, 422)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):

@@ -15,7 +15,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from shared import store
+from shared import store, visibility
 from shared.api import context, principal, read_document, runtime
 from shared.auth import Principal
 from shared.clock import local_today, refuse_movable_in_production
@@ -167,8 +167,8 @@ ROSTER_HEADERS = ["序号", "姓名", "单位", "状态", "学习小组", "理�
 
 
 def _roster_rows(doc: dict, unit: str | None = None) -> list[list]:
-    noms = [n for n in doc.get("nominations", []) if unit is None or n["unit"] == unit]
-    return [[i, n["name"], n["unit"], STATUS_ZH[n["status"]], n.get("group") or "", n.get("reason") or "",
+    noms = [n for n in doc.get("nominations", []) if unit is None or n.get("unit") == unit]
+    return [[i, n["name"], n.get("unit"), STATUS_ZH[n["status"]], n.get("group") or "", n.get("reason") or "",
              "是" if n.get("from_waitlist") else "", n.get("by", "")] for i, n in enumerate(noms, start=1)]
 
 
@@ -194,10 +194,15 @@ def routes() -> APIRouter:
 
     @r.get("/classes/{class_id}", summary="班次及推荐情况")
     async def get_class(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        # Nominations carry names, units and rejection reasons: a trainee, mentor or
+        # recorder token reads them nowhere; a unit sees its own; an analyst no names.
+        who.require_role("org_department", "party_school", "unit", "analyst", "admin")
         doc = await class_doc(rt, class_id, who)
         if who.role == "unit":
             doc["nominations"] = [n for n in doc["nominations"] if n["unit"] == who.unit]
+        if who.role not in ("org_department", "party_school"):
             doc.pop("scope", None)
+        doc["nominations"] = visibility.rows(doc["nominations"], who.role)
         return doc
 
     @r.post("/classes/{class_id}/scope", status_code=201, summary="划定人选范围（按条件从干部名册中筛选）")
@@ -305,6 +310,7 @@ def routes() -> APIRouter:
                      rt: Runtime = Depends(runtime)):
         who.require_role("org_department", "party_school", "analyst")
         doc = await class_doc(rt, class_id, who)
+        doc["nominations"] = visibility.rows(doc["nominations"], who.role)
         if format == "xlsx":
             return xlsx_response(f"{doc['title']}-学员名单", [("学员名单", ROSTER_HEADERS, _roster_rows(doc))])
         counts = {s: sum(1 for n in doc["nominations"] if n["status"] == s) for s in STATUS_ZH}

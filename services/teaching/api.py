@@ -342,6 +342,10 @@ def routes() -> APIRouter:
                      rt: Runtime = Depends(runtime)):
         who.require_role(*RUNS, "org_department")
         records = await run_in_threadpool(files.online_records, file.filename or "", await uploads.read(file))
+        foreign = await handlers.foreign_cadres(rt, who, {r.cadre_id for r in records})
+        if foreign:
+            raise DomainError(f"以下干部编号不是本辖区的干部，整个文件未导入：{'、'.join(foreign[:10])}"
+                              f"{' 等' if len(foreign) > 10 else ''}。", code="foreign_cadre", field="file")
         return _accepted(await handlers.credit_online(rt.commands, ctx, records))
 
     @r.get("/teachers/{teacher_id}/load", tags=["课程与师资"], summary="教师授课量（某辖区某年）")
