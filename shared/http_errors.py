@@ -64,6 +64,31 @@ ERROR_RESPONSES = {
 OPEN_ROUTES = {"/healthz", "/readyz"}
 
 
+FILES = {".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".pdf": "application/pdf",
+         ".html": "text/html", ".ics": "text/calendar"}
+
+
+def _files(path: str, op: dict) -> None:
+    """A route that answers a file (its path ends in .xlsx, .pdf, .html or .ics, or its
+    `format` parameter offers xlsx) declares that file's media type for 200."""
+    kinds = [media for suffix, media in FILES.items() if path.endswith(suffix)]
+    for param in op.get("parameters", []):
+        if param.get("name") == "format" and "xlsx" in str(param.get("schema", {})):
+            kinds.append(FILES[".xlsx"])
+    for code, answer in op.get("responses", {}).items():
+        content = answer.get("content") or {}
+        if code[0] in "45" and content and "application/json" not in content:
+            # errors are JSON on every route, also where the route's own answer is a file
+            answer["content"] = {"application/json": next(iter(content.values()))}
+    ok = op.get("responses", {}).get("200")
+    if kinds and ok is not None:
+        content = ok.setdefault("content", {})
+        if path.endswith(tuple(FILES)):
+            content.pop("application/json", None)
+        for media in kinds:
+            content.setdefault(media, {"schema": {"type": "string", "format": "binary"}})
+
+
 def openapi(app: FastAPI):
     """The generated document, plus the bearer-token scheme every route except the
     health checks requires."""
@@ -74,6 +99,9 @@ def openapi(app: FastAPI):
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                            "description": "ganxun 令牌（开发环境用 ganxun token 签发）"}}
             doc["security"] = [{"bearer": []}]
+            for path, ops in doc["paths"].items():
+                for op in ops.values():
+                    _files(path, op)
             for path in OPEN_ROUTES:
                 for op in doc["paths"].get(path, {}).values():
                     op["security"] = []

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from starlette.concurrency import run_in_threadpool
 
-from shared import uploads, visibility
+from shared import uploads, visibility, xlsx
 from shared.api import context, principal, runtime
 from shared.auth import Principal
 from shared.commands import Context
@@ -110,7 +110,7 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
         checked = importing.check(rows)
         return await handlers.import_cadres(rt, ctx, who, checked)
 
-    @r.get("/cadres/template", summary="下载干部名册导入模板（.xlsx）")
+    @r.get("/cadres/template", summary="下载干部名册导入模板（.xlsx）", responses=xlsx.DOWNLOAD)
     async def template(who: Principal = Depends(principal)):
         who.require_role("org_department")
         example = ["张伟", "男", "1990-05-01", "11010519900501123X", "县财政局", "科长", "副科", "经济发展",
