@@ -66,7 +66,10 @@ def _xlsx_rows(content: bytes, max_rows: int, max_columns: int) -> list[list[Any
             if len(values) > max_columns and values[max_columns] not in (None, ""):
                 raise DomainError(f"文件第 {len(rows) + 1} 行超过 {max_columns} 列（{_column(max_columns + 1)} 列起有内容），"
                                   "请只保留模板中的列。", code="too_many_columns", field="file")
-            rows.append(list(values[:max_columns]))
+            row = list(values[:max_columns])
+            while row and row[-1] is None:
+                row.pop()
+            rows.append(row)
         wb.close()
     except DomainError:
         raise
