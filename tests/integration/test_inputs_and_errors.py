@@ -243,7 +243,7 @@ async def test_the_dashboard_page_does_not_run_what_the_address_carries(services
             for q in ("year", "policy", "jurisdiction"):
                 await page.goto(f"{url}/?{q}={httpx.QueryParams({q: hostile})[q]}"
                                 f"#token={token('org_department', a)}")
-                await page.wait_for_function("document.getElementById('year').options.length > 0")
+                await page.wait_for_function("() => document.getElementById('year').options.length > 0")
                 await page.wait_for_timeout(300)
                 assert await page.evaluate("window.__xss") is None, q
                 assert await page.eval_on_selector_all("img", "els => els.length") == 0, q

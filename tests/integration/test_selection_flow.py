@@ -104,7 +104,7 @@ async def test_three_steps_of_one_class_with_a_refusal_per_rule(selection, count
     # A unit sees only its own cadres of the scope, with the reasons.
     async def scope_synced():      # the scope is read from the projection: a moment behind the write
         r = httpx.get(f"{url}/classes/{class_id}/scope", headers=finance)
-        return r.json() if r.status_code == 200 else None
+        return r.json() if r.status_code == 200 and r.json()["cadres"] else None
     mine = await eventually(scope_synced)
     assert sorted(c["name"] for c in mine["cadres"]) == ["刘洋", "张伟", "王芳"]
     assert mine["cadres"][0]["reasons"][0].startswith("职级为") and mine["cadres"][0]["status"] is None
@@ -239,10 +239,13 @@ async def test_another_county_gets_403_on_registry_and_classes(selection, counti
     await eventually(lambda: _visible(url, mine, f"/cadres/{cadre}"))
     await eventually(lambda: _visible(url, mine, f"/classes/{class_id}"))
     them = auth("org_department", other, "外县组织部")
-    for path in (f"/cadres/{cadre}", f"/cadres/{cadre}/history", f"/classes/{class_id}", f"/classes/{class_id}/roster",
-                 f"/classes/{class_id}/scope"):
+    for path in (f"/classes/{class_id}", f"/classes/{class_id}/roster", f"/classes/{class_id}/scope"):
         r = httpx.get(url + path, headers=them)
         assert r.status_code == 403 and r.json()["code"] == "wrong_jurisdiction", (path, r.text)
+    # Another county's cadre answers like a missing one: where a person is registered is not told.
+    for path in (f"/cadres/{cadre}", f"/cadres/{cadre}/history"):
+        r = httpx.get(url + path, headers=them)
+        assert r.status_code == 404 and r.json()["code"] == "cadre_not_found" and mine not in r.text, (path, r.text)
     for path, body in ((f"/classes/{class_id}/scope", {"ranks": ["副科"]}),
                        (f"/classes/{class_id}/nominations", {"cadre_id": cadre}),
                        (f"/classes/{class_id}/nominations/{cadre}/confirm", None)):
