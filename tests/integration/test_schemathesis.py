@@ -30,6 +30,9 @@ pytestmark = pytest.mark.integration
 SERVICES = ("selection", "teaching", "records", "followup", "dashboard")
 FUZZ_EXAMPLES = int(os.environ.get("GANXUN_FUZZ_EXAMPLES", "8"))
 FUZZ_NEGATIVE = int(os.environ.get("GANXUN_FUZZ_NEGATIVE", "4"))
+# The role of the token (GANXUN_FUZZ_ROLE); a unit token carries no unit claim unless GANXUN_FUZZ_UNIT is set.
+FUZZ_ROLE = os.environ.get("GANXUN_FUZZ_ROLE", "org_department")
+FUZZ_UNIT = os.environ.get("GANXUN_FUZZ_UNIT") or None
 SKIP = {"/api/stream"}
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "schemathesis"
@@ -79,7 +82,7 @@ def fuzz(url: str, headers: dict) -> tuple[int, int, list[str]]:
 def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(service, county):
     name, proc = service
     started = time.monotonic()
-    operations, sent, failures = fuzz(proc.url, auth("org_department", county))
+    operations, sent, failures = fuzz(proc.url, auth(FUZZ_ROLE, county, unit=FUZZ_UNIT))
     took = time.monotonic() - started
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / f"{name}.txt").write_text(
