@@ -251,6 +251,25 @@ async def test_the_dashboard_page_does_not_run_what_the_address_carries(services
             await browser.close()
 
 
+async def test_docs_render_from_the_service_itself_under_its_csp(services):
+    from playwright.async_api import async_playwright
+
+    url = services["selection"].url
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium",
+                                          args=["--headless", "--no-sandbox", "--disable-gpu"])
+        try:
+            page = await browser.new_page()
+            foreign, refused = [], []
+            page.on("request", lambda r: foreign.append(r.url) if not r.url.startswith((url, "data:")) else None)
+            page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+            await page.goto(url + "/docs")
+            await page.wait_for_selector("text=开设班次", timeout=30_000)   # an operation's Chinese summary
+            assert foreign == [] and refused == []
+        finally:
+            await browser.close()
+
+
 async def test_who_sees_what(services, counties, servers):
     a, b = counties
     sel, tea = services["selection"].url, services["teaching"].url
