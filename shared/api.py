@@ -64,7 +64,8 @@ def create_app(definition: ServiceDefinition, settings: Settings, components: tu
     app = FastAPI(title=f"ganxun · {definition.title}", description=definition.description,
                   version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     label = http_errors.install(app)
-    app.add_middleware(Guard, max_json=settings.max_json_bytes, max_upload=settings.max_upload_bytes, label=label)
+    app.add_middleware(Guard, max_json=settings.max_json_bytes, max_upload=settings.max_upload_bytes,
+                       label=label)
     app.openapi = http_errors.openapi(app)
 
     @app.middleware("http")

@@ -11,10 +11,11 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 STATIC = Path(__file__).parent / "static"
+JS, CSS = "text/javascript; charset=utf-8", "text/css; charset=utf-8"
 ASSETS = {
-    "swagger-ui-bundle.js": (STATIC / "swagger-ui" / "swagger-ui-bundle.js", "text/javascript; charset=utf-8"),
-    "swagger-ui.css": (STATIC / "swagger-ui" / "swagger-ui.css", "text/css; charset=utf-8"),
-    "docs-init.js": (STATIC / "docs-init.js", "text/javascript; charset=utf-8"),
+    "swagger-ui-bundle.js": (STATIC / "swagger-ui" / "swagger-ui-bundle.js", JS),
+    "swagger-ui.css": (STATIC / "swagger-ui" / "swagger-ui.css", CSS),
+    "docs-init.js": (STATIC / "docs-init.js", JS),
 }
 
 

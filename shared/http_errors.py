@@ -64,8 +64,8 @@ ERROR_RESPONSES = {
 OPEN_ROUTES = {"/healthz", "/readyz"}
 
 
-FILES = {".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".pdf": "application/pdf",
-         ".html": "text/html", ".ics": "text/calendar"}
+FILES = {".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+         ".pdf": "application/pdf", ".html": "text/html", ".ics": "text/calendar"}
 
 
 def _files(path: str, op: dict) -> None:
@@ -94,7 +94,8 @@ def openapi(app: FastAPI):
     health checks requires."""
     def build() -> dict:
         if app.openapi_schema is None:
-            doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            doc = get_openapi(title=app.title, version=app.version, description=app.description,
+                              routes=app.routes)
             doc.setdefault("components", {})["securitySchemes"] = {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                            "description": "ganxun 令牌（开发环境用 ganxun token 签发）"}}

@@ -64,8 +64,9 @@ def _xlsx_rows(content: bytes, max_rows: int, max_columns: int) -> list[list[Any
             if len(rows) >= max_rows + 1:
                 raise DomainError(f"文件超过 {max_rows} 行，请拆分后分批导入。", code="too_many_rows", field="file")
             if len(values) > max_columns and values[max_columns] not in (None, ""):
-                raise DomainError(f"文件第 {len(rows) + 1} 行超过 {max_columns} 列（{_column(max_columns + 1)} 列起有内容），"
-                                  "请只保留模板中的列。", code="too_many_columns", field="file")
+                raise DomainError(f"文件第 {len(rows) + 1} 行超过 {max_columns} 列"
+                                  f"（{_column(max_columns + 1)} 列起有内容），请只保留模板中的列。",
+                                  code="too_many_columns", field="file")
             row = list(values[:max_columns])
             while row and row[-1] is None:
                 row.pop()

@@ -22,7 +22,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # `responses=` of a route that answers a workbook, so its OpenAPI document says so.
-DOWNLOAD = {200: {"description": "Excel 文件", "content": {MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}}
+DOWNLOAD = {200: {"description": "Excel 文件",
+                  "content": {MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}}
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 Sheet = tuple[str, Sequence[str], Iterable[Sequence[Any]]]
 

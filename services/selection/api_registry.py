@@ -126,11 +126,12 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
             if not who.unit:
                 raise Forbidden("登录令牌未标明所属单位，不能以单位身份查看名册。", code="unit_missing")
             unit = who.unit
-        docs = [listed(d, who.role, i) for i, d in enumerate(await handlers.registry(rt, who.jurisdiction, unit), 1)]
+        entries = await handlers.registry(rt, who.jurisdiction, unit)
+        docs = [listed(d, who.role, i) for i, d in enumerate(entries, 1)]
         if format == "xlsx":
             return xlsx_response("干部名册", [("干部名册", CADRE_HEADERS, [
-                [d["name"], d.get("gender"), d.get("birth_date"), d.get("id_number"), d.get("unit"), d["position"],
-                 d["rank"],
+                [d["name"], d.get("gender"), d.get("birth_date"), d.get("id_number"), d.get("unit"),
+                 d["position"], d["rank"],
                  d["category"], d.get("rank_since"), yes(d["township_leadership"]), d.get("recruited_as"),
                  d.get("recruited_year")] for d in docs])])
         return {"count": len(docs), "cadres": docs}
@@ -153,7 +154,8 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
         h = await rt.db["histories"].find_one({"_id": cadre_id}) or {}
         h = public(h)
         shown = visibility.sees_names(who.role)
-        return {"cadre_id": cadre_id, "name": doc["name"] if shown else "学员1", "unit": doc["unit"] if shown else None,
+        return {"cadre_id": cadre_id, "name": doc["name"] if shown else "学员1",
+                "unit": doc["unit"] if shown else None,
                 "last_trained_on": h.get("last_trained_on"), "hours": h.get("hours", {}),
                 "class_hours": h.get("class_hours", {}), "online_hours": h.get("online_hours", {}),
                 "sessions": h.get("sessions", 0), "trainings": h.get("trainings", []),
@@ -174,7 +176,8 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
                 ("按单位", ["单位", "干部数", "周期内已培训", "覆盖率"],
                  [[u["unit"], u["total"], u["trained"], f"{u['rate']:.1%}"] for u in report["by_unit"]]),
                 ("逾期名单", ["姓名", "单位", "职级", "上次结业"],
-                 [[o["name"], o.get("unit"), o["rank"], o["last_trained_on"] or "无记录"] for o in report["overdue"]])])
+                 [[o["name"], o.get("unit"), o["rank"], o["last_trained_on"] or "无记录"]
+                  for o in report["overdue"]])])
         return report
 
     @r.get("/reports/hours", summary="年度学时达标情况（按政策要求；可导出 Excel）")
@@ -187,7 +190,8 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
         report["rows"] = visibility.rows(report["rows"], who.role)
         if format == "xlsx":
             return xlsx_response(f"{report['year']}年度学时", [("年度学时", ["姓名", "单位", "职级", "已完成学时", "要求学时", "尚差"],
-                                                          [[x["name"], x.get("unit"), x["rank"], x["hours"], x["required"],
+                                                          [[x["name"], x.get("unit"), x["rank"], x["hours"],
+                                                            x["required"],
                                                             x["short"]] for x in report["rows"]])])
         return report
 

@@ -170,7 +170,8 @@ def test_spreadsheets_are_read_within_bounds(services, counties):
     assert "50000 行" in body["message"]
     peak = _peak_rss_mb(sel)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "huge-dimension-peak-rss.txt").write_text(f"selection peak RSS after the 1.8 KB bomb: {peak:.0f} MB\n")
+    (ARTIFACTS / "huge-dimension-peak-rss.txt").write_text(
+        f"selection peak RSS after the huge-dimension workbook: {peak:.0f} MB\n")
     assert peak < 600, f"the service's peak memory reached {peak:.0f} MB"
     # a wide row is refused, naming the row
     wide = "姓名,身份证号,工作单位,职级" + ",x" * 70 + "\n"
