@@ -6,13 +6,14 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 
+from shared import docs, http_errors
 from shared.auth import Principal
 from shared.commands import Context
 from shared.errors import Forbidden, GanxunError, NotFound
+from shared.guards import Guard
 from shared.idempotency import IdempotencyMiddleware
 from shared.ids import new_id
 from shared.projection import public
@@ -57,10 +58,6 @@ async def read_document(rt: Runtime, collection: str, doc_id: str, who: Principa
     return public(doc)
 
 
-def _field(loc: tuple) -> str:
-    return ".".join(str(x) for x in loc if x not in ("body", "query", "path"))
-
-
 def create_app(definition: ServiceDefinition, settings: Settings, components: tuple[str, ...] | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -74,11 +71,16 @@ def create_app(definition: ServiceDefinition, settings: Settings, components: tu
             await rt.stop()
 
     app = FastAPI(title=f"ganxun · {definition.title}", description=definition.description,
-                  version="0.1.0", lifespan=lifespan)
-
-    # Inside the correlation middleware (added after it, so wrapped by it): every command
-    # route honours an Idempotency-Key (shared/idempotency.py).
+                  version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    label = http_errors.install(app)
+    app.openapi = http_errors.openapi(app)
+    # Middleware added later wraps what was added before. From the outside in: the
+    # correlation id, the guard (body limits, control characters: nothing unbounded or
+    # malformed reaches further), then the Idempotency-Key (shared/idempotency.py), which
+    # reads the body to compare a retry with the original.
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(Guard, max_json=settings.max_json_bytes, max_upload=settings.max_upload_bytes,
+                       label=label)
 
     @app.middleware("http")
     async def correlate(request: Request, call_next):
@@ -95,23 +97,19 @@ def create_app(definition: ServiceDefinition, settings: Settings, components: tu
         log.info("request.refused", code=exc.code, status=exc.status, message=exc.message)
         return JSONResponse(exc.to_dict(), status_code=exc.status)
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError):
-        errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
-        text = "；".join(f"{e['field'] or '请求'}：{e['message']}" for e in errors)
-        return JSONResponse({"code": "invalid_input", "message": f"输入有误：{text}", "errors": errors}, 422)
-
     @app.get("/healthz", tags=["运维"], summary="存活检查")
     async def healthz():
         return {"status": "alive", "service": definition.name}
 
-    @app.get("/readyz", tags=["运维"], summary="就绪检查（Kafka 与存储可达）")
+    @app.get("/readyz", tags=["运维"], summary="就绪检查（Kafka 与存储可达）",
+             responses={503: {"description": "尚未就绪（列出不可达的部分）"}})
     async def readyz(request: Request):
         status = await request.app.state.runtime.readiness()
         ok = all(v == "ok" for v in status.values())
         return JSONResponse({"ready": ok, **status}, status_code=200 if ok else 503)
 
-    app.include_router(definition.routes())
+    docs.install(app)
+    app.include_router(definition.routes(), responses=http_errors.ERROR_RESPONSES)
     from shared import openapi_security
 
     openapi_security.install(app, settings.oidc_issuer)

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared import jurisdiction as jur
-from shared.errors import Forbidden, Unauthenticated
+from shared.errors import DomainError, Forbidden, Unauthenticated
 from shared.events import Actor
 
 ISSUER = "ganxun"
@@ -72,6 +72,10 @@ class Principal:
             raise Forbidden(f"当前角色“{ROLES.get(self.role, self.role)}”无权执行此操作，需要：{allowed}。", code="wrong_role")
 
     def require_covers(self, code: str) -> None:
+        try:
+            jur.validate(code)
+        except jur.InvalidDivisionCode as exc:
+            raise DomainError(str(exc), code="bad_jurisdiction", field="jurisdiction") from exc
         if not jur.covers(self.jurisdiction, code):
             raise Forbidden(
                 f"您的辖区 {self.jurisdiction} 无权访问辖区 {code} 的数据。", code="wrong_jurisdiction"

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     env: str = ""
     keys_dir: Path = Field(default_factory=lambda: state_dir() / "keys")
     relay_batch: int = 500
+    # Request bodies above these are refused with 413 before a route reads them (shared/guards.py).
+    max_json_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 20 * 1024 * 1024
     projector_batch: int = 1000
 
     @field_validator("jurisdictions", mode="before")

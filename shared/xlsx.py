@@ -1,5 +1,11 @@
 """Excel downloads (.xlsx): a sheet with a bold header row and widths for Chinese text, a
-workbook as bytes, and the HTTP response that carries it under a Chinese file name."""
+workbook as bytes, and the HTTP response that carries it under a Chinese file name.
+
+No text written here can become a formula: a cadre named `=HYPERLINK(...)` came back as
+a live formula. A text starting with `=`, `+`, `-`, `@`, a tab or a carriage return
+(what Excel, WPS or LibreOffice may take for a formula, when opened or re-entered) is
+stored as a plain string cell with Excel's quote prefix set: shown exactly as written,
+never evaluated, and kept a text when someone edits the cell."""
 
 from __future__ import annotations
 
@@ -15,6 +21,10 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# `responses=` of a route that answers a workbook, so its OpenAPI document says so.
+DOWNLOAD = {200: {"description": "Excel 文件",
+                  "content": {MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}}
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 Sheet = tuple[str, Sequence[str], Iterable[Sequence[Any]]]
 
 
@@ -26,18 +36,29 @@ def sheet(wb: Workbook, title: str, header: Sequence[str], rows: Iterable[Sequen
     ws = wb.active if first else wb.create_sheet()
     ws.title = title[:31]
     if caption:
-        ws.append([caption])
+        append(ws, [caption])
         ws["A1"].font = Font(bold=True)
-    ws.append(list(header))
+    append(ws, header)
     for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)
     for row in rows:
-        ws.append(list(row))
+        append(ws, row)
     for i, name in enumerate(header, start=1):
         ws.column_dimensions[get_column_letter(i)].width = max(10, len(str(name)) * 2 + 2)
     if freeze:
         ws.freeze_panes = freeze
     return ws
+
+
+def append(ws: Worksheet, values: Iterable[Any]) -> None:
+    """One row; a text that could be read as a formula is kept a text (see the docstring)."""
+    values = list(values)
+    ws.append(values)
+    for cell, value in zip(ws[ws.max_row], values):
+        if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+            cell.value = value
+            cell.data_type = "s"
+            cell.quotePrefix = True
 
 
 def _bytes(wb: Workbook) -> bytes:

@@ -15,6 +15,7 @@ import time
 import weakref
 
 from shared import jurisdiction as jur
+from shared import visibility
 from shared.auth import Principal
 from shared.errors import DomainError, NotFound
 from shared.runtime import Runtime
@@ -22,7 +23,7 @@ from services.dashboard import domain
 from services.dashboard import rollup as ru
 
 VIEWERS = ("org_department", "party_school", "analyst", "admin")
-NAME_READERS = ("org_department", "party_school", "admin")
+NAME_READERS = visibility.NAME_READERS   # one rule with every service (shared/visibility.py)
 STALE_AFTER = 5.0
 LEVELS = {2: "province", 4: "city", 6: "county"}
 

@@ -15,6 +15,7 @@ from shared.clock_api import add_clock_routes
 from shared.commands import Context
 from shared.contracts.followup import EVALUATOR_ROLES, MENTOR_TASKS
 from shared.ids import new_id
+from shared.inputs import Input
 from shared.runtime import Runtime
 from services.followup import clock, export, handlers, queries
 from services.followup.domain import (
@@ -25,12 +26,12 @@ from services.followup.domain import (
 ID = r"^[A-Za-z0-9_-]{1,64}$"
 
 
-class PlanIn(BaseModel):
+class PlanIn(Input):
     months: list[int] = Field([1, 3, 6, 12], min_length=1, max_length=12, description="结业后第几个月设跟踪节点")
     grace_days: int = Field(14, ge=0, le=90, description="宽限天数：到期后多少天内未完成即为逾期")
 
 
-class EvaluationIn(BaseModel):
+class EvaluationIn(Input):
     role: Literal["self", "colleague", "unit_leader", "mentor"] = Field(
         description="评价角色：self 本人、colleague 同事、unit_leader 单位领导、mentor 导师")
     evaluator_name: str | None = Field(None, max_length=50, description="评价人姓名（同事评价时填写同事姓名，默认取登录人）")
@@ -38,20 +39,20 @@ class EvaluationIn(BaseModel):
     text: str = Field("", max_length=5000, description="评价意见")
 
 
-class MentorIn(BaseModel):
+class MentorIn(Input):
     mentor_id: str = Field(pattern=ID, description="导师编号")
     mentor_name: str = Field(min_length=1, max_length=50, description="导师姓名")
     mentor_post: str = Field("", max_length=100, description="导师职务")
 
 
-class MentorTaskIn(BaseModel):
+class MentorTaskIn(Input):
     task: Literal["core_decision", "urgent_matter", "important_process"] = Field(
         description="core_decision 参与一件核心事务决策；urgent_matter 进行一次急难事件化解；important_process 策划一次重要事项流程")
     evidence: str = Field(min_length=1, max_length=5000, description="佐证材料")
     comment: str = Field(min_length=1, max_length=5000, description="导师评语")
 
 
-class TalkIn(BaseModel):
+class TalkIn(Input):
     on: date = Field(description="上讲台日期")
     audience: str = Field(min_length=1, max_length=200, description="听众（如：本单位全体干部）")
     topic: str = Field(min_length=1, max_length=200, description="题目")
@@ -59,14 +60,14 @@ class TalkIn(BaseModel):
     talk_id: str | None = Field(None, pattern=ID, description="编号（不填则自动生成；重复提交同一编号不会重复登记）")
 
 
-class OutcomeIn(BaseModel):
+class OutcomeIn(Input):
     kind: Literal["report", "proposal"] = Field(description="report 调研报告；proposal 金点子")
     title: str = Field(min_length=1, max_length=200, description="标题")
     authors: list[str] = Field(default_factory=list, max_length=50, description="作者（干部编号或姓名）")
     outcome_id: str | None = Field(None, pattern=ID, description="成果编号（不填则自动生成）")
 
 
-class EndorsementIn(BaseModel):
+class EndorsementIn(Input):
     kind: Literal["approval", "adoption"] = Field(description="approval 领导批示；adoption 采纳")
     by: str = Field(min_length=1, max_length=100, description="批示领导或采纳单位")
     on: date = Field(description="日期")

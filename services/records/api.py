@@ -24,6 +24,7 @@ from shared.contracts.records import Category, RecorderRole
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.events import utcnow
 from shared.ids import new_id
+from shared.inputs import Input
 from shared.projection import public
 from shared.runtime import Runtime
 from services.records import documents, domain, export, handlers, pdf, views
@@ -34,7 +35,7 @@ READERS = ("party_school", "org_department", "recorder")
 MANAGERS = ("party_school", "org_department")
 
 
-class RecorderIn(BaseModel):
+class RecorderIn(Input):
     person_id: str = Field(min_length=1, max_length=64, description="人员编号（其令牌的 user_id）")
     name: str = Field(min_length=1, max_length=50, description="真实姓名")
     role: RecorderRole = Field(description="纪实角色：head_teacher 班主任、branch_secretary 支部书记、"
@@ -42,11 +43,11 @@ class RecorderIn(BaseModel):
     since: date = Field(description="任职日期")
 
 
-class ReliefIn(BaseModel):
+class ReliefIn(Input):
     until: date = Field(description="卸任日期")
 
 
-class RecordIn(BaseModel):
+class RecordIn(Input):
     category: Category = Field(description="类别：study 学习情况、thinking 思想动态、personality 性格特点、"
                                            "conduct 作风纪律、other 其他")
     observed_on: date = Field(description="观察日期")
@@ -54,41 +55,41 @@ class RecordIn(BaseModel):
     corrects: str | None = Field(None, max_length=64, description="更正的记录编号（更正时填写；原记录保留）")
 
 
-class ItemScoreIn(BaseModel):
+class ItemScoreIn(Input):
     item_id: str = Field(min_length=1, max_length=64)
     points: float = Field(description="得分（0 至该项目满分）")
 
 
-class ScoreIn(BaseModel):
+class ScoreIn(Input):
     week: date = Field(description="评分周（任一天，按所在周的星期一计）")
     scores: list[ItemScoreIn] = Field(min_length=1, max_length=100)
     note: str = Field("", max_length=1000, description="讲评意见")
 
 
-class SheetRowIn(BaseModel):
+class SheetRowIn(Input):
     cadre_id: str = Field(min_length=1, max_length=64)
     scores: list[ItemScoreIn] = Field(min_length=1, max_length=100)
     note: str = Field("", max_length=1000, description="讲评意见")
 
 
-class ScoreSheetIn(BaseModel):
+class ScoreSheetIn(Input):
     week: date = Field(description="评分周（任一天，按所在周的星期一计）")
     rows: list[SheetRowIn] = Field(min_length=1, max_length=500, description="每名学员一行")
 
 
-class SchemeIn(BaseModel):
+class SchemeIn(Input):
     template: Literal["huzhou"] | None = Field(None, description="使用内置方案：huzhou 湖州“三百分”26项")
     scheme_id: str | None = Field(None, max_length=64)
     title: str | None = Field(None, max_length=200)
     items: list[dict[str, Any]] | None = Field(None, description="考核项目：item_id, title, group, max_points, roles")
 
 
-class NoteIn(BaseModel):
+class NoteIn(Input):
     on: date = Field(description="跟班日期")
     text: str = Field(min_length=1, max_length=5000, description="跟班记录内容")
 
 
-class CommentIn(BaseModel):
+class CommentIn(Input):
     text: str = Field(min_length=1, max_length=5000, description="结业鉴定评语")
 
 

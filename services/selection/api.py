@@ -15,7 +15,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from shared import store
+from shared import store, visibility
 from shared.api import context, principal, read_document, runtime
 from shared.auth import Principal
 from shared.clock import DevClock
@@ -24,6 +24,7 @@ from shared.commands import Context, Several
 from shared.contracts.selection import StudyGroup
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.ids import new_id
+from shared.inputs import Input
 from shared.jurisdiction import covers
 from shared.runtime import Runtime
 from services.selection import api_registry, handlers
@@ -55,7 +56,7 @@ def policy() -> HoursPolicy:
     return HoursPolicy(**json.loads(raw)) if raw else HoursPolicy()
 
 
-class ClassIn(BaseModel):
+class ClassIn(Input):
     title: str = Field(min_length=1, max_length=200, description="班次名称")
     capacity: int = Field(gt=0, le=5000, description="计划人数")
     starts_on: date = Field(description="开班日期")
@@ -70,7 +71,7 @@ class ClassIn(BaseModel):
     quotas: dict[str, int] = Field(default_factory=dict, description="各推荐单位名额（不填则不限单位，只限总人数）")
 
 
-class ScopeIn(BaseModel):
+class ScopeIn(Input):
     ranks: list[str] = Field(default_factory=list, description="职级在其中")
     units: list[str] = Field(default_factory=list, description="单位在其中")
     categories: list[str] = Field(default_factory=list, description="类别在其中")
@@ -82,19 +83,19 @@ class ScopeIn(BaseModel):
     hours_short: bool = Field(False, description="本年度学时未达要求")
 
 
-class NominationIn(BaseModel):
+class NominationIn(Input):
     cadre_id: str = Field(min_length=1, max_length=64, description="干部编号（名册中的编号）")
 
 
-class CadreListIn(BaseModel):
+class CadreListIn(Input):
     cadre_ids: list[str] = Field(min_length=1, max_length=500, description="干部编号列表（按所列顺序处理）")
 
 
-class ReasonIn(BaseModel):
+class ReasonIn(Input):
     reason: str = Field("", max_length=500, description="理由")
 
 
-class GroupIn(BaseModel):
+class GroupIn(Input):
     group: str = Field(min_length=1, max_length=50, description="学习小组名称")
 
 
@@ -144,8 +145,8 @@ ROSTER_HEADERS = ["序号", "姓名", "单位", "状态", "学习小组", "理�
 
 
 def _roster_rows(doc: dict, unit: str | None = None) -> list[list]:
-    noms = [n for n in doc.get("nominations", []) if unit is None or n["unit"] == unit]
-    return [[i, n["name"], n["unit"], STATUS_ZH[n["status"]], n.get("group") or "", n.get("reason") or "",
+    noms = [n for n in doc.get("nominations", []) if unit is None or n.get("unit") == unit]
+    return [[i, n["name"], n.get("unit"), STATUS_ZH[n["status"]], n.get("group") or "", n.get("reason") or "",
              "是" if n.get("from_waitlist") else "", n.get("by", "")] for i, n in enumerate(noms, start=1)]
 
 
@@ -172,10 +173,15 @@ def routes() -> APIRouter:
 
     @r.get("/classes/{class_id}", summary="班次及推荐情况")
     async def get_class(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        # Nominations carry names, units and rejection reasons: a trainee, mentor or
+        # recorder token reads them nowhere; a unit sees its own; an analyst no names.
+        who.require_role("org_department", "party_school", "unit", "analyst", "admin")
         doc = await class_doc(rt, class_id, who)
         if who.role == "unit":
             doc["nominations"] = [n for n in doc["nominations"] if n["unit"] == who.unit]
+        if who.role not in ("org_department", "party_school"):
             doc.pop("scope", None)
+        doc["nominations"] = visibility.rows(doc["nominations"], who.role)
         return doc
 
     @r.post("/classes/{class_id}/scope", status_code=201, summary="划定人选范围（按条件从干部名册中筛选）")
@@ -283,6 +289,7 @@ def routes() -> APIRouter:
                      rt: Runtime = Depends(runtime)):
         who.require_role("org_department", "party_school", "analyst")
         doc = await class_doc(rt, class_id, who)
+        doc["nominations"] = visibility.rows(doc["nominations"], who.role)
         if format == "xlsx":
             return xlsx_response(f"{doc['title']}-学员名单", [("学员名单", ROSTER_HEADERS, _roster_rows(doc))])
         counts = {s: sum(1 for n in doc["nominations"] if n["status"] == s) for s in STATUS_ZH}

@@ -8,12 +8,17 @@ from datetime import date
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from starlette.concurrency import run_in_threadpool
+
+from shared import uploads, visibility, xlsx
 from shared.api import context, principal, runtime
 from shared.auth import Principal
 from shared.commands import Context
-from shared.errors import DomainError, NotFound
+from shared.errors import DomainError, Forbidden, NotFound
+from shared.inputs import Input
+from shared.jurisdiction import covers
 from shared.projection import public
 from shared.runtime import Runtime
 from services.selection import cadres as reg
@@ -22,10 +27,9 @@ from services.selection import scope as sc
 from services.selection.export import xlsx_response, yes
 
 Format = Literal["json", "xlsx"]
-MAX_UPLOAD = 20 * 1024 * 1024
 
 
-class CadreIn(BaseModel):
+class CadreIn(Input):
     name: str = Field(min_length=1, max_length=50, description="姓名")
     id_number: str = Field(min_length=18, max_length=18, description="身份证号（18 位，含校验位）")
     unit: str = Field(min_length=1, max_length=100, description="工作单位")
@@ -40,7 +44,7 @@ class CadreIn(BaseModel):
     recruited_year: int | None = Field(None, ge=1950, le=2100, description="录用年份")
 
 
-class CadreChanges(BaseModel):
+class CadreChanges(Input):
     model_config = {"extra": "forbid"}
     name: str | None = Field(None, min_length=1, max_length=50)
     unit: str | None = Field(None, min_length=1, max_length=100)
@@ -53,19 +57,20 @@ class CadreChanges(BaseModel):
     recruited_year: int | None = Field(None, ge=1950, le=2100)
 
 
-def listed(doc: dict[str, Any]) -> dict[str, Any]:
-    """A registry entry as lists show it: the id number masked."""
-    out = public(doc)
-    out["cadre_id"] = doc["_id"]
-    out["id_number"] = reg.mask_id(doc["id_number"])
+def listed(doc: dict[str, Any], role: str, index: int | None = None) -> dict[str, Any]:
+    """A registry entry as lists show it to `role` (shared/visibility.py): the id number
+    masked, and for a role that may not see the number no birth date or gender either."""
+    out = visibility.person({**public(doc), "cadre_id": doc["_id"]}, role, index)
+    if "id_number" in out:
+        out["id_number"] = reg.mask_id(doc["id_number"])
     return out
 
 
 async def cadre_doc(rt: Runtime, cadre_id: str, who: Principal) -> dict[str, Any]:
     doc = await rt.db["cadres"].find_one({"_id": cadre_id})
-    if doc is None:
+    if doc is None or not covers(who.jurisdiction, doc["jurisdiction"]):
+        # Another county's cadre answers as a missing one: no hint of where it is registered.
         raise NotFound(f"干部 {cadre_id} 不在名册中（或尚未同步）。", code="cadre_not_found")
-    who.require_covers(doc["jurisdiction"])
     return doc
 
 
@@ -100,13 +105,12 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
                           ctx: Context = Depends(context), who: Principal = Depends(principal),
                           rt: Runtime = Depends(runtime)):
         who.require_role("org_department")
-        content = await file.read(MAX_UPLOAD + 1)
-        if len(content) > MAX_UPLOAD:
-            raise DomainError("文件超过 20 MB，请分批导入。", code="file_too_large", field="file")
-        checked = importing.check(importing.read_rows(file.filename or "", content))
+        content = await uploads.read(file)
+        rows = await run_in_threadpool(importing.read_rows, file.filename or "", content)
+        checked = importing.check(rows)
         return await handlers.import_cadres(rt, ctx, who, checked)
 
-    @r.get("/cadres/template", summary="下载干部名册导入模板（.xlsx）")
+    @r.get("/cadres/template", summary="下载干部名册导入模板（.xlsx）", responses=xlsx.DOWNLOAD)
     async def template(who: Principal = Depends(principal)):
         who.require_role("org_department")
         example = ["张伟", "男", "1990-05-01", "11010519900501123X", "县财政局", "科长", "副科", "经济发展",
@@ -119,11 +123,15 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
                           who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role("org_department", "unit", "analyst")
         if who.role == "unit":
-            unit = who.unit or "\x00"
-        docs = [listed(d) for d in await handlers.registry(rt, who.jurisdiction, unit)]
+            if not who.unit:
+                raise Forbidden("登录令牌未标明所属单位，不能以单位身份查看名册。", code="unit_missing")
+            unit = who.unit
+        entries = await handlers.registry(rt, who.jurisdiction, unit)
+        docs = [listed(d, who.role, i) for i, d in enumerate(entries, 1)]
         if format == "xlsx":
             return xlsx_response("干部名册", [("干部名册", CADRE_HEADERS, [
-                [d["name"], d["gender"], d["birth_date"], d["id_number"], d["unit"], d["position"], d["rank"],
+                [d["name"], d.get("gender"), d.get("birth_date"), d.get("id_number"), d.get("unit"),
+                 d["position"], d["rank"],
                  d["category"], d.get("rank_since"), yes(d["township_leadership"]), d.get("recruited_as"),
                  d.get("recruited_year")] for d in docs])])
         return {"count": len(docs), "cadres": docs}
@@ -134,8 +142,8 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
         doc = await cadre_doc(rt, cadre_id, who)
         if who.role == "unit" and doc["unit"] != who.unit:
             raise NotFound(f"干部 {cadre_id} 不在本单位名册中。", code="cadre_not_found")
-        out = listed(doc)
-        if who.role == "org_department":
+        out = listed(doc, who.role, 1)
+        if visibility.sees_number(who.role):
             out["id_number"] = doc["id_number"]
         return out
 
@@ -145,7 +153,9 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
         doc = await cadre_doc(rt, cadre_id, who)
         h = await rt.db["histories"].find_one({"_id": cadre_id}) or {}
         h = public(h)
-        return {"cadre_id": cadre_id, "name": doc["name"], "unit": doc["unit"],
+        shown = visibility.sees_names(who.role)
+        return {"cadre_id": cadre_id, "name": doc["name"] if shown else "学员1",
+                "unit": doc["unit"] if shown else None,
                 "last_trained_on": h.get("last_trained_on"), "hours": h.get("hours", {}),
                 "class_hours": h.get("class_hours", {}), "online_hours": h.get("online_hours", {}),
                 "sessions": h.get("sessions", 0), "trainings": h.get("trainings", []),
@@ -160,12 +170,14 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
         report = sc.coverage(cadres, await handlers.histories_of(rt, [c["_id"] for c in cadres]),
                              as_of or today(), policy())
         report["jurisdiction"] = who.jurisdiction
+        report["overdue"] = visibility.rows(report["overdue"], who.role)
         if format == "xlsx":
             return xlsx_response(f"{report['cycle_years']}年轮训覆盖", [
                 ("按单位", ["单位", "干部数", "周期内已培训", "覆盖率"],
                  [[u["unit"], u["total"], u["trained"], f"{u['rate']:.1%}"] for u in report["by_unit"]]),
                 ("逾期名单", ["姓名", "单位", "职级", "上次结业"],
-                 [[o["name"], o["unit"], o["rank"], o["last_trained_on"] or "无记录"] for o in report["overdue"]])])
+                 [[o["name"], o.get("unit"), o["rank"], o["last_trained_on"] or "无记录"]
+                  for o in report["overdue"]])])
         return report
 
     @r.get("/reports/hours", summary="年度学时达标情况（按政策要求；可导出 Excel）")
@@ -175,9 +187,11 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
         cadres = await handlers.registry(rt, who.jurisdiction)
         report = sc.hours(cadres, await handlers.histories_of(rt, [c["_id"] for c in cadres]),
                           year or today().year, policy())
+        report["rows"] = visibility.rows(report["rows"], who.role)
         if format == "xlsx":
             return xlsx_response(f"{report['year']}年度学时", [("年度学时", ["姓名", "单位", "职级", "已完成学时", "要求学时", "尚差"],
-                                                          [[x["name"], x["unit"], x["rank"], x["hours"], x["required"],
+                                                          [[x["name"], x.get("unit"), x["rank"], x["hours"],
+                                                            x["required"],
                                                             x["short"]] for x in report["rows"]])])
         return report
 

@@ -14,7 +14,7 @@ from typing import Any
 from shared import store
 from shared.auth import Principal
 from shared.commands import CommandHandler, Context, within
-from shared.errors import ConcurrencyConflict
+from shared.errors import ConcurrencyConflict, Forbidden
 from shared.events import Envelope
 from shared.jurisdiction import covers
 from shared.projection import guard_key
@@ -40,8 +40,20 @@ async def on_class(commands: CommandHandler, ctx: Context, who: Principal, class
 nominate = on_class
 
 
+# Which county holds a 身份证号 is itself personal data: a refusal says "elsewhere", never where.
+ELSEWHERE = "该身份证号已登记在其他辖区的名册中，不能由本辖区登记、修改或导入（请与上级组织部门核实）"
+
+
+def _ours(who: Principal):
+    def check(loaded) -> None:
+        if loaded.jurisdiction is not None and not covers(who.jurisdiction, loaded.jurisdiction):
+            raise Forbidden(ELSEWHERE + "。", code="registered_elsewhere", field="id_number")
+
+    return check
+
+
 async def on_cadre(commands: CommandHandler, ctx: Context, who: Principal, cmd) -> list[Envelope]:
-    return await commands.execute(CADRES, reg.stream_id(cmd.cadre_id), cmd, ctx, within(who))
+    return await commands.execute(CADRES, reg.stream_id(cmd.cadre_id), cmd, ctx, _ours(who))
 
 
 # -- reads ------------------------------------------------------------------------
@@ -90,7 +102,7 @@ async def import_cadres(rt: Runtime, ctx: Context, who: Principal, checked: Chec
             new.append((row, cid, record))
         elif not covers(who.jurisdiction, doc["jurisdiction"]):
             bad.append({"row": row, "name": record["name"], "id_number": reg.mask_id(record["id_number"]),
-                        "errors": [f"该干部已在辖区 {doc['jurisdiction']} 的名册中，不能由本辖区导入"]})
+                        "errors": [ELSEWHERE]})
         elif reg.differs(doc, record):
             changed.append((row, cid, record, doc))
         else:

@@ -6,14 +6,11 @@ report out. Headers are matched by their Chinese names, in any order.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from openpyxl import load_workbook
-
 from services.selection.cadres import cadre_id_for, mask_id, validate
+from shared import uploads
 from shared.errors import DomainError
 
 HEADERS = {
@@ -36,25 +33,7 @@ class Checked:
 
 def read_rows(filename: str, content: bytes) -> list[tuple[int, dict[str, Any]]]:
     """(spreadsheet row number, {field: value}) for every non-empty row under the header row."""
-    name = (filename or "").lower()
-    if name.endswith(".xlsx"):
-        try:
-            sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).worksheets[0]
-        except Exception as exc:  # noqa: BLE001 - any unreadable workbook is the user's file problem
-            raise DomainError(f"无法读取 Excel 文件：{exc}", code="bad_file", field="file") from exc
-        table = [list(r) for r in sheet.iter_rows(values_only=True)]
-    elif name.endswith(".csv"):
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                text = content.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise DomainError("CSV 文件编码无法识别，请另存为 UTF-8 或 GBK。", code="bad_file", field="file")
-        table = list(csv.reader(io.StringIO(text)))
-    else:
-        raise DomainError("只支持 .xlsx 或 .csv 文件。", code="bad_file", field="file")
+    table = uploads.table(filename, content)
     if not table:
         raise DomainError("文件是空的。", code="bad_file", field="file")
     header = [HEADERS.get(str(h or "").strip()) for h in table[0]]

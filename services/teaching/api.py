@@ -7,8 +7,9 @@ from datetime import date, time
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
-from shared import xlsx
+from shared import uploads, xlsx
 from shared.api import context, principal, read_document, runtime
 from shared.auth import Principal
 from shared.clock import local_now
@@ -18,6 +19,7 @@ from shared.contracts.teaching import CourseAdded, CourseKind, CourseMode, Facul
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.events import utcnow
 from shared.ids import new_id
+from shared.inputs import Input
 from shared.runtime import Runtime
 from services.teaching import classroom as cr
 from services.teaching import domain as d
@@ -28,7 +30,7 @@ READERS = ("party_school", "org_department", "analyst", "admin")
 ID = r"^[A-Za-z0-9_-]{1,64}$"
 
 
-class CourseIn(BaseModel):
+class CourseIn(Input):
     course_id: str | None = Field(None, pattern=ID, description="课程编号（不填则自动生成）")
     title: str = Field(min_length=1, max_length=200, description="课程名称")
     kind: CourseKind = Field(description="课程类别")
@@ -38,14 +40,14 @@ class CourseIn(BaseModel):
     materials: list[str] = Field(default_factory=list, description="教材与资料")
 
 
-class FacultyIn(BaseModel):
+class FacultyIn(Input):
     teacher_id: str | None = Field(None, pattern=ID, description="师资编号（不填则自动生成）")
     name: str = Field(min_length=1, max_length=50, description="姓名")
     kind: FacultyKind = Field(description="党校教师/特邀专家/领导干部")
     post: str = Field("", max_length=100, description="职务（领导干部上讲台须填）")
 
 
-class SiteIn(BaseModel):
+class SiteIn(Input):
     site_id: str | None = Field(None, pattern=ID, description="教学点编号（不填则自动生成）")
     name: str = Field(min_length=1, max_length=100, description="名称")
     address: str = Field("", max_length=200, description="地址")
@@ -53,12 +55,12 @@ class SiteIn(BaseModel):
     capacity: int = Field(gt=0, le=10000, description="可容纳人数")
 
 
-class CurriculumIn(BaseModel):
+class CurriculumIn(Input):
     course_ids: list[str] = Field(min_length=1, description="课程编号，按教学顺序")
     required_hours: dict[CourseKind, float] = Field(default_factory=dict, description="各类课程的学时要求")
 
 
-class SessionIn(BaseModel):
+class SessionIn(Input):
     session_id: str | None = Field(None, pattern=ID, description="课次编号（不填则自动生成）")
     course_id: str
     teacher_id: str
@@ -70,7 +72,7 @@ class SessionIn(BaseModel):
     required: bool | None = Field(None, description="是否必修（不填则按课程）")
 
 
-class RescheduleIn(BaseModel):
+class RescheduleIn(Input):
     on: date
     starts_at: time
     ends_at: time
@@ -79,40 +81,40 @@ class RescheduleIn(BaseModel):
     reason: str = Field("", max_length=200)
 
 
-class ReasonIn(BaseModel):
+class ReasonIn(Input):
     reason: str = Field("", max_length=200)
 
 
-class CheckInEntry(BaseModel):
+class CheckInEntry(Input):
     cadre_id: str = Field(min_length=1, max_length=64)
     late: bool = False
 
 
-class CheckInsIn(BaseModel):
+class CheckInsIn(Input):
     entries: list[CheckInEntry] = Field(min_length=1, max_length=2000, description="签到学员（可整班一次提交）")
 
 
-class EarlyLeaveIn(BaseModel):
+class EarlyLeaveIn(Input):
     cadre_id: str = Field(min_length=1, max_length=64)
     minutes: int = Field(gt=0, le=1440, description="早退分钟数")
 
 
-class LeaveIn(BaseModel):
+class LeaveIn(Input):
     reason: str = Field(min_length=1, max_length=500, description="请假事由")
     cadre_id: str | None = Field(None, description="学员编号（学员本人申请时不填）")
 
 
-class DecisionIn(BaseModel):
+class DecisionIn(Input):
     approved: bool
     note: str = Field("", max_length=200)
 
 
-class RatingIn(BaseModel):
+class RatingIn(Input):
     rating: int = Field(ge=1, le=5, description="评分 1–5")
     comment: str = Field("", max_length=500)
 
 
-class RuleIn(BaseModel):
+class RuleIn(Input):
     min_attendance_rate: float = Field(0.9, ge=0, le=1, description="最低出勤率")
     require_required_courses: bool = Field(True, description="是否须修完全部必修课")
     min_hours: float = Field(0, ge=0, description="最低总学时")
@@ -160,7 +162,7 @@ def routes() -> APIRouter:
                              ctx: Context = Depends(context), who: Principal = Depends(principal),
                              rt: Runtime = Depends(runtime)):
         who.require_role(*RUNS)
-        courses = files.course_records(file.filename or "", await file.read())
+        courses = await run_in_threadpool(files.course_records, file.filename or "", await uploads.read(file))
         return _accepted(await handlers.add_to_catalogue(rt.commands, ctx, d.AddCourses(tuple(courses))))
 
     @r.post("/faculty", status_code=201, response_model=Accepted, tags=["课程与师资"], summary="录入师资")
@@ -340,7 +342,11 @@ def routes() -> APIRouter:
                      ctx: Context = Depends(context), who: Principal = Depends(principal),
                      rt: Runtime = Depends(runtime)):
         who.require_role(*RUNS, "org_department")
-        records = files.online_records(file.filename or "", await file.read())
+        records = await run_in_threadpool(files.online_records, file.filename or "", await uploads.read(file))
+        foreign = await handlers.foreign_cadres(rt, who, {r.cadre_id for r in records})
+        if foreign:
+            raise DomainError(f"以下干部编号不是本辖区的干部，整个文件未导入：{'、'.join(foreign[:10])}"
+                              f"{' 等' if len(foreign) > 10 else ''}。", code="foreign_cadre", field="file")
         return _accepted(await handlers.credit_online(rt.commands, ctx, records))
 
     @r.get("/teachers/{teacher_id}/load", tags=["课程与师资"], summary="教师授课量（某辖区某年）")

@@ -15,6 +15,7 @@ from shared.commands import CommandHandler, Context
 from shared.contracts.teaching import OnlineHoursCredited
 from shared.errors import NotFound
 from shared.events import Envelope
+from shared.jurisdiction import covers
 from shared.runtime import Runtime
 from services.teaching import classroom as cr
 from services.teaching import domain as d
@@ -170,6 +171,22 @@ async def graduate(rt: Runtime, ctx: Context, who: Principal, class_id: str, tod
 
 
 # -- online hours -------------------------------------------------------------------------------
+async def foreign_cadres(rt: Runtime, who: Principal, cadre_ids: set[str]) -> list[str]:
+    """The cadre ids this service knows to belong elsewhere: on a class roster (by home
+    jurisdiction) or in an hours ledger, and nowhere under `who`'s jurisdiction. Crediting
+    one would add to another county's figures and open that cadre's hours to the importer."""
+    homes: dict[str, set[str]] = {}
+    async for doc in rt.db["class_roster"].find({}, {"trainees": 1, "homes": 1, "jurisdiction": 1}):
+        for t in doc.get("trainees", []):
+            if t["cadre_id"] in cadre_ids:
+                home = (doc.get("homes") or {}).get(t["cadre_id"]) or doc.get("jurisdiction")
+                if home:
+                    homes.setdefault(t["cadre_id"], set()).add(home)
+    async for doc in rt.db["trainee_hours"].find({"_id": {"$in": sorted(cadre_ids)}}, {"jurisdictions": 1}):
+        homes.setdefault(doc["_id"], set()).update(doc.get("jurisdictions", []))
+    return sorted(c for c, hs in homes.items() if not any(covers(who.jurisdiction, h) for h in hs))
+
+
 async def credit_online(commands: CommandHandler, ctx: Context,
                         records: list[OnlineHoursCredited]) -> list[Envelope]:
     by_year: dict[int, list[OnlineHoursCredited]] = defaultdict(list)

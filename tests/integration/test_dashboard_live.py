@@ -299,7 +299,8 @@ async def test_page_shows_the_figures_and_updates_live(dashboard):
                           [sel.NominationConfirmed(class_id=w.class_b, cadre_id=cid, name=name, unit="某镇")],
                           first_version=w.class_b_version + 1)
             sent = time.monotonic()
-            await page.wait_for_function("document.querySelector('[data-kpi=trainees]').textContent === '6'", timeout=2_000)
+            await page.wait_for_function("() => document.querySelector('[data-kpi=trainees]').textContent === '6'",
+                                         timeout=2_000)
             latency = time.monotonic() - sent  # wait_for_function's own timeout is the 2 s limit
             (folder / "dashboard-live-latency.txt").write_text(f"{latency:.3f} s\n")
             print(f"live update shown {latency:.3f} s after the event was on Kafka")
@@ -307,7 +308,9 @@ async def test_page_shows_the_figures_and_updates_live(dashboard):
 
             # drill down: click county A, then its class
             await page.click(f"#rows tr[data-code='{w.a}']")
-            await page.wait_for_function(f"document.querySelector('#rows tbody tr') && document.querySelector('#rows tbody tr').dataset.code === '{w.class_a}'")
+            # a function, not an expression: the page's CSP forbids eval, which Playwright uses for expressions
+            await page.wait_for_function(f"() => document.querySelector('#rows tbody tr') && document.querySelector("
+                                         f"'#rows tbody tr').dataset.code === '{w.class_a}'")
             shown = await kpis()
             assert {k: shown[k] for k in ("trainees", "confirmation_rate", "attendance_rate")} == \
                 {"trainees": "3", "confirmation_rate": "75.0%", "attendance_rate": "83.3%"}

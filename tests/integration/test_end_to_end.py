@@ -117,7 +117,8 @@ async def test_rules_and_bad_input_are_clear_and_change_nothing(deployment):
     again = httpx.post(url, headers=h, json={"cadre_id": a})
     assert again.status_code == 422 and again.json()["code"] == "already_nominated" and "已被推荐" in again.json()["message"]
     bad = httpx.post(url, headers=h, json={"cadre_id": ""})
-    assert bad.status_code == 422 and bad.json()["code"] == "invalid_input" and "cadre_id" in bad.json()["message"]
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_input" and bad.json()["field"] == "cadre_id"
+    assert "干部编号" in bad.json()["message"]   # the field named in Chinese
 
     async def nominations():
         resp = httpx.get(f"{selection.url}/classes/{class_id}", headers=auth("org_department", WUCHENG))

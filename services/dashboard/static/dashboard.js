@@ -10,17 +10,20 @@
   }
   const token = sessionStorage.getItem("ganxun.token") || "";
   const params = new URLSearchParams(location.search);
+  // The address is typed or linked by anyone: its values are checked for their shape here
+  // and escaped wherever they reach the page (the token sits in sessionStorage).
+  const shaped = (v, re, fallback) => (v !== null && re.test(v) ? v : fallback);
   const state = {
-    jurisdiction: params.get("jurisdiction") || "",
-    year: params.get("year") || String(new Date().getFullYear()),
-    policy: params.get("policy") || "110",
+    jurisdiction: shaped(params.get("jurisdiction"), /^\d{2}(\d{2}){0,2}$/, ""),
+    year: shaped(params.get("year"), /^(\d{4}|all)$/, String(new Date().getFullYear())),
+    policy: shaped(params.get("policy"), /^\d{1,3}$/, "110"),
     klass: params.get("class") || "",
   };
   const charts = {};
   const $ = (id) => document.getElementById(id);
   const pct = (v) => (v === null || v === undefined ? "—" : (v * 100).toFixed(1) + "%");
   const num = (v) => (v === null || v === undefined ? "—" : String(v));
-  const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
+  const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   const LEVEL = { province: "省", city: "市", county: "县" };
   const MONTHS = ["1", "3", "6", "12"];
   const BANDS = [["excellent", "优秀"], ["good", "良好"], ["pass", "合格"], ["below", "待改进"]];
@@ -115,7 +118,7 @@
     $("table-title").textContent = isCounty ? "本县班次（点击查看学员）" : "各县并列（点击进入该县）";
     const head = ["编号", "名称", "期数", "人次", "推荐", "确定率", "出勤率", "学时", "五年轮训覆盖率", "学时达标率",
       "纪实覆盖率", "优秀/良好/合格/待改进", "节点到期", "完成", "按时", "逾期", "1/3/6/12月评价", "帮带任务", "上讲台", "成果"];
-    const body = view.rows.map((r) => `<tr class="drill" data-kind="${r.kind}" data-code="${esc(r.code)}">` + [
+    const body = view.rows.map((r) => `<tr class="drill" data-kind="${esc(r.kind)}" data-code="${esc(r.code)}">` + [
       r.code, r.title, r.classes, r.trainees, r.nominated, pct(r.confirmation_rate), pct(r.attendance_rate), r.hours,
       pct(r.rotation_coverage), pct(r.hours_compliance), pct(r.record_coverage),
       BANDS.map(([k]) => r.assessment[k]).join("/"), r.milestones.due, r.milestones.completed, r.milestones.on_time,
@@ -219,10 +222,10 @@
   const thisYear = new Date().getFullYear();
   $("year").innerHTML = [`<option value="all">全部年份</option>`]
     .concat(Array.from({ length: 8 }, (_, i) => thisYear + 1 - i).map((y) => `<option value="${y}">${y} 年</option>`)).join("");
-  if (![...$("year").options].some((o) => o.value === state.year)) $("year").insertAdjacentHTML("beforeend", `<option value="${state.year}">${state.year} 年</option>`);
+  if (![...$("year").options].some((o) => o.value === state.year)) $("year").insertAdjacentHTML("beforeend", `<option value="${esc(state.year)}">${esc(state.year)} 年</option>`);
   $("year").value = state.year;
   $("policy").innerHTML = [40, 50, 80, 90, 110].map((h) => `<option value="${h}">${h} 学时</option>`).join("");
-  if (![...$("policy").options].some((o) => o.value === state.policy)) $("policy").insertAdjacentHTML("beforeend", `<option value="${state.policy}">${state.policy} 学时</option>`);
+  if (![...$("policy").options].some((o) => o.value === state.policy)) $("policy").insertAdjacentHTML("beforeend", `<option value="${esc(state.policy)}">${esc(state.policy)} 学时</option>`);
   $("policy").value = state.policy;
   $("year").addEventListener("change", () => navigate({ year: $("year").value }));
   $("policy").addEventListener("change", () => navigate({ policy: $("policy").value }));
