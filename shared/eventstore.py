@@ -14,6 +14,13 @@ be published) or a pointer to nothing (the append never happened; the relay drop
 after `ORPHAN_AFTER`). The relay never has to query the events collection by
 anything but `_id`: FerretDB 1.24 uses an index only for `_id` equality, and a
 `{published: false}` query on a growing events collection is a full scan.
+
+`append_many` is the same append for many streams at once (an import of a registry):
+the pointers in one insert command, then the commits in one unordered insert command
+per `MANY_CHUNK` streams. An insert command of many documents is one operation for
+FerretDB (one pooled connection, unlike an update command of many operations; see
+shared/store.py), and on MongoDB it is the ordinary bulk insert. A commit refused by the
+unique index is reported back as a conflict for that stream alone; the others stand.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared import store
 from shared.errors import ConcurrencyConflict
@@ -38,6 +45,10 @@ OUTBOX = "outbox"
 # risk, accepted: a store that applies an insert more than two minutes after receiving
 # it would leave that commit unpublished.
 ORPHAN_AFTER = timedelta(seconds=120)
+# Commits per insert command in append_many: about 0.5 MB for a registry row's event,
+# well under the 16 MB message limit, and short enough to hold one connection briefly.
+MANY_CHUNK = 500
+DUPLICATE_KEY = 11000
 
 
 class EventStore:
@@ -79,6 +90,45 @@ class EventStore:
         except DuplicateKeyError as exc:
             await self.outbox.delete_one({"_id": doc["_id"]})
             raise ConcurrencyConflict(stream_id, expected_version) from exc
+
+    async def append_many(self, appends: Sequence[tuple[str, int, Sequence[Envelope]]]) -> set[str]:
+        """Append to many streams (each `(stream_id, expected_version, events)`, one stream
+        at most once) in few insert commands. Returns the streams that conflicted: nothing
+        was appended to those, everything else was. Any other store error is raised; what
+        was appended by then stands and is published."""
+        seen: set[str] = set()
+        docs: list[dict[str, Any]] = []
+        now = utcnow()
+        for stream_id, expected_version, events in appends:
+            if not events:
+                continue
+            if stream_id in seen:
+                raise ValueError(f"stream {stream_id} given twice to append_many")
+            seen.add(stream_id)
+            for offset, env in enumerate(events, start=1):
+                if env.stream_id != stream_id or env.stream_version != expected_version + offset:
+                    raise ValueError(f"event {env.type} does not follow {stream_id}@{expected_version}")
+            docs.append({"_id": new_id(), "stream_id": stream_id, "version": expected_version + 1,
+                         "last_version": expected_version + len(events),
+                         "events": [e.to_doc() for e in events], "committed_at": now})
+        conflicts: set[str] = set()
+        for start in range(0, len(docs), MANY_CHUNK):
+            chunk = docs[start:start + MANY_CHUNK]
+            await self.outbox.insert_many(
+                [{"_id": d["_id"], "stream_id": d["stream_id"], "version": d["version"], "at": now}
+                 for d in chunk], ordered=False)
+            try:
+                await self.commits.insert_many(chunk, ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                others = [e for e in errors if e.get("code") != DUPLICATE_KEY]
+                lost = [chunk[e["index"]] for e in errors if e.get("code") == DUPLICATE_KEY]
+                if lost:
+                    await self.outbox.delete_many({"_id": {"$in": [d["_id"] for d in lost]}})
+                    conflicts.update(d["stream_id"] for d in lost)
+                if others:
+                    raise
+        return conflicts
 
     async def read_stream(self, stream_id: str) -> list[Envelope]:
         out: list[Envelope] = []

@@ -1,9 +1,9 @@
 """Command handlers and the reads they need: load, check who may act, decide, append.
 
-The registry import is the one handler that does not load each aggregate: it reads
-the registry projection once, appends new cadres as fresh streams (version 0, nothing
-to load), appends changes at the version the projection has applied, and loads a
-stream only when that version turns out stale.
+The registry import does not load each aggregate: it reads the registry projection
+once and hands the kernel's `append_many` new cadres as fresh streams (version 0,
+nothing to load) and changes at the version the projection has applied; the kernel
+loads a stream only when that version turns out stale.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from typing import Any
 
 from shared import store
 from shared.auth import Principal
-from shared.commands import CommandHandler, Context, within
-from shared.errors import ConcurrencyConflict
+from shared.commands import CommandHandler, Context, Loaded, Planned, within
 from shared.events import Envelope
 from shared.jurisdiction import covers
 from shared.projection import guard_key
@@ -96,32 +95,30 @@ async def import_cadres(rt: Runtime, ctx: Context, who: Principal, checked: Chec
         else:
             unchanged += 1
 
-    async def register(cid: str, record: dict) -> int:
-        stream = reg.stream_id(cid)
-        events = CADRES.decide(CADRES.initial(), reg.RecordCadre(cid, record))
-        try:
-            await rt.store.append(stream, 0, CommandHandler.envelopes(stream, 0, events, ctx))
-            return len(events)
-        except ConcurrencyConflict:  # registered already, the registry projection had not caught up
-            return len(await on_cadre(rt.commands, ctx, who, reg.RecordCadre(cid, record)))
-
-    async def update(cid: str, record: dict, doc: dict) -> int:
-        stream = reg.stream_id(cid)
-        version = doc.get("_applied", {}).get(guard_key(stream), 0)
-        state = {k: doc.get(k) for k in reg.FIELDS}
-        events = CADRES.decide(state, reg.RecordCadre(cid, record))
-        try:
-            await rt.store.append(stream, version, CommandHandler.envelopes(stream, version, events, ctx))
-            return len(events)
-        except ConcurrencyConflict:  # the projection was behind the stream: decide on the stream itself
-            return len(await on_cadre(rt.commands, ctx, who, reg.RecordCadre(cid, record)))
-
+    # New cadres are decided on an empty aggregate, changed ones on the registry's copy at
+    # the version it has applied; the kernel appends them all in few inserts and decides
+    # again, on the stored stream, any whose stream had moved on.
+    planned = [Planned(reg.stream_id(cid), reg.RecordCadre(cid, record)) for _, cid, record in new]
+    planned += [Planned(reg.stream_id(cid), reg.RecordCadre(cid, record),
+                        Loaded({k: doc.get(k) for k in reg.FIELDS},
+                               doc.get("_applied", {}).get(guard_key(reg.stream_id(cid)), 0), doc["jurisdiction"]))
+                for _, cid, record, doc in changed]
     try:
-        registered = await store.gather_chunked(lambda c=c, r=r: register(c, r) for _, c, r in new)
-        updated = await store.gather_chunked(lambda c=c, r=r, d=d: update(c, r, d) for _, c, r, d in changed)
+        results = await rt.commands.append_many(CADRES, planned, ctx, within(who))
     finally:
         rt.relay.nudge()
+    rows = [(row, record) for row, _, record in new] + [(row, record) for row, _, record, _ in changed]
+    registered = updated = 0
+    for i, ((row, record), result) in enumerate(zip(rows, results)):
+        if isinstance(result, Exception):
+            bad.append({"row": row, "name": record["name"], "id_number": reg.mask_id(record["id_number"]),
+                        "errors": [result.message]})
+        elif not result:
+            unchanged += 1
+        elif i < len(new):
+            registered += 1
+        else:
+            updated += 1
     bad.sort(key=lambda b: b["row"])
-    return {"rows": len(checked.good) + len(checked.bad), "registered": sum(1 for n in registered if n),
-            "updated": sum(1 for n in updated if n), "unchanged": unchanged + sum(1 for n in updated if not n),
-            "rejected": len(bad), "errors": bad}
+    return {"rows": len(checked.good) + len(checked.bad), "registered": registered, "updated": updated,
+            "unchanged": unchanged, "rejected": len(bad), "errors": bad}

@@ -151,3 +151,73 @@ async def test_a_remembered_aggregate_never_decides_on_stale_state(servers):
                       ("N", "p8")]
     await client.drop_database(store.db.name)
     await client.close()
+
+
+async def test_append_many_appends_every_new_stream_and_reports_only_the_conflicting_ones(servers):
+    """1,201 streams (three insert commands): one already had its first commit, and only it
+    conflicts; every other stream is stored and has its outbox pointer, the conflict has none."""
+    from shared import eventstore
+
+    client = AsyncMongoClient(servers.mongodb)
+    store = EventStore(client[f"t_store_{new_id()[-12:]}"])
+    await store.ensure_indexes()
+
+    def nominated(stream: str, version: int = 0):
+        ev = TraineeNominated(class_id="c", cadre_id=stream, name="x", unit="u")
+        return CommandHandler.envelopes(stream, version, [ev], CTX)
+
+    await store.append("s0600", 0, nominated("s0600"))
+    streams = [f"s{i:04d}" for i in range(eventstore.MANY_CHUNK * 2 + 201)]
+    conflicts = await store.append_many([(s, 0, nominated(s)) for s in streams])
+    assert conflicts == {"s0600"}
+    assert await store.commits.count_documents({}) == len(streams)
+    for s in ("s0000", "s0499", "s0500", "s1000", streams[-1]):
+        assert [e.payload["cadre_id"] for e in await store.read_stream(s)] == [s]
+    assert len(await store.read_stream("s0600")) == 1
+    # The earlier single append's pointer, and one per stream appended by append_many.
+    assert await store.count_unpublished() == len(streams)
+    assert await store.outbox.count_documents({"stream_id": "s0600"}) == 1
+    with pytest.raises(ValueError, match="does not follow"):
+        await store.append_many([("x", 3, nominated("x"))])
+    await client.drop_database(store.db.name)
+    await client.close()
+
+
+async def test_command_append_many_redecides_a_conflict_on_the_stored_stream_and_refuses_per_command(servers):
+    """The kernel entry an import uses: each command decided on the state the caller holds;
+    a stream that moved on is decided again on its stored events; a refusal is that
+    command's alone."""
+    from shared.commands import Loaded, Planned
+
+    client = AsyncMongoClient(servers.mongodb)
+    store = EventStore(client[f"t_store_{new_id()[-12:]}"])
+    await store.ensure_indexes()
+    handler, places = CommandHandler(store), _TwoPlaces()
+    await handler.execute(places, "full", ("nominate", "a"), CTX)
+    await handler.execute(places, "full", ("nominate", "b"), CTX)
+    handler._cache.clear()          # as another process: it knows nothing of these streams
+    results = await handler.append_many(places, [
+        Planned("new-1", ("nominate", "p1")),
+        Planned("full", ("nominate", "c")),                              # believed new, holds two
+        Planned("new-2", ("mark", "nobody")),                            # refused on its own
+        Planned("known", ("withdraw", "p9"), Loaded(frozenset({"p9"}), 0, "371428")),
+    ], CTX)
+    assert [e.payload["cadre_id"] for e in results[0]] == ["p1"]
+    assert isinstance(results[1], DomainError) and "名额已满" in results[1].message
+    assert isinstance(results[2], Forbidden)
+    assert [e.type for e in results[3]] == ["NominationWithdrawn"]
+    assert [e.payload["cadre_id"] for e in await store.read_stream("full")] == ["a", "b"]
+    assert await store.read_stream("new-2") == []
+    assert [e.payload["cadre_id"] for e in await store.read_stream("new-1")] == ["p1"]
+    # What it appended is remembered: the next command on new-1 does not read the stream.
+    reads = {"n": 0}
+    read_stream = store.read_stream
+
+    async def counted(stream_id):
+        reads["n"] += 1
+        return await read_stream(stream_id)
+    store.read_stream = counted
+    await handler.execute(places, "new-1", ("withdraw", "p1"), CTX)
+    assert reads["n"] == 0
+    await client.drop_database(store.db.name)
+    await client.close()
