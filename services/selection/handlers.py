@@ -21,6 +21,7 @@ from shared.runtime import Runtime
 from services.selection import cadres as reg
 from services.selection.domain import ClassDecider, OpenClass, stream_id
 from services.selection.importing import Checked
+from services.selection.registry_index import index_of
 from services.selection.scope import HoursPolicy, evaluate
 
 DECIDER = ClassDecider()
@@ -45,19 +46,22 @@ async def on_cadre(commands: CommandHandler, ctx: Context, who: Principal, cmd) 
 
 # -- reads ------------------------------------------------------------------------
 async def registry(rt: Runtime, jurisdiction: str, unit: str | None = None) -> list[dict[str, Any]]:
-    """The registry entries of a jurisdiction (and below). One scan of a collection of a
-    few thousand small documents; ordered by unit and name."""
-    query: dict[str, Any] = {"unit": unit} if unit else {}
-    docs = [d async for d in rt.db["cadres"].find(query) if covers(jurisdiction, d["jurisdiction"])]
-    docs.sort(key=lambda d: (d["unit"], d["name"], d["_id"]))
-    return docs
+    """The registry entries of a jurisdiction (and below), ordered by unit and name, from
+    the in-memory index (registry_index.py says why)."""
+    return (await index_of(rt)).registry(jurisdiction, unit)
 
 
 async def histories_of(rt: Runtime, cadre_ids: list[str]) -> dict[str, dict[str, Any]]:
-    if not cadre_ids:
-        return {}
-    wanted = set(cadre_ids)
-    return {d["_id"]: d async for d in rt.db["histories"].find({}) if d["_id"] in wanted}
+    """What the lists and reports read of each cadre's training history (last graduation,
+    hours per year); a cadre never trained here has none."""
+    held = (await index_of(rt)).histories
+    return {cid: held[cid] for cid in cadre_ids if cid in held}
+
+
+async def cadres_by_id(rt: Runtime, cadre_ids: list[str]) -> list[dict[str, Any]]:
+    """Registry entries (with their search key) of these ids, from the in-memory index."""
+    held = (await index_of(rt)).cadres
+    return [held[cid] for cid in cadre_ids if cid in held]
 
 
 async def scope_for(rt: Runtime, jurisdiction: str, criteria: dict, today: date, policy: HoursPolicy

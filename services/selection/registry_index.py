@@ -1,0 +1,128 @@
+"""The registry and each cadre's training summary, in memory, for the lists and reports.
+
+Why in memory: on FerretDB 1.24 every find but an equality on an indexed field reads
+the whole collection into FerretDB and sorts, skips and matches substrings there
+(measured at 20,000 cadres: `find().sort("name").skip(10000).limit(20)` took seconds,
+see README "At real size"); a page, a search or a count cannot be served by the store in
+300 ms at a county's size. The registry is small: 20,000 entries of a dozen short
+fields, ~30 MB here. So the service keeps:
+
+- `cadres`: every registry entry (the `cadres` projection document without the kernel's
+  fields) with a normalised search key of name and unit (`listing.search_key`);
+- `histories`: per cadre only what lists and reports read (last graduation, hours per year).
+
+They are kept current from the projection writers' own successful writes
+(`ProjectionWriter.observers`), so they never run ahead of the store and a clerk's
+next read shows what the projector has written. A process without the projectors (run
+with `--components api`) reloads them when older than `STALE_AFTER`. A load is one scan
+of each collection at start (the `index` worker), seconds at 20,000 cadres.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import weakref
+from typing import Any
+
+from shared import jurisdiction as jur
+from shared.runtime import Runtime
+from services.selection.cadres import FIELDS
+from services.selection.listing import search_key
+
+STALE_AFTER = 5.0
+SHARED = ("gender", "unit", "rank", "category", "position", "recruited_as", "jurisdiction")
+HISTORY_FIELDS = ("last_trained_on", "hours")
+
+
+def cadre_entry(doc: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"_id": doc["_id"], "_rev": doc.get("_rev", 0),
+                           "jurisdiction": sys.intern(doc.get("jurisdiction") or "")}
+    for f in FIELDS:
+        v = doc.get(f)
+        out[f] = sys.intern(v) if f in SHARED and isinstance(v, str) else v
+    out["_key"] = search_key(out.get("name"), out.get("unit"))
+    return out
+
+
+def history_entry(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"_rev": doc.get("_rev", 0), **{f: doc.get(f) for f in HISTORY_FIELDS}}
+
+
+class RegistryIndex:
+    def __init__(self) -> None:
+        self.cadres: dict[str, dict[str, Any]] = {}
+        self.histories: dict[str, dict[str, Any]] = {}
+        self.live = False
+        self.loaded_at: float | None = None
+        self._ordered: list[dict[str, Any]] | None = None
+
+    def _put(self, into: dict, doc_id: str, entry: dict) -> bool:
+        held = into.get(doc_id)
+        if held is not None and held["_rev"] > entry["_rev"]:
+            return False               # a load that read the document before the writer's newer copy
+        into[doc_id] = entry
+        return True
+
+    def observe_cadres(self, docs: list[dict]) -> None:
+        for d in docs:
+            if self._put(self.cadres, d["_id"], cadre_entry(d)):
+                self._ordered = None
+
+    def observe_histories(self, docs: list[dict]) -> None:
+        for d in docs:
+            self._put(self.histories, d["_id"], history_entry(d))
+
+    async def load(self, db) -> None:
+        fields = {f: 1 for f in (*FIELDS, "jurisdiction", "_rev")}
+        cadres = [cadre_entry(d) async for d in db["cadres"].find({}, fields)]
+        histories = [(d["_id"], history_entry(d))
+                     async for d in db["histories"].find({}, {f: 1 for f in (*HISTORY_FIELDS, "_rev")})]
+        for c in cadres:
+            self._put(self.cadres, c["_id"], c)
+        for cid, h in histories:
+            self._put(self.histories, cid, h)
+        self._ordered = None
+        self.loaded_at = time.monotonic()
+
+    def registry(self, jurisdiction: str, unit: str | None = None) -> list[dict[str, Any]]:
+        """Entries of a jurisdiction and below (and of one unit), ordered by unit and name."""
+        if self._ordered is None:
+            self._ordered = sorted(self.cadres.values(), key=lambda d: (d["unit"], d["name"], d["_id"]))
+        p = jur.prefix(jurisdiction)
+        return [d for d in self._ordered if d["jurisdiction"].startswith(p) and (unit is None or d["unit"] == unit)]
+
+
+_indexes: weakref.WeakKeyDictionary[Runtime, RegistryIndex] = weakref.WeakKeyDictionary()
+_locks: weakref.WeakKeyDictionary[Runtime, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+async def index_of(rt: Runtime) -> RegistryIndex:
+    """The deployment's index, loaded on first use: live with the projectors in this
+    process, else reloaded when older than STALE_AFTER."""
+    ix = _indexes.setdefault(rt, RegistryIndex())
+    if ix.live:
+        return ix
+    lock = _locks.setdefault(rt, asyncio.Lock())
+    async with lock:
+        if ix.live:
+            return ix
+        writers = {p.writer.projection.name: p.writer for p in rt.projectors}
+        if "cadres" in writers and "histories" in writers:
+            writers["cadres"].observers.append(ix.observe_cadres)
+            writers["histories"].observers.append(ix.observe_histories)
+            await ix.load(rt.db)
+            ix.live = True
+        elif ix.loaded_at is None or time.monotonic() - ix.loaded_at > STALE_AFTER:
+            fresh = RegistryIndex()
+            await fresh.load(rt.db)
+            ix.cadres, ix.histories, ix._ordered, ix.loaded_at = (fresh.cadres, fresh.histories, None,
+                                                                   fresh.loaded_at)
+    return ix
+
+
+async def keep_index(rt: Runtime, stop: asyncio.Event) -> None:
+    """Loads the index when the service starts, so the first clerk does not wait for it."""
+    await index_of(rt)
+    await stop.wait()
