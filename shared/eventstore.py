@@ -48,6 +48,7 @@ ORPHAN_AFTER = timedelta(seconds=120)
 # Commits per insert command in append_many: about 0.5 MB for a registry row's event,
 # well under the 16 MB message limit, and short enough to hold one connection briefly.
 MANY_CHUNK = 500
+MANY_IN_FLIGHT = 4
 DUPLICATE_KEY = 11000
 
 
@@ -112,8 +113,8 @@ class EventStore:
                          "last_version": expected_version + len(events),
                          "events": [e.to_doc() for e in events], "committed_at": now})
         conflicts: set[str] = set()
-        for start in range(0, len(docs), MANY_CHUNK):
-            chunk = docs[start:start + MANY_CHUNK]
+
+        async def insert(chunk: list[dict[str, Any]]) -> None:
             await self.outbox.insert_many(
                 [{"_id": d["_id"], "stream_id": d["stream_id"], "version": d["version"], "at": now}
                  for d in chunk], ordered=False)
@@ -128,6 +129,10 @@ class EventStore:
                     conflicts.update(d["stream_id"] for d in lost)
                 if others:
                     raise
+
+        # MANY_IN_FLIGHT chunks at a time: the service prepares one while the store writes another.
+        await store.gather_chunked((lambda c=docs[i:i + MANY_CHUNK]: insert(c)
+                                    for i in range(0, len(docs), MANY_CHUNK)), MANY_IN_FLIGHT)
         return conflicts
 
     async def read_stream(self, stream_id: str) -> list[Envelope]:

@@ -221,3 +221,41 @@ async def test_command_append_many_redecides_a_conflict_on_the_stored_stream_and
     assert reads["n"] == 0
     await client.drop_database(store.db.name)
     await client.close()
+
+
+async def test_bulk_write_sends_a_run_of_inserts_as_one_command_and_reports_failed_indexes(servers):
+    """A projector creating many documents: consecutive inserts go as one insert command per
+    500 (counted by the driver's command monitor); a duplicate is reported at its index in
+    the whole list, and the other writes stand."""
+    from pymongo import InsertOne, ReplaceOne, monitoring
+
+    from shared import store as st
+
+    class Inserts(monitoring.CommandListener):
+        count = 0
+
+        def started(self, event):
+            if event.command_name == "insert":
+                Inserts.count += 1
+
+        def succeeded(self, event):
+            pass
+
+        def failed(self, event):
+            pass
+
+    client = AsyncMongoClient(servers.mongodb, event_listeners=[Inserts()])
+    coll = client[f"t_store_{new_id()[-12:]}"]["docs"]
+    await coll.insert_one({"_id": "d0700", "n": -1})
+    ops = [InsertOne({"_id": f"d{i:04d}", "n": i}) for i in range(1200)]
+    ops[3] = ReplaceOne({"_id": "d0700"}, {"n": 700})       # splits the run: 3 inserts, then 1196
+    ops[1100] = InsertOne({"_id": "d0001", "n": 0})          # a duplicate of ops[1]
+    Inserts.count = 0
+    with pytest.raises(st.ChunkedBulkError) as err:
+        await st.bulk_write(coll, ops)
+    assert sorted(err.value.failed_indexes) == [700, 1100]    # d0700 existed; d0001 came twice
+    assert Inserts.count == 1 + 3                             # [0:3], then [4:504], [504:1004], [1004:1200]
+    assert await coll.count_documents({}) == 1198
+    assert (await coll.find_one({"_id": "d0700"}))["n"] == 700
+    await client.drop_database(coll.database.name)
+    await client.close()
