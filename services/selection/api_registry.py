@@ -145,14 +145,15 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
         p = lst.checked(paging, CADRE_SORTS)
         if who.role == "unit":
             unit = who.unit or "\x00"
-        rows = _matching(await handlers.registry(rt, who.jurisdiction, unit or None), p, None, rank, category)
+        ordered = await handlers.registry(rt, who.jurisdiction, unit or None, p.sort, BY_RANK.get(p.sort or ""))
+        rows = _matching(ordered, p, None, rank, category)
         if format == "xlsx":
-            docs = lst.page_of(rows, lst.everything(p), BY_RANK, listed)["items"]
+            docs = lst.page_of(rows, lst.everything(p), shape=listed, presorted=True)["items"]
             return xlsx_response("干部名册", [("干部名册", CADRE_HEADERS, [
                 [d["name"], d["gender"], d["birth_date"], d["id_number"], d["unit"], d["position"], d["rank"],
                  d["category"], d.get("rank_since"), yes(d["township_leadership"]), d.get("recruited_as"),
                  d.get("recruited_year")] for d in docs])])
-        return lst.page_of(rows, p, BY_RANK, listed)
+        return lst.page_of(rows, p, shape=listed, presorted=True)
 
     @r.get("/cadres/{cadre_id}", summary="干部信息（身份证号仅组织部可见全号）")
     async def get_cadre(cadre_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
@@ -189,20 +190,18 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
                        who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role("org_department", "analyst")
         p = lst.checked(paging, COVERAGE_SORTS)
-        cadres = await handlers.registry(rt, who.jurisdiction)
-        report = sc.coverage(cadres, await handlers.histories_of(rt, [c["_id"] for c in cadres]),
-                             as_of or today(), policy())
-        overdue = _matching(report.pop("overdue"), p, unit, rank)
-        report["cadres"] = report.pop("total")
+        report, overdue = await handlers.report(rt, sc.coverage, "overdue", who.jurisdiction, as_of or today(),
+                                                policy(), p.sort, BY_RANK.get(p.sort or ""))
+        overdue = _matching(overdue, p, unit, rank)
         report["jurisdiction"] = who.jurisdiction
         if format == "xlsx":
-            rows = lst.page_of(overdue, lst.everything(p), BY_RANK)["items"]
+            rows = lst.page_of(overdue, lst.everything(p), presorted=True)["items"]
             return xlsx_response(f"{report['cycle_years']}年轮训覆盖", [
                 ("按单位", ["单位", "干部数", "周期内已培训", "覆盖率"],
                  [[u["unit"], u["total"], u["trained"], f"{u['rate']:.1%}"] for u in report["by_unit"]]),
                 ("逾期名单", ["姓名", "单位", "职级", "上次结业"],
                  [[o["name"], o["unit"], o["rank"], o["last_trained_on"] or "无记录"] for o in rows])])
-        return {**report, **lst.page_of(overdue, p, BY_RANK)}
+        return {**report, **lst.page_of(overdue, p, presorted=True)}
 
     @r.get("/reports/hours", summary="年度学时达标情况（按政策要求；分页；可导出 Excel，导出全部）",
            description="items 为每名干部的学时一页，total 为符合筛选的人数；cadres、met 为整个辖区。排序字段："
@@ -215,16 +214,14 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
                     who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role("org_department", "analyst")
         p = lst.checked(paging, HOURS_SORTS)
-        cadres = await handlers.registry(rt, who.jurisdiction)
-        report = sc.hours(cadres, await handlers.histories_of(rt, [c["_id"] for c in cadres]),
-                          year or today().year, policy())
-        rows = _matching([x for x in report.pop("rows") if x["short"] > 0 or not short_only], p, unit, rank)
-        report["cadres"] = report.pop("total")
+        report, rows = await handlers.report(rt, sc.hours, "rows", who.jurisdiction, year or today().year,
+                                             policy(), p.sort, BY_RANK.get(p.sort or ""))
+        rows = _matching([x for x in rows if x["short"] > 0 or not short_only], p, unit, rank)
         if format == "xlsx":
-            rows = lst.page_of(rows, lst.everything(p), BY_RANK)["items"]
+            rows = lst.page_of(rows, lst.everything(p), presorted=True)["items"]
             return xlsx_response(f"{report['year']}年度学时", [("年度学时", ["姓名", "单位", "职级", "已完成学时", "要求学时", "尚差"],
                                                           [[x["name"], x["unit"], x["rank"], x["hours"], x["required"],
                                                             x["short"]] for x in rows])])
-        return {**report, **lst.page_of(rows, p, BY_RANK)}
+        return {**report, **lst.page_of(rows, p, presorted=True)}
 
     return r

@@ -8,6 +8,7 @@ loads a stream only when that version turns out stale.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -21,6 +22,7 @@ from shared.runtime import Runtime
 from services.selection import cadres as reg
 from services.selection.domain import ClassDecider, OpenClass, stream_id
 from services.selection.importing import Checked
+from services.selection.listing import sort_by
 from services.selection.registry_index import index_of
 from services.selection.scope import HoursPolicy, evaluate
 
@@ -45,10 +47,27 @@ async def on_cadre(commands: CommandHandler, ctx: Context, who: Principal, cmd) 
 
 
 # -- reads ------------------------------------------------------------------------
-async def registry(rt: Runtime, jurisdiction: str, unit: str | None = None) -> list[dict[str, Any]]:
-    """The registry entries of a jurisdiction (and below), ordered by unit and name, from
-    the in-memory index (registry_index.py says why)."""
-    return (await index_of(rt)).registry(jurisdiction, unit)
+async def registry(rt: Runtime, jurisdiction: str, unit: str | None = None, sort: str | None = None,
+                   key: Callable[[dict], Any] | None = None) -> list[dict[str, Any]]:
+    """The registry entries of a jurisdiction (and below), ordered by unit and name (or by
+    `sort`), from the in-memory index (registry_index.py says why)."""
+    return (await index_of(rt)).registry(jurisdiction, unit, sort, key)
+
+
+async def report(rt: Runtime, make: Callable[..., dict[str, Any]], rows: str, jurisdiction: str, param: Any,
+                 policy: HoursPolicy, sort: str | None = None, key: Callable[[dict], Any] | None = None
+                 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A report over a jurisdiction's registry (`scope.coverage` or `scope.hours`): its
+    whole-jurisdiction figures, and its `rows` list in order of `sort`. Both are kept until
+    the registry or a history changes, so paging through it costs a slice."""
+    ix = await index_of(rt)
+    base = (make.__name__, jurisdiction, param, repr(policy))
+    out = ix.memo(base, lambda: make(ix.registry(jurisdiction), ix.histories, param, policy))
+    listed = out[rows]
+    if sort is not None:
+        listed = ix.memo((*base, sort), lambda: sort_by(listed, key or (lambda r: r.get(sort))))
+    figures = {k: v for k, v in out.items() if k not in (rows, "total")}
+    return {**figures, "cadres": out["total"]}, listed
 
 
 async def histories_of(rt: Runtime, cadre_ids: list[str]) -> dict[str, dict[str, Any]]:

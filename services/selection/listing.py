@@ -84,18 +84,25 @@ def _sort_value(value: Any) -> tuple:
     return (value is None, "" if value is None else value)
 
 
+def sort_by(rows: Sequence[dict], key: Callable[[dict], Any]) -> list[dict]:
+    """Rows in ascending order of `key` (None last), ties kept in their order."""
+    return sorted(rows, key=lambda r: _sort_value(key(r)))
+
+
 def page_of(rows: Sequence[dict], p: Paging, keys: dict[str, Callable[[dict], Any]] | None = None,
-            shape: Callable[[dict], dict] | None = None) -> dict:
+            shape: Callable[[dict], dict] | None = None, presorted: bool = False) -> dict:
     """One page of `rows` (already filtered, in their default order) sorted by `p.sort`.
     `keys` gives a field's sort value when it is not the row's own value (a rank's place
-    in the rank table); `shape` turns a row of the page into what the page shows."""
-    if p.sort is not None:
-        key = (keys or {}).get(p.sort) or (lambda r, f=p.sort: r.get(f))
-        rows = sorted(rows, key=lambda r: _sort_value(key(r)), reverse=p.desc)
-    elif p.desc:
-        rows = list(reversed(rows))
+    in the rank table); `shape` turns a row of the page into what the page shows.
+    `presorted`: the rows are already in ascending `p.sort` order (a kept list)."""
+    if p.sort is not None and not presorted:
+        rows = sort_by(rows, (keys or {}).get(p.sort) or (lambda r, f=p.sort: r.get(f)))
     start = (p.page - 1) * p.size
-    items = rows[start:start + p.size]
+    if p.desc:     # the page counted from the end, without copying the list
+        stop = max(len(rows) - start, 0)
+        items = list(reversed(rows[max(stop - p.size, 0):stop]))
+    else:
+        items = rows[start:start + p.size]
     return {"items": [shape(r) for r in items] if shape else list(items), "total": len(rows),
             "page": p.page, "size": p.size}
 

@@ -24,14 +24,16 @@ import asyncio
 import sys
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from shared import jurisdiction as jur
 from shared.runtime import Runtime
 from services.selection.cadres import FIELDS
-from services.selection.listing import search_key
+from services.selection.listing import search_key, sort_by
 
 STALE_AFTER = 5.0
+MEMO_MAX = 64
 SHARED = ("gender", "unit", "rank", "category", "position", "recruited_as", "jurisdiction")
 HISTORY_FIELDS = ("last_trained_on", "hours")
 
@@ -56,7 +58,9 @@ class RegistryIndex:
         self.histories: dict[str, dict[str, Any]] = {}
         self.live = False
         self.loaded_at: float | None = None
-        self._ordered: list[dict[str, Any]] | None = None
+        # Lists and reports computed from the index, by what they were asked for; dropped
+        # whenever an entry changes, so a repeated page, search or sort costs a slice.
+        self._memo: dict[tuple, Any] = {}
 
     def _put(self, into: dict, doc_id: str, entry: dict) -> bool:
         held = into.get(doc_id)
@@ -68,11 +72,12 @@ class RegistryIndex:
     def observe_cadres(self, docs: list[dict]) -> None:
         for d in docs:
             if self._put(self.cadres, d["_id"], cadre_entry(d)):
-                self._ordered = None
+                self._memo = {}
 
     def observe_histories(self, docs: list[dict]) -> None:
         for d in docs:
-            self._put(self.histories, d["_id"], history_entry(d))
+            if self._put(self.histories, d["_id"], history_entry(d)):
+                self._memo = {}
 
     async def load(self, db) -> None:
         fields = {f: 1 for f in (*FIELDS, "jurisdiction", "_rev")}
@@ -83,15 +88,31 @@ class RegistryIndex:
             self._put(self.cadres, c["_id"], c)
         for cid, h in histories:
             self._put(self.histories, cid, h)
-        self._ordered = None
+        self._memo = {}
         self.loaded_at = time.monotonic()
 
-    def registry(self, jurisdiction: str, unit: str | None = None) -> list[dict[str, Any]]:
-        """Entries of a jurisdiction and below (and of one unit), ordered by unit and name."""
-        if self._ordered is None:
-            self._ordered = sorted(self.cadres.values(), key=lambda d: (d["unit"], d["name"], d["_id"]))
+    def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """`compute()`, kept until the index next changes. The caller must not change it."""
+        if key not in self._memo:
+            if len(self._memo) >= MEMO_MAX:      # reports asked for many dates: start again
+                self._memo = {}
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def registry(self, jurisdiction: str, unit: str | None = None, sort: str | None = None,
+                 key: Callable[[dict], Any] | None = None) -> list[dict[str, Any]]:
+        """Entries of a jurisdiction and below (and of one unit), ordered by unit and name,
+        or by `sort` (ascending, ties in that order) with its sort value `key`."""
         p = jur.prefix(jurisdiction)
-        return [d for d in self._ordered if d["jurisdiction"].startswith(p) and (unit is None or d["unit"] == unit)]
+
+        def ordered() -> list[dict[str, Any]]:
+            everyone = sorted(self.cadres.values(), key=lambda d: (d["unit"], d["name"], d["_id"]))
+            return [d for d in everyone if d["jurisdiction"].startswith(p)]
+
+        rows = self.memo(("registry", p), ordered)
+        if sort is not None:
+            rows = self.memo(("registry", p, sort), lambda: sort_by(rows, key or (lambda d: d.get(sort))))
+        return rows if unit is None else [d for d in rows if d["unit"] == unit]
 
 
 _indexes: weakref.WeakKeyDictionary[Runtime, RegistryIndex] = weakref.WeakKeyDictionary()
