@@ -154,6 +154,20 @@ async def class_doc(rt: Runtime, class_id: str, who: Principal) -> dict:
                                NotFound(f"班次 {class_id} 不存在（或尚未同步）。", code="class_not_found"))
 
 
+def _queued(item: dict) -> dict:
+    """A kept row as a page shows it (without its search key)."""
+    return {k: v for k, v in item.items() if k != "_key"}
+
+
+async def held_class(rt: Runtime, class_id: str, who: Principal) -> dict:
+    """A class document from the in-memory index (the same projection, without the read)."""
+    doc = (await handlers.classes(rt)).get(class_id)
+    if doc is None:
+        raise NotFound(f"班次 {class_id} 不存在（或尚未同步）。", code="class_not_found")
+    who.require_covers(doc["jurisdiction"])
+    return doc
+
+
 def _unit_of(who: Principal) -> str | None:
     """The unit a unit clerk acts for; None for the department."""
     if who.role != "unit":
@@ -234,30 +248,19 @@ def routes() -> APIRouter:
         who.require_role("org_department", "unit")
         p = lst.checked(paging, SCOPE_SORTS)
         _check_status(status, with_none=True)
-        doc = await class_doc(rt, class_id, who)
+        doc = await held_class(rt, class_id, who)
         scope = doc.get("scope") or {"criteria": {}, "cadre_ids": []}
         unit = _unit_of(who) or unit
-        held = await handlers.cadres_by_id(rt, scope["cadre_ids"])
-        cadres = [c for c in held if (not unit or c["unit"] == unit) and (not rank or c["rank"] == rank)
-                  and (not p.q or p.q in c["_key"])]
-        hist = await handlers.histories_of(rt, [c["_id"] for c in cadres])
-        now = {x["cadre_id"]: x for x in evaluate(scope["criteria"], cadres, hist, today(), policy())}
-        nominated = {n["cadre_id"]: n["status"] for n in doc.get("nominations", [])}
-        rows = []
-        for c in sorted(cadres, key=lambda c: (not now.get(c["_id"], {}).get("priority"), c["unit"], c["name"])):
-            if status and (nominated.get(c["_id"]) or "none") != status:
-                continue
-            x = now.get(c["_id"]) or {"cadre_id": c["_id"], "name": c["name"], "unit": c["unit"], "rank": c["rank"],
-                                      "priority": False, "reasons": ["划定时符合条件，名册信息已变化"]}
-            x["status"] = nominated.get(c["_id"])
-            rows.append(x)
+        rows = [x for x in await handlers.scope_rows(rt, doc, today(), policy())
+                if (not unit or x["unit"] == unit) and (not rank or x["rank"] == rank)
+                and (not p.q or p.q in x["_key"]) and (not status or (x["status"] or "none") == status)]
         if format == "xlsx":
-            rows = lst.page_of(rows, lst.everything(p), api_registry.BY_RANK)["items"]
+            rows = lst.page_of(rows, lst.everything(p), api_registry.BY_RANK, _queued)["items"]
             return xlsx_response(f"{doc['title']}-人选范围", [("人选范围", ["姓名", "单位", "职级", "优先", "入选理由", "推荐状态"], [
                 [x["name"], x["unit"], x["rank"], "是" if x["priority"] else "", "；".join(x["reasons"]),
                  STATUS_ZH.get(x["status"] or "", "未推荐")] for x in rows])])
         return {"class_id": class_id, "criteria": scope["criteria"], "in_scope": len(scope["cadre_ids"]),
-                **lst.page_of(rows, p, api_registry.BY_RANK)}
+                **lst.page_of(rows, p, api_registry.BY_RANK, _queued)}
 
     @r.post("/classes/{class_id}/nominations", status_code=201, response_model=Accepted, summary="单位推荐学员")
     async def nominate(class_id: str, body: NominationIn, ctx: Context = Depends(context),
@@ -369,25 +372,15 @@ def routes() -> APIRouter:
         if status not in (None, "", "nominated", "waitlisted"):
             raise DomainError(f"状态“{status}”应为 nominated（待确定）或 waitlisted（候补）。",
                               code="bad_status", field="status")
-        items = []
-        query = {"_id": class_id} if class_id else {}
-        async for d in rt.db["classes"].find(query):
-            if not covers(who.jurisdiction, d.get("jurisdiction", "")) or d.get("starts_on", "") <= today().isoformat():
-                continue
-            confirmed = sum(1 for n in d.get("nominations", []) if n["status"] == "confirmed")
-            for n in d.get("nominations", []):
-                if n["status"] in ("nominated", "waitlisted") and (not status or n["status"] == status) \
-                        and (not unit or n["unit"] == unit) and (not p.q or p.q in lst.search_key(n["name"], n["unit"])):
-                    items.append({"class_id": d["_id"], "title": d["title"], "starts_on": d["starts_on"],
-                                  "free": max(d["capacity"] - confirmed, 0), "cadre_id": n["cadre_id"],
-                                  "name": n["name"], "unit": n["unit"], "status": n["status"], "by": n.get("by")})
-        items.sort(key=lambda i: (i["starts_on"], i["class_id"]))
+        items = [i for i in await handlers.queue(rt, who.jurisdiction, today())
+                 if (not class_id or i["class_id"] == class_id) and (not status or i["status"] == status)
+                 and (not unit or i["unit"] == unit) and (not p.q or p.q in i["_key"])]
         if format == "xlsx":
-            items = lst.page_of(items, lst.everything(p))["items"]
+            items = lst.page_of(items, lst.everything(p), shape=_queued)["items"]
             return xlsx_response("待确定队列", [("待确定队列", ["班次", "开班日期", "剩余名额", "姓名", "单位", "状态", "推荐人"], [
                 [i["title"], i["starts_on"], i["free"], i["name"], i["unit"], STATUS_ZH[i["status"]], i["by"]]
                 for i in items])])
-        return lst.page_of(items, p)
+        return lst.page_of(items, p, shape=_queued)
 
     r.include_router(api_registry.routes(today, policy))
     if MOVABLE_CLOCK:

@@ -22,8 +22,8 @@ from shared.runtime import Runtime
 from services.selection import cadres as reg
 from services.selection.domain import ClassDecider, OpenClass, stream_id
 from services.selection.importing import Checked
-from services.selection.listing import sort_by
-from services.selection.registry_index import index_of
+from services.selection.listing import search_key, sort_by
+from services.selection.read_index import index_of
 from services.selection.scope import HoursPolicy, evaluate
 
 DECIDER = ClassDecider()
@@ -50,7 +50,7 @@ async def on_cadre(commands: CommandHandler, ctx: Context, who: Principal, cmd) 
 async def registry(rt: Runtime, jurisdiction: str, unit: str | None = None, sort: str | None = None,
                    key: Callable[[dict], Any] | None = None) -> list[dict[str, Any]]:
     """The registry entries of a jurisdiction (and below), ordered by unit and name (or by
-    `sort`), from the in-memory index (registry_index.py says why)."""
+    `sort`), from the in-memory index (read_index.py says why)."""
     return (await index_of(rt)).registry(jurisdiction, unit, sort, key)
 
 
@@ -75,6 +75,54 @@ async def histories_of(rt: Runtime, cadre_ids: list[str]) -> dict[str, dict[str,
     hours per year); a cadre never trained here has none."""
     held = (await index_of(rt)).histories
     return {cid: held[cid] for cid in cadre_ids if cid in held}
+
+
+async def classes(rt: Runtime) -> dict[str, dict[str, Any]]:
+    """The class documents by id, from the in-memory index (read them, never change them)."""
+    return (await index_of(rt)).classes
+
+
+async def queue(rt: Runtime, jurisdiction: str, today: date) -> list[dict[str, Any]]:
+    """The confirmation queue of a jurisdiction: the nominated and waitlisted people of
+    classes not started by `today`, by start date and class; kept until a class changes."""
+    ix = await index_of(rt)
+
+    def compute() -> list[dict[str, Any]]:
+        items = []
+        for d in ix.classes.values():
+            if not covers(jurisdiction, d.get("jurisdiction", "")) or d.get("starts_on", "") <= today.isoformat():
+                continue
+            confirmed = sum(1 for n in d.get("nominations", []) if n["status"] == "confirmed")
+            for n in d.get("nominations", []):
+                if n["status"] in ("nominated", "waitlisted"):
+                    items.append({"class_id": d["_id"], "title": d["title"], "starts_on": d["starts_on"],
+                                  "free": max(d["capacity"] - confirmed, 0), "cadre_id": n["cadre_id"],
+                                  "name": n["name"], "unit": n["unit"], "status": n["status"], "by": n.get("by"),
+                                  "_key": search_key(n["name"], n["unit"])})
+        items.sort(key=lambda i: (i["starts_on"], i["class_id"]))
+        return items
+    return ix.memo(("queue", jurisdiction, today), compute)
+
+
+async def scope_rows(rt: Runtime, doc: dict[str, Any], today: date, policy: HoursPolicy) -> list[dict[str, Any]]:
+    """A class's scope as it reads now: each cadre drawn, with the reasons they match today
+    (or that their entry has changed since), their recommendation status and a search key;
+    priority first, then by unit and name. Kept until the class, the registry or a history
+    changes."""
+    ix = await index_of(rt)
+
+    def compute() -> list[dict[str, Any]]:
+        scope = doc.get("scope") or {"criteria": {}, "cadre_ids": []}
+        cadres = [ix.cadres[cid] for cid in scope["cadre_ids"] if cid in ix.cadres]
+        now = {x["cadre_id"]: x for x in evaluate(scope["criteria"], cadres, ix.histories, today, policy)}
+        nominated = {n["cadre_id"]: n["status"] for n in doc.get("nominations", [])}
+        rows = []
+        for c in sorted(cadres, key=lambda c: (not now.get(c["_id"], {}).get("priority"), c["unit"], c["name"])):
+            x = now.get(c["_id"]) or {"cadre_id": c["_id"], "name": c["name"], "unit": c["unit"], "rank": c["rank"],
+                                      "priority": False, "reasons": ["划定时符合条件，名册信息已变化"]}
+            rows.append({**x, "status": nominated.get(c["_id"]), "_key": c["_key"]})
+        return rows
+    return ix.memo(("scope", doc["_id"], doc.get("_rev"), today, repr(policy)), compute)
 
 
 async def cadres_by_id(rt: Runtime, cadre_ids: list[str]) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 from shared.runtime import ServiceDefinition
 from services.selection import api
 from services.selection.projections import PROJECTIONS
-from services.selection.registry_index import keep_index
+from services.selection.read_index import keep_index
 
 DEFINITION = ServiceDefinition(
     name="selection",

@@ -1,4 +1,5 @@
-"""The registry and each cadre's training summary, in memory, for the lists and reports.
+"""The registry, each cadre's training summary and the classes, in memory, for the lists
+and reports.
 
 Why in memory: on FerretDB 1.24 every find but an equality on an indexed field reads
 the whole collection into FerretDB and sorts, skips and matches substrings there
@@ -9,7 +10,10 @@ fields, ~30 MB here. So the service keeps:
 
 - `cadres`: every registry entry (the `cadres` projection document without the kernel's
   fields) with a normalised search key of name and unit (`listing.search_key`);
-- `histories`: per cadre only what lists and reports read (last graduation, hours per year).
+- `histories`: per cadre only what lists and reports read (last graduation, hours per year);
+- `classes`: each class document (its scope and nominations), for the scope view and the
+  confirmation queue (a class with its scope of 1,600 ids and 600 nominations is a few
+  hundred kB: reading it from FerretDB per page took most of a second under load).
 
 They are kept current from the projection writers' own successful writes
 (`ProjectionWriter.observers`), so they never run ahead of the store and a clerk's
@@ -21,6 +25,7 @@ of each collection at start (the `index` worker), seconds at 20,000 cadres.
 from __future__ import annotations
 
 import asyncio
+import copy
 import sys
 import time
 import weakref
@@ -52,10 +57,11 @@ def history_entry(doc: dict[str, Any]) -> dict[str, Any]:
     return {"_rev": doc.get("_rev", 0), **{f: doc.get(f) for f in HISTORY_FIELDS}}
 
 
-class RegistryIndex:
+class ReadIndex:
     def __init__(self) -> None:
         self.cadres: dict[str, dict[str, Any]] = {}
         self.histories: dict[str, dict[str, Any]] = {}
+        self.classes: dict[str, dict[str, Any]] = {}
         self.live = False
         self.loaded_at: float | None = None
         # Lists and reports computed from the index, by what they were asked for; dropped
@@ -79,13 +85,23 @@ class RegistryIndex:
             if self._put(self.histories, d["_id"], history_entry(d)):
                 self._memo = {}
 
+    def observe_classes(self, docs: list[dict]) -> None:
+        for d in docs:
+            # A deep copy: the writer folds its next batch into its own copy in place.
+            if self._put(self.classes, d["_id"], copy.deepcopy({k: v for k, v in d.items() if k != "_applied"})):
+                self._memo = {}
+
     async def load(self, db) -> None:
         fields = {f: 1 for f in (*FIELDS, "jurisdiction", "_rev")}
         cadres = [cadre_entry(d) async for d in db["cadres"].find({}, fields)]
         histories = [(d["_id"], history_entry(d))
                      async for d in db["histories"].find({}, {f: 1 for f in (*HISTORY_FIELDS, "_rev")})]
+        classes = [d async for d in db["classes"].find({}, {"_applied": 0})]
         for c in cadres:
             self._put(self.cadres, c["_id"], c)
+        for d in classes:
+            d.setdefault("_rev", 0)
+            self._put(self.classes, d["_id"], d)
         for cid, h in histories:
             self._put(self.histories, cid, h)
         self._memo = {}
@@ -115,14 +131,14 @@ class RegistryIndex:
         return rows if unit is None else [d for d in rows if d["unit"] == unit]
 
 
-_indexes: weakref.WeakKeyDictionary[Runtime, RegistryIndex] = weakref.WeakKeyDictionary()
+_indexes: weakref.WeakKeyDictionary[Runtime, ReadIndex] = weakref.WeakKeyDictionary()
 _locks: weakref.WeakKeyDictionary[Runtime, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
-async def index_of(rt: Runtime) -> RegistryIndex:
+async def index_of(rt: Runtime) -> ReadIndex:
     """The deployment's index, loaded on first use: live with the projectors in this
     process, else reloaded when older than STALE_AFTER."""
-    ix = _indexes.setdefault(rt, RegistryIndex())
+    ix = _indexes.setdefault(rt, ReadIndex())
     if ix.live:
         return ix
     lock = _locks.setdefault(rt, asyncio.Lock())
@@ -130,16 +146,17 @@ async def index_of(rt: Runtime) -> RegistryIndex:
         if ix.live:
             return ix
         writers = {p.writer.projection.name: p.writer for p in rt.projectors}
-        if "cadres" in writers and "histories" in writers:
+        if {"cadres", "histories", "classes"} <= set(writers):
             writers["cadres"].observers.append(ix.observe_cadres)
             writers["histories"].observers.append(ix.observe_histories)
+            writers["classes"].observers.append(ix.observe_classes)
             await ix.load(rt.db)
             ix.live = True
         elif ix.loaded_at is None or time.monotonic() - ix.loaded_at > STALE_AFTER:
-            fresh = RegistryIndex()
+            fresh = ReadIndex()
             await fresh.load(rt.db)
-            ix.cadres, ix.histories, ix._ordered, ix.loaded_at = (fresh.cadres, fresh.histories, None,
-                                                                   fresh.loaded_at)
+            ix.cadres, ix.histories, ix.classes, ix._memo, ix.loaded_at = (
+                fresh.cadres, fresh.histories, fresh.classes, {}, fresh.loaded_at)
     return ix
 
 
