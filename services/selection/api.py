@@ -154,11 +154,6 @@ async def class_doc(rt: Runtime, class_id: str, who: Principal) -> dict:
                                NotFound(f"班次 {class_id} 不存在（或尚未同步）。", code="class_not_found"))
 
 
-def _queued(item: dict) -> dict:
-    """A kept row as a page shows it (without its search key)."""
-    return {k: v for k, v in item.items() if k != "_key"}
-
-
 async def held_class(rt: Runtime, class_id: str, who: Principal) -> dict:
     """A class document from the in-memory index (the same projection, without the read)."""
     doc = (await handlers.classes(rt)).get(class_id)
@@ -255,12 +250,12 @@ def routes() -> APIRouter:
                 if (not unit or x["unit"] == unit) and (not rank or x["rank"] == rank)
                 and (not p.q or p.q in x["_key"]) and (not status or (x["status"] or "none") == status)]
         if format == "xlsx":
-            rows = lst.page_of(rows, lst.everything(p), api_registry.BY_RANK, _queued)["items"]
+            rows = lst.page_of(rows, lst.everything(p), api_registry.BY_RANK, api_registry.unkeyed)["items"]
             return xlsx_response(f"{doc['title']}-人选范围", [("人选范围", ["姓名", "单位", "职级", "优先", "入选理由", "推荐状态"], [
                 [x["name"], x["unit"], x["rank"], "是" if x["priority"] else "", "；".join(x["reasons"]),
                  STATUS_ZH.get(x["status"] or "", "未推荐")] for x in rows])])
         return {"class_id": class_id, "criteria": scope["criteria"], "in_scope": len(scope["cadre_ids"]),
-                **lst.page_of(rows, p, api_registry.BY_RANK, _queued)}
+                **lst.page_of(rows, p, api_registry.BY_RANK, api_registry.unkeyed)}
 
     @r.post("/classes/{class_id}/nominations", status_code=201, response_model=Accepted, summary="单位推荐学员")
     async def nominate(class_id: str, body: NominationIn, ctx: Context = Depends(context),
@@ -376,11 +371,11 @@ def routes() -> APIRouter:
                  if (not class_id or i["class_id"] == class_id) and (not status or i["status"] == status)
                  and (not unit or i["unit"] == unit) and (not p.q or p.q in i["_key"])]
         if format == "xlsx":
-            items = lst.page_of(items, lst.everything(p), shape=_queued)["items"]
+            items = lst.page_of(items, lst.everything(p), shape=api_registry.unkeyed)["items"]
             return xlsx_response("待确定队列", [("待确定队列", ["班次", "开班日期", "剩余名额", "姓名", "单位", "状态", "推荐人"], [
                 [i["title"], i["starts_on"], i["free"], i["name"], i["unit"], STATUS_ZH[i["status"]], i["by"]]
                 for i in items])])
-        return lst.page_of(items, p, shape=_queued)
+        return lst.page_of(items, p, shape=api_registry.unkeyed)
 
     r.include_router(api_registry.routes(today, policy))
     if MOVABLE_CLOCK:

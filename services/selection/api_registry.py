@@ -80,9 +80,16 @@ RANK_ORDER = {r: i for i, r in enumerate(reg.RANKS)}
 BY_RANK = {"rank": lambda r: RANK_ORDER.get(r.get("rank"), len(RANK_ORDER))}
 
 
+def unkeyed(row: dict[str, Any]) -> dict[str, Any]:
+    """A kept row as a page shows it (without its search key)."""
+    return {k: v for k, v in row.items() if k != "_key"}
+
+
 def _matching(rows: list[dict], p: lst.Paging, unit: str | None = None, rank: str | None = None,
               category: str | None = None) -> list[dict]:
     """Rows of a unit / rank / category whose name or unit contains the search text."""
+    if not (p.q or unit or rank or category):
+        return rows
     return [r for r in rows if (not unit or r.get("unit") == unit) and (not rank or r.get("rank") == rank)
             and (not category or r.get("category") == category)
             and (not p.q or p.q in (r.get("_key") or lst.search_key(r.get("name"), r.get("unit"))))]
@@ -195,13 +202,13 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
         overdue = _matching(overdue, p, unit, rank)
         report["jurisdiction"] = who.jurisdiction
         if format == "xlsx":
-            rows = lst.page_of(overdue, lst.everything(p), presorted=True)["items"]
+            rows = lst.page_of(overdue, lst.everything(p), presorted=True, shape=unkeyed)["items"]
             return xlsx_response(f"{report['cycle_years']}年轮训覆盖", [
                 ("按单位", ["单位", "干部数", "周期内已培训", "覆盖率"],
                  [[u["unit"], u["total"], u["trained"], f"{u['rate']:.1%}"] for u in report["by_unit"]]),
                 ("逾期名单", ["姓名", "单位", "职级", "上次结业"],
                  [[o["name"], o["unit"], o["rank"], o["last_trained_on"] or "无记录"] for o in rows])])
-        return {**report, **lst.page_of(overdue, p, presorted=True)}
+        return {**report, **lst.page_of(overdue, p, presorted=True, shape=unkeyed)}
 
     @r.get("/reports/hours", summary="年度学时达标情况（按政策要求；分页；可导出 Excel，导出全部）",
            description="items 为每名干部的学时一页，total 为符合筛选的人数；cadres、met 为整个辖区。排序字段："
@@ -218,10 +225,10 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
                                              policy(), p.sort, BY_RANK.get(p.sort or ""))
         rows = _matching([x for x in rows if x["short"] > 0 or not short_only], p, unit, rank)
         if format == "xlsx":
-            rows = lst.page_of(rows, lst.everything(p), presorted=True)["items"]
+            rows = lst.page_of(rows, lst.everything(p), presorted=True, shape=unkeyed)["items"]
             return xlsx_response(f"{report['year']}年度学时", [("年度学时", ["姓名", "单位", "职级", "已完成学时", "要求学时", "尚差"],
                                                           [[x["name"], x["unit"], x["rank"], x["hours"], x["required"],
                                                             x["short"]] for x in rows])])
-        return {**report, **lst.page_of(rows, p, presorted=True)}
+        return {**report, **lst.page_of(rows, p, presorted=True, shape=unkeyed)}
 
     return r

@@ -62,7 +62,13 @@ async def report(rt: Runtime, make: Callable[..., dict[str, Any]], rows: str, ju
     the registry or a history changes, so paging through it costs a slice."""
     ix = await index_of(rt)
     base = (make.__name__, jurisdiction, param, repr(policy))
-    out = ix.memo(base, lambda: make(ix.registry(jurisdiction), ix.histories, param, policy))
+
+    def compute() -> dict[str, Any]:
+        made = make(ix.registry(jurisdiction), ix.histories, param, policy)
+        for row in made[rows]:            # each row's search key, as the registry entry's
+            row["_key"] = ix.cadres[row["cadre_id"]]["_key"]
+        return made
+    out = ix.memo(base, compute)
     listed = out[rows]
     if sort is not None:
         listed = ix.memo((*base, sort), lambda: sort_by(listed, key or (lambda r: r.get(sort))))
