@@ -85,14 +85,13 @@ def unkeyed(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k != "_key"}
 
 
-def _matching(rows: list[dict], p: lst.Paging, unit: str | None = None, rank: str | None = None,
+def _matching(rows: list[dict], unit: str | None = None, rank: str | None = None,
               category: str | None = None) -> list[dict]:
-    """Rows of a unit / rank / category whose name or unit contains the search text."""
-    if not (p.q or unit or rank or category):
+    """Rows of a unit / rank / category (a search is `handlers.searched`, before this)."""
+    if not (unit or rank or category):
         return rows
     return [r for r in rows if (not unit or r.get("unit") == unit) and (not rank or r.get("rank") == rank)
-            and (not category or r.get("category") == category)
-            and (not p.q or p.q in (r.get("_key") or lst.search_key(r.get("name"), r.get("unit"))))]
+            and (not category or r.get("category") == category)]
 
 
 CADRE_HEADERS = ["姓名", "性别", "出生日期", "身份证号", "工作单位", "职务", "职级", "类别", "任现职级时间",
@@ -152,8 +151,8 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
         p = lst.checked(paging, CADRE_SORTS)
         if who.role == "unit":
             unit = who.unit or "\x00"
-        ordered = await handlers.registry(rt, who.jurisdiction, unit or None, p.sort, BY_RANK.get(p.sort or ""))
-        rows = _matching(ordered, p, None, rank, category)
+        ordered = await handlers.registry(rt, who.jurisdiction, None, p.sort, BY_RANK.get(p.sort or ""))
+        rows = _matching(await handlers.searched(rt, ordered, p.q), unit or None, rank, category)
         if format == "xlsx":
             docs = lst.page_of(rows, lst.everything(p), shape=listed, presorted=True)["items"]
             return xlsx_response("干部名册", [("干部名册", CADRE_HEADERS, [
@@ -199,7 +198,7 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
         p = lst.checked(paging, COVERAGE_SORTS)
         report, overdue = await handlers.report(rt, sc.coverage, "overdue", who.jurisdiction, as_of or today(),
                                                 policy(), p.sort, BY_RANK.get(p.sort or ""))
-        overdue = _matching(overdue, p, unit, rank)
+        overdue = _matching(await handlers.searched(rt, overdue, p.q), unit, rank)
         report["jurisdiction"] = who.jurisdiction
         if format == "xlsx":
             rows = lst.page_of(overdue, lst.everything(p), presorted=True, shape=unkeyed)["items"]
@@ -223,7 +222,8 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
         p = lst.checked(paging, HOURS_SORTS)
         report, rows = await handlers.report(rt, sc.hours, "rows", who.jurisdiction, year or today().year,
                                              policy(), p.sort, BY_RANK.get(p.sort or ""))
-        rows = _matching([x for x in rows if x["short"] > 0 or not short_only], p, unit, rank)
+        rows = [x for x in _matching(await handlers.searched(rt, rows, p.q), unit, rank)
+                if x["short"] > 0 or not short_only]
         if format == "xlsx":
             rows = lst.page_of(rows, lst.everything(p), presorted=True, shape=unkeyed)["items"]
             return xlsx_response(f"{report['year']}年度学时", [("年度学时", ["姓名", "单位", "职级", "已完成学时", "要求学时", "尚差"],

@@ -22,7 +22,7 @@ from shared.runtime import Runtime
 from services.selection import cadres as reg
 from services.selection.domain import ClassDecider, OpenClass, stream_id
 from services.selection.importing import Checked
-from services.selection.listing import search_key, sort_by
+from services.selection.listing import search, search_key, search_text, sort_by
 from services.selection.read_index import index_of
 from services.selection.scope import HoursPolicy, evaluate
 
@@ -52,6 +52,18 @@ async def registry(rt: Runtime, jurisdiction: str, unit: str | None = None, sort
     """The registry entries of a jurisdiction (and below), ordered by unit and name (or by
     `sort`), from the in-memory index (read_index.py says why)."""
     return (await index_of(rt)).registry(jurisdiction, unit, sort, key)
+
+
+async def searched(rt: Runtime, rows: list[dict[str, Any]], q: str) -> list[dict[str, Any]]:
+    """The rows whose search key contains `q`. The text searched is kept with the list it
+    was made from, so paging through one search of a kept list builds it once."""
+    if not q:
+        return rows
+    ix = await index_of(rt)
+    made_from, text = ix.memo(("text", id(rows)), lambda: (rows, search_text(rows)))
+    if made_from is not rows:      # another list once had this id: not the same rows
+        text = search_text(rows)
+    return search(rows, text, q)
 
 
 async def report(rt: Runtime, make: Callable[..., dict[str, Any]], rows: str, jurisdiction: str, param: Any,

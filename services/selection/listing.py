@@ -15,6 +15,7 @@ past the end is an empty page, not an error, so a table can show "no more".
 from __future__ import annotations
 
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +83,28 @@ def search_key(*texts: str | None) -> str:
 def _sort_value(value: Any) -> tuple:
     # None sorts last in ascending order; numbers and text never compare with each other.
     return (value is None, "" if value is None else value)
+
+
+def search_text(rows: Sequence[dict]) -> tuple[str, list[int]]:
+    """The rows' search keys as one text (one line each) and where each line starts: a
+    search is then `str.find` over the text, not a Python test per row."""
+    starts, at = [], 0
+    for r in rows:
+        starts.append(at)
+        at += len(r["_key"]) + 1
+    return "\n".join(r["_key"] for r in rows), starts
+
+
+def search(rows: Sequence[dict], text: tuple[str, list[int]], q: str) -> list[dict]:
+    """The rows whose search key contains `q` (normalised: it holds no line break), in order."""
+    blob, starts = text
+    out = []
+    at = blob.find(q)
+    while at != -1:
+        row = bisect_right(starts, at) - 1
+        out.append(rows[row])
+        at = blob.find(q, starts[row + 1]) if row + 1 < len(starts) else -1
+    return out
 
 
 def sort_by(rows: Sequence[dict], key: Callable[[dict], Any]) -> list[dict]:

@@ -65,3 +65,13 @@ def test_the_search_key_folds_width_case_and_spaces():
 def test_everything_keeps_the_search_and_order_without_the_page():
     p = lst.everything(lst.checked({"page": "2", "size": "5", "sort": "name", "order": "desc", "q": "x"}, SORTS))
     assert (p.page, p.q, p.sort, p.desc) == (1, "x", "name", True) and p.size >= 20_000
+
+
+def test_a_search_over_the_kept_text_finds_each_matching_row_once_in_order():
+    rows = [{"_key": lst.search_key(n, u)} | {"name": n} for n, u in
+            [("王明", "县财政局"), ("明明", "县委办"), ("李强", "明德镇"), ("赵刚", "县财政局")]]
+    text = lst.search_text(rows)
+    assert [r["name"] for r in lst.search(rows, text, "明")] == ["王明", "明明", "李强"]
+    assert [r["name"] for r in lst.search(rows, text, "财政")] == ["王明", "赵刚"]
+    assert lst.search(rows, text, "局明明") == [], "a search never runs across two rows"
+    assert lst.search(rows, text, "刚") == [rows[3]] and lst.search([], lst.search_text([]), "x") == []
