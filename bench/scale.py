@@ -74,8 +74,9 @@ def registry_csv(rows: list[dict]) -> bytes:
     w = csv.writer(buf)
     w.writerow(TEMPLATE)
     for p in rows:
+        recruited = ("是", "选调生", 2019) if p["recruited"] else ("否", "", "")
         w.writerow([p["name"], "", "", p["id"], p["unit"], "科长", p["rank"], p["category"], "2020-03-01",
-                    "是" if p["recruited"] else "否", "选调生" if p["recruited"] else "", 2019 if p["recruited"] else ""])
+                    *recruited])
     return buf.getvalue().encode()
 
 
@@ -136,8 +137,8 @@ async def main() -> None:
         env = {**os.environ, "GANXUN_STATE_DIR": str(state), "GANXUN_KAFKA_BOOTSTRAP_SERVERS": srv.kafka,
                "GANXUN_MONGODB_URI": srv.uri, "GANXUN_JURISDICTIONS": COUNTY,
                "GANXUN_DATABASE": f"bench_scale_{os.getpid()}"}
-        proc = subprocess.Popen([sys.executable, "-m", "services.selection", "--port", str(port)], cwd=REPO_ROOT,
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, "-m", "services.selection", "--port", str(port)],
+                                cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         tok = issue_token(private, user_id="bench", name="县委组织部", role="org_department", jurisdiction=COUNTY)
         c = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {tok}"},
                               timeout=1200)
@@ -170,7 +171,8 @@ async def run(c: httpx.AsyncClient, proc: subprocess.Popen, rows: list[dict], ar
     report = r.json()
     assert report["registered"] == len(rows), {k: v for k, v in report.items() if k != "errors"}
     rate = len(rows) / took
-    print(f"导入 {len(rows):,} 行：{took:.1f} s，{rate:,.0f} 行/秒（目标 ≥ {IMPORT_GOAL:,}）{verdict(rate >= IMPORT_GOAL)}")
+    print(f"导入 {len(rows):,} 行：{took:.1f} s，{rate:,.0f} 行/秒（目标 ≥ {IMPORT_GOAL:,}）"
+          f"{verdict(rate >= IMPORT_GOAL)}")
     while (await c.get("/cadres", params={"size": 1})).json()["total"] < len(rows):
         await asyncio.sleep(0.5)
     print(f"  导入请求返回后 {time.perf_counter() - t0 - took:.1f} s，名册列表显示全部 {len(rows):,} 人")

@@ -196,8 +196,8 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
                        who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role("org_department", "analyst")
         p = lst.checked(paging, COVERAGE_SORTS)
-        report, overdue = await handlers.report(rt, sc.coverage, "overdue", who.jurisdiction, as_of or today(),
-                                                policy(), p.sort, BY_RANK.get(p.sort or ""))
+        report, overdue = await handlers.report(rt, sc.coverage, "overdue", who.jurisdiction,
+                                                as_of or today(), policy(), p.sort, BY_RANK.get(p.sort or ""))
         overdue = _matching(await handlers.searched(rt, overdue, p.q), unit, rank)
         report["jurisdiction"] = who.jurisdiction
         if format == "xlsx":

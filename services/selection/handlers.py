@@ -108,21 +108,23 @@ async def queue(rt: Runtime, jurisdiction: str, today: date) -> list[dict[str, A
     def compute() -> list[dict[str, Any]]:
         items = []
         for d in ix.classes.values():
-            if not covers(jurisdiction, d.get("jurisdiction", "")) or d.get("starts_on", "") <= today.isoformat():
+            started = d.get("starts_on", "") <= today.isoformat()
+            if started or not covers(jurisdiction, d.get("jurisdiction", "")):
                 continue
             confirmed = sum(1 for n in d.get("nominations", []) if n["status"] == "confirmed")
             for n in d.get("nominations", []):
                 if n["status"] in ("nominated", "waitlisted"):
                     items.append({"class_id": d["_id"], "title": d["title"], "starts_on": d["starts_on"],
                                   "free": max(d["capacity"] - confirmed, 0), "cadre_id": n["cadre_id"],
-                                  "name": n["name"], "unit": n["unit"], "status": n["status"], "by": n.get("by"),
-                                  "_key": search_key(n["name"], n["unit"])})
+                                  "name": n["name"], "unit": n["unit"], "status": n["status"],
+                                  "by": n.get("by"), "_key": search_key(n["name"], n["unit"])})
         items.sort(key=lambda i: (i["starts_on"], i["class_id"]))
         return items
     return ix.memo(("queue", jurisdiction, today), compute)
 
 
-async def scope_rows(rt: Runtime, doc: dict[str, Any], today: date, policy: HoursPolicy) -> list[dict[str, Any]]:
+async def scope_rows(rt: Runtime, doc: dict[str, Any], today: date, policy: HoursPolicy
+                     ) -> list[dict[str, Any]]:
     """A class's scope as it reads now: each cadre drawn, with the reasons they match today
     (or that their entry has changed since), their recommendation status and a search key;
     priority first, then by unit and name. Kept until the class, the registry or a history
@@ -135,9 +137,11 @@ async def scope_rows(rt: Runtime, doc: dict[str, Any], today: date, policy: Hour
         now = {x["cadre_id"]: x for x in evaluate(scope["criteria"], cadres, ix.histories, today, policy)}
         nominated = {n["cadre_id"]: n["status"] for n in doc.get("nominations", [])}
         rows = []
-        for c in sorted(cadres, key=lambda c: (not now.get(c["_id"], {}).get("priority"), c["unit"], c["name"])):
-            x = now.get(c["_id"]) or {"cadre_id": c["_id"], "name": c["name"], "unit": c["unit"], "rank": c["rank"],
-                                      "priority": False, "reasons": ["划定时符合条件，名册信息已变化"]}
+        first = lambda c: (not now.get(c["_id"], {}).get("priority"), c["unit"], c["name"])  # noqa: E731
+        for c in sorted(cadres, key=first):
+            x = now.get(c["_id"]) or {"cadre_id": c["_id"], "name": c["name"], "unit": c["unit"],
+                                      "rank": c["rank"], "priority": False,
+                                      "reasons": ["划定时符合条件，名册信息已变化"]}
             rows.append({**x, "status": nominated.get(c["_id"]), "_key": c["_key"]})
         return rows
     return ix.memo(("scope", doc["_id"], doc.get("_rev"), today, repr(policy)), compute)
@@ -189,7 +193,8 @@ async def import_cadres(rt: Runtime, ctx: Context, who: Principal, checked: Chec
     planned = [Planned(reg.stream_id(cid), reg.RecordCadre(cid, record)) for _, cid, record in new]
     planned += [Planned(reg.stream_id(cid), reg.RecordCadre(cid, record),
                         Loaded({k: doc.get(k) for k in reg.FIELDS},
-                               doc.get("_applied", {}).get(guard_key(reg.stream_id(cid)), 0), doc["jurisdiction"]))
+                               doc.get("_applied", {}).get(guard_key(reg.stream_id(cid)), 0),
+                               doc["jurisdiction"]))
                 for _, cid, record, doc in changed]
     try:
         results = await rt.commands.append_many(CADRES, planned, ctx, within(who))

@@ -88,7 +88,8 @@ class ReadIndex:
     def observe_classes(self, docs: list[dict]) -> None:
         for d in docs:
             # A deep copy: the writer folds its next batch into its own copy in place.
-            if self._put(self.classes, d["_id"], copy.deepcopy({k: v for k, v in d.items() if k != "_applied"})):
+            own = copy.deepcopy({k: v for k, v in d.items() if k != "_applied"})
+            if self._put(self.classes, d["_id"], own):
                 self._memo = {}
 
     async def load(self, db) -> None:

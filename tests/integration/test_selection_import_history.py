@@ -104,7 +104,8 @@ async def test_a_2000_row_roster_imports_good_rows_reports_bad_ones_and_reimport
     assert "职级“大队长”不在职级表中" in report["errors"][2]["errors"][0]
 
     async def imported():
-        r = httpx.get(f"{url}/cadres", headers=auth("org_department", county), params={"size": 200}, timeout=60)
+        r = httpx.get(f"{url}/cadres", headers=auth("org_department", county), params={"size": 200},
+                      timeout=60)
         return r.json() if r.json()["total"] == ROWS - 3 else None
 
     listed = await eventually(imported, timeout=120)

@@ -95,9 +95,10 @@ async def test_search_filters_and_sort(url, county):
     assert {(c["unit"], c["rank"]) for c in both["items"]} == {("县财政局", "正科")}
     assert get(url, "/cadres", county, category="基层治理")["total"] == N // 2
     by_birth = get(url, "/cadres", county, sort="birth_date", order="desc", size=5)["items"]
-    assert [c["birth_date"] for c in by_birth] == sorted((c["birth_date"] for c in get(
-        url, "/cadres", county, size=200, page=1)["items"] + get(url, "/cadres", county, size=200, page=2)["items"]),
-        reverse=True)[:5]
+    everyone = get(url, "/cadres", county, size=200, page=1)["items"] + \
+        get(url, "/cadres", county, size=200, page=2)["items"]
+    births = sorted((c["birth_date"] for c in everyone), reverse=True)
+    assert [c["birth_date"] for c in by_birth] == births[:5]
     by_rank = get(url, "/cadres", county, sort="rank", size=200)["items"]
     places = [RANKS.index(c["rank"]) for c in by_rank]
     assert places == sorted(places), "ranks sort in the rank table's order, not by their characters"
@@ -137,7 +138,8 @@ async def test_scope_queue_and_reports_are_paged(url, county):
     r = httpx.post(f"{url}/classes", headers=dept, json={"title": "科级干部轮训班", "capacity": 50,
                                                            "starts_on": str(start), "ends_on": str(start)})
     class_id = r.json()["stream_id"].removeprefix("class-")
-    drawn = httpx.post(f"{url}/classes/{class_id}/scope", headers=dept, json={"ranks": ["科员"]}, timeout=30).json()
+    drawn = httpx.post(f"{url}/classes/{class_id}/scope", headers=dept, json={"ranks": ["科员"]},
+                       timeout=30).json()
     in_scope = sum(1 for p in PEOPLE if p["rank"] == "科员")
     assert drawn["count"] == in_scope
 
@@ -149,7 +151,8 @@ async def test_scope_queue_and_reports_are_paged(url, county):
     assert get(url, f"/classes/{class_id}/scope", county, unit="甲马营乡", size=200)["total"] == \
         sum(1 for p in PEOPLE if p["rank"] == "科员" and p["unit"] == "甲马营乡")
     nominee = next(p for p in PEOPLE if p["rank"] == "科员")
-    r = httpx.post(f"{url}/classes/{class_id}/nominations", headers=dept, json={"cadre_id": cadre_id_for(nominee["id"])})
+    r = httpx.post(f"{url}/classes/{class_id}/nominations", headers=dept,
+                   json={"cadre_id": cadre_id_for(nominee["id"])})
     assert r.status_code == 201, r.text
 
     async def nominated():
@@ -166,4 +169,4 @@ async def test_scope_queue_and_reports_are_paged(url, county):
     names = sorted(p["name"] for p in PEOPLE)
     assert [o["name"] for o in cov["items"]] == names[7:14]
     hours = get(url, "/reports/hours", county, unit="县委办", short_only="true", size=200)
-    assert hours["cadres"] == N and hours["total"] == N // 5 and {x["unit"] for x in hours["items"]} == {"县委办"}
+    assert (hours["cadres"], hours["total"]) == (N, N // 5) and {x["unit"] for x in hours["items"]} == {"县委办"}
