@@ -16,8 +16,8 @@ anything but `_id`: FerretDB 1.24 uses an index only for `_id` equality, and a
 `{published: false}` query on a growing events collection is a full scan.
 
 `append_many` is the same append for many streams at once (an import of a registry):
-the pointers in one insert command, then the commits in one unordered insert command
-per `MANY_CHUNK` streams. An insert command of many documents is one operation for
+per `MANY_CHUNK` streams, their pointers in one insert command, then their commits in
+one unordered insert command; `MANY_IN_FLIGHT` chunks at a time. An insert command of many documents is one operation for
 FerretDB (one pooled connection, unlike an update command of many operations; see
 shared/store.py), and on MongoDB it is the ordinary bulk insert. A commit refused by the
 unique index is reported back as a conflict for that stream alone; the others stand.
@@ -45,8 +45,9 @@ OUTBOX = "outbox"
 # risk, accepted: a store that applies an insert more than two minutes after receiving
 # it would leave that commit unpublished.
 ORPHAN_AFTER = timedelta(seconds=120)
-# Commits per insert command in append_many: about 0.5 MB for a registry row's event,
-# well under the 16 MB message limit, and short enough to hold one connection briefly.
+# Commits per insert command in append_many: 500 commits of one registry event are about
+# 0.5 MB, well under the 16 MB message limit, and hold one connection briefly. Four such
+# commands at once measured 9.6 s for 20,000 commits, against 23.2 s one at a time.
 MANY_CHUNK = 500
 MANY_IN_FLIGHT = 4
 DUPLICATE_KEY = 11000
