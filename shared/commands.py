@@ -19,6 +19,12 @@ if the first attempt stored it, answers with its events instead of deciding agai
 crash between the append and the remembered answer then costs nothing). A decider that
 knows a natural key raises AlreadyApplied: a retry of the same content is answered
 with the commit that applied it, a different content is refused.
+
+`CommandHandler.append_many` is the same for a long list of commands on different
+aggregates (an import): each is decided on a state the caller already holds (a new
+aggregate, or what a read model shows), all are appended with `EventStore.append_many`
+in few inserts, and only a command whose stream turned out to have moved on is decided
+again on the stored stream, through `execute`.
 """
 
 from __future__ import annotations
@@ -89,6 +95,16 @@ class Loaded(Generic[S]):
     state: S
     version: int
     jurisdiction: str | None
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One command of an `append_many`: its stream, and the aggregate as the caller believes
+    it stands (`None`: a new aggregate, version 0)."""
+
+    stream_id: str
+    command: Any
+    believed: Loaded | None = None
 
 
 def within(who: Principal) -> Callable[[Loaded], None]:
@@ -195,6 +211,48 @@ class CommandHandler:
                         return commit
                     raise repeat                  # the same key, another content: refused
         raise repeat
+
+    async def append_many(self, decider: Decider[S], planned: list[Planned], ctx: Context,
+                          authorize: Callable[[Loaded[S]], None] | None = None
+                          ) -> list[list[Envelope] | GanxunError]:
+        """Decide each planned command on the state it names and append all of them in few
+        inserts. Returns, per command and in order, its envelopes or the error that refused
+        it (one refusal refuses only its own command). A stream that conflicts (it existed,
+        or moved past the believed version) is decided again on its stored events."""
+        results: list[list[Envelope] | GanxunError] = [[] for _ in planned]
+        appends: dict[str, tuple[int, Loaded, list[Event], list[Envelope]]] = {}
+        for i, p in enumerate(planned):
+            loaded = p.believed or Loaded(decider.initial(), 0, None)
+            try:
+                if p.stream_id in appends:
+                    raise ValueError(f"stream {p.stream_id} planned twice")
+                if authorize:
+                    authorize(loaded)
+                events = decider.decide(loaded.state, p.command)
+            except GanxunError as exc:
+                results[i] = exc
+                continue
+            envelopes = self.envelopes(p.stream_id, loaded.version, events, ctx, loaded.jurisdiction)
+            appends[p.stream_id] = (i, loaded, events, envelopes)
+        conflicts = await self.store.append_many(
+            [(sid, loaded.version, envs) for sid, (_, loaded, _, envs) in appends.items()])
+        for sid, (i, loaded, events, envelopes) in appends.items():
+            if sid in conflicts:
+                try:
+                    results[i] = await self.execute(decider, sid, planned[i].command, ctx, authorize)
+                except GanxunError as exc:
+                    results[i] = exc
+                continue
+            results[i] = envelopes
+            state = loaded.state
+            for e in events:
+                state = decider.evolve(state, e)
+            self._remember((type(decider), sid), Loaded(
+                state, loaded.version + len(events),
+                loaded.jurisdiction or (envelopes[0].jurisdiction if envelopes else None)))
+        if any(isinstance(r, list) and r for r in results):
+            self.on_appended()
+        return results
 
     def _remember(self, key: tuple[type, str], loaded: Loaded) -> None:
         held = self._cache.get(key)

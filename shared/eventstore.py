@@ -20,6 +20,15 @@ crashed writer longer than a few seconds, and no late commit is ever left unpubl
 The relay never has to query the events collection by
 anything but `_id`: FerretDB 1.24 uses an index only for `_id` equality, and a
 `{published: false}` query on a growing events collection is a full scan.
+
+`append_many` is the same append for many streams at once (an import of a registry):
+per `MANY_CHUNK` streams, their pointers in one insert command, then their commits in
+one unordered insert command; `MANY_IN_FLIGHT` chunks at a time. An insert command of
+many documents is one operation for FerretDB (one pooled connection, unlike an update command of many operations; see
+shared/store.py), and on MongoDB it is the ordinary bulk insert. A commit refused by the
+unique index (or on its `_id` by a fence, if a chunk's insert waited past ORPHAN_AFTER)
+is reported back as a conflict for that stream alone, which is decided again; the
+others stand.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ from typing import Any
 import structlog
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared import store
 from shared.errors import ConcurrencyConflict
@@ -48,6 +57,12 @@ OUTBOX = "outbox"
 ORPHAN_AFTER = timedelta(seconds=3)
 # A fence's stream: never a real stream's id, so reads of a stream never meet it.
 FENCE_STREAM = "fence:"
+# Commits per insert command in append_many: 500 commits of one registry event are about
+# 0.5 MB, well under the 16 MB message limit, and hold one connection briefly. Four such
+# commands at once measured 9.6 s for 20,000 commits, against 23.2 s one at a time.
+MANY_CHUNK = 500
+MANY_IN_FLIGHT = 4
+DUPLICATE_KEY = 11000
 
 
 class EventStore:
@@ -127,6 +142,48 @@ class EventStore:
             return True
         except DuplicateKeyError:
             return False
+    async def append_many(self, appends: Sequence[tuple[str, int, Sequence[Envelope]]]) -> set[str]:
+        """Append to many streams (each `(stream_id, expected_version, events)`, one stream
+        at most once) in few insert commands. Returns the streams that conflicted: nothing
+        was appended to those, everything else was. Any other store error is raised; what
+        was appended by then stands and is published."""
+        seen: set[str] = set()
+        docs: list[dict[str, Any]] = []
+        now = utcnow()
+        for stream_id, expected_version, events in appends:
+            if not events:
+                continue
+            if stream_id in seen:
+                raise ValueError(f"stream {stream_id} given twice to append_many")
+            seen.add(stream_id)
+            for offset, env in enumerate(events, start=1):
+                if env.stream_id != stream_id or env.stream_version != expected_version + offset:
+                    raise ValueError(f"event {env.type} does not follow {stream_id}@{expected_version}")
+            docs.append({"_id": new_id(), "stream_id": stream_id, "version": expected_version + 1,
+                         "last_version": expected_version + len(events),
+                         "events": [e.to_doc() for e in events], "committed_at": now})
+        conflicts: set[str] = set()
+
+        async def insert(chunk: list[dict[str, Any]]) -> None:
+            await self.outbox.insert_many(
+                [{"_id": d["_id"], "stream_id": d["stream_id"], "version": d["version"], "at": now}
+                 for d in chunk], ordered=False)
+            try:
+                await self.commits.insert_many(chunk, ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                others = [e for e in errors if e.get("code") != DUPLICATE_KEY]
+                lost = [chunk[e["index"]] for e in errors if e.get("code") == DUPLICATE_KEY]
+                if lost:
+                    await self.outbox.delete_many({"_id": {"$in": [d["_id"] for d in lost]}})
+                    conflicts.update(d["stream_id"] for d in lost)
+                if others:
+                    raise
+
+        # MANY_IN_FLIGHT chunks at a time: the service prepares one while the store writes another.
+        await store.gather_chunked((lambda c=docs[i:i + MANY_CHUNK]: insert(c)
+                                    for i in range(0, len(docs), MANY_CHUNK)), MANY_IN_FLIGHT)
+        return conflicts
 
     async def read_stream(self, stream_id: str) -> list[Envelope]:
         out: list[Envelope] = []

@@ -289,7 +289,7 @@ class Demo:
 
         async def synced():
             got = await self.api.get("selection", "/cadres", org)
-            return got and got["count"] >= len(reg.people)
+            return got and got["total"] >= len(reg.people)
         await self.api.until(synced, f"{reg.county.name} 名册同步")
 
     async def select(self, c: ClassPlan) -> None:

@@ -29,7 +29,7 @@ def _empty(url: str, key: bytes, codes: list[str]) -> bool:
         h = {"Authorization": f"Bearer {tok}"}
         cadres = httpx.get(f"{url}/cadres", headers=h, timeout=60).json()
         classes = httpx.get(f"{url}/classes", headers=h, timeout=60).json()
-        if cadres.get("count") or (classes.get("classes") if isinstance(classes, dict) else classes):
+        if cadres.get("total") or (classes.get("classes") if isinstance(classes, dict) else classes):
             return False
     return True
 

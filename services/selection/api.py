@@ -28,6 +28,7 @@ from shared.inputs import Input
 from shared.jurisdiction import covers
 from shared.runtime import Runtime
 from services.selection import api_registry, handlers
+from services.selection import listing as lst
 from services.selection.domain import (
     STATUS_ZH, AssignGroups, AssignToGroup, ConfirmNomination, DrawScope, NominateTrainee, OpenClass,
     RejectNomination, WaitlistNomination, WithdrawNomination,
@@ -132,6 +133,15 @@ async def class_doc(rt: Runtime, class_id: str, who: Principal) -> dict:
                                NotFound(f"班次 {class_id} 不存在（或尚未同步）。", code="class_not_found"))
 
 
+async def held_class(rt: Runtime, class_id: str, who: Principal) -> dict:
+    """A class document from the in-memory index (the same projection, without the read)."""
+    doc = (await handlers.classes(rt)).get(class_id)
+    if doc is None:
+        raise NotFound(f"班次 {class_id} 不存在（或尚未同步）。", code="class_not_found")
+    who.require_covers(doc["jurisdiction"])
+    return doc
+
+
 def _unit_of(who: Principal) -> str | None:
     """The unit a unit clerk acts for; None for the department."""
     if who.role != "unit":
@@ -139,6 +149,16 @@ def _unit_of(who: Principal) -> str | None:
     if not who.unit:
         raise Forbidden("登录令牌未标明所属单位，不能以单位身份推荐或撤回。", code="unit_missing")
     return who.unit
+
+
+SCOPE_SORTS = {"name": "姓名", "unit": "单位", "rank": "职级", "status": "推荐状态"}
+QUEUE_SORTS = {"starts_on": "开班日期", "title": "班次", "name": "姓名", "unit": "单位", "status": "状态"}
+
+
+def _check_status(status: str | None, with_none: bool = False) -> None:
+    allowed = (*(("none",) if with_none else ()), *STATUS_ZH)
+    if status not in (None, "", *allowed):
+        raise DomainError(f"推荐状态“{status}”应为以下之一：{'、'.join(allowed)}。", code="bad_status", field="status")
 
 
 ROSTER_HEADERS = ["序号", "姓名", "单位", "状态", "学习小组", "理由", "候补递补", "推荐人"]
@@ -196,29 +216,31 @@ def routes() -> APIRouter:
                                        DrawScope(criteria, tuple(c["cadre_id"] for c in found), today()))
         return {**_accepted(envs).model_dump(), "criteria": criteria, "count": len(found), "cadres": found}
 
-    @r.get("/classes/{class_id}/scope", summary="人选范围及每人入选理由（单位只看到本单位）")
-    async def get_scope(class_id: str, format: Format = "json", who: Principal = Depends(principal),
-                        rt: Runtime = Depends(runtime)):
+    @r.get("/classes/{class_id}/scope", summary="人选范围及每人入选理由（分页、搜索、排序；单位只看到本单位；可导出 Excel）",
+           description="默认优先者在前，再按单位、姓名；排序字段："
+                       + "、".join(f"{k}（{v}）" for k, v in SCOPE_SORTS.items())
+                       + "。status 筛选推荐状态（none 为未推荐）。")
+    async def get_scope(class_id: str, unit: str | None = Query(None, max_length=100, description="单位（等于）"),
+                        rank: str | None = Query(None, max_length=20, description="职级（等于）"),
+                        status: str | None = Query(None, description="推荐状态：none（未推荐）、" + "、".join(STATUS_ZH)),
+                        paging: dict = Depends(lst.paging_params), format: Format = "json",
+                        who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role("org_department", "unit")
-        doc = await class_doc(rt, class_id, who)
+        p = lst.checked(paging, SCOPE_SORTS)
+        _check_status(status, with_none=True)
+        doc = await held_class(rt, class_id, who)
         scope = doc.get("scope") or {"criteria": {}, "cadre_ids": []}
-        unit = _unit_of(who)
-        cadres = [c for c in (await store.find_by_ids(rt.db["cadres"], scope["cadre_ids"])).values()
-                  if unit is None or c["unit"] == unit]
-        hist = await handlers.histories_of(rt, [c["_id"] for c in cadres])
-        now = {x["cadre_id"]: x for x in evaluate(scope["criteria"], cadres, hist, today(), policy())}
-        status = {n["cadre_id"]: n["status"] for n in doc.get("nominations", [])}
-        rows = []
-        for c in sorted(cadres, key=lambda c: (not now.get(c["_id"], {}).get("priority"), c["unit"], c["name"])):
-            x = now.get(c["_id"]) or {"cadre_id": c["_id"], "name": c["name"], "unit": c["unit"], "rank": c["rank"],
-                                      "priority": False, "reasons": ["划定时符合条件，名册信息已变化"]}
-            x["status"] = status.get(c["_id"])
-            rows.append(x)
+        unit = _unit_of(who) or unit
+        rows = [x for x in await handlers.scope_rows(rt, doc, today(), policy())
+                if (not unit or x["unit"] == unit) and (not rank or x["rank"] == rank)
+                and (not p.q or p.q in x["_key"]) and (not status or (x["status"] or "none") == status)]
         if format == "xlsx":
+            rows = lst.page_of(rows, lst.everything(p), api_registry.BY_RANK, api_registry.unkeyed)["items"]
             return xlsx_response(f"{doc['title']}-人选范围", [("人选范围", ["姓名", "单位", "职级", "优先", "入选理由", "推荐状态"], [
                 [x["name"], x["unit"], x["rank"], "是" if x["priority"] else "", "；".join(x["reasons"]),
                  STATUS_ZH.get(x["status"] or "", "未推荐")] for x in rows])])
-        return {"class_id": class_id, "criteria": scope["criteria"], "count": len(rows), "cadres": rows}
+        return {"class_id": class_id, "criteria": scope["criteria"], "in_scope": len(scope["cadre_ids"]),
+                **lst.page_of(rows, p, api_registry.BY_RANK, api_registry.unkeyed)}
 
     @r.post("/classes/{class_id}/nominations", status_code=201, response_model=Accepted, summary="单位推荐学员")
     async def nominate(class_id: str, body: NominationIn, ctx: Context = Depends(context),
@@ -319,25 +341,27 @@ def routes() -> APIRouter:
                 ("推荐人选", ROSTER_HEADERS, [row for u in units for row in _roster_rows(doc, u)])])
         return {"class_id": class_id, "title": doc["title"], "units": out}
 
-    @r.get("/queue", summary="组织部待确定队列（各班次待确定与候补人选，可导出 Excel）")
-    async def queue(format: Format = "json", who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+    @r.get("/queue", summary="组织部待确定队列（各班次待确定与候补人选；分页、搜索、排序；可导出 Excel）",
+           description="默认按开班日期、班次；排序字段：" + "、".join(f"{k}（{v}）" for k, v in QUEUE_SORTS.items()) + "。")
+    async def queue(class_id: str | None = Query(None, max_length=64, description="班次编号（等于）"),
+                    unit: str | None = Query(None, max_length=100, description="单位（等于）"),
+                    status: str | None = Query(None, description="nominated（待确定）或 waitlisted（候补）"),
+                    paging: dict = Depends(lst.paging_params), format: Format = "json",
+                    who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role("org_department")
-        items = []
-        async for d in rt.db["classes"].find({}):
-            if not covers(who.jurisdiction, d.get("jurisdiction", "")) or d.get("starts_on", "") <= today().isoformat():
-                continue
-            confirmed = sum(1 for n in d.get("nominations", []) if n["status"] == "confirmed")
-            for n in d.get("nominations", []):
-                if n["status"] in ("nominated", "waitlisted"):
-                    items.append({"class_id": d["_id"], "title": d["title"], "starts_on": d["starts_on"],
-                                  "free": max(d["capacity"] - confirmed, 0), "cadre_id": n["cadre_id"],
-                                  "name": n["name"], "unit": n["unit"], "status": n["status"], "by": n.get("by")})
-        items.sort(key=lambda i: (i["starts_on"], i["class_id"]))
+        p = lst.checked(paging, QUEUE_SORTS)
+        if status not in (None, "", "nominated", "waitlisted"):
+            raise DomainError(f"状态“{status}”应为 nominated（待确定）或 waitlisted（候补）。",
+                              code="bad_status", field="status")
+        items = [i for i in await handlers.queue(rt, who.jurisdiction, today())
+                 if (not class_id or i["class_id"] == class_id) and (not status or i["status"] == status)
+                 and (not unit or i["unit"] == unit) and (not p.q or p.q in i["_key"])]
         if format == "xlsx":
+            items = lst.page_of(items, lst.everything(p), shape=api_registry.unkeyed)["items"]
             return xlsx_response("待确定队列", [("待确定队列", ["班次", "开班日期", "剩余名额", "姓名", "单位", "状态", "推荐人"], [
                 [i["title"], i["starts_on"], i["free"], i["name"], i["unit"], STATUS_ZH[i["status"]], i["by"]]
                 for i in items])])
-        return {"count": len(items), "items": items}
+        return lst.page_of(items, p, shape=api_registry.unkeyed)
 
     r.include_router(api_registry.routes(today, policy))
     add_clock_routes(r, CLOCK)

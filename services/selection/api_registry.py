@@ -23,6 +23,7 @@ from shared.projection import public
 from shared.runtime import Runtime
 from services.selection import cadres as reg
 from services.selection import handlers, importing
+from services.selection import listing as lst
 from services.selection import scope as sc
 from services.selection.export import xlsx_response, yes
 
@@ -61,9 +62,23 @@ def listed(doc: dict[str, Any], role: str, index: int | None = None) -> dict[str
     """A registry entry as lists show it to `role` (shared/visibility.py): the id number
     masked, and for a role that may not see the number no birth date or gender either."""
     out = visibility.person({**public(doc), "cadre_id": doc["_id"]}, role, index)
+    out.pop("_key", None)
     if "id_number" in out:
         out["id_number"] = reg.mask_id(doc["id_number"])
     return out
+
+
+def _shown(page: dict[str, Any], p: lst.Paging, shape: Callable[[dict, int], dict]) -> dict[str, Any]:
+    """A page whose rows are shaped knowing their place in the whole list (an analyst sees
+    学员N, numbered across pages, where others see names)."""
+    start = (p.page - 1) * p.size
+    return {**page, "items": [shape(r, start + i) for i, r in enumerate(page["items"], start=1)]}
+
+
+def _report_page(rows: list[dict], p: lst.Paging, role: str) -> dict[str, Any]:
+    """A page of a report's rows naming people, as `role` may see them."""
+    page = lst.page_of(rows, p, presorted=True, shape=unkeyed)
+    return _shown(page, p, lambda r, i: visibility.nomination(r, role, i))
 
 
 async def cadre_doc(rt: Runtime, cadre_id: str, who: Principal) -> dict[str, Any]:
@@ -72,6 +87,29 @@ async def cadre_doc(rt: Runtime, cadre_id: str, who: Principal) -> dict[str, Any
         # Another county's cadre answers as a missing one: no hint of where it is registered.
         raise NotFound(f"干部 {cadre_id} 不在名册中（或尚未同步）。", code="cadre_not_found")
     return doc
+
+
+CADRE_SORTS = {"name": "姓名", "unit": "单位", "rank": "职级", "birth_date": "出生日期", "position": "职务",
+               "category": "类别", "rank_since": "任现职级时间", "recruited_year": "录用年份"}
+REPORT_SORTS = {"name": "姓名", "unit": "单位", "rank": "职级"}
+COVERAGE_SORTS = {**REPORT_SORTS, "last_trained_on": "上次结业日期"}
+HOURS_SORTS = {**REPORT_SORTS, "hours": "已完成学时", "short": "尚差学时"}
+RANK_ORDER = {r: i for i, r in enumerate(reg.RANKS)}
+BY_RANK = {"rank": lambda r: RANK_ORDER.get(r.get("rank"), len(RANK_ORDER))}
+
+
+def unkeyed(row: dict[str, Any]) -> dict[str, Any]:
+    """A kept row as a page shows it (without its search key)."""
+    return {k: v for k, v in row.items() if k != "_key"}
+
+
+def _matching(rows: list[dict], unit: str | None = None, rank: str | None = None,
+              category: str | None = None) -> list[dict]:
+    """Rows of a unit / rank / category (a search is `handlers.searched`, before this)."""
+    if not (unit or rank or category):
+        return rows
+    return [r for r in rows if (not unit or r.get("unit") == unit) and (not rank or r.get("rank") == rank)
+            and (not category or r.get("category") == category)]
 
 
 CADRE_HEADERS = ["姓名", "性别", "出生日期", "身份证号", "工作单位", "职务", "职级", "类别", "任现职级时间",
@@ -118,23 +156,35 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
         return xlsx_response("干部名册导入模板", [("干部名册", importing.TEMPLATE, [example]),
                                              ("职级表", ["职级"], [[x] for x in reg.RANKS])])
 
-    @r.get("/cadres", summary="干部名册（身份证号脱敏；可导出 Excel）")
-    async def list_cadres(unit: str | None = Query(None, description="按单位筛选"), format: Format = "json",
+    @r.get("/cadres", summary="干部名册（分页、搜索、排序；身份证号脱敏；可导出 Excel，导出全部符合条件者）",
+           description="排序字段：" + "、".join(f"{k}（{v}）" for k, v in CADRE_SORTS.items())
+                       + "；默认按单位、姓名。q 搜索姓名或单位中包含的文字。")
+    async def list_cadres(unit: str | None = Query(None, max_length=100, description="单位（等于）"),
+                          rank: str | None = Query(None, max_length=20, description="职级（等于）"),
+                          category: str | None = Query(None, max_length=50, description="类别（等于）"),
+                          paging: dict = Depends(lst.paging_params), format: Format = "json",
                           who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role("org_department", "unit", "analyst")
+        p = lst.checked(paging, CADRE_SORTS)
         if who.role == "unit":
             if not who.unit:
                 raise Forbidden("登录令牌未标明所属单位，不能以单位身份查看名册。", code="unit_missing")
             unit = who.unit
-        entries = await handlers.registry(rt, who.jurisdiction, unit)
-        docs = [listed(d, who.role, i) for i, d in enumerate(entries, 1)]
+        ordered = await handlers.registry(rt, who.jurisdiction, None, p.sort, BY_RANK.get(p.sort or ""))
+        rows = _matching(await handlers.searched(rt, ordered, p.q), unit or None, rank, category)
+
+        def page(paging: lst.Paging) -> dict[str, Any]:
+            return _shown(lst.page_of(rows, paging, presorted=True), paging,
+                          lambda d, i: listed(d, who.role, i))
+
         if format == "xlsx":
+            docs = page(lst.everything(p))["items"]
             return xlsx_response("干部名册", [("干部名册", CADRE_HEADERS, [
                 [d["name"], d.get("gender"), d.get("birth_date"), d.get("id_number"), d.get("unit"),
                  d["position"], d["rank"],
                  d["category"], d.get("rank_since"), yes(d["township_leadership"]), d.get("recruited_as"),
                  d.get("recruited_year")] for d in docs])])
-        return {"count": len(docs), "cadres": docs}
+        return page(p)
 
     @r.get("/cadres/{cadre_id}", summary="干部信息（身份证号仅组织部可见全号）")
     async def get_cadre(cadre_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
@@ -162,37 +212,50 @@ def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> A
                 "milestones": h.get("milestones", []), "evaluations": h.get("evaluations", 0),
                 "mentor_tasks": h.get("mentor_tasks", [])}
 
-    @r.get("/reports/coverage", summary="五年轮训覆盖情况与逾期名单（可导出 Excel）")
-    async def coverage(as_of: date | None = Query(None, description="统计日（默认今天）"), format: Format = "json",
+    @r.get("/reports/coverage", summary="五年轮训覆盖情况与逾期名单（逾期名单分页；可导出 Excel，导出全部）",
+           description="items 为逾期（周期内未参加培训）名单的一页，total 为符合筛选的逾期人数；"
+                       "cadres、trained、rate、by_unit 为整个辖区的覆盖情况。排序字段："
+                       + "、".join(f"{k}（{v}）" for k, v in COVERAGE_SORTS.items()) + "。")
+    async def coverage(as_of: date | None = Query(None, description="统计日（默认今天）"),
+                       unit: str | None = Query(None, max_length=100, description="逾期名单：单位（等于）"),
+                       rank: str | None = Query(None, max_length=20, description="逾期名单：职级（等于）"),
+                       paging: dict = Depends(lst.paging_params), format: Format = "json",
                        who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role("org_department", "analyst")
-        cadres = await handlers.registry(rt, who.jurisdiction)
-        report = sc.coverage(cadres, await handlers.histories_of(rt, [c["_id"] for c in cadres]),
-                             as_of or today(), policy())
+        p = lst.checked(paging, COVERAGE_SORTS)
+        report, overdue = await handlers.report(rt, sc.coverage, "overdue", who.jurisdiction,
+                                                as_of or today(), policy(), p.sort, BY_RANK.get(p.sort or ""))
+        overdue = _matching(await handlers.searched(rt, overdue, p.q), unit, rank)
         report["jurisdiction"] = who.jurisdiction
-        report["overdue"] = visibility.rows(report["overdue"], who.role)
         if format == "xlsx":
+            rows = _report_page(overdue, lst.everything(p), who.role)["items"]
             return xlsx_response(f"{report['cycle_years']}年轮训覆盖", [
                 ("按单位", ["单位", "干部数", "周期内已培训", "覆盖率"],
                  [[u["unit"], u["total"], u["trained"], f"{u['rate']:.1%}"] for u in report["by_unit"]]),
                 ("逾期名单", ["姓名", "单位", "职级", "上次结业"],
-                 [[o["name"], o.get("unit"), o["rank"], o["last_trained_on"] or "无记录"]
-                  for o in report["overdue"]])])
-        return report
+                 [[o["name"], o.get("unit"), o["rank"], o["last_trained_on"] or "无记录"] for o in rows])])
+        return {**report, **_report_page(overdue, p, who.role)}
 
-    @r.get("/reports/hours", summary="年度学时达标情况（按政策要求；可导出 Excel）")
+    @r.get("/reports/hours", summary="年度学时达标情况（按政策要求；分页；可导出 Excel，导出全部）",
+           description="items 为每名干部的学时一页，total 为符合筛选的人数；cadres、met 为整个辖区。排序字段："
+                       + "、".join(f"{k}（{v}）" for k, v in HOURS_SORTS.items()) + "。")
     async def hours(year: int | None = Query(None, ge=2000, le=2100, description="年度（默认今年）"),
-                    format: Format = "json", who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+                    unit: str | None = Query(None, max_length=100, description="单位（等于）"),
+                    rank: str | None = Query(None, max_length=20, description="职级（等于）"),
+                    short_only: bool = Query(False, description="只看未达标者"),
+                    paging: dict = Depends(lst.paging_params), format: Format = "json",
+                    who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         who.require_role("org_department", "analyst")
-        cadres = await handlers.registry(rt, who.jurisdiction)
-        report = sc.hours(cadres, await handlers.histories_of(rt, [c["_id"] for c in cadres]),
-                          year or today().year, policy())
-        report["rows"] = visibility.rows(report["rows"], who.role)
+        p = lst.checked(paging, HOURS_SORTS)
+        report, rows = await handlers.report(rt, sc.hours, "rows", who.jurisdiction, year or today().year,
+                                             policy(), p.sort, BY_RANK.get(p.sort or ""))
+        rows = [x for x in _matching(await handlers.searched(rt, rows, p.q), unit, rank)
+                if x["short"] > 0 or not short_only]
         if format == "xlsx":
+            rows = _report_page(rows, lst.everything(p), who.role)["items"]
             return xlsx_response(f"{report['year']}年度学时", [("年度学时", ["姓名", "单位", "职级", "已完成学时", "要求学时", "尚差"],
                                                           [[x["name"], x.get("unit"), x["rank"], x["hours"],
-                                                            x["required"],
-                                                            x["short"]] for x in report["rows"]])])
-        return report
+                                                            x["required"], x["short"]] for x in rows])])
+        return {**report, **_report_page(rows, p, who.role)}
 
     return r

@@ -3,6 +3,7 @@
 from shared.runtime import ServiceDefinition
 from services.selection import api
 from services.selection.projections import PROJECTIONS
+from services.selection.read_index import keep_index
 
 DEFINITION = ServiceDefinition(
     name="selection",
@@ -10,4 +11,5 @@ DEFINITION = ServiceDefinition(
     description="班次开设与学员推荐。事件发布到 Kafka 主题 ganxun.selection.<行政区划代码>。",
     projections=PROJECTIONS,
     routes=api.routes,
+    workers={"index": keep_index},
 )

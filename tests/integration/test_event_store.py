@@ -185,3 +185,111 @@ async def test_a_remembered_aggregate_never_decides_on_stale_state(servers):
                       ("N", "p8")]
     await client.drop_database(store.db.name)
     await client.close()
+
+
+async def test_append_many_appends_every_new_stream_and_reports_only_the_conflicting_ones(servers):
+    """1,201 streams (three insert commands): one already had its first commit, and only it
+    conflicts; every other stream is stored and has its outbox pointer, the conflict has none."""
+    from shared import eventstore
+
+    client = AsyncMongoClient(servers.mongodb)
+    store = EventStore(client[f"t_store_{new_id()[-12:]}"])
+    await store.ensure_indexes()
+
+    def nominated(stream: str, version: int = 0):
+        ev = TraineeNominated(class_id="c", cadre_id=stream, name="x", unit="u")
+        return CommandHandler.envelopes(stream, version, [ev], CTX)
+
+    await store.append("s0600", 0, nominated("s0600"))
+    streams = [f"s{i:04d}" for i in range(eventstore.MANY_CHUNK * 2 + 201)]
+    conflicts = await store.append_many([(s, 0, nominated(s)) for s in streams])
+    assert conflicts == {"s0600"}
+    assert await store.commits.count_documents({}) == len(streams)
+    for s in ("s0000", "s0499", "s0500", "s1000", streams[-1]):
+        assert [e.payload["cadre_id"] for e in await store.read_stream(s)] == [s]
+    assert len(await store.read_stream("s0600")) == 1
+    # The earlier single append's pointer, and one per stream appended by append_many.
+    assert await store.count_unpublished() == len(streams)
+    assert await store.outbox.count_documents({"stream_id": "s0600"}) == 1
+    with pytest.raises(ValueError, match="does not follow"):
+        await store.append_many([("x", 3, nominated("x"))])
+    await client.drop_database(store.db.name)
+    await client.close()
+
+
+async def test_command_append_many_redecides_a_conflict_on_the_stored_stream_and_refuses_per_command(servers):
+    """The kernel entry an import uses: each command decided on the state the caller holds;
+    a stream that moved on is decided again on its stored events; a refusal is that
+    command's alone."""
+    from shared.commands import Loaded, Planned
+
+    client = AsyncMongoClient(servers.mongodb)
+    store = EventStore(client[f"t_store_{new_id()[-12:]}"])
+    await store.ensure_indexes()
+    handler, places = CommandHandler(store), _TwoPlaces()
+    await handler.execute(places, "full", ("nominate", "a"), CTX)
+    await handler.execute(places, "full", ("nominate", "b"), CTX)
+    handler._cache.clear()          # as another process: it knows nothing of these streams
+    results = await handler.append_many(places, [
+        Planned("new-1", ("nominate", "p1")),
+        Planned("full", ("nominate", "c")),                              # believed new, holds two
+        Planned("new-2", ("mark", "nobody")),                            # refused on its own
+        Planned("known", ("withdraw", "p9"), Loaded(frozenset({"p9"}), 0, "371428")),
+    ], CTX)
+    assert [e.payload["cadre_id"] for e in results[0]] == ["p1"]
+    assert isinstance(results[1], DomainError) and "名额已满" in results[1].message
+    assert isinstance(results[2], Forbidden)
+    assert [e.type for e in results[3]] == ["NominationWithdrawn"]
+    assert [e.payload["cadre_id"] for e in await store.read_stream("full")] == ["a", "b"]
+    assert await store.read_stream("new-2") == []
+    assert [e.payload["cadre_id"] for e in await store.read_stream("new-1")] == ["p1"]
+    # What it appended is remembered: the next command on new-1 does not read the stream.
+    reads = {"n": 0}
+    read_stream = store.read_stream
+
+    async def counted(stream_id):
+        reads["n"] += 1
+        return await read_stream(stream_id)
+    store.read_stream = counted
+    await handler.execute(places, "new-1", ("withdraw", "p1"), CTX)
+    assert reads["n"] == 0
+    await client.drop_database(store.db.name)
+    await client.close()
+
+
+async def test_bulk_write_sends_a_run_of_inserts_as_one_command_and_reports_failed_indexes(servers):
+    """A projector creating many documents: consecutive inserts go as one insert command per
+    500 (counted by the driver's command monitor); a duplicate is reported at its index in
+    the whole list, and the other writes stand."""
+    from pymongo import InsertOne, ReplaceOne, monitoring
+
+    from shared import store as st
+
+    class Inserts(monitoring.CommandListener):
+        count = 0
+
+        def started(self, event):
+            if event.command_name == "insert":
+                Inserts.count += 1
+
+        def succeeded(self, event):
+            pass
+
+        def failed(self, event):
+            pass
+
+    client = AsyncMongoClient(servers.mongodb, event_listeners=[Inserts()])
+    coll = client[f"t_store_{new_id()[-12:]}"]["docs"]
+    await coll.insert_one({"_id": "d0700", "n": -1})
+    ops = [InsertOne({"_id": f"d{i:04d}", "n": i}) for i in range(1200)]
+    ops[3] = ReplaceOne({"_id": "d0700"}, {"n": 700})       # splits the run: 3 inserts, then 1196
+    ops[1100] = InsertOne({"_id": "d0001", "n": 0})          # a duplicate of ops[1]
+    Inserts.count = 0
+    with pytest.raises(st.ChunkedBulkError) as err:
+        await st.bulk_write(coll, ops)
+    assert sorted(err.value.failed_indexes) == [700, 1100]    # d0700 existed; d0001 came twice
+    assert Inserts.count == 1 + 3                             # [0:3], then [4:504], [504:1004], [1004:1200]
+    assert await coll.count_documents({}) == 1198
+    assert (await coll.find_one({"_id": "d0700"}))["n"] == 700
+    await client.drop_database(coll.database.name)
+    await client.close()

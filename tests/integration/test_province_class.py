@@ -78,8 +78,9 @@ async def test_a_province_class_counts_for_each_cadres_own_county(deployment):
     registered = {cadre_id_for(p.id_number) for reg in regs.values() for p in reg.people}
 
     async def registry_synced():
-        r = httpx.get(f"{url['sel_p']}/cadres", headers=prov)
-        return r.status_code == 200 and registered <= {c["cadre_id"] for c in r.json()["cadres"]}
+        r = httpx.get(f"{url['sel_p']}/cadres", headers=prov, params={"size": 200})
+        assert len(registered) <= 200
+        return r.status_code == 200 and registered <= {c["cadre_id"] for c in r.json()["items"]}
     await eventually(registry_synced, timeout=WAIT)
 
     # Chosen before the class starts (the clock back), then the real day.

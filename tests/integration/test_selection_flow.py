@@ -49,8 +49,9 @@ def register(url: str, county: str, name: str, unit: str, rank: str, birth: date
 
 async def registry_count(url: str, county: str, want: int) -> list:
     async def check():
-        r = httpx.get(f"{url}/cadres", headers=auth("org_department", county), timeout=30)
-        return r.json()["cadres"] if r.status_code == 200 and r.json()["count"] >= want else None
+        r = httpx.get(f"{url}/cadres", headers=auth("org_department", county), params={"size": 200},
+                      timeout=30)
+        return r.json()["items"] if r.status_code == 200 and r.json()["total"] >= want else None
     return await eventually(check, timeout=60)
 
 
@@ -104,10 +105,10 @@ async def test_three_steps_of_one_class_with_a_refusal_per_rule(selection, count
     # A unit sees only its own cadres of the scope, with the reasons.
     async def scope_synced():      # the scope is read from the projection: a moment behind the write
         r = httpx.get(f"{url}/classes/{class_id}/scope", headers=finance)
-        return r.json() if r.status_code == 200 and r.json()["cadres"] else None
+        return r.json() if r.status_code == 200 and r.json()["criteria"] and r.json()["items"] else None
     mine = await eventually(scope_synced)
-    assert sorted(c["name"] for c in mine["cadres"]) == ["刘洋", "张伟", "王芳"]
-    assert mine["cadres"][0]["reasons"][0].startswith("职级为") and mine["cadres"][0]["status"] is None
+    assert sorted(c["name"] for c in mine["items"]) == ["刘洋", "张伟", "王芳"] and mine["total"] == 3
+    assert mine["items"][0]["reasons"][0].startswith("职级为") and mine["items"][0]["status"] is None
     refused(httpx.get(f"{url}/classes/{class_id}/scope", headers=auth("unit", county)), "unit_missing")
 
     # Step 2: units recommend within scope and quota.
@@ -282,12 +283,13 @@ async def test_another_county_gets_403_on_registry_and_classes(selection, counti
     assert class_id not in [c["_id"] for c in httpx.get(f"{url}/classes", headers=them).json()]
     assert class_id in [c["_id"] for c in httpx.get(f"{url}/classes", headers=auth("org_department", mine)).json()]
     listed = httpx.get(f"{url}/cadres", headers=them).json()
-    assert cadre not in [c["cadre_id"] for c in listed["cadres"]]
+    assert cadre not in [c["cadre_id"] for c in listed["items"]]
     assert cadre_id_for(id_number("110105", date(1987, 9, 9), 201)) == cadre
     # The full id number is shown to the department of its own county only, never in lists.
     mine_detail = httpx.get(f"{url}/cadres/{cadre}", headers=auth("org_department", mine)).json()
     assert mine_detail["id_number"] == id_number("110105", date(1987, 9, 9), 201)
-    assert all("********" in c["id_number"] for c in httpx.get(f"{url}/cadres", headers=auth("org_department", mine)).json()["cadres"])
+    shown = httpx.get(f"{url}/cadres", headers=auth("org_department", mine)).json()["items"]
+    assert shown and all("********" in c["id_number"] for c in shown)
 
 
 async def _visible(url: str, county: str, path: str):

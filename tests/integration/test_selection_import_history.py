@@ -104,12 +104,15 @@ async def test_a_2000_row_roster_imports_good_rows_reports_bad_ones_and_reimport
     assert "职级“大队长”不在职级表中" in report["errors"][2]["errors"][0]
 
     async def imported():
-        r = httpx.get(f"{url}/cadres", headers=auth("org_department", county), timeout=60)
-        return r.json() if r.json()["count"] == ROWS - 3 else None
+        r = httpx.get(f"{url}/cadres", headers=auth("org_department", county), params={"size": 200},
+                      timeout=60)
+        return r.json() if r.json()["total"] == ROWS - 3 else None
 
     listed = await eventually(imported, timeout=120)
-    assert all("********" in c["id_number"] for c in listed["cadres"])
-    assert cadre_id_for(_id(17)) not in {c["cadre_id"] for c in listed["cadres"]}
+    assert len(listed["items"]) == 200 and all("********" in c["id_number"] for c in listed["items"])
+    assert cadre_id_for(_id(17)) not in {c["cadre_id"] for c in listed["items"]}
+    found = httpx.get(f"{url}/cadres", headers=auth("org_department", county), params={"q": "干部0017"}).json()
+    assert found["total"] == 0, "the row with the bad check digit was not imported"
 
     before = await _commits(servers, selection)
     again, seconds = _import(url, county, "干部名册.xlsx", content)
@@ -175,10 +178,10 @@ async def test_training_history_from_teaching_and_follow_up_feeds_coverage_hours
     assert await eventually(online) == {str(year): 20.0}
 
     cov = httpx.get(f"{url}/reports/coverage", headers=dept).json()
-    assert (cov["total"], cov["trained"]) == (3, 1)
-    assert sorted(o["cadre_id"] for o in cov["overdue"]) == sorted([online_only, never])
+    assert (cov["cadres"], cov["trained"], cov["total"]) == (3, 1, 2)
+    assert sorted(o["cadre_id"] for o in cov["items"]) == sorted([online_only, never])
     hours = httpx.get(f"{url}/reports/hours", headers=dept, params={"year": year}).json()
-    assert {r["cadre_id"]: (r["hours"], r["short"]) for r in hours["rows"]} == {
+    assert {r["cadre_id"]: (r["hours"], r["short"]) for r in hours["items"]} == {
         trained: (7.5, 102.5), online_only: (20.0, 90.0), never: (0.0, 110.0)}
     x_cov = httpx.get(f"{url}/reports/coverage", headers=dept, params={"format": "xlsx"})
     wb = load_workbook(io.BytesIO(x_cov.content))

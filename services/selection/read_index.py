@@ -1,0 +1,167 @@
+"""The registry, each cadre's training summary and the classes, in memory, for the lists
+and reports.
+
+Why in memory: on FerretDB 1.24 every find but an equality on an indexed field reads
+the whole collection into FerretDB and sorts, skips and matches substrings there
+(measured at 20,000 cadres: `find().sort("name").skip(10000).limit(20)` took seconds,
+see README "At real size"); a page, a search or a count cannot be served by the store in
+300 ms at a county's size. The registry is small: 20,000 entries of a dozen short
+fields, ~30 MB here. So the service keeps:
+
+- `cadres`: every registry entry (the `cadres` projection document without the kernel's
+  fields) with a normalised search key of name and unit (`listing.search_key`);
+- `histories`: per cadre only what lists and reports read (last graduation, hours per year);
+- `classes`: each class document (its scope and nominations), for the scope view and the
+  confirmation queue (a class with its scope of 1,600 ids and 600 nominations is a few
+  hundred kB: reading it from FerretDB per page took most of a second under load).
+
+They are kept current from the projection writers' own successful writes
+(`ProjectionWriter.observers`), so they never run ahead of the store and a clerk's
+next read shows what the projector has written. A process without the projectors (run
+with `--components api`) reloads them when older than `STALE_AFTER`. A load is one scan
+of each collection at start (the `index` worker), seconds at 20,000 cadres.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import sys
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from shared import jurisdiction as jur
+from shared.runtime import Runtime
+from services.selection.cadres import FIELDS
+from services.selection.listing import search_key, sort_by
+
+STALE_AFTER = 5.0
+MEMO_MAX = 64
+SHARED = ("gender", "unit", "rank", "category", "position", "recruited_as", "jurisdiction")
+HISTORY_FIELDS = ("last_trained_on", "hours")
+
+
+def cadre_entry(doc: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"_id": doc["_id"], "_rev": doc.get("_rev", 0),
+                           "jurisdiction": sys.intern(doc.get("jurisdiction") or "")}
+    for f in FIELDS:
+        v = doc.get(f)
+        out[f] = sys.intern(v) if f in SHARED and isinstance(v, str) else v
+    out["_key"] = search_key(out.get("name"), out.get("unit"))
+    return out
+
+
+def history_entry(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"_rev": doc.get("_rev", 0), **{f: doc.get(f) for f in HISTORY_FIELDS}}
+
+
+class ReadIndex:
+    def __init__(self) -> None:
+        self.cadres: dict[str, dict[str, Any]] = {}
+        self.histories: dict[str, dict[str, Any]] = {}
+        self.classes: dict[str, dict[str, Any]] = {}
+        self.live = False
+        self.loaded_at: float | None = None
+        # Lists and reports computed from the index, by what they were asked for; dropped
+        # whenever an entry changes, so a repeated page, search or sort costs a slice.
+        self._memo: dict[tuple, Any] = {}
+
+    def _put(self, into: dict, doc_id: str, entry: dict) -> bool:
+        held = into.get(doc_id)
+        if held is not None and held["_rev"] > entry["_rev"]:
+            return False               # a load that read the document before the writer's newer copy
+        into[doc_id] = entry
+        return True
+
+    def observe_cadres(self, docs: list[dict]) -> None:
+        for d in docs:
+            if self._put(self.cadres, d["_id"], cadre_entry(d)):
+                self._memo = {}
+
+    def observe_histories(self, docs: list[dict]) -> None:
+        for d in docs:
+            if self._put(self.histories, d["_id"], history_entry(d)):
+                self._memo = {}
+
+    def observe_classes(self, docs: list[dict]) -> None:
+        for d in docs:
+            # A deep copy: the writer folds its next batch into its own copy in place.
+            own = copy.deepcopy({k: v for k, v in d.items() if k != "_applied"})
+            if self._put(self.classes, d["_id"], own):
+                self._memo = {}
+
+    async def load(self, db) -> None:
+        fields = {f: 1 for f in (*FIELDS, "jurisdiction", "_rev")}
+        cadres = [cadre_entry(d) async for d in db["cadres"].find({}, fields)]
+        histories = [(d["_id"], history_entry(d))
+                     async for d in db["histories"].find({}, {f: 1 for f in (*HISTORY_FIELDS, "_rev")})]
+        classes = [d async for d in db["classes"].find({}, {"_applied": 0})]
+        for c in cadres:
+            self._put(self.cadres, c["_id"], c)
+        for d in classes:
+            d.setdefault("_rev", 0)
+            self._put(self.classes, d["_id"], d)
+        for cid, h in histories:
+            self._put(self.histories, cid, h)
+        self._memo = {}
+        self.loaded_at = time.monotonic()
+
+    def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """`compute()`, kept until the index next changes. The caller must not change it."""
+        if key not in self._memo:
+            if len(self._memo) >= MEMO_MAX:      # reports asked for many dates: start again
+                self._memo = {}
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def registry(self, jurisdiction: str, unit: str | None = None, sort: str | None = None,
+                 key: Callable[[dict], Any] | None = None) -> list[dict[str, Any]]:
+        """Entries of a jurisdiction and below (and of one unit), ordered by unit and name,
+        or by `sort` (ascending, ties in that order) with its sort value `key`."""
+        p = jur.prefix(jurisdiction)
+
+        def ordered() -> list[dict[str, Any]]:
+            everyone = sorted(self.cadres.values(), key=lambda d: (d["unit"], d["name"], d["_id"]))
+            return [d for d in everyone if d["jurisdiction"].startswith(p)]
+
+        rows = self.memo(("registry", p), ordered)
+        if sort is not None:
+            rows = self.memo(("registry", p, sort), lambda: sort_by(rows, key or (lambda d: d.get(sort))))
+        return rows if unit is None else [d for d in rows if d["unit"] == unit]
+
+
+_indexes: weakref.WeakKeyDictionary[Runtime, ReadIndex] = weakref.WeakKeyDictionary()
+_locks: weakref.WeakKeyDictionary[Runtime, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+async def index_of(rt: Runtime) -> ReadIndex:
+    """The deployment's index, loaded on first use: live with the projectors in this
+    process, else reloaded when older than STALE_AFTER."""
+    ix = _indexes.setdefault(rt, ReadIndex())
+    if ix.live:
+        return ix
+    lock = _locks.setdefault(rt, asyncio.Lock())
+    async with lock:
+        if ix.live:
+            return ix
+        writers = {p.writer.projection.name: p.writer for p in rt.projectors}
+        if {"cadres", "histories", "classes"} <= set(writers):
+            writers["cadres"].observers.append(ix.observe_cadres)
+            writers["histories"].observers.append(ix.observe_histories)
+            writers["classes"].observers.append(ix.observe_classes)
+            await ix.load(rt.db)
+            ix.live = True
+        elif ix.loaded_at is None or time.monotonic() - ix.loaded_at > STALE_AFTER:
+            fresh = ReadIndex()
+            await fresh.load(rt.db)
+            ix.cadres, ix.histories, ix.classes, ix._memo, ix.loaded_at = (
+                fresh.cadres, fresh.histories, fresh.classes, {}, fresh.loaded_at)
+    return ix
+
+
+async def keep_index(rt: Runtime, stop: asyncio.Event) -> None:
+    """Loads the index when the service starts, so the first clerk does not wait for it."""
+    await index_of(rt)
+    await stop.wait()

@@ -1,0 +1,53 @@
+"""The in-memory read index, pure: it follows the projection writers' documents, never goes
+back to an older revision, forgets what it computed when anything changes, and keeps its
+own copy of a class document."""
+
+from services.selection.read_index import ReadIndex
+
+
+def cadre(cid: str, name: str, unit: str, rev: int, jurisdiction: str = "371428", **kw) -> dict:
+    return {"_id": cid, "_rev": rev, "_applied": {"cadre-" + cid: rev}, "name": name, "unit": unit,
+            "rank": "科员", "jurisdiction": jurisdiction, "id_number": "371428199001011234", **kw}
+
+
+def test_the_registry_is_ordered_by_unit_and_name_within_the_jurisdiction():
+    ix = ReadIndex()
+    ix.observe_cadres([cadre("c1", "王芳", "县财政局", 1), cadre("c2", "李明", "县财政局", 1),
+                       cadre("c3", "张伟", "县委办", 1), cadre("c4", "赵强", "县财政局", 1, jurisdiction="330500")])
+    # 县委办 before 县财政局 (委 U+59D4 < 财 U+8D22), then by name within a unit.
+    assert [d["name"] for d in ix.registry("371428")] == ["张伟", "李明", "王芳"]
+    assert [d["name"] for d in ix.registry("371428", unit="县委办")] == ["张伟"]
+    assert [d["name"] for d in ix.registry("330500")] == ["赵强"]
+    assert "_applied" not in ix.cadres["c1"] and "王芳县财政局" in ix.cadres["c1"]["_key"].replace("\x01", "")
+
+
+def test_an_older_revision_never_replaces_a_newer_one():
+    ix = ReadIndex()
+    ix.observe_cadres([cadre("c1", "王芳", "县财政局", 3)])
+    ix.observe_cadres([cadre("c1", "王芳（旧）", "县教育局", 2)])     # a load that read before the write
+    assert ix.cadres["c1"]["name"] == "王芳"
+
+
+def test_what_was_computed_is_forgotten_when_an_entry_changes():
+    ix = ReadIndex()
+    ix.observe_cadres([cadre("c1", "王芳", "县财政局", 1)])
+    assert [d["name"] for d in ix.registry("371428", sort="name")] == ["王芳"]
+    ix.observe_cadres([cadre("c0", "艾青", "县财政局", 1)])
+    assert [d["name"] for d in ix.registry("371428", sort="name")] == ["王芳", "艾青"]   # U+738B < U+827E
+    calls = []
+    ix.memo(("x",), lambda: calls.append(1))
+    ix.memo(("x",), lambda: calls.append(1))
+    assert calls == [1]
+    ix.observe_histories([{"_id": "c1", "_rev": 1, "last_trained_on": "2025-06-30", "hours": {"2025": 40}}])
+    ix.memo(("x",), lambda: calls.append(1))
+    assert calls == [1, 1] and ix.histories["c1"]["last_trained_on"] == "2025-06-30"
+
+
+def test_a_class_document_is_the_index_own_copy():
+    ix = ReadIndex()
+    doc = {"_id": "k1", "_rev": 1, "_applied": {"class-k1": 2}, "jurisdiction": "371428",
+           "nominations": [{"cadre_id": "c1", "status": "nominated"}]}
+    ix.observe_classes([doc])
+    doc["nominations"][0]["status"] = "confirmed"     # the writer folding its next batch in place
+    assert ix.classes["k1"]["nominations"][0]["status"] == "nominated"
+    assert "_applied" not in ix.classes["k1"]
