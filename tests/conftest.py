@@ -114,3 +114,21 @@ def _state_dir(tmp_path_factory):
     """Development keys and state of this test run, apart from a developer's `ganxun up`."""
     os.environ["GANXUN_STATE_DIR"] = str(tmp_path_factory.mktemp("state"))
     yield
+
+
+@pytest.fixture(scope="session")
+def identity(tmp_path_factory):
+    """A real Keycloak with the `ganxun` realm, started once per run and only if a test asks
+    (about 45 s and 450 MB). GANXUN_TEST_KEYCLOAK_URL is not offered: the tests create
+    users and clients through its admin API, which a shared server should not get."""
+    from deploy.local.keycloak import KeycloakServer
+    from tests.keycloak_support import Identity
+
+    server = KeycloakServer(tmp_path_factory.mktemp("keycloak"))
+    server.start()
+    ident = Identity(server)
+    try:
+        ident.ensure_test_client()
+        yield ident
+    finally:
+        server.stop()

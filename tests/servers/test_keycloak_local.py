@@ -1,0 +1,65 @@
+"""The local Keycloak (deploy/local/keycloak.py) with the committed `ganxun` realm."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+
+import httpx
+import jwt
+
+from deploy.local.keycloak import REALM_FILE, KeycloakServer
+
+
+def test_a_user_logs_in_and_the_token_carries_what_the_services_read(identity):
+    identity.create_user("kc-trainee-1", "trainee", "371428", unit="武城县教育局", person_id="cadre-kc-1",
+                         name="李四")
+    token = identity.token("kc-trainee-1")
+    header = jwt.get_unverified_header(token)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert header["alg"] == "RS256" and header["kid"]
+    assert claims["iss"] == identity.issuer
+    assert "ganxun" in claims["aud"]
+    assert (claims["jurisdiction"], claims["unit"], claims["person_id"]) == ("371428", "武城县教育局", "cadre-kc-1")
+    assert "trainee" in claims["roles"] and claims["name"] == "李四"
+    assert claims["exp"] - claims["iat"] == 300  # short-lived access tokens
+
+    wrong = identity.login("kc-trainee-1", "Wrong-Passw0rd")
+    assert wrong.status_code in (400, 401) and wrong.json()["error"] == "invalid_grant"
+
+
+def test_the_login_page_is_chinese_and_the_workbench_client_needs_pkce(identity):
+    auth = f"{identity.issuer}/protocol/openid-connect/auth"
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    params = {"client_id": "ganxun-workbench", "response_type": "code", "scope": "openid",
+              "redirect_uri": "http://127.0.0.1:5173/auth/callback"}
+    page = httpx.get(auth, params={**params, "code_challenge": challenge, "code_challenge_method": "S256"})
+    assert page.status_code == 200 and "登录" in page.text and 'lang="zh-CN"' in page.text
+
+    # Without a PKCE challenge, or to a redirect off this machine, no login page.
+    no_pkce = httpx.get(auth, params=params)
+    assert no_pkce.status_code in (302, 400)
+    assert no_pkce.status_code == 400 or "error=" in no_pkce.headers["location"]
+    elsewhere = httpx.get(auth, params={**params, "redirect_uri": "http://example.org/auth/callback",
+                                        "code_challenge": challenge, "code_challenge_method": "S256"})
+    assert elsewhere.status_code == 400
+
+
+def test_a_later_process_knows_the_server_by_its_folder(identity):
+    again = KeycloakServer(identity.server.folder)
+    assert again.port == identity.port and again.admin_password == identity.admin_password
+    assert again.status()["running"] and again.realm_ready()
+
+
+def test_the_realm_file_declares_the_roles_policy_and_clients():
+    realm = json.loads(REALM_FILE.read_text())
+    assert {r["name"] for r in realm["roles"]["realm"]} == {
+        "org_department", "unit", "party_school", "recorder", "mentor", "trainee", "analyst", "admin"}
+    assert realm["bruteForceProtected"] and "length(10)" in realm["passwordPolicy"]
+    assert realm["defaultLocale"] == "zh-CN" and realm["internationalizationEnabled"]
+    workbench = next(c for c in realm["clients"] if c["clientId"] == "ganxun-workbench")
+    assert workbench["publicClient"] and workbench["attributes"]["pkce.code.challenge.method"] == "S256"
+    assert not workbench["directAccessGrantsEnabled"]
