@@ -56,7 +56,12 @@ class User:
     def as_dict(self) -> dict:
         return {"user_id": self.user_id, "name": self.name, "role": self.role, "role_zh": self.role_zh,
                 "jurisdiction": self.jurisdiction, "unit": self.unit,
-                "jurisdiction_name": "".join(c["name"] for c in jur.chain(self.jurisdiction))}
+                "jurisdiction_name": jurisdiction_name(self.jurisdiction)}
+
+
+def jurisdiction_name(code: str) -> str:
+    """省市县 names of a division code (山东省德州市武城县); empty when the table knows none."""
+    return "".join(c["name"] for c in jur.chain(code) if c["name"] != c["code"])
 
 
 def claims_of(token: str) -> dict:
@@ -67,11 +72,12 @@ def claims_of(token: str) -> dict:
 
 
 def user_of(claims: dict) -> User:
-    """The user from token claims: `role` as shared/auth.py reads it, or else the one
-    ganxun role among Keycloak's realm roles."""
+    """The user from token claims: a `role`, or else the ganxun role among the `roles`
+    list (the realm's mapper) or Keycloak's own `realm_access.roles`."""
     role = claims.get("role")
     if not role:
-        known = [r for r in (claims.get("realm_access") or {}).get("roles", []) if r in ROLES]
+        listed = [*(claims.get("roles") or []), *(claims.get("realm_access") or {}).get("roles", [])]
+        known = [r for r in listed if r in ROLES]
         role = known[0] if known else ""
     if role not in ROLES:
         raise Unauthenticated("该账号没有干训系统的角色，请联系管理员分配角色。", code="no_role")

@@ -44,9 +44,11 @@ def test_user_from_claims_or_from_keycloak_realm_roles():
     u = oidc.user_of({"sub": "u1", "name": "王芳", "role": "unit", "jurisdiction": "371428", "unit": "武城县财政局"})
     assert (u.name, u.role_zh, u.unit) == ("王芳", "调训单位", "武城县财政局")
     assert u.as_dict()["jurisdiction_name"] == "山东省德州市武城县"
+    assert oidc.jurisdiction_name("479526") == ""            # a code the table does not know
     k = oidc.user_of({"sub": "u2", "preferred_username": "dx", "jurisdiction": "371428",
                       "realm_access": {"roles": ["offline_access", "party_school"]}})
     assert (k.name, k.role) == ("dx", "party_school")
+    assert oidc.user_of({"sub": "u4", "name": "乙", "jurisdiction": "371428", "roles": ["unit"]}).role == "unit"
     with pytest.raises(Unauthenticated, match="没有干训系统的角色"):
         oidc.user_of({"sub": "u3", "jurisdiction": "371428", "realm_access": {"roles": ["offline_access"]}})
 
