@@ -24,8 +24,8 @@ def runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def principal(request: Request) -> Principal:
-    p = request.app.state.runtime.verifier.verify(request.headers.get("authorization"))
+async def principal(request: Request) -> Principal:
+    p = await request.app.state.runtime.verifier.averify(request.headers.get("authorization"))
     structlog.contextvars.bind_contextvars(jurisdiction=p.jurisdiction, user_id=p.user_id)
     return p
 
@@ -57,6 +57,7 @@ def create_app(definition: ServiceDefinition, settings: Settings, components: tu
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         rt = Runtime(definition, settings)
+        rt.verifier  # noqa: B018 - no way to check tokens: refuse to start (shared/auth.verifier_for)
         app.state.runtime = rt
         await rt.start(components)
         try:

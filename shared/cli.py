@@ -80,9 +80,10 @@ def _ready(port: int) -> bool:
 def services_up(bootstrap: str, uri: str, jurisdictions: str, ports: dict[str, int]) -> None:
     env = {"GANXUN_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "GANXUN_MONGODB_URI": uri,
            "GANXUN_JURISDICTIONS": jurisdictions}
-    if not (os.environ.get("GANXUN_JWKS_URL") or os.environ.get("GANXUN_JWT_PUBLIC_KEY_FILE")):
-        # Development keys: the demo moves selection's and follow-up's "today" (dev only).
-        env |= {"GANXUN_SELECTION_MOVABLE_CLOCK": "1", "GANXUN_FOLLOWUP_MOVABLE_CLOCK": "1"}
+    if not any(os.environ.get(k) for k in ("GANXUN_JWKS_URL", "GANXUN_JWT_PUBLIC_KEY_FILE", "GANXUN_OIDC_ISSUER")):
+        # Development keys, said so explicitly (shared/auth.verifier_for); the demo moves
+        # selection's and follow-up's "today" (dev only).
+        env |= {"GANXUN_ENV": "dev", "GANXUN_SELECTION_MOVABLE_CLOCK": "1", "GANXUN_FOLLOWUP_MOVABLE_CLOCK": "1"}
         from shared.auth import ensure_dev_keys
 
         ensure_dev_keys(state_dir() / "keys")       # one pair, made before the services read it

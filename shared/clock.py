@@ -12,7 +12,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 CHINA = ZoneInfo("Asia/Shanghai")
-PRODUCTION_KEYS = ("GANXUN_JWKS_URL", "GANXUN_JWT_PUBLIC_KEY_FILE")
+PRODUCTION_KEYS = ("GANXUN_JWKS_URL", "GANXUN_JWT_PUBLIC_KEY_FILE", "GANXUN_OIDC_ISSUER")
 
 
 def local_now() -> datetime:
@@ -27,4 +27,4 @@ def local_today() -> date:
 def refuse_movable_in_production(variable: str) -> None:
     """Stop the service if a movable clock (`variable`) is on beside production keys."""
     if any(os.environ.get(k) for k in PRODUCTION_KEYS):
-        raise SystemExit(f"生产配置（已设置正式验签密钥）不允许启用可调时钟 {variable}，拒绝启动。")
+        raise SystemExit(f"生产配置（已设置正式验签密钥或身份认证签发方）不允许启用可调时钟 {variable}，拒绝启动。")

@@ -52,6 +52,9 @@ def main(name: str, argv: list[str] | None = None) -> None:
     configure()
     settings = settings_for(name, http_port=args.port)
     if "api" in components:
+        from shared.auth import verifier_for
+
+        verifier_for(settings)  # exits with what to set when tokens could not be checked
         from shared.api import create_app
 
         app = create_app(defn, settings, components)

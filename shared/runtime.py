@@ -18,7 +18,7 @@ from fastapi import APIRouter
 from pymongo import AsyncMongoClient
 
 from shared import kafka, topics
-from shared.auth import Verifier, ensure_dev_keys
+from shared.auth import Verifier, verifier_for
 from shared.commands import CommandHandler
 from shared.events import CATALOGUE
 from shared.eventstore import EventStore
@@ -68,19 +68,19 @@ class Runtime:
         self.relay = OutboxRelay(self.store, self.producer, self.topic_for, batch_size=settings.relay_batch,
                                  ensure_topics=self.ensure_topics)
         self.commands = CommandHandler(self.store, CATALOGUE, on_appended=self.relay.nudge)
-        self.verifier = self._verifier()
+        self._verifier: Verifier | None = None
         self.projectors: list[Projector] = []
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._known_topics: set[str] = set()
 
-    def _verifier(self) -> Verifier:
-        s = self.settings
-        if s.jwks_url:
-            return Verifier(jwks_url=s.jwks_url)
-        if s.jwt_public_key_file:
-            return Verifier(public_pem=s.jwt_public_key_file.read_bytes())
-        return Verifier(public_pem=ensure_dev_keys(s.keys_dir)[1])
+    @property
+    def verifier(self) -> Verifier:
+        """Built at first use (the API's start), so headless components and operator
+        commands need no token configuration."""
+        if self._verifier is None:
+            self._verifier = verifier_for(self.settings)
+        return self._verifier
 
     # -- topics ---------------------------------------------------------------
     def topic_for(self, event: dict) -> str:

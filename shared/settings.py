@@ -33,6 +33,19 @@ class Settings(BaseSettings):
     topic_replication: int = 1
     jwt_public_key_file: Path | None = None
     jwks_url: str | None = None
+    # Identity (shared/auth.py): the OIDC issuer whose JWKS signs the tokens, the audience
+    # this deployment's tokens must name, their longest accepted lifetime, and the claim
+    # names (comma-separated, first present wins) for a provider that names them its way.
+    oidc_issuer: str | None = None
+    oidc_audience: str = "ganxun"
+    token_max_lifetime: int = 12 * 3600
+    claim_user_id: str = "person_id,preferred_username,sub"
+    claim_name: str = "name,preferred_username"
+    claim_role: str = "role,roles"
+    claim_jurisdiction: str = "jurisdiction"
+    claim_unit: str = "unit"
+    # "dev" alone allows the development keys under keys_dir (shared/auth.verifier_for).
+    env: str = ""
     keys_dir: Path = Field(default_factory=lambda: state_dir() / "keys")
     relay_batch: int = 500
     projector_batch: int = 1000

@@ -113,6 +113,8 @@ def servers(tmp_path_factory) -> Servers:
 def _state_dir(tmp_path_factory):
     """Development keys and state of this test run, apart from a developer's `ganxun up`."""
     os.environ["GANXUN_STATE_DIR"] = str(tmp_path_factory.mktemp("state"))
+    # Services in and out of process verify `tests/support.token`'s development tokens.
+    os.environ["GANXUN_ENV"] = "dev"
     yield
 
 

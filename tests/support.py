@@ -69,6 +69,7 @@ def env_of(s: Settings) -> dict[str, str]:
         "GANXUN_DATABASE": s.database_name,
         "GANXUN_PROJECTOR_BATCH": str(s.projector_batch),
         "GANXUN_RELAY_BATCH": str(s.relay_batch),
+        "GANXUN_ENV": "dev",  # verify the development tokens tests sign (shared/auth.verifier_for)
     }
 
 

@@ -115,7 +115,7 @@ def routes() -> APIRouter:
            description="EventSource 不能带请求头，令牌以 access_token 查询参数传入（仅此接口）。")
     async def stream(request: Request, access_token: str = Query(..., description="登录令牌"),
                      jurisdiction: str | None = JURISDICTION, rt: Runtime = Depends(runtime)):
-        who = rt.verifier.verify(f"Bearer {access_token}")
+        who = await rt.verifier.averify(f"Bearer {access_token}")
         code = handlers.check_viewer(who, jurisdiction)
         prefix = jur.prefix(code)
         r_ = await handlers.rollup_of(rt)
