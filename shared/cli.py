@@ -101,20 +101,46 @@ def services_up(bootstrap: str, uri: str, jurisdictions: str, ports: dict[str, i
 
 
 def services_down() -> None:
+    _service_proc("workbench").stop(timeout=15)
     for name in SERVICES:
         _service_proc(name).stop(timeout=15)
 
 
+WORKBENCH_PORT = 8110
+
+
+def workbench_up(ports: dict[str, int], port: int = WORKBENCH_PORT) -> None:
+    """The web workbench (services/workbench): its pages built when missing or stale, then
+    started in front of the four services, logging in at the identity provider
+    (GANXUN_WORKBENCH_ISSUER, by default the local Keycloak's realm)."""
+    import subprocess
+
+    from deploy.local.process import REPO_ROOT
+
+    built = subprocess.run(["bash", str(REPO_ROOT / "deploy" / "build-workbench.sh")], check=False)
+    if built.returncode != 0:
+        print("  工作台网页构建失败，工作台未启动（见上方输出）。", flush=True)
+        return
+    proc = _service_proc("workbench")
+    if not proc.running():
+        env = {f"GANXUN_WORKBENCH_{n.upper()}_URL": f"http://127.0.0.1:{ports[n]}"
+               for n in ("selection", "teaching", "records", "followup")}
+        proc.spawn([sys.executable, "-m", "services.workbench", "--port", str(port)], env=env)
+    proc.wait_ready(lambda: _ready(port), 60, "工作台")
+    print(f"  工作台     http://127.0.0.1:{port}/（组织部、调训单位、党校用各自账号登录）", flush=True)
+
+
 def cmd_up(args) -> None:
-    ports = dict(DEFAULT_PORTS)
+    ports = dict(DEFAULT_PORTS) | {"workbench": WORKBENCH_PORT}
     for item in args.port or []:
         name, _, value = item.partition("=")
         if name not in ports or not value.isdigit():
-            raise SystemExit(f"--port 应写作 服务=端口，服务为 {'、'.join(SERVICES)} 之一（收到：{item}）")
+            raise SystemExit(f"--port 应写作 服务=端口，服务为 {'、'.join(ports)} 之一（收到：{item}）")
         ports[name] = int(value)
     try:
         bootstrap, uri = servers_up(args.kafka_port, args.store_port)
         services_up(bootstrap, uri, args.jurisdictions, ports)
+        workbench_up(ports, ports["workbench"])
     except ServerError as exc:
         raise SystemExit(f"启动失败：{exc}") from None
     from shared.auth import ensure_dev_keys, issue_token
@@ -237,7 +263,7 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--kafka-port", type=int, help=f"Kafka 端口（默认 {KAFKA_PORT}，或上次所用）")
     up.add_argument("--store-port", type=int, help=f"存储端口（默认 {STORE_PORT}，或上次所用）")
     up.add_argument("--port", action="append", metavar="SERVICE=PORT",
-                    help="服务端口，如 --port selection=9101（默认 8101–8104，看板 8100）")
+                    help="服务端口，如 --port selection=9101（默认 8101–8104，看板 8100，工作台 8110）")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="停止 `ganxun up` 启动的一切（数据保留）").set_defaults(func=cmd_down)
 
