@@ -204,7 +204,8 @@ async def main() -> None:
     os.makedirs(state, exist_ok=True)
     private, _ = ensure_dev_keys(Path(state) / "keys")
     env = {**os.environ, "GANXUN_STATE_DIR": state, "GANXUN_KAFKA_BOOTSTRAP_SERVERS": kafka,
-           "GANXUN_MONGODB_URI": uri, "GANXUN_JURISDICTIONS": PROVINCE, "GANXUN_DATABASE": db_name}
+           "GANXUN_MONGODB_URI": uri, "GANXUN_JURISDICTIONS": PROVINCE, "GANXUN_DATABASE": db_name,
+           "GANXUN_ENV": "dev"}
     tok = issue_token(private, user_id="bench", name="省委组织部", role="org_department", jurisdiction=PROVINCE)
     headers = {"Authorization": f"Bearer {tok}"}
 

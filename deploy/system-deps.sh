@@ -23,6 +23,16 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 # Debian's golang (1.19) is older than FerretDB 1.24 needs (go 1.24), so Go is not
 # installed here: the machine image provides it, and the store's start names it if absent.
 command -v go >/dev/null 2>&1 || echo "提示：未找到 Go ≥ 1.24，本地存储 (FerretDB) 无法构建 (Go >= 1.24 not found)" >&2
+# Keycloak (the local identity provider) needs Java >= 21, which Debian 12 does not package:
+# these machines carry a Temurin 25 JDK in /usr/lib/jvm; deploy/local/keycloak.py finds it
+# (or JAVA_HOME / GANXUN_KEYCLOAK_JAVA_HOME) and names what to install when there is none.
+java21=""
+for j in "${GANXUN_KEYCLOAK_JAVA_HOME:-}" "${JAVA_HOME:-}" /usr/lib/jvm/*; do
+  [ -n "$j" ] && [ -x "$j/bin/java" ] || continue
+  v=$("$j/bin/java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
+  [ "${v:-0}" -ge 21 ] 2>/dev/null && { java21=$j; break; }
+done
+[ -n "$java21" ] || echo "提示：未找到 Java ≥ 21，Keycloak 无法启动；请安装 Temurin 21+ 或 openjdk-21 并设置 JAVA_HOME (Java >= 21 not found: Keycloak cannot start)" >&2
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "安装系统依赖 (installing system packages): ${missing[*]}" >&2

@@ -8,6 +8,7 @@ import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBearer
 
 from shared.auth import Principal
 from shared.commands import Context
@@ -24,7 +25,13 @@ def runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-async def principal(request: Request) -> Principal:
+# Declares the bearer scheme on every route that depends on `principal` (OpenAPI); the
+# token itself is read and checked below, with our own Chinese errors.
+BEARER = HTTPBearer(scheme_name="bearer", bearerFormat="JWT", auto_error=False,
+                    description="Authorization: Bearer <访问令牌>（身份认证服务登录后取得；开发环境可用 ganxun token）")
+
+
+async def principal(request: Request, _declared=Depends(BEARER)) -> Principal:
     p = await request.app.state.runtime.verifier.averify(request.headers.get("authorization"))
     structlog.contextvars.bind_contextvars(jurisdiction=p.jurisdiction, user_id=p.user_id)
     return p
@@ -100,4 +107,7 @@ def create_app(definition: ServiceDefinition, settings: Settings, components: tu
         return JSONResponse({"ready": ok, **status}, status_code=200 if ok else 503)
 
     app.include_router(definition.routes())
+    from shared import openapi_security
+
+    openapi_security.install(app, settings.oidc_issuer)
     return app

@@ -239,7 +239,11 @@ class Verifier:
         token, header = self._parse(authorization)
         key = self._key_for(header)
         if key is None and self._keys.due():
-            self._keys.refresh()
+            try:
+                self._keys.refresh()
+            except Exception as exc:  # noqa: BLE001 - issuer unreachable: the token cannot be checked
+                raise Unauthenticated(f"暂时无法取得身份认证服务的验签公钥，请稍后重试（{type(exc).__name__}）。",
+                                      code="issuer_unreachable") from exc
             key = self._key_for(header)
         return self._decode(token, header, key)
 
@@ -264,11 +268,15 @@ class Verifier:
         token = authorization.split(" ", 1)[1].strip()
         try:
             header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"登录令牌无效：{exc}", code="bad_token") from exc
         alg = header.get("alg")
         if alg not in ALLOWED_ALGORITHMS:
             raise Unauthenticated(f"登录令牌无效：不接受签名算法 {alg}（只接受非对称签名）。", code="bad_token")
+        # Another issuer's token is refused before any key is looked up or fetched.
+        if unverified.get("iss") != self.issuer:
+            raise Unauthenticated("登录令牌无效：签发方不是本部署信任的身份认证服务。", code="bad_token")
         return token, header
 
     def _key_for(self, header: dict):
@@ -312,6 +320,30 @@ class Verifier:
             raise Unauthenticated(f"登录令牌缺少或含有无效的声明：{exc}", code="bad_claims") from exc
 
 
+class EitherVerifier:
+    """A development deployment that also trusts an issuer (`ganxun up` with its Keycloak):
+    `ganxun token`'s tokens (iss "ganxun") go to the development key, all others to the
+    issuer. Only ever built when GANXUN_ENV=dev."""
+
+    def __init__(self, trusted: Verifier, dev: Verifier) -> None:
+        self.trusted, self.dev = trusted, dev
+        self.issuer = trusted.issuer
+
+    def _pick(self, authorization: str | None) -> Verifier:
+        try:
+            token = (authorization or "").split(" ", 1)[1].strip()
+            iss = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        except (IndexError, jwt.PyJWTError):
+            return self.trusted           # it fails there, with the usual message
+        return self.dev if iss == ISSUER else self.trusted
+
+    def verify(self, authorization: str | None) -> Principal:
+        return self._pick(authorization).verify(authorization)
+
+    async def averify(self, authorization: str | None) -> Principal:
+        return await self._pick(authorization).averify(authorization)
+
+
 NO_KEYS_MESSAGE = (
     "未配置登录令牌的验证方式，拒绝启动。生产环境请设置 GANXUN_OIDC_ISSUER（身份认证服务的签发方地址，"
     "如 Keycloak 领域 http://127.0.0.1:8180/realms/ganxun），或 GANXUN_JWKS_URL、GANXUN_JWT_PUBLIC_KEY_FILE；"
@@ -323,18 +355,23 @@ NO_KEYS_MESSAGE = (
 )
 
 
-def verifier_for(settings) -> Verifier:
+def verifier_for(settings) -> Verifier | EitherVerifier:
     """The deployment's verifier, from its settings; SystemExit with NO_KEYS_MESSAGE when
-    it has no issuer, JWKS or key and is not declared a development deployment."""
+    it has no issuer, JWKS or key and is not declared a development deployment. A
+    development deployment with an issuer trusts both (EitherVerifier)."""
     claims = ClaimNames.parse(user_id=settings.claim_user_id, name=settings.claim_name, role=settings.claim_role,
                               jurisdiction=settings.claim_jurisdiction, unit=settings.claim_unit)
     common = {"audience": settings.oidc_audience, "max_lifetime": settings.token_max_lifetime, "claims": claims}
+    trusted = None
     if settings.oidc_issuer:
-        return Verifier(jwks_url=settings.jwks_url, issuer=settings.oidc_issuer, **common)
-    if settings.jwks_url:
-        return Verifier(jwks_url=settings.jwks_url, **common)
-    if settings.jwt_public_key_file:
-        return Verifier(public_pem=settings.jwt_public_key_file.read_bytes(), **common)
-    if settings.env == "dev":
-        return Verifier(public_pem=ensure_dev_keys(settings.keys_dir)[1], **common)
-    raise SystemExit(NO_KEYS_MESSAGE)
+        trusted = Verifier(jwks_url=settings.jwks_url, issuer=settings.oidc_issuer, **common)
+    elif settings.jwks_url:
+        trusted = Verifier(jwks_url=settings.jwks_url, **common)
+    elif settings.jwt_public_key_file:
+        trusted = Verifier(public_pem=settings.jwt_public_key_file.read_bytes(), **common)
+    if settings.env != "dev":
+        if trusted is None:
+            raise SystemExit(NO_KEYS_MESSAGE)
+        return trusted
+    dev = Verifier(public_pem=ensure_dev_keys(settings.keys_dir)[1], **common)
+    return dev if trusted is None else EitherVerifier(trusted, dev)

@@ -2,7 +2,7 @@
 
     ganxun up [--detach]            servers + every service on this machine
     ganxun down                     stop what `up` started (data is kept)
-    ganxun servers up|down|status   the local Kafka and store only
+    ganxun servers up|down|status   the local Kafka, store and Keycloak only
     ganxun token --role R --jurisdiction CODE --name NAME
     ganxun rebuild SERVICE [PROJECTION]
     ganxun docs openapi|asyncapi SERVICE
@@ -22,9 +22,10 @@ import urllib.request
 from deploy.local.process import DetachedProcess, ServerError, state_dir
 from shared.settings import DEFAULT_PORTS
 
-SERVICES = ("selection", "teaching", "records", "followup", "dashboard")
+SERVICES = ("selection", "teaching", "records", "followup", "dashboard", "accounts")
 KAFKA_PORT = 19092
 STORE_PORT = 27018
+KEYCLOAK_PORT = 8180
 
 
 # -- servers -------------------------------------------------------------------
@@ -45,23 +46,41 @@ def _store(port: int | None = None):
     return FerretDBServer(folder, port=port if port or saved else STORE_PORT)
 
 
-def servers_up(kafka_port: int | None = None, store_port: int | None = None) -> tuple[str, str]:
+def _keycloak(port: int | None = None, store=None):
+    """The local identity provider; its data in a database of its own on the store's
+    PostgreSQL cluster (its own cluster when the store runs on SQLite)."""
+    from deploy.local.keycloak import KeycloakServer
+
+    folder = state_dir() / "keycloak"
+    saved = (folder / "keycloak.json").exists()
+    db = None
+    if store is not None and store.backend == "postgresql" and store.pg_port:
+        db = f"postgres://ferretdb@127.0.0.1:{store.pg_port}/keycloak"
+    return KeycloakServer(folder, port=port if port or saved else KEYCLOAK_PORT, db=db)
+
+
+def servers_up(kafka_port: int | None = None, store_port: int | None = None,
+               keycloak_port: int | None = None) -> tuple[str, str]:
     kafka, store = _kafka(kafka_port), _store(store_port)
-    print("启动 Kafka（KRaft）与 FerretDB …（首次运行需下载并构建，可能需要几分钟）", flush=True)
+    print("启动 Kafka（KRaft）、FerretDB 与 Keycloak …（首次运行需下载并构建，可能需要几分钟）", flush=True)
     store.start()
     kafka.start()
-    print(f"  Kafka   {kafka.bootstrap_servers}\n  存储    {store.uri}", flush=True)
+    identity = _keycloak(keycloak_port, store)
+    identity.start()
+    print(f"  Kafka   {kafka.bootstrap_servers}\n  存储    {store.uri}\n  身份认证 {identity.issuer}", flush=True)
     return kafka.bootstrap_servers, store.uri
 
 
 def servers_down() -> None:
+    _keycloak().stop()
     _kafka().stop()
     _store().stop()
     print("服务器已停止（数据保留在 %s）。" % state_dir())
 
 
 def servers_status() -> None:
-    print(json.dumps({"kafka": _kafka().status(), "store": _store().status()}, ensure_ascii=False, indent=2))
+    print(json.dumps({"kafka": _kafka().status(), "store": _store().status(), "identity": _keycloak().status()},
+                     ensure_ascii=False, indent=2))
 
 
 # -- services ------------------------------------------------------------------
@@ -87,6 +106,11 @@ def services_up(bootstrap: str, uri: str, jurisdictions: str, ports: dict[str, i
         from shared.auth import ensure_dev_keys
 
         ensure_dev_keys(state_dir() / "keys")       # one pair, made before the services read it
+    identity = _keycloak()
+    if identity.status()["running"] and not os.environ.get("GANXUN_OIDC_ISSUER"):
+        # The local Keycloak's logins, beside the development tokens (shared/auth.EitherVerifier).
+        env |= {"GANXUN_OIDC_ISSUER": identity.issuer, "GANXUN_ACCOUNTS_KEYCLOAK_URL": identity.url,
+                "GANXUN_ACCOUNTS_CLIENT_SECRET": identity.client_secret("ganxun-accounts")}
     for name in SERVICES:
         proc = _service_proc(name)
         if proc.running():
@@ -125,6 +149,8 @@ def workbench_up(ports: dict[str, int], port: int = WORKBENCH_PORT) -> None:
     if not proc.running():
         env = {f"GANXUN_WORKBENCH_{n.upper()}_URL": f"http://127.0.0.1:{ports[n]}"
                for n in ("selection", "teaching", "records", "followup")}
+        if not os.environ.get("GANXUN_WORKBENCH_ISSUER"):      # the issuer the services trust
+            env["GANXUN_WORKBENCH_ISSUER"] = os.environ.get("GANXUN_OIDC_ISSUER") or _keycloak().issuer
         proc.spawn([sys.executable, "-m", "services.workbench", "--port", str(port)], env=env)
     proc.wait_ready(lambda: _ready(port), 60, "工作台")
     print(f"  工作台     http://127.0.0.1:{port}/（组织部、调训单位、党校用各自账号登录）", flush=True)
@@ -138,7 +164,7 @@ def cmd_up(args) -> None:
             raise SystemExit(f"--port 应写作 服务=端口，服务为 {'、'.join(ports)} 之一（收到：{item}）")
         ports[name] = int(value)
     try:
-        bootstrap, uri = servers_up(args.kafka_port, args.store_port)
+        bootstrap, uri = servers_up(args.kafka_port, args.store_port, args.keycloak_port)
         services_up(bootstrap, uri, args.jurisdictions, ports)
         workbench_up(ports, ports["workbench"])
     except ServerError as exc:
@@ -149,7 +175,14 @@ def cmd_up(args) -> None:
                         role="org_department", jurisdiction=args.jurisdictions.split(",")[0])
     print(f"\n全部就绪。组织部开发令牌（{args.jurisdictions.split(',')[0]}）：\n{token}\n")
     if not args.no_demo:
+        from deploy.demo import accounts as demo_accounts
         from deploy.demo.up import load_if_empty
+
+        served = args.jurisdictions.split(",")
+        codes = [c for c in demo_accounts.DEMO_JURISDICTIONS if c in served]
+        made, kept = demo_accounts.create(f"http://127.0.0.1:{ports['accounts']}",
+                                          demo_accounts.dev_admin(state_dir() / "keys"), codes)
+        demo_accounts.print_login(_keycloak().url, made, kept)
 
         load_if_empty(state_dir(), ports, args.jurisdictions)
     if args.detach:
@@ -262,12 +295,13 @@ def parser() -> argparse.ArgumentParser:
                     help="本部署服务的行政区划代码，逗号分隔")
     up.add_argument("--kafka-port", type=int, help=f"Kafka 端口（默认 {KAFKA_PORT}，或上次所用）")
     up.add_argument("--store-port", type=int, help=f"存储端口（默认 {STORE_PORT}，或上次所用）")
+    up.add_argument("--keycloak-port", type=int, help=f"Keycloak 端口（默认 {KEYCLOAK_PORT}，或上次所用）")
     up.add_argument("--port", action="append", metavar="SERVICE=PORT",
-                    help="服务端口，如 --port selection=9101（默认 8101–8104，看板 8100，工作台 8110）")
+                    help="服务端口，如 --port selection=9101（默认 8101–8105，看板 8100，工作台 8110）")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="停止 `ganxun up` 启动的一切（数据保留）").set_defaults(func=cmd_down)
 
-    srv = sub.add_parser("servers", help="本机 Kafka 与存储")
+    srv = sub.add_parser("servers", help="本机 Kafka、存储与身份认证（Keycloak）")
     srv.add_argument("action", choices=["up", "down", "status"])
     srv.set_defaults(func=lambda a: {"up": servers_up, "down": servers_down, "status": servers_status}[a.action]())
 

@@ -25,6 +25,8 @@ def local_today() -> date:
 
 
 def refuse_movable_in_production(variable: str) -> None:
-    """Stop the service if a movable clock (`variable`) is on beside production keys."""
-    if any(os.environ.get(k) for k in PRODUCTION_KEYS):
+    """Stop the service if a movable clock (`variable`) is on beside production keys or an
+    issuer, unless the deployment says it is a development one (GANXUN_ENV=dev: `ganxun
+    up`, whose services trust its local Keycloak and the development key alike)."""
+    if any(os.environ.get(k) for k in PRODUCTION_KEYS) and os.environ.get("GANXUN_ENV") != "dev":
         raise SystemExit(f"生产配置（已设置正式验签密钥或身份认证签发方）不允许启用可调时钟 {variable}，拒绝启动。")

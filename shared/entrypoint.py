@@ -14,7 +14,7 @@ from shared.logging import configure
 from shared.runtime import Runtime, ServiceDefinition
 from shared.settings import Settings
 
-SERVICES = ("selection", "teaching", "records", "followup", "dashboard")
+SERVICES = ("selection", "teaching", "records", "followup", "dashboard", "accounts")
 
 
 def definition(name: str) -> ServiceDefinition:

@@ -11,7 +11,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from deploy.local.process import state_dir
 from shared import jurisdiction as jur
 
-DEFAULT_PORTS = {"dashboard": 8100, "selection": 8101, "teaching": 8102, "records": 8103, "followup": 8104}
+DEFAULT_PORTS = {"dashboard": 8100, "selection": 8101, "teaching": 8102, "records": 8103, "followup": 8104,
+                 "accounts": 8105}
 
 
 class Settings(BaseSettings):

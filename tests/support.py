@@ -76,8 +76,10 @@ def env_of(s: Settings) -> dict[str, str]:
 class ServiceProcess:
     """A real service process (`python -m services.NAME`), killable with SIGKILL."""
 
-    def __init__(self, s: Settings, components: str = "api,relay,projectors", log: Path | None = None) -> None:
+    def __init__(self, s: Settings, components: str = "api,relay,projectors", log: Path | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.settings = s
+        self.env = env or {}  # beyond the settings: e.g. GANXUN_OIDC_ISSUER, GANXUN_ACCOUNTS_*
         self.components = components
         self.port = free_port() if "api" in components else None
         self.log = log
@@ -92,7 +94,7 @@ class ServiceProcess:
         if self.port:
             argv += ["--port", str(self.port)]
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL
-        self.proc = subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, **env_of(self.settings)},
+        self.proc = subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, **env_of(self.settings), **self.env},
                                      stdout=out, stderr=subprocess.STDOUT)
         if wait and self.port:
             self.wait_ready()

@@ -13,7 +13,7 @@ import pytest
 from deploy.local.process import REPO_ROOT, free_port, port_open
 
 pytestmark = pytest.mark.integration
-SERVICES = ("selection", "teaching", "records", "followup", "dashboard")
+SERVICES = ("selection", "teaching", "records", "followup", "dashboard", "accounts")
 
 
 def _ganxun(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -25,16 +25,19 @@ def test_up_down_up_keeps_data(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.endswith(("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI"))}
     env["GANXUN_STATE_DIR"] = str(tmp_path / "state")
     ports = {name: free_port() for name in (*SERVICES, "workbench")}
-    kafka_port, store_port = free_port(), free_port()
+    kafka_port, store_port, keycloak_port = free_port(), free_port(), free_port()
     up_args = ["up", "--detach", "--no-demo", "--kafka-port", str(kafka_port), "--store-port", str(store_port),
+               "--keycloak-port", str(keycloak_port),
                *[a for name, p in ports.items() for a in ("--port", f"{name}={p}")]]
     token = lambda role, name: _ganxun(env, "token", "--role", role, "--jurisdiction", "371428",  # noqa: E731
                                        "--name", name).stdout.strip()
     try:
-        first = _ganxun(env, *up_args)
+        first = _ganxun(env, *up_args, timeout=600)
         assert first.returncode == 0, first.stderr
         assert "全部就绪" in first.stdout and f"127.0.0.1:{ports['teaching']}/docs" in first.stdout
         assert f"工作台     http://127.0.0.1:{ports['workbench']}/" in first.stdout
+        realm = f"http://127.0.0.1:{keycloak_port}/realms/ganxun/.well-known/openid-configuration"
+        assert httpx.get(realm).json()["issuer"].endswith(f":{keycloak_port}/realms/ganxun")   # logins ready too
         for p in ports.values():
             assert httpx.get(f"http://127.0.0.1:{p}/readyz").json()["ready"] is True
 
@@ -76,9 +79,9 @@ def test_up_down_up_keeps_data(tmp_path):
 
         down = _ganxun(env, "down")
         assert down.returncode == 0, down.stderr
-        assert not any(port_open("127.0.0.1", p) for p in (*ports.values(), kafka_port, store_port))
+        assert not any(port_open("127.0.0.1", p) for p in (*ports.values(), kafka_port, store_port, keycloak_port))
 
-        again = _ganxun(env, *up_args)
+        again = _ganxun(env, *up_args, timeout=600)
         assert again.returncode == 0, again.stderr
         assert [t["name"] for t in roster()["trainees"]] == ["赵敏"], "data kept across down and up"
     finally:

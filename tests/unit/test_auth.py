@@ -245,3 +245,16 @@ def test_a_service_started_without_keys_issuer_or_dev_flag_exits_saying_what_to_
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert NO_KEYS_MESSAGE in done.stderr
+
+
+def test_a_development_deployment_with_an_issuer_trusts_both_and_a_production_one_only_the_issuer(tmp_path, rsa_key):
+    issuer = FakeIssuer([_jwk(rsa_key, "k1", "RS256")])
+    dev = verifier_for(Settings(service="selection", keys_dir=tmp_path, env="dev", oidc_issuer=ISS))
+    dev.trusted = issuer.verifier()
+    private, _ = ensure_dev_keys(tmp_path)
+    dev_token = "Bearer " + issue_token(private, user_id="u", name="n", role="unit", jurisdiction="371428")
+    kc_token = "Bearer " + jwt.encode(_keycloak_claims(), rsa_key, algorithm="RS256", headers={"kid": "k1"})
+    assert dev.verify(dev_token).user_id == "u" and dev.verify(kc_token).user_id == "wucheng-clerk"
+    prod = verifier_for(Settings(service="selection", keys_dir=tmp_path, env="", oidc_issuer=ISS))
+    with pytest.raises(Unauthenticated, match="签发方"):
+        prod.verify(dev_token)

@@ -100,6 +100,11 @@ def test_graduates_are_pending_until_their_milestones_arrive():
 def test_a_movable_clock_is_refused_with_production_keys(monkeypatch):
     monkeypatch.setenv("GANXUN_FOLLOWUP_MOVABLE_CLOCK", "1")
     monkeypatch.setenv("GANXUN_JWKS_URL", "https://sso.example.gov.cn/jwks")
+    monkeypatch.delenv("GANXUN_ENV", raising=False)
+    with pytest.raises(SystemExit, match="生产配置"):
+        clock.FollowUpSettings.load()
+    monkeypatch.delenv("GANXUN_JWKS_URL")
+    monkeypatch.setenv("GANXUN_OIDC_ISSUER", "https://sso.example.gov.cn/realms/ganxun")
     with pytest.raises(SystemExit, match="生产配置"):
         clock.FollowUpSettings.load()
 

@@ -1,0 +1,1 @@
+"""The accounts service (账号管理)."""
