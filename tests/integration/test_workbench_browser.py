@@ -113,7 +113,8 @@ def roles_world(identity, tmp_path_factory):
         names[key] = (username, name, role, unit)
     log = tmp_path_factory.mktemp("workbench") / "workbench.log"
     # no services behind it here: each page then says, in Chinese, that the service cannot be reached
-    closed = {name: f"http://127.0.0.1:{free_port()}" for name in ("selection", "teaching", "records", "followup")}
+    closed = {name: f"http://127.0.0.1:{free_port()}"
+              for name in ("selection", "teaching", "records", "followup")}
     wb = WorkbenchProcess(identity.issuer, closed, log).start()
     yield wb, county, names
     wb.stop()
@@ -139,7 +140,8 @@ async def test_each_role_logs_in_through_keycloak_and_sees_its_own_menu(roles_wo
             assert figures["bytes"] < 1_000_000                     # gzip keeps it under 1 MB
             await first.context.close()
             for key, (username, name, role, unit) in names.items():
-                page = await log_in(browser, wb, username, shot="keycloak-login.png" if key == "org" else None)
+                shot = "keycloak-login.png" if key == "org" else None
+                page = await log_in(browser, wb, username, shot=shot)
                 who = await page.inner_text("[data-test=who]")
                 assert name in who and county in who
                 if unit:
@@ -206,7 +208,8 @@ def county_world(identity, servers, tmp_path_factory):
     procs = []
     try:
         for name in ("selection", "teaching"):
-            procs.append(ServiceProcess(settings(name, servers, [county]), log=folder / f"{name}.log").start())
+            s = settings(name, servers, [county])
+            procs.append(ServiceProcess(s, log=folder / f"{name}.log").start())
     finally:
         for k, v in saved.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
@@ -359,7 +362,8 @@ async def test_wucheng_three_steps_and_a_day_of_teaching_through_the_pages(count
             await publish(servers.kafka, "selection", county, f"class-{day_class}", [
                 sel.ClassOpened(class_id=day_class, title="武城县村党组织书记示范班", capacity=30,
                                 starts_on=today, ends_on=today, organiser="县委党校"),
-                *[sel.TraineeNominated(class_id=day_class, cadre_id=c, name=n, unit=u) for c, n, u in TRAINEES_TODAY],
+                *[sel.TraineeNominated(class_id=day_class, cadre_id=c, name=n, unit=u)
+                  for c, n, u in TRAINEES_TODAY],
                 *[sel.NominationConfirmed(class_id=day_class, cadre_id=c, name=n, unit=u)
                   for c, n, u in TRAINEES_TODAY]])
 

@@ -48,7 +48,8 @@ def test_user_from_claims_or_from_keycloak_realm_roles():
     k = oidc.user_of({"sub": "u2", "preferred_username": "dx", "jurisdiction": "371428",
                       "realm_access": {"roles": ["offline_access", "party_school"]}})
     assert (k.name, k.role) == ("dx", "party_school")
-    assert oidc.user_of({"sub": "u4", "name": "乙", "jurisdiction": "371428", "roles": ["unit"]}).role == "unit"
+    listed = oidc.user_of({"sub": "u4", "name": "乙", "jurisdiction": "371428", "roles": ["unit"]})
+    assert listed.role == "unit"
     with pytest.raises(Unauthenticated, match="没有干训系统的角色"):
         oidc.user_of({"sub": "u3", "jurisdiction": "371428", "realm_access": {"roles": ["offline_access"]}})
 
