@@ -282,6 +282,21 @@ async def test_wucheng_three_steps_and_a_day_of_teaching_through_the_pages(count
             await org.keyboard.press("Enter")
             await expect(org.locator("[data-test=cadres] .el-table__row")).to_have_count(1)
 
+            # one cadre registered by hand: a mistyped 身份证号 is refused with the service's words
+            await org.click("[data-test=add-cadre]")
+            form = org.locator("[data-test=cadre-form]")
+            good = id_number("1992-06-18", 300, True)
+            bad = good[:-1] + ("0" if good[-1] != "0" else "1")
+            await form.locator("input[placeholder=姓名]").fill("孙建国")
+            await form.locator("input[placeholder='18 位身份证号']").fill(bad)
+            await form.locator("input[placeholder=工作单位]").fill("县农业农村局")
+            await org.click("[data-test=register]")
+            await expect(org.locator("[data-test=register-problem]")).to_contain_text("校验位")
+            await org.screenshot(path=str(out / "register-refused.png"))
+            await form.locator("input[placeholder='18 位身份证号']").fill(good)
+            await org.click("[data-test=register]")
+            await expect(org.locator("[data-test=cadres] .el-table__body")).to_contain_text("孙建国")
+
             # 2. open a class with quotas for two units picked from the registry's units
             await org.click("text=开设班次")
             await org.fill("input[placeholder^='如：2026']", "武城县年轻干部培训班")
@@ -306,11 +321,14 @@ async def test_wucheng_three_steps_and_a_day_of_teaching_through_the_pages(count
             await org.click("[data-test=draw]")
             result = org.locator("[data-test=scope-result]")
             await result.wait_for()
-            assert "共 6 人" in await result.inner_text()
+            assert "共 7 人" in await result.inner_text()
             await org.screenshot(path=str(out / "scope.png"), full_page=True)
 
             # 4. the finance bureau's clerk: three ticked for a quota of two is refused as a whole
             fin = await log_in(browser, wb, user("fin"))
+            tasks = fin.locator("[data-test=tasks] .el-table__body")
+            await expect(tasks).to_contain_text("武城县年轻干部培训班：名额 2，已推荐 0，还可推荐 2 人")
+            await fin.screenshot(path=str(out / "home-unit-quota.png"))
             await fin.goto(f"{wb.url}/unit/classes/{class_id}")
             table = fin.locator("[data-test=unit-scope] .el-table__body .el-table__row")
             await table.first.wait_for()
@@ -337,7 +355,11 @@ async def test_wucheng_three_steps_and_a_day_of_teaching_through_the_pages(count
             await edu.click("[data-test=recommend]")
             await expect(edu.locator("[data-test=nominees] .el-table__row")).to_have_count(2)
 
-            # 5. 组织部 confirms: one rejected with a reason, the others confirmed together
+            # 5. 组织部 confirms: its home lists what waits, then one rejected with a reason, the others together
+            await org.click("text=我的待办")
+            await expect(org.locator("[data-test=tasks] .el-table__body")).to_contain_text(
+                "武城县年轻干部培训班：4 名待确定")
+            await org.screenshot(path=str(out / "home-org-queue.png"))
             await org.click("text=待确定队列")
             card = org.locator("[data-test='queue-武城县年轻干部培训班']")
             await card.wait_for()
@@ -356,6 +378,11 @@ async def test_wucheng_three_steps_and_a_day_of_teaching_through_the_pages(count
             assert roster.count("已确定") == 3 and "未确定" in roster and "本年度已参加同类培训" in roster
             await org.screenshot(path=str(out / "class-page.png"), full_page=True)
             assert class_id not in await org.inner_text("body")          # names, never ids
+            await org.click("text=统计报表")
+            await org.locator("[data-test=coverage-chart] canvas").wait_for()
+            await org.locator("[data-test=hours-chart] canvas").wait_for()
+            assert "0 / 7 人" in await org.inner_text("main")                # nobody trained in five years yet
+            await org.screenshot(path=str(out / "reports.png"), full_page=True)
 
             # a day of teaching: a class that started today, its roster as selection sent it
             day_class = f"day-{county}"
@@ -403,7 +430,10 @@ async def test_wucheng_three_steps_and_a_day_of_teaching_through_the_pages(count
             assert "排课冲突" in await clash.inner_text()
             await school.screenshot(path=str(out / "timetable-clash.png"), full_page=True)
 
-            await school.click("[data-test=sessions] .el-table__body >> text=点名")
+            await school.click("text=我的待办")
+            await expect(school.locator("[data-test=tasks] .el-table__body")).to_contain_text("考勤未结束（3 人未签到）")
+            await school.screenshot(path=str(out / "home-school.png"))
+            await school.click("[data-test=tasks] .el-table__body >> text=去办理")
             await school.wait_for_selector("[data-test=roll]")
             for name, mark in (("孙丽", "出勤"), ("钱军", "迟到"), ("吴霞", "请假")):
                 await school.locator(f"[data-test=roll] .el-table__body [data-test='mark-{name}']").locator(
