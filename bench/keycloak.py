@@ -18,7 +18,9 @@ from deploy.local.keycloak import KeycloakServer, provision
 
 def _rss_mb(pid: int) -> float:
     """The JVM's RSS: kc.sh execs java, or runs it as its child."""
-    pids = [str(pid)] + subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    pids = [str(pid)] + subprocess.run(
+        ["pgrep", "-P", str(pid)], capture_output=True, text=True
+    ).stdout.split()
     out = subprocess.run(["ps", "-o", "rss=", "-p", ",".join(pids)], capture_output=True, text=True).stdout
     return max(int(x) for x in out.split()) / 1024
 

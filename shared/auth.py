@@ -32,7 +32,9 @@ ISSUER = "ganxun"
 AUDIENCE = "ganxun"
 # Asymmetric only: a shared-secret (HS*) token could be forged by anyone holding the
 # secret, and "none" by anyone at all.
-ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+ALLOWED_ALGORITHMS = (
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+)
 DEFAULT_MAX_LIFETIME = 12 * 3600  # `ganxun token`'s default; Keycloak's access tokens live 5 minutes
 JWKS_REFRESH_INTERVAL = 60.0      # an unknown `kid` fetches the JWKS again at most this often
 CLOCK_LEEWAY = 30
@@ -167,7 +169,8 @@ class KeySet:
     of forged tokens cannot turn the service into a flood of requests to the issuer."""
 
     def __init__(self, *, issuer: str | None = None, jwks_url: str | None = None,
-                 fetch: Callable[[str], dict] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 fetch: Callable[[str], dict] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if not (issuer or jwks_url):
             raise ValueError("an issuer or a JWKS URL is required")
         self.issuer = issuer
@@ -223,7 +226,8 @@ class Verifier:
     and `aud`; `exp - iat` may not exceed `max_lifetime`."""
 
     def __init__(self, public_pem: bytes | None = None, jwks_url: str | None = None, *,
-                 issuer: str | None = None, audience: str = AUDIENCE, max_lifetime: int = DEFAULT_MAX_LIFETIME,
+                 issuer: str | None = None, audience: str = AUDIENCE,
+                 max_lifetime: int = DEFAULT_MAX_LIFETIME,
                  claims: ClaimNames | None = None, keyset: KeySet | None = None) -> None:
         if public_pem is None and jwks_url is None and issuer is None and keyset is None:
             raise ValueError("a public key, a JWKS URL or an issuer is required")
@@ -294,8 +298,9 @@ class Verifier:
         if key is None:
             raise Unauthenticated("登录令牌无效：签名公钥未知（不是本部署信任的签发方签发的）。", code="bad_token")
         try:
-            claims = jwt.decode(token, key, algorithms=[header["alg"]], audience=self.audience, issuer=self.issuer,
-                                leeway=CLOCK_LEEWAY, options={"require": ["exp", "iat", "sub", "aud", "iss"]})
+            claims = jwt.decode(token, key, algorithms=[header["alg"]], audience=self.audience,
+                                issuer=self.issuer, leeway=CLOCK_LEEWAY,
+                                options={"require": ["exp", "iat", "sub", "aud", "iss"]})
         except jwt.ExpiredSignatureError as exc:
             raise Unauthenticated("登录令牌已过期，请重新获取。", code="token_expired") from exc
         except jwt.InvalidAudienceError as exc:
@@ -359,9 +364,11 @@ def verifier_for(settings) -> Verifier | EitherVerifier:
     """The deployment's verifier, from its settings; SystemExit with NO_KEYS_MESSAGE when
     it has no issuer, JWKS or key and is not declared a development deployment. A
     development deployment with an issuer trusts both (EitherVerifier)."""
-    claims = ClaimNames.parse(user_id=settings.claim_user_id, name=settings.claim_name, role=settings.claim_role,
-                              jurisdiction=settings.claim_jurisdiction, unit=settings.claim_unit)
-    common = {"audience": settings.oidc_audience, "max_lifetime": settings.token_max_lifetime, "claims": claims}
+    claims = ClaimNames.parse(user_id=settings.claim_user_id, name=settings.claim_name,
+                              role=settings.claim_role, jurisdiction=settings.claim_jurisdiction,
+                              unit=settings.claim_unit)
+    common = {"audience": settings.oidc_audience, "max_lifetime": settings.token_max_lifetime,
+              "claims": claims}
     trusted = None
     if settings.oidc_issuer:
         trusted = Verifier(jwks_url=settings.jwks_url, issuer=settings.oidc_issuer, **common)

@@ -20,6 +20,7 @@ import time
 import urllib.request
 
 from deploy.local.process import DetachedProcess, ServerError, state_dir
+from shared.clock import PRODUCTION_KEYS
 from shared.settings import DEFAULT_PORTS
 
 SERVICES = ("selection", "teaching", "records", "followup", "dashboard", "accounts")
@@ -79,8 +80,8 @@ def servers_down() -> None:
 
 
 def servers_status() -> None:
-    print(json.dumps({"kafka": _kafka().status(), "store": _store().status(), "identity": _keycloak().status()},
-                     ensure_ascii=False, indent=2))
+    status = {"kafka": _kafka().status(), "store": _store().status(), "identity": _keycloak().status()}
+    print(json.dumps(status, ensure_ascii=False, indent=2))
 
 
 # -- services ------------------------------------------------------------------
@@ -99,10 +100,11 @@ def _ready(port: int) -> bool:
 def services_up(bootstrap: str, uri: str, jurisdictions: str, ports: dict[str, int]) -> None:
     env = {"GANXUN_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "GANXUN_MONGODB_URI": uri,
            "GANXUN_JURISDICTIONS": jurisdictions}
-    if not any(os.environ.get(k) for k in ("GANXUN_JWKS_URL", "GANXUN_JWT_PUBLIC_KEY_FILE", "GANXUN_OIDC_ISSUER")):
+    if not any(os.environ.get(k) for k in PRODUCTION_KEYS):
         # Development keys, said so explicitly (shared/auth.verifier_for); the demo moves
         # selection's and follow-up's "today" (dev only).
-        env |= {"GANXUN_ENV": "dev", "GANXUN_SELECTION_MOVABLE_CLOCK": "1", "GANXUN_FOLLOWUP_MOVABLE_CLOCK": "1"}
+        env |= {"GANXUN_ENV": "dev", "GANXUN_SELECTION_MOVABLE_CLOCK": "1",
+                "GANXUN_FOLLOWUP_MOVABLE_CLOCK": "1"}
         from shared.auth import ensure_dev_keys
 
         ensure_dev_keys(state_dir() / "keys")       # one pair, made before the services read it

@@ -22,10 +22,14 @@ ERROR = {
     },
 }
 RESPONSES = {
-    "401": {"description": "未登录，或令牌无效、过期（须重新登录）",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-    "403": {"description": "已登录，但角色、辖区或单位无权执行此操作",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+    "401": {
+        "description": "未登录，或令牌无效、过期（须重新登录）",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    },
+    "403": {
+        "description": "已登录，但角色、辖区或单位无权执行此操作",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    },
 }
 
 
@@ -33,11 +37,17 @@ def secure(doc: dict, issuer: str | None) -> dict:
     components = doc.setdefault("components", {})
     components.setdefault("schemas", {}).setdefault("Error", ERROR)
     schemes = components.setdefault("securitySchemes", {})
-    schemes["accessTokenQuery"] = {"type": "apiKey", "in": "query", "name": "access_token",
-                                   "description": "访问令牌作为查询参数（仅实时推送接口）"}
+    schemes["accessTokenQuery"] = {
+        "type": "apiKey",
+        "in": "query",
+        "name": "access_token",
+        "description": "访问令牌作为查询参数（仅实时推送接口）",
+    }
     if issuer:
-        schemes["oidc"] = {"type": "openIdConnect",
-                           "openIdConnectUrl": f"{issuer.rstrip('/')}/.well-known/openid-configuration"}
+        schemes["oidc"] = {
+            "type": "openIdConnect",
+            "openIdConnectUrl": f"{issuer.rstrip('/')}/.well-known/openid-configuration",
+        }
     for ops in doc.get("paths", {}).values():
         for op in ops.values():
             if not isinstance(op, dict):
@@ -45,7 +55,9 @@ def secure(doc: dict, issuer: str | None) -> dict:
             if op.get("security"):
                 if issuer and {"oidc": []} not in op["security"]:
                     op["security"].append({"oidc": []})
-            elif any(p.get("in") == "query" and p.get("name") == "access_token" for p in op.get("parameters", [])):
+            elif any(
+                p.get("in") == "query" and p.get("name") == "access_token" for p in op.get("parameters", [])
+            ):
                 op["security"] = [{"accessTokenQuery": []}]
             else:
                 continue

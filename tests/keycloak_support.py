@@ -63,22 +63,43 @@ class Identity:
 
     def admin(self) -> httpx.Client:
         """An httpx client on /admin/realms/ganxun with a fresh master-realm admin token."""
-        return httpx.Client(base_url=f"{self.url}/admin/realms/{REALM}", timeout=60,
-                            headers={"Authorization": f"Bearer {self.server.admin_token()}"})
+        return httpx.Client(
+            base_url=f"{self.url}/admin/realms/{REALM}",
+            timeout=60,
+            headers={"Authorization": f"Bearer {self.server.admin_token()}"},
+        )
 
     def ensure_test_client(self) -> None:
-        mappers = next(c for c in json.loads(REALM_FILE.read_text())["clients"]
-                       if c["clientId"] == "ganxun-workbench")["protocolMappers"]
+        mappers = next(
+            c for c in json.loads(REALM_FILE.read_text())["clients"] if c["clientId"] == "ganxun-workbench"
+        )["protocolMappers"]
         with self.admin() as c:
             if c.get("/clients", params={"clientId": TEST_CLIENT}).json():
                 return
-            r = c.post("/clients", json={
-                "clientId": TEST_CLIENT, "name": "tests only: password grant", "publicClient": True,
-                "directAccessGrantsEnabled": True, "standardFlowEnabled": False, "protocolMappers": mappers})
+            r = c.post(
+                "/clients",
+                json={
+                    "clientId": TEST_CLIENT,
+                    "name": "tests only: password grant",
+                    "publicClient": True,
+                    "directAccessGrantsEnabled": True,
+                    "standardFlowEnabled": False,
+                    "protocolMappers": mappers,
+                },
+            )
             r.raise_for_status()
 
-    def create_user(self, username: str, role: str, jurisdiction: str, *, unit: str | None = None,
-                    person_id: str | None = None, name: str = "测试用户", password: str = DEFAULT_PASSWORD) -> str:
+    def create_user(
+        self,
+        username: str,
+        role: str,
+        jurisdiction: str,
+        *,
+        unit: str | None = None,
+        person_id: str | None = None,
+        name: str = "测试用户",
+        password: str = DEFAULT_PASSWORD,
+    ) -> str:
         """A user with one ganxun role; returns Keycloak's user id."""
         attributes = {"jurisdiction": [jurisdiction]}
         if unit:
@@ -86,9 +107,16 @@ class Identity:
         if person_id:
             attributes["person_id"] = [person_id]
         with self.admin() as c:
-            r = c.post("/users", json={
-                "username": username, "enabled": True, "firstName": name, "attributes": attributes,
-                "credentials": [{"type": "password", "value": password, "temporary": False}]})
+            r = c.post(
+                "/users",
+                json={
+                    "username": username,
+                    "enabled": True,
+                    "firstName": name,
+                    "attributes": attributes,
+                    "credentials": [{"type": "password", "value": password, "temporary": False}],
+                },
+            )
             if r.status_code != 201:
                 raise AssertionError(f"create user {username}: {r.status_code} {r.text}")
             user_id = r.headers["location"].rsplit("/", 1)[1]
@@ -99,9 +127,17 @@ class Identity:
 
     def login(self, username: str, password: str = DEFAULT_PASSWORD) -> httpx.Response:
         """The password grant's raw answer (tests of refused logins read its status)."""
-        return httpx.post(self.token_url, timeout=30, data={
-            "grant_type": "password", "client_id": TEST_CLIENT, "username": username, "password": password,
-            "scope": "openid"})
+        return httpx.post(
+            self.token_url,
+            timeout=30,
+            data={
+                "grant_type": "password",
+                "client_id": TEST_CLIENT,
+                "username": username,
+                "password": password,
+                "scope": "openid",
+            },
+        )
 
     def token(self, username: str, password: str = DEFAULT_PASSWORD) -> str:
         r = self.login(username, password)

@@ -94,8 +94,8 @@ class ServiceProcess:
         if self.port:
             argv += ["--port", str(self.port)]
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL
-        self.proc = subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, **env_of(self.settings), **self.env},
-                                     stdout=out, stderr=subprocess.STDOUT)
+        env = {**os.environ, **env_of(self.settings), **self.env}
+        self.proc = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         if wait and self.port:
             self.wait_ready()
         return self

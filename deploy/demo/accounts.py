@@ -36,13 +36,18 @@ def demo_accounts(codes=DEMO_JURISDICTIONS) -> list[DemoAccount]:
         place = jur.name(code)
         for role, title in ROLES.items():
             if role == "analyst" and level == 6:
-                continue                      # analysts sit at a province or city
+                continue  # analysts sit at a province or city
             if role in ("unit", "trainee") and level == 2:
-                continue                      # units and trainees belong to a city or county
+                continue  # units and trainees belong to a city or county
             unit = ("县" if level == 6 else "市") + "教育局" if role in ("unit", "trainee") else None
-            person = f"demo-{role.replace('_', '-')}-{code}" if role in ("trainee", "mentor", "recorder") else None
-            out.append(DemoAccount(f"{role.replace('_', '-')}-{code}", f"{place}{title}（演示）", role, code, unit,
-                                   person))
+            person = (
+                f"demo-{role.replace('_', '-')}-{code}" if role in ("trainee", "mentor", "recorder") else None
+            )
+            out.append(
+                DemoAccount(
+                    f"{role.replace('_', '-')}-{code}", f"{place}{title}（演示）", role, code, unit, person
+                )
+            )
     return out
 
 
@@ -51,8 +56,9 @@ def dev_admin(keys_dir):
     private = ensure_dev_keys(keys_dir)[0]
 
     def headers(code: str) -> dict[str, str]:
-        token = issue_token(private, user_id=f"demo-admin-{code}", name="演示账号初始化", role="admin",
-                            jurisdiction=code)
+        token = issue_token(
+            private, user_id=f"demo-admin-{code}", name="演示账号初始化", role="admin", jurisdiction=code
+        )
         return {"Authorization": f"Bearer {token}"}
 
     return headers
@@ -63,9 +69,20 @@ def create(accounts_url: str, admin_of, codes=DEMO_JURISDICTIONS) -> tuple[int, 
     made = kept = 0
     with httpx.Client(timeout=60) as http:
         for a in demo_accounts(codes):
-            r = http.post(f"{accounts_url}/accounts", headers=admin_of(a.jurisdiction), json={
-                "username": a.username, "name": a.name, "role": a.role, "jurisdiction": a.jurisdiction,
-                "unit": a.unit, "person_id": a.person_id, "password": DEMO_PASSWORD, "temporary_password": False})
+            r = http.post(
+                f"{accounts_url}/accounts",
+                headers=admin_of(a.jurisdiction),
+                json={
+                    "username": a.username,
+                    "name": a.name,
+                    "role": a.role,
+                    "jurisdiction": a.jurisdiction,
+                    "unit": a.unit,
+                    "person_id": a.person_id,
+                    "password": DEMO_PASSWORD,
+                    "temporary_password": False,
+                },
+            )
             if r.status_code == 201:
                 made += 1
             elif r.status_code == 422 and r.json().get("code") == "username_taken":
@@ -76,9 +93,11 @@ def create(accounts_url: str, admin_of, codes=DEMO_JURISDICTIONS) -> tuple[int, 
 
 
 def print_login(keycloak_url: str, made: int, kept: int) -> None:
-    print(f"\n演示账号：新建 {made} 个，已有 {kept} 个。每个演示辖区（湖南省 430000、湖州市 330500、武城县 371428、"
-          f"寻甸县 530129）每个角色一个，用户名为 角色-辖区代码，如 org-department-371428、admin-430000、"
-          f"unit-371428；角色名中的下划线写作横线。\n"
-          f"演示密码（仅限演示，切勿用于真实数据）：{DEMO_PASSWORD}\n"
-          f"登录页：{keycloak_url}/realms/ganxun/account （工作台上线后从工作台登录）；完整列表见 README“身份与登录”。",
-          flush=True)
+    print(
+        f"\n演示账号：新建 {made} 个，已有 {kept} 个。每个演示辖区（湖南省 430000、湖州市 330500、武城县 371428、"
+        f"寻甸县 530129）每个角色一个，用户名为 角色-辖区代码，如 org-department-371428、admin-430000、"
+        f"unit-371428；角色名中的下划线写作横线。\n"
+        f"演示密码（仅限演示，切勿用于真实数据）：{DEMO_PASSWORD}\n"
+        f"登录页：{keycloak_url}/realms/ganxun/account （工作台上线后从工作台登录）；完整列表见 README“身份与登录”。",
+        flush=True,
+    )

@@ -93,7 +93,9 @@ def find_java_home() -> Path:
         candidates.append(Path(os.environ["JAVA_HOME"]))
     candidates.append(Path("/usr/lib/jvm/temurin-25-jdk-amd64"))
     found = [Path(p) for p in glob.glob("/usr/lib/jvm/*") if not Path(p).is_symlink()]
-    candidates += sorted(found, key=lambda p: [int(n) for n in re.findall(r"\d+", p.name)] or [0], reverse=True)
+    candidates += sorted(
+        found, key=lambda p: [int(n) for n in re.findall(r"\d+", p.name)] or [0], reverse=True
+    )
     for home in candidates:
         java = home / "bin" / "java"
         if java.is_file() and _java_major(str(java)) >= MIN_JAVA:
@@ -119,7 +121,9 @@ def provision(cache: Path | None = None) -> Path:
         return home
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise MissingToolError("mvn", "从 Maven Central 下载 Keycloak (resolving Keycloak from Maven Central)", MVN_HINT)
+        raise MissingToolError(
+            "mvn", "从 Maven Central 下载 Keycloak (resolving Keycloak from Maven Central)", MVN_HINT
+        )
     root.mkdir(parents=True, exist_ok=True)
     with open(root / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -128,13 +132,22 @@ def provision(cache: Path | None = None) -> Path:
         print(
             f"正在准备 Keycloak {KEYCLOAK_VERSION}（下载约 177 MB 并构建一次，约需一两分钟）… "
             f"(provisioning Keycloak {KEYCLOAK_VERSION}: download and one-off build)",
-            file=sys.stderr, flush=True,
+            file=sys.stderr,
+            flush=True,
         )
         started = time.monotonic()
         download = root / "download"
         shutil.rmtree(download, ignore_errors=True)
-        argv = [mvn, "-q", "-B", "-Dstyle.color=never", "dependency:copy", f"-Dartifact={ARTIFACT}",
-                f"-DoutputDirectory={download}", "-Dmdep.stripVersion=false"]
+        argv = [
+            mvn,
+            "-q",
+            "-B",
+            "-Dstyle.color=never",
+            "dependency:copy",
+            f"-Dartifact={ARTIFACT}",
+            f"-DoutputDirectory={download}",
+            "-Dmdep.stripVersion=false",
+        ]
         proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         zips = list(download.glob("*.zip")) if download.is_dir() else []
         if proc.returncode != 0 or not zips:
@@ -156,14 +169,30 @@ def provision(cache: Path | None = None) -> Path:
         shutil.rmtree(download, ignore_errors=True)
         build = subprocess.run(
             [str(home / "bin" / "kc.sh"), "build", *BUILD_OPTIONS],
-            capture_output=True, text=True, stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
             env={**os.environ, "JAVA_HOME": str(java_home)},
         )
         if build.returncode != 0:
-            raise ServerError(f"kc.sh build 失败 (kc.sh build failed):\n{(build.stdout + build.stderr)[-3000:]}")
-        marker.write_text(json.dumps({"version": KEYCLOAK_VERSION, "build": wanted,
-                                      "seconds": round(time.monotonic() - started, 1)}) + "\n")
-        print(f"Keycloak 已就绪，用时 {time.monotonic() - started:.0f} 秒 (provisioned)", file=sys.stderr, flush=True)
+            raise ServerError(
+                f"kc.sh build 失败 (kc.sh build failed):\n{(build.stdout + build.stderr)[-3000:]}"
+            )
+        marker.write_text(
+            json.dumps(
+                {
+                    "version": KEYCLOAK_VERSION,
+                    "build": wanted,
+                    "seconds": round(time.monotonic() - started, 1),
+                }
+            )
+            + "\n"
+        )
+        print(
+            f"Keycloak 已就绪，用时 {time.monotonic() - started:.0f} 秒 (provisioned)",
+            file=sys.stderr,
+            flush=True,
+        )
     return home
 
 
@@ -174,7 +203,9 @@ def _jdbc(db: str) -> tuple[str, str, str, str]:
     """postgres://user[:password]@host:port/dbname -> (jdbc url, user, password, dbname)."""
     u = urlsplit(db)
     if u.scheme not in ("postgres", "postgresql") or not u.hostname or not u.port:
-        raise ServerError(f"数据库地址须形如 postgres://用户@主机:端口/库名 (db must be postgres://user@host:port/db): {db}")
+        raise ServerError(
+            f"数据库地址须形如 postgres://用户@主机:端口/库名 (db must be postgres://user@host:port/db): {db}"
+        )
     name = (u.path or "/keycloak").lstrip("/") or "keycloak"
     return f"jdbc:postgresql://{u.hostname}:{u.port}/{name}", u.username or "postgres", u.password or "", name
 
@@ -188,8 +219,14 @@ class KeycloakServer:
     config recorded.
     """
 
-    def __init__(self, folder: Path, port: int | None = None, db: str | None = None,
-                 admin_user: str = "ganxun-admin", admin_password: str | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        port: int | None = None,
+        db: str | None = None,
+        admin_user: str = "ganxun-admin",
+        admin_password: str | None = None,
+    ) -> None:
         self.folder = Path(folder).resolve()
         saved = self._load_config() or {}
         self.port: int = port or saved.get("port") or free_port()
@@ -209,8 +246,14 @@ class KeycloakServer:
 
     def _save_config(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        cfg = {"version": KEYCLOAK_VERSION, "port": self.port, "db": self.db, "own_pg_port": self.own_pg_port,
-               "admin_user": self.admin_user, "admin_password": self.admin_password}
+        cfg = {
+            "version": KEYCLOAK_VERSION,
+            "port": self.port,
+            "db": self.db,
+            "own_pg_port": self.own_pg_port,
+            "admin_user": self.admin_user,
+            "admin_password": self.admin_password,
+        }
         path = self.folder / CONFIG_NAME
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(cfg, indent=2) + "\n")
@@ -251,9 +294,16 @@ class KeycloakServer:
         return r.status_code == 200
 
     def admin_token(self) -> str:
-        r = httpx.post(f"{self.url}/realms/master/protocol/openid-connect/token", timeout=30, data={
-            "grant_type": "password", "client_id": "admin-cli",
-            "username": self.admin_user, "password": self.admin_password})
+        r = httpx.post(
+            f"{self.url}/realms/master/protocol/openid-connect/token",
+            timeout=30,
+            data={
+                "grant_type": "password",
+                "client_id": "admin-cli",
+                "username": self.admin_user,
+                "password": self.admin_password,
+            },
+        )
         if r.status_code != 200:
             raise ServerError(f"Keycloak 管理员登录失败 (admin login failed): {r.status_code} {r.text[:300]}")
         return r.json()["access_token"]
@@ -265,7 +315,9 @@ class KeycloakServer:
                 return
             r = c.post(f"{self.url}/admin/realms", json=json.loads(REALM_FILE.read_text()))
             if r.status_code not in (201, 409):
-                raise ServerError(f"导入 ganxun 领域失败 (realm import failed): {r.status_code} {r.text[:1000]}")
+                raise ServerError(
+                    f"导入 ganxun 领域失败 (realm import failed): {r.status_code} {r.text[:1000]}"
+                )
 
     def client_secret(self, client_id: str) -> str:
         """A confidential client's secret (Keycloak generates it at the realm's import)."""
@@ -295,18 +347,49 @@ class KeycloakServer:
         u = urlsplit(url)
         psql = shutil.which("psql") or "psql"
         exists = subprocess.run(
-            [psql, "-qAt", "-h", u.hostname, "-p", str(u.port), "-U", user, "-d", "postgres", "-c",
-             f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
-            capture_output=True, text=True, timeout=60,
+            [
+                psql,
+                "-qAt",
+                "-h",
+                u.hostname,
+                "-p",
+                str(u.port),
+                "-U",
+                user,
+                "-d",
+                "postgres",
+                "-c",
+                f"SELECT 1 FROM pg_database WHERE datname = '{name}'",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
             env={**os.environ, "PGPASSWORD": u.password or ""},
         )
         if exists.returncode != 0:
-            raise ServerError(f"无法连接 Keycloak 的数据库 (cannot reach Keycloak's database): {exists.stderr[-500:]}")
+            raise ServerError(
+                f"无法连接 Keycloak 的数据库 (cannot reach Keycloak's database): {exists.stderr[-500:]}"
+            )
         if exists.stdout.strip() != "1":
             made = subprocess.run(
-                [psql, "-q", "-h", u.hostname, "-p", str(u.port), "-U", user, "-d", "postgres",
-                 "-c", f'CREATE DATABASE "{name}" ENCODING \'UTF8\''],
-                capture_output=True, text=True, timeout=60, env={**os.environ, "PGPASSWORD": u.password or ""},
+                [
+                    psql,
+                    "-q",
+                    "-h",
+                    u.hostname,
+                    "-p",
+                    str(u.port),
+                    "-U",
+                    user,
+                    "-d",
+                    "postgres",
+                    "-c",
+                    f"CREATE DATABASE \"{name}\" ENCODING 'UTF8'",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env={**os.environ, "PGPASSWORD": u.password or ""},
             )
             if made.returncode != 0 and "already exists" not in made.stderr:
                 raise ServerError(f"创建 Keycloak 数据库失败 (CREATE DATABASE failed): {made.stderr[-500:]}")
@@ -341,11 +424,19 @@ class KeycloakServer:
             "KC_BOOTSTRAP_ADMIN_PASSWORD": self.admin_password,
         }
         argv = [
-            str(home / "bin" / "kc.sh"), "start", "--optimized",
-            "--http-enabled=true", f"--http-host={HOST}", f"--http-port={self.port}",
-            f"--hostname={self.url}", "--hostname-strict=false",
-            f"--db-url={jdbc}", f"--db-username={user}", f"--db-password={password or 'trust'}",
-            "--log=console", "--log-level=WARN,org.keycloak.services:INFO",
+            str(home / "bin" / "kc.sh"),
+            "start",
+            "--optimized",
+            "--http-enabled=true",
+            f"--http-host={HOST}",
+            f"--http-port={self.port}",
+            f"--hostname={self.url}",
+            "--hostname-strict=false",
+            f"--db-url={jdbc}",
+            f"--db-username={user}",
+            f"--db-password={password or 'trust'}",
+            "--log=console",
+            "--log-level=WARN,org.keycloak.services:INFO",
         ]
         self.proc.spawn(argv, env=env, cwd=self.folder)
         try:
@@ -364,8 +455,13 @@ class KeycloakServer:
             _PostgresCluster(self.folder, self.own_pg_port).stop()
 
     def status(self) -> dict:
-        return {"running": self.proc.running(), "url": self.url, "issuer": self.issuer, "pid": self.proc.pid(),
-                "folder": str(self.folder)}
+        return {
+            "running": self.proc.running(),
+            "url": self.url,
+            "issuer": self.issuer,
+            "pid": self.proc.pid(),
+            "folder": str(self.folder),
+        }
 
     def __enter__(self) -> KeycloakServer:
         self.start()

@@ -9,7 +9,13 @@ from pydantic import BaseModel, Field
 from services.accounts import handlers
 from services.accounts.directory import Directory, KeycloakDirectory, KeycloakSettings
 from services.accounts.domain import (
-    CreateAccount, DisableAccount, EnableAccount, Manager, ResetPassword, may_manage, valid_code,
+    CreateAccount,
+    DisableAccount,
+    EnableAccount,
+    Manager,
+    ResetPassword,
+    may_manage,
+    valid_code,
 )
 from shared.api import context, principal, runtime
 from shared.auth import ROLES, Principal
@@ -24,14 +30,18 @@ PASSWORD_HELP = "初始密码（不填则生成一次性临时密码并在回复
 
 
 class AccountIn(BaseModel):
-    username: str = Field(min_length=3, max_length=64, description="用户名（小写字母、数字、点、横线、下划线）")
+    username: str = Field(
+        min_length=3, max_length=64, description="用户名（小写字母、数字、点、横线、下划线）"
+    )
     name: str = Field(min_length=1, max_length=50, description="使用人真实姓名")
     role: str = Field(min_length=1, max_length=32, description=ROLE_HELP)
-    jurisdiction: str | None = Field(None, min_length=6, max_length=6,
-                                     description="行政区划代码（不填为管理员本人的辖区）")
+    jurisdiction: str | None = Field(
+        None, min_length=6, max_length=6, description="行政区划代码（不填为管理员本人的辖区）"
+    )
     unit: str | None = Field(None, min_length=1, max_length=100, description="所属单位（调训单位账号必填）")
-    person_id: str | None = Field(None, min_length=1, max_length=64,
-                                  description="人员编号：学员的干部编号、导师编号、记录员编号")
+    person_id: str | None = Field(
+        None, min_length=1, max_length=64, description="人员编号：学员的干部编号、导师编号、记录员编号"
+    )
     password: str | None = Field(None, min_length=1, max_length=64, description=PASSWORD_HELP)
     temporary_password: bool = Field(True, description="首次登录时须修改密码")
 
@@ -66,66 +76,118 @@ def manager(who: Principal) -> Manager:
 
 def _served(rt: Runtime, code: str) -> None:
     if not rt.settings.serves(code):
-        raise Forbidden(f"本账号服务（辖区 {rt.settings.deployment}）不管理辖区 {code} 的账号。",
-                        code="wrong_deployment", field="jurisdiction")
+        raise Forbidden(
+            f"本账号服务（辖区 {rt.settings.deployment}）不管理辖区 {code} 的账号。",
+            code="wrong_deployment",
+            field="jurisdiction",
+        )
 
 
 def routes() -> APIRouter:
     r = APIRouter(tags=["账号"])
 
     @r.post("/accounts", status_code=201, summary="开通账号（管理员；本辖区及下级，不超出本人可授予的角色）")
-    async def create(body: AccountIn, who: Principal = Depends(principal), ctx: Context = Depends(context),
-                     rt: Runtime = Depends(runtime), d: Directory = Depends(directory)):
+    async def create(
+        body: AccountIn,
+        who: Principal = Depends(principal),
+        ctx: Context = Depends(context),
+        rt: Runtime = Depends(runtime),
+        d: Directory = Depends(directory),
+    ):
         code = body.jurisdiction or who.jurisdiction
-        command = CreateAccount(by=manager(who), username=body.username, name=body.name, role=body.role,
-                                jurisdiction=code, unit=body.unit, person_id=body.person_id,
-                                temporary_password=body.temporary_password)
+        command = CreateAccount(
+            by=manager(who),
+            username=body.username,
+            name=body.name,
+            role=body.role,
+            jurisdiction=code,
+            unit=body.unit,
+            person_id=body.person_id,
+            temporary_password=body.temporary_password,
+        )
         may_manage(command.by, command.role, valid_code(code), command.unit)  # the rules speak first
         _served(rt, code)
         return await handlers.create_account(rt.commands, d, ctx, command, body.password)
 
     @r.post("/accounts/trainees", status_code=201, summary="为干部名册中的干部一步开通学员账号")
-    async def trainee(body: TraineeIn, who: Principal = Depends(principal), ctx: Context = Depends(context),
-                      rt: Runtime = Depends(runtime), d: Directory = Depends(directory)):
+    async def trainee(
+        body: TraineeIn,
+        who: Principal = Depends(principal),
+        ctx: Context = Depends(context),
+        rt: Runtime = Depends(runtime),
+        d: Directory = Depends(directory),
+    ):
         cadre = await rt.db["accounts_cadres"].find_one({"_id": body.cadre_id})
         if cadre is not None:
             _served(rt, cadre["jurisdiction"])
-        return await handlers.trainee_for_cadre(rt.commands, d, ctx, manager(who), cadre, body.cadre_id,
-                                                body.username, body.password, body.temporary_password)
+        return await handlers.trainee_for_cadre(
+            rt.commands,
+            d,
+            ctx,
+            manager(who),
+            cadre,
+            body.cadre_id,
+            body.username,
+            body.password,
+            body.temporary_password,
+        )
 
     @r.post("/accounts/{username}/disable", summary="停用账号（停用后不能再登录，已有会话结束）")
-    async def disable(body: DisableIn, username: str = USERNAME, who: Principal = Depends(principal),
-                      ctx: Context = Depends(context), rt: Runtime = Depends(runtime),
-                      d: Directory = Depends(directory)):
-        changed = await handlers.disable_account(rt.commands, d, ctx, DisableAccount(manager(who), username,
-                                                                                     body.reason))
+    async def disable(
+        body: DisableIn,
+        username: str = USERNAME,
+        who: Principal = Depends(principal),
+        ctx: Context = Depends(context),
+        rt: Runtime = Depends(runtime),
+        d: Directory = Depends(directory),
+    ):
+        changed = await handlers.disable_account(
+            rt.commands, d, ctx, DisableAccount(manager(who), username, body.reason)
+        )
         return {"username": username, "enabled": False, "changed": changed}
 
     @r.post("/accounts/{username}/enable", summary="重新启用账号")
-    async def enable(username: str = USERNAME, who: Principal = Depends(principal), ctx: Context = Depends(context),
-                     rt: Runtime = Depends(runtime), d: Directory = Depends(directory)):
+    async def enable(
+        username: str = USERNAME,
+        who: Principal = Depends(principal),
+        ctx: Context = Depends(context),
+        rt: Runtime = Depends(runtime),
+        d: Directory = Depends(directory),
+    ):
         changed = await handlers.enable_account(rt.commands, d, ctx, EnableAccount(manager(who), username))
         return {"username": username, "enabled": True, "changed": changed}
 
     @r.post("/accounts/{username}/password", summary="重置密码（不填则生成一次性临时密码）")
-    async def password(body: PasswordIn, username: str = USERNAME, who: Principal = Depends(principal),
-                       ctx: Context = Depends(context), rt: Runtime = Depends(runtime),
-                       d: Directory = Depends(directory)):
-        return await handlers.reset_password(rt.commands, d, ctx, ResetPassword(manager(who), username,
-                                                                                body.temporary), body.password)
+    async def password(
+        body: PasswordIn,
+        username: str = USERNAME,
+        who: Principal = Depends(principal),
+        ctx: Context = Depends(context),
+        rt: Runtime = Depends(runtime),
+        d: Directory = Depends(directory),
+    ):
+        return await handlers.reset_password(
+            rt.commands, d, ctx, ResetPassword(manager(who), username, body.temporary), body.password
+        )
 
     @r.get("/accounts", summary="账号列表（按辖区、单位、角色；单位管理员只看本单位）")
-    async def list_accounts(jurisdiction: str | None = Query(None, min_length=6, max_length=6,
-                                                             description="行政区划代码（含下级）"),
-                            unit: str | None = Query(None, max_length=100, description="单位"),
-                            role: str | None = Query(None, max_length=32, description=ROLE_HELP),
-                            who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+    async def list_accounts(
+        jurisdiction: str | None = Query(
+            None, min_length=6, max_length=6, description="行政区划代码（含下级）"
+        ),
+        unit: str | None = Query(None, max_length=100, description="单位"),
+        role: str | None = Query(None, max_length=32, description=ROLE_HELP),
+        who: Principal = Depends(principal),
+        rt: Runtime = Depends(runtime),
+    ):
         query = handlers.list_filter(manager(who), jurisdiction, unit, role)
         docs = await rt.db["accounts"].find(query).sort("_id", 1).to_list(length=5000)
         return {"count": len(docs), "accounts": [public(d) for d in docs]}
 
     @r.get("/accounts/{username}", summary="一个账号")
-    async def one(username: str = USERNAME, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+    async def one(
+        username: str = USERNAME, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)
+    ):
         doc = await rt.db["accounts"].find_one({"_id": username})
         if doc is None:
             raise NotFound(f"没有用户名为 {username} 的账号。", code="account_not_found")

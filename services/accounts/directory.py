@@ -62,7 +62,9 @@ def generated_password() -> str:
 
 def password_rejected(detail: str = "") -> DomainError:
     extra = f"（身份认证服务：{detail}）" if detail else ""
-    return DomainError(f"密码不符合密码策略：{POLICY_TEXT}。{extra}", code="password_rejected", field="password")
+    return DomainError(
+        f"密码不符合密码策略：{POLICY_TEXT}。{extra}", code="password_rejected", field="password"
+    )
 
 
 class KeycloakSettings(BaseSettings):
@@ -86,11 +88,19 @@ class KeycloakDirectory:
     async def _headers(self) -> dict[str, str]:
         if self._token is None or self._token[1] < time.monotonic():
             if not self.s.client_secret:
-                raise DirectoryUnavailable("账号服务未配置身份认证服务的客户端密钥（GANXUN_ACCOUNTS_CLIENT_SECRET）。")
+                raise DirectoryUnavailable(
+                    "账号服务未配置身份认证服务的客户端密钥（GANXUN_ACCOUNTS_CLIENT_SECRET）。"
+                )
             url = f"{self.s.keycloak_url.rstrip('/')}/realms/{self.s.realm}/protocol/openid-connect/token"
             try:
-                r = await self.http.post(url, data={"grant_type": "client_credentials", "client_id": self.s.client_id,
-                                                    "client_secret": self.s.client_secret})
+                r = await self.http.post(
+                    url,
+                    data={
+                        "grant_type": "client_credentials",
+                        "client_id": self.s.client_id,
+                        "client_secret": self.s.client_secret,
+                    },
+                )
             except httpx.HTTPError as exc:
                 raise DirectoryUnavailable(f"无法连接身份认证服务：{type(exc).__name__}。") from exc
             if r.status_code != 200:
@@ -105,7 +115,9 @@ class KeycloakDirectory:
         except httpx.HTTPError as exc:
             raise DirectoryUnavailable(f"无法连接身份认证服务：{type(exc).__name__}。") from exc
         if r.status_code >= 500 or r.status_code in (401, 403):
-            raise DirectoryUnavailable(f"身份认证服务未完成操作（{method} {path.split('?')[0]}：{r.status_code}）。")
+            raise DirectoryUnavailable(
+                f"身份认证服务未完成操作（{method} {path.split('?')[0]}：{r.status_code}）。"
+            )
         return r
 
     async def _user_id(self, username: str) -> str:
@@ -132,11 +144,21 @@ class KeycloakDirectory:
             attributes["unit"] = [account.unit]
         if account.person_id:
             attributes["person_id"] = [account.person_id]
-        r = await self._call("POST", "/users", json={
-            "username": account.username, "enabled": True, "firstName": account.name, "attributes": attributes,
-            "credentials": [{"type": "password", "value": password, "temporary": temporary}]})
+        r = await self._call(
+            "POST",
+            "/users",
+            json={
+                "username": account.username,
+                "enabled": True,
+                "firstName": account.name,
+                "attributes": attributes,
+                "credentials": [{"type": "password", "value": password, "temporary": temporary}],
+            },
+        )
         if r.status_code == 409:
-            raise DomainError(f"用户名 {account.username} 已被使用。", code="username_taken", field="username")
+            raise DomainError(
+                f"用户名 {account.username} 已被使用。", code="username_taken", field="username"
+            )
         if r.status_code == 400:
             body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
             if "password" in str(body).lower():
@@ -172,8 +194,11 @@ class KeycloakDirectory:
 
     async def set_password(self, username: str, password: str, temporary: bool) -> None:
         user_id = await self._user_id(username)
-        r = await self._call("PUT", f"/users/{user_id}/reset-password",
-                             json={"type": "password", "value": password, "temporary": temporary})
+        r = await self._call(
+            "PUT",
+            f"/users/{user_id}/reset-password",
+            json={"type": "password", "value": password, "temporary": temporary},
+        )
         if r.status_code == 400:
             raise password_rejected(str(r.json().get("error_description") or r.json().get("error") or ""))
         if r.status_code >= 300:

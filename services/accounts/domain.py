@@ -105,37 +105,56 @@ def valid_code(code: str) -> str:
 def may_manage(by: Manager, role: str, jurisdiction: str, unit: str | None) -> None:
     """Raises Forbidden (403) saying why `by` may not manage such an account."""
     if by.role != "admin":
-        raise Forbidden(f"只有系统管理员可以管理账号（当前角色：{ROLES.get(by.role, by.role)}）。", code="wrong_role")
+        raise Forbidden(
+            f"只有系统管理员可以管理账号（当前角色：{ROLES.get(by.role, by.role)}）。", code="wrong_role"
+        )
     if not jur.covers(by.jurisdiction, jurisdiction):
-        raise Forbidden(f"您的辖区 {by.jurisdiction} 无权管理辖区 {jurisdiction} 的账号（只能管理本辖区及下级）。",
-                        code="wrong_jurisdiction", field="jurisdiction")
+        raise Forbidden(
+            f"您的辖区 {by.jurisdiction} 无权管理辖区 {jurisdiction} 的账号（只能管理本辖区及下级）。",
+            code="wrong_jurisdiction",
+            field="jurisdiction",
+        )
     if by.unit is not None:
         if jurisdiction != by.jurisdiction or unit != by.unit:
             raise Forbidden(f"单位管理员只能管理本单位（{by.unit}）的账号。", code="wrong_unit", field="unit")
         if role not in UNIT_ADMIN_ROLES:
             allowed = "、".join(ROLES[r] for r in UNIT_ADMIN_ROLES)
-            raise Forbidden(f"单位管理员不能授予角色“{ROLES.get(role, role)}”（可授予：{allowed}）。",
-                            code="role_not_grantable", field="role")
+            raise Forbidden(
+                f"单位管理员不能授予角色“{ROLES.get(role, role)}”（可授予：{allowed}）。",
+                code="role_not_grantable",
+                field="role",
+            )
     levels = UPPER_LEVEL_ROLES.get(role)
     if levels and len(jur.prefix(jurisdiction)) not in levels:
-        raise Forbidden(f"角色“{ROLES[role]}”只设在省、市两级，不能在辖区 {jurisdiction} 开通。",
-                        code="role_not_grantable", field="role")
+        raise Forbidden(
+            f"角色“{ROLES[role]}”只设在省、市两级，不能在辖区 {jurisdiction} 开通。",
+            code="role_not_grantable",
+            field="role",
+        )
 
 
 def _validate_new(c: CreateAccount) -> None:
     if not USERNAME.match(c.username):
-        raise DomainError("用户名须为 3-64 位小写字母、数字、点、横线或下划线，并以字母或数字开头。",
-                          code="bad_username", field="username")
+        raise DomainError(
+            "用户名须为 3-64 位小写字母、数字、点、横线或下划线，并以字母或数字开头。",
+            code="bad_username",
+            field="username",
+        )
     if c.role not in ROLES:
-        raise DomainError(f"未知角色“{c.role}”；可用：{'、'.join(ROLES)}。", code="unknown_role", field="role")
+        raise DomainError(
+            f"未知角色“{c.role}”；可用：{'、'.join(ROLES)}。", code="unknown_role", field="role"
+        )
     if not c.name.strip():
         raise DomainError("请填写账号使用人的姓名。", code="missing_name", field="name")
     if c.role in NEEDS_UNIT and not c.unit:
         raise DomainError(f"角色“{ROLES[c.role]}”的账号须填写所属单位。", code="missing_unit", field="unit")
     if c.role in NEEDS_PERSON and not c.person_id:
         what = "干部编号" if c.role == "trainee" else "导师编号"
-        raise DomainError(f"角色“{ROLES[c.role]}”的账号须填写{what}（person_id）。", code="missing_person",
-                          field="person_id")
+        raise DomainError(
+            f"角色“{ROLES[c.role]}”的账号须填写{what}（person_id）。",
+            code="missing_person",
+            field="person_id",
+        )
 
 
 class AccountDecider:
@@ -148,12 +167,24 @@ class AccountDecider:
             may_manage(command.by, command.role, command.jurisdiction, command.unit)
             _validate_new(command)
             if state.exists:
-                raise DomainError(f"用户名 {command.username} 已被使用。", code="username_taken", field="username")
-            return [AccountCreated(username=command.username, name=command.name.strip(), role=command.role,
-                                   jurisdiction=command.jurisdiction, unit=command.unit, person_id=command.person_id,
-                                   temporary_password=command.temporary_password)]
+                raise DomainError(
+                    f"用户名 {command.username} 已被使用。", code="username_taken", field="username"
+                )
+            return [
+                AccountCreated(
+                    username=command.username,
+                    name=command.name.strip(),
+                    role=command.role,
+                    jurisdiction=command.jurisdiction,
+                    unit=command.unit,
+                    person_id=command.person_id,
+                    temporary_password=command.temporary_password,
+                )
+            ]
         if not state.exists:
-            raise NotFound(f"没有用户名为 {command.username} 的账号。", code="account_not_found", field="username")
+            raise NotFound(
+                f"没有用户名为 {command.username} 的账号。", code="account_not_found", field="username"
+            )
         may_manage(command.by, state.role, state.jurisdiction, state.unit)
         if isinstance(command, DisableAccount):
             return [AccountDisabled(username=state.username, reason=command.reason)] if state.enabled else []
@@ -165,8 +196,13 @@ class AccountDecider:
 
     def evolve(self, state: Account, event) -> Account:
         if isinstance(event, AccountCreated):
-            return Account(username=event.username, role=event.role, jurisdiction=event.jurisdiction,
-                           unit=event.unit, enabled=True)
+            return Account(
+                username=event.username,
+                role=event.role,
+                jurisdiction=event.jurisdiction,
+                unit=event.unit,
+                enabled=True,
+            )
         if isinstance(event, AccountDisabled):
             return replace(state, enabled=False)
         if isinstance(event, AccountEnabled):

@@ -16,7 +16,12 @@ from dataclasses import replace
 
 from services.accounts.directory import Directory, NewAccount, generated_password
 from services.accounts.domain import (
-    ACCOUNT, CreateAccount, DisableAccount, EnableAccount, ResetPassword, stream_id,
+    ACCOUNT,
+    CreateAccount,
+    DisableAccount,
+    EnableAccount,
+    ResetPassword,
+    stream_id,
 )
 from shared.commands import Context
 from shared.errors import Forbidden, NotFound
@@ -27,35 +32,73 @@ async def _decide(commands, command) -> list:
     return ACCOUNT.decide(loaded.state, command)
 
 
-async def create_account(commands, directory: Directory, ctx: Context, command: CreateAccount,
-                         password: str | None = None) -> dict:
+async def create_account(
+    commands, directory: Directory, ctx: Context, command: CreateAccount, password: str | None = None
+) -> dict:
     """Returns the account, with the generated one-time password when none was given."""
     await _decide(commands, command)
     chosen = password or generated_password()
     temporary = command.temporary_password if password else True
     command = replace(command, temporary_password=temporary)
-    await directory.create(NewAccount(username=command.username, name=command.name, role=command.role,
-                                      jurisdiction=command.jurisdiction, unit=command.unit,
-                                      person_id=command.person_id), chosen, temporary)
-    await commands.execute(ACCOUNT, stream_id(command.username), command, replace(ctx, jurisdiction=command.jurisdiction))
-    out = {"username": command.username, "name": command.name, "role": command.role,
-           "jurisdiction": command.jurisdiction, "unit": command.unit, "person_id": command.person_id,
-           "enabled": True, "temporary_password": temporary}
+    await directory.create(
+        NewAccount(
+            username=command.username,
+            name=command.name,
+            role=command.role,
+            jurisdiction=command.jurisdiction,
+            unit=command.unit,
+            person_id=command.person_id,
+        ),
+        chosen,
+        temporary,
+    )
+    await commands.execute(
+        ACCOUNT, stream_id(command.username), command, replace(ctx, jurisdiction=command.jurisdiction)
+    )
+    out = {
+        "username": command.username,
+        "name": command.name,
+        "role": command.role,
+        "jurisdiction": command.jurisdiction,
+        "unit": command.unit,
+        "person_id": command.person_id,
+        "enabled": True,
+        "temporary_password": temporary,
+    }
     if not password:
         out["password"] = chosen
     return out
 
 
-async def trainee_for_cadre(commands, directory: Directory, ctx: Context, by, cadre: dict | None, cadre_id: str,
-                            username: str | None, password: str | None, temporary: bool) -> dict:
+async def trainee_for_cadre(
+    commands,
+    directory: Directory,
+    ctx: Context,
+    by,
+    cadre: dict | None,
+    cadre_id: str,
+    username: str | None,
+    password: str | None,
+    temporary: bool,
+) -> dict:
     """A cadre of the registry gets a trainee account in one step (name, unit, jurisdiction
     and the cadre id taken from the registry)."""
     if cadre is None:
-        raise NotFound(f"干部名册中没有编号为 {cadre_id} 的干部（或尚未同步到账号服务）。", code="cadre_not_found",
-                       field="cadre_id")
-    command = CreateAccount(by=by, username=username or cadre_id.lower(), name=cadre["name"], role="trainee",
-                            jurisdiction=cadre["jurisdiction"], unit=cadre.get("unit"), person_id=cadre_id,
-                            temporary_password=temporary)
+        raise NotFound(
+            f"干部名册中没有编号为 {cadre_id} 的干部（或尚未同步到账号服务）。",
+            code="cadre_not_found",
+            field="cadre_id",
+        )
+    command = CreateAccount(
+        by=by,
+        username=username or cadre_id.lower(),
+        name=cadre["name"],
+        role="trainee",
+        jurisdiction=cadre["jurisdiction"],
+        unit=cadre.get("unit"),
+        person_id=cadre_id,
+        temporary_password=temporary,
+    )
     return await create_account(commands, directory, ctx, command, password)
 
 
@@ -75,14 +118,19 @@ async def enable_account(commands, directory: Directory, ctx: Context, command: 
     return bool(events)
 
 
-async def reset_password(commands, directory: Directory, ctx: Context, command: ResetPassword,
-                         password: str | None = None) -> dict:
+async def reset_password(
+    commands, directory: Directory, ctx: Context, command: ResetPassword, password: str | None = None
+) -> dict:
     await _decide(commands, command)
     chosen = password or generated_password()
     temporary = command.temporary if password else True
     await directory.set_password(command.username, chosen, temporary)
     await commands.execute(ACCOUNT, stream_id(command.username), replace(command, temporary=temporary), ctx)
-    return {"username": command.username, "temporary": temporary, **({} if password else {"password": chosen})}
+    return {
+        "username": command.username,
+        "temporary": temporary,
+        **({} if password else {"password": chosen}),
+    }
 
 
 def list_filter(by, jurisdiction: str | None, unit: str | None, role: str | None) -> dict:
@@ -94,8 +142,11 @@ def list_filter(by, jurisdiction: str | None, unit: str | None, role: str | None
         raise Forbidden("只有系统管理员可以查看账号列表。", code="wrong_role")
     code = jurisdiction or by.jurisdiction
     if not jur.covers(by.jurisdiction, code):
-        raise Forbidden(f"您的辖区 {by.jurisdiction} 无权查看辖区 {code} 的账号。", code="wrong_jurisdiction",
-                        field="jurisdiction")
+        raise Forbidden(
+            f"您的辖区 {by.jurisdiction} 无权查看辖区 {code} 的账号。",
+            code="wrong_jurisdiction",
+            field="jurisdiction",
+        )
     if by.unit is not None:
         if unit not in (None, by.unit):
             raise Forbidden(f"单位管理员只能查看本单位（{by.unit}）的账号。", code="wrong_unit", field="unit")
@@ -106,4 +157,3 @@ def list_filter(by, jurisdiction: str | None, unit: str | None, role: str | None
     if role:
         query["role"] = role
     return query
-

@@ -22,20 +22,35 @@ def _by_username(env, ev) -> str:
 
 @accounts.on(AccountCreated, key=_by_username)
 def _created(doc, env, ev: AccountCreated) -> None:
-    doc.update(username=ev.username, name=ev.name, role=ev.role, jurisdiction=ev.jurisdiction, unit=ev.unit,
-               person_id=ev.person_id, enabled=True, created_at=env.occurred_at.isoformat(),
-               created_by=env.actor.name, changed_at=env.occurred_at.isoformat())
+    doc.update(
+        username=ev.username,
+        name=ev.name,
+        role=ev.role,
+        jurisdiction=ev.jurisdiction,
+        unit=ev.unit,
+        person_id=ev.person_id,
+        enabled=True,
+        created_at=env.occurred_at.isoformat(),
+        created_by=env.actor.name,
+        changed_at=env.occurred_at.isoformat(),
+    )
 
 
 @accounts.on(AccountDisabled, key=_by_username)
 def _disabled(doc, env, ev: AccountDisabled) -> None:
-    doc.update(enabled=False, disabled_reason=ev.reason, changed_at=env.occurred_at.isoformat(),
-               changed_by=env.actor.name)
+    doc.update(
+        enabled=False,
+        disabled_reason=ev.reason,
+        changed_at=env.occurred_at.isoformat(),
+        changed_by=env.actor.name,
+    )
 
 
 @accounts.on(AccountEnabled, key=_by_username)
 def _enabled(doc, env, ev: AccountEnabled) -> None:
-    doc.update(enabled=True, disabled_reason=None, changed_at=env.occurred_at.isoformat(), changed_by=env.actor.name)
+    doc.update(
+        enabled=True, disabled_reason=None, changed_at=env.occurred_at.isoformat(), changed_by=env.actor.name
+    )
 
 
 @accounts.on(PasswordReset, key=_by_username)

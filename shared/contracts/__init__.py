@@ -3,4 +3,6 @@
 Services import each other's *contracts*, never each other's code.
 """
 
-from shared.contracts import accounts, followup, records, selection, teaching  # noqa: F401  (registers every type)
+from shared.contracts import (  # noqa: F401  (registers every type)
+    accounts, followup, records, selection, teaching,
+)

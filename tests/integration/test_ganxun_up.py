@@ -37,7 +37,7 @@ def test_up_down_up_keeps_data(tmp_path):
         assert "全部就绪" in first.stdout and f"127.0.0.1:{ports['teaching']}/docs" in first.stdout
         assert f"工作台     http://127.0.0.1:{ports['workbench']}/" in first.stdout
         realm = f"http://127.0.0.1:{keycloak_port}/realms/ganxun/.well-known/openid-configuration"
-        assert httpx.get(realm).json()["issuer"].endswith(f":{keycloak_port}/realms/ganxun")   # logins ready too
+        assert httpx.get(realm).json()["issuer"].endswith(f":{keycloak_port}/realms/ganxun")  # logins ready
         for p in ports.values():
             assert httpx.get(f"http://127.0.0.1:{p}/readyz").json()["ready"] is True
 
@@ -79,7 +79,8 @@ def test_up_down_up_keeps_data(tmp_path):
 
         down = _ganxun(env, "down")
         assert down.returncode == 0, down.stderr
-        assert not any(port_open("127.0.0.1", p) for p in (*ports.values(), kafka_port, store_port, keycloak_port))
+        stopped = (*ports.values(), kafka_port, store_port, keycloak_port)
+        assert not any(port_open("127.0.0.1", p) for p in stopped)
 
         again = _ganxun(env, *up_args, timeout=600)
         assert again.returncode == 0, again.stderr

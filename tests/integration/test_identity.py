@@ -37,18 +37,27 @@ def trusted(identity):
 
 @pytest.fixture(scope="module")
 def selection(servers, identity, counties, trusted, tmp_path_factory):
-    proc = ServiceProcess(settings("selection", servers, list(counties)), env=trusted,
-                          log=tmp_path_factory.mktemp("selection") / "selection.log")
+    proc = ServiceProcess(
+        settings("selection", servers, list(counties)),
+        env=trusted,
+        log=tmp_path_factory.mktemp("selection") / "selection.log",
+    )
     with proc.start():
         yield proc
 
 
 @pytest.fixture(scope="module")
 def accounts(servers, identity, counties, trusted, selection, tmp_path_factory):
-    env = {**trusted, "GANXUN_ACCOUNTS_KEYCLOAK_URL": identity.url,
-           "GANXUN_ACCOUNTS_CLIENT_SECRET": identity.accounts_client_secret()}
-    proc = ServiceProcess(settings("accounts", servers, list(counties)), env=env,
-                          log=tmp_path_factory.mktemp("accounts") / "accounts.log")
+    env = {
+        **trusted,
+        "GANXUN_ACCOUNTS_KEYCLOAK_URL": identity.url,
+        "GANXUN_ACCOUNTS_CLIENT_SECRET": identity.accounts_client_secret(),
+    }
+    proc = ServiceProcess(
+        settings("accounts", servers, list(counties)),
+        env=env,
+        log=tmp_path_factory.mktemp("accounts") / "accounts.log",
+    )
     with proc.start():
         yield proc
 
@@ -58,12 +67,27 @@ def test_a_keycloak_login_is_accepted_with_its_jurisdiction_and_unit(identity, s
     identity.create_user(f"org-{county}", "org_department", county, name="组织部李科长")
     identity.create_user(f"clerk-{county}", "unit", county, unit=UNIT, name="教育局王干事")
     org = identity.auth(f"org-{county}")
-    mine = httpx.post(f"{selection.url}/cadres", headers=org, json={
-        "name": "张三", "id_number": id_number("110105", date(1985, 3, 1), 11), "unit": UNIT, "rank": "正科"})
+    mine = httpx.post(
+        f"{selection.url}/cadres",
+        headers=org,
+        json={
+            "name": "张三",
+            "id_number": id_number("110105", date(1985, 3, 1), 11),
+            "unit": UNIT,
+            "rank": "正科",
+        },
+    )
     assert mine.status_code == 201, mine.text
-    theirs = httpx.post(f"{selection.url}/cadres", headers=org, json={
-        "name": "李四", "id_number": id_number("110105", date(1986, 4, 2), 12), "unit": "武城县财政局",
-        "rank": "副科"})
+    theirs = httpx.post(
+        f"{selection.url}/cadres",
+        headers=org,
+        json={
+            "name": "李四",
+            "id_number": id_number("110105", date(1986, 4, 2), 12),
+            "unit": "武城县财政局",
+            "rank": "副科",
+        },
+    )
     assert theirs.status_code == 201, theirs.text
 
     # The unit clerk sees their own unit's cadres only: the token's unit claim is read.
@@ -79,7 +103,9 @@ def test_a_keycloak_login_is_accepted_with_its_jurisdiction_and_unit(identity, s
 
     # A login from another county is refused there: 403, not data.
     identity.create_user(f"org-{other}", "org_department", other, name="外县组织部")
-    refused = httpx.get(f"{selection.url}/cadres/{mine.json()['cadre_id']}", headers=identity.auth(f"org-{other}"))
+    refused = httpx.get(
+        f"{selection.url}/cadres/{mine.json()['cadre_id']}", headers=identity.auth(f"org-{other}")
+    )
     assert refused.status_code == 403 and refused.json()["code"] == "wrong_jurisdiction"
 
     # Development tokens mean nothing to a deployment that trusts the issuer.
@@ -93,26 +119,53 @@ def test_a_county_admin_manages_accounts_only_within_the_county(identity, accoun
     identity.create_user(f"admin-{county}", "admin", county, name="县账号管理员")
     admin = identity.auth(f"admin-{county}")
     clerk = f"finance-{county}"
-    made = httpx.post(f"{accounts.url}/accounts", headers=admin, json={
-        "username": clerk, "name": "财政局赵干事", "role": "unit", "unit": "武城县财政局",
-        "password": "Finance-Passw0rd", "temporary_password": False})
+    made = httpx.post(
+        f"{accounts.url}/accounts",
+        headers=admin,
+        json={
+            "username": clerk,
+            "name": "财政局赵干事",
+            "role": "unit",
+            "unit": "武城县财政局",
+            "password": "Finance-Passw0rd",
+            "temporary_password": False,
+        },
+    )
     assert made.status_code == 201, made.text
     claims_of = httpx.get(f"{selection.url}/cadres", headers=identity.auth(clerk, "Finance-Passw0rd")).json()
-    assert [c["name"] for c in claims_of["cadres"]] == ["李四"]       # the new account's unit, from Keycloak
+    assert [c["name"] for c in claims_of["cadres"]] == ["李四"]  # the new account's unit, from Keycloak
 
     # Another county, a province role, a password off the policy: refused, named, nothing made.
     for body, code, field in [
-        ({"username": f"x1-{county}", "name": "某", "role": "unit", "unit": "某局", "jurisdiction": other},
-         "wrong_jurisdiction", "jurisdiction"),
+        (
+            {"username": f"x1-{county}", "name": "某", "role": "unit", "unit": "某局", "jurisdiction": other},
+            "wrong_jurisdiction",
+            "jurisdiction",
+        ),
         ({"username": f"x2-{county}", "name": "某", "role": "analyst"}, "role_not_grantable", "role"),
-        ({"username": f"x3-{county}", "name": "某", "role": "org_department", "jurisdiction": "370000"},
-         "wrong_jurisdiction", "jurisdiction"),
-        ({"username": f"x4-{county}", "name": "某", "role": "org_department", "password": "short",
-          "temporary_password": False}, "password_rejected", "password"),
+        (
+            {"username": f"x3-{county}", "name": "某", "role": "org_department", "jurisdiction": "370000"},
+            "wrong_jurisdiction",
+            "jurisdiction",
+        ),
+        (
+            {
+                "username": f"x4-{county}",
+                "name": "某",
+                "role": "org_department",
+                "password": "short",
+                "temporary_password": False,
+            },
+            "password_rejected",
+            "password",
+        ),
     ]:
         r = httpx.post(f"{accounts.url}/accounts", headers=admin, json=body)
         assert (r.status_code, r.json()["code"], r.json()["field"]) == (
-            422 if code == "password_rejected" else 403, code, field), r.text
+            422 if code == "password_rejected" else 403,
+            code,
+            field,
+        ), r.text
     with identity.admin() as kc:
         assert kc.get("/users", params={"search": f"x4-{county}"}).json() == []
 
@@ -132,18 +185,36 @@ def test_a_registry_cadre_gets_a_trainee_account_in_one_step(identity, accounts,
     county, _ = counties
     org = identity.auth(f"org-{county}")
     admin = identity.auth(f"admin-{county}")
-    cadre = httpx.post(f"{selection.url}/cadres", headers=org, json={
-        "name": "王五", "id_number": id_number("110105", date(1990, 5, 5), 13), "unit": UNIT, "rank": "科员"})
+    cadre = httpx.post(
+        f"{selection.url}/cadres",
+        headers=org,
+        json={
+            "name": "王五",
+            "id_number": id_number("110105", date(1990, 5, 5), 13),
+            "unit": UNIT,
+            "rank": "科员",
+        },
+    )
     cadre_id = cadre.json()["cadre_id"]
 
     async def given():
-        r = httpx.post(f"{accounts.url}/accounts/trainees", headers=admin, json={
-            "cadre_id": cadre_id, "password": "Trainee-Passw0rd", "temporary_password": False})
-        return r if r.status_code == 201 else None        # the registry reaches accounts through Kafka
+        r = httpx.post(
+            f"{accounts.url}/accounts/trainees",
+            headers=admin,
+            json={"cadre_id": cadre_id, "password": "Trainee-Passw0rd", "temporary_password": False},
+        )
+        return r if r.status_code == 201 else None  # the registry reaches accounts through Kafka
 
     made = asyncio.run(eventually(given, timeout=60, interval=1)).json()
-    assert (made["role"], made["person_id"], made["unit"], made["name"]) == ("trainee", cadre_id, UNIT, "王五")
-    claims = jwt.decode(identity.token(made["username"], "Trainee-Passw0rd"), options={"verify_signature": False})
+    assert (made["role"], made["person_id"], made["unit"], made["name"]) == (
+        "trainee",
+        cadre_id,
+        UNIT,
+        "王五",
+    )
+    claims = jwt.decode(
+        identity.token(made["username"], "Trainee-Passw0rd"), options={"verify_signature": False}
+    )
     assert (claims["person_id"], claims["jurisdiction"]) == (cadre_id, county)
 
 
@@ -154,10 +225,19 @@ def test_the_demo_accounts_are_made_once_and_log_in(identity, accounts, counties
     identity.create_user(f"kc-admin-{other}", "admin", other, name="外县账号管理员")
     admin = identity.auth(f"kc-admin-{other}")
     expected = demo.demo_accounts((other,))
-    assert {a.role for a in expected} == {"org_department", "unit", "party_school", "recorder", "mentor", "trainee",
-                                          "admin"}                      # no analyst in a county
+    assert {a.role for a in expected} == {
+        "org_department",
+        "unit",
+        "party_school",
+        "recorder",
+        "mentor",
+        "trainee",
+        "admin",
+    }  # no analyst in a county
     assert demo.create(accounts.url, lambda code: admin, (other,)) == (len(expected), 0)
-    assert demo.create(accounts.url, lambda code: admin, (other,)) == (0, len(expected))   # a second `up`
+    assert demo.create(accounts.url, lambda code: admin, (other,)) == (0, len(expected))  # a second `up`
     clerk = next(a for a in expected if a.role == "unit")
-    claims = jwt.decode(identity.token(clerk.username, demo.DEMO_PASSWORD), options={"verify_signature": False})
+    claims = jwt.decode(
+        identity.token(clerk.username, demo.DEMO_PASSWORD), options={"verify_signature": False}
+    )
     assert (claims["jurisdiction"], claims["unit"], claims["roles"].count("unit")) == (other, "县教育局", 1)

@@ -13,7 +13,9 @@ from shared.errors import DomainError, Forbidden, NotFound
 from shared.events import Actor
 
 ADMIN = Manager("admin", "371428")
-CTX = Context(actor=Actor(user_id="a1", name="县管理员", role="admin"), jurisdiction="371428", correlation_id="c1")
+CTX = Context(
+    actor=Actor(user_id="a1", name="县管理员", role="admin"), jurisdiction="371428", correlation_id="c1"
+)
 
 
 class FakeCommands:
@@ -43,8 +45,12 @@ class FakeDirectory:
     async def create(self, account: NewAccount, password: str, temporary: bool) -> None:
         if len(password) < 10:
             raise password_rejected()
-        self.accounts[account.username] = {"account": account, "password": password, "temporary": temporary,
-                                           "enabled": True}
+        self.accounts[account.username] = {
+            "account": account,
+            "password": password,
+            "temporary": temporary,
+            "enabled": True,
+        }
 
     async def set_enabled(self, username: str, enabled: bool) -> None:
         self.accounts[username]["enabled"] = enabled
@@ -58,15 +64,22 @@ def run(coro):
 
 
 def clerk(**kw) -> CreateAccount:
-    return CreateAccount(by=kw.pop("by", ADMIN), username="wc-clerk", name="王五", role="unit",
-                         jurisdiction=kw.pop("jurisdiction", "371428"), unit="武城县教育局", **kw)
+    return CreateAccount(
+        by=kw.pop("by", ADMIN),
+        username="wc-clerk",
+        name="王五",
+        role="unit",
+        jurisdiction=kw.pop("jurisdiction", "371428"),
+        unit="武城县教育局",
+        **kw,
+    )
 
 
 def test_an_account_is_made_in_the_directory_and_recorded():
     commands, directory = FakeCommands(), FakeDirectory()
     out = run(handlers.create_account(commands, directory, CTX, clerk()))
     made = directory.accounts["wc-clerk"]
-    assert out["password"] == made["password"] and made["temporary"]      # a one-time password, shown once
+    assert out["password"] == made["password"] and made["temporary"]  # a one-time password, shown once
     assert made["account"].unit == "武城县教育局" and made["account"].jurisdiction == "371428"
     [event] = commands.streams["account:wc-clerk"]
     assert isinstance(event, AccountCreated) and "password" not in event.model_dump()
@@ -82,7 +95,11 @@ def test_a_refused_account_never_reaches_the_directory():
 def test_a_password_the_directory_refuses_records_nothing():
     commands, directory = FakeCommands(), FakeDirectory()
     with pytest.raises(DomainError) as e:
-        run(handlers.create_account(commands, directory, CTX, clerk(temporary_password=False), password="short"))
+        run(
+            handlers.create_account(
+                commands, directory, CTX, clerk(temporary_password=False), password="short"
+            )
+        )
     assert (e.value.code, e.value.field) == ("password_rejected", "password")
     assert commands.streams == {}
 
@@ -91,8 +108,12 @@ def test_a_cadre_gets_a_trainee_account_in_one_step():
     commands, directory = FakeCommands(), FakeDirectory()
     cadre = {"cadre_id": "C-001", "name": "张三", "unit": "武城县教育局", "jurisdiction": "371428"}
     out = run(handlers.trainee_for_cadre(commands, directory, CTX, ADMIN, cadre, "C-001", None, None, True))
-    assert (out["username"], out["role"], out["person_id"], out["unit"]) == ("c-001", "trainee", "C-001",
-                                                                             "武城县教育局")
+    assert (out["username"], out["role"], out["person_id"], out["unit"]) == (
+        "c-001",
+        "trainee",
+        "C-001",
+        "武城县教育局",
+    )
     with pytest.raises(NotFound):
         run(handlers.trainee_for_cadre(commands, directory, CTX, ADMIN, None, "C-404", None, None, True))
 
@@ -103,18 +124,26 @@ def test_disable_and_reset_act_on_the_directory_once():
     assert run(handlers.disable_account(commands, directory, CTX, DisableAccount(ADMIN, "wc-clerk", "调离")))
     assert not directory.accounts["wc-clerk"]["enabled"]
     assert not run(handlers.disable_account(commands, directory, CTX, DisableAccount(ADMIN, "wc-clerk")))
-    out = run(handlers.reset_password(commands, directory, CTX, ResetPassword(ADMIN, "wc-clerk", temporary=False),
-                                      "Another-Passw0rd"))
+    out = run(
+        handlers.reset_password(
+            commands, directory, CTX, ResetPassword(ADMIN, "wc-clerk", temporary=False), "Another-Passw0rd"
+        )
+    )
     assert out == {"username": "wc-clerk", "temporary": False}
     assert directory.accounts["wc-clerk"]["password"] == "Another-Passw0rd"
-    assert [type(e) for e in commands.streams["account:wc-clerk"]] == [AccountCreated, AccountDisabled,
-                                                                       PasswordReset]
+    assert [type(e) for e in commands.streams["account:wc-clerk"]] == [
+        AccountCreated,
+        AccountDisabled,
+        PasswordReset,
+    ]
 
 
 def test_an_admin_lists_their_jurisdiction_and_a_unit_admin_their_unit():
     assert handlers.list_filter(ADMIN, None, None, None) == {"jurisdiction": {"$regex": "^371428"}}
     assert handlers.list_filter(Manager("admin", "430000"), "431121", None, "trainee") == {
-        "jurisdiction": {"$regex": "^431121"}, "role": "trainee"}
+        "jurisdiction": {"$regex": "^431121"},
+        "role": "trainee",
+    }
     unit_admin = Manager("admin", "371428", unit="武城县教育局")
     assert handlers.list_filter(unit_admin, None, None, None)["unit"] == "武城县教育局"
     with pytest.raises(Forbidden):

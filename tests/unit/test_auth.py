@@ -25,7 +25,8 @@ def test_missing_bad_and_foreign_tokens_are_401(keys, tmp_path):
     forged = issue_token(other[0], user_id="x", name="x", role="admin", jurisdiction="430000")
     with pytest.raises(Unauthenticated, match="无效"):
         v.verify(f"Bearer {forged}")
-    expired = issue_token(keys[0], user_id="x", name="x", role="unit", jurisdiction="371428", ttl_seconds=-120)
+    expired = issue_token(keys[0], user_id="x", name="x", role="unit", jurisdiction="371428",
+                          ttl_seconds=-120)  # beyond the 30 s clock leeway
     with pytest.raises(Unauthenticated, match="过期"):
         v.verify(f"Bearer {expired}")
 
@@ -191,15 +192,16 @@ def test_tokens_signed_otherwise_or_for_others_are_refused(rsa_key):
 
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     refused(jwt.encode(_keycloak_claims(), stranger, algorithm="RS256", headers={"kid": "k1"}), "无效")
-    refused(jwt.encode(_keycloak_claims(), "a-shared-secret-of-thirty-two-bytes!", algorithm="HS256", headers={"kid": "k1"}), "HS256")
+    secret = "a-shared-secret-of-thirty-two-bytes!"
+    refused(jwt.encode(_keycloak_claims(), secret, algorithm="HS256", headers={"kid": "k1"}), "HS256")
     unsigned = jwt.encode(_keycloak_claims(), None, algorithm="none", headers={"kid": "k1"})
     refused(unsigned, "none")
     refused(jwt.encode(_keycloak_claims(exp=int(time.time()) - 120), rsa_key, algorithm="RS256",
                        headers={"kid": "k1"}), "过期")
     refused(jwt.encode(_keycloak_claims(aud="another-deployment"), rsa_key, algorithm="RS256",
                        headers={"kid": "k1"}), "不是签发给本部署")
-    refused(jwt.encode(_keycloak_claims(iss="https://evil.example.com/realms/ganxun"), rsa_key, algorithm="RS256",
-                       headers={"kid": "k1"}), "签发方")
+    refused(jwt.encode(_keycloak_claims(iss="https://evil.example.com/realms/ganxun"), rsa_key,
+                       algorithm="RS256", headers={"kid": "k1"}), "签发方")
     now = int(time.time())
     refused(jwt.encode(_keycloak_claims(iat=now, exp=now + 30 * 24 * 3600), rsa_key, algorithm="RS256",
                        headers={"kid": "k1"}), "有效期超过")
@@ -216,12 +218,13 @@ def test_a_provider_that_names_its_claims_otherwise_is_configured_not_coded(rsa_
     names = ClaimNames.parse(user_id="employee_no", name="cn", role="realm_access.roles",
                              jurisdiction="org.division", unit="org.unit_name")
     v = issuer.verifier(claims=names, audience="hunan-ganxun")
-    claims = {"iss": ISS, "aud": "hunan-ganxun", "sub": "x", "iat": int(time.time()), "exp": int(time.time()) + 60,
+    now = int(time.time())
+    claims = {"iss": ISS, "aud": "hunan-ganxun", "sub": "x", "iat": now, "exp": now + 60,
               "employee_no": "E1001", "cn": "王五", "realm_access": {"roles": ["analyst"]},
               "org": {"division": "430000", "unit_name": "省委组织部"}}
     who = v.verify("Bearer " + jwt.encode(claims, rsa_key, algorithm="RS256", headers={"kid": "k1"}))
-    assert (who.user_id, who.name, who.role, who.jurisdiction, who.unit) == ("E1001", "王五", "analyst", "430000",
-                                                                             "省委组织部")
+    assert (who.user_id, who.name, who.role, who.jurisdiction, who.unit) == (
+        "E1001", "王五", "analyst", "430000", "省委组织部")
 
 
 def test_development_keys_only_when_the_deployment_says_dev(tmp_path):
@@ -247,7 +250,7 @@ def test_a_service_started_without_keys_issuer_or_dev_flag_exits_saying_what_to_
     assert NO_KEYS_MESSAGE in done.stderr
 
 
-def test_a_development_deployment_with_an_issuer_trusts_both_and_a_production_one_only_the_issuer(tmp_path, rsa_key):
+def test_a_dev_deployment_with_an_issuer_trusts_both_and_a_production_one_only_the_issuer(tmp_path, rsa_key):
     issuer = FakeIssuer([_jwk(rsa_key, "k1", "RS256")])
     dev = verifier_for(Settings(service="selection", keys_dir=tmp_path, env="dev", oidc_issuer=ISS))
     dev.trusted = issuer.verifier()

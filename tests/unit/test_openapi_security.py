@@ -15,7 +15,12 @@ PUBLIC = {"/healthz", "/readyz"}
 def test_every_route_but_the_health_checks_declares_its_token_and_its_401_and_403(service):
     doc = create_app(definition(service), settings_for(service, oidc_issuer=ISSUER, env="dev")).openapi()
     schemes = doc["components"]["securitySchemes"]
-    assert schemes["bearer"] == {**schemes["bearer"], "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert schemes["bearer"] == {
+        **schemes["bearer"],
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
     assert schemes["oidc"]["openIdConnectUrl"] == f"{ISSUER}/.well-known/openid-configuration"
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
@@ -25,4 +30,5 @@ def test_every_route_but_the_health_checks_declares_its_token_and_its_401_and_40
             assert op.get("security"), f"{method} {path} declares no security"
             assert {"401", "403"} <= set(op["responses"]), f"{method} {path} lacks 401/403"
             assert op["responses"]["403"]["content"]["application/json"]["schema"] == {
-                "$ref": "#/components/schemas/Error"}
+                "$ref": "#/components/schemas/Error"
+            }
