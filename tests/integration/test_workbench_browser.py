@@ -239,11 +239,16 @@ async def _ok(response) -> bool:
 
 async def pick(page, select, option: str) -> None:
     """Chooses `option` in an Element Plus select."""
-    await select.click()
-    item = page.locator(".el-select-dropdown__item:visible", has_text=option).first
-    await item.wait_for()
-    await item.click(force=True)        # the dropdown's opening animation never "settles" on a busy machine
-    await item.wait_for(state="hidden")
+    for _ in range(3):
+        await select.click()
+        item = page.locator(".el-select-dropdown__item:visible", has_text=option).first
+        await item.wait_for()
+        await page.wait_for_timeout(300)    # the dropdown's opening animation, which never "settles" under load
+        await item.click(force=True)
+        await item.wait_for(state="hidden")
+        if option in await select.inner_text():
+            return
+    raise AssertionError(f"could not choose {option!r}")
 
 
 async def test_wucheng_three_steps_and_a_day_of_teaching_through_the_pages(county_world):
@@ -254,6 +259,7 @@ async def test_wucheng_three_steps_and_a_day_of_teaching_through_the_pages(count
     from tests.support import eventually, publish
 
     wb, county, folder, servers = county_world
+    expect.set_options(timeout=30_000)      # a page's reads on a busy shared machine, not a sleep
     user = lambda key: f"wf-{key}-{county}"  # noqa: E731
     today = local_today()
     starts = (today + __import__("datetime").timedelta(days=10)).isoformat()
@@ -309,6 +315,7 @@ async def test_wucheng_three_steps_and_a_day_of_teaching_through_the_pages(count
                 await org.click("[data-test=add-quota]")
                 await pick(org, org.locator("[data-test=open-class] .el-select").last, unit)
                 await org.locator(".el-input-number input").last.fill("2")
+                await org.keyboard.press("Tab")
             await org.screenshot(path=str(out / "open-class.png"), full_page=True)
             await org.click("[data-test=submit]")
             await org.wait_for_selector("[data-test=roster]")
@@ -429,6 +436,18 @@ async def test_wucheng_three_steps_and_a_day_of_teaching_through_the_pages(count
             await clash.wait_for()
             assert "排课冲突" in await clash.inner_text()
             await school.screenshot(path=str(out / "timetable-clash.png"), full_page=True)
+            # 调课: the session moves to the afternoon, with the reason
+            await school.click("[data-test=sessions] .el-table__body >> text=调课")
+            move = school.locator("[data-test=reschedule-form]")
+            await move.wait_for()
+            await pick(school, move.locator(".el-select").nth(0), "14:00")
+            await pick(school, move.locator(".el-select").nth(1), "16:30")
+            await move.locator("input[placeholder=调课原因]").fill("授课教师上午参加县委常委会")
+            await school.click("[data-test=reschedule]")
+            # (a long time list may scroll under the click: the start is checked as "afternoon")
+            moved = school.locator("[data-test=sessions] .el-table__body")
+            await expect(moved).to_contain_text("–16:30")
+            await expect(moved).not_to_contain_text("09:00–11:30")
 
             await school.click("text=我的待办")
             await expect(school.locator("[data-test=tasks] .el-table__body")).to_contain_text("考勤未结束（3 人未签到）")
