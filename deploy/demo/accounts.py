@@ -98,6 +98,7 @@ def print_login(keycloak_url: str, made: int, kept: int) -> None:
         f"寻甸县 530129）每个角色一个，用户名为 角色-辖区代码，如 org-department-371428、admin-430000、"
         f"unit-371428；角色名中的下划线写作横线。\n"
         f"演示密码（仅限演示，切勿用于真实数据）：{DEMO_PASSWORD}\n"
-        f"登录页：{keycloak_url}/realms/ganxun/account （工作台上线后从工作台登录）；完整列表见 README“身份与登录”。",
+        f"登录页：{keycloak_url}/realms/ganxun/account （工作台上线后从工作台登录）；"
+        f"完整列表见 README“Identity: accounts, login and single sign-on”一节。",
         flush=True,
     )
