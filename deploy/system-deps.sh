@@ -17,6 +17,9 @@ command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 # dashboard's browser test (Playwright drives it; its own browser download is not used).
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# Node.js and npm build the workbench's web app (deploy/build-workbench.sh, from its lockfile).
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 # Debian's golang (1.19) is older than FerretDB 1.24 needs (go 1.24), so Go is not
 # installed here: the machine image provides it, and the store's start names it if absent.
 command -v go >/dev/null 2>&1 || echo "提示：未找到 Go ≥ 1.24，本地存储 (FerretDB) 无法构建 (Go >= 1.24 not found)" >&2

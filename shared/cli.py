@@ -161,6 +161,13 @@ def start_service(name: str) -> None:
                               env={**saved["env"], **saved.get("bus", {}).get(name, {})})
 
 
+def start_workbench() -> None:
+    """Spawn the workbench as the last `up` configured it (the supervisor's restart)."""
+    saved = json.loads(_up_file().read_text(encoding="utf-8"))["workbench"]
+    argv = [sys.executable, "-m", "services.workbench", "--port", str(saved["port"])]
+    _service_proc("workbench").spawn(argv, env=saved["env"])
+
+
 def supervised() -> list[Watched]:
     """What `ganxun up` keeps running, in the order it is restarted. One line per server."""
     store, kafka = _store(), _kafka()
@@ -170,6 +177,8 @@ def supervised() -> list[Watched]:
         Watched("Kafka", lambda: kafka.status()["running"], kafka.start),
         Watched("身份认证 Keycloak", lambda: identity.status()["running"], identity.start),
         *(Watched(f"服务 {n}", _service_proc(n).running, lambda n=n: start_service(n)) for n in SERVICES),
+        *([Watched("工作台", _service_proc("workbench").running, start_workbench)]
+          if "workbench" in json.loads(_up_file().read_text(encoding="utf-8")) else []),
     ]
 
 
@@ -221,20 +230,51 @@ def services_up(bootstrap: str, uri: str, jurisdictions: str, ports: dict[str, i
 
 def services_down() -> None:
     _supervisor_proc().stop(timeout=15)      # first, or it would restart what is stopped below
+    _service_proc("workbench").stop(timeout=15)
     for name in SERVICES:
         _service_proc(name).stop(timeout=15)
 
 
+WORKBENCH_PORT = 8110
+
+
+def workbench_up(ports: dict[str, int], port: int = WORKBENCH_PORT) -> None:
+    """The web workbench (services/workbench): its pages built when missing or stale, then
+    started in front of the four services, logging in at the identity provider
+    (GANXUN_WORKBENCH_ISSUER, by default the local Keycloak's realm)."""
+    import subprocess
+
+    from deploy.local.process import REPO_ROOT
+
+    built = subprocess.run(["bash", str(REPO_ROOT / "deploy" / "build-workbench.sh")], check=False)
+    if built.returncode != 0:
+        print("  工作台网页构建失败，工作台未启动（见上方输出）。", flush=True)
+        return
+    proc = _service_proc("workbench")
+    env = {f"GANXUN_WORKBENCH_{n.upper()}_URL": f"http://127.0.0.1:{ports[n]}"
+           for n in ("selection", "teaching", "records", "followup")}
+    if not os.environ.get("GANXUN_WORKBENCH_ISSUER"):      # the issuer the services trust
+        env["GANXUN_WORKBENCH_ISSUER"] = os.environ.get("GANXUN_OIDC_ISSUER") or _keycloak().issuer
+    saved = json.loads(_up_file().read_text(encoding="utf-8"))
+    saved["workbench"] = {"env": env, "port": port}        # how the supervisor restarts it
+    _up_file().write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
+    if not proc.running():
+        start_workbench()
+    proc.wait_ready(lambda: _ready(port), 60, "工作台")
+    print(f"  工作台     http://127.0.0.1:{port}/（组织部、调训单位、党校用各自账号登录）", flush=True)
+
+
 def cmd_up(args) -> None:
-    ports = dict(DEFAULT_PORTS)
+    ports = dict(DEFAULT_PORTS) | {"workbench": WORKBENCH_PORT}
     for item in args.port or []:
         name, _, value = item.partition("=")
         if name not in ports or not value.isdigit():
-            raise SystemExit(f"--port 应写作 服务=端口，服务为 {'、'.join(SERVICES)} 之一（收到：{item}）")
+            raise SystemExit(f"--port 应写作 服务=端口，服务为 {'、'.join(ports)} 之一（收到：{item}）")
         ports[name] = int(value)
     try:
         bootstrap, uri = servers_up(args.kafka_port, args.store_port, args.keycloak_port)
         services_up(bootstrap, uri, args.jurisdictions, ports)
+        workbench_up(ports, ports["workbench"])
     except ServerError as exc:
         raise SystemExit(f"启动失败：{exc}") from None
     from shared.auth import ensure_dev_keys, issue_token
@@ -363,7 +403,7 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--store-port", type=int, help=f"存储端口（默认 {STORE_PORT}，或上次所用）")
     up.add_argument("--keycloak-port", type=int, help=f"Keycloak 端口（默认 {KEYCLOAK_PORT}，或上次所用）")
     up.add_argument("--port", action="append", metavar="SERVICE=PORT",
-                    help="服务端口，如 --port selection=9101（默认 8101–8105，看板 8100）")
+                    help="服务端口，如 --port selection=9101（默认 8101–8105，看板 8100，工作台 8110）")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="停止 `ganxun up` 启动的一切（数据保留）").set_defaults(func=cmd_down)
     sub.add_parser("supervise", help="看护 `ganxun up` 启动的进程，退出即重启（up --detach 自动启动）"

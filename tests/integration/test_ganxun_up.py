@@ -25,7 +25,7 @@ def _ganxun(env: dict, *args: str, timeout: float = 300) -> subprocess.Completed
 def test_up_down_up_keeps_data(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.endswith(("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI"))}
     env["GANXUN_STATE_DIR"] = str(tmp_path / "state")
-    ports = {name: free_port() for name in SERVICES}
+    ports = {name: free_port() for name in (*SERVICES, "workbench")}
     kafka_port, store_port, keycloak_port = free_port(), free_port(), free_port()
     up_args = ["up", "--detach", "--no-demo", "--kafka-port", str(kafka_port), "--store-port", str(store_port),
                "--keycloak-port", str(keycloak_port),
@@ -36,6 +36,7 @@ def test_up_down_up_keeps_data(tmp_path):
         first = _ganxun(env, *up_args, timeout=600)
         assert first.returncode == 0, first.stderr
         assert "全部就绪" in first.stdout and f"127.0.0.1:{ports['teaching']}/docs" in first.stdout
+        assert f"工作台     http://127.0.0.1:{ports['workbench']}/" in first.stdout
         realm = f"http://127.0.0.1:{keycloak_port}/realms/ganxun/.well-known/openid-configuration"
         assert httpx.get(realm).json()["issuer"].endswith(f":{keycloak_port}/realms/ganxun")  # logins ready
         for p in ports.values():

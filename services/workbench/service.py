@@ -1,0 +1,116 @@
+"""The workbench service (工作台): the built web app, the login, and the forwarding.
+
+Unlike the four services it keeps no events and reads no topics, so it is composed
+here rather than by shared.runtime: one HTTP client, the identity provider, the
+sessions, the routes of api.py, and the web app's files with a fallback to its
+index page for the app's own paths.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+import httpx
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from shared.errors import GanxunError
+from shared.ids import new_id
+from services.workbench import api
+from services.workbench.settings import WorkbenchSettings
+
+log = structlog.get_logger("workbench")
+
+# Everything the page loads comes from this origin (no CDN: many government networks
+# have no internet). Element Plus positions popups with inline styles.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+       "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
+       "form-action 'self'")
+
+NOT_BUILT = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>干训工作台</title>
+<body style="font-family:sans-serif;margin:3em"><h1>工作台网页尚未构建</h1>
+<p>请运行 <code>bash deploy/build-workbench.sh</code>（<code>ganxun up</code> 与 <code>deploy/test</code>
+会自动构建）。</p></body></html>"""
+
+
+def create_app(settings: WorkbenchSettings | None = None) -> FastAPI:
+    settings = settings or WorkbenchSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        async with httpx.AsyncClient(timeout=15.0) as http:
+            app.state.workbench = api.Workbench(settings, http)
+            yield
+
+    app = FastAPI(title="ganxun · 工作台", description="组织部、调训单位、党校的网页工作台：登录、待办、转发到各服务。",
+                  version="0.1.0", lifespan=lifespan)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next):
+        cid = request.headers.get("x-correlation-id") or new_id()
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(correlation_id=cid, service="workbench")
+        response = await call_next(request)
+        response.headers.setdefault("x-correlation-id", cid)
+        response.headers["content-security-policy"] = CSP
+        response.headers["x-content-type-options"] = "nosniff"
+        response.headers["referrer-policy"] = "same-origin"
+        if request.url.path.startswith(("/api/", "/auth/")):
+            response.headers["cache-control"] = "no-store"
+        return response
+
+    @app.exception_handler(GanxunError)
+    async def refused(request: Request, exc: GanxunError):
+        log.info("request.refused", code=exc.code, status=exc.status, message=exc.message)
+        if request.url.path.startswith("/auth/") and request.method == "GET":
+            return HTMLResponse(_login_problem(exc.message), status_code=exc.status)
+        return JSONResponse(exc.to_dict(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        return JSONResponse({"code": "invalid_input", "message": "请求格式有误。", "field": None}, 422)
+
+    @app.get("/healthz", tags=["运维"], summary="存活检查")
+    async def healthz():
+        return {"status": "alive", "service": "workbench"}
+
+    @app.get("/readyz", tags=["运维"], summary="就绪检查（网页已构建）")
+    async def readyz():
+        built = (settings.dist / "index.html").exists()
+        return JSONResponse({"ready": built, "web": "ok" if built else "not built"},
+                            status_code=200 if built else 503)
+
+    app.include_router(api.routes())
+    if (settings.dist / "assets").is_dir():
+        app.mount("/assets", StaticFiles(directory=settings.dist / "assets"), name="assets")
+
+    @app.get("/{path:path}", include_in_schema=False)
+    async def page(path: str):
+        """The app's own paths (/, /cadres, /classes/…) all open its one page."""
+        if path.startswith(("api/", "auth/")):
+            return JSONResponse({"code": "not_found", "message": "没有这个地址。", "field": None}, 404)
+        file = (settings.dist / path).resolve()
+        if path and file.is_file() and settings.dist.resolve() in file.parents:
+            return FileResponse(file)
+        index = settings.dist / "index.html"
+        if not index.exists():
+            return HTMLResponse(NOT_BUILT, status_code=503)
+        return Response(index.read_bytes(), media_type="text/html; charset=utf-8",
+                        headers={"cache-control": "no-cache"})
+
+    return app
+
+
+def _login_problem(message: str) -> str:
+    return ("<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>登录未完成</title>"
+            "<body style=\"font-family:sans-serif;margin:3em\"><h1>登录未完成</h1>"
+            f"<p>{_escape(message)}</p><p><a href=\"/auth/login\">重新登录</a></p></body></html>")
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

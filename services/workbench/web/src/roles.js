@@ -1,0 +1,24 @@
+// Which pages each role's menu shows. Only navigation: whether an action is allowed is
+// decided by the services, and their refusal is shown where it happens.
+export const MENUS = {
+  org_department: [
+    { path: '/', label: '我的待办' },
+    { path: '/cadres', label: '干部名册' },
+    { path: '/cadres/import', label: '名册导入' },
+    { path: '/classes', label: '班次管理' },
+    { path: '/classes/new', label: '开设班次' },
+    { path: '/queue', label: '待确定队列' },
+    { path: '/reports', label: '统计报表' },
+  ],
+  unit: [
+    { path: '/', label: '我的待办' },
+    { path: '/unit/classes', label: '本单位调训任务' },
+  ],
+  party_school: [
+    { path: '/', label: '我的待办' },
+    { path: '/catalogue', label: '课程与师资' },
+    { path: '/school/classes', label: '班次教学' },
+  ],
+}
+
+export const menuOf = (role) => MENUS[role] || [{ path: '/', label: '我的待办' }]

@@ -1,0 +1,27 @@
+import { createRouter, createWebHistory } from 'vue-router'
+
+const routes = [
+  { path: '/', component: () => import('./pages/MyTasks.vue'), meta: { title: '我的待办' } },
+  { path: '/cadres', component: () => import('./pages/CadreRegistry.vue'), meta: { title: '干部名册' } },
+  { path: '/cadres/import', component: () => import('./pages/CadreImport.vue'), meta: { title: '名册导入' } },
+  { path: '/cadres/:id', component: () => import('./pages/CadrePage.vue'), meta: { title: '干部档案' } },
+  { path: '/classes', component: () => import('./pages/ClassList.vue'), meta: { title: '班次管理' } },
+  { path: '/classes/new', component: () => import('./pages/OpenClassForm.vue'), meta: { title: '开设班次' } },
+  { path: '/classes/:id', component: () => import('./pages/ClassPage.vue'), meta: { title: '班次' } },
+  { path: '/classes/:id/scope', component: () => import('./pages/ScopeDraw.vue'), meta: { title: '划定人选范围' } },
+  { path: '/queue', component: () => import('./pages/ConfirmationQueue.vue'), meta: { title: '待确定队列' } },
+  { path: '/reports', component: () => import('./pages/Reports.vue'), meta: { title: '统计报表' } },
+  { path: '/unit/classes', component: () => import('./pages/UnitClasses.vue'), meta: { title: '本单位调训任务' } },
+  { path: '/unit/classes/:id', component: () => import('./pages/UnitRecommend.vue'), meta: { title: '推荐人选' } },
+  { path: '/catalogue', component: () => import('./pages/Catalogue.vue'), meta: { title: '课程与师资' } },
+  { path: '/school/classes', component: () => import('./pages/SchoolClasses.vue'), meta: { title: '班次教学' } },
+  { path: '/school/classes/:id', component: () => import('./pages/Timetable.vue'), meta: { title: '课表与排课' } },
+  { path: '/school/classes/:id/sessions/:sid', component: () => import('./pages/RollCall.vue'),
+    meta: { title: '点名考勤' } },
+  { path: '/school/classes/:id/graduation', component: () => import('./pages/Graduation.vue'),
+    meta: { title: '结业评定' } },
+  { path: '/:rest(.*)', component: () => import('./pages/NotFound.vue'), meta: { title: '页面不存在' } },
+]
+
+export const router = createRouter({ history: createWebHistory(), routes })
+router.afterEach((to) => { document.title = `${to.meta.title || ''} · 干训工作台` })

@@ -1,0 +1,199 @@
+"""The workbench's own pieces, without servers: PKCE, reading the user from a token,
+sessions and login states, and the routes' CSRF, redirect and forwarding rules (the
+identity provider and a service stand in as httpx transports: handler-layer fakes).
+The real login through Keycloak and the real services is in
+tests/integration/test_workbench_browser.py."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+
+import httpx
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+
+from services.workbench import api, oidc
+from services.workbench.service import create_app
+from services.workbench.sessions import SessionStore
+from services.workbench.settings import WorkbenchSettings
+from shared.errors import Unauthenticated
+
+
+def test_pkce_challenge_is_the_s256_of_the_verifier():
+    verifier, challenge = oidc.pkce_pair()
+    assert 43 <= len(verifier) <= 128
+    want = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    assert challenge == want
+
+
+def test_authorize_url_asks_for_code_with_s256_in_chinese():
+    url = oidc.authorize_url("http://idp/auth", client_id="ganxun-workbench",
+                             redirect_uri="http://127.0.0.1:8110/auth/callback",
+                             state="s1", nonce="n1", challenge="c1")
+    q = httpx.URL(url).params
+    assert (q["response_type"], q["code_challenge_method"]) == ("code", "S256")
+    assert (q["code_challenge"], q["state"]) == ("c1", "s1")
+    assert q["ui_locales"] == "zh-CN" and q["client_id"] == "ganxun-workbench"
+
+
+def test_user_from_claims_or_from_keycloak_realm_roles():
+    u = oidc.user_of({"sub": "u1", "name": "王芳", "role": "unit", "jurisdiction": "371428", "unit": "武城县财政局"})
+    assert (u.name, u.role_zh, u.unit) == ("王芳", "调训单位", "武城县财政局")
+    assert u.as_dict()["jurisdiction_name"] == "山东省德州市武城县"
+    assert oidc.jurisdiction_name("479526") == ""            # a code the table does not know
+    k = oidc.user_of({"sub": "u2", "preferred_username": "dx", "jurisdiction": "371428",
+                      "realm_access": {"roles": ["offline_access", "party_school"]}})
+    assert (k.name, k.role) == ("dx", "party_school")
+    listed = oidc.user_of({"sub": "u4", "name": "乙", "jurisdiction": "371428", "roles": ["unit"]})
+    assert listed.role == "unit"
+    with pytest.raises(Unauthenticated, match="没有干训系统的角色"):
+        oidc.user_of({"sub": "u3", "jurisdiction": "371428", "realm_access": {"roles": ["offline_access"]}})
+
+
+def test_a_login_state_is_used_once_and_expires():
+    store = SessionStore(idle_seconds=60)
+    state = store.begin_login("v", "n", "/queue", now=1000)
+    assert store.finish_login(state, now=1001).back_to == "/queue"
+    assert store.finish_login(state, now=1002) is None           # replayed
+    late = store.begin_login("v", "n", "/", now=1000)
+    assert store.finish_login(late, now=1000 + 601) is None      # older than ten minutes
+
+
+def test_an_idle_session_ends():
+    store = SessionStore(idle_seconds=60)
+    s = store.create(oidc.user_of({"sub": "u", "name": "甲", "role": "unit", "jurisdiction": "371428"}),
+                     oidc.Tokens("a", "r", None, time.time() + 300, None))
+    assert store.get(s.sid, now=s.last_seen + 30) is s
+    assert store.get(s.sid, now=s.last_seen + 61) is None
+    assert store.get(s.sid) is None
+
+
+@pytest.mark.parametrize("value, want", [("/queue?x=1", "/queue?x=1"), ("//evil.example/", "/"),
+                                         ("https://evil.example/", "/"), ("/\\evil", "/"), (None, "/")])
+def test_after_login_only_a_local_path(value, want):
+    assert api._local_path(value) == want
+
+
+# -- the routes, with the identity provider and a service as in-process transports ----------------
+def _token(**claims) -> str:
+    return jwt.encode({"sub": "u1", "name": "李娜", "role": "org_department", "jurisdiction": "371428",
+                       "exp": int(time.time()) + 300, **claims}, "k" * 32, algorithm="HS256")
+
+
+class World:
+    """What the fake identity provider and the fake selection service saw."""
+
+    def __init__(self) -> None:
+        self.forwarded: list[httpx.Request] = []
+        self.refreshed = 0
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        url = str(request.url)
+        if url.endswith("/.well-known/openid-configuration"):
+            return httpx.Response(200, json={"authorization_endpoint": "http://idp/auth",
+                                             "token_endpoint": "http://idp/token",
+                                             "end_session_endpoint": "http://idp/logout"})
+        if url == "http://idp/token":
+            form = dict(httpx.QueryParams(request.content.decode()))
+            if form["grant_type"] == "refresh_token":
+                self.refreshed += 1
+            return httpx.Response(200, json={"access_token": _token(), "refresh_token": "r",
+                                             "expires_in": 300})
+        if url == "http://idp/logout":
+            return httpx.Response(204)
+        if url.startswith("http://selection/"):
+            self.forwarded.append(request)
+            if request.url.path == "/classes/c1/confirmations":
+                return httpx.Response(422, json={"code": "rule_violated", "message": "整批未生效：张伟 不在人选范围内。",
+                                                 "field": None})
+            return httpx.Response(200, json={"count": 0, "cadres": []})
+        return httpx.Response(404)
+
+
+@pytest.fixture
+def client(monkeypatch):
+    world = World()
+    settings = WorkbenchSettings(issuer="http://idp", selection_url="http://selection",
+                                 public_url="http://testserver")
+    real = httpx.AsyncClient
+
+    def fake_client(*a, **kw):
+        return real(transport=httpx.MockTransport(world.handler))
+
+    monkeypatch.setattr("services.workbench.service.httpx.AsyncClient", fake_client)
+    with TestClient(create_app(settings), follow_redirects=False) as c:
+        c.world = world
+        yield c
+
+
+def _login(c: TestClient) -> str:
+    r = c.get("/auth/login", params={"next": "/queue"})
+    assert r.status_code == 302
+    q = httpx.URL(r.headers["location"]).params
+    r = c.get("/auth/callback", params={"state": q["state"], "code": "abc"})
+    assert r.status_code == 302 and r.headers["location"] == "/queue"
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+    return c.get("/api/me").json()["csrf_token"]
+
+
+def test_without_a_session_the_api_asks_to_log_in(client):
+    r = client.get("/api/selection/cadres")
+    assert r.status_code == 401 and r.json()["code"] == "login_required" and "登录" in r.json()["message"]
+
+
+def test_login_then_me_shows_name_role_and_jurisdiction(client):
+    _login(client)
+    me = client.get("/api/me").json()
+    assert (me["name"], me["role_zh"], me["jurisdiction"]) == ("李娜", "组织部", "371428")
+
+
+def test_forwarding_sends_the_users_token_and_passes_a_refusal_through_unchanged(client):
+    csrf = _login(client)
+    r = client.get("/api/selection/cadres", params={"page": 2, "q": "张"})
+    assert r.status_code == 200 and r.json() == {"count": 0, "cadres": []}
+    sent = client.world.forwarded[-1]
+    assert sent.headers["authorization"].startswith("Bearer ") and "cookie" not in sent.headers
+    assert sent.url.params["q"] == "张" and sent.url.params["page"] == "2"
+    r = client.post("/api/selection/classes/c1/confirmations", json={"cadre_ids": ["x"]},
+                    headers={"x-csrf-token": csrf})
+    assert r.status_code == 422
+    assert r.json() == {"code": "rule_violated", "message": "整批未生效：张伟 不在人选范围内。", "field": None}
+    assert json.loads(client.world.forwarded[-1].content) == {"cadre_ids": ["x"]}
+
+
+def test_a_write_without_the_csrf_token_or_from_another_site_is_refused(client):
+    csrf = _login(client)
+    before = len(client.world.forwarded)
+    r = client.post("/api/selection/classes/c1/confirmations", json={"cadre_ids": ["x"]})
+    assert r.status_code == 403 and r.json()["code"] == "csrf_failed"
+    r = client.post("/api/selection/classes/c1/confirmations", json={"cadre_ids": ["x"]},
+                    headers={"x-csrf-token": csrf, "origin": "http://evil.example"})
+    assert r.status_code == 403
+    assert len(client.world.forwarded) == before       # nothing reached the service
+
+
+def test_an_expiring_token_is_refreshed_on_the_server(client):
+    _login(client)
+    wb = client.app.state.workbench
+    (s,) = wb.sessions._sessions.values()
+    s.tokens.expires_at = time.time() + 5
+    client.get("/api/selection/cadres")
+    assert client.world.refreshed == 1
+
+
+def test_unknown_service_and_logout(client):
+    csrf = _login(client)
+    r = client.get("/api/accounting/x")
+    assert r.status_code == 404 and "没有名为" in r.json()["message"]
+    assert client.post("/auth/logout", headers={"x-csrf-token": csrf}).status_code == 200
+    assert client.get("/api/me").status_code == 401
+
+
+def test_a_replayed_callback_shows_a_chinese_page(client):
+    r = client.get("/auth/callback", params={"state": "nope", "code": "abc"})
+    assert r.status_code == 401 and "登录请求已过期或无效" in r.text and "重新登录" in r.text
