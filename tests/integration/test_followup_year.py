@@ -251,8 +251,12 @@ async def test_a_year_of_follow_up(service, servers, county):
         if r.status_code != 200:
             return None
         got = r.json()
-        synced = (got["outcomes"]["endorsed"], got["talks"], got["mentor_tasks_done"])
-        return got if synced == (2, expected["talks"], expected["mentor_tasks_done"]) else None
+        # The class's effect is another projection than the trainees' files `settled` read:
+        # under load it can still be behind on the last overdue marks.
+        synced = (got["outcomes"]["endorsed"], got["talks"], got["mentor_tasks_done"],
+                  got["milestones_overdue_open"])
+        return got if synced == (2, expected["talks"], expected["mentor_tasks_done"],
+                                 expected["milestones_overdue_open"]) else None
     got = await eventually(report, timeout=60)
     assert {k: got[k] for k in expected} == expected
     assert {k: got["outcomes"][k] for k in ("reports", "proposals", "approvals", "adoptions", "endorsed")} == {
