@@ -345,52 +345,20 @@ class KeycloakServer:
             url = self.db
         _, user, _, name = _jdbc(url)
         u = urlsplit(url)
-        psql = shutil.which("psql") or "psql"
-        exists = subprocess.run(
-            [
-                psql,
-                "-qAt",
-                "-h",
-                u.hostname,
-                "-p",
-                str(u.port),
-                "-U",
-                user,
-                "-d",
-                "postgres",
-                "-c",
-                f"SELECT 1 FROM pg_database WHERE datname = '{name}'",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**os.environ, "PGPASSWORD": u.password or ""},
-        )
+
+        def psql(*args: str) -> subprocess.CompletedProcess:
+            argv = [shutil.which("psql") or "psql", *args, "-h", u.hostname, "-p", str(u.port), "-U", user,
+                    "-d", "postgres"]
+            return subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                                  env={**os.environ, "PGPASSWORD": u.password or ""})
+
+        exists = psql("-qAt", "-c", f"SELECT 1 FROM pg_database WHERE datname = '{name}'")
         if exists.returncode != 0:
             raise ServerError(
                 f"无法连接 Keycloak 的数据库 (cannot reach Keycloak's database): {exists.stderr[-500:]}"
             )
         if exists.stdout.strip() != "1":
-            made = subprocess.run(
-                [
-                    psql,
-                    "-q",
-                    "-h",
-                    u.hostname,
-                    "-p",
-                    str(u.port),
-                    "-U",
-                    user,
-                    "-d",
-                    "postgres",
-                    "-c",
-                    f"CREATE DATABASE \"{name}\" ENCODING 'UTF8'",
-                ],
-                capture_output=True,
-                text=True,
-                timeout=60,
-                env={**os.environ, "PGPASSWORD": u.password or ""},
-            )
+            made = psql("-q", "-c", f"CREATE DATABASE \"{name}\" ENCODING 'UTF8'")
             if made.returncode != 0 and "already exists" not in made.stderr:
                 raise ServerError(f"创建 Keycloak 数据库失败 (CREATE DATABASE failed): {made.stderr[-500:]}")
         return url
