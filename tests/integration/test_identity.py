@@ -95,11 +95,11 @@ def test_a_keycloak_login_is_accepted_with_its_jurisdiction_and_unit(identity, s
 
     async def both_registered():
         org_view = httpx.get(f"{selection.url}/cadres", headers=org).json()
-        return org_view.get("count") == 2
+        return org_view.get("total") == 2
 
     asyncio.run(eventually(both_registered))
     listed = httpx.get(f"{selection.url}/cadres", headers=clerk).json()
-    assert [c["name"] for c in listed["cadres"]] == ["张三"]
+    assert [c["name"] for c in listed["items"]] == ["张三"]
 
     # A login from another county is refused there: 403, not data.
     identity.create_user(f"org-{other}", "org_department", other, name="外县组织部")
@@ -133,7 +133,7 @@ def test_a_county_admin_manages_accounts_only_within_the_county(identity, accoun
     )
     assert made.status_code == 201, made.text
     claims_of = httpx.get(f"{selection.url}/cadres", headers=identity.auth(clerk, "Finance-Passw0rd")).json()
-    assert [c["name"] for c in claims_of["cadres"]] == ["李四"]  # the new account's unit, from Keycloak
+    assert [c["name"] for c in claims_of["items"]] == ["李四"]  # the new account's unit, from Keycloak
 
     # Another county, a province role, a password off the policy: refused, named, nothing made.
     for body, code, field in [

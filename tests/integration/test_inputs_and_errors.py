@@ -115,10 +115,10 @@ def test_a_nul_in_a_name_is_refused_and_nothing_is_stored(services, counties):
     a, _ = counties
     url, dept = services["selection"].url, auth("org_department", a)
     cadre = {"name": "张\u0000伟", "id_number": id_number(a, date(1988, 3, 4), 11), "unit": "县财政局", "rank": "科员"}
-    before = httpx.get(f"{url}/cadres", headers=dept).json()["count"]
+    before = httpx.get(f"{url}/cadres", headers=dept).json()["total"]
     body = shaped(httpx.post(f"{url}/cadres", headers=dept, json=cadre), 422, "control_character")
     assert body["field"] == "name" and body["message"].startswith("姓名含有不可见的控制字符")
-    assert httpx.get(f"{url}/cadres", headers=dept).json()["count"] == before
+    assert httpx.get(f"{url}/cadres", headers=dept).json()["total"] == before
 
 
 def test_unit_token_without_unit_and_feedback_of_a_bad_code_answer_4xx(services, counties):
@@ -162,7 +162,7 @@ def test_spreadsheets_are_read_within_bounds(services, counties):
     a, _ = counties
     sel = services["selection"]
     url, dept = sel.url, auth("org_department", a)
-    before = httpx.get(f"{url}/cadres", headers=dept).json()["count"]
+    before = httpx.get(f"{url}/cadres", headers=dept).json()["total"]
     bomb = _huge_dimension_xlsx()
     assert len(bomb) < 8192
     body = shaped(httpx.post(f"{url}/cadres/import", headers=dept, timeout=60,
@@ -188,7 +188,7 @@ def test_spreadsheets_are_read_within_bounds(services, counties):
     for svc, path in (("selection", "/cadres/import"), ("teaching", "/online-hours")):
         shaped(httpx.post(services[svc].url + path, headers=dept, timeout=60,
                           files={"file": ("大.csv", big, "text/csv")}), 413, "body_too_large")
-    assert httpx.get(f"{url}/cadres", headers=dept).json()["count"] == before
+    assert httpx.get(f"{url}/cadres", headers=dept).json()["total"] == before
 
 
 async def test_a_name_that_looks_like_a_formula_stays_text_in_excel(services, counties):
@@ -201,7 +201,7 @@ async def test_a_name_that_looks_like_a_formula_stays_text_in_excel(services, co
     async def listed():
         unit = {"unit": "@SUM(1+1)"}
         return httpx.get(f"{url}/cadres", params={**unit, "format": "xlsx"}, headers=dept) if httpx.get(
-            f"{url}/cadres", params=unit, headers=dept).json()["count"] == 1 else None
+            f"{url}/cadres", params=unit, headers=dept).json()["total"] == 1 else None
 
     x = await eventually(listed)
     sheet = zipfile.ZipFile(io.BytesIO(x.content)).read("xl/worksheets/sheet1.xml").decode()
@@ -281,7 +281,7 @@ async def test_who_sees_what(services, counties, servers):
 
     async def entry(who):
         r = httpx.get(f"{sel}/cadres", params={"unit": "县发改委"}, headers=who).json()
-        return r["cadres"][0] if r.get("count") else None
+        return r["items"][0] if r.get("total") else None
 
     full = await eventually(lambda: entry(dept_a))
     assert full["birth_date"] == "1990-05-01"
