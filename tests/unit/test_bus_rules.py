@@ -101,9 +101,13 @@ def _routed(projection, env, ev):
     return doc_id, env, ev, handler
 
 
-def test_bus_settings_say_what_is_missing_and_never_print_the_password():
+def test_bus_settings_say_what_is_missing_and_never_print_the_password(monkeypatch):
     from shared.kafka import Connection
     from shared.settings import Settings
+
+    # The integration fixtures put the super-user's credentials in this process's environment.
+    for key in ("GANXUN_KAFKA_PASSWORD", "GANXUN_KAFKA_USERNAME", "GANXUN_KAFKA_SECURITY_PROTOCOL"):
+        monkeypatch.delenv(key, raising=False)
 
     with pytest.raises(ValueError, match="需要用户名与密码"):
         Settings(kafka_security_protocol="SASL_SSL", kafka_username="ganxun-371428").bus
