@@ -101,12 +101,24 @@ def test_a_keycloak_login_is_accepted_with_its_jurisdiction_and_unit(identity, s
     listed = httpx.get(f"{selection.url}/cadres", headers=clerk).json()
     assert [c["name"] for c in listed["items"]] == ["张三"]
 
-    # A login from another county is refused there: 403, not data.
+    # A login from another county gets no data: our cadre answers there as a missing one
+    # (404, not even a hint that it is registered elsewhere)…
     identity.create_user(f"org-{other}", "org_department", other, name="外县组织部")
     refused = httpx.get(
         f"{selection.url}/cadres/{mine.json()['cadre_id']}", headers=identity.auth(f"org-{other}")
     )
-    assert refused.status_code == 403 and refused.json()["code"] == "wrong_jurisdiction"
+    assert refused.status_code == 404 and refused.json()["code"] == "cadre_not_found", refused.text
+    assert "张三" not in refused.text
+    # A county this deployment does not serve cannot write into it: 403, nothing stored.
+    third = random_county()
+    identity.create_user(f"org-{third}", "org_department", third, name="第三县组织部")
+    foreign = httpx.post(
+        f"{selection.url}/cadres",
+        headers=identity.auth(f"org-{third}"),
+        json={"name": "王五", "id_number": id_number("110105", date(1987, 5, 3), 13), "unit": UNIT, "rank": "科员"},
+    )
+    assert foreign.status_code == 403 and foreign.json()["code"] == "wrong_deployment", foreign.text
+    assert httpx.get(f"{selection.url}/cadres", headers=org).json()["total"] == 2
 
     # Development tokens mean nothing to a deployment that trusts the issuer.
     from tests.support import auth as dev_auth

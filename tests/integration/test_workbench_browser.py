@@ -418,6 +418,9 @@ async def test_wucheng_three_steps_and_a_day_of_teaching_through_the_pages(count
             await school.locator(".el-tab-pane:visible input").first.fill("党校一号教室")
             await school.click("text=录入教学点")
             await school.wait_for_selector("td:has-text('党校一号教室')")
+            await school.locator(".el-tab-pane:visible input").first.fill("党校二号教室")
+            await school.click("text=录入教学点")
+            await school.wait_for_selector("td:has-text('党校二号教室')")
             await school.screenshot(path=str(out / "catalogue.png"), full_page=True)
 
             await school.goto(f"{wb.url}/school/classes/{day_class}")
@@ -431,7 +434,10 @@ async def test_wucheng_three_steps_and_a_day_of_teaching_through_the_pages(count
             await school.keyboard.press("Enter")
             await school.click("[data-test=schedule]")
             await school.wait_for_selector("[data-test=sessions] .el-table__row")
-            await school.click("[data-test=schedule]")                 # the same hour again: a clash
+            # The same teacher at the same hour in the other room: a clash. (The very same
+            # session sent again would be answered as the first was: a retry, not a clash.)
+            await pick(school, selects.nth(2), "党校二号教室")
+            await school.click("[data-test=schedule]")
             clash = school.locator("[data-test=clash]")
             await clash.wait_for()
             assert "排课冲突" in await clash.inner_text()
