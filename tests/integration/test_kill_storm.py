@@ -68,7 +68,8 @@ class Storm:
         self.mismatches: list[str] = []
         self.retries = 0
         self.quiet = threading.Event()       # set: no kills (the registry import)
-        self.stop = threading.Event()
+        self.stop = threading.Event()        # set: no more kills
+        self.calm = threading.Event()        # set: the supervisor stops (after the last kill is back)
         self.log: list[str] = []
         self.supervisor = Supervisor(
             [Watched(f"服务 {n}", lambda p=p: p.proc is not None and p.proc.poll() is None,
@@ -116,7 +117,7 @@ class Storm:
         self.back_after.append((name, time.monotonic() - killed))
 
     def supervise(self) -> None:
-        self.supervisor.run(self.stop, interval=0.2)
+        self.supervisor.run(self.calm, interval=0.2)
 
 
 class RetryingClient(httpx.Client):
@@ -182,8 +183,9 @@ async def test_a_class_lifecycle_through_a_kill_storm(deployment, county, server
     monkeypatch.setenv("GANXUN_FOLLOWUP_MOVABLE_CLOCK", "1")
     monkeypatch.setenv("GANXUN_FOLLOWUP_TICK_SECONDS", "0.3")
     monkeypatch.setattr(lifecycle, "client", lambda url: RetryingClient(url, storm))
-    threads = [threading.Thread(target=storm.supervise, daemon=True),
-               threading.Thread(target=storm.kill_loop, daemon=True)]
+    supervisor = threading.Thread(target=storm.supervise, daemon=True)
+    killer = threading.Thread(target=storm.kill_loop, daemon=True)
+    threads = [supervisor, killer]
 
     # Selection is spared while the registry is imported (the first command of the lifecycle).
     real_post = RetryingClient.post
@@ -206,8 +208,9 @@ async def test_a_class_lifecycle_through_a_kill_storm(deployment, county, server
         await lifecycle.test_a_class_from_registry_to_follow_up(deployment, county, servers)
     finally:
         storm.stop.set()
-        for t in threads:
-            t.join(timeout=150)
+        killer.join(timeout=150)      # its watchers wait until each killed service is back
+        storm.calm.set()              # only then does the supervisor stop: a kill just before the
+        supervisor.join(timeout=30)   # end of the lifecycle is restarted like any other
     took = time.monotonic() - started
     by_service = defaultdict(int)
     for name, _ in storm.kills:
