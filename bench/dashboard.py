@@ -214,16 +214,7 @@ async def main() -> None:
         proc = subprocess.Popen([sys.executable, "-m", "services.dashboard", "--port", str(port)],
                                 cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         c = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=1200)
-        t0 = time.monotonic()
-        while True:
-            try:
-                if (await c.get("/readyz")).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() - t0 > 120:
-                raise SystemExit("dashboard process did not start")
-            await asyncio.sleep(0.2)
+        await wait_ready(c, proc, "dashboard process did not start")
         first = await c.get("/api/overview", params={"year": "2026"})
         assert first.status_code == 200, first.text
         return proc, c, time.monotonic() - t0

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.common import wait_ready
 from deploy.local.process import REPO_ROOT, free_port
 from services.selection.cadres import RANKS, cadre_id_for, id_check_digit
 from services.selection.importing import TEMPLATE
@@ -151,16 +152,7 @@ async def main() -> None:
 
 
 async def run(c: httpx.AsyncClient, proc: subprocess.Popen, rows: list[dict], args) -> None:
-    t0 = time.monotonic()
-    while True:
-        try:
-            if (await c.get("/readyz")).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() - t0 > 120:
-            raise SystemExit("selection 服务未能启动")
-        await asyncio.sleep(0.2)
+    await wait_ready(c, proc, "selection 服务未能启动")
     content = registry_csv(rows)
     print(f"一个县：{len(rows):,} 名在册干部（CSV {len(content) / 1e6:.1f} MB），{len(UNITS)} 个单位，"
           f"经真实的 selection 服务导入（HTTP → append_many → Kafka → 投影）。")
