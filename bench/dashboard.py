@@ -44,6 +44,7 @@ import httpx
 from pymongo import AsyncMongoClient, InsertOne
 
 import shared.contracts  # noqa: F401
+from bench.common import wait_ready
 from deploy.local.process import REPO_ROOT, free_port
 from shared import store
 from shared.auth import ensure_dev_keys, issue_token
