@@ -11,6 +11,10 @@ web="$root/services/workbench/web"
 cd "$web"
 command -v npm >/dev/null 2>&1 || {
   echo "缺少 Node.js/npm，无法构建工作台网页 (npm not found: install Debian's nodejs and npm)" >&2; exit 1; }
+# Vite 8 needs Node.js ≥ 20.19 (these machines ship 20.x; Debian bookworm's own nodejs is 18):
+# say so plainly instead of a stack trace from the build.
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' || {
+  echo "Node.js 版本过低（$(node --version)），构建工作台需要 Node.js ≥ 20.19 (Node.js >= 20.19 needed)" >&2; exit 1; }
 want=$(cd "$web" && find index.html vite.config.js package.json package-lock.json src -type f -print0 \
   | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 stamp=dist/.ganxun-build
