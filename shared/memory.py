@@ -102,3 +102,243 @@ class FixedClock:
 
     async def now(self) -> datetime:
         return datetime.combine(self.day, self.at, tzinfo=CHINA)
+
+
+# -- an in-memory database ------------------------------------------------------------
+# The subset of PyMongo's async collection API that services' reads use (point reads,
+# scans with simple filters, $set updates), so a service's real `reads.py` runs over the
+# documents `fold_projection` made. Not a MongoDB: an operator it does not know fails loudly.
+
+_MISSING = object()
+
+
+def _get(doc: dict[str, Any], path: str) -> Any:
+    cur: Any = doc
+    for part in path.split("."):
+        if isinstance(cur, dict) and part in cur:
+            cur = cur[part]
+        else:
+            return _MISSING
+    return cur
+
+
+def _compare(value: Any, cond: Any) -> bool:
+    if isinstance(cond, dict) and cond and all(k.startswith("$") for k in cond):
+        return all(_operator(value, op, arg) for op, arg in cond.items())
+    if isinstance(value, list) and not isinstance(cond, list):
+        return cond in value
+    return value is not _MISSING and value == cond
+
+
+def _operator(value: Any, op: str, arg: Any) -> bool:
+    present = value is not _MISSING
+    values = value if isinstance(value, list) else [value]
+    match op:
+        case "$in":
+            return present and any(v in arg for v in values)
+        case "$nin":
+            return not present or not any(v in arg for v in values)
+        case "$ne":
+            return not present or (arg not in values)
+        case "$exists":
+            return present == bool(arg)
+        case "$gt":
+            return present and value is not None and value > arg
+        case "$gte":
+            return present and value is not None and value >= arg
+        case "$lt":
+            return present and value is not None and value < arg
+        case "$lte":
+            return present and value is not None and value <= arg
+        case "$regex":
+            import re
+            return present and isinstance(value, str) and re.search(arg, value) is not None
+    raise NotImplementedError(f"MemoryCollection does not know {op}")
+
+
+def matches(doc: dict[str, Any], flt: dict[str, Any] | None) -> bool:
+    for key, cond in (flt or {}).items():
+        if key == "$and":
+            if not all(matches(doc, f) for f in cond):
+                return False
+        elif key == "$or":
+            if not any(matches(doc, f) for f in cond):
+                return False
+        elif not _compare(_get(doc, key), cond):
+            return False
+    return True
+
+
+def _project(doc: dict[str, Any], projection: dict[str, Any] | None) -> dict[str, Any]:
+    import copy
+    doc = copy.deepcopy(doc)
+    if not projection:
+        return doc
+    included = {k for k, v in projection.items() if v and k != "_id"}
+    if included:
+        out = {k: doc[k.split(".")[0]] for k in included if k.split(".")[0] in doc}
+        if projection.get("_id", 1):
+            out["_id"] = doc["_id"]
+        return out
+    return {k: v for k, v in doc.items() if k not in projection}
+
+
+class MemoryCursor:
+    def __init__(self, docs: list[dict[str, Any]]) -> None:
+        self._docs = docs
+        self._skip = 0
+        self._limit = 0
+
+    def sort(self, key: str | list, direction: int = 1) -> MemoryCursor:
+        keys = [(key, direction)] if isinstance(key, str) else list(key)
+        for k, d in reversed(keys):
+            self._docs.sort(key=lambda doc: (_get(doc, k) is _MISSING, _get(doc, k)), reverse=d < 0)
+        return self
+
+    def skip(self, n: int) -> MemoryCursor:
+        self._skip = n
+        return self
+
+    def limit(self, n: int) -> MemoryCursor:
+        self._limit = n
+        return self
+
+    def _window(self) -> list[dict[str, Any]]:
+        docs = self._docs[self._skip:]
+        return docs[:self._limit] if self._limit else docs
+
+    async def to_list(self, length: int | None = None) -> list[dict[str, Any]]:
+        docs = self._window()
+        return docs[:length] if length else docs
+
+    def __aiter__(self):
+        async def gen():
+            for d in self._window():
+                yield d
+        return gen()
+
+
+@dataclass
+class _Result:
+    matched_count: int = 0
+    modified_count: int = 0
+    upserted_id: Any = None
+    deleted_count: int = 0
+    inserted_id: Any = None
+
+
+class MemoryCollection:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.docs: dict[Any, dict[str, Any]] = {}
+
+    async def create_index(self, *args: Any, **kwargs: Any) -> str:
+        return "memory"
+
+    def find(self, flt: dict | None = None, projection: dict | None = None) -> MemoryCursor:
+        return MemoryCursor([_project(d, projection) for d in self.docs.values() if matches(d, flt)])
+
+    async def find_one(self, flt: dict | None = None, projection: dict | None = None) -> dict | None:
+        for d in self.docs.values():
+            if matches(d, flt):
+                return _project(d, projection)
+        return None
+
+    async def count_documents(self, flt: dict | None = None) -> int:
+        return sum(1 for d in self.docs.values() if matches(d, flt))
+
+    async def distinct(self, key: str, flt: dict | None = None) -> list[Any]:
+        out: list[Any] = []
+        for d in self.docs.values():
+            v = _get(d, key)
+            if matches(d, flt) and v is not _MISSING:
+                for x in v if isinstance(v, list) else [v]:
+                    if x not in out:
+                        out.append(x)
+        return out
+
+    async def insert_one(self, doc: dict[str, Any]) -> _Result:
+        from pymongo.errors import DuplicateKeyError
+        doc.setdefault("_id", new_id())
+        if doc["_id"] in self.docs:
+            raise DuplicateKeyError(f"duplicate _id {doc['_id']}")
+        import copy
+        self.docs[doc["_id"]] = copy.deepcopy(doc)
+        return _Result(inserted_id=doc["_id"])
+
+    async def insert_many(self, docs: Iterable[dict[str, Any]], ordered: bool = True) -> None:
+        for d in docs:
+            await self.insert_one(d)
+
+    async def update_one(self, flt: dict, update: dict, upsert: bool = False) -> _Result:
+        target = next((d for d in self.docs.values() if matches(d, flt)), None)
+        if target is None:
+            if not upsert:
+                return _Result()
+            target = {k: v for k, v in flt.items() if not k.startswith("$") and not isinstance(v, dict)}
+            target.update(update.get("$setOnInsert", {}))
+            target.setdefault("_id", new_id())
+            self.docs[target["_id"]] = target
+            self._apply(target, update)
+            return _Result(upserted_id=target["_id"])
+        self._apply(target, update)
+        return _Result(matched_count=1, modified_count=1)
+
+    @staticmethod
+    def _apply(doc: dict[str, Any], update: dict) -> None:
+        for op, fields in update.items():
+            for path, value in fields.items():
+                *parents, last = path.split(".")
+                cur = doc
+                for p in parents:
+                    cur = cur.setdefault(p, {})
+                if op == "$set":
+                    cur[last] = value
+                elif op == "$inc":
+                    cur[last] = cur.get(last, 0) + value
+                elif op == "$unset":
+                    cur.pop(last, None)
+                elif op == "$push":
+                    cur.setdefault(last, []).append(value)
+                elif op != "$setOnInsert":
+                    raise NotImplementedError(f"MemoryCollection does not know {op}")
+
+    async def replace_one(self, flt: dict, doc: dict, upsert: bool = False) -> _Result:
+        target = next((d for d in self.docs.values() if matches(d, flt)), None)
+        if target is None and not upsert:
+            return _Result()
+        doc = dict(doc)
+        doc.setdefault("_id", target["_id"] if target else flt.get("_id", new_id()))
+        self.docs[doc["_id"]] = doc
+        return _Result(matched_count=0 if target is None else 1)
+
+    async def delete_one(self, flt: dict) -> _Result:
+        for k, d in list(self.docs.items()):
+            if matches(d, flt):
+                del self.docs[k]
+                return _Result(deleted_count=1)
+        return _Result()
+
+    async def delete_many(self, flt: dict) -> _Result:
+        gone = [k for k, d in self.docs.items() if matches(d, flt)]
+        for k in gone:
+            del self.docs[k]
+        return _Result(deleted_count=len(gone))
+
+
+class MemoryDatabase:
+    """`db["name"]` as in PyMongo; `load(projection, envelopes)` fills a projection's
+    collection from events the way the projector would."""
+
+    def __init__(self) -> None:
+        self.collections: dict[str, MemoryCollection] = {}
+
+    def __getitem__(self, name: str) -> MemoryCollection:
+        return self.collections.setdefault(name, MemoryCollection(name))
+
+    def load(self, projection: Projection, envelopes: Iterable[Envelope]) -> None:
+        coll = self[projection.collection]
+        fold_projection(projection, envelopes, coll.docs)
+
+    async def command(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return {"ok": 1}

@@ -44,3 +44,22 @@ def test_a_stale_version_is_refused_like_the_real_store():
     envs = run(commands.execute(domain.ClassDecider(), "s-1", cmd, CTX))
     with pytest.raises(ConcurrencyConflict):
         run(store.append("s-1", 0, envs))
+
+
+def test_the_memory_database_answers_the_filters_reads_use():
+    from shared.memory import MemoryDatabase
+    db = MemoryDatabase()
+    coll = db["cadres"]
+
+    async def go():
+        for i, (name, rank) in enumerate([("张三", "正科"), ("李四", "副科"), ("王五", "正科")]):
+            await coll.insert_one({"_id": f"c{i}", "name": name, "rank": rank, "tags": ["x"] if i else [],
+                                   "hours": {"2026": i * 10}})
+        assert [d["name"] async for d in coll.find({"rank": "正科"}).sort("name", 1)] == ["张三", "王五"]
+        assert await coll.count_documents({"hours.2026": {"$gt": 5}}) == 2
+        assert await coll.count_documents({"tags": "x"}) == 2
+        assert (await coll.find_one({"_id": {"$in": ["c2"]}}, {"name": 1})) == {"_id": "c2", "name": "王五"}
+        await coll.update_one({"_id": "c9"}, {"$set": {"name": "赵六"}}, upsert=True)
+        assert (await coll.find_one({"_id": "c9"}))["name"] == "赵六"
+        assert len(await coll.find({}).skip(1).limit(2).to_list()) == 2
+    run(go())
