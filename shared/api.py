@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 
@@ -64,6 +64,7 @@ def create_app(definition: ServiceDefinition, settings: Settings, components: tu
         rt = Runtime(definition, settings)
         rt.verifier  # noqa: B018 - no way to check tokens: refuse to start (shared/auth.verifier_for)
         app.state.runtime = rt
+        app.state.handlers = rt.handlers
         await rt.start(components)
         try:
             yield
@@ -109,7 +110,8 @@ def create_app(definition: ServiceDefinition, settings: Settings, components: tu
         return JSONResponse({"ready": ok, **status}, status_code=200 if ok else 503)
 
     docs.install(app)
-    app.include_router(definition.routes(), responses=http_errors.ERROR_RESPONSES)
+    router = definition.routes if isinstance(definition.routes, APIRouter) else definition.routes()
+    app.include_router(router, responses=http_errors.ERROR_RESPONSES)
     from shared import openapi_security
 
     openapi_security.install(app, settings.oidc_issuer)

@@ -119,3 +119,21 @@ def store_mover(mongodb_uri: str, databases: dict[str, str]):
             await client.close()
 
     return move
+
+
+class StoreClock:
+    """The `shared.ports.Clock` adapter: China-local today and now, moved by the
+    deployment's stored offset when `movable` (a development deployment's flag)."""
+
+    def __init__(self, db: AsyncDatabase, movable: bool = False) -> None:
+        self.db = db
+        self.movable = movable
+
+    async def offset(self) -> timedelta:
+        return timedelta(days=await offset_days(self.db)) if self.movable else timedelta(0)
+
+    async def today(self) -> date:
+        return local_today() + await self.offset()
+
+    async def now(self) -> datetime:
+        return datetime.now(CHINA) + await self.offset()

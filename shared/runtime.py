@@ -12,17 +12,21 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from fastapi import APIRouter
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from shared import kafka, topics
 from shared.auth import Verifier, verifier_for
+from shared.clock import StoreClock, movable
 from shared.commands import CommandHandler
 from shared.events import CATALOGUE
 from shared.eventstore import EventStore
 from shared.outbox import OutboxRelay
+from shared.ports import Clock, Commands
 from shared.projection import Projection
 from shared.projector import DeadLetters, Projector, ProjectionWriter
 from shared.settings import Settings
@@ -31,13 +35,30 @@ log = structlog.get_logger("runtime")
 COMPONENTS = ("api", "relay", "projectors")
 
 
+@dataclass(frozen=True)
+class Adapters:
+    """The real adapters a service's `bootstrap` composes its handlers from
+    (shared/ports.py): the command executor, the service's database for its `reads.py`,
+    the clock, and the settings."""
+
+    commands: Commands
+    db: AsyncDatabase
+    clock: Clock
+    settings: Settings
+
+
 @dataclass
 class ServiceDefinition:
     name: str
     title: str
     description: str
     projections: list[Projection]
-    routes: Callable[[], APIRouter]
+    # The HTTP side: a module-level router (`api.router`), or, while a service is being
+    # moved to it, a function that builds one.
+    routes: Callable[[], APIRouter] | APIRouter
+    # The service's bootstrap: its handlers (with their reads) from the real adapters,
+    # reachable by routes as `request.app.state.handlers` and by workers as `runtime.handlers`.
+    compose: Callable[[Adapters], Any] | None = None
     # Extra long-running components of this service (e.g. follow-up's scheduler),
     # each `run(runtime, stop)`; they run beside the standard ones, restarted on failure.
     workers: dict[str, Callable[[Runtime, asyncio.Event], Awaitable[None]]] = field(default_factory=dict)
@@ -68,6 +89,9 @@ class Runtime:
         self.relay = OutboxRelay(self.store, self.producer, self.topic_for, batch_size=settings.relay_batch,
                                  ensure_topics=self.ensure_topics)
         self.commands = CommandHandler(self.store, CATALOGUE, on_appended=self.relay.nudge)
+        self.clock = StoreClock(self.db, movable(f"GANXUN_{definition.name.upper()}_MOVABLE_CLOCK"))
+        self.handlers = None if definition.compose is None else definition.compose(
+            Adapters(commands=self.commands, db=self.db, clock=self.clock, settings=settings))
         self._verifier: Verifier | None = None
         self.projectors: list[Projector] = []
         self._stop = asyncio.Event()
