@@ -19,8 +19,9 @@ who attended each session.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import date
+from types import MappingProxyType
 
 from shared.contracts.teaching import (
     AbsenceRecorded, CurriculumSet, EarlyLeaveRecorded, LeaveDecided, LeaveRequested, SessionAttended,
@@ -28,7 +29,7 @@ from shared.contracts.teaching import (
 )
 from shared.errors import DomainError
 from shared.events import Event
-from services.teaching.domain import Session
+from services.teaching.domain import Session, no_entries
 
 KINDS = ("理论课", "党性课", "实践课", "能力课")
 
@@ -146,23 +147,27 @@ def graduation_date(title: str, ends_on: date, today: date, on: date | None) -> 
     return on
 
 
-@dataclass
+@dataclass(frozen=True)
 class AttendanceState:
-    """One session's attendance, by cadre id."""
+    """One session's attendance, by cadre id (frozen: `evolve` returns a new state)."""
 
-    attended: dict[str, SessionAttended] = field(default_factory=dict)
-    early: set[str] = field(default_factory=set)
-    leave: dict[str, str] = field(default_factory=dict)     # pending / approved / refused
-    absent: dict[str, bool] = field(default_factory=dict)   # -> excused
-    rated: set[str] = field(default_factory=set)
+    attended: Mapping[str, SessionAttended] = no_entries()
+    early: frozenset[str] = frozenset()
+    leave: Mapping[str, str] = no_entries()       # pending / approved / refused
+    absent: Mapping[str, bool] = no_entries()     # -> excused
+    rated: frozenset[str] = frozenset()
 
 
-@dataclass
+@dataclass(frozen=True)
 class ClassRecordState:
     class_id: str | None = None
     course_ids: tuple[str, ...] = ()
-    required_hours: dict[str, float] = field(default_factory=dict)
-    concluded: set[str] = field(default_factory=set)
+    required_hours: Mapping[str, float] = no_entries()
+    concluded: frozenset[str] = frozenset()
+
+
+def _set(mapping: Mapping, key: str, value) -> Mapping:
+    return MappingProxyType({**mapping, key: value})
 
 
 def _names(ids: list[str], roster: Roster | None = None, limit: int = 5) -> str:
@@ -277,17 +282,17 @@ class AttendanceDecider:
     def evolve(self, st: AttendanceState, e: Event) -> AttendanceState:
         match e:
             case SessionAttended():
-                st.attended[e.cadre_id] = e
+                return replace(st, attended=_set(st.attended, e.cadre_id, e))
             case EarlyLeaveRecorded():
-                st.early.add(e.cadre_id)
+                return replace(st, early=st.early | {e.cadre_id})
             case LeaveRequested():
-                st.leave[e.cadre_id] = "pending"
+                return replace(st, leave=_set(st.leave, e.cadre_id, "pending"))
             case LeaveDecided():
-                st.leave[e.cadre_id] = "approved" if e.approved else "refused"
+                return replace(st, leave=_set(st.leave, e.cadre_id, "approved" if e.approved else "refused"))
             case AbsenceRecorded():
-                st.absent[e.cadre_id] = e.excused
+                return replace(st, absent=_set(st.absent, e.cadre_id, e.excused))
             case SessionRated():
-                st.rated.add(e.cadre_id)
+                return replace(st, rated=st.rated | {e.cadre_id})
         return st
 
 
@@ -365,7 +370,8 @@ class ClassRecordDecider:
     def evolve(self, st: ClassRecordState, e: Event) -> ClassRecordState:
         match e:
             case CurriculumSet():
-                st.class_id, st.course_ids, st.required_hours = e.class_id, tuple(e.course_ids), dict(e.required_hours)
+                return replace(st, class_id=e.class_id, course_ids=tuple(e.course_ids),
+                               required_hours=MappingProxyType(dict(e.required_hours)))
             case TraineeGraduated() | TraineeNotGraduated():
-                st.concluded.add(e.cadre_id)
+                return replace(st, concluded=st.concluded | {e.cadre_id})
         return st

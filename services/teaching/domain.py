@@ -11,15 +11,20 @@ Three aggregates (streams):
 * the class teaching record (班级教学) — curriculum, attendance, leave, ratings and
   graduation of one class; see `services.teaching.classroom`.
 
-States are mutable and `evolve` updates them in place: a class stream holds thousands
-of attendance events, and copying a frozen state per event would make a fold
-quadratic. A fold always starts from a fresh `initial()`, so nothing leaks.
+States are frozen, as in every service: `evolve` returns a new state and never changes
+the one it was given (the command handler keeps the last state it appended to, so a
+state must not change under it). A state's maps are copied per event, which is cheap
+at these streams' sizes (a county's timetable of a year: a thousand sessions fold in
+tens of milliseconds, see services/teaching/README.md); the online ledger, which can
+hold a county's whole year of platform records, grows a persistent set instead.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, time
+from types import MappingProxyType
 
 from shared.contracts.teaching import (
     CourseAdded, FacultyAdded, OnlineHoursCredited, SessionCancelled, SessionRescheduled, SessionScheduled, TeachingSiteAdded,
@@ -63,11 +68,24 @@ class AddSite:
     event: TeachingSiteAdded
 
 
-@dataclass
+EMPTY: Mapping = MappingProxyType({})
+
+
+def no_entries():
+    """A frozen state's empty map (a dataclass default must be made per instance)."""
+    return field(default_factory=lambda: EMPTY)
+
+
+def _with(mapping: Mapping, key: str, value) -> Mapping:
+    """A read-only copy of `mapping` with `key` set (a frozen state's maps never change)."""
+    return MappingProxyType({**mapping, key: value})
+
+
+@dataclass(frozen=True)
 class CatalogueState:
-    courses: dict[str, CourseAdded] = field(default_factory=dict)
-    faculty: dict[str, FacultyAdded] = field(default_factory=dict)
-    sites: dict[str, TeachingSiteAdded] = field(default_factory=dict)
+    courses: Mapping[str, CourseAdded] = no_entries()
+    faculty: Mapping[str, FacultyAdded] = no_entries()
+    sites: Mapping[str, TeachingSiteAdded] = no_entries()
 
     def course(self, course_id: str) -> CourseAdded:
         if course_id not in self.courses:
@@ -106,7 +124,7 @@ class CatalogueDecider:
             case AddCourses(events=events):
                 if not events:
                     raise DomainError("没有要录入的课程。", code="no_courses")
-                scratch = CatalogueState(courses=dict(state.courses))
+                scratch = state
                 problems = []
                 for n, e in enumerate(events, start=1):
                     try:
@@ -114,7 +132,7 @@ class CatalogueDecider:
                     except DomainError as exc:
                         problems.append(f"第 {n} 门：{exc.message}")
                         continue
-                    scratch.courses[e.course_id] = e
+                    scratch = self.evolve(scratch, e)
                 if problems:
                     raise DomainError(f"以下课程不能录入，整批未录入：{'；'.join(problems[:10])}"
                                       f"{' 等' if len(problems) > 10 else ''}", code="bad_courses", field="file")
@@ -137,16 +155,16 @@ class CatalogueDecider:
     def evolve(self, state: CatalogueState, event: Event) -> CatalogueState:
         match event:
             case CourseAdded():
-                state.courses[event.course_id] = event
+                return replace(state, courses=_with(state.courses, event.course_id, event))
             case FacultyAdded():
-                state.faculty[event.teacher_id] = event
+                return replace(state, faculty=_with(state.faculty, event.teacher_id, event))
             case TeachingSiteAdded():
-                state.sites[event.site_id] = event
+                return replace(state, sites=_with(state.sites, event.site_id, event))
         return state
 
 
 # -- timetable ------------------------------------------------------------------------
-@dataclass
+@dataclass(frozen=True)
 class Session:
     """A session as the timetable knows it (the facts attendance and graduation need)."""
 
@@ -219,9 +237,14 @@ class CancelSession:
     reason: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class TimetableState:
-    sessions: dict[str, Session] = field(default_factory=dict)
+    sessions: Mapping[str, Session] = no_entries()
+
+    @staticmethod
+    def merged(states: list[TimetableState]) -> TimetableState:
+        """The sessions of several years' timetables as one (a class spanning new year)."""
+        return TimetableState(MappingProxyType({k: s for st in states for k, s in st.sessions.items()}))
 
     def of_class(self, class_id: str) -> list[Session]:
         return sorted((s for s in self.sessions.values() if s.class_id == class_id),
@@ -327,17 +350,18 @@ class TimetableDecider:
     def evolve(self, state: TimetableState, event: Event) -> TimetableState:
         match event:
             case SessionScheduled():
-                state.sessions[event.session_id] = Session(
-                    event.session_id, event.class_id, event.course_id, event.course_title, event.kind, event.on,
-                    event.starts_at, event.ends_at, event.hours, event.teacher_id, event.teacher_name,
-                    event.site_id, event.required)
+                s = Session(event.session_id, event.class_id, event.course_id, event.course_title, event.kind,
+                            event.on, event.starts_at, event.ends_at, event.hours, event.teacher_id,
+                            event.teacher_name, event.site_id, event.required)
             case SessionRescheduled():
-                s = state.sessions[event.session_id]
-                s.on, s.starts_at, s.ends_at = event.on, event.starts_at, event.ends_at
-                s.teacher_id, s.teacher_name, s.site_id = event.teacher_id, event.teacher_name, event.site_id
+                s = replace(state.sessions[event.session_id], on=event.on, starts_at=event.starts_at,
+                            ends_at=event.ends_at, teacher_id=event.teacher_id, teacher_name=event.teacher_name,
+                            site_id=event.site_id)
             case SessionCancelled():
-                state.sessions[event.session_id].cancelled = True
-        return state
+                s = replace(state.sessions[event.session_id], cancelled=True)
+            case _:
+                return state
+        return replace(state, sessions=_with(state.sessions, s.session_id, s))
 
 
 # -- online-learning hours ------------------------------------------------------------
@@ -352,9 +376,33 @@ class CreditOnlineHours:
     records: tuple[OnlineHoursCredited, ...]
 
 
-@dataclass
+@dataclass(frozen=True)
+class References:
+    """A persistent set of platform record numbers: adding one returns a new set and
+    leaves this one as it was. Kept as a few frozensets whose sizes halve from the first
+    to the last (merged like a binary counter), so a year's ledger of thousands of
+    records folds in O(n log n) instead of copying the whole set per event."""
+
+    layers: tuple[frozenset[str], ...] = ()
+
+    def __contains__(self, reference: str) -> bool:
+        return any(reference in layer for layer in self.layers)
+
+    def __len__(self) -> int:
+        return sum(len(layer) for layer in self.layers)
+
+    def add(self, reference: str) -> References:
+        if reference in self:
+            return self
+        layers, new = list(self.layers), frozenset((reference,))
+        while layers and len(layers[-1]) <= len(new):
+            new = layers.pop() | new
+        return References((*layers, new))
+
+
+@dataclass(frozen=True)
 class OnlineLedgerState:
-    references: set[str] = field(default_factory=set)
+    references: References = References()
 
 
 class OnlineLedgerDecider:
@@ -368,15 +416,15 @@ class OnlineLedgerDecider:
                 if missing:
                     raise DomainError(f"网络学习记录须带平台记录编号，以免重复计入（{'、'.join(missing[:5])} 的记录缺编号）。",
                                       code="reference_required", field="reference")
-                out, seen = [], set(state.references)
+                out, seen = [], set()
                 for r in records:
-                    if r.reference not in seen:   # a re-imported record adds nothing
-                        seen.add(r.reference)
+                    if r.reference not in state.references and r.reference not in seen:
+                        seen.add(r.reference)     # a re-imported record adds nothing
                         out.append(r)
                 return out
         raise TypeError(f"unknown command {command!r}")
 
     def evolve(self, state: OnlineLedgerState, event: Event) -> OnlineLedgerState:
         if isinstance(event, OnlineHoursCredited):
-            state.references.add(event.reference)
+            return replace(state, references=state.references.add(event.reference))
         return state

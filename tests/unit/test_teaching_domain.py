@@ -7,7 +7,7 @@ import pytest
 
 from services.teaching.domain import (
     AddCourse, AddCourses, AddFaculty, AddSite, CancelSession, CatalogueDecider, ClassWindow, CreditOnlineHours,
-    OnlineLedgerDecider, RescheduleSession, ScheduleSession, TimetableDecider,
+    OnlineLedgerDecider, References, RescheduleSession, ScheduleSession, TimetableDecider,
 )
 from shared.commands import fold
 from shared.contracts.teaching import (
@@ -205,3 +205,18 @@ def test_a_session_sent_again_without_its_id_is_recognised_not_a_clash_with_itse
     refused(T, [FIRST], schedule("x9"), "teacher_clash")
     [new] = when(T, [FIRST], schedule("x9", id_given=False, start=time(14), end=time(16)))
     assert new.session_id == "x9"
+
+
+def test_evolve_leaves_the_state_it_was_given_as_it_was():
+    # The command handler keeps the state it last appended to: a later evolve must not change it.
+    before = fold(T, [FIRST])
+    after = T.evolve(before, SessionCancelled(class_id="c1", session_id="x1", reason="雨"))
+    assert not before.sessions["x1"].cancelled and after.sessions["x1"].cancelled
+
+
+def test_the_online_ledger_remembers_thousands_of_references_without_copying_them_all():
+    refs = References()
+    for i in range(5000):
+        refs = refs.add(f"r{i}")
+    assert len(refs) == 5000 and "r0" in refs and "r4999" in refs and "r5000" not in refs
+    assert len(refs.layers) <= 13 and refs.add("r7") is refs
