@@ -1,32 +1,34 @@
-"""HTTP routes of teaching: thin translations into commands and projection reads."""
+"""HTTP routes of teaching: each translates a request into one handler call or one read and
+back; no collection access and no rule here (handlers.py, reads.py). Paired JSON and
+spreadsheet routes share the function that makes their data."""
 
 from __future__ import annotations
 
 from datetime import date, time
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from shared import uploads, xlsx
-from shared.api import context, principal, read_document, runtime
+from shared.api import context, principal
 from shared.auth import Principal
-from shared.clock import local_now
 from shared.commands import Context
-from shared.contracts.teaching import CourseAdded, CourseKind, CourseMode, FacultyAdded, FacultyKind, Method, \
-    TeachingSiteAdded
-from shared.errors import DomainError, Forbidden, NotFound
+from shared.contracts.teaching import (
+    CourseAdded, CourseKind, CourseMode, FacultyAdded, FacultyKind, Method, TeachingSiteAdded,
+)
+from shared.errors import DomainError, Forbidden
 from shared.events import utcnow
 from shared.ids import new_id
 from shared.inputs import Input
-from shared.runtime import Runtime
 from services.teaching import classroom as cr
-from services.teaching import domain as d
-from services.teaching import files, handlers, reports
+from services.teaching import files
+from services.teaching.handlers import Handlers
+from services.teaching.reads import READERS
 
 RUNS = ("party_school",)
-READERS = ("party_school", "org_department", "analyst", "admin")
 ID = r"^[A-Za-z0-9_-]{1,64}$"
 
 
@@ -145,227 +147,238 @@ def _trainee_self(who: Principal, cadre_id: str | None) -> str:
     return cadre_id
 
 
-def routes() -> APIRouter:
-    r = APIRouter()
+def handlers(request: Request) -> Handlers:
+    return request.app.state.handlers
 
-    # -- catalogue ------------------------------------------------------------------------------
-    @r.post("/courses", status_code=201, response_model=Accepted, tags=["课程与师资"], summary="录入课程")
-    async def add_course(body: CourseIn, ctx: Context = Depends(context), who: Principal = Depends(principal),
-                         rt: Runtime = Depends(runtime)):
-        who.require_role(*RUNS)
-        e = CourseAdded(**{**body.model_dump(), "course_id": body.course_id or new_id()})
-        return _accepted(await handlers.add_to_catalogue(rt.commands, ctx, d.AddCourse(e)))
 
-    @r.post("/courses/import", status_code=201, response_model=Accepted, tags=["课程与师资"],
-            summary="批量导入课程（xlsx 或 CSV；整批录入或整批不录入）")
-    async def import_courses(file: UploadFile = File(description="列：课程编号、课程名称、课程类别、教学方式、学时、课程性质、教材与资料"),
-                             ctx: Context = Depends(context), who: Principal = Depends(principal),
-                             rt: Runtime = Depends(runtime)):
-        who.require_role(*RUNS)
-        courses = await run_in_threadpool(files.course_records, file.filename or "", await uploads.read(file))
-        return _accepted(await handlers.add_to_catalogue(rt.commands, ctx, d.AddCourses(tuple(courses))))
+Who = Annotated[Principal, Depends(principal)]
+Ctx = Annotated[Context, Depends(context)]
+H = Annotated[Handlers, Depends(handlers)]
+router = APIRouter()
 
-    @r.post("/faculty", status_code=201, response_model=Accepted, tags=["课程与师资"], summary="录入师资")
-    async def add_faculty(body: FacultyIn, ctx: Context = Depends(context), who: Principal = Depends(principal),
-                          rt: Runtime = Depends(runtime)):
-        who.require_role(*RUNS)
-        e = FacultyAdded(**{**body.model_dump(), "teacher_id": body.teacher_id or new_id()})
-        return _accepted(await handlers.add_to_catalogue(rt.commands, ctx, d.AddFaculty(e)))
 
-    @r.post("/sites", status_code=201, response_model=Accepted, tags=["课程与师资"], summary="录入教学点")
-    async def add_site(body: SiteIn, ctx: Context = Depends(context), who: Principal = Depends(principal),
-                       rt: Runtime = Depends(runtime)):
-        who.require_role(*RUNS)
-        e = TeachingSiteAdded(**{**body.model_dump(), "site_id": body.site_id or new_id()})
-        return _accepted(await handlers.add_to_catalogue(rt.commands, ctx, d.AddSite(e)))
+# -- catalogue ------------------------------------------------------------------------------------
+@router.post("/courses", status_code=201, response_model=Accepted, tags=["课程与师资"], summary="录入课程")
+async def add_course(body: CourseIn, ctx: Ctx, who: Who, h: H):
+    who.require_role(*RUNS)
+    course = CourseAdded(**{**body.model_dump(), "course_id": body.course_id or new_id()})
+    return _accepted(await h.add_course(ctx, course))
 
-    @r.get("/catalogue/{jurisdiction}", tags=["课程与师资"], summary="课程库、师资库与教学点")
-    async def get_catalogue(jurisdiction: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role(*READERS)
-        return await read_document(rt, "catalogue", jurisdiction, who,
-                                   NotFound(f"辖区 {jurisdiction} 尚无课程库。", code="catalogue_not_found"))
 
-    # -- roster, curriculum, timetable --------------------------------------------------------------
-    @r.get("/classes/{class_id}/roster", tags=["班级名册"], summary="班级名册（来自选学服务的推荐与确定）")
-    async def roster(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role(*READERS)
-        doc = await read_document(rt, "class_roster", class_id, who,
-                                  NotFound(f"班次 {class_id} 的名册不存在（或尚未同步）。", code="roster_not_found"))
-        doc.pop("homes", None)
-        return doc
+COURSE_FILE = "列：课程编号、课程名称、课程类别、教学方式、学时、课程性质、教材与资料"
 
-    @r.put("/classes/{class_id}/curriculum", response_model=Accepted, tags=["教学计划与课表"], summary="设置教学计划")
-    async def curriculum(class_id: str, body: CurriculumIn, ctx: Context = Depends(context),
-                         who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role(*RUNS)
-        return _accepted(await handlers.set_curriculum(rt, ctx, who, class_id, body.course_ids,
-                                                       dict(body.required_hours)))
 
-    @r.post("/classes/{class_id}/sessions", status_code=201, response_model=Accepted, tags=["教学计划与课表"],
-            summary="排课（教师或场地时间冲突时拒绝）")
-    async def schedule(class_id: str, body: SessionIn, ctx: Context = Depends(context),
-                       who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role(*RUNS)
-        id_given = bool(body.session_id)
-        body.session_id = body.session_id or new_id()
-        return _accepted(await handlers.schedule(rt, ctx, who, class_id, body, id_given))
+@router.post("/courses/import", status_code=201, response_model=Accepted, tags=["课程与师资"],
+             summary="批量导入课程（xlsx 或 CSV；整批录入或整批不录入）")
+async def import_courses(ctx: Ctx, who: Who, h: H, file: UploadFile = File(description=COURSE_FILE)):
+    who.require_role(*RUNS)
+    courses = await run_in_threadpool(files.course_records, file.filename or "", await uploads.read(file))
+    return _accepted(await h.add_courses(ctx, courses))
 
-    @r.post("/classes/{class_id}/sessions/{session_id}/reschedule", response_model=Accepted,
-            tags=["教学计划与课表"], summary="调课")
-    async def reschedule(class_id: str, session_id: str, body: RescheduleIn, ctx: Context = Depends(context),
-                         who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role(*RUNS)
-        return _accepted(await handlers.reschedule(rt, ctx, who, class_id, session_id, body))
 
-    @r.post("/classes/{class_id}/sessions/{session_id}/cancel", response_model=Accepted,
-            tags=["教学计划与课表"], summary="停课")
-    async def cancel(class_id: str, session_id: str, body: ReasonIn, ctx: Context = Depends(context),
-                     who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role(*RUNS)
-        return _accepted(await handlers.cancel(rt, ctx, who, class_id, session_id, body.reason))
+@router.post("/faculty", status_code=201, response_model=Accepted, tags=["课程与师资"], summary="录入师资")
+async def add_faculty(body: FacultyIn, ctx: Ctx, who: Who, h: H):
+    who.require_role(*RUNS)
+    return _accepted(await h.add_faculty(ctx, FacultyAdded(**{**body.model_dump(),
+                                                              "teacher_id": body.teacher_id or new_id()})))
 
-    @r.get("/classes/{class_id}/timetable", tags=["教学计划与课表"], summary="班级课表")
-    async def get_timetable(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role(*READERS, "trainee")
-        return await reports.timetable(rt, who, class_id)
 
-    @r.get("/classes/{class_id}/timetable.ics", tags=["教学计划与课表"], summary="课表日历（iCalendar）",
-           response_class=Response)
-    async def get_ics(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role(*READERS, "trainee")
-        tt = await reports.timetable(rt, who, class_id)
-        cat = await rt.db["catalogue"].find_one({"_id": tt["jurisdiction"]}) or {}
-        text = files.ics(tt.get("title", class_id), tt["sessions"], cat.get("sites", {}), utcnow())
-        return Response(text, media_type="text/calendar; charset=utf-8",
-                        headers={"Content-Disposition": xlsx.disposition(f"{tt.get('title', class_id)}课表.ics")})
+@router.post("/sites", status_code=201, response_model=Accepted, tags=["课程与师资"], summary="录入教学点")
+async def add_site(body: SiteIn, ctx: Ctx, who: Who, h: H):
+    who.require_role(*RUNS)
+    return _accepted(await h.add_site(ctx, TeachingSiteAdded(**{**body.model_dump(),
+                                                                "site_id": body.site_id or new_id()})))
 
-    # -- attendance ---------------------------------------------------------------------------------
-    S = "/classes/{class_id}/sessions/{session_id}"
 
-    @r.post(S + "/check-ins", response_model=Accepted, tags=["考勤"], summary="签到（单人或整班批量，一次提交）")
-    async def check_in(class_id: str, session_id: str, body: CheckInsIn, ctx: Context = Depends(context),
-                       who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role(*RUNS)
-        entries = tuple((e.cadre_id, e.late) for e in body.entries)
-        return _accepted(await handlers.on_session(
-            rt, ctx, who, class_id, session_id,
-            lambda s, f: cr.CheckIn(s, entries, f.roster, local_now().date())))
+@router.get("/catalogue/{jurisdiction}", tags=["课程与师资"], summary="课程库、师资库与教学点")
+async def get_catalogue(jurisdiction: str, who: Who, h: H):
+    who.require_role(*READERS)
+    return await h.reads.catalogue(who, jurisdiction)
 
-    @r.post(S + "/early-leaves", response_model=Accepted, tags=["考勤"], summary="记录早退")
-    async def early(class_id: str, session_id: str, body: EarlyLeaveIn, ctx: Context = Depends(context),
-                    who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role(*RUNS)
-        return _accepted(await handlers.on_session(
-            rt, ctx, who, class_id, session_id, lambda s, f: cr.RecordEarlyLeave(s, body.cadre_id, body.minutes)))
 
-    @r.post(S + "/leave-requests", status_code=201, response_model=Accepted, tags=["考勤"],
-            summary="请假申请（学员本人或党校代为登记）")
-    async def request_leave(class_id: str, session_id: str, body: LeaveIn, ctx: Context = Depends(context),
-                            who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role("trainee", *RUNS)
-        cadre_id = _trainee_self(who, body.cadre_id)
-        return _accepted(await handlers.on_session(
-            rt, ctx, who, class_id, session_id, lambda s, f: cr.RequestLeave(s, cadre_id, body.reason, f.roster)))
+# -- roster, curriculum, timetable -----------------------------------------------------------------
+@router.get("/classes/{class_id}/roster", tags=["班级名册"], summary="班级名册（来自选学服务的推荐与确定）")
+async def roster(class_id: str, who: Who, h: H):
+    who.require_role(*READERS)
+    return await h.reads.roster(who, class_id)
 
-    @r.post(S + "/leave-requests/{cadre_id}/decision", response_model=Accepted, tags=["考勤"], summary="请假审批")
-    async def decide_leave(class_id: str, session_id: str, cadre_id: str, body: DecisionIn,
-                           ctx: Context = Depends(context), who: Principal = Depends(principal),
-                           rt: Runtime = Depends(runtime)):
-        who.require_role(*RUNS)
-        return _accepted(await handlers.on_session(
-            rt, ctx, who, class_id, session_id, lambda s, f: cr.DecideLeave(s, cadre_id, body.approved, body.note)))
 
-    @r.post(S + "/close", response_model=Accepted, tags=["考勤"], summary="结束考勤（未签到者记缺勤，已批假者记请假）")
-    async def close(class_id: str, session_id: str, ctx: Context = Depends(context),
-                    who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role(*RUNS)
-        return _accepted(await handlers.on_session(
-            rt, ctx, who, class_id, session_id, lambda s, f: cr.CloseSession(s, f.roster, local_now().date())))
+@router.put("/classes/{class_id}/curriculum", response_model=Accepted, tags=["教学计划与课表"],
+            summary="设置教学计划")
+async def curriculum(class_id: str, body: CurriculumIn, ctx: Ctx, who: Who, h: H):
+    who.require_role(*RUNS)
+    return _accepted(await h.set_curriculum(ctx, who, class_id, body.course_ids, dict(body.required_hours)))
 
-    @r.post(S + "/ratings", status_code=201, response_model=Accepted, tags=["课程评价"], summary="学员评价课次")
-    async def rate(class_id: str, session_id: str, body: RatingIn, ctx: Context = Depends(context),
-                   who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role("trainee")
-        return _accepted(await handlers.on_session(
-            rt, ctx, who, class_id, session_id,
-            lambda s, f: cr.RateSession(s, who.user_id, body.rating, body.comment)))
 
-    @r.get(S + "/attendance", tags=["考勤"], summary="课次考勤表")
-    async def sheet(class_id: str, session_id: str, who: Principal = Depends(principal),
-                    rt: Runtime = Depends(runtime)):
-        who.require_role(*READERS)
-        return await reports.session_sheet(rt, who, class_id, session_id)
+@router.post("/classes/{class_id}/sessions", status_code=201, response_model=Accepted, tags=["教学计划与课表"],
+             summary="排课（教师或场地时间冲突时拒绝）")
+async def schedule(class_id: str, body: SessionIn, ctx: Ctx, who: Who, h: H):
+    who.require_role(*RUNS)
+    return _accepted(await h.schedule(
+        ctx, who, class_id, body.session_id or new_id(), body.course_id, body.teacher_id, body.site_id,
+        body.on, body.starts_at, body.ends_at, body.hours, body.required, id_given=bool(body.session_id)))
 
-    @r.get("/classes/{class_id}/attendance", tags=["考勤"], summary="班级与学员出勤率、学时")
-    async def attendance(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role(*READERS)
-        return await reports.class_attendance(rt, who, class_id)
 
-    @r.get("/classes/{class_id}/attendance.xlsx", tags=["考勤"], summary="导出班级考勤与学时（Excel）",
-           response_class=Response)
-    async def attendance_xlsx(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role(*READERS)
-        report = await reports.class_attendance(rt, who, class_id)
-        content = xlsx.workbook([("考勤与学时", reports.ATTENDANCE_HEADERS, reports.attendance_rows(report))])
-        return xlsx.response(content, f"{report.get('title', class_id)}考勤与学时.xlsx")
+@router.post("/classes/{class_id}/sessions/{session_id}/reschedule", response_model=Accepted,
+             tags=["教学计划与课表"], summary="调课")
+async def reschedule(class_id: str, session_id: str, body: RescheduleIn, ctx: Ctx, who: Who, h: H):
+    who.require_role(*RUNS)
+    return _accepted(await h.reschedule(ctx, who, class_id, session_id, body.on, body.starts_at, body.ends_at,
+                                        body.teacher_id, body.site_id, body.reason))
 
-    # -- graduation ---------------------------------------------------------------------------------
-    @r.post("/classes/{class_id}/graduation", response_model=Accepted, tags=["结业"],
-            summary="结业评定（按出勤率、必修课、学时规则）")
-    async def graduate(class_id: str, body: RuleIn, ctx: Context = Depends(context),
-                       who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role(*RUNS)
-        rule = cr.GraduationRule(body.min_attendance_rate, body.require_required_courses, body.min_hours)
-        return _accepted(await handlers.graduate(rt, ctx, who, class_id, local_now().date(), rule, body.graduated_on))
 
-    @r.get("/classes/{class_id}/graduation", tags=["结业"], summary="结业名单与未结业学员及原因")
-    async def graduation(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role(*READERS)
-        return await reports.graduation(rt, who, class_id)
+@router.post("/classes/{class_id}/sessions/{session_id}/cancel", response_model=Accepted,
+             tags=["教学计划与课表"], summary="停课")
+async def cancel(class_id: str, session_id: str, body: ReasonIn, ctx: Ctx, who: Who, h: H):
+    who.require_role(*RUNS)
+    return _accepted(await h.cancel(ctx, who, class_id, session_id, body.reason))
 
-    @r.get("/classes/{class_id}/graduation.xlsx", tags=["结业"], summary="导出结业与未结业名单（Excel）",
-           response_class=Response)
-    async def graduation_xlsx(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role(*READERS)
-        g = await reports.graduation(rt, who, class_id)
-        content = xlsx.workbook([("结业评定", reports.GRADUATION_HEADERS, reports.graduation_rows(g))])
-        return xlsx.response(content, f"{g.get('title', class_id)}结业名单.xlsx")
 
-    # -- hours, load, feedback ----------------------------------------------------------------------
-    @r.get("/trainees/{cadre_id}/hours", tags=["学时"], summary="学员学时（按课程类别与合计，含网络学习）")
-    async def hours(cadre_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        return await reports.trainee_hours(rt, who, cadre_id)
+@router.get("/classes/{class_id}/timetable", tags=["教学计划与课表"], summary="班级课表")
+async def get_timetable(class_id: str, who: Who, h: H):
+    who.require_role(*READERS, "trainee")
+    return await h.reads.timetable(who, class_id)
 
-    @r.post("/online-hours", response_model=Accepted, tags=["学时"],
-            summary="导入网络学习学时（CSV 或 xlsx；同一平台记录编号重复导入不重复计入）")
-    async def online(file: UploadFile = File(description="列：平台记录编号、干部编号、姓名、学时、学习日期、课程类别"),
-                     ctx: Context = Depends(context), who: Principal = Depends(principal),
-                     rt: Runtime = Depends(runtime)):
-        who.require_role(*RUNS, "org_department")
-        records = await run_in_threadpool(files.online_records, file.filename or "", await uploads.read(file))
-        foreign = await handlers.foreign_cadres(rt, who, {r.cadre_id for r in records})
-        if foreign:
-            raise DomainError(f"以下干部编号不是本辖区的干部，整个文件未导入：{'、'.join(foreign[:10])}"
-                              f"{' 等' if len(foreign) > 10 else ''}。", code="foreign_cadre", field="file")
-        return _accepted(await handlers.credit_online(rt.commands, ctx, records))
 
-    @r.get("/teachers/{teacher_id}/load", tags=["课程与师资"], summary="教师授课量（某辖区某年）")
-    async def load(teacher_id: str, jurisdiction: str | None = None,
-                   year: int | None = Query(None, ge=2000, le=2100, description="年份（不填则为今年）"),
-                   who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role(*READERS)
-        return await reports.teacher_load(rt, who, jurisdiction or who.jurisdiction, year or local_now().year,
-                                          teacher_id)
+@router.get("/classes/{class_id}/timetable.ics", tags=["教学计划与课表"], summary="课表日历（iCalendar）",
+            response_class=Response)
+async def get_ics(class_id: str, who: Who, h: H):
+    who.require_role(*READERS, "trainee")
+    tt = await h.reads.timetable(who, class_id)
+    text = files.ics(tt["title"], tt["sessions"], await h.reads.sites(tt["jurisdiction"]), utcnow())
+    return Response(text, media_type="text/calendar; charset=utf-8",
+                    headers={"Content-Disposition": xlsx.disposition(f"{tt['title'] or '班次'}课表.ics")})
 
-    @r.get("/classes/{class_id}/feedback", tags=["课程评价"], summary="本班课程评价（按课程、按教师，含留言）")
-    async def class_feedback(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role(*READERS)
-        return await reports.class_feedback(rt, who, class_id)
 
-    @r.get("/feedback/{jurisdiction}", tags=["课程评价"], summary="辖区课程评价（按课程、按教师）")
-    async def feedback(jurisdiction: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role(*READERS)
-        return await reports.feedback(rt, who, jurisdiction)
+# -- attendance -------------------------------------------------------------------------------------
+S = "/classes/{class_id}/sessions/{session_id}"
 
-    return r
 
+@router.post(S + "/check-ins", response_model=Accepted, tags=["考勤"], summary="签到（单人或整班批量，一次提交）")
+async def check_in(class_id: str, session_id: str, body: CheckInsIn, ctx: Ctx, who: Who, h: H):
+    who.require_role(*RUNS)
+    entries = [(e.cadre_id, e.late) for e in body.entries]
+    return _accepted(await h.check_in(ctx, who, class_id, session_id, entries))
+
+
+@router.post(S + "/early-leaves", response_model=Accepted, tags=["考勤"], summary="记录早退")
+async def early(class_id: str, session_id: str, body: EarlyLeaveIn, ctx: Ctx, who: Who, h: H):
+    who.require_role(*RUNS)
+    return _accepted(await h.record_early_leave(ctx, who, class_id, session_id, body.cadre_id, body.minutes))
+
+
+@router.post(S + "/leave-requests", status_code=201, response_model=Accepted, tags=["考勤"],
+             summary="请假申请（学员本人或党校代为登记）")
+async def request_leave(class_id: str, session_id: str, body: LeaveIn, ctx: Ctx, who: Who, h: H):
+    who.require_role("trainee", *RUNS)
+    cadre_id = _trainee_self(who, body.cadre_id)
+    return _accepted(await h.request_leave(ctx, who, class_id, session_id, cadre_id, body.reason))
+
+
+@router.post(S + "/leave-requests/{cadre_id}/decision", response_model=Accepted, tags=["考勤"],
+             summary="请假审批")
+async def decide_leave(class_id: str, session_id: str, cadre_id: str, body: DecisionIn, ctx: Ctx, who: Who,
+                       h: H):
+    who.require_role(*RUNS)
+    return _accepted(await h.decide_leave(ctx, who, class_id, session_id, cadre_id, body.approved, body.note))
+
+
+@router.post(S + "/close", response_model=Accepted, tags=["考勤"],
+             summary="结束考勤（未签到者记缺勤，已批假者记请假）")
+async def close(class_id: str, session_id: str, ctx: Ctx, who: Who, h: H):
+    who.require_role(*RUNS)
+    return _accepted(await h.close_session(ctx, who, class_id, session_id))
+
+
+@router.post(S + "/ratings", status_code=201, response_model=Accepted, tags=["课程评价"], summary="学员评价课次")
+async def rate(class_id: str, session_id: str, body: RatingIn, ctx: Ctx, who: Who, h: H):
+    who.require_role("trainee")
+    return _accepted(await h.rate(ctx, who, class_id, session_id, body.rating, body.comment))
+
+
+@router.get(S + "/attendance", tags=["考勤"], summary="课次考勤表")
+async def sheet(class_id: str, session_id: str, who: Who, h: H):
+    who.require_role(*READERS)
+    return await h.reads.session_sheet(who, class_id, session_id)
+
+
+async def _class_attendance(class_id: str, who: Principal, h: Handlers) -> dict:
+    """The class's attendance and hours: the JSON route's answer and the spreadsheet's rows."""
+    who.require_role(*READERS)
+    return await h.reads.class_attendance(who, class_id)
+
+
+@router.get("/classes/{class_id}/attendance", tags=["考勤"], summary="班级与学员出勤率、学时")
+async def attendance(class_id: str, who: Who, h: H):
+    return await _class_attendance(class_id, who, h)
+
+
+@router.get("/classes/{class_id}/attendance.xlsx", tags=["考勤"], summary="导出班级考勤与学时（Excel）",
+            response_class=Response)
+async def attendance_xlsx(class_id: str, who: Who, h: H):
+    report = await _class_attendance(class_id, who, h)
+    return xlsx.response(files.attendance_workbook(report), f"{report['title'] or '班次'}考勤与学时.xlsx")
+
+
+# -- graduation -------------------------------------------------------------------------------------
+@router.post("/classes/{class_id}/graduation", response_model=Accepted, tags=["结业"],
+             summary="结业评定（按出勤率、必修课、学时规则）")
+async def graduate(class_id: str, body: RuleIn, ctx: Ctx, who: Who, h: H):
+    who.require_role(*RUNS)
+    rule = cr.GraduationRule(body.min_attendance_rate, body.require_required_courses, body.min_hours)
+    return _accepted(await h.graduate(ctx, who, class_id, rule, body.graduated_on))
+
+
+async def _graduation(class_id: str, who: Principal, h: Handlers) -> dict:
+    """Who graduated and who did not, with reasons: the JSON route's answer and the spreadsheet's rows."""
+    who.require_role(*READERS)
+    return await h.reads.graduation(who, class_id)
+
+
+@router.get("/classes/{class_id}/graduation", tags=["结业"], summary="结业名单与未结业学员及原因")
+async def graduation(class_id: str, who: Who, h: H):
+    return await _graduation(class_id, who, h)
+
+
+@router.get("/classes/{class_id}/graduation.xlsx", tags=["结业"], summary="导出结业与未结业名单（Excel）",
+            response_class=Response)
+async def graduation_xlsx(class_id: str, who: Who, h: H):
+    g = await _graduation(class_id, who, h)
+    return xlsx.response(files.graduation_workbook(g), f"{g['title'] or '班次'}结业名单.xlsx")
+
+
+# -- hours, load, feedback --------------------------------------------------------------------------
+@router.get("/trainees/{cadre_id}/hours", tags=["学时"], summary="学员学时（按课程类别与合计，含网络学习）")
+async def hours(cadre_id: str, who: Who, h: H):
+    return await h.reads.trainee_hours(who, cadre_id)
+
+
+ONLINE_FILE = "列：平台记录编号、干部编号、姓名、学时、学习日期、课程类别"
+
+
+@router.post("/online-hours", response_model=Accepted, tags=["学时"],
+             summary="导入网络学习学时（CSV 或 xlsx；同一平台记录编号重复导入不重复计入）")
+async def online(ctx: Ctx, who: Who, h: H, file: UploadFile = File(description=ONLINE_FILE)):
+    who.require_role(*RUNS, "org_department")
+    records = await run_in_threadpool(files.online_records, file.filename or "", await uploads.read(file))
+    return _accepted(await h.credit_online(ctx, who, records))
+
+
+@router.get("/teachers/{teacher_id}/load", tags=["课程与师资"], summary="教师授课量（某辖区某年）")
+async def load(teacher_id: str, who: Who, h: H, jurisdiction: str | None = None,
+               year: int | None = Query(None, ge=2000, le=2100, description="年份（不填则为今年）")):
+    who.require_role(*READERS)
+    year = year or (await h.clock.today()).year
+    return await h.reads.teacher_load(who, jurisdiction or who.jurisdiction, year, teacher_id)
+
+
+@router.get("/classes/{class_id}/feedback", tags=["课程评价"], summary="本班课程评价（按课程、按教师，含留言）")
+async def class_feedback(class_id: str, who: Who, h: H):
+    who.require_role(*READERS)
+    return await h.reads.class_feedback(who, class_id)
+
+
+@router.get("/feedback/{jurisdiction}", tags=["课程评价"], summary="辖区课程评价（按课程、按教师）")
+async def feedback(jurisdiction: str, who: Who, h: H):
+    who.require_role(*READERS)
+    return await h.reads.feedback(who, jurisdiction)

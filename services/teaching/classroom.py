@@ -29,7 +29,7 @@ from shared.contracts.teaching import (
 )
 from shared.errors import DomainError
 from shared.events import Event
-from services.teaching.domain import Session, no_entries
+from services.teaching.domain import FrozenMap, Session, no_entries
 
 KINDS = ("理论课", "党性课", "实践课", "能力课")
 
@@ -61,12 +61,16 @@ class SetCurriculum:
     known_courses: frozenset[str]
 
 
+Names = Mapping[str, str]       # cadre id -> name, of everyone the class knows: refusals name people
+
+
 @dataclass(frozen=True)
 class CheckIn:
     session: Session
     entries: tuple[tuple[str, bool], ...]       # (cadre_id, late)
     roster: Roster
     today: date
+    names: Names = no_entries()
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class RecordEarlyLeave:
     session: Session
     cadre_id: str
     minutes: int
+    names: Names = no_entries()
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ class RequestLeave:
     cadre_id: str
     reason: str
     roster: Roster
+    names: Names = no_entries()
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,7 @@ class DecideLeave:
     cadre_id: str
     approved: bool
     note: str = ""
+    names: Names = no_entries()
 
 
 @dataclass(frozen=True)
@@ -166,12 +173,19 @@ class ClassRecordState:
     concluded: frozenset[str] = frozenset()
 
 
-def _set(mapping: Mapping, key: str, value) -> Mapping:
-    return MappingProxyType({**mapping, key: value})
+def _set(mapping: FrozenMap, key: str, value) -> FrozenMap:
+    return mapping.set(key, value)
 
 
-def _names(ids: list[str], roster: Roster | None = None, limit: int = 5) -> str:
-    shown = [roster[i].name if roster and i in roster else i for i in ids[:limit]]
+def _name(cadre_id: str, names: Names, roster: Roster | None = None) -> str:
+    """A person by name; by the number the request gave only when the class has never known them."""
+    if roster and cadre_id in roster:
+        return roster[cadre_id].name
+    return names.get(cadre_id) or f"编号为 {cadre_id} 的人员"
+
+
+def _names(ids: list[str], names: Names, roster: Roster | None = None, limit: int = 5) -> str:
+    shown = [_name(i, names, roster) for i in ids[:limit]]
     more = f" 等 {len(ids)} 人" if len(ids) > limit else ""
     return "、".join(shown) + more
 
@@ -181,9 +195,9 @@ def _usable(s: Session) -> None:
         raise DomainError(f"课次 {s.describe()} 已停课，不能考勤、请假或评价。", code="session_cancelled")
 
 
-def _on_roster(roster: Roster, cadre_id: str) -> Trainee:
+def _on_roster(roster: Roster, cadre_id: str, names: Names) -> Trainee:
     if cadre_id not in roster:
-        raise DomainError(f"学员 {cadre_id} 不在本班在册名单中（只有组织确定的学员在册），请核对名册。",
+        raise DomainError(f"{_name(cadre_id, names)} 不在本班在册名单中（只有组织确定的学员在册），请核对名册。",
                           code="not_on_roster", field="cadre_id")
     return roster[cadre_id]
 
@@ -205,11 +219,13 @@ class AttendanceDecider:
             case RecordEarlyLeave(session=s, cadre_id=c):
                 _usable(s)
                 if c not in st.attended:
-                    raise DomainError(f"学员 {c} 未签到课次 {s.describe()}，不能记录早退；请先签到。",
+                    raise DomainError(f"{_name(c, command.names)} 未签到课次 {s.describe()}，不能记录早退；请先签到。",
                                       code="not_attended", field="cadre_id")
                 if c in st.early:
-                    raise DomainError(f"学员 {c} 在课次 {s.session_id} 的早退已记录。", code="early_leave_recorded")
-                length = (s.ends_at.hour * 60 + s.ends_at.minute) - (s.starts_at.hour * 60 + s.starts_at.minute)
+                    raise DomainError(f"{_name(c, command.names)} 在课次 {s.describe()} 的早退已记录。",
+                                      code="early_leave_recorded")
+                length = ((s.ends_at.hour * 60 + s.ends_at.minute)
+                          - (s.starts_at.hour * 60 + s.starts_at.minute))
                 if not 0 < command.minutes < length:
                     raise DomainError(f"早退分钟数须大于 0 且小于课次时长 {length} 分钟。", code="bad_minutes",
                                       field="minutes")
@@ -217,14 +233,14 @@ class AttendanceDecider:
                                            minutes=command.minutes)]
             case RequestLeave(session=s, cadre_id=c):
                 _usable(s)
-                who = _on_roster(command.roster, c)
+                who = _on_roster(command.roster, c, command.names)
                 if c in st.attended:
                     raise DomainError(f"{who.name} 已签到课次 {s.describe()}，无需请假。", code="already_attended")
                 if c in st.absent:
                     raise DomainError(f"课次 {s.describe()} 已结束并记录缺勤，不能再请假。", code="absence_recorded")
                 if st.leave.get(c) in ("pending", "approved"):
                     state = "待审批" if st.leave[c] == "pending" else "已批准"
-                    raise DomainError(f"{who.name} 对课次 {s.session_id} 的请假{state}，无需重复申请。",
+                    raise DomainError(f"{who.name} 对课次 {s.describe()} 的请假{state}，无需重复申请。",
                                       code="leave_exists")
                 if not command.reason.strip():
                     raise DomainError("请填写请假事由。", code="reason_required", field="reason")
@@ -232,7 +248,8 @@ class AttendanceDecider:
                                        reason=command.reason.strip())]
             case DecideLeave(session=s, cadre_id=c):
                 if st.leave.get(c) != "pending":
-                    raise DomainError(f"学员 {c} 在课次 {s.session_id} 没有待审批的请假申请。", code="no_pending_leave")
+                    raise DomainError(f"{_name(c, command.names)} 在课次 {s.describe()} 没有待审批的请假申请。",
+                                      code="no_pending_leave")
                 return [LeaveDecided(class_id=s.class_id, session_id=s.session_id, cadre_id=c,
                                      approved=command.approved, note=command.note)]
             case CloseSession(session=s):
@@ -250,7 +267,7 @@ class AttendanceDecider:
                 if c not in st.attended:
                     raise DomainError(f"只有签到参加了课次 {s.describe()} 的学员才能评价。", code="not_attended")
                 if c in st.rated:
-                    raise DomainError(f"您已评价过课次 {s.session_id}，每个课次只评价一次。", code="already_rated")
+                    raise DomainError(f"您已评价过课次 {s.describe()}，每个课次只评价一次。", code="already_rated")
                 return [SessionRated(class_id=s.class_id, session_id=s.session_id, cadre_id=c,
                                      rating=command.rating, comment=command.comment)]
         raise TypeError(f"unknown command {command!r}")
@@ -263,11 +280,11 @@ class AttendanceDecider:
             raise DomainError(f"课次 {s.describe()} 尚未开始，不能签到。", code="session_not_started")
         outsiders = list(dict.fromkeys(i for i, _ in c.entries if i not in c.roster))
         if outsiders:
-            raise DomainError(f"{_names(outsiders)} 不在本班在册名单中（只有组织确定的学员在册），本次签到未登记任何人，"
+            raise DomainError(f"{_names(outsiders, c.names)} 不在本班在册名单中（只有组织确定的学员在册），本次签到未登记任何人，"
                               "请核对名单后重试。", code="not_on_roster", field="entries")
         absent = [i for i, _ in c.entries if i in st.absent]
         if absent:
-            raise DomainError(f"课次 {s.session_id} 已结束并记录 {_names(absent, c.roster)} 缺勤，不能再签到。",
+            raise DomainError(f"课次 {s.describe()} 已结束并记录 {_names(absent, c.names, c.roster)} 缺勤，不能再签到。",
                               code="absence_recorded", field="entries")
         out, seen = [], set()
         for cadre_id, late in c.entries:
@@ -371,7 +388,7 @@ class ClassRecordDecider:
         match e:
             case CurriculumSet():
                 return replace(st, class_id=e.class_id, course_ids=tuple(e.course_ids),
-                               required_hours=MappingProxyType(dict(e.required_hours)))
+                               required_hours=FrozenMap.of(e.required_hours))
             case TraineeGraduated() | TraineeNotGraduated():
                 return replace(st, concluded=st.concluded | {e.cadre_id})
         return st

@@ -1,5 +1,10 @@
-"""File formats in and out: the iCalendar timetable (RFC 5545) and the
-online-learning platform's export (CSV or xlsx) read into OnlineHoursCredited."""
+"""File formats in and out: the iCalendar timetable (RFC 5545), the attendance and
+graduation spreadsheets, and the uploads read into events (the online-learning
+platform's export into OnlineHoursCredited, a school's course list into CourseAdded).
+Made from the dicts reads.py returns; no collection access here.
+
+Spreadsheets name people by name and unit with a row number, never by internal ids
+(issue 17): a clerk reads them, and the workbench keeps the ids in its links."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from datetime import date, datetime
 
 from pydantic import ValidationError
 
-from shared import uploads
+from shared import uploads, xlsx
 from shared.contracts.teaching import CourseAdded, OnlineHoursCredited
 from shared.ids import new_id
 from shared.errors import DomainError
@@ -47,7 +52,7 @@ def ics(title: str, sessions: list[dict], sites: dict[str, dict], stamp: datetim
              "METHOD:PUBLISH", f"X-WR-CALNAME:{_escape(title)}", "X-WR-TIMEZONE:Asia/Shanghai", *VTIMEZONE]
     for s in sessions:
         site = sites.get(s["site_id"], {})
-        where = "，".join(x for x in (site.get("name", s["site_id"]), site.get("address", "")) if x)
+        where = "，".join(x for x in (site.get("name", ""), site.get("address", "")) if x)
         lines += [
             "BEGIN:VEVENT",
             f"UID:{s['session_id']}@teaching.ganxun",
@@ -62,6 +67,30 @@ def ics(title: str, sessions: list[dict], sites: dict[str, dict], stamp: datetim
         ]
     lines.append("END:VCALENDAR")
     return "".join(f"{part}\r\n" for line in lines for part in _fold(line))
+
+
+# -- spreadsheets ------------------------------------------------------------------------------------
+ATTENDANCE_HEADERS = ["序号", "姓名", "单位", "出勤次数", "缺勤次数", "其中请假", "迟到", "早退",
+                      "学时", "理论课", "党性课", "实践课", "能力课", "出勤率"]
+
+
+def attendance_workbook(report: dict) -> bytes:
+    """The class's attendance and hours (reads.Reads.class_attendance), one row per trainee."""
+    rows = [[n, t["name"], t["unit"], t["attended"], t["absent"], t["excused"], t["late"], t["early_leave"],
+             t["hours"], *(t["hours_by_kind"].get(k, 0) for k in ATTENDANCE_HEADERS[9:13]),
+             f"{t['attendance_rate']:.1%}"] for n, t in enumerate(report["trainees"], start=1)]
+    return xlsx.workbook([("考勤与学时", ATTENDANCE_HEADERS, rows)])
+
+
+GRADUATION_HEADERS = ["序号", "姓名", "单位", "结果", "学时", "出勤率", "未结业原因"]
+
+
+def graduation_workbook(g: dict) -> bytes:
+    """Who graduated, then who did not and why (reads.Reads.graduation)."""
+    rows = ([[x["name"], x["unit"], "结业", x["hours"], f"{x['attendance_rate']:.1%}", ""]
+             for x in g["graduated"]]
+            + [[x["name"], x["unit"], "未结业", "", "", "；".join(x["reasons"])] for x in g["not_graduated"]])
+    return xlsx.workbook([("结业评定", GRADUATION_HEADERS, [[n, *row] for n, row in enumerate(rows, start=1)])])
 
 
 # -- the online platform's export -----------------------------------------------------------------

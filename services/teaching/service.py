@@ -1,8 +1,16 @@
-"""The teaching service's definition: what the runtime composes."""
+"""The teaching service's definition and its bootstrap: what the runtime composes."""
 
-from shared.runtime import ServiceDefinition
+from shared.runtime import Adapters, ServiceDefinition
 from services.teaching import api, closer
+from services.teaching.handlers import Handlers
 from services.teaching.projections import PROJECTIONS
+from services.teaching.reads import Reads
+
+
+def bootstrap(a: Adapters) -> Handlers:
+    """Teaching's handlers on the real adapters (the tests compose the in-memory ones)."""
+    return Handlers(a.commands, Reads(a.db), a.clock)
+
 
 DEFINITION = ServiceDefinition(
     name="teaching",
@@ -10,6 +18,7 @@ DEFINITION = ServiceDefinition(
     description="课程库与师资库、教学计划、排课（冲突检查）、考勤与请假、学时台账（含网络学习）、结业评定与课程评价；"
                 "班级名册由选学服务的事件生成。事件发布到 Kafka 主题 ganxun.teaching.<行政区划代码>。",
     projections=PROJECTIONS,
-    routes=api.routes,
+    routes=api.router,
+    compose=bootstrap,
     workers={"closer": closer.run},
 )

@@ -184,7 +184,8 @@ async def test_a_term_of_150_from_roster_to_graduation(servers, teaching):
             stranger = http.post(base + "/check-ins", headers=school(),
                                  json={"entries": [{"cadre_id": "X1"}, {"cadre_id": cid(10)}]})
             assert stranger.status_code == 422 and stranger.json()["code"] == "not_on_roster"
-            assert "X1" in stranger.json()["message"]
+            # the waitlisted nominee named as selection knows them, not by id (issue 17)
+            assert "候补甲" in stranger.json()["message"] and "X1" not in stranger.json()["message"]
             assert http.post(base + "/early-leaves", headers=school(),
                              json={"cadre_id": cid(13), "minutes": 20}).status_code == 200
             for i, stars in ((11, 5), (12, 4)):
@@ -351,12 +352,14 @@ async def test_a_term_of_150_from_roster_to_graduation(servers, teaching):
     assert "filename*=UTF-8''" in x.headers["content-disposition"]
     ws = load_workbook(io.BytesIO(x.content)).active
     table = list(ws.iter_rows(values_only=True))
-    assert table[0][:3] == ("干部编号", "姓名", "单位") and len(table) == N + 1
-    assert next(r for r in table if r[0] == cid(20))[8] == e20["hours"]
+    # people by name and unit with a row number, never by internal id (issue 17)
+    assert table[0][:3] == ("序号", "姓名", "单位") and len(table) == N + 1
+    assert next(r for r in table if r[1] == "学员020")[8] == e20["hours"]
+    assert not any(cid(i) in map(str, row) for row in table for i in range(N))
     x = http.get(f"/classes/{class_id}/graduation.xlsx", headers=auth("org_department", COUNTY))
     table = list(load_workbook(io.BytesIO(x.content)).active.iter_rows(values_only=True))
-    verdicts = {r[0]: (r[3], r[6]) for r in table[1:]}
-    assert len(verdicts) == N and verdicts[cid(4)][0] == "未结业" and "党性课学时" in verdicts[cid(4)][1]
+    verdicts = {r[1]: (r[3], r[6]) for r in table[1:]}
+    assert len(verdicts) == N and verdicts["学员004"][0] == "未结业" and "党性课学时" in verdicts["学员004"][1]
     assert sum(v[0] == "结业" for v in verdicts.values()) == len(want)
     # nothing stored by the refused import: the ledger still holds exactly the two records
     assert http.get(f"/trainees/{cid(20)}/hours", headers=school()).json()["online_hours"] == 3.5
@@ -379,7 +382,9 @@ async def test_clashes_withdrawal_closer_and_who_may_do_what(servers, teaching, 
         "course_id": "skill", "teacher_id": "liu", "site_id": "hall", "on": day, "starts_at": "10:00",
         "ends_at": "12:00"})
     assert clash.status_code == 422 and clash.json()["code"] == "teacher_clash"
-    assert "刘研究员" in clash.json()["message"] and f"{a}-1" in clash.json()["message"]
+    # the other session named by its day, times and course, not its id (issue 17)
+    assert "刘研究员" in clash.json()["message"] and f"{day} 09:00–11:00《" in clash.json()["message"]
+    assert f"{a}-1" not in clash.json()["message"]
     site = http.post(f"/classes/{b}/sessions", headers=school(), json={
         "course_id": "skill", "teacher_id": "zhang", "site_id": "room", "on": day, "starts_at": "10:30",
         "ends_at": "12:00"})

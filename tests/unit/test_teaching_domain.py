@@ -7,7 +7,7 @@ import pytest
 
 from services.teaching.domain import (
     AddCourse, AddCourses, AddFaculty, AddSite, CancelSession, CatalogueDecider, ClassWindow, CreditOnlineHours,
-    OnlineLedgerDecider, References, RescheduleSession, ScheduleSession, TimetableDecider,
+    FrozenMap, OnlineLedgerDecider, RescheduleSession, ScheduleSession, TimetableDecider,
 )
 from shared.commands import fold
 from shared.contracts.teaching import (
@@ -109,12 +109,13 @@ def test_scheduling_a_session_takes_hours_and_required_from_the_course():
 
 def test_same_teacher_overlapping_is_refused_naming_the_other_session():
     msg = refused(T, [FIRST], schedule("x2", klass=OTHER, site=BASE, start=time(11), end=time(12)), "teacher_clash")
-    assert "李教授" in msg and "2026-03-02 09:00–11:30" in msg and "x1" in msg and COURSE.title in msg
+    # named by its day, times and course, never by its internal id (issue 17)
+    assert "李教授" in msg and "2026-03-02 09:00–11:30" in msg and COURSE.title in msg and "x1" not in msg
 
 
 def test_same_site_overlapping_is_refused():
     msg = refused(T, [FIRST], schedule("x2", klass=OTHER, teacher=WANG, start=time(8), end=time(9, 30)), "site_clash")
-    assert "第一教室" in msg and "x1" in msg
+    assert "第一教室" in msg and f"2026-03-02 09:00–11:30《{COURSE.title}》" in msg and "x1" not in msg
 
 
 def test_the_same_class_cannot_be_in_two_sessions_at_once():
@@ -146,7 +147,8 @@ def test_rescheduling_moves_the_session_and_checks_clashes_without_itself():
     other = FIRST.model_copy(update={"session_id": "y1", "class_id": "c2", "on": date(2026, 3, 5),
                                      "teacher_id": "t2", "teacher_name": "王书记"})
     cmd = RescheduleSession("x1", KLASS, date(2026, 3, 5), time(10), time(12), LI, HALL)
-    assert "y1" in refused(T, [FIRST, other], cmd, "site_clash")
+    msg = refused(T, [FIRST, other], cmd, "site_clash")
+    assert "2026-03-05 09:00–11:30" in msg and "y1" not in msg
 
 
 def test_cancelling_and_what_a_cancelled_session_refuses():
@@ -214,9 +216,12 @@ def test_evolve_leaves_the_state_it_was_given_as_it_was():
     assert not before.sessions["x1"].cancelled and after.sessions["x1"].cancelled
 
 
-def test_the_online_ledger_remembers_thousands_of_references_without_copying_them_all():
-    refs = References()
+def test_a_frozen_map_keeps_thousands_of_entries_without_copying_them_all():
+    refs = FrozenMap()
     for i in range(5000):
-        refs = refs.add(f"r{i}")
-    assert len(refs) == 5000 and "r0" in refs and "r4999" in refs and "r5000" not in refs
-    assert len(refs.layers) <= 13 and refs.add("r7") is refs
+        refs = refs.set(f"r{i}", i)
+    older = refs
+    refs = refs.set("r7", -7)          # the latest value of a key wins, the older map keeps its own
+    assert len(refs) == 5000 and refs["r0"] == 0 and refs["r7"] == -7 and older["r7"] == 7
+    assert "r4999" in refs and "r5000" not in refs and len(refs.layers) <= 14
+    assert list(refs)[:3] == ["r0", "r1", "r2"]       # in the order keys were first set

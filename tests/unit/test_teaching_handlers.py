@@ -1,0 +1,206 @@
+"""Teaching's main flows through `Handlers`, with no server: given past events (a class's
+roster folded from selection's events through teaching's own projection; the catalogue
+and timetable appended through the real CommandHandler on the in-memory store), when a
+command, then the events appended and what `Reads` answers (projections folded from the
+stored events, as the projector would write them)."""
+
+import asyncio
+import io
+from datetime import date, datetime, time
+
+import pytest
+from openpyxl import load_workbook
+
+from shared.auth import Principal
+from shared.commands import CommandHandler, Context
+from shared.contracts.selection import ClassOpened, NominationConfirmed, NominationWithdrawn, TraineeNominated
+from shared.contracts.teaching import CourseAdded, FacultyAdded, TeachingSiteAdded
+from shared.errors import DomainError, NotFound
+from shared.events import Actor
+from shared.memory import FixedClock, MemoryDatabase, MemoryEventStore
+from services.teaching import files
+from services.teaching.classroom import GraduationRule
+from services.teaching.closer import close_ended
+from services.teaching.handlers import Handlers
+from services.teaching.projections import PROJECTIONS, roster
+from services.teaching.reads import Reads
+
+COUNTY = "371428"
+SCHOOL = Principal("u-school", "党校教务处赵老师", "party_school", COUNTY)
+CTX = Context(actor=SCHOOL.actor, jurisdiction=COUNTY, correlation_id="c-1")
+CLASS, TITLE = "k-7f3a", "2026年春季中青年干部培训班"
+START, END = date(2026, 3, 2), date(2026, 3, 13)
+PEOPLE = {"cd-01": ("张明", "县财政局"), "cd-02": ("李红", "县教育局"), "cd-03": ("王刚", "城关镇"),
+          "cd-04": ("赵丽", "县委办")}
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+class World:
+    """One county's teaching service over the in-memory adapters."""
+
+    def __init__(self, today: date = START) -> None:
+        self.store = MemoryEventStore()
+        self.db = MemoryDatabase()
+        self.clock = FixedClock(today)
+        self.h = Handlers(CommandHandler(self.store), Reads(self.db), self.clock)
+
+    def selection(self, *events) -> None:
+        """Selection's events of the class, folded through teaching's roster projection."""
+        ctx = Context(actor=Actor(user_id="u-org", name="组织部李干事", role="org_department"),
+                      jurisdiction=COUNTY, correlation_id="c-sel")
+        version = len(run(self.store.read_stream(f"class-{CLASS}")))
+        envs = CommandHandler.envelopes(f"class-{CLASS}", version, list(events), ctx, COUNTY)
+        run(self.store.append(f"class-{CLASS}", version, envs))
+        self.db.load(roster, envs)
+
+    def project(self) -> None:
+        """Teaching's projections as the projector would have written them by now."""
+        for p in PROJECTIONS[1:]:
+            self.db.load(p, [e for e in self.store.all_events() if e.stream_id.startswith("teaching-")])
+
+
+def confirmed(cadre_id: str) -> tuple:
+    name, unit = PEOPLE[cadre_id]
+    p = dict(class_id=CLASS, cadre_id=cadre_id, name=name, unit=unit, home_jurisdiction=COUNTY)
+    return TraineeNominated(**p), NominationConfirmed(**p)
+
+
+@pytest.fixture
+def world() -> World:
+    w = World()
+    w.selection(ClassOpened(class_id=CLASS, title=TITLE, capacity=40, starts_on=START, ends_on=END,
+                            organiser="县委组织部"),
+                *(e for c in PEOPLE for e in confirmed(c)))
+    h = w.h
+    run(h.add_course(CTX, CourseAdded(course_id="theory", title="习近平新时代中国特色社会主义思想概论",
+                                      kind="理论课", hours=3)))
+    run(h.add_course(CTX, CourseAdded(course_id="party", title="红色家风", kind="党性课", hours=2)))
+    run(h.add_faculty(CTX, FacultyAdded(teacher_id="zhang", name="张教授", kind="党校教师")))
+    run(h.add_faculty(CTX, FacultyAdded(teacher_id="wang", name="王书记", kind="领导干部", post="县委副书记")))
+    run(h.add_site(CTX, TeachingSiteAdded(site_id="hall", name="党校大礼堂", capacity=200)))
+    run(h.add_site(CTX, TeachingSiteAdded(site_id="base", name="县红色教育基地", site_type="红色教育基地",
+                                          capacity=60)))
+    return w
+
+
+def scheduling(w: World, session_id: str, course="theory", teacher="zhang", site="hall", on=START,
+               starts=time(9), ends=time(12)):
+    return w.h.schedule(CTX, SCHOOL, CLASS, session_id, course, teacher, site, on, starts, ends)
+
+
+def schedule(w: World, session_id: str, **kw):
+    return run(scheduling(w, session_id, **kw))
+
+
+def refused(call, code: str) -> str:
+    with pytest.raises((DomainError, NotFound)) as e:
+        run(call)
+    assert e.value.code == code, e.value.message
+    return e.value.message
+
+
+def test_a_course_added_is_in_the_catalogue_and_a_second_with_the_same_title_is_refused(world):
+    envs = run(world.h.add_course(CTX, CourseAdded(course_id="skill", title="调查研究能力", kind="能力课", hours=2)))
+    assert [e.type for e in envs] == ["CourseAdded"] and envs[0].stream_id == f"teaching-catalogue-{COUNTY}"
+    msg = refused(world.h.add_course(CTX, CourseAdded(course_id="s2", title="调查研究能力", kind="能力课", hours=2)),
+                  "course_title_exists")
+    assert "调查研究能力" in msg
+    world.project()
+    catalogue = run(world.h.reads.catalogue(SCHOOL, COUNTY))
+    assert catalogue["courses"]["skill"]["title"] == "调查研究能力" and len(catalogue["courses"]) == 3
+
+
+def test_a_session_is_scheduled_and_a_clash_names_the_other_session_not_its_id(world):
+    [e] = schedule(world, "s-0001")
+    assert e.type == "SessionScheduled" and e.payload["teacher_name"] == "张教授" and e.jurisdiction == COUNTY
+    msg = refused(scheduling(world, "s-0002", course="party", site="base", starts=time(11), ends=time(12)),
+                  "teacher_clash")
+    assert "张教授" in msg and "2026-03-02 09:00–12:00《习近平新时代中国特色社会主义思想概论》" in msg
+    assert "s-0001" not in msg
+    world.project()
+    tt = run(world.h.reads.timetable(SCHOOL, CLASS))
+    assert tt["title"] == TITLE and tt["hours"] == 3
+    assert [s["session_id"] for s in tt["sessions"]] == ["s-0001"]
+
+
+def test_a_session_rescheduled_frees_its_old_slot(world):
+    schedule(world, "s-0001")
+    [e] = run(world.h.reschedule(CTX, SCHOOL, CLASS, "s-0001", date(2026, 3, 3), time(14), time(17), "zhang",
+                                 "hall", "教师出差"))
+    assert e.type == "SessionRescheduled" and e.payload["on"] == "2026-03-03"
+    assert [x.type for x in schedule(world, "s-0002", starts=time(9), ends=time(12))] == ["SessionScheduled"]
+    world.project()
+    moved = {s["session_id"]: s for s in run(world.h.reads.timetable(SCHOOL, CLASS))["sessions"]}["s-0001"]
+    assert (moved["on"], moved["starts_at"]) == ("2026-03-03", "14:00:00")
+
+
+def test_attendance_of_the_class_with_a_late_and_a_leave(world):
+    schedule(world, "s-0001")
+    asked = run(world.h.request_leave(CTX, SCHOOL, CLASS, "s-0001", "cd-04", "参加县委常委会"))
+    assert [e.type for e in asked] == ["LeaveRequested"]
+    [decided] = run(world.h.decide_leave(CTX, SCHOOL, CLASS, "s-0001", "cd-04", True, "同意"))
+    assert decided.type == "LeaveDecided" and decided.payload["approved"] is True
+    entries = [("cd-01", False), ("cd-02", True), ("cd-03", False)]
+    envs = run(world.h.check_in(CTX, SCHOOL, CLASS, "s-0001", entries))
+    assert [(e.payload["cadre_id"], e.payload["late"]) for e in envs] == [
+        ("cd-01", False), ("cd-02", True), ("cd-03", False)]
+    again = refused(world.h.decide_leave(CTX, SCHOOL, CLASS, "s-0001", "cd-04", True), "no_pending_leave")
+    assert "赵丽" in again and "cd-04" not in again
+    [absent] = run(world.h.close_session(CTX, SCHOOL, CLASS, "s-0001"))
+    assert absent.type == "AbsenceRecorded" and absent.payload == {**absent.payload, "cadre_id": "cd-04",
+                                                                  "excused": True}
+    world.project()
+    sheet = run(world.h.reads.session_sheet(SCHOOL, CLASS, "s-0001"))
+    assert sheet["counts"] == {"出勤": 3, "请假": 1}
+    rows = {t["name"]: t for t in sheet["trainees"]}
+    assert rows["李红"]["late"] is True and rows["赵丽"]["status"] == "请假"
+
+
+def test_a_check_in_of_someone_withdrawn_names_them_and_records_nobody(world):
+    schedule(world, "s-0001")
+    world.selection(NominationWithdrawn(class_id=CLASS, cadre_id="cd-03", reason="工作调动", was_confirmed=True))
+    msg = refused(world.h.check_in(CTX, SCHOOL, CLASS, "s-0001", [("cd-01", False), ("cd-03", False)]),
+                  "not_on_roster")
+    assert "王刚" in msg and "cd-03" not in msg
+    assert not [e for e in world.store.all_events() if e.type == "SessionAttended"]
+
+
+def test_an_unknown_class_is_refused_without_its_id(world):
+    msg = refused(world.h.check_in(CTX, SCHOOL, "k-unknown", "s-0001", [("cd-01", False)]), "class_not_found")
+    assert "k-unknown" not in msg and "班次" in msg
+
+
+def test_the_closer_ends_sessions_that_are_over_and_only_those(world):
+    schedule(world, "s-0001")
+    schedule(world, "s-0002", on=date(2026, 3, 3))
+    world.project()
+    run(world.h.check_in(CTX, SCHOOL, CLASS, "s-0001", [("cd-01", False)]))
+    assert run(close_ended(world.h, datetime(2026, 3, 2, 12, 30))) == 1
+    absences = [e.payload["cadre_id"] for e in world.store.all_events() if e.type == "AbsenceRecorded"]
+    assert sorted(absences) == ["cd-02", "cd-03", "cd-04"]
+    assert run(close_ended(world.h, datetime(2026, 3, 2, 23, 0))) == 0     # closed once; tomorrow's waits
+
+
+def test_graduation_closes_the_sessions_and_judges_each_trainee(world):
+    schedule(world, "s-0001")
+    schedule(world, "s-0002", course="party", teacher="wang", site="base", on=date(2026, 3, 3), ends=time(11))
+    run(world.h.check_in(CTX, SCHOOL, CLASS, "s-0001", [(c, False) for c in PEOPLE]))
+    world.clock.day = date(2026, 3, 3)
+    run(world.h.check_in(CTX, SCHOOL, CLASS, "s-0002", [(c, False) for c in ("cd-01", "cd-02", "cd-03")]))
+    early = refused(world.h.graduate(CTX, SCHOOL, CLASS, GraduationRule()), "class_not_ended")
+    assert TITLE in early
+    world.clock.day = END
+    envs = run(world.h.graduate(CTX, SCHOOL, CLASS, GraduationRule(min_attendance_rate=0.9)))
+    assert [e.type for e in envs] == ["AbsenceRecorded", "TraineeGraduated", "TraineeGraduated",
+                                      "TraineeGraduated", "TraineeNotGraduated"]
+    world.project()
+    g = run(world.h.reads.graduation(SCHOOL, CLASS))
+    assert sorted(x["name"] for x in g["graduated"]) == ["张明", "李红", "王刚"]
+    [failed] = g["not_graduated"]
+    assert failed["name"] == "赵丽" and "出勤率 50.0%" in failed["reasons"][0]
+    table = list(load_workbook(io.BytesIO(files.graduation_workbook(g))).active.iter_rows(values_only=True))
+    assert table[1][:4] == (1, "张明", "县财政局", "结业") and table[4][1:4] == ("赵丽", "县委办", "未结业")
+    assert not any(str(cell).startswith(("cd-", "k-")) for row in table for cell in row)
