@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
-from types import MappingProxyType
 
 from shared.contracts.teaching import (
     AbsenceRecorded, CurriculumSet, EarlyLeaveRecorded, LeaveDecided, LeaveRequested, SessionAttended,
@@ -173,8 +172,6 @@ class ClassRecordState:
     concluded: frozenset[str] = frozenset()
 
 
-def _set(mapping: FrozenMap, key: str, value) -> FrozenMap:
-    return mapping.set(key, value)
 
 
 def _name(cadre_id: str, names: Names, roster: Roster | None = None) -> str:
@@ -216,61 +213,85 @@ class AttendanceDecider:
         match command:
             case CheckIn():
                 return self._check_in(st, command)
-            case RecordEarlyLeave(session=s, cadre_id=c):
-                _usable(s)
-                if c not in st.attended:
-                    raise DomainError(f"{_name(c, command.names)} 未签到课次 {s.describe()}，不能记录早退；请先签到。",
-                                      code="not_attended", field="cadre_id")
-                if c in st.early:
-                    raise DomainError(f"{_name(c, command.names)} 在课次 {s.describe()} 的早退已记录。",
-                                      code="early_leave_recorded")
-                length = ((s.ends_at.hour * 60 + s.ends_at.minute)
-                          - (s.starts_at.hour * 60 + s.starts_at.minute))
-                if not 0 < command.minutes < length:
-                    raise DomainError(f"早退分钟数须大于 0 且小于课次时长 {length} 分钟。", code="bad_minutes",
-                                      field="minutes")
-                return [EarlyLeaveRecorded(class_id=s.class_id, session_id=s.session_id, cadre_id=c,
-                                           minutes=command.minutes)]
-            case RequestLeave(session=s, cadre_id=c):
-                _usable(s)
-                who = _on_roster(command.roster, c, command.names)
-                if c in st.attended:
-                    raise DomainError(f"{who.name} 已签到课次 {s.describe()}，无需请假。", code="already_attended")
-                if c in st.absent:
-                    raise DomainError(f"课次 {s.describe()} 已结束并记录缺勤，不能再请假。", code="absence_recorded")
-                if st.leave.get(c) in ("pending", "approved"):
-                    state = "待审批" if st.leave[c] == "pending" else "已批准"
-                    raise DomainError(f"{who.name} 对课次 {s.describe()} 的请假{state}，无需重复申请。",
-                                      code="leave_exists")
-                if not command.reason.strip():
-                    raise DomainError("请填写请假事由。", code="reason_required", field="reason")
-                return [LeaveRequested(class_id=s.class_id, session_id=s.session_id, cadre_id=c,
-                                       reason=command.reason.strip())]
-            case DecideLeave(session=s, cadre_id=c):
-                if st.leave.get(c) != "pending":
-                    raise DomainError(f"{_name(c, command.names)} 在课次 {s.describe()} 没有待审批的请假申请。",
-                                      code="no_pending_leave")
-                return [LeaveDecided(class_id=s.class_id, session_id=s.session_id, cadre_id=c,
-                                     approved=command.approved, note=command.note)]
-            case CloseSession(session=s):
-                _usable(s)
-                if command.today < s.on:
-                    raise DomainError(f"课次 {s.describe()} 尚未开始，不能结束考勤。", code="session_not_held")
-                # Closing again records nothing new: only those with neither attendance nor absence.
-                return [
-                    AbsenceRecorded(class_id=s.class_id, session_id=s.session_id, cadre_id=c,
-                                    excused=st.leave.get(c) == "approved", on=s.on)
-                    for c in command.roster if c not in st.attended and c not in st.absent
-                ]
-            case RateSession(session=s, cadre_id=c):
-                _usable(s)
-                if c not in st.attended:
-                    raise DomainError(f"只有签到参加了课次 {s.describe()} 的学员才能评价。", code="not_attended")
-                if c in st.rated:
-                    raise DomainError(f"您已评价过课次 {s.describe()}，每个课次只评价一次。", code="already_rated")
-                return [SessionRated(class_id=s.class_id, session_id=s.session_id, cadre_id=c,
-                                     rating=command.rating, comment=command.comment)]
+            case RecordEarlyLeave():
+                return self._early_leave(st, command)
+            case RequestLeave():
+                return self._request_leave(st, command)
+            case DecideLeave():
+                return self._decide_leave(st, command)
+            case CloseSession():
+                return self._close(st, command)
+            case RateSession():
+                return self._rate(st, command)
         raise TypeError(f"unknown command {command!r}")
+
+    @staticmethod
+    def _early_leave(st: AttendanceState, command: RecordEarlyLeave) -> list[Event]:
+        s, c = command.session, command.cadre_id
+        _usable(s)
+        if c not in st.attended:
+            raise DomainError(f"{_name(c, command.names)} 未签到课次 {s.describe()}，不能记录早退；请先签到。",
+                              code="not_attended", field="cadre_id")
+        if c in st.early:
+            raise DomainError(f"{_name(c, command.names)} 在课次 {s.describe()} 的早退已记录。",
+                              code="early_leave_recorded")
+        length = (s.ends_at.hour * 60 + s.ends_at.minute) - (s.starts_at.hour * 60 + s.starts_at.minute)
+        if not 0 < command.minutes < length:
+            raise DomainError(f"早退分钟数须大于 0 且小于课次时长 {length} 分钟。", code="bad_minutes",
+                              field="minutes")
+        return [EarlyLeaveRecorded(class_id=s.class_id, session_id=s.session_id, cadre_id=c,
+                                   minutes=command.minutes)]
+
+    @staticmethod
+    def _request_leave(st: AttendanceState, command: RequestLeave) -> list[Event]:
+        s, c = command.session, command.cadre_id
+        _usable(s)
+        who = _on_roster(command.roster, c, command.names)
+        if c in st.attended:
+            raise DomainError(f"{who.name} 已签到课次 {s.describe()}，无需请假。", code="already_attended")
+        if c in st.absent:
+            raise DomainError(f"课次 {s.describe()} 已结束并记录缺勤，不能再请假。", code="absence_recorded")
+        if st.leave.get(c) in ("pending", "approved"):
+            state = "待审批" if st.leave[c] == "pending" else "已批准"
+            raise DomainError(f"{who.name} 对课次 {s.describe()} 的请假{state}，无需重复申请。",
+                              code="leave_exists")
+        if not command.reason.strip():
+            raise DomainError("请填写请假事由。", code="reason_required", field="reason")
+        return [LeaveRequested(class_id=s.class_id, session_id=s.session_id, cadre_id=c,
+                               reason=command.reason.strip())]
+
+    @staticmethod
+    def _decide_leave(st: AttendanceState, command: DecideLeave) -> list[Event]:
+        s, c = command.session, command.cadre_id
+        if st.leave.get(c) != "pending":
+            raise DomainError(f"{_name(c, command.names)} 在课次 {s.describe()} 没有待审批的请假申请。",
+                              code="no_pending_leave")
+        return [LeaveDecided(class_id=s.class_id, session_id=s.session_id, cadre_id=c,
+                             approved=command.approved, note=command.note)]
+
+    @staticmethod
+    def _close(st: AttendanceState, command: CloseSession) -> list[Event]:
+        s = command.session
+        _usable(s)
+        if command.today < s.on:
+            raise DomainError(f"课次 {s.describe()} 尚未开始，不能结束考勤。", code="session_not_held")
+        # Closing again records nothing new: only those with neither attendance nor absence.
+        return [
+            AbsenceRecorded(class_id=s.class_id, session_id=s.session_id, cadre_id=c,
+                            excused=st.leave.get(c) == "approved", on=s.on)
+            for c in command.roster if c not in st.attended and c not in st.absent
+        ]
+
+    @staticmethod
+    def _rate(st: AttendanceState, command: RateSession) -> list[Event]:
+        s, c = command.session, command.cadre_id
+        _usable(s)
+        if c not in st.attended:
+            raise DomainError(f"只有签到参加了课次 {s.describe()} 的学员才能评价。", code="not_attended")
+        if c in st.rated:
+            raise DomainError(f"您已评价过课次 {s.describe()}，每个课次只评价一次。", code="already_rated")
+        return [SessionRated(class_id=s.class_id, session_id=s.session_id, cadre_id=c,
+                             rating=command.rating, comment=command.comment)]
 
     @staticmethod
     def _check_in(st: AttendanceState, c: CheckIn) -> list[Event]:
@@ -280,12 +301,12 @@ class AttendanceDecider:
             raise DomainError(f"课次 {s.describe()} 尚未开始，不能签到。", code="session_not_started")
         outsiders = list(dict.fromkeys(i for i, _ in c.entries if i not in c.roster))
         if outsiders:
-            raise DomainError(f"{_names(outsiders, c.names)} 不在本班在册名单中（只有组织确定的学员在册），本次签到未登记任何人，"
-                              "请核对名单后重试。", code="not_on_roster", field="entries")
+            raise DomainError(f"{_names(outsiders, c.names)} 不在本班在册名单中（只有组织确定的学员在册），"
+                              "本次签到未登记任何人，请核对名单后重试。", code="not_on_roster", field="entries")
         absent = [i for i, _ in c.entries if i in st.absent]
         if absent:
-            raise DomainError(f"课次 {s.describe()} 已结束并记录 {_names(absent, c.names, c.roster)} 缺勤，不能再签到。",
-                              code="absence_recorded", field="entries")
+            raise DomainError(f"课次 {s.describe()} 已结束并记录 {_names(absent, c.names, c.roster)} 缺勤，"
+                              "不能再签到。", code="absence_recorded", field="entries")
         out, seen = [], set()
         for cadre_id, late in c.entries:
             if cadre_id in seen or cadre_id in st.attended:
@@ -299,15 +320,15 @@ class AttendanceDecider:
     def evolve(self, st: AttendanceState, e: Event) -> AttendanceState:
         match e:
             case SessionAttended():
-                return replace(st, attended=_set(st.attended, e.cadre_id, e))
+                return replace(st, attended=st.attended.set(e.cadre_id, e))
             case EarlyLeaveRecorded():
                 return replace(st, early=st.early | {e.cadre_id})
             case LeaveRequested():
-                return replace(st, leave=_set(st.leave, e.cadre_id, "pending"))
+                return replace(st, leave=st.leave.set(e.cadre_id, "pending"))
             case LeaveDecided():
-                return replace(st, leave=_set(st.leave, e.cadre_id, "approved" if e.approved else "refused"))
+                return replace(st, leave=st.leave.set(e.cadre_id, "approved" if e.approved else "refused"))
             case AbsenceRecorded():
-                return replace(st, absent=_set(st.absent, e.cadre_id, e.excused))
+                return replace(st, absent=st.absent.set(e.cadre_id, e.excused))
             case SessionRated():
                 return replace(st, rated=st.rated | {e.cadre_id})
         return st

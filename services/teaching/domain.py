@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
-from types import MappingProxyType
 
 from shared.contracts.teaching import (
     CourseAdded, FacultyAdded, OnlineHoursCredited, SessionCancelled, SessionRescheduled, SessionScheduled,
@@ -76,13 +75,14 @@ class FrozenMap(Mapping):
     year, a year of online records: 100-300 times slower than evolving in place), so the
     entries are kept in a few read-only layers whose sizes halve from the first to the last
     and are merged like a binary counter: a fold of n events copies O(n log n) entries, a
-    lookup reads O(log n) layers. The latest layer holding a key wins."""
+    lookup reads O(log n) layers. The latest layer holding a key wins. The layers are
+    plain dicts for speed, made here and never changed after."""
 
-    layers: tuple[Mapping, ...] = ()
+    layers: tuple[dict, ...] = ()
 
     @staticmethod
     def of(entries: Mapping) -> FrozenMap:
-        return FrozenMap((MappingProxyType(dict(entries)),) if entries else ())
+        return FrozenMap((dict(entries),) if entries else ())
 
     def __getitem__(self, key):
         for layer in reversed(self.layers):
@@ -105,17 +105,13 @@ class FrozenMap(Mapping):
     def set(self, key, value) -> FrozenMap:
         layers, new = list(self.layers), {key: value}
         while layers and len(layers[-1]) <= len(new):
-            new = {**layers.pop(), **new}
-        return FrozenMap((*layers, MappingProxyType(new)))
+            new = layers.pop() | new
+        return FrozenMap((*layers, new))
 
 
 def no_entries():
     """A frozen state's empty map (a dataclass default must be made per instance)."""
     return field(default_factory=FrozenMap)
-
-
-def _with(mapping: FrozenMap, key: str, value) -> FrozenMap:
-    return mapping.set(key, value)
 
 
 @dataclass(frozen=True)
@@ -149,55 +145,67 @@ class CatalogueDecider:
 
     def decide(self, state: CatalogueState, command) -> list[Event]:
         match command:
-            case AddCourse(event=e):
-                if e.course_id in state.courses:
-                    raise DomainError(f"课程编号 {e.course_id} 已被《{state.courses[e.course_id].title}》使用，请换一个编号。",
-                                      code="course_exists", field="course_id")
-                same = next((c for c in state.courses.values() if c.title == e.title), None)
-                if same is not None:
-                    raise DomainError(f"课程《{e.title}》已在课程库中（编号 {same.course_id}），无需重复录入。",
-                                      code="course_title_exists", field="title")
-                return [e]
-            case AddCourses(events=events):
-                if not events:
-                    raise DomainError("没有要录入的课程。", code="no_courses")
-                scratch = state
-                problems = []
-                for n, e in enumerate(events, start=1):
-                    try:
-                        self.decide(scratch, AddCourse(e))
-                    except DomainError as exc:
-                        problems.append(f"第 {n} 门：{exc.message}")
-                        continue
-                    scratch = self.evolve(scratch, e)
-                if problems:
-                    raise DomainError(f"以下课程不能录入，整批未录入：{'；'.join(problems[:10])}"
-                                      f"{' 等' if len(problems) > 10 else ''}", code="bad_courses",
-                                      field="file")
-                return list(events)
-            case AddFaculty(event=e):
-                if e.teacher_id in state.faculty:
-                    raise DomainError(f"师资编号 {e.teacher_id} 已被 {state.faculty[e.teacher_id].name} 使用，请换一个编号。",
-                                      code="teacher_exists", field="teacher_id")
-                if e.kind == "领导干部" and not e.post.strip():
-                    raise DomainError("“领导干部上讲台”的授课人须填写现任职务（post）。", code="post_required",
-                                      field="post")
-                return [e]
-            case AddSite(event=e):
-                if e.site_id in state.sites:
-                    raise DomainError(f"教学点编号 {e.site_id} 已被“{state.sites[e.site_id].name}”使用，请换一个编号。",
-                                      code="site_exists", field="site_id")
-                return [e]
+            case AddCourse():
+                return self._course(state, command.event)
+            case AddCourses():
+                return self._courses(state, command.events)
+            case AddFaculty():
+                return self._faculty(state, command.event)
+            case AddSite():
+                return self._site(state, command.event)
         raise TypeError(f"unknown command {command!r}")
+
+    @staticmethod
+    def _course(state: CatalogueState, e: CourseAdded) -> list[Event]:
+        if e.course_id in state.courses:
+            raise DomainError(f"课程编号 {e.course_id} 已被《{state.courses[e.course_id].title}》使用，请换一个编号。",
+                              code="course_exists", field="course_id")
+        same = next((c for c in state.courses.values() if c.title == e.title), None)
+        if same is not None:
+            raise DomainError(f"课程《{e.title}》已在课程库中（编号 {same.course_id}），无需重复录入。",
+                              code="course_title_exists", field="title")
+        return [e]
+
+    def _courses(self, state: CatalogueState, events: tuple[CourseAdded, ...]) -> list[Event]:
+        if not events:
+            raise DomainError("没有要录入的课程。", code="no_courses")
+        scratch, problems = state, []
+        for n, e in enumerate(events, start=1):
+            try:
+                self._course(scratch, e)
+            except DomainError as exc:
+                problems.append(f"第 {n} 门：{exc.message}")
+                continue
+            scratch = self.evolve(scratch, e)
+        if problems:
+            raise DomainError(f"以下课程不能录入，整批未录入：{'；'.join(problems[:10])}"
+                              f"{' 等' if len(problems) > 10 else ''}", code="bad_courses", field="file")
+        return list(events)
+
+    @staticmethod
+    def _faculty(state: CatalogueState, e: FacultyAdded) -> list[Event]:
+        if e.teacher_id in state.faculty:
+            raise DomainError(f"师资编号 {e.teacher_id} 已被 {state.faculty[e.teacher_id].name} 使用，请换一个编号。",
+                              code="teacher_exists", field="teacher_id")
+        if e.kind == "领导干部" and not e.post.strip():
+            raise DomainError("“领导干部上讲台”的授课人须填写现任职务（post）。", code="post_required", field="post")
+        return [e]
+
+    @staticmethod
+    def _site(state: CatalogueState, e: TeachingSiteAdded) -> list[Event]:
+        if e.site_id in state.sites:
+            raise DomainError(f"教学点编号 {e.site_id} 已被“{state.sites[e.site_id].name}”使用，请换一个编号。",
+                              code="site_exists", field="site_id")
+        return [e]
 
     def evolve(self, state: CatalogueState, event: Event) -> CatalogueState:
         match event:
             case CourseAdded():
-                return replace(state, courses=_with(state.courses, event.course_id, event))
+                return replace(state, courses=state.courses.set(event.course_id, event))
             case FacultyAdded():
-                return replace(state, faculty=_with(state.faculty, event.teacher_id, event))
+                return replace(state, faculty=state.faculty.set(event.teacher_id, event))
             case TeachingSiteAdded():
-                return replace(state, sites=_with(state.sites, event.site_id, event))
+                return replace(state, sites=state.sites.set(event.site_id, event))
         return state
 
 
@@ -354,43 +362,52 @@ class TimetableDecider:
     def decide(self, state: TimetableState, command) -> list[Event]:
         match command:
             case ScheduleSession():
-                c = command
-                if c.session_id in state.sessions:
-                    # The same session sent again (a retry) is answered as the first was.
-                    raise AlreadyApplied(f"课次编号 {c.session_id} 已存在。", code="session_exists",
-                                         field="session_id", event_type="SessionScheduled",
-                                         key={"session_id": c.session_id}, content=_content(c))
-                if not c.id_given:
-                    _check_repeat(state, c)
-                _check_slot(state, c.session_id, c.klass, c.on, c.starts_at, c.ends_at, c.teacher, c.site)
-                return [SessionScheduled(
-                    class_id=c.klass.class_id, session_id=c.session_id, course_id=c.course.course_id,
-                    course_title=c.course.title, kind=c.course.kind, on=c.on, starts_at=c.starts_at,
-                    ends_at=c.ends_at, hours=c.hours or c.course.hours, teacher_id=c.teacher.teacher_id,
-                    teacher_name=c.teacher.name, site_id=c.site.site_id,
-                    required=c.course.mode == "必修" if c.required is None else c.required,
-                )]
+                return self._schedule(state, command)
             case RescheduleSession():
-                c = command
-                s = state.session(c.klass.class_id, c.session_id)
-                if s.cancelled:
-                    raise DomainError(f"课次 {s.describe()} 已停课，不能调课；请重新排课。", code="session_cancelled")
-                if c.on.year != s.on.year:
-                    raise DomainError(f"课次 {s.describe()} 不能跨年调到 {c.on}：请停课后在新的日期重新排课。",
-                                      code="cross_year", field="on")
-                _check_slot(state, c.session_id, c.klass, c.on, c.starts_at, c.ends_at, c.teacher, c.site)
-                return [SessionRescheduled(
-                    class_id=s.class_id, session_id=s.session_id, on=c.on, starts_at=c.starts_at,
-                    ends_at=c.ends_at,
-                    teacher_id=c.teacher.teacher_id, teacher_name=c.teacher.name, site_id=c.site.site_id,
-                    reason=c.reason,
-                )]
+                return self._reschedule(state, command)
             case CancelSession():
-                s = state.session(command.class_id, command.session_id)
-                if s.cancelled:
-                    raise DomainError(f"课次 {s.describe()} 已停课。", code="session_cancelled")
-                return [SessionCancelled(class_id=s.class_id, session_id=s.session_id, reason=command.reason)]
+                return self._cancel(state, command)
         raise TypeError(f"unknown command {command!r}")
+
+    @staticmethod
+    def _schedule(state: TimetableState, c: ScheduleSession) -> list[Event]:
+        if c.session_id in state.sessions:
+            # The same session sent again (a retry) is answered as the first was.
+            raise AlreadyApplied(f"课次编号 {c.session_id} 已存在。", code="session_exists",
+                                 field="session_id", event_type="SessionScheduled",
+                                 key={"session_id": c.session_id}, content=_content(c))
+        if not c.id_given:
+            _check_repeat(state, c)
+        _check_slot(state, c.session_id, c.klass, c.on, c.starts_at, c.ends_at, c.teacher, c.site)
+        return [SessionScheduled(
+            class_id=c.klass.class_id, session_id=c.session_id, course_id=c.course.course_id,
+            course_title=c.course.title, kind=c.course.kind, on=c.on, starts_at=c.starts_at,
+            ends_at=c.ends_at, hours=c.hours or c.course.hours, teacher_id=c.teacher.teacher_id,
+            teacher_name=c.teacher.name, site_id=c.site.site_id,
+            required=c.course.mode == "必修" if c.required is None else c.required,
+        )]
+
+    @staticmethod
+    def _reschedule(state: TimetableState, c: RescheduleSession) -> list[Event]:
+        s = state.session(c.klass.class_id, c.session_id, c.klass.title)
+        if s.cancelled:
+            raise DomainError(f"课次 {s.describe()} 已停课，不能调课；请重新排课。", code="session_cancelled")
+        if c.on.year != s.on.year:
+            raise DomainError(f"课次 {s.describe()} 不能跨年调到 {c.on}：请停课后在新的日期重新排课。",
+                              code="cross_year", field="on")
+        _check_slot(state, c.session_id, c.klass, c.on, c.starts_at, c.ends_at, c.teacher, c.site)
+        return [SessionRescheduled(
+            class_id=s.class_id, session_id=s.session_id, on=c.on, starts_at=c.starts_at, ends_at=c.ends_at,
+            teacher_id=c.teacher.teacher_id, teacher_name=c.teacher.name, site_id=c.site.site_id,
+            reason=c.reason,
+        )]
+
+    @staticmethod
+    def _cancel(state: TimetableState, c: CancelSession) -> list[Event]:
+        s = state.session(c.class_id, c.session_id)
+        if s.cancelled:
+            raise DomainError(f"课次 {s.describe()} 已停课。", code="session_cancelled")
+        return [SessionCancelled(class_id=s.class_id, session_id=s.session_id, reason=c.reason)]
 
     def evolve(self, state: TimetableState, event: Event) -> TimetableState:
         match event:
@@ -406,7 +423,7 @@ class TimetableDecider:
                 s = replace(state.sessions[event.session_id], cancelled=True)
             case _:
                 return state
-        return replace(state, sessions=_with(state.sessions, s.session_id, s))
+        return TimetableState(state.sessions.set(s.session_id, s))
 
 
 # -- online-learning hours ------------------------------------------------------------
@@ -432,20 +449,25 @@ class OnlineLedgerDecider:
 
     def decide(self, state: OnlineLedgerState, command) -> list[Event]:
         match command:
-            case CreditOnlineHours(records=records):
-                missing = [r.cadre_id for r in records if not r.reference.strip()]
-                if missing:
-                    raise DomainError(f"网络学习记录须带平台记录编号，以免重复计入（{'、'.join(missing[:5])} 的记录缺编号）。",
-                                      code="reference_required", field="reference")
-                out, seen = [], set()
-                for r in records:
-                    if r.reference not in state.references and r.reference not in seen:
-                        seen.add(r.reference)     # a re-imported record adds nothing
-                        out.append(r)
-                return out
+            case CreditOnlineHours():
+                return self._credit(state, command.records)
         raise TypeError(f"unknown command {command!r}")
+
+    @staticmethod
+    def _credit(state: OnlineLedgerState, records: tuple[OnlineHoursCredited, ...]) -> list[Event]:
+        # a person by the name in the file, else by the cadre number the file gives
+        missing = [r.name or r.cadre_id for r in records if not r.reference.strip()]
+        if missing:
+            raise DomainError(f"网络学习记录须带平台记录编号，以免重复计入（{'、'.join(missing[:5])} 的记录缺编号）。",
+                              code="reference_required", field="reference")
+        out, seen = [], set()
+        for r in records:
+            if r.reference not in state.references and r.reference not in seen:
+                seen.add(r.reference)     # a re-imported record adds nothing
+                out.append(r)
+        return out
 
     def evolve(self, state: OnlineLedgerState, event: Event) -> OnlineLedgerState:
         if isinstance(event, OnlineHoursCredited):
-            return replace(state, references=state.references.set(event.reference, True))
+            return OnlineLedgerState(state.references.set(event.reference, True))
         return state

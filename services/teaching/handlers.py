@@ -20,7 +20,7 @@ from shared import store
 from shared.auth import Principal
 from shared.commands import Context
 from shared.contracts.teaching import CourseAdded, FacultyAdded, OnlineHoursCredited, TeachingSiteAdded
-from shared.errors import DomainError
+from shared.errors import DomainError, Forbidden
 from shared.events import Envelope
 from shared.jurisdiction import covers
 from shared.ports import Clock, Commands
@@ -146,8 +146,15 @@ class Handlers:
         return await self.on_session(ctx, who, class_id, session_id, lambda s, f: cr.RecordEarlyLeave(
             s, cadre_id, minutes, f.names))
 
-    async def request_leave(self, ctx: Context, who: Principal, class_id: str, session_id: str, cadre_id: str,
-                            reason: str) -> list[Envelope]:
+    async def request_leave(self, ctx: Context, who: Principal, class_id: str, session_id: str,
+                            cadre_id: str | None, reason: str) -> list[Envelope]:
+        """A trainee asks for themself (no `cadre_id`, or their own); the school names the trainee."""
+        if who.role == "trainee":
+            if cadre_id not in (None, who.user_id):
+                raise Forbidden("学员只能为本人请假或评价。", code="not_yourself")
+            cadre_id = who.user_id
+        elif not cadre_id:
+            raise DomainError("请指明为哪位学员登记（cadre_id）。", code="cadre_required", field="cadre_id")
         return await self.on_session(ctx, who, class_id, session_id, lambda s, f: cr.RequestLeave(
             s, cadre_id, reason, f.roster, f.names))
 

@@ -15,7 +15,7 @@ from shared.auth import Principal
 from shared.commands import CommandHandler, Context
 from shared.contracts.selection import ClassOpened, NominationConfirmed, NominationWithdrawn, TraineeNominated
 from shared.contracts.teaching import CourseAdded, FacultyAdded, TeachingSiteAdded
-from shared.errors import DomainError, NotFound
+from shared.errors import DomainError, Forbidden, NotFound
 from shared.events import Actor
 from shared.memory import FixedClock, MemoryDatabase, MemoryEventStore
 from services.teaching import files
@@ -204,3 +204,15 @@ def test_graduation_closes_the_sessions_and_judges_each_trainee(world):
     table = list(load_workbook(io.BytesIO(files.graduation_workbook(g))).active.iter_rows(values_only=True))
     assert table[1][:4] == (1, "张明", "县财政局", "结业") and table[4][1:4] == ("赵丽", "县委办", "未结业")
     assert not any(str(cell).startswith(("cd-", "k-")) for row in table for cell in row)
+
+
+def test_a_trainee_asks_leave_for_themself_only(world):
+    schedule(world, "s-0001")
+    me = Principal("cd-02", "李红", "trainee", COUNTY)
+    mine = Context(actor=me.actor, jurisdiction=COUNTY, correlation_id="c-2")
+    [asked] = run(world.h.request_leave(mine, me, CLASS, "s-0001", None, "孩子生病"))
+    assert asked.payload["cadre_id"] == "cd-02" and asked.actor.name == "李红"
+    with pytest.raises(Forbidden) as e:
+        run(world.h.request_leave(mine, me, CLASS, "s-0001", "cd-03", "代同事请假"))
+    assert e.value.code == "not_yourself"
+    refused(world.h.request_leave(CTX, SCHOOL, CLASS, "s-0001", None, "事由"), "cadre_required")
