@@ -1,4 +1,7 @@
-"""Attendance and the class record, pure.
+"""Attendance and the class record, pure: the deciders of the two aggregates a class
+has in teaching (domain.py holds the jurisdiction-wide ones: catalogue, timetable,
+online ledger). Apart because they are a different consistency boundary — one class,
+one session — and their rules (roster, leave, graduation) are a reading of their own.
 
 * A session's attendance (课次考勤) — check-in, late, early leave, leave, absence,
   ratings — is one stream per session, so every rule of a session (no double check-in,

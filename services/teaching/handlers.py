@@ -230,8 +230,9 @@ class Handlers:
         homes = await self.reads.homes({r.cadre_id for r in records})
         foreign = sorted(c for c, hs in homes.items() if not any(covers(who.jurisdiction, h) for h in hs))
         if foreign:
+            # by the name the file gives, else by the number it gives (that row's 干部编号)
             names = {r.cadre_id: r.name for r in records}
-            shown = [f"{names[c]}（{c}）" if names.get(c) else c for c in foreign[:10]]
+            shown = [names.get(c) or c for c in foreign[:10]]
             raise DomainError(f"以下干部不是本辖区的干部，整个文件未导入：{'、'.join(shown)}"
                               f"{' 等' if len(foreign) > 10 else ''}。", code="foreign_cadre", field="file")
         by_year: dict[int, list[OnlineHoursCredited]] = defaultdict(list)

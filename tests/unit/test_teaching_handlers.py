@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from shared.auth import Principal
 from shared.commands import CommandHandler, Context
 from shared.contracts.selection import ClassOpened, NominationConfirmed, NominationWithdrawn, TraineeNominated
-from shared.contracts.teaching import CourseAdded, FacultyAdded, TeachingSiteAdded
+from shared.contracts.teaching import CourseAdded, FacultyAdded, OnlineHoursCredited, TeachingSiteAdded
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.events import Actor
 from shared.memory import FixedClock, MemoryDatabase, MemoryEventStore
@@ -216,3 +216,19 @@ def test_a_trainee_asks_leave_for_themself_only(world):
         run(world.h.request_leave(mine, me, CLASS, "s-0001", "cd-03", "代同事请假"))
     assert e.value.code == "not_yourself"
     refused(world.h.request_leave(CTX, SCHOOL, CLASS, "s-0001", None, "事由"), "cadre_required")
+
+
+def test_online_hours_of_a_cadre_known_only_in_another_county_are_refused_by_name(world):
+    other = Context(actor=Actor(user_id="u-org2", name="外县干事", role="org_department"),
+                    jurisdiction="371429", correlation_id="c-other")
+    p = dict(class_id="k-other", cadre_id="cd-09", name="孙强", unit="外县财政局", home_jurisdiction="371429")
+    events = [ClassOpened(class_id="k-other", title="外县班", capacity=10, starts_on=START, ends_on=END,
+                          organiser="外县组织部"), TraineeNominated(**p), NominationConfirmed(**p)]
+    world.db.load(roster, CommandHandler.envelopes("class-k-other", 0, events, other))
+    records = [OnlineHoursCredited(reference="wx-1", cadre_id="cd-01", name="张明", hours=2, on=START),
+               OnlineHoursCredited(reference="wx-2", cadre_id="cd-09", name="孙强", hours=3, on=START)]
+    msg = refused(world.h.credit_online(CTX, SCHOOL, records), "foreign_cadre")
+    assert "孙强" in msg and "cd-09" not in msg and "整个文件未导入" in msg
+    assert not [e for e in world.store.all_events() if e.type == "OnlineHoursCredited"]
+    [credited] = run(world.h.credit_online(CTX, SCHOOL, records[:1]))
+    assert credited.stream_id == f"teaching-online-{COUNTY}-2026" and credited.payload["hours"] == 2
