@@ -5,7 +5,6 @@ from datetime import date
 
 import pytest
 
-from services.followup import clock
 from services.followup.domain import (
     AssignMentor, CompleteMentorTask, FollowUpDecider, GiveTalk, ScheduleFollowUp, SubmitEvaluation, Tick,
     questions_for, trainee_stream,
@@ -98,15 +97,17 @@ def test_graduates_are_pending_until_their_milestones_arrive():
 
 
 def test_a_movable_clock_is_refused_with_production_keys(monkeypatch):
+    # `movable` is what the runtime reads follow-up's clock flag with (shared/runtime.py).
+    from shared.clock import movable
     monkeypatch.setenv("GANXUN_FOLLOWUP_MOVABLE_CLOCK", "1")
     monkeypatch.setenv("GANXUN_JWKS_URL", "https://sso.example.gov.cn/jwks")
     monkeypatch.delenv("GANXUN_ENV", raising=False)
     with pytest.raises(SystemExit, match="生产配置"):
-        clock.FollowUpSettings.load()
+        movable("GANXUN_FOLLOWUP_MOVABLE_CLOCK")
     monkeypatch.delenv("GANXUN_JWKS_URL")
     monkeypatch.setenv("GANXUN_OIDC_ISSUER", "https://sso.example.gov.cn/realms/ganxun")
     with pytest.raises(SystemExit, match="生产配置"):
-        clock.FollowUpSettings.load()
+        movable("GANXUN_FOLLOWUP_MOVABLE_CLOCK")
 
 
 def test_the_clock_route_exists_only_when_enabled(monkeypatch):
