@@ -236,6 +236,32 @@ def _mean(values) -> float:
     return round(sum(values) / len(values), 2)
 
 
+def _refuse_repeat(m: Milestone, c: SubmitEvaluation) -> None:
+    """The natural key (milestone, role; a colleague's own): a retry of the same evaluation
+    is answered as the original was (AlreadyApplied); another one is refused."""
+    if any(r == c.role and (c.role != "colleague" or e == c.evaluator_id) for r, e, _ in m.evaluations):
+        key = {"month": c.month, "role": c.role}
+        if c.role == "colleague":
+            key["evaluator_id"] = c.evaluator_id
+        raise AlreadyApplied(f"{EVALUATOR_ROLES[c.role]}对该节点的评价已提交过，不能重复提交。",
+                             code="already_evaluated", event_type="EvaluationSubmitted", key=key,
+                             content={"evaluator_id": c.evaluator_id, "scores": dict(c.scores), "text": c.text})
+
+
+def _check_scores(c: SubmitEvaluation) -> None:
+    """Scores for exactly the stage's questions, each within the range."""
+    expected = questions_for(c.month)
+    if set(c.scores) != set(expected):
+        need = "、".join(f"{k}（{v}）" for k, v in expected.items())
+        focus = MILESTONE_FOCUS.get(c.month, STAGE_NAMES[stage_of(c.month)])
+        raise DomainError(f"{c.month} 个月节点（{focus}）须对以下各项打分：{need}。", code="wrong_questions",
+                          field="scores")
+    bad = [k for k, v in c.scores.items() if not SCORE_MIN <= v <= SCORE_MAX]
+    if bad:
+        raise DomainError(f"分数须在 {SCORE_MIN:g} 至 {SCORE_MAX:g} 之间：{'、'.join(bad)}。",
+                          code="score_out_of_range", field="scores")
+
+
 class FollowUpDecider:
     def initial(self) -> FollowUpState:
         return FollowUpState()
@@ -298,29 +324,12 @@ class FollowUpDecider:
             have = "、".join(f"{k} 个月" for k in sorted(s.milestones))
             raise NotFound(f"{s.name} 没有结业后 {c.month} 个月的跟踪节点（已排定：{have}）。", code="milestone_not_found")
         self._check_evaluator(s, c)
-        if any(r == c.role and (c.role != "colleague" or e == c.evaluator_id) for r, e, _ in m.evaluations):
-            # The natural key (milestone, role; a colleague's own): a retry of the same
-            # evaluation is answered as the original was; another one is refused.
-            key = {"month": c.month, "role": c.role}
-            if c.role == "colleague":
-                key["evaluator_id"] = c.evaluator_id
-            raise AlreadyApplied(f"{EVALUATOR_ROLES[c.role]}对该节点的评价已提交过，不能重复提交。",
-                                 code="already_evaluated", event_type="EvaluationSubmitted", key=key,
-                                 content={"evaluator_id": c.evaluator_id, "scores": dict(c.scores),
-                                          "text": c.text})
+        _refuse_repeat(m, c)
         if m.completed:
             raise DomainError(f"{s.name} 的 {c.month} 个月节点已完成，不再接受评价。", code="milestone_completed")
         if c.today < m.due_on:
             raise DomainError(f"{c.month} 个月节点 {m.due_on} 才到期，到期后再评价。", code="not_due_yet")
-        expected = questions_for(c.month)
-        if set(c.scores) != set(expected):
-            need = "、".join(f"{k}（{v}）" for k, v in expected.items())
-            raise DomainError(f"{c.month} 个月节点（{MILESTONE_FOCUS.get(c.month, STAGE_NAMES[stage_of(c.month)])}）"
-                              f"须对以下各项打分：{need}。", code="wrong_questions", field="scores")
-        bad = [k for k, v in c.scores.items() if not SCORE_MIN <= v <= SCORE_MAX]
-        if bad:
-            raise DomainError(f"分数须在 {SCORE_MIN:g} 至 {SCORE_MAX:g} 之间：{'、'.join(bad)}。",
-                              code="score_out_of_range", field="scores")
+        _check_scores(c)
         mid = milestone_id(s.class_id, s.cadre_id, c.month)
         out: list[Event] = []
         if not m.due:

@@ -98,6 +98,7 @@ def _pct(x: float | None) -> str:
     return "" if x is None else f"{x * 100:.1f}%"
 
 
+# long: one workbook, each sheet's header and rows written as the sheet reads
 def effect_workbook(effect: dict) -> Workbook:
     months = sorted({int(m) for t in effect["by_trainee"] for m in t["scores_by_month"]} |
                     {int(m) for m in effect["scores_by_month"]})
@@ -142,6 +143,7 @@ def worklist_workbook(wl: dict) -> Workbook:
 STATUS_NAMES = {"scheduled": "未到期", "due": "已到期待完成", "completed": "已完成", "overdue": "已逾期"}
 
 
+# long: one workbook, each sheet's header and rows written as the sheet reads
 def file_workbook(f: dict) -> Workbook:
     classes = f["classes"]
     wb = Workbook()

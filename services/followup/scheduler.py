@@ -40,7 +40,7 @@ from shared.events import Actor
 from shared.ids import new_id
 from shared.projection import guard_key
 from shared.runtime import Runtime
-from services.followup.domain import ScheduleFollowUp, add_months, trainee_stream
+from services.followup.domain import PlanState, ScheduleFollowUp, add_months, trainee_stream
 from services.followup.handlers import Handlers
 
 log = structlog.get_logger("followup.scheduler")
@@ -56,6 +56,14 @@ class SchedulerSettings(BaseSettings):
 
     # How often the scheduler looks for new graduates and milestones that fell due.
     tick_seconds: float = Field(1.0, gt=0)
+
+
+def _schedule(class_id: str, graduate: dict, plan: PlanState, today: date) -> ScheduleFollowUp:
+    """A graduate (an entry of the `graduates` read model) scheduled with the class's plan."""
+    g = graduate
+    return ScheduleFollowUp(class_id=class_id, cadre_id=g["cadre_id"], name=g["name"], unit=g["unit"],
+                            graduated_on=date.fromisoformat(g["graduated_on"]), months=plan.months,
+                            grace_days=plan.grace_days, today=today, home_jurisdiction=g["jurisdiction"])
 
 
 class Scheduler:
@@ -85,11 +93,7 @@ class Scheduler:
             # class id lives in that county's namespace and is never read here.
             owner = doc.get("class_jurisdiction") or doc["jurisdiction"]
             plan = (await self.h.load_plan(owner, doc["class_id"])).state
-            cmds = [(stream, g, ScheduleFollowUp(
-                class_id=doc["class_id"], cadre_id=g["cadre_id"], name=g["name"], unit=g["unit"],
-                graduated_on=date.fromisoformat(g["graduated_on"]), months=plan.months,
-                grace_days=plan.grace_days, today=today, home_jurisdiction=g["jurisdiction"]))
-                for stream, g in todo]
+            cmds = [(stream, g, _schedule(doc["class_id"], g, plan, today)) for stream, g in todo]
             await self._remind([(stream, cmd, {"stream_id": stream, "class_id": doc["class_id"],
                                                "cadre_id": g["cadre_id"], "jurisdiction": g["jurisdiction"]})
                                 for stream, g, cmd in cmds])

@@ -119,9 +119,11 @@ def record_line(r: Doc) -> str:
             + provenance(r))
 
 
-STYLE = """body{font-family:"WenQuanYi Micro Hei","Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em;color:#222}
+STYLE = """body{font-family:"WenQuanYi Micro Hei","Noto Sans CJK SC","Microsoft YaHei",sans-serif;
+margin:2em;color:#222}
 h1{text-align:center;font-size:1.5em}table{border-collapse:collapse;width:100%;margin:.6em 0}
-td,th{border:1px solid #888;padding:.3em .5em;vertical-align:top;text-align:left}th{background:#f2f2f2;white-space:nowrap}
+td,th{border:1px solid #888;padding:.3em .5em;vertical-align:top;text-align:left}
+th{background:#f2f2f2;white-space:nowrap}
 .corrected{color:#888;text-decoration:line-through}.note{color:#a33}@media print{body{margin:0}}"""
 
 
@@ -133,8 +135,10 @@ def _page(title: str, body: str) -> str:
 def _facts(d: Doc) -> str:
     a = d["attendance"]
     return (f"<table><tr><th>姓名</th><td>{escape(d['name'])}</td><th>工作单位</th><td>{escape(d['unit'])}</td></tr>"
-            f"<tr><th>班次</th><td>{escape(d['class_title'])}</td><th>学习小组</th><td>{escape(d['group'] or '未分组')}</td></tr>"
-            f"<tr><th>培训时间</th><td>{d['starts_on']} 至 {d['ends_on']}</td><th>承办单位</th><td>{escape(d['organiser'])}</td></tr>"
+            f"<tr><th>班次</th><td>{escape(d['class_title'])}</td>"
+            f"<th>学习小组</th><td>{escape(d['group'] or '未分组')}</td></tr>"
+            f"<tr><th>培训时间</th><td>{d['starts_on']} 至 {d['ends_on']}</td>"
+            f"<th>承办单位</th><td>{escape(d['organiser'])}</td></tr>"
             f"<tr><th>出勤</th><td>应到 {a['sessions']} 次，出勤 {a['attended']} 次（迟到 {a['late']}），请假 {a['excused']}，"
             f"缺勤 {a['absent']}；出勤率 {_rate(a)}</td><th>学时</th><td>已获 {a['hours']:g} / 应修 {a['scheduled_hours']:g}"
             f"{'；已结业' if a['graduated'] else ''}</td></tr></table>")

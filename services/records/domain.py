@@ -15,10 +15,11 @@ deleted or edited: there is no command for it; a correction is a new record.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from shared.contracts.records import (
     CATEGORIES, CORE_ROLES, RECORDER_ROLES, AssessmentSchemeSet, AssessmentScored, FinalCommentWritten,
