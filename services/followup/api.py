@@ -1,29 +1,28 @@
-"""HTTP routes: thin translations into commands and projection reads."""
+"""HTTP routes: each translates a request into a handler call or a read, and back."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from shared import xlsx
-from shared.api import context, principal, runtime
+from shared.api import context, principal
 from shared.auth import Principal
+from shared.clock import DevClock
 from shared.clock_api import add_clock_routes
 from shared.commands import Context
 from shared.contracts.followup import EVALUATOR_ROLES, MENTOR_TASKS
-from shared.ids import new_id
 from shared.inputs import Input
-from shared.runtime import Runtime
-from services.followup import clock, export, handlers, queries
-from services.followup.domain import (
-    QUESTIONS, SCORE_MAX, SCORE_MIN, STAGE_NAMES, AssignMentor, CompleteMentorTask, EndorseOutcome, GiveTalk,
-    ReportOutcome, SetPlan, SubmitEvaluation, stage_of,
-)
+from services.followup import report
+from services.followup.domain import QUESTIONS, SCORE_MAX, SCORE_MIN, STAGE_NAMES, stage_of
+from services.followup.handlers import Handlers
 
 ID = r"^[A-Za-z0-9_-]{1,64}$"
+# The flag that makes this deployment's "today" movable (development only, shared/clock.py).
+MOVABLE_CLOCK = "GANXUN_FOLLOWUP_MOVABLE_CLOCK"
 
 
 class PlanIn(Input):
@@ -83,127 +82,133 @@ class Accepted(BaseModel):
 def _accepted(envs) -> Accepted:
     if not envs:        # an idempotent repeat (the same talk id again): nothing new
         return Accepted(stream_id="", events=[], version=0)
-    return Accepted(stream_id=envs[-1].stream_id, events=[e.type for e in envs], version=envs[-1].stream_version)
+    return Accepted(stream_id=envs[-1].stream_id, events=[e.type for e in envs],
+                    version=envs[-1].stream_version)
+
+
+def handlers(request: Request) -> Handlers:
+    return request.app.state.handlers
+
+
+router = APIRouter(tags=["跟踪问效"])
+
+
+@router.put("/classes/{class_id}/plan", response_model=Accepted, summary="设定班次跟踪计划（节点月份与宽限期）",
+            description="默认结业后 1、3、6、12 个月（一个月听思想、三个月谈表现、六个月考素质、一年内看实绩）。"
+                        "对此后排定的学员生效；已排定的节点不变。")
+async def set_plan(class_id: str, body: PlanIn, ctx: Context = Depends(context),
+                   who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    return _accepted(await h.set_plan(ctx, who, class_id, body.months, body.grace_days))
+
+
+@router.get("/classes/{class_id}/plan", summary="班次跟踪计划")
+async def get_plan(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    return await h.plan(who, class_id)
+
+
+@router.get("/questions", summary="各跟踪节点的评价项与分值范围")
+async def questions(who: Principal = Depends(principal)):
+    return {"score_min": SCORE_MIN, "score_max": SCORE_MAX, "roles": EVALUATOR_ROLES,
+            "stages": {s: {"name": STAGE_NAMES[s], "questions": q} for s, q in QUESTIONS.items()},
+            "by_month": {m: stage_of(m) for m in (1, 3, 6, 12)}}
+
+
+@router.post("/classes/{class_id}/trainees/{cadre_id}/milestones/{month}/evaluations", status_code=201,
+             response_model=Accepted, summary="提交跟踪评价（本人、同事、单位领导、导师）",
+             description="本人：学员本人登录；同事、单位领导：学员所在单位账号（令牌的单位须与学员单位一致）；"
+                         "导师：学员当前的帮带导师。所需评价到齐即完成该节点。")
+async def evaluate(class_id: str, cadre_id: str, month: int, body: EvaluationIn,
+                   ctx: Context = Depends(context), who: Principal = Depends(principal),
+                   h: Handlers = Depends(handlers)):
+    return _accepted(await h.evaluate(ctx, who, class_id, cadre_id, month, body.role, body.evaluator_name,
+                                      body.scores, body.text))
+
+
+@router.put("/classes/{class_id}/trainees/{cadre_id}/mentor", status_code=201, response_model=Accepted,
+            summary="指定或更换“1+1”帮带导师")
+async def assign_mentor(class_id: str, cadre_id: str, body: MentorIn, ctx: Context = Depends(context),
+                        who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    return _accepted(await h.assign_mentor(ctx, who, class_id, cadre_id, body.mentor_id, body.mentor_name,
+                                           body.mentor_post))
+
+
+@router.post("/classes/{class_id}/trainees/{cadre_id}/mentor-tasks", status_code=201, response_model=Accepted,
+             summary="导师记录帮带任务完成（附佐证与评语）", description="；".join(MENTOR_TASKS.values()))
+async def mentor_task(class_id: str, cadre_id: str, body: MentorTaskIn, ctx: Context = Depends(context),
+                      who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    return _accepted(await h.complete_mentor_task(ctx, who, class_id, cadre_id, body.task, body.evidence,
+                                                  body.comment))
+
+
+@router.post("/classes/{class_id}/trainees/{cadre_id}/talks", status_code=201, response_model=Accepted,
+             summary="登记上讲台（日期、听众、题目）")
+async def talk(class_id: str, cadre_id: str, body: TalkIn, ctx: Context = Depends(context),
+               who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    return _accepted(await h.give_talk(ctx, who, class_id, cadre_id, body.talk_id, body.on, body.audience,
+                                       body.topic, body.attendees))
+
+
+@router.post("/classes/{class_id}/outcomes", status_code=201, response_model=Accepted,
+             summary="登记班次成果（调研报告、金点子）")
+async def outcome(class_id: str, body: OutcomeIn, ctx: Context = Depends(context),
+                  who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    return _accepted(await h.report_outcome(ctx, who, class_id, body.outcome_id, body.kind, body.title,
+                                            body.authors))
+
+
+@router.post("/outcomes/{outcome_id}/endorsements", status_code=201, response_model=Accepted,
+             summary="登记成果获得的领导批示或采纳")
+async def endorse(outcome_id: str, body: EndorsementIn, ctx: Context = Depends(context),
+                  who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    return _accepted(await h.endorse_outcome(ctx, who, outcome_id, body.kind, body.by, body.on, body.note))
+
+
+@router.get("/trainees/{cadre_id}/followup", summary="学员跟踪档案（节点、评价、导师、上讲台、成效）")
+async def trainee_file(cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    return await h.reads.trainee_file(who, cadre_id)
+
+
+@router.get("/trainees/{cadre_id}/followup.xlsx", summary="导出学员跟踪档案（Excel）")
+async def trainee_file_xlsx(cadre_id: str, who: Principal = Depends(principal),
+                            h: Handlers = Depends(handlers)):
+    data = await h.reads.trainee_file(who, cadre_id)
+    return xlsx.response(report.file_workbook(data), f"跟踪档案_{data.get('name', '')}_{cadre_id}.xlsx")
+
+
+@router.get("/classes/{class_id}/effect", summary="班次培训成效报告",
+            description="节点完成率 = 已完成 / 已到期；按时率 = 按时完成 / 已完成；"
+                        "某月得分 = 该月节点全部评价（各项平均）的平均。")
+async def effect(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    return await h.reads.class_effect(who, class_id)
+
+
+@router.get("/classes/{class_id}/effect.xlsx", summary="导出班次培训成效报告（Excel）")
+async def effect_xlsx(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    data = await h.reads.class_effect(who, class_id)
+    return xlsx.response(report.effect_workbook(data), f"培训成效报告_{class_id}.xlsx")
+
+
+async def _worklist(h: Handlers, who: Principal, week_of: date | None) -> dict:
+    return await h.reads.worklist(who, week_of or await h.clock.today())
+
+
+@router.get("/worklist", summary="本周跟踪待办（到期与逾期节点）")
+async def worklist(week_of: date | None = Query(None, description="该周任一天（默认今天）"),
+                   who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    return await _worklist(h, who, week_of)
+
+
+@router.get("/worklist.xlsx", summary="导出本周跟踪待办（Excel）")
+async def worklist_xlsx(week_of: date | None = Query(None, description="该周任一天（默认今天）"),
+                        who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    data = await _worklist(h, who, week_of)
+    return xlsx.response(report.worklist_workbook(data), f"跟踪待办_{data['week_start']}.xlsx")
 
 
 def routes() -> APIRouter:
-    settings = clock.FollowUpSettings.load()
-    r = APIRouter(tags=["跟踪问效"])
-
-    async def today(rt: Runtime) -> date:
-        return await clock.today(rt.db, settings.movable_clock)
-
-    @r.put("/classes/{class_id}/plan", response_model=Accepted, summary="设定班次跟踪计划（节点月份与宽限期）",
-           description="默认结业后 1、3、6、12 个月（一个月听思想、三个月谈表现、六个月考素质、一年内看实绩）。"
-                       "对此后排定的学员生效；已排定的节点不变。")
-    async def set_plan(class_id: str, body: PlanIn, ctx: Context = Depends(context),
-                       who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role("org_department", "party_school")
-        cmd = SetPlan(class_id=class_id, months=body.months, grace_days=body.grace_days)
-        return _accepted(await handlers.set_plan(rt.commands, ctx, who, cmd))
-
-    @r.get("/classes/{class_id}/plan", summary="班次跟踪计划")
-    async def get_plan(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role(*queries.READERS)
-        loaded = await handlers.load_plan(rt.commands, who.jurisdiction, class_id)
-        if loaded.jurisdiction:
-            who.require_covers(loaded.jurisdiction)
-        return {"class_id": class_id, "months": list(loaded.state.months), "grace_days": loaded.state.grace_days,
-                "default": loaded.version == 0}
-
-    @r.get("/questions", summary="各跟踪节点的评价项与分值范围")
-    async def questions(who: Principal = Depends(principal)):
-        return {"score_min": SCORE_MIN, "score_max": SCORE_MAX, "roles": EVALUATOR_ROLES,
-                "stages": {s: {"name": STAGE_NAMES[s], "questions": q} for s, q in QUESTIONS.items()},
-                "by_month": {m: stage_of(m) for m in (1, 3, 6, 12)}}
-
-    @r.post("/classes/{class_id}/trainees/{cadre_id}/milestones/{month}/evaluations", status_code=201,
-            response_model=Accepted, summary="提交跟踪评价（本人、同事、单位领导、导师）",
-            description="本人：学员本人登录；同事、单位领导：学员所在单位账号（令牌的单位须与学员单位一致）；"
-                        "导师：学员当前的帮带导师。所需评价到齐即完成该节点。")
-    async def evaluate(class_id: str, cadre_id: str, month: int, body: EvaluationIn, ctx: Context = Depends(context),
-                       who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role("trainee", "unit", "mentor")
-        cmd = SubmitEvaluation(month=month, role=body.role, evaluator_id=who.user_id,
-                               evaluator_name=body.evaluator_name or who.name, actor_role=who.role,
-                               actor_unit=who.unit, scores=body.scores, text=body.text, today=await today(rt))
-        return _accepted(await handlers.on_trainee(rt.commands, ctx, who, class_id, cadre_id, cmd))
-
-    @r.put("/classes/{class_id}/trainees/{cadre_id}/mentor", status_code=201, response_model=Accepted,
-           summary="指定或更换“1+1”帮带导师")
-    async def assign_mentor(class_id: str, cadre_id: str, body: MentorIn, ctx: Context = Depends(context),
-                            who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role("org_department", "unit")
-        cmd = AssignMentor(mentor_id=body.mentor_id, mentor_name=body.mentor_name, mentor_post=body.mentor_post,
-                           actor_role=who.role, actor_unit=who.unit)
-        return _accepted(await handlers.on_trainee(rt.commands, ctx, who, class_id, cadre_id, cmd))
-
-    @r.post("/classes/{class_id}/trainees/{cadre_id}/mentor-tasks", status_code=201, response_model=Accepted,
-            summary="导师记录帮带任务完成（附佐证与评语）", description="；".join(MENTOR_TASKS.values()))
-    async def mentor_task(class_id: str, cadre_id: str, body: MentorTaskIn, ctx: Context = Depends(context),
-                          who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role("mentor")
-        cmd = CompleteMentorTask(task=body.task, evidence=body.evidence, comment=body.comment, actor_role=who.role,
-                                 actor_id=who.user_id, today=await today(rt))
-        return _accepted(await handlers.on_trainee(rt.commands, ctx, who, class_id, cadre_id, cmd))
-
-    @r.post("/classes/{class_id}/trainees/{cadre_id}/talks", status_code=201, response_model=Accepted,
-            summary="登记上讲台（日期、听众、题目）")
-    async def talk(class_id: str, cadre_id: str, body: TalkIn, ctx: Context = Depends(context),
-                   who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role("trainee", "unit", "org_department")
-        cmd = GiveTalk(talk_id=body.talk_id or new_id(), on=body.on, audience=body.audience, topic=body.topic,
-                       attendees=body.attendees, actor_role=who.role, actor_id=who.user_id, actor_unit=who.unit,
-                       today=await today(rt))
-        return _accepted(await handlers.on_trainee(rt.commands, ctx, who, class_id, cadre_id, cmd))
-
-    @r.post("/classes/{class_id}/outcomes", status_code=201, response_model=Accepted,
-            summary="登记班次成果（调研报告、金点子）")
-    async def outcome(class_id: str, body: OutcomeIn, ctx: Context = Depends(context),
-                      who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role("org_department", "party_school")
-        await queries.known_class(rt, who, class_id)
-        cmd = ReportOutcome(outcome_id=body.outcome_id or new_id(), class_id=class_id, kind=body.kind,
-                            title=body.title, authors=body.authors)
-        return _accepted(await handlers.report_outcome(rt.commands, ctx, who, cmd))
-
-    @r.post("/outcomes/{outcome_id}/endorsements", status_code=201, response_model=Accepted,
-            summary="登记成果获得的领导批示或采纳")
-    async def endorse(outcome_id: str, body: EndorsementIn, ctx: Context = Depends(context),
-                      who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role("org_department", "party_school")
-        cmd = EndorseOutcome(kind=body.kind, by=body.by, on=body.on, note=body.note, today=await today(rt))
-        return _accepted(await handlers.endorse_outcome(rt.commands, ctx, who, outcome_id, cmd))
-
-    @r.get("/trainees/{cadre_id}/followup", summary="学员跟踪档案（节点、评价、导师、上讲台、成效）")
-    async def trainee_file(cadre_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        return await queries.trainee_file(rt, who, cadre_id)
-
-    @r.get("/trainees/{cadre_id}/followup.xlsx", summary="导出学员跟踪档案（Excel）")
-    async def trainee_file_xlsx(cadre_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        data = await queries.trainee_file(rt, who, cadre_id)
-        return xlsx.response(export.file_workbook(data), f"跟踪档案_{data.get('name', '')}_{cadre_id}.xlsx")
-
-    @r.get("/classes/{class_id}/effect", summary="班次培训成效报告",
-           description="节点完成率 = 已完成 / 已到期；按时率 = 按时完成 / 已完成；某月得分 = 该月节点全部评价（各项平均）的平均。")
-    async def effect(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        return await queries.class_effect(rt, who, class_id)
-
-    @r.get("/classes/{class_id}/effect.xlsx", summary="导出班次培训成效报告（Excel）")
-    async def effect_xlsx(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        data = await queries.class_effect(rt, who, class_id)
-        return xlsx.response(export.effect_workbook(data), f"培训成效报告_{class_id}.xlsx")
-
-    @r.get("/worklist", summary="本周跟踪待办（到期与逾期节点）")
-    async def worklist(week_of: date | None = Query(None, description="该周任一天（默认今天）"),
-                       who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        return await queries.worklist(rt, who, week_of or await today(rt))
-
-    @r.get("/worklist.xlsx", summary="导出本周跟踪待办（Excel）")
-    async def worklist_xlsx(week_of: date | None = Query(None, description="该周任一天（默认今天）"),
-                            who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        data = await queries.worklist(rt, who, week_of or await today(rt))
-        return xlsx.response(export.worklist_workbook(data), f"跟踪待办_{data['week_start']}.xlsx")
-
-    add_clock_routes(r, settings.clock())
+    """The service's routes, with the development clock's where this deployment's flag is
+    set. A second router for a reason: the flag is read when the app is built (refused
+    beside production keys, shared/clock.py), not when this module is imported."""
+    r = APIRouter(routes=list(router.routes))
+    add_clock_routes(r, DevClock(MOVABLE_CLOCK).configure())
     return r

@@ -13,9 +13,10 @@ Three kinds of stream:
 from __future__ import annotations
 
 import calendar
-from copy import deepcopy
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from types import MappingProxyType
 
 from shared.contracts.followup import (
     EVALUATOR_ROLES, MENTOR_TASKS, MILESTONE_FOCUS, EvaluationSubmitted, FollowUpPlanSet, MentorAssigned,
@@ -93,7 +94,7 @@ class SetPlan:
     grace_days: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class PlanState:
     class_id: str | None = None
     months: tuple[int, ...] = DEFAULT_MONTHS
@@ -193,7 +194,7 @@ class GiveTalk:
     today: date
 
 
-@dataclass
+@dataclass(frozen=True)
 class Milestone:
     month: int
     due_on: date
@@ -202,7 +203,7 @@ class Milestone:
     due: bool = False
     completed: bool = False
     overdue: bool = False
-    evaluations: list[tuple[str, str, float]] = field(default_factory=list)   # role, evaluator, mean score
+    evaluations: tuple[tuple[str, str, float], ...] = ()   # role, evaluator, mean score
 
     @property
     def late_after(self) -> date:
@@ -213,21 +214,52 @@ class Milestone:
         return [r for r in self.required if r not in have]
 
 
-@dataclass
+@dataclass(frozen=True)
 class FollowUpState:
     class_id: str | None = None
     cadre_id: str = ""
     name: str = ""
     unit: str = ""
-    milestones: dict[int, Milestone] = field(default_factory=dict)
+    milestones: Mapping[int, Milestone] = field(default_factory=lambda: MappingProxyType({}))
     mentor_id: str | None = None
-    tasks_done: set[str] = field(default_factory=set)
-    talks: set[str] = field(default_factory=set)
+    tasks_done: frozenset[str] = frozenset()
+    talks: frozenset[str] = frozenset()
+
+    def with_milestone(self, month: int, **changes) -> FollowUpState:
+        milestones = dict(self.milestones)
+        milestones[month] = replace(milestones[month], **changes)
+        return replace(self, milestones=MappingProxyType(milestones))
 
 
 def _mean(values) -> float:
     values = list(values)
     return round(sum(values) / len(values), 2)
+
+
+def _refuse_repeat(m: Milestone, c: SubmitEvaluation) -> None:
+    """The natural key (milestone, role; a colleague's own): a retry of the same evaluation
+    is answered as the original was (AlreadyApplied); another one is refused."""
+    if any(r == c.role and (c.role != "colleague" or e == c.evaluator_id) for r, e, _ in m.evaluations):
+        key = {"month": c.month, "role": c.role}
+        if c.role == "colleague":
+            key["evaluator_id"] = c.evaluator_id
+        raise AlreadyApplied(f"{EVALUATOR_ROLES[c.role]}对该节点的评价已提交过，不能重复提交。",
+                             code="already_evaluated", event_type="EvaluationSubmitted", key=key,
+                             content={"evaluator_id": c.evaluator_id, "scores": dict(c.scores), "text": c.text})
+
+
+def _check_scores(c: SubmitEvaluation) -> None:
+    """Scores for exactly the stage's questions, each within the range."""
+    expected = questions_for(c.month)
+    if set(c.scores) != set(expected):
+        need = "、".join(f"{k}（{v}）" for k, v in expected.items())
+        focus = MILESTONE_FOCUS.get(c.month, STAGE_NAMES[stage_of(c.month)])
+        raise DomainError(f"{c.month} 个月节点（{focus}）须对以下各项打分：{need}。", code="wrong_questions",
+                          field="scores")
+    bad = [k for k, v in c.scores.items() if not SCORE_MIN <= v <= SCORE_MAX]
+    if bad:
+        raise DomainError(f"分数须在 {SCORE_MIN:g} 至 {SCORE_MAX:g} 之间：{'、'.join(bad)}。",
+                          code="score_out_of_range", field="scores")
 
 
 class FollowUpDecider:
@@ -292,29 +324,12 @@ class FollowUpDecider:
             have = "、".join(f"{k} 个月" for k in sorted(s.milestones))
             raise NotFound(f"{s.name} 没有结业后 {c.month} 个月的跟踪节点（已排定：{have}）。", code="milestone_not_found")
         self._check_evaluator(s, c)
-        if any(r == c.role and (c.role != "colleague" or e == c.evaluator_id) for r, e, _ in m.evaluations):
-            # The natural key (milestone, role; a colleague's own): a retry of the same
-            # evaluation is answered as the original was; another one is refused.
-            key = {"month": c.month, "role": c.role}
-            if c.role == "colleague":
-                key["evaluator_id"] = c.evaluator_id
-            raise AlreadyApplied(f"{EVALUATOR_ROLES[c.role]}对该节点的评价已提交过，不能重复提交。",
-                                 code="already_evaluated", event_type="EvaluationSubmitted", key=key,
-                                 content={"evaluator_id": c.evaluator_id, "scores": dict(c.scores),
-                                          "text": c.text})
+        _refuse_repeat(m, c)
         if m.completed:
             raise DomainError(f"{s.name} 的 {c.month} 个月节点已完成，不再接受评价。", code="milestone_completed")
         if c.today < m.due_on:
             raise DomainError(f"{c.month} 个月节点 {m.due_on} 才到期，到期后再评价。", code="not_due_yet")
-        expected = questions_for(c.month)
-        if set(c.scores) != set(expected):
-            need = "、".join(f"{k}（{v}）" for k, v in expected.items())
-            raise DomainError(f"{c.month} 个月节点（{MILESTONE_FOCUS.get(c.month, STAGE_NAMES[stage_of(c.month)])}）"
-                              f"须对以下各项打分：{need}。", code="wrong_questions", field="scores")
-        bad = [k for k, v in c.scores.items() if not SCORE_MIN <= v <= SCORE_MAX]
-        if bad:
-            raise DomainError(f"分数须在 {SCORE_MIN:g} 至 {SCORE_MAX:g} 之间：{'、'.join(bad)}。",
-                              code="score_out_of_range", field="scores")
+        _check_scores(c)
         mid = milestone_id(s.class_id, s.cadre_id, c.month)
         out: list[Event] = []
         if not m.due:
@@ -384,27 +399,26 @@ class FollowUpDecider:
                                  audience=c.audience, topic=c.topic, attendees=c.attendees)]
 
     def evolve(self, s: FollowUpState, event: Event) -> FollowUpState:
-        s = deepcopy(s)     # the state a caller holds never changes under it (streams are short)
         match event:
             case MilestoneScheduled():
-                s.class_id, s.cadre_id, s.name, s.unit = event.class_id, event.cadre_id, event.name, event.unit
-                s.milestones[event.month] = Milestone(event.month, event.due_on, event.grace_days,
-                                                      tuple(event.required_roles))
+                m = Milestone(event.month, event.due_on, event.grace_days, tuple(event.required_roles))
+                return replace(s, class_id=event.class_id, cadre_id=event.cadre_id, name=event.name,
+                               unit=event.unit, milestones=MappingProxyType({**s.milestones, event.month: m}))
             case MilestoneDue():
-                s.milestones[event.month].due = True
+                return s.with_milestone(event.month, due=True)
             case MilestoneOverdue():
-                s.milestones[event.month].overdue = True
+                return s.with_milestone(event.month, overdue=True)
             case EvaluationSubmitted():
-                s.milestones[event.month].evaluations.append(
-                    (event.role, event.evaluator_id, _mean(event.scores.values())))
+                given = (event.role, event.evaluator_id, _mean(event.scores.values()))
+                return s.with_milestone(event.month, evaluations=(*s.milestones[event.month].evaluations, given))
             case MilestoneCompleted():
-                s.milestones[event.month].completed = True
+                return s.with_milestone(event.month, completed=True)
             case MentorAssigned():
-                s.mentor_id = event.mentor_id
+                return replace(s, mentor_id=event.mentor_id)
             case MentorTaskCompleted():
-                s.tasks_done.add(event.task)
+                return replace(s, tasks_done=s.tasks_done | {event.task})
             case SharingTalkGiven():
-                s.talks.add(event.talk_id)
+                return replace(s, talks=s.talks | {event.talk_id})
         return s
 
 
@@ -427,12 +441,12 @@ class EndorseOutcome:
     today: date
 
 
-@dataclass
+@dataclass(frozen=True)
 class OutcomeState:
     outcome_id: str | None = None
     class_id: str = ""
     title: str = ""
-    endorsements: set[tuple[str, str]] = field(default_factory=set)
+    endorsements: frozenset[tuple[str, str]] = frozenset()
 
 
 class OutcomeDecider:

@@ -1,50 +1,127 @@
-"""Command handlers: load the stream, check the jurisdiction, decide, append."""
+"""The follow-up service's commands: check who may act, load the stream, decide, append.
+The day comes from the Clock port (the deployment's, movable in development only).
+The scheduler (scheduler.py) schedules graduates and ticks their streams through the
+same handlers."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from shared.auth import Principal
-from shared.commands import CommandHandler, Context, Loaded, within
+from shared.commands import Context, Loaded, within
 from shared.events import Envelope
+from shared.ids import new_id
+from shared.ports import Clock, Commands
 from services.followup.domain import (
-    EndorseOutcome, FollowUpDecider, OutcomeDecider, PlanDecider, ReportOutcome, SetPlan, old_plan_stream,
+    AssignMentor, CompleteMentorTask, EndorseOutcome, FollowUpDecider, GiveTalk, OutcomeDecider, PlanDecider,
+    PlanState, ReportOutcome, ScheduleFollowUp, SetPlan, SubmitEvaluation, Tick, old_plan_stream,
     outcome_stream, plan_stream, trainee_stream,
 )
+from services.followup.reads import READERS, Reads
 
 FOLLOWUP = FollowUpDecider()
 PLAN = PlanDecider()
 OUTCOME = OutcomeDecider()
+MANAGERS = ("org_department", "party_school")
 
 
-async def set_plan(commands: CommandHandler, ctx: Context, who: Principal, cmd: SetPlan) -> list[Envelope]:
-    stream = plan_stream(ctx.jurisdiction, cmd.class_id)
-    if (await commands.load(PLAN, stream)).version == 0:
-        old = await commands.load(PLAN, old_plan_stream(cmd.class_id))
-        if old.version and old.jurisdiction == ctx.jurisdiction:
-            stream = old_plan_stream(cmd.class_id)      # a plan stored before namespacing: go on with it
-    return await commands.execute(PLAN, stream, cmd, ctx, within(who))
+class Handlers:
+    def __init__(self, commands: Commands, reads: Reads, clock: Clock) -> None:
+        self.commands = commands
+        self.reads = reads
+        self.clock = clock
 
+    # -- the class's plan ---------------------------------------------------------------------
+    async def set_plan(self, ctx: Context, who: Principal, class_id: str, months: list[int],
+                       grace_days: int) -> list[Envelope]:
+        who.require_role(*MANAGERS)
+        stream = plan_stream(ctx.jurisdiction, class_id)
+        if (await self.commands.load(PLAN, stream)).version == 0:
+            old = await self.commands.load(PLAN, old_plan_stream(class_id))
+            if old.version and old.jurisdiction == ctx.jurisdiction:
+                stream = old_plan_stream(class_id)      # a plan stored before namespacing: go on with it
+        cmd = SetPlan(class_id=class_id, months=months, grace_days=grace_days)
+        return await self.commands.execute(PLAN, stream, cmd, ctx, within(who))
 
-async def load_plan(commands: CommandHandler, jurisdiction: str, class_id: str) -> Loaded:
-    """The plan `jurisdiction` set for `class_id` (the default plan if none): its namespaced
-    stream, or a plan stored before namespacing that the same jurisdiction set."""
-    loaded = await commands.load(PLAN, plan_stream(jurisdiction, class_id))
-    if loaded.version == 0:
-        old = await commands.load(PLAN, old_plan_stream(class_id))
-        if old.version and old.jurisdiction == jurisdiction:
-            return old
-    return loaded
+    async def load_plan(self, jurisdiction: str, class_id: str) -> Loaded[PlanState]:
+        """The plan `jurisdiction` set for `class_id` (the default plan if none): its namespaced
+        stream, or a plan stored before namespacing that the same jurisdiction set."""
+        loaded = await self.commands.load(PLAN, plan_stream(jurisdiction, class_id))
+        if loaded.version == 0:
+            old = await self.commands.load(PLAN, old_plan_stream(class_id))
+            if old.version and old.jurisdiction == jurisdiction:
+                return old
+        return loaded
 
+    async def plan(self, who: Principal, class_id: str) -> dict:
+        """The plan the reader's jurisdiction set for the class, or the default one."""
+        who.require_role(*READERS)
+        loaded = await self.load_plan(who.jurisdiction, class_id)
+        if loaded.jurisdiction:
+            who.require_covers(loaded.jurisdiction)
+        state = loaded.state
+        return {"class_id": class_id, "months": list(state.months), "grace_days": state.grace_days,
+                "default": loaded.version == 0}
 
-async def on_trainee(commands: CommandHandler, ctx: Context, who: Principal, class_id: str, cadre_id: str,
-                     cmd) -> list[Envelope]:
-    """Evaluations, mentors, mentor tasks and talks: all decided on the trainee's stream."""
-    return await commands.execute(FOLLOWUP, trainee_stream(class_id, cadre_id), cmd, ctx, within(who))
+    # -- the trainee's stream: evaluations, mentor, mentor tasks, talks -----------------------------
+    async def _on_trainee(self, ctx: Context, who: Principal, class_id: str, cadre_id: str,
+                          cmd) -> list[Envelope]:
+        stream = trainee_stream(class_id, cadre_id)
+        return await self.commands.execute(FOLLOWUP, stream, cmd, ctx, within(who))
 
+    async def evaluate(self, ctx: Context, who: Principal, class_id: str, cadre_id: str, month: int,
+                       role: str, evaluator_name: str | None, scores: dict[str, float],
+                       text: str) -> list[Envelope]:
+        """Self, a colleague, the unit's leader or the mentor evaluates a milestone (once each)."""
+        who.require_role("trainee", "unit", "mentor")
+        cmd = SubmitEvaluation(month=month, role=role, evaluator_id=who.user_id,
+                               evaluator_name=evaluator_name or who.name, actor_role=who.role,
+                               actor_unit=who.unit, scores=scores, text=text, today=await self.clock.today())
+        return await self._on_trainee(ctx, who, class_id, cadre_id, cmd)
 
-async def report_outcome(commands: CommandHandler, ctx: Context, who: Principal, cmd: ReportOutcome) -> list[Envelope]:
-    return await commands.execute(OUTCOME, outcome_stream(cmd.outcome_id), cmd, ctx, within(who))
+    async def assign_mentor(self, ctx: Context, who: Principal, class_id: str, cadre_id: str, mentor_id: str,
+                            mentor_name: str, mentor_post: str) -> list[Envelope]:
+        who.require_role("org_department", "unit")
+        cmd = AssignMentor(mentor_id=mentor_id, mentor_name=mentor_name, mentor_post=mentor_post,
+                           actor_role=who.role, actor_unit=who.unit)
+        return await self._on_trainee(ctx, who, class_id, cadre_id, cmd)
 
+    async def complete_mentor_task(self, ctx: Context, who: Principal, class_id: str, cadre_id: str,
+                                   task: str, evidence: str, comment: str) -> list[Envelope]:
+        who.require_role("mentor")
+        cmd = CompleteMentorTask(task=task, evidence=evidence, comment=comment, actor_role=who.role,
+                                 actor_id=who.user_id, today=await self.clock.today())
+        return await self._on_trainee(ctx, who, class_id, cadre_id, cmd)
 
-async def endorse_outcome(commands: CommandHandler, ctx: Context, who: Principal, outcome_id: str,
-                          cmd: EndorseOutcome) -> list[Envelope]:
-    return await commands.execute(OUTCOME, outcome_stream(outcome_id), cmd, ctx, within(who))
+    async def give_talk(self, ctx: Context, who: Principal, class_id: str, cadre_id: str, talk_id: str | None,
+                        on: date, audience: str, topic: str, attendees: int) -> list[Envelope]:
+        """A sharing talk (上讲台); the same `talk_id` again registers nothing new."""
+        who.require_role("trainee", "unit", "org_department")
+        cmd = GiveTalk(talk_id=talk_id or new_id(), on=on, audience=audience, topic=topic,
+                       attendees=attendees, actor_role=who.role, actor_id=who.user_id, actor_unit=who.unit,
+                       today=await self.clock.today())
+        return await self._on_trainee(ctx, who, class_id, cadre_id, cmd)
+
+    # -- outcomes ------------------------------------------------------------------------------------
+    async def report_outcome(self, ctx: Context, who: Principal, class_id: str, outcome_id: str | None,
+                             kind: str, title: str, authors: list[str]) -> list[Envelope]:
+        who.require_role(*MANAGERS)
+        await self.reads.known_class(who, class_id)
+        cmd = ReportOutcome(outcome_id=outcome_id or new_id(), class_id=class_id, kind=kind, title=title,
+                            authors=authors)
+        return await self.commands.execute(OUTCOME, outcome_stream(cmd.outcome_id), cmd, ctx, within(who))
+
+    async def endorse_outcome(self, ctx: Context, who: Principal, outcome_id: str, kind: str, by: str,
+                              on: date, note: str) -> list[Envelope]:
+        who.require_role(*MANAGERS)
+        cmd = EndorseOutcome(kind=kind, by=by, on=on, note=note, today=await self.clock.today())
+        return await self.commands.execute(OUTCOME, outcome_stream(outcome_id), cmd, ctx, within(who))
+
+    # -- the scheduler's ----------------------------------------------------------------------------
+    async def schedule(self, stream: str, cmd: ScheduleFollowUp, ctx: Context) -> list[Envelope]:
+        """A graduate's milestones (nothing when already scheduled: retries are free)."""
+        return await self.commands.execute(FOLLOWUP, stream, cmd, ctx)
+
+    async def tick(self, stream: str, today: date, ctx: Context) -> list[Envelope]:
+        """Milestones of the stream fall due or overdue as of `today` (nothing when they did)."""
+        return await self.commands.execute(FOLLOWUP, stream, Tick(today), ctx)

@@ -63,6 +63,7 @@ def _section(env, ev, detailed: bool) -> dict:
             "mentor_history": [], "tasks": {}, "talks": [], "detailed": detailed}
 
 
+# long: one case per event of a trainee's follow-up, each as the file and the report show it
 def _apply_trainee(sec: dict, env, ev) -> None:
     match ev:
         case MilestoneScheduled():

@@ -1,8 +1,15 @@
-"""The followup service's definition: what the runtime composes."""
+"""The followup service's definition and bootstrap: what the runtime composes."""
 
-from shared.runtime import ServiceDefinition
+from shared.runtime import Adapters, ServiceDefinition
 from services.followup import api, scheduler
+from services.followup.handlers import Handlers
 from services.followup.projections import PROJECTIONS
+from services.followup.reads import Reads
+
+
+def bootstrap(a: Adapters) -> Handlers:
+    return Handlers(a.commands, Reads(a.db), a.clock)
+
 
 DEFINITION = ServiceDefinition(
     name="followup",
@@ -12,5 +19,6 @@ DEFINITION = ServiceDefinition(
                 "事件发布到 Kafka 主题 ganxun.followup.<行政区划代码>。",
     projections=PROJECTIONS,
     routes=api.routes,
+    compose=bootstrap,
     workers={"scheduler": scheduler.run},
 )

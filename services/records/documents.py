@@ -1,14 +1,19 @@
-"""The record form (《干部教育培训纪实考察记录表》) and the portrait (干部“肖像”) as data
-and as HTML. `gather` collects everything both formats show; pdf.py draws the same."""
+"""The documents users take away: the record form (《干部教育培训纪实考察记录表》) and
+the portrait (干部“肖像”) as data and as HTML, and the Excel sheets for the head teacher
+and the department (the completeness list, the rankings). `gather` collects everything
+the form and the portrait show; pdf.py draws the same. Pure: the documents come from
+reads.py."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from html import escape
 from typing import Any
 
-from shared.contracts.records import CATEGORIES, RECORDER_ROLES
-from services.records import views
+from shared import xlsx
+from shared.contracts.records import CATEGORIES, CORE_ROLES, RECORDER_ROLES
 from services.records.projections import fk
+from services.records.reads import active_trainees, group_points, scheme_groups
 
 Doc = dict[str, Any]
 FORM_TITLE = "干部教育培训纪实考察记录表"
@@ -30,11 +35,68 @@ def gather(roster: Doc, klass: Doc | None, file: Doc) -> Doc:
         "title": FORM_TITLE, "class_id": roster.get("class_id"), "class_title": roster.get("title", ""),
         "starts_on": roster.get("starts_on"), "ends_on": roster.get("ends_on"), "organiser": roster.get("organiser", ""),
         "cadre_id": cid, "name": t.get("name", cid), "unit": t.get("unit", ""), "group": t.get("group", ""),
-        "status": t.get("status", ""), "attendance": views.attendance(roster, file), "records": records,
-        "scores": views.scores_by_week(file, scheme), "groups": list(views.scheme_groups(scheme)),
+        "status": t.get("status", ""), "attendance": attendance(roster, file), "records": records,
+        "scores": scores_by_week(file, scheme), "groups": list(scheme_groups(scheme)),
         "scheme_title": (scheme or {}).get("title", ""), "final_comment": file.get("final_comment"),
-        "portrait": views.portrait(roster, klass, file),
+        "portrait": portrait(roster, klass, file),
     }
+
+
+def attendance(roster: Doc, file: Doc) -> Doc:
+    sessions = roster.get("sessions", {})
+    attended = file.get("attended", {})
+    absent = file.get("absent", {})
+    scheduled_hours = round(sum(s["hours"] for s in sessions.values() if s.get("required", True)), 2)
+    hours = round(sum(a["hours"] for a in attended.values()), 2)
+    considered = len(attended) + len(absent)
+    return {"sessions": len(sessions), "attended": len(attended), "late": sum(1 for a in attended.values() if a["late"]),
+            "absent": sum(1 for a in absent.values() if not a["excused"]),
+            "excused": sum(1 for a in absent.values() if a["excused"]),
+            "hours": hours, "scheduled_hours": scheduled_hours,
+            "rate": round(len(attended) / considered, 4) if considered else None,
+            "graduated": file.get("graduated")}
+
+
+def portrait(roster: Doc, klass: Doc | None, file: Doc) -> Doc:
+    """Strengths and concerns by category, score profile against the class, coverage."""
+    cid = file["cadre_id"]
+    scheme = (klass or {}).get("scheme")
+    totals = (klass or {}).get("totals", {})
+    mine = group_points(totals.get(fk(cid), {}), scheme)
+    members = [c for c in active_trainees(roster)] or [cid]
+    profile = []
+    for g, items in scheme_groups(scheme).items():
+        avg = sum(group_points(totals.get(fk(c), {}), scheme).get(g, 0.0) for c in members) / len(members)
+        weeks = max(len((klass or {}).get("weeks", [])), 1)
+        profile.append({"group": g, "mine": mine.get(g, 0.0), "class_average": round(avg, 2),
+                        "max_per_week": sum(float(i["max_points"]) for i in items), "weeks": weeks})
+    by_cat: dict[str, list[Doc]] = {c: [] for c in CATEGORIES}
+    for r in current_records(file):
+        by_cat.setdefault(r["category"], []).append(r)
+    coverage = (klass or {}).get("coverage", {}).get(fk(cid), {})
+    authors = sorted({(r["author_name"], r["author_role"]) for r in file.get("records", [])})
+    strengths = [x["group"] for x in profile if x["mine"] > x["class_average"]]
+    concerns = [f"{x['group']}低于全班平均" for x in profile if x["mine"] < x["class_average"]]
+    concerns += [f"{CATEGORIES[c]}暂无记录" for c, rs in by_cat.items() if not rs and c != "other"]
+    return {"categories": [{"category": c, "name": CATEGORIES.get(c, c), "records": rs} for c, rs in by_cat.items()],
+            "strengths": strengths, "concerns": concerns,
+            "profile": profile, "coverage": {r: coverage.get(r) for r in RECORDER_ROLES},
+            "authors": [{"name": n, "role": RECORDER_ROLES.get(r, r)} for n, r in authors],
+            "records": len(file.get("records", [])), "corrections": sum(1 for r in file.get("records", []) if r["corrects"])}
+
+
+def current_records(file: Doc) -> list[Doc]:
+    """The records that stand: those no later record corrects."""
+    return [r for r in file.get("records", []) if not r.get("corrected_by")]
+
+
+def scores_by_week(file: Doc, scheme: Doc | None) -> list[Doc]:
+    weeks: dict[str, dict[str, float]] = defaultdict(dict)
+    for s in file.get("sheets", []):
+        for it in s["scores"]:
+            weeks[s["week"]][it["item_id"]] = it["points"]
+    return [{"week": w, "by_group": group_points(p, scheme), "total": round(sum(p.values()), 2)}
+            for w, p in sorted(weeks.items())]
 
 
 def _rate(a: Doc) -> str:
@@ -57,9 +119,11 @@ def record_line(r: Doc) -> str:
             + provenance(r))
 
 
-STYLE = """body{font-family:"WenQuanYi Micro Hei","Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em;color:#222}
+STYLE = """body{font-family:"WenQuanYi Micro Hei","Noto Sans CJK SC","Microsoft YaHei",sans-serif;
+margin:2em;color:#222}
 h1{text-align:center;font-size:1.5em}table{border-collapse:collapse;width:100%;margin:.6em 0}
-td,th{border:1px solid #888;padding:.3em .5em;vertical-align:top;text-align:left}th{background:#f2f2f2;white-space:nowrap}
+td,th{border:1px solid #888;padding:.3em .5em;vertical-align:top;text-align:left}
+th{background:#f2f2f2;white-space:nowrap}
 .corrected{color:#888;text-decoration:line-through}.note{color:#a33}@media print{body{margin:0}}"""
 
 
@@ -71,8 +135,10 @@ def _page(title: str, body: str) -> str:
 def _facts(d: Doc) -> str:
     a = d["attendance"]
     return (f"<table><tr><th>姓名</th><td>{escape(d['name'])}</td><th>工作单位</th><td>{escape(d['unit'])}</td></tr>"
-            f"<tr><th>班次</th><td>{escape(d['class_title'])}</td><th>学习小组</th><td>{escape(d['group'] or '未分组')}</td></tr>"
-            f"<tr><th>培训时间</th><td>{d['starts_on']} 至 {d['ends_on']}</td><th>承办单位</th><td>{escape(d['organiser'])}</td></tr>"
+            f"<tr><th>班次</th><td>{escape(d['class_title'])}</td>"
+            f"<th>学习小组</th><td>{escape(d['group'] or '未分组')}</td></tr>"
+            f"<tr><th>培训时间</th><td>{d['starts_on']} 至 {d['ends_on']}</td>"
+            f"<th>承办单位</th><td>{escape(d['organiser'])}</td></tr>"
             f"<tr><th>出勤</th><td>应到 {a['sessions']} 次，出勤 {a['attended']} 次（迟到 {a['late']}），请假 {a['excused']}，"
             f"缺勤 {a['absent']}；出勤率 {_rate(a)}</td><th>学时</th><td>已获 {a['hours']:g} / 应修 {a['scheduled_hours']:g}"
             f"{'；已结业' if a['graduated'] else ''}</td></tr></table>")
@@ -135,3 +201,23 @@ def portrait_html(d: Doc) -> str:
             f"<h2>量化考核得分与全班平均</h2>{profile_svg(p['profile'])}"
             f"<h2>纪实覆盖</h2><p>共 {p['records']} 条记录（其中更正 {p['corrections']} 条）；各角色最近记录：{escape(cov)}</p>")
     return _page(f"干部肖像 - {d['name']}", body)
+
+
+# -- Excel sheets (openpyxl), with Chinese headers ------------------------------------------
+def completeness_xlsx(c: Doc) -> bytes:
+    header = ["学员编号", "姓名", "学习小组", "未记录的角色", *(f"{RECORDER_ROLES[r]}最近记录" for r in CORE_ROLES)]
+    rows = [[u["cadre_id"], u["name"], u["group"], "、".join(u["missing_role_names"]),
+             *(u["last_recorded"][r] or "未记录" for r in CORE_ROLES)] for u in c["uncovered"]]
+    return xlsx.workbook([(f"近{c['days']}天未覆盖", header, rows)])
+
+
+def ranking_xlsx(r: Doc) -> bytes:
+    groups = list(r["class_ranking"][0]["by_group"]) if r["class_ranking"] else []
+    header = ["名次", "学员编号", "姓名", "学习小组", *groups, "累计得分"]
+    rows = [[x["rank"], x["cadre_id"], x["name"], g["group"], *(x["by_group"].get(k, 0) for k in groups), x["total"]]
+            for g in r["study_groups"] for x in g["trainees"]]
+    return xlsx.workbook([
+        ("全班排名", header, [[x["rank"], x["cadre_id"], x["name"], x["group"],
+                              *(x["by_group"].get(g, 0) for g in groups), x["total"]] for x in r["class_ranking"]]),
+        ("小组排名", ["组内名次", "学员编号", "姓名", "学习小组", *groups, "累计得分"], rows),
+    ])

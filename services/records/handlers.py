@@ -1,10 +1,13 @@
-"""Command handlers: read what the rules need (roster, the class's recorders and scheme),
-check who may act, decide, append. Two stream loads at most per request."""
+"""The records service's commands: read what the rules need (roster, the class's
+recorders and scheme), check who may act, decide, append. Two stream loads at most per
+request; trainee commands carry the class's facts (domain.ClassFacts), read once."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from shared import store
@@ -12,65 +15,133 @@ from shared.auth import Principal
 from shared.commands import Context, within
 from shared.errors import DomainError, NotFound
 from shared.events import Envelope
-from shared.runtime import Runtime
+from shared.ids import new_id
+from shared.ports import Clock, Commands
 from services.records import domain
 from services.records.domain import ClassDecider, ClassFacts, TraineeDecider
-from services.records.views import active_trainees
+from services.records.reads import MANAGERS, Reads, active_trainees
 
 CLASS = ClassDecider()
 TRAINEE = TraineeDecider()
 AT_ONCE = 16          # trainee streams decided at once for a sheet (each its own aggregate)
+SCHEMES = Path(__file__).parent / "schemes"
 
 
-async def roster_of(rt: Runtime, class_id: str, who: Principal, required: bool = True) -> dict | None:
-    """The class's roster doc (records' own copy of selection's facts), jurisdiction checked."""
-    doc = await rt.db["records_roster"].find_one({"_id": class_id})
-    if doc is None or "title" not in doc:
-        if required:
-            raise NotFound(f"班次 {class_id} 不存在（或尚未从选调服务同步），请先确认班次编号。",
-                           code="class_not_found")
-        return None
-    who.require_covers(doc["jurisdiction"])
-    return doc
+def load_scheme(name: str) -> dict:
+    """A built-in scheme (schemes/<name>.json): huzhou is Huzhou's 三百分, 26 items."""
+    return json.loads((SCHEMES / f"{name}.json").read_text(encoding="utf-8"))
 
 
-async def on_class(rt: Runtime, ctx: Context, who: Principal, class_id: str, cmd) -> list[Envelope]:
-    """Assign / relieve recorders, set the scheme, note supervision."""
-    await roster_of(rt, class_id, who)
-    return await rt.commands.execute(CLASS, domain.class_stream(class_id), cmd, ctx, within(who))
+class Handlers:
+    def __init__(self, commands: Commands, reads: Reads, clock: Clock) -> None:
+        self.commands = commands
+        self.reads = reads
+        self.clock = clock
 
+    # -- the class stream: recorders, scheme, supervision ----------------------------------
+    async def _on_class(self, ctx: Context, who: Principal, class_id: str, cmd) -> list[Envelope]:
+        await self.reads.roster(who, class_id)
+        return await self.commands.execute(CLASS, domain.class_stream(class_id), cmd, ctx, within(who))
 
-async def facts(rt: Runtime, who: Principal, class_id: str) -> ClassFacts:
-    roster = await roster_of(rt, class_id, who)
-    loaded = await rt.commands.load(CLASS, domain.class_stream(class_id))
-    within(who)(loaded)
-    return ClassFacts(class_id=class_id, roster=frozenset(active_trainees(roster)),
-                      recorders=loaded.state.recorders, scheme=loaded.state.scheme,
-                      starts_on=date.fromisoformat(roster["starts_on"]))
+    async def assign_recorder(self, ctx: Context, who: Principal, class_id: str, person_id: str, name: str,
+                              role: str, since: date) -> list[Envelope]:
+        who.require_role(*MANAGERS)
+        cmd = domain.AssignRecorder(class_id, person_id, name, role, since)
+        return await self._on_class(ctx, who, class_id, cmd)
 
+    async def relieve_recorder(self, ctx: Context, who: Principal, class_id: str, person_id: str,
+                               until: date) -> list[Envelope]:
+        who.require_role(*MANAGERS)
+        return await self._on_class(ctx, who, class_id, domain.RelieveRecorder(class_id, person_id, until))
 
-async def on_trainee(rt: Runtime, ctx: Context, who: Principal, class_id: str, cadre_id: str,
-                     build) -> list[Envelope]:
-    """Log a record, score a week, write the final comment: `build(facts)` makes the command.
+    async def set_scheme(self, ctx: Context, who: Principal, class_id: str, template: str | None,
+                         scheme_id: str | None, title: str | None,
+                         items: list[dict[str, Any]] | None) -> list[Envelope]:
+        """A scheme of the class's own items, or a built-in one (`template`); refused once
+        the class has been scored under a scheme."""
+        who.require_role(*MANAGERS)
+        base = load_scheme(template) if template else {}
+        items = items if items is not None else base.get("items")
+        if not items:
+            raise DomainError("请提供考核项目 items，或选择内置方案 template=huzhou。", code="empty_scheme",
+                              field="items")
+        cmd = domain.SetScheme(class_id, scheme_id or base.get("scheme_id") or new_id(),
+                               title or base.get("title") or "量化考核方案", tuple(items),
+                               scores_exist=await self.reads.scores_exist(class_id))
+        return await self._on_class(ctx, who, class_id, cmd)
 
-    The class facts are read once before deciding; a recorder relieved in the same
-    instant may still log once — the record keeps their role, nothing is lost."""
-    f = await facts(rt, who, class_id)
-    return await rt.commands.execute(TRAINEE, domain.trainee_stream(class_id, cadre_id), build(f), ctx, within(who))
+    async def note_supervision(self, ctx: Context, who: Principal, class_id: str, on: date,
+                               text: str) -> list[Envelope]:
+        who.require_role("org_department")
+        cmd = domain.NoteSupervision(class_id, new_id(), on, text, who.name, await self.clock.today())
+        return await self._on_class(ctx, who, class_id, cmd)
 
+    # -- trainee streams: records, scores, the final comment ----------------------------------
+    async def facts(self, who: Principal, class_id: str) -> ClassFacts:
+        roster = await self.reads.roster(who, class_id)
+        loaded = await self.commands.load(CLASS, domain.class_stream(class_id))
+        within(who)(loaded)
+        return ClassFacts(class_id=class_id, roster=frozenset(active_trainees(roster)),
+                          recorders=loaded.state.recorders, scheme=loaded.state.scheme,
+                          starts_on=date.fromisoformat(roster["starts_on"]))
 
-async def on_trainees(rt: Runtime, ctx: Context, who: Principal, class_id: str,
-                      builds: dict[str, Callable[[ClassFacts], Any]]) -> list[dict]:
-    """A recorder's sheet for the whole class: the class facts read once, each trainee's
-    command decided on its own stream (a few at once). Returns the rows refused, each
-    with its reason; the others are saved."""
-    f = await facts(rt, who, class_id)
+    async def _on_trainee(self, ctx: Context, who: Principal, class_id: str, cadre_id: str,
+                          build: Callable[[ClassFacts], Any]) -> list[Envelope]:
+        """`build(facts)` makes the command. The class facts are read once before deciding;
+        a recorder relieved in the same instant may still log once — the record keeps their
+        role, nothing is lost."""
+        who.require_role("recorder")
+        f = await self.facts(who, class_id)
+        return await self.commands.execute(TRAINEE, domain.trainee_stream(class_id, cadre_id), build(f), ctx,
+                                           within(who))
 
-    async def one(cadre_id: str, build) -> dict | None:
-        try:
-            await rt.commands.execute(TRAINEE, domain.trainee_stream(class_id, cadre_id), build(f), ctx, within(who))
-        except (DomainError, NotFound) as exc:
-            return {"cadre_id": cadre_id, "code": exc.code, "message": exc.message}
-        return None
-    results = await store.gather_chunked([lambda c=c, b=b: one(c, b) for c, b in builds.items()], size=AT_ONCE)
-    return [r for r in results if r is not None]
+    async def log_record(self, ctx: Context, who: Principal, class_id: str, cadre_id: str, category: str,
+                         observed_on: date, text: str,
+                         corrects: str | None = None) -> tuple[str, list[Envelope]]:
+        """A record (or a correction of one: the original stays); returns its id and events."""
+        record_id, today = new_id(), await self.clock.today()
+        envs = await self._on_trainee(ctx, who, class_id, cadre_id, lambda f: domain.LogRecord(
+            facts=f, record_id=record_id, cadre_id=cadre_id, category=category, observed_on=observed_on,
+            text=text, author_id=who.user_id, author_name=who.name, today=today, corrects=corrects))
+        return record_id, envs
+
+    async def score_week(self, ctx: Context, who: Principal, class_id: str, cadre_id: str, week: date,
+                         scores: tuple[tuple[str, float], ...], note: str = "") -> list[Envelope]:
+        today = await self.clock.today()
+        return await self._on_trainee(ctx, who, class_id, cadre_id, lambda f: domain.ScoreWeek(
+            facts=f, cadre_id=cadre_id, week=week, scores=scores, scorer_id=who.user_id,
+            scorer_name=who.name, today=today, note=note))
+
+    async def score_sheet(self, ctx: Context, who: Principal, class_id: str, week: date,
+                          rows: list[tuple[str, tuple[tuple[str, float], ...], str]]) -> dict:
+        """A recorder's sheet for the whole class, one row (cadre, scores, note) per trainee:
+        the class facts read once, each trainee's row decided on its own stream (a few at
+        once). The rows refused are answered each with its reason; the others are saved."""
+        who.require_role("recorder")
+        seen: set[str] = set()
+        for cadre_id, _scores, _note in rows:
+            if cadre_id in seen:
+                raise DomainError(f"评分表中学员 {cadre_id} 出现了两次，请合并为一行后再提交（本表未保存）。",
+                                  code="duplicate_row", field="rows")
+            seen.add(cadre_id)
+        today = await self.clock.today()
+        f = await self.facts(who, class_id)
+
+        async def one(cadre_id: str, scores, note: str) -> dict | None:
+            cmd = domain.ScoreWeek(facts=f, cadre_id=cadre_id, week=week, scores=scores,
+                                   scorer_id=who.user_id, scorer_name=who.name, today=today, note=note)
+            try:
+                await self.commands.execute(TRAINEE, domain.trainee_stream(class_id, cadre_id), cmd, ctx,
+                                            within(who))
+            except (DomainError, NotFound) as exc:
+                return {"cadre_id": cadre_id, "code": exc.code, "message": exc.message}
+            return None
+        results = await store.gather_chunked([lambda r=r: one(*r) for r in rows], size=AT_ONCE)
+        refused = [r for r in results if r is not None]
+        return {"week": domain.monday(week).isoformat(), "saved": len(rows) - len(refused),
+                "refused": refused}
+
+    async def write_final_comment(self, ctx: Context, who: Principal, class_id: str, cadre_id: str,
+                                  text: str) -> list[Envelope]:
+        return await self._on_trainee(ctx, who, class_id, cadre_id, lambda f: domain.WriteFinalComment(
+            facts=f, cadre_id=cadre_id, text=text, author_id=who.user_id, author_name=who.name))

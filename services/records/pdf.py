@@ -1,17 +1,18 @@
 """The record form and the portrait as printable A4 PDFs (fpdf2), in Chinese.
 
 The CJK font is Debian's WenQuanYi Micro Hei (package fonts-wqy-microhei); another
-TTF/TTC can be named with GANXUN_CJK_FONT (and GANXUN_CJK_FONT_INDEX for a TTC).
+TTF/TTC can be named with GANXUN_CJK_FONT (and GANXUN_CJK_FONT_INDEX for a TTC), read by
+`FontSettings` each time a document is drawn.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from fpdf import FPDF
 from fpdf.enums import WrapMode, XPos, YPos
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.contracts.records import RECORDER_ROLES
 from shared.errors import GanxunError
@@ -26,8 +27,17 @@ class FontMissing(GanxunError):
     code = "font_missing"
 
 
-def font_path() -> Path:
-    path = Path(os.environ.get("GANXUN_CJK_FONT", DEFAULT_FONT))
+class FontSettings(BaseSettings):
+    """The Chinese font the PDFs are drawn with (GANXUN_CJK_FONT, GANXUN_CJK_FONT_INDEX)."""
+
+    model_config = SettingsConfigDict(env_prefix="GANXUN_CJK_", extra="ignore")
+
+    font: Path = Path(DEFAULT_FONT)
+    font_index: int = 0     # which face of a TTC collection
+
+
+def font_path(settings: FontSettings) -> Path:
+    path = settings.font
     if not path.is_file():
         raise FontMissing(f"找不到中文字体文件 {path}，无法生成 PDF。请安装字体包 fonts-wqy-microhei"
                           "（apt-get install fonts-wqy-microhei，或运行 deploy/system-deps.sh），"
@@ -36,9 +46,10 @@ def font_path() -> Path:
 
 
 class Sheet(FPDF):
-    def __init__(self) -> None:
+    def __init__(self, fonts: FontSettings | None = None) -> None:
         super().__init__(format="A4")
-        self.add_font("cjk", "", str(font_path()), collection_font_number=int(os.environ.get("GANXUN_CJK_FONT_INDEX", "0")))
+        fonts = fonts or FontSettings()
+        self.add_font("cjk", "", str(font_path(fonts)), collection_font_number=fonts.font_index)
         self.set_auto_page_break(True, margin=15)
         self.set_margins(15, 15, 15)
         self.add_page()
@@ -82,8 +93,8 @@ class Sheet(FPDF):
             self.ln(8)
 
 
-def form_pdf(d: Doc) -> bytes:
-    pdf = Sheet()
+def form_pdf(d: Doc, fonts: FontSettings | None = None) -> bytes:
+    pdf = Sheet(fonts)
     pdf.title_line(d["title"])
     pdf.facts(d)
     pdf.heading("纪实记录（实名、可追溯；更正不删除原记录）")
@@ -117,9 +128,9 @@ def form_pdf(d: Doc) -> bytes:
     return bytes(pdf.output())
 
 
-def portrait_pdf(d: Doc) -> bytes:
+def portrait_pdf(d: Doc, fonts: FontSettings | None = None) -> bytes:
     p = d["portrait"]
-    pdf = Sheet()
+    pdf = Sheet(fonts)
     pdf.title_line(f"干部“肖像” · {d['name']}")
     pdf.facts(d)
     pdf.heading("优势与关注点")

@@ -1,8 +1,15 @@
-"""The records service's definition: what the runtime composes."""
+"""The records service's definition and bootstrap: what the runtime composes."""
 
-from shared.runtime import ServiceDefinition
+from shared.runtime import Adapters, ServiceDefinition
 from services.records import api
+from services.records.handlers import Handlers
 from services.records.projections import PROJECTIONS
+from services.records.reads import Reads
+
+
+def bootstrap(a: Adapters) -> Handlers:
+    return Handlers(a.commands, Reads(a.db), a.clock)
+
 
 DEFINITION = ServiceDefinition(
     name="records",
@@ -14,5 +21,6 @@ DEFINITION = ServiceDefinition(
         "事件发布到 Kafka 主题 ganxun.records.<行政区划代码>；班级名册来自 ganxun.selection.*，出勤与学时来自 ganxun.teaching.*。"
     ),
     projections=PROJECTIONS,
-    routes=api.routes,
+    routes=api.router,
+    compose=bootstrap,
 )

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
+from shared.clock import local_today
 from shared.contracts.selection import (
     ClassOpened, NominationConfirmed, NominationWithdrawn, StudyGroup, TraineeAssignedToGroup,
 )
@@ -21,7 +22,8 @@ from tests.support import ServiceProcess, auth, eventually, publish, random_coun
 pytestmark = pytest.mark.integration
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "records"
-TODAY = date.today()
+# The service's day is China's (the Clock port): after 16:00 UTC it is already tomorrow there.
+TODAY = local_today()
 START = TODAY - timedelta(days=35)
 D = "D.1"   # a dot in an id: ids become field names in the read models, escaped
 TRAINEES = {"A": "张伟", "B": "李娜", "C": "王芳", D: "刘洋", "E": "陈静"}

@@ -2,12 +2,16 @@
 another county naming the same class id cannot change ours (handler layer, with an
 in-memory event store)."""
 
-from services.followup import handlers
+from datetime import date
+
 from services.followup.domain import SetPlan, old_plan_stream
+from services.followup.handlers import PLAN, Handlers
+from services.followup.reads import Reads
 from shared.auth import Principal
 from shared.commands import CommandHandler, Context
 from shared.errors import ConcurrencyConflict
 from shared.events import Actor
+from shared.memory import FixedClock, MemoryDatabase
 
 
 class MemoryStore:
@@ -29,27 +33,31 @@ def who(code: str) -> tuple[Context, Principal]:
             Principal(user_id=actor.user_id, name=actor.name, role=actor.role, jurisdiction=code))
 
 
+def handlers_on(store: MemoryStore) -> Handlers:
+    return Handlers(CommandHandler(store), Reads(MemoryDatabase()), FixedClock(date(2026, 3, 2)))
+
+
 async def test_another_county_naming_our_class_id_sets_only_its_own_plan():
-    commands = CommandHandler(MemoryStore())
+    handlers = handlers_on(MemoryStore())
     ours, theirs = who("371428"), who("530129")
-    await handlers.set_plan(commands, *ours, SetPlan(class_id="k1", months=[1, 3], grace_days=5))
-    await handlers.set_plan(commands, *theirs, SetPlan(class_id="k1", months=[12], grace_days=0))
-    mine = await handlers.load_plan(commands, "371428", "k1")
+    await handlers.set_plan(*ours, "k1", [1, 3], 5)
+    await handlers.set_plan(*theirs, "k1", [12], 0)
+    mine = await handlers.load_plan("371428", "k1")
     assert (mine.state.months, mine.state.grace_days, mine.jurisdiction) == ((1, 3), 5, "371428")
-    other = await handlers.load_plan(commands, "530129", "k1")
+    other = await handlers.load_plan("530129", "k1")
     assert (other.state.months, other.jurisdiction) == ((12,), "530129")
 
 
 async def test_a_plan_stored_before_namespacing_is_still_ours_and_only_ours():
     store = MemoryStore()
-    commands = CommandHandler(store)
+    handlers = handlers_on(store)
     ctx, _ = who("371428")
-    from services.followup.handlers import PLAN
 
-    await commands.execute(PLAN, old_plan_stream("k2"), SetPlan(class_id="k2", months=[6], grace_days=3), ctx)
-    assert (await handlers.load_plan(commands, "371428", "k2")).state.months == (6,)
-    assert (await handlers.load_plan(commands, "530129", "k2")).version == 0      # the default, not ours
+    old = SetPlan(class_id="k2", months=[6], grace_days=3)
+    await handlers.commands.execute(PLAN, old_plan_stream("k2"), old, ctx)
+    assert (await handlers.load_plan("371428", "k2")).state.months == (6,)
+    assert (await handlers.load_plan("530129", "k2")).version == 0      # the default, not ours
     # Changing it goes on in the old stream rather than starting a second plan.
-    await handlers.set_plan(commands, *who("371428"), SetPlan(class_id="k2", months=[1, 6], grace_days=3))
+    await handlers.set_plan(*who("371428"), "k2", [1, 6], 3)
     assert len(store.streams[old_plan_stream("k2")]) == 2
-    assert (await handlers.load_plan(commands, "371428", "k2")).state.months == (1, 6)
+    assert (await handlers.load_plan("371428", "k2")).state.months == (1, 6)

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from services.records.api import load_scheme
+from services.records.handlers import load_scheme
 from services.records.domain import (
     AssignRecorder, ClassDecider, ClassFacts, Holder, LogRecord, NoteSupervision, RelieveRecorder, ScoreWeek,
     SetScheme, TraineeDecider, WriteFinalComment,

@@ -3,7 +3,7 @@ nothing (totals are sums, so this matters), escaped ids read back."""
 
 from datetime import date
 
-from services.records import views
+from services.records import documents, reads
 from services.records.projections import klass, roster, trainee, trainee_key
 from shared.commands import CommandHandler, Context
 from shared.contracts.records import AssessmentScored, ItemScore, RecordLogged
@@ -35,7 +35,7 @@ def test_a_correction_chain_is_marked_both_ways_and_nothing_is_dropped():
     records = docs[trainee_key("c1", "a.1")]["records"]
     assert [(r["record_id"], r["corrects"], r["corrected_by"]) for r in records] == [
         ("r1", None, "r2"), ("r2", "r1", "r3"), ("r3", "r2", None)]
-    assert [r["text"] for r in views.current_records(docs[trainee_key("c1", "a.1")])] == ["记录r3"]
+    assert [r["text"] for r in documents.current_records(docs[trainee_key("c1", "a.1")])] == ["记录r3"]
 
 
 def test_a_redelivered_score_sheet_is_not_counted_twice():
@@ -56,4 +56,4 @@ def test_the_roster_keeps_confirmed_trainees_and_drops_withdrawn_ones():
         opened, NominationConfirmed(class_id="c1", cadre_id="a.1", name="张伟", unit="县委办"),
         NominationConfirmed(class_id="c1", cadre_id="b", name="李娜", unit="县委办"),
         NominationWithdrawn(class_id="c1", cadre_id="b", was_confirmed=True)])
-    assert set(views.active_trainees(docs["c1"])) == {"a.1"}
+    assert set(reads.active_trainees(docs["c1"])) == {"a.1"}

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from pypdf import PdfReader
 
-from services.records import documents, pdf, views
+from services.records import documents, pdf, reads
 
 ROSTER = {"class_id": "c1", "title": "中青年干部培训班", "starts_on": "2026-10-01", "ends_on": "2026-12-31",
           "organiser": "县委党校", "jurisdiction": "110101",
@@ -40,26 +40,26 @@ FILE = {"class_id": "c1", "cadre_id": "a", "sheets": [], "attended": {"s1": {"ho
 
 
 def test_completeness_names_the_roles_missing_within_the_period():
-    out = views.completeness(ROSTER, KLASS, date(2026, 11, 20), 7)
+    out = reads.completeness(ROSTER, KLASS, date(2026, 11, 20), 7)
     assert out["since"] == "2026-11-14" and out["trainees"] == 3
     assert {u["cadre_id"]: u["missing_roles"] for u in out["uncovered"]} == {
         "a": ["branch_secretary"], "b": ["class_monitor"], "c": ["head_teacher", "branch_secretary", "class_monitor"]}
 
 
 def test_ranking_shares_places_on_equal_totals_and_ranks_within_study_groups():
-    out = views.ranking(ROSTER, KLASS)
+    out = reads.ranking(ROSTER, KLASS)
     assert [(r["cadre_id"], r["total"], r["rank"]) for r in out["class_ranking"]] == [("a", 14, 1), ("b", 14, 1), ("c", 3, 3)]
     assert [(g["group"], g["average"]) for g in out["study_groups"]] == [("一组", 14), ("二组", 3)]
     assert out["class_ranking"][0]["by_group"] == {"理论学习": 8, "党性修养和学风": 6}
 
 
 def test_attendance_counts_hours_and_rate():
-    a = views.attendance(ROSTER, FILE)
+    a = documents.attendance(ROSTER, FILE)
     assert (a["attended"], a["absent"], a["hours"], a["scheduled_hours"], a["rate"]) == (1, 1, 3, 5, 0.5)
 
 
 def test_portrait_profile_against_the_class_average_and_concerns():
-    p = views.portrait(ROSTER, KLASS, FILE)
+    p = documents.portrait(ROSTER, KLASS, FILE)
     assert [(x["group"], x["mine"], x["class_average"]) for x in p["profile"]] == [
         ("理论学习", 8, 6.67), ("党性修养和学风", 6, 3.67)]
     assert p["strengths"] == ["理论学习", "党性修养和学风"]

@@ -1,0 +1,152 @@
+"""Follow-up's read side: the only module of the service that touches its collections
+(besides the projections that write them): the read models behind the API, and the
+scheduler's own two collections (its reminders and its cursor).
+
+Every document is read by `_id`: FerretDB 1.24 uses an index only for `_id` equality
+(shared/store.py), so each collection is keyed by what is read, and the work list reads
+the reminders of a range of days as point reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+
+from shared import jurisdiction as jur
+from shared import store
+from shared.auth import Principal
+from shared.errors import Forbidden, NotFound
+from shared.projection import public
+from services.followup import report
+
+GRADUATES = "graduates"          # one per class: who graduated, who has milestones (projections.py)
+FILES = "files"                  # one per cadre: the trainee's follow-up file
+CLASS_EFFECT = "class_effect"    # one per class: what the effect report is computed from
+# The scheduler's: one document per day naming the trainee streams with a milestone due
+# or past its grace period that day, and one `cursor` (the last day swept).
+REMINDERS = "reminders"
+SCHEDULER = "scheduler"
+# How far back the work list looks for milestones that fell overdue and are still open.
+WORKLIST_LOOKBACK_DAYS = 183
+READERS = ("org_department", "party_school", "analyst", "admin")
+
+
+def week_of(day: date) -> tuple[date, date]:
+    start = day - timedelta(days=day.weekday())
+    return start, start + timedelta(days=6)
+
+
+class Reads:
+    def __init__(self, db) -> None:
+        self.db = db
+
+    # -- what the routes answer ----------------------------------------------------------
+    async def trainee_file(self, who: Principal, cadre_id: str) -> dict:
+        doc = await self.db[FILES].find_one({"_id": cadre_id})
+        if doc is None:
+            raise NotFound(f"干部 {cadre_id} 尚无跟踪档案（结业后才会建立，或尚未同步）。", code="file_not_found")
+        who.require_covers(doc["jurisdiction"])
+        classes = list(doc.get("classes", {}).values())
+        if who.role == "trainee":
+            if who.user_id != cadre_id:
+                raise Forbidden("学员只能查看本人的跟踪档案。", code="not_the_trainee")
+        elif who.role == "unit":
+            if who.unit != doc.get("unit"):
+                raise Forbidden(f"只有所在单位“{doc.get('unit')}”可以查看该干部的跟踪档案。", code="wrong_unit")
+        elif who.role == "mentor":
+            if not any((c.get("mentor") or {}).get("mentor_id") == who.user_id for c in classes):
+                raise Forbidden("导师只能查看所帮带学员的跟踪档案。", code="not_the_mentor")
+        else:
+            who.require_role(*READERS, "trainee", "unit", "mentor")
+        out = public(doc)
+        out["classes"] = [{**{k: v for k, v in c.items() if k != "detailed"},
+                           "effect": report.trainee_effect(c)} for c in classes]
+        return out
+
+    async def class_effect(self, who: Principal, class_id: str) -> dict:
+        who.require_role(*READERS)
+        doc = await self.db[CLASS_EFFECT].find_one({"_id": class_id})
+        if doc is None:
+            raise NotFound(f"班次 {class_id} 尚无跟踪数据（学员结业后才会排定跟踪节点）。", code="class_not_found")
+        who.require_covers(doc["jurisdiction"])
+        return report.class_effect(doc)
+
+    async def known_class(self, who: Principal, class_id: str) -> dict:
+        """A class with graduates, in the reader's jurisdiction (outcomes are registered only there)."""
+        doc = await self.db[GRADUATES].find_one({"_id": class_id})
+        if doc is None:
+            raise NotFound(f"班次 {class_id} 尚无结业学员，不能登记成果。", code="class_not_found")
+        who.require_covers(doc["jurisdiction"])
+        return doc
+
+    async def worklist(self, who: Principal, day: date) -> dict:
+        """This week's work (本周待办): milestones due by the end of the week and not done,
+        and those overdue (within the look-back) and still open, in the reader's jurisdiction."""
+        who.require_role("org_department", "party_school", "admin")
+        start, end = week_of(day)
+        days = [(end - timedelta(days=i)).isoformat()
+                for i in range((end - start).days + WORKLIST_LOOKBACK_DAYS + 1)]
+        reminders = await store.find_by_ids(self.db[REMINDERS], days, {"streams": 1})
+        cadres = {e["cadre_id"] for d in reminders.values() for e in d.get("streams", {}).values()
+                  if jur.covers(who.jurisdiction, e["jurisdiction"])}
+        files = await store.find_by_ids(self.db[FILES], sorted(cadres))
+        items = [item for f in files.values() for item in _open_milestones(f, end)]
+        items.sort(key=lambda i: (i["status"] != "overdue", i["due_on"], i["unit"], i["name"]))
+        return {"jurisdiction": who.jurisdiction, "week_start": start.isoformat(),
+                "week_end": end.isoformat(), "due": sum(1 for i in items if i["status"] == "due"),
+                "overdue": sum(1 for i in items if i["status"] == "overdue"), "items": items}
+
+    # -- the scheduler's documents ---------------------------------------------------------
+    def classes_with_pending_graduates(self) -> AsyncIterator[dict]:
+        """A scan of a small collection (one document per class)."""
+        return self.db[GRADUATES].find({"pending": {"$gt": 0}})
+
+    async def remind(self, by_day: dict[date, dict[str, dict]]) -> None:
+        """One write per day for a whole class's graduates (a day's document holds every
+        trainee reminded that day: writing it once per trainee rewrote it hundreds of times).
+        `by_day[day]` maps `streams.<escaped stream id>` to the reminder's entry."""
+        for day in sorted(by_day):
+            await self.db[REMINDERS].update_one({"_id": day.isoformat()}, {"$set": by_day[day]}, upsert=True)
+        # Another instance, its clock read later, may have swept past these days already:
+        # pull the cursor back so the next sweep covers them.
+        first = min(by_day).isoformat()
+        await self.db[SCHEDULER].update_one({"_id": "cursor", "swept_to": {"$gt": first}},
+                                            {"$set": {"swept_to": first}})
+
+    async def swept_to(self) -> str | None:
+        state = await self.db[SCHEDULER].find_one({"_id": "cursor"})
+        return state["swept_to"] if state else None
+
+    async def reminders_of(self, day: date) -> dict | None:
+        return await self.db[REMINDERS].find_one({"_id": day.isoformat()})
+
+    async def mark_reminded(self, day_id: str, marks: dict[str, str]) -> None:
+        await self.db[REMINDERS].update_one({"_id": day_id}, {"$set": marks})
+
+    async def advance_cursor(self, was: str | None, today: date) -> None:
+        """Compare-and-set: if a scheduling pulled the cursor back meanwhile, keep its value."""
+        if was is None:
+            first = {"$setOnInsert": {"swept_to": today.isoformat()}}
+            await self.db[SCHEDULER].update_one({"_id": "cursor"}, first, upsert=True)
+        elif was < today.isoformat():
+            await self.db[SCHEDULER].update_one({"_id": "cursor", "swept_to": was},
+                                                {"$set": {"swept_to": today.isoformat()}})
+
+
+def _open_milestones(f: dict, end: date) -> list[dict]:
+    """A file's milestones due by `end` and not completed, as work-list rows."""
+    items = []
+    for c in f.get("classes", {}).values():
+        for m in c["milestones"].values():
+            if m["status"] == "completed" or date.fromisoformat(m["due_on"]) > end:
+                continue
+            have = {e["role"] for e in m["evaluations"]}
+            overdue = m["status"] == "overdue"
+            items.append({
+                "cadre_id": f["cadre_id"], "name": f.get("name", ""), "unit": f.get("unit", ""),
+                "class_id": c["class_id"], "month": m["month"], "focus": m["focus"], "due_on": m["due_on"],
+                "status": "overdue" if overdue else "due", "status_name": "已逾期" if overdue else "待完成",
+                "missing_roles": [r for r in m["required_roles"] if r not in have],
+                "mentor": (c.get("mentor") or {}).get("name"),
+            })
+    return items

@@ -1,0 +1,228 @@
+"""Records' read side: the only module of the service that touches its collections
+(besides the projections that write them), and the figures computed from them on read
+(completeness, the weekly group review, the monthly summary, the rankings).
+
+Every read model is read by `_id` (point reads): FerretDB 1.24 uses an index only for
+`_id` equality (shared/store.py), so projections.py keys each document by what is read.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from typing import Any
+
+from shared.auth import Principal
+from shared.contracts.records import CORE_ROLES, RECORDER_ROLES
+from shared.errors import Forbidden, NotFound
+from shared.projection import public
+from services.records.projections import fk, trainee_key, unfk, week_key
+
+Doc = dict[str, Any]
+ROSTER = "records_roster"      # one per class: selection's roster, teaching's sessions
+CLASS = "records_class"        # one per class: recorders, scheme, notes, coverage, totals
+TRAINEE = "records_trainee"    # one per class and trainee: records, sheets, final comment, attendance
+WEEK = "records_week"          # one per class and week: that week's score sheets
+READERS = ("party_school", "org_department", "recorder")
+MANAGERS = ("party_school", "org_department")
+
+
+class Reads:
+    def __init__(self, db) -> None:
+        self.db = db
+
+    async def _doc(self, collection: str, doc_id: str) -> Doc | None:
+        doc = await self.db[collection].find_one({"_id": doc_id})
+        return public(doc) if doc else None
+
+    async def roster(self, who: Principal, class_id: str) -> Doc:
+        """The class's roster (records' own copy of selection's facts), jurisdiction checked."""
+        doc = await self.db[ROSTER].find_one({"_id": class_id})
+        if doc is None or "title" not in doc:
+            raise NotFound(f"班次 {class_id} 不存在（或尚未从选调服务同步），请先确认班次编号。",
+                           code="class_not_found")
+        who.require_covers(doc["jurisdiction"])
+        return doc
+
+    async def klass(self, class_id: str) -> Doc | None:
+        return await self._doc(CLASS, class_id)
+
+    async def scores_exist(self, class_id: str) -> bool:
+        return bool(((await self.klass(class_id)) or {}).get("weeks"))
+
+    async def class_view(self, who: Principal, class_id: str, roles=READERS) -> tuple[Doc, Doc | None]:
+        """Roster and class docs, for a reader of the right role and jurisdiction; a
+        recorder reads only the classes they record for (or recorded for)."""
+        who.require_role(*roles)
+        roster = public(await self.roster(who, class_id))
+        klass = await self.klass(class_id)
+        history = (klass or {}).get("history", [])
+        if who.role == "recorder" and not any(h["person_id"] == who.user_id for h in history):
+            raise Forbidden(f"您不是班次 {class_id} 的纪实人员，无权查看。", code="not_a_recorder")
+        return roster, klass
+
+    async def trainee_file(self, class_id: str, cadre_id: str, roster: Doc) -> Doc:
+        doc = await self._doc(TRAINEE, trainee_key(class_id, cadre_id))
+        if doc is None:
+            if fk(cadre_id) not in roster.get("trainees", {}):
+                raise NotFound(f"班次 {class_id} 没有学员 {cadre_id}。", code="trainee_not_found")
+            doc = {"class_id": class_id, "cadre_id": cadre_id, "records": [], "sheets": [], "attended": {},
+                   "absent": {}}
+        return doc
+
+    # -- what the routes answer --------------------------------------------------------
+    async def recorders(self, who: Principal, class_id: str) -> Doc:
+        _, klass = await self.class_view(who, class_id)
+        return {"class_id": class_id, "current": list((klass or {}).get("recorders", {}).values()),
+                "history": (klass or {}).get("history", [])}
+
+    async def records(self, who: Principal, class_id: str, cadre_id: str) -> Doc:
+        roster, _ = await self.class_view(who, class_id)
+        f = await self.trainee_file(class_id, cadre_id, roster)
+        return {"class_id": class_id, "cadre_id": cadre_id, "records": f["records"]}
+
+    async def record(self, who: Principal, class_id: str, cadre_id: str, record_id: str) -> Doc:
+        for rec in (await self.records(who, class_id, cadre_id))["records"]:
+            if rec["record_id"] == record_id:
+                return rec
+        raise NotFound(f"纪实记录 {record_id} 不存在（或尚未同步）。", code="record_not_found")
+
+    async def completeness(self, who: Principal, class_id: str, as_of: date, days: int) -> tuple[Doc, Doc]:
+        """The completeness check, and the roster (whose title names the spreadsheet)."""
+        roster, klass = await self.class_view(who, class_id)
+        return completeness(roster, klass, as_of, days), roster
+
+    async def scheme(self, who: Principal, class_id: str) -> Doc:
+        _, klass = await self.class_view(who, class_id)
+        if not (klass or {}).get("scheme"):
+            raise NotFound("本班尚未设置量化考核方案。", code="no_scheme")
+        return klass["scheme"]
+
+    async def weekly_review(self, who: Principal, class_id: str, monday: date) -> Doc:
+        roster, klass = await self.class_view(who, class_id)
+        week_doc = await self._doc(WEEK, week_key(class_id, monday.isoformat()))
+        return weekly_review(roster, klass, week_doc, monday)
+
+    async def monthly_summary(self, who: Principal, class_id: str, month: str) -> Doc:
+        roster, klass = await self.class_view(who, class_id)
+        weeks = [w for w in (klass or {}).get("weeks", []) if w.startswith(month)]
+        docs = [d for w in weeks if (d := await self._doc(WEEK, week_key(class_id, w)))]
+        return monthly_summary(roster, klass, docs, month)
+
+    async def ranking(self, who: Principal, class_id: str) -> tuple[Doc, Doc]:
+        """The rankings, and the roster (whose title names the spreadsheet)."""
+        roster, klass = await self.class_view(who, class_id)
+        return ranking(roster, klass), roster
+
+    async def supervision(self, who: Principal, class_id: str) -> Doc:
+        _, klass = await self.class_view(who, class_id, MANAGERS)
+        return {"class_id": class_id, "notes": (klass or {}).get("notes", [])}
+
+    async def trainee_sheet(self, who: Principal, class_id: str,
+                            cadre_id: str) -> tuple[Doc, Doc | None, Doc]:
+        """What the record form and the portrait are made of (documents.gather)."""
+        roster, klass = await self.class_view(who, class_id, MANAGERS)
+        return roster, klass, await self.trainee_file(class_id, cadre_id, roster)
+
+
+# -- figures computed on read (pure) ---------------------------------------------------------
+def active_trainees(roster: Doc) -> dict[str, Doc]:
+    """Confirmed, not withdrawn trainees by cadre id (field names are stored escaped)."""
+    return {unfk(k): t for k, t in (roster.get("trainees") or {}).items() if t.get("status") == "confirmed"}
+
+
+def completeness(roster: Doc, klass: Doc | None, as_of: date, days: int) -> Doc:
+    """Per trainee, which of the three core roles recorded nothing in (as_of - days, as_of]."""
+    since = as_of - timedelta(days=days - 1)
+    coverage = (klass or {}).get("coverage", {})
+    rows = []
+    for cid, t in sorted(active_trainees(roster).items()):
+        last = coverage.get(fk(cid), {})
+        missing = [r for r in CORE_ROLES if not (since.isoformat() <= last.get(r, "") <= as_of.isoformat())]
+        if missing:
+            rows.append({"cadre_id": cid, "name": t["name"], "group": t.get("group", ""),
+                         "missing_roles": missing, "missing_role_names": [RECORDER_ROLES[r] for r in missing],
+                         "last_recorded": {r: last.get(r) for r in CORE_ROLES}})
+    return {"class_id": roster.get("class_id"), "as_of": as_of.isoformat(), "days": days,
+            "since": since.isoformat(),
+            "trainees": len(active_trainees(roster)), "uncovered": rows}
+
+
+def scheme_groups(scheme: Doc | None) -> dict[str, list[Doc]]:
+    groups: dict[str, list[Doc]] = defaultdict(list)
+    for item in (scheme or {}).get("items", []):
+        groups[item["group"]].append(item)
+    return dict(groups)
+
+
+def group_points(points: dict[str, float], scheme: Doc | None) -> dict[str, float]:
+    """Points per scheme group (理论学习 / 党性修养和学风 / 能力素质 ...)."""
+    out = {g: 0.0 for g in scheme_groups(scheme)}
+    item_group = {i["item_id"]: i["group"] for i in (scheme or {}).get("items", [])}
+    for item_id, p in points.items():
+        g = item_group.get(item_id, "其他")
+        out[g] = round(out.get(g, 0.0) + p, 2)
+    return out
+
+
+def rank(rows: list[Doc], field: str = "total") -> list[Doc]:
+    """Competition ranking (1, 1, 3): equal totals share a place."""
+    ordered = sorted(rows, key=lambda r: (-r[field], r["cadre_id"]))
+    place, last = 0, None
+    for i, r in enumerate(ordered, start=1):
+        if r[field] != last:
+            place, last = i, r[field]
+        r["rank"] = place
+    return ordered
+
+
+def _rows(roster: Doc, points_by_cadre: dict[str, dict[str, float]], scheme: Doc | None) -> list[Doc]:
+    rows = []
+    for cid, t in active_trainees(roster).items():
+        pts = points_by_cadre.get(fk(cid), {})
+        rows.append({"cadre_id": cid, "name": t["name"], "group": t.get("group", ""),
+                     "by_group": group_points(pts, scheme), "total": round(sum(pts.values()), 2)})
+    return rows
+
+
+def by_study_group(rows: list[Doc]) -> list[Doc]:
+    groups: dict[str, list[Doc]] = defaultdict(list)
+    for r in rows:
+        groups[r["group"] or "未分组"].append(dict(r))
+    return [{"group": g, "trainees": rank(members),
+             "average": round(sum(m["total"] for m in members) / len(members), 2)}
+            for g, members in sorted(groups.items())]
+
+
+def ranking(roster: Doc, klass: Doc | None) -> Doc:
+    scheme = (klass or {}).get("scheme")
+    rows = _rows(roster, (klass or {}).get("totals", {}), scheme)
+    return {"class_id": roster.get("class_id"), "weeks": (klass or {}).get("weeks", []),
+            "class_ranking": rank([dict(r) for r in rows]), "study_groups": by_study_group(rows)}
+
+
+def weekly_review(roster: Doc, klass: Doc | None, week_doc: Doc | None, week: date) -> Doc:
+    scheme = (klass or {}).get("scheme")
+    rows = _rows(roster, (week_doc or {}).get("points", {}), scheme)
+    scorers = (week_doc or {}).get("scorers", {})
+    notes = (week_doc or {}).get("notes", {})
+    for r in rows:
+        r["scored_by"] = scorers.get(fk(r["cadre_id"]), [])
+        r["notes"] = notes.get(fk(r["cadre_id"]), [])
+    return {"class_id": roster.get("class_id"), "week": week.isoformat(),
+            "unscored": sorted(r["name"] for r in rows if not r["scored_by"]),
+            "study_groups": by_study_group(rows)}
+
+
+def monthly_summary(roster: Doc, klass: Doc | None, week_docs: list[Doc], month: str) -> Doc:
+    scheme = (klass or {}).get("scheme")
+    summed: dict[str, dict[str, float]] = defaultdict(dict)
+    weeks = []
+    for wd in week_docs:
+        weeks.append(wd["week"])
+        for cid, pts in wd.get("points", {}).items():
+            for item, p in pts.items():
+                summed[cid][item] = summed[cid].get(item, 0.0) + p
+    rows = _rows(roster, summed, scheme)
+    return {"class_id": roster.get("class_id"), "month": month, "weeks": sorted(weeks),
+            "class_ranking": rank([dict(r) for r in rows]), "study_groups": by_study_group(rows)}

@@ -1,0 +1,182 @@
+"""Follow-up's handlers and scheduler over the in-memory ports (shared/memory.py), no
+server: given graduations teaching sent and past commands, when the scheduler ticks on a
+FixedClock or a command goes through `Handlers`, then the events appended and what
+`Reads` answers once the projections have folded them."""
+
+import asyncio
+from datetime import date
+
+import pytest
+
+from services.followup.domain import questions_for, trainee_stream
+from services.followup.handlers import Handlers
+from services.followup.projections import PROJECTIONS
+from services.followup.reads import Reads
+from services.followup.scheduler import Scheduler
+from shared.auth import Principal
+from shared.commands import CommandHandler, Context
+from shared.contracts.teaching import TraineeGraduated
+from shared.errors import DomainError, Forbidden, NotFound
+from shared.events import Actor
+from shared.memory import FixedClock, MemoryDatabase, MemoryEventStore
+
+CODE = "371428"
+GRADUATED = date(2026, 1, 15)
+DEPT = Principal(user_id="org-1", name="李干事", role="org_department", jurisdiction=CODE)
+ZHANG = Principal(user_id="a", name="张三", role="trainee", jurisdiction=CODE)
+UNIT = Principal(user_id="u-1", name="县发改局办公室", role="unit", jurisdiction=CODE, unit="县发改局")
+MENTOR = Principal(user_id="m-1", name="王局长", role="mentor", jurisdiction=CODE)
+OTHER_MENTOR = Principal(user_id="m-2", name="赵局长", role="mentor", jurisdiction=CODE)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def ctx(who: Principal) -> Context:
+    return Context(actor=who.actor, jurisdiction=who.jurisdiction, correlation_id="c-1")
+
+
+def graduations(class_id: str, trainees: dict[str, str]) -> list:
+    """What teaching's topic brings: the class's trainees graduated."""
+    events = [TraineeGraduated(class_id=class_id, cadre_id=c, name=n, unit="县发改局", graduated_on=GRADUATED,
+                               hours=48.0, attendance_rate=1.0, class_title="中青年干部培训班")
+              for c, n in trainees.items()]
+    teaching = Context(actor=Actor(user_id="t", name="教务", role="party_school"), jurisdiction=CODE,
+                       correlation_id="t")
+    return CommandHandler.envelopes(f"teaching-{class_id}", 0, events, teaching)
+
+
+class World:
+    def __init__(self) -> None:
+        self.store = MemoryEventStore()
+        self.db = MemoryDatabase()
+        self.given = graduations("k1", {"a": "张三", "b": "李四"})
+        self.clock = FixedClock(GRADUATED)
+        self.h = Handlers(CommandHandler(self.store), Reads(self.db), self.clock)
+        self.scheduler = Scheduler(self.h, CODE)
+        self.sync()
+
+    def sync(self) -> None:
+        """The projector's work: the read models folded again from all events (the
+        scheduler's own reminders and cursor stay)."""
+        for p in PROJECTIONS:
+            self.db.collections.pop(p.collection, None)
+            self.db.load(p, self.given + self.store.all_events())
+
+    def on(self, day: date) -> None:
+        """The clock reaches `day`; the scheduler ticks; the projector catches up."""
+        self.clock.day = day
+        run(self.scheduler.tick())
+        self.sync()
+
+    def types(self, cadre_id: str) -> list[str]:
+        return [e.type for e in run(self.store.read_stream(trainee_stream("k1", cadre_id)))]
+
+
+def scores(month: int, value: float = 90) -> dict[str, float]:
+    return {k: value for k in questions_for(month)}
+
+
+def test_a_graduate_is_planned_by_the_class_plan():
+    w = World()
+    assert run(w.h.plan(DEPT, "k1"))["default"] is True
+    run(w.h.set_plan(ctx(DEPT), DEPT, "k1", [3, 1], 7))
+    assert run(w.h.plan(DEPT, "k1")) == {"class_id": "k1", "months": [1, 3], "grace_days": 7,
+                                         "default": False}
+    with pytest.raises(Forbidden):
+        run(w.h.set_plan(ctx(ZHANG), ZHANG, "k1", [1], 7))
+    w.on(GRADUATED)
+    assert w.types("a") == ["MilestoneScheduled"] * 2
+    file = run(w.h.reads.trainee_file(ZHANG, "a"))
+    assert [(m["month"], m["due_on"], m["status"]) for m in file["classes"][0]["milestones"].values()] == [
+        (1, "2026-02-15", "scheduled"), (3, "2026-04-15", "scheduled")]
+
+
+def test_milestones_fall_due_on_their_day_once():
+    w = World()
+    w.on(GRADUATED)
+    w.on(date(2026, 2, 14))
+    assert "MilestoneDue" not in w.types("a")
+    w.on(date(2026, 2, 15))
+    w.on(date(2026, 2, 16))             # a later tick adds nothing
+    assert w.types("a").count("MilestoneDue") == 1 and w.types("b").count("MilestoneDue") == 1
+    wl = run(w.h.reads.worklist(DEPT, date(2026, 2, 16)))
+    assert (wl["due"], wl["overdue"]) == (2, 0)
+
+
+def test_an_evaluation_is_submitted_once_and_the_last_one_completes_the_milestone():
+    w = World()
+    w.on(GRADUATED)
+    with pytest.raises(DomainError) as early:
+        run(w.h.evaluate(ctx(ZHANG), ZHANG, "k1", "a", 1, "self", None, scores(1), "有收获。"))
+    assert early.value.code == "not_due_yet"
+    w.on(date(2026, 2, 16))
+    first = run(w.h.evaluate(ctx(ZHANG), ZHANG, "k1", "a", 1, "self", None, scores(1), "有收获。"))
+    again = run(w.h.evaluate(ctx(ZHANG), ZHANG, "k1", "a", 1, "self", None, scores(1), "有收获。"))
+    assert [e.event_id for e in again] == [e.event_id for e in first]       # a retry: the same answer
+    with pytest.raises(DomainError) as twice:
+        run(w.h.evaluate(ctx(ZHANG), ZHANG, "k1", "a", 1, "self", None, scores(1, 60), "改主意了。"))
+    assert twice.value.code == "already_evaluated"
+    with pytest.raises(Forbidden):      # only the trainee evaluates themself
+        run(w.h.evaluate(ctx(UNIT), UNIT, "k1", "a", 1, "self", None, scores(1), ""))
+    run(w.h.evaluate(ctx(UNIT), UNIT, "k1", "a", 1, "colleague", "钱同事", scores(1, 80), "踏实。"))
+    done = run(w.h.evaluate(ctx(UNIT), UNIT, "k1", "a", 1, "unit_leader", "孙局长", scores(1, 70), "肯干。"))
+    assert [e.type for e in done] == ["EvaluationSubmitted", "MilestoneCompleted"]
+    assert done[-1].payload["average_score"] == 80.0 and done[-1].payload["on_time"] is True
+    w.sync()
+    effect = run(w.h.reads.class_effect(DEPT, "k1"))
+    assert (effect["milestones_due"], effect["milestones_completed"], effect["scores_by_month"]) == (
+        2, 1, {"1": 80.0})
+
+
+def test_a_milestone_past_its_grace_is_overdue_once_and_names_who_is_missing():
+    w = World()
+    w.on(GRADUATED)
+    w.on(date(2026, 2, 16))
+    run(w.h.evaluate(ctx(ZHANG), ZHANG, "k1", "a", 1, "self", None, scores(1), "有收获。"))
+    w.on(date(2026, 3, 1))               # grace of 14 days: the 1st of March is the last day
+    assert "MilestoneOverdue" not in w.types("a")
+    w.on(date(2026, 3, 2))
+    w.on(date(2026, 3, 3))
+    overdue = [e for e in run(w.store.read_stream(trainee_stream("k1", "a"))) if e.type == "MilestoneOverdue"]
+    assert len(overdue) == 1 and overdue[0].payload["missing_roles"] == ["colleague", "unit_leader"]
+    wl = run(w.h.reads.worklist(DEPT, date(2026, 3, 3)))
+    assert [(i["cadre_id"], i["status_name"]) for i in wl["items"]] == [("a", "已逾期"), ("b", "已逾期")]
+
+
+def test_the_mentor_and_only_the_mentor_records_the_mentoring_tasks():
+    w = World()
+    w.on(GRADUATED)
+    run(w.h.assign_mentor(ctx(DEPT), DEPT, "k1", "a", MENTOR.user_id, MENTOR.name, "县发改局局长"))
+    with pytest.raises(Forbidden) as other:
+        run(w.h.complete_mentor_task(ctx(OTHER_MENTOR), OTHER_MENTOR, "k1", "a", "core_decision", "会议纪要",
+                                     "表现好"))
+    assert other.value.code == "not_the_mentor"
+    envs = run(w.h.complete_mentor_task(ctx(MENTOR), MENTOR, "k1", "a", "core_decision", "党组会议纪要",
+                                        "能提出有见地的意见。"))
+    assert [e.type for e in envs] == ["MentorTaskCompleted"]
+    with pytest.raises(DomainError) as again:
+        run(w.h.complete_mentor_task(ctx(MENTOR), MENTOR, "k1", "a", "core_decision", "再来一次", "同上"))
+    assert again.value.code == "task_done"
+    w.sync()
+    file = run(w.h.reads.trainee_file(MENTOR, "a"))
+    assert list(file["classes"][0]["tasks"]) == ["core_decision"]
+    with pytest.raises(Forbidden):       # not their mentee's file
+        run(w.h.reads.trainee_file(MENTOR, "b"))
+
+
+def test_outcomes_of_a_class_with_graduates_and_their_endorsements():
+    w = World()
+    with pytest.raises(NotFound):
+        run(w.h.report_outcome(ctx(DEPT), DEPT, "k9", None, "report", "乡村振兴调研报告", ["a"]))
+    envs = run(w.h.report_outcome(ctx(DEPT), DEPT, "k1", "o-1", "report", "乡村振兴调研报告", ["a", "b"]))
+    assert [e.type for e in envs] == ["OutcomeReported"]
+    w.clock.day = date(2026, 5, 10)
+    with pytest.raises(DomainError) as future:
+        run(w.h.endorse_outcome(ctx(DEPT), DEPT, "o-1", "approval", "县委书记", date(2026, 5, 11), "可推广"))
+    assert future.value.code == "endorsed_in_future"
+    run(w.h.endorse_outcome(ctx(DEPT), DEPT, "o-1", "approval", "县委书记", date(2026, 5, 9), "可推广"))
+    w.sync()
+    outcomes = run(w.h.reads.class_effect(DEPT, "k1"))["outcomes"]
+    assert (outcomes["reports"], outcomes["approvals"], outcomes["endorsed"]) == (1, 1, 1)
