@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from services.workbench import handlers, oidc
 from services.workbench.service import create_app
-from services.workbench.sessions import SESSIONS, SessionStore
+from services.workbench.sessions import LOGINS, SESSIONS, SWEEP_EVERY, SessionStore
 from services.workbench.settings import WorkbenchSettings
 from shared.errors import Unauthenticated
 from shared.memory import MemoryDatabase
@@ -93,6 +93,21 @@ def test_a_session_is_in_the_store_under_a_hash_of_its_id_and_outlives_the_proce
     assert run(again.get(s.sid)).user.name == "甲"
     run(again.end(s.sid))
     assert run(SessionStore(db, idle_seconds=300).get(s.sid)) is None
+
+
+def test_idle_sessions_and_stale_logins_are_swept_from_the_store_at_a_later_login():
+    db = MemoryDatabase()
+    store = SessionStore(db, idle_seconds=300)
+    user = oidc.user_of({"sub": "u", "name": "甲", "role": "unit", "jurisdiction": "371428"})
+    tokens = oidc.Tokens("a", "r", None, time.time() + 300, None)
+    old = run(store.create(user, tokens, now=1000))
+    run(store.begin_login("v", "n", "/", now=1000))
+    later = 1000 + SWEEP_EVERY + 1
+    kept = run(store.create(user, tokens, now=later))
+    run(store.begin_login("v", "n", "/", now=later))
+    assert len(db[SESSIONS].docs) == 1 and run(store.get(kept.sid, now=later)) is not None
+    assert run(store.get(old.sid, now=later)) is None
+    assert [d["started"] for d in db[LOGINS].docs.values()] == [later]
 
 
 @pytest.mark.parametrize("value, want", [("/queue?x=1", "/queue?x=1"), ("//evil.example/", "/"),
