@@ -20,6 +20,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
 
 from shared.errors import GanxunError
 from shared.ids import new_id
@@ -94,6 +95,15 @@ def create_app(settings: WorkbenchSettings | None = None, db: Any = None) -> Fas
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
         return JSONResponse({"code": "invalid_input", "message": "请求格式有误。", "field": None}, 422)
+
+    @app.exception_handler(PyMongoError)
+    async def store_down(request: Request, exc: PyMongoError):
+        """The session store cannot be reached: say so in Chinese (503), never a bare 500."""
+        log.warning("sessions.store_unavailable", error=repr(exc))
+        message = "登录会话存储暂时无法访问，请稍后再试。"
+        if request.url.path.startswith("/auth/") and request.method == "GET":
+            return HTMLResponse(_login_problem(message), status_code=503)
+        return JSONResponse({"code": "store_unavailable", "message": message, "field": None}, 503)
 
     @app.get("/healthz", tags=["运维"], summary="存活检查")
     async def healthz():

@@ -235,6 +235,22 @@ def test_unknown_service_and_logout(client):
     assert client.get("/api/me").status_code == 401
 
 
+def test_a_store_that_does_not_answer_is_a_chinese_503_not_a_500(client):
+    from pymongo.errors import ServerSelectionTimeoutError
+
+    _login(client)
+
+    async def down(*args, **kwargs):
+        raise ServerSelectionTimeoutError("127.0.0.1:27018: connection refused")
+
+    client.db[SESSIONS].find_one = down
+    r = client.get("/api/me")
+    assert r.status_code == 503 and r.json()["code"] == "store_unavailable" and "会话存储" in r.json()["message"]
+    client.db["logins"].insert_one = down
+    r = client.get("/auth/login")
+    assert r.status_code == 503 and "会话存储" in r.text and "重新登录" in r.text
+
+
 def test_a_replayed_callback_shows_a_chinese_page(client):
     r = client.get("/auth/callback", params={"state": "nope", "code": "abc"})
     assert r.status_code == 401 and "登录请求已过期或无效" in r.text and "重新登录" in r.text
