@@ -68,7 +68,8 @@ def handlers(request: Request) -> Handlers:
 
 async def _view(h: Handlers, who: Principal, jurisdiction: str | None, year: str | None,
                 hours_policy: int) -> dict:
-    """The overview a JSON request and its spreadsheet both show."""
+    """The overview as the spreadsheet shows it: the same `overview_of` the JSON route
+    renders, which caches its rendering per roll-up version."""
     code = check_viewer(who, jurisdiction)
     return overview_of(await h.reads.current(), code, _year(year), _policy(hours_policy))
 
