@@ -15,7 +15,7 @@ store once, in chunks of 40. The queries are then measured against that store:
   (1) HTTP, a real `python -m services.dashboard --components api,rollup` process:
       GET /api/overview for the province (roll-up of all counties), for a county
       (drill-down to its classes), and GET /api/classes/{id} (a class's trainees);
-  (2) in process, `handlers.overview` with the roll-up's per-county sums dropped
+  (2) in process, `reads.overview` with the roll-up's per-county sums dropped
       before every call (the worst case: every county changed since the last view).
 
     .venv/bin/python -m bench.dashboard [--counties 100] [--cadres 20000] [--queries 300]
@@ -53,8 +53,7 @@ from shared.contracts import records as rec
 from shared.contracts import selection as sel
 from shared.contracts import teaching as tea
 from shared.events import Actor, Envelope
-from services.dashboard import handlers, projections
-from services.dashboard import rollup as ru
+from services.dashboard import projections, reads
 
 PROVINCE = "710000"  # outside tests.support.random_county's provinces: no test shares its topics
 ACTOR = Actor(user_id="bench", name="基准", role="admin")
@@ -223,7 +222,7 @@ async def main() -> None:
     proc, c, took = await start()
     print(f"  首次启动（尚无计数镜像，全量读取投影文档）：就绪后首个省级查询共 {took:.1f} s")
     t0 = time.monotonic()
-    while await db[ru.COUNTERS].count_documents({}) < docs:
+    while await db[reads.COUNTERS].count_documents({}) < docs:
         await asyncio.sleep(1)
     print(f"  计数镜像 dash_counters 写满 {docs:,} 条，又用 {time.monotonic() - t0:.1f} s")
     await c.aclose()
@@ -256,17 +255,17 @@ async def main() -> None:
                await timed("/api/overview", {"year": "all", "jurisdiction": county}))
         report("班次钻取 GET /api/classes/{id}（50 名学员）",
                await timed(f"/api/classes/{county}-k3", {}))
-        r = ru.Rollup()
-        await ru.load(r, db)
+        loaded = reads.Reads(db)
+        r = await loaded.current()
         cold = []
         for _ in range(args.queries):
             r._class_sums.clear()
             r._cadre_sums.clear()
             s = time.perf_counter()
-            handlers.overview(r, PROVINCE, 2026, 110)
+            reads.overview(r, PROVINCE, 2026, 110)
             cold.append((time.perf_counter() - s) * 1000)
         print("进程内，每次先清空各县汇总缓存（最坏情况）：")
-        report("省级汇总 handlers.overview（冷）", cold)
+        report("省级汇总 reads.overview（冷）", cold)
         print(f"共 {events:,} 个事件，{docs:,} 个文档。")
     finally:
         await c.aclose()

@@ -238,10 +238,11 @@ def services_down() -> None:
 WORKBENCH_PORT = 8110
 
 
-def workbench_up(ports: dict[str, int], port: int = WORKBENCH_PORT) -> None:
+def workbench_up(ports: dict[str, int], uri: str, port: int = WORKBENCH_PORT) -> None:
     """The web workbench (services/workbench): its pages built when missing or stale, then
     started in front of the four services, logging in at the identity provider
-    (GANXUN_WORKBENCH_ISSUER, by default the local Keycloak's realm)."""
+    (GANXUN_WORKBENCH_ISSUER, by default the local Keycloak's realm), its login sessions
+    kept in the store at `uri`."""
     import subprocess
 
     from deploy.local.process import REPO_ROOT
@@ -253,6 +254,7 @@ def workbench_up(ports: dict[str, int], port: int = WORKBENCH_PORT) -> None:
     proc = _service_proc("workbench")
     env = {f"GANXUN_WORKBENCH_{n.upper()}_URL": f"http://127.0.0.1:{ports[n]}"
            for n in ("selection", "teaching", "records", "followup")}
+    env["GANXUN_WORKBENCH_MONGODB_URI"] = uri
     if not os.environ.get("GANXUN_WORKBENCH_ISSUER"):      # the issuer the services trust
         env["GANXUN_WORKBENCH_ISSUER"] = os.environ.get("GANXUN_OIDC_ISSUER") or _keycloak().issuer
     saved = json.loads(_up_file().read_text(encoding="utf-8"))
@@ -274,7 +276,7 @@ def cmd_up(args) -> None:
     try:
         bootstrap, uri = servers_up(args.kafka_port, args.store_port, args.keycloak_port)
         services_up(bootstrap, uri, args.jurisdictions, ports)
-        workbench_up(ports, ports["workbench"])
+        workbench_up(ports, uri, ports["workbench"])
     except ServerError as exc:
         raise SystemExit(f"启动失败：{exc}") from None
     from shared.auth import ensure_dev_keys, issue_token

@@ -312,6 +312,23 @@ class MemoryCollection:
         self.docs[doc["_id"]] = doc
         return _Result(matched_count=0 if target is None else 1)
 
+    async def bulk_write(self, ops: list, ordered: bool = True) -> _Result:
+        """PyMongo's write models (ReplaceOne, UpdateOne, DeleteOne, InsertOne), one by one."""
+        from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
+        matched = 0
+        for op in ops:
+            if isinstance(op, ReplaceOne):
+                matched += (await self.replace_one(op._filter, op._doc, upsert=bool(op._upsert))).matched_count
+            elif isinstance(op, UpdateOne):
+                matched += (await self.update_one(op._filter, op._doc, upsert=bool(op._upsert))).matched_count
+            elif isinstance(op, DeleteOne):
+                await self.delete_one(op._filter)
+            elif isinstance(op, InsertOne):
+                await self.insert_one(op._doc)
+            else:
+                raise NotImplementedError(f"MemoryCollection does not know {type(op).__name__}")
+        return _Result(matched_count=matched)
+
     async def delete_one(self, flt: dict) -> _Result:
         for k, d in list(self.docs.items()):
             if matches(d, flt):

@@ -6,23 +6,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
-from services.accounts import handlers
-from services.accounts.directory import Directory, KeycloakDirectory, KeycloakSettings
-from services.accounts.domain import (
-    CreateAccount,
-    DisableAccount,
-    EnableAccount,
-    Manager,
-    ResetPassword,
-    may_manage,
-    valid_code,
-)
-from shared.api import context, principal, runtime
+from services.accounts.domain import CreateAccount, DisableAccount, EnableAccount, Manager, ResetPassword
+from services.accounts.handlers import Handlers
+from shared.api import context, principal
 from shared.auth import ROLES, Principal
 from shared.commands import Context
-from shared.errors import Forbidden, NotFound
-from shared.projection import public
-from shared.runtime import Runtime
 
 ROLE_HELP = "角色：" + "、".join(f"{k} {v}" for k, v in ROLES.items())
 USERNAME = PathParam(..., min_length=3, max_length=64, description="用户名")
@@ -62,136 +50,77 @@ class PasswordIn(BaseModel):
     temporary: bool = Field(True, description="下次登录时须修改密码")
 
 
-def directory(request: Request) -> Directory:
-    """The identity provider's accounts, made once per app (GANXUN_ACCOUNTS_* settings)."""
-    d = getattr(request.app.state, "directory", None)
-    if d is None:
-        d = request.app.state.directory = KeycloakDirectory(KeycloakSettings())
-    return d
+def handlers(request: Request) -> Handlers:
+    return request.app.state.handlers
 
 
 def manager(who: Principal) -> Manager:
     return Manager(role=who.role, jurisdiction=who.jurisdiction, unit=who.unit)
 
 
-def _served(rt: Runtime, code: str) -> None:
-    if not rt.settings.serves(code):
-        raise Forbidden(
-            f"本账号服务（辖区 {rt.settings.deployment}）不管理辖区 {code} 的账号。",
-            code="wrong_deployment",
-            field="jurisdiction",
-        )
+router = APIRouter(tags=["账号"])
+H = Depends(handlers)
 
 
-def routes() -> APIRouter:
-    r = APIRouter(tags=["账号"])
+@router.post("/accounts", status_code=201, summary="开通账号（管理员；本辖区及下级，不超出本人可授予的角色）")
+async def create(body: AccountIn, who: Principal = Depends(principal), ctx: Context = Depends(context),
+                 h: Handlers = H):
+    command = CreateAccount(
+        by=manager(who),
+        username=body.username,
+        name=body.name,
+        role=body.role,
+        jurisdiction=body.jurisdiction or who.jurisdiction,
+        unit=body.unit,
+        person_id=body.person_id,
+        temporary_password=body.temporary_password,
+    )
+    return await h.create_account(ctx, command, body.password)
 
-    @r.post("/accounts", status_code=201, summary="开通账号（管理员；本辖区及下级，不超出本人可授予的角色）")
-    async def create(
-        body: AccountIn,
-        who: Principal = Depends(principal),
-        ctx: Context = Depends(context),
-        rt: Runtime = Depends(runtime),
-        d: Directory = Depends(directory),
-    ):
-        code = body.jurisdiction or who.jurisdiction
-        command = CreateAccount(
-            by=manager(who),
-            username=body.username,
-            name=body.name,
-            role=body.role,
-            jurisdiction=code,
-            unit=body.unit,
-            person_id=body.person_id,
-            temporary_password=body.temporary_password,
-        )
-        may_manage(command.by, command.role, valid_code(code), command.unit)  # the rules speak first
-        _served(rt, code)
-        return await handlers.create_account(rt.commands, d, ctx, command, body.password)
 
-    @r.post("/accounts/trainees", status_code=201, summary="为干部名册中的干部一步开通学员账号")
-    async def trainee(
-        body: TraineeIn,
-        who: Principal = Depends(principal),
-        ctx: Context = Depends(context),
-        rt: Runtime = Depends(runtime),
-        d: Directory = Depends(directory),
-    ):
-        cadre = await rt.db["accounts_cadres"].find_one({"_id": body.cadre_id})
-        if cadre is not None:
-            _served(rt, cadre["jurisdiction"])
-        return await handlers.trainee_for_cadre(
-            rt.commands,
-            d,
-            ctx,
-            manager(who),
-            cadre,
-            body.cadre_id,
-            body.username,
-            body.password,
-            body.temporary_password,
-        )
+@router.post("/accounts/trainees", status_code=201, summary="为干部名册中的干部一步开通学员账号")
+async def trainee(body: TraineeIn, who: Principal = Depends(principal), ctx: Context = Depends(context),
+                  h: Handlers = H):
+    return await h.trainee_for_cadre(ctx, manager(who), body.cadre_id, body.username, body.password,
+                                     body.temporary_password)
 
-    @r.post("/accounts/{username}/disable", summary="停用账号（停用后不能再登录，已有会话结束）")
-    async def disable(
-        body: DisableIn,
-        username: str = USERNAME,
-        who: Principal = Depends(principal),
-        ctx: Context = Depends(context),
-        rt: Runtime = Depends(runtime),
-        d: Directory = Depends(directory),
-    ):
-        changed = await handlers.disable_account(
-            rt.commands, d, ctx, DisableAccount(manager(who), username, body.reason)
-        )
-        return {"username": username, "enabled": False, "changed": changed}
 
-    @r.post("/accounts/{username}/enable", summary="重新启用账号")
-    async def enable(
-        username: str = USERNAME,
-        who: Principal = Depends(principal),
-        ctx: Context = Depends(context),
-        rt: Runtime = Depends(runtime),
-        d: Directory = Depends(directory),
-    ):
-        changed = await handlers.enable_account(rt.commands, d, ctx, EnableAccount(manager(who), username))
-        return {"username": username, "enabled": True, "changed": changed}
+async def _set_enabled(h: Handlers, ctx: Context, command: DisableAccount | EnableAccount) -> dict:
+    """One body for both routes: the answer says the state now and whether this call changed it."""
+    changed = await h.set_enabled(ctx, command)
+    return {"username": command.username, "enabled": isinstance(command, EnableAccount), "changed": changed}
 
-    @r.post("/accounts/{username}/password", summary="重置密码（不填则生成一次性临时密码）")
-    async def password(
-        body: PasswordIn,
-        username: str = USERNAME,
-        who: Principal = Depends(principal),
-        ctx: Context = Depends(context),
-        rt: Runtime = Depends(runtime),
-        d: Directory = Depends(directory),
-    ):
-        return await handlers.reset_password(
-            rt.commands, d, ctx, ResetPassword(manager(who), username, body.temporary), body.password
-        )
 
-    @r.get("/accounts", summary="账号列表（按辖区、单位、角色；单位管理员只看本单位）")
-    async def list_accounts(
-        jurisdiction: str | None = Query(
-            None, min_length=6, max_length=6, description="行政区划代码（含下级）"
-        ),
-        unit: str | None = Query(None, max_length=100, description="单位"),
-        role: str | None = Query(None, max_length=32, description=ROLE_HELP),
-        who: Principal = Depends(principal),
-        rt: Runtime = Depends(runtime),
-    ):
-        query = handlers.list_filter(manager(who), jurisdiction, unit, role)
-        docs = await rt.db["accounts"].find(query).sort("_id", 1).to_list(length=5000)
-        return {"count": len(docs), "accounts": [public(d) for d in docs]}
+@router.post("/accounts/{username}/disable", summary="停用账号（停用后不能再登录，已有会话结束）")
+async def disable(body: DisableIn, username: str = USERNAME, who: Principal = Depends(principal),
+                  ctx: Context = Depends(context), h: Handlers = H):
+    return await _set_enabled(h, ctx, DisableAccount(manager(who), username, body.reason))
 
-    @r.get("/accounts/{username}", summary="一个账号")
-    async def one(
-        username: str = USERNAME, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)
-    ):
-        doc = await rt.db["accounts"].find_one({"_id": username})
-        if doc is None:
-            raise NotFound(f"没有用户名为 {username} 的账号。", code="account_not_found")
-        handlers.list_filter(manager(who), doc["jurisdiction"], doc.get("unit"), None)
-        return public(doc)
 
-    return r
+@router.post("/accounts/{username}/enable", summary="重新启用账号")
+async def enable(username: str = USERNAME, who: Principal = Depends(principal),
+                 ctx: Context = Depends(context), h: Handlers = H):
+    return await _set_enabled(h, ctx, EnableAccount(manager(who), username))
+
+
+@router.post("/accounts/{username}/password", summary="重置密码（不填则生成一次性临时密码）")
+async def password(body: PasswordIn, username: str = USERNAME, who: Principal = Depends(principal),
+                   ctx: Context = Depends(context), h: Handlers = H):
+    return await h.reset_password(ctx, ResetPassword(manager(who), username, body.temporary), body.password)
+
+
+@router.get("/accounts", summary="账号列表（按辖区、单位、角色；单位管理员只看本单位）")
+async def list_accounts(
+    jurisdiction: str | None = Query(None, min_length=6, max_length=6, description="行政区划代码（含下级）"),
+    unit: str | None = Query(None, max_length=100, description="单位"),
+    role: str | None = Query(None, max_length=32, description=ROLE_HELP),
+    who: Principal = Depends(principal),
+    h: Handlers = H,
+):
+    docs = await h.accounts(manager(who), jurisdiction, unit, role)
+    return {"count": len(docs), "accounts": docs}
+
+
+@router.get("/accounts/{username}", summary="一个账号")
+async def one(username: str = USERNAME, who: Principal = Depends(principal), h: Handlers = H):
+    return await h.account(manager(who), username)

@@ -16,13 +16,15 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from shared import jurisdiction as jur
 from shared import xlsx
-from shared.api import principal, runtime
+from shared.api import principal
 from shared.auth import Principal
 from shared.errors import DomainError
 from shared.events import utcnow
-from shared.runtime import Runtime
-from services.dashboard import export, handlers
+from services.dashboard import export
 from services.dashboard.domain import DEFAULT_HOURS_POLICY, HOURS_STEP
+from services.dashboard.handlers import Handlers
+from services.dashboard.reads import check_viewer
+from services.dashboard.reads import overview as overview_of
 
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {
@@ -57,91 +59,107 @@ YEAR = Query(None, description="统计年份，如 2026；all 为全部年份；
 POLICY = Query(DEFAULT_HOURS_POLICY, description="年度学时标准（学时，10 的整数倍）")
 JURISDICTION = Query(None, description="行政区划代码（省、市或县）；不填为令牌所属辖区")
 
+router = APIRouter(tags=["省级看板"])
 
-def routes() -> APIRouter:
-    r = APIRouter(tags=["省级看板"])
 
-    @r.get("/", include_in_schema=False)
-    async def page():
-        return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+def handlers(request: Request) -> Handlers:
+    return request.app.state.handlers
 
-    @r.get("/static/{path:path}", include_in_schema=False)
-    async def static(path: str):
-        if path not in STATIC_FILES:
-            return Response("未找到", status_code=404, media_type="text/plain; charset=utf-8")
-        return FileResponse(STATIC / path, media_type=STATIC_FILES[path],
-                            headers={"Cache-Control": "public, max-age=3600"})
 
-    @r.get("/api/overview", summary="辖区看板：合计与下级（县并列或县内班次）")
-    async def overview(jurisdiction: str | None = JURISDICTION, year: str | None = YEAR,
-                       hours_policy: int = POLICY, who: Principal = Depends(principal),
-                       rt: Runtime = Depends(runtime)):
-        code = handlers.check_viewer(who, jurisdiction)
-        y, policy = _year(year), _policy(hours_policy)
-        r_ = await handlers.rollup_of(rt)
-        # Rendered once per change: the province view is ~100 rows, and FastAPI's own
-        # encoding of it would cost more than computing it.
-        body = r_.view((code, y, policy), lambda: json.dumps(handlers.overview(r_, code, y, policy),
-                                                            ensure_ascii=False).encode())
-        return Response(body, media_type="application/json")
+async def _view(h: Handlers, who: Principal, jurisdiction: str | None, year: str | None,
+                hours_policy: int) -> dict:
+    """The overview as the spreadsheet shows it: the same `overview_of` the JSON route
+    renders, which caches its rendering per roll-up version."""
+    code = check_viewer(who, jurisdiction)
+    return overview_of(await h.reads.current(), code, _year(year), _policy(hours_policy))
 
-    @r.get("/api/status", summary="看板状态：汇总是否已载入、是否已与投影核对")
-    async def status(who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        handlers.check_viewer(who, None)
-        r_ = await handlers.rollup_of(rt)
-        return {"live": r_.live, "reconciled": r_.reconciled, "classes": len(r_.classes),
-                "cadre_buckets": len(r_.buckets), "version": r_.version}
 
-    @r.get("/api/classes/{class_id}", summary="班次钻取：学员明细（姓名仅组织部、党校可见）")
-    async def class_detail(class_id: str, hours_policy: int = POLICY, who: Principal = Depends(principal),
-                           rt: Runtime = Depends(runtime)):
-        return await handlers.class_detail(rt, who, class_id, _policy(hours_policy))
+@router.get("/", include_in_schema=False)
+async def page():
+    return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
 
-    @r.get("/api/export.xlsx", summary="导出当前视图（Excel）")
-    async def export_view(jurisdiction: str | None = JURISDICTION, year: str | None = YEAR,
-                          hours_policy: int = POLICY, who: Principal = Depends(principal),
-                          rt: Runtime = Depends(runtime)):
-        code = handlers.check_viewer(who, jurisdiction)
-        view = handlers.overview(await handlers.rollup_of(rt), code, _year(year), _policy(hours_policy))
-        return xlsx.response(export.workbook(view), export.filename(view), fallback=export.FALLBACK)
 
-    @r.get("/api/classes/{class_id}/export.xlsx", summary="导出班次学员明细（Excel）")
-    async def export_class(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        detail = await handlers.class_detail(rt, who, class_id, DEFAULT_HOURS_POLICY)
-        name = f"干训看板_班次_{detail['title']}.xlsx"
-        return xlsx.response(export.class_workbook(detail), name, fallback=export.FALLBACK)
+@router.get("/static/{path:path}", include_in_schema=False)
+async def static(path: str):
+    if path not in STATIC_FILES:
+        return Response("未找到", status_code=404, media_type="text/plain; charset=utf-8")
+    return FileResponse(STATIC / path, media_type=STATIC_FILES[path],
+                        headers={"Cache-Control": "public, max-age=3600"})
 
-    @r.get("/api/stream", summary="实时推送（SSE）：辖区数据变化时发送 update 事件",
-           description="EventSource 不能带请求头，令牌以 access_token 查询参数传入（仅此接口）。")
-    async def stream(request: Request, access_token: str = Query(..., description="登录令牌"),
-                     jurisdiction: str | None = JURISDICTION, rt: Runtime = Depends(runtime)):
-        who = await rt.verifier.averify(f"Bearer {access_token}")
-        code = handlers.check_viewer(who, jurisdiction)
-        prefix = jur.prefix(code)
-        r_ = await handlers.rollup_of(rt)
-        queue = r_.subscribe()
 
-        async def events():
-            try:
-                yield "retry: 1000\nevent: ready\ndata: {}\n\n"
-                while not await request.is_disconnected():
-                    try:
-                        codes = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
-                    except TimeoutError:
-                        if not r_.live:
-                            await handlers.rollup_of(rt)
-                        yield ": heartbeat\n\n"
-                        continue
-                    await asyncio.sleep(COALESCE_SECONDS)
-                    while not queue.empty():
-                        codes = codes | queue.get_nowait()
-                    mine = sorted(c for c in codes if c.startswith(prefix))
-                    if mine:
-                        yield f"event: update\ndata: {json.dumps({'codes': mine})}\n\n"
-            finally:
-                r_.unsubscribe(queue)
+H = Depends(handlers)
 
-        return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
-    return r
+@router.get("/api/overview", summary="辖区看板：合计与下级（县并列或县内班次）")
+async def overview(jurisdiction: str | None = JURISDICTION, year: str | None = YEAR,
+                   hours_policy: int = POLICY, who: Principal = Depends(principal), h: Handlers = H):
+    code = check_viewer(who, jurisdiction)
+    y, policy = _year(year), _policy(hours_policy)
+    r = await h.reads.current()
+    # Rendered once per change: the province view is ~100 rows, and FastAPI's own
+    # encoding of it would cost more than computing it.
+    body = r.view((code, y, policy),
+                  lambda: json.dumps(overview_of(r, code, y, policy), ensure_ascii=False).encode())
+    return Response(body, media_type="application/json")
+
+
+@router.get("/api/status", summary="看板状态：汇总是否已载入、是否已与投影核对")
+async def status(who: Principal = Depends(principal), h: Handlers = H):
+    check_viewer(who, None)
+    r = await h.reads.current()
+    return {"live": r.live, "reconciled": r.reconciled, "classes": len(r.classes),
+            "cadre_buckets": len(r.buckets), "version": r.version}
+
+
+@router.get("/api/classes/{class_id}", summary="班次钻取：学员明细（姓名仅组织部、党校可见）")
+async def class_detail(class_id: str, hours_policy: int = POLICY, who: Principal = Depends(principal),
+                       h: Handlers = H):
+    return await h.reads.class_detail(who, class_id, _policy(hours_policy))
+
+
+@router.get("/api/export.xlsx", summary="导出当前视图（Excel）")
+async def export_view(jurisdiction: str | None = JURISDICTION, year: str | None = YEAR,
+                      hours_policy: int = POLICY, who: Principal = Depends(principal), h: Handlers = H):
+    view = await _view(h, who, jurisdiction, year, hours_policy)
+    return xlsx.response(export.workbook(view), export.filename(view), fallback=export.FALLBACK)
+
+
+@router.get("/api/classes/{class_id}/export.xlsx", summary="导出班次学员明细（Excel）")
+async def export_class(class_id: str, who: Principal = Depends(principal), h: Handlers = H):
+    detail = await h.reads.class_detail(who, class_id, DEFAULT_HOURS_POLICY)
+    name = f"干训看板_班次_{detail['title']}.xlsx"
+    return xlsx.response(export.class_workbook(detail), name, fallback=export.FALLBACK)
+
+
+@router.get("/api/stream", summary="实时推送（SSE）：辖区数据变化时发送 update 事件",
+            description="EventSource 不能带请求头，令牌以 access_token 查询参数传入（仅此接口）。")
+async def stream(request: Request, access_token: str = Query(..., description="登录令牌"),
+                 jurisdiction: str | None = JURISDICTION, h: Handlers = H):
+    who = await request.app.state.runtime.verifier.averify(f"Bearer {access_token}")
+    code = check_viewer(who, jurisdiction)
+    prefix = jur.prefix(code)
+    r = await h.reads.current()
+    queue = r.subscribe()
+
+    async def events():
+        try:
+            yield "retry: 1000\nevent: ready\ndata: {}\n\n"
+            while not await request.is_disconnected():
+                try:
+                    codes = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                except TimeoutError:
+                    if not r.live:
+                        await h.reads.current()
+                    yield ": heartbeat\n\n"
+                    continue
+                await asyncio.sleep(COALESCE_SECONDS)
+                while not queue.empty():
+                    codes = codes | queue.get_nowait()
+                mine = sorted(c for c in codes if c.startswith(prefix))
+                if mine:
+                    yield f"event: update\ndata: {json.dumps({'codes': mine})}\n\n"
+        finally:
+            r.unsubscribe(queue)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

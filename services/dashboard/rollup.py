@@ -16,24 +16,22 @@ documents, written in the background every half second). A start reads that, the
 reconciles in the background against the projection documents: any document whose
 `_rev` differs from its mirrored counters (a crash between a projection write and
 the mirror's flush, or a rebuilt projection) replaces them.
+
+The store's side (reading the mirror and the projection documents, writing the mirror)
+is in reads.py; this module only counts.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pymongo import DeleteOne, ReplaceOne
 
 from shared import jurisdiction as jur
-from shared import store
 from services.dashboard import domain
-
-COUNTERS = "dash_counters"
-CLASS_FIELDS = {"n": 1, "c": 1, "jurisdiction": 1, "class_id": 1, "title": 1, "starts_on": 1, "ends_on": 1, "_rev": 1}
-BUCKET_FIELDS = {"n": 1, "jurisdiction": 1, "_rev": 1}
 
 
 @dataclass
@@ -216,76 +214,51 @@ class Rollup:
         self._dirty.clear()
         return ops
 
+    def pending(self) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+        """What the next `take_dirty` will write: copies, kept by the caller in case the write fails."""
+        return set(self._dirty), set(self._deleted)
 
-async def flush(rollup: Rollup, db) -> int:
-    dirty, deleted = set(rollup._dirty), set(rollup._deleted)
-    ops = rollup.take_dirty()
-    try:
-        # One operation per command, as every bulk write here (see shared/store.py).
-        await store.bulk_write(db[COUNTERS], ops)
-    except Exception:
-        # Written again on the next flush (a replace is idempotent); what changed since stays dirty too.
-        rollup._dirty |= {k for k in dirty if k[0] == "class" and k[1] in rollup.classes
-                          or k[0] == "bucket" and k[1] in rollup.buckets}
-        rollup._deleted |= deleted
-        raise
-    return len(ops)
+    def mirror_failed(self, dirty: set[tuple[str, str]], deleted: set[tuple[str, str]]) -> None:
+        """Written again on the next flush (a replace is idempotent); what changed since stays dirty too."""
+        self._dirty |= {k for k in dirty if k[0] == "class" and k[1] in self.classes
+                        or k[0] == "bucket" and k[1] in self.buckets}
+        self._deleted |= deleted
 
-
-async def load(rollup: Rollup, db) -> None:
-    """The mirrored counters (fast); the full projection documents only if there is no mirror yet."""
-    mirrored = 0
-    async for d in db[COUNTERS].find({}):
-        mirrored += 1
-        if d["kind"] == "class":
-            rollup.put_class(ClassEntry(d["class_id"], d["jurisdiction"], d["title"], d["starts_on"], d["ends_on"],
-                                        d["counts"], d["rev"]), mirror=False)
-        else:
-            rollup.put_bucket(BucketEntry(d["bucket_id"], d["jurisdiction"], d["counts"], d["rev"]), mirror=False)
-    if not mirrored:
-        await reconcile(rollup, db)
-    rollup.loaded_at = time.monotonic()
-
-
-async def reconcile(rollup: Rollup, db) -> int:
-    """Reads every projection document's counters. The documents are the truth: where
-    one's `_rev` differs from what the roll-up holds (a crash before the mirror's flush,
-    or a rebuilt projection) it replaces it, and counters whose document is gone are
-    dropped — except what the writer reported since this process started, which is
-    newer than anything read here. Returns how many entries changed."""
-    changed: set[str] = set()
-    seen: set[tuple[str, str]] = set()
-    count = 0
-    scans = (("class", "dash_classes", CLASS_FIELDS, class_entry, rollup.classes, rollup.put_class,
-              lambda e: e.class_id),
-             ("bucket", "dash_cadres", BUCKET_FIELDS, bucket_entry, rollup.buckets, rollup.put_bucket,
-              lambda e: e.bucket_id))
-    for kind, collection, fields, make, held, put, key in scans:
-        async for doc in db[collection].find({}, fields):
-            entry = make(doc)
-            seen.add((kind, key(entry)))
-            if (kind, key(entry)) in rollup._observed:
-                continue
-            current = held.get(key(entry))
-            if current is None or current.rev != entry.rev:
-                changed.add(put(entry, force=True) or "")
+    # -- reconciling with the projection documents ------------------------------------
+    def reconcile(self, classes: Iterable[ClassEntry], buckets: Iterable[BucketEntry]) -> int:
+        """The projection documents' counters, as read now. The documents are the truth:
+        where one's `_rev` differs from what the roll-up holds (a crash before the
+        mirror's flush, or a rebuilt projection) it replaces it, and counters whose
+        document is gone are dropped — except what the writer reported since this process
+        started, which is newer than anything read here. Returns how many entries changed."""
+        changed: set[str] = set()
+        seen: set[tuple[str, str]] = set()
+        count = 0
+        scans = (("class", classes, self.classes, self.put_class, lambda e: e.class_id),
+                 ("bucket", buckets, self.buckets, self.put_bucket, lambda e: e.bucket_id))
+        for kind, entries, held, put, key in scans:
+            for entry in entries:
+                seen.add((kind, key(entry)))
+                if (kind, key(entry)) in self._observed:
+                    continue
+                current = held.get(key(entry))
+                if current is None or current.rev != entry.rev:
+                    changed.add(put(entry, force=True) or "")
+                    count += 1
+        for kind, held in (("class", self.classes), ("bucket", self.buckets)):
+            for doc_id in [i for i in held if (kind, i) not in seen and (kind, i) not in self._observed]:
+                changed.add(self.remove(kind, doc_id))
                 count += 1
-    for kind, held in (("class", rollup.classes), ("bucket", rollup.buckets)):
-        for doc_id in [i for i in held if (kind, i) not in seen and (kind, i) not in rollup._observed]:
-            changed.add(rollup.remove(kind, doc_id))
-            count += 1
-    changed.discard("")
-    rollup.reconciled = True
-    rollup.notify(changed)
-    return count
+        changed.discard("")
+        self.reconciled = True
+        self.notify(changed)
+        return count
 
-
-async def reload(rollup: Rollup, db) -> None:
-    """A fresh copy from the mirror, for an API process that runs without the projectors."""
-    fresh = Rollup()
-    await load(fresh, db)
-    for name in ("classes", "buckets", "_class_sums", "_cadre_sums", "_by_county_classes", "_by_county_buckets",
-                 "loaded_at"):
-        setattr(rollup, name, getattr(fresh, name))
-    rollup.version += 1
-    rollup.notify(set(rollup._by_county_classes) | set(rollup._by_county_buckets))
+    def replace_with(self, fresh: Rollup) -> None:
+        """Take a freshly loaded copy's counters (an API process without the projectors),
+        keeping this one's listeners, and tell them everything may have changed."""
+        for name in ("classes", "buckets", "_class_sums", "_cadre_sums", "_by_county_classes",
+                     "_by_county_buckets", "loaded_at"):
+            setattr(self, name, getattr(fresh, name))
+        self.version += 1
+        self.notify(set(self._by_county_classes) | set(self._by_county_buckets))

@@ -1,20 +1,31 @@
-"""The dashboard's definition: what the runtime composes."""
+"""The dashboard's definition and bootstrap: what the runtime composes."""
 
 import asyncio
 
 import structlog
 
-from shared.runtime import Runtime, ServiceDefinition
-from services.dashboard import api, handlers, rollup
+from shared.runtime import Adapters, Runtime, ServiceDefinition
+from services.dashboard import api
+from services.dashboard.handlers import Handlers
 from services.dashboard.projections import PROJECTIONS
+from services.dashboard.reads import Reads
+
+FLUSH_SECONDS = 0.5
+
+
+def bootstrap(a: Adapters) -> Handlers:
+    """The dashboard has no commands: its handlers are its reads over its own database."""
+    return Handlers(reads=Reads(a.db))
 
 
 async def keep_rollup(rt: Runtime, stop: asyncio.Event) -> None:
-    """Loads the in-memory roll-up at start (from the mirrored counters), reconciles it
-    with the projection documents in the background, and mirrors changed counters
-    every half second (rollup.py says why)."""
-    r = await handlers.rollup_of(rt)
-    reconciling = asyncio.create_task(rollup.reconcile(r, rt.db))
+    """Has the roll-up follow this process's projection writers, loads it at start (from
+    the mirrored counters), reconciles it with the projection documents in the
+    background, and mirrors changed counters every half second (rollup.py says why)."""
+    reads: Reads = rt.handlers.reads
+    reads.follow(p.writer for p in rt.projectors)
+    await reads.current()
+    reconciling = asyncio.create_task(reads.reconcile())
     reconciling.add_done_callback(_report)
     try:
         while not stop.is_set():
@@ -22,7 +33,7 @@ async def keep_rollup(rt: Runtime, stop: asyncio.Event) -> None:
                 await asyncio.wait_for(stop.wait(), FLUSH_SECONDS)
             except TimeoutError:
                 pass
-            await rollup.flush(r, rt.db)
+            await reads.flush()
     finally:
         reconciling.cancel()
 
@@ -37,14 +48,13 @@ def _report(task: asyncio.Task) -> None:
         log.info("dashboard.reconciled", newer_than_mirror=task.result())
 
 
-FLUSH_SECONDS = 0.5
-
 DEFINITION = ServiceDefinition(
     name="dashboard",
     title="省级看板 · 训前训中训后汇总（省 → 市 → 县 → 班次 → 学员）",
     description="读取四个服务在 Kafka 上的事件（ganxun.<服务>.<行政区划代码>），按行政区划逐级汇总，"
                 "网页实时更新（SSE），可导出 Excel。看板自身不发布事件。",
     projections=PROJECTIONS,
-    routes=api.routes,
+    routes=api.router,
+    compose=bootstrap,
     workers={"rollup": keep_rollup},
 )

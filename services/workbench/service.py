@@ -1,14 +1,16 @@
 """The workbench service (工作台): the built web app, the login, and the forwarding.
 
 Unlike the four services it keeps no events and reads no topics, so it is composed
-here rather than by shared.runtime: one HTTP client, the identity provider, the
-sessions, the routes of api.py, and the web app's files with a fallback to its
-index page for the app's own paths.
+here rather than by shared.runtime: `bootstrap` makes its handlers from one HTTP client,
+the identity provider and the session store (in the workbench's own database); the app
+adds the routes of api.py and the web app's files, with a fallback to its index page
+for the app's own paths.
 """
 
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import structlog
@@ -17,10 +19,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
 
 from shared.errors import GanxunError
 from shared.ids import new_id
-from services.workbench import api
+from services.workbench import api, oidc
+from services.workbench.handlers import Handlers
+from services.workbench.sessions import SessionStore
 from services.workbench.settings import WorkbenchSettings
 
 log = structlog.get_logger("workbench")
@@ -37,14 +43,29 @@ NOT_BUILT = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>�
 会自动构建）。</p></body></html>"""
 
 
-def create_app(settings: WorkbenchSettings | None = None) -> FastAPI:
+def bootstrap(settings: WorkbenchSettings, http: httpx.AsyncClient, db: Any) -> Handlers:
+    return Handlers(settings, http, oidc.Provider(settings.issuer, settings.client_id, http),
+                    SessionStore(db, settings.idle_minutes * 60))
+
+
+def create_app(settings: WorkbenchSettings | None = None, db: Any = None) -> FastAPI:
+    """The app; `db` is the sessions' database (by default the settings' store; the unit
+    tests give shared.memory's)."""
     settings = settings or WorkbenchSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        async with httpx.AsyncClient(timeout=15.0) as http:
-            app.state.workbench = api.Workbench(settings, http)
-            yield
+        mongo = None
+        if db is None:
+            mongo = AsyncMongoClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5000)
+        try:
+            async with httpx.AsyncClient(timeout=15.0) as http:
+                store = db if mongo is None else mongo[settings.database]
+                app.state.handlers = bootstrap(settings, http, store)
+                yield
+        finally:
+            if mongo is not None:
+                await mongo.close()
 
     app = FastAPI(title="ganxun · 工作台", description="组织部、调训单位、党校的网页工作台：登录、待办、转发到各服务。",
                   version="0.1.0", lifespan=lifespan)
@@ -75,17 +96,28 @@ def create_app(settings: WorkbenchSettings | None = None) -> FastAPI:
     async def invalid(request: Request, exc: RequestValidationError):
         return JSONResponse({"code": "invalid_input", "message": "请求格式有误。", "field": None}, 422)
 
+    @app.exception_handler(PyMongoError)
+    async def store_down(request: Request, exc: PyMongoError):
+        """The session store cannot be reached: say so in Chinese (503), never a bare 500."""
+        log.warning("sessions.store_unavailable", error=repr(exc))
+        message = "登录会话存储暂时无法访问，请稍后再试。"
+        if request.url.path.startswith("/auth/") and request.method == "GET":
+            return HTMLResponse(_login_problem(message), status_code=503)
+        return JSONResponse({"code": "store_unavailable", "message": message, "field": None}, 503)
+
     @app.get("/healthz", tags=["运维"], summary="存活检查")
     async def healthz():
         return {"status": "alive", "service": "workbench"}
 
-    @app.get("/readyz", tags=["运维"], summary="就绪检查（网页已构建）")
-    async def readyz():
+    @app.get("/readyz", tags=["运维"], summary="就绪检查（网页已构建，会话存储可达）")
+    async def readyz(request: Request):
         built = (settings.dist / "index.html").exists()
-        return JSONResponse({"ready": built, "web": "ok" if built else "not built"},
-                            status_code=200 if built else 503)
+        store = await request.app.state.handlers.sessions.reachable()
+        ready = built and store == "ok"
+        return JSONResponse({"ready": ready, "web": "ok" if built else "not built", "store": store},
+                            status_code=200 if ready else 503)
 
-    app.include_router(api.routes())
+    app.include_router(api.router)
     if (settings.dist / "assets").is_dir():
         app.mount("/assets", StaticFiles(directory=settings.dist / "assets"), name="assets")
 

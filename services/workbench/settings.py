@@ -1,14 +1,15 @@
 """The workbench's settings, from the environment (GANXUN_WORKBENCH_*), with one-machine defaults.
 
-The workbench holds no data of its own: it needs the identity provider's issuer, where
-the four services answer, and where the built web app lies.
+The workbench holds no data of the work: it needs the identity provider's issuer, where
+the four services answer, where the built web app lies, and the store its login
+sessions are kept in (sessions.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WEB = Path(__file__).resolve().parent / "web"
@@ -30,6 +31,11 @@ class WorkbenchSettings(BaseSettings):
     records_url: str = "http://127.0.0.1:8103"
     followup_url: str = "http://127.0.0.1:8104"
     dist: Path = WEB / "dist"
+    # The store of the login sessions: the deployment's MongoDB-protocol store (FerretDB),
+    # the workbench's own database in it.
+    mongodb_uri: str = Field("mongodb://127.0.0.1:27018/", validation_alias=AliasChoices(
+        "GANXUN_WORKBENCH_MONGODB_URI", "GANXUN_MONGODB_URI", "MONGODB_URI"))
+    database: str = "ganxun_workbench"
     # A session ends after this long without a request, and at the latest when the
     # identity provider stops refreshing its tokens.
     idle_minutes: int = Field(120, ge=5, le=24 * 60)

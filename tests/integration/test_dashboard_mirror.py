@@ -13,6 +13,7 @@ from shared.contracts import selection as sel
 from shared.events import CATALOGUE, Actor
 from shared.ids import new_id
 from services.dashboard import rollup as ru
+from services.dashboard.reads import COUNTERS, Reads
 from services.dashboard.projections import classes
 
 pytestmark = pytest.mark.integration
@@ -40,24 +41,25 @@ async def test_a_start_reads_the_mirror_and_reconciliation_repairs_it(servers):
         # the projection: class k1 at revision 3 with 2 trainees
         await db["dash_classes"].insert_one({**_class_doc("110101", "k1", 2), "_rev": 3})
         # a stale mirror: k1 still at revision 2 with 1 trainee, and k9 whose document is gone
-        stale = ru.Rollup()
-        stale.put_class(ru.class_entry({**_class_doc("110101", "k1", 1), "_rev": 2}))
-        stale.put_class(ru.class_entry({**_class_doc("110101", "k9", 5), "_rev": 1}))
-        await ru.flush(stale, db)
+        stale = Reads(db)
+        stale.rollup.put_class(ru.class_entry({**_class_doc("110101", "k1", 1), "_rev": 2}))
+        stale.rollup.put_class(ru.class_entry({**_class_doc("110101", "k9", 5), "_rev": 1}))
+        await stale.flush()
 
-        r = ru.Rollup()
-        await ru.load(r, db)
+        reads = Reads(db)
+        r = reads.rollup
+        await reads.load(r)
         assert {i: (e.rev, e.counts["confirmed"]) for i, e in r.classes.items()} == {"k1": (2, 1), "k9": (1, 5)}
         queue = r.subscribe()
-        assert await ru.reconcile(r, db) == 2
+        assert await reads.reconcile() == 2
         assert {i: (e.rev, e.counts["confirmed"]) for i, e in r.classes.items()} == {"k1": (3, 2)}
         assert queue.get_nowait() == {"110101"}  # the page is told
-        await ru.flush(r, db)
-        mirror = {d["_id"]: d async for d in db[ru.COUNTERS].find({})}
+        await reads.flush()
+        mirror = {d["_id"]: d async for d in db[COUNTERS].find({})}
         assert set(mirror) == {"class|k1"} and mirror["class|k1"]["rev"] == 3
         # what the writer reported in this process is newer than what a scan reads
         r.observer("classes")([{**_class_doc("110101", "k1", 3), "_rev": 4}])
-        assert await ru.reconcile(r, db) == 0 and r.classes["k1"].counts["confirmed"] == 3
+        assert await reads.reconcile() == 0 and r.classes["k1"].counts["confirmed"] == 3
     finally:
         await client.drop_database(db.name)
         await client.close()

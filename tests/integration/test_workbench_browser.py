@@ -34,11 +34,16 @@ def shots() -> Path:
 
 
 class WorkbenchProcess:
-    """`python -m services.workbench` on a free port, pointed at Keycloak and the services."""
+    """`python -m services.workbench` on a free port, pointed at Keycloak and the services,
+    keeping its sessions in a database of its own in the test's store."""
 
-    def __init__(self, issuer: str, services: dict[str, str], log: Path) -> None:
+    def __init__(self, issuer: str, services: dict[str, str], log: Path, store: str) -> None:
+        from shared.ids import new_id
+
         self.port = free_port()
+        self.database = f"t_workbench_{new_id()[-10:]}"
         self.env = {"GANXUN_WORKBENCH_ISSUER": issuer, "GANXUN_WORKBENCH_HTTP_PORT": str(self.port),
+                    "GANXUN_WORKBENCH_MONGODB_URI": store, "GANXUN_WORKBENCH_DATABASE": self.database,
                     **{f"GANXUN_WORKBENCH_{k.upper()}_URL": v for k, v in services.items()}}
         self.log = log
         self.proc: subprocess.Popen | None = None
@@ -97,7 +102,7 @@ async def log_in(browser, wb: WorkbenchProcess, username: str, shot: str | None 
 
 
 @pytest.fixture(scope="module")
-def roles_world(identity, tmp_path_factory):
+def roles_world(identity, servers, tmp_path_factory):
     from tests.support import random_county
 
     county = random_county()
@@ -115,7 +120,7 @@ def roles_world(identity, tmp_path_factory):
     # no services behind it here: each page then says, in Chinese, that the service cannot be reached
     closed = {name: f"http://127.0.0.1:{free_port()}"
               for name in ("selection", "teaching", "records", "followup")}
-    wb = WorkbenchProcess(identity.issuer, closed, log).start()
+    wb = WorkbenchProcess(identity.issuer, closed, log, servers.mongodb).start()
     yield wb, county, names
     wb.stop()
 
@@ -157,6 +162,36 @@ async def test_each_role_logs_in_through_keycloak_and_sees_its_own_menu(roles_wo
                 assert r.status == 401
                 assert not page.errors, page.errors
                 await page.context.close()
+        finally:
+            await browser.close()
+
+
+async def test_a_restarted_workbench_keeps_everyone_logged_in(roles_world):
+    """Issue 17: the sessions are in the store, so restarting the workbench process logs
+    nobody out; logging out afterwards still ends the session."""
+    from playwright.async_api import async_playwright
+
+    wb, county, names = roles_world
+    username, name, _role, _unit = names["school"]
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = await log_in(browser, wb, username)
+            before = await (await page.request.get(wb.url + "/api/me")).json()
+            wb.stop()
+            wb.start()                                   # a new process on the same port and store
+            r = await page.request.get(wb.url + "/api/me")
+            assert r.status == 200, await r.text()
+            after = await r.json()
+            assert (after["name"], after["jurisdiction"], after["csrf_token"]) == (
+                name, county, before["csrf_token"])
+            await page.reload()
+            await page.wait_for_selector("[data-test=who]")   # the page opens logged in, no login page
+            assert name in await page.inner_text("[data-test=who]")
+            await page.click("[data-test=logout]")
+            await page.wait_for_selector("[data-test=login]")
+            assert (await page.request.get(wb.url + "/api/me")).status == 401
+            assert not page.errors, page.errors
         finally:
             await browser.close()
 
@@ -226,7 +261,7 @@ def county_world(identity, servers, tmp_path_factory):
             assert time.monotonic() < deadline, f"{proc.settings.service} never accepted Keycloak's token"
             time.sleep(2)
     wb = WorkbenchProcess(identity.issuer, {"selection": procs[0].url, "teaching": procs[1].url},
-                          folder / "workbench.log").start()
+                          folder / "workbench.log", servers.mongodb).start()
     yield wb, county, folder, servers
     wb.stop()
     for p in procs:

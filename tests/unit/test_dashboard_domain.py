@@ -14,7 +14,7 @@ from shared.events import CATALOGUE, Actor
 from services.dashboard import domain
 from services.dashboard.projections import bucket_of, cadres, classes
 from services.dashboard.rollup import Rollup
-from services.dashboard.handlers import overview
+from services.dashboard.reads import overview
 
 COUNTY = "371402"
 CTX = Context(actor=Actor(user_id="u", name="测试", role="admin"), jurisdiction=COUNTY, correlation_id="c")

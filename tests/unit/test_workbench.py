@@ -1,11 +1,13 @@
 """The workbench's own pieces, without servers: PKCE, reading the user from a token,
-sessions and login states, and the routes' CSRF, redirect and forwarding rules (the
-identity provider and a service stand in as httpx transports: handler-layer fakes).
+sessions and login states (over shared.memory's database), and the routes' CSRF,
+redirect and forwarding rules (the identity provider and a service stand in as httpx
+transports: handler-layer fakes).
 The real login through Keycloak and the real services is in
 tests/integration/test_workbench_browser.py."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -16,11 +18,12 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-from services.workbench import api, oidc
+from services.workbench import handlers, oidc
 from services.workbench.service import create_app
-from services.workbench.sessions import SessionStore
+from services.workbench.sessions import LOGINS, SESSIONS, SWEEP_EVERY, SessionStore
 from services.workbench.settings import WorkbenchSettings
 from shared.errors import Unauthenticated
+from shared.memory import MemoryDatabase
 
 
 def test_pkce_challenge_is_the_s256_of_the_verifier():
@@ -54,28 +57,63 @@ def test_user_from_claims_or_from_keycloak_realm_roles():
         oidc.user_of({"sub": "u3", "jurisdiction": "371428", "realm_access": {"roles": ["offline_access"]}})
 
 
+def run(coro):
+    return asyncio.run(coro)
+
+
 def test_a_login_state_is_used_once_and_expires():
-    store = SessionStore(idle_seconds=60)
-    state = store.begin_login("v", "n", "/queue", now=1000)
-    assert store.finish_login(state, now=1001).back_to == "/queue"
-    assert store.finish_login(state, now=1002) is None           # replayed
-    late = store.begin_login("v", "n", "/", now=1000)
-    assert store.finish_login(late, now=1000 + 601) is None      # older than ten minutes
+    store = SessionStore(MemoryDatabase(), idle_seconds=60)
+    state = run(store.begin_login("v", "n", "/queue", now=1000))
+    assert run(store.finish_login(state, now=1001)).back_to == "/queue"
+    assert run(store.finish_login(state, now=1002)) is None           # replayed
+    late = run(store.begin_login("v", "n", "/", now=1000))
+    assert run(store.finish_login(late, now=1000 + 601)) is None      # older than ten minutes
 
 
 def test_an_idle_session_ends():
-    store = SessionStore(idle_seconds=60)
-    s = store.create(oidc.user_of({"sub": "u", "name": "甲", "role": "unit", "jurisdiction": "371428"}),
-                     oidc.Tokens("a", "r", None, time.time() + 300, None))
-    assert store.get(s.sid, now=s.last_seen + 30) is s
-    assert store.get(s.sid, now=s.last_seen + 61) is None
-    assert store.get(s.sid) is None
+    store = SessionStore(MemoryDatabase(), idle_seconds=300)
+    s = run(store.create(oidc.user_of({"sub": "u", "name": "甲", "role": "unit", "jurisdiction": "371428"}),
+                         oidc.Tokens("a", "r", None, time.time() + 300, None)))
+    seen = run(store.get(s.sid, now=s.last_seen + 120))
+    assert (seen.user, seen.csrf, seen.tokens) == (s.user, s.csrf, s.tokens)
+    later = run(store.get(s.sid, now=s.last_seen + 400))        # idle counts from the last use, not the login
+    assert later is not None
+    assert run(store.get(s.sid, now=later.last_seen + 301)) is None
+    assert run(store.get(s.sid)) is None
+
+
+def test_a_session_is_in_the_store_under_a_hash_of_its_id_and_outlives_the_process():
+    db = MemoryDatabase()
+    s = run(SessionStore(db, idle_seconds=300).create(
+        oidc.user_of({"sub": "u", "name": "甲", "role": "unit", "jurisdiction": "371428"}),
+        oidc.Tokens("a", "r", None, time.time() + 300, None)))
+    (key,) = db[SESSIONS].docs
+    assert s.sid not in key and s.sid not in json.dumps(db[SESSIONS].docs[key])   # no cookie in the store
+    again = SessionStore(db, idle_seconds=300)                # a new process on the same store
+    assert run(again.get(s.sid)).user.name == "甲"
+    run(again.end(s.sid))
+    assert run(SessionStore(db, idle_seconds=300).get(s.sid)) is None
+
+
+def test_idle_sessions_and_stale_logins_are_swept_from_the_store_at_a_later_login():
+    db = MemoryDatabase()
+    store = SessionStore(db, idle_seconds=300)
+    user = oidc.user_of({"sub": "u", "name": "甲", "role": "unit", "jurisdiction": "371428"})
+    tokens = oidc.Tokens("a", "r", None, time.time() + 300, None)
+    old = run(store.create(user, tokens, now=1000))
+    run(store.begin_login("v", "n", "/", now=1000))
+    later = 1000 + SWEEP_EVERY + 1
+    kept = run(store.create(user, tokens, now=later))
+    run(store.begin_login("v", "n", "/", now=later))
+    assert len(db[SESSIONS].docs) == 1 and run(store.get(kept.sid, now=later)) is not None
+    assert run(store.get(old.sid, now=later)) is None
+    assert [d["started"] for d in db[LOGINS].docs.values()] == [later]
 
 
 @pytest.mark.parametrize("value, want", [("/queue?x=1", "/queue?x=1"), ("//evil.example/", "/"),
                                          ("https://evil.example/", "/"), ("/\\evil", "/"), (None, "/")])
 def test_after_login_only_a_local_path(value, want):
-    assert api._local_path(value) == want
+    assert handlers.local_path(value) == want
 
 
 # -- the routes, with the identity provider and a service as in-process transports ----------------
@@ -125,8 +163,9 @@ def client(monkeypatch):
         return real(transport=httpx.MockTransport(world.handler))
 
     monkeypatch.setattr("services.workbench.service.httpx.AsyncClient", fake_client)
-    with TestClient(create_app(settings), follow_redirects=False) as c:
-        c.world = world
+    db = MemoryDatabase()
+    with TestClient(create_app(settings, db=db), follow_redirects=False) as c:
+        c.world, c.db = world, db
         yield c
 
 
@@ -179,9 +218,11 @@ def test_a_write_without_the_csrf_token_or_from_another_site_is_refused(client):
 
 def test_an_expiring_token_is_refreshed_on_the_server(client):
     _login(client)
-    wb = client.app.state.workbench
-    (s,) = wb.sessions._sessions.values()
-    s.tokens.expires_at = time.time() + 5
+    (s,) = client.db[SESSIONS].docs.values()
+    s["tokens"]["expires_at"] = time.time() + 5
+    client.get("/api/selection/cadres")
+    assert client.world.refreshed == 1
+    assert s["tokens"]["expires_at"] > time.time() + 200      # the refreshed tokens are kept
     client.get("/api/selection/cadres")
     assert client.world.refreshed == 1
 
@@ -192,6 +233,22 @@ def test_unknown_service_and_logout(client):
     assert r.status_code == 404 and "没有名为" in r.json()["message"]
     assert client.post("/auth/logout", headers={"x-csrf-token": csrf}).status_code == 200
     assert client.get("/api/me").status_code == 401
+
+
+def test_a_store_that_does_not_answer_is_a_chinese_503_not_a_500(client):
+    from pymongo.errors import ServerSelectionTimeoutError
+
+    _login(client)
+
+    async def down(*args, **kwargs):
+        raise ServerSelectionTimeoutError("127.0.0.1:27018: connection refused")
+
+    client.db[SESSIONS].find_one = down
+    r = client.get("/api/me")
+    assert r.status_code == 503 and r.json()["code"] == "store_unavailable" and "会话存储" in r.json()["message"]
+    client.db["logins"].insert_one = down
+    r = client.get("/auth/login")
+    assert r.status_code == 503 and "会话存储" in r.text and "重新登录" in r.text
 
 
 def test_a_replayed_callback_shows_a_chinese_page(client):
