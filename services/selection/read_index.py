@@ -4,7 +4,7 @@ and reports.
 Why in memory: on FerretDB 1.24 every find but an equality on an indexed field reads
 the whole collection into FerretDB and sorts, skips and matches substrings there
 (measured at 20,000 cadres: `find().sort("name").skip(10000).limit(20)` took seconds,
-see README "At real size"); a page, a search or a count cannot be served by the store in
+services/selection/README.md, "At real size"); a page, a search or a count cannot be served by the store in
 300 ms at a county's size. The registry is small: 20,000 entries of a dozen short
 fields, ~30 MB here. So the service keeps:
 
@@ -18,7 +18,7 @@ fields, ~30 MB here. So the service keeps:
 They are kept current from the projection writers' own successful writes
 (`ProjectionWriter.observers`), so they never run ahead of the store and a clerk's
 next read shows what the projector has written. A process without the projectors (run
-with `--components api`) reloads them when older than `STALE_AFTER`. A load is one scan
+with `--components api`) reloads them when older than `reads.STALE_AFTER`. A load is one scan
 of each collection at start (the `index` worker), seconds at 20,000 cadres. reads.py
 owns the index: it loads it, follows the writers, and is its only user.
 """
@@ -35,7 +35,6 @@ from shared import jurisdiction as jur
 from services.selection.cadres import FIELDS
 from services.selection.listing import search_key, sort_by
 
-STALE_AFTER = 5.0
 MEMO_MAX = 64
 SHARED = ("gender", "unit", "rank", "category", "position", "recruited_as", "jurisdiction")
 HISTORY_FIELDS = ("last_trained_on", "hours")
