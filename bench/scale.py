@@ -119,8 +119,8 @@ class Servers:
             cluster.start()
             self.started.append(cluster)
             self.kafka = cluster.bootstrap_servers
-            self.bus = {"GANXUN_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "GANXUN_KAFKA_USERNAME": cluster.ADMIN,
-                        "GANXUN_KAFKA_PASSWORD": cluster.admin_password}
+            self.bus = {"GANXUN_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                        "GANXUN_KAFKA_USERNAME": cluster.ADMIN, "GANXUN_KAFKA_PASSWORD": cluster.admin_password}
         return self
 
     def __exit__(self, *exc) -> None:

@@ -214,8 +214,8 @@ async def coverage(as_of: date | None = Query(None, description="统计日（默
     who.require_role("org_department", "analyst")
     p = lst.checked(paging, COVERAGE_SORTS)
     as_of = as_of or await h.clock.today()
-    report, overdue = await h.reads.report(sc.coverage, "overdue", who.jurisdiction, as_of, h.settings.hours_policy,
-                                           p.sort, BY_RANK.get(p.sort or ""))
+    report, overdue = await h.reads.report(sc.coverage, "overdue", who.jurisdiction, as_of,
+                                           h.settings.hours_policy, p.sort, BY_RANK.get(p.sort or ""))
     overdue = _matching(await h.reads.searched(overdue, p.q), unit, rank)
     report["jurisdiction"] = who.jurisdiction
     if format == "xlsx":
