@@ -212,13 +212,13 @@ async def confirm_many(class_id: str, body: CadreListIn, ctx: Context = Depends(
     return _accepted(await h.confirm_many(ctx, who, class_id, body.cadre_ids))
 
 
-def _decision(path: str, summary: str, decide) -> None:
-    """A route deciding on one nomination: `decide(h, ctx, who, class_id, cadre_id, reason)`."""
-    async def route(class_id: str, cadre_id: str, body: ReasonIn | None = None,
-                    ctx: Context = Depends(context), who: Principal = Depends(principal),
-                    h: Handlers = Depends(handlers)):
-        return _accepted(await decide(h, ctx, who, class_id, cadre_id, (body or ReasonIn()).reason))
-    router.add_api_route(f"/classes/{{class_id}}/nominations/{{cadre_id}}/{path}", route, methods=["POST"],
+def _decision(path: str, summary: str, act) -> None:
+    """A route deciding on one nomination: `act(h, ctx, who, class_id, cadre_id, reason)`."""
+    async def decide(class_id: str, cadre_id: str, body: ReasonIn | None = None,
+                     ctx: Context = Depends(context), who: Principal = Depends(principal),
+                     h: Handlers = Depends(handlers)):
+        return _accepted(await act(h, ctx, who, class_id, cadre_id, (body or ReasonIn()).reason))
+    router.add_api_route(f"/classes/{{class_id}}/nominations/{{cadre_id}}/{path}", decide, methods=["POST"],
                          status_code=201, response_model=Accepted, summary=summary)
 
 
