@@ -30,8 +30,8 @@ from services.selection.domain import (
 from services.selection.reads import Reads
 from services.selection.settings import SelectionSettings
 
-CLASSES = ClassDecider()
-CADRES = CadreDecider()
+CLASS = ClassDecider()
+CADRE = CadreDecider()
 
 # Which county holds a 身份证号 is itself personal data: a refusal says "elsewhere", never where.
 ELSEWHERE = "该身份证号已登记在其他辖区的名册中，不能由本辖区登记、修改或导入（请与上级组织部门核实）"
@@ -75,7 +75,7 @@ class Handlers:
 
     async def on_class(self, ctx: Context, who: Principal, class_id: str, cmd: Any) -> list[Envelope]:
         """Any command on a class, decided on its stream within the principal's jurisdiction."""
-        return await self.commands.execute(CLASSES, stream_id(class_id), cmd, ctx, within(who))
+        return await self.commands.execute(CLASS, stream_id(class_id), cmd, ctx, within(who))
 
     async def draw_scope(self, ctx: Context, who: Principal, class_id: str, criteria: dict[str, Any]
                          ) -> tuple[list[Envelope], list[dict[str, Any]]]:
@@ -160,7 +160,7 @@ class Handlers:
 
     # -- the registry -------------------------------------------------------------------
     async def on_cadre(self, ctx: Context, who: Principal, cmd: RecordCadre | UpdateCadre) -> list[Envelope]:
-        return await self.commands.execute(CADRES, cadre_stream_id(cmd.cadre_id), cmd, ctx, _ours(who))
+        return await self.commands.execute(CADRE, cadre_stream_id(cmd.cadre_id), cmd, ctx, _ours(who))
 
     async def register(self, ctx: Context, who: Principal, raw: dict[str, Any]) -> tuple[str, list[Envelope]]:
         """登记 a cadre from a form's fields, or bring the entry of that 身份证号 up to date."""
@@ -204,7 +204,7 @@ class Handlers:
         planned = [Planned(cadre_stream_id(cid), RecordCadre(cid, record)) for _, cid, record in new]
         planned += [Planned(cadre_stream_id(cid), RecordCadre(cid, record), known.get(cid))
                     for _, cid, record in changed]
-        results = await self.commands.append_many(CADRES, planned, ctx, within(who))
+        results = await self.commands.append_many(CADRE, planned, ctx, within(who))
         registered = updated = 0
         for i, ((row, _, record), result) in enumerate(zip([*new, *changed], results)):
             if isinstance(result, Exception):
