@@ -101,6 +101,9 @@ class Servers:
     def __init__(self) -> None:
         self.kafka, self.uri = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("MONGODB_URI")
         self.started: list = []
+        # The private brokers take SASL only (deploy/local/kafka.py): the service connects
+        # as the cluster's admin. Given servers are used as the environment says.
+        self.bus: dict[str, str] = {}
 
     def __enter__(self) -> Servers:
         folder = Path(tempfile.mkdtemp(prefix="bench-scale-"))
@@ -116,6 +119,8 @@ class Servers:
             cluster.start()
             self.started.append(cluster)
             self.kafka = cluster.bootstrap_servers
+            self.bus = {"GANXUN_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                        "GANXUN_KAFKA_USERNAME": cluster.ADMIN, "GANXUN_KAFKA_PASSWORD": cluster.admin_password}
         return self
 
     def __exit__(self, *exc) -> None:
@@ -135,7 +140,9 @@ async def main() -> None:
         state = Path(tempfile.mkdtemp(prefix="bench-scale-state-"))
         private, _ = ensure_dev_keys(state / "keys")
         port = free_port()
-        env = {**os.environ, "GANXUN_STATE_DIR": str(state), "GANXUN_KAFKA_BOOTSTRAP_SERVERS": srv.kafka,
+        # GANXUN_ENV=dev: the service checks tokens with the development keys made above.
+        env = {**os.environ, **srv.bus, "GANXUN_ENV": "dev", "GANXUN_STATE_DIR": str(state),
+               "GANXUN_KAFKA_BOOTSTRAP_SERVERS": srv.kafka,
                "GANXUN_MONGODB_URI": srv.uri, "GANXUN_JURISDICTIONS": COUNTY,
                "GANXUN_DATABASE": f"bench_scale_{os.getpid()}"}
         proc = subprocess.Popen([sys.executable, "-m", "services.selection", "--port", str(port)],

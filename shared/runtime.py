@@ -45,6 +45,10 @@ class Adapters:
     db: AsyncDatabase
     clock: Clock
     settings: Settings
+    # This process's projection writers once it has started them (none without the
+    # projectors component): reads that keep an in-memory copy of a projection follow
+    # their writes (`ProjectionWriter.observers`) instead of reloading it.
+    writers: Callable[[], list[ProjectionWriter]] = lambda: []
 
 
 @dataclass
@@ -91,7 +95,8 @@ class Runtime:
         self.commands = CommandHandler(self.store, CATALOGUE, on_appended=self.relay.nudge)
         self.clock = StoreClock(self.db, movable(f"GANXUN_{definition.name.upper()}_MOVABLE_CLOCK"))
         self.handlers = None if definition.compose is None else definition.compose(
-            Adapters(commands=self.commands, db=self.db, clock=self.clock, settings=settings))
+            Adapters(commands=self.commands, db=self.db, clock=self.clock, settings=settings,
+                     writers=lambda: [p.writer for p in self.projectors]))
         self._verifier: Verifier | None = None
         self.projectors: list[Projector] = []
         self._stop = asyncio.Event()

@@ -1,5 +1,6 @@
 """HTTP routes for the cadre registry (干部名册), its import, and the rotation and
-hours reports; split from api.py to keep each file readable."""
+hours reports: the service's second router (api.py has the classes'), a file of its own
+to keep each readable."""
 
 from __future__ import annotations
 
@@ -7,27 +8,29 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from pydantic import Field
 
-from starlette.concurrency import run_in_threadpool
-
 from shared import uploads, visibility, xlsx
-from shared.api import context, principal, runtime
+from shared.api import context, principal
 from shared.auth import Principal
 from shared.commands import Context
-from shared.errors import DomainError, Forbidden, NotFound
+from shared.errors import Forbidden, NotFound
 from shared.inputs import Input
-from shared.jurisdiction import covers
 from shared.projection import public
-from shared.runtime import Runtime
 from services.selection import cadres as reg
-from services.selection import handlers, importing
+from services.selection import importing
 from services.selection import listing as lst
 from services.selection import scope as sc
 from services.selection.export import xlsx_response, yes
+from services.selection.handlers import Handlers
 
 Format = Literal["json", "xlsx"]
+router = APIRouter(tags=["干部名册与轮训学时"])
+
+
+def handlers(request: Request) -> Handlers:
+    return request.app.state.handlers
 
 
 class CadreIn(Input):
@@ -81,14 +84,6 @@ def _report_page(rows: list[dict], p: lst.Paging, role: str) -> dict[str, Any]:
     return _shown(page, p, lambda r, i: visibility.nomination(r, role, i))
 
 
-async def cadre_doc(rt: Runtime, cadre_id: str, who: Principal) -> dict[str, Any]:
-    doc = await rt.db["cadres"].find_one({"_id": cadre_id})
-    if doc is None or not covers(who.jurisdiction, doc["jurisdiction"]):
-        # Another county's cadre answers as a missing one: no hint of where it is registered.
-        raise NotFound(f"干部 {cadre_id} 不在名册中（或尚未同步）。", code="cadre_not_found")
-    return doc
-
-
 CADRE_SORTS = {"name": "姓名", "unit": "单位", "rank": "职级", "birth_date": "出生日期", "position": "职务",
                "category": "类别", "rank_since": "任现职级时间", "recruited_year": "录用年份"}
 REPORT_SORTS = {"name": "姓名", "unit": "单位", "rank": "职级"}
@@ -105,7 +100,7 @@ def unkeyed(row: dict[str, Any]) -> dict[str, Any]:
 
 def _matching(rows: list[dict], unit: str | None = None, rank: str | None = None,
               category: str | None = None) -> list[dict]:
-    """Rows of a unit / rank / category (a search is `handlers.searched`, before this)."""
+    """Rows of a unit / rank / category (a search is `Reads.searched`, before this)."""
     if not (unit or rank or category):
         return rows
     return [r for r in rows if (not unit or r.get("unit") == unit) and (not rank or r.get("rank") == rank)
@@ -116,146 +111,143 @@ CADRE_HEADERS = ["姓名", "性别", "出生日期", "身份证号", "工作单�
                  "乡镇领导经历", "录用方式", "录用年份"]
 
 
-def routes(today: Callable[[], date], policy: Callable[[], sc.HoursPolicy]) -> APIRouter:
-    r = APIRouter(tags=["干部名册与轮训学时"])
 
-    @r.post("/cadres", status_code=201, summary="登记干部（或按身份证号更新已登记的干部）")
-    async def register(body: CadreIn, ctx: Context = Depends(context), who: Principal = Depends(principal),
-                       rt: Runtime = Depends(runtime)):
-        who.require_role("org_department")
-        record, errors = reg.validate(body.model_dump(mode="json"))
-        if errors:
-            raise DomainError("；".join(errors) + "。", code="invalid_cadre")
-        cadre_id = reg.cadre_id_for(record["id_number"])
-        envs = await handlers.on_cadre(rt.commands, ctx, who, reg.RecordCadre(cadre_id, record))
-        return {"cadre_id": cadre_id, "events": [e.type for e in envs]}
 
-    @r.patch("/cadres/{cadre_id}", summary="干部信息变更（只记录变化的字段）")
-    async def update(cadre_id: str, body: CadreChanges, ctx: Context = Depends(context),
-                     who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role("org_department")
-        changes = body.model_dump(mode="json", exclude_unset=True)
-        envs = await handlers.on_cadre(rt.commands, ctx, who, reg.UpdateCadre(cadre_id, changes))
-        return {"cadre_id": cadre_id, "events": [e.type for e in envs]}
+@router.post("/cadres", status_code=201, summary="登记干部（或按身份证号更新已登记的干部）")
+async def register(body: CadreIn, ctx: Context = Depends(context), who: Principal = Depends(principal),
+                   h: Handlers = Depends(handlers)):
+    cadre_id, envs = await h.register(ctx, who, body.model_dump(mode="json"))
+    return {"cadre_id": cadre_id, "events": [e.type for e in envs]}
 
-    @r.post("/cadres/import", summary="导入干部名册（.xlsx 或 .csv）：好行导入，坏行逐行说明原因；重复导入不产生变化")
-    async def import_file(file: UploadFile = File(..., description="干部名册 .xlsx 或 .csv"),
-                          ctx: Context = Depends(context), who: Principal = Depends(principal),
-                          rt: Runtime = Depends(runtime)):
-        who.require_role("org_department")
-        content = await uploads.read(file)
-        rows = await run_in_threadpool(importing.read_rows, file.filename or "", content)
-        checked = importing.check(rows)
-        return await handlers.import_cadres(rt, ctx, who, checked)
 
-    @r.get("/cadres/template", summary="下载干部名册导入模板（.xlsx）", responses=xlsx.DOWNLOAD)
-    async def template(who: Principal = Depends(principal)):
-        who.require_role("org_department")
-        example = ["张伟", "男", "1990-05-01", "11010519900501123X", "县财政局", "科长", "副科", "经济发展",
-                   "2021-03-01", "否", "选调生", 2015]
-        return xlsx_response("干部名册导入模板", [("干部名册", importing.TEMPLATE, [example]),
-                                             ("职级表", ["职级"], [[x] for x in reg.RANKS])])
+@router.patch("/cadres/{cadre_id}", summary="干部信息变更（只记录变化的字段）")
+async def update(cadre_id: str, body: CadreChanges, ctx: Context = Depends(context),
+                 who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    envs = await h.update(ctx, who, cadre_id, body.model_dump(mode="json", exclude_unset=True))
+    return {"cadre_id": cadre_id, "events": [e.type for e in envs]}
 
-    @r.get("/cadres", summary="干部名册（分页、搜索、排序；身份证号脱敏；可导出 Excel，导出全部符合条件者）",
-           description="排序字段：" + "、".join(f"{k}（{v}）" for k, v in CADRE_SORTS.items())
-                       + "；默认按单位、姓名。q 搜索姓名或单位中包含的文字。")
-    async def list_cadres(unit: str | None = Query(None, max_length=100, description="单位（等于）"),
-                          rank: str | None = Query(None, max_length=20, description="职级（等于）"),
-                          category: str | None = Query(None, max_length=50, description="类别（等于）"),
-                          paging: dict = Depends(lst.paging_params), format: Format = "json",
-                          who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role("org_department", "unit", "analyst")
-        p = lst.checked(paging, CADRE_SORTS)
-        if who.role == "unit":
-            if not who.unit:
-                raise Forbidden("登录令牌未标明所属单位，不能以单位身份查看名册。", code="unit_missing")
-            unit = who.unit
-        ordered = await handlers.registry(rt, who.jurisdiction, None, p.sort, BY_RANK.get(p.sort or ""))
-        rows = _matching(await handlers.searched(rt, ordered, p.q), unit or None, rank, category)
 
-        def page(paging: lst.Paging) -> dict[str, Any]:
-            return _shown(lst.page_of(rows, paging, presorted=True), paging,
-                          lambda d, i: listed(d, who.role, i))
+@router.post("/cadres/import", summary="导入干部名册（.xlsx 或 .csv）：好行导入，坏行逐行说明原因；重复导入不产生变化")
+async def import_file(file: UploadFile = File(..., description="干部名册 .xlsx 或 .csv"),
+                      ctx: Context = Depends(context), who: Principal = Depends(principal),
+                      h: Handlers = Depends(handlers)):
+    who.require_role("org_department")        # before the upload is read
+    return await h.import_file(ctx, who, file.filename or "", await uploads.read(file))
 
-        if format == "xlsx":
-            docs = page(lst.everything(p))["items"]
-            return xlsx_response("干部名册", [("干部名册", CADRE_HEADERS, [
-                [d["name"], d.get("gender"), d.get("birth_date"), d.get("id_number"), d.get("unit"),
-                 d["position"], d["rank"],
-                 d["category"], d.get("rank_since"), yes(d["township_leadership"]), d.get("recruited_as"),
-                 d.get("recruited_year")] for d in docs])])
-        return page(p)
 
-    @r.get("/cadres/{cadre_id}", summary="干部信息（身份证号仅组织部可见全号）")
-    async def get_cadre(cadre_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role("org_department", "unit", "analyst")
-        doc = await cadre_doc(rt, cadre_id, who)
-        if who.role == "unit" and doc["unit"] != who.unit:
-            raise NotFound(f"干部 {cadre_id} 不在本单位名册中。", code="cadre_not_found")
-        out = listed(doc, who.role, 1)
-        if visibility.sees_number(who.role):
-            out["id_number"] = doc["id_number"]
-        return out
+@router.get("/cadres/template", summary="下载干部名册导入模板（.xlsx）", responses=xlsx.DOWNLOAD)
+async def template(who: Principal = Depends(principal)):
+    who.require_role("org_department")
+    example = ["张伟", "男", "1990-05-01", "11010519900501123X", "县财政局", "科长", "副科", "经济发展",
+               "2021-03-01", "否", "选调生", 2015]
+    return xlsx_response("干部名册导入模板", [("干部名册", importing.TEMPLATE, [example]),
+                                         ("职级表", ["职级"], [[x] for x in reg.RANKS])])
 
-    @r.get("/cadres/{cadre_id}/history", summary="干部培训档案：学时、结业班次、训后跟踪")
-    async def history(cadre_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role("org_department", "analyst")
-        doc = await cadre_doc(rt, cadre_id, who)
-        h = await rt.db["histories"].find_one({"_id": cadre_id}) or {}
-        h = public(h)
-        shown = visibility.sees_names(who.role)
-        return {"cadre_id": cadre_id, "name": doc["name"] if shown else "学员1",
-                "unit": doc["unit"] if shown else None,
-                "last_trained_on": h.get("last_trained_on"), "hours": h.get("hours", {}),
-                "class_hours": h.get("class_hours", {}), "online_hours": h.get("online_hours", {}),
-                "sessions": h.get("sessions", 0), "trainings": h.get("trainings", []),
-                "milestones": h.get("milestones", []), "evaluations": h.get("evaluations", 0),
-                "mentor_tasks": h.get("mentor_tasks", [])}
 
-    @r.get("/reports/coverage", summary="五年轮训覆盖情况与逾期名单（逾期名单分页；可导出 Excel，导出全部）",
-           description="items 为逾期（周期内未参加培训）名单的一页，total 为符合筛选的逾期人数；"
-                       "cadres、trained、rate、by_unit 为整个辖区的覆盖情况。排序字段："
-                       + "、".join(f"{k}（{v}）" for k, v in COVERAGE_SORTS.items()) + "。")
-    async def coverage(as_of: date | None = Query(None, description="统计日（默认今天）"),
-                       unit: str | None = Query(None, max_length=100, description="逾期名单：单位（等于）"),
-                       rank: str | None = Query(None, max_length=20, description="逾期名单：职级（等于）"),
-                       paging: dict = Depends(lst.paging_params), format: Format = "json",
-                       who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role("org_department", "analyst")
-        p = lst.checked(paging, COVERAGE_SORTS)
-        report, overdue = await handlers.report(rt, sc.coverage, "overdue", who.jurisdiction,
-                                                as_of or today(), policy(), p.sort, BY_RANK.get(p.sort or ""))
-        overdue = _matching(await handlers.searched(rt, overdue, p.q), unit, rank)
-        report["jurisdiction"] = who.jurisdiction
-        if format == "xlsx":
-            rows = _report_page(overdue, lst.everything(p), who.role)["items"]
-            return xlsx_response(f"{report['cycle_years']}年轮训覆盖", [
-                ("按单位", ["单位", "干部数", "周期内已培训", "覆盖率"],
-                 [[u["unit"], u["total"], u["trained"], f"{u['rate']:.1%}"] for u in report["by_unit"]]),
-                ("逾期名单", ["姓名", "单位", "职级", "上次结业"],
-                 [[o["name"], o.get("unit"), o["rank"], o["last_trained_on"] or "无记录"] for o in rows])])
-        return {**report, **_report_page(overdue, p, who.role)}
+@router.get("/cadres", summary="干部名册（分页、搜索、排序；身份证号脱敏；可导出 Excel，导出全部符合条件者）",
+       description="排序字段：" + "、".join(f"{k}（{v}）" for k, v in CADRE_SORTS.items())
+                   + "；默认按单位、姓名。q 搜索姓名或单位中包含的文字。")
+async def list_cadres(unit: str | None = Query(None, max_length=100, description="单位（等于）"),
+                      rank: str | None = Query(None, max_length=20, description="职级（等于）"),
+                      category: str | None = Query(None, max_length=50, description="类别（等于）"),
+                      paging: dict = Depends(lst.paging_params), format: Format = "json",
+                      who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    who.require_role("org_department", "unit", "analyst")
+    p = lst.checked(paging, CADRE_SORTS)
+    if who.role == "unit":
+        if not who.unit:
+            raise Forbidden("登录令牌未标明所属单位，不能以单位身份查看名册。", code="unit_missing")
+        unit = who.unit
+    ordered = await h.reads.registry(who.jurisdiction, None, p.sort, BY_RANK.get(p.sort or ""))
+    rows = _matching(await h.reads.searched(ordered, p.q), unit or None, rank, category)
 
-    @r.get("/reports/hours", summary="年度学时达标情况（按政策要求；分页；可导出 Excel，导出全部）",
-           description="items 为每名干部的学时一页，total 为符合筛选的人数；cadres、met 为整个辖区。排序字段："
-                       + "、".join(f"{k}（{v}）" for k, v in HOURS_SORTS.items()) + "。")
-    async def hours(year: int | None = Query(None, ge=2000, le=2100, description="年度（默认今年）"),
-                    unit: str | None = Query(None, max_length=100, description="单位（等于）"),
-                    rank: str | None = Query(None, max_length=20, description="职级（等于）"),
-                    short_only: bool = Query(False, description="只看未达标者"),
-                    paging: dict = Depends(lst.paging_params), format: Format = "json",
-                    who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role("org_department", "analyst")
-        p = lst.checked(paging, HOURS_SORTS)
-        report, rows = await handlers.report(rt, sc.hours, "rows", who.jurisdiction, year or today().year,
-                                             policy(), p.sort, BY_RANK.get(p.sort or ""))
-        rows = [x for x in _matching(await handlers.searched(rt, rows, p.q), unit, rank)
-                if x["short"] > 0 or not short_only]
-        if format == "xlsx":
-            rows = _report_page(rows, lst.everything(p), who.role)["items"]
-            return xlsx_response(f"{report['year']}年度学时", [("年度学时", ["姓名", "单位", "职级", "已完成学时", "要求学时", "尚差"],
-                                                          [[x["name"], x.get("unit"), x["rank"], x["hours"],
-                                                            x["required"], x["short"]] for x in rows])])
-        return {**report, **_report_page(rows, p, who.role)}
+    def page(paging: lst.Paging) -> dict[str, Any]:
+        return _shown(lst.page_of(rows, paging, presorted=True), paging,
+                      lambda d, i: listed(d, who.role, i))
 
-    return r
+    if format == "xlsx":
+        docs = page(lst.everything(p))["items"]
+        return xlsx_response("干部名册", [("干部名册", CADRE_HEADERS, [
+            [d["name"], d.get("gender"), d.get("birth_date"), d.get("id_number"), d.get("unit"),
+             d["position"], d["rank"],
+             d["category"], d.get("rank_since"), yes(d["township_leadership"]), d.get("recruited_as"),
+             d.get("recruited_year")] for d in docs])])
+    return page(p)
+
+
+@router.get("/cadres/{cadre_id}", summary="干部信息（身份证号仅组织部可见全号）")
+async def get_cadre(cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    who.require_role("org_department", "unit", "analyst")
+    doc = await h.reads.cadre(who, cadre_id)
+    if who.role == "unit" and doc["unit"] != who.unit:
+        raise NotFound(f"干部 {cadre_id} 不在本单位名册中。", code="cadre_not_found")
+    out = listed(doc, who.role, 1)
+    if visibility.sees_number(who.role):
+        out["id_number"] = doc["id_number"]
+    return out
+
+
+@router.get("/cadres/{cadre_id}/history", summary="干部培训档案：学时、结业班次、训后跟踪")
+async def history(cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    who.require_role("org_department", "analyst")
+    doc = await h.reads.cadre(who, cadre_id)
+    past = await h.reads.history(cadre_id)
+    shown = visibility.sees_names(who.role)
+    return {"cadre_id": cadre_id, "name": doc["name"] if shown else "学员1",
+            "unit": doc["unit"] if shown else None,
+            "last_trained_on": past.get("last_trained_on"), "hours": past.get("hours", {}),
+            "class_hours": past.get("class_hours", {}), "online_hours": past.get("online_hours", {}),
+            "sessions": past.get("sessions", 0), "trainings": past.get("trainings", []),
+            "milestones": past.get("milestones", []), "evaluations": past.get("evaluations", 0),
+            "mentor_tasks": past.get("mentor_tasks", [])}
+
+
+@router.get("/reports/coverage", summary="五年轮训覆盖情况与逾期名单（逾期名单分页；可导出 Excel，导出全部）",
+       description="items 为逾期（周期内未参加培训）名单的一页，total 为符合筛选的逾期人数；"
+                   "cadres、trained、rate、by_unit 为整个辖区的覆盖情况。排序字段："
+                   + "、".join(f"{k}（{v}）" for k, v in COVERAGE_SORTS.items()) + "。")
+async def coverage(as_of: date | None = Query(None, description="统计日（默认今天）"),
+                   unit: str | None = Query(None, max_length=100, description="逾期名单：单位（等于）"),
+                   rank: str | None = Query(None, max_length=20, description="逾期名单：职级（等于）"),
+                   paging: dict = Depends(lst.paging_params), format: Format = "json",
+                   who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    who.require_role("org_department", "analyst")
+    p = lst.checked(paging, COVERAGE_SORTS)
+    as_of = as_of or await h.clock.today()
+    report, overdue = await h.reads.report(sc.coverage, "overdue", who.jurisdiction, as_of,
+                                           h.settings.hours_policy, p.sort, BY_RANK.get(p.sort or ""))
+    overdue = _matching(await h.reads.searched(overdue, p.q), unit, rank)
+    report["jurisdiction"] = who.jurisdiction
+    if format == "xlsx":
+        rows = _report_page(overdue, lst.everything(p), who.role)["items"]
+        return xlsx_response(f"{report['cycle_years']}年轮训覆盖", [
+            ("按单位", ["单位", "干部数", "周期内已培训", "覆盖率"],
+             [[u["unit"], u["total"], u["trained"], f"{u['rate']:.1%}"] for u in report["by_unit"]]),
+            ("逾期名单", ["姓名", "单位", "职级", "上次结业"],
+             [[o["name"], o.get("unit"), o["rank"], o["last_trained_on"] or "无记录"] for o in rows])])
+    return {**report, **_report_page(overdue, p, who.role)}
+
+
+@router.get("/reports/hours", summary="年度学时达标情况（按政策要求；分页；可导出 Excel，导出全部）",
+       description="items 为每名干部的学时一页，total 为符合筛选的人数；cadres、met 为整个辖区。排序字段："
+                   + "、".join(f"{k}（{v}）" for k, v in HOURS_SORTS.items()) + "。")
+async def hours(year: int | None = Query(None, ge=2000, le=2100, description="年度（默认今年）"),
+                unit: str | None = Query(None, max_length=100, description="单位（等于）"),
+                rank: str | None = Query(None, max_length=20, description="职级（等于）"),
+                short_only: bool = Query(False, description="只看未达标者"),
+                paging: dict = Depends(lst.paging_params), format: Format = "json",
+                who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    who.require_role("org_department", "analyst")
+    p = lst.checked(paging, HOURS_SORTS)
+    year = year or (await h.clock.today()).year
+    report, rows = await h.reads.report(sc.hours, "rows", who.jurisdiction, year, h.settings.hours_policy,
+                                        p.sort, BY_RANK.get(p.sort or ""))
+    rows = [x for x in _matching(await h.reads.searched(rows, p.q), unit, rank)
+            if x["short"] > 0 or not short_only]
+    if format == "xlsx":
+        rows = _report_page(rows, lst.everything(p), who.role)["items"]
+        return xlsx_response(f"{report['year']}年度学时", [("年度学时", ["姓名", "单位", "职级", "已完成学时", "要求学时", "尚差"],
+                                                      [[x["name"], x.get("unit"), x["rank"], x["hours"],
+                                                        x["required"], x["short"]] for x in rows])])
+    return {**report, **_report_page(rows, p, who.role)}
+

@@ -1,20 +1,16 @@
-"""The cadre registry (干部名册), pure: validation of a record, and the cadre aggregate.
+"""The cadre registry's record (干部名册), pure: what a valid record is.
 
-Kept apart from domain.py (the class aggregate) because a registry record has its own
-rules — the 身份证号 check digit, ranks, dates agreeing with the id number — used by
-the form, the import and the aggregate alike.
+Kept apart from domain.py (the deciders) because a registry record has its own rules —
+the 身份证号 check digit, ranks, dates agreeing with the id number — used by the form,
+the import and the cadre aggregate alike.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from shared.contracts.selection import CadreRegistered, CadreUpdated
-from shared.errors import DomainError, NotFound
-from shared.events import Event
 
 RANKS = ("正处", "副处", "正科", "副科", "一级主任科员", "二级主任科员", "三级主任科员", "四级主任科员",
          "一级科员", "二级科员", "科员", "办事员", "村(社区)书记", "村(社区)两委委员", "企业经营管理人员")
@@ -148,63 +144,6 @@ def validate(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
     return (None, errors) if errors else (record, [])
 
 
-# -- the cadre aggregate ----------------------------------------------------------
-@dataclass(frozen=True)
-class RecordCadre:
-    """Register a cadre, or bring the entry up to date with this record (a re-import)."""
-    cadre_id: str
-    record: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class UpdateCadre:
-    cadre_id: str
-    changes: dict[str, Any]
-
-
-class CadreDecider:
-    def initial(self) -> dict[str, Any] | None:
-        return None
-
-    def decide(self, state: dict[str, Any] | None, command) -> list[Event]:
-        match command:
-            case RecordCadre():
-                if state is None:
-                    return [CadreRegistered(cadre_id=command.cadre_id, **command.record)]
-                if state["id_number"] != command.record["id_number"]:
-                    raise DomainError("身份证号与名册中该干部的不一致。", code="id_immutable", field="id_number")
-                return _changed(command.cadre_id, state, command.record)
-            case UpdateCadre():
-                if state is None:
-                    raise NotFound(f"干部 {command.cadre_id} 不在名册中。", code="cadre_not_found")
-                unknown = [k for k in command.changes if k not in EDITABLE]
-                if unknown:
-                    raise DomainError(f"不能修改这些字段：{'、'.join(LABELS.get(k, k) for k in unknown)}"
-                                      "（身份证号是名册的唯一标识，号码有误请重新登记）。", code="field_not_editable")
-                record, errors = validate({**state, **command.changes})
-                if errors:
-                    raise DomainError("；".join(errors) + "。", code="invalid_cadre")
-                return _changed(command.cadre_id, state, record)
-        raise TypeError(f"unknown command {command!r}")
-
-    def evolve(self, state: dict[str, Any] | None, event: Event) -> dict[str, Any] | None:
-        match event:
-            case CadreRegistered():
-                return {k: v for k, v in event.model_dump(mode="json").items() if k != "cadre_id"}
-            case CadreUpdated():
-                return {**(state or {}), **event.changes}
-        return state
-
-
-def _changed(cadre_id: str, state: dict[str, Any], record: dict[str, Any]) -> list[Event]:
-    changes = {k: v for k, v in record.items() if k in EDITABLE and state.get(k) != v}
-    return [CadreUpdated(cadre_id=cadre_id, changes=changes)] if changes else []
-
-
 def differs(doc: dict[str, Any], record: dict[str, Any]) -> bool:
     """Whether a registry document (JSON form) differs from a record."""
     return any(doc.get(k) != v for k, v in record.items())
-
-
-def stream_id(cadre_id: str) -> str:
-    return f"cadre-{cadre_id}"

@@ -1,26 +1,32 @@
-"""The class aggregate (班次), pure: decide and evolve, no I/O.
+"""Selection's deciders, pure: the class (班次) and the cadre (名册 entry); decide and
+evolve, no I/O.
 
 The class's scope, its nominations and their status live on the class's own stream
 (`class-<id>`), so every rule (scope, quota, capacity, no double nomination, closed
 after start) is checked against one consistent state and the optimistic append makes
-them hold under concurrent requests. The cadre aggregate is in cadres.py.
+them hold under concurrent requests. A cadre is its own stream (`cadre-<id>`): the
+registry import decides thousands of them at once (handlers.py); a record's rules are in
+cadres.py.
 
 Time is passed in (`today`); nothing here reads a clock.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from types import MappingProxyType
+from typing import Any
 
 from shared.contracts.selection import (
-    ClassOpened, NominationConfirmed, NominationRejected, NominationWaitlisted,
+    CadreRegistered, CadreUpdated, ClassOpened, NominationConfirmed, NominationRejected, NominationWaitlisted,
     NominationWithdrawn, ScopeDrawn, StudyGroup, TraineeAssignedToGroup, TraineeNominated,
 )
 from shared.commands import Several, decide_all
 from shared.errors import DomainError, NotFound
 from shared.events import Event
+from services.selection.cadres import EDITABLE, LABELS, validate
 
 ACTIVE = ("nominated", "waitlisted", "confirmed")
 STATUS_ZH = {"nominated": "待确定", "waitlisted": "候补", "confirmed": "已确定", "rejected": "不予确定",
@@ -301,3 +307,65 @@ class ClassDecider:
 
 def stream_id(class_id: str) -> str:
     return f"class-{class_id}"
+
+
+# -- the cadre aggregate ----------------------------------------------------------
+@dataclass(frozen=True)
+class RecordCadre:
+    """Register a cadre, or bring the entry up to date with this record (a re-import)."""
+    cadre_id: str
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class UpdateCadre:
+    cadre_id: str
+    changes: dict[str, Any]
+
+
+# A registry entry as the aggregate holds it (JSON form, read-only); None before it is registered.
+CadreState = Mapping[str, Any] | None
+
+
+class CadreDecider:
+    def initial(self) -> CadreState:
+        return None
+
+    def decide(self, state: CadreState, command) -> list[Event]:
+        match command:
+            case RecordCadre():
+                if state is None:
+                    return [CadreRegistered(cadre_id=command.cadre_id, **command.record)]
+                if state["id_number"] != command.record["id_number"]:
+                    raise DomainError("身份证号与名册中该干部的不一致。", code="id_immutable", field="id_number")
+                return _changed(command.cadre_id, state, command.record)
+            case UpdateCadre():
+                if state is None:
+                    raise NotFound(f"干部 {command.cadre_id} 不在名册中。", code="cadre_not_found")
+                unknown = [k for k in command.changes if k not in EDITABLE]
+                if unknown:
+                    raise DomainError(f"不能修改这些字段：{'、'.join(LABELS.get(k, k) for k in unknown)}"
+                                      "（身份证号是名册的唯一标识，号码有误请重新登记）。", code="field_not_editable")
+                record, errors = validate({**state, **command.changes})
+                if errors:
+                    raise DomainError("；".join(errors) + "。", code="invalid_cadre")
+                return _changed(command.cadre_id, state, record)
+        raise TypeError(f"unknown command {command!r}")
+
+    def evolve(self, state: CadreState, event: Event) -> CadreState:
+        match event:
+            case CadreRegistered():
+                record = event.model_dump(mode="json")
+                return MappingProxyType({k: v for k, v in record.items() if k != "cadre_id"})
+            case CadreUpdated():
+                return MappingProxyType({**(state or {}), **event.changes})
+        return state
+
+
+def _changed(cadre_id: str, state: Mapping[str, Any], record: dict[str, Any]) -> list[Event]:
+    changes = {k: v for k, v in record.items() if k in EDITABLE and state.get(k) != v}
+    return [CadreUpdated(cadre_id=cadre_id, changes=changes)] if changes else []
+
+
+def cadre_stream_id(cadre_id: str) -> str:
+    return f"cadre-{cadre_id}"

@@ -1,230 +1,225 @@
-"""Command handlers and the reads they need: load, check who may act, decide, append.
+"""Selection's commands: who may act, what the rules need (through `reads`), the
+decision (through the `commands` port), on today's date from the `clock` port.
 
-The registry import does not load each aggregate: it reads the registry projection
-once and hands the kernel's `append_many` new cadres as fresh streams (version 0,
-nothing to load) and changes at the version the projection has applied; the kernel
-loads a stream only when that version turns out stale.
+The registry import decides thousands of cadres through one kernel entry,
+`Commands.append_many`: a new cadre is planned as a fresh stream (version 0, nothing to
+load), a changed one on the state and version its registry document was written from
+(`Reads.cadre_states`); the kernel appends them all in few inserts and decides again, on
+the stored stream, any whose stream had moved on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
 from datetime import date
 from typing import Any
 
-from shared import store
 from shared.auth import Principal
-from shared.commands import CommandHandler, Context, Loaded, Planned, within
-from shared.errors import Forbidden
+from shared.commands import Context, Loaded, Planned, Several, within
+from shared.errors import DomainError, Forbidden, NotFound
 from shared.events import Envelope
 from shared.jurisdiction import covers
-from shared.projection import guard_key
-from shared.runtime import Runtime
+from shared.ports import Clock, Commands
 from services.selection import cadres as reg
-from services.selection.domain import ClassDecider, OpenClass, stream_id
-from services.selection.importing import Checked
-from services.selection.listing import search, search_key, search_text, sort_by
-from services.selection.read_index import index_of
-from services.selection.scope import HoursPolicy, evaluate
+from services.selection import importing
+from services.selection.domain import (
+    AssignGroups, AssignToGroup, CadreDecider, ClassDecider, ConfirmNomination, DrawScope, NominateTrainee,
+    OpenClass, RecordCadre, RejectNomination, UpdateCadre, WaitlistNomination, WithdrawNomination,
+    cadre_stream_id, stream_id,
+)
+from services.selection.reads import Reads
+from services.selection.settings import SelectionSettings
 
-DECIDER = ClassDecider()
-CADRES = reg.CadreDecider()
-
-
-async def open_class(commands: CommandHandler, ctx: Context, who: Principal, cmd: OpenClass) -> list[Envelope]:
-    return await commands.execute(DECIDER, stream_id(cmd.class_id), cmd, ctx, within(who))
-
-
-async def on_class(commands: CommandHandler, ctx: Context, who: Principal, class_id: str, cmd) -> list[Envelope]:
-    """Any command on an existing class (scope, nominate, confirm, reject, waitlist, withdraw, groups)."""
-    return await commands.execute(DECIDER, stream_id(class_id), cmd, ctx, within(who))
-
-
-nominate = on_class
-
+CLASS = ClassDecider()
+CADRE = CadreDecider()
 
 # Which county holds a 身份证号 is itself personal data: a refusal says "elsewhere", never where.
 ELSEWHERE = "该身份证号已登记在其他辖区的名册中，不能由本辖区登记、修改或导入（请与上级组织部门核实）"
 
 
+def acting_unit(who: Principal) -> str | None:
+    """The unit a unit clerk acts for; None for the department."""
+    if who.role != "unit":
+        return None
+    if not who.unit:
+        raise Forbidden("登录令牌未标明所属单位，不能以单位身份推荐或撤回。", code="unit_missing")
+    return who.unit
+
+
 def _ours(who: Principal):
-    def check(loaded) -> None:
+    def check(loaded: Loaded) -> None:
         if loaded.jurisdiction is not None and not covers(who.jurisdiction, loaded.jurisdiction):
             raise Forbidden(ELSEWHERE + "。", code="registered_elsewhere", field="id_number")
 
     return check
 
 
-async def on_cadre(commands: CommandHandler, ctx: Context, who: Principal, cmd) -> list[Envelope]:
-    return await commands.execute(CADRES, reg.stream_id(cmd.cadre_id), cmd, ctx, _ours(who))
+def _nomination(cadre: dict[str, Any], who: Principal, today: date) -> NominateTrainee:
+    """A unit's (or the department's) recommendation of a registry cadre, as of today."""
+    return NominateTrainee(cadre_id=cadre["_id"], name=cadre["name"], unit=cadre["unit"], today=today,
+                           home_jurisdiction=cadre["jurisdiction"], by_unit=acting_unit(who))
 
 
-# -- reads ------------------------------------------------------------------------
-async def registry(rt: Runtime, jurisdiction: str, unit: str | None = None, sort: str | None = None,
-                   key: Callable[[dict], Any] | None = None) -> list[dict[str, Any]]:
-    """The registry entries of a jurisdiction (and below), ordered by unit and name (or by
-    `sort`), from the in-memory index (read_index.py says why)."""
-    return (await index_of(rt)).registry(jurisdiction, unit, sort, key)
+class Handlers:
+    def __init__(self, commands: Commands, reads: Reads, clock: Clock,
+                 settings: SelectionSettings | None = None) -> None:
+        self.commands = commands
+        self.reads = reads
+        self.clock = clock
+        self.settings = settings or SelectionSettings()
+
+    # -- classes and the three steps ----------------------------------------------------
+    async def open_class(self, ctx: Context, who: Principal, cmd: OpenClass) -> list[Envelope]:
+        who.require_role("org_department", "party_school")
+        return await self.on_class(ctx, who, cmd.class_id, cmd)
+
+    async def on_class(self, ctx: Context, who: Principal, class_id: str, cmd: Any) -> list[Envelope]:
+        """Any command on a class, decided on its stream within the principal's jurisdiction."""
+        return await self.commands.execute(CLASS, stream_id(class_id), cmd, ctx, within(who))
+
+    async def draw_scope(self, ctx: Context, who: Principal, class_id: str, criteria: dict[str, Any]
+                         ) -> tuple[list[Envelope], list[dict[str, Any]]]:
+        """划定范围: the cadres of the clerk's own registry meeting `criteria` today (the
+        class's jurisdiction is checked when the command loads the class)."""
+        who.require_role("org_department")
+        today = await self.clock.today()
+        found = await self.reads.scope_for(who.jurisdiction, criteria, today, self.settings.hours_policy)
+        envs = await self.on_class(ctx, who, class_id,
+                                   DrawScope(criteria, tuple(c["cadre_id"] for c in found), today))
+        return envs, found
+
+    async def nominate(self, ctx: Context, who: Principal, class_id: str, cadre_id: str) -> list[Envelope]:
+        """单位推荐: one registry cadre."""
+        who.require_role("unit", "org_department")
+        cadre = await self.reads.cadre(who, cadre_id)
+        return await self.on_class(ctx, who, class_id, _nomination(cadre, who, await self.clock.today()))
+
+    async def nominate_many(self, ctx: Context, who: Principal, class_id: str, cadre_ids: list[str]
+                            ) -> list[Envelope]:
+        """A unit's list of recommendations, all of it or none."""
+        who.require_role("unit", "org_department")
+        found = await self.reads.cadres(list(dict.fromkeys(cadre_ids)))
+        today = await self.clock.today()
+        cmds = []
+        for cid in cadre_ids:
+            cadre = found.get(cid)
+            if cadre is None:
+                raise NotFound(f"干部 {cid} 不在名册中（或尚未同步）；整批推荐未生效。", code="cadre_not_found")
+            who.require_covers(cadre["jurisdiction"])
+            cmds.append(_nomination(cadre, who, today))
+        return await self._as_one(ctx, who, class_id, cmds)
+
+    async def confirm_many(self, ctx: Context, who: Principal, class_id: str, cadre_ids: list[str]
+                           ) -> list[Envelope]:
+        """组织确定 of a list, in its order: past the capacity the rest are waitlisted."""
+        who.require_role("org_department")
+        today = await self.clock.today()
+        return await self._as_one(ctx, who, class_id,
+                                  [ConfirmNomination(cid, today) for cid in dict.fromkeys(cadre_ids)])
+
+    async def _as_one(self, ctx: Context, who: Principal, class_id: str, cmds: list) -> list[Envelope]:
+        """A clerk's list as one decision: all of it or, with the refusal that stopped it, none."""
+        try:
+            return await self.on_class(ctx, who, class_id, Several(tuple(cmds)))
+        except (DomainError, NotFound) as exc:
+            if exc.code != "class_not_found":
+                exc.message = f"整批未生效（共 {len(cmds)} 人，均未处理）：{exc.message}"
+            raise
+
+    async def confirm(self, ctx: Context, who: Principal, class_id: str, cadre_id: str) -> list[Envelope]:
+        who.require_role("org_department")
+        return await self.on_class(ctx, who, class_id, ConfirmNomination(cadre_id, await self.clock.today()))
+
+    async def reject(self, ctx: Context, who: Principal, class_id: str, cadre_id: str, reason: str
+                     ) -> list[Envelope]:
+        who.require_role("org_department")
+        return await self.on_class(ctx, who, class_id,
+                                   RejectNomination(cadre_id, reason, await self.clock.today()))
+
+    async def waitlist(self, ctx: Context, who: Principal, class_id: str, cadre_id: str) -> list[Envelope]:
+        who.require_role("org_department")
+        return await self.on_class(ctx, who, class_id, WaitlistNomination(cadre_id, await self.clock.today()))
+
+    async def withdraw(self, ctx: Context, who: Principal, class_id: str, cadre_id: str, reason: str
+                       ) -> list[Envelope]:
+        who.require_role("unit", "org_department")
+        cmd = WithdrawNomination(cadre_id, await self.clock.today(), reason, acting_unit(who))
+        return await self.on_class(ctx, who, class_id, cmd)
+
+    async def assign_groups(self, ctx: Context, who: Principal, class_id: str) -> list[Envelope]:
+        """分组: every confirmed, unplaced trainee, by the domain of their registry entry."""
+        who.require_role("org_department", "party_school")
+        doc = await self.reads.class_document(who, class_id)
+        ids = [n["cadre_id"] for n in doc.get("nominations", []) if n["status"] == "confirmed"]
+        return await self.on_class(ctx, who, class_id, AssignGroups(await self.reads.categories(ids)))
+
+    async def assign_to_group(self, ctx: Context, who: Principal, class_id: str, cadre_id: str, group: str
+                              ) -> list[Envelope]:
+        who.require_role("org_department", "party_school")
+        return await self.on_class(ctx, who, class_id, AssignToGroup(cadre_id, group))
+
+    # -- the registry -------------------------------------------------------------------
+    async def on_cadre(self, ctx: Context, who: Principal, cmd: RecordCadre | UpdateCadre) -> list[Envelope]:
+        return await self.commands.execute(CADRE, cadre_stream_id(cmd.cadre_id), cmd, ctx, _ours(who))
+
+    async def register(self, ctx: Context, who: Principal, raw: dict[str, Any]) -> tuple[str, list[Envelope]]:
+        """登记 a cadre from a form's fields, or bring the entry of that 身份证号 up to date."""
+        who.require_role("org_department")
+        record, errors = reg.validate(raw)
+        if errors:
+            raise DomainError("；".join(errors) + "。", code="invalid_cadre")
+        cadre_id = reg.cadre_id_for(record["id_number"])
+        return cadre_id, await self.on_cadre(ctx, who, RecordCadre(cadre_id, record))
+
+    async def update(self, ctx: Context, who: Principal, cadre_id: str, changes: dict[str, Any]
+                     ) -> list[Envelope]:
+        who.require_role("org_department")
+        return await self.on_cadre(ctx, who, UpdateCadre(cadre_id, changes))
+
+    async def import_file(self, ctx: Context, who: Principal, filename: str, content: bytes
+                          ) -> dict[str, Any]:
+        """导入 the registry a department keeps (.xlsx or .csv): good rows in, each bad row
+        reported; a re-import of unchanged rows changes nothing."""
+        who.require_role("org_department")
+        rows = await asyncio.to_thread(importing.read_rows, filename, content)    # decoding a workbook
+        return await self.import_cadres(ctx, who, importing.check(rows))
+
+    async def import_cadres(self, ctx: Context, who: Principal, checked: importing.Checked) -> dict[str, Any]:
+        held = await self.reads.entries([cid for _, cid, _ in checked.good])
+        bad = list(checked.bad)
+        new, changed, unchanged = [], [], 0
+        for row, cid, record in checked.good:
+            entry = held.get(cid)
+            if entry is None:
+                new.append((row, cid, record))
+            elif not covers(who.jurisdiction, entry["jurisdiction"]):
+                bad.append(_bad_row(row, record, ELSEWHERE))
+            elif reg.differs(entry, record):
+                changed.append((row, cid, record))
+            else:
+                unchanged += 1
+        known = await self.reads.cadre_states([cid for _, cid, _ in changed])
+        # A changed cadre without a known state (its document gone since the index saw it)
+        # is planned as new: its append conflicts and the kernel decides on the stream.
+        planned = [Planned(cadre_stream_id(cid), RecordCadre(cid, record)) for _, cid, record in new]
+        planned += [Planned(cadre_stream_id(cid), RecordCadre(cid, record), known.get(cid))
+                    for _, cid, record in changed]
+        results = await self.commands.append_many(CADRE, planned, ctx, within(who))
+        registered = updated = 0
+        for i, ((row, _, record), result) in enumerate(zip([*new, *changed], results)):
+            if isinstance(result, Exception):
+                bad.append(_bad_row(row, record, result.message))
+            elif not result:
+                unchanged += 1
+            elif i < len(new):
+                registered += 1
+            else:
+                updated += 1
+        bad.sort(key=lambda b: b["row"])
+        return {"rows": len(checked.good) + len(checked.bad), "registered": registered, "updated": updated,
+                "unchanged": unchanged, "rejected": len(bad), "errors": bad}
 
 
-async def searched(rt: Runtime, rows: list[dict[str, Any]], q: str) -> list[dict[str, Any]]:
-    """The rows whose search key contains `q`. The text searched is kept with the list it
-    was made from, so paging through one search of a kept list builds it once."""
-    if not q:
-        return rows
-    ix = await index_of(rt)
-    made_from, text = ix.memo(("text", id(rows)), lambda: (rows, search_text(rows)))
-    if made_from is not rows:      # another list once had this id: not the same rows
-        text = search_text(rows)
-    return search(rows, text, q)
-
-
-async def report(rt: Runtime, make: Callable[..., dict[str, Any]], rows: str, jurisdiction: str, param: Any,
-                 policy: HoursPolicy, sort: str | None = None, key: Callable[[dict], Any] | None = None
-                 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """A report over a jurisdiction's registry (`scope.coverage` or `scope.hours`): its
-    whole-jurisdiction figures, and its `rows` list in order of `sort`. Both are kept until
-    the registry or a history changes, so paging through it costs a slice."""
-    ix = await index_of(rt)
-    base = (make.__name__, jurisdiction, param, repr(policy))
-
-    def compute() -> dict[str, Any]:
-        made = make(ix.registry(jurisdiction), ix.histories, param, policy)
-        for row in made[rows]:            # each row's search key, as the registry entry's
-            row["_key"] = ix.cadres[row["cadre_id"]]["_key"]
-        return made
-    out = ix.memo(base, compute)
-    listed = out[rows]
-    if sort is not None:
-        listed = ix.memo((*base, sort), lambda: sort_by(listed, key or (lambda r: r.get(sort))))
-    figures = {k: v for k, v in out.items() if k not in (rows, "total")}
-    return {**figures, "cadres": out["total"]}, listed
-
-
-async def histories_of(rt: Runtime, cadre_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """What the lists and reports read of each cadre's training history (last graduation,
-    hours per year); a cadre never trained here has none."""
-    held = (await index_of(rt)).histories
-    return {cid: held[cid] for cid in cadre_ids if cid in held}
-
-
-async def classes(rt: Runtime) -> dict[str, dict[str, Any]]:
-    """The class documents by id, from the in-memory index (read them, never change them)."""
-    return (await index_of(rt)).classes
-
-
-async def queue(rt: Runtime, jurisdiction: str, today: date) -> list[dict[str, Any]]:
-    """The confirmation queue of a jurisdiction: the nominated and waitlisted people of
-    classes not started by `today`, by start date and class; kept until a class changes."""
-    ix = await index_of(rt)
-
-    def compute() -> list[dict[str, Any]]:
-        items = []
-        for d in ix.classes.values():
-            started = d.get("starts_on", "") <= today.isoformat()
-            if started or not covers(jurisdiction, d.get("jurisdiction", "")):
-                continue
-            confirmed = sum(1 for n in d.get("nominations", []) if n["status"] == "confirmed")
-            for n in d.get("nominations", []):
-                if n["status"] in ("nominated", "waitlisted"):
-                    items.append({"class_id": d["_id"], "title": d["title"], "starts_on": d["starts_on"],
-                                  "free": max(d["capacity"] - confirmed, 0), "cadre_id": n["cadre_id"],
-                                  "name": n["name"], "unit": n["unit"], "status": n["status"],
-                                  "by": n.get("by"), "_key": search_key(n["name"], n["unit"])})
-        items.sort(key=lambda i: (i["starts_on"], i["class_id"]))
-        return items
-    return ix.memo(("queue", jurisdiction, today), compute)
-
-
-async def scope_rows(rt: Runtime, doc: dict[str, Any], today: date, policy: HoursPolicy
-                     ) -> list[dict[str, Any]]:
-    """A class's scope as it reads now: each cadre drawn, with the reasons they match today
-    (or that their entry has changed since), their recommendation status and a search key;
-    priority first, then by unit and name. Kept until the class, the registry or a history
-    changes."""
-    ix = await index_of(rt)
-
-    def compute() -> list[dict[str, Any]]:
-        scope = doc.get("scope") or {"criteria": {}, "cadre_ids": []}
-        cadres = [ix.cadres[cid] for cid in scope["cadre_ids"] if cid in ix.cadres]
-        now = {x["cadre_id"]: x for x in evaluate(scope["criteria"], cadres, ix.histories, today, policy)}
-        nominated = {n["cadre_id"]: n["status"] for n in doc.get("nominations", [])}
-        rows = []
-        first = lambda c: (not now.get(c["_id"], {}).get("priority"), c["unit"], c["name"])  # noqa: E731
-        for c in sorted(cadres, key=first):
-            x = now.get(c["_id"]) or {"cadre_id": c["_id"], "name": c["name"], "unit": c["unit"],
-                                      "rank": c["rank"], "priority": False,
-                                      "reasons": ["划定时符合条件，名册信息已变化"]}
-            rows.append({**x, "status": nominated.get(c["_id"]), "_key": c["_key"]})
-        return rows
-    return ix.memo(("scope", doc["_id"], doc.get("_rev"), today, repr(policy)), compute)
-
-
-async def cadres_by_id(rt: Runtime, cadre_ids: list[str]) -> list[dict[str, Any]]:
-    """Registry entries (with their search key) of these ids, from the in-memory index."""
-    held = (await index_of(rt)).cadres
-    return [held[cid] for cid in cadre_ids if cid in held]
-
-
-async def scope_for(rt: Runtime, jurisdiction: str, criteria: dict, today: date, policy: HoursPolicy
-                    ) -> list[dict[str, Any]]:
-    cadres = await registry(rt, jurisdiction)
-    return evaluate(criteria, cadres, await histories_of(rt, [c["_id"] for c in cadres]), today, policy)
-
-
-# -- the registry import ------------------------------------------------------------
-async def registry_docs(rt: Runtime, cadre_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Registry entries by id, from the in-memory index: a re-import of 20,000 unchanged
-    rows reads nothing from the store (one scan of them took seconds on FerretDB)."""
-    held = (await index_of(rt)).cadres
-    return {cid: held[cid] for cid in cadre_ids if cid in held}
-
-
-async def import_cadres(rt: Runtime, ctx: Context, who: Principal, checked: Checked) -> dict[str, Any]:
-    docs = await registry_docs(rt, [cid for _, cid, _ in checked.good])
-    bad = list(checked.bad)
-    new, changed, unchanged = [], [], 0
-    for row, cid, record in checked.good:
-        doc = docs.get(cid)
-        if doc is None:
-            new.append((row, cid, record))
-        elif not covers(who.jurisdiction, doc["jurisdiction"]):
-            bad.append({"row": row, "name": record["name"], "id_number": reg.mask_id(record["id_number"]),
-                        "errors": [ELSEWHERE]})
-        elif reg.differs(doc, record):
-            changed.append((row, cid, record, doc))
-        else:
-            unchanged += 1
-
-    # Each changed entry as stored, with the stream version the projection applied (a point
-    # read per changed row: state and version from one document; the index keeps no versions).
-    stored = await store.find_by_ids(rt.db["cadres"], [cid for _, cid, _, _ in changed])
-    changed = [(row, cid, record, stored.get(cid, doc)) for row, cid, record, doc in changed]
-    # New cadres are decided on an empty aggregate, changed ones on the registry's copy at
-    # the version it has applied; the kernel appends them all in few inserts and decides
-    # again, on the stored stream, any whose stream had moved on.
-    planned = [Planned(reg.stream_id(cid), reg.RecordCadre(cid, record)) for _, cid, record in new]
-    planned += [Planned(reg.stream_id(cid), reg.RecordCadre(cid, record),
-                        Loaded({k: doc.get(k) for k in reg.FIELDS},
-                               doc.get("_applied", {}).get(guard_key(reg.stream_id(cid)), 0),
-                               doc["jurisdiction"]))
-                for _, cid, record, doc in changed]
-    try:
-        results = await rt.commands.append_many(CADRES, planned, ctx, within(who))
-    finally:
-        rt.relay.nudge()
-    rows = [(row, record) for row, _, record in new] + [(row, record) for row, _, record, _ in changed]
-    registered = updated = 0
-    for i, ((row, record), result) in enumerate(zip(rows, results)):
-        if isinstance(result, Exception):
-            bad.append({"row": row, "name": record["name"], "id_number": reg.mask_id(record["id_number"]),
-                        "errors": [result.message]})
-        elif not result:
-            unchanged += 1
-        elif i < len(new):
-            registered += 1
-        else:
-            updated += 1
-    bad.sort(key=lambda b: b["row"])
-    return {"rows": len(checked.good) + len(checked.bad), "registered": registered, "updated": updated,
-            "unchanged": unchanged, "rejected": len(bad), "errors": bad}
+def _bad_row(row: int, record: dict[str, Any], error: str) -> dict[str, Any]:
+    return {"row": row, "name": record["name"], "id_number": reg.mask_id(record["id_number"]),
+            "errors": [error]}

@@ -4,7 +4,7 @@ and reports.
 Why in memory: on FerretDB 1.24 every find but an equality on an indexed field reads
 the whole collection into FerretDB and sorts, skips and matches substrings there
 (measured at 20,000 cadres: `find().sort("name").skip(10000).limit(20)` took seconds,
-see README "At real size"); a page, a search or a count cannot be served by the store in
+services/selection/README.md, "At real size"); a page, a search or a count cannot be served by the store in
 300 ms at a county's size. The registry is small: 20,000 entries of a dozen short
 fields, ~30 MB here. So the service keeps:
 
@@ -18,26 +18,23 @@ fields, ~30 MB here. So the service keeps:
 They are kept current from the projection writers' own successful writes
 (`ProjectionWriter.observers`), so they never run ahead of the store and a clerk's
 next read shows what the projector has written. A process without the projectors (run
-with `--components api`) reloads them when older than `STALE_AFTER`. A load is one scan
-of each collection at start (the `index` worker), seconds at 20,000 cadres.
+with `--components api`) reloads them when older than `reads.STALE_AFTER`. A load is one scan
+of each collection at start (the `index` worker), seconds at 20,000 cadres. reads.py
+owns the index: it loads it, follows the writers, and is its only user.
 """
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import sys
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any
 
 from shared import jurisdiction as jur
-from shared.runtime import Runtime
 from services.selection.cadres import FIELDS
 from services.selection.listing import search_key, sort_by
 
-STALE_AFTER = 5.0
 MEMO_MAX = 64
 SHARED = ("gender", "unit", "rank", "category", "position", "recruited_as", "jurisdiction")
 HISTORY_FIELDS = ("last_trained_on", "hours")
@@ -92,18 +89,15 @@ class ReadIndex:
             if self._put(self.classes, d["_id"], own):
                 self._memo = {}
 
-    async def load(self, db) -> None:
-        fields = {f: 1 for f in (*FIELDS, "jurisdiction", "_rev")}
-        cadres = [cadre_entry(d) async for d in db["cadres"].find({}, fields)]
-        histories = [(d["_id"], history_entry(d))
-                     async for d in db["histories"].find({}, {f: 1 for f in (*HISTORY_FIELDS, "_rev")})]
-        classes = [d async for d in db["classes"].find({}, {"_applied": 0})]
+    def fill(self, cadres: list[dict], histories: dict[str, dict], classes: list[dict]) -> None:
+        """Every entry, from one scan of each collection (reads.py scans them): registry
+        entries (`cadre_entry`), history entries by cadre (`history_entry`), class documents."""
         for c in cadres:
             self._put(self.cadres, c["_id"], c)
         for d in classes:
             d.setdefault("_rev", 0)
             self._put(self.classes, d["_id"], d)
-        for cid, h in histories:
+        for cid, h in histories.items():
             self._put(self.histories, cid, h)
         self._memo = {}
         self.loaded_at = time.monotonic()
@@ -130,38 +124,3 @@ class ReadIndex:
         if sort is not None:
             rows = self.memo(("registry", p, sort), lambda: sort_by(rows, key or (lambda d: d.get(sort))))
         return rows if unit is None else [d for d in rows if d["unit"] == unit]
-
-
-_indexes: weakref.WeakKeyDictionary[Runtime, ReadIndex] = weakref.WeakKeyDictionary()
-_locks: weakref.WeakKeyDictionary[Runtime, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-async def index_of(rt: Runtime) -> ReadIndex:
-    """The deployment's index, loaded on first use: live with the projectors in this
-    process, else reloaded when older than STALE_AFTER."""
-    ix = _indexes.setdefault(rt, ReadIndex())
-    if ix.live:
-        return ix
-    lock = _locks.setdefault(rt, asyncio.Lock())
-    async with lock:
-        if ix.live:
-            return ix
-        writers = {p.writer.projection.name: p.writer for p in rt.projectors}
-        if {"cadres", "histories", "classes"} <= set(writers):
-            writers["cadres"].observers.append(ix.observe_cadres)
-            writers["histories"].observers.append(ix.observe_histories)
-            writers["classes"].observers.append(ix.observe_classes)
-            await ix.load(rt.db)
-            ix.live = True
-        elif ix.loaded_at is None or time.monotonic() - ix.loaded_at > STALE_AFTER:
-            fresh = ReadIndex()
-            await fresh.load(rt.db)
-            ix.cadres, ix.histories, ix.classes, ix._memo, ix.loaded_at = (
-                fresh.cadres, fresh.histories, fresh.classes, {}, fresh.loaded_at)
-    return ix
-
-
-async def keep_index(rt: Runtime, stop: asyncio.Event) -> None:
-    """Loads the index when the service starts, so the first clerk does not wait for it."""
-    await index_of(rt)
-    await stop.wait()

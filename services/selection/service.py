@@ -1,9 +1,28 @@
-"""The selection service's definition: what the runtime composes."""
+"""The selection service's definition and bootstrap: what the runtime composes."""
 
-from shared.runtime import ServiceDefinition
+import asyncio
+
+from shared.runtime import Adapters, Runtime, ServiceDefinition
 from services.selection import api
+from services.selection.handlers import Handlers
 from services.selection.projections import PROJECTIONS
-from services.selection.read_index import keep_index
+from services.selection.reads import Reads
+from services.selection.settings import SelectionSettings
+
+
+def bootstrap(a: Adapters) -> Handlers:
+    """The handlers over the real adapters: the kernel's command executor, the reads over
+    this deployment's database (following this process's projection writers), the
+    deployment's clock, and the service's own settings."""
+    return Handlers(commands=a.commands, reads=Reads(a.db, writers=a.writers), clock=a.clock,
+                    settings=SelectionSettings())
+
+
+async def keep_index(rt: Runtime, stop: asyncio.Event) -> None:
+    """Loads the read index when the service starts, so the first clerk does not wait for it."""
+    await rt.handlers.reads.index()
+    await stop.wait()
+
 
 DEFINITION = ServiceDefinition(
     name="selection",
@@ -11,5 +30,6 @@ DEFINITION = ServiceDefinition(
     description="班次开设与学员推荐。事件发布到 Kafka 主题 ganxun.selection.<行政区划代码>。",
     projections=PROJECTIONS,
     routes=api.routes,
+    compose=bootstrap,
     workers={"index": keep_index},
 )

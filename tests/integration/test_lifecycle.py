@@ -15,7 +15,7 @@ Time: a class must be chosen before it starts (selection refuses changes on or a
 the start date) and attended before it can be graduated (teaching refuses check-ins
 before a session's day and graduation before the end date), both against the real
 date. So the class runs from 14 to 1 days ago, and selection runs with its "today"
-30 days back (its `services.selection.api.today` replaced in the process by a shim,
+30 days back (its clock's `shared.clock.StoreClock.today` replaced in the process by a shim,
 see `SelectionDaysBack`); teaching, records and follow-up use the real date, and
 follow-up's own movable clock (GANXUN_FOLLOWUP_MOVABLE_CLOCK=1) reaches the milestone.
 """
@@ -75,10 +75,13 @@ SCHEDULER, CLOSER = "跟踪问效调度程序", "系统（自动结束考勤）"
 
 
 class SelectionDaysBack(ServiceProcess):
-    """`python -m services.selection`, except that its today is SELECTION_DAYS_BACK days ago."""
+    """`python -m services.selection`, except that its today is SELECTION_DAYS_BACK days ago
+    (the clock port's adapter, which the handlers and reads ask, is moved in that process)."""
 
-    SHIM = ("import datetime, services.selection.api as api; real = api.today; "
-            f"api.today = lambda: real() - datetime.timedelta(days={SELECTION_DAYS_BACK}); "
+    SHIM = ("import datetime, shared.clock as clock; real = clock.StoreClock.today\n"
+            "async def today(self):\n"
+            f"    return await real(self) - datetime.timedelta(days={SELECTION_DAYS_BACK})\n"
+            "clock.StoreClock.today = today\n"
             "from shared.entrypoint import main; main('selection')")
 
     def start(self, wait: bool = True) -> ServiceProcess:

@@ -5,7 +5,6 @@ from datetime import date
 
 import pytest
 
-from services.selection import handlers
 from services.selection.domain import DrawScope, NominateTrainee, OpenClass
 from services.selection.service import DEFINITION as SELECTION
 from services.teaching.service import DEFINITION as TEACHING
@@ -26,8 +25,8 @@ def _who(code: str, role: str = "org_department") -> tuple[Principal, Context]:
 
 async def _open(rt: Runtime, code: str, class_id: str) -> None:
     who, ctx = _who(code)
-    await handlers.open_class(rt.commands, ctx, who, OpenClass(class_id, f"{code} 科级干部培训班", 50,
-                                                               date(2027, 4, 1), date(2027, 4, 10), "县委党校"))
+    await rt.handlers.open_class(ctx, who, OpenClass(class_id, f"{code} 科级干部培训班", 50,
+                                                     date(2027, 4, 1), date(2027, 4, 10), "县委党校"))
 
 
 # A stand-in for follow-up's future projection: "my county's cadres in any class",
@@ -67,10 +66,10 @@ async def test_counties_are_isolated_and_the_province_sees_both(servers):
         # The province party school's class, with one trainee from each county.
         await _open(runtimes["sel_p"], province, "cls-province")
         who, ctx = _who(province)
-        await handlers.on_class(runtimes["sel_p"].commands, ctx, who, "cls-province",
-                                DrawScope({"ranks": ["副科"]}, ("pa", "pb"), date(2027, 1, 1)))
+        await runtimes["sel_p"].handlers.on_class(ctx, who, "cls-province",
+                                                  DrawScope({"ranks": ["副科"]}, ("pa", "pb"), date(2027, 1, 1)))
         for cadre, home in (("pa", a), ("pb", b)):
-            await handlers.nominate(runtimes["sel_p"].commands, ctx, who, "cls-province", NominateTrainee(
+            await runtimes["sel_p"].handlers.on_class(ctx, who, "cls-province", NominateTrainee(
                 cadre_id=cadre, name=f"{home}学员", unit=f"{home}县委办", today=date(2027, 1, 1),
                 home_jurisdiction=home))
 

@@ -51,3 +51,29 @@ def test_a_class_document_is_the_index_own_copy():
     doc["nominations"][0]["status"] = "confirmed"     # the writer folding its next batch in place
     assert ix.classes["k1"]["nominations"][0]["status"] == "nominated"
     assert "_applied" not in ix.classes["k1"]
+
+
+def test_the_reads_follow_this_process_s_projection_writers_once_it_has_them():
+    import asyncio
+    from types import SimpleNamespace
+
+    from services.selection.reads import CADRES, CLASSES, HISTORIES, Reads
+    from shared.memory import MemoryDatabase
+
+    db = MemoryDatabase()
+    db["cadres"].docs["c1"] = cadre("c1", "王芳", "县财政局", 1)
+    started: list = []                                # the runtime's projectors, none yet
+    reads = Reads(db, writers=lambda: started, stale_after=3600)
+
+    async def names() -> list[str]:
+        return [d["name"] for d in await reads.registry("371428")]
+
+    assert asyncio.run(names()) == ["王芳"]           # loaded once, not following anything
+    db["cadres"].docs["c2"] = cadre("c2", "李明", "县财政局", 1)
+    assert asyncio.run(names()) == ["王芳"]           # a reload only when stale
+    started += [SimpleNamespace(projection=SimpleNamespace(name=n), observers=[])
+                for n in (CADRES, HISTORIES, CLASSES)]
+    assert asyncio.run(names()) == ["李明", "王芳"]
+    assert started[0].observers and asyncio.run(reads.index()).live
+    started[0].observers[0]([cadre("c3", "张伟", "县委办", 1)])    # the writer's next write
+    assert asyncio.run(names()) == ["张伟", "李明", "王芳"]

@@ -9,12 +9,13 @@ import pytest
 from openpyxl import Workbook
 
 from services.selection import cadres as reg
+from services.selection.domain import CadreDecider, RecordCadre, UpdateCadre
 from services.selection.importing import check, read_rows
 from shared.commands import fold
 from shared.contracts.selection import CadreRegistered, CadreUpdated
 from shared.errors import DomainError, NotFound
 
-D = reg.CadreDecider()
+D = CadreDecider()
 
 
 def idn(birth: str = "19900501", seq: str = "123") -> str:
@@ -72,37 +73,37 @@ def test_invalid_records_say_why(change, says):
 
 def test_registering_a_cadre():
     record, _ = reg.validate(raw())
-    [event] = D.decide(None, reg.RecordCadre("cd-1", record))
+    [event] = D.decide(None, RecordCadre("cd-1", record))
     assert event == CadreRegistered(cadre_id="cd-1", **record)
 
 
 def test_recording_the_same_record_again_changes_nothing():
     record, _ = reg.validate(raw())
     given = fold(D, [CadreRegistered(cadre_id="cd-1", **record)])
-    assert D.decide(given, reg.RecordCadre("cd-1", record)) == []
+    assert D.decide(given, RecordCadre("cd-1", record)) == []
 
 
 def test_a_changed_record_emits_only_the_changes():
     record, _ = reg.validate(raw())
     given = fold(D, [CadreRegistered(cadre_id="cd-1", **record)])
     moved = {**record, "unit": "县委办", "rank": "正科"}
-    assert D.decide(given, reg.RecordCadre("cd-1", moved)) == [
+    assert D.decide(given, RecordCadre("cd-1", moved)) == [
         CadreUpdated(cadre_id="cd-1", changes={"unit": "县委办", "rank": "正科"})]
 
 
 def test_updating_checks_the_fields_and_the_rules():
     record, _ = reg.validate(raw())
     given = fold(D, [CadreRegistered(cadre_id="cd-1", **record)])
-    assert D.decide(given, reg.UpdateCadre("cd-1", {"position": "副局长"})) == [
+    assert D.decide(given, UpdateCadre("cd-1", {"position": "副局长"})) == [
         CadreUpdated(cadre_id="cd-1", changes={"position": "副局长"})]
     with pytest.raises(DomainError) as e:
-        D.decide(given, reg.UpdateCadre("cd-1", {"id_number": idn(seq="999")}))
+        D.decide(given, UpdateCadre("cd-1", {"id_number": idn(seq="999")}))
     assert e.value.code == "field_not_editable"
     with pytest.raises(DomainError) as e:
-        D.decide(given, reg.UpdateCadre("cd-1", {"rank": "大科长"}))
+        D.decide(given, UpdateCadre("cd-1", {"rank": "大科长"}))
     assert e.value.code == "invalid_cadre"
     with pytest.raises(NotFound):
-        D.decide(None, reg.UpdateCadre("cd-9", {"position": "x"}))
+        D.decide(None, UpdateCadre("cd-9", {"position": "x"}))
 
 
 def test_cadre_ids_are_stable_per_id_number():

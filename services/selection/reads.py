@@ -1,0 +1,248 @@
+"""Selection's reads: the only module besides projections.py that touches its collections.
+
+It owns the collection names and how they are read on FerretDB 1.24, which uses an index
+only for `_id` equality and answers every other find with a scan of the whole collection
+(shared/store.py says more):
+
+- a document by id (a class, a cadre, a history) is a point read;
+- several documents by id are concurrent point reads (`store.find_by_ids`), never `$in`;
+- the lists and reports (registry, scope, queue, coverage, hours) are served from the
+  in-memory read index (read_index.py says why and what it holds), which follows this
+  process's projection writers, or is reloaded by one scan of each collection when it is
+  older than `stale_after` in a process without them.
+
+Methods return plain dicts (projection documents without the kernel's fields, or the
+index's entries, which callers must not change).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import date
+from types import MappingProxyType
+from typing import Any
+
+from shared import store
+from shared.auth import Principal
+from shared.commands import Loaded
+from shared.errors import NotFound
+from shared.jurisdiction import covers
+from shared.projection import guard_key, public
+from shared.projector import ProjectionWriter
+from services.selection.cadres import FIELDS
+from services.selection.domain import cadre_stream_id
+from services.selection.listing import search, search_key, search_text, sort_by
+from services.selection.read_index import HISTORY_FIELDS, ReadIndex, cadre_entry, history_entry
+from services.selection.scope import HoursPolicy, evaluate
+
+CLASSES = "classes"
+CADRES = "cadres"
+HISTORIES = "histories"
+STALE_AFTER = 5.0
+
+
+def class_missing(class_id: str) -> NotFound:
+    return NotFound(f"班次 {class_id} 不存在（或尚未同步）。", code="class_not_found")
+
+
+def cadre_missing(cadre_id: str) -> NotFound:
+    return NotFound(f"干部 {cadre_id} 不在名册中（或尚未同步）。", code="cadre_not_found")
+
+
+class Reads:
+    def __init__(self, db: Any, writers: Callable[[], list[ProjectionWriter]] = lambda: [],
+                 stale_after: float = STALE_AFTER) -> None:
+        self.db = db
+        self.writers = writers
+        self.stale_after = stale_after
+        self._index = ReadIndex()
+        self._lock = asyncio.Lock()
+
+    # -- the read index ---------------------------------------------------------------
+    async def index(self) -> ReadIndex:
+        """The deployment's index, loaded on first use: live with the projectors in this
+        process, else reloaded when older than `stale_after`."""
+        ix = self._index
+        if ix.live:
+            return ix
+        async with self._lock:
+            if ix.live:
+                return ix
+            writers = {w.projection.name: w for w in self.writers()}
+            if {CADRES, HISTORIES, CLASSES} <= set(writers):
+                writers[CADRES].observers.append(ix.observe_cadres)
+                writers[HISTORIES].observers.append(ix.observe_histories)
+                writers[CLASSES].observers.append(ix.observe_classes)
+                await self._load(ix)
+                ix.live = True
+            elif ix.loaded_at is None or time.monotonic() - ix.loaded_at > self.stale_after:
+                fresh = ReadIndex()
+                await self._load(fresh)
+                ix.cadres, ix.histories, ix.classes, ix._memo, ix.loaded_at = (
+                    fresh.cadres, fresh.histories, fresh.classes, {}, fresh.loaded_at)
+        return ix
+
+    async def _load(self, ix: ReadIndex) -> None:
+        """One scan of each collection, cut to the fields the index keeps."""
+        fields = {f: 1 for f in (*FIELDS, "jurisdiction", "_rev")}
+        cadres = [cadre_entry(d) async for d in self.db[CADRES].find({}, fields)]
+        histories = {d["_id"]: history_entry(d)
+                     async for d in self.db[HISTORIES].find({}, {f: 1 for f in (*HISTORY_FIELDS, "_rev")})}
+        classes = [d async for d in self.db[CLASSES].find({}, {"_applied": 0})]
+        ix.fill(cadres, histories, classes)
+
+    # -- the registry -------------------------------------------------------------------
+    async def registry(self, jurisdiction: str, unit: str | None = None, sort: str | None = None,
+                       key: Callable[[dict], Any] | None = None) -> list[dict[str, Any]]:
+        """The registry entries of a jurisdiction (and below), ordered by unit and name (or
+        by `sort`)."""
+        return (await self.index()).registry(jurisdiction, unit, sort, key)
+
+    async def searched(self, rows: list[dict[str, Any]], q: str) -> list[dict[str, Any]]:
+        """The rows whose search key contains `q`. The text searched is kept with the list it
+        was made from, so paging through one search of a kept list builds it once."""
+        if not q:
+            return rows
+        ix = await self.index()
+        made_from, text = ix.memo(("text", id(rows)), lambda: (rows, search_text(rows)))
+        if made_from is not rows:      # another list once had this id: not the same rows
+            text = search_text(rows)
+        return search(rows, text, q)
+
+    async def entries(self, cadre_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Registry entries by id, from the index: a re-import of 20,000 unchanged rows
+        reads nothing from the store (one scan of them took seconds on FerretDB)."""
+        held = (await self.index()).cadres
+        return {cid: held[cid] for cid in cadre_ids if cid in held}
+
+    async def cadre_states(self, cadre_ids: list[str]) -> dict[str, Loaded]:
+        """Each cadre as its aggregate stood when the registry document was last written:
+        the entry (read-only) at the stream version the projection had applied. A point
+        read per id: state and version come from one document (the index keeps no
+        versions). The import decides on these; a stale one is decided again by the kernel."""
+        found = await store.find_by_ids(self.db[CADRES], cadre_ids)
+        return {cid: Loaded(MappingProxyType({k: d.get(k) for k in FIELDS}),
+                            d.get("_applied", {}).get(guard_key(cadre_stream_id(cid)), 0), d["jurisdiction"])
+                for cid, d in found.items()}
+
+    async def cadre(self, who: Principal, cadre_id: str) -> dict[str, Any]:
+        """A registry document the reader's jurisdiction covers. Another county's cadre
+        answers as a missing one: no hint of where it is registered."""
+        doc = await self.db[CADRES].find_one({"_id": cadre_id})
+        if doc is None or not covers(who.jurisdiction, doc["jurisdiction"]):
+            raise cadre_missing(cadre_id)
+        return doc
+
+    async def cadres(self, cadre_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Registry documents by id, as stored (point reads)."""
+        return await store.find_by_ids(self.db[CADRES], cadre_ids)
+
+    async def categories(self, cadre_ids: list[str]) -> dict[str, str]:
+        """Each cadre's category (领域), for placing trainees in study groups."""
+        found = await store.find_by_ids(self.db[CADRES], cadre_ids, {"category": 1})
+        return {cid: d.get("category", "") for cid, d in found.items()}
+
+    async def history(self, cadre_id: str) -> dict[str, Any]:
+        """A cadre's training history (empty if never trained here)."""
+        return public(await self.db[HISTORIES].find_one({"_id": cadre_id}) or {})
+
+    # -- classes ------------------------------------------------------------------------
+    async def class_document(self, who: Principal, class_id: str) -> dict[str, Any]:
+        """A class document as stored (a copy the caller may change), if the reader's
+        jurisdiction covers it (else 403)."""
+        doc = await self.db[CLASSES].find_one({"_id": class_id})
+        if doc is None:
+            raise class_missing(class_id)
+        who.require_covers(doc["jurisdiction"])
+        return public(doc)
+
+    async def held_class(self, who: Principal, class_id: str) -> dict[str, Any]:
+        """A class document from the index (the same projection, without the read)."""
+        doc = (await self.index()).classes.get(class_id)
+        if doc is None:
+            raise class_missing(class_id)
+        who.require_covers(doc["jurisdiction"])
+        return doc
+
+    async def classes_within(self, jurisdiction: str) -> list[dict[str, Any]]:
+        """The classes of a jurisdiction and below, without their nominations, by start date."""
+        docs = [d async for d in self.db[CLASSES].find({}, {"nominations": 0, "_applied": 0})
+                if covers(jurisdiction, d.get("jurisdiction", ""))]
+        return sorted(docs, key=lambda d: (d.get("starts_on", ""), d["_id"]))
+
+    async def queue(self, jurisdiction: str, today: date) -> list[dict[str, Any]]:
+        """The confirmation queue of a jurisdiction: the nominated and waitlisted people of
+        classes not started by `today`, by start date and class; kept until a class changes."""
+        ix = await self.index()
+
+        def compute() -> list[dict[str, Any]]:
+            items = []
+            for d in ix.classes.values():
+                started = d.get("starts_on", "") <= today.isoformat()
+                if started or not covers(jurisdiction, d.get("jurisdiction", "")):
+                    continue
+                confirmed = sum(1 for n in d.get("nominations", []) if n["status"] == "confirmed")
+                for n in d.get("nominations", []):
+                    if n["status"] in ("nominated", "waitlisted"):
+                        items.append({"class_id": d["_id"], "title": d["title"], "starts_on": d["starts_on"],
+                                      "free": max(d["capacity"] - confirmed, 0), "cadre_id": n["cadre_id"],
+                                      "name": n["name"], "unit": n["unit"], "status": n["status"],
+                                      "by": n.get("by"), "_key": search_key(n["name"], n["unit"])})
+            items.sort(key=lambda i: (i["starts_on"], i["class_id"]))
+            return items
+        return ix.memo(("queue", jurisdiction, today), compute)
+
+    # -- scope and reports --------------------------------------------------------------
+    async def scope_for(self, jurisdiction: str, criteria: dict, today: date, policy: HoursPolicy
+                        ) -> list[dict[str, Any]]:
+        """The registry entries of a jurisdiction that meet `criteria` today, with reasons."""
+        ix = await self.index()
+        cadres = ix.registry(jurisdiction)
+        held = ix.histories
+        return evaluate(criteria, cadres, {c["_id"]: held[c["_id"]] for c in cadres if c["_id"] in held},
+                        today, policy)
+
+    async def scope_rows(self, doc: dict[str, Any], today: date, policy: HoursPolicy) -> list[dict[str, Any]]:
+        """A class's scope as it reads now: each cadre drawn, with the reasons they match
+        today (or that their entry has changed since), their recommendation status and a
+        search key; priority first, then by unit and name. Kept until the class, the
+        registry or a history changes."""
+        ix = await self.index()
+
+        def compute() -> list[dict[str, Any]]:
+            scope = doc.get("scope") or {"criteria": {}, "cadre_ids": []}
+            cadres = [ix.cadres[cid] for cid in scope["cadre_ids"] if cid in ix.cadres]
+            now = {x["cadre_id"]: x for x in evaluate(scope["criteria"], cadres, ix.histories, today, policy)}
+            nominated = {n["cadre_id"]: n["status"] for n in doc.get("nominations", [])}
+            rows = []
+            first = lambda c: (not now.get(c["_id"], {}).get("priority"), c["unit"], c["name"])  # noqa: E731
+            for c in sorted(cadres, key=first):
+                x = now.get(c["_id"]) or {"cadre_id": c["_id"], "name": c["name"], "unit": c["unit"],
+                                          "rank": c["rank"], "priority": False,
+                                          "reasons": ["划定时符合条件，名册信息已变化"]}
+                rows.append({**x, "status": nominated.get(c["_id"]), "_key": c["_key"]})
+            return rows
+        return ix.memo(("scope", doc["_id"], doc.get("_rev"), today, repr(policy)), compute)
+
+    async def report(self, make: Callable[..., dict[str, Any]], rows: str, jurisdiction: str, param: Any,
+                     policy: HoursPolicy, sort: str | None = None, key: Callable[[dict], Any] | None = None
+                     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A report over a jurisdiction's registry (`scope.coverage` or `scope.hours`): its
+        whole-jurisdiction figures, and its `rows` list in order of `sort`. Both are kept
+        until the registry or a history changes, so paging through it costs a slice."""
+        ix = await self.index()
+        base = (make.__name__, jurisdiction, param, repr(policy))
+
+        def compute() -> dict[str, Any]:
+            made = make(ix.registry(jurisdiction), ix.histories, param, policy)
+            for row in made[rows]:            # each row's search key, as the registry entry's
+                row["_key"] = ix.cadres[row["cadre_id"]]["_key"]
+            return made
+        out = ix.memo(base, compute)
+        listed = out[rows]
+        if sort is not None:
+            listed = ix.memo((*base, sort), lambda: sort_by(listed, key or (lambda r: r.get(sort))))
+        figures = {k: v for k, v in out.items() if k not in (rows, "total")}
+        return {**figures, "cadres": out["total"]}, listed
