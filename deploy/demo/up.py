@@ -1,6 +1,6 @@
 """`ganxun up`'s demo step: load the demo on a first run (an empty store), never again.
 
-Separate from shared/cli.py so the CLI change is two lines."""
+Separate from deploy/cli.py so the CLI change is two lines."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Generic over what it watches: a `Watched` is a name, a `running()` check (a pid file
 checked against /proc, so a zombie or a reused pid never looks alive) and a `start()`.
-`ganxun up` watches the store, Kafka and every service (shared/cli.supervised); adding
+`ganxun up` watches the store, Kafka and every service (deploy/cli.supervised); adding
 a server is one more `Watched` line there.
 
 Each pass (`tick`, every half second) reaps exited children (no zombies), then for

@@ -196,7 +196,7 @@ async def test_ganxun_rebuild_gives_identical_documents(crashed_projection):
     s, client, _ = crashed_projection
     before = await _docs(client[s.database_name])
     out = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "shared.cli", "rebuild", "selection", "classes"],
+        subprocess.run, [sys.executable, "-m", "deploy.cli", "rebuild", "selection", "classes"],
         cwd=REPO_ROOT, env={**os.environ, **env_of(s)}, capture_output=True, text=True, timeout=300,
     )
     assert out.returncode == 0, out.stderr

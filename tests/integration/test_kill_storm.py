@@ -33,8 +33,8 @@ from pymongo import AsyncMongoClient
 
 import tests.integration.test_lifecycle as lifecycle
 from deploy.local.supervisor import Supervisor, Watched
+from deploy.registry import definition
 from shared import kafka
-from shared.entrypoint import definition
 from shared.runtime import Runtime
 from shared.projector import rebuild
 from shared.topics import events_topic

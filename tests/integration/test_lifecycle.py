@@ -79,7 +79,8 @@ class SelectionDaysBack(ServiceProcess):
 
     SHIM = ("import datetime, services.selection.api as api; real = api.today; "
             f"api.today = lambda: real() - datetime.timedelta(days={SELECTION_DAYS_BACK}); "
-            "from shared.entrypoint import main; main('selection')")
+            "from services.selection.service import DEFINITION; from shared.entrypoint import main; "
+            "main(DEFINITION)")
 
     def start(self, wait: bool = True) -> ServiceProcess:
         argv = [sys.executable, "-c", self.SHIM, "--components", self.components, "--port", str(self.port)]
