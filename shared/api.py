@@ -58,6 +58,16 @@ async def read_document(rt: Runtime, collection: str, doc_id: str, who: Principa
     return public(doc)
 
 
+def _mount_clock(app: FastAPI, service_router: APIRouter, settings: Settings) -> None:
+    """The development clock's routes, where the service's clock is movable (refused, so the
+    service does not start, beside production keys or an identity provider)."""
+    from shared import clock, clock_api
+
+    added = clock_api.PATH in clock_api.paths(service_router)     # by a service still on DevClock
+    if clock.movable_clock(settings) and not added:
+        app.include_router(clock_api.router, responses=http_errors.ERROR_RESPONSES)
+
+
 def create_app(definition: ServiceDefinition, settings: Settings, components: tuple[str, ...] | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -112,6 +122,7 @@ def create_app(definition: ServiceDefinition, settings: Settings, components: tu
     docs.install(app)
     router = definition.routes if isinstance(definition.routes, APIRouter) else definition.routes()
     app.include_router(router, responses=http_errors.ERROR_RESPONSES)
+    _mount_clock(app, router, settings)
     from shared import openapi_security
 
     openapi_security.install(app, settings.oidc_issuer)
