@@ -29,9 +29,8 @@ import httpx
 
 from deploy.demo import data
 from deploy.demo.client import Api, DemoError
-from services.followup.domain import add_months, questions_for
-from services.selection.cadres import cadre_id_for
-from shared.clock import local_today
+from shared.contracts.selection import cadre_id_for
+from shared.clock import add_months, local_today
 
 
 @dataclass(frozen=True)
@@ -259,6 +258,14 @@ class Demo:
         self.records_logged = 0
         self.evaluations = 0
         self.admin = api.who("admin", admin_code, "演示管理员")
+        self._questions: dict | None = None
+
+    async def questions_for(self, c: ClassPlan, month: int) -> list[str]:
+        """The keys a milestone's evaluation scores, as follow-up publishes them (GET /questions)."""
+        if self._questions is None:
+            self._questions = await self.api.call("followup", "GET", "/questions", self.org(c.code))
+        stage = self._questions["by_month"][str(month)]
+        return list(self._questions["stages"][stage]["questions"])
 
     # -- clocks -----------------------------------------------------------------------------
     async def selection_clock(self, day: date) -> None:
@@ -561,7 +568,7 @@ class Demo:
 
     async def evaluate(self, c: ClassPlan, month: int, share: float) -> None:
         people = {cadre_id_for(p.id_number): p for p in c.trainees}
-        keys = list(questions_for(month))
+        keys = await self.questions_for(c, month)
         chosen = c.graduates[: round(len(c.graduates) * share)]
 
         async def one(k: int, cid: str) -> None:
