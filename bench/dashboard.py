@@ -46,6 +46,8 @@ from pymongo import AsyncMongoClient, InsertOne
 import shared.contracts  # noqa: F401
 from bench.common import wait_ready
 from deploy.local.process import REPO_ROOT, free_port
+from services.dashboard import handlers, projections
+from services.dashboard import rollup as ru
 from shared import store
 from shared.auth import ensure_dev_keys, issue_token
 from shared.contracts import followup as fu
@@ -53,8 +55,6 @@ from shared.contracts import records as rec
 from shared.contracts import selection as sel
 from shared.contracts import teaching as tea
 from shared.events import Actor, Envelope
-from services.dashboard import handlers, projections
-from services.dashboard import rollup as ru
 
 PROVINCE = "710000"  # outside tests.support.random_county's provinces: no test shares its topics
 ACTOR = Actor(user_id="bench", name="基准", role="admin")
@@ -73,6 +73,7 @@ class Streams:
             causation_id=None, payload={})
 
 
+# long: one measured run: its phases are timed in sequence and share their figures
 def county_events(code: str, cadres: int, n_classes: int, size: int, rnd: random.Random):
     """(projection, envelope, event) of one county, in stream order."""
     s = Streams()
@@ -172,6 +173,7 @@ def report(name: str, ms: list[float]) -> None:
     print(f"  {name:<44} p50 {statistics.median(ms):7.2f} ms   p99 {pct(ms, 0.99):7.2f} ms   (n={len(ms)})")
 
 
+# long: one measured run: its phases are timed in sequence and share their figures
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--counties", type=int, default=100)

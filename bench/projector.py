@@ -43,11 +43,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 
-import shared.contracts  # noqa: F401  (every event type registered)
 from aiokafka.structs import ConsumerRecord
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
+import shared.contracts  # noqa: F401  (every event type registered)
 from services.selection.domain import stream_id as class_stream
 from services.selection.projections import classes as CLASSES
 from shared import kafka, topics
@@ -377,6 +377,7 @@ class Row:
         return self.events / self.seconds if self.seconds > 0 else float("inf")
 
 
+# long: one measured run: its phases are timed in sequence and share their figures
 async def run(args: argparse.Namespace, bootstrap: str, mongo_uri: str, servers: str,
               pids: dict[str, int | None]) -> None:
     meter = CpuMeter(pids)
@@ -555,7 +556,7 @@ async def run(args: argparse.Namespace, bootstrap: str, mongo_uri: str, servers:
     print(f"{'':<30}" + "".join(f"{'bs=' + str(bs):>16}" for bs in breakdowns))
     for key, label in names:
         cells = []
-        for bs, (tm, total) in breakdowns.items():
+        for tm, total in breakdowns.values():
             s = tm.seconds
             if key == "other":
                 v = total - sum(s.get(k, 0) for k in ("getmany", "decode", "load", "fold", "bulk_write",
@@ -564,13 +565,14 @@ async def run(args: argparse.Namespace, bootstrap: str, mongo_uri: str, servers:
                 v = s.get(key, 0.0)
             cells.append(f"{v:>8.1f}s {v / total:>5.0%}")
         print(f"{label:<30}" + "".join(f"{c:>16}" for c in cells))
-    for bs, (tm, total) in breakdowns.items():
+    for bs, (tm, _total) in breakdowns.items():
         ops = tm.calls.get("bulk_ops", 0)
         writes = tm.calls.get("bulk_write", 0)
         print(f"bs={bs}: {tm.calls.get('handle', 0)} batches, {writes} bulk_writes writing {ops:,} documents "
               f"({ops / max(writes, 1):.0f} per write, {n / max(ops, 1):.1f} events per document write)")
 
 
+# long: one measured run: its phases are timed in sequence and share their figures
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--events", type=int, default=200_000)

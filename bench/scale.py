@@ -151,6 +151,7 @@ async def main() -> None:
             proc.wait(30)
 
 
+# long: one measured run: its phases are timed in sequence and share their figures
 async def run(c: httpx.AsyncClient, proc: subprocess.Popen, rows: list[dict], args) -> None:
     await wait_ready(c, proc, "selection 服务未能启动")
     content = registry_csv(rows)

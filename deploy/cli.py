@@ -26,6 +26,7 @@ from deploy.local.supervisor import Supervisor, Watched
 from deploy.registry import SERVICES
 from shared.clock import PRODUCTION_KEYS
 from shared.settings import DEFAULT_PORTS
+
 KAFKA_PORT = 19092
 STORE_PORT = 27018
 KEYCLOAK_PORT = 8180
@@ -129,7 +130,7 @@ def servers_down() -> None:
     _keycloak().stop()
     _kafka().stop()
     _store().stop()
-    print("服务器已停止（数据保留在 %s）。" % state_dir())
+    print(f"服务器已停止（数据保留在 {state_dir()}）。")
 
 
 def servers_status() -> None:
@@ -353,7 +354,7 @@ def cmd_rebuild(args) -> None:
                 await consumer.start()
                 bar = tqdm(desc=f"重建 {p.name}", unit="事件", file=sys.stderr)
                 try:
-                    def progress(done: int, total: int) -> None:
+                    def progress(done: int, total: int, bar=bar) -> None:
                         bar.total = total
                         bar.n = done
                         bar.refresh()

@@ -48,7 +48,7 @@ class Connection:
     @classmethod
     def from_env(cls, bootstrap: str) -> Connection:
         """These brokers, as the principal the settings (GANXUN_KAFKA_USERNAME …) name."""
-        from shared.settings import Settings      # which imports this module
+        from shared.settings import Settings  # which imports this module
 
         return dataclasses.replace(Settings().bus, bootstrap=bootstrap)
 

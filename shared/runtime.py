@@ -28,7 +28,7 @@ from shared.eventstore import EventStore
 from shared.outbox import OutboxRelay
 from shared.ports import Clock, Commands
 from shared.projection import Projection
-from shared.projector import DeadLetters, Projector, ProjectionWriter
+from shared.projector import DeadLetters, ProjectionWriter, Projector
 from shared.settings import Settings
 
 log = structlog.get_logger("runtime")

@@ -29,8 +29,8 @@ import httpx
 
 from deploy.demo import data
 from deploy.demo.client import Api, DemoError
-from shared.contracts.selection import cadre_id_for
 from shared.clock import add_months, local_today
+from shared.contracts.selection import cadre_id_for
 
 
 @dataclass(frozen=True)
@@ -152,6 +152,7 @@ def plan(codes: Codes, today: date, scale: float, names: data.Names) -> tuple[li
     return regs, classes
 
 
+# long: the demo's steps in the order the year runs, each one line
 async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(), scale: float = 1.0,
                today: date | None = None, progress=None, concurrency: int = 8, move_clock=None) -> Summary:
     """Loads the demo; `progress(step_name)` is called after each of the steps (for a bar).
@@ -447,7 +448,7 @@ class Demo:
         roles = [("head_teacher", "班主任"), ("branch_secretary", "支部书记"), ("class_monitor", "班长")]
         roles += [("committee_member", f"班委{i + 1}") for i in range(c.committee)]
         people = {}
-        for i, (role, zh) in enumerate(roles):
+        for i, (role, _zh) in enumerate(roles):
             pid = f"rec-{c.class_id}-{i}"
             name = (c.trainees[i].name if role in ("class_monitor", "committee_member") else
                     ("赵红梅", "孙建国")[i] if i < 2 else f"记录员{i}")

@@ -197,7 +197,7 @@ def _chown_to_pg_user(path: Path) -> None:
             pw = pwd.getpwnam(name)
         except KeyError:
             continue
-        for root, dirs, files in os.walk(path):
+        for root, _dirs, files in os.walk(path):
             os.chown(root, pw.pw_uid, pw.pw_gid)
             for f in files:
                 os.chown(os.path.join(root, f), pw.pw_uid, pw.pw_gid)

@@ -52,8 +52,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from shared.kafka import Connection
-
 from deploy.local.process import (
     DetachedProcess,
     ServerError,
@@ -63,6 +61,7 @@ from deploy.local.process import (
     port_open,
     require_tool,
 )
+from shared.kafka import Connection
 
 # Newest Kafka on Maven Central at the time of pinning; verified against
 # aiokafka 0.14.0 (idempotent acks=all producer, consumer group with manual

@@ -106,6 +106,7 @@ def find_java_home() -> Path:
 # --------------------------------------------------------------------------- provisioning
 
 
+# long: the provisioning steps in order (resolve, unpack, build), each guarded by its lock
 def provision(cache: Path | None = None) -> Path:
     """Resolve, unpack and build Keycloak once into `<cache>/keycloak-<version>`; return its home."""
     root = Path(cache or cache_dir()) / f"keycloak-{KEYCLOAK_VERSION}"

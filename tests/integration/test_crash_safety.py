@@ -62,6 +62,7 @@ class Killer:
             self.next = done + random.randint(self.low, self.high)
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_relay_killed_at_random_moments_publishes_everything_in_stream_order(servers, tmp_path):
     county = random_county()
     s = settings("selection", servers, [county], relay_batch=100)

@@ -22,6 +22,7 @@ def _ganxun(env: dict, *args: str, timeout: float = 300) -> subprocess.Completed
                           capture_output=True, text=True, timeout=timeout)
 
 
+# long: one story end to end against real servers; its steps share the state they build
 def test_up_down_up_keeps_data(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.endswith(("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI"))}
     env["GANXUN_STATE_DIR"] = str(tmp_path / "state")

@@ -187,6 +187,7 @@ def get_json(c: httpx.Client, path: str, headers: dict, **params):
 # -- the lifecycle -------------------------------------------------------------------------------------
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_a_class_from_registry_to_follow_up(deployment, county, servers):
     sel, tea, rec, fu = (client(deployment[s].url) for s in SERVICES)
     dept, school = auth("org_department", county, DEPT), auth("party_school", county, SCHOOL)

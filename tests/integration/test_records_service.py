@@ -105,6 +105,7 @@ async def records_of(service, county, class_id, cadre, count: int) -> list[dict]
     return await eventually(check, timeout=30)
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_a_class_of_3_plus_n_recorders_over_several_weeks(service, servers, county):
     class_id = "rec-weeks"
     await setup_class(service, servers, county, class_id)
@@ -180,6 +181,7 @@ def _render_first_page(pdf: bytes, name: str) -> None:
     page.render(scale=1.5).to_pil().save(ARTIFACTS / name)
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_corrections_chain_refusals_and_nothing_removes_a_record(service, servers, county):
     class_id = "rec-chain"
     await setup_class(service, servers, county, class_id)
@@ -265,6 +267,7 @@ def service_paths(service) -> list[tuple[str, str]]:
     return [(m, p) for p, ops in spec["paths"].items() for m in ops]
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_assessment_supervision_final_comment_and_portrait(service, servers, county):
     class_id = "rec-score"
     await setup_class(service, servers, county, class_id)

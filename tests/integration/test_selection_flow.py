@@ -70,6 +70,7 @@ def refused(r: httpx.Response, code: str) -> str:
     return r.json()["message"]
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_three_steps_of_one_class_with_a_refusal_per_rule(selection, counties, servers):
     url, county = selection.url, counties[0]
     born = date(1988, 1, 1)

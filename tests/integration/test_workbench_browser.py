@@ -251,6 +251,7 @@ async def pick(page, select, option: str) -> None:
     raise AssertionError(f"could not choose {option!r}")
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_wucheng_three_steps_and_a_day_of_teaching_through_the_pages(county_world):
     from playwright.async_api import async_playwright, expect
 
