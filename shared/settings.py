@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     )
     # The bus principal: SASL/SCRAM-SHA-512 (SASL_PLAINTEXT on one machine, SASL_SSL with a
     # CA file in production). Empty means PLAINTEXT with no principal, which the local
-    # brokers refuse. See README, "Security: the bus".
+    # brokers refuse. See docs/bus.md.
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_username: str | None = None
     kafka_password: str | None = Field(None, repr=False)

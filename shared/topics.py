@@ -5,7 +5,7 @@ jurisdiction, keyed by stream id. Kafka's prefixed ACLs then map onto
 jurisdictions: a county principal may write only `ganxun.<service>.371428`; a
 province principal reads the prefix `ganxun.<service>.43`. A county also reads the
 exact topics of its city and province, which carry province-run classes whose
-trainees come from several counties. See README, "Topic layout".
+trainees come from several counties. See docs/backbone.md, "Topic layout".
 """
 
 from __future__ import annotations

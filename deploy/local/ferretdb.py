@@ -46,7 +46,7 @@ BINARY_NAME = "ferretdb"
 
 BACKENDS = ("sqlite", "postgresql")
 # PostgreSQL: with SQLite, concurrent appends fail with SQLITE_BUSY ("database is
-# locked") and conditional replaces are 3-4x slower; see README, "The store".
+# locked") and conditional replaces are 3-4x slower; see docs/store.md.
 DEFAULT_BACKEND = "postgresql"
 CONFIG_NAME = "ferretdb.json"
 
@@ -220,7 +220,7 @@ class _PostgresCluster:
         # FerretDB's pool defaults to 50 connections for all of its clients, and a
         # command may hold one while it waits for another: with the four services and
         # the dashboard writing at once, 50 was exhausted and the server wedged for good
-        # (README, "The store"). A larger pool, and a server that allows it, keep the
+        # (docs/store.md). A larger pool, and a server that allows it, keep the
         # margin wide; one-operation write commands (shared/store.py) keep each small.
         return f"postgres://{_PG_USER}@{HOST}:{self.port}/postgres?pool_max_conns={POOL_MAX_CONNS}"
 
@@ -290,7 +290,7 @@ class _PostgresCluster:
 
     def install_gin_twins(self, pg_bin: Path) -> None:
         """FerretDB's finds filter with @>, which its btree indexes cannot serve: add a GIN
-        twin to each of them (see postgres/gin_for_ferretdb.sql; README, "The store")."""
+        twin to each of them (see postgres/gin_for_ferretdb.sql; docs/store.md)."""
         self.psql(GIN_TWINS_SQL.read_text(), pg_bin, what="GIN twins")
 
     def psql(self, sql: str, pg_bin: Path | None = None, what: str = "psql") -> str:

@@ -27,8 +27,7 @@ at random and kept in cluster.json and server.properties, both readable by the o
 only. Deployment principals are created with it (shared/bus_access.py). The
 controller listener authenticates with SASL/PLAIN against the same admin password,
 because a controller cannot verify SCRAM (the credentials live in the log it serves).
-Everything listens on 127.0.0.1; production adds TLS (SASL_SSL), see README,
-"Security: the bus".
+Everything listens on 127.0.0.1; production adds TLS (SASL_SSL), see docs/bus.md.
 """
 
 from __future__ import annotations

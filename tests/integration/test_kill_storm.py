@@ -13,7 +13,7 @@ of an event (Kafka's timestamp minus the time it was stored), printed.
 Real processes, real Kafka and store. The kills follow a seeded random schedule; the
 checks wait for conditions. Selection is not killed during the registry import (an
 import killed half-way and retried reports only what the retry registered; its rows are
-never doubled: README, 重试与幂等).
+never doubled: docs/operations.md, "Retries and crashes").
 """
 
 from __future__ import annotations
