@@ -17,10 +17,8 @@ Everything a server needs lives in its folder:
 
 from __future__ import annotations
 
-import fcntl
 import glob
 import hashlib
-import json
 import os
 import re
 import subprocess
@@ -30,11 +28,13 @@ from pathlib import Path
 
 from deploy.local.process import (
     DetachedProcess,
+    LocalServer,
     MissingToolError,
     ServerError,
     cache_dir,
     free_port,
     port_open,
+    provision_once,
     require_tool,
 )
 
@@ -90,13 +90,7 @@ def provision(cache: Path | None = None) -> Path:
     def fresh() -> bool:
         return binary.is_file() and marker.is_file() and marker.read_text().strip() == wanted
 
-    if fresh():
-        return binary
-    # Two processes provisioning at once: one builds, the other waits and reuses it.
-    with open(target_dir / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if fresh():
-            return binary
+    def build() -> None:
         print(
             f"正在构建 FerretDB {FERRETDB_VERSION}，首次约需一两分钟… "
             f"(building FerretDB {FERRETDB_VERSION}, the first build takes a minute or two)",
@@ -123,6 +117,8 @@ def provision(cache: Path | None = None) -> Path:
             file=sys.stderr,
             flush=True,
         )
+
+    provision_once(target_dir, fresh, build)
     return binary
 
 
@@ -340,7 +336,7 @@ def _ping(uri: str) -> bool:
         client.close()
 
 
-class FerretDBServer:
+class FerretDBServer(LocalServer):
     """One FerretDB on 127.0.0.1 whose data, logs, pid and config live in `folder`.
 
     `backend` and `port` default to what the folder's config recorded (so
@@ -376,28 +372,13 @@ class FerretDBServer:
                 f"(already running on port {saved['port']}; stop it before changing the port)"
             )
 
-    # -- config -------------------------------------------------------------
-
-    @property
-    def config_file(self) -> Path:
-        return self.folder / CONFIG_NAME
-
-    def _load_config(self) -> dict | None:
-        try:
-            return json.loads((self.folder / CONFIG_NAME).read_text())
-        except FileNotFoundError:
-            return None
-        except ValueError as e:
-            raise ServerError(f"配置文件损坏 (corrupt config) {self.folder / CONFIG_NAME}: {e}") from e
+    CONFIG_NAME = CONFIG_NAME
 
     def _save_config(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
         cfg = {"version": FERRETDB_VERSION, "backend": self.backend, "port": self.port}
         if self.pg_port is not None:
             cfg["pg_port"] = self.pg_port
-        tmp = self.config_file.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(cfg, indent=2) + "\n")
-        os.replace(tmp, self.config_file)
+        self._write_config(cfg)
 
     # -- public API ---------------------------------------------------------
 
@@ -461,10 +442,3 @@ class FerretDBServer:
             "backend": self.backend,
             "folder": str(self.folder),
         }
-
-    def __enter__(self) -> FerretDBServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -35,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -53,11 +52,13 @@ from typing import Any
 
 from deploy.local.process import (
     DetachedProcess,
+    LocalServer,
     ServerError,
     _pid_alive,
     cache_dir,
     free_port,
     port_open,
+    provision_once,
     require_tool,
 )
 from shared.kafka import Connection
@@ -93,14 +94,12 @@ def provision(cache: Path | None = None) -> Path:
     libs = root / "libs"
     marker = root / _MARKER
     _require_java()
-    if marker.is_file() and libs.is_dir():
-        return libs
-    mvn = require_tool("mvn", "下载 Kafka 的 jar 包 (resolving the Kafka jars from Maven Central)", MVN_HINT)
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if marker.is_file() and libs.is_dir():  # another process finished it meanwhile
-            return libs
+
+    def fresh() -> bool:
+        return marker.is_file() and libs.is_dir()
+
+    def build() -> None:
+        mvn = require_tool("mvn", "下载 Kafka 的 jar 包 (resolving the Kafka jars from Maven Central)", MVN_HINT)
         partial = root / "libs.partial"
         shutil.rmtree(partial, ignore_errors=True)
         argv = [
@@ -131,6 +130,8 @@ def provision(cache: Path | None = None) -> Path:
                 indent=1,
             )
         )
+
+    provision_once(root, fresh, build)
     return libs
 
 
@@ -252,7 +253,7 @@ logger.appinfo.level = warn
 # --------------------------------------------------------------------------- cluster
 
 
-class KafkaCluster:
+class KafkaCluster(LocalServer):
     """One or three combined broker+controller nodes whose state lives in `folder`.
 
     `brokers=None` / `port=None` mean: whatever `folder/cluster.json` says, else 1
@@ -326,26 +327,18 @@ class KafkaCluster:
     def node_dir(self, index: int) -> Path:
         return self.folder / f"node-{index}"
 
-    def _load_config(self) -> dict | None:
-        try:
-            return json.loads((self.folder / _CONFIG).read_text())
-        except FileNotFoundError:
-            return None
+    CONFIG_NAME = _CONFIG
+    PRIVATE = True            # the super-user's password
 
     def _save_config(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        data = {
+        self._write_config({
             "kafka_version": KAFKA_VERSION,
             "brokers": self.brokers,
             "ports": self.ports,
             "controller_ports": self.controller_ports,
             "cluster_id": self.cluster_id,
             "admin_password": self.admin_password,
-        }
-        tmp = self.folder / (_CONFIG + ".tmp")
-        tmp.touch(mode=0o600)
-        tmp.write_text(json.dumps(data, indent=1) + "\n")
-        tmp.replace(self.folder / _CONFIG)
+        })
 
     def _server_properties(self, i: int) -> str:
         multi = self.brokers > 1
