@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 
-from shared import docs, http_errors
+from shared import docs, http_errors, openapi
 from shared.auth import Principal
 from shared.commands import Context
 from shared.errors import Forbidden, GanxunError, NotFound
@@ -84,7 +84,7 @@ def create_app(definition: ServiceDefinition, settings: Settings, components: tu
     app = FastAPI(title=f"ganxun · {definition.title}", description=definition.description,
                   version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     label = http_errors.install(app)
-    app.openapi = http_errors.openapi(app)
+    app.openapi = openapi.openapi(app, settings.oidc_issuer)
     # Middleware added later wraps what was added before. From the outside in: the
     # correlation id, the guard (body limits, control characters: nothing unbounded or
     # malformed reaches further), then the Idempotency-Key (shared/idempotency.py), which
@@ -123,7 +123,4 @@ def create_app(definition: ServiceDefinition, settings: Settings, components: tu
     router = definition.routes if isinstance(definition.routes, APIRouter) else definition.routes()
     app.include_router(router, responses=http_errors.ERROR_RESPONSES)
     _mount_clock(app, router, settings)
-    from shared import openapi_security
-
-    openapi_security.install(app, settings.oidc_issuer)
     return app
