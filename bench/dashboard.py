@@ -198,8 +198,10 @@ async def main() -> None:
     mongo = AsyncMongoClient(uri, tz_aware=True)
     db = mongo[db_name]
     counties = sorted({f"71{c // 20 + 1:02d}{c % 20 + 1:02d}" for c in range(args.counties)})
-    print(f"合成数据：{len(counties)} 个县 × {args.cadres:,} 名在册干部，每县 {args.classes} 个班 × {args.class_size} 人；"
-          f"事件经看板投影自身的 fold/apply 折叠（内存中，model_construct 不校验），文档一次写入存储 {db_name}。")
+    print(f"合成数据：{len(counties)} 个县 × {args.cadres:,} 名在册干部，"
+          f"每县 {args.classes} 个班 × {args.class_size} 人；"
+          f"事件经看板投影自身的 fold/apply 折叠（内存中，model_construct 不校验），"
+          f"文档一次写入存储 {db_name}。")
     t0 = time.monotonic()
     events, docs = await load(db, counties, args)
     print(f"  载入用时 {time.monotonic() - t0:.0f} s")

@@ -62,8 +62,14 @@ perf = time.perf_counter
 
 # --------------------------------------------------------------------------- workload
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-GIVEN = "建国志强伟明秀英丽华军平桂芳海燕红霞玉兰俊杰晓东春梅文静宏伟雪梅子涵浩然欣怡宇轩思远佳琪嘉怡子豪振华德胜淑珍凤英国庆立新卫东爱民"
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+    "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+GIVEN = (
+    "建国志强伟明秀英丽华军平桂芳海燕红霞玉兰俊杰晓东春梅文静宏伟雪梅"
+    "子涵浩然欣怡宇轩思远佳琪嘉怡子豪振华德胜淑珍凤英国庆立新卫东爱民"
+)
 COUNTY = "武城县"
 TOWNS = ["广运街道", "武城镇", "老城镇", "鲁权屯镇", "郝王庄镇", "杨庄镇", "李家户镇", "甲马营镇", "四女寺镇"]
 DEPARTMENTS = [
@@ -356,7 +362,8 @@ async def verify(db, stats: dict, expected_docs: int | None = None, expected_nom
     want_noms = stats["nominations"] if expected_noms is None else expected_noms
     if docs != want_docs or noms != want_noms:
         raise VerificationFailed(
-            f"{db.name}: {docs} class documents (expected {want_docs}), {noms} nominations (expected {want_noms})"
+            f"{db.name}: {docs} class documents (expected {want_docs}), "
+            f"{noms} nominations (expected {want_noms})"
         )
     return docs, noms
 

@@ -91,7 +91,8 @@ def load_if_empty(state_dir, ports: dict[str, int], jurisdictions: str,
                                       "classes": summary.classes, "trainees": summary.trainees,
                                       "sessions": summary.sessions, "graduates": summary.graduates},
                                      ensure_ascii=False))
-        print(f"演示数据已加载：{summary.classes} 个班次、{summary.trainees} 名学员、{summary.sessions} 个课次、"
+        print(f"演示数据已加载：{summary.classes} 个班次、{summary.trainees} 名学员、"
+              f"{summary.sessions} 个课次、"
               f"{summary.graduates} 人结业、{summary.records} 条纪实、{summary.evaluations} 份跟踪评价；"
               f"{summary.requests} 次接口调用，用时 {summary.seconds:.0f} 秒（上面两个看板的各项数据在第 "
               f"{summary.panels_full:.0f} 秒已齐）。")

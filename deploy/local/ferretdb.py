@@ -113,7 +113,8 @@ def provision(cache: Path | None = None) -> Path:
         os.replace(tmp, binary)
         marker.write_text(wanted + "\n")
         print(
-            f"FerretDB 构建完成，用时 {time.monotonic() - started:.0f} 秒 (built in {time.monotonic() - started:.0f}s): {binary}",
+            f"FerretDB 构建完成，用时 {time.monotonic() - started:.0f} 秒 "
+            f"(built in {time.monotonic() - started:.0f}s): {binary}",
             file=sys.stderr,
             flush=True,
         )

@@ -360,10 +360,12 @@ class KafkaCluster(LocalServer):
             "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
             "sasl.mechanism.controller.protocol": "PLAIN",
             "listener.name.broker.scram-sha-512.sasl.jaas.config":
-                "org.apache.kafka.common.security.scram.ScramLoginModule required"
+                "org.apache.kafka.common.security.scram."
+                "ScramLoginModule required"
                 f' username="{self.ADMIN}" password="{self.admin_password}";',
             "listener.name.controller.plain.sasl.jaas.config":
-                "org.apache.kafka.common.security.plain.PlainLoginModule required"
+                "org.apache.kafka.common.security.plain."
+                "PlainLoginModule required"
                 f' username="{self.ADMIN}" password="{self.admin_password}"'
                 f' user_{self.ADMIN}="{self.admin_password}";',
             "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
@@ -466,7 +468,8 @@ class KafkaCluster(LocalServer):
         if major < MIN_JAVA:
             raise ServerError(
                 f"Kafka {KAFKA_VERSION} 需要 Java {MIN_JAVA} 或更高版本，当前 `{java}` 是 Java {major}。"
-                f"安装方法：{JAVA_HINT} (Kafka {KAFKA_VERSION} needs Java {MIN_JAVA}+, `{java}` is Java {major};"
+                f"安装方法：{JAVA_HINT} "
+                f"(Kafka {KAFKA_VERSION} needs Java {MIN_JAVA}+, `{java}` is Java {major};"
                 f" install: {JAVA_HINT})"
             )
         self._save_config()

@@ -310,7 +310,8 @@ async def test_page_shows_the_figures_and_updates_live(dashboard):
 
             # drill down: click county A, then its class
             await page.click(f"#rows tr[data-code='{w.a}']")
-            # a function, not an expression: the page's CSP forbids eval, which Playwright uses for expressions
+            # a function, not an expression: the page's CSP forbids eval, which Playwright
+            # uses for expressions
             await page.wait_for_function(f"() => document.querySelector('#rows tbody tr') && document.querySelector("
                                          f"'#rows tbody tr').dataset.code === '{w.class_a}'")
             shown = await kpis()

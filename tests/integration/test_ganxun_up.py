@@ -31,8 +31,10 @@ def test_up_down_up_keeps_data(tmp_path):
     up_args = ["up", "--detach", "--no-demo", "--kafka-port", str(kafka_port), "--store-port", str(store_port),
                "--keycloak-port", str(keycloak_port),
                *[a for name, p in ports.items() for a in ("--port", f"{name}={p}")]]
-    token = lambda role, name: _ganxun(env, "token", "--role", role, "--jurisdiction", "371428",  # noqa: E731
-                                       "--name", name).stdout.strip()
+
+    def token(role: str, name: str) -> str:
+        return _ganxun(env, "token", "--role", role, "--jurisdiction", "371428", "--name", name).stdout.strip()
+
     try:
         first = _ganxun(env, *up_args, timeout=600)
         assert first.returncode == 0, first.stderr

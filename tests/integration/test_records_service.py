@@ -119,7 +119,8 @@ async def test_a_class_of_3_plus_n_recorders_over_several_weeks(service, servers
             for cadre in ("A", "B", "C", D):
                 if cadre == D and role == "class_monitor" and week >= 3:
                     continue
-                text = f"第{week + 1}周：{TRAINEES[cadre]}在{['研讨', '党课', '调研', '课堂', '小组'][i]}中表现认真（{pid}）。"
+                where = ["研讨", "党课", "调研", "课堂", "小组"][i]
+                text = f"第{week + 1}周：{TRAINEES[cadre]}在{where}中表现认真（{pid}）。"
                 r = log(service, county, class_id, pid, cadre, text, observed, categories[(week + i) % 5])
                 assert r.status_code == 201, r.text
                 assert r.json()["events"] == ["RecordLogged"]
