@@ -68,6 +68,21 @@ def _mount_clock(app: FastAPI, service_router: APIRouter, settings: Settings) ->
         app.include_router(clock_api.router, responses=http_errors.ERROR_RESPONSES)
 
 
+def _health_checks(app: FastAPI, service: str) -> None:
+    """Liveness and readiness, open to the orchestrator (no token)."""
+
+    @app.get("/healthz", tags=["运维"], summary="存活检查")
+    async def healthz():
+        return {"status": "alive", "service": service}
+
+    @app.get("/readyz", tags=["运维"], summary="就绪检查（Kafka 与存储可达）",
+             responses={503: {"description": "尚未就绪（列出不可达的部分）"}})
+    async def readyz(request: Request):
+        status = await request.app.state.runtime.readiness()
+        ok = all(v == "ok" for v in status.values())
+        return JSONResponse({"ready": ok, **status}, status_code=200 if ok else 503)
+
+
 def create_app(definition: ServiceDefinition, settings: Settings, components: tuple[str, ...] | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -108,17 +123,7 @@ def create_app(definition: ServiceDefinition, settings: Settings, components: tu
         log.info("request.refused", code=exc.code, status=exc.status, message=exc.message)
         return JSONResponse(exc.to_dict(), status_code=exc.status)
 
-    @app.get("/healthz", tags=["运维"], summary="存活检查")
-    async def healthz():
-        return {"status": "alive", "service": definition.name}
-
-    @app.get("/readyz", tags=["运维"], summary="就绪检查（Kafka 与存储可达）",
-             responses={503: {"description": "尚未就绪（列出不可达的部分）"}})
-    async def readyz(request: Request):
-        status = await request.app.state.runtime.readiness()
-        ok = all(v == "ok" for v in status.values())
-        return JSONResponse({"ready": ok, **status}, status_code=200 if ok else 503)
-
+    _health_checks(app, definition.name)
     docs.install(app)
     router = definition.routes if isinstance(definition.routes, APIRouter) else definition.routes()
     app.include_router(router, responses=http_errors.ERROR_RESPONSES)

@@ -97,6 +97,7 @@ def _n(x: float, scale: float, least: int) -> int:
     return max(least, round(x * scale))
 
 
+# long: the demo's classes, one line per class and its dates
 def plan(codes: Codes, today: date, scale: float, names: data.Names) -> tuple[list[data.Registry], list[ClassPlan]]:
     """The registries and classes, with their dates relative to `today` (all in the past)."""
     wucheng = data.County(codes.wucheng, "武城县", "县", ("甲马营", "武城", "郝王庄"))
@@ -362,6 +363,7 @@ class Demo:
         await self.api.call("teaching", "POST", "/online-hours", self.org(reg.county.code), files={
             "file": (f"{reg.county.name}网络学习学时.csv", out.getvalue().encode("utf-8"), "text/csv")})
 
+    # long: a class's teaching in the order a term runs
     async def teach(self, c: ClassPlan) -> None:
         ps = self.school(c.code)
 
@@ -443,6 +445,7 @@ class Demo:
         await asyncio.gather(*(session(s) for s in c.sessions))
 
     # -- records ------------------------------------------------------------------------------
+    # long: a class's 3+N records in the order they are written
     async def records(self, c: ClassPlan) -> None:
         ps = self.school(c.code)
         roles = [("head_teacher", "班主任"), ("branch_secretary", "支部书记"), ("class_monitor", "班长")]
@@ -532,6 +535,7 @@ class Demo:
             await self.evaluate(c, month, share)
         await self.followup_clock(self.today)
 
+    # long: after graduation in the order it happens: mentors, talks, outcomes
     async def after(self, c: ClassPlan, on: date) -> None:
         """Mentors and their tasks, sharing talks and outcomes; talks and endorsements dated `on`."""
         await self.scheduled(c)

@@ -44,6 +44,7 @@ def print_pages(key: bytes, ports: dict[str, int]) -> None:
           f"\n县级看板（武城县 {COUNTY}，组织部）：\n{base}#token={county}\n", flush=True)
 
 
+# long: the demo's loading and its progress report, step by step
 def load_if_empty(state_dir, ports: dict[str, int], jurisdictions: str,
                   mongodb_uri: str | None = None) -> None:
     key = ensure_dev_keys(state_dir / "keys")[0]

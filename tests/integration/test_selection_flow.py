@@ -235,6 +235,7 @@ async def test_concurrent_confirmations_never_overfill_and_a_leaver_is_replaced(
     assert first["status"] == "confirmed" and first["from_waitlist"]
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_another_county_gets_403_on_registry_and_classes(selection, counties):
     url, mine, other = selection.url, counties[0], counties[2]
     cadre = register(url, mine, "周敏", "县教育局", "副科", date(1987, 9, 9), 201)
