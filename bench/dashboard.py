@@ -46,6 +46,7 @@ from pymongo import AsyncMongoClient, InsertOne
 import shared.contracts  # noqa: F401
 from bench.common import wait_ready
 from deploy.local.process import REPO_ROOT, free_port
+from services.dashboard import projections, reads
 from shared import store
 from shared.auth import ensure_dev_keys, issue_token
 from shared.contracts import followup as fu
@@ -53,7 +54,6 @@ from shared.contracts import records as rec
 from shared.contracts import selection as sel
 from shared.contracts import teaching as tea
 from shared.events import Actor, Envelope
-from services.dashboard import projections, reads
 
 PROVINCE = "710000"  # outside tests.support.random_county's provinces: no test shares its topics
 ACTOR = Actor(user_id="bench", name="基准", role="admin")
@@ -72,6 +72,7 @@ class Streams:
             causation_id=None, payload={})
 
 
+# long: one measured run: its phases are timed in sequence and share their figures
 def county_events(code: str, cadres: int, n_classes: int, size: int, rnd: random.Random):
     """(projection, envelope, event) of one county, in stream order."""
     s = Streams()
@@ -171,6 +172,7 @@ def report(name: str, ms: list[float]) -> None:
     print(f"  {name:<44} p50 {statistics.median(ms):7.2f} ms   p99 {pct(ms, 0.99):7.2f} ms   (n={len(ms)})")
 
 
+# long: one measured run: its phases are timed in sequence and share their figures
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--counties", type=int, default=100)
@@ -195,8 +197,10 @@ async def main() -> None:
     mongo = AsyncMongoClient(uri, tz_aware=True)
     db = mongo[db_name]
     counties = sorted({f"71{c // 20 + 1:02d}{c % 20 + 1:02d}" for c in range(args.counties)})
-    print(f"合成数据：{len(counties)} 个县 × {args.cadres:,} 名在册干部，每县 {args.classes} 个班 × {args.class_size} 人；"
-          f"事件经看板投影自身的 fold/apply 折叠（内存中，model_construct 不校验），文档一次写入存储 {db_name}。")
+    print(f"合成数据：{len(counties)} 个县 × {args.cadres:,} 名在册干部，"
+          f"每县 {args.classes} 个班 × {args.class_size} 人；"
+          f"事件经看板投影自身的 fold/apply 折叠（内存中，model_construct 不校验），"
+          f"文档一次写入存储 {db_name}。")
     t0 = time.monotonic()
     events, docs = await load(db, counties, args)
     print(f"  载入用时 {time.monotonic() - t0:.0f} s")

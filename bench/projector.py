@@ -43,11 +43,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 
-import shared.contracts  # noqa: F401  (every event type registered)
 from aiokafka.structs import ConsumerRecord
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
+import shared.contracts  # noqa: F401  (every event type registered)
 from services.selection.domain import stream_id as class_stream
 from services.selection.projections import classes as CLASSES
 from shared import kafka, topics
@@ -62,8 +62,14 @@ perf = time.perf_counter
 
 # --------------------------------------------------------------------------- workload
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-GIVEN = "建国志强伟明秀英丽华军平桂芳海燕红霞玉兰俊杰晓东春梅文静宏伟雪梅子涵浩然欣怡宇轩思远佳琪嘉怡子豪振华德胜淑珍凤英国庆立新卫东爱民"
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+    "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+GIVEN = (
+    "建国志强伟明秀英丽华军平桂芳海燕红霞玉兰俊杰晓东春梅文静宏伟雪梅"
+    "子涵浩然欣怡宇轩思远佳琪嘉怡子豪振华德胜淑珍凤英国庆立新卫东爱民"
+)
 COUNTY = "武城县"
 TOWNS = ["广运街道", "武城镇", "老城镇", "鲁权屯镇", "郝王庄镇", "杨庄镇", "李家户镇", "甲马营镇", "四女寺镇"]
 DEPARTMENTS = [
@@ -356,7 +362,8 @@ async def verify(db, stats: dict, expected_docs: int | None = None, expected_nom
     want_noms = stats["nominations"] if expected_noms is None else expected_noms
     if docs != want_docs or noms != want_noms:
         raise VerificationFailed(
-            f"{db.name}: {docs} class documents (expected {want_docs}), {noms} nominations (expected {want_noms})"
+            f"{db.name}: {docs} class documents (expected {want_docs}), "
+            f"{noms} nominations (expected {want_noms})"
         )
     return docs, noms
 
@@ -377,6 +384,7 @@ class Row:
         return self.events / self.seconds if self.seconds > 0 else float("inf")
 
 
+# long: one measured run: its phases are timed in sequence and share their figures
 async def run(args: argparse.Namespace, bootstrap: str, mongo_uri: str, servers: str,
               pids: dict[str, int | None]) -> None:
     meter = CpuMeter(pids)
@@ -555,7 +563,7 @@ async def run(args: argparse.Namespace, bootstrap: str, mongo_uri: str, servers:
     print(f"{'':<30}" + "".join(f"{'bs=' + str(bs):>16}" for bs in breakdowns))
     for key, label in names:
         cells = []
-        for bs, (tm, total) in breakdowns.items():
+        for tm, total in breakdowns.values():
             s = tm.seconds
             if key == "other":
                 v = total - sum(s.get(k, 0) for k in ("getmany", "decode", "load", "fold", "bulk_write",
@@ -564,13 +572,14 @@ async def run(args: argparse.Namespace, bootstrap: str, mongo_uri: str, servers:
                 v = s.get(key, 0.0)
             cells.append(f"{v:>8.1f}s {v / total:>5.0%}")
         print(f"{label:<30}" + "".join(f"{c:>16}" for c in cells))
-    for bs, (tm, total) in breakdowns.items():
+    for bs, (tm, _total) in breakdowns.items():
         ops = tm.calls.get("bulk_ops", 0)
         writes = tm.calls.get("bulk_write", 0)
         print(f"bs={bs}: {tm.calls.get('handle', 0)} batches, {writes} bulk_writes writing {ops:,} documents "
               f"({ops / max(writes, 1):.0f} per write, {n / max(ops, 1):.1f} events per document write)")
 
 
+# long: one measured run: its phases are timed in sequence and share their figures
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--events", type=int, default=200_000)

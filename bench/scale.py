@@ -158,6 +158,7 @@ async def main() -> None:
             proc.wait(30)
 
 
+# long: one measured run: its phases are timed in sequence and share their figures
 async def run(c: httpx.AsyncClient, proc: subprocess.Popen, rows: list[dict], args) -> None:
     await wait_ready(c, proc, "selection 服务未能启动")
     content = registry_csv(rows)
@@ -185,7 +186,8 @@ async def run(c: httpx.AsyncClient, proc: subprocess.Popen, rows: list[dict], ar
     r = await c.post("/classes/bench-k1/scope", json={"ranks": [rank]})
     assert r.status_code == 201, r.text
     in_scope = r.json()["count"]
-    print(f"划定范围（职级 {rank}，{in_scope:,} 人，命令扫描整个名册）：{(time.perf_counter() - t0) * 1000:.0f} ms")
+    ms = (time.perf_counter() - t0) * 1000
+    print(f"划定范围（职级 {rank}，{in_scope:,} 人，命令扫描整个名册）：{ms:.0f} ms")
     ids = [cadre_id_for(p["id"]) for p in rows if p["rank"] == rank][:args.nominees]
     for i in range(0, len(ids), 200):
         r = await c.post("/classes/bench-k1/nominations/batch", json={"cadre_ids": ids[i:i + 200]})

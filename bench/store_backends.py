@@ -40,7 +40,7 @@ STREAMS = 200  # 20,000 events = 200 streams x 100 versions
 UPDATE_OPS_PER_COMMAND = 40
 STAGE_BUDGET = 20.0  # seconds; a slower stage stops early and reports a partial rate
 
-T0 = dt.datetime(2025, 3, 1, 8, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2025, 3, 1, 8, 0, tzinfo=dt.UTC)
 
 
 def event(i: int, *, stream_prefix: str = "course") -> dict:
@@ -72,6 +72,7 @@ def fmt_rate(n: int, seconds: float) -> str:
     return f"{n / seconds:,.0f}" if seconds > 0 else "∞"
 
 
+# long: one measured run: its phases are timed in sequence and share their figures
 async def run_backend(backend: str, keep: bool) -> dict[str, str]:
     folder = Path(tempfile.mkdtemp(prefix=f"ganxun-bench-{backend}-"))
     server = FerretDBServer(folder, backend=backend, log_level="warn")

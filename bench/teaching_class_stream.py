@@ -13,17 +13,18 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from datetime import date, time as clock, timedelta
+from datetime import date, timedelta
+from datetime import time as clock
 
 from pymongo import AsyncMongoClient
 
 import shared.contracts  # noqa: F401
+from services.teaching import classroom as cr
+from services.teaching.domain import Session
 from shared.commands import CommandHandler, Context
 from shared.events import CATALOGUE, Actor
 from shared.eventstore import EventStore
 from shared.ids import new_id
-from services.teaching import classroom as cr
-from services.teaching.domain import Session
 
 
 async def timed(commands: CommandHandler, decider, stream: str, runs: int = 5) -> tuple[int, float]:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 
-from shared import docs, http_errors
+from shared import docs, http_errors, openapi
 from shared.auth import Principal
 from shared.commands import Context
 from shared.errors import Forbidden, GanxunError, NotFound
@@ -58,6 +58,31 @@ async def read_document(rt: Runtime, collection: str, doc_id: str, who: Principa
     return public(doc)
 
 
+def _mount_clock(app: FastAPI, service_router: APIRouter, settings: Settings) -> None:
+    """The development clock's routes, where the service's clock is movable (refused, so the
+    service does not start, beside production keys or an identity provider)."""
+    from shared import clock, clock_api
+
+    added = clock_api.PATH in clock_api.paths(service_router)     # by a service still on DevClock
+    if clock.movable_clock(settings) and not added:
+        app.include_router(clock_api.router, responses=http_errors.ERROR_RESPONSES)
+
+
+def _health_checks(app: FastAPI, service: str) -> None:
+    """Liveness and readiness, open to the orchestrator (no token)."""
+
+    @app.get("/healthz", tags=["运维"], summary="存活检查")
+    async def healthz():
+        return {"status": "alive", "service": service}
+
+    @app.get("/readyz", tags=["运维"], summary="就绪检查（Kafka 与存储可达）",
+             responses={503: {"description": "尚未就绪（列出不可达的部分）"}})
+    async def readyz(request: Request):
+        status = await request.app.state.runtime.readiness()
+        ok = all(v == "ok" for v in status.values())
+        return JSONResponse({"ready": ok, **status}, status_code=200 if ok else 503)
+
+
 def create_app(definition: ServiceDefinition, settings: Settings, components: tuple[str, ...] | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -74,7 +99,7 @@ def create_app(definition: ServiceDefinition, settings: Settings, components: tu
     app = FastAPI(title=f"ganxun · {definition.title}", description=definition.description,
                   version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     label = http_errors.install(app)
-    app.openapi = http_errors.openapi(app)
+    app.openapi = openapi.openapi(app, settings.oidc_issuer)
     # Middleware added later wraps what was added before. From the outside in: the
     # correlation id, the guard (body limits, control characters: nothing unbounded or
     # malformed reaches further), then the Idempotency-Key (shared/idempotency.py), which
@@ -98,21 +123,9 @@ def create_app(definition: ServiceDefinition, settings: Settings, components: tu
         log.info("request.refused", code=exc.code, status=exc.status, message=exc.message)
         return JSONResponse(exc.to_dict(), status_code=exc.status)
 
-    @app.get("/healthz", tags=["运维"], summary="存活检查")
-    async def healthz():
-        return {"status": "alive", "service": definition.name}
-
-    @app.get("/readyz", tags=["运维"], summary="就绪检查（Kafka 与存储可达）",
-             responses={503: {"description": "尚未就绪（列出不可达的部分）"}})
-    async def readyz(request: Request):
-        status = await request.app.state.runtime.readiness()
-        ok = all(v == "ok" for v in status.values())
-        return JSONResponse({"ready": ok, **status}, status_code=200 if ok else 503)
-
+    _health_checks(app, definition.name)
     docs.install(app)
     router = definition.routes if isinstance(definition.routes, APIRouter) else definition.routes()
     app.include_router(router, responses=http_errors.ERROR_RESPONSES)
-    from shared import openapi_security
-
-    openapi_security.install(app, settings.oidc_issuer)
+    _mount_clock(app, router, settings)
     return app

@@ -4,22 +4,30 @@ Party schools and departments work on Beijing time whatever the server's zone (a
 machine is on "tomorrow" after 16:00 UTC).
 
 Development and test deployments can move a service's "today" (selection for the demo's
-nominations, follow-up for its milestones): `DevClock`, the one port every service that
-needs "today" uses. The offset in days is kept in the deployment's store (collection
+nominations, follow-up for its milestones). The one port is `shared.ports.Clock`, its
+adapter `StoreClock`, which `shared.runtime.Runtime` composes for every service and hands
+to its handlers. The offset in days is kept in the deployment's store (collection
 `clock`), so every process of the deployment sees the same day and no restart moves it.
-It is movable only where the service's flag is set (GANXUN_SELECTION_MOVABLE_CLOCK,
-GANXUN_FOLLOWUP_MOVABLE_CLOCK), never beside production keys or an identity provider
+It is movable only where the service's flag is set (`Settings.movable_clock`, from
+GANXUN_<SERVICE>_MOVABLE_CLOCK), never beside production keys or an identity provider
 (a service so configured refuses to start), and only by an admin whose token covers
-every jurisdiction of the deployment (`clock_routes`).
+every jurisdiction of the deployment (the routes of shared/clock_api.py, which
+`shared.api.create_app` mounts only then).
+
+`DevClock` is the older, per-process form selection and follow-up still use; it reads
+the same stored offset and goes once they take the `Clock` port.
 """
 
 from __future__ import annotations
 
-import os
+import calendar
+import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.settings import Settings
 
 CHINA = ZoneInfo("Asia/Shanghai")
 PRODUCTION_KEYS = ("GANXUN_JWKS_URL", "GANXUN_JWT_PUBLIC_KEY_FILE", "GANXUN_OIDC_ISSUER")
@@ -36,26 +44,45 @@ def local_today() -> date:
     return datetime.now(CHINA).date()
 
 
-def production() -> bool:
+def add_months(d: date, months: int) -> date:
+    """The same day `months` calendar months later (the month's last day when it has fewer)."""
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+def production(settings: Settings | None = None) -> bool:
     """Real tokens are checked here (production keys or an identity provider), and the
     deployment does not say it is a development one (GANXUN_ENV=dev)."""
-    return any(os.environ.get(k) for k in PRODUCTION_KEYS) and os.environ.get("GANXUN_ENV") != "dev"
+    return (settings or Settings()).production
 
 
-def refuse_movable_in_production(variable: str) -> None:
+def refuse_movable_in_production(variable: str, settings: Settings | None = None) -> None:
     """Stop the service if a movable clock (`variable`) is on beside production keys or an
     issuer, unless the deployment says it is a development one (GANXUN_ENV=dev: `ganxun
     up`, whose services trust its local Keycloak and the development key alike)."""
-    if production():
+    if production(settings):
         raise SystemExit(f"生产配置（已设置正式验签密钥或身份认证签发方）不允许启用可调时钟 {variable}，拒绝启动。")
 
 
+def flag(service: str) -> str:
+    """The environment variable that makes `service`'s clock movable."""
+    return f"GANXUN_{service.upper()}_MOVABLE_CLOCK"
+
+
+def movable_clock(settings: Settings) -> bool:
+    """Whether the service's clock is movable (`settings.movable_clock`); refused in production."""
+    if settings.movable_clock:
+        refuse_movable_in_production(flag(settings.service), settings)
+    return bool(settings.movable_clock)
+
+
 def movable(variable: str) -> bool:
-    """Whether the flag `variable` makes this service's clock movable (refused in production)."""
-    on = os.environ.get(variable, "").strip().lower() in ("1", "true", "yes")
-    if on:
-        refuse_movable_in_production(variable)
-    return on
+    """Whether the flag `variable` (GANXUN_<SERVICE>_MOVABLE_CLOCK) is on (refused in production)."""
+    service = re.fullmatch(r"GANXUN_(\w+)_MOVABLE_CLOCK", variable)
+    if service is None:
+        raise ValueError(f"{variable} 不是服务时钟开关（应为 GANXUN_<服务>_MOVABLE_CLOCK）")
+    return movable_clock(Settings(service=service.group(1).lower()))
 
 
 async def offset_days(db: AsyncDatabase) -> int:
@@ -128,6 +155,15 @@ class StoreClock:
     def __init__(self, db: AsyncDatabase, movable: bool = False) -> None:
         self.db = db
         self.movable = movable
+
+    async def move_to(self, day: date) -> int:
+        """Make `day` the deployment's today (development deployments only); the offset in days."""
+        if not self.movable:
+            raise RuntimeError("clock is not movable")       # the route does not exist then
+        return await move_to(self.db, day)
+
+    async def offset_days(self) -> int:
+        return await offset_days(self.db) if self.movable else 0
 
     async def offset(self) -> timedelta:
         return timedelta(days=await offset_days(self.db)) if self.movable else timedelta(0)

@@ -1,8 +1,9 @@
-"""The development clock's routes, the same in every service that has a movable clock.
+"""The development clock's routes, the same in every service whose clock is movable.
 
-`GET/PUT /admin/clock` exist only where the service's flag is set (and the flag is
-refused beside production keys or an identity provider, shared/clock.py); only an admin
-whose token covers every jurisdiction the deployment serves may read or move it.
+`GET/PUT /admin/clock` exist only where the service's flag is set (`Settings.movable_clock`;
+the flag is refused beside production keys or an identity provider, shared/clock.py):
+`shared.api.create_app` mounts `router` then, and only then. Only an admin whose token
+covers every jurisdiction the deployment serves may read or move the clock.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from shared.errors import Forbidden
 from shared.jurisdiction import covers
 from shared.runtime import Runtime
 
+PATH = "/admin/clock"
+TAGS = ["测试时钟"]
+
 
 class ClockIn(BaseModel):
     today: date = Field(description="把服务的“今天”设为这一天")
@@ -32,6 +36,36 @@ def _require_clock_admin(who: Principal, rt: Runtime) -> None:
                         f"{'、'.join(outside)}。", code="clock_not_covered")
 
 
+async def get_clock(who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+    _require_clock_admin(who, rt)
+    return {"today": (await rt.clock.today()).isoformat(), "offset_days": await rt.clock.offset_days()}
+
+
+async def set_clock(body: ClockIn, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+    _require_clock_admin(who, rt)
+    return {"today": body.today.isoformat(), "offset_days": await rt.clock.move_to(body.today)}
+
+
+def _add(r: APIRouter) -> None:
+    r.add_api_route(PATH, get_clock, methods=["GET"], tags=TAGS, summary="服务的“今天”（仅开发与测试部署）")
+    r.add_api_route(PATH, set_clock, methods=["PUT"], tags=TAGS,
+                    summary="调整服务的“今天”（仅开发与测试部署，生产配置下不存在）")
+
+
+router = APIRouter()
+_add(router)
+
+
+def paths(r: APIRouter) -> set[str]:
+    """The paths a router serves, through the routers it includes (FastAPI keeps those apart)."""
+    found: set[str] = set()
+    for route in r.routes:
+        inner = getattr(route, "original_router", None)
+        found |= paths(inner) if inner is not None else {getattr(route, "path", "")}
+    return found
+
+
+# -- the per-process DevClock's form, while selection and follow-up still use it ---------
 def refresher(dev: clock.DevClock):
     """A router dependency: the request's cached day is the stored one (dev clocks only)."""
 
@@ -42,19 +76,8 @@ def refresher(dev: clock.DevClock):
 
 
 def add_clock_routes(r: APIRouter, dev: clock.DevClock) -> None:
-    """Adds the clock's routes to a service's router, if its clock is movable."""
-    if not dev.movable:
-        return
-
-    @r.get("/admin/clock", tags=["测试时钟"], summary="服务的“今天”（仅开发与测试部署）")
-    async def get_clock(who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        _require_clock_admin(who, rt)
-        day = await dev.today(rt.db)
-        return {"today": day.isoformat(), "offset_days": await clock.offset_days(rt.db)}
-
-    @r.put("/admin/clock", tags=["测试时钟"], summary="调整服务的“今天”（仅开发与测试部署，生产配置下不存在）")
-    async def set_clock(body: ClockIn, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        _require_clock_admin(who, rt)
-        offset = await clock.move_to(rt.db, body.today)
-        await dev.refresh(rt.db)
-        return {"today": body.today.isoformat(), "offset_days": offset}
+    """Adds the clock's routes to a service's router, if its clock is movable. Superseded by
+    `router`, which `create_app` mounts by itself: a service drops this call when it takes
+    the `Clock` port."""
+    if dev.movable:
+        _add(r)

@@ -145,6 +145,7 @@ class CommandHandler:
             jurisdiction=envelopes[0].jurisdiction if envelopes else None,
         )
 
+    # long: the optimistic append's one loop: replay, load, authorise, decide, append, retry
     async def execute(self, decider: Decider[S], stream_id: str, command: Any, ctx: Context,
                       authorize: Callable[[Loaded[S]], None] | None = None) -> list[Envelope]:
         """Decide and append. `authorize` sees the loaded aggregate before deciding."""

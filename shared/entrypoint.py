@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import signal
 
 import uvicorn
@@ -13,14 +12,6 @@ import shared.contracts  # noqa: F401  (every event type known before any decodi
 from shared.logging import configure
 from shared.runtime import Runtime, ServiceDefinition
 from shared.settings import Settings
-
-SERVICES = ("selection", "teaching", "records", "followup", "dashboard", "accounts")
-
-
-def definition(name: str) -> ServiceDefinition:
-    if name not in SERVICES:
-        raise SystemExit(f"未知服务 {name}；可用：{'、'.join(SERVICES)}")
-    return importlib.import_module(f"services.{name}.service").DEFINITION
 
 
 def settings_for(name: str, **overrides) -> Settings:
@@ -38,9 +29,10 @@ async def _headless(defn: ServiceDefinition, settings: Settings, components: tup
     await rt.stop()
 
 
-def main(name: str, argv: list[str] | None = None) -> None:
+def main(defn: ServiceDefinition, argv: list[str] | None = None) -> None:
+    """Run the service `defn` (its `__main__` passes its own definition: the kernel imports no service)."""
+    name = defn.name
     parser = argparse.ArgumentParser(prog=f"python -m services.{name}")
-    defn = definition(name)
     parser.add_argument("--components", default=",".join(defn.components),
                         help=f"comma-separated subset of: {', '.join(defn.components)}")
     parser.add_argument("--port", type=int, default=None)

@@ -24,11 +24,11 @@ anything but `_id`: FerretDB 1.24 uses an index only for `_id` equality, and a
 `append_many` is the same append for many streams at once (an import of a registry):
 per `MANY_CHUNK` streams, their pointers in one insert command, then their commits in
 one unordered insert command; `MANY_IN_FLIGHT` chunks at a time. An insert command of
-many documents is one operation for FerretDB (one pooled connection, unlike an update command of many operations; see
-shared/store.py), and on MongoDB it is the ordinary bulk insert. A commit refused by the
-unique index (or on its `_id` by a fence, if a chunk's insert waited past ORPHAN_AFTER)
-is reported back as a conflict for that stream alone, which is decided again; the
-others stand.
+many documents is one operation for FerretDB (one pooled connection, unlike an update
+command of many operations; see shared/store.py), and on MongoDB it is the ordinary bulk
+insert. A commit refused by the unique index (or on its `_id` by a fence, if a chunk's
+insert waited past ORPHAN_AFTER) is reported back as a conflict for that stream alone,
+which is decided again; the others stand.
 """
 
 from __future__ import annotations

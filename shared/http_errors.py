@@ -16,7 +16,6 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
@@ -61,57 +60,6 @@ ERROR_RESPONSES = {
     404: _error("对象不存在"), 409: _error("冲突：记录已被他人修改"), 413: _error("请求内容或上传文件过大"),
     422: _error("输入有误或业务规则不允许"),
 }
-OPEN_ROUTES = {"/healthz", "/readyz"}
-
-
-FILES = {".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-         ".pdf": "application/pdf", ".html": "text/html", ".ics": "text/calendar"}
-
-
-def _files(path: str, op: dict) -> None:
-    """A route that answers a file (its path ends in .xlsx, .pdf, .html or .ics, or its
-    `format` parameter offers xlsx) declares that file's media type for 200."""
-    kinds = [media for suffix, media in FILES.items() if path.endswith(suffix)]
-    for param in op.get("parameters", []):
-        if param.get("name") == "format" and "xlsx" in str(param.get("schema", {})):
-            kinds.append(FILES[".xlsx"])
-    for code, answer in op.get("responses", {}).items():
-        content = answer.get("content") or {}
-        if code[0] in "45" and content and "application/json" not in content:
-            # errors are JSON on every route, also where the route's own answer is a file
-            answer["content"] = {"application/json": next(iter(content.values()))}
-    ok = op.get("responses", {}).get("200")
-    if kinds and ok is not None:
-        content = ok.setdefault("content", {})
-        if path.endswith(tuple(FILES)):
-            content.pop("application/json", None)
-        for media in kinds:
-            content.setdefault(media, {"schema": {"type": "string", "format": "binary"}})
-
-
-def openapi(app: FastAPI):
-    """The generated document, plus the bearer-token scheme every route except the
-    health checks requires."""
-    def build() -> dict:
-        if app.openapi_schema is None:
-            doc = get_openapi(title=app.title, version=app.version, description=app.description,
-                              routes=app.routes)
-            doc.setdefault("components", {})["securitySchemes"] = {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                           "description": "ganxun 令牌（开发环境用 ganxun token 签发）"}}
-            doc["security"] = [{"bearer": []}]
-            for path, ops in doc["paths"].items():
-                for op in ops.values():
-                    _files(path, op)
-            for path in OPEN_ROUTES:
-                for op in doc["paths"].get(path, {}).values():
-                    op["security"] = []
-            app.openapi_schema = doc
-        return app.openapi_schema
-
-    return build
-
-
 def _label_of(name: str, title: str | None, description: str | None) -> str | None:
     for text in (title, description):
         if text and _CJK.search(text):

@@ -183,6 +183,7 @@ class IdempotencyMiddleware:
     def __init__(self, app) -> None:
         self.app = app
 
+    # long: one pass of the ASGI call: claim the key, replay or run, record the answer
     async def __call__(self, scope_, receive, send) -> None:
         if scope_["type"] != "http" or scope_["method"] not in COMMAND_METHODS:
             return await self.app(scope_, receive, send)

@@ -10,7 +10,7 @@ servers' address still authenticate.
 from __future__ import annotations
 
 import asyncio
-import os
+import dataclasses
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -47,14 +47,10 @@ class Connection:
 
     @classmethod
     def from_env(cls, bootstrap: str) -> Connection:
-        env = os.environ
-        return cls(
-            bootstrap=bootstrap,
-            security_protocol=env.get("GANXUN_KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT",
-            username=env.get("GANXUN_KAFKA_USERNAME") or None,
-            password=env.get("GANXUN_KAFKA_PASSWORD") or None,
-            ca_file=env.get("GANXUN_KAFKA_CA_FILE") or None,
-        )
+        """These brokers, as the principal the settings (GANXUN_KAFKA_USERNAME …) name."""
+        from shared.settings import Settings  # which imports this module
+
+        return dataclasses.replace(Settings().bus, bootstrap=bootstrap)
 
     def as_user(self, username: str, password: str) -> Connection:
         """The same brokers, as another principal."""

@@ -21,14 +21,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared import kafka, topics
 from shared.auth import Verifier, verifier_for
-from shared.clock import StoreClock, movable
+from shared.clock import StoreClock, movable_clock
 from shared.commands import CommandHandler
 from shared.events import CATALOGUE
 from shared.eventstore import EventStore
 from shared.outbox import OutboxRelay
 from shared.ports import Clock, Commands
 from shared.projection import Projection
-from shared.projector import DeadLetters, Projector, ProjectionWriter
+from shared.projector import DeadLetters, ProjectionWriter, Projector
 from shared.settings import Settings
 
 log = structlog.get_logger("runtime")
@@ -93,7 +93,7 @@ class Runtime:
         self.relay = OutboxRelay(self.store, self.producer, self.topic_for, batch_size=settings.relay_batch,
                                  ensure_topics=self.ensure_topics)
         self.commands = CommandHandler(self.store, CATALOGUE, on_appended=self.relay.nudge)
-        self.clock = StoreClock(self.db, movable(f"GANXUN_{definition.name.upper()}_MOVABLE_CLOCK"))
+        self.clock = StoreClock(self.db, movable_clock(settings))
         self.handlers = None if definition.compose is None else definition.compose(
             Adapters(commands=self.commands, db=self.db, clock=self.clock, settings=settings,
                      writers=lambda: [p.writer for p in self.projectors]))

@@ -1,19 +1,32 @@
-"""One settings object per service, from the environment, with one-machine defaults."""
+"""One settings object per service, from the environment, with one-machine defaults.
+
+The only place the kernel reads the environment (pydantic-settings): a service with
+settings of its own subclasses `Settings` or keeps a small `BaseSettings` with its own
+prefix (GANXUN_<SERVICE>_...); nothing reads the process environment by hand."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from deploy.local.process import state_dir
 from shared import jurisdiction as jur
 from shared import kafka
 
 DEFAULT_PORTS = {"dashboard": 8100, "selection": 8101, "teaching": 8102, "records": 8103, "followup": 8104,
                  "accounts": 8105}
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class ServiceFlags(BaseSettings):
+    """A service's own switches, under its prefix (`ServiceFlags(_env_prefix="GANXUN_FOLLOWUP_")`)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    # Development and test deployments only: the service's "today" can be moved (shared/clock.py).
+    movable_clock: bool = False
 
 
 class Settings(BaseSettings):
@@ -25,7 +38,7 @@ class Settings(BaseSettings):
     )
     # The bus principal: SASL/SCRAM-SHA-512 (SASL_PLAINTEXT on one machine, SASL_SSL with a
     # CA file in production). Empty means PLAINTEXT with no principal, which the local
-    # brokers refuse. See README, "Security: the bus".
+    # brokers refuse. See docs/bus.md.
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_username: str | None = None
     kafka_password: str | None = Field(None, repr=False)
@@ -55,7 +68,12 @@ class Settings(BaseSettings):
     claim_unit: str = "unit"
     # "dev" alone allows the development keys under keys_dir (shared/auth.verifier_for).
     env: str = ""
-    keys_dir: Path = Field(default_factory=lambda: state_dir() / "keys")
+    # Where one machine keeps its servers' data and the development keys (deploy/local/process.py
+    # reads the same variable, GANXUN_STATE_DIR); keys_dir defaults to its `keys`.
+    state_dir: Path = REPO_ROOT / ".state"
+    keys_dir: Path | None = None
+    # The service's development clock is movable (GANXUN_<SERVICE>_MOVABLE_CLOCK unless given).
+    movable_clock: bool | None = None
     relay_batch: int = 500
     # Request bodies above these are refused with 413 before a route reads them (shared/guards.py).
     max_json_bytes: int = 1024 * 1024
@@ -75,6 +93,20 @@ class Settings(BaseSettings):
         if not v:
             raise ValueError("至少需要一个行政区划代码 (GANXUN_JURISDICTIONS)")
         return [jur.validate(c) for c in v]
+
+    @model_validator(mode="after")
+    def _derived(self) -> Settings:
+        if self.keys_dir is None:
+            self.keys_dir = self.state_dir / "keys"
+        if self.movable_clock is None:
+            self.movable_clock = ServiceFlags(_env_prefix=f"GANXUN_{self.service.upper()}_").movable_clock
+        return self
+
+    @property
+    def production(self) -> bool:
+        """Real tokens are checked here (production keys or an identity provider), and the
+        deployment does not say it is a development one (GANXUN_ENV=dev)."""
+        return bool(self.jwks_url or self.jwt_public_key_file or self.oidc_issuer) and self.env != "dev"
 
     @property
     def bus(self) -> kafka.Connection:

@@ -5,7 +5,7 @@ jurisdiction, keyed by stream id. Kafka's prefixed ACLs then map onto
 jurisdictions: a county principal may write only `ganxun.<service>.371428`; a
 province principal reads the prefix `ganxun.<service>.43`. A county also reads the
 exact topics of its city and province, which carry province-run classes whose
-trainees come from several counties. See README, "Topic layout".
+trainees come from several counties. See docs/backbone.md, "Topic layout".
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def source_pattern(service: str, codes: list[str], include_ancestors: bool = Fal
     alts: list[str] = []
     for code in codes:
         p = jur.prefix(code)
-        alts.append(re.escape(p) + (r"\d{%d}" % (6 - len(p)) if len(p) < 6 else ""))
+        alts.append(re.escape(p) + (rf"\d{{{6 - len(p)}}}" if len(p) < 6 else ""))
         if include_ancestors:
             alts.extend(re.escape(a) for a in jur.ancestors(code))
     return re.compile(rf"^{re.escape(PREFIX)}\.{re.escape(service)}\.(?:{'|'.join(sorted(set(alts)))})$")

@@ -1,4 +1,4 @@
-"""The realistic demo `ganxun up` loads on an empty store (see README, "`ganxun up` with a realistic demo")."""
+"""The realistic demo `ganxun up` loads on an empty store (docs/demo.md)."""
 
 from deploy.demo.loader import STEPS, Codes, Summary, load
 

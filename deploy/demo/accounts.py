@@ -3,7 +3,7 @@
 Made through ganxun's own accounts service (so each is an AccountCreated with its
 actor, like any account), acting as a development administrator of that jurisdiction.
 Already there on a later `up`: left as they are. The password is for the demo only and
-printed with that warning; README "Identity" has the table.
+printed with that warning; docs/identity.md has the table.
 """
 
 from __future__ import annotations
@@ -94,11 +94,12 @@ def create(accounts_url: str, admin_of, codes=DEMO_JURISDICTIONS) -> tuple[int, 
 
 def print_login(keycloak_url: str, made: int, kept: int) -> None:
     print(
-        f"\n演示账号：新建 {made} 个，已有 {kept} 个。每个演示辖区（湖南省 430000、湖州市 330500、武城县 371428、"
+        f"\n演示账号：新建 {made} 个，已有 {kept} 个。"
+        f"每个演示辖区（湖南省 430000、湖州市 330500、武城县 371428、"
         f"寻甸县 530129）每个角色一个，用户名为 角色-辖区代码，如 org-department-371428、admin-430000、"
         f"unit-371428；角色名中的下划线写作横线。\n"
         f"演示密码（仅限演示，切勿用于真实数据）：{DEMO_PASSWORD}\n"
         f"登录页：{keycloak_url}/realms/ganxun/account （工作台上线后从工作台登录）；"
-        f"完整列表见 README“Identity: accounts, login and single sign-on”一节。",
+        f"完整列表见 docs/identity.md“Demo accounts”一节。",
         flush=True,
     )

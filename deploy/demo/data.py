@@ -10,10 +10,16 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from services.selection.cadres import id_check_digit
+from shared.contracts.selection import id_check_digit
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红建文辉力宁鑫波斌宇浩凯健俊帆帅旭鹏海峰晨琳雪婷颖慧佳欣悦怡晓丹"
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+    "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+GIVEN = (
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红建文"
+    "辉力宁鑫波斌宇浩凯健俊帆帅旭鹏海峰晨琳雪婷颖慧佳欣悦怡晓丹"
+)
 
 HUZHOU_GROUPS = ("党的建设", "经济发展", "城市建设", "社会民生", "乡村振兴", "基层治理")
 GROUP_UNITS = {

@@ -29,9 +29,8 @@ import httpx
 
 from deploy.demo import data
 from deploy.demo.client import Api, DemoError
-from services.followup.domain import add_months, questions_for
-from services.selection.cadres import cadre_id_for
-from shared.clock import local_today
+from shared.clock import add_months, local_today
+from shared.contracts.selection import cadre_id_for
 
 
 @dataclass(frozen=True)
@@ -98,6 +97,7 @@ def _n(x: float, scale: float, least: int) -> int:
     return max(least, round(x * scale))
 
 
+# long: the demo's classes, one line per class and its dates
 def plan(codes: Codes, today: date, scale: float, names: data.Names) -> tuple[list[data.Registry], list[ClassPlan]]:
     """The registries and classes, with their dates relative to `today` (all in the past)."""
     wucheng = data.County(codes.wucheng, "武城县", "县", ("甲马营", "武城", "郝王庄"))
@@ -153,6 +153,7 @@ def plan(codes: Codes, today: date, scale: float, names: data.Names) -> tuple[li
     return regs, classes
 
 
+# long: the demo's steps in the order the year runs, each one line
 async def load(urls: dict[str, str], private_key: bytes, codes: Codes = Codes(), scale: float = 1.0,
                today: date | None = None, progress=None, concurrency: int = 8, move_clock=None) -> Summary:
     """Loads the demo; `progress(step_name)` is called after each of the steps (for a bar).
@@ -259,6 +260,14 @@ class Demo:
         self.records_logged = 0
         self.evaluations = 0
         self.admin = api.who("admin", admin_code, "演示管理员")
+        self._questions: dict | None = None
+
+    async def questions_for(self, c: ClassPlan, month: int) -> list[str]:
+        """The keys a milestone's evaluation scores, as follow-up publishes them (GET /questions)."""
+        if self._questions is None:
+            self._questions = await self.api.call("followup", "GET", "/questions", self.org(c.code))
+        stage = self._questions["by_month"][str(month)]
+        return list(self._questions["stages"][stage]["questions"])
 
     # -- clocks -----------------------------------------------------------------------------
     async def selection_clock(self, day: date) -> None:
@@ -354,6 +363,7 @@ class Demo:
         await self.api.call("teaching", "POST", "/online-hours", self.org(reg.county.code), files={
             "file": (f"{reg.county.name}网络学习学时.csv", out.getvalue().encode("utf-8"), "text/csv")})
 
+    # long: a class's teaching in the order a term runs
     async def teach(self, c: ClassPlan) -> None:
         ps = self.school(c.code)
 
@@ -435,12 +445,13 @@ class Demo:
         await asyncio.gather(*(session(s) for s in c.sessions))
 
     # -- records ------------------------------------------------------------------------------
+    # long: a class's 3+N records in the order they are written
     async def records(self, c: ClassPlan) -> None:
         ps = self.school(c.code)
         roles = [("head_teacher", "班主任"), ("branch_secretary", "支部书记"), ("class_monitor", "班长")]
         roles += [("committee_member", f"班委{i + 1}") for i in range(c.committee)]
         people = {}
-        for i, (role, zh) in enumerate(roles):
+        for i, (role, _zh) in enumerate(roles):
             pid = f"rec-{c.class_id}-{i}"
             name = (c.trainees[i].name if role in ("class_monitor", "committee_member") else
                     ("赵红梅", "孙建国")[i] if i < 2 else f"记录员{i}")
@@ -524,6 +535,7 @@ class Demo:
             await self.evaluate(c, month, share)
         await self.followup_clock(self.today)
 
+    # long: after graduation in the order it happens: mentors, talks, outcomes
     async def after(self, c: ClassPlan, on: date) -> None:
         """Mentors and their tasks, sharing talks and outcomes; talks and endorsements dated `on`."""
         await self.scheduled(c)
@@ -561,7 +573,7 @@ class Demo:
 
     async def evaluate(self, c: ClassPlan, month: int, share: float) -> None:
         people = {cadre_id_for(p.id_number): p for p in c.trainees}
-        keys = list(questions_for(month))
+        keys = await self.questions_for(c, month)
         chosen = c.graduates[: round(len(c.graduates) * share)]
 
         async def one(k: int, cid: str) -> None:

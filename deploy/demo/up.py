@@ -1,6 +1,6 @@
 """`ganxun up`'s demo step: load the demo on a first run (an empty store), never again.
 
-Separate from shared/cli.py so the CLI change is two lines."""
+Separate from deploy/cli.py so the CLI change is two lines."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ def print_pages(key: bytes, ports: dict[str, int]) -> None:
           f"\n县级看板（武城县 {COUNTY}，组织部）：\n{base}#token={county}\n", flush=True)
 
 
+# long: the demo's loading and its progress report, step by step
 def load_if_empty(state_dir, ports: dict[str, int], jurisdictions: str,
                   mongodb_uri: str | None = None) -> None:
     key = ensure_dev_keys(state_dir / "keys")[0]
@@ -91,7 +92,8 @@ def load_if_empty(state_dir, ports: dict[str, int], jurisdictions: str,
                                       "classes": summary.classes, "trainees": summary.trainees,
                                       "sessions": summary.sessions, "graduates": summary.graduates},
                                      ensure_ascii=False))
-        print(f"演示数据已加载：{summary.classes} 个班次、{summary.trainees} 名学员、{summary.sessions} 个课次、"
+        print(f"演示数据已加载：{summary.classes} 个班次、{summary.trainees} 名学员、"
+              f"{summary.sessions} 个课次、"
               f"{summary.graduates} 人结业、{summary.records} 条纪实、{summary.evaluations} 份跟踪评价；"
               f"{summary.requests} 次接口调用，用时 {summary.seconds:.0f} 秒（上面两个看板的各项数据在第 "
               f"{summary.panels_full:.0f} 秒已齐）。")

@@ -17,10 +17,8 @@ Everything a server needs lives in its folder:
 
 from __future__ import annotations
 
-import fcntl
 import glob
 import hashlib
-import json
 import os
 import re
 import subprocess
@@ -30,11 +28,13 @@ from pathlib import Path
 
 from deploy.local.process import (
     DetachedProcess,
+    LocalServer,
     MissingToolError,
     ServerError,
     cache_dir,
     free_port,
     port_open,
+    provision_once,
     require_tool,
 )
 
@@ -46,7 +46,7 @@ BINARY_NAME = "ferretdb"
 
 BACKENDS = ("sqlite", "postgresql")
 # PostgreSQL: with SQLite, concurrent appends fail with SQLITE_BUSY ("database is
-# locked") and conditional replaces are 3-4x slower; see README, "The store".
+# locked") and conditional replaces are 3-4x slower; see docs/store.md.
 DEFAULT_BACKEND = "postgresql"
 CONFIG_NAME = "ferretdb.json"
 
@@ -90,13 +90,7 @@ def provision(cache: Path | None = None) -> Path:
     def fresh() -> bool:
         return binary.is_file() and marker.is_file() and marker.read_text().strip() == wanted
 
-    if fresh():
-        return binary
-    # Two processes provisioning at once: one builds, the other waits and reuses it.
-    with open(target_dir / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if fresh():
-            return binary
+    def build() -> None:
         print(
             f"正在构建 FerretDB {FERRETDB_VERSION}，首次约需一两分钟… "
             f"(building FerretDB {FERRETDB_VERSION}, the first build takes a minute or two)",
@@ -119,10 +113,13 @@ def provision(cache: Path | None = None) -> Path:
         os.replace(tmp, binary)
         marker.write_text(wanted + "\n")
         print(
-            f"FerretDB 构建完成，用时 {time.monotonic() - started:.0f} 秒 (built in {time.monotonic() - started:.0f}s): {binary}",
+            f"FerretDB 构建完成，用时 {time.monotonic() - started:.0f} 秒 "
+            f"(built in {time.monotonic() - started:.0f}s): {binary}",
             file=sys.stderr,
             flush=True,
         )
+
+    provision_once(target_dir, fresh, build)
     return binary
 
 
@@ -197,7 +194,7 @@ def _chown_to_pg_user(path: Path) -> None:
             pw = pwd.getpwnam(name)
         except KeyError:
             continue
-        for root, dirs, files in os.walk(path):
+        for root, _dirs, files in os.walk(path):
             os.chown(root, pw.pw_uid, pw.pw_gid)
             for f in files:
                 os.chown(os.path.join(root, f), pw.pw_uid, pw.pw_gid)
@@ -220,7 +217,7 @@ class _PostgresCluster:
         # FerretDB's pool defaults to 50 connections for all of its clients, and a
         # command may hold one while it waits for another: with the four services and
         # the dashboard writing at once, 50 was exhausted and the server wedged for good
-        # (README, "The store"). A larger pool, and a server that allows it, keep the
+        # (docs/store.md). A larger pool, and a server that allows it, keep the
         # margin wide; one-operation write commands (shared/store.py) keep each small.
         return f"postgres://{_PG_USER}@{HOST}:{self.port}/postgres?pool_max_conns={POOL_MAX_CONNS}"
 
@@ -290,7 +287,7 @@ class _PostgresCluster:
 
     def install_gin_twins(self, pg_bin: Path) -> None:
         """FerretDB's finds filter with @>, which its btree indexes cannot serve: add a GIN
-        twin to each of them (see postgres/gin_for_ferretdb.sql; README, "The store")."""
+        twin to each of them (see postgres/gin_for_ferretdb.sql; docs/store.md)."""
         self.psql(GIN_TWINS_SQL.read_text(), pg_bin, what="GIN twins")
 
     def psql(self, sql: str, pg_bin: Path | None = None, what: str = "psql") -> str:
@@ -340,7 +337,7 @@ def _ping(uri: str) -> bool:
         client.close()
 
 
-class FerretDBServer:
+class FerretDBServer(LocalServer):
     """One FerretDB on 127.0.0.1 whose data, logs, pid and config live in `folder`.
 
     `backend` and `port` default to what the folder's config recorded (so
@@ -376,28 +373,13 @@ class FerretDBServer:
                 f"(already running on port {saved['port']}; stop it before changing the port)"
             )
 
-    # -- config -------------------------------------------------------------
-
-    @property
-    def config_file(self) -> Path:
-        return self.folder / CONFIG_NAME
-
-    def _load_config(self) -> dict | None:
-        try:
-            return json.loads((self.folder / CONFIG_NAME).read_text())
-        except FileNotFoundError:
-            return None
-        except ValueError as e:
-            raise ServerError(f"配置文件损坏 (corrupt config) {self.folder / CONFIG_NAME}: {e}") from e
+    CONFIG_NAME = CONFIG_NAME
 
     def _save_config(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
         cfg = {"version": FERRETDB_VERSION, "backend": self.backend, "port": self.port}
         if self.pg_port is not None:
             cfg["pg_port"] = self.pg_port
-        tmp = self.config_file.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(cfg, indent=2) + "\n")
-        os.replace(tmp, self.config_file)
+        self._write_config(cfg)
 
     # -- public API ---------------------------------------------------------
 
@@ -461,10 +443,3 @@ class FerretDBServer:
             "backend": self.backend,
             "folder": str(self.folder),
         }
-
-    def __enter__(self) -> FerretDBServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -27,8 +27,7 @@ at random and kept in cluster.json and server.properties, both readable by the o
 only. Deployment principals are created with it (shared/bus_access.py). The
 controller listener authenticates with SASL/PLAIN against the same admin password,
 because a controller cannot verify SCRAM (the credentials live in the log it serves).
-Everything listens on 127.0.0.1; production adds TLS (SASL_SSL), see README,
-"Security: the bus".
+Everything listens on 127.0.0.1; production adds TLS (SASL_SSL), see docs/bus.md.
 """
 
 from __future__ import annotations
@@ -36,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -52,17 +50,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from shared.kafka import Connection
-
 from deploy.local.process import (
     DetachedProcess,
+    LocalServer,
     ServerError,
     _pid_alive,
     cache_dir,
     free_port,
     port_open,
+    provision_once,
     require_tool,
 )
+from shared.kafka import Connection
 
 # Newest Kafka on Maven Central at the time of pinning; verified against
 # aiokafka 0.14.0 (idempotent acks=all producer, consumer group with manual
@@ -95,14 +94,12 @@ def provision(cache: Path | None = None) -> Path:
     libs = root / "libs"
     marker = root / _MARKER
     _require_java()
-    if marker.is_file() and libs.is_dir():
-        return libs
-    mvn = require_tool("mvn", "下载 Kafka 的 jar 包 (resolving the Kafka jars from Maven Central)", MVN_HINT)
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if marker.is_file() and libs.is_dir():  # another process finished it meanwhile
-            return libs
+
+    def fresh() -> bool:
+        return marker.is_file() and libs.is_dir()
+
+    def build() -> None:
+        mvn = require_tool("mvn", "下载 Kafka 的 jar 包 (resolving the Kafka jars from Maven Central)", MVN_HINT)
         partial = root / "libs.partial"
         shutil.rmtree(partial, ignore_errors=True)
         argv = [
@@ -133,6 +130,8 @@ def provision(cache: Path | None = None) -> Path:
                 indent=1,
             )
         )
+
+    provision_once(root, fresh, build)
     return libs
 
 
@@ -254,7 +253,7 @@ logger.appinfo.level = warn
 # --------------------------------------------------------------------------- cluster
 
 
-class KafkaCluster:
+class KafkaCluster(LocalServer):
     """One or three combined broker+controller nodes whose state lives in `folder`.
 
     `brokers=None` / `port=None` mean: whatever `folder/cluster.json` says, else 1
@@ -328,26 +327,18 @@ class KafkaCluster:
     def node_dir(self, index: int) -> Path:
         return self.folder / f"node-{index}"
 
-    def _load_config(self) -> dict | None:
-        try:
-            return json.loads((self.folder / _CONFIG).read_text())
-        except FileNotFoundError:
-            return None
+    CONFIG_NAME = _CONFIG
+    PRIVATE = True            # the super-user's password
 
     def _save_config(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        data = {
+        self._write_config({
             "kafka_version": KAFKA_VERSION,
             "brokers": self.brokers,
             "ports": self.ports,
             "controller_ports": self.controller_ports,
             "cluster_id": self.cluster_id,
             "admin_password": self.admin_password,
-        }
-        tmp = self.folder / (_CONFIG + ".tmp")
-        tmp.touch(mode=0o600)
-        tmp.write_text(json.dumps(data, indent=1) + "\n")
-        tmp.replace(self.folder / _CONFIG)
+        })
 
     def _server_properties(self, i: int) -> str:
         multi = self.brokers > 1
@@ -369,10 +360,12 @@ class KafkaCluster:
             "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
             "sasl.mechanism.controller.protocol": "PLAIN",
             "listener.name.broker.scram-sha-512.sasl.jaas.config":
-                "org.apache.kafka.common.security.scram.ScramLoginModule required"
+                "org.apache.kafka.common.security.scram."
+                "ScramLoginModule required"
                 f' username="{self.ADMIN}" password="{self.admin_password}";',
             "listener.name.controller.plain.sasl.jaas.config":
-                "org.apache.kafka.common.security.plain.PlainLoginModule required"
+                "org.apache.kafka.common.security.plain."
+                "PlainLoginModule required"
                 f' username="{self.ADMIN}" password="{self.admin_password}"'
                 f' user_{self.ADMIN}="{self.admin_password}";',
             "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
@@ -475,7 +468,8 @@ class KafkaCluster:
         if major < MIN_JAVA:
             raise ServerError(
                 f"Kafka {KAFKA_VERSION} 需要 Java {MIN_JAVA} 或更高版本，当前 `{java}` 是 Java {major}。"
-                f"安装方法：{JAVA_HINT} (Kafka {KAFKA_VERSION} needs Java {MIN_JAVA}+, `{java}` is Java {major};"
+                f"安装方法：{JAVA_HINT} "
+                f"(Kafka {KAFKA_VERSION} needs Java {MIN_JAVA}+, `{java}` is Java {major};"
                 f" install: {JAVA_HINT})"
             )
         self._save_config()

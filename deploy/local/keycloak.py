@@ -30,7 +30,6 @@ its JWKS answer, with at least one signing key.
 
 from __future__ import annotations
 
-import fcntl
 import glob
 import json
 import os
@@ -48,11 +47,13 @@ import httpx
 
 from deploy.local.process import (
     DetachedProcess,
+    LocalServer,
     MissingToolError,
     ServerError,
     cache_dir,
     free_port,
     port_open,
+    provision_once,
 )
 
 KEYCLOAK_VERSION = "26.7.3"
@@ -106,6 +107,7 @@ def find_java_home() -> Path:
 # --------------------------------------------------------------------------- provisioning
 
 
+# long: most of it is `build`, the one-off provisioning it runs under the cache's lock
 def provision(cache: Path | None = None) -> Path:
     """Resolve, unpack and build Keycloak once into `<cache>/keycloak-<version>`; return its home."""
     root = Path(cache or cache_dir()) / f"keycloak-{KEYCLOAK_VERSION}"
@@ -117,18 +119,13 @@ def provision(cache: Path | None = None) -> Path:
     def fresh() -> bool:
         return marker.is_file() and json.loads(marker.read_text()).get("build") == wanted and home.is_dir()
 
-    if fresh():
-        return home
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise MissingToolError(
-            "mvn", "从 Maven Central 下载 Keycloak (resolving Keycloak from Maven Central)", MVN_HINT
-        )
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if fresh():
-            return home
+    # long: the provisioning steps in order (resolve, unpack, build), under the cache's lock
+    def build() -> None:
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise MissingToolError(
+                "mvn", "从 Maven Central 下载 Keycloak (resolving Keycloak from Maven Central)", MVN_HINT
+            )
         print(
             f"正在准备 Keycloak {KEYCLOAK_VERSION}（下载约 177 MB 并构建一次，约需一两分钟）… "
             f"(provisioning Keycloak {KEYCLOAK_VERSION}: download and one-off build)",
@@ -193,6 +190,8 @@ def provision(cache: Path | None = None) -> Path:
             file=sys.stderr,
             flush=True,
         )
+
+    provision_once(root, fresh, build)
     return home
 
 
@@ -210,7 +209,7 @@ def _jdbc(db: str) -> tuple[str, str, str, str]:
     return f"jdbc:postgresql://{u.hostname}:{u.port}/{name}", u.username or "postgres", u.password or "", name
 
 
-class KeycloakServer:
+class KeycloakServer(LocalServer):
     """One Keycloak on 127.0.0.1 with the `ganxun` realm; data, log and pid in `folder`.
 
     `db` is a postgres:// URL of the database to use (created if missing, on a cluster
@@ -238,27 +237,18 @@ class KeycloakServer:
 
     # -- config ---------------------------------------------------------------
 
-    def _load_config(self) -> dict | None:
-        try:
-            return json.loads((self.folder / CONFIG_NAME).read_text())
-        except FileNotFoundError:
-            return None
+    CONFIG_NAME = CONFIG_NAME
+    PRIVATE = True            # the admin password
 
     def _save_config(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        cfg = {
+        self._write_config({
             "version": KEYCLOAK_VERSION,
             "port": self.port,
             "db": self.db,
             "own_pg_port": self.own_pg_port,
             "admin_user": self.admin_user,
             "admin_password": self.admin_password,
-        }
-        path = self.folder / CONFIG_NAME
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(cfg, indent=2) + "\n")
-        tmp.chmod(0o600)  # holds the admin password
-        os.replace(tmp, path)
+        })
 
     # -- addresses --------------------------------------------------------------
 
@@ -430,10 +420,3 @@ class KeycloakServer:
             "pid": self.proc.pid(),
             "folder": str(self.folder),
         }
-
-    def __enter__(self) -> KeycloakServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

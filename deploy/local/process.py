@@ -8,6 +8,8 @@ sleep.
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import signal
@@ -214,3 +216,62 @@ class DetachedProcess:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
         except FileNotFoundError:
             return "(no log)"
+
+
+def provision_once(folder: Path, fresh: Callable[[], bool], build: Callable[[], None]) -> None:
+    """Run `build` unless `fresh()` says the cached artefact in `folder` is there. Two
+    processes provisioning at once (two test sessions, the CLI and a test) serialise on a
+    lock file: one builds, the other waits and finds it fresh."""
+    if fresh():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not fresh():
+            build()
+
+
+class LocalServer:
+    """What the local servers share (ferretdb.py, kafka.py, keycloak.py): a folder holding
+    their data, logs and pid files, and a JSON config saved there, so that a later process
+    (`ganxun down`, a test) reaches the same server; usable as a context (start, stop)."""
+
+    CONFIG_NAME = "server.json"
+    PRIVATE = False           # the config holds a password: owner-only
+
+    folder: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.folder / self.CONFIG_NAME
+
+    def _load_config(self) -> dict | None:
+        try:
+            return json.loads(self.config_file.read_text())
+        except FileNotFoundError:
+            return None
+        except ValueError as e:
+            raise ServerError(f"配置文件损坏 (corrupt config) {self.config_file}: {e}") from e
+
+    def _write_config(self, cfg: dict) -> None:
+        """Atomically: a crash leaves the old config or the new one, never half of one."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.config_file.with_name(self.config_file.name + ".tmp")
+        if self.PRIVATE:
+            tmp.touch(mode=0o600)
+            tmp.chmod(0o600)
+        tmp.write_text(json.dumps(cfg, indent=2) + "\n")
+        os.replace(tmp, self.config_file)
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -2,7 +2,7 @@
 
 Generic over what it watches: a `Watched` is a name, a `running()` check (a pid file
 checked against /proc, so a zombie or a reused pid never looks alive) and a `start()`.
-`ganxun up` watches the store, Kafka and every service (shared/cli.supervised); adding
+`ganxun up` watches the store, Kafka and every service (deploy/cli.supervised); adding
 a server is one more `Watched` line there.
 
 Each pass (`tick`, every half second) reaps exited children (no zombies), then for
@@ -10,7 +10,7 @@ each watched thing that is not running: logs that it stopped, waits its back-off
 (0.5 s, doubling, at most 30 s; reset once it has stayed up 60 s) and starts it again,
 logging the restart. A start that fails is logged and tried again after the next,
 longer back-off. Production does not use this: the orchestrator restarts services
-(README, 生产部署中的重启).
+(docs/operations.md, "Production: the orchestrator restarts services").
 """
 
 from __future__ import annotations

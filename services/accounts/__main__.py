@@ -1,3 +1,4 @@
+from services.accounts.service import DEFINITION
 from shared.entrypoint import main
 
-main("accounts")
+main(DEFINITION)

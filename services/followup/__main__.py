@@ -1,3 +1,4 @@
+from services.followup.service import DEFINITION
 from shared.entrypoint import main
 
-main("followup")
+main(DEFINITION)

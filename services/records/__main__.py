@@ -1,3 +1,4 @@
+from services.records.service import DEFINITION
 from shared.entrypoint import main
 
-main("records")
+main(DEFINITION)

@@ -1,3 +1,4 @@
+from services.selection.service import DEFINITION
 from shared.entrypoint import main
 
-main("selection")
+main(DEFINITION)

@@ -1,3 +1,4 @@
+from services.teaching.service import DEFINITION
 from shared.entrypoint import main
 
-main("teaching")
+main(DEFINITION)

@@ -62,6 +62,7 @@ class Killer:
             self.next = done + random.randint(self.low, self.high)
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_relay_killed_at_random_moments_publishes_everything_in_stream_order(servers, tmp_path):
     county = random_county()
     s = settings("selection", servers, [county], relay_batch=100)
@@ -196,7 +197,7 @@ async def test_ganxun_rebuild_gives_identical_documents(crashed_projection):
     s, client, _ = crashed_projection
     before = await _docs(client[s.database_name])
     out = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "shared.cli", "rebuild", "selection", "classes"],
+        subprocess.run, [sys.executable, "-m", "deploy.cli", "rebuild", "selection", "classes"],
         cwd=REPO_ROOT, env={**os.environ, **env_of(s)}, capture_output=True, text=True, timeout=300,
     )
     assert out.returncode == 0, out.stderr

@@ -52,6 +52,7 @@ NAMES_A = ["张伟", "王芳", "李娜", "刘洋"]
 NAMES_B = ["陈静", "杨帆", "赵磊"]
 
 
+# long: the events of both counties, sent in the order the page must show them
 async def send(servers, w: World) -> None:
     k = servers.kafka
     a, b = w.a, w.b
@@ -262,6 +263,7 @@ def _shown(m: dict) -> dict:
             "hours_compliance": pct(m["hours_compliance"]), "record_coverage": pct(m["record_coverage"])}
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_page_shows_the_figures_and_updates_live(dashboard):
     from playwright.async_api import async_playwright
 
@@ -308,7 +310,8 @@ async def test_page_shows_the_figures_and_updates_live(dashboard):
 
             # drill down: click county A, then its class
             await page.click(f"#rows tr[data-code='{w.a}']")
-            # a function, not an expression: the page's CSP forbids eval, which Playwright uses for expressions
+            # a function, not an expression: the page's CSP forbids eval, which Playwright
+            # uses for expressions
             await page.wait_for_function(f"() => document.querySelector('#rows tbody tr') && document.querySelector("
                                          f"'#rows tbody tr').dataset.code === '{w.class_a}'")
             shown = await kpis()

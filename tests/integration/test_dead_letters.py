@@ -15,6 +15,7 @@ from tests.support import eventually, random_county, read_topic, settings
 pytestmark = pytest.mark.integration
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_malformed_to_dead_letters_unknown_skipped_rest_applied(servers):
     county = random_county()
     topic = events_topic("selection", county)

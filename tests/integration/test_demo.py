@@ -48,6 +48,7 @@ def demo(servers, tmp_path_factory):
                 p.stop()
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_demo_fills_every_service(demo, servers):
     procs, codes = demo
     key = ensure_dev_keys(Path(os.environ["GANXUN_STATE_DIR"]) / "keys")[0]

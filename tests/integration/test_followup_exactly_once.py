@@ -48,6 +48,7 @@ async def _kill_at_emission(proc: ServiceProcess, db, before: int) -> int:
     raise AssertionError("the scheduler emitted nothing")
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_milestone_due_is_never_doubled(servers, tmp_path_factory, monkeypatch):
     county = random_county()
     monkeypatch.setenv("GANXUN_FOLLOWUP_MOVABLE_CLOCK", "1")

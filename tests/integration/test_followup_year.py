@@ -123,6 +123,7 @@ class Year:
         await eventually(check, timeout=60)
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_a_year_of_follow_up(service, servers, county):
     url, class_id = service.url, f"fu-{random_county()}"
     year = Year(url, county, class_id)

@@ -18,10 +18,11 @@ SERVICES = ("selection", "teaching", "records", "followup", "dashboard", "accoun
 
 
 def _ganxun(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "shared.cli", *args], cwd=REPO_ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "deploy.cli", *args], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 
+# long: one story end to end against real servers; its steps share the state they build
 def test_up_down_up_keeps_data(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.endswith(("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI"))}
     env["GANXUN_STATE_DIR"] = str(tmp_path / "state")
@@ -30,8 +31,10 @@ def test_up_down_up_keeps_data(tmp_path):
     up_args = ["up", "--detach", "--no-demo", "--kafka-port", str(kafka_port), "--store-port", str(store_port),
                "--keycloak-port", str(keycloak_port),
                *[a for name, p in ports.items() for a in ("--port", f"{name}={p}")]]
-    token = lambda role, name: _ganxun(env, "token", "--role", role, "--jurisdiction", "371428",  # noqa: E731
-                                       "--name", name).stdout.strip()
+
+    def token(role: str, name: str) -> str:
+        return _ganxun(env, "token", "--role", role, "--jurisdiction", "371428", "--name", name).stdout.strip()
+
     try:
         first = _ganxun(env, *up_args, timeout=600)
         assert first.returncode == 0, first.stderr

@@ -62,6 +62,7 @@ def accounts(servers, identity, counties, trusted, selection, tmp_path_factory):
         yield proc
 
 
+# long: one story end to end against real servers; its steps share the state they build
 def test_a_keycloak_login_is_accepted_with_its_jurisdiction_and_unit(identity, selection, counties):
     county, other = counties
     identity.create_user(f"org-{county}", "org_department", county, name="组织部李科长")
@@ -126,6 +127,7 @@ def test_a_keycloak_login_is_accepted_with_its_jurisdiction_and_unit(identity, s
     assert httpx.get(f"{selection.url}/cadres", headers=dev_auth("org_department", county)).status_code == 401
 
 
+# long: one story end to end against real servers; its steps share the state they build
 def test_a_county_admin_manages_accounts_only_within_the_county(identity, accounts, selection, counties):
     county, other = counties
     identity.create_user(f"admin-{county}", "admin", county, name="县账号管理员")

@@ -271,6 +271,7 @@ async def test_docs_render_from_the_service_itself_under_its_csp(services):
             await browser.close()
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_who_sees_what(services, counties, servers):
     a, b = counties
     sel, tea = services["selection"].url, services["teaching"].url

@@ -13,12 +13,11 @@ of an event (Kafka's timestamp minus the time it was stored), printed.
 Real processes, real Kafka and store. The kills follow a seeded random schedule; the
 checks wait for conditions. Selection is not killed during the registry import (an
 import killed half-way and retried reports only what the retry registered; its rows are
-never doubled: README, 重试与幂等).
+never doubled: docs/operations.md, "Retries and crashes").
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import threading
@@ -33,8 +32,8 @@ from pymongo import AsyncMongoClient
 
 import tests.integration.test_lifecycle as lifecycle
 from deploy.local.supervisor import Supervisor, Watched
+from deploy.registry import definition
 from shared import kafka
-from shared.entrypoint import definition
 from shared.runtime import Runtime
 from shared.projector import rebuild
 from shared.topics import events_topic
@@ -177,6 +176,7 @@ async def _docs(db, collection: str) -> dict:
     return {d["_id"]: {k: v for k, v in d.items() if k != "_rev"} async for d in db[collection].find()}
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_a_class_lifecycle_through_a_kill_storm(deployment, county, servers, monkeypatch):
     storm = Storm(deployment)
     # A restarted follow-up runs as the fixture started it: movable clock, quick ticks.
@@ -251,7 +251,7 @@ async def test_a_class_lifecycle_through_a_kill_storm(deployment, county, server
                 e = json.loads(r.value)
                 on_kafka.setdefault(e["event_id"], (e, r.timestamp))
             assert set(stored) == set(on_kafka), service
-            for event_id, (e, ts) in on_kafka.items():
+            for e, ts in on_kafka.values():
                 recorded = datetime.fromisoformat(e["recorded_at"]).timestamp()
                 delays.append((ts / 1000 - recorded, service, e["type"]))
 

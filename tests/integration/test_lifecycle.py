@@ -82,7 +82,8 @@ class SelectionDaysBack(ServiceProcess):
             "async def today(self):\n"
             f"    return await real(self) - datetime.timedelta(days={SELECTION_DAYS_BACK})\n"
             "clock.StoreClock.today = today\n"
-            "from shared.entrypoint import main; main('selection')")
+            "from services.selection.service import DEFINITION; from shared.entrypoint import main; "
+            "main(DEFINITION)")
 
     def start(self, wait: bool = True) -> ServiceProcess:
         argv = [sys.executable, "-c", self.SHIM, "--components", self.components, "--port", str(self.port)]
@@ -189,6 +190,7 @@ def get_json(c: httpx.Client, path: str, headers: dict, **params):
 # -- the lifecycle -------------------------------------------------------------------------------------
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_a_class_from_registry_to_follow_up(deployment, county, servers):
     sel, tea, rec, fu = (client(deployment[s].url) for s in SERVICES)
     dept, school = auth("org_department", county, DEPT), auth("party_school", county, SCHOOL)

@@ -59,6 +59,7 @@ def ok(r: httpx.Response, status: int = 201) -> dict:
     return r.json()
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_a_province_class_counts_for_each_cadres_own_county(deployment):
     procs, province, a, b = deployment
     url = {k: p.url for k, p in procs.items()}

@@ -107,6 +107,7 @@ async def records_of(service, county, class_id, cadre, count: int) -> list[dict]
     return await eventually(check, timeout=30)
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_a_class_of_3_plus_n_recorders_over_several_weeks(service, servers, county):
     class_id = "rec-weeks"
     await setup_class(service, servers, county, class_id)
@@ -120,7 +121,8 @@ async def test_a_class_of_3_plus_n_recorders_over_several_weeks(service, servers
             for cadre in ("A", "B", "C", D):
                 if cadre == D and role == "class_monitor" and week >= 3:
                     continue
-                text = f"第{week + 1}周：{TRAINEES[cadre]}在{['研讨', '党课', '调研', '课堂', '小组'][i]}中表现认真（{pid}）。"
+                where = ["研讨", "党课", "调研", "课堂", "小组"][i]
+                text = f"第{week + 1}周：{TRAINEES[cadre]}在{where}中表现认真（{pid}）。"
                 r = log(service, county, class_id, pid, cadre, text, observed, categories[(week + i) % 5])
                 assert r.status_code == 201, r.text
                 assert r.json()["events"] == ["RecordLogged"]
@@ -182,6 +184,7 @@ def _render_first_page(pdf: bytes, name: str) -> None:
     page.render(scale=1.5).to_pil().save(ARTIFACTS / name)
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_corrections_chain_refusals_and_nothing_removes_a_record(service, servers, county):
     class_id = "rec-chain"
     await setup_class(service, servers, county, class_id)
@@ -267,6 +270,7 @@ def service_paths(service) -> list[tuple[str, str]]:
     return [(m, p) for p, ops in spec["paths"].items() for m in ops]
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_assessment_supervision_final_comment_and_portrait(service, servers, county):
     class_id = "rec-score"
     await setup_class(service, servers, county, class_id)

@@ -86,7 +86,8 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(service, 
     took = time.monotonic() - started
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / f"{name}.txt").write_text(
-        f"{name}: {operations} operations, {sent} requests, {len(failures)} failing operations, {took:.1f} s\n"
+        f"{name}: {operations} operations, {sent} requests, "
+        f"{len(failures)} failing operations, {took:.1f} s\n"
         + "\n\n".join(failures))
     print(f"{name}: {operations} operations, {sent} requests, {took:.1f} s")
     assert operations > 0 and sent >= operations

@@ -70,6 +70,7 @@ def refused(r: httpx.Response, code: str) -> str:
     return r.json()["message"]
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_three_steps_of_one_class_with_a_refusal_per_rule(selection, counties, servers):
     url, county = selection.url, counties[0]
     born = date(1988, 1, 1)
@@ -234,6 +235,7 @@ async def test_concurrent_confirmations_never_overfill_and_a_leaver_is_replaced(
     assert first["status"] == "confirmed" and first["from_waitlist"]
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_another_county_gets_403_on_registry_and_classes(selection, counties):
     url, mine, other = selection.url, counties[0], counties[2]
     cadre = register(url, mine, "周敏", "县教育局", "副科", date(1987, 9, 9), 201)

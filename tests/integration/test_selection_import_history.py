@@ -90,6 +90,7 @@ def _import(url: str, county: str, name: str, content: bytes) -> tuple[dict, flo
     return r.json(), time.monotonic() - started
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_a_2000_row_roster_imports_good_rows_reports_bad_ones_and_reimports_nothing(selection, counties, servers):
     url, county = selection.url, counties[0]
     rows = roster_rows()
@@ -140,6 +141,7 @@ async def test_a_2000_row_roster_imports_good_rows_reports_bad_ones_and_reimport
     assert all("********" in r[3] for r in sheet[1:])
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_training_history_from_teaching_and_follow_up_feeds_coverage_hours_and_scope(selection, counties, servers):
     url, county = selection.url, counties[1]
     dept = auth("org_department", county, "组织部干部科")

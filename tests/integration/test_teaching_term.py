@@ -118,6 +118,7 @@ def late(i: int, j: int) -> bool:
     return (i * 3 + j) % 17 == 0
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_a_term_of_150_from_roster_to_graduation(servers, teaching):
     http = teaching
     today = local_today()
@@ -365,6 +366,7 @@ async def test_a_term_of_150_from_roster_to_graduation(servers, teaching):
     assert http.get(f"/trainees/{cid(20)}/hours", headers=school()).json()["online_hours"] == 3.5
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_clashes_withdrawal_closer_and_who_may_do_what(servers, teaching, deployment, tmp_path):
     http = teaching
     today = local_today()

@@ -41,6 +41,7 @@ def _cadre(doc, env, ev) -> None:
     doc.setdefault("classes", []).append(ev.class_id)
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_counties_are_isolated_and_the_province_sees_both(servers):
     a, b, c = random_county("43"), random_county("43"), random_county("43")
     province = "430000"

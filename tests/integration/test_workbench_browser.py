@@ -286,6 +286,7 @@ async def pick(page, select, option: str) -> None:
     raise AssertionError(f"could not choose {option!r}")
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_wucheng_three_steps_and_a_day_of_teaching_through_the_pages(county_world):
     from playwright.async_api import async_playwright, expect
 
@@ -397,7 +398,8 @@ async def test_wucheng_three_steps_and_a_day_of_teaching_through_the_pages(count
             await edu.click("[data-test=recommend]")
             await expect(edu.locator("[data-test=nominees] .el-table__row")).to_have_count(2)
 
-            # 5. 组织部 confirms: its home lists what waits, then one rejected with a reason, the others together
+            # 5. 组织部 confirms: its home lists what waits, then one rejected with a reason,
+            #    the others together
             await org.click("text=我的待办")
             await expect(org.locator("[data-test=tasks] .el-table__body")).to_contain_text(
                 "武城县年轻干部培训班：4 名待确定")

@@ -89,6 +89,7 @@ def test_the_realm_file_declares_the_roles_policy_and_clients():
     assert not workbench["directAccessGrantsEnabled"]
 
 
+# long: one story end to end against real servers; its steps share the state they build
 def test_the_workbench_logs_a_person_in_with_the_code_flow_and_pkce(identity):
     """What the workbench does in the browser, step by step over HTTP: the login page, the
     form post, the code on the callback, the code exchanged with the PKCE verifier."""

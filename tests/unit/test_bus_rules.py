@@ -110,7 +110,7 @@ def test_bus_settings_say_what_is_missing_and_never_print_the_password(monkeypat
         monkeypatch.delenv(key, raising=False)
 
     with pytest.raises(ValueError, match="需要用户名与密码"):
-        Settings(kafka_security_protocol="SASL_SSL", kafka_username="ganxun-371428").bus
+        _ = Settings(kafka_security_protocol="SASL_SSL", kafka_username="ganxun-371428").bus
     with pytest.raises(ValueError, match="安全协议“SASL”无效"):
         Connection("127.0.0.1:9092", "SASL")
     conn = Settings(kafka_security_protocol="SASL_PLAINTEXT", kafka_username="ganxun-371428",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from shared.auth import Verifier, ensure_dev_keys
-from shared.cli import main
+from deploy.cli import main
 
 
 def test_openapi_without_a_server(capsys):
@@ -53,11 +53,11 @@ def test_rebuilding_a_service_without_projections_says_so(monkeypatch):
     # Every service gains projections with its own issue, so the case is made here.
     from fastapi import APIRouter
 
-    import shared.entrypoint
+    import deploy.registry
     from shared.runtime import ServiceDefinition
 
     empty = ServiceDefinition(name="records", title="t", description="d", projections=[], routes=APIRouter)
-    monkeypatch.setattr(shared.entrypoint, "definition", lambda name: empty)
+    monkeypatch.setattr(deploy.registry, "definition", lambda name: empty)
     with pytest.raises(SystemExit) as e:
         main(["rebuild", "records"])
     assert "没有投影可重建" in str(e.value)

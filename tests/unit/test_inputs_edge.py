@@ -60,7 +60,7 @@ def test_columns_rows_and_control_characters_are_bounded():
     with pytest.raises(DomainError, match="超过 2 行"):
         uploads.table("a.csv", b"h\n1\n2\n3\n", max_rows=2)
     with pytest.raises(DomainError, match="第 2 行 B 列"):
-        uploads.table("a.csv", "h,i\nok,a\x1bb\n".encode())
+        uploads.table("a.csv", b"h,i\nok,a\x1bb\n")
     with pytest.raises(DomainError, match="不是有效的 .xlsx"):
         uploads.table("a.xlsx", b"not a zip")
     with pytest.raises(DomainError, match="只支持"):

@@ -5,7 +5,8 @@ import pytest
 
 import shared.contracts  # noqa: F401
 from shared.api import create_app
-from shared.entrypoint import SERVICES, definition, settings_for
+from deploy.registry import SERVICES, definition
+from shared.entrypoint import settings_for
 
 ISSUER = "https://sso.example.gov.cn/realms/ganxun"
 PUBLIC = {"/healthz", "/readyz"}

@@ -38,7 +38,8 @@ def test_ics_escapes_ascii_separators():
     assert "SUMMARY:A\\, B\\; C\\\\D" in unfold(text) and "X-WR-CALNAME:a\\,b\\;c" in unfold(text)
 
 
-CSV = "平台记录编号,干部编号,姓名,学时,学习日期,课程类别\nr1,P1,张三,2.5,2026-05-01,理论课\nr2,P2,李四,1,2026-05-02,\n"
+CSV = ("平台记录编号,干部编号,姓名,学时,学习日期,课程类别\n"
+       "r1,P1,张三,2.5,2026-05-01,理论课\nr2,P2,李四,1,2026-05-02,\n")
 
 
 def test_online_csv_in_utf8_and_gbk():

@@ -39,5 +39,6 @@ def test_the_response_saves_a_workbook_and_can_carry_an_ascii_fallback_name():
     wb.active.append(["看板"])
     r = xlsx.response(wb, "干训看板_43_2026年.xlsx", fallback="dashboard.xlsx")
     assert r.headers["content-disposition"] == \
-        "attachment; filename=\"dashboard.xlsx\"; filename*=UTF-8''%E5%B9%B2%E8%AE%AD%E7%9C%8B%E6%9D%BF_43_2026%E5%B9%B4.xlsx"
+        "attachment; filename=\"dashboard.xlsx\"; "\
+        "filename*=UTF-8''%E5%B9%B2%E8%AE%AD%E7%9C%8B%E6%9D%BF_43_2026%E5%B9%B4.xlsx"
     assert load_workbook(io.BytesIO(r.body)).active["A1"].value == "看板"

@@ -20,12 +20,13 @@ import sys
 import threading
 import urllib.request
 
+from deploy import registry
 from deploy.local.process import DetachedProcess, ServerError, state_dir
 from deploy.local.supervisor import Supervisor, Watched
+from deploy.registry import SERVICES
 from shared.clock import PRODUCTION_KEYS
 from shared.settings import DEFAULT_PORTS
 
-SERVICES = ("selection", "teaching", "records", "followup", "dashboard", "accounts")
 KAFKA_PORT = 19092
 STORE_PORT = 27018
 KEYCLOAK_PORT = 8180
@@ -129,7 +130,7 @@ def servers_down() -> None:
     _keycloak().stop()
     _kafka().stop()
     _store().stop()
-    print("服务器已停止（数据保留在 %s）。" % state_dir())
+    print(f"服务器已停止（数据保留在 {state_dir()}）。")
 
 
 def servers_status() -> None:
@@ -297,7 +298,7 @@ def cmd_up(args) -> None:
         load_if_empty(state_dir(), ports, args.jurisdictions, uri)
     if args.detach:
         if not _supervisor_proc().running():
-            _supervisor_proc().spawn([sys.executable, "-m", "shared.cli", "supervise"])
+            _supervisor_proc().spawn([sys.executable, "-m", "deploy.cli", "supervise"])
         print(f"已在后台运行，退出的进程会被自动重启（看护日志：{_supervisor_proc().log_file}）；"
               "用 `ganxun down` 停止。")
         return
@@ -331,14 +332,14 @@ def cmd_rebuild(args) -> None:
     from tqdm import tqdm
 
     from shared import kafka
-    from shared.entrypoint import definition, settings_for
+    from shared.entrypoint import settings_for
     from shared.logging import configure
     from shared.projector import rebuild
     from shared.runtime import Runtime
 
     configure("WARNING")
     os.environ.update(local_bus_env(args.service))
-    defn = definition(args.service)
+    defn = registry.definition(args.service)
     try:
         chosen = [defn.projection(args.projection)] if args.projection else defn.projections
     except KeyError as exc:
@@ -355,7 +356,7 @@ def cmd_rebuild(args) -> None:
                 await consumer.start()
                 bar = tqdm(desc=f"重建 {p.name}", unit="事件", file=sys.stderr)
                 try:
-                    def progress(done: int, total: int) -> None:
+                    def progress(done: int, total: int, bar=bar) -> None:
                         bar.total = total
                         bar.n = done
                         bar.refresh()
@@ -377,9 +378,9 @@ def cmd_rebuild(args) -> None:
 
 def cmd_docs(args) -> None:
     import shared.contracts  # noqa: F401
-    from shared.entrypoint import definition, settings_for
+    from shared.entrypoint import settings_for
 
-    defn = definition(args.service)
+    defn = registry.definition(args.service)
     settings = settings_for(args.service)
     if args.kind == "openapi":
         from shared.api import create_app
