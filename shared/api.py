@@ -58,13 +58,12 @@ async def read_document(rt: Runtime, collection: str, doc_id: str, who: Principa
     return public(doc)
 
 
-def _mount_clock(app: FastAPI, service_router: APIRouter, settings: Settings) -> None:
+def _mount_clock(app: FastAPI, settings: Settings) -> None:
     """The development clock's routes, where the service's clock is movable (refused, so the
     service does not start, beside production keys or an identity provider)."""
     from shared import clock, clock_api
 
-    added = clock_api.PATH in clock_api.paths(service_router)     # by a service still on DevClock
-    if clock.movable_clock(settings) and not added:
+    if clock.movable_clock(settings):
         app.include_router(clock_api.router, responses=http_errors.ERROR_RESPONSES)
 
 
@@ -125,7 +124,8 @@ def create_app(definition: ServiceDefinition, settings: Settings, components: tu
 
     _health_checks(app, definition.name)
     docs.install(app)
-    router = definition.routes if isinstance(definition.routes, APIRouter) else definition.routes()
-    app.include_router(router, responses=http_errors.ERROR_RESPONSES)
-    _mount_clock(app, router, settings)
+    routers = definition.routes if isinstance(definition.routes, tuple) else (definition.routes,)
+    for router in routers:
+        app.include_router(router, responses=http_errors.ERROR_RESPONSES)
+    _mount_clock(app, settings)
     return app

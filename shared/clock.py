@@ -13,9 +13,6 @@ GANXUN_<SERVICE>_MOVABLE_CLOCK), never beside production keys or an identity pro
 (a service so configured refuses to start), and only by an admin whose token covers
 every jurisdiction of the deployment (the routes of shared/clock_api.py, which
 `shared.api.create_app` mounts only then).
-
-`DevClock` is the older, per-process form selection and follow-up still use; it reads
-the same stored offset and goes once they take the `Clock` port.
 """
 
 from __future__ import annotations
@@ -94,39 +91,6 @@ async def move_to(db: AsyncDatabase, day: date) -> int:
     offset = (day - local_today()).days
     await db[COLLECTION].update_one({"_id": _DOC}, {"$set": {"offset_days": offset}}, upsert=True)
     return offset
-
-
-class DevClock:
-    """A service's "today": the real China-local day, or, where its flag allows, that day
-    moved by the deployment's stored offset.
-
-    `await today()` reads the offset from the store. Code that asks for the day without
-    awaiting (selection's deciders get `today` passed in by sync helpers) calls `cached()`,
-    which is the offset read by the request's `refresh()` (a router dependency)."""
-
-    def __init__(self, variable: str) -> None:
-        self.variable = variable
-        self.movable = False
-        self._offset = 0
-
-    def configure(self) -> DevClock:
-        """Read the flag (when the service builds its routes; refused in production)."""
-        self.movable = movable(self.variable)
-        self._offset = 0
-        return self
-
-    async def today(self, db: AsyncDatabase) -> date:
-        if not self.movable:
-            return local_today()
-        self._offset = await offset_days(db)
-        return local_today() + timedelta(days=self._offset)
-
-    async def refresh(self, db: AsyncDatabase) -> None:
-        if self.movable:
-            self._offset = await offset_days(db)
-
-    def cached(self) -> date:
-        return local_today() + timedelta(days=self._offset if self.movable else 0)
 
 
 def store_mover(mongodb_uri: str, databases: dict[str, str]):

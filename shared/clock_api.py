@@ -63,21 +63,3 @@ def paths(r: APIRouter) -> set[str]:
         inner = getattr(route, "original_router", None)
         found |= paths(inner) if inner is not None else {getattr(route, "path", "")}
     return found
-
-
-# -- the per-process DevClock's form, while selection and follow-up still use it ---------
-def refresher(dev: clock.DevClock):
-    """A router dependency: the request's cached day is the stored one (dev clocks only)."""
-
-    async def refresh(request: Request) -> None:
-        await dev.refresh(request.app.state.runtime.db)
-
-    return refresh
-
-
-def add_clock_routes(r: APIRouter, dev: clock.DevClock) -> None:
-    """Adds the clock's routes to a service's router, if its clock is movable. Superseded by
-    `router`, which `create_app` mounts by itself: a service drops this call when it takes
-    the `Clock` port."""
-    if dev.movable:
-        _add(r)

@@ -57,9 +57,8 @@ class ServiceDefinition:
     title: str
     description: str
     projections: list[Projection]
-    # The HTTP side: a module-level router (`api.router`), or, while a service is being
-    # moved to it, a function that builds one.
-    routes: Callable[[], APIRouter] | APIRouter
+    # The HTTP side: the service's module-level router(s) (`api.router`).
+    routes: APIRouter | tuple[APIRouter, ...]
     # The service's bootstrap: its handlers (with their reads) from the real adapters,
     # reachable by routes as `request.app.state.handlers` and by workers as `runtime.handlers`.
     compose: Callable[[Adapters], Any] | None = None

@@ -11,8 +11,6 @@ from pydantic import BaseModel, Field
 from shared import xlsx
 from shared.api import context, principal
 from shared.auth import Principal
-from shared.clock import DevClock
-from shared.clock_api import add_clock_routes
 from shared.commands import Context
 from shared.contracts.followup import EVALUATOR_ROLES, MENTOR_TASKS
 from shared.inputs import Input
@@ -203,12 +201,3 @@ async def worklist_xlsx(week_of: date | None = Query(None, description="该周�
                         who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     data = await _worklist(h, who, week_of)
     return xlsx.response(report.worklist_workbook(data), f"跟踪待办_{data['week_start']}.xlsx")
-
-
-def routes() -> APIRouter:
-    """The service's routes, with the development clock's where this deployment's flag is
-    set. A second router for a reason: the flag is read when the app is built (refused
-    beside production keys, shared/clock.py), not when this module is imported."""
-    r = APIRouter(routes=list(router.routes))
-    add_clock_routes(r, DevClock(MOVABLE_CLOCK).configure())
-    return r

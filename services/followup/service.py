@@ -18,7 +18,7 @@ DEFINITION = ServiceDefinition(
                 "“1+1”导师帮带任务、上讲台、调研成果与批示；学员与班次成效报告及 Excel 导出。"
                 "事件发布到 Kafka 主题 ganxun.followup.<行政区划代码>。",
     projections=PROJECTIONS,
-    routes=api.routes,
+    routes=api.router,
     compose=bootstrap,
     workers={"scheduler": scheduler.run},
 )

@@ -2,7 +2,8 @@
 
 Thin: each route checks who may read, translates the request into a handler call (the
 commands, handlers.py) or a read (`h.reads`, reads.py), and the answer into JSON or an
-Excel download. The registry and the reports are the second router, api_registry.py.
+Excel download. The registry and the reports are the second router, api_registry.py
+(a router of its own for its size: the registry, its import and the reports).
 """
 
 from __future__ import annotations
@@ -16,14 +17,11 @@ from pydantic import BaseModel, Field
 from shared import visibility
 from shared.api import context, principal
 from shared.auth import Principal
-from shared.clock import DevClock
-from shared.clock_api import add_clock_routes
 from shared.commands import Context
 from shared.contracts.selection import StudyGroup
 from shared.errors import DomainError
 from shared.ids import new_id
 from shared.inputs import Input
-from services.selection import api_registry
 from services.selection import listing as lst
 from services.selection.domain import STATUS_ZH, OpenClass
 from services.selection.export import xlsx_response
@@ -35,19 +33,6 @@ router = APIRouter(tags=["班次与三步选学"])
 
 def handlers(request: Request) -> Handlers:
     return request.app.state.handlers
-
-
-def routes() -> APIRouter:
-    """The service's routes: the classes' and the registry's, and where the service's flag
-    allows (GANXUN_SELECTION_MOVABLE_CLOCK, development only) the clock's. Built when the
-    app is, so elsewhere the clock's route does not exist. The demo loader moves "today"
-    back before its classes start; the offset is the deployment's, kept in its store
-    (shared/clock.py), and read by the handlers' clock."""
-    r = APIRouter()
-    r.include_router(router)
-    r.include_router(api_registry.router)
-    add_clock_routes(r, DevClock("GANXUN_SELECTION_MOVABLE_CLOCK").configure())
-    return r
 
 
 class ClassIn(Input):

@@ -3,7 +3,7 @@
 import asyncio
 
 from shared.runtime import Adapters, Runtime, ServiceDefinition
-from services.selection import api
+from services.selection import api, api_registry
 from services.selection.handlers import Handlers
 from services.selection.projections import PROJECTIONS
 from services.selection.reads import Reads
@@ -29,7 +29,7 @@ DEFINITION = ServiceDefinition(
     title="训前 · 精准施训（班次、划定范围、单位推荐、组织确定）",
     description="班次开设与学员推荐。事件发布到 Kafka 主题 ganxun.selection.<行政区划代码>。",
     projections=PROJECTIONS,
-    routes=api.routes,
+    routes=(api.router, api_registry.router),
     compose=bootstrap,
     workers={"index": keep_index},
 )

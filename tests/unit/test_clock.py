@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.clock import PRODUCTION_KEYS, DevClock
+from shared.clock import PRODUCTION_KEYS, movable
 
 
 @pytest.mark.parametrize("production_key", PRODUCTION_KEYS)
@@ -16,14 +16,14 @@ def test_a_movable_clock_is_refused_beside_production_keys_or_an_identity_provid
     for k in (*PRODUCTION_KEYS, "GANXUN_ENV"):
         monkeypatch.delenv(k, raising=False)
     monkeypatch.setenv(flag, "1")
-    assert DevClock(flag).configure().movable
+    assert movable(flag)
     monkeypatch.setenv(production_key, "https://sso.example.gov.cn/realms/ganxun")
     with pytest.raises(SystemExit, match="生产配置"):
-        DevClock(flag).configure()
+        movable(flag)
     # `ganxun up` trusts its local Keycloak beside the dev key and says it is a development
     # deployment: the demo's clock stays movable there, and only there.
     monkeypatch.setenv("GANXUN_ENV", "dev")
-    assert DevClock(flag).configure().movable
+    assert movable(flag)
 
 
 def paths(service: str) -> set[str]:
@@ -52,8 +52,11 @@ def test_the_clock_route_exists_only_in_a_development_deployment(monkeypatch, se
 
 
 def test_an_unmoved_or_fixed_clock_is_the_real_china_day():
-    from shared.clock import local_today
-    assert DevClock("GANXUN_NOT_SET").cached() == local_today()
+    import asyncio
+
+    from shared.clock import StoreClock, local_today
+    from shared.memory import MemoryDatabase
+    assert asyncio.run(StoreClock(MemoryDatabase(), movable=False).today()) == local_today()
 
 
 @pytest.mark.parametrize("service", ["teaching", "records", "dashboard"])
