@@ -19,8 +19,6 @@ from services.followup.domain import QUESTIONS, SCORE_MAX, SCORE_MIN, STAGE_NAME
 from services.followup.handlers import Handlers
 
 ID = r"^[A-Za-z0-9_-]{1,64}$"
-# The flag that makes this deployment's "today" movable (development only, shared/clock.py).
-MOVABLE_CLOCK = "GANXUN_FOLLOWUP_MOVABLE_CLOCK"
 
 
 class PlanIn(Input):
