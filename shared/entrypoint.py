@@ -14,7 +14,7 @@ from shared.logging import configure
 from shared.runtime import Runtime, ServiceDefinition
 from shared.settings import Settings
 
-SERVICES = ("selection", "teaching", "records", "followup", "dashboard", "accounts")
+SERVICES = ("selection", "teaching", "records", "followup", "dashboard", "accounts", "reminders")
 
 
 def definition(name: str) -> ServiceDefinition:

@@ -4,5 +4,5 @@ Services import each other's *contracts*, never each other's code.
 """
 
 from shared.contracts import (  # noqa: F401  (registers every type)
-    accounts, followup, records, selection, teaching,
+    accounts, followup, records, reminders, selection, teaching,
 )

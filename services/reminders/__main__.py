@@ -1,0 +1,3 @@
+from shared.entrypoint import main
+
+main("reminders")
