@@ -25,7 +25,7 @@ from deploy.local.supervisor import Supervisor, Watched
 from shared.clock import PRODUCTION_KEYS
 from shared.settings import DEFAULT_PORTS
 
-SERVICES = ("selection", "teaching", "records", "followup", "dashboard", "accounts")
+SERVICES = ("selection", "teaching", "records", "followup", "dashboard", "accounts", "reminders")
 KAFKA_PORT = 19092
 STORE_PORT = 27018
 KEYCLOAK_PORT = 8180
@@ -252,7 +252,7 @@ def workbench_up(ports: dict[str, int], port: int = WORKBENCH_PORT) -> None:
         return
     proc = _service_proc("workbench")
     env = {f"GANXUN_WORKBENCH_{n.upper()}_URL": f"http://127.0.0.1:{ports[n]}"
-           for n in ("selection", "teaching", "records", "followup")}
+           for n in ("selection", "teaching", "records", "followup", "reminders")}
     if not os.environ.get("GANXUN_WORKBENCH_ISSUER"):      # the issuer the services trust
         env["GANXUN_WORKBENCH_ISSUER"] = os.environ.get("GANXUN_OIDC_ISSUER") or _keycloak().issuer
     saved = json.loads(_up_file().read_text(encoding="utf-8"))
@@ -403,7 +403,7 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--store-port", type=int, help=f"存储端口（默认 {STORE_PORT}，或上次所用）")
     up.add_argument("--keycloak-port", type=int, help=f"Keycloak 端口（默认 {KEYCLOAK_PORT}，或上次所用）")
     up.add_argument("--port", action="append", metavar="SERVICE=PORT",
-                    help="服务端口，如 --port selection=9101（默认 8101–8105，看板 8100，工作台 8110）")
+                    help="服务端口，如 --port selection=9101（默认 8101–8106，看板 8100，工作台 8110）")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="停止 `ganxun up` 启动的一切（数据保留）").set_defaults(func=cmd_down)
     sub.add_parser("supervise", help="看护 `ganxun up` 启动的进程，退出即重启（up --detach 自动启动）"
