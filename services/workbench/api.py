@@ -1,5 +1,5 @@
 """HTTP routes of the workbench: login and logout, who am I, and the forwarding of
-`/api/<service>/<path>` to the four services with the user's own token.
+`/api/<service>/<path>` to the services (selection, teaching, records, followup, reminders) with the user's own token.
 
 The workbench decides nothing: a service's answer (its status and Chinese error body)
 goes back to the page unchanged.
@@ -22,7 +22,8 @@ from services.workbench.settings import SERVICES, WorkbenchSettings
 SESSION_COOKIE = "ganxun_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE = ("GET", "HEAD", "OPTIONS")
-SERVICE_ZH = {"selection": "训前选学", "teaching": "教学与考勤", "records": "纪实考察", "followup": "训后跟踪"}
+SERVICE_ZH = {"selection": "训前选学", "teaching": "教学与考勤", "records": "纪实考察", "followup": "训后跟踪",
+              "reminders": "提醒"}
 # What goes to a service and what comes back; cookies and hop-by-hop headers never do.
 FORWARD_REQUEST = ("content-type", "accept", "x-correlation-id", "idempotency-key")
 FORWARD_RESPONSE = ("content-type", "content-disposition", "x-correlation-id")
@@ -141,7 +142,7 @@ def routes() -> APIRouter:
         return {**s.user.as_dict(), "csrf_token": s.csrf}
 
     @r.api_route("/api/{service}/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-                 summary="转发到 selection / teaching / records / followup（带用户本人的令牌）")
+                 summary="转发到 selection / teaching / records / followup / reminders（带用户本人的令牌）")
     async def forward(service: str, path: str, request: Request):
         wb = _wb(request)
         base = wb.settings.service_url(service)

@@ -1,7 +1,7 @@
 """The workbench's settings, from the environment (GANXUN_WORKBENCH_*), with one-machine defaults.
 
 The workbench holds no data of its own: it needs the identity provider's issuer, where
-the four services answer, and where the built web app lies.
+the services answer, and where the built web app lies.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WEB = Path(__file__).resolve().parent / "web"
-SERVICES = ("selection", "teaching", "records", "followup")
+SERVICES = ("selection", "teaching", "records", "followup", "reminders")
 
 
 class WorkbenchSettings(BaseSettings):
@@ -29,6 +29,7 @@ class WorkbenchSettings(BaseSettings):
     teaching_url: str = "http://127.0.0.1:8102"
     records_url: str = "http://127.0.0.1:8103"
     followup_url: str = "http://127.0.0.1:8104"
+    reminders_url: str = "http://127.0.0.1:8106"
     dist: Path = WEB / "dist"
     # A session ends after this long without a request, and at the latest when the
     # identity provider stops refreshing its tokens.
