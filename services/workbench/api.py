@@ -1,5 +1,6 @@
 """HTTP routes of the workbench: login and logout, who am I, and the forwarding of
-`/api/<service>/<path>` to the services (selection, teaching, records, followup, reminders) with the user's own token.
+`/api/<service>/<path>` to the services (selection, teaching, records, followup,
+reminders) with the user's own token.
 
 The workbench decides nothing: a service's answer (its status and Chinese error body)
 goes back to the page unchanged.
