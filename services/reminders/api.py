@@ -26,16 +26,23 @@ class ContactIn(BaseModel):
 
 
 @router.get("/notifications", summary="我的通知：本人待办事项与已发送的提醒、未读数（分页）")
-async def notifications(page: int = Query(1, ge=1, le=10_000, description="页码"),
-                        size: int = Query(20, ge=1, le=200, description="每页条数"),
-                        status: Literal["open", "all"] = Query("all", description="open 只看待办；all 含已办结"),
-                        who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def notifications(
+    page: int = Query(1, ge=1, le=10_000, description="页码"),
+    size: int = Query(20, ge=1, le=200, description="每页条数"),
+    status: Literal["open", "all"] = Query("all", description="open 只看待办；all 含已办结"),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     return await h.notifications(who, page, size, only_open=status == "open")
 
 
 @router.post("/notifications/{item_id:path}/read", summary="标记一条通知为已读")
-async def mark_read(item_id: str, who: Principal = Depends(principal), ctx: Context = Depends(context),
-                    h: Handlers = Depends(handlers)):
+async def mark_read(
+    item_id: str,
+    who: Principal = Depends(principal),
+    ctx: Context = Depends(context),
+    h: Handlers = Depends(handlers),
+):
     return await h.mark_read(who, ctx, item_id)
 
 
@@ -45,8 +52,12 @@ async def my_contact(who: Principal = Depends(principal), h: Handlers = Depends(
 
 
 @router.put("/contacts/me", summary="设置我的提醒方式：邮件与短信/消息提醒发往这里")
-async def set_my_contact(body: ContactIn, who: Principal = Depends(principal), ctx: Context = Depends(context),
-                         h: Handlers = Depends(handlers)):
+async def set_my_contact(
+    body: ContactIn,
+    who: Principal = Depends(principal),
+    ctx: Context = Depends(context),
+    h: Handlers = Depends(handlers),
+):
     return await h.set_contact(who, ctx, body.email, body.phone)
 
 

@@ -42,8 +42,8 @@ class ReminderSettings(BaseSettings):
     smtp_port: int = Field(25, gt=0, lt=65536)
     smtp_from: str = "noreply@ganxun.local"
     smtp_from_name: str = "干部教育培训提醒"
-    smtp_starttls: bool = False           # upgrade a plain connection (port 587)
-    smtp_ssl: bool = False                # TLS from the first byte (port 465)
+    smtp_starttls: bool = False  # upgrade a plain connection (port 587)
+    smtp_ssl: bool = False  # TLS from the first byte (port 465)
     smtp_username: str | None = None
     smtp_password: str | None = Field(None, repr=False)
     smtp_timeout: float = Field(15.0, gt=0)
@@ -54,7 +54,7 @@ class ReminderSettings(BaseSettings):
     workbench_url: str = "http://127.0.0.1:8110"
     tick_seconds: float = Field(30.0, gt=0)
     max_attempts: int = Field(6, ge=1, le=20)
-    backoff_seconds: float = Field(60.0, gt=0)   # doubled after each failure
+    backoff_seconds: float = Field(60.0, gt=0)  # doubled after each failure
 
 
 class Channel(Protocol):
@@ -93,8 +93,11 @@ class EmailChannel:
     def _send(self, to: str, message: Message, mid: str) -> None:
         s = self.s
         context = ssl.create_default_context()
-        smtp = (smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=context) if s.smtp_ssl
-                else smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout))
+        smtp = (
+            smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=context)
+            if s.smtp_ssl
+            else smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
+        )
         with smtp:
             if s.smtp_starttls and not s.smtp_ssl:
                 smtp.starttls(context=context)
@@ -131,9 +134,17 @@ class WebhookChannel:
     async def send(self, to: str, message: Message, message_id: str) -> None:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         async with httpx.AsyncClient(timeout=self.timeout) as client:
-            r = await client.post(self.url, headers=headers, json={
-                "to": to, "subject": message.subject, "text": message.body, "link": message.link,
-                "idempotency_key": message_id})
+            r = await client.post(
+                self.url,
+                headers=headers,
+                json={
+                    "to": to,
+                    "subject": message.subject,
+                    "text": message.body,
+                    "link": message.link,
+                    "idempotency_key": message_id,
+                },
+            )
         if r.status_code >= 300:
             raise RuntimeError(f"短信/消息网关回复 {r.status_code}：{r.text[:200]}")
 

@@ -37,13 +37,18 @@ from shared.contracts.reminders import ContactSet, NotificationRead, ReminderFai
 from shared.errors import DomainError
 from shared.events import Event
 
-UNIT_ROLES = ("colleague", "unit_leader")      # evaluated through the unit's account
+UNIT_ROLES = ("colleague", "unit_leader")  # evaluated through the unit's account
 ROLE_AUDIENCES = ("org_department", "party_school")
 PERSON_ROLES = ("trainee", "mentor", "recorder")
 # Kinds that go out by e-mail and the gateway; the rest are in-app only (see above).
 MAILED_KINDS = ("self_eval", "unit_eval", "overdue", "leave")
-KIND_NAMES = {"self_eval": "跟踪自评", "unit_eval": "跟踪评价", "overdue": "跟踪逾期", "leave": "请假审批",
-              "nomination": "人选确定"}
+KIND_NAMES = {
+    "self_eval": "跟踪自评",
+    "unit_eval": "跟踪评价",
+    "overdue": "跟踪逾期",
+    "leave": "请假审批",
+    "nomination": "人选确定",
+}
 EMAIL_MAX, PHONE_MAX = 254, 20
 
 
@@ -140,8 +145,8 @@ class InboxState:
     user_id: str | None = None
     email: str | None = None
     phone: str | None = None
-    contact: tuple = ()                                   # (name, role, jurisdiction, unit) as last set
-    sent: frozenset[str] = frozenset()                    # channel_key(item, channel)
+    contact: tuple = ()  # (name, role, jurisdiction, unit) as last set
+    sent: frozenset[str] = frozenset()  # channel_key(item, channel)
     attempts: Mapping[str, Attempts] = field(default_factory=lambda: MappingProxyType({}))
     read: frozenset[str] = frozenset()
 
@@ -158,8 +163,15 @@ def should_send(state: InboxState, item_id: str, channel: str, now: datetime) ->
 
 def _valid_email(email: str) -> bool:
     local, at, domain = email.partition("@")
-    return bool(at and local and "." in domain and " " not in email and len(email) <= EMAIL_MAX
-                and not domain.startswith(".") and not domain.endswith("."))
+    return bool(
+        at
+        and local
+        and "." in domain
+        and " " not in email
+        and len(email) <= EMAIL_MAX
+        and not domain.startswith(".")
+        and not domain.endswith(".")
+    )
 
 
 def _valid_phone(phone: str) -> bool:
@@ -177,10 +189,19 @@ class InboxDecider:
                 return self._contact(s, c)
             case RecordSent():
                 if channel_key(c.item_id, c.channel) in s.sent:
-                    return []       # a second worker, or a retry after a lost reply: once only
+                    return []  # a second worker, or a retry after a lost reply: once only
                 tried = s.attempts.get(channel_key(c.item_id, c.channel))
-                return [ReminderSent(user_id=c.user_id, item_id=c.item_id, channel=c.channel, to=c.to,
-                                     subject=c.subject, sent_at=c.at, attempt=(tried.count if tried else 0) + 1)]
+                return [
+                    ReminderSent(
+                        user_id=c.user_id,
+                        item_id=c.item_id,
+                        channel=c.channel,
+                        to=c.to,
+                        subject=c.subject,
+                        sent_at=c.at,
+                        attempt=(tried.count if tried else 0) + 1,
+                    )
+                ]
             case RecordFailed():
                 key = channel_key(c.item_id, c.channel)
                 if key in s.sent:
@@ -189,9 +210,19 @@ class InboxDecider:
                 attempt = (tried.count if tried else 0) + 1
                 gave_up = attempt >= c.max_attempts
                 retry_at = None if gave_up else c.at + c.backoff * 2 ** (attempt - 1)
-                return [ReminderFailed(user_id=c.user_id, item_id=c.item_id, channel=c.channel, to=c.to,
-                                       error=c.error[:500], failed_at=c.at, attempt=attempt, retry_at=retry_at,
-                                       gave_up=gave_up)]
+                return [
+                    ReminderFailed(
+                        user_id=c.user_id,
+                        item_id=c.item_id,
+                        channel=c.channel,
+                        to=c.to,
+                        error=c.error[:500],
+                        failed_at=c.at,
+                        attempt=attempt,
+                        retry_at=retry_at,
+                        gave_up=gave_up,
+                    )
+                ]
             case MarkRead():
                 if c.item_id in s.read:
                     return []
@@ -203,24 +234,44 @@ class InboxDecider:
         email = (c.email or "").strip() or None
         phone = (c.phone or "").strip().replace(" ", "").replace("-", "") or None
         if email is not None and not _valid_email(email):
-            raise DomainError(f"电子邮箱“{email}”格式不正确，应形如 name@example.gov.cn。", code="bad_email",
-                              field="email")
+            raise DomainError(
+                f"电子邮箱“{email}”格式不正确，应形如 name@example.gov.cn。", code="bad_email", field="email"
+            )
         if phone is not None and not _valid_phone(phone):
-            raise DomainError(f"手机号码“{phone}”格式不正确：只能是数字（可带国际区号 +），5 至 20 位。",
-                              code="bad_phone", field="phone")
+            raise DomainError(
+                f"手机号码“{phone}”格式不正确：只能是数字（可带国际区号 +），5 至 20 位。",
+                code="bad_phone",
+                field="phone",
+            )
         contact = (c.name, c.role, c.jurisdiction, c.unit)
         if s.user_id is not None and (email, phone, contact) == (s.email, s.phone, s.contact):
             return []
-        return [ContactSet(user_id=c.user_id, name=c.name, role=c.role, jurisdiction=c.jurisdiction, unit=c.unit,
-                           email=email, phone=phone)]
+        return [
+            ContactSet(
+                user_id=c.user_id,
+                name=c.name,
+                role=c.role,
+                jurisdiction=c.jurisdiction,
+                unit=c.unit,
+                email=email,
+                phone=phone,
+            )
+        ]
 
     def evolve(self, s: InboxState, e: Event) -> InboxState:
         match e:
             case ContactSet():
-                return replace(s, user_id=e.user_id, email=e.email, phone=e.phone,
-                               contact=(e.name, e.role, e.jurisdiction, e.unit))
+                return replace(
+                    s,
+                    user_id=e.user_id,
+                    email=e.email,
+                    phone=e.phone,
+                    contact=(e.name, e.role, e.jurisdiction, e.unit),
+                )
             case ReminderSent():
-                return replace(s, user_id=s.user_id or e.user_id, sent=s.sent | {channel_key(e.item_id, e.channel)})
+                return replace(
+                    s, user_id=s.user_id or e.user_id, sent=s.sent | {channel_key(e.item_id, e.channel)}
+                )
             case ReminderFailed():
                 attempts = dict(s.attempts)
                 attempts[channel_key(e.item_id, e.channel)] = Attempts(e.attempt, e.retry_at, e.gave_up)
@@ -252,29 +303,42 @@ def describe(item: dict, trainee: dict, class_title: str) -> tuple[str, str]:
     stage = f"结业后 {month} 个月跟踪节点（{MILESTONE_FOCUS.get(month, '跟踪评价')}）" if month else ""
     match item["kind"]:
         case "self_eval":
-            return (f"请完成{month}个月跟踪自评：{class_title or klass}",
-                    f"{name}同志：您参加的{klass}{stage}已于 {item['due_on']} 到期，请登录干部教育培训工作台完成本人自评。")
+            return (
+                f"请完成{month}个月跟踪自评：{class_title or klass}",
+                f"{name}同志：您参加的{klass}{stage}已于 {item['due_on']} 到期，"
+                "请登录干部教育培训工作台完成本人自评。",
+            )
         case "unit_eval":
-            return (f"请对{name}完成{month}个月跟踪评价",
-                    f"{unit}：贵单位{name}同志参加{klass}，{stage}已于 {item['due_on']} 到期，"
-                    f"请完成评价（尚缺：{_roles(item.get('missing_roles', UNIT_ROLES))}评价）。")
+            return (
+                f"请对{name}完成{month}个月跟踪评价",
+                f"{unit}：贵单位{name}同志参加{klass}，{stage}已于 {item['due_on']} 到期，"
+                f"请完成评价（尚缺：{_roles(item.get('missing_roles', UNIT_ROLES))}评价）。",
+            )
         case "overdue":
-            return (f"{name}的{month}个月跟踪节点已逾期",
-                    f"{unit}{name}同志参加{klass}，{stage}应于 {item['due_on']} 完成评价，已过宽限期仍未完成"
-                    f"（尚缺：{_roles(item.get('missing_roles', ()))}评价），请督促落实。")
+            return (
+                f"{name}的{month}个月跟踪节点已逾期",
+                f"{unit}{name}同志参加{klass}，{stage}应于 {item['due_on']} 完成评价，已过宽限期仍未完成"
+                f"（尚缺：{_roles(item.get('missing_roles', ()))}评价），请督促落实。",
+            )
         case "leave":
-            return (f"{name}提交了请假申请，待审批",
-                    f"{klass}学员{name}（{unit}）申请请假：课次 {item.get('session_id', '')}，"
-                    f"事由：{item.get('reason') or '未填写'}。请在工作台审批。")
+            return (
+                f"{name}提交了请假申请，待审批",
+                f"{klass}学员{name}（{unit}）申请请假：课次 {item.get('session_id', '')}，"
+                f"事由：{item.get('reason') or '未填写'}。请在工作台审批。",
+            )
         case "nomination":
-            return (f"{unit}推荐{name}参加{klass}，待确定",
-                    f"{unit}推荐{name}同志参加{klass}，请在待确定队列中确定、候补或不予确定。")
+            return (
+                f"{unit}推荐{name}参加{klass}，待确定",
+                f"{unit}推荐{name}同志参加{klass}，请在待确定队列中确定、候补或不予确定。",
+            )
     raise ValueError(f"unknown item kind {item['kind']!r}")
 
 
 def compose(item: dict, trainee: dict, class_title: str, workbench_url: str) -> Message:
     title, text = describe(item, trainee, class_title)
-    link = f"{workbench_url.rstrip('/')}/"      # the workbench opens on 我的待办
-    body = (f"{text}\n\n办理入口（干部教育培训工作台 · 我的待办）：{link}\n\n"
-            f"本邮件由干训系统自动发送，同一事项只提醒一次，请勿直接回复。")
+    link = f"{workbench_url.rstrip('/')}/"  # the workbench opens on 我的待办
+    body = (
+        f"{text}\n\n办理入口（干部教育培训工作台 · 我的待办）：{link}\n\n"
+        f"本邮件由干训系统自动发送，同一事项只提醒一次，请勿直接回复。"
+    )
     return Message(subject=f"【干训提醒】{title}", body=body, link=link)

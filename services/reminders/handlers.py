@@ -16,8 +16,19 @@ from shared.ids import new_id
 from shared.ports import Clock, Commands
 from services.reminders.channels import Channel, ReminderSettings, message_id
 from services.reminders.domain import (
-    KIND_NAMES, MAILED_KINDS, InboxDecider, MarkRead, RecordFailed, RecordSent, SetContact, channel_key, compose,
-    describe, inbox_stream, keys_of, should_send,
+    KIND_NAMES,
+    MAILED_KINDS,
+    InboxDecider,
+    MarkRead,
+    RecordFailed,
+    RecordSent,
+    SetContact,
+    channel_key,
+    compose,
+    describe,
+    inbox_stream,
+    keys_of,
+    should_send,
 )
 from services.reminders.reads import Reads, read_key
 
@@ -33,25 +44,50 @@ class Sweep:
 
 
 class Handlers:
-    def __init__(self, commands: Commands, reads: Reads, clock: Clock, settings: ReminderSettings,
-                 channels: list[Channel]) -> None:
+    def __init__(
+        self,
+        commands: Commands,
+        reads: Reads,
+        clock: Clock,
+        settings: ReminderSettings,
+        channels: list[Channel],
+    ) -> None:
         self.commands, self.reads, self.clock = commands, reads, clock
         self.settings = settings
         self.channels = channels
 
     # -- a person's own ---------------------------------------------------------------
     async def set_contact(self, who: Principal, ctx: Context, email: str | None, phone: str | None) -> dict:
-        await self.commands.execute(INBOX, inbox_stream(who.user_id), SetContact(
-            user_id=who.user_id, name=who.name, role=who.role, jurisdiction=who.jurisdiction, unit=who.unit,
-            email=email, phone=phone), ctx)
+        await self.commands.execute(
+            INBOX,
+            inbox_stream(who.user_id),
+            SetContact(
+                user_id=who.user_id,
+                name=who.name,
+                role=who.role,
+                jurisdiction=who.jurisdiction,
+                unit=who.unit,
+                email=email,
+                phone=phone,
+            ),
+            ctx,
+        )
         state = (await self.commands.load(INBOX, inbox_stream(who.user_id))).state
-        return {"user_id": who.user_id, "email": state.email, "phone": state.phone,
-                "reminded_as": keys_of(who.role, who.jurisdiction, who.unit, who.user_id)}
+        return {
+            "user_id": who.user_id,
+            "email": state.email,
+            "phone": state.phone,
+            "reminded_as": keys_of(who.role, who.jurisdiction, who.unit, who.user_id),
+        }
 
     async def contact(self, who: Principal) -> dict:
         person = await self.reads.person(who.user_id) or {}
-        return {"user_id": who.user_id, "email": person.get("email"), "phone": person.get("phone"),
-                "reminded_as": keys_of(who.role, who.jurisdiction, who.unit, who.user_id)}
+        return {
+            "user_id": who.user_id,
+            "email": person.get("email"),
+            "phone": person.get("phone"),
+            "reminded_as": keys_of(who.role, who.jurisdiction, who.unit, who.user_id),
+        }
 
     async def notifications(self, who: Principal, page: int, size: int, only_open: bool) -> dict:
         keys = keys_of(who.role, who.jurisdiction, who.unit, who.user_id)
@@ -63,29 +99,58 @@ class Handlers:
             if doc["class_id"] not in titles:
                 titles[doc["class_id"]] = await self.reads.class_title(doc["class_id"])
             title, text = describe(item, doc, titles[doc["class_id"]])
-            out.append({
-                "id": item["item_id"], "kind": item["kind"], "kind_name": KIND_NAMES[item["kind"]], "title": title,
-                "text": text, "status": item["status"], "opened_at": item["opened_at"],
-                "closed_at": item["closed_at"], "read": read_key(item["item_id"]) in read,
-                "trainee": {"cadre_id": doc["cadre_id"], "name": doc.get("name"), "unit": doc.get("unit")},
-                "class_id": doc["class_id"], "class_title": titles[doc["class_id"]], "month": item.get("month"),
-                "reminders": [{"channel": s["channel"], "to": s["to"], "sent_at": s["sent_at"]}
-                              for s in sent if s["item_id"] == item["item_id"]],
-            })
+            out.append(
+                {
+                    "id": item["item_id"],
+                    "kind": item["kind"],
+                    "kind_name": KIND_NAMES[item["kind"]],
+                    "title": title,
+                    "text": text,
+                    "status": item["status"],
+                    "opened_at": item["opened_at"],
+                    "closed_at": item["closed_at"],
+                    "read": read_key(item["item_id"]) in read,
+                    "trainee": {
+                        "cadre_id": doc["cadre_id"],
+                        "name": doc.get("name"),
+                        "unit": doc.get("unit"),
+                    },
+                    "class_id": doc["class_id"],
+                    "class_title": titles[doc["class_id"]],
+                    "month": item.get("month"),
+                    "reminders": [
+                        {"channel": s["channel"], "to": s["to"], "sent_at": s["sent_at"]}
+                        for s in sent
+                        if s["item_id"] == item["item_id"]
+                    ],
+                }
+            )
         # Open work first, the newest first within each.
         out.sort(key=lambda n: n["opened_at"], reverse=True)
         out.sort(key=lambda n: n["status"] != "open")
         unread = sum(1 for n in out if n["status"] == "open" and not n["read"])
         start = (page - 1) * size
-        return {"items": out[start:start + size], "total": len(out), "unread": unread, "page": page, "size": size}
+        return {
+            "items": out[start : start + size],
+            "total": len(out),
+            "unread": unread,
+            "page": page,
+            "size": size,
+        }
 
     async def mark_read(self, who: Principal, ctx: Context, item_id: str) -> dict:
         keys = keys_of(who.role, who.jurisdiction, who.unit, who.user_id)
         if await self.reads.item_for(keys, item_id) is None:
-            raise NotFound(f"您的通知中没有“{item_id}”这一条（可能尚未送达，或不属于您）。",
-                           code="notification_not_found")
-        await self.commands.execute(INBOX, inbox_stream(who.user_id),
-                                    MarkRead(user_id=who.user_id, item_id=item_id, at=await self.clock.now()), ctx)
+            raise NotFound(
+                f"您的通知中没有“{item_id}”这一条（可能尚未送达，或不属于您）。",
+                code="notification_not_found",
+            )
+        await self.commands.execute(
+            INBOX,
+            inbox_stream(who.user_id),
+            MarkRead(user_id=who.user_id, item_id=item_id, at=await self.clock.now()),
+            ctx,
+        )
         return {"id": item_id, "read": True}
 
     # -- the sender ---------------------------------------------------------------------
@@ -113,13 +178,17 @@ class Handlers:
         await self.reads.record_sweep(now, sent, failed)
         return Sweep(sent, failed)
 
-    async def _remind(self, person: dict, channel: Channel, item: dict, doc: dict, title: str, now) -> str | None:
+    async def _remind(
+        self, person: dict, channel: Channel, item: dict, doc: dict, title: str, now
+    ) -> str | None:
         to = channel.address(person)
         key = channel_key(item["item_id"], channel.name)
         if not to or read_key(key) in person.get("sent", {}):
             return None
         stream = inbox_stream(person["user_id"])
-        if not should_send((await self.commands.load(INBOX, stream)).state, item["item_id"], channel.name, now):
+        if not should_send(
+            (await self.commands.load(INBOX, stream)).state, item["item_id"], channel.name, now
+        ):
             return None
         message = compose(item, doc, title, self.settings.workbench_url)
         ctx = Context(actor=SENDER, jurisdiction=person["jurisdiction"], correlation_id=new_id())
@@ -127,14 +196,35 @@ class Handlers:
             await channel.send(to, message, message_id(person["user_id"], item["item_id"], channel.name))
         except Exception as exc:  # noqa: BLE001 - any failure of the far side is recorded and retried
             log.warning("reminder.failed", item=item["item_id"], channel=channel.name, error=str(exc))
-            await self.commands.execute(INBOX, stream, RecordFailed(
-                user_id=person["user_id"], item_id=item["item_id"], channel=channel.name, to=to,
-                error=f"{type(exc).__name__}: {exc}", at=now, max_attempts=self.settings.max_attempts,
-                backoff=timedelta(seconds=self.settings.backoff_seconds)), ctx)
+            await self.commands.execute(
+                INBOX,
+                stream,
+                RecordFailed(
+                    user_id=person["user_id"],
+                    item_id=item["item_id"],
+                    channel=channel.name,
+                    to=to,
+                    error=f"{type(exc).__name__}: {exc}",
+                    at=now,
+                    max_attempts=self.settings.max_attempts,
+                    backoff=timedelta(seconds=self.settings.backoff_seconds),
+                ),
+                ctx,
+            )
             return "failed"
-        await self.commands.execute(INBOX, stream, RecordSent(
-            user_id=person["user_id"], item_id=item["item_id"], channel=channel.name, to=to,
-            subject=message.subject, at=now), ctx)
+        await self.commands.execute(
+            INBOX,
+            stream,
+            RecordSent(
+                user_id=person["user_id"],
+                item_id=item["item_id"],
+                channel=channel.name,
+                to=to,
+                subject=message.subject,
+                at=now,
+            ),
+            ctx,
+        )
         log.info("reminder.sent", item=item["item_id"], channel=channel.name, to=to)
         return "sent"
 

@@ -15,16 +15,31 @@ from __future__ import annotations
 
 from shared.contracts.accounts import AccountCreated
 from shared.contracts.followup import (
-    EvaluationSubmitted, MilestoneCompleted, MilestoneDue, MilestoneOverdue, MilestoneScheduled,
+    EvaluationSubmitted,
+    MilestoneCompleted,
+    MilestoneDue,
+    MilestoneOverdue,
+    MilestoneScheduled,
 )
 from shared.contracts.reminders import ContactSet, NotificationRead, ReminderFailed, ReminderSent
 from shared.contracts.selection import (
-    ClassOpened, NominationConfirmed, NominationRejected, NominationWaitlisted, NominationWithdrawn, TraineeNominated,
+    ClassOpened,
+    NominationConfirmed,
+    NominationRejected,
+    NominationWaitlisted,
+    NominationWithdrawn,
+    TraineeNominated,
 )
 from shared.contracts.teaching import LeaveDecided, LeaveRequested, TraineeGraduated
 from shared.projection import Projection, guard_key
 from services.reminders.domain import (
-    UNIT_ROLES, channel_key, keys_of, person_key, role_key, unit_key, visible_to,
+    UNIT_ROLES,
+    channel_key,
+    keys_of,
+    person_key,
+    role_key,
+    unit_key,
+    visible_to,
 )
 
 
@@ -56,12 +71,20 @@ def _trainee(doc, env, ev) -> None:
 
 
 def _open(doc, env, item_id: str, kind: str, audience: str, **fields) -> None:
-    items, key = doc["items"], guard_key(item_id)     # ids hold class ids, which may hold "."
+    items, key = doc["items"], guard_key(item_id)  # ids hold class ids, which may hold "."
     if key in items and items[key]["status"] == "open":
         items[key].update(fields)
     elif key not in items:
-        items[key] = {"item_id": item_id, "kind": kind, "audience": audience, "visible_to": visible_to(audience),
-                          "status": "open", "opened_at": env.occurred_at.isoformat(), "closed_at": None, **fields}
+        items[key] = {
+            "item_id": item_id,
+            "kind": kind,
+            "audience": audience,
+            "visible_to": visible_to(audience),
+            "status": "open",
+            "opened_at": env.occurred_at.isoformat(),
+            "closed_at": None,
+            **fields,
+        }
     _recount(doc)
 
 
@@ -88,8 +111,12 @@ def _ids(doc, month: int) -> dict[str, str]:
 @work.on(MilestoneScheduled, key=work_key)
 def _scheduled(doc, env, ev: MilestoneScheduled) -> None:
     _trainee(doc, env, ev)
-    doc["milestones"][str(ev.month)] = {"milestone_id": ev.milestone_id, "month": ev.month,
-                                        "due_on": ev.due_on.isoformat(), "submitted": []}
+    doc["milestones"][str(ev.month)] = {
+        "milestone_id": ev.milestone_id,
+        "month": ev.month,
+        "due_on": ev.due_on.isoformat(),
+        "submitted": [],
+    }
 
 
 @work.on(MilestoneDue, key=work_key)
@@ -102,8 +129,15 @@ def _due(doc, env, ev: MilestoneDue) -> None:
         _open(doc, env, ids["self_eval"], "self_eval", person_key(ev.cadre_id), **facts)
     missing = [r for r in UNIT_ROLES if r not in m["submitted"]]
     if missing:
-        _open(doc, env, ids["unit_eval"], "unit_eval", unit_key(doc["jurisdiction"], doc.get("unit", "")),
-              missing_roles=missing, **facts)
+        _open(
+            doc,
+            env,
+            ids["unit_eval"],
+            "unit_eval",
+            unit_key(doc["jurisdiction"], doc.get("unit", "")),
+            missing_roles=missing,
+            **facts,
+        )
 
 
 @work.on(EvaluationSubmitted, key=work_key)
@@ -130,9 +164,17 @@ def _evaluated(doc, env, ev: EvaluationSubmitted) -> None:
 @work.on(MilestoneOverdue, key=work_key)
 def _overdue(doc, env, ev: MilestoneOverdue) -> None:
     _trainee(doc, env, ev)
-    _open(doc, env, _ids(doc, ev.month)["overdue"], "overdue", role_key("org_department", doc["jurisdiction"]),
-          month=ev.month, due_on=ev.due_on.isoformat(), milestone_id=ev.milestone_id,
-          missing_roles=list(ev.missing_roles))
+    _open(
+        doc,
+        env,
+        _ids(doc, ev.month)["overdue"],
+        "overdue",
+        role_key("org_department", doc["jurisdiction"]),
+        month=ev.month,
+        due_on=ev.due_on.isoformat(),
+        milestone_id=ev.milestone_id,
+        missing_roles=list(ev.missing_roles),
+    )
 
 
 @work.on(MilestoneCompleted, key=work_key)
@@ -153,8 +195,15 @@ def _graduated(doc, env, ev: TraineeGraduated) -> None:
 @work.on(LeaveRequested, key=work_key)
 def _leave(doc, env, ev: LeaveRequested) -> None:
     _trainee(doc, env, ev)
-    _open(doc, env, f"leave:{ev.class_id}:{ev.session_id}:{ev.cadre_id}", "leave",
-          role_key("party_school", env.jurisdiction), session_id=ev.session_id, reason=ev.reason)
+    _open(
+        doc,
+        env,
+        f"leave:{ev.class_id}:{ev.session_id}:{ev.cadre_id}",
+        "leave",
+        role_key("party_school", env.jurisdiction),
+        session_id=ev.session_id,
+        reason=ev.reason,
+    )
 
 
 @work.on(LeaveDecided, key=work_key)
@@ -167,8 +216,13 @@ def _leave_decided(doc, env, ev: LeaveDecided) -> None:
 @work.on(TraineeNominated, key=work_key)
 def _nominated(doc, env, ev: TraineeNominated) -> None:
     _trainee(doc, env, ev)
-    _open(doc, env, f"nomination:{ev.class_id}:{ev.cadre_id}", "nomination",
-          role_key("org_department", env.jurisdiction))
+    _open(
+        doc,
+        env,
+        f"nomination:{ev.class_id}:{ev.cadre_id}",
+        "nomination",
+        role_key("org_department", env.jurisdiction),
+    )
 
 
 def _decided(doc, env, ev) -> None:
@@ -202,8 +256,13 @@ def _person(doc, user_id: str) -> None:
 
 
 def _who(doc, user_id: str, name: str, role: str, jurisdiction: str, unit: str | None) -> None:
-    doc.update(name=name, role=role, jurisdiction=jurisdiction, unit=unit,
-               keys=keys_of(role, jurisdiction, unit, user_id))
+    doc.update(
+        name=name,
+        role=role,
+        jurisdiction=jurisdiction,
+        unit=unit,
+        keys=keys_of(role, jurisdiction, unit, user_id),
+    )
 
 
 @people.on(AccountCreated, key=lambda env, ev: ev.person_id or ev.username)
@@ -211,7 +270,7 @@ def _account(doc, env, ev: AccountCreated) -> None:
     user_id = ev.person_id or ev.username
     _person(doc, user_id)
     doc["username"] = ev.username
-    if "role" not in doc:           # the person's own contact, set later, names them as their token does
+    if "role" not in doc:  # the person's own contact, set later, names them as their token does
         _who(doc, user_id, ev.name, ev.role, ev.jurisdiction, ev.unit)
 
 
@@ -226,8 +285,14 @@ def _contact(doc, env, ev: ContactSet) -> None:
 def _sent(doc, env, ev: ReminderSent) -> None:
     _person(doc, ev.user_id)
     key = guard_key(channel_key(ev.item_id, ev.channel))
-    doc["sent"][key] = {"item_id": ev.item_id, "channel": ev.channel, "to": ev.to, "subject": ev.subject,
-                        "sent_at": ev.sent_at.isoformat(), "attempt": ev.attempt}
+    doc["sent"][key] = {
+        "item_id": ev.item_id,
+        "channel": ev.channel,
+        "to": ev.to,
+        "subject": ev.subject,
+        "sent_at": ev.sent_at.isoformat(),
+        "attempt": ev.attempt,
+    }
     doc["failed"].pop(key, None)
 
 
@@ -235,9 +300,15 @@ def _sent(doc, env, ev: ReminderSent) -> None:
 def _failed(doc, env, ev: ReminderFailed) -> None:
     _person(doc, ev.user_id)
     doc["failed"][guard_key(channel_key(ev.item_id, ev.channel))] = {
-        "item_id": ev.item_id, "channel": ev.channel, "to": ev.to, "error": ev.error, "attempt": ev.attempt,
-        "failed_at": ev.failed_at.isoformat(), "retry_at": ev.retry_at.isoformat() if ev.retry_at else None,
-        "gave_up": ev.gave_up}
+        "item_id": ev.item_id,
+        "channel": ev.channel,
+        "to": ev.to,
+        "error": ev.error,
+        "attempt": ev.attempt,
+        "failed_at": ev.failed_at.isoformat(),
+        "retry_at": ev.retry_at.isoformat() if ev.retry_at else None,
+        "gave_up": ev.gave_up,
+    }
 
 
 @people.on(NotificationRead, key=lambda env, ev: ev.user_id)

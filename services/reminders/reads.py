@@ -18,7 +18,7 @@ from shared.projection import guard_key, public
 WORK = "work"
 CLASSES = "classes"
 PEOPLE = "people"
-SENDER = "sender"       # the sender's own bookkeeping: sweeps done, last sweep, totals
+SENDER = "sender"  # the sender's own bookkeeping: sweeps done, last sweep, totals
 _SENDER_DOC = "sender"
 
 
@@ -64,13 +64,21 @@ class Reads:
     async def record_sweep(self, at: datetime, sent: int, failed: int) -> None:
         await self.db[SENDER].update_one(
             {"_id": _SENDER_DOC},
-            {"$inc": {"sweeps": 1, "sent": sent, "failed": failed}, "$set": {"last_sweep_at": at.isoformat()}},
-            upsert=True)
+            {
+                "$inc": {"sweeps": 1, "sent": sent, "failed": failed},
+                "$set": {"last_sweep_at": at.isoformat()},
+            },
+            upsert=True,
+        )
 
     async def sender(self) -> dict:
         doc = await self.db[SENDER].find_one({"_id": _SENDER_DOC}) or {}
-        return {"sweeps": doc.get("sweeps", 0), "sent": doc.get("sent", 0), "failed": doc.get("failed", 0),
-                "last_sweep_at": doc.get("last_sweep_at")}
+        return {
+            "sweeps": doc.get("sweeps", 0),
+            "sent": doc.get("sent", 0),
+            "failed": doc.get("failed", 0),
+            "last_sweep_at": doc.get("last_sweep_at"),
+        }
 
 
 def read_key(item_id: str) -> str:

@@ -38,8 +38,8 @@ DEFINITION = ServiceDefinition(
     name="reminders",
     title="提醒（我的待办、站内通知、邮件与短信/消息提醒）",
     description="按跟踪问效、教学、选学的事件汇总每人待办：到期节点的本人自评与单位评价、逾期节点、请假审批、"
-                "待确定人选；站内通知与未读数；到期事项经邮件（SMTP）和可插拔的短信/消息网关各提醒一次，"
-                "发送结果作为事件记录在 ganxun.reminders.<行政区划代码>。",
+    "待确定人选；站内通知与未读数；到期事项经邮件（SMTP）和可插拔的短信/消息网关各提醒一次，"
+    "发送结果作为事件记录在 ganxun.reminders.<行政区划代码>。",
     projections=PROJECTIONS,
     routes=api.router,
     compose=bootstrap,

@@ -61,19 +61,30 @@ def county():
 
 @pytest.fixture(scope="module")
 def followup(servers, county, tmp_path_factory):
-    proc = ServiceProcess(settings("followup", servers, [county]), components="api,relay,projectors,scheduler",
-                          log=tmp_path_factory.mktemp("fu") / "followup.log",
-                          env={"GANXUN_FOLLOWUP_MOVABLE_CLOCK": "1", "GANXUN_FOLLOWUP_TICK_SECONDS": "0.3"})
+    proc = ServiceProcess(
+        settings("followup", servers, [county]),
+        components="api,relay,projectors,scheduler",
+        log=tmp_path_factory.mktemp("fu") / "followup.log",
+        env={"GANXUN_FOLLOWUP_MOVABLE_CLOCK": "1", "GANXUN_FOLLOWUP_TICK_SECONDS": "0.3"},
+    )
     with proc.start():
         yield proc
 
 
 def reminders_process(servers, county, smtp_port: int, log, database: str | None = None) -> ServiceProcess:
     s = settings("reminders", servers, [county], **({"database": database} if database else {}))
-    return ServiceProcess(s, components="api,relay,projectors,sender", log=log, env={
-        "GANXUN_REMINDERS_EMAIL": "smtp", "GANXUN_REMINDERS_SMTP_HOST": "127.0.0.1",
-        "GANXUN_REMINDERS_SMTP_PORT": str(smtp_port), "GANXUN_REMINDERS_TICK_SECONDS": "0.3",
-        "GANXUN_REMINDERS_WORKBENCH_URL": "https://ganxun.example.gov.cn"})
+    return ServiceProcess(
+        s,
+        components="api,relay,projectors,sender",
+        log=log,
+        env={
+            "GANXUN_REMINDERS_EMAIL": "smtp",
+            "GANXUN_REMINDERS_SMTP_HOST": "127.0.0.1",
+            "GANXUN_REMINDERS_SMTP_PORT": str(smtp_port),
+            "GANXUN_REMINDERS_TICK_SECONDS": "0.3",
+            "GANXUN_REMINDERS_WORKBENCH_URL": "https://ganxun.example.gov.cn",
+        },
+    )
 
 
 async def test_month_3_reminders_arrive_by_mail_once(servers, county, followup, mailbox, tmp_path):
@@ -88,27 +99,46 @@ async def test_month_3_reminders_arrive_by_mail_once(servers, county, followup, 
             r = httpx.put(f"{reminders.url}/contacts/me", headers=who, json={"email": address})
             assert r.status_code == 200 and r.json()["email"] == address, r.text
         bad = httpx.put(f"{reminders.url}/contacts/me", headers=lead, json={"email": "不是邮箱"})
-        assert bad.status_code == 422 and bad.json()["field"] == "email" and "电子邮箱" in bad.json()["message"]
+        assert (
+            bad.status_code == 422 and bad.json()["field"] == "email" and "电子邮箱" in bad.json()["message"]
+        )
 
         admin = auth("admin", county)
         r = httpx.put(f"{followup.url}/admin/clock", headers=admin, json={"today": str(GRADUATED)})
         assert r.status_code == 200, r.text
-        await publish(servers.kafka, "teaching", county, f"class-{class_id}", [TraineeGraduated(
-            class_id=class_id, cadre_id="A", name="张伟", unit=FINANCE, graduated_on=GRADUATED, hours=40,
-            attendance_rate=1.0, class_title=TITLE)])
+        await publish(
+            servers.kafka,
+            "teaching",
+            county,
+            f"class-{class_id}",
+            [
+                TraineeGraduated(
+                    class_id=class_id,
+                    cadre_id="A",
+                    name="张伟",
+                    unit=FINANCE,
+                    graduated_on=GRADUATED,
+                    hours=40,
+                    attendance_rate=1.0,
+                    class_title=TITLE,
+                )
+            ],
+        )
         org = auth("org_department", county)
 
         async def scheduled():
             r = httpx.get(f"{followup.url}/trainees/A/followup", headers=org)
             return r.status_code == 200
+
         await eventually(scheduled, timeout=60)
-        assert box.messages == []                                # nothing is due yet
+        assert box.messages == []  # nothing is due yet
 
         r = httpx.put(f"{followup.url}/admin/clock", headers=admin, json={"today": str(MONTH_3)})
         assert r.status_code == 200, r.text
 
         async def arrived():
             return len(box.to(LEAD_MAIL)) >= 2 and len(box.to(TRAINEE_MAIL)) >= 2
+
         await eventually(arrived, timeout=90)
         month_3 = [m for m in box.to(LEAD_MAIL) if "3个月" in m["Subject"]]
         assert [m["Subject"] for m in month_3] == ["【干训提醒】请对张伟完成3个月跟踪评价"]
@@ -117,13 +147,15 @@ async def test_month_3_reminders_arrive_by_mail_once(servers, county, followup, 
         assert "https://ganxun.example.gov.cn/" in body
         assert "干部教育培训提醒" in str(month_3[0]["From"])
         assert {m["Subject"] for m in box.to(TRAINEE_MAIL)} == {
-            f"【干训提醒】请完成{n}个月跟踪自评：{TITLE}" for n in (1, 3)}
+            f"【干训提醒】请完成{n}个月跟踪自评：{TITLE}" for n in (1, 3)
+        }
 
         # What was sent is on record, in the leader's notifications.
         async def recorded():
             r = httpx.get(f"{reminders.url}/notifications", headers=lead, params={"status": "open"})
             items = r.json()["items"] if r.status_code == 200 else []
             return items if len(items) == 2 and all(i["reminders"] for i in items) else None
+
         items = await eventually(recorded, timeout=30)
         assert {i["month"] for i in items} == {1, 3} and items[0]["reminders"][0]["to"] == LEAD_MAIL
         assert all(i["trainee"]["name"] == "张伟" and i["class_title"] == TITLE for i in items)
@@ -140,6 +172,7 @@ async def test_month_3_reminders_arrive_by_mail_once(servers, county, followup, 
         async def swept_twice():
             r = httpx.get(f"{again.url}/sender", headers=auth("admin", county))
             return r.json()["sweeps"] >= before + 3
+
         await eventually(swept_twice, timeout=30)
         assert len(box.messages) == count
         sent = [(m["X-Envelope-To"], m["Subject"]) for m in box.messages]
@@ -154,6 +187,7 @@ async def test_month_3_reminders_arrive_by_mail_once(servers, county, followup, 
 
         async def read():
             return httpx.get(f"{again.url}/notifications", headers=lead).json()["unread"] == 1
+
         await eventually(read, timeout=30)
     finally:
         again.stop()

@@ -10,7 +10,12 @@ import pytest
 
 from shared.auth import Principal
 from shared.commands import CommandHandler, Context
-from shared.contracts.followup import EvaluationSubmitted, MilestoneCompleted, MilestoneDue, MilestoneScheduled
+from shared.contracts.followup import (
+    EvaluationSubmitted,
+    MilestoneCompleted,
+    MilestoneDue,
+    MilestoneScheduled,
+)
 from shared.contracts.followup import MilestoneOverdue
 from shared.contracts.teaching import LeaveDecided, LeaveRequested, TraineeGraduated
 from shared.errors import NotFound
@@ -56,13 +61,16 @@ class World:
         self.db = MemoryDatabase()
         self.clock = FixedClock(date(2025, 6, 10))
         self.channel = FakeChannel()
-        self.h = Handlers(self.commands, Reads(self.db), self.clock, ReminderSettings(backoff_seconds=60),
-                          [self.channel])
+        self.h = Handlers(
+            self.commands, Reads(self.db), self.clock, ReminderSettings(backoff_seconds=60), [self.channel]
+        )
         self._v: dict[str, int] = {}
 
     def given(self, stream: str, *events, jurisdiction=COUNTY) -> None:
         """Events of another service, folded as the projector would."""
-        c = Context(actor=Actor(user_id="x", name="x", role="admin"), jurisdiction=jurisdiction, correlation_id="c")
+        c = Context(
+            actor=Actor(user_id="x", name="x", role="admin"), jurisdiction=jurisdiction, correlation_id="c"
+        )
         envs = CommandHandler.envelopes(stream, self._v.get(stream, 0), list(events), c)
         self._v[stream] = self._v.get(stream, 0) + len(envs)
         for p in (work, classes):
@@ -84,24 +92,53 @@ class World:
 
 def milestone(month=3, due=date(2025, 6, 10)):
     mid = f"k1:c1:{month}"
-    return (MilestoneScheduled(milestone_id=mid, class_id="k1", cadre_id="c1", name="张伟", unit=UNIT, month=month,
-                               due_on=due, required_roles=["self", "colleague", "unit_leader"],
-                               home_jurisdiction=COUNTY),
-            MilestoneDue(milestone_id=mid, class_id="k1", cadre_id="c1", month=month, due_on=due))
+    return (
+        MilestoneScheduled(
+            milestone_id=mid,
+            class_id="k1",
+            cadre_id="c1",
+            name="张伟",
+            unit=UNIT,
+            month=month,
+            due_on=due,
+            required_roles=["self", "colleague", "unit_leader"],
+            home_jurisdiction=COUNTY,
+        ),
+        MilestoneDue(milestone_id=mid, class_id="k1", cadre_id="c1", month=month, due_on=due),
+    )
 
 
 def evaluation(role, month=3):
-    return EvaluationSubmitted(milestone_id=f"k1:c1:{month}", class_id="k1", cadre_id="c1", month=month, role=role,
-                               evaluator_id=role, evaluator_name=role, scores={"a": 80.0},
-                               submitted_on=date(2025, 6, 11))
+    return EvaluationSubmitted(
+        milestone_id=f"k1:c1:{month}",
+        class_id="k1",
+        cadre_id="c1",
+        month=month,
+        role=role,
+        evaluator_id=role,
+        evaluator_name=role,
+        scores={"a": 80.0},
+        submitted_on=date(2025, 6, 11),
+    )
 
 
 @pytest.fixture
 def w():
     world = World()
-    world.given("teaching:k1", TraineeGraduated(class_id="k1", cadre_id="c1", name="张伟", unit=UNIT,
-                                                graduated_on=date(2025, 3, 10), hours=40, attendance_rate=1.0,
-                                                home_jurisdiction=COUNTY, class_title="2025年春季中青年干部培训班"))
+    world.given(
+        "teaching:k1",
+        TraineeGraduated(
+            class_id="k1",
+            cadre_id="c1",
+            name="张伟",
+            unit=UNIT,
+            graduated_on=date(2025, 3, 10),
+            hours=40,
+            attendance_rate=1.0,
+            home_jurisdiction=COUNTY,
+            class_title="2025年春季中青年干部培训班",
+        ),
+    )
     return world
 
 
@@ -115,21 +152,24 @@ def test_a_due_milestone_reminds_the_unit_and_the_trainee_once(w):
         assert to["lead@czj.gov.cn"][0] == "【干训提醒】请对张伟完成3个月跟踪评价"
         assert "2025年春季中青年干部培训班" in to["lead@czj.gov.cn"][1]
         assert "本人自评" in to["zhangwei@czj.gov.cn"][1]
-        assert (await w.sweep()).sent == 0                       # swept again: nothing twice
+        assert (await w.sweep()).sent == 0  # swept again: nothing twice
         assert len(w.channel.outbox) == 2
         events = [e.type for e in w.store.all_events()]
         assert events.count("ReminderSent") == 2
+
     asyncio.run(go())
 
 
 def test_the_record_not_the_read_model_decides_once(w):
     """A sender whose `people` document lags (projector behind) still sends nothing twice."""
+
     async def go():
         await w.contact(LEAD, "lead@czj.gov.cn")
         w.given("followup:k1:c1", *milestone())
-        await w.h.send_due()                                     # no project_own(): the read model lags
+        await w.h.send_due()  # no project_own(): the read model lags
         await w.h.send_due()
         assert len(w.channel.outbox) == 1
+
     asyncio.run(go())
 
 
@@ -142,6 +182,7 @@ def test_work_done_before_the_sweep_is_not_reminded(w):
         page = await w.h.notifications(LEAD, 1, 20, only_open=False)
         assert [(n["status"], n["kind"]) for n in page["items"]] == [("closed", "unit_eval")]
         assert page["unread"] == 0
+
     asyncio.run(go())
 
 
@@ -152,12 +193,15 @@ def test_a_failed_send_is_recorded_and_retried_after_the_back_off(w):
         w.channel.fail = True
         assert (await w.sweep()).failed == 1
         w.channel.fail = False
-        assert (await w.sweep()).sent == 0                       # within the back-off
+        assert (await w.sweep()).sent == 0  # within the back-off
         w.clock.at = datetime(2025, 6, 10, 9, 2).time()
         assert (await w.sweep()).sent == 1
-        assert [e.type for e in w.store.all_events() if e.type.startswith("Reminder")] == \
-            ["ReminderFailed", "ReminderSent"]
+        assert [e.type for e in w.store.all_events() if e.type.startswith("Reminder")] == [
+            "ReminderFailed",
+            "ReminderSent",
+        ]
         assert (await w.h.status())["failed"] == 1
+
     asyncio.run(go())
 
 
@@ -165,8 +209,17 @@ def test_notifications_list_the_callers_own_work_with_what_was_sent(w):
     async def go():
         await w.contact(LEAD, "lead@czj.gov.cn")
         w.given("followup:k1:c1", *milestone(1, date(2025, 4, 10)), *milestone())
-        w.given("followup:k1:c1", MilestoneOverdue(milestone_id="k1:c1:1", class_id="k1", cadre_id="c1", month=1,
-                                                   due_on=date(2025, 4, 10), missing_roles=["self", "colleague"]))
+        w.given(
+            "followup:k1:c1",
+            MilestoneOverdue(
+                milestone_id="k1:c1:1",
+                class_id="k1",
+                cadre_id="c1",
+                month=1,
+                due_on=date(2025, 4, 10),
+                missing_roles=["self", "colleague"],
+            ),
+        )
         await w.sweep()
         lead = await w.h.notifications(LEAD, 1, 20, only_open=True)
         assert lead["total"] == 2 and lead["unread"] == 2
@@ -185,21 +238,34 @@ def test_notifications_list_the_callers_own_work_with_what_was_sent(w):
             await w.h.mark_read(TRAINEE, ctx(TRAINEE), lead["items"][0]["id"])
         # Paging.
         assert len((await w.h.notifications(LEAD, 2, 1, only_open=True))["items"]) == 1
+
     asyncio.run(go())
 
 
 def test_completion_closes_the_overdue_item_and_a_leave_request_goes_to_the_school(w):
     async def go():
-        w.given("followup:k1:c1", *milestone(), MilestoneCompleted(
-            milestone_id="k1:c1:3", class_id="k1", cadre_id="c1", month=3, completed_on=date(2025, 6, 12),
-            on_time=True))
+        w.given(
+            "followup:k1:c1",
+            *milestone(),
+            MilestoneCompleted(
+                milestone_id="k1:c1:3",
+                class_id="k1",
+                cadre_id="c1",
+                month=3,
+                completed_on=date(2025, 6, 12),
+                on_time=True,
+            ),
+        )
         assert (await w.h.notifications(LEAD, 1, 20, only_open=True))["total"] == 0
         await w.contact(SCHOOL, "school@dx.gov.cn")
-        w.given("teaching:k1:s1", LeaveRequested(class_id="k1", session_id="s1", cadre_id="c1", reason="出差"))
+        w.given(
+            "teaching:k1:s1", LeaveRequested(class_id="k1", session_id="s1", cadre_id="c1", reason="出差")
+        )
         await w.sweep()
         assert w.channel.outbox[0][1] == "【干训提醒】张伟提交了请假申请，待审批"
         w.given("teaching:k1:s1", LeaveDecided(class_id="k1", session_id="s1", cadre_id="c1", approved=True))
         assert (await w.h.notifications(SCHOOL, 1, 20, only_open=True))["total"] == 0
+
     asyncio.run(go())
 
 
