@@ -76,11 +76,16 @@ async def test_a_unit_clerk_sees_the_month_3_evaluation_in_the_bell(bell_world, 
             await page.screenshot(path=str(shots() / "reminders-bell.png"))
 
             # Opened: read, and on 我的待办 with its text naming the class and the stage.
+            await page.locator("main .el-tag", has_text="1 条未读").wait_for()
+            await page.locator("[data-test=notifications] .el-button", has_text="标为已读").wait_for()
             await item.click()
             rows = page.locator("[data-test=notifications] .el-table__row")
             await rows.first.wait_for()
             text = await rows.first.inner_text()
             assert "谈表现" in text and TITLE in text and "待办" in text
+            await page.locator("[data-test=notifications] .el-button", has_text="标为已读").wait_for(state="detached")
+            # (the tag's leave transition takes a moment)
+            await page.locator("main .el-tag", has_text="条未读").wait_for(state="detached")
             await page.wait_for_function(
                 "() => !document.querySelector('[data-test=bell] .el-badge__content')"
                 " || getComputedStyle(document.querySelector('[data-test=bell] .el-badge__content')).display"
