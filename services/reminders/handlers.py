@@ -81,11 +81,12 @@ class Handlers:
         }
 
     async def contact(self, who: Principal) -> dict:
-        person = await self.reads.person(who.user_id) or {}
+        """From the person's own stream, not the read model: what they set a moment ago."""
+        state = (await self.commands.load(INBOX, inbox_stream(who.user_id))).state
         return {
             "user_id": who.user_id,
-            "email": person.get("email"),
-            "phone": person.get("phone"),
+            "email": state.email,
+            "phone": state.phone,
             "reminded_as": keys_of(who.role, who.jurisdiction, who.unit, who.user_id),
         }
 

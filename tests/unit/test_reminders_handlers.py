@@ -271,3 +271,13 @@ def test_completion_closes_the_overdue_item_and_a_leave_request_goes_to_the_scho
 
 def test_every_projection_is_registered():
     assert {p.name for p in PROJECTIONS} == {"work", "classes", "people"}
+
+
+def test_a_person_reads_back_the_contact_they_just_set(w):
+    async def go():
+        await w.h.set_contact(LEAD, ctx(LEAD), "lead@czj.gov.cn", "138-0000-0000")
+        mine = await w.h.contact(LEAD)  # no projection folded: read from the person's own stream
+        assert (mine["email"], mine["phone"]) == ("lead@czj.gov.cn", "13800000000")
+        assert mine["reminded_as"] == [f"unit:{COUNTY}:{UNIT}"]
+
+    asyncio.run(go())
