@@ -291,6 +291,8 @@ def cmd_up(args) -> None:
         made, kept = demo_accounts.create(f"http://127.0.0.1:{ports['accounts']}",
                                           demo_accounts.dev_admin(state_dir() / "keys"), codes)
         demo_accounts.print_login(_keycloak().url, made, kept)
+        demo_accounts.set_contacts(f"http://127.0.0.1:{ports['reminders']}", state_dir() / "keys", codes)
+        print(f"演示账号的提醒邮件不真正发出，写在提醒服务的日志里：{_service_proc('reminders').log_file}", flush=True)
 
         load_if_empty(state_dir(), ports, args.jurisdictions, uri)
     if args.detach:
