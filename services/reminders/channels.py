@@ -113,7 +113,7 @@ class LogChannel:
     """Stands in for the mail server where there is none (`ganxun up`): the log shows
     each mail once, as it would have been sent."""
 
-    name = "log"     # recorded as such: switching to SMTP later mails what was only logged
+    name = "log"  # recorded as such: switching to SMTP later mails what was only logged
 
     def address(self, person: dict) -> str | None:
         return person.get("email")

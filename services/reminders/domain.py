@@ -293,11 +293,12 @@ def _roles(roles) -> str:
     return "、".join(EVALUATOR_ROLES.get(r, r) for r in roles) or "无"
 
 
-def describe(item: dict, trainee: dict, class_title: str) -> tuple[str, str]:
+def describe(item: dict, trainee: dict, facts: dict) -> tuple[str, str]:
     """The title and the one-paragraph text of an item, in Chinese, naming the trainee,
-    the class and the milestone (never ids where a name is known)."""
+    the class, the milestone or the session (never ids where a name is known)."""
     name = trainee.get("name") or f"学员（编号 {trainee.get('cadre_id', '')}）"
     unit = trainee.get("unit") or "所在单位"
+    class_title = facts.get("title") or ""
     klass = f"“{class_title}”" if class_title else f"班次 {trainee.get('class_id', '')}"
     month = item.get("month")
     stage = f"结业后 {month} 个月跟踪节点（{MILESTONE_FOCUS.get(month, '跟踪评价')}）" if month else ""
@@ -323,7 +324,7 @@ def describe(item: dict, trainee: dict, class_title: str) -> tuple[str, str]:
         case "leave":
             return (
                 f"{name}提交了请假申请，待审批",
-                f"{klass}学员{name}（{unit}）申请请假：课次 {item.get('session_id', '')}，"
+                f"{klass}学员{name}（{unit}）申请请假：{_session(item, facts)}，"
                 f"事由：{item.get('reason') or '未填写'}。请在工作台审批。",
             )
         case "nomination":
@@ -334,8 +335,14 @@ def describe(item: dict, trainee: dict, class_title: str) -> tuple[str, str]:
     raise ValueError(f"unknown item kind {item['kind']!r}")
 
 
-def compose(item: dict, trainee: dict, class_title: str, workbench_url: str) -> Message:
-    title, text = describe(item, trainee, class_title)
+def _session(item: dict, facts: dict) -> str:
+    s = facts.get("sessions", {}).get(item.get("session_key", ""))
+    return f"{s['on']} {s['starts_at']}《{s['title']}》" if s else f"课次 {item.get('session_id', '')}"
+
+
+def compose(item: dict, trainee: dict, facts: dict, workbench_url: str) -> Message:
+    """`facts`: the class as the `classes` read model has it (its title and sessions)."""
+    title, text = describe(item, trainee, facts)
     link = f"{workbench_url.rstrip('/')}/"  # the workbench opens on 我的待办
     body = (
         f"{text}\n\n办理入口（干部教育培训工作台 · 我的待办）：{link}\n\n"

@@ -94,12 +94,12 @@ class Handlers:
         keys = keys_of(who.role, who.jurisdiction, who.unit, who.user_id)
         person = await self.reads.person(who.user_id) or {}
         read, sent = person.get("read", {}), list(person.get("sent", {}).values())
-        titles: dict[str, str] = {}
+        classes: dict[str, dict] = {}
         out = []
         for item, doc in await self.reads.items_for(keys, only_open):
-            if doc["class_id"] not in titles:
-                titles[doc["class_id"]] = await self.reads.class_title(doc["class_id"])
-            title, text = describe(item, doc, titles[doc["class_id"]])
+            if doc["class_id"] not in classes:
+                classes[doc["class_id"]] = await self.reads.class_facts(doc["class_id"])
+            title, text = describe(item, doc, classes[doc["class_id"]])
             out.append(
                 {
                     "id": item["item_id"],
@@ -117,7 +117,7 @@ class Handlers:
                         "unit": doc.get("unit"),
                     },
                     "class_id": doc["class_id"],
-                    "class_title": titles[doc["class_id"]],
+                    "class_title": classes[doc["class_id"]].get("title") or "",
                     "month": item.get("month"),
                     "reminders": [
                         {"channel": s["channel"], "to": s["to"], "sent_at": s["sent_at"]}
@@ -162,25 +162,27 @@ class Handlers:
         now = await self.clock.now()
         sent = failed = 0
         holders: dict[str, list[dict]] = {}
-        titles: dict[str, str] = {}
+        classes: dict[str, dict] = {}
         for doc in await self.reads.open_work():
             for item in doc["items"].values():
                 if item["status"] != "open" or item["kind"] not in MAILED_KINDS:
                     continue
                 if item["audience"] not in holders:
                     holders[item["audience"]] = await self.reads.holders(item["audience"])
-                if doc["class_id"] not in titles:
-                    titles[doc["class_id"]] = await self.reads.class_title(doc["class_id"])
+                if doc["class_id"] not in classes:
+                    classes[doc["class_id"]] = await self.reads.class_facts(doc["class_id"])
                 for person in holders[item["audience"]]:
                     for channel in self.channels:
-                        outcome = await self._remind(person, channel, item, doc, titles[doc["class_id"]], now)
+                        outcome = await self._remind(
+                            person, channel, item, doc, classes[doc["class_id"]], now
+                        )
                         sent += outcome == "sent"
                         failed += outcome == "failed"
         await self.reads.record_sweep(now, sent, failed)
         return Sweep(sent, failed)
 
     async def _remind(
-        self, person: dict, channel: Channel, item: dict, doc: dict, title: str, now
+        self, person: dict, channel: Channel, item: dict, doc: dict, facts: dict, now
     ) -> str | None:
         to = channel.address(person)
         key = channel_key(item["item_id"], channel.name)
@@ -191,7 +193,7 @@ class Handlers:
             (await self.commands.load(INBOX, stream)).state, item["item_id"], channel.name, now
         ):
             return None
-        message = compose(item, doc, title, self.settings.workbench_url)
+        message = compose(item, doc, facts, self.settings.workbench_url)
         ctx = Context(actor=SENDER, jurisdiction=person["jurisdiction"], correlation_id=new_id())
         try:
             await channel.send(to, message, message_id(person["user_id"], item["item_id"], channel.name))

@@ -30,7 +30,13 @@ from shared.contracts.selection import (
     NominationWithdrawn,
     TraineeNominated,
 )
-from shared.contracts.teaching import LeaveDecided, LeaveRequested, TraineeGraduated
+from shared.contracts.teaching import (
+    LeaveDecided,
+    LeaveRequested,
+    SessionRescheduled,
+    SessionScheduled,
+    TraineeGraduated,
+)
 from shared.projection import Projection, guard_key
 from services.reminders.domain import (
     UNIT_ROLES,
@@ -202,6 +208,7 @@ def _leave(doc, env, ev: LeaveRequested) -> None:
         "leave",
         role_key("party_school", env.jurisdiction),
         session_id=ev.session_id,
+        session_key=guard_key(ev.session_id),
         reason=ev.reason,
     )
 
@@ -234,7 +241,7 @@ for _cls in (NominationConfirmed, NominationRejected, NominationWaitlisted, Nomi
     work.on(_cls, key=work_key)(_decided)
 
 
-# -- class titles ---------------------------------------------------------------------------
+# -- classes: titles and sessions -----------------------------------------------------------
 @classes.on(ClassOpened, key=lambda env, ev: ev.class_id)
 def _class_opened(doc, env, ev: ClassOpened) -> None:
     doc.update(class_id=ev.class_id, title=ev.title)
@@ -245,6 +252,23 @@ def _class_graduated(doc, env, ev: TraineeGraduated) -> None:
     doc.setdefault("class_id", ev.class_id)
     if ev.class_title and not doc.get("title"):
         doc["title"] = ev.class_title
+
+
+@classes.on(SessionScheduled, key=lambda env, ev: ev.class_id)
+def _session(doc, env, ev: SessionScheduled) -> None:
+    doc.setdefault("class_id", ev.class_id)
+    doc.setdefault("sessions", {})[guard_key(ev.session_id)] = {
+        "title": ev.course_title,
+        "on": ev.on.isoformat(),
+        "starts_at": ev.starts_at.isoformat()[:5],
+    }
+
+
+@classes.on(SessionRescheduled, key=lambda env, ev: ev.class_id)
+def _rescheduled(doc, env, ev: SessionRescheduled) -> None:
+    session = doc.setdefault("sessions", {}).get(guard_key(ev.session_id))
+    if session:
+        session.update(on=ev.on.isoformat(), starts_at=ev.starts_at.isoformat()[:5])
 
 
 # -- people ---------------------------------------------------------------------------------

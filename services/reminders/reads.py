@@ -38,9 +38,10 @@ class Reads:
         doc = await self.db[PEOPLE].find_one({"_id": user_id})
         return None if doc is None else public(doc)
 
-    async def class_title(self, class_id: str) -> str:
+    async def class_facts(self, class_id: str) -> dict:
+        """The class's title and sessions (empty when nothing is known of it yet)."""
         doc = await self.db[CLASSES].find_one({"_id": class_id})
-        return (doc or {}).get("title") or ""
+        return public(doc) if doc else {}
 
     async def items_for(self, keys: list[str], only_open: bool = False) -> list[tuple[dict, dict]]:
         """The items any of `keys` sees, each with its trainee's document."""

@@ -26,13 +26,16 @@ TITLE = "2025年春季中青年干部培训班"
 def bell_world(identity, servers, tmp_path_factory):
     county = random_county()
     folder = tmp_path_factory.mktemp("reminders-browser")
-    proc = ServiceProcess(settings("reminders", servers, [county]), log=folder / "reminders.log",
-                          env={"GANXUN_OIDC_ISSUER": identity.issuer, "GANXUN_REMINDERS_TICK_SECONDS": "0.5"})
+    proc = ServiceProcess(
+        settings("reminders", servers, [county]),
+        log=folder / "reminders.log",
+        env={"GANXUN_OIDC_ISSUER": identity.issuer, "GANXUN_REMINDERS_TICK_SECONDS": "0.5"},
+    )
     proc.start()
     username = f"rb-clerk-{county}"
     identity.create_user(username, "unit", county, unit=UNIT, name="财政局 王芳", password=PASSWORD)
     bearer = identity.auth(username, PASSWORD)
-    deadline = time.monotonic() + 150         # the service fetches Keycloak's keys on first use
+    deadline = time.monotonic() + 150  # the service fetches Keycloak's keys on first use
     while httpx.get(proc.url + "/notifications", headers=bearer, timeout=30).status_code == 401:
         assert time.monotonic() < deadline, "the reminders service never accepted Keycloak's token"
         time.sleep(2)
@@ -47,19 +50,53 @@ async def test_a_unit_clerk_sees_the_month_3_evaluation_in_the_bell(bell_world, 
 
     wb, county, username, proc, bearer = bell_world
     class_id = f"rb-{county}"
-    await publish(servers.kafka, "teaching", county, f"class-{class_id}", [TraineeGraduated(
-        class_id=class_id, cadre_id="A", name="张伟", unit=UNIT, graduated_on=date(2025, 3, 10), hours=40,
-        attendance_rate=1.0, home_jurisdiction=county, class_title=TITLE)])
+    await publish(
+        servers.kafka,
+        "teaching",
+        county,
+        f"class-{class_id}",
+        [
+            TraineeGraduated(
+                class_id=class_id,
+                cadre_id="A",
+                name="张伟",
+                unit=UNIT,
+                graduated_on=date(2025, 3, 10),
+                hours=40,
+                attendance_rate=1.0,
+                home_jurisdiction=county,
+                class_title=TITLE,
+            )
+        ],
+    )
     mid = f"{class_id}:A:3"
-    await publish(servers.kafka, "followup", county, f"followup:{class_id}:A", [
-        MilestoneScheduled(milestone_id=mid, class_id=class_id, cadre_id="A", name="张伟", unit=UNIT, month=3,
-                           due_on=date(2025, 6, 10), required_roles=["self", "colleague", "unit_leader"],
-                           home_jurisdiction=county),
-        MilestoneDue(milestone_id=mid, class_id=class_id, cadre_id="A", month=3, due_on=date(2025, 6, 10))])
+    await publish(
+        servers.kafka,
+        "followup",
+        county,
+        f"followup:{class_id}:A",
+        [
+            MilestoneScheduled(
+                milestone_id=mid,
+                class_id=class_id,
+                cadre_id="A",
+                name="张伟",
+                unit=UNIT,
+                month=3,
+                due_on=date(2025, 6, 10),
+                required_roles=["self", "colleague", "unit_leader"],
+                home_jurisdiction=county,
+            ),
+            MilestoneDue(
+                milestone_id=mid, class_id=class_id, cadre_id="A", month=3, due_on=date(2025, 6, 10)
+            ),
+        ],
+    )
 
     async def projected():
         r = httpx.get(proc.url + "/notifications", headers=bearer, timeout=30)
         return r.status_code == 200 and r.json()["unread"] == 1
+
     await eventually(projected, timeout=60)
 
     async with async_playwright() as p:
@@ -83,13 +120,16 @@ async def test_a_unit_clerk_sees_the_month_3_evaluation_in_the_bell(bell_world, 
             await rows.first.wait_for()
             text = await rows.first.inner_text()
             assert "谈表现" in text and TITLE in text and "待办" in text
-            await page.locator("[data-test=notifications] .el-button", has_text="标为已读").wait_for(state="detached")
+            await page.locator("[data-test=notifications] .el-button", has_text="标为已读").wait_for(
+                state="detached"
+            )
             # (the tag's leave transition takes a moment)
             await page.locator("main .el-tag", has_text="条未读").wait_for(state="detached")
             await page.wait_for_function(
                 "() => !document.querySelector('[data-test=bell] .el-badge__content')"
                 " || getComputedStyle(document.querySelector('[data-test=bell] .el-badge__content')).display"
-                " === 'none'")
+                " === 'none'"
+            )
             await page.screenshot(path=str(shots() / "reminders-my-tasks.png"))
 
             # Where the reminders go: a wrong address is refused in Chinese beside the field.

@@ -117,7 +117,7 @@ def test_a_reminder_names_the_trainee_the_class_and_the_milestone():
     m = compose(
         item,
         {"name": "张伟", "unit": "县财政局", "cadre_id": "c1", "class_id": "k1"},
-        "2025年春季中青年干部培训班",
+        {"title": "2025年春季中青年干部培训班"},
         "https://wb.example.gov.cn/",
     )
     assert m.subject == "【干训提醒】请对张伟完成3个月跟踪评价"

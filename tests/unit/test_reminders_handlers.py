@@ -4,7 +4,7 @@ sender sweeps (through a fake channel) or a person reads their notifications, th
 what was sent, what was recorded, and what the reads answer."""
 
 import asyncio
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 import pytest
 
@@ -17,7 +17,7 @@ from shared.contracts.followup import (
     MilestoneScheduled,
 )
 from shared.contracts.followup import MilestoneOverdue
-from shared.contracts.teaching import LeaveDecided, LeaveRequested, TraineeGraduated
+from shared.contracts.teaching import LeaveDecided, LeaveRequested, SessionScheduled, TraineeGraduated
 from shared.errors import NotFound
 from shared.events import Actor
 from shared.memory import FixedClock, MemoryDatabase, MemoryEventStore
@@ -259,10 +259,29 @@ def test_completion_closes_the_overdue_item_and_a_leave_request_goes_to_the_scho
         assert (await w.h.notifications(LEAD, 1, 20, only_open=True))["total"] == 0
         await w.contact(SCHOOL, "school@dx.gov.cn")
         w.given(
+            "teaching:timetable:k1",
+            SessionScheduled(
+                class_id="k1",
+                session_id="s1",
+                course_id="c-1",
+                course_title="习近平新时代中国特色社会主义思想概论",
+                kind="理论课",
+                on=date(2025, 3, 3),
+                starts_at=time(9, 0),
+                ends_at=time(11, 30),
+                hours=2.5,
+                teacher_id="t1",
+                teacher_name="刘教授",
+                site_id="room-1",
+            ),
+        )
+        w.given(
             "teaching:k1:s1", LeaveRequested(class_id="k1", session_id="s1", cadre_id="c1", reason="出差")
         )
         await w.sweep()
-        assert w.channel.outbox[0][1] == "【干训提醒】张伟提交了请假申请，待审批"
+        to, subject, body = w.channel.outbox[0]
+        assert (to, subject) == ("school@dx.gov.cn", "【干训提醒】张伟提交了请假申请，待审批")
+        assert "2025-03-03 09:00《习近平新时代中国特色社会主义思想概论》" in body and "出差" in body
         w.given("teaching:k1:s1", LeaveDecided(class_id="k1", session_id="s1", cadre_id="c1", approved=True))
         assert (await w.h.notifications(SCHOOL, 1, 20, only_open=True))["total"] == 0
 
