@@ -11,6 +11,8 @@ Due work (待办事项, "items") is derived from other services' events by the p
 - a milestone past its grace period (MilestoneOverdue): to the organisation department
   of the trainee's home jurisdiction (`overdue`);
 - a leave request (LeaveRequested): to the party school running the class (`leave`);
+- a unit's places in a class still to fill before it starts (ClassOpened's quotas, less
+  the unit's nominees): to the unit (`quota`);
 - a nominee to confirm (TraineeNominated): to the organisation department
   (`nomination`, in-app only: a class's nominations come by the dozen, and the
   department works through them in its confirmation queue).
@@ -27,7 +29,7 @@ to them (natural key: item and channel) and what they have read.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Mapping
 
@@ -41,13 +43,14 @@ UNIT_ROLES = ("colleague", "unit_leader")  # evaluated through the unit's accoun
 ROLE_AUDIENCES = ("org_department", "party_school")
 PERSON_ROLES = ("trainee", "mentor", "recorder")
 # Kinds that go out by e-mail and the gateway; the rest are in-app only (see above).
-MAILED_KINDS = ("self_eval", "unit_eval", "overdue", "leave")
+MAILED_KINDS = ("self_eval", "unit_eval", "overdue", "leave", "quota")
 KIND_NAMES = {
     "self_eval": "跟踪自评",
     "unit_eval": "跟踪评价",
     "overdue": "跟踪逾期",
     "leave": "请假审批",
     "nomination": "人选确定",
+    "quota": "名额待填",
 }
 EMAIL_MAX, PHONE_MAX = 254, 20
 
@@ -149,6 +152,11 @@ class InboxState:
     sent: frozenset[str] = frozenset()  # channel_key(item, channel)
     attempts: Mapping[str, Attempts] = field(default_factory=lambda: MappingProxyType({}))
     read: frozenset[str] = frozenset()
+
+
+def expired(item: dict, today: date) -> bool:
+    """Work whose deadline has passed (a class that has started takes no more nominees)."""
+    return bool(item.get("deadline")) and item["deadline"] <= today.isoformat()
 
 
 def should_send(state: InboxState, item_id: str, channel: str, now: datetime) -> bool:
@@ -326,6 +334,13 @@ def describe(item: dict, trainee: dict, facts: dict) -> tuple[str, str]:
                 f"{name}提交了请假申请，待审批",
                 f"{klass}学员{name}（{unit}）申请请假：{_session(item, facts)}，"
                 f"事由：{item.get('reason') or '未填写'}。请在工作台审批。",
+            )
+        case "quota":
+            left = item["quota"] - item["used"]
+            return (
+                f"请为{klass}推荐学员（还可推荐 {left} 人）",
+                f"{item['unit']}：{klass}分配给贵单位 {item['quota']} 个名额，已推荐 {item['used']} 人，"
+                f"还可推荐 {left} 人，请于 {item['deadline']} 开班前在工作台“本单位调训任务”中推荐。",
             )
         case "nomination":
             return (

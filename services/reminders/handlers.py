@@ -26,6 +26,7 @@ from services.reminders.domain import (
     channel_key,
     compose,
     describe,
+    expired,
     inbox_stream,
     keys_of,
     should_send,
@@ -95,8 +96,13 @@ class Handlers:
         person = await self.reads.person(who.user_id) or {}
         read, sent = person.get("read", {}), list(person.get("sent", {}).values())
         classes: dict[str, dict] = {}
+        today = await self.clock.today()
         out = []
         for item, doc in await self.reads.items_for(keys, only_open):
+            if expired(item, today) and item["status"] == "open":
+                if only_open:
+                    continue
+                item = {**item, "status": "expired"}
             if doc["class_id"] not in classes:
                 classes[doc["class_id"]] = await self.reads.class_facts(doc["class_id"])
             title, text = describe(item, doc, classes[doc["class_id"]])
@@ -112,7 +118,7 @@ class Handlers:
                     "closed_at": item["closed_at"],
                     "read": read_key(item["item_id"]) in read,
                     "trainee": {
-                        "cadre_id": doc["cadre_id"],
+                        "cadre_id": doc.get("cadre_id"),
                         "name": doc.get("name"),
                         "unit": doc.get("unit"),
                     },
@@ -165,7 +171,7 @@ class Handlers:
         classes: dict[str, dict] = {}
         for doc in await self.reads.open_work():
             for item in doc["items"].values():
-                if item["status"] != "open" or item["kind"] not in MAILED_KINDS:
+                if item["status"] != "open" or item["kind"] not in MAILED_KINDS or expired(item, now.date()):
                     continue
                 if item["audience"] not in holders:
                     holders[item["audience"]] = await self.reads.holders(item["audience"])

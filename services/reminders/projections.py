@@ -5,6 +5,8 @@
   closed), with `open_audiences` / `audiences` (the keys that see its open / any items)
   for the in-app list, and `open_count` for the sender's scan. Fed by follow-up,
   teaching (leave requests, graduation's class title) and selection (nominations).
+- `unit_quotas`, in the same collection: one document per class (`quota/<class id>`)
+  with an item per unit that still has places to fill before the class starts.
 - `classes`, one document per class: its title, for the text of a reminder.
 - `people`, one document per person reminded (their user id): who they are (from
   accounts' AccountCreated, or the contact they set), their e-mail and phone, what was
@@ -61,6 +63,10 @@ def work_key(env, ev) -> str:
 work = Projection("work", sources=("followup", "teaching", "selection"), include_ancestors=True, scope=_about)
 classes = Projection("classes", sources=("selection", "teaching"), include_ancestors=True)
 people = Projection("people", sources=("accounts", "reminders"))
+# A unit's places in a class (名额待填): one document per class (`quota/<class id>`) in the
+# same collection and shape as `work`, so the in-app list and the sender read both alike;
+# a projection of its own because selection's nomination events also feed `work`.
+unit_quotas = Projection("unit_quotas", sources=("selection",), collection="work")
 
 
 def _trainee(doc, env, ev) -> None:
@@ -341,4 +347,63 @@ def _read(doc, env, ev: NotificationRead) -> None:
     doc["read"][guard_key(ev.item_id)] = ev.read_at.isoformat()
 
 
-PROJECTIONS = [work, classes, people]
+# -- a unit's places in a class ---------------------------------------------------------------
+def quota_key(env, ev) -> str:
+    return f"quota/{ev.class_id}"
+
+
+def _quota_item(doc, env, unit: str) -> None:
+    """The unit's item open while it has places left and the class has not started."""
+    item_id = f"quota:{doc['class_id']}:{unit}"
+    places, used = doc["quotas"].get(unit, 0), doc["used"].get(guard_key(unit), 0)
+    item = doc["items"].get(guard_key(item_id))
+    if item is None:
+        _open(
+            doc,
+            env,
+            item_id,
+            "quota",
+            unit_key(doc["jurisdiction"], unit),
+            unit=unit,
+            quota=places,
+            used=used,
+            deadline=doc["starts_on"],
+        )
+    elif used < places:
+        item.update(status="open", closed_at=None, used=used)
+    else:
+        item.update(used=used)
+        _close(doc, env, item_id)
+    _recount(doc)
+
+
+@unit_quotas.on(ClassOpened, key=quota_key)
+def _class_quotas(doc, env, ev: ClassOpened) -> None:
+    doc.update(class_id=ev.class_id, jurisdiction=env.jurisdiction, starts_on=ev.starts_on.isoformat())
+    doc.update(quotas={u: n for u, n in ev.quotas.items() if n > 0}, items={}, used={}, nominees={})
+    for unit in doc["quotas"]:
+        _quota_item(doc, env, unit)
+
+
+@unit_quotas.on(TraineeNominated, key=quota_key)
+def _quota_used(doc, env, ev: TraineeNominated) -> None:
+    if "quotas" not in doc or ev.unit not in doc["quotas"]:
+        return  # a class without places by unit, or a unit without a quota
+    doc["nominees"][guard_key(ev.cadre_id)] = ev.unit
+    doc["used"][guard_key(ev.unit)] = doc["used"].get(guard_key(ev.unit), 0) + 1
+    _quota_item(doc, env, ev.unit)
+
+
+def _quota_freed(doc, env, ev) -> None:
+    """A rejected or withdrawn nominee gives the unit its place back (as selection counts)."""
+    unit = doc.get("nominees", {}).pop(guard_key(ev.cadre_id), None)
+    if unit is not None:
+        doc["used"][guard_key(unit)] = max(0, doc["used"].get(guard_key(unit), 0) - 1)
+        _quota_item(doc, env, unit)
+
+
+for _cls in (NominationRejected, NominationWithdrawn):
+    unit_quotas.on(_cls, key=quota_key)(_quota_freed)
+
+
+PROJECTIONS = [work, classes, people, unit_quotas]

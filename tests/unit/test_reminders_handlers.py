@@ -17,13 +17,14 @@ from shared.contracts.followup import (
     MilestoneScheduled,
 )
 from shared.contracts.followup import MilestoneOverdue
+from shared.contracts.selection import ClassOpened, NominationRejected, TraineeNominated
 from shared.contracts.teaching import LeaveDecided, LeaveRequested, SessionScheduled, TraineeGraduated
 from shared.errors import NotFound
 from shared.events import Actor
 from shared.memory import FixedClock, MemoryDatabase, MemoryEventStore
 from services.reminders.channels import ReminderSettings
 from services.reminders.handlers import Handlers
-from services.reminders.projections import PROJECTIONS, classes, people, work
+from services.reminders.projections import PROJECTIONS, people
 from services.reminders.reads import Reads
 
 COUNTY = "371428"
@@ -73,8 +74,9 @@ class World:
         )
         envs = CommandHandler.envelopes(stream, self._v.get(stream, 0), list(events), c)
         self._v[stream] = self._v.get(stream, 0) + len(envs)
-        for p in (work, classes):
-            self.db.load(p, envs)
+        for p in PROJECTIONS:
+            if p is not people:
+                self.db.load(p, envs)
 
     def project_own(self) -> None:
         """Our own inbox events, folded (the projector follows our topic too)."""
@@ -289,7 +291,46 @@ def test_completion_closes_the_overdue_item_and_a_leave_request_goes_to_the_scho
 
 
 def test_every_projection_is_registered():
-    assert {p.name for p in PROJECTIONS} == {"work", "classes", "people"}
+    assert {p.name for p in PROJECTIONS} == {"work", "classes", "people", "unit_quotas"}
+
+
+def test_a_unit_is_reminded_of_places_to_fill_until_they_are_filled_or_the_class_starts(w):
+    async def go():
+        await w.contact(LEAD, "lead@czj.gov.cn")
+        w.clock.day = date(2025, 6, 1)
+        w.given(
+            "class:k2",
+            ClassOpened(
+                class_id="k2",
+                title="乡镇党委书记培训班",
+                capacity=30,
+                starts_on=date(2025, 7, 1),
+                ends_on=date(2025, 7, 5),
+                organiser="县委组织部",
+                quotas={UNIT: 2, "县教育局": 1},
+            ),
+        )
+        await w.sweep()
+        assert [s for _, s, _ in w.channel.outbox] == [
+            "【干训提醒】请为“乡镇党委书记培训班”推荐学员（还可推荐 2 人）"
+        ]
+        assert "2025-07-01 开班前" in w.channel.outbox[0][2]
+
+        def nominated(cadre):
+            return TraineeNominated(class_id="k2", cadre_id=cadre, name=cadre, unit=UNIT)
+
+        w.given("class:k2", nominated("n1"), nominated("n2"))
+        assert (await w.h.notifications(LEAD, 1, 20, only_open=True))["total"] == 0
+        w.given("class:k2", NominationRejected(class_id="k2", cadre_id="n1", reason="不符合条件"))
+        mine = await w.h.notifications(LEAD, 1, 20, only_open=True)
+        assert [n["title"] for n in mine["items"]] == ["请为“乡镇党委书记培训班”推荐学员（还可推荐 1 人）"]
+        await w.sweep()
+        assert len(w.channel.outbox) == 1  # the same item: reminded once
+        w.clock.day = date(2025, 7, 1)  # the class starts: no more nominees
+        assert (await w.h.notifications(LEAD, 1, 20, only_open=True))["total"] == 0
+        assert (await w.h.notifications(LEAD, 1, 20, only_open=False))["items"][0]["status"] == "expired"
+
+    asyncio.run(go())
 
 
 def test_a_person_reads_back_the_contact_they_just_set(w):
