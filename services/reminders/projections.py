@@ -5,8 +5,8 @@
   closed), with `open_audiences` / `audiences` (the keys that see its open / any items)
   for the in-app list, and `open_count` for the sender's scan. Fed by follow-up,
   teaching (leave requests, graduation's class title) and selection (nominations).
-- `unit_quotas`, in the same collection: one document per class (`quota/<class id>`)
-  with an item per unit that still has places to fill before the class starts.
+- `unit_quotas`, one document per class, shaped as `work`'s: an item per unit that still
+  has places to fill before the class starts.
 - `classes`, one document per class: its title, for the text of a reminder.
 - `people`, one document per person reminded (their user id): who they are (from
   accounts' AccountCreated, or the contact they set), their e-mail and phone, what was
@@ -63,10 +63,11 @@ def work_key(env, ev) -> str:
 work = Projection("work", sources=("followup", "teaching", "selection"), include_ancestors=True, scope=_about)
 classes = Projection("classes", sources=("selection", "teaching"), include_ancestors=True)
 people = Projection("people", sources=("accounts", "reminders"))
-# A unit's places in a class (名额待填): one document per class (`quota/<class id>`) in the
-# same collection and shape as `work`, so the in-app list and the sender read both alike;
-# a projection of its own because selection's nomination events also feed `work`.
-unit_quotas = Projection("unit_quotas", sources=("selection",), collection="work")
+# A unit's places in a class (名额待填): one document per class, in the shape of `work`'s
+# (items, audiences, open_count) so the in-app list and the sender read both alike; a
+# projection (and collection) of its own because selection's nomination events also feed
+# `work`, and a projection owns its collection (a rebuild drops it).
+unit_quotas = Projection("unit_quotas", sources=("selection",))
 
 
 def _trainee(doc, env, ev) -> None:
@@ -349,7 +350,7 @@ def _read(doc, env, ev: NotificationRead) -> None:
 
 # -- a unit's places in a class ---------------------------------------------------------------
 def quota_key(env, ev) -> str:
-    return f"quota/{ev.class_id}"
+    return ev.class_id
 
 
 def _quota_item(doc, env, unit: str) -> None:

@@ -2,7 +2,7 @@
 projections.py (and the kernel's projector) that touches them.
 
 FerretDB uses an index only for `_id` equality (shared/store.py), so every other
-filter here is a scan: of `work` for documents with open items (one per trainee in a
+filter here is a scan: of `work` and `unit_quotas` for documents with open items (one per trainee in a
 class: a deployment's graduates and nominees of the last years), of `people` for the
 holders of an audience key (a deployment's contacts). Both are small enough to scan
 once per sweep; a read of one person or one class title is a point read.
@@ -16,6 +16,8 @@ from typing import Any
 from shared.projection import guard_key, public
 
 WORK = "work"
+QUOTAS = "unit_quotas"  # shaped as WORK's documents (projections.py)
+ITEMS = (WORK, QUOTAS)  # the collections that hold items of due work
 CLASSES = "classes"
 PEOPLE = "people"
 SENDER = "sender"  # the sender's own bookkeeping: sweeps done, last sweep, totals
@@ -28,7 +30,7 @@ class Reads:
 
     async def open_work(self) -> list[dict]:
         """Every trainee's document with open items (the sender's to-do list)."""
-        return [public(d) async for d in self.db[WORK].find({"open_count": {"$gt": 0}})]
+        return [public(d) for c in ITEMS async for d in self.db[c].find({"open_count": {"$gt": 0}})]
 
     async def holders(self, audience: str) -> list[dict]:
         """The people whose audience key is `audience` (those a mail about it goes to)."""
@@ -49,11 +51,12 @@ class Reads:
             return []
         field = "open_audiences" if only_open else "audiences"
         out = []
-        async for doc in self.db[WORK].find({field: {"$in": keys}}):
-            doc = public(doc)
-            for item in doc.get("items", {}).values():
-                if set(item["visible_to"]) & set(keys) and (item["status"] == "open" or not only_open):
-                    out.append((item, doc))
+        for collection in ITEMS:
+            async for doc in self.db[collection].find({field: {"$in": keys}}):
+                doc = public(doc)
+                for item in doc.get("items", {}).values():
+                    if set(item["visible_to"]) & set(keys) and (item["status"] == "open" or not only_open):
+                        out.append((item, doc))
         return out
 
     async def item_for(self, keys: list[str], item_id: str) -> tuple[dict, dict] | None:
