@@ -45,6 +45,7 @@ def bell_world(identity, servers, tmp_path_factory):
     proc.stop()
 
 
+# One scenario read top to bottom (each step stands on the one before), hence its length.
 async def test_a_unit_clerk_sees_the_month_3_evaluation_in_the_bell(bell_world, servers):
     from playwright.async_api import async_playwright
 
