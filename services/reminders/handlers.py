@@ -174,7 +174,7 @@ class Handlers:
                 if item["status"] != "open" or item["kind"] not in MAILED_KINDS or expired(item, now.date()):
                     continue
                 if item["audience"] not in holders:
-                    holders[item["audience"]] = await self.reads.holders(item["audience"])
+                    holders[item["audience"]] = await self._reachable(item["audience"])
                 if doc["class_id"] not in classes:
                     classes[doc["class_id"]] = await self.reads.class_facts(doc["class_id"])
                 for person in holders[item["audience"]]:
@@ -186,6 +186,14 @@ class Handlers:
                         failed += outcome == "failed"
         await self.reads.record_sweep(now, sent, failed)
         return Sweep(sent, failed)
+
+    async def _reachable(self, audience: str) -> list[dict]:
+        """The holders of an audience, less those whose login account is disabled."""
+        return [
+            p
+            for p in await self.reads.holders(audience)
+            if not (p.get("username") and await self.reads.disabled(p["username"]))
+        ]
 
     async def _remind(
         self, person: dict, channel: Channel, item: dict, doc: dict, facts: dict, now

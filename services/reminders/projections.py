@@ -8,6 +8,8 @@
 - `unit_quotas`, one document per class, shaped as `work`'s: an item per unit that still
   has places to fill before the class starts.
 - `classes`, one document per class: its title, for the text of a reminder.
+- `logins`, one document per login account (username): whether it is disabled; a
+  disabled account's person gets no mail.
 - `people`, one document per person reminded (their user id): who they are (from
   accounts' AccountCreated, or the contact they set), their e-mail and phone, what was
   sent to them and what they read (from our own inbox streams).
@@ -15,7 +17,7 @@
 
 from __future__ import annotations
 
-from shared.contracts.accounts import AccountCreated
+from shared.contracts.accounts import AccountCreated, AccountDisabled, AccountEnabled
 from shared.contracts.followup import (
     EvaluationSubmitted,
     MilestoneCompleted,
@@ -68,6 +70,9 @@ people = Projection("people", sources=("accounts", "reminders"))
 # projection (and collection) of its own because selection's nomination events also feed
 # `work`, and a projection owns its collection (a rebuild drops it).
 unit_quotas = Projection("unit_quotas", sources=("selection",))
+# Login accounts by username, for whether one is disabled (its events name the username,
+# while a person's document is keyed by the id their token carries).
+logins = Projection("logins", sources=("accounts",))
 
 
 def _trainee(doc, env, ev) -> None:
@@ -407,4 +412,20 @@ for _cls in (NominationRejected, NominationWithdrawn):
     unit_quotas.on(_cls, key=quota_key)(_quota_freed)
 
 
-PROJECTIONS = [work, classes, people, unit_quotas]
+# -- login accounts ------------------------------------------------------------------------
+@logins.on(AccountCreated, key=lambda env, ev: ev.username)
+def _login(doc, env, ev: AccountCreated) -> None:
+    doc.update(username=ev.username, user_id=ev.person_id or ev.username, disabled=False)
+
+
+@logins.on(AccountDisabled, key=lambda env, ev: ev.username)
+def _login_disabled(doc, env, ev: AccountDisabled) -> None:
+    doc.update(username=ev.username, disabled=True)
+
+
+@logins.on(AccountEnabled, key=lambda env, ev: ev.username)
+def _login_enabled(doc, env, ev: AccountEnabled) -> None:
+    doc.update(username=ev.username, disabled=False)
+
+
+PROJECTIONS = [work, classes, people, unit_quotas, logins]

@@ -20,6 +20,7 @@ QUOTAS = "unit_quotas"  # shaped as WORK's documents (projections.py)
 ITEMS = (WORK, QUOTAS)  # the collections that hold items of due work
 CLASSES = "classes"
 PEOPLE = "people"
+LOGINS = "logins"
 SENDER = "sender"  # the sender's own bookkeeping: sweeps done, last sweep, totals
 _SENDER_DOC = "sender"
 
@@ -35,6 +36,10 @@ class Reads:
     async def holders(self, audience: str) -> list[dict]:
         """The people whose audience key is `audience` (those a mail about it goes to)."""
         return [public(d) async for d in self.db[PEOPLE].find({"keys": audience})]
+
+    async def disabled(self, username: str) -> bool:
+        doc = await self.db[LOGINS].find_one({"_id": username})
+        return bool(doc and doc.get("disabled"))
 
     async def person(self, user_id: str) -> dict | None:
         doc = await self.db[PEOPLE].find_one({"_id": user_id})

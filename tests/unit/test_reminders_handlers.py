@@ -17,6 +17,7 @@ from shared.contracts.followup import (
     MilestoneScheduled,
 )
 from shared.contracts.followup import MilestoneOverdue
+from shared.contracts.accounts import AccountCreated, AccountDisabled, AccountEnabled
 from shared.contracts.selection import ClassOpened, NominationRejected, TraineeNominated
 from shared.contracts.teaching import LeaveDecided, LeaveRequested, SessionScheduled, TraineeGraduated
 from shared.errors import NotFound
@@ -75,8 +76,7 @@ class World:
         envs = CommandHandler.envelopes(stream, self._v.get(stream, 0), list(events), c)
         self._v[stream] = self._v.get(stream, 0) + len(envs)
         for p in PROJECTIONS:
-            if p is not people:
-                self.db.load(p, envs)
+            self.db.load(p, envs)
 
     def project_own(self) -> None:
         """Our own inbox events, folded (the projector follows our topic too)."""
@@ -291,7 +291,25 @@ def test_completion_closes_the_overdue_item_and_a_leave_request_goes_to_the_scho
 
 
 def test_every_projection_is_registered():
-    assert {p.name for p in PROJECTIONS} == {"work", "classes", "people", "unit_quotas"}
+    assert {p.name for p in PROJECTIONS} == {"work", "classes", "people", "unit_quotas", "logins"}
+
+
+def test_a_disabled_account_gets_no_mail_until_enabled_again(w):
+    async def go():
+        w.given(
+            "account:lead",
+            AccountCreated(username="lead", name="领导乙", role="unit", jurisdiction=COUNTY, unit=UNIT),
+            AccountDisabled(username="lead", reason="调离"),
+        )
+        await w.contact(LEAD, "lead@czj.gov.cn")
+        w.given("followup:k1:c1", *milestone())
+        await w.sweep()
+        assert w.channel.outbox == []
+        w.given("account:lead", AccountEnabled(username="lead"))
+        await w.sweep()
+        assert [to for to, _, _ in w.channel.outbox] == ["lead@czj.gov.cn"]
+
+    asyncio.run(go())
 
 
 def test_a_unit_is_reminded_of_places_to_fill_until_they_are_filled_or_the_class_starts(w):
