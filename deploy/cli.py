@@ -254,7 +254,7 @@ def workbench_up(ports: dict[str, int], uri: str, port: int = WORKBENCH_PORT) ->
         return
     proc = _service_proc("workbench")
     env = {f"GANXUN_WORKBENCH_{n.upper()}_URL": f"http://127.0.0.1:{ports[n]}"
-           for n in ("selection", "teaching", "records", "followup")}
+           for n in ("selection", "teaching", "records", "followup", "reminders")}
     env["GANXUN_WORKBENCH_MONGODB_URI"] = uri
     if not os.environ.get("GANXUN_WORKBENCH_ISSUER"):      # the issuer the services trust
         env["GANXUN_WORKBENCH_ISSUER"] = os.environ.get("GANXUN_OIDC_ISSUER") or _keycloak().issuer
@@ -294,6 +294,8 @@ def cmd_up(args) -> None:
         made, kept = demo_accounts.create(f"http://127.0.0.1:{ports['accounts']}",
                                           demo_accounts.dev_admin(state_dir() / "keys"), codes)
         demo_accounts.print_login(_keycloak().url, made, kept)
+        demo_accounts.set_contacts(f"http://127.0.0.1:{ports['reminders']}", state_dir() / "keys", codes)
+        print(f"演示账号的提醒邮件不真正发出，写在提醒服务的日志里：{_service_proc('reminders').log_file}", flush=True)
 
         load_if_empty(state_dir(), ports, args.jurisdictions, uri)
     if args.detach:
@@ -406,7 +408,7 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--store-port", type=int, help=f"存储端口（默认 {STORE_PORT}，或上次所用）")
     up.add_argument("--keycloak-port", type=int, help=f"Keycloak 端口（默认 {KEYCLOAK_PORT}，或上次所用）")
     up.add_argument("--port", action="append", metavar="SERVICE=PORT",
-                    help="服务端口，如 --port selection=9101（默认 8101–8105，看板 8100，工作台 8110）")
+                    help="服务端口，如 --port selection=9101（默认 8101–8106，看板 8100，工作台 8110）")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="停止 `ganxun up` 启动的一切（数据保留）").set_defaults(func=cmd_down)
     sub.add_parser("supervise", help="看护 `ganxun up` 启动的进程，退出即重启（up --detach 自动启动）"

@@ -9,7 +9,7 @@ import importlib
 from shared.runtime import ServiceDefinition
 
 # In the order `ganxun up` starts them (the workbench, a front end with no events, apart).
-SERVICES = ("selection", "teaching", "records", "followup", "dashboard", "accounts")
+SERVICES = ("selection", "teaching", "records", "followup", "dashboard", "accounts", "reminders")
 
 
 def definition(name: str) -> ServiceDefinition:

@@ -16,7 +16,7 @@ from shared import jurisdiction as jur
 from shared import kafka
 
 DEFAULT_PORTS = {"dashboard": 8100, "selection": 8101, "teaching": 8102, "records": 8103, "followup": 8104,
-                 "accounts": 8105}
+                 "accounts": 8105, "reminders": 8106}
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

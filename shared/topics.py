@@ -15,7 +15,7 @@ import re
 from shared import jurisdiction as jur
 
 PREFIX = "ganxun"
-SERVICES = ("selection", "teaching", "records", "followup", "accounts")
+SERVICES = ("selection", "teaching", "records", "followup", "accounts", "reminders")
 
 
 def events_topic(service: str, code: str) -> str:

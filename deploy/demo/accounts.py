@@ -92,6 +92,28 @@ def create(accounts_url: str, admin_of, codes=DEMO_JURISDICTIONS) -> tuple[int, 
     return made, kept
 
 
+def demo_email(a: DemoAccount) -> str:
+    return f"{a.username}@demo.ganxun.local"
+
+
+def set_contacts(reminders_url: str, keys_dir, codes=DEMO_JURISDICTIONS) -> int:
+    """Gives each demo account a demo e-mail address at the reminders service, set as the
+    account itself (a development token with its role, unit and person id): under `ganxun
+    up` reminders' mail goes to the service's log, so the demo shows what would be sent."""
+    private = ensure_dev_keys(keys_dir)[0]
+    done = 0
+    with httpx.Client(timeout=60) as http:
+        for a in demo_accounts(codes):
+            token = issue_token(private, user_id=a.person_id or a.username, name=a.name, role=a.role,
+                                jurisdiction=a.jurisdiction, unit=a.unit)
+            r = http.put(f"{reminders_url}/contacts/me", headers={"Authorization": f"Bearer {token}"},
+                         json={"email": demo_email(a)})
+            if r.status_code != 200:
+                raise RuntimeError(f"演示账号 {a.username} 的提醒邮箱设置失败：{r.status_code} {r.text[:300]}")
+            done += 1
+    return done
+
+
 def print_login(keycloak_url: str, made: int, kept: int) -> None:
     print(
         f"\n演示账号：新建 {made} 个，已有 {kept} 个。"

@@ -1,5 +1,5 @@
 """HTTP routes of the workbench: login and logout, who am I, and the forwarding of
-`/api/<service>/<path>` to the four services with the user's own token. Each route
+`/api/<service>/<path>` to the services with the user's own token. Each route
 translates HTTP into a call of handlers.py and back; the session cookie and the CSRF
 check are HTTP's, so they are here.
 """
@@ -85,7 +85,7 @@ async def me(request: Request):
 
 
 @router.api_route("/api/{service}/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-                  summary="转发到 selection / teaching / records / followup（带用户本人的令牌）")
+                  summary="转发到 selection / teaching / records / followup / reminders（带用户本人的令牌）")
 async def forward(service: str, path: str, request: Request):
     h = handlers(request)
     h.service_url(service)                  # an unknown service is 404 before anything else

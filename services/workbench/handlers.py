@@ -19,7 +19,8 @@ from services.workbench import oidc
 from services.workbench.sessions import Session, SessionStore
 from services.workbench.settings import SERVICES, WorkbenchSettings
 
-SERVICE_ZH = {"selection": "训前选学", "teaching": "教学与考勤", "records": "纪实考察", "followup": "训后跟踪"}
+SERVICE_ZH = {"selection": "训前选学", "teaching": "教学与考勤", "records": "纪实考察", "followup": "训后跟踪",
+              "reminders": "提醒"}
 
 
 class Unreachable(GanxunError):

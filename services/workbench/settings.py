@@ -1,7 +1,7 @@
 """The workbench's settings, from the environment (GANXUN_WORKBENCH_*), with one-machine defaults.
 
 The workbench holds no data of the work: it needs the identity provider's issuer, where
-the four services answer, where the built web app lies, and the store its login
+the services answer, where the built web app lies, and the store its login
 sessions are kept in (sessions.py).
 """
 
@@ -13,7 +13,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WEB = Path(__file__).resolve().parent / "web"
-SERVICES = ("selection", "teaching", "records", "followup")
+SERVICES = ("selection", "teaching", "records", "followup", "reminders")
 
 
 class WorkbenchSettings(BaseSettings):
@@ -30,6 +30,7 @@ class WorkbenchSettings(BaseSettings):
     teaching_url: str = "http://127.0.0.1:8102"
     records_url: str = "http://127.0.0.1:8103"
     followup_url: str = "http://127.0.0.1:8104"
+    reminders_url: str = "http://127.0.0.1:8106"
     dist: Path = WEB / "dist"
     # The store of the login sessions: the deployment's MongoDB-protocol store (FerretDB),
     # the workbench's own database in it.

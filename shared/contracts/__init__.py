@@ -7,6 +7,7 @@ from shared.contracts import (  # noqa: F401  (registers every type)
     accounts,
     followup,
     records,
+    reminders,
     selection,
     teaching,
 )

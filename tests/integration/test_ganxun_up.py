@@ -14,7 +14,7 @@ import pytest
 from deploy.local.process import REPO_ROOT, free_port, port_open
 
 pytestmark = pytest.mark.integration
-SERVICES = ("selection", "teaching", "records", "followup", "dashboard", "accounts")
+SERVICES = ("selection", "teaching", "records", "followup", "dashboard", "accounts", "reminders")
 
 
 def _ganxun(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -1,4 +1,4 @@
-"""Schemathesis against each of the five real services: requests generated from the
+"""Schemathesis against each of the six real services: requests generated from the
 service's own OpenAPI document (valid ones and ones the schema forbids), sent with a valid
 development token, and every answer checked — no 5xx, every status one the document
 declares, every body and content type the one it declares.
@@ -27,7 +27,7 @@ from tests.support import ServiceProcess, auth, random_county, settings
 
 pytestmark = pytest.mark.integration
 
-SERVICES = ("selection", "teaching", "records", "followup", "dashboard")
+SERVICES = ("selection", "teaching", "records", "followup", "dashboard", "reminders")
 FUZZ_EXAMPLES = int(os.environ.get("GANXUN_FUZZ_EXAMPLES", "8"))
 FUZZ_NEGATIVE = int(os.environ.get("GANXUN_FUZZ_NEGATIVE", "4"))
 # The role of the token (GANXUN_FUZZ_ROLE); a unit token carries no unit claim unless GANXUN_FUZZ_UNIT is set.

@@ -1,0 +1,4 @@
+from services.reminders.service import DEFINITION
+from shared.entrypoint import main
+
+main(DEFINITION)

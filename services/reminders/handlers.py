@@ -1,0 +1,249 @@
+"""The reminders service's commands: a person's contact details and read marks, and the
+sender's sweep that reminds each holder of each open item once per channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+
+from shared.auth import Principal
+from shared.commands import Context
+from shared.errors import NotFound
+from shared.events import Actor
+from shared.ids import new_id
+from shared.ports import Clock, Commands
+from services.reminders.channels import Channel, ReminderSettings, message_id
+from services.reminders.domain import (
+    KIND_NAMES,
+    MAILED_KINDS,
+    InboxDecider,
+    MarkRead,
+    RecordFailed,
+    RecordSent,
+    SetContact,
+    channel_key,
+    compose,
+    describe,
+    expired,
+    inbox_stream,
+    keys_of,
+    should_send,
+)
+from services.reminders.reads import Reads, read_key
+
+log = structlog.get_logger("reminders")
+INBOX = InboxDecider()
+SENDER = Actor(user_id="reminders-sender", name="提醒发送程序", role="admin")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    sent: int
+    failed: int
+
+
+class Handlers:
+    def __init__(
+        self,
+        commands: Commands,
+        reads: Reads,
+        clock: Clock,
+        settings: ReminderSettings,
+        channels: list[Channel],
+    ) -> None:
+        self.commands, self.reads, self.clock = commands, reads, clock
+        self.settings = settings
+        self.channels = channels
+
+    # -- a person's own ---------------------------------------------------------------
+    async def set_contact(self, who: Principal, ctx: Context, email: str | None, phone: str | None) -> dict:
+        await self.commands.execute(
+            INBOX,
+            inbox_stream(who.user_id),
+            SetContact(
+                user_id=who.user_id,
+                name=who.name,
+                role=who.role,
+                jurisdiction=who.jurisdiction,
+                unit=who.unit,
+                email=email,
+                phone=phone,
+            ),
+            ctx,
+        )
+        state = (await self.commands.load(INBOX, inbox_stream(who.user_id))).state
+        return {
+            "user_id": who.user_id,
+            "email": state.email,
+            "phone": state.phone,
+            "reminded_as": keys_of(who.role, who.jurisdiction, who.unit, who.user_id),
+        }
+
+    async def contact(self, who: Principal) -> dict:
+        """From the person's own stream, not the read model: what they set a moment ago."""
+        state = (await self.commands.load(INBOX, inbox_stream(who.user_id))).state
+        return {
+            "user_id": who.user_id,
+            "email": state.email,
+            "phone": state.phone,
+            "reminded_as": keys_of(who.role, who.jurisdiction, who.unit, who.user_id),
+        }
+
+    async def notifications(self, who: Principal, page: int, size: int, only_open: bool) -> dict:
+        keys = keys_of(who.role, who.jurisdiction, who.unit, who.user_id)
+        person = await self.reads.person(who.user_id) or {}
+        read, sent = person.get("read", {}), list(person.get("sent", {}).values())
+        classes: dict[str, dict] = {}
+        today = await self.clock.today()
+        out = []
+        for item, doc in await self.reads.items_for(keys, only_open):
+            if expired(item, today) and item["status"] == "open":
+                if only_open:
+                    continue
+                item = {**item, "status": "expired"}
+            if doc["class_id"] not in classes:
+                classes[doc["class_id"]] = await self.reads.class_facts(doc["class_id"])
+            title, text = describe(item, doc, classes[doc["class_id"]])
+            out.append(
+                {
+                    "id": item["item_id"],
+                    "kind": item["kind"],
+                    "kind_name": KIND_NAMES[item["kind"]],
+                    "title": title,
+                    "text": text,
+                    "status": item["status"],
+                    "opened_at": item["opened_at"],
+                    "closed_at": item["closed_at"],
+                    "read": read_key(item["item_id"]) in read,
+                    "trainee": {
+                        "cadre_id": doc.get("cadre_id"),
+                        "name": doc.get("name"),
+                        "unit": doc.get("unit"),
+                    },
+                    "class_id": doc["class_id"],
+                    "class_title": classes[doc["class_id"]].get("title") or "",
+                    "month": item.get("month"),
+                    "reminders": [
+                        {"channel": s["channel"], "to": s["to"], "sent_at": s["sent_at"]}
+                        for s in sent
+                        if s["item_id"] == item["item_id"]
+                    ],
+                }
+            )
+        # Open work first, the newest first within each.
+        out.sort(key=lambda n: n["opened_at"], reverse=True)
+        out.sort(key=lambda n: n["status"] != "open")
+        unread = sum(1 for n in out if n["status"] == "open" and not n["read"])
+        start = (page - 1) * size
+        return {
+            "items": out[start : start + size],
+            "total": len(out),
+            "unread": unread,
+            "page": page,
+            "size": size,
+        }
+
+    async def mark_read(self, who: Principal, ctx: Context, item_id: str) -> dict:
+        keys = keys_of(who.role, who.jurisdiction, who.unit, who.user_id)
+        if await self.reads.item_for(keys, item_id) is None:
+            raise NotFound(
+                f"您的通知中没有“{item_id}”这一条（可能尚未送达，或不属于您）。",
+                code="notification_not_found",
+            )
+        await self.commands.execute(
+            INBOX,
+            inbox_stream(who.user_id),
+            MarkRead(user_id=who.user_id, item_id=item_id, at=await self.clock.now()),
+            ctx,
+        )
+        return {"id": item_id, "read": True}
+
+    # -- the sender ---------------------------------------------------------------------
+    async def send_due(self) -> Sweep:
+        """One sweep: every open item that goes out by mail, to each holder of its audience,
+        through each channel they have an address for, unless already sent (their inbox
+        stream decides; the `people` document is only a cheap first filter)."""
+        now = await self.clock.now()
+        sent = failed = 0
+        holders: dict[str, list[dict]] = {}
+        classes: dict[str, dict] = {}
+        for doc in await self.reads.open_work():
+            for item in doc["items"].values():
+                if item["status"] != "open" or item["kind"] not in MAILED_KINDS or expired(item, now.date()):
+                    continue
+                if item["audience"] not in holders:
+                    holders[item["audience"]] = await self._reachable(item["audience"])
+                if doc["class_id"] not in classes:
+                    classes[doc["class_id"]] = await self.reads.class_facts(doc["class_id"])
+                for person in holders[item["audience"]]:
+                    for channel in self.channels:
+                        outcome = await self._remind(
+                            person, channel, item, doc, classes[doc["class_id"]], now
+                        )
+                        sent += outcome == "sent"
+                        failed += outcome == "failed"
+        await self.reads.record_sweep(now, sent, failed)
+        return Sweep(sent, failed)
+
+    async def _reachable(self, audience: str) -> list[dict]:
+        """The holders of an audience, less those whose login account is disabled."""
+        return [
+            p
+            for p in await self.reads.holders(audience)
+            if not (p.get("username") and await self.reads.disabled(p["username"]))
+        ]
+
+    async def _remind(
+        self, person: dict, channel: Channel, item: dict, doc: dict, facts: dict, now
+    ) -> str | None:
+        to = channel.address(person)
+        key = channel_key(item["item_id"], channel.name)
+        if not to or read_key(key) in person.get("sent", {}):
+            return None
+        stream = inbox_stream(person["user_id"])
+        if not should_send(
+            (await self.commands.load(INBOX, stream)).state, item["item_id"], channel.name, now
+        ):
+            return None
+        message = compose(item, doc, facts, self.settings.workbench_url)
+        ctx = Context(actor=SENDER, jurisdiction=person["jurisdiction"], correlation_id=new_id())
+        try:
+            await channel.send(to, message, message_id(person["user_id"], item["item_id"], channel.name))
+        except Exception as exc:  # noqa: BLE001 - any failure of the far side is recorded and retried
+            log.warning("reminder.failed", item=item["item_id"], channel=channel.name, error=str(exc))
+            await self.commands.execute(
+                INBOX,
+                stream,
+                RecordFailed(
+                    user_id=person["user_id"],
+                    item_id=item["item_id"],
+                    channel=channel.name,
+                    to=to,
+                    error=f"{type(exc).__name__}: {exc}",
+                    at=now,
+                    max_attempts=self.settings.max_attempts,
+                    backoff=timedelta(seconds=self.settings.backoff_seconds),
+                ),
+                ctx,
+            )
+            return "failed"
+        await self.commands.execute(
+            INBOX,
+            stream,
+            RecordSent(
+                user_id=person["user_id"],
+                item_id=item["item_id"],
+                channel=channel.name,
+                to=to,
+                subject=message.subject,
+                at=now,
+            ),
+            ctx,
+        )
+        log.info("reminder.sent", item=item["item_id"], channel=channel.name, to=to)
+        return "sent"
+
+    async def status(self) -> dict:
+        return {**await self.reads.sender(), "channels": [c.name for c in self.channels]}
