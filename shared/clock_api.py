@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from shared import clock
 from shared.api import principal, runtime
 from shared.auth import Principal
 from shared.errors import Forbidden

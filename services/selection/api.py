@@ -22,6 +22,7 @@ from shared.contracts.selection import StudyGroup
 from shared.errors import DomainError
 from shared.ids import new_id
 from shared.inputs import Input
+from services.selection import api_registry
 from services.selection import listing as lst
 from services.selection.domain import STATUS_ZH, OpenClass
 from services.selection.export import xlsx_response
