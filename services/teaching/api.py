@@ -239,6 +239,16 @@ def routes() -> APIRouter:
         return Response(text, media_type="text/calendar; charset=utf-8",
                         headers={"Content-Disposition": xlsx.disposition(f"{tt.get('title', class_id)}课表.ics")})
 
+    # -- the trainee's own pages (学员本人) ----------------------------------------------------------
+    @r.get("/me/classes", tags=["学员本人"], summary="我的班次（本人为在册学员的班次）")
+    async def my_classes(who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        return await reports.my_classes(rt, who)
+
+    @r.get("/me/classes/{class_id}/sessions", tags=["学员本人"],
+           summary="我的课表：每个课次及本人的考勤、请假与答复、评价")
+    async def my_sessions(class_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        return await reports.my_sessions(rt, who, class_id)
+
     # -- attendance ---------------------------------------------------------------------------------
     S = "/classes/{class_id}/sessions/{session_id}"
 
