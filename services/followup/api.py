@@ -175,6 +175,12 @@ def routes() -> APIRouter:
         cmd = EndorseOutcome(kind=body.kind, by=body.by, on=body.on, note=body.note, today=await today(rt))
         return _accepted(await handlers.endorse_outcome(rt.commands, ctx, who, outcome_id, cmd))
 
+    # -- the trainee's own file (学员本人) --------------------------------------------------------------
+    @r.get("/me/followup", summary="我的跟踪档案（学员本人：节点、评价、导师）")
+    async def my_file(who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("trainee")
+        return await queries.trainee_file(rt, who, who.user_id)
+
     @r.get("/trainees/{cadre_id}/followup", summary="学员跟踪档案（节点、评价、导师、上讲台、成效）")
     async def trainee_file(cadre_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         return await queries.trainee_file(rt, who, cadre_id)
