@@ -19,6 +19,12 @@ export const MENUS = {
     { path: '/catalogue', label: '课程与师资' },
     { path: '/school/classes', label: '班次教学' },
   ],
+  trainee: [
+    { path: '/', label: '我的待办' },
+    { path: '/me/classes', label: '我的班次' },
+    { path: '/me/hours', label: '我的学时' },
+    { path: '/me/followup', label: '训后跟踪' },
+  ],
 }
 
 export const menuOf = (role) => MENUS[role] || [{ path: '/', label: '我的待办' }]

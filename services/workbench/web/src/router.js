@@ -20,6 +20,10 @@ const routes = [
     meta: { title: '点名考勤' } },
   { path: '/school/classes/:id/graduation', component: () => import('./pages/Graduation.vue'),
     meta: { title: '结业评定' } },
+  { path: '/me/classes', component: () => import('./pages/MyClasses.vue'), meta: { title: '我的班次' } },
+  { path: '/me/classes/:id', component: () => import('./pages/MyTimetable.vue'), meta: { title: '我的课表' } },
+  { path: '/me/hours', component: () => import('./pages/MyHours.vue'), meta: { title: '我的学时' } },
+  { path: '/me/followup', component: () => import('./pages/MyFollowup.vue'), meta: { title: '训后跟踪' } },
   { path: '/:rest(.*)', component: () => import('./pages/NotFound.vue'), meta: { title: '页面不存在' } },
 ]
 

@@ -1,0 +1,245 @@
+"""The workbench's pages for the people of training and after (issue 18): trainees,
+recorders, evaluators and mentors, in Debian's Chromium, logged in through the real
+Keycloak page, against the real selection, teaching, records and follow-up services on
+real Kafka and the store. What other services would have sent (a class opened and its
+trainees confirmed, an earlier class graduated) is put on their real topics.
+
+Screenshots go to tests/artifacts/workbench/ (git-ignored); the clearest are copied to
+docs/workbench/.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import date, timedelta
+
+import httpx
+import pytest
+
+from tests.integration.test_workbench_browser import CHROMIUM_ARGS, PASSWORD, WorkbenchProcess, log_in, shots
+
+pytestmark = pytest.mark.integration
+UNIT = "县财政局"
+SUN = ("孙丽", "1990-07-15", "女")
+
+
+def id_number(birth: str, serial: int, male: bool, county: str) -> str:
+    """A valid 18-digit 身份证号 (GB 11643 check digit)."""
+    seq = serial * 2 + (1 if male else 0)
+    body = f"{county}{birth.replace('-', '')}{seq:03d}"
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights)) % 11]
+
+
+class World:
+    def __init__(self, wb, county, servers, urls, people, ids):
+        self.wb, self.county, self.servers, self.urls, self.people, self.ids = wb, county, servers, urls, people, ids
+
+    def user(self, key: str) -> str:
+        return f"wr-{key}-{self.county}"
+
+
+@pytest.fixture(scope="module")
+def world(identity, servers, tmp_path_factory):
+    """Selection, teaching, records and follow-up (with its scheduler) of one county
+    verifying Keycloak's tokens; the workbench in front of them; one account per role."""
+    from tests.support import ServiceProcess, random_county, settings
+
+    county = random_county()
+    folder = tmp_path_factory.mktemp("workbench-roles")
+    saved = os.environ.get("GANXUN_OIDC_ISSUER")
+    os.environ["GANXUN_OIDC_ISSUER"] = identity.issuer
+    procs = {}
+    try:
+        for name in ("selection", "teaching", "records", "followup"):
+            components = "api,relay,projectors" + (",scheduler" if name == "followup" else "")
+            procs[name] = ServiceProcess(settings(name, servers, [county]), components=components,
+                                         log=folder / f"{name}.log").start()
+    finally:
+        os.environ.pop("GANXUN_OIDC_ISSUER") if saved is None else os.environ.__setitem__("GANXUN_OIDC_ISSUER", saved)
+    people = {"org": ("org_department", "李娜", None), "school": ("party_school", "赵磊", None)}
+    for key, (role, name, unit) in people.items():
+        identity.create_user(f"wr-{key}-{county}", role, county, unit=unit, name=name)
+    org = identity.auth(f"wr-org-{county}", PASSWORD)
+    deadline = time.monotonic() + 150
+    # each service has fetched Keycloak's keys once it accepts a token (a failed fetch on a busy
+    # machine is retried at most once a minute: wait for it rather than fail on it)
+    probes = {"selection": "/classes", "teaching": f"/catalogue/{county}", "records": "/schemes/huzhou",
+              "followup": "/questions"}
+    for name, path in probes.items():
+        while httpx.get(procs[name].url + path, headers=org, timeout=30).status_code == 401:
+            assert time.monotonic() < deadline, f"{name} never accepted Keycloak's token"
+            time.sleep(2)
+    name, birth, gender = SUN
+    r = httpx.post(procs["selection"].url + "/cadres", headers=org, timeout=30,
+                   json={"name": name, "id_number": id_number(birth, 101, gender == "男", county), "unit": UNIT,
+                         "rank": "副科"})
+    assert r.status_code == 201, r.text
+    ids = {"sun": r.json()["cadre_id"]}
+    identity.create_user(f"wr-trainee-{county}", "trainee", county, person_id=ids["sun"], name=name)
+    wb = WorkbenchProcess(identity.issuer, {k: p.url for k, p in procs.items()}, folder / "workbench.log").start()
+    yield World(wb, county, servers, {k: p.url for k, p in procs.items()}, people, ids)
+    wb.stop()
+    for p in procs.values():
+        p.stop()
+
+
+async def _until_ok(call, what: str, timeout: float = 90):
+    """A read or command as soon as the service has what it needs (its projections lag a little)."""
+    from tests.support import eventually
+
+    async def ok():
+        r = await call()
+        return r if r.status_code < 300 else None
+    try:
+        return await eventually(ok, timeout=timeout, interval=0.5)
+    except AssertionError:
+        r = await call()
+        raise AssertionError(f"{what}: {r.status_code} {r.text}") from None
+
+
+async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_and_self_evaluation(world, identity):
+    from playwright.async_api import async_playwright, expect
+
+    from shared.clock import local_today
+    from shared.contracts import selection as sel
+    from shared.contracts import teaching as tea
+    from tests.support import eventually, publish
+
+    expect.set_options(timeout=30_000)
+    county, wb, out = world.county, world.wb, shots()
+    me = world.ids["sun"]
+    today = local_today()
+    klass, old = f"tr-{county}", f"old-{county}"
+    # selection's part: this week's class with 孙丽 and 钱军 confirmed; last year's, graduated 40 days ago
+    for class_id, title, starts, ends in ((klass, "武城县年轻干部培训班", today, today + timedelta(days=2)),
+                                          (old, "武城县科级干部进修班", today - timedelta(days=45),
+                                           today - timedelta(days=40))):
+        people = [(me, "孙丽"), (f"qian-{county}", "钱军")]
+        await publish(world.servers.kafka, "selection", county, f"class-{class_id}", [
+            sel.ClassOpened(class_id=class_id, title=title, capacity=30, starts_on=starts, ends_on=ends,
+                            organiser="县委党校"),
+            *[sel.TraineeNominated(class_id=class_id, cadre_id=c, name=n, unit=UNIT) for c, n in people],
+            *[sel.NominationConfirmed(class_id=class_id, cadre_id=c, name=n, unit=UNIT) for c, n in people]])
+    await publish(world.servers.kafka, "teaching", county, f"teaching-class-{old}", [
+        tea.TraineeGraduated(class_id=old, cadre_id=me, name="孙丽", unit=UNIT, graduated_on=today - timedelta(days=40),
+                             hours=32, attendance_rate=1.0, class_title="武城县科级干部进修班")], actor_name="赵磊")
+
+    # the party school schedules two sessions today through its API and checks 孙丽 in to the first
+    school = identity.auth(world.user("school"), PASSWORD)
+    t = world.urls["teaching"]
+    async with httpx.AsyncClient(base_url=t, headers=school, timeout=30) as api:
+        for path, body in (("/courses", {"course_id": "c1", "title": "习近平新时代中国特色社会主义思想概论",
+                                         "kind": "理论课", "hours": 2.5}),
+                           ("/faculty", {"teacher_id": "t1", "name": "刘教授", "kind": "党校教师"}),
+                           ("/sites", {"site_id": "r1", "name": "党校一号教室", "capacity": 60})):
+            assert (await api.post(path, json=body)).status_code == 201
+        for sid, start, end in (("s1", "08:00", "10:00"), ("s2", "22:00", "23:30")):
+            await _until_ok(lambda sid=sid, start=start, end=end: api.post(
+                f"/classes/{klass}/sessions", json={"session_id": sid, "course_id": "c1", "teacher_id": "t1",
+                                                    "site_id": "r1", "on": today.isoformat(), "starts_at": start,
+                                                    "ends_at": end}), "schedule")
+        await _until_ok(lambda: api.post(f"/classes/{klass}/sessions/s1/check-ins",
+                                         json={"entries": [{"cadre_id": me}]}), "check-in")
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            sun = await log_in(browser, wb, world.user("trainee"))
+            shown = [t.strip() for t in await sun.locator(".el-menu-item").all_inner_texts()]
+            assert shown == ["我的待办", "我的班次", "我的学时", "训后跟踪"]
+            await sun.click("text=我的班次")
+            classes = sun.locator("[data-test=my-classes] .el-table__body")
+            await expect(classes).to_contain_text("武城县年轻干部培训班")
+            await expect(classes).to_contain_text("武城县科级干部进修班")
+            await sun.screenshot(path=str(out / "trainee-classes.png"))
+            await sun.click("text=武城县年轻干部培训班")
+            rows = sun.locator("[data-test=my-sessions] .el-table__body .el-table__row")
+            await expect(rows).to_have_count(2)
+            await expect(rows.nth(0)).to_contain_text("出勤")
+
+            # the calendar file of the timetable
+            ics = await sun.request.get(wb.url + await sun.get_attribute("[data-test=ics]", "href"))
+            assert ics.status == 200 and "text/calendar" in ics.headers["content-type"]
+            assert "习近平新时代中国特色社会主义思想概论" in await ics.text()
+
+            # rating the session attended: no stars is refused beside it, four stars are kept
+            await rows.nth(0).locator("[data-test=send-rating]").click()
+            await expect(rows.nth(0).locator("[data-test=rate-refusal]")).to_contain_text("评分")
+            await rows.nth(0).locator(".el-rate__item").nth(3).click()
+            await rows.nth(0).locator("input[placeholder^=意见建议]").fill("案例贴近基层，很实用")
+            await rows.nth(0).locator("[data-test=send-rating]").click()
+            await expect(sun.locator("[data-test=rated-s1]")).to_be_visible()
+
+            # a leave request for the evening session: an empty reason is refused beside it
+            await rows.nth(1).locator("[data-test=ask-leave]").click()
+            await rows.nth(1).locator("[data-test=send-leave]").click()
+            await expect(rows.nth(1).locator("[data-test=leave-refusal]")).to_contain_text("事由")
+            await rows.nth(1).locator("input[placeholder=请假事由]").fill("县里防汛值班")
+            await rows.nth(1).locator("[data-test=send-leave]").click()
+            await expect(sun.locator("[data-test=leave-s2]")).to_contain_text("待审批")
+            await sun.screenshot(path=str(out / "trainee-timetable.png"), full_page=True)
+
+            # the teacher decides it in the roll call's leave inbox
+            teacher = await log_in(browser, wb, world.user("school"))
+            await teacher.goto(f"{wb.url}/school/classes/{klass}/sessions/s2")
+            inbox = teacher.locator("[data-test=leave-inbox]")
+            await expect(inbox).to_contain_text("县里防汛值班")
+            await inbox.locator("text=批准").first.click()
+            await expect(inbox).to_have_count(0)
+
+            # the trainee sees the answer
+            await sun.reload()
+            await expect(sun.locator("[data-test=leave-s2]")).to_contain_text("已批准")
+            await expect(sun.locator("[data-test=leave-s2]")).to_contain_text("赵磊")
+            await sun.screenshot(path=str(out / "trainee-leave-answered.png"), full_page=True)
+            body = await sun.inner_text("main")
+            assert klass not in body and me not in body          # names, never ids
+
+            # my hours: this year's attended session, against the policy; the cycle has last year's class
+            # (selection folds teaching's events a moment later: wait for them, then open the page)
+            mine = identity.auth(world.user("trainee"), PASSWORD)
+            async with httpx.AsyncClient(headers=mine, timeout=30) as api:
+                async def credited():
+                    r = await api.get(world.urls["selection"] + "/me/training-record")
+                    return r.status_code == 200 and r.json()["hours_this_year"] > 0 and r.json()["trainings"]
+                await eventually(credited, timeout=90)
+
+                async def due():
+                    r = await api.get(world.urls["followup"] + "/me/followup")
+                    return r.status_code == 200 and r.json()["classes"][0]["milestones"]["1"]["status"] == "due"
+                await eventually(due, timeout=90)
+            await sun.click("text=我的学时")
+            year = sun.locator("[data-test=hours-this-year]")
+            await expect(year).to_contain_text("要求 110 学时")
+            await expect(year).to_contain_text("2.5")
+            await expect(sun.locator("[data-test=cycle]")).to_contain_text("本周期内已参加轮训")
+            await expect(sun.locator("[data-test=trainings]")).to_contain_text("武城县科级干部进修班")
+            await sun.screenshot(path=str(out / "trainee-hours.png"), full_page=True)
+
+            # follow-up: the month-1 milestone of last year's class is due; my self-evaluation, once
+            await sun.click("text=训后跟踪")
+            form = sun.locator("[data-test=self-form-1]")
+            await form.wait_for()
+            inputs = form.locator(".el-input-number input")
+            assert await inputs.count() == 3
+            await form.locator("[data-test=submit-self]").click()
+            await expect(form.locator("[data-test=self-refusal]")).to_contain_text("打分")
+            for i in range(3):
+                await inputs.nth(i).fill(str(85 + i))
+                await inputs.nth(i).press("Tab")
+            await form.locator("textarea").fill("回单位后牵头梳理了预算绩效评价流程。")
+            await form.locator("[data-test=submit-self]").click()
+            await expect(sun.locator("[data-test=milestones]")).to_contain_text("本人：孙丽")
+            await expect(sun.locator("[data-test=self-form-1]")).to_have_count(0)
+            await sun.screenshot(path=str(out / "trainee-followup.png"), full_page=True)
+            for page in (sun, teacher):
+                assert not page.errors, page.errors
+        except BaseException:
+            for i, context in enumerate(browser.contexts):
+                for j, page in enumerate(context.pages):
+                    await page.screenshot(path=str(out / f"roles-failed-{i}-{j}.png"), full_page=True)
+            raise
+        finally:
+            await browser.close()
