@@ -164,6 +164,28 @@ def routes() -> APIRouter:
         return {"class_id": class_id, "current": list((klass or {}).get("recorders", {}).values()),
                 "history": (klass or {}).get("history", [])}
 
+    # -- the recorder's own pages (纪实人员本人) ----------------------------------------------------
+    @r.get("/me/classes", summary="我记录的班次（本人任过纪实人员的班次，含现任角色）")
+    async def my_classes(who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        who.require_role("recorder")
+        out = []
+        # a scan of one small document per class, filtered here (shared/store.py: FerretDB
+        # indexes only `_id`, and a match inside an array of documents is not one it can use)
+        async for klass in rt.db["records_class"].find({}, {"_applied": 0}):
+            if not any(h["person_id"] == who.user_id for h in klass.get("history", [])):
+                continue
+            roster = await handlers.roster_of(rt, klass["class_id"], who, required=False)
+            row = roster and views.my_recording(public(roster), klass, who.user_id)
+            if row:
+                out.append(row)
+        return sorted(out, key=lambda c: (c["starts_on"] or "", c["class_id"]), reverse=True)
+
+    @r.get("/classes/{class_id}/roster", summary="纪实名册：每名学员最近被记录的日期与记录数，近期未被记录者标出")
+    async def recording_roster(class_id: str, days: int = Query(7, ge=1, le=366, description="多少天未被记录算“近期未记录”"),
+                               who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        roster, klass = await _reader(rt, who, class_id)
+        return views.recording_roster(roster, klass, utcnow().date(), days)
+
     # -- records -------------------------------------------------------------------
     @r.post("/classes/{class_id}/trainees/{cadre_id}/records", status_code=201, response_model=Accepted,
             summary="实名纪实（更正时填写 corrects；原记录永不删除、不修改）")
@@ -308,7 +330,8 @@ def routes() -> APIRouter:
 
     # -- the record form and the portrait ------------------------------------------------
     async def _sheet(rt: Runtime, who: Principal, class_id: str, cadre_id: str) -> dict:
-        roster, klass = await _reader(rt, who, class_id, MANAGERS)
+        # a recorder reads the form of their own class's trainees (_reader checks whose class)
+        roster, klass = await _reader(rt, who, class_id)
         f = await _file(rt, class_id, cadre_id, roster)
         return documents.gather(roster, klass, f)
 

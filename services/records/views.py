@@ -169,3 +169,37 @@ def scores_by_week(file: Doc, scheme: Doc | None) -> list[Doc]:
             weeks[s["week"]][it["item_id"]] = it["points"]
     return [{"week": w, "by_group": group_points(p, scheme), "total": round(sum(p.values()), 2)}
             for w, p in sorted(weeks.items())]
+
+
+# -- the recorder's pages (纪实人员) -----------------------------------------------------------
+def recording_roster(roster: Doc, klass: Doc | None, as_of: date, days: int) -> Doc:
+    """Every trainee of the class with the last day each core role recorded them, the records
+    by category, and whether they have gone unrecorded (by any role) for `days` days."""
+    since = (as_of - timedelta(days=days - 1)).isoformat()
+    coverage = (klass or {}).get("coverage", {})
+    categories = (klass or {}).get("categories", {})
+    rows = []
+    for cid, t in sorted(active_trainees(roster).items(), key=lambda kv: (kv[1].get("group", ""), kv[1]["name"])):
+        last = coverage.get(fk(cid), {})
+        latest = max(last.values(), default=None)
+        cats = categories.get(fk(cid), {})
+        rows.append({"cadre_id": cid, "name": t["name"], "unit": t.get("unit", ""), "group": t.get("group", ""),
+                     "last_recorded": {r: last.get(r) for r in CORE_ROLES}, "latest": latest,
+                     "records": sum(cats.values()), "by_category": {CATEGORIES[c]: n for c, n in cats.items()},
+                     "stale": latest is None or latest < since})
+    return {"class_id": roster.get("class_id"), "title": roster.get("title", ""), "as_of": as_of.isoformat(),
+            "days": days, "since": since, "starts_on": roster.get("starts_on"), "ends_on": roster.get("ends_on"),
+            "trainees": rows, "stale": sum(r["stale"] for r in rows)}
+
+
+def my_recording(roster: Doc, klass: Doc, person_id: str) -> Doc | None:
+    """A class as a recorder's list shows it: their current role (or the last one they held)."""
+    mine = [h for h in klass.get("history", []) if h["person_id"] == person_id]
+    if not mine:
+        return None
+    current = (klass.get("recorders") or {}).get(fk(person_id))
+    held = current or mine[-1]
+    return {"class_id": roster.get("class_id"), "title": roster.get("title", ""), "starts_on": roster.get("starts_on"),
+            "ends_on": roster.get("ends_on"), "role": held["role"], "role_name": RECORDER_ROLES[held["role"]],
+            "current": current is not None, "trainees": len(active_trainees(roster)),
+            "has_scheme": bool(klass.get("scheme"))}
