@@ -243,3 +243,109 @@ async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_an
             raise
         finally:
             await browser.close()
+
+
+async def test_a_recorder_s_week_records_a_correction_the_score_sheet_the_final_comment_and_the_pdf(world, identity):
+    from playwright.async_api import async_playwright, expect
+
+    from shared.clock import local_today
+    from shared.contracts import selection as sel
+    from tests.support import publish
+
+    expect.set_options(timeout=30_000)
+    county, wb, out = world.county, world.wb, shots()
+    today = local_today()
+    klass = f"rec-{county}"
+    people = [(f"r1-{county}", "张伟"), (f"r2-{county}", "王芳"), (f"r3-{county}", "陈静")]
+    await publish(world.servers.kafka, "selection", county, f"class-{klass}", [
+        sel.ClassOpened(class_id=klass, title="武城县中青年干部培训班", capacity=30, starts_on=today - timedelta(days=7),
+                        ends_on=today + timedelta(days=30), organiser="县委党校"),
+        *[sel.TraineeNominated(class_id=klass, cadre_id=c, name=n, unit=UNIT) for c, n in people],
+        *[sel.NominationConfirmed(class_id=klass, cadre_id=c, name=n, unit=UNIT) for c, n in people]])
+    person = f"rec-wang-{county}"
+    identity.create_user(world.user("recorder"), "recorder", county, person_id=person, name="王老师")
+    org = identity.auth(world.user("org"), PASSWORD)
+    async with httpx.AsyncClient(base_url=world.urls["records"], headers=org, timeout=30) as api:
+        await _until_ok(lambda: api.post(f"/classes/{klass}/recorders", json={
+            "person_id": person, "name": "王老师", "role": "head_teacher",
+            "since": (today - timedelta(days=7)).isoformat()}), "assign the head teacher")
+        await _until_ok(lambda: api.post(f"/classes/{klass}/scheme", json={"template": "huzhou"}), "set the scheme")
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            rec = await log_in(browser, wb, world.user("recorder"))
+            assert [t.strip() for t in await rec.locator(".el-menu-item").all_inner_texts()] == ["我的待办", "我记录的班次"]
+            await rec.click("text=我记录的班次")
+            mine = rec.locator("[data-test=recorder-classes] .el-table__body")
+            await expect(mine).to_contain_text("武城县中青年干部培训班")
+            await expect(mine).to_contain_text("班主任")
+            await rec.screenshot(path=str(out / "recorder-classes.png"))
+            await mine.locator("text=武城县中青年干部培训班").click()
+            await expect(rec.locator("[data-test=stale-count]")).to_contain_text("3 名学员近 7 天未被记录")
+            await rec.screenshot(path=str(out / "recorder-roster.png"), full_page=True)
+
+            # a record for 张伟: a date in the future is refused beside the date, then logged
+            await rec.click("[data-test=recording-roster] >> text=张伟")
+            form = rec.locator("[data-test=record-form]")
+            await form.locator("text=思想动态").click()
+            await form.locator("input[placeholder=观察日期]").fill((today + timedelta(days=1)).isoformat())
+            await rec.keyboard.press("Enter")
+            await form.locator("textarea").fill("小组讨论中主动发言，对基层治理有独到见解。")
+            await rec.click("[data-test=save-record]")
+            await expect(form.locator(".el-form-item__error")).to_contain_text("晚于今天")
+            yesterday = (today - timedelta(days=1)).isoformat()
+            await form.locator("input[placeholder=观察日期]").fill(yesterday)
+            await rec.keyboard.press("Enter")
+            await rec.click("[data-test=save-record]")
+            records = rec.locator("[data-test=records]")
+            await expect(records).to_contain_text("对基层治理有独到见解")
+
+            # a correction: a new record linked to the first, which stays, marked corrected
+            await records.locator("[data-test=correct]").first.click()
+            await form.locator("textarea").fill("小组讨论中主动发言，对乡村振兴有独到见解。")
+            await rec.click("[data-test=save-record]")
+            await expect(records.locator("[data-test=record-corrected]")).to_contain_text("对基层治理有独到见解")
+            await expect(records.locator("[data-test=record-current]")).to_contain_text("更正了")
+            await expect(records.locator("[data-test=record-current]")).to_contain_text("对乡村振兴有独到见解")
+
+            # the head teacher's final comment, seen at once in the record form's preview
+            await rec.locator("[data-test=final-comment] textarea").fill("该同志学习刻苦，党性坚强，结业鉴定为优秀。")
+            await rec.click("[data-test=save-comment]")
+            frame = rec.frame_locator("[data-test=preview]")
+            await expect(frame.locator("body")).to_contain_text("结业鉴定为优秀")
+            await expect(frame.locator("body")).to_contain_text("对乡村振兴有独到见解")
+            await rec.screenshot(path=str(out / "recorder-trainee.png"), full_page=True)
+            pdf = await rec.request.get(wb.url + await rec.get_attribute("[data-test=form-pdf]", "href"))
+            assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
+            assert (await pdf.body()).startswith(b"%PDF")
+            body = await rec.inner_text("main")
+            assert klass not in body and people[0][0] not in body         # names, never ids
+
+            # back on the roster: 张伟 has been recorded this week
+            await rec.click("text=返回纪实名册")
+            await expect(rec.locator("[data-test=stale-count]")).to_contain_text("2 名学员近 7 天未被记录")
+
+            # the weekly score sheet: the head teacher's items, two trainees scored in one submit
+            await rec.click("text=周评分表")
+            sheet = rec.locator("[data-test=score-sheet] .el-table__body-wrapper .el-table__row")
+            await expect(sheet).to_have_count(3)
+            for i, pts in ((0, "10"), (1, "8.5")):
+                cell = sheet.nth(i).locator(".el-input-number input").first
+                await cell.fill(pts)
+                await cell.press("Tab")
+            await rec.screenshot(path=str(out / "recorder-score-sheet.png"), full_page=True)
+            await rec.click("[data-test=submit-scores]")
+            await expect(rec.locator("[data-test=scores-saved]")).to_contain_text("已保存 2 人")
+            review = rec.locator("[data-test=week-review]")
+            await expect(review).to_contain_text("本周尚未评分")
+            await expect(review).to_contain_text("王老师")
+            await rec.screenshot(path=str(out / "recorder-week-review.png"), full_page=True)
+            assert not rec.errors, rec.errors
+        except BaseException:
+            for i, context in enumerate(browser.contexts):
+                for j, page in enumerate(context.pages):
+                    await page.screenshot(path=str(out / f"roles-failed-{i}-{j}.png"), full_page=True)
+            raise
+        finally:
+            await browser.close()

@@ -19,6 +19,10 @@ export const MENUS = {
     { path: '/catalogue', label: '课程与师资' },
     { path: '/school/classes', label: '班次教学' },
   ],
+  recorder: [
+    { path: '/', label: '我的待办' },
+    { path: '/rec/classes', label: '我记录的班次' },
+  ],
   trainee: [
     { path: '/', label: '我的待办' },
     { path: '/me/classes', label: '我的班次' },

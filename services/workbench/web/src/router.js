@@ -24,6 +24,11 @@ const routes = [
   { path: '/me/classes/:id', component: () => import('./pages/MyTimetable.vue'), meta: { title: '我的课表' } },
   { path: '/me/hours', component: () => import('./pages/MyHours.vue'), meta: { title: '我的学时' } },
   { path: '/me/followup', component: () => import('./pages/MyFollowup.vue'), meta: { title: '训后跟踪' } },
+  { path: '/rec/classes', component: () => import('./pages/RecorderClasses.vue'), meta: { title: '我记录的班次' } },
+  { path: '/rec/classes/:id', component: () => import('./pages/RecorderRoster.vue'), meta: { title: '纪实名册' } },
+  { path: '/rec/classes/:id/scores', component: () => import('./pages/ScoreSheet.vue'), meta: { title: '周评分表' } },
+  { path: '/rec/classes/:id/trainees/:cid', component: () => import('./pages/RecorderTrainee.vue'),
+    meta: { title: '学员纪实' } },
   { path: '/:rest(.*)', component: () => import('./pages/NotFound.vue'), meta: { title: '页面不存在' } },
 ]
 
