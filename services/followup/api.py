@@ -123,7 +123,7 @@ def routes() -> APIRouter:
                         "导师：学员当前的帮带导师。所需评价到齐即完成该节点。")
     async def evaluate(class_id: str, cadre_id: str, month: int, body: EvaluationIn, ctx: Context = Depends(context),
                        who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
-        who.require_role("trainee", "unit", "mentor")
+        who.require_role("trainee", "unit", "evaluator", "mentor")
         cmd = SubmitEvaluation(month=month, role=body.role, evaluator_id=who.user_id,
                                evaluator_name=body.evaluator_name or who.name, actor_role=who.role,
                                actor_unit=who.unit, scores=body.scores, text=body.text, today=await today(rt))

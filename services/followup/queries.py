@@ -65,8 +65,12 @@ def week_of(day: date) -> tuple[date, date]:
 
 async def worklist(rt: Runtime, who: Principal, day: date) -> dict:
     """This week's work (本周待办): milestones due by the end of the week and not done,
-    and those overdue (within the look-back) and still open, in the reader's jurisdiction."""
-    who.require_role("org_department", "party_school", "admin")
+    and those overdue (within the look-back) and still open, in the reader's jurisdiction;
+    a unit's clerk and its evaluators see only their own unit's people."""
+    who.require_role("org_department", "party_school", "admin", "unit", "evaluator")
+    own_unit = who.unit if who.role in ("unit", "evaluator") else None
+    if who.role in ("unit", "evaluator") and not own_unit:
+        raise Forbidden("登录令牌未标明所属单位，不能查看本单位的跟踪待办。", code="unit_missing")
     start, end = week_of(day)
     days = [(end - timedelta(days=i)).isoformat() for i in range((end - start).days + WORKLIST_LOOKBACK_DAYS + 1)]
     reminders = await store.find_by_ids(rt.db[REMINDERS], days, {"streams": 1})
@@ -75,6 +79,8 @@ async def worklist(rt: Runtime, who: Principal, day: date) -> dict:
     files = await store.find_by_ids(rt.db["files"], sorted(cadres))
     items = []
     for f in files.values():
+        if own_unit and f.get("unit") != own_unit:
+            continue
         for c in f.get("classes", {}).values():
             for m in c["milestones"].values():
                 if m["status"] == "completed" or date.fromisoformat(m["due_on"]) > end:
