@@ -94,6 +94,10 @@ async def worklist(rt: Runtime, who: Principal, day: date) -> dict:
                     "missing_roles": [r for r in m["required_roles"] if r not in have],
                     "mentor": (c.get("mentor") or {}).get("name"),
                 })
+    # class titles for the pages (names, never ids), from the graduates' one document per class
+    titles = await store.find_by_ids(rt.db["graduates"], sorted({i["class_id"] for i in items}), {"class_title": 1})
+    for i in items:
+        i["class_title"] = titles.get(i["class_id"], {}).get("class_title", "")
     items.sort(key=lambda i: (i["status"] != "overdue", i["due_on"], i["unit"], i["name"]))
     return {"jurisdiction": who.jurisdiction, "week_start": start.isoformat(), "week_end": end.isoformat(),
             "due": sum(1 for i in items if i["status"] == "due"),
