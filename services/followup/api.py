@@ -181,6 +181,10 @@ def routes() -> APIRouter:
         who.require_role("trainee")
         return await queries.trainee_file(rt, who, who.user_id)
 
+    @r.get("/me/mentees", summary="我的帮带对象（导师本人：学员、结业班次、三项帮带任务的完成情况）")
+    async def my_mentees(who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
+        return await queries.my_mentees(rt, who)
+
     @r.get("/trainees/{cadre_id}/followup", summary="学员跟踪档案（节点、评价、导师、上讲台、成效）")
     async def trainee_file(cadre_id: str, who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         return await queries.trainee_file(rt, who, cadre_id)

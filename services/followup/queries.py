@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from shared import jurisdiction as jur
 from shared import store
 from shared.auth import Principal
+from shared.contracts.followup import MENTOR_TASKS
 from shared.errors import Forbidden, NotFound
 from shared.projection import public
 from shared.runtime import Runtime
@@ -102,3 +103,25 @@ async def worklist(rt: Runtime, who: Principal, day: date) -> dict:
     return {"jurisdiction": who.jurisdiction, "week_start": start.isoformat(), "week_end": end.isoformat(),
             "due": sum(1 for i in items if i["status"] == "due"),
             "overdue": sum(1 for i in items if i["status"] == "overdue"), "items": items}
+
+
+async def my_mentees(rt: Runtime, who: Principal) -> list[dict]:
+    """The trainees whose current "1+1" mentor the caller is (导师的帮带对象), with the three
+    tasks and what is recorded of each: a scan of the class reports (one document per class,
+    fewer than the per-cadre files), filtered to the reader's jurisdiction."""
+    who.require_role("mentor")
+    out = []
+    async for doc in rt.db["class_effect"].find({}, {"_applied": 0, "outcomes": 0}):
+        if not jur.covers(who.jurisdiction, doc.get("jurisdiction", "")):
+            continue
+        for sec in doc.get("trainees", {}).values():
+            if (sec.get("mentor") or {}).get("mentor_id") != who.user_id:
+                continue
+            out.append({"class_id": sec["class_id"], "cadre_id": sec["cadre_id"], "name": sec.get("name", ""),
+                        "unit": sec.get("unit", ""), "since": sec["mentor"].get("assigned_at", "")[:10],
+                        "tasks": [{"task": t, "task_name": name, **(sec.get("tasks", {}).get(t) or {})}
+                                  for t, name in MENTOR_TASKS.items()]})
+    titles = await store.find_by_ids(rt.db["graduates"], sorted({m["class_id"] for m in out}), {"class_title": 1})
+    for m in out:
+        m["class_title"] = titles.get(m["class_id"], {}).get("class_title", "")
+    return sorted(out, key=lambda m: (m["class_title"], m["name"]))
