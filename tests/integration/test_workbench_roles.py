@@ -349,3 +349,152 @@ async def test_a_recorder_s_week_records_a_correction_the_score_sheet_the_final_
             raise
         finally:
             await browser.close()
+
+
+def _months_before(day: date, months: int, days: int) -> date:
+    from services.followup.domain import add_months
+
+    return add_months(day, -months) - timedelta(days=days)
+
+
+async def test_a_unit_leader_submits_a_month_3_evaluation_once_and_the_clerk_sees_what_is_due(world, identity):
+    from playwright.async_api import async_playwright, expect
+
+    from shared.clock import local_today
+    from shared.contracts import teaching as tea
+    from tests.support import eventually, publish
+
+    expect.set_options(timeout=30_000)
+    county, wb, out = world.county, world.wb, shots()
+    today = local_today()
+    klass, zhou = f"ev-{county}", f"zhou-{county}"
+    graduated = _months_before(today, 3, 5)        # month 3 fell due five days ago
+    await publish(world.servers.kafka, "teaching", county, f"teaching-class-{klass}", [
+        tea.TraineeGraduated(class_id=klass, cadre_id=c, name=n, unit=u, graduated_on=graduated, hours=40,
+                             attendance_rate=1.0, class_title="武城县乡镇党委书记培训班")
+        for c, n, u in ((zhou, "周敏", UNIT), (f"other-{county}", "杨帆", "县教育局"))], actor_name="赵磊")
+    identity.create_user(world.user("leader"), "evaluator", county, unit=UNIT, name="刘局长")
+    identity.create_user(world.user("clerk"), "unit", county, unit=UNIT, name="王会计")
+    org = identity.auth(world.user("org"), PASSWORD)
+    async with httpx.AsyncClient(headers=org, timeout=30) as api:
+        async def due():
+            r = await api.get(world.urls["followup"] + "/worklist")
+            return r.status_code == 200 and any(i["month"] == 3 and i["name"] == "周敏" for i in r.json()["items"])
+        await eventually(due, timeout=90)
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            leader = await log_in(browser, wb, world.user("leader"))
+            assert [t.strip() for t in await leader.locator(".el-menu-item").all_inner_texts()] == ["我的待办", "待我评价"]
+            await leader.click("text=待我评价")
+            rows = leader.locator("[data-test=due-list] .el-table__body")
+            await expect(rows).to_contain_text("周敏")
+            await expect(rows).to_contain_text("武城县乡镇党委书记培训班")
+            assert "杨帆" not in await rows.inner_text()          # another unit's cadre is not listed
+            await leader.screenshot(path=str(out / "evaluator-due.png"), full_page=True)
+
+            await leader.click("[data-test=evaluate-周敏-3]")
+            form = leader.locator("[data-test=evaluation-form]")
+            await expect(form).to_contain_text("谈表现")
+            await expect(form).to_contain_text("学用结合、运用所学情况")
+            await form.locator("text=单位领导评价").click()
+            inputs = form.locator(".el-input-number input")
+            assert await inputs.count() == 3
+            await inputs.nth(0).fill("90")
+            await inputs.nth(0).press("Tab")
+            await leader.click("[data-test=submit-evaluation]")       # two questions unanswered: refused beside it
+            await expect(form.locator("[data-test=evaluation-refusal]")).to_contain_text("打分")
+            for i, v in ((1, "88"), (2, "92")):
+                await inputs.nth(i).fill(v)
+                await inputs.nth(i).press("Tab")
+            await form.locator("textarea").fill("回单位后牵头完成预算绩效改革，工作作风扎实。")
+            await leader.screenshot(path=str(out / "evaluator-form.png"), full_page=True)
+            await leader.click("[data-test=submit-evaluation]")
+            await expect(leader.locator("[data-test=evaluation-done]")).to_contain_text("周敏 第 3 个月的单位领导评价")
+            month3 = rows.locator(".el-table__row", has_text="第 3 个月")
+            await expect(month3).not_to_contain_text("单位领导")     # no longer missing
+            await expect(month3.locator("[data-test=evaluate-周敏-3]")).to_have_count(1)   # a colleague's is still due
+
+            # submitted once: the same role again is refused by the service
+            r = await leader.request.post(
+                f"{wb.url}/api/followup/classes/{klass}/trainees/{zhou}/milestones/3/evaluations",
+                headers={"x-csrf-token": await leader.evaluate("fetch('/api/me').then(r => r.json())"
+                                                                ".then(m => m.csrf_token)")},
+                data={"role": "unit_leader", "scores": {"application": 80, "diligence": 80, "teamwork": 80}})
+            assert r.status == 422 and "不能重复提交" in (await r.json())["message"]
+
+            # the unit's clerk sees which of its people are due, and what each still lacks
+            clerk = await log_in(browser, wb, world.user("clerk"))
+            await clerk.click("text=本单位跟踪待办")
+            listed = clerk.locator("[data-test=due-list] .el-table__body")
+            await expect(listed).to_contain_text("周敏")
+            assert "杨帆" not in await listed.inner_text()
+            await clerk.screenshot(path=str(out / "unit-followup-due.png"), full_page=True)
+            body = await leader.inner_text("main")
+            assert klass not in body and zhou not in body
+            for page in (leader, clerk):
+                assert not page.errors, page.errors
+        except BaseException:
+            for i, context in enumerate(browser.contexts):
+                for j, page in enumerate(context.pages):
+                    await page.screenshot(path=str(out / f"roles-failed-{i}-{j}.png"), full_page=True)
+            raise
+        finally:
+            await browser.close()
+
+
+async def test_a_mentor_records_one_of_the_three_tasks_of_their_mentee(world, identity):
+    from playwright.async_api import async_playwright, expect
+
+    from shared.clock import local_today
+    from shared.contracts import teaching as tea
+    from tests.support import publish
+
+    expect.set_options(timeout=30_000)
+    county, wb, out = world.county, world.wb, shots()
+    klass, wu = f"mt-{county}", f"wu-{county}"
+    await publish(world.servers.kafka, "teaching", county, f"teaching-class-{klass}", [
+        tea.TraineeGraduated(class_id=klass, cadre_id=wu, name="吴霞", unit=UNIT,
+                             graduated_on=local_today() - timedelta(days=20), hours=40, attendance_rate=1.0,
+                             class_title="武城县年轻干部实践锻炼班")], actor_name="赵磊")
+    mentor = f"mentor-liu-{county}"
+    identity.create_user(world.user("mentor"), "mentor", county, person_id=mentor, name="刘副局长")
+    org = identity.auth(world.user("org"), PASSWORD)
+    async with httpx.AsyncClient(base_url=world.urls["followup"], headers=org, timeout=30) as api:
+        await _until_ok(lambda: api.put(f"/classes/{klass}/trainees/{wu}/mentor", json={
+            "mentor_id": mentor, "mentor_name": "刘副局长", "mentor_post": "县财政局副局长"}), "assign the mentor")
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = await log_in(browser, wb, world.user("mentor"))
+            assert [t.strip() for t in await page.locator(".el-menu-item").all_inner_texts()] == [
+                "我的待办", "我的帮带对象"]
+            await page.click("text=我的帮带对象")
+            card = page.locator("[data-test=mentee-吴霞]")
+            await expect(card).to_contain_text("武城县年轻干部实践锻炼班")
+            await expect(card).to_contain_text("参与一件核心事务决策")
+            await card.locator("[data-test=record-core_decision]").click()
+            await card.locator("[data-test=save-task]").click()             # nothing written: refused beside it
+            await expect(card.locator("[data-test=task-refusal]")).to_contain_text("不能为空")
+            task = card.locator("[data-test=task-form-core_decision]")
+            await task.locator("textarea").nth(0).fill("列席局党组会，参与年度预算安排决策（会议纪要第12期）")
+            await task.locator("textarea").nth(1).fill("准备充分，发言有见地，决策参与到位。")
+            await page.screenshot(path=str(out / "mentor-task-form.png"), full_page=True)
+            await card.locator("[data-test=save-task]").click()
+            done = card.locator("[data-test=task-done-core_decision]")
+            await expect(done).to_contain_text("会议纪要第12期")
+            await expect(done).to_contain_text("发言有见地")
+            await expect(card.locator("[data-test=record-urgent_matter]")).to_be_visible()
+            await page.screenshot(path=str(out / "mentor-mentees.png"), full_page=True)
+            body = await page.inner_text("main")
+            assert klass not in body and wu not in body
+            assert not page.errors, page.errors
+        except BaseException:
+            for i, context in enumerate(browser.contexts):
+                for j, p_ in enumerate(context.pages):
+                    await p_.screenshot(path=str(out / f"roles-failed-{i}-{j}.png"), full_page=True)
+            raise
+        finally:
+            await browser.close()

@@ -29,6 +29,8 @@ const routes = [
   { path: '/rec/classes/:id/scores', component: () => import('./pages/ScoreSheet.vue'), meta: { title: '周评分表' } },
   { path: '/rec/classes/:id/trainees/:cid', component: () => import('./pages/RecorderTrainee.vue'),
     meta: { title: '学员纪实' } },
+  { path: '/followup/due', component: () => import('./pages/EvaluationsDue.vue'), meta: { title: '跟踪评价' } },
+  { path: '/mentor/mentees', component: () => import('./pages/MyMentees.vue'), meta: { title: '我的帮带对象' } },
   { path: '/:rest(.*)', component: () => import('./pages/NotFound.vue'), meta: { title: '页面不存在' } },
 ]
 
