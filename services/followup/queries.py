@@ -96,7 +96,8 @@ async def worklist(rt: Runtime, who: Principal, day: date) -> dict:
                     "mentor": (c.get("mentor") or {}).get("name"),
                 })
     # class titles for the pages (names, never ids), from the graduates' one document per class
-    titles = await store.find_by_ids(rt.db["graduates"], sorted({i["class_id"] for i in items}), {"class_title": 1})
+    titles = await store.find_by_ids(rt.db["graduates"], sorted({i["class_id"] for i in items}),
+                                     {"class_title": 1})
     for i in items:
         i["class_title"] = titles.get(i["class_id"], {}).get("class_title", "")
     items.sort(key=lambda i: (i["status"] != "overdue", i["due_on"], i["unit"], i["name"]))
@@ -121,7 +122,8 @@ async def my_mentees(rt: Runtime, who: Principal) -> list[dict]:
                         "unit": sec.get("unit", ""), "since": sec["mentor"].get("assigned_at", "")[:10],
                         "tasks": [{"task": t, "task_name": name, **(sec.get("tasks", {}).get(t) or {})}
                                   for t, name in MENTOR_TASKS.items()]})
-    titles = await store.find_by_ids(rt.db["graduates"], sorted({m["class_id"] for m in out}), {"class_title": 1})
+    titles = await store.find_by_ids(rt.db["graduates"], sorted({m["class_id"] for m in out}),
+                                     {"class_title": 1})
     for m in out:
         m["class_title"] = titles.get(m["class_id"], {}).get("class_title", "")
     return sorted(out, key=lambda m: (m["class_title"], m["name"]))

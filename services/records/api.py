@@ -181,7 +181,8 @@ def routes() -> APIRouter:
         return sorted(out, key=lambda c: (c["starts_on"] or "", c["class_id"]), reverse=True)
 
     @r.get("/classes/{class_id}/roster", summary="纪实名册：每名学员最近被记录的日期与记录数，近期未被记录者标出")
-    async def recording_roster(class_id: str, days: int = Query(7, ge=1, le=366, description="多少天未被记录算“近期未记录”"),
+    async def recording_roster(class_id: str,
+                               days: int = Query(7, ge=1, le=366, description="多少天未被记录算“近期未记录”"),
                                who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
         roster, klass = await _reader(rt, who, class_id)
         return views.recording_roster(roster, klass, utcnow().date(), days)

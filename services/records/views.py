@@ -179,17 +179,19 @@ def recording_roster(roster: Doc, klass: Doc | None, as_of: date, days: int) -> 
     coverage = (klass or {}).get("coverage", {})
     categories = (klass or {}).get("categories", {})
     rows = []
-    for cid, t in sorted(active_trainees(roster).items(), key=lambda kv: (kv[1].get("group", ""), kv[1]["name"])):
+    by_group = sorted(active_trainees(roster).items(), key=lambda kv: (kv[1].get("group", ""), kv[1]["name"]))
+    for cid, t in by_group:
         last = coverage.get(fk(cid), {})
         latest = max(last.values(), default=None)
         cats = categories.get(fk(cid), {})
-        rows.append({"cadre_id": cid, "name": t["name"], "unit": t.get("unit", ""), "group": t.get("group", ""),
-                     "last_recorded": {r: last.get(r) for r in CORE_ROLES}, "latest": latest,
-                     "records": sum(cats.values()), "by_category": {CATEGORIES[c]: n for c, n in cats.items()},
+        rows.append({"cadre_id": cid, "name": t["name"], "unit": t.get("unit", ""),
+                     "group": t.get("group", ""), "last_recorded": {r: last.get(r) for r in CORE_ROLES},
+                     "latest": latest, "records": sum(cats.values()),
+                     "by_category": {CATEGORIES[c]: n for c, n in cats.items()},
                      "stale": latest is None or latest < since})
     return {"class_id": roster.get("class_id"), "title": roster.get("title", ""), "as_of": as_of.isoformat(),
-            "days": days, "since": since, "starts_on": roster.get("starts_on"), "ends_on": roster.get("ends_on"),
-            "trainees": rows, "stale": sum(r["stale"] for r in rows)}
+            "days": days, "since": since, "starts_on": roster.get("starts_on"),
+            "ends_on": roster.get("ends_on"), "trainees": rows, "stale": sum(r["stale"] for r in rows)}
 
 
 def my_recording(roster: Doc, klass: Doc, person_id: str) -> Doc | None:
@@ -199,7 +201,8 @@ def my_recording(roster: Doc, klass: Doc, person_id: str) -> Doc | None:
         return None
     current = (klass.get("recorders") or {}).get(fk(person_id))
     held = current or mine[-1]
-    return {"class_id": roster.get("class_id"), "title": roster.get("title", ""), "starts_on": roster.get("starts_on"),
-            "ends_on": roster.get("ends_on"), "role": held["role"], "role_name": RECORDER_ROLES[held["role"]],
+    return {"class_id": roster.get("class_id"), "title": roster.get("title", ""),
+            "starts_on": roster.get("starts_on"), "ends_on": roster.get("ends_on"), "role": held["role"],
+            "role_name": RECORDER_ROLES[held["role"]],
             "current": current is not None, "trainees": len(active_trainees(roster)),
             "has_scheme": bool(klass.get("scheme"))}

@@ -278,7 +278,8 @@ def training_record(cadre: dict[str, Any], history: dict[str, Any], day: date, r
     last = history.get("last_trained_on")
     cycle_start = sc.years_before(day, rule.cycle_years).isoformat()
     return {"name": cadre["name"], "unit": cadre["unit"], "rank": cadre["rank"], "year": day.year,
-            "hours_this_year": hours.get(str(day.year), 0.0), "required_this_year": rule.required(cadre["rank"]),
+            "hours_this_year": hours.get(str(day.year), 0.0),
+            "required_this_year": rule.required(cadre["rank"]),
             "class_hours": history.get("class_hours", {}).get(str(day.year), 0.0),
             "online_hours": history.get("online_hours", {}).get(str(day.year), 0.0),
             "cycle_years": rule.cycle_years, "cycle_start": cycle_start,

@@ -190,8 +190,9 @@ async def my_classes(rt: Runtime, who: Principal) -> list[dict]:
             continue
         me = next((t for t in _confirmed(doc) if t["cadre_id"] == who.user_id), None)
         if me:
-            out.append({"class_id": doc["_id"], "title": doc.get("title", ""), "starts_on": doc.get("starts_on"),
-                        "ends_on": doc.get("ends_on"), "unit": me["unit"], "size": doc.get("confirmed", 0)})
+            out.append({"class_id": doc["_id"], "title": doc.get("title", ""),
+                        "starts_on": doc.get("starts_on"), "ends_on": doc.get("ends_on"), "unit": me["unit"],
+                        "size": doc.get("confirmed", 0)})
     return sorted(out, key=lambda c: (c["starts_on"] or "", c["class_id"]), reverse=True)
 
 

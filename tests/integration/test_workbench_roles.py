@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import httpx
@@ -32,9 +33,13 @@ def id_number(birth: str, serial: int, male: bool, county: str) -> str:
     return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights)) % 11]
 
 
+@dataclass
 class World:
-    def __init__(self, wb, county, servers, urls, people, ids):
-        self.wb, self.county, self.servers, self.urls, self.people, self.ids = wb, county, servers, urls, people, ids
+    wb: WorkbenchProcess
+    county: str
+    servers: object
+    urls: dict[str, str]
+    ids: dict[str, str]
 
     def user(self, key: str) -> str:
         return f"wr-{key}-{self.county}"
@@ -57,7 +62,10 @@ def world(identity, servers, tmp_path_factory):
             procs[name] = ServiceProcess(settings(name, servers, [county]), components=components,
                                          log=folder / f"{name}.log").start()
     finally:
-        os.environ.pop("GANXUN_OIDC_ISSUER") if saved is None else os.environ.__setitem__("GANXUN_OIDC_ISSUER", saved)
+        if saved is None:
+            os.environ.pop("GANXUN_OIDC_ISSUER")
+        else:
+            os.environ["GANXUN_OIDC_ISSUER"] = saved
     people = {"org": ("org_department", "李娜", None), "school": ("party_school", "赵磊", None)}
     for key, (role, name, unit) in people.items():
         identity.create_user(f"wr-{key}-{county}", role, county, unit=unit, name=name)
@@ -73,13 +81,14 @@ def world(identity, servers, tmp_path_factory):
             time.sleep(2)
     name, birth, gender = SUN
     r = httpx.post(procs["selection"].url + "/cadres", headers=org, timeout=30,
-                   json={"name": name, "id_number": id_number(birth, 101, gender == "男", county), "unit": UNIT,
-                         "rank": "副科"})
+                   json={"name": name, "id_number": id_number(birth, 101, gender == "男", county),
+                         "unit": UNIT, "rank": "副科"})
     assert r.status_code == 201, r.text
     ids = {"sun": r.json()["cadre_id"]}
     identity.create_user(f"wr-trainee-{county}", "trainee", county, person_id=ids["sun"], name=name)
-    wb = WorkbenchProcess(identity.issuer, {k: p.url for k, p in procs.items()}, folder / "workbench.log").start()
-    yield World(wb, county, servers, {k: p.url for k, p in procs.items()}, people, ids)
+    wb = WorkbenchProcess(identity.issuer, {k: p.url for k, p in procs.items()},
+                          folder / "workbench.log").start()
+    yield World(wb, county, servers, {k: p.url for k, p in procs.items()}, ids)
     wb.stop()
     for p in procs.values():
         p.stop()
@@ -99,7 +108,8 @@ async def _until_ok(call, what: str, timeout: float = 90):
         raise AssertionError(f"{what}: {r.status_code} {r.text}") from None
 
 
-async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_and_self_evaluation(world, identity):
+async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_and_self_evaluation(world,
+                                                                                                  identity):
     from playwright.async_api import async_playwright, expect
 
     from shared.clock import local_today
@@ -123,8 +133,8 @@ async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_an
             *[sel.TraineeNominated(class_id=class_id, cadre_id=c, name=n, unit=UNIT) for c, n in people],
             *[sel.NominationConfirmed(class_id=class_id, cadre_id=c, name=n, unit=UNIT) for c, n in people]])
     await publish(world.servers.kafka, "teaching", county, f"teaching-class-{old}", [
-        tea.TraineeGraduated(class_id=old, cadre_id=me, name="孙丽", unit=UNIT, graduated_on=today - timedelta(days=40),
-                             hours=32, attendance_rate=1.0, class_title="武城县科级干部进修班")], actor_name="赵磊")
+        tea.TraineeGraduated(class_id=old, cadre_id=me, name="孙丽", unit=UNIT,
+                             graduated_on=today - timedelta(days=40), hours=32, attendance_rate=1.0, class_title="武城县科级干部进修班")], actor_name="赵磊")
 
     # the party school schedules two sessions today through its API and checks 孙丽 in to the first
     school = identity.auth(world.user("school"), PASSWORD)
@@ -137,9 +147,9 @@ async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_an
             assert (await api.post(path, json=body)).status_code == 201
         for sid, start, end in (("s1", "08:00", "10:00"), ("s2", "22:00", "23:30")):
             await _until_ok(lambda sid=sid, start=start, end=end: api.post(
-                f"/classes/{klass}/sessions", json={"session_id": sid, "course_id": "c1", "teacher_id": "t1",
-                                                    "site_id": "r1", "on": today.isoformat(), "starts_at": start,
-                                                    "ends_at": end}), "schedule")
+                f"/classes/{klass}/sessions", json={
+                    "session_id": sid, "course_id": "c1", "teacher_id": "t1", "site_id": "r1",
+                    "on": today.isoformat(), "starts_at": start, "ends_at": end}), "schedule")
         await _until_ok(lambda: api.post(f"/classes/{klass}/sessions/s1/check-ins",
                                          json={"entries": [{"cadre_id": me}]}), "check-in")
 
@@ -208,7 +218,8 @@ async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_an
 
                 async def due():
                     r = await api.get(world.urls["followup"] + "/me/followup")
-                    return r.status_code == 200 and r.json()["classes"][0]["milestones"]["1"]["status"] == "due"
+                    return r.status_code == 200 and \
+                        r.json()["classes"][0]["milestones"]["1"]["status"] == "due"
                 await eventually(due, timeout=90)
             await sun.click("text=我的学时")
             year = sun.locator("[data-test=hours-this-year]")
@@ -245,7 +256,8 @@ async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_an
             await browser.close()
 
 
-async def test_a_recorder_s_week_records_a_correction_the_score_sheet_the_final_comment_and_the_pdf(world, identity):
+async def test_a_recorder_s_week_records_a_correction_the_score_sheet_the_final_comment_and_the_pdf(world,
+                                                                                                    identity):
     from playwright.async_api import async_playwright, expect
 
     from shared.clock import local_today
@@ -269,13 +281,15 @@ async def test_a_recorder_s_week_records_a_correction_the_score_sheet_the_final_
         await _until_ok(lambda: api.post(f"/classes/{klass}/recorders", json={
             "person_id": person, "name": "王老师", "role": "head_teacher",
             "since": (today - timedelta(days=7)).isoformat()}), "assign the head teacher")
-        await _until_ok(lambda: api.post(f"/classes/{klass}/scheme", json={"template": "huzhou"}), "set the scheme")
+        await _until_ok(lambda: api.post(f"/classes/{klass}/scheme", json={"template": "huzhou"}),
+                        "set the scheme")
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
             rec = await log_in(browser, wb, world.user("recorder"))
-            assert [t.strip() for t in await rec.locator(".el-menu-item").all_inner_texts()] == ["我的待办", "我记录的班次"]
+            menu = [t.strip() for t in await rec.locator(".el-menu-item").all_inner_texts()]
+            assert menu == ["我的待办", "我记录的班次"]
             await rec.click("text=我记录的班次")
             mine = rec.locator("[data-test=recorder-classes] .el-table__body")
             await expect(mine).to_contain_text("武城县中青年干部培训班")
@@ -357,7 +371,8 @@ def _months_before(day: date, months: int, days: int) -> date:
     return add_months(day, -months) - timedelta(days=days)
 
 
-async def test_a_unit_leader_submits_a_month_3_evaluation_once_and_the_clerk_sees_what_is_due(world, identity):
+async def test_a_unit_leader_submits_a_month_3_evaluation_once_and_the_clerk_sees_what_is_due(world,
+                                                                                               identity):
     from playwright.async_api import async_playwright, expect
 
     from shared.clock import local_today
@@ -379,14 +394,16 @@ async def test_a_unit_leader_submits_a_month_3_evaluation_once_and_the_clerk_see
     async with httpx.AsyncClient(headers=org, timeout=30) as api:
         async def due():
             r = await api.get(world.urls["followup"] + "/worklist")
-            return r.status_code == 200 and any(i["month"] == 3 and i["name"] == "周敏" for i in r.json()["items"])
+            items = r.json()["items"] if r.status_code == 200 else []
+            return any(i["month"] == 3 and i["name"] == "周敏" for i in items)
         await eventually(due, timeout=90)
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
             leader = await log_in(browser, wb, world.user("leader"))
-            assert [t.strip() for t in await leader.locator(".el-menu-item").all_inner_texts()] == ["我的待办", "待我评价"]
+            menu = [t.strip() for t in await leader.locator(".el-menu-item").all_inner_texts()]
+            assert menu == ["我的待办", "待我评价"]
             await leader.click("text=待我评价")
             rows = leader.locator("[data-test=due-list] .el-table__body")
             await expect(rows).to_contain_text("周敏")
@@ -403,7 +420,8 @@ async def test_a_unit_leader_submits_a_month_3_evaluation_once_and_the_clerk_see
             assert await inputs.count() == 3
             await inputs.nth(0).fill("90")
             await inputs.nth(0).press("Tab")
-            await leader.click("[data-test=submit-evaluation]")       # two questions unanswered: refused beside it
+            # two questions unanswered: refused beside the button
+            await leader.click("[data-test=submit-evaluation]")
             await expect(form.locator("[data-test=evaluation-refusal]")).to_contain_text("打分")
             for i, v in ((1, "88"), (2, "92")):
                 await inputs.nth(i).fill(v)
@@ -414,7 +432,8 @@ async def test_a_unit_leader_submits_a_month_3_evaluation_once_and_the_clerk_see
             await expect(leader.locator("[data-test=evaluation-done]")).to_contain_text("周敏 第 3 个月的单位领导评价")
             month3 = rows.locator(".el-table__row", has_text="第 3 个月")
             await expect(month3).not_to_contain_text("单位领导")     # no longer missing
-            await expect(month3.locator("[data-test=evaluate-周敏-3]")).to_have_count(1)   # a colleague's is still due
+            # a colleague's evaluation is still due
+            await expect(month3.locator("[data-test=evaluate-周敏-3]")).to_have_count(1)
 
             # submitted once: the same role again is refused by the service
             r = await leader.request.post(
@@ -476,7 +495,7 @@ async def test_a_mentor_records_one_of_the_three_tasks_of_their_mentee(world, id
             await expect(card).to_contain_text("武城县年轻干部实践锻炼班")
             await expect(card).to_contain_text("参与一件核心事务决策")
             await card.locator("[data-test=record-core_decision]").click()
-            await card.locator("[data-test=save-task]").click()             # nothing written: refused beside it
+            await card.locator("[data-test=save-task]").click()      # nothing written: refused beside it
             await expect(card.locator("[data-test=task-refusal]")).to_contain_text("不能为空")
             task = card.locator("[data-test=task-form-core_decision]")
             await task.locator("textarea").nth(0).fill("列席局党组会，参与年度预算安排决策（会议纪要第12期）")

@@ -19,7 +19,8 @@ from services.followup import queries
 from services.followup.projections import class_effect, graduates
 
 COUNTY = "371428"
-CTX = Context(actor=Actor(user_id="o", name="李娜", role="org_department"), jurisdiction=COUNTY, correlation_id="c")
+CTX = Context(actor=Actor(user_id="o", name="李娜", role="org_department"), jurisdiction=COUNTY,
+              correlation_id="c")
 
 
 def envs(stream: str, events: list):
@@ -37,10 +38,11 @@ def rt():
         events = [fu.MilestoneScheduled(milestone_id=f"{cadre}-1", class_id="k1", cadre_id=cadre, name=name,
                                         unit="县财政局", month=1, due_on=date(2026, 2, 10),
                                         required_roles=["self", "colleague", "unit_leader"]),
-                  *[fu.MentorAssigned(class_id="k1", cadre_id=cadre, mentor_id=m, mentor_name=n) for m, n in mentors]]
+                  *[fu.MentorAssigned(class_id="k1", cadre_id=cadre, mentor_id=m, mentor_name=n)
+                    for m, n in mentors]]
         if cadre == "a":
-            events.append(fu.MentorTaskCompleted(class_id="k1", cadre_id="a", task="urgent_matter", evidence="处置记录",
-                                                 comment="沉着果断", mentor_id="m1", done_on=date(2026, 3, 2)))
+            events.append(fu.MentorTaskCompleted(class_id="k1", cadre_id="a", task="urgent_matter",
+                                                 evidence="处置记录", comment="沉着果断", mentor_id="m1", done_on=date(2026, 3, 2)))
         db.load(class_effect, envs(f"followup-k1-{cadre}", events))
     return SimpleNamespace(db=db)
 
@@ -55,4 +57,5 @@ def test_a_mentor_lists_their_current_mentees_with_the_three_tasks(rt):
 
 def test_another_role_is_refused(rt):
     with pytest.raises(Forbidden):
-        asyncio.run(queries.my_mentees(rt, Principal(user_id="t", name="x", role="trainee", jurisdiction=COUNTY)))
+        trainee = Principal(user_id="t", name="x", role="trainee", jurisdiction=COUNTY)
+        asyncio.run(queries.my_mentees(rt, trainee))

@@ -12,7 +12,8 @@ ROSTER = {"class_id": "k1", "title": "年轻干部培训班", "starts_on": "2026
 KLASS = {"class_id": "k1",
          "coverage": {"c1": {"head_teacher": "2026-03-20", "class_monitor": "2026-03-10"}},
          "categories": {"c1": {"study": 2, "thinking": 1}},
-         "recorders": {"p1": {"person_id": "p1", "name": "王老师", "role": "head_teacher", "since": "2026-03-02"}},
+         "recorders": {"p1": {"person_id": "p1", "name": "王老师", "role": "head_teacher",
+                              "since": "2026-03-02"}},
          "history": [{"person_id": "p2", "name": "李班长", "role": "class_monitor", "since": "2026-03-02",
                       "until": "2026-03-15"},
                      {"person_id": "p1", "name": "王老师", "role": "head_teacher", "since": "2026-03-02",
@@ -33,7 +34,8 @@ def test_the_roster_lists_every_active_trainee_and_marks_who_went_unrecorded():
 
 def test_a_recorder_sees_their_current_role_or_the_last_one_they_held():
     mine = views.my_recording(ROSTER, KLASS, "p1")
-    assert (mine["title"], mine["role_name"], mine["current"], mine["trainees"]) == ("年轻干部培训班", "班主任", True, 2)
+    shown = (mine["title"], mine["role_name"], mine["current"], mine["trainees"])
+    assert shown == ("年轻干部培训班", "班主任", True, 2)
     former = views.my_recording(ROSTER, KLASS, "p2")
     assert (former["role_name"], former["current"]) == ("班长", False)
     assert views.my_recording(ROSTER, KLASS, "p9") is None

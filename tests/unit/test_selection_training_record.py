@@ -14,7 +14,8 @@ HISTORY = {"hours": {"2022": 40.0, "2025": 30.0, "2026": 12.5}, "class_hours": {
 
 
 def test_this_years_hours_are_held_against_the_rank_s_requirement():
-    r = training_record(CADRE, HISTORY, date(2026, 11, 28), HoursPolicy(default_hours=110, by_rank={"副科": 90}))
+    policy = HoursPolicy(default_hours=110, by_rank={"副科": 90})
+    r = training_record(CADRE, HISTORY, date(2026, 11, 28), policy)
     assert (r["hours_this_year"], r["required_this_year"]) == (12.5, 90.0)
     assert (r["class_hours"], r["online_hours"]) == (10.0, 2.5)
 
