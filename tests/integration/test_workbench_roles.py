@@ -355,6 +355,11 @@ async def test_a_recorder_s_week_records_a_correction_the_score_sheet_the_final_
             await expect(review).to_contain_text("本周尚未评分")
             await expect(review).to_contain_text("王老师")
             await rec.screenshot(path=str(out / "recorder-week-review.png"), full_page=True)
+            # the same sheet again: nothing is changed, each row says why beside it
+            await rec.click("[data-test=submit-scores]")
+            await expect(rec.locator("[data-test=scores-saved]")).to_contain_text("已保存 0 人")
+            await expect(sheet.nth(0).locator("[data-test=row-refused]")).to_contain_text("已评过分")
+            await expect(sheet.nth(1).locator("[data-test=row-refused]")).to_contain_text("已评过分")
             assert not rec.errors, rec.errors
         except BaseException:
             for i, context in enumerate(browser.contexts):
