@@ -42,6 +42,9 @@ CLOCK_LEEWAY = 30
 ROLES = {
     "org_department": "组织部",
     "unit": "调训单位",
+    # A unit's leader or colleague who evaluates its trained cadres at 1/3/6/12 months
+    # (跟踪问效); the token names the unit, as a unit clerk's does.
+    "evaluator": "单位评价人",
     "party_school": "党校",
     "recorder": "纪实记录员",
     "mentor": "导师",

@@ -37,9 +37,9 @@ def demo_accounts(codes=DEMO_JURISDICTIONS) -> list[DemoAccount]:
         for role, title in ROLES.items():
             if role == "analyst" and level == 6:
                 continue  # analysts sit at a province or city
-            if role in ("unit", "trainee") and level == 2:
+            if role in ("unit", "evaluator", "trainee") and level == 2:
                 continue  # units and trainees belong to a city or county
-            unit = ("县" if level == 6 else "市") + "教育局" if role in ("unit", "trainee") else None
+            unit = ("县" if level == 6 else "市") + "教育局" if role in ("unit", "evaluator", "trainee") else None
             person = (
                 f"demo-{role.replace('_', '-')}-{code}" if role in ("trainee", "mentor", "recorder") else None
             )

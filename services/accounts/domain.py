@@ -32,8 +32,8 @@ from shared.errors import DomainError, Forbidden, NotFound
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 # Roles that exist only at a province (or city): the province dashboard's analysts.
 UPPER_LEVEL_ROLES = {"analyst": (2, 4)}
-UNIT_ADMIN_ROLES = ("unit", "trainee", "admin")
-NEEDS_UNIT = ("unit",)
+UNIT_ADMIN_ROLES = ("unit", "evaluator", "trainee", "admin")
+NEEDS_UNIT = ("unit", "evaluator")
 NEEDS_PERSON = ("trainee", "mentor")
 
 

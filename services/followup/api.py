@@ -120,6 +120,18 @@ async def evaluate(class_id: str, cadre_id: str, month: int, body: EvaluationIn,
                                       body.scores, body.text))
 
 
+# -- the trainee's and the mentor's own (学员本人、导师本人) ----------------------------------------
+@router.get("/me/followup", summary="我的跟踪档案（学员本人：节点、评价、导师）")
+async def my_file(who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    who.require_role("trainee")
+    return await h.reads.trainee_file(who, who.user_id)
+
+
+@router.get("/me/mentees", summary="我的帮带对象（导师本人：学员、结业班次、三项帮带任务的完成情况）")
+async def my_mentees(who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    return await h.reads.my_mentees(who)
+
+
 @router.put("/classes/{class_id}/trainees/{cadre_id}/mentor", status_code=201, response_model=Accepted,
             summary="指定或更换“1+1”帮带导师")
 async def assign_mentor(class_id: str, cadre_id: str, body: MentorIn, ctx: Context = Depends(context),

@@ -352,8 +352,9 @@ class FollowUpDecider:
             if c.actor_role != "trainee" or c.evaluator_id != s.cadre_id:
                 raise Forbidden("本人自评须由学员本人登录提交。", code="not_the_trainee")
         elif c.role in ("colleague", "unit_leader"):
-            if c.actor_role != "unit":
-                raise Forbidden(f"{EVALUATOR_ROLES[c.role]}评价须由所在单位账号提交。", code="wrong_role")
+            # the unit's clerk on their behalf, or the unit leader / colleague in person (evaluator)
+            if c.actor_role not in ("unit", "evaluator"):
+                raise Forbidden(f"{EVALUATOR_ROLES[c.role]}评价须由所在单位账号或单位评价人提交。", code="wrong_role")
             if c.actor_unit != s.unit:
                 raise Forbidden(f"只有{s.name}所在单位“{s.unit}”可以提交{EVALUATOR_ROLES[c.role]}评价"
                                 f"（您的单位：{c.actor_unit or '未标明'}）。", code="wrong_unit")

@@ -73,7 +73,7 @@ class Handlers:
                        role: str, evaluator_name: str | None, scores: dict[str, float],
                        text: str) -> list[Envelope]:
         """Self, a colleague, the unit's leader or the mentor evaluates a milestone (once each)."""
-        who.require_role("trainee", "unit", "mentor")
+        who.require_role("trainee", "unit", "evaluator", "mentor")
         cmd = SubmitEvaluation(month=month, role=role, evaluator_id=who.user_id,
                                evaluator_name=evaluator_name or who.name, actor_role=who.role,
                                actor_unit=who.unit, scores=scores, text=text, today=await self.clock.today())

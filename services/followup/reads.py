@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from shared import jurisdiction as jur
 from shared import store
 from shared.auth import Principal
+from shared.contracts.followup import MENTOR_TASKS
 from shared.errors import Forbidden, NotFound
 from shared.projection import public
 from services.followup import report
@@ -81,8 +82,12 @@ class Reads:
 
     async def worklist(self, who: Principal, day: date) -> dict:
         """This week's work (本周待办): milestones due by the end of the week and not done,
-        and those overdue (within the look-back) and still open, in the reader's jurisdiction."""
-        who.require_role("org_department", "party_school", "admin")
+        and those overdue (within the look-back) and still open, in the reader's jurisdiction;
+        a unit's clerk and its evaluators see only their own unit's people."""
+        who.require_role("org_department", "party_school", "admin", "unit", "evaluator")
+        own_unit = who.unit if who.role in ("unit", "evaluator") else None
+        if who.role in ("unit", "evaluator") and not own_unit:
+            raise Forbidden("登录令牌未标明所属单位，不能查看本单位的跟踪待办。", code="unit_missing")
         start, end = week_of(day)
         days = [(end - timedelta(days=i)).isoformat()
                 for i in range((end - start).days + WORKLIST_LOOKBACK_DAYS + 1)]
@@ -90,11 +95,39 @@ class Reads:
         cadres = {e["cadre_id"] for d in reminders.values() for e in d.get("streams", {}).values()
                   if jur.covers(who.jurisdiction, e["jurisdiction"])}
         files = await store.find_by_ids(self.db[FILES], sorted(cadres))
-        items = [item for f in files.values() for item in _open_milestones(f, end)]
+        items = [item for f in files.values() if not own_unit or f.get("unit") == own_unit
+                 for item in _open_milestones(f, end)]
+        # class titles for the pages (names, never ids), from the graduates' one document per class
+        titles = await store.find_by_ids(self.db[GRADUATES], sorted({i["class_id"] for i in items}),
+                                         {"class_title": 1})
+        for i in items:
+            i["class_title"] = titles.get(i["class_id"], {}).get("class_title", "")
         items.sort(key=lambda i: (i["status"] != "overdue", i["due_on"], i["unit"], i["name"]))
         return {"jurisdiction": who.jurisdiction, "week_start": start.isoformat(),
                 "week_end": end.isoformat(), "due": sum(1 for i in items if i["status"] == "due"),
                 "overdue": sum(1 for i in items if i["status"] == "overdue"), "items": items}
+
+    async def my_mentees(self, who: Principal) -> list[dict]:
+        """The trainees whose current "1+1" mentor the caller is (导师的帮带对象), with the three
+        tasks and what is recorded of each: a scan of the class reports (one document per
+        class, fewer than the per-cadre files), filtered to the reader's jurisdiction."""
+        who.require_role("mentor")
+        out = []
+        async for doc in self.db[CLASS_EFFECT].find({}, {"_applied": 0, "outcomes": 0}):
+            if not jur.covers(who.jurisdiction, doc.get("jurisdiction", "")):
+                continue
+            for sec in doc.get("trainees", {}).values():
+                if (sec.get("mentor") or {}).get("mentor_id") != who.user_id:
+                    continue
+                out.append({"class_id": sec["class_id"], "cadre_id": sec["cadre_id"], "name": sec.get("name", ""),
+                            "unit": sec.get("unit", ""), "since": sec["mentor"].get("assigned_at", "")[:10],
+                            "tasks": [{"task": t, "task_name": name, **(sec.get("tasks", {}).get(t) or {})}
+                                      for t, name in MENTOR_TASKS.items()]})
+        titles = await store.find_by_ids(self.db[GRADUATES], sorted({m["class_id"] for m in out}),
+                                         {"class_title": 1})
+        for m in out:
+            m["class_title"] = titles.get(m["class_id"], {}).get("class_title", "")
+        return sorted(out, key=lambda m: (m["class_title"], m["name"]))
 
     # -- the scheduler's documents ---------------------------------------------------------
     def classes_with_pending_graduates(self) -> AsyncIterator[dict]:

@@ -128,6 +128,19 @@ async def recorders(class_id: str, who: Principal = Depends(principal), h: Handl
     return await h.reads.recorders(who, class_id)
 
 
+# -- the recorder's own pages (纪实人员本人) --------------------------------------------------------
+@router.get("/me/classes", summary="我记录的班次（本人任过纪实人员的班次，含现任角色）")
+async def my_classes(who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    return await h.reads.my_classes(who)
+
+
+@router.get("/classes/{class_id}/roster", summary="纪实名册：每名学员最近被记录的日期与记录数，近期未被记录者标出")
+async def recording_roster(class_id: str,
+                           days: int = Query(7, ge=1, le=366, description="多少天未被记录算“近期未记录”"),
+                           who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    return await h.reads.recording_roster(who, class_id, await h.clock.today(), days)
+
+
 # -- records -------------------------------------------------------------------
 @router.post("/classes/{class_id}/trainees/{cadre_id}/records", status_code=201, response_model=Accepted,
              summary="实名纪实（更正时填写 corrects；原记录永不删除、不修改）")

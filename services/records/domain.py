@@ -338,6 +338,9 @@ class TraineeDecider:
         week = monday(command.week)
         if week > command.today:
             raise DomainError(f"不能为未来的周（{week} 起）评分。", code="future_date", field="week")
+        if f.starts_on and week < monday(f.starts_on):
+            raise DomainError(f"评分周（{week} 起）早于开班日期 {f.starts_on} 所在的周。", code="before_class",
+                              field="week")
         seen: set[str] = set()
         for item_id, points in command.scores:
             item = f.scheme.get(item_id)

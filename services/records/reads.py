@@ -12,8 +12,9 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
+from shared import jurisdiction as jur
 from shared.auth import Principal
-from shared.contracts.records import CORE_ROLES, RECORDER_ROLES
+from shared.contracts.records import CATEGORIES, CORE_ROLES, RECORDER_ROLES
 from shared.errors import Forbidden, NotFound
 from shared.projection import public
 from services.records.projections import fk, trainee_key, unfk, week_key
@@ -120,9 +121,32 @@ class Reads:
 
     async def trainee_sheet(self, who: Principal, class_id: str,
                             cadre_id: str) -> tuple[Doc, Doc | None, Doc]:
-        """What the record form and the portrait are made of (documents.gather)."""
-        roster, klass = await self.class_view(who, class_id, MANAGERS)
+        """What the record form and the portrait are made of (documents.gather); a recorder
+        reads the form of their own class's trainees (class_view checks whose class)."""
+        roster, klass = await self.class_view(who, class_id)
         return roster, klass, await self.trainee_file(class_id, cadre_id, roster)
+
+    # -- the recorder's own pages (纪实人员本人) ----------------------------------------------
+    async def my_classes(self, who: Principal) -> list[Doc]:
+        """The classes the recorder records (or recorded) for, with their role: a scan of one
+        small document per class, filtered here (FerretDB indexes only `_id`, and a match
+        inside an array of documents is not one it can use; shared/store.py)."""
+        who.require_role("recorder")
+        out = []
+        async for klass in self.db[CLASS].find({}, {"_applied": 0}):
+            if not any(h["person_id"] == who.user_id for h in klass.get("history", [])):
+                continue
+            roster = await self.db[ROSTER].find_one({"_id": klass["class_id"]})
+            if roster is None or "title" not in roster or not jur.covers(who.jurisdiction, roster["jurisdiction"]):
+                continue
+            row = my_recording(public(roster), klass, who.user_id)
+            if row:
+                out.append(row)
+        return sorted(out, key=lambda c: (c["starts_on"] or "", c["class_id"]), reverse=True)
+
+    async def recording_roster(self, who: Principal, class_id: str, as_of: date, days: int) -> Doc:
+        roster, klass = await self.class_view(who, class_id)
+        return recording_roster(roster, klass, as_of, days)
 
 
 # -- figures computed on read (pure) ---------------------------------------------------------
@@ -226,3 +250,38 @@ def monthly_summary(roster: Doc, klass: Doc | None, week_docs: list[Doc], month:
     rows = _rows(roster, summed, scheme)
     return {"class_id": roster.get("class_id"), "month": month, "weeks": sorted(weeks),
             "class_ranking": rank([dict(r) for r in rows]), "study_groups": by_study_group(rows)}
+# -- the recorder's pages (纪实人员) -----------------------------------------------------------
+def recording_roster(roster: Doc, klass: Doc | None, as_of: date, days: int) -> Doc:
+    """Every trainee of the class with the last day each core role recorded them, the records
+    by category, and whether they have gone unrecorded (by any role) for `days` days."""
+    since = (as_of - timedelta(days=days - 1)).isoformat()
+    coverage = (klass or {}).get("coverage", {})
+    categories = (klass or {}).get("categories", {})
+    rows = []
+    by_group = sorted(active_trainees(roster).items(), key=lambda kv: (kv[1].get("group", ""), kv[1]["name"]))
+    for cid, t in by_group:
+        last = coverage.get(fk(cid), {})
+        latest = max(last.values(), default=None)
+        cats = categories.get(fk(cid), {})
+        rows.append({"cadre_id": cid, "name": t["name"], "unit": t.get("unit", ""),
+                     "group": t.get("group", ""), "last_recorded": {r: last.get(r) for r in CORE_ROLES},
+                     "latest": latest, "records": sum(cats.values()),
+                     "by_category": {CATEGORIES[c]: n for c, n in cats.items()},
+                     "stale": latest is None or latest < since})
+    return {"class_id": roster.get("class_id"), "title": roster.get("title", ""), "as_of": as_of.isoformat(),
+            "days": days, "since": since, "starts_on": roster.get("starts_on"),
+            "ends_on": roster.get("ends_on"), "trainees": rows, "stale": sum(r["stale"] for r in rows)}
+
+
+def my_recording(roster: Doc, klass: Doc, person_id: str) -> Doc | None:
+    """A class as a recorder's list shows it: their current role (or the last one they held)."""
+    mine = [h for h in klass.get("history", []) if h["person_id"] == person_id]
+    if not mine:
+        return None
+    current = (klass.get("recorders") or {}).get(fk(person_id))
+    held = current or mine[-1]
+    return {"class_id": roster.get("class_id"), "title": roster.get("title", ""),
+            "starts_on": roster.get("starts_on"), "ends_on": roster.get("ends_on"), "role": held["role"],
+            "role_name": RECORDER_ROLES[held["role"]],
+            "current": current is not None, "trainees": len(active_trainees(roster)),
+            "has_scheme": bool(klass.get("scheme"))}

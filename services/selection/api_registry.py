@@ -251,3 +251,31 @@ async def hours(year: int | None = Query(None, ge=2000, le=2100, description="�
                                                         x["required"], x["short"]] for x in rows])])
     return {**report, **_report_page(rows, p, who.role)}
 
+
+# -- the trainee's own record (学员本人的学时档案) -----------------------------------------------------
+@router.get("/me/training-record", summary="我的学时档案：今年学时与要求、五年轮训周期",
+            description="学员本人登录；按令牌中的人员编号（干部编号）读取本人的名册信息与培训档案。")
+async def my_record(who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    who.require_role("trainee")
+    doc = await h.reads.cadre(who, who.user_id)
+    past = await h.reads.history(who.user_id)
+    return training_record(doc, past, await h.clock.today(), h.settings.hours_policy)
+
+
+def training_record(cadre: dict[str, Any], history: dict[str, Any], day: date, rule: sc.HoursPolicy) -> dict:
+    """A cadre's own 学时档案: this year's hours against the policy for their rank, and the
+    rotation cycle (the last `cycle_years` years, as the coverage report counts them)."""
+    years = [str(y) for y in range(day.year - rule.cycle_years + 1, day.year + 1)]
+    hours = history.get("hours", {})
+    last = history.get("last_trained_on")
+    cycle_start = sc.years_before(day, rule.cycle_years).isoformat()
+    return {"name": cadre["name"], "unit": cadre["unit"], "rank": cadre["rank"], "year": day.year,
+            "hours_this_year": hours.get(str(day.year), 0.0),
+            "required_this_year": rule.required(cadre["rank"]),
+            "class_hours": history.get("class_hours", {}).get(str(day.year), 0.0),
+            "online_hours": history.get("online_hours", {}).get(str(day.year), 0.0),
+            "cycle_years": rule.cycle_years, "cycle_start": cycle_start,
+            "hours_by_year": {y: hours.get(y, 0.0) for y in years},
+            "cycle_hours": round(sum(hours.get(y, 0.0) for y in years), 2),
+            "last_trained_on": last, "trained_in_cycle": bool(last and last >= cycle_start),
+            "trainings": history.get("trainings", [])}

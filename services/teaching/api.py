@@ -185,6 +185,18 @@ async def get_catalogue(jurisdiction: str, who: Who, h: H):
     return await h.reads.catalogue(who, jurisdiction)
 
 
+# -- the trainee's own pages (学员本人) --------------------------------------------------------------
+@router.get("/me/classes", tags=["学员本人"], summary="我的班次（本人为在册学员的班次）")
+async def my_classes(who: Who, h: H):
+    return await h.reads.my_classes(who)
+
+
+@router.get("/me/classes/{class_id}/sessions", tags=["学员本人"],
+            summary="我的课表：每个课次及本人的考勤、请假与答复、评价")
+async def my_sessions(class_id: str, who: Who, h: H):
+    return await h.reads.my_sessions(who, class_id)
+
+
 # -- roster, curriculum, timetable -----------------------------------------------------------------
 @router.get("/classes/{class_id}/roster", tags=["班级名册"], summary="班级名册（来自选学服务的推荐与确定）")
 async def roster(class_id: str, who: Who, h: H):

@@ -184,6 +184,12 @@ def _sheet_decided(doc, env, ev: LeaveDecided) -> None:
     leave.update(status="已批准" if ev.approved else "未批准", note=ev.note, by=env.actor.name)
 
 
+@session_sheet.on(SessionRated, key=by_session)
+def _sheet_rated(doc, env, ev: SessionRated) -> None:
+    # The trainee's own page shows a session as rated (each is rated once; classroom.py).
+    _entry(doc, env, ev.cadre_id)["rated"] = ev.rating
+
+
 @session_sheet.on(AbsenceRecorded, key=by_session)
 def _sheet_absent(doc, env, ev: AbsenceRecorded) -> None:
     _entry(doc, env, ev.cadre_id)["status"] = "请假" if ev.excused else "缺勤"

@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any
 
 from shared import jurisdiction as jur
+from shared import store
 from shared.auth import Principal
 from shared.errors import NotFound
 from shared.projection import public
@@ -260,3 +261,31 @@ class Reads:
                      "comment": c} for s in doc.get("sessions", {}).values() for c in s.get("comments", [])]
         return {"class_id": class_id, "by_course": _rollup([doc], "course_id", "course_title"),
                 "by_teacher": _rollup([doc], "teacher_id", "teacher_name"), "comments": comments}
+
+    # -- the trainee's own pages (学员本人): my classes, my sessions ---------------------------------
+    async def my_classes(self, who: Principal) -> list[dict]:
+        """The classes the trainee is confirmed in (keyed by the token's person id, the cadre
+        id): a scan of the rosters of their jurisdiction, one small document per class."""
+        who.require_role("trainee")
+        out = []
+        async for doc in self.db[self.ROSTER].find({}, {"_applied": 0, "homes": 0}):
+            if not doc.get("jurisdiction") or not jur.covers(who.jurisdiction, doc["jurisdiction"]):
+                continue
+            me = next((t for t in _confirmed(doc) if t["cadre_id"] == who.user_id), None)
+            if me:
+                out.append({"class_id": doc["_id"], "title": doc.get("title", ""),
+                            "starts_on": doc.get("starts_on"), "ends_on": doc.get("ends_on"),
+                            "unit": me["unit"], "size": doc.get("confirmed", 0)})
+        return sorted(out, key=lambda c: (c["starts_on"] or "", c["class_id"]), reverse=True)
+
+    async def my_sessions(self, who: Principal, class_id: str) -> dict:
+        """The class's timetable with the trainee's own line of each session's sheet:
+        attendance, leave request and its answer, the rating given."""
+        who.require_role("trainee")
+        tt = await self.timetable(who, class_id)     # refuses a class the trainee is not confirmed in
+        sheets = await store.find_by_ids(self.db[self.SHEET], [s["session_id"] for s in tt["sessions"]],
+                                         {"_applied": 0})
+        for s in tt["sessions"]:
+            mine = sheets.get(s["session_id"], {}).get("entries", {}).get(who.user_id, {"status": "未签到"})
+            s["mine"] = {k: mine.get(k) for k in ("status", "late", "early_leave_minutes", "leave", "rated")}
+        return tt

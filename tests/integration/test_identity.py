@@ -242,6 +242,7 @@ def test_the_demo_accounts_are_made_once_and_log_in(identity, accounts, counties
     assert {a.role for a in expected} == {
         "org_department",
         "unit",
+        "evaluator",
         "party_school",
         "recorder",
         "mentor",
@@ -255,3 +256,8 @@ def test_the_demo_accounts_are_made_once_and_log_in(identity, accounts, counties
         identity.token(clerk.username, demo.DEMO_PASSWORD), options={"verify_signature": False}
     )
     assert (claims["jurisdiction"], claims["unit"], claims["roles"].count("unit")) == (other, "县教育局", 1)
+    evaluator = next(a for a in expected if a.role == "evaluator")     # a unit's leader or colleague
+    claims = jwt.decode(
+        identity.token(evaluator.username, demo.DEMO_PASSWORD), options={"verify_signature": False}
+    )
+    assert (claims["unit"], claims["roles"].count("evaluator")) == ("县教育局", 1)

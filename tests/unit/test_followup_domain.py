@@ -212,6 +212,17 @@ def test_only_the_right_role_in_the_right_unit_may_evaluate(role, override, code
     assert e.value.code == code
 
 
+def test_a_unit_leader_or_colleague_evaluates_in_person_with_an_evaluator_account():
+    mine = when(D, scheduled(), evaluation(role="unit_leader", actor_role="evaluator", actor_unit=UNIT))
+    assert [e.role for e in mine if hasattr(e, "role")] == ["unit_leader"]
+    with pytest.raises(Forbidden) as e:
+        when(D, scheduled(), evaluation(role="colleague", actor_role="evaluator", actor_unit="县教育局"))
+    assert e.value.code == "wrong_unit"
+    with pytest.raises(Forbidden) as e:
+        when(D, scheduled(), evaluation(role="self", actor_role="evaluator", actor_unit=UNIT))
+    assert e.value.code == "not_the_trainee"
+
+
 # -- mentors --------------------------------------------------------------------------------
 def test_assigning_and_reassigning_a_mentor():
     first = when(D, scheduled(), AssignMentor("m1", "李导师", "副局长", "unit", UNIT))

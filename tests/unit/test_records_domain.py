@@ -232,6 +232,7 @@ def test_scoring_without_a_scheme_unknown_items_and_future_weeks_are_refused():
         (facts(HT, SCHEME), [("X", 1)], date(2026, 11, 4), "unknown_item"),
         (facts(HT, SCHEME), [("T01", 1), ("T01", 2)], date(2026, 11, 4), "duplicate_item"),
         (facts(HT, SCHEME), [("T01", 1)], date(2026, 11, 30), "future_date"),
+        (facts(HT, SCHEME), [("T01", 1)], date(2026, 9, 24), "before_class"),      # the week before it opened
         (facts(HT, SCHEME), [], date(2026, 11, 4), "no_scores"),
     ):
         with pytest.raises(DomainError) as e:

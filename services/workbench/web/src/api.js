@@ -61,6 +61,18 @@ export const upload = (service, path, file) => {
   return call('POST', service, path, { form })
 }
 
+/** A page the service renders (the record form's HTML), as text, for a preview. */
+export async function getText(service, path) {
+  const r = await fetch(`/api/${service}${path}`, { credentials: 'same-origin' })
+  const text = await r.text()
+  if (!r.ok) {
+    let body = {}
+    try { body = JSON.parse(text) } catch { body = { message: text } }
+    throw new ApiError(r.status, body)
+  }
+  return text
+}
+
 /** A link the browser downloads (Excel), through the workbench with the user's token. */
 export const fileUrl = (service, path, params) =>
   `/api/${service}${path}?` + new URLSearchParams(clean({ ...params })).toString()

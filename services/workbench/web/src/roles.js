@@ -13,11 +13,30 @@ export const MENUS = {
   unit: [
     { path: '/', label: '我的待办' },
     { path: '/unit/classes', label: '本单位调训任务' },
+    { path: '/followup/due', label: '本单位跟踪待办' },
+  ],
+  evaluator: [
+    { path: '/', label: '我的待办' },
+    { path: '/followup/due', label: '待我评价' },
   ],
   party_school: [
     { path: '/', label: '我的待办' },
     { path: '/catalogue', label: '课程与师资' },
     { path: '/school/classes', label: '班次教学' },
+  ],
+  recorder: [
+    { path: '/', label: '我的待办' },
+    { path: '/rec/classes', label: '我记录的班次' },
+  ],
+  mentor: [
+    { path: '/', label: '我的待办' },
+    { path: '/mentor/mentees', label: '我的帮带对象' },
+  ],
+  trainee: [
+    { path: '/', label: '我的待办' },
+    { path: '/me/classes', label: '我的班次' },
+    { path: '/me/hours', label: '我的学时' },
+    { path: '/me/followup', label: '训后跟踪' },
   ],
 }
 

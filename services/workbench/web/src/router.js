@@ -20,6 +20,17 @@ const routes = [
     meta: { title: '点名考勤' } },
   { path: '/school/classes/:id/graduation', component: () => import('./pages/Graduation.vue'),
     meta: { title: '结业评定' } },
+  { path: '/me/classes', component: () => import('./pages/MyClasses.vue'), meta: { title: '我的班次' } },
+  { path: '/me/classes/:id', component: () => import('./pages/MyTimetable.vue'), meta: { title: '我的课表' } },
+  { path: '/me/hours', component: () => import('./pages/MyHours.vue'), meta: { title: '我的学时' } },
+  { path: '/me/followup', component: () => import('./pages/MyFollowup.vue'), meta: { title: '训后跟踪' } },
+  { path: '/rec/classes', component: () => import('./pages/RecorderClasses.vue'), meta: { title: '我记录的班次' } },
+  { path: '/rec/classes/:id', component: () => import('./pages/RecorderRoster.vue'), meta: { title: '纪实名册' } },
+  { path: '/rec/classes/:id/scores', component: () => import('./pages/ScoreSheet.vue'), meta: { title: '周评分表' } },
+  { path: '/rec/classes/:id/trainees/:cid', component: () => import('./pages/RecorderTrainee.vue'),
+    meta: { title: '学员纪实' } },
+  { path: '/followup/due', component: () => import('./pages/EvaluationsDue.vue'), meta: { title: '跟踪评价' } },
+  { path: '/mentor/mentees', component: () => import('./pages/MyMentees.vue'), meta: { title: '我的帮带对象' } },
   { path: '/:rest(.*)', component: () => import('./pages/NotFound.vue'), meta: { title: '页面不存在' } },
 ]
 
