@@ -67,9 +67,19 @@ class Streams:
     def env(self, stream: str, code: str, event) -> Envelope:
         v = self.versions[stream] = self.versions.get(stream, 0) + 1
         return Envelope.model_construct(
-            event_id=uuid.uuid4().hex, type=event.event_type, schema_version=1, stream_id=stream, stream_version=v,
-            occurred_at=NOW, recorded_at=NOW, jurisdiction=code, actor=ACTOR, correlation_id="bench",
-            causation_id=None, payload={})
+            event_id=uuid.uuid4().hex,
+            type=event.event_type,
+            schema_version=1,
+            stream_id=stream,
+            stream_version=v,
+            occurred_at=NOW,
+            recorded_at=NOW,
+            jurisdiction=code,
+            actor=ACTOR,
+            correlation_id="bench",
+            causation_id=None,
+            payload={},
+        )
 
 
 # long: one measured run: its phases are timed in sequence and share their figures
@@ -79,11 +89,25 @@ def county_events(code: str, cadres: int, n_classes: int, size: int, rnd: random
     C = lambda cls, **kw: cls.model_construct(**kw)  # noqa: E731
     ids = [f"{code}-c{i}" for i in range(cadres)]
     for cid in ids:
-        ev = C(sel.CadreRegistered, cadre_id=cid, name="某", gender="男", birth_date=date(1985, 1, 1), id_number="x",
-               unit="某局", rank="科员")
+        ev = C(
+            sel.CadreRegistered,
+            cadre_id=cid,
+            name="某",
+            gender="男",
+            birth_date=date(1985, 1, 1),
+            id_number="x",
+            unit="某局",
+            rank="科员",
+        )
         yield projections.cadres, s.env(f"cadre-{cid}", code, ev), ev
         if rnd.random() < 0.8:
-            ev = C(tea.OnlineHoursCredited, cadre_id=cid, hours=float(rnd.randint(20, 150)), on=date(2026, 3, 1), kind=None)
+            ev = C(
+                tea.OnlineHoursCredited,
+                cadre_id=cid,
+                hours=float(rnd.randint(20, 150)),
+                on=date(2026, 3, 1),
+                kind=None,
+            )
             yield projections.cadres, s.env(f"online-{cid}", code, ev), ev
     trainees = iter(rnd.sample(ids, min(cadres, n_classes * size)))
     for k in range(n_classes):
@@ -91,13 +115,32 @@ def county_events(code: str, cadres: int, n_classes: int, size: int, rnd: random
         cs = f"class-{class_id}"
         year = 2022 + k % 5
         start = date(year, 3, 1)
-        events = [C(sel.ClassOpened, class_id=class_id, title=f"第{k + 1}期培训班", capacity=size, starts_on=start,
-                    ends_on=start + timedelta(days=10), organiser="县委党校", category="", level="")]
+        events = [
+            C(
+                sel.ClassOpened,
+                class_id=class_id,
+                title=f"第{k + 1}期培训班",
+                capacity=size,
+                starts_on=start,
+                ends_on=start + timedelta(days=10),
+                organiser="县委党校",
+                category="",
+                level="",
+            )
+        ]
         members = [next(trainees) for _ in range(size)]
         for cid in members:
             events.append(C(sel.TraineeNominated, class_id=class_id, cadre_id=cid, name="某", unit="某局"))
-            events.append(C(sel.NominationConfirmed, class_id=class_id, cadre_id=cid, name="某", unit="某局",
-                            from_waitlist=False))
+            events.append(
+                C(
+                    sel.NominationConfirmed,
+                    class_id=class_id,
+                    cadre_id=cid,
+                    name="某",
+                    unit="某局",
+                    from_waitlist=False,
+                )
+            )
         for ev in events:
             yield projections.classes, s.env(cs, code, ev), ev
         for n in range(4):
@@ -106,36 +149,102 @@ def county_events(code: str, cadres: int, n_classes: int, size: int, rnd: random
             yield projections.classes, s.env(f"session-{sid}", code, ev), ev
             for cid in members:
                 if rnd.random() < 0.95:
-                    ev = C(tea.SessionAttended, class_id=class_id, session_id=sid, cadre_id=cid, hours=3.0, on=start)
+                    ev = C(
+                        tea.SessionAttended,
+                        class_id=class_id,
+                        session_id=sid,
+                        cadre_id=cid,
+                        hours=3.0,
+                        on=start,
+                    )
                     for p in (projections.classes, projections.cadres):
                         yield p, s.env(f"session-{sid}", code, ev), ev
                 else:
-                    ev = C(tea.AbsenceRecorded, class_id=class_id, session_id=sid, cadre_id=cid, excused=False)
+                    ev = C(
+                        tea.AbsenceRecorded, class_id=class_id, session_id=sid, cadre_id=cid, excused=False
+                    )
                     yield projections.classes, s.env(f"session-{sid}", code, ev), ev
         for cid in members:
-            grad = C(tea.TraineeGraduated, class_id=class_id, cadre_id=cid, name="某", unit="某局",
-                     graduated_on=start + timedelta(days=10), hours=12.0, attendance_rate=1.0)
+            grad = C(
+                tea.TraineeGraduated,
+                class_id=class_id,
+                cadre_id=cid,
+                name="某",
+                unit="某局",
+                graduated_on=start + timedelta(days=10),
+                hours=12.0,
+                attendance_rate=1.0,
+            )
             for p in (projections.classes, projections.cadres):
                 yield p, s.env(f"grad-{class_id}", code, grad), grad
-            ev = C(rec.RecordLogged, class_id=class_id, cadre_id=cid, record_id=uuid.uuid4().hex, corrects=None)
+            ev = C(
+                rec.RecordLogged, class_id=class_id, cadre_id=cid, record_id=uuid.uuid4().hex, corrects=None
+            )
             yield projections.classes, s.env(f"records-{class_id}", code, ev), ev
-            ev = C(rec.AssessmentScored, class_id=class_id, cadre_id=cid, week=start,
-                   scores=[rec.ItemScore.model_construct(item_id="i", points=float(rnd.randint(50, 100)))])
+            ev = C(
+                rec.AssessmentScored,
+                class_id=class_id,
+                cadre_id=cid,
+                week=start,
+                scores=[rec.ItemScore.model_construct(item_id="i", points=float(rnd.randint(50, 100)))],
+            )
             yield projections.classes, s.env(f"records-{class_id}", code, ev), ev
             for month in (1, 3, 6, 12):
                 mid = f"{class_id}-{cid}-{month}"
                 due = start + timedelta(days=30 * month)
-                ms = [C(fu.MilestoneScheduled, milestone_id=mid, class_id=class_id, cadre_id=cid, name="某", unit="某局",
-                        month=month, due_on=due), C(fu.MilestoneDue, milestone_id=mid, class_id=class_id, cadre_id=cid,
-                                                     month=month, due_on=due)]
+                ms = [
+                    C(
+                        fu.MilestoneScheduled,
+                        milestone_id=mid,
+                        class_id=class_id,
+                        cadre_id=cid,
+                        name="某",
+                        unit="某局",
+                        month=month,
+                        due_on=due,
+                    ),
+                    C(
+                        fu.MilestoneDue,
+                        milestone_id=mid,
+                        class_id=class_id,
+                        cadre_id=cid,
+                        month=month,
+                        due_on=due,
+                    ),
+                ]
                 if rnd.random() < 0.8:
-                    ms.append(C(fu.EvaluationSubmitted, milestone_id=mid, class_id=class_id, cadre_id=cid, month=month,
-                                scores={"x": float(rnd.randint(60, 100))}))
-                    ms.append(C(fu.MilestoneCompleted, milestone_id=mid, class_id=class_id, cadre_id=cid, month=month,
-                                completed_on=due, on_time=rnd.random() < 0.9))
+                    ms.append(
+                        C(
+                            fu.EvaluationSubmitted,
+                            milestone_id=mid,
+                            class_id=class_id,
+                            cadre_id=cid,
+                            month=month,
+                            scores={"x": float(rnd.randint(60, 100))},
+                        )
+                    )
+                    ms.append(
+                        C(
+                            fu.MilestoneCompleted,
+                            milestone_id=mid,
+                            class_id=class_id,
+                            cadre_id=cid,
+                            month=month,
+                            completed_on=due,
+                            on_time=rnd.random() < 0.9,
+                        )
+                    )
                 else:
-                    ms.append(C(fu.MilestoneOverdue, milestone_id=mid, class_id=class_id, cadre_id=cid, month=month,
-                                due_on=due))
+                    ms.append(
+                        C(
+                            fu.MilestoneOverdue,
+                            milestone_id=mid,
+                            class_id=class_id,
+                            cadre_id=cid,
+                            month=month,
+                            due_on=due,
+                        )
+                    )
                 for ev in ms:
                     yield projections.classes, s.env(f"milestone-{mid}", code, ev), ev
             ev = C(fu.MentorTaskCompleted, class_id=class_id, cadre_id=cid, task="core_decision")
@@ -158,7 +267,11 @@ async def load(db, counties: list[str], args) -> tuple[int, int]:
                 d["_rev"] = 1
             await store.bulk_write(db[p.collection], [InsertOne(d) for d in folded[p.name].values()])
             docs_written += len(folded[p.name])
-        print(f"\r  载入 {i + 1}/{len(counties)} 县，{events:,} 个事件，{docs_written:,} 个文档", end="", flush=True)
+        print(
+            f"\r  载入 {i + 1}/{len(counties)} 县，{events:,} 个事件，{docs_written:,} 个文档",
+            end="",
+            flush=True,
+        )
     print()
     return events, docs_written
 
@@ -189,7 +302,9 @@ async def main() -> None:
 
         from deploy.local.ferretdb import FerretDBServer
 
-        ferret = FerretDBServer(Path(tempfile.mkdtemp(prefix="bench-dashboard-")) / "ferretdb", log_level="warn")
+        ferret = FerretDBServer(
+            Path(tempfile.mkdtemp(prefix="bench-dashboard-")) / "ferretdb", log_level="warn"
+        )
         ferret.start()
         uri = ferret.uri
         print(f"私有 FerretDB：{uri}")
@@ -197,26 +312,41 @@ async def main() -> None:
     mongo = AsyncMongoClient(uri, tz_aware=True)
     db = mongo[db_name]
     counties = sorted({f"71{c // 20 + 1:02d}{c % 20 + 1:02d}" for c in range(args.counties)})
-    print(f"合成数据：{len(counties)} 个县 × {args.cadres:,} 名在册干部，"
-          f"每县 {args.classes} 个班 × {args.class_size} 人；"
-          f"事件经看板投影自身的 fold/apply 折叠（内存中，model_construct 不校验），"
-          f"文档一次写入存储 {db_name}。")
+    print(
+        f"合成数据：{len(counties)} 个县 × {args.cadres:,} 名在册干部，"
+        f"每县 {args.classes} 个班 × {args.class_size} 人；"
+        f"事件经看板投影自身的 fold/apply 折叠（内存中，model_construct 不校验），"
+        f"文档一次写入存储 {db_name}。"
+    )
     t0 = time.monotonic()
     events, docs = await load(db, counties, args)
     print(f"  载入用时 {time.monotonic() - t0:.0f} s")
     state = os.path.join(REPO_ROOT, ".state", "bench-dashboard")
     os.makedirs(state, exist_ok=True)
     private, _ = ensure_dev_keys(Path(state) / "keys")
-    env = {**os.environ, "GANXUN_STATE_DIR": state, "GANXUN_KAFKA_BOOTSTRAP_SERVERS": kafka,
-           "GANXUN_MONGODB_URI": uri, "GANXUN_JURISDICTIONS": PROVINCE, "GANXUN_DATABASE": db_name,
-           "GANXUN_ENV": "dev"}
-    tok = issue_token(private, user_id="bench", name="省委组织部", role="org_department", jurisdiction=PROVINCE)
+    env = {
+        **os.environ,
+        "GANXUN_STATE_DIR": state,
+        "GANXUN_KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "GANXUN_MONGODB_URI": uri,
+        "GANXUN_JURISDICTIONS": PROVINCE,
+        "GANXUN_DATABASE": db_name,
+        "GANXUN_ENV": "dev",
+    }
+    tok = issue_token(
+        private, user_id="bench", name="省委组织部", role="org_department", jurisdiction=PROVINCE
+    )
     headers = {"Authorization": f"Bearer {tok}"}
 
     async def start() -> tuple[subprocess.Popen, httpx.AsyncClient, float]:
         port = free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "services.dashboard", "--port", str(port)],
-                                cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.dashboard", "--port", str(port)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
         c = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=1200)
         await wait_ready(c, proc, "dashboard process did not start")
         first = await c.get("/api/overview", params={"year": "2026"})
@@ -240,8 +370,10 @@ async def main() -> None:
     print(f"  后台与投影文档核对完成，又用 {time.monotonic() - t0:.1f} s（以下在核对完成后测量）")
     try:
         totals = (await c.get("/api/overview", params={"year": "2026"})).json()["totals"]
-        print(f"  省合计（2026 年）：{totals['classes']:,} 期，{totals['trainees']:,} 人次，"
-              f"{totals['registered_cadres']:,} 名在册干部")
+        print(
+            f"  省合计（2026 年）：{totals['classes']:,} 期，{totals['trainees']:,} 人次，"
+            f"{totals['registered_cadres']:,} 名在册干部"
+        )
 
         async def timed(path: str, params: dict) -> list[float]:
             out = []
@@ -253,12 +385,15 @@ async def main() -> None:
             return out
 
         print(f"HTTP（真实进程，{args.queries} 次/项）：")
-        report("省级汇总 GET /api/overview?jurisdiction=710000", await timed("/api/overview", {"year": "2026"}))
+        report(
+            "省级汇总 GET /api/overview?jurisdiction=710000", await timed("/api/overview", {"year": "2026"})
+        )
         county = counties[len(counties) // 2]
-        report(f"县钻取 GET /api/overview?jurisdiction={county}",
-               await timed("/api/overview", {"year": "all", "jurisdiction": county}))
-        report("班次钻取 GET /api/classes/{id}（50 名学员）",
-               await timed(f"/api/classes/{county}-k3", {}))
+        report(
+            f"县钻取 GET /api/overview?jurisdiction={county}",
+            await timed("/api/overview", {"year": "all", "jurisdiction": county}),
+        )
+        report("班次钻取 GET /api/classes/{id}（50 名学员）", await timed(f"/api/classes/{county}-k3", {}))
         loaded = reads.Reads(db)
         r = await loaded.current()
         cold = []

@@ -62,10 +62,12 @@ def main() -> None:
 
     s = asyncio.run(load(urls, key, Codes(), scale=args.scale, progress=step, concurrency=args.concurrency))
     used = cpu_seconds() - before
-    print(f"\nloaded in {s.seconds:.1f} s; the printed pages full at {s.panels_full:.1f} s; "
-          f"{s.requests} calls; "
-          f"{s.classes} classes, {s.trainees} trainees, {s.sessions} sessions, {s.graduates} graduates, "
-          f"{s.records} records, {s.evaluations} evaluations; tolerated refusals: {len(s.refused)}")
+    print(
+        f"\nloaded in {s.seconds:.1f} s; the printed pages full at {s.panels_full:.1f} s; "
+        f"{s.requests} calls; "
+        f"{s.classes} classes, {s.trainees} trainees, {s.sessions} sessions, {s.graduates} graduates, "
+        f"{s.records} records, {s.evaluations} evaluations; tolerated refusals: {len(s.refused)}"
+    )
     print("CPU-seconds meanwhile: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(used.items())))
     total = sum(used.values())
     print(f"total {total:.1f} CPU-s over {s.seconds:.1f} s = {total / s.seconds:.2f} cores")

@@ -73,12 +73,37 @@ GIVEN = (
 COUNTY = "武城县"
 TOWNS = ["广运街道", "武城镇", "老城镇", "鲁权屯镇", "郝王庄镇", "杨庄镇", "李家户镇", "甲马营镇", "四女寺镇"]
 DEPARTMENTS = [
-    "县委办公室", "县政府办公室", "县委组织部", "县委宣传部", "县纪委监委", "县发展和改革局", "县教育和体育局",
-    "县财政局", "县人力资源和社会保障局", "县自然资源局", "县住房和城乡建设局", "县农业农村局", "县卫生健康局",
-    "县市场监督管理局", "县交通运输局", "县水利局", "县应急管理局", "县行政审批服务局",
+    "县委办公室",
+    "县政府办公室",
+    "县委组织部",
+    "县委宣传部",
+    "县纪委监委",
+    "县发展和改革局",
+    "县教育和体育局",
+    "县财政局",
+    "县人力资源和社会保障局",
+    "县自然资源局",
+    "县住房和城乡建设局",
+    "县农业农村局",
+    "县卫生健康局",
+    "县市场监督管理局",
+    "县交通运输局",
+    "县水利局",
+    "县应急管理局",
+    "县行政审批服务局",
 ]
-TOPICS = ["乡村振兴", "基层治理能力提升", "安全生产", "优化营商环境", "年轻干部理论学习", "党务工作者业务提升",
-          "数字政府建设", "生态环境保护", "应急管理", "统战工作"]
+TOPICS = [
+    "乡村振兴",
+    "基层治理能力提升",
+    "安全生产",
+    "优化营商环境",
+    "年轻干部理论学习",
+    "党务工作者业务提升",
+    "数字政府建设",
+    "生态环境保护",
+    "应急管理",
+    "统战工作",
+]
 ROLES = ["单位人事干部", "组织人事科科长", "办公室主任"]
 
 
@@ -97,7 +122,9 @@ def class_events(idx: int, nominations: int, code: str, rng: random.Random) -> I
     class_id = new_id()
     sid = class_stream(class_id)
     starts = date(2025, 3, 3) + timedelta(days=7 * (idx % 40))
-    organiser_actor = Actor(user_id=f"u-{code}-{rng.randrange(10_000):04d}", name=person(rng), role="组织部干部教育科")
+    organiser_actor = Actor(
+        user_id=f"u-{code}-{rng.randrange(10_000):04d}", name=person(rng), role="组织部干部教育科"
+    )
     opened = ClassOpened(
         class_id=class_id,
         title=f"2025年{COUNTY}{rng.choice(TOPICS)}专题培训班（第{idx % 9 + 1}期）",
@@ -111,12 +138,17 @@ def class_events(idx: int, nominations: int, code: str, rng: random.Random) -> I
     for env in CommandHandler.envelopes(sid, version, [opened], ctx, code):
         version = env.stream_version
         yield env
-    admins = [Actor(user_id=f"u-{code}-{rng.randrange(10_000):04d}", name=person(rng), role=rng.choice(ROLES))
-              for _ in range(8)]
+    admins = [
+        Actor(user_id=f"u-{code}-{rng.randrange(10_000):04d}", name=person(rng), role=rng.choice(ROLES))
+        for _ in range(8)
+    ]
     for _ in range(nominations):
-        ev = TraineeNominated(class_id=class_id, cadre_id=new_id(), name=person(rng), unit=unit(rng),
-                              home_jurisdiction=code)
-        ctx = Context(actor=rng.choice(admins), jurisdiction=code, correlation_id=new_id(), causation_id=new_id())
+        ev = TraineeNominated(
+            class_id=class_id, cadre_id=new_id(), name=person(rng), unit=unit(rng), home_jurisdiction=code
+        )
+        ctx = Context(
+            actor=rng.choice(admins), jurisdiction=code, correlation_id=new_id(), causation_id=new_id()
+        )
         for env in CommandHandler.envelopes(sid, version, [ev], ctx, code):
             version = env.stream_version
             yield env
@@ -152,7 +184,9 @@ def workload(n: int, per_class: int, active: int, code: str, seed: int) -> tuple
     return events(), stats
 
 
-async def produce(bootstrap: str, topic: str, events: Iterator[Envelope], chunk: int = 5000) -> tuple[int, int, float]:
+async def produce(
+    bootstrap: str, topic: str, events: Iterator[Envelope], chunk: int = 5000
+) -> tuple[int, int, float]:
     producer = kafka.producer(bootstrap)
     await producer.start()
     n = size = 0
@@ -288,8 +322,9 @@ class CpuMeter:
 # --------------------------------------------------------------------------- consumption
 
 
-async def drain(bootstrap: str, topic: str, max_records: int,
-                on_batch: Callable[[list[ConsumerRecord]], Awaitable[bool]]) -> tuple[int, float]:
+async def drain(
+    bootstrap: str, topic: str, max_records: int, on_batch: Callable[[list[ConsumerRecord]], Awaitable[bool]]
+) -> tuple[int, float]:
     """Read the topic from the beginning to its end offsets; on_batch returns False to stop early."""
     c = kafka.consumer(bootstrap, None)
     await c.start()
@@ -329,8 +364,10 @@ async def naive_write(coll, env: Envelope, ev) -> None:
         try:
             await coll.update_one(
                 {"_id": ev.class_id, gk: {"$not": {"$gte": v}}},
-                {"$set": {**ev.model_dump(mode="json"), "jurisdiction": env.jurisdiction, gk: v},
-                 "$setOnInsert": {"nominations": []}},
+                {
+                    "$set": {**ev.model_dump(mode="json"), "jurisdiction": env.jurisdiction, gk: v},
+                    "$setOnInsert": {"nominations": []},
+                },
                 upsert=True,
             )
         except DuplicateKeyError:
@@ -338,9 +375,18 @@ async def naive_write(coll, env: Envelope, ev) -> None:
     elif isinstance(ev, TraineeNominated):
         await coll.update_one(
             {"_id": ev.class_id, gk: {"$lt": v}},
-            {"$push": {"nominations": {"cadre_id": ev.cadre_id, "name": ev.name, "unit": ev.unit,
-                                       "by": env.actor.name, "at": env.occurred_at.isoformat()}},
-             "$set": {gk: v}},
+            {
+                "$push": {
+                    "nominations": {
+                        "cadre_id": ev.cadre_id,
+                        "name": ev.name,
+                        "unit": ev.unit,
+                        "by": env.actor.name,
+                        "at": env.occurred_at.isoformat(),
+                    }
+                },
+                "$set": {gk: v},
+            },
         )
 
 
@@ -351,13 +397,17 @@ class VerificationFailed(AssertionError):
     pass
 
 
-async def verify(db, stats: dict, expected_docs: int | None = None, expected_noms: int | None = None) -> tuple[int, int]:
+async def verify(
+    db, stats: dict, expected_docs: int | None = None, expected_noms: int | None = None
+) -> tuple[int, int]:
     docs = noms = 0
     async for d in db["classes"].find({}, {"nominations": 1, "title": 1}):
         docs += 1
         noms += len(d.get("nominations") or [])
         if "title" not in d:
-            raise VerificationFailed(f"{db.name}: class {d['_id']} has nominations but no ClassOpened applied")
+            raise VerificationFailed(
+                f"{db.name}: class {d['_id']} has nominations but no ClassOpened applied"
+            )
     want_docs = stats["classes"] if expected_docs is None else expected_docs
     want_noms = stats["nominations"] if expected_noms is None else expected_noms
     if docs != want_docs or noms != want_noms:
@@ -385,8 +435,9 @@ class Row:
 
 
 # long: one measured run: its phases are timed in sequence and share their figures
-async def run(args: argparse.Namespace, bootstrap: str, mongo_uri: str, servers: str,
-              pids: dict[str, int | None]) -> None:
+async def run(
+    args: argparse.Namespace, bootstrap: str, mongo_uri: str, servers: str, pids: dict[str, int | None]
+) -> None:
     meter = CpuMeter(pids)
     tag = uuid.uuid4().hex[:8]
     code = args.code
@@ -408,8 +459,11 @@ async def run(args: argparse.Namespace, bootstrap: str, mongo_uri: str, servers:
     events, stats = workload(args.events, args.per_class, args.active, code, args.seed)
     t = perf()
     n, size, produce_s = await produce(bootstrap, topic, events)
-    print(f"produced {n:,} events ({size / n:.0f} B avg, {size / 1e6:.1f} MB) to {topic} "
-          f"in {perf() - t:.1f}s ({n / produce_s:,.0f}/s incl. generation)", flush=True)
+    print(
+        f"produced {n:,} events ({size / n:.0f} B avg, {size / 1e6:.1f} MB) to {topic} "
+        f"in {perf() - t:.1f}s ({n / produce_s:,.0f}/s incl. generation)",
+        flush=True,
+    )
     assert n == args.events
 
     rows: list[Row] = []
@@ -451,8 +505,12 @@ async def run(args: argparse.Namespace, bootstrap: str, mongo_uri: str, servers:
             db = client[f"bench_b{bs}_{tag}"]
             dbs.append(db.name)
             timers = Timers()
-            writer = ProjectionWriter(replace(CLASSES), db, DeadLetters(producer, dlq, "bench.projector"),
-                                      TimedCatalogue(CATALOGUE, timers))
+            writer = ProjectionWriter(
+                replace(CLASSES),
+                db,
+                DeadLetters(producer, dlq, "bench.projector"),
+                TimedCatalogue(CATALOGUE, timers),
+            )
             writer.coll = TimedCollection(writer.coll, timers, "")
             writer.positions = TimedCollection(writer.positions, timers, "positions_")
             fold = writer.projection.fold
@@ -521,9 +579,14 @@ async def run(args: argparse.Namespace, bootstrap: str, mongo_uri: str, servers:
         secs = perf() - t_start
         cpu = meter.delta(c0, meter.sample())
         await verify(db, stats, prefix_docs, prefix_noms)
-        note = "all events" if done == n else (
-            f"PREFIX: first {done:,} events (full run projected > {args.naive_budget:.0f}s; "
-            f"prefix capped at {args.naive_prefix:,} events / {args.naive_seconds:.0f}s)")
+        note = (
+            "all events"
+            if done == n
+            else (
+                f"PREFIX: first {done:,} events (full run projected > {args.naive_budget:.0f}s; "
+                f"prefix capped at {args.naive_prefix:,} events / {args.naive_seconds:.0f}s)"
+            )
+        )
         c_row = Row("(c)  naive, 1 write/event", done, secs, cpu, note)
         rows.append(c_row)
         print(f"(c) {c_row.rate:,.0f} events/s — {note}", flush=True)
@@ -538,13 +601,17 @@ async def run(args: argparse.Namespace, bootstrap: str, mongo_uri: str, servers:
     best_bs = max(b_rows, key=lambda k: b_rows[k].rate)
     best = b_rows[best_bs]
     print()
-    print(f"N = {n:,} events on {topic} (3 partitions): {stats['classes']:,} classes, "
-          f"{stats['nominations']:,} nominations, {args.active} classes interleaved at a time")
+    print(
+        f"N = {n:,} events on {topic} (3 partitions): {stats['classes']:,} classes, "
+        f"{stats['nominations']:,} nominations, {args.active} classes interleaved at a time"
+    )
     print(f"event size: {size / n:.0f} B average JSON (Envelope.to_json)")
     print(f"servers: {servers}")
     print()
     cpu_keys = list(rows[0].cpu)
-    head = f"{'step':<28}{'events':>10}{'seconds':>9}{'events/s':>11}   " + "  ".join(f"{k + ' cpu':>11}" for k in cpu_keys)
+    head = f"{'step':<28}{'events':>10}{'seconds':>9}{'events/s':>11}   " + "  ".join(
+        f"{k + ' cpu':>11}" for k in cpu_keys
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -552,22 +619,32 @@ async def run(args: argparse.Namespace, bootstrap: str, mongo_uri: str, servers:
         print(f"{r.name:<28}{r.events:>10,}{r.seconds:>9.1f}{r.rate:>11,.0f}   {cpus}  {r.note}")
     print()
     print(f"best batch size for (b): {best_bs}")
-    print(f"b/a = {best.rate / a_row.rate:.2f}    b/c = {best.rate / c_row.rate:.1f}"
-          f"{'' if c_row.events == n else '  (c measured on a prefix)'}")
+    print(
+        f"b/a = {best.rate / a_row.rate:.2f}    b/c = {best.rate / c_row.rate:.1f}"
+        f"{'' if c_row.events == n else '  (c measured on a prefix)'}"
+    )
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     print()
     print("(b) time breakdown (wall seconds, share of the rebuild):")
-    names = [("getmany", "kafka getmany"), ("decode", "decode (CATALOGUE.decode)"), ("load", "load docs (point reads, cache)"),
-             ("fold", "fold (apply in memory)"), ("bulk_write", "bulk_write (Insert/Replace)"),
-             ("positions_bulk_write", "positions bulk_write"), ("other", "other (route, ops, loop)")]
+    names = [
+        ("getmany", "kafka getmany"),
+        ("decode", "decode (CATALOGUE.decode)"),
+        ("load", "load docs (point reads, cache)"),
+        ("fold", "fold (apply in memory)"),
+        ("bulk_write", "bulk_write (Insert/Replace)"),
+        ("positions_bulk_write", "positions bulk_write"),
+        ("other", "other (route, ops, loop)"),
+    ]
     print(f"{'':<30}" + "".join(f"{'bs=' + str(bs):>16}" for bs in breakdowns))
     for key, label in names:
         cells = []
         for tm, total in breakdowns.values():
             s = tm.seconds
             if key == "other":
-                v = total - sum(s.get(k, 0) for k in ("getmany", "decode", "load", "fold", "bulk_write",
-                                                     "positions_bulk_write"))
+                v = total - sum(
+                    s.get(k, 0)
+                    for k in ("getmany", "decode", "load", "fold", "bulk_write", "positions_bulk_write")
+                )
             else:
                 v = s.get(key, 0.0)
             cells.append(f"{v:>8.1f}s {v / total:>5.0%}")
@@ -575,27 +652,33 @@ async def run(args: argparse.Namespace, bootstrap: str, mongo_uri: str, servers:
     for bs, (tm, _total) in breakdowns.items():
         ops = tm.calls.get("bulk_ops", 0)
         writes = tm.calls.get("bulk_write", 0)
-        print(f"bs={bs}: {tm.calls.get('handle', 0)} batches, {writes} bulk_writes writing {ops:,} documents "
-              f"({ops / max(writes, 1):.0f} per write, {n / max(ops, 1):.1f} events per document write)")
+        print(
+            f"bs={bs}: {tm.calls.get('handle', 0)} batches, {writes} bulk_writes writing {ops:,} documents "
+            f"({ops / max(writes, 1):.0f} per write, {n / max(ops, 1):.1f} events per document write)"
+        )
 
 
 # long: one measured run: its phases are timed in sequence and share their figures
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--events", type=int, default=200_000)
-    p.add_argument("--per-class", type=int, default=100, help="events per class (1 ClassOpened + nominations)")
+    p.add_argument(
+        "--per-class", type=int, default=100, help="events per class (1 ClassOpened + nominations)"
+    )
     p.add_argument("--active", type=int, default=50, help="classes taking nominations at the same time")
-    p.add_argument("--batch-sizes", default="5000,10000",
-                   type=lambda s: [int(x) for x in s.split(",") if x])
+    p.add_argument("--batch-sizes", default="5000,10000", type=lambda s: [int(x) for x in s.split(",") if x])
     p.add_argument("--fetch-batch", type=int, default=5000, help="getmany max_records for (a) and (c)")
     p.add_argument("--naive-budget", type=float, default=180.0, help="seconds (c) may take on all N")
     p.add_argument("--naive-prefix", type=int, default=20_000, help="events (c) runs on when over budget")
     p.add_argument("--naive-seconds", type=float, default=60.0, help="hard cap on (c)'s run time")
     p.add_argument("--naive-probe", type=int, default=2_000, help="events after which (c) projects its time")
     p.add_argument("--code", default="371428")
-    p.add_argument("--ferretdb-backend", default="postgresql",
-                   help="local FerretDB backend: postgresql (default) or sqlite (pathologically slow here: "
-                        "a ReplaceOne filtered on _id+_rev costs ~80 ms for a 20 kB document)")
+    p.add_argument(
+        "--ferretdb-backend",
+        default="postgresql",
+        help="local FerretDB backend: postgresql (default) or sqlite (pathologically slow here: "
+        "a ReplaceOne filtered on _id+_rev costs ~80 ms for a 20 kB document)",
+    )
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--keep", action="store_true", help="keep the local servers' folder and the databases")
     args = p.parse_args()
@@ -617,7 +700,7 @@ def main() -> None:
             cluster.start()
             started.append(cluster)
             bootstrap = cluster.bootstrap_servers
-            os.environ.update(cluster.admin.env())     # the bench's clients are the super-user
+            os.environ.update(cluster.admin.env())  # the bench's clients are the super-user
             pids["kafka"] = cluster._procs[0].pid()
             how.append(f"local Kafka {KAFKA_VERSION} (1 KRaft node)")
         if env_mongo:

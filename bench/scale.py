@@ -42,13 +42,36 @@ from services.selection.cadres import RANKS, cadre_id_for, id_check_digit
 from services.selection.importing import TEMPLATE
 from shared.auth import ensure_dev_keys, issue_token
 
-COUNTY = "719901"   # outside tests.support.random_county's provinces: no test shares its topics
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+COUNTY = "719901"  # outside tests.support.random_county's provinces: no test shares its topics
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+)
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国志文海波斌宇浩凯鹏飞晨欣怡雪梅琳"
-UNIT_KINDS = ["县委办", "县政府办", "县财政局", "县发改局", "县教育局", "县卫健局", "县公安局", "县自然资源局",
-              "县住建局", "县交通局", "县农业农村局", "县水利局", "县商务局", "县文旅局", "县应急局", "县市场监管局",
-              "县审计局", "县统计局", "县医保局", "县信访局"]
-TOWNS = [f"{a}{b}镇" for a in "东西南北中" for b in "安平河山林"] + [f"{a}{b}乡" for a in "甲乙丙丁戊" for b in "马营桥湖"]
+UNIT_KINDS = [
+    "县委办",
+    "县政府办",
+    "县财政局",
+    "县发改局",
+    "县教育局",
+    "县卫健局",
+    "县公安局",
+    "县自然资源局",
+    "县住建局",
+    "县交通局",
+    "县农业农村局",
+    "县水利局",
+    "县商务局",
+    "县文旅局",
+    "县应急局",
+    "县市场监管局",
+    "县审计局",
+    "县统计局",
+    "县医保局",
+    "县信访局",
+]
+TOWNS = [f"{a}{b}镇" for a in "东西南北中" for b in "安平河山林"] + [
+    f"{a}{b}乡" for a in "甲乙丙丁戊" for b in "马营桥湖"
+]
 UNITS = UNIT_KINDS + TOWNS
 CATEGORIES = ["经济发展", "基层治理", "社会民生", "党建组织", "政法", "宣传文化"]
 READ_GOAL_MS = 300
@@ -62,9 +85,16 @@ def people(n: int, rnd: random.Random) -> list[dict]:
         born = date(1966, 1, 1) + timedelta(days=rnd.randrange(365 * 36))
         first17 = f"{COUNTY}{born:%Y%m%d}{i % 1000:03d}"
         name = rnd.choice(SURNAMES) + "".join(rnd.choice(GIVEN) for _ in range(rnd.choice((1, 2))))
-        out.append({"name": name, "id": first17 + id_check_digit(first17), "unit": UNITS[i % len(UNITS)],
-                    "rank": RANKS[rnd.randrange(12)], "category": rnd.choice(CATEGORIES),
-                    "recruited": rnd.random() < 0.05})
+        out.append(
+            {
+                "name": name,
+                "id": first17 + id_check_digit(first17),
+                "unit": UNITS[i % len(UNITS)],
+                "rank": RANKS[rnd.randrange(12)],
+                "category": rnd.choice(CATEGORIES),
+                "recruited": rnd.random() < 0.05,
+            }
+        )
     # The same 17 leading characters twice would be one id number: keep the first.
     seen: set[str] = set()
     return [p for p in out if not (p["id"] in seen or seen.add(p["id"]))]
@@ -76,8 +106,20 @@ def registry_csv(rows: list[dict]) -> bytes:
     w.writerow(TEMPLATE)
     for p in rows:
         recruited = ("是", "选调生", 2019) if p["recruited"] else ("否", "", "")
-        w.writerow([p["name"], "", "", p["id"], p["unit"], "科长", p["rank"], p["category"], "2020-03-01",
-                    *recruited])
+        w.writerow(
+            [
+                p["name"],
+                "",
+                "",
+                p["id"],
+                p["unit"],
+                "科长",
+                p["rank"],
+                p["category"],
+                "2020-03-01",
+                *recruited,
+            ]
+        )
     return buf.getvalue().encode()
 
 
@@ -109,18 +151,23 @@ class Servers:
         folder = Path(tempfile.mkdtemp(prefix="bench-scale-"))
         if not self.uri:
             from deploy.local.ferretdb import FerretDBServer
+
             store = FerretDBServer(folder / "ferretdb", log_level="warn")
             store.start()
             self.started.append(store)
             self.uri = store.uri
         if not self.kafka:
             from deploy.local.kafka import KafkaCluster
+
             cluster = KafkaCluster(folder / "kafka")
             cluster.start()
             self.started.append(cluster)
             self.kafka = cluster.bootstrap_servers
-            self.bus = {"GANXUN_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
-                        "GANXUN_KAFKA_USERNAME": cluster.ADMIN, "GANXUN_KAFKA_PASSWORD": cluster.admin_password}
+            self.bus = {
+                "GANXUN_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                "GANXUN_KAFKA_USERNAME": cluster.ADMIN,
+                "GANXUN_KAFKA_PASSWORD": cluster.admin_password,
+            }
         return self
 
     def __exit__(self, *exc) -> None:
@@ -141,15 +188,29 @@ async def main() -> None:
         private, _ = ensure_dev_keys(state / "keys")
         port = free_port()
         # GANXUN_ENV=dev: the service checks tokens with the development keys made above.
-        env = {**os.environ, **srv.bus, "GANXUN_ENV": "dev", "GANXUN_STATE_DIR": str(state),
-               "GANXUN_KAFKA_BOOTSTRAP_SERVERS": srv.kafka,
-               "GANXUN_MONGODB_URI": srv.uri, "GANXUN_JURISDICTIONS": COUNTY,
-               "GANXUN_DATABASE": f"bench_scale_{os.getpid()}"}
-        proc = subprocess.Popen([sys.executable, "-m", "services.selection", "--port", str(port)],
-                                cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        tok = issue_token(private, user_id="bench", name="县委组织部", role="org_department", jurisdiction=COUNTY)
-        c = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {tok}"},
-                              timeout=1200)
+        env = {
+            **os.environ,
+            **srv.bus,
+            "GANXUN_ENV": "dev",
+            "GANXUN_STATE_DIR": str(state),
+            "GANXUN_KAFKA_BOOTSTRAP_SERVERS": srv.kafka,
+            "GANXUN_MONGODB_URI": srv.uri,
+            "GANXUN_JURISDICTIONS": COUNTY,
+            "GANXUN_DATABASE": f"bench_scale_{os.getpid()}",
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.selection", "--port", str(port)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        tok = issue_token(
+            private, user_id="bench", name="县委组织部", role="org_department", jurisdiction=COUNTY
+        )
+        c = httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {tok}"}, timeout=1200
+        )
         try:
             await run(c, proc, rows, args)
         finally:
@@ -162,8 +223,10 @@ async def main() -> None:
 async def run(c: httpx.AsyncClient, proc: subprocess.Popen, rows: list[dict], args) -> None:
     await wait_ready(c, proc, "selection 服务未能启动")
     content = registry_csv(rows)
-    print(f"一个县：{len(rows):,} 名在册干部（CSV {len(content) / 1e6:.1f} MB），{len(UNITS)} 个单位，"
-          f"经真实的 selection 服务导入（HTTP → append_many → Kafka → 投影）。")
+    print(
+        f"一个县：{len(rows):,} 名在册干部（CSV {len(content) / 1e6:.1f} MB），{len(UNITS)} 个单位，"
+        f"经真实的 selection 服务导入（HTTP → append_many → Kafka → 投影）。"
+    )
     t0 = time.perf_counter()
     r = await c.post("/cadres/import", files={"file": ("名册.csv", content, "text/csv")})
     took = time.perf_counter() - t0
@@ -171,15 +234,25 @@ async def run(c: httpx.AsyncClient, proc: subprocess.Popen, rows: list[dict], ar
     report = r.json()
     assert report["registered"] == len(rows), {k: v for k, v in report.items() if k != "errors"}
     rate = len(rows) / took
-    print(f"导入 {len(rows):,} 行：{took:.1f} s，{rate:,.0f} 行/秒（目标 ≥ {IMPORT_GOAL:,}）"
-          f"{verdict(rate >= IMPORT_GOAL)}")
+    print(
+        f"导入 {len(rows):,} 行：{took:.1f} s，{rate:,.0f} 行/秒（目标 ≥ {IMPORT_GOAL:,}）"
+        f"{verdict(rate >= IMPORT_GOAL)}"
+    )
     while (await c.get("/cadres", params={"size": 1})).json()["total"] < len(rows):
         await asyncio.sleep(0.5)
     print(f"  导入请求返回后 {time.perf_counter() - t0 - took:.1f} s，名册列表显示全部 {len(rows):,} 人")
 
     start = date.today() + timedelta(days=60)
-    r = await c.post("/classes", json={"title": "科级干部轮训班", "capacity": 300, "starts_on": str(start),
-                                       "ends_on": str(start + timedelta(days=5)), "class_id": "bench-k1"})
+    r = await c.post(
+        "/classes",
+        json={
+            "title": "科级干部轮训班",
+            "capacity": 300,
+            "starts_on": str(start),
+            "ends_on": str(start + timedelta(days=5)),
+            "class_id": "bench-k1",
+        },
+    )
     assert r.status_code == 201, r.text
     rank = RANKS[3]
     t0 = time.perf_counter()
@@ -188,13 +261,13 @@ async def run(c: httpx.AsyncClient, proc: subprocess.Popen, rows: list[dict], ar
     in_scope = r.json()["count"]
     ms = (time.perf_counter() - t0) * 1000
     print(f"划定范围（职级 {rank}，{in_scope:,} 人，命令扫描整个名册）：{ms:.0f} ms")
-    ids = [cadre_id_for(p["id"]) for p in rows if p["rank"] == rank][:args.nominees]
+    ids = [cadre_id_for(p["id"]) for p in rows if p["rank"] == rank][: args.nominees]
     for i in range(0, len(ids), 200):
-        r = await c.post("/classes/bench-k1/nominations/batch", json={"cadre_ids": ids[i:i + 200]})
+        r = await c.post("/classes/bench-k1/nominations/batch", json={"cadre_ids": ids[i : i + 200]})
         assert r.status_code == 201, r.text
     while (await c.get("/queue", params={"size": 1})).json()["total"] < len(ids):
         await asyncio.sleep(0.5)
-    sample = next(p for p in rows[len(rows) // 2:] if p["rank"] == rank)
+    sample = next(p for p in rows[len(rows) // 2 :] if p["rank"] == rank)
     lists = {
         "名册 GET /cadres": ("/cadres", {"q": sample["name"][:2]}, "name"),
         "人选范围 GET /classes/{id}/scope": ("/classes/bench-k1/scope", {"q": sample["unit"]}, "name"),
@@ -207,8 +280,12 @@ async def run(c: httpx.AsyncClient, proc: subprocess.Popen, rows: list[dict], ar
     for label, (path, search, field) in lists.items():
         total = (await c.get(path, params={"size": 1})).json()["total"]
         later = max(1, min(total // 20, 50))
-        for what, params in (("第一页", {}), ("搜索", search), (f"第 {later} 页", {"page": later}),
-                             ("排序", {"sort": field, "order": "desc"})):
+        for what, params in (
+            ("第一页", {}),
+            ("搜索", search),
+            (f"第 {later} 页", {"page": later}),
+            ("排序", {"sort": field, "order": "desc"}),
+        ):
             ms = []
             for _ in range(args.queries):
                 s = time.perf_counter()
@@ -218,8 +295,10 @@ async def run(c: httpx.AsyncClient, proc: subprocess.Popen, rows: list[dict], ar
                 assert len(r.json()["items"]) <= 20
             p99 = pct(ms, 0.99)
             worst = max(worst, p99)
-            print(f"  {label:<34} {what:<8} p50 {statistics.median(ms):6.1f} ms  p99 {p99:6.1f} ms  "
-                  f"共 {r.json()['total']:>6,} 条  {verdict(p99 <= READ_GOAL_MS)}")
+            print(
+                f"  {label:<34} {what:<8} p50 {statistics.median(ms):6.1f} ms  p99 {p99:6.1f} ms  "
+                f"共 {r.json()['total']:>6,} 条  {verdict(p99 <= READ_GOAL_MS)}"
+            )
     mem = rss_mb(proc.pid)
     print(f"最慢的 p99：{worst:.0f} ms（目标 ≤ {READ_GOAL_MS} ms）{verdict(worst <= READ_GOAL_MS)}")
     print(f"selection 服务常驻内存：{mem:.0f} MB（目标 < {RSS_GOAL_MB} MB）{verdict(mem < RSS_GOAL_MB)}")

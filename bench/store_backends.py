@@ -59,8 +59,17 @@ def event(i: int, *, stream_prefix: str = "course") -> dict:
         "actor": f"u{i % 977:04d}",
         "published": False,
         "payload": {
-            "trainee": {"id": f"t{i:07d}", "name": "李晓明", "unit": "某某市委组织部干部教育科", "rank": "副处级"},
-            "course": {"id": f"c{stream:05d}", "title": "新时代领导干部能力提升专题培训班（第三期）", "hours": 40},
+            "trainee": {
+                "id": f"t{i:07d}",
+                "name": "李晓明",
+                "unit": "某某市委组织部干部教育科",
+                "rank": "副处级",
+            },
+            "course": {
+                "id": f"c{stream:05d}",
+                "title": "新时代领导干部能力提升专题培训班（第三期）",
+                "hours": 40,
+            },
             "remark": "报名资料审核通过",
             "score": 95.5,
             "tags": ["集中培训", "线下", "2025年度"],
@@ -164,10 +173,17 @@ async def run_backend(backend: str, keep: bool) -> dict[str, str]:
         rounds = 0
         t = time.perf_counter()
         while time.perf_counter() - t < STAGE_BUDGET:
-            batch = await outbox.find({"published": False}, {"_id": 1}).sort([("_id", ASCENDING)]).limit(BATCH).to_list(None)
+            batch = (
+                await outbox.find({"published": False}, {"_id": 1})
+                .sort([("_id", ASCENDING)])
+                .limit(BATCH)
+                .to_list(None)
+            )
             if not batch:
                 break
-            r = await outbox.update_many({"_id": {"$in": [d["_id"] for d in batch]}}, {"$set": {"published": True}})
+            r = await outbox.update_many(
+                {"_id": {"$in": [d["_id"] for d in batch]}}, {"$set": {"published": True}}
+            )
             relayed += r.modified_count
             rounds += 1
         secs = time.perf_counter() - t

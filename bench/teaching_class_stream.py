@@ -49,19 +49,37 @@ async def main(trainees: int = 150, sessions: int = 30) -> None:
         whole, whole_version = "bench-whole-term", 0
         start, today = date(2026, 3, 1), date(2026, 12, 31)
         for n in range(sessions):
-            s = Session(f"s{n}", "bench", "k", "课程", "理论课", start + timedelta(days=n), clock(9), clock(11), 2.0,
-                        "t", "教师", "h")
+            s = Session(
+                f"s{n}",
+                "bench",
+                "k",
+                "课程",
+                "理论课",
+                start + timedelta(days=n),
+                clock(9),
+                clock(11),
+                2.0,
+                "t",
+                "教师",
+                "h",
+            )
             entries = tuple((c, False) for i, c in enumerate(roster) if (i + n) % 10)
             for cmd in (cr.CheckIn(s, entries, roster, today), cr.CloseSession(s, roster, today)):
                 envs = await commands.execute(decider, f"bench-session-{n}", cmd, ctx)
-                copies = CommandHandler.envelopes(whole, whole_version, [
-                    CATALOGUE.model(e.type).model_validate(e.payload) for e in envs], ctx)
+                copies = CommandHandler.envelopes(
+                    whole,
+                    whole_version,
+                    [CATALOGUE.model(e.type).model_validate(e.payload) for e in envs],
+                    ctx,
+                )
                 await store.append(whole, whole_version, copies)
                 whole_version += len(copies)
         one = await timed(commands, decider, f"bench-session-{sessions - 1}")
         term = await timed(commands, decider, whole)
-        print(f"one session's stream ({one[0]} events): {one[1]:.0f} ms per load; "
-              f"one class-wide stream ({term[0]} events): {term[1]:.0f} ms per load (median of 5)")
+        print(
+            f"one session's stream ({one[0]} events): {one[1]:.0f} ms per load; "
+            f"one class-wide stream ({term[0]} events): {term[1]:.0f} ms per load (median of 5)"
+        )
     finally:
         await client.drop_database(db.name)
         await client.close()

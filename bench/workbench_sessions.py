@@ -35,10 +35,14 @@ async def measure(uri: str) -> None:
         user = oidc.user_of({"sub": "u", "name": "测试", "role": "unit", "jurisdiction": "371428"})
         tokens = oidc.Tokens("a" * 1200, "r" * 800, "i" * 1000, time.time() + 300, None)
         sids = [(await store.create(user, tokens)).sid for _ in range(SESSIONS)]
-        cases = (("读取会话 read a session", lambda sid: store.get(sid)),
-                 ("读取并更新 last_seen read and touch",
-                  lambda sid: store.get(sid, now=time.time() + TOUCH_EVERY)),
-                 ("新建会话 a new session", lambda sid: store.create(user, tokens)))
+        cases = (
+            ("读取会话 read a session", lambda sid: store.get(sid)),
+            (
+                "读取并更新 last_seen read and touch",
+                lambda sid: store.get(sid, now=time.time() + TOUCH_EVERY),
+            ),
+            ("新建会话 a new session", lambda sid: store.create(user, tokens)),
+        )
         for label, call in cases:
             ms = []
             for sid in sids:

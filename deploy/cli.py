@@ -1,12 +1,12 @@
 """`ganxun`: the one way to operate the system on a machine.
 
-    ganxun up [--detach]            servers + every service on this machine, kept running
-    ganxun down                     stop what `up` started (data is kept)
-    ganxun supervise                restart what `up` started when it dies (`up --detach` starts it)
-    ganxun servers up|down|status   the local Kafka, store and Keycloak only
-    ganxun token --role R --jurisdiction CODE --name NAME
-    ganxun rebuild SERVICE [PROJECTION]
-    ganxun docs openapi|asyncapi SERVICE
+ganxun up [--detach]            servers + every service on this machine, kept running
+ganxun down                     stop what `up` started (data is kept)
+ganxun supervise                restart what `up` started when it dies (`up --detach` starts it)
+ganxun servers up|down|status   the local Kafka, store and Keycloak only
+ganxun token --role R --jurisdiction CODE --name NAME
+ganxun rebuild SERVICE [PROJECTION]
+ganxun docs openapi|asyncapi SERVICE
 """
 
 from __future__ import annotations
@@ -63,16 +63,20 @@ def _keycloak(port: int | None = None, store=None):
     return KeycloakServer(folder, port=port if port or saved else KEYCLOAK_PORT, db=db)
 
 
-def servers_up(kafka_port: int | None = None, store_port: int | None = None,
-               keycloak_port: int | None = None) -> tuple[str, str]:
+def servers_up(
+    kafka_port: int | None = None, store_port: int | None = None, keycloak_port: int | None = None
+) -> tuple[str, str]:
     kafka, store = _kafka(kafka_port), _store(store_port)
     print("启动 Kafka（KRaft）、FerretDB 与 Keycloak …（首次运行需下载并构建，可能需要几分钟）", flush=True)
     store.start()
     kafka.start()
     identity = _keycloak(keycloak_port, store)
     identity.start()
-    print(f"  Kafka   {kafka.bootstrap_servers}（SASL/SCRAM 认证）\n  存储    {store.uri}\n"
-          f"  身份认证 {identity.issuer}", flush=True)
+    print(
+        f"  Kafka   {kafka.bootstrap_servers}（SASL/SCRAM 认证）\n  存储    {store.uri}\n"
+        f"  身份认证 {identity.issuer}",
+        flush=True,
+    )
     return kafka.bootstrap_servers, store.uri
 
 
@@ -101,7 +105,8 @@ def bus_principals(jurisdictions: str) -> dict[str, dict[str, str]]:
         if principal not in made:
             saved.setdefault(principal, secrets.token_urlsafe(24))
             conn: Connection = asyncio.run(
-                bus_access.provision_deployment(cluster.admin, codes, name, saved[principal]))
+                bus_access.provision_deployment(cluster.admin, codes, name, saved[principal])
+            )
             made[principal] = conn.env()
         envs[name] = made[principal]
     path.touch(mode=0o600)
@@ -122,8 +127,11 @@ def local_bus_env(service: str) -> dict[str, str]:
     password = json.loads(_principals_file().read_text()).get(principal)
     if password is None:
         return {}
-    return {"GANXUN_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "GANXUN_KAFKA_USERNAME": principal,
-            "GANXUN_KAFKA_PASSWORD": password}
+    return {
+        "GANXUN_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "GANXUN_KAFKA_USERNAME": principal,
+        "GANXUN_KAFKA_PASSWORD": password,
+    }
 
 
 def servers_down() -> None:
@@ -158,8 +166,10 @@ def _up_file():
 def start_service(name: str) -> None:
     """Spawn one service as the last `up` configured it (the supervisor's restart)."""
     saved = json.loads(_up_file().read_text(encoding="utf-8"))
-    _service_proc(name).spawn([sys.executable, "-m", f"services.{name}", "--port", str(saved["ports"][name])],
-                              env={**saved["env"], **saved.get("bus", {}).get(name, {})})
+    _service_proc(name).spawn(
+        [sys.executable, "-m", f"services.{name}", "--port", str(saved["ports"][name])],
+        env={**saved["env"], **saved.get("bus", {}).get(name, {})},
+    )
 
 
 def start_workbench() -> None:
@@ -178,8 +188,11 @@ def supervised() -> list[Watched]:
         Watched("Kafka", lambda: kafka.status()["running"], kafka.start),
         Watched("身份认证 Keycloak", lambda: identity.status()["running"], identity.start),
         *(Watched(f"服务 {n}", _service_proc(n).running, lambda n=n: start_service(n)) for n in SERVICES),
-        *([Watched("工作台", _service_proc("workbench").running, start_workbench)]
-          if "workbench" in json.loads(_up_file().read_text(encoding="utf-8")) else []),
+        *(
+            [Watched("工作台", _service_proc("workbench").running, start_workbench)]
+            if "workbench" in json.loads(_up_file().read_text(encoding="utf-8"))
+            else []
+        ),
     ]
 
 
@@ -198,26 +211,36 @@ def cmd_supervise(args) -> None:
 
 
 def services_up(bootstrap: str, uri: str, jurisdictions: str, ports: dict[str, int]) -> None:
-    env = {"GANXUN_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "GANXUN_MONGODB_URI": uri,
-           "GANXUN_JURISDICTIONS": jurisdictions}
+    env = {
+        "GANXUN_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "GANXUN_MONGODB_URI": uri,
+        "GANXUN_JURISDICTIONS": jurisdictions,
+    }
     bus = bus_principals(jurisdictions)
     if not any(os.environ.get(k) for k in PRODUCTION_KEYS):
         # Development keys, said so explicitly (shared/auth.verifier_for); the demo moves
         # selection's and follow-up's "today" (dev only).
-        env |= {"GANXUN_ENV": "dev", "GANXUN_SELECTION_MOVABLE_CLOCK": "1",
-                "GANXUN_FOLLOWUP_MOVABLE_CLOCK": "1"}
+        env |= {
+            "GANXUN_ENV": "dev",
+            "GANXUN_SELECTION_MOVABLE_CLOCK": "1",
+            "GANXUN_FOLLOWUP_MOVABLE_CLOCK": "1",
+        }
         from shared.auth import ensure_dev_keys
 
-        ensure_dev_keys(state_dir() / "keys")       # one pair, made before the services read it
+        ensure_dev_keys(state_dir() / "keys")  # one pair, made before the services read it
     identity = _keycloak()
     if identity.status()["running"] and not os.environ.get("GANXUN_OIDC_ISSUER"):
         # The local Keycloak's logins, beside the development tokens (shared/auth.EitherVerifier).
-        env |= {"GANXUN_OIDC_ISSUER": identity.issuer, "GANXUN_ACCOUNTS_KEYCLOAK_URL": identity.url,
-                "GANXUN_ACCOUNTS_CLIENT_SECRET": identity.client_secret("ganxun-accounts")}
+        env |= {
+            "GANXUN_OIDC_ISSUER": identity.issuer,
+            "GANXUN_ACCOUNTS_KEYCLOAK_URL": identity.url,
+            "GANXUN_ACCOUNTS_CLIENT_SECRET": identity.client_secret("ganxun-accounts"),
+        }
     _up_file().parent.mkdir(parents=True, exist_ok=True)
-    _up_file().write_text(json.dumps({"env": env, "bus": bus, "ports": ports}, ensure_ascii=False),
-                          encoding="utf-8")
-    _up_file().chmod(0o600)          # the bus principals' passwords
+    _up_file().write_text(
+        json.dumps({"env": env, "bus": bus, "ports": ports}, ensure_ascii=False), encoding="utf-8"
+    )
+    _up_file().chmod(0o600)  # the bus principals' passwords
     for name in SERVICES:
         if not _service_proc(name).running():
             start_service(name)
@@ -226,11 +249,14 @@ def services_up(bootstrap: str, uri: str, jurisdictions: str, ports: dict[str, i
         _service_proc(name).wait_ready(lambda p=port: _ready(p), 90, f"服务 {name}")
         print(f"  {name:<10} http://127.0.0.1:{port}/docs", flush=True)
     if "dashboard" in ports:
-        print(f"  省级看板   http://127.0.0.1:{ports['dashboard']}/#token=<令牌>（ganxun token 签发）", flush=True)
+        print(
+            f"  省级看板   http://127.0.0.1:{ports['dashboard']}/#token=<令牌>（ganxun token 签发）",
+            flush=True,
+        )
 
 
 def services_down() -> None:
-    _supervisor_proc().stop(timeout=15)      # first, or it would restart what is stopped below
+    _supervisor_proc().stop(timeout=15)  # first, or it would restart what is stopped below
     _service_proc("workbench").stop(timeout=15)
     for name in SERVICES:
         _service_proc(name).stop(timeout=15)
@@ -253,13 +279,15 @@ def workbench_up(ports: dict[str, int], uri: str, port: int = WORKBENCH_PORT) ->
         print("  工作台网页构建失败，工作台未启动（见上方输出）。", flush=True)
         return
     proc = _service_proc("workbench")
-    env = {f"GANXUN_WORKBENCH_{n.upper()}_URL": f"http://127.0.0.1:{ports[n]}"
-           for n in ("selection", "teaching", "records", "followup", "reminders")}
+    env = {
+        f"GANXUN_WORKBENCH_{n.upper()}_URL": f"http://127.0.0.1:{ports[n]}"
+        for n in ("selection", "teaching", "records", "followup", "reminders")
+    }
     env["GANXUN_WORKBENCH_MONGODB_URI"] = uri
-    if not os.environ.get("GANXUN_WORKBENCH_ISSUER"):      # the issuer the services trust
+    if not os.environ.get("GANXUN_WORKBENCH_ISSUER"):  # the issuer the services trust
         env["GANXUN_WORKBENCH_ISSUER"] = os.environ.get("GANXUN_OIDC_ISSUER") or _keycloak().issuer
     saved = json.loads(_up_file().read_text(encoding="utf-8"))
-    saved["workbench"] = {"env": env, "port": port}        # how the supervisor restarts it
+    saved["workbench"] = {"env": env, "port": port}  # how the supervisor restarts it
     _up_file().write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
     if not proc.running():
         start_workbench()
@@ -282,8 +310,13 @@ def cmd_up(args) -> None:
         raise SystemExit(f"启动失败：{exc}") from None
     from shared.auth import ensure_dev_keys, issue_token
 
-    token = issue_token(ensure_dev_keys(state_dir() / "keys")[0], user_id="dev-org", name="开发者（组织部）",
-                        role="org_department", jurisdiction=args.jurisdictions.split(",")[0])
+    token = issue_token(
+        ensure_dev_keys(state_dir() / "keys")[0],
+        user_id="dev-org",
+        name="开发者（组织部）",
+        role="org_department",
+        jurisdiction=args.jurisdictions.split(",")[0],
+    )
     print(f"\n全部就绪。组织部开发令牌（{args.jurisdictions.split(',')[0]}）：\n{token}\n")
     if not args.no_demo:
         from deploy.demo import accounts as demo_accounts
@@ -291,18 +324,24 @@ def cmd_up(args) -> None:
 
         served = args.jurisdictions.split(",")
         codes = [c for c in demo_accounts.DEMO_JURISDICTIONS if c in served]
-        made, kept = demo_accounts.create(f"http://127.0.0.1:{ports['accounts']}",
-                                          demo_accounts.dev_admin(state_dir() / "keys"), codes)
+        made, kept = demo_accounts.create(
+            f"http://127.0.0.1:{ports['accounts']}", demo_accounts.dev_admin(state_dir() / "keys"), codes
+        )
         demo_accounts.print_login(_keycloak().url, made, kept)
         demo_accounts.set_contacts(f"http://127.0.0.1:{ports['reminders']}", state_dir() / "keys", codes)
-        print(f"演示账号的提醒邮件不真正发出，写在提醒服务的日志里：{_service_proc('reminders').log_file}", flush=True)
+        print(
+            f"演示账号的提醒邮件不真正发出，写在提醒服务的日志里：{_service_proc('reminders').log_file}",
+            flush=True,
+        )
 
         load_if_empty(state_dir(), ports, args.jurisdictions, uri)
     if args.detach:
         if not _supervisor_proc().running():
             _supervisor_proc().spawn([sys.executable, "-m", "deploy.cli", "supervise"])
-        print(f"已在后台运行，退出的进程会被自动重启（看护日志：{_supervisor_proc().log_file}）；"
-              "用 `ganxun down` 停止。")
+        print(
+            f"已在后台运行，退出的进程会被自动重启（看护日志：{_supervisor_proc().log_file}）；"
+            "用 `ganxun down` 停止。"
+        )
         return
     print("按 Ctrl-C 停止全部。退出的进程会被自动重启。", flush=True)
     stop = threading.Event()
@@ -324,8 +363,17 @@ def cmd_token(args) -> None:
 
     private, _ = ensure_dev_keys(state_dir() / "keys")
     try:
-        print(issue_token(private, user_id=args.user_id or f"dev-{args.role}", name=args.name, role=args.role,
-                          jurisdiction=args.jurisdiction, ttl_seconds=args.hours * 3600, unit=args.unit))
+        print(
+            issue_token(
+                private,
+                user_id=args.user_id or f"dev-{args.role}",
+                name=args.name,
+                role=args.role,
+                jurisdiction=args.jurisdiction,
+                ttl_seconds=args.hours * 3600,
+                unit=args.unit,
+            )
+        )
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
 
@@ -358,6 +406,7 @@ def cmd_rebuild(args) -> None:
                 await consumer.start()
                 bar = tqdm(desc=f"重建 {p.name}", unit="事件", file=sys.stderr)
                 try:
+
                     def progress(done: int, total: int, bar=bar) -> None:
                         bar.total = total
                         bar.n = done
@@ -369,8 +418,10 @@ def cmd_rebuild(args) -> None:
                     bar.close()
                     await consumer.stop()
                 docs = await rt.db[p.collection].count_documents({})
-                print(f"{p.name}: 应用 {result.applied} 个事件，生成 {docs} 个文档；"
-                      f"跳过未知类型 {result.skipped_unknown} 个，转入死信 {result.dead_lettered} 个。")
+                print(
+                    f"{p.name}: 应用 {result.applied} 个事件，生成 {docs} 个文档；"
+                    f"跳过未知类型 {result.skipped_unknown} 个，转入死信 {result.dead_lettered} 个。"
+                )
         finally:
             await rt.producer.stop()
             await rt.mongo.close()
@@ -402,21 +453,31 @@ def parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="启动本机全部：Kafka、存储、四个服务与省级看板")
     up.add_argument("--detach", action="store_true", help="启动后返回，不在前台等待")
     up.add_argument("--no-demo", action="store_true", help="不加载演示数据（默认：存储为空时自动加载）")
-    up.add_argument("--jurisdictions", default=os.environ.get("GANXUN_JURISDICTIONS", "371428,330500,530129,430000"),
-                    help="本部署服务的行政区划代码，逗号分隔")
+    up.add_argument(
+        "--jurisdictions",
+        default=os.environ.get("GANXUN_JURISDICTIONS", "371428,330500,530129,430000"),
+        help="本部署服务的行政区划代码，逗号分隔",
+    )
     up.add_argument("--kafka-port", type=int, help=f"Kafka 端口（默认 {KAFKA_PORT}，或上次所用）")
     up.add_argument("--store-port", type=int, help=f"存储端口（默认 {STORE_PORT}，或上次所用）")
     up.add_argument("--keycloak-port", type=int, help=f"Keycloak 端口（默认 {KEYCLOAK_PORT}，或上次所用）")
-    up.add_argument("--port", action="append", metavar="SERVICE=PORT",
-                    help="服务端口，如 --port selection=9101（默认 8101–8106，看板 8100，工作台 8110）")
+    up.add_argument(
+        "--port",
+        action="append",
+        metavar="SERVICE=PORT",
+        help="服务端口，如 --port selection=9101（默认 8101–8106，看板 8100，工作台 8110）",
+    )
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="停止 `ganxun up` 启动的一切（数据保留）").set_defaults(func=cmd_down)
-    sub.add_parser("supervise", help="看护 `ganxun up` 启动的进程，退出即重启（up --detach 自动启动）"
-                   ).set_defaults(func=cmd_supervise)
+    sub.add_parser(
+        "supervise", help="看护 `ganxun up` 启动的进程，退出即重启（up --detach 自动启动）"
+    ).set_defaults(func=cmd_supervise)
 
     srv = sub.add_parser("servers", help="本机 Kafka、存储与身份认证（Keycloak）")
     srv.add_argument("action", choices=["up", "down", "status"])
-    srv.set_defaults(func=lambda a: {"up": servers_up, "down": servers_down, "status": servers_status}[a.action]())
+    srv.set_defaults(
+        func=lambda a: {"up": servers_up, "down": servers_down, "status": servers_status}[a.action]()
+    )
 
     tok = sub.add_parser("token", help="签发开发令牌")
     tok.add_argument("--role", required=True)

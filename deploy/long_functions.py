@@ -27,7 +27,7 @@ def findings(path: Path, limit: int = LIMIT) -> list[tuple[int, str, int]]:
         if length <= limit:
             continue
         first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-        head = lines[max(first - 2, 0): node.body[0].lineno - 1]
+        head = lines[max(first - 2, 0) : node.body[0].lineno - 1]
         if not any(MARKER in line for line in head):
             out.append((node.lineno, node.name, length))
     return out
@@ -40,8 +40,10 @@ def scan(folders: list[str]) -> list[str]:
             if ".venv" in path.parts or "node_modules" in path.parts:
                 continue
             for line, name, length in findings(path):
-                report.append(f"{path.relative_to(ROOT)}:{line}: 函数 {name} 有 {length} 行（上限 {LIMIT}），"
-                              f"请拆分，或注明原因：{MARKER} …")
+                report.append(
+                    f"{path.relative_to(ROOT)}:{line}: 函数 {name} 有 {length} 行（上限 {LIMIT}），"
+                    f"请拆分，或注明原因：{MARKER} …"
+                )
     return report
 
 

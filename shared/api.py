@@ -29,8 +29,12 @@ def runtime(request: Request) -> Runtime:
 
 # Declares the bearer scheme on every route that depends on `principal` (OpenAPI); the
 # token itself is read and checked below, with our own Chinese errors.
-BEARER = HTTPBearer(scheme_name="bearer", bearerFormat="JWT", auto_error=False,
-                    description="Authorization: Bearer <访问令牌>（身份认证服务登录后取得；开发环境可用 ganxun token）")
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    bearerFormat="JWT",
+    auto_error=False,
+    description="Authorization: Bearer <访问令牌>（身份认证服务登录后取得；开发环境可用 ganxun token）",
+)
 
 
 async def principal(request: Request, _declared=Depends(BEARER)) -> Principal:
@@ -44,9 +48,13 @@ def context(request: Request, who: Principal = Depends(principal)) -> Context:
     # Commands create data in the token's jurisdiction, so it must be one this
     # deployment serves; reads are checked per resource instead.
     if not rt.settings.serves(who.jurisdiction):
-        raise Forbidden(f"本服务部署（辖区 {rt.settings.deployment}）不受理辖区 {who.jurisdiction} 的操作。",
-                        code="wrong_deployment")
-    return Context(actor=who.actor, jurisdiction=who.jurisdiction, correlation_id=request.state.correlation_id)
+        raise Forbidden(
+            f"本服务部署（辖区 {rt.settings.deployment}）不受理辖区 {who.jurisdiction} 的操作。",
+            code="wrong_deployment",
+        )
+    return Context(
+        actor=who.actor, jurisdiction=who.jurisdiction, correlation_id=request.state.correlation_id
+    )
 
 
 async def read_document(rt: Runtime, collection: str, doc_id: str, who: Principal, missing: NotFound) -> dict:
@@ -74,15 +82,21 @@ def _health_checks(app: FastAPI, service: str) -> None:
     async def healthz():
         return {"status": "alive", "service": service}
 
-    @app.get("/readyz", tags=["运维"], summary="就绪检查（Kafka 与存储可达）",
-             responses={503: {"description": "尚未就绪（列出不可达的部分）"}})
+    @app.get(
+        "/readyz",
+        tags=["运维"],
+        summary="就绪检查（Kafka 与存储可达）",
+        responses={503: {"description": "尚未就绪（列出不可达的部分）"}},
+    )
     async def readyz(request: Request):
         status = await request.app.state.runtime.readiness()
         ok = all(v == "ok" for v in status.values())
         return JSONResponse({"ready": ok, **status}, status_code=200 if ok else 503)
 
 
-def create_app(definition: ServiceDefinition, settings: Settings, components: tuple[str, ...] | None = None) -> FastAPI:
+def create_app(
+    definition: ServiceDefinition, settings: Settings, components: tuple[str, ...] | None = None
+) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         rt = Runtime(definition, settings)
@@ -95,8 +109,14 @@ def create_app(definition: ServiceDefinition, settings: Settings, components: tu
         finally:
             await rt.stop()
 
-    app = FastAPI(title=f"ganxun · {definition.title}", description=definition.description,
-                  version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title=f"ganxun · {definition.title}",
+        description=definition.description,
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     label = http_errors.install(app)
     app.openapi = openapi.openapi(app, settings.oidc_issuer)
     # Middleware added later wraps what was added before. From the outside in: the
@@ -104,8 +124,9 @@ def create_app(definition: ServiceDefinition, settings: Settings, components: tu
     # malformed reaches further), then the Idempotency-Key (shared/idempotency.py), which
     # reads the body to compare a retry with the original.
     app.add_middleware(IdempotencyMiddleware)
-    app.add_middleware(Guard, max_json=settings.max_json_bytes, max_upload=settings.max_upload_bytes,
-                       label=label)
+    app.add_middleware(
+        Guard, max_json=settings.max_json_bytes, max_upload=settings.max_upload_bytes, label=label
+    )
 
     @app.middleware("http")
     async def correlate(request: Request, call_next):

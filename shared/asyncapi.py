@@ -22,29 +22,39 @@ from shared.topics import PREFIX
 
 
 def _envelope_of(cls: type[Event]):
-    return create_model(f"{cls.event_type}V{cls.schema_version}", __base__=Envelope, __doc__=cls.__doc__,
-                        payload=(cls, ...))
+    return create_model(
+        f"{cls.event_type}V{cls.schema_version}", __base__=Envelope, __doc__=cls.__doc__, payload=(cls, ...)
+    )
 
 
 def document(defn: ServiceDefinition, settings: Settings) -> dict:
     # The document declares how clients authenticate (SASL/SCRAM-SHA-512), never who: the
     # principal and its password come from GANXUN_KAFKA_USERNAME / _PASSWORD at run time.
-    security = SASLScram512(username="${GANXUN_KAFKA_USERNAME}", password="",
-                            use_ssl=settings.kafka_security_protocol == "SASL_SSL")
+    security = SASLScram512(
+        username="${GANXUN_KAFKA_USERNAME}",
+        password="",
+        use_ssl=settings.kafka_security_protocol == "SASL_SSL",
+    )
     broker = KafkaBroker(settings.kafka_bootstrap_servers, security=security)
     topic = f"{PREFIX}.{defn.name}.{{jurisdiction}}"
     for cls in CATALOGUE.types(defn.name):
-        broker.publisher(topic, title=f"{topic}:{cls.event_type}", description=(cls.__doc__ or "").strip(),
-                         schema=_envelope_of(cls))
+        broker.publisher(
+            topic,
+            title=f"{topic}:{cls.event_type}",
+            description=(cls.__doc__ or "").strip(),
+            schema=_envelope_of(cls),
+        )
     for p in defn.projections:
         for src in p.sources:
             for cls in CATALOGUE.types(src):
                 if cls.event_type not in p.handlers:
                     continue
-                sub = broker.subscriber(f"{PREFIX}.{src}.{{jurisdiction}}",
-                                        group_id=f"{PREFIX}.{defn.name}.{{deployment}}.{p.name}",
-                                        title=f"{p.name}:{cls.event_type}",
-                                        description=f"投影 {p.name} 消费 {cls.event_type}")
+                sub = broker.subscriber(
+                    f"{PREFIX}.{src}.{{jurisdiction}}",
+                    group_id=f"{PREFIX}.{defn.name}.{{deployment}}.{p.name}",
+                    title=f"{p.name}:{cls.event_type}",
+                    description=f"投影 {p.name} 消费 {cls.event_type}",
+                )
 
                 async def handler(msg) -> None:  # documentation only: the projector does the work
                     return None

@@ -33,10 +33,19 @@ AUDIENCE = "ganxun"
 # Asymmetric only: a shared-secret (HS*) token could be forged by anyone holding the
 # secret, and "none" by anyone at all.
 ALLOWED_ALGORITHMS = (
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
 )
 DEFAULT_MAX_LIFETIME = 12 * 3600  # `ganxun token`'s default; Keycloak's access tokens live 5 minutes
-JWKS_REFRESH_INTERVAL = 60.0      # an unknown `kid` fetches the JWKS again at most this often
+JWKS_REFRESH_INTERVAL = 60.0  # an unknown `kid` fetches the JWKS again at most this often
 CLOCK_LEEWAY = 30
 
 ROLES = {
@@ -72,7 +81,10 @@ class Principal:
     def require_role(self, *roles: str) -> None:
         if self.role not in roles:
             allowed = "、".join(ROLES.get(r, r) for r in roles)
-            raise Forbidden(f"当前角色“{ROLES.get(self.role, self.role)}”无权执行此操作，需要：{allowed}。", code="wrong_role")
+            raise Forbidden(
+                f"当前角色“{ROLES.get(self.role, self.role)}”无权执行此操作，需要：{allowed}。",
+                code="wrong_role",
+            )
 
     def require_covers(self, code: str) -> None:
         try:
@@ -102,24 +114,46 @@ def ensure_dev_keys(folder: Path) -> tuple[bytes, bytes]:
             if not (private.exists() and public.exists()):
                 key = Ed25519PrivateKey.generate()
                 tmp = private.with_suffix(".tmp")
-                tmp.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                  serialization.NoEncryption()))
+                tmp.write_bytes(
+                    key.private_bytes(
+                        serialization.Encoding.PEM,
+                        serialization.PrivateFormat.PKCS8,
+                        serialization.NoEncryption(),
+                    )
+                )
                 tmp.chmod(0o600)
-                public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                                 serialization.PublicFormat.SubjectPublicKeyInfo))
+                public.write_bytes(
+                    key.public_key().public_bytes(
+                        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+                    )
+                )
                 tmp.rename(private)
     return private.read_bytes(), public.read_bytes()
 
 
-def issue_token(private_pem: bytes, *, user_id: str, name: str, role: str, jurisdiction: str,
-                ttl_seconds: int = 12 * 3600, unit: str | None = None) -> str:
+def issue_token(
+    private_pem: bytes,
+    *,
+    user_id: str,
+    name: str,
+    role: str,
+    jurisdiction: str,
+    ttl_seconds: int = 12 * 3600,
+    unit: str | None = None,
+) -> str:
     if role not in ROLES:
         raise ValueError(f"未知角色 {role}；可用：{', '.join(ROLES)}")
     jur.validate(jurisdiction)
     now = int(time.time())
     claims = {
-        "iss": ISSUER, "aud": AUDIENCE, "sub": user_id, "name": name, "role": role,
-        "jurisdiction": jurisdiction, "iat": now, "exp": now + ttl_seconds,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": user_id,
+        "name": name,
+        "role": role,
+        "jurisdiction": jurisdiction,
+        "iat": now,
+        "exp": now + ttl_seconds,
     }
     if unit:
         claims["unit"] = unit
@@ -175,9 +209,14 @@ class KeySet:
     forged token) triggers a fetch at most once per JWKS_REFRESH_INTERVAL, so a flood
     of forged tokens cannot turn the service into a flood of requests to the issuer."""
 
-    def __init__(self, *, issuer: str | None = None, jwks_url: str | None = None,
-                 fetch: Callable[[str], dict] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        issuer: str | None = None,
+        jwks_url: str | None = None,
+        fetch: Callable[[str], dict] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if not (issuer or jwks_url):
             raise ValueError("an issuer or a JWKS URL is required")
         self.issuer = issuer
@@ -232,10 +271,17 @@ class Verifier:
     JWKS is found by discovery). `issuer` and `audience` must match the token's `iss`
     and `aud`; `exp - iat` may not exceed `max_lifetime`."""
 
-    def __init__(self, public_pem: bytes | None = None, jwks_url: str | None = None, *,
-                 issuer: str | None = None, audience: str = AUDIENCE,
-                 max_lifetime: int = DEFAULT_MAX_LIFETIME,
-                 claims: ClaimNames | None = None, keyset: KeySet | None = None) -> None:
+    def __init__(
+        self,
+        public_pem: bytes | None = None,
+        jwks_url: str | None = None,
+        *,
+        issuer: str | None = None,
+        audience: str = AUDIENCE,
+        max_lifetime: int = DEFAULT_MAX_LIFETIME,
+        claims: ClaimNames | None = None,
+        keyset: KeySet | None = None,
+    ) -> None:
         if public_pem is None and jwks_url is None and issuer is None and keyset is None:
             raise ValueError("a public key, a JWKS URL or an issuer is required")
         self._key = serialization.load_pem_public_key(public_pem) if public_pem else None
@@ -253,8 +299,10 @@ class Verifier:
             try:
                 self._keys.refresh()
             except Exception as exc:  # noqa: BLE001 - issuer unreachable: the token cannot be checked
-                raise Unauthenticated(f"暂时无法取得身份认证服务的验签公钥，请稍后重试（{type(exc).__name__}）。",
-                                      code="issuer_unreachable") from exc
+                raise Unauthenticated(
+                    f"暂时无法取得身份认证服务的验签公钥，请稍后重试（{type(exc).__name__}）。",
+                    code="issuer_unreachable",
+                ) from exc
             key = self._key_for(header)
         return self._decode(token, header, key)
 
@@ -266,8 +314,10 @@ class Verifier:
             try:
                 await asyncio.to_thread(self._keys.refresh)
             except Exception as exc:  # noqa: BLE001 - issuer unreachable: the token cannot be checked
-                raise Unauthenticated(f"暂时无法取得身份认证服务的验签公钥，请稍后重试（{type(exc).__name__}）。",
-                                      code="issuer_unreachable") from exc
+                raise Unauthenticated(
+                    f"暂时无法取得身份认证服务的验签公钥，请稍后重试（{type(exc).__name__}）。",
+                    code="issuer_unreachable",
+                ) from exc
             key = self._key_for(header)
         return self._decode(token, header, key)
 
@@ -284,7 +334,9 @@ class Verifier:
             raise Unauthenticated(f"登录令牌无效：{exc}", code="bad_token") from exc
         alg = header.get("alg")
         if alg not in ALLOWED_ALGORITHMS:
-            raise Unauthenticated(f"登录令牌无效：不接受签名算法 {alg}（只接受非对称签名）。", code="bad_token")
+            raise Unauthenticated(
+                f"登录令牌无效：不接受签名算法 {alg}（只接受非对称签名）。", code="bad_token"
+            )
         # Another issuer's token is refused before any key is looked up or fetched.
         if unverified.get("iss") != self.issuer:
             raise Unauthenticated("登录令牌无效：签发方不是本部署信任的身份认证服务。", code="bad_token")
@@ -303,22 +355,36 @@ class Verifier:
 
     def _decode(self, token: str, header: dict, key) -> Principal:
         if key is None:
-            raise Unauthenticated("登录令牌无效：签名公钥未知（不是本部署信任的签发方签发的）。", code="bad_token")
+            raise Unauthenticated(
+                "登录令牌无效：签名公钥未知（不是本部署信任的签发方签发的）。", code="bad_token"
+            )
         try:
-            claims = jwt.decode(token, key, algorithms=[header["alg"]], audience=self.audience,
-                                issuer=self.issuer, leeway=CLOCK_LEEWAY,
-                                options={"require": ["exp", "iat", "sub", "aud", "iss"]})
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[header["alg"]],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=CLOCK_LEEWAY,
+                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthenticated("登录令牌已过期，请重新获取。", code="token_expired") from exc
         except jwt.InvalidAudienceError as exc:
-            raise Unauthenticated(f"登录令牌无效：不是签发给本部署（{self.audience}）的。", code="bad_token") from exc
+            raise Unauthenticated(
+                f"登录令牌无效：不是签发给本部署（{self.audience}）的。", code="bad_token"
+            ) from exc
         except jwt.InvalidIssuerError as exc:
-            raise Unauthenticated("登录令牌无效：签发方不是本部署信任的身份认证服务。", code="bad_token") from exc
+            raise Unauthenticated(
+                "登录令牌无效：签发方不是本部署信任的身份认证服务。", code="bad_token"
+            ) from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"登录令牌无效：{exc}", code="bad_token") from exc
         if int(claims["exp"]) - int(claims["iat"]) > self.max_lifetime:
-            raise Unauthenticated(f"登录令牌无效：有效期超过本部署允许的 {self.max_lifetime // 3600} 小时。",
-                                  code="token_too_long")
+            raise Unauthenticated(
+                f"登录令牌无效：有效期超过本部署允许的 {self.max_lifetime // 3600} 小时。",
+                code="token_too_long",
+            )
         c = self.claims
         try:
             return Principal(
@@ -346,7 +412,7 @@ class EitherVerifier:
             token = (authorization or "").split(" ", 1)[1].strip()
             iss = jwt.decode(token, options={"verify_signature": False}).get("iss")
         except (IndexError, jwt.PyJWTError):
-            return self.trusted           # it fails there, with the usual message
+            return self.trusted  # it fails there, with the usual message
         return self.dev if iss == ISSUER else self.trusted
 
     def verify(self, authorization: str | None) -> Principal:
@@ -371,11 +437,18 @@ def verifier_for(settings) -> Verifier | EitherVerifier:
     """The deployment's verifier, from its settings; SystemExit with NO_KEYS_MESSAGE when
     it has no issuer, JWKS or key and is not declared a development deployment. A
     development deployment with an issuer trusts both (EitherVerifier)."""
-    claims = ClaimNames.parse(user_id=settings.claim_user_id, name=settings.claim_name,
-                              role=settings.claim_role, jurisdiction=settings.claim_jurisdiction,
-                              unit=settings.claim_unit)
-    common = {"audience": settings.oidc_audience, "max_lifetime": settings.token_max_lifetime,
-              "claims": claims}
+    claims = ClaimNames.parse(
+        user_id=settings.claim_user_id,
+        name=settings.claim_name,
+        role=settings.claim_role,
+        jurisdiction=settings.claim_jurisdiction,
+        unit=settings.claim_unit,
+    )
+    common = {
+        "audience": settings.oidc_audience,
+        "max_lifetime": settings.token_max_lifetime,
+        "claims": claims,
+    }
     trusted = None
     if settings.oidc_issuer:
         trusted = Verifier(jwks_url=settings.jwks_url, issuer=settings.oidc_issuer, **common)

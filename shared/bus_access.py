@@ -48,7 +48,7 @@ LITERAL, PREFIXED = 3, 4
 READ, WRITE, CREATE, DESCRIBE, DESCRIBE_CONFIGS = 3, 4, 5, 8, 10
 ALLOW = 3
 SCRAM_SHA_512 = 2
-ITERATIONS = 4096            # Kafka's minimum for SCRAM-SHA-512
+ITERATIONS = 4096  # Kafka's minimum for SCRAM-SHA-512
 DASHBOARD = "dashboard"
 
 
@@ -112,11 +112,18 @@ class _CreateAclsRequest_v1(RequestStruct):
     API_VERSION = 1
     RESPONSE_TYPE = _CreateAclsResponse_v1
     SCHEMA = Schema(
-        ("creations", Array(
-            ("resource_type", Int8), ("resource_name", String("utf-8")), ("pattern_type", Int8),
-            ("principal", String("utf-8")), ("host", String("utf-8")), ("operation", Int8),
-            ("permission_type", Int8),
-        )),
+        (
+            "creations",
+            Array(
+                ("resource_type", Int8),
+                ("resource_name", String("utf-8")),
+                ("pattern_type", Int8),
+                ("principal", String("utf-8")),
+                ("host", String("utf-8")),
+                ("operation", Int8),
+                ("permission_type", Int8),
+            ),
+        ),
     )
 
 
@@ -124,8 +131,9 @@ class _CreateAcls(Request[_CreateAclsRequest_v1]):
     API_KEY = 30
 
     def __init__(self, principal: str, acls: list[Acl]) -> None:
-        self.rows = [(a.resource_type, a.name, a.pattern, f"User:{principal}", "*", a.operation, ALLOW)
-                     for a in acls]
+        self.rows = [
+            (a.resource_type, a.name, a.pattern, f"User:{principal}", "*", a.operation, ALLOW) for a in acls
+        ]
 
     def build(self, request_struct_class):
         return request_struct_class(self.rows)
@@ -136,10 +144,15 @@ class _AlterScramResponse_v0(Response):
     API_VERSION = 0
     SCHEMA = Schema(
         ("throttle_time_ms", Int32),
-        ("results", CompactArray(
-            ("user", CompactString("utf-8")), ("error_code", Int16),
-            ("error_message", CompactString("utf-8")), ("tags", TaggedFields),
-        )),
+        (
+            "results",
+            CompactArray(
+                ("user", CompactString("utf-8")),
+                ("error_code", Int16),
+                ("error_message", CompactString("utf-8")),
+                ("tags", TaggedFields),
+            ),
+        ),
         ("tags", TaggedFields),
     )
 
@@ -150,13 +163,25 @@ class _AlterScramRequest_v0(RequestStruct):
     API_VERSION = 0
     RESPONSE_TYPE = _AlterScramResponse_v0
     SCHEMA = Schema(
-        ("deletions", CompactArray(
-            ("name", CompactString("utf-8")), ("mechanism", Int8), ("tags", TaggedFields),
-        )),
-        ("upsertions", CompactArray(
-            ("name", CompactString("utf-8")), ("mechanism", Int8), ("iterations", Int32),
-            ("salt", CompactBytes), ("salted_password", CompactBytes), ("tags", TaggedFields),
-        )),
+        (
+            "deletions",
+            CompactArray(
+                ("name", CompactString("utf-8")),
+                ("mechanism", Int8),
+                ("tags", TaggedFields),
+            ),
+        ),
+        (
+            "upsertions",
+            CompactArray(
+                ("name", CompactString("utf-8")),
+                ("mechanism", Int8),
+                ("iterations", Int32),
+                ("salt", CompactBytes),
+                ("salted_password", CompactBytes),
+                ("tags", TaggedFields),
+            ),
+        ),
         ("tags", TaggedFields),
     )
 
@@ -178,8 +203,9 @@ class ProvisioningFailed(RuntimeError):
     pass
 
 
-async def provision(admin: kafka.Bus, principal: str, password: str, acls: list[Acl],
-                    timeout: float = 30.0) -> kafka.Connection:
+async def provision(
+    admin: kafka.Bus, principal: str, password: str, acls: list[Acl], timeout: float = 30.0
+) -> kafka.Connection:
     """Create (or update) `principal` with `password` and grant it `acls`, as the
     super-user `admin`. Idempotent. Returns once the principal can log in (the
     credential, and the ACLs sent before it, have reached the brokers)."""
@@ -205,14 +231,17 @@ async def provision(admin: kafka.Bus, principal: str, password: str, acls: list[
             return conn
         except Exception as exc:  # noqa: BLE001 - not propagated yet: retried until the deadline
             if time.monotonic() > deadline:
-                raise ProvisioningFailed(f"Kafka 账号 {principal} 在 {timeout:.0f} 秒内仍无法登录：{exc}") from exc
+                raise ProvisioningFailed(
+                    f"Kafka 账号 {principal} 在 {timeout:.0f} 秒内仍无法登录：{exc}"
+                ) from exc
             await asyncio.sleep(0.2)
         finally:
             await probe.close()
 
 
-async def provision_deployment(admin: kafka.Bus, codes: list[str], service: str | None,
-                               password: str) -> kafka.Connection:
+async def provision_deployment(
+    admin: kafka.Bus, codes: list[str], service: str | None, password: str
+) -> kafka.Connection:
     """The principal for `service` of the deployment serving `codes`, with its ACLs."""
     codes = [jur.validate(c) for c in codes]
     principal = principal_name("-".join(codes), service)

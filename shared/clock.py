@@ -59,7 +59,9 @@ def refuse_movable_in_production(variable: str, settings: Settings | None = None
     issuer, unless the deployment says it is a development one (GANXUN_ENV=dev: `ganxun
     up`, whose services trust its local Keycloak and the development key alike)."""
     if production(settings):
-        raise SystemExit(f"生产配置（已设置正式验签密钥或身份认证签发方）不允许启用可调时钟 {variable}，拒绝启动。")
+        raise SystemExit(
+            f"生产配置（已设置正式验签密钥或身份认证签发方）不允许启用可调时钟 {variable}，拒绝启动。"
+        )
 
 
 def flag(service: str) -> str:
@@ -123,7 +125,7 @@ class StoreClock:
     async def move_to(self, day: date) -> int:
         """Make `day` the deployment's today (development deployments only); the offset in days."""
         if not self.movable:
-            raise RuntimeError("clock is not movable")       # the route does not exist then
+            raise RuntimeError("clock is not movable")  # the route does not exist then
         return await move_to(self.db, day)
 
     async def offset_days(self) -> int:

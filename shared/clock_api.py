@@ -31,8 +31,10 @@ def _require_clock_admin(who: Principal, rt: Runtime) -> None:
     who.require_role("admin")
     outside = [c for c in rt.settings.jurisdictions if not covers(who.jurisdiction, c)]
     if outside:
-        raise Forbidden(f"调整服务时钟会影响本部署的全部辖区；您的辖区 {who.jurisdiction} 未覆盖："
-                        f"{'、'.join(outside)}。", code="clock_not_covered")
+        raise Forbidden(
+            f"调整服务时钟会影响本部署的全部辖区；您的辖区 {who.jurisdiction} 未覆盖：{'、'.join(outside)}。",
+            code="clock_not_covered",
+        )
 
 
 async def get_clock(who: Principal = Depends(principal), rt: Runtime = Depends(runtime)):
@@ -47,8 +49,13 @@ async def set_clock(body: ClockIn, who: Principal = Depends(principal), rt: Runt
 
 def _add(r: APIRouter) -> None:
     r.add_api_route(PATH, get_clock, methods=["GET"], tags=TAGS, summary="服务的“今天”（仅开发与测试部署）")
-    r.add_api_route(PATH, set_clock, methods=["PUT"], tags=TAGS,
-                    summary="调整服务的“今天”（仅开发与测试部署，生产配置下不存在）")
+    r.add_api_route(
+        PATH,
+        set_clock,
+        methods=["PUT"],
+        tags=TAGS,
+        summary="调整服务的“今天”（仅开发与测试部署，生产配置下不存在）",
+    )
 
 
 router = APIRouter()

@@ -119,9 +119,14 @@ def within(who: Principal) -> Callable[[Loaded], None]:
 
 
 class CommandHandler:
-    def __init__(self, store: EventStore, catalogue: Catalogue = CATALOGUE,
-                 on_appended: Callable[[], None] | None = None, retries: int = 8,
-                 cache_size: int = 5_000) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        catalogue: Catalogue = CATALOGUE,
+        on_appended: Callable[[], None] | None = None,
+        retries: int = 8,
+        cache_size: int = 5_000,
+    ) -> None:
         self.store = store
         self.catalogue = catalogue
         self.on_appended = on_appended or (lambda: None)
@@ -138,7 +143,9 @@ class CommandHandler:
 
     async def load(self, decider: Decider[S], stream_id: str) -> Loaded[S]:
         envelopes = await self.store.read_stream(stream_id)
-        events = [self.catalogue.model(e.type).model_validate(self.catalogue.upcast(e).payload) for e in envelopes]
+        events = [
+            self.catalogue.model(e.type).model_validate(self.catalogue.upcast(e).payload) for e in envelopes
+        ]
         return Loaded(
             state=fold(decider, events),
             version=envelopes[-1].stream_version if envelopes else 0,
@@ -146,19 +153,25 @@ class CommandHandler:
         )
 
     # long: the optimistic append's one loop: replay, load, authorise, decide, append, retry
-    async def execute(self, decider: Decider[S], stream_id: str, command: Any, ctx: Context,
-                      authorize: Callable[[Loaded[S]], None] | None = None) -> list[Envelope]:
+    async def execute(
+        self,
+        decider: Decider[S],
+        stream_id: str,
+        command: Any,
+        ctx: Context,
+        authorize: Callable[[Loaded[S]], None] | None = None,
+    ) -> list[Envelope]:
         """Decide and append. `authorize` sees the loaded aggregate before deciding."""
-        key = (type(decider), stream_id)      # deciders are stateless: the class names the fold
-        request_commit = next_commit_id()     # None unless the request carries an Idempotency-Key
+        key = (type(decider), stream_id)  # deciders are stateless: the class names the fold
+        request_commit = next_commit_id()  # None unless the request carries an Idempotency-Key
         commit_id = None
         for attempt in range(self.retries):
             if request_commit is not None:
                 commit_id, stored = await self.store.applied(request_commit)
                 if stored is not None:
                     if stored and stored[0].stream_id == stream_id:
-                        return stored         # the first attempt's commit: its answer again
-                    commit_id = None          # the route took another path this time
+                        return stored  # the first attempt's commit: its answer again
+                    commit_id = None  # the route took another path this time
             loaded = self._cache.pop(key, None) if attempt == 0 else None
             remembered = loaded is not None
             if loaded is None:
@@ -169,7 +182,7 @@ class CommandHandler:
                 events = decider.decide(loaded.state, command)
             except AlreadyApplied as repeat:
                 return await self.original(stream_id, repeat)
-            except GanxunError:          # a rule, a missing thing, or "not yours" (403)
+            except GanxunError:  # a rule, a missing thing, or "not yours" (403)
                 if not remembered:
                     raise
                 events = None
@@ -194,8 +207,14 @@ class CommandHandler:
             state = loaded.state
             for e in events:
                 state = decider.evolve(state, e)
-            self._remember(key, Loaded(state, loaded.version + len(events),
-                                       loaded.jurisdiction or (envelopes[0].jurisdiction if envelopes else None)))
+            self._remember(
+                key,
+                Loaded(
+                    state,
+                    loaded.version + len(events),
+                    loaded.jurisdiction or (envelopes[0].jurisdiction if envelopes else None),
+                ),
+            )
             if envelopes:
                 self.on_appended()
             return envelopes
@@ -206,16 +225,21 @@ class CommandHandler:
         if the retry repeats its content; else the decider's refusal."""
         for commit in await self.store.read_commits(stream_id):
             for env in commit:
-                if env.type == repeat.event_type and all(env.payload.get(k) == v
-                                                         for k, v in repeat.key.items()):
+                if env.type == repeat.event_type and all(
+                    env.payload.get(k) == v for k, v in repeat.key.items()
+                ):
                     if all(env.payload.get(k) == v for k, v in repeat.content.items()):
                         return commit
-                    raise repeat                  # the same key, another content: refused
+                    raise repeat  # the same key, another content: refused
         raise repeat
 
-    async def append_many(self, decider: Decider[S], planned: list[Planned], ctx: Context,
-                          authorize: Callable[[Loaded[S]], None] | None = None
-                          ) -> list[list[Envelope] | GanxunError]:
+    async def append_many(
+        self,
+        decider: Decider[S],
+        planned: list[Planned],
+        ctx: Context,
+        authorize: Callable[[Loaded[S]], None] | None = None,
+    ) -> list[list[Envelope] | GanxunError]:
         """Decide each planned command on the state it names and append all of them in few
         inserts. Returns, per command and in order, its envelopes or the error that refused
         it (one refusal refuses only its own command). A stream that conflicts (it existed,
@@ -236,7 +260,8 @@ class CommandHandler:
             envelopes = self.envelopes(p.stream_id, loaded.version, events, ctx, loaded.jurisdiction)
             appends[p.stream_id] = (i, loaded, events, envelopes)
         conflicts = await self.store.append_many(
-            [(sid, loaded.version, envs) for sid, (_, loaded, _, envs) in appends.items()])
+            [(sid, loaded.version, envs) for sid, (_, loaded, _, envs) in appends.items()]
+        )
         for sid, (i, loaded, events, envelopes) in appends.items():
             if sid in conflicts:
                 try:
@@ -248,9 +273,14 @@ class CommandHandler:
             state = loaded.state
             for e in events:
                 state = decider.evolve(state, e)
-            self._remember((type(decider), sid), Loaded(
-                state, loaded.version + len(events),
-                loaded.jurisdiction or (envelopes[0].jurisdiction if envelopes else None)))
+            self._remember(
+                (type(decider), sid),
+                Loaded(
+                    state,
+                    loaded.version + len(events),
+                    loaded.jurisdiction or (envelopes[0].jurisdiction if envelopes else None),
+                ),
+            )
         if any(isinstance(r, list) and r for r in results):
             self.on_appended()
         return results
@@ -258,14 +288,15 @@ class CommandHandler:
     def _remember(self, key: tuple[type, str], loaded: Loaded) -> None:
         held = self._cache.get(key)
         if held is not None and held.version > loaded.version:
-            return                        # a concurrent command already left a newer copy
+            return  # a concurrent command already left a newer copy
         self._cache[key] = loaded
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
 
     @staticmethod
-    def envelopes(stream_id: str, version: int, events: list[Event], ctx: Context,
-                  jurisdiction: str | None = None) -> list[Envelope]:
+    def envelopes(
+        stream_id: str, version: int, events: list[Event], ctx: Context, jurisdiction: str | None = None
+    ) -> list[Envelope]:
         now = utcnow()
         return [
             Envelope(

@@ -33,8 +33,11 @@ def main(defn: ServiceDefinition, argv: list[str] | None = None) -> None:
     """Run the service `defn` (its `__main__` passes its own definition: the kernel imports no service)."""
     name = defn.name
     parser = argparse.ArgumentParser(prog=f"python -m services.{name}")
-    parser.add_argument("--components", default=",".join(defn.components),
-                        help=f"comma-separated subset of: {', '.join(defn.components)}")
+    parser.add_argument(
+        "--components",
+        default=",".join(defn.components),
+        help=f"comma-separated subset of: {', '.join(defn.components)}",
+    )
     parser.add_argument("--port", type=int, default=None)
     args = parser.parse_args(argv)
     components = tuple(c for c in args.components.split(",") if c)

@@ -64,8 +64,9 @@ class AlreadyApplied(DomainError):
     `event_type` and `key` find the original event (its payload holds every `key`
     field); `content` is what the retry must repeat exactly to be the same command."""
 
-    def __init__(self, message: str, *, code: str, event_type: str, key: dict, content: dict,
-                 field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str, event_type: str, key: dict, content: dict, field: str | None = None
+    ) -> None:
         super().__init__(message, code=code, field=field)
         self.event_type = event_type
         self.key = key

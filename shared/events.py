@@ -57,7 +57,7 @@ class Envelope(BaseModel):
 class Event(BaseModel):
     """Base of every domain event payload. Subclasses name themselves:
 
-        class TraineeNominated(Event, type="TraineeNominated", version=1): ...
+    class TraineeNominated(Event, type="TraineeNominated", version=1): ...
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -76,8 +76,9 @@ class EventStore:
             [("stream_id", ASCENDING), ("version", ASCENDING)], unique=True, name="stream_version"
         )
 
-    async def append(self, stream_id: str, expected_version: int, events: Sequence[Envelope],
-                     commit_id: str | None = None) -> None:
+    async def append(
+        self, stream_id: str, expected_version: int, events: Sequence[Envelope], commit_id: str | None = None
+    ) -> None:
         """Append events whose stream versions follow `expected_version`.
 
         `expected_version` must be a version read from this stream (0 for a new one).
@@ -102,7 +103,7 @@ class EventStore:
             await self.outbox.insert_one(
                 {"_id": doc["_id"], "stream_id": stream_id, "version": doc["version"], "at": now}
             )
-        except DuplicateKeyError as exc:   # the same request's commit, appended by a concurrent attempt
+        except DuplicateKeyError as exc:  # the same request's commit, appended by a concurrent attempt
             raise ConcurrencyConflict(stream_id, expected_version) from exc
         try:
             await self.commits.insert_one(doc)
@@ -134,14 +135,23 @@ class EventStore:
         """Claim an orphan pointer's commit id with an empty commit. True: fenced (the
         append will never land, the pointer can go); False: the commit landed first."""
         try:
-            await self.commits.insert_one({
-                "_id": pointer["_id"], "stream_id": FENCE_STREAM + str(pointer["_id"]), "version": 0,
-                "last_version": 0, "events": [], "fence": True, "for_stream": pointer["stream_id"],
-                "for_version": pointer["version"], "committed_at": utcnow(),
-            })
+            await self.commits.insert_one(
+                {
+                    "_id": pointer["_id"],
+                    "stream_id": FENCE_STREAM + str(pointer["_id"]),
+                    "version": 0,
+                    "last_version": 0,
+                    "events": [],
+                    "fence": True,
+                    "for_stream": pointer["stream_id"],
+                    "for_version": pointer["version"],
+                    "committed_at": utcnow(),
+                }
+            )
             return True
         except DuplicateKeyError:
             return False
+
     async def append_many(self, appends: Sequence[tuple[str, int, Sequence[Envelope]]]) -> set[str]:
         """Append to many streams (each `(stream_id, expected_version, events)`, one stream
         at most once) in few insert commands. Returns the streams that conflicted: nothing
@@ -159,15 +169,26 @@ class EventStore:
             for offset, env in enumerate(events, start=1):
                 if env.stream_id != stream_id or env.stream_version != expected_version + offset:
                     raise ValueError(f"event {env.type} does not follow {stream_id}@{expected_version}")
-            docs.append({"_id": new_id(), "stream_id": stream_id, "version": expected_version + 1,
-                         "last_version": expected_version + len(events),
-                         "events": [e.to_doc() for e in events], "committed_at": now})
+            docs.append(
+                {
+                    "_id": new_id(),
+                    "stream_id": stream_id,
+                    "version": expected_version + 1,
+                    "last_version": expected_version + len(events),
+                    "events": [e.to_doc() for e in events],
+                    "committed_at": now,
+                }
+            )
         conflicts: set[str] = set()
 
         async def insert(chunk: list[dict[str, Any]]) -> None:
             await self.outbox.insert_many(
-                [{"_id": d["_id"], "stream_id": d["stream_id"], "version": d["version"], "at": now}
-                 for d in chunk], ordered=False)
+                [
+                    {"_id": d["_id"], "stream_id": d["stream_id"], "version": d["version"], "at": now}
+                    for d in chunk
+                ],
+                ordered=False,
+            )
             try:
                 await self.commits.insert_many(chunk, ordered=False)
             except BulkWriteError as exc:
@@ -181,8 +202,10 @@ class EventStore:
                     raise
 
         # MANY_IN_FLIGHT chunks at a time: the service prepares one while the store writes another.
-        await store.gather_chunked((lambda c=docs[i:i + MANY_CHUNK]: insert(c)
-                                    for i in range(0, len(docs), MANY_CHUNK)), MANY_IN_FLIGHT)
+        await store.gather_chunked(
+            (lambda c=docs[i : i + MANY_CHUNK]: insert(c) for i in range(0, len(docs), MANY_CHUNK)),
+            MANY_IN_FLIGHT,
+        )
         return conflicts
 
     async def read_stream(self, stream_id: str) -> list[Envelope]:
@@ -215,16 +238,20 @@ class EventStore:
             if commit is None:
                 at = pointer["at"] if pointer["at"].tzinfo else pointer["at"].replace(tzinfo=now.tzinfo)
                 if now - at <= ORPHAN_AFTER:
-                    blocked.add(pointer["stream_id"])     # an append in flight: wait for it
+                    blocked.add(pointer["stream_id"])  # an append in flight: wait for it
                 elif await self.fence(pointer):
-                    log.warning("outbox.orphan_fenced", stream_id=pointer["stream_id"],
-                                version=pointer["version"], waited_s=round((now - at).total_seconds(), 1))
+                    log.warning(
+                        "outbox.orphan_fenced",
+                        stream_id=pointer["stream_id"],
+                        version=pointer["version"],
+                        waited_s=round((now - at).total_seconds(), 1),
+                    )
                     await self.outbox.delete_one({"_id": pointer["_id"]})
-                else:                                     # it landed just now: publish it in order
+                else:  # it landed just now: publish it in order
                     commit = await self.commits.find_one({"_id": pointer["_id"]})
                 if commit is None:
                     continue
-            if commit.get("fence"):                       # a fenced pointer not yet deleted
+            if commit.get("fence"):  # a fenced pointer not yet deleted
                 await self.outbox.delete_one({"_id": pointer["_id"]})
                 continue
             out.append(commit)

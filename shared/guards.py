@@ -24,9 +24,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 CONTROL_IN_ID = re.compile(r"[\x00-\x1f\x7f]")
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'none'; "
-       "frame-ancestors 'none'; form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
 MiB = 1024 * 1024
 
 
@@ -59,18 +61,28 @@ def control_in(value, path: str = "") -> str | None:
 
 
 class Guard:
-    def __init__(self, app: ASGIApp, *, max_json: int, max_upload: int,
-                 label: Callable[[str], str] = lambda f: f) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_json: int, max_upload: int, label: Callable[[str], str] = lambda f: f
+    ) -> None:
         self.app = app
         self.max_json = max_json
         self.max_upload = max_upload
         self.label = label
 
     def _control(self, field: str) -> tuple[int, bytes]:
-        name = self.label(field.split(".")[-1]) if field not in ("path", "body") else \
-            {"path": "地址中的编号", "body": "请求内容"}[field]
-        return _json_error(422, {"code": "control_character", "field": field,
-                                 "message": f"{name}含有不可见的控制字符（如 NUL），请删除后重试。"})
+        name = (
+            self.label(field.split(".")[-1])
+            if field not in ("path", "body")
+            else {"path": "地址中的编号", "body": "请求内容"}[field]
+        )
+        return _json_error(
+            422,
+            {
+                "code": "control_character",
+                "field": field,
+                "message": f"{name}含有不可见的控制字符（如 NUL），请删除后重试。",
+            },
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,10 +114,18 @@ class Guard:
         kind = headers.get("content-type", "").split(";")[0].strip().lower()
         upload = kind.startswith("multipart/")
         limit = self.max_upload + 64 * 1024 if upload else self.max_json
-        too_large = _json_error(413, {
-            "code": "body_too_large", "field": "file" if upload else "body",
-            "message": (f"上传的文件超过 {_mib(self.max_upload)}，请拆分后分批导入。" if upload
-                        else f"请求内容超过 {_mib(self.max_json)}，请减少一次提交的数据。")})
+        too_large = _json_error(
+            413,
+            {
+                "code": "body_too_large",
+                "field": "file" if upload else "body",
+                "message": (
+                    f"上传的文件超过 {_mib(self.max_upload)}，请拆分后分批导入。"
+                    if upload
+                    else f"请求内容超过 {_mib(self.max_json)}，请减少一次提交的数据。"
+                ),
+            },
+        )
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             return too_large, b""
@@ -126,7 +146,7 @@ class Guard:
             try:
                 data = json.loads(body)
             except (ValueError, UnicodeDecodeError):
-                return None, body   # the route's own parsing answers it (400, unreadable body)
+                return None, body  # the route's own parsing answers it (400, unreadable body)
             field = control_in(data)
             if field:
                 return self._control(field), b""
@@ -147,9 +167,18 @@ class Guard:
 
     @staticmethod
     async def _send_plain(send: Send, status: int, payload: bytes) -> None:
-        await send({"type": "http.response.start", "status": status, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
-            (b"x-content-type-options", b"nosniff"), (b"connection", b"close")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
     @staticmethod

@@ -28,14 +28,43 @@ log = structlog.get_logger("api")
 
 # Names used by path and query parameters that carry no description of their own.
 GLOSSARY = {
-    "cadre_id": "干部编号", "class_id": "班次编号", "jurisdiction": "行政区划代码", "session_id": "课次编号",
-    "teacher_id": "教师编号", "course_id": "课程编号", "site_id": "教学点编号", "person_id": "人员编号",
-    "record_id": "纪实记录编号", "mentor_id": "导师编号", "scheme_id": "考核方案编号", "item_id": "考核项目编号",
-    "month": "跟踪月份", "months": "跟踪月份", "year": "年份", "hours_policy": "年度学时标准", "format": "格式",
-    "unit": "单位", "name": "姓名", "id_number": "身份证号", "file": "上传文件", "body": "请求内容",
-    "page": "页码", "size": "每页条数", "q": "搜索词", "access_token": "访问令牌", "week": "评分周",
-    "today": "日期", "on": "日期", "text": "内容", "title": "标题", "capacity": "计划人数",
-    "quota": "名额", "quotas": "名额", "status": "状态", "reason": "理由", "role": "角色",
+    "cadre_id": "干部编号",
+    "class_id": "班次编号",
+    "jurisdiction": "行政区划代码",
+    "session_id": "课次编号",
+    "teacher_id": "教师编号",
+    "course_id": "课程编号",
+    "site_id": "教学点编号",
+    "person_id": "人员编号",
+    "record_id": "纪实记录编号",
+    "mentor_id": "导师编号",
+    "scheme_id": "考核方案编号",
+    "item_id": "考核项目编号",
+    "month": "跟踪月份",
+    "months": "跟踪月份",
+    "year": "年份",
+    "hours_policy": "年度学时标准",
+    "format": "格式",
+    "unit": "单位",
+    "name": "姓名",
+    "id_number": "身份证号",
+    "file": "上传文件",
+    "body": "请求内容",
+    "page": "页码",
+    "size": "每页条数",
+    "q": "搜索词",
+    "access_token": "访问令牌",
+    "week": "评分周",
+    "today": "日期",
+    "on": "日期",
+    "text": "内容",
+    "title": "标题",
+    "capacity": "计划人数",
+    "quota": "名额",
+    "quotas": "名额",
+    "status": "状态",
+    "reason": "理由",
+    "role": "角色",
 }
 _HEAD = re.compile(r"[（(：:，,；;。 ]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -56,10 +85,16 @@ def _error(text: str) -> dict:
 
 # Declared on every route, so the OpenAPI document lists every error status a route answers.
 ERROR_RESPONSES = {
-    400: _error("请求内容无法解析"), 401: _error("未登录或令牌无效"), 403: _error("无权访问（角色或辖区不符）"),
-    404: _error("对象不存在"), 409: _error("冲突：记录已被他人修改"), 413: _error("请求内容或上传文件过大"),
+    400: _error("请求内容无法解析"),
+    401: _error("未登录或令牌无效"),
+    403: _error("无权访问（角色或辖区不符）"),
+    404: _error("对象不存在"),
+    409: _error("冲突：记录已被他人修改"),
+    413: _error("请求内容或上传文件过大"),
     422: _error("输入有误或业务规则不允许"),
 }
+
+
 def _label_of(name: str, title: str | None, description: str | None) -> str | None:
     for text in (title, description):
         if text and _CJK.search(text):
@@ -137,27 +172,38 @@ MESSAGES = {
     "too_long": lambda c: f"最多 {c['max_length']} 项",
     "string_pattern_mismatch": lambda c: "格式不正确（只能含字母、数字、点、横线和下划线）",
     "string_type": lambda c: "必须是文字",
-    "int_type": lambda c: "必须是整数", "int_parsing": lambda c: "必须是整数", "int_from_float": lambda c: "必须是整数",
-    "float_type": lambda c: "必须是数字", "float_parsing": lambda c: "必须是数字",
+    "int_type": lambda c: "必须是整数",
+    "int_parsing": lambda c: "必须是整数",
+    "int_from_float": lambda c: "必须是整数",
+    "float_type": lambda c: "必须是数字",
+    "float_parsing": lambda c: "必须是数字",
     "finite_number": lambda c: "必须是有限的数字",
-    "bool_type": lambda c: "必须是 true 或 false", "bool_parsing": lambda c: "必须是 true 或 false",
+    "bool_type": lambda c: "必须是 true 或 false",
+    "bool_parsing": lambda c: "必须是 true 或 false",
     "date_type": lambda c: "不是有效的日期（应为 YYYY-MM-DD）",
     "date_parsing": lambda c: "不是有效的日期（应为 YYYY-MM-DD）",
     "date_from_datetime_parsing": lambda c: "不是有效的日期（应为 YYYY-MM-DD）",
     "date_from_datetime_inexact": lambda c: "不是有效的日期（应为 YYYY-MM-DD）",
-    "datetime_type": lambda c: "不是有效的日期时间", "datetime_parsing": lambda c: "不是有效的日期时间",
+    "datetime_type": lambda c: "不是有效的日期时间",
+    "datetime_parsing": lambda c: "不是有效的日期时间",
     "datetime_from_date_parsing": lambda c: "不是有效的日期时间",
-    "time_type": lambda c: "不是有效的时间（应为 HH:MM）", "time_parsing": lambda c: "不是有效的时间（应为 HH:MM）",
+    "time_type": lambda c: "不是有效的时间（应为 HH:MM）",
+    "time_parsing": lambda c: "不是有效的时间（应为 HH:MM）",
     "literal_error": lambda c: f"只能是 {_expected(c)} 之一",
     "enum": lambda c: f"只能是 {_expected(c)} 之一",
-    "list_type": lambda c: "必须是列表", "tuple_type": lambda c: "必须是列表", "set_type": lambda c: "必须是列表",
-    "dict_type": lambda c: "必须是对象（键值对）", "model_type": lambda c: "必须是对象（键值对）",
+    "list_type": lambda c: "必须是列表",
+    "tuple_type": lambda c: "必须是列表",
+    "set_type": lambda c: "必须是列表",
+    "dict_type": lambda c: "必须是对象（键值对）",
+    "model_type": lambda c: "必须是对象（键值对）",
     "model_attributes_type": lambda c: "必须是对象（键值对）",
     "extra_forbidden": lambda c: "是不认识的字段",
     "json_invalid": lambda c: "不是有效的 JSON",
     "json_type": lambda c: "不是有效的 JSON",
-    "uuid_parsing": lambda c: "不是有效的编号", "uuid_type": lambda c: "不是有效的编号",
-    "url_parsing": lambda c: "不是有效的网址", "url_type": lambda c: "不是有效的网址",
+    "uuid_parsing": lambda c: "不是有效的编号",
+    "uuid_type": lambda c: "不是有效的编号",
+    "url_parsing": lambda c: "不是有效的网址",
+    "url_type": lambda c: "不是有效的网址",
     "multiple_of": lambda c: f"必须是 {c['multiple_of']} 的整数倍",
     "decimal_parsing": lambda c: "必须是数字",
     "union_tag_invalid": lambda c: f"只能是 {_expected(c)} 之一",
@@ -176,7 +222,7 @@ def _reason(e: dict) -> str:
             return make(ctx)
         except KeyError:
             pass
-    if _CJK.search(str(e.get("msg", ""))):   # a PydanticCustomError of ours, already Chinese
+    if _CJK.search(str(e.get("msg", ""))):  # a PydanticCustomError of ours, already Chinese
         return str(e["msg"])
     return "格式不正确"
 
@@ -193,7 +239,7 @@ def describe(loc: tuple, labels: dict[str, str]) -> tuple[str, str]:
     if items:
         label += "（" + "、".join(f"第 {i + 1} 项" for i in items) + "）"
     if len(names) > 1 and names[-1] not in labels and names[-2] in labels:
-        label = f"{labels[names[-2]]}中的“{names[-1]}”"   # a key of a mapping, e.g. a quota's division
+        label = f"{labels[names[-2]]}中的“{names[-1]}”"  # a key of a mapping, e.g. a quota's division
     return field, label
 
 
@@ -205,13 +251,26 @@ def invalid_response(errors: list[dict], labels: dict[str, str]) -> JSONResponse
         field, label = describe(tuple(e.get("loc", ())), labels)
         out.append({"field": field or None, "label": label, "message": f"{label}{_reason(e)}"})
     text = "；".join(x["message"] for x in out)
-    return JSONResponse({"code": "invalid_input", "message": f"输入有误：{text}。",
-                         "field": out[0]["field"] if out else None, "errors": out}, 422)
+    return JSONResponse(
+        {
+            "code": "invalid_input",
+            "message": f"输入有误：{text}。",
+            "field": out[0]["field"] if out else None,
+            "errors": out,
+        },
+        422,
+    )
 
 
 def unreadable() -> JSONResponse:
-    return JSONResponse({"code": "unreadable_body", "message": "请求内容无法解析：应为有效的 JSON（上传文件时为表单）。",
-                         "field": "body"}, 400)
+    return JSONResponse(
+        {
+            "code": "unreadable_body",
+            "message": "请求内容无法解析：应为有效的 JSON（上传文件时为表单）。",
+            "field": "body",
+        },
+        400,
+    )
 
 
 def _allowed(request: Request) -> str:
@@ -240,18 +299,27 @@ def install(app: FastAPI) -> Callable[[str], str]:
     async def http_error(request: Request, exc: StarletteHTTPException):
         path, method = request.url.path, request.method
         if exc.status_code == 404:
-            body = {"code": "no_such_route", "message": f"没有这个地址：{method} {path}。可用的接口见本服务的 /docs 页面。",
-                    "field": "path"}
+            body = {
+                "code": "no_such_route",
+                "message": f"没有这个地址：{method} {path}。可用的接口见本服务的 /docs 页面。",
+                "field": "path",
+            }
         elif exc.status_code == 405:
-            body = {"code": "method_not_allowed",
-                    "message": f"地址 {path} 不接受 {method} 请求（可用：{_allowed(request)}）。", "field": None}
+            body = {
+                "code": "method_not_allowed",
+                "message": f"地址 {path} 不接受 {method} 请求（可用：{_allowed(request)}）。",
+                "field": None,
+            }
         elif exc.status_code == 400:
             return unreadable()
         elif exc.status_code == 413:
             body = {"code": "body_too_large", "message": "请求内容过大。", "field": "body"}
         else:
-            body = {"code": f"http_{exc.status_code}", "message": f"请求未能处理（HTTP {exc.status_code}）。",
-                    "field": None}
+            body = {
+                "code": f"http_{exc.status_code}",
+                "message": f"请求未能处理（HTTP {exc.status_code}）。",
+                "field": None,
+            }
         return JSONResponse(body, exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(InvalidDivisionCode)
@@ -262,8 +330,14 @@ def install(app: FastAPI) -> Callable[[str], str]:
     async def unexpected(request: Request, exc: Exception):
         cid = getattr(request.state, "correlation_id", "")
         log.error("request.failed", error=type(exc).__name__, exc_info=exc)
-        return JSONResponse({"code": "internal_error", "field": None,
-                             "message": f"服务器内部错误，请稍后重试；如仍出现，请把关联编号 {cid} 告诉管理员。"},
-                            500, headers={"x-correlation-id": cid})
+        return JSONResponse(
+            {
+                "code": "internal_error",
+                "field": None,
+                "message": f"服务器内部错误，请稍后重试；如仍出现，请把关联编号 {cid} 告诉管理员。",
+            },
+            500,
+            headers={"x-correlation-id": cid},
+        )
 
     return lambda field: labels().get(field, field)

@@ -51,11 +51,12 @@ TTL = timedelta(hours=24)
 MAX_KEY = 255
 COMMAND_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 REMEMBERED_STATUSES = frozenset({400, 404, 422})
-MAX_BODY = 4 * 1024 * 1024         # an answer larger than this is not kept (none of ours is)
-SWEEP_EVERY = 600.0                # seconds between deletions of expired keys, per process
+MAX_BODY = 4 * 1024 * 1024  # an answer larger than this is not kept (none of ours is)
+SWEEP_EVERY = 600.0  # seconds between deletions of expired keys, per process
 
 
 # -- the rules (pure) -------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Remembered:
@@ -63,14 +64,14 @@ class Remembered:
 
     fingerprint: str
     first_at: datetime
-    status: int | None = None        # None: claimed, no answer yet (running, or crashed)
+    status: int | None = None  # None: claimed, no answer yet (running, or crashed)
     body: bytes = b""
     content_type: str = "application/json"
 
 
 @dataclass(frozen=True)
 class Decision:
-    action: str                      # "run" | "resume" | "replay" | "refuse"
+    action: str  # "run" | "resume" | "replay" | "refuse"
     remembered: Remembered | None = None
 
 
@@ -121,11 +122,14 @@ def key_problem(key: str) -> str | None:
 
 
 def reused_message(key: str) -> str:
-    return (f"幂等键 {key} 已用于另一请求（操作、地址或内容不同），本次请求未执行。"
-            "每个新操作请使用新的幂等键；重试同一操作时请原样重发原请求。")
+    return (
+        f"幂等键 {key} 已用于另一请求（操作、地址或内容不同），本次请求未执行。"
+        "每个新操作请使用新的幂等键；重试同一操作时请原样重发原请求。"
+    )
 
 
 # -- the store ------------------------------------------------------------------------------
+
 
 def _utc(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=utcnow().tzinfo)
@@ -138,9 +142,13 @@ class Keys:
 
     @staticmethod
     def _of(doc: dict) -> Remembered:
-        return Remembered(fingerprint=doc["fingerprint"], first_at=_utc(doc["first_at"]),
-                          status=doc.get("status"), body=bytes(doc.get("body") or b""),
-                          content_type=doc.get("content_type") or "application/json")
+        return Remembered(
+            fingerprint=doc["fingerprint"],
+            first_at=_utc(doc["first_at"]),
+            status=doc.get("status"),
+            body=bytes(doc.get("body") or b""),
+            content_type=doc.get("content_type") or "application/json",
+        )
 
     async def get(self, sid: str) -> Remembered | None:
         doc = await self.coll.find_one({"_id": sid})
@@ -148,7 +156,7 @@ class Keys:
 
     async def claim(self, sid: str, fp: str, now: datetime, previous: Remembered | None) -> Remembered | None:
         """Claim a key for a request; returns what another request stored first, if it did."""
-        if previous is not None:     # expired: start again under the same id
+        if previous is not None:  # expired: start again under the same id
             await self.coll.delete_one({"_id": sid, "first_at": previous.first_at})
         try:
             await self.coll.insert_one({"_id": sid, "fingerprint": fp, "first_at": now, "status": None})
@@ -157,8 +165,9 @@ class Keys:
             return await self.get(sid)
 
     async def answer(self, sid: str, status: int, body: bytes, content_type: str) -> None:
-        await self.coll.update_one({"_id": sid}, {"$set": {"status": status, "body": body,
-                                                            "content_type": content_type}})
+        await self.coll.update_one(
+            {"_id": sid}, {"$set": {"status": status, "body": body, "content_type": content_type}}
+        )
 
     async def sweep(self, now: datetime) -> None:
         if time.monotonic() - self._swept < SWEEP_EVERY:
@@ -171,6 +180,7 @@ class Keys:
 
 
 # -- the HTTP edge ---------------------------------------------------------------------------
+
 
 def _json(status: int, body: dict) -> tuple[int, bytes]:
     return status, json.dumps(body, ensure_ascii=False).encode()
@@ -193,8 +203,10 @@ class IdempotencyMiddleware:
             return await self.app(scope_, receive, send)
         problem = key_problem(key)
         if problem:
-            return await self._send(send, *_json(400, {"code": "bad_idempotency_key", "message": problem,
-                                                       "field": "Idempotency-Key"}))
+            return await self._send(
+                send,
+                *_json(400, {"code": "bad_idempotency_key", "message": problem, "field": "Idempotency-Key"}),
+            )
         rt = scope_["app"].state.runtime
         try:
             who = rt.verifier.verify(headers.get("authorization"))
@@ -216,7 +228,7 @@ class IdempotencyMiddleware:
         if keys is None:
             keys = rt.idempotency_keys = Keys(rt.db)
         now = utcnow()
-        now = now.replace(microsecond=now.microsecond // 1000 * 1000)   # as the store keeps it
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as the store keeps it
         await keys.sweep(now)
         previous = await keys.get(sid)
         decision = decide(previous, fp, now)
@@ -225,9 +237,17 @@ class IdempotencyMiddleware:
             decision = Decision("resume", Remembered(fp, now)) if other is None else decide(other, fp, now)
         if decision.action == "refuse":
             log.info("idempotency.key_reused", key=key)
-            return await self._send(send, *_json(422, {"code": "idempotency_key_reused",
-                                                       "message": reused_message(key),
-                                                       "field": "Idempotency-Key"}))
+            return await self._send(
+                send,
+                *_json(
+                    422,
+                    {
+                        "code": "idempotency_key_reused",
+                        "message": reused_message(key),
+                        "field": "Idempotency-Key",
+                    },
+                ),
+            )
         r = decision.remembered
         if decision.action == "replay":
             log.info("idempotency.replayed", key=key, status=r.status)
@@ -256,7 +276,7 @@ class IdempotencyMiddleware:
             held["chunks"].append(message.get("body", b""))
             held["size"] += len(held["chunks"][-1])
             if message.get("more_body"):
-                if held["size"] > MAX_BODY:          # too large to keep: let it through as it comes
+                if held["size"] > MAX_BODY:  # too large to keep: let it through as it comes
                     await self._flush(send, held, more=True)
                 return
             await self._remember(keys, sid, key, held)
@@ -291,10 +311,13 @@ class IdempotencyMiddleware:
         held["chunks"], held["size"] = [], (held["size"] if more else 0)
 
     @staticmethod
-    async def _send(send, status: int, body: bytes, content_type: str = "application/json",
-                    replayed: bool = False) -> None:
-        headers = [(b"content-type", content_type.encode("latin-1")),
-                   (b"content-length", str(len(body)).encode())]
+    async def _send(
+        send, status: int, body: bytes, content_type: str = "application/json", replayed: bool = False
+    ) -> None:
+        headers = [
+            (b"content-type", content_type.encode("latin-1")),
+            (b"content-length", str(len(body)).encode()),
+        ]
         if replayed:
             headers.append((b"idempotent-replayed", b"true"))
         await send({"type": "http.response.start", "status": status, "headers": headers})

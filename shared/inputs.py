@@ -25,7 +25,7 @@ def _kinds(annotation: Any) -> set:
     origin = get_origin(annotation)
     if origin in (Union, types.UnionType):
         return {k for arg in get_args(annotation) for k in _kinds(arg)}
-    if getattr(annotation, "__metadata__", None) is not None:   # Annotated[X, ...]
+    if getattr(annotation, "__metadata__", None) is not None:  # Annotated[X, ...]
         return _kinds(get_args(annotation)[0])
     return {origin or annotation}
 

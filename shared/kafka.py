@@ -32,15 +32,19 @@ class Connection:
     username: str | None = None
     password: str | None = None
     mechanism: str = MECHANISM
-    ca_file: str | None = None       # TLS: the CA that signed the brokers' certificates
+    ca_file: str | None = None  # TLS: the CA that signed the brokers' certificates
 
     def __post_init__(self) -> None:
         if self.security_protocol not in PROTOCOLS:
-            raise ValueError(f"Kafka 安全协议“{self.security_protocol}”无效，应为 {'、'.join(PROTOCOLS)} 之一"
-                             " (GANXUN_KAFKA_SECURITY_PROTOCOL)")
+            raise ValueError(
+                f"Kafka 安全协议“{self.security_protocol}”无效，应为 {'、'.join(PROTOCOLS)} 之一"
+                " (GANXUN_KAFKA_SECURITY_PROTOCOL)"
+            )
         if self.security_protocol.startswith("SASL") and not (self.username and self.password):
-            raise ValueError(f"Kafka 安全协议为 {self.security_protocol} 时需要用户名与密码"
-                             "（GANXUN_KAFKA_USERNAME、GANXUN_KAFKA_PASSWORD）")
+            raise ValueError(
+                f"Kafka 安全协议为 {self.security_protocol} 时需要用户名与密码"
+                "（GANXUN_KAFKA_USERNAME、GANXUN_KAFKA_PASSWORD）"
+            )
 
     def __repr__(self) -> str:  # never print the password
         return f"Connection({self.bootstrap!r}, {self.security_protocol}, user={self.username!r})"
@@ -59,8 +63,10 @@ class Connection:
 
     def env(self) -> dict[str, str]:
         """The environment that makes a child process connect as this principal."""
-        out = {"GANXUN_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-               "GANXUN_KAFKA_SECURITY_PROTOCOL": self.security_protocol}
+        out = {
+            "GANXUN_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "GANXUN_KAFKA_SECURITY_PROTOCOL": self.security_protocol,
+        }
         if self.username:
             out |= {"GANXUN_KAFKA_USERNAME": self.username, "GANXUN_KAFKA_PASSWORD": self.password or ""}
         if self.ca_file:
@@ -68,11 +74,16 @@ class Connection:
         return out
 
     def client_kwargs(self) -> dict[str, Any]:
-        kw: dict[str, Any] = {"bootstrap_servers": self.bootstrap,
-                              "security_protocol": self.security_protocol}
+        kw: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap,
+            "security_protocol": self.security_protocol,
+        }
         if self.security_protocol.startswith("SASL"):
-            kw |= {"sasl_mechanism": self.mechanism, "sasl_plain_username": self.username,
-                   "sasl_plain_password": self.password}
+            kw |= {
+                "sasl_mechanism": self.mechanism,
+                "sasl_plain_username": self.username,
+                "sasl_plain_password": self.password,
+            }
         if self.security_protocol.endswith("SSL"):
             kw["ssl_context"] = ssl.create_default_context(cafile=self.ca_file)
         return kw
@@ -96,6 +107,7 @@ def connection(bus: Bus) -> Connection:
 
 def admin(bus: Bus, **kw) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(**connection(bus).client_kwargs(), **kw)
+
 
 # Topics are created explicitly (brokers run with auto-create off); history is kept
 # forever because projections are rebuilt from the topics.
@@ -147,8 +159,11 @@ async def ensure_topics(bus: Bus, topics: list[str], partitions: int = 3, replic
                 response = await client.create_topics(new)
             except TopicAlreadyExistsError:
                 response = None
-            refused = [(t[0], t[1]) for t in getattr(response, "topic_errors", [])
-                       if t[1] not in (0, TopicAlreadyExistsError.errno)]
+            refused = [
+                (t[0], t[1])
+                for t in getattr(response, "topic_errors", [])
+                if t[1] not in (0, TopicAlreadyExistsError.errno)
+            ]
             if refused:
                 raise TopicsRefused(refused)
         # Creation is asynchronous on the brokers: wait until metadata shows them.

@@ -39,16 +39,21 @@ class MemoryEventStore:
         ids = self.streams.get(stream_id, [])
         return self.commits[ids[-1]]["last_version"] if ids else 0
 
-    async def append(self, stream_id: str, expected_version: int, events: Sequence[Envelope],
-                     commit_id: str | None = None) -> None:
+    async def append(
+        self, stream_id: str, expected_version: int, events: Sequence[Envelope], commit_id: str | None = None
+    ) -> None:
         if not events:
             return
         self._check(stream_id, expected_version, events)
         cid = commit_id or new_id()
         if cid in self.commits or self._version(stream_id) != expected_version:
             raise ConcurrencyConflict(stream_id, expected_version)
-        self.commits[cid] = {"stream_id": stream_id, "version": expected_version + 1,
-                             "last_version": expected_version + len(events), "events": list(events)}
+        self.commits[cid] = {
+            "stream_id": stream_id,
+            "version": expected_version + 1,
+            "last_version": expected_version + len(events),
+            "events": list(events),
+        }
         self.streams.setdefault(stream_id, []).append(cid)
 
     async def append_many(self, appends: Sequence[tuple[str, int, Sequence[Envelope]]]) -> set[str]:
@@ -75,9 +80,12 @@ class MemoryEventStore:
         return [e for doc in self.commits.values() for e in doc["events"]]
 
 
-def fold_projection(projection: Projection, envelopes: Iterable[Envelope],
-                    docs: dict[str, dict[str, Any]] | None = None,
-                    catalogue: Catalogue = CATALOGUE) -> dict[str, dict[str, Any]]:
+def fold_projection(
+    projection: Projection,
+    envelopes: Iterable[Envelope],
+    docs: dict[str, dict[str, Any]] | None = None,
+    catalogue: Catalogue = CATALOGUE,
+) -> dict[str, dict[str, Any]]:
     """The projection's documents after these events, as the projector would write them."""
     docs = {} if docs is None else docs
     items = []
@@ -152,6 +160,7 @@ def _operator(value: Any, op: str, arg: Any) -> bool:
             return present and value is not None and value <= arg
         case "$regex":
             import re
+
             return present and isinstance(value, str) and re.search(arg, value) is not None
     raise NotImplementedError(f"MemoryCollection does not know {op}")
 
@@ -171,6 +180,7 @@ def matches(doc: dict[str, Any], flt: dict[str, Any] | None) -> bool:
 
 def _project(doc: dict[str, Any], projection: dict[str, Any] | None) -> dict[str, Any]:
     import copy
+
     doc = copy.deepcopy(doc)
     if not projection:
         return doc
@@ -204,8 +214,8 @@ class MemoryCursor:
         return self
 
     def _window(self) -> list[dict[str, Any]]:
-        docs = self._docs[self._skip:]
-        return docs[:self._limit] if self._limit else docs
+        docs = self._docs[self._skip :]
+        return docs[: self._limit] if self._limit else docs
 
     async def to_list(self, length: int | None = None) -> list[dict[str, Any]]:
         docs = self._window()
@@ -215,6 +225,7 @@ class MemoryCursor:
         async def gen():
             for d in self._window():
                 yield d
+
         return gen()
 
 
@@ -259,10 +270,12 @@ class MemoryCollection:
 
     async def insert_one(self, doc: dict[str, Any]) -> _Result:
         from pymongo.errors import DuplicateKeyError
+
         doc.setdefault("_id", new_id())
         if doc["_id"] in self.docs:
             raise DuplicateKeyError(f"duplicate _id {doc['_id']}")
         import copy
+
         self.docs[doc["_id"]] = copy.deepcopy(doc)
         return _Result(inserted_id=doc["_id"])
 
@@ -315,10 +328,13 @@ class MemoryCollection:
     async def bulk_write(self, ops: list, ordered: bool = True) -> _Result:
         """PyMongo's write models (ReplaceOne, UpdateOne, DeleteOne, InsertOne), one by one."""
         from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
+
         matched = 0
         for op in ops:
             if isinstance(op, ReplaceOne):
-                matched += (await self.replace_one(op._filter, op._doc, upsert=bool(op._upsert))).matched_count
+                matched += (
+                    await self.replace_one(op._filter, op._doc, upsert=bool(op._upsert))
+                ).matched_count
             elif isinstance(op, UpdateOne):
                 matched += (await self.update_one(op._filter, op._doc, upsert=bool(op._upsert))).matched_count
             elif isinstance(op, DeleteOne):

@@ -17,8 +17,12 @@ from fastapi.openapi.utils import get_openapi
 OPEN_ROUTES = {"/healthz", "/readyz"}
 
 
-FILES = {".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-         ".pdf": "application/pdf", ".html": "text/html", ".ics": "text/calendar"}
+FILES = {
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".pdf": "application/pdf",
+    ".html": "text/html",
+    ".ics": "text/calendar",
+}
 
 
 def _files(path: str, op: dict) -> None:
@@ -48,11 +52,17 @@ def openapi(app: FastAPI, issuer: str | None = None):
 
     def build() -> dict:
         if app.openapi_schema is None:
-            doc = get_openapi(title=app.title, version=app.version, description=app.description,
-                              routes=app.routes)
+            doc = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
             doc.setdefault("components", {})["securitySchemes"] = {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                           "description": "ganxun 令牌（开发环境用 ganxun token 签发）"}}
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "ganxun 令牌（开发环境用 ganxun token 签发）",
+                }
+            }
             doc["security"] = [{"bearer": []}]
             for path, ops in doc["paths"].items():
                 for op in ops.values():

@@ -27,12 +27,22 @@ class Commands(Protocol):
 
     async def load(self, decider: Decider[S], stream_id: str) -> Loaded[S]: ...
 
-    async def execute(self, decider: Decider[S], stream_id: str, command: Any, ctx: Context,
-                      authorize: Callable[[Loaded[S]], None] | None = None) -> list[Envelope]: ...
+    async def execute(
+        self,
+        decider: Decider[S],
+        stream_id: str,
+        command: Any,
+        ctx: Context,
+        authorize: Callable[[Loaded[S]], None] | None = None,
+    ) -> list[Envelope]: ...
 
-    async def append_many(self, decider: Decider[S], planned: list[Planned], ctx: Context,
-                          authorize: Callable[[Loaded[S]], None] | None = None
-                          ) -> list[list[Envelope] | GanxunError]: ...
+    async def append_many(
+        self,
+        decider: Decider[S],
+        planned: list[Planned],
+        ctx: Context,
+        authorize: Callable[[Loaded[S]], None] | None = None,
+    ) -> list[list[Envelope] | GanxunError]: ...
 
 
 class Clock(Protocol):

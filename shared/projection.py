@@ -41,8 +41,10 @@ class ForeignJurisdiction(Exception):
     """An event of one jurisdiction aimed at a document another one owns."""
 
     def __init__(self, doc_id: str, owner: str, jurisdiction: str) -> None:
-        super().__init__(f"provenance: document {doc_id!r} belongs to jurisdiction {owner}; "
-                         f"an event of jurisdiction {jurisdiction} may not change it")
+        super().__init__(
+            f"provenance: document {doc_id!r} belongs to jurisdiction {owner}; "
+            f"an event of jurisdiction {jurisdiction} may not change it"
+        )
 
 
 def related(a: str, b: str) -> bool:
@@ -95,8 +97,9 @@ class Projection:
 
         return add
 
-    def route(self, env: Envelope, event: Event, serves: Callable[[str], bool] | None = None
-              ) -> tuple[str, Handler] | None:
+    def route(
+        self, env: Envelope, event: Event, serves: Callable[[str], bool] | None = None
+    ) -> tuple[str, Handler] | None:
         handler = self.handlers.get(env.type)
         if handler is None:
             return None

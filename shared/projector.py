@@ -77,8 +77,10 @@ def provenance_error(topic: str, env: Envelope) -> str | None:
     if code is None:
         return f"provenance: {topic!r} is not an events topic (ganxun.<service>.<code>)"
     if env.jurisdiction != code:
-        return (f"provenance: event {env.event_id} claims jurisdiction {env.jurisdiction} "
-                f"but arrived on {topic}, the topic of {code}")
+        return (
+            f"provenance: event {env.event_id} claims jurisdiction {env.jurisdiction} "
+            f"but arrived on {topic}, the topic of {code}"
+        )
     return None
 
 
@@ -92,9 +94,15 @@ class BatchResult:
 class ProjectionWriter:
     """Folds decoded batches into the projection's collection and records positions."""
 
-    def __init__(self, projection: Projection, db: AsyncDatabase, dead_letters: DeadLetters,
-                 catalogue: Catalogue = CATALOGUE, serves: Callable[[str], bool] | None = None,
-                 cache_size: int = 20_000) -> None:
+    def __init__(
+        self,
+        projection: Projection,
+        db: AsyncDatabase,
+        dead_letters: DeadLetters,
+        catalogue: Catalogue = CATALOGUE,
+        serves: Callable[[str], bool] | None = None,
+        cache_size: int = 20_000,
+    ) -> None:
         self.projection = projection
         self.serves = serves
         self.coll = db[projection.collection]
@@ -153,7 +161,9 @@ class ProjectionWriter:
                 with structlog.contextvars.bound_contextvars(
                     event_id=env.event_id, correlation_id=env.correlation_id, jurisdiction=env.jurisdiction
                 ):
-                    await self.dead_letters.send(sources[failed.index], f"projection {self.projection.name}: {failed}")
+                    await self.dead_letters.send(
+                        sources[failed.index], f"projection {self.projection.name}: {failed}"
+                    )
                 result.dead_lettered += 1
                 del items[failed.index], sources[failed.index]
         # A batch that changed nothing here (the events were for other projections) needs
@@ -277,8 +287,14 @@ class _SeekToStored(ConsumerRebalanceListener):
 
 
 class Projector:
-    def __init__(self, writer: ProjectionWriter, consumer_factory: Callable[[], AIOKafkaConsumer],
-                 pattern: re.Pattern[str], batch_size: int = 1000, linger: float = LINGER) -> None:
+    def __init__(
+        self,
+        writer: ProjectionWriter,
+        consumer_factory: Callable[[], AIOKafkaConsumer],
+        pattern: re.Pattern[str],
+        batch_size: int = 1000,
+        linger: float = LINGER,
+    ) -> None:
         self.linger = linger
         self.writer = writer
         self.consumer_factory = consumer_factory
@@ -316,8 +332,13 @@ class Projector:
             await consumer.stop()
 
 
-async def rebuild(writer: ProjectionWriter, consumer: AIOKafkaConsumer, tps: list[TopicPartition],
-                  progress: Callable[[int, int], None] | None = None, batch_size: int = 5000) -> BatchResult:
+async def rebuild(
+    writer: ProjectionWriter,
+    consumer: AIOKafkaConsumer,
+    tps: list[TopicPartition],
+    progress: Callable[[int, int], None] | None = None,
+    batch_size: int = 5000,
+) -> BatchResult:
     """Drop the projection and fold every event of the partitions `tps` again.
 
     Reads up to the end offsets seen at the start. `progress(done, total)` is called

@@ -84,18 +84,34 @@ class Runtime:
         self.settings = settings
         # An append's reply arrives within 30 s or the append is reported failed; the
         # outbox fences a pointer whose commit is still missing after eventstore.ORPHAN_AFTER.
-        self.mongo = AsyncMongoClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5000,
-                                      socketTimeoutMS=30_000)
+        self.mongo = AsyncMongoClient(
+            settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5000, socketTimeoutMS=30_000
+        )
         self.db = self.mongo[settings.database_name]
         self.store = EventStore(self.db)
         self.producer = kafka.producer(settings.bus)
-        self.relay = OutboxRelay(self.store, self.producer, self.topic_for, batch_size=settings.relay_batch,
-                                 ensure_topics=self.ensure_topics)
+        self.relay = OutboxRelay(
+            self.store,
+            self.producer,
+            self.topic_for,
+            batch_size=settings.relay_batch,
+            ensure_topics=self.ensure_topics,
+        )
         self.commands = CommandHandler(self.store, CATALOGUE, on_appended=self.relay.nudge)
         self.clock = StoreClock(self.db, movable_clock(settings))
-        self.handlers = None if definition.compose is None else definition.compose(
-            Adapters(commands=self.commands, db=self.db, clock=self.clock, settings=settings,
-                     writers=lambda: [p.writer for p in self.projectors]))
+        self.handlers = (
+            None
+            if definition.compose is None
+            else definition.compose(
+                Adapters(
+                    commands=self.commands,
+                    db=self.db,
+                    clock=self.clock,
+                    settings=settings,
+                    writers=lambda: [p.writer for p in self.projectors],
+                )
+            )
+        )
         self._verifier: Verifier | None = None
         self.projectors: list[Projector] = []
         self._stop = asyncio.Event()
@@ -133,8 +149,9 @@ class Runtime:
         wanted = [t for t in (*wanted, self.dead_letter_topic, *extra) if t not in self._known_topics]
         if not wanted:
             return
-        await kafka.ensure_topics(self.settings.bus, wanted,
-                                  self.settings.topic_partitions, self.settings.topic_replication)
+        await kafka.ensure_topics(
+            self.settings.bus, wanted, self.settings.topic_partitions, self.settings.topic_replication
+        )
         self._known_topics.update(wanted)
 
     def writer(self, projection: Projection) -> ProjectionWriter:
@@ -158,14 +175,25 @@ class Runtime:
                     batch_size=self.settings.projector_batch,
                 )
                 self.projectors.append(projector)
-                self._tasks.append(asyncio.create_task(
-                    self._guard(f"projector:{p.name}", lambda projector=projector: projector.run(self._stop))))
+                self._tasks.append(
+                    asyncio.create_task(
+                        self._guard(
+                            f"projector:{p.name}", lambda projector=projector: projector.run(self._stop)
+                        )
+                    )
+                )
         for name, work in self.definition.workers.items():
             if name in components:
-                self._tasks.append(asyncio.create_task(
-                    self._guard(name, lambda work=work: work(self, self._stop))))
-        log.info("service.started", service=self.definition.name, deployment=self.settings.deployment,
-                 components=list(components), database=self.settings.database_name)
+                self._tasks.append(
+                    asyncio.create_task(self._guard(name, lambda work=work: work(self, self._stop)))
+                )
+        log.info(
+            "service.started",
+            service=self.definition.name,
+            deployment=self.settings.deployment,
+            components=list(components),
+            database=self.settings.database_name,
+        )
 
     async def _guard(self, name: str, run) -> None:
         """Run a component until stop; if it fails (Kafka or the store gone, a commit

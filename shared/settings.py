@@ -15,8 +15,15 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from shared import jurisdiction as jur
 from shared import kafka
 
-DEFAULT_PORTS = {"dashboard": 8100, "selection": 8101, "teaching": 8102, "records": 8103, "followup": 8104,
-                 "accounts": 8105, "reminders": 8106}
+DEFAULT_PORTS = {
+    "dashboard": 8100,
+    "selection": 8101,
+    "teaching": 8102,
+    "records": 8103,
+    "followup": 8104,
+    "accounts": 8105,
+    "reminders": 8106,
+}
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -34,7 +41,8 @@ class Settings(BaseSettings):
 
     service: str = "selection"
     kafka_bootstrap_servers: str = Field(
-        "127.0.0.1:19092", validation_alias=AliasChoices("GANXUN_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS")
+        "127.0.0.1:19092",
+        validation_alias=AliasChoices("GANXUN_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
     )
     # The bus principal: SASL/SCRAM-SHA-512 (SASL_PLAINTEXT on one machine, SASL_SSL with a
     # CA file in production). Empty means PLAINTEXT with no principal, which the local
@@ -111,8 +119,13 @@ class Settings(BaseSettings):
     @property
     def bus(self) -> kafka.Connection:
         """How this deployment's Kafka clients connect, and as whom."""
-        return kafka.Connection(self.kafka_bootstrap_servers, self.kafka_security_protocol,
-                                self.kafka_username, self.kafka_password, ca_file=self.kafka_ca_file)
+        return kafka.Connection(
+            self.kafka_bootstrap_servers,
+            self.kafka_security_protocol,
+            self.kafka_username,
+            self.kafka_password,
+            ca_file=self.kafka_ca_file,
+        )
 
     @property
     def deployment(self) -> str:

@@ -37,11 +37,13 @@ async def gather_chunked(calls: Iterable[Callable[[], Awaitable[T]]], size: int 
     calls = list(calls)
     out: list[T] = []
     for start in range(0, len(calls), size):
-        out.extend(await asyncio.gather(*(c() for c in calls[start:start + size])))
+        out.extend(await asyncio.gather(*(c() for c in calls[start : start + size])))
     return out
 
 
-async def find_by_ids(coll: AsyncCollection, ids: Sequence[Any], projection: dict | None = None) -> dict[Any, dict]:
+async def find_by_ids(
+    coll: AsyncCollection, ids: Sequence[Any], projection: dict | None = None
+) -> dict[Any, dict]:
     found = await gather_chunked(lambda i=i: coll.find_one({"_id": i}, projection) for i in ids)
     return {d["_id"]: d for d in found if d is not None}
 

@@ -41,8 +41,11 @@ def _column(n: int) -> str:
 async def read(file: UploadFile, limit: int = MAX_BYTES) -> bytes:
     content = await file.read(limit + 1)
     if len(content) > limit:
-        raise DomainError(f"上传的文件超过 {limit // (1024 * 1024)} MB，请拆分后分批导入。", code="file_too_large",
-                          field="file")
+        raise DomainError(
+            f"上传的文件超过 {limit // (1024 * 1024)} MB，请拆分后分批导入。",
+            code="file_too_large",
+            field="file",
+        )
     return content
 
 
@@ -51,22 +54,32 @@ def _xlsx_rows(content: bytes, max_rows: int, max_columns: int) -> list[list[Any
         with zipfile.ZipFile(io.BytesIO(content)) as z:
             unpacked = sum(i.file_size for i in z.infolist())
     except zipfile.BadZipFile as exc:
-        raise DomainError("无法读取 Excel 文件：不是有效的 .xlsx 文件。", code="bad_file", field="file") from exc
+        raise DomainError(
+            "无法读取 Excel 文件：不是有效的 .xlsx 文件。", code="bad_file", field="file"
+        ) from exc
     if unpacked > MAX_UNPACKED:
-        raise DomainError(f"Excel 文件解压后超过 {MAX_UNPACKED // (1024 * 1024)} MB，请拆分后分批导入。",
-                          code="file_too_large", field="file")
+        raise DomainError(
+            f"Excel 文件解压后超过 {MAX_UNPACKED // (1024 * 1024)} MB，请拆分后分批导入。",
+            code="file_too_large",
+            field="file",
+        )
     try:
         wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         ws = wb.worksheets[0]
-        ws.reset_dimensions()   # the declared <dimension> is not trusted
+        ws.reset_dimensions()  # the declared <dimension> is not trusted
         rows: list[list[Any]] = []
         for values in ws.iter_rows(max_col=max_columns + 1, values_only=True):
             if len(rows) >= max_rows + 1:
-                raise DomainError(f"文件超过 {max_rows} 行，请拆分后分批导入。", code="too_many_rows", field="file")
+                raise DomainError(
+                    f"文件超过 {max_rows} 行，请拆分后分批导入。", code="too_many_rows", field="file"
+                )
             if len(values) > max_columns and values[max_columns] not in (None, ""):
-                raise DomainError(f"文件第 {len(rows) + 1} 行超过 {max_columns} 列"
-                                  f"（{_column(max_columns + 1)} 列起有内容），请只保留模板中的列。",
-                                  code="too_many_columns", field="file")
+                raise DomainError(
+                    f"文件第 {len(rows) + 1} 行超过 {max_columns} 列"
+                    f"（{_column(max_columns + 1)} 列起有内容），请只保留模板中的列。",
+                    code="too_many_columns",
+                    field="file",
+                )
             row = list(values[:max_columns])
             while row and row[-1] is None:
                 row.pop()
@@ -75,7 +88,9 @@ def _xlsx_rows(content: bytes, max_rows: int, max_columns: int) -> list[list[Any
     except DomainError:
         raise
     except Exception as exc:  # noqa: BLE001 - any unreadable workbook is the user's file problem
-        raise DomainError("无法读取 Excel 文件：文件已损坏或不是 .xlsx 格式。", code="bad_file", field="file") from exc
+        raise DomainError(
+            "无法读取 Excel 文件：文件已损坏或不是 .xlsx 格式。", code="bad_file", field="file"
+        ) from exc
     return rows
 
 
@@ -92,18 +107,29 @@ def _csv_rows(content: bytes, max_rows: int, max_columns: int) -> list[list[Any]
     try:
         for values in csv.reader(io.StringIO(text)):
             if len(rows) >= max_rows + 1:
-                raise DomainError(f"文件超过 {max_rows} 行，请拆分后分批导入。", code="too_many_rows", field="file")
+                raise DomainError(
+                    f"文件超过 {max_rows} 行，请拆分后分批导入。", code="too_many_rows", field="file"
+                )
             if len(values) > max_columns and any(v.strip() for v in values[max_columns:]):
-                raise DomainError(f"文件第 {len(rows) + 1} 行超过 {max_columns} 列，请只保留模板中的列。",
-                                  code="too_many_columns", field="file")
+                raise DomainError(
+                    f"文件第 {len(rows) + 1} 行超过 {max_columns} 列，请只保留模板中的列。",
+                    code="too_many_columns",
+                    field="file",
+                )
             rows.append(values[:max_columns])
     except csv.Error as exc:
         raise DomainError(f"CSV 文件格式有误：{exc}", code="bad_file", field="file") from exc
     return rows
 
 
-def table(filename: str, content: bytes, *, max_rows: int = MAX_ROWS, max_columns: int = MAX_COLUMNS,
-          csv_otherwise: bool = False) -> list[list[Any]]:
+def table(
+    filename: str,
+    content: bytes,
+    *,
+    max_rows: int = MAX_ROWS,
+    max_columns: int = MAX_COLUMNS,
+    csv_otherwise: bool = False,
+) -> list[list[Any]]:
     """Every row of the first sheet (header included), as lists of at most `max_columns`
     values; a file with more rows or columns, or a text with a control character, is
     refused whole with a Chinese message naming the cell. A name other than .xlsx/.csv
@@ -118,8 +144,11 @@ def table(filename: str, content: bytes, *, max_rows: int = MAX_ROWS, max_column
     for r, values in enumerate(rows, start=1):
         for c, v in enumerate(values, start=1):
             if isinstance(v, str) and CONTROL.search(v):
-                raise DomainError(f"第 {r} 行 {_column(c)} 列含有不可见的控制字符（如 NUL），请删除后重新导入。",
-                                  code="control_character", field="file")
+                raise DomainError(
+                    f"第 {r} 行 {_column(c)} 列含有不可见的控制字符（如 NUL），请删除后重新导入。",
+                    code="control_character",
+                    field="file",
+                )
     return rows
 
 

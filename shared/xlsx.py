@@ -22,14 +22,25 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # `responses=` of a route that answers a workbook, so its OpenAPI document says so.
-DOWNLOAD = {200: {"description": "Excel 文件",
-                  "content": {MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}}}
+DOWNLOAD = {
+    200: {
+        "description": "Excel 文件",
+        "content": {MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 Sheet = tuple[str, Sequence[str], Iterable[Sequence[Any]]]
 
 
-def sheet(wb: Workbook, title: str, header: Sequence[str], rows: Iterable[Sequence[Any]],
-          first: bool = False, caption: str | None = None, freeze: str | None = None) -> Worksheet:
+def sheet(
+    wb: Workbook,
+    title: str,
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    first: bool = False,
+    caption: str | None = None,
+    freeze: str | None = None,
+) -> Worksheet:
     """A sheet titled `title` (Excel allows 31 characters): `first` reuses the workbook's
     initial sheet, otherwise one is added. A `caption` is a bold line above the header
     (what the sheet shows); `freeze` is the first cell that scrolls (e.g. "C3")."""
@@ -85,4 +96,6 @@ def disposition(filename: str, fallback: str | None = None) -> str:
 def response(data: bytes | Workbook, filename: str, fallback: str | None = None) -> Response:
     """The download: `filename` is the whole name, extension included."""
     body = _bytes(data) if isinstance(data, Workbook) else data
-    return Response(body, media_type=MEDIA_TYPE, headers={"Content-Disposition": disposition(filename, fallback)})
+    return Response(
+        body, media_type=MEDIA_TYPE, headers={"Content-Disposition": disposition(filename, fallback)}
+    )

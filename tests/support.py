@@ -22,8 +22,8 @@ from shared.ids import new_id
 from shared.settings import Settings
 
 _used: set[str] = set()
-_own_provinces: set[str] = set()        # whole provinces a test has taken for itself
-NAMED = {"37", "43", "53"}              # left to the tests that name them
+_own_provinces: set[str] = set()  # whole provinces a test has taken for itself
+NAMED = {"37", "43", "53"}  # left to the tests that name them
 
 
 def random_county(province: str | None = None) -> str:
@@ -45,15 +45,23 @@ def random_province() -> str:
     return p
 
 
-def token(role: str, jurisdiction: str, name: str = "测试用户", user_id: str | None = None,
-          unit: str | None = None) -> str:
+def token(
+    role: str, jurisdiction: str, name: str = "测试用户", user_id: str | None = None, unit: str | None = None
+) -> str:
     private, _ = ensure_dev_keys(Path(os.environ["GANXUN_STATE_DIR"]) / "keys")
-    return issue_token(private, user_id=user_id or f"{role}-{jurisdiction}", name=name, role=role,
-                       jurisdiction=jurisdiction, unit=unit)
+    return issue_token(
+        private,
+        user_id=user_id or f"{role}-{jurisdiction}",
+        name=name,
+        role=role,
+        jurisdiction=jurisdiction,
+        unit=unit,
+    )
 
 
-def auth(role: str, jurisdiction: str, name: str = "测试用户", user_id: str | None = None,
-         unit: str | None = None) -> dict[str, str]:
+def auth(
+    role: str, jurisdiction: str, name: str = "测试用户", user_id: str | None = None, unit: str | None = None
+) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(role, jurisdiction, name, user_id, unit)}"}
 
 
@@ -61,9 +69,15 @@ def settings(service: str, servers, jurisdictions: list[str], principal: bool = 
     """A deployment's settings; with `principal`, its services connect to Kafka as the
     deployment's own principal (created on first use, with its ACLs), as in production."""
     bus = deployment_principal(servers, jurisdictions, service) if principal else {}
-    return Settings(service=service, kafka_bootstrap_servers=servers.kafka, mongodb_uri=servers.mongodb,
-                    jurisdictions=jurisdictions, database=kw.pop("database", f"t_{service}_{new_id()[-12:]}"),
-                    **bus, **kw)
+    return Settings(
+        service=service,
+        kafka_bootstrap_servers=servers.kafka,
+        mongodb_uri=servers.mongodb,
+        jurisdictions=jurisdictions,
+        database=kw.pop("database", f"t_{service}_{new_id()[-12:]}"),
+        **bus,
+        **kw,
+    )
 
 
 _principals: dict[str, dict[str, str]] = {}
@@ -81,11 +95,15 @@ def deployment_principal(servers, jurisdictions: list[str], service: str | None 
     name = bus_access.principal_name("-".join(jurisdictions), service)
     if name not in _principals:
         password = new_id()
-        with ThreadPoolExecutor(1) as pool:      # callers may already run an event loop
-            pool.submit(asyncio.run, bus_access.provision_deployment(admin, jurisdictions, service,
-                                                                     password)).result()
-        _principals[name] = {"kafka_security_protocol": admin.security_protocol, "kafka_username": name,
-                             "kafka_password": password}
+        with ThreadPoolExecutor(1) as pool:  # callers may already run an event loop
+            pool.submit(
+                asyncio.run, bus_access.provision_deployment(admin, jurisdictions, service, password)
+            ).result()
+        _principals[name] = {
+            "kafka_security_protocol": admin.security_protocol,
+            "kafka_username": name,
+            "kafka_password": password,
+        }
     return dict(_principals[name])
 
 
@@ -105,8 +123,13 @@ def env_of(s: Settings) -> dict[str, str]:
 class ServiceProcess:
     """A real service process (`python -m services.NAME`), killable with SIGKILL."""
 
-    def __init__(self, s: Settings, components: str = "api,relay,projectors", log: Path | None = None,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        s: Settings,
+        components: str = "api,relay,projectors",
+        log: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.settings = s
         self.env = env or {}  # beyond the settings: e.g. GANXUN_OIDC_ISSUER, GANXUN_ACCOUNTS_*
         self.components = components
@@ -166,8 +189,13 @@ async def read_topic(bootstrap: str, topic: str, expect: int | None = None, time
     """Every record on a topic from the start (until `expect` records or the end)."""
     from shared import kafka
 
-    consumer = AIOKafkaConsumer(topic, **kafka.connection(bootstrap).client_kwargs(), group_id=None,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic,
+        **kafka.connection(bootstrap).client_kwargs(),
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     try:
         tps = [tp for tp in consumer.assignment()] or None
@@ -206,8 +234,16 @@ async def eventually(check, timeout: float = 30.0, interval: float = 0.2):
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
-async def publish(bootstrap: str, service: str, jurisdiction: str, stream_id: str, events: list,
-                  first_version: int = 1, actor_name: str = "测试用户", role: str = "admin") -> list:
+async def publish(
+    bootstrap: str,
+    service: str,
+    jurisdiction: str,
+    stream_id: str,
+    events: list,
+    first_version: int = 1,
+    actor_name: str = "测试用户",
+    role: str = "admin",
+) -> list:
     """Puts events of another service on its real Kafka topic, as its relay would.
 
     For a service's integration test of what it consumes from another service,
@@ -218,8 +254,11 @@ async def publish(bootstrap: str, service: str, jurisdiction: str, stream_id: st
     from shared.events import Actor
     from shared.outbox import headers_of
 
-    ctx = Context(actor=Actor(user_id=f"{role}-{jurisdiction}", name=actor_name, role=role),
-                  jurisdiction=jurisdiction, correlation_id=new_id())
+    ctx = Context(
+        actor=Actor(user_id=f"{role}-{jurisdiction}", name=actor_name, role=role),
+        jurisdiction=jurisdiction,
+        correlation_id=new_id(),
+    )
     envelopes = CommandHandler.envelopes(stream_id, first_version - 1, events, ctx)
     topic = topics.events_topic(service, jurisdiction)
     await k.ensure_topics(bootstrap, [topic])
@@ -228,7 +267,9 @@ async def publish(bootstrap: str, service: str, jurisdiction: str, stream_id: st
     try:
         for env in envelopes:
             doc = env.to_doc()
-            await producer.send_and_wait(topic, env.to_json(), key=stream_id.encode(), headers=headers_of(doc))
+            await producer.send_and_wait(
+                topic, env.to_json(), key=stream_id.encode(), headers=headers_of(doc)
+            )
     finally:
         await producer.stop()
     return envelopes

@@ -39,7 +39,11 @@ def demo_accounts(codes=DEMO_JURISDICTIONS) -> list[DemoAccount]:
                 continue  # analysts sit at a province or city
             if role in ("unit", "evaluator", "trainee") and level == 2:
                 continue  # units and trainees belong to a city or county
-            unit = ("县" if level == 6 else "市") + "教育局" if role in ("unit", "evaluator", "trainee") else None
+            unit = (
+                ("县" if level == 6 else "市") + "教育局"
+                if role in ("unit", "evaluator", "trainee")
+                else None
+            )
             person = (
                 f"demo-{role.replace('_', '-')}-{code}" if role in ("trainee", "mentor", "recorder") else None
             )
@@ -104,12 +108,23 @@ def set_contacts(reminders_url: str, keys_dir, codes=DEMO_JURISDICTIONS) -> int:
     done = 0
     with httpx.Client(timeout=60) as http:
         for a in demo_accounts(codes):
-            token = issue_token(private, user_id=a.person_id or a.username, name=a.name, role=a.role,
-                                jurisdiction=a.jurisdiction, unit=a.unit)
-            r = http.put(f"{reminders_url}/contacts/me", headers={"Authorization": f"Bearer {token}"},
-                         json={"email": demo_email(a)})
+            token = issue_token(
+                private,
+                user_id=a.person_id or a.username,
+                name=a.name,
+                role=a.role,
+                jurisdiction=a.jurisdiction,
+                unit=a.unit,
+            )
+            r = http.put(
+                f"{reminders_url}/contacts/me",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"email": demo_email(a)},
+            )
             if r.status_code != 200:
-                raise RuntimeError(f"演示账号 {a.username} 的提醒邮箱设置失败：{r.status_code} {r.text[:300]}")
+                raise RuntimeError(
+                    f"演示账号 {a.username} 的提醒邮箱设置失败：{r.status_code} {r.text[:300]}"
+                )
             done += 1
     return done
 

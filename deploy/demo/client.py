@@ -12,8 +12,15 @@ import httpx
 from shared.auth import issue_token
 
 # Refusals meaning "not synced yet" (the other service's events are on their way): retried.
-NOT_YET = {"class_not_found", "not_on_roster", "followup_not_found", "milestone_not_found", "site_too_small",
-           "outcome_not_found", "cadre_not_found"}
+NOT_YET = {
+    "class_not_found",
+    "not_on_roster",
+    "followup_not_found",
+    "milestone_not_found",
+    "site_too_small",
+    "outcome_not_found",
+    "cadre_not_found",
+}
 
 
 class DemoError(RuntimeError):
@@ -21,8 +28,14 @@ class DemoError(RuntimeError):
 
 
 class Api:
-    def __init__(self, client: httpx.AsyncClient, urls: dict[str, str], private_key: bytes,
-                 concurrency: int = 8, patience: float = 600.0) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        urls: dict[str, str],
+        private_key: bytes,
+        concurrency: int = 8,
+        patience: float = 600.0,
+    ) -> None:
         self.client, self.urls, self.key = client, urls, private_key
         self.sem = asyncio.Semaphore(concurrency)
         self.patience = patience
@@ -30,24 +43,43 @@ class Api:
         self.refused: list[str] = []
         self._tokens: dict[tuple, dict[str, str]] = {}
 
-    def who(self, role: str, jurisdiction: str, name: str, user_id: str | None = None,
-            unit: str | None = None) -> dict[str, str]:
+    def who(
+        self, role: str, jurisdiction: str, name: str, user_id: str | None = None, unit: str | None = None
+    ) -> dict[str, str]:
         k = (role, jurisdiction, name, user_id, unit)
         if k not in self._tokens:
-            tok = issue_token(self.key, user_id=user_id or f"demo-{role}-{jurisdiction}", name=name, role=role,
-                              jurisdiction=jurisdiction, unit=unit, ttl_seconds=6 * 3600)
+            tok = issue_token(
+                self.key,
+                user_id=user_id or f"demo-{role}-{jurisdiction}",
+                name=name,
+                role=role,
+                jurisdiction=jurisdiction,
+                unit=unit,
+                ttl_seconds=6 * 3600,
+            )
             self._tokens[k] = {"Authorization": f"Bearer {tok}"}
         return self._tokens[k]
 
-    async def call(self, service: str, method: str, path: str, who: dict[str, str], *, json: Any = None,
-                   files: Any = None, params: Any = None, tolerate: tuple[str, ...] = ()) -> Any:
+    async def call(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        who: dict[str, str],
+        *,
+        json: Any = None,
+        files: Any = None,
+        params: Any = None,
+        tolerate: tuple[str, ...] = (),
+    ) -> Any:
         """One request; retried while the answer means "not synced yet" (or 409). A refusal
         whose code is in `tolerate` is noted and returns None; any other refusal stops the demo."""
         deadline = time.monotonic() + self.patience
         while True:
             async with self.sem:
-                r = await self.client.request(method, self.urls[service] + path, headers=who, json=json,
-                                              files=files, params=params)
+                r = await self.client.request(
+                    method, self.urls[service] + path, headers=who, json=json, files=files, params=params
+                )
             self.calls += 1
             if r.status_code < 300:
                 return r.json() if r.headers.get("content-type", "").startswith("application/json") else r

@@ -25,7 +25,9 @@ PROVINCE, COUNTY = "430000", "371428"
 def _empty(url: str, key: bytes, codes: list[str]) -> bool:
     """No cadre and no class in any served jurisdiction (asked through selection's API)."""
     for code in codes:
-        tok = issue_token(key, user_id="demo-check", name="演示检查", role="org_department", jurisdiction=code)
+        tok = issue_token(
+            key, user_id="demo-check", name="演示检查", role="org_department", jurisdiction=code
+        )
         h = {"Authorization": f"Bearer {tok}"}
         cadres = httpx.get(f"{url}/cadres", headers=h, timeout=60).json()
         classes = httpx.get(f"{url}/classes", headers=h, timeout=60).json()
@@ -35,18 +37,24 @@ def _empty(url: str, key: bytes, codes: list[str]) -> bool:
 
 
 def print_pages(key: bytes, ports: dict[str, int]) -> None:
-    province = issue_token(key, user_id="demo-analyst", name="省委组织部分析员", role="analyst",
-                           jurisdiction=PROVINCE)
-    county = issue_token(key, user_id="demo-org-371428", name="武城县委组织部", role="org_department",
-                         jurisdiction=COUNTY)
+    province = issue_token(
+        key, user_id="demo-analyst", name="省委组织部分析员", role="analyst", jurisdiction=PROVINCE
+    )
+    county = issue_token(
+        key, user_id="demo-org-371428", name="武城县委组织部", role="org_department", jurisdiction=COUNTY
+    )
     base = f"http://127.0.0.1:{ports.get('dashboard', 8100)}/?year={date.today().year}"
-    print(f"\n省级看板（湖南 {PROVINCE}，分析员）：\n{base}#token={province}\n"
-          f"\n县级看板（武城县 {COUNTY}，组织部）：\n{base}#token={county}\n", flush=True)
+    print(
+        f"\n省级看板（湖南 {PROVINCE}，分析员）：\n{base}#token={province}\n"
+        f"\n县级看板（武城县 {COUNTY}，组织部）：\n{base}#token={county}\n",
+        flush=True,
+    )
 
 
 # long: the demo's loading and its progress report, step by step
-def load_if_empty(state_dir, ports: dict[str, int], jurisdictions: str,
-                  mongodb_uri: str | None = None) -> None:
+def load_if_empty(
+    state_dir, ports: dict[str, int], jurisdictions: str, mongodb_uri: str | None = None
+) -> None:
     key = ensure_dev_keys(state_dir / "keys")[0]
     served = [c.strip() for c in jurisdictions.split(",") if c.strip()]
     codes = Codes()
@@ -72,30 +80,54 @@ def load_if_empty(state_dir, ports: dict[str, int], jurisdictions: str,
 
         try:
             mover = None
-            if mongodb_uri:      # this deployment serves several provinces: no admin covers all of it
+            if mongodb_uri:  # this deployment serves several provinces: no admin covers all of it
                 from shared.clock import store_mover
                 from shared.settings import Settings
 
-                mover = store_mover(mongodb_uri, {n: Settings(service=n, jurisdictions=served).database_name
-                                                  for n in ("selection", "followup")})
-            summary = asyncio.run(load(urls, key, codes, scale=float(os.environ.get("GANXUN_DEMO_SCALE", "1")),
-                                       progress=step, move_clock=mover))
+                mover = store_mover(
+                    mongodb_uri,
+                    {
+                        n: Settings(service=n, jurisdictions=served).database_name
+                        for n in ("selection", "followup")
+                    },
+                )
+            summary = asyncio.run(
+                load(
+                    urls,
+                    key,
+                    codes,
+                    scale=float(os.environ.get("GANXUN_DEMO_SCALE", "1")),
+                    progress=step,
+                    move_clock=mover,
+                )
+            )
         except DemoError as exc:
             print(f"\n{exc}\n服务仍在运行；已加载的数据保留，下次启动不会重复加载。", file=sys.stderr)
             marker.write_text(json.dumps({"failed": str(exc)}, ensure_ascii=False))
             return
         finally:
             bar.close()
-        marker.write_text(json.dumps({"loaded_at": time.strftime("%Y-%m-%d %H:%M:%S"),
-                                      "seconds": round(summary.seconds, 1), "requests": summary.requests,
-                                      "panels_full_seconds": round(summary.panels_full, 1),
-                                      "classes": summary.classes, "trainees": summary.trainees,
-                                      "sessions": summary.sessions, "graduates": summary.graduates},
-                                     ensure_ascii=False))
-        print(f"演示数据已加载：{summary.classes} 个班次、{summary.trainees} 名学员、"
-              f"{summary.sessions} 个课次、"
-              f"{summary.graduates} 人结业、{summary.records} 条纪实、{summary.evaluations} 份跟踪评价；"
-              f"{summary.requests} 次接口调用，用时 {summary.seconds:.0f} 秒（上面两个看板的各项数据在第 "
-              f"{summary.panels_full:.0f} 秒已齐）。")
+        marker.write_text(
+            json.dumps(
+                {
+                    "loaded_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+                    "seconds": round(summary.seconds, 1),
+                    "requests": summary.requests,
+                    "panels_full_seconds": round(summary.panels_full, 1),
+                    "classes": summary.classes,
+                    "trainees": summary.trainees,
+                    "sessions": summary.sessions,
+                    "graduates": summary.graduates,
+                },
+                ensure_ascii=False,
+            )
+        )
+        print(
+            f"演示数据已加载：{summary.classes} 个班次、{summary.trainees} 名学员、"
+            f"{summary.sessions} 个课次、"
+            f"{summary.graduates} 人结业、{summary.records} 条纪实、{summary.evaluations} 份跟踪评价；"
+            f"{summary.requests} 次接口调用，用时 {summary.seconds:.0f} 秒（上面两个看板的各项数据在第 "
+            f"{summary.panels_full:.0f} 秒已齐）。"
+        )
         return
     print_pages(key, ports)

@@ -73,7 +73,9 @@ def provision(cache: Path | None = None) -> Path:
 
     Rebuilds only when the Go sources (main.go, go.mod, go.sum) changed.
     """
-    go = require_tool("go", "构建 FerretDB (building FerretDB)", "Debian: apt-get install golang（或 https://go.dev/dl/）")
+    go = require_tool(
+        "go", "构建 FerretDB (building FerretDB)", "Debian: apt-get install golang（或 https://go.dev/dl/）"
+    )
     gomod = (SOURCE_DIR / "go.mod").read_text()
     if f"github.com/FerretDB/FerretDB {FERRETDB_VERSION}" not in gomod:
         raise ServerError(
@@ -172,7 +174,11 @@ def _as_pg_user() -> list[str]:
             pwd.getpwnam(name)
         except KeyError:
             continue
-        setpriv = require_tool("setpriv", "以非 root 身份运行 PostgreSQL (running PostgreSQL as non-root)", "apt-get install util-linux")
+        setpriv = require_tool(
+            "setpriv",
+            "以非 root 身份运行 PostgreSQL (running PostgreSQL as non-root)",
+            "apt-get install util-linux",
+        )
         return [
             setpriv,
             f"--reuid={name}",
@@ -181,7 +187,9 @@ def _as_pg_user() -> list[str]:
             "--inh-caps=+dac_read_search",
             "--ambient-caps=+dac_read_search",
         ]
-    raise ServerError("以 root 运行时需要 postgres 或 nobody 用户 (running as root needs a `postgres` or `nobody` user)")
+    raise ServerError(
+        "以 root 运行时需要 postgres 或 nobody 用户 (running as root needs a `postgres` or `nobody` user)"
+    )
 
 
 def _chown_to_pg_user(path: Path) -> None:
@@ -222,7 +230,9 @@ class _PostgresCluster:
         return f"postgres://{_PG_USER}@{HOST}:{self.port}/postgres?pool_max_conns={POOL_MAX_CONNS}"
 
     def _run(self, argv: list[str], what: str) -> None:
-        result = subprocess.run(_as_pg_user() + argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            _as_pg_user() + argv, capture_output=True, text=True, stdin=subprocess.DEVNULL
+        )
         if result.returncode != 0:
             out = (result.stdout + result.stderr).strip()[-3000:]
             raise ServerError(f"PostgreSQL {what} 失败 ({what} failed):\n{out}")
@@ -236,8 +246,10 @@ class _PostgresCluster:
         self._run(
             [
                 str(pg_bin / "initdb"),
-                "-D", str(self.data),
-                "-U", _PG_USER,
+                "-D",
+                str(self.data),
+                "-U",
+                _PG_USER,
                 "--auth=trust",
                 "--encoding=UTF8",
                 "--locale=C.UTF-8",
@@ -252,10 +264,13 @@ class _PostgresCluster:
         isready = pg_bin / "pg_isready"
         if not isready.is_file():
             return True
-        return subprocess.run(
-            [str(isready), "-q", "-h", HOST, "-p", str(self.port), "-U", _PG_USER, "-d", "postgres"],
-            capture_output=True,
-        ).returncode == 0
+        return (
+            subprocess.run(
+                [str(isready), "-q", "-h", HOST, "-p", str(self.port), "-U", _PG_USER, "-d", "postgres"],
+                capture_output=True,
+            ).returncode
+            == 0
+        )
 
     def start(self, timeout: float) -> None:
         pg_bin = find_pg_bin()
@@ -268,14 +283,20 @@ class _PostgresCluster:
             _as_pg_user()
             + [
                 str(pg_bin / "postgres"),
-                "-D", str(self.data),
-                "-p", str(self.port),
-                "-c", f"listen_addresses={HOST}",
-                "-c", "unix_socket_directories=",
-                "-c", f"max_connections={POOL_MAX_CONNS + 20}",
+                "-D",
+                str(self.data),
+                "-p",
+                str(self.port),
+                "-c",
+                f"listen_addresses={HOST}",
+                "-c",
+                "unix_socket_directories=",
+                "-c",
+                f"max_connections={POOL_MAX_CONNS + 20}",
                 # FerretDB prepares `_jsonb->$1 @> $2` with the field name as a parameter: a
                 # generic plan cannot match an index on (_jsonb -> 'field'), a custom one can.
-                "-c", "plan_cache_mode=force_custom_plan",
+                "-c",
+                "plan_cache_mode=force_custom_plan",
             ]
         )
         try:
@@ -293,16 +314,41 @@ class _PostgresCluster:
     def psql(self, sql: str, pg_bin: Path | None = None, what: str = "psql") -> str:
         """Runs SQL on the cluster (as its superuser) and returns the unaligned output."""
         pg_bin = pg_bin or find_pg_bin()
-        psql = pg_bin / "psql" if (pg_bin / "psql").is_file() else require_tool(
-            "psql", "为 FerretDB 的索引补充 GIN 索引 (GIN twins for FerretDB's indexes)",
-            "Debian: apt-get install postgresql-client")
+        psql = (
+            pg_bin / "psql"
+            if (pg_bin / "psql").is_file()
+            else require_tool(
+                "psql",
+                "为 FerretDB 的索引补充 GIN 索引 (GIN twins for FerretDB's indexes)",
+                "Debian: apt-get install postgresql-client",
+            )
+        )
         result = subprocess.run(
-            [str(psql), "-qAt", "-v", "ON_ERROR_STOP=1", "-h", HOST, "-p", str(self.port), "-U", _PG_USER,
-             "-d", "postgres", "-f", "-"],
-            input=sql, capture_output=True, text=True, timeout=120,
+            [
+                str(psql),
+                "-qAt",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                HOST,
+                "-p",
+                str(self.port),
+                "-U",
+                _PG_USER,
+                "-d",
+                "postgres",
+                "-f",
+                "-",
+            ],
+            input=sql,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if result.returncode != 0:
-            raise ServerError(f"PostgreSQL {what} 失败 ({what} failed):\n{(result.stdout + result.stderr)[-2000:]}")
+            raise ServerError(
+                f"PostgreSQL {what} 失败 ({what} failed):\n{(result.stdout + result.stderr)[-2000:]}"
+            )
         return result.stdout
 
     def stop(self) -> None:
@@ -408,7 +454,12 @@ class FerretDBServer(LocalServer):
                 f"端口 {self.port} 已被其他进程占用 (port {self.port} is already in use by another process)"
             )
 
-        argv = [str(binary), f"-listen-addr={HOST}:{self.port}", f"-backend={self.backend}", f"-log-level={self.log_level}"]
+        argv = [
+            str(binary),
+            f"-listen-addr={HOST}:{self.port}",
+            f"-backend={self.backend}",
+            f"-log-level={self.log_level}",
+        ]
         if self.backend == "sqlite":
             self.data_dir.mkdir(parents=True, exist_ok=True)
             argv.append(f"-sqlite-dir={self.data_dir}")

@@ -99,7 +99,9 @@ def provision(cache: Path | None = None) -> Path:
         return marker.is_file() and libs.is_dir()
 
     def build() -> None:
-        mvn = require_tool("mvn", "下载 Kafka 的 jar 包 (resolving the Kafka jars from Maven Central)", MVN_HINT)
+        mvn = require_tool(
+            "mvn", "下载 Kafka 的 jar 包 (resolving the Kafka jars from Maven Central)", MVN_HINT
+        )
         partial = root / "libs.partial"
         shutil.rmtree(partial, ignore_errors=True)
         argv = [
@@ -300,7 +302,9 @@ class KafkaCluster(LocalServer):
         else:
             n = 1 if brokers is None else int(brokers)
             if n not in (1, 3):
-                raise ServerError(f"只支持 1 或 3 个节点，而不是 {n} (only 1 or 3 brokers are supported, not {n})")
+                raise ServerError(
+                    f"只支持 1 或 3 个节点，而不是 {n} (only 1 or 3 brokers are supported, not {n})"
+                )
             self.brokers = n
             if port is None:
                 self.ports = _distinct_free_ports(n, set())
@@ -328,17 +332,19 @@ class KafkaCluster(LocalServer):
         return self.folder / f"node-{index}"
 
     CONFIG_NAME = _CONFIG
-    PRIVATE = True            # the super-user's password
+    PRIVATE = True  # the super-user's password
 
     def _save_config(self) -> None:
-        self._write_config({
-            "kafka_version": KAFKA_VERSION,
-            "brokers": self.brokers,
-            "ports": self.ports,
-            "controller_ports": self.controller_ports,
-            "cluster_id": self.cluster_id,
-            "admin_password": self.admin_password,
-        })
+        self._write_config(
+            {
+                "kafka_version": KAFKA_VERSION,
+                "brokers": self.brokers,
+                "ports": self.ports,
+                "controller_ports": self.controller_ports,
+                "cluster_id": self.cluster_id,
+                "admin_password": self.admin_password,
+            }
+        )
 
     def _server_properties(self, i: int) -> str:
         multi = self.brokers > 1
@@ -349,7 +355,7 @@ class KafkaCluster(LocalServer):
             "node.id": i,
             "controller.quorum.voters": voters,
             "listeners": f"BROKER://127.0.0.1:{self.ports[i]},"
-                         f"CONTROLLER://127.0.0.1:{self.controller_ports[i]}",
+            f"CONTROLLER://127.0.0.1:{self.controller_ports[i]}",
             "advertised.listeners": f"BROKER://127.0.0.1:{self.ports[i]}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "BROKER",
@@ -359,15 +365,13 @@ class KafkaCluster(LocalServer):
             "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
             "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
             "sasl.mechanism.controller.protocol": "PLAIN",
-            "listener.name.broker.scram-sha-512.sasl.jaas.config":
-                "org.apache.kafka.common.security.scram."
-                "ScramLoginModule required"
-                f' username="{self.ADMIN}" password="{self.admin_password}";',
-            "listener.name.controller.plain.sasl.jaas.config":
-                "org.apache.kafka.common.security.plain."
-                "PlainLoginModule required"
-                f' username="{self.ADMIN}" password="{self.admin_password}"'
-                f' user_{self.ADMIN}="{self.admin_password}";',
+            "listener.name.broker.scram-sha-512.sasl.jaas.config": "org.apache.kafka.common.security.scram."
+            "ScramLoginModule required"
+            f' username="{self.ADMIN}" password="{self.admin_password}";',
+            "listener.name.controller.plain.sasl.jaas.config": "org.apache.kafka.common.security.plain."
+            "PlainLoginModule required"
+            f' username="{self.ADMIN}" password="{self.admin_password}"'
+            f' user_{self.ADMIN}="{self.admin_password}";',
             "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             "super.users": f"User:{self.ADMIN}",
             "allow.everyone.if.no.acl.found": "false",
@@ -401,7 +405,7 @@ class KafkaCluster(LocalServer):
             nd = self.node_dir(i)
             (nd / "logs").mkdir(parents=True, exist_ok=True)
             props = nd / "server.properties"
-            props.touch(mode=0o600)     # holds the admin password
+            props.touch(mode=0o600)  # holds the admin password
             props.chmod(0o600)
             props.write_text(self._server_properties(i))
 
@@ -487,7 +491,9 @@ class KafkaCluster(LocalServer):
                         f"(port {p} is already in use, Kafka node {i} cannot start)"
                     )
             self._procs[i].spawn(
-                self._java_argv(libs, i, ["kafka.Kafka", str(self.node_dir(i) / "server.properties")], self.heap),
+                self._java_argv(
+                    libs, i, ["kafka.Kafka", str(self.node_dir(i) / "server.properties")], self.heap
+                ),
                 cwd=self.folder,
             )
         self._wait_ready(timeout, via)

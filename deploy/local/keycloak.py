@@ -238,17 +238,19 @@ class KeycloakServer(LocalServer):
     # -- config ---------------------------------------------------------------
 
     CONFIG_NAME = CONFIG_NAME
-    PRIVATE = True            # the admin password
+    PRIVATE = True  # the admin password
 
     def _save_config(self) -> None:
-        self._write_config({
-            "version": KEYCLOAK_VERSION,
-            "port": self.port,
-            "db": self.db,
-            "own_pg_port": self.own_pg_port,
-            "admin_user": self.admin_user,
-            "admin_password": self.admin_password,
-        })
+        self._write_config(
+            {
+                "version": KEYCLOAK_VERSION,
+                "port": self.port,
+                "db": self.db,
+                "own_pg_port": self.own_pg_port,
+                "admin_user": self.admin_user,
+                "admin_password": self.admin_password,
+            }
+        )
 
     # -- addresses --------------------------------------------------------------
 
@@ -337,10 +339,25 @@ class KeycloakServer(LocalServer):
         u = urlsplit(url)
 
         def psql(*args: str) -> subprocess.CompletedProcess:
-            argv = [shutil.which("psql") or "psql", *args, "-h", u.hostname, "-p", str(u.port), "-U", user,
-                    "-d", "postgres"]
-            return subprocess.run(argv, capture_output=True, text=True, timeout=60,
-                                  env={**os.environ, "PGPASSWORD": u.password or ""})
+            argv = [
+                shutil.which("psql") or "psql",
+                *args,
+                "-h",
+                u.hostname,
+                "-p",
+                str(u.port),
+                "-U",
+                user,
+                "-d",
+                "postgres",
+            ]
+            return subprocess.run(
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env={**os.environ, "PGPASSWORD": u.password or ""},
+            )
 
         exists = psql("-qAt", "-c", f"SELECT 1 FROM pg_database WHERE datname = '{name}'")
         if exists.returncode != 0:

@@ -81,7 +81,7 @@ def _proc_stat(pid: int) -> tuple[str, str] | None:
         return None
     except OSError:
         return None
-    fields = text[text.rindex(")") + 2:].split()   # after "pid (comm) "
+    fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) "
     return fields[0], fields[19]
 
 
@@ -104,12 +104,12 @@ def _pid_alive(pid: int, started: str | None = None) -> bool:
     try:
         done, _ = os.waitpid(pid, os.WNOHANG)
         if done != 0:
-            return False                 # our child had exited: now reaped
+            return False  # our child had exited: now reaped
     except ChildProcessError:
         pass
     stat = _proc_stat(pid)
     if stat is None:
-        return not Path("/proc/self").exists()   # no /proc: kill(0) is all there is
+        return not Path("/proc/self").exists()  # no /proc: kill(0) is all there is
     state, start = stat
     if state in ("Z", "X"):
         return False
@@ -237,7 +237,7 @@ class LocalServer:
     (`ganxun down`, a test) reaches the same server; usable as a context (start, stop)."""
 
     CONFIG_NAME = "server.json"
-    PRIVATE = False           # the config holds a password: owner-only
+    PRIVATE = False  # the config holds a password: owner-only
 
     folder: Path
 

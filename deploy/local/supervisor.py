@@ -48,9 +48,15 @@ def _stamp() -> str:
 
 
 class Supervisor:
-    def __init__(self, watched: list[Watched], log: Callable[[str], None] = print,
-                 clock: Callable[[], float] = time.monotonic, first_delay: float = FIRST_DELAY,
-                 max_delay: float = MAX_DELAY, stable_after: float = STABLE_AFTER) -> None:
+    def __init__(
+        self,
+        watched: list[Watched],
+        log: Callable[[str], None] = print,
+        clock: Callable[[], float] = time.monotonic,
+        first_delay: float = FIRST_DELAY,
+        max_delay: float = MAX_DELAY,
+        stable_after: float = STABLE_AFTER,
+    ) -> None:
         self.watched = watched
         self.log = log
         self.clock = clock
@@ -75,8 +81,10 @@ class Supervisor:
                 st.down = True
                 st.failures += 1
                 st.due = now + self.delay(st.failures)
-                self.log(f"[{_stamp()}] {w.name} 已停止运行，{self.delay(st.failures):g} 秒后重启"
-                         f"（第 {st.failures} 次）")
+                self.log(
+                    f"[{_stamp()}] {w.name} 已停止运行，{self.delay(st.failures):g} 秒后重启"
+                    f"（第 {st.failures} 次）"
+                )
             if now < st.due:
                 continue
             try:

@@ -63,8 +63,9 @@ H = Depends(handlers)
 
 
 @router.post("/accounts", status_code=201, summary="开通账号（管理员；本辖区及下级，不超出本人可授予的角色）")
-async def create(body: AccountIn, who: Principal = Depends(principal), ctx: Context = Depends(context),
-                 h: Handlers = H):
+async def create(
+    body: AccountIn, who: Principal = Depends(principal), ctx: Context = Depends(context), h: Handlers = H
+):
     command = CreateAccount(
         by=manager(who),
         username=body.username,
@@ -79,10 +80,12 @@ async def create(body: AccountIn, who: Principal = Depends(principal), ctx: Cont
 
 
 @router.post("/accounts/trainees", status_code=201, summary="为干部名册中的干部一步开通学员账号")
-async def trainee(body: TraineeIn, who: Principal = Depends(principal), ctx: Context = Depends(context),
-                  h: Handlers = H):
-    return await h.trainee_for_cadre(ctx, manager(who), body.cadre_id, body.username, body.password,
-                                     body.temporary_password)
+async def trainee(
+    body: TraineeIn, who: Principal = Depends(principal), ctx: Context = Depends(context), h: Handlers = H
+):
+    return await h.trainee_for_cadre(
+        ctx, manager(who), body.cadre_id, body.username, body.password, body.temporary_password
+    )
 
 
 async def _set_enabled(h: Handlers, ctx: Context, command: DisableAccount | EnableAccount) -> dict:
@@ -92,20 +95,34 @@ async def _set_enabled(h: Handlers, ctx: Context, command: DisableAccount | Enab
 
 
 @router.post("/accounts/{username}/disable", summary="停用账号（停用后不能再登录，已有会话结束）")
-async def disable(body: DisableIn, username: str = USERNAME, who: Principal = Depends(principal),
-                  ctx: Context = Depends(context), h: Handlers = H):
+async def disable(
+    body: DisableIn,
+    username: str = USERNAME,
+    who: Principal = Depends(principal),
+    ctx: Context = Depends(context),
+    h: Handlers = H,
+):
     return await _set_enabled(h, ctx, DisableAccount(manager(who), username, body.reason))
 
 
 @router.post("/accounts/{username}/enable", summary="重新启用账号")
-async def enable(username: str = USERNAME, who: Principal = Depends(principal),
-                 ctx: Context = Depends(context), h: Handlers = H):
+async def enable(
+    username: str = USERNAME,
+    who: Principal = Depends(principal),
+    ctx: Context = Depends(context),
+    h: Handlers = H,
+):
     return await _set_enabled(h, ctx, EnableAccount(manager(who), username))
 
 
 @router.post("/accounts/{username}/password", summary="重置密码（不填则生成一次性临时密码）")
-async def password(body: PasswordIn, username: str = USERNAME, who: Principal = Depends(principal),
-                   ctx: Context = Depends(context), h: Handlers = H):
+async def password(
+    body: PasswordIn,
+    username: str = USERNAME,
+    who: Principal = Depends(principal),
+    ctx: Context = Depends(context),
+    h: Handlers = H,
+):
     return await h.reset_password(ctx, ResetPassword(manager(who), username, body.temporary), body.password)
 
 

@@ -36,8 +36,9 @@ from shared.settings import Settings
 
 
 class Handlers:
-    def __init__(self, commands: Commands, reads: Reads, clock: Clock, directory: Directory,
-                 settings: Settings) -> None:
+    def __init__(
+        self, commands: Commands, reads: Reads, clock: Clock, directory: Directory, settings: Settings
+    ) -> None:
         self.commands = commands
         self.reads = reads
         self.clock = clock
@@ -93,8 +94,15 @@ class Handlers:
             out["password"] = chosen
         return out
 
-    async def trainee_for_cadre(self, ctx: Context, by: Manager, cadre_id: str, username: str | None,
-                                password: str | None, temporary: bool) -> dict:
+    async def trainee_for_cadre(
+        self,
+        ctx: Context,
+        by: Manager,
+        cadre_id: str,
+        username: str | None,
+        password: str | None,
+        temporary: bool,
+    ) -> dict:
         """A cadre of the registry gets a trainee account in one step (name, unit, jurisdiction
         and the cadre id taken from the registry, as selection's events told this service)."""
         cadre = await self.reads.cadre(cadre_id)
@@ -140,8 +148,9 @@ class Handlers:
         }
 
     # -- reads an administrator may make --------------------------------------------------
-    async def accounts(self, by: Manager, jurisdiction: str | None, unit: str | None,
-                       role: str | None) -> list[dict]:
+    async def accounts(
+        self, by: Manager, jurisdiction: str | None, unit: str | None, role: str | None
+    ) -> list[dict]:
         """An administrator's account list: their jurisdiction (or a part of it), a unit
         administrator's own unit only."""
         code, unit = list_scope(by, jurisdiction, unit)

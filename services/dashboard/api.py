@@ -14,17 +14,17 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
+from services.dashboard import export
+from services.dashboard.domain import DEFAULT_HOURS_POLICY, HOURS_STEP
+from services.dashboard.handlers import Handlers
+from services.dashboard.reads import check_viewer
+from services.dashboard.reads import overview as overview_of
 from shared import jurisdiction as jur
 from shared import xlsx
 from shared.api import principal
 from shared.auth import Principal
 from shared.errors import DomainError
 from shared.events import utcnow
-from services.dashboard import export
-from services.dashboard.domain import DEFAULT_HOURS_POLICY, HOURS_STEP
-from services.dashboard.handlers import Handlers
-from services.dashboard.reads import check_viewer
-from services.dashboard.reads import overview as overview_of
 
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {
@@ -43,15 +43,21 @@ def _year(year: str | None) -> int | None:
     if year == "all":
         return None
     if not year.isdigit() or not 2000 <= int(year) <= 2100:
-        raise DomainError(f"年份“{year}”无效：应为 2000–2100 的四位年份，或 all 表示全部年份。",
-                          code="bad_year", field="year")
+        raise DomainError(
+            f"年份“{year}”无效：应为 2000–2100 的四位年份，或 all 表示全部年份。",
+            code="bad_year",
+            field="year",
+        )
     return int(year)
 
 
 def _policy(hours_policy: int) -> int:
     if hours_policy <= 0 or hours_policy % HOURS_STEP or hours_policy > 300:
-        raise DomainError(f"年度学时标准应为 {HOURS_STEP} 的整数倍（{HOURS_STEP}–300），收到 {hours_policy}。",
-                          code="bad_hours_policy", field="hours_policy")
+        raise DomainError(
+            f"年度学时标准应为 {HOURS_STEP} 的整数倍（{HOURS_STEP}–300），收到 {hours_policy}。",
+            code="bad_hours_policy",
+            field="hours_policy",
+        )
     return hours_policy
 
 
@@ -66,8 +72,9 @@ def handlers(request: Request) -> Handlers:
     return request.app.state.handlers
 
 
-async def _view(h: Handlers, who: Principal, jurisdiction: str | None, year: str | None,
-                hours_policy: int) -> dict:
+async def _view(
+    h: Handlers, who: Principal, jurisdiction: str | None, year: str | None, hours_policy: int
+) -> dict:
     """The overview as the spreadsheet shows it: the same `overview_of` the JSON route
     renders, which caches its rendering per roll-up version."""
     code = check_viewer(who, jurisdiction)
@@ -83,23 +90,30 @@ async def page():
 async def static(path: str):
     if path not in STATIC_FILES:
         return Response("未找到", status_code=404, media_type="text/plain; charset=utf-8")
-    return FileResponse(STATIC / path, media_type=STATIC_FILES[path],
-                        headers={"Cache-Control": "public, max-age=3600"})
+    return FileResponse(
+        STATIC / path, media_type=STATIC_FILES[path], headers={"Cache-Control": "public, max-age=3600"}
+    )
 
 
 H = Depends(handlers)
 
 
 @router.get("/api/overview", summary="辖区看板：合计与下级（县并列或县内班次）")
-async def overview(jurisdiction: str | None = JURISDICTION, year: str | None = YEAR,
-                   hours_policy: int = POLICY, who: Principal = Depends(principal), h: Handlers = H):
+async def overview(
+    jurisdiction: str | None = JURISDICTION,
+    year: str | None = YEAR,
+    hours_policy: int = POLICY,
+    who: Principal = Depends(principal),
+    h: Handlers = H,
+):
     code = check_viewer(who, jurisdiction)
     y, policy = _year(year), _policy(hours_policy)
     r = await h.reads.current()
     # Rendered once per change: the province view is ~100 rows, and FastAPI's own
     # encoding of it would cost more than computing it.
-    body = r.view((code, y, policy),
-                  lambda: json.dumps(overview_of(r, code, y, policy), ensure_ascii=False).encode())
+    body = r.view(
+        (code, y, policy), lambda: json.dumps(overview_of(r, code, y, policy), ensure_ascii=False).encode()
+    )
     return Response(body, media_type="application/json")
 
 
@@ -107,19 +121,30 @@ async def overview(jurisdiction: str | None = JURISDICTION, year: str | None = Y
 async def status(who: Principal = Depends(principal), h: Handlers = H):
     check_viewer(who, None)
     r = await h.reads.current()
-    return {"live": r.live, "reconciled": r.reconciled, "classes": len(r.classes),
-            "cadre_buckets": len(r.buckets), "version": r.version}
+    return {
+        "live": r.live,
+        "reconciled": r.reconciled,
+        "classes": len(r.classes),
+        "cadre_buckets": len(r.buckets),
+        "version": r.version,
+    }
 
 
 @router.get("/api/classes/{class_id}", summary="班次钻取：学员明细（姓名仅组织部、党校可见）")
-async def class_detail(class_id: str, hours_policy: int = POLICY, who: Principal = Depends(principal),
-                       h: Handlers = H):
+async def class_detail(
+    class_id: str, hours_policy: int = POLICY, who: Principal = Depends(principal), h: Handlers = H
+):
     return await h.reads.class_detail(who, class_id, _policy(hours_policy))
 
 
 @router.get("/api/export.xlsx", summary="导出当前视图（Excel）")
-async def export_view(jurisdiction: str | None = JURISDICTION, year: str | None = YEAR,
-                      hours_policy: int = POLICY, who: Principal = Depends(principal), h: Handlers = H):
+async def export_view(
+    jurisdiction: str | None = JURISDICTION,
+    year: str | None = YEAR,
+    hours_policy: int = POLICY,
+    who: Principal = Depends(principal),
+    h: Handlers = H,
+):
     view = await _view(h, who, jurisdiction, year, hours_policy)
     return xlsx.response(export.workbook(view), export.filename(view), fallback=export.FALLBACK)
 
@@ -131,10 +156,17 @@ async def export_class(class_id: str, who: Principal = Depends(principal), h: Ha
     return xlsx.response(export.class_workbook(detail), name, fallback=export.FALLBACK)
 
 
-@router.get("/api/stream", summary="实时推送（SSE）：辖区数据变化时发送 update 事件",
-            description="EventSource 不能带请求头，令牌以 access_token 查询参数传入（仅此接口）。")
-async def stream(request: Request, access_token: str = Query(..., description="登录令牌"),
-                 jurisdiction: str | None = JURISDICTION, h: Handlers = H):
+@router.get(
+    "/api/stream",
+    summary="实时推送（SSE）：辖区数据变化时发送 update 事件",
+    description="EventSource 不能带请求头，令牌以 access_token 查询参数传入（仅此接口）。",
+)
+async def stream(
+    request: Request,
+    access_token: str = Query(..., description="登录令牌"),
+    jurisdiction: str | None = JURISDICTION,
+    h: Handlers = H,
+):
     who = await request.app.state.runtime.verifier.averify(f"Bearer {access_token}")
     code = check_viewer(who, jurisdiction)
     prefix = jur.prefix(code)
@@ -161,5 +193,8 @@ async def stream(request: Request, access_token: str = Query(..., description="�
         finally:
             r.unsubscribe(queue)
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

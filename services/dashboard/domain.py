@@ -141,14 +141,26 @@ def _rate(part: float, whole: float) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def metrics(n: Mapping[str, float], cadres: Mapping[str, float], year: int | None,
-            hours_policy: int = DEFAULT_HOURS_POLICY, classes: int | None = None) -> dict:
+def metrics(
+    n: Mapping[str, float],
+    cadres: Mapping[str, float],
+    year: int | None,
+    hours_policy: int = DEFAULT_HOURS_POLICY,
+    classes: int | None = None,
+) -> dict:
     """The figures a user reads, from summed counters of classes (`n`) and cadre buckets."""
     registered = cadres.get("registered", 0)
     y = year
     covered = cadres.get(f"cov:{y}", 0) if y is not None else None
-    compliant = (sum(v for k, v in cadres.items() if k.startswith(f"h:{y}:") and int(k.rsplit(":", 1)[1]) >= hours_policy)
-                 if y is not None else None)
+    compliant = (
+        sum(
+            v
+            for k, v in cadres.items()
+            if k.startswith(f"h:{y}:") and int(k.rsplit(":", 1)[1]) >= hours_policy
+        )
+        if y is not None
+        else None
+    )
     sessions_seen = n.get("attended", 0) + n.get("absent", 0)
     evaluation = {}
     for m in MILESTONE_MONTHS:

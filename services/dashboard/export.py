@@ -5,8 +5,8 @@ from __future__ import annotations
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from shared import xlsx
 from services.dashboard.domain import BANDS, MILESTONE_MONTHS
+from shared import xlsx
 
 LEVEL_NAMES = {"province": "省", "city": "市", "county": "县"}
 
@@ -46,13 +46,21 @@ def workbook(view: dict) -> Workbook:
     wb = Workbook()
     period = f"{view['year']}年" if view["year"] else "全部年份"
     name = view.get("name", view["jurisdiction"])
-    caption = (f"干部教育培训看板 · {name} {view['jurisdiction']}（{LEVEL_NAMES[view['level']]}级）· {period}"
-               f" · 年度学时标准 {view['hours_policy']} 学时")
+    caption = (
+        f"干部教育培训看板 · {name} {view['jurisdiction']}（{LEVEL_NAMES[view['level']]}级）· {period}"
+        f" · 年度学时标准 {view['hours_policy']} 学时"
+    )
     first = "班次" if view["level"] == "county" else "行政区划代码"
     rows = [[row["code"], row["title"], *[f(row) for _h, f in COLUMNS]] for row in view["rows"]]
-    ws = xlsx.sheet(wb, "看板", [first, "名称", *[c[0] for c in COLUMNS]],
-                    [*rows, ["合计", name, *[f(view["totals"]) for _h, f in COLUMNS]]],
-                    first=True, caption=caption, freeze="C3")
+    ws = xlsx.sheet(
+        wb,
+        "看板",
+        [first, "名称", *[c[0] for c in COLUMNS]],
+        [*rows, ["合计", name, *[f(view["totals"]) for _h, f in COLUMNS]]],
+        first=True,
+        caption=caption,
+        freeze="C3",
+    )
     for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)
     return wb
@@ -69,8 +77,16 @@ def filename(view: dict) -> str:
 TRAINEE_COLUMNS: list[tuple[str, object]] = [
     ("姓名", lambda t: t["name"]),
     ("单位", lambda t: t.get("unit", "—")),
-    ("状态", lambda t: {"nominated": "已推荐", "confirmed": "已确定", "rejected": "不予确定", "waitlisted": "候补",
-                       "withdrawn": "已撤回"}.get(t["status"], t["status"])),
+    (
+        "状态",
+        lambda t: {
+            "nominated": "已推荐",
+            "confirmed": "已确定",
+            "rejected": "不予确定",
+            "waitlisted": "候补",
+            "withdrawn": "已撤回",
+        }.get(t["status"], t["status"]),
+    ),
     ("学习小组", lambda t: t["group"]),
     ("出勤次数", lambda t: t["attended"]),
     ("缺勤次数", lambda t: t["absent"]),
@@ -78,8 +94,19 @@ TRAINEE_COLUMNS: list[tuple[str, object]] = [
     ("结业", lambda t: "是" if t["graduated"] else ""),
     ("纪实条数", lambda t: t["records"]),
     ("考核均分", lambda t: t["assessment"]),
-    *[(f"{mo}个月节点", (lambda mo: lambda t: {"scheduled": "未到期", "completed": "已完成", "overdue": "逾期"}
-                          .get(t["milestones"].get(str(mo)), ""))(mo)) for mo in MILESTONE_MONTHS],
+    *[
+        (
+            f"{mo}个月节点",
+            (
+                lambda mo: (
+                    lambda t: {"scheduled": "未到期", "completed": "已完成", "overdue": "逾期"}.get(
+                        t["milestones"].get(str(mo)), ""
+                    )
+                )
+            )(mo),
+        )
+        for mo in MILESTONE_MONTHS
+    ],
     *[(f"{mo}个月评价", (lambda mo: lambda t: t["evaluation"].get(str(mo)))(mo)) for mo in MILESTONE_MONTHS],
     ("导师帮带任务", lambda t: t["mentor_tasks"]),
     ("上讲台次数", lambda t: t["talks"]),
@@ -89,8 +116,14 @@ TRAINEE_COLUMNS: list[tuple[str, object]] = [
 def class_workbook(detail: dict) -> Workbook:
     wb = Workbook()
     note = "" if detail["names_shown"] else "（分析员视图：不含姓名与单位）"
-    xlsx.sheet(wb, "学员", [h for h, _f in TRAINEE_COLUMNS],
-               ([f(t) for _h, f in TRAINEE_COLUMNS] for t in detail["trainees"]), first=True, freeze="B3",
-               caption=f"班次“{detail['title']}”（{detail['class_id']}，辖区 {detail['jurisdiction']}，"
-                       f"{detail['starts_on']} 至 {detail['ends_on']}）学员情况{note}")
+    xlsx.sheet(
+        wb,
+        "学员",
+        [h for h, _f in TRAINEE_COLUMNS],
+        ([f(t) for _h, f in TRAINEE_COLUMNS] for t in detail["trainees"]),
+        first=True,
+        freeze="B3",
+        caption=f"班次“{detail['title']}”（{detail['class_id']}，辖区 {detail['jurisdiction']}，"
+        f"{detail['starts_on']} 至 {detail['ends_on']}）学员情况{note}",
+    )
     return wb

@@ -21,12 +21,12 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 
+from services.dashboard import domain
 from shared.contracts import followup as fu
 from shared.contracts import records as rec
 from shared.contracts import selection as sel
 from shared.contracts import teaching as tea
 from shared.projection import Projection, guard_key
-from services.dashboard import domain
 
 SOURCES = ("selection", "teaching", "records", "followup")
 BUCKETS = 64
@@ -57,15 +57,19 @@ def _refresh_class_counts(doc: dict) -> None:
     sessions = doc.get("sessions") or {}
     outcomes = doc.get("outcomes") or {}
     roles = doc.get("roles") or {}
-    doc["c"] = {k: v for k, v in {
-        "classes": 1 if doc.get("opened") else 0,
-        "sessions": len(sessions),
-        "planned_hours": sum(sessions.values()),
-        "outcomes": len(outcomes),
-        "outcomes_endorsed": sum(1 for o in outcomes.values() if o.get("endorsed")),
-        "core_roles_complete": 1 if all(roles.get(r) for r in rec.CORE_ROLES) else 0,
-        "recorders": sum(len(v) for v in roles.values()),
-    }.items() if v}
+    doc["c"] = {
+        k: v
+        for k, v in {
+            "classes": 1 if doc.get("opened") else 0,
+            "sessions": len(sessions),
+            "planned_hours": sum(sessions.values()),
+            "outcomes": len(outcomes),
+            "outcomes_endorsed": sum(1 for o in outcomes.values() if o.get("endorsed")),
+            "core_roles_complete": 1 if all(roles.get(r) for r in rec.CORE_ROLES) else 0,
+            "recorders": sum(len(v) for v in roles.values()),
+        }.items()
+        if v
+    }
 
 
 def _by_class(env, ev) -> str:
@@ -79,9 +83,18 @@ def on_class(event_cls):
 @on_class(sel.ClassOpened)
 def _opened(doc, env, ev: sel.ClassOpened) -> None:
     _class_doc(doc, env)
-    doc.update(class_id=ev.class_id, title=ev.title, capacity=ev.capacity, starts_on=ev.starts_on.isoformat(),
-               ends_on=ev.ends_on.isoformat(), organiser=ev.organiser, category=ev.category, level=ev.level,
-               jurisdiction=env.jurisdiction, opened=True)
+    doc.update(
+        class_id=ev.class_id,
+        title=ev.title,
+        capacity=ev.capacity,
+        starts_on=ev.starts_on.isoformat(),
+        ends_on=ev.ends_on.isoformat(),
+        organiser=ev.organiser,
+        category=ev.category,
+        level=ev.level,
+        jurisdiction=env.jurisdiction,
+        opened=True,
+    )
     _refresh_class_counts(doc)
 
 
@@ -90,6 +103,7 @@ def _nominated(doc, env, ev: sel.TraineeNominated) -> None:
     def change(t):
         t.update(name=ev.name, unit=ev.unit, nominated=True)
         t.setdefault("status", "nominated")
+
     _trainee(doc, env, ev.cadre_id, change)
 
 
@@ -98,12 +112,14 @@ def _confirmed(doc, env, ev: sel.NominationConfirmed) -> None:
     def change(t):
         # A confirmation without a nomination seen (e.g. a waitlist promotion) still counts once as nominated.
         t.update(name=ev.name, unit=ev.unit, nominated=True, status="confirmed")
+
     _trainee(doc, env, ev.cadre_id, change)
 
 
 def _status(status: str):
     def apply(doc, env, ev) -> None:
         _trainee(doc, env, ev.cadre_id, lambda t: t.update(status=status))
+
     return apply
 
 
@@ -134,6 +150,7 @@ def _attended(doc, env, ev: tea.SessionAttended) -> None:
     def change(t):
         t["attended"] = t.get("attended", 0) + 1
         t["hours"] = round(t.get("hours", 0) + ev.hours, 2)
+
     _trainee(doc, env, ev.cadre_id, change)
 
 
@@ -143,6 +160,7 @@ def _absent(doc, env, ev: tea.AbsenceRecorded) -> None:
         t["absent"] = t.get("absent", 0) + 1
         if ev.excused:
             t["excused"] = t.get("excused", 0) + 1
+
     _trainee(doc, env, ev.cadre_id, change)
 
 
@@ -194,6 +212,7 @@ def _scored(doc, env, ev: rec.AssessmentScored) -> None:
         # Several scorers in one week: their points for that week add up.
         week = ev.week.isoformat()
         weeks[week] = round(weeks.get(week, 0) + sum(s.points for s in ev.scores), 2)
+
     _trainee(doc, env, ev.cadre_id, change)
 
 
@@ -202,7 +221,10 @@ def _ms_scheduled(doc, env, ev: fu.MilestoneScheduled) -> None:
     def change(t):
         t.setdefault("name", ev.name)
         t.setdefault("unit", ev.unit)
-        t.setdefault("milestones", {}).setdefault(str(ev.month), {"state": "scheduled", "due_on": ev.due_on.isoformat()})
+        t.setdefault("milestones", {}).setdefault(
+            str(ev.month), {"state": "scheduled", "due_on": ev.due_on.isoformat()}
+        )
+
     _trainee(doc, env, ev.cadre_id, change)
 
 
@@ -211,7 +233,9 @@ def _milestone(update: Callable[[dict, object], None]):
         def change(t):
             ms = t.setdefault("milestones", {}).setdefault(str(ev.month), {"state": "scheduled"})
             update(ms, ev)
+
         _trainee(doc, env, ev.cadre_id, change)
+
     return apply
 
 
@@ -244,6 +268,7 @@ def _evaluated(doc, env, ev: fu.EvaluationSubmitted) -> None:
     def change(t):
         total, count = t.setdefault("evaluations", {}).get(str(ev.month), (0, 0))
         t["evaluations"][str(ev.month)] = [round(total + score, 4), count + 1]
+
     _trainee(doc, env, ev.cadre_id, change)
 
 
@@ -258,6 +283,7 @@ def _task(doc, env, ev: fu.MentorTaskCompleted) -> None:
         tasks = t.setdefault("tasks", [])
         if ev.task not in tasks:
             tasks.append(ev.task)
+
     _trainee(doc, env, ev.cadre_id, change)
 
 
@@ -331,6 +357,7 @@ def _trained(doc, env, ev: tea.TraineeGraduated) -> None:
         years = c.setdefault("trained", [])
         if ev.graduated_on.year not in years:
             years.append(ev.graduated_on.year)
+
     _cadre(doc, env, ev, change)
 
 

@@ -26,23 +26,31 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.dashboard import domain
+from services.dashboard import rollup as ru
 from shared import jurisdiction as jur
 from shared import store, visibility
 from shared.auth import Principal
 from shared.errors import DomainError, NotFound
 from shared.projector import ProjectionWriter
-from services.dashboard import domain
-from services.dashboard import rollup as ru
 
 CLASSES = "dash_classes"
 CADRES = "dash_cadres"
 COUNTERS = "dash_counters"
-CLASS_FIELDS = {"n": 1, "c": 1, "jurisdiction": 1, "class_id": 1, "title": 1, "starts_on": 1, "ends_on": 1,
-                "_rev": 1}
+CLASS_FIELDS = {
+    "n": 1,
+    "c": 1,
+    "jurisdiction": 1,
+    "class_id": 1,
+    "title": 1,
+    "starts_on": 1,
+    "ends_on": 1,
+    "_rev": 1,
+}
 BUCKET_FIELDS = {"n": 1, "jurisdiction": 1, "_rev": 1}
 
 VIEWERS = ("org_department", "party_school", "analyst", "admin")
-NAME_READERS = visibility.NAME_READERS   # one rule with every service (shared/visibility.py)
+NAME_READERS = visibility.NAME_READERS  # one rule with every service (shared/visibility.py)
 STALE_AFTER = 5.0
 LEVELS = {2: "province", 4: "city", 6: "county"}
 
@@ -85,11 +93,22 @@ class Reads:
         async for d in self.db[COUNTERS].find({}):
             mirrored += 1
             if d["kind"] == "class":
-                r.put_class(ru.ClassEntry(d["class_id"], d["jurisdiction"], d["title"], d["starts_on"],
-                                          d["ends_on"], d["counts"], d["rev"]), mirror=False)
+                r.put_class(
+                    ru.ClassEntry(
+                        d["class_id"],
+                        d["jurisdiction"],
+                        d["title"],
+                        d["starts_on"],
+                        d["ends_on"],
+                        d["counts"],
+                        d["rev"],
+                    ),
+                    mirror=False,
+                )
             else:
-                r.put_bucket(ru.BucketEntry(d["bucket_id"], d["jurisdiction"], d["counts"], d["rev"]),
-                             mirror=False)
+                r.put_bucket(
+                    ru.BucketEntry(d["bucket_id"], d["jurisdiction"], d["counts"], d["rev"]), mirror=False
+                )
         if not mirrored:
             await self.reconcile(r)
         r.loaded_at = time.monotonic()
@@ -152,16 +171,36 @@ def overview(r: ru.Rollup, code: str, year: int | None, hours_policy: int) -> di
         domain.add(cadre_total, cadre)
         n_classes += k
         if level != "county":
-            rows.append({"code": c, "kind": "county", "title": jur.name(c),
-                         **domain.metrics(counts, cadre, year, hours_policy, classes=k)})
+            rows.append(
+                {
+                    "code": c,
+                    "kind": "county",
+                    "title": jur.name(c),
+                    **domain.metrics(counts, cadre, year, hours_policy, classes=k),
+                }
+            )
     if level == "county":
         for e in r.classes_of(code, year):
-            rows.append({"code": e.class_id, "kind": "class", "title": e.title, "starts_on": e.starts_on,
-                         "ends_on": e.ends_on, **domain.metrics(e.counts, {}, year, hours_policy)})
-    return {"jurisdiction": code, "name": jur.name(code), "crumbs": jur.chain(code), "level": level,
-            "year": year, "hours_policy": hours_policy,
-            "totals": domain.metrics(class_total, cadre_total, year, hours_policy, classes=n_classes),
-            "rows": rows}
+            rows.append(
+                {
+                    "code": e.class_id,
+                    "kind": "class",
+                    "title": e.title,
+                    "starts_on": e.starts_on,
+                    "ends_on": e.ends_on,
+                    **domain.metrics(e.counts, {}, year, hours_policy),
+                }
+            )
+    return {
+        "jurisdiction": code,
+        "name": jur.name(code),
+        "crumbs": jur.chain(code),
+        "level": level,
+        "year": year,
+        "hours_policy": hours_policy,
+        "totals": domain.metrics(class_total, cadre_total, year, hours_policy, classes=n_classes),
+        "rows": rows,
+    }
 
 
 def _trainee_row(t: dict, index: int, with_names: bool) -> dict:
@@ -172,11 +211,17 @@ def _trainee_row(t: dict, index: int, with_names: bool) -> dict:
         "name": t.get("name", "") if with_names else f"学员{index}",
         "status": t.get("status", ""),
         "group": t.get("group", ""),
-        "attended": t.get("attended", 0), "absent": t.get("absent", 0), "hours": t.get("hours", 0),
-        "graduated": bool(t.get("graduated")), "records": t.get("records", 0),
-        "assessment": avg, "band": domain.band_of(avg) if avg is not None else None,
-        "milestones": {m: v.get("state") for m, v in ms.items()}, "evaluation": evals,
-        "mentor_tasks": len(t.get("tasks") or []), "talks": t.get("talks", 0),
+        "attended": t.get("attended", 0),
+        "absent": t.get("absent", 0),
+        "hours": t.get("hours", 0),
+        "graduated": bool(t.get("graduated")),
+        "records": t.get("records", 0),
+        "assessment": avg,
+        "band": domain.band_of(avg) if avg is not None else None,
+        "milestones": {m: v.get("state") for m, v in ms.items()},
+        "evaluation": evals,
+        "mentor_tasks": len(t.get("tasks") or []),
+        "talks": t.get("talks", 0),
     }
     if with_names:
         row.update(cadre_id=t.get("cadre_id"), unit=t.get("unit", ""), mentor=t.get("mentor", ""))
@@ -188,9 +233,13 @@ def class_detail(doc: dict, with_names: bool, hours_policy: int) -> dict:
     trainees = sorted(doc.get("trainees", {}).values(), key=lambda t: (t.get("unit", ""), t.get("name", "")))
     entry = ru.class_entry(doc)
     return {
-        "class_id": entry.class_id, "title": entry.title, "jurisdiction": entry.jurisdiction,
+        "class_id": entry.class_id,
+        "title": entry.title,
+        "jurisdiction": entry.jurisdiction,
         "crumbs": jur.chain(entry.jurisdiction),
-        "starts_on": entry.starts_on, "ends_on": entry.ends_on, "names_shown": with_names,
+        "starts_on": entry.starts_on,
+        "ends_on": entry.ends_on,
+        "names_shown": with_names,
         "totals": domain.metrics(entry.counts, {}, None, hours_policy),
         "trainees": [_trainee_row(t, i + 1, with_names) for i, t in enumerate(trainees)],
     }

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 from pymongo import DeleteOne, ReplaceOne
 
-from shared import jurisdiction as jur
 from services.dashboard import domain
+from shared import jurisdiction as jur
 
 
 @dataclass
@@ -54,13 +54,21 @@ class BucketEntry:
 
 
 def class_entry(doc: dict) -> ClassEntry:
-    return ClassEntry(doc.get("class_id") or doc["_id"], doc.get("jurisdiction", ""), doc.get("title", ""),
-                      doc.get("starts_on", ""), doc.get("ends_on", ""),
-                      domain.add(dict(doc.get("n") or {}), doc.get("c") or {}), doc.get("_rev") or 0)
+    return ClassEntry(
+        doc.get("class_id") or doc["_id"],
+        doc.get("jurisdiction", ""),
+        doc.get("title", ""),
+        doc.get("starts_on", ""),
+        doc.get("ends_on", ""),
+        domain.add(dict(doc.get("n") or {}), doc.get("c") or {}),
+        doc.get("_rev") or 0,
+    )
 
 
 def bucket_entry(doc: dict) -> BucketEntry:
-    return BucketEntry(doc["_id"], doc.get("jurisdiction", ""), dict(doc.get("n") or {}), doc.get("_rev") or 0)
+    return BucketEntry(
+        doc["_id"], doc.get("jurisdiction", ""), dict(doc.get("n") or {}), doc.get("_rev") or 0
+    )
 
 
 class Rollup:
@@ -179,8 +187,11 @@ class Rollup:
         key = (code, year)
         hit = self._class_sums.get(key)
         if hit is None:
-            chosen = [self.classes[i] for i in self._by_county_classes.get(code, ())
-                      if domain.class_in_period(self.classes[i].starts_on, year)]
+            chosen = [
+                self.classes[i]
+                for i in self._by_county_classes.get(code, ())
+                if domain.class_in_period(self.classes[i].starts_on, year)
+            ]
             counts = domain.sum_counts(e.counts for e in chosen)
             hit = self._class_sums[key] = (counts, sum(1 for e in chosen if e.counts.get("classes")))
         return hit
@@ -189,13 +200,16 @@ class Rollup:
         hit = self._cadre_sums.get(code)
         if hit is None:
             hit = self._cadre_sums[code] = domain.sum_counts(
-                self.buckets[b].counts for b in self._by_county_buckets.get(code, ()))
+                self.buckets[b].counts for b in self._by_county_buckets.get(code, ())
+            )
         return hit
 
     def classes_of(self, code: str, year: int | None) -> list[ClassEntry]:
         entries = [self.classes[i] for i in self._by_county_classes.get(code, ())]
-        return sorted((e for e in entries if domain.class_in_period(e.starts_on, year)),
-                      key=lambda e: (e.starts_on, e.class_id))
+        return sorted(
+            (e for e in entries if domain.class_in_period(e.starts_on, year)),
+            key=lambda e: (e.starts_on, e.class_id),
+        )
 
     # -- the mirror ---------------------------------------------------------------------
     def take_dirty(self) -> list:
@@ -204,13 +218,28 @@ class Rollup:
         for kind, doc_id in self._dirty:
             if kind == "class":
                 e = self.classes[doc_id]
-                doc = {"kind": "class", "class_id": e.class_id, "jurisdiction": e.jurisdiction, "title": e.title,
-                       "starts_on": e.starts_on, "ends_on": e.ends_on, "counts": e.counts, "rev": e.rev}
+                doc = {
+                    "kind": "class",
+                    "class_id": e.class_id,
+                    "jurisdiction": e.jurisdiction,
+                    "title": e.title,
+                    "starts_on": e.starts_on,
+                    "ends_on": e.ends_on,
+                    "counts": e.counts,
+                    "rev": e.rev,
+                }
             else:
                 b = self.buckets[doc_id]
-                doc = {"kind": "bucket", "bucket_id": b.bucket_id, "jurisdiction": b.jurisdiction,
-                       "counts": b.counts, "rev": b.rev}
-            ops.append(ReplaceOne({"_id": f"{kind}|{doc_id}"}, {"_id": f"{kind}|{doc_id}", **doc}, upsert=True))
+                doc = {
+                    "kind": "bucket",
+                    "bucket_id": b.bucket_id,
+                    "jurisdiction": b.jurisdiction,
+                    "counts": b.counts,
+                    "rev": b.rev,
+                }
+            ops.append(
+                ReplaceOne({"_id": f"{kind}|{doc_id}"}, {"_id": f"{kind}|{doc_id}", **doc}, upsert=True)
+            )
         self._dirty.clear()
         return ops
 
@@ -220,8 +249,11 @@ class Rollup:
 
     def mirror_failed(self, dirty: set[tuple[str, str]], deleted: set[tuple[str, str]]) -> None:
         """Written again on the next flush (a replace is idempotent); what changed since stays dirty too."""
-        self._dirty |= {k for k in dirty if k[0] == "class" and k[1] in self.classes
-                        or k[0] == "bucket" and k[1] in self.buckets}
+        self._dirty |= {
+            k
+            for k in dirty
+            if k[0] == "class" and k[1] in self.classes or k[0] == "bucket" and k[1] in self.buckets
+        }
         self._deleted |= deleted
 
     # -- reconciling with the projection documents ------------------------------------
@@ -234,8 +266,10 @@ class Rollup:
         changed: set[str] = set()
         seen: set[tuple[str, str]] = set()
         count = 0
-        scans = (("class", classes, self.classes, self.put_class, lambda e: e.class_id),
-                 ("bucket", buckets, self.buckets, self.put_bucket, lambda e: e.bucket_id))
+        scans = (
+            ("class", classes, self.classes, self.put_class, lambda e: e.class_id),
+            ("bucket", buckets, self.buckets, self.put_bucket, lambda e: e.bucket_id),
+        )
         for kind, entries, held, put, key in scans:
             for entry in entries:
                 seen.add((kind, key(entry)))
@@ -257,8 +291,15 @@ class Rollup:
     def replace_with(self, fresh: Rollup) -> None:
         """Take a freshly loaded copy's counters (an API process without the projectors),
         keeping this one's listeners, and tell them everything may have changed."""
-        for name in ("classes", "buckets", "_class_sums", "_cadre_sums", "_by_county_classes",
-                     "_by_county_buckets", "loaded_at"):
+        for name in (
+            "classes",
+            "buckets",
+            "_class_sums",
+            "_cadre_sums",
+            "_by_county_classes",
+            "_by_county_buckets",
+            "loaded_at",
+        ):
             setattr(self, name, getattr(fresh, name))
         self.version += 1
         self.notify(set(self._by_county_classes) | set(self._by_county_buckets))

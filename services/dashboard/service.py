@@ -4,11 +4,11 @@ import asyncio
 
 import structlog
 
-from shared.runtime import Adapters, Runtime, ServiceDefinition
 from services.dashboard import api
 from services.dashboard.handlers import Handlers
 from services.dashboard.projections import PROJECTIONS
 from services.dashboard.reads import Reads
+from shared.runtime import Adapters, Runtime, ServiceDefinition
 
 FLUSH_SECONDS = 0.5
 
@@ -52,7 +52,7 @@ DEFINITION = ServiceDefinition(
     name="dashboard",
     title="省级看板 · 训前训中训后汇总（省 → 市 → 县 → 班次 → 学员）",
     description="读取四个服务在 Kafka 上的事件（ganxun.<服务>.<行政区划代码>），按行政区划逐级汇总，"
-                "网页实时更新（SSE），可导出 Excel。看板自身不发布事件。",
+    "网页实时更新（SSE），可导出 Excel。看板自身不发布事件。",
     projections=PROJECTIONS,
     routes=api.router,
     compose=bootstrap,

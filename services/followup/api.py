@@ -8,28 +8,33 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from services.followup import report
+from services.followup.domain import QUESTIONS, SCORE_MAX, SCORE_MIN, STAGE_NAMES, stage_of
+from services.followup.handlers import Handlers
 from shared import xlsx
 from shared.api import context, principal
 from shared.auth import Principal
 from shared.commands import Context
 from shared.contracts.followup import EVALUATOR_ROLES, MENTOR_TASKS
 from shared.inputs import Input
-from services.followup import report
-from services.followup.domain import QUESTIONS, SCORE_MAX, SCORE_MIN, STAGE_NAMES, stage_of
-from services.followup.handlers import Handlers
 
 ID = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 class PlanIn(Input):
-    months: list[int] = Field([1, 3, 6, 12], min_length=1, max_length=12, description="结业后第几个月设跟踪节点")
+    months: list[int] = Field(
+        [1, 3, 6, 12], min_length=1, max_length=12, description="结业后第几个月设跟踪节点"
+    )
     grace_days: int = Field(14, ge=0, le=90, description="宽限天数：到期后多少天内未完成即为逾期")
 
 
 class EvaluationIn(Input):
     role: Literal["self", "colleague", "unit_leader", "mentor"] = Field(
-        description="评价角色：self 本人、colleague 同事、unit_leader 单位领导、mentor 导师")
-    evaluator_name: str | None = Field(None, max_length=50, description="评价人姓名（同事评价时填写同事姓名，默认取登录人）")
+        description="评价角色：self 本人、colleague 同事、unit_leader 单位领导、mentor 导师"
+    )
+    evaluator_name: str | None = Field(
+        None, max_length=50, description="评价人姓名（同事评价时填写同事姓名，默认取登录人）"
+    )
     scores: dict[str, float] = Field(description="各评价项得分（0–100），评价项见 GET /questions")
     text: str = Field("", max_length=5000, description="评价意见")
 
@@ -42,7 +47,8 @@ class MentorIn(Input):
 
 class MentorTaskIn(Input):
     task: Literal["core_decision", "urgent_matter", "important_process"] = Field(
-        description="core_decision 参与一件核心事务决策；urgent_matter 进行一次急难事件化解；important_process 策划一次重要事项流程")
+        description="core_decision 参与一件核心事务决策；urgent_matter 进行一次急难事件化解；important_process 策划一次重要事项流程"
+    )
     evidence: str = Field(min_length=1, max_length=5000, description="佐证材料")
     comment: str = Field(min_length=1, max_length=5000, description="导师评语")
 
@@ -52,7 +58,9 @@ class TalkIn(Input):
     audience: str = Field(min_length=1, max_length=200, description="听众（如：本单位全体干部）")
     topic: str = Field(min_length=1, max_length=200, description="题目")
     attendees: int = Field(0, ge=0, le=100000, description="听讲人数")
-    talk_id: str | None = Field(None, pattern=ID, description="编号（不填则自动生成；重复提交同一编号不会重复登记）")
+    talk_id: str | None = Field(
+        None, pattern=ID, description="编号（不填则自动生成；重复提交同一编号不会重复登记）"
+    )
 
 
 class OutcomeIn(Input):
@@ -76,10 +84,11 @@ class Accepted(BaseModel):
 
 
 def _accepted(envs) -> Accepted:
-    if not envs:        # an idempotent repeat (the same talk id again): nothing new
+    if not envs:  # an idempotent repeat (the same talk id again): nothing new
         return Accepted(stream_id="", events=[], version=0)
-    return Accepted(stream_id=envs[-1].stream_id, events=[e.type for e in envs],
-                    version=envs[-1].stream_version)
+    return Accepted(
+        stream_id=envs[-1].stream_id, events=[e.type for e in envs], version=envs[-1].stream_version
+    )
 
 
 def handlers(request: Request) -> Handlers:
@@ -89,11 +98,20 @@ def handlers(request: Request) -> Handlers:
 router = APIRouter(tags=["跟踪问效"])
 
 
-@router.put("/classes/{class_id}/plan", response_model=Accepted, summary="设定班次跟踪计划（节点月份与宽限期）",
-            description="默认结业后 1、3、6、12 个月（一个月听思想、三个月谈表现、六个月考素质、一年内看实绩）。"
-                        "对此后排定的学员生效；已排定的节点不变。")
-async def set_plan(class_id: str, body: PlanIn, ctx: Context = Depends(context),
-                   who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+@router.put(
+    "/classes/{class_id}/plan",
+    response_model=Accepted,
+    summary="设定班次跟踪计划（节点月份与宽限期）",
+    description="默认结业后 1、3、6、12 个月（一个月听思想、三个月谈表现、六个月考素质、一年内看实绩）。"
+    "对此后排定的学员生效；已排定的节点不变。",
+)
+async def set_plan(
+    class_id: str,
+    body: PlanIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     return _accepted(await h.set_plan(ctx, who, class_id, body.months, body.grace_days))
 
 
@@ -104,20 +122,37 @@ async def get_plan(class_id: str, who: Principal = Depends(principal), h: Handle
 
 @router.get("/questions", summary="各跟踪节点的评价项与分值范围")
 async def questions(who: Principal = Depends(principal)):
-    return {"score_min": SCORE_MIN, "score_max": SCORE_MAX, "roles": EVALUATOR_ROLES,
-            "stages": {s: {"name": STAGE_NAMES[s], "questions": q} for s, q in QUESTIONS.items()},
-            "by_month": {m: stage_of(m) for m in (1, 3, 6, 12)}}
+    return {
+        "score_min": SCORE_MIN,
+        "score_max": SCORE_MAX,
+        "roles": EVALUATOR_ROLES,
+        "stages": {s: {"name": STAGE_NAMES[s], "questions": q} for s, q in QUESTIONS.items()},
+        "by_month": {m: stage_of(m) for m in (1, 3, 6, 12)},
+    }
 
 
-@router.post("/classes/{class_id}/trainees/{cadre_id}/milestones/{month}/evaluations", status_code=201,
-             response_model=Accepted, summary="提交跟踪评价（本人、同事、单位领导、导师）",
-             description="本人：学员本人登录；同事、单位领导：学员所在单位账号（令牌的单位须与学员单位一致）；"
-                         "导师：学员当前的帮带导师。所需评价到齐即完成该节点。")
-async def evaluate(class_id: str, cadre_id: str, month: int, body: EvaluationIn,
-                   ctx: Context = Depends(context), who: Principal = Depends(principal),
-                   h: Handlers = Depends(handlers)):
-    return _accepted(await h.evaluate(ctx, who, class_id, cadre_id, month, body.role, body.evaluator_name,
-                                      body.scores, body.text))
+@router.post(
+    "/classes/{class_id}/trainees/{cadre_id}/milestones/{month}/evaluations",
+    status_code=201,
+    response_model=Accepted,
+    summary="提交跟踪评价（本人、同事、单位领导、导师）",
+    description="本人：学员本人登录；同事、单位领导：学员所在单位账号（令牌的单位须与学员单位一致）；"
+    "导师：学员当前的帮带导师。所需评价到齐即完成该节点。",
+)
+async def evaluate(
+    class_id: str,
+    cadre_id: str,
+    month: int,
+    body: EvaluationIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
+    return _accepted(
+        await h.evaluate(
+            ctx, who, class_id, cadre_id, month, body.role, body.evaluator_name, body.scores, body.text
+        )
+    )
 
 
 # -- the trainee's and the mentor's own (学员本人、导师本人) ----------------------------------------
@@ -132,42 +167,99 @@ async def my_mentees(who: Principal = Depends(principal), h: Handlers = Depends(
     return await h.reads.my_mentees(who)
 
 
-@router.put("/classes/{class_id}/trainees/{cadre_id}/mentor", status_code=201, response_model=Accepted,
-            summary="指定或更换“1+1”帮带导师")
-async def assign_mentor(class_id: str, cadre_id: str, body: MentorIn, ctx: Context = Depends(context),
-                        who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
-    return _accepted(await h.assign_mentor(ctx, who, class_id, cadre_id, body.mentor_id, body.mentor_name,
-                                           body.mentor_post))
+@router.put(
+    "/classes/{class_id}/trainees/{cadre_id}/mentor",
+    status_code=201,
+    response_model=Accepted,
+    summary="指定或更换“1+1”帮带导师",
+)
+async def assign_mentor(
+    class_id: str,
+    cadre_id: str,
+    body: MentorIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
+    return _accepted(
+        await h.assign_mentor(
+            ctx, who, class_id, cadre_id, body.mentor_id, body.mentor_name, body.mentor_post
+        )
+    )
 
 
-@router.post("/classes/{class_id}/trainees/{cadre_id}/mentor-tasks", status_code=201, response_model=Accepted,
-             summary="导师记录帮带任务完成（附佐证与评语）", description="；".join(MENTOR_TASKS.values()))
-async def mentor_task(class_id: str, cadre_id: str, body: MentorTaskIn, ctx: Context = Depends(context),
-                      who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
-    return _accepted(await h.complete_mentor_task(ctx, who, class_id, cadre_id, body.task, body.evidence,
-                                                  body.comment))
+@router.post(
+    "/classes/{class_id}/trainees/{cadre_id}/mentor-tasks",
+    status_code=201,
+    response_model=Accepted,
+    summary="导师记录帮带任务完成（附佐证与评语）",
+    description="；".join(MENTOR_TASKS.values()),
+)
+async def mentor_task(
+    class_id: str,
+    cadre_id: str,
+    body: MentorTaskIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
+    return _accepted(
+        await h.complete_mentor_task(ctx, who, class_id, cadre_id, body.task, body.evidence, body.comment)
+    )
 
 
-@router.post("/classes/{class_id}/trainees/{cadre_id}/talks", status_code=201, response_model=Accepted,
-             summary="登记上讲台（日期、听众、题目）")
-async def talk(class_id: str, cadre_id: str, body: TalkIn, ctx: Context = Depends(context),
-               who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
-    return _accepted(await h.give_talk(ctx, who, class_id, cadre_id, body.talk_id, body.on, body.audience,
-                                       body.topic, body.attendees))
+@router.post(
+    "/classes/{class_id}/trainees/{cadre_id}/talks",
+    status_code=201,
+    response_model=Accepted,
+    summary="登记上讲台（日期、听众、题目）",
+)
+async def talk(
+    class_id: str,
+    cadre_id: str,
+    body: TalkIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
+    return _accepted(
+        await h.give_talk(
+            ctx, who, class_id, cadre_id, body.talk_id, body.on, body.audience, body.topic, body.attendees
+        )
+    )
 
 
-@router.post("/classes/{class_id}/outcomes", status_code=201, response_model=Accepted,
-             summary="登记班次成果（调研报告、金点子）")
-async def outcome(class_id: str, body: OutcomeIn, ctx: Context = Depends(context),
-                  who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
-    return _accepted(await h.report_outcome(ctx, who, class_id, body.outcome_id, body.kind, body.title,
-                                            body.authors))
+@router.post(
+    "/classes/{class_id}/outcomes",
+    status_code=201,
+    response_model=Accepted,
+    summary="登记班次成果（调研报告、金点子）",
+)
+async def outcome(
+    class_id: str,
+    body: OutcomeIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
+    return _accepted(
+        await h.report_outcome(ctx, who, class_id, body.outcome_id, body.kind, body.title, body.authors)
+    )
 
 
-@router.post("/outcomes/{outcome_id}/endorsements", status_code=201, response_model=Accepted,
-             summary="登记成果获得的领导批示或采纳")
-async def endorse(outcome_id: str, body: EndorsementIn, ctx: Context = Depends(context),
-                  who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+@router.post(
+    "/outcomes/{outcome_id}/endorsements",
+    status_code=201,
+    response_model=Accepted,
+    summary="登记成果获得的领导批示或采纳",
+)
+async def endorse(
+    outcome_id: str,
+    body: EndorsementIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     return _accepted(await h.endorse_outcome(ctx, who, outcome_id, body.kind, body.by, body.on, body.note))
 
 
@@ -177,15 +269,19 @@ async def trainee_file(cadre_id: str, who: Principal = Depends(principal), h: Ha
 
 
 @router.get("/trainees/{cadre_id}/followup.xlsx", summary="导出学员跟踪档案（Excel）")
-async def trainee_file_xlsx(cadre_id: str, who: Principal = Depends(principal),
-                            h: Handlers = Depends(handlers)):
+async def trainee_file_xlsx(
+    cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+):
     data = await h.reads.trainee_file(who, cadre_id)
     return xlsx.response(report.file_workbook(data), f"跟踪档案_{data.get('name', '')}_{cadre_id}.xlsx")
 
 
-@router.get("/classes/{class_id}/effect", summary="班次培训成效报告",
-            description="节点完成率 = 已完成 / 已到期；按时率 = 按时完成 / 已完成；"
-                        "某月得分 = 该月节点全部评价（各项平均）的平均。")
+@router.get(
+    "/classes/{class_id}/effect",
+    summary="班次培训成效报告",
+    description="节点完成率 = 已完成 / 已到期；按时率 = 按时完成 / 已完成；"
+    "某月得分 = 该月节点全部评价（各项平均）的平均。",
+)
 async def effect(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.class_effect(who, class_id)
 
@@ -201,13 +297,19 @@ async def _worklist(h: Handlers, who: Principal, week_of: date | None) -> dict:
 
 
 @router.get("/worklist", summary="本周跟踪待办（到期与逾期节点）")
-async def worklist(week_of: date | None = Query(None, description="该周任一天（默认今天）"),
-                   who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def worklist(
+    week_of: date | None = Query(None, description="该周任一天（默认今天）"),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     return await _worklist(h, who, week_of)
 
 
 @router.get("/worklist.xlsx", summary="导出本周跟踪待办（Excel）")
-async def worklist_xlsx(week_of: date | None = Query(None, description="该周任一天（默认今天）"),
-                        who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def worklist_xlsx(
+    week_of: date | None = Query(None, description="该周任一天（默认今天）"),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     data = await _worklist(h, who, week_of)
     return xlsx.response(report.worklist_workbook(data), f"跟踪待办_{data['week_start']}.xlsx")

@@ -19,9 +19,20 @@ from datetime import date, timedelta
 from types import MappingProxyType
 
 from shared.contracts.followup import (
-    EVALUATOR_ROLES, MENTOR_TASKS, MILESTONE_FOCUS, EvaluationSubmitted, FollowUpPlanSet, MentorAssigned,
-    MentorTaskCompleted, MilestoneCompleted, MilestoneDue, MilestoneOverdue, MilestoneScheduled, OutcomeEndorsed,
-    OutcomeReported, SharingTalkGiven,
+    EVALUATOR_ROLES,
+    MENTOR_TASKS,
+    MILESTONE_FOCUS,
+    EvaluationSubmitted,
+    FollowUpPlanSet,
+    MentorAssigned,
+    MentorTaskCompleted,
+    MilestoneCompleted,
+    MilestoneDue,
+    MilestoneOverdue,
+    MilestoneScheduled,
+    OutcomeEndorsed,
+    OutcomeReported,
+    SharingTalkGiven,
 )
 from shared.errors import AlreadyApplied, DomainError, Forbidden, NotFound
 from shared.events import Event
@@ -33,10 +44,26 @@ SCORE_MIN, SCORE_MAX = 0.0, 100.0
 
 # The questions of each stage (一个月听思想、三个月谈表现、六个月考素质、一年内看实绩).
 QUESTIONS: dict[str, dict[str, str]] = {
-    "thinking": {"ideals": "理想信念与党性认识", "learning": "学习收获与思想转变", "attitude": "工作态度与担当意识"},
-    "performance": {"application": "学用结合、运用所学情况", "diligence": "履职尽责与工作作风", "teamwork": "团结协作与群众评价"},
-    "competence": {"professional": "专业能力", "problem_solving": "解决复杂问题能力", "innovation": "改革创新能力"},
-    "results": {"achievements": "工作实绩", "contribution": "对单位发展的贡献", "growth": "成长进步与发展潜力"},
+    "thinking": {
+        "ideals": "理想信念与党性认识",
+        "learning": "学习收获与思想转变",
+        "attitude": "工作态度与担当意识",
+    },
+    "performance": {
+        "application": "学用结合、运用所学情况",
+        "diligence": "履职尽责与工作作风",
+        "teamwork": "团结协作与群众评价",
+    },
+    "competence": {
+        "professional": "专业能力",
+        "problem_solving": "解决复杂问题能力",
+        "innovation": "改革创新能力",
+    },
+    "results": {
+        "achievements": "工作实绩",
+        "contribution": "对单位发展的贡献",
+        "growth": "成长进步与发展潜力",
+    },
 }
 STAGE_NAMES = {"thinking": "听思想", "performance": "谈表现", "competence": "考素质", "results": "看实绩"}
 
@@ -114,12 +141,20 @@ class PlanDecider:
                 if len(set(months)) != len(months):
                     raise DomainError("节点月份不能重复。", code="duplicate_month", field="months")
                 if months[0] < 1 or months[-1] > 24:
-                    raise DomainError("节点月份须在结业后 1 至 24 个月之间。", code="month_out_of_range", field="months")
+                    raise DomainError(
+                        "节点月份须在结业后 1 至 24 个月之间。", code="month_out_of_range", field="months"
+                    )
                 if not 0 <= command.grace_days <= 90:
                     raise DomainError("宽限期须在 0 至 90 天之间。", code="bad_grace", field="grace_days")
-                if state.class_id and tuple(months) == state.months and command.grace_days == state.grace_days:
+                if (
+                    state.class_id
+                    and tuple(months) == state.months
+                    and command.grace_days == state.grace_days
+                ):
                     return []
-                return [FollowUpPlanSet(class_id=command.class_id, months=months, grace_days=command.grace_days)]
+                return [
+                    FollowUpPlanSet(class_id=command.class_id, months=months, grace_days=command.grace_days)
+                ]
         raise TypeError(f"unknown command {command!r}")
 
     def evolve(self, state: PlanState, event: Event) -> PlanState:
@@ -152,10 +187,10 @@ class Tick:
 @dataclass(frozen=True)
 class SubmitEvaluation:
     month: int
-    role: str                      # self / colleague / unit_leader / mentor
+    role: str  # self / colleague / unit_leader / mentor
     evaluator_id: str
     evaluator_name: str
-    actor_role: str                # the token's role
+    actor_role: str  # the token's role
     actor_unit: str | None
     scores: dict[str, float]
     text: str
@@ -203,7 +238,7 @@ class Milestone:
     due: bool = False
     completed: bool = False
     overdue: bool = False
-    evaluations: tuple[tuple[str, str, float], ...] = ()   # role, evaluator, mean score
+    evaluations: tuple[tuple[str, str, float], ...] = ()  # role, evaluator, mean score
 
     @property
     def late_after(self) -> date:
@@ -243,9 +278,13 @@ def _refuse_repeat(m: Milestone, c: SubmitEvaluation) -> None:
         key = {"month": c.month, "role": c.role}
         if c.role == "colleague":
             key["evaluator_id"] = c.evaluator_id
-        raise AlreadyApplied(f"{EVALUATOR_ROLES[c.role]}对该节点的评价已提交过，不能重复提交。",
-                             code="already_evaluated", event_type="EvaluationSubmitted", key=key,
-                             content={"evaluator_id": c.evaluator_id, "scores": dict(c.scores), "text": c.text})
+        raise AlreadyApplied(
+            f"{EVALUATOR_ROLES[c.role]}对该节点的评价已提交过，不能重复提交。",
+            code="already_evaluated",
+            event_type="EvaluationSubmitted",
+            key=key,
+            content={"evaluator_id": c.evaluator_id, "scores": dict(c.scores), "text": c.text},
+        )
 
 
 def _check_scores(c: SubmitEvaluation) -> None:
@@ -254,12 +293,16 @@ def _check_scores(c: SubmitEvaluation) -> None:
     if set(c.scores) != set(expected):
         need = "、".join(f"{k}（{v}）" for k, v in expected.items())
         focus = MILESTONE_FOCUS.get(c.month, STAGE_NAMES[stage_of(c.month)])
-        raise DomainError(f"{c.month} 个月节点（{focus}）须对以下各项打分：{need}。", code="wrong_questions",
-                          field="scores")
+        raise DomainError(
+            f"{c.month} 个月节点（{focus}）须对以下各项打分：{need}。", code="wrong_questions", field="scores"
+        )
     bad = [k for k, v in c.scores.items() if not SCORE_MIN <= v <= SCORE_MAX]
     if bad:
-        raise DomainError(f"分数须在 {SCORE_MIN:g} 至 {SCORE_MAX:g} 之间：{'、'.join(bad)}。",
-                          code="score_out_of_range", field="scores")
+        raise DomainError(
+            f"分数须在 {SCORE_MIN:g} 至 {SCORE_MAX:g} 之间：{'、'.join(bad)}。",
+            code="score_out_of_range",
+            field="scores",
+        )
 
 
 class FollowUpDecider:
@@ -290,9 +333,16 @@ class FollowUpDecider:
             return []
         events: list[Event] = [
             MilestoneScheduled(
-                milestone_id=milestone_id(c.class_id, c.cadre_id, m), class_id=c.class_id, cadre_id=c.cadre_id,
-                name=c.name, unit=c.unit, month=m, due_on=add_months(c.graduated_on, m),
-                required_roles=list(REQUIRED_ROLES), home_jurisdiction=c.home_jurisdiction, grace_days=c.grace_days,
+                milestone_id=milestone_id(c.class_id, c.cadre_id, m),
+                class_id=c.class_id,
+                cadre_id=c.cadre_id,
+                name=c.name,
+                unit=c.unit,
+                month=m,
+                due_on=add_months(c.graduated_on, m),
+                required_roles=list(REQUIRED_ROLES),
+                home_jurisdiction=c.home_jurisdiction,
+                grace_days=c.grace_days,
             )
             for m in sorted(set(c.months))
         ]
@@ -308,25 +358,42 @@ class FollowUpDecider:
             if not m.due and today >= m.due_on:
                 out.append(self._due(s, m))
             if not m.completed and not m.overdue and today > m.late_after:
-                out.append(MilestoneOverdue(milestone_id=milestone_id(s.class_id, s.cadre_id, m.month),
-                                            class_id=s.class_id, cadre_id=s.cadre_id, month=m.month,
-                                            due_on=m.due_on, missing_roles=m.missing()))
+                out.append(
+                    MilestoneOverdue(
+                        milestone_id=milestone_id(s.class_id, s.cadre_id, m.month),
+                        class_id=s.class_id,
+                        cadre_id=s.cadre_id,
+                        month=m.month,
+                        due_on=m.due_on,
+                        missing_roles=m.missing(),
+                    )
+                )
         return out
 
     @staticmethod
     def _due(s: FollowUpState, m: Milestone) -> MilestoneDue:
-        return MilestoneDue(milestone_id=milestone_id(s.class_id, s.cadre_id, m.month), class_id=s.class_id,
-                            cadre_id=s.cadre_id, month=m.month, due_on=m.due_on)
+        return MilestoneDue(
+            milestone_id=milestone_id(s.class_id, s.cadre_id, m.month),
+            class_id=s.class_id,
+            cadre_id=s.cadre_id,
+            month=m.month,
+            due_on=m.due_on,
+        )
 
     def _evaluate(self, s: FollowUpState, c: SubmitEvaluation) -> list[Event]:
         m = s.milestones.get(c.month)
         if m is None:
             have = "、".join(f"{k} 个月" for k in sorted(s.milestones))
-            raise NotFound(f"{s.name} 没有结业后 {c.month} 个月的跟踪节点（已排定：{have}）。", code="milestone_not_found")
+            raise NotFound(
+                f"{s.name} 没有结业后 {c.month} 个月的跟踪节点（已排定：{have}）。",
+                code="milestone_not_found",
+            )
         self._check_evaluator(s, c)
         _refuse_repeat(m, c)
         if m.completed:
-            raise DomainError(f"{s.name} 的 {c.month} 个月节点已完成，不再接受评价。", code="milestone_completed")
+            raise DomainError(
+                f"{s.name} 的 {c.month} 个月节点已完成，不再接受评价。", code="milestone_completed"
+            )
         if c.today < m.due_on:
             raise DomainError(f"{c.month} 个月节点 {m.due_on} 才到期，到期后再评价。", code="not_due_yet")
         _check_scores(c)
@@ -334,30 +401,58 @@ class FollowUpDecider:
         out: list[Event] = []
         if not m.due:
             out.append(self._due(s, m))
-        out.append(EvaluationSubmitted(milestone_id=mid, class_id=s.class_id, cadre_id=s.cadre_id, month=c.month,
-                                       role=c.role, evaluator_id=c.evaluator_id, evaluator_name=c.evaluator_name,
-                                       scores=c.scores, text=c.text, submitted_on=c.today))
+        out.append(
+            EvaluationSubmitted(
+                milestone_id=mid,
+                class_id=s.class_id,
+                cadre_id=s.cadre_id,
+                month=c.month,
+                role=c.role,
+                evaluator_id=c.evaluator_id,
+                evaluator_name=c.evaluator_name,
+                scores=c.scores,
+                text=c.text,
+                submitted_on=c.today,
+            )
+        )
         evaluations = [*m.evaluations, (c.role, c.evaluator_id, _mean(c.scores.values()))]
         if all(any(r == need for r, _, _ in evaluations) for need in m.required):
-            out.append(MilestoneCompleted(milestone_id=mid, class_id=s.class_id, cadre_id=s.cadre_id, month=c.month,
-                                          completed_on=c.today, on_time=c.today <= m.late_after,
-                                          average_score=_mean(x for _, _, x in evaluations)))
+            out.append(
+                MilestoneCompleted(
+                    milestone_id=mid,
+                    class_id=s.class_id,
+                    cadre_id=s.cadre_id,
+                    month=c.month,
+                    completed_on=c.today,
+                    on_time=c.today <= m.late_after,
+                    average_score=_mean(x for _, _, x in evaluations),
+                )
+            )
         return out
 
     @staticmethod
     def _check_evaluator(s: FollowUpState, c: SubmitEvaluation) -> None:
         if c.role not in EVALUATOR_ROLES:
-            raise DomainError(f"未知的评价角色 {c.role}；可用：{'、'.join(EVALUATOR_ROLES)}。", code="bad_role", field="role")
+            raise DomainError(
+                f"未知的评价角色 {c.role}；可用：{'、'.join(EVALUATOR_ROLES)}。",
+                code="bad_role",
+                field="role",
+            )
         if c.role == "self":
             if c.actor_role != "trainee" or c.evaluator_id != s.cadre_id:
                 raise Forbidden("本人自评须由学员本人登录提交。", code="not_the_trainee")
         elif c.role in ("colleague", "unit_leader"):
             # the unit's clerk on their behalf, or the unit leader / colleague in person (evaluator)
             if c.actor_role not in ("unit", "evaluator"):
-                raise Forbidden(f"{EVALUATOR_ROLES[c.role]}评价须由所在单位账号或单位评价人提交。", code="wrong_role")
+                raise Forbidden(
+                    f"{EVALUATOR_ROLES[c.role]}评价须由所在单位账号或单位评价人提交。", code="wrong_role"
+                )
             if c.actor_unit != s.unit:
-                raise Forbidden(f"只有{s.name}所在单位“{s.unit}”可以提交{EVALUATOR_ROLES[c.role]}评价"
-                                f"（您的单位：{c.actor_unit or '未标明'}）。", code="wrong_unit")
+                raise Forbidden(
+                    f"只有{s.name}所在单位“{s.unit}”可以提交{EVALUATOR_ROLES[c.role]}评价"
+                    f"（您的单位：{c.actor_unit or '未标明'}）。",
+                    code="wrong_unit",
+                )
         elif c.role == "mentor":
             if c.actor_role != "mentor" or s.mentor_id is None or c.evaluator_id != s.mentor_id:
                 raise Forbidden(f"导师评价须由{s.name}当前的帮带导师提交。", code="not_the_mentor")
@@ -367,24 +462,45 @@ class FollowUpDecider:
         if c.actor_role == "unit" and c.actor_unit != s.unit:
             raise Forbidden(f"只有{s.name}所在单位“{s.unit}”或组织部可以为其指定导师。", code="wrong_unit")
         if c.mentor_id == s.mentor_id:
-            raise DomainError(f"{c.mentor_name} 已是 {s.name} 的导师。", code="same_mentor", field="mentor_id")
+            raise DomainError(
+                f"{c.mentor_name} 已是 {s.name} 的导师。", code="same_mentor", field="mentor_id"
+            )
         if c.mentor_id == s.cadre_id:
             raise DomainError("学员不能担任自己的导师。", code="self_mentor", field="mentor_id")
-        return [MentorAssigned(class_id=s.class_id, cadre_id=s.cadre_id, mentor_id=c.mentor_id,
-                               mentor_name=c.mentor_name, mentor_post=c.mentor_post, replaces=s.mentor_id)]
+        return [
+            MentorAssigned(
+                class_id=s.class_id,
+                cadre_id=s.cadre_id,
+                mentor_id=c.mentor_id,
+                mentor_name=c.mentor_name,
+                mentor_post=c.mentor_post,
+                replaces=s.mentor_id,
+            )
+        ]
 
     @staticmethod
     def _task(s: FollowUpState, c: CompleteMentorTask) -> list[Event]:
         if c.actor_role != "mentor" or s.mentor_id is None or c.actor_id != s.mentor_id:
             raise Forbidden(f"帮带任务须由{s.name}当前的导师记录。", code="not_the_mentor")
         if c.task not in MENTOR_TASKS:
-            raise DomainError(f"未知的帮带任务 {c.task}；可用：{'、'.join(MENTOR_TASKS)}。", code="bad_task", field="task")
+            raise DomainError(
+                f"未知的帮带任务 {c.task}；可用：{'、'.join(MENTOR_TASKS)}。", code="bad_task", field="task"
+            )
         if c.task in s.tasks_done:
             raise DomainError(f"帮带任务“{MENTOR_TASKS[c.task]}”已记录完成。", code="task_done", field="task")
         if not c.evidence.strip() or not c.comment.strip():
             raise DomainError("须写明佐证材料和导师评语。", code="evidence_required", field="evidence")
-        return [MentorTaskCompleted(class_id=s.class_id, cadre_id=s.cadre_id, task=c.task, evidence=c.evidence,
-                                    comment=c.comment, mentor_id=c.actor_id, done_on=c.today)]
+        return [
+            MentorTaskCompleted(
+                class_id=s.class_id,
+                cadre_id=s.cadre_id,
+                task=c.task,
+                evidence=c.evidence,
+                comment=c.comment,
+                mentor_id=c.actor_id,
+                done_on=c.today,
+            )
+        ]
 
     @staticmethod
     def _talk(s: FollowUpState, c: GiveTalk) -> list[Event]:
@@ -396,22 +512,39 @@ class FollowUpDecider:
             raise DomainError("上讲台日期不能晚于今天：讲过之后再登记。", code="talk_in_future", field="on")
         if c.talk_id in s.talks:
             return []
-        return [SharingTalkGiven(talk_id=c.talk_id, class_id=s.class_id, cadre_id=s.cadre_id, on=c.on,
-                                 audience=c.audience, topic=c.topic, attendees=c.attendees)]
+        return [
+            SharingTalkGiven(
+                talk_id=c.talk_id,
+                class_id=s.class_id,
+                cadre_id=s.cadre_id,
+                on=c.on,
+                audience=c.audience,
+                topic=c.topic,
+                attendees=c.attendees,
+            )
+        ]
 
     def evolve(self, s: FollowUpState, event: Event) -> FollowUpState:
         match event:
             case MilestoneScheduled():
                 m = Milestone(event.month, event.due_on, event.grace_days, tuple(event.required_roles))
-                return replace(s, class_id=event.class_id, cadre_id=event.cadre_id, name=event.name,
-                               unit=event.unit, milestones=MappingProxyType({**s.milestones, event.month: m}))
+                return replace(
+                    s,
+                    class_id=event.class_id,
+                    cadre_id=event.cadre_id,
+                    name=event.name,
+                    unit=event.unit,
+                    milestones=MappingProxyType({**s.milestones, event.month: m}),
+                )
             case MilestoneDue():
                 return s.with_milestone(event.month, due=True)
             case MilestoneOverdue():
                 return s.with_milestone(event.month, overdue=True)
             case EvaluationSubmitted():
                 given = (event.role, event.evaluator_id, _mean(event.scores.values()))
-                return s.with_milestone(event.month, evaluations=(*s.milestones[event.month].evaluations, given))
+                return s.with_milestone(
+                    event.month, evaluations=(*s.milestones[event.month].evaluations, given)
+                )
             case MilestoneCompleted():
                 return s.with_milestone(event.month, completed=True)
             case MentorAssigned():
@@ -461,18 +594,36 @@ class OutcomeDecider:
                     raise DomainError(f"成果 {command.outcome_id} 已登记。", code="outcome_exists")
                 if not command.title.strip():
                     raise DomainError("成果须有标题。", code="title_required", field="title")
-                return [OutcomeReported(outcome_id=command.outcome_id, class_id=command.class_id, kind=command.kind,
-                                        title=command.title, authors=command.authors)]
+                return [
+                    OutcomeReported(
+                        outcome_id=command.outcome_id,
+                        class_id=command.class_id,
+                        kind=command.kind,
+                        title=command.title,
+                        authors=command.authors,
+                    )
+                ]
             case EndorseOutcome():
                 if s.outcome_id is None:
                     raise NotFound("成果不存在。", code="outcome_not_found")
                 if command.on > command.today:
                     raise DomainError("批示或采纳日期不能晚于今天。", code="endorsed_in_future", field="on")
                 if (command.kind, command.by) in s.endorsements:
-                    raise DomainError(f"{command.by} 对“{s.title}”的{'批示' if command.kind == 'approval' else '采纳'}"
-                                      "已登记过。", code="already_endorsed")
-                return [OutcomeEndorsed(outcome_id=s.outcome_id, class_id=s.class_id, kind=command.kind,
-                                        by=command.by, on=command.on, note=command.note)]
+                    raise DomainError(
+                        f"{command.by} 对“{s.title}”的{'批示' if command.kind == 'approval' else '采纳'}"
+                        "已登记过。",
+                        code="already_endorsed",
+                    )
+                return [
+                    OutcomeEndorsed(
+                        outcome_id=s.outcome_id,
+                        class_id=s.class_id,
+                        kind=command.kind,
+                        by=command.by,
+                        on=command.on,
+                        note=command.note,
+                    )
+                ]
         raise TypeError(f"unknown command {command!r}")
 
     def evolve(self, s: OutcomeState, event: Event) -> OutcomeState:

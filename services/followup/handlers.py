@@ -7,17 +7,31 @@ from __future__ import annotations
 
 from datetime import date
 
+from services.followup.domain import (
+    AssignMentor,
+    CompleteMentorTask,
+    EndorseOutcome,
+    FollowUpDecider,
+    GiveTalk,
+    OutcomeDecider,
+    PlanDecider,
+    PlanState,
+    ReportOutcome,
+    ScheduleFollowUp,
+    SetPlan,
+    SubmitEvaluation,
+    Tick,
+    old_plan_stream,
+    outcome_stream,
+    plan_stream,
+    trainee_stream,
+)
+from services.followup.reads import READERS, Reads
 from shared.auth import Principal
 from shared.commands import Context, Loaded, within
 from shared.events import Envelope
 from shared.ids import new_id
 from shared.ports import Clock, Commands
-from services.followup.domain import (
-    AssignMentor, CompleteMentorTask, EndorseOutcome, FollowUpDecider, GiveTalk, OutcomeDecider, PlanDecider,
-    PlanState, ReportOutcome, ScheduleFollowUp, SetPlan, SubmitEvaluation, Tick, old_plan_stream,
-    outcome_stream, plan_stream, trainee_stream,
-)
-from services.followup.reads import READERS, Reads
 
 FOLLOWUP = FollowUpDecider()
 PLAN = PlanDecider()
@@ -32,14 +46,15 @@ class Handlers:
         self.clock = clock
 
     # -- the class's plan ---------------------------------------------------------------------
-    async def set_plan(self, ctx: Context, who: Principal, class_id: str, months: list[int],
-                       grace_days: int) -> list[Envelope]:
+    async def set_plan(
+        self, ctx: Context, who: Principal, class_id: str, months: list[int], grace_days: int
+    ) -> list[Envelope]:
         who.require_role(*MANAGERS)
         stream = plan_stream(ctx.jurisdiction, class_id)
         if (await self.commands.load(PLAN, stream)).version == 0:
             old = await self.commands.load(PLAN, old_plan_stream(class_id))
             if old.version and old.jurisdiction == ctx.jurisdiction:
-                stream = old_plan_stream(class_id)      # a plan stored before namespacing: go on with it
+                stream = old_plan_stream(class_id)  # a plan stored before namespacing: go on with it
         cmd = SetPlan(class_id=class_id, months=months, grace_days=grace_days)
         return await self.commands.execute(PLAN, stream, cmd, ctx, within(who))
 
@@ -60,59 +75,136 @@ class Handlers:
         if loaded.jurisdiction:
             who.require_covers(loaded.jurisdiction)
         state = loaded.state
-        return {"class_id": class_id, "months": list(state.months), "grace_days": state.grace_days,
-                "default": loaded.version == 0}
+        return {
+            "class_id": class_id,
+            "months": list(state.months),
+            "grace_days": state.grace_days,
+            "default": loaded.version == 0,
+        }
 
     # -- the trainee's stream: evaluations, mentor, mentor tasks, talks -----------------------------
-    async def _on_trainee(self, ctx: Context, who: Principal, class_id: str, cadre_id: str,
-                          cmd) -> list[Envelope]:
+    async def _on_trainee(
+        self, ctx: Context, who: Principal, class_id: str, cadre_id: str, cmd
+    ) -> list[Envelope]:
         stream = trainee_stream(class_id, cadre_id)
         return await self.commands.execute(FOLLOWUP, stream, cmd, ctx, within(who))
 
-    async def evaluate(self, ctx: Context, who: Principal, class_id: str, cadre_id: str, month: int,
-                       role: str, evaluator_name: str | None, scores: dict[str, float],
-                       text: str) -> list[Envelope]:
+    async def evaluate(
+        self,
+        ctx: Context,
+        who: Principal,
+        class_id: str,
+        cadre_id: str,
+        month: int,
+        role: str,
+        evaluator_name: str | None,
+        scores: dict[str, float],
+        text: str,
+    ) -> list[Envelope]:
         """Self, a colleague, the unit's leader or the mentor evaluates a milestone (once each)."""
         who.require_role("trainee", "unit", "evaluator", "mentor")
-        cmd = SubmitEvaluation(month=month, role=role, evaluator_id=who.user_id,
-                               evaluator_name=evaluator_name or who.name, actor_role=who.role,
-                               actor_unit=who.unit, scores=scores, text=text, today=await self.clock.today())
+        cmd = SubmitEvaluation(
+            month=month,
+            role=role,
+            evaluator_id=who.user_id,
+            evaluator_name=evaluator_name or who.name,
+            actor_role=who.role,
+            actor_unit=who.unit,
+            scores=scores,
+            text=text,
+            today=await self.clock.today(),
+        )
         return await self._on_trainee(ctx, who, class_id, cadre_id, cmd)
 
-    async def assign_mentor(self, ctx: Context, who: Principal, class_id: str, cadre_id: str, mentor_id: str,
-                            mentor_name: str, mentor_post: str) -> list[Envelope]:
+    async def assign_mentor(
+        self,
+        ctx: Context,
+        who: Principal,
+        class_id: str,
+        cadre_id: str,
+        mentor_id: str,
+        mentor_name: str,
+        mentor_post: str,
+    ) -> list[Envelope]:
         who.require_role("org_department", "unit")
-        cmd = AssignMentor(mentor_id=mentor_id, mentor_name=mentor_name, mentor_post=mentor_post,
-                           actor_role=who.role, actor_unit=who.unit)
+        cmd = AssignMentor(
+            mentor_id=mentor_id,
+            mentor_name=mentor_name,
+            mentor_post=mentor_post,
+            actor_role=who.role,
+            actor_unit=who.unit,
+        )
         return await self._on_trainee(ctx, who, class_id, cadre_id, cmd)
 
-    async def complete_mentor_task(self, ctx: Context, who: Principal, class_id: str, cadre_id: str,
-                                   task: str, evidence: str, comment: str) -> list[Envelope]:
+    async def complete_mentor_task(
+        self,
+        ctx: Context,
+        who: Principal,
+        class_id: str,
+        cadre_id: str,
+        task: str,
+        evidence: str,
+        comment: str,
+    ) -> list[Envelope]:
         who.require_role("mentor")
-        cmd = CompleteMentorTask(task=task, evidence=evidence, comment=comment, actor_role=who.role,
-                                 actor_id=who.user_id, today=await self.clock.today())
+        cmd = CompleteMentorTask(
+            task=task,
+            evidence=evidence,
+            comment=comment,
+            actor_role=who.role,
+            actor_id=who.user_id,
+            today=await self.clock.today(),
+        )
         return await self._on_trainee(ctx, who, class_id, cadre_id, cmd)
 
-    async def give_talk(self, ctx: Context, who: Principal, class_id: str, cadre_id: str, talk_id: str | None,
-                        on: date, audience: str, topic: str, attendees: int) -> list[Envelope]:
+    async def give_talk(
+        self,
+        ctx: Context,
+        who: Principal,
+        class_id: str,
+        cadre_id: str,
+        talk_id: str | None,
+        on: date,
+        audience: str,
+        topic: str,
+        attendees: int,
+    ) -> list[Envelope]:
         """A sharing talk (上讲台); the same `talk_id` again registers nothing new."""
         who.require_role("trainee", "unit", "org_department")
-        cmd = GiveTalk(talk_id=talk_id or new_id(), on=on, audience=audience, topic=topic,
-                       attendees=attendees, actor_role=who.role, actor_id=who.user_id, actor_unit=who.unit,
-                       today=await self.clock.today())
+        cmd = GiveTalk(
+            talk_id=talk_id or new_id(),
+            on=on,
+            audience=audience,
+            topic=topic,
+            attendees=attendees,
+            actor_role=who.role,
+            actor_id=who.user_id,
+            actor_unit=who.unit,
+            today=await self.clock.today(),
+        )
         return await self._on_trainee(ctx, who, class_id, cadre_id, cmd)
 
     # -- outcomes ------------------------------------------------------------------------------------
-    async def report_outcome(self, ctx: Context, who: Principal, class_id: str, outcome_id: str | None,
-                             kind: str, title: str, authors: list[str]) -> list[Envelope]:
+    async def report_outcome(
+        self,
+        ctx: Context,
+        who: Principal,
+        class_id: str,
+        outcome_id: str | None,
+        kind: str,
+        title: str,
+        authors: list[str],
+    ) -> list[Envelope]:
         who.require_role(*MANAGERS)
         await self.reads.known_class(who, class_id)
-        cmd = ReportOutcome(outcome_id=outcome_id or new_id(), class_id=class_id, kind=kind, title=title,
-                            authors=authors)
+        cmd = ReportOutcome(
+            outcome_id=outcome_id or new_id(), class_id=class_id, kind=kind, title=title, authors=authors
+        )
         return await self.commands.execute(OUTCOME, outcome_stream(cmd.outcome_id), cmd, ctx, within(who))
 
-    async def endorse_outcome(self, ctx: Context, who: Principal, outcome_id: str, kind: str, by: str,
-                              on: date, note: str) -> list[Envelope]:
+    async def endorse_outcome(
+        self, ctx: Context, who: Principal, outcome_id: str, kind: str, by: str, on: date, note: str
+    ) -> list[Envelope]:
         who.require_role(*MANAGERS)
         cmd = EndorseOutcome(kind=kind, by=by, on=on, note=note, today=await self.clock.today())
         return await self.commands.execute(OUTCOME, outcome_stream(outcome_id), cmd, ctx, within(who))

@@ -13,13 +13,23 @@ for `_id` equality):
 
 from __future__ import annotations
 
+from services.followup.domain import STAGE_NAMES, stage_of
 from shared.contracts.followup import (
-    EVALUATOR_ROLES, MENTOR_TASKS, EvaluationSubmitted, MentorAssigned, MentorTaskCompleted, MilestoneCompleted,
-    MilestoneDue, MilestoneOverdue, MilestoneScheduled, OutcomeEndorsed, OutcomeReported, SharingTalkGiven,
+    EVALUATOR_ROLES,
+    MENTOR_TASKS,
+    EvaluationSubmitted,
+    MentorAssigned,
+    MentorTaskCompleted,
+    MilestoneCompleted,
+    MilestoneDue,
+    MilestoneOverdue,
+    MilestoneScheduled,
+    OutcomeEndorsed,
+    OutcomeReported,
+    SharingTalkGiven,
 )
 from shared.contracts.teaching import TraineeGraduated
 from shared.projection import Projection, guard_key
-from services.followup.domain import STAGE_NAMES, stage_of
 
 
 def _about(env, ev) -> str | None:
@@ -34,11 +44,14 @@ graduates = Projection("graduates", sources=("teaching", "followup"), include_an
 def _graduated(doc, env, ev: TraineeGraduated) -> None:
     doc.setdefault("class_id", ev.class_id)
     doc.setdefault("jurisdiction", _about(env, ev))
-    doc.setdefault("class_jurisdiction", env.jurisdiction)     # whose plan applies
+    doc.setdefault("class_jurisdiction", env.jurisdiction)  # whose plan applies
     if ev.class_title:
         doc["class_title"] = ev.class_title
     doc.setdefault("graduates", {})[guard_key(ev.cadre_id)] = {
-        "cadre_id": ev.cadre_id, "name": ev.name, "unit": ev.unit, "graduated_on": ev.graduated_on.isoformat(),
+        "cadre_id": ev.cadre_id,
+        "name": ev.name,
+        "unit": ev.unit,
+        "graduated_on": ev.graduated_on.isoformat(),
         "jurisdiction": _about(env, ev),
     }
     _count_pending(doc)
@@ -59,8 +72,16 @@ def _count_pending(doc) -> None:
 
 # -- one trainee in one class: shared by the file and the class report -------------------------
 def _section(env, ev, detailed: bool) -> dict:
-    return {"class_id": ev.class_id, "cadre_id": ev.cadre_id, "milestones": {}, "mentor": None,
-            "mentor_history": [], "tasks": {}, "talks": [], "detailed": detailed}
+    return {
+        "class_id": ev.class_id,
+        "cadre_id": ev.cadre_id,
+        "milestones": {},
+        "mentor": None,
+        "mentor_history": [],
+        "tasks": {},
+        "talks": [],
+        "detailed": detailed,
+    }
 
 
 # long: one case per event of a trainee's follow-up, each as the file and the report show it
@@ -69,10 +90,18 @@ def _apply_trainee(sec: dict, env, ev) -> None:
         case MilestoneScheduled():
             sec.update(name=ev.name, unit=ev.unit)
             sec["milestones"][str(ev.month)] = {
-                "milestone_id": ev.milestone_id, "month": ev.month, "focus": STAGE_NAMES[stage_of(ev.month)],
-                "due_on": ev.due_on.isoformat(), "grace_days": ev.grace_days,
-                "required_roles": list(ev.required_roles), "status": "scheduled", "overdue": False,
-                "completed_on": None, "on_time": None, "average_score": None, "evaluations": [],
+                "milestone_id": ev.milestone_id,
+                "month": ev.month,
+                "focus": STAGE_NAMES[stage_of(ev.month)],
+                "due_on": ev.due_on.isoformat(),
+                "grace_days": ev.grace_days,
+                "required_roles": list(ev.required_roles),
+                "status": "scheduled",
+                "overdue": False,
+                "completed_on": None,
+                "on_time": None,
+                "average_score": None,
+                "evaluations": [],
             }
         case MilestoneDue():
             m = sec["milestones"][str(ev.month)]
@@ -86,30 +115,65 @@ def _apply_trainee(sec: dict, env, ev) -> None:
         case EvaluationSubmitted():
             m = sec["milestones"][str(ev.month)]
             mean = round(sum(ev.scores.values()) / len(ev.scores), 2) if ev.scores else None
-            item = {"role": ev.role, "role_name": EVALUATOR_ROLES[ev.role], "evaluator_name": ev.evaluator_name,
-                    "submitted_on": ev.submitted_on.isoformat(), "mean": mean}
+            item = {
+                "role": ev.role,
+                "role_name": EVALUATOR_ROLES[ev.role],
+                "evaluator_name": ev.evaluator_name,
+                "submitted_on": ev.submitted_on.isoformat(),
+                "mean": mean,
+            }
             if sec.get("detailed"):
                 item.update(scores=ev.scores, text=ev.text)
             m["evaluations"].append(item)
         case MilestoneCompleted():
             m = sec["milestones"][str(ev.month)]
-            m.update(status="completed", completed_on=ev.completed_on.isoformat(), on_time=ev.on_time,
-                     average_score=ev.average_score)
+            m.update(
+                status="completed",
+                completed_on=ev.completed_on.isoformat(),
+                on_time=ev.on_time,
+                average_score=ev.average_score,
+            )
         case MentorAssigned():
-            mentor = {"mentor_id": ev.mentor_id, "name": ev.mentor_name, "post": ev.mentor_post,
-                      "assigned_by": env.actor.name, "assigned_at": env.occurred_at.isoformat()}
+            mentor = {
+                "mentor_id": ev.mentor_id,
+                "name": ev.mentor_name,
+                "post": ev.mentor_post,
+                "assigned_by": env.actor.name,
+                "assigned_at": env.occurred_at.isoformat(),
+            }
             sec["mentor_history"].append(mentor)
             sec["mentor"] = mentor
         case MentorTaskCompleted():
-            sec["tasks"][ev.task] = {"task": ev.task, "task_name": MENTOR_TASKS[ev.task], "evidence": ev.evidence,
-                                     "comment": ev.comment, "mentor_id": ev.mentor_id, "done_on": ev.done_on.isoformat()}
+            sec["tasks"][ev.task] = {
+                "task": ev.task,
+                "task_name": MENTOR_TASKS[ev.task],
+                "evidence": ev.evidence,
+                "comment": ev.comment,
+                "mentor_id": ev.mentor_id,
+                "done_on": ev.done_on.isoformat(),
+            }
         case SharingTalkGiven():
-            sec["talks"].append({"talk_id": ev.talk_id, "on": ev.on.isoformat(), "audience": ev.audience,
-                                 "topic": ev.topic, "attendees": ev.attendees})
+            sec["talks"].append(
+                {
+                    "talk_id": ev.talk_id,
+                    "on": ev.on.isoformat(),
+                    "audience": ev.audience,
+                    "topic": ev.topic,
+                    "attendees": ev.attendees,
+                }
+            )
 
 
-TRAINEE_EVENTS = (MilestoneScheduled, MilestoneDue, MilestoneOverdue, EvaluationSubmitted, MilestoneCompleted,
-                  MentorAssigned, MentorTaskCompleted, SharingTalkGiven)
+TRAINEE_EVENTS = (
+    MilestoneScheduled,
+    MilestoneDue,
+    MilestoneOverdue,
+    EvaluationSubmitted,
+    MilestoneCompleted,
+    MentorAssigned,
+    MentorTaskCompleted,
+    SharingTalkGiven,
+)
 
 files = Projection("files", sources=("followup",))
 class_effect = Projection("class_effect", sources=("followup",))
@@ -144,15 +208,20 @@ def _outcome(doc, env, ev: OutcomeReported) -> None:
     doc.setdefault("jurisdiction", env.jurisdiction)
     doc.setdefault("trainees", {})
     doc.setdefault("outcomes", {})[guard_key(ev.outcome_id)] = {
-        "outcome_id": ev.outcome_id, "kind": ev.kind, "title": ev.title, "authors": ev.authors,
-        "reported_by": env.actor.name, "endorsements": [],
+        "outcome_id": ev.outcome_id,
+        "kind": ev.kind,
+        "title": ev.title,
+        "authors": ev.authors,
+        "reported_by": env.actor.name,
+        "endorsements": [],
     }
 
 
 @class_effect.on(OutcomeEndorsed, key=lambda env, ev: ev.class_id)
 def _endorsed(doc, env, ev: OutcomeEndorsed) -> None:
     doc["outcomes"][guard_key(ev.outcome_id)]["endorsements"].append(
-        {"kind": ev.kind, "by": ev.by, "on": ev.on.isoformat(), "note": ev.note})
+        {"kind": ev.kind, "by": ev.by, "on": ev.on.isoformat(), "note": ev.note}
+    )
 
 
 PROJECTIONS = [graduates, files, class_effect]

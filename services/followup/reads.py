@@ -12,17 +12,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
+from services.followup import report
 from shared import jurisdiction as jur
 from shared import store
 from shared.auth import Principal
 from shared.contracts.followup import MENTOR_TASKS
 from shared.errors import Forbidden, NotFound
 from shared.projection import public
-from services.followup import report
 
-GRADUATES = "graduates"          # one per class: who graduated, who has milestones (projections.py)
-FILES = "files"                  # one per cadre: the trainee's follow-up file
-CLASS_EFFECT = "class_effect"    # one per class: what the effect report is computed from
+GRADUATES = "graduates"  # one per class: who graduated, who has milestones (projections.py)
+FILES = "files"  # one per cadre: the trainee's follow-up file
+CLASS_EFFECT = "class_effect"  # one per class: what the effect report is computed from
 # The scheduler's: one document per day naming the trainee streams with a milestone due
 # or past its grace period that day, and one `cursor` (the last day swept).
 REMINDERS = "reminders"
@@ -45,7 +45,9 @@ class Reads:
     async def trainee_file(self, who: Principal, cadre_id: str) -> dict:
         doc = await self.db[FILES].find_one({"_id": cadre_id})
         if doc is None:
-            raise NotFound(f"干部 {cadre_id} 尚无跟踪档案（结业后才会建立，或尚未同步）。", code="file_not_found")
+            raise NotFound(
+                f"干部 {cadre_id} 尚无跟踪档案（结业后才会建立，或尚未同步）。", code="file_not_found"
+            )
         who.require_covers(doc["jurisdiction"])
         classes = list(doc.get("classes", {}).values())
         if who.role == "trainee":
@@ -53,22 +55,28 @@ class Reads:
                 raise Forbidden("学员只能查看本人的跟踪档案。", code="not_the_trainee")
         elif who.role == "unit":
             if who.unit != doc.get("unit"):
-                raise Forbidden(f"只有所在单位“{doc.get('unit')}”可以查看该干部的跟踪档案。", code="wrong_unit")
+                raise Forbidden(
+                    f"只有所在单位“{doc.get('unit')}”可以查看该干部的跟踪档案。", code="wrong_unit"
+                )
         elif who.role == "mentor":
             if not any((c.get("mentor") or {}).get("mentor_id") == who.user_id for c in classes):
                 raise Forbidden("导师只能查看所帮带学员的跟踪档案。", code="not_the_mentor")
         else:
             who.require_role(*READERS, "trainee", "unit", "mentor")
         out = public(doc)
-        out["classes"] = [{**{k: v for k, v in c.items() if k != "detailed"},
-                           "effect": report.trainee_effect(c)} for c in classes]
+        out["classes"] = [
+            {**{k: v for k, v in c.items() if k != "detailed"}, "effect": report.trainee_effect(c)}
+            for c in classes
+        ]
         return out
 
     async def class_effect(self, who: Principal, class_id: str) -> dict:
         who.require_role(*READERS)
         doc = await self.db[CLASS_EFFECT].find_one({"_id": class_id})
         if doc is None:
-            raise NotFound(f"班次 {class_id} 尚无跟踪数据（学员结业后才会排定跟踪节点）。", code="class_not_found")
+            raise NotFound(
+                f"班次 {class_id} 尚无跟踪数据（学员结业后才会排定跟踪节点）。", code="class_not_found"
+            )
         who.require_covers(doc["jurisdiction"])
         return report.class_effect(doc)
 
@@ -89,23 +97,39 @@ class Reads:
         if who.role in ("unit", "evaluator") and not own_unit:
             raise Forbidden("登录令牌未标明所属单位，不能查看本单位的跟踪待办。", code="unit_missing")
         start, end = week_of(day)
-        days = [(end - timedelta(days=i)).isoformat()
-                for i in range((end - start).days + WORKLIST_LOOKBACK_DAYS + 1)]
+        days = [
+            (end - timedelta(days=i)).isoformat()
+            for i in range((end - start).days + WORKLIST_LOOKBACK_DAYS + 1)
+        ]
         reminders = await store.find_by_ids(self.db[REMINDERS], days, {"streams": 1})
-        cadres = {e["cadre_id"] for d in reminders.values() for e in d.get("streams", {}).values()
-                  if jur.covers(who.jurisdiction, e["jurisdiction"])}
+        cadres = {
+            e["cadre_id"]
+            for d in reminders.values()
+            for e in d.get("streams", {}).values()
+            if jur.covers(who.jurisdiction, e["jurisdiction"])
+        }
         files = await store.find_by_ids(self.db[FILES], sorted(cadres))
-        items = [item for f in files.values() if not own_unit or f.get("unit") == own_unit
-                 for item in _open_milestones(f, end)]
+        items = [
+            item
+            for f in files.values()
+            if not own_unit or f.get("unit") == own_unit
+            for item in _open_milestones(f, end)
+        ]
         # class titles for the pages (names, never ids), from the graduates' one document per class
-        titles = await store.find_by_ids(self.db[GRADUATES], sorted({i["class_id"] for i in items}),
-                                         {"class_title": 1})
+        titles = await store.find_by_ids(
+            self.db[GRADUATES], sorted({i["class_id"] for i in items}), {"class_title": 1}
+        )
         for i in items:
             i["class_title"] = titles.get(i["class_id"], {}).get("class_title", "")
         items.sort(key=lambda i: (i["status"] != "overdue", i["due_on"], i["unit"], i["name"]))
-        return {"jurisdiction": who.jurisdiction, "week_start": start.isoformat(),
-                "week_end": end.isoformat(), "due": sum(1 for i in items if i["status"] == "due"),
-                "overdue": sum(1 for i in items if i["status"] == "overdue"), "items": items}
+        return {
+            "jurisdiction": who.jurisdiction,
+            "week_start": start.isoformat(),
+            "week_end": end.isoformat(),
+            "due": sum(1 for i in items if i["status"] == "due"),
+            "overdue": sum(1 for i in items if i["status"] == "overdue"),
+            "items": items,
+        }
 
     async def my_mentees(self, who: Principal) -> list[dict]:
         """The trainees whose current "1+1" mentor the caller is (导师的帮带对象), with the three
@@ -119,12 +143,22 @@ class Reads:
             for sec in doc.get("trainees", {}).values():
                 if (sec.get("mentor") or {}).get("mentor_id") != who.user_id:
                     continue
-                out.append({"class_id": sec["class_id"], "cadre_id": sec["cadre_id"], "name": sec.get("name", ""),
-                            "unit": sec.get("unit", ""), "since": sec["mentor"].get("assigned_at", "")[:10],
-                            "tasks": [{"task": t, "task_name": name, **(sec.get("tasks", {}).get(t) or {})}
-                                      for t, name in MENTOR_TASKS.items()]})
-        titles = await store.find_by_ids(self.db[GRADUATES], sorted({m["class_id"] for m in out}),
-                                         {"class_title": 1})
+                out.append(
+                    {
+                        "class_id": sec["class_id"],
+                        "cadre_id": sec["cadre_id"],
+                        "name": sec.get("name", ""),
+                        "unit": sec.get("unit", ""),
+                        "since": sec["mentor"].get("assigned_at", "")[:10],
+                        "tasks": [
+                            {"task": t, "task_name": name, **(sec.get("tasks", {}).get(t) or {})}
+                            for t, name in MENTOR_TASKS.items()
+                        ],
+                    }
+                )
+        titles = await store.find_by_ids(
+            self.db[GRADUATES], sorted({m["class_id"] for m in out}), {"class_title": 1}
+        )
         for m in out:
             m["class_title"] = titles.get(m["class_id"], {}).get("class_title", "")
         return sorted(out, key=lambda m: (m["class_title"], m["name"]))
@@ -143,8 +177,9 @@ class Reads:
         # Another instance, its clock read later, may have swept past these days already:
         # pull the cursor back so the next sweep covers them.
         first = min(by_day).isoformat()
-        await self.db[SCHEDULER].update_one({"_id": "cursor", "swept_to": {"$gt": first}},
-                                            {"$set": {"swept_to": first}})
+        await self.db[SCHEDULER].update_one(
+            {"_id": "cursor", "swept_to": {"$gt": first}}, {"$set": {"swept_to": first}}
+        )
 
     async def swept_to(self) -> str | None:
         state = await self.db[SCHEDULER].find_one({"_id": "cursor"})
@@ -162,8 +197,9 @@ class Reads:
             first = {"$setOnInsert": {"swept_to": today.isoformat()}}
             await self.db[SCHEDULER].update_one({"_id": "cursor"}, first, upsert=True)
         elif was < today.isoformat():
-            await self.db[SCHEDULER].update_one({"_id": "cursor", "swept_to": was},
-                                                {"$set": {"swept_to": today.isoformat()}})
+            await self.db[SCHEDULER].update_one(
+                {"_id": "cursor", "swept_to": was}, {"$set": {"swept_to": today.isoformat()}}
+            )
 
 
 def _open_milestones(f: dict, end: date) -> list[dict]:
@@ -175,11 +211,19 @@ def _open_milestones(f: dict, end: date) -> list[dict]:
                 continue
             have = {e["role"] for e in m["evaluations"]}
             overdue = m["status"] == "overdue"
-            items.append({
-                "cadre_id": f["cadre_id"], "name": f.get("name", ""), "unit": f.get("unit", ""),
-                "class_id": c["class_id"], "month": m["month"], "focus": m["focus"], "due_on": m["due_on"],
-                "status": "overdue" if overdue else "due", "status_name": "已逾期" if overdue else "待完成",
-                "missing_roles": [r for r in m["required_roles"] if r not in have],
-                "mentor": (c.get("mentor") or {}).get("name"),
-            })
+            items.append(
+                {
+                    "cadre_id": f["cadre_id"],
+                    "name": f.get("name", ""),
+                    "unit": f.get("unit", ""),
+                    "class_id": c["class_id"],
+                    "month": m["month"],
+                    "focus": m["focus"],
+                    "due_on": m["due_on"],
+                    "status": "overdue" if overdue else "due",
+                    "status_name": "已逾期" if overdue else "待完成",
+                    "missing_roles": [r for r in m["required_roles"] if r not in have],
+                    "mentor": (c.get("mentor") or {}).get("name"),
+                }
+            )
     return items

@@ -38,10 +38,16 @@ def trainee_effect(sec: dict) -> dict:
         scores[m["month"]].extend(e["mean"] for e in m["evaluations"] if e.get("mean") is not None)
     mentor = sec.get("mentor")
     return {
-        "cadre_id": sec.get("cadre_id"), "name": sec.get("name", ""), "unit": sec.get("unit", ""),
-        "milestones_scheduled": len(ms), "milestones_due": len(came_due), "milestones_completed": len(completed),
-        "milestones_on_time": len(on_time), "milestones_overdue_open": sum(1 for m in ms if m["status"] == "overdue"),
-        "completion_rate": _rate(len(completed), len(came_due)), "on_time_rate": _rate(len(on_time), len(completed)),
+        "cadre_id": sec.get("cadre_id"),
+        "name": sec.get("name", ""),
+        "unit": sec.get("unit", ""),
+        "milestones_scheduled": len(ms),
+        "milestones_due": len(came_due),
+        "milestones_completed": len(completed),
+        "milestones_on_time": len(on_time),
+        "milestones_overdue_open": sum(1 for m in ms if m["status"] == "overdue"),
+        "completion_rate": _rate(len(completed), len(came_due)),
+        "on_time_rate": _rate(len(on_time), len(completed)),
         "scores_by_month": {str(k): _mean(v) for k, v in sorted(scores.items()) if v},
         "mentor": mentor["name"] if mentor else None,
         "mentor_tasks_done": len(sec.get("tasks", {})),
@@ -100,43 +106,116 @@ def _pct(x: float | None) -> str:
 
 # long: one workbook, each sheet's header and rows written as the sheet reads
 def effect_workbook(effect: dict) -> Workbook:
-    months = sorted({int(m) for t in effect["by_trainee"] for m in t["scores_by_month"]} |
-                    {int(m) for m in effect["scores_by_month"]})
+    months = sorted(
+        {int(m) for t in effect["by_trainee"] for m in t["scores_by_month"]}
+        | {int(m) for m in effect["scores_by_month"]}
+    )
     wb = Workbook()
     o = effect["outcomes"]
-    sheet(wb, "汇总", ["指标", "数值"], [
-        ["班次编号", effect["class_id"]], ["结业学员数", effect["trainees"]],
-        ["已排定节点数", effect["milestones_scheduled"]], ["已到期节点数", effect["milestones_due"]],
-        ["已完成节点数", effect["milestones_completed"]], ["按时完成节点数", effect["milestones_on_time"]],
-        ["逾期未完成节点数", effect["milestones_overdue_open"]],
-        ["节点完成率", _pct(effect["completion_rate"])], ["按时完成率", _pct(effect["on_time_rate"])],
-        *[[f"{m}个月评价平均分", effect["scores_by_month"].get(str(m))] for m in months],
-        ["已配导师人数", effect["mentors_assigned"]], ["导师帮带任务完成数", effect["mentor_tasks_done"]],
-        ["三项帮带任务全部完成人数", effect["trainees_all_mentor_tasks"]],
-        ["上讲台次数", effect["talks"]], ["上讲台人数", effect["trainees_with_talks"]],
-        ["调研报告", o["reports"]], ["金点子", o["proposals"]], ["领导批示", o["approvals"]],
-        ["采纳", o["adoptions"]], ["获批示或采纳的成果", o["endorsed"]],
-    ], first=True)
-    sheet(wb, "学员明细",
-          ["姓名", "干部编号", "单位", "已到期节点", "已完成", "按时完成", "逾期未完成", "完成率", "按时率",
-           *[f"{m}个月得分" for m in months], "导师", "帮带任务完成数", "上讲台次数"],
-          [[t["name"], t["cadre_id"], t["unit"], t["milestones_due"], t["milestones_completed"],
-            t["milestones_on_time"], t["milestones_overdue_open"], _pct(t["completion_rate"]), _pct(t["on_time_rate"]),
-            *[t["scores_by_month"].get(str(m)) for m in months], t["mentor"] or "", t["mentor_tasks_done"], t["talks"]]
-           for t in effect["by_trainee"]])
-    sheet(wb, "成果", ["成果", "类别", "作者", "批示与采纳"],
-          [[i["title"], OUTCOME_KINDS[i["kind"]], "、".join(i["authors"]),
-            "；".join(f"{OUTCOME_KINDS[e['kind']]}（{e['by']}，{e['on']}）" for e in i["endorsements"])]
-           for i in o["items"]])
+    sheet(
+        wb,
+        "汇总",
+        ["指标", "数值"],
+        [
+            ["班次编号", effect["class_id"]],
+            ["结业学员数", effect["trainees"]],
+            ["已排定节点数", effect["milestones_scheduled"]],
+            ["已到期节点数", effect["milestones_due"]],
+            ["已完成节点数", effect["milestones_completed"]],
+            ["按时完成节点数", effect["milestones_on_time"]],
+            ["逾期未完成节点数", effect["milestones_overdue_open"]],
+            ["节点完成率", _pct(effect["completion_rate"])],
+            ["按时完成率", _pct(effect["on_time_rate"])],
+            *[[f"{m}个月评价平均分", effect["scores_by_month"].get(str(m))] for m in months],
+            ["已配导师人数", effect["mentors_assigned"]],
+            ["导师帮带任务完成数", effect["mentor_tasks_done"]],
+            ["三项帮带任务全部完成人数", effect["trainees_all_mentor_tasks"]],
+            ["上讲台次数", effect["talks"]],
+            ["上讲台人数", effect["trainees_with_talks"]],
+            ["调研报告", o["reports"]],
+            ["金点子", o["proposals"]],
+            ["领导批示", o["approvals"]],
+            ["采纳", o["adoptions"]],
+            ["获批示或采纳的成果", o["endorsed"]],
+        ],
+        first=True,
+    )
+    sheet(
+        wb,
+        "学员明细",
+        [
+            "姓名",
+            "干部编号",
+            "单位",
+            "已到期节点",
+            "已完成",
+            "按时完成",
+            "逾期未完成",
+            "完成率",
+            "按时率",
+            *[f"{m}个月得分" for m in months],
+            "导师",
+            "帮带任务完成数",
+            "上讲台次数",
+        ],
+        [
+            [
+                t["name"],
+                t["cadre_id"],
+                t["unit"],
+                t["milestones_due"],
+                t["milestones_completed"],
+                t["milestones_on_time"],
+                t["milestones_overdue_open"],
+                _pct(t["completion_rate"]),
+                _pct(t["on_time_rate"]),
+                *[t["scores_by_month"].get(str(m)) for m in months],
+                t["mentor"] or "",
+                t["mentor_tasks_done"],
+                t["talks"],
+            ]
+            for t in effect["by_trainee"]
+        ],
+    )
+    sheet(
+        wb,
+        "成果",
+        ["成果", "类别", "作者", "批示与采纳"],
+        [
+            [
+                i["title"],
+                OUTCOME_KINDS[i["kind"]],
+                "、".join(i["authors"]),
+                "；".join(f"{OUTCOME_KINDS[e['kind']]}（{e['by']}，{e['on']}）" for e in i["endorsements"]),
+            ]
+            for i in o["items"]
+        ],
+    )
     return wb
 
 
 def worklist_workbook(wl: dict) -> Workbook:
     wb = Workbook()
-    sheet(wb, "本周跟踪待办", ["状态", "姓名", "干部编号", "单位", "班次编号", "节点", "到期日", "尚缺评价", "导师"],
-          [[i["status_name"], i["name"], i["cadre_id"], i["unit"], i["class_id"], f"{i['month']}个月·{i['focus']}",
-            i["due_on"], "、".join(EVALUATOR_ROLES[r] for r in i["missing_roles"]), i["mentor"] or ""]
-           for i in wl["items"]], first=True)
+    sheet(
+        wb,
+        "本周跟踪待办",
+        ["状态", "姓名", "干部编号", "单位", "班次编号", "节点", "到期日", "尚缺评价", "导师"],
+        [
+            [
+                i["status_name"],
+                i["name"],
+                i["cadre_id"],
+                i["unit"],
+                i["class_id"],
+                f"{i['month']}个月·{i['focus']}",
+                i["due_on"],
+                "、".join(EVALUATOR_ROLES[r] for r in i["missing_roles"]),
+                i["mentor"] or "",
+            ]
+            for i in wl["items"]
+        ],
+        first=True,
+    )
     return wb
 
 
@@ -147,19 +226,69 @@ STATUS_NAMES = {"scheduled": "未到期", "due": "已到期待完成", "complete
 def file_workbook(f: dict) -> Workbook:
     classes = f["classes"]
     wb = Workbook()
-    sheet(wb, "跟踪节点", ["班次编号", "节点", "到期日", "状态", "完成日期", "是否按时", "平均分"],
-          [[c["class_id"], f"{m['month']}个月·{m['focus']}", m["due_on"], STATUS_NAMES[m["status"]],
-            m["completed_on"] or "", "" if m["on_time"] is None else ("是" if m["on_time"] else "否"),
-            m["average_score"]]
-           for c in classes for m in sorted(c["milestones"].values(), key=lambda m: m["month"])], first=True)
-    sheet(wb, "评价", ["班次编号", "节点", "评价角色", "评价人", "日期", "平均分", "评价意见"],
-          [[c["class_id"], f"{m['month']}个月", e["role_name"], e["evaluator_name"], e["submitted_on"], e["mean"],
-            e.get("text", "")]
-           for c in classes for m in sorted(c["milestones"].values(), key=lambda m: m["month"])
-           for e in m["evaluations"]])
-    sheet(wb, "导师帮带", ["班次编号", "导师", "任务", "完成日期", "佐证材料", "导师评语"],
-          [[c["class_id"], (c.get("mentor") or {}).get("name", ""), t["task_name"], t["done_on"], t["evidence"],
-            t["comment"]] for c in classes for t in c["tasks"].values()])
-    sheet(wb, "上讲台", ["班次编号", "日期", "听众", "题目", "听讲人数"],
-          [[c["class_id"], t["on"], t["audience"], t["topic"], t["attendees"]] for c in classes for t in c["talks"]])
+    sheet(
+        wb,
+        "跟踪节点",
+        ["班次编号", "节点", "到期日", "状态", "完成日期", "是否按时", "平均分"],
+        [
+            [
+                c["class_id"],
+                f"{m['month']}个月·{m['focus']}",
+                m["due_on"],
+                STATUS_NAMES[m["status"]],
+                m["completed_on"] or "",
+                "" if m["on_time"] is None else ("是" if m["on_time"] else "否"),
+                m["average_score"],
+            ]
+            for c in classes
+            for m in sorted(c["milestones"].values(), key=lambda m: m["month"])
+        ],
+        first=True,
+    )
+    sheet(
+        wb,
+        "评价",
+        ["班次编号", "节点", "评价角色", "评价人", "日期", "平均分", "评价意见"],
+        [
+            [
+                c["class_id"],
+                f"{m['month']}个月",
+                e["role_name"],
+                e["evaluator_name"],
+                e["submitted_on"],
+                e["mean"],
+                e.get("text", ""),
+            ]
+            for c in classes
+            for m in sorted(c["milestones"].values(), key=lambda m: m["month"])
+            for e in m["evaluations"]
+        ],
+    )
+    sheet(
+        wb,
+        "导师帮带",
+        ["班次编号", "导师", "任务", "完成日期", "佐证材料", "导师评语"],
+        [
+            [
+                c["class_id"],
+                (c.get("mentor") or {}).get("name", ""),
+                t["task_name"],
+                t["done_on"],
+                t["evidence"],
+                t["comment"],
+            ]
+            for c in classes
+            for t in c["tasks"].values()
+        ],
+    )
+    sheet(
+        wb,
+        "上讲台",
+        ["班次编号", "日期", "听众", "题目", "听讲人数"],
+        [
+            [c["class_id"], t["on"], t["audience"], t["topic"], t["attendees"]]
+            for c in classes
+            for t in c["talks"]
+        ],
+    )
     return wb

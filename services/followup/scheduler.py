@@ -33,6 +33,8 @@ import structlog
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.followup.domain import PlanState, ScheduleFollowUp, add_months, trainee_stream
+from services.followup.handlers import Handlers
 from shared import store
 from shared.commands import Context
 from shared.errors import NotFound
@@ -40,8 +42,6 @@ from shared.events import Actor
 from shared.ids import new_id
 from shared.projection import guard_key
 from shared.runtime import Runtime
-from services.followup.domain import PlanState, ScheduleFollowUp, add_months, trainee_stream
-from services.followup.handlers import Handlers
 
 log = structlog.get_logger("followup.scheduler")
 # Days swept again behind the cursor: covers a clock moved back a little.
@@ -61,17 +61,25 @@ class SchedulerSettings(BaseSettings):
 def _schedule(class_id: str, graduate: dict, plan: PlanState, today: date) -> ScheduleFollowUp:
     """A graduate (an entry of the `graduates` read model) scheduled with the class's plan."""
     g = graduate
-    return ScheduleFollowUp(class_id=class_id, cadre_id=g["cadre_id"], name=g["name"], unit=g["unit"],
-                            graduated_on=date.fromisoformat(g["graduated_on"]), months=plan.months,
-                            grace_days=plan.grace_days, today=today, home_jurisdiction=g["jurisdiction"])
+    return ScheduleFollowUp(
+        class_id=class_id,
+        cadre_id=g["cadre_id"],
+        name=g["name"],
+        unit=g["unit"],
+        graduated_on=date.fromisoformat(g["graduated_on"]),
+        months=plan.months,
+        grace_days=plan.grace_days,
+        today=today,
+        home_jurisdiction=g["jurisdiction"],
+    )
 
 
 class Scheduler:
     def __init__(self, handlers: Handlers, home: str) -> None:
         self.h = handlers
         self.reads = handlers.reads
-        self.home = home                    # the deployment's first jurisdiction
-        self._scheduled: set[str] = set()   # streams this process already scheduled
+        self.home = home  # the deployment's first jurisdiction
+        self._scheduled: set[str] = set()  # streams this process already scheduled
 
     def _ctx(self, jurisdiction: str) -> Context:
         return Context(actor=ACTOR, jurisdiction=jurisdiction, correlation_id=new_id())
@@ -84,8 +92,11 @@ class Scheduler:
     async def schedule_graduates(self, today: date) -> None:
         async for doc in self.reads.classes_with_pending_graduates():
             done = doc.get("scheduled", {})
-            todo = [(trainee_stream(doc["class_id"], g["cadre_id"]), g)
-                    for key, g in doc.get("graduates", {}).items() if key not in done]
+            todo = [
+                (trainee_stream(doc["class_id"], g["cadre_id"]), g)
+                for key, g in doc.get("graduates", {}).items()
+                if key not in done
+            ]
             todo = [(stream, g) for stream, g in todo if stream not in self._scheduled]
             if not todo:
                 continue
@@ -94,13 +105,31 @@ class Scheduler:
             owner = doc.get("class_jurisdiction") or doc["jurisdiction"]
             plan = (await self.h.load_plan(owner, doc["class_id"])).state
             cmds = [(stream, g, _schedule(doc["class_id"], g, plan, today)) for stream, g in todo]
-            await self._remind([(stream, cmd, {"stream_id": stream, "class_id": doc["class_id"],
-                                               "cadre_id": g["cadre_id"], "jurisdiction": g["jurisdiction"]})
-                                for stream, g, cmd in cmds])
+            await self._remind(
+                [
+                    (
+                        stream,
+                        cmd,
+                        {
+                            "stream_id": stream,
+                            "class_id": doc["class_id"],
+                            "cadre_id": g["cadre_id"],
+                            "jurisdiction": g["jurisdiction"],
+                        },
+                    )
+                    for stream, g, cmd in cmds
+                ]
+            )
             # Different trainees' streams: independent, so a few at once.
-            results = await store.gather_chunked([
-                lambda stream=stream, g=g, cmd=cmd: self.h.schedule(stream, cmd, self._ctx(g["jurisdiction"]))
-                for stream, g, cmd in cmds], size=CONCURRENT)
+            results = await store.gather_chunked(
+                [
+                    lambda stream=stream, g=g, cmd=cmd: self.h.schedule(
+                        stream, cmd, self._ctx(g["jurisdiction"])
+                    )
+                    for stream, g, cmd in cmds
+                ],
+                size=CONCURRENT,
+            )
             for (stream, _g, _cmd), envs in zip(cmds, results):
                 self._scheduled.add(stream)
                 if envs:
@@ -123,12 +152,17 @@ class Scheduler:
             doc = await self.reads.reminders_of(day)
             if doc:
                 done = doc.get("done", {})
-                todo = [(key, entry["stream_id"]) for key, entry in doc.get("streams", {}).items()
-                        if key not in done]
-                ticked = await store.gather_chunked([lambda stream=stream: self._tick(stream, today)
-                                                     for _key, stream in todo], size=CONCURRENT)
+                todo = [
+                    (key, entry["stream_id"])
+                    for key, entry in doc.get("streams", {}).items()
+                    if key not in done
+                ]
+                ticked = await store.gather_chunked(
+                    [lambda stream=stream: self._tick(stream, today) for _key, stream in todo],
+                    size=CONCURRENT,
+                )
                 marks = {f"done.{key}": today.isoformat() for (key, _s), ok in zip(todo, ticked) if ok}
-                if marks:   # after the ticks: a crash in between only repeats them (they emit nothing)
+                if marks:  # after the ticks: a crash in between only repeats them (they emit nothing)
                     await self.reads.mark_reminded(doc["_id"], marks)
             day += timedelta(days=1)
         await self.reads.advance_cursor(swept_to, today)
@@ -139,7 +173,7 @@ class Scheduler:
         try:
             envs = await self.h.tick(stream, today, self._ctx(self.home))
         except NotFound:
-            return False      # reminded before its scheduling was appended: left for the next sweep
+            return False  # reminded before its scheduling was appended: left for the next sweep
         if envs:
             log.info("followup.ticked", stream=stream, events=[e.type for e in envs])
         return True

@@ -1,10 +1,10 @@
 """The followup service's definition and bootstrap: what the runtime composes."""
 
-from shared.runtime import Adapters, ServiceDefinition
 from services.followup import api, scheduler
 from services.followup.handlers import Handlers
 from services.followup.projections import PROJECTIONS
 from services.followup.reads import Reads
+from shared.runtime import Adapters, ServiceDefinition
 
 
 def bootstrap(a: Adapters) -> Handlers:
@@ -15,8 +15,8 @@ DEFINITION = ServiceDefinition(
     name="followup",
     title="训后 · 跟踪问效（1/3/6/12 个月节点、评价、1+1 导师、上讲台、成果）",
     description="学员结业后按班次跟踪计划排定节点，到期提醒、逾期标记；本人、同事、单位领导、导师评价；"
-                "“1+1”导师帮带任务、上讲台、调研成果与批示；学员与班次成效报告及 Excel 导出。"
-                "事件发布到 Kafka 主题 ganxun.followup.<行政区划代码>。",
+    "“1+1”导师帮带任务、上讲台、调研成果与批示；学员与班次成效报告及 Excel 导出。"
+    "事件发布到 Kafka 主题 ganxun.followup.<行政区划代码>。",
     projections=PROJECTIONS,
     routes=api.router,
     compose=bootstrap,

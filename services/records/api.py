@@ -14,21 +14,23 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
+from services.records import documents, domain, pdf
+from services.records.handlers import Handlers, load_scheme
 from shared import xlsx
 from shared.api import context, principal
 from shared.auth import Principal
 from shared.commands import Context
 from shared.contracts.records import Category, RecorderRole
 from shared.inputs import Input
-from services.records import documents, domain, pdf
-from services.records.handlers import Handlers, load_scheme
 
 
 class RecorderIn(Input):
     person_id: str = Field(min_length=1, max_length=64, description="人员编号（其令牌的 user_id）")
     name: str = Field(min_length=1, max_length=50, description="真实姓名")
-    role: RecorderRole = Field(description="纪实角色：head_teacher 班主任、branch_secretary 支部书记、"
-                                           "class_monitor 班长、committee_member 班委")
+    role: RecorderRole = Field(
+        description="纪实角色：head_teacher 班主任、branch_secretary 支部书记、"
+        "class_monitor 班长、committee_member 班委"
+    )
     since: date = Field(description="任职日期")
 
 
@@ -37,8 +39,10 @@ class ReliefIn(Input):
 
 
 class RecordIn(Input):
-    category: Category = Field(description="类别：study 学习情况、thinking 思想动态、personality 性格特点、"
-                                           "conduct 作风纪律、other 其他")
+    category: Category = Field(
+        description="类别：study 学习情况、thinking 思想动态、personality 性格特点、"
+        "conduct 作风纪律、other 其他"
+    )
     observed_on: date = Field(description="观察日期")
     text: str = Field(min_length=1, max_length=5000, description="纪实内容")
     corrects: str | None = Field(None, max_length=64, description="更正的记录编号（更正时填写；原记录保留）")
@@ -71,7 +75,8 @@ class SchemeIn(Input):
     scheme_id: str | None = Field(None, max_length=64)
     title: str | None = Field(None, max_length=200)
     items: list[dict[str, Any]] | None = Field(
-        None, description="考核项目：item_id, title, group, max_points, roles")
+        None, description="考核项目：item_id, title, group, max_points, roles"
+    )
 
 
 class NoteIn(Input):
@@ -91,13 +96,18 @@ class Accepted(BaseModel):
 
 
 def _accepted(envs, record_id: str | None = None) -> Accepted:
-    return Accepted(stream_id=envs[-1].stream_id, events=[e.type for e in envs],
-                    version=envs[-1].stream_version, record_id=record_id)
+    return Accepted(
+        stream_id=envs[-1].stream_id,
+        events=[e.type for e in envs],
+        version=envs[-1].stream_version,
+        record_id=record_id,
+    )
 
 
 def _pdf(data: bytes, filename: str) -> Response:
-    return Response(data, media_type="application/pdf",
-                    headers={"Content-Disposition": xlsx.disposition(filename)})
+    return Response(
+        data, media_type="application/pdf", headers={"Content-Disposition": xlsx.disposition(filename)}
+    )
 
 
 def handlers(request: Request) -> Handlers:
@@ -108,18 +118,37 @@ router = APIRouter(tags=["纪实考察"])
 
 
 # -- recorders (3+N) -----------------------------------------------------------
-@router.post("/classes/{class_id}/recorders", status_code=201, response_model=Accepted,
-             summary="任命纪实人员（3+N），或变更其角色")
-async def assign(class_id: str, body: RecorderIn, ctx: Context = Depends(context),
-                 who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+@router.post(
+    "/classes/{class_id}/recorders",
+    status_code=201,
+    response_model=Accepted,
+    summary="任命纪实人员（3+N），或变更其角色",
+)
+async def assign(
+    class_id: str,
+    body: RecorderIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     envs = await h.assign_recorder(ctx, who, class_id, body.person_id, body.name, body.role, body.since)
     return _accepted(envs)
 
 
-@router.post("/classes/{class_id}/recorders/{person_id}/relief", status_code=201, response_model=Accepted,
-             summary="纪实人员卸任")
-async def relieve(class_id: str, person_id: str, body: ReliefIn, ctx: Context = Depends(context),
-                  who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+@router.post(
+    "/classes/{class_id}/recorders/{person_id}/relief",
+    status_code=201,
+    response_model=Accepted,
+    summary="纪实人员卸任",
+)
+async def relieve(
+    class_id: str,
+    person_id: str,
+    body: ReliefIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     return _accepted(await h.relieve_recorder(ctx, who, class_id, person_id, body.until))
 
 
@@ -134,50 +163,82 @@ async def my_classes(who: Principal = Depends(principal), h: Handlers = Depends(
     return await h.reads.my_classes(who)
 
 
-@router.get("/classes/{class_id}/roster", summary="纪实名册：每名学员最近被记录的日期与记录数，近期未被记录者标出")
-async def recording_roster(class_id: str,
-                           days: int = Query(7, ge=1, le=366, description="多少天未被记录算“近期未记录”"),
-                           who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+@router.get(
+    "/classes/{class_id}/roster", summary="纪实名册：每名学员最近被记录的日期与记录数，近期未被记录者标出"
+)
+async def recording_roster(
+    class_id: str,
+    days: int = Query(7, ge=1, le=366, description="多少天未被记录算“近期未记录”"),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     return await h.reads.recording_roster(who, class_id, await h.clock.today(), days)
 
 
 # -- records -------------------------------------------------------------------
-@router.post("/classes/{class_id}/trainees/{cadre_id}/records", status_code=201, response_model=Accepted,
-             summary="实名纪实（更正时填写 corrects；原记录永不删除、不修改）")
-async def log(class_id: str, cadre_id: str, body: RecordIn, ctx: Context = Depends(context),
-              who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
-    record_id, envs = await h.log_record(ctx, who, class_id, cadre_id, body.category, body.observed_on,
-                                         body.text, body.corrects)
+@router.post(
+    "/classes/{class_id}/trainees/{cadre_id}/records",
+    status_code=201,
+    response_model=Accepted,
+    summary="实名纪实（更正时填写 corrects；原记录永不删除、不修改）",
+)
+async def log(
+    class_id: str,
+    cadre_id: str,
+    body: RecordIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
+    record_id, envs = await h.log_record(
+        ctx, who, class_id, cadre_id, body.category, body.observed_on, body.text, body.corrects
+    )
     return _accepted(envs, record_id)
 
 
 @router.get("/classes/{class_id}/trainees/{cadre_id}/records", summary="学员的全部纪实记录（含更正）")
-async def records(class_id: str, cadre_id: str, who: Principal = Depends(principal),
-                  h: Handlers = Depends(handlers)):
+async def records(
+    class_id: str, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+):
     return await h.reads.records(who, class_id, cadre_id)
 
 
 @router.get("/classes/{class_id}/trainees/{cadre_id}/records/{record_id}", summary="一条纪实记录（只读）")
-async def record(class_id: str, cadre_id: str, record_id: str, who: Principal = Depends(principal),
-                 h: Handlers = Depends(handlers)):
+async def record(
+    class_id: str,
+    cadre_id: str,
+    record_id: str,
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     return await h.reads.record(who, class_id, cadre_id, record_id)
 
 
-async def _completeness(h: Handlers, who: Principal, class_id: str, days: int,
-                        as_of: date | None) -> tuple[dict, dict]:
+async def _completeness(
+    h: Handlers, who: Principal, class_id: str, days: int, as_of: date | None
+) -> tuple[dict, dict]:
     return await h.reads.completeness(who, class_id, as_of or await h.clock.today(), days)
 
 
 @router.get("/classes/{class_id}/completeness", summary="无遗漏检查：近期未被三名核心纪实人员记录的学员")
-async def complete(class_id: str, days: int = Query(7, ge=1, le=366, description="检查最近多少天"),
-                   as_of: date | None = Query(None, description="截至日期（默认今天）"),
-                   who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def complete(
+    class_id: str,
+    days: int = Query(7, ge=1, le=366, description="检查最近多少天"),
+    as_of: date | None = Query(None, description="截至日期（默认今天）"),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     return (await _completeness(h, who, class_id, days, as_of))[0]
 
 
 @router.get("/classes/{class_id}/completeness.xlsx", summary="无遗漏检查（Excel）")
-async def complete_xlsx(class_id: str, days: int = Query(7, ge=1, le=366), as_of: date | None = Query(None),
-                        who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def complete_xlsx(
+    class_id: str,
+    days: int = Query(7, ge=1, le=366),
+    as_of: date | None = Query(None),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     c, roster = await _completeness(h, who, class_id, days, as_of)
     return xlsx.response(documents.completeness_xlsx(c), f"无遗漏检查-{roster['title']}-{c['as_of']}.xlsx")
 
@@ -188,9 +249,16 @@ async def huzhou(who: Principal = Depends(principal)):
     return load_scheme("huzhou")
 
 
-@router.post("/classes/{class_id}/scheme", status_code=201, response_model=Accepted, summary="设置量化考核方案")
-async def set_scheme(class_id: str, body: SchemeIn, ctx: Context = Depends(context),
-                     who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+@router.post(
+    "/classes/{class_id}/scheme", status_code=201, response_model=Accepted, summary="设置量化考核方案"
+)
+async def set_scheme(
+    class_id: str,
+    body: SchemeIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     envs = await h.set_scheme(ctx, who, class_id, body.template, body.scheme_id, body.title, body.items)
     return _accepted(envs)
 
@@ -200,31 +268,53 @@ async def scheme(class_id: str, who: Principal = Depends(principal), h: Handlers
     return await h.reads.scheme(who, class_id)
 
 
-@router.post("/classes/{class_id}/trainees/{cadre_id}/scores", status_code=201, response_model=Accepted,
-             summary="周量化评分（按方案规定的角色评分，不得超过满分）")
-async def score(class_id: str, cadre_id: str, body: ScoreIn, ctx: Context = Depends(context),
-                who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+@router.post(
+    "/classes/{class_id}/trainees/{cadre_id}/scores",
+    status_code=201,
+    response_model=Accepted,
+    summary="周量化评分（按方案规定的角色评分，不得超过满分）",
+)
+async def score(
+    class_id: str,
+    cadre_id: str,
+    body: ScoreIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     pairs = tuple((s.item_id, s.points) for s in body.scores)
     return _accepted(await h.score_week(ctx, who, class_id, cadre_id, body.week, pairs, body.note))
 
 
-@router.post("/classes/{class_id}/scores",
-             summary="周评分表：记录员一次提交全班一周的评分（逐人保存；未保存的逐人说明原因）")
-async def score_sheet(class_id: str, body: ScoreSheetIn, ctx: Context = Depends(context),
-                      who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+@router.post(
+    "/classes/{class_id}/scores",
+    summary="周评分表：记录员一次提交全班一周的评分（逐人保存；未保存的逐人说明原因）",
+)
+async def score_sheet(
+    class_id: str,
+    body: ScoreSheetIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     rows = [(row.cadre_id, tuple((s.item_id, s.points) for s in row.scores), row.note) for row in body.rows]
     return await h.score_sheet(ctx, who, class_id, body.week, rows)
 
 
 @router.get("/classes/{class_id}/assessment/weeks/{week}", summary="每周小组讲评（按学习小组排名）")
-async def weekly(class_id: str, week: date, who: Principal = Depends(principal),
-                 h: Handlers = Depends(handlers)):
+async def weekly(
+    class_id: str, week: date, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+):
     return await h.reads.weekly_review(who, class_id, domain.monday(week))
 
 
 @router.get("/classes/{class_id}/assessment/months/{month}", summary="每月小结")
-async def monthly(class_id: str, month: str = PathParam(pattern=r"^\d{4}-\d{2}$", description="月份，如 2026-10"),
-                  who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def monthly(
+    class_id: str,
+    month: str = PathParam(pattern=r"^\d{4}-\d{2}$", description="月份，如 2026-10"),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     return await h.reads.monthly_summary(who, class_id, month)
 
 
@@ -240,10 +330,16 @@ async def ranking_xlsx(class_id: str, who: Principal = Depends(principal), h: Ha
 
 
 # -- class following, final comment ---------------------------------------------------
-@router.post("/classes/{class_id}/supervision", status_code=201, response_model=Accepted,
-             summary="跟班记录（组织部）")
-async def supervise(class_id: str, body: NoteIn, ctx: Context = Depends(context),
-                    who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+@router.post(
+    "/classes/{class_id}/supervision", status_code=201, response_model=Accepted, summary="跟班记录（组织部）"
+)
+async def supervise(
+    class_id: str,
+    body: NoteIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     return _accepted(await h.note_supervision(ctx, who, class_id, body.on, body.text))
 
 
@@ -252,10 +348,20 @@ async def notes(class_id: str, who: Principal = Depends(principal), h: Handlers 
     return await h.reads.supervision(who, class_id)
 
 
-@router.post("/classes/{class_id}/trainees/{cadre_id}/final-comment", status_code=201,
-             response_model=Accepted, summary="结业鉴定评语（班主任）")
-async def final(class_id: str, cadre_id: str, body: CommentIn, ctx: Context = Depends(context),
-                who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+@router.post(
+    "/classes/{class_id}/trainees/{cadre_id}/final-comment",
+    status_code=201,
+    response_model=Accepted,
+    summary="结业鉴定评语（班主任）",
+)
+async def final(
+    class_id: str,
+    cadre_id: str,
+    body: CommentIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     return _accepted(await h.write_final_comment(ctx, who, class_id, cadre_id, body.text))
 
 
@@ -265,29 +371,41 @@ async def _sheet(h: Handlers, who: Principal, class_id: str, cadre_id: str) -> d
     return documents.gather(*await h.reads.trainee_sheet(who, class_id, cadre_id))
 
 
-@router.get("/classes/{class_id}/trainees/{cadre_id}/form.html", response_class=HTMLResponse,
-            summary="《干部教育培训纪实考察记录表》（网页）")
-async def form_html(class_id: str, cadre_id: str, who: Principal = Depends(principal),
-                    h: Handlers = Depends(handlers)):
+@router.get(
+    "/classes/{class_id}/trainees/{cadre_id}/form.html",
+    response_class=HTMLResponse,
+    summary="《干部教育培训纪实考察记录表》（网页）",
+)
+async def form_html(
+    class_id: str, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+):
     return HTMLResponse(documents.form_html(await _sheet(h, who, class_id, cadre_id)))
 
 
-@router.get("/classes/{class_id}/trainees/{cadre_id}/form.pdf", summary="《干部教育培训纪实考察记录表》（PDF）")
-async def form_pdf(class_id: str, cadre_id: str, who: Principal = Depends(principal),
-                   h: Handlers = Depends(handlers)):
+@router.get(
+    "/classes/{class_id}/trainees/{cadre_id}/form.pdf", summary="《干部教育培训纪实考察记录表》（PDF）"
+)
+async def form_pdf(
+    class_id: str, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+):
     data = await _sheet(h, who, class_id, cadre_id)
     return _pdf(pdf.form_pdf(data), f"纪实考察记录表-{data['name']}.pdf")
 
 
-@router.get("/classes/{class_id}/trainees/{cadre_id}/portrait.html", response_class=HTMLResponse,
-            summary="干部“肖像”（网页）")
-async def portrait_html(class_id: str, cadre_id: str, who: Principal = Depends(principal),
-                        h: Handlers = Depends(handlers)):
+@router.get(
+    "/classes/{class_id}/trainees/{cadre_id}/portrait.html",
+    response_class=HTMLResponse,
+    summary="干部“肖像”（网页）",
+)
+async def portrait_html(
+    class_id: str, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+):
     return HTMLResponse(documents.portrait_html(await _sheet(h, who, class_id, cadre_id)))
 
 
 @router.get("/classes/{class_id}/trainees/{cadre_id}/portrait.pdf", summary="干部“肖像”（PDF）")
-async def portrait_pdf(class_id: str, cadre_id: str, who: Principal = Depends(principal),
-                       h: Handlers = Depends(handlers)):
+async def portrait_pdf(
+    class_id: str, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+):
     data = await _sheet(h, who, class_id, cadre_id)
     return _pdf(pdf.portrait_pdf(data), f"干部肖像-{data['name']}.pdf")

@@ -14,9 +14,9 @@ from fpdf import FPDF
 from fpdf.enums import WrapMode, XPos, YPos
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.records.documents import _rate, record_line
 from shared.contracts.records import RECORDER_ROLES
 from shared.errors import GanxunError
-from services.records.documents import _rate, record_line
 
 DEFAULT_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 Doc = dict[str, Any]
@@ -33,15 +33,17 @@ class FontSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GANXUN_CJK_", extra="ignore")
 
     font: Path = Path(DEFAULT_FONT)
-    font_index: int = 0     # which face of a TTC collection
+    font_index: int = 0  # which face of a TTC collection
 
 
 def font_path(settings: FontSettings) -> Path:
     path = settings.font
     if not path.is_file():
-        raise FontMissing(f"找不到中文字体文件 {path}，无法生成 PDF。请安装字体包 fonts-wqy-microhei"
-                          "（apt-get install fonts-wqy-microhei，或运行 deploy/system-deps.sh），"
-                          "或用环境变量 GANXUN_CJK_FONT 指定其他中文字体。")
+        raise FontMissing(
+            f"找不到中文字体文件 {path}，无法生成 PDF。请安装字体包 fonts-wqy-microhei"
+            "（apt-get install fonts-wqy-microhei，或运行 deploy/system-deps.sh），"
+            "或用环境变量 GANXUN_CJK_FONT 指定其他中文字体。"
+        )
     return path
 
 
@@ -70,7 +72,9 @@ class Sheet(FPDF):
         self.cell(0, 8, text, fill=True, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_font("cjk", size=10)
 
-    def para(self, text: str, size: float = 10, colour: tuple[int, int, int] = (0, 0, 0), h: float = 5.5) -> None:
+    def para(
+        self, text: str, size: float = 10, colour: tuple[int, int, int] = (0, 0, 0), h: float = 5.5
+    ) -> None:
         self.set_font("cjk", size=size)
         self.set_text_color(*colour)
         self.multi_cell(0, h, text, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -78,12 +82,23 @@ class Sheet(FPDF):
 
     def facts(self, d: Doc) -> None:
         a = d["attendance"]
-        rows = [("姓名", d["name"], "工作单位", d["unit"]),
-                ("班次", d["class_title"], "学习小组", d["group"] or "未分组"),
-                ("培训时间", f"{d['starts_on']} 至 {d['ends_on']}", "承办单位", d["organiser"]),
-                ("出勤", f"应到{a['sessions']} 出勤{a['attended']} 迟到{a['late']} 请假{a['excused']} 缺勤{a['absent']}",
-                 "出勤率", _rate(a)),
-                ("学时", f"已获 {a['hours']:g} / 应修 {a['scheduled_hours']:g}", "结业", "已结业" if a["graduated"] else "—")]
+        rows = [
+            ("姓名", d["name"], "工作单位", d["unit"]),
+            ("班次", d["class_title"], "学习小组", d["group"] or "未分组"),
+            ("培训时间", f"{d['starts_on']} 至 {d['ends_on']}", "承办单位", d["organiser"]),
+            (
+                "出勤",
+                f"应到{a['sessions']} 出勤{a['attended']} 迟到{a['late']} 请假{a['excused']} 缺勤{a['absent']}",
+                "出勤率",
+                _rate(a),
+            ),
+            (
+                "学时",
+                f"已获 {a['hours']:g} / 应修 {a['scheduled_hours']:g}",
+                "结业",
+                "已结业" if a["graduated"] else "—",
+            ),
+        ]
         self.set_font("cjk", size=10)
         widths = (22, 68, 22, 68)
         for row in rows:
@@ -101,7 +116,11 @@ def form_pdf(d: Doc, fonts: FontSettings | None = None) -> bytes:
     if not d["records"]:
         pdf.para("暂无记录")
     for r in d["records"]:
-        pdf.para(record_line(r), size=9, colour=(120, 40, 40) if (r["corrects_no"] or r["corrected_by_no"]) else (70, 70, 70))
+        pdf.para(
+            record_line(r),
+            size=9,
+            colour=(120, 40, 40) if (r["corrects_no"] or r["corrected_by_no"]) else (70, 70, 70),
+        )
         pdf.para(r["text"], colour=(130, 130, 130) if r["corrected_by_no"] else (0, 0, 0))
         pdf.ln(1.5)
     pdf.heading("量化考核" + (f"：{d['scheme_title']}" if d["scheme_title"] else ""))
@@ -164,7 +183,9 @@ def _bars(pdf: Sheet, profile: list[Doc]) -> None:
         y = pdf.get_y()
         pdf.set_xy(pdf.l_margin, y + 2)
         pdf.cell(35, 5, row["group"])
-        for j, (val, colour) in enumerate(((row["mine"], (192, 57, 43)), (row["class_average"], (149, 165, 166)))):
+        for j, (val, colour) in enumerate(
+            ((row["mine"], (192, 57, 43)), (row["class_average"], (149, 165, 166)))
+        ):
             pdf.set_fill_color(*colour)
             w = max(span * val / top, 0.3)
             pdf.rect(x0, y + 1 + j * 6, w, 5, style="F")

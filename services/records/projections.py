@@ -15,12 +15,26 @@
 from __future__ import annotations
 
 from shared.contracts.records import (
-    AssessmentSchemeSet, AssessmentScored, FinalCommentWritten, RecorderAssigned, RecorderRelieved,
-    RecordLogged, SupervisionNoted,
+    AssessmentSchemeSet,
+    AssessmentScored,
+    FinalCommentWritten,
+    RecorderAssigned,
+    RecorderRelieved,
+    RecordLogged,
+    SupervisionNoted,
 )
-from shared.contracts.selection import ClassOpened, NominationConfirmed, NominationWithdrawn, TraineeAssignedToGroup
+from shared.contracts.selection import (
+    ClassOpened,
+    NominationConfirmed,
+    NominationWithdrawn,
+    TraineeAssignedToGroup,
+)
 from shared.contracts.teaching import (
-    AbsenceRecorded, SessionAttended, SessionCancelled, SessionScheduled, TraineeGraduated,
+    AbsenceRecorded,
+    SessionAttended,
+    SessionCancelled,
+    SessionScheduled,
+    TraineeGraduated,
 )
 from shared.projection import Projection, guard_key
 
@@ -52,9 +66,15 @@ roster = Projection("records_roster", sources=("selection", "teaching"))
 
 @roster.on(ClassOpened, key=lambda env, ev: ev.class_id)
 def _opened(doc, env, ev: ClassOpened) -> None:
-    doc.update(class_id=ev.class_id, title=ev.title, starts_on=ev.starts_on.isoformat(),
-               ends_on=ev.ends_on.isoformat(), organiser=ev.organiser, jurisdiction=env.jurisdiction,
-               study_groups=[g.model_dump() for g in ev.study_groups])
+    doc.update(
+        class_id=ev.class_id,
+        title=ev.title,
+        starts_on=ev.starts_on.isoformat(),
+        ends_on=ev.ends_on.isoformat(),
+        organiser=ev.organiser,
+        jurisdiction=env.jurisdiction,
+        study_groups=[g.model_dump() for g in ev.study_groups],
+    )
     doc.setdefault("trainees", {})
     doc.setdefault("sessions", {})
 
@@ -63,8 +83,12 @@ def _opened(doc, env, ev: ClassOpened) -> None:
 def _confirmed(doc, env, ev: NominationConfirmed) -> None:
     _stamp(doc, env)
     old = doc.setdefault("trainees", {}).get(fk(ev.cadre_id), {})
-    doc["trainees"][fk(ev.cadre_id)] = {"name": ev.name, "unit": ev.unit, "group": old.get("group", ""),
-                                    "status": "confirmed"}
+    doc["trainees"][fk(ev.cadre_id)] = {
+        "name": ev.name,
+        "unit": ev.unit,
+        "group": old.get("group", ""),
+        "status": "confirmed",
+    }
 
 
 @roster.on(NominationWithdrawn, key=lambda env, ev: ev.class_id)
@@ -84,7 +108,12 @@ def _grouped(doc, env, ev: TraineeAssignedToGroup) -> None:
 @roster.on(SessionScheduled, key=lambda env, ev: ev.class_id)
 def _scheduled(doc, env, ev: SessionScheduled) -> None:
     doc.setdefault("sessions", {})[ev.session_id] = {
-        "title": ev.course_title, "kind": ev.kind, "on": ev.on.isoformat(), "hours": ev.hours, "required": ev.required}
+        "title": ev.course_title,
+        "kind": ev.kind,
+        "on": ev.on.isoformat(),
+        "hours": ev.hours,
+        "required": ev.required,
+    }
 
 
 @roster.on(SessionCancelled, key=lambda env, ev: ev.class_id)
@@ -108,9 +137,22 @@ def _class_doc(doc, env, class_id: str) -> None:
 @klass.on(RecorderAssigned, key=lambda env, ev: ev.class_id)
 def _assigned(doc, env, ev: RecorderAssigned) -> None:
     _class_doc(doc, env, ev.class_id)
-    doc["recorders"][fk(ev.person_id)] = {"person_id": ev.person_id, "name": ev.name, "role": ev.role, "since": ev.since.isoformat()}
-    doc["history"].append({"person_id": ev.person_id, "name": ev.name, "role": ev.role,
-                           "since": ev.since.isoformat(), "until": None, "assigned_by": env.actor.name})
+    doc["recorders"][fk(ev.person_id)] = {
+        "person_id": ev.person_id,
+        "name": ev.name,
+        "role": ev.role,
+        "since": ev.since.isoformat(),
+    }
+    doc["history"].append(
+        {
+            "person_id": ev.person_id,
+            "name": ev.name,
+            "role": ev.role,
+            "since": ev.since.isoformat(),
+            "until": None,
+            "assigned_by": env.actor.name,
+        }
+    )
 
 
 @klass.on(RecorderRelieved, key=lambda env, ev: ev.class_id)
@@ -126,14 +168,26 @@ def _relieved(doc, env, ev: RecorderRelieved) -> None:
 @klass.on(AssessmentSchemeSet, key=lambda env, ev: ev.class_id)
 def _scheme(doc, env, ev: AssessmentSchemeSet) -> None:
     _class_doc(doc, env, ev.class_id)
-    doc["scheme"] = {"scheme_id": ev.scheme_id, "title": ev.title, "items": ev.items, "set_by": env.actor.name}
+    doc["scheme"] = {
+        "scheme_id": ev.scheme_id,
+        "title": ev.title,
+        "items": ev.items,
+        "set_by": env.actor.name,
+    }
 
 
 @klass.on(SupervisionNoted, key=lambda env, ev: ev.class_id)
 def _noted(doc, env, ev: SupervisionNoted) -> None:
     _class_doc(doc, env, ev.class_id)
-    doc["notes"].append({"note_id": ev.note_id, "on": ev.on.isoformat(), "text": ev.text,
-                         "author_name": ev.author_name, "logged_at": env.occurred_at.isoformat()})
+    doc["notes"].append(
+        {
+            "note_id": ev.note_id,
+            "on": ev.on.isoformat(),
+            "text": ev.text,
+            "author_name": ev.author_name,
+            "logged_at": env.occurred_at.isoformat(),
+        }
+    )
 
 
 @klass.on(RecordLogged, key=lambda env, ev: ev.class_id)
@@ -180,8 +234,9 @@ def _tkey(env, ev) -> str:
 def _logged(doc, env, ev: RecordLogged) -> None:
     _file(doc, env, ev.class_id, ev.cadre_id)
     _stamp(doc, env)
-    doc["records"].append({**ev.model_dump(mode="json"), "logged_at": env.occurred_at.isoformat(),
-                           "corrected_by": None})
+    doc["records"].append(
+        {**ev.model_dump(mode="json"), "logged_at": env.occurred_at.isoformat(), "corrected_by": None}
+    )
     if ev.corrects:
         for r in doc["records"]:
             if r["record_id"] == ev.corrects:
@@ -199,15 +254,23 @@ def _sheet(doc, env, ev: AssessmentScored) -> None:
 def _final(doc, env, ev: FinalCommentWritten) -> None:
     _file(doc, env, ev.class_id, ev.cadre_id)
     _stamp(doc, env)
-    doc["final_comment"] = {"text": ev.text, "author_name": ev.author_name, "author_role": ev.author_role,
-                            "written_at": env.occurred_at.isoformat()}
+    doc["final_comment"] = {
+        "text": ev.text,
+        "author_name": ev.author_name,
+        "author_role": ev.author_role,
+        "written_at": env.occurred_at.isoformat(),
+    }
 
 
 @trainee.on(SessionAttended, key=_tkey)
 def _attended(doc, env, ev: SessionAttended) -> None:
     _file(doc, env, ev.class_id, ev.cadre_id)
     _stamp(doc, env)
-    doc["attended"][ev.session_id] = {"hours": ev.hours, "on": ev.on.isoformat() if ev.on else None, "late": ev.late}
+    doc["attended"][ev.session_id] = {
+        "hours": ev.hours,
+        "on": ev.on.isoformat() if ev.on else None,
+        "late": ev.late,
+    }
     doc["absent"].pop(ev.session_id, None)
 
 
@@ -222,7 +285,11 @@ def _absent(doc, env, ev: AbsenceRecorded) -> None:
 def _graduated(doc, env, ev: TraineeGraduated) -> None:
     _file(doc, env, ev.class_id, ev.cadre_id)
     _stamp(doc, env)
-    doc["graduated"] = {"on": ev.graduated_on.isoformat(), "hours": ev.hours, "attendance_rate": ev.attendance_rate}
+    doc["graduated"] = {
+        "on": ev.graduated_on.isoformat(),
+        "hours": ev.hours,
+        "attendance_rate": ev.attendance_rate,
+    }
 
 
 # -- week ----------------------------------------------------------------------------
@@ -242,7 +309,8 @@ def _week_sheet(doc, env, ev: AssessmentScored) -> None:
         scorers.append(ev.scorer_name)
     if ev.note:
         doc.setdefault("notes", {}).setdefault(fk(ev.cadre_id), []).append(
-            {"scorer_name": ev.scorer_name, "scorer_role": ev.scorer_role, "note": ev.note})
+            {"scorer_name": ev.scorer_name, "scorer_role": ev.scorer_role, "note": ev.note}
+        )
 
 
 PROJECTIONS = [roster, klass, trainee, week]

@@ -12,18 +12,18 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
+from services.records.projections import fk, trainee_key, unfk, week_key
 from shared import jurisdiction as jur
 from shared.auth import Principal
 from shared.contracts.records import CATEGORIES, CORE_ROLES, RECORDER_ROLES
 from shared.errors import Forbidden, NotFound
 from shared.projection import public
-from services.records.projections import fk, trainee_key, unfk, week_key
 
 Doc = dict[str, Any]
-ROSTER = "records_roster"      # one per class: selection's roster, teaching's sessions
-CLASS = "records_class"        # one per class: recorders, scheme, notes, coverage, totals
-TRAINEE = "records_trainee"    # one per class and trainee: records, sheets, final comment, attendance
-WEEK = "records_week"          # one per class and week: that week's score sheets
+ROSTER = "records_roster"  # one per class: selection's roster, teaching's sessions
+CLASS = "records_class"  # one per class: recorders, scheme, notes, coverage, totals
+TRAINEE = "records_trainee"  # one per class and trainee: records, sheets, final comment, attendance
+WEEK = "records_week"  # one per class and week: that week's score sheets
 READERS = ("party_school", "org_department", "recorder")
 MANAGERS = ("party_school", "org_department")
 
@@ -40,8 +40,9 @@ class Reads:
         """The class's roster (records' own copy of selection's facts), jurisdiction checked."""
         doc = await self.db[ROSTER].find_one({"_id": class_id})
         if doc is None or "title" not in doc:
-            raise NotFound(f"班次 {class_id} 不存在（或尚未从选调服务同步），请先确认班次编号。",
-                           code="class_not_found")
+            raise NotFound(
+                f"班次 {class_id} 不存在（或尚未从选调服务同步），请先确认班次编号。", code="class_not_found"
+            )
         who.require_covers(doc["jurisdiction"])
         return doc
 
@@ -67,15 +68,24 @@ class Reads:
         if doc is None:
             if fk(cadre_id) not in roster.get("trainees", {}):
                 raise NotFound(f"班次 {class_id} 没有学员 {cadre_id}。", code="trainee_not_found")
-            doc = {"class_id": class_id, "cadre_id": cadre_id, "records": [], "sheets": [], "attended": {},
-                   "absent": {}}
+            doc = {
+                "class_id": class_id,
+                "cadre_id": cadre_id,
+                "records": [],
+                "sheets": [],
+                "attended": {},
+                "absent": {},
+            }
         return doc
 
     # -- what the routes answer --------------------------------------------------------
     async def recorders(self, who: Principal, class_id: str) -> Doc:
         _, klass = await self.class_view(who, class_id)
-        return {"class_id": class_id, "current": list((klass or {}).get("recorders", {}).values()),
-                "history": (klass or {}).get("history", [])}
+        return {
+            "class_id": class_id,
+            "current": list((klass or {}).get("recorders", {}).values()),
+            "history": (klass or {}).get("history", []),
+        }
 
     async def records(self, who: Principal, class_id: str, cadre_id: str) -> Doc:
         roster, _ = await self.class_view(who, class_id)
@@ -119,8 +129,9 @@ class Reads:
         _, klass = await self.class_view(who, class_id, MANAGERS)
         return {"class_id": class_id, "notes": (klass or {}).get("notes", [])}
 
-    async def trainee_sheet(self, who: Principal, class_id: str,
-                            cadre_id: str) -> tuple[Doc, Doc | None, Doc]:
+    async def trainee_sheet(
+        self, who: Principal, class_id: str, cadre_id: str
+    ) -> tuple[Doc, Doc | None, Doc]:
         """What the record form and the portrait are made of (documents.gather); a recorder
         reads the form of their own class's trainees (class_view checks whose class)."""
         roster, klass = await self.class_view(who, class_id)
@@ -137,7 +148,11 @@ class Reads:
             if not any(h["person_id"] == who.user_id for h in klass.get("history", [])):
                 continue
             roster = await self.db[ROSTER].find_one({"_id": klass["class_id"]})
-            if roster is None or "title" not in roster or not jur.covers(who.jurisdiction, roster["jurisdiction"]):
+            if (
+                roster is None
+                or "title" not in roster
+                or not jur.covers(who.jurisdiction, roster["jurisdiction"])
+            ):
                 continue
             row = my_recording(public(roster), klass, who.user_id)
             if row:
@@ -164,12 +179,24 @@ def completeness(roster: Doc, klass: Doc | None, as_of: date, days: int) -> Doc:
         last = coverage.get(fk(cid), {})
         missing = [r for r in CORE_ROLES if not (since.isoformat() <= last.get(r, "") <= as_of.isoformat())]
         if missing:
-            rows.append({"cadre_id": cid, "name": t["name"], "group": t.get("group", ""),
-                         "missing_roles": missing, "missing_role_names": [RECORDER_ROLES[r] for r in missing],
-                         "last_recorded": {r: last.get(r) for r in CORE_ROLES}})
-    return {"class_id": roster.get("class_id"), "as_of": as_of.isoformat(), "days": days,
-            "since": since.isoformat(),
-            "trainees": len(active_trainees(roster)), "uncovered": rows}
+            rows.append(
+                {
+                    "cadre_id": cid,
+                    "name": t["name"],
+                    "group": t.get("group", ""),
+                    "missing_roles": missing,
+                    "missing_role_names": [RECORDER_ROLES[r] for r in missing],
+                    "last_recorded": {r: last.get(r) for r in CORE_ROLES},
+                }
+            )
+    return {
+        "class_id": roster.get("class_id"),
+        "as_of": as_of.isoformat(),
+        "days": days,
+        "since": since.isoformat(),
+        "trainees": len(active_trainees(roster)),
+        "uncovered": rows,
+    }
 
 
 def scheme_groups(scheme: Doc | None) -> dict[str, list[Doc]]:
@@ -204,8 +231,15 @@ def _rows(roster: Doc, points_by_cadre: dict[str, dict[str, float]], scheme: Doc
     rows = []
     for cid, t in active_trainees(roster).items():
         pts = points_by_cadre.get(fk(cid), {})
-        rows.append({"cadre_id": cid, "name": t["name"], "group": t.get("group", ""),
-                     "by_group": group_points(pts, scheme), "total": round(sum(pts.values()), 2)})
+        rows.append(
+            {
+                "cadre_id": cid,
+                "name": t["name"],
+                "group": t.get("group", ""),
+                "by_group": group_points(pts, scheme),
+                "total": round(sum(pts.values()), 2),
+            }
+        )
     return rows
 
 
@@ -213,16 +247,25 @@ def by_study_group(rows: list[Doc]) -> list[Doc]:
     groups: dict[str, list[Doc]] = defaultdict(list)
     for r in rows:
         groups[r["group"] or "未分组"].append(dict(r))
-    return [{"group": g, "trainees": rank(members),
-             "average": round(sum(m["total"] for m in members) / len(members), 2)}
-            for g, members in sorted(groups.items())]
+    return [
+        {
+            "group": g,
+            "trainees": rank(members),
+            "average": round(sum(m["total"] for m in members) / len(members), 2),
+        }
+        for g, members in sorted(groups.items())
+    ]
 
 
 def ranking(roster: Doc, klass: Doc | None) -> Doc:
     scheme = (klass or {}).get("scheme")
     rows = _rows(roster, (klass or {}).get("totals", {}), scheme)
-    return {"class_id": roster.get("class_id"), "weeks": (klass or {}).get("weeks", []),
-            "class_ranking": rank([dict(r) for r in rows]), "study_groups": by_study_group(rows)}
+    return {
+        "class_id": roster.get("class_id"),
+        "weeks": (klass or {}).get("weeks", []),
+        "class_ranking": rank([dict(r) for r in rows]),
+        "study_groups": by_study_group(rows),
+    }
 
 
 def weekly_review(roster: Doc, klass: Doc | None, week_doc: Doc | None, week: date) -> Doc:
@@ -233,9 +276,12 @@ def weekly_review(roster: Doc, klass: Doc | None, week_doc: Doc | None, week: da
     for r in rows:
         r["scored_by"] = scorers.get(fk(r["cadre_id"]), [])
         r["notes"] = notes.get(fk(r["cadre_id"]), [])
-    return {"class_id": roster.get("class_id"), "week": week.isoformat(),
-            "unscored": sorted(r["name"] for r in rows if not r["scored_by"]),
-            "study_groups": by_study_group(rows)}
+    return {
+        "class_id": roster.get("class_id"),
+        "week": week.isoformat(),
+        "unscored": sorted(r["name"] for r in rows if not r["scored_by"]),
+        "study_groups": by_study_group(rows),
+    }
 
 
 def monthly_summary(roster: Doc, klass: Doc | None, week_docs: list[Doc], month: str) -> Doc:
@@ -248,8 +294,15 @@ def monthly_summary(roster: Doc, klass: Doc | None, week_docs: list[Doc], month:
             for item, p in pts.items():
                 summed[cid][item] = summed[cid].get(item, 0.0) + p
     rows = _rows(roster, summed, scheme)
-    return {"class_id": roster.get("class_id"), "month": month, "weeks": sorted(weeks),
-            "class_ranking": rank([dict(r) for r in rows]), "study_groups": by_study_group(rows)}
+    return {
+        "class_id": roster.get("class_id"),
+        "month": month,
+        "weeks": sorted(weeks),
+        "class_ranking": rank([dict(r) for r in rows]),
+        "study_groups": by_study_group(rows),
+    }
+
+
 # -- the recorder's pages (纪实人员) -----------------------------------------------------------
 def recording_roster(roster: Doc, klass: Doc | None, as_of: date, days: int) -> Doc:
     """Every trainee of the class with the last day each core role recorded them, the records
@@ -263,14 +316,30 @@ def recording_roster(roster: Doc, klass: Doc | None, as_of: date, days: int) -> 
         last = coverage.get(fk(cid), {})
         latest = max(last.values(), default=None)
         cats = categories.get(fk(cid), {})
-        rows.append({"cadre_id": cid, "name": t["name"], "unit": t.get("unit", ""),
-                     "group": t.get("group", ""), "last_recorded": {r: last.get(r) for r in CORE_ROLES},
-                     "latest": latest, "records": sum(cats.values()),
-                     "by_category": {CATEGORIES[c]: n for c, n in cats.items()},
-                     "stale": latest is None or latest < since})
-    return {"class_id": roster.get("class_id"), "title": roster.get("title", ""), "as_of": as_of.isoformat(),
-            "days": days, "since": since, "starts_on": roster.get("starts_on"),
-            "ends_on": roster.get("ends_on"), "trainees": rows, "stale": sum(r["stale"] for r in rows)}
+        rows.append(
+            {
+                "cadre_id": cid,
+                "name": t["name"],
+                "unit": t.get("unit", ""),
+                "group": t.get("group", ""),
+                "last_recorded": {r: last.get(r) for r in CORE_ROLES},
+                "latest": latest,
+                "records": sum(cats.values()),
+                "by_category": {CATEGORIES[c]: n for c, n in cats.items()},
+                "stale": latest is None or latest < since,
+            }
+        )
+    return {
+        "class_id": roster.get("class_id"),
+        "title": roster.get("title", ""),
+        "as_of": as_of.isoformat(),
+        "days": days,
+        "since": since,
+        "starts_on": roster.get("starts_on"),
+        "ends_on": roster.get("ends_on"),
+        "trainees": rows,
+        "stale": sum(r["stale"] for r in rows),
+    }
 
 
 def my_recording(roster: Doc, klass: Doc, person_id: str) -> Doc | None:
@@ -280,8 +349,14 @@ def my_recording(roster: Doc, klass: Doc, person_id: str) -> Doc | None:
         return None
     current = (klass.get("recorders") or {}).get(fk(person_id))
     held = current or mine[-1]
-    return {"class_id": roster.get("class_id"), "title": roster.get("title", ""),
-            "starts_on": roster.get("starts_on"), "ends_on": roster.get("ends_on"), "role": held["role"],
-            "role_name": RECORDER_ROLES[held["role"]],
-            "current": current is not None, "trainees": len(active_trainees(roster)),
-            "has_scheme": bool(klass.get("scheme"))}
+    return {
+        "class_id": roster.get("class_id"),
+        "title": roster.get("title", ""),
+        "starts_on": roster.get("starts_on"),
+        "ends_on": roster.get("ends_on"),
+        "role": held["role"],
+        "role_name": RECORDER_ROLES[held["role"]],
+        "current": current is not None,
+        "trainees": len(active_trainees(roster)),
+        "has_scheme": bool(klass.get("scheme")),
+    }

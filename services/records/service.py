@@ -1,10 +1,10 @@
 """The records service's definition and bootstrap: what the runtime composes."""
 
-from shared.runtime import Adapters, ServiceDefinition
 from services.records import api
 from services.records.handlers import Handlers
 from services.records.projections import PROJECTIONS
 from services.records.reads import Reads
+from shared.runtime import Adapters, ServiceDefinition
 
 
 def bootstrap(a: Adapters) -> Handlers:

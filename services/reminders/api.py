@@ -8,10 +8,10 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from services.reminders.handlers import Handlers
 from shared.api import context, principal
 from shared.auth import Principal
 from shared.commands import Context
-from services.reminders.handlers import Handlers
 
 router = APIRouter(tags=["提醒"])
 

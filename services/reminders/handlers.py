@@ -8,12 +8,6 @@ from datetime import timedelta
 
 import structlog
 
-from shared.auth import Principal
-from shared.commands import Context
-from shared.errors import NotFound
-from shared.events import Actor
-from shared.ids import new_id
-from shared.ports import Clock, Commands
 from services.reminders.channels import Channel, ReminderSettings, message_id
 from services.reminders.domain import (
     KIND_NAMES,
@@ -32,6 +26,12 @@ from services.reminders.domain import (
     should_send,
 )
 from services.reminders.reads import Reads, read_key
+from shared.auth import Principal
+from shared.commands import Context
+from shared.errors import NotFound
+from shared.events import Actor
+from shared.ids import new_id
+from shared.ports import Clock, Commands
 
 log = structlog.get_logger("reminders")
 INBOX = InboxDecider()

@@ -17,6 +17,15 @@
 
 from __future__ import annotations
 
+from services.reminders.domain import (
+    UNIT_ROLES,
+    channel_key,
+    keys_of,
+    person_key,
+    role_key,
+    unit_key,
+    visible_to,
+)
 from shared.contracts.accounts import AccountCreated, AccountDisabled, AccountEnabled
 from shared.contracts.followup import (
     EvaluationSubmitted,
@@ -42,15 +51,6 @@ from shared.contracts.teaching import (
     TraineeGraduated,
 )
 from shared.projection import Projection, guard_key
-from services.reminders.domain import (
-    UNIT_ROLES,
-    channel_key,
-    keys_of,
-    person_key,
-    role_key,
-    unit_key,
-    visible_to,
-)
 
 
 def _about(env, ev) -> str:

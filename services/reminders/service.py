@@ -7,12 +7,12 @@ import asyncio
 
 import structlog
 
-from shared.runtime import Adapters, Runtime, ServiceDefinition
 from services.reminders import api
 from services.reminders.channels import ReminderSettings, channels_from
 from services.reminders.handlers import Handlers
 from services.reminders.projections import PROJECTIONS
 from services.reminders.reads import Reads
+from shared.runtime import Adapters, Runtime, ServiceDefinition
 
 log = structlog.get_logger("reminders.sender")
 

@@ -14,6 +14,11 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from services.selection import api_registry
+from services.selection import listing as lst
+from services.selection.domain import STATUS_ZH, OpenClass
+from services.selection.export import xlsx_response
+from services.selection.handlers import Handlers, acting_unit
 from shared import visibility
 from shared.api import context, principal
 from shared.auth import Principal
@@ -22,11 +27,6 @@ from shared.contracts.selection import StudyGroup
 from shared.errors import DomainError
 from shared.ids import new_id
 from shared.inputs import Input
-from services.selection import api_registry
-from services.selection import listing as lst
-from services.selection.domain import STATUS_ZH, OpenClass
-from services.selection.export import xlsx_response
-from services.selection.handlers import Handlers, acting_unit
 
 Format = Literal["json", "xlsx"]
 router = APIRouter(tags=["班次与三步选学"])
@@ -41,14 +41,22 @@ class ClassIn(Input):
     capacity: int = Field(gt=0, le=5000, description="计划人数")
     starts_on: date = Field(description="开班日期")
     ends_on: date = Field(description="结业日期")
-    organiser: str = Field("县委党校", min_length=1, max_length=100, description="承办单位（县委党校或省委党校等）")
-    class_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="班次编号（不填则自动生成）")
+    organiser: str = Field(
+        "县委党校", min_length=1, max_length=100, description="承办单位（县委党校或省委党校等）"
+    )
+    class_id: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="班次编号（不填则自动生成）"
+    )
     theme: str = Field("", max_length=200, description="主题")
     category: str = Field("", max_length=50, description="分类，如 年轻干部、村(社区)党组织书记")
     level: str = Field("", max_length=50, description="分级，如 科级")
     schedule: str = Field("", max_length=200, description="安排，如 每月第二、第四个星期六")
-    study_groups: list[StudyGroup] = Field(default_factory=list, max_length=50, description="学习小组及政治辅导员")
-    quotas: dict[str, int] = Field(default_factory=dict, description="各推荐单位名额（不填则不限单位，只限总人数）")
+    study_groups: list[StudyGroup] = Field(
+        default_factory=list, max_length=50, description="学习小组及政治辅导员"
+    )
+    quotas: dict[str, int] = Field(
+        default_factory=dict, description="各推荐单位名额（不填则不限单位，只限总人数）"
+    )
 
 
 class ScopeIn(Input):
@@ -59,7 +67,9 @@ class ScopeIn(Input):
     recruited_as: list[Literal["选调生", "选聘生"]] = Field(default_factory=list, description="录用方式")
     recruited_within_years: int | None = Field(None, ge=1, le=40, description="近 N 年录用的选调生/选聘生")
     township_priority: bool = Field(False, description="有乡镇领导经历者优先（排序，不是筛选）")
-    not_trained_years: int | None = Field(None, ge=1, le=20, description="近 N 年未参加培训（如 5 = 轮训逾期）")
+    not_trained_years: int | None = Field(
+        None, ge=1, le=20, description="近 N 年未参加培训（如 5 = 轮训逾期）"
+    )
     hours_short: bool = Field(False, description="本年度学时未达要求")
 
 
@@ -88,8 +98,9 @@ class Accepted(BaseModel):
 def _accepted(envs) -> Accepted:
     if not envs:
         return Accepted(stream_id="", events=[], version=0)
-    return Accepted(stream_id=envs[-1].stream_id, events=[e.type for e in envs],
-                    version=envs[-1].stream_version)
+    return Accepted(
+        stream_id=envs[-1].stream_id, events=[e.type for e in envs], version=envs[-1].stream_version
+    )
 
 
 SCOPE_SORTS = {"name": "姓名", "unit": "单位", "rank": "职级", "status": "推荐状态"}
@@ -99,7 +110,9 @@ QUEUE_SORTS = {"starts_on": "开班日期", "title": "班次", "name": "姓名",
 def _check_status(status: str | None, with_none: bool = False) -> None:
     allowed = (*(("none",) if with_none else ()), *STATUS_ZH)
     if status not in (None, "", *allowed):
-        raise DomainError(f"推荐状态“{status}”应为以下之一：{'、'.join(allowed)}。", code="bad_status", field="status")
+        raise DomainError(
+            f"推荐状态“{status}”应为以下之一：{'、'.join(allowed)}。", code="bad_status", field="status"
+        )
 
 
 ROSTER_HEADERS = ["序号", "姓名", "单位", "状态", "学习小组", "理由", "候补递补", "推荐人"]
@@ -107,17 +120,42 @@ ROSTER_HEADERS = ["序号", "姓名", "单位", "状态", "学习小组", "理�
 
 def _roster_rows(doc: dict, unit: str | None = None) -> list[list]:
     noms = [n for n in doc.get("nominations", []) if unit is None or n.get("unit") == unit]
-    return [[i, n["name"], n.get("unit"), STATUS_ZH[n["status"]], n.get("group") or "", n.get("reason") or "",
-             "是" if n.get("from_waitlist") else "", n.get("by", "")] for i, n in enumerate(noms, start=1)]
+    return [
+        [
+            i,
+            n["name"],
+            n.get("unit"),
+            STATUS_ZH[n["status"]],
+            n.get("group") or "",
+            n.get("reason") or "",
+            "是" if n.get("from_waitlist") else "",
+            n.get("by", ""),
+        ]
+        for i, n in enumerate(noms, start=1)
+    ]
 
 
 @router.post("/classes", status_code=201, response_model=Accepted, summary="开设班次")
-async def open_class(body: ClassIn, ctx: Context = Depends(context), who: Principal = Depends(principal),
-                     h: Handlers = Depends(handlers)):
-    cmd = OpenClass(class_id=body.class_id or new_id(), title=body.title, capacity=body.capacity,
-                    starts_on=body.starts_on, ends_on=body.ends_on, organiser=body.organiser,
-                    theme=body.theme, category=body.category, level=body.level, schedule=body.schedule,
-                    study_groups=tuple(body.study_groups), quotas=body.quotas)
+async def open_class(
+    body: ClassIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
+    cmd = OpenClass(
+        class_id=body.class_id or new_id(),
+        title=body.title,
+        capacity=body.capacity,
+        starts_on=body.starts_on,
+        ends_on=body.ends_on,
+        organiser=body.organiser,
+        theme=body.theme,
+        category=body.category,
+        level=body.level,
+        schedule=body.schedule,
+        study_groups=tuple(body.study_groups),
+        quotas=body.quotas,
+    )
     return _accepted(await h.open_class(ctx, who, cmd))
 
 
@@ -142,111 +180,223 @@ async def get_class(class_id: str, who: Principal = Depends(principal), h: Handl
 
 
 @router.post("/classes/{class_id}/scope", status_code=201, summary="划定人选范围（按条件从干部名册中筛选）")
-async def draw_scope(class_id: str, body: ScopeIn, ctx: Context = Depends(context),
-                     who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def draw_scope(
+    class_id: str,
+    body: ScopeIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     criteria = body.model_dump(mode="json", exclude_defaults=True)
     envs, found = await h.draw_scope(ctx, who, class_id, criteria)
     return {**_accepted(envs).model_dump(), "criteria": criteria, "count": len(found), "cadres": found}
 
 
-@router.get("/classes/{class_id}/scope",
-            summary="人选范围及每人入选理由（分页、搜索、排序；单位只看到本单位；可导出 Excel）",
-            description="默认优先者在前，再按单位、姓名；排序字段："
-                        + "、".join(f"{k}（{v}）" for k, v in SCOPE_SORTS.items())
-                        + "。status 筛选推荐状态（none 为未推荐）。")
-async def get_scope(class_id: str, unit: str | None = Query(None, max_length=100, description="单位（等于）"),
-                    rank: str | None = Query(None, max_length=20, description="职级（等于）"),
-                    status: str | None = Query(None, description="推荐状态：none（未推荐）、" + "、".join(STATUS_ZH)),
-                    paging: dict = Depends(lst.paging_params), format: Format = "json",
-                    who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+@router.get(
+    "/classes/{class_id}/scope",
+    summary="人选范围及每人入选理由（分页、搜索、排序；单位只看到本单位；可导出 Excel）",
+    description="默认优先者在前，再按单位、姓名；排序字段："
+    + "、".join(f"{k}（{v}）" for k, v in SCOPE_SORTS.items())
+    + "。status 筛选推荐状态（none 为未推荐）。",
+)
+async def get_scope(
+    class_id: str,
+    unit: str | None = Query(None, max_length=100, description="单位（等于）"),
+    rank: str | None = Query(None, max_length=20, description="职级（等于）"),
+    status: str | None = Query(None, description="推荐状态：none（未推荐）、" + "、".join(STATUS_ZH)),
+    paging: dict = Depends(lst.paging_params),
+    format: Format = "json",
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     who.require_role("org_department", "unit")
     p = lst.checked(paging, SCOPE_SORTS)
     _check_status(status, with_none=True)
     doc = await h.reads.held_class(who, class_id)
     scope = doc.get("scope") or {"criteria": {}, "cadre_ids": []}
     unit = acting_unit(who) or unit
-    rows = [x for x in await h.reads.scope_rows(doc, await h.clock.today(), h.settings.hours_policy)
-            if (not unit or x["unit"] == unit) and (not rank or x["rank"] == rank)
-            and (not p.q or p.q in x["_key"]) and (not status or (x["status"] or "none") == status)]
+    rows = [
+        x
+        for x in await h.reads.scope_rows(doc, await h.clock.today(), h.settings.hours_policy)
+        if (not unit or x["unit"] == unit)
+        and (not rank or x["rank"] == rank)
+        and (not p.q or p.q in x["_key"])
+        and (not status or (x["status"] or "none") == status)
+    ]
     if format == "xlsx":
         rows = lst.page_of(rows, lst.everything(p), api_registry.BY_RANK, api_registry.unkeyed)["items"]
-        return xlsx_response(f"{doc['title']}-人选范围", [
-            ("人选范围", ["姓名", "单位", "职级", "优先", "入选理由", "推荐状态"], [
-                [x["name"], x["unit"], x["rank"], "是" if x["priority"] else "", "；".join(x["reasons"]),
-                 STATUS_ZH.get(x["status"] or "", "未推荐")] for x in rows])])
-    return {"class_id": class_id, "criteria": scope["criteria"], "in_scope": len(scope["cadre_ids"]),
-            **lst.page_of(rows, p, api_registry.BY_RANK, api_registry.unkeyed)}
+        return xlsx_response(
+            f"{doc['title']}-人选范围",
+            [
+                (
+                    "人选范围",
+                    ["姓名", "单位", "职级", "优先", "入选理由", "推荐状态"],
+                    [
+                        [
+                            x["name"],
+                            x["unit"],
+                            x["rank"],
+                            "是" if x["priority"] else "",
+                            "；".join(x["reasons"]),
+                            STATUS_ZH.get(x["status"] or "", "未推荐"),
+                        ]
+                        for x in rows
+                    ],
+                )
+            ],
+        )
+    return {
+        "class_id": class_id,
+        "criteria": scope["criteria"],
+        "in_scope": len(scope["cadre_ids"]),
+        **lst.page_of(rows, p, api_registry.BY_RANK, api_registry.unkeyed),
+    }
 
 
-@router.post("/classes/{class_id}/nominations", status_code=201, response_model=Accepted, summary="单位推荐学员")
-async def nominate(class_id: str, body: NominationIn, ctx: Context = Depends(context),
-                   who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+@router.post(
+    "/classes/{class_id}/nominations", status_code=201, response_model=Accepted, summary="单位推荐学员"
+)
+async def nominate(
+    class_id: str,
+    body: NominationIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     return _accepted(await h.nominate(ctx, who, class_id, body.cadre_id))
 
 
-@router.post("/classes/{class_id}/nominations/batch", status_code=201, response_model=Accepted,
-             summary="单位批量推荐（一次提交多名人选；任何一人不符合条件则整批不生效，并说明是谁、为什么）")
-async def nominate_many(class_id: str, body: CadreListIn, ctx: Context = Depends(context),
-                        who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+@router.post(
+    "/classes/{class_id}/nominations/batch",
+    status_code=201,
+    response_model=Accepted,
+    summary="单位批量推荐（一次提交多名人选；任何一人不符合条件则整批不生效，并说明是谁、为什么）",
+)
+async def nominate_many(
+    class_id: str,
+    body: CadreListIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     return _accepted(await h.nominate_many(ctx, who, class_id, body.cadre_ids))
 
 
-@router.post("/classes/{class_id}/confirmations", status_code=201, response_model=Accepted,
-             summary="组织批量确定（按所列顺序；名额满后其余列入候补；任何一人不能确定则整批不生效）")
-async def confirm_many(class_id: str, body: CadreListIn, ctx: Context = Depends(context),
-                       who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+@router.post(
+    "/classes/{class_id}/confirmations",
+    status_code=201,
+    response_model=Accepted,
+    summary="组织批量确定（按所列顺序；名额满后其余列入候补；任何一人不能确定则整批不生效）",
+)
+async def confirm_many(
+    class_id: str,
+    body: CadreListIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     return _accepted(await h.confirm_many(ctx, who, class_id, body.cadre_ids))
 
 
 def _decision(path: str, summary: str, act) -> None:
     """A route deciding on one nomination: `act(h, ctx, who, class_id, cadre_id, reason)`."""
-    async def decide(class_id: str, cadre_id: str, body: ReasonIn | None = None,
-                     ctx: Context = Depends(context), who: Principal = Depends(principal),
-                     h: Handlers = Depends(handlers)):
+
+    async def decide(
+        class_id: str,
+        cadre_id: str,
+        body: ReasonIn | None = None,
+        ctx: Context = Depends(context),
+        who: Principal = Depends(principal),
+        h: Handlers = Depends(handlers),
+    ):
         return _accepted(await act(h, ctx, who, class_id, cadre_id, (body or ReasonIn()).reason))
-    router.add_api_route(f"/classes/{{class_id}}/nominations/{{cadre_id}}/{path}", decide, methods=["POST"],
-                         status_code=201, response_model=Accepted, summary=summary)
+
+    router.add_api_route(
+        f"/classes/{{class_id}}/nominations/{{cadre_id}}/{path}",
+        decide,
+        methods=["POST"],
+        status_code=201,
+        response_model=Accepted,
+        summary=summary,
+    )
 
 
-_decision("confirm", "组织确定（名额已满时自动列入候补）",
-          lambda h, ctx, who, k, c, _r: h.confirm(ctx, who, k, c))
-_decision("reject", "不予确定（须填理由）", lambda h, ctx, who, k, c, reason: h.reject(ctx, who, k, c, reason))
+_decision(
+    "confirm", "组织确定（名额已满时自动列入候补）", lambda h, ctx, who, k, c, _r: h.confirm(ctx, who, k, c)
+)
+_decision(
+    "reject", "不予确定（须填理由）", lambda h, ctx, who, k, c, reason: h.reject(ctx, who, k, c, reason)
+)
 _decision("waitlist", "列入候补", lambda h, ctx, who, k, c, _r: h.waitlist(ctx, who, k, c))
-_decision("withdraw", "撤回推荐 / 开班前退训（确定学员退出时候补第一名自动递补）",
-          lambda h, ctx, who, k, c, reason: h.withdraw(ctx, who, k, c, reason))
+_decision(
+    "withdraw",
+    "撤回推荐 / 开班前退训（确定学员退出时候补第一名自动递补）",
+    lambda h, ctx, who, k, c, reason: h.withdraw(ctx, who, k, c, reason),
+)
 
 
-@router.post("/classes/{class_id}/groups", status_code=201, response_model=Accepted,
-             summary="分组：按领域与均衡原则分配学习小组")
-async def assign_groups(class_id: str, ctx: Context = Depends(context), who: Principal = Depends(principal),
-                        h: Handlers = Depends(handlers)):
+@router.post(
+    "/classes/{class_id}/groups",
+    status_code=201,
+    response_model=Accepted,
+    summary="分组：按领域与均衡原则分配学习小组",
+)
+async def assign_groups(
+    class_id: str,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     return _accepted(await h.assign_groups(ctx, who, class_id))
 
 
-@router.put("/classes/{class_id}/nominations/{cadre_id}/group", status_code=201, response_model=Accepted,
-            summary="调整学员所在学习小组")
-async def assign_to_group(class_id: str, cadre_id: str, body: GroupIn, ctx: Context = Depends(context),
-                          who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+@router.put(
+    "/classes/{class_id}/nominations/{cadre_id}/group",
+    status_code=201,
+    response_model=Accepted,
+    summary="调整学员所在学习小组",
+)
+async def assign_to_group(
+    class_id: str,
+    cadre_id: str,
+    body: GroupIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     return _accepted(await h.assign_to_group(ctx, who, class_id, cadre_id, body.group))
 
 
 @router.get("/classes/{class_id}/roster", summary="班次名单及状态（可导出 Excel）")
-async def roster(class_id: str, format: Format = "json", who: Principal = Depends(principal),
-                 h: Handlers = Depends(handlers)):
+async def roster(
+    class_id: str,
+    format: Format = "json",
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     who.require_role("org_department", "party_school", "analyst")
     doc = await h.reads.class_document(who, class_id)
     doc["nominations"] = visibility.rows(doc["nominations"], who.role)
     if format == "xlsx":
         return xlsx_response(f"{doc['title']}-学员名单", [("学员名单", ROSTER_HEADERS, _roster_rows(doc))])
     counts = {s: sum(1 for n in doc["nominations"] if n["status"] == s) for s in STATUS_ZH}
-    return {"class_id": class_id, "title": doc["title"], "capacity": doc["capacity"], "counts": counts,
-            "nominations": doc["nominations"]}
+    return {
+        "class_id": class_id,
+        "title": doc["title"],
+        "capacity": doc["capacity"],
+        "counts": counts,
+        "nominations": doc["nominations"],
+    }
 
 
 @router.get("/classes/{class_id}/quota", summary="单位名额与推荐人选（单位看本单位；组织部看全部）")
-async def quota(class_id: str, unit: str | None = Query(None, description="单位（组织部可指定）"),
-                format: Format = "json", who: Principal = Depends(principal),
-                h: Handlers = Depends(handlers)):
+async def quota(
+    class_id: str,
+    unit: str | None = Query(None, description="单位（组织部可指定）"),
+    format: Format = "json",
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     who.require_role("unit", "org_department")
     doc = await h.reads.class_document(who, class_id)
     mine = acting_unit(who) or unit
@@ -256,38 +406,93 @@ async def quota(class_id: str, unit: str | None = Query(None, description="单�
         noms = [n for n in doc["nominations"] if n["unit"] == u]
         used = sum(1 for n in noms if n["status"] in ("nominated", "waitlisted", "confirmed"))
         q = doc["quotas"].get(u, 0) if doc.get("quotas") else None
-        out.append({"unit": u, "quota": q, "used": used, "left": None if q is None else max(q - used, 0),
-                    "nominees": [{k: n.get(k) for k in ("cadre_id", "name", "status", "reason", "group")}
-                                 for n in noms]})
+        out.append(
+            {
+                "unit": u,
+                "quota": q,
+                "used": used,
+                "left": None if q is None else max(q - used, 0),
+                "nominees": [
+                    {k: n.get(k) for k in ("cadre_id", "name", "status", "reason", "group")} for n in noms
+                ],
+            }
+        )
     if format == "xlsx":
-        return xlsx_response(f"{doc['title']}-单位名额", [
-            ("单位名额", ["单位", "名额", "已推荐", "剩余"],
-             [[u["unit"], "不限" if u["quota"] is None else u["quota"], u["used"],
-               "" if u["left"] is None else u["left"]] for u in out]),
-            ("推荐人选", ROSTER_HEADERS, [row for u in units for row in _roster_rows(doc, u)])])
+        return xlsx_response(
+            f"{doc['title']}-单位名额",
+            [
+                (
+                    "单位名额",
+                    ["单位", "名额", "已推荐", "剩余"],
+                    [
+                        [
+                            u["unit"],
+                            "不限" if u["quota"] is None else u["quota"],
+                            u["used"],
+                            "" if u["left"] is None else u["left"],
+                        ]
+                        for u in out
+                    ],
+                ),
+                ("推荐人选", ROSTER_HEADERS, [row for u in units for row in _roster_rows(doc, u)]),
+            ],
+        )
     return {"class_id": class_id, "title": doc["title"], "units": out}
 
 
-@router.get("/queue", summary="组织部待确定队列（各班次待确定与候补人选；分页、搜索、排序；可导出 Excel）",
-            description="默认按开班日期、班次；排序字段："
-                        + "、".join(f"{k}（{v}）" for k, v in QUEUE_SORTS.items()) + "。")
-async def queue(class_id: str | None = Query(None, max_length=64, description="班次编号（等于）"),
-                unit: str | None = Query(None, max_length=100, description="单位（等于）"),
-                status: str | None = Query(None, description="nominated（待确定）或 waitlisted（候补）"),
-                paging: dict = Depends(lst.paging_params), format: Format = "json",
-                who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+@router.get(
+    "/queue",
+    summary="组织部待确定队列（各班次待确定与候补人选；分页、搜索、排序；可导出 Excel）",
+    description="默认按开班日期、班次；排序字段："
+    + "、".join(f"{k}（{v}）" for k, v in QUEUE_SORTS.items())
+    + "。",
+)
+async def queue(
+    class_id: str | None = Query(None, max_length=64, description="班次编号（等于）"),
+    unit: str | None = Query(None, max_length=100, description="单位（等于）"),
+    status: str | None = Query(None, description="nominated（待确定）或 waitlisted（候补）"),
+    paging: dict = Depends(lst.paging_params),
+    format: Format = "json",
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     who.require_role("org_department")
     p = lst.checked(paging, QUEUE_SORTS)
     if status not in (None, "", "nominated", "waitlisted"):
-        raise DomainError(f"状态“{status}”应为 nominated（待确定）或 waitlisted（候补）。",
-                          code="bad_status", field="status")
-    items = [i for i in await h.reads.queue(who.jurisdiction, await h.clock.today())
-             if (not class_id or i["class_id"] == class_id) and (not status or i["status"] == status)
-             and (not unit or i["unit"] == unit) and (not p.q or p.q in i["_key"])]
+        raise DomainError(
+            f"状态“{status}”应为 nominated（待确定）或 waitlisted（候补）。",
+            code="bad_status",
+            field="status",
+        )
+    items = [
+        i
+        for i in await h.reads.queue(who.jurisdiction, await h.clock.today())
+        if (not class_id or i["class_id"] == class_id)
+        and (not status or i["status"] == status)
+        and (not unit or i["unit"] == unit)
+        and (not p.q or p.q in i["_key"])
+    ]
     if format == "xlsx":
         items = lst.page_of(items, lst.everything(p), shape=api_registry.unkeyed)["items"]
-        return xlsx_response("待确定队列", [
-            ("待确定队列", ["班次", "开班日期", "剩余名额", "姓名", "单位", "状态", "推荐人"], [
-                [i["title"], i["starts_on"], i["free"], i["name"], i["unit"], STATUS_ZH[i["status"]], i["by"]]
-                for i in items])])
+        return xlsx_response(
+            "待确定队列",
+            [
+                (
+                    "待确定队列",
+                    ["班次", "开班日期", "剩余名额", "姓名", "单位", "状态", "推荐人"],
+                    [
+                        [
+                            i["title"],
+                            i["starts_on"],
+                            i["free"],
+                            i["name"],
+                            i["unit"],
+                            STATUS_ZH[i["status"]],
+                            i["by"],
+                        ]
+                        for i in items
+                    ],
+                )
+            ],
+        )
     return lst.page_of(items, p, shape=api_registry.unkeyed)

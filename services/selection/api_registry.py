@@ -11,6 +11,12 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from pydantic import Field
 
+from services.selection import cadres as reg
+from services.selection import importing
+from services.selection import listing as lst
+from services.selection import scope as sc
+from services.selection.export import xlsx_response, yes
+from services.selection.handlers import Handlers
 from shared import uploads, visibility, xlsx
 from shared.api import context, principal
 from shared.auth import Principal
@@ -18,12 +24,6 @@ from shared.commands import Context
 from shared.errors import Forbidden, NotFound
 from shared.inputs import Input
 from shared.projection import public
-from services.selection import cadres as reg
-from services.selection import importing
-from services.selection import listing as lst
-from services.selection import scope as sc
-from services.selection.export import xlsx_response, yes
-from services.selection.handlers import Handlers
 
 Format = Literal["json", "xlsx"]
 router = APIRouter(tags=["干部名册与轮训学时"])
@@ -84,8 +84,16 @@ def _report_page(rows: list[dict], p: lst.Paging, role: str) -> dict[str, Any]:
     return _shown(page, p, lambda r, i: visibility.nomination(r, role, i))
 
 
-CADRE_SORTS = {"name": "姓名", "unit": "单位", "rank": "职级", "birth_date": "出生日期", "position": "职务",
-               "category": "类别", "rank_since": "任现职级时间", "recruited_year": "录用年份"}
+CADRE_SORTS = {
+    "name": "姓名",
+    "unit": "单位",
+    "rank": "职级",
+    "birth_date": "出生日期",
+    "position": "职务",
+    "category": "类别",
+    "rank_since": "任现职级时间",
+    "recruited_year": "录用年份",
+}
 REPORT_SORTS = {"name": "姓名", "unit": "单位", "rank": "职级"}
 COVERAGE_SORTS = {**REPORT_SORTS, "last_trained_on": "上次结业日期"}
 HOURS_SORTS = {**REPORT_SORTS, "hours": "已完成学时", "short": "尚差学时"}
@@ -98,60 +106,112 @@ def unkeyed(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k != "_key"}
 
 
-def _matching(rows: list[dict], unit: str | None = None, rank: str | None = None,
-              category: str | None = None) -> list[dict]:
+def _matching(
+    rows: list[dict], unit: str | None = None, rank: str | None = None, category: str | None = None
+) -> list[dict]:
     """Rows of a unit / rank / category (a search is `Reads.searched`, before this)."""
     if not (unit or rank or category):
         return rows
-    return [r for r in rows if (not unit or r.get("unit") == unit) and (not rank or r.get("rank") == rank)
-            and (not category or r.get("category") == category)]
+    return [
+        r
+        for r in rows
+        if (not unit or r.get("unit") == unit)
+        and (not rank or r.get("rank") == rank)
+        and (not category or r.get("category") == category)
+    ]
 
 
-CADRE_HEADERS = ["姓名", "性别", "出生日期", "身份证号", "工作单位", "职务", "职级", "类别", "任现职级时间",
-                 "乡镇领导经历", "录用方式", "录用年份"]
-
-
+CADRE_HEADERS = [
+    "姓名",
+    "性别",
+    "出生日期",
+    "身份证号",
+    "工作单位",
+    "职务",
+    "职级",
+    "类别",
+    "任现职级时间",
+    "乡镇领导经历",
+    "录用方式",
+    "录用年份",
+]
 
 
 @router.post("/cadres", status_code=201, summary="登记干部（或按身份证号更新已登记的干部）")
-async def register(body: CadreIn, ctx: Context = Depends(context), who: Principal = Depends(principal),
-                   h: Handlers = Depends(handlers)):
+async def register(
+    body: CadreIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     cadre_id, envs = await h.register(ctx, who, body.model_dump(mode="json"))
     return {"cadre_id": cadre_id, "events": [e.type for e in envs]}
 
 
 @router.patch("/cadres/{cadre_id}", summary="干部信息变更（只记录变化的字段）")
-async def update(cadre_id: str, body: CadreChanges, ctx: Context = Depends(context),
-                 who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def update(
+    cadre_id: str,
+    body: CadreChanges,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     envs = await h.update(ctx, who, cadre_id, body.model_dump(mode="json", exclude_unset=True))
     return {"cadre_id": cadre_id, "events": [e.type for e in envs]}
 
 
-@router.post("/cadres/import", summary="导入干部名册（.xlsx 或 .csv）：好行导入，坏行逐行说明原因；重复导入不产生变化")
-async def import_file(file: UploadFile = File(..., description="干部名册 .xlsx 或 .csv"),
-                      ctx: Context = Depends(context), who: Principal = Depends(principal),
-                      h: Handlers = Depends(handlers)):
-    who.require_role("org_department")        # before the upload is read
+@router.post(
+    "/cadres/import", summary="导入干部名册（.xlsx 或 .csv）：好行导入，坏行逐行说明原因；重复导入不产生变化"
+)
+async def import_file(
+    file: UploadFile = File(..., description="干部名册 .xlsx 或 .csv"),
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
+    who.require_role("org_department")  # before the upload is read
     return await h.import_file(ctx, who, file.filename or "", await uploads.read(file))
 
 
 @router.get("/cadres/template", summary="下载干部名册导入模板（.xlsx）", responses=xlsx.DOWNLOAD)
 async def template(who: Principal = Depends(principal)):
     who.require_role("org_department")
-    example = ["张伟", "男", "1990-05-01", "11010519900501123X", "县财政局", "科长", "副科", "经济发展",
-               "2021-03-01", "否", "选调生", 2015]
-    return xlsx_response("干部名册导入模板", [("干部名册", importing.TEMPLATE, [example]),
-                                         ("职级表", ["职级"], [[x] for x in reg.RANKS])])
+    example = [
+        "张伟",
+        "男",
+        "1990-05-01",
+        "11010519900501123X",
+        "县财政局",
+        "科长",
+        "副科",
+        "经济发展",
+        "2021-03-01",
+        "否",
+        "选调生",
+        2015,
+    ]
+    return xlsx_response(
+        "干部名册导入模板",
+        [("干部名册", importing.TEMPLATE, [example]), ("职级表", ["职级"], [[x] for x in reg.RANKS])],
+    )
 
 
-@router.get("/cadres", summary="干部名册（分页、搜索、排序；身份证号脱敏；可导出 Excel，导出全部符合条件者）",
-       description="排序字段：" + "、".join(f"{k}（{v}）" for k, v in CADRE_SORTS.items())
-                   + "；默认按单位、姓名。q 搜索姓名或单位中包含的文字。")
-async def list_cadres(unit: str | None = Query(None, max_length=100, description="单位（等于）"),
-                      rank: str | None = Query(None, max_length=20, description="职级（等于）"),
-                      category: str | None = Query(None, max_length=50, description="类别（等于）"),
-                      paging: dict = Depends(lst.paging_params), format: Format = "json",
-                      who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+@router.get(
+    "/cadres",
+    summary="干部名册（分页、搜索、排序；身份证号脱敏；可导出 Excel，导出全部符合条件者）",
+    description="排序字段："
+    + "、".join(f"{k}（{v}）" for k, v in CADRE_SORTS.items())
+    + "；默认按单位、姓名。q 搜索姓名或单位中包含的文字。",
+)
+async def list_cadres(
+    unit: str | None = Query(None, max_length=100, description="单位（等于）"),
+    rank: str | None = Query(None, max_length=20, description="职级（等于）"),
+    category: str | None = Query(None, max_length=50, description="类别（等于）"),
+    paging: dict = Depends(lst.paging_params),
+    format: Format = "json",
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     who.require_role("org_department", "unit", "analyst")
     p = lst.checked(paging, CADRE_SORTS)
     if who.role == "unit":
@@ -162,16 +222,36 @@ async def list_cadres(unit: str | None = Query(None, max_length=100, description
     rows = _matching(await h.reads.searched(ordered, p.q), unit or None, rank, category)
 
     def page(paging: lst.Paging) -> dict[str, Any]:
-        return _shown(lst.page_of(rows, paging, presorted=True), paging,
-                      lambda d, i: listed(d, who.role, i))
+        return _shown(lst.page_of(rows, paging, presorted=True), paging, lambda d, i: listed(d, who.role, i))
 
     if format == "xlsx":
         docs = page(lst.everything(p))["items"]
-        return xlsx_response("干部名册", [("干部名册", CADRE_HEADERS, [
-            [d["name"], d.get("gender"), d.get("birth_date"), d.get("id_number"), d.get("unit"),
-             d["position"], d["rank"],
-             d["category"], d.get("rank_since"), yes(d["township_leadership"]), d.get("recruited_as"),
-             d.get("recruited_year")] for d in docs])])
+        return xlsx_response(
+            "干部名册",
+            [
+                (
+                    "干部名册",
+                    CADRE_HEADERS,
+                    [
+                        [
+                            d["name"],
+                            d.get("gender"),
+                            d.get("birth_date"),
+                            d.get("id_number"),
+                            d.get("unit"),
+                            d["position"],
+                            d["rank"],
+                            d["category"],
+                            d.get("rank_since"),
+                            yes(d["township_leadership"]),
+                            d.get("recruited_as"),
+                            d.get("recruited_year"),
+                        ]
+                        for d in docs
+                    ],
+                )
+            ],
+        )
     return page(p)
 
 
@@ -193,68 +273,125 @@ async def history(cadre_id: str, who: Principal = Depends(principal), h: Handler
     doc = await h.reads.cadre(who, cadre_id)
     past = await h.reads.history(cadre_id)
     shown = visibility.sees_names(who.role)
-    return {"cadre_id": cadre_id, "name": doc["name"] if shown else "学员1",
-            "unit": doc["unit"] if shown else None,
-            "last_trained_on": past.get("last_trained_on"), "hours": past.get("hours", {}),
-            "class_hours": past.get("class_hours", {}), "online_hours": past.get("online_hours", {}),
-            "sessions": past.get("sessions", 0), "trainings": past.get("trainings", []),
-            "milestones": past.get("milestones", []), "evaluations": past.get("evaluations", 0),
-            "mentor_tasks": past.get("mentor_tasks", [])}
+    return {
+        "cadre_id": cadre_id,
+        "name": doc["name"] if shown else "学员1",
+        "unit": doc["unit"] if shown else None,
+        "last_trained_on": past.get("last_trained_on"),
+        "hours": past.get("hours", {}),
+        "class_hours": past.get("class_hours", {}),
+        "online_hours": past.get("online_hours", {}),
+        "sessions": past.get("sessions", 0),
+        "trainings": past.get("trainings", []),
+        "milestones": past.get("milestones", []),
+        "evaluations": past.get("evaluations", 0),
+        "mentor_tasks": past.get("mentor_tasks", []),
+    }
 
 
-@router.get("/reports/coverage", summary="五年轮训覆盖情况与逾期名单（逾期名单分页；可导出 Excel，导出全部）",
-       description="items 为逾期（周期内未参加培训）名单的一页，total 为符合筛选的逾期人数；"
-                   "cadres、trained、rate、by_unit 为整个辖区的覆盖情况。排序字段："
-                   + "、".join(f"{k}（{v}）" for k, v in COVERAGE_SORTS.items()) + "。")
-async def coverage(as_of: date | None = Query(None, description="统计日（默认今天）"),
-                   unit: str | None = Query(None, max_length=100, description="逾期名单：单位（等于）"),
-                   rank: str | None = Query(None, max_length=20, description="逾期名单：职级（等于）"),
-                   paging: dict = Depends(lst.paging_params), format: Format = "json",
-                   who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+@router.get(
+    "/reports/coverage",
+    summary="五年轮训覆盖情况与逾期名单（逾期名单分页；可导出 Excel，导出全部）",
+    description="items 为逾期（周期内未参加培训）名单的一页，total 为符合筛选的逾期人数；"
+    "cadres、trained、rate、by_unit 为整个辖区的覆盖情况。排序字段："
+    + "、".join(f"{k}（{v}）" for k, v in COVERAGE_SORTS.items())
+    + "。",
+)
+async def coverage(
+    as_of: date | None = Query(None, description="统计日（默认今天）"),
+    unit: str | None = Query(None, max_length=100, description="逾期名单：单位（等于）"),
+    rank: str | None = Query(None, max_length=20, description="逾期名单：职级（等于）"),
+    paging: dict = Depends(lst.paging_params),
+    format: Format = "json",
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     who.require_role("org_department", "analyst")
     p = lst.checked(paging, COVERAGE_SORTS)
     as_of = as_of or await h.clock.today()
-    report, overdue = await h.reads.report(sc.coverage, "overdue", who.jurisdiction, as_of,
-                                           h.settings.hours_policy, p.sort, BY_RANK.get(p.sort or ""))
+    report, overdue = await h.reads.report(
+        sc.coverage,
+        "overdue",
+        who.jurisdiction,
+        as_of,
+        h.settings.hours_policy,
+        p.sort,
+        BY_RANK.get(p.sort or ""),
+    )
     overdue = _matching(await h.reads.searched(overdue, p.q), unit, rank)
     report["jurisdiction"] = who.jurisdiction
     if format == "xlsx":
         rows = _report_page(overdue, lst.everything(p), who.role)["items"]
-        return xlsx_response(f"{report['cycle_years']}年轮训覆盖", [
-            ("按单位", ["单位", "干部数", "周期内已培训", "覆盖率"],
-             [[u["unit"], u["total"], u["trained"], f"{u['rate']:.1%}"] for u in report["by_unit"]]),
-            ("逾期名单", ["姓名", "单位", "职级", "上次结业"],
-             [[o["name"], o.get("unit"), o["rank"], o["last_trained_on"] or "无记录"] for o in rows])])
+        return xlsx_response(
+            f"{report['cycle_years']}年轮训覆盖",
+            [
+                (
+                    "按单位",
+                    ["单位", "干部数", "周期内已培训", "覆盖率"],
+                    [[u["unit"], u["total"], u["trained"], f"{u['rate']:.1%}"] for u in report["by_unit"]],
+                ),
+                (
+                    "逾期名单",
+                    ["姓名", "单位", "职级", "上次结业"],
+                    [[o["name"], o.get("unit"), o["rank"], o["last_trained_on"] or "无记录"] for o in rows],
+                ),
+            ],
+        )
     return {**report, **_report_page(overdue, p, who.role)}
 
 
-@router.get("/reports/hours", summary="年度学时达标情况（按政策要求；分页；可导出 Excel，导出全部）",
-       description="items 为每名干部的学时一页，total 为符合筛选的人数；cadres、met 为整个辖区。排序字段："
-                   + "、".join(f"{k}（{v}）" for k, v in HOURS_SORTS.items()) + "。")
-async def hours(year: int | None = Query(None, ge=2000, le=2100, description="年度（默认今年）"),
-                unit: str | None = Query(None, max_length=100, description="单位（等于）"),
-                rank: str | None = Query(None, max_length=20, description="职级（等于）"),
-                short_only: bool = Query(False, description="只看未达标者"),
-                paging: dict = Depends(lst.paging_params), format: Format = "json",
-                who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+@router.get(
+    "/reports/hours",
+    summary="年度学时达标情况（按政策要求；分页；可导出 Excel，导出全部）",
+    description="items 为每名干部的学时一页，total 为符合筛选的人数；cadres、met 为整个辖区。排序字段："
+    + "、".join(f"{k}（{v}）" for k, v in HOURS_SORTS.items())
+    + "。",
+)
+async def hours(
+    year: int | None = Query(None, ge=2000, le=2100, description="年度（默认今年）"),
+    unit: str | None = Query(None, max_length=100, description="单位（等于）"),
+    rank: str | None = Query(None, max_length=20, description="职级（等于）"),
+    short_only: bool = Query(False, description="只看未达标者"),
+    paging: dict = Depends(lst.paging_params),
+    format: Format = "json",
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     who.require_role("org_department", "analyst")
     p = lst.checked(paging, HOURS_SORTS)
     year = year or (await h.clock.today()).year
-    report, rows = await h.reads.report(sc.hours, "rows", who.jurisdiction, year, h.settings.hours_policy,
-                                        p.sort, BY_RANK.get(p.sort or ""))
-    rows = [x for x in _matching(await h.reads.searched(rows, p.q), unit, rank)
-            if x["short"] > 0 or not short_only]
+    report, rows = await h.reads.report(
+        sc.hours, "rows", who.jurisdiction, year, h.settings.hours_policy, p.sort, BY_RANK.get(p.sort or "")
+    )
+    rows = [
+        x
+        for x in _matching(await h.reads.searched(rows, p.q), unit, rank)
+        if x["short"] > 0 or not short_only
+    ]
     if format == "xlsx":
         rows = _report_page(rows, lst.everything(p), who.role)["items"]
-        return xlsx_response(f"{report['year']}年度学时", [("年度学时", ["姓名", "单位", "职级", "已完成学时", "要求学时", "尚差"],
-                                                      [[x["name"], x.get("unit"), x["rank"], x["hours"],
-                                                        x["required"], x["short"]] for x in rows])])
+        return xlsx_response(
+            f"{report['year']}年度学时",
+            [
+                (
+                    "年度学时",
+                    ["姓名", "单位", "职级", "已完成学时", "要求学时", "尚差"],
+                    [
+                        [x["name"], x.get("unit"), x["rank"], x["hours"], x["required"], x["short"]]
+                        for x in rows
+                    ],
+                )
+            ],
+        )
     return {**report, **_report_page(rows, p, who.role)}
 
 
 # -- the trainee's own record (学员本人的学时档案) -----------------------------------------------------
-@router.get("/me/training-record", summary="我的学时档案：今年学时与要求、五年轮训周期",
-            description="学员本人登录；按令牌中的人员编号（干部编号）读取本人的名册信息与培训档案。")
+@router.get(
+    "/me/training-record",
+    summary="我的学时档案：今年学时与要求、五年轮训周期",
+    description="学员本人登录；按令牌中的人员编号（干部编号）读取本人的名册信息与培训档案。",
+)
 async def my_record(who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     who.require_role("trainee")
     doc = await h.reads.cadre(who, who.user_id)
@@ -269,13 +406,20 @@ def training_record(cadre: dict[str, Any], history: dict[str, Any], day: date, r
     hours = history.get("hours", {})
     last = history.get("last_trained_on")
     cycle_start = sc.years_before(day, rule.cycle_years).isoformat()
-    return {"name": cadre["name"], "unit": cadre["unit"], "rank": cadre["rank"], "year": day.year,
-            "hours_this_year": hours.get(str(day.year), 0.0),
-            "required_this_year": rule.required(cadre["rank"]),
-            "class_hours": history.get("class_hours", {}).get(str(day.year), 0.0),
-            "online_hours": history.get("online_hours", {}).get(str(day.year), 0.0),
-            "cycle_years": rule.cycle_years, "cycle_start": cycle_start,
-            "hours_by_year": {y: hours.get(y, 0.0) for y in years},
-            "cycle_hours": round(sum(hours.get(y, 0.0) for y in years), 2),
-            "last_trained_on": last, "trained_in_cycle": bool(last and last >= cycle_start),
-            "trainings": history.get("trainings", [])}
+    return {
+        "name": cadre["name"],
+        "unit": cadre["unit"],
+        "rank": cadre["rank"],
+        "year": day.year,
+        "hours_this_year": hours.get(str(day.year), 0.0),
+        "required_this_year": rule.required(cadre["rank"]),
+        "class_hours": history.get("class_hours", {}).get(str(day.year), 0.0),
+        "online_hours": history.get("online_hours", {}).get(str(day.year), 0.0),
+        "cycle_years": rule.cycle_years,
+        "cycle_start": cycle_start,
+        "hours_by_year": {y: hours.get(y, 0.0) for y in years},
+        "cycle_hours": round(sum(hours.get(y, 0.0) for y in years), 2),
+        "last_trained_on": last,
+        "trained_in_cycle": bool(last and last >= cycle_start),
+        "trainings": history.get("trainings", []),
+    }

@@ -11,16 +11,53 @@ import hashlib
 from datetime import date, datetime
 from typing import Any
 
-
-RANKS = ("正处", "副处", "正科", "副科", "一级主任科员", "二级主任科员", "三级主任科员", "四级主任科员",
-         "一级科员", "二级科员", "科员", "办事员", "村(社区)书记", "村(社区)两委委员", "企业经营管理人员")
+RANKS = (
+    "正处",
+    "副处",
+    "正科",
+    "副科",
+    "一级主任科员",
+    "二级主任科员",
+    "三级主任科员",
+    "四级主任科员",
+    "一级科员",
+    "二级科员",
+    "科员",
+    "办事员",
+    "村(社区)书记",
+    "村(社区)两委委员",
+    "企业经营管理人员",
+)
 RECRUITED = ("选调生", "选聘生")
-FIELDS = ("name", "gender", "birth_date", "id_number", "unit", "position", "rank", "category", "rank_since",
-          "township_leadership", "recruited_as", "recruited_year")
+FIELDS = (
+    "name",
+    "gender",
+    "birth_date",
+    "id_number",
+    "unit",
+    "position",
+    "rank",
+    "category",
+    "rank_since",
+    "township_leadership",
+    "recruited_as",
+    "recruited_year",
+)
 EDITABLE = tuple(f for f in FIELDS if f != "id_number")
-LABELS = {"name": "姓名", "gender": "性别", "birth_date": "出生日期", "id_number": "身份证号", "unit": "工作单位",
-          "position": "职务", "rank": "职级", "category": "类别", "rank_since": "任现职级时间",
-          "township_leadership": "乡镇领导经历", "recruited_as": "录用方式", "recruited_year": "录用年份"}
+LABELS = {
+    "name": "姓名",
+    "gender": "性别",
+    "birth_date": "出生日期",
+    "id_number": "身份证号",
+    "unit": "工作单位",
+    "position": "职务",
+    "rank": "职级",
+    "category": "类别",
+    "rank_since": "任现职级时间",
+    "township_leadership": "乡镇领导经历",
+    "recruited_as": "录用方式",
+    "recruited_year": "录用年份",
+}
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 
@@ -32,7 +69,11 @@ def id_check_digit(first17: str) -> str:
 
 def id_problem(id_number: str) -> str | None:
     """Why an id number is not valid, or None."""
-    if len(id_number) != 18 or not id_number[:17].isdigit() or not (id_number[17].isdigit() or id_number[17] == "X"):
+    if (
+        len(id_number) != 18
+        or not id_number[:17].isdigit()
+        or not (id_number[17].isdigit() or id_number[17] == "X")
+    ):
         return "身份证号应为 18 位（前 17 位数字，末位数字或 X）"
     try:
         date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
@@ -135,11 +176,18 @@ def validate(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
         except ValueError:
             errors.append(f"录用年份“{year_text}”不是有效年份")
     record = {
-        "name": name, "gender": gender, "birth_date": birth, "id_number": id_number, "unit": unit,
-        "position": _text(raw.get("position")), "rank": rank, "category": _text(raw.get("category")),
+        "name": name,
+        "gender": gender,
+        "birth_date": birth,
+        "id_number": id_number,
+        "unit": unit,
+        "position": _text(raw.get("position")),
+        "rank": rank,
+        "category": _text(raw.get("category")),
         "rank_since": _date(raw.get("rank_since"), "任现职级时间", errors),
         "township_leadership": _bool(raw.get("township_leadership"), "乡镇领导经历", errors),
-        "recruited_as": recruited_as, "recruited_year": year,
+        "recruited_as": recruited_as,
+        "recruited_year": year,
     }
     return (None, errors) if errors else (record, [])
 

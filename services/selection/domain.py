@@ -19,18 +19,32 @@ from datetime import date
 from types import MappingProxyType
 from typing import Any
 
-from shared.contracts.selection import (
-    CadreRegistered, CadreUpdated, ClassOpened, NominationConfirmed, NominationRejected, NominationWaitlisted,
-    NominationWithdrawn, ScopeDrawn, StudyGroup, TraineeAssignedToGroup, TraineeNominated,
-)
+from services.selection.cadres import EDITABLE, LABELS, validate
 from shared.commands import Several, decide_all
+from shared.contracts.selection import (
+    CadreRegistered,
+    CadreUpdated,
+    ClassOpened,
+    NominationConfirmed,
+    NominationRejected,
+    NominationWaitlisted,
+    NominationWithdrawn,
+    ScopeDrawn,
+    StudyGroup,
+    TraineeAssignedToGroup,
+    TraineeNominated,
+)
 from shared.errors import DomainError, NotFound
 from shared.events import Event
-from services.selection.cadres import EDITABLE, LABELS, validate
 
 ACTIVE = ("nominated", "waitlisted", "confirmed")
-STATUS_ZH = {"nominated": "待确定", "waitlisted": "候补", "confirmed": "已确定", "rejected": "不予确定",
-             "withdrawn": "已撤回"}
+STATUS_ZH = {
+    "nominated": "待确定",
+    "waitlisted": "候补",
+    "confirmed": "已确定",
+    "rejected": "不予确定",
+    "withdrawn": "已撤回",
+}
 
 
 # -- class commands ---------------------------------------------------------------
@@ -53,6 +67,7 @@ class OpenClass:
 @dataclass(frozen=True)
 class DrawScope:
     """The criteria and the cadres they selected (evaluated against the registry by the caller)."""
+
     criteria: dict
     cadre_ids: tuple[str, ...]
     today: date
@@ -65,7 +80,7 @@ class NominateTrainee:
     unit: str
     today: date
     home_jurisdiction: str | None = None
-    by_unit: str | None = None   # the recommending unit's clerk; None when the department nominates
+    by_unit: str | None = None  # the recommending unit's clerk; None when the department nominates
 
 
 @dataclass(frozen=True)
@@ -99,6 +114,7 @@ class WithdrawNomination:
 class AssignGroups:
     """Place every confirmed, unplaced trainee: by domain (the cadre's category naming a
     group) while that group is under its fair share, otherwise into the smallest group."""
+
     domains: dict[str, str]
 
 
@@ -127,7 +143,9 @@ class ClassState:
     quotas: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     groups: tuple[str, ...] = ()
     scope: frozenset[str] | None = None
-    nominees: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))  # cadre_id -> Nominee, in nomination order
+    nominees: MappingProxyType = field(
+        default_factory=lambda: MappingProxyType({})
+    )  # cadre_id -> Nominee, in nomination order
     waitlist: tuple[str, ...] = ()
 
     def count(self, status: str) -> int:
@@ -154,30 +172,52 @@ class ClassDecider:
             raise NotFound("班次不存在。请先开设班次。", code="class_not_found")
         today = getattr(command, "today", None)
         if today is not None and today >= state.starts_on:
-            raise DomainError(f"班次“{state.title}”已于 {state.starts_on} 开班，人选已不能再变动。", code="class_closed")
+            raise DomainError(
+                f"班次“{state.title}”已于 {state.starts_on} 开班，人选已不能再变动。", code="class_closed"
+            )
         match command:
             case Several():
                 return decide_all(self, state, command.commands)
             case DrawScope():
                 if not command.cadre_ids:
-                    raise DomainError("按这些条件在干部名册中没有找到任何人选，请放宽条件后重新划定。", code="scope_empty")
-                return [ScopeDrawn(class_id=state.class_id, criteria=command.criteria, cadre_ids=list(command.cadre_ids))]
+                    raise DomainError(
+                        "按这些条件在干部名册中没有找到任何人选，请放宽条件后重新划定。", code="scope_empty"
+                    )
+                return [
+                    ScopeDrawn(
+                        class_id=state.class_id, criteria=command.criteria, cadre_ids=list(command.cadre_ids)
+                    )
+                ]
             case NominateTrainee():
                 return self._nominate(state, command)
             case ConfirmNomination():
                 n = self._nominee(state, command.cadre_id, ("nominated", "waitlisted"), "确定")
                 if state.count("confirmed") >= state.capacity:
                     if n.status == "waitlisted":
-                        raise DomainError(f"班次“{state.title}”名额已满（{state.capacity} 人），{n.name} 仍在候补名单中；"
-                                          "有学员退出时按候补顺序自动递补。", code="class_full")
+                        raise DomainError(
+                            f"班次“{state.title}”名额已满（{state.capacity} 人），{n.name} 仍在候补名单中；"
+                            "有学员退出时按候补顺序自动递补。",
+                            code="class_full",
+                        )
                     return [NominationWaitlisted(class_id=state.class_id, cadre_id=n.cadre_id)]
-                return [NominationConfirmed(class_id=state.class_id, cadre_id=n.cadre_id, name=n.name, unit=n.unit,
-                                            home_jurisdiction=n.home_jurisdiction)]
+                return [
+                    NominationConfirmed(
+                        class_id=state.class_id,
+                        cadre_id=n.cadre_id,
+                        name=n.name,
+                        unit=n.unit,
+                        home_jurisdiction=n.home_jurisdiction,
+                    )
+                ]
             case RejectNomination():
                 if not command.reason.strip():
                     raise DomainError("不予确定必须填写理由。", code="reason_required", field="reason")
                 n = self._nominee(state, command.cadre_id, ("nominated", "waitlisted"), "不予确定")
-                return [NominationRejected(class_id=state.class_id, cadre_id=n.cadre_id, reason=command.reason.strip())]
+                return [
+                    NominationRejected(
+                        class_id=state.class_id, cadre_id=n.cadre_id, reason=command.reason.strip()
+                    )
+                ]
             case WaitlistNomination():
                 n = self._nominee(state, command.cadre_id, ("nominated",), "列入候补")
                 return [NominationWaitlisted(class_id=state.class_id, cadre_id=n.cadre_id)]
@@ -187,12 +227,17 @@ class ClassDecider:
                 return self._assign(state, command)
             case AssignToGroup():
                 if command.group not in state.groups:
-                    raise DomainError(f"班次“{state.title}”没有学习小组“{command.group}”（现有：{'、'.join(state.groups) or '无'}）。",
-                                      code="unknown_group", field="group")
+                    raise DomainError(
+                        f"班次“{state.title}”没有学习小组“{command.group}”（现有：{'、'.join(state.groups) or '无'}）。",
+                        code="unknown_group",
+                        field="group",
+                    )
                 n = self._nominee(state, command.cadre_id, ("confirmed",), "分组")
                 if n.group == command.group:
                     return []
-                return [TraineeAssignedToGroup(class_id=state.class_id, cadre_id=n.cadre_id, group=command.group)]
+                return [
+                    TraineeAssignedToGroup(class_id=state.class_id, cadre_id=n.cadre_id, group=command.group)
+                ]
         raise TypeError(f"unknown command {command!r}")
 
     @staticmethod
@@ -207,41 +252,76 @@ class ClassDecider:
         bad = [u for u, q in c.quotas.items() if q < 0 or not u.strip()]
         if bad:
             raise DomainError(f"单位名额必须是非负整数：{'、'.join(bad)}。", code="bad_quota", field="quotas")
-        return [ClassOpened(class_id=c.class_id, title=c.title, capacity=c.capacity, starts_on=c.starts_on,
-                            ends_on=c.ends_on, organiser=c.organiser, theme=c.theme, category=c.category,
-                            level=c.level, schedule=c.schedule, study_groups=list(c.study_groups),
-                            quotas=dict(c.quotas))]
+        return [
+            ClassOpened(
+                class_id=c.class_id,
+                title=c.title,
+                capacity=c.capacity,
+                starts_on=c.starts_on,
+                ends_on=c.ends_on,
+                organiser=c.organiser,
+                theme=c.theme,
+                category=c.category,
+                level=c.level,
+                schedule=c.schedule,
+                study_groups=list(c.study_groups),
+                quotas=dict(c.quotas),
+            )
+        ]
 
     @staticmethod
     def _nominate(state: ClassState, c: NominateTrainee) -> list[Event]:
         if state.scope is None:
-            raise DomainError(f"组织部门尚未为班次“{state.title}”划定人选范围，暂不能推荐。", code="out_of_scope")
+            raise DomainError(
+                f"组织部门尚未为班次“{state.title}”划定人选范围，暂不能推荐。", code="out_of_scope"
+            )
         if c.cadre_id not in state.scope:
-            raise DomainError(f"{c.name} 不在班次“{state.title}”划定的人选范围内，不能推荐；"
-                              "请在范围名单中选择，或请组织部门调整范围。", code="out_of_scope")
+            raise DomainError(
+                f"{c.name} 不在班次“{state.title}”划定的人选范围内，不能推荐；"
+                "请在范围名单中选择，或请组织部门调整范围。",
+                code="out_of_scope",
+            )
         if c.by_unit is not None and c.by_unit != c.unit:
-            raise DomainError(f"{c.name} 属于 {c.unit}，{c.by_unit} 只能推荐本单位干部。", code="not_own_unit")
+            raise DomainError(
+                f"{c.name} 属于 {c.unit}，{c.by_unit} 只能推荐本单位干部。", code="not_own_unit"
+            )
         prior = state.nominees.get(c.cadre_id)
         if prior is not None and prior.status != "withdrawn":
-            raise DomainError(f"{c.name} 已被推荐到班次“{state.title}”（当前状态：{STATUS_ZH[prior.status]}）。",
-                              code="already_nominated")
+            raise DomainError(
+                f"{c.name} 已被推荐到班次“{state.title}”（当前状态：{STATUS_ZH[prior.status]}）。",
+                code="already_nominated",
+            )
         if state.quotas:
             quota = state.quotas.get(c.unit, 0)
             used = state.active_of_unit(c.unit)
             if used >= quota:
-                raise DomainError(f"{c.unit} 在班次“{state.title}”的推荐名额为 {quota} 人，已推荐 {used} 人，名额已用完；"
-                                  "可先撤回一名推荐人选。", code="over_quota")
-        return [TraineeNominated(class_id=state.class_id, cadre_id=c.cadre_id, name=c.name, unit=c.unit,
-                                 home_jurisdiction=c.home_jurisdiction)]
+                raise DomainError(
+                    f"{c.unit} 在班次“{state.title}”的推荐名额为 {quota} 人，已推荐 {used} 人，名额已用完；"
+                    "可先撤回一名推荐人选。",
+                    code="over_quota",
+                )
+        return [
+            TraineeNominated(
+                class_id=state.class_id,
+                cadre_id=c.cadre_id,
+                name=c.name,
+                unit=c.unit,
+                home_jurisdiction=c.home_jurisdiction,
+            )
+        ]
 
     @staticmethod
     def _nominee(state: ClassState, cadre_id: str, allowed: tuple[str, ...], action: str) -> Nominee:
         n = state.nominees.get(cadre_id)
         if n is None:
-            raise DomainError(f"干部 {cadre_id} 未被推荐到班次“{state.title}”，不能{action}。", code="not_nominated")
+            raise DomainError(
+                f"干部 {cadre_id} 未被推荐到班次“{state.title}”，不能{action}。", code="not_nominated"
+            )
         if n.status not in allowed:
-            raise DomainError(f"{n.name} 当前状态为“{STATUS_ZH[n.status]}”，不能{action}。",
-                              code="not_confirmed" if allowed == ("confirmed",) else f"already_{n.status}")
+            raise DomainError(
+                f"{n.name} 当前状态为“{STATUS_ZH[n.status]}”，不能{action}。",
+                code="not_confirmed" if allowed == ("confirmed",) else f"already_{n.status}",
+            )
         return n
 
     def _withdraw(self, state: ClassState, c: WithdrawNomination) -> list[Event]:
@@ -249,13 +329,23 @@ class ClassDecider:
         if c.by_unit is not None and c.by_unit != n.unit:
             raise DomainError(f"{n.name} 由 {n.unit} 推荐，{c.by_unit} 不能撤回。", code="not_own_unit")
         was_confirmed = n.status == "confirmed"
-        events: list[Event] = [NominationWithdrawn(class_id=state.class_id, cadre_id=n.cadre_id,
-                                                   reason=c.reason, was_confirmed=was_confirmed)]
+        events: list[Event] = [
+            NominationWithdrawn(
+                class_id=state.class_id, cadre_id=n.cadre_id, reason=c.reason, was_confirmed=was_confirmed
+            )
+        ]
         if was_confirmed and state.waitlist:
             first = state.nominees[state.waitlist[0]]
-            events.append(NominationConfirmed(class_id=state.class_id, cadre_id=first.cadre_id, name=first.name,
-                                              unit=first.unit, home_jurisdiction=first.home_jurisdiction,
-                                              from_waitlist=True))
+            events.append(
+                NominationConfirmed(
+                    class_id=state.class_id,
+                    cadre_id=first.cadre_id,
+                    name=first.name,
+                    unit=first.unit,
+                    home_jurisdiction=first.home_jurisdiction,
+                    from_waitlist=True,
+                )
+            )
         return events
 
     @staticmethod
@@ -274,7 +364,11 @@ class ClassDecider:
                 continue
             domain = c.domains.get(n.cadre_id, "")
             match = next((g for g in state.groups if domain and (g in domain or domain in g)), None)
-            group = match if match is not None and sizes[match] < fair else min(state.groups, key=lambda g: sizes[g])
+            group = (
+                match
+                if match is not None and sizes[match] < fair
+                else min(state.groups, key=lambda g: sizes[g])
+            )
             sizes[group] += 1
             events.append(TraineeAssignedToGroup(class_id=state.class_id, cadre_id=n.cadre_id, group=group))
         return events
@@ -282,24 +376,42 @@ class ClassDecider:
     def evolve(self, state: ClassState, event: Event) -> ClassState:
         match event:
             case ClassOpened():
-                return ClassState(event.class_id, event.title, event.capacity, event.starts_on,
-                                  MappingProxyType(dict(event.quotas)), tuple(g.name for g in event.study_groups))
+                return ClassState(
+                    event.class_id,
+                    event.title,
+                    event.capacity,
+                    event.starts_on,
+                    MappingProxyType(dict(event.quotas)),
+                    tuple(g.name for g in event.study_groups),
+                )
             case ScopeDrawn():
                 return replace(state, scope=frozenset(event.cadre_ids))
             case TraineeNominated():
                 return _with(state, Nominee(event.cadre_id, event.name, event.unit, event.home_jurisdiction))
             case NominationConfirmed():
-                return _with(state, replace(state.nominees[event.cadre_id], status="confirmed"),
-                             waitlist=tuple(c for c in state.waitlist if c != event.cadre_id))
+                return _with(
+                    state,
+                    replace(state.nominees[event.cadre_id], status="confirmed"),
+                    waitlist=tuple(c for c in state.waitlist if c != event.cadre_id),
+                )
             case NominationRejected():
-                return _with(state, replace(state.nominees[event.cadre_id], status="rejected"),
-                             waitlist=tuple(c for c in state.waitlist if c != event.cadre_id))
+                return _with(
+                    state,
+                    replace(state.nominees[event.cadre_id], status="rejected"),
+                    waitlist=tuple(c for c in state.waitlist if c != event.cadre_id),
+                )
             case NominationWaitlisted():
-                return _with(state, replace(state.nominees[event.cadre_id], status="waitlisted"),
-                             waitlist=(*state.waitlist, event.cadre_id))
+                return _with(
+                    state,
+                    replace(state.nominees[event.cadre_id], status="waitlisted"),
+                    waitlist=(*state.waitlist, event.cadre_id),
+                )
             case NominationWithdrawn():
-                return _with(state, replace(state.nominees[event.cadre_id], status="withdrawn", group=None),
-                             waitlist=tuple(c for c in state.waitlist if c != event.cadre_id))
+                return _with(
+                    state,
+                    replace(state.nominees[event.cadre_id], status="withdrawn", group=None),
+                    waitlist=tuple(c for c in state.waitlist if c != event.cadre_id),
+                )
             case TraineeAssignedToGroup():
                 return _with(state, replace(state.nominees[event.cadre_id], group=event.group))
         return state
@@ -313,6 +425,7 @@ def stream_id(class_id: str) -> str:
 @dataclass(frozen=True)
 class RecordCadre:
     """Register a cadre, or bring the entry up to date with this record (a re-import)."""
+
     cadre_id: str
     record: dict[str, Any]
 
@@ -337,15 +450,20 @@ class CadreDecider:
                 if state is None:
                     return [CadreRegistered(cadre_id=command.cadre_id, **command.record)]
                 if state["id_number"] != command.record["id_number"]:
-                    raise DomainError("身份证号与名册中该干部的不一致。", code="id_immutable", field="id_number")
+                    raise DomainError(
+                        "身份证号与名册中该干部的不一致。", code="id_immutable", field="id_number"
+                    )
                 return _changed(command.cadre_id, state, command.record)
             case UpdateCadre():
                 if state is None:
                     raise NotFound(f"干部 {command.cadre_id} 不在名册中。", code="cadre_not_found")
                 unknown = [k for k in command.changes if k not in EDITABLE]
                 if unknown:
-                    raise DomainError(f"不能修改这些字段：{'、'.join(LABELS.get(k, k) for k in unknown)}"
-                                      "（身份证号是名册的唯一标识，号码有误请重新登记）。", code="field_not_editable")
+                    raise DomainError(
+                        f"不能修改这些字段：{'、'.join(LABELS.get(k, k) for k in unknown)}"
+                        "（身份证号是名册的唯一标识，号码有误请重新登记）。",
+                        code="field_not_editable",
+                    )
                 record, errors = validate({**state, **command.changes})
                 if errors:
                     raise DomainError("；".join(errors) + "。", code="invalid_cadre")

@@ -14,21 +14,33 @@ import asyncio
 from datetime import date
 from typing import Any
 
+from services.selection import cadres as reg
+from services.selection import importing
+from services.selection.domain import (
+    AssignGroups,
+    AssignToGroup,
+    CadreDecider,
+    ClassDecider,
+    ConfirmNomination,
+    DrawScope,
+    NominateTrainee,
+    OpenClass,
+    RecordCadre,
+    RejectNomination,
+    UpdateCadre,
+    WaitlistNomination,
+    WithdrawNomination,
+    cadre_stream_id,
+    stream_id,
+)
+from services.selection.reads import Reads
+from services.selection.settings import SelectionSettings
 from shared.auth import Principal
 from shared.commands import Context, Loaded, Planned, Several, within
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.events import Envelope
 from shared.jurisdiction import covers
 from shared.ports import Clock, Commands
-from services.selection import cadres as reg
-from services.selection import importing
-from services.selection.domain import (
-    AssignGroups, AssignToGroup, CadreDecider, ClassDecider, ConfirmNomination, DrawScope, NominateTrainee,
-    OpenClass, RecordCadre, RejectNomination, UpdateCadre, WaitlistNomination, WithdrawNomination,
-    cadre_stream_id, stream_id,
-)
-from services.selection.reads import Reads
-from services.selection.settings import SelectionSettings
 
 CLASS = ClassDecider()
 CADRE = CadreDecider()
@@ -56,13 +68,20 @@ def _ours(who: Principal):
 
 def _nomination(cadre: dict[str, Any], who: Principal, today: date) -> NominateTrainee:
     """A unit's (or the department's) recommendation of a registry cadre, as of today."""
-    return NominateTrainee(cadre_id=cadre["_id"], name=cadre["name"], unit=cadre["unit"], today=today,
-                           home_jurisdiction=cadre["jurisdiction"], by_unit=acting_unit(who))
+    return NominateTrainee(
+        cadre_id=cadre["_id"],
+        name=cadre["name"],
+        unit=cadre["unit"],
+        today=today,
+        home_jurisdiction=cadre["jurisdiction"],
+        by_unit=acting_unit(who),
+    )
 
 
 class Handlers:
-    def __init__(self, commands: Commands, reads: Reads, clock: Clock,
-                 settings: SelectionSettings | None = None) -> None:
+    def __init__(
+        self, commands: Commands, reads: Reads, clock: Clock, settings: SelectionSettings | None = None
+    ) -> None:
         self.commands = commands
         self.reads = reads
         self.clock = clock
@@ -77,15 +96,17 @@ class Handlers:
         """Any command on a class, decided on its stream within the principal's jurisdiction."""
         return await self.commands.execute(CLASS, stream_id(class_id), cmd, ctx, within(who))
 
-    async def draw_scope(self, ctx: Context, who: Principal, class_id: str, criteria: dict[str, Any]
-                         ) -> tuple[list[Envelope], list[dict[str, Any]]]:
+    async def draw_scope(
+        self, ctx: Context, who: Principal, class_id: str, criteria: dict[str, Any]
+    ) -> tuple[list[Envelope], list[dict[str, Any]]]:
         """划定范围: the cadres of the clerk's own registry meeting `criteria` today (the
         class's jurisdiction is checked when the command loads the class)."""
         who.require_role("org_department")
         today = await self.clock.today()
         found = await self.reads.scope_for(who.jurisdiction, criteria, today, self.settings.hours_policy)
-        envs = await self.on_class(ctx, who, class_id,
-                                   DrawScope(criteria, tuple(c["cadre_id"] for c in found), today))
+        envs = await self.on_class(
+            ctx, who, class_id, DrawScope(criteria, tuple(c["cadre_id"] for c in found), today)
+        )
         return envs, found
 
     async def nominate(self, ctx: Context, who: Principal, class_id: str, cadre_id: str) -> list[Envelope]:
@@ -94,8 +115,9 @@ class Handlers:
         cadre = await self.reads.cadre(who, cadre_id)
         return await self.on_class(ctx, who, class_id, _nomination(cadre, who, await self.clock.today()))
 
-    async def nominate_many(self, ctx: Context, who: Principal, class_id: str, cadre_ids: list[str]
-                            ) -> list[Envelope]:
+    async def nominate_many(
+        self, ctx: Context, who: Principal, class_id: str, cadre_ids: list[str]
+    ) -> list[Envelope]:
         """A unit's list of recommendations, all of it or none."""
         who.require_role("unit", "org_department")
         found = await self.reads.cadres(list(dict.fromkeys(cadre_ids)))
@@ -104,18 +126,22 @@ class Handlers:
         for cid in cadre_ids:
             cadre = found.get(cid)
             if cadre is None:
-                raise NotFound(f"干部 {cid} 不在名册中（或尚未同步）；整批推荐未生效。", code="cadre_not_found")
+                raise NotFound(
+                    f"干部 {cid} 不在名册中（或尚未同步）；整批推荐未生效。", code="cadre_not_found"
+                )
             who.require_covers(cadre["jurisdiction"])
             cmds.append(_nomination(cadre, who, today))
         return await self._as_one(ctx, who, class_id, cmds)
 
-    async def confirm_many(self, ctx: Context, who: Principal, class_id: str, cadre_ids: list[str]
-                           ) -> list[Envelope]:
+    async def confirm_many(
+        self, ctx: Context, who: Principal, class_id: str, cadre_ids: list[str]
+    ) -> list[Envelope]:
         """组织确定 of a list, in its order: past the capacity the rest are waitlisted."""
         who.require_role("org_department")
         today = await self.clock.today()
-        return await self._as_one(ctx, who, class_id,
-                                  [ConfirmNomination(cid, today) for cid in dict.fromkeys(cadre_ids)])
+        return await self._as_one(
+            ctx, who, class_id, [ConfirmNomination(cid, today) for cid in dict.fromkeys(cadre_ids)]
+        )
 
     async def _as_one(self, ctx: Context, who: Principal, class_id: str, cmds: list) -> list[Envelope]:
         """A clerk's list as one decision: all of it or, with the refusal that stopped it, none."""
@@ -130,18 +156,21 @@ class Handlers:
         who.require_role("org_department")
         return await self.on_class(ctx, who, class_id, ConfirmNomination(cadre_id, await self.clock.today()))
 
-    async def reject(self, ctx: Context, who: Principal, class_id: str, cadre_id: str, reason: str
-                     ) -> list[Envelope]:
+    async def reject(
+        self, ctx: Context, who: Principal, class_id: str, cadre_id: str, reason: str
+    ) -> list[Envelope]:
         who.require_role("org_department")
-        return await self.on_class(ctx, who, class_id,
-                                   RejectNomination(cadre_id, reason, await self.clock.today()))
+        return await self.on_class(
+            ctx, who, class_id, RejectNomination(cadre_id, reason, await self.clock.today())
+        )
 
     async def waitlist(self, ctx: Context, who: Principal, class_id: str, cadre_id: str) -> list[Envelope]:
         who.require_role("org_department")
         return await self.on_class(ctx, who, class_id, WaitlistNomination(cadre_id, await self.clock.today()))
 
-    async def withdraw(self, ctx: Context, who: Principal, class_id: str, cadre_id: str, reason: str
-                       ) -> list[Envelope]:
+    async def withdraw(
+        self, ctx: Context, who: Principal, class_id: str, cadre_id: str, reason: str
+    ) -> list[Envelope]:
         who.require_role("unit", "org_department")
         cmd = WithdrawNomination(cadre_id, await self.clock.today(), reason, acting_unit(who))
         return await self.on_class(ctx, who, class_id, cmd)
@@ -153,8 +182,9 @@ class Handlers:
         ids = [n["cadre_id"] for n in doc.get("nominations", []) if n["status"] == "confirmed"]
         return await self.on_class(ctx, who, class_id, AssignGroups(await self.reads.categories(ids)))
 
-    async def assign_to_group(self, ctx: Context, who: Principal, class_id: str, cadre_id: str, group: str
-                              ) -> list[Envelope]:
+    async def assign_to_group(
+        self, ctx: Context, who: Principal, class_id: str, cadre_id: str, group: str
+    ) -> list[Envelope]:
         who.require_role("org_department", "party_school")
         return await self.on_class(ctx, who, class_id, AssignToGroup(cadre_id, group))
 
@@ -171,17 +201,19 @@ class Handlers:
         cadre_id = reg.cadre_id_for(record["id_number"])
         return cadre_id, await self.on_cadre(ctx, who, RecordCadre(cadre_id, record))
 
-    async def update(self, ctx: Context, who: Principal, cadre_id: str, changes: dict[str, Any]
-                     ) -> list[Envelope]:
+    async def update(
+        self, ctx: Context, who: Principal, cadre_id: str, changes: dict[str, Any]
+    ) -> list[Envelope]:
         who.require_role("org_department")
         return await self.on_cadre(ctx, who, UpdateCadre(cadre_id, changes))
 
-    async def import_file(self, ctx: Context, who: Principal, filename: str, content: bytes
-                          ) -> dict[str, Any]:
+    async def import_file(
+        self, ctx: Context, who: Principal, filename: str, content: bytes
+    ) -> dict[str, Any]:
         """导入 the registry a department keeps (.xlsx or .csv): good rows in, each bad row
         reported; a re-import of unchanged rows changes nothing."""
         who.require_role("org_department")
-        rows = await asyncio.to_thread(importing.read_rows, filename, content)    # decoding a workbook
+        rows = await asyncio.to_thread(importing.read_rows, filename, content)  # decoding a workbook
         return await self.import_cadres(ctx, who, importing.check(rows))
 
     async def import_cadres(self, ctx: Context, who: Principal, checked: importing.Checked) -> dict[str, Any]:
@@ -202,8 +234,10 @@ class Handlers:
         # A changed cadre without a known state (its document gone since the index saw it)
         # is planned as new: its append conflicts and the kernel decides on the stream.
         planned = [Planned(cadre_stream_id(cid), RecordCadre(cid, record)) for _, cid, record in new]
-        planned += [Planned(cadre_stream_id(cid), RecordCadre(cid, record), known.get(cid))
-                    for _, cid, record in changed]
+        planned += [
+            Planned(cadre_stream_id(cid), RecordCadre(cid, record), known.get(cid))
+            for _, cid, record in changed
+        ]
         results = await self.commands.append_many(CADRE, planned, ctx, within(who))
         registered = updated = 0
         for i, ((row, _, record), result) in enumerate(zip([*new, *changed], results)):
@@ -216,10 +250,20 @@ class Handlers:
             else:
                 updated += 1
         bad.sort(key=lambda b: b["row"])
-        return {"rows": len(checked.good) + len(checked.bad), "registered": registered, "updated": updated,
-                "unchanged": unchanged, "rejected": len(bad), "errors": bad}
+        return {
+            "rows": len(checked.good) + len(checked.bad),
+            "registered": registered,
+            "updated": updated,
+            "unchanged": unchanged,
+            "rejected": len(bad),
+            "errors": bad,
+        }
 
 
 def _bad_row(row: int, record: dict[str, Any], error: str) -> dict[str, Any]:
-    return {"row": row, "name": record["name"], "id_number": reg.mask_id(record["id_number"]),
-            "errors": [error]}
+    return {
+        "row": row,
+        "name": record["name"],
+        "id_number": reg.mask_id(record["id_number"]),
+        "errors": [error],
+    }

@@ -50,11 +50,13 @@ def _whole(raw: str | None, default: int, name: str, label: str, top: int) -> in
     return value
 
 
-def paging_params(page: str | None = Query(None, description="页码（从 1 开始，默认 1）"),
-                  size: str | None = Query(None, description=f"每页条数（1–{SIZE_MAX}，默认 {SIZE_DEFAULT}）"),
-                  q: str | None = Query(None, max_length=50, description="搜索：姓名或单位中包含的文字"),
-                  sort: str | None = Query(None, max_length=30, description="排序字段（见各列表说明）"),
-                  order: str | None = Query(None, description="asc 升序（默认）或 desc 降序")) -> dict:
+def paging_params(
+    page: str | None = Query(None, description="页码（从 1 开始，默认 1）"),
+    size: str | None = Query(None, description=f"每页条数（1–{SIZE_MAX}，默认 {SIZE_DEFAULT}）"),
+    q: str | None = Query(None, max_length=50, description="搜索：姓名或单位中包含的文字"),
+    sort: str | None = Query(None, max_length=30, description="排序字段（见各列表说明）"),
+    order: str | None = Query(None, description="asc 升序（默认）或 desc 降序"),
+) -> dict:
     """The raw parameters as a dependency; `checked` validates them against a list's sort fields."""
     return {"page": page, "size": size, "q": q, "sort": sort, "order": order}
 
@@ -69,8 +71,9 @@ def checked(raw: dict, sortable: dict[str, str]) -> Paging:
         raise DomainError(f"不能按“{sort}”排序；可用的排序字段：{known}。", code="bad_sort", field="sort")
     order = (raw.get("order") or "asc").strip().lower()
     if order not in ("asc", "desc"):
-        raise DomainError(f"排序方向“{raw.get('order')}”应为 asc（升序）或 desc（降序）。",
-                          code="bad_order", field="order")
+        raise DomainError(
+            f"排序方向“{raw.get('order')}”应为 asc（升序）或 desc（降序）。", code="bad_order", field="order"
+        )
     return Paging(page, size, search_key(raw.get("q") or ""), sort, order == "desc")
 
 
@@ -112,8 +115,13 @@ def sort_by(rows: Sequence[dict], key: Callable[[dict], Any]) -> list[dict]:
     return sorted(rows, key=lambda r: _sort_value(key(r)))
 
 
-def page_of(rows: Sequence[dict], p: Paging, keys: dict[str, Callable[[dict], Any]] | None = None,
-            shape: Callable[[dict], dict] | None = None, presorted: bool = False) -> dict:
+def page_of(
+    rows: Sequence[dict],
+    p: Paging,
+    keys: dict[str, Callable[[dict], Any]] | None = None,
+    shape: Callable[[dict], dict] | None = None,
+    presorted: bool = False,
+) -> dict:
     """One page of `rows` (already filtered, in their default order) sorted by `p.sort`.
     `keys` gives a field's sort value when it is not the row's own value (a rank's place
     in the rank table); `shape` turns a row of the page into what the page shows.
@@ -121,13 +129,17 @@ def page_of(rows: Sequence[dict], p: Paging, keys: dict[str, Callable[[dict], An
     if p.sort is not None and not presorted:
         rows = sort_by(rows, (keys or {}).get(p.sort) or (lambda r, f=p.sort: r.get(f)))
     start = (p.page - 1) * p.size
-    if p.desc:     # the page counted from the end, without copying the list
+    if p.desc:  # the page counted from the end, without copying the list
         stop = max(len(rows) - start, 0)
-        items = list(reversed(rows[max(stop - p.size, 0):stop]))
+        items = list(reversed(rows[max(stop - p.size, 0) : stop]))
     else:
-        items = rows[start:start + p.size]
-    return {"items": [shape(r) for r in items] if shape else list(items), "total": len(rows),
-            "page": p.page, "size": p.size}
+        items = rows[start : start + p.size]
+    return {
+        "items": [shape(r) for r in items] if shape else list(items),
+        "total": len(rows),
+        "page": p.page,
+        "size": p.size,
+    }
 
 
 def everything(p: Paging) -> Paging:

@@ -14,8 +14,16 @@ from __future__ import annotations
 
 from shared.contracts.followup import EvaluationSubmitted, MentorTaskCompleted, MilestoneCompleted
 from shared.contracts.selection import (
-    CadreRegistered, CadreUpdated, ClassOpened, NominationConfirmed, NominationRejected, NominationWaitlisted,
-    NominationWithdrawn, ScopeDrawn, TraineeAssignedToGroup, TraineeNominated,
+    CadreRegistered,
+    CadreUpdated,
+    ClassOpened,
+    NominationConfirmed,
+    NominationRejected,
+    NominationWaitlisted,
+    NominationWithdrawn,
+    ScopeDrawn,
+    TraineeAssignedToGroup,
+    TraineeNominated,
 )
 from shared.contracts.teaching import OnlineHoursCredited, SessionAttended, TraineeGraduated
 from shared.projection import Projection
@@ -26,14 +34,23 @@ by_class = lambda env, ev: ev.class_id  # noqa: E731
 
 @classes.on(ClassOpened, key=by_class)
 def _opened(doc, env, ev: ClassOpened) -> None:
-    doc.update(ev.model_dump(mode="json"), jurisdiction=env.jurisdiction, opened_by=env.actor.name,
-               nominations=doc.get("nominations", []), scope=doc.get("scope"))
+    doc.update(
+        ev.model_dump(mode="json"),
+        jurisdiction=env.jurisdiction,
+        opened_by=env.actor.name,
+        nominations=doc.get("nominations", []),
+        scope=doc.get("scope"),
+    )
 
 
 @classes.on(ScopeDrawn, key=by_class)
 def _scope(doc, env, ev: ScopeDrawn) -> None:
-    doc["scope"] = {"criteria": ev.criteria, "cadre_ids": ev.cadre_ids, "by": env.actor.name,
-                    "at": env.occurred_at.isoformat()}
+    doc["scope"] = {
+        "criteria": ev.criteria,
+        "cadre_ids": ev.cadre_ids,
+        "by": env.actor.name,
+        "at": env.occurred_at.isoformat(),
+    }
 
 
 def _nominee(doc, cadre_id: str) -> dict:
@@ -46,9 +63,20 @@ def _nominee(doc, cadre_id: str) -> dict:
 @classes.on(TraineeNominated, key=by_class)
 def _nominated(doc, env, ev: TraineeNominated) -> None:
     doc["nominations"] = [n for n in doc.get("nominations", []) if n["cadre_id"] != ev.cadre_id]
-    doc["nominations"].append({"cadre_id": ev.cadre_id, "name": ev.name, "unit": ev.unit, "status": "nominated",
-                               "home_jurisdiction": ev.home_jurisdiction, "reason": "", "group": None,
-                               "from_waitlist": False, "by": env.actor.name, "at": env.occurred_at.isoformat()})
+    doc["nominations"].append(
+        {
+            "cadre_id": ev.cadre_id,
+            "name": ev.name,
+            "unit": ev.unit,
+            "status": "nominated",
+            "home_jurisdiction": ev.home_jurisdiction,
+            "reason": "",
+            "group": None,
+            "from_waitlist": False,
+            "by": env.actor.name,
+            "at": env.occurred_at.isoformat(),
+        }
+    )
 
 
 def _status(status: str):
@@ -63,6 +91,7 @@ def _status(status: str):
             n["from_waitlist"] = True
         if status == "withdrawn":
             n["group"] = None
+
     return apply
 
 
@@ -92,8 +121,12 @@ def _updated(doc, env, ev: CadreUpdated) -> None:
 
 
 # A county's cadres also attend province-run classes (events on the province's topic).
-histories = Projection("histories", sources=("teaching", "followup"), include_ancestors=True,
-                       scope=lambda env, ev: getattr(ev, "home_jurisdiction", None) or env.jurisdiction)
+histories = Projection(
+    "histories",
+    sources=("teaching", "followup"),
+    include_ancestors=True,
+    scope=lambda env, ev: getattr(ev, "home_jurisdiction", None) or env.jurisdiction,
+)
 
 
 def _hours(doc, year: int, hours: float, kind: str) -> None:
@@ -116,17 +149,29 @@ def _online(doc, env, ev: OnlineHoursCredited) -> None:
 
 @histories.on(TraineeGraduated, key=by_cadre)
 def _graduated(doc, env, ev: TraineeGraduated) -> None:
-    doc.setdefault("trainings", []).append({"class_id": ev.class_id, "title": ev.class_title,
-                                            "graduated_on": ev.graduated_on.isoformat(), "hours": ev.hours,
-                                            "attendance_rate": ev.attendance_rate})
+    doc.setdefault("trainings", []).append(
+        {
+            "class_id": ev.class_id,
+            "title": ev.class_title,
+            "graduated_on": ev.graduated_on.isoformat(),
+            "hours": ev.hours,
+            "attendance_rate": ev.attendance_rate,
+        }
+    )
     doc["last_trained_on"] = max(doc.get("last_trained_on") or "", ev.graduated_on.isoformat())
 
 
 @histories.on(MilestoneCompleted, key=by_cadre)
 def _milestone(doc, env, ev: MilestoneCompleted) -> None:
-    doc.setdefault("milestones", []).append({"class_id": ev.class_id, "month": ev.month,
-                                             "completed_on": ev.completed_on.isoformat(), "on_time": ev.on_time,
-                                             "average_score": ev.average_score})
+    doc.setdefault("milestones", []).append(
+        {
+            "class_id": ev.class_id,
+            "month": ev.month,
+            "completed_on": ev.completed_on.isoformat(),
+            "on_time": ev.on_time,
+            "average_score": ev.average_score,
+        }
+    )
 
 
 @histories.on(EvaluationSubmitted, key=by_cadre)
@@ -136,8 +181,9 @@ def _evaluated(doc, env, ev: EvaluationSubmitted) -> None:
 
 @histories.on(MentorTaskCompleted, key=by_cadre)
 def _mentor_task(doc, env, ev: MentorTaskCompleted) -> None:
-    doc.setdefault("mentor_tasks", []).append({"class_id": ev.class_id, "task": ev.task,
-                                               "done_on": ev.done_on.isoformat()})
+    doc.setdefault("mentor_tasks", []).append(
+        {"class_id": ev.class_id, "task": ev.task, "done_on": ev.done_on.isoformat()}
+    )
 
 
 PROJECTIONS = [classes, cadres, histories]

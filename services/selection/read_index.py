@@ -31,9 +31,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from shared import jurisdiction as jur
 from services.selection.cadres import FIELDS
 from services.selection.listing import search_key, sort_by
+from shared import jurisdiction as jur
 
 MEMO_MAX = 64
 SHARED = ("gender", "unit", "rank", "category", "position", "recruited_as", "jurisdiction")
@@ -41,8 +41,11 @@ HISTORY_FIELDS = ("last_trained_on", "hours")
 
 
 def cadre_entry(doc: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"_id": doc["_id"], "_rev": doc.get("_rev", 0),
-                           "jurisdiction": sys.intern(doc.get("jurisdiction") or "")}
+    out: dict[str, Any] = {
+        "_id": doc["_id"],
+        "_rev": doc.get("_rev", 0),
+        "jurisdiction": sys.intern(doc.get("jurisdiction") or ""),
+    }
     for f in FIELDS:
         v = doc.get(f)
         out[f] = sys.intern(v) if f in SHARED and isinstance(v, str) else v
@@ -68,7 +71,7 @@ class ReadIndex:
     def _put(self, into: dict, doc_id: str, entry: dict) -> bool:
         held = into.get(doc_id)
         if held is not None and held["_rev"] > entry["_rev"]:
-            return False               # a load that read the document before the writer's newer copy
+            return False  # a load that read the document before the writer's newer copy
         into[doc_id] = entry
         return True
 
@@ -105,13 +108,18 @@ class ReadIndex:
     def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """`compute()`, kept until the index next changes. The caller must not change it."""
         if key not in self._memo:
-            if len(self._memo) >= MEMO_MAX:      # reports asked for many dates: start again
+            if len(self._memo) >= MEMO_MAX:  # reports asked for many dates: start again
                 self._memo = {}
             self._memo[key] = compute()
         return self._memo[key]
 
-    def registry(self, jurisdiction: str, unit: str | None = None, sort: str | None = None,
-                 key: Callable[[dict], Any] | None = None) -> list[dict[str, Any]]:
+    def registry(
+        self,
+        jurisdiction: str,
+        unit: str | None = None,
+        sort: str | None = None,
+        key: Callable[[dict], Any] | None = None,
+    ) -> list[dict[str, Any]]:
         """Entries of a jurisdiction and below (and of one unit), ordered by unit and name,
         or by `sort` (ascending, ties in that order) with its sort value `key`."""
         p = jur.prefix(jurisdiction)

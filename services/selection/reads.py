@@ -24,6 +24,11 @@ from datetime import date
 from types import MappingProxyType
 from typing import Any
 
+from services.selection.cadres import FIELDS
+from services.selection.domain import cadre_stream_id
+from services.selection.listing import search, search_key, search_text, sort_by
+from services.selection.read_index import HISTORY_FIELDS, ReadIndex, cadre_entry, history_entry
+from services.selection.scope import HoursPolicy, evaluate
 from shared import store
 from shared.auth import Principal
 from shared.commands import Loaded
@@ -31,11 +36,6 @@ from shared.errors import NotFound
 from shared.jurisdiction import covers
 from shared.projection import guard_key, public
 from shared.projector import ProjectionWriter
-from services.selection.cadres import FIELDS
-from services.selection.domain import cadre_stream_id
-from services.selection.listing import search, search_key, search_text, sort_by
-from services.selection.read_index import HISTORY_FIELDS, ReadIndex, cadre_entry, history_entry
-from services.selection.scope import HoursPolicy, evaluate
 
 CLASSES = "classes"
 CADRES = "cadres"
@@ -52,8 +52,12 @@ def cadre_missing(cadre_id: str) -> NotFound:
 
 
 class Reads:
-    def __init__(self, db: Any, writers: Callable[[], list[ProjectionWriter]] = lambda: [],
-                 stale_after: float = STALE_AFTER) -> None:
+    def __init__(
+        self,
+        db: Any,
+        writers: Callable[[], list[ProjectionWriter]] = lambda: [],
+        stale_after: float = STALE_AFTER,
+    ) -> None:
         self.db = db
         self.writers = writers
         self.stale_after = stale_after
@@ -81,21 +85,33 @@ class Reads:
                 fresh = ReadIndex()
                 await self._load(fresh)
                 ix.cadres, ix.histories, ix.classes, ix._memo, ix.loaded_at = (
-                    fresh.cadres, fresh.histories, fresh.classes, {}, fresh.loaded_at)
+                    fresh.cadres,
+                    fresh.histories,
+                    fresh.classes,
+                    {},
+                    fresh.loaded_at,
+                )
         return ix
 
     async def _load(self, ix: ReadIndex) -> None:
         """One scan of each collection, cut to the fields the index keeps."""
         fields = {f: 1 for f in (*FIELDS, "jurisdiction", "_rev")}
         cadres = [cadre_entry(d) async for d in self.db[CADRES].find({}, fields)]
-        histories = {d["_id"]: history_entry(d)
-                     async for d in self.db[HISTORIES].find({}, {f: 1 for f in (*HISTORY_FIELDS, "_rev")})}
+        histories = {
+            d["_id"]: history_entry(d)
+            async for d in self.db[HISTORIES].find({}, {f: 1 for f in (*HISTORY_FIELDS, "_rev")})
+        }
         classes = [d async for d in self.db[CLASSES].find({}, {"_applied": 0})]
         ix.fill(cadres, histories, classes)
 
     # -- the registry -------------------------------------------------------------------
-    async def registry(self, jurisdiction: str, unit: str | None = None, sort: str | None = None,
-                       key: Callable[[dict], Any] | None = None) -> list[dict[str, Any]]:
+    async def registry(
+        self,
+        jurisdiction: str,
+        unit: str | None = None,
+        sort: str | None = None,
+        key: Callable[[dict], Any] | None = None,
+    ) -> list[dict[str, Any]]:
         """The registry entries of a jurisdiction (and below), ordered by unit and name (or
         by `sort`)."""
         return (await self.index()).registry(jurisdiction, unit, sort, key)
@@ -107,7 +123,7 @@ class Reads:
             return rows
         ix = await self.index()
         made_from, text = ix.memo(("text", id(rows)), lambda: (rows, search_text(rows)))
-        if made_from is not rows:      # another list once had this id: not the same rows
+        if made_from is not rows:  # another list once had this id: not the same rows
             text = search_text(rows)
         return search(rows, text, q)
 
@@ -123,9 +139,14 @@ class Reads:
         read per id: state and version come from one document (the index keeps no
         versions). The import decides on these; a stale one is decided again by the kernel."""
         found = await store.find_by_ids(self.db[CADRES], cadre_ids)
-        return {cid: Loaded(MappingProxyType({k: d.get(k) for k in FIELDS}),
-                            d.get("_applied", {}).get(guard_key(cadre_stream_id(cid)), 0), d["jurisdiction"])
-                for cid, d in found.items()}
+        return {
+            cid: Loaded(
+                MappingProxyType({k: d.get(k) for k in FIELDS}),
+                d.get("_applied", {}).get(guard_key(cadre_stream_id(cid)), 0),
+                d["jurisdiction"],
+            )
+            for cid, d in found.items()
+        }
 
     async def cadre(self, who: Principal, cadre_id: str) -> dict[str, Any]:
         """A registry document the reader's jurisdiction covers. Another county's cadre
@@ -168,8 +189,11 @@ class Reads:
 
     async def classes_within(self, jurisdiction: str) -> list[dict[str, Any]]:
         """The classes of a jurisdiction and below, without their nominations, by start date."""
-        docs = [d async for d in self.db[CLASSES].find({}, {"nominations": 0, "_applied": 0})
-                if covers(jurisdiction, d.get("jurisdiction", ""))]
+        docs = [
+            d
+            async for d in self.db[CLASSES].find({}, {"nominations": 0, "_applied": 0})
+            if covers(jurisdiction, d.get("jurisdiction", ""))
+        ]
         return sorted(docs, key=lambda d: (d.get("starts_on", ""), d["_id"]))
 
     async def queue(self, jurisdiction: str, today: date) -> list[dict[str, Any]]:
@@ -186,23 +210,36 @@ class Reads:
                 confirmed = sum(1 for n in d.get("nominations", []) if n["status"] == "confirmed")
                 for n in d.get("nominations", []):
                     if n["status"] in ("nominated", "waitlisted"):
-                        items.append({"class_id": d["_id"], "title": d["title"], "starts_on": d["starts_on"],
-                                      "free": max(d["capacity"] - confirmed, 0), "cadre_id": n["cadre_id"],
-                                      "name": n["name"], "unit": n["unit"], "status": n["status"],
-                                      "by": n.get("by"), "_key": search_key(n["name"], n["unit"])})
+                        items.append(
+                            {
+                                "class_id": d["_id"],
+                                "title": d["title"],
+                                "starts_on": d["starts_on"],
+                                "free": max(d["capacity"] - confirmed, 0),
+                                "cadre_id": n["cadre_id"],
+                                "name": n["name"],
+                                "unit": n["unit"],
+                                "status": n["status"],
+                                "by": n.get("by"),
+                                "_key": search_key(n["name"], n["unit"]),
+                            }
+                        )
             items.sort(key=lambda i: (i["starts_on"], i["class_id"]))
             return items
+
         return ix.memo(("queue", jurisdiction, today), compute)
 
     # -- scope and reports --------------------------------------------------------------
-    async def scope_for(self, jurisdiction: str, criteria: dict, today: date, policy: HoursPolicy
-                        ) -> list[dict[str, Any]]:
+    async def scope_for(
+        self, jurisdiction: str, criteria: dict, today: date, policy: HoursPolicy
+    ) -> list[dict[str, Any]]:
         """The registry entries of a jurisdiction that meet `criteria` today, with reasons."""
         ix = await self.index()
         cadres = ix.registry(jurisdiction)
         held = ix.histories
-        return evaluate(criteria, cadres, {c["_id"]: held[c["_id"]] for c in cadres if c["_id"] in held},
-                        today, policy)
+        return evaluate(
+            criteria, cadres, {c["_id"]: held[c["_id"]] for c in cadres if c["_id"] in held}, today, policy
+        )
 
     async def scope_rows(self, doc: dict[str, Any], today: date, policy: HoursPolicy) -> list[dict[str, Any]]:
         """A class's scope as it reads now: each cadre drawn, with the reasons they match
@@ -219,16 +256,29 @@ class Reads:
             rows = []
             first = lambda c: (not now.get(c["_id"], {}).get("priority"), c["unit"], c["name"])  # noqa: E731
             for c in sorted(cadres, key=first):
-                x = now.get(c["_id"]) or {"cadre_id": c["_id"], "name": c["name"], "unit": c["unit"],
-                                          "rank": c["rank"], "priority": False,
-                                          "reasons": ["划定时符合条件，名册信息已变化"]}
+                x = now.get(c["_id"]) or {
+                    "cadre_id": c["_id"],
+                    "name": c["name"],
+                    "unit": c["unit"],
+                    "rank": c["rank"],
+                    "priority": False,
+                    "reasons": ["划定时符合条件，名册信息已变化"],
+                }
                 rows.append({**x, "status": nominated.get(c["_id"]), "_key": c["_key"]})
             return rows
+
         return ix.memo(("scope", doc["_id"], doc.get("_rev"), today, repr(policy)), compute)
 
-    async def report(self, make: Callable[..., dict[str, Any]], rows: str, jurisdiction: str, param: Any,
-                     policy: HoursPolicy, sort: str | None = None, key: Callable[[dict], Any] | None = None
-                     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    async def report(
+        self,
+        make: Callable[..., dict[str, Any]],
+        rows: str,
+        jurisdiction: str,
+        param: Any,
+        policy: HoursPolicy,
+        sort: str | None = None,
+        key: Callable[[dict], Any] | None = None,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """A report over a jurisdiction's registry (`scope.coverage` or `scope.hours`): its
         whole-jurisdiction figures, and its `rows` list in order of `sort`. Both are kept
         until the registry or a history changes, so paging through it costs a slice."""
@@ -237,9 +287,10 @@ class Reads:
 
         def compute() -> dict[str, Any]:
             made = make(ix.registry(jurisdiction), ix.histories, param, policy)
-            for row in made[rows]:            # each row's search key, as the registry entry's
+            for row in made[rows]:  # each row's search key, as the registry entry's
                 row["_key"] = ix.cadres[row["cadre_id"]]["_key"]
             return made
+
         out = ix.memo(base, compute)
         listed = out[rows]
         if sort is not None:

@@ -19,6 +19,7 @@ Doc = dict[str, Any]
 @dataclass(frozen=True)
 class HoursPolicy:
     """Yearly training hours a cadre owes (by rank, else the default) and the rotation cycle."""
+
     default_hours: float = 110.0
     by_rank: dict[str, float] = field(default_factory=dict)
     cycle_years: int = 5
@@ -66,7 +67,9 @@ def _reasons(c: Doc, crit: Doc, history: Doc | None, today: date, policy: HoursP
         since = today.year - int(crit["recruited_within_years"])
         if c.get("recruited_as") not in kinds or not c.get("recruited_year") or c["recruited_year"] < since:
             return None
-        reasons.append(f"{c['recruited_year']} 年录用的{c['recruited_as']}（近 {crit['recruited_within_years']} 年）")
+        reasons.append(
+            f"{c['recruited_year']} 年录用的{c['recruited_as']}（近 {crit['recruited_within_years']} 年）"
+        )
     if crit.get("not_trained_years"):
         n = int(crit["not_trained_years"])
         last = last_trained(history)
@@ -83,8 +86,9 @@ def _reasons(c: Doc, crit: Doc, history: Doc | None, today: date, policy: HoursP
     return reasons
 
 
-def evaluate(crit: Doc, cadres: list[Doc], histories: dict[str, Doc], today: date,
-             policy: HoursPolicy) -> list[Doc]:
+def evaluate(
+    crit: Doc, cadres: list[Doc], histories: dict[str, Doc], today: date, policy: HoursPolicy
+) -> list[Doc]:
     """The cadres the criteria select, each with the reasons; with `township_priority`,
     those with township leadership experience come first (an ordering, not a filter)."""
     out = []
@@ -94,10 +98,17 @@ def evaluate(crit: Doc, cadres: list[Doc], histories: dict[str, Doc], today: dat
             continue
         if not reasons:
             reasons = ["名册内干部（未设条件）"]
-        out.append({"cadre_id": c["_id"], "name": c["name"], "unit": c["unit"], "rank": c["rank"],
-                    "id_number": mask_id(c["id_number"]), "priority": bool(crit.get("township_priority")
-                                                                             and c.get("township_leadership")),
-                    "reasons": reasons})
+        out.append(
+            {
+                "cadre_id": c["_id"],
+                "name": c["name"],
+                "unit": c["unit"],
+                "rank": c["rank"],
+                "id_number": mask_id(c["id_number"]),
+                "priority": bool(crit.get("township_priority") and c.get("township_leadership")),
+                "reasons": reasons,
+            }
+        )
     out.sort(key=lambda r: (not r["priority"], r["unit"], r["name"]))
     return out
 
@@ -112,15 +123,28 @@ def coverage(cadres: list[Doc], histories: dict[str, Doc], today: date, policy: 
         u = units.setdefault(c["unit"], {"unit": c["unit"], "total": 0, "trained": 0})
         u["total"] += 1
         u["trained"] += covered
-        rows.append({"cadre_id": c["_id"], "name": c["name"], "unit": c["unit"], "rank": c["rank"],
-                     "last_trained_on": last, "covered": covered})
+        rows.append(
+            {
+                "cadre_id": c["_id"],
+                "name": c["name"],
+                "unit": c["unit"],
+                "rank": c["rank"],
+                "last_trained_on": last,
+                "covered": covered,
+            }
+        )
     trained = sum(r["covered"] for r in rows)
     for u in units.values():
         u["rate"] = round(u["trained"] / u["total"], 4)
-    return {"cycle_years": policy.cycle_years, "since": since, "total": len(rows), "trained": trained,
-            "rate": round(trained / len(rows), 4) if rows else 0.0,
-            "by_unit": sorted(units.values(), key=lambda u: u["unit"]),
-            "overdue": [r for r in rows if not r["covered"]]}
+    return {
+        "cycle_years": policy.cycle_years,
+        "since": since,
+        "total": len(rows),
+        "trained": trained,
+        "rate": round(trained / len(rows), 4) if rows else 0.0,
+        "by_unit": sorted(units.values(), key=lambda u: u["unit"]),
+        "overdue": [r for r in rows if not r["covered"]],
+    }
 
 
 def hours(cadres: list[Doc], histories: dict[str, Doc], year: int, policy: HoursPolicy) -> Doc:
@@ -128,7 +152,16 @@ def hours(cadres: list[Doc], histories: dict[str, Doc], year: int, policy: Hours
     rows = []
     for c in cadres:
         done, want = hours_in(histories.get(c["_id"]), year), policy.required(c.get("rank", ""))
-        rows.append({"cadre_id": c["_id"], "name": c["name"], "unit": c["unit"], "rank": c["rank"],
-                     "hours": done, "required": want, "short": round(max(want - done, 0.0), 2)})
+        rows.append(
+            {
+                "cadre_id": c["_id"],
+                "name": c["name"],
+                "unit": c["unit"],
+                "rank": c["rank"],
+                "hours": done,
+                "required": want,
+                "short": round(max(want - done, 0.0), 2),
+            }
+        )
     met = sum(1 for r in rows if r["short"] == 0)
     return {"year": year, "total": len(rows), "met": met, "rows": rows}

@@ -2,20 +2,21 @@
 
 import asyncio
 
-from shared.runtime import Adapters, Runtime, ServiceDefinition
 from services.selection import api, api_registry
 from services.selection.handlers import Handlers
 from services.selection.projections import PROJECTIONS
 from services.selection.reads import Reads
 from services.selection.settings import SelectionSettings
+from shared.runtime import Adapters, Runtime, ServiceDefinition
 
 
 def bootstrap(a: Adapters) -> Handlers:
     """The handlers over the real adapters: the kernel's command executor, the reads over
     this deployment's database (following this process's projection writers), the
     deployment's clock, and the service's own settings."""
-    return Handlers(commands=a.commands, reads=Reads(a.db, writers=a.writers), clock=a.clock,
-                    settings=SelectionSettings())
+    return Handlers(
+        commands=a.commands, reads=Reads(a.db, writers=a.writers), clock=a.clock, settings=SelectionSettings()
+    )
 
 
 async def keep_index(rt: Runtime, stop: asyncio.Event) -> None:

@@ -12,20 +12,26 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from services.teaching import classroom as cr
+from services.teaching import files
+from services.teaching.handlers import Handlers
+from services.teaching.reads import READERS
 from shared import uploads, xlsx
 from shared.api import context, principal
 from shared.auth import Principal
 from shared.commands import Context
 from shared.contracts.teaching import (
-    CourseAdded, CourseKind, CourseMode, FacultyAdded, FacultyKind, Method, TeachingSiteAdded,
+    CourseAdded,
+    CourseKind,
+    CourseMode,
+    FacultyAdded,
+    FacultyKind,
+    Method,
+    TeachingSiteAdded,
 )
 from shared.events import utcnow
 from shared.ids import new_id
 from shared.inputs import Input
-from services.teaching import classroom as cr
-from services.teaching import files
-from services.teaching.handlers import Handlers
-from services.teaching.reads import READERS
 
 RUNS = ("party_school",)
 ID = r"^[A-Za-z0-9_-]{1,64}$"
@@ -92,7 +98,9 @@ class CheckInEntry(Input):
 
 
 class CheckInsIn(Input):
-    entries: list[CheckInEntry] = Field(min_length=1, max_length=2000, description="签到学员（可整班一次提交）")
+    entries: list[CheckInEntry] = Field(
+        min_length=1, max_length=2000, description="签到学员（可整班一次提交）"
+    )
 
 
 class EarlyLeaveIn(Input):
@@ -119,7 +127,9 @@ class RuleIn(Input):
     min_attendance_rate: float = Field(0.9, ge=0, le=1, description="最低出勤率")
     require_required_courses: bool = Field(True, description="是否须修完全部必修课")
     min_hours: float = Field(0, ge=0, description="最低总学时")
-    graduated_on: date | None = Field(None, description="结业日期：默认今天；补录往期班次时填写（不早于班次最后一天，不晚于今天）")
+    graduated_on: date | None = Field(
+        None, description="结业日期：默认今天；补录往期班次时填写（不早于班次最后一天，不晚于今天）"
+    )
 
 
 class Accepted(BaseModel):
@@ -132,8 +142,12 @@ class Accepted(BaseModel):
 def _accepted(envs) -> Accepted:
     if not envs:
         return Accepted(stream_id=None, events=[], version=None, count=0)
-    return Accepted(stream_id=envs[-1].stream_id, events=sorted({e.type for e in envs}),
-                    version=envs[-1].stream_version, count=len(envs))
+    return Accepted(
+        stream_id=envs[-1].stream_id,
+        events=sorted({e.type for e in envs}),
+        version=envs[-1].stream_version,
+        count=len(envs),
+    )
 
 
 def handlers(request: Request) -> Handlers:
@@ -157,8 +171,13 @@ async def add_course(body: CourseIn, ctx: Ctx, who: Who, h: H):
 COURSE_FILE = "列：课程编号、课程名称、课程类别、教学方式、学时、课程性质、教材与资料"
 
 
-@router.post("/courses/import", status_code=201, response_model=Accepted, tags=["课程与师资"],
-             summary="批量导入课程（xlsx 或 CSV；整批录入或整批不录入）")
+@router.post(
+    "/courses/import",
+    status_code=201,
+    response_model=Accepted,
+    tags=["课程与师资"],
+    summary="批量导入课程（xlsx 或 CSV；整批录入或整批不录入）",
+)
 async def import_courses(ctx: Ctx, who: Who, h: H, file: UploadFile = File(description=COURSE_FILE)):
     who.require_role(*RUNS)
     courses = await run_in_threadpool(files.course_records, file.filename or "", await uploads.read(file))
@@ -168,15 +187,19 @@ async def import_courses(ctx: Ctx, who: Who, h: H, file: UploadFile = File(descr
 @router.post("/faculty", status_code=201, response_model=Accepted, tags=["课程与师资"], summary="录入师资")
 async def add_faculty(body: FacultyIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
-    return _accepted(await h.add_faculty(ctx, FacultyAdded(**{**body.model_dump(),
-                                                              "teacher_id": body.teacher_id or new_id()})))
+    return _accepted(
+        await h.add_faculty(
+            ctx, FacultyAdded(**{**body.model_dump(), "teacher_id": body.teacher_id or new_id()})
+        )
+    )
 
 
 @router.post("/sites", status_code=201, response_model=Accepted, tags=["课程与师资"], summary="录入教学点")
 async def add_site(body: SiteIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
-    return _accepted(await h.add_site(ctx, TeachingSiteAdded(**{**body.model_dump(),
-                                                                "site_id": body.site_id or new_id()})))
+    return _accepted(
+        await h.add_site(ctx, TeachingSiteAdded(**{**body.model_dump(), "site_id": body.site_id or new_id()}))
+    )
 
 
 @router.get("/catalogue/{jurisdiction}", tags=["课程与师资"], summary="课程库、师资库与教学点")
@@ -191,8 +214,11 @@ async def my_classes(who: Who, h: H):
     return await h.reads.my_classes(who)
 
 
-@router.get("/me/classes/{class_id}/sessions", tags=["学员本人"],
-            summary="我的课表：每个课次及本人的考勤、请假与答复、评价")
+@router.get(
+    "/me/classes/{class_id}/sessions",
+    tags=["学员本人"],
+    summary="我的课表：每个课次及本人的考勤、请假与答复、评价",
+)
 async def my_sessions(class_id: str, who: Who, h: H):
     return await h.reads.my_sessions(who, class_id)
 
@@ -204,32 +230,72 @@ async def roster(class_id: str, who: Who, h: H):
     return await h.reads.roster(who, class_id)
 
 
-@router.put("/classes/{class_id}/curriculum", response_model=Accepted, tags=["教学计划与课表"],
-            summary="设置教学计划")
+@router.put(
+    "/classes/{class_id}/curriculum", response_model=Accepted, tags=["教学计划与课表"], summary="设置教学计划"
+)
 async def curriculum(class_id: str, body: CurriculumIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
     return _accepted(await h.set_curriculum(ctx, who, class_id, body.course_ids, dict(body.required_hours)))
 
 
-@router.post("/classes/{class_id}/sessions", status_code=201, response_model=Accepted, tags=["教学计划与课表"],
-             summary="排课（教师或场地时间冲突时拒绝）")
+@router.post(
+    "/classes/{class_id}/sessions",
+    status_code=201,
+    response_model=Accepted,
+    tags=["教学计划与课表"],
+    summary="排课（教师或场地时间冲突时拒绝）",
+)
 async def schedule(class_id: str, body: SessionIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
-    return _accepted(await h.schedule(
-        ctx, who, class_id, body.session_id or new_id(), body.course_id, body.teacher_id, body.site_id,
-        body.on, body.starts_at, body.ends_at, body.hours, body.required, id_given=bool(body.session_id)))
+    return _accepted(
+        await h.schedule(
+            ctx,
+            who,
+            class_id,
+            body.session_id or new_id(),
+            body.course_id,
+            body.teacher_id,
+            body.site_id,
+            body.on,
+            body.starts_at,
+            body.ends_at,
+            body.hours,
+            body.required,
+            id_given=bool(body.session_id),
+        )
+    )
 
 
-@router.post("/classes/{class_id}/sessions/{session_id}/reschedule", response_model=Accepted,
-             tags=["教学计划与课表"], summary="调课")
+@router.post(
+    "/classes/{class_id}/sessions/{session_id}/reschedule",
+    response_model=Accepted,
+    tags=["教学计划与课表"],
+    summary="调课",
+)
 async def reschedule(class_id: str, session_id: str, body: RescheduleIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
-    return _accepted(await h.reschedule(ctx, who, class_id, session_id, body.on, body.starts_at, body.ends_at,
-                                        body.teacher_id, body.site_id, body.reason))
+    return _accepted(
+        await h.reschedule(
+            ctx,
+            who,
+            class_id,
+            session_id,
+            body.on,
+            body.starts_at,
+            body.ends_at,
+            body.teacher_id,
+            body.site_id,
+            body.reason,
+        )
+    )
 
 
-@router.post("/classes/{class_id}/sessions/{session_id}/cancel", response_model=Accepted,
-             tags=["教学计划与课表"], summary="停课")
+@router.post(
+    "/classes/{class_id}/sessions/{session_id}/cancel",
+    response_model=Accepted,
+    tags=["教学计划与课表"],
+    summary="停课",
+)
 async def cancel(class_id: str, session_id: str, body: ReasonIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
     return _accepted(await h.cancel(ctx, who, class_id, session_id, body.reason))
@@ -241,21 +307,30 @@ async def get_timetable(class_id: str, who: Who, h: H):
     return await h.reads.timetable(who, class_id)
 
 
-@router.get("/classes/{class_id}/timetable.ics", tags=["教学计划与课表"], summary="课表日历（iCalendar）",
-            response_class=Response)
+@router.get(
+    "/classes/{class_id}/timetable.ics",
+    tags=["教学计划与课表"],
+    summary="课表日历（iCalendar）",
+    response_class=Response,
+)
 async def get_ics(class_id: str, who: Who, h: H):
     who.require_role(*READERS, "trainee")
     tt = await h.reads.timetable(who, class_id)
     text = files.ics(tt["title"], tt["sessions"], await h.reads.sites(tt["jurisdiction"]), utcnow())
-    return Response(text, media_type="text/calendar; charset=utf-8",
-                    headers={"Content-Disposition": xlsx.disposition(f"{tt['title'] or '班次'}课表.ics")})
+    return Response(
+        text,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": xlsx.disposition(f"{tt['title'] or '班次'}课表.ics")},
+    )
 
 
 # -- attendance -------------------------------------------------------------------------------------
 S = "/classes/{class_id}/sessions/{session_id}"
 
 
-@router.post(S + "/check-ins", response_model=Accepted, tags=["考勤"], summary="签到（单人或整班批量，一次提交）")
+@router.post(
+    S + "/check-ins", response_model=Accepted, tags=["考勤"], summary="签到（单人或整班批量，一次提交）"
+)
 async def check_in(class_id: str, session_id: str, body: CheckInsIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
     entries = [(e.cadre_id, e.late) for e in body.entries]
@@ -268,29 +343,39 @@ async def early(class_id: str, session_id: str, body: EarlyLeaveIn, ctx: Ctx, wh
     return _accepted(await h.record_early_leave(ctx, who, class_id, session_id, body.cadre_id, body.minutes))
 
 
-@router.post(S + "/leave-requests", status_code=201, response_model=Accepted, tags=["考勤"],
-             summary="请假申请（学员本人或党校代为登记）")
+@router.post(
+    S + "/leave-requests",
+    status_code=201,
+    response_model=Accepted,
+    tags=["考勤"],
+    summary="请假申请（学员本人或党校代为登记）",
+)
 async def request_leave(class_id: str, session_id: str, body: LeaveIn, ctx: Ctx, who: Who, h: H):
     who.require_role("trainee", *RUNS)
     return _accepted(await h.request_leave(ctx, who, class_id, session_id, body.cadre_id, body.reason))
 
 
-@router.post(S + "/leave-requests/{cadre_id}/decision", response_model=Accepted, tags=["考勤"],
-             summary="请假审批")
-async def decide_leave(class_id: str, session_id: str, cadre_id: str, body: DecisionIn, ctx: Ctx, who: Who,
-                       h: H):
+@router.post(
+    S + "/leave-requests/{cadre_id}/decision", response_model=Accepted, tags=["考勤"], summary="请假审批"
+)
+async def decide_leave(
+    class_id: str, session_id: str, cadre_id: str, body: DecisionIn, ctx: Ctx, who: Who, h: H
+):
     who.require_role(*RUNS)
     return _accepted(await h.decide_leave(ctx, who, class_id, session_id, cadre_id, body.approved, body.note))
 
 
-@router.post(S + "/close", response_model=Accepted, tags=["考勤"],
-             summary="结束考勤（未签到者记缺勤，已批假者记请假）")
+@router.post(
+    S + "/close", response_model=Accepted, tags=["考勤"], summary="结束考勤（未签到者记缺勤，已批假者记请假）"
+)
 async def close(class_id: str, session_id: str, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
     return _accepted(await h.close_session(ctx, who, class_id, session_id))
 
 
-@router.post(S + "/ratings", status_code=201, response_model=Accepted, tags=["课程评价"], summary="学员评价课次")
+@router.post(
+    S + "/ratings", status_code=201, response_model=Accepted, tags=["课程评价"], summary="学员评价课次"
+)
 async def rate(class_id: str, session_id: str, body: RatingIn, ctx: Ctx, who: Who, h: H):
     who.require_role("trainee")
     return _accepted(await h.rate(ctx, who, class_id, session_id, body.rating, body.comment))
@@ -313,16 +398,24 @@ async def attendance(class_id: str, who: Who, h: H):
     return await _class_attendance(class_id, who, h)
 
 
-@router.get("/classes/{class_id}/attendance.xlsx", tags=["考勤"], summary="导出班级考勤与学时（Excel）",
-            response_class=Response)
+@router.get(
+    "/classes/{class_id}/attendance.xlsx",
+    tags=["考勤"],
+    summary="导出班级考勤与学时（Excel）",
+    response_class=Response,
+)
 async def attendance_xlsx(class_id: str, who: Who, h: H):
     report = await _class_attendance(class_id, who, h)
     return xlsx.response(files.attendance_workbook(report), f"{report['title'] or '班次'}考勤与学时.xlsx")
 
 
 # -- graduation -------------------------------------------------------------------------------------
-@router.post("/classes/{class_id}/graduation", response_model=Accepted, tags=["结业"],
-             summary="结业评定（按出勤率、必修课、学时规则）")
+@router.post(
+    "/classes/{class_id}/graduation",
+    response_model=Accepted,
+    tags=["结业"],
+    summary="结业评定（按出勤率、必修课、学时规则）",
+)
 async def graduate(class_id: str, body: RuleIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
     rule = cr.GraduationRule(body.min_attendance_rate, body.require_required_courses, body.min_hours)
@@ -340,8 +433,12 @@ async def graduation(class_id: str, who: Who, h: H):
     return await _graduation(class_id, who, h)
 
 
-@router.get("/classes/{class_id}/graduation.xlsx", tags=["结业"], summary="导出结业与未结业名单（Excel）",
-            response_class=Response)
+@router.get(
+    "/classes/{class_id}/graduation.xlsx",
+    tags=["结业"],
+    summary="导出结业与未结业名单（Excel）",
+    response_class=Response,
+)
 async def graduation_xlsx(class_id: str, who: Who, h: H):
     g = await _graduation(class_id, who, h)
     return xlsx.response(files.graduation_workbook(g), f"{g['title'] or '班次'}结业名单.xlsx")
@@ -356,8 +453,12 @@ async def hours(cadre_id: str, who: Who, h: H):
 ONLINE_FILE = "列：平台记录编号、干部编号、姓名、学时、学习日期、课程类别"
 
 
-@router.post("/online-hours", response_model=Accepted, tags=["学时"],
-             summary="导入网络学习学时（CSV 或 xlsx；同一平台记录编号重复导入不重复计入）")
+@router.post(
+    "/online-hours",
+    response_model=Accepted,
+    tags=["学时"],
+    summary="导入网络学习学时（CSV 或 xlsx；同一平台记录编号重复导入不重复计入）",
+)
 async def online(ctx: Ctx, who: Who, h: H, file: UploadFile = File(description=ONLINE_FILE)):
     who.require_role(*RUNS, "org_department")
     records = await run_in_threadpool(files.online_records, file.filename or "", await uploads.read(file))
@@ -365,14 +466,21 @@ async def online(ctx: Ctx, who: Who, h: H, file: UploadFile = File(description=O
 
 
 @router.get("/teachers/{teacher_id}/load", tags=["课程与师资"], summary="教师授课量（某辖区某年）")
-async def load(teacher_id: str, who: Who, h: H, jurisdiction: str | None = None,
-               year: int | None = Query(None, ge=2000, le=2100, description="年份（不填则为今年）")):
+async def load(
+    teacher_id: str,
+    who: Who,
+    h: H,
+    jurisdiction: str | None = None,
+    year: int | None = Query(None, ge=2000, le=2100, description="年份（不填则为今年）"),
+):
     who.require_role(*READERS)
     year = year or (await h.clock.today()).year
     return await h.reads.teacher_load(who, jurisdiction or who.jurisdiction, year, teacher_id)
 
 
-@router.get("/classes/{class_id}/feedback", tags=["课程评价"], summary="本班课程评价（按课程、按教师，含留言）")
+@router.get(
+    "/classes/{class_id}/feedback", tags=["课程评价"], summary="本班课程评价（按课程、按教师，含留言）"
+)
 async def class_feedback(class_id: str, who: Who, h: H):
     who.require_role(*READERS)
     return await h.reads.class_feedback(who, class_id)

@@ -25,13 +25,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 
+from services.teaching.domain import FrozenMap, Session, no_entries
 from shared.contracts.teaching import (
-    AbsenceRecorded, CurriculumSet, EarlyLeaveRecorded, LeaveDecided, LeaveRequested, SessionAttended,
-    SessionRated, TraineeGraduated, TraineeNotGraduated,
+    AbsenceRecorded,
+    CurriculumSet,
+    EarlyLeaveRecorded,
+    LeaveDecided,
+    LeaveRequested,
+    SessionAttended,
+    SessionRated,
+    TraineeGraduated,
+    TraineeNotGraduated,
 )
 from shared.errors import DomainError
 from shared.events import Event
-from services.teaching.domain import FrozenMap, Session, no_entries
 
 KINDS = ("理论课", "党性课", "实践课", "能力课")
 
@@ -52,7 +59,7 @@ class Trainee:
     home_jurisdiction: str | None = None
 
 
-Roster = Mapping[str, Trainee]   # confirmed trainees only (在册学员)
+Roster = Mapping[str, Trainee]  # confirmed trainees only (在册学员)
 
 
 @dataclass(frozen=True)
@@ -63,13 +70,13 @@ class SetCurriculum:
     known_courses: frozenset[str]
 
 
-Names = Mapping[str, str]       # cadre id -> name, of everyone the class knows: refusals name people
+Names = Mapping[str, str]  # cadre id -> name, of everyone the class knows: refusals name people
 
 
 @dataclass(frozen=True)
 class CheckIn:
     session: Session
-    entries: tuple[tuple[str, bool], ...]       # (cadre_id, late)
+    entries: tuple[tuple[str, bool], ...]  # (cadre_id, late)
     roster: Roster
     today: date
     names: Names = no_entries()
@@ -132,8 +139,8 @@ class Graduate:
     class_title: str
     ends_on: date
     today: date
-    sessions: tuple[Session, ...]               # every session of the class, cancelled ones too
-    attended: Mapping[str, frozenset[str]]     # session id -> who attended (after closing)
+    sessions: tuple[Session, ...]  # every session of the class, cancelled ones too
+    attended: Mapping[str, frozenset[str]]  # session id -> who attended (after closing)
     roster: Roster
     rule: GraduationRule = GraduationRule()
     # The graduation date on record: the day of the assessment (today) unless given, as
@@ -145,14 +152,20 @@ def graduation_date(title: str, ends_on: date, today: date, on: date | None) -> 
     """The date a graduation is recorded on, or the reason it cannot be (checked before
     the sessions are closed, so a refused graduation changes nothing)."""
     if today < ends_on:
-        raise DomainError(f"班次“{title}”{ends_on} 结业，尚未结束，不能进行结业评定。", code="class_not_ended")
+        raise DomainError(
+            f"班次“{title}”{ends_on} 结业，尚未结束，不能进行结业评定。", code="class_not_ended"
+        )
     on = on or today
     if on < ends_on:
-        raise DomainError(f"结业日期 {on} 早于班次最后一天 {ends_on}。", code="graduation_before_end",
-                          field="graduated_on")
+        raise DomainError(
+            f"结业日期 {on} 早于班次最后一天 {ends_on}。", code="graduation_before_end", field="graduated_on"
+        )
     if on > today:
-        raise DomainError(f"结业日期 {on} 晚于今天 {today}：结业评定只能记在已经过去的日子。",
-                          code="graduation_in_future", field="graduated_on")
+        raise DomainError(
+            f"结业日期 {on} 晚于今天 {today}：结业评定只能记在已经过去的日子。",
+            code="graduation_in_future",
+            field="graduated_on",
+        )
     return on
 
 
@@ -162,8 +175,8 @@ class AttendanceState:
 
     attended: Mapping[str, SessionAttended] = no_entries()
     early: frozenset[str] = frozenset()
-    leave: Mapping[str, str] = no_entries()       # pending / approved / refused
-    absent: Mapping[str, bool] = no_entries()     # -> excused
+    leave: Mapping[str, str] = no_entries()  # pending / approved / refused
+    absent: Mapping[str, bool] = no_entries()  # -> excused
     rated: frozenset[str] = frozenset()
 
 
@@ -173,8 +186,6 @@ class ClassRecordState:
     course_ids: tuple[str, ...] = ()
     required_hours: Mapping[str, float] = no_entries()
     concluded: frozenset[str] = frozenset()
-
-
 
 
 def _name(cadre_id: str, names: Names, roster: Roster | None = None) -> str:
@@ -197,8 +208,11 @@ def _usable(s: Session) -> None:
 
 def _on_roster(roster: Roster, cadre_id: str, names: Names) -> Trainee:
     if cadre_id not in roster:
-        raise DomainError(f"{_name(cadre_id, names)} 不在本班在册名单中（只有组织确定的学员在册），请核对名册。",
-                          code="not_on_roster", field="cadre_id")
+        raise DomainError(
+            f"{_name(cadre_id, names)} 不在本班在册名单中（只有组织确定的学员在册），请核对名册。",
+            code="not_on_roster",
+            field="cadre_id",
+        )
     return roster[cadre_id]
 
 
@@ -233,17 +247,25 @@ class AttendanceDecider:
         s, c = command.session, command.cadre_id
         _usable(s)
         if c not in st.attended:
-            raise DomainError(f"{_name(c, command.names)} 未签到课次 {s.describe()}，不能记录早退；请先签到。",
-                              code="not_attended", field="cadre_id")
+            raise DomainError(
+                f"{_name(c, command.names)} 未签到课次 {s.describe()}，不能记录早退；请先签到。",
+                code="not_attended",
+                field="cadre_id",
+            )
         if c in st.early:
-            raise DomainError(f"{_name(c, command.names)} 在课次 {s.describe()} 的早退已记录。",
-                              code="early_leave_recorded")
+            raise DomainError(
+                f"{_name(c, command.names)} 在课次 {s.describe()} 的早退已记录。", code="early_leave_recorded"
+            )
         length = (s.ends_at.hour * 60 + s.ends_at.minute) - (s.starts_at.hour * 60 + s.starts_at.minute)
         if not 0 < command.minutes < length:
-            raise DomainError(f"早退分钟数须大于 0 且小于课次时长 {length} 分钟。", code="bad_minutes",
-                              field="minutes")
-        return [EarlyLeaveRecorded(class_id=s.class_id, session_id=s.session_id, cadre_id=c,
-                                   minutes=command.minutes)]
+            raise DomainError(
+                f"早退分钟数须大于 0 且小于课次时长 {length} 分钟。", code="bad_minutes", field="minutes"
+            )
+        return [
+            EarlyLeaveRecorded(
+                class_id=s.class_id, session_id=s.session_id, cadre_id=c, minutes=command.minutes
+            )
+        ]
 
     @staticmethod
     def _request_leave(st: AttendanceState, command: RequestLeave) -> list[Event]:
@@ -256,21 +278,34 @@ class AttendanceDecider:
             raise DomainError(f"课次 {s.describe()} 已结束并记录缺勤，不能再请假。", code="absence_recorded")
         if st.leave.get(c) in ("pending", "approved"):
             state = "待审批" if st.leave[c] == "pending" else "已批准"
-            raise DomainError(f"{who.name} 对课次 {s.describe()} 的请假{state}，无需重复申请。",
-                              code="leave_exists")
+            raise DomainError(
+                f"{who.name} 对课次 {s.describe()} 的请假{state}，无需重复申请。", code="leave_exists"
+            )
         if not command.reason.strip():
             raise DomainError("请填写请假事由。", code="reason_required", field="reason")
-        return [LeaveRequested(class_id=s.class_id, session_id=s.session_id, cadre_id=c,
-                               reason=command.reason.strip())]
+        return [
+            LeaveRequested(
+                class_id=s.class_id, session_id=s.session_id, cadre_id=c, reason=command.reason.strip()
+            )
+        ]
 
     @staticmethod
     def _decide_leave(st: AttendanceState, command: DecideLeave) -> list[Event]:
         s, c = command.session, command.cadre_id
         if st.leave.get(c) != "pending":
-            raise DomainError(f"{_name(c, command.names)} 在课次 {s.describe()} 没有待审批的请假申请。",
-                              code="no_pending_leave")
-        return [LeaveDecided(class_id=s.class_id, session_id=s.session_id, cadre_id=c,
-                             approved=command.approved, note=command.note)]
+            raise DomainError(
+                f"{_name(c, command.names)} 在课次 {s.describe()} 没有待审批的请假申请。",
+                code="no_pending_leave",
+            )
+        return [
+            LeaveDecided(
+                class_id=s.class_id,
+                session_id=s.session_id,
+                cadre_id=c,
+                approved=command.approved,
+                note=command.note,
+            )
+        ]
 
     @staticmethod
     def _close(st: AttendanceState, command: CloseSession) -> list[Event]:
@@ -280,9 +315,15 @@ class AttendanceDecider:
             raise DomainError(f"课次 {s.describe()} 尚未开始，不能结束考勤。", code="session_not_held")
         # Closing again records nothing new: only those with neither attendance nor absence.
         return [
-            AbsenceRecorded(class_id=s.class_id, session_id=s.session_id, cadre_id=c,
-                            excused=st.leave.get(c) == "approved", on=s.on)
-            for c in command.roster if c not in st.attended and c not in st.absent
+            AbsenceRecorded(
+                class_id=s.class_id,
+                session_id=s.session_id,
+                cadre_id=c,
+                excused=st.leave.get(c) == "approved",
+                on=s.on,
+            )
+            for c in command.roster
+            if c not in st.attended and c not in st.absent
         ]
 
     @staticmethod
@@ -293,8 +334,15 @@ class AttendanceDecider:
             raise DomainError(f"只有签到参加了课次 {s.describe()} 的学员才能评价。", code="not_attended")
         if c in st.rated:
             raise DomainError(f"您已评价过课次 {s.describe()}，每个课次只评价一次。", code="already_rated")
-        return [SessionRated(class_id=s.class_id, session_id=s.session_id, cadre_id=c,
-                             rating=command.rating, comment=command.comment)]
+        return [
+            SessionRated(
+                class_id=s.class_id,
+                session_id=s.session_id,
+                cadre_id=c,
+                rating=command.rating,
+                comment=command.comment,
+            )
+        ]
 
     @staticmethod
     def _check_in(st: AttendanceState, c: CheckIn) -> list[Event]:
@@ -304,20 +352,36 @@ class AttendanceDecider:
             raise DomainError(f"课次 {s.describe()} 尚未开始，不能签到。", code="session_not_started")
         outsiders = list(dict.fromkeys(i for i, _ in c.entries if i not in c.roster))
         if outsiders:
-            raise DomainError(f"{_names(outsiders, c.names)} 不在本班在册名单中（只有组织确定的学员在册），"
-                              "本次签到未登记任何人，请核对名单后重试。", code="not_on_roster", field="entries")
+            raise DomainError(
+                f"{_names(outsiders, c.names)} 不在本班在册名单中（只有组织确定的学员在册），"
+                "本次签到未登记任何人，请核对名单后重试。",
+                code="not_on_roster",
+                field="entries",
+            )
         absent = [i for i, _ in c.entries if i in st.absent]
         if absent:
-            raise DomainError(f"课次 {s.describe()} 已结束并记录 {_names(absent, c.names, c.roster)} 缺勤，"
-                              "不能再签到。", code="absence_recorded", field="entries")
+            raise DomainError(
+                f"课次 {s.describe()} 已结束并记录 {_names(absent, c.names, c.roster)} 缺勤，不能再签到。",
+                code="absence_recorded",
+                field="entries",
+            )
         out, seen = [], set()
         for cadre_id, late in c.entries:
             if cadre_id in seen or cadre_id in st.attended:
-                continue      # checking in twice changes nothing
+                continue  # checking in twice changes nothing
             seen.add(cadre_id)
-            out.append(SessionAttended(class_id=s.class_id, session_id=s.session_id, cadre_id=cadre_id,
-                                       hours=s.hours, on=s.on, kind=s.kind, late=late,
-                                       home_jurisdiction=c.roster[cadre_id].home_jurisdiction))
+            out.append(
+                SessionAttended(
+                    class_id=s.class_id,
+                    session_id=s.session_id,
+                    cadre_id=cadre_id,
+                    hours=s.hours,
+                    on=s.on,
+                    kind=s.kind,
+                    late=late,
+                    home_jurisdiction=c.roster[cadre_id].home_jurisdiction,
+                )
+            )
         return out
 
     def evolve(self, st: AttendanceState, e: Event) -> AttendanceState:
@@ -357,16 +421,27 @@ class ClassRecordDecider:
             raise DomainError("本班已结业评定，不能再修改教学计划。", code="class_concluded")
         unknown = [i for i in c.course_ids if i not in c.known_courses]
         if unknown:
-            raise DomainError(f"课程库中没有这些课程：{'、'.join(unknown)}，请先录入课程。", code="course_not_found",
-                              field="course_ids")
+            raise DomainError(
+                f"课程库中没有这些课程：{'、'.join(unknown)}，请先录入课程。",
+                code="course_not_found",
+                field="course_ids",
+            )
         if len(set(c.course_ids)) != len(c.course_ids):
-            raise DomainError("教学计划中有重复的课程，请每门课程只列一次。", code="duplicate_course", field="course_ids")
+            raise DomainError(
+                "教学计划中有重复的课程，请每门课程只列一次。", code="duplicate_course", field="course_ids"
+            )
         bad = [k for k, v in c.required_hours.items() if k not in KINDS or v < 0]
         if bad:
-            raise DomainError(f"学时要求的课程类别须为 {'、'.join(KINDS)} 之一且学时不为负：{'、'.join(bad)}。",
-                              code="bad_required_hours", field="required_hours")
-        return [CurriculumSet(class_id=c.class_id, course_ids=list(c.course_ids),
-                              required_hours=dict(c.required_hours))]
+            raise DomainError(
+                f"学时要求的课程类别须为 {'、'.join(KINDS)} 之一且学时不为负：{'、'.join(bad)}。",
+                code="bad_required_hours",
+                field="required_hours",
+            )
+        return [
+            CurriculumSet(
+                class_id=c.class_id, course_ids=list(c.course_ids), required_hours=dict(c.required_hours)
+            )
+        ]
 
     @staticmethod
     def _graduate(st: ClassRecordState, c: Graduate) -> list[Event]:
@@ -401,18 +476,30 @@ class ClassRecordDecider:
             if reasons:
                 out.append(TraineeNotGraduated(class_id=c.class_id, cadre_id=cadre_id, reasons=reasons))
             else:
-                out.append(TraineeGraduated(
-                    class_id=c.class_id, cadre_id=cadre_id, name=t.name, unit=t.unit, graduated_on=on,
-                    hours=hours, attendance_rate=rate, home_jurisdiction=t.home_jurisdiction,
-                    class_title=c.class_title,
-                ))
+                out.append(
+                    TraineeGraduated(
+                        class_id=c.class_id,
+                        cadre_id=cadre_id,
+                        name=t.name,
+                        unit=t.unit,
+                        graduated_on=on,
+                        hours=hours,
+                        attendance_rate=rate,
+                        home_jurisdiction=t.home_jurisdiction,
+                        class_title=c.class_title,
+                    )
+                )
         return out
 
     def evolve(self, st: ClassRecordState, e: Event) -> ClassRecordState:
         match e:
             case CurriculumSet():
-                return replace(st, class_id=e.class_id, course_ids=tuple(e.course_ids),
-                               required_hours=FrozenMap.of(e.required_hours))
+                return replace(
+                    st,
+                    class_id=e.class_id,
+                    course_ids=tuple(e.course_ids),
+                    required_hours=FrozenMap.of(e.required_hours),
+                )
             case TraineeGraduated() | TraineeNotGraduated():
                 return replace(st, concluded=st.concluded | {e.cadre_id})
         return st

@@ -15,13 +15,13 @@ from datetime import date, datetime, time
 
 import structlog
 
+from services.teaching.domain import ended
+from services.teaching.handlers import Handlers
 from shared.auth import Principal
 from shared.commands import Context
 from shared.errors import GanxunError
 from shared.ids import new_id
 from shared.runtime import Runtime
-from services.teaching.domain import ended
-from services.teaching.handlers import Handlers
 
 log = structlog.get_logger("teaching.closer")
 EVERY = 60.0
@@ -46,21 +46,34 @@ async def close_ended(h: Handlers, now: datetime) -> int:
     async for tt in h.reads.timetables():
         class_id = tt["_id"]
         done = await h.reads.closed_by_closer(class_id)
-        due = [s for s in tt.get("sessions", {}).values()
-               if s["session_id"] not in done and not s["cancelled"]
-               and ended(date.fromisoformat(s["on"]), time.fromisoformat(s["ends_at"]), now)]
+        due = [
+            s
+            for s in tt.get("sessions", {}).values()
+            if s["session_id"] not in done
+            and not s["cancelled"]
+            and ended(date.fromisoformat(s["on"]), time.fromisoformat(s["ends_at"]), now)
+        ]
         if not due:
             continue
-        system = Principal(user_id="teaching-closer", name="系统（自动结束考勤）", role="admin",
-                           jurisdiction=tt["jurisdiction"])
+        system = Principal(
+            user_id="teaching-closer",
+            name="系统（自动结束考勤）",
+            role="admin",
+            jurisdiction=tt["jurisdiction"],
+        )
         for s in due:
             ctx = Context(actor=system.actor, jurisdiction=tt["jurisdiction"], correlation_id=new_id())
             try:
                 if not await h.close_if_ended(ctx, system, class_id, s["session_id"], now):
-                    continue   # moved or cancelled since the projection was written
-            except GanxunError as exc:   # e.g. roster not synced yet: try again next pass
-                log.warning("closer.skipped", class_id=class_id, session_id=s["session_id"], code=exc.code,
-                            message=exc.message)
+                    continue  # moved or cancelled since the projection was written
+            except GanxunError as exc:  # e.g. roster not synced yet: try again next pass
+                log.warning(
+                    "closer.skipped",
+                    class_id=class_id,
+                    session_id=s["session_id"],
+                    code=exc.code,
+                    message=exc.message,
+                )
                 continue
             done.add(s["session_id"])
             count += 1

@@ -25,7 +25,12 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 
 from shared.contracts.teaching import (
-    CourseAdded, FacultyAdded, OnlineHoursCredited, SessionCancelled, SessionRescheduled, SessionScheduled,
+    CourseAdded,
+    FacultyAdded,
+    OnlineHoursCredited,
+    SessionCancelled,
+    SessionRescheduled,
+    SessionScheduled,
     TeachingSiteAdded,
 )
 from shared.errors import AlreadyApplied, DomainError, NotFound
@@ -122,20 +127,27 @@ class CatalogueState:
 
     def course(self, course_id: str) -> CourseAdded:
         if course_id not in self.courses:
-            raise NotFound(f"课程库中没有编号为 {course_id} 的课程，请先录入课程。", code="course_not_found",
-                           field="course_id")
+            raise NotFound(
+                f"课程库中没有编号为 {course_id} 的课程，请先录入课程。",
+                code="course_not_found",
+                field="course_id",
+            )
         return self.courses[course_id]
 
     def teacher(self, teacher_id: str) -> FacultyAdded:
         if teacher_id not in self.faculty:
-            raise NotFound(f"师资库中没有编号为 {teacher_id} 的教师，请先录入师资。", code="teacher_not_found",
-                           field="teacher_id")
+            raise NotFound(
+                f"师资库中没有编号为 {teacher_id} 的教师，请先录入师资。",
+                code="teacher_not_found",
+                field="teacher_id",
+            )
         return self.faculty[teacher_id]
 
     def site(self, site_id: str) -> TeachingSiteAdded:
         if site_id not in self.sites:
-            raise NotFound(f"没有编号为 {site_id} 的教学场地，请先录入教学点。", code="site_not_found",
-                           field="site_id")
+            raise NotFound(
+                f"没有编号为 {site_id} 的教学场地，请先录入教学点。", code="site_not_found", field="site_id"
+            )
         return self.sites[site_id]
 
 
@@ -158,12 +170,18 @@ class CatalogueDecider:
     @staticmethod
     def _course(state: CatalogueState, e: CourseAdded) -> list[Event]:
         if e.course_id in state.courses:
-            raise DomainError(f"课程编号 {e.course_id} 已被《{state.courses[e.course_id].title}》使用，请换一个编号。",
-                              code="course_exists", field="course_id")
+            raise DomainError(
+                f"课程编号 {e.course_id} 已被《{state.courses[e.course_id].title}》使用，请换一个编号。",
+                code="course_exists",
+                field="course_id",
+            )
         same = next((c for c in state.courses.values() if c.title == e.title), None)
         if same is not None:
-            raise DomainError(f"课程《{e.title}》已在课程库中（编号 {same.course_id}），无需重复录入。",
-                              code="course_title_exists", field="title")
+            raise DomainError(
+                f"课程《{e.title}》已在课程库中（编号 {same.course_id}），无需重复录入。",
+                code="course_title_exists",
+                field="title",
+            )
         return [e]
 
     def _courses(self, state: CatalogueState, events: tuple[CourseAdded, ...]) -> list[Event]:
@@ -178,24 +196,36 @@ class CatalogueDecider:
                 continue
             scratch = self.evolve(scratch, e)
         if problems:
-            raise DomainError(f"以下课程不能录入，整批未录入：{'；'.join(problems[:10])}"
-                              f"{' 等' if len(problems) > 10 else ''}", code="bad_courses", field="file")
+            raise DomainError(
+                f"以下课程不能录入，整批未录入：{'；'.join(problems[:10])}"
+                f"{' 等' if len(problems) > 10 else ''}",
+                code="bad_courses",
+                field="file",
+            )
         return list(events)
 
     @staticmethod
     def _faculty(state: CatalogueState, e: FacultyAdded) -> list[Event]:
         if e.teacher_id in state.faculty:
-            raise DomainError(f"师资编号 {e.teacher_id} 已被 {state.faculty[e.teacher_id].name} 使用，请换一个编号。",
-                              code="teacher_exists", field="teacher_id")
+            raise DomainError(
+                f"师资编号 {e.teacher_id} 已被 {state.faculty[e.teacher_id].name} 使用，请换一个编号。",
+                code="teacher_exists",
+                field="teacher_id",
+            )
         if e.kind == "领导干部" and not e.post.strip():
-            raise DomainError("“领导干部上讲台”的授课人须填写现任职务（post）。", code="post_required", field="post")
+            raise DomainError(
+                "“领导干部上讲台”的授课人须填写现任职务（post）。", code="post_required", field="post"
+            )
         return [e]
 
     @staticmethod
     def _site(state: CatalogueState, e: TeachingSiteAdded) -> list[Event]:
         if e.site_id in state.sites:
-            raise DomainError(f"教学点编号 {e.site_id} 已被“{state.sites[e.site_id].name}”使用，请换一个编号。",
-                              code="site_exists", field="site_id")
+            raise DomainError(
+                f"教学点编号 {e.site_id} 已被“{state.sites[e.site_id].name}”使用，请换一个编号。",
+                code="site_exists",
+                field="site_id",
+            )
         return [e]
 
     def evolve(self, state: CatalogueState, event: Event) -> CatalogueState:
@@ -257,8 +287,8 @@ class ScheduleSession:
     on: date
     starts_at: time
     ends_at: time
-    hours: float | None = None        # default: the course's hours
-    required: bool | None = None      # default: the course is 必修
+    hours: float | None = None  # default: the course's hours
+    required: bool | None = None  # default: the course is 必修
     # False when the server made the session_id (the client sent none): a retry then
     # has a new id, and the session it repeats is found by its content instead.
     id_given: bool = True
@@ -293,14 +323,17 @@ class TimetableState:
         return TimetableState(FrozenMap.of({k: s for st in states for k, s in st.sessions.items()}))
 
     def of_class(self, class_id: str) -> list[Session]:
-        return sorted((s for s in self.sessions.values() if s.class_id == class_id),
-                      key=lambda s: (s.on, s.starts_at))
+        return sorted(
+            (s for s in self.sessions.values() if s.class_id == class_id), key=lambda s: (s.on, s.starts_at)
+        )
 
     def session(self, class_id: str, session_id: str, class_title: str = "") -> Session:
         s = self.sessions.get(session_id)
         if s is None or s.class_id != class_id:
-            raise NotFound(f"{f'班次“{class_title}”' if class_title else '本班'}没有这个课次，请从课表中选择。",
-                           code="session_not_found")
+            raise NotFound(
+                f"{f'班次“{class_title}”' if class_title else '本班'}没有这个课次，请从课表中选择。",
+                code="session_not_found",
+            )
         return s
 
 
@@ -309,36 +342,70 @@ def ended(on: date, ends_at: time, now: datetime) -> bool:
     return datetime.combine(on, ends_at) <= now.replace(tzinfo=None)
 
 
-def _check_slot(state: TimetableState, session_id: str, klass: ClassWindow, on: date, starts_at: time,
-                ends_at: time, teacher: FacultyAdded, site: TeachingSiteAdded) -> None:
+def _check_slot(
+    state: TimetableState,
+    session_id: str,
+    klass: ClassWindow,
+    on: date,
+    starts_at: time,
+    ends_at: time,
+    teacher: FacultyAdded,
+    site: TeachingSiteAdded,
+) -> None:
     if ends_at <= starts_at:
-        raise DomainError(f"下课时间 {hm(ends_at)} 须晚于上课时间 {hm(starts_at)}。", code="bad_times", field="ends_at")
+        raise DomainError(
+            f"下课时间 {hm(ends_at)} 须晚于上课时间 {hm(starts_at)}。", code="bad_times", field="ends_at"
+        )
     if not klass.starts_on <= on <= klass.ends_on:
-        raise DomainError(f"{on} 不在班次“{klass.title}”的办班期间（{klass.starts_on} 至 {klass.ends_on}），"
-                          "请改在办班期间排课。", code="outside_class_dates", field="on")
+        raise DomainError(
+            f"{on} 不在班次“{klass.title}”的办班期间（{klass.starts_on} 至 {klass.ends_on}），"
+            "请改在办班期间排课。",
+            code="outside_class_dates",
+            field="on",
+        )
     if site.capacity < klass.size:
-        raise DomainError(f"教学点“{site.name}”可容纳 {site.capacity} 人，班次“{klass.title}”有 {klass.size} 名学员，"
-                          "请另选场地。", code="site_too_small", field="site_id")
+        raise DomainError(
+            f"教学点“{site.name}”可容纳 {site.capacity} 人，班次“{klass.title}”有 {klass.size} 名学员，"
+            "请另选场地。",
+            code="site_too_small",
+            field="site_id",
+        )
     for other in state.sessions.values():
         if other.session_id == session_id or other.cancelled or not other.overlaps(on, starts_at, ends_at):
             continue
         if other.teacher_id == teacher.teacher_id:
-            raise DomainError(f"排课冲突：{teacher.name} 在 {other.describe()} 已有授课安排，请调整时间或授课人。",
-                              code="teacher_clash", field="teacher_id")
+            raise DomainError(
+                f"排课冲突：{teacher.name} 在 {other.describe()} 已有授课安排，请调整时间或授课人。",
+                code="teacher_clash",
+                field="teacher_id",
+            )
         if other.site_id == site.site_id:
-            raise DomainError(f"排课冲突：教学点“{site.name}”在 {other.describe()} 已被占用，请调整时间或场地。",
-                              code="site_clash", field="site_id")
+            raise DomainError(
+                f"排课冲突：教学点“{site.name}”在 {other.describe()} 已被占用，请调整时间或场地。",
+                code="site_clash",
+                field="site_id",
+            )
         if other.class_id == klass.class_id:
-            raise DomainError(f"排课冲突：本班在 {other.describe()} 已有课程，请调整时间。",
-                              code="class_clash", field="starts_at")
+            raise DomainError(
+                f"排课冲突：本班在 {other.describe()} 已有课程，请调整时间。",
+                code="class_clash",
+                field="starts_at",
+            )
 
 
 def _content(c: ScheduleSession) -> dict:
     """What a SessionScheduled for `c` holds (as stored), bar its id: a retry must repeat it."""
-    return {"class_id": c.klass.class_id, "course_id": c.course.course_id, "on": c.on.isoformat(),
-            "starts_at": c.starts_at.isoformat(), "ends_at": c.ends_at.isoformat(),
-            "teacher_id": c.teacher.teacher_id, "site_id": c.site.site_id, "hours": c.hours or c.course.hours,
-            "required": c.course.mode == "必修" if c.required is None else c.required}
+    return {
+        "class_id": c.klass.class_id,
+        "course_id": c.course.course_id,
+        "on": c.on.isoformat(),
+        "starts_at": c.starts_at.isoformat(),
+        "ends_at": c.ends_at.isoformat(),
+        "teacher_id": c.teacher.teacher_id,
+        "site_id": c.site.site_id,
+        "hours": c.hours or c.course.hours,
+        "required": c.course.mode == "必修" if c.required is None else c.required,
+    }
 
 
 def _check_repeat(state: TimetableState, c: ScheduleSession) -> None:
@@ -346,13 +413,22 @@ def _check_repeat(state: TimetableState, c: ScheduleSession) -> None:
     already scheduled for the same class, course, day, times, teacher and site: it is
     answered as the first was, not refused as a clash with itself."""
     for s in state.sessions.values():
-        if (not s.cancelled and s.class_id == c.klass.class_id and s.course_id == c.course.course_id
-                and (s.on, s.starts_at, s.ends_at) == (c.on, c.starts_at, c.ends_at)
-                and s.teacher_id == c.teacher.teacher_id and s.site_id == c.site.site_id):
+        if (
+            not s.cancelled
+            and s.class_id == c.klass.class_id
+            and s.course_id == c.course.course_id
+            and (s.on, s.starts_at, s.ends_at) == (c.on, c.starts_at, c.ends_at)
+            and s.teacher_id == c.teacher.teacher_id
+            and s.site_id == c.site.site_id
+        ):
             raise AlreadyApplied(
                 f"排课冲突：{c.teacher.name} 在 {s.describe()} 已有授课安排，请调整时间或授课人。",
-                code="teacher_clash", field="teacher_id", event_type="SessionScheduled",
-                key={"session_id": s.session_id}, content=_content(c))
+                code="teacher_clash",
+                field="teacher_id",
+                event_type="SessionScheduled",
+                key={"session_id": s.session_id},
+                content=_content(c),
+            )
 
 
 class TimetableDecider:
@@ -373,19 +449,34 @@ class TimetableDecider:
     def _schedule(state: TimetableState, c: ScheduleSession) -> list[Event]:
         if c.session_id in state.sessions:
             # The same session sent again (a retry) is answered as the first was.
-            raise AlreadyApplied(f"课次编号 {c.session_id} 已存在。", code="session_exists",
-                                 field="session_id", event_type="SessionScheduled",
-                                 key={"session_id": c.session_id}, content=_content(c))
+            raise AlreadyApplied(
+                f"课次编号 {c.session_id} 已存在。",
+                code="session_exists",
+                field="session_id",
+                event_type="SessionScheduled",
+                key={"session_id": c.session_id},
+                content=_content(c),
+            )
         if not c.id_given:
             _check_repeat(state, c)
         _check_slot(state, c.session_id, c.klass, c.on, c.starts_at, c.ends_at, c.teacher, c.site)
-        return [SessionScheduled(
-            class_id=c.klass.class_id, session_id=c.session_id, course_id=c.course.course_id,
-            course_title=c.course.title, kind=c.course.kind, on=c.on, starts_at=c.starts_at,
-            ends_at=c.ends_at, hours=c.hours or c.course.hours, teacher_id=c.teacher.teacher_id,
-            teacher_name=c.teacher.name, site_id=c.site.site_id,
-            required=c.course.mode == "必修" if c.required is None else c.required,
-        )]
+        return [
+            SessionScheduled(
+                class_id=c.klass.class_id,
+                session_id=c.session_id,
+                course_id=c.course.course_id,
+                course_title=c.course.title,
+                kind=c.course.kind,
+                on=c.on,
+                starts_at=c.starts_at,
+                ends_at=c.ends_at,
+                hours=c.hours or c.course.hours,
+                teacher_id=c.teacher.teacher_id,
+                teacher_name=c.teacher.name,
+                site_id=c.site.site_id,
+                required=c.course.mode == "必修" if c.required is None else c.required,
+            )
+        ]
 
     @staticmethod
     def _reschedule(state: TimetableState, c: RescheduleSession) -> list[Event]:
@@ -393,14 +484,25 @@ class TimetableDecider:
         if s.cancelled:
             raise DomainError(f"课次 {s.describe()} 已停课，不能调课；请重新排课。", code="session_cancelled")
         if c.on.year != s.on.year:
-            raise DomainError(f"课次 {s.describe()} 不能跨年调到 {c.on}：请停课后在新的日期重新排课。",
-                              code="cross_year", field="on")
+            raise DomainError(
+                f"课次 {s.describe()} 不能跨年调到 {c.on}：请停课后在新的日期重新排课。",
+                code="cross_year",
+                field="on",
+            )
         _check_slot(state, c.session_id, c.klass, c.on, c.starts_at, c.ends_at, c.teacher, c.site)
-        return [SessionRescheduled(
-            class_id=s.class_id, session_id=s.session_id, on=c.on, starts_at=c.starts_at, ends_at=c.ends_at,
-            teacher_id=c.teacher.teacher_id, teacher_name=c.teacher.name, site_id=c.site.site_id,
-            reason=c.reason,
-        )]
+        return [
+            SessionRescheduled(
+                class_id=s.class_id,
+                session_id=s.session_id,
+                on=c.on,
+                starts_at=c.starts_at,
+                ends_at=c.ends_at,
+                teacher_id=c.teacher.teacher_id,
+                teacher_name=c.teacher.name,
+                site_id=c.site.site_id,
+                reason=c.reason,
+            )
+        ]
 
     @staticmethod
     def _cancel(state: TimetableState, c: CancelSession) -> list[Event]:
@@ -412,13 +514,31 @@ class TimetableDecider:
     def evolve(self, state: TimetableState, event: Event) -> TimetableState:
         match event:
             case SessionScheduled():
-                s = Session(event.session_id, event.class_id, event.course_id, event.course_title, event.kind,
-                            event.on, event.starts_at, event.ends_at, event.hours, event.teacher_id,
-                            event.teacher_name, event.site_id, event.required)
+                s = Session(
+                    event.session_id,
+                    event.class_id,
+                    event.course_id,
+                    event.course_title,
+                    event.kind,
+                    event.on,
+                    event.starts_at,
+                    event.ends_at,
+                    event.hours,
+                    event.teacher_id,
+                    event.teacher_name,
+                    event.site_id,
+                    event.required,
+                )
             case SessionRescheduled():
-                s = replace(state.sessions[event.session_id], on=event.on, starts_at=event.starts_at,
-                            ends_at=event.ends_at, teacher_id=event.teacher_id,
-                            teacher_name=event.teacher_name, site_id=event.site_id)
+                s = replace(
+                    state.sessions[event.session_id],
+                    on=event.on,
+                    starts_at=event.starts_at,
+                    ends_at=event.ends_at,
+                    teacher_id=event.teacher_id,
+                    teacher_name=event.teacher_name,
+                    site_id=event.site_id,
+                )
             case SessionCancelled():
                 s = replace(state.sessions[event.session_id], cancelled=True)
             case _:
@@ -440,7 +560,7 @@ class CreditOnlineHours:
 
 @dataclass(frozen=True)
 class OnlineLedgerState:
-    references: FrozenMap = no_entries()      # platform record number -> True
+    references: FrozenMap = no_entries()  # platform record number -> True
 
 
 class OnlineLedgerDecider:
@@ -458,12 +578,15 @@ class OnlineLedgerDecider:
         # a person by the name in the file, else by the cadre number the file gives
         missing = [r.name or r.cadre_id for r in records if not r.reference.strip()]
         if missing:
-            raise DomainError(f"网络学习记录须带平台记录编号，以免重复计入（{'、'.join(missing[:5])} 的记录缺编号）。",
-                              code="reference_required", field="reference")
+            raise DomainError(
+                f"网络学习记录须带平台记录编号，以免重复计入（{'、'.join(missing[:5])} 的记录缺编号）。",
+                code="reference_required",
+                field="reference",
+            )
         out, seen = [], set()
         for r in records:
             if r.reference not in state.references and r.reference not in seen:
-                seen.add(r.reference)     # a re-imported record adds nothing
+                seen.add(r.reference)  # a re-imported record adds nothing
                 out.append(r)
         return out
 

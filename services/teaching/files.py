@@ -14,19 +14,31 @@ from pydantic import ValidationError
 
 from shared import uploads, xlsx
 from shared.contracts.teaching import CourseAdded, OnlineHoursCredited
-from shared.ids import new_id
 from shared.errors import DomainError
+from shared.ids import new_id
 
 # -- iCalendar ---------------------------------------------------------------------------------
 VTIMEZONE = [
-    "BEGIN:VTIMEZONE", "TZID:Asia/Shanghai", "BEGIN:STANDARD", "DTSTART:19700101T000000",
-    "TZOFFSETFROM:+0800", "TZOFFSETTO:+0800", "TZNAME:CST", "END:STANDARD", "END:VTIMEZONE",
+    "BEGIN:VTIMEZONE",
+    "TZID:Asia/Shanghai",
+    "BEGIN:STANDARD",
+    "DTSTART:19700101T000000",
+    "TZOFFSETFROM:+0800",
+    "TZOFFSETTO:+0800",
+    "TZNAME:CST",
+    "END:STANDARD",
+    "END:VTIMEZONE",
 ]
 
 
 def _escape(text: str) -> str:
-    return (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n")
-            .replace("\n", "\\n"))
+    return (
+        text.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+    )
 
 
 def _fold(line: str) -> list[str]:
@@ -48,8 +60,16 @@ def _local(day: str, hhmm: str) -> str:
 
 
 def ics(title: str, sessions: list[dict], sites: dict[str, dict], stamp: datetime) -> str:
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//ganxun//teaching//ZH", "CALSCALE:GREGORIAN",
-             "METHOD:PUBLISH", f"X-WR-CALNAME:{_escape(title)}", "X-WR-TIMEZONE:Asia/Shanghai", *VTIMEZONE]
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//ganxun//teaching//ZH",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        f"X-WR-CALNAME:{_escape(title)}",
+        "X-WR-TIMEZONE:Asia/Shanghai",
+        *VTIMEZONE,
+    ]
     for s in sessions:
         site = sites.get(s["site_id"], {})
         where = "，".join(x for x in (site.get("name", ""), site.get("address", "")) if x)
@@ -70,15 +90,42 @@ def ics(title: str, sessions: list[dict], sites: dict[str, dict], stamp: datetim
 
 
 # -- spreadsheets ------------------------------------------------------------------------------------
-ATTENDANCE_HEADERS = ["序号", "姓名", "单位", "出勤次数", "缺勤次数", "其中请假", "迟到", "早退",
-                      "学时", "理论课", "党性课", "实践课", "能力课", "出勤率"]
+ATTENDANCE_HEADERS = [
+    "序号",
+    "姓名",
+    "单位",
+    "出勤次数",
+    "缺勤次数",
+    "其中请假",
+    "迟到",
+    "早退",
+    "学时",
+    "理论课",
+    "党性课",
+    "实践课",
+    "能力课",
+    "出勤率",
+]
 
 
 def attendance_workbook(report: dict) -> bytes:
     """The class's attendance and hours (reads.Reads.class_attendance), one row per trainee."""
-    rows = [[n, t["name"], t["unit"], t["attended"], t["absent"], t["excused"], t["late"], t["early_leave"],
-             t["hours"], *(t["hours_by_kind"].get(k, 0) for k in ATTENDANCE_HEADERS[9:13]),
-             f"{t['attendance_rate']:.1%}"] for n, t in enumerate(report["trainees"], start=1)]
+    rows = [
+        [
+            n,
+            t["name"],
+            t["unit"],
+            t["attended"],
+            t["absent"],
+            t["excused"],
+            t["late"],
+            t["early_leave"],
+            t["hours"],
+            *(t["hours_by_kind"].get(k, 0) for k in ATTENDANCE_HEADERS[9:13]),
+            f"{t['attendance_rate']:.1%}",
+        ]
+        for n, t in enumerate(report["trainees"], start=1)
+    ]
     return xlsx.workbook([("考勤与学时", ATTENDANCE_HEADERS, rows)])
 
 
@@ -87,15 +134,23 @@ GRADUATION_HEADERS = ["序号", "姓名", "单位", "结果", "学时", "出勤�
 
 def graduation_workbook(g: dict) -> bytes:
     """Who graduated, then who did not and why (reads.Reads.graduation)."""
-    rows = ([[x["name"], x["unit"], "结业", x["hours"], f"{x['attendance_rate']:.1%}", ""]
-             for x in g["graduated"]]
-            + [[x["name"], x["unit"], "未结业", "", "", "；".join(x["reasons"])] for x in g["not_graduated"]])
-    return xlsx.workbook([("结业评定", GRADUATION_HEADERS, [[n, *row] for n, row in enumerate(rows, start=1)])])
+    rows = [
+        [x["name"], x["unit"], "结业", x["hours"], f"{x['attendance_rate']:.1%}", ""] for x in g["graduated"]
+    ] + [[x["name"], x["unit"], "未结业", "", "", "；".join(x["reasons"])] for x in g["not_graduated"]]
+    return xlsx.workbook(
+        [("结业评定", GRADUATION_HEADERS, [[n, *row] for n, row in enumerate(rows, start=1)])]
+    )
 
 
 # -- the online platform's export -----------------------------------------------------------------
-COLUMNS = {"平台记录编号": "reference", "干部编号": "cadre_id", "姓名": "name", "学时": "hours",
-           "学习日期": "on", "课程类别": "kind"}
+COLUMNS = {
+    "平台记录编号": "reference",
+    "干部编号": "cadre_id",
+    "姓名": "name",
+    "学时": "hours",
+    "学习日期": "on",
+    "课程类别": "kind",
+}
 REQUIRED = ("平台记录编号", "干部编号", "学时", "学习日期")
 
 
@@ -104,8 +159,9 @@ def _rows(filename: str, content: bytes) -> list[list]:
     return uploads.table(filename, content, csv_otherwise=True)
 
 
-def _table(filename: str, content: bytes, columns: dict[str, str], required: tuple[str, ...],
-           optional: str) -> list[tuple[int, dict]]:
+def _table(
+    filename: str, content: bytes, columns: dict[str, str], required: tuple[str, ...], optional: str
+) -> list[tuple[int, dict]]:
     """(row number, fields by name) for every non-empty row, or a refusal naming the columns."""
     rows = [r for r in _rows(filename, content) if any(c not in (None, "") for c in r)]
     if not rows:
@@ -113,13 +169,19 @@ def _table(filename: str, content: bytes, columns: dict[str, str], required: tup
     header = [str(h or "").strip() for h in rows[0]]
     missing = [c for c in required if c not in header]
     if missing:
-        raise DomainError(f"文件缺少列：{'、'.join(missing)}。表头应为：{'、'.join(columns)}（{optional}可选）。",
-                          code="bad_columns", field="file")
+        raise DomainError(
+            f"文件缺少列：{'、'.join(missing)}。表头应为：{'、'.join(columns)}（{optional}可选）。",
+            code="bad_columns",
+            field="file",
+        )
     out = []
     for n, row in enumerate(rows[1:], start=2):
         raw = {columns[h]: row[i] for i, h in enumerate(header) if h in columns and i < len(row)}
-        fields = {k: (str(v).strip() if not isinstance(v, (int, float, date)) else v) for k, v in raw.items()
-                  if v not in (None, "")}
+        fields = {
+            k: (str(v).strip() if not isinstance(v, (int, float, date)) else v)
+            for k, v in raw.items()
+            if v not in (None, "")
+        }
         out.append((n, fields))
     return out
 
@@ -146,8 +208,12 @@ def _parse(table: list[tuple[int, dict]], make, columns: dict[str, str]) -> list
         except ValidationError as exc:
             errors.append(f"第 {n} 行（{'；'.join(_why(e, columns) for e in exc.errors())}）")
     if errors:
-        raise DomainError(f"以下行无效，整个文件未导入：{'；'.join(errors[:10])}"
-                          f"{' 等' if len(errors) > 10 else ''}。请修正后重新导入。", code="bad_rows", field="file")
+        raise DomainError(
+            f"以下行无效，整个文件未导入：{'；'.join(errors[:10])}"
+            f"{' 等' if len(errors) > 10 else ''}。请修正后重新导入。",
+            code="bad_rows",
+            field="file",
+        )
     return out
 
 
@@ -160,17 +226,38 @@ def online_records(filename: str, content: bytes) -> list[OnlineHoursCredited]:
     return _parse(_table(filename, content, COLUMNS, REQUIRED, "课程类别、姓名"), make, COLUMNS)
 
 
-COURSE_COLUMNS = {"课程编号": "course_id", "课程名称": "title", "课程类别": "kind", "教学方式": "method",
-                  "学时": "hours", "课程性质": "mode", "教材与资料": "materials"}
+COURSE_COLUMNS = {
+    "课程编号": "course_id",
+    "课程名称": "title",
+    "课程类别": "kind",
+    "教学方式": "method",
+    "学时": "hours",
+    "课程性质": "mode",
+    "教材与资料": "materials",
+}
 
 
 def course_records(filename: str, content: bytes) -> list[CourseAdded]:
     """The school's course list (课程名称、课程类别、学时 required); materials split on 、;；."""
-    def make(fields: dict) -> CourseAdded:
-        materials = [m.strip() for m in str(fields.pop("materials", "")).replace("；", "、").replace(";", "、")
-                     .split("、") if m.strip()]
-        return CourseAdded(**{**fields, "course_id": str(fields.get("course_id") or new_id()),
-                              "materials": materials})
 
-    return _parse(_table(filename, content, COURSE_COLUMNS, ("课程名称", "课程类别", "学时"),
-                         "课程编号、教学方式、课程性质、教材与资料"), make, COURSE_COLUMNS)
+    def make(fields: dict) -> CourseAdded:
+        materials = [
+            m.strip()
+            for m in str(fields.pop("materials", "")).replace("；", "、").replace(";", "、").split("、")
+            if m.strip()
+        ]
+        return CourseAdded(
+            **{**fields, "course_id": str(fields.get("course_id") or new_id()), "materials": materials}
+        )
+
+    return _parse(
+        _table(
+            filename,
+            content,
+            COURSE_COLUMNS,
+            ("课程名称", "课程类别", "学时"),
+            "课程编号、教学方式、课程性质、教材与资料",
+        ),
+        make,
+        COURSE_COLUMNS,
+    )

@@ -16,6 +16,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, time
 
+from services.teaching import classroom as cr
+from services.teaching import domain as d
+from services.teaching.reads import ClassFacts, Reads
 from shared import store
 from shared.auth import Principal
 from shared.commands import Context
@@ -24,9 +27,6 @@ from shared.errors import DomainError, Forbidden
 from shared.events import Envelope
 from shared.jurisdiction import covers
 from shared.ports import Clock, Commands
-from services.teaching import classroom as cr
-from services.teaching import domain as d
-from services.teaching.reads import ClassFacts, Reads
 
 CATALOGUE = d.CatalogueDecider()
 TIMETABLE = d.TimetableDecider()
@@ -62,15 +62,18 @@ class Handlers:
     async def timetable(self, facts: ClassFacts) -> d.TimetableState:
         """The sessions of the years the class spans (one year's timetable, rarely two)."""
         window = facts.window()
-        return d.TimetableState.merged([
-            (await self.commands.load(TIMETABLE, d.timetable_stream(facts.jurisdiction, year))).state
-            for year in range(window.starts_on.year, window.ends_on.year + 1)])
+        return d.TimetableState.merged(
+            [
+                (await self.commands.load(TIMETABLE, d.timetable_stream(facts.jurisdiction, year))).state
+                for year in range(window.starts_on.year, window.ends_on.year + 1)
+            ]
+        )
 
     async def session(self, facts: ClassFacts, session_id: str) -> d.Session:
         return (await self.timetable(facts)).session(facts.class_id, session_id, facts.title)
 
     async def _on_timetable_of(self, ctx: Context, facts: ClassFacts, session_id: str, cmd) -> list[Envelope]:
-        held = await self.session(facts, session_id)     # NotFound when it is not this class's
+        held = await self.session(facts, session_id)  # NotFound when it is not this class's
         stream = d.timetable_stream(facts.jurisdiction, held.on.year)
         return await self.commands.execute(TIMETABLE, stream, cmd, _as_class(ctx, facts))
 
@@ -91,63 +94,121 @@ class Handlers:
         return await self.add_to_catalogue(ctx, d.AddSite(site))
 
     # -- curriculum and timetable ------------------------------------------------------------------
-    async def set_curriculum(self, ctx: Context, who: Principal, class_id: str, course_ids: list[str],
-                             required_hours: dict[str, float]) -> list[Envelope]:
+    async def set_curriculum(
+        self,
+        ctx: Context,
+        who: Principal,
+        class_id: str,
+        course_ids: list[str],
+        required_hours: dict[str, float],
+    ) -> list[Envelope]:
         facts = await self.class_facts(who, class_id)
         known = frozenset((await self.catalogue(ctx.jurisdiction)).courses)
         cmd = cr.SetCurriculum(class_id, tuple(course_ids), required_hours, known)
         return await self.commands.execute(CLASS, cr.class_stream(class_id), cmd, _as_class(ctx, facts))
 
-    async def schedule(self, ctx: Context, who: Principal, class_id: str, session_id: str, course_id: str,
-                       teacher_id: str, site_id: str, on: date, starts_at: time, ends_at: time,
-                       hours: float | None = None, required: bool | None = None,
-                       id_given: bool = True) -> list[Envelope]:
+    async def schedule(
+        self,
+        ctx: Context,
+        who: Principal,
+        class_id: str,
+        session_id: str,
+        course_id: str,
+        teacher_id: str,
+        site_id: str,
+        on: date,
+        starts_at: time,
+        ends_at: time,
+        hours: float | None = None,
+        required: bool | None = None,
+        id_given: bool = True,
+    ) -> list[Envelope]:
         facts = await self.class_facts(who, class_id)
         cat = await self.catalogue(ctx.jurisdiction)
         cmd = d.ScheduleSession(
-            session_id=session_id, klass=facts.window(), course=cat.course(course_id),
-            teacher=cat.teacher(teacher_id), site=cat.site(site_id), on=on, starts_at=starts_at,
-            ends_at=ends_at, hours=hours, required=required, id_given=id_given)
-        return await self.commands.execute(TIMETABLE, d.timetable_stream(facts.jurisdiction, on.year), cmd,
-                                           _as_class(ctx, facts))
+            session_id=session_id,
+            klass=facts.window(),
+            course=cat.course(course_id),
+            teacher=cat.teacher(teacher_id),
+            site=cat.site(site_id),
+            on=on,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            hours=hours,
+            required=required,
+            id_given=id_given,
+        )
+        return await self.commands.execute(
+            TIMETABLE, d.timetable_stream(facts.jurisdiction, on.year), cmd, _as_class(ctx, facts)
+        )
 
-    async def reschedule(self, ctx: Context, who: Principal, class_id: str, session_id: str, on: date,
-                         starts_at: time, ends_at: time, teacher_id: str, site_id: str,
-                         reason: str = "") -> list[Envelope]:
+    async def reschedule(
+        self,
+        ctx: Context,
+        who: Principal,
+        class_id: str,
+        session_id: str,
+        on: date,
+        starts_at: time,
+        ends_at: time,
+        teacher_id: str,
+        site_id: str,
+        reason: str = "",
+    ) -> list[Envelope]:
         facts = await self.class_facts(who, class_id)
         cat = await self.catalogue(ctx.jurisdiction)
-        cmd = d.RescheduleSession(session_id, facts.window(), on, starts_at, ends_at, cat.teacher(teacher_id),
-                                  cat.site(site_id), reason)
+        cmd = d.RescheduleSession(
+            session_id,
+            facts.window(),
+            on,
+            starts_at,
+            ends_at,
+            cat.teacher(teacher_id),
+            cat.site(site_id),
+            reason,
+        )
         return await self._on_timetable_of(ctx, facts, session_id, cmd)
 
-    async def cancel(self, ctx: Context, who: Principal, class_id: str, session_id: str,
-                     reason: str) -> list[Envelope]:
+    async def cancel(
+        self, ctx: Context, who: Principal, class_id: str, session_id: str, reason: str
+    ) -> list[Envelope]:
         facts = await self.class_facts(who, class_id)
         cmd = d.CancelSession(session_id, class_id, reason)
         return await self._on_timetable_of(ctx, facts, session_id, cmd)
 
     # -- attendance, leave, ratings -----------------------------------------------------------------
-    async def on_session(self, ctx: Context, who: Principal, class_id: str, session_id: str,
-                         make: SessionCommand) -> list[Envelope]:
+    async def on_session(
+        self, ctx: Context, who: Principal, class_id: str, session_id: str, make: SessionCommand
+    ) -> list[Envelope]:
         """Runs `make(session, facts)` → an attendance command, on the session's stream."""
         facts = await self.class_facts(who, class_id)
         s = await self.session(facts, session_id)
-        return await self.commands.execute(ATTENDANCE, cr.attendance_stream(class_id, session_id),
-                                           make(s, facts), _as_class(ctx, facts))
+        return await self.commands.execute(
+            ATTENDANCE, cr.attendance_stream(class_id, session_id), make(s, facts), _as_class(ctx, facts)
+        )
 
-    async def check_in(self, ctx: Context, who: Principal, class_id: str, session_id: str,
-                       entries: list[tuple[str, bool]]) -> list[Envelope]:
+    async def check_in(
+        self, ctx: Context, who: Principal, class_id: str, session_id: str, entries: list[tuple[str, bool]]
+    ) -> list[Envelope]:
         today = await self.clock.today()
-        return await self.on_session(ctx, who, class_id, session_id, lambda s, f: cr.CheckIn(
-            s, tuple(entries), f.roster, today, f.names))
+        return await self.on_session(
+            ctx,
+            who,
+            class_id,
+            session_id,
+            lambda s, f: cr.CheckIn(s, tuple(entries), f.roster, today, f.names),
+        )
 
-    async def record_early_leave(self, ctx: Context, who: Principal, class_id: str, session_id: str,
-                                 cadre_id: str, minutes: int) -> list[Envelope]:
-        return await self.on_session(ctx, who, class_id, session_id, lambda s, f: cr.RecordEarlyLeave(
-            s, cadre_id, minutes, f.names))
+    async def record_early_leave(
+        self, ctx: Context, who: Principal, class_id: str, session_id: str, cadre_id: str, minutes: int
+    ) -> list[Envelope]:
+        return await self.on_session(
+            ctx, who, class_id, session_id, lambda s, f: cr.RecordEarlyLeave(s, cadre_id, minutes, f.names)
+        )
 
-    async def request_leave(self, ctx: Context, who: Principal, class_id: str, session_id: str,
-                            cadre_id: str | None, reason: str) -> list[Envelope]:
+    async def request_leave(
+        self, ctx: Context, who: Principal, class_id: str, session_id: str, cadre_id: str | None, reason: str
+    ) -> list[Envelope]:
         """A trainee asks for themself (no `cadre_id`, or their own); the school names the trainee."""
         if who.role == "trainee":
             if cadre_id not in (None, who.user_id):
@@ -155,28 +216,47 @@ class Handlers:
             cadre_id = who.user_id
         elif not cadre_id:
             raise DomainError("请指明为哪位学员登记（cadre_id）。", code="cadre_required", field="cadre_id")
-        return await self.on_session(ctx, who, class_id, session_id, lambda s, f: cr.RequestLeave(
-            s, cadre_id, reason, f.roster, f.names))
+        return await self.on_session(
+            ctx,
+            who,
+            class_id,
+            session_id,
+            lambda s, f: cr.RequestLeave(s, cadre_id, reason, f.roster, f.names),
+        )
 
-    async def decide_leave(self, ctx: Context, who: Principal, class_id: str, session_id: str, cadre_id: str,
-                           approved: bool, note: str = "") -> list[Envelope]:
-        return await self.on_session(ctx, who, class_id, session_id, lambda s, f: cr.DecideLeave(
-            s, cadre_id, approved, note, f.names))
+    async def decide_leave(
+        self,
+        ctx: Context,
+        who: Principal,
+        class_id: str,
+        session_id: str,
+        cadre_id: str,
+        approved: bool,
+        note: str = "",
+    ) -> list[Envelope]:
+        return await self.on_session(
+            ctx, who, class_id, session_id, lambda s, f: cr.DecideLeave(s, cadre_id, approved, note, f.names)
+        )
 
-    async def close_session(self, ctx: Context, who: Principal, class_id: str,
-                            session_id: str) -> list[Envelope]:
+    async def close_session(
+        self, ctx: Context, who: Principal, class_id: str, session_id: str
+    ) -> list[Envelope]:
         today = await self.clock.today()
-        return await self.on_session(ctx, who, class_id, session_id,
-                                     lambda s, f: cr.CloseSession(s, f.roster, today))
+        return await self.on_session(
+            ctx, who, class_id, session_id, lambda s, f: cr.CloseSession(s, f.roster, today)
+        )
 
-    async def rate(self, ctx: Context, who: Principal, class_id: str, session_id: str, rating: int,
-                   comment: str = "") -> list[Envelope]:
-        return await self.on_session(ctx, who, class_id, session_id,
-                                     lambda s, f: cr.RateSession(s, who.user_id, rating, comment))
+    async def rate(
+        self, ctx: Context, who: Principal, class_id: str, session_id: str, rating: int, comment: str = ""
+    ) -> list[Envelope]:
+        return await self.on_session(
+            ctx, who, class_id, session_id, lambda s, f: cr.RateSession(s, who.user_id, rating, comment)
+        )
 
     # -- graduation ---------------------------------------------------------------------------------
-    async def graduate(self, ctx: Context, who: Principal, class_id: str, rule: cr.GraduationRule,
-                       on: date | None = None) -> list[Envelope]:
+    async def graduate(
+        self, ctx: Context, who: Principal, class_id: str, rule: cr.GraduationRule, on: date | None = None
+    ) -> list[Envelope]:
         """Closes every held session (its absences are part of the verdict), then decides.
 
         Once a session is closed everyone on the roster has either attended or an absence,
@@ -185,7 +265,7 @@ class Handlers:
         today = await self.clock.today()
         facts = await self.class_facts(who, class_id)
         window = facts.window()
-        cr.graduation_date(window.title, window.ends_on, today, on)      # a wrong date closes nothing
+        cr.graduation_date(window.title, window.ends_on, today, on)  # a wrong date closes nothing
         cls_ctx = _as_class(ctx, facts)
         record = await self.commands.load(CLASS, cr.class_stream(class_id))
         pending = {c: t for c, t in facts.roster.items() if c not in record.state.concluded}
@@ -193,22 +273,28 @@ class Handlers:
         held = [s for s in sessions if not s.cancelled]
         closed: list[Envelope] = []
         if pending:
+
             async def close(s: d.Session) -> frozenset[str]:
                 stream = cr.attendance_stream(class_id, s.session_id)
                 close = cr.CloseSession(s, pending, today)
                 closed.extend(await self.commands.execute(ATTENDANCE, stream, close, cls_ctx))
                 return frozenset((await self.commands.load(ATTENDANCE, stream)).state.attended)
-            attended = dict(zip([s.session_id for s in held],
-                                await store.gather_chunked([lambda s=s: close(s) for s in held], size=8)))
+
+            attended = dict(
+                zip(
+                    [s.session_id for s in held],
+                    await store.gather_chunked([lambda s=s: close(s) for s in held], size=8),
+                )
+            )
         else:
-            attended = {}     # the decider refuses: everyone is judged already
-        cmd = cr.Graduate(class_id, window.title, window.ends_on, today, sessions, attended, facts.roster,
-                          rule, on)
+            attended = {}  # the decider refuses: everyone is judged already
+        cmd = cr.Graduate(
+            class_id, window.title, window.ends_on, today, sessions, attended, facts.roster, rule, on
+        )
         return closed + await self.commands.execute(CLASS, cr.class_stream(class_id), cmd, cls_ctx)
 
     # -- the closer (自动结束考勤) ------------------------------------------------------------------
-    async def close_if_ended(self, ctx: Context, who: Principal, class_id: str, session_id: str,
-                             now) -> bool:
+    async def close_if_ended(self, ctx: Context, who: Principal, class_id: str, session_id: str, now) -> bool:
         """Ends a session's attendance if it is (still) over by `now`: the session is
         re-checked on the timetable stream, since the projection may not yet show a
         reschedule. False when it was moved or cancelled meanwhile."""
@@ -216,13 +302,18 @@ class Handlers:
         s = await self.session(facts, session_id)
         if s.cancelled or not d.ended(s.on, s.ends_at, now):
             return False
-        await self.commands.execute(ATTENDANCE, cr.attendance_stream(class_id, session_id),
-                                    cr.CloseSession(s, facts.roster, now.date()), ctx)
+        await self.commands.execute(
+            ATTENDANCE,
+            cr.attendance_stream(class_id, session_id),
+            cr.CloseSession(s, facts.roster, now.date()),
+            ctx,
+        )
         return True
 
     # -- online hours -------------------------------------------------------------------------------
-    async def credit_online(self, ctx: Context, who: Principal,
-                            records: list[OnlineHoursCredited]) -> list[Envelope]:
+    async def credit_online(
+        self, ctx: Context, who: Principal, records: list[OnlineHoursCredited]
+    ) -> list[Envelope]:
         """Refuses the whole file if a cadre is known only elsewhere: on a class roster
         (by home jurisdiction) or in an hours ledger, and nowhere under `who`'s
         jurisdiction. Crediting one would add to another county's figures and open that
@@ -233,13 +324,18 @@ class Handlers:
             # by the name the file gives, else by the number it gives (that row's 干部编号)
             names = {r.cadre_id: r.name for r in records}
             shown = [names.get(c) or c for c in foreign[:10]]
-            raise DomainError(f"以下干部不是本辖区的干部，整个文件未导入：{'、'.join(shown)}"
-                              f"{' 等' if len(foreign) > 10 else ''}。", code="foreign_cadre", field="file")
+            raise DomainError(
+                f"以下干部不是本辖区的干部，整个文件未导入：{'、'.join(shown)}"
+                f"{' 等' if len(foreign) > 10 else ''}。",
+                code="foreign_cadre",
+                field="file",
+            )
         by_year: dict[int, list[OnlineHoursCredited]] = defaultdict(list)
         for r in records:
             by_year[r.on.year].append(r)
         out: list[Envelope] = []
         for year, recs in sorted(by_year.items()):
-            out += await self.commands.execute(ONLINE, d.online_stream(ctx.jurisdiction, year),
-                                               d.CreditOnlineHours(tuple(recs)), ctx)
+            out += await self.commands.execute(
+                ONLINE, d.online_stream(ctx.jurisdiction, year), d.CreditOnlineHours(tuple(recs)), ctx
+            )
         return out

@@ -16,18 +16,35 @@ sessions, one timetable, the online ledgers of a jurisdiction), which keeps its
 from __future__ import annotations
 
 from shared.contracts.selection import (
-    ClassOpened, NominationConfirmed, NominationRejected, NominationWaitlisted, NominationWithdrawn,
+    ClassOpened,
+    NominationConfirmed,
+    NominationRejected,
+    NominationWaitlisted,
+    NominationWithdrawn,
     TraineeNominated,
 )
 from shared.contracts.teaching import (
-    AbsenceRecorded, CourseAdded, CurriculumSet, EarlyLeaveRecorded, FacultyAdded, LeaveDecided, LeaveRequested,
-    OnlineHoursCredited, SessionAttended, SessionCancelled, SessionRated, SessionRescheduled, SessionScheduled,
-    TeachingSiteAdded, TraineeGraduated, TraineeNotGraduated,
+    AbsenceRecorded,
+    CourseAdded,
+    CurriculumSet,
+    EarlyLeaveRecorded,
+    FacultyAdded,
+    LeaveDecided,
+    LeaveRequested,
+    OnlineHoursCredited,
+    SessionAttended,
+    SessionCancelled,
+    SessionRated,
+    SessionRescheduled,
+    SessionScheduled,
+    TeachingSiteAdded,
+    TraineeGraduated,
+    TraineeNotGraduated,
 )
 from shared.projection import Projection
 
-by_class = lambda env, ev: ev.class_id          # noqa: E731
-by_session = lambda env, ev: ev.session_id      # noqa: E731
+by_class = lambda env, ev: ev.class_id  # noqa: E731
+by_session = lambda env, ev: ev.session_id  # noqa: E731
 by_jurisdiction = lambda env, ev: env.jurisdiction  # noqa: E731
 
 # -- roster ------------------------------------------------------------------------------
@@ -52,8 +69,14 @@ def _count(doc) -> None:
 
 @roster.on(ClassOpened, key=by_class)
 def _opened(doc, env, ev: ClassOpened) -> None:
-    doc.update(class_id=ev.class_id, title=ev.title, capacity=ev.capacity, starts_on=ev.starts_on.isoformat(),
-               ends_on=ev.ends_on.isoformat(), jurisdiction=env.jurisdiction)
+    doc.update(
+        class_id=ev.class_id,
+        title=ev.title,
+        capacity=ev.capacity,
+        starts_on=ev.starts_on.isoformat(),
+        ends_on=ev.ends_on.isoformat(),
+        jurisdiction=env.jurisdiction,
+    )
     doc.setdefault("trainees", [])
     doc.setdefault("size", 0)
     doc.setdefault("confirmed", 0)
@@ -81,6 +104,7 @@ def _status(status: str):
         _trainee(doc, ev.cadre_id)["status"] = status
         doc.setdefault("jurisdiction", env.jurisdiction)
         _count(doc)
+
     return apply
 
 
@@ -96,6 +120,7 @@ def _into(section: str, id_field: str):
     def apply(doc, env, ev) -> None:
         doc.setdefault("jurisdiction", env.jurisdiction)
         doc.setdefault(section, {})[getattr(ev, id_field)] = ev.model_dump(mode="json")
+
     return apply
 
 
@@ -116,14 +141,16 @@ def _scheduled(doc, env, ev: SessionScheduled) -> None:
 def _rescheduled(doc, env, ev: SessionRescheduled) -> None:
     s = doc["sessions"][ev.session_id]
     s.update(ev.model_dump(mode="json", exclude={"reason"}))
-    s.setdefault("history", []).append({"reason": ev.reason, "by": env.actor.name, "at": env.occurred_at.isoformat()})
+    s.setdefault("history", []).append(
+        {"reason": ev.reason, "by": env.actor.name, "at": env.occurred_at.isoformat()}
+    )
 
 
 def _cancelled(doc, env, ev: SessionCancelled) -> None:
     doc["sessions"][ev.session_id].update(cancelled=True, cancel_reason=ev.reason)
 
 
-by_stream = lambda env, ev: env.stream_id   # noqa: E731  (teaching-timetable-<code>-<year>)
+by_stream = lambda env, ev: env.stream_id  # noqa: E731  (teaching-timetable-<code>-<year>)
 for p, key in ((class_timetable, by_class), (schedule, by_stream)):
     p.on(SessionScheduled, key=key)(_scheduled)
     p.on(SessionRescheduled, key=key)(_rescheduled)
@@ -164,8 +191,9 @@ def _entry(doc, env, cadre_id: str) -> dict:
 
 @session_sheet.on(SessionAttended, key=by_session)
 def _sheet_attended(doc, env, ev: SessionAttended) -> None:
-    _entry(doc, env, ev.cadre_id).update(status="出勤", late=ev.late, hours=ev.hours,
-                                         checked_in_at=env.occurred_at.isoformat())
+    _entry(doc, env, ev.cadre_id).update(
+        status="出勤", late=ev.late, hours=ev.hours, checked_in_at=env.occurred_at.isoformat()
+    )
 
 
 @session_sheet.on(EarlyLeaveRecorded, key=by_session)
@@ -197,7 +225,15 @@ def _sheet_absent(doc, env, ev: AbsenceRecorded) -> None:
 
 # -- per class: attendance per trainee, graduation -----------------------------------------
 class_attendance = Projection("class_attendance", sources=("teaching",))
-EMPTY = {"attended": 0, "absent": 0, "excused": 0, "late": 0, "early_leave": 0, "hours": 0.0, "hours_by_kind": {}}
+EMPTY = {
+    "attended": 0,
+    "absent": 0,
+    "excused": 0,
+    "late": 0,
+    "early_leave": 0,
+    "hours": 0.0,
+    "hours_by_kind": {},
+}
 
 
 def _row(doc, env, cadre_id: str) -> dict:
@@ -241,7 +277,7 @@ def _not_graduated(doc, env, ev: TraineeNotGraduated) -> None:
 
 # -- per trainee: the hours ledger ---------------------------------------------------------
 trainee_hours = Projection("trainee_hours", sources=("teaching",))
-by_cadre = lambda env, ev: ev.cadre_id   # noqa: E731
+by_cadre = lambda env, ev: ev.cadre_id  # noqa: E731
 
 
 def _credit(doc, env, hours: float, kind: str, bucket: str) -> None:
@@ -286,8 +322,12 @@ def _fb_session(doc, env, ev: SessionScheduled) -> None:
     doc.setdefault("jurisdiction", env.jurisdiction)
     # A rating may be folded before its session (different streams): keep its counts.
     s = doc.setdefault("sessions", {}).setdefault(ev.session_id, {"count": 0, "sum": 0})
-    s.update(course_id=ev.course_id, course_title=ev.course_title, teacher_id=ev.teacher_id,
-             teacher_name=ev.teacher_name)
+    s.update(
+        course_id=ev.course_id,
+        course_title=ev.course_title,
+        teacher_id=ev.teacher_id,
+        teacher_name=ev.teacher_name,
+    )
 
 
 @feedback.on(SessionRescheduled, key=by_class)
@@ -305,5 +345,13 @@ def _fb_rated(doc, env, ev: SessionRated) -> None:
         s.setdefault("comments", []).append(ev.comment)
 
 
-PROJECTIONS = [roster, catalogue, class_timetable, schedule, session_sheet, class_attendance, trainee_hours,
-               feedback]
+PROJECTIONS = [
+    roster,
+    catalogue,
+    class_timetable,
+    schedule,
+    session_sheet,
+    class_attendance,
+    trainee_hours,
+    feedback,
+]

@@ -16,17 +16,24 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from services.teaching import classroom as cr
+from services.teaching import domain as d
 from shared import jurisdiction as jur
 from shared import store
 from shared.auth import Principal
 from shared.errors import NotFound
 from shared.projection import public
-from services.teaching import classroom as cr
-from services.teaching import domain as d
 
 READERS = ("party_school", "org_department", "analyst", "admin")
-NO_ATTENDANCE = {"attended": 0, "absent": 0, "excused": 0, "late": 0, "early_leave": 0, "hours": 0.0,
-                 "hours_by_kind": {}}
+NO_ATTENDANCE = {
+    "attended": 0,
+    "absent": 0,
+    "excused": 0,
+    "late": 0,
+    "early_leave": 0,
+    "hours": 0.0,
+    "hours_by_kind": {},
+}
 UNSYNCED = "该班次不存在（或尚未从选学服务同步），请从班次列表中选择。"
 
 
@@ -37,27 +44,35 @@ class ClassFacts:
     class_id: str
     title: str
     jurisdiction: str
-    roster: cr.Roster                    # the confirmed trainees (在册学员)
-    names: dict[str, str]                # everyone the class knows, any status: for messages
+    roster: cr.Roster  # the confirmed trainees (在册学员)
+    names: dict[str, str]  # everyone the class knows, any status: for messages
     starts_on: date | None = None
     ends_on: date | None = None
 
     @classmethod
     def of(cls, doc: dict) -> ClassFacts:
         homes = doc.get("homes", {})
-        roster = {t["cadre_id"]: cr.Trainee(t["cadre_id"], t["name"], t["unit"], homes.get(t["cadre_id"]))
-                  for t in doc.get("trainees", []) if t["status"] == "confirmed"}
+        roster = {
+            t["cadre_id"]: cr.Trainee(t["cadre_id"], t["name"], t["unit"], homes.get(t["cadre_id"]))
+            for t in doc.get("trainees", [])
+            if t["status"] == "confirmed"
+        }
         opened = "starts_on" in doc
-        return cls(doc["class_id"] if "class_id" in doc else doc["_id"], doc.get("title", ""),
-                   doc["jurisdiction"], roster,
-                   {t["cadre_id"]: t["name"] for t in doc.get("trainees", []) if t.get("name")},
-                   date.fromisoformat(doc["starts_on"]) if opened else None,
-                   date.fromisoformat(doc["ends_on"]) if opened else None)
+        return cls(
+            doc["class_id"] if "class_id" in doc else doc["_id"],
+            doc.get("title", ""),
+            doc["jurisdiction"],
+            roster,
+            {t["cadre_id"]: t["name"] for t in doc.get("trainees", []) if t.get("name")},
+            date.fromisoformat(doc["starts_on"]) if opened else None,
+            date.fromisoformat(doc["ends_on"]) if opened else None,
+        )
 
     def window(self) -> d.ClassWindow:
         if self.starts_on is None or self.ends_on is None:
-            raise NotFound(f"班次“{self.title or '（未命名）'}”的开班信息尚未同步，请稍后再试。",
-                           code="class_not_found")
+            raise NotFound(
+                f"班次“{self.title or '（未命名）'}”的开班信息尚未同步，请稍后再试。", code="class_not_found"
+            )
         size = max(len(self.roster), 1)
         return d.ClassWindow(self.class_id, self.title, self.starts_on, self.ends_on, size)
 
@@ -75,8 +90,13 @@ def _rollup(docs: list[dict], key: str, name: str) -> list[dict]:
             a = acc.setdefault(s[key], {key: s[key], name: s[name], "ratings": 0, "sum": 0})
             a["ratings"] += s["count"]
             a["sum"] += s["sum"]
-    return sorted(({k: v for k, v in a.items() if k != "sum"} | {"average": round(a["sum"] / a["ratings"], 2)}
-                   for a in acc.values()), key=lambda a: (-a["average"], a[key]))
+    return sorted(
+        (
+            {k: v for k, v in a.items() if k != "sum"} | {"average": round(a["sum"] / a["ratings"], 2)}
+            for a in acc.values()
+        ),
+        key=lambda a: (-a["average"], a[key]),
+    )
 
 
 class Reads:
@@ -88,7 +108,7 @@ class Reads:
     ATTENDANCE = "class_attendance"
     HOURS = "trainee_hours"
     FEEDBACK = "feedback"
-    MARKS = "closer_marks"          # the closer's own record of the sessions it closed, per class
+    MARKS = "closer_marks"  # the closer's own record of the sessions it closed, per class
 
     def __init__(self, db: Any) -> None:
         self.db = db
@@ -139,20 +159,29 @@ class Reads:
         return set(mark.get("sessions", []))
 
     async def mark_closed(self, class_id: str, sessions: set[str]) -> None:
-        await self.db[self.MARKS].update_one({"_id": class_id}, {"$set": {"sessions": sorted(sessions)}},
-                                             upsert=True)
+        await self.db[self.MARKS].update_one(
+            {"_id": class_id}, {"$set": {"sessions": sorted(sessions)}}, upsert=True
+        )
 
     # -- reports ---------------------------------------------------------------------------------
     async def catalogue(self, who: Principal, jurisdiction: str) -> dict:
-        return await self._covered(self.CATALOGUE, jurisdiction, who,
-                                   NotFound(f"辖区 {jurisdiction} 尚无课程库。", code="catalogue_not_found"))
+        return await self._covered(
+            self.CATALOGUE,
+            jurisdiction,
+            who,
+            NotFound(f"辖区 {jurisdiction} 尚无课程库。", code="catalogue_not_found"),
+        )
 
     async def sites(self, jurisdiction: str) -> dict[str, dict]:
         return (await self._doc(self.CATALOGUE, jurisdiction)).get("sites", {})
 
     async def roster(self, who: Principal, class_id: str) -> dict:
-        doc = await self._covered(self.ROSTER, class_id, who,
-                                  NotFound("该班次的名册不存在（或尚未从选学服务同步）。", code="roster_not_found"))
+        doc = await self._covered(
+            self.ROSTER,
+            class_id,
+            who,
+            NotFound("该班次的名册不存在（或尚未从选学服务同步）。", code="roster_not_found"),
+        )
         doc.pop("homes", None)
         return doc
 
@@ -162,25 +191,39 @@ class Reads:
             who.require_role(*READERS)
         doc = await self._doc(self.TIMETABLE, class_id)
         sessions = sorted(doc.get("sessions", {}).values(), key=lambda s: (s["on"], s["starts_at"]))
-        return {"class_id": class_id, "title": roster.get("title", ""),
-                "jurisdiction": roster["jurisdiction"], "starts_on": roster.get("starts_on"),
-                "ends_on": roster.get("ends_on"),
-                "curriculum": doc.get("curriculum"), "sessions": sessions,
-                "hours": round(sum(s["hours"] for s in sessions if not s["cancelled"]), 2)}
+        return {
+            "class_id": class_id,
+            "title": roster.get("title", ""),
+            "jurisdiction": roster["jurisdiction"],
+            "starts_on": roster.get("starts_on"),
+            "ends_on": roster.get("ends_on"),
+            "curriculum": doc.get("curriculum"),
+            "sessions": sessions,
+            "hours": round(sum(s["hours"] for s in sessions if not s["cancelled"]), 2),
+        }
 
     async def session_sheet(self, who: Principal, class_id: str, session_id: str) -> dict:
         roster = await self._roster(who, class_id)
         doc = await self._doc(self.SHEET, session_id)
         if not doc.get("session") or doc["session"]["class_id"] != class_id:
-            raise NotFound(f"班次“{roster.get('title', '')}”没有这个课次（或尚未同步）。", code="session_not_found")
+            raise NotFound(
+                f"班次“{roster.get('title', '')}”没有这个课次（或尚未同步）。", code="session_not_found"
+            )
         entries = doc.get("entries", {})
         rows = []
         for t in _confirmed(roster):
             e = entries.get(t["cadre_id"], {"status": "未签到"})
-            rows.append({"cadre_id": t["cadre_id"], "name": t["name"], "unit": t["unit"],
-                         "status": e["status"], "late": e.get("late", False),
-                         "early_leave_minutes": e.get("early_leave_minutes"),
-                         "leave": e.get("leave")})
+            rows.append(
+                {
+                    "cadre_id": t["cadre_id"],
+                    "name": t["name"],
+                    "unit": t["unit"],
+                    "status": e["status"],
+                    "late": e.get("late", False),
+                    "early_leave_minutes": e.get("early_leave_minutes"),
+                    "leave": e.get("leave"),
+                }
+            )
         counts: dict[str, int] = {}
         for row in rows:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -197,31 +240,53 @@ class Reads:
         for cadre_id in ids:
             r = rows_by_id.get(cadre_id, NO_ATTENDANCE)
             p = people.get(cadre_id, {})
-            rows.append({"cadre_id": cadre_id, "name": p.get("name", ""), "unit": p.get("unit", ""),
-                         "status": p.get("status", ""), **r,
-                         "attendance_rate": cr.attendance_rate(r["attended"], r["attended"] + r["absent"])})
+            rows.append(
+                {
+                    "cadre_id": cadre_id,
+                    "name": p.get("name", ""),
+                    "unit": p.get("unit", ""),
+                    "status": p.get("status", ""),
+                    **r,
+                    "attendance_rate": cr.attendance_rate(r["attended"], r["attended"] + r["absent"]),
+                }
+            )
             attended += r["attended"]
             recorded += r["attended"] + r["absent"]
-        return {"class_id": class_id, "title": roster.get("title", ""),
-                "jurisdiction": roster["jurisdiction"], "attended": attended,
-                "attendance_rate": cr.attendance_rate(attended, recorded),
-                "absent": recorded - attended, "trainees": rows}
+        return {
+            "class_id": class_id,
+            "title": roster.get("title", ""),
+            "jurisdiction": roster["jurisdiction"],
+            "attended": attended,
+            "attendance_rate": cr.attendance_rate(attended, recorded),
+            "absent": recorded - attended,
+            "trainees": rows,
+        }
 
     async def graduation(self, who: Principal, class_id: str) -> dict:
         roster = await self._roster(who, class_id)
         doc = await self._doc(self.ATTENDANCE, class_id)
         people = {t["cadre_id"]: t for t in roster.get("trainees", [])}
         graduated = sorted(doc.get("graduated", {}).values(), key=lambda g: g["cadre_id"])
-        not_graduated = [{"cadre_id": c, "name": people.get(c, {}).get("name", ""),
-                          "unit": people.get(c, {}).get("unit", ""), "reasons": reasons}
-                         for c, reasons in sorted(doc.get("not_graduated", {}).items())]
-        return {"class_id": class_id, "title": roster.get("title", ""), "graduated": graduated,
-                "not_graduated": not_graduated}
+        not_graduated = [
+            {
+                "cadre_id": c,
+                "name": people.get(c, {}).get("name", ""),
+                "unit": people.get(c, {}).get("unit", ""),
+                "reasons": reasons,
+            }
+            for c, reasons in sorted(doc.get("not_graduated", {}).items())
+        ]
+        return {
+            "class_id": class_id,
+            "title": roster.get("title", ""),
+            "graduated": graduated,
+            "not_graduated": not_graduated,
+        }
 
     async def trainee_hours(self, who: Principal, cadre_id: str) -> dict:
         doc = await self.db[self.HOURS].find_one({"_id": cadre_id})
         if who.role != "trainee" or who.user_id != cadre_id:
-            who.require_role(*READERS)     # a trainee reads only their own hours
+            who.require_role(*READERS)  # a trainee reads only their own hours
         if doc is None:
             raise NotFound("该学员尚无学时记录。", code="hours_not_found")
         homes = doc.get("jurisdictions", [])
@@ -230,37 +295,70 @@ class Reads:
         return public(doc)
 
     async def teacher_load(self, who: Principal, jurisdiction: str, year: int, teacher_id: str) -> dict:
-        doc = await self._covered(self.SCHEDULE, d.timetable_stream(jurisdiction, year), who,
-                                  NotFound(f"辖区 {jurisdiction} {year} 年尚无课表。", code="schedule_not_found"))
-        mine = sorted((s for s in doc.get("sessions", {}).values()
-                       if s["teacher_id"] == teacher_id and not s["cancelled"]),
-                      key=lambda s: (s["on"], s["starts_at"]))
+        doc = await self._covered(
+            self.SCHEDULE,
+            d.timetable_stream(jurisdiction, year),
+            who,
+            NotFound(f"辖区 {jurisdiction} {year} 年尚无课表。", code="schedule_not_found"),
+        )
+        mine = sorted(
+            (
+                s
+                for s in doc.get("sessions", {}).values()
+                if s["teacher_id"] == teacher_id and not s["cancelled"]
+            ),
+            key=lambda s: (s["on"], s["starts_at"]),
+        )
         if not mine:
             raise NotFound(f"该教师在辖区 {jurisdiction} {year} 年没有授课安排。", code="teacher_not_found")
         by_kind: dict[str, float] = {}
         for s in mine:
             by_kind[s["kind"]] = round(by_kind.get(s["kind"], 0) + s["hours"], 2)
-        return {"teacher_id": teacher_id, "teacher_name": mine[-1]["teacher_name"],
-                "jurisdiction": jurisdiction, "year": year, "sessions": len(mine),
-                "hours": round(sum(s["hours"] for s in mine), 2),
-                "hours_by_kind": by_kind, "classes": sorted({s["class_id"] for s in mine}), "schedule": mine}
+        return {
+            "teacher_id": teacher_id,
+            "teacher_name": mine[-1]["teacher_name"],
+            "jurisdiction": jurisdiction,
+            "year": year,
+            "sessions": len(mine),
+            "hours": round(sum(s["hours"] for s in mine), 2),
+            "hours_by_kind": by_kind,
+            "classes": sorted({s["class_id"] for s in mine}),
+            "schedule": mine,
+        }
 
     async def feedback(self, who: Principal, jurisdiction: str) -> dict:
         """Ratings of every class of a jurisdiction: a scan of one small document per class."""
         who.require_covers(jurisdiction)
-        docs = [doc async for doc in self.db[self.FEEDBACK].find({}, {"_applied": 0})
-                if doc.get("jurisdiction") and jur.covers(jurisdiction, doc["jurisdiction"])]
-        return {"jurisdiction": jurisdiction, "classes": len(docs),
-                "by_course": _rollup(docs, "course_id", "course_title"),
-                "by_teacher": _rollup(docs, "teacher_id", "teacher_name")}
+        docs = [
+            doc
+            async for doc in self.db[self.FEEDBACK].find({}, {"_applied": 0})
+            if doc.get("jurisdiction") and jur.covers(jurisdiction, doc["jurisdiction"])
+        ]
+        return {
+            "jurisdiction": jurisdiction,
+            "classes": len(docs),
+            "by_course": _rollup(docs, "course_id", "course_title"),
+            "by_teacher": _rollup(docs, "teacher_id", "teacher_name"),
+        }
 
     async def class_feedback(self, who: Principal, class_id: str) -> dict:
         await self._roster(who, class_id)
         doc = await self._doc(self.FEEDBACK, class_id)
-        comments = [{"course_title": s.get("course_title", ""), "teacher_name": s.get("teacher_name", ""),
-                     "comment": c} for s in doc.get("sessions", {}).values() for c in s.get("comments", [])]
-        return {"class_id": class_id, "by_course": _rollup([doc], "course_id", "course_title"),
-                "by_teacher": _rollup([doc], "teacher_id", "teacher_name"), "comments": comments}
+        comments = [
+            {
+                "course_title": s.get("course_title", ""),
+                "teacher_name": s.get("teacher_name", ""),
+                "comment": c,
+            }
+            for s in doc.get("sessions", {}).values()
+            for c in s.get("comments", [])
+        ]
+        return {
+            "class_id": class_id,
+            "by_course": _rollup([doc], "course_id", "course_title"),
+            "by_teacher": _rollup([doc], "teacher_id", "teacher_name"),
+            "comments": comments,
+        }
 
     # -- the trainee's own pages (学员本人): my classes, my sessions ---------------------------------
     async def my_classes(self, who: Principal) -> list[dict]:
@@ -273,18 +371,26 @@ class Reads:
                 continue
             me = next((t for t in _confirmed(doc) if t["cadre_id"] == who.user_id), None)
             if me:
-                out.append({"class_id": doc["_id"], "title": doc.get("title", ""),
-                            "starts_on": doc.get("starts_on"), "ends_on": doc.get("ends_on"),
-                            "unit": me["unit"], "size": doc.get("confirmed", 0)})
+                out.append(
+                    {
+                        "class_id": doc["_id"],
+                        "title": doc.get("title", ""),
+                        "starts_on": doc.get("starts_on"),
+                        "ends_on": doc.get("ends_on"),
+                        "unit": me["unit"],
+                        "size": doc.get("confirmed", 0),
+                    }
+                )
         return sorted(out, key=lambda c: (c["starts_on"] or "", c["class_id"]), reverse=True)
 
     async def my_sessions(self, who: Principal, class_id: str) -> dict:
         """The class's timetable with the trainee's own line of each session's sheet:
         attendance, leave request and its answer, the rating given."""
         who.require_role("trainee")
-        tt = await self.timetable(who, class_id)     # refuses a class the trainee is not confirmed in
-        sheets = await store.find_by_ids(self.db[self.SHEET], [s["session_id"] for s in tt["sessions"]],
-                                         {"_applied": 0})
+        tt = await self.timetable(who, class_id)  # refuses a class the trainee is not confirmed in
+        sheets = await store.find_by_ids(
+            self.db[self.SHEET], [s["session_id"] for s in tt["sessions"]], {"_applied": 0}
+        )
         for s in tt["sessions"]:
             mine = sheets.get(s["session_id"], {}).get("entries", {}).get(who.user_id, {"status": "未签到"})
             s["mine"] = {k: mine.get(k) for k in ("status", "late", "early_leave_minutes", "leave", "rated")}

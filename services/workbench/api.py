@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from shared.errors import Forbidden
 from services.workbench.handlers import Call, Handlers
 from services.workbench.sessions import Session
+from shared.errors import Forbidden
 
 SESSION_COOKIE = "ganxun_session"
 CSRF_HEADER = "x-csrf-token"
@@ -56,13 +56,15 @@ async def login(request: Request, next: str | None = None):
 
 
 @router.get("/auth/callback", include_in_schema=False)
-async def callback(request: Request, state: str = "", code: str = "", error: str = "",
-                   error_description: str = ""):
+async def callback(
+    request: Request, state: str = "", code: str = "", error: str = "", error_description: str = ""
+):
     h = handlers(request)
     s, back_to = await h.callback(state, code, error, error_description)
     resp = RedirectResponse(back_to, status_code=302)
-    resp.set_cookie(SESSION_COOKIE, s.sid, httponly=True, samesite="lax", secure=h.settings.secure_cookie,
-                    path="/")
+    resp.set_cookie(
+        SESSION_COOKIE, s.sid, httponly=True, samesite="lax", secure=h.settings.secure_cookie, path="/"
+    )
     return resp
 
 
@@ -84,16 +86,23 @@ async def me(request: Request):
     return {**s.user.as_dict(), "csrf_token": s.csrf}
 
 
-@router.api_route("/api/{service}/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-                  summary="转发到 selection / teaching / records / followup / reminders（带用户本人的令牌）")
+@router.api_route(
+    "/api/{service}/{path:path}",
+    methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+    summary="转发到 selection / teaching / records / followup / reminders（带用户本人的令牌）",
+)
 async def forward(service: str, path: str, request: Request):
     h = handlers(request)
-    h.service_url(service)                  # an unknown service is 404 before anything else
+    h.service_url(service)  # an unknown service is 404 before anything else
     s = await session_of(request)
     check_csrf(request, s)
-    call = Call(method=request.method, path=path, params=list(request.query_params.multi_items()),
-                body=await request.body(),
-                headers={k: v for k in FORWARD_REQUEST if (v := request.headers.get(k))})
+    call = Call(
+        method=request.method,
+        path=path,
+        params=list(request.query_params.multi_items()),
+        body=await request.body(),
+        headers={k: v for k in FORWARD_REQUEST if (v := request.headers.get(k))},
+    )
     answer = await h.forward(service, s, call)
     out = {k: v for k in FORWARD_RESPONSE if (v := answer.headers.get(k))}
     return Response(answer.content, status_code=answer.status_code, headers=out)

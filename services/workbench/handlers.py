@@ -14,13 +14,18 @@ from dataclasses import dataclass
 
 import httpx
 
-from shared.errors import GanxunError, NotFound, Unauthenticated
 from services.workbench import oidc
 from services.workbench.sessions import Session, SessionStore
 from services.workbench.settings import SERVICES, WorkbenchSettings
+from shared.errors import GanxunError, NotFound, Unauthenticated
 
-SERVICE_ZH = {"selection": "训前选学", "teaching": "教学与考勤", "records": "纪实考察", "followup": "训后跟踪",
-              "reminders": "提醒"}
+SERVICE_ZH = {
+    "selection": "训前选学",
+    "teaching": "教学与考勤",
+    "records": "纪实考察",
+    "followup": "训后跟踪",
+    "reminders": "提醒",
+}
 
 
 class Unreachable(GanxunError):
@@ -47,8 +52,13 @@ def local_path(value: str | None) -> str:
 
 
 class Handlers:
-    def __init__(self, settings: WorkbenchSettings, http: httpx.AsyncClient, provider: oidc.Provider,
-                 sessions: SessionStore) -> None:
+    def __init__(
+        self,
+        settings: WorkbenchSettings,
+        http: httpx.AsyncClient,
+        provider: oidc.Provider,
+        sessions: SessionStore,
+    ) -> None:
         self.settings = settings
         self.http = http
         self.provider = provider
@@ -60,12 +70,18 @@ class Handlers:
         nonce = secrets.token_urlsafe(16)
         state = await self.sessions.begin_login(verifier, nonce, local_path(next_path))
         endpoint = (await self.provider.config())["authorization_endpoint"]
-        return oidc.authorize_url(endpoint, client_id=self.settings.client_id,
-                                  redirect_uri=self.settings.redirect_uri, state=state, nonce=nonce,
-                                  challenge=challenge)
+        return oidc.authorize_url(
+            endpoint,
+            client_id=self.settings.client_id,
+            redirect_uri=self.settings.redirect_uri,
+            state=state,
+            nonce=nonce,
+            challenge=challenge,
+        )
 
-    async def callback(self, state: str, code: str, error: str,
-                       error_description: str) -> tuple[Session, str]:
+    async def callback(
+        self, state: str, code: str, error: str, error_description: str
+    ) -> tuple[Session, str]:
         """The session the provider's answer opens, and where the user was going."""
         pending = await self.sessions.finish_login(state)
         if error:
@@ -104,7 +120,9 @@ class Handlers:
     def service_url(self, service: str) -> str:
         base = self.settings.service_url(service)
         if base is None:
-            raise NotFound(f"没有名为“{service}”的服务；可用：{'、'.join(SERVICES)}。", code="unknown_service")
+            raise NotFound(
+                f"没有名为“{service}”的服务；可用：{'、'.join(SERVICES)}。", code="unknown_service"
+            )
         return base
 
     async def forward(self, service: str, s: Session, call: Call) -> httpx.Response:
@@ -112,8 +130,13 @@ class Handlers:
         base = self.service_url(service)
         headers = {**call.headers, "authorization": f"Bearer {await self.fresh_token(s)}"}
         try:
-            return await self.http.request(call.method, f"{base}/{call.path}", params=call.params,
-                                           content=call.body, headers=headers,
-                                           timeout=self.settings.forward_timeout_seconds)
+            return await self.http.request(
+                call.method,
+                f"{base}/{call.path}",
+                params=call.params,
+                content=call.body,
+                headers=headers,
+                timeout=self.settings.forward_timeout_seconds,
+            )
         except httpx.HTTPError as exc:
             raise Unreachable(f"“{SERVICE_ZH[service]}”服务暂时无法访问，请稍后再试。") from exc

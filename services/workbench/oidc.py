@@ -34,11 +34,20 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def authorize_url(endpoint: str, *, client_id: str, redirect_uri: str, state: str, nonce: str,
-                  challenge: str) -> str:
-    query = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
-             "scope": "openid profile", "state": state, "nonce": nonce,
-             "code_challenge": challenge, "code_challenge_method": "S256", "ui_locales": "zh-CN"}
+def authorize_url(
+    endpoint: str, *, client_id: str, redirect_uri: str, state: str, nonce: str, challenge: str
+) -> str:
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": "openid profile",
+        "state": state,
+        "nonce": nonce,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "ui_locales": "zh-CN",
+    }
     return f"{endpoint}?{urlencode(query)}"
 
 
@@ -54,9 +63,15 @@ class User:
     unit: str | None
 
     def as_dict(self) -> dict:
-        return {"user_id": self.user_id, "name": self.name, "role": self.role, "role_zh": self.role_zh,
-                "jurisdiction": self.jurisdiction, "unit": self.unit,
-                "jurisdiction_name": jurisdiction_name(self.jurisdiction)}
+        return {
+            "user_id": self.user_id,
+            "name": self.name,
+            "role": self.role,
+            "role_zh": self.role_zh,
+            "jurisdiction": self.jurisdiction,
+            "unit": self.unit,
+            "jurisdiction_name": jurisdiction_name(self.jurisdiction),
+        }
 
 
 def jurisdiction_name(code: str) -> str:
@@ -84,8 +99,14 @@ def user_of(claims: dict) -> User:
     if not claims.get("jurisdiction"):
         raise Unauthenticated("该账号未设置所属辖区，请联系管理员。", code="no_jurisdiction")
     name = claims.get("name") or claims.get("preferred_username") or str(claims.get("sub", ""))
-    return User(user_id=str(claims.get("sub", "")), name=str(name), role=role, role_zh=ROLES[role],
-                jurisdiction=str(claims["jurisdiction"]), unit=claims.get("unit") or None)
+    return User(
+        user_id=str(claims.get("sub", "")),
+        name=str(name),
+        role=role,
+        role_zh=ROLES[role],
+        jurisdiction=str(claims["jurisdiction"]),
+        unit=claims.get("unit") or None,
+    )
 
 
 @dataclass
@@ -100,10 +121,13 @@ class Tokens:
     def from_response(cls, body: dict, now: float | None = None) -> Tokens:
         now = time.time() if now is None else now
         refresh_in = body.get("refresh_expires_in")
-        return cls(access=body["access_token"], refresh=body.get("refresh_token"),
-                   id_token=body.get("id_token"),
-                   expires_at=now + float(body.get("expires_in", 60)),
-                   refresh_expires_at=now + float(refresh_in) if refresh_in else None)
+        return cls(
+            access=body["access_token"],
+            refresh=body.get("refresh_token"),
+            id_token=body.get("id_token"),
+            expires_at=now + float(body.get("expires_in", 60)),
+            refresh_expires_at=now + float(refresh_in) if refresh_in else None,
+        )
 
     def stale(self, now: float | None = None, margin: float = 20.0) -> bool:
         return (time.time() if now is None else now) >= self.expires_at - margin
@@ -124,18 +148,27 @@ class Provider:
                 r = await self._http.get(f"{self.issuer}/.well-known/openid-configuration")
                 r.raise_for_status()
             except httpx.HTTPError as exc:
-                raise Unauthenticated(f"身份认证服务（{self.issuer}）暂时无法访问，请稍后再试。",
-                                      code="idp_unreachable") from exc
+                raise Unauthenticated(
+                    f"身份认证服务（{self.issuer}）暂时无法访问，请稍后再试。", code="idp_unreachable"
+                ) from exc
             self._config = r.json()
         return self._config
 
     async def exchange(self, code: str, verifier: str, redirect_uri: str) -> Tokens:
-        return await self._token({"grant_type": "authorization_code", "code": code, "code_verifier": verifier,
-                                  "redirect_uri": redirect_uri, "client_id": self.client_id})
+        return await self._token(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "code_verifier": verifier,
+                "redirect_uri": redirect_uri,
+                "client_id": self.client_id,
+            }
+        )
 
     async def refresh(self, refresh_token: str) -> Tokens:
-        return await self._token({"grant_type": "refresh_token", "refresh_token": refresh_token,
-                                  "client_id": self.client_id})
+        return await self._token(
+            {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": self.client_id}
+        )
 
     async def _token(self, form: dict) -> Tokens:
         endpoint = (await self.config())["token_endpoint"]
@@ -153,7 +186,8 @@ class Provider:
         if not endpoint or not tokens.refresh:
             return
         try:
-            await self._http.post(endpoint, data={"client_id": self.client_id,
-                                                  "refresh_token": tokens.refresh})
+            await self._http.post(
+                endpoint, data={"client_id": self.client_id, "refresh_token": tokens.refresh}
+            )
         except httpx.HTTPError:
             pass

@@ -22,20 +22,22 @@ from fastapi.staticfiles import StaticFiles
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
-from shared.errors import GanxunError
-from shared.ids import new_id
 from services.workbench import api, oidc
 from services.workbench.handlers import Handlers
 from services.workbench.sessions import SessionStore
 from services.workbench.settings import WorkbenchSettings
+from shared.errors import GanxunError
+from shared.ids import new_id
 
 log = structlog.get_logger("workbench")
 
 # Everything the page loads comes from this origin (no CDN: many government networks
 # have no internet). Element Plus positions popups with inline styles.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
-       "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
-       "form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
+    "form-action 'self'"
+)
 
 NOT_BUILT = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>干训工作台</title>
 <body style="font-family:sans-serif;margin:3em"><h1>工作台网页尚未构建</h1>
@@ -44,8 +46,12 @@ NOT_BUILT = """<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>�
 
 
 def bootstrap(settings: WorkbenchSettings, http: httpx.AsyncClient, db: Any) -> Handlers:
-    return Handlers(settings, http, oidc.Provider(settings.issuer, settings.client_id, http),
-                    SessionStore(db, settings.idle_minutes * 60))
+    return Handlers(
+        settings,
+        http,
+        oidc.Provider(settings.issuer, settings.client_id, http),
+        SessionStore(db, settings.idle_minutes * 60),
+    )
 
 
 def create_app(settings: WorkbenchSettings | None = None, db: Any = None) -> FastAPI:
@@ -67,8 +73,12 @@ def create_app(settings: WorkbenchSettings | None = None, db: Any = None) -> Fas
             if mongo is not None:
                 await mongo.close()
 
-    app = FastAPI(title="ganxun · 工作台", description="组织部、调训单位、党校的网页工作台：登录、待办、转发到各服务。",
-                  version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="ganxun · 工作台",
+        description="组织部、调训单位、党校的网页工作台：登录、待办、转发到各服务。",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
     app.add_middleware(GZipMiddleware, minimum_size=1024)
 
     @app.middleware("http")
@@ -114,8 +124,10 @@ def create_app(settings: WorkbenchSettings | None = None, db: Any = None) -> Fas
         built = (settings.dist / "index.html").exists()
         store = await request.app.state.handlers.sessions.reachable()
         ready = built and store == "ok"
-        return JSONResponse({"ready": ready, "web": "ok" if built else "not built", "store": store},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"ready": ready, "web": "ok" if built else "not built", "store": store},
+            status_code=200 if ready else 503,
+        )
 
     app.include_router(api.router)
     if (settings.dist / "assets").is_dir():
@@ -132,16 +144,19 @@ def create_app(settings: WorkbenchSettings | None = None, db: Any = None) -> Fas
         index = settings.dist / "index.html"
         if not index.exists():
             return HTMLResponse(NOT_BUILT, status_code=503)
-        return Response(index.read_bytes(), media_type="text/html; charset=utf-8",
-                        headers={"cache-control": "no-cache"})
+        return Response(
+            index.read_bytes(), media_type="text/html; charset=utf-8", headers={"cache-control": "no-cache"}
+        )
 
     return app
 
 
 def _login_problem(message: str) -> str:
-    return ("<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>登录未完成</title>"
-            "<body style=\"font-family:sans-serif;margin:3em\"><h1>登录未完成</h1>"
-            f"<p>{_escape(message)}</p><p><a href=\"/auth/login\">重新登录</a></p></body></html>")
+    return (
+        "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>登录未完成</title>"
+        "<body style=\"font-family:sans-serif;margin:3em\"><h1>登录未完成</h1>"
+        f"<p>{_escape(message)}</p><p><a href=\"/auth/login\">重新登录</a></p></body></html>"
+    )
 
 
 def _escape(text: str) -> str:

@@ -62,8 +62,13 @@ def _key(sid: str) -> str:
 
 
 def _document(s: Session) -> dict[str, Any]:
-    return {"_id": _key(s.sid), "csrf": s.csrf, "user": asdict(s.user), "tokens": asdict(s.tokens),
-            "last_seen": s.last_seen}
+    return {
+        "_id": _key(s.sid),
+        "csrf": s.csrf,
+        "user": asdict(s.user),
+        "tokens": asdict(s.tokens),
+        "last_seen": s.last_seen,
+    }
 
 
 class SessionStore:
@@ -92,7 +97,7 @@ class SessionStore:
             return None
         doc = await self.db[LOGINS].find_one({"_id": state})
         if doc is None or (await self.db[LOGINS].delete_one({"_id": state})).deleted_count != 1:
-            return None     # unknown, or taken by a concurrent callback with the same state
+            return None  # unknown, or taken by a concurrent callback with the same state
         now = time.time() if now is None else now
         doc.pop("_id")
         p = PendingLogin(**doc)
@@ -102,8 +107,13 @@ class SessionStore:
     async def create(self, user: User, tokens: Tokens, now: float | None = None) -> Session:
         now = time.time() if now is None else now
         await self._sweep(SESSIONS, "last_seen", now - self.idle_seconds, now)
-        s = Session(sid=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(24), user=user, tokens=tokens,
-                    last_seen=now)
+        s = Session(
+            sid=secrets.token_urlsafe(32),
+            csrf=secrets.token_urlsafe(24),
+            user=user,
+            tokens=tokens,
+            last_seen=now,
+        )
         await self.db[SESSIONS].insert_one(_document(s))
         return s
 
@@ -120,8 +130,13 @@ class SessionStore:
         if now - doc["last_seen"] >= TOUCH_EVERY:
             await self.db[SESSIONS].update_one({"_id": _key(sid)}, {"$set": {"last_seen": now}})
             doc["last_seen"] = now
-        return Session(sid=sid, csrf=doc["csrf"], user=User(**doc["user"]), tokens=Tokens(**doc["tokens"]),
-                       last_seen=doc["last_seen"])
+        return Session(
+            sid=sid,
+            csrf=doc["csrf"],
+            user=User(**doc["user"]),
+            tokens=Tokens(**doc["tokens"]),
+            last_seen=doc["last_seen"],
+        )
 
     async def save_tokens(self, s: Session, tokens: Tokens) -> None:
         """The refreshed tokens, for this request and every later one."""
@@ -129,7 +144,7 @@ class SessionStore:
         await self.db[SESSIONS].update_one({"_id": _key(s.sid)}, {"$set": {"tokens": asdict(tokens)}})
 
     async def reachable(self) -> str:
-        """"ok", or why the store cannot be reached (for the readiness check)."""
+        """ "ok", or why the store cannot be reached (for the readiness check)."""
         try:
             await self.db.command("ping")
             return "ok"

@@ -34,8 +34,10 @@ class WorkbenchSettings(BaseSettings):
     dist: Path = WEB / "dist"
     # The store of the login sessions: the deployment's MongoDB-protocol store (FerretDB),
     # the workbench's own database in it.
-    mongodb_uri: str = Field("mongodb://127.0.0.1:27018/", validation_alias=AliasChoices(
-        "GANXUN_WORKBENCH_MONGODB_URI", "GANXUN_MONGODB_URI", "MONGODB_URI"))
+    mongodb_uri: str = Field(
+        "mongodb://127.0.0.1:27018/",
+        validation_alias=AliasChoices("GANXUN_WORKBENCH_MONGODB_URI", "GANXUN_MONGODB_URI", "MONGODB_URI"),
+    )
     database: str = "ganxun_workbench"
     # A session ends after this long without a request, and at the latest when the
     # identity provider stops refreshing its tokens.

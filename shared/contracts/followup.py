@@ -16,7 +16,12 @@ from shared.events import CATALOGUE, Event
 register = CATALOGUE.register("followup")
 
 EvaluatorRole = Literal["self", "colleague", "unit_leader", "mentor"]
-EVALUATOR_ROLES: dict[str, str] = {"self": "本人", "colleague": "同事", "unit_leader": "单位领导", "mentor": "导师"}
+EVALUATOR_ROLES: dict[str, str] = {
+    "self": "本人",
+    "colleague": "同事",
+    "unit_leader": "单位领导",
+    "mentor": "导师",
+}
 MentorTask = Literal["core_decision", "urgent_matter", "important_process"]
 MENTOR_TASKS: dict[str, str] = {
     "core_decision": "参与一件核心事务决策",

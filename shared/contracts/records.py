@@ -22,7 +22,7 @@ RECORDER_ROLES: dict[str, str] = {
     "class_monitor": "班长",
     "committee_member": "班委",
 }
-CORE_ROLES = ("head_teacher", "branch_secretary", "class_monitor")   # the "3" of 3+N
+CORE_ROLES = ("head_teacher", "branch_secretary", "class_monitor")  # the "3" of 3+N
 Category = Literal["study", "thinking", "personality", "conduct", "other"]
 CATEGORIES: dict[str, str] = {
     "study": "学习情况",

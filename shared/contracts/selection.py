@@ -85,11 +85,11 @@ class ClassOpened(Event, type="ClassOpened", version=1):
     ends_on: date
     organiser: str = Field(min_length=1, max_length=100)
     theme: str = ""
-    category: str = ""          # 分类, e.g. 年轻干部, 村(社区)党组织书记
-    level: str = ""             # 分级, e.g. 科级
-    schedule: str = ""          # e.g. 每月第二、第四个星期六
+    category: str = ""  # 分类, e.g. 年轻干部, 村(社区)党组织书记
+    level: str = ""  # 分级, e.g. 科级
+    schedule: str = ""  # e.g. 每月第二、第四个星期六
     study_groups: list[StudyGroup] = Field(default_factory=list)
-    quotas: dict[str, int] = Field(default_factory=dict)   # recommending unit -> places
+    quotas: dict[str, int] = Field(default_factory=dict)  # recommending unit -> places
 
 
 @register

@@ -179,7 +179,7 @@ class OnlineHoursCredited(Event, type="OnlineHoursCredited", version=1):
     on: date
     kind: CourseKind | None = None
     source: str = "网络学院"
-    reference: str = ""        # the platform's own record id, so a re-import adds nothing
+    reference: str = ""  # the platform's own record id, so a re-import adds nothing
 
 
 @register

@@ -32,8 +32,9 @@ def bus_of(servers, codes: list[str], service: str | None = None) -> kafka.Conne
     p = deployment_principal(servers, codes, service)
     if not p:
         pytest.skip("this run's Kafka has no SASL super-user (an outside PLAINTEXT broker)")
-    return kafka.Connection(servers.kafka, p["kafka_security_protocol"], p["kafka_username"],
-                            p["kafka_password"])
+    return kafka.Connection(
+        servers.kafka, p["kafka_security_protocol"], p["kafka_username"], p["kafka_password"]
+    )
 
 
 async def _write(bus, topic: str) -> None:
@@ -75,7 +76,7 @@ async def test_a_county_principal_reaches_only_what_the_readme_promises(servers)
     far = random_county()
     above = f"{province}0000"
     own, other, upper, distant = (events_topic("selection", c) for c in (mine, theirs, above, far))
-    await kafka.ensure_topics(servers.kafka, [own, other, upper, distant])   # as the super-user
+    await kafka.ensure_topics(servers.kafka, [own, other, upper, distant])  # as the super-user
     for t in (other, upper, distant):
         await _write(servers.kafka, t)
     county = bus_of(servers, [mine])
@@ -120,26 +121,39 @@ async def test_a_county_principal_reaches_only_what_the_readme_promises(servers)
 
 
 def _registered(cadre_id: str, name: str, n: int) -> CadreRegistered:
-    return CadreRegistered(cadre_id=cadre_id, name=name, gender="男", birth_date=date(1988, 5, n),
-                           id_number=f"3714281988050{n}001X", unit="县财政局", rank="副科")
+    return CadreRegistered(
+        cadre_id=cadre_id,
+        name=name,
+        gender="男",
+        birth_date=date(1988, 5, n),
+        id_number=f"3714281988050{n}001X",
+        unit="县财政局",
+        rank="副科",
+    )
 
 
 async def test_a_forged_event_is_dead_lettered_and_counted_nowhere(servers):
     a, b = random_county(), random_county()
     # County b's own cadre, published on b's topic as b's relay would.
     await publish(servers.kafka, "selection", b, "cadre-b1", [_registered("b1", "陈静", 1)])
+
     # County a's principal may write a's topic. It sends, as an attacker would:
     # 1. a cadre "of county b" (b's jurisdiction in the envelope) on a's topic;
     # 2. with a's own jurisdiction, a change aimed at b's cadre b1 (an id it chose);
     # then a genuine cadre of its own, to know when the consumer is past them.
     def envelopes(code: str, stream: str, event):
-        ctx = Context(actor=Actor(user_id="x", name="某人", role="org_department"), jurisdiction=code,
-                      correlation_id="forge")
+        ctx = Context(
+            actor=Actor(user_id="x", name="某人", role="org_department"),
+            jurisdiction=code,
+            correlation_id="forge",
+        )
         return CommandHandler.envelopes(stream, 0, [event], ctx)[0]
 
-    forged = [envelopes(b, "cadre-f1", _registered("f1", "冒名者", 2)),
-              envelopes(a, "cadre-x-b1", CadreUpdated(cadre_id="b1", changes={"name": "被改名"})),
-              envelopes(a, "cadre-a1", _registered("a1", "刘洋", 3))]
+    forged = [
+        envelopes(b, "cadre-f1", _registered("f1", "冒名者", 2)),
+        envelopes(a, "cadre-x-b1", CadreUpdated(cadre_id="b1", changes={"name": "被改名"})),
+        envelopes(a, "cadre-a1", _registered("a1", "刘洋", 3)),
+    ]
     topic = events_topic("selection", a)
     attacker = bus_of(servers, [a])
 
@@ -170,6 +184,8 @@ async def test_a_forged_event_is_dead_lettered_and_counted_nowhere(servers):
     reasons = sorted(dict(d.headers)["error"].decode() for d in dead)
     assert len(dead) == 2, reasons
     assert reasons[0].startswith("projection cadres: ForeignJurisdiction: provenance: document 'b1'")
-    assert reasons[1].startswith(f"projection cadres: provenance: event {forged[0].event_id} claims "
-                                 f"jurisdiction {b} but arrived on {topic}")
+    assert reasons[1].startswith(
+        f"projection cadres: provenance: event {forged[0].event_id} claims "
+        f"jurisdiction {b} but arrived on {topic}"
+    )
     assert {d.value for d in dead} == {forged[0].to_json(), forged[1].to_json()}

@@ -32,14 +32,25 @@ CLASSES, PER_CLASS = 100, 50  # 5,000 events for the relay test
 
 
 def _ctx(county: str) -> Context:
-    return Context(actor=Actor(user_id="org-1", name="组织部赵科长", role="org_department"), jurisdiction=county,
-                   correlation_id="crash-test")
+    return Context(
+        actor=Actor(user_id="org-1", name="组织部赵科长", role="org_department"),
+        jurisdiction=county,
+        correlation_id="crash-test",
+    )
 
 
 def _events(class_no: int, count: int) -> list:
     cid = f"k{class_no:03d}"
-    return [ClassOpened(class_id=cid, title=f"第{class_no}期科级干部进修班", capacity=500,
-                        starts_on=date(2027, 3, 1), ends_on=date(2027, 3, 30), organiser="县委党校")] + [
+    return [
+        ClassOpened(
+            class_id=cid,
+            title=f"第{class_no}期科级干部进修班",
+            capacity=500,
+            starts_on=date(2027, 3, 1),
+            ends_on=date(2027, 3, 30),
+            organiser="县委党校",
+        )
+    ] + [
         TraineeNominated(class_id=cid, cadre_id=f"{cid}-{i:03d}", name=f"学员{i}", unit="县发展和改革局")
         for i in range(1, count)
     ]
@@ -150,6 +161,7 @@ async def crashed_projection(servers, tmp_path_factory):
 
     killer = Killer(proc, 1500, 3000)
     try:
+
         async def caught_up():
             total = sum([p["offset"] async for p in positions.find({"projection": "classes"})])
             killer.progress(total)
@@ -197,8 +209,13 @@ async def test_ganxun_rebuild_gives_identical_documents(crashed_projection):
     s, client, _ = crashed_projection
     before = await _docs(client[s.database_name])
     out = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "deploy.cli", "rebuild", "selection", "classes"],
-        cwd=REPO_ROOT, env={**os.environ, **env_of(s)}, capture_output=True, text=True, timeout=300,
+        subprocess.run,
+        [sys.executable, "-m", "deploy.cli", "rebuild", "selection", "classes"],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env_of(s)},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr
     assert "classes: 应用 10000 个事件，生成 100 个文档" in out.stdout

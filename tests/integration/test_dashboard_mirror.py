@@ -8,22 +8,33 @@ from datetime import date
 import pytest
 from pymongo import AsyncMongoClient
 
+from services.dashboard import rollup as ru
+from services.dashboard.projections import classes
+from services.dashboard.reads import COUNTERS, Reads
 from shared.commands import CommandHandler, Context
 from shared.contracts import selection as sel
 from shared.events import CATALOGUE, Actor
 from shared.ids import new_id
-from services.dashboard import rollup as ru
-from services.dashboard.reads import COUNTERS, Reads
-from services.dashboard.projections import classes
 
 pytestmark = pytest.mark.integration
 
 
 def _class_doc(code: str, class_id: str, confirmed: int) -> dict:
     ctx = Context(actor=Actor(user_id="u", name="测试", role="admin"), jurisdiction=code, correlation_id="c")
-    events = [sel.ClassOpened(class_id=class_id, title="班", capacity=9, starts_on=date(2026, 1, 5),
-                              ends_on=date(2026, 1, 9), organiser="县委党校")]
-    events += [sel.NominationConfirmed(class_id=class_id, cadre_id=f"c{i}", name="某", unit="某") for i in range(confirmed)]
+    events = [
+        sel.ClassOpened(
+            class_id=class_id,
+            title="班",
+            capacity=9,
+            starts_on=date(2026, 1, 5),
+            ends_on=date(2026, 1, 9),
+            organiser="县委党校",
+        )
+    ]
+    events += [
+        sel.NominationConfirmed(class_id=class_id, cadre_id=f"c{i}", name="某", unit="某")
+        for i in range(confirmed)
+    ]
     items = []
     for env in CommandHandler.envelopes(f"class-{class_id}", 0, events, ctx):
         ev = CATALOGUE.decode(env.to_json()).event
@@ -49,7 +60,10 @@ async def test_a_start_reads_the_mirror_and_reconciliation_repairs_it(servers):
         reads = Reads(db)
         r = reads.rollup
         await reads.load(r)
-        assert {i: (e.rev, e.counts["confirmed"]) for i, e in r.classes.items()} == {"k1": (2, 1), "k9": (1, 5)}
+        assert {i: (e.rev, e.counts["confirmed"]) for i, e in r.classes.items()} == {
+            "k1": (2, 1),
+            "k9": (1, 5),
+        }
         queue = r.subscribe()
         assert await reads.reconcile() == 2
         assert {i: (e.rev, e.counts["confirmed"]) for i, e in r.classes.items()} == {"k1": (3, 2)}

@@ -19,19 +19,39 @@ pytestmark = pytest.mark.integration
 async def test_malformed_to_dead_letters_unknown_skipped_rest_applied(servers):
     county = random_county()
     topic = events_topic("selection", county)
-    ctx = Context(actor=Actor(user_id="u", name="组织部孙干事", role="org_department"), jurisdiction=county,
-                  correlation_id="dlq-test")
-    opened, first, second = CommandHandler.envelopes("class-d1", 0, [
-        ClassOpened(class_id="d1", title="村(社区)党组织书记示范培训班", capacity=80, starts_on="2027-01-05",
-                    ends_on="2027-01-09", organiser="县委党校"),
-        TraineeNominated(class_id="d1", cadre_id="v1", name="刘洋", unit="王庄村"),
-        TraineeNominated(class_id="d1", cadre_id="v2", name="陈静", unit="李庄村"),
-    ], ctx)
+    ctx = Context(
+        actor=Actor(user_id="u", name="组织部孙干事", role="org_department"),
+        jurisdiction=county,
+        correlation_id="dlq-test",
+    )
+    opened, first, second = CommandHandler.envelopes(
+        "class-d1",
+        0,
+        [
+            ClassOpened(
+                class_id="d1",
+                title="村(社区)党组织书记示范培训班",
+                capacity=80,
+                starts_on="2027-01-05",
+                ends_on="2027-01-09",
+                organiser="县委党校",
+            ),
+            TraineeNominated(class_id="d1", cadre_id="v1", name="刘洋", unit="王庄村"),
+            TraineeNominated(class_id="d1", cadre_id="v2", name="陈静", unit="李庄村"),
+        ],
+        ctx,
+    )
     unknown = opened.model_copy(update={"type": "ClassRenamedInTheFuture", "stream_version": 9})
     bad_payload = first.model_copy(update={"payload": {"class_id": "d1"}})
     key = b"class-d1"  # one key, one partition: the order below is the order consumed
-    messages = [opened.to_json(), b"\x00not json at all", unknown.to_json(), first.to_json(),
-                bad_payload.to_json(), second.to_json()]
+    messages = [
+        opened.to_json(),
+        b"\x00not json at all",
+        unknown.to_json(),
+        first.to_json(),
+        bad_payload.to_json(),
+        second.to_json(),
+    ]
     await kafka.ensure_topics(servers.kafka, [topic])
     producer = kafka.producer(servers.kafka)
     await producer.start()
@@ -42,6 +62,7 @@ async def test_malformed_to_dead_letters_unknown_skipped_rest_applied(servers):
     rt = Runtime(TEACHING, settings("teaching", servers, [county]))
     await rt.start(("projectors",))
     try:
+
         async def roster():
             doc = await rt.db["class_roster"].find_one({"_id": "d1"})
             return doc if doc and doc["size"] == 2 else None
@@ -58,6 +79,8 @@ async def test_malformed_to_dead_letters_unknown_skipped_rest_applied(servers):
     assert {h["source_topic"].decode() for h in headers} == {topic}
     assert sorted(int(h["source_offset"]) for h in headers) == [offsets[1], offsets[4]]
     reasons = sorted(h["error"].decode() for h in headers)
-    assert reasons[0].startswith("invalid TraineeNominated payload") and reasons[1].startswith("invalid envelope")
+    assert reasons[0].startswith("invalid TraineeNominated payload") and reasons[1].startswith(
+        "invalid envelope"
+    )
     assert {h["source_partition"] for h in headers} == {str(partition).encode()}
     assert sorted(d.value for d in dead) == sorted([messages[1], messages[4]])

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from deploy.demo import Codes, load
-from deploy.demo.loader import RATERS, STEPS
 from deploy.demo.data import HUZHOU_GROUPS
+from deploy.demo.loader import RATERS, STEPS
 from shared.auth import ensure_dev_keys
 from shared.clock import store_mover
 from tests.support import ServiceProcess, auth, eventually, random_county, settings
@@ -24,23 +24,33 @@ SERVICES = ("selection", "teaching", "records", "followup")
 def demo(servers, tmp_path_factory):
     province = random_county()[:2]
 
-    def elsewhere() -> str:      # a county outside the "Hunan" province, or its roll-up counts it too
+    def elsewhere() -> str:  # a county outside the "Hunan" province, or its roll-up counts it too
         while (code := random_county())[:2] == province:
             pass
         return code
-    codes = Codes(wucheng=elsewhere(), huzhou=elsewhere()[:4] + "00", xundian=elsewhere(),
-                  hunan=(random_county(province), random_county(province)))
+
+    codes = Codes(
+        wucheng=elsewhere(),
+        huzhou=elsewhere()[:4] + "00",
+        xundian=elsewhere(),
+        hunan=(random_county(province), random_county(province)),
+    )
     logs = tmp_path_factory.mktemp("demo")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GANXUN_FOLLOWUP_MOVABLE_CLOCK", "1")
         mp.setenv("GANXUN_SELECTION_MOVABLE_CLOCK", "1")
         # Follow-up's scheduler (a worker) schedules the milestones; teaching's closer is left
         # out, as in teaching's own tests (ganxun up runs every component).
-        procs = {n: ServiceProcess(settings(n, servers, codes.jurisdictions()), log=logs / f"{n}.log",
-                                   components="api,relay,projectors" + (",scheduler" if n == "followup" else ""))
-                 for n in (*SERVICES, "dashboard")}
+        procs = {
+            n: ServiceProcess(
+                settings(n, servers, codes.jurisdictions()),
+                log=logs / f"{n}.log",
+                components="api,relay,projectors" + (",scheduler" if n == "followup" else ""),
+            )
+            for n in (*SERVICES, "dashboard")
+        }
         try:
-            for p in procs.values():       # one at a time: four new databases at once can time out
+            for p in procs.values():  # one at a time: four new databases at once can time out
                 p.start(wait=False).wait_ready(90)
             yield procs, codes
         finally:
@@ -58,16 +68,21 @@ async def test_demo_fills_every_service(demo, servers):
 
     def progress(name: str) -> None:
         steps.append(name)
-        if "看板已满" in name:     # the loader says the printed pages are full: look at the province's
+        if "看板已满" in name:  # the loader says the printed pages are full: look at the province's
             at_full.update(_every_panel(procs["dashboard"].url, province, codes))
-    mover = store_mover(servers.mongodb,
-                        {n: procs[n].settings.database_name for n in ("selection", "followup")})
-    summary = await load({n: procs[n].url for n in SERVICES}, key, codes, scale=0.08, progress=progress,
-                         move_clock=mover)
-    print(f"\ndemo at scale 0.08: {summary.seconds:.1f} s, {summary.requests} requests, "
-          f"{summary.classes} classes, {summary.trainees} trainees, {summary.sessions} sessions, "
-          f"{summary.graduates} graduates, {summary.records} records, {summary.evaluations} evaluations; "
-          f"refused (tolerated): {summary.refused}\nsteps: {summary.steps}")
+
+    mover = store_mover(
+        servers.mongodb, {n: procs[n].settings.database_name for n in ("selection", "followup")}
+    )
+    summary = await load(
+        {n: procs[n].url for n in SERVICES}, key, codes, scale=0.08, progress=progress, move_clock=mover
+    )
+    print(
+        f"\ndemo at scale 0.08: {summary.seconds:.1f} s, {summary.requests} requests, "
+        f"{summary.classes} classes, {summary.trainees} trainees, {summary.sessions} sessions, "
+        f"{summary.graduates} graduates, {summary.records} records, {summary.evaluations} evaluations; "
+        f"refused (tolerated): {summary.refused}\nsteps: {summary.steps}"
+    )
     assert len(steps) == STEPS and summary.classes == 5 + len(codes.hunan)
     # When the loader announced the province page full, every panel had figures (month 3 comes later).
     assert at_full["missing"] == [], at_full
@@ -80,6 +95,7 @@ async def test_demo_fills_every_service(demo, servers):
     async def roster():
         r = httpx.get(f"{sel}/classes/{hz.class_id}/roster", headers=org)
         return r.json() if r.status_code == 200 else None
+
     doc = await eventually(roster)
     confirmed = [n for n in doc["nominations"] if n["status"] == "confirmed"]
     assert len(confirmed) == hz.size
@@ -96,29 +112,37 @@ async def test_demo_fills_every_service(demo, servers):
     assert len(hz.graduates) >= hz.size // 2
 
     # Teaching: up to four of those who attended each session rated it (课程评价).
-    rated = sum(min(RATERS, len(x["attended"])) for x in hz.sessions) - \
-        sum(1 for r in summary.refused if "/ratings" in r and hz.class_id in r)
+    rated = sum(min(RATERS, len(x["attended"])) for x in hz.sessions) - sum(
+        1 for r in summary.refused if "/ratings" in r and hz.class_id in r
+    )
 
     async def feedback():
         r = httpx.get(f"{tea}/classes/{hz.class_id}/feedback", headers=school)
         body = r.json() if r.status_code == 200 else {}
         return body if sum(x["ratings"] for x in body.get("by_course", [])) == rated else None
+
     fb = await eventually(feedback, timeout=60)
     assert fb["comments"] and all(3 <= x["average"] <= 5 for x in fb["by_teacher"]), fb
 
     # Records: the three core roles have all written; the camp's assessment ranks everyone.
-    async def core_roles():      # the camp's records are the last calls: the view may be a moment behind
+    async def core_roles():  # the camp's records are the last calls: the view may be a moment behind
         roles = set()
         for cid in hz.ids()[:4]:
             r = httpx.get(f"{rec}/classes/{hz.class_id}/trainees/{cid}/records", headers=school)
             assert r.status_code == 200, r.text
             roles |= {x["author_role"] for x in r.json()["records"]}
         return {"head_teacher", "branch_secretary", "class_monitor"} <= roles
+
     await eventually(core_roles, timeout=60)
+
     async def ranked():
         r = httpx.get(f"{rec}/classes/{hz.class_id}/assessment/ranking", headers=school)
-        return r.status_code == 200 and all(x["total"] > 0 for x in r.json()["class_ranking"]) and \
-            str(hz.trainees[0].name) in r.text
+        return (
+            r.status_code == 200
+            and all(x["total"] > 0 for x in r.json()["class_ranking"])
+            and str(hz.trainees[0].name) in r.text
+        )
+
     await eventually(ranked, timeout=60)
 
     # Follow-up: this week's work list has milestones due and overdue.
@@ -126,6 +150,7 @@ async def test_demo_fills_every_service(demo, servers):
         r = httpx.get(f"{fol}/worklist", headers=org)
         body = r.json() if r.status_code == 200 else {}
         return body if body.get("due") and body.get("overdue") else None
+
     work = await eventually(worklist, timeout=60)
     assert {i["month"] for i in work["items"] if i["status"] == "overdue"} == {1}
 
@@ -133,6 +158,7 @@ async def test_demo_fills_every_service(demo, servers):
     async def history():
         r = httpx.get(f"{sel}/cadres/{hz.graduates[0]}/history", headers=org)
         return r.json() if r.status_code == 200 and hz.class_id in r.text else None
+
     await eventually(history, timeout=60)
 
     # 武城县's spring class, back-filled ten months after it ended: selection's history keeps
@@ -143,10 +169,14 @@ async def test_demo_fills_every_service(demo, servers):
     assert [t["graduated_on"] for t in r.json()["trainings"]] == [past.days[-1].isoformat()], r.text
 
     async def four_stages():
-        r = httpx.get(f"{procs['dashboard'].url}/api/overview", headers=auth("analyst", codes.wucheng, "分析员"),
-                      params={"year": "all"})
+        r = httpx.get(
+            f"{procs['dashboard'].url}/api/overview",
+            headers=auth("analyst", codes.wucheng, "分析员"),
+            params={"year": "all"},
+        )
         ev = r.json()["totals"]["evaluation"] if r.status_code == 200 else {}
         return ev if all(ev.get(m) for m in ("1", "3", "6", "12")) else None
+
     await eventually(four_stages, timeout=60)
     # The loader's shares evaluated months 1/3/6/12; with the clock at +100 days the rest are overdue.
     n = len(past.graduates)
@@ -156,33 +186,54 @@ async def test_demo_fills_every_service(demo, servers):
         r = httpx.get(f"{fol}/classes/{past.class_id}/effect", headers=wc_org)
         body = r.json() if r.status_code == 200 else {}
         return body if body.get("milestones_completed") == completed else None
+
     body = await eventually(effect, timeout=60)
     assert (body["milestones_scheduled"], body["milestones_overdue_open"]) == (4 * n, 4 * n - completed), body
 
     # The province dashboard rolls the Hunan classes up by county, from the same events.
-    year = max(c.days[0].year for c in summary.plans if c.code in codes.hunan)   # the period is a start year
+    year = max(c.days[0].year for c in summary.plans if c.code in codes.hunan)  # the period is a start year
     hunan = [c for c in summary.plans if c.code in codes.hunan and c.days[0].year == year]
 
     last: dict = {}
 
     async def rolled_up():
-        r = httpx.get(f"{procs['dashboard'].url}/api/overview", headers=auth("analyst", province, "省委组织部分析员"),
-                      params={"year": str(year)})
+        r = httpx.get(
+            f"{procs['dashboard'].url}/api/overview",
+            headers=auth("analyst", province, "省委组织部分析员"),
+            params={"year": str(year)},
+        )
         body = r.json() if r.status_code == 200 else {}
         totals = last["totals"] = body.get("totals", {})
-        return body if totals.get("classes") == len(hunan) and \
-            totals.get("graduated") == sum(len(c.graduates) for c in hunan) else None
+        return (
+            body
+            if totals.get("classes") == len(hunan)
+            and totals.get("graduated") == sum(len(c.graduates) for c in hunan)
+            else None
+        )
+
     try:
         body = await eventually(rolled_up, timeout=60)
     except AssertionError:
-        raise AssertionError(f"expected {len(hunan)} classes, {sum(len(c.graduates) for c in hunan)} graduates; "
-                             f"the dashboard shows {last}") from None
+        raise AssertionError(
+            f"expected {len(hunan)} classes, {sum(len(c.graduates) for c in hunan)} graduates; "
+            f"the dashboard shows {last}"
+        ) from None
     assert body["totals"]["trainees"] == sum(len(c.trainees) for c in hunan)
     assert {c.code for c in hunan} <= {row["code"] for row in body["rows"]} <= set(codes.hunan)
 
 
-PANELS = ("classes", "trainees", "confirmation_rate", "attendance_rate", "hours", "rotation_coverage",
-          "record_coverage", "mentor_tasks", "talks", "outcomes")
+PANELS = (
+    "classes",
+    "trainees",
+    "confirmation_rate",
+    "attendance_rate",
+    "hours",
+    "rotation_coverage",
+    "record_coverage",
+    "mentor_tasks",
+    "talks",
+    "outcomes",
+)
 
 
 def _every_panel(dashboard: str, province: str, codes) -> dict:
@@ -192,7 +243,9 @@ def _every_panel(dashboard: str, province: str, codes) -> dict:
 
     deadline = time.monotonic() + 15
     while True:
-        r = httpx.get(f"{dashboard}/api/overview", headers=auth("analyst", province, "省委组织部分析员"), timeout=30)
+        r = httpx.get(
+            f"{dashboard}/api/overview", headers=auth("analyst", province, "省委组织部分析员"), timeout=30
+        )
         t = r.json().get("totals", {}) if r.status_code == 200 else {}
         missing = [k for k in PANELS if not t.get(k)]
         missing += [] if sum((t.get("assessment") or {}).values()) else ["assessment"]

@@ -15,8 +15,9 @@ from tests.support import ServiceProcess, auth, random_county, settings
 pytestmark = pytest.mark.integration
 
 
-async def test_the_clock_survives_a_restart_and_only_a_covering_admin_moves_it(servers, tmp_path,
-                                                                                   monkeypatch):
+async def test_the_clock_survives_a_restart_and_only_a_covering_admin_moves_it(
+    servers, tmp_path, monkeypatch
+):
     county = random_county()
     city = county[:4] + "00"
     sibling = next(city[:4] + f"{n:02d}" for n in range(1, 99) if city[:4] + f"{n:02d}" != county)
@@ -28,8 +29,9 @@ async def test_the_clock_survives_a_restart_and_only_a_covering_admin_moves_it(s
         r = httpx.put(f"{proc.url}/admin/clock", headers=auth("admin", county), json={"today": str(day)})
         assert r.status_code == 403 and r.json()["code"] == "clock_not_covered", r.text
         assert sibling in r.json()["message"]
-        r = httpx.put(f"{proc.url}/admin/clock", headers=auth("org_department", city),
-                      json={"today": str(day)})
+        r = httpx.put(
+            f"{proc.url}/admin/clock", headers=auth("org_department", city), json={"today": str(day)}
+        )
         assert r.status_code == 403 and r.json()["code"] == "wrong_role"
         r = httpx.put(f"{proc.url}/admin/clock", headers=auth("admin", city), json={"today": str(day)})
         assert r.status_code == 200 and r.json()["offset_days"] == 40, r.text

@@ -23,6 +23,7 @@ async def test_fifty_concurrent_appends_one_winner_per_version_no_gaps(servers):
     stream = "class-concurrency"
     winners = []
     for version in range(5):
+
         async def attempt(i: int):
             ev = TraineeNominated(class_id="c", cadre_id=f"v{version}-w{i}", name="x", unit="u")
             envs = CommandHandler.envelopes(stream, version, [ev], CTX)
@@ -72,8 +73,9 @@ async def test_outbox_holds_back_a_stream_behind_an_append_in_flight_and_fences_
     await store.append("held", 1, CommandHandler.envelopes("held", 1, [ev], CTX))
     # "held" v1 is still being appended: its pointer exists, its commit not yet.
     await store.outbox.insert_one({"_id": "in-flight", "stream_id": "held", "version": 1, "at": utcnow()})
-    await store.outbox.insert_one({"_id": "crashed", "stream_id": "gone", "version": 1,
-                                   "at": utcnow() - timedelta(minutes=10)})
+    await store.outbox.insert_one(
+        {"_id": "crashed", "stream_id": "gone", "version": 1, "at": utcnow() - timedelta(minutes=10)}
+    )
     assert await store.count_unpublished() == 4
     batch = await store.unpublished(100)
     assert [c["stream_id"] for c in batch] == ["ready"], "held back behind v1; orphan not a commit"
@@ -103,12 +105,13 @@ async def test_an_orphan_is_resolved_in_seconds_and_its_late_commit_can_never_la
     store = EventStore(client[f"t_store_{new_id()[-12:]}"])
     await store.ensure_indexes()
     ev = TraineeNominated(class_id="c", cadre_id="a", name="x", unit="u")
-    await store.outbox.insert_one({"_id": "slow", "stream_id": "s", "version": 1,
-                                   "at": utcnow() - ORPHAN_AFTER - timedelta(seconds=1)})
+    await store.outbox.insert_one(
+        {"_id": "slow", "stream_id": "s", "version": 1, "at": utcnow() - ORPHAN_AFTER - timedelta(seconds=1)}
+    )
     await store.append("s", 0, CommandHandler.envelopes("s", 0, [ev], CTX), commit_id="retry")
     assert [c["_id"] for c in await store.unpublished(100)] == ["retry"], "the stream is not held back"
     assert await store.outbox.find_one({"_id": "slow"}) is None
-    with pytest.raises(ConcurrencyConflict):      # the slow writer's insert arrives at last
+    with pytest.raises(ConcurrencyConflict):  # the slow writer's insert arrives at last
         await store.append("s", 0, CommandHandler.envelopes("s", 0, [ev], CTX), commit_id="slow")
     assert [e.stream_version for e in await store.read_stream("s")] == [1]
     # a retried request whose id was fenced goes on under the next id of the same request
@@ -126,7 +129,7 @@ class _TwoPlaces:
 
     def decide(self, state: frozenset, command: tuple[str, str]) -> list:
         what, cadre = command
-        if what == "mark":           # only someone in the class may be marked
+        if what == "mark":  # only someone in the class may be marked
             if cadre not in state:
                 raise Forbidden(f"{cadre} 不是本班学员")
             return [NominationWaitlisted(class_id="c", cadre_id=cadre)]
@@ -157,6 +160,7 @@ async def test_a_remembered_aggregate_never_decides_on_stale_state(servers):
     async def counted(stream_id):
         reads["n"] += 1
         return await read_stream(stream_id)
+
     store.read_stream = counted
     a, b, places = CommandHandler(store), CommandHandler(store), _TwoPlaces()
 
@@ -165,24 +169,39 @@ async def test_a_remembered_aggregate_never_decides_on_stale_state(servers):
     await a.execute(places, "cls", ("nominate", "p2"), CTX)
     assert reads["n"] == 1, "one clerk working through a list: the stream is read once"
 
-    await b.execute(places, "cls", ("nominate", "p3"), CTX)          # the other process fills the class
-    with pytest.raises(Exception, match="名额已满"):                   # a's copy had a free place
+    await b.execute(places, "cls", ("nominate", "p3"), CTX)  # the other process fills the class
+    with pytest.raises(Exception, match="名额已满"):  # a's copy had a free place
         await a.execute(places, "cls", ("nominate", "p4"), CTX)
     await a.execute(places, "cls", ("withdraw", "p2"), CTX)
-    await a.execute(places, "cls", ("nominate", "p5"), CTX)          # a's copy: full
+    await a.execute(places, "cls", ("nominate", "p5"), CTX)  # a's copy: full
     await b.execute(places, "cls", ("withdraw", "p5"), CTX)
     assert await a.execute(places, "cls", ("nominate", "p6"), CTX), "a refusal on a copy is re-checked"
     await b.execute(places, "cls", ("withdraw", "p6"), CTX)
-    assert await a.execute(places, "cls", ("nominate", "p6"), CTX), "an empty decision on a copy is re-checked"
+    assert await a.execute(places, "cls", ("nominate", "p6"), CTX), (
+        "an empty decision on a copy is re-checked"
+    )
     await b.execute(places, "cls", ("withdraw", "p6"), CTX)
-    await a.execute(places, "cls", ("withdraw", "p3"), CTX)          # a's copy: nobody
+    await a.execute(places, "cls", ("withdraw", "p3"), CTX)  # a's copy: nobody
     await b.execute(places, "cls", ("nominate", "p8"), CTX)
     assert await a.execute(places, "cls", ("mark", "p8"), CTX), "a 403 on a copy is re-checked"
 
     stored = [(e.type[0], e.payload["cadre_id"]) for e in await read_stream("cls")]
-    assert stored == [("T", "p1"), ("N", "p1"), ("T", "p2"), ("T", "p3"), ("N", "p2"), ("T", "p5"),
-                      ("N", "p5"), ("T", "p6"), ("N", "p6"), ("T", "p6"), ("N", "p6"), ("N", "p3"), ("T", "p8"),
-                      ("N", "p8")]
+    assert stored == [
+        ("T", "p1"),
+        ("N", "p1"),
+        ("T", "p2"),
+        ("T", "p3"),
+        ("N", "p2"),
+        ("T", "p5"),
+        ("N", "p5"),
+        ("T", "p6"),
+        ("N", "p6"),
+        ("T", "p6"),
+        ("N", "p6"),
+        ("N", "p3"),
+        ("T", "p8"),
+        ("N", "p8"),
+    ]
     await client.drop_database(store.db.name)
     await client.close()
 
@@ -229,13 +248,17 @@ async def test_command_append_many_redecides_a_conflict_on_the_stored_stream_and
     handler, places = CommandHandler(store), _TwoPlaces()
     await handler.execute(places, "full", ("nominate", "a"), CTX)
     await handler.execute(places, "full", ("nominate", "b"), CTX)
-    handler._cache.clear()          # as another process: it knows nothing of these streams
-    results = await handler.append_many(places, [
-        Planned("new-1", ("nominate", "p1")),
-        Planned("full", ("nominate", "c")),                              # believed new, holds two
-        Planned("new-2", ("mark", "nobody")),                            # refused on its own
-        Planned("known", ("withdraw", "p9"), Loaded(frozenset({"p9"}), 0, "371428")),
-    ], CTX)
+    handler._cache.clear()  # as another process: it knows nothing of these streams
+    results = await handler.append_many(
+        places,
+        [
+            Planned("new-1", ("nominate", "p1")),
+            Planned("full", ("nominate", "c")),  # believed new, holds two
+            Planned("new-2", ("mark", "nobody")),  # refused on its own
+            Planned("known", ("withdraw", "p9"), Loaded(frozenset({"p9"}), 0, "371428")),
+        ],
+        CTX,
+    )
     assert [e.payload["cadre_id"] for e in results[0]] == ["p1"]
     assert isinstance(results[1], DomainError) and "名额已满" in results[1].message
     assert isinstance(results[2], Forbidden)
@@ -250,6 +273,7 @@ async def test_command_append_many_redecides_a_conflict_on_the_stored_stream_and
     async def counted(stream_id):
         reads["n"] += 1
         return await read_stream(stream_id)
+
     store.read_stream = counted
     await handler.execute(places, "new-1", ("withdraw", "p1"), CTX)
     assert reads["n"] == 0
@@ -282,13 +306,13 @@ async def test_bulk_write_sends_a_run_of_inserts_as_one_command_and_reports_fail
     coll = client[f"t_store_{new_id()[-12:]}"]["docs"]
     await coll.insert_one({"_id": "d0700", "n": -1})
     ops = [InsertOne({"_id": f"d{i:04d}", "n": i}) for i in range(1200)]
-    ops[3] = ReplaceOne({"_id": "d0700"}, {"n": 700})       # splits the run: 3 inserts, then 1196
-    ops[1100] = InsertOne({"_id": "d0001", "n": 0})          # a duplicate of ops[1]
+    ops[3] = ReplaceOne({"_id": "d0700"}, {"n": 700})  # splits the run: 3 inserts, then 1196
+    ops[1100] = InsertOne({"_id": "d0001", "n": 0})  # a duplicate of ops[1]
     Inserts.count = 0
     with pytest.raises(st.ChunkedBulkError) as err:
         await st.bulk_write(coll, ops)
-    assert sorted(err.value.failed_indexes) == [700, 1100]    # d0700 existed; d0001 came twice
-    assert Inserts.count == 1 + 3                             # [0:3], then [4:504], [504:1004], [1004:1200]
+    assert sorted(err.value.failed_indexes) == [700, 1100]  # d0700 existed; d0001 came twice
+    assert Inserts.count == 1 + 3  # [0:3], then [4:504], [504:1004], [1004:1200]
     assert await coll.count_documents({}) == 1198
     assert (await coll.find_one({"_id": "d0700"}))["n"] == 700
     await client.drop_database(coll.database.name)

@@ -69,15 +69,31 @@ async def test_milestone_due_is_never_doubled(servers, tmp_path_factory, monkeyp
         move_clock(GRADUATED)
         schedulers[0].start()
         class_id = f"once-{county}"
-        await publish(servers.kafka, "teaching", county, f"class-{class_id}", [
-            TraineeGraduated(class_id=class_id, cadre_id=f"K{i:03d}", name=f"学员{i}", unit="县商务局",
-                             graduated_on=GRADUATED, hours=40, attendance_rate=1.0) for i in range(TRAINEES)])
+        await publish(
+            servers.kafka,
+            "teaching",
+            county,
+            f"class-{class_id}",
+            [
+                TraineeGraduated(
+                    class_id=class_id,
+                    cadre_id=f"K{i:03d}",
+                    name=f"学员{i}",
+                    unit="县商务局",
+                    graduated_on=GRADUATED,
+                    hours=40,
+                    attendance_rate=1.0,
+                )
+                for i in range(TRAINEES)
+            ],
+        )
 
         async def all_scheduled():
             n = 0
             async for commit in db["events"].find({}, {"events.type": 1}):
                 n += sum(1 for e in commit["events"] if e["type"] == "MilestoneScheduled")
             return n == 4 * TRAINEES
+
         await eventually(all_scheduled, timeout=60)
 
         # Month 1 falls due; the scheduler is killed the moment it emits the first one.
@@ -87,8 +103,10 @@ async def test_milestone_due_is_never_doubled(servers, tmp_path_factory, monkeyp
         schedulers[1].start()
         schedulers[2].start()
         for i, day in enumerate([*DUE[1:], DUE[-1] + timedelta(days=15)]):
+
             async def reached(n=(i + 1) * TRAINEES):
                 return sum((await _count(db, "MilestoneDue")).values()) >= n
+
             await eventually(reached, timeout=90)
             move_clock(day)
             if i == 1:
@@ -98,8 +116,9 @@ async def test_milestone_due_is_never_doubled(servers, tmp_path_factory, monkeyp
 
         async def everything_overdue():
             return len(await _count(db, "MilestoneOverdue")) == 4 * TRAINEES
+
         await eventually(everything_overdue, timeout=90)
-        await asyncio.sleep(1.5)     # let the racing instances finish any last tick
+        await asyncio.sleep(1.5)  # let the racing instances finish any last tick
         due, overdue = await _count(db, "MilestoneDue"), await _count(db, "MilestoneOverdue")
         assert len(due) == 4 * TRAINEES and set(due.values()) == {1}
         assert len(overdue) == 4 * TRAINEES and set(overdue.values()) == {1}
@@ -109,6 +128,7 @@ async def test_milestone_due_is_never_doubled(servers, tmp_path_factory, monkeyp
         # stream back until the relay fences it (eventstore.ORPHAN_AFTER, 3 seconds).
         async def relayed():
             return await db["outbox"].count_documents({}) == 0
+
         await eventually(relayed, timeout=200, interval=1)
         stored = 0
         async for commit in db["events"].find({}, {"events.type": 1}):

@@ -18,8 +18,14 @@ SERVICES = ("selection", "teaching", "records", "followup", "dashboard", "accoun
 
 
 def _ganxun(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "deploy.cli", *args], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "deploy.cli", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 # long: one story end to end against real servers; its steps share the state they build
@@ -28,12 +34,23 @@ def test_up_down_up_keeps_data(tmp_path):
     env["GANXUN_STATE_DIR"] = str(tmp_path / "state")
     ports = {name: free_port() for name in (*SERVICES, "workbench")}
     kafka_port, store_port, keycloak_port = free_port(), free_port(), free_port()
-    up_args = ["up", "--detach", "--no-demo", "--kafka-port", str(kafka_port), "--store-port", str(store_port),
-               "--keycloak-port", str(keycloak_port),
-               *[a for name, p in ports.items() for a in ("--port", f"{name}={p}")]]
+    up_args = [
+        "up",
+        "--detach",
+        "--no-demo",
+        "--kafka-port",
+        str(kafka_port),
+        "--store-port",
+        str(store_port),
+        "--keycloak-port",
+        str(keycloak_port),
+        *[a for name, p in ports.items() for a in ("--port", f"{name}={p}")],
+    ]
 
     def token(role: str, name: str) -> str:
-        return _ganxun(env, "token", "--role", role, "--jurisdiction", "371428", "--name", name).stdout.strip()
+        return _ganxun(
+            env, "token", "--role", role, "--jurisdiction", "371428", "--name", name
+        ).stdout.strip()
 
     try:
         first = _ganxun(env, *up_args, timeout=600)
@@ -48,13 +65,15 @@ def test_up_down_up_keeps_data(tmp_path):
         # Killed, they come back on their own (the supervisor `up --detach` left running),
         # each under a new pid, and a second `up` sees them alive (no stale or zombie pid).
         state = tmp_path / "state"
-        for victim, pid_file, port in (("records", state / "services" / "records.pid", ports["records"]),
-                                       ("store", state / "store" / "ferretdb.pid", store_port)):
+        for victim, pid_file, port in (
+            ("records", state / "services" / "records.pid", ports["records"]),
+            ("store", state / "store" / "ferretdb.pid", store_port),
+        ):
             old = int(pid_file.read_text().split()[0])
             os.kill(old, signal.SIGKILL)
             killed = time.monotonic()
             while time.monotonic() - killed < 60:
-                now = pid_file.read_text().split() if pid_file.exists() else []   # rewritten on restart
+                now = pid_file.read_text().split() if pid_file.exists() else []  # rewritten on restart
                 if now and int(now[0]) != old and port_open("127.0.0.1", port):
                     break
                 time.sleep(0.1)
@@ -70,19 +89,34 @@ def test_up_down_up_keeps_data(tmp_path):
             if "存储 FerretDB 已重启" in log:
                 break
             time.sleep(0.2)
-        assert "服务 records 已停止运行" in log and "服务 records 已重启" in log and "存储 FerretDB 已重启" in log
+        assert (
+            "服务 records 已停止运行" in log
+            and "服务 records 已重启" in log
+            and "存储 FerretDB 已重启" in log
+        )
         again = _ganxun(env, *up_args)
         assert again.returncode == 0, again.stderr
 
         sel, tea = f"http://127.0.0.1:{ports['selection']}", f"http://127.0.0.1:{ports['teaching']}"
         start = date.today() + timedelta(days=30)
-        r = httpx.post(f"{sel}/classes", headers={"Authorization": f"Bearer {token('org_department', '李科长')}"},
-                       json={"class_id": "up-1", "title": "乡镇党委书记培训班", "capacity": 20,
-                             "starts_on": str(start), "ends_on": str(start + timedelta(days=5))})
+        r = httpx.post(
+            f"{sel}/classes",
+            headers={"Authorization": f"Bearer {token('org_department', '李科长')}"},
+            json={
+                "class_id": "up-1",
+                "title": "乡镇党委书记培训班",
+                "capacity": 20,
+                "starts_on": str(start),
+                "ends_on": str(start + timedelta(days=5)),
+            },
+        )
         assert r.status_code == 201, r.text
         dept = {"Authorization": f"Bearer {token('org_department', '李科长')}"}
-        r = httpx.post(f"{sel}/cadres", headers=dept, json={"name": "赵敏", "id_number": "11010519491231002X",
-                                                            "unit": "甲马营乡", "rank": "副科"})
+        r = httpx.post(
+            f"{sel}/cadres",
+            headers=dept,
+            json={"name": "赵敏", "id_number": "11010519491231002X", "unit": "甲马营乡", "rank": "副科"},
+        )
         assert r.status_code == 201, r.text
         cadre_id = r.json()["cadre_id"]
         for _ in range(150):
@@ -91,10 +125,23 @@ def test_up_down_up_keeps_data(tmp_path):
             time.sleep(0.2)
         r = httpx.post(f"{sel}/classes/up-1/scope", headers=dept, json={"ranks": ["副科"]})
         assert r.status_code == 201, r.text
-        clerk = _ganxun(env, "token", "--role", "unit", "--jurisdiction", "371428", "--name", "王主任",
-                        "--unit", "甲马营乡").stdout.strip()
-        r = httpx.post(f"{sel}/classes/up-1/nominations", headers={"Authorization": f"Bearer {clerk}"},
-                       json={"cadre_id": cadre_id})
+        clerk = _ganxun(
+            env,
+            "token",
+            "--role",
+            "unit",
+            "--jurisdiction",
+            "371428",
+            "--name",
+            "王主任",
+            "--unit",
+            "甲马营乡",
+        ).stdout.strip()
+        r = httpx.post(
+            f"{sel}/classes/up-1/nominations",
+            headers={"Authorization": f"Bearer {clerk}"},
+            json={"cadre_id": cadre_id},
+        )
         assert r.status_code == 201, r.text
         r = httpx.post(f"{sel}/classes/up-1/nominations/{cadre_id}/confirm", headers=dept)
         assert r.status_code == 201 and r.json()["events"] == ["NominationConfirmed"], r.text

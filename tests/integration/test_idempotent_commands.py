@@ -30,9 +30,12 @@ def service(servers, county, tmp_path_factory):
 
 def send(service, county, class_id, cadre, pid, key, text="课堂讨论发言积极", observed=None):
     headers = {**as_recorder(county, pid), **({"Idempotency-Key": key} if key else {})}
-    return httpx.post(f"{service.url}/classes/{class_id}/trainees/{cadre}/records", headers=headers,
-                      timeout=30,
-                      json={"category": "study", "observed_on": str(observed or TODAY), "text": text})
+    return httpx.post(
+        f"{service.url}/classes/{class_id}/trainees/{cadre}/records",
+        headers=headers,
+        timeout=30,
+        json={"category": "study", "observed_on": str(observed or TODAY), "text": text},
+    )
 
 
 def stored_commits(servers, service) -> int:
@@ -40,8 +43,9 @@ def stored_commits(servers, service) -> int:
         return sum(len(x["events"]) for x in c[service.settings.database_name]["events"].find({}))
 
 
-async def test_a_record_sent_again_with_its_key_is_stored_once_and_answered_the_same(service, servers,
-                                                                                       county):
+async def test_a_record_sent_again_with_its_key_is_stored_once_and_answered_the_same(
+    service, servers, county
+):
     class_id = "idem1"
     await setup_class(service, servers, county, class_id)
     before = stored_commits(servers, service)
@@ -70,8 +74,9 @@ async def test_a_record_sent_again_with_its_key_is_stored_once_and_answered_the_
     assert bad.status_code == 400 and bad.json()["code"] == "bad_idempotency_key"
 
 
-async def test_a_crash_between_the_append_and_the_remembered_answer_appends_nothing_twice(service, servers,
-                                                                                          county):
+async def test_a_crash_between_the_append_and_the_remembered_answer_appends_nothing_twice(
+    service, servers, county
+):
     class_id = "idem2"
     await setup_class(service, servers, county, class_id)
     first = send(service, county, class_id, "B", "p.ht", "k-crash-1")
@@ -81,7 +86,8 @@ async def test_a_crash_between_the_append_and_the_remembered_answer_appends_noth
     # claimed, no answer; the service restarted (its memory gone).
     with MongoClient(servers.mongodb) as c:
         res = c[service.settings.database_name]["idempotency"].update_many(
-            {}, {"$set": {"status": None, "body": b""}})
+            {}, {"$set": {"status": None, "body": b""}}
+        )
         assert res.modified_count >= 1
     service.kill()
     service.start()

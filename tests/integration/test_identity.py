@@ -116,7 +116,12 @@ def test_a_keycloak_login_is_accepted_with_its_jurisdiction_and_unit(identity, s
     foreign = httpx.post(
         f"{selection.url}/cadres",
         headers=identity.auth(f"org-{third}"),
-        json={"name": "王五", "id_number": id_number("110105", date(1987, 5, 3), 13), "unit": UNIT, "rank": "科员"},
+        json={
+            "name": "王五",
+            "id_number": id_number("110105", date(1987, 5, 3), 13),
+            "unit": UNIT,
+            "rank": "科员",
+        },
     )
     assert foreign.status_code == 403 and foreign.json()["code"] == "wrong_deployment", foreign.text
     assert httpx.get(f"{selection.url}/cadres", headers=org).json()["total"] == 2
@@ -256,7 +261,7 @@ def test_the_demo_accounts_are_made_once_and_log_in(identity, accounts, counties
         identity.token(clerk.username, demo.DEMO_PASSWORD), options={"verify_signature": False}
     )
     assert (claims["jurisdiction"], claims["unit"], claims["roles"].count("unit")) == (other, "县教育局", 1)
-    evaluator = next(a for a in expected if a.role == "evaluator")     # a unit's leader or colleague
+    evaluator = next(a for a in expected if a.role == "evaluator")  # a unit's leader or colleague
     claims = jwt.decode(
         identity.token(evaluator.username, demo.DEMO_PASSWORD), options={"verify_signature": False}
     )

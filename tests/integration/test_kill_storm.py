@@ -34,8 +34,8 @@ import tests.integration.test_lifecycle as lifecycle
 from deploy.local.supervisor import Supervisor, Watched
 from deploy.registry import definition
 from shared import kafka
-from shared.runtime import Runtime
 from shared.projector import rebuild
+from shared.runtime import Runtime
 from shared.topics import events_topic
 from tests.support import eventually, random_county, read_topic
 
@@ -47,10 +47,10 @@ MAX_KILLS = 24
 # about two minutes, still sees ten or more; MAX_KILLS bounds a slow one.
 PAUSE = (0.5, 2.5)
 COMMANDS = {"POST", "PUT", "PATCH", "DELETE"}
-RETRY_FOR = 240.0           # a request is retried this long at most
-NATURAL_KEYS = ("/evaluations", "/sessions")    # commands whose content is their own key
-RESTARTED_WITHIN = 3.0      # after its back-off (0.5 s, doubling while a service keeps dying)
-READY_WITHIN = 180.0        # start-up on a 2-core machine shared with five other test suites
+RETRY_FOR = 240.0  # a request is retried this long at most
+NATURAL_KEYS = ("/evaluations", "/sessions")  # commands whose content is their own key
+RESTARTED_WITHIN = 3.0  # after its back-off (0.5 s, doubling while a service keeps dying)
+READY_WITHIN = 180.0  # start-up on a 2-core machine shared with five other test suites
 
 
 class Storm:
@@ -61,18 +61,26 @@ class Storm:
         self.rng = random.Random(SEED)
         self.kills: list[tuple[str, float]] = []
         self.back_after: list[tuple[str, float]] = []
-        self.restarted_after: list[tuple[str, float, float]] = []     # (service, after, its back-off)
+        self.restarted_after: list[tuple[str, float, float]] = []  # (service, after, its back-off)
         self.repeats = 0
         self.natural = 0
         self.mismatches: list[str] = []
         self.retries = 0
-        self.quiet = threading.Event()       # set: no kills (the registry import)
-        self.stop = threading.Event()        # set: no more kills
-        self.calm = threading.Event()        # set: the supervisor stops (after the last kill is back)
+        self.quiet = threading.Event()  # set: no kills (the registry import)
+        self.stop = threading.Event()  # set: no more kills
+        self.calm = threading.Event()  # set: the supervisor stops (after the last kill is back)
         self.log: list[str] = []
         self.supervisor = Supervisor(
-            [Watched(f"服务 {n}", lambda p=p: p.proc is not None and p.proc.poll() is None,
-                     lambda p=p: p.start(wait=False)) for n, p in self.procs.items()], log=self.log.append)
+            [
+                Watched(
+                    f"服务 {n}",
+                    lambda p=p: p.proc is not None and p.proc.poll() is None,
+                    lambda p=p: p.start(wait=False),
+                )
+                for n, p in self.procs.items()
+            ],
+            log=self.log.append,
+        )
 
     def _ready(self, p) -> bool:
         try:
@@ -90,11 +98,11 @@ class Storm:
                 continue
             p = self.procs[name]
             if not self._ready(p):
-                continue                         # still coming back from its last kill
+                continue  # still coming back from its last kill
             dead = p.proc
             dead.kill()
             self.kills.append((name, time.time()))
-            nth = sum(1 for n, _ in self.kills if n == name)     # the back-off grows while it keeps dying
+            nth = sum(1 for n, _ in self.kills if n == name)  # the back-off grows while it keeps dying
             w = threading.Thread(target=self._watch, args=(name, p, dead, time.monotonic(), nth), daemon=True)
             w.start()
             watchers.append(w)
@@ -111,8 +119,9 @@ class Storm:
             if restarted is not None and self._ready(p):
                 break
             time.sleep(0.1)
-        self.restarted_after.append((name, restarted if restarted is not None else float("inf"),
-                                     self.supervisor.delay(nth)))
+        self.restarted_after.append(
+            (name, restarted if restarted is not None else float("inf"), self.supervisor.delay(nth))
+        )
         self.back_after.append((name, time.monotonic() - killed))
 
     def supervise(self) -> None:
@@ -159,8 +168,10 @@ class RetryingClient(httpx.Client):
             for r in again:
                 self.storm.repeats += 1
                 if (r.status_code, r.content) != (first.status_code, first.content):
-                    self.storm.mismatches.append(f"{method} {url}: {first.status_code} {first.text[:200]} ≠ "
-                                                 f"{r.status_code} {r.text[:200]}")
+                    self.storm.mismatches.append(
+                        f"{method} {url}: {first.status_code} {first.text[:200]} ≠ "
+                        f"{r.status_code} {r.text[:200]}"
+                    )
         return first
 
 
@@ -169,7 +180,7 @@ def county():
     return random_county()
 
 
-deployment = lifecycle.deployment       # the lifecycle's four service processes, as a fixture here
+deployment = lifecycle.deployment  # the lifecycle's four service processes, as a fixture here
 
 
 async def _docs(db, collection: str) -> dict:
@@ -208,27 +219,31 @@ async def test_a_class_lifecycle_through_a_kill_storm(deployment, county, server
         await lifecycle.test_a_class_from_registry_to_follow_up(deployment, county, servers)
     finally:
         storm.stop.set()
-        killer.join(timeout=150)      # its watchers wait until each killed service is back
-        storm.calm.set()              # only then does the supervisor stop: a kill just before the
-        supervisor.join(timeout=30)   # end of the lifecycle is restarted like any other
+        killer.join(timeout=150)  # its watchers wait until each killed service is back
+        storm.calm.set()  # only then does the supervisor stop: a kill just before the
+        supervisor.join(timeout=30)  # end of the lifecycle is restarted like any other
     took = time.monotonic() - started
     by_service = defaultdict(int)
     for name, _ in storm.kills:
         by_service[name] += 1
-    print(f"\nkill storm: {len(storm.kills)} SIGKILLs {dict(by_service)} in {took:.0f} s; "
-          f"{storm.retries} retries, {storm.repeats} commands sent again ({storm.natural} without their key)")
-    print("restarted after (s):",
-          ", ".join(f"{n} {s:.1f} (back-off ≤ {b:g})" for n, s, b in storm.restarted_after))
+    print(
+        f"\nkill storm: {len(storm.kills)} SIGKILLs {dict(by_service)} in {took:.0f} s; "
+        f"{storm.retries} retries, {storm.repeats} commands sent again ({storm.natural} without their key)"
+    )
+    print(
+        "restarted after (s):",
+        ", ".join(f"{n} {s:.1f} (back-off ≤ {b:g})" for n, s, b in storm.restarted_after),
+    )
     print("ready again after (s):", ", ".join(f"{n} {s:.1f}" for n, s in storm.back_after))
     print("\n".join(storm.log))
 
     assert len(storm.kills) >= 10, "the storm should have killed services during the lifecycle"
     assert {n for n, _ in storm.kills} == set(lifecycle.SERVICES)
     assert storm.mismatches == [], storm.mismatches
-    assert storm.natural == len(lifecycle.SESSIONS) + 4     # 5 sessions, 4 evaluations
+    assert storm.natural == len(lifecycle.SESSIONS) + 4  # 5 sessions, 4 evaluations
     assert all(s < b + RESTARTED_WITHIN for _, s, b in storm.restarted_after), storm.restarted_after
     assert all(s < READY_WITHIN for _, s in storm.back_after), storm.back_after
-    for p in storm.procs.values():                    # every service is back, by itself
+    for p in storm.procs.values():  # every service is back, by itself
         assert p.proc.poll() is None
         await lifecycle.wait_for(lambda p=p: {"ok": True} if storm._ready(p) else None, lambda _: True)
 
@@ -237,9 +252,11 @@ async def test_a_class_lifecycle_through_a_kill_storm(deployment, county, server
         delays: list[tuple[float, str, str]] = []
         for service, p in storm.procs.items():
             db = client[p.settings.database_name]
+
             # Every event in the store reaches Kafka (the outbox drains), once per event id.
             async def drained(db=db):
                 return await db["outbox"].count_documents({}) == 0
+
             await eventually(drained, timeout=120, interval=0.5)
             stored = {}
             async for commit in db["events"].find({"fence": {"$ne": True}}):
@@ -262,6 +279,7 @@ async def test_a_class_lifecycle_through_a_kill_storm(deployment, county, server
             await clean.producer.start()
             try:
                 for projection in defn.projections:
+
                     async def equal(projection=projection):
                         consumer = kafka.consumer(servers.kafka, None)
                         await consumer.start()
@@ -272,6 +290,7 @@ async def test_a_class_lifecycle_through_a_kill_storm(deployment, county, server
                             await consumer.stop()
                         live = await _docs(db, projection.collection)
                         return live == await _docs(clean.db, projection.collection)
+
                     await eventually(equal, timeout=120, interval=2)
             finally:
                 await clean.producer.stop()

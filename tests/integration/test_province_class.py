@@ -34,15 +34,23 @@ WAIT = 90
 
 @pytest.fixture(scope="module")
 def deployment(servers, tmp_path_factory):
-    p = random_province()           # no other test's county is under it
+    p = random_province()  # no other test's county is under it
     a, b = random_county(p), random_county(p)
     province = p + "0000"
     logs = tmp_path_factory.mktemp("province_class")
-    plan = {"sel_p": ("selection", [province]), "sel_a": ("selection", [a]), "sel_b": ("selection", [b]),
-            "tea_p": ("teaching", [province]), "dashboard": ("dashboard", [province])}
+    plan = {
+        "sel_p": ("selection", [province]),
+        "sel_a": ("selection", [a]),
+        "sel_b": ("selection", [b]),
+        "tea_p": ("teaching", [province]),
+        "dashboard": ("dashboard", [province]),
+    }
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GANXUN_SELECTION_MOVABLE_CLOCK", "1")
-        procs = {k: ServiceProcess(settings(svc, servers, codes), log=logs / f"{k}.log") for k, (svc, codes) in plan.items()}
+        procs = {
+            k: ServiceProcess(settings(svc, servers, codes), log=logs / f"{k}.log")
+            for k, (svc, codes) in plan.items()
+        }
         try:
             for p in procs.values():
                 p.start(wait=False)
@@ -65,12 +73,24 @@ async def test_a_province_class_counts_for_each_cadres_own_county(deployment):
     url = {k: p.url for k, p in procs.items()}
     county_selection = {a: url["sel_a"], b: url["sel_b"]}
     names = data.Names()
-    regs = {code: names.registry(data.County(code, f"县{code}", "县", ("东山", "西河", "南岭")), 6) for code in (a, b)}
+    regs = {
+        code: names.registry(data.County(code, f"县{code}", "县", ("东山", "西河", "南岭")), 6)
+        for code in (a, b)
+    }
     for code, reg in regs.items():
-        ok(httpx.post(f"{county_selection[code]}/cadres/import", headers=auth("org_department", code),
-                      files={"file": ("名册.csv", reg.csv_bytes(), "text/csv")}, timeout=60), 200)
-    sent = {a: 3, b: 2}                 # how many of each county's cadres the province trains
-    trainees = {code: [cadre_id_for(p.id_number) for p in reg.people[:sent[code]]] for code, reg in regs.items()}
+        ok(
+            httpx.post(
+                f"{county_selection[code]}/cadres/import",
+                headers=auth("org_department", code),
+                files={"file": ("名册.csv", reg.csv_bytes(), "text/csv")},
+                timeout=60,
+            ),
+            200,
+        )
+    sent = {a: 3, b: 2}  # how many of each county's cadres the province trains
+    trainees = {
+        code: [cadre_id_for(p.id_number) for p in reg.people[: sent[code]]] for code, reg in regs.items()
+    }
     everyone = trainees[a] + trainees[b]
 
     # The province sees both counties' registries (it serves their prefix).
@@ -82,18 +102,43 @@ async def test_a_province_class_counts_for_each_cadres_own_county(deployment):
         r = httpx.get(f"{url['sel_p']}/cadres", headers=prov, params={"size": 200})
         assert len(registered) <= 200
         return r.status_code == 200 and registered <= {c["cadre_id"] for c in r.json()["items"]}
+
     await eventually(registry_synced, timeout=WAIT)
 
     # Chosen before the class starts (the clock back), then the real day.
     admin = auth("admin", province)
-    ok(httpx.put(f"{url['sel_p']}/admin/clock", headers=admin, json={"today": str(STARTS - timedelta(days=5))}), 200)
+    ok(
+        httpx.put(
+            f"{url['sel_p']}/admin/clock", headers=admin, json={"today": str(STARTS - timedelta(days=5))}
+        ),
+        200,
+    )
     class_id = f"prov-{a}"
-    ok(httpx.post(f"{url['sel_p']}/classes", headers=prov, json={
-        "class_id": class_id, "title": "全省中青年干部培训班", "capacity": 10, "starts_on": str(STARTS),
-        "ends_on": str(ENDS), "organiser": "省委党校"}))
+    ok(
+        httpx.post(
+            f"{url['sel_p']}/classes",
+            headers=prov,
+            json={
+                "class_id": class_id,
+                "title": "全省中青年干部培训班",
+                "capacity": 10,
+                "starts_on": str(STARTS),
+                "ends_on": str(ENDS),
+                "organiser": "省委党校",
+            },
+        )
+    )
     ok(httpx.post(f"{url['sel_p']}/classes/{class_id}/scope", headers=prov, json={"ranks": list(data.RANKS)}))
-    ok(httpx.post(f"{url['sel_p']}/classes/{class_id}/nominations/batch", headers=prov, json={"cadre_ids": everyone}))
-    ok(httpx.post(f"{url['sel_p']}/classes/{class_id}/confirmations", headers=prov, json={"cadre_ids": everyone}))
+    ok(
+        httpx.post(
+            f"{url['sel_p']}/classes/{class_id}/nominations/batch", headers=prov, json={"cadre_ids": everyone}
+        )
+    )
+    ok(
+        httpx.post(
+            f"{url['sel_p']}/classes/{class_id}/confirmations", headers=prov, json={"cadre_ids": everyone}
+        )
+    )
     ok(httpx.put(f"{url['sel_p']}/admin/clock", headers=admin, json={"today": str(T)}), 200)
 
     # The province school teaches two sessions; one trainee of county a misses the second.
@@ -103,26 +148,76 @@ async def test_a_province_class_counts_for_each_cadres_own_county(deployment):
     async def roster():
         r = httpx.get(f"{tea}/classes/{class_id}/roster", headers=school)
         return r.status_code == 200 and r.json()["confirmed"] == len(everyone)
+
     await eventually(roster, timeout=WAIT)
-    ok(httpx.post(f"{tea}/courses", headers=school, json={"course_id": "k1", "title": "党的二十届四中全会精神",
-                                                           "kind": "理论课", "hours": 3.0}))
-    ok(httpx.post(f"{tea}/courses", headers=school, json={"course_id": "k2", "title": "党性修养", "kind": "党性课",
-                                                           "hours": 3.5}))
-    ok(httpx.post(f"{tea}/faculty", headers=school, json={"teacher_id": "t1", "name": "省委党校王教授", "kind": "党校教师"}))
-    ok(httpx.post(f"{tea}/sites", headers=school, json={"site_id": "hall", "name": "省委党校报告厅", "capacity": 300}))
-    ok(httpx.put(f"{tea}/classes/{class_id}/curriculum", headers=school, json={"course_ids": ["k1", "k2"]}), 200)
+    ok(
+        httpx.post(
+            f"{tea}/courses",
+            headers=school,
+            json={"course_id": "k1", "title": "党的二十届四中全会精神", "kind": "理论课", "hours": 3.0},
+        )
+    )
+    ok(
+        httpx.post(
+            f"{tea}/courses",
+            headers=school,
+            json={"course_id": "k2", "title": "党性修养", "kind": "党性课", "hours": 3.5},
+        )
+    )
+    ok(
+        httpx.post(
+            f"{tea}/faculty",
+            headers=school,
+            json={"teacher_id": "t1", "name": "省委党校王教授", "kind": "党校教师"},
+        )
+    )
+    ok(
+        httpx.post(
+            f"{tea}/sites",
+            headers=school,
+            json={"site_id": "hall", "name": "省委党校报告厅", "capacity": 300},
+        )
+    )
+    ok(
+        httpx.put(f"{tea}/classes/{class_id}/curriculum", headers=school, json={"course_ids": ["k1", "k2"]}),
+        200,
+    )
     missing = trainees[a][2]
     for sid, course, day in (("s1", "k1", STARTS), ("s2", "k2", ENDS)):
-        ok(httpx.post(f"{tea}/classes/{class_id}/sessions", headers=school, json={
-            "session_id": sid, "course_id": course, "teacher_id": "t1", "site_id": "hall", "on": str(day),
-            "starts_at": "09:00", "ends_at": "12:00"}))
+        ok(
+            httpx.post(
+                f"{tea}/classes/{class_id}/sessions",
+                headers=school,
+                json={
+                    "session_id": sid,
+                    "course_id": course,
+                    "teacher_id": "t1",
+                    "site_id": "hall",
+                    "on": str(day),
+                    "starts_at": "09:00",
+                    "ends_at": "12:00",
+                },
+            )
+        )
         present = [c for c in everyone if not (sid == "s2" and c == missing)]
-        ok(httpx.post(f"{tea}/classes/{class_id}/sessions/{sid}/check-ins", headers=school,
-                      json={"entries": [{"cadre_id": c} for c in present]}), 200)
-    ok(httpx.post(f"{tea}/classes/{class_id}/graduation", headers=school, json={
-        "min_attendance_rate": 1.0, "require_required_courses": False}), 200)
+        ok(
+            httpx.post(
+                f"{tea}/classes/{class_id}/sessions/{sid}/check-ins",
+                headers=school,
+                json={"entries": [{"cadre_id": c} for c in present]},
+            ),
+            200,
+        )
+    ok(
+        httpx.post(
+            f"{tea}/classes/{class_id}/graduation",
+            headers=school,
+            json={"min_attendance_rate": 1.0, "require_required_courses": False},
+        ),
+        200,
+    )
     graduates = [c for c in everyone if c != missing]
-    hours: dict[str, dict[str, float]] = {c: {} for c in everyone}      # per year of the session
+    hours: dict[str, dict[str, float]] = {c: {} for c in everyone}  # per year of the session
     for sid, day in (("s1", STARTS), ("s2", ENDS)):
         for c in everyone:
             if not (sid == "s2" and c == missing):
@@ -132,11 +227,17 @@ async def test_a_province_class_counts_for_each_cadres_own_county(deployment):
     for code, sel in county_selection.items():
         org = auth("org_department", code)
         for c in trainees[code]:
+
             async def history(c=c):
                 r = httpx.get(f"{sel}/cadres/{c}/history", headers=org)
                 h = r.json() if r.status_code == 200 else {}
-                return h if h.get("sessions") == (1 if c == missing else 2) and \
-                    bool(h.get("trainings")) == (c in graduates) else None
+                return (
+                    h
+                    if h.get("sessions") == (1 if c == missing else 2)
+                    and bool(h.get("trainings")) == (c in graduates)
+                    else None
+                )
+
             h = await eventually(history, timeout=WAIT)
             assert h["hours"] == h["class_hours"] == hours[c], h
             assert [t["class_id"] for t in h["trainings"]] == ([class_id] if c in graduates else [])
@@ -146,21 +247,26 @@ async def test_a_province_class_counts_for_each_cadres_own_county(deployment):
 
     # The province dashboard: five-year coverage in each county counts its graduates.
     analyst = auth("analyst", province, "省委组织部分析员")
-    want = {a: round(len([c for c in trainees[a] if c in graduates]) / 6, 4),
-            b: round(len(trainees[b]) / 6, 4)}
+    want = {
+        a: round(len([c for c in trainees[a] if c in graduates]) / 6, 4),
+        b: round(len(trainees[b]) / 6, 4),
+    }
 
     async def coverage():
         r = httpx.get(f"{url['dashboard']}/api/overview", headers=analyst, params={"year": str(ENDS.year)})
         rows = {row["code"]: row for row in r.json().get("rows", [])} if r.status_code == 200 else {}
         got = {code: (rows.get(code) or {}).get("rotation_coverage") for code in (a, b)}
         return rows if got == want else None
+
     try:
         rows = await eventually(coverage, timeout=WAIT)
     except AssertionError:
-        r = httpx.get(f"{url['dashboard']}/api/overview", headers=analyst, params={"year": str(ENDS.year)}).json()
+        r = httpx.get(
+            f"{url['dashboard']}/api/overview", headers=analyst, params={"year": str(ENDS.year)}
+        ).json()
         raise AssertionError(f"want coverage {want}; the dashboard's rows: {r.get('rows')}") from None
     assert (rows[a]["registered_cadres"], rows[b]["registered_cadres"]) == (6, 6)
-    assert (rows[a]["classes"], rows[b]["classes"]) == (0, 0)      # the class is not theirs
+    assert (rows[a]["classes"], rows[b]["classes"]) == (0, 0)  # the class is not theirs
     # The class itself is the province's, with every graduate.
     r = httpx.get(f"{url['dashboard']}/api/classes/{class_id}", headers=analyst).json()
     assert (r["jurisdiction"], r["totals"]["graduated"]) == (province, len(graduates)), r

@@ -15,12 +15,15 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings as hsettings
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as hsettings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
-    content_type_conformance, response_schema_conformance, status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
 )
 
 from tests.support import ServiceProcess, auth, random_county, settings
@@ -61,9 +64,19 @@ def fuzz(url: str, headers: dict) -> tuple[int, int, list[str]]:
         if op.path in SKIP:
             continue
         operations += 1
-        for mode, examples in ((GenerationMode.POSITIVE, FUZZ_EXAMPLES), (GenerationMode.NEGATIVE, FUZZ_NEGATIVE)):
-            @hsettings(max_examples=examples, deadline=None, database=None, derandomize=True,
-                       phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+        for mode, examples in (
+            (GenerationMode.POSITIVE, FUZZ_EXAMPLES),
+            (GenerationMode.NEGATIVE, FUZZ_NEGATIVE),
+        ):
+
+            @hsettings(
+                max_examples=examples,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=op.as_strategy(generation_mode=mode))
             def run(case):
                 nonlocal sent
@@ -73,7 +86,7 @@ def fuzz(url: str, headers: dict) -> tuple[int, int, list[str]]:
             try:
                 run()
             except Unsatisfiable:
-                continue   # no request the schema forbids exists (an operation without parameters)
+                continue  # no request the schema forbids exists (an operation without parameters)
             except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - every failing operation is reported
                 failures.append(f"{op.method.upper()} {op.path} ({mode.value}): {str(exc)[:1500]}")
     return operations, sent, failures
@@ -87,8 +100,8 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(service, 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / f"{name}.txt").write_text(
         f"{name}: {operations} operations, {sent} requests, "
-        f"{len(failures)} failing operations, {took:.1f} s\n"
-        + "\n\n".join(failures))
+        f"{len(failures)} failing operations, {took:.1f} s\n" + "\n\n".join(failures)
+    )
     print(f"{name}: {operations} operations, {sent} requests, {took:.1f} s")
     assert operations > 0 and sent >= operations
     assert not failures, "\n\n".join(failures)

@@ -33,9 +33,13 @@ def counties():
 @pytest.fixture(scope="module")
 async def selection(servers, counties, tmp_path_factory):
     # Topics the training history follows exist before the service subscribes.
-    await kafka.ensure_topics(servers.kafka, [events_topic(s, c) for s in ("teaching", "followup") for c in counties])
-    proc = ServiceProcess(settings("selection", servers, list(counties)),
-                          log=tmp_path_factory.mktemp("selection") / "selection.log")
+    await kafka.ensure_topics(
+        servers.kafka, [events_topic(s, c) for s in ("teaching", "followup") for c in counties]
+    )
+    proc = ServiceProcess(
+        settings("selection", servers, list(counties)),
+        log=tmp_path_factory.mktemp("selection") / "selection.log",
+    )
     with proc.start():
         yield proc
 
@@ -49,17 +53,27 @@ def register(url: str, county: str, name: str, unit: str, rank: str, birth: date
 
 async def registry_count(url: str, county: str, want: int) -> list:
     async def check():
-        r = httpx.get(f"{url}/cadres", headers=auth("org_department", county), params={"size": 200},
-                      timeout=30)
+        r = httpx.get(
+            f"{url}/cadres", headers=auth("org_department", county), params={"size": 200}, timeout=30
+        )
         return r.json()["items"] if r.status_code == 200 and r.json()["total"] >= want else None
+
     return await eventually(check, timeout=60)
 
 
 def open_class(url: str, county: str, capacity: int, starts_in: int = 10, **kw) -> str:
     start = date.today() + timedelta(days=starts_in)
-    r = httpx.post(f"{url}/classes", headers=auth("org_department", county, DEPT), json={
-        "title": "2026年中青年干部培训班", "capacity": capacity, "starts_on": str(start),
-        "ends_on": str(start + timedelta(days=20)), **kw})
+    r = httpx.post(
+        f"{url}/classes",
+        headers=auth("org_department", county, DEPT),
+        json={
+            "title": "2026年中青年干部培训班",
+            "capacity": capacity,
+            "starts_on": str(start),
+            "ends_on": str(start + timedelta(days=20)),
+            **kw,
+        },
+    )
     assert r.status_code == 201, r.text
     return r.json()["stream_id"].removeprefix("class-")
 
@@ -82,9 +96,17 @@ async def test_three_steps_of_one_class_with_a_refusal_per_rule(selection, count
     x = register(url, county, "孙强", "县委办", "正处", born, 61)
     await registry_count(url, county, 6)
 
-    class_id = open_class(url, county, 2, theme="学思想 强党性", category="年轻干部", level="科级",
-                          schedule="每月第二、第四个星期六", quotas={"县财政局": 2, "县委办": 1, "甲马营乡": 1},
-                          study_groups=[{"name": "经济发展", "advisor": "王老师"}, {"name": "基层治理", "advisor": "李老师"}])
+    class_id = open_class(
+        url,
+        county,
+        2,
+        theme="学思想 强党性",
+        category="年轻干部",
+        level="科级",
+        schedule="每月第二、第四个星期六",
+        quotas={"县财政局": 2, "县委办": 1, "甲马营乡": 1},
+        study_groups=[{"name": "经济发展", "advisor": "王老师"}, {"name": "基层治理", "advisor": "李老师"}],
+    )
     dept = auth("org_department", county, DEPT)
     finance = auth("unit", county, "财政局王主任", unit="县财政局")
     office = auth("unit", county, "县委办周主任", unit="县委办")
@@ -95,8 +117,11 @@ async def test_three_steps_of_one_class_with_a_refusal_per_rule(selection, count
     refused(httpx.post(nominations, headers=finance, json={"cadre_id": a1}), "out_of_scope")
 
     # Step 1: the department draws the scope; township leaders come first, each with reasons.
-    r = httpx.post(f"{url}/classes/{class_id}/scope", headers=dept,
-                   json={"ranks": ["副科", "科员"], "township_priority": True})
+    r = httpx.post(
+        f"{url}/classes/{class_id}/scope",
+        headers=dept,
+        json={"ranks": ["副科", "科员"], "township_priority": True},
+    )
     assert r.status_code == 201, r.text
     scope = r.json()
     assert scope["count"] == 5 and x not in [c["cadre_id"] for c in scope["cadres"]]
@@ -104,9 +129,10 @@ async def test_three_steps_of_one_class_with_a_refusal_per_rule(selection, count
     assert "********" in scope["cadres"][0]["id_number"]
 
     # A unit sees only its own cadres of the scope, with the reasons.
-    async def scope_synced():      # the scope is read from the projection: a moment behind the write
+    async def scope_synced():  # the scope is read from the projection: a moment behind the write
         r = httpx.get(f"{url}/classes/{class_id}/scope", headers=finance)
         return r.json() if r.status_code == 200 and r.json()["criteria"] and r.json()["items"] else None
+
     mine = await eventually(scope_synced)
     assert sorted(c["name"] for c in mine["items"]) == ["刘洋", "张伟", "王芳"] and mine["total"] == 3
     assert mine["items"][0]["reasons"][0].startswith("职级为") and mine["items"][0]["status"] is None
@@ -116,15 +142,21 @@ async def test_three_steps_of_one_class_with_a_refusal_per_rule(selection, count
     for cadre in (a1, a2):
         r = httpx.post(nominations, headers=finance, json={"cadre_id": cadre})
         assert r.status_code == 201 and r.json()["events"] == ["TraineeNominated"], r.text
-    assert "名额为 2 人" in refused(httpx.post(nominations, headers=finance, json={"cadre_id": a3}), "over_quota")
+    assert "名额为 2 人" in refused(
+        httpx.post(nominations, headers=finance, json={"cadre_id": a3}), "over_quota"
+    )
     assert "不在" in refused(httpx.post(nominations, headers=office, json={"cadre_id": x}), "out_of_scope")
     refused(httpx.post(nominations, headers=finance, json={"cadre_id": b1}), "not_own_unit")
     refused(httpx.post(nominations, headers=finance, json={"cadre_id": a1}), "already_nominated")
     refused(httpx.post(nominations, headers=finance, json={"cadre_id": "cd-nobody"}), "cadre_not_found")
     bad = httpx.post(nominations, headers=finance, json={"cadre_id": ""})
-    assert bad.status_code == 422 and bad.json()["code"] == "invalid_input" and bad.json()["field"] == "cadre_id"
-    assert "干部编号" in bad.json()["message"]   # the field named in Chinese
-    refused(httpx.post(nominations, headers=auth("party_school", county), json={"cadre_id": b1}), "wrong_role")
+    assert (
+        bad.status_code == 422 and bad.json()["code"] == "invalid_input" and bad.json()["field"] == "cadre_id"
+    )
+    assert "干部编号" in bad.json()["message"]  # the field named in Chinese
+    refused(
+        httpx.post(nominations, headers=auth("party_school", county), json={"cadre_id": b1}), "wrong_role"
+    )
     assert httpx.post(nominations, headers=office, json={"cadre_id": b1}).status_code == 201
     assert httpx.post(nominations, headers=township, json={"cadre_id": c1}).status_code == 201
 
@@ -158,27 +190,40 @@ async def test_three_steps_of_one_class_with_a_refusal_per_rule(selection, count
 
     doc = await eventually(roster)
     status = {n["name"]: (n["status"], n["reason"], n["from_waitlist"]) for n in doc["nominations"]}
-    assert status == {"张伟": ("withdrawn", "借调市委巡察", False), "王芳": ("confirmed", "", False),
-                      "陈静": ("confirmed", "", True), "赵磊": ("rejected", "近期承担防汛任务", False)}
-    assert doc["counts"]["confirmed"] == 2 and {n["group"] for n in doc["nominations"] if n["group"]} == {"经济发展", "基层治理"}
+    assert status == {
+        "张伟": ("withdrawn", "借调市委巡察", False),
+        "王芳": ("confirmed", "", False),
+        "陈静": ("confirmed", "", True),
+        "赵磊": ("rejected", "近期承担防汛任务", False),
+    }
+    assert doc["counts"]["confirmed"] == 2 and {n["group"] for n in doc["nominations"] if n["group"]} == {
+        "经济发展",
+        "基层治理",
+    }
 
     # Exports: the roster, the unit's quota view and the department's queue.
     x_roster = httpx.get(f"{url}/classes/{class_id}/roster", headers=dept, params={"format": "xlsx"})
     assert x_roster.headers["content-type"].startswith("application/vnd.openxmlformats")
     assert "filename*=UTF-8''" in x_roster.headers["content-disposition"]
     rows = list(load_workbook(io.BytesIO(x_roster.content)).active.iter_rows(values_only=True))
-    assert rows[0][:4] == ("序号", "姓名", "单位", "状态") and ("王芳", "县财政局", "已确定") in [r[1:4] for r in rows]
+    assert rows[0][:4] == ("序号", "姓名", "单位", "状态") and ("王芳", "县财政局", "已确定") in [
+        r[1:4] for r in rows
+    ]
     quota = httpx.get(f"{url}/classes/{class_id}/quota", headers=finance).json()
     assert [(u["unit"], u["quota"], u["used"], u["left"]) for u in quota["units"]] == [("县财政局", 2, 1, 1)]
     assert httpx.post(nominations, headers=finance, json={"cadre_id": a3}).status_code == 201
     queue = await eventually(lambda: _queue(url, dept, class_id))
     assert [(i["name"], i["status"]) for i in queue] == [("刘洋", "nominated")]
     q_xlsx = httpx.get(f"{url}/queue", headers=dept, params={"format": "xlsx"})
-    assert q_xlsx.status_code == 200 and "刘洋" in [r[3] for r in load_workbook(io.BytesIO(q_xlsx.content)).active.iter_rows(values_only=True)]
+    assert q_xlsx.status_code == 200 and "刘洋" in [
+        r[3] for r in load_workbook(io.BytesIO(q_xlsx.content)).active.iter_rows(values_only=True)
+    ]
 
     # A class that has started takes no more changes.
     closed = open_class(url, county, 5, starts_in=0)
-    refused(httpx.post(f"{url}/classes/{closed}/scope", headers=dept, json={"ranks": ["副科"]}), "class_closed")
+    refused(
+        httpx.post(f"{url}/classes/{closed}/scope", headers=dept, json={"ranks": ["副科"]}), "class_closed"
+    )
 
     # Events carry the actor and jurisdiction of the token that caused them.
     records = decode_all(await read_topic(servers.kafka, events_topic("selection", county)))
@@ -186,7 +231,11 @@ async def test_three_steps_of_one_class_with_a_refusal_per_rule(selection, count
     for e in records:
         if e["stream_id"] == f"class-{class_id}":
             by_type.setdefault(e["type"], e)
-    assert by_type["TraineeNominated"]["actor"] == {"user_id": f"unit-{county}", "name": "财政局王主任", "role": "unit"}
+    assert by_type["TraineeNominated"]["actor"] == {
+        "user_id": f"unit-{county}",
+        "name": "财政局王主任",
+        "role": "unit",
+    }
     assert by_type["NominationConfirmed"]["actor"]["name"] == DEPT
     assert all(e["jurisdiction"] == county for e in records)
     confirmed = by_type["NominationConfirmed"]["payload"]  # name and unit filled from the registry
@@ -194,23 +243,36 @@ async def test_three_steps_of_one_class_with_a_refusal_per_rule(selection, count
 
 
 async def _queue(url: str, headers: dict, class_id: str):
-    items = [i for i in httpx.get(f"{url}/queue", headers=headers).json()["items"] if i["class_id"] == class_id]
+    items = [
+        i for i in httpx.get(f"{url}/queue", headers=headers).json()["items"] if i["class_id"] == class_id
+    ]
     return items or None
 
 
 async def test_concurrent_confirmations_never_overfill_and_a_leaver_is_replaced(selection, counties):
     url, county = selection.url, counties[1]
     dept = auth("org_department", county, DEPT)
-    ids = [register(url, county, f"干部{i}", "县发改局", "科员", date(1991, 2, 1), 100 + i) for i in range(10)]
+    ids = [
+        register(url, county, f"干部{i}", "县发改局", "科员", date(1991, 2, 1), 100 + i) for i in range(10)
+    ]
     await registry_count(url, county, 10)
     class_id = open_class(url, county, 5)
-    assert httpx.post(f"{url}/classes/{class_id}/scope", headers=dept, json={"ranks": ["科员"]}).json()["count"] == 10
+    assert (
+        httpx.post(f"{url}/classes/{class_id}/scope", headers=dept, json={"ranks": ["科员"]}).json()["count"]
+        == 10
+    )
     for cid in ids:
-        assert httpx.post(f"{url}/classes/{class_id}/nominations", headers=dept, json={"cadre_id": cid}).status_code == 201
+        assert (
+            httpx.post(
+                f"{url}/classes/{class_id}/nominations", headers=dept, json={"cadre_id": cid}
+            ).status_code
+            == 201
+        )
 
     async with httpx.AsyncClient(timeout=60) as client:
-        replies = await asyncio.gather(*(client.post(f"{url}/classes/{class_id}/nominations/{cid}/confirm",
-                                                     headers=dept) for cid in ids))
+        replies = await asyncio.gather(
+            *(client.post(f"{url}/classes/{class_id}/nominations/{cid}/confirm", headers=dept) for cid in ids)
+        )
     assert [r.status_code for r in replies] == [201] * 10, [r.text for r in replies if r.status_code != 201]
     outcome = [r.json()["events"][0] for r in replies]
     assert outcome.count("NominationConfirmed") == 5 and outcome.count("NominationWaitlisted") == 5
@@ -221,9 +283,13 @@ async def test_concurrent_confirmations_never_overfill_and_a_leaver_is_replaced(
 
     doc = await eventually(settled)
     assert doc["counts"]["confirmed"] == 5
-    waitlist = sorted((n for n in doc["nominations"] if n["status"] == "waitlisted"), key=lambda n: n["waitlisted_at"])
+    waitlist = sorted(
+        (n for n in doc["nominations"] if n["status"] == "waitlisted"), key=lambda n: n["waitlisted_at"]
+    )
     leaver = next(n["cadre_id"] for n in doc["nominations"] if n["status"] == "confirmed")
-    r = httpx.post(f"{url}/classes/{class_id}/nominations/{leaver}/withdraw", headers=dept, json={"reason": "病假"})
+    r = httpx.post(
+        f"{url}/classes/{class_id}/nominations/{leaver}/withdraw", headers=dept, json={"reason": "病假"}
+    )
     assert r.json()["events"] == ["NominationWithdrawn", "NominationConfirmed"]
 
     async def promoted():
@@ -249,10 +315,15 @@ async def test_another_county_gets_403_on_registry_and_classes(selection, counti
     # Another county's cadre answers like a missing one: where a person is registered is not told.
     for path in (f"/cadres/{cadre}", f"/cadres/{cadre}/history"):
         r = httpx.get(url + path, headers=them)
-        assert r.status_code == 404 and r.json()["code"] == "cadre_not_found" and mine not in r.text, (path, r.text)
-    for path, body in ((f"/classes/{class_id}/scope", {"ranks": ["副科"]}),
-                       (f"/classes/{class_id}/nominations", {"cadre_id": cadre}),
-                       (f"/classes/{class_id}/nominations/{cadre}/confirm", None)):
+        assert r.status_code == 404 and r.json()["code"] == "cadre_not_found" and mine not in r.text, (
+            path,
+            r.text,
+        )
+    for path, body in (
+        (f"/classes/{class_id}/scope", {"ranks": ["副科"]}),
+        (f"/classes/{class_id}/nominations", {"cadre_id": cadre}),
+        (f"/classes/{class_id}/nominations/{cadre}/confirm", None),
+    ):
         r = httpx.post(url + path, headers=them, json=body)
         # 404 where the other county's cadre is looked up first: its existence is not told
         assert r.status_code == 403 or (r.status_code == 404 and mine not in r.text), (path, r.text)
@@ -260,17 +331,38 @@ async def test_another_county_gets_403_on_registry_and_classes(selection, counti
     assert r.status_code == 403
     # Changes to a cadre are events too; a bad change or a bad number changes nothing.
     dept = auth("org_department", mine, DEPT)
-    assert httpx.patch(f"{url}/cadres/{cadre}", headers=dept, json={"position": "副局长"}).json()["events"] == ["CadreUpdated"]
-    assert httpx.patch(f"{url}/cadres/{cadre}", headers=dept, json={"position": "副局长"}).json()["events"] == []
-    assert "职级“处长”不在职级表中" in refused(httpx.patch(f"{url}/cadres/{cadre}", headers=dept, json={"rank": "处长"}),
-                                           "invalid_cadre")
+    assert httpx.patch(f"{url}/cadres/{cadre}", headers=dept, json={"position": "副局长"}).json()[
+        "events"
+    ] == ["CadreUpdated"]
+    assert (
+        httpx.patch(f"{url}/cadres/{cadre}", headers=dept, json={"position": "副局长"}).json()["events"] == []
+    )
+    assert "职级“处长”不在职级表中" in refused(
+        httpx.patch(f"{url}/cadres/{cadre}", headers=dept, json={"rank": "处长"}), "invalid_cadre"
+    )
     wrong = id_number("110105", date(1987, 9, 9), 202)
     wrong = wrong[:17] + ("0" if wrong[17] != "0" else "1")
-    assert "校验位错误" in refused(httpx.post(f"{url}/cadres", headers=dept, json={
-        "name": "错号", "id_number": wrong, "unit": "县教育局", "rank": "科员"}), "invalid_cadre")
-    refused(httpx.post(f"{url}/cadres", headers=auth("unit", mine, unit="县教育局"), json={
-        "name": "某", "id_number": id_number("110105", date(1987, 9, 9), 203), "unit": "县教育局", "rank": "科员"}),
-        "wrong_role")
+    assert "校验位错误" in refused(
+        httpx.post(
+            f"{url}/cadres",
+            headers=dept,
+            json={"name": "错号", "id_number": wrong, "unit": "县教育局", "rank": "科员"},
+        ),
+        "invalid_cadre",
+    )
+    refused(
+        httpx.post(
+            f"{url}/cadres",
+            headers=auth("unit", mine, unit="县教育局"),
+            json={
+                "name": "某",
+                "id_number": id_number("110105", date(1987, 9, 9), 203),
+                "unit": "县教育局",
+                "rank": "科员",
+            },
+        ),
+        "wrong_role",
+    )
 
     template = httpx.get(f"{url}/cadres/template", headers=dept)
     sheet = list(load_workbook(io.BytesIO(template.content)).active.iter_rows(values_only=True))
@@ -283,7 +375,9 @@ async def test_another_county_gets_403_on_registry_and_classes(selection, counti
 
     assert (await eventually(updated))["rank"] == "副科"
     assert class_id not in [c["_id"] for c in httpx.get(f"{url}/classes", headers=them).json()]
-    assert class_id in [c["_id"] for c in httpx.get(f"{url}/classes", headers=auth("org_department", mine)).json()]
+    assert class_id in [
+        c["_id"] for c in httpx.get(f"{url}/classes", headers=auth("org_department", mine)).json()
+    ]
     listed = httpx.get(f"{url}/cadres", headers=them).json()
     assert cadre not in [c["cadre_id"] for c in listed["items"]]
     assert cadre_id_for(id_number("110105", date(1987, 9, 9), 201)) == cadre

@@ -29,8 +29,13 @@ def _id(i: int) -> str:
 
 
 def person(i: int) -> dict:
-    return {"name": f"{SURNAMES[i % 10]}{'建国' if i % 23 == 0 else '明'}{i:03d}", "unit": UNITS[i % 5],
-            "rank": ["副科", "正科", "科员"][i % 3], "category": ["经济发展", "基层治理"][i % 2], "id": _id(i)}
+    return {
+        "name": f"{SURNAMES[i % 10]}{'建国' if i % 23 == 0 else '明'}{i:03d}",
+        "unit": UNITS[i % 5],
+        "rank": ["副科", "正科", "科员"][i % 3],
+        "category": ["经济发展", "基层治理"][i % 2],
+        "id": _id(i),
+    }
 
 
 PEOPLE = [person(i) for i in range(N)]
@@ -53,16 +58,22 @@ def county():
 @pytest.fixture(scope="module")
 async def url(servers, county, tmp_path_factory):
     await kafka.ensure_topics(servers.kafka, [events_topic(s, county) for s in ("teaching", "followup")])
-    proc = ServiceProcess(settings("selection", servers, [county]),
-                          log=tmp_path_factory.mktemp("selection") / "selection.log")
+    proc = ServiceProcess(
+        settings("selection", servers, [county]), log=tmp_path_factory.mktemp("selection") / "selection.log"
+    )
     with proc.start():
         dept = auth("org_department", county)
-        r = httpx.post(f"{proc.url}/cadres/import", headers=dept, timeout=120,
-                       files={"file": ("名册.csv", registry_csv(), "text/csv")})
+        r = httpx.post(
+            f"{proc.url}/cadres/import",
+            headers=dept,
+            timeout=120,
+            files={"file": ("名册.csv", registry_csv(), "text/csv")},
+        )
         assert r.status_code == 200 and r.json()["registered"] == N, r.text
 
         async def imported():
             return httpx.get(f"{proc.url}/cadres", headers=dept).json()["total"] == N or None
+
         await eventually(imported, timeout=60)
         yield proc.url
 
@@ -95,8 +106,10 @@ async def test_search_filters_and_sort(url, county):
     assert {(c["unit"], c["rank"]) for c in both["items"]} == {("县财政局", "正科")}
     assert get(url, "/cadres", county, category="基层治理")["total"] == N // 2
     by_birth = get(url, "/cadres", county, sort="birth_date", order="desc", size=5)["items"]
-    everyone = get(url, "/cadres", county, size=200, page=1)["items"] + \
-        get(url, "/cadres", county, size=200, page=2)["items"]
+    everyone = (
+        get(url, "/cadres", county, size=200, page=1)["items"]
+        + get(url, "/cadres", county, size=200, page=2)["items"]
+    )
     births = sorted((c["birth_date"] for c in everyone), reverse=True)
     assert [c["birth_date"] for c in by_birth] == births[:5]
     by_rank = get(url, "/cadres", county, sort="rank", size=200)["items"]
@@ -106,24 +119,30 @@ async def test_search_filters_and_sort(url, county):
 
 async def test_a_unit_clerk_pages_through_its_own_unit_only(url, county):
     clerk = auth("unit", county, unit="县财政局")
-    for asked in ({}, {"unit": "县教育局"}):      # asking for another unit still shows its own
+    for asked in ({}, {"unit": "县教育局"}):  # asking for another unit still shows its own
         mine = httpx.get(f"{url}/cadres", headers=clerk, params={"size": 200, **asked}).json()
         assert mine["total"] == N // 5 and {c["unit"] for c in mine["items"]} == {"县财政局"}
 
 
 async def test_the_export_holds_every_matching_row_not_a_page(url, county):
-    r = httpx.get(f"{url}/cadres", headers=auth("org_department", county),
-                  params={"format": "xlsx", "unit": "武城镇", "size": 5})
+    r = httpx.get(
+        f"{url}/cadres",
+        headers=auth("org_department", county),
+        params={"format": "xlsx", "unit": "武城镇", "size": 5},
+    )
     rows = list(load_workbook(io.BytesIO(r.content)).worksheets[0].iter_rows(values_only=True))
     assert len(rows) - 1 == N // 5 and {row[4] for row in rows[1:]} == {"武城镇"}
 
 
-@pytest.mark.parametrize("params, field, words", [
-    ({"page": "0"}, "page", "页码“0”应为 1 到"),
-    ({"size": "500"}, "size", "每页条数“500”应为 1 到 200"),
-    ({"sort": "id_number"}, "sort", "不能按“id_number”排序"),
-    ({"order": "upward"}, "order", "排序方向“upward”"),
-])
+@pytest.mark.parametrize(
+    "params, field, words",
+    [
+        ({"page": "0"}, "page", "页码“0”应为 1 到"),
+        ({"size": "500"}, "size", "每页条数“500”应为 1 到 200"),
+        ({"sort": "id_number"}, "sort", "不能按“id_number”排序"),
+        ({"order": "upward"}, "order", "排序方向“upward”"),
+    ],
+)
 async def test_bad_paging_is_a_chinese_422_naming_the_parameter(url, county, params, field, words):
     for path in ("/cadres", "/reports/coverage", "/reports/hours", "/queue"):
         r = httpx.get(f"{url}{path}", headers=auth("org_department", county), params=params)
@@ -135,29 +154,37 @@ async def test_bad_paging_is_a_chinese_422_naming_the_parameter(url, county, par
 async def test_scope_queue_and_reports_are_paged(url, county):
     dept = auth("org_department", county)
     start = date.today() + timedelta(days=30)
-    r = httpx.post(f"{url}/classes", headers=dept, json={"title": "科级干部轮训班", "capacity": 50,
-                                                           "starts_on": str(start), "ends_on": str(start)})
+    r = httpx.post(
+        f"{url}/classes",
+        headers=dept,
+        json={"title": "科级干部轮训班", "capacity": 50, "starts_on": str(start), "ends_on": str(start)},
+    )
     class_id = r.json()["stream_id"].removeprefix("class-")
-    drawn = httpx.post(f"{url}/classes/{class_id}/scope", headers=dept, json={"ranks": ["科员"]},
-                       timeout=30).json()
+    drawn = httpx.post(
+        f"{url}/classes/{class_id}/scope", headers=dept, json={"ranks": ["科员"]}, timeout=30
+    ).json()
     in_scope = sum(1 for p in PEOPLE if p["rank"] == "科员")
     assert drawn["count"] == in_scope
 
     async def scope_synced():
         got = get(url, f"/classes/{class_id}/scope", county, size=10, page=2)
         return got if got["total"] == in_scope else None
+
     page2 = await eventually(scope_synced)
     assert len(page2["items"]) == 10 and page2["in_scope"] == in_scope
-    assert get(url, f"/classes/{class_id}/scope", county, unit="甲马营乡", size=200)["total"] == \
-        sum(1 for p in PEOPLE if p["rank"] == "科员" and p["unit"] == "甲马营乡")
+    assert get(url, f"/classes/{class_id}/scope", county, unit="甲马营乡", size=200)["total"] == sum(
+        1 for p in PEOPLE if p["rank"] == "科员" and p["unit"] == "甲马营乡"
+    )
     nominee = next(p for p in PEOPLE if p["rank"] == "科员")
-    r = httpx.post(f"{url}/classes/{class_id}/nominations", headers=dept,
-                   json={"cadre_id": cadre_id_for(nominee["id"])})
+    r = httpx.post(
+        f"{url}/classes/{class_id}/nominations", headers=dept, json={"cadre_id": cadre_id_for(nominee["id"])}
+    )
     assert r.status_code == 201, r.text
 
     async def nominated():
         got = get(url, f"/classes/{class_id}/scope", county, status="nominated")
         return got if got["total"] == 1 else None
+
     assert (await eventually(nominated))["items"][0]["name"] == nominee["name"]
     assert get(url, f"/classes/{class_id}/scope", county, status="none")["total"] == in_scope - 1
     queue = get(url, "/queue", county, class_id=class_id, q=nominee["name"])
@@ -169,4 +196,6 @@ async def test_scope_queue_and_reports_are_paged(url, county):
     names = sorted(p["name"] for p in PEOPLE)
     assert [o["name"] for o in cov["items"]] == names[7:14]
     hours = get(url, "/reports/hours", county, unit="县委办", short_only="true", size=200)
-    assert (hours["cadres"], hours["total"]) == (N, N // 5) and {x["unit"] for x in hours["items"]} == {"县委办"}
+    assert (hours["cadres"], hours["total"]) == (N, N // 5) and {x["unit"] for x in hours["items"]} == {
+        "县委办"
+    }

@@ -25,14 +25,21 @@ def _who(code: str, role: str = "org_department") -> tuple[Principal, Context]:
 
 async def _open(rt: Runtime, code: str, class_id: str) -> None:
     who, ctx = _who(code)
-    await rt.handlers.open_class(ctx, who, OpenClass(class_id, f"{code} 科级干部培训班", 50,
-                                                     date(2027, 4, 1), date(2027, 4, 10), "县委党校"))
+    await rt.handlers.open_class(
+        ctx,
+        who,
+        OpenClass(class_id, f"{code} 科级干部培训班", 50, date(2027, 4, 1), date(2027, 4, 10), "县委党校"),
+    )
 
 
 # A stand-in for follow-up's future projection: "my county's cadres in any class",
 # which must see province-run classes (topics of the ancestors) as well.
-my_cadres = Projection("my_cadres", sources=("selection",), include_ancestors=True,
-                       scope=lambda env, ev: ev.home_jurisdiction or env.jurisdiction)
+my_cadres = Projection(
+    "my_cadres",
+    sources=("selection",),
+    include_ancestors=True,
+    scope=lambda env, ev: ev.home_jurisdiction or env.jurisdiction,
+)
 
 
 @my_cadres.on(TraineeNominated, key=lambda env, ev: ev.cadre_id)
@@ -67,19 +74,30 @@ async def test_counties_are_isolated_and_the_province_sees_both(servers):
         # The province party school's class, with one trainee from each county.
         await _open(runtimes["sel_p"], province, "cls-province")
         who, ctx = _who(province)
-        await runtimes["sel_p"].handlers.on_class(ctx, who, "cls-province",
-                                                  DrawScope({"ranks": ["副科"]}, ("pa", "pb"), date(2027, 1, 1)))
+        await runtimes["sel_p"].handlers.on_class(
+            ctx, who, "cls-province", DrawScope({"ranks": ["副科"]}, ("pa", "pb"), date(2027, 1, 1))
+        )
         for cadre, home in (("pa", a), ("pb", b)):
-            await runtimes["sel_p"].handlers.on_class(ctx, who, "cls-province", NominateTrainee(
-                cadre_id=cadre, name=f"{home}学员", unit=f"{home}县委办", today=date(2027, 1, 1),
-                home_jurisdiction=home))
+            await runtimes["sel_p"].handlers.on_class(
+                ctx,
+                who,
+                "cls-province",
+                NominateTrainee(
+                    cadre_id=cadre,
+                    name=f"{home}学员",
+                    unit=f"{home}县委办",
+                    today=date(2027, 1, 1),
+                    home_jurisdiction=home,
+                ),
+            )
 
         async def roster_ids(rt: Runtime, want: int):
             ids = sorted([d["_id"] async for d in rt.db["class_roster"].find()])
             return ids if len(ids) >= want else None
 
         assert await eventually(lambda: roster_ids(runtimes["teach_p"], 4)) == sorted(
-            [f"cls-{a}", f"cls-{b}", f"cls-{c}", "cls-province"])
+            [f"cls-{a}", f"cls-{b}", f"cls-{c}", "cls-province"]
+        )
         assert await eventually(lambda: roster_ids(runtimes["teach_a"], 1)) == [f"cls-{a}"]
         assert await eventually(lambda: roster_ids(runtimes["teach_b"], 1)) == [f"cls-{b}"]
 

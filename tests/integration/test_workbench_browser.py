@@ -22,8 +22,16 @@ import pytest
 from deploy.local.process import REPO_ROOT, free_port
 
 pytestmark = pytest.mark.integration
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PASSWORD = "Test-Passw0rd"
 
 
@@ -42,9 +50,13 @@ class WorkbenchProcess:
 
         self.port = free_port()
         self.database = f"t_workbench_{new_id()[-10:]}"
-        self.env = {"GANXUN_WORKBENCH_ISSUER": issuer, "GANXUN_WORKBENCH_HTTP_PORT": str(self.port),
-                    "GANXUN_WORKBENCH_MONGODB_URI": store, "GANXUN_WORKBENCH_DATABASE": self.database,
-                    **{f"GANXUN_WORKBENCH_{k.upper()}_URL": v for k, v in services.items()}}
+        self.env = {
+            "GANXUN_WORKBENCH_ISSUER": issuer,
+            "GANXUN_WORKBENCH_HTTP_PORT": str(self.port),
+            "GANXUN_WORKBENCH_MONGODB_URI": store,
+            "GANXUN_WORKBENCH_DATABASE": self.database,
+            **{f"GANXUN_WORKBENCH_{k.upper()}_URL": v for k, v in services.items()},
+        }
         self.log = log
         self.proc: subprocess.Popen | None = None
 
@@ -54,9 +66,13 @@ class WorkbenchProcess:
 
     def start(self) -> WorkbenchProcess:
         subprocess.run(["bash", "deploy/build-workbench.sh"], cwd=REPO_ROOT, check=True)
-        self.proc = subprocess.Popen([sys.executable, "-m", "services.workbench"], cwd=REPO_ROOT,
-                                     env={**os.environ, **self.env}, stdout=open(self.log, "ab"),
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "services.workbench"],
+            cwd=REPO_ROOT,
+            env={**os.environ, **self.env},
+            stdout=open(self.log, "ab"),
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()[-2000:]
@@ -118,8 +134,9 @@ def roles_world(identity, servers, tmp_path_factory):
         names[key] = (username, name, role, unit)
     log = tmp_path_factory.mktemp("workbench") / "workbench.log"
     # no services behind it here: each page then says, in Chinese, that the service cannot be reached
-    closed = {name: f"http://127.0.0.1:{free_port()}"
-              for name in ("selection", "teaching", "records", "followup")}
+    closed = {
+        name: f"http://127.0.0.1:{free_port()}" for name in ("selection", "teaching", "records", "followup")
+    }
     wb = WorkbenchProcess(identity.issuer, closed, log, servers.mongodb).start()
     yield wb, county, names
     wb.stop()
@@ -129,9 +146,11 @@ async def test_each_role_logs_in_through_keycloak_and_sees_its_own_menu(roles_wo
     from playwright.async_api import async_playwright
 
     wb, county, names = roles_world
-    menus = {"org": ["我的待办", "干部名册", "名册导入", "班次管理", "开设班次", "待确定队列", "统计报表"],
-             "clerk": ["我的待办", "本单位调训任务", "本单位跟踪待办"],
-             "school": ["我的待办", "课程与师资", "班次教学"]}
+    menus = {
+        "org": ["我的待办", "干部名册", "名册导入", "班次管理", "开设班次", "待确定队列", "统计报表"],
+        "clerk": ["我的待办", "本单位调训任务", "本单位跟踪待办"],
+        "school": ["我的待办", "课程与师资", "班次教学"],
+    }
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
@@ -142,8 +161,8 @@ async def test_each_role_logs_in_through_keycloak_and_sees_its_own_menu(roles_wo
             figures = await first.evaluate(FIRST_LOAD)
             (shots() / "first-load.json").write_text(json.dumps(figures, indent=2))
             print(f"\nfirst page: {figures}")
-            assert figures["offsite"] == [], figures["offsite"]     # nothing from a CDN
-            assert figures["bytes"] < 1_000_000                     # gzip keeps it under 1 MB
+            assert figures["offsite"] == [], figures["offsite"]  # nothing from a CDN
+            assert figures["bytes"] < 1_000_000  # gzip keeps it under 1 MB
             await first.context.close()
             for key, (username, name, role, unit) in names.items():
                 shot = "keycloak-login.png" if key == "org" else None
@@ -180,14 +199,17 @@ async def test_a_restarted_workbench_keeps_everyone_logged_in(roles_world):
             page = await log_in(browser, wb, username)
             before = await (await page.request.get(wb.url + "/api/me")).json()
             wb.stop()
-            wb.start()                                   # a new process on the same port and store
+            wb.start()  # a new process on the same port and store
             r = await page.request.get(wb.url + "/api/me")
             assert r.status == 200, await r.text()
             after = await r.json()
             assert (after["name"], after["jurisdiction"], after["csrf_token"]) == (
-                name, county, before["csrf_token"])
+                name,
+                county,
+                before["csrf_token"],
+            )
             await page.reload()
-            await page.wait_for_selector("[data-test=who]")   # the page opens logged in, no login page
+            await page.wait_for_selector("[data-test=who]")  # the page opens logged in, no login page
             assert name in await page.inner_text("[data-test=who]")
             await page.click("[data-test=logout]")
             await page.wait_for_selector("[data-test=login]")
@@ -199,9 +221,14 @@ async def test_a_restarted_workbench_keeps_everyone_logged_in(roles_world):
 
 # -- the Wucheng three steps and a day of teaching, through the pages --------------------------------
 UNIT_A, UNIT_B = "县财政局", "县教育局"
-ROSTER = [("张伟", UNIT_A, "副科", "1988-03-02", "男"), ("王芳", UNIT_A, "副科", "1990-07-15", "女"),
-          ("刘洋", UNIT_A, "一级科员", "1993-01-20", "男"), ("陈静", UNIT_B, "副科", "1989-11-05", "女"),
-          ("杨帆", UNIT_B, "二级主任科员", "1991-04-09", "男"), ("周敏", UNIT_B, "一级科员", "1994-09-30", "女")]
+ROSTER = [
+    ("张伟", UNIT_A, "副科", "1988-03-02", "男"),
+    ("王芳", UNIT_A, "副科", "1990-07-15", "女"),
+    ("刘洋", UNIT_A, "一级科员", "1993-01-20", "男"),
+    ("陈静", UNIT_B, "副科", "1989-11-05", "女"),
+    ("杨帆", UNIT_B, "二级主任科员", "1991-04-09", "男"),
+    ("周敏", UNIT_B, "一级科员", "1994-09-30", "女"),
+]
 TRAINEES_TODAY = [("day-a", "孙丽", UNIT_A), ("day-b", "钱军", UNIT_A), ("day-c", "吴霞", UNIT_B)]
 
 
@@ -223,8 +250,22 @@ def roster_file(folder: Path) -> Path:
     ws = wb.active
     ws.append(TEMPLATE)
     for i, (name, unit, rank, birth, gender) in enumerate(ROSTER, start=1):
-        ws.append([name, gender, birth, id_number(birth, 100 + i, gender == "男"), unit, "科员", rank, "经济发展",
-                   "", "是" if i == 1 else "否", "", ""])
+        ws.append(
+            [
+                name,
+                gender,
+                birth,
+                id_number(birth, 100 + i, gender == "男"),
+                unit,
+                "科员",
+                rank,
+                "经济发展",
+                "",
+                "是" if i == 1 else "否",
+                "",
+                "",
+            ]
+        )
     ws.append(["赵刚", "男", "1990-01-01", "37142819900101", UNIT_B, "科员", "副科", "", "", "否", "", ""])
     path = folder / "武城县干部名册.xlsx"
     wb.save(path)
@@ -240,7 +281,7 @@ def county_world(identity, servers, tmp_path_factory):
     county = random_county()
     folder = tmp_path_factory.mktemp("workbench-flow")
     saved = {k: os.environ.get(k) for k in ("GANXUN_OIDC_ISSUER",)}
-    os.environ["GANXUN_OIDC_ISSUER"] = identity.issuer        # the services verify Keycloak's tokens
+    os.environ["GANXUN_OIDC_ISSUER"] = identity.issuer  # the services verify Keycloak's tokens
     procs = []
     try:
         for name in ("selection", "teaching"):
@@ -249,8 +290,12 @@ def county_world(identity, servers, tmp_path_factory):
     finally:
         for k, v in saved.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-    users = {"org": ("org_department", "李娜", None), "fin": ("unit", "王会计", UNIT_A),
-             "edu": ("unit", "陈老师", UNIT_B), "school": ("party_school", "赵磊", None)}
+    users = {
+        "org": ("org_department", "李娜", None),
+        "fin": ("unit", "王会计", UNIT_A),
+        "edu": ("unit", "陈老师", UNIT_B),
+        "school": ("party_school", "赵磊", None),
+    }
     for key, (role, name, unit) in users.items():
         identity.create_user(f"wf-{key}-{county}", role, county, unit=unit, name=name)
     # Each service has fetched Keycloak's keys once it accepts a token (a fetch that failed on a
@@ -261,8 +306,12 @@ def county_world(identity, servers, tmp_path_factory):
         while httpx.get(proc.url + path, headers=bearer, timeout=30).status_code == 401:
             assert time.monotonic() < deadline, f"{proc.settings.service} never accepted Keycloak's token"
             time.sleep(2)
-    wb = WorkbenchProcess(identity.issuer, {"selection": procs[0].url, "teaching": procs[1].url},
-                          folder / "workbench.log", servers.mongodb).start()
+    wb = WorkbenchProcess(
+        identity.issuer,
+        {"selection": procs[0].url, "teaching": procs[1].url},
+        folder / "workbench.log",
+        servers.mongodb,
+    ).start()
     yield wb, county, folder, servers
     wb.stop()
     for p in procs:
@@ -279,7 +328,7 @@ async def pick(page, select, option: str) -> None:
         await select.click()
         item = page.locator(".el-select-dropdown__item:visible", has_text=option).first
         await item.wait_for()
-        await page.wait_for_timeout(300)    # the dropdown's opening animation, which never "settles" under load
+        await page.wait_for_timeout(300)  # the dropdown's opening animation, which never "settles" under load
         await item.click(force=True)
         await item.wait_for(state="hidden")
         if option in await select.inner_text():
@@ -296,7 +345,7 @@ async def test_wucheng_three_steps_and_a_day_of_teaching_through_the_pages(count
     from tests.support import eventually, publish
 
     wb, county, folder, servers = county_world
-    expect.set_options(timeout=30_000)      # a page's reads on a busy shared machine, not a sleep
+    expect.set_options(timeout=30_000)  # a page's reads on a busy shared machine, not a sleep
     user = lambda key: f"wf-{key}-{county}"  # noqa: E731
     today = local_today()
     starts = (today + __import__("datetime").timedelta(days=10)).isoformat()
@@ -376,7 +425,7 @@ async def test_wucheng_three_steps_and_a_day_of_teaching_through_the_pages(count
             await fin.goto(f"{wb.url}/unit/classes/{class_id}")
             table = fin.locator("[data-test=unit-scope] .el-table__body .el-table__row")
             await table.first.wait_for()
-            assert await table.count() == 3          # only this unit's people
+            assert await table.count() == 3  # only this unit's people
             for i in range(3):
                 await table.nth(i).locator(".el-checkbox").click()
             await fin.click("[data-test=recommend]")
@@ -403,7 +452,8 @@ async def test_wucheng_three_steps_and_a_day_of_teaching_through_the_pages(count
             #    the others together
             await org.click("text=我的待办")
             await expect(org.locator("[data-test=tasks] .el-table__body")).to_contain_text(
-                "武城县年轻干部培训班：4 名待确定")
+                "武城县年轻干部培训班：4 名待确定"
+            )
             await org.screenshot(path=str(out / "home-org-queue.png"))
             await org.click("text=待确定队列")
             card = org.locator("[data-test='queue-武城县年轻干部培训班']")
@@ -422,27 +472,44 @@ async def test_wucheng_three_steps_and_a_day_of_teaching_through_the_pages(count
             roster = await org.inner_text("[data-test=roster]")
             assert roster.count("已确定") == 3 and "未确定" in roster and "本年度已参加同类培训" in roster
             await org.screenshot(path=str(out / "class-page.png"), full_page=True)
-            assert class_id not in await org.inner_text("body")          # names, never ids
+            assert class_id not in await org.inner_text("body")  # names, never ids
             await org.click("text=统计报表")
             await org.locator("[data-test=coverage-chart] canvas").wait_for()
             await org.locator("[data-test=hours-chart] canvas").wait_for()
-            assert "0 / 7 人" in await org.inner_text("main")                # nobody trained in five years yet
+            assert "0 / 7 人" in await org.inner_text("main")  # nobody trained in five years yet
             await org.screenshot(path=str(out / "reports.png"), full_page=True)
 
             # a day of teaching: a class that started today, its roster as selection sent it
             day_class = f"day-{county}"
-            await publish(servers.kafka, "selection", county, f"class-{day_class}", [
-                sel.ClassOpened(class_id=day_class, title="武城县村党组织书记示范班", capacity=30,
-                                starts_on=today, ends_on=today, organiser="县委党校"),
-                *[sel.TraineeNominated(class_id=day_class, cadre_id=c, name=n, unit=u)
-                  for c, n, u in TRAINEES_TODAY],
-                *[sel.NominationConfirmed(class_id=day_class, cadre_id=c, name=n, unit=u)
-                  for c, n, u in TRAINEES_TODAY]])
+            await publish(
+                servers.kafka,
+                "selection",
+                county,
+                f"class-{day_class}",
+                [
+                    sel.ClassOpened(
+                        class_id=day_class,
+                        title="武城县村党组织书记示范班",
+                        capacity=30,
+                        starts_on=today,
+                        ends_on=today,
+                        organiser="县委党校",
+                    ),
+                    *[
+                        sel.TraineeNominated(class_id=day_class, cadre_id=c, name=n, unit=u)
+                        for c, n, u in TRAINEES_TODAY
+                    ],
+                    *[
+                        sel.NominationConfirmed(class_id=day_class, cadre_id=c, name=n, unit=u)
+                        for c, n, u in TRAINEES_TODAY
+                    ],
+                ],
+            )
 
             # 6. 党校: catalogue, a session scheduled (a clash shown), roll call, graduation
             school = await log_in(browser, wb, user("school"))
             timetable = f"{wb.url}/api/teaching/classes/{day_class}/timetable"
-            await eventually(lambda: _ok(school.request.get(timetable)))   # teaching has read the roster
+            await eventually(lambda: _ok(school.request.get(timetable)))  # teaching has read the roster
             await school.click("text=课程与师资")
             form = school.locator("[data-test=course-form]")
             await form.locator("input").first.fill("习近平新时代中国特色社会主义思想概论")
@@ -494,13 +561,18 @@ async def test_wucheng_three_steps_and_a_day_of_teaching_through_the_pages(count
             await expect(moved).not_to_contain_text("09:00–11:30")
 
             await school.click("text=我的待办")
-            await expect(school.locator("[data-test=tasks] .el-table__body")).to_contain_text("考勤未结束（3 人未签到）")
+            await expect(school.locator("[data-test=tasks] .el-table__body")).to_contain_text(
+                "考勤未结束（3 人未签到）"
+            )
             await school.screenshot(path=str(out / "home-school.png"))
             await school.click("[data-test=tasks] .el-table__body >> text=去办理")
             await school.wait_for_selector("[data-test=roll]")
             for name, mark in (("孙丽", "出勤"), ("钱军", "迟到"), ("吴霞", "请假")):
-                await school.locator(f"[data-test=roll] .el-table__body [data-test='mark-{name}']").locator(
-                    f"text={mark}").click()
+                await (
+                    school.locator(f"[data-test=roll] .el-table__body [data-test='mark-{name}']")
+                    .locator(f"text={mark}")
+                    .click()
+                )
             await school.locator("input[placeholder=请假事由]").fill("县里防汛值班")
             await school.screenshot(path=str(out / "roll-call.png"), full_page=True)
             await school.click("[data-test=save]")

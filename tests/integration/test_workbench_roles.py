@@ -59,8 +59,9 @@ def world(identity, servers, tmp_path_factory):
     try:
         for name in ("selection", "teaching", "records", "followup"):
             components = "api,relay,projectors" + (",scheduler" if name == "followup" else "")
-            procs[name] = ServiceProcess(settings(name, servers, [county]), components=components,
-                                         log=folder / f"{name}.log").start()
+            procs[name] = ServiceProcess(
+                settings(name, servers, [county]), components=components, log=folder / f"{name}.log"
+            ).start()
     finally:
         if saved is None:
             os.environ.pop("GANXUN_OIDC_ISSUER")
@@ -73,21 +74,34 @@ def world(identity, servers, tmp_path_factory):
     deadline = time.monotonic() + 150
     # each service has fetched Keycloak's keys once it accepts a token (a failed fetch on a busy
     # machine is retried at most once a minute: wait for it rather than fail on it)
-    probes = {"selection": "/classes", "teaching": f"/catalogue/{county}", "records": "/schemes/huzhou",
-              "followup": "/questions"}
+    probes = {
+        "selection": "/classes",
+        "teaching": f"/catalogue/{county}",
+        "records": "/schemes/huzhou",
+        "followup": "/questions",
+    }
     for name, path in probes.items():
         while httpx.get(procs[name].url + path, headers=org, timeout=30).status_code == 401:
             assert time.monotonic() < deadline, f"{name} never accepted Keycloak's token"
             time.sleep(2)
     name, birth, gender = SUN
-    r = httpx.post(procs["selection"].url + "/cadres", headers=org, timeout=30,
-                   json={"name": name, "id_number": id_number(birth, 101, gender == "男", county),
-                         "unit": UNIT, "rank": "副科"})
+    r = httpx.post(
+        procs["selection"].url + "/cadres",
+        headers=org,
+        timeout=30,
+        json={
+            "name": name,
+            "id_number": id_number(birth, 101, gender == "男", county),
+            "unit": UNIT,
+            "rank": "副科",
+        },
+    )
     assert r.status_code == 201, r.text
     ids = {"sun": r.json()["cadre_id"]}
     identity.create_user(f"wr-trainee-{county}", "trainee", county, person_id=ids["sun"], name=name)
-    wb = WorkbenchProcess(identity.issuer, {k: p.url for k, p in procs.items()},
-                          folder / "workbench.log").start()
+    wb = WorkbenchProcess(
+        identity.issuer, {k: p.url for k, p in procs.items()}, folder / "workbench.log"
+    ).start()
     yield World(wb, county, servers, {k: p.url for k, p in procs.items()}, ids)
     wb.stop()
     for p in procs.values():
@@ -101,6 +115,7 @@ async def _until_ok(call, what: str, timeout: float = 90):
     async def ok():
         r = await call()
         return r if r.status_code < 300 else None
+
     try:
         return await eventually(ok, timeout=timeout, interval=0.5)
     except AssertionError:
@@ -108,8 +123,9 @@ async def _until_ok(call, what: str, timeout: float = 90):
         raise AssertionError(f"{what}: {r.status_code} {r.text}") from None
 
 
-async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_and_self_evaluation(world,
-                                                                                                  identity):
+async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_and_self_evaluation(
+    world, identity
+):
     from playwright.async_api import async_playwright, expect
 
     from shared.clock import local_today
@@ -123,35 +139,90 @@ async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_an
     today = local_today()
     klass, old = f"tr-{county}", f"old-{county}"
     # selection's part: this week's class with 孙丽 and 钱军 confirmed; last year's, graduated 40 days ago
-    for class_id, title, starts, ends in ((klass, "武城县年轻干部培训班", today, today + timedelta(days=2)),
-                                          (old, "武城县科级干部进修班", today - timedelta(days=45),
-                                           today - timedelta(days=40))):
+    for class_id, title, starts, ends in (
+        (klass, "武城县年轻干部培训班", today, today + timedelta(days=2)),
+        (old, "武城县科级干部进修班", today - timedelta(days=45), today - timedelta(days=40)),
+    ):
         people = [(me, "孙丽"), (f"qian-{county}", "钱军")]
-        await publish(world.servers.kafka, "selection", county, f"class-{class_id}", [
-            sel.ClassOpened(class_id=class_id, title=title, capacity=30, starts_on=starts, ends_on=ends,
-                            organiser="县委党校"),
-            *[sel.TraineeNominated(class_id=class_id, cadre_id=c, name=n, unit=UNIT) for c, n in people],
-            *[sel.NominationConfirmed(class_id=class_id, cadre_id=c, name=n, unit=UNIT) for c, n in people]])
-    await publish(world.servers.kafka, "teaching", county, f"teaching-class-{old}", [
-        tea.TraineeGraduated(class_id=old, cadre_id=me, name="孙丽", unit=UNIT,
-                             graduated_on=today - timedelta(days=40), hours=32, attendance_rate=1.0, class_title="武城县科级干部进修班")], actor_name="赵磊")
+        await publish(
+            world.servers.kafka,
+            "selection",
+            county,
+            f"class-{class_id}",
+            [
+                sel.ClassOpened(
+                    class_id=class_id,
+                    title=title,
+                    capacity=30,
+                    starts_on=starts,
+                    ends_on=ends,
+                    organiser="县委党校",
+                ),
+                *[sel.TraineeNominated(class_id=class_id, cadre_id=c, name=n, unit=UNIT) for c, n in people],
+                *[
+                    sel.NominationConfirmed(class_id=class_id, cadre_id=c, name=n, unit=UNIT)
+                    for c, n in people
+                ],
+            ],
+        )
+    await publish(
+        world.servers.kafka,
+        "teaching",
+        county,
+        f"teaching-class-{old}",
+        [
+            tea.TraineeGraduated(
+                class_id=old,
+                cadre_id=me,
+                name="孙丽",
+                unit=UNIT,
+                graduated_on=today - timedelta(days=40),
+                hours=32,
+                attendance_rate=1.0,
+                class_title="武城县科级干部进修班",
+            )
+        ],
+        actor_name="赵磊",
+    )
 
     # the party school schedules two sessions today through its API and checks 孙丽 in to the first
     school = identity.auth(world.user("school"), PASSWORD)
     t = world.urls["teaching"]
     async with httpx.AsyncClient(base_url=t, headers=school, timeout=30) as api:
-        for path, body in (("/courses", {"course_id": "c1", "title": "习近平新时代中国特色社会主义思想概论",
-                                         "kind": "理论课", "hours": 2.5}),
-                           ("/faculty", {"teacher_id": "t1", "name": "刘教授", "kind": "党校教师"}),
-                           ("/sites", {"site_id": "r1", "name": "党校一号教室", "capacity": 60})):
+        for path, body in (
+            (
+                "/courses",
+                {
+                    "course_id": "c1",
+                    "title": "习近平新时代中国特色社会主义思想概论",
+                    "kind": "理论课",
+                    "hours": 2.5,
+                },
+            ),
+            ("/faculty", {"teacher_id": "t1", "name": "刘教授", "kind": "党校教师"}),
+            ("/sites", {"site_id": "r1", "name": "党校一号教室", "capacity": 60}),
+        ):
             assert (await api.post(path, json=body)).status_code == 201
         for sid, start, end in (("s1", "08:00", "10:00"), ("s2", "22:00", "23:30")):
-            await _until_ok(lambda sid=sid, start=start, end=end: api.post(
-                f"/classes/{klass}/sessions", json={
-                    "session_id": sid, "course_id": "c1", "teacher_id": "t1", "site_id": "r1",
-                    "on": today.isoformat(), "starts_at": start, "ends_at": end}), "schedule")
-        await _until_ok(lambda: api.post(f"/classes/{klass}/sessions/s1/check-ins",
-                                         json={"entries": [{"cadre_id": me}]}), "check-in")
+            await _until_ok(
+                lambda sid=sid, start=start, end=end: api.post(
+                    f"/classes/{klass}/sessions",
+                    json={
+                        "session_id": sid,
+                        "course_id": "c1",
+                        "teacher_id": "t1",
+                        "site_id": "r1",
+                        "on": today.isoformat(),
+                        "starts_at": start,
+                        "ends_at": end,
+                    },
+                ),
+                "schedule",
+            )
+        await _until_ok(
+            lambda: api.post(f"/classes/{klass}/sessions/s1/check-ins", json={"entries": [{"cadre_id": me}]}),
+            "check-in",
+        )
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
@@ -206,21 +277,25 @@ async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_an
             await expect(sun.locator("[data-test=leave-s2]")).to_contain_text("赵磊")
             await sun.screenshot(path=str(out / "trainee-leave-answered.png"), full_page=True)
             body = await sun.inner_text("main")
-            assert klass not in body and me not in body          # names, never ids
+            assert klass not in body and me not in body  # names, never ids
 
             # my hours: this year's attended session, against the policy; the cycle has last year's class
             # (selection folds teaching's events a moment later: wait for them, then open the page)
             mine = identity.auth(world.user("trainee"), PASSWORD)
             async with httpx.AsyncClient(headers=mine, timeout=30) as api:
+
                 async def credited():
                     r = await api.get(world.urls["selection"] + "/me/training-record")
                     return r.status_code == 200 and r.json()["hours_this_year"] > 0 and r.json()["trainings"]
+
                 await eventually(credited, timeout=90)
 
                 async def due():
                     r = await api.get(world.urls["followup"] + "/me/followup")
-                    return r.status_code == 200 and \
-                        r.json()["classes"][0]["milestones"]["1"]["status"] == "due"
+                    return (
+                        r.status_code == 200 and r.json()["classes"][0]["milestones"]["1"]["status"] == "due"
+                    )
+
                 await eventually(due, timeout=90)
             await sun.click("text=我的学时")
             year = sun.locator("[data-test=hours-this-year]")
@@ -257,8 +332,9 @@ async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_an
             await browser.close()
 
 
-async def test_a_recorder_s_week_records_a_correction_the_score_sheet_the_final_comment_and_the_pdf(world,
-                                                                                                    identity):
+async def test_a_recorder_s_week_records_a_correction_the_score_sheet_the_final_comment_and_the_pdf(
+    world, identity
+):
     from playwright.async_api import async_playwright, expect
 
     from shared.clock import local_today
@@ -270,20 +346,43 @@ async def test_a_recorder_s_week_records_a_correction_the_score_sheet_the_final_
     today = local_today()
     klass = f"rec-{county}"
     people = [(f"r1-{county}", "张伟"), (f"r2-{county}", "王芳"), (f"r3-{county}", "陈静")]
-    await publish(world.servers.kafka, "selection", county, f"class-{klass}", [
-        sel.ClassOpened(class_id=klass, title="武城县中青年干部培训班", capacity=30, starts_on=today - timedelta(days=7),
-                        ends_on=today + timedelta(days=30), organiser="县委党校"),
-        *[sel.TraineeNominated(class_id=klass, cadre_id=c, name=n, unit=UNIT) for c, n in people],
-        *[sel.NominationConfirmed(class_id=klass, cadre_id=c, name=n, unit=UNIT) for c, n in people]])
+    await publish(
+        world.servers.kafka,
+        "selection",
+        county,
+        f"class-{klass}",
+        [
+            sel.ClassOpened(
+                class_id=klass,
+                title="武城县中青年干部培训班",
+                capacity=30,
+                starts_on=today - timedelta(days=7),
+                ends_on=today + timedelta(days=30),
+                organiser="县委党校",
+            ),
+            *[sel.TraineeNominated(class_id=klass, cadre_id=c, name=n, unit=UNIT) for c, n in people],
+            *[sel.NominationConfirmed(class_id=klass, cadre_id=c, name=n, unit=UNIT) for c, n in people],
+        ],
+    )
     person = f"rec-wang-{county}"
     identity.create_user(world.user("recorder"), "recorder", county, person_id=person, name="王老师")
     org = identity.auth(world.user("org"), PASSWORD)
     async with httpx.AsyncClient(base_url=world.urls["records"], headers=org, timeout=30) as api:
-        await _until_ok(lambda: api.post(f"/classes/{klass}/recorders", json={
-            "person_id": person, "name": "王老师", "role": "head_teacher",
-            "since": (today - timedelta(days=7)).isoformat()}), "assign the head teacher")
-        await _until_ok(lambda: api.post(f"/classes/{klass}/scheme", json={"template": "huzhou"}),
-                        "set the scheme")
+        await _until_ok(
+            lambda: api.post(
+                f"/classes/{klass}/recorders",
+                json={
+                    "person_id": person,
+                    "name": "王老师",
+                    "role": "head_teacher",
+                    "since": (today - timedelta(days=7)).isoformat(),
+                },
+            ),
+            "assign the head teacher",
+        )
+        await _until_ok(
+            lambda: api.post(f"/classes/{klass}/scheme", json={"template": "huzhou"}), "set the scheme"
+        )
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
@@ -321,12 +420,18 @@ async def test_a_recorder_s_week_records_a_correction_the_score_sheet_the_final_
             await records.locator("[data-test=correct]").first.click()
             await form.locator("textarea").fill("小组讨论中主动发言，对乡村振兴有独到见解。")
             await rec.click("[data-test=save-record]")
-            await expect(records.locator("[data-test=record-corrected]")).to_contain_text("对基层治理有独到见解")
+            await expect(records.locator("[data-test=record-corrected]")).to_contain_text(
+                "对基层治理有独到见解"
+            )
             await expect(records.locator("[data-test=record-current]")).to_contain_text("更正了")
-            await expect(records.locator("[data-test=record-current]")).to_contain_text("对乡村振兴有独到见解")
+            await expect(records.locator("[data-test=record-current]")).to_contain_text(
+                "对乡村振兴有独到见解"
+            )
 
             # the head teacher's final comment, seen at once in the record form's preview
-            await rec.locator("[data-test=final-comment] textarea").fill("该同志学习刻苦，党性坚强，结业鉴定为优秀。")
+            await rec.locator("[data-test=final-comment] textarea").fill(
+                "该同志学习刻苦，党性坚强，结业鉴定为优秀。"
+            )
             await rec.click("[data-test=save-comment]")
             frame = rec.frame_locator("[data-test=preview]")
             await expect(frame.locator("body")).to_contain_text("结业鉴定为优秀")
@@ -336,7 +441,7 @@ async def test_a_recorder_s_week_records_a_correction_the_score_sheet_the_final_
             assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
             assert (await pdf.body()).startswith(b"%PDF")
             body = await rec.inner_text("main")
-            assert klass not in body and people[0][0] not in body         # names, never ids
+            assert klass not in body and people[0][0] not in body  # names, never ids
 
             # back on the roster: 张伟 has been recorded this week
             await rec.click("text=返回纪实名册")
@@ -378,8 +483,9 @@ def _months_before(day: date, months: int, days: int) -> date:
     return add_months(day, -months) - timedelta(days=days)
 
 
-async def test_a_unit_leader_submits_a_month_3_evaluation_once_and_the_clerk_sees_what_is_due(world,
-                                                                                               identity):
+async def test_a_unit_leader_submits_a_month_3_evaluation_once_and_the_clerk_sees_what_is_due(
+    world, identity
+):
     from playwright.async_api import async_playwright, expect
 
     from shared.clock import local_today
@@ -390,19 +496,37 @@ async def test_a_unit_leader_submits_a_month_3_evaluation_once_and_the_clerk_see
     county, wb, out = world.county, world.wb, shots()
     today = local_today()
     klass, zhou = f"ev-{county}", f"zhou-{county}"
-    graduated = _months_before(today, 3, 5)        # month 3 fell due five days ago
-    await publish(world.servers.kafka, "teaching", county, f"teaching-class-{klass}", [
-        tea.TraineeGraduated(class_id=klass, cadre_id=c, name=n, unit=u, graduated_on=graduated, hours=40,
-                             attendance_rate=1.0, class_title="武城县乡镇党委书记培训班")
-        for c, n, u in ((zhou, "周敏", UNIT), (f"other-{county}", "杨帆", "县教育局"))], actor_name="赵磊")
+    graduated = _months_before(today, 3, 5)  # month 3 fell due five days ago
+    await publish(
+        world.servers.kafka,
+        "teaching",
+        county,
+        f"teaching-class-{klass}",
+        [
+            tea.TraineeGraduated(
+                class_id=klass,
+                cadre_id=c,
+                name=n,
+                unit=u,
+                graduated_on=graduated,
+                hours=40,
+                attendance_rate=1.0,
+                class_title="武城县乡镇党委书记培训班",
+            )
+            for c, n, u in ((zhou, "周敏", UNIT), (f"other-{county}", "杨帆", "县教育局"))
+        ],
+        actor_name="赵磊",
+    )
     identity.create_user(world.user("leader"), "evaluator", county, unit=UNIT, name="刘局长")
     identity.create_user(world.user("clerk"), "unit", county, unit=UNIT, name="王会计")
     org = identity.auth(world.user("org"), PASSWORD)
     async with httpx.AsyncClient(headers=org, timeout=30) as api:
+
         async def due():
             r = await api.get(world.urls["followup"] + "/worklist")
             items = r.json()["items"] if r.status_code == 200 else []
             return any(i["month"] == 3 and i["name"] == "周敏" for i in items)
+
         await eventually(due, timeout=90)
 
     async with async_playwright() as p:
@@ -415,7 +539,7 @@ async def test_a_unit_leader_submits_a_month_3_evaluation_once_and_the_clerk_see
             rows = leader.locator("[data-test=due-list] .el-table__body")
             await expect(rows).to_contain_text("周敏")
             await expect(rows).to_contain_text("武城县乡镇党委书记培训班")
-            assert "杨帆" not in await rows.inner_text()          # another unit's cadre is not listed
+            assert "杨帆" not in await rows.inner_text()  # another unit's cadre is not listed
             await leader.screenshot(path=str(out / "evaluator-due.png"), full_page=True)
 
             await leader.click("[data-test=evaluate-周敏-3]")
@@ -436,18 +560,24 @@ async def test_a_unit_leader_submits_a_month_3_evaluation_once_and_the_clerk_see
             await form.locator("textarea").fill("回单位后牵头完成预算绩效改革，工作作风扎实。")
             await leader.screenshot(path=str(out / "evaluator-form.png"), full_page=True)
             await leader.click("[data-test=submit-evaluation]")
-            await expect(leader.locator("[data-test=evaluation-done]")).to_contain_text("周敏 第 3 个月的单位领导评价")
+            await expect(leader.locator("[data-test=evaluation-done]")).to_contain_text(
+                "周敏 第 3 个月的单位领导评价"
+            )
             month3 = rows.locator(".el-table__row", has_text="第 3 个月")
-            await expect(month3).not_to_contain_text("单位领导")     # no longer missing
+            await expect(month3).not_to_contain_text("单位领导")  # no longer missing
             # a colleague's evaluation is still due
             await expect(month3.locator("[data-test=evaluate-周敏-3]")).to_have_count(1)
 
             # submitted once: the same role again is refused by the service
             r = await leader.request.post(
                 f"{wb.url}/api/followup/classes/{klass}/trainees/{zhou}/milestones/3/evaluations",
-                headers={"x-csrf-token": await leader.evaluate("fetch('/api/me').then(r => r.json())"
-                                                                ".then(m => m.csrf_token)")},
-                data={"role": "unit_leader", "scores": {"application": 80, "diligence": 80, "teamwork": 80}})
+                headers={
+                    "x-csrf-token": await leader.evaluate(
+                        "fetch('/api/me').then(r => r.json()).then(m => m.csrf_token)"
+                    )
+                },
+                data={"role": "unit_leader", "scores": {"application": 80, "diligence": 80, "teamwork": 80}},
+            )
             assert r.status == 422 and "不能重复提交" in (await r.json())["message"]
 
             # the unit's clerk sees which of its people are due, and what each still lacks
@@ -480,29 +610,51 @@ async def test_a_mentor_records_one_of_the_three_tasks_of_their_mentee(world, id
     expect.set_options(timeout=30_000)
     county, wb, out = world.county, world.wb, shots()
     klass, wu = f"mt-{county}", f"wu-{county}"
-    await publish(world.servers.kafka, "teaching", county, f"teaching-class-{klass}", [
-        tea.TraineeGraduated(class_id=klass, cadre_id=wu, name="吴霞", unit=UNIT,
-                             graduated_on=local_today() - timedelta(days=20), hours=40, attendance_rate=1.0,
-                             class_title="武城县年轻干部实践锻炼班")], actor_name="赵磊")
+    await publish(
+        world.servers.kafka,
+        "teaching",
+        county,
+        f"teaching-class-{klass}",
+        [
+            tea.TraineeGraduated(
+                class_id=klass,
+                cadre_id=wu,
+                name="吴霞",
+                unit=UNIT,
+                graduated_on=local_today() - timedelta(days=20),
+                hours=40,
+                attendance_rate=1.0,
+                class_title="武城县年轻干部实践锻炼班",
+            )
+        ],
+        actor_name="赵磊",
+    )
     mentor = f"mentor-liu-{county}"
     identity.create_user(world.user("mentor"), "mentor", county, person_id=mentor, name="刘副局长")
     org = identity.auth(world.user("org"), PASSWORD)
     async with httpx.AsyncClient(base_url=world.urls["followup"], headers=org, timeout=30) as api:
-        await _until_ok(lambda: api.put(f"/classes/{klass}/trainees/{wu}/mentor", json={
-            "mentor_id": mentor, "mentor_name": "刘副局长", "mentor_post": "县财政局副局长"}), "assign the mentor")
+        await _until_ok(
+            lambda: api.put(
+                f"/classes/{klass}/trainees/{wu}/mentor",
+                json={"mentor_id": mentor, "mentor_name": "刘副局长", "mentor_post": "县财政局副局长"},
+            ),
+            "assign the mentor",
+        )
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
             page = await log_in(browser, wb, world.user("mentor"))
             assert [t.strip() for t in await page.locator(".el-menu-item").all_inner_texts()] == [
-                "我的待办", "我的帮带对象"]
+                "我的待办",
+                "我的帮带对象",
+            ]
             await page.click("text=我的帮带对象")
             card = page.locator("[data-test=mentee-吴霞]")
             await expect(card).to_contain_text("武城县年轻干部实践锻炼班")
             await expect(card).to_contain_text("参与一件核心事务决策")
             await card.locator("[data-test=record-core_decision]").click()
-            await card.locator("[data-test=save-task]").click()      # nothing written: refused beside it
+            await card.locator("[data-test=save-task]").click()  # nothing written: refused beside it
             await expect(card.locator("[data-test=task-refusal]")).to_contain_text("不能为空")
             task = card.locator("[data-test=task-form-core_decision]")
             await task.locator("textarea").nth(0).fill("列席局党组会，参与年度预算安排决策（会议纪要第12期）")

@@ -103,9 +103,7 @@ async def test_sort_on_two_fields_with_limit(server: ferretdb.FerretDBServer) ->
     client, db = await _db(server.uri, "t_sort")
     try:
         coll = db.events
-        docs = [
-            {"_id": i, "stream_id": f"s{i % 3}", "version": i // 3, "at": 100 - i} for i in range(12)
-        ]
+        docs = [{"_id": i, "stream_id": f"s{i % 3}", "version": i // 3, "at": 100 - i} for i in range(12)]
         await coll.insert_many(docs)
         got = [
             (d["stream_id"], d["version"])
@@ -126,7 +124,9 @@ async def test_restart_from_folder_keeps_data(tmp_path: Path) -> None:
     try:
         client, db = await _db(first.uri, "t_restart")
         await db.events.create_index([("stream_id", 1), ("version", 1)], unique=True)
-        await db.events.insert_many([{"_id": i, "stream_id": "s", "version": i, "note": "持久"} for i in range(50)])
+        await db.events.insert_many(
+            [{"_id": i, "stream_id": "s", "version": i, "note": "持久"} for i in range(50)]
+        )
         await client.close()
     finally:
         first.stop()

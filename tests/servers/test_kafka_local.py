@@ -132,14 +132,17 @@ async def _produce(producer: AIOKafkaProducer, topic: str, rounds: range) -> Non
     # Fire all sends before awaiting any: batching + retries is where an
     # idempotent producer could reorder if it were broken.
     futures = [
-        await producer.send(topic, key=key.encode(), value=f"{key}:{n}".encode()) for n in rounds for key in KEYS
+        await producer.send(topic, key=key.encode(), value=f"{key}:{n}".encode())
+        for n in rounds
+        for key in KEYS
     ]
     for fut in futures:
         await fut
 
 
-async def _consume(bus: Connection, group: str, count: int, *, pattern: str | None = None,
-                   topic: str | None = None):
+async def _consume(
+    bus: Connection, group: str, count: int, *, pattern: str | None = None, topic: str | None = None
+):
     consumer = AIOKafkaConsumer(
         **bus.client_kwargs(),
         group_id=group,

@@ -23,7 +23,9 @@ pytestmark = pytest.mark.integration
 async def test_twelve_concurrent_bulk_writes_of_forty_complete(tmp_path) -> None:
     srv = ferretdb.FerretDBServer(tmp_path / "ferretdb", backend="postgresql")
     srv.start()
-    client = AsyncMongoClient(srv.uri, serverSelectionTimeoutMS=5000, socketTimeoutMS=60000, directConnection=True)
+    client = AsyncMongoClient(
+        srv.uri, serverSelectionTimeoutMS=5000, socketTimeoutMS=60000, directConnection=True
+    )
     try:
         db = client["t_bulk"]
         for c in range(6):
@@ -36,7 +38,7 @@ async def test_twelve_concurrent_bulk_writes_of_forty_complete(tmp_path) -> None
 
         matched = await asyncio.gather(*(writer(i) for i in range(12)))
         assert matched == [120] * 12
-        for c in range(6):       # written by writers c and c + 6 (concurrent writes: either wins)
+        for c in range(6):  # written by writers c and c + 6 (concurrent writes: either wins)
             assert {d["v"] async for d in db[f"c{c}"].find({})} <= {c + 1, c + 7}
     finally:
         await client.close()

@@ -24,7 +24,8 @@ STATS_LAG = 11
 def _scans(srv: ferretdb.FerretDBServer, table_like: str) -> tuple[int, int]:
     out = srv._postgres().psql(
         "select coalesce(sum(seq_scan), 0), coalesce(sum(idx_scan), 0) from pg_stat_user_tables "
-        f"where schemaname = 't_finds' and relname like '{table_like}%'")
+        f"where schemaname = 't_finds' and relname like '{table_like}%'"
+    )
     seq, idx = out.strip().split("|")
     return int(seq), int(idx)
 
@@ -36,8 +37,17 @@ async def test_point_reads_and_stream_loads_are_index_scans(tmp_path) -> None:
     try:
         events = client["t_finds"]["events"]
         await events.create_index([("stream_id", ASCENDING), ("version", ASCENDING)], unique=True)
-        await events.insert_many([{"_id": f"c{i:05d}", "stream_id": f"s{i % 500}", "version": i // 500 + 1,
-                                   "payload": "x" * 200} for i in range(5000)])
+        await events.insert_many(
+            [
+                {
+                    "_id": f"c{i:05d}",
+                    "stream_id": f"s{i % 500}",
+                    "version": i // 500 + 1,
+                    "payload": "x" * 200,
+                }
+                for i in range(5000)
+            ]
+        )
         srv._postgres().psql("analyze")
         time.sleep(STATS_LAG)
         seq0, idx0 = _scans(srv, "events")
@@ -50,7 +60,7 @@ async def test_point_reads_and_stream_loads_are_index_scans(tmp_path) -> None:
 
         time.sleep(STATS_LAG)
         seq, idx = _scans(srv, "events")
-        assert (seq - seq0, idx - idx0) == (0, 30)       # 20 point reads + 10 stream loads
+        assert (seq - seq0, idx - idx0) == (0, 30)  # 20 point reads + 10 stream loads
     finally:
         await client.close()
         srv.stop()

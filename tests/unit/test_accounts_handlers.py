@@ -57,8 +57,13 @@ class World:
         self.store = MemoryEventStore()
         self.db = MemoryDatabase()
         self.directory = FakeDirectory()
-        self.h = Handlers(CommandHandler(self.store), Reads(self.db), FixedClock(date(2026, 3, 2)),
-                          self.directory, Settings(service="accounts", jurisdictions=jurisdictions))
+        self.h = Handlers(
+            CommandHandler(self.store),
+            Reads(self.db),
+            FixedClock(date(2026, 3, 2)),
+            self.directory,
+            Settings(service="accounts", jurisdictions=jurisdictions),
+        )
 
     def run(self, coro):
         return asyncio.run(coro)
@@ -71,10 +76,20 @@ class World:
         return [e.type for e in self.run(self.store.read_stream(f"account:{username}"))]
 
     def registered(self, cadre_id: str, name: str, unit: str, code: str = "371428") -> None:
-        ctx = Context(actor=Actor(user_id="s", name="组织部", role="org_department"), jurisdiction=code,
-                      correlation_id="c0")
-        event = CadreRegistered(cadre_id=cadre_id, name=name, gender="男", birth_date=date(1980, 1, 1),
-                                id_number="x", unit=unit, rank="科员")
+        ctx = Context(
+            actor=Actor(user_id="s", name="组织部", role="org_department"),
+            jurisdiction=code,
+            correlation_id="c0",
+        )
+        event = CadreRegistered(
+            cadre_id=cadre_id,
+            name=name,
+            gender="男",
+            birth_date=date(1980, 1, 1),
+            id_number="x",
+            unit=unit,
+            rank="科员",
+        )
         self.db.load(cadres, CommandHandler.envelopes(f"cadre-{cadre_id}", 0, [event], ctx))
 
 
@@ -146,7 +161,7 @@ def test_disable_enable_and_reset_act_on_the_directory_once():
     w.run(w.h.create_account(CTX, clerk()))
     assert w.run(w.h.set_enabled(CTX, DisableAccount(ADMIN, "wc-clerk", "调离")))
     assert not w.directory.accounts["wc-clerk"]["enabled"]
-    assert not w.run(w.h.set_enabled(CTX, DisableAccount(ADMIN, "wc-clerk")))   # already disabled
+    assert not w.run(w.h.set_enabled(CTX, DisableAccount(ADMIN, "wc-clerk")))  # already disabled
     reset = ResetPassword(ADMIN, "wc-clerk", temporary=False)
     out = w.run(w.h.reset_password(CTX, reset, "Another-Passw0rd"))
     assert out == {"username": "wc-clerk", "temporary": False}
@@ -174,6 +189,6 @@ def test_an_admin_lists_their_jurisdiction_and_a_unit_admin_their_unit():
     with pytest.raises(Forbidden):
         w.run(w.h.accounts(ADMIN, "530129", None, None))
     with pytest.raises(Forbidden):
-        w.run(w.h.account(unit_admin, "wc-fin"))                 # another unit's account
+        w.run(w.h.account(unit_admin, "wc-fin"))  # another unit's account
     with pytest.raises(NotFound):
         w.run(w.h.account(ADMIN, "nobody"))

@@ -25,16 +25,21 @@ def test_missing_bad_and_foreign_tokens_are_401(keys, tmp_path):
     forged = issue_token(other[0], user_id="x", name="x", role="admin", jurisdiction="430000")
     with pytest.raises(Unauthenticated, match="无效"):
         v.verify(f"Bearer {forged}")
-    expired = issue_token(keys[0], user_id="x", name="x", role="unit", jurisdiction="371428",
-                          ttl_seconds=-120)  # beyond the 30 s clock leeway
+    expired = issue_token(
+        keys[0], user_id="x", name="x", role="unit", jurisdiction="371428", ttl_seconds=-120
+    )  # beyond the 30 s clock leeway
     with pytest.raises(Unauthenticated, match="过期"):
         v.verify(f"Bearer {expired}")
 
 
 def test_roles_and_jurisdictions_are_403(keys):
     v = Verifier(public_pem=keys[1])
-    county = v.verify("Bearer " + issue_token(keys[0], user_id="u", name="n", role="unit", jurisdiction="371428"))
-    province = v.verify("Bearer " + issue_token(keys[0], user_id="p", name="n", role="analyst", jurisdiction="430000"))
+    county = v.verify(
+        "Bearer " + issue_token(keys[0], user_id="u", name="n", role="unit", jurisdiction="371428")
+    )
+    province = v.verify(
+        "Bearer " + issue_token(keys[0], user_id="p", name="n", role="analyst", jurisdiction="430000")
+    )
     with pytest.raises(Forbidden, match="无权执行"):
         county.require_role("org_department")
     with pytest.raises(Forbidden, match="530129"):
@@ -57,12 +62,18 @@ def test_processes_starting_together_on_a_fresh_folder_share_one_key_pair(tmp_pa
     import time
 
     go = tmp_path / "go"
-    code = ("import sys, time; from pathlib import Path; from shared.auth import ensure_dev_keys\n"
-            "while not Path(sys.argv[2]).exists(): time.sleep(0.001)\n"
-            "sys.stdout.write(ensure_dev_keys(Path(sys.argv[1]))[1].decode())")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "keys"), str(go)], stdout=subprocess.PIPE)
-             for _ in range(8)]
-    time.sleep(1.5)                      # every process imported and waiting: then all at once
+    code = (
+        "import sys, time; from pathlib import Path; from shared.auth import ensure_dev_keys\n"
+        "while not Path(sys.argv[2]).exists(): time.sleep(0.001)\n"
+        "sys.stdout.write(ensure_dev_keys(Path(sys.argv[1]))[1].decode())"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path / "keys"), str(go)], stdout=subprocess.PIPE
+        )
+        for _ in range(8)
+    ]
+    time.sleep(1.5)  # every process imported and waiting: then all at once
     go.touch()
     publics = {p.communicate(timeout=60)[0] for p in procs}
     assert len(publics) == 1
@@ -94,9 +105,18 @@ def _jwk(private, kid: str, alg: str) -> dict:
 
 def _keycloak_claims(**over) -> dict:
     now = int(time.time())
-    claims = {"iss": ISS, "aud": ["ganxun", "account"], "sub": "7f1c-uuid", "iat": now, "exp": now + 300,
-              "preferred_username": "wucheng-clerk", "name": "张三", "jurisdiction": "371428",
-              "unit": "武城县教育局", "roles": ["default-roles-ganxun", "unit", "offline_access"]}
+    claims = {
+        "iss": ISS,
+        "aud": ["ganxun", "account"],
+        "sub": "7f1c-uuid",
+        "iat": now,
+        "exp": now + 300,
+        "preferred_username": "wucheng-clerk",
+        "name": "张三",
+        "jurisdiction": "371428",
+        "unit": "武城县教育局",
+        "roles": ["default-roles-ganxun", "unit", "offline_access"],
+    }
     return {**claims, **over}
 
 
@@ -123,16 +143,26 @@ def rsa_key():
 
 
 def test_an_issuers_token_is_read_through_discovery_and_its_jwks(rsa_key):
-    issuer = FakeIssuer([{"kty": "RSA", "use": "enc", "kid": "enc-1", "n": "AQAB", "e": "AQAB"},
-                         _jwk(rsa_key, "k1", "RS256")])
+    issuer = FakeIssuer(
+        [{"kty": "RSA", "use": "enc", "kid": "enc-1", "n": "AQAB", "e": "AQAB"}, _jwk(rsa_key, "k1", "RS256")]
+    )
     token = jwt.encode(_keycloak_claims(), rsa_key, algorithm="RS256", headers={"kid": "k1"})
     who = issuer.verifier().verify(f"Bearer {token}")
     assert (who.user_id, who.name, who.role, who.jurisdiction, who.unit) == (
-        "wucheng-clerk", "张三", "unit", "371428", "武城县教育局")
+        "wucheng-clerk",
+        "张三",
+        "unit",
+        "371428",
+        "武城县教育局",
+    )
     assert issuer.fetches[0].endswith("/.well-known/openid-configuration")
 
-    trainee = jwt.encode(_keycloak_claims(person_id="cadre-9", roles=["trainee"]), rsa_key, algorithm="RS256",
-                         headers={"kid": "k1"})
+    trainee = jwt.encode(
+        _keycloak_claims(person_id="cadre-9", roles=["trainee"]),
+        rsa_key,
+        algorithm="RS256",
+        headers={"kid": "k1"},
+    )
     assert issuer.verifier().verify(f"Bearer {trainee}").user_id == "cadre-9"  # the cadre id, not the login
 
 
@@ -140,16 +170,16 @@ def test_an_unknown_kid_fetches_the_jwks_again_at_most_once_a_minute(rsa_key):
     issuer = FakeIssuer([_jwk(rsa_key, "k1", "RS256")])
     v = issuer.verifier()
     v.verify("Bearer " + jwt.encode(_keycloak_claims(), rsa_key, algorithm="RS256", headers={"kid": "k1"}))
-    assert len(issuer.fetches) == 2                        # discovery + JWKS
+    assert len(issuer.fetches) == 2  # discovery + JWKS
     rotated = ec.generate_private_key(ec.SECP256R1())
     token = "Bearer " + jwt.encode(_keycloak_claims(), rotated, algorithm="ES256", headers={"kid": "k2"})
     issuer.jwks.append(_jwk(rotated, "k2", "ES256"))
-    issuer.now += 10                                       # too soon: refused without asking the issuer
+    issuer.now += 10  # too soon: refused without asking the issuer
     for _ in range(5):
         with pytest.raises(Unauthenticated, match="公钥未知"):
             v.verify(token)
     assert len(issuer.fetches) == 2
-    issuer.now += 60                                       # a minute on: one fetch finds the new key
+    issuer.now += 60  # a minute on: one fetch finds the new key
     assert v.verify(token).role == "unit"
     assert len(issuer.fetches) == 3
 
@@ -179,7 +209,7 @@ def test_a_jwks_fetch_does_not_block_the_event_loop(rsa_key):
         return who, ticks
 
     who, ticks = asyncio.run(main())
-    assert who.role == "unit" and ticks >= 20              # the loop kept running during the 0.8 s fetch
+    assert who.role == "unit" and ticks >= 20  # the loop kept running during the 0.8 s fetch
 
 
 def test_tokens_signed_otherwise_or_for_others_are_refused(rsa_key):
@@ -196,35 +226,81 @@ def test_tokens_signed_otherwise_or_for_others_are_refused(rsa_key):
     refused(jwt.encode(_keycloak_claims(), secret, algorithm="HS256", headers={"kid": "k1"}), "HS256")
     unsigned = jwt.encode(_keycloak_claims(), None, algorithm="none", headers={"kid": "k1"})
     refused(unsigned, "none")
-    refused(jwt.encode(_keycloak_claims(exp=int(time.time()) - 120), rsa_key, algorithm="RS256",
-                       headers={"kid": "k1"}), "过期")
-    refused(jwt.encode(_keycloak_claims(aud="another-deployment"), rsa_key, algorithm="RS256",
-                       headers={"kid": "k1"}), "不是签发给本部署")
-    refused(jwt.encode(_keycloak_claims(iss="https://evil.example.com/realms/ganxun"), rsa_key,
-                       algorithm="RS256", headers={"kid": "k1"}), "签发方")
+    refused(
+        jwt.encode(
+            _keycloak_claims(exp=int(time.time()) - 120), rsa_key, algorithm="RS256", headers={"kid": "k1"}
+        ),
+        "过期",
+    )
+    refused(
+        jwt.encode(
+            _keycloak_claims(aud="another-deployment"), rsa_key, algorithm="RS256", headers={"kid": "k1"}
+        ),
+        "不是签发给本部署",
+    )
+    refused(
+        jwt.encode(
+            _keycloak_claims(iss="https://evil.example.com/realms/ganxun"),
+            rsa_key,
+            algorithm="RS256",
+            headers={"kid": "k1"},
+        ),
+        "签发方",
+    )
     now = int(time.time())
-    refused(jwt.encode(_keycloak_claims(iat=now, exp=now + 30 * 24 * 3600), rsa_key, algorithm="RS256",
-                       headers={"kid": "k1"}), "有效期超过")
-    refused(jwt.encode(_keycloak_claims(roles=["unit", "admin"]), rsa_key, algorithm="RS256",
-                       headers={"kid": "k1"}), "有且只有一个")
-    refused(jwt.encode(_keycloak_claims(jurisdiction="99"), rsa_key, algorithm="RS256",
-                       headers={"kid": "k1"}), "声明")
+    refused(
+        jwt.encode(
+            _keycloak_claims(iat=now, exp=now + 30 * 24 * 3600),
+            rsa_key,
+            algorithm="RS256",
+            headers={"kid": "k1"},
+        ),
+        "有效期超过",
+    )
+    refused(
+        jwt.encode(
+            _keycloak_claims(roles=["unit", "admin"]), rsa_key, algorithm="RS256", headers={"kid": "k1"}
+        ),
+        "有且只有一个",
+    )
+    refused(
+        jwt.encode(_keycloak_claims(jurisdiction="99"), rsa_key, algorithm="RS256", headers={"kid": "k1"}),
+        "声明",
+    )
     # The key says RS256: the same RSA key used with PS256 is refused.
     refused(jwt.encode(_keycloak_claims(), rsa_key, algorithm="PS256", headers={"kid": "k1"}), "不符")
 
 
 def test_a_provider_that_names_its_claims_otherwise_is_configured_not_coded(rsa_key):
     issuer = FakeIssuer([_jwk(rsa_key, "k1", "RS256")])
-    names = ClaimNames.parse(user_id="employee_no", name="cn", role="realm_access.roles",
-                             jurisdiction="org.division", unit="org.unit_name")
+    names = ClaimNames.parse(
+        user_id="employee_no",
+        name="cn",
+        role="realm_access.roles",
+        jurisdiction="org.division",
+        unit="org.unit_name",
+    )
     v = issuer.verifier(claims=names, audience="hunan-ganxun")
     now = int(time.time())
-    claims = {"iss": ISS, "aud": "hunan-ganxun", "sub": "x", "iat": now, "exp": now + 60,
-              "employee_no": "E1001", "cn": "王五", "realm_access": {"roles": ["analyst"]},
-              "org": {"division": "430000", "unit_name": "省委组织部"}}
+    claims = {
+        "iss": ISS,
+        "aud": "hunan-ganxun",
+        "sub": "x",
+        "iat": now,
+        "exp": now + 60,
+        "employee_no": "E1001",
+        "cn": "王五",
+        "realm_access": {"roles": ["analyst"]},
+        "org": {"division": "430000", "unit_name": "省委组织部"},
+    }
     who = v.verify("Bearer " + jwt.encode(claims, rsa_key, algorithm="RS256", headers={"kid": "k1"}))
     assert (who.user_id, who.name, who.role, who.jurisdiction, who.unit) == (
-        "E1001", "王五", "analyst", "430000", "省委组织部")
+        "E1001",
+        "王五",
+        "analyst",
+        "430000",
+        "省委组织部",
+    )
 
 
 def test_development_keys_only_when_the_deployment_says_dev(tmp_path):
@@ -232,7 +308,7 @@ def test_development_keys_only_when_the_deployment_says_dev(tmp_path):
         verifier_for(Settings(service="selection", keys_dir=tmp_path, env=""))
     assert "GANXUN_OIDC_ISSUER" in str(stop.value) and "GANXUN_ENV=dev" in str(stop.value)
     assert "拒绝启动" in str(stop.value) and "refusing to start" in str(stop.value)
-    assert not (tmp_path / "dev-jwt-ed25519.pem").exists()     # no development key made either
+    assert not (tmp_path / "dev-jwt-ed25519.pem").exists()  # no development key made either
     dev = verifier_for(Settings(service="selection", keys_dir=tmp_path, env="dev"))
     private, _ = ensure_dev_keys(tmp_path)
     token = issue_token(private, user_id="u", name="n", role="unit", jurisdiction="371428")
@@ -241,11 +317,19 @@ def test_development_keys_only_when_the_deployment_says_dev(tmp_path):
 
 
 def test_a_service_started_without_keys_issuer_or_dev_flag_exits_saying_what_to_set(tmp_path):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("GANXUN_ENV", "GANXUN_OIDC_ISSUER", "GANXUN_JWKS_URL", "GANXUN_JWT_PUBLIC_KEY_FILE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("GANXUN_ENV", "GANXUN_OIDC_ISSUER", "GANXUN_JWKS_URL", "GANXUN_JWT_PUBLIC_KEY_FILE")
+    }
     env["GANXUN_STATE_DIR"] = str(tmp_path)
-    done = subprocess.run([sys.executable, "-m", "services.selection", "--port", "1"], env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "services.selection", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode != 0
     assert NO_KEYS_MESSAGE in done.stderr
 

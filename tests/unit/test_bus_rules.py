@@ -16,8 +16,11 @@ from shared.projector import provenance_error
 
 
 def ctx(code: str) -> Context:
-    return Context(actor=Actor(user_id="u1", name="张三", role="org_department"), jurisdiction=code,
-                   correlation_id="corr-1")
+    return Context(
+        actor=Actor(user_id="u1", name="张三", role="org_department"),
+        jurisdiction=code,
+        correlation_id="corr-1",
+    )
 
 
 def grants(acls, resource_type, name):
@@ -33,8 +36,10 @@ def test_a_county_writes_its_own_topics_and_only_reads_its_ancestors():
         assert {op for p, op in grants(acls, ba.TOPIC, f"ganxun.{svc}.371428")} == RW
         assert {p for p, _ in grants(acls, ba.TOPIC, f"ganxun.{svc}.371428")} == {ba.LITERAL}
         for above in ("371400", "370000"):
-            assert grants(acls, ba.TOPIC, f"ganxun.{svc}.{above}") == {(ba.LITERAL, ba.READ),
-                                                                      (ba.LITERAL, ba.DESCRIBE)}
+            assert grants(acls, ba.TOPIC, f"ganxun.{svc}.{above}") == {
+                (ba.LITERAL, ba.READ),
+                (ba.LITERAL, ba.DESCRIBE),
+            }
         assert grants(acls, ba.GROUP, f"ganxun.{svc}.371428.") == {(ba.PREFIXED, ba.READ)}
         assert ba.WRITE in {op for _, op in grants(acls, ba.TOPIC, f"ganxun.dlq.{svc}.371428")}
     # Nothing prefixed on topics: a county's grants name exact topics only.
@@ -47,8 +52,10 @@ def test_a_province_reads_and_writes_under_its_prefix_and_the_dashboard_only_rea
     assert {op for p, op in grants(acls, ba.TOPIC, "ganxun.selection.43")} == RW
     assert {p for p, _ in grants(acls, ba.TOPIC, "ganxun.selection.43")} == {ba.PREFIXED}
     dash = ba.acl_plan(["430000"], "dashboard")
-    assert grants(dash, ba.TOPIC, "ganxun.selection.43") == {(ba.PREFIXED, ba.READ),
-                                                            (ba.PREFIXED, ba.DESCRIBE)}
+    assert grants(dash, ba.TOPIC, "ganxun.selection.43") == {
+        (ba.PREFIXED, ba.READ),
+        (ba.PREFIXED, ba.DESCRIBE),
+    }
     assert not [a for a in dash if a.operation == ba.WRITE and not a.name.startswith("ganxun.dlq.dashboard.")]
     assert grants(dash, ba.GROUP, "ganxun.dashboard.430000.") == {(ba.PREFIXED, ba.READ)}
     assert ba.principal_name("430000", "dashboard") == "ganxun-dashboard-430000"
@@ -56,8 +63,9 @@ def test_a_province_reads_and_writes_under_its_prefix_and_the_dashboard_only_rea
 
 
 def test_an_event_is_believed_only_on_its_own_jurisdictions_topic():
-    (env,) = CommandHandler.envelopes("cadre-x", 0, [CadreUpdated(cadre_id="x", changes={"unit": "县财政局"})],
-                                      ctx("530129"))
+    (env,) = CommandHandler.envelopes(
+        "cadre-x", 0, [CadreUpdated(cadre_id="x", changes={"unit": "县财政局"})], ctx("530129")
+    )
     assert provenance_error("ganxun.selection.530129", env) is None
     forged = provenance_error("ganxun.selection.371428", env)
     assert forged and "530129" in forged and "ganxun.selection.371428" in forged
@@ -65,8 +73,15 @@ def test_an_event_is_believed_only_on_its_own_jurisdictions_topic():
 
 
 def _registered(cadre_id: str, name: str) -> CadreRegistered:
-    return CadreRegistered(cadre_id=cadre_id, name=name, gender="女", birth_date=date(1990, 3, 1),
-                           id_number="37142819900301002X", unit="县财政局", rank="副科")
+    return CadreRegistered(
+        cadre_id=cadre_id,
+        name=name,
+        gender="女",
+        birth_date=date(1990, 3, 1),
+        id_number="37142819900301002X",
+        unit="县财政局",
+        rank="副科",
+    )
 
 
 def test_another_county_cannot_change_a_document_it_does_not_own():
@@ -86,8 +101,14 @@ def test_another_county_cannot_change_a_document_it_does_not_own():
 
 
 def test_the_province_may_still_add_to_a_countys_document():
-    opened = ClassOpened(class_id="c1", title="班", capacity=3, starts_on=date(2026, 12, 1),
-                         ends_on=date(2026, 12, 2), organiser="党校")
+    opened = ClassOpened(
+        class_id="c1",
+        title="班",
+        capacity=3,
+        starts_on=date(2026, 12, 1),
+        ends_on=date(2026, 12, 2),
+        organiser="党校",
+    )
     nominated = TraineeNominated(class_id="c1", cadre_id="a", name="李四", unit="县委办")
     (o,) = CommandHandler.envelopes("class-c1", 0, [opened], ctx("371428"))
     (n,) = CommandHandler.envelopes("class-c1", 1, [nominated], ctx("370000"))
@@ -113,8 +134,9 @@ def test_bus_settings_say_what_is_missing_and_never_print_the_password(monkeypat
         _ = Settings(kafka_security_protocol="SASL_SSL", kafka_username="ganxun-371428").bus
     with pytest.raises(ValueError, match="安全协议“SASL”无效"):
         Connection("127.0.0.1:9092", "SASL")
-    conn = Settings(kafka_security_protocol="SASL_PLAINTEXT", kafka_username="ganxun-371428",
-                    kafka_password="s3cret-pw").bus
+    conn = Settings(
+        kafka_security_protocol="SASL_PLAINTEXT", kafka_username="ganxun-371428", kafka_password="s3cret-pw"
+    ).bus
     assert conn.client_kwargs()["sasl_mechanism"] == "SCRAM-SHA-512"
     assert "s3cret-pw" not in repr(conn)
     assert conn.env()["GANXUN_KAFKA_USERNAME"] == "ganxun-371428"

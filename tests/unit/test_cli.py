@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.auth import Verifier, ensure_dev_keys
 from deploy.cli import main
+from shared.auth import Verifier, ensure_dev_keys
 
 
 def test_openapi_without_a_server(capsys):
@@ -38,11 +38,14 @@ def test_token_is_signed_with_the_development_key(capsys):
     assert (who.role, who.jurisdiction, who.name) == ("unit", "371428", "王主任")
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["token", "--role", "boss", "--jurisdiction", "371428", "--name", "x"], "未知角色"),
-    (["token", "--role", "unit", "--jurisdiction", "3714", "--name", "x"], "六位数字"),
-    (["rebuild", "selection", "nonexistent"], "没有名为 nonexistent 的投影"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["token", "--role", "boss", "--jurisdiction", "371428", "--name", "x"], "未知角色"),
+        (["token", "--role", "unit", "--jurisdiction", "3714", "--name", "x"], "六位数字"),
+        (["rebuild", "selection", "nonexistent"], "没有名为 nonexistent 的投影"),
+    ],
+)
 def test_bad_input_says_what_was_wrong(argv, message):
     with pytest.raises(SystemExit) as e:
         main(argv)

@@ -10,8 +10,9 @@ from shared.clock import PRODUCTION_KEYS, movable
 
 @pytest.mark.parametrize("production_key", PRODUCTION_KEYS)
 @pytest.mark.parametrize("flag", ["GANXUN_SELECTION_MOVABLE_CLOCK", "GANXUN_FOLLOWUP_MOVABLE_CLOCK"])
-def test_a_movable_clock_is_refused_beside_production_keys_or_an_identity_provider(monkeypatch, flag,
-                                                                                    production_key):
+def test_a_movable_clock_is_refused_beside_production_keys_or_an_identity_provider(
+    monkeypatch, flag, production_key
+):
     assert "GANXUN_OIDC_ISSUER" in PRODUCTION_KEYS
     for k in (*PRODUCTION_KEYS, "GANXUN_ENV"):
         monkeypatch.delenv(k, raising=False)
@@ -32,11 +33,14 @@ def paths(service: str) -> set[str]:
     from deploy.registry import definition
     from shared.api import create_app
     from shared.settings import Settings
+
     return set(create_app(definition(service), Settings(service=service)).openapi()["paths"])
 
 
-@pytest.mark.parametrize("service, flag", [("selection", "GANXUN_SELECTION_MOVABLE_CLOCK"),
-                                           ("followup", "GANXUN_FOLLOWUP_MOVABLE_CLOCK")])
+@pytest.mark.parametrize(
+    "service, flag",
+    [("selection", "GANXUN_SELECTION_MOVABLE_CLOCK"), ("followup", "GANXUN_FOLLOWUP_MOVABLE_CLOCK")],
+)
 def test_the_clock_route_exists_only_in_a_development_deployment(monkeypatch, service, flag):
     for k in (*PRODUCTION_KEYS, "GANXUN_ENV"):
         monkeypatch.delenv(k, raising=False)
@@ -56,6 +60,7 @@ def test_an_unmoved_or_fixed_clock_is_the_real_china_day():
 
     from shared.clock import StoreClock, local_today
     from shared.memory import MemoryDatabase
+
     assert asyncio.run(StoreClock(MemoryDatabase(), movable=False).today()) == local_today()
 
 
@@ -87,6 +92,7 @@ def test_add_months_keeps_the_day_or_takes_the_months_last():
     from datetime import date
 
     from shared.clock import add_months
+
     assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
     assert add_months(date(2026, 11, 15), 3) == date(2027, 2, 15)
     assert add_months(date(2024, 2, 29), 12) == date(2025, 2, 28)

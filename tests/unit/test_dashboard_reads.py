@@ -11,6 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from services.dashboard.projections import cadres, classes
+from services.dashboard.reads import COUNTERS, Reads, check_viewer, overview
+from services.dashboard.service import bootstrap
 from shared.auth import Principal
 from shared.commands import CommandHandler, Context
 from shared.contracts import selection as sel
@@ -18,9 +21,6 @@ from shared.contracts import teaching as tea
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.events import Actor
 from shared.memory import MemoryDatabase
-from services.dashboard.projections import cadres, classes
-from services.dashboard.reads import COUNTERS, Reads, check_viewer, overview
-from services.dashboard.service import bootstrap
 
 WUCHENG, XIAJIN = "371428", "371427"
 
@@ -35,29 +35,68 @@ def who(role: str, code: str = "370000") -> Principal:
 
 
 def a_class(class_id: str, code: str, trainees: dict[str, str], attended: str = "") -> list:
-    envs = envelopes(f"class-{class_id}", [
-        sel.ClassOpened(class_id=class_id, title=f"{class_id} 科级干部培训班", capacity=30,
-                        starts_on=date(2026, 3, 2), ends_on=date(2026, 3, 6), organiser="县委党校"),
-        *[sel.NominationConfirmed(class_id=class_id, cadre_id=c, name=n, unit="县财政局")
-          for c, n in trainees.items()]], code)
-    envs += envelopes(f"att-{class_id}", [
-        tea.SessionAttended(class_id=class_id, session_id="s1", cadre_id=c, hours=3.0, on=date(2026, 3, 2))
-        for c in attended], code)
+    envs = envelopes(
+        f"class-{class_id}",
+        [
+            sel.ClassOpened(
+                class_id=class_id,
+                title=f"{class_id} 科级干部培训班",
+                capacity=30,
+                starts_on=date(2026, 3, 2),
+                ends_on=date(2026, 3, 6),
+                organiser="县委党校",
+            ),
+            *[
+                sel.NominationConfirmed(class_id=class_id, cadre_id=c, name=n, unit="县财政局")
+                for c, n in trainees.items()
+            ],
+        ],
+        code,
+    )
+    envs += envelopes(
+        f"att-{class_id}",
+        [
+            tea.SessionAttended(
+                class_id=class_id, session_id="s1", cadre_id=c, hours=3.0, on=date(2026, 3, 2)
+            )
+            for c in attended
+        ],
+        code,
+    )
     return envs
 
 
 def registry(code: str, cadre_ids: str) -> list:
-    return [e for c in cadre_ids for e in envelopes(f"cadre-{c}", [
-        sel.CadreRegistered(cadre_id=c, name=f"干部{c}", gender="女", birth_date=date(1985, 1, 1),
-                            id_number="x", unit="县财政局", rank="科员")], code)]
+    return [
+        e
+        for c in cadre_ids
+        for e in envelopes(
+            f"cadre-{c}",
+            [
+                sel.CadreRegistered(
+                    cadre_id=c,
+                    name=f"干部{c}",
+                    gender="女",
+                    birth_date=date(1985, 1, 1),
+                    id_number="x",
+                    unit="县财政局",
+                    rank="科员",
+                )
+            ],
+            code,
+        )
+    ]
 
 
 @pytest.fixture
 def db() -> MemoryDatabase:
     db = MemoryDatabase()
-    events = (a_class("k1", WUCHENG, {"a": "张三", "b": "李四"}, attended="a")
-              + a_class("k2", XIAJIN, {"c": "王五"}, attended="c")
-              + registry(WUCHENG, "abde") + registry(XIAJIN, "c"))
+    events = (
+        a_class("k1", WUCHENG, {"a": "张三", "b": "李四"}, attended="a")
+        + a_class("k2", XIAJIN, {"c": "王五"}, attended="c")
+        + registry(WUCHENG, "abde")
+        + registry(XIAJIN, "c")
+    )
     db.load(classes, events)
     db.load(cadres, events)
     return db
@@ -91,9 +130,9 @@ def test_a_class_shows_names_to_the_organisation_department_and_not_to_an_analys
 def test_a_viewer_outside_the_rules_is_refused(db):
     reads = bootstrap_reads(db)
     with pytest.raises(Forbidden):
-        run(reads.class_detail(who("org_department", XIAJIN), "k1", 110))     # another county's class
+        run(reads.class_detail(who("org_department", XIAJIN), "k1", 110))  # another county's class
     with pytest.raises(Forbidden):
-        check_viewer(who("unit", WUCHENG), None)                              # a unit clerk
+        check_viewer(who("unit", WUCHENG), None)  # a unit clerk
     with pytest.raises(Forbidden):
         check_viewer(who("org_department", XIAJIN), WUCHENG)
     with pytest.raises(DomainError) as e:
@@ -104,12 +143,12 @@ def test_a_viewer_outside_the_rules_is_refused(db):
 
 
 def test_the_mirror_lets_a_restart_start_from_the_counters_alone(db):
-    documents = len(db["dash_classes"].docs) + len(db["dash_cadres"].docs)   # 2 classes, buckets of 5 cadres
+    documents = len(db["dash_classes"].docs) + len(db["dash_cadres"].docs)  # 2 classes, buckets of 5 cadres
     first = bootstrap_reads(db)
     assert run(first.reconcile()) == documents  # what the rollup worker does at start
     assert run(first.flush()) == documents
     assert {d["kind"] for d in db[COUNTERS].docs.values()} == {"class", "bucket"}
-    db["dash_classes"].docs.clear()             # a restart that reads only the mirror
+    db["dash_classes"].docs.clear()  # a restart that reads only the mirror
     db["dash_cadres"].docs.clear()
     again = Reads(db)
     r = run(again.current())
@@ -126,7 +165,7 @@ def test_following_the_writers_the_figures_change_with_each_write(db):
     assert r.live and overview(r, WUCHENG, 2026, 110)["totals"]["trainees"] == 2
     more = a_class("k1", WUCHENG, {"a": "张三", "b": "李四", "f": "赵六"})
     db.load(classes, more)
-    writers[0].observers[0]([db["dash_classes"].docs["k1"]])      # the writer reports its write
+    writers[0].observers[0]([db["dash_classes"].docs["k1"]])  # the writer reports its write
     assert overview(r, WUCHENG, 2026, 110)["totals"]["trainees"] == 3
 
 
@@ -136,5 +175,8 @@ def bootstrap_reads(db: MemoryDatabase) -> Reads:
     from shared.runtime import Adapters
     from shared.settings import Settings
 
-    return bootstrap(Adapters(commands=None, db=db, clock=FixedClock(date(2026, 3, 2)),
-                              settings=Settings(service="dashboard"))).reads
+    return bootstrap(
+        Adapters(
+            commands=None, db=db, clock=FixedClock(date(2026, 3, 2)), settings=Settings(service="dashboard")
+        )
+    ).reads

@@ -5,13 +5,34 @@ from datetime import date
 import pytest
 
 from services.followup.domain import (
-    AssignMentor, CompleteMentorTask, EndorseOutcome, FollowUpDecider, GiveTalk, OutcomeDecider, PlanDecider,
-    ReportOutcome, ScheduleFollowUp, SetPlan, SubmitEvaluation, Tick, add_months, questions_for,
+    AssignMentor,
+    CompleteMentorTask,
+    EndorseOutcome,
+    FollowUpDecider,
+    GiveTalk,
+    OutcomeDecider,
+    PlanDecider,
+    ReportOutcome,
+    ScheduleFollowUp,
+    SetPlan,
+    SubmitEvaluation,
+    Tick,
+    add_months,
+    questions_for,
 )
 from shared.commands import fold
 from shared.contracts.followup import (
-    EvaluationSubmitted, FollowUpPlanSet, MentorAssigned, MentorTaskCompleted, MilestoneCompleted, MilestoneDue,
-    MilestoneOverdue, MilestoneScheduled, OutcomeEndorsed, OutcomeReported, SharingTalkGiven,
+    EvaluationSubmitted,
+    FollowUpPlanSet,
+    MentorAssigned,
+    MentorTaskCompleted,
+    MilestoneCompleted,
+    MilestoneDue,
+    MilestoneOverdue,
+    MilestoneScheduled,
+    OutcomeEndorsed,
+    OutcomeReported,
+    SharingTalkGiven,
 )
 from shared.errors import DomainError, Forbidden, NotFound
 
@@ -25,8 +46,17 @@ def when(decider, given: list, command):
 
 
 def schedule(today=GRAD, months=(1, 3, 6, 12), grace=14) -> ScheduleFollowUp:
-    return ScheduleFollowUp(class_id="c1", cadre_id="a", name="张伟", unit=UNIT, graduated_on=GRAD,
-                            months=months, grace_days=grace, today=today, home_jurisdiction="110101")
+    return ScheduleFollowUp(
+        class_id="c1",
+        cadre_id="a",
+        name="张伟",
+        unit=UNIT,
+        graduated_on=GRAD,
+        months=months,
+        grace_days=grace,
+        today=today,
+        home_jurisdiction="110101",
+    )
 
 
 def scheduled(months=(1, 3, 6, 12), grace=14) -> list:
@@ -38,10 +68,23 @@ def scores(month: int, value: float = 80.0) -> dict[str, float]:
 
 
 def evaluation(month=1, role="self", today=date(2026, 3, 1), value=80.0, **kw) -> SubmitEvaluation:
-    actor = {"self": ("trainee", "a", None), "colleague": ("unit", "u1", UNIT), "unit_leader": ("unit", "u2", UNIT),
-             "mentor": ("mentor", "m1", None)}[role]
-    args = dict(month=month, role=role, evaluator_id=actor[1], evaluator_name="评价人", actor_role=actor[0],
-                actor_unit=actor[2], scores=scores(month, value), text="好", today=today)
+    actor = {
+        "self": ("trainee", "a", None),
+        "colleague": ("unit", "u1", UNIT),
+        "unit_leader": ("unit", "u2", UNIT),
+        "mentor": ("mentor", "m1", None),
+    }[role]
+    args = dict(
+        month=month,
+        role=role,
+        evaluator_id=actor[1],
+        evaluator_name="评价人",
+        actor_role=actor[0],
+        actor_unit=actor[2],
+        scores=scores(month, value),
+        text="好",
+        today=today,
+    )
     args.update(kw)
     return SubmitEvaluation(**args)
 
@@ -56,9 +99,18 @@ def submitted(events: list, *commands) -> list:
 def test_graduation_schedules_the_default_milestones_month_ends_clamped():
     events = scheduled()
     assert [(e.month, e.due_on) for e in events] == [
-        (1, date(2026, 2, 28)), (3, date(2026, 4, 30)), (6, date(2026, 7, 31)), (12, date(2027, 1, 31))]
-    assert all(isinstance(e, MilestoneScheduled) and e.required_roles == ["self", "colleague", "unit_leader"]
-               and e.grace_days == 14 and e.milestone_id == f"c1:a:{e.month}" for e in events)
+        (1, date(2026, 2, 28)),
+        (3, date(2026, 4, 30)),
+        (6, date(2026, 7, 31)),
+        (12, date(2027, 1, 31)),
+    ]
+    assert all(
+        isinstance(e, MilestoneScheduled)
+        and e.required_roles == ["self", "colleague", "unit_leader"]
+        and e.grace_days == 14
+        and e.milestone_id == f"c1:a:{e.month}"
+        for e in events
+    )
 
 
 def test_scheduling_twice_emits_nothing():
@@ -67,7 +119,10 @@ def test_scheduling_twice_emits_nothing():
 
 def test_a_class_plan_sets_months_and_grace():
     events = scheduled(months=(2, 9), grace=7)
-    assert [(e.month, e.due_on, e.grace_days) for e in events] == [(2, date(2026, 3, 31), 7), (9, date(2026, 10, 31), 7)]
+    assert [(e.month, e.due_on, e.grace_days) for e in events] == [
+        (2, date(2026, 3, 31), 7),
+        (9, date(2026, 10, 31), 7),
+    ]
 
 
 def test_a_late_scheduling_emits_what_already_came_due():
@@ -79,10 +134,22 @@ def test_a_late_scheduling_emits_what_already_came_due():
 
 def test_plan_rules():
     p = PlanDecider()
-    assert when(p, [], SetPlan("c1", [6, 1, 3], 10)) == [FollowUpPlanSet(class_id="c1", months=[1, 3, 6], grace_days=10)]
-    assert when(p, [FollowUpPlanSet(class_id="c1", months=[1, 3, 6], grace_days=10)], SetPlan("c1", [1, 3, 6], 10)) == []
-    for months, grace, code in [([], 14, "empty_plan"), ([1, 1], 14, "duplicate_month"), ([0, 3], 14, "month_out_of_range"),
-                                ([1, 25], 14, "month_out_of_range"), ([1], 91, "bad_grace")]:
+    assert when(p, [], SetPlan("c1", [6, 1, 3], 10)) == [
+        FollowUpPlanSet(class_id="c1", months=[1, 3, 6], grace_days=10)
+    ]
+    assert (
+        when(
+            p, [FollowUpPlanSet(class_id="c1", months=[1, 3, 6], grace_days=10)], SetPlan("c1", [1, 3, 6], 10)
+        )
+        == []
+    )
+    for months, grace, code in [
+        ([], 14, "empty_plan"),
+        ([1, 1], 14, "duplicate_month"),
+        ([0, 3], 14, "month_out_of_range"),
+        ([1, 25], 14, "month_out_of_range"),
+        ([1], 91, "bad_grace"),
+    ]:
         with pytest.raises(DomainError) as e:
             when(p, [], SetPlan("c1", months, grace))
         assert e.value.code == code
@@ -96,7 +163,9 @@ def test_nothing_is_due_before_its_date():
 def test_a_milestone_comes_due_on_its_date_exactly_once():
     given = scheduled()
     then = when(D, given, Tick(date(2026, 2, 28)))
-    assert then == [MilestoneDue(milestone_id="c1:a:1", class_id="c1", cadre_id="a", month=1, due_on=date(2026, 2, 28))]
+    assert then == [
+        MilestoneDue(milestone_id="c1:a:1", class_id="c1", cadre_id="a", month=1, due_on=date(2026, 2, 28))
+    ]
     assert when(D, given + then, Tick(date(2026, 3, 1))) == []
 
 
@@ -108,22 +177,34 @@ def test_a_clock_moved_far_makes_every_passed_milestone_due_once():
 
 def test_overdue_only_after_the_grace_period_and_once():
     given = scheduled() + when(D, scheduled(), Tick(date(2026, 2, 28)))
-    assert when(D, given, Tick(date(2026, 3, 14))) == []         # due + 14 days: still within grace
+    assert when(D, given, Tick(date(2026, 3, 14))) == []  # due + 14 days: still within grace
     then = when(D, given, Tick(date(2026, 3, 15)))
-    assert then == [MilestoneOverdue(milestone_id="c1:a:1", class_id="c1", cadre_id="a", month=1,
-                                     due_on=date(2026, 2, 28), missing_roles=["self", "colleague", "unit_leader"])]
+    assert then == [
+        MilestoneOverdue(
+            milestone_id="c1:a:1",
+            class_id="c1",
+            cadre_id="a",
+            month=1,
+            due_on=date(2026, 2, 28),
+            missing_roles=["self", "colleague", "unit_leader"],
+        )
+    ]
     assert when(D, given + then, Tick(date(2026, 3, 20))) == []
 
 
 def test_a_completed_milestone_never_becomes_overdue():
-    given = submitted(scheduled(), evaluation(role="self"), evaluation(role="colleague"), evaluation(role="unit_leader"))
+    given = submitted(
+        scheduled(), evaluation(role="self"), evaluation(role="colleague"), evaluation(role="unit_leader")
+    )
     assert [e for e in when(D, given, Tick(date(2026, 4, 1))) if isinstance(e, MilestoneOverdue)] == []
 
 
 def test_overdue_names_the_missing_evaluations():
     given = submitted(scheduled(), evaluation(role="self"))
     then = when(D, given, Tick(date(2026, 3, 20)))
-    assert [e.missing_roles for e in then if isinstance(e, MilestoneOverdue)] == [["colleague", "unit_leader"]]
+    assert [e.missing_roles for e in then if isinstance(e, MilestoneOverdue)] == [
+        ["colleague", "unit_leader"]
+    ]
 
 
 # -- evaluations --------------------------------------------------------------------------
@@ -136,8 +217,15 @@ def test_an_evaluation_before_the_clock_tick_also_records_the_due():
 def test_the_last_required_evaluation_completes_the_milestone_on_time_with_its_average():
     given = submitted(scheduled(), evaluation(role="self", value=90), evaluation(role="colleague", value=70))
     then = when(D, given, evaluation(role="unit_leader", value=86, today=date(2026, 3, 14)))
-    assert then[-1] == MilestoneCompleted(milestone_id="c1:a:1", class_id="c1", cadre_id="a", month=1,
-                                          completed_on=date(2026, 3, 14), on_time=True, average_score=82.0)
+    assert then[-1] == MilestoneCompleted(
+        milestone_id="c1:a:1",
+        class_id="c1",
+        cadre_id="a",
+        month=1,
+        completed_on=date(2026, 3, 14),
+        on_time=True,
+        average_score=82.0,
+    )
 
 
 def test_completion_after_the_grace_period_is_not_on_time():
@@ -149,9 +237,13 @@ def test_completion_after_the_grace_period_is_not_on_time():
 
 
 def test_the_mentor_may_evaluate_and_counts_in_the_average_but_is_not_required():
-    given = submitted(scheduled(), AssignMentor("m1", "李导师", "副局长", "org_department", None),
-                      evaluation(role="mentor", value=60), evaluation(role="self", value=90),
-                      evaluation(role="colleague", value=90))
+    given = submitted(
+        scheduled(),
+        AssignMentor("m1", "李导师", "副局长", "org_department", None),
+        evaluation(role="mentor", value=60),
+        evaluation(role="self", value=90),
+        evaluation(role="colleague", value=90),
+    )
     then = when(D, given, evaluation(role="unit_leader", value=90))
     assert then[-1].average_score == 82.5
 
@@ -184,8 +276,13 @@ def test_the_same_role_cannot_evaluate_twice_but_two_colleagues_can():
 
 
 def test_a_completed_milestone_takes_no_more_evaluations():
-    given = submitted(scheduled(), AssignMentor("m1", "李导师", "", "org_department", None), evaluation(role="self"),
-                      evaluation(role="colleague"), evaluation(role="unit_leader"))
+    given = submitted(
+        scheduled(),
+        AssignMentor("m1", "李导师", "", "org_department", None),
+        evaluation(role="self"),
+        evaluation(role="colleague"),
+        evaluation(role="unit_leader"),
+    )
     with pytest.raises(DomainError) as e:
         when(D, given, evaluation(role="mentor"))
     assert e.value.code == "milestone_completed"
@@ -198,14 +295,17 @@ def test_an_unknown_milestone_or_trainee():
         when(D, [], evaluation())
 
 
-@pytest.mark.parametrize("role, override, code", [
-    ("self", {"actor_role": "unit", "actor_unit": UNIT}, "not_the_trainee"),
-    ("self", {"evaluator_id": "b"}, "not_the_trainee"),
-    ("colleague", {"actor_unit": "县教育局"}, "wrong_unit"),
-    ("unit_leader", {"actor_unit": None}, "wrong_unit"),
-    ("unit_leader", {"actor_role": "trainee"}, "wrong_role"),
-    ("mentor", {}, "not_the_mentor"),                       # no mentor assigned yet
-])
+@pytest.mark.parametrize(
+    "role, override, code",
+    [
+        ("self", {"actor_role": "unit", "actor_unit": UNIT}, "not_the_trainee"),
+        ("self", {"evaluator_id": "b"}, "not_the_trainee"),
+        ("colleague", {"actor_unit": "县教育局"}, "wrong_unit"),
+        ("unit_leader", {"actor_unit": None}, "wrong_unit"),
+        ("unit_leader", {"actor_role": "trainee"}, "wrong_role"),
+        ("mentor", {}, "not_the_mentor"),  # no mentor assigned yet
+    ],
+)
 def test_only_the_right_role_in_the_right_unit_may_evaluate(role, override, code):
     with pytest.raises(Forbidden) as e:
         when(D, scheduled(), evaluation(role=role, **override))
@@ -226,8 +326,16 @@ def test_a_unit_leader_or_colleague_evaluates_in_person_with_an_evaluator_accoun
 # -- mentors --------------------------------------------------------------------------------
 def test_assigning_and_reassigning_a_mentor():
     first = when(D, scheduled(), AssignMentor("m1", "李导师", "副局长", "unit", UNIT))
-    assert first == [MentorAssigned(class_id="c1", cadre_id="a", mentor_id="m1", mentor_name="李导师",
-                                    mentor_post="副局长", replaces=None)]
+    assert first == [
+        MentorAssigned(
+            class_id="c1",
+            cadre_id="a",
+            mentor_id="m1",
+            mentor_name="李导师",
+            mentor_post="副局长",
+            replaces=None,
+        )
+    ]
     second = when(D, scheduled() + first, AssignMentor("m2", "王导师", "", "org_department", None))
     assert second[0].replaces == "m1"
     with pytest.raises(DomainError) as e:
@@ -238,20 +346,36 @@ def test_assigning_and_reassigning_a_mentor():
 
 
 def test_a_replaced_mentor_may_no_longer_evaluate_or_record_tasks():
-    given = submitted(scheduled(), AssignMentor("m1", "李导师", "", "org_department", None),
-                      AssignMentor("m2", "王导师", "", "org_department", None))
+    given = submitted(
+        scheduled(),
+        AssignMentor("m1", "李导师", "", "org_department", None),
+        AssignMentor("m2", "王导师", "", "org_department", None),
+    )
     with pytest.raises(Forbidden):
         when(D, given, evaluation(role="mentor"))
     with pytest.raises(Forbidden):
-        when(D, given, CompleteMentorTask("core_decision", "会议纪要", "表现好", "mentor", "m1", date(2026, 3, 1)))
+        when(
+            D,
+            given,
+            CompleteMentorTask("core_decision", "会议纪要", "表现好", "mentor", "m1", date(2026, 3, 1)),
+        )
 
 
 def test_the_three_mentor_tasks_each_once_with_evidence_and_comment():
     given = submitted(scheduled(), AssignMentor("m1", "李导师", "", "org_department", None))
     task = CompleteMentorTask("urgent_matter", "处置记录", "沉着果断", "mentor", "m1", date(2026, 4, 2))
     then = when(D, given, task)
-    assert then == [MentorTaskCompleted(class_id="c1", cadre_id="a", task="urgent_matter", evidence="处置记录",
-                                        comment="沉着果断", mentor_id="m1", done_on=date(2026, 4, 2))]
+    assert then == [
+        MentorTaskCompleted(
+            class_id="c1",
+            cadre_id="a",
+            task="urgent_matter",
+            evidence="处置记录",
+            comment="沉着果断",
+            mentor_id="m1",
+            done_on=date(2026, 4, 2),
+        )
+    ]
     with pytest.raises(DomainError) as e:
         when(D, given + then, task)
     assert e.value.code == "task_done"
@@ -262,30 +386,59 @@ def test_the_three_mentor_tasks_each_once_with_evidence_and_comment():
 
 # -- sharing talks ----------------------------------------------------------------------------
 def test_a_sharing_talk_is_recorded_once_and_not_in_the_future():
-    talk = GiveTalk("t1", date(2026, 3, 5), "本单位全体干部", "学习体会", 40, "trainee", "a", None, date(2026, 3, 6))
+    talk = GiveTalk(
+        "t1", date(2026, 3, 5), "本单位全体干部", "学习体会", 40, "trainee", "a", None, date(2026, 3, 6)
+    )
     then = when(D, scheduled(), talk)
-    assert then == [SharingTalkGiven(talk_id="t1", class_id="c1", cadre_id="a", on=date(2026, 3, 5),
-                                     audience="本单位全体干部", topic="学习体会", attendees=40)]
+    assert then == [
+        SharingTalkGiven(
+            talk_id="t1",
+            class_id="c1",
+            cadre_id="a",
+            on=date(2026, 3, 5),
+            audience="本单位全体干部",
+            topic="学习体会",
+            attendees=40,
+        )
+    ]
     assert when(D, scheduled() + then, talk) == []
     with pytest.raises(DomainError) as e:
-        when(D, scheduled(), GiveTalk("t2", date(2026, 3, 7), "x", "y", 0, "trainee", "a", None, date(2026, 3, 6)))
+        when(
+            D,
+            scheduled(),
+            GiveTalk("t2", date(2026, 3, 7), "x", "y", 0, "trainee", "a", None, date(2026, 3, 6)),
+        )
     assert e.value.code == "talk_in_future"
     with pytest.raises(Forbidden):
-        when(D, scheduled(), GiveTalk("t3", date(2026, 3, 5), "x", "y", 0, "trainee", "b", None, date(2026, 3, 6)))
+        when(
+            D,
+            scheduled(),
+            GiveTalk("t3", date(2026, 3, 5), "x", "y", 0, "trainee", "b", None, date(2026, 3, 6)),
+        )
     with pytest.raises(Forbidden):
-        when(D, scheduled(), GiveTalk("t3", date(2026, 3, 5), "x", "y", 0, "unit", "u", "县教育局", date(2026, 3, 6)))
+        when(
+            D,
+            scheduled(),
+            GiveTalk("t3", date(2026, 3, 5), "x", "y", 0, "unit", "u", "县教育局", date(2026, 3, 6)),
+        )
 
 
 # -- outcomes -----------------------------------------------------------------------------------
 def test_outcomes_and_their_endorsements():
     o = OutcomeDecider()
     reported = when(o, [], ReportOutcome("o1", "c1", "proposal", "优化营商环境的建议", ["a"]))
-    assert reported == [OutcomeReported(outcome_id="o1", class_id="c1", kind="proposal", title="优化营商环境的建议",
-                                        authors=["a"])]
+    assert reported == [
+        OutcomeReported(
+            outcome_id="o1", class_id="c1", kind="proposal", title="优化营商环境的建议", authors=["a"]
+        )
+    ]
     endorse = EndorseOutcome("approval", "县委书记", date(2026, 6, 1), "很好", date(2026, 6, 2))
     then = when(o, reported, endorse)
-    assert then == [OutcomeEndorsed(outcome_id="o1", class_id="c1", kind="approval", by="县委书记",
-                                    on=date(2026, 6, 1), note="很好")]
+    assert then == [
+        OutcomeEndorsed(
+            outcome_id="o1", class_id="c1", kind="approval", by="县委书记", on=date(2026, 6, 1), note="很好"
+        )
+    ]
     with pytest.raises(DomainError) as e:
         when(o, reported + then, endorse)
     assert e.value.code == "already_endorsed"
@@ -307,8 +460,10 @@ def test_add_months_clamps_to_month_end():
 
 def test_evolve_leaves_the_given_state_unchanged():
     state = fold(D, scheduled())
-    after = D.evolve(state, MilestoneDue(milestone_id="c1:a:1", class_id="c1", cadre_id="a", month=1,
-                                         due_on=date(2026, 2, 28)))
+    after = D.evolve(
+        state,
+        MilestoneDue(milestone_id="c1:a:1", class_id="c1", cadre_id="a", month=1, due_on=date(2026, 2, 28)),
+    )
     assert after.milestones[1].due and not state.milestones[1].due
 
 
@@ -316,8 +471,10 @@ def test_a_repeated_evaluation_is_recognised_by_its_natural_key():
     # The command handler answers a retry of the same content with the original commit
     # (shared/commands.CommandHandler.original); other content keeps the refusal.
     from shared.errors import AlreadyApplied
-    given = submitted(scheduled(), evaluation(role="self"), evaluation(role="colleague"),
-                      evaluation(role="unit_leader"))
+
+    given = submitted(
+        scheduled(), evaluation(role="self"), evaluation(role="colleague"), evaluation(role="unit_leader")
+    )
     for retry in (evaluation(role="self"), evaluation(role="self", value=60.0)):
         with pytest.raises(AlreadyApplied) as e:
             when(D, given, retry)

@@ -39,11 +39,22 @@ def ctx(who: Principal) -> Context:
 
 def graduations(class_id: str, trainees: dict[str, str]) -> list:
     """What teaching's topic brings: the class's trainees graduated."""
-    events = [TraineeGraduated(class_id=class_id, cadre_id=c, name=n, unit="县发改局", graduated_on=GRADUATED,
-                               hours=48.0, attendance_rate=1.0, class_title="中青年干部培训班")
-              for c, n in trainees.items()]
-    teaching = Context(actor=Actor(user_id="t", name="教务", role="party_school"), jurisdiction=CODE,
-                       correlation_id="t")
+    events = [
+        TraineeGraduated(
+            class_id=class_id,
+            cadre_id=c,
+            name=n,
+            unit="县发改局",
+            graduated_on=GRADUATED,
+            hours=48.0,
+            attendance_rate=1.0,
+            class_title="中青年干部培训班",
+        )
+        for c, n in trainees.items()
+    ]
+    teaching = Context(
+        actor=Actor(user_id="t", name="教务", role="party_school"), jurisdiction=CODE, correlation_id="t"
+    )
     return CommandHandler.envelopes(f"teaching-{class_id}", 0, events, teaching)
 
 
@@ -82,15 +93,21 @@ def test_a_graduate_is_planned_by_the_class_plan():
     w = World()
     assert run(w.h.plan(DEPT, "k1"))["default"] is True
     run(w.h.set_plan(ctx(DEPT), DEPT, "k1", [3, 1], 7))
-    assert run(w.h.plan(DEPT, "k1")) == {"class_id": "k1", "months": [1, 3], "grace_days": 7,
-                                         "default": False}
+    assert run(w.h.plan(DEPT, "k1")) == {
+        "class_id": "k1",
+        "months": [1, 3],
+        "grace_days": 7,
+        "default": False,
+    }
     with pytest.raises(Forbidden):
         run(w.h.set_plan(ctx(ZHANG), ZHANG, "k1", [1], 7))
     w.on(GRADUATED)
     assert w.types("a") == ["MilestoneScheduled"] * 2
     file = run(w.h.reads.trainee_file(ZHANG, "a"))
     assert [(m["month"], m["due_on"], m["status"]) for m in file["classes"][0]["milestones"].values()] == [
-        (1, "2026-02-15", "scheduled"), (3, "2026-04-15", "scheduled")]
+        (1, "2026-02-15", "scheduled"),
+        (3, "2026-04-15", "scheduled"),
+    ]
 
 
 def test_milestones_fall_due_on_their_day_once():
@@ -99,7 +116,7 @@ def test_milestones_fall_due_on_their_day_once():
     w.on(date(2026, 2, 14))
     assert "MilestoneDue" not in w.types("a")
     w.on(date(2026, 2, 15))
-    w.on(date(2026, 2, 16))             # a later tick adds nothing
+    w.on(date(2026, 2, 16))  # a later tick adds nothing
     assert w.types("a").count("MilestoneDue") == 1 and w.types("b").count("MilestoneDue") == 1
     wl = run(w.h.reads.worklist(DEPT, date(2026, 2, 16)))
     assert (wl["due"], wl["overdue"]) == (2, 0)
@@ -114,11 +131,11 @@ def test_an_evaluation_is_submitted_once_and_the_last_one_completes_the_mileston
     w.on(date(2026, 2, 16))
     first = run(w.h.evaluate(ctx(ZHANG), ZHANG, "k1", "a", 1, "self", None, scores(1), "有收获。"))
     again = run(w.h.evaluate(ctx(ZHANG), ZHANG, "k1", "a", 1, "self", None, scores(1), "有收获。"))
-    assert [e.event_id for e in again] == [e.event_id for e in first]       # a retry: the same answer
+    assert [e.event_id for e in again] == [e.event_id for e in first]  # a retry: the same answer
     with pytest.raises(DomainError) as twice:
         run(w.h.evaluate(ctx(ZHANG), ZHANG, "k1", "a", 1, "self", None, scores(1, 60), "改主意了。"))
     assert twice.value.code == "already_evaluated"
-    with pytest.raises(Forbidden):      # only the trainee evaluates themself
+    with pytest.raises(Forbidden):  # only the trainee evaluates themself
         run(w.h.evaluate(ctx(UNIT), UNIT, "k1", "a", 1, "self", None, scores(1), ""))
     run(w.h.evaluate(ctx(UNIT), UNIT, "k1", "a", 1, "colleague", "钱同事", scores(1, 80), "踏实。"))
     done = run(w.h.evaluate(ctx(UNIT), UNIT, "k1", "a", 1, "unit_leader", "孙局长", scores(1, 70), "肯干。"))
@@ -127,7 +144,10 @@ def test_an_evaluation_is_submitted_once_and_the_last_one_completes_the_mileston
     w.sync()
     effect = run(w.h.reads.class_effect(DEPT, "k1"))
     assert (effect["milestones_due"], effect["milestones_completed"], effect["scores_by_month"]) == (
-        2, 1, {"1": 80.0})
+        2,
+        1,
+        {"1": 80.0},
+    )
 
 
 def test_a_milestone_past_its_grace_is_overdue_once_and_names_who_is_missing():
@@ -135,7 +155,7 @@ def test_a_milestone_past_its_grace_is_overdue_once_and_names_who_is_missing():
     w.on(GRADUATED)
     w.on(date(2026, 2, 16))
     run(w.h.evaluate(ctx(ZHANG), ZHANG, "k1", "a", 1, "self", None, scores(1), "有收获。"))
-    w.on(date(2026, 3, 1))               # grace of 14 days: the 1st of March is the last day
+    w.on(date(2026, 3, 1))  # grace of 14 days: the 1st of March is the last day
     assert "MilestoneOverdue" not in w.types("a")
     w.on(date(2026, 3, 2))
     w.on(date(2026, 3, 3))
@@ -150,11 +170,17 @@ def test_the_mentor_and_only_the_mentor_records_the_mentoring_tasks():
     w.on(GRADUATED)
     run(w.h.assign_mentor(ctx(DEPT), DEPT, "k1", "a", MENTOR.user_id, MENTOR.name, "县发改局局长"))
     with pytest.raises(Forbidden) as other:
-        run(w.h.complete_mentor_task(ctx(OTHER_MENTOR), OTHER_MENTOR, "k1", "a", "core_decision", "会议纪要",
-                                     "表现好"))
+        run(
+            w.h.complete_mentor_task(
+                ctx(OTHER_MENTOR), OTHER_MENTOR, "k1", "a", "core_decision", "会议纪要", "表现好"
+            )
+        )
     assert other.value.code == "not_the_mentor"
-    envs = run(w.h.complete_mentor_task(ctx(MENTOR), MENTOR, "k1", "a", "core_decision", "党组会议纪要",
-                                        "能提出有见地的意见。"))
+    envs = run(
+        w.h.complete_mentor_task(
+            ctx(MENTOR), MENTOR, "k1", "a", "core_decision", "党组会议纪要", "能提出有见地的意见。"
+        )
+    )
     assert [e.type for e in envs] == ["MentorTaskCompleted"]
     with pytest.raises(DomainError) as again:
         run(w.h.complete_mentor_task(ctx(MENTOR), MENTOR, "k1", "a", "core_decision", "再来一次", "同上"))
@@ -162,7 +188,7 @@ def test_the_mentor_and_only_the_mentor_records_the_mentoring_tasks():
     w.sync()
     file = run(w.h.reads.trainee_file(MENTOR, "a"))
     assert list(file["classes"][0]["tasks"]) == ["core_decision"]
-    with pytest.raises(Forbidden):       # not their mentee's file
+    with pytest.raises(Forbidden):  # not their mentee's file
         run(w.h.reads.trainee_file(MENTOR, "b"))
 
 

@@ -29,8 +29,10 @@ class MemoryStore:
 
 def who(code: str) -> tuple[Context, Principal]:
     actor = Actor(user_id=f"org-{code}", name="组织部", role="org_department")
-    return (Context(actor=actor, jurisdiction=code, correlation_id="c"),
-            Principal(user_id=actor.user_id, name=actor.name, role=actor.role, jurisdiction=code))
+    return (
+        Context(actor=actor, jurisdiction=code, correlation_id="c"),
+        Principal(user_id=actor.user_id, name=actor.name, role=actor.role, jurisdiction=code),
+    )
 
 
 def handlers_on(store: MemoryStore) -> Handlers:
@@ -56,7 +58,7 @@ async def test_a_plan_stored_before_namespacing_is_still_ours_and_only_ours():
     old = SetPlan(class_id="k2", months=[6], grace_days=3)
     await handlers.commands.execute(PLAN, old_plan_stream("k2"), old, ctx)
     assert (await handlers.load_plan("371428", "k2")).state.months == (6,)
-    assert (await handlers.load_plan("530129", "k2")).version == 0      # the default, not ours
+    assert (await handlers.load_plan("530129", "k2")).version == 0  # the default, not ours
     # Changing it goes on in the old stream rather than starting a second plan.
     await handlers.set_plan(*who("371428"), "k2", [1, 6], 3)
     assert len(store.streams[old_plan_stream("k2")]) == 2

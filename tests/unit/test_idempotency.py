@@ -8,7 +8,15 @@ import pytest
 
 from shared import ids
 from shared.idempotency import (
-    TTL, Remembered, decide, epoch_ms, fingerprint, key_problem, reused_message, scope, worth_remembering,
+    TTL,
+    Remembered,
+    decide,
+    epoch_ms,
+    fingerprint,
+    key_problem,
+    reused_message,
+    scope,
+    worth_remembering,
 )
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -31,10 +39,12 @@ def test_the_same_key_with_the_same_request_gets_the_original_answer():
 
 
 def test_the_same_key_with_another_request_is_refused():
-    for other in (fingerprint("POST", "/classes/c1/trainees/k1/records", "", BODY + b" "),
-                  fingerprint("POST", "/classes/c1/trainees/k2/records", "", BODY),
-                  fingerprint("PUT", "/classes/c1/trainees/k1/records", "", BODY),
-                  fingerprint("POST", "/classes/c1/trainees/k1/records", "dry_run=1", BODY)):
+    for other in (
+        fingerprint("POST", "/classes/c1/trainees/k1/records", "", BODY + b" "),
+        fingerprint("POST", "/classes/c1/trainees/k2/records", "", BODY),
+        fingerprint("PUT", "/classes/c1/trainees/k1/records", "", BODY),
+        fingerprint("POST", "/classes/c1/trainees/k1/records", "dry_run=1", BODY),
+    ):
         assert other != FP
         assert decide(answered(), other, NOW).action == "refuse"
     assert "已用于另一请求" in reused_message("k-1") and "k-1" in reused_message("k-1")
@@ -57,8 +67,17 @@ def test_a_key_expires_after_the_ttl():
 
 def test_keys_are_scoped_to_deployment_and_user():
     assert scope("371428", "u1", "k") == scope("371428", "u1", "k")
-    assert len({scope("371428", "u1", "k"), scope("371428", "u2", "k"), scope("371402", "u1", "k"),
-                scope("371428", "u1", "k2")}) == 4
+    assert (
+        len(
+            {
+                scope("371428", "u1", "k"),
+                scope("371428", "u2", "k"),
+                scope("371402", "u1", "k"),
+                scope("371428", "u1", "k2"),
+            }
+        )
+        == 4
+    )
 
 
 def test_which_answers_are_remembered():
@@ -66,9 +85,18 @@ def test_which_answers_are_remembered():
     assert not any(worth_remembering(s) for s in (401, 403, 409, 429, 500, 502, 503))
 
 
-@pytest.mark.parametrize("key, ok", [("3f2a9c1e-0b7d-4c1e-9a55-1b2c3d4e5f60", True), ("", False),
-                                     ("  ", False), ("a" * 256, False), ("a" * 255, True), ("键", False),
-                                     ("a b", False)])
+@pytest.mark.parametrize(
+    "key, ok",
+    [
+        ("3f2a9c1e-0b7d-4c1e-9a55-1b2c3d4e5f60", True),
+        ("", False),
+        ("  ", False),
+        ("a" * 256, False),
+        ("a" * 255, True),
+        ("键", False),
+        ("a b", False),
+    ],
+)
 def test_key_shape(key, ok):
     assert (key_problem(key) is None) == ok
 
@@ -83,9 +111,9 @@ def test_a_seeded_request_makes_the_same_ids_on_every_attempt():
 
     first, second = attempt(), attempt()
     assert first[0] == second[0] and first[2] == second[2] and first[3:] == second[3:]
-    assert first[1] != second[1]                         # an event's own id is always new
+    assert first[1] != second[1]  # an event's own id is always new
     assert len({first[0], first[2]}) == 2 and first[3] != first[4]
-    assert first[0][14] == "7"                           # still a UUIDv7, timed at the first attempt
+    assert first[0][14] == "7"  # still a UUIDv7, timed at the first attempt
     assert ids.new_id() != ids.new_id() and ids.next_commit_id() is None
 
 

@@ -32,10 +32,15 @@ def _xlsx(rows: list[list], dimension: str | None = None, far_cell: bool = False
         for item in src.infolist():
             data = src.read(item.filename)
             if item.filename == "xl/worksheets/sheet1.xml":
-                text = re.sub(r'<dimension ref="[^"]*"\s*/>', f'<dimension ref="{dimension}"/>', data.decode())
+                text = re.sub(
+                    r'<dimension ref="[^"]*"\s*/>', f'<dimension ref="{dimension}"/>', data.decode()
+                )
                 if far_cell:
-                    text = text.replace("</sheetData>", '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x'
-                                                        "</t></is></c></row></sheetData>")
+                    text = text.replace(
+                        "</sheetData>",
+                        '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x'
+                        "</t></is></c></row></sheetData>",
+                    )
                 data = text.encode()
             z.writestr(item, data)
     return out.getvalue()
@@ -72,7 +77,7 @@ def test_texts_that_look_like_formulas_stay_texts():
     data = xlsx.workbook([("表", ["姓名"], [[t] for t in texts] + [[5]])])
     assert "<f>" not in zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml").decode()
     cells = [c for (c,) in load_workbook(io.BytesIO(data)).active.iter_rows(min_row=2)]
-    assert [c.value for c in cells[:-1]] == [t.replace("\r", "\n") for t in texts]   # XML keeps no lone CR
+    assert [c.value for c in cells[:-1]] == [t.replace("\r", "\n") for t in texts]  # XML keeps no lone CR
     assert all(c.data_type == "s" and c.quotePrefix for c in cells[:-1])
     assert cells[-1].value == 5 and cells[-1].data_type == "n"
 
@@ -85,9 +90,16 @@ class _Model(Input):
     score: float | None = None
 
 
-@pytest.mark.parametrize("body", [
-    {"count": False, "on": "2026-01-01"}, {"count": 1, "on": 0}, {"count": 1, "on": "2026-01-01", "quotas": {"a": True}},
-    {"count": 1, "on": "2026-01-01", "months": [1, False]}, {"count": 1, "on": "2026-01-01", "score": True}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"count": False, "on": "2026-01-01"},
+        {"count": 1, "on": 0},
+        {"count": 1, "on": "2026-01-01", "quotas": {"a": True}},
+        {"count": 1, "on": "2026-01-01", "months": [1, False]},
+        {"count": 1, "on": "2026-01-01", "score": True},
+    ],
+)
 def test_what_the_schema_forbids_is_refused(body):
     with pytest.raises(ValidationError):
         _Model(**body)
@@ -104,7 +116,10 @@ def test_validation_errors_in_chinese_naming_the_field():
     except ValidationError as exc:
         body = invalid_response(exc.errors(), {"count": "计划人数", "on": "开班日期"}).body.decode()
     assert "计划人数必须大于 0" in body and "开班日期不是有效的日期" in body and "Input should" not in body
-    assert describe(("body", "scores", 2, "points"), {"points": "得分"}) == ("scores.2.points", "得分（第 3 项）")
+    assert describe(("body", "scores", 2, "points"), {"points": "得分"}) == (
+        "scores.2.points",
+        "得分（第 3 项）",
+    )
 
 
 def test_control_characters_are_found_anywhere_in_a_json_body():
@@ -114,12 +129,20 @@ def test_control_characters_are_found_anywhere_in_a_json_body():
 
 
 def test_masks_hide_what_they_claim():
-    entry = {"name": "李娜", "unit": "县发改委", "cadre_id": "cd-1", "id_number": "11010519900501123X",
-             "birth_date": "1990-05-01", "gender": "女", "rank": "科员"}
+    entry = {
+        "name": "李娜",
+        "unit": "县发改委",
+        "cadre_id": "cd-1",
+        "id_number": "11010519900501123X",
+        "birth_date": "1990-05-01",
+        "gender": "女",
+        "rank": "科员",
+    }
     assert visibility.person(entry, "org_department") == entry
     clerk = visibility.person(entry, "unit")
     assert clerk["id_number"] == "110105********123X" and "birth_date" not in clerk and "gender" not in clerk
     analyst = visibility.person(entry, "analyst", 1)
     assert analyst == {"rank": "科员", "name": "学员1"}
-    assert visibility.nomination({"name": "李娜", "unit": "u", "cadre_id": "c", "reason": "r", "status": "rejected"},
-                                 "analyst", 2) == {"status": "rejected", "name": "学员2"}
+    assert visibility.nomination(
+        {"name": "李娜", "unit": "u", "cadre_id": "c", "reason": "r", "status": "rejected"}, "analyst", 2
+    ) == {"status": "rejected", "name": "学员2"}

@@ -13,8 +13,11 @@ from shared.events import Actor, Catalogue, Envelope, Event, MalformedEvent
 from shared.ids import uuid7
 from shared.projection import OWNER
 
-CTX = Context(actor=Actor(user_id="u1", name="张三", role="org_department"), jurisdiction="371428",
-              correlation_id="corr-1")
+CTX = Context(
+    actor=Actor(user_id="u1", name="张三", role="org_department"),
+    jurisdiction="371428",
+    correlation_id="corr-1",
+)
 
 
 def test_uuid7_is_time_ordered_and_unique():
@@ -22,10 +25,17 @@ def test_uuid7_is_time_ordered_and_unique():
     assert ids == sorted(ids) and len(set(ids)) == 5000 and all(i.version == 7 for i in ids)
 
 
-@pytest.mark.parametrize("holder,target,ok", [
-    ("430000", "431121", True), ("431100", "431121", True), ("431100", "431221", False),
-    ("371428", "371428", True), ("371428", "530129", False), ("371428", "371400", False),
-])
+@pytest.mark.parametrize(
+    "holder,target,ok",
+    [
+        ("430000", "431121", True),
+        ("431100", "431121", True),
+        ("431100", "431221", False),
+        ("371428", "371428", True),
+        ("371428", "530129", False),
+        ("371428", "371400", False),
+    ],
+)
 def test_jurisdiction_cover(holder, target, ok):
     assert jur.covers(holder, target) is ok
 
@@ -52,7 +62,9 @@ def test_topic_patterns_follow_jurisdictions():
     assert not province.match("ganxun.dlq.selection.430000")
 
 
-def _envelope(event: Event, version: int = 1, stream: str = "class-c1", schema_version=None, payload=None) -> Envelope:
+def _envelope(
+    event: Event, version: int = 1, stream: str = "class-c1", schema_version=None, payload=None
+) -> Envelope:
     env = CommandHandler.envelopes(stream, version - 1, [event], CTX)[0]
     if schema_version is not None:
         env = env.model_copy(update={"schema_version": schema_version, "payload": payload})
@@ -90,9 +102,10 @@ def test_a_field_added_by_a_newer_producer_is_ignored_by_an_older_reader():
 
     env = _envelope(TraineeNominated(class_id="c1", cadre_id="a", name="李四", unit="县委办"))
     newer = env.model_copy(update={"payload": {**env.payload, "added_later": "430121"}})
-    assert CATALOGUE.decode(newer.to_json()).event == TraineeNominated(class_id="c1", cadre_id="a", name="李四",
-                                                                       unit="县委办")
-    with pytest.raises(ValueError):          # in code, a misspelt field still fails where it is written
+    assert CATALOGUE.decode(newer.to_json()).event == TraineeNominated(
+        class_id="c1", cadre_id="a", name="李四", unit="县委办"
+    )
+    with pytest.raises(ValueError):  # in code, a misspelt field still fails where it is written
         TraineeNominated(class_id="c1", cadre_id="a", name="李四", unit="县委办", added_later="x")
 
 
@@ -119,11 +132,17 @@ def test_old_versions_are_upcast_and_newer_ones_refused():
 
 
 def test_fold_applies_each_stream_version_once():
-    opened = ClassOpened(class_id="c1", title="班", capacity=3, starts_on=date(2026, 12, 1),
-                         ends_on=date(2026, 12, 2), organiser="党校")
+    opened = ClassOpened(
+        class_id="c1",
+        title="班",
+        capacity=3,
+        starts_on=date(2026, 12, 1),
+        ends_on=date(2026, 12, 2),
+        organiser="党校",
+    )
     nominated = TraineeNominated(class_id="c1", cadre_id="a", name="李四", unit="县委办")
     envs = CommandHandler.envelopes("class-c1", 0, [opened, nominated], CTX)
-    batch = [(*roster.route(env, ev), ) for env, ev in zip(envs, [opened, nominated])]
+    batch = [(*roster.route(env, ev),) for env, ev in zip(envs, [opened, nominated])]
     batch = [(doc_id, env, ev, h) for (doc_id, h), env, ev in zip(batch, envs, [opened, nominated])]
     docs: dict = {}
     assert roster.fold(docs, batch) == {"c1"}
@@ -132,7 +151,9 @@ def test_fold_applies_each_stream_version_once():
     assert roster.fold(docs, batch) == set()
     assert docs["c1"] == first
     assert docs["c1"]["size"] == 1 and docs["c1"]["_applied"] == {"class-c1": 2, OWNER: "371428"}
-    assert docs["c1"]["trainees"] == [{"cadre_id": "a", "name": "李四", "unit": "县委办", "status": "nominated"}]
+    assert docs["c1"]["trainees"] == [
+        {"cadre_id": "a", "name": "李四", "unit": "县委办", "status": "nominated"}
+    ]
 
 
 def test_envelope_times_are_utc():
@@ -142,9 +163,16 @@ def test_envelope_times_are_utc():
 
 def test_division_names_for_the_dashboard():
     assert [jur.name(c) for c in ("430000", "430100", "430121", "371428", "110100")] == [
-        "湖南省", "长沙市", "长沙县", "武城县", "北京市"]   # a municipality's city level is itself
-    assert jur.name("439999") == "439999"                 # unknown: the code, never an error
-    assert jur.chain("430121") == [{"code": "430000", "name": "湖南省", "level": "省"},
-                                   {"code": "430100", "name": "长沙市", "level": "市"},
-                                   {"code": "430121", "name": "长沙县", "level": "县"}]
+        "湖南省",
+        "长沙市",
+        "长沙县",
+        "武城县",
+        "北京市",
+    ]  # a municipality's city level is itself
+    assert jur.name("439999") == "439999"  # unknown: the code, never an error
+    assert jur.chain("430121") == [
+        {"code": "430000", "name": "湖南省", "level": "省"},
+        {"code": "430100", "name": "长沙市", "level": "市"},
+        {"code": "430121", "name": "长沙县", "level": "县"},
+    ]
     assert [c["name"] for c in jur.chain("371400")] == ["山东省", "德州市"]

@@ -11,10 +11,12 @@ def body(n: int, indent: str = "    ") -> str:
 
 def test_a_long_function_is_flagged_unless_it_says_why(tmp_path):
     f = tmp_path / "m.py"
-    f.write_text(f"def short():\n{body(LIMIT - 1)}\n\ndef long():\n{body(LIMIT)}\n"
-                 f"# long: a table of cases, one per line\n@staticmethod\ndef kept():\n{body(LIMIT + 5)}\n"
-                 f"class C:\n    async def method(self):  # long: one pass of the protocol\n{body(80, ' ' * 8)}"
-                 f"    def unmarked(self):\n{body(70, ' ' * 8)}")
+    f.write_text(
+        f"def short():\n{body(LIMIT - 1)}\n\ndef long():\n{body(LIMIT)}\n"
+        f"# long: a table of cases, one per line\n@staticmethod\ndef kept():\n{body(LIMIT + 5)}\n"
+        f"class C:\n    async def method(self):  # long: one pass of the protocol\n{body(80, ' ' * 8)}"
+        f"    def unmarked(self):\n{body(70, ' ' * 8)}"
+    )
     assert [(name, length) for _, name, length in findings(f)] == [("long", LIMIT + 1), ("unmarked", 71)]
 
 

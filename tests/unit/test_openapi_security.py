@@ -4,8 +4,8 @@ route's 401 and 403 (no server needed)."""
 import pytest
 
 import shared.contracts  # noqa: F401
-from shared.api import create_app
 from deploy.registry import SERVICES, definition
+from shared.api import create_app
 from shared.entrypoint import settings_for
 
 ISSUER = "https://sso.example.gov.cn/realms/ganxun"
@@ -26,7 +26,7 @@ def test_every_route_but_the_health_checks_declares_its_token_and_its_401_and_40
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
             if path in PUBLIC:
-                assert not op.get("security"), f"{path} asks for a token"   # [] overrides the document's
+                assert not op.get("security"), f"{path} asks for a token"  # [] overrides the document's
                 continue
             assert op.get("security"), f"{method} {path} declares no security"
             assert {"401", "403"} <= set(op["responses"]), f"{method} {path} lacks 401/403"

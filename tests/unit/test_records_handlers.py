@@ -19,14 +19,16 @@ from shared.events import Actor
 from shared.memory import FixedClock, MemoryDatabase, MemoryEventStore
 
 CODE = "371428"
-START = date(2026, 3, 2)          # a Monday
+START = date(2026, 3, 2)  # a Monday
 TODAY = date(2026, 3, 18)
 DEPT = Principal(user_id="org-1", name="李干事", role="org_department", jurisdiction=CODE)
 HEAD = Principal(user_id="p-ht", name="王老师", role="recorder", jurisdiction=CODE)
 SECRETARY = Principal(user_id="p-bs", name="赵书记", role="recorder", jurisdiction=CODE)
 MONITOR = Principal(user_id="p-cm", name="孙班长", role="recorder", jurisdiction=CODE)
 ELSEWHERE = Principal(user_id="p-other", name="周老师", role="recorder", jurisdiction=CODE)
-ITEMS = [{"item_id": "T01", "title": "课堂笔记", "group": "理论学习", "max_points": 10, "roles": ["head_teacher"]}]
+ITEMS = [
+    {"item_id": "T01", "title": "课堂笔记", "group": "理论学习", "max_points": 10, "roles": ["head_teacher"]}
+]
 
 
 def run(coro):
@@ -39,12 +41,22 @@ def ctx(who: Principal) -> Context:
 
 def selection_events(class_id: str, trainees: dict[str, str]) -> list:
     """The roster as selection's topic brings it: a class opened, its trainees confirmed."""
-    opened = ClassOpened(class_id=class_id, title=f"{class_id} 中青年干部培训班", capacity=50, starts_on=START,
-                         ends_on=date(2026, 6, 30), organiser="市委党校", study_groups=[StudyGroup(name="一组")])
-    confirmed = [NominationConfirmed(class_id=class_id, cadre_id=c, name=n, unit="县发改局")
-                 for c, n in trainees.items()]
-    sel = Context(actor=Actor(user_id="sel", name="选调", role="org_department"), jurisdiction=CODE,
-                  correlation_id="s")
+    opened = ClassOpened(
+        class_id=class_id,
+        title=f"{class_id} 中青年干部培训班",
+        capacity=50,
+        starts_on=START,
+        ends_on=date(2026, 6, 30),
+        organiser="市委党校",
+        study_groups=[StudyGroup(name="一组")],
+    )
+    confirmed = [
+        NominationConfirmed(class_id=class_id, cadre_id=c, name=n, unit="县发改局")
+        for c, n in trainees.items()
+    ]
+    sel = Context(
+        actor=Actor(user_id="sel", name="选调", role="org_department"), jurisdiction=CODE, correlation_id="s"
+    )
     return CommandHandler.envelopes(f"selection-{class_id}", 0, [opened, *confirmed], sel)
 
 
@@ -54,7 +66,9 @@ class World:
     def __init__(self) -> None:
         self.store = MemoryEventStore()
         self.db = MemoryDatabase()
-        self.given = selection_events("k1", {"a": "张三", "b": "李四"}) + selection_events("k2", {"z": "钱五"})
+        self.given = selection_events("k1", {"a": "张三", "b": "李四"}) + selection_events(
+            "k2", {"z": "钱五"}
+        )
         self.clock = FixedClock(TODAY)
         self.h = Handlers(CommandHandler(self.store), Reads(self.db), self.clock)
         self.sync()
@@ -66,8 +80,12 @@ class World:
             self.db.load(p, self.given + self.store.all_events())
 
     def staffed(self) -> "World":
-        staff = (("k1", HEAD, "head_teacher"), ("k1", SECRETARY, "branch_secretary"),
-                 ("k1", MONITOR, "class_monitor"), ("k2", ELSEWHERE, "head_teacher"))
+        staff = (
+            ("k1", HEAD, "head_teacher"),
+            ("k1", SECRETARY, "branch_secretary"),
+            ("k1", MONITOR, "class_monitor"),
+            ("k2", ELSEWHERE, "head_teacher"),
+        )
         for class_id, who, role in staff:
             run(self.h.assign_recorder(ctx(DEPT), DEPT, class_id, who.user_id, who.name, role, START))
         self.sync()
@@ -79,16 +97,29 @@ def test_assigning_the_three_core_recorders():
     assert [e.type for e in run(w.store.read_stream(class_stream("k1")))] == ["RecorderAssigned"] * 3
     current = run(w.h.reads.recorders(DEPT, "k1"))["current"]
     assert sorted((r["name"], r["role"]) for r in current) == [
-        ("孙班长", "class_monitor"), ("王老师", "head_teacher"), ("赵书记", "branch_secretary")]
-    with pytest.raises(Forbidden):       # a recorder does not appoint recorders
+        ("孙班长", "class_monitor"),
+        ("王老师", "head_teacher"),
+        ("赵书记", "branch_secretary"),
+    ]
+    with pytest.raises(Forbidden):  # a recorder does not appoint recorders
         run(w.h.assign_recorder(ctx(HEAD), HEAD, "k1", "p-x", "某人", "committee_member", START))
 
 
 def test_a_record_and_its_correction_both_stand_in_the_file():
     w = World().staffed()
     first, _ = run(w.h.log_record(ctx(HEAD), HEAD, "k1", "a", "study", date(2026, 3, 9), "课堂发言积极。"))
-    second, envs = run(w.h.log_record(ctx(HEAD), HEAD, "k1", "a", "study", date(2026, 3, 9),
-                                      "课堂发言积极，联系本单位实际。", corrects=first))
+    second, envs = run(
+        w.h.log_record(
+            ctx(HEAD),
+            HEAD,
+            "k1",
+            "a",
+            "study",
+            date(2026, 3, 9),
+            "课堂发言积极，联系本单位实际。",
+            corrects=first,
+        )
+    )
     assert [e.type for e in envs] == ["RecordLogged"] and envs[0].payload["corrects"] == first
     w.sync()
     records = run(w.h.reads.records(DEPT, "k1", "a"))["records"]
@@ -107,11 +138,25 @@ def test_a_weekly_score_sheet_saves_the_good_rows_and_names_the_refused_one():
     run(w.h.set_scheme(ctx(DEPT), DEPT, "k1", None, "s1", "本班方案", ITEMS))
     w.sync()
     with pytest.raises(DomainError) as dup:
-        run(w.h.score_sheet(ctx(HEAD), HEAD, "k1", date(2026, 3, 11), [
-            ("a", (("T01", 8.0),), ""), ("a", (("T01", 7.0),), "")]))
+        run(
+            w.h.score_sheet(
+                ctx(HEAD),
+                HEAD,
+                "k1",
+                date(2026, 3, 11),
+                [("a", (("T01", 8.0),), ""), ("a", (("T01", 7.0),), "")],
+            )
+        )
     assert dup.value.code == "duplicate_row"
-    answer = run(w.h.score_sheet(ctx(HEAD), HEAD, "k1", date(2026, 3, 11), [
-        ("a", (("T01", 8.0),), "笔记工整"), ("b", (("T01", 12.0),), "")]))
+    answer = run(
+        w.h.score_sheet(
+            ctx(HEAD),
+            HEAD,
+            "k1",
+            date(2026, 3, 11),
+            [("a", (("T01", 8.0),), "笔记工整"), ("b", (("T01", 12.0),), "")],
+        )
+    )
     assert answer["week"] == "2026-03-09" and answer["saved"] == 1
     assert [(r["cadre_id"], r["code"]) for r in answer["refused"]] == [("b", "points_out_of_range")]
     assert run(w.store.read_stream(trainee_stream("k1", "b"))) == []
@@ -120,8 +165,10 @@ def test_a_weekly_score_sheet_saves_the_good_rows_and_names_the_refused_one():
     assert review["unscored"] == ["李四"]
     ranking, _ = run(w.h.reads.ranking(DEPT, "k1"))
     assert [(r["name"], r["total"], r["rank"]) for r in ranking["class_ranking"]] == [
-        ("张三", 8.0, 1), ("李四", 0, 2)]
-    with pytest.raises(DomainError) as e:     # scored: the scheme cannot change any more
+        ("张三", 8.0, 1),
+        ("李四", 0, 2),
+    ]
+    with pytest.raises(DomainError) as e:  # scored: the scheme cannot change any more
         run(w.h.set_scheme(ctx(DEPT), DEPT, "k1", "huzhou", None, None, None))
     assert e.value.code == "scheme_in_use"
 
@@ -150,7 +197,8 @@ def test_a_recorder_of_another_class_is_refused():
         run(w.h.reads.records(ELSEWHERE, "k1", "a"))
     assert f.value.code == "not_a_recorder"
     # In their own class they record.
-    record_id, _ = run(w.h.log_record(ctx(ELSEWHERE), ELSEWHERE, "k2", "z", "conduct", date(2026, 3, 9),
-                                      "遵守纪律。"))
+    record_id, _ = run(
+        w.h.log_record(ctx(ELSEWHERE), ELSEWHERE, "k2", "z", "conduct", date(2026, 3, 9), "遵守纪律。")
+    )
     w.sync()
     assert [r["record_id"] for r in run(w.h.reads.records(ELSEWHERE, "k2", "z"))["records"]] == [record_id]

@@ -5,31 +5,45 @@ from datetime import date
 
 from services.records import reads as views
 
-ROSTER = {"class_id": "k1", "title": "年轻干部培训班", "starts_on": "2026-03-02", "ends_on": "2026-06-30",
-          "trainees": {"c1": {"name": "孙丽", "unit": "县财政局", "group": "一组", "status": "confirmed"},
-                       "c2": {"name": "钱军", "unit": "县财政局", "group": "一组", "status": "confirmed"},
-                       "c3": {"name": "吴霞", "unit": "县教育局", "group": "二组", "status": "withdrawn"}}}
-KLASS = {"class_id": "k1",
-         "coverage": {"c1": {"head_teacher": "2026-03-20", "class_monitor": "2026-03-10"}},
-         "categories": {"c1": {"study": 2, "thinking": 1}},
-         "recorders": {"p1": {"person_id": "p1", "name": "王老师", "role": "head_teacher",
-                              "since": "2026-03-02"}},
-         "history": [{"person_id": "p2", "name": "李班长", "role": "class_monitor", "since": "2026-03-02",
-                      "until": "2026-03-15"},
-                     {"person_id": "p1", "name": "王老师", "role": "head_teacher", "since": "2026-03-02",
-                      "until": None}]}
+ROSTER = {
+    "class_id": "k1",
+    "title": "年轻干部培训班",
+    "starts_on": "2026-03-02",
+    "ends_on": "2026-06-30",
+    "trainees": {
+        "c1": {"name": "孙丽", "unit": "县财政局", "group": "一组", "status": "confirmed"},
+        "c2": {"name": "钱军", "unit": "县财政局", "group": "一组", "status": "confirmed"},
+        "c3": {"name": "吴霞", "unit": "县教育局", "group": "二组", "status": "withdrawn"},
+    },
+}
+KLASS = {
+    "class_id": "k1",
+    "coverage": {"c1": {"head_teacher": "2026-03-20", "class_monitor": "2026-03-10"}},
+    "categories": {"c1": {"study": 2, "thinking": 1}},
+    "recorders": {"p1": {"person_id": "p1", "name": "王老师", "role": "head_teacher", "since": "2026-03-02"}},
+    "history": [
+        {
+            "person_id": "p2",
+            "name": "李班长",
+            "role": "class_monitor",
+            "since": "2026-03-02",
+            "until": "2026-03-15",
+        },
+        {"person_id": "p1", "name": "王老师", "role": "head_teacher", "since": "2026-03-02", "until": None},
+    ],
+}
 
 
 def test_the_roster_lists_every_active_trainee_and_marks_who_went_unrecorded():
     r = views.recording_roster(ROSTER, KLASS, date(2026, 3, 22), 7)
     rows = {t["name"]: t for t in r["trainees"]}
-    assert list(rows) == ["孙丽", "钱军"]                       # the withdrawn trainee is not on it
+    assert list(rows) == ["孙丽", "钱军"]  # the withdrawn trainee is not on it
     assert rows["孙丽"]["latest"] == "2026-03-20" and rows["孙丽"]["stale"] is False
     assert rows["孙丽"]["by_category"] == {"学习情况": 2, "思想动态": 1} and rows["孙丽"]["records"] == 3
     assert rows["钱军"]["latest"] is None and rows["钱军"]["stale"] is True
     assert r["stale"] == 1
     later = views.recording_roster(ROSTER, KLASS, date(2026, 3, 27), 7)
-    assert later["stale"] == 2                                  # seven days on, 孙丽 is due again
+    assert later["stale"] == 2  # seven days on, 孙丽 is due again
 
 
 def test_a_recorder_sees_their_current_role_or_the_last_one_they_held():

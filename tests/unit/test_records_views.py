@@ -9,46 +9,97 @@ from pypdf import PdfReader
 
 from services.records import documents, pdf, reads
 
-ROSTER = {"class_id": "c1", "title": "中青年干部培训班", "starts_on": "2026-10-01", "ends_on": "2026-12-31",
-          "organiser": "县委党校", "jurisdiction": "110101",
-          "trainees": {"a": {"name": "张伟", "unit": "县财政局", "group": "一组", "status": "confirmed"},
-                       "b": {"name": "李娜", "unit": "县教育局", "group": "一组", "status": "confirmed"},
-                       "c": {"name": "王芳", "unit": "县农业局", "group": "二组", "status": "confirmed"},
-                       "w": {"name": "赵敏", "unit": "县委办", "group": "二组", "status": "withdrawn"}},
-          "sessions": {"s1": {"hours": 3, "required": True}, "s2": {"hours": 2, "required": True}}}
-SCHEME = {"items": [{"item_id": "T01", "title": "笔记", "group": "理论学习", "max_points": 10, "roles": ["head_teacher"]},
-                    {"item_id": "P01", "title": "党课", "group": "党性修养和学风", "max_points": 10,
-                     "roles": ["branch_secretary"]}]}
-KLASS = {"scheme": SCHEME, "weeks": ["2026-10-05"],
-         "coverage": {"a": {"head_teacher": "2026-11-18", "branch_secretary": "2026-11-10", "class_monitor": "2026-11-19"},
-                      "b": {"head_teacher": "2026-11-18", "branch_secretary": "2026-11-15", "class_monitor": "2026-11-01"}},
-         "totals": {"a": {"T01": 8, "P01": 6}, "b": {"T01": 9, "P01": 5}, "c": {"T01": 3}}}
+ROSTER = {
+    "class_id": "c1",
+    "title": "中青年干部培训班",
+    "starts_on": "2026-10-01",
+    "ends_on": "2026-12-31",
+    "organiser": "县委党校",
+    "jurisdiction": "110101",
+    "trainees": {
+        "a": {"name": "张伟", "unit": "县财政局", "group": "一组", "status": "confirmed"},
+        "b": {"name": "李娜", "unit": "县教育局", "group": "一组", "status": "confirmed"},
+        "c": {"name": "王芳", "unit": "县农业局", "group": "二组", "status": "confirmed"},
+        "w": {"name": "赵敏", "unit": "县委办", "group": "二组", "status": "withdrawn"},
+    },
+    "sessions": {"s1": {"hours": 3, "required": True}, "s2": {"hours": 2, "required": True}},
+}
+SCHEME = {
+    "items": [
+        {"item_id": "T01", "title": "笔记", "group": "理论学习", "max_points": 10, "roles": ["head_teacher"]},
+        {
+            "item_id": "P01",
+            "title": "党课",
+            "group": "党性修养和学风",
+            "max_points": 10,
+            "roles": ["branch_secretary"],
+        },
+    ]
+}
+KLASS = {
+    "scheme": SCHEME,
+    "weeks": ["2026-10-05"],
+    "coverage": {
+        "a": {"head_teacher": "2026-11-18", "branch_secretary": "2026-11-10", "class_monitor": "2026-11-19"},
+        "b": {"head_teacher": "2026-11-18", "branch_secretary": "2026-11-15", "class_monitor": "2026-11-01"},
+    },
+    "totals": {"a": {"T01": 8, "P01": 6}, "b": {"T01": 9, "P01": 5}, "c": {"T01": 3}},
+}
 
 
 def rec(no: str, text: str, author: str, role: str, corrects=None, corrected_by=None) -> dict:
-    return {"record_id": no, "class_id": "c1", "cadre_id": "a", "category": "thinking", "observed_on": "2026-11-02",
-            "text": text, "author_id": "p", "author_name": author, "author_role": role, "corrects": corrects,
-            "corrected_by": corrected_by, "logged_at": "2026-11-03T08:00:00+00:00"}
+    return {
+        "record_id": no,
+        "class_id": "c1",
+        "cadre_id": "a",
+        "category": "thinking",
+        "observed_on": "2026-11-02",
+        "text": text,
+        "author_id": "p",
+        "author_name": author,
+        "author_role": role,
+        "corrects": corrects,
+        "corrected_by": corrected_by,
+        "logged_at": "2026-11-03T08:00:00+00:00",
+    }
 
 
-FILE = {"class_id": "c1", "cadre_id": "a", "sheets": [], "attended": {"s1": {"hours": 3, "late": False, "on": None}},
-        "absent": {"s2": {"excused": False, "on": None}},
-        "records": [rec("r1", "思想上有畏难情绪。", "吴刚", "branch_secretary", corrected_by="r2"),
-                    rec("r2", "更正：能主动克服困难。", "周明", "head_teacher", corrects="r1")],
-        "final_comment": {"text": "政治坚定，作风扎实。", "author_name": "周明", "author_role": "head_teacher",
-                          "written_at": "2026-12-30T09:00:00+00:00"}}
+FILE = {
+    "class_id": "c1",
+    "cadre_id": "a",
+    "sheets": [],
+    "attended": {"s1": {"hours": 3, "late": False, "on": None}},
+    "absent": {"s2": {"excused": False, "on": None}},
+    "records": [
+        rec("r1", "思想上有畏难情绪。", "吴刚", "branch_secretary", corrected_by="r2"),
+        rec("r2", "更正：能主动克服困难。", "周明", "head_teacher", corrects="r1"),
+    ],
+    "final_comment": {
+        "text": "政治坚定，作风扎实。",
+        "author_name": "周明",
+        "author_role": "head_teacher",
+        "written_at": "2026-12-30T09:00:00+00:00",
+    },
+}
 
 
 def test_completeness_names_the_roles_missing_within_the_period():
     out = reads.completeness(ROSTER, KLASS, date(2026, 11, 20), 7)
     assert out["since"] == "2026-11-14" and out["trainees"] == 3
     assert {u["cadre_id"]: u["missing_roles"] for u in out["uncovered"]} == {
-        "a": ["branch_secretary"], "b": ["class_monitor"], "c": ["head_teacher", "branch_secretary", "class_monitor"]}
+        "a": ["branch_secretary"],
+        "b": ["class_monitor"],
+        "c": ["head_teacher", "branch_secretary", "class_monitor"],
+    }
 
 
 def test_ranking_shares_places_on_equal_totals_and_ranks_within_study_groups():
     out = reads.ranking(ROSTER, KLASS)
-    assert [(r["cadre_id"], r["total"], r["rank"]) for r in out["class_ranking"]] == [("a", 14, 1), ("b", 14, 1), ("c", 3, 3)]
+    assert [(r["cadre_id"], r["total"], r["rank"]) for r in out["class_ranking"]] == [
+        ("a", 14, 1),
+        ("b", 14, 1),
+        ("c", 3, 3),
+    ]
     assert [(g["group"], g["average"]) for g in out["study_groups"]] == [("一组", 14), ("二组", 3)]
     assert out["class_ranking"][0]["by_group"] == {"理论学习": 8, "党性修养和学风": 6}
 
@@ -61,11 +112,15 @@ def test_attendance_counts_hours_and_rate():
 def test_portrait_profile_against_the_class_average_and_concerns():
     p = documents.portrait(ROSTER, KLASS, FILE)
     assert [(x["group"], x["mine"], x["class_average"]) for x in p["profile"]] == [
-        ("理论学习", 8, 6.67), ("党性修养和学风", 6, 3.67)]
+        ("理论学习", 8, 6.67),
+        ("党性修养和学风", 6, 3.67),
+    ]
     assert p["strengths"] == ["理论学习", "党性修养和学风"]
     assert "学习情况暂无记录" in p["concerns"]
     thinking = next(c for c in p["categories"] if c["category"] == "thinking")
-    assert [r["text"] for r in thinking["records"]] == ["更正：能主动克服困难。"]   # the corrected one does not stand
+    assert [r["text"] for r in thinking["records"]] == [
+        "更正：能主动克服困难。"
+    ]  # the corrected one does not stand
 
 
 def test_the_form_shows_corrections_both_ways_in_html_and_pdf():
@@ -73,8 +128,18 @@ def test_the_form_shows_corrections_both_ways_in_html_and_pdf():
     html = documents.form_html(d)
     assert "已被第2条更正" in html and "更正第1条" in html and "思想上有畏难情绪。" in html
     text = "".join("".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.form_pdf(d))).pages).split())
-    for needle in ("干部教育培训纪实考察记录表", "张伟", "思想上有畏难情绪。", "吴刚（支部书记）", "更正：能主动克服困难。",
-                   "周明（班主任）", "已被第2条更正", "更正第1条", "政治坚定，作风扎实。", "出勤率50.0%"):
+    for needle in (
+        "干部教育培训纪实考察记录表",
+        "张伟",
+        "思想上有畏难情绪。",
+        "吴刚（支部书记）",
+        "更正：能主动克服困难。",
+        "周明（班主任）",
+        "已被第2条更正",
+        "更正第1条",
+        "政治坚定，作风扎实。",
+        "出勤率50.0%",
+    ):
         assert needle in text, needle
 
 

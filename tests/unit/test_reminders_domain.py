@@ -5,9 +5,6 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from shared.clock import CHINA
-from shared.commands import fold
-from shared.errors import DomainError
 from services.reminders.domain import (
     InboxDecider,
     MarkRead,
@@ -19,6 +16,9 @@ from services.reminders.domain import (
     should_send,
     visible_to,
 )
+from shared.clock import CHINA
+from shared.commands import fold
+from shared.errors import DomainError
 
 D = InboxDecider()
 NOW = datetime(2025, 6, 10, 9, 0, tzinfo=CHINA)

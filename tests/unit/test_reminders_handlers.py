@@ -8,25 +8,25 @@ from datetime import date, datetime, time
 
 import pytest
 
+from services.reminders.channels import ReminderSettings
+from services.reminders.handlers import Handlers
+from services.reminders.projections import PROJECTIONS, people
+from services.reminders.reads import Reads
 from shared.auth import Principal
 from shared.commands import CommandHandler, Context
+from shared.contracts.accounts import AccountCreated, AccountDisabled, AccountEnabled
 from shared.contracts.followup import (
     EvaluationSubmitted,
     MilestoneCompleted,
     MilestoneDue,
+    MilestoneOverdue,
     MilestoneScheduled,
 )
-from shared.contracts.followup import MilestoneOverdue
-from shared.contracts.accounts import AccountCreated, AccountDisabled, AccountEnabled
 from shared.contracts.selection import ClassOpened, NominationRejected, TraineeNominated
 from shared.contracts.teaching import LeaveDecided, LeaveRequested, SessionScheduled, TraineeGraduated
 from shared.errors import NotFound
 from shared.events import Actor
 from shared.memory import FixedClock, MemoryDatabase, MemoryEventStore
-from services.reminders.channels import ReminderSettings
-from services.reminders.handlers import Handlers
-from services.reminders.projections import PROJECTIONS, people
-from services.reminders.reads import Reads
 
 COUNTY = "371428"
 UNIT = "县财政局"

@@ -31,7 +31,9 @@ OTHER = Principal(user_id="dept2", name="邻县组织部", role="org_department"
 
 
 def clerk(unit: str) -> Principal:
-    return Principal(user_id=f"clerk-{unit}", name=f"{unit}干部科", role="unit", jurisdiction=COUNTY, unit=unit)
+    return Principal(
+        user_id=f"clerk-{unit}", name=f"{unit}干部科", role="unit", jurisdiction=COUNTY, unit=unit
+    )
 
 
 def ctx(who: Principal) -> Context:
@@ -69,11 +71,28 @@ class World:
         self.project()
         return ids
 
-    def open(self, class_id: str = "k1", capacity: int = 2, starts_on: date = date(2026, 4, 1),
-             quotas: dict | None = None) -> None:
-        self.run(self.h.open_class(ctx(DEPT), DEPT, OpenClass(class_id, "科级干部培训班", capacity, starts_on,
-                                                               date(2026, 4, 10), "县委党校",
-                                                               quotas=quotas or {})))
+    def open(
+        self,
+        class_id: str = "k1",
+        capacity: int = 2,
+        starts_on: date = date(2026, 4, 1),
+        quotas: dict | None = None,
+    ) -> None:
+        self.run(
+            self.h.open_class(
+                ctx(DEPT),
+                DEPT,
+                OpenClass(
+                    class_id,
+                    "科级干部培训班",
+                    capacity,
+                    starts_on,
+                    date(2026, 4, 10),
+                    "县委党校",
+                    quotas=quotas or {},
+                ),
+            )
+        )
 
     def types(self, stream: str) -> list[str]:
         return [e.type for e in self.run(self.store.read_stream(stream))]
@@ -84,8 +103,10 @@ def test_registering_and_updating_a_cadre_shows_in_the_registry():
     [cid] = w.register(person(1, "张伟"))
     assert w.types(cadre_stream_id(cid)) == ["CadreRegistered"]
     envs = w.run(w.h.update(ctx(DEPT), DEPT, cid, {"rank": "正科", "position": "科长"}))
-    assert [e.type for e in envs] == ["CadreUpdated"] and envs[0].payload["changes"] == {"rank": "正科",
-                                                                                          "position": "科长"}
+    assert [e.type for e in envs] == ["CadreUpdated"] and envs[0].payload["changes"] == {
+        "rank": "正科",
+        "position": "科长",
+    }
     w.project()
     entry = w.run(w.h.reads.cadre(DEPT, cid))
     assert (entry["name"], entry["rank"], entry["position"]) == ("张伟", "正科", "科长")
@@ -126,11 +147,12 @@ def test_a_unit_recommends_within_its_quota_and_is_refused_over_it():
     finance = clerk("县财政局")
     envs = w.run(w.h.nominate(ctx(finance), finance, "k1", a))
     assert [(e.type, e.payload["name"], e.payload["unit"]) for e in envs] == [
-        ("TraineeNominated", "张伟", "县财政局")]
+        ("TraineeNominated", "张伟", "县财政局")
+    ]
     with pytest.raises(DomainError) as e:
         w.run(w.h.nominate(ctx(finance), finance, "k1", b))
     assert e.value.code == "over_quota" and "名额为 1 人" in e.value.message
-    with pytest.raises(DomainError) as e:                    # another unit's cadre
+    with pytest.raises(DomainError) as e:  # another unit's cadre
         w.run(w.h.nominate(ctx(finance), finance, "k1", c))
     assert e.value.code == "not_own_unit"
     assert w.types(stream_id("k1")) == ["ClassOpened", "ScopeDrawn", "TraineeNominated"]
@@ -147,10 +169,14 @@ def test_confirming_past_capacity_waitlists_and_a_withdrawal_moves_the_waitlist_
     with pytest.raises(DomainError) as e:
         w.run(w.h.reject(ctx(DEPT), DEPT, "k1", c, " "))
     assert e.value.code == "reason_required"
-    assert [e.type for e in w.run(w.h.reject(ctx(DEPT), DEPT, "k1", c, "任职不满一年"))] == ["NominationRejected"]
+    assert [e.type for e in w.run(w.h.reject(ctx(DEPT), DEPT, "k1", c, "任职不满一年"))] == [
+        "NominationRejected"
+    ]
     envs = w.run(w.h.withdraw(ctx(DEPT), DEPT, "k1", a, "工作需要"))
-    assert [(e.type, e.payload["cadre_id"]) for e in envs] == [("NominationWithdrawn", a),
-                                                               ("NominationConfirmed", b)]
+    assert [(e.type, e.payload["cadre_id"]) for e in envs] == [
+        ("NominationWithdrawn", a),
+        ("NominationConfirmed", b),
+    ]
     assert envs[1].payload["from_waitlist"] is True
     w.project()
     roster = {n["name"]: n["status"] for n in w.run(w.h.reads.class_document(DEPT, "k1"))["nominations"]}
@@ -167,9 +193,11 @@ def test_the_waitlist_and_the_queue_read_as_the_department_sees_them():
     assert [e.type for e in w.run(w.h.waitlist(ctx(DEPT), DEPT, "k1", b))] == ["NominationWaitlisted"]
     w.project()
     queue = w.run(w.h.reads.queue(COUNTY, TODAY))
-    assert [(i["name"], i["status"], i["free"]) for i in queue] == [("张伟", "nominated", 5),
-                                                                     ("李明", "waitlisted", 5)]
-    assert w.run(w.h.reads.queue(COUNTY, date(2026, 4, 1))) == []     # the class has started
+    assert [(i["name"], i["status"], i["free"]) for i in queue] == [
+        ("张伟", "nominated", 5),
+        ("李明", "waitlisted", 5),
+    ]
+    assert w.run(w.h.reads.queue(COUNTY, date(2026, 4, 1))) == []  # the class has started
 
 
 def test_nothing_changes_once_the_class_has_started_by_the_clock():
@@ -209,7 +237,12 @@ def test_an_import_registers_the_good_rows_reports_the_bad_one_and_a_reimport_ch
     content = csv_file(person(1, "张伟"), bad, person(3, "王芳", unit="县委办"))
     report = w.run(w.h.import_file(ctx(DEPT), DEPT, "名册.csv", content))
     assert {k: report[k] for k in ("rows", "registered", "updated", "unchanged", "rejected")} == {
-        "rows": 3, "registered": 2, "updated": 0, "unchanged": 0, "rejected": 1}
+        "rows": 3,
+        "registered": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 1,
+    }
     [error] = report["errors"]
     assert error["row"] == 3 and error["name"] == "李明" and "校验位" in error["errors"][0]
     assert "*" in error["id_number"]
@@ -228,7 +261,9 @@ def test_a_changed_row_is_decided_on_the_registry_state_and_a_stale_one_falls_ba
     report = w.run(w.h.import_file(ctx(DEPT), DEPT, "名册.csv", csv_file(moved)))
     assert report["updated"] == 1
     assert [(e.type, e.stream_version) for e in w.run(w.store.read_stream(cadre_stream_id(cid)))] == [
-        ("CadreRegistered", 1), ("CadreUpdated", 2)]
+        ("CadreRegistered", 1),
+        ("CadreUpdated", 2),
+    ]
     # The projection has not caught up: the registry still shows version 1 and the old
     # unit. The import plans on it, the append conflicts, and the kernel decides again on
     # the stored stream: only what differs from the stream is recorded.
@@ -242,7 +277,9 @@ def test_a_changed_row_is_decided_on_the_registry_state_and_a_stale_one_falls_ba
 def test_an_import_leaves_another_county_s_cadre_alone():
     w = World()
     w.register(person(1, "张伟"))
-    report = w.run(w.h.import_file(ctx(OTHER), OTHER, "名册.csv", csv_file({**person(1, "张伟"), "unit": "县委办"})))
+    report = w.run(
+        w.h.import_file(ctx(OTHER), OTHER, "名册.csv", csv_file({**person(1, "张伟"), "unit": "县委办"}))
+    )
     assert report["rejected"] == 1 and "其他辖区" in report["errors"][0]["errors"][0]
     assert len(w.store.all_events()) == 1
 

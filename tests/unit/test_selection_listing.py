@@ -7,8 +7,10 @@ from services.selection import listing as lst
 from shared.errors import DomainError
 
 SORTS = {"name": "姓名", "birth_date": "出生日期"}
-ROWS = [{"name": f"干部{i:02d}", "unit": "县财政局" if i % 2 else "县教育局", "birth_date": f"{1960 + i}-01-01"}
-        for i in range(45)]
+ROWS = [
+    {"name": f"干部{i:02d}", "unit": "县财政局" if i % 2 else "县教育局", "birth_date": f"{1960 + i}-01-01"}
+    for i in range(45)
+]
 
 
 def test_defaults_are_page_one_of_twenty_in_the_default_order():
@@ -34,21 +36,34 @@ def test_sorted_descending_by_a_field_then_cut():
 def test_a_sort_key_of_the_list_own_ranks_the_rows():
     rank_order = {"正科": 0, "副科": 1}
     rows = [{"rank": "副科", "name": "a"}, {"rank": "正科", "name": "b"}, {"rank": None, "name": "c"}]
-    out = lst.page_of(rows, lst.checked({"sort": "name"}, {"name": "姓名", "rank": "职级"}),
-                      {"rank": lambda r: rank_order.get(r["rank"], 99)})
+    out = lst.page_of(
+        rows,
+        lst.checked({"sort": "name"}, {"name": "姓名", "rank": "职级"}),
+        {"rank": lambda r: rank_order.get(r["rank"], 99)},
+    )
     assert [r["name"] for r in out["items"]] == ["a", "b", "c"]
-    out = lst.page_of(rows, lst.checked({"sort": "rank"}, {"name": "姓名", "rank": "职级"}),
-                      {"rank": lambda r: rank_order.get(r["rank"], 99)})
+    out = lst.page_of(
+        rows,
+        lst.checked({"sort": "rank"}, {"name": "姓名", "rank": "职级"}),
+        {"rank": lambda r: rank_order.get(r["rank"], 99)},
+    )
     assert [r["name"] for r in out["items"]] == ["b", "a", "c"]
 
 
-@pytest.mark.parametrize("raw, field, words", [
-    ({"page": "0"}, "page", "页码“0”应为 1 到"),
-    ({"page": "abc"}, "page", "页码“abc”"),
-    ({"size": "201"}, "size", "每页条数“201”应为 1 到 200"),
-    ({"sort": "id_number"}, "sort", "不能按“id_number”排序；可用的排序字段：name（姓名）、birth_date（出生日期）"),
-    ({"order": "up"}, "order", "排序方向“up”应为 asc（升序）或 desc（降序）"),
-])
+@pytest.mark.parametrize(
+    "raw, field, words",
+    [
+        ({"page": "0"}, "page", "页码“0”应为 1 到"),
+        ({"page": "abc"}, "page", "页码“abc”"),
+        ({"size": "201"}, "size", "每页条数“201”应为 1 到 200"),
+        (
+            {"sort": "id_number"},
+            "sort",
+            "不能按“id_number”排序；可用的排序字段：name（姓名）、birth_date（出生日期）",
+        ),
+        ({"order": "up"}, "order", "排序方向“up”应为 asc（升序）或 desc（降序）"),
+    ],
+)
 def test_bad_parameters_are_refused_naming_what_was_wrong(raw, field, words):
     with pytest.raises(DomainError) as err:
         lst.checked(raw, SORTS)
@@ -70,8 +85,10 @@ def test_everything_keeps_the_search_and_order_without_the_page():
 
 
 def test_a_search_over_the_kept_text_finds_each_matching_row_once_in_order():
-    rows = [{"_key": lst.search_key(n, u)} | {"name": n} for n, u in
-            [("王明", "县财政局"), ("明明", "县委办"), ("李强", "明德镇"), ("赵刚", "县财政局")]]
+    rows = [
+        {"_key": lst.search_key(n, u)} | {"name": n}
+        for n, u in [("王明", "县财政局"), ("明明", "县委办"), ("李强", "明德镇"), ("赵刚", "县财政局")]
+    ]
     text = lst.search_text(rows)
     assert [r["name"] for r in lst.search(rows, text, "明")] == ["王明", "明明", "李强"]
     assert [r["name"] for r in lst.search(rows, text, "财政")] == ["王明", "赵刚"]

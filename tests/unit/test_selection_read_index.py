@@ -6,14 +6,29 @@ from services.selection.read_index import ReadIndex
 
 
 def cadre(cid: str, name: str, unit: str, rev: int, jurisdiction: str = "371428", **kw) -> dict:
-    return {"_id": cid, "_rev": rev, "_applied": {"cadre-" + cid: rev}, "name": name, "unit": unit,
-            "rank": "科员", "jurisdiction": jurisdiction, "id_number": "371428199001011234", **kw}
+    return {
+        "_id": cid,
+        "_rev": rev,
+        "_applied": {"cadre-" + cid: rev},
+        "name": name,
+        "unit": unit,
+        "rank": "科员",
+        "jurisdiction": jurisdiction,
+        "id_number": "371428199001011234",
+        **kw,
+    }
 
 
 def test_the_registry_is_ordered_by_unit_and_name_within_the_jurisdiction():
     ix = ReadIndex()
-    ix.observe_cadres([cadre("c1", "王芳", "县财政局", 1), cadre("c2", "李明", "县财政局", 1),
-                       cadre("c3", "张伟", "县委办", 1), cadre("c4", "赵强", "县财政局", 1, jurisdiction="330500")])
+    ix.observe_cadres(
+        [
+            cadre("c1", "王芳", "县财政局", 1),
+            cadre("c2", "李明", "县财政局", 1),
+            cadre("c3", "张伟", "县委办", 1),
+            cadre("c4", "赵强", "县财政局", 1, jurisdiction="330500"),
+        ]
+    )
     # 县委办 before 县财政局 (委 U+59D4 < 财 U+8D22), then by name within a unit.
     assert [d["name"] for d in ix.registry("371428")] == ["张伟", "李明", "王芳"]
     assert [d["name"] for d in ix.registry("371428", unit="县委办")] == ["张伟"]
@@ -24,7 +39,7 @@ def test_the_registry_is_ordered_by_unit_and_name_within_the_jurisdiction():
 def test_an_older_revision_never_replaces_a_newer_one():
     ix = ReadIndex()
     ix.observe_cadres([cadre("c1", "王芳", "县财政局", 3)])
-    ix.observe_cadres([cadre("c1", "王芳（旧）", "县教育局", 2)])     # a load that read before the write
+    ix.observe_cadres([cadre("c1", "王芳（旧）", "县教育局", 2)])  # a load that read before the write
     assert ix.cadres["c1"]["name"] == "王芳"
 
 
@@ -33,7 +48,7 @@ def test_what_was_computed_is_forgotten_when_an_entry_changes():
     ix.observe_cadres([cadre("c1", "王芳", "县财政局", 1)])
     assert [d["name"] for d in ix.registry("371428", sort="name")] == ["王芳"]
     ix.observe_cadres([cadre("c0", "艾青", "县财政局", 1)])
-    assert [d["name"] for d in ix.registry("371428", sort="name")] == ["王芳", "艾青"]   # U+738B < U+827E
+    assert [d["name"] for d in ix.registry("371428", sort="name")] == ["王芳", "艾青"]  # U+738B < U+827E
     calls = []
     ix.memo(("x",), lambda: calls.append(1))
     ix.memo(("x",), lambda: calls.append(1))
@@ -45,10 +60,15 @@ def test_what_was_computed_is_forgotten_when_an_entry_changes():
 
 def test_a_class_document_is_the_index_own_copy():
     ix = ReadIndex()
-    doc = {"_id": "k1", "_rev": 1, "_applied": {"class-k1": 2}, "jurisdiction": "371428",
-           "nominations": [{"cadre_id": "c1", "status": "nominated"}]}
+    doc = {
+        "_id": "k1",
+        "_rev": 1,
+        "_applied": {"class-k1": 2},
+        "jurisdiction": "371428",
+        "nominations": [{"cadre_id": "c1", "status": "nominated"}],
+    }
     ix.observe_classes([doc])
-    doc["nominations"][0]["status"] = "confirmed"     # the writer folding its next batch in place
+    doc["nominations"][0]["status"] = "confirmed"  # the writer folding its next batch in place
     assert ix.classes["k1"]["nominations"][0]["status"] == "nominated"
     assert "_applied" not in ix.classes["k1"]
 
@@ -62,18 +82,20 @@ def test_the_reads_follow_this_process_s_projection_writers_once_it_has_them():
 
     db = MemoryDatabase()
     db["cadres"].docs["c1"] = cadre("c1", "王芳", "县财政局", 1)
-    started: list = []                                # the runtime's projectors, none yet
+    started: list = []  # the runtime's projectors, none yet
     reads = Reads(db, writers=lambda: started, stale_after=3600)
 
     async def names() -> list[str]:
         return [d["name"] for d in await reads.registry("371428")]
 
-    assert asyncio.run(names()) == ["王芳"]           # loaded once, not following anything
+    assert asyncio.run(names()) == ["王芳"]  # loaded once, not following anything
     db["cadres"].docs["c2"] = cadre("c2", "李明", "县财政局", 1)
-    assert asyncio.run(names()) == ["王芳"]           # a reload only when stale
-    started += [SimpleNamespace(projection=SimpleNamespace(name=n), observers=[])
-                for n in (CADRES, HISTORIES, CLASSES)]
+    assert asyncio.run(names()) == ["王芳"]  # a reload only when stale
+    started += [
+        SimpleNamespace(projection=SimpleNamespace(name=n), observers=[])
+        for n in (CADRES, HISTORIES, CLASSES)
+    ]
     assert asyncio.run(names()) == ["李明", "王芳"]
     assert started[0].observers and asyncio.run(reads.index()).live
-    started[0].observers[0]([cadre("c3", "张伟", "县委办", 1)])    # the writer's next write
+    started[0].observers[0]([cadre("c3", "张伟", "县委办", 1)])  # the writer's next write
     assert asyncio.run(names()) == ["张伟", "李明", "王芳"]

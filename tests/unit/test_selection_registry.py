@@ -24,8 +24,16 @@ def idn(birth: str = "19900501", seq: str = "123") -> str:
 
 
 def raw(**kw) -> dict:
-    base = {"name": "张伟", "id_number": idn(), "unit": "县财政局", "rank": "副科", "category": "经济发展",
-            "township_leadership": "是", "recruited_as": "选调生", "recruited_year": 2015}
+    base = {
+        "name": "张伟",
+        "id_number": idn(),
+        "unit": "县财政局",
+        "rank": "副科",
+        "category": "经济发展",
+        "township_leadership": "是",
+        "recruited_as": "选调生",
+        "recruited_year": 2015,
+    }
     return {**base, **kw}
 
 
@@ -57,15 +65,18 @@ def test_a_valid_record_takes_gender_and_birth_date_from_the_id():
     assert record["township_leadership"] is True and record["recruited_year"] == 2015
 
 
-@pytest.mark.parametrize("change, says", [
-    ({"unit": ""}, "缺少工作单位"),
-    ({"rank": "大科长"}, "职级“大科长”不在职级表中"),
-    ({"name": " "}, "缺少姓名"),
-    ({"birth_date": "1991-01-01"}, "与身份证号中的 1990-05-01 不符"),
-    ({"gender": "女"}, "性别“女”与身份证号不符"),
-    ({"recruited_as": "公务员"}, "录用方式"),
-    ({"township_leadership": "也许"}, "应填“是”或“否”"),
-])
+@pytest.mark.parametrize(
+    "change, says",
+    [
+        ({"unit": ""}, "缺少工作单位"),
+        ({"rank": "大科长"}, "职级“大科长”不在职级表中"),
+        ({"name": " "}, "缺少姓名"),
+        ({"birth_date": "1991-01-01"}, "与身份证号中的 1990-05-01 不符"),
+        ({"gender": "女"}, "性别“女”与身份证号不符"),
+        ({"recruited_as": "公务员"}, "录用方式"),
+        ({"township_leadership": "也许"}, "应填“是”或“否”"),
+    ],
+)
 def test_invalid_records_say_why(change, says):
     record, errors = reg.validate(raw(**change))
     assert record is None and any(says in e for e in errors), errors
@@ -88,14 +99,16 @@ def test_a_changed_record_emits_only_the_changes():
     given = fold(D, [CadreRegistered(cadre_id="cd-1", **record)])
     moved = {**record, "unit": "县委办", "rank": "正科"}
     assert D.decide(given, RecordCadre("cd-1", moved)) == [
-        CadreUpdated(cadre_id="cd-1", changes={"unit": "县委办", "rank": "正科"})]
+        CadreUpdated(cadre_id="cd-1", changes={"unit": "县委办", "rank": "正科"})
+    ]
 
 
 def test_updating_checks_the_fields_and_the_rules():
     record, _ = reg.validate(raw())
     given = fold(D, [CadreRegistered(cadre_id="cd-1", **record)])
     assert D.decide(given, UpdateCadre("cd-1", {"position": "副局长"})) == [
-        CadreUpdated(cadre_id="cd-1", changes={"position": "副局长"})]
+        CadreUpdated(cadre_id="cd-1", changes={"position": "副局长"})
+    ]
     with pytest.raises(DomainError) as e:
         D.decide(given, UpdateCadre("cd-1", {"id_number": idn(seq="999")}))
     assert e.value.code == "field_not_editable"
@@ -110,14 +123,51 @@ def test_cadre_ids_are_stable_per_id_number():
     assert reg.cadre_id_for(idn()) == reg.cadre_id_for(idn()) != reg.cadre_id_for(idn(seq="124"))
 
 
-HEADER = ["姓名", "性别", "出生日期", "身份证号", "工作单位", "职务", "职级", "类别", "任现职级时间", "乡镇领导经历",
-          "录用方式", "录用年份"]
+HEADER = [
+    "姓名",
+    "性别",
+    "出生日期",
+    "身份证号",
+    "工作单位",
+    "职务",
+    "职级",
+    "类别",
+    "任现职级时间",
+    "乡镇领导经历",
+    "录用方式",
+    "录用年份",
+]
 
 
 def _rows():
-    ok = ["张伟", "男", date(1990, 5, 1), idn(), "县财政局", "科长", "副科", "经济发展", "2020-01-01", "是", "选调生", 2015]
-    bad_digit = ["李娜", "", "", idn(seq="224")[:17] + ("0" if idn(seq="224")[17] != "0" else "1"), "县委办", "", "科员",
-                 "", "", "否", "", ""]
+    ok = [
+        "张伟",
+        "男",
+        date(1990, 5, 1),
+        idn(),
+        "县财政局",
+        "科长",
+        "副科",
+        "经济发展",
+        "2020-01-01",
+        "是",
+        "选调生",
+        2015,
+    ]
+    bad_digit = [
+        "李娜",
+        "",
+        "",
+        idn(seq="224")[:17] + ("0" if idn(seq="224")[17] != "0" else "1"),
+        "县委办",
+        "",
+        "科员",
+        "",
+        "",
+        "否",
+        "",
+        "",
+    ]
     no_unit = ["王强", "", "", idn(seq="335"), "", "", "科员", "", "", "", "", ""]
     dup = ["张伟", "男", "1990-05-01", idn(), "县财政局", "", "副科", "", "", "", "", ""]
     return [HEADER, ok, bad_digit, no_unit, [None] * 12, dup]

@@ -15,9 +15,18 @@ POLICY = HoursPolicy(default_hours=110, by_rank={"科员": 90}, cycle_years=5)
 
 
 def cadre(cid: str, **kw) -> dict:
-    base = {"_id": cid, "name": f"干部{cid}", "unit": "县委办", "rank": "副科", "category": "", "birth_date": "1985-03-01",
-            "id_number": "371428198503011234", "township_leadership": False, "recruited_as": None,
-            "recruited_year": None}
+    base = {
+        "_id": cid,
+        "name": f"干部{cid}",
+        "unit": "县委办",
+        "rank": "副科",
+        "category": "",
+        "birth_date": "1985-03-01",
+        "id_number": "371428198503011234",
+        "township_leadership": False,
+        "recruited_as": None,
+        "recruited_year": None,
+    }
     return {**base, **kw}
 
 
@@ -27,9 +36,11 @@ CADRES = [
     cadre("c", rank="科员", birth_date="1993-07-01", recruited_as="选调生", recruited_year=2022),
     cadre("d", rank="科员", birth_date="1995-02-01", recruited_as="选聘生", recruited_year=2015),
 ]
-HIST = {"a": {"last_trained_on": "2024-06-30", "hours": {"2026": 120}},
-        "b": {"last_trained_on": "2019-05-01", "hours": {"2026": 30}},
-        "c": {"hours": {"2026": 95}}}
+HIST = {
+    "a": {"last_trained_on": "2024-06-30", "hours": {"2026": 120}},
+    "b": {"last_trained_on": "2019-05-01", "hours": {"2026": 30}},
+    "c": {"hours": {"2026": 95}},
+}
 
 
 def ids(found):
@@ -37,7 +48,9 @@ def ids(found):
 
 
 def test_rank_and_birth_cohort_filter_with_reasons():
-    found = evaluate({"ranks": ["副科", "科员"], "born_on_or_after": "1990-01-01"}, CADRES, HIST, TODAY, POLICY)
+    found = evaluate(
+        {"ranks": ["副科", "科员"], "born_on_or_after": "1990-01-01"}, CADRES, HIST, TODAY, POLICY
+    )
     assert ids(found) == ["c", "d"]
     assert found[0]["reasons"] == ["职级为科员", "1993-07 出生（1990-01-01 及以后）"]
     assert found[0]["id_number"] == "371428********1234"
@@ -70,31 +83,69 @@ def test_five_year_coverage_and_the_overdue_list():
     report = coverage(CADRES, HIST, TODAY, POLICY)
     assert (report["total"], report["trained"], report["rate"]) == (4, 1, 0.25)
     assert [o["cadre_id"] for o in report["overdue"]] == ["b", "c", "d"]
-    assert {u["unit"]: (u["total"], u["trained"]) for u in report["by_unit"]} == {"县委办": (3, 1), "甲马营乡": (1, 0)}
+    assert {u["unit"]: (u["total"], u["trained"]) for u in report["by_unit"]} == {
+        "县委办": (3, 1),
+        "甲马营乡": (1, 0),
+    }
 
 
 def test_yearly_hours_against_the_policy():
     report = hours(CADRES, HIST, 2026, POLICY)
     assert report["met"] == 2
     assert {r["cadre_id"]: (r["hours"], r["required"], r["short"]) for r in report["rows"]} == {
-        "a": (120, 110, 0), "b": (30, 110, 80), "c": (95, 90, 0), "d": (0, 90, 90)}
+        "a": (120, 110, 0),
+        "b": (30, 110, 80),
+        "c": (95, 90, 0),
+        "d": (0, 90, 90),
+    }
 
 
 def test_the_history_folds_attendance_online_hours_graduation_and_follow_up_once():
-    ctx = Context(actor=Actor(user_id="u", name="党校刘老师", role="party_school"), jurisdiction="371428",
-                  correlation_id="h")
-    events = [SessionAttended(class_id="k", session_id="s1", cadre_id="a", hours=3, on=date(2026, 3, 1)),
-              SessionAttended(class_id="k", session_id="s2", cadre_id="a", hours=4.5, on=date(2026, 3, 8)),
-              TraineeGraduated(class_id="k", cadre_id="a", name="甲", unit="县委办", graduated_on=date(2026, 3, 9),
-                               hours=7.5, attendance_rate=1.0, class_title="中青班")]
+    ctx = Context(
+        actor=Actor(user_id="u", name="党校刘老师", role="party_school"),
+        jurisdiction="371428",
+        correlation_id="h",
+    )
+    events = [
+        SessionAttended(class_id="k", session_id="s1", cadre_id="a", hours=3, on=date(2026, 3, 1)),
+        SessionAttended(class_id="k", session_id="s2", cadre_id="a", hours=4.5, on=date(2026, 3, 8)),
+        TraineeGraduated(
+            class_id="k",
+            cadre_id="a",
+            name="甲",
+            unit="县委办",
+            graduated_on=date(2026, 3, 9),
+            hours=7.5,
+            attendance_rate=1.0,
+            class_title="中青班",
+        ),
+    ]
     online = [OnlineHoursCredited(cadre_id="a", hours=2, on=date(2025, 12, 30), reference="x1")]
-    follow = [MilestoneCompleted(milestone_id="m1", class_id="k", cadre_id="a", month=1, completed_on=date(2026, 4, 9),
-                                 on_time=True, average_score=88.0),
-              MentorTaskCompleted(class_id="k", cadre_id="a", task="core_decision", evidence="会议纪要", comment="好",
-                                  mentor_id="m", done_on=date(2026, 5, 1))]
-    envs = (list(zip(CommandHandler.envelopes("class-k", 0, events, ctx), events))
-            + list(zip(CommandHandler.envelopes("online-a", 0, online, ctx), online))
-            + list(zip(CommandHandler.envelopes("fu-a", 0, follow, ctx), follow)))
+    follow = [
+        MilestoneCompleted(
+            milestone_id="m1",
+            class_id="k",
+            cadre_id="a",
+            month=1,
+            completed_on=date(2026, 4, 9),
+            on_time=True,
+            average_score=88.0,
+        ),
+        MentorTaskCompleted(
+            class_id="k",
+            cadre_id="a",
+            task="core_decision",
+            evidence="会议纪要",
+            comment="好",
+            mentor_id="m",
+            done_on=date(2026, 5, 1),
+        ),
+    ]
+    envs = (
+        list(zip(CommandHandler.envelopes("class-k", 0, events, ctx), events))
+        + list(zip(CommandHandler.envelopes("online-a", 0, online, ctx), online))
+        + list(zip(CommandHandler.envelopes("fu-a", 0, follow, ctx), follow))
+    )
     items = [(did, env, ev, h) for env, ev in envs for did, h in [histories.route(env, ev)]]
     docs: dict = {}
     histories.fold(docs, items)

@@ -7,10 +7,21 @@ from services.selection.api_registry import training_record
 from services.selection.scope import HoursPolicy
 
 CADRE = {"name": "孙丽", "unit": "县财政局", "rank": "副科"}
-HISTORY = {"hours": {"2022": 40.0, "2025": 30.0, "2026": 12.5}, "class_hours": {"2026": 10.0},
-           "online_hours": {"2026": 2.5}, "last_trained_on": "2022-06-30",
-           "trainings": [{"class_id": "k1", "title": "科级干部培训班", "graduated_on": "2022-06-30", "hours": 40,
-                          "attendance_rate": 1.0}]}
+HISTORY = {
+    "hours": {"2022": 40.0, "2025": 30.0, "2026": 12.5},
+    "class_hours": {"2026": 10.0},
+    "online_hours": {"2026": 2.5},
+    "last_trained_on": "2022-06-30",
+    "trainings": [
+        {
+            "class_id": "k1",
+            "title": "科级干部培训班",
+            "graduated_on": "2022-06-30",
+            "hours": 40,
+            "attendance_rate": 1.0,
+        }
+    ],
+}
 
 
 def test_this_years_hours_are_held_against_the_rank_s_requirement():

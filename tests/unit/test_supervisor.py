@@ -29,12 +29,13 @@ def test_a_dead_process_is_restarted_after_a_growing_back_off_with_a_log_line():
     now = [0.0]
     lines: list[str] = []
     svc = Fake()
-    sup = Supervisor([Watched("服务 records", lambda: svc.up, svc.start)], log=lines.append,
-                     clock=lambda: now[0])
+    sup = Supervisor(
+        [Watched("服务 records", lambda: svc.up, svc.start)], log=lines.append, clock=lambda: now[0]
+    )
     sup.tick()
     assert svc.starts == 0 and lines == []
     delays = []
-    for _ in range(4):                       # it keeps dying right after each restart
+    for _ in range(4):  # it keeps dying right after each restart
         svc.up = False
         sup.tick()
         assert "服务 records 已停止运行" in lines[-1]
@@ -46,7 +47,7 @@ def test_a_dead_process_is_restarted_after_a_growing_back_off_with_a_log_line():
         assert lines[-1].endswith("服务 records 已重启")
     assert delays == [0.5, 1.0, 2.0, 4.0]
     assert sup.restarts["服务 records"] == 4
-    now[0] += 61                             # up for a minute: the back-off starts again from 0.5 s
+    now[0] += 61  # up for a minute: the back-off starts again from 0.5 s
     sup.tick()
     svc.up = False
     sup.tick()
@@ -58,8 +59,9 @@ def test_a_failed_start_is_logged_and_tried_again_later():
     lines: list[str] = []
     svc = Fake(fail_starts=1)
     svc.up = False
-    sup = Supervisor([Watched("Kafka", lambda: svc.up, svc.start)], log=lines.append, clock=lambda: now[0],
-                     max_delay=3)
+    sup = Supervisor(
+        [Watched("Kafka", lambda: svc.up, svc.start)], log=lines.append, clock=lambda: now[0], max_delay=3
+    )
     for _ in range(40):
         now[0] += 0.25
         sup.tick()
@@ -74,16 +76,25 @@ def test_a_zombie_or_a_reused_pid_never_looks_alive(tmp_path):
     assert pid is not None and proc.running()
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while proc.running() and time.monotonic() < deadline:   # a zombie until reaped: dead all the same
+    while proc.running() and time.monotonic() < deadline:  # a zombie until reaped: dead all the same
         time.sleep(0.05)
     assert not proc.running() and proc.pid() is None
 
     # A zombie of another process (its parent never waits): dead to every reader.
-    parent = subprocess.Popen([sys.executable, "-c", (
-        "import subprocess, sys, time\n"
-        "c = subprocess.Popen([sys.executable, '-c', 'pass'])\n"
-        "print(c.pid, flush=True)\n"
-        "time.sleep(30)\n")], stdout=subprocess.PIPE, text=True)
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import subprocess, sys, time\n"
+                "c = subprocess.Popen([sys.executable, '-c', 'pass'])\n"
+                "print(c.pid, flush=True)\n"
+                "time.sleep(30)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         child = int(parent.stdout.readline())
         deadline = time.monotonic() + 10

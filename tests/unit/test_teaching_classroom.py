@@ -7,14 +7,31 @@ from datetime import date, time
 import pytest
 
 from services.teaching.classroom import (
-    AttendanceDecider, CheckIn, ClassRecordDecider, CloseSession, DecideLeave, Graduate, GraduationRule, RateSession,
-    RecordEarlyLeave, RequestLeave, SetCurriculum, Trainee,
+    AttendanceDecider,
+    CheckIn,
+    ClassRecordDecider,
+    CloseSession,
+    DecideLeave,
+    Graduate,
+    GraduationRule,
+    RateSession,
+    RecordEarlyLeave,
+    RequestLeave,
+    SetCurriculum,
+    Trainee,
 )
 from services.teaching.domain import Session
 from shared.commands import fold
 from shared.contracts.teaching import (
-    AbsenceRecorded, CurriculumSet, EarlyLeaveRecorded, LeaveDecided, LeaveRequested, SessionAttended,
-    SessionRated, TraineeGraduated, TraineeNotGraduated,
+    AbsenceRecorded,
+    CurriculumSet,
+    EarlyLeaveRecorded,
+    LeaveDecided,
+    LeaveRequested,
+    SessionAttended,
+    SessionRated,
+    TraineeGraduated,
+    TraineeNotGraduated,
 )
 from shared.errors import DomainError
 
@@ -22,10 +39,27 @@ A = AttendanceDecider()
 R = ClassRecordDecider()
 TODAY = date(2026, 3, 21)
 ROSTER = {c: Trainee(c, f"学员{c}", "县财政局", "110101") for c in ("a", "b", "c")}
-S1 = Session("s1", "c1", "k1", "理论课程", "理论课", date(2026, 3, 2), time(9), time(11, 30), 3.0, "t1", "李教授", "h")
-S2 = Session("s2", "c1", "k2", "红色家风", "党性课", date(2026, 3, 3), time(9), time(11), 2.0, "t2", "王书记", "h")
-S3 = Session("s3", "c1", "k3", "选修研讨", "能力课", date(2026, 3, 4), time(9), time(10), 1.0, "t1", "李教授", "h",
-             required=False)
+S1 = Session(
+    "s1", "c1", "k1", "理论课程", "理论课", date(2026, 3, 2), time(9), time(11, 30), 3.0, "t1", "李教授", "h"
+)
+S2 = Session(
+    "s2", "c1", "k2", "红色家风", "党性课", date(2026, 3, 3), time(9), time(11), 2.0, "t2", "王书记", "h"
+)
+S3 = Session(
+    "s3",
+    "c1",
+    "k3",
+    "选修研讨",
+    "能力课",
+    date(2026, 3, 4),
+    time(9),
+    time(10),
+    1.0,
+    "t1",
+    "李教授",
+    "h",
+    required=False,
+)
 
 
 def when(given, command, decider=A):
@@ -40,8 +74,16 @@ def refused(given, command, code, decider=A):
 
 
 def attended(s: Session, c: str, late=False):
-    return SessionAttended(class_id="c1", session_id=s.session_id, cadre_id=c, hours=s.hours, on=s.on, kind=s.kind,
-                           late=late, home_jurisdiction=ROSTER[c].home_jurisdiction)
+    return SessionAttended(
+        class_id="c1",
+        session_id=s.session_id,
+        cadre_id=c,
+        hours=s.hours,
+        on=s.on,
+        kind=s.kind,
+        late=late,
+        home_jurisdiction=ROSTER[c].home_jurisdiction,
+    )
 
 
 def check_in(s=S1, *ids, late=(), today=TODAY):
@@ -91,10 +133,14 @@ def test_no_check_in_after_absence_was_recorded():
 # -- early leave ---------------------------------------------------------------------------------------
 def test_early_leave_is_recorded_once_for_someone_present():
     assert when([attended(S1, "a")], RecordEarlyLeave(S1, "a", 30)) == [
-        EarlyLeaveRecorded(class_id="c1", session_id="s1", cadre_id="a", minutes=30)]
+        EarlyLeaveRecorded(class_id="c1", session_id="s1", cadre_id="a", minutes=30)
+    ]
     refused([], RecordEarlyLeave(S1, "a", 30), "not_attended")
-    refused([attended(S1, "a"), EarlyLeaveRecorded(class_id="c1", session_id="s1", cadre_id="a", minutes=5)],
-            RecordEarlyLeave(S1, "a", 30), "early_leave_recorded")
+    refused(
+        [attended(S1, "a"), EarlyLeaveRecorded(class_id="c1", session_id="s1", cadre_id="a", minutes=5)],
+        RecordEarlyLeave(S1, "a", 30),
+        "early_leave_recorded",
+    )
     assert "150 分钟" in refused([attended(S1, "a")], RecordEarlyLeave(S1, "a", 150), "bad_minutes")
 
 
@@ -105,7 +151,8 @@ REQUESTED = LeaveRequested(class_id="c1", session_id="s1", cadre_id="a", reason=
 def test_requesting_and_deciding_leave():
     assert when([], RequestLeave(S1, "a", " 防汛值班 ", ROSTER)) == [REQUESTED]
     assert when([REQUESTED], DecideLeave(S1, "a", True, "同意")) == [
-        LeaveDecided(class_id="c1", session_id="s1", cadre_id="a", approved=True, note="同意")]
+        LeaveDecided(class_id="c1", session_id="s1", cadre_id="a", approved=True, note="同意")
+    ]
 
 
 def test_leave_rules():
@@ -116,16 +163,22 @@ def test_leave_rules():
     refused([], DecideLeave(S1, "a", True), "no_pending_leave")
     decided = LeaveDecided(class_id="c1", session_id="s1", cadre_id="a", approved=False)
     refused([REQUESTED, decided], DecideLeave(S1, "a", True), "no_pending_leave")
-    assert when([REQUESTED, decided], RequestLeave(S1, "a", "补充说明", ROSTER))   # refused leave may be asked again
+    assert when(
+        [REQUESTED, decided], RequestLeave(S1, "a", "补充说明", ROSTER)
+    )  # refused leave may be asked again
 
 
 # -- closing a session ----------------------------------------------------------------------------------
 def test_closing_records_absence_excused_when_leave_was_approved():
-    given = [attended(S1, "a"), LeaveRequested(class_id="c1", session_id="s1", cadre_id="b", reason="病假"),
-             LeaveDecided(class_id="c1", session_id="s1", cadre_id="b", approved=True)]
+    given = [
+        attended(S1, "a"),
+        LeaveRequested(class_id="c1", session_id="s1", cadre_id="b", reason="病假"),
+        LeaveDecided(class_id="c1", session_id="s1", cadre_id="b", approved=True),
+    ]
     assert when(given, CloseSession(S1, ROSTER, TODAY)) == [
         AbsenceRecorded(class_id="c1", session_id="s1", cadre_id="b", excused=True, on=S1.on),
-        AbsenceRecorded(class_id="c1", session_id="s1", cadre_id="c", excused=False, on=S1.on)]
+        AbsenceRecorded(class_id="c1", session_id="s1", cadre_id="c", excused=False, on=S1.on),
+    ]
 
 
 def test_closing_twice_records_nothing_more_and_not_before_the_day():
@@ -138,10 +191,14 @@ def test_closing_twice_records_nothing_more_and_not_before_the_day():
 # -- ratings -------------------------------------------------------------------------------------------
 def test_only_present_trainees_rate_once():
     assert when([attended(S1, "a")], RateSession(S1, "a", 5, "很好")) == [
-        SessionRated(class_id="c1", session_id="s1", cadre_id="a", rating=5, comment="很好")]
+        SessionRated(class_id="c1", session_id="s1", cadre_id="a", rating=5, comment="很好")
+    ]
     refused([], RateSession(S1, "a", 5), "not_attended")
-    refused([attended(S1, "a"), SessionRated(class_id="c1", session_id="s1", cadre_id="a", rating=4)],
-            RateSession(S1, "a", 5), "already_rated")
+    refused(
+        [attended(S1, "a"), SessionRated(class_id="c1", session_id="s1", cadre_id="a", rating=4)],
+        RateSession(S1, "a", 5),
+        "already_rated",
+    )
 
 
 # -- curriculum ----------------------------------------------------------------------------------------
@@ -150,7 +207,8 @@ KNOWN = frozenset({"k1", "k2", "k3"})
 
 def test_setting_the_curriculum():
     assert when([], SetCurriculum("c1", ("k2", "k1"), {"党性课": 2}, KNOWN), R) == [
-        CurriculumSet(class_id="c1", course_ids=["k2", "k1"], required_hours={"党性课": 2})]
+        CurriculumSet(class_id="c1", course_ids=["k2", "k1"], required_hours={"党性课": 2})
+    ]
     assert "k9" in refused([], SetCurriculum("c1", ("k1", "k9"), {}, KNOWN), "course_not_found", R)
     refused([], SetCurriculum("c1", ("k1", "k1"), {}, KNOWN), "duplicate_course", R)
     refused([], SetCurriculum("c1", ("k1",), {"体育课": 2}, KNOWN), "bad_required_hours", R)
@@ -162,21 +220,47 @@ ALL = frozenset(ROSTER)
 
 
 def graduate(attended, rule=GraduationRule(), today=TODAY, sessions=SESSIONS, roster=ROSTER, on=None):
-    return Graduate("c1", "中青年干部培训班", date(2026, 3, 20), today, sessions,
-                    {k: frozenset(v) for k, v in attended.items()}, roster, rule, on)
+    return Graduate(
+        "c1",
+        "中青年干部培训班",
+        date(2026, 3, 20),
+        today,
+        sessions,
+        {k: frozenset(v) for k, v in attended.items()},
+        roster,
+        rule,
+        on,
+    )
 
 
 def test_graduation_by_attendance_required_courses_and_hours():
-    attended = {"s1": {"a", "b", "c"}, "s2": {"a", "b"}, "s3": {"a"}}   # b misses the elective, c 红色家风
+    attended = {"s1": {"a", "b", "c"}, "s2": {"a", "b"}, "s3": {"a"}}  # b misses the elective, c 红色家风
     verdicts = when([], graduate(attended, GraduationRule(min_attendance_rate=0.6)), R)
-    assert verdicts[0] == TraineeGraduated(class_id="c1", cadre_id="a", name="学员a", unit="县财政局",
-                                           graduated_on=TODAY, hours=6.0, attendance_rate=1.0,
-                                           home_jurisdiction="110101", class_title="中青年干部培训班")
-    assert verdicts[1] == TraineeGraduated(class_id="c1", cadre_id="b", name="学员b", unit="县财政局",
-                                           graduated_on=TODAY, hours=5.0, attendance_rate=0.6667,
-                                           home_jurisdiction="110101", class_title="中青年干部培训班")
-    assert verdicts[2] == TraineeNotGraduated(class_id="c1", cadre_id="c", reasons=[
-        "出勤率 33.3% 低于结业要求 60%", "缺修必修课程：《红色家风》"])
+    assert verdicts[0] == TraineeGraduated(
+        class_id="c1",
+        cadre_id="a",
+        name="学员a",
+        unit="县财政局",
+        graduated_on=TODAY,
+        hours=6.0,
+        attendance_rate=1.0,
+        home_jurisdiction="110101",
+        class_title="中青年干部培训班",
+    )
+    assert verdicts[1] == TraineeGraduated(
+        class_id="c1",
+        cadre_id="b",
+        name="学员b",
+        unit="县财政局",
+        graduated_on=TODAY,
+        hours=5.0,
+        attendance_rate=0.6667,
+        home_jurisdiction="110101",
+        class_title="中青年干部培训班",
+    )
+    assert verdicts[2] == TraineeNotGraduated(
+        class_id="c1", cadre_id="c", reasons=["出勤率 33.3% 低于结业要求 60%", "缺修必修课程：《红色家风》"]
+    )
 
 
 def test_hours_rules_total_and_by_kind_from_the_curriculum():
@@ -187,8 +271,9 @@ def test_hours_rules_total_and_by_kind_from_the_curriculum():
 
 
 def test_cancelled_sessions_do_not_count():
-    cmd = graduate({"s1": {"a"}, "s2": {"a"}}, sessions=(S1, S2, replace(S3, cancelled=True)),
-                   roster={"a": ROSTER["a"]})
+    cmd = graduate(
+        {"s1": {"a"}, "s2": {"a"}}, sessions=(S1, S2, replace(S3, cancelled=True)), roster={"a": ROSTER["a"]}
+    )
     [e] = when([], cmd, R)
     assert isinstance(e, TraineeGraduated) and e.attendance_rate == 1.0 and e.hours == 5.0
 
@@ -216,5 +301,9 @@ def test_a_past_class_is_back_filled_with_its_own_graduation_date():
 def test_a_trainee_confirmed_late_is_judged_after_the_others():
     done = when([], graduate({"s1": ALL, "s2": ALL, "s3": ALL}), R)
     late = Trainee("d", "学员d", "县委办")
-    [e] = when(done, graduate({"s1": {"d"}}, GraduationRule(min_attendance_rate=0.3), roster={**ROSTER, "d": late}), R)
+    [e] = when(
+        done,
+        graduate({"s1": {"d"}}, GraduationRule(min_attendance_rate=0.3), roster={**ROSTER, "d": late}),
+        R,
+    )
     assert e.cadre_id == "d" and isinstance(e, TraineeNotGraduated)

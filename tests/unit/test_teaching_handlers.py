@@ -11,6 +11,12 @@ from datetime import date, datetime, time
 import pytest
 from openpyxl import load_workbook
 
+from services.teaching import files
+from services.teaching.classroom import GraduationRule
+from services.teaching.closer import close_ended
+from services.teaching.handlers import Handlers
+from services.teaching.projections import PROJECTIONS, roster
+from services.teaching.reads import Reads
 from shared.auth import Principal
 from shared.commands import CommandHandler, Context
 from shared.contracts.selection import ClassOpened, NominationConfirmed, NominationWithdrawn, TraineeNominated
@@ -18,20 +24,18 @@ from shared.contracts.teaching import CourseAdded, FacultyAdded, OnlineHoursCred
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.events import Actor
 from shared.memory import FixedClock, MemoryDatabase, MemoryEventStore
-from services.teaching import files
-from services.teaching.classroom import GraduationRule
-from services.teaching.closer import close_ended
-from services.teaching.handlers import Handlers
-from services.teaching.projections import PROJECTIONS, roster
-from services.teaching.reads import Reads
 
 COUNTY = "371428"
 SCHOOL = Principal("u-school", "党校教务处赵老师", "party_school", COUNTY)
 CTX = Context(actor=SCHOOL.actor, jurisdiction=COUNTY, correlation_id="c-1")
 CLASS, TITLE = "k-7f3a", "2026年春季中青年干部培训班"
 START, END = date(2026, 3, 2), date(2026, 3, 13)
-PEOPLE = {"cd-01": ("张明", "县财政局"), "cd-02": ("李红", "县教育局"), "cd-03": ("王刚", "城关镇"),
-          "cd-04": ("赵丽", "县委办")}
+PEOPLE = {
+    "cd-01": ("张明", "县财政局"),
+    "cd-02": ("李红", "县教育局"),
+    "cd-03": ("王刚", "城关镇"),
+    "cd-04": ("赵丽", "县委办"),
+}
 
 
 def run(coro):
@@ -49,8 +53,11 @@ class World:
 
     def selection(self, *events) -> None:
         """Selection's events of the class, folded through teaching's roster projection."""
-        ctx = Context(actor=Actor(user_id="u-org", name="组织部李干事", role="org_department"),
-                      jurisdiction=COUNTY, correlation_id="c-sel")
+        ctx = Context(
+            actor=Actor(user_id="u-org", name="组织部李干事", role="org_department"),
+            jurisdiction=COUNTY,
+            correlation_id="c-sel",
+        )
         version = len(run(self.store.read_stream(f"class-{CLASS}")))
         envs = CommandHandler.envelopes(f"class-{CLASS}", version, list(events), ctx, COUNTY)
         run(self.store.append(f"class-{CLASS}", version, envs))
@@ -71,23 +78,46 @@ def confirmed(cadre_id: str) -> tuple:
 @pytest.fixture
 def world() -> World:
     w = World()
-    w.selection(ClassOpened(class_id=CLASS, title=TITLE, capacity=40, starts_on=START, ends_on=END,
-                            organiser="县委组织部"),
-                *(e for c in PEOPLE for e in confirmed(c)))
+    w.selection(
+        ClassOpened(
+            class_id=CLASS, title=TITLE, capacity=40, starts_on=START, ends_on=END, organiser="县委组织部"
+        ),
+        *(e for c in PEOPLE for e in confirmed(c)),
+    )
     h = w.h
-    run(h.add_course(CTX, CourseAdded(course_id="theory", title="习近平新时代中国特色社会主义思想概论",
-                                      kind="理论课", hours=3)))
+    run(
+        h.add_course(
+            CTX,
+            CourseAdded(
+                course_id="theory", title="习近平新时代中国特色社会主义思想概论", kind="理论课", hours=3
+            ),
+        )
+    )
     run(h.add_course(CTX, CourseAdded(course_id="party", title="红色家风", kind="党性课", hours=2)))
     run(h.add_faculty(CTX, FacultyAdded(teacher_id="zhang", name="张教授", kind="党校教师")))
-    run(h.add_faculty(CTX, FacultyAdded(teacher_id="wang", name="王书记", kind="领导干部", post="县委副书记")))
+    run(
+        h.add_faculty(CTX, FacultyAdded(teacher_id="wang", name="王书记", kind="领导干部", post="县委副书记"))
+    )
     run(h.add_site(CTX, TeachingSiteAdded(site_id="hall", name="党校大礼堂", capacity=200)))
-    run(h.add_site(CTX, TeachingSiteAdded(site_id="base", name="县红色教育基地", site_type="红色教育基地",
-                                          capacity=60)))
+    run(
+        h.add_site(
+            CTX,
+            TeachingSiteAdded(site_id="base", name="县红色教育基地", site_type="红色教育基地", capacity=60),
+        )
+    )
     return w
 
 
-def scheduling(w: World, session_id: str, course="theory", teacher="zhang", site="hall", on=START,
-               starts=time(9), ends=time(12)):
+def scheduling(
+    w: World,
+    session_id: str,
+    course="theory",
+    teacher="zhang",
+    site="hall",
+    on=START,
+    starts=time(9),
+    ends=time(12),
+):
     return w.h.schedule(CTX, SCHOOL, CLASS, session_id, course, teacher, site, on, starts, ends)
 
 
@@ -103,10 +133,14 @@ def refused(call, code: str) -> str:
 
 
 def test_a_course_added_is_in_the_catalogue_and_a_second_with_the_same_title_is_refused(world):
-    envs = run(world.h.add_course(CTX, CourseAdded(course_id="skill", title="调查研究能力", kind="能力课", hours=2)))
+    envs = run(
+        world.h.add_course(CTX, CourseAdded(course_id="skill", title="调查研究能力", kind="能力课", hours=2))
+    )
     assert [e.type for e in envs] == ["CourseAdded"] and envs[0].stream_id == f"teaching-catalogue-{COUNTY}"
-    msg = refused(world.h.add_course(CTX, CourseAdded(course_id="s2", title="调查研究能力", kind="能力课", hours=2)),
-                  "course_title_exists")
+    msg = refused(
+        world.h.add_course(CTX, CourseAdded(course_id="s2", title="调查研究能力", kind="能力课", hours=2)),
+        "course_title_exists",
+    )
     assert "调查研究能力" in msg
     world.project()
     catalogue = run(world.h.reads.catalogue(SCHOOL, COUNTY))
@@ -116,8 +150,10 @@ def test_a_course_added_is_in_the_catalogue_and_a_second_with_the_same_title_is_
 def test_a_session_is_scheduled_and_a_clash_names_the_other_session_not_its_id(world):
     [e] = schedule(world, "s-0001")
     assert e.type == "SessionScheduled" and e.payload["teacher_name"] == "张教授" and e.jurisdiction == COUNTY
-    msg = refused(scheduling(world, "s-0002", course="party", site="base", starts=time(11), ends=time(12)),
-                  "teacher_clash")
+    msg = refused(
+        scheduling(world, "s-0002", course="party", site="base", starts=time(11), ends=time(12)),
+        "teacher_clash",
+    )
     assert "张教授" in msg and "2026-03-02 09:00–12:00《习近平新时代中国特色社会主义思想概论》" in msg
     assert "s-0001" not in msg
     world.project()
@@ -128,8 +164,11 @@ def test_a_session_is_scheduled_and_a_clash_names_the_other_session_not_its_id(w
 
 def test_a_session_rescheduled_frees_its_old_slot(world):
     schedule(world, "s-0001")
-    [e] = run(world.h.reschedule(CTX, SCHOOL, CLASS, "s-0001", date(2026, 3, 3), time(14), time(17), "zhang",
-                                 "hall", "教师出差"))
+    [e] = run(
+        world.h.reschedule(
+            CTX, SCHOOL, CLASS, "s-0001", date(2026, 3, 3), time(14), time(17), "zhang", "hall", "教师出差"
+        )
+    )
     assert e.type == "SessionRescheduled" and e.payload["on"] == "2026-03-03"
     assert [x.type for x in schedule(world, "s-0002", starts=time(9), ends=time(12))] == ["SessionScheduled"]
     world.project()
@@ -146,12 +185,18 @@ def test_attendance_of_the_class_with_a_late_and_a_leave(world):
     entries = [("cd-01", False), ("cd-02", True), ("cd-03", False)]
     envs = run(world.h.check_in(CTX, SCHOOL, CLASS, "s-0001", entries))
     assert [(e.payload["cadre_id"], e.payload["late"]) for e in envs] == [
-        ("cd-01", False), ("cd-02", True), ("cd-03", False)]
+        ("cd-01", False),
+        ("cd-02", True),
+        ("cd-03", False),
+    ]
     again = refused(world.h.decide_leave(CTX, SCHOOL, CLASS, "s-0001", "cd-04", True), "no_pending_leave")
     assert "赵丽" in again and "cd-04" not in again
     [absent] = run(world.h.close_session(CTX, SCHOOL, CLASS, "s-0001"))
-    assert absent.type == "AbsenceRecorded" and absent.payload == {**absent.payload, "cadre_id": "cd-04",
-                                                                  "excused": True}
+    assert absent.type == "AbsenceRecorded" and absent.payload == {
+        **absent.payload,
+        "cadre_id": "cd-04",
+        "excused": True,
+    }
     world.project()
     sheet = run(world.h.reads.session_sheet(SCHOOL, CLASS, "s-0001"))
     assert sheet["counts"] == {"出勤": 3, "请假": 1}
@@ -161,9 +206,12 @@ def test_attendance_of_the_class_with_a_late_and_a_leave(world):
 
 def test_a_check_in_of_someone_withdrawn_names_them_and_records_nobody(world):
     schedule(world, "s-0001")
-    world.selection(NominationWithdrawn(class_id=CLASS, cadre_id="cd-03", reason="工作调动", was_confirmed=True))
-    msg = refused(world.h.check_in(CTX, SCHOOL, CLASS, "s-0001", [("cd-01", False), ("cd-03", False)]),
-                  "not_on_roster")
+    world.selection(
+        NominationWithdrawn(class_id=CLASS, cadre_id="cd-03", reason="工作调动", was_confirmed=True)
+    )
+    msg = refused(
+        world.h.check_in(CTX, SCHOOL, CLASS, "s-0001", [("cd-01", False), ("cd-03", False)]), "not_on_roster"
+    )
     assert "王刚" in msg and "cd-03" not in msg
     assert not [e for e in world.store.all_events() if e.type == "SessionAttended"]
 
@@ -181,7 +229,7 @@ def test_the_closer_ends_sessions_that_are_over_and_only_those(world):
     assert run(close_ended(world.h, datetime(2026, 3, 2, 12, 30))) == 1
     absences = [e.payload["cadre_id"] for e in world.store.all_events() if e.type == "AbsenceRecorded"]
     assert sorted(absences) == ["cd-02", "cd-03", "cd-04"]
-    assert run(close_ended(world.h, datetime(2026, 3, 2, 23, 0))) == 0     # closed once; tomorrow's waits
+    assert run(close_ended(world.h, datetime(2026, 3, 2, 23, 0))) == 0  # closed once; tomorrow's waits
 
 
 def test_graduation_closes_the_sessions_and_judges_each_trainee(world):
@@ -194,8 +242,13 @@ def test_graduation_closes_the_sessions_and_judges_each_trainee(world):
     assert TITLE in early
     world.clock.day = END
     envs = run(world.h.graduate(CTX, SCHOOL, CLASS, GraduationRule(min_attendance_rate=0.9)))
-    assert [e.type for e in envs] == ["AbsenceRecorded", "TraineeGraduated", "TraineeGraduated",
-                                      "TraineeGraduated", "TraineeNotGraduated"]
+    assert [e.type for e in envs] == [
+        "AbsenceRecorded",
+        "TraineeGraduated",
+        "TraineeGraduated",
+        "TraineeGraduated",
+        "TraineeNotGraduated",
+    ]
     world.project()
     g = run(world.h.reads.graduation(SCHOOL, CLASS))
     assert sorted(x["name"] for x in g["graduated"]) == ["张明", "李红", "王刚"]
@@ -219,14 +272,29 @@ def test_a_trainee_asks_leave_for_themself_only(world):
 
 
 def test_online_hours_of_a_cadre_known_only_in_another_county_are_refused_by_name(world):
-    other = Context(actor=Actor(user_id="u-org2", name="外县干事", role="org_department"),
-                    jurisdiction="371429", correlation_id="c-other")
+    other = Context(
+        actor=Actor(user_id="u-org2", name="外县干事", role="org_department"),
+        jurisdiction="371429",
+        correlation_id="c-other",
+    )
     p = dict(class_id="k-other", cadre_id="cd-09", name="孙强", unit="外县财政局", home_jurisdiction="371429")
-    events = [ClassOpened(class_id="k-other", title="外县班", capacity=10, starts_on=START, ends_on=END,
-                          organiser="外县组织部"), TraineeNominated(**p), NominationConfirmed(**p)]
+    events = [
+        ClassOpened(
+            class_id="k-other",
+            title="外县班",
+            capacity=10,
+            starts_on=START,
+            ends_on=END,
+            organiser="外县组织部",
+        ),
+        TraineeNominated(**p),
+        NominationConfirmed(**p),
+    ]
     world.db.load(roster, CommandHandler.envelopes("class-k-other", 0, events, other))
-    records = [OnlineHoursCredited(reference="wx-1", cadre_id="cd-01", name="张明", hours=2, on=START),
-               OnlineHoursCredited(reference="wx-2", cadre_id="cd-09", name="孙强", hours=3, on=START)]
+    records = [
+        OnlineHoursCredited(reference="wx-1", cadre_id="cd-01", name="张明", hours=2, on=START),
+        OnlineHoursCredited(reference="wx-2", cadre_id="cd-09", name="孙强", hours=3, on=START),
+    ]
     msg = refused(world.h.credit_online(CTX, SCHOOL, records), "foreign_cadre")
     assert "孙强" in msg and "cd-09" not in msg and "整个文件未导入" in msg
     assert not [e for e in world.store.all_events() if e.type == "OnlineHoursCredited"]

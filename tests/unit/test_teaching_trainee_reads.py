@@ -9,6 +9,8 @@ from datetime import date, time
 
 import pytest
 
+from services.teaching import projections as proj
+from services.teaching.reads import Reads
 from shared.auth import Principal
 from shared.commands import CommandHandler, Context
 from shared.contracts import selection as sel
@@ -16,12 +18,11 @@ from shared.contracts import teaching as tea
 from shared.errors import Forbidden
 from shared.events import Actor
 from shared.memory import MemoryDatabase
-from services.teaching import projections as proj
-from services.teaching.reads import Reads
 
 COUNTY = "371428"
-CTX = Context(actor=Actor(user_id="u", name="赵老师", role="party_school"), jurisdiction=COUNTY,
-              correlation_id="c")
+CTX = Context(
+    actor=Actor(user_id="u", name="赵老师", role="party_school"), jurisdiction=COUNTY, correlation_id="c"
+)
 ME = Principal(user_id="cd-sun", name="孙丽", role="trainee", jurisdiction=COUNTY)
 
 
@@ -30,32 +31,84 @@ def envs(stream: str, events: list):
 
 
 def session(sid: str, on: date, title: str) -> tea.SessionScheduled:
-    return tea.SessionScheduled(class_id="k1", session_id=sid, course_id="c1", course_title=title, kind="理论课",
-                                on=on, starts_at=time(9), ends_at=time(11, 30), hours=2.5, teacher_id="t1",
-                                teacher_name="刘教授", site_id="s1")
+    return tea.SessionScheduled(
+        class_id="k1",
+        session_id=sid,
+        course_id="c1",
+        course_title=title,
+        kind="理论课",
+        on=on,
+        starts_at=time(9),
+        ends_at=time(11, 30),
+        hours=2.5,
+        teacher_id="t1",
+        teacher_name="刘教授",
+        site_id="s1",
+    )
 
 
 @pytest.fixture
 def reads():
     db = MemoryDatabase()
-    for k, title, people in (("k1", "年轻干部培训班", [("cd-sun", "孙丽"), ("cd-qian", "钱军")]),
-                             ("k2", "村书记示范班", [("cd-qian", "钱军")])):
-        db.load(proj.roster, envs(f"class-{k}", [
-            sel.ClassOpened(class_id=k, title=title, capacity=30, starts_on=date(2026, 3, 2),
-                            ends_on=date(2026, 3, 6), organiser="县委党校"),
-            *[sel.TraineeNominated(class_id=k, cadre_id=c, name=n, unit="县财政局") for c, n in people],
-            *[sel.NominationConfirmed(class_id=k, cadre_id=c, name=n, unit="县财政局") for c, n in people]]))
-    timetable = envs("teaching-timetable-k1", [session("s1", date(2026, 3, 2), "理论课一"),
-                                               session("s2", date(2026, 3, 3), "理论课二")])
+    for k, title, people in (
+        ("k1", "年轻干部培训班", [("cd-sun", "孙丽"), ("cd-qian", "钱军")]),
+        ("k2", "村书记示范班", [("cd-qian", "钱军")]),
+    ):
+        db.load(
+            proj.roster,
+            envs(
+                f"class-{k}",
+                [
+                    sel.ClassOpened(
+                        class_id=k,
+                        title=title,
+                        capacity=30,
+                        starts_on=date(2026, 3, 2),
+                        ends_on=date(2026, 3, 6),
+                        organiser="县委党校",
+                    ),
+                    *[
+                        sel.TraineeNominated(class_id=k, cadre_id=c, name=n, unit="县财政局")
+                        for c, n in people
+                    ],
+                    *[
+                        sel.NominationConfirmed(class_id=k, cadre_id=c, name=n, unit="县财政局")
+                        for c, n in people
+                    ],
+                ],
+            ),
+        )
+    timetable = envs(
+        "teaching-timetable-k1",
+        [session("s1", date(2026, 3, 2), "理论课一"), session("s2", date(2026, 3, 3), "理论课二")],
+    )
     for p in (proj.class_timetable, proj.session_sheet):
         db.load(p, timetable)
-    db.load(proj.session_sheet, envs("teaching-attendance-k1-s1", [
-        tea.LeaveRequested(class_id="k1", session_id="s1", cadre_id="cd-sun", reason="防汛值班"),
-        tea.LeaveDecided(class_id="k1", session_id="s1", cadre_id="cd-sun", approved=True, note="同意"),
-        tea.LeaveRequested(class_id="k1", session_id="s1", cadre_id="cd-qian", reason="病假")]))
-    db.load(proj.session_sheet, envs("teaching-attendance-k1-s2", [
-        tea.SessionAttended(class_id="k1", session_id="s2", cadre_id="cd-sun", hours=2.5, late=True),
-        tea.SessionRated(class_id="k1", session_id="s2", cadre_id="cd-sun", rating=4, comment="很实用")]))
+    db.load(
+        proj.session_sheet,
+        envs(
+            "teaching-attendance-k1-s1",
+            [
+                tea.LeaveRequested(class_id="k1", session_id="s1", cadre_id="cd-sun", reason="防汛值班"),
+                tea.LeaveDecided(
+                    class_id="k1", session_id="s1", cadre_id="cd-sun", approved=True, note="同意"
+                ),
+                tea.LeaveRequested(class_id="k1", session_id="s1", cadre_id="cd-qian", reason="病假"),
+            ],
+        ),
+    )
+    db.load(
+        proj.session_sheet,
+        envs(
+            "teaching-attendance-k1-s2",
+            [
+                tea.SessionAttended(class_id="k1", session_id="s2", cadre_id="cd-sun", hours=2.5, late=True),
+                tea.SessionRated(
+                    class_id="k1", session_id="s2", cadre_id="cd-sun", rating=4, comment="很实用"
+                ),
+            ],
+        ),
+    )
     return Reads(db)
 
 
@@ -68,11 +121,16 @@ def test_each_session_carries_the_trainees_own_leave_answer_attendance_and_ratin
     tt = asyncio.run(reads.my_sessions(ME, "k1"))
     first, second = tt["sessions"]
     assert first["course_title"] == "理论课一"
-    assert first["mine"]["leave"] == {"reason": "防汛值班", "status": "已批准", "note": "同意", "by": "赵老师"}
+    assert first["mine"]["leave"] == {
+        "reason": "防汛值班",
+        "status": "已批准",
+        "note": "同意",
+        "by": "赵老师",
+    }
     assert first["mine"]["status"] == "未签到"
     assert second["mine"]["status"] == "出勤" and second["mine"]["late"] is True
     assert second["mine"]["rated"] == 4
-    assert "cd-qian" not in str(tt)          # another trainee's leave is not shown
+    assert "cd-qian" not in str(tt)  # another trainee's leave is not shown
 
 
 def test_a_class_the_trainee_is_not_in_and_another_role_are_refused(reads):

@@ -34,9 +34,14 @@ def test_pkce_challenge_is_the_s256_of_the_verifier():
 
 
 def test_authorize_url_asks_for_code_with_s256_in_chinese():
-    url = oidc.authorize_url("http://idp/auth", client_id="ganxun-workbench",
-                             redirect_uri="http://127.0.0.1:8110/auth/callback",
-                             state="s1", nonce="n1", challenge="c1")
+    url = oidc.authorize_url(
+        "http://idp/auth",
+        client_id="ganxun-workbench",
+        redirect_uri="http://127.0.0.1:8110/auth/callback",
+        state="s1",
+        nonce="n1",
+        challenge="c1",
+    )
     q = httpx.URL(url).params
     assert (q["response_type"], q["code_challenge_method"]) == ("code", "S256")
     assert (q["code_challenge"], q["state"]) == ("c1", "s1")
@@ -44,12 +49,20 @@ def test_authorize_url_asks_for_code_with_s256_in_chinese():
 
 
 def test_user_from_claims_or_from_keycloak_realm_roles():
-    u = oidc.user_of({"sub": "u1", "name": "王芳", "role": "unit", "jurisdiction": "371428", "unit": "武城县财政局"})
+    u = oidc.user_of(
+        {"sub": "u1", "name": "王芳", "role": "unit", "jurisdiction": "371428", "unit": "武城县财政局"}
+    )
     assert (u.name, u.role_zh, u.unit) == ("王芳", "调训单位", "武城县财政局")
     assert u.as_dict()["jurisdiction_name"] == "山东省德州市武城县"
-    assert oidc.jurisdiction_name("479526") == ""            # a code the table does not know
-    k = oidc.user_of({"sub": "u2", "preferred_username": "dx", "jurisdiction": "371428",
-                      "realm_access": {"roles": ["offline_access", "party_school"]}})
+    assert oidc.jurisdiction_name("479526") == ""  # a code the table does not know
+    k = oidc.user_of(
+        {
+            "sub": "u2",
+            "preferred_username": "dx",
+            "jurisdiction": "371428",
+            "realm_access": {"roles": ["offline_access", "party_school"]},
+        }
+    )
     assert (k.name, k.role) == ("dx", "party_school")
     listed = oidc.user_of({"sub": "u4", "name": "乙", "jurisdiction": "371428", "roles": ["unit"]})
     assert listed.role == "unit"
@@ -65,18 +78,22 @@ def test_a_login_state_is_used_once_and_expires():
     store = SessionStore(MemoryDatabase(), idle_seconds=60)
     state = run(store.begin_login("v", "n", "/queue", now=1000))
     assert run(store.finish_login(state, now=1001)).back_to == "/queue"
-    assert run(store.finish_login(state, now=1002)) is None           # replayed
+    assert run(store.finish_login(state, now=1002)) is None  # replayed
     late = run(store.begin_login("v", "n", "/", now=1000))
-    assert run(store.finish_login(late, now=1000 + 601)) is None      # older than ten minutes
+    assert run(store.finish_login(late, now=1000 + 601)) is None  # older than ten minutes
 
 
 def test_an_idle_session_ends():
     store = SessionStore(MemoryDatabase(), idle_seconds=300)
-    s = run(store.create(oidc.user_of({"sub": "u", "name": "甲", "role": "unit", "jurisdiction": "371428"}),
-                         oidc.Tokens("a", "r", None, time.time() + 300, None)))
+    s = run(
+        store.create(
+            oidc.user_of({"sub": "u", "name": "甲", "role": "unit", "jurisdiction": "371428"}),
+            oidc.Tokens("a", "r", None, time.time() + 300, None),
+        )
+    )
     seen = run(store.get(s.sid, now=s.last_seen + 120))
     assert (seen.user, seen.csrf, seen.tokens) == (s.user, s.csrf, s.tokens)
-    later = run(store.get(s.sid, now=s.last_seen + 400))        # idle counts from the last use, not the login
+    later = run(store.get(s.sid, now=s.last_seen + 400))  # idle counts from the last use, not the login
     assert later is not None
     assert run(store.get(s.sid, now=later.last_seen + 301)) is None
     assert run(store.get(s.sid)) is None
@@ -84,12 +101,15 @@ def test_an_idle_session_ends():
 
 def test_a_session_is_in_the_store_under_a_hash_of_its_id_and_outlives_the_process():
     db = MemoryDatabase()
-    s = run(SessionStore(db, idle_seconds=300).create(
-        oidc.user_of({"sub": "u", "name": "甲", "role": "unit", "jurisdiction": "371428"}),
-        oidc.Tokens("a", "r", None, time.time() + 300, None)))
+    s = run(
+        SessionStore(db, idle_seconds=300).create(
+            oidc.user_of({"sub": "u", "name": "甲", "role": "unit", "jurisdiction": "371428"}),
+            oidc.Tokens("a", "r", None, time.time() + 300, None),
+        )
+    )
     (key,) = db[SESSIONS].docs
-    assert s.sid not in key and s.sid not in json.dumps(db[SESSIONS].docs[key])   # no cookie in the store
-    again = SessionStore(db, idle_seconds=300)                # a new process on the same store
+    assert s.sid not in key and s.sid not in json.dumps(db[SESSIONS].docs[key])  # no cookie in the store
+    again = SessionStore(db, idle_seconds=300)  # a new process on the same store
     assert run(again.get(s.sid)).user.name == "甲"
     run(again.end(s.sid))
     assert run(SessionStore(db, idle_seconds=300).get(s.sid)) is None
@@ -110,16 +130,34 @@ def test_idle_sessions_and_stale_logins_are_swept_from_the_store_at_a_later_logi
     assert [d["started"] for d in db[LOGINS].docs.values()] == [later]
 
 
-@pytest.mark.parametrize("value, want", [("/queue?x=1", "/queue?x=1"), ("//evil.example/", "/"),
-                                         ("https://evil.example/", "/"), ("/\\evil", "/"), (None, "/")])
+@pytest.mark.parametrize(
+    "value, want",
+    [
+        ("/queue?x=1", "/queue?x=1"),
+        ("//evil.example/", "/"),
+        ("https://evil.example/", "/"),
+        ("/\\evil", "/"),
+        (None, "/"),
+    ],
+)
 def test_after_login_only_a_local_path(value, want):
     assert handlers.local_path(value) == want
 
 
 # -- the routes, with the identity provider and a service as in-process transports ----------------
 def _token(**claims) -> str:
-    return jwt.encode({"sub": "u1", "name": "李娜", "role": "org_department", "jurisdiction": "371428",
-                       "exp": int(time.time()) + 300, **claims}, "k" * 32, algorithm="HS256")
+    return jwt.encode(
+        {
+            "sub": "u1",
+            "name": "李娜",
+            "role": "org_department",
+            "jurisdiction": "371428",
+            "exp": int(time.time()) + 300,
+            **claims,
+        },
+        "k" * 32,
+        algorithm="HS256",
+    )
 
 
 class World:
@@ -132,22 +170,34 @@ class World:
     def handler(self, request: httpx.Request) -> httpx.Response:
         url = str(request.url)
         if url.endswith("/.well-known/openid-configuration"):
-            return httpx.Response(200, json={"authorization_endpoint": "http://idp/auth",
-                                             "token_endpoint": "http://idp/token",
-                                             "end_session_endpoint": "http://idp/logout"})
+            return httpx.Response(
+                200,
+                json={
+                    "authorization_endpoint": "http://idp/auth",
+                    "token_endpoint": "http://idp/token",
+                    "end_session_endpoint": "http://idp/logout",
+                },
+            )
         if url == "http://idp/token":
             form = dict(httpx.QueryParams(request.content.decode()))
             if form["grant_type"] == "refresh_token":
                 self.refreshed += 1
-            return httpx.Response(200, json={"access_token": _token(), "refresh_token": "r",
-                                             "expires_in": 300})
+            return httpx.Response(
+                200, json={"access_token": _token(), "refresh_token": "r", "expires_in": 300}
+            )
         if url == "http://idp/logout":
             return httpx.Response(204)
         if url.startswith("http://selection/"):
             self.forwarded.append(request)
             if request.url.path == "/classes/c1/confirmations":
-                return httpx.Response(422, json={"code": "rule_violated", "message": "整批未生效：张伟 不在人选范围内。",
-                                                 "field": None})
+                return httpx.Response(
+                    422,
+                    json={
+                        "code": "rule_violated",
+                        "message": "整批未生效：张伟 不在人选范围内。",
+                        "field": None,
+                    },
+                )
             return httpx.Response(200, json={"count": 0, "cadres": []})
         return httpx.Response(404)
 
@@ -155,8 +205,9 @@ class World:
 @pytest.fixture
 def client(monkeypatch):
     world = World()
-    settings = WorkbenchSettings(issuer="http://idp", selection_url="http://selection",
-                                 public_url="http://testserver")
+    settings = WorkbenchSettings(
+        issuer="http://idp", selection_url="http://selection", public_url="http://testserver"
+    )
     real = httpx.AsyncClient
 
     def fake_client(*a, **kw):
@@ -198,10 +249,15 @@ def test_forwarding_sends_the_users_token_and_passes_a_refusal_through_unchanged
     sent = client.world.forwarded[-1]
     assert sent.headers["authorization"].startswith("Bearer ") and "cookie" not in sent.headers
     assert sent.url.params["q"] == "张" and sent.url.params["page"] == "2"
-    r = client.post("/api/selection/classes/c1/confirmations", json={"cadre_ids": ["x"]},
-                    headers={"x-csrf-token": csrf})
+    r = client.post(
+        "/api/selection/classes/c1/confirmations", json={"cadre_ids": ["x"]}, headers={"x-csrf-token": csrf}
+    )
     assert r.status_code == 422
-    assert r.json() == {"code": "rule_violated", "message": "整批未生效：张伟 不在人选范围内。", "field": None}
+    assert r.json() == {
+        "code": "rule_violated",
+        "message": "整批未生效：张伟 不在人选范围内。",
+        "field": None,
+    }
     assert json.loads(client.world.forwarded[-1].content) == {"cadre_ids": ["x"]}
 
 
@@ -210,10 +266,13 @@ def test_a_write_without_the_csrf_token_or_from_another_site_is_refused(client):
     before = len(client.world.forwarded)
     r = client.post("/api/selection/classes/c1/confirmations", json={"cadre_ids": ["x"]})
     assert r.status_code == 403 and r.json()["code"] == "csrf_failed"
-    r = client.post("/api/selection/classes/c1/confirmations", json={"cadre_ids": ["x"]},
-                    headers={"x-csrf-token": csrf, "origin": "http://evil.example"})
+    r = client.post(
+        "/api/selection/classes/c1/confirmations",
+        json={"cadre_ids": ["x"]},
+        headers={"x-csrf-token": csrf, "origin": "http://evil.example"},
+    )
     assert r.status_code == 403
-    assert len(client.world.forwarded) == before       # nothing reached the service
+    assert len(client.world.forwarded) == before  # nothing reached the service
 
 
 def test_an_expiring_token_is_refreshed_on_the_server(client):
@@ -222,7 +281,7 @@ def test_an_expiring_token_is_refreshed_on_the_server(client):
     s["tokens"]["expires_at"] = time.time() + 5
     client.get("/api/selection/cadres")
     assert client.world.refreshed == 1
-    assert s["tokens"]["expires_at"] > time.time() + 200      # the refreshed tokens are kept
+    assert s["tokens"]["expires_at"] > time.time() + 200  # the refreshed tokens are kept
     client.get("/api/selection/cadres")
     assert client.world.refreshed == 1
 
@@ -245,7 +304,9 @@ def test_a_store_that_does_not_answer_is_a_chinese_503_not_a_500(client):
 
     client.db[SESSIONS].find_one = down
     r = client.get("/api/me")
-    assert r.status_code == 503 and r.json()["code"] == "store_unavailable" and "会话存储" in r.json()["message"]
+    assert (
+        r.status_code == 503 and r.json()["code"] == "store_unavailable" and "会话存储" in r.json()["message"]
+    )
     client.db["logins"].insert_one = down
     r = client.get("/auth/login")
     assert r.status_code == 503 and "会话存储" in r.text and "重新登录" in r.text
