@@ -11,6 +11,25 @@ from shared import xlsx
 LEVEL_NAMES = {"province": "省", "city": "市", "county": "县"}
 
 
+MILESTONE_STATUS_ZH = {"scheduled": "未到期", "completed": "已完成", "overdue": "逾期"}
+
+
+def _band(name: str):
+    return lambda m: m["assessment"][name]
+
+
+def _evaluation(month: int):
+    return lambda m: m["evaluation"].get(str(month))
+
+
+def _evaluation_mean(month: int):
+    return lambda m: m["evaluation"][str(month)]
+
+
+def _milestone(month: int):
+    return lambda t: MILESTONE_STATUS_ZH.get(t["milestones"].get(str(month)), "")
+
+
 def _pct(v):
     return None if v is None else round(v * 100, 1)
 
@@ -28,13 +47,13 @@ COLUMNS: list[tuple[str, object]] = [
     ("年度学时达标率(%)", lambda m: _pct(m["hours_compliance"])),
     ("3+N纪实覆盖率(%)", lambda m: _pct(m["record_coverage"])),
     ("纪实条数", lambda m: m["records"]),
-    *[(f"考核{label}", (lambda name: lambda m: m["assessment"][name])(name)) for name, _f, label in BANDS],
+    *[(f"考核{label}", _band(name)) for name, _f, label in BANDS],
     ("跟踪节点已排定", lambda m: m["milestones"]["scheduled"]),
     ("跟踪节点已到期", lambda m: m["milestones"]["due"]),
     ("跟踪节点已完成", lambda m: m["milestones"]["completed"]),
     ("按时完成", lambda m: m["milestones"]["on_time"]),
     ("逾期未完成", lambda m: m["milestones"]["overdue"]),
-    *[(f"{mo}个月评价均分", (lambda mo: lambda m: m["evaluation"][str(mo)])(mo)) for mo in MILESTONE_MONTHS],
+    *[(f"{mo}个月评价均分", _evaluation_mean(mo)) for mo in MILESTONE_MONTHS],
     ("导师帮带任务完成", lambda m: m["mentor_tasks"]),
     ("上讲台次数", lambda m: m["talks"]),
     ("成果", lambda m: m["outcomes"]),
@@ -94,20 +113,8 @@ TRAINEE_COLUMNS: list[tuple[str, object]] = [
     ("结业", lambda t: "是" if t["graduated"] else ""),
     ("纪实条数", lambda t: t["records"]),
     ("考核均分", lambda t: t["assessment"]),
-    *[
-        (
-            f"{mo}个月节点",
-            (
-                lambda mo: (
-                    lambda t: {"scheduled": "未到期", "completed": "已完成", "overdue": "逾期"}.get(
-                        t["milestones"].get(str(mo)), ""
-                    )
-                )
-            )(mo),
-        )
-        for mo in MILESTONE_MONTHS
-    ],
-    *[(f"{mo}个月评价", (lambda mo: lambda t: t["evaluation"].get(str(mo)))(mo)) for mo in MILESTONE_MONTHS],
+    *[(f"{mo}个月节点", _milestone(mo)) for mo in MILESTONE_MONTHS],
+    *[(f"{mo}个月评价", _evaluation(mo)) for mo in MILESTONE_MONTHS],
     ("导师帮带任务", lambda t: t["mentor_tasks"]),
     ("上讲台次数", lambda t: t["talks"]),
 ]

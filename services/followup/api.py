@@ -47,7 +47,8 @@ class MentorIn(Input):
 
 class MentorTaskIn(Input):
     task: Literal["core_decision", "urgent_matter", "important_process"] = Field(
-        description="core_decision 参与一件核心事务决策；urgent_matter 进行一次急难事件化解；important_process 策划一次重要事项流程"
+        description="core_decision 参与一件核心事务决策；urgent_matter "
+        "进行一次急难事件化解；important_process 策划一次重要事项流程"
     )
     evidence: str = Field(min_length=1, max_length=5000, description="佐证材料")
     comment: str = Field(min_length=1, max_length=5000, description="导师评语")

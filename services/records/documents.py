@@ -154,8 +154,8 @@ def provenance(r: Doc) -> str:
 def record_line(r: Doc) -> str:
     """The text a reader sees for one record's provenance (also used by the PDF)."""
     return (
-        f"第{r['no']}条 · {r['observed_on']} · {r['category_name']} · {r['author_name']}（{r['role_name']}） · "
-        + provenance(r)
+        f"第{r['no']}条 · {r['observed_on']} · {r['category_name']}"
+        f" · {r['author_name']}（{r['role_name']}） · " + provenance(r)
     )
 
 
@@ -182,8 +182,10 @@ def _facts(d: Doc) -> str:
         f"<th>学习小组</th><td>{escape(d['group'] or '未分组')}</td></tr>"
         f"<tr><th>培训时间</th><td>{d['starts_on']} 至 {d['ends_on']}</td>"
         f"<th>承办单位</th><td>{escape(d['organiser'])}</td></tr>"
-        f"<tr><th>出勤</th><td>应到 {a['sessions']} 次，出勤 {a['attended']} 次（迟到 {a['late']}），请假 {a['excused']}，"
-        f"缺勤 {a['absent']}；出勤率 {_rate(a)}</td><th>学时</th><td>已获 {a['hours']:g} / 应修 {a['scheduled_hours']:g}"
+        f"<tr><th>出勤</th><td>应到 {a['sessions']} 次，出勤"
+        f" {a['attended']} 次（迟到 {a['late']}），请假 {a['excused']}，"
+        f"缺勤 {a['absent']}；出勤率 {_rate(a)}</td><th>学时</th><t"
+        f"d>已获 {a['hours']:g} / 应修 {a['scheduled_hours']:g}"
         f"{'；已结业' if a['graduated'] else ''}</td></tr></table>"
     )
 
@@ -231,7 +233,8 @@ def profile_svg(profile: list[Doc], width: int = 520) -> str:
     row_h, label_w = 46, 120
     h = row_h * len(profile) + 30
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h}" role="img" aria-label="得分对比">'
+        '<svg xmlns="http://www.w3.org/2000/svg" width='
+        f'"{width}" height="{h}" role="img" aria-label="得分对比">'
     ]
     for i, p in enumerate(profile):
         y = 10 + i * row_h
@@ -269,7 +272,8 @@ def portrait_html(d: Doc) -> str:
         f"<p>关注：{escape('、'.join(p['concerns']) or '—')}</p>"
         f"<h2>各方面表现（现行记录）</h2><table>{cats}</table>"
         f"<h2>量化考核得分与全班平均</h2>{profile_svg(p['profile'])}"
-        f"<h2>纪实覆盖</h2><p>共 {p['records']} 条记录（其中更正 {p['corrections']} 条）；各角色最近记录：{escape(cov)}</p>"
+        f"<h2>纪实覆盖</h2><p>共 {p['records']} 条记录（其中更正"
+        f" {p['corrections']} 条）；各角色最近记录：{escape(cov)}</p>"
     )
     return _page(f"干部肖像 - {d['name']}", body)
 

@@ -88,7 +88,8 @@ class Sheet(FPDF):
             ("培训时间", f"{d['starts_on']} 至 {d['ends_on']}", "承办单位", d["organiser"]),
             (
                 "出勤",
-                f"应到{a['sessions']} 出勤{a['attended']} 迟到{a['late']} 请假{a['excused']} 缺勤{a['absent']}",
+                f"应到{a['sessions']} 出勤{a['attended']} 迟"
+                f"到{a['late']} 请假{a['excused']} 缺勤{a['absent']}",
                 "出勤率",
                 _rate(a),
             ),

@@ -17,8 +17,10 @@ DEFINITION = ServiceDefinition(
     description=(
         "班主任、支部书记、班长及其他班委（3+N）对学员的学习情况、思想动态、性格特点、作风纪律实名纪实；"
         "记录永不删除、不修改，更正以新记录指向原记录；无遗漏检查；量化考核（湖州“三百分”26项为示例）"
-        "每周小组讲评、每月小结与排名；组织部跟班记录；《干部教育培训纪实考察记录表》与干部“肖像”（网页与 PDF）。"
-        "事件发布到 Kafka 主题 ganxun.records.<行政区划代码>；班级名册来自 ganxun.selection.*，出勤与学时来自 ganxun.teaching.*。"
+        "每周小组讲评、每月小结与排名；组织部跟班记录；《干部教"
+        "育培训纪实考察记录表》与干部“肖像”（网页与 PDF）。"
+        "事件发布到 Kafka 主题 ganxun.records.<行政区划代码>；班级名册来自"
+        " ganxun.selection.*，出勤与学时来自 ganxun.teaching.*。"
     ),
     projections=PROJECTIONS,
     routes=api.router,

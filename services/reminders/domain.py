@@ -28,10 +28,10 @@ to them (natural key: item and channel) and what they have read.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
-from typing import Mapping
 
 from shared import jurisdiction as jur
 from shared.contracts.followup import EVALUATOR_ROLES, MILESTONE_FOCUS

@@ -129,6 +129,7 @@ def _bool(v: Any, label: str, errors: list[str]) -> bool:
     return False
 
 
+# long: one check per column of the registry template, in the order a clerk reads it
 def validate(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
     """A registry record in JSON form (dates as ISO text), or the reasons it is not one.
 

@@ -191,24 +191,7 @@ class ClassDecider:
             case NominateTrainee():
                 return self._nominate(state, command)
             case ConfirmNomination():
-                n = self._nominee(state, command.cadre_id, ("nominated", "waitlisted"), "确定")
-                if state.count("confirmed") >= state.capacity:
-                    if n.status == "waitlisted":
-                        raise DomainError(
-                            f"班次“{state.title}”名额已满（{state.capacity} 人），{n.name} 仍在候补名单中；"
-                            "有学员退出时按候补顺序自动递补。",
-                            code="class_full",
-                        )
-                    return [NominationWaitlisted(class_id=state.class_id, cadre_id=n.cadre_id)]
-                return [
-                    NominationConfirmed(
-                        class_id=state.class_id,
-                        cadre_id=n.cadre_id,
-                        name=n.name,
-                        unit=n.unit,
-                        home_jurisdiction=n.home_jurisdiction,
-                    )
-                ]
+                return self._confirm(state, command)
             case RejectNomination():
                 if not command.reason.strip():
                     raise DomainError("不予确定必须填写理由。", code="reason_required", field="reason")
@@ -226,19 +209,40 @@ class ClassDecider:
             case AssignGroups():
                 return self._assign(state, command)
             case AssignToGroup():
-                if command.group not in state.groups:
-                    raise DomainError(
-                        f"班次“{state.title}”没有学习小组“{command.group}”（现有：{'、'.join(state.groups) or '无'}）。",
-                        code="unknown_group",
-                        field="group",
-                    )
-                n = self._nominee(state, command.cadre_id, ("confirmed",), "分组")
-                if n.group == command.group:
-                    return []
-                return [
-                    TraineeAssignedToGroup(class_id=state.class_id, cadre_id=n.cadre_id, group=command.group)
-                ]
+                return self._assign_one(state, command)
         raise TypeError(f"unknown command {command!r}")
+
+    def _confirm(self, state: ClassState, c: ConfirmNomination) -> list[Event]:
+        n = self._nominee(state, c.cadre_id, ("nominated", "waitlisted"), "确定")
+        if state.count("confirmed") >= state.capacity:
+            if n.status == "waitlisted":
+                raise DomainError(
+                    f"班次“{state.title}”名额已满（{state.capacity} 人），{n.name} 仍在候补名单中；"
+                    "有学员退出时按候补顺序自动递补。",
+                    code="class_full",
+                )
+            return [NominationWaitlisted(class_id=state.class_id, cadre_id=n.cadre_id)]
+        return [
+            NominationConfirmed(
+                class_id=state.class_id,
+                cadre_id=n.cadre_id,
+                name=n.name,
+                unit=n.unit,
+                home_jurisdiction=n.home_jurisdiction,
+            )
+        ]
+
+    def _assign_one(self, state: ClassState, c: AssignToGroup) -> list[Event]:
+        if c.group not in state.groups:
+            raise DomainError(
+                f"班次“{state.title}”没有学习小组“{c.group}”（现有：{'、'.join(state.groups) or '无'}）。",
+                code="unknown_group",
+                field="group",
+            )
+        n = self._nominee(state, c.cadre_id, ("confirmed",), "分组")
+        if n.group == c.group:
+            return []
+        return [TraineeAssignedToGroup(class_id=state.class_id, cadre_id=n.cadre_id, group=c.group)]
 
     @staticmethod
     def _open(state: ClassState, c: OpenClass) -> list[Event]:

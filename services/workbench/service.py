@@ -54,6 +54,7 @@ def bootstrap(settings: WorkbenchSettings, http: httpx.AsyncClient, db: Any) -> 
     )
 
 
+# long: the app factory: the lifespan, the headers middleware and the pages share its settings
 def create_app(settings: WorkbenchSettings | None = None, db: Any = None) -> FastAPI:
     """The app; `db` is the sessions' database (by default the settings' store; the unit
     tests give shared.memory's)."""
@@ -75,7 +76,7 @@ def create_app(settings: WorkbenchSettings | None = None, db: Any = None) -> Fas
 
     app = FastAPI(
         title="ganxun · 工作台",
-        description="组织部、调训单位、党校的网页工作台：登录、待办、转发到各服务。",
+        description="组织部、调训单位、党校、学员、纪实记录员、单位评价人、导师的网页工作台：登录、待办、转发到各服务。",
         version="0.1.0",
         lifespan=lifespan,
     )
@@ -94,6 +95,33 @@ def create_app(settings: WorkbenchSettings | None = None, db: Any = None) -> Fas
         if request.url.path.startswith(("/api/", "/auth/")):
             response.headers["cache-control"] = "no-store"
         return response
+
+    _errors(app)
+    _health(app, settings)
+    app.include_router(api.router)
+    if (settings.dist / "assets").is_dir():
+        app.mount("/assets", StaticFiles(directory=settings.dist / "assets"), name="assets")
+
+    @app.get("/{path:path}", include_in_schema=False)
+    async def page(path: str):
+        """The app's own paths (/, /cadres, /classes/…) all open its one page."""
+        if path.startswith(("api/", "auth/")):
+            return JSONResponse({"code": "not_found", "message": "没有这个地址。", "field": None}, 404)
+        file = (settings.dist / path).resolve()
+        if path and file.is_file() and settings.dist.resolve() in file.parents:
+            return FileResponse(file)
+        index = settings.dist / "index.html"
+        if not index.exists():
+            return HTMLResponse(NOT_BUILT, status_code=503)
+        return Response(
+            index.read_bytes(), media_type="text/html; charset=utf-8", headers={"cache-control": "no-cache"}
+        )
+
+    return app
+
+
+def _errors(app: FastAPI) -> None:
+    """Refusals in Chinese: the service's own, malformed requests, the session store down."""
 
     @app.exception_handler(GanxunError)
     async def refused(request: Request, exc: GanxunError):
@@ -115,6 +143,10 @@ def create_app(settings: WorkbenchSettings | None = None, db: Any = None) -> Fas
             return HTMLResponse(_login_problem(message), status_code=503)
         return JSONResponse({"code": "store_unavailable", "message": message, "field": None}, 503)
 
+
+def _health(app: FastAPI, settings: WorkbenchSettings) -> None:
+    """Liveness and readiness (the pages are built, the session store answers)."""
+
     @app.get("/healthz", tags=["运维"], summary="存活检查")
     async def healthz():
         return {"status": "alive", "service": "workbench"}
@@ -128,27 +160,6 @@ def create_app(settings: WorkbenchSettings | None = None, db: Any = None) -> Fas
             {"ready": ready, "web": "ok" if built else "not built", "store": store},
             status_code=200 if ready else 503,
         )
-
-    app.include_router(api.router)
-    if (settings.dist / "assets").is_dir():
-        app.mount("/assets", StaticFiles(directory=settings.dist / "assets"), name="assets")
-
-    @app.get("/{path:path}", include_in_schema=False)
-    async def page(path: str):
-        """The app's own paths (/, /cadres, /classes/…) all open its one page."""
-        if path.startswith(("api/", "auth/")):
-            return JSONResponse({"code": "not_found", "message": "没有这个地址。", "field": None}, 404)
-        file = (settings.dist / path).resolve()
-        if path and file.is_file() and settings.dist.resolve() in file.parents:
-            return FileResponse(file)
-        index = settings.dist / "index.html"
-        if not index.exists():
-            return HTMLResponse(NOT_BUILT, status_code=503)
-        return Response(
-            index.read_bytes(), media_type="text/html; charset=utf-8", headers={"cache-control": "no-cache"}
-        )
-
-    return app
 
 
 def _login_problem(message: str) -> str:

@@ -16,9 +16,10 @@ database, GANXUN_WORKBENCH_DATABASE):
 Every read and write is by `_id` (on FerretDB anything else scans the collection,
 shared/store.py); the sweep of idle sessions and stale logins scans (130 ms at a few
 hundred sessions, measured), so it runs at a login and at most once in ten minutes per
-process; a session past its idle time is refused when read, swept or not. `last_seen` is written at most once a minute per session, not
-on every request: the idle timeout (at least five minutes) then ends a session within
-a minute of its due time, which it does not need finer.
+process; a session past its idle time is refused when read, swept or not. `last_seen` is
+written at most once a minute per session, not on every request: the idle timeout (at
+least five minutes) then ends a session within a minute of its due time, which it does
+not need finer.
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ def bell_world(identity, servers, tmp_path_factory):
 
 
 # One scenario read top to bottom (each step stands on the one before), hence its length.
+# long: one story end to end against real servers; its steps share the state they build
 async def test_a_unit_clerk_sees_the_month_3_evaluation_in_the_bell(bell_world, servers):
     from playwright.async_api import async_playwright
 

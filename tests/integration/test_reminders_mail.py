@@ -89,6 +89,7 @@ def reminders_process(servers, county, smtp_port: int, log, database: str | None
 
 
 # One scenario read top to bottom (each step stands on the one before), hence its length.
+# long: one story end to end against real servers; its steps share the state they build
 async def test_month_3_reminders_arrive_by_mail_once(servers, county, followup, mailbox, tmp_path):
     box, smtp_port = mailbox
     class_id = f"rm-{random_county()}"

@@ -123,6 +123,7 @@ async def _until_ok(call, what: str, timeout: float = 90):
         raise AssertionError(f"{what}: {r.status_code} {r.text}") from None
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_and_self_evaluation(
     world, identity
 ):
@@ -332,6 +333,7 @@ async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_an
             await browser.close()
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_a_recorder_s_week_records_a_correction_the_score_sheet_the_final_comment_and_the_pdf(
     world, identity
 ):
@@ -483,6 +485,7 @@ def _months_before(day: date, months: int, days: int) -> date:
     return add_months(day, -months) - timedelta(days=days)
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_a_unit_leader_submits_a_month_3_evaluation_once_and_the_clerk_sees_what_is_due(
     world, identity
 ):
@@ -600,6 +603,7 @@ async def test_a_unit_leader_submits_a_month_3_evaluation_once_and_the_clerk_see
             await browser.close()
 
 
+# long: one story end to end against real servers; its steps share the state they build
 async def test_a_mentor_records_one_of_the_three_tasks_of_their_mentee(world, identity):
     from playwright.async_api import async_playwright, expect
 

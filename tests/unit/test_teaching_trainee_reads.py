@@ -47,6 +47,7 @@ def session(sid: str, on: date, title: str) -> tea.SessionScheduled:
     )
 
 
+# long: the given events of two classes, one per line
 @pytest.fixture
 def reads():
     db = MemoryDatabase()
