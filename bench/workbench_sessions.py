@@ -3,7 +3,7 @@
 Starts a private FerretDB (deploy/local/ferretdb.py) in a temporary folder, makes 200
 sessions with tokens of Keycloak's size (~3 KB), then times, one after another, reading
 each session, reading it when its `last_seen` is due to be written, and making a new one
-(services/workbench/sessions.py). Prints p50 and p99 in milliseconds.
+(services/workbench/reads.py). Prints p50 and p99 in milliseconds.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pymongo import AsyncMongoClient
 
 from deploy.local.ferretdb import FerretDBServer
 from services.workbench import oidc
-from services.workbench.sessions import TOUCH_EVERY, SessionStore
+from services.workbench.reads import TOUCH_EVERY, SessionStore
 
 SESSIONS = 200
 

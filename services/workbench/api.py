@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from services.workbench.handlers import Call, Handlers
-from services.workbench.sessions import Session
+from services.workbench.reads import Session
 from shared.errors import Forbidden
 
 SESSION_COOKIE = "ganxun_session"

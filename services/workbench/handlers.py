@@ -3,7 +3,7 @@ service with the user's own token. The workbench decides nothing about the work:
 service's answer (its status and Chinese error body) goes back to the page unchanged.
 
 `Handlers` gets its settings, one HTTP client, the identity provider (oidc.py) and the
-session store (sessions.py); service.py's `bootstrap` composes them. No HTTP request or
+session store (reads.py); service.py's `bootstrap` composes them. No HTTP request or
 response here: api.py translates.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import httpx
 
 from services.workbench import oidc
-from services.workbench.sessions import Session, SessionStore
+from services.workbench.reads import Session, SessionStore
 from services.workbench.settings import SERVICES, WorkbenchSettings
 from shared.errors import GanxunError, NotFound, Unauthenticated
 

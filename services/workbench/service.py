@@ -24,7 +24,7 @@ from pymongo.errors import PyMongoError
 
 from services.workbench import api, oidc
 from services.workbench.handlers import Handlers
-from services.workbench.sessions import SessionStore
+from services.workbench.reads import SessionStore
 from services.workbench.settings import WorkbenchSettings
 from shared.errors import GanxunError
 from shared.ids import new_id

@@ -2,7 +2,7 @@
 
 The workbench holds no data of the work: it needs the identity provider's issuer, where
 the services answer, where the built web app lies, and the store its login
-sessions are kept in (sessions.py).
+sessions are kept in (reads.py).
 """
 
 from __future__ import annotations

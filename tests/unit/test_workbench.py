@@ -19,8 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.workbench import handlers, oidc
+from services.workbench.reads import LOGINS, SESSIONS, SWEEP_EVERY, SessionStore
 from services.workbench.service import create_app
-from services.workbench.sessions import LOGINS, SESSIONS, SWEEP_EVERY, SessionStore
 from services.workbench.settings import WorkbenchSettings
 from shared.errors import Unauthenticated
 from shared.memory import MemoryDatabase
