@@ -39,7 +39,9 @@ def bell_world(identity, servers, tmp_path_factory):
     while httpx.get(proc.url + "/notifications", headers=bearer, timeout=30).status_code == 401:
         assert time.monotonic() < deadline, "the reminders service never accepted Keycloak's token"
         time.sleep(2)
-    wb = WorkbenchProcess(identity.issuer, {"reminders": proc.url}, folder / "workbench.log").start()
+    wb = WorkbenchProcess(
+        identity.issuer, {"reminders": proc.url}, folder / "workbench.log", servers.mongodb
+    ).start()
     yield wb, county, username, proc, bearer
     wb.stop()
     proc.stop()

@@ -100,7 +100,7 @@ def world(identity, servers, tmp_path_factory):
     ids = {"sun": r.json()["cadre_id"]}
     identity.create_user(f"wr-trainee-{county}", "trainee", county, person_id=ids["sun"], name=name)
     wb = WorkbenchProcess(
-        identity.issuer, {k: p.url for k, p in procs.items()}, folder / "workbench.log"
+        identity.issuer, {k: p.url for k, p in procs.items()}, folder / "workbench.log", servers.mongodb
     ).start()
     yield World(wb, county, servers, {k: p.url for k, p in procs.items()}, ids)
     wb.stop()

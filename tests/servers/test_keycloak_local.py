@@ -11,6 +11,7 @@ import httpx
 import jwt
 
 from deploy.local.keycloak import REALM_FILE, KeycloakServer
+from shared.auth import ROLES
 
 
 def test_a_user_logs_in_and_the_token_carries_what_the_services_read(identity):
@@ -72,16 +73,22 @@ def test_a_later_process_knows_the_server_by_its_folder(identity):
 
 def test_the_realm_file_declares_the_roles_policy_and_clients():
     realm = json.loads(REALM_FILE.read_text())
-    assert {r["name"] for r in realm["roles"]["realm"]} == {
-        "org_department",
-        "unit",
-        "party_school",
-        "recorder",
-        "mentor",
-        "trainee",
-        "analyst",
-        "admin",
-    }
+    # every role the services know (shared/auth.ROLES), and no other
+    assert (
+        {r["name"] for r in realm["roles"]["realm"]}
+        == set(ROLES)
+        >= {
+            "org_department",
+            "unit",
+            "party_school",
+            "recorder",
+            "mentor",
+            "trainee",
+            "evaluator",
+            "analyst",
+            "admin",
+        }
+    )
     assert realm["bruteForceProtected"] and "length(10)" in realm["passwordPolicy"]
     assert realm["defaultLocale"] == "zh-CN" and realm["internationalizationEnabled"]
     workbench = next(c for c in realm["clients"] if c["clientId"] == "ganxun-workbench")
