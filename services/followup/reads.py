@@ -78,7 +78,8 @@ class Reads:
                 f"班次 {class_id} 尚无跟踪数据（学员结业后才会排定跟踪节点）。", code="class_not_found"
             )
         who.require_covers(doc["jurisdiction"])
-        return report.class_effect(doc)
+        title = await self.db[GRADUATES].find_one({"_id": class_id}, {"class_title": 1}) or {}
+        return {**report.class_effect(doc), "class_title": title.get("class_title", "")}
 
     async def known_class(self, who: Principal, class_id: str) -> dict:
         """A class with graduates, in the reader's jurisdiction (outcomes are registered only there)."""
