@@ -64,8 +64,15 @@ class Reads:
         else:
             who.require_role(*READERS, "trainee", "unit", "mentor")
         out = public(doc)
+        titles = await store.find_by_ids(
+            self.db[GRADUATES], sorted(c["class_id"] for c in classes), {"class_title": 1}
+        )
         out["classes"] = [
-            {**{k: v for k, v in c.items() if k != "detailed"}, "effect": report.trainee_effect(c)}
+            {
+                **{k: v for k, v in c.items() if k != "detailed"},
+                "class_title": titles.get(c["class_id"], {}).get("class_title", ""),
+                "effect": report.trainee_effect(c),
+            }
             for c in classes
         ]
         return out

@@ -163,6 +163,9 @@ def test_the_class_report_averages_each_question_of_a_stage_and_names_the_class(
     effect = run(w.h.reads.class_effect(DEPT, "k1"))
     assert effect["scores_by_question"] == {"1": {q1: 75.0, q2: 82.5, q3: 70.0}}
     assert effect["class_title"] == "中青年干部培训班"
+    assert [c["class_title"] for c in run(w.h.reads.trainee_file(DEPT, "a"))["classes"]] == [
+        "中青年干部培训班"
+    ]
     book = report.effect_workbook(effect)
     assert list(book["分题平均分"].iter_rows(min_row=2, values_only=True)) == [
         ("1个月", q1, 75.0),
