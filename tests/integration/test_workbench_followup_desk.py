@@ -287,7 +287,7 @@ async def test_the_desk_shows_due_work_missing_evaluations_reminders_the_effect_
         await page.locator("[data-test=class-counts] tr", has_text=YOUNG).locator("text=图表与导出").click()
         await expect(page.locator("[data-test=effect-charts]")).to_have_attribute("data-drawn", "true")
         for chart in ("month-chart", "question-chart", "completion-chart"):
-            await expect(page.locator(f"[data-test={chart}] canvas")).to_have_count(1)
+            await expect(page.locator(f"[data-test={chart}] canvas").first).to_be_visible()
         await expect(page.locator("h2.page-title")).to_contain_text(YOUNG)
         await expect(page.locator("[data-test=effect-trainees]")).to_contain_text("周强")
         href = await page.locator("[data-test=effect-xlsx]").get_attribute("href")
