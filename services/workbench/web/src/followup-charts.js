@@ -21,11 +21,16 @@ export function scoreBars(el, names, values, { horizontal = false } = {}) {
   })
 }
 
-/** How the milestones that came due stand: on time, late, still open. */
+/** How the milestones that came due stand: on time, late, still open. The counts are in the
+ * legend (labels around a small ring would overlap); an empty part is left out. */
 export function completionPie(el, data) {
+  const colors = { 按时完成: '#67c23a', 逾期后完成: '#e6a23c', 逾期未完成: '#f56c6c', 到期待完成: '#909399' }
+  const shown = data.filter((d) => d.value > 0)
+  const count = Object.fromEntries(shown.map((d) => [d.name, d.value]))
   echarts.init(el).setOption({
-    tooltip: {}, legend: { bottom: 0 },
-    series: [{ type: 'pie', radius: ['35%', '65%'], data, label: { formatter: '{b}：{c} 个' } }],
-    color: ['#67c23a', '#e6a23c', '#f56c6c', '#909399'],
+    tooltip: { formatter: '{b}：{c} 个（{d}%）' },
+    legend: { bottom: 0, formatter: (name) => `${name} ${count[name]} 个` },
+    series: [{ type: 'pie', radius: ['35%', '65%'], center: ['50%', '42%'], data: shown, label: { show: false } }],
+    color: shown.map((d) => colors[d.name]),
   })
 }
