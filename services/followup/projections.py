@@ -121,9 +121,11 @@ def _apply_trainee(sec: dict, env, ev) -> None:
                 "evaluator_name": ev.evaluator_name,
                 "submitted_on": ev.submitted_on.isoformat(),
                 "mean": mean,
+                # the scores by question also in the class report: its averages by question
+                "scores": dict(ev.scores),
             }
             if sec.get("detailed"):
-                item.update(scores=ev.scores, text=ev.text)
+                item.update(text=ev.text)
             m["evaluations"].append(item)
         case MilestoneCompleted():
             m = sec["milestones"][str(ev.month)]

@@ -64,8 +64,15 @@ class Reads:
         else:
             who.require_role(*READERS, "trainee", "unit", "mentor")
         out = public(doc)
+        titles = await store.find_by_ids(
+            self.db[GRADUATES], sorted(c["class_id"] for c in classes), {"class_title": 1}
+        )
         out["classes"] = [
-            {**{k: v for k, v in c.items() if k != "detailed"}, "effect": report.trainee_effect(c)}
+            {
+                **{k: v for k, v in c.items() if k != "detailed"},
+                "class_title": titles.get(c["class_id"], {}).get("class_title", ""),
+                "effect": report.trainee_effect(c),
+            }
             for c in classes
         ]
         return out
@@ -78,7 +85,8 @@ class Reads:
                 f"班次 {class_id} 尚无跟踪数据（学员结业后才会排定跟踪节点）。", code="class_not_found"
             )
         who.require_covers(doc["jurisdiction"])
-        return report.class_effect(doc)
+        title = await self.db[GRADUATES].find_one({"_id": class_id}, {"class_title": 1}) or {}
+        return {**report.class_effect(doc), "class_title": title.get("class_title", "")}
 
     async def known_class(self, who: Principal, class_id: str) -> dict:
         """A class with graduates, in the reader's jurisdiction (outcomes are registered only there)."""

@@ -65,6 +65,12 @@ def class_effect(doc: dict) -> dict:
     for sec in doc.get("trainees", {}).values():
         for m in sec.get("milestones", {}).values():
             scores[m["month"]].extend(e["mean"] for e in m["evaluations"] if e.get("mean") is not None)
+    by_question: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for sec in doc.get("trainees", {}).values():
+        for m in sec.get("milestones", {}).values():
+            for e in m["evaluations"]:
+                for question, score in (e.get("scores") or {}).items():
+                    by_question[m["month"]][question].append(score)
     outcomes = list(doc.get("outcomes", {}).values())
     endorsements = [e for o in outcomes for e in o["endorsements"]]
     return {
@@ -79,6 +85,9 @@ def class_effect(doc: dict) -> dict:
         "completion_rate": _rate(completed, due),
         "on_time_rate": _rate(on_time, completed),
         "scores_by_month": {str(k): _mean(v) for k, v in sorted(scores.items()) if v},
+        "scores_by_question": {
+            str(k): {q: _mean(v) for q, v in qs.items()} for k, qs in sorted(by_question.items())
+        },
         "mentors_assigned": sum(1 for t in trainees if t["mentor"]),
         "mentor_tasks_done": sum(t["mentor_tasks_done"] for t in trainees),
         "trainees_all_mentor_tasks": sum(1 for t in trainees if t["mentor_tasks_done"] >= 3),
@@ -117,7 +126,7 @@ def effect_workbook(effect: dict) -> Workbook:
         "汇总",
         ["指标", "数值"],
         [
-            ["班次编号", effect["class_id"]],
+            ["班次", effect.get("class_title") or effect["class_id"]],
             ["结业学员数", effect["trainees"]],
             ["已排定节点数", effect["milestones_scheduled"]],
             ["已到期节点数", effect["milestones_due"]],
@@ -189,6 +198,16 @@ def effect_workbook(effect: dict) -> Workbook:
                 "；".join(f"{OUTCOME_KINDS[e['kind']]}（{e['by']}，{e['on']}）" for e in i["endorsements"]),
             ]
             for i in o["items"]
+        ],
+    )
+    sheet(
+        wb,
+        "分题平均分",
+        ["节点", "评价内容", "平均分"],
+        [
+            [f"{m}个月", question, score]
+            for m, questions in effect.get("scores_by_question", {}).items()
+            for question, score in questions.items()
         ],
     )
     return wb

@@ -65,3 +65,15 @@ async def set_my_contact(
 async def sender(who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     who.require_role("org_department", "admin")
     return await h.status()
+
+
+@router.get(
+    "/milestone-reminders",
+    summary="跟踪节点的提醒发送记录：发给谁、哪个渠道、何时、失败情况（组织部、管理员，本辖区）",
+)
+async def milestone_reminders(
+    class_id: str | None = Query(None, max_length=120, description="只看这个班次"),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
+    return await h.milestone_reminders(who, class_id)

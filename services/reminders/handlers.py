@@ -247,3 +247,42 @@ class Handlers:
 
     async def status(self) -> dict:
         return {**await self.reads.sender(), "channels": [c.name for c in self.channels]}
+
+    async def milestone_reminders(self, who: Principal, class_id: str | None = None) -> dict:
+        """What was sent (and what failed) for follow-up's milestones of the caller's
+        jurisdiction: for the organisation department's desk. Each row names the milestone
+        (class, trainee, month), the item, to whom (person and address), the channel and when."""
+        who.require_role("org_department", "admin")
+        items = {
+            item["item_id"]: (item, doc)
+            for item, doc in await self.reads.milestone_items(who.jurisdiction, class_id)
+        }
+        rows = []
+        for person in await self.reads.deliveries():
+            for outcome, records in (("sent", person.get("sent", {})), ("failed", person.get("failed", {}))):
+                for r in records.values():
+                    if r["item_id"] not in items:
+                        continue
+                    item, doc = items[r["item_id"]]
+                    rows.append(
+                        {
+                            "milestone_id": item["milestone_id"],
+                            "class_id": doc["class_id"],
+                            "cadre_id": doc.get("cadre_id"),
+                            "trainee": doc.get("name"),
+                            "month": item.get("month"),
+                            "kind": item["kind"],
+                            "kind_name": KIND_NAMES[item["kind"]],
+                            "person": person.get("name") or person.get("user_id"),
+                            "person_unit": person.get("unit"),
+                            "channel": r["channel"],
+                            "to": r["to"],
+                            "outcome": outcome,
+                            "at": r.get("sent_at") or r.get("failed_at"),
+                            "error": r.get("error"),
+                            "gave_up": r.get("gave_up", False),
+                            "retry_at": r.get("retry_at"),
+                        }
+                    )
+        rows.sort(key=lambda r: (r["class_id"], r["trainee"] or "", r["month"] or 0, r["at"] or ""))
+        return {"jurisdiction": who.jurisdiction, "items": rows, "total": len(rows)}

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from shared import jurisdiction as jur
 from shared.projection import guard_key, public
 
 WORK = "work"
@@ -69,6 +70,24 @@ class Reads:
             if item["item_id"] == item_id:
                 return item, doc
         return None
+
+    async def milestone_items(
+        self, jurisdiction: str, class_id: str | None = None
+    ) -> list[tuple[dict, dict]]:
+        """Follow-up's items (evaluations, overdue) of trainees whose home county `jurisdiction`
+        covers, each with its trainee's document: a scan of `work` (see the module's note)."""
+        query = {"class_id": class_id} if class_id else {}
+        out = []
+        async for doc in self.db[WORK].find(query):
+            doc = public(doc)
+            if not jur.covers(jurisdiction, doc.get("jurisdiction", "")):
+                continue
+            out.extend((item, doc) for item in doc.get("items", {}).values() if "milestone_id" in item)
+        return out
+
+    async def deliveries(self) -> list[dict]:
+        """Every person's reminders sent and failed (a scan of `people`: a deployment's contacts)."""
+        return [public(d) async for d in self.db[PEOPLE].find({})]
 
     async def record_sweep(self, at: datetime, sent: int, failed: int) -> None:
         await self.db[SENDER].update_one(

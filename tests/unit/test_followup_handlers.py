@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+from services.followup import report
 from services.followup.domain import questions_for, trainee_stream
 from services.followup.handlers import Handlers
 from services.followup.projections import PROJECTIONS
@@ -148,6 +149,30 @@ def test_an_evaluation_is_submitted_once_and_the_last_one_completes_the_mileston
         1,
         {"1": 80.0},
     )
+
+
+def test_the_class_report_averages_each_question_of_a_stage_and_names_the_class():
+    """The effect report's chart by question (the desk): each question's mean over every evaluation."""
+    w = World()
+    w.on(GRADUATED)
+    w.on(date(2026, 2, 16))
+    q1, q2, q3 = questions_for(1)
+    run(w.h.evaluate(ctx(ZHANG), ZHANG, "k1", "a", 1, "self", None, {q1: 90, q2: 80, q3: 70}, "有收获。"))
+    run(w.h.evaluate(ctx(UNIT), UNIT, "k1", "a", 1, "colleague", "钱同事", {q1: 60, q2: 85, q3: 70}, ""))
+    w.sync()
+    effect = run(w.h.reads.class_effect(DEPT, "k1"))
+    assert effect["scores_by_question"] == {"1": {q1: 75.0, q2: 82.5, q3: 70.0}}
+    assert effect["class_title"] == "中青年干部培训班"
+    assert [c["class_title"] for c in run(w.h.reads.trainee_file(DEPT, "a"))["classes"]] == [
+        "中青年干部培训班"
+    ]
+    book = report.effect_workbook(effect)
+    assert list(book["分题平均分"].iter_rows(min_row=2, values_only=True)) == [
+        ("1个月", q1, 75.0),
+        ("1个月", q2, 82.5),
+        ("1个月", q3, 70.0),
+    ]
+    assert next(book["汇总"].iter_rows(min_row=2, values_only=True)) == ("班次", "中青年干部培训班")
 
 
 def test_a_milestone_past_its_grace_is_overdue_once_and_names_who_is_missing():

@@ -24,7 +24,7 @@ from shared.contracts.followup import (
 )
 from shared.contracts.selection import ClassOpened, NominationRejected, TraineeNominated
 from shared.contracts.teaching import LeaveDecided, LeaveRequested, SessionScheduled, TraineeGraduated
-from shared.errors import NotFound
+from shared.errors import Forbidden, NotFound
 from shared.events import Actor
 from shared.memory import FixedClock, MemoryDatabase, MemoryEventStore
 
@@ -357,5 +357,44 @@ def test_a_person_reads_back_the_contact_they_just_set(w):
         mine = await w.h.contact(LEAD)  # no projection folded: read from the person's own stream
         assert (mine["email"], mine["phone"]) == ("lead@czj.gov.cn", "13800000000")
         assert mine["reminded_as"] == [f"unit:{COUNTY}:{UNIT}"]
+
+    asyncio.run(go())
+
+
+def test_the_org_department_sees_what_was_sent_for_its_jurisdiction_s_milestones(w):
+    """The follow-up desk: each reminder of a milestone with to whom, the channel, when, and failures."""
+
+    async def go():
+        await w.contact(LEAD, "lead@czj.gov.cn")
+        await w.contact(TRAINEE, "zhangwei@czj.gov.cn")
+        w.given("followup:k1:c1", *milestone())
+        w.channel.fail = True
+        await w.sweep()
+        w.channel.fail = False
+        w.clock.at = datetime(2025, 6, 10, 9, 2).time()
+        await w.sweep()
+        rows = (await w.h.milestone_reminders(ORG))["items"]
+        got = {(r["person"], r["kind_name"], r["channel"], r["to"], r["outcome"], r["month"]) for r in rows}
+        assert ("领导乙", "跟踪评价", "email", "lead@czj.gov.cn", "sent", 3) in got
+        assert ("张伟", "跟踪自评", "email", "zhangwei@czj.gov.cn", "sent", 3) in got
+        assert all(r["trainee"] == "张伟" and r["class_id"] == "k1" for r in rows)
+        other = Principal(user_id="o2", name="外县", role="org_department", jurisdiction="371402")
+        assert (await w.h.milestone_reminders(other))["items"] == []
+        with pytest.raises(Forbidden):
+            await w.h.milestone_reminders(LEAD)
+
+    asyncio.run(go())
+
+
+def test_a_failed_reminder_shows_on_the_desk_with_its_error(w):
+    async def go():
+        await w.contact(LEAD, "lead@czj.gov.cn")
+        w.given("followup:k1:c1", *milestone())
+        w.channel.fail = True
+        await w.sweep()
+        [row] = (await w.h.milestone_reminders(ORG, "k1"))["items"]
+        assert (row["outcome"], row["person"], row["to"]) == ("failed", "领导乙", "lead@czj.gov.cn")
+        assert "拒绝连接" in row["error"] and row["retry_at"]
+        assert (await w.h.milestone_reminders(ORG, "other-class"))["items"] == []
 
     asyncio.run(go())

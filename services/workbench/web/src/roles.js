@@ -9,6 +9,7 @@ export const MENUS = {
     { path: '/classes/new', label: '开设班次' },
     { path: '/queue', label: '待确定队列' },
     { path: '/reports', label: '统计报表' },
+    { path: '/followup/desk', label: '跟踪问效' },
   ],
   unit: [
     { path: '/', label: '我的待办' },

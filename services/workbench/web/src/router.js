@@ -31,6 +31,11 @@ const routes = [
     meta: { title: '学员纪实' } },
   { path: '/followup/due', component: () => import('./pages/EvaluationsDue.vue'), meta: { title: '跟踪评价' } },
   { path: '/mentor/mentees', component: () => import('./pages/MyMentees.vue'), meta: { title: '我的帮带对象' } },
+  { path: '/followup/desk', component: () => import('./pages/FollowupDesk.vue'), meta: { title: '跟踪问效' } },
+  { path: '/followup/classes/:id', component: () => import('./pages/FollowupEffect.vue'),
+    meta: { title: '培训成效报告' } },
+  { path: '/followup/trainees/:id', component: () => import('./pages/FollowupFile.vue'),
+    meta: { title: '学员跟踪档案' } },
   { path: '/:rest(.*)', component: () => import('./pages/NotFound.vue'), meta: { title: '页面不存在' } },
 ]
 
