@@ -9,6 +9,10 @@ export const MENUS = {
     { path: '/classes/new', label: '开设班次' },
     { path: '/queue', label: '待确定队列' },
     { path: '/reports', label: '统计报表' },
+    { path: '/dashboard', label: '干训看板' },
+  ],
+  analyst: [
+    { path: '/dashboard', label: '干训看板' },
   ],
   unit: [
     { path: '/', label: '我的待办' },
