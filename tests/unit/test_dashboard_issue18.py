@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from services.dashboard import export
 from services.dashboard.projections import classes
 from services.dashboard.reads import class_detail, overview
 from services.dashboard.rollup import Rollup
@@ -112,6 +113,10 @@ def test_the_reasons_a_trainee_did_not_graduate_are_shown_until_a_graduation():
             True,
             reasons,
         )
+    # the class's spreadsheet says it too
+    sheet = export.class_workbook(class_detail(docs["k1"], True, 110, TODAY))["学员"]
+    cells = [c.value for row in sheet.iter_rows() for c in row]
+    assert "否：出勤学时不足（12/16 学时）；结业考试未通过" in cells
     graduated = tea.TraineeGraduated(
         class_id="k1",
         cadre_id="a",
