@@ -25,8 +25,9 @@ export function pie(el, data) {
 // Counts side by side (the dashboard): one bar series per entry of `series` ({name, data}).
 export function grouped(el, names, series) {
   const chart = echarts.getInstanceByDom(el) || echarts.init(el)
+  // No growing animation: the figures are read (and screenshot) as soon as they are drawn.
   chart.setOption({
-    tooltip: { trigger: 'axis' }, legend: { top: 0 }, grid: { left: 40, right: 10, bottom: 60, top: 30 },
+    animation: false, tooltip: { trigger: 'axis' }, legend: { top: 0 }, grid: { left: 40, right: 10, bottom: 60, top: 30 },
     xAxis: { type: 'category', data: names, axisLabel: { interval: 0, rotate: names.length > 8 ? 30 : 0 } },
     yAxis: { type: 'value', minInterval: 1 },
     series: series.map((s) => ({ type: 'bar', name: s.name, data: s.data })),
