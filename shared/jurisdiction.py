@@ -71,3 +71,13 @@ def chain(code: str) -> list[dict[str, str]]:
     p = prefix(code)
     codes = [p[:n].ljust(6, "0") for n in (2, 4, 6) if n <= len(p)]
     return [{"code": c, "name": name(c), "level": LEVEL_NAMES[len(prefix(c))]} for c in codes]
+
+
+def children(code: str) -> list[str]:
+    """The divisions the table knows one level below `code`: a province's cities, a city's
+    counties (none below a county). The dashboard lists each even when it has no data."""
+    p = prefix(code)
+    if len(p) == 6:
+        return []
+    width = len(p) + 2
+    return sorted(c for c in _names() if c.startswith(p) and len(prefix(c)) == width and c != code)

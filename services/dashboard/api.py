@@ -78,7 +78,7 @@ async def _view(
     """The overview as the spreadsheet shows it: the same `overview_of` the JSON route
     renders, which caches its rendering per roll-up version."""
     code = check_viewer(who, jurisdiction)
-    return overview_of(await h.reads.current(), code, _year(year), _policy(hours_policy))
+    return overview_of(await h.reads.current(), code, _year(year), _policy(hours_policy), utcnow().date())
 
 
 @router.get("/", include_in_schema=False)
@@ -109,10 +109,12 @@ async def overview(
     code = check_viewer(who, jurisdiction)
     y, policy = _year(year), _policy(hours_policy)
     r = await h.reads.current()
+    today = utcnow().date()
     # Rendered once per change: the province view is ~100 rows, and FastAPI's own
     # encoding of it would cost more than computing it.
     body = r.view(
-        (code, y, policy), lambda: json.dumps(overview_of(r, code, y, policy), ensure_ascii=False).encode()
+        (code, y, policy, today),
+        lambda: json.dumps(overview_of(r, code, y, policy, today), ensure_ascii=False).encode(),
     )
     return Response(body, media_type="application/json")
 
@@ -134,7 +136,7 @@ async def status(who: Principal = Depends(principal), h: Handlers = H):
 async def class_detail(
     class_id: str, hours_policy: int = POLICY, who: Principal = Depends(principal), h: Handlers = H
 ):
-    return await h.reads.class_detail(who, class_id, _policy(hours_policy))
+    return await h.reads.class_detail(who, class_id, _policy(hours_policy), utcnow().date())
 
 
 @router.get("/api/export.xlsx", summary="导出当前视图（Excel）")
@@ -151,7 +153,7 @@ async def export_view(
 
 @router.get("/api/classes/{class_id}/export.xlsx", summary="导出班次学员明细（Excel）")
 async def export_class(class_id: str, who: Principal = Depends(principal), h: Handlers = H):
-    detail = await h.reads.class_detail(who, class_id, DEFAULT_HOURS_POLICY)
+    detail = await h.reads.class_detail(who, class_id, DEFAULT_HOURS_POLICY, utcnow().date())
     name = f"干训看板_班次_{detail['title']}.xlsx"
     return xlsx.response(export.class_workbook(detail), name, fallback=export.FALLBACK)
 

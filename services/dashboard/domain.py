@@ -17,6 +17,7 @@ rates and averages shown are derived from sums by `metrics`, never averaged aver
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import date
 
 Counts = dict[str, float]
 
@@ -133,6 +134,23 @@ def cadre_contribution(c: Mapping) -> Counts:
     return out
 
 
+def milestone_state(ms: Mapping) -> str:
+    """What a trainee's milestone is now. `MilestoneDue` only marks it due (the counters
+    count it as due), so a scheduled milestone that is due reads as due, not scheduled."""
+    state = ms.get("state") or "scheduled"
+    return "due" if state == "scheduled" and ms.get("due") else state
+
+
+def started(counts: Mapping[str, float], starts_on: str | None, today: date | None) -> Counts:
+    """A class's counters as the rates read them on `today`: a class that has not started
+    yet cannot have records, so its confirmed trainees are marked `unstarted` and left out
+    of the coverage rates' denominators (they still count as trainees)."""
+    out = dict(counts)
+    if today is not None and starts_on and starts_on > today.isoformat() and counts.get("confirmed"):
+        out["unstarted"] = counts["confirmed"]
+    return out
+
+
 def class_in_period(starts_on: str | None, year: int | None) -> bool:
     return year is None or (starts_on or "")[:4] == str(year)
 
@@ -181,7 +199,8 @@ def metrics(
         "rotation_coverage": _rate(covered, registered) if covered is not None else None,
         "hours_compliance": _rate(compliant, registered) if compliant is not None else None,
         "hours_policy": hours_policy,
-        "record_coverage": _rate(n.get("recorded", 0), n.get("confirmed", 0)),
+        "record_coverage": _rate(n.get("recorded", 0), n.get("confirmed", 0) - n.get("unstarted", 0)),
+        "unstarted_trainees": int(n.get("unstarted", 0)),
         "records": int(n.get("records", 0)),
         "classes_with_3_roles": int(n.get("core_roles_complete", 0)),
         "assessment": {name: int(n.get("band:" + name, 0)) for name, _f, _l in BANDS},

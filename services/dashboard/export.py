@@ -11,7 +11,7 @@ from shared import xlsx
 LEVEL_NAMES = {"province": "省", "city": "市", "county": "县"}
 
 
-MILESTONE_STATUS_ZH = {"scheduled": "未到期", "completed": "已完成", "overdue": "逾期"}
+MILESTONE_STATUS_ZH = {"scheduled": "未到期", "due": "到期待评", "completed": "已完成", "overdue": "逾期"}
 
 
 def _band(name: str):
@@ -24,6 +24,15 @@ def _evaluation(month: int):
 
 def _evaluation_mean(month: int):
     return lambda m: m["evaluation"][str(month)]
+
+
+def _graduation(t: dict) -> str:
+    """是; 否 with the reasons teaching gave; nothing while the class has not graduated."""
+    if t["graduated"]:
+        return "是"
+    if t.get("not_graduated"):
+        return "否：" + "；".join(t.get("not_graduated_reasons") or [])
+    return ""
 
 
 def _milestone(month: int):
@@ -110,7 +119,7 @@ TRAINEE_COLUMNS: list[tuple[str, object]] = [
     ("出勤次数", lambda t: t["attended"]),
     ("缺勤次数", lambda t: t["absent"]),
     ("出勤学时", lambda t: t["hours"]),
-    ("结业", lambda t: "是" if t["graduated"] else ""),
+    ("结业", lambda t: _graduation(t)),
     ("纪实条数", lambda t: t["records"]),
     ("考核均分", lambda t: t["assessment"]),
     *[(f"{mo}个月节点", _milestone(mo)) for mo in MILESTONE_MONTHS],

@@ -166,12 +166,19 @@ def _absent(doc, env, ev: tea.AbsenceRecorded) -> None:
 
 @on_class(tea.TraineeGraduated)
 def _graduated(doc, env, ev: tea.TraineeGraduated) -> None:
-    _trainee(doc, env, ev.cadre_id, lambda t: t.update(graduated=True, not_graduated=False))
+    def change(t):
+        t.update(graduated=True, not_graduated=False)
+        t.pop("not_graduated_reasons", None)
+
+    _trainee(doc, env, ev.cadre_id, change)
 
 
 @on_class(tea.TraineeNotGraduated)
 def _not_graduated(doc, env, ev: tea.TraineeNotGraduated) -> None:
-    _trainee(doc, env, ev.cadre_id, lambda t: t.update(not_graduated=True, graduated=False))
+    def change(t):
+        t.update(not_graduated=True, graduated=False, not_graduated_reasons=list(ev.reasons))
+
+    _trainee(doc, env, ev.cadre_id, change)
 
 
 @on_class(rec.RecorderAssigned)

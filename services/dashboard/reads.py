@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -135,13 +136,15 @@ class Reads:
         return len(ops)
 
     # -- what a viewer reads --------------------------------------------------------------
-    async def class_detail(self, who: Principal, class_id: str, hours_policy: int) -> dict:
+    async def class_detail(
+        self, who: Principal, class_id: str, hours_policy: int, today: date | None = None
+    ) -> dict:
         who.require_role(*VIEWERS)
         doc = await self.db[CLASSES].find_one({"_id": class_id})
         if doc is None:
             raise NotFound(f"班次 {class_id} 不存在（或其事件尚未到达看板）。", code="class_not_found")
         who.require_covers(doc["jurisdiction"])
-        return class_detail(doc, who.role in NAME_READERS, hours_policy)
+        return class_detail(doc, who.role in NAME_READERS, hours_policy, today)
 
 
 def check_viewer(who: Principal, code: str | None) -> str:
@@ -155,9 +158,42 @@ def check_viewer(who: Principal, code: str | None) -> str:
     return code
 
 
-def overview(r: ru.Rollup, code: str, year: int | None, hours_policy: int) -> dict:
+def divisions(r: ru.Rollup, code: str, year: int | None, hours_policy: int, today: date | None) -> list:
+    """The jurisdictions one level below `code` (a province's cities, a city's counties),
+    every one the division table knows listed even with no class yet (a row of zeros), plus
+    those only the data knows; classes run by `code` itself (a province's own school) are
+    their own row."""
+    p = jur.prefix(code)
+    groups: dict[str, list[str]] = {c: [] for c in jur.children(code)}
+    for c in r.codes_under(code):
+        cp = jur.prefix(c)
+        groups.setdefault(c if len(cp) <= len(p) else cp[: len(p) + 2].ljust(6, "0"), []).append(c)
+    rows = []
+    for child, codes in sorted(groups.items()):
+        counts: domain.Counts = {}
+        cadre: domain.Counts = {}
+        k = 0
+        for c in codes:
+            part, n = r.class_sum(c, year, today)
+            domain.add(counts, part)
+            domain.add(cadre, r.cadre_sum(c))
+            k += n
+        level = "own" if child == code else LEVELS[len(jur.prefix(child))]
+        rows.append(
+            {
+                "code": child,
+                "kind": level,
+                "title": jur.name(child),
+                **domain.metrics(counts, cadre, year, hours_policy, classes=k),
+            }
+        )
+    return rows
+
+
+def overview(r: ru.Rollup, code: str, year: int | None, hours_policy: int, today: date | None = None) -> dict:
     """Totals of `code` and its rows: the counties under a province or city side by side,
-    or the classes of a county."""
+    or the classes of a county; and `divisions`, the level below (see `divisions`).
+    `today` leaves classes not started yet out of the coverage rates."""
     level = LEVELS[len(jur.prefix(code))]
     codes = r.codes_under(code)
     class_total: domain.Counts = {}
@@ -165,7 +201,7 @@ def overview(r: ru.Rollup, code: str, year: int | None, hours_policy: int) -> di
     n_classes = 0
     rows = []
     for c in codes:
-        counts, k = r.class_sum(c, year)
+        counts, k = r.class_sum(c, year, today)
         cadre = r.cadre_sum(c)
         domain.add(class_total, counts)
         domain.add(cadre_total, cadre)
@@ -188,7 +224,7 @@ def overview(r: ru.Rollup, code: str, year: int | None, hours_policy: int) -> di
                     "title": e.title,
                     "starts_on": e.starts_on,
                     "ends_on": e.ends_on,
-                    **domain.metrics(e.counts, {}, year, hours_policy),
+                    **domain.metrics(domain.started(e.counts, e.starts_on, today), {}, year, hours_policy),
                 }
             )
     return {
@@ -200,6 +236,7 @@ def overview(r: ru.Rollup, code: str, year: int | None, hours_policy: int) -> di
         "hours_policy": hours_policy,
         "totals": domain.metrics(class_total, cadre_total, year, hours_policy, classes=n_classes),
         "rows": rows,
+        "divisions": divisions(r, code, year, hours_policy, today) if level != "county" else [],
     }
 
 
@@ -215,10 +252,13 @@ def _trainee_row(t: dict, index: int, with_names: bool) -> dict:
         "absent": t.get("absent", 0),
         "hours": t.get("hours", 0),
         "graduated": bool(t.get("graduated")),
+        "not_graduated": bool(t.get("not_graduated")),
+        # TraineeNotGraduated says which parts of the rule were not met.
+        "not_graduated_reasons": list(t.get("not_graduated_reasons") or []),
         "records": t.get("records", 0),
         "assessment": avg,
         "band": domain.band_of(avg) if avg is not None else None,
-        "milestones": {m: v.get("state") for m, v in ms.items()},
+        "milestones": {m: domain.milestone_state(v) for m, v in ms.items()},
         "evaluation": evals,
         "mentor_tasks": len(t.get("tasks") or []),
         "talks": t.get("talks", 0),
@@ -228,8 +268,8 @@ def _trainee_row(t: dict, index: int, with_names: bool) -> dict:
     return row
 
 
-def class_detail(doc: dict, with_names: bool, hours_policy: int) -> dict:
-    """One class document as the drill-down shows it."""
+def class_detail(doc: dict, with_names: bool, hours_policy: int, today: date | None = None) -> dict:
+    """One class document as the drill-down shows it (`today`: see `overview`)."""
     trainees = sorted(doc.get("trainees", {}).values(), key=lambda t: (t.get("unit", ""), t.get("name", "")))
     entry = ru.class_entry(doc)
     return {
@@ -240,6 +280,8 @@ def class_detail(doc: dict, with_names: bool, hours_policy: int) -> dict:
         "starts_on": entry.starts_on,
         "ends_on": entry.ends_on,
         "names_shown": with_names,
-        "totals": domain.metrics(entry.counts, {}, None, hours_policy),
+        "totals": domain.metrics(
+            domain.started(entry.counts, entry.starts_on, today), {}, None, hours_policy
+        ),
         "trainees": [_trainee_row(t, i + 1, with_names) for i, t in enumerate(trainees)],
     }

@@ -27,6 +27,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 
 from pymongo import DeleteOne, ReplaceOne
 
@@ -75,7 +76,7 @@ class Rollup:
     def __init__(self) -> None:
         self.classes: dict[str, ClassEntry] = {}
         self.buckets: dict[str, BucketEntry] = {}
-        self._class_sums: dict[tuple[str, int | None], tuple[domain.Counts, int]] = {}
+        self._class_sums: dict[tuple[str, int | None, date | None], tuple[domain.Counts, int]] = {}
         self._cadre_sums: dict[str, domain.Counts] = {}
         self._by_county_classes: dict[str, set[str]] = defaultdict(set)
         self._by_county_buckets: dict[str, set[str]] = defaultdict(set)
@@ -183,8 +184,8 @@ class Rollup:
         found |= {c for c, ids in self._by_county_buckets.items() if ids and c.startswith(p)}
         return sorted(found)
 
-    def class_sum(self, code: str, year: int | None) -> tuple[domain.Counts, int]:
-        key = (code, year)
+    def class_sum(self, code: str, year: int | None, today: date | None = None) -> tuple[domain.Counts, int]:
+        key = (code, year, today)
         hit = self._class_sums.get(key)
         if hit is None:
             chosen = [
@@ -192,7 +193,7 @@ class Rollup:
                 for i in self._by_county_classes.get(code, ())
                 if domain.class_in_period(self.classes[i].starts_on, year)
             ]
-            counts = domain.sum_counts(e.counts for e in chosen)
+            counts = domain.sum_counts(domain.started(e.counts, e.starts_on, today) for e in chosen)
             hit = self._class_sums[key] = (counts, sum(1 for e in chosen if e.counts.get("classes")))
         return hit
 

@@ -89,7 +89,7 @@ async def me(request: Request):
 @router.api_route(
     "/api/{service}/{path:path}",
     methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-    summary="转发到 selection / teaching / records / followup / reminders（带用户本人的令牌）",
+    summary="转发到 selection / teaching / records / followup / reminders / dashboard（带用户本人的令牌）",
 )
 async def forward(service: str, path: str, request: Request):
     h = handlers(request)

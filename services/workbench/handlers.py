@@ -25,6 +25,7 @@ SERVICE_ZH = {
     "records": "纪实考察",
     "followup": "训后跟踪",
     "reminders": "提醒",
+    "dashboard": "省级看板",
 }
 
 

@@ -13,7 +13,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WEB = Path(__file__).resolve().parent / "web"
-SERVICES = ("selection", "teaching", "records", "followup", "reminders")
+SERVICES = ("selection", "teaching", "records", "followup", "reminders", "dashboard")
 
 
 class WorkbenchSettings(BaseSettings):
@@ -31,6 +31,7 @@ class WorkbenchSettings(BaseSettings):
     records_url: str = "http://127.0.0.1:8103"
     followup_url: str = "http://127.0.0.1:8104"
     reminders_url: str = "http://127.0.0.1:8106"
+    dashboard_url: str = "http://127.0.0.1:8100"
     dist: Path = WEB / "dist"
     # The store of the login sessions: the deployment's MongoDB-protocol store (FerretDB),
     # the workbench's own database in it.

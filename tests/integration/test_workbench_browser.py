@@ -147,7 +147,17 @@ async def test_each_role_logs_in_through_keycloak_and_sees_its_own_menu(roles_wo
 
     wb, county, names = roles_world
     menus = {
-        "org": ["我的待办", "干部名册", "名册导入", "班次管理", "开设班次", "待确定队列", "统计报表"],
+        "org": [
+            "我的待办",
+            "干部名册",
+            "名册导入",
+            "班次管理",
+            "开设班次",
+            "待确定队列",
+            "统计报表",
+            "跟踪问效",
+            "干训看板",
+        ],
         "clerk": ["我的待办", "本单位调训任务", "本单位跟踪待办"],
         "school": ["我的待办", "课程与师资", "班次教学"],
     }

@@ -199,6 +199,9 @@ class World:
                     },
                 )
             return httpx.Response(200, json={"count": 0, "cadres": []})
+        if url.startswith("http://dashboard/"):
+            self.forwarded.append(request)
+            return httpx.Response(200, json={"level": "county", "rows": []})
         return httpx.Response(404)
 
 
@@ -206,7 +209,10 @@ class World:
 def client(monkeypatch):
     world = World()
     settings = WorkbenchSettings(
-        issuer="http://idp", selection_url="http://selection", public_url="http://testserver"
+        issuer="http://idp",
+        selection_url="http://selection",
+        dashboard_url="http://dashboard",
+        public_url="http://testserver",
     )
     real = httpx.AsyncClient
 
@@ -284,6 +290,15 @@ def test_an_expiring_token_is_refreshed_on_the_server(client):
     assert s["tokens"]["expires_at"] > time.time() + 200  # the refreshed tokens are kept
     client.get("/api/selection/cadres")
     assert client.world.refreshed == 1
+
+
+def test_the_dashboard_is_forwarded_like_every_service(client):
+    _login(client)
+    r = client.get("/api/dashboard/api/overview", params={"jurisdiction": "371428", "year": "all"})
+    assert r.status_code == 200 and r.json() == {"level": "county", "rows": []}
+    sent = client.world.forwarded[-1]
+    assert (sent.url.host, sent.url.path, sent.url.params["year"]) == ("dashboard", "/api/overview", "all")
+    assert sent.headers["authorization"].startswith("Bearer ")
 
 
 def test_unknown_service_and_logout(client):

@@ -28,7 +28,7 @@
   const MONTHS = ["1", "3", "6", "12"];
   const BANDS = [["excellent", "优秀"], ["good", "良好"], ["pass", "合格"], ["below", "待改进"]];
   const STATUS = { nominated: "已推荐", confirmed: "已确定", rejected: "不予确定", waitlisted: "候补", withdrawn: "已撤回" };
-  const MS = { scheduled: "未到期", completed: "已完成", overdue: "逾期" };
+  const MS = { scheduled: "未到期", due: "到期待评", completed: "已完成", overdue: "逾期" };
 
   const KPIS = [
     ["classes", "培训期数（期）", (m) => num(m.classes)],
@@ -159,7 +159,8 @@
     $("table-title").textContent = `班次“${c.title}”学员（${c.names_shown ? "含姓名" : "分析员视图：不显示姓名"}）`;
     const head = ["姓名", "单位", "状态", "小组", "出勤", "缺勤", "学时", "结业", "纪实", "考核均分", "跟踪节点", "评价", "帮带任务", "上讲台"];
     const body = c.trainees.map((t) => "<tr>" + [
-      t.name, t.unit ?? "—", STATUS[t.status] || t.status, t.group, t.attended, t.absent, t.hours, t.graduated ? "是" : "",
+      t.name, t.unit ?? "—", STATUS[t.status] || t.status, t.group, t.attended, t.absent, t.hours,
+      t.graduated ? "是" : (t.not_graduated ? `否：${(t.not_graduated_reasons || []).join("；")}` : ""),
       t.records, num(t.assessment), Object.entries(t.milestones).map(([m, s]) => `${m}月${MS[s] || s}`).join(" "),
       Object.entries(t.evaluation).map(([m, s]) => `${m}月${s}`).join(" "), t.mentor_tasks, t.talks,
     ].map((v) => `<td>${esc(v)}</td>`).join("") + "</tr>").join("");

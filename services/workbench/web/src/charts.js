@@ -21,3 +21,16 @@ export function pie(el, data) {
     color: ['#67c23a', '#e6a23c'],
   })
 }
+
+// Counts side by side (the dashboard): one bar series per entry of `series` ({name, data}).
+export function grouped(el, names, series) {
+  const chart = echarts.getInstanceByDom(el) || echarts.init(el)
+  // No growing animation: the figures are read (and screenshot) as soon as they are drawn.
+  chart.setOption({
+    animation: false, tooltip: { trigger: 'axis' }, legend: { top: 0 }, grid: { left: 40, right: 10, bottom: 60, top: 30 },
+    xAxis: { type: 'category', data: names, axisLabel: { interval: 0, rotate: names.length > 8 ? 30 : 0 } },
+    yAxis: { type: 'value', minInterval: 1 },
+    series: series.map((s) => ({ type: 'bar', name: s.name, data: s.data })),
+    color: ['#b71c1c', '#409eff', '#e6a23c', '#67c23a'],
+  }, true)
+}

@@ -10,6 +10,10 @@ export const MENUS = {
     { path: '/queue', label: '待确定队列' },
     { path: '/reports', label: '统计报表' },
     { path: '/followup/desk', label: '跟踪问效' },
+    { path: '/dashboard', label: '干训看板' },
+  ],
+  analyst: [
+    { path: '/dashboard', label: '干训看板' },
   ],
   unit: [
     { path: '/', label: '我的待办' },

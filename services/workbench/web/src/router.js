@@ -36,6 +36,7 @@ const routes = [
     meta: { title: '培训成效报告' } },
   { path: '/followup/trainees/:id', component: () => import('./pages/FollowupFile.vue'),
     meta: { title: '学员跟踪档案' } },
+  { path: '/dashboard', component: () => import('./pages/Dashboard.vue'), meta: { title: '干训看板' } },
   { path: '/:rest(.*)', component: () => import('./pages/NotFound.vue'), meta: { title: '页面不存在' } },
 ]
 
