@@ -69,6 +69,7 @@ class OutcomeIn(Input):
     title: str = Field(min_length=1, max_length=200, description="标题")
     authors: list[str] = Field(default_factory=list, max_length=50, description="作者（干部编号或姓名）")
     outcome_id: str | None = Field(None, pattern=ID, description="成果编号（不填则自动生成）")
+    on: date | None = Field(None, description="成果形成（报送）日期，不填则为今天")
 
 
 class EndorsementIn(Input):
@@ -244,7 +245,9 @@ async def outcome(
     h: Handlers = Depends(handlers),
 ):
     return _accepted(
-        await h.report_outcome(ctx, who, class_id, body.outcome_id, body.kind, body.title, body.authors)
+        await h.report_outcome(
+            ctx, who, class_id, body.outcome_id, body.kind, body.title, body.authors, body.on
+        )
     )
 
 

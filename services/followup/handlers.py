@@ -194,11 +194,20 @@ class Handlers:
         kind: str,
         title: str,
         authors: list[str],
+        on: date | None = None,
     ) -> list[Envelope]:
+        """A class's outcome, dated `on` (today when not given)."""
         who.require_role(*MANAGERS)
         await self.reads.known_class(who, class_id)
+        today = await self.clock.today()
         cmd = ReportOutcome(
-            outcome_id=outcome_id or new_id(), class_id=class_id, kind=kind, title=title, authors=authors
+            outcome_id=outcome_id or new_id(),
+            class_id=class_id,
+            kind=kind,
+            title=title,
+            authors=authors,
+            on=on or today,
+            today=today,
         )
         return await self.commands.execute(OUTCOME, outcome_stream(cmd.outcome_id), cmd, ctx, within(who))
 

@@ -55,6 +55,9 @@ class MilestoneScheduled(Event, type="MilestoneScheduled", version=1):
     home_jurisdiction: str | None = None
     # The plan's grace period, so the milestone's own stream knows when it is overdue.
     grace_days: int = Field(14, ge=0)
+    # The graduation the milestone follows, so nothing the trainee did after it (a talk) is dated
+    # before it; None in events stored before this field existed.
+    graduated_on: date | None = None
 
 
 @register
@@ -156,6 +159,9 @@ class OutcomeReported(Event, type="OutcomeReported", version=1):
     kind: Literal["report", "proposal"]
     title: str
     authors: list[str] = Field(default_factory=list)
+    # The day the outcome was handed in, so no endorsement is dated before it; None in events
+    # stored before this field existed.
+    on: date | None = None
 
 
 @register

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from services.followup.domain import questions_for, trainee_stream
+from services.followup.domain import outcome_stream, questions_for, trainee_stream
 from services.followup.handlers import Handlers
 from services.followup.projections import PROJECTIONS
 from services.followup.reads import Reads
@@ -206,3 +206,28 @@ def test_outcomes_of_a_class_with_graduates_and_their_endorsements():
     w.sync()
     outcomes = run(w.h.reads.class_effect(DEPT, "k1"))["outcomes"]
     assert (outcomes["reports"], outcomes["approvals"], outcomes["endorsed"]) == (1, 1, 1)
+
+
+def test_an_outcome_is_dated_today_unless_told_and_no_endorsement_comes_before_it():
+    w = World()
+    w.clock.day = date(2026, 4, 1)
+    envs = run(w.h.report_outcome(ctx(DEPT), DEPT, "k1", "o-2", "proposal", "优化审批流程的金点子", ["a"]))
+    assert envs[0].payload["on"] in (date(2026, 4, 1), "2026-04-01")
+    w.clock.day = date(2026, 5, 10)
+    with pytest.raises(DomainError) as early:
+        run(w.h.endorse_outcome(ctx(DEPT), DEPT, "o-2", "adoption", "县政务服务局", date(2026, 3, 31), ""))
+    assert early.value.code == "endorsed_before_outcome"
+    assert len(run(w.store.read_stream(outcome_stream("o-2")))) == 1  # nothing stored by the refusal
+
+
+def test_a_talk_before_the_trainees_graduation_is_refused_and_nothing_is_stored():
+    w = World()
+    w.on(GRADUATED)
+    before = w.types("a")
+    w.clock.day = date(2026, 3, 1)
+    with pytest.raises(DomainError) as e:
+        run(w.h.give_talk(ctx(ZHANG), ZHANG, "k1", "a", "t-1", date(2026, 1, 14), "本局干部", "学习体会", 30))
+    assert e.value.code == "talk_before_graduation"
+    assert w.types("a") == before
+    run(w.h.give_talk(ctx(ZHANG), ZHANG, "k1", "a", "t-1", date(2026, 1, 15), "本局干部", "学习体会", 30))
+    assert w.types("a")[-1] == "SharingTalkGiven"
