@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 
-from services.followup import report
+from services.followup import attachments, report
 from services.followup.domain import QUESTIONS, SCORE_MAX, SCORE_MIN, STAGE_NAMES, stage_of
 from services.followup.handlers import Handlers
 from shared import xlsx
@@ -52,6 +53,9 @@ class MentorTaskIn(Input):
     )
     evidence: str = Field(min_length=1, max_length=5000, description="佐证材料")
     comment: str = Field(min_length=1, max_length=5000, description="导师评语")
+    attachments: list[str] = Field(
+        default_factory=list, max_length=20, description="已上传的佐证附件编号（照片或文档）"
+    )
 
 
 class TalkIn(Input):
@@ -206,7 +210,45 @@ async def mentor_task(
     h: Handlers = Depends(handlers),
 ):
     return _accepted(
-        await h.complete_mentor_task(ctx, who, class_id, cadre_id, body.task, body.evidence, body.comment)
+        await h.complete_mentor_task(
+            ctx, who, class_id, cadre_id, body.task, body.evidence, body.comment, body.attachments
+        )
+    )
+
+
+@router.post(
+    "/classes/{class_id}/trainees/{cadre_id}/attachments",
+    status_code=201,
+    summary="导师上传帮带任务的佐证附件（照片 jpg/png 或文档 pdf/docx/xlsx，每个不超过 10 MB）",
+    description="按文件内容判断类型，不看文件名；返回的 attachment_id 在登记帮带任务时填入 attachments。",
+)
+async def upload_attachment(
+    class_id: str,
+    cadre_id: str,
+    file: UploadFile = File(description="佐证附件"),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
+    content = await file.read(attachments.MAX_BYTES + 1)  # one byte over is enough to refuse
+    return await h.upload_attachment(who, class_id, cadre_id, file.filename, content)
+
+
+@router.get("/attachments/{attachment_id}", summary="下载佐证附件（能查看该学员跟踪档案的人）")
+async def download_attachment(
+    attachment_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+):
+    doc = await h.reads.attachment(who, attachment_id)
+    ascii_name = f"attachment-{attachment_id}.{doc['kind']}"
+    return Response(
+        doc["data"],
+        media_type=doc["content_type"],
+        headers={
+            "Content-Disposition": f'attachment; filename="{ascii_name}"; '
+            f"filename*=UTF-8''{quote(doc['name'])}",
+            "X-Content-Type-Options": "nosniff",
+            "X-Attachment-SHA256": doc["sha256"],
+            "Cache-Control": "private, no-store",
+        },
     )
 
 

@@ -22,6 +22,7 @@ from shared.contracts.followup import (
     EVALUATOR_ROLES,
     MENTOR_TASKS,
     MILESTONE_FOCUS,
+    AttachmentRef,
     EvaluationSubmitted,
     FollowUpPlanSet,
     MentorAssigned,
@@ -214,6 +215,7 @@ class CompleteMentorTask:
     actor_role: str
     actor_id: str
     today: date
+    attachments: tuple[AttachmentRef, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -501,6 +503,7 @@ class FollowUpDecider:
                 comment=c.comment,
                 mentor_id=c.actor_id,
                 done_on=c.today,
+                attachments=list(c.attachments),
             )
         ]
 

@@ -151,6 +151,7 @@ def _apply_trainee(sec: dict, env, ev) -> None:
                 "comment": ev.comment,
                 "mentor_id": ev.mentor_id,
                 "done_on": ev.done_on.isoformat(),
+                "attachments": [a.model_dump() for a in ev.attachments],
             }
         case SharingTalkGiven():
             sec["talks"].append(

@@ -1,6 +1,7 @@
 """Follow-up's read side: the only module of the service that touches its collections
-(besides the projections that write them): the read models behind the API, and the
-scheduler's own two collections (its reminders and its cursor).
+(besides the projections that write them): the read models behind the API, the
+scheduler's own two collections (its reminders and its cursor), and the attachments
+(the stored bytes of a mentor's evidence, written by the upload command, not by a projection).
 
 Every document is read by `_id`: FerretDB 1.24 uses an index only for `_id` equality
 (shared/store.py), so each collection is keyed by what is read, and the work list reads
@@ -30,6 +31,9 @@ SCHEDULER = "scheduler"
 # How far back the work list looks for milestones that fell overdue and are still open.
 WORKLIST_LOOKBACK_DAYS = 183
 READERS = ("org_department", "party_school", "analyst", "admin")
+# One document per uploaded file: `_id` the attachment id; the bytes (`data`), their sha256,
+# the trainee and class they are evidence for, the uploader and the trainee's jurisdiction.
+ATTACHMENTS = "attachments"
 
 
 def week_of(day: date) -> tuple[date, date]:
@@ -43,6 +47,17 @@ class Reads:
 
     # -- what the routes answer ----------------------------------------------------------
     async def trainee_file(self, who: Principal, cadre_id: str) -> dict:
+        doc = await self._readable_file(who, cadre_id)
+        classes = list(doc.get("classes", {}).values())
+        out = public(doc)
+        out["classes"] = [
+            {**{k: v for k, v in c.items() if k != "detailed"}, "effect": report.trainee_effect(c)}
+            for c in classes
+        ]
+        return out
+
+    async def _readable_file(self, who: Principal, cadre_id: str) -> dict:
+        """The trainee's file document if `who` may read it (and so the evidence in it)."""
         doc = await self.db[FILES].find_one({"_id": cadre_id})
         if doc is None:
             raise NotFound(
@@ -63,12 +78,24 @@ class Reads:
                 raise Forbidden("导师只能查看所帮带学员的跟踪档案。", code="not_the_mentor")
         else:
             who.require_role(*READERS, "trainee", "unit", "mentor")
-        out = public(doc)
-        out["classes"] = [
-            {**{k: v for k, v in c.items() if k != "detailed"}, "effect": report.trainee_effect(c)}
-            for c in classes
-        ]
-        return out
+        return doc
+
+    # -- attachments --------------------------------------------------------------------
+    async def store_attachment(self, doc: dict) -> None:
+        await self.db[ATTACHMENTS].insert_one(doc)
+
+    async def attachment_meta(self, attachment_id: str) -> dict | None:
+        """The attachment without its bytes (what a command checks before referring to it)."""
+        return await self.db[ATTACHMENTS].find_one({"_id": attachment_id}, {"data": 0})
+
+    async def attachment(self, who: Principal, attachment_id: str) -> dict:
+        """The attachment with its bytes, for who may read the trainee's file it is evidence in."""
+        meta = await self.attachment_meta(attachment_id)
+        if meta is None:
+            raise NotFound(f"附件 {attachment_id} 不存在。", code="attachment_not_found")
+        await self._readable_file(who, meta["cadre_id"])
+        doc = await self.db[ATTACHMENTS].find_one({"_id": attachment_id})
+        return {**doc, "data": bytes(doc["data"])}
 
     async def class_effect(self, who: Principal, class_id: str) -> dict:
         who.require_role(*READERS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from shared.events import CATALOGUE, Event
 
@@ -124,6 +124,17 @@ class MentorAssigned(Event, type="MentorAssigned", version=1):
     replaces: str | None = None
 
 
+class AttachmentRef(BaseModel):
+    """A stored attachment an event refers to: its id in the follow-up service's store and the
+    sha256 of its bytes, so what is downloaded later can be checked against what was recorded."""
+
+    attachment_id: str
+    name: str
+    content_type: str
+    size: int = Field(ge=0)
+    sha256: str
+
+
 @register
 class MentorTaskCompleted(Event, type="MentorTaskCompleted", version=1):
     """导师帮带任务完成 — one of the three tasks, with evidence and the mentor's comment."""
@@ -135,6 +146,7 @@ class MentorTaskCompleted(Event, type="MentorTaskCompleted", version=1):
     comment: str
     mentor_id: str
     done_on: date
+    attachments: list[AttachmentRef] = Field(default_factory=list)
 
 
 @register
