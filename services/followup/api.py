@@ -293,6 +293,15 @@ async def outcome(
     )
 
 
+@router.get(
+    "/classes/{class_id}/sharing",
+    summary="班次的上讲台与成果（含批示、采纳）",
+    description="组织部、党校等看全部；学员看本班成果与本人上讲台；单位看本班成果与本单位学员上讲台。",
+)
+async def sharing(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    return await h.reads.sharing(who, class_id)
+
+
 @router.post(
     "/outcomes/{outcome_id}/endorsements",
     status_code=201,

@@ -257,9 +257,19 @@ class Handlers:
         authors: list[str],
         on: date | None = None,
     ) -> list[Envelope]:
-        """A class's outcome, dated `on` (today when not given)."""
-        who.require_role(*MANAGERS)
-        await self.reads.known_class(who, class_id)
+        """A class's outcome, dated `on` (today when not given): by the department or the party
+        school, by a graduate of the class (who is then its first author), or by the unit of one."""
+        who.require_role(*MANAGERS, "trainee", "unit")
+        known = await self.reads.known_class(who, class_id)
+        graduates = list(known.get("graduates", {}).values())
+        if who.role == "trainee":
+            if not any(g["cadre_id"] == who.user_id for g in graduates):
+                raise Forbidden("学员只能登记本人所在班次的成果。", code="not_the_trainee")
+            authors = [who.name, *(a for a in authors if a != who.name)]
+        elif who.role == "unit" and not any(g.get("unit") == who.unit for g in graduates):
+            raise Forbidden(
+                f"该班次没有“{who.unit or '未标明'}”的学员，不能代为登记成果。", code="wrong_unit"
+            )
         today = await self.clock.today()
         cmd = ReportOutcome(
             outcome_id=outcome_id or new_id(),

@@ -214,6 +214,8 @@ def _outcome(doc, env, ev: OutcomeReported) -> None:
         "title": ev.title,
         "authors": ev.authors,
         "reported_by": env.actor.name,
+        "reported_by_id": env.actor.user_id,
+        "on": ev.on.isoformat() if ev.on else None,
         "endorsements": [],
     }
 

@@ -107,6 +107,36 @@ class Reads:
         who.require_covers(doc["jurisdiction"])
         return report.class_effect(doc)
 
+    async def sharing(self, who: Principal, class_id: str) -> dict:
+        """A class's sharing talks (上讲台) and outcomes with their approvals and adoptions:
+        the readers see all; a trainee of the class the class's outcomes and their own talks;
+        a unit the outcomes and its own people's talks (one document, the class report's)."""
+        who.require_role(*READERS, "trainee", "unit")
+        doc = await self.db[CLASS_EFFECT].find_one({"_id": class_id}, {"_applied": 0})
+        if doc is None:
+            raise NotFound(f"班次 {class_id} 尚无跟踪数据（学员结业后才会建立）。", code="class_not_found")
+        who.require_covers(doc["jurisdiction"])
+        people = list(doc.get("trainees", {}).values())
+        if who.role == "trainee":
+            people = [p for p in people if p["cadre_id"] == who.user_id]
+            if not people:
+                raise Forbidden("学员只能查看本人所在班次的上讲台和成果。", code="not_the_trainee")
+        elif who.role == "unit":
+            people = [p for p in people if p.get("unit") == who.unit]
+            if not people:
+                raise Forbidden(f"该班次没有“{who.unit or '未标明'}”的学员。", code="wrong_unit")
+        talks = [
+            {**t, "cadre_id": p["cadre_id"], "name": p.get("name", ""), "unit": p.get("unit", "")}
+            for p in people
+            for t in p.get("talks", [])
+        ]
+        outcomes = sorted(doc.get("outcomes", {}).values(), key=lambda o: (o.get("on") or "", o["title"]))
+        return {
+            "class_id": class_id,
+            "talks": sorted(talks, key=lambda t: (t["on"], t["name"])),
+            "outcomes": outcomes,
+        }
+
     async def known_class(self, who: Principal, class_id: str) -> dict:
         """A class with graduates, in the reader's jurisdiction (outcomes are registered only there)."""
         doc = await self.db[GRADUATES].find_one({"_id": class_id})

@@ -231,3 +231,40 @@ def test_a_talk_before_the_trainees_graduation_is_refused_and_nothing_is_stored(
     assert w.types("a") == before
     run(w.h.give_talk(ctx(ZHANG), ZHANG, "k1", "a", "t-1", date(2026, 1, 15), "本局干部", "学习体会", 30))
     assert w.types("a")[-1] == "SharingTalkGiven"
+
+
+def test_a_trainee_reports_an_outcome_of_their_class_and_sees_the_department_endorse_it():
+    w = World()
+    w.on(GRADUATED)
+    w.clock.day = date(2026, 3, 1)
+    with pytest.raises(Forbidden):  # not a graduate of this class
+        run(
+            w.h.report_outcome(
+                ctx(ZHANG),
+                Principal(user_id="z", name="外人", role="trainee", jurisdiction=CODE),
+                "k1",
+                None,
+                "report",
+                "x",
+                [],
+            )
+        )
+    envs = run(w.h.report_outcome(ctx(ZHANG), ZHANG, "k1", "o-3", "report", "基层减负调研报告", ["李四"]))
+    assert envs[0].payload["authors"] == ["张三", "李四"]  # the trainee is its first author
+    run(w.h.give_talk(ctx(ZHANG), ZHANG, "k1", "a", "t-1", date(2026, 2, 20), "本局干部", "学习体会", 30))
+    run(w.h.give_talk(ctx(UNIT), UNIT, "k1", "b", "t-2", date(2026, 2, 21), "本局干部", "心得", 20))
+    run(w.h.endorse_outcome(ctx(DEPT), DEPT, "o-3", "approval", "县委书记", date(2026, 3, 1), "请推广"))
+    w.sync()
+    mine = run(w.h.reads.sharing(ZHANG, "k1"))
+    assert [t["talk_id"] for t in mine["talks"]] == ["t-1"]  # only their own talks
+    (outcome,) = mine["outcomes"]
+    assert (outcome["title"], outcome["on"], outcome["endorsements"][0]["by"]) == (
+        "基层减负调研报告",
+        "2026-03-01",
+        "县委书记",
+    )
+    everyone = run(w.h.reads.sharing(DEPT, "k1"))
+    assert [(t["name"], t["topic"]) for t in everyone["talks"]] == [("张三", "学习体会"), ("李四", "心得")]
+    other_unit = Principal(user_id="u-9", name="教育局", role="unit", jurisdiction=CODE, unit="县教育局")
+    with pytest.raises(Forbidden):
+        run(w.h.reads.sharing(other_unit, "k1"))
