@@ -42,6 +42,7 @@ def service(servers, county, tmp_path_factory):
         proc.stop()
 
 
+# long: one story against the real service; each step needs the upload and task the one before made
 async def test_a_mentors_photo_is_stored_checked_and_downloaded_only_by_its_readers(service, servers, county):
     url, class_id = service.url, f"fa-{random_county()}"
     org = auth("org_department", county, "组织部李科长")
