@@ -31,6 +31,7 @@ const routes = [
     meta: { title: '学员纪实' } },
   { path: '/followup/due', component: () => import('./pages/EvaluationsDue.vue'), meta: { title: '跟踪评价' } },
   { path: '/mentor/mentees', component: () => import('./pages/MyMentees.vue'), meta: { title: '我的帮带对象' } },
+  { path: '/sharing', component: () => import('./pages/SharingOutcomes.vue'), meta: { title: '上讲台与成果' } },
   { path: '/:rest(.*)', component: () => import('./pages/NotFound.vue'), meta: { title: '页面不存在' } },
 ]
 
