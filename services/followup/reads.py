@@ -131,8 +131,10 @@ class Reads:
             for t in p.get("talks", [])
         ]
         outcomes = sorted(doc.get("outcomes", {}).values(), key=lambda o: (o.get("on") or "", o["title"]))
+        graduates = await self.db[GRADUATES].find_one({"_id": class_id}, {"class_title": 1})
         return {
             "class_id": class_id,
+            "class_title": (graduates or {}).get("class_title", ""),
             "talks": sorted(talks, key=lambda t: (t["on"], t["name"])),
             "outcomes": outcomes,
         }
