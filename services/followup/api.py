@@ -83,6 +83,21 @@ class EndorsementIn(Input):
     note: str = Field("", max_length=2000, description="批示内容或采纳情况")
 
 
+class AttachmentOut(BaseModel):
+    attachment_id: str
+    class_id: str
+    cadre_id: str
+    name: str = Field(description="文件名（已去掉路径）")
+    kind: str = Field(description="按内容判断的类型：jpg、png、pdf、docx、xlsx")
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    uploader_name: str
+    jurisdiction: str
+    uploaded_at: str
+
+
 class Accepted(BaseModel):
     stream_id: str
     events: list[str]
@@ -219,6 +234,7 @@ async def mentor_task(
 @router.post(
     "/classes/{class_id}/trainees/{cadre_id}/attachments",
     status_code=201,
+    response_model=AttachmentOut,
     summary="导师上传帮带任务的佐证附件（照片 jpg/png 或文档 pdf/docx/xlsx，每个不超过 10 MB）",
     description="按文件内容判断类型，不看文件名；返回的 attachment_id 在登记帮带任务时填入 attachments。",
 )
@@ -233,7 +249,23 @@ async def upload_attachment(
     return await h.upload_attachment(who, class_id, cadre_id, file.filename, content)
 
 
-@router.get("/attachments/{attachment_id}", summary="下载佐证附件（能查看该学员跟踪档案的人）")
+DOWNLOAD = {
+    200: {
+        "description": "附件文件（以附件方式下载）",
+        "content": {
+            media: {"schema": {"type": "string", "format": "binary"}}
+            for _, media, _ in attachments.KINDS.values()
+        },
+    }
+}
+
+
+@router.get(
+    "/attachments/{attachment_id}",
+    summary="下载佐证附件（能查看该学员跟踪档案的人）",
+    response_class=Response,
+    responses=DOWNLOAD,
+)
 async def download_attachment(
     attachment_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
 ):
