@@ -115,6 +115,12 @@ async def graduated(world: World, org: dict, klass: str, cadre: str, name: str, 
     await eventually(filed, timeout=90)
 
 
+def field(page, name: str):
+    """The text box of an Element Plus input or date picker named `data-test=name` (the attribute
+    lands on the wrapper or on the <input> itself, depending on the component)."""
+    return page.locator(f"[data-test={name}] input, input[data-test={name}]").first
+
+
 async def failed_shots(browser, out) -> None:
     for i, context in enumerate(browser.contexts):
         for j, p_ in enumerate(context.pages):
@@ -204,24 +210,20 @@ async def test_a_trainee_records_a_talk_and_an_outcome_and_the_department_endors
             await expect(page.locator("[data-test=sharing-class]")).to_contain_text("武城县中青年干部培训班")
             form = page.locator("[data-test=talk-form]")
             # a talk dated before the graduation it follows is refused, saying so
-            await page.locator("[data-test=talk-on] input, input[data-test=talk-on]").first.fill(
-                str(today - timedelta(days=11))
-            )
-            await page.locator("[data-test=talk-on] input, input[data-test=talk-on]").first.press("Enter")
-            await page.locator("[data-test=talk-audience] input").fill("局机关全体干部")
-            await page.locator("[data-test=talk-topic] input").fill("学习贯彻党的二十届三中全会精神体会")
+            await field(page, "talk-on").fill(str(today - timedelta(days=11)))
+            await field(page, "talk-on").press("Enter")
+            await field(page, "talk-audience").fill("局机关全体干部")
+            await field(page, "talk-topic").fill("学习贯彻党的二十届三中全会精神体会")
             await form.locator("[data-test=save-talk]").click()
             await expect(form.locator("[data-test=talk-refusal]")).to_contain_text("早于郑凯的结业日期")
-            await page.locator("[data-test=talk-on] input, input[data-test=talk-on]").first.fill(
-                str(today - timedelta(days=2))
-            )
-            await page.locator("[data-test=talk-on] input, input[data-test=talk-on]").first.press("Enter")
+            await field(page, "talk-on").fill(str(today - timedelta(days=2)))
+            await field(page, "talk-on").press("Enter")
             await form.locator("[data-test=save-talk]").click()
             await expect(page.locator("[data-test=talks]")).to_contain_text(
                 "学习贯彻党的二十届三中全会精神体会"
             )
             outcome = page.locator("[data-test=outcome-form]")
-            await page.locator("[data-test=outcome-title] input").fill(title)
+            await field(page, "outcome-title").fill(title)
             await outcome.locator("[data-test=save-outcome]").click()
             await expect(page.locator("[data-test=outcomes]")).to_contain_text(title)
             await expect(page.locator("[data-test=outcomes]")).to_contain_text("郑凯")
@@ -234,23 +236,15 @@ async def test_a_trainee_records_a_talk_and_an_outcome_and_the_department_endors
             await expect(page.locator("[data-test=talks]")).to_contain_text("郑凯")
             await page.locator(f"[data-test='endorse-{title}']").click()
             form = page.locator("[data-test=endorse-form]")
-            await page.locator("[data-test=endorse-by] input").fill("县委书记")
+            await field(page, "endorse-by").fill("县委书记")
             # an endorsement dated before the outcome is refused
-            await page.locator("[data-test=endorse-on] input, input[data-test=endorse-on]").first.fill(
-                str(today - timedelta(days=1))
-            )
-            await page.locator("[data-test=endorse-on] input, input[data-test=endorse-on]").first.press(
-                "Enter"
-            )
-            await page.locator("[data-test=endorse-note] input").fill("请县农业农村局研究吸收")
+            await field(page, "endorse-on").fill(str(today - timedelta(days=1)))
+            await field(page, "endorse-on").press("Enter")
+            await field(page, "endorse-note").fill("请县农业农村局研究吸收")
             await form.locator("[data-test=save-endorsement]").click()
             await expect(form.locator("[data-test=endorse-refusal]")).to_contain_text("早于成果")
-            await page.locator("[data-test=endorse-on] input, input[data-test=endorse-on]").first.fill(
-                str(today)
-            )
-            await page.locator("[data-test=endorse-on] input, input[data-test=endorse-on]").first.press(
-                "Enter"
-            )
+            await field(page, "endorse-on").fill(str(today))
+            await field(page, "endorse-on").press("Enter")
             await form.locator("[data-test=save-endorsement]").click()
             endorsed = page.locator(f"[data-test='endorsement-{title}']")
             await expect(endorsed).to_contain_text("领导批示")
