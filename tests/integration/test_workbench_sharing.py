@@ -115,10 +115,20 @@ async def graduated(world: World, org: dict, klass: str, cadre: str, name: str, 
     await eventually(filed, timeout=90)
 
 
+PLACEHOLDERS = {
+    "talk-on": "上讲台日期",
+    "talk-audience": "听众（如：本局全体干部）",
+    "talk-topic": "题目",
+    "outcome-title": "成果标题",
+    "endorse-by": "批示领导或采纳单位",
+    "endorse-on": "日期",
+    "endorse-note": "批示内容或采纳情况",
+}
+
+
 def field(page, name: str):
-    """The text box of an Element Plus input or date picker named `data-test=name` (the attribute
-    lands on the wrapper or on the <input> itself, depending on the component)."""
-    return page.locator(f"[data-test={name}] input, input[data-test={name}]").first
+    """A text box of the page by the hint the user reads in it."""
+    return page.get_by_placeholder(PLACEHOLDERS[name], exact=True)
 
 
 async def failed_shots(browser, out) -> None:
