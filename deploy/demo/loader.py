@@ -304,7 +304,7 @@ async def load(
             # Mentors' tasks are dated by follow-up's clock: only once it is back on the real day.
             await asyncio.gather(*(d.graduate(c) for c in cs if not c.past), *past_year)
             await asyncio.gather(
-                *(d.after(c, today - timedelta(days=1)) for c in cs if c not in camp and not c.past),
+                *(d.after(c, today) for c in cs if c not in camp and not c.past),
                 *(d.scheduled(c) for c in camp if c in cs),
             )
 
@@ -328,7 +328,7 @@ async def load(
         step("跟踪：往期班次一年评价与导师帮带、三个月评价；其余节点到期、逾期")
         await asyncio.gather(
             *(d.records(c) for c in camp + past),
-            *(d.after(c, today - timedelta(days=1)) for c in camp),
+            *(d.after(c, today) for c in camp),
             *(d.ratings(c) for c in classes),
         )
         step("特训营：3+N 记录、两周量化考核；导师、帮带任务、上讲台、成果；往期班次纪实；各班课程评价")
@@ -904,6 +904,7 @@ class Demo:
                     "kind": "report" if k % 3 else "proposal",
                     "title": f"关于{title}的调研报告" if k % 3 else f"金点子：{title}",
                     "authors": authors,
+                    "on": on.isoformat(),
                 },
                 tolerate=("outcome_exists",),
             )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 
-from services.followup import report
+from services.followup import attachments, report
 from services.followup.domain import QUESTIONS, SCORE_MAX, SCORE_MIN, STAGE_NAMES, stage_of
 from services.followup.handlers import Handlers
 from shared import xlsx
@@ -52,6 +53,9 @@ class MentorTaskIn(Input):
     )
     evidence: str = Field(min_length=1, max_length=5000, description="佐证材料")
     comment: str = Field(min_length=1, max_length=5000, description="导师评语")
+    attachments: list[str] = Field(
+        default_factory=list, max_length=20, description="已上传的佐证附件编号（照片或文档）"
+    )
 
 
 class TalkIn(Input):
@@ -69,6 +73,7 @@ class OutcomeIn(Input):
     title: str = Field(min_length=1, max_length=200, description="标题")
     authors: list[str] = Field(default_factory=list, max_length=50, description="作者（干部编号或姓名）")
     outcome_id: str | None = Field(None, pattern=ID, description="成果编号（不填则自动生成）")
+    on: date | None = Field(None, description="成果形成（报送）日期，不填则为今天")
 
 
 class EndorsementIn(Input):
@@ -76,6 +81,21 @@ class EndorsementIn(Input):
     by: str = Field(min_length=1, max_length=100, description="批示领导或采纳单位")
     on: date = Field(description="日期")
     note: str = Field("", max_length=2000, description="批示内容或采纳情况")
+
+
+class AttachmentOut(BaseModel):
+    attachment_id: str
+    class_id: str
+    cadre_id: str
+    name: str = Field(description="文件名（已去掉路径）")
+    kind: str = Field(description="按内容判断的类型：jpg、png、pdf、docx、xlsx")
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    uploader_name: str
+    jurisdiction: str
+    uploaded_at: str
 
 
 class Accepted(BaseModel):
@@ -205,7 +225,62 @@ async def mentor_task(
     h: Handlers = Depends(handlers),
 ):
     return _accepted(
-        await h.complete_mentor_task(ctx, who, class_id, cadre_id, body.task, body.evidence, body.comment)
+        await h.complete_mentor_task(
+            ctx, who, class_id, cadre_id, body.task, body.evidence, body.comment, body.attachments
+        )
+    )
+
+
+@router.post(
+    "/classes/{class_id}/trainees/{cadre_id}/attachments",
+    status_code=201,
+    response_model=AttachmentOut,
+    summary="导师上传帮带任务的佐证附件（照片 jpg/png 或文档 pdf/docx/xlsx，每个不超过 10 MB）",
+    description="按文件内容判断类型，不看文件名；返回的 attachment_id 在登记帮带任务时填入 attachments。",
+)
+async def upload_attachment(
+    class_id: str,
+    cadre_id: str,
+    file: UploadFile = File(description="佐证附件"),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
+    content = await file.read(attachments.MAX_BYTES + 1)  # one byte over is enough to refuse
+    return await h.upload_attachment(who, class_id, cadre_id, file.filename, content)
+
+
+DOWNLOAD = {
+    200: {
+        "description": "附件文件（以附件方式下载）",
+        "content": {
+            media: {"schema": {"type": "string", "format": "binary"}}
+            for _, media, _ in attachments.KINDS.values()
+        },
+    }
+}
+
+
+@router.get(
+    "/attachments/{attachment_id}",
+    summary="下载佐证附件（能查看该学员跟踪档案的人）",
+    response_class=Response,
+    responses=DOWNLOAD,
+)
+async def download_attachment(
+    attachment_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+):
+    doc = await h.reads.attachment(who, attachment_id)
+    ascii_name = f"attachment-{attachment_id}.{doc['kind']}"
+    return Response(
+        doc["data"],
+        media_type=doc["content_type"],
+        headers={
+            "Content-Disposition": f'attachment; filename="{ascii_name}"; '
+            f"filename*=UTF-8''{quote(doc['name'])}",
+            "X-Content-Type-Options": "nosniff",
+            "X-Attachment-SHA256": doc["sha256"],
+            "Cache-Control": "private, no-store",
+        },
     )
 
 
@@ -244,8 +319,19 @@ async def outcome(
     h: Handlers = Depends(handlers),
 ):
     return _accepted(
-        await h.report_outcome(ctx, who, class_id, body.outcome_id, body.kind, body.title, body.authors)
+        await h.report_outcome(
+            ctx, who, class_id, body.outcome_id, body.kind, body.title, body.authors, body.on
+        )
     )
+
+
+@router.get(
+    "/classes/{class_id}/sharing",
+    summary="班次的上讲台与成果（含批示、采纳）",
+    description="组织部、党校等看全部；学员看本班成果与本人上讲台；单位看本班成果与本单位学员上讲台。",
+)
+async def sharing(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    return await h.reads.sharing(who, class_id)
 
 
 @router.post(

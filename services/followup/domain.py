@@ -22,6 +22,7 @@ from shared.contracts.followup import (
     EVALUATOR_ROLES,
     MENTOR_TASKS,
     MILESTONE_FOCUS,
+    AttachmentRef,
     EvaluationSubmitted,
     FollowUpPlanSet,
     MentorAssigned,
@@ -214,6 +215,7 @@ class CompleteMentorTask:
     actor_role: str
     actor_id: str
     today: date
+    attachments: tuple[AttachmentRef, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -259,6 +261,7 @@ class FollowUpState:
     mentor_id: str | None = None
     tasks_done: frozenset[str] = frozenset()
     talks: frozenset[str] = frozenset()
+    graduated_on: date | None = None  # None for streams scheduled before the event carried it
 
     def with_milestone(self, month: int, **changes) -> FollowUpState:
         milestones = dict(self.milestones)
@@ -343,6 +346,7 @@ class FollowUpDecider:
                 required_roles=list(REQUIRED_ROLES),
                 home_jurisdiction=c.home_jurisdiction,
                 grace_days=c.grace_days,
+                graduated_on=c.graduated_on,
             )
             for m in sorted(set(c.months))
         ]
@@ -499,6 +503,7 @@ class FollowUpDecider:
                 comment=c.comment,
                 mentor_id=c.actor_id,
                 done_on=c.today,
+                attachments=list(c.attachments),
             )
         ]
 
@@ -510,6 +515,13 @@ class FollowUpDecider:
             raise Forbidden(f"只有{s.name}所在单位“{s.unit}”可以登记其上讲台。", code="wrong_unit")
         if c.on > c.today:
             raise DomainError("上讲台日期不能晚于今天：讲过之后再登记。", code="talk_in_future", field="on")
+        if s.graduated_on is not None and c.on < s.graduated_on:
+            raise DomainError(
+                f"上讲台日期 {c.on.isoformat()} 早于{s.name}的结业日期 {s.graduated_on.isoformat()}："
+                "上讲台是结业后向本单位分享所学，请核对日期。",
+                code="talk_before_graduation",
+                field="on",
+            )
         if c.talk_id in s.talks:
             return []
         return [
@@ -535,6 +547,7 @@ class FollowUpDecider:
                     name=event.name,
                     unit=event.unit,
                     milestones=MappingProxyType({**s.milestones, event.month: m}),
+                    graduated_on=event.graduated_on or s.graduated_on,
                 )
             case MilestoneDue():
                 return s.with_milestone(event.month, due=True)
@@ -564,6 +577,8 @@ class ReportOutcome:
     kind: str
     title: str
     authors: list[str]
+    on: date
+    today: date
 
 
 @dataclass(frozen=True)
@@ -581,6 +596,7 @@ class OutcomeState:
     class_id: str = ""
     title: str = ""
     endorsements: frozenset[tuple[str, str]] = frozenset()
+    on: date | None = None  # None for outcomes reported before the event carried the date
 
 
 class OutcomeDecider:
@@ -594,6 +610,12 @@ class OutcomeDecider:
                     raise DomainError(f"成果 {command.outcome_id} 已登记。", code="outcome_exists")
                 if not command.title.strip():
                     raise DomainError("成果须有标题。", code="title_required", field="title")
+                if command.on > command.today:
+                    raise DomainError(
+                        f"成果日期 {command.on.isoformat()} 晚于今天：成果形成之后再登记。",
+                        code="outcome_in_future",
+                        field="on",
+                    )
                 return [
                     OutcomeReported(
                         outcome_id=command.outcome_id,
@@ -601,6 +623,7 @@ class OutcomeDecider:
                         kind=command.kind,
                         title=command.title,
                         authors=command.authors,
+                        on=command.on,
                     )
                 ]
             case EndorseOutcome():
@@ -608,6 +631,13 @@ class OutcomeDecider:
                     raise NotFound("成果不存在。", code="outcome_not_found")
                 if command.on > command.today:
                     raise DomainError("批示或采纳日期不能晚于今天。", code="endorsed_in_future", field="on")
+                if s.on is not None and command.on < s.on:
+                    raise DomainError(
+                        f"批示或采纳日期 {command.on.isoformat()} 早于成果“{s.title}”的形成日期 "
+                        f"{s.on.isoformat()}：先有成果，后有批示或采纳，请核对日期。",
+                        code="endorsed_before_outcome",
+                        field="on",
+                    )
                 if (command.kind, command.by) in s.endorsements:
                     raise DomainError(
                         f"{command.by} 对“{s.title}”的{'批示' if command.kind == 'approval' else '采纳'}"
@@ -629,7 +659,7 @@ class OutcomeDecider:
     def evolve(self, s: OutcomeState, event: Event) -> OutcomeState:
         match event:
             case OutcomeReported():
-                return OutcomeState(event.outcome_id, event.class_id, event.title)
+                return OutcomeState(event.outcome_id, event.class_id, event.title, on=event.on)
             case OutcomeEndorsed():
                 return replace(s, endorsements=s.endorsements | {(event.kind, event.by)})
         return s

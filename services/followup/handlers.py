@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from services.followup import attachments
 from services.followup.domain import (
     AssignMentor,
     CompleteMentorTask,
@@ -29,6 +30,8 @@ from services.followup.domain import (
 from services.followup.reads import READERS, Reads
 from shared.auth import Principal
 from shared.commands import Context, Loaded, within
+from shared.contracts.followup import AttachmentRef
+from shared.errors import DomainError, Forbidden, NotFound
 from shared.events import Envelope
 from shared.ids import new_id
 from shared.ports import Clock, Commands
@@ -145,8 +148,11 @@ class Handlers:
         task: str,
         evidence: str,
         comment: str,
+        attachment_ids: list[str] = (),
     ) -> list[Envelope]:
+        """A mentor's task done, with its evidence text and the files the mentor uploaded for it."""
         who.require_role("mentor")
+        refs = [await self._own_attachment(who, class_id, cadre_id, a) for a in dict.fromkeys(attachment_ids)]
         cmd = CompleteMentorTask(
             task=task,
             evidence=evidence,
@@ -154,8 +160,63 @@ class Handlers:
             actor_role=who.role,
             actor_id=who.user_id,
             today=await self.clock.today(),
+            attachments=tuple(refs),
         )
         return await self._on_trainee(ctx, who, class_id, cadre_id, cmd)
+
+    async def _own_attachment(
+        self, who: Principal, class_id: str, cadre_id: str, attachment_id: str
+    ) -> AttachmentRef:
+        meta = await self.reads.attachment_meta(attachment_id)
+        if meta is None:
+            raise DomainError(
+                f"附件 {attachment_id} 不存在，请重新上传。", code="attachment_not_found", field="attachments"
+            )
+        if (meta["class_id"], meta["cadre_id"], meta["uploaded_by"]) != (class_id, cadre_id, who.user_id):
+            raise DomainError(
+                f"附件“{meta['name']}”不是您为该学员本班次上传的，不能作为佐证。",
+                code="attachment_elsewhere",
+                field="attachments",
+            )
+        return AttachmentRef(
+            attachment_id=attachment_id,
+            name=meta["name"],
+            content_type=meta["content_type"],
+            size=meta["size"],
+            sha256=meta["sha256"],
+        )
+
+    async def upload_attachment(
+        self, who: Principal, class_id: str, cadre_id: str, filename: str | None, content: bytes
+    ) -> dict:
+        """Store a file of evidence for the trainee's follow-up in this class: only the trainee's
+        current mentor uploads (the evidence of their tasks). Checked by content (attachments.py)
+        before anything is stored; returns what a task refers to."""
+        who.require_role("mentor")
+        loaded = await self.commands.load(FOLLOWUP, trainee_stream(class_id, cadre_id))
+        state = loaded.state
+        if state.class_id is None:
+            raise NotFound("该学员尚无跟踪档案：结业后才会排定跟踪节点。", code="followup_not_found")
+        if state.mentor_id != who.user_id:
+            raise Forbidden(f"只有{state.name}当前的帮带导师可以上传佐证材料。", code="not_the_mentor")
+        checked = attachments.check(filename, content)
+        doc = {
+            "_id": new_id(),
+            "class_id": class_id,
+            "cadre_id": cadre_id,
+            "name": checked.name,
+            "kind": checked.kind,
+            "content_type": checked.content_type,
+            "size": checked.size,
+            "sha256": checked.sha256,
+            "uploaded_by": who.user_id,
+            "uploader_name": who.name,
+            "jurisdiction": loaded.jurisdiction or who.jurisdiction,
+            "uploaded_at": (await self.clock.now()).isoformat(),
+            "data": content,
+        }
+        await self.reads.store_attachment(doc)
+        return {k: v for k, v in doc.items() if k not in ("data", "_id")} | {"attachment_id": doc["_id"]}
 
     async def give_talk(
         self,
@@ -194,11 +255,30 @@ class Handlers:
         kind: str,
         title: str,
         authors: list[str],
+        on: date | None = None,
     ) -> list[Envelope]:
-        who.require_role(*MANAGERS)
-        await self.reads.known_class(who, class_id)
+        """A class's outcome, dated `on` (today when not given): by the department or the party
+        school, by a graduate of the class (who is then its first author), or by the unit of one."""
+        who.require_role(*MANAGERS, "trainee", "unit")
+        known = await self.reads.known_class(who, class_id)
+        graduates = list(known.get("graduates", {}).values())
+        if who.role == "trainee":
+            if not any(g["cadre_id"] == who.user_id for g in graduates):
+                raise Forbidden("学员只能登记本人所在班次的成果。", code="not_the_trainee")
+            authors = [who.name, *(a for a in authors if a != who.name)]
+        elif who.role == "unit" and not any(g.get("unit") == who.unit for g in graduates):
+            raise Forbidden(
+                f"该班次没有“{who.unit or '未标明'}”的学员，不能代为登记成果。", code="wrong_unit"
+            )
+        today = await self.clock.today()
         cmd = ReportOutcome(
-            outcome_id=outcome_id or new_id(), class_id=class_id, kind=kind, title=title, authors=authors
+            outcome_id=outcome_id or new_id(),
+            class_id=class_id,
+            kind=kind,
+            title=title,
+            authors=authors,
+            on=on or today,
+            today=today,
         )
         return await self.commands.execute(OUTCOME, outcome_stream(cmd.outcome_id), cmd, ctx, within(who))
 

@@ -153,6 +153,7 @@ def _apply_trainee(sec: dict, env, ev) -> None:
                 "comment": ev.comment,
                 "mentor_id": ev.mentor_id,
                 "done_on": ev.done_on.isoformat(),
+                "attachments": [a.model_dump() for a in ev.attachments],
             }
         case SharingTalkGiven():
             sec["talks"].append(
@@ -215,6 +216,8 @@ def _outcome(doc, env, ev: OutcomeReported) -> None:
         "title": ev.title,
         "authors": ev.authors,
         "reported_by": env.actor.name,
+        "reported_by_id": env.actor.user_id,
+        "on": ev.on.isoformat() if ev.on else None,
         "endorsements": [],
     }
 

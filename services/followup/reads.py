@@ -1,6 +1,7 @@
 """Follow-up's read side: the only module of the service that touches its collections
-(besides the projections that write them): the read models behind the API, and the
-scheduler's own two collections (its reminders and its cursor).
+(besides the projections that write them): the read models behind the API, the
+scheduler's own two collections (its reminders and its cursor), and the attachments
+(the stored bytes of a mentor's evidence, written by the upload command, not by a projection).
 
 Every document is read by `_id`: FerretDB 1.24 uses an index only for `_id` equality
 (shared/store.py), so each collection is keyed by what is read, and the work list reads
@@ -30,6 +31,9 @@ SCHEDULER = "scheduler"
 # How far back the work list looks for milestones that fell overdue and are still open.
 WORKLIST_LOOKBACK_DAYS = 183
 READERS = ("org_department", "party_school", "analyst", "admin")
+# One document per uploaded file: `_id` the attachment id; the bytes (`data`), their sha256,
+# the trainee and class they are evidence for, the uploader and the trainee's jurisdiction.
+ATTACHMENTS = "attachments"
 
 
 def week_of(day: date) -> tuple[date, date]:
@@ -43,6 +47,24 @@ class Reads:
 
     # -- what the routes answer ----------------------------------------------------------
     async def trainee_file(self, who: Principal, cadre_id: str) -> dict:
+        doc = await self._readable_file(who, cadre_id)
+        classes = list(doc.get("classes", {}).values())
+        out = public(doc)
+        titles = await store.find_by_ids(
+            self.db[GRADUATES], sorted(c["class_id"] for c in classes), {"class_title": 1}
+        )
+        out["classes"] = [
+            {
+                **{k: v for k, v in c.items() if k != "detailed"},
+                "class_title": titles.get(c["class_id"], {}).get("class_title", ""),
+                "effect": report.trainee_effect(c),
+            }
+            for c in classes
+        ]
+        return out
+
+    async def _readable_file(self, who: Principal, cadre_id: str) -> dict:
+        """The trainee's file document if `who` may read it (and so the evidence in it)."""
         doc = await self.db[FILES].find_one({"_id": cadre_id})
         if doc is None:
             raise NotFound(
@@ -63,19 +85,24 @@ class Reads:
                 raise Forbidden("导师只能查看所帮带学员的跟踪档案。", code="not_the_mentor")
         else:
             who.require_role(*READERS, "trainee", "unit", "mentor")
-        out = public(doc)
-        titles = await store.find_by_ids(
-            self.db[GRADUATES], sorted(c["class_id"] for c in classes), {"class_title": 1}
-        )
-        out["classes"] = [
-            {
-                **{k: v for k, v in c.items() if k != "detailed"},
-                "class_title": titles.get(c["class_id"], {}).get("class_title", ""),
-                "effect": report.trainee_effect(c),
-            }
-            for c in classes
-        ]
-        return out
+        return doc
+
+    # -- attachments --------------------------------------------------------------------
+    async def store_attachment(self, doc: dict) -> None:
+        await self.db[ATTACHMENTS].insert_one(doc)
+
+    async def attachment_meta(self, attachment_id: str) -> dict | None:
+        """The attachment without its bytes (what a command checks before referring to it)."""
+        return await self.db[ATTACHMENTS].find_one({"_id": attachment_id}, {"data": 0})
+
+    async def attachment(self, who: Principal, attachment_id: str) -> dict:
+        """The attachment with its bytes, for who may read the trainee's file it is evidence in."""
+        meta = await self.attachment_meta(attachment_id)
+        if meta is None:
+            raise NotFound(f"附件 {attachment_id} 不存在。", code="attachment_not_found")
+        await self._readable_file(who, meta["cadre_id"])
+        doc = await self.db[ATTACHMENTS].find_one({"_id": attachment_id})
+        return {**doc, "data": bytes(doc["data"])}
 
     async def class_effect(self, who: Principal, class_id: str) -> dict:
         who.require_role(*READERS)
@@ -87,6 +114,38 @@ class Reads:
         who.require_covers(doc["jurisdiction"])
         title = await self.db[GRADUATES].find_one({"_id": class_id}, {"class_title": 1}) or {}
         return {**report.class_effect(doc), "class_title": title.get("class_title", "")}
+
+    async def sharing(self, who: Principal, class_id: str) -> dict:
+        """A class's sharing talks (上讲台) and outcomes with their approvals and adoptions:
+        the readers see all; a trainee of the class the class's outcomes and their own talks;
+        a unit the outcomes and its own people's talks (one document, the class report's)."""
+        who.require_role(*READERS, "trainee", "unit")
+        doc = await self.db[CLASS_EFFECT].find_one({"_id": class_id}, {"_applied": 0})
+        if doc is None:
+            raise NotFound(f"班次 {class_id} 尚无跟踪数据（学员结业后才会建立）。", code="class_not_found")
+        who.require_covers(doc["jurisdiction"])
+        people = list(doc.get("trainees", {}).values())
+        if who.role == "trainee":
+            people = [p for p in people if p["cadre_id"] == who.user_id]
+            if not people:
+                raise Forbidden("学员只能查看本人所在班次的上讲台和成果。", code="not_the_trainee")
+        elif who.role == "unit":
+            people = [p for p in people if p.get("unit") == who.unit]
+            if not people:
+                raise Forbidden(f"该班次没有“{who.unit or '未标明'}”的学员。", code="wrong_unit")
+        talks = [
+            {**t, "cadre_id": p["cadre_id"], "name": p.get("name", ""), "unit": p.get("unit", "")}
+            for p in people
+            for t in p.get("talks", [])
+        ]
+        outcomes = sorted(doc.get("outcomes", {}).values(), key=lambda o: (o.get("on") or "", o["title"]))
+        graduates = await self.db[GRADUATES].find_one({"_id": class_id}, {"class_title": 1})
+        return {
+            "class_id": class_id,
+            "class_title": (graduates or {}).get("class_title", ""),
+            "talks": sorted(talks, key=lambda t: (t["on"], t["name"])),
+            "outcomes": outcomes,
+        }
 
     async def known_class(self, who: Principal, class_id: str) -> dict:
         """A class with graduates, in the reader's jurisdiction (outcomes are registered only there)."""

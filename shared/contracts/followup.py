@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from shared.events import CATALOGUE, Event
 
@@ -55,6 +55,9 @@ class MilestoneScheduled(Event, type="MilestoneScheduled", version=1):
     home_jurisdiction: str | None = None
     # The plan's grace period, so the milestone's own stream knows when it is overdue.
     grace_days: int = Field(14, ge=0)
+    # The graduation the milestone follows, so nothing the trainee did after it (a talk) is dated
+    # before it; None in events stored before this field existed.
+    graduated_on: date | None = None
 
 
 @register
@@ -121,6 +124,17 @@ class MentorAssigned(Event, type="MentorAssigned", version=1):
     replaces: str | None = None
 
 
+class AttachmentRef(BaseModel):
+    """A stored attachment an event refers to: its id in the follow-up service's store and the
+    sha256 of its bytes, so what is downloaded later can be checked against what was recorded."""
+
+    attachment_id: str
+    name: str
+    content_type: str
+    size: int = Field(ge=0)
+    sha256: str
+
+
 @register
 class MentorTaskCompleted(Event, type="MentorTaskCompleted", version=1):
     """导师帮带任务完成 — one of the three tasks, with evidence and the mentor's comment."""
@@ -132,6 +146,7 @@ class MentorTaskCompleted(Event, type="MentorTaskCompleted", version=1):
     comment: str
     mentor_id: str
     done_on: date
+    attachments: list[AttachmentRef] = Field(default_factory=list)
 
 
 @register
@@ -156,6 +171,9 @@ class OutcomeReported(Event, type="OutcomeReported", version=1):
     kind: Literal["report", "proposal"]
     title: str
     authors: list[str] = Field(default_factory=list)
+    # The day the outcome was handed in, so no endorsement is dated before it; None in events
+    # stored before this field existed.
+    on: date | None = None
 
 
 @register

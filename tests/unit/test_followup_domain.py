@@ -423,13 +423,43 @@ def test_a_sharing_talk_is_recorded_once_and_not_in_the_future():
         )
 
 
+def test_a_talk_dated_before_the_graduation_it_follows_is_refused_naming_both_dates():
+    # given a trainee who graduated on GRAD; when a talk is dated the day before
+    with pytest.raises(DomainError) as e:
+        when(
+            D,
+            scheduled(),
+            GiveTalk("t4", date(2026, 1, 30), "x", "y", 0, "trainee", "a", None, date(2026, 3, 6)),
+        )
+    # then it is refused, the message naming the talk's day and the graduation
+    assert e.value.code == "talk_before_graduation" and e.value.field == "on"
+    assert "2026-01-30" in e.value.message and "2026-01-31" in e.value.message
+    # and a talk on the graduation day itself is fine
+    on_the_day = GiveTalk("t5", GRAD, "x", "y", 0, "trainee", "a", None, date(2026, 3, 6))
+    assert [type(e) for e in when(D, scheduled(), on_the_day)] == [SharingTalkGiven]
+
+
+def test_a_stream_scheduled_before_graduation_dates_were_kept_still_takes_talks():
+    old = [e.model_copy(update={"graduated_on": None}) for e in scheduled()]
+    talk = GiveTalk("t6", date(2025, 12, 1), "x", "y", 0, "trainee", "a", None, date(2026, 3, 6))
+    assert [type(e) for e in when(D, old, talk)] == [SharingTalkGiven]
+
+
 # -- outcomes -----------------------------------------------------------------------------------
+OUT_ON = date(2026, 5, 20)
+
+
 def test_outcomes_and_their_endorsements():
     o = OutcomeDecider()
-    reported = when(o, [], ReportOutcome("o1", "c1", "proposal", "优化营商环境的建议", ["a"]))
+    reported = when(o, [], ReportOutcome("o1", "c1", "proposal", "优化营商环境的建议", ["a"], OUT_ON, OUT_ON))
     assert reported == [
         OutcomeReported(
-            outcome_id="o1", class_id="c1", kind="proposal", title="优化营商环境的建议", authors=["a"]
+            outcome_id="o1",
+            class_id="c1",
+            kind="proposal",
+            title="优化营商环境的建议",
+            authors=["a"],
+            on=OUT_ON,
         )
     ]
     endorse = EndorseOutcome("approval", "县委书记", date(2026, 6, 1), "很好", date(2026, 6, 2))
@@ -448,8 +478,22 @@ def test_outcomes_and_their_endorsements():
     with pytest.raises(NotFound):
         when(o, [], endorse)
     with pytest.raises(DomainError) as e:
-        when(o, reported, ReportOutcome("o1", "c1", "report", "x", []))
+        when(o, reported, ReportOutcome("o1", "c1", "report", "x", [], OUT_ON, OUT_ON))
     assert e.value.code == "outcome_exists"
+
+
+def test_an_outcome_is_not_dated_in_the_future_nor_endorsed_before_it_was_reported():
+    o = OutcomeDecider()
+    with pytest.raises(DomainError) as e:
+        when(o, [], ReportOutcome("o2", "c1", "report", "调研报告", [], date(2026, 6, 3), date(2026, 6, 2)))
+    assert e.value.code == "outcome_in_future" and e.value.field == "on"
+    reported = when(o, [], ReportOutcome("o2", "c1", "report", "调研报告", [], OUT_ON, date(2026, 6, 2)))
+    with pytest.raises(DomainError) as e:
+        when(o, reported, EndorseOutcome("approval", "县委书记", date(2026, 5, 19), "", date(2026, 6, 2)))
+    assert e.value.code == "endorsed_before_outcome" and e.value.field == "on"
+    assert "2026-05-19" in e.value.message and "2026-05-20" in e.value.message
+    same_day = EndorseOutcome("adoption", "县政府", OUT_ON, "", date(2026, 6, 2))
+    assert [type(e) for e in when(o, reported, same_day)] == [OutcomeEndorsed]
 
 
 def test_add_months_clamps_to_month_end():

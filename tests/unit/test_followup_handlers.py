@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from services.followup import report
-from services.followup.domain import questions_for, trainee_stream
+from services.followup.domain import outcome_stream, questions_for, trainee_stream
 from services.followup.handlers import Handlers
 from services.followup.projections import PROJECTIONS
 from services.followup.reads import Reads
@@ -231,3 +231,65 @@ def test_outcomes_of_a_class_with_graduates_and_their_endorsements():
     w.sync()
     outcomes = run(w.h.reads.class_effect(DEPT, "k1"))["outcomes"]
     assert (outcomes["reports"], outcomes["approvals"], outcomes["endorsed"]) == (1, 1, 1)
+
+
+def test_an_outcome_is_dated_today_unless_told_and_no_endorsement_comes_before_it():
+    w = World()
+    w.clock.day = date(2026, 4, 1)
+    envs = run(w.h.report_outcome(ctx(DEPT), DEPT, "k1", "o-2", "proposal", "优化审批流程的金点子", ["a"]))
+    assert envs[0].payload["on"] in (date(2026, 4, 1), "2026-04-01")
+    w.clock.day = date(2026, 5, 10)
+    with pytest.raises(DomainError) as early:
+        run(w.h.endorse_outcome(ctx(DEPT), DEPT, "o-2", "adoption", "县政务服务局", date(2026, 3, 31), ""))
+    assert early.value.code == "endorsed_before_outcome"
+    assert len(run(w.store.read_stream(outcome_stream("o-2")))) == 1  # nothing stored by the refusal
+
+
+def test_a_talk_before_the_trainees_graduation_is_refused_and_nothing_is_stored():
+    w = World()
+    w.on(GRADUATED)
+    before = w.types("a")
+    w.clock.day = date(2026, 3, 1)
+    with pytest.raises(DomainError) as e:
+        run(w.h.give_talk(ctx(ZHANG), ZHANG, "k1", "a", "t-1", date(2026, 1, 14), "本局干部", "学习体会", 30))
+    assert e.value.code == "talk_before_graduation"
+    assert w.types("a") == before
+    run(w.h.give_talk(ctx(ZHANG), ZHANG, "k1", "a", "t-1", date(2026, 1, 15), "本局干部", "学习体会", 30))
+    assert w.types("a")[-1] == "SharingTalkGiven"
+
+
+def test_a_trainee_reports_an_outcome_of_their_class_and_sees_the_department_endorse_it():
+    w = World()
+    w.on(GRADUATED)
+    w.clock.day = date(2026, 3, 1)
+    with pytest.raises(Forbidden):  # not a graduate of this class
+        run(
+            w.h.report_outcome(
+                ctx(ZHANG),
+                Principal(user_id="z", name="外人", role="trainee", jurisdiction=CODE),
+                "k1",
+                None,
+                "report",
+                "x",
+                [],
+            )
+        )
+    envs = run(w.h.report_outcome(ctx(ZHANG), ZHANG, "k1", "o-3", "report", "基层减负调研报告", ["李四"]))
+    assert envs[0].payload["authors"] == ["张三", "李四"]  # the trainee is its first author
+    run(w.h.give_talk(ctx(ZHANG), ZHANG, "k1", "a", "t-1", date(2026, 2, 20), "本局干部", "学习体会", 30))
+    run(w.h.give_talk(ctx(UNIT), UNIT, "k1", "b", "t-2", date(2026, 2, 21), "本局干部", "心得", 20))
+    run(w.h.endorse_outcome(ctx(DEPT), DEPT, "o-3", "approval", "县委书记", date(2026, 3, 1), "请推广"))
+    w.sync()
+    mine = run(w.h.reads.sharing(ZHANG, "k1"))
+    assert [t["talk_id"] for t in mine["talks"]] == ["t-1"]  # only their own talks
+    (outcome,) = mine["outcomes"]
+    assert (outcome["title"], outcome["on"], outcome["endorsements"][0]["by"]) == (
+        "基层减负调研报告",
+        "2026-03-01",
+        "县委书记",
+    )
+    everyone = run(w.h.reads.sharing(DEPT, "k1"))
+    assert [(t["name"], t["topic"]) for t in everyone["talks"]] == [("张三", "学习体会"), ("李四", "心得")]
+    other_unit = Principal(user_id="u-9", name="教育局", role="unit", jurisdiction=CODE, unit="县教育局")
+    with pytest.raises(Forbidden):
+        run(w.h.reads.sharing(other_unit, "k1"))

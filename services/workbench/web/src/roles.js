@@ -10,6 +10,7 @@ export const MENUS = {
     { path: '/queue', label: '待确定队列' },
     { path: '/reports', label: '统计报表' },
     { path: '/followup/desk', label: '跟踪问效' },
+    { path: '/sharing', label: '上讲台与成果' },
     { path: '/dashboard', label: '干训看板' },
   ],
   analyst: [
@@ -28,6 +29,7 @@ export const MENUS = {
     { path: '/', label: '我的待办' },
     { path: '/catalogue', label: '课程与师资' },
     { path: '/school/classes', label: '班次教学' },
+    { path: '/sharing', label: '上讲台与成果' },
   ],
   recorder: [
     { path: '/', label: '我的待办' },
@@ -42,6 +44,7 @@ export const MENUS = {
     { path: '/me/classes', label: '我的班次' },
     { path: '/me/hours', label: '我的学时' },
     { path: '/me/followup', label: '训后跟踪' },
+    { path: '/sharing', label: '上讲台与成果' },
   ],
 }
 

@@ -37,6 +37,7 @@ const routes = [
   { path: '/followup/trainees/:id', component: () => import('./pages/FollowupFile.vue'),
     meta: { title: '学员跟踪档案' } },
   { path: '/dashboard', component: () => import('./pages/Dashboard.vue'), meta: { title: '干训看板' } },
+  { path: '/sharing', component: () => import('./pages/SharingOutcomes.vue'), meta: { title: '上讲台与成果' } },
   { path: '/:rest(.*)', component: () => import('./pages/NotFound.vue'), meta: { title: '页面不存在' } },
 ]
 
