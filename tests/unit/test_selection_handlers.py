@@ -342,3 +342,23 @@ def test_a_transfer_moves_the_cadre_and_frees_the_old_unit_s_open_recommendation
     assert e.value.field == "unit"
     with pytest.raises(Forbidden):
         w.run(w.h.transfer(ctx(finance), finance, a, "县委办"))
+
+
+def test_a_transfer_after_a_class_began_keeps_that_recommendation_and_says_why():
+    w = World()
+    [a] = w.register(person(1, "张伟"))
+    w.open(capacity=5, starts_on=date(2026, 3, 5))
+    w.run(w.h.draw_scope(ctx(DEPT), DEPT, "k1", {"ranks": ["副科"]}))
+    finance = clerk("县财政局")
+    w.run(w.h.nominate(ctx(finance), finance, "k1", a))
+    w.project()
+    w.clock.day = date(2026, 3, 6)  # the class has begun; the recommendation is still open
+
+    moved = w.run(w.h.transfer(ctx(DEPT), DEPT, a, "县委办"))
+
+    assert moved["withdrawn"] == []
+    [kept] = moved["kept"]
+    assert (kept["class_id"], kept["title"], kept["status"]) == ("k1", "科级干部培训班", "nominated")
+    assert "已于 2026-03-05 开班" in kept["reason"]  # the class's own refusal
+    assert w.types(stream_id("k1"))[-1] == "TraineeNominated"
+    assert w.types(cadre_stream_id(a))[-1] == "CadreUpdated"
