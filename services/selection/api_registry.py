@@ -177,10 +177,11 @@ async def transfer(
 
 
 @router.post(
-    "/cadres/import", summary="导入干部名册（.xlsx 或 .csv）：好行导入，坏行逐行说明原因；重复导入不产生变化"
+    "/cadres/import",
+    summary="导入干部名册（.xlsx、.xls 或 .csv）：好行导入，坏行逐行说明原因；重复导入不产生变化",
 )
 async def import_file(
-    file: UploadFile = File(..., description="干部名册 .xlsx 或 .csv"),
+    file: UploadFile = File(..., description="干部名册 .xlsx、.xls 或 .csv（UTF-8 或 GBK）"),
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),
     h: Handlers = Depends(handlers),

@@ -246,7 +246,7 @@ class Handlers:
     async def import_file(
         self, ctx: Context, who: Principal, filename: str, content: bytes
     ) -> dict[str, Any]:
-        """导入 the registry a department keeps (.xlsx or .csv): good rows in, each bad row
+        """导入 the registry a department keeps (.xlsx, .xls or .csv): good rows in, each bad row
         reported; a re-import of unchanged rows changes nothing."""
         who.require_role("org_department")
         rows = await asyncio.to_thread(importing.read_rows, filename, content)  # decoding a workbook
