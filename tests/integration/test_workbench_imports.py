@@ -106,8 +106,11 @@ async def test_a_gbk_file_with_a_title_row_is_imported_fixed_and_a_cadre_transfe
             text = await report.inner_text()
             assert "未导入 1 行" in text
             # the row number is the sheet's, title rows counted; the message names what was found
-            assert "6" in text and "赵敏" in text and "身份证号第 10 位是“O”，应为数字" in text
-            assert "校验位" not in text
+            (row,) = [
+                await r.locator("td").all_inner_texts() for r in await report.locator(".el-table__row").all()
+            ]
+            assert [c.strip() for c in row[:2]] == ["6", "赵敏"]
+            assert "身份证号第 10 位是“O”，应为数字" in row[2] and "校验位" not in text
             await org.screenshot(path=str(out / "import-county-file.png"), full_page=True)
 
             await org.set_input_files(upload, str(county_file(folder, county, fixed=True)))
