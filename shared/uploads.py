@@ -144,6 +144,28 @@ def _xls_rows(content: bytes, max_rows: int, max_columns: int) -> list[list[Any]
     return rows
 
 
+OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old .xls's container
+ZIP = b"PK\x03\x04"  # the .xlsx's
+
+
+def _workbook_rows(name: str, content: bytes, max_rows: int, max_columns: int) -> list[list[Any]]:
+    """A workbook read by what its bytes are, not only its name: a county's .xlsx saved
+    under .xls (or the reverse) reads as what it is. A ".xls" that is neither, as the web
+    page some systems export under that name, is refused saying so."""
+    if content.startswith(ZIP):
+        return _xlsx_rows(content, max_rows, max_columns)
+    if content.startswith(OLE2):
+        return _xls_rows(content, max_rows, max_columns)
+    if name.endswith(".xls"):
+        raise DomainError(
+            "文件扩展名是 .xls，但内容不是 Excel 表格（可能是从网页或其他系统导出的文本）："
+            "请用 Excel 打开后另存为 .xlsx 再导入。",
+            code="bad_file",
+            field="file",
+        )
+    return _xlsx_rows(content, max_rows, max_columns)
+
+
 def _csv_rows(content: bytes, max_rows: int, max_columns: int) -> list[list[Any]]:
     for encoding in ("utf-8-sig", "gb18030"):
         try:
@@ -185,10 +207,8 @@ def table(
     refused whole with a Chinese message naming the cell. A name other than .xlsx/.xls/.csv
     is refused, or read as CSV with `csv_otherwise`."""
     name = (filename or "").lower()
-    if name.endswith(".xlsx"):
-        rows = _xlsx_rows(content, max_rows, max_columns)
-    elif name.endswith(".xls"):
-        rows = _xls_rows(content, max_rows, max_columns)
+    if name.endswith((".xlsx", ".xls")):
+        rows = _workbook_rows(name, content, max_rows, max_columns)
     elif name.endswith(".csv") or csv_otherwise:
         rows = _csv_rows(content, max_rows, max_columns)
     else:

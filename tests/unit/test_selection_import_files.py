@@ -16,6 +16,7 @@ from openpyxl import Workbook
 from services.selection import cadres as reg
 from services.selection.importing import check, read_rows
 from shared.errors import DomainError
+from shared.uploads import OLE2
 
 HEADER = ["序号", "姓　名", "*身份证号", "工作单位", "职　级", "出生日期"]
 
@@ -159,7 +160,22 @@ def test_a_file_without_a_header_says_which_columns_it_looked_for():
     assert "前 20 行" in e.value.message
 
 
-def test_a_broken_xls_is_refused_in_words_a_clerk_understands():
+def test_a_workbook_under_the_other_extension_reads_as_what_it_is():
+    wb = Workbook()
+    wb.active.append(["姓名", "身份证号", "工作单位", "职级"])
+    wb.active.append(["郑红", idn(), "县委办", "科员"])
+    out = io.BytesIO()
+    wb.save(out)
+    assert check(read_rows("名册.xls", out.getvalue())).good[0][2]["name"] == "郑红"
+    old = xls_file([["姓名", "身份证号", "工作单位", "职级"], ["郑红", idn(), "县委办", "科员"]], False)
+    assert check(read_rows("名册.xlsx", old)).good[0][2]["name"] == "郑红"
+
+
+def test_a_web_page_saved_as_xls_and_a_broken_xls_are_refused_in_words_a_clerk_understands():
+    page = "<html><table><tr><td>姓名</td></tr></table></html>".encode("gbk")
     with pytest.raises(DomainError) as e:
-        read_rows("名册.xls", b"this is not a workbook")
+        read_rows("名册.xls", page)
+    assert e.value.code == "bad_file" and "内容不是 Excel 表格" in e.value.message
+    with pytest.raises(DomainError) as e:
+        read_rows("名册.xls", OLE2 + b"\0" * 100)
     assert e.value.code == "bad_file" and "不是 .xls 格式" in e.value.message
