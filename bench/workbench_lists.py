@@ -9,6 +9,9 @@ use the Wucheng class with the most nominations; its first session for the roll 
     GANXUN_STATE_DIR=/tmp/demo deploy/ganxun up --detach
     GANXUN_STATE_DIR=/tmp/demo .venv/bin/python -m bench.workbench_lists [--queries 30]
 
+With `up --port selection=9101 …` (a machine where the default ports are taken), pass
+the same `--port SERVICE=PORT` here.
+
 A list a role may not read in this deployment is printed with the service's refusal, not
 timed.
 """
@@ -50,8 +53,11 @@ def first(doc: Any, key: str) -> Any:
 
 
 class Bench:
-    def __init__(self, client: httpx.AsyncClient, key: bytes, county: str, queries: int) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, key: bytes, county: str, queries: int, ports: dict[str, int]
+    ) -> None:
         self.client, self.key, self.county, self.queries = client, key, county, queries
+        self.ports = ports
 
     def who(self, role: str, unit: str | None = None) -> dict[str, str]:
         tok = issue_token(
@@ -65,7 +71,7 @@ class Bench:
         return {"Authorization": f"Bearer {tok}"}
 
     async def get(self, service: str, path: str, who: dict, **params) -> httpx.Response:
-        url = f"http://127.0.0.1:{DEFAULT_PORTS[service]}{path}"
+        url = f"http://127.0.0.1:{self.ports[service]}{path}"
         return await self.client.get(url, headers=who, params=params)
 
     async def measure(self, page: str, role: str, service: str, path: str, who: dict, **params) -> None:
@@ -140,10 +146,12 @@ async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--queries", type=int, default=30)
     ap.add_argument("--county", default=Codes().wucheng)
+    ap.add_argument("--port", action="append", default=[], metavar="SERVICE=PORT")
     args = ap.parse_args()
+    ports = {**DEFAULT_PORTS, **{k: int(v) for k, v in (p.split("=", 1) for p in args.port)}}
     key = ensure_dev_keys(state_dir() / "keys")[0]
     async with httpx.AsyncClient(timeout=60) as client:
-        await run(Bench(client, key, args.county, args.queries))
+        await run(Bench(client, key, args.county, args.queries, ports))
 
 
 if __name__ == "__main__":
