@@ -110,10 +110,10 @@ def _number_id_problem(value: Any) -> str | None:
     """A 身份证号 Excel stored as a number keeps only 15 significant digits: the last ones
     are lost (3.30102198001011E+17, or zeros at the end). Said as such, since the check
     digit would otherwise be blamed."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or abs(value) < 10**15:
+        return None  # a short number is reported as short, by `id_problem`
     # shown as Excel shows it: 15 significant digits, zeros after (not the float's tail)
-    shown = format(Decimal(f"{value:.15g}"), "f") if abs(value) >= 10**15 else str(value)
+    shown = format(Decimal(f"{value:.15g}"), "f")
     return (
         f"身份证号在表格中存成了数字（读到 {shown}），Excel 只保留 15 位有效数字，后几位已丢失："
         "请把该列设为“文本”格式后重新录入号码"

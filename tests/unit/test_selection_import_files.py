@@ -122,18 +122,20 @@ def test_an_old_xls_file_with_a_merged_title_is_read_and_a_number_stored_id_expl
             HEADER,
             [1, "周杰", idn("19820607", "111"), "县农业农村局", "副科", datetime(1982, 6, 7)],
             [2, "吴芳", float(lost), "县农业农村局", "科员", ""],
+            [3, "冯刚", 3714281990, "县农业农村局", "科员", ""],
         ]
     )
     assert content[:4] == b"\xd0\xcf\x11\xe0"  # the OLE2 signature of a real .xls
     rows = read_rows("名册.xls", content)
-    assert [n for n, _ in rows] == [3, 4]
+    assert [n for n, _ in rows] == [3, 4, 5]
     checked = check(rows)
     assert checked.good[0][2]["birth_date"] == "1982-06-07"  # a date cell read as a date
     assert checked.good[0][2]["id_number"] == idn("19820607", "111")
-    (bad,) = checked.bad
+    bad, short = checked.bad
     assert bad["row"] == 4 and bad["name"] == "吴芳"
     assert bad["errors"][0].startswith(f"身份证号在表格中存成了数字（读到 {lost}）")
     assert "文本" in bad["errors"][0] and "校验位" not in bad["errors"][0]
+    assert short["errors"] == ["身份证号应为 18 位（前 17 位数字，末位数字或 X），这里是 10 位"]
 
 
 def test_an_xlsx_with_merged_cells_above_the_header_is_read_from_the_header_down():
