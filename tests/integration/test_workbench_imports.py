@@ -121,7 +121,7 @@ async def test_a_gbk_file_with_a_title_row_is_imported_fixed_and_a_cadre_transfe
             # 张伟 (the padding gone) is recommended by his unit for a class, then transferred
             async with httpx.AsyncClient(base_url=selection.url, headers=bearer, timeout=30) as api:
                 found = (await api.get("/cadres", params={"q": "张伟"})).json()
-                (zhang,) = [c for c in found["cadres"] if c["name"] == "张伟"]
+                (zhang,) = [c for c in found["items"] if c["name"] == "张伟"]
                 starts = local_today() + timedelta(days=20)
                 r = await api.post(
                     "/classes",
