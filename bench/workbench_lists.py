@@ -70,25 +70,25 @@ class Bench:
         )
         return {"Authorization": f"Bearer {tok}"}
 
-    async def get(self, service: str, path: str, who: dict, **params) -> httpx.Response:
+    async def get(self, service: str, path: str, who: dict, params: dict | None = None) -> httpx.Response:
         url = f"http://127.0.0.1:{self.ports[service]}{path}"
         return await self.client.get(url, headers=who, params=params)
 
-    async def measure(self, page: str, role: str, service: str, path: str, who: dict, **params) -> None:
-        r = await self.get(service, path, who, **params)
+    async def measure(self, label: str, role: str, service: str, path: str, who: dict, params: dict) -> None:
+        r = await self.get(service, path, who, params)
         if r.status_code != 200:
-            print(f"{page:<22} {role:<15} {service} {path}: {r.status_code} {r.text[:80]}（未计时）")
+            print(f"{label:<22} {role:<15} {service} {path}: {r.status_code} {r.text[:80]}（未计时）")
             return
         times = []
         for _ in range(self.queries):
             t0 = time.perf_counter()
-            r = await self.get(service, path, who, **params)
+            r = await self.get(service, path, who, params)
             times.append((time.perf_counter() - t0) * 1000)
         p50, p99 = pct(times, 0.5), pct(times, 0.99)
         size = len(r.content) / 1024
         verdict = "达标" if p99 <= GOAL_MS else "未达标"
         print(
-            f"{page:<22} {role:<15} p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  {size:6.1f} KB  {verdict}  {path}"
+            f"{label:<22} {role:<15} p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  {size:6.1f} KB  {verdict}  {path}"
         )
 
 
@@ -104,7 +104,7 @@ async def run(b: Bench) -> None:
         doc = (await b.get("selection", f"/classes/{c['class_id']}", org)).json()
         sizes.append((len(doc.get("nominations", [])), c["class_id"], c.get("title", "")))
     n, klass, title = max(sizes)
-    unit = first((await b.get("selection", "/cadres", org, size=1)).json(), "unit")
+    unit = first((await b.get("selection", "/cadres", org, {"size": 1})).json(), "unit")
     timetable = (await b.get("teaching", f"/classes/{klass}/timetable", school)).json()
     session = first(timetable, "session_id")
     print(f"县 {b.county}：{len(items)} 个班次；班次级列表用“{title}”（{n} 人次推荐），单位用“{unit}”。")
@@ -138,8 +138,8 @@ async def run(b: Bench) -> None:
     if session:
         path = f"/classes/{klass}/sessions/{session}/attendance"
         lists.append(("点名考勤", "party_school", "teaching", path, school, {}))
-    for page, role, service, path, who, params in lists:
-        await b.measure(page, role, service, path, who, **params)
+    for label, role, service, path, who, params in lists:
+        await b.measure(label, role, service, path, who, params)
 
 
 async def main() -> None:
