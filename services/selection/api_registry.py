@@ -160,11 +160,28 @@ async def update(
     return {"cadre_id": cadre_id, "events": [e.type for e in envs]}
 
 
+class TransferIn(Input):
+    to_unit: str = Field(min_length=1, max_length=100, description="调入单位")
+    reason: str = Field("", description="调动事由（如 组织调动、交流任职）", max_length=200)
+
+
+@router.post("/cadres/{cadre_id}/transfer", summary="干部调动：名册单位随之变更，原单位未定的推荐撤回")
+async def transfer(
+    cadre_id: str,
+    body: TransferIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
+    return await h.transfer(ctx, who, cadre_id, body.to_unit, body.reason)
+
+
 @router.post(
-    "/cadres/import", summary="导入干部名册（.xlsx 或 .csv）：好行导入，坏行逐行说明原因；重复导入不产生变化"
+    "/cadres/import",
+    summary="导入干部名册（.xlsx、.xls 或 .csv）：好行导入，坏行逐行说明原因；重复导入不产生变化",
 )
 async def import_file(
-    file: UploadFile = File(..., description="干部名册 .xlsx 或 .csv"),
+    file: UploadFile = File(..., description="干部名册 .xlsx、.xls 或 .csv（UTF-8 或 GBK）"),
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),
     h: Handlers = Depends(handlers),

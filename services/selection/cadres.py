@@ -8,6 +8,8 @@ the import and the cadre aggregate alike.
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 from datetime import date, datetime
 from typing import Any
 
@@ -60,6 +62,18 @@ LABELS = {
 }
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
+_DIGITS = frozenset("0123456789")
+_SPACE = re.compile(r"\s+")
+_HAN_NAME = re.compile(r"[\u3400-\u9fff·]+")
+
+
+def plain_id(v: Any) -> str:
+    """The 身份证号 as typed, made plain where that is unambiguous: full-width digits and X
+    (NFKC), spaces inside or around it (half- and full-width), a lower-case x. Anything
+    else is left for `id_problem` to name."""
+    if v is None:
+        return ""
+    return _SPACE.sub("", unicodedata.normalize("NFKC", str(v))).upper()
 
 
 def id_check_digit(first17: str) -> str:
@@ -68,13 +82,15 @@ def id_check_digit(first17: str) -> str:
 
 
 def id_problem(id_number: str) -> str | None:
-    """Why an id number is not valid, or None."""
-    if (
-        len(id_number) != 18
-        or not id_number[:17].isdigit()
-        or not (id_number[17].isdigit() or id_number[17] == "X")
-    ):
-        return "身份证号应为 18 位（前 17 位数字，末位数字或 X）"
+    """Why an id number is not valid, or None. Only ASCII digits count: `str.isdigit` also
+    accepts full-width ones, which used to pass here and then fail as "a wrong check digit"."""
+    for i, c in enumerate(id_number[:18], start=1):
+        if c not in _DIGITS and not (i == 18 and c == "X"):
+            where = "末位" if i == 18 else f"第 {i} 位"
+            kind = "数字或 X" if i == 18 else "数字"
+            return f"身份证号{where}是“{c}”，应为{kind}（前 17 位数字，末位数字或 X）"
+    if len(id_number) != 18:
+        return f"身份证号应为 18 位（前 17 位数字，末位数字或 X），这里是 {len(id_number)} 位"
     try:
         date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
     except ValueError:
@@ -99,6 +115,14 @@ def _text(v: Any) -> str:
     return "" if v is None else str(v).strip()
 
 
+def _name(v: Any) -> str:
+    """A Chinese name padded to the width of three characters ("张　伟", as forms align
+    two-character names) is the name without the padding; other names are kept as typed."""
+    name = _text(v)
+    bare = _SPACE.sub("", name)
+    return bare if _HAN_NAME.fullmatch(bare) else name
+
+
 def _date(v: Any, label: str, errors: list[str]) -> str | None:
     if v is None or _text(v) == "":
         return None
@@ -106,7 +130,14 @@ def _date(v: Any, label: str, errors: list[str]) -> str | None:
         return v.date().isoformat()
     if isinstance(v, date):
         return v.isoformat()
-    s = _text(v).replace("/", "-").replace(".", "-").replace("年", "-").replace("月", "-").rstrip("日")
+    s = (
+        _SPACE.sub("", unicodedata.normalize("NFKC", _text(v)))
+        .replace("/", "-")
+        .replace(".", "-")
+        .replace("年", "-")
+        .replace("月", "-")
+        .rstrip("日")
+    )
     parts = s.split("-")
     try:
         if len(parts) == 2:
@@ -136,23 +167,23 @@ def validate(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
     Gender and birth date may be left empty: they are read from the id number; when
     given they must agree with it."""
     errors: list[str] = []
-    id_number = _text(raw.get("id_number")).upper()
+    id_number = plain_id(raw.get("id_number"))
     problem = id_problem(id_number) if id_number else "缺少身份证号"
     if problem:
         errors.append(problem)
-    name = _text(raw.get("name"))
+    name = _name(raw.get("name"))
     if not name:
         errors.append("缺少姓名")
     unit = _text(raw.get("unit"))
     if not unit:
         errors.append("缺少工作单位")
-    rank = _text(raw.get("rank"))
+    rank = _SPACE.sub("", _text(raw.get("rank")))
     if not rank:
         errors.append("缺少职级")
     elif rank not in RANKS:
         errors.append(f"职级“{rank}”不在职级表中（可用：{'、'.join(RANKS)}）")
     birth = _date(raw.get("birth_date"), "出生日期", errors)
-    gender = _text(raw.get("gender"))
+    gender = _SPACE.sub("", _text(raw.get("gender")))
     if gender and gender not in ("男", "女"):
         errors.append(f"性别“{gender}”应为“男”或“女”")
     if not problem:

@@ -207,10 +207,46 @@ class Handlers:
         who.require_role("org_department")
         return await self.on_cadre(ctx, who, UpdateCadre(cadre_id, changes))
 
+    async def transfer(
+        self, ctx: Context, who: Principal, cadre_id: str, to_unit: str, reason: str = ""
+    ) -> dict[str, Any]:
+        """调动: the cadre moves to another unit. The registry entry follows (a CadreUpdated
+        of the unit, so the lists, the unit clerks' scope and the trainee's account follow as
+        for any edit); the training history is the person's and stays with them. A
+        recommendation the old unit made that is still open (nominated or waitlisted) is
+        withdrawn, freeing the old unit's place; the new unit may recommend within its own
+        quota. A confirmed place is kept: the person is on the roster. What could not be
+        withdrawn (a class already begun) is reported with the class's reason."""
+        who.require_role("org_department")
+        to_unit = (to_unit or "").strip()
+        if not to_unit:
+            raise DomainError("请填写调入单位。", code="invalid_cadre", field="unit")
+        cadre = await self.reads.cadre(who, cadre_id)
+        from_unit = cadre["unit"]
+        if to_unit == from_unit:
+            raise DomainError(f"{cadre['name']} 现已在 {to_unit}，无需调动。", code="same_unit", field="unit")
+        await self.update(ctx, who, cadre_id, {"unit": to_unit})
+        note = f"调动至{to_unit}" + (f"（{reason.strip()}）" if reason.strip() else "")
+        withdrawn, kept = [], []
+        for n in await self.reads.open_nominations(who.jurisdiction, cadre_id, from_unit):
+            try:
+                await self.withdraw(ctx, who, n["class_id"], cadre_id, note)
+                withdrawn.append(n)
+            except DomainError as refused:
+                kept.append({**n, "reason": refused.message})
+        return {
+            "cadre_id": cadre_id,
+            "name": cadre["name"],
+            "from_unit": from_unit,
+            "to_unit": to_unit,
+            "withdrawn": withdrawn,
+            "kept": kept,
+        }
+
     async def import_file(
         self, ctx: Context, who: Principal, filename: str, content: bytes
     ) -> dict[str, Any]:
-        """导入 the registry a department keeps (.xlsx or .csv): good rows in, each bad row
+        """导入 the registry a department keeps (.xlsx, .xls or .csv): good rows in, each bad row
         reported; a re-import of unchanged rows changes nothing."""
         who.require_role("org_department")
         rows = await asyncio.to_thread(importing.read_rows, filename, content)  # decoding a workbook

@@ -196,6 +196,23 @@ class Reads:
         ]
         return sorted(docs, key=lambda d: (d.get("starts_on", ""), d["_id"]))
 
+    async def open_nominations(self, jurisdiction: str, cadre_id: str, unit: str) -> list[dict[str, Any]]:
+        """The classes of a jurisdiction where `unit` recommended the cadre and the
+        recommendation is still open (nominated or waitlisted): {class_id, title, status}.
+        One scan of the classes, for the rare transfer."""
+        found = []
+        async for d in self.db[CLASSES].find({}, {"_applied": 0}):
+            if not covers(jurisdiction, d.get("jurisdiction", "")):
+                continue
+            for n in d.get("nominations", []):
+                if (
+                    n["cadre_id"] == cadre_id
+                    and n["unit"] == unit
+                    and n["status"] in ("nominated", "waitlisted")
+                ):
+                    found.append({"class_id": d["_id"], "title": d.get("title", ""), "status": n["status"]})
+        return sorted(found, key=lambda f: f["class_id"])
+
     async def queue(self, jurisdiction: str, today: date) -> list[dict[str, Any]]:
         """The confirmation queue of a jurisdiction: the nominated and waitlisted people of
         classes not started by `today`, by start date and class; kept until a class changes."""

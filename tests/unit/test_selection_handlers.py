@@ -297,3 +297,68 @@ def test_the_registry_pages_searches_and_sorts():
     by_name = w.run(w.h.reads.registry(COUNTY, sort="name"))
     assert [r["name"] for r in by_name] == sorted(names)
     assert w.run(w.h.reads.registry("371427")) == []
+
+
+def test_a_transfer_moves_the_cadre_and_frees_the_old_unit_s_open_recommendation():
+    w = World()
+    a, b = w.register(person(1, "张伟"), person(2, "李明"))
+    w.open(capacity=5, quotas={"县财政局": 1, "县委办": 1})
+    w.open("k2", capacity=5)
+    w.run(w.h.draw_scope(ctx(DEPT), DEPT, "k1", {"ranks": ["副科"]}))
+    w.run(w.h.draw_scope(ctx(DEPT), DEPT, "k2", {"ranks": ["副科"]}))
+    finance = clerk("县财政局")
+    w.run(w.h.nominate(ctx(finance), finance, "k1", a))
+    w.run(w.h.nominate(ctx(finance), finance, "k2", a))
+    w.run(w.h.confirm(ctx(DEPT), DEPT, "k2", a))  # a place already confirmed stays
+    w.project()
+
+    moved = w.run(w.h.transfer(ctx(DEPT), DEPT, a, " 县委办 ", "交流任职"))
+
+    assert (moved["name"], moved["from_unit"], moved["to_unit"]) == ("张伟", "县财政局", "县委办")
+    assert [n["class_id"] for n in moved["withdrawn"]] == ["k1"] and moved["kept"] == []
+    assert w.types(cadre_stream_id(a))[-1] == "CadreUpdated"
+    withdrawal = w.run(w.store.read_stream(stream_id("k1")))[-1]
+    assert (withdrawal.type, withdrawal.payload["reason"]) == (
+        "NominationWithdrawn",
+        "调动至县委办（交流任职）",
+    )
+    assert w.types(stream_id("k2"))[-1] == "NominationConfirmed"
+    w.project()
+    assert w.run(w.h.reads.cadre(DEPT, a))["unit"] == "县委办"
+    # the old unit's place is free again, and the new unit recommends the person in its own quota
+    w.run(w.h.nominate(ctx(finance), finance, "k1", b))
+    office = clerk("县委办")
+    envs = w.run(w.h.nominate(ctx(office), office, "k1", a))
+    assert [(e.payload["name"], e.payload["unit"]) for e in envs] == [("张伟", "县委办")]
+    w.project()
+    with pytest.raises(DomainError) as e:  # the old unit no longer speaks for the person
+        w.run(w.h.withdraw(ctx(finance), finance, "k1", a, "不去了"))
+    assert e.value.code == "not_own_unit"
+    with pytest.raises(DomainError) as e:
+        w.run(w.h.transfer(ctx(DEPT), DEPT, a, "县委办"))
+    assert (e.value.code, e.value.field) == ("same_unit", "unit") and "张伟 现已在 县委办" in e.value.message
+    with pytest.raises(DomainError) as e:
+        w.run(w.h.transfer(ctx(DEPT), DEPT, a, "  "))
+    assert e.value.field == "unit"
+    with pytest.raises(Forbidden):
+        w.run(w.h.transfer(ctx(finance), finance, a, "县委办"))
+
+
+def test_a_transfer_after_a_class_began_keeps_that_recommendation_and_says_why():
+    w = World()
+    [a] = w.register(person(1, "张伟"))
+    w.open(capacity=5, starts_on=date(2026, 3, 5))
+    w.run(w.h.draw_scope(ctx(DEPT), DEPT, "k1", {"ranks": ["副科"]}))
+    finance = clerk("县财政局")
+    w.run(w.h.nominate(ctx(finance), finance, "k1", a))
+    w.project()
+    w.clock.day = date(2026, 3, 6)  # the class has begun; the recommendation is still open
+
+    moved = w.run(w.h.transfer(ctx(DEPT), DEPT, a, "县委办"))
+
+    assert moved["withdrawn"] == []
+    [kept] = moved["kept"]
+    assert (kept["class_id"], kept["title"], kept["status"]) == ("k1", "科级干部培训班", "nominated")
+    assert "已于 2026-03-05 开班" in kept["reason"]  # the class's own refusal
+    assert w.types(stream_id("k1"))[-1] == "TraineeNominated"
+    assert w.types(cadre_stream_id(a))[-1] == "CadreUpdated"

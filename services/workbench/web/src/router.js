@@ -18,6 +18,8 @@ const routes = [
   { path: '/school/classes/:id', component: () => import('./pages/Timetable.vue'), meta: { title: '课表与排课' } },
   { path: '/school/classes/:id/sessions/:sid', component: () => import('./pages/RollCall.vue'),
     meta: { title: '点名考勤' } },
+  { path: '/school/classes/:id/groups', component: () => import('./pages/StudyGroups.vue'),
+    meta: { title: '学习小组' } },
   { path: '/school/classes/:id/graduation', component: () => import('./pages/Graduation.vue'),
     meta: { title: '结业评定' } },
   { path: '/me/classes', component: () => import('./pages/MyClasses.vue'), meta: { title: '我的班次' } },
