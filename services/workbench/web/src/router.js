@@ -31,6 +31,9 @@ const routes = [
     meta: { title: '学员纪实' } },
   { path: '/followup/due', component: () => import('./pages/EvaluationsDue.vue'), meta: { title: '跟踪评价' } },
   { path: '/mentor/mentees', component: () => import('./pages/MyMentees.vue'), meta: { title: '我的帮带对象' } },
+  { path: '/checkin/:id/:sid', component: () => import('./pages/SelfCheckIn.vue'),
+    meta: { title: '扫码签到', bare: true } },
+  { path: '/school/leave', component: () => import('./pages/LeaveInbox.vue'), meta: { title: '请假审批' } },
   { path: '/:rest(.*)', component: () => import('./pages/NotFound.vue'), meta: { title: '页面不存在' } },
 ]
 
