@@ -47,10 +47,19 @@ def deployment_secret(keys_dir: Path) -> bytes:
         return given.encode()
     path = keys_dir / "teaching-checkin.key"
     if not path.exists():
+        # written whole under another name, then linked in: two processes starting at once
+        # agree on one secret (the second link fails and that process reads the first's)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        draft = path.with_name(f"{path.name}.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip().encode()
 
 

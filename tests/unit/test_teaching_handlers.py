@@ -412,3 +412,14 @@ def test_the_leave_inbox_lists_pending_requests_across_sessions_and_drops_decide
     with pytest.raises(Forbidden):
         run(world.h.reads.leave_inbox(other, CLASS, START))
     assert run(world.h.reads.leave_inbox(other, None, START))["count"] == 0
+
+
+def test_the_deployment_secret_is_the_configured_one_else_one_kept_in_the_keys_folder(tmp_path, monkeypatch):
+    from services.teaching.checkin import deployment_secret
+
+    monkeypatch.delenv("GANXUN_TEACHING_CHECKIN_SECRET", raising=False)
+    made = deployment_secret(tmp_path / "keys")
+    assert len(made) == 64 and deployment_secret(tmp_path / "keys") == made  # kept, not remade
+    assert oct((tmp_path / "keys" / "teaching-checkin.key").stat().st_mode & 0o777) == "0o600"
+    monkeypatch.setenv("GANXUN_TEACHING_CHECKIN_SECRET", "given")
+    assert deployment_secret(tmp_path / "keys") == b"given"
