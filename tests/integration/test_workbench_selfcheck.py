@@ -94,13 +94,13 @@ async def _until_ok(call, what: str, timeout: float = 90):
         raise AssertionError(f"{what}: {r.status_code} {r.text}") from None
 
 
-async def _class_with_two_sessions(world, identity, klass: str, now: datetime) -> None:
-    """Selection's part (the class and its confirmed trainees) on its topic; the school's
-    catalogue, a session going on now and one on another day, and 钱军's leave request for it."""
+async def _class_opened(world, klass: str, today) -> None:
+    """Selection's part: the class (from yesterday to the day after tomorrow) and its two
+    confirmed trainees, on selection's topic."""
     from shared.contracts import selection as sel
     from tests.support import publish
 
-    county, today = world.county, now.date()
+    county = world.county
     people = [(f"sun-{county}", "孙丽"), (f"qian-{county}", "钱军")]
     await publish(
         world.servers.kafka,
@@ -120,6 +120,13 @@ async def _class_with_two_sessions(world, identity, klass: str, now: datetime) -
             *[sel.NominationConfirmed(class_id=klass, cadre_id=c, name=n, unit=UNIT) for c, n in people],
         ],
     )
+
+
+async def _class_with_two_sessions(world, identity, klass: str, now: datetime) -> None:
+    """The class opened; the school's catalogue, a session going on now and one on another
+    day, and 钱军's leave request for that one."""
+    today = now.date()
+    await _class_opened(world, klass, today)
     # going on now (begun half an hour ago, so a check-in is late), and another day of this
     # week (the week grid shows both): tomorrow, or yesterday on a Sunday
     starts = max(now - timedelta(minutes=30), now.replace(hour=0, minute=0)).strftime("%H:%M")
@@ -152,7 +159,7 @@ async def _class_with_two_sessions(world, identity, klass: str, now: datetime) -
         await _until_ok(
             lambda: api.post(
                 f"/classes/{klass}/sessions/s2/leave-requests",
-                json={"cadre_id": f"qian-{county}", "reason": "县里防汛值班"},
+                json={"cadre_id": f"qian-{world.county}", "reason": "县里防汛值班"},
             ),
             "leave request",
         )
