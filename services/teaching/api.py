@@ -118,6 +118,25 @@ class DecisionIn(Input):
     note: str = Field("", max_length=200)
 
 
+class CodeIn(Input):
+    code: str = Field(min_length=1, max_length=64, description="二维码中的签到码")
+
+
+class CheckInCode(BaseModel):
+    code: str
+    changes_at: str
+    refresh_seconds: int
+    window_seconds: int
+    open_until: str
+    attended: int
+    roster: int
+
+
+class SelfCheckedIn(BaseModel):
+    count: int
+    late: bool
+
+
 class RatingIn(Input):
     rating: int = Field(ge=1, le=5, description="评分 1–5")
     comment: str = Field("", max_length=500)
@@ -335,6 +354,43 @@ async def check_in(class_id: str, session_id: str, body: CheckInsIn, ctx: Ctx, w
     who.require_role(*RUNS)
     entries = [(e.cadre_id, e.late) for e in body.entries]
     return _accepted(await h.check_in(ctx, who, class_id, session_id, entries))
+
+
+@router.post(
+    S + "/self-check-in/open",
+    response_model=CheckInCode,
+    tags=["考勤"],
+    summary="开放扫码签到（至下课），返回当前签到码",
+)
+async def open_self_check_in(class_id: str, session_id: str, ctx: Ctx, who: Who, h: H):
+    who.require_role(*RUNS)
+    return await h.open_self_check_in(ctx, who, class_id, session_id)
+
+
+@router.get(
+    S + "/self-check-in/code",
+    response_model=CheckInCode,
+    tags=["考勤"],
+    summary="当前签到码（约每 20 秒更换，一分钟内有效）",
+)
+async def check_in_code(class_id: str, session_id: str, who: Who, h: H):
+    who.require_role(*RUNS)
+    return await h.check_in_code(who, class_id, session_id)
+
+
+@router.post(
+    S + "/self-check-in", response_model=SelfCheckedIn, tags=["考勤"], summary="学员扫码签到（本人）"
+)
+async def self_check_in(class_id: str, session_id: str, body: CodeIn, ctx: Ctx, who: Who, h: H):
+    who.require_role("trainee")
+    envs = await h.self_check_in(ctx, who, class_id, session_id, body.code)
+    return SelfCheckedIn(count=len(envs), late=any(e.payload.get("late") for e in envs))
+
+
+@router.get("/leave-requests", tags=["考勤"], summary="待审批的请假（某班次或全部未结束的班次，跨课次）")
+async def leave_inbox(who: Who, h: H, class_id: str | None = Query(None, pattern=ID, description="班次")):
+    who.require_role(*RUNS)
+    return await h.reads.leave_inbox(who, class_id, await h.clock.today())
 
 
 @router.post(S + "/early-leaves", response_model=Accepted, tags=["考勤"], summary="记录早退")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 
 from services.teaching.domain import FrozenMap, Session, no_entries
 from shared.contracts.teaching import (
@@ -32,6 +32,7 @@ from shared.contracts.teaching import (
     EarlyLeaveRecorded,
     LeaveDecided,
     LeaveRequested,
+    SelfCheckInOpened,
     SessionAttended,
     SessionRated,
     TraineeGraduated,
@@ -79,6 +80,27 @@ class CheckIn:
     entries: tuple[tuple[str, bool], ...]  # (cadre_id, late)
     roster: Roster
     today: date
+    names: Names = no_entries()
+
+
+@dataclass(frozen=True)
+class OpenSelfCheckIn:
+    """The teacher shows the rotating QR code: trainees may check themselves in until the
+    session ends (`now` is Beijing wall time, naive)."""
+
+    session: Session
+    now: datetime
+
+
+@dataclass(frozen=True)
+class SelfCheckIn:
+    """A trainee checks themself in with the code their phone read (checked by the handler:
+    checkin.py); late when after the session's start."""
+
+    session: Session
+    cadre_id: str
+    roster: Roster
+    now: datetime
     names: Names = no_entries()
 
 
@@ -178,6 +200,7 @@ class AttendanceState:
     leave: Mapping[str, str] = no_entries()  # pending / approved / refused
     absent: Mapping[str, bool] = no_entries()  # -> excused
     rated: frozenset[str] = frozenset()
+    open_until: datetime | None = None  # self check-in (扫码签到) is open until then
 
 
 @dataclass(frozen=True)
@@ -230,6 +253,10 @@ class AttendanceDecider:
         match command:
             case CheckIn():
                 return self._check_in(st, command)
+            case OpenSelfCheckIn():
+                return self._open_self(st, command)
+            case SelfCheckIn():
+                return self._self_check_in(st, command)
             case RecordEarlyLeave():
                 return self._early_leave(st, command)
             case RequestLeave():
@@ -384,8 +411,58 @@ class AttendanceDecider:
             )
         return out
 
+    @staticmethod
+    def _open_self(st: AttendanceState, c: OpenSelfCheckIn) -> list[Event]:
+        s = c.session
+        _usable(s)
+        if c.now.date() != s.on:
+            raise DomainError(
+                f"课次 {s.describe()} 不在今天，只能在上课当天开放扫码签到。", code="not_session_day"
+            )
+        until = datetime.combine(s.on, s.ends_at)
+        if st.absent or c.now >= until:
+            raise DomainError(f"课次 {s.describe()} 已结束考勤，不能再开放扫码签到。", code="session_closed")
+        if st.open_until == until:
+            return []  # open already: the teacher's screen just shows the code again
+        return [SelfCheckInOpened(class_id=s.class_id, session_id=s.session_id, until=until)]
+
+    @staticmethod
+    def _self_check_in(st: AttendanceState, c: SelfCheckIn) -> list[Event]:
+        s = c.session
+        _usable(s)
+        if st.open_until is None or c.now >= st.open_until or st.absent:
+            raise DomainError(
+                f"课次 {s.describe()} 现在没有开放扫码签到，请向任课教师确认。", code="check_in_not_open"
+            )
+        if c.cadre_id not in c.roster:
+            raise DomainError(
+                f"{_name(c.cadre_id, c.names)} 不在班次在册名单中，不能用这个二维码签到；"
+                "请用本人的账号登录后扫码。",
+                code="not_on_roster",
+            )
+        if c.cadre_id in st.attended:
+            raise DomainError(
+                f"{c.roster[c.cadre_id].name}，您已签到课次 {s.describe()}，无需重复签到。",
+                code="already_checked_in",
+            )
+        return [
+            SessionAttended(
+                class_id=s.class_id,
+                session_id=s.session_id,
+                cadre_id=c.cadre_id,
+                hours=s.hours,
+                on=s.on,
+                kind=s.kind,
+                # times are kept to the minute: 09:00:59 is still on time for 09:00
+                late=c.now.time().replace(second=0, microsecond=0) > s.starts_at,
+                home_jurisdiction=c.roster[c.cadre_id].home_jurisdiction,
+            )
+        ]
+
     def evolve(self, st: AttendanceState, e: Event) -> AttendanceState:
         match e:
+            case SelfCheckInOpened():
+                return replace(st, open_until=e.until)
             case SessionAttended():
                 return replace(st, attended=st.attended.set(e.cadre_id, e))
             case EarlyLeaveRecorded():

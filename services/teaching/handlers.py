@@ -18,9 +18,11 @@ from datetime import date, time
 
 from services.teaching import classroom as cr
 from services.teaching import domain as d
+from services.teaching.checkin import CheckinCodes
 from services.teaching.reads import ClassFacts, Reads
 from shared import store
 from shared.auth import Principal
+from shared.clock import CHINA
 from shared.commands import Context
 from shared.contracts.teaching import CourseAdded, FacultyAdded, OnlineHoursCredited, TeachingSiteAdded
 from shared.errors import DomainError, Forbidden
@@ -45,10 +47,11 @@ def _as_class(ctx: Context, facts: ClassFacts) -> Context:
 
 
 class Handlers:
-    def __init__(self, commands: Commands, reads: Reads, clock: Clock) -> None:
+    def __init__(self, commands: Commands, reads: Reads, clock: Clock, codes: CheckinCodes) -> None:
         self.commands = commands
         self.reads = reads
         self.clock = clock
+        self.codes = codes
 
     # -- the facts commands stand on -------------------------------------------------------------
     async def class_facts(self, who: Principal, class_id: str) -> ClassFacts:
@@ -197,6 +200,52 @@ class Handlers:
             class_id,
             session_id,
             lambda s, f: cr.CheckIn(s, tuple(entries), f.roster, today, f.names),
+        )
+
+    # -- self check-in (扫码签到) -------------------------------------------------------------------
+    async def _wall_now(self):
+        """Now as Beijing wall time without a zone, as sessions' dates and times are kept."""
+        return (await self.clock.now()).astimezone(CHINA).replace(tzinfo=None)
+
+    async def open_self_check_in(self, ctx: Context, who: Principal, class_id: str, session_id: str) -> dict:
+        """Opens the session for self check-in (until it ends) and gives the first code."""
+        now = await self._wall_now()
+        await self.on_session(ctx, who, class_id, session_id, lambda s, f: cr.OpenSelfCheckIn(s, now))
+        return await self.check_in_code(who, class_id, session_id)
+
+    async def check_in_code(self, who: Principal, class_id: str, session_id: str) -> dict:
+        """The code the teacher's screen shows now, while the session is open for it."""
+        facts = await self.class_facts(who, class_id)
+        s = await self.session(facts, session_id)
+        state = (await self.commands.load(ATTENDANCE, cr.attendance_stream(class_id, session_id))).state
+        now = await self.clock.now()
+        wall = now.astimezone(CHINA).replace(tzinfo=None)
+        if state.open_until is None or wall >= state.open_until or state.absent:
+            raise DomainError(
+                f"课次 {s.describe()} 现在没有开放扫码签到，请先点“开放扫码签到”。", code="check_in_not_open"
+            )
+        return {
+            **self.codes.issue(class_id, session_id, now),
+            "open_until": state.open_until.isoformat(),
+            "attended": len(state.attended),
+            "roster": len(facts.roster),
+        }
+
+    async def self_check_in(
+        self, ctx: Context, who: Principal, class_id: str, session_id: str, code: str
+    ) -> list[Envelope]:
+        """A trainee checks themself in with the code read from the screen."""
+        if who.role != "trainee":
+            raise Forbidden("扫码签到须由学员本人用自己的账号完成。", code="not_yourself")
+        now = await self.clock.now()
+        self.codes.verify(class_id, session_id, code, now)
+        wall = now.astimezone(CHINA).replace(tzinfo=None)
+        return await self.on_session(
+            ctx,
+            who,
+            class_id,
+            session_id,
+            lambda s, f: cr.SelfCheckIn(s, who.user_id, f.roster, wall, f.names),
         )
 
     async def record_early_leave(

@@ -395,3 +395,52 @@ class Reads:
             mine = sheets.get(s["session_id"], {}).get("entries", {}).get(who.user_id, {"status": "未签到"})
             s["mine"] = {k: mine.get(k) for k in ("status", "late", "early_leave_minutes", "leave", "rated")}
         return tt
+
+    # -- the party school's leave inbox (请假审批), across sessions and classes ---------------------
+    async def leave_inbox(self, who: Principal, class_id: str | None, today: date) -> dict:
+        """Every pending leave request of one class, or of every class the reader covers
+        that has not ended: the timetables give each class's sessions, and their sheets
+        are read by `_id` (no scan of the sheets, which grow by one per session taught)."""
+        if class_id:
+            classes = [await self._roster(who, class_id)]
+        else:
+            classes = [
+                public(doc)
+                async for doc in self.db[self.ROSTER].find(
+                    {}, {"class_id": 1, "title": 1, "jurisdiction": 1, "ends_on": 1, "trainees": 1}
+                )
+                if doc.get("jurisdiction")
+                and jur.covers(who.jurisdiction, doc["jurisdiction"])
+                and (doc.get("ends_on") or "9999") >= today.isoformat()
+            ]
+        requests = []
+        for roster in classes:
+            cid = roster.get("class_id") or roster["_id"]
+            people = {t["cadre_id"]: t for t in roster.get("trainees", [])}
+            sessions = (await self._doc(self.TIMETABLE, cid)).get("sessions", {})
+            sheets = await store.find_by_ids(self.db[self.SHEET], sorted(sessions), {"entries": 1})
+            for sid, sheet in sheets.items():
+                s = sessions[sid]
+                for cadre_id, entry in sheet.get("entries", {}).items():
+                    if (entry.get("leave") or {}).get("status") != "待审批" or s.get("cancelled"):
+                        continue
+                    person = people.get(cadre_id, {})
+                    requests.append(
+                        {
+                            "class_id": cid,
+                            "class_title": roster.get("title", ""),
+                            "session_id": sid,
+                            "on": s["on"],
+                            "starts_at": s["starts_at"],
+                            "ends_at": s["ends_at"],
+                            "course_title": s.get("course_title", ""),
+                            "teacher_name": s.get("teacher_name", ""),
+                            "cadre_id": cadre_id,
+                            "name": person.get("name", ""),
+                            "unit": person.get("unit", ""),
+                            "reason": entry["leave"].get("reason", ""),
+                            "attendance": entry.get("status", "未签到"),
+                        }
+                    )
+        requests.sort(key=lambda r: (r["on"], r["starts_at"], r["class_title"], r["name"]))
+        return {"count": len(requests), "classes": len(classes), "requests": requests}

@@ -1,6 +1,7 @@
 """The teaching service's definition and its bootstrap: what the runtime composes."""
 
 from services.teaching import api, closer
+from services.teaching.checkin import CheckinCodes, deployment_secret
 from services.teaching.handlers import Handlers
 from services.teaching.projections import PROJECTIONS
 from services.teaching.reads import Reads
@@ -9,7 +10,8 @@ from shared.runtime import Adapters, ServiceDefinition
 
 def bootstrap(a: Adapters) -> Handlers:
     """Teaching's handlers on the real adapters (the tests compose the in-memory ones)."""
-    return Handlers(a.commands, Reads(a.db), a.clock)
+    codes = CheckinCodes(deployment_secret(a.settings.keys_dir))
+    return Handlers(a.commands, Reads(a.db), a.clock, codes)
 
 
 DEFINITION = ServiceDefinition(

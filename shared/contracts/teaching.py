@@ -7,7 +7,7 @@ record form; follow-up starts from TraineeGraduated.
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, datetime, time
 from typing import Literal
 
 from pydantic import Field
@@ -156,6 +156,15 @@ class LeaveDecided(Event, type="LeaveDecided", version=1):
     cadre_id: str
     approved: bool
     note: str = ""
+
+
+@register
+class SelfCheckInOpened(Event, type="SelfCheckInOpened", version=1):
+    """扫码签到开放 — the teacher shows the rotating QR code until `until` (Beijing wall time)."""
+
+    class_id: str
+    session_id: str
+    until: datetime  # Asia/Shanghai wall time (naive), the session's end
 
 
 @register

@@ -2,7 +2,7 @@
 absence, ratings) and a class's record (curriculum, graduation). Pure, no I/O."""
 
 from dataclasses import replace
-from datetime import date, time
+from datetime import date, datetime, time
 
 import pytest
 
@@ -14,9 +14,11 @@ from services.teaching.classroom import (
     DecideLeave,
     Graduate,
     GraduationRule,
+    OpenSelfCheckIn,
     RateSession,
     RecordEarlyLeave,
     RequestLeave,
+    SelfCheckIn,
     SetCurriculum,
     Trainee,
 )
@@ -28,6 +30,7 @@ from shared.contracts.teaching import (
     EarlyLeaveRecorded,
     LeaveDecided,
     LeaveRequested,
+    SelfCheckInOpened,
     SessionAttended,
     SessionRated,
     TraineeGraduated,
@@ -307,3 +310,39 @@ def test_a_trainee_confirmed_late_is_judged_after_the_others():
         R,
     )
     assert e.cadre_id == "d" and isinstance(e, TraineeNotGraduated)
+
+
+# -- self check-in (扫码签到) -------------------------------------------------------------
+OPEN = SelfCheckInOpened(class_id="c1", session_id="s1", until=datetime(2026, 3, 2, 11, 30))
+
+
+def at(hh: int, mm: int = 0, ss: int = 0) -> datetime:
+    return datetime(2026, 3, 2, hh, mm, ss)
+
+
+def test_opening_self_check_in_runs_until_the_session_ends_and_again_changes_nothing():
+    assert when([], OpenSelfCheckIn(S1, at(8, 40))) == [OPEN]
+    assert when([OPEN], OpenSelfCheckIn(S1, at(9, 5))) == []
+    assert "上课当天" in refused([], OpenSelfCheckIn(S1, datetime(2026, 3, 1, 9)), "not_session_day")
+    refused([], OpenSelfCheckIn(S1, at(11, 30)), "session_closed")
+    absent = AbsenceRecorded(class_id="c1", session_id="s1", cadre_id="a", excused=False, on=S1.on)
+    refused([absent], OpenSelfCheckIn(S1, at(10)), "session_closed")
+    refused([], OpenSelfCheckIn(replace(S1, cancelled=True), at(9)), "session_cancelled")
+
+
+def test_a_trainee_checks_in_once_on_time_to_the_minute_and_late_after_it():
+    [e] = when([OPEN], SelfCheckIn(S1, "a", ROSTER, at(9, 0, 59)))
+    assert e == attended(S1, "a")
+    [late] = when([OPEN, e], SelfCheckIn(S1, "b", ROSTER, at(9, 1)))
+    assert late.late is True and late.home_jurisdiction == "110101"
+    msg = refused([OPEN, e], SelfCheckIn(S1, "a", ROSTER, at(9, 5)), "already_checked_in")
+    assert "学员a" in msg and "无需重复签到" in msg
+
+
+def test_a_self_check_in_is_refused_when_not_open_or_off_the_roster():
+    refused([], SelfCheckIn(S1, "a", ROSTER, at(9)), "check_in_not_open")
+    refused([OPEN], SelfCheckIn(S1, "a", ROSTER, at(11, 30)), "check_in_not_open")
+    absent = AbsenceRecorded(class_id="c1", session_id="s1", cadre_id="b", excused=False, on=S1.on)
+    refused([OPEN, absent], SelfCheckIn(S1, "a", ROSTER, at(10)), "check_in_not_open")
+    msg = refused([OPEN], SelfCheckIn(S1, "x", ROSTER, at(9), {"x": "孙强"}), "not_on_roster")
+    assert "孙强" in msg and "x" not in msg.replace("孙强", "")

@@ -12,6 +12,7 @@ import pytest
 from openpyxl import load_workbook
 
 from services.teaching import files
+from services.teaching.checkin import CheckinCodes
 from services.teaching.classroom import GraduationRule
 from services.teaching.closer import close_ended
 from services.teaching.handlers import Handlers
@@ -49,7 +50,8 @@ class World:
         self.store = MemoryEventStore()
         self.db = MemoryDatabase()
         self.clock = FixedClock(today)
-        self.h = Handlers(CommandHandler(self.store), Reads(self.db), self.clock)
+        self.codes = CheckinCodes(b"test-deployment-secret")
+        self.h = Handlers(CommandHandler(self.store), Reads(self.db), self.clock, self.codes)
 
     def selection(self, *events) -> None:
         """Selection's events of the class, folded through teaching's roster projection."""
@@ -300,3 +302,124 @@ def test_online_hours_of_a_cadre_known_only_in_another_county_are_refused_by_nam
     assert not [e for e in world.store.all_events() if e.type == "OnlineHoursCredited"]
     [credited] = run(world.h.credit_online(CTX, SCHOOL, records[:1]))
     assert credited.stream_id == f"teaching-online-{COUNTY}-2026" and credited.payload["hours"] == 2
+
+
+# -- self check-in (扫码签到) ---------------------------------------------------------------
+def trainee(cadre_id: str) -> tuple[Context, Principal]:
+    name = PEOPLE.get(cadre_id, ("外人",))[0]
+    me = Principal(cadre_id, name, "trainee", COUNTY)
+    return Context(actor=me.actor, jurisdiction=COUNTY, correlation_id=f"c-{cadre_id}"), me
+
+
+def self_check_in(w: World, cadre_id: str, code: str, session_id: str = "s-0001"):
+    ctx, me = trainee(cadre_id)
+    return w.h.self_check_in(ctx, me, CLASS, session_id, code)
+
+
+def attended(w: World) -> list[tuple[str, bool]]:
+    return [
+        (e.payload["cadre_id"], e.payload["late"])
+        for e in w.store.all_events()
+        if e.type == "SessionAttended"
+    ]
+
+
+def test_trainees_check_themselves_in_with_the_code_on_the_screen_late_after_the_start(world):
+    schedule(world, "s-0001")
+    world.clock.at = time(8, 50)
+    shown = run(world.h.open_self_check_in(CTX, SCHOOL, CLASS, "s-0001"))
+    assert shown["open_until"] == "2026-03-02T12:00:00" and shown["roster"] == 4 and shown["attended"] == 0
+    [e] = run(self_check_in(world, "cd-01", shown["code"]))
+    assert e.type == "SessionAttended" and e.payload["late"] is False and e.actor.name == "张明"
+    world.clock.at = time(9, 10)
+    later = run(world.h.check_in_code(SCHOOL, CLASS, "s-0001"))
+    assert later["code"] != shown["code"] and later["attended"] == 1
+    run(self_check_in(world, "cd-02", later["code"]))
+    assert attended(world) == [("cd-01", False), ("cd-02", True)]
+    world.project()
+    rows = {t["name"]: t for t in run(world.h.reads.session_sheet(SCHOOL, CLASS, "s-0001"))["trainees"]}
+    assert (
+        rows["李红"]["status"] == "出勤"
+        and rows["李红"]["late"] is True
+        and rows["王刚"]["status"] == "未签到"
+    )
+
+
+def test_a_code_shown_over_a_minute_ago_or_for_another_session_is_refused(world):
+    schedule(world, "s-0001")
+    schedule(world, "s-0002", course="party", teacher="wang", site="base", starts=time(14), ends=time(16))
+    world.clock.at = time(9, 0)
+    old = run(world.h.open_self_check_in(CTX, SCHOOL, CLASS, "s-0001"))["code"]
+    world.clock.at = time(9, 0, 59)  # still within the minute: a phone's login takes a while
+    run(self_check_in(world, "cd-01", old))
+    world.clock.at = time(9, 1, 5)
+    msg = refused(self_check_in(world, "cd-02", old), "code_expired")
+    assert "已过期" in msg and "09:00:00" in msg
+    other = world.codes.issue(CLASS, "s-0002", run(world.clock.now()))["code"]
+    assert "不是本课次" in refused(self_check_in(world, "cd-02", other), "bad_code")
+    forged = old.split(".")[0] + ".0123456789abcdef0123"
+    refused(self_check_in(world, "cd-02", forged), "bad_code")
+    assert attended(world) == [("cd-01", False)]
+
+
+def test_a_self_check_in_is_refused_off_the_roster_twice_or_when_the_session_is_not_open(world):
+    schedule(world, "s-0001")
+    code = world.codes.issue(CLASS, "s-0001", run(world.clock.now()))["code"]
+    assert "没有开放扫码签到" in refused(self_check_in(world, "cd-01", code), "check_in_not_open")
+    refused(world.h.check_in_code(SCHOOL, CLASS, "s-0001"), "check_in_not_open")
+    code = run(world.h.open_self_check_in(CTX, SCHOOL, CLASS, "s-0001"))["code"]
+    world.selection(
+        NominationWithdrawn(class_id=CLASS, cadre_id="cd-03", reason="工作调动", was_confirmed=True)
+    )
+    assert "王刚 不在班次在册名单中" in refused(self_check_in(world, "cd-03", code), "not_on_roster")
+    refused(self_check_in(world, "cd-77", code), "not_on_roster")
+    run(self_check_in(world, "cd-01", code))
+    assert "无需重复签到" in refused(self_check_in(world, "cd-01", code), "already_checked_in")
+    with pytest.raises(Forbidden):
+        run(world.h.self_check_in(CTX, SCHOOL, CLASS, "s-0001", code))
+    world.clock.at = time(12, 0)  # the session is over: the code stops working with it
+    fresh = world.codes.issue(CLASS, "s-0001", run(world.clock.now()))["code"]
+    refused(self_check_in(world, "cd-02", fresh), "check_in_not_open")
+    assert attended(world) == [("cd-01", False)]
+
+
+def test_check_in_is_opened_only_on_the_session_day_and_before_it_is_closed(world):
+    schedule(world, "s-0001", on=date(2026, 3, 3))
+    assert "上课当天" in refused(world.h.open_self_check_in(CTX, SCHOOL, CLASS, "s-0001"), "not_session_day")
+    world.clock.day, world.clock.at = date(2026, 3, 3), time(12, 30)
+    refused(world.h.open_self_check_in(CTX, SCHOOL, CLASS, "s-0001"), "session_closed")
+
+
+def test_the_leave_inbox_lists_pending_requests_across_sessions_and_drops_decided_ones(world):
+    schedule(world, "s-0001")
+    schedule(world, "s-0002", course="party", teacher="wang", site="base", on=date(2026, 3, 3), ends=time(11))
+    run(world.h.request_leave(CTX, SCHOOL, CLASS, "s-0001", "cd-04", "参加县委常委会"))
+    run(world.h.request_leave(CTX, SCHOOL, CLASS, "s-0002", "cd-02", "孩子生病"))
+    run(world.h.request_leave(CTX, SCHOOL, CLASS, "s-0002", "cd-03", "下乡督查"))
+    run(world.h.decide_leave(CTX, SCHOOL, CLASS, "s-0002", "cd-03", False, "督查可改期"))
+    world.project()
+    inbox = run(world.h.reads.leave_inbox(SCHOOL, None, START))
+    assert inbox["classes"] == 1 and [(r["name"], r["on"], r["course_title"]) for r in inbox["requests"]] == [
+        ("赵丽", "2026-03-02", "习近平新时代中国特色社会主义思想概论"),
+        ("李红", "2026-03-03", "红色家风"),
+    ]
+    assert inbox["requests"][1]["reason"] == "孩子生病" and inbox["requests"][1]["class_title"] == TITLE
+    run(world.h.decide_leave(CTX, SCHOOL, CLASS, "s-0001", "cd-04", True, "同意"))
+    world.project()
+    assert [r["name"] for r in run(world.h.reads.leave_inbox(SCHOOL, CLASS, START))["requests"]] == ["李红"]
+    assert run(world.h.reads.leave_inbox(SCHOOL, None, date(2026, 3, 14)))["classes"] == 0  # the class ended
+    other = Principal("u-other", "外县党校", "party_school", "371429")
+    with pytest.raises(Forbidden):
+        run(world.h.reads.leave_inbox(other, CLASS, START))
+    assert run(world.h.reads.leave_inbox(other, None, START))["count"] == 0
+
+
+def test_the_deployment_secret_is_the_configured_one_else_one_kept_in_the_keys_folder(tmp_path, monkeypatch):
+    from services.teaching.checkin import deployment_secret
+
+    monkeypatch.delenv("GANXUN_TEACHING_CHECKIN_SECRET", raising=False)
+    made = deployment_secret(tmp_path / "keys")
+    assert len(made) == 64 and deployment_secret(tmp_path / "keys") == made  # kept, not remade
+    assert oct((tmp_path / "keys" / "teaching-checkin.key").stat().st_mode & 0o777) == "0o600"
+    monkeypatch.setenv("GANXUN_TEACHING_CHECKIN_SECRET", "given")
+    assert deployment_secret(tmp_path / "keys") == b"given"

@@ -29,6 +29,7 @@ export const MENUS = {
     { path: '/', label: '我的待办' },
     { path: '/catalogue', label: '课程与师资' },
     { path: '/school/classes', label: '班次教学' },
+    { path: '/school/leave', label: '请假审批' },
     { path: '/sharing', label: '上讲台与成果' },
   ],
   recorder: [

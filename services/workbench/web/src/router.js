@@ -40,6 +40,9 @@ const routes = [
     meta: { title: '学员跟踪档案' } },
   { path: '/dashboard', component: () => import('./pages/Dashboard.vue'), meta: { title: '干训看板' } },
   { path: '/sharing', component: () => import('./pages/SharingOutcomes.vue'), meta: { title: '上讲台与成果' } },
+  { path: '/checkin/:id/:sid', component: () => import('./pages/SelfCheckIn.vue'),
+    meta: { title: '扫码签到', bare: true } },
+  { path: '/school/leave', component: () => import('./pages/LeaveInbox.vue'), meta: { title: '请假审批' } },
   { path: '/:rest(.*)', component: () => import('./pages/NotFound.vue'), meta: { title: '页面不存在' } },
 ]
 
