@@ -151,6 +151,14 @@ async def test_a_gbk_file_with_a_title_row_is_imported_fixed_and_a_cadre_transfe
 
                 await eventually(nominated, timeout=60, interval=0.5)
 
+                async def listed():  # the transfer reads open recommendations from the class's read model
+                    r = await api.get(f"/classes/tc-{county}")
+                    return r.status_code == 200 and any(
+                        n["cadre_id"] == zhang["cadre_id"] for n in r.json().get("nominations", [])
+                    )
+
+                await eventually(listed, timeout=60, interval=0.5)
+
             await org.click("text=干部名册")
             await org.locator("[data-test=cadres] a", has_text="张伟").click()
             await expect(org.locator(".page-title")).to_contain_text(f"张伟 · {FINANCE}")

@@ -230,7 +230,7 @@ async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_an
         try:
             sun = await log_in(browser, wb, world.user("trainee"))
             shown = [t.strip() for t in await sun.locator(".el-menu-item").all_inner_texts()]
-            assert shown == ["我的待办", "我的班次", "我的学时", "训后跟踪"]
+            assert shown == ["我的待办", "我的班次", "我的学时", "训后跟踪", "上讲台与成果"]
             await sun.click("text=我的班次")
             classes = sun.locator("[data-test=my-classes] .el-table__body")
             await expect(classes).to_contain_text("武城县年轻干部培训班")
