@@ -234,6 +234,21 @@ async def eventually(check, timeout: float = 30.0, interval: float = 0.2):
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
+async def until_ok(call, what: str, timeout: float = 90):
+    """A read or command (`call` answers an httpx response) as soon as the service has what it
+    needs (its projections lag a little); fails with the last answer, named by `what`."""
+
+    async def ok():
+        r = await call()
+        return r if r.status_code < 300 else None
+
+    try:
+        return await eventually(ok, timeout=timeout, interval=0.5)
+    except AssertionError:
+        r = await call()
+        raise AssertionError(f"{what}: {r.status_code} {r.text}") from None
+
+
 async def publish(
     bootstrap: str,
     service: str,

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.integration.test_workbench_browser import CHROMIUM_ARGS, PASSWORD, WorkbenchProcess, log_in, shots
+from tests.support import until_ok
 
 pytestmark = pytest.mark.integration
 UNIT = "县财政局"
@@ -108,21 +109,6 @@ def world(identity, servers, tmp_path_factory):
         p.stop()
 
 
-async def _until_ok(call, what: str, timeout: float = 90):
-    """A read or command as soon as the service has what it needs (its projections lag a little)."""
-    from tests.support import eventually
-
-    async def ok():
-        r = await call()
-        return r if r.status_code < 300 else None
-
-    try:
-        return await eventually(ok, timeout=timeout, interval=0.5)
-    except AssertionError:
-        r = await call()
-        raise AssertionError(f"{what}: {r.status_code} {r.text}") from None
-
-
 # long: one story end to end against real servers; its steps share the state they build
 async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_and_self_evaluation(
     world, identity
@@ -205,7 +191,7 @@ async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_an
         ):
             assert (await api.post(path, json=body)).status_code == 201
         for sid, start, end in (("s1", "08:00", "10:00"), ("s2", "22:00", "23:30")):
-            await _until_ok(
+            await until_ok(
                 lambda sid=sid, start=start, end=end: api.post(
                     f"/classes/{klass}/sessions",
                     json={
@@ -220,7 +206,7 @@ async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_an
                 ),
                 "schedule",
             )
-        await _until_ok(
+        await until_ok(
             lambda: api.post(f"/classes/{klass}/sessions/s1/check-ins", json={"entries": [{"cadre_id": me}]}),
             "check-in",
         )
@@ -370,7 +356,7 @@ async def test_a_recorder_s_week_records_a_correction_the_score_sheet_the_final_
     identity.create_user(world.user("recorder"), "recorder", county, person_id=person, name="王老师")
     org = identity.auth(world.user("org"), PASSWORD)
     async with httpx.AsyncClient(base_url=world.urls["records"], headers=org, timeout=30) as api:
-        await _until_ok(
+        await until_ok(
             lambda: api.post(
                 f"/classes/{klass}/recorders",
                 json={
@@ -382,7 +368,7 @@ async def test_a_recorder_s_week_records_a_correction_the_score_sheet_the_final_
             ),
             "assign the head teacher",
         )
-        await _until_ok(
+        await until_ok(
             lambda: api.post(f"/classes/{klass}/scheme", json={"template": "huzhou"}), "set the scheme"
         )
 
@@ -637,7 +623,7 @@ async def test_a_mentor_records_one_of_the_three_tasks_of_their_mentee(world, id
     identity.create_user(world.user("mentor"), "mentor", county, person_id=mentor, name="刘副局长")
     org = identity.auth(world.user("org"), PASSWORD)
     async with httpx.AsyncClient(base_url=world.urls["followup"], headers=org, timeout=30) as api:
-        await _until_ok(
+        await until_ok(
             lambda: api.put(
                 f"/classes/{klass}/trainees/{wu}/mentor",
                 json={"mentor_id": mentor, "mentor_name": "刘副局长", "mentor_post": "县财政局副局长"},

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.integration.test_workbench_browser import CHROMIUM_ARGS, PASSWORD, WorkbenchProcess, log_in, shots
+from tests.support import until_ok
 
 pytestmark = pytest.mark.integration
 UNIT = "县财政局"
@@ -79,21 +80,6 @@ def world(identity, servers, tmp_path_factory):
         p.stop()
 
 
-async def _until_ok(call, what: str, timeout: float = 90):
-    """A command as soon as the service has what it needs (its projections lag a little)."""
-    from tests.support import eventually
-
-    async def ok():
-        r = await call()
-        return r if r.status_code < 300 else None
-
-    try:
-        return await eventually(ok, timeout=timeout, interval=0.5)
-    except AssertionError:
-        r = await call()
-        raise AssertionError(f"{what}: {r.status_code} {r.text}") from None
-
-
 async def _class_opened(world, klass: str, today) -> None:
     """Selection's part: the class (from yesterday to the day after tomorrow) and its two
     confirmed trainees, on selection's topic."""
@@ -141,7 +127,7 @@ async def _class_with_two_sessions(world, identity, klass: str, now: datetime) -
         ):
             assert (await api.post(path, json=body)).status_code == 201
         for sid, on, start, end in sessions:
-            await _until_ok(
+            await until_ok(
                 lambda sid=sid, on=on, start=start, end=end: api.post(
                     f"/classes/{klass}/sessions",
                     json={
@@ -156,7 +142,7 @@ async def _class_with_two_sessions(world, identity, klass: str, now: datetime) -
                 ),
                 "schedule",
             )
-        await _until_ok(
+        await until_ok(
             lambda: api.post(
                 f"/classes/{klass}/sessions/s2/leave-requests",
                 json={"cadre_id": f"qian-{world.county}", "reason": "县里防汛值班"},
