@@ -45,18 +45,22 @@ class Reads:
     def __init__(self, db) -> None:
         self.db = db
 
+    async def class_titles(self, class_ids) -> dict[str, str]:
+        """Classes' titles (names on every page, never ids), from the graduates' one document
+        per class, read by id (shared/store.py)."""
+        found = await store.find_by_ids(self.db[GRADUATES], sorted(set(class_ids)), {"class_title": 1})
+        return {cid: d.get("class_title", "") for cid, d in found.items()}
+
     # -- what the routes answer ----------------------------------------------------------
     async def trainee_file(self, who: Principal, cadre_id: str) -> dict:
         doc = await self._readable_file(who, cadre_id)
         classes = list(doc.get("classes", {}).values())
         out = public(doc)
-        titles = await store.find_by_ids(
-            self.db[GRADUATES], sorted(c["class_id"] for c in classes), {"class_title": 1}
-        )
+        titles = await self.class_titles(c["class_id"] for c in classes)
         out["classes"] = [
             {
                 **{k: v for k, v in c.items() if k != "detailed"},
-                "class_title": titles.get(c["class_id"], {}).get("class_title", ""),
+                "class_title": titles.get(c["class_id"], ""),
                 "effect": report.trainee_effect(c),
             }
             for c in classes
@@ -112,8 +116,8 @@ class Reads:
                 f"班次 {class_id} 尚无跟踪数据（学员结业后才会排定跟踪节点）。", code="class_not_found"
             )
         who.require_covers(doc["jurisdiction"])
-        title = await self.db[GRADUATES].find_one({"_id": class_id}, {"class_title": 1}) or {}
-        return {**report.class_effect(doc), "class_title": title.get("class_title", "")}
+        titles = await self.class_titles([class_id])
+        return {**report.class_effect(doc), "class_title": titles.get(class_id, "")}
 
     async def sharing(self, who: Principal, class_id: str) -> dict:
         """A class's sharing talks (上讲台) and outcomes with their approvals and adoptions:
@@ -139,10 +143,10 @@ class Reads:
             for t in p.get("talks", [])
         ]
         outcomes = sorted(doc.get("outcomes", {}).values(), key=lambda o: (o.get("on") or "", o["title"]))
-        graduates = await self.db[GRADUATES].find_one({"_id": class_id}, {"class_title": 1})
+        titles = await self.class_titles([class_id])
         return {
             "class_id": class_id,
-            "class_title": (graduates or {}).get("class_title", ""),
+            "class_title": titles.get(class_id, ""),
             "talks": sorted(talks, key=lambda t: (t["on"], t["name"])),
             "outcomes": outcomes,
         }
@@ -183,11 +187,9 @@ class Reads:
             for item in _open_milestones(f, end)
         ]
         # class titles for the pages (names, never ids), from the graduates' one document per class
-        titles = await store.find_by_ids(
-            self.db[GRADUATES], sorted({i["class_id"] for i in items}), {"class_title": 1}
-        )
+        titles = await self.class_titles(i["class_id"] for i in items)
         for i in items:
-            i["class_title"] = titles.get(i["class_id"], {}).get("class_title", "")
+            i["class_title"] = titles.get(i["class_id"], "")
         items.sort(key=lambda i: (i["status"] != "overdue", i["due_on"], i["unit"], i["name"]))
         return {
             "jurisdiction": who.jurisdiction,
@@ -223,11 +225,9 @@ class Reads:
                         ],
                     }
                 )
-        titles = await store.find_by_ids(
-            self.db[GRADUATES], sorted({m["class_id"] for m in out}), {"class_title": 1}
-        )
+        titles = await self.class_titles(m["class_id"] for m in out)
         for m in out:
-            m["class_title"] = titles.get(m["class_id"], {}).get("class_title", "")
+            m["class_title"] = titles.get(m["class_id"], "")
         return sorted(out, key=lambda m: (m["class_title"], m["name"]))
 
     # -- the scheduler's documents ---------------------------------------------------------
