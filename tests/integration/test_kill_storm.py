@@ -43,9 +43,9 @@ pytestmark = pytest.mark.integration
 
 SEED = 15
 MAX_KILLS = 24
-# Seconds between kills: short enough that a quiet machine, where the lifecycle runs in
-# about two minutes, still sees ten or more; MAX_KILLS bounds a slow one.
-PAUSE = (0.5, 2.5)
+# Commands between kills (the lifecycle sends about 120): the storm keeps pace with the
+# lifecycle, however fast the machine runs it (a pause in seconds gave a quick run five kills).
+EVERY = (3, 8)
 COMMANDS = {"POST", "PUT", "PATCH", "DELETE"}
 RETRY_FOR = 240.0  # a request is retried this long at most
 NATURAL_KEYS = ("/evaluations", "/sessions")  # commands whose content is their own key
@@ -68,6 +68,8 @@ class Storm:
         self.retries = 0
         self.quiet = threading.Event()  # set: no kills (the registry import)
         self.stop = threading.Event()  # set: no more kills
+        self.commands = 0  # commands the client has sent (first sends)
+        self.ticked = threading.Condition()
         self.calm = threading.Event()  # set: the supervisor stops (after the last kill is back)
         self.log: list[str] = []
         self.supervisor = Supervisor(
@@ -88,17 +90,31 @@ class Storm:
         except httpx.HTTPError:
             return False
 
+    def tick(self) -> None:
+        """The client sends a command (its first send; retries and repeats do not count)."""
+        with self.ticked:
+            self.commands += 1
+            self.ticked.notify_all()
+
+    def _commands_reach(self, n: int) -> bool:
+        with self.ticked:
+            while self.commands < n and not self.stop.is_set():
+                self.ticked.wait(timeout=0.5)
+        return not self.stop.is_set()
+
     def kill_loop(self) -> None:
         watchers = []
-        while not self.stop.is_set() and len(self.kills) < MAX_KILLS:
-            if self.stop.wait(self.rng.uniform(*PAUSE)):
-                break
-            name = self.rng.choice(sorted(self.procs))
-            if self.quiet.is_set() and name == "selection":
+        due = self.rng.randint(*EVERY)
+        while len(self.kills) < MAX_KILLS and self._commands_reach(due):
+            # one of the services up now (one still coming back from its last kill waits its turn)
+            up = [n for n in sorted(self.procs) if not (self.quiet.is_set() and n == "selection")]
+            up = [n for n in up if self._ready(self.procs[n])]
+            if not up:
+                time.sleep(0.2)
                 continue
+            name = self.rng.choice(up)
             p = self.procs[name]
-            if not self._ready(p):
-                continue  # still coming back from its last kill
+            due = self.commands + self.rng.randint(*EVERY)
             dead = p.proc
             dead.kill()
             self.kills.append((name, time.time()))
@@ -156,6 +172,7 @@ class RetryingClient(httpx.Client):
         kw = {k: v for k, v in kw.items() if k not in ("auth", "follow_redirects")}
         if method.upper() in COMMANDS:
             headers["Idempotency-Key"] = str(uuid.uuid4())
+            self.storm.tick()
         request = self.build_request(method, url, headers=headers, **kw)
         first = self._send_until_answered(request)
         if method.upper() in COMMANDS:

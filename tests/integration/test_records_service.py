@@ -134,6 +134,13 @@ async def setup_class(service, servers, county, class_id: str) -> None:
         )
         assert r.status_code == 201, r.text
 
+    async def whole_roster():  # the class's first event projected is not its last one
+        r = httpx.get(f"{service.url}/classes/{class_id}/roster", headers=auth("party_school", county))
+        rows = r.json()["trainees"] if r.status_code == 200 else []
+        return {x["cadre_id"]: x["group"] for x in rows} == GROUPS
+
+    await eventually(whole_roster, timeout=60)
+
 
 def log(
     service, county, class_id, pid, cadre, text, observed: date, category="study", corrects=None
