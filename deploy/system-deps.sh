@@ -13,6 +13,8 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql
 # psql installs the GIN twins for FerretDB's indexes at every start (deploy/local/postgres/).
 compgen -G "/usr/lib/postgresql/*/bin/psql" >/dev/null || command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
+# openssl makes the local broker's CA and certificate for its TLS listener (deploy/local/tls.py).
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # A CJK font for the record form PDF (纪实考察记录表), and Debian's Chromium for the
 # dashboard's browser test (Playwright drives it; its own browser download is not used).
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)

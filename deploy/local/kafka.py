@@ -27,7 +27,14 @@ at random and kept in cluster.json and server.properties, both readable by the o
 only. Deployment principals are created with it (shared/bus_access.py). The
 controller listener authenticates with SASL/PLAIN against the same admin password,
 because a controller cannot verify SCRAM (the credentials live in the log it serves).
-Everything listens on 127.0.0.1; production adds TLS (SASL_SSL), see docs/bus.md.
+Everything listens on 127.0.0.1.
+
+TLS (`tls=True`; `ganxun up --kafka-tls`): each node also listens for clients with
+SASL_SSL on a port of its own (`tls_ports`), with a certificate signed by a CA the
+cluster makes once in `tls/` (deploy/local/tls.py); a client trusts `tls/ca.pem`
+(GANXUN_KAFKA_CA_FILE). The brokers and the controllers keep talking to each other on
+the loopback SASL_PLAINTEXT listeners (one machine); production gives those TLS too
+(docs/bus.md, "Production").
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -50,6 +58,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from deploy.local import tls as tls_material
 from deploy.local.process import (
     DetachedProcess,
     LocalServer,
@@ -271,6 +280,7 @@ class KafkaCluster(LocalServer):
         port: int | None = None,
         heap: str = "512m",
         cache: Path | None = None,
+        tls: bool | None = None,
     ) -> None:
         self.folder = Path(folder).resolve()
         self.heap = heap
@@ -299,6 +309,8 @@ class KafkaCluster(LocalServer):
                     f" (the cluster in {self.folder} predates SASL; stop it and delete the folder)"
                 )
             self.admin_password = str(saved["admin_password"])
+            self.tls_ports = [int(p) for p in saved.get("tls_ports", [])]
+            self.keystore_password = str(saved.get("keystore_password") or secrets.token_urlsafe(24))
         else:
             n = 1 if brokers is None else int(brokers)
             if n not in (1, 3):
@@ -313,6 +325,16 @@ class KafkaCluster(LocalServer):
             self.controller_ports = _distinct_free_ports(n, set(self.ports))
             self.cluster_id = _new_cluster_id()
             self.admin_password = secrets.token_urlsafe(24)
+            self.tls_ports = []
+            self.keystore_password = secrets.token_urlsafe(24)
+        self._tls_added = bool(tls and not self.tls_ports)  # a saved cluster may get TLS later
+        if self._tls_added:  # next to a fixed broker port (19092 → 19093), else free ones
+            taken = set(self.ports) | set(self.controller_ports)
+            self.tls_ports = (
+                [self.ports[-1] + 1 + i for i in range(self.brokers)]
+                if port is not None
+                else _distinct_free_ports(self.brokers, taken)
+            )
         self._procs = [DetachedProcess(f"broker-{i}", self.folder) for i in range(self.brokers)]
 
     # ---- layout
@@ -327,6 +349,33 @@ class KafkaCluster(LocalServer):
     def admin(self) -> Connection:
         """The super-user's connection (provisioning, tests, operators' tools)."""
         return Connection(self.bootstrap_servers, "SASL_PLAINTEXT", self.ADMIN, self.admin_password)
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_ports)
+
+    @property
+    def tls_bootstrap_servers(self) -> str | None:
+        return ",".join(f"127.0.0.1:{p}" for p in self.tls_ports) or None
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The CA a client trusts to reach the TLS listeners (made on the first start)."""
+        return tls_material.BrokerTLS(self.folder / "tls").ca_file if self.tls else None
+
+    @property
+    def admin_tls(self) -> Connection:
+        """The super-user over TLS (a cluster started with `tls=True`)."""
+        if not self.tls:
+            raise ServerError(f"{self.folder} 中的 Kafka 集群未启用 TLS (the cluster has no TLS listener)")
+        return Connection(
+            self.tls_bootstrap_servers, "SASL_SSL", self.ADMIN, self.admin_password, ca_file=str(self.ca_file)
+        )
+
+    @property
+    def clients(self) -> Connection:
+        """How the cluster's clients connect: over TLS when it has TLS listeners."""
+        return self.admin_tls if self.tls else self.admin
 
     def node_dir(self, index: int) -> Path:
         return self.folder / f"node-{index}"
@@ -343,6 +392,8 @@ class KafkaCluster(LocalServer):
                 "controller_ports": self.controller_ports,
                 "cluster_id": self.cluster_id,
                 "admin_password": self.admin_password,
+                "tls_ports": self.tls_ports,
+                "keystore_password": self.keystore_password,
             }
         )
 
@@ -350,6 +401,10 @@ class KafkaCluster(LocalServer):
         multi = self.brokers > 1
         rf, isr = (3, 2) if multi else (1, 1)
         voters = ",".join(f"{j}@127.0.0.1:{cp}" for j, cp in enumerate(self.controller_ports))
+        scram_jaas = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required"
+            f' username="{self.ADMIN}" password="{self.admin_password}";'
+        )
         props = {
             "process.roles": "broker,controller",
             "node.id": i,
@@ -365,9 +420,7 @@ class KafkaCluster(LocalServer):
             "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
             "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
             "sasl.mechanism.controller.protocol": "PLAIN",
-            "listener.name.broker.scram-sha-512.sasl.jaas.config": "org.apache.kafka.common.security.scram."
-            "ScramLoginModule required"
-            f' username="{self.ADMIN}" password="{self.admin_password}";',
+            "listener.name.broker.scram-sha-512.sasl.jaas.config": scram_jaas,
             "listener.name.controller.plain.sasl.jaas.config": "org.apache.kafka.common.security.plain."
             "PlainLoginModule required"
             f' username="{self.ADMIN}" password="{self.admin_password}"'
@@ -397,9 +450,32 @@ class KafkaCluster(LocalServer):
             "num.recovery.threads.per.data.dir": 1,
             "background.threads": 4,
         }
+        if self.tls:
+            props |= self._tls_properties(i, scram_jaas)
         return "".join(f"{k}={v}\n" for k, v in props.items())
 
+    def _tls_properties(self, i: int, scram_jaas: str) -> dict[str, Any]:
+        """A third listener, TLS, for clients only: SASL/SCRAM inside TLS, the same ACLs."""
+        keystore = tls_material.BrokerTLS(self.folder / "tls").keystore
+        return {
+            "listeners": f"BROKER://127.0.0.1:{self.ports[i]},TLS://127.0.0.1:{self.tls_ports[i]},"
+            f"CONTROLLER://127.0.0.1:{self.controller_ports[i]}",
+            "advertised.listeners": f"BROKER://127.0.0.1:{self.ports[i]},TLS://127.0.0.1:{self.tls_ports[i]}",
+            "listener.security.protocol.map": "BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT,TLS:SASL_SSL",
+            "listener.name.tls.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            # Every SASL listener needs a login section, even one no broker connects to.
+            "listener.name.tls.scram-sha-512.sasl.jaas.config": scram_jaas,
+            "listener.name.tls.ssl.keystore.type": "PKCS12",
+            "listener.name.tls.ssl.keystore.location": keystore,
+            "listener.name.tls.ssl.keystore.password": self.keystore_password,
+            "listener.name.tls.ssl.key.password": self.keystore_password,
+            "listener.name.tls.ssl.client.auth": "none",  # clients prove who they are with SCRAM
+            "listener.name.tls.ssl.enabled.protocols": "TLSv1.3,TLSv1.2",
+        }
+
     def _write_node_files(self) -> None:
+        if self.tls:
+            tls_material.ensure_broker_tls(self.folder / "tls", self.keystore_password)
         (self.folder / "log4j2.properties").write_text(_LOG4J2)
         for i in range(self.brokers):
             nd = self.node_dir(i)
@@ -476,6 +552,11 @@ class KafkaCluster(LocalServer):
                 f"(Kafka {KAFKA_VERSION} needs Java {MIN_JAVA}+, `{java}` is Java {major};"
                 f" install: {JAVA_HINT})"
             )
+        if self._tls_added and any(p.running() for p in self._procs):
+            raise ServerError(
+                "Kafka 正在运行且未启用 TLS；请先停止（ganxun down）再以 TLS 启动"
+                " (Kafka is running without TLS: stop it before starting it with TLS)"
+            )
         self._save_config()
         self._write_node_files()
         # One short-lived JVM per node; format them side by side (only on first start).
@@ -484,7 +565,7 @@ class KafkaCluster(LocalServer):
         for i in indexes:
             if self._procs[i].running():
                 continue
-            for p in (self.ports[i], self.controller_ports[i]):
+            for p in (self.ports[i], self.controller_ports[i], *self.tls_ports[i : i + 1]):
                 if port_open("127.0.0.1", p):
                     raise ServerError(
                         f"端口 {p} 已被其他进程占用，Kafka 节点 {i} 无法启动 "
@@ -501,8 +582,11 @@ class KafkaCluster(LocalServer):
     def _wait_ready(self, timeout: float, via: int | None) -> None:
         expected = set(range(self.brokers))
         # Ask the (re)started node itself when there is one, so "ready" means it serves.
-        bootstrap = self.bootstrap_servers if via is None else f"127.0.0.1:{self.ports[via]}"
-        conn = Connection(bootstrap, "SASL_PLAINTEXT", self.ADMIN, self.admin_password)
+        # With TLS, through the TLS listener: ready means clients can reach it that way too.
+        conn = self.clients
+        if via is not None:
+            ports = self.tls_ports if self.tls else self.ports
+            conn = dataclasses.replace(conn, bootstrap=f"127.0.0.1:{ports[via]}")
         dead: list[int] = []
 
         def check() -> bool:
@@ -545,6 +629,8 @@ class KafkaCluster(LocalServer):
             "running": all(pid is not None for pid in pids),
             "bootstrap_servers": self.bootstrap_servers,
             "brokers": [{"index": i, "port": self.ports[i], "pid": pids[i]} for i in range(self.brokers)],
+            "tls_bootstrap_servers": self.tls_bootstrap_servers,
+            "ca_file": str(self.ca_file) if self.ca_file else None,
             "folder": str(self.folder),
             "kafka_version": KAFKA_VERSION,
             "cluster_id": self.cluster_id,
