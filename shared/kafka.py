@@ -45,6 +45,19 @@ class Connection:
                 f"Kafka 安全协议为 {self.security_protocol} 时需要用户名与密码"
                 "（GANXUN_KAFKA_USERNAME、GANXUN_KAFKA_PASSWORD）"
             )
+        if self.security_protocol.endswith("SSL"):
+            self.ssl_context()  # a wrong CA file stops the service at start, with its name
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """TLS that verifies the brokers' certificates and host names: against `ca_file`
+        when given, else the system's trusted CAs (brokers with a public certificate)."""
+        try:
+            return ssl.create_default_context(cafile=self.ca_file)
+        except (OSError, ssl.SSLError) as e:
+            raise ValueError(
+                f"Kafka 的 CA 证书文件“{self.ca_file}”无法读取或不是 PEM 格式的证书：{e}"
+                " (GANXUN_KAFKA_CA_FILE)"
+            ) from e
 
     def __repr__(self) -> str:  # never print the password
         return f"Connection({self.bootstrap!r}, {self.security_protocol}, user={self.username!r})"
@@ -85,7 +98,7 @@ class Connection:
                 "sasl_plain_password": self.password,
             }
         if self.security_protocol.endswith("SSL"):
-            kw["ssl_context"] = ssl.create_default_context(cafile=self.ca_file)
+            kw["ssl_context"] = self.ssl_context()
         return kw
 
 

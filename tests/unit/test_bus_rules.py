@@ -1,6 +1,7 @@
 """The bus's pure rules: which ACLs a deployment's principal gets, which events a
 consumer believes (provenance), and that a document stays its own county's."""
 
+import ssl
 from datetime import date
 
 import pytest
@@ -140,3 +141,18 @@ def test_bus_settings_say_what_is_missing_and_never_print_the_password(monkeypat
     assert conn.client_kwargs()["sasl_mechanism"] == "SCRAM-SHA-512"
     assert "s3cret-pw" not in repr(conn)
     assert conn.env()["GANXUN_KAFKA_USERNAME"] == "ganxun-371428"
+
+
+def test_a_tls_connection_names_a_ca_file_it_cannot_use(tmp_path):
+    from shared.kafka import Connection
+
+    garbage = tmp_path / "not-a-cert.pem"
+    garbage.write_text("这不是证书")
+    for bad in (tmp_path / "missing.pem", garbage):
+        with pytest.raises(
+            ValueError, match="CA 证书文件.*无法读取或不是 PEM 格式的证书.*GANXUN_KAFKA_CA_FILE"
+        ):
+            Connection("127.0.0.1:9093", "SASL_SSL", "ganxun-371428", "pw", ca_file=str(bad))
+    # Without a CA file the system's trusted CAs verify the brokers (a public certificate).
+    context = Connection("127.0.0.1:9093", "SASL_SSL", "ganxun-371428", "pw").client_kwargs()["ssl_context"]
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
