@@ -3,6 +3,11 @@
 Chosen in this order: servers named by KAFKA_BOOTSTRAP_SERVERS / MONGODB_URI; the
 official Kafka and MongoDB images through testcontainers where a Docker engine
 answers; otherwise the project's own local Kafka (KRaft) and FerretDB.
+
+The local Kafka also listens with SASL_SSL (its own CA, `servers.kafka_tls` and
+`servers.kafka_ca`) for the TLS tests (tests/integration/test_bus_tls.py); the rest of
+the suite talks SASL_PLAINTEXT on loopback unless GANXUN_TEST_KAFKA_TLS=1, which runs
+every client of the run over TLS (docs/bus.md, "TLS": why not by default).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ class Servers:
     kafka: str
     mongodb: str
     how: str
+    kafka_tls: str | None = None  # the local Kafka's SASL_SSL listeners
+    kafka_ca: str | None = None  # the CA that signed their certificate
 
 
 def _docker_answers() -> bool:
@@ -68,7 +75,7 @@ def _official_kafka_container():
 def servers(tmp_path_factory) -> Servers:
     env_kafka, env_mongo = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("MONGODB_URI")
     started = []
-    kafka = mongo = None
+    kafka = mongo = kafka_tls = kafka_ca = None
     how = []
     if env_kafka:
         kafka, _ = env_kafka, how.append("kafka from KAFKA_BOOTSTRAP_SERVERS")
@@ -99,16 +106,19 @@ def servers(tmp_path_factory) -> Servers:
             mongo = store.uri
             how.append("local FerretDB")
         if kafka is None:
-            cluster = KafkaCluster(root / "kafka")
+            cluster = KafkaCluster(root / "kafka", tls=True)
             cluster.start()
             started.append(cluster)
-            kafka = cluster.bootstrap_servers
+            kafka_tls, kafka_ca = cluster.tls_bootstrap_servers, str(cluster.ca_file)
+            everything_tls = os.environ.get("GANXUN_TEST_KAFKA_TLS") == "1"
+            admin = cluster.admin_tls if everything_tls else cluster.admin
+            kafka = admin.bootstrap
             # The test process itself is the super-user: helpers that only know the
             # address (kafka.producer(servers.kafka), read_topic, publish) authenticate
             # as it. Services get a principal of their own (tests/support.settings).
-            os.environ.update(cluster.admin.env())
-            how.append("local Kafka (KRaft, SASL/SCRAM + ACLs)")
-    yield Servers(kafka, mongo, ", ".join(how))
+            os.environ.update(admin.env())
+            how.append(f"local Kafka (KRaft, SASL/SCRAM + ACLs, {admin.security_protocol})")
+    yield Servers(kafka, mongo, ", ".join(how), kafka_tls, kafka_ca)
     for s in reversed(started):
         s.stop()
 

@@ -103,6 +103,7 @@ def deployment_principal(servers, jurisdictions: list[str], service: str | None 
             "kafka_security_protocol": admin.security_protocol,
             "kafka_username": name,
             "kafka_password": password,
+            **({"kafka_ca_file": admin.ca_file} if admin.ca_file else {}),
         }
     return dict(_principals[name])
 

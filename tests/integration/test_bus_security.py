@@ -33,7 +33,11 @@ def bus_of(servers, codes: list[str], service: str | None = None) -> kafka.Conne
     if not p:
         pytest.skip("this run's Kafka has no SASL super-user (an outside PLAINTEXT broker)")
     return kafka.Connection(
-        servers.kafka, p["kafka_security_protocol"], p["kafka_username"], p["kafka_password"]
+        servers.kafka,
+        p["kafka_security_protocol"],
+        p["kafka_username"],
+        p["kafka_password"],
+        ca_file=p.get("kafka_ca_file"),
     )
 
 
