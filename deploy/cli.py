@@ -33,13 +33,14 @@ KEYCLOAK_PORT = 8180
 
 
 # -- servers -------------------------------------------------------------------
-def _kafka(port: int | None = None):
-    """The local cluster; with no port, the one saved in its folder (or the default)."""
+def _kafka(port: int | None = None, tls: bool = False):
+    """The local cluster; with no port, the one saved in its folder (or the default). `tls`
+    gives it a SASL_SSL listener (KAFKA_PORT + 1), kept on later starts."""
     from deploy.local.kafka import KafkaCluster
 
     folder = state_dir() / "kafka"
     saved = (folder / "cluster.json").exists()
-    return KafkaCluster(folder, port=port if port or saved else KAFKA_PORT)
+    return KafkaCluster(folder, port=port if port or saved else KAFKA_PORT, tls=tls or None)
 
 
 def _store(port: int | None = None):
@@ -64,20 +65,23 @@ def _keycloak(port: int | None = None, store=None):
 
 
 def servers_up(
-    kafka_port: int | None = None, store_port: int | None = None, keycloak_port: int | None = None
+    kafka_port: int | None = None,
+    store_port: int | None = None,
+    keycloak_port: int | None = None,
+    kafka_tls: bool = False,
 ) -> tuple[str, str]:
-    kafka, store = _kafka(kafka_port), _store(store_port)
+    kafka, store = _kafka(kafka_port, kafka_tls), _store(store_port)
     print("启动 Kafka（KRaft）、FerretDB 与 Keycloak …（首次运行需下载并构建，可能需要几分钟）", flush=True)
     store.start()
     kafka.start()
     identity = _keycloak(keycloak_port, store)
     identity.start()
+    how = f"SASL/SCRAM 认证，TLS 加密；CA 证书 {kafka.ca_file}" if kafka.tls else "SASL/SCRAM 认证"
     print(
-        f"  Kafka   {kafka.bootstrap_servers}（SASL/SCRAM 认证）\n  存储    {store.uri}\n"
-        f"  身份认证 {identity.issuer}",
+        f"  Kafka   {kafka.clients.bootstrap}（{how}）\n  存储    {store.uri}\n  身份认证 {identity.issuer}",
         flush=True,
     )
-    return kafka.bootstrap_servers, store.uri
+    return kafka.clients.bootstrap, store.uri
 
 
 def _principals_file():
@@ -105,7 +109,7 @@ def bus_principals(jurisdictions: str) -> dict[str, dict[str, str]]:
         if principal not in made:
             saved.setdefault(principal, secrets.token_urlsafe(24))
             conn: Connection = asyncio.run(
-                bus_access.provision_deployment(cluster.admin, codes, name, saved[principal])
+                bus_access.provision_deployment(cluster.clients, codes, name, saved[principal])
             )
             made[principal] = conn.env()
         envs[name] = made[principal]
@@ -127,11 +131,7 @@ def local_bus_env(service: str) -> dict[str, str]:
     password = json.loads(_principals_file().read_text()).get(principal)
     if password is None:
         return {}
-    return {
-        "GANXUN_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
-        "GANXUN_KAFKA_USERNAME": principal,
-        "GANXUN_KAFKA_PASSWORD": password,
-    }
+    return _kafka().clients.as_user(principal, password).env()
 
 
 def servers_down() -> None:
@@ -303,7 +303,7 @@ def cmd_up(args) -> None:
             raise SystemExit(f"--port 应写作 服务=端口，服务为 {'、'.join(ports)} 之一（收到：{item}）")
         ports[name] = int(value)
     try:
-        bootstrap, uri = servers_up(args.kafka_port, args.store_port, args.keycloak_port)
+        bootstrap, uri = servers_up(args.kafka_port, args.store_port, args.keycloak_port, args.kafka_tls)
         services_up(bootstrap, uri, args.jurisdictions, ports)
         workbench_up(ports, uri, ports["workbench"])
     except ServerError as exc:
@@ -446,6 +446,7 @@ def cmd_docs(args) -> None:
     print(json.dumps(doc, ensure_ascii=False, indent=2))
 
 
+# long: the whole command line in one argparse tree, a few lines per option
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ganxun", description="干训数据底座 — 本机运行与运维")
     sub = p.add_subparsers(dest="command", required=True)
@@ -459,6 +460,11 @@ def parser() -> argparse.ArgumentParser:
         help="本部署服务的行政区划代码，逗号分隔",
     )
     up.add_argument("--kafka-port", type=int, help=f"Kafka 端口（默认 {KAFKA_PORT}，或上次所用）")
+    up.add_argument(
+        "--kafka-tls",
+        action="store_true",
+        help="Kafka 另开 TLS 监听（SASL_SSL，默认端口 19093，本机自建 CA），服务经 TLS 连接；此后一直保留",
+    )
     up.add_argument("--store-port", type=int, help=f"存储端口（默认 {STORE_PORT}，或上次所用）")
     up.add_argument("--keycloak-port", type=int, help=f"Keycloak 端口（默认 {KEYCLOAK_PORT}，或上次所用）")
     up.add_argument(
@@ -475,8 +481,13 @@ def parser() -> argparse.ArgumentParser:
 
     srv = sub.add_parser("servers", help="本机 Kafka、存储与身份认证（Keycloak）")
     srv.add_argument("action", choices=["up", "down", "status"])
+    srv.add_argument("--kafka-tls", action="store_true", help="同 ganxun up --kafka-tls")
     srv.set_defaults(
-        func=lambda a: {"up": servers_up, "down": servers_down, "status": servers_status}[a.action]()
+        func=lambda a: (
+            servers_up(kafka_tls=a.kafka_tls)
+            if a.action == "up"
+            else {"down": servers_down, "status": servers_status}[a.action]()
+        )
     )
 
     tok = sub.add_parser("token", help="签发开发令牌")

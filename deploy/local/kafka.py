@@ -328,14 +328,17 @@ class KafkaCluster(LocalServer):
             self.tls_ports = []
             self.keystore_password = secrets.token_urlsafe(24)
         self._tls_added = bool(tls and not self.tls_ports)  # a saved cluster may get TLS later
-        if self._tls_added:  # next to a fixed broker port (19092 → 19093), else free ones
-            taken = set(self.ports) | set(self.controller_ports)
-            self.tls_ports = (
-                [self.ports[-1] + 1 + i for i in range(self.brokers)]
-                if port is not None
-                else _distinct_free_ports(self.brokers, taken)
-            )
+        if self._tls_added:
+            self.tls_ports = self._new_tls_ports()
         self._procs = [DetachedProcess(f"broker-{i}", self.folder) for i in range(self.brokers)]
+
+    def _new_tls_ports(self) -> list[int]:
+        """Next to the broker ports (19092 → 19093) when those are free, else free ones."""
+        taken = set(self.ports) | set(self.controller_ports)
+        beside = [self.ports[-1] + 1 + i for i in range(self.brokers)]
+        if not taken & set(beside) and not any(port_open("127.0.0.1", p) for p in beside):
+            return beside
+        return _distinct_free_ports(self.brokers, taken)
 
     # ---- layout
 
