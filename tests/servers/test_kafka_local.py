@@ -279,3 +279,49 @@ async def test_three_brokers_survive_sigkill(tmp_path):
     finally:
         await asyncio.to_thread(cluster.stop)
     assert not cluster.status()["running"]
+
+
+@pytest.mark.integration
+async def test_tls_is_added_to_a_stopped_cluster_kept_and_handed_to_the_services(tmp_path, monkeypatch):
+    """`ganxun up --kafka-tls` on a cluster made without TLS: refused while it runs, then
+    its TLS listener comes up with owner-only certificates, the deployment's principals are
+    given SASL_SSL and the CA, and a later process that knows only the folder keeps TLS."""
+    from deploy import cli
+    from deploy.local.process import free_port
+    from shared import kafka
+
+    monkeypatch.setenv("GANXUN_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("GANXUN_JURISDICTIONS", "371428")
+    monkeypatch.delenv("GANXUN_KAFKA_USERNAME", raising=False)  # the test run's super-user
+    plain = cli._kafka(free_port())
+    try:
+        await asyncio.to_thread(plain.start)
+        with pytest.raises(kafka_mod.ServerError, match="正在运行且未启用 TLS"):
+            await asyncio.to_thread(cli._kafka(tls=True).start)
+    finally:
+        await asyncio.to_thread(plain.stop)
+    cluster = cli._kafka(tls=True)
+    try:
+        await asyncio.to_thread(cluster.start)
+        assert cluster.tls_ports == [plain.ports[0] + 1]  # beside the broker port, as 19092 → 19093
+        tls_dir = tmp_path / "state" / "kafka" / "tls"
+        assert {f.name: oct(f.stat().st_mode & 0o777) for f in tls_dir.iterdir()} == {
+            name: "0o600" for name in ("ca.pem", "ca.key", "broker.pem", "broker.key", "broker.p12")
+        }
+        env = await asyncio.to_thread(cli.bus_principals, "371428")
+        assert env["selection"]["GANXUN_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+        assert env["selection"]["GANXUN_KAFKA_BOOTSTRAP_SERVERS"] == cluster.tls_bootstrap_servers
+        assert env["selection"]["GANXUN_KAFKA_CA_FILE"] == str(tls_dir / "ca.pem")
+        assert await asyncio.to_thread(cli.local_bus_env, "selection") == env["selection"]
+        principal = kafka.Connection(
+            env["selection"]["GANXUN_KAFKA_BOOTSTRAP_SERVERS"],
+            "SASL_SSL",
+            env["selection"]["GANXUN_KAFKA_USERNAME"],
+            env["selection"]["GANXUN_KAFKA_PASSWORD"],
+            ca_file=env["selection"]["GANXUN_KAFKA_CA_FILE"],
+        )
+        await kafka.ensure_topics(principal, ["ganxun.selection.371428"])  # its own topic, over TLS
+        assert cli._kafka().tls_bootstrap_servers == cluster.tls_bootstrap_servers  # kept
+        assert cli._kafka().clients.security_protocol == "SASL_SSL"
+    finally:
+        await asyncio.to_thread(cluster.stop)
