@@ -7,7 +7,7 @@ answers; otherwise the project's own local Kafka (KRaft) and FerretDB.
 The local Kafka also listens with SASL_SSL (its own CA, `servers.kafka_tls` and
 `servers.kafka_ca`) for the TLS tests (tests/integration/test_bus_tls.py); the rest of
 the suite talks SASL_PLAINTEXT on loopback unless GANXUN_TEST_KAFKA_TLS=1, which runs
-every client of the run over TLS (docs/bus.md, "TLS": why not by default).
+every client of the run over TLS (docs/bus.md, "TLS on the bus": why not by default).
 """
 
 from __future__ import annotations
