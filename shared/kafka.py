@@ -71,7 +71,7 @@ class Connection:
 
     def as_user(self, username: str, password: str) -> Connection:
         """The same brokers, as another principal."""
-        protocol = self.security_protocol if self.security_protocol.startswith("SASL") else "SASL_PLAINTEXT"
+        protocol = "SASL_SSL" if self.security_protocol.endswith("SSL") else "SASL_PLAINTEXT"  # TLS kept
         return Connection(self.bootstrap, protocol, username, password, self.mechanism, self.ca_file)
 
     def env(self) -> dict[str, str]:

@@ -156,3 +156,10 @@ def test_a_tls_connection_names_a_ca_file_it_cannot_use(tmp_path):
     # Without a CA file the system's trusted CAs verify the brokers (a public certificate).
     context = Connection("127.0.0.1:9093", "SASL_SSL", "ganxun-371428", "pw").client_kwargs()["ssl_context"]
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    # A principal made from a TLS connection keeps TLS and its CA (SSL alone becomes SASL_SSL).
+    from deploy.local.tls import make_ca
+
+    ca = str(make_ca(tmp_path / "ca"))
+    over_tls = Connection("127.0.0.1:9093", "SSL", ca_file=ca).as_user("ganxun-371428", "pw")
+    assert (over_tls.security_protocol, over_tls.ca_file) == ("SASL_SSL", ca)
+    assert Connection("127.0.0.1:9092").as_user("u", "pw").security_protocol == "SASL_PLAINTEXT"
