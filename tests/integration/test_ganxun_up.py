@@ -1,6 +1,7 @@
 """The README's main command: `ganxun up` brings up everything, `down` stops it all,
 and the next `up` resumes with the data kept."""
 
+import json
 import os
 import signal
 import subprocess
@@ -28,6 +29,9 @@ def _ganxun(env: dict, *args: str, timeout: float = 300) -> subprocess.Completed
     )
 
 
+# Three starts of everything (Keycloak's alone took up to 4 min at load 35): more than the
+# suite's 10-minute default on a loaded machine.
+@pytest.mark.timeout(1500)
 # long: one story end to end against real servers; its steps share the state they build
 def test_up_down_up_keeps_data(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.endswith(("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI"))}
@@ -162,8 +166,28 @@ def test_up_down_up_keeps_data(tmp_path):
         stopped = (*ports.values(), kafka_port, store_port, keycloak_port)
         assert not any(port_open("127.0.0.1", p) for p in stopped)
 
-        again = _ganxun(env, *up_args, timeout=600)
+        # The next start puts the bus under TLS (--kafka-tls): the services connect over
+        # SASL_SSL with the cluster's CA, the data is kept, and a new command still reaches
+        # its projection through Kafka.
+        again = _ganxun(env, *up_args, "--kafka-tls", timeout=600)
         assert again.returncode == 0, again.stderr
+        assert "TLS 加密" in again.stdout
+        bus = json.loads((state / "services" / "up.json").read_text(encoding="utf-8"))["bus"]["selection"]
+        assert bus["GANXUN_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+        assert bus["GANXUN_KAFKA_BOOTSTRAP_SERVERS"] != f"127.0.0.1:{kafka_port}"
+        assert bus["GANXUN_KAFKA_CA_FILE"] == str(state / "kafka" / "tls" / "ca.pem")
         assert [t["name"] for t in roster()["trainees"]] == ["赵敏"], "data kept across down and up"
+        r = httpx.post(
+            f"{sel}/classes",
+            headers=dept,
+            json={"class_id": "up-tls", "title": "经 TLS 总线开设的培训班", "capacity": 10}
+            | {"starts_on": str(start), "ends_on": str(start + timedelta(days=5))},
+        )
+        assert r.status_code == 201, r.text
+        for _ in range(300):
+            if httpx.get(f"{sel}/classes/up-tls", headers=dept).status_code == 200:
+                break
+            time.sleep(0.2)
+        assert httpx.get(f"{sel}/classes/up-tls", headers=dept).json()["title"] == "经 TLS 总线开设的培训班"
     finally:
         _ganxun(env, "down")
