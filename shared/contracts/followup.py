@@ -44,6 +44,8 @@ class FollowUpPlanSet(Event, type="FollowUpPlanSet", version=1):
 class MilestoneScheduled(Event, type="MilestoneScheduled", version=1):
     """跟踪节点排定."""
 
+    personal = ("name",)
+
     milestone_id: str
     class_id: str
     cadre_id: str

@@ -24,6 +24,9 @@ class ContactSet(Event, type="ContactSet", version=1):
     """提醒方式 — where a person wants reminders: an e-mail address and a mobile number
     (for the SMS / messaging gateway), with who they are as their token says."""
 
+    personal = ("name", "email", "phone")
+    person_field = "user_id"
+
     user_id: str
     name: str
     role: str
