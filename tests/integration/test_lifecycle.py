@@ -45,6 +45,7 @@ from tests.support import (
     decode_all,
     env_of,
     eventually,
+    open_sealed,
     random_county,
     read_topic,
     settings,
@@ -772,6 +773,11 @@ async def test_a_class_from_registry_to_follow_up(deployment, county, servers):
             await read_topic(servers.kafka, topic, expect=sum(want_counts.values()), timeout=WAIT)
         )
         unique = {e["event_id"]: e for e in events}.values()  # the relay is at-least-once
+        # A trainee's own name (as the actor, or in a payload) travels sealed under their key
+        # (issue 14): none is readable on the topic; the deployment's vault opens them.
+        raw = str([e for e in unique])
+        assert not any(name_of[c] in raw for c in ids), service
+        await open_sealed(servers.mongodb, deployment[service].settings, list(unique))
         assert Counter(e["type"] for e in unique) == Counter(want_counts), service
         for e in unique:
             assert e["jurisdiction"] == county, (topic, e["type"])
