@@ -101,22 +101,16 @@ class Vault:
                 wanted.append(p)
         if not wanted:
             return out
-        found = await store.find_by_ids(self.coll, wanted)
-        missing = [p for p in wanted if p not in found]
-        if create and missing:
-            fresh = {p: os.urandom(32) for p in missing}
-            try:
-                await self.coll.insert_many(
-                    [{"_id": p, "key": k, "created_at": utcnow()} for p, k in fresh.items()], ordered=False
-                )
-            except BulkWriteError as exc:
-                if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-                    raise
-                lost = [missing[e["index"]] for e in exc.details["writeErrors"]]
-                found.update(await store.find_by_ids(self.coll, lost))
-                for p in lost:
-                    fresh.pop(p)
-            found.update({p: {"_id": p, "key": k} for p, k in fresh.items()})
+        found: dict[str, dict] = {}
+        if create:
+            # Insert first and read only what was there: an import registers thousands of new
+            # people, and FerretDB answers reads by many ids one point read at a time.
+            fresh = {p: os.urandom(32) for p in wanted}
+            taken = await self._insert(fresh)
+            found.update({p: {"_id": p, "key": k} for p, k in fresh.items() if p not in taken})
+            found.update(await store.find_by_ids(self.coll, sorted(taken)))
+        else:
+            found = await store.find_by_ids(self.coll, wanted)
         for p in wanted:
             doc = found.get(p)
             if doc is None:
@@ -125,6 +119,25 @@ class Vault:
             out[p] = value
             self._cache[p] = (value, now)
         return out
+
+    async def _insert(self, fresh: dict[str, bytes]) -> set[str]:
+        """Insert the new keys, in chunks of the store's insert size; returns the persons
+        who already had a document (a key or a tombstone), whose insert was refused."""
+        taken: set[str] = set()
+        items = list(fresh.items())
+        now = utcnow()
+        for start in range(0, len(items), store.INSERT_CHUNK):
+            chunk = items[start : start + store.INSERT_CHUNK]
+            try:
+                await self.coll.insert_many(
+                    [{"_id": p, "key": k, "created_at": now} for p, k in chunk], ordered=False
+                )
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                    raise
+                taken.update(chunk[e["index"]][0] for e in errors)
+        return taken
 
     async def erase(self, person: str) -> None:
         """Delete the person's key for good, leaving a tombstone so none is made again."""

@@ -20,7 +20,7 @@ from shared.contracts.selection import CadreErased, CadreRegistered, NominationC
 from shared.errors import DomainError, GanxunError
 from shared.events import CATALOGUE, Actor, Envelope, MalformedEvent
 from shared.memory import FixedClock, MemoryDatabase, MemoryEventStore, fold_projection
-from shared.personal import ERASED, UNREADABLE, Sealer, Vault, is_sealed
+from shared.personal import ERASED, UNREADABLE, Gone, Sealer, Vault, is_sealed
 from shared.projector import remember_pii, scrub
 
 COUNTY = "371428"
@@ -200,3 +200,12 @@ def test_a_confirmed_trainees_name_is_sealed_too():
     env = CommandHandler.envelopes("class-k1", 3, [ev], Context(DEPT.actor, COUNTY, "t"))[0]
     (doc,) = run(Sealer(Vault(MemoryDatabase())).seal([env]))
     assert doc["sealed"] == ["payload.name"] and NAME not in json.dumps(doc, ensure_ascii=False)
+
+
+def test_a_key_is_made_once_and_an_erased_person_gets_none_again():
+    db = MemoryDatabase()
+    first = run(Vault(db).keys(["cd-1", "cd-2"], create=True))
+    again = run(Vault(db).keys(["cd-1", "cd-3"], create=True))  # another process, cache empty
+    assert again["cd-1"] == first["cd-1"] and len(again["cd-3"]) == 32
+    run(Vault(db).erase("cd-2"))
+    assert run(Vault(db).keys(["cd-2"], create=True))["cd-2"] is Gone
