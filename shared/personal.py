@@ -49,6 +49,8 @@ VAULT = "person_keys"
 # erasure (ProjectionWriter), so the window only matters to a process that reads neither.
 KEY_TTL = 30.0
 DUPLICATE_KEY = 11000
+# Above this many keys wanted at once, the vault is read in one scan instead of by ids.
+SCAN_ABOVE = 500
 # A role whose actor is the person the event is about: their own name in `actor.name` is
 # theirs, sealed under their own id (a trainee's self check-in, leave request, rating).
 SELF_ROLES = frozenset({"trainee"})
@@ -64,17 +66,27 @@ def person_of(token: str) -> str:
     return token[len(PREFIX) :].rsplit(":", 1)[0]
 
 
-def seal_value(key: bytes, person: str, value: Any) -> str:
+def seal_value(key: bytes | AESGCM, person: str, value: Any) -> str:
     nonce = os.urandom(12)
     plain = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-    box = AESGCM(key).encrypt(nonce, plain, person.encode())
+    box = _aead(key).encrypt(nonce, plain, person.encode())
     return f"{PREFIX}{person}:{base64.urlsafe_b64encode(nonce + box).decode()}"
 
 
-def open_value(key: bytes, token: str) -> Any:
+def open_value(key: bytes | AESGCM, token: str) -> Any:
     person = person_of(token)
     raw = base64.urlsafe_b64decode(token.rsplit(":", 1)[1])
-    return json.loads(AESGCM(key).decrypt(raw[:12], raw[12:], person.encode()))
+    return json.loads(_aead(key).decrypt(raw[:12], raw[12:], person.encode()))
+
+
+def _aead(key: bytes | AESGCM) -> AESGCM:
+    return key if isinstance(key, AESGCM) else AESGCM(key)
+
+
+def _ciphers(keys: dict[str, Any]) -> dict[str, Any]:
+    """The keys as ready ciphers (making one costs more than sealing a name with it); `Gone`
+    stays as it is. Made per call, so no cipher outlives the vault's cache of its key."""
+    return {p: AESGCM(k) if isinstance(k, bytes) else k for p, k in keys.items()}
 
 
 class Vault:
@@ -109,6 +121,11 @@ class Vault:
             taken = await self._insert(fresh)
             found.update({p: {"_id": p, "key": k} for p, k in fresh.items() if p not in taken})
             found.update(await store.find_by_ids(self.coll, sorted(taken)))
+        elif len(wanted) > SCAN_ABOVE:
+            # A rebuild or an import's projection: one scan of the vault beats thousands of
+            # point reads (FerretDB serves each alone); every key read is cached.
+            want = set(wanted)
+            found = {d["_id"]: d async for d in self.coll.find({}) if d["_id"] in want}
         else:
             found = await store.find_by_ids(self.coll, wanted)
         for p in wanted:
@@ -195,12 +212,12 @@ class Sealer:
         """The envelopes as store documents, their personal values sealed."""
         docs = [e.to_doc() for e in envelopes]
         targets = [self._targets(d) for d in docs]
-        keys = await self.vault.keys((p for t in targets for _, p in t), create=True)
+        keys = _ciphers(await self.vault.keys((p for t in targets for _, p in t), create=True))
         for doc, todo in zip(docs, targets):
             sealed = []
             for path, person in todo:
                 key = keys.get(person)
-                if isinstance(key, bytes):
+                if isinstance(key, AESGCM):
                     _set(doc, path, seal_value(key, person, _get(doc, path)))
                     sealed.append(path)
                 else:  # erased: nothing of theirs is kept, not even sealed
@@ -222,7 +239,7 @@ class Sealer:
         erased). An erased person's values become `ERASED`; another deployment's, `UNREADABLE`."""
         tokens = (_get(d, p) for d in docs for p in d.get("sealed") or ())
         persons = {person_of(t) for t in tokens if is_sealed(t)}
-        keys = await self.vault.keys(persons) if persons else {}
+        keys = _ciphers(await self.vault.keys(persons)) if persons else {}
         out: list[dict[str, set[str]]] = []
         for doc in docs:
             seen: dict[str, set[str]] = {}
@@ -233,12 +250,12 @@ class Sealer:
                 person = person_of(token)
                 key = keys.get(person)
                 value: Any = None
-                if isinstance(key, bytes):
+                if isinstance(key, AESGCM):
                     try:
                         value = open_value(key, token)
                     except (InvalidTag, ValueError):
                         key = None
-                if isinstance(key, bytes):
+                if isinstance(key, AESGCM):
                     seen.setdefault(person, set()).add(str(value))
                 else:
                     value = self._stand_in(doc, path, ERASED if key is Gone else UNREADABLE)

@@ -209,3 +209,10 @@ def test_a_key_is_made_once_and_an_erased_person_gets_none_again():
     assert again["cd-1"] == first["cd-1"] and len(again["cd-3"]) == 32
     run(Vault(db).erase("cd-2"))
     assert run(Vault(db).keys(["cd-2"], create=True))["cd-2"] is Gone
+
+
+def test_many_keys_at_once_are_read_in_one_scan_and_are_the_same_keys():
+    db = MemoryDatabase()
+    people = [f"cd-{i}" for i in range(600)]
+    made = run(Vault(db).keys(people, create=True))
+    assert run(Vault(db).keys(people)) == made
