@@ -26,7 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared import store, topics
 from shared.events import CATALOGUE, Catalogue, Envelope, Event, MalformedEvent
 from shared.personal import ERASED, Sealer
-from shared.projection import PII, ApplyFailed, Handler, Projection, guard_key
+from shared.projection import OWNER, PII, ApplyFailed, Handler, Projection, guard_key, related
 
 log = structlog.get_logger("projector")
 POSITIONS = "projection_positions"
@@ -140,7 +140,7 @@ class ProjectionWriter:
         # Per event id, the plain personal values opened for it, per person: recorded on the
         # documents it changes, so an erasure can find and blank them (_scrub).
         pii: dict[str, dict[str, set[str]]] = {}
-        erased: list[str] = []
+        erased: list[tuple[str, str]] = []
         followed = [r for r in records if self._follows(r)]
         values, opened = await self._open(followed)
         for rec, value, seen in zip(followed, values, opened):
@@ -154,7 +154,7 @@ class ProjectionWriter:
                 result.skipped_unknown += 1
                 continue
             if decoded.envelope.type == ERASURE and not provenance_error(rec.topic, decoded.envelope):
-                erased.append(decoded.event.cadre_id)
+                erased.append((decoded.event.cadre_id, decoded.envelope.jurisdiction))
             routed = self.projection.route(decoded.envelope, decoded.event, self.serves)
             if routed is None:
                 continue
@@ -170,8 +170,8 @@ class ProjectionWriter:
                 if seen:
                     pii[decoded.envelope.event_id] = seen
         await self._apply(items, sources, pii, result)
-        for person in erased:
-            await self._scrub(person)
+        for person, jurisdiction in erased:
+            await self._scrub(person, jurisdiction)
         # A batch that changed nothing here (the events were for other projections) needs
         # no position of its own: replaying it after a restart changes nothing either.
         # Saved anyway every POSITIONS_EVERY seconds, so a restart replays little.
@@ -267,14 +267,19 @@ class ProjectionWriter:
             items = [i for i in items if i[0] in lost]
         raise RuntimeError(f"projection {self.projection.name}: too many write conflicts")
 
-    async def _scrub(self, person: str) -> None:
+    async def _scrub(self, person: str, jurisdiction: str) -> None:
         """Blank an erased person's values in every document that recorded them (live
-        erasure; a rebuild afterwards folds "已删除" from the start, as the key is gone)."""
+        erasure; a rebuild afterwards folds "已删除" from the start, as the key is gone).
+        As for any event, a document another county owns is out of reach (provenance)."""
         if self.sealer is not None:
             self.sealer.vault.forget(person)
         path = f"_applied.{PII}.{guard_key(person)}"
         for _attempt in range(10):
-            docs = {d["_id"]: d async for d in self.coll.find({path: {"$exists": True}})}
+            docs = {
+                d["_id"]: d
+                async for d in self.coll.find({path: {"$exists": True}})
+                if related(d.get("_applied", {}).get(OWNER) or jurisdiction, jurisdiction)
+            }
             if not docs:
                 return
             revs = {i: d.get("_rev") for i, d in docs.items()}

@@ -216,3 +216,18 @@ def test_many_keys_at_once_are_read_in_one_scan_and_are_the_same_keys():
     people = [f"cd-{i}" for i in range(600)]
     made = run(Vault(db).keys(people, create=True))
     assert run(Vault(db).keys(people)) == made
+
+
+def test_an_erasure_reaches_only_documents_of_related_jurisdictions():
+    from shared.projection import OWNER, Projection
+    from shared.projector import ProjectionWriter
+
+    db = MemoryDatabase()
+    for doc_id, owner in (("ours", COUNTY), ("theirs", "530129")):
+        doc = {"_id": doc_id, "_applied": {OWNER: owner}, "_rev": 1, "name": NAME, "cadre_id": "cd-1"}
+        remember_pii(doc, {"cd-1": {NAME}})
+        run(db["roster"].insert_one(doc))
+    writer = ProjectionWriter(Projection("roster", sources=("selection",)), db, dead_letters=None)
+    run(writer._scrub("cd-1", COUNTY))  # a CadreErased of 371428's
+    assert run(db["roster"].find_one({"_id": "ours"}))["name"] == ERASED
+    assert run(db["roster"].find_one({"_id": "theirs"}))["name"] == NAME  # a forged erasure cannot reach it
