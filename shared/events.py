@@ -41,6 +41,8 @@ class Envelope(BaseModel):
     correlation_id: str
     causation_id: str | None = None
     payload: dict[str, Any]
+    # Paths of the values sealed under a person's key (shared/personal.py); empty once opened.
+    sealed: tuple[str, ...] = ()
 
     @field_validator("jurisdiction")
     @classmethod
@@ -63,6 +65,12 @@ class Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     event_type: ClassVar[str]
     schema_version: ClassVar[int]
+    # Personal data (shared/personal.py): the payload paths sealed under the key of the
+    # person named by `person_field`, and what stands in for a field that cannot hold
+    # the text "已删除" once that person is erased.
+    personal: ClassVar[tuple[str, ...]] = ()
+    person_field: ClassVar[str] = "cadre_id"
+    erased_as: ClassVar[dict[str, Any]] = {}
 
     def __init_subclass__(cls, type: str | None = None, version: int = 1, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -155,7 +163,15 @@ class Catalogue:
 
 
 def _short(exc: Exception) -> str:
-    text = str(exc).replace("\n", "; ")
+    """What was wrong, without the values: a dead letter's reason and the log line that reports
+    it must not carry the personal data the message held (pydantic's own text quotes the input)."""
+    if isinstance(exc, ValidationError):
+        text = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)
+        )
+    else:
+        text = type(exc).__name__
     return text[:500]
 
 

@@ -46,6 +46,7 @@ from shared import store
 from shared.errors import ConcurrencyConflict
 from shared.events import Envelope, utcnow
 from shared.ids import new_id
+from shared.personal import Sealer
 
 log = structlog.get_logger("eventstore")
 
@@ -66,10 +67,24 @@ DUPLICATE_KEY = 11000
 
 
 class EventStore:
-    def __init__(self, db: AsyncDatabase, collection: str = COLLECTION) -> None:
+    """With a `sealer` (shared/personal.py), personal values are sealed on append and
+    opened on read: the store and the bus hold them sealed, the domain reads them plain."""
+
+    def __init__(self, db: AsyncDatabase, collection: str = COLLECTION, sealer: Sealer | None = None) -> None:
         self.db = db
         self.commits = db[collection]
         self.outbox = db[OUTBOX]
+        self.sealer = sealer
+
+    async def _docs(self, events: Sequence[Envelope]) -> list[dict[str, Any]]:
+        if self.sealer is None:
+            return [e.to_doc() for e in events]
+        return await self.sealer.seal(events)
+
+    async def _envelopes(self, docs: list[dict[str, Any]]) -> list[Envelope]:
+        if self.sealer is None or not any(d.get("sealed") for d in docs):
+            return [Envelope.model_validate(d) for d in docs]
+        return await self.sealer.open_envelopes(docs)
 
     async def ensure_indexes(self) -> None:
         await self.commits.create_index(
@@ -96,7 +111,7 @@ class EventStore:
             "stream_id": stream_id,
             "version": expected_version + 1,
             "last_version": expected_version + len(events),
-            "events": [e.to_doc() for e in events],
+            "events": await self._docs(events),
             "committed_at": now,
         }
         try:
@@ -121,14 +136,14 @@ class EventStore:
             if doc is None:
                 return cid, None
             if not doc.get("fence"):
-                return cid, [Envelope.model_validate(e) for e in doc["events"]]
+                return cid, await self._envelopes(doc["events"])
         raise RuntimeError(f"commit {commit_id} fenced 100 times")
 
     async def read_commits(self, stream_id: str) -> list[list[Envelope]]:
         """A stream's events, one list per commit (per command), in order."""
         out: list[list[Envelope]] = []
         async for commit in self.commits.find({"stream_id": stream_id}).sort("version", ASCENDING):
-            out.append([Envelope.model_validate(e) for e in commit["events"]])
+            out.append(await self._envelopes(commit["events"]))
         return out
 
     async def fence(self, pointer: dict[str, Any]) -> bool:
@@ -160,6 +175,8 @@ class EventStore:
         seen: set[str] = set()
         docs: list[dict[str, Any]] = []
         now = utcnow()
+        # One vault round for every stream's events (an import registers thousands of people).
+        sealed = iter(await self._docs([e for _, _, events in appends for e in events]))
         for stream_id, expected_version, events in appends:
             if not events:
                 continue
@@ -175,7 +192,7 @@ class EventStore:
                     "stream_id": stream_id,
                     "version": expected_version + 1,
                     "last_version": expected_version + len(events),
-                    "events": [e.to_doc() for e in events],
+                    "events": [next(sealed) for _ in events],
                     "committed_at": now,
                 }
             )
@@ -209,10 +226,8 @@ class EventStore:
         return conflicts
 
     async def read_stream(self, stream_id: str) -> list[Envelope]:
-        out: list[Envelope] = []
-        async for commit in self.commits.find({"stream_id": stream_id}).sort("version", ASCENDING):
-            out.extend(Envelope.model_validate(e) for e in commit["events"])
-        return out
+        commits = [c async for c in self.commits.find({"stream_id": stream_id}).sort("version", ASCENDING)]
+        return await self._envelopes([e for c in commits for e in c["events"]])
 
     async def unpublished(self, limit: int) -> list[dict[str, Any]]:
         """Commits not yet on Kafka, whole streams at a time, each stream in version order.

@@ -157,13 +157,27 @@ def consumer(bus: Bus, group_id: str | None, *topics: str, **kw) -> AIOKafkaCons
     )
 
 
-async def ensure_topics(bus: Bus, topics: list[str], partitions: int = 3, replication: int = 1) -> None:
+async def ensure_topics(
+    bus: Bus,
+    topics: list[str],
+    partitions: int = 3,
+    replication: int = 1,
+    configs: dict[str, dict[str, str]] | None = None,
+) -> None:
+    """Create the topics that do not exist, with TOPIC_CONFIG overridden per topic by
+    `configs` (a dead-letter topic's bounded retention); an existing topic keeps its own."""
+    configs = configs or {}
     client = admin(bus)
     await client.start()
     try:
         existing = set(await client.list_topics())
         new = [
-            NewTopic(t, num_partitions=partitions, replication_factor=replication, topic_configs=TOPIC_CONFIG)
+            NewTopic(
+                t,
+                num_partitions=partitions,
+                replication_factor=replication,
+                topic_configs={**TOPIC_CONFIG, **configs.get(t, {})},
+            )
             for t in topics
             if t not in existing
         ]

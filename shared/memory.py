@@ -280,8 +280,20 @@ class MemoryCollection:
         return _Result(inserted_id=doc["_id"])
 
     async def insert_many(self, docs: Iterable[dict[str, Any]], ordered: bool = True) -> None:
-        for d in docs:
-            await self.insert_one(d)
+        """As pymongo: a duplicate `_id` stops an ordered insert; unordered, the others go in;
+        either way a BulkWriteError lists the refused ones by index."""
+        from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+        errors = []
+        for i, d in enumerate(docs):
+            try:
+                await self.insert_one(d)
+            except DuplicateKeyError:
+                errors.append({"index": i, "code": 11000})
+                if ordered:
+                    break
+        if errors:
+            raise BulkWriteError({"writeErrors": errors, "nInserted": 0})
 
     async def update_one(self, flt: dict, update: dict, upsert: bool = False) -> _Result:
         target = next((d for d in self.docs.values() if matches(d, flt)), None)

@@ -52,3 +52,10 @@ class Clock(Protocol):
     async def today(self) -> date: ...
 
     async def now(self) -> datetime: ...
+
+
+class PersonKeys(Protocol):
+    """The deployment's per-person keys (shared/personal.py `Vault`): erasing a person
+    deletes theirs, so every value sealed under it is unreadable from then on."""
+
+    async def erase(self, person: str) -> None: ...

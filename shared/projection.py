@@ -35,6 +35,8 @@ META = ("_id", "_applied", "_rev")
 # The owner's entry in `_applied`: no stream id starts with "$" (guard_key turns "$" into
 # this fullwidth sign), so it cannot be a stream's entry.
 OWNER = "\uff04owner"
+# The plain personal values a document may hold, per person (shared/projector.py, `scrub`).
+PII = "\uff04pii"
 
 
 class ForeignJurisdiction(Exception):

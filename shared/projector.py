@@ -10,6 +10,7 @@ which are written after the projection and so never run ahead of it.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections import OrderedDict
@@ -24,11 +25,16 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared import store, topics
 from shared.events import CATALOGUE, Catalogue, Envelope, Event, MalformedEvent
-from shared.projection import ApplyFailed, Handler, Projection
+from shared.personal import ERASED, Sealer
+from shared.projection import OWNER, PII, ApplyFailed, Handler, Projection, guard_key, related
 
 log = structlog.get_logger("projector")
 POSITIONS = "projection_positions"
 POSITIONS_EVERY = 10.0
+# Every projection hears erasures, whatever its sources: a person's name may have reached it
+# through any service's events (Runtime.pattern_for adds selection's topics for them).
+ERASURE = "CadreErased"
+SEALED_MARK = b'"sealed":["'
 # While events keep coming (the last batch ended within BUSY_WITHIN), wait this long for
 # more before folding: a stream of single events then costs one write per document and one
 # position write per batch instead of per event (the store's work, not Kafka's, bounds
@@ -102,8 +108,11 @@ class ProjectionWriter:
         catalogue: Catalogue = CATALOGUE,
         serves: Callable[[str], bool] | None = None,
         cache_size: int = 20_000,
+        sealer: Sealer | None = None,
     ) -> None:
         self.projection = projection
+        # Opens sealed personal values before the fold (shared/personal.py); None: read as is.
+        self.sealer = sealer
         self.serves = serves
         self.coll = db[projection.collection]
         self.positions = db[POSITIONS]
@@ -128,9 +137,15 @@ class ProjectionWriter:
         result = BatchResult()
         items: list[tuple[str, Envelope, Event, Handler]] = []
         sources: list[ConsumerRecord] = []
-        for rec in records:
+        # Per event id, the plain personal values opened for it, per person: recorded on the
+        # documents it changes, so an erasure can find and blank them (_scrub).
+        pii: dict[str, dict[str, set[str]]] = {}
+        erased: list[tuple[str, str]] = []
+        followed = [r for r in records if self._follows(r)]
+        values, opened = await self._open(followed)
+        for rec, value, seen in zip(followed, values, opened):
             try:
-                decoded = self.catalogue.decode(rec.value)
+                decoded = self.catalogue.decode(value)
             except MalformedEvent as exc:
                 await self.dead_letters.send(rec, str(exc))
                 result.dead_lettered += 1
@@ -138,6 +153,8 @@ class ProjectionWriter:
             if decoded is None:
                 result.skipped_unknown += 1
                 continue
+            if decoded.envelope.type == ERASURE and not provenance_error(rec.topic, decoded.envelope):
+                erased.append((decoded.event.cadre_id, decoded.envelope.jurisdiction))
             routed = self.projection.route(decoded.envelope, decoded.event, self.serves)
             if routed is None:
                 continue
@@ -150,9 +167,28 @@ class ProjectionWriter:
             else:
                 items.append((routed[0], decoded.envelope, decoded.event, routed[1]))
                 sources.append(rec)
+                if seen:
+                    pii[decoded.envelope.event_id] = seen
+        await self._apply(items, sources, pii, result)
+        for person, jurisdiction in erased:
+            await self._scrub(person, jurisdiction)
+        # A batch that changed nothing here (the events were for other projections) needs
+        # no position of its own: replaying it after a restart changes nothing either.
+        # Saved anyway every POSITIONS_EVERY seconds, so a restart replays little.
+        now = time.monotonic()
+        if items or erased or result.dead_lettered or now - self._positions_saved_at >= POSITIONS_EVERY:
+            await self._save_positions(records)
+            self._positions_saved_at = now
+        return result
+
+    async def _apply(
+        self, items: list, sources: list[ConsumerRecord], pii: dict, result: BatchResult
+    ) -> None:
+        """Fold and write the items; an item whose fold fails is dead-lettered and the rest
+        folded again from the stored documents."""
         while items:
             try:
-                result.applied += await self._write(items)
+                result.applied += await self._write(items, pii)
                 break
             except ApplyFailed as failed:
                 self._cache.clear()  # the fold may have half-changed cached documents
@@ -166,22 +202,47 @@ class ProjectionWriter:
                     )
                 result.dead_lettered += 1
                 del items[failed.index], sources[failed.index]
-        # A batch that changed nothing here (the events were for other projections) needs
-        # no position of its own: replaying it after a restart changes nothing either.
-        # Saved anyway every POSITIONS_EVERY seconds, so a restart replays little.
-        now = time.monotonic()
-        if items or result.dead_lettered or now - self._positions_saved_at >= POSITIONS_EVERY:
-            await self._save_positions(records)
-            self._positions_saved_at = now
-        return result
 
-    async def _write(self, items: list[tuple[str, Envelope, Event, Handler]]) -> int:
+    def _follows(self, rec: ConsumerRecord) -> bool:
+        """Whether a record is for this projection: from a service it follows, or an erasure
+        (every projection also reads selection's own topics for those, by the type header,
+        without decoding the rest)."""
+        if topics.code_of(rec.topic) is None or rec.topic.split(".")[1] in self.projection.sources:
+            return True
+        return any(k == "event_type" and v == ERASURE.encode() for k, v in rec.headers or ())
+
+    async def _open(self, records: list[ConsumerRecord]) -> tuple[list, list[dict[str, set[str]]]]:
+        """Each record's value, opened when it carries sealed values (then as a dict), and
+        the personal values opened per person."""
+        values: list = [r.value for r in records]
+        opened: list[dict[str, set[str]]] = [{} for _ in records]
+        if self.sealer is None:
+            return values, opened
+        at = [i for i, v in enumerate(values) if v and SEALED_MARK in v]
+        docs = []
+        for i in at:
+            try:
+                docs.append(json.loads(values[i]))
+            except ValueError:
+                docs.append(None)  # decoded as bytes below, and dead-lettered there
+        ok = [(i, d) for i, d in zip(at, docs) if isinstance(d, dict)]
+        seen = await self.sealer.open([d for _, d in ok])
+        for (i, d), s in zip(ok, seen):
+            values[i], opened[i] = d, s
+        return values, opened
+
+    async def _write(
+        self, items: list[tuple[str, Envelope, Event, Handler]], pii: dict[str, dict[str, set[str]]]
+    ) -> int:
         docs = await self._load(list(dict.fromkeys(i[0] for i in items)))
         for _attempt in range(10):
             revs = {i: d.get("_rev") for i, d in docs.items()}
             changed = self.projection.fold(docs, items)
             if not changed:
                 return 0
+            for doc_id, env, _, _ in items:
+                if doc_id in changed and env.event_id in pii:
+                    remember_pii(docs[doc_id], pii[env.event_id])
             ops = []
             order = []
             for doc_id in changed:
@@ -205,6 +266,42 @@ class ProjectionWriter:
             docs = await self._load(list(lost))
             items = [i for i in items if i[0] in lost]
         raise RuntimeError(f"projection {self.projection.name}: too many write conflicts")
+
+    async def _scrub(self, person: str, jurisdiction: str) -> None:
+        """Blank an erased person's values in every document that recorded them (live
+        erasure; a rebuild afterwards folds "已删除" from the start, as the key is gone).
+        As for any event, a document another county owns is out of reach (provenance)."""
+        if self.sealer is not None:
+            self.sealer.vault.forget(person)
+        path = f"_applied.{PII}.{guard_key(person)}"
+        for _attempt in range(10):
+            docs = {
+                d["_id"]: d
+                async for d in self.coll.find({path: {"$exists": True}})
+                if related(d.get("_applied", {}).get(OWNER) or jurisdiction, jurisdiction)
+            }
+            if not docs:
+                return
+            revs = {i: d.get("_rev") for i, d in docs.items()}
+            for doc in docs.values():
+                scrub(doc, person)
+                doc["_rev"] = (doc.get("_rev") or 0) + 1
+            order = list(docs)
+            ops = [ReplaceOne({"_id": i, "_rev": revs[i]}, docs[i]) for i in order]
+            lost = await self._bulk(ops, order, revs)
+            written = {i: docs[i] for i in order if i not in lost}
+            for doc_id in lost:
+                self._cache.pop(doc_id, None)
+            self._cache_is_everything = self._cache_is_everything and not lost
+            self._remember(written)
+            for observe in self.observers:
+                observe(list(written.values()))
+            log.info(
+                "projector.erased", projection=self.projection.name, person=person, documents=len(written)
+            )
+            if not lost:
+                return
+        raise RuntimeError(f"projection {self.projection.name}: too many write conflicts while erasing")
 
     async def _load(self, ids: list[str]) -> dict[str, dict]:
         docs = {i: self._cache[i] for i in ids if i in self._cache}
@@ -269,6 +366,58 @@ class ProjectionWriter:
         await self.coll.drop()
         self._cache_is_everything = True
         await self.positions.delete_many({"projection": self.projection.name})
+
+
+def remember_pii(doc: dict, seen: dict[str, set[str]]) -> None:
+    """Note in the document's guard which plain personal values it may now hold, per person."""
+    book = doc.setdefault("_applied", {}).setdefault(PII, {})
+    for person, texts in seen.items():
+        key = guard_key(person)
+        book[key] = sorted(set(book.get(key, ())) | texts)
+
+
+def scrub(doc: dict, person: str) -> None:
+    """Put ERASED where the person's recorded values stand in the document: within the parts
+    that name the person (an entry carrying their id, a map entry keyed by it), so a namesake
+    elsewhere in the same document keeps their name; the whole document when nothing names them."""
+    texts = doc.get("_applied", {}).get(PII, {}).pop(guard_key(person), [])
+    texts = sorted((t for t in texts if t and t != ERASED), key=len, reverse=True)
+    body = {k: v for k, v in doc.items() if k not in ("_id", "_applied", "_rev")}
+    parts = _naming(body, person) or [body]
+    for part in parts:
+        _blank(part, texts)
+    doc.update({k: v for k, v in body.items()})
+
+
+def _naming(obj, person: str) -> list:
+    """The dicts (or lists) within `obj` that belong to `person`."""
+    found: list = []
+    keys = {person, guard_key(person)}
+    if isinstance(obj, dict):
+        if any(isinstance(v, str) and v == person for v in obj.values()):
+            return [obj]
+        for k, v in obj.items():
+            if k in keys and isinstance(v, dict | list):
+                found.append(v)
+            else:
+                found.extend(_naming(v, person))
+    elif isinstance(obj, list):
+        for v in obj:
+            found.extend(_naming(v, person))
+    return found
+
+
+def _blank(obj, texts: list[str]) -> None:
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for k, v in list(items):
+        if isinstance(v, str):
+            new = ERASED if v in texts else v
+            for t in texts:
+                if len(t) >= 2 and t in new:
+                    new = new.replace(t, ERASED)
+            obj[k] = new
+        else:
+            _blank(v, texts)
 
 
 class _SeekToStored(ConsumerRebalanceListener):

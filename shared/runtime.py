@@ -26,7 +26,8 @@ from shared.commands import CommandHandler
 from shared.events import CATALOGUE
 from shared.eventstore import EventStore
 from shared.outbox import OutboxRelay
-from shared.ports import Clock, Commands
+from shared.personal import Sealer, Vault
+from shared.ports import Clock, Commands, PersonKeys
 from shared.projection import Projection
 from shared.projector import DeadLetters, ProjectionWriter, Projector
 from shared.settings import Settings
@@ -49,6 +50,8 @@ class Adapters:
     # projectors component): reads that keep an in-memory copy of a projection follow
     # their writes (`ProjectionWriter.observers`) instead of reloading it.
     writers: Callable[[], list[ProjectionWriter]] = lambda: []
+    # The deployment's key vault of personal data (selection erases a cadre's key).
+    vault: PersonKeys | None = None
 
 
 @dataclass
@@ -88,7 +91,11 @@ class Runtime:
             settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5000, socketTimeoutMS=30_000
         )
         self.db = self.mongo[settings.database_name]
-        self.store = EventStore(self.db)
+        # The deployment's key vault (shared/personal.py): one database every service of the
+        # deployment opens, so each can read the people its events name; no other deployment's.
+        self.vault = Vault(self.mongo[settings.vault_database_name])
+        self.sealer = Sealer(self.vault, CATALOGUE)
+        self.store = EventStore(self.db, sealer=self.sealer)
         self.producer = kafka.producer(settings.bus)
         self.relay = OutboxRelay(
             self.store,
@@ -109,6 +116,7 @@ class Runtime:
                     clock=self.clock,
                     settings=settings,
                     writers=lambda: [p.writer for p in self.projectors],
+                    vault=self.vault,
                 )
             )
         )
@@ -135,6 +143,10 @@ class Runtime:
             topics.source_pattern(src, self.settings.jurisdictions, projection.include_ancestors).pattern
             for src in projection.sources
         ]
+        if "selection" not in projection.sources:
+            # For erasures only (ProjectionWriter reads nothing else of these): any projection
+            # may hold a person's name, learned from any service's events.
+            parts.append(topics.source_pattern("selection", self.settings.jurisdictions).pattern)
         return re.compile("|".join(f"(?:{p})" for p in parts))
 
     def group_for(self, projection: Projection) -> str:
@@ -149,14 +161,21 @@ class Runtime:
         wanted = [t for t in (*wanted, self.dead_letter_topic, *extra) if t not in self._known_topics]
         if not wanted:
             return
+        retention = str(self.settings.dead_letter_retention_days * 24 * 3600 * 1000)
         await kafka.ensure_topics(
-            self.settings.bus, wanted, self.settings.topic_partitions, self.settings.topic_replication
+            self.settings.bus,
+            wanted,
+            self.settings.topic_partitions,
+            self.settings.topic_replication,
+            configs={self.dead_letter_topic: {"retention.ms": retention}},
         )
         self._known_topics.update(wanted)
 
     def writer(self, projection: Projection) -> ProjectionWriter:
         dl = DeadLetters(self.producer, self.dead_letter_topic, self.group_for(projection))
-        return ProjectionWriter(projection, self.db, dl, CATALOGUE, serves=self.settings.serves)
+        return ProjectionWriter(
+            projection, self.db, dl, CATALOGUE, serves=self.settings.serves, sealer=self.sealer
+        )
 
     # -- lifecycle ------------------------------------------------------------
     async def start(self, components: tuple[str, ...] | None = None) -> None:

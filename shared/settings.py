@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     # The division codes this deployment serves: one county, or several for a small city.
     jurisdictions: Annotated[list[str], NoDecode] = ["371428"]
     database: str = ""
+    # The key vault of personal data (shared/personal.py), shared by the deployment's services.
+    vault_database: str = ""
+    # Dead letters are kept this long (they hold sealed events, but their headers say what
+    # went wrong and where): bounded, unlike the event topics (GANXUN_DEAD_LETTER_RETENTION_DAYS).
+    dead_letter_retention_days: int = Field(30, ge=1, le=3650)
     http_host: str = "127.0.0.1"
     http_port: int = 0
     topic_partitions: int = 3
@@ -135,6 +140,10 @@ class Settings(BaseSettings):
     @property
     def database_name(self) -> str:
         return self.database or f"ganxun_{self.service}_{self.deployment.replace('-', '_')}"
+
+    @property
+    def vault_database_name(self) -> str:
+        return self.vault_database or f"ganxun_vault_{self.deployment.replace('-', '_')}"
 
     @property
     def port(self) -> int:

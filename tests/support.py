@@ -289,3 +289,18 @@ async def publish(
     finally:
         await producer.stop()
     return envelopes
+
+
+async def open_sealed(mongodb: str, s: Settings, docs: list[dict]) -> list[dict]:
+    """Raw events as the deployment's projectors read them: personal values sealed on the
+    bus (shared/personal.py) opened with the deployment's key vault, in place."""
+    from pymongo import AsyncMongoClient
+
+    from shared.personal import Sealer, Vault
+
+    client = AsyncMongoClient(mongodb, tz_aware=True)
+    try:
+        await Sealer(Vault(client[s.vault_database_name])).open(docs)
+    finally:
+        await client.close()
+    return docs

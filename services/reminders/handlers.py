@@ -242,7 +242,7 @@ class Handlers:
             ),
             ctx,
         )
-        log.info("reminder.sent", item=item["item_id"], channel=channel.name, to=to)
+        log.info("reminder.sent", item=item["item_id"], channel=channel.name)  # no address: personal
         return "sent"
 
     async def status(self) -> dict:

@@ -21,6 +21,7 @@ from shared import uploads, visibility, xlsx
 from shared.api import context, principal
 from shared.auth import Principal
 from shared.commands import Context
+from shared.contracts.selection import ERASURE_GROUNDS, ErasureGround
 from shared.errors import Forbidden, NotFound
 from shared.inputs import Input
 from shared.projection import public
@@ -174,6 +175,33 @@ async def transfer(
     h: Handlers = Depends(handlers),
 ):
     return await h.transfer(ctx, who, cadre_id, body.to_unit, body.reason)
+
+
+class ErasureIn(Input):
+    ground: ErasureGround = Field(
+        description="删除的法定情形（个人信息保护法第四十七条）："
+        + "；".join(f"{k} = {v}" for k, v in ERASURE_GROUNDS.items())
+    )
+
+
+@router.post(
+    "/cadres/{cadre_id}/erasure",
+    summary="删除干部个人信息（个人信息保护法第四十七条）：删除其密钥，各处显示“已删除”",
+)
+async def erase(
+    cadre_id: str,
+    body: ErasureIn,
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
+    envs = await h.erase(ctx, who, cadre_id, body.ground)
+    return {
+        "cadre_id": cadre_id,
+        "ground": body.ground,
+        "ground_zh": ERASURE_GROUNDS[body.ground],
+        "events": [e.type for e in envs],
+    }
 
 
 @router.post(

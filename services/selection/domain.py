@@ -22,6 +22,8 @@ from typing import Any
 from services.selection.cadres import EDITABLE, LABELS, validate
 from shared.commands import Several, decide_all
 from shared.contracts.selection import (
+    ERASURE_GROUNDS,
+    CadreErased,
     CadreRegistered,
     CadreUpdated,
     ClassOpened,
@@ -440,6 +442,17 @@ class UpdateCadre:
     changes: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class EraseCadre:
+    """删除个人信息 (PIPL Art. 47): on one of the law's grounds, never a free text."""
+
+    cadre_id: str
+    ground: str
+
+
+ERASED_CADRE = "该干部的个人信息已删除，不能再登记、修改或导入。"
+
+
 # A registry entry as the aggregate holds it (JSON form, read-only); None before it is registered.
 CadreState = Mapping[str, Any] | None
 
@@ -449,7 +462,17 @@ class CadreDecider:
         return None
 
     def decide(self, state: CadreState, command) -> list[Event]:
+        if state is not None and state.get("erased"):
+            if isinstance(command, EraseCadre):
+                return []  # done before: the handler deletes the key again, which is harmless
+            raise DomainError(ERASED_CADRE, code="cadre_erased")
         match command:
+            case EraseCadre():
+                if state is None:
+                    raise NotFound(f"干部 {command.cadre_id} 不在名册中。", code="cadre_not_found")
+                if command.ground not in ERASURE_GROUNDS:
+                    raise DomainError("请选择删除个人信息的法定情形。", code="invalid_ground", field="ground")
+                return [CadreErased(cadre_id=command.cadre_id, ground=command.ground)]
             case RecordCadre():
                 if state is None:
                     return [CadreRegistered(cadre_id=command.cadre_id, **command.record)]
@@ -481,6 +504,8 @@ class CadreDecider:
                 return MappingProxyType({k: v for k, v in record.items() if k != "cadre_id"})
             case CadreUpdated():
                 return MappingProxyType({**(state or {}), **event.changes})
+            case CadreErased():
+                return MappingProxyType({"erased": True})
         return state
 
 

@@ -23,6 +23,7 @@ from services.selection.domain import (
     ClassDecider,
     ConfirmNomination,
     DrawScope,
+    EraseCadre,
     NominateTrainee,
     OpenClass,
     RecordCadre,
@@ -40,7 +41,7 @@ from shared.commands import Context, Loaded, Planned, Several, within
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.events import Envelope
 from shared.jurisdiction import covers
-from shared.ports import Clock, Commands
+from shared.ports import Clock, Commands, PersonKeys
 
 CLASS = ClassDecider()
 CADRE = CadreDecider()
@@ -80,12 +81,19 @@ def _nomination(cadre: dict[str, Any], who: Principal, today: date) -> NominateT
 
 class Handlers:
     def __init__(
-        self, commands: Commands, reads: Reads, clock: Clock, settings: SelectionSettings | None = None
+        self,
+        commands: Commands,
+        reads: Reads,
+        clock: Clock,
+        settings: SelectionSettings | None = None,
+        keys: PersonKeys | None = None,
     ) -> None:
         self.commands = commands
         self.reads = reads
         self.clock = clock
         self.settings = settings or SelectionSettings()
+        # The deployment's key vault: erasing a cadre deletes their key (shared/personal.py).
+        self.keys = keys
 
     # -- classes and the three steps ----------------------------------------------------
     async def open_class(self, ctx: Context, who: Principal, cmd: OpenClass) -> list[Envelope]:
@@ -189,7 +197,9 @@ class Handlers:
         return await self.on_class(ctx, who, class_id, AssignToGroup(cadre_id, group))
 
     # -- the registry -------------------------------------------------------------------
-    async def on_cadre(self, ctx: Context, who: Principal, cmd: RecordCadre | UpdateCadre) -> list[Envelope]:
+    async def on_cadre(
+        self, ctx: Context, who: Principal, cmd: RecordCadre | UpdateCadre | EraseCadre
+    ) -> list[Envelope]:
         return await self.commands.execute(CADRE, cadre_stream_id(cmd.cadre_id), cmd, ctx, _ours(who))
 
     async def register(self, ctx: Context, who: Principal, raw: dict[str, Any]) -> tuple[str, list[Envelope]]:
@@ -206,6 +216,17 @@ class Handlers:
     ) -> list[Envelope]:
         who.require_role("org_department")
         return await self.on_cadre(ctx, who, UpdateCadre(cadre_id, changes))
+
+    async def erase(self, ctx: Context, who: Principal, cadre_id: str, ground: str) -> list[Envelope]:
+        """删除个人信息: the audited event first (it names the ground and who, never the
+        person), then the cadre's key. If the key's deletion fails, the same request again
+        finds the cadre erased and deletes the key again, so the erasure always completes."""
+        who.require_role("org_department")
+        if self.keys is None:
+            raise RuntimeError("selection's handlers were composed without the key vault")
+        envelopes = await self.on_cadre(ctx, who, EraseCadre(cadre_id, ground))
+        await self.keys.erase(cadre_id)
+        return envelopes
 
     async def transfer(
         self, ctx: Context, who: Principal, cadre_id: str, to_unit: str, reason: str = ""

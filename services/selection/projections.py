@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from shared.contracts.followup import EvaluationSubmitted, MentorTaskCompleted, MilestoneCompleted
 from shared.contracts.selection import (
+    CadreErased,
     CadreRegistered,
     CadreUpdated,
     ClassOpened,
@@ -26,6 +27,7 @@ from shared.contracts.selection import (
     TraineeNominated,
 )
 from shared.contracts.teaching import OnlineHoursCredited, SessionAttended, TraineeGraduated
+from shared.personal import ERASED
 from shared.projection import Projection
 
 classes = Projection("classes", sources=("selection",))
@@ -118,6 +120,13 @@ def _registered(doc, env, ev: CadreRegistered) -> None:
 @cadres.on(CadreUpdated, key=by_cadre)
 def _updated(doc, env, ev: CadreUpdated) -> None:
     doc.update(ev.changes)
+
+
+@cadres.on(CadreErased, key=by_cadre)
+def _erased(doc, env, ev: CadreErased) -> None:
+    # What the registry showed of the person; unit, rank and the like stay (not personal on
+    # their own), so the county's figures keep counting the post.
+    doc.update(name=ERASED, id_number=ERASED, birth_date=None, erased=True)
 
 
 # A county's cadres also attend province-run classes (events on the province's topic).

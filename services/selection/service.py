@@ -13,9 +13,13 @@ from shared.runtime import Adapters, Runtime, ServiceDefinition
 def bootstrap(a: Adapters) -> Handlers:
     """The handlers over the real adapters: the kernel's command executor, the reads over
     this deployment's database (following this process's projection writers), the
-    deployment's clock, and the service's own settings."""
+    deployment's clock, the service's own settings, and the key vault (erasure)."""
     return Handlers(
-        commands=a.commands, reads=Reads(a.db, writers=a.writers), clock=a.clock, settings=SelectionSettings()
+        commands=a.commands,
+        reads=Reads(a.db, writers=a.writers),
+        clock=a.clock,
+        settings=SelectionSettings(),
+        keys=a.vault,
     )
 
 

@@ -19,6 +19,9 @@ register = CATALOGUE.register("accounts")
 class AccountCreated(Event, type="AccountCreated", version=1):
     """账号开通 — a login account with one ganxun role, in a jurisdiction (and a unit)."""
 
+    personal = ("name",)
+    person_field = "person_id"
+
     username: str
     name: str
     role: str

@@ -44,6 +44,8 @@ class FollowUpPlanSet(Event, type="FollowUpPlanSet", version=1):
 class MilestoneScheduled(Event, type="MilestoneScheduled", version=1):
     """跟踪节点排定."""
 
+    personal = ("name",)
+
     milestone_id: str
     class_id: str
     cadre_id: str
@@ -73,7 +75,11 @@ class MilestoneDue(Event, type="MilestoneDue", version=1):
 
 @register
 class EvaluationSubmitted(Event, type="EvaluationSubmitted", version=1):
-    """跟踪评价 — by the trainee, a colleague, the unit leader or the mentor."""
+    """跟踪评价 — by the trainee, a colleague, the unit leader or the mentor. The evaluator's
+    name is sealed under their own id (the trainee's, for a self-evaluation)."""
+
+    personal = ("evaluator_name",)
+    person_field = "evaluator_id"
 
     milestone_id: str
     class_id: str

@@ -24,6 +24,9 @@ class ContactSet(Event, type="ContactSet", version=1):
     """提醒方式 — where a person wants reminders: an e-mail address and a mobile number
     (for the SMS / messaging gateway), with who they are as their token says."""
 
+    personal = ("name", "email", "phone")
+    person_field = "user_id"
+
     user_id: str
     name: str
     role: str
@@ -35,7 +38,11 @@ class ContactSet(Event, type="ContactSet", version=1):
 
 @register
 class ReminderSent(Event, type="ReminderSent", version=1):
-    """提醒已发送 — one item's reminder went out through one channel."""
+    """提醒已发送 — one item's reminder went out through one channel. The address and the
+    subject (which names the trainee) are sealed under the recipient's key."""
+
+    personal = ("to", "subject")
+    person_field = "user_id"
 
     user_id: str
     item_id: str
@@ -48,7 +55,11 @@ class ReminderSent(Event, type="ReminderSent", version=1):
 
 @register
 class ReminderFailed(Event, type="ReminderFailed", version=1):
-    """提醒发送失败 — tried again after `retry_at`; after the last attempt `gave_up`."""
+    """提醒发送失败 — tried again after `retry_at`; after the last attempt `gave_up`. The
+    address is sealed under the recipient's key."""
+
+    personal = ("to",)
+    person_field = "user_id"
 
     user_id: str
     item_id: str

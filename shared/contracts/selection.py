@@ -44,16 +44,21 @@ class StudyGroup(BaseModel):
 
 # -- cadre registry (干部名册) ----------------------------------------------------
 @register
-class CadreRegistered(Event, type="CadreRegistered", version=1):
+class CadreRegistered(Event, type="CadreRegistered", version=2):
     """干部登记 — a cadre entered the jurisdiction's registry (by hand or import).
 
-    `id_number` (身份证号) is the natural key; it stays inside the registry's own
-    topic and store and is never shown unmasked in lists."""
+    `id_number` (身份证号) is the natural key. v2: `name`, `birth_date` and `id_number` are
+    sealed under the cadre's own key on the wire (shared/personal.py), so no full number is
+    readable on the bus; only selection opens the number. Once the cadre is erased they
+    read "已删除" (the birth date None)."""
+
+    personal = ("name", "birth_date", "id_number")
+    erased_as = {"birth_date": None}
 
     cadre_id: str
     name: str
     gender: Gender
-    birth_date: date
+    birth_date: date | None
     id_number: str
     unit: str
     position: str = ""
@@ -66,11 +71,43 @@ class CadreRegistered(Event, type="CadreRegistered", version=1):
 
 
 @register
-class CadreUpdated(Event, type="CadreUpdated", version=1):
-    """干部信息变更 — only the fields that changed, with their new values."""
+class CadreUpdated(Event, type="CadreUpdated", version=2):
+    """干部信息变更 — only the fields that changed, with their new values. v2: a changed name
+    or birth date is sealed like CadreRegistered's."""
+
+    personal = ("changes.name", "changes.birth_date")
+    erased_as = {"changes.birth_date": None}
 
     cadre_id: str
     changes: dict[str, object]
+
+
+# v1 carried the same fields in the clear (a v1 event's values are plain, and `sealed` empty):
+# the payload is the same shape, so the step up is the identity.
+CATALOGUE.upcaster("CadreRegistered", 1)(dict)
+CATALOGUE.upcaster("CadreUpdated", 1)(dict)
+
+
+# Erasure grounds of 个人信息保护法 Art. 47 (a fixed list: a free text could name the person).
+ERASURE_GROUNDS = {
+    "purpose_achieved": "处理目的已实现、无法实现或者为实现处理目的不再必要",
+    "ceased": "停止提供服务或者保存期限已届满",
+    "consent_withdrawn": "个人撤回同意",
+    "unlawful": "违反法律、行政法规或者违反约定处理个人信息",
+    "other": "法律、行政法规规定的其他情形",
+}
+ErasureGround = Literal["purpose_achieved", "ceased", "consent_withdrawn", "unlawful", "other"]
+
+
+@register
+class CadreErased(Event, type="CadreErased", version=1):
+    """个人信息删除 — the department erased a cadre's personal data (PIPL Art. 47): their key
+    is deleted, so every sealed value of theirs is unreadable, and every projection shows
+    "已删除" in their place. Carries no personal data itself: the pseudonymous id, the
+    ground (a code), and the actor in the envelope."""
+
+    cadre_id: str
+    ground: ErasureGround
 
 
 # -- classes (班次) ---------------------------------------------------------------
@@ -106,6 +143,8 @@ class ScopeDrawn(Event, type="ScopeDrawn", version=1):
 class TraineeNominated(Event, type="TraineeNominated", version=1):
     """学员推荐 — a unit recommended a cadre for a class."""
 
+    personal = ("name",)
+
     class_id: str
     cadre_id: str
     name: str
@@ -118,6 +157,8 @@ class NominationConfirmed(Event, type="NominationConfirmed", version=1):
     """组织确定 — the department confirmed a nominee as a trainee of the class.
 
     `from_waitlist` marks a promotion when a confirmed trainee left."""
+
+    personal = ("name",)
 
     class_id: str
     cadre_id: str

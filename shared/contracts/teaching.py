@@ -182,6 +182,8 @@ class AbsenceRecorded(Event, type="AbsenceRecorded", version=1):
 class OnlineHoursCredited(Event, type="OnlineHoursCredited", version=1):
     """网络学习学时 — imported from the online platform's file."""
 
+    personal = ("name",)
+
     cadre_id: str
     name: str = ""
     hours: float = Field(gt=0)
@@ -194,6 +196,8 @@ class OnlineHoursCredited(Event, type="OnlineHoursCredited", version=1):
 @register
 class TraineeGraduated(Event, type="TraineeGraduated", version=1):
     """结业 — the trainee met the class's graduation rule."""
+
+    personal = ("name",)
 
     class_id: str
     cadre_id: str

@@ -13,8 +13,18 @@ from openpyxl import load_workbook
 from services.selection.cadres import cadre_id_for, id_check_digit
 from services.selection.importing import TEMPLATE, check, read_rows
 from shared import kafka
+from shared.personal import is_sealed
 from shared.topics import events_topic
-from tests.support import ServiceProcess, auth, decode_all, eventually, random_county, read_topic, settings
+from tests.support import (
+    ServiceProcess,
+    auth,
+    decode_all,
+    eventually,
+    open_sealed,
+    random_county,
+    read_topic,
+    settings,
+)
 
 pytestmark = pytest.mark.integration
 DEPT = "组织部李科长"
@@ -238,6 +248,9 @@ async def test_three_steps_of_one_class_with_a_refusal_per_rule(selection, count
     }
     assert by_type["NominationConfirmed"]["actor"]["name"] == DEPT
     assert all(e["jurisdiction"] == county for e in records)
+    # The name travels sealed under the cadre's key (issue 14); the deployment's vault opens it.
+    assert is_sealed(by_type["NominationConfirmed"]["payload"]["name"])
+    await open_sealed(servers.mongodb, selection.settings, list(by_type.values()))
     confirmed = by_type["NominationConfirmed"]["payload"]  # name and unit filled from the registry
     assert (confirmed["cadre_id"], confirmed["name"], confirmed["unit"]) == (a1, "张伟", "县财政局")
 

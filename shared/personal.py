@@ -1,0 +1,269 @@
+"""Personal data sealed per person, so that erasing a person is deleting one key.
+
+Crypto-shredding (docs/personal-data.md): the fields of an event that name or identify a
+person (a contract lists them in `Event.personal`, the person in `Event.person_field`; a
+trainee acting for themselves is named in the envelope's `actor.name`) are encrypted
+with AES-GCM under a key of that person alone before the event is stored, and so before
+it reaches Kafka. The keys live in the deployment's key vault, a collection of the store
+(`person_keys` in the database `Settings.vault_database_name`). Erasing a person replaces
+their key with a tombstone: every copy of their sealed values, in the event store, on the
+topics (kept forever) and in any backup, becomes noise at once, and a projection rebuilt
+afterwards folds "已删除" where the person was.
+
+A sealed value is a self-describing string, `§p1:<person>:<base64url(nonce ‖ ciphertext)>`,
+of the JSON of the plain value (a date stays a date once opened); the envelope lists the
+sealed paths in `sealed` (e.g. `payload.name`, `payload.changes.birth_date`, `actor.name`).
+The domain never sees a sealed value: the event store seals on append and opens on read
+(`shared/eventstore.py`), and the projector opens a batch before decoding it
+(`shared/projector.py`), so deciders and folds stay pure and read plain values.
+
+What cannot be opened is shown as such: a person erased here is `ERASED` ("已删除"); a
+person whose key this deployment does not hold (another deployment sealed it) is
+`UNREADABLE`. A field whose type cannot hold text says in `Event.erased_as` what stands in
+(None for a birth date).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from shared import store
+from shared.events import CATALOGUE, Catalogue, Envelope, utcnow
+
+PREFIX = "§p1:"
+ERASED = "已删除"
+UNREADABLE = "（无权查看）"
+VAULT = "person_keys"
+# A key looked up stays in memory this long: sealing with a key erased meanwhile is harmless
+# (nobody can open it), and a projector forgets an erased key as soon as it reads the
+# erasure (ProjectionWriter), so the window only matters to a process that reads neither.
+KEY_TTL = 30.0
+DUPLICATE_KEY = 11000
+# Above this many keys wanted at once, the vault is read in one scan instead of by ids.
+SCAN_ABOVE = 500
+# A role whose actor is the person the event is about: their own name in `actor.name` is
+# theirs, sealed under their own id (a trainee's self check-in, leave request, rating).
+SELF_ROLES = frozenset({"trainee"})
+
+Gone = object()  # the tombstone of an erased person, as `Vault.keys` reports it
+
+
+def is_sealed(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(PREFIX)
+
+
+def person_of(token: str) -> str:
+    return token[len(PREFIX) :].rsplit(":", 1)[0]
+
+
+def seal_value(key: bytes | AESGCM, person: str, value: Any) -> str:
+    nonce = os.urandom(12)
+    plain = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    box = _aead(key).encrypt(nonce, plain, person.encode())
+    return f"{PREFIX}{person}:{base64.urlsafe_b64encode(nonce + box).decode()}"
+
+
+def open_value(key: bytes | AESGCM, token: str) -> Any:
+    person = person_of(token)
+    raw = base64.urlsafe_b64decode(token.rsplit(":", 1)[1])
+    return json.loads(_aead(key).decrypt(raw[:12], raw[12:], person.encode()))
+
+
+def _aead(key: bytes | AESGCM) -> AESGCM:
+    return key if isinstance(key, AESGCM) else AESGCM(key)
+
+
+def _ciphers(keys: dict[str, Any]) -> dict[str, Any]:
+    """The keys as ready ciphers (making one costs more than sealing a name with it); `Gone`
+    stays as it is. Made per call, so no cipher outlives the vault's cache of its key."""
+    return {p: AESGCM(k) if isinstance(k, bytes) else k for p, k in keys.items()}
+
+
+class Vault:
+    """The deployment's per-person keys (`person_keys`: `{_id: person, key}` or, once the
+    person is erased, `{_id: person, erased: true}` with no key)."""
+
+    def __init__(self, db: AsyncDatabase, ttl: float = KEY_TTL) -> None:
+        self.coll = db[VAULT]
+        self.ttl = ttl
+        self._cache: dict[str, tuple[Any, float]] = {}
+
+    async def keys(self, persons: Iterable[str], create: bool = False) -> dict[str, Any]:
+        """Each person's key (bytes), `Gone` when erased, absent when unknown here. With
+        `create`, an unknown person gets a fresh key (a race between two creators is settled
+        by the store's unique `_id`: the loser reads the winner's)."""
+        now = time.monotonic()
+        out: dict[str, Any] = {}
+        wanted = []
+        for p in dict.fromkeys(persons):
+            hit = self._cache.get(p)
+            if hit is not None and now - hit[1] < self.ttl:
+                out[p] = hit[0]
+            else:
+                wanted.append(p)
+        if not wanted:
+            return out
+        found: dict[str, dict] = {}
+        if create:
+            # Insert first and read only what was there: an import registers thousands of new
+            # people, and FerretDB answers reads by many ids one point read at a time.
+            fresh = {p: os.urandom(32) for p in wanted}
+            taken = await self._insert(fresh)
+            found.update({p: {"_id": p, "key": k} for p, k in fresh.items() if p not in taken})
+            found.update(await store.find_by_ids(self.coll, sorted(taken)))
+        elif len(wanted) > SCAN_ABOVE:
+            # A rebuild or an import's projection: one scan of the vault beats thousands of
+            # point reads (FerretDB serves each alone); every key read is cached.
+            want = set(wanted)
+            found = {d["_id"]: d async for d in self.coll.find({}) if d["_id"] in want}
+        else:
+            found = await store.find_by_ids(self.coll, wanted)
+        for p in wanted:
+            doc = found.get(p)
+            if doc is None:
+                continue
+            value = Gone if doc.get("erased") else bytes(doc["key"])
+            out[p] = value
+            self._cache[p] = (value, now)
+        return out
+
+    async def _insert(self, fresh: dict[str, bytes]) -> set[str]:
+        """Insert the new keys, in chunks of the store's insert size; returns the persons
+        who already had a document (a key or a tombstone), whose insert was refused."""
+        taken: set[str] = set()
+        items = list(fresh.items())
+        now = utcnow()
+        for start in range(0, len(items), store.INSERT_CHUNK):
+            chunk = items[start : start + store.INSERT_CHUNK]
+            try:
+                await self.coll.insert_many(
+                    [{"_id": p, "key": k, "created_at": now} for p, k in chunk], ordered=False
+                )
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                    raise
+                taken.update(chunk[e["index"]][0] for e in errors)
+        return taken
+
+    async def erase(self, person: str) -> None:
+        """Delete the person's key for good, leaving a tombstone so none is made again."""
+        await self.coll.replace_one(
+            {"_id": person}, {"_id": person, "erased": True, "erased_at": utcnow()}, upsert=True
+        )
+        self.forget(person)
+
+    def forget(self, person: str) -> None:
+        self._cache.pop(person, None)
+
+
+def _get(doc: dict, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(doc, dict) or part not in doc:
+            return None
+        doc = doc[part]
+    return doc
+
+
+def _set(doc: dict, path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        doc = doc[part]
+    doc[last] = value
+
+
+class Sealer:
+    """Seals envelopes for the store and the bus, and opens them again, through a `Vault`."""
+
+    def __init__(self, vault: Vault, catalogue: Catalogue = CATALOGUE) -> None:
+        self.vault = vault
+        self.catalogue = catalogue
+
+    def _targets(self, doc: dict) -> list[tuple[str, str]]:
+        """(path, person) of each value of an envelope document to seal."""
+        out: list[tuple[str, str]] = []
+        actor = doc.get("actor") or {}
+        if actor.get("role") in SELF_ROLES and actor.get("user_id") and actor.get("name"):
+            out.append(("actor.name", actor["user_id"]))
+        try:
+            model = self.catalogue.model(doc["type"])
+        except KeyError:
+            return out
+        payload = doc["payload"]
+        person = payload.get(model.person_field)
+        if model.personal and isinstance(person, str) and person:
+            for path in model.personal:
+                value = _get(payload, path)
+                if value is not None and value != "" and not is_sealed(value):
+                    out.append((f"payload.{path}", person))
+        return out
+
+    async def seal(self, envelopes: Iterable[Envelope]) -> list[dict]:
+        """The envelopes as store documents, their personal values sealed."""
+        docs = [e.to_doc() for e in envelopes]
+        targets = [self._targets(d) for d in docs]
+        keys = _ciphers(await self.vault.keys((p for t in targets for _, p in t), create=True))
+        for doc, todo in zip(docs, targets):
+            sealed = []
+            for path, person in todo:
+                key = keys.get(person)
+                if isinstance(key, AESGCM):
+                    _set(doc, path, seal_value(key, person, _get(doc, path)))
+                    sealed.append(path)
+                else:  # erased: nothing of theirs is kept, not even sealed
+                    _set(doc, path, self._stand_in(doc, path, ERASED))
+            doc["sealed"] = sealed
+        return docs
+
+    def _stand_in(self, doc: dict, path: str, text: str) -> Any:
+        try:
+            model = self.catalogue.model(doc["type"])
+        except KeyError:
+            return text
+        inner = path.removeprefix("payload.")
+        return model.erased_as[inner] if inner in model.erased_as else text
+
+    async def open(self, docs: list[dict]) -> list[dict[str, set[str]]]:
+        """Open, in place, the sealed values of envelope documents. Returns per document the
+        plain texts it carried per person (what a projection must forget when the person is
+        erased). An erased person's values become `ERASED`; another deployment's, `UNREADABLE`."""
+        tokens = (_get(d, p) for d in docs for p in d.get("sealed") or ())
+        persons = {person_of(t) for t in tokens if is_sealed(t)}
+        keys = _ciphers(await self.vault.keys(persons)) if persons else {}
+        out: list[dict[str, set[str]]] = []
+        for doc in docs:
+            seen: dict[str, set[str]] = {}
+            for path in doc.get("sealed") or ():
+                token = _get(doc, path)
+                if not is_sealed(token):
+                    continue
+                person = person_of(token)
+                key = keys.get(person)
+                value: Any = None
+                if isinstance(key, AESGCM):
+                    try:
+                        value = open_value(key, token)
+                    except (InvalidTag, ValueError):
+                        key = None
+                if isinstance(key, AESGCM):
+                    seen.setdefault(person, set()).add(str(value))
+                else:
+                    value = self._stand_in(doc, path, ERASED if key is Gone else UNREADABLE)
+                _set(doc, path, value)
+            doc["sealed"] = []
+            out.append(seen)
+        return out
+
+    async def open_envelopes(self, docs: list[dict]) -> list[Envelope]:
+        await self.open(docs)
+        return [Envelope.model_validate(d) for d in docs]

@@ -1,0 +1,233 @@
+"""Personal data sealed per person and erased by deleting the key (shared/personal.py), the
+erasure command (selection), and what a projection keeps and forgets — no server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date
+
+import pytest
+
+from services.selection import cadres as reg
+from services.selection.domain import CadreDecider, EraseCadre, RecordCadre, UpdateCadre
+from services.selection.handlers import Handlers
+from services.selection.projections import PROJECTIONS, cadres
+from services.selection.reads import Reads
+from shared.auth import Principal
+from shared.commands import CommandHandler, Context
+from shared.contracts.selection import CadreErased, CadreRegistered, NominationConfirmed
+from shared.errors import DomainError, GanxunError
+from shared.events import CATALOGUE, Actor, Envelope, MalformedEvent
+from shared.memory import FixedClock, MemoryDatabase, MemoryEventStore, fold_projection
+from shared.personal import ERASED, UNREADABLE, Gone, Sealer, Vault, is_sealed
+from shared.projector import remember_pii, scrub
+
+COUNTY = "371428"
+DEPT = Principal(user_id="d1", name="组织部李科长", role="org_department", jurisdiction=COUNTY)
+NAME = "欧阳明珠"
+
+
+def idn(seq: int, birth: str = "19880612") -> str:
+    first17 = f"{COUNTY}{birth}{seq:03d}"
+    return first17 + reg.id_check_digit(first17)
+
+
+def registered(cadre_id: str = "cd-1", name: str = NAME, actor: Actor | None = None) -> Envelope:
+    ev = CadreRegistered(
+        cadre_id=cadre_id,
+        name=name,
+        gender="女",
+        birth_date=date(1988, 6, 12),
+        id_number=idn(1),
+        unit="县财政局",
+        rank="副科",
+    )
+    return CommandHandler.envelopes(
+        f"cadre-{cadre_id}",
+        0,
+        [ev],
+        Context(actor=actor or DEPT.actor, jurisdiction=COUNTY, correlation_id="t"),
+    )[0]
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_sealed_values_carry_neither_the_name_nor_the_number_and_open_with_the_key():
+    sealer = Sealer(Vault(MemoryDatabase()))
+    (doc,) = run(sealer.seal([registered()]))
+    wire = json.dumps(doc, ensure_ascii=False)
+    assert NAME not in wire and idn(1) not in wire and "1988-06-12" not in wire
+    assert doc["sealed"] == ["payload.name", "payload.birth_date", "payload.id_number"]
+    assert doc["payload"]["unit"] == "县财政局"  # what other services need stays readable
+    assert all(is_sealed(doc["payload"][f]) for f in ("name", "birth_date", "id_number"))
+    (opened,) = run(sealer.open_envelopes([json.loads(wire)]))
+    event = CATALOGUE.decode(opened.to_doc()).event
+    assert (event.name, event.id_number, event.birth_date) == (NAME, idn(1), date(1988, 6, 12))
+
+
+def test_after_erasure_the_same_bytes_open_as_erased_and_still_decode():
+    vault = Vault(MemoryDatabase())
+    sealer = Sealer(vault)
+    (doc,) = run(sealer.seal([registered()]))
+    run(vault.erase("cd-1"))
+    seen = run(sealer.open([doc]))
+    assert seen == [{}]  # nothing plain came out of it
+    event = CATALOGUE.decode(doc).event
+    assert (event.name, event.id_number, event.birth_date) == (ERASED, ERASED, None)
+    # and a new event about the erased person keeps nothing of theirs, not even sealed
+    (later,) = run(sealer.seal([registered()]))
+    assert later["payload"]["name"] == ERASED and later["sealed"] == []
+
+
+def test_another_deployments_sealed_values_are_unreadable_here():
+    (doc,) = run(Sealer(Vault(MemoryDatabase())).seal([registered()]))
+    run(Sealer(Vault(MemoryDatabase())).open([doc]))
+    assert doc["payload"]["name"] == UNREADABLE and doc["payload"]["birth_date"] is None
+
+
+def test_a_trainee_acting_for_themselves_has_their_name_sealed_in_the_actor():
+    me = Actor(user_id="cd-1", name=NAME, role="trainee")
+    (doc,) = run(Sealer(Vault(MemoryDatabase())).seal([registered(actor=me)]))
+    assert "actor.name" in doc["sealed"] and NAME not in json.dumps(doc, ensure_ascii=False)
+
+
+def test_a_dead_letter_reason_does_not_quote_the_values():
+    raw = registered().to_doc()
+    raw["payload"]["gender"] = "未知"  # fails the contract, with the name and number beside it
+    with pytest.raises(MalformedEvent) as failed:
+        CATALOGUE.decode(raw)
+    text = str(failed.value)
+    assert "gender" in text and NAME not in text and idn(1) not in text and "未知" not in text
+
+
+def test_a_v1_registration_is_upcast_and_read_as_it_was():
+    raw = registered().to_doc()
+    raw["schema_version"] = 1
+    decoded = CATALOGUE.decode(raw)
+    assert decoded.envelope.schema_version == 2 and decoded.event.name == NAME
+
+
+# -- the decider ------------------------------------------------------------------------
+def test_erasing_a_cadre_is_one_event_without_personal_data_and_nothing_after_it():
+    d = CadreDecider()
+    record = {"name": NAME, "id_number": idn(1), "unit": "县财政局", "rank": "副科"}
+    record, _ = reg.validate(record)
+    state = d.evolve(d.initial(), d.decide(d.initial(), RecordCadre("cd-1", record))[0])
+    (erased,) = d.decide(state, EraseCadre("cd-1", "consent_withdrawn"))
+    assert erased == CadreErased(cadre_id="cd-1", ground="consent_withdrawn")
+    assert set(erased.model_dump()) == {"cadre_id", "ground"}
+    state = d.evolve(state, erased)
+    assert d.decide(state, EraseCadre("cd-1", "consent_withdrawn")) == []
+    for again in (RecordCadre("cd-1", record), UpdateCadre("cd-1", {"unit": "县委办"})):
+        with pytest.raises(DomainError) as refused:
+            d.decide(state, again)
+        assert refused.value.code == "cadre_erased"
+
+
+def test_erasure_needs_a_registered_cadre_and_a_ground_of_the_law():
+    d = CadreDecider()
+    with pytest.raises(GanxunError):
+        d.decide(d.initial(), EraseCadre("cd-1", "consent_withdrawn"))
+
+
+# -- the handler ------------------------------------------------------------------------
+def test_the_department_erases_a_cadre_and_the_key_goes_with_it():
+    store, db, vault = MemoryEventStore(), MemoryDatabase(), Vault(MemoryDatabase())
+    h = Handlers(CommandHandler(store), Reads(db, stale_after=0), FixedClock(date(2026, 3, 2)), keys=vault)
+    ctx = Context(actor=DEPT.actor, jurisdiction=COUNTY, correlation_id="t")
+    cadre_id, _ = run(
+        h.register(ctx, DEPT, {"name": NAME, "id_number": idn(1), "unit": "县财政局", "rank": "副科"})
+    )
+    run(vault.keys([cadre_id], create=True))
+    unit = Principal(user_id="u1", name="单位王干事", role="unit", jurisdiction=COUNTY, unit="县财政局")
+    with pytest.raises(GanxunError):
+        run(h.erase(ctx, unit, cadre_id, "consent_withdrawn"))
+    (event,) = run(h.erase(ctx, DEPT, cadre_id, "consent_withdrawn"))
+    assert event.type == "CadreErased" and event.payload == {
+        "cadre_id": cadre_id,
+        "ground": "consent_withdrawn",
+    }
+    assert not isinstance(run(vault.keys([cadre_id])).get(cadre_id), bytes)
+    assert run(h.erase(ctx, DEPT, cadre_id, "consent_withdrawn")) == []  # again: harmless
+    for p in PROJECTIONS:
+        db.load(p, store.all_events())
+    entry = run(h.reads.cadre(DEPT, cadre_id))
+    assert entry["name"] == ERASED and entry["id_number"] == ERASED and entry["birth_date"] is None
+
+
+# -- what a projection keeps and forgets ---------------------------------------------
+def test_the_registry_entry_folds_erased_once_the_event_is_read():
+    env = registered()
+    gone = CommandHandler.envelopes(
+        "cadre-cd-1", 1, [CadreErased(cadre_id="cd-1", ground="ceased")], Context(DEPT.actor, COUNTY, "t")
+    )
+    doc = fold_projection(cadres, [env, *gone])["cd-1"]
+    assert (doc["name"], doc["id_number"], doc["birth_date"], doc["erased"]) == (ERASED, ERASED, None, True)
+    assert doc["unit"] == "县财政局"
+
+
+def test_scrub_blanks_the_person_and_leaves_a_namesake_alone():
+    doc = {
+        "_id": "k1",
+        "_applied": {},
+        "title": "青年干部班",
+        "nominations": [
+            {"cadre_id": "cd-1", "name": NAME, "unit": "县财政局", "note": f"{NAME}（本人申请）"},
+            {"cadre_id": "cd-2", "name": NAME, "unit": "县委办"},
+        ],
+    }
+    remember_pii(doc, {"cd-1": {NAME}})
+    scrub(doc, "cd-1")
+    assert (
+        doc["nominations"][0]["name"] == ERASED and doc["nominations"][0]["note"] == f"{ERASED}（本人申请）"
+    )
+    assert doc["nominations"][1]["name"] == NAME
+    assert doc["_applied"]["\uff04pii"] == {}
+
+
+def test_scrub_blanks_a_whole_document_about_the_person():
+    doc = {"_id": "x", "_applied": {}, "name": NAME, "birth": "1988-06-12", "hours": 12}
+    remember_pii(doc, {"cd-1": {NAME, "1988-06-12"}})
+    scrub(doc, "cd-1")
+    assert (doc["name"], doc["birth"], doc["hours"]) == (ERASED, ERASED, 12)
+
+
+def test_a_confirmed_trainees_name_is_sealed_too():
+    ev = NominationConfirmed(class_id="k1", cadre_id="cd-1", name=NAME, unit="县财政局")
+    env = CommandHandler.envelopes("class-k1", 3, [ev], Context(DEPT.actor, COUNTY, "t"))[0]
+    (doc,) = run(Sealer(Vault(MemoryDatabase())).seal([env]))
+    assert doc["sealed"] == ["payload.name"] and NAME not in json.dumps(doc, ensure_ascii=False)
+
+
+def test_a_key_is_made_once_and_an_erased_person_gets_none_again():
+    db = MemoryDatabase()
+    first = run(Vault(db).keys(["cd-1", "cd-2"], create=True))
+    again = run(Vault(db).keys(["cd-1", "cd-3"], create=True))  # another process, cache empty
+    assert again["cd-1"] == first["cd-1"] and len(again["cd-3"]) == 32
+    run(Vault(db).erase("cd-2"))
+    assert run(Vault(db).keys(["cd-2"], create=True))["cd-2"] is Gone
+
+
+def test_many_keys_at_once_are_read_in_one_scan_and_are_the_same_keys():
+    db = MemoryDatabase()
+    people = [f"cd-{i}" for i in range(600)]
+    made = run(Vault(db).keys(people, create=True))
+    assert run(Vault(db).keys(people)) == made
+
+
+def test_an_erasure_reaches_only_documents_of_related_jurisdictions():
+    from shared.projection import OWNER, Projection
+    from shared.projector import ProjectionWriter
+
+    db = MemoryDatabase()
+    for doc_id, owner in (("ours", COUNTY), ("theirs", "530129")):
+        doc = {"_id": doc_id, "_applied": {OWNER: owner}, "_rev": 1, "name": NAME, "cadre_id": "cd-1"}
+        remember_pii(doc, {"cd-1": {NAME}})
+        run(db["roster"].insert_one(doc))
+    writer = ProjectionWriter(Projection("roster", sources=("selection",)), db, dead_letters=None)
+    run(writer._scrub("cd-1", COUNTY))  # a CadreErased of 371428's
+    assert run(db["roster"].find_one({"_id": "ours"}))["name"] == ERASED
+    assert run(db["roster"].find_one({"_id": "theirs"}))["name"] == NAME  # a forged erasure cannot reach it
