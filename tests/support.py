@@ -65,6 +65,16 @@ def auth(
     return {"Authorization": f"Bearer {token(role, jurisdiction, name, user_id, unit)}"}
 
 
+def cadre_id_of(id_number: str) -> str:
+    """The cadre id selection gives `id_number` in this test run: every service process
+    the tests start shares the run's state folder (GANXUN_STATE_DIR, GANXUN_ENV=dev), so its
+    keys folder and the cadre ids' secret kept there (services/selection/settings.py)."""
+    from services.selection.cadres import cadre_id_for
+    from services.selection.settings import SelectionSettings, cadre_id_secret
+
+    return cadre_id_for(id_number, cadre_id_secret(SelectionSettings(), Settings()))
+
+
 def settings(service: str, servers, jurisdictions: list[str], principal: bool = True, **kw) -> Settings:
     """A deployment's settings; with `principal`, its services connect to Kafka as the
     deployment's own principal (created on first use, with its ACLs), as in production."""

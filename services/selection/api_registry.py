@@ -148,6 +148,25 @@ async def register(
     return {"cadre_id": cadre_id, "events": [e.type for e in envs]}
 
 
+class LookupIn(Input):
+    id_numbers: list[str] = Field(
+        min_length=1,
+        max_length=5000,
+        description="身份证号（18 位），至多 5000 个；在请求正文中，不进地址与日志",
+    )
+
+
+@router.post(
+    "/cadres/lookup",
+    summary="按身份证号查找干部编号（仅组织部；只查本辖区名册）",
+    description="干部编号由身份证号与全省的密钥算出（HMAC），名册之外无法由号码推算编号。"
+    "found 为本辖区名册中找到的 身份证号 → 干部编号；其余号码（未登记或登记在其他辖区）一律列入 missing，"
+    "不透露登记在何处。",
+)
+async def lookup(body: LookupIn, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    return await h.lookup(who, body.id_numbers)
+
+
 @router.patch("/cadres/{cadre_id}", summary="干部信息变更（只记录变化的字段）")
 async def update(
     cadre_id: str,
