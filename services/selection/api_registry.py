@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from pydantic import Field
@@ -151,7 +151,7 @@ async def register(
 
 
 class LookupIn(Input):
-    id_numbers: list[str] = Field(
+    id_numbers: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
         min_length=1,
         max_length=5000,
         description="身份证号（18 位），至多 5000 个；在请求正文中，不进地址与日志",
