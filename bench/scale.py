@@ -38,7 +38,7 @@ import httpx
 
 from bench.common import wait_ready
 from deploy.local.process import REPO_ROOT, free_port
-from services.selection.cadres import RANKS, cadre_id_for, id_check_digit
+from services.selection.cadres import RANKS, id_check_digit
 from services.selection.importing import TEMPLATE
 from shared.auth import ensure_dev_keys, issue_token
 
@@ -261,7 +261,12 @@ async def run(c: httpx.AsyncClient, proc: subprocess.Popen, rows: list[dict], ar
     in_scope = r.json()["count"]
     ms = (time.perf_counter() - t0) * 1000
     print(f"划定范围（职级 {rank}，{in_scope:,} 人，命令扫描整个名册）：{ms:.0f} ms")
-    ids = [cadre_id_for(p["id"]) for p in rows if p["rank"] == rank][: args.nominees]
+    numbers = [p["id"] for p in rows if p["rank"] == rank][: args.nominees]
+    ids = []  # keyed with the deployment's secret: selection looks them up (POST /cadres/lookup)
+    for i in range(0, len(numbers), 5000):
+        r = await c.post("/cadres/lookup", json={"id_numbers": numbers[i : i + 5000]})
+        assert r.status_code == 200 and not r.json()["missing"], r.text
+        ids += [r.json()["found"][n] for n in numbers[i : i + 5000]]
     for i in range(0, len(ids), 200):
         r = await c.post("/classes/bench-k1/nominations/batch", json={"cadre_ids": ids[i : i + 200]})
         assert r.status_code == 201, r.text

@@ -228,6 +228,12 @@ def services_up(bootstrap: str, uri: str, jurisdictions: str, ports: dict[str, i
         from shared.auth import ensure_dev_keys
 
         ensure_dev_keys(state_dir() / "keys")  # one pair, made before the services read it
+    if not os.environ.get("GANXUN_SELECTION_CADRE_ID_SECRET"):
+        from services.selection.settings import KEPT
+        from shared.keys import kept_secret
+
+        # The cadre ids' key (services/selection/settings.py), made once and kept with the others.
+        kept_secret(state_dir() / "keys" / KEPT)
     identity = _keycloak()
     if identity.status()["running"] and not os.environ.get("GANXUN_OIDC_ISSUER"):
         # The local Keycloak's logins, beside the development tokens (shared/auth.EitherVerifier).

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import random
+import secrets
 import signal
 import subprocess
 import sys
@@ -65,6 +66,19 @@ def auth(
     return {"Authorization": f"Bearer {token(role, jurisdiction, name, user_id, unit)}"}
 
 
+# The test run's province secret for cadre ids (services/selection/settings.py), given to
+# every service process the tests start (env_of), whether it runs as a development
+# deployment or, as in test_identity, as a production one.
+CADRE_ID_SECRET = secrets.token_hex(32)
+
+
+def cadre_id_of(id_number: str) -> str:
+    """The cadre id selection gives `id_number` in this test run."""
+    from services.selection.cadres import cadre_id_for
+
+    return cadre_id_for(id_number, CADRE_ID_SECRET.encode())
+
+
 def settings(service: str, servers, jurisdictions: list[str], principal: bool = True, **kw) -> Settings:
     """A deployment's settings; with `principal`, its services connect to Kafka as the
     deployment's own principal (created on first use, with its ACLs), as in production."""
@@ -118,6 +132,7 @@ def env_of(s: Settings) -> dict[str, str]:
         "GANXUN_PROJECTOR_BATCH": str(s.projector_batch),
         "GANXUN_RELAY_BATCH": str(s.relay_batch),
         "GANXUN_ENV": "dev",  # verify the development tokens tests sign (shared/auth.verifier_for)
+        "GANXUN_SELECTION_CADRE_ID_SECRET": CADRE_ID_SECRET,
     }
 
 

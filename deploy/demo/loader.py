@@ -30,7 +30,6 @@ import httpx
 from deploy.demo import data
 from deploy.demo.client import Api, DemoError
 from shared.clock import add_months, local_today
-from shared.contracts.selection import cadre_id_for
 
 
 @dataclass(frozen=True)
@@ -72,13 +71,20 @@ class ClassPlan:
     rejected: data.Person | None = None
     sessions: list[dict] = field(default_factory=list)
     graduates: list[str] = field(default_factory=list)
+    # 身份证号 → cadre id, as selection answered after the registries' import (one dict
+    # shared by every plan): ids are keyed with the province's secret, which the loader
+    # does not hold (services/selection/README.md, "Cadre ids").
+    cadre_ids: dict[str, str] = field(default_factory=dict)
 
     @property
     def code(self) -> str:
         return self.county.code
 
+    def cadre_id(self, p: data.Person) -> str:
+        return self.cadre_ids[p.id_number]
+
     def ids(self) -> list[str]:
-        return [cadre_id_for(p.id_number) for p in self.trainees]
+        return [self.cadre_id(p) for p in self.trainees]
 
 
 @dataclass
@@ -262,6 +268,8 @@ async def load(
         if past:  # follow-up's clock starts on the day the past class ended, then only moves forward
             await d.followup_clock(min(c.days[-1] for c in past))
         await asyncio.gather(*(d.registry(r) for r in regs))
+        for c in classes:
+            c.cadre_ids = d.cadre_ids
         step("干部名册")
         await asyncio.gather(*(d.select(c) for c in classes))
         await d.selection_clock(today)
@@ -355,6 +363,7 @@ class Demo:
         self.move_clock = move_clock
         self.api, self.today, self.rng = api, today, rng
         self.records_logged = 0
+        self.cadre_ids: dict[str, str] = {}  # 身份证号 → cadre id, from selection (registry)
         self.evaluations = 0
         self.admin = api.who("admin", admin_code, "演示管理员")
         self._questions: dict | None = None
@@ -403,6 +412,11 @@ class Demo:
             return got and got["total"] >= len(reg.people)
 
         await self.api.until(synced, f"{reg.county.name} 名册同步")
+        numbers = [p.id_number for p in reg.people]
+        got = await self.api.call("selection", "POST", "/cadres/lookup", org, json={"id_numbers": numbers})
+        if got["missing"]:
+            raise RuntimeError(f"名册中查不到 {len(got['missing'])} 个身份证号")
+        self.cadre_ids.update(got["found"])
 
     async def select(self, c: ClassPlan) -> None:
         org = self.org(c.code)
@@ -442,7 +456,7 @@ class Demo:
                 "POST",
                 f"/classes/{c.class_id}/nominations/batch",
                 unit,
-                json={"cadre_ids": [cadre_id_for(p.id_number) for p in people]},
+                json={"cadre_ids": [c.cadre_id(p) for p in people]},
             )
         await self.api.call(
             "selection", "POST", f"/classes/{c.class_id}/confirmations", org, json={"cadre_ids": c.ids()}
@@ -450,7 +464,7 @@ class Demo:
         await self.api.call(
             "selection",
             "POST",
-            f"/classes/{c.class_id}/nominations/{cadre_id_for(c.rejected.id_number)}/reject",
+            f"/classes/{c.class_id}/nominations/{c.cadre_id(c.rejected)}/reject",
             org,
             json={"reason": "近期承担重点项目攻坚任务，工作脱不开，下期再安排"},
         )
@@ -535,7 +549,7 @@ class Demo:
                 w.writerow(
                     [
                         f"wl-{reg.county.code}-{self.today.year}-{k:04d}",
-                        cadre_id_for(p.id_number),
+                        self.cadre_ids[p.id_number],
                         p.name,
                         hours,
                         on,
@@ -846,7 +860,7 @@ class Demo:
         """Mentors and their tasks, sharing talks and outcomes; talks and endorsements dated `on`."""
         await self.scheduled(c)
         org, ps = self.org(c.code), self.school(c.code)
-        people = {cadre_id_for(p.id_number): p for p in c.trainees}
+        people = {c.cadre_id(p): p for p in c.trainees}
 
         async def mentor(k: int, cid: str) -> None:
             mid = f"mentor-{c.class_id}-{k}"
@@ -924,7 +938,7 @@ class Demo:
                 )
 
     async def evaluate(self, c: ClassPlan, month: int, share: float) -> None:
-        people = {cadre_id_for(p.id_number): p for p in c.trainees}
+        people = {c.cadre_id(p): p for p in c.trainees}
         keys = await self.questions_for(c, month)
         chosen = c.graduates[: round(len(c.graduates) * share)]
 

@@ -51,7 +51,6 @@ CLASS_FIELDS = {
 BUCKET_FIELDS = {"n": 1, "jurisdiction": 1, "_rev": 1}
 
 VIEWERS = ("org_department", "party_school", "analyst", "admin")
-NAME_READERS = visibility.NAME_READERS  # one rule with every service (shared/visibility.py)
 STALE_AFTER = 5.0
 LEVELS = {2: "province", 4: "city", 6: "county"}
 
@@ -144,7 +143,7 @@ class Reads:
         if doc is None:
             raise NotFound(f"班次 {class_id} 不存在（或其事件尚未到达看板）。", code="class_not_found")
         who.require_covers(doc["jurisdiction"])
-        return class_detail(doc, who.role in NAME_READERS, hours_policy, today)
+        return class_detail(doc, visibility.sees_names(who.role), hours_policy, today)  # one rule
 
 
 def check_viewer(who: Principal, code: str | None) -> str:

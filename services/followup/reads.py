@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 from services.followup import report
 from shared import jurisdiction as jur
-from shared import store
+from shared import store, visibility
 from shared.auth import Principal
 from shared.contracts.followup import MENTOR_TASKS
 from shared.errors import Forbidden, NotFound
@@ -55,8 +55,8 @@ class Reads:
     async def trainee_file(self, who: Principal, cadre_id: str) -> dict:
         doc = await self._readable_file(who, cadre_id)
         classes = list(doc.get("classes", {}).values())
-        out = public(doc)
         titles = await self.class_titles(c["class_id"] for c in classes)
+        out = public(doc)
         out["classes"] = [
             {
                 **{k: v for k, v in c.items() if k != "detailed"},
@@ -76,6 +76,12 @@ class Reads:
             )
         who.require_covers(doc["jurisdiction"])
         classes = list(doc.get("classes", {}).values())
+        if not visibility.sees_names(who.role):
+            # one named person's evaluations, mentoring and evidence: not a statistic
+            raise Forbidden(
+                "跟踪档案是学员个人的评价与佐证材料，分析员只能查看班次统计（不显示姓名）。",
+                code="wrong_role",
+            )
         if who.role == "trainee":
             if who.user_id != cadre_id:
                 raise Forbidden("学员只能查看本人的跟踪档案。", code="not_the_trainee")
@@ -117,7 +123,10 @@ class Reads:
             )
         who.require_covers(doc["jurisdiction"])
         titles = await self.class_titles([class_id])
-        return {**report.class_effect(doc), "class_title": titles.get(class_id, "")}
+        effect = report.class_effect(doc)
+        effect["by_trainee"] = visibility.rows(effect["by_trainee"], who.role)
+        effect["outcomes"]["items"] = [visibility.unnamed(o, who.role) for o in effect["outcomes"]["items"]]
+        return {**effect, "class_title": titles.get(class_id, "")}
 
     async def sharing(self, who: Principal, class_id: str) -> dict:
         """A class's sharing talks (上讲台) and outcomes with their approvals and adoptions:
@@ -147,8 +156,8 @@ class Reads:
         return {
             "class_id": class_id,
             "class_title": titles.get(class_id, ""),
-            "talks": sorted(talks, key=lambda t: (t["on"], t["name"])),
-            "outcomes": outcomes,
+            "talks": visibility.rows(sorted(talks, key=lambda t: (t["on"], t["name"])), who.role),
+            "outcomes": [visibility.unnamed(o, who.role) for o in outcomes],
         }
 
     async def known_class(self, who: Principal, class_id: str) -> dict:

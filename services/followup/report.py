@@ -170,8 +170,8 @@ def effect_workbook(effect: dict) -> Workbook:
         [
             [
                 t["name"],
-                t["cadre_id"],
-                t["unit"],
+                t.get("cadre_id", ""),  # none for a role that sees no names (shared/visibility.py)
+                t.get("unit", ""),
                 t["milestones_due"],
                 t["milestones_completed"],
                 t["milestones_on_time"],
@@ -179,7 +179,7 @@ def effect_workbook(effect: dict) -> Workbook:
                 _pct(t["completion_rate"]),
                 _pct(t["on_time_rate"]),
                 *[t["scores_by_month"].get(str(m)) for m in months],
-                t["mentor"] or "",
+                t.get("mentor") or "",
                 t["mentor_tasks_done"],
                 t["talks"],
             ]
@@ -194,8 +194,10 @@ def effect_workbook(effect: dict) -> Workbook:
             [
                 i["title"],
                 OUTCOME_KINDS[i["kind"]],
-                "、".join(i["authors"]),
-                "；".join(f"{OUTCOME_KINDS[e['kind']]}（{e['by']}，{e['on']}）" for e in i["endorsements"]),
+                "、".join(i.get("authors", [])),
+                "；".join(
+                    f"{OUTCOME_KINDS[e['kind']]}（{e.get('by', '')}，{e['on']}）" for e in i["endorsements"]
+                ),
             ]
             for i in o["items"]
         ],

@@ -159,13 +159,19 @@ async def open_class(
     return _accepted(await h.open_class(ctx, who, cmd))
 
 
+NAMES_BY_ROLE = (
+    "谁看到姓名（shared/visibility.py）：组织部、党校、系统管理员看到全部推荐的姓名、单位、干部编号、推荐单位与理由；"
+    "调训单位只看到本单位的推荐；分析员只看到“学员N”与状态，不含姓名、单位、干部编号、推荐人与理由。"
+)
+
+
 @router.get("/classes", summary="本辖区班次列表")
 async def list_classes(who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     who.require_role("org_department", "party_school", "unit", "analyst")
     return await h.reads.classes_within(who.jurisdiction)
 
 
-@router.get("/classes/{class_id}", summary="班次及推荐情况")
+@router.get("/classes/{class_id}", summary="班次及推荐情况", description=NAMES_BY_ROLE)
 async def get_class(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     # Nominations carry names, units and rejection reasons: a trainee, mentor or
     # recorder token reads them nowhere; a unit sees its own; an analyst no names.
@@ -197,7 +203,7 @@ async def draw_scope(
     summary="人选范围及每人入选理由（分页、搜索、排序；单位只看到本单位；可导出 Excel）",
     description="默认优先者在前，再按单位、姓名；排序字段："
     + "、".join(f"{k}（{v}）" for k, v in SCOPE_SORTS.items())
-    + "。status 筛选推荐状态（none 为未推荐）。",
+    + "。status 筛选推荐状态（none 为未推荐）。身份证号脱敏（前 6 位与后 4 位），不含出生日期与性别。",
 )
 async def get_scope(
     class_id: str,
@@ -367,7 +373,7 @@ async def assign_to_group(
     return _accepted(await h.assign_to_group(ctx, who, class_id, cadre_id, body.group))
 
 
-@router.get("/classes/{class_id}/roster", summary="班次名单及状态（可导出 Excel）")
+@router.get("/classes/{class_id}/roster", summary="班次名单及状态（可导出 Excel）", description=NAMES_BY_ROLE)
 async def roster(
     class_id: str,
     format: Format = "json",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from pydantic import Field
@@ -95,6 +95,8 @@ CADRE_SORTS = {
     "rank_since": "任现职级时间",
     "recruited_year": "录用年份",
 }
+# A role that may not see birth dates may not sort by them either (the order would say them).
+SORTS_WITHOUT_BIRTH = {k: v for k, v in CADRE_SORTS.items() if k != "birth_date"}
 REPORT_SORTS = {"name": "姓名", "unit": "单位", "rank": "职级"}
 COVERAGE_SORTS = {**REPORT_SORTS, "last_trained_on": "上次结业日期"}
 HOURS_SORTS = {**REPORT_SORTS, "hours": "已完成学时", "short": "尚差学时"}
@@ -147,6 +149,25 @@ async def register(
 ):
     cadre_id, envs = await h.register(ctx, who, body.model_dump(mode="json"))
     return {"cadre_id": cadre_id, "events": [e.type for e in envs]}
+
+
+class LookupIn(Input):
+    id_numbers: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        min_length=1,
+        max_length=5000,
+        description="身份证号（18 位），至多 5000 个；在请求正文中，不进地址与日志",
+    )
+
+
+@router.post(
+    "/cadres/lookup",
+    summary="按身份证号查找干部编号（仅组织部；只查本辖区名册）",
+    description="干部编号由身份证号与全省的密钥算出（HMAC），名册之外无法由号码推算编号。"
+    "found 为本辖区名册中找到的 身份证号 → 干部编号；其余号码（未登记或登记在其他辖区）一律列入 missing，"
+    "不透露登记在何处。",
+)
+async def lookup(body: LookupIn, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    return await h.lookup(who, body.id_numbers)
 
 
 @router.patch("/cadres/{cadre_id}", summary="干部信息变更（只记录变化的字段）")
@@ -241,12 +262,21 @@ async def template(who: Principal = Depends(principal)):
     )
 
 
+WHO_SEES = (
+    "谁看到什么（shared/visibility.py）：组织部（org_department）看到姓名、单位、干部编号、性别、出生日期，"
+    "列表中身份证号脱敏（前 6 位与后 4 位），单人详情中为全号；调训单位（unit）只看到本单位干部，"
+    "身份证号脱敏，不显示性别与出生日期（脱敏的 8 位正是出生日期，第 17 位的奇偶即性别），"
+    "也不能按出生日期排序；分析员（analyst）不看到姓名、单位、干部编号与身份证号，只看到“学员N”与统计字段。"
+)
+
+
 @router.get(
     "/cadres",
     summary="干部名册（分页、搜索、排序；身份证号脱敏；可导出 Excel，导出全部符合条件者）",
     description="排序字段："
     + "、".join(f"{k}（{v}）" for k, v in CADRE_SORTS.items())
-    + "；默认按单位、姓名。q 搜索姓名或单位中包含的文字。",
+    + "；默认按单位、姓名。q 搜索姓名或单位中包含的文字。"
+    + WHO_SEES,
 )
 async def list_cadres(
     unit: str | None = Query(None, max_length=100, description="单位（等于）"),
@@ -258,7 +288,7 @@ async def list_cadres(
     h: Handlers = Depends(handlers),
 ):
     who.require_role("org_department", "unit", "analyst")
-    p = lst.checked(paging, CADRE_SORTS)
+    p = lst.checked(paging, CADRE_SORTS if visibility.sees_number(who.role) else SORTS_WITHOUT_BIRTH)
     if who.role == "unit":
         if not who.unit:
             raise Forbidden("登录令牌未标明所属单位，不能以单位身份查看名册。", code="unit_missing")
@@ -300,7 +330,7 @@ async def list_cadres(
     return page(p)
 
 
-@router.get("/cadres/{cadre_id}", summary="干部信息（身份证号仅组织部可见全号）")
+@router.get("/cadres/{cadre_id}", summary="干部信息（身份证号仅组织部可见全号）", description=WHO_SEES)
 async def get_cadre(cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     who.require_role("org_department", "unit", "analyst")
     doc = await h.reads.cadre(who, cadre_id)

@@ -8,6 +8,7 @@ the import and the cadre aggregate alike.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import unicodedata
 from datetime import date, datetime
@@ -106,9 +107,16 @@ def mask_id(id_number: str) -> str:
     return id_number[:6] + "*" * 8 + id_number[-4:] if len(id_number) == 18 else "*" * len(id_number)
 
 
-def cadre_id_for(id_number: str) -> str:
-    """A stable id from the natural key, so a re-import finds the same cadre without a lookup."""
-    return "cd-" + hashlib.sha256(id_number.encode()).hexdigest()[:16]
+def cadre_id_for(id_number: str, secret: bytes) -> str:
+    """The cadre id of a 身份证号: `cd-` and 16 hex of an HMAC-SHA256 keyed with the province's
+    secret (SelectionSettings.cadre_id_secret). With the secret, every deployment of the
+    province finds the same cadre from the same number (a re-import, a duplicate, a transfer);
+    without it, nobody can compute an id from a number or find the number behind an id by
+    trying every plausible one, as an unkeyed hash allowed (ids are Kafka keys, URL parts and
+    spreadsheet columns)."""
+    if not secret:
+        raise ValueError("cadre ids need the province's secret")
+    return "cd-" + hmac.new(secret, id_number.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def _text(v: Any) -> str:

@@ -11,6 +11,7 @@ the stored stream, any whose stream had moved on.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from datetime import date
 from typing import Any
 
@@ -87,6 +88,7 @@ class Handlers:
         clock: Clock,
         settings: SelectionSettings | None = None,
         keys: PersonKeys | None = None,
+        cadre_secret: bytes | None = None,
     ) -> None:
         self.commands = commands
         self.reads = reads
@@ -94,6 +96,14 @@ class Handlers:
         self.settings = settings or SelectionSettings()
         # The deployment's key vault: erasing a cadre deletes their key (shared/personal.py).
         self.keys = keys
+        # The province's key for cadre ids (settings.cadre_id_secret); handler tests with
+        # fakes may leave it out and get a random one for this instance.
+        self._cadre_secret = cadre_secret or secrets.token_bytes(32)
+
+    def cadre_id_for(self, id_number: str) -> str:
+        """The cadre id of a 身份证号 in this province (cadres.cadre_id_for): the one lookup
+        from number to id, kept inside selection."""
+        return reg.cadre_id_for(id_number, self._cadre_secret)
 
     # -- classes and the three steps ----------------------------------------------------
     async def open_class(self, ctx: Context, who: Principal, cmd: OpenClass) -> list[Envelope]:
@@ -208,8 +218,29 @@ class Handlers:
         record, errors = reg.validate(raw)
         if errors:
             raise DomainError("；".join(errors) + "。", code="invalid_cadre")
-        cadre_id = reg.cadre_id_for(record["id_number"])
+        cadre_id = self.cadre_id_for(record["id_number"])
         return cadre_id, await self.on_cadre(ctx, who, RecordCadre(cadre_id, record))
+
+    async def lookup(self, who: Principal, id_numbers: list[str]) -> dict[str, Any]:
+        """查找: the cadre ids of 身份证号 in the department's own registry. A number registered
+        elsewhere (or nowhere) is "not found" alike: where a number is registered is itself
+        personal data."""
+        who.require_role("org_department")
+        numbers = list(dict.fromkeys(reg.plain_id(n) for n in id_numbers))
+        for n in numbers:
+            problem = reg.id_problem(n)
+            if problem:
+                raise DomainError(
+                    f"{problem}：{reg.mask_id(n)}。", code="invalid_id_number", field="id_numbers"
+                )
+        ids = {n: self.cadre_id_for(n) for n in numbers}
+        held = await self.reads.entries(list(ids.values()))
+        found = {
+            n: cid
+            for n, cid in ids.items()
+            if cid in held and covers(who.jurisdiction, held[cid]["jurisdiction"])
+        }
+        return {"found": found, "missing": [n for n in numbers if n not in found]}
 
     async def update(
         self, ctx: Context, who: Principal, cadre_id: str, changes: dict[str, Any]
@@ -271,7 +302,7 @@ class Handlers:
         reported; a re-import of unchanged rows changes nothing."""
         who.require_role("org_department")
         rows = await asyncio.to_thread(importing.read_rows, filename, content)  # decoding a workbook
-        return await self.import_cadres(ctx, who, importing.check(rows))
+        return await self.import_cadres(ctx, who, importing.check(rows, self.cadre_id_for))
 
     async def import_cadres(self, ctx: Context, who: Principal, checked: importing.Checked) -> dict[str, Any]:
         held = await self.reads.entries([cid for _, cid, _ in checked.good])

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from services.selection.cadres import cadre_id_for, mask_id, plain_id, validate
+from services.selection.cadres import mask_id, plain_id, validate
 from shared import uploads
 from shared.errors import DomainError
 
@@ -120,7 +121,9 @@ def _number_id_problem(value: Any) -> str | None:
     )
 
 
-def check(rows: list[tuple[int, dict[str, Any]]]) -> Checked:
+def check(rows: list[tuple[int, dict[str, Any]]], cadre_id_for: Callable[[str], str]) -> Checked:
+    """Each row validated; a good one with the cadre id of its 身份证号 (`cadre_id_for`, the
+    handlers' keyed one)."""
     out = Checked()
     seen: dict[str, int] = {}
     for number, raw in rows:

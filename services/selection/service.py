@@ -6,20 +6,24 @@ from services.selection import api, api_registry
 from services.selection.handlers import Handlers
 from services.selection.projections import PROJECTIONS
 from services.selection.reads import Reads
-from services.selection.settings import SelectionSettings
+from services.selection.settings import SelectionSettings, cadre_id_secret
 from shared.runtime import Adapters, Runtime, ServiceDefinition
 
 
 def bootstrap(a: Adapters) -> Handlers:
     """The handlers over the real adapters: the kernel's command executor, the reads over
     this deployment's database (following this process's projection writers), the
-    deployment's clock, the service's own settings, and the key vault (erasure)."""
+    deployment's clock, the service's own settings, the key vault (erasure) and the province's
+    cadre id secret (without one outside development the service does not start:
+    settings.cadre_id_secret)."""
+    flags = SelectionSettings()
     return Handlers(
         commands=a.commands,
         reads=Reads(a.db, writers=a.writers),
         clock=a.clock,
-        settings=SelectionSettings(),
+        settings=flags,
         keys=a.vault,
+        cadre_secret=cadre_id_secret(flags, a.settings),
     )
 
 

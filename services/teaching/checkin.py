@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +24,7 @@ from pathlib import Path
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import DomainError
+from shared.keys import kept_secret
 
 WINDOW_SECONDS = 20
 VALID_WINDOWS = 3  # the current window and the two before it
@@ -45,22 +44,7 @@ def deployment_secret(keys_dir: Path) -> bytes:
     given = CheckinFlags().checkin_secret
     if given:
         return given.encode()
-    path = keys_dir / "teaching-checkin.key"
-    if not path.exists():
-        # written whole under another name, then linked in: two processes starting at once
-        # agree on one secret (the second link fails and that process reads the first's)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        draft = path.with_name(f"{path.name}.{os.getpid()}")
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-        try:
-            os.link(draft, path)
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
-    return path.read_text().strip().encode()
+    return kept_secret(keys_dir / "teaching-checkin.key")
 
 
 @dataclass(frozen=True)

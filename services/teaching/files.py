@@ -114,7 +114,7 @@ def attendance_workbook(report: dict) -> bytes:
         [
             n,
             t["name"],
-            t["unit"],
+            t.get("unit", ""),  # none for a role that sees no names (shared/visibility.py)
             t["attended"],
             t["absent"],
             t["excused"],
@@ -135,8 +135,11 @@ GRADUATION_HEADERS = ["序号", "姓名", "单位", "结果", "学时", "出勤�
 def graduation_workbook(g: dict) -> bytes:
     """Who graduated, then who did not and why (reads.Reads.graduation)."""
     rows = [
-        [x["name"], x["unit"], "结业", x["hours"], f"{x['attendance_rate']:.1%}", ""] for x in g["graduated"]
-    ] + [[x["name"], x["unit"], "未结业", "", "", "；".join(x["reasons"])] for x in g["not_graduated"]]
+        [x["name"], x.get("unit", ""), "结业", x["hours"], f"{x['attendance_rate']:.1%}", ""]
+        for x in g["graduated"]
+    ] + [
+        [x["name"], x.get("unit", ""), "未结业", "", "", "；".join(x["reasons"])] for x in g["not_graduated"]
+    ]
     return xlsx.workbook(
         [("结业评定", GRADUATION_HEADERS, [[n, *row] for n, row in enumerate(rows, start=1)])]
     )

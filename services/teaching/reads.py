@@ -19,7 +19,7 @@ from typing import Any
 from services.teaching import classroom as cr
 from services.teaching import domain as d
 from shared import jurisdiction as jur
-from shared import store
+from shared import store, visibility
 from shared.auth import Principal
 from shared.errors import NotFound
 from shared.projection import public
@@ -183,6 +183,7 @@ class Reads:
             NotFound("该班次的名册不存在（或尚未从选学服务同步）。", code="roster_not_found"),
         )
         doc.pop("homes", None)
+        doc["trainees"] = visibility.rows(doc.get("trainees", []), who.role)
         return doc
 
     async def timetable(self, who: Principal, class_id: str) -> dict:
@@ -227,7 +228,12 @@ class Reads:
         counts: dict[str, int] = {}
         for row in rows:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
-        return {"class_id": class_id, "session": doc["session"], "counts": counts, "trainees": rows}
+        return {
+            "class_id": class_id,
+            "session": doc["session"],
+            "counts": counts,
+            "trainees": visibility.rows(rows, who.role),
+        }
 
     async def class_attendance(self, who: Principal, class_id: str) -> dict:
         roster = await self._roster(who, class_id)
@@ -259,7 +265,7 @@ class Reads:
             "attended": attended,
             "attendance_rate": cr.attendance_rate(attended, recorded),
             "absent": recorded - attended,
-            "trainees": rows,
+            "trainees": visibility.rows(rows, who.role),
         }
 
     async def graduation(self, who: Principal, class_id: str) -> dict:
@@ -279,8 +285,8 @@ class Reads:
         return {
             "class_id": class_id,
             "title": roster.get("title", ""),
-            "graduated": graduated,
-            "not_graduated": not_graduated,
+            "graduated": visibility.rows(graduated, who.role),
+            "not_graduated": visibility.rows(not_graduated, who.role, start=len(graduated) + 1),
         }
 
     async def trainee_hours(self, who: Principal, cadre_id: str) -> dict:
@@ -292,7 +298,7 @@ class Reads:
         homes = doc.get("jurisdictions", [])
         if who.role != "trainee" and not any(jur.covers(who.jurisdiction, j) for j in homes):
             who.require_covers(doc["jurisdictions"][0])
-        return public(doc)
+        return visibility.one(public(doc), who.role)
 
     async def teacher_load(self, who: Principal, jurisdiction: str, year: int, teacher_id: str) -> dict:
         doc = await self._covered(

@@ -8,7 +8,6 @@ version and an upcaster.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date
 from typing import Literal
 
@@ -26,12 +25,6 @@ _CHECK = "10X98765432"
 def id_check_digit(first17: str) -> str:
     """GB 11643 (ISO 7064 MOD 11-2) check character of an 18-character 身份证号."""
     return _CHECK[sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=False)) % 11]
-
-
-def cadre_id_for(id_number: str) -> str:
-    """The `cadre_id` every event names: derived from the 身份证号, so a re-import (and any
-    importer outside the service, such as the demo loader) finds the same cadre without a lookup."""
-    return "cd-" + hashlib.sha256(id_number.encode()).hexdigest()[:16]
 
 
 class StudyGroup(BaseModel):

@@ -36,12 +36,13 @@ import pytest
 from pypdf import PdfReader
 
 from deploy.local.process import REPO_ROOT
-from services.selection.cadres import cadre_id_for, id_check_digit
+from services.selection.cadres import id_check_digit
 from shared import kafka
 from shared.topics import events_topic
 from tests.support import (
     ServiceProcess,
     auth,
+    cadre_id_of,
     decode_all,
     env_of,
     eventually,
@@ -223,13 +224,13 @@ def registry_csv(county: str) -> tuple[bytes, dict[str, list[tuple[str, str]]], 
                 "副科" if i % 2 else "科员",
             ]
         )
-        by_unit[unit].append((cadre_id_for(number), name))
+        by_unit[unit].append((cadre_id_of(number), name))
     senior = id_number(county, 90)
     w.writerow(["钱正", "", "", senior, "县委办", "主任", "正处"])
     bad = id_number(county, 91)
     bad = bad[:-1] + ("0" if bad[-1] != "0" else "1")
     w.writerow(["错号", "", "", bad, "县财政局", "科员", "科员"])
-    return out.getvalue().encode("utf-8"), by_unit, (cadre_id_for(senior), "钱正")
+    return out.getvalue().encode("utf-8"), by_unit, (cadre_id_of(senior), "钱正")
 
 
 async def wait_for(fetch, want, timeout: float = WAIT):

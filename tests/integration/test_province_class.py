@@ -20,9 +20,16 @@ import httpx
 import pytest
 
 from deploy.demo import data
-from services.selection.cadres import cadre_id_for
 from shared.clock import local_today
-from tests.support import ServiceProcess, auth, eventually, random_county, random_province, settings
+from tests.support import (
+    ServiceProcess,
+    auth,
+    cadre_id_of,
+    eventually,
+    random_county,
+    random_province,
+    settings,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -89,14 +96,14 @@ async def test_a_province_class_counts_for_each_cadres_own_county(deployment):
         )
     sent = {a: 3, b: 2}  # how many of each county's cadres the province trains
     trainees = {
-        code: [cadre_id_for(p.id_number) for p in reg.people[: sent[code]]] for code, reg in regs.items()
+        code: [cadre_id_of(p.id_number) for p in reg.people[: sent[code]]] for code, reg in regs.items()
     }
     everyone = trainees[a] + trainees[b]
 
     # The province sees both counties' registries (it serves their prefix).
     prov = auth("org_department", province, "省委组织部干部教育处")
 
-    registered = {cadre_id_for(p.id_number) for reg in regs.values() for p in reg.people}
+    registered = {cadre_id_of(p.id_number) for reg in regs.values() for p in reg.people}
 
     async def registry_synced():
         r = httpx.get(f"{url['sel_p']}/cadres", headers=prov, params={"size": 200})

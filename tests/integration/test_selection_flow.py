@@ -10,7 +10,7 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
-from services.selection.cadres import cadre_id_for, id_check_digit
+from services.selection.cadres import id_check_digit
 from services.selection.importing import TEMPLATE, check, read_rows
 from shared import kafka
 from shared.personal import is_sealed
@@ -18,6 +18,7 @@ from shared.topics import events_topic
 from tests.support import (
     ServiceProcess,
     auth,
+    cadre_id_of,
     decode_all,
     eventually,
     open_sealed,
@@ -380,7 +381,9 @@ async def test_another_county_gets_403_on_registry_and_classes(selection, counti
     template = httpx.get(f"{url}/cadres/template", headers=dept)
     sheet = list(load_workbook(io.BytesIO(template.content)).active.iter_rows(values_only=True))
     assert sheet[0] == tuple(TEMPLATE) and len(sheet) == 2
-    assert check(read_rows("模板.xlsx", template.content)).bad == [], "the template's example row is valid"
+    assert check(read_rows("模板.xlsx", template.content), cadre_id_of).bad == [], (
+        "the template's example row is valid"
+    )
 
     async def updated():
         d = httpx.get(f"{url}/cadres/{cadre}", headers=dept).json()
@@ -393,7 +396,7 @@ async def test_another_county_gets_403_on_registry_and_classes(selection, counti
     ]
     listed = httpx.get(f"{url}/cadres", headers=them).json()
     assert cadre not in [c["cadre_id"] for c in listed["items"]]
-    assert cadre_id_for(id_number("110105", date(1987, 9, 9), 201)) == cadre
+    assert cadre_id_of(id_number("110105", date(1987, 9, 9), 201)) == cadre
     # The full id number is shown to the department of its own county only, never in lists.
     mine_detail = httpx.get(f"{url}/cadres/{cadre}", headers=auth("org_department", mine)).json()
     assert mine_detail["id_number"] == id_number("110105", date(1987, 9, 9), 201)

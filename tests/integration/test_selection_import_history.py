@@ -13,13 +13,13 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from pymongo import AsyncMongoClient
 
-from services.selection.cadres import cadre_id_for, id_check_digit
+from services.selection.cadres import id_check_digit
 from services.selection.importing import TEMPLATE
 from shared import kafka
 from shared.contracts.followup import MilestoneCompleted
 from shared.contracts.teaching import OnlineHoursCredited, SessionAttended, TraineeGraduated
 from shared.topics import events_topic
-from tests.support import ServiceProcess, auth, eventually, publish, random_county, settings
+from tests.support import ServiceProcess, auth, cadre_id_of, eventually, publish, random_county, settings
 
 pytestmark = pytest.mark.integration
 ROWS = 2000
@@ -140,7 +140,7 @@ async def test_a_2000_row_roster_imports_good_rows_reports_bad_ones_and_reimport
 
     listed = await eventually(imported, timeout=120)
     assert len(listed["items"]) == 200 and all("********" in c["id_number"] for c in listed["items"])
-    assert cadre_id_for(_id(17)) not in {c["cadre_id"] for c in listed["items"]}
+    assert cadre_id_of(_id(17)) not in {c["cadre_id"] for c in listed["items"]}
     found = httpx.get(
         f"{url}/cadres", headers=auth("org_department", county), params={"q": "干部0017"}
     ).json()
@@ -166,7 +166,7 @@ async def test_a_2000_row_roster_imports_good_rows_reports_bad_ones_and_reimport
     assert await _commits(servers, selection) == before + 1
 
     async def moved():
-        r = httpx.get(f"{url}/cadres/{cadre_id_for(_id(5))}", headers=auth("org_department", county))
+        r = httpx.get(f"{url}/cadres/{cadre_id_of(_id(5))}", headers=auth("org_department", county))
         return r.json() if r.json()["unit"] == "县政府办" else None
 
     assert (await eventually(moved))["rank"] == "正科"

@@ -11,11 +11,11 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
-from services.selection.cadres import RANKS, cadre_id_for, id_check_digit
+from services.selection.cadres import RANKS, id_check_digit
 from services.selection.importing import TEMPLATE
 from shared import kafka
 from shared.topics import events_topic
-from tests.support import ServiceProcess, auth, eventually, random_county, settings
+from tests.support import ServiceProcess, auth, cadre_id_of, eventually, random_county, settings
 
 pytestmark = pytest.mark.integration
 N = 230
@@ -177,7 +177,7 @@ async def test_scope_queue_and_reports_are_paged(url, county):
     )
     nominee = next(p for p in PEOPLE if p["rank"] == "科员")
     r = httpx.post(
-        f"{url}/classes/{class_id}/nominations", headers=dept, json={"cadre_id": cadre_id_for(nominee["id"])}
+        f"{url}/classes/{class_id}/nominations", headers=dept, json={"cadre_id": cadre_id_of(nominee["id"])}
     )
     assert r.status_code == 201, r.text
 
@@ -188,7 +188,7 @@ async def test_scope_queue_and_reports_are_paged(url, county):
     assert (await eventually(nominated))["items"][0]["name"] == nominee["name"]
     assert get(url, f"/classes/{class_id}/scope", county, status="none")["total"] == in_scope - 1
     queue = get(url, "/queue", county, class_id=class_id, q=nominee["name"])
-    assert queue["total"] == 1 and queue["items"][0]["cadre_id"] == cadre_id_for(nominee["id"])
+    assert queue["total"] == 1 and queue["items"][0]["cadre_id"] == cadre_id_of(nominee["id"])
     assert get(url, "/queue", county, class_id=class_id, status="waitlisted")["total"] == 0
 
     cov = get(url, "/reports/coverage", county, size=7, page=2, sort="name")
