@@ -227,7 +227,13 @@ class Reads:
         counts: dict[str, int] = {}
         for row in rows:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
-        return {"class_id": class_id, "session": doc["session"], "counts": counts, "trainees": rows}
+        return {
+            "class_id": class_id,
+            "session": doc["session"],
+            "closed": doc.get("closed", False),
+            "counts": counts,
+            "trainees": rows,
+        }
 
     async def class_attendance(self, who: Principal, class_id: str) -> dict:
         roster = await self._roster(who, class_id)
