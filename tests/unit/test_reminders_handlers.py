@@ -455,10 +455,8 @@ def test_a_session_ended_without_its_roll_call_closed_reminds_the_school_once(w)
         assert (await w.sweep()).sent == 1
         [(to, subject, body)] = w.channel.outbox
         assert to == "school@dx.gov.cn"
-        assert (
-            subject
-            == "【干训提醒】“2025年春季中青年干部培训班”2025-06-10《习近平新时代中国特色社会主义思想概论》考勤未结束"
-        )
+        title = "“2025年春季中青年干部培训班”2025-06-10《习近平新时代中国特色社会主义思想概论》"
+        assert subject == f"【干训提醒】{title}考勤未结束"
         assert "2025-06-10 09:00–11:30" in body and "点名页" in body and "s1" not in body
         [note] = (await w.h.notifications(SCHOOL, 1, 20, only_open=True))["items"]
         assert note["kind_name"] == "结束考勤" and note["reminders"][0]["to"] == "school@dx.gov.cn"
@@ -469,7 +467,8 @@ def test_a_session_ended_without_its_roll_call_closed_reminds_the_school_once(w)
         w.clock.at = time(20, 0)
         assert (await w.sweep()).sent == 0
         assert (await w.h.notifications(SCHOOL, 1, 20, only_open=True))["total"] == 0
-        assert (await w.h.notifications(TRAINEE, 1, 20, only_open=False))["total"] == 0  # the school's, nobody else's
+        # the school's, nobody else's
+        assert (await w.h.notifications(TRAINEE, 1, 20, only_open=False))["total"] == 0
 
     asyncio.run(go())
 
