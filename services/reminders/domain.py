@@ -415,9 +415,10 @@ def describe(item: dict, trainee: dict, facts: dict) -> tuple[str, str]:
                 f"{unit}推荐{name}同志参加{klass}，请在待确定队列中确定、候补或不予确定。",
             )
         case "roll_call":
-            when = f"{item['on']} {item['starts_at']}–{item['ends_at']}《{item['title']}》"
+            on, title = item.get("on", ""), item.get("title", "")  # unnamed only if never scheduled
+            when = f"{on} {item.get('starts_at', '')}–{item.get('ends_at', '')}《{title}》"
             return (
-                f"{klass}{item['on']}《{item['title']}》考勤未结束",
+                f"{klass}{on}《{title}》考勤未结束",
                 f"{klass}课次 {when} 已下课，考勤尚未结束（未签到的学员还没有记缺勤或请假）。"
                 "请在工作台该课次的点名页核对签到、登记请假后结束考勤。",
             )

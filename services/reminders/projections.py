@@ -458,16 +458,9 @@ def _roll_call(doc, env, ev: SessionScheduled) -> None:
     doc.setdefault("class_id", ev.class_id)
     doc.setdefault("jurisdiction", env.jurisdiction)
     doc.setdefault("items", {})
-    _open(
-        doc,
-        env,
-        _roll_call_id(ev),
-        "roll_call",
-        role_key("party_school", env.jurisdiction),
-        session_id=ev.session_id,
-        title=ev.course_title,
-        **_session_facts(ev),
-    )
+    facts = {"session_id": ev.session_id, "title": ev.course_title, **_session_facts(ev)}
+    _open(doc, env, _roll_call_id(ev), "roll_call", role_key("party_school", env.jurisdiction), **facts)
+    doc["items"][guard_key(_roll_call_id(ev))].update(facts)  # closed before it was seen: named too
 
 
 @roll_calls.on(SessionRescheduled, key=lambda env, ev: ev.class_id)
@@ -478,9 +471,14 @@ def _roll_call_moved(doc, env, ev: SessionRescheduled) -> None:
 
 
 def _roll_call_done(doc, env, ev) -> None:
-    # An event of a session the projection never saw scheduled leaves no item behind.
-    if guard_key(_roll_call_id(ev)) in doc.get("items", {}):
-        _close(doc, env, _roll_call_id(ev))
+    # The attendance stream's events may be folded before the timetable's SessionScheduled
+    # (other streams, other partitions): the item is then made closed, and stays so.
+    doc.setdefault("class_id", ev.class_id)
+    doc.setdefault("jurisdiction", env.jurisdiction)
+    doc.setdefault("items", {})
+    if guard_key(_roll_call_id(ev)) not in doc["items"]:
+        _open(doc, env, _roll_call_id(ev), "roll_call", role_key("party_school", env.jurisdiction))
+    _close(doc, env, _roll_call_id(ev))
 
 
 for _cls in (AttendanceClosed, SessionCancelled, AbsenceRecorded):

@@ -473,6 +473,22 @@ def test_a_session_ended_without_its_roll_call_closed_reminds_the_school_once(w)
     asyncio.run(go())
 
 
+def test_a_roll_call_closed_before_its_session_is_folded_is_not_reminded(w):
+    async def go():
+        await w.contact(SCHOOL, "school@dx.gov.cn")
+        # the attendance stream's event folded first (another partition), then the timetable's
+        w.given("teaching:k1:s1", AttendanceClosed(class_id="k1", session_id="s1", absent=0))
+        w.given("teaching:timetable:k1", session("s1", on=date(2025, 6, 9)))
+        assert (await w.sweep()).sent == 0
+        [item] = (await w.h.notifications(SCHOOL, 1, 20, only_open=False))["items"]
+        assert (
+            item["status"] == "closed"
+            and "2025-06-09《习近平新时代中国特色社会主义思想概论》" in item["title"]
+        )
+
+    asyncio.run(go())
+
+
 def test_a_daily_digest_lists_every_reminder_due_since_the_last_once_a_day(w):
     async def go():
         await w.h.set_contact(SCHOOL, ctx(SCHOOL), "school@dx.gov.cn", None, digest=True)
