@@ -105,7 +105,7 @@ async def test_leave_for_a_session_begun_is_refused_beside_it_and_the_school_exc
             row = roll.locator(".el-table__row", has_text="钱军")
             await expect(row).to_contain_text("缺勤")
             await row.locator("[data-test='excuse-钱军']").click()
-            await row.locator("[data-test=excuse-reason]").locator("input").fill("县里临时接待检查，已报备")
+            await row.locator("input[placeholder=补假事由]").fill("县里临时接待检查，已报备")
             await row.locator("[data-test=excuse-save]").click()
             await expect(row).to_contain_text("已补假")
             await expect(row).not_to_contain_text("缺勤")
