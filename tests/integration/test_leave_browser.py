@@ -107,8 +107,11 @@ async def test_leave_for_a_session_begun_is_refused_beside_it_and_the_school_exc
             await row.locator("[data-test='excuse-钱军']").click()
             await row.locator("input[placeholder=补假事由]").fill("县里临时接待检查，已报备")
             await row.locator("[data-test=excuse-save]").click()
-            await expect(row).to_contain_text("已补假")
-            await expect(row).not_to_contain_text("缺勤")
+            record = row.locator("td").last  # the 记录 column (the marks' labels name 缺勤 too)
+            await expect(record).to_contain_text("请假")
+            await expect(record).to_contain_text("已补假")
+            await expect(record).not_to_contain_text("缺勤")
+            await expect(row.locator("label.is-active")).to_have_text("请假")  # the mark follows
             await teacher.screenshot(path=str(out / "roll-call-excused.png"), full_page=True)
             body = await teacher.inner_text("main")
             assert f"qian-{world.county}" not in body and klass not in body  # names, never ids
