@@ -566,6 +566,43 @@ class Demo:
             },
         )
 
+    async def leave(self, c: ClassPlan, sid: str, cadre_id: str) -> None:
+        """A trainee asks for leave before the session and gets it; for a session already
+        begun (the demo's past terms) they may not, and the school does what it does after
+        the fact: registers the leave and approves it, or, once the roll call is closed
+        (the closer ends past sessions), excuses the absence (补假)."""
+        ps, reason = self.school(c.code), "参加县委重要会议"
+        path = f"/classes/{c.class_id}/sessions/{sid}/leave-requests"
+        me = self.api.who("trainee", c.code, "学员", user_id=cadre_id)
+        asked = await self.api.call(
+            "teaching", "POST", path, me, json={"reason": reason}, tolerate=("session_begun",)
+        )
+        if asked is None:
+            asked = await self.api.call(
+                "teaching",
+                "POST",
+                path,
+                ps,
+                json={"cadre_id": cadre_id, "reason": reason},
+                tolerate=("absence_recorded",),
+            )
+        if asked is None:
+            await self.api.call(
+                "teaching",
+                "POST",
+                f"/classes/{c.class_id}/sessions/{sid}/excused-absences",
+                ps,
+                json={"cadre_id": cadre_id, "reason": f"{reason}（课后补假）"},
+            )
+            return
+        await self.api.call(
+            "teaching",
+            "POST",
+            f"{path}/{cadre_id}/decision",
+            ps,
+            json={"approved": True, "note": "同意，请自学补课"},
+        )
+
     # long: a class's teaching in the order a term runs
     async def teach(self, c: ClassPlan) -> None:
         ps = self.school(c.code)
@@ -594,25 +631,8 @@ class Demo:
         chronic = ids[-1]  # misses most sessions: not graduated
 
         async def attend(sid: str, leave: str | None, entries: list[dict]) -> None:
-            if leave:  # a trainee asks for leave and gets it
-                me = self.api.who("trainee", c.code, "学员", user_id=leave)
-                path = f"/classes/{c.class_id}/sessions/{sid}/leave-requests"
-                asked = await self.api.call(
-                    "teaching",
-                    "POST",
-                    path,
-                    me,
-                    json={"reason": "参加县委重要会议"},
-                    tolerate=("absence_recorded",),
-                )
-                if asked is not None:
-                    await self.api.call(
-                        "teaching",
-                        "POST",
-                        f"{path}/{leave}/decision",
-                        ps,
-                        json={"approved": True, "note": "同意，请自学补课"},
-                    )
+            if leave:
+                await self.leave(c, sid, leave)
             # The closer may end a past session before the check-in arrives: then it stays absent.
             await self.api.call(
                 "teaching",

@@ -164,6 +164,15 @@ def _absent(doc, env, ev: tea.AbsenceRecorded) -> None:
     _trainee(doc, env, ev.cadre_id, change)
 
 
+@on_class(tea.AbsenceExcused)
+def _excused(doc, env, ev: tea.AbsenceExcused) -> None:
+    # 补假: an absence already counted becomes excused (services/teaching/README.md)
+    def change(t):
+        t["excused"] = t.get("excused", 0) + 1
+
+    _trainee(doc, env, ev.cadre_id, change)
+
+
 @on_class(tea.TraineeGraduated)
 def _graduated(doc, env, ev: tea.TraineeGraduated) -> None:
     def change(t):

@@ -30,6 +30,7 @@ from shared.contracts.selection import (
     TraineeAssignedToGroup,
 )
 from shared.contracts.teaching import (
+    AbsenceExcused,
     AbsenceRecorded,
     SessionAttended,
     SessionCancelled,
@@ -279,6 +280,14 @@ def _absent(doc, env, ev: AbsenceRecorded) -> None:
     _file(doc, env, ev.class_id, ev.cadre_id)
     _stamp(doc, env)
     doc["absent"][ev.session_id] = {"excused": ev.excused, "on": ev.on.isoformat() if ev.on else None}
+
+
+@trainee.on(AbsenceExcused, key=_tkey)
+def _excused(doc, env, ev: AbsenceExcused) -> None:
+    # 补假: the school excused the absence afterwards (services/teaching/README.md)
+    _file(doc, env, ev.class_id, ev.cadre_id)
+    _stamp(doc, env)
+    doc["absent"].setdefault(ev.session_id, {"on": None})["excused"] = True
 
 
 @trainee.on(TraineeGraduated, key=_tkey)

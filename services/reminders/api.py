@@ -23,6 +23,9 @@ def handlers(request: Request) -> Handlers:
 class ContactIn(BaseModel):
     email: str | None = Field(None, max_length=254, description="接收提醒的电子邮箱（不填则不发邮件）")
     phone: str | None = Field(None, max_length=24, description="接收短信/消息提醒的手机号码（不填则不发）")
+    digest: bool = Field(
+        False, description="每日汇总：每天在设定时刻（北京时间）汇总发送一次，而不是逐条提醒"
+    )
 
 
 @router.get("/notifications", summary="我的通知：本人待办事项与已发送的提醒、未读数（分页）")
@@ -46,7 +49,7 @@ async def mark_read(
     return await h.mark_read(who, ctx, item_id)
 
 
-@router.get("/contacts/me", summary="我的提醒方式（电子邮箱、手机号码）")
+@router.get("/contacts/me", summary="我的提醒方式（电子邮箱、手机号码、是否每日汇总）")
 async def my_contact(who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.contact(who)
 
@@ -58,7 +61,7 @@ async def set_my_contact(
     ctx: Context = Depends(context),
     h: Handlers = Depends(handlers),
 ):
-    return await h.set_contact(who, ctx, body.email, body.phone)
+    return await h.set_contact(who, ctx, body.email, body.phone, body.digest)
 
 
 @router.get("/sender", summary="提醒发送情况：扫描次数、已发送、失败、渠道（组织部、管理员）")

@@ -55,6 +55,11 @@ class ReminderSettings(BaseSettings):
     tick_seconds: float = Field(30.0, gt=0)
     max_attempts: int = Field(6, ge=1, le=20)
     backoff_seconds: float = Field(60.0, gt=0)  # doubled after each failure
+    # 每日汇总: the hour (China's time, 0-23) a person who chose a digest gets it
+    digest_hour: int = Field(8, ge=0, le=23)
+    # 结束考勤: a session's roll call is reminded this long after its end (the closer
+    # ends sessions by itself within a minute; the reminder is for one it could not close)
+    roll_call_grace_minutes: int = Field(30, ge=0, le=24 * 60)
 
 
 class Channel(Protocol):

@@ -15,15 +15,21 @@ Due work (待办事项, "items") is derived from other services' events by the p
   the unit's nominees): to the unit (`quota`);
 - a nominee to confirm (TraineeNominated): to the organisation department
   (`nomination`, in-app only: a class's nominations come by the dozen, and the
-  department works through them in its confirmation queue).
+  department works through them in its confirmation queue);
+- a session whose end has passed without its roll call closed (teaching's
+  SessionScheduled, closed by AttendanceClosed): to the party school running the class
+  (`roll_call`), due a grace period after the end (teaching's closer ends sessions by
+  itself within a minute, so the reminder is for the session it could not close).
 
 An audience is a key a person's token also yields (`keys_of`): `person:<user id>`,
 `unit:<jurisdiction>:<unit>`, `<role>:<jurisdiction>`. Mail goes to the people whose key
 equals the item's audience; in-app, an organisation department or party school also
 sees the items of the jurisdictions below its own (`visible_to`).
 
-One inbox aggregate per person (`inbox:<user id>`): their contact details, what was sent
-to them (natural key: item and channel) and what they have read.
+One inbox aggregate per person (`inbox:<user id>`): their contact details (and whether
+they want a daily digest), what was sent to them (natural key: item and channel; a
+digest marks each item it lists), the digests sent (one per day and channel) and what
+they have read.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from types import MappingProxyType
 
 from shared import jurisdiction as jur
 from shared.contracts.followup import EVALUATOR_ROLES, MILESTONE_FOCUS
-from shared.contracts.reminders import ContactSet, NotificationRead, ReminderFailed, ReminderSent
+from shared.contracts.reminders import ContactSet, DigestSent, NotificationRead, ReminderFailed, ReminderSent
 from shared.errors import DomainError
 from shared.events import Event
 
@@ -43,7 +49,7 @@ UNIT_ROLES = ("colleague", "unit_leader")  # evaluated through the unit's accoun
 ROLE_AUDIENCES = ("org_department", "party_school")
 PERSON_ROLES = ("trainee", "mentor", "recorder")
 # Kinds that go out by e-mail and the gateway; the rest are in-app only (see above).
-MAILED_KINDS = ("self_eval", "unit_eval", "overdue", "leave", "quota")
+MAILED_KINDS = ("self_eval", "unit_eval", "overdue", "leave", "quota", "roll_call")
 KIND_NAMES = {
     "self_eval": "跟踪自评",
     "unit_eval": "跟踪评价",
@@ -51,6 +57,7 @@ KIND_NAMES = {
     "leave": "请假审批",
     "nomination": "人选确定",
     "quota": "名额待填",
+    "roll_call": "结束考勤",
 }
 EMAIL_MAX, PHONE_MAX = 254, 20
 
@@ -105,6 +112,7 @@ class SetContact:
     unit: str | None
     email: str | None
     phone: str | None
+    digest: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,19 @@ class RecordFailed:
 
 
 @dataclass(frozen=True)
+class RecordDigest:
+    """A day's digest went out through `channel`, listing `item_ids`."""
+
+    user_id: str
+    channel: str
+    day: date
+    item_ids: tuple[str, ...]
+    to: str
+    subject: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class MarkRead:
     user_id: str
     item_id: str
@@ -152,6 +173,24 @@ class InboxState:
     sent: frozenset[str] = frozenset()  # channel_key(item, channel)
     attempts: Mapping[str, Attempts] = field(default_factory=lambda: MappingProxyType({}))
     read: frozenset[str] = frozenset()
+    digest: bool = False
+    digests: frozenset[str] = frozenset()  # digest_key(day, channel)
+
+
+def digest_key(day: date, channel: str) -> str:
+    return f"{day.isoformat()}|{channel}"
+
+
+def due(item: dict, wall_now: datetime, grace: timedelta) -> bool:
+    """Whether an open item is due now: a session's roll call only `grace` after the
+    session's end (`due_at`, Beijing wall time as sessions are kept); the rest at once."""
+    return not item.get("due_at") or datetime.fromisoformat(item["due_at"]) + grace <= wall_now
+
+
+def digest_time(wall_now: datetime, hour: int) -> bool:
+    """Whether a daily digest goes out now: within the digest hour, China's time. A sender
+    down that whole hour sends nothing that day; the items wait for the next day's digest."""
+    return wall_now.hour == hour
 
 
 def expired(item: dict, today: date) -> bool:
@@ -231,6 +270,20 @@ class InboxDecider:
                         gave_up=gave_up,
                     )
                 ]
+            case RecordDigest():
+                if digest_key(c.day, c.channel) in s.digests:
+                    return []  # once a day and channel
+                return [
+                    DigestSent(
+                        user_id=c.user_id,
+                        channel=c.channel,
+                        day=c.day,
+                        item_ids=list(c.item_ids),
+                        to=c.to,
+                        subject=c.subject,
+                        sent_at=c.at,
+                    )
+                ]
             case MarkRead():
                 if c.item_id in s.read:
                     return []
@@ -252,7 +305,12 @@ class InboxDecider:
                 field="phone",
             )
         contact = (c.name, c.role, c.jurisdiction, c.unit)
-        if s.user_id is not None and (email, phone, contact) == (s.email, s.phone, s.contact):
+        if s.user_id is not None and (email, phone, contact, c.digest) == (
+            s.email,
+            s.phone,
+            s.contact,
+            s.digest,
+        ):
             return []
         return [
             ContactSet(
@@ -263,6 +321,7 @@ class InboxDecider:
                 unit=c.unit,
                 email=email,
                 phone=phone,
+                digest=c.digest,
             )
         ]
 
@@ -275,6 +334,14 @@ class InboxDecider:
                     email=e.email,
                     phone=e.phone,
                     contact=(e.name, e.role, e.jurisdiction, e.unit),
+                    digest=e.digest,
+                )
+            case DigestSent():
+                return replace(
+                    s,
+                    user_id=s.user_id or e.user_id,
+                    sent=s.sent | {channel_key(i, e.channel) for i in e.item_ids},
+                    digests=s.digests | {digest_key(e.day, e.channel)},
                 )
             case ReminderSent():
                 return replace(
@@ -347,12 +414,37 @@ def describe(item: dict, trainee: dict, facts: dict) -> tuple[str, str]:
                 f"{unit}推荐{name}参加{klass}，待确定",
                 f"{unit}推荐{name}同志参加{klass}，请在待确定队列中确定、候补或不予确定。",
             )
+        case "roll_call":
+            on, title = item.get("on", ""), item.get("title", "")  # unnamed only if never scheduled
+            when = f"{on} {item.get('starts_at', '')}–{item.get('ends_at', '')}《{title}》"
+            return (
+                f"{klass}{on}《{title}》考勤未结束",
+                f"{klass}课次 {when} 已下课，考勤尚未结束（未签到的学员还没有记缺勤或请假）。"
+                "请在工作台该课次的点名页核对签到、登记请假后结束考勤。",
+            )
     raise ValueError(f"unknown item kind {item['kind']!r}")
 
 
 def _session(item: dict, facts: dict) -> str:
     s = facts.get("sessions", {}).get(item.get("session_key", ""))
     return f"{s['on']} {s['starts_at']}《{s['title']}》" if s else f"课次 {item.get('session_id', '')}"
+
+
+def compose_digest(day: date, entries: list[tuple[dict, dict, dict]], workbench_url: str) -> Message:
+    """The daily digest: every reminder listed (as `compose` would word it), numbered."""
+    link = f"{workbench_url.rstrip('/')}/"
+    lines = []
+    for n, (item, doc, facts) in enumerate(entries, start=1):
+        title, text = describe(item, doc, facts)
+        lines.append(f"{n}. 【{KIND_NAMES[item['kind']]}】{title}\n   {text}")
+    body = (
+        f"您有 {len(entries)} 项待办（截至 {day.isoformat()} 的每日汇总）：\n\n" + "\n\n".join(lines) + "\n\n"
+        f"办理入口（干部教育培训工作台 · 我的待办）：{link}\n\n"
+        "本邮件由干训系统每日汇总发送，同一事项只提醒一次；如需逐条提醒，可在工作台“提醒方式”中取消每日汇总。"
+    )
+    return Message(
+        subject=f"【干训提醒】每日汇总：{len(entries)} 项待办（{day.isoformat()}）", body=body, link=link
+    )
 
 
 def compose(item: dict, trainee: dict, facts: dict, workbench_url: str) -> Message:

@@ -4,7 +4,7 @@ sender's sweep that reminds each holder of each open item once per channel."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -14,12 +14,17 @@ from services.reminders.domain import (
     MAILED_KINDS,
     InboxDecider,
     MarkRead,
+    RecordDigest,
     RecordFailed,
     RecordSent,
     SetContact,
     channel_key,
     compose,
+    compose_digest,
     describe,
+    digest_key,
+    digest_time,
+    due,
     expired,
     inbox_stream,
     keys_of,
@@ -27,6 +32,7 @@ from services.reminders.domain import (
 )
 from services.reminders.reads import Reads, read_key
 from shared.auth import Principal
+from shared.clock import CHINA
 from shared.commands import Context
 from shared.errors import NotFound
 from shared.events import Actor
@@ -57,8 +63,17 @@ class Handlers:
         self.settings = settings
         self.channels = channels
 
+    def _wall(self, now: datetime) -> datetime:
+        """Beijing wall time without a zone, as sessions' times are kept."""
+        return now.astimezone(CHINA).replace(tzinfo=None)
+
+    def _grace(self) -> timedelta:
+        return timedelta(minutes=self.settings.roll_call_grace_minutes)
+
     # -- a person's own ---------------------------------------------------------------
-    async def set_contact(self, who: Principal, ctx: Context, email: str | None, phone: str | None) -> dict:
+    async def set_contact(
+        self, who: Principal, ctx: Context, email: str | None, phone: str | None, digest: bool = False
+    ) -> dict:
         await self.commands.execute(
             INBOX,
             inbox_stream(who.user_id),
@@ -70,16 +85,11 @@ class Handlers:
                 unit=who.unit,
                 email=email,
                 phone=phone,
+                digest=digest,
             ),
             ctx,
         )
-        state = (await self.commands.load(INBOX, inbox_stream(who.user_id))).state
-        return {
-            "user_id": who.user_id,
-            "email": state.email,
-            "phone": state.phone,
-            "reminded_as": keys_of(who.role, who.jurisdiction, who.unit, who.user_id),
-        }
+        return await self.contact(who)
 
     async def contact(self, who: Principal) -> dict:
         """From the person's own stream, not the read model: what they set a moment ago."""
@@ -88,6 +98,8 @@ class Handlers:
             "user_id": who.user_id,
             "email": state.email,
             "phone": state.phone,
+            "digest": state.digest,
+            "digest_hour": self.settings.digest_hour,
             "reminded_as": keys_of(who.role, who.jurisdiction, who.unit, who.user_id),
         }
 
@@ -97,8 +109,11 @@ class Handlers:
         read, sent = person.get("read", {}), list(person.get("sent", {}).values())
         classes: dict[str, dict] = {}
         today = await self.clock.today()
+        wall = self._wall(await self.clock.now())
         out = []
         for item, doc in await self.reads.items_for(keys, only_open):
+            if item["status"] == "open" and not due(item, wall, self._grace()):
+                continue  # a session's roll call before it is due (domain.due)
             if expired(item, today) and item["status"] == "open":
                 if only_open:
                     continue
@@ -162,30 +177,83 @@ class Handlers:
 
     # -- the sender ---------------------------------------------------------------------
     async def send_due(self) -> Sweep:
-        """One sweep: every open item that goes out by mail, to each holder of its audience,
-        through each channel they have an address for, unless already sent (their inbox
-        stream decides; the `people` document is only a cheap first filter)."""
+        """One sweep: every open item that goes out by mail and is due, to each holder of
+        its audience, through each channel they have an address for, unless already sent
+        (their inbox stream decides; the `people` document is only a cheap first filter).
+        Who chose a daily digest gets their items in one message in the digest hour."""
         now = await self.clock.now()
+        wall = self._wall(now)
         sent = failed = 0
         holders: dict[str, list[dict]] = {}
         classes: dict[str, dict] = {}
+        digests: dict[str, tuple[dict, list[tuple[dict, dict, dict]]]] = {}
         for doc in await self.reads.open_work():
             for item in doc["items"].values():
-                if item["status"] != "open" or item["kind"] not in MAILED_KINDS or expired(item, now.date()):
+                if (
+                    item["status"] != "open"
+                    or item["kind"] not in MAILED_KINDS
+                    or expired(item, wall.date())
+                    or not due(item, wall, self._grace())
+                ):
                     continue
                 if item["audience"] not in holders:
                     holders[item["audience"]] = await self._reachable(item["audience"])
                 if doc["class_id"] not in classes:
                     classes[doc["class_id"]] = await self.reads.class_facts(doc["class_id"])
                 for person in holders[item["audience"]]:
+                    if person.get("digest"):
+                        entry = (item, doc, classes[doc["class_id"]])
+                        digests.setdefault(person["user_id"], (person, []))[1].append(entry)
+                        continue
                     for channel in self.channels:
                         outcome = await self._remind(
                             person, channel, item, doc, classes[doc["class_id"]], now
                         )
                         sent += outcome == "sent"
                         failed += outcome == "failed"
+        if digest_time(wall, self.settings.digest_hour):
+            for person, entries in digests.values():
+                for channel in self.channels:
+                    outcome = await self._digest(person, channel, entries, now)
+                    sent += outcome == "sent"
+                    failed += outcome == "failed"
         await self.reads.record_sweep(now, sent, failed)
         return Sweep(sent, failed)
+
+    async def _digest(self, person: dict, channel: Channel, entries: list, now) -> str | None:
+        """Today's digest through `channel`: the items not yet reminded through it, once a
+        day (the inbox stream decides). A failed digest is logged and tried at the next
+        sweep within the hour; its items stay unsent, so the next digest lists them."""
+        to = channel.address(person)
+        if not to:
+            return None
+        day = self._wall(now).date()
+        stream = inbox_stream(person["user_id"])
+        state = (await self.commands.load(INBOX, stream)).state
+        if digest_key(day, channel.name) in state.digests:
+            return None
+        todo = [e for e in entries if channel_key(e[0]["item_id"], channel.name) not in state.sent]
+        if not todo:
+            return None
+        message = compose_digest(day, todo, self.settings.workbench_url)
+        try:
+            await channel.send(to, message, message_id(person["user_id"], f"digest:{day}", channel.name))
+        except Exception as exc:  # noqa: BLE001 - any failure of the far side: tried again next sweep
+            log.warning("digest.failed", user=person["user_id"], channel=channel.name, error=str(exc))
+            return "failed"
+        ctx = Context(actor=SENDER, jurisdiction=person["jurisdiction"], correlation_id=new_id())
+        record = RecordDigest(
+            user_id=person["user_id"],
+            channel=channel.name,
+            day=day,
+            item_ids=tuple(e[0]["item_id"] for e in todo),
+            to=to,
+            subject=message.subject,
+            at=now,
+        )
+        await self.commands.execute(INBOX, stream, record, ctx)
+        log.info("digest.sent", user=person["user_id"], channel=channel.name, items=len(todo))
+        return "sent"
 
     async def _reachable(self, audience: str) -> list[dict]:
         """The holders of an audience, less those whose login account is disabled."""

@@ -7,6 +7,9 @@
   teaching (leave requests, graduation's class title) and selection (nominations).
 - `unit_quotas`, one document per class, shaped as `work`'s: an item per unit that still
   has places to fill before the class starts.
+- `roll_calls`, one document per class, shaped as `work`'s: an item per session whose
+  roll call the party school is to close (due after the session's end; closed by
+  AttendanceClosed or a cancellation).
 - `classes`, one document per class: its title, for the text of a reminder.
 - `logins`, one document per login account (username): whether it is disabled; a
   disabled account's person gets no mail.
@@ -34,7 +37,7 @@ from shared.contracts.followup import (
     MilestoneOverdue,
     MilestoneScheduled,
 )
-from shared.contracts.reminders import ContactSet, NotificationRead, ReminderFailed, ReminderSent
+from shared.contracts.reminders import ContactSet, DigestSent, NotificationRead, ReminderFailed, ReminderSent
 from shared.contracts.selection import (
     ClassOpened,
     NominationConfirmed,
@@ -44,8 +47,11 @@ from shared.contracts.selection import (
     TraineeNominated,
 )
 from shared.contracts.teaching import (
+    AbsenceRecorded,
+    AttendanceClosed,
     LeaveDecided,
     LeaveRequested,
+    SessionCancelled,
     SessionRescheduled,
     SessionScheduled,
     TraineeGraduated,
@@ -70,6 +76,9 @@ people = Projection("people", sources=("accounts", "reminders"))
 # projection (and collection) of its own because selection's nomination events also feed
 # `work`, and a projection owns its collection (a rebuild drops it).
 unit_quotas = Projection("unit_quotas", sources=("selection",))
+# Sessions whose roll call is to be closed (结束考勤): one document per class, shaped as
+# `work`'s, fed by teaching's timetable and attendance events.
+roll_calls = Projection("roll_calls", sources=("teaching",))
 # Login accounts by username, for whether one is disabled (its events name the username,
 # while a person's document is keyed by the id their token carries).
 logins = Projection("logins", sources=("accounts",))
@@ -314,7 +323,25 @@ def _account(doc, env, ev: AccountCreated) -> None:
 def _contact(doc, env, ev: ContactSet) -> None:
     _person(doc, ev.user_id)
     _who(doc, ev.user_id, ev.name, ev.role, ev.jurisdiction, ev.unit)
-    doc.update(email=ev.email, phone=ev.phone)
+    doc.update(email=ev.email, phone=ev.phone, digest=ev.digest)
+
+
+@people.on(DigestSent, key=lambda env, ev: ev.user_id)
+def _digest_sent(doc, env, ev: DigestSent) -> None:
+    # each item listed shows as reminded through the channel, with the digest's subject
+    _person(doc, ev.user_id)
+    for item_id in ev.item_ids:
+        key = guard_key(channel_key(item_id, ev.channel))
+        doc["sent"][key] = {
+            "item_id": item_id,
+            "channel": ev.channel,
+            "to": ev.to,
+            "subject": ev.subject,
+            "sent_at": ev.sent_at.isoformat(),
+            "attempt": 1,
+            "digest": ev.day.isoformat(),
+        }
+        doc["failed"].pop(key, None)
 
 
 @people.on(ReminderSent, key=lambda env, ev: ev.user_id)
@@ -412,6 +439,53 @@ for _cls in (NominationRejected, NominationWithdrawn):
     unit_quotas.on(_cls, key=quota_key)(_quota_freed)
 
 
+# -- sessions whose roll call is to be closed ----------------------------------------------------
+def _roll_call_id(ev) -> str:
+    return f"roll_call:{ev.class_id}:{ev.session_id}"
+
+
+def _session_facts(ev) -> dict:
+    return {
+        "on": ev.on.isoformat(),
+        "starts_at": ev.starts_at.isoformat()[:5],
+        "ends_at": ev.ends_at.isoformat()[:5],
+        "due_at": f"{ev.on.isoformat()}T{ev.ends_at.isoformat()[:5]}",  # Beijing wall time
+    }
+
+
+@roll_calls.on(SessionScheduled, key=lambda env, ev: ev.class_id)
+def _roll_call(doc, env, ev: SessionScheduled) -> None:
+    doc.setdefault("class_id", ev.class_id)
+    doc.setdefault("jurisdiction", env.jurisdiction)
+    doc.setdefault("items", {})
+    facts = {"session_id": ev.session_id, "title": ev.course_title, **_session_facts(ev)}
+    _open(doc, env, _roll_call_id(ev), "roll_call", role_key("party_school", env.jurisdiction), **facts)
+    doc["items"][guard_key(_roll_call_id(ev))].update(facts)  # closed before it was seen: named too
+
+
+@roll_calls.on(SessionRescheduled, key=lambda env, ev: ev.class_id)
+def _roll_call_moved(doc, env, ev: SessionRescheduled) -> None:
+    item = doc.get("items", {}).get(guard_key(_roll_call_id(ev)))
+    if item:
+        item.update(_session_facts(ev))
+
+
+def _roll_call_done(doc, env, ev) -> None:
+    # The attendance stream's events may be folded before the timetable's SessionScheduled
+    # (other streams, other partitions): the item is then made closed, and stays so.
+    doc.setdefault("class_id", ev.class_id)
+    doc.setdefault("jurisdiction", env.jurisdiction)
+    doc.setdefault("items", {})
+    if guard_key(_roll_call_id(ev)) not in doc["items"]:
+        _open(doc, env, _roll_call_id(ev), "roll_call", role_key("party_school", env.jurisdiction))
+    _close(doc, env, _roll_call_id(ev))
+
+
+for _cls in (AttendanceClosed, SessionCancelled, AbsenceRecorded):
+    # AbsenceRecorded too: sessions closed before AttendanceClosed existed recorded only absences
+    roll_calls.on(_cls, key=lambda env, ev: ev.class_id)(_roll_call_done)
+
+
 # -- login accounts ------------------------------------------------------------------------
 @logins.on(AccountCreated, key=lambda env, ev: ev.username)
 def _login(doc, env, ev: AccountCreated) -> None:
@@ -428,4 +502,4 @@ def _login_enabled(doc, env, ev: AccountEnabled) -> None:
     doc.update(username=ev.username, disabled=False)
 
 
-PROJECTIONS = [work, classes, people, unit_quotas, logins]
+PROJECTIONS = [work, classes, people, unit_quotas, roll_calls, logins]

@@ -18,7 +18,8 @@ from shared.projection import guard_key, public
 
 WORK = "work"
 QUOTAS = "unit_quotas"  # shaped as WORK's documents (projections.py)
-ITEMS = (WORK, QUOTAS)  # the collections that hold items of due work
+ROLL_CALLS = "roll_calls"  # shaped alike
+ITEMS = (WORK, QUOTAS, ROLL_CALLS)  # the collections that hold items of due work
 CLASSES = "classes"
 PEOPLE = "people"
 LOGINS = "logins"

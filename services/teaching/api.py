@@ -113,6 +113,11 @@ class LeaveIn(Input):
     cadre_id: str | None = Field(None, description="学员编号（学员本人申请时不填）")
 
 
+class ExcuseIn(Input):
+    cadre_id: str = Field(min_length=1, max_length=64, description="学员编号")
+    reason: str = Field(min_length=1, max_length=500, description="补假事由")
+
+
 class DecisionIn(Input):
     approved: bool
     note: str = Field("", max_length=200)
@@ -419,6 +424,18 @@ async def decide_leave(
 ):
     who.require_role(*RUNS)
     return _accepted(await h.decide_leave(ctx, who, class_id, session_id, cadre_id, body.approved, body.note))
+
+
+@router.post(
+    S + "/excused-absences",
+    status_code=201,
+    response_model=Accepted,
+    tags=["考勤"],
+    summary="补假（考勤结束后把缺勤改记为请假）",
+)
+async def excuse_absence(class_id: str, session_id: str, body: ExcuseIn, ctx: Ctx, who: Who, h: H):
+    who.require_role(*RUNS)
+    return _accepted(await h.excuse_absence(ctx, who, class_id, session_id, body.cadre_id, body.reason))
 
 
 @router.post(

@@ -25,9 +25,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from services.teaching.domain import FrozenMap, Session, no_entries
+from services.teaching.domain import FrozenMap, Session, hm, no_entries
 from shared.contracts.teaching import (
+    AbsenceExcused,
     AbsenceRecorded,
+    AttendanceClosed,
     CurriculumSet,
     EarlyLeaveRecorded,
     LeaveDecided,
@@ -114,10 +116,25 @@ class RecordEarlyLeave:
 
 @dataclass(frozen=True)
 class RequestLeave:
+    """请假: asked by the trainee before the session begins (`now`, Beijing wall time, when
+    the trainee asks), or registered by the school, which may do so after the start too."""
+
     session: Session
     cadre_id: str
     reason: str
     roster: Roster
+    names: Names = no_entries()
+    now: datetime | None = None
+    by_trainee: bool = False
+
+
+@dataclass(frozen=True)
+class ExcuseAbsence:
+    """补假: the school excuses an absence already recorded (the roll call was closed)."""
+
+    session: Session
+    cadre_id: str
+    reason: str
     names: Names = no_entries()
 
 
@@ -201,6 +218,7 @@ class AttendanceState:
     absent: Mapping[str, bool] = no_entries()  # -> excused
     rated: frozenset[str] = frozenset()
     open_until: datetime | None = None  # self check-in (扫码签到) is open until then
+    closed: bool = False  # the roll call was closed (AttendanceClosed)
 
 
 @dataclass(frozen=True)
@@ -239,6 +257,18 @@ def _on_roster(roster: Roster, cadre_id: str, names: Names) -> Trainee:
     return roster[cadre_id]
 
 
+def _not_begun(s: Session, now: datetime) -> None:
+    """A trainee asks leave before the session begins (China's wall time, the service's
+    clock); afterwards only the school can excuse them, on the roll call."""
+    if now >= datetime.combine(s.on, s.starts_at):
+        raise DomainError(
+            f"课次 {s.describe()} 已于 {s.on} {hm(s.starts_at)} 开始，不能再申请请假；"
+            "如确因特殊情况未能到课，请联系党校在考勤表上补假。",
+            code="session_begun",
+            field="session_id",
+        )
+
+
 def attendance_rate(attended: int, held: int) -> float:
     return round(attended / held, 4) if held else 0.0
 
@@ -263,6 +293,8 @@ class AttendanceDecider:
                 return self._request_leave(st, command)
             case DecideLeave():
                 return self._decide_leave(st, command)
+            case ExcuseAbsence():
+                return self._excuse(st, command)
             case CloseSession():
                 return self._close(st, command)
             case RateSession():
@@ -308,6 +340,8 @@ class AttendanceDecider:
             raise DomainError(
                 f"{who.name} 对课次 {s.describe()} 的请假{state}，无需重复申请。", code="leave_exists"
             )
+        if command.by_trainee and command.now is not None:
+            _not_begun(s, command.now)
         if not command.reason.strip():
             raise DomainError("请填写请假事由。", code="reason_required", field="reason")
         return [
@@ -335,13 +369,35 @@ class AttendanceDecider:
         ]
 
     @staticmethod
+    def _excuse(st: AttendanceState, command: ExcuseAbsence) -> list[Event]:
+        s, c = command.session, command.cadre_id
+        who = _name(c, command.names)
+        if c in st.attended:
+            raise DomainError(f"{who} 已签到课次 {s.describe()}，无需补假。", code="already_attended")
+        if c not in st.absent:
+            raise DomainError(
+                f"课次 {s.describe()} 尚未给 {who} 记缺勤，不能补假；考勤结束前请在点名表上登记请假。",
+                code="no_absence",
+                field="cadre_id",
+            )
+        if st.absent[c]:
+            raise DomainError(f"{who} 在课次 {s.describe()} 已记为请假，无需补假。", code="already_excused")
+        if not command.reason.strip():
+            raise DomainError("请填写补假事由。", code="reason_required", field="reason")
+        return [
+            AbsenceExcused(
+                class_id=s.class_id, session_id=s.session_id, cadre_id=c, reason=command.reason.strip()
+            )
+        ]
+
+    @staticmethod
     def _close(st: AttendanceState, command: CloseSession) -> list[Event]:
         s = command.session
         _usable(s)
         if command.today < s.on:
             raise DomainError(f"课次 {s.describe()} 尚未开始，不能结束考勤。", code="session_not_held")
         # Closing again records nothing new: only those with neither attendance nor absence.
-        return [
+        out: list[Event] = [
             AbsenceRecorded(
                 class_id=s.class_id,
                 session_id=s.session_id,
@@ -352,6 +408,9 @@ class AttendanceDecider:
             for c in command.roster
             if c not in st.attended and c not in st.absent
         ]
+        if not st.closed:
+            out.append(AttendanceClosed(class_id=s.class_id, session_id=s.session_id, absent=len(out)))
+        return out
 
     @staticmethod
     def _rate(st: AttendanceState, command: RateSession) -> list[Event]:
@@ -473,6 +532,10 @@ class AttendanceDecider:
                 return replace(st, leave=st.leave.set(e.cadre_id, "approved" if e.approved else "refused"))
             case AbsenceRecorded():
                 return replace(st, absent=st.absent.set(e.cadre_id, e.excused))
+            case AbsenceExcused():
+                return replace(st, absent=st.absent.set(e.cadre_id, True))
+            case AttendanceClosed():
+                return replace(st, closed=True)
             case SessionRated():
                 return replace(st, rated=st.rated | {e.cadre_id})
         return st

@@ -265,12 +265,21 @@ class Handlers:
             cadre_id = who.user_id
         elif not cadre_id:
             raise DomainError("请指明为哪位学员登记（cadre_id）。", code="cadre_required", field="cadre_id")
+        now, by_trainee = await self._wall_now(), who.role == "trainee"
         return await self.on_session(
             ctx,
             who,
             class_id,
             session_id,
-            lambda s, f: cr.RequestLeave(s, cadre_id, reason, f.roster, f.names),
+            lambda s, f: cr.RequestLeave(s, cadre_id, reason, f.roster, f.names, now, by_trainee),
+        )
+
+    async def excuse_absence(
+        self, ctx: Context, who: Principal, class_id: str, session_id: str, cadre_id: str, reason: str
+    ) -> list[Envelope]:
+        """补假: the school turns a recorded absence into leave, after the fact."""
+        return await self.on_session(
+            ctx, who, class_id, session_id, lambda s, f: cr.ExcuseAbsence(s, cadre_id, reason, f.names)
         )
 
     async def decide_leave(

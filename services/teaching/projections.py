@@ -24,7 +24,9 @@ from shared.contracts.selection import (
     TraineeNominated,
 )
 from shared.contracts.teaching import (
+    AbsenceExcused,
     AbsenceRecorded,
+    AttendanceClosed,
     CourseAdded,
     CurriculumSet,
     EarlyLeaveRecorded,
@@ -223,6 +225,20 @@ def _sheet_absent(doc, env, ev: AbsenceRecorded) -> None:
     _entry(doc, env, ev.cadre_id)["status"] = "请假" if ev.excused else "缺勤"
 
 
+@session_sheet.on(AbsenceExcused, key=by_session)
+def _sheet_excused(doc, env, ev: AbsenceExcused) -> None:
+    entry = _entry(doc, env, ev.cadre_id)
+    entry["status"] = "请假"
+    entry["leave"] = {"reason": ev.reason, "status": "已补假", "note": "", "by": env.actor.name}
+
+
+@session_sheet.on(AttendanceClosed, key=by_session)
+def _sheet_closed(doc, env, ev: AttendanceClosed) -> None:
+    # the roll call shows 补假 (not 请假) once the session is closed
+    doc.setdefault("jurisdiction", env.jurisdiction)
+    doc["closed"] = True
+
+
 # -- per class: attendance per trainee, graduation -----------------------------------------
 class_attendance = Projection("class_attendance", sources=("teaching",))
 EMPTY = {
@@ -261,6 +277,11 @@ def _att_absent(doc, env, ev: AbsenceRecorded) -> None:
     row = _row(doc, env, ev.cadre_id)
     row["absent"] += 1
     row["excused"] += int(ev.excused)
+
+
+@class_attendance.on(AbsenceExcused, key=by_class)
+def _att_excused(doc, env, ev: AbsenceExcused) -> None:
+    _row(doc, env, ev.cadre_id)["excused"] += 1
 
 
 @class_attendance.on(TraineeGraduated, key=by_class)

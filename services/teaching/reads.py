@@ -231,6 +231,7 @@ class Reads:
         return {
             "class_id": class_id,
             "session": doc["session"],
+            "closed": doc.get("closed", False),
             "counts": counts,
             "trainees": visibility.rows(rows, who.role),
         }

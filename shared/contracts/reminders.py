@@ -10,7 +10,7 @@ each item's reminder at most once per channel, whatever restarts or redeliveries
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import Field
 
@@ -34,6 +34,8 @@ class ContactSet(Event, type="ContactSet", version=1):
     unit: str | None = None
     email: str | None = None
     phone: str | None = None
+    # 每日汇总: one message a day (at the deployment's digest hour) instead of one per item
+    digest: bool = False
 
 
 @register
@@ -51,6 +53,25 @@ class ReminderSent(Event, type="ReminderSent", version=1):
     subject: str
     sent_at: datetime
     attempt: int = Field(1, ge=1)
+
+
+@register
+class DigestSent(Event, type="DigestSent", version=1):
+    """每日汇总已发送 — one message through one channel listing the person's reminders due
+    since the last digest (`item_ids`); at most one per person, day (China's) and channel.
+    Each item listed counts as reminded through that channel, as a ReminderSent would. The
+    address and the subject are sealed under the recipient's key, as a ReminderSent's are."""
+
+    personal = ("to", "subject")
+    person_field = "user_id"
+
+    user_id: str
+    channel: str
+    day: date
+    item_ids: list[str]
+    to: str
+    subject: str
+    sent_at: datetime
 
 
 @register

@@ -179,6 +179,28 @@ class AbsenceRecorded(Event, type="AbsenceRecorded", version=1):
 
 
 @register
+class AbsenceExcused(Event, type="AbsenceExcused", version=1):
+    """补假 — the party school records, after the fact, that a recorded absence was excused
+    (a trainee cannot ask leave for a session already begun; the school can excuse it)."""
+
+    class_id: str
+    session_id: str
+    cadre_id: str
+    reason: str
+
+
+@register
+class AttendanceClosed(Event, type="AttendanceClosed", version=1):
+    """考勤已结束 — the session's roll call was closed (by the school, the closer or
+    graduation), once; `absent` counts the absences recorded with it. Reminders close the
+    party school's 待结束考勤 item on it (nobody may be absent, so no AbsenceRecorded)."""
+
+    class_id: str
+    session_id: str
+    absent: int = 0
+
+
+@register
 class OnlineHoursCredited(Event, type="OnlineHoursCredited", version=1):
     """网络学习学时 — imported from the online platform's file."""
 

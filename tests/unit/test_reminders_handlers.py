@@ -23,7 +23,14 @@ from shared.contracts.followup import (
     MilestoneScheduled,
 )
 from shared.contracts.selection import ClassOpened, NominationRejected, TraineeNominated
-from shared.contracts.teaching import LeaveDecided, LeaveRequested, SessionScheduled, TraineeGraduated
+from shared.contracts.teaching import (
+    AttendanceClosed,
+    LeaveDecided,
+    LeaveRequested,
+    SessionCancelled,
+    SessionScheduled,
+    TraineeGraduated,
+)
 from shared.errors import Forbidden, NotFound
 from shared.events import Actor
 from shared.memory import FixedClock, MemoryDatabase, MemoryEventStore
@@ -285,13 +292,22 @@ def test_completion_closes_the_overdue_item_and_a_leave_request_goes_to_the_scho
         assert (to, subject) == ("school@dx.gov.cn", "【干训提醒】张伟提交了请假申请，待审批")
         assert "2025-03-03 09:00《习近平新时代中国特色社会主义思想概论》" in body and "出差" in body
         w.given("teaching:k1:s1", LeaveDecided(class_id="k1", session_id="s1", cadre_id="c1", approved=True))
+        # the session is long over: its roll call, once closed, is no longer to do either
+        w.given("teaching:k1:s1", AttendanceClosed(class_id="k1", session_id="s1", absent=0))
         assert (await w.h.notifications(SCHOOL, 1, 20, only_open=True))["total"] == 0
 
     asyncio.run(go())
 
 
 def test_every_projection_is_registered():
-    assert {p.name for p in PROJECTIONS} == {"work", "classes", "people", "unit_quotas", "logins"}
+    assert {p.name for p in PROJECTIONS} == {
+        "work",
+        "classes",
+        "people",
+        "unit_quotas",
+        "roll_calls",
+        "logins",
+    }
 
 
 def test_a_disabled_account_gets_no_mail_until_enabled_again(w):
@@ -396,5 +412,115 @@ def test_a_failed_reminder_shows_on_the_desk_with_its_error(w):
         assert (row["outcome"], row["person"], row["to"]) == ("failed", "领导乙", "lead@czj.gov.cn")
         assert "拒绝连接" in row["error"] and row["retry_at"]
         assert (await w.h.milestone_reminders(ORG, "other-class"))["items"] == []
+
+    asyncio.run(go())
+
+
+def session(session_id="s1", on=date(2025, 6, 10), starts=time(9, 0), ends=time(11, 30)):
+    return SessionScheduled(
+        class_id="k1",
+        session_id=session_id,
+        course_id="c-1",
+        course_title="习近平新时代中国特色社会主义思想概论",
+        kind="理论课",
+        on=on,
+        starts_at=starts,
+        ends_at=ends,
+        hours=2.5,
+        teacher_id="t1",
+        teacher_name="刘教授",
+        site_id="room-1",
+    )
+
+
+def test_a_session_ended_without_its_roll_call_closed_reminds_the_school_once(w):
+    async def go():
+        w.given(
+            "class-k1",
+            ClassOpened(
+                class_id="k1",
+                title="2025年春季中青年干部培训班",
+                capacity=30,
+                starts_on=date(2025, 6, 9),
+                ends_on=date(2025, 6, 13),
+                organiser="县委党校",
+            ),
+        )
+        await w.contact(SCHOOL, "school@dx.gov.cn")
+        w.given("teaching:timetable:k1", session("s1"), session("s2", starts=time(14), ends=time(16)))
+        w.clock.at = time(11, 50)  # s1 ended 20 minutes ago: the closer's grace (30 min) not over
+        assert (await w.sweep()).sent == 0
+        assert (await w.h.notifications(SCHOOL, 1, 20, only_open=True))["total"] == 0
+        w.clock.at = time(12, 0)
+        assert (await w.sweep()).sent == 1
+        [(to, subject, body)] = w.channel.outbox
+        assert to == "school@dx.gov.cn"
+        title = "“2025年春季中青年干部培训班”2025-06-10《习近平新时代中国特色社会主义思想概论》"
+        assert subject == f"【干训提醒】{title}考勤未结束"
+        assert "2025-06-10 09:00–11:30" in body and "点名页" in body and "s1" not in body
+        [note] = (await w.h.notifications(SCHOOL, 1, 20, only_open=True))["items"]
+        assert note["kind_name"] == "结束考勤" and note["reminders"][0]["to"] == "school@dx.gov.cn"
+        assert (await w.sweep()).sent == 0  # once
+        # the school closes it: the item is done; s2, cancelled, is never reminded
+        w.given("teaching:k1:s1", AttendanceClosed(class_id="k1", session_id="s1", absent=2))
+        w.given("teaching:timetable:k1", SessionCancelled(class_id="k1", session_id="s2"))
+        w.clock.at = time(20, 0)
+        assert (await w.sweep()).sent == 0
+        assert (await w.h.notifications(SCHOOL, 1, 20, only_open=True))["total"] == 0
+        # the school's, nobody else's
+        assert (await w.h.notifications(TRAINEE, 1, 20, only_open=False))["total"] == 0
+
+    asyncio.run(go())
+
+
+def test_a_roll_call_closed_before_its_session_is_folded_is_not_reminded(w):
+    async def go():
+        await w.contact(SCHOOL, "school@dx.gov.cn")
+        # the attendance stream's event folded first (another partition), then the timetable's
+        w.given("teaching:k1:s1", AttendanceClosed(class_id="k1", session_id="s1", absent=0))
+        w.given("teaching:timetable:k1", session("s1", on=date(2025, 6, 9)))
+        assert (await w.sweep()).sent == 0
+        [item] = (await w.h.notifications(SCHOOL, 1, 20, only_open=False))["items"]
+        assert (
+            item["status"] == "closed"
+            and "2025-06-09《习近平新时代中国特色社会主义思想概论》" in item["title"]
+        )
+
+    asyncio.run(go())
+
+
+def test_a_daily_digest_lists_every_reminder_due_since_the_last_once_a_day(w):
+    async def go():
+        await w.h.set_contact(SCHOOL, ctx(SCHOOL), "school@dx.gov.cn", None, digest=True)
+        w.project_own()
+        assert (await w.h.contact(SCHOOL))["digest"] is True
+        w.given(
+            "teaching:timetable:k1", session("s1", on=date(2025, 6, 9)), session("s2", on=date(2025, 6, 10))
+        )
+        w.given(
+            "teaching:k1:s2", LeaveRequested(class_id="k1", session_id="s2", cadre_id="c1", reason="出差")
+        )
+        w.clock.at = time(7, 59)  # before the digest hour (8): nothing, not even one by one
+        assert (await w.sweep()).sent == 0 and w.channel.outbox == []
+        w.clock.at = time(8, 0)
+        assert (await w.sweep()).sent == 1
+        [(to, subject, body)] = w.channel.outbox
+        assert to == "school@dx.gov.cn" and subject == "【干训提醒】每日汇总：2 项待办（2025-06-10）"
+        assert "1. 【" in body and "2. 【" in body and "张伟提交了请假申请" in body and "2025-06-09" in body
+        w.clock.at = time(8, 40)
+        assert (await w.sweep()).sent == 0  # once a day
+        notes = (await w.h.notifications(SCHOOL, 1, 20, only_open=True))["items"]
+        assert all(n["reminders"][0]["to"] == "school@dx.gov.cn" for n in notes) and len(notes) == 2
+        # the next morning: only what fell due since (s2's roll call), the rest not again
+        w.clock.day, w.clock.at = date(2025, 6, 11), time(8, 5)
+        assert (await w.sweep()).sent == 1
+        subject, body = w.channel.outbox[1][1:]
+        assert subject == "【干训提醒】每日汇总：1 项待办（2025-06-11）"
+        assert "2025-06-10 09:00–11:30" in body and "请假" not in body.split("1. 【")[1].split("】")[0]
+        digests = [e for e in w.store.all_events() if e.type == "DigestSent"]
+        assert [(e.payload["day"], len(e.payload["item_ids"])) for e in digests] == [
+            ("2025-06-10", 2),
+            ("2025-06-11", 1),
+        ]
 
     asyncio.run(go())

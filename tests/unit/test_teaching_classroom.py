@@ -12,6 +12,7 @@ from services.teaching.classroom import (
     ClassRecordDecider,
     CloseSession,
     DecideLeave,
+    ExcuseAbsence,
     Graduate,
     GraduationRule,
     OpenSelfCheckIn,
@@ -25,7 +26,9 @@ from services.teaching.classroom import (
 from services.teaching.domain import Session
 from shared.commands import fold
 from shared.contracts.teaching import (
+    AbsenceExcused,
     AbsenceRecorded,
+    AttendanceClosed,
     CurriculumSet,
     EarlyLeaveRecorded,
     LeaveDecided,
@@ -171,6 +174,34 @@ def test_leave_rules():
     )  # refused leave may be asked again
 
 
+def test_a_trainee_asks_leave_only_before_the_session_begins_the_school_also_after():
+    before = datetime(2026, 3, 2, 8, 59)  # Beijing wall time; S1 is 2026-03-02 09:00–11:30
+    assert when([], RequestLeave(S1, "a", "防汛值班", ROSTER, now=before, by_trainee=True)) == [REQUESTED]
+    for now in (datetime(2026, 3, 2, 9, 0), datetime(2026, 3, 2, 10, 15), datetime(2026, 3, 5, 8, 0)):
+        msg = refused(
+            [], RequestLeave(S1, "a", "防汛值班", ROSTER, now=now, by_trainee=True), "session_begun"
+        )
+        assert "2026-03-02 09:00" in msg and "《理论课程》" in msg and "党校" in msg and "补假" in msg
+    # the school registers a leave during the session (点名时登记), before the roll call is closed
+    late = datetime(2026, 3, 2, 10, 15)
+    assert when([], RequestLeave(S1, "a", "防汛值班", ROSTER, now=late, by_trainee=False)) == [REQUESTED]
+
+
+def test_the_school_excuses_a_recorded_absence_once_and_only_an_absence():
+    closed = when([attended(S1, "a")], CloseSession(S1, ROSTER, TODAY))
+    given = [attended(S1, "a"), *closed]
+    assert when(given, ExcuseAbsence(S1, "b", " 突发急病，有医院证明 ")) == [
+        AbsenceExcused(class_id="c1", session_id="s1", cadre_id="b", reason="突发急病，有医院证明")
+    ]
+    excused = given + when(given, ExcuseAbsence(S1, "b", "突发急病"))
+    refused(excused, ExcuseAbsence(S1, "b", "再补一次"), "already_excused")
+    refused(given, ExcuseAbsence(S1, "a", "补假"), "already_attended")
+    refused(given, ExcuseAbsence(S1, "c", "  "), "reason_required")
+    msg = refused([attended(S1, "a")], ExcuseAbsence(S1, "b", "补假", {"b": "王刚"}), "no_absence")
+    assert "王刚" in msg and "点名表" in msg
+    assert when(excused, CloseSession(S1, ROSTER, TODAY)) == []  # closed once: nothing more
+
+
 # -- closing a session ----------------------------------------------------------------------------------
 def test_closing_records_absence_excused_when_leave_was_approved():
     given = [
@@ -181,6 +212,7 @@ def test_closing_records_absence_excused_when_leave_was_approved():
     assert when(given, CloseSession(S1, ROSTER, TODAY)) == [
         AbsenceRecorded(class_id="c1", session_id="s1", cadre_id="b", excused=True, on=S1.on),
         AbsenceRecorded(class_id="c1", session_id="s1", cadre_id="c", excused=False, on=S1.on),
+        AttendanceClosed(class_id="c1", session_id="s1", absent=2),
     ]
 
 

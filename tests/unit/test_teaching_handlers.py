@@ -193,7 +193,8 @@ def test_attendance_of_the_class_with_a_late_and_a_leave(world):
     ]
     again = refused(world.h.decide_leave(CTX, SCHOOL, CLASS, "s-0001", "cd-04", True), "no_pending_leave")
     assert "赵丽" in again and "cd-04" not in again
-    [absent] = run(world.h.close_session(CTX, SCHOOL, CLASS, "s-0001"))
+    [absent, closed] = run(world.h.close_session(CTX, SCHOOL, CLASS, "s-0001"))
+    assert closed.type == "AttendanceClosed" and closed.payload["absent"] == 1
     assert absent.type == "AbsenceRecorded" and absent.payload == {
         **absent.payload,
         "cadre_id": "cd-04",
@@ -244,7 +245,11 @@ def test_graduation_closes_the_sessions_and_judges_each_trainee(world):
     assert TITLE in early
     world.clock.day = END
     envs = run(world.h.graduate(CTX, SCHOOL, CLASS, GraduationRule(min_attendance_rate=0.9)))
-    assert [e.type for e in envs] == [
+    assert sorted(e.payload["session_id"] for e in envs if e.type == "AttendanceClosed") == [
+        "s-0001",
+        "s-0002",
+    ]
+    assert [e.type for e in envs if e.type != "AttendanceClosed"] == [
         "AbsenceRecorded",
         "TraineeGraduated",
         "TraineeGraduated",
@@ -265,6 +270,7 @@ def test_a_trainee_asks_leave_for_themself_only(world):
     schedule(world, "s-0001")
     me = Principal("cd-02", "李红", "trainee", COUNTY)
     mine = Context(actor=me.actor, jurisdiction=COUNTY, correlation_id="c-2")
+    world.clock.at = time(8, 30)  # before the session's 09:00
     [asked] = run(world.h.request_leave(mine, me, CLASS, "s-0001", None, "孩子生病"))
     assert asked.payload["cadre_id"] == "cd-02" and asked.actor.name == "李红"
     with pytest.raises(Forbidden) as e:
@@ -423,3 +429,41 @@ def test_the_deployment_secret_is_the_configured_one_else_one_kept_in_the_keys_f
     assert oct((tmp_path / "keys" / "teaching-checkin.key").stat().st_mode & 0o777) == "0o600"
     monkeypatch.setenv("GANXUN_TEACHING_CHECKIN_SECRET", "given")
     assert deployment_secret(tmp_path / "keys") == b"given"
+
+
+def test_a_trainee_s_leave_for_a_session_begun_is_refused_and_the_school_excuses_afterwards(world):
+    schedule(world, "s-0001")  # 2026-03-02 09:00–12:00; the clock says 09:00 that day (Beijing)
+    me = Principal("cd-03", "王刚", "trainee", COUNTY)
+    mine = Context(actor=me.actor, jurisdiction=COUNTY, correlation_id="c-3")
+    msg = refused(world.h.request_leave(mine, me, CLASS, "s-0001", None, "临时接待检查"), "session_begun")
+    assert "2026-03-02 09:00" in msg and "习近平新时代中国特色社会主义思想概论" in msg and "补假" in msg
+    world.clock.day = date(2026, 3, 1)  # the day before, a trainee may still ask
+    world.clock.at = time(20, 0)
+    schedule(world, "s-0002", on=date(2026, 3, 3))
+    [asked] = run(world.h.request_leave(mine, me, CLASS, "s-0002", None, "临时接待检查"))
+    assert asked.payload["session_id"] == "s-0002"
+    assert not [
+        e
+        for e in world.store.all_events()
+        if e.type == "LeaveRequested"
+        and e.payload["cadre_id"] == "cd-03"
+        and e.payload["session_id"] == "s-0001"
+    ]
+    # The school, after the session: its roll call is closed, 王刚 absent; then 补假
+    world.clock.day, world.clock.at = date(2026, 3, 2), time(15, 0)
+    run(
+        world.h.check_in(CTX, SCHOOL, CLASS, "s-0001", [("cd-01", False), ("cd-02", False), ("cd-04", False)])
+    )
+    run(world.h.close_session(CTX, SCHOOL, CLASS, "s-0001"))
+    [excused] = run(world.h.excuse_absence(CTX, SCHOOL, CLASS, "s-0001", "cd-03", "县里临时接待检查，已报备"))
+    assert excused.type == "AbsenceExcused" and excused.actor.name == "党校教务处赵老师"
+    again = refused(world.h.excuse_absence(CTX, SCHOOL, CLASS, "s-0001", "cd-03", "再补"), "already_excused")
+    assert "王刚" in again
+    refused(world.h.excuse_absence(CTX, SCHOOL, CLASS, "s-0001", "cd-01", "补假"), "already_attended")
+    world.project()
+    sheet = run(world.h.reads.session_sheet(SCHOOL, CLASS, "s-0001"))
+    assert sheet["closed"] is True and sheet["counts"] == {"出勤": 3, "请假": 1}
+    wang = next(t for t in sheet["trainees"] if t["name"] == "王刚")
+    assert wang["leave"] == {**wang["leave"], "status": "已补假", "reason": "县里临时接待检查，已报备"}
+    rows = {r["cadre_id"]: r for r in run(world.h.reads.class_attendance(SCHOOL, CLASS))["trainees"]}
+    assert (rows["cd-03"]["absent"], rows["cd-03"]["excused"]) == (1, 1)
