@@ -66,18 +66,45 @@ def name(code: str) -> str:
     return _names().get(code, code)
 
 
+def municipal_district(code: str) -> bool:
+    """Whether `code` is one of the city-level codes of a municipality (直辖市: 北京、天津、上海、
+    重庆), such as 110100 or 500200: the table names it as the municipality itself, so it is no
+    level a person sees (the municipality's districts and counties lie right under it)."""
+    p = prefix(code)
+    return len(p) == 4 and name(code) == name(p[:2] + "0000") != p[:2] + "0000"
+
+
 def chain(code: str) -> list[dict[str, str]]:
-    """The province, city and county a code lies in, down to the code itself, with names."""
+    """The province, city and county a code lies in, down to the code itself, with names
+    (a municipality once: 北京市 › 东城区, not 北京市 › 北京市 › 东城区)."""
     p = prefix(code)
     codes = [p[:n].ljust(6, "0") for n in (2, 4, 6) if n <= len(p)]
+    codes = [c for c in codes if c == code or not municipal_district(c)]
     return [{"code": c, "name": name(c), "level": LEVEL_NAMES[len(prefix(c))]} for c in codes]
 
 
 def children(code: str) -> list[str]:
     """The divisions the table knows one level below `code`: a province's cities, a city's
-    counties (none below a county). The dashboard lists each even when it has no data."""
+    counties (none below a county); a municipality's districts and counties, since its
+    city-level codes name the municipality again (`municipal_district`). The dashboard
+    lists each even when it has no data."""
     p = prefix(code)
     if len(p) == 6:
         return []
     width = len(p) + 2
-    return sorted(c for c in _names() if c.startswith(p) and len(prefix(c)) == width and c != code)
+    below = sorted(c for c in _names() if c.startswith(p) and len(prefix(c)) == width and c != code)
+    if len(p) == 2 and below and all(municipal_district(c) for c in below):
+        return sorted(c for c in _names() if c.startswith(p) and len(prefix(c)) == 6)
+    return below
+
+
+def child_containing(code: str, target: str) -> str:
+    """The division of `children(code)` that `target` (a code under `code`) lies in; `code`
+    itself for a target at `code`'s own level (or a municipality's city-level code)."""
+    p, tp = prefix(code), prefix(target)
+    if len(tp) <= len(p):
+        return code
+    child = tp[: len(p) + 2].ljust(6, "0")
+    if len(p) == 2 and municipal_district(child):
+        return target if len(tp) == 6 else code
+    return child

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import date
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -24,7 +25,6 @@ from shared import xlsx
 from shared.api import principal
 from shared.auth import Principal
 from shared.errors import DomainError
-from shared.events import utcnow
 
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {
@@ -36,10 +36,10 @@ HEARTBEAT_SECONDS = 15.0
 COALESCE_SECONDS = 0.2
 
 
-def _year(year: str | None) -> int | None:
+def _year(year: str | None, today: date) -> int | None:
     """`year`: a year such as 2026, `all` for every year, or nothing for the current year."""
     if year in (None, ""):
-        return utcnow().year
+        return today.year
     if year == "all":
         return None
     if not year.isdigit() or not 2000 <= int(year) <= 2100:
@@ -64,6 +64,7 @@ def _policy(hours_policy: int) -> int:
 YEAR = Query(None, description="统计年份，如 2026；all 为全部年份；不填为今年")
 POLICY = Query(DEFAULT_HOURS_POLICY, description="年度学时标准（学时，10 的整数倍）")
 JURISDICTION = Query(None, description="行政区划代码（省、市或县）；不填为令牌所属辖区")
+OWN = Query(False, description="true：只看该省（市）本级举办的班次（下级列表中的“本级班次”一行）")
 
 router = APIRouter(tags=["省级看板"])
 
@@ -73,12 +74,14 @@ def handlers(request: Request) -> Handlers:
 
 
 async def _view(
-    h: Handlers, who: Principal, jurisdiction: str | None, year: str | None, hours_policy: int
+    h: Handlers, who: Principal, jurisdiction: str | None, year: str | None, hours_policy: int, own: bool
 ) -> dict:
     """The overview as the spreadsheet shows it: the same `overview_of` the JSON route
     renders, which caches its rendering per roll-up version."""
     code = check_viewer(who, jurisdiction)
-    return overview_of(await h.reads.current(), code, _year(year), _policy(hours_policy), utcnow().date())
+    today = await h.clock.today()
+    r = await h.reads.current()
+    return overview_of(r, code, _year(year, today), _policy(hours_policy), today, own)
 
 
 @router.get("/", include_in_schema=False)
@@ -103,18 +106,21 @@ async def overview(
     jurisdiction: str | None = JURISDICTION,
     year: str | None = YEAR,
     hours_policy: int = POLICY,
+    own: bool = OWN,
     who: Principal = Depends(principal),
     h: Handlers = H,
 ):
     code = check_viewer(who, jurisdiction)
-    y, policy = _year(year), _policy(hours_policy)
+    # China's day (the deployment's clock), not UTC's: a class starting today in China has
+    # started though UTC is still on yesterday until 16:00 UTC.
+    today = await h.clock.today()
+    y, policy = _year(year, today), _policy(hours_policy)
     r = await h.reads.current()
-    today = utcnow().date()
     # Rendered once per change: the province view is ~100 rows, and FastAPI's own
     # encoding of it would cost more than computing it.
     body = r.view(
-        (code, y, policy, today),
-        lambda: json.dumps(overview_of(r, code, y, policy, today), ensure_ascii=False).encode(),
+        (code, y, policy, today, own),
+        lambda: json.dumps(overview_of(r, code, y, policy, today, own), ensure_ascii=False).encode(),
     )
     return Response(body, media_type="application/json")
 
@@ -136,7 +142,7 @@ async def status(who: Principal = Depends(principal), h: Handlers = H):
 async def class_detail(
     class_id: str, hours_policy: int = POLICY, who: Principal = Depends(principal), h: Handlers = H
 ):
-    return await h.reads.class_detail(who, class_id, _policy(hours_policy), utcnow().date())
+    return await h.reads.class_detail(who, class_id, _policy(hours_policy), await h.clock.today())
 
 
 @router.get("/api/export.xlsx", summary="导出当前视图（Excel）")
@@ -144,16 +150,17 @@ async def export_view(
     jurisdiction: str | None = JURISDICTION,
     year: str | None = YEAR,
     hours_policy: int = POLICY,
+    own: bool = OWN,
     who: Principal = Depends(principal),
     h: Handlers = H,
 ):
-    view = await _view(h, who, jurisdiction, year, hours_policy)
+    view = await _view(h, who, jurisdiction, year, hours_policy, own)
     return xlsx.response(export.workbook(view), export.filename(view), fallback=export.FALLBACK)
 
 
 @router.get("/api/classes/{class_id}/export.xlsx", summary="导出班次学员明细（Excel）")
 async def export_class(class_id: str, who: Principal = Depends(principal), h: Handlers = H):
-    detail = await h.reads.class_detail(who, class_id, DEFAULT_HOURS_POLICY, utcnow().date())
+    detail = await h.reads.class_detail(who, class_id, DEFAULT_HOURS_POLICY, await h.clock.today())
     name = f"干训看板_班次_{detail['title']}.xlsx"
     return xlsx.response(export.class_workbook(detail), name, fallback=export.FALLBACK)
 

@@ -162,11 +162,9 @@ def divisions(r: ru.Rollup, code: str, year: int | None, hours_policy: int, toda
     every one the division table knows listed even with no class yet (a row of zeros), plus
     those only the data knows; classes run by `code` itself (a province's own school) are
     their own row."""
-    p = jur.prefix(code)
     groups: dict[str, list[str]] = {c: [] for c in jur.children(code)}
     for c in r.codes_under(code):
-        cp = jur.prefix(c)
-        groups.setdefault(c if len(cp) <= len(p) else cp[: len(p) + 2].ljust(6, "0"), []).append(c)
+        groups.setdefault(jur.child_containing(code, c), []).append(c)
     rows = []
     for child, codes in sorted(groups.items()):
         counts: domain.Counts = {}
@@ -189,12 +187,21 @@ def divisions(r: ru.Rollup, code: str, year: int | None, hours_policy: int, toda
     return rows
 
 
-def overview(r: ru.Rollup, code: str, year: int | None, hours_policy: int, today: date | None = None) -> dict:
+def overview(
+    r: ru.Rollup,
+    code: str,
+    year: int | None,
+    hours_policy: int,
+    today: date | None = None,
+    own: bool = False,
+) -> dict:
     """Totals of `code` and its rows: the counties under a province or city side by side,
     or the classes of a county; and `divisions`, the level below (see `divisions`).
-    `today` leaves classes not started yet out of the coverage rates."""
+    `today` leaves classes not started yet out of the coverage rates. `own`: only the
+    classes `code` runs itself (a province's or city's own row, opened as a county is),
+    their totals and their rows."""
     level = LEVELS[len(jur.prefix(code))]
-    codes = r.codes_under(code)
+    codes = [c for c in r.codes_under(code) if not own or jur.child_containing(code, c) == code]
     class_total: domain.Counts = {}
     cadre_total: domain.Counts = {}
     n_classes = 0
@@ -205,17 +212,19 @@ def overview(r: ru.Rollup, code: str, year: int | None, hours_policy: int, today
         domain.add(class_total, counts)
         domain.add(cadre_total, cadre)
         n_classes += k
-        if level != "county":
+        if level != "county" and not own:
             rows.append(
                 {
                     "code": c,
-                    "kind": "county",
+                    "kind": "own" if c == code else "county",
                     "title": jur.name(c),
                     **domain.metrics(counts, cadre, year, hours_policy, classes=k),
                 }
             )
-    if level == "county":
-        for e in r.classes_of(code, year):
+    if level == "county" or own:
+        for e in sorted(
+            (e for c in codes for e in r.classes_of(c, year)), key=lambda e: (e.starts_on, e.class_id)
+        ):
             rows.append(
                 {
                     "code": e.class_id,
@@ -231,11 +240,12 @@ def overview(r: ru.Rollup, code: str, year: int | None, hours_policy: int, today
         "name": jur.name(code),
         "crumbs": jur.chain(code),
         "level": level,
+        "own": own,
         "year": year,
         "hours_policy": hours_policy,
         "totals": domain.metrics(class_total, cadre_total, year, hours_policy, classes=n_classes),
         "rows": rows,
-        "divisions": divisions(r, code, year, hours_policy, today) if level != "county" else [],
+        "divisions": [] if level == "county" or own else divisions(r, code, year, hours_policy, today),
     }
 
 

@@ -14,8 +14,9 @@ FLUSH_SECONDS = 0.5
 
 
 def bootstrap(a: Adapters) -> Handlers:
-    """The dashboard has no commands: its handlers are its reads over its own database."""
-    return Handlers(reads=Reads(a.db))
+    """The dashboard has no commands: its handlers are its reads over its own database and
+    the deployment's clock."""
+    return Handlers(reads=Reads(a.db), clock=a.clock)
 
 
 async def keep_rollup(rt: Runtime, stop: asyncio.Event) -> None:

@@ -77,8 +77,14 @@ class OutcomeIn(Input):
 
 
 class EndorsementIn(Input):
-    kind: Literal["approval", "adoption"] = Field(description="approval 领导批示；adoption 采纳")
-    by: str = Field(min_length=1, max_length=100, description="批示领导或采纳单位")
+    kind: Literal["approval", "adoption", "conversion"] = Field(
+        description="approval 领导批示；adoption 采纳；conversion 转化（转化为制度、措施或工作成果）"
+    )
+    by: str | None = Field(
+        None,
+        max_length=100,
+        description="批示领导或采纳单位（组织部、党校登记时必填；单位登记时为本单位，不填）",
+    )
     on: date = Field(description="日期")
     note: str = Field("", max_length=2000, description="批示内容或采纳情况")
 
@@ -86,7 +92,8 @@ class EndorsementIn(Input):
 class AttachmentOut(BaseModel):
     attachment_id: str
     class_id: str
-    cadre_id: str
+    cadre_id: str | None = Field(None, description="佐证附件所属学员（成果文档无）")
+    outcome_id: str | None = Field(None, description="成果文档所属成果（佐证附件无）")
     name: str = Field(description="文件名（已去掉路径）")
     kind: str = Field(description="按内容判断的类型：jpg、png、pdf、docx、xlsx")
     content_type: str
@@ -262,7 +269,7 @@ DOWNLOAD = {
 
 @router.get(
     "/attachments/{attachment_id}",
-    summary="下载佐证附件（能查看该学员跟踪档案的人）",
+    summary="下载佐证附件或成果文档（佐证：能查看该学员跟踪档案的人；成果文档：能查看该班次成果的人）",
     response_class=Response,
     responses=DOWNLOAD,
 )
@@ -338,7 +345,9 @@ async def sharing(class_id: str, who: Principal = Depends(principal), h: Handler
     "/outcomes/{outcome_id}/endorsements",
     status_code=201,
     response_model=Accepted,
-    summary="登记成果获得的领导批示或采纳",
+    summary="登记成果获得的领导批示、采纳或转化",
+    description="组织部、党校登记批示或采纳；单位账号登记本单位对本单位学员成果的采纳或转化（以本单位名义）。"
+    "日期不早于成果形成日期，不晚于今天。",
 )
 async def endorse(
     outcome_id: str,
@@ -348,6 +357,34 @@ async def endorse(
     h: Handlers = Depends(handlers),
 ):
     return _accepted(await h.endorse_outcome(ctx, who, outcome_id, body.kind, body.by, body.on, body.note))
+
+
+@router.post(
+    "/outcomes/{outcome_id}/document",
+    status_code=201,
+    response_model=AttachmentOut,
+    summary="上传成果文档（调研报告、金点子原文：PDF、Word 或图片，不超过 10 MB）",
+    description="按文件内容判断类型，不看文件名；再次上传则替换原文档。组织部、党校；该班次结业学员中的成果作者；"
+    "该班次学员所在单位。",
+)
+async def upload_outcome_document(
+    outcome_id: str,
+    file: UploadFile = File(description="成果文档"),
+    ctx: Context = Depends(context),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
+    content = await file.read(attachments.MAX_BYTES + 1)  # one byte over is enough to refuse
+    return await h.attach_outcome_document(ctx, who, outcome_id, file.filename, content)
+
+
+@router.get(
+    "/unit/sharing",
+    summary="本单位学员的上讲台与成果（单位账号）",
+    description="辖区内各班次中本单位学员的上讲台记录，以及作者中有本单位学员的成果（含批示、采纳、转化与成果文档）。",
+)
+async def unit_sharing(who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    return await h.reads.unit_sharing(who)
 
 
 @router.get("/trainees/{cadre_id}/followup", summary="学员跟踪档案（节点、评价、导师、上讲台、成效）")

@@ -33,6 +33,9 @@ KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "xlsx": ("Excel 表格", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", (".xlsx",)),
 }
 ALLOWED = "照片（jpg、png）或文档（pdf、docx、xlsx）"
+# An outcome's own document: the report or the 金点子 itself, as a PDF, a Word file or an image.
+OUTCOME_KINDS = ("pdf", "docx", "jpg", "png")
+OUTCOME_ALLOWED = "PDF、Word（docx）文档或图片（jpg、png）"
 UNSAFE_IN_NAME = re.compile(r"[\x00-\x1f\x7f\"\\/<>:|?*]")
 
 
@@ -73,8 +76,15 @@ def sniff(content: bytes) -> str | None:
     return None
 
 
-def check(raw_name: str | None, content: bytes, limit: int = MAX_BYTES) -> Checked:
-    """The file as stored, or a refusal naming the file and what is wrong with it."""
+def check(
+    raw_name: str | None,
+    content: bytes,
+    limit: int = MAX_BYTES,
+    kinds: tuple[str, ...] = tuple(KINDS),
+    allowed: str = ALLOWED,
+) -> Checked:
+    """The file as stored, or a refusal naming the file and what is wrong with it; `kinds`
+    (described to the user as `allowed`) are the types taken here."""
     name = clean_name(raw_name)
     if len(content) > limit:
         raise DomainError(
@@ -85,9 +95,9 @@ def check(raw_name: str | None, content: bytes, limit: int = MAX_BYTES) -> Check
     if not content:
         raise DomainError(f"文件“{name}”是空的，请重新选择。", code="file_empty", field="file")
     kind = sniff(content)
-    if kind is None:
+    if kind not in kinds:
         raise DomainError(
-            f"文件“{name}”的内容不是可接受的类型：只能上传{ALLOWED}。", code="file_type", field="file"
+            f"文件“{name}”的内容不是可接受的类型：只能上传{allowed}。", code="file_type", field="file"
         )
     label, content_type, extensions = KINDS[kind]
     if not name.lower().endswith(extensions):

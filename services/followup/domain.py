@@ -31,6 +31,7 @@ from shared.contracts.followup import (
     MilestoneDue,
     MilestoneOverdue,
     MilestoneScheduled,
+    OutcomeDocumentAttached,
     OutcomeEndorsed,
     OutcomeReported,
     SharingTalkGiven,
@@ -66,6 +67,7 @@ QUESTIONS: dict[str, dict[str, str]] = {
         "growth": "成长进步与发展潜力",
     },
 }
+ENDORSEMENT_NAMES = {"approval": "批示", "adoption": "采纳", "conversion": "转化"}
 STAGE_NAMES = {"thinking": "听思想", "performance": "谈表现", "competence": "考素质", "results": "看实绩"}
 
 
@@ -591,12 +593,19 @@ class EndorseOutcome:
 
 
 @dataclass(frozen=True)
+class AttachOutcomeDocument:
+    document: AttachmentRef
+
+
+@dataclass(frozen=True)
 class OutcomeState:
     outcome_id: str | None = None
     class_id: str = ""
     title: str = ""
     endorsements: frozenset[tuple[str, str]] = frozenset()
     on: date | None = None  # None for outcomes reported before the event carried the date
+    authors: tuple[str, ...] = ()
+    document_id: str | None = None  # the outcome's own document (its attachment id)
 
 
 class OutcomeDecider:
@@ -627,39 +636,60 @@ class OutcomeDecider:
                     )
                 ]
             case EndorseOutcome():
+                return self._endorse(s, command)
+            case AttachOutcomeDocument():
                 if s.outcome_id is None:
-                    raise NotFound("成果不存在。", code="outcome_not_found")
-                if command.on > command.today:
-                    raise DomainError("批示或采纳日期不能晚于今天。", code="endorsed_in_future", field="on")
-                if s.on is not None and command.on < s.on:
-                    raise DomainError(
-                        f"批示或采纳日期 {command.on.isoformat()} 早于成果“{s.title}”的形成日期 "
-                        f"{s.on.isoformat()}：先有成果，后有批示或采纳，请核对日期。",
-                        code="endorsed_before_outcome",
-                        field="on",
-                    )
-                if (command.kind, command.by) in s.endorsements:
-                    raise DomainError(
-                        f"{command.by} 对“{s.title}”的{'批示' if command.kind == 'approval' else '采纳'}"
-                        "已登记过。",
-                        code="already_endorsed",
-                    )
+                    raise NotFound("成果不存在，请先登记成果再上传文档。", code="outcome_not_found")
+                if s.document_id == command.document.attachment_id:
+                    return []  # the same upload referred to again: nothing new
                 return [
-                    OutcomeEndorsed(
+                    OutcomeDocumentAttached(
                         outcome_id=s.outcome_id,
                         class_id=s.class_id,
-                        kind=command.kind,
-                        by=command.by,
-                        on=command.on,
-                        note=command.note,
+                        document=command.document,
+                        replaces=s.document_id,
                     )
                 ]
         raise TypeError(f"unknown command {command!r}")
 
+    def _endorse(self, s: OutcomeState, command: EndorseOutcome) -> list[Event]:
+        """An approval, adoption or conversion: dated between the outcome and today, once per
+        (kind, by)."""
+        if s.outcome_id is None:
+            raise NotFound("成果不存在。", code="outcome_not_found")
+        if command.on > command.today:
+            raise DomainError("批示、采纳或转化的日期不能晚于今天。", code="endorsed_in_future", field="on")
+        if s.on is not None and command.on < s.on:
+            raise DomainError(
+                f"批示、采纳或转化的日期 {command.on.isoformat()} 早于成果“{s.title}”的形成日期 "
+                f"{s.on.isoformat()}：先有成果，后有批示、采纳或转化，请核对日期。",
+                code="endorsed_before_outcome",
+                field="on",
+            )
+        if (command.kind, command.by) in s.endorsements:
+            raise DomainError(
+                f"{command.by} 对“{s.title}”的{ENDORSEMENT_NAMES[command.kind]}已登记过。",
+                code="already_endorsed",
+            )
+        return [
+            OutcomeEndorsed(
+                outcome_id=s.outcome_id,
+                class_id=s.class_id,
+                kind=command.kind,
+                by=command.by,
+                on=command.on,
+                note=command.note,
+            )
+        ]
+
     def evolve(self, s: OutcomeState, event: Event) -> OutcomeState:
         match event:
             case OutcomeReported():
-                return OutcomeState(event.outcome_id, event.class_id, event.title, on=event.on)
+                return OutcomeState(
+                    event.outcome_id, event.class_id, event.title, on=event.on, authors=tuple(event.authors)
+                )
             case OutcomeEndorsed():
                 return replace(s, endorsements=s.endorsements | {(event.kind, event.by)})
+            case OutcomeDocumentAttached():
+                return replace(s, document_id=event.document.attachment_id)
         return s

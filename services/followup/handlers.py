@@ -9,7 +9,9 @@ from datetime import date
 
 from services.followup import attachments
 from services.followup.domain import (
+    ENDORSEMENT_NAMES,
     AssignMentor,
+    AttachOutcomeDocument,
     CompleteMentorTask,
     EndorseOutcome,
     FollowUpDecider,
@@ -260,16 +262,9 @@ class Handlers:
         """A class's outcome, dated `on` (today when not given): by the department or the party
         school, by a graduate of the class (who is then its first author), or by the unit of one."""
         who.require_role(*MANAGERS, "trainee", "unit")
-        known = await self.reads.known_class(who, class_id)
-        graduates = list(known.get("graduates", {}).values())
+        await self._acts_for_class(who, class_id)
         if who.role == "trainee":
-            if not any(g["cadre_id"] == who.user_id for g in graduates):
-                raise Forbidden("学员只能登记本人所在班次的成果。", code="not_the_trainee")
             authors = [who.name, *(a for a in authors if a != who.name)]
-        elif who.role == "unit" and not any(g.get("unit") == who.unit for g in graduates):
-            raise Forbidden(
-                f"该班次没有“{who.unit or '未标明'}”的学员，不能代为登记成果。", code="wrong_unit"
-            )
         today = await self.clock.today()
         cmd = ReportOutcome(
             outcome_id=outcome_id or new_id(),
@@ -282,12 +277,108 @@ class Handlers:
         )
         return await self.commands.execute(OUTCOME, outcome_stream(cmd.outcome_id), cmd, ctx, within(who))
 
+    async def _acts_for_class(self, who: Principal, class_id: str) -> list[dict]:
+        """Who may register a class's outcomes (and their documents): the department and the
+        party school of its jurisdiction, a graduate of the class, the unit of one. Answers
+        the class's graduates."""
+        known = await self.reads.known_class(who, class_id)
+        graduates = list(known.get("graduates", {}).values())
+        if who.role == "trainee" and not any(g["cadre_id"] == who.user_id for g in graduates):
+            raise Forbidden("学员只能登记本人所在班次的成果。", code="not_the_trainee")
+        if who.role == "unit" and not any(g.get("unit") == who.unit for g in graduates):
+            raise Forbidden(
+                f"该班次没有“{who.unit or '未标明'}”的学员，不能代为登记成果。", code="wrong_unit"
+            )
+        return graduates
+
+    async def _outcome(self, outcome_id: str) -> Loaded:
+        loaded = await self.commands.load(OUTCOME, outcome_stream(outcome_id))
+        if loaded.state.outcome_id is None:
+            raise NotFound(f"成果 {outcome_id} 不存在。", code="outcome_not_found")
+        return loaded
+
     async def endorse_outcome(
-        self, ctx: Context, who: Principal, outcome_id: str, kind: str, by: str, on: date, note: str
+        self, ctx: Context, who: Principal, outcome_id: str, kind: str, by: str | None, on: date, note: str
     ) -> list[Envelope]:
-        who.require_role(*MANAGERS)
+        """A leader's approval (批示) or an adoption (采纳) registered by the department or the
+        party school; a unit's own adoption or conversion (转化) of an outcome of its people,
+        registered by the unit's clerk in the unit's name."""
+        who.require_role(*MANAGERS, "unit")
+        if who.role == "unit":
+            by = await self._unit_may_adopt(who, outcome_id, kind)
+        elif not (by or "").strip():
+            raise DomainError("请填写批示领导或采纳单位。", code="by_required", field="by")
         cmd = EndorseOutcome(kind=kind, by=by, on=on, note=note, today=await self.clock.today())
         return await self.commands.execute(OUTCOME, outcome_stream(outcome_id), cmd, ctx, within(who))
+
+    async def _unit_may_adopt(self, who: Principal, outcome_id: str, kind: str) -> str:
+        """A unit records its own adoption or conversion, of an outcome one of its people
+        wrote (an author named by name or cadre id among the class's graduates of the unit);
+        answers the unit's name, which is who adopted it."""
+        if kind == "approval":
+            raise Forbidden(
+                "领导批示由组织部或党校登记；单位只登记本单位对成果的采纳或转化。", code="wrong_role"
+            )
+        if not who.unit:
+            raise Forbidden("登录令牌未标明所属单位，不能登记采纳。", code="unit_missing")
+        outcome = (await self._outcome(outcome_id)).state
+        known = await self.reads.known_class(who, outcome.class_id)
+        ours = {
+            key
+            for g in known.get("graduates", {}).values()
+            if g.get("unit") == who.unit
+            for key in (g["cadre_id"], g.get("name"))
+        }
+        if not ours.intersection(outcome.authors):
+            raise Forbidden(
+                f"成果“{outcome.title}”的作者中没有{who.unit}的学员，"
+                f"不能以本单位名义登记{ENDORSEMENT_NAMES[kind]}。",
+                code="wrong_unit",
+            )
+        return who.unit
+
+    async def attach_outcome_document(
+        self, ctx: Context, who: Principal, outcome_id: str, filename: str | None, content: bytes
+    ) -> dict:
+        """The outcome's own document (the report or the 金点子 itself: PDF, Word or an image),
+        checked by content (attachments.py) before anything is stored, then referred to from
+        the outcome's stream by id and sha256; a later upload replaces it. Who may: those who
+        may register the class's outcomes, a trainee only for an outcome they are an author of."""
+        who.require_role(*MANAGERS, "trainee", "unit")
+        loaded = await self._outcome(outcome_id)
+        outcome = loaded.state
+        await self._acts_for_class(who, outcome.class_id)
+        if who.role == "trainee" and not {who.name, who.user_id}.intersection(outcome.authors):
+            raise Forbidden(f"只有成果“{outcome.title}”的作者可以上传它的文档。", code="not_an_author")
+        checked = attachments.check(
+            filename, content, kinds=attachments.OUTCOME_KINDS, allowed=attachments.OUTCOME_ALLOWED
+        )
+        doc = {
+            "_id": new_id(),
+            "outcome_id": outcome_id,
+            "class_id": outcome.class_id,
+            "name": checked.name,
+            "kind": checked.kind,
+            "content_type": checked.content_type,
+            "size": checked.size,
+            "sha256": checked.sha256,
+            "uploaded_by": who.user_id,
+            "uploader_name": who.name,
+            "jurisdiction": loaded.jurisdiction or who.jurisdiction,
+            "uploaded_at": (await self.clock.now()).isoformat(),
+            "data": content,
+        }
+        await self.reads.store_attachment(doc)
+        ref = AttachmentRef(
+            attachment_id=doc["_id"],
+            name=checked.name,
+            content_type=checked.content_type,
+            size=checked.size,
+            sha256=checked.sha256,
+        )
+        cmd = AttachOutcomeDocument(document=ref)
+        await self.commands.execute(OUTCOME, outcome_stream(outcome_id), cmd, ctx, within(who))
+        return {k: v for k, v in doc.items() if k not in ("data", "_id")} | {"attachment_id": doc["_id"]}
 
     # -- the scheduler's ----------------------------------------------------------------------------
     async def schedule(self, stream: str, cmd: ScheduleFollowUp, ctx: Context) -> list[Envelope]:

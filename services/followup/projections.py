@@ -24,6 +24,7 @@ from shared.contracts.followup import (
     MilestoneDue,
     MilestoneOverdue,
     MilestoneScheduled,
+    OutcomeDocumentAttached,
     OutcomeEndorsed,
     OutcomeReported,
     SharingTalkGiven,
@@ -227,6 +228,15 @@ def _endorsed(doc, env, ev: OutcomeEndorsed) -> None:
     doc["outcomes"][guard_key(ev.outcome_id)]["endorsements"].append(
         {"kind": ev.kind, "by": ev.by, "on": ev.on.isoformat(), "note": ev.note}
     )
+
+
+@class_effect.on(OutcomeDocumentAttached, key=lambda env, ev: ev.class_id)
+def _document(doc, env, ev: OutcomeDocumentAttached) -> None:
+    doc["outcomes"][guard_key(ev.outcome_id)]["document"] = {
+        **ev.document.model_dump(),
+        "by": env.actor.name,
+        "at": env.occurred_at.isoformat(),
+    }
 
 
 PROJECTIONS = [graduates, files, class_effect]

@@ -106,11 +106,15 @@ class Reads:
         return await self.db[ATTACHMENTS].find_one({"_id": attachment_id}, {"data": 0})
 
     async def attachment(self, who: Principal, attachment_id: str) -> dict:
-        """The attachment with its bytes, for who may read the trainee's file it is evidence in."""
+        """The attachment with its bytes, for who may read the trainee's file it is evidence in
+        (an outcome's document: who may read the class's outcomes, `sharing`)."""
         meta = await self.attachment_meta(attachment_id)
         if meta is None:
             raise NotFound(f"附件 {attachment_id} 不存在。", code="attachment_not_found")
-        await self._readable_file(who, meta["cadre_id"])
+        if meta.get("outcome_id"):  # an outcome's own document: who may read the class's outcomes
+            await self._sharing_doc(who, meta["class_id"])
+        else:
+            await self._readable_file(who, meta["cadre_id"])
         doc = await self.db[ATTACHMENTS].find_one({"_id": attachment_id})
         return {**doc, "data": bytes(doc["data"])}
 
@@ -132,6 +136,20 @@ class Reads:
         """A class's sharing talks (上讲台) and outcomes with their approvals and adoptions:
         the readers see all; a trainee of the class the class's outcomes and their own talks;
         a unit the outcomes and its own people's talks (one document, the class report's)."""
+        doc, people = await self._sharing_doc(who, class_id)
+        talks = _talks(people)
+        outcomes = sorted(doc.get("outcomes", {}).values(), key=lambda o: (o.get("on") or "", o["title"]))
+        titles = await self.class_titles([class_id])
+        return {
+            "class_id": class_id,
+            "class_title": titles.get(class_id, ""),
+            "talks": visibility.rows(sorted(talks, key=lambda t: (t["on"], t["name"])), who.role),
+            "outcomes": [visibility.unnamed(o, who.role) for o in outcomes],
+        }
+
+    async def _sharing_doc(self, who: Principal, class_id: str) -> tuple[dict, list[dict]]:
+        """The class report's document if `who` may read the class's talks and outcomes, and
+        the trainees whose talks they see (all; a trainee themself; a unit its own people)."""
         who.require_role(*READERS, "trainee", "unit")
         doc = await self.db[CLASS_EFFECT].find_one({"_id": class_id}, {"_applied": 0})
         if doc is None:
@@ -146,18 +164,35 @@ class Reads:
             people = [p for p in people if p.get("unit") == who.unit]
             if not people:
                 raise Forbidden(f"该班次没有“{who.unit or '未标明'}”的学员。", code="wrong_unit")
-        talks = [
-            {**t, "cadre_id": p["cadre_id"], "name": p.get("name", ""), "unit": p.get("unit", "")}
-            for p in people
-            for t in p.get("talks", [])
-        ]
-        outcomes = sorted(doc.get("outcomes", {}).values(), key=lambda o: (o.get("on") or "", o["title"]))
-        titles = await self.class_titles([class_id])
+        return doc, people
+
+    async def unit_sharing(self, who: Principal) -> dict:
+        """A unit clerk's 上讲台与成果: over every class in the clerk's jurisdiction, the talks
+        of the unit's own trainees and the outcomes one of them wrote (an author named by
+        name or cadre id), with their approvals, adoptions and documents. A scan of the class
+        reports (one document per class, as `my_mentees`)."""
+        who.require_role("unit")
+        if not who.unit:
+            raise Forbidden("登录令牌未标明所属单位，不能查看本单位的上讲台与成果。", code="unit_missing")
+        talks, outcomes = [], []
+        async for doc in self.db[CLASS_EFFECT].find({}, {"_applied": 0}):
+            if not jur.covers(who.jurisdiction, doc.get("jurisdiction", "")):
+                continue
+            people = [p for p in doc.get("trainees", {}).values() if p.get("unit") == who.unit]
+            ours = {key for p in people for key in (p["cadre_id"], p.get("name"))}
+            talks += [{**t, "class_id": doc["class_id"]} for t in _talks(people)]
+            outcomes += [
+                {**o, "class_id": doc["class_id"]}
+                for o in doc.get("outcomes", {}).values()
+                if ours.intersection(o.get("authors", []))
+            ]
+        titles = await self.class_titles({i["class_id"] for i in talks + outcomes})
+        for i in talks + outcomes:
+            i["class_title"] = titles.get(i["class_id"], "")
         return {
-            "class_id": class_id,
-            "class_title": titles.get(class_id, ""),
-            "talks": visibility.rows(sorted(talks, key=lambda t: (t["on"], t["name"])), who.role),
-            "outcomes": [visibility.unnamed(o, who.role) for o in outcomes],
+            "unit": who.unit,
+            "talks": sorted(talks, key=lambda t: (t["on"], t["name"]), reverse=True),
+            "outcomes": sorted(outcomes, key=lambda o: (o.get("on") or "", o["title"]), reverse=True),
         }
 
     async def known_class(self, who: Principal, class_id: str) -> dict:
@@ -276,6 +311,15 @@ class Reads:
             await self.db[SCHEDULER].update_one(
                 {"_id": "cursor", "swept_to": was}, {"$set": {"swept_to": today.isoformat()}}
             )
+
+
+def _talks(people: list[dict]) -> list[dict]:
+    """The sharing talks of these trainees, each with who gave it."""
+    return [
+        {**t, "cadre_id": p["cadre_id"], "name": p.get("name", ""), "unit": p.get("unit", "")}
+        for p in people
+        for t in p.get("talks", [])
+    ]
 
 
 def _open_milestones(f: dict, end: date) -> list[dict]:

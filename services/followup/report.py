@@ -98,6 +98,7 @@ def class_effect(doc: dict) -> dict:
             "proposals": sum(1 for o in outcomes if o["kind"] == "proposal"),
             "approvals": sum(1 for e in endorsements if e["kind"] == "approval"),
             "adoptions": sum(1 for e in endorsements if e["kind"] == "adoption"),
+            "conversions": sum(1 for e in endorsements if e["kind"] == "conversion"),
             "endorsed": sum(1 for o in outcomes if o["endorsements"]),
             "items": sorted(outcomes, key=lambda o: o["title"]),
         },
@@ -106,7 +107,13 @@ def class_effect(doc: dict) -> dict:
 
 
 # -- Excel workbooks (openpyxl) ---------------------------------------------------------------
-OUTCOME_KINDS = {"report": "调研报告", "proposal": "金点子", "approval": "领导批示", "adoption": "采纳"}
+OUTCOME_KINDS = {
+    "report": "调研报告",
+    "proposal": "金点子",
+    "approval": "领导批示",
+    "adoption": "采纳",
+    "conversion": "转化",
+}
 
 
 def _pct(x: float | None) -> str:
@@ -145,7 +152,8 @@ def effect_workbook(effect: dict) -> Workbook:
             ["金点子", o["proposals"]],
             ["领导批示", o["approvals"]],
             ["采纳", o["adoptions"]],
-            ["获批示或采纳的成果", o["endorsed"]],
+            ["转化", o["conversions"]],
+            ["获批示、采纳或转化的成果", o["endorsed"]],
         ],
         first=True,
     )
@@ -189,7 +197,7 @@ def effect_workbook(effect: dict) -> Workbook:
     sheet(
         wb,
         "成果",
-        ["成果", "类别", "作者", "批示与采纳"],
+        ["成果", "类别", "作者", "批示、采纳与转化", "成果文档"],
         [
             [
                 i["title"],
@@ -198,6 +206,7 @@ def effect_workbook(effect: dict) -> Workbook:
                 "；".join(
                     f"{OUTCOME_KINDS[e['kind']]}（{e.get('by', '')}，{e['on']}）" for e in i["endorsements"]
                 ),
+                (i.get("document") or {}).get("name", ""),
             ]
             for i in o["items"]
         ],

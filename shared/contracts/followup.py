@@ -184,11 +184,25 @@ class OutcomeReported(Event, type="OutcomeReported", version=1):
 
 @register
 class OutcomeEndorsed(Event, type="OutcomeEndorsed", version=1):
-    """领导批示 / 采纳 — an outcome got a leader's approval or was adopted."""
+    """领导批示 / 采纳 / 转化 — an outcome got a leader's approval, was adopted, or was turned
+    into a rule or practice (转化, a unit's; `conversion` added for issue 18, so events
+    stored before it still load)."""
 
     outcome_id: str
     class_id: str
-    kind: Literal["approval", "adoption"]
+    kind: Literal["approval", "adoption", "conversion"]
     by: str
     on: date
     note: str = ""
+
+
+@register
+class OutcomeDocumentAttached(Event, type="OutcomeDocumentAttached", version=1):
+    """成果文档 — the outcome's own document (the report or the 金点子 as a PDF, Word file or
+    image) stored by the follow-up service; the event carries its id and sha256, not its
+    bytes. A later one replaces the earlier (`replaces`)."""
+
+    outcome_id: str
+    class_id: str
+    document: AttachmentRef
+    replaces: str | None = None

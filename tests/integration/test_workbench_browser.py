@@ -159,7 +159,7 @@ async def test_each_role_logs_in_through_keycloak_and_sees_its_own_menu(roles_wo
             "上讲台与成果",
             "干训看板",
         ],
-        "clerk": ["我的待办", "本单位调训任务", "本单位跟踪待办"],
+        "clerk": ["我的待办", "本单位调训任务", "本单位跟踪待办", "上讲台与成果"],
         "school": ["我的待办", "课程与师资", "班次教学", "请假审批", "上讲台与成果"],
     }
     async with async_playwright() as p:

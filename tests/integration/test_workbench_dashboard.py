@@ -115,11 +115,28 @@ async def send(kafka: str, county: str, started: str, later: str) -> None:
         await publish(kafka, "followup", county, f"milestone-{cid}", events)
 
 
+async def send_province_class(kafka: str, province: str, class_id: str) -> None:
+    """A class the province runs itself (on the province's topic): its row 本级班次."""
+    cadre = f"dw-{new_id()[-10:]}-p"
+    await publish(
+        kafka,
+        "selection",
+        province,
+        f"class-{class_id}",
+        [
+            _class(class_id, "省直机关处级干部培训班", TODAY - timedelta(days=20)),
+            sel.TraineeNominated(class_id=class_id, cadre_id=cadre, name="吴强", unit="省发展改革委"),
+            sel.NominationConfirmed(class_id=class_id, cadre_id=cadre, name="吴强", unit="省发展改革委"),
+        ],
+    )
+
+
 @pytest.fixture(scope="module")
 async def world(identity, servers, tmp_path_factory):
     province, city, county = _real_province()
     started, later = f"dw-a-{new_id()[-10:]}", f"dw-b-{new_id()[-10:]}"
     await send(servers.kafka, county, started, later)
+    await send_province_class(servers.kafka, province, f"dw-p-{new_id()[-10:]}")
     folder = tmp_path_factory.mktemp("workbench-dashboard")
     analyst, org = f"wd-analyst-{province}", f"wd-org-{county}"
     identity.create_user(analyst, "analyst", province, name="省委组织部 分析员")
@@ -136,8 +153,19 @@ async def world(identity, servers, tmp_path_factory):
                 r = await c.get(
                     "/api/overview", params={"jurisdiction": county, "year": "all"}, headers=headers
                 )
+                own = await c.get(
+                    "/api/overview",
+                    params={"jurisdiction": province, "year": "all", "own": "true"},
+                    headers=headers,
+                )
             t = r.json()["totals"] if r.status_code == 200 else {}
-            return t.get("graduated") == 2 and t.get("trainees") == 4 and t["milestones"]["completed"] == 1
+            mine = own.json()["totals"]["trainees"] if own.status_code == 200 else 0
+            return (
+                t.get("graduated") == 2
+                and t.get("trainees") == 4
+                and t["milestones"]["completed"] == 1
+                and mine == 1
+            )
 
         await eventually(arrived, timeout=90)
         wb = WorkbenchProcess(
@@ -175,11 +203,22 @@ async def test_the_province_drills_down_to_a_county_and_a_class(world: World):
             # all years, as a user picks 全部年份 (the classes' dates are relative to today)
             await page.goto(f"{w.wb.url}/dashboard?year=all")
             await page.wait_for_selector("[data-test=rows] .el-table__body tr")
-            # every city of the province, the one with classes and those without any
+            # every city of the province, the one with classes and those without any, after the
+            # province's own classes
             cities = jur.children(w.province)
-            assert await _rows(page) == [jur.name(c) for c in cities]
+            own_row = f"{jur.name(w.province)}（本级班次）"
+            assert await _rows(page) == [own_row, *(jur.name(c) for c in cities)]
             assert jur.name(w.province) in await page.inner_text("[data-test=crumbs]")
             await page.screenshot(path=shot("dashboard-province.png"))
+            # the own row opens the province's own classes, as a county's row opens the county's
+            await page.click("[data-test=rows] tr:has-text('本级班次')")
+            await page.wait_for_selector("[data-test=rows] tr:has-text('省直机关处级干部培训班')")
+            assert await _rows(page) == ["省直机关处级干部培训班"]
+            assert "本级班次" in await page.inner_text("[data-test=crumbs]")
+            assert await page.inner_text("[data-test=kpi-trainees]") == "1"
+            await page.screenshot(path=shot("dashboard-province-own.png"))
+            await page.click(f"[data-test=crumbs] a:has-text('{jur.name(w.province)}')")
+            await page.wait_for_selector(f"[data-test=rows] tr:has-text('{jur.name(w.city)}')")
 
             await page.click(f"[data-test=rows] tr:has-text('{jur.name(w.city)}')")
             await page.wait_for_function(

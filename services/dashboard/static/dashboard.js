@@ -18,6 +18,7 @@
     year: shaped(params.get("year"), /^(\d{4}|all)$/, String(new Date().getFullYear())),
     policy: shaped(params.get("policy"), /^\d{1,3}$/, "110"),
     klass: params.get("class") || "",
+    own: params.get("own") === "true",  // a province's or city's own classes (its 本级 row)
   };
   const charts = {};
   const $ = (id) => document.getElementById(id);
@@ -64,6 +65,7 @@
   function query(extra) {
     const q = new URLSearchParams({ year: state.year, hours_policy: state.policy, ...extra });
     if (state.jurisdiction) q.set("jurisdiction", state.jurisdiction);
+    if (state.own) q.set("own", "true");
     return q.toString();
   }
 
@@ -85,7 +87,7 @@
 
   function renderCharts(view) {
     const rows = view.rows;
-    const isCounty = view.level === "county";
+    const isCounty = view.level === "county" || view.own;
     chart("chart-rows").setOption({
       title: { text: isCounty ? "各班次参训人次与出勤率" : "各县参训人次与出勤率", textStyle: { fontSize: 14 } },
       tooltip: { trigger: "axis" }, legend: { top: 0, right: 10, data: ["人次", "出勤率"] }, grid: { top: 60, bottom: 50 },
@@ -114,8 +116,9 @@
   }
 
   function renderRows(view) {
-    const isCounty = view.level === "county";
-    $("table-title").textContent = isCounty ? "本县班次（点击查看学员）" : "各县并列（点击进入该县）";
+    const isCounty = view.level === "county" || view.own;
+    $("table-title").textContent = view.own ? `${view.name}本级班次（点击查看学员）`
+      : isCounty ? "本县班次（点击查看学员）" : "各县并列（点击进入该县）";
     const head = ["编号", "名称", "期数", "人次", "推荐", "确定率", "出勤率", "学时", "五年轮训覆盖率", "学时达标率",
       "纪实覆盖率", "优秀/良好/合格/待改进", "节点到期", "完成", "按时", "逾期", "1/3/6/12月评价", "帮带任务", "上讲台", "成果"];
     const body = view.rows.map((r) => `<tr class="drill" data-kind="${esc(r.kind)}" data-code="${esc(r.code)}">` + [
@@ -128,7 +131,7 @@
     for (const tr of $("rows").querySelectorAll("tr.drill")) {
       tr.addEventListener("click", () => {
         if (tr.dataset.kind === "class") navigate({ klass: tr.dataset.code });
-        else navigate({ jurisdiction: tr.dataset.code, klass: "" });
+        else navigate({ jurisdiction: tr.dataset.code, klass: "", own: tr.dataset.kind === "own" });
       });
     }
   }
@@ -138,7 +141,7 @@
     const parts = crumbs.map((c) => `<a data-code="${esc(c.code)}" title="${esc(c.code)}">${esc(c.level)} ${esc(c.name)}</a>`);
     if (klassTitle) parts.push(`<span>班次 ${esc(klassTitle)}</span>`);
     $("crumbs").innerHTML = parts.join('<span class="sep">›</span>');
-    for (const a of $("crumbs").querySelectorAll("a")) a.addEventListener("click", () => navigate({ jurisdiction: a.dataset.code, klass: "" }));
+    for (const a of $("crumbs").querySelectorAll("a")) a.addEventListener("click", () => navigate({ jurisdiction: a.dataset.code, klass: "", own: false }));
   }
 
   async function renderClass() {
@@ -190,6 +193,7 @@
     const q = new URLSearchParams({ year: state.year, policy: state.policy });
     if (state.jurisdiction) q.set("jurisdiction", state.jurisdiction);
     if (state.klass) q.set("class", state.klass);
+    if (state.own) q.set("own", "true");
     history.pushState(null, "", "?" + q.toString());
     connect();
     render();

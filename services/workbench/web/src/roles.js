@@ -20,6 +20,7 @@ export const MENUS = {
     { path: '/', label: '我的待办' },
     { path: '/unit/classes', label: '本单位调训任务' },
     { path: '/followup/due', label: '本单位跟踪待办' },
+    { path: '/unit/sharing', label: '上讲台与成果' },
   ],
   evaluator: [
     { path: '/', label: '我的待办' },

@@ -13,6 +13,7 @@ const routes = [
   { path: '/reports', component: () => import('./pages/Reports.vue'), meta: { title: '统计报表' } },
   { path: '/unit/classes', component: () => import('./pages/UnitClasses.vue'), meta: { title: '本单位调训任务' } },
   { path: '/unit/classes/:id', component: () => import('./pages/UnitRecommend.vue'), meta: { title: '推荐人选' } },
+  { path: '/unit/sharing', component: () => import('./pages/UnitSharing.vue'), meta: { title: '上讲台与成果' } },
   { path: '/catalogue', component: () => import('./pages/Catalogue.vue'), meta: { title: '课程与师资' } },
   { path: '/school/classes', component: () => import('./pages/SchoolClasses.vue'), meta: { title: '班次教学' } },
   { path: '/school/classes/:id', component: () => import('./pages/Timetable.vue'), meta: { title: '课表与排课' } },
