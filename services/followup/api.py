@@ -11,8 +11,10 @@ from pydantic import BaseModel, Field
 
 from services.followup import attachments, report
 from services.followup.domain import QUESTIONS, SCORE_MAX, SCORE_MIN, STAGE_NAMES, stage_of
-from services.followup.handlers import Handlers
+from services.followup.handlers import MANAGERS, Handlers
+from services.followup.reads import READERS
 from shared import xlsx
+from shared.access import EVERYONE, admits
 from shared.api import context, principal
 from shared.auth import Principal
 from shared.commands import Context
@@ -125,6 +127,7 @@ router = APIRouter(tags=["跟踪问效"])
     summary="设定班次跟踪计划（节点月份与宽限期）",
     description="默认结业后 1、3、6、12 个月（一个月听思想、三个月谈表现、六个月考素质、一年内看实绩）。"
     "对此后排定的学员生效；已排定的节点不变。",
+    **admits(*MANAGERS),
 )
 async def set_plan(
     class_id: str,
@@ -136,12 +139,12 @@ async def set_plan(
     return _accepted(await h.set_plan(ctx, who, class_id, body.months, body.grace_days))
 
 
-@router.get("/classes/{class_id}/plan", summary="班次跟踪计划")
+@router.get("/classes/{class_id}/plan", summary="班次跟踪计划", **admits(*READERS))
 async def get_plan(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.plan(who, class_id)
 
 
-@router.get("/questions", summary="各跟踪节点的评价项与分值范围")
+@router.get("/questions", summary="各跟踪节点的评价项与分值范围", **admits(*EVERYONE))
 async def questions(who: Principal = Depends(principal)):
     return {
         "score_min": SCORE_MIN,
@@ -159,6 +162,7 @@ async def questions(who: Principal = Depends(principal)):
     summary="提交跟踪评价（本人、同事、单位领导、导师）",
     description="本人：学员本人登录；同事、单位领导：学员所在单位账号（令牌的单位须与学员单位一致）；"
     "导师：学员当前的帮带导师。所需评价到齐即完成该节点。",
+    **admits("trainee", "unit", "evaluator", "mentor"),
 )
 async def evaluate(
     class_id: str,
@@ -177,13 +181,17 @@ async def evaluate(
 
 
 # -- the trainee's and the mentor's own (学员本人、导师本人) ----------------------------------------
-@router.get("/me/followup", summary="我的跟踪档案（学员本人：节点、评价、导师）")
+@router.get("/me/followup", summary="我的跟踪档案（学员本人：节点、评价、导师）", **admits("trainee"))
 async def my_file(who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     who.require_role("trainee")
     return await h.reads.trainee_file(who, who.user_id)
 
 
-@router.get("/me/mentees", summary="我的帮带对象（导师本人：学员、结业班次、三项帮带任务的完成情况）")
+@router.get(
+    "/me/mentees",
+    summary="我的帮带对象（导师本人：学员、结业班次、三项帮带任务的完成情况）",
+    **admits("mentor"),
+)
 async def my_mentees(who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.my_mentees(who)
 
@@ -193,6 +201,7 @@ async def my_mentees(who: Principal = Depends(principal), h: Handlers = Depends(
     status_code=201,
     response_model=Accepted,
     summary="指定或更换“1+1”帮带导师",
+    **admits("org_department", "unit"),
 )
 async def assign_mentor(
     class_id: str,
@@ -215,6 +224,7 @@ async def assign_mentor(
     response_model=Accepted,
     summary="导师记录帮带任务完成（附佐证与评语）",
     description="；".join(MENTOR_TASKS.values()),
+    **admits("mentor"),
 )
 async def mentor_task(
     class_id: str,
@@ -237,6 +247,7 @@ async def mentor_task(
     response_model=AttachmentOut,
     summary="导师上传帮带任务的佐证附件（照片 jpg/png 或文档 pdf/docx/xlsx，每个不超过 10 MB）",
     description="按文件内容判断类型，不看文件名；返回的 attachment_id 在登记帮带任务时填入 attachments。",
+    **admits("mentor"),
 )
 async def upload_attachment(
     class_id: str,
@@ -265,6 +276,7 @@ DOWNLOAD = {
     summary="下载佐证附件（能查看该学员跟踪档案的人）",
     response_class=Response,
     responses=DOWNLOAD,
+    **admits(*READERS, "trainee", "unit", "mentor"),
 )
 async def download_attachment(
     attachment_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
@@ -289,6 +301,7 @@ async def download_attachment(
     status_code=201,
     response_model=Accepted,
     summary="登记上讲台（日期、听众、题目）",
+    **admits("trainee", "unit", "org_department"),
 )
 async def talk(
     class_id: str,
@@ -310,6 +323,7 @@ async def talk(
     status_code=201,
     response_model=Accepted,
     summary="登记班次成果（调研报告、金点子）",
+    **admits(*MANAGERS, "trainee", "unit"),
 )
 async def outcome(
     class_id: str,
@@ -329,6 +343,7 @@ async def outcome(
     "/classes/{class_id}/sharing",
     summary="班次的上讲台与成果（含批示、采纳）",
     description="组织部、党校等看全部；学员看本班成果与本人上讲台；单位看本班成果与本单位学员上讲台。",
+    **admits(*READERS, "trainee", "unit"),
 )
 async def sharing(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.sharing(who, class_id)
@@ -339,6 +354,7 @@ async def sharing(class_id: str, who: Principal = Depends(principal), h: Handler
     status_code=201,
     response_model=Accepted,
     summary="登记成果获得的领导批示或采纳",
+    **admits(*MANAGERS),
 )
 async def endorse(
     outcome_id: str,
@@ -350,12 +366,20 @@ async def endorse(
     return _accepted(await h.endorse_outcome(ctx, who, outcome_id, body.kind, body.by, body.on, body.note))
 
 
-@router.get("/trainees/{cadre_id}/followup", summary="学员跟踪档案（节点、评价、导师、上讲台、成效）")
+@router.get(
+    "/trainees/{cadre_id}/followup",
+    summary="学员跟踪档案（节点、评价、导师、上讲台、成效）",
+    **admits(*READERS, "trainee", "unit", "mentor"),
+)
 async def trainee_file(cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.trainee_file(who, cadre_id)
 
 
-@router.get("/trainees/{cadre_id}/followup.xlsx", summary="导出学员跟踪档案（Excel）")
+@router.get(
+    "/trainees/{cadre_id}/followup.xlsx",
+    summary="导出学员跟踪档案（Excel）",
+    **admits(*READERS, "trainee", "unit", "mentor"),
+)
 async def trainee_file_xlsx(
     cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
 ):
@@ -368,12 +392,13 @@ async def trainee_file_xlsx(
     summary="班次培训成效报告",
     description="节点完成率 = 已完成 / 已到期；按时率 = 按时完成 / 已完成；"
     "某月得分 = 该月节点全部评价（各项平均）的平均。",
+    **admits(*READERS),
 )
 async def effect(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.class_effect(who, class_id)
 
 
-@router.get("/classes/{class_id}/effect.xlsx", summary="导出班次培训成效报告（Excel）")
+@router.get("/classes/{class_id}/effect.xlsx", summary="导出班次培训成效报告（Excel）", **admits(*READERS))
 async def effect_xlsx(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     data = await h.reads.class_effect(who, class_id)
     return xlsx.response(report.effect_workbook(data), f"培训成效报告_{class_id}.xlsx")
@@ -383,7 +408,11 @@ async def _worklist(h: Handlers, who: Principal, week_of: date | None) -> dict:
     return await h.reads.worklist(who, week_of or await h.clock.today())
 
 
-@router.get("/worklist", summary="本周跟踪待办（到期与逾期节点）")
+@router.get(
+    "/worklist",
+    summary="本周跟踪待办（到期与逾期节点）",
+    **admits("org_department", "party_school", "admin", "unit", "evaluator"),
+)
 async def worklist(
     week_of: date | None = Query(None, description="该周任一天（默认今天）"),
     who: Principal = Depends(principal),
@@ -392,7 +421,11 @@ async def worklist(
     return await _worklist(h, who, week_of)
 
 
-@router.get("/worklist.xlsx", summary="导出本周跟踪待办（Excel）")
+@router.get(
+    "/worklist.xlsx",
+    summary="导出本周跟踪待办（Excel）",
+    **admits("org_department", "party_school", "admin", "unit", "evaluator"),
+)
 async def worklist_xlsx(
     week_of: date | None = Query(None, description="该周任一天（默认今天）"),
     who: Principal = Depends(principal),
