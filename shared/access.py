@@ -26,11 +26,16 @@ from shared.api import principal
 from shared.auth import ROLES, Principal
 
 ROLES_KEY = "x-ganxun-roles"
+IDS_KEY = "x-ganxun-ids"
 EVERYONE = tuple(ROLES)
 
 
-def admits(*roles: str) -> dict[str, Any]:
-    """Keyword arguments for a route decorator: the role gate and its OpenAPI declaration."""
+def admits(*roles: str, ids_per_jurisdiction: bool = False) -> dict[str, Any]:
+    """Keyword arguments for a route decorator: the role gate and its OpenAPI declaration.
+
+    `ids_per_jurisdiction` declares that the ids the route takes name things of the caller's
+    own jurisdiction only (the teaching catalogue, follow-up's plan per class): another
+    county using the same id reaches its own document, never this one's."""
     unknown = [r for r in roles if r not in ROLES]
     if unknown or not roles:
         raise ValueError(f"unknown or no roles declared: {unknown}")
@@ -39,16 +44,20 @@ def admits(*roles: str) -> dict[str, Any]:
         who.require_role(*roles)
 
     names = "、".join(ROLES[r] for r in roles)
-    return {
-        "dependencies": [Depends(gate)],
-        "openapi_extra": {ROLES_KEY: list(roles), "x-ganxun-roles-zh": names},
-    }
+    extra: dict[str, Any] = {ROLES_KEY: list(roles), "x-ganxun-roles-zh": names}
+    if ids_per_jurisdiction:
+        extra[IDS_KEY] = "per-jurisdiction"
+    return {"dependencies": [Depends(gate)], "openapi_extra": extra}
 
 
 def declares(*roles: str) -> dict[str, Any]:
     """The OpenAPI declaration alone, for a route that cannot take the bearer header and checks
     the token and the role itself (the dashboard's live stream, an EventSource)."""
     return {"openapi_extra": admits(*roles)["openapi_extra"]}
+
+
+def ids_per_jurisdiction(operation: dict) -> bool:
+    return operation.get(IDS_KEY) == "per-jurisdiction"
 
 
 def declared(operation: dict) -> tuple[str, ...] | None:

@@ -53,6 +53,8 @@ def _roles(doc: dict) -> None:
             names = op.get("x-ganxun-roles-zh") if isinstance(op, dict) else None
             if names:
                 op["description"] = (op.get("description", "") + f"\n\n可用角色：{names}。").strip()
+            if isinstance(op, dict) and op.get("x-ganxun-ids") == "per-jurisdiction":
+                op["description"] += "\n\n编号按辖区区分：其他辖区使用相同编号，得到的是其本辖区自己的数据。"
 
 
 def openapi(app: FastAPI, issuer: str | None = None):

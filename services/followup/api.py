@@ -127,7 +127,7 @@ router = APIRouter(tags=["跟踪问效"])
     summary="设定班次跟踪计划（节点月份与宽限期）",
     description="默认结业后 1、3、6、12 个月（一个月听思想、三个月谈表现、六个月考素质、一年内看实绩）。"
     "对此后排定的学员生效；已排定的节点不变。",
-    **admits(*MANAGERS),
+    **admits(*MANAGERS, ids_per_jurisdiction=True),
 )
 async def set_plan(
     class_id: str,
@@ -139,7 +139,7 @@ async def set_plan(
     return _accepted(await h.set_plan(ctx, who, class_id, body.months, body.grace_days))
 
 
-@router.get("/classes/{class_id}/plan", summary="班次跟踪计划", **admits(*READERS))
+@router.get("/classes/{class_id}/plan", summary="班次跟踪计划", **admits(*READERS, ids_per_jurisdiction=True))
 async def get_plan(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.plan(who, class_id)
 

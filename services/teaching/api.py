@@ -187,7 +187,7 @@ router = APIRouter()
     response_model=Accepted,
     tags=["课程与师资"],
     summary="录入课程",
-    **admits(*RUNS),
+    **admits(*RUNS, ids_per_jurisdiction=True),
 )
 async def add_course(body: CourseIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
@@ -204,7 +204,7 @@ COURSE_FILE = "列：课程编号、课程名称、课程类别、教学方式�
     response_model=Accepted,
     tags=["课程与师资"],
     summary="批量导入课程（xlsx 或 CSV；整批录入或整批不录入）",
-    **admits(*RUNS),
+    **admits(*RUNS, ids_per_jurisdiction=True),
 )
 async def import_courses(ctx: Ctx, who: Who, h: H, file: UploadFile = File(description=COURSE_FILE)):
     who.require_role(*RUNS)
@@ -218,7 +218,7 @@ async def import_courses(ctx: Ctx, who: Who, h: H, file: UploadFile = File(descr
     response_model=Accepted,
     tags=["课程与师资"],
     summary="录入师资",
-    **admits(*RUNS),
+    **admits(*RUNS, ids_per_jurisdiction=True),
 )
 async def add_faculty(body: FacultyIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
@@ -235,7 +235,7 @@ async def add_faculty(body: FacultyIn, ctx: Ctx, who: Who, h: H):
     response_model=Accepted,
     tags=["课程与师资"],
     summary="录入教学点",
-    **admits(*RUNS),
+    **admits(*RUNS, ids_per_jurisdiction=True),
 )
 async def add_site(body: SiteIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
