@@ -92,8 +92,11 @@ class Principal:
         except jur.InvalidDivisionCode as exc:
             raise DomainError(str(exc), code="bad_jurisdiction", field="jurisdiction") from exc
         if not jur.covers(self.jurisdiction, code):
+            # The other jurisdiction is not named: the answer must not tell where a
+            # document of another county lives (or that it exists there).
             raise Forbidden(
-                f"您的辖区 {self.jurisdiction} 无权访问辖区 {code} 的数据。", code="wrong_jurisdiction"
+                f"您的辖区 {self.jurisdiction} 无权访问该数据（不属于本辖区及下级辖区）。",
+                code="wrong_jurisdiction",
             )
 
 

@@ -13,6 +13,7 @@ from datetime import date
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from shared.access import admits
 from shared.api import principal, runtime
 from shared.auth import Principal
 from shared.errors import Forbidden
@@ -48,13 +49,21 @@ async def set_clock(body: ClockIn, who: Principal = Depends(principal), rt: Runt
 
 
 def _add(r: APIRouter) -> None:
-    r.add_api_route(PATH, get_clock, methods=["GET"], tags=TAGS, summary="服务的“今天”（仅开发与测试部署）")
+    r.add_api_route(
+        PATH,
+        get_clock,
+        methods=["GET"],
+        tags=TAGS,
+        summary="服务的“今天”（仅开发与测试部署）",
+        **admits("admin"),
+    )
     r.add_api_route(
         PATH,
         set_clock,
         methods=["PUT"],
         tags=TAGS,
         summary="调整服务的“今天”（仅开发与测试部署，生产配置下不存在）",
+        **admits("admin"),
     )
 
 

@@ -46,6 +46,17 @@ def _files(path: str, op: dict) -> None:
             content.setdefault(media, {"schema": {"type": "string", "format": "binary"}})
 
 
+def _roles(doc: dict) -> None:
+    """The roles a route admits (shared/access.py), also in words where people read it."""
+    for ops in doc["paths"].values():
+        for op in ops.values():
+            names = op.get("x-ganxun-roles-zh") if isinstance(op, dict) else None
+            if names:
+                op["description"] = (op.get("description", "") + f"\n\n可用角色：{names}。").strip()
+            if isinstance(op, dict) and op.get("x-ganxun-ids") == "per-jurisdiction":
+                op["description"] += "\n\n编号按辖区区分：其他辖区使用相同编号，得到的是其本辖区自己的数据。"
+
+
 def openapi(app: FastAPI, issuer: str | None = None):
     """`app.openapi`: the generated document, built once, with the bearer-token scheme every
     route except the health checks requires, the files routes answer, and `secure`."""
@@ -70,6 +81,7 @@ def openapi(app: FastAPI, issuer: str | None = None):
             for path in OPEN_ROUTES:
                 for op in doc["paths"].get(path, {}).values():
                     op["security"] = []
+            _roles(doc)
             app.openapi_schema = secure(doc, issuer)
         return app.openapi_schema
 

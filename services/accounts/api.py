@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from services.accounts.domain import CreateAccount, DisableAccount, EnableAccount, Manager, ResetPassword
 from services.accounts.handlers import Handlers
+from shared.access import admits
 from shared.api import context, principal
 from shared.auth import ROLES, Principal
 from shared.commands import Context
@@ -62,7 +63,12 @@ router = APIRouter(tags=["账号"])
 H = Depends(handlers)
 
 
-@router.post("/accounts", status_code=201, summary="开通账号（管理员；本辖区及下级，不超出本人可授予的角色）")
+@router.post(
+    "/accounts",
+    status_code=201,
+    summary="开通账号（管理员；本辖区及下级，不超出本人可授予的角色）",
+    **admits("admin"),
+)
 async def create(
     body: AccountIn, who: Principal = Depends(principal), ctx: Context = Depends(context), h: Handlers = H
 ):
@@ -79,7 +85,9 @@ async def create(
     return await h.create_account(ctx, command, body.password)
 
 
-@router.post("/accounts/trainees", status_code=201, summary="为干部名册中的干部一步开通学员账号")
+@router.post(
+    "/accounts/trainees", status_code=201, summary="为干部名册中的干部一步开通学员账号", **admits("admin")
+)
 async def trainee(
     body: TraineeIn, who: Principal = Depends(principal), ctx: Context = Depends(context), h: Handlers = H
 ):
@@ -94,7 +102,9 @@ async def _set_enabled(h: Handlers, ctx: Context, command: DisableAccount | Enab
     return {"username": command.username, "enabled": isinstance(command, EnableAccount), "changed": changed}
 
 
-@router.post("/accounts/{username}/disable", summary="停用账号（停用后不能再登录，已有会话结束）")
+@router.post(
+    "/accounts/{username}/disable", summary="停用账号（停用后不能再登录，已有会话结束）", **admits("admin")
+)
 async def disable(
     body: DisableIn,
     username: str = USERNAME,
@@ -105,7 +115,7 @@ async def disable(
     return await _set_enabled(h, ctx, DisableAccount(manager(who), username, body.reason))
 
 
-@router.post("/accounts/{username}/enable", summary="重新启用账号")
+@router.post("/accounts/{username}/enable", summary="重新启用账号", **admits("admin"))
 async def enable(
     username: str = USERNAME,
     who: Principal = Depends(principal),
@@ -115,7 +125,9 @@ async def enable(
     return await _set_enabled(h, ctx, EnableAccount(manager(who), username))
 
 
-@router.post("/accounts/{username}/password", summary="重置密码（不填则生成一次性临时密码）")
+@router.post(
+    "/accounts/{username}/password", summary="重置密码（不填则生成一次性临时密码）", **admits("admin")
+)
 async def password(
     body: PasswordIn,
     username: str = USERNAME,
@@ -126,7 +138,7 @@ async def password(
     return await h.reset_password(ctx, ResetPassword(manager(who), username, body.temporary), body.password)
 
 
-@router.get("/accounts", summary="账号列表（按辖区、单位、角色；单位管理员只看本单位）")
+@router.get("/accounts", summary="账号列表（按辖区、单位、角色；单位管理员只看本单位）", **admits("admin"))
 async def list_accounts(
     jurisdiction: str | None = Query(None, min_length=6, max_length=6, description="行政区划代码（含下级）"),
     unit: str | None = Query(None, max_length=100, description="单位"),
@@ -138,6 +150,6 @@ async def list_accounts(
     return {"count": len(docs), "accounts": docs}
 
 
-@router.get("/accounts/{username}", summary="一个账号")
+@router.get("/accounts/{username}", summary="一个账号", **admits("admin"))
 async def one(username: str = USERNAME, who: Principal = Depends(principal), h: Handlers = H):
     return await h.account(manager(who), username)

@@ -18,10 +18,11 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from services.dashboard import export
 from services.dashboard.domain import DEFAULT_HOURS_POLICY, HOURS_STEP
 from services.dashboard.handlers import Handlers
-from services.dashboard.reads import check_viewer
+from services.dashboard.reads import VIEWERS, check_viewer
 from services.dashboard.reads import overview as overview_of
 from shared import jurisdiction as jur
 from shared import xlsx
+from shared.access import admits, declares
 from shared.api import principal
 from shared.auth import Principal
 from shared.errors import DomainError
@@ -101,7 +102,7 @@ async def static(path: str):
 H = Depends(handlers)
 
 
-@router.get("/api/overview", summary="辖区看板：合计与下级（县并列或县内班次）")
+@router.get("/api/overview", summary="辖区看板：合计与下级（县并列或县内班次）", **admits(*VIEWERS))
 async def overview(
     jurisdiction: str | None = JURISDICTION,
     year: str | None = YEAR,
@@ -125,7 +126,7 @@ async def overview(
     return Response(body, media_type="application/json")
 
 
-@router.get("/api/status", summary="看板状态：汇总是否已载入、是否已与投影核对")
+@router.get("/api/status", summary="看板状态：汇总是否已载入、是否已与投影核对", **admits(*VIEWERS))
 async def status(who: Principal = Depends(principal), h: Handlers = H):
     check_viewer(who, None)
     r = await h.reads.current()
@@ -138,14 +139,16 @@ async def status(who: Principal = Depends(principal), h: Handlers = H):
     }
 
 
-@router.get("/api/classes/{class_id}", summary="班次钻取：学员明细（姓名仅组织部、党校可见）")
+@router.get(
+    "/api/classes/{class_id}", summary="班次钻取：学员明细（姓名仅组织部、党校可见）", **admits(*VIEWERS)
+)
 async def class_detail(
     class_id: str, hours_policy: int = POLICY, who: Principal = Depends(principal), h: Handlers = H
 ):
     return await h.reads.class_detail(who, class_id, _policy(hours_policy), await h.clock.today())
 
 
-@router.get("/api/export.xlsx", summary="导出当前视图（Excel）")
+@router.get("/api/export.xlsx", summary="导出当前视图（Excel）", **admits(*VIEWERS))
 async def export_view(
     jurisdiction: str | None = JURISDICTION,
     year: str | None = YEAR,
@@ -158,7 +161,7 @@ async def export_view(
     return xlsx.response(export.workbook(view), export.filename(view), fallback=export.FALLBACK)
 
 
-@router.get("/api/classes/{class_id}/export.xlsx", summary="导出班次学员明细（Excel）")
+@router.get("/api/classes/{class_id}/export.xlsx", summary="导出班次学员明细（Excel）", **admits(*VIEWERS))
 async def export_class(class_id: str, who: Principal = Depends(principal), h: Handlers = H):
     detail = await h.reads.class_detail(who, class_id, DEFAULT_HOURS_POLICY, await h.clock.today())
     name = f"干训看板_班次_{detail['title']}.xlsx"
@@ -169,6 +172,7 @@ async def export_class(class_id: str, who: Principal = Depends(principal), h: Ha
     "/api/stream",
     summary="实时推送（SSE）：辖区数据变化时发送 update 事件",
     description="EventSource 不能带请求头，令牌以 access_token 查询参数传入（仅此接口）。",
+    **declares(*VIEWERS),
 )
 async def stream(
     request: Request,

@@ -11,8 +11,10 @@ from pydantic import BaseModel, Field
 
 from services.followup import attachments, report
 from services.followup.domain import QUESTIONS, SCORE_MAX, SCORE_MIN, STAGE_NAMES, stage_of
-from services.followup.handlers import Handlers
+from services.followup.handlers import MANAGERS, Handlers
+from services.followup.reads import READERS
 from shared import xlsx
+from shared.access import EVERYONE, admits
 from shared.api import context, principal
 from shared.auth import Principal
 from shared.commands import Context
@@ -132,6 +134,7 @@ router = APIRouter(tags=["跟踪问效"])
     summary="设定班次跟踪计划（节点月份与宽限期）",
     description="默认结业后 1、3、6、12 个月（一个月听思想、三个月谈表现、六个月考素质、一年内看实绩）。"
     "对此后排定的学员生效；已排定的节点不变。",
+    **admits(*MANAGERS, ids_per_jurisdiction=True),
 )
 async def set_plan(
     class_id: str,
@@ -143,12 +146,12 @@ async def set_plan(
     return _accepted(await h.set_plan(ctx, who, class_id, body.months, body.grace_days))
 
 
-@router.get("/classes/{class_id}/plan", summary="班次跟踪计划")
+@router.get("/classes/{class_id}/plan", summary="班次跟踪计划", **admits(*READERS, ids_per_jurisdiction=True))
 async def get_plan(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.plan(who, class_id)
 
 
-@router.get("/questions", summary="各跟踪节点的评价项与分值范围")
+@router.get("/questions", summary="各跟踪节点的评价项与分值范围", **admits(*EVERYONE))
 async def questions(who: Principal = Depends(principal)):
     return {
         "score_min": SCORE_MIN,
@@ -166,6 +169,7 @@ async def questions(who: Principal = Depends(principal)):
     summary="提交跟踪评价（本人、同事、单位领导、导师）",
     description="本人：学员本人登录；同事、单位领导：学员所在单位账号（令牌的单位须与学员单位一致）；"
     "导师：学员当前的帮带导师。所需评价到齐即完成该节点。",
+    **admits("trainee", "unit", "evaluator", "mentor"),
 )
 async def evaluate(
     class_id: str,
@@ -184,13 +188,17 @@ async def evaluate(
 
 
 # -- the trainee's and the mentor's own (学员本人、导师本人) ----------------------------------------
-@router.get("/me/followup", summary="我的跟踪档案（学员本人：节点、评价、导师）")
+@router.get("/me/followup", summary="我的跟踪档案（学员本人：节点、评价、导师）", **admits("trainee"))
 async def my_file(who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     who.require_role("trainee")
     return await h.reads.trainee_file(who, who.user_id)
 
 
-@router.get("/me/mentees", summary="我的帮带对象（导师本人：学员、结业班次、三项帮带任务的完成情况）")
+@router.get(
+    "/me/mentees",
+    summary="我的帮带对象（导师本人：学员、结业班次、三项帮带任务的完成情况）",
+    **admits("mentor"),
+)
 async def my_mentees(who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.my_mentees(who)
 
@@ -200,6 +208,7 @@ async def my_mentees(who: Principal = Depends(principal), h: Handlers = Depends(
     status_code=201,
     response_model=Accepted,
     summary="指定或更换“1+1”帮带导师",
+    **admits("org_department", "unit"),
 )
 async def assign_mentor(
     class_id: str,
@@ -222,6 +231,7 @@ async def assign_mentor(
     response_model=Accepted,
     summary="导师记录帮带任务完成（附佐证与评语）",
     description="；".join(MENTOR_TASKS.values()),
+    **admits("mentor"),
 )
 async def mentor_task(
     class_id: str,
@@ -244,6 +254,7 @@ async def mentor_task(
     response_model=AttachmentOut,
     summary="导师上传帮带任务的佐证附件（照片 jpg/png 或文档 pdf/docx/xlsx，每个不超过 10 MB）",
     description="按文件内容判断类型，不看文件名；返回的 attachment_id 在登记帮带任务时填入 attachments。",
+    **admits("mentor"),
 )
 async def upload_attachment(
     class_id: str,
@@ -272,6 +283,7 @@ DOWNLOAD = {
     summary="下载佐证附件或成果文档（佐证：能查看该学员跟踪档案的人；成果文档：能查看该班次成果的人）",
     response_class=Response,
     responses=DOWNLOAD,
+    **admits(*READERS, "trainee", "unit", "mentor"),
 )
 async def download_attachment(
     attachment_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
@@ -296,6 +308,7 @@ async def download_attachment(
     status_code=201,
     response_model=Accepted,
     summary="登记上讲台（日期、听众、题目）",
+    **admits("trainee", "unit", "org_department"),
 )
 async def talk(
     class_id: str,
@@ -317,6 +330,7 @@ async def talk(
     status_code=201,
     response_model=Accepted,
     summary="登记班次成果（调研报告、金点子）",
+    **admits(*MANAGERS, "trainee", "unit"),
 )
 async def outcome(
     class_id: str,
@@ -336,6 +350,7 @@ async def outcome(
     "/classes/{class_id}/sharing",
     summary="班次的上讲台与成果（含批示、采纳）",
     description="组织部、党校等看全部；学员看本班成果与本人上讲台；单位看本班成果与本单位学员上讲台。",
+    **admits(*READERS, "trainee", "unit"),
 )
 async def sharing(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.sharing(who, class_id)
@@ -348,6 +363,7 @@ async def sharing(class_id: str, who: Principal = Depends(principal), h: Handler
     summary="登记成果获得的领导批示、采纳或转化",
     description="组织部、党校登记批示或采纳；单位账号登记本单位对本单位学员成果的采纳或转化（以本单位名义）。"
     "日期不早于成果形成日期，不晚于今天。",
+    **admits(*MANAGERS, "unit"),
 )
 async def endorse(
     outcome_id: str,
@@ -366,6 +382,7 @@ async def endorse(
     summary="上传成果文档（调研报告、金点子原文：PDF、Word 或图片，不超过 10 MB）",
     description="按文件内容判断类型，不看文件名；再次上传则替换原文档。组织部、党校；该班次结业学员中的成果作者；"
     "该班次学员所在单位。",
+    **admits(*MANAGERS, "trainee", "unit"),
 )
 async def upload_outcome_document(
     outcome_id: str,
@@ -382,17 +399,26 @@ async def upload_outcome_document(
     "/unit/sharing",
     summary="本单位学员的上讲台与成果（单位账号）",
     description="辖区内各班次中本单位学员的上讲台记录，以及作者中有本单位学员的成果（含批示、采纳、转化与成果文档）。",
+    **admits("unit"),
 )
 async def unit_sharing(who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.unit_sharing(who)
 
 
-@router.get("/trainees/{cadre_id}/followup", summary="学员跟踪档案（节点、评价、导师、上讲台、成效）")
+@router.get(
+    "/trainees/{cadre_id}/followup",
+    summary="学员跟踪档案（节点、评价、导师、上讲台、成效）",
+    **admits(*(r for r in READERS if r != "analyst"), "trainee", "unit", "mentor"),
+)
 async def trainee_file(cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.trainee_file(who, cadre_id)
 
 
-@router.get("/trainees/{cadre_id}/followup.xlsx", summary="导出学员跟踪档案（Excel）")
+@router.get(
+    "/trainees/{cadre_id}/followup.xlsx",
+    summary="导出学员跟踪档案（Excel）",
+    **admits(*READERS, "trainee", "unit", "mentor"),
+)
 async def trainee_file_xlsx(
     cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
 ):
@@ -405,12 +431,13 @@ async def trainee_file_xlsx(
     summary="班次培训成效报告",
     description="节点完成率 = 已完成 / 已到期；按时率 = 按时完成 / 已完成；"
     "某月得分 = 该月节点全部评价（各项平均）的平均。",
+    **admits(*READERS),
 )
 async def effect(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.class_effect(who, class_id)
 
 
-@router.get("/classes/{class_id}/effect.xlsx", summary="导出班次培训成效报告（Excel）")
+@router.get("/classes/{class_id}/effect.xlsx", summary="导出班次培训成效报告（Excel）", **admits(*READERS))
 async def effect_xlsx(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     data = await h.reads.class_effect(who, class_id)
     return xlsx.response(report.effect_workbook(data), f"培训成效报告_{class_id}.xlsx")
@@ -420,7 +447,11 @@ async def _worklist(h: Handlers, who: Principal, week_of: date | None) -> dict:
     return await h.reads.worklist(who, week_of or await h.clock.today())
 
 
-@router.get("/worklist", summary="本周跟踪待办（到期与逾期节点）")
+@router.get(
+    "/worklist",
+    summary="本周跟踪待办（到期与逾期节点）",
+    **admits("org_department", "party_school", "admin", "unit", "evaluator"),
+)
 async def worklist(
     week_of: date | None = Query(None, description="该周任一天（默认今天）"),
     who: Principal = Depends(principal),
@@ -429,7 +460,11 @@ async def worklist(
     return await _worklist(h, who, week_of)
 
 
-@router.get("/worklist.xlsx", summary="导出本周跟踪待办（Excel）")
+@router.get(
+    "/worklist.xlsx",
+    summary="导出本周跟踪待办（Excel）",
+    **admits("org_department", "party_school", "admin", "unit", "evaluator"),
+)
 async def worklist_xlsx(
     week_of: date | None = Query(None, description="该周任一天（默认今天）"),
     who: Principal = Depends(principal),

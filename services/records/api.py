@@ -16,7 +16,9 @@ from pydantic import BaseModel, Field
 
 from services.records import documents, domain, pdf
 from services.records.handlers import Handlers, load_scheme
+from services.records.reads import MANAGERS, READERS
 from shared import xlsx
+from shared.access import EVERYONE, admits
 from shared.api import context, principal
 from shared.auth import Principal
 from shared.commands import Context
@@ -123,6 +125,7 @@ router = APIRouter(tags=["纪实考察"])
     status_code=201,
     response_model=Accepted,
     summary="任命纪实人员（3+N），或变更其角色",
+    **admits(*MANAGERS),
 )
 async def assign(
     class_id: str,
@@ -140,6 +143,7 @@ async def assign(
     status_code=201,
     response_model=Accepted,
     summary="纪实人员卸任",
+    **admits(*MANAGERS),
 )
 async def relieve(
     class_id: str,
@@ -152,19 +156,21 @@ async def relieve(
     return _accepted(await h.relieve_recorder(ctx, who, class_id, person_id, body.until))
 
 
-@router.get("/classes/{class_id}/recorders", summary="纪实人员（现任及任职历史）")
+@router.get("/classes/{class_id}/recorders", summary="纪实人员（现任及任职历史）", **admits(*READERS))
 async def recorders(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.recorders(who, class_id)
 
 
 # -- the recorder's own pages (纪实人员本人) --------------------------------------------------------
-@router.get("/me/classes", summary="我记录的班次（本人任过纪实人员的班次，含现任角色）")
+@router.get("/me/classes", summary="我记录的班次（本人任过纪实人员的班次，含现任角色）", **admits("recorder"))
 async def my_classes(who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.my_classes(who)
 
 
 @router.get(
-    "/classes/{class_id}/roster", summary="纪实名册：每名学员最近被记录的日期与记录数，近期未被记录者标出"
+    "/classes/{class_id}/roster",
+    summary="纪实名册：每名学员最近被记录的日期与记录数，近期未被记录者标出",
+    **admits(*READERS),
 )
 async def recording_roster(
     class_id: str,
@@ -181,6 +187,7 @@ async def recording_roster(
     status_code=201,
     response_model=Accepted,
     summary="实名纪实（更正时填写 corrects；原记录永不删除、不修改）",
+    **admits("recorder"),
 )
 async def log(
     class_id: str,
@@ -196,14 +203,22 @@ async def log(
     return _accepted(envs, record_id)
 
 
-@router.get("/classes/{class_id}/trainees/{cadre_id}/records", summary="学员的全部纪实记录（含更正）")
+@router.get(
+    "/classes/{class_id}/trainees/{cadre_id}/records",
+    summary="学员的全部纪实记录（含更正）",
+    **admits(*READERS),
+)
 async def records(
     class_id: str, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
 ):
     return await h.reads.records(who, class_id, cadre_id)
 
 
-@router.get("/classes/{class_id}/trainees/{cadre_id}/records/{record_id}", summary="一条纪实记录（只读）")
+@router.get(
+    "/classes/{class_id}/trainees/{cadre_id}/records/{record_id}",
+    summary="一条纪实记录（只读）",
+    **admits(*READERS),
+)
 async def record(
     class_id: str,
     cadre_id: str,
@@ -220,7 +235,11 @@ async def _completeness(
     return await h.reads.completeness(who, class_id, as_of or await h.clock.today(), days)
 
 
-@router.get("/classes/{class_id}/completeness", summary="无遗漏检查：近期未被三名核心纪实人员记录的学员")
+@router.get(
+    "/classes/{class_id}/completeness",
+    summary="无遗漏检查：近期未被三名核心纪实人员记录的学员",
+    **admits(*READERS),
+)
 async def complete(
     class_id: str,
     days: int = Query(7, ge=1, le=366, description="检查最近多少天"),
@@ -231,7 +250,7 @@ async def complete(
     return (await _completeness(h, who, class_id, days, as_of))[0]
 
 
-@router.get("/classes/{class_id}/completeness.xlsx", summary="无遗漏检查（Excel）")
+@router.get("/classes/{class_id}/completeness.xlsx", summary="无遗漏检查（Excel）", **admits(*READERS))
 async def complete_xlsx(
     class_id: str,
     days: int = Query(7, ge=1, le=366),
@@ -244,13 +263,17 @@ async def complete_xlsx(
 
 
 # -- assessment -------------------------------------------------------------------
-@router.get("/schemes/huzhou", summary="内置示例：湖州“三百分”量化考核方案（26项）")
+@router.get("/schemes/huzhou", summary="内置示例：湖州“三百分”量化考核方案（26项）", **admits(*EVERYONE))
 async def huzhou(who: Principal = Depends(principal)):
     return load_scheme("huzhou")
 
 
 @router.post(
-    "/classes/{class_id}/scheme", status_code=201, response_model=Accepted, summary="设置量化考核方案"
+    "/classes/{class_id}/scheme",
+    status_code=201,
+    response_model=Accepted,
+    summary="设置量化考核方案",
+    **admits(*MANAGERS),
 )
 async def set_scheme(
     class_id: str,
@@ -263,7 +286,7 @@ async def set_scheme(
     return _accepted(envs)
 
 
-@router.get("/classes/{class_id}/scheme", summary="本班量化考核方案")
+@router.get("/classes/{class_id}/scheme", summary="本班量化考核方案", **admits(*READERS))
 async def scheme(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.scheme(who, class_id)
 
@@ -273,6 +296,7 @@ async def scheme(class_id: str, who: Principal = Depends(principal), h: Handlers
     status_code=201,
     response_model=Accepted,
     summary="周量化评分（按方案规定的角色评分，不得超过满分）",
+    **admits("recorder"),
 )
 async def score(
     class_id: str,
@@ -289,6 +313,7 @@ async def score(
 @router.post(
     "/classes/{class_id}/scores",
     summary="周评分表：记录员一次提交全班一周的评分（逐人保存；未保存的逐人说明原因）",
+    **admits("recorder"),
 )
 async def score_sheet(
     class_id: str,
@@ -301,14 +326,18 @@ async def score_sheet(
     return await h.score_sheet(ctx, who, class_id, body.week, rows)
 
 
-@router.get("/classes/{class_id}/assessment/weeks/{week}", summary="每周小组讲评（按学习小组排名）")
+@router.get(
+    "/classes/{class_id}/assessment/weeks/{week}",
+    summary="每周小组讲评（按学习小组排名）",
+    **admits(*READERS),
+)
 async def weekly(
     class_id: str, week: date, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
 ):
     return await h.reads.weekly_review(who, class_id, domain.monday(week))
 
 
-@router.get("/classes/{class_id}/assessment/months/{month}", summary="每月小结")
+@router.get("/classes/{class_id}/assessment/months/{month}", summary="每月小结", **admits(*READERS))
 async def monthly(
     class_id: str,
     month: str = PathParam(pattern=r"^\d{4}-\d{2}$", description="月份，如 2026-10"),
@@ -318,12 +347,16 @@ async def monthly(
     return await h.reads.monthly_summary(who, class_id, month)
 
 
-@router.get("/classes/{class_id}/assessment/ranking", summary="累计得分排名（全班与学习小组）")
+@router.get(
+    "/classes/{class_id}/assessment/ranking", summary="累计得分排名（全班与学习小组）", **admits(*READERS)
+)
 async def ranking(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return (await h.reads.ranking(who, class_id))[0]
 
 
-@router.get("/classes/{class_id}/assessment/ranking.xlsx", summary="累计得分排名（Excel）")
+@router.get(
+    "/classes/{class_id}/assessment/ranking.xlsx", summary="累计得分排名（Excel）", **admits(*READERS)
+)
 async def ranking_xlsx(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     r, roster = await h.reads.ranking(who, class_id)
     return xlsx.response(documents.ranking_xlsx(r), f"量化考核排名-{roster['title']}.xlsx")
@@ -331,7 +364,11 @@ async def ranking_xlsx(class_id: str, who: Principal = Depends(principal), h: Ha
 
 # -- class following, final comment ---------------------------------------------------
 @router.post(
-    "/classes/{class_id}/supervision", status_code=201, response_model=Accepted, summary="跟班记录（组织部）"
+    "/classes/{class_id}/supervision",
+    status_code=201,
+    response_model=Accepted,
+    summary="跟班记录（组织部）",
+    **admits("org_department"),
 )
 async def supervise(
     class_id: str,
@@ -343,7 +380,7 @@ async def supervise(
     return _accepted(await h.note_supervision(ctx, who, class_id, body.on, body.text))
 
 
-@router.get("/classes/{class_id}/supervision", summary="跟班记录")
+@router.get("/classes/{class_id}/supervision", summary="跟班记录", **admits(*MANAGERS))
 async def notes(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.supervision(who, class_id)
 
@@ -353,6 +390,7 @@ async def notes(class_id: str, who: Principal = Depends(principal), h: Handlers 
     status_code=201,
     response_model=Accepted,
     summary="结业鉴定评语（班主任）",
+    **admits("recorder"),
 )
 async def final(
     class_id: str,
@@ -375,6 +413,7 @@ async def _sheet(h: Handlers, who: Principal, class_id: str, cadre_id: str) -> d
     "/classes/{class_id}/trainees/{cadre_id}/form.html",
     response_class=HTMLResponse,
     summary="《干部教育培训纪实考察记录表》（网页）",
+    **admits(*READERS),
 )
 async def form_html(
     class_id: str, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
@@ -383,7 +422,9 @@ async def form_html(
 
 
 @router.get(
-    "/classes/{class_id}/trainees/{cadre_id}/form.pdf", summary="《干部教育培训纪实考察记录表》（PDF）"
+    "/classes/{class_id}/trainees/{cadre_id}/form.pdf",
+    summary="《干部教育培训纪实考察记录表》（PDF）",
+    **admits(*READERS),
 )
 async def form_pdf(
     class_id: str, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
@@ -396,6 +437,7 @@ async def form_pdf(
     "/classes/{class_id}/trainees/{cadre_id}/portrait.html",
     response_class=HTMLResponse,
     summary="干部“肖像”（网页）",
+    **admits(*READERS),
 )
 async def portrait_html(
     class_id: str, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
@@ -403,7 +445,9 @@ async def portrait_html(
     return HTMLResponse(documents.portrait_html(await _sheet(h, who, class_id, cadre_id)))
 
 
-@router.get("/classes/{class_id}/trainees/{cadre_id}/portrait.pdf", summary="干部“肖像”（PDF）")
+@router.get(
+    "/classes/{class_id}/trainees/{cadre_id}/portrait.pdf", summary="干部“肖像”（PDF）", **admits(*READERS)
+)
 async def portrait_pdf(
     class_id: str, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
 ):

@@ -34,7 +34,7 @@ from shared.contracts.records import (
     RecordLogged,
     SupervisionNoted,
 )
-from shared.errors import DomainError, NotFound
+from shared.errors import DomainError, Forbidden, NotFound
 from shared.events import Event
 
 EMPTY: Mapping = MappingProxyType({})
@@ -332,6 +332,17 @@ class TraineeState:
     corrected_by: Mapping[str, str] = field(default_factory=dict)  # record_id -> the record correcting it
     scored: frozenset[tuple[date, str]] = frozenset()  # (week, item_id) already scored
     final_comment: bool = False
+
+
+def current_recorder(facts: ClassFacts, person_id: str, name: str) -> Holder:
+    """The person's current post in the class; 403 for anyone who holds none."""
+    held = facts.recorders.get(person_id)
+    if held is None:
+        raise Forbidden(
+            f"{name} 不是本班当前在任的纪实人员（3+N），不能记录或评分；请联系党校或组织部先任命。",
+            code="not_a_recorder",
+        )
+    return held
 
 
 def _recorder(facts: ClassFacts, person_id: str, name: str) -> Holder:

@@ -200,6 +200,9 @@ class Handlers:
             seen.add(cadre_id)
         today = await self.clock.today()
         f = await self.facts(who, class_id)
+        # Someone who is not a recorder of the class is refused the whole sheet (403), not
+        # answered row by row as if the sheet were theirs.
+        domain.current_recorder(f, who.user_id, who.name)
 
         async def one(cadre_id: str, scores, note: str) -> dict | None:
             cmd = domain.ScoreWeek(

@@ -20,6 +20,7 @@ from services.selection.domain import STATUS_ZH, OpenClass
 from services.selection.export import xlsx_response
 from services.selection.handlers import Handlers, acting_unit
 from shared import visibility
+from shared.access import admits
 from shared.api import context, principal
 from shared.auth import Principal
 from shared.commands import Context
@@ -135,7 +136,13 @@ def _roster_rows(doc: dict, unit: str | None = None) -> list[list]:
     ]
 
 
-@router.post("/classes", status_code=201, response_model=Accepted, summary="开设班次")
+@router.post(
+    "/classes",
+    status_code=201,
+    response_model=Accepted,
+    summary="开设班次",
+    **admits("org_department", "party_school"),
+)
 async def open_class(
     body: ClassIn,
     ctx: Context = Depends(context),
@@ -165,13 +172,20 @@ NAMES_BY_ROLE = (
 )
 
 
-@router.get("/classes", summary="本辖区班次列表")
+@router.get(
+    "/classes", summary="本辖区班次列表", **admits("org_department", "party_school", "unit", "analyst")
+)
 async def list_classes(who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     who.require_role("org_department", "party_school", "unit", "analyst")
     return await h.reads.classes_within(who.jurisdiction)
 
 
-@router.get("/classes/{class_id}", summary="班次及推荐情况", description=NAMES_BY_ROLE)
+@router.get(
+    "/classes/{class_id}",
+    summary="班次及推荐情况",
+    description=NAMES_BY_ROLE,
+    **admits("org_department", "party_school", "unit", "analyst", "admin"),
+)
 async def get_class(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     # Nominations carry names, units and rejection reasons: a trainee, mentor or
     # recorder token reads them nowhere; a unit sees its own; an analyst no names.
@@ -185,7 +199,12 @@ async def get_class(class_id: str, who: Principal = Depends(principal), h: Handl
     return doc
 
 
-@router.post("/classes/{class_id}/scope", status_code=201, summary="划定人选范围（按条件从干部名册中筛选）")
+@router.post(
+    "/classes/{class_id}/scope",
+    status_code=201,
+    summary="划定人选范围（按条件从干部名册中筛选）",
+    **admits("org_department"),
+)
 async def draw_scope(
     class_id: str,
     body: ScopeIn,
@@ -204,6 +223,7 @@ async def draw_scope(
     description="默认优先者在前，再按单位、姓名；排序字段："
     + "、".join(f"{k}（{v}）" for k, v in SCOPE_SORTS.items())
     + "。status 筛选推荐状态（none 为未推荐）。身份证号脱敏（前 6 位与后 4 位），不含出生日期与性别。",
+    **admits("org_department", "unit"),
 )
 async def get_scope(
     class_id: str,
@@ -260,7 +280,11 @@ async def get_scope(
 
 
 @router.post(
-    "/classes/{class_id}/nominations", status_code=201, response_model=Accepted, summary="单位推荐学员"
+    "/classes/{class_id}/nominations",
+    status_code=201,
+    response_model=Accepted,
+    summary="单位推荐学员",
+    **admits("unit", "org_department"),
 )
 async def nominate(
     class_id: str,
@@ -277,6 +301,7 @@ async def nominate(
     status_code=201,
     response_model=Accepted,
     summary="单位批量推荐（一次提交多名人选；任何一人不符合条件则整批不生效，并说明是谁、为什么）",
+    **admits("unit", "org_department"),
 )
 async def nominate_many(
     class_id: str,
@@ -293,6 +318,7 @@ async def nominate_many(
     status_code=201,
     response_model=Accepted,
     summary="组织批量确定（按所列顺序；名额满后其余列入候补；任何一人不能确定则整批不生效）",
+    **admits("org_department"),
 )
 async def confirm_many(
     class_id: str,
@@ -304,7 +330,7 @@ async def confirm_many(
     return _accepted(await h.confirm_many(ctx, who, class_id, body.cadre_ids))
 
 
-def _decision(path: str, summary: str, act) -> None:
+def _decision(path: str, summary: str, act, roles: tuple[str, ...] = ("org_department",)) -> None:
     """A route deciding on one nomination: `act(h, ctx, who, class_id, cadre_id, reason)`."""
 
     async def decide(
@@ -324,6 +350,7 @@ def _decision(path: str, summary: str, act) -> None:
         status_code=201,
         response_model=Accepted,
         summary=summary,
+        **admits(*roles),
     )
 
 
@@ -338,6 +365,7 @@ _decision(
     "withdraw",
     "撤回推荐 / 开班前退训（确定学员退出时候补第一名自动递补）",
     lambda h, ctx, who, k, c, reason: h.withdraw(ctx, who, k, c, reason),
+    roles=("unit", "org_department"),
 )
 
 
@@ -346,6 +374,7 @@ _decision(
     status_code=201,
     response_model=Accepted,
     summary="分组：按领域与均衡原则分配学习小组",
+    **admits("org_department", "party_school"),
 )
 async def assign_groups(
     class_id: str,
@@ -361,6 +390,7 @@ async def assign_groups(
     status_code=201,
     response_model=Accepted,
     summary="调整学员所在学习小组",
+    **admits("org_department", "party_school"),
 )
 async def assign_to_group(
     class_id: str,
@@ -373,7 +403,12 @@ async def assign_to_group(
     return _accepted(await h.assign_to_group(ctx, who, class_id, cadre_id, body.group))
 
 
-@router.get("/classes/{class_id}/roster", summary="班次名单及状态（可导出 Excel）", description=NAMES_BY_ROLE)
+@router.get(
+    "/classes/{class_id}/roster",
+    summary="班次名单及状态（可导出 Excel）",
+    description=NAMES_BY_ROLE,
+    **admits("org_department", "party_school", "analyst"),
+)
 async def roster(
     class_id: str,
     format: Format = "json",
@@ -395,7 +430,11 @@ async def roster(
     }
 
 
-@router.get("/classes/{class_id}/quota", summary="单位名额与推荐人选（单位看本单位；组织部看全部）")
+@router.get(
+    "/classes/{class_id}/quota",
+    summary="单位名额与推荐人选（单位看本单位；组织部看全部）",
+    **admits("unit", "org_department"),
+)
 async def quota(
     class_id: str,
     unit: str | None = Query(None, description="单位（组织部可指定）"),
@@ -452,6 +491,7 @@ async def quota(
     description="默认按开班日期、班次；排序字段："
     + "、".join(f"{k}（{v}）" for k, v in QUEUE_SORTS.items())
     + "。",
+    **admits("org_department"),
 )
 async def queue(
     class_id: str | None = Query(None, max_length=64, description="班次编号（等于）"),

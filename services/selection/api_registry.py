@@ -18,6 +18,7 @@ from services.selection import scope as sc
 from services.selection.export import xlsx_response, yes
 from services.selection.handlers import Handlers
 from shared import uploads, visibility, xlsx
+from shared.access import admits
 from shared.api import context, principal
 from shared.auth import Principal
 from shared.commands import Context
@@ -140,7 +141,9 @@ CADRE_HEADERS = [
 ]
 
 
-@router.post("/cadres", status_code=201, summary="登记干部（或按身份证号更新已登记的干部）")
+@router.post(
+    "/cadres", status_code=201, summary="登记干部（或按身份证号更新已登记的干部）", **admits("org_department")
+)
 async def register(
     body: CadreIn,
     ctx: Context = Depends(context),
@@ -165,12 +168,13 @@ class LookupIn(Input):
     description="干部编号由身份证号与全省的密钥算出（HMAC），名册之外无法由号码推算编号。"
     "found 为本辖区名册中找到的 身份证号 → 干部编号；其余号码（未登记或登记在其他辖区）一律列入 missing，"
     "不透露登记在何处。",
+    **admits("org_department"),
 )
 async def lookup(body: LookupIn, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.lookup(who, body.id_numbers)
 
 
-@router.patch("/cadres/{cadre_id}", summary="干部信息变更（只记录变化的字段）")
+@router.patch("/cadres/{cadre_id}", summary="干部信息变更（只记录变化的字段）", **admits("org_department"))
 async def update(
     cadre_id: str,
     body: CadreChanges,
@@ -187,7 +191,11 @@ class TransferIn(Input):
     reason: str = Field("", description="调动事由（如 组织调动、交流任职）", max_length=200)
 
 
-@router.post("/cadres/{cadre_id}/transfer", summary="干部调动：名册单位随之变更，原单位未定的推荐撤回")
+@router.post(
+    "/cadres/{cadre_id}/transfer",
+    summary="干部调动：名册单位随之变更，原单位未定的推荐撤回",
+    **admits("org_department"),
+)
 async def transfer(
     cadre_id: str,
     body: TransferIn,
@@ -208,6 +216,7 @@ class ErasureIn(Input):
 @router.post(
     "/cadres/{cadre_id}/erasure",
     summary="删除干部个人信息（个人信息保护法第四十七条）：删除其密钥，各处显示“已删除”",
+    **admits("org_department"),
 )
 async def erase(
     cadre_id: str,
@@ -228,6 +237,7 @@ async def erase(
 @router.post(
     "/cadres/import",
     summary="导入干部名册（.xlsx、.xls 或 .csv）：好行导入，坏行逐行说明原因；重复导入不产生变化",
+    **admits("org_department"),
 )
 async def import_file(
     file: UploadFile = File(..., description="干部名册 .xlsx、.xls 或 .csv（UTF-8 或 GBK）"),
@@ -239,7 +249,12 @@ async def import_file(
     return await h.import_file(ctx, who, file.filename or "", await uploads.read(file))
 
 
-@router.get("/cadres/template", summary="下载干部名册导入模板（.xlsx）", responses=xlsx.DOWNLOAD)
+@router.get(
+    "/cadres/template",
+    summary="下载干部名册导入模板（.xlsx）",
+    responses=xlsx.DOWNLOAD,
+    **admits("org_department"),
+)
 async def template(who: Principal = Depends(principal)):
     who.require_role("org_department")
     example = [
@@ -277,6 +292,7 @@ WHO_SEES = (
     + "、".join(f"{k}（{v}）" for k, v in CADRE_SORTS.items())
     + "；默认按单位、姓名。q 搜索姓名或单位中包含的文字。"
     + WHO_SEES,
+    **admits("org_department", "unit", "analyst"),
 )
 async def list_cadres(
     unit: str | None = Query(None, max_length=100, description="单位（等于）"),
@@ -330,7 +346,12 @@ async def list_cadres(
     return page(p)
 
 
-@router.get("/cadres/{cadre_id}", summary="干部信息（身份证号仅组织部可见全号）", description=WHO_SEES)
+@router.get(
+    "/cadres/{cadre_id}",
+    summary="干部信息（身份证号仅组织部可见全号）",
+    description=WHO_SEES,
+    **admits("org_department", "unit", "analyst"),
+)
 async def get_cadre(cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     who.require_role("org_department", "unit", "analyst")
     doc = await h.reads.cadre(who, cadre_id)
@@ -342,7 +363,11 @@ async def get_cadre(cadre_id: str, who: Principal = Depends(principal), h: Handl
     return out
 
 
-@router.get("/cadres/{cadre_id}/history", summary="干部培训档案：学时、结业班次、训后跟踪")
+@router.get(
+    "/cadres/{cadre_id}/history",
+    summary="干部培训档案：学时、结业班次、训后跟踪",
+    **admits("org_department", "analyst"),
+)
 async def history(cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     who.require_role("org_department", "analyst")
     doc = await h.reads.cadre(who, cadre_id)
@@ -371,6 +396,7 @@ async def history(cadre_id: str, who: Principal = Depends(principal), h: Handler
     "cadres、trained、rate、by_unit 为整个辖区的覆盖情况。排序字段："
     + "、".join(f"{k}（{v}）" for k, v in COVERAGE_SORTS.items())
     + "。",
+    **admits("org_department", "analyst"),
 )
 async def coverage(
     as_of: date | None = Query(None, description="统计日（默认今天）"),
@@ -421,6 +447,7 @@ async def coverage(
     description="items 为每名干部的学时一页，total 为符合筛选的人数；cadres、met 为整个辖区。排序字段："
     + "、".join(f"{k}（{v}）" for k, v in HOURS_SORTS.items())
     + "。",
+    **admits("org_department", "analyst"),
 )
 async def hours(
     year: int | None = Query(None, ge=2000, le=2100, description="年度（默认今年）"),
@@ -466,6 +493,7 @@ async def hours(
     "/me/training-record",
     summary="我的学时档案：今年学时与要求、五年轮训周期",
     description="学员本人登录；按令牌中的人员编号（干部编号）读取本人的名册信息与培训档案。",
+    **admits("trainee"),
 )
 async def my_record(who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     who.require_role("trainee")

@@ -17,6 +17,7 @@ from services.teaching import files
 from services.teaching.handlers import Handlers
 from services.teaching.reads import READERS
 from shared import uploads, xlsx
+from shared.access import admits
 from shared.api import context, principal
 from shared.auth import Principal
 from shared.commands import Context
@@ -185,7 +186,14 @@ router = APIRouter()
 
 
 # -- catalogue ------------------------------------------------------------------------------------
-@router.post("/courses", status_code=201, response_model=Accepted, tags=["课程与师资"], summary="录入课程")
+@router.post(
+    "/courses",
+    status_code=201,
+    response_model=Accepted,
+    tags=["课程与师资"],
+    summary="录入课程",
+    **admits(*RUNS, ids_per_jurisdiction=True),
+)
 async def add_course(body: CourseIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
     course = CourseAdded(**{**body.model_dump(), "course_id": body.course_id or new_id()})
@@ -201,6 +209,7 @@ COURSE_FILE = "列：课程编号、课程名称、课程类别、教学方式�
     response_model=Accepted,
     tags=["课程与师资"],
     summary="批量导入课程（xlsx 或 CSV；整批录入或整批不录入）",
+    **admits(*RUNS, ids_per_jurisdiction=True),
 )
 async def import_courses(ctx: Ctx, who: Who, h: H, file: UploadFile = File(description=COURSE_FILE)):
     who.require_role(*RUNS)
@@ -208,7 +217,14 @@ async def import_courses(ctx: Ctx, who: Who, h: H, file: UploadFile = File(descr
     return _accepted(await h.add_courses(ctx, courses))
 
 
-@router.post("/faculty", status_code=201, response_model=Accepted, tags=["课程与师资"], summary="录入师资")
+@router.post(
+    "/faculty",
+    status_code=201,
+    response_model=Accepted,
+    tags=["课程与师资"],
+    summary="录入师资",
+    **admits(*RUNS, ids_per_jurisdiction=True),
+)
 async def add_faculty(body: FacultyIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
     return _accepted(
@@ -218,7 +234,14 @@ async def add_faculty(body: FacultyIn, ctx: Ctx, who: Who, h: H):
     )
 
 
-@router.post("/sites", status_code=201, response_model=Accepted, tags=["课程与师资"], summary="录入教学点")
+@router.post(
+    "/sites",
+    status_code=201,
+    response_model=Accepted,
+    tags=["课程与师资"],
+    summary="录入教学点",
+    **admits(*RUNS, ids_per_jurisdiction=True),
+)
 async def add_site(body: SiteIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
     return _accepted(
@@ -226,14 +249,16 @@ async def add_site(body: SiteIn, ctx: Ctx, who: Who, h: H):
     )
 
 
-@router.get("/catalogue/{jurisdiction}", tags=["课程与师资"], summary="课程库、师资库与教学点")
+@router.get(
+    "/catalogue/{jurisdiction}", tags=["课程与师资"], summary="课程库、师资库与教学点", **admits(*READERS)
+)
 async def get_catalogue(jurisdiction: str, who: Who, h: H):
     who.require_role(*READERS)
     return await h.reads.catalogue(who, jurisdiction)
 
 
 # -- the trainee's own pages (学员本人) --------------------------------------------------------------
-@router.get("/me/classes", tags=["学员本人"], summary="我的班次（本人为在册学员的班次）")
+@router.get("/me/classes", tags=["学员本人"], summary="我的班次（本人为在册学员的班次）", **admits("trainee"))
 async def my_classes(who: Who, h: H):
     return await h.reads.my_classes(who)
 
@@ -242,20 +267,30 @@ async def my_classes(who: Who, h: H):
     "/me/classes/{class_id}/sessions",
     tags=["学员本人"],
     summary="我的课表：每个课次及本人的考勤、请假与答复、评价",
+    **admits("trainee"),
 )
 async def my_sessions(class_id: str, who: Who, h: H):
     return await h.reads.my_sessions(who, class_id)
 
 
 # -- roster, curriculum, timetable -----------------------------------------------------------------
-@router.get("/classes/{class_id}/roster", tags=["班级名册"], summary="班级名册（来自选学服务的推荐与确定）")
+@router.get(
+    "/classes/{class_id}/roster",
+    tags=["班级名册"],
+    summary="班级名册（来自选学服务的推荐与确定）",
+    **admits(*READERS),
+)
 async def roster(class_id: str, who: Who, h: H):
     who.require_role(*READERS)
     return await h.reads.roster(who, class_id)
 
 
 @router.put(
-    "/classes/{class_id}/curriculum", response_model=Accepted, tags=["教学计划与课表"], summary="设置教学计划"
+    "/classes/{class_id}/curriculum",
+    response_model=Accepted,
+    tags=["教学计划与课表"],
+    summary="设置教学计划",
+    **admits(*RUNS),
 )
 async def curriculum(class_id: str, body: CurriculumIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
@@ -268,6 +303,7 @@ async def curriculum(class_id: str, body: CurriculumIn, ctx: Ctx, who: Who, h: H
     response_model=Accepted,
     tags=["教学计划与课表"],
     summary="排课（教师或场地时间冲突时拒绝）",
+    **admits(*RUNS),
 )
 async def schedule(class_id: str, body: SessionIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
@@ -295,6 +331,7 @@ async def schedule(class_id: str, body: SessionIn, ctx: Ctx, who: Who, h: H):
     response_model=Accepted,
     tags=["教学计划与课表"],
     summary="调课",
+    **admits(*RUNS),
 )
 async def reschedule(class_id: str, session_id: str, body: RescheduleIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
@@ -319,13 +356,19 @@ async def reschedule(class_id: str, session_id: str, body: RescheduleIn, ctx: Ct
     response_model=Accepted,
     tags=["教学计划与课表"],
     summary="停课",
+    **admits(*RUNS),
 )
 async def cancel(class_id: str, session_id: str, body: ReasonIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
     return _accepted(await h.cancel(ctx, who, class_id, session_id, body.reason))
 
 
-@router.get("/classes/{class_id}/timetable", tags=["教学计划与课表"], summary="班级课表")
+@router.get(
+    "/classes/{class_id}/timetable",
+    tags=["教学计划与课表"],
+    summary="班级课表",
+    **admits(*READERS, "trainee"),
+)
 async def get_timetable(class_id: str, who: Who, h: H):
     who.require_role(*READERS, "trainee")
     return await h.reads.timetable(who, class_id)
@@ -336,6 +379,7 @@ async def get_timetable(class_id: str, who: Who, h: H):
     tags=["教学计划与课表"],
     summary="课表日历（iCalendar）",
     response_class=Response,
+    **admits(*READERS, "trainee"),
 )
 async def get_ics(class_id: str, who: Who, h: H):
     who.require_role(*READERS, "trainee")
@@ -353,7 +397,11 @@ S = "/classes/{class_id}/sessions/{session_id}"
 
 
 @router.post(
-    S + "/check-ins", response_model=Accepted, tags=["考勤"], summary="签到（单人或整班批量，一次提交）"
+    S + "/check-ins",
+    response_model=Accepted,
+    tags=["考勤"],
+    summary="签到（单人或整班批量，一次提交）",
+    **admits(*RUNS),
 )
 async def check_in(class_id: str, session_id: str, body: CheckInsIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
@@ -366,6 +414,7 @@ async def check_in(class_id: str, session_id: str, body: CheckInsIn, ctx: Ctx, w
     response_model=CheckInCode,
     tags=["考勤"],
     summary="开放扫码签到（至下课），返回当前签到码",
+    **admits(*RUNS),
 )
 async def open_self_check_in(class_id: str, session_id: str, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
@@ -377,6 +426,7 @@ async def open_self_check_in(class_id: str, session_id: str, ctx: Ctx, who: Who,
     response_model=CheckInCode,
     tags=["考勤"],
     summary="当前签到码（约每 20 秒更换，一分钟内有效）",
+    **admits(*RUNS),
 )
 async def check_in_code(class_id: str, session_id: str, who: Who, h: H):
     who.require_role(*RUNS)
@@ -384,7 +434,11 @@ async def check_in_code(class_id: str, session_id: str, who: Who, h: H):
 
 
 @router.post(
-    S + "/self-check-in", response_model=SelfCheckedIn, tags=["考勤"], summary="学员扫码签到（本人）"
+    S + "/self-check-in",
+    response_model=SelfCheckedIn,
+    tags=["考勤"],
+    summary="学员扫码签到（本人）",
+    **admits("trainee"),
 )
 async def self_check_in(class_id: str, session_id: str, body: CodeIn, ctx: Ctx, who: Who, h: H):
     who.require_role("trainee")
@@ -392,13 +446,18 @@ async def self_check_in(class_id: str, session_id: str, body: CodeIn, ctx: Ctx, 
     return SelfCheckedIn(count=len(envs), late=any(e.payload.get("late") for e in envs))
 
 
-@router.get("/leave-requests", tags=["考勤"], summary="待审批的请假（某班次或全部未结束的班次，跨课次）")
+@router.get(
+    "/leave-requests",
+    tags=["考勤"],
+    summary="待审批的请假（某班次或全部未结束的班次，跨课次）",
+    **admits(*RUNS),
+)
 async def leave_inbox(who: Who, h: H, class_id: str | None = Query(None, pattern=ID, description="班次")):
     who.require_role(*RUNS)
     return await h.reads.leave_inbox(who, class_id, await h.clock.today())
 
 
-@router.post(S + "/early-leaves", response_model=Accepted, tags=["考勤"], summary="记录早退")
+@router.post(S + "/early-leaves", response_model=Accepted, tags=["考勤"], summary="记录早退", **admits(*RUNS))
 async def early(class_id: str, session_id: str, body: EarlyLeaveIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
     return _accepted(await h.record_early_leave(ctx, who, class_id, session_id, body.cadre_id, body.minutes))
@@ -410,6 +469,7 @@ async def early(class_id: str, session_id: str, body: EarlyLeaveIn, ctx: Ctx, wh
     response_model=Accepted,
     tags=["考勤"],
     summary="请假申请（学员本人或党校代为登记）",
+    **admits("trainee", *RUNS),
 )
 async def request_leave(class_id: str, session_id: str, body: LeaveIn, ctx: Ctx, who: Who, h: H):
     who.require_role("trainee", *RUNS)
@@ -417,7 +477,11 @@ async def request_leave(class_id: str, session_id: str, body: LeaveIn, ctx: Ctx,
 
 
 @router.post(
-    S + "/leave-requests/{cadre_id}/decision", response_model=Accepted, tags=["考勤"], summary="请假审批"
+    S + "/leave-requests/{cadre_id}/decision",
+    response_model=Accepted,
+    tags=["考勤"],
+    summary="请假审批",
+    **admits(*RUNS),
 )
 async def decide_leave(
     class_id: str, session_id: str, cadre_id: str, body: DecisionIn, ctx: Ctx, who: Who, h: H
@@ -432,6 +496,7 @@ async def decide_leave(
     response_model=Accepted,
     tags=["考勤"],
     summary="补假（考勤结束后把缺勤改记为请假）",
+    **admits(*RUNS),
 )
 async def excuse_absence(class_id: str, session_id: str, body: ExcuseIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
@@ -439,7 +504,11 @@ async def excuse_absence(class_id: str, session_id: str, body: ExcuseIn, ctx: Ct
 
 
 @router.post(
-    S + "/close", response_model=Accepted, tags=["考勤"], summary="结束考勤（未签到者记缺勤，已批假者记请假）"
+    S + "/close",
+    response_model=Accepted,
+    tags=["考勤"],
+    summary="结束考勤（未签到者记缺勤，已批假者记请假）",
+    **admits(*RUNS),
 )
 async def close(class_id: str, session_id: str, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
@@ -447,14 +516,19 @@ async def close(class_id: str, session_id: str, ctx: Ctx, who: Who, h: H):
 
 
 @router.post(
-    S + "/ratings", status_code=201, response_model=Accepted, tags=["课程评价"], summary="学员评价课次"
+    S + "/ratings",
+    status_code=201,
+    response_model=Accepted,
+    tags=["课程评价"],
+    summary="学员评价课次",
+    **admits("trainee"),
 )
 async def rate(class_id: str, session_id: str, body: RatingIn, ctx: Ctx, who: Who, h: H):
     who.require_role("trainee")
     return _accepted(await h.rate(ctx, who, class_id, session_id, body.rating, body.comment))
 
 
-@router.get(S + "/attendance", tags=["考勤"], summary="课次考勤表")
+@router.get(S + "/attendance", tags=["考勤"], summary="课次考勤表", **admits(*READERS))
 async def sheet(class_id: str, session_id: str, who: Who, h: H):
     who.require_role(*READERS)
     return await h.reads.session_sheet(who, class_id, session_id)
@@ -466,7 +540,9 @@ async def _class_attendance(class_id: str, who: Principal, h: Handlers) -> dict:
     return await h.reads.class_attendance(who, class_id)
 
 
-@router.get("/classes/{class_id}/attendance", tags=["考勤"], summary="班级与学员出勤率、学时")
+@router.get(
+    "/classes/{class_id}/attendance", tags=["考勤"], summary="班级与学员出勤率、学时", **admits(*READERS)
+)
 async def attendance(class_id: str, who: Who, h: H):
     return await _class_attendance(class_id, who, h)
 
@@ -476,6 +552,7 @@ async def attendance(class_id: str, who: Who, h: H):
     tags=["考勤"],
     summary="导出班级考勤与学时（Excel）",
     response_class=Response,
+    **admits(*READERS),
 )
 async def attendance_xlsx(class_id: str, who: Who, h: H):
     report = await _class_attendance(class_id, who, h)
@@ -488,6 +565,7 @@ async def attendance_xlsx(class_id: str, who: Who, h: H):
     response_model=Accepted,
     tags=["结业"],
     summary="结业评定（按出勤率、必修课、学时规则）",
+    **admits(*RUNS),
 )
 async def graduate(class_id: str, body: RuleIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
@@ -501,7 +579,9 @@ async def _graduation(class_id: str, who: Principal, h: Handlers) -> dict:
     return await h.reads.graduation(who, class_id)
 
 
-@router.get("/classes/{class_id}/graduation", tags=["结业"], summary="结业名单与未结业学员及原因")
+@router.get(
+    "/classes/{class_id}/graduation", tags=["结业"], summary="结业名单与未结业学员及原因", **admits(*READERS)
+)
 async def graduation(class_id: str, who: Who, h: H):
     return await _graduation(class_id, who, h)
 
@@ -511,6 +591,7 @@ async def graduation(class_id: str, who: Who, h: H):
     tags=["结业"],
     summary="导出结业与未结业名单（Excel）",
     response_class=Response,
+    **admits(*READERS),
 )
 async def graduation_xlsx(class_id: str, who: Who, h: H):
     g = await _graduation(class_id, who, h)
@@ -518,7 +599,12 @@ async def graduation_xlsx(class_id: str, who: Who, h: H):
 
 
 # -- hours, load, feedback --------------------------------------------------------------------------
-@router.get("/trainees/{cadre_id}/hours", tags=["学时"], summary="学员学时（按课程类别与合计，含网络学习）")
+@router.get(
+    "/trainees/{cadre_id}/hours",
+    tags=["学时"],
+    summary="学员学时（按课程类别与合计，含网络学习）",
+    **admits(*READERS, "trainee"),
+)
 async def hours(cadre_id: str, who: Who, h: H):
     return await h.reads.trainee_hours(who, cadre_id)
 
@@ -531,6 +617,7 @@ ONLINE_FILE = "列：平台记录编号、干部编号、姓名、学时、学�
     response_model=Accepted,
     tags=["学时"],
     summary="导入网络学习学时（CSV 或 xlsx；同一平台记录编号重复导入不重复计入）",
+    **admits(*RUNS, "org_department"),
 )
 async def online(ctx: Ctx, who: Who, h: H, file: UploadFile = File(description=ONLINE_FILE)):
     who.require_role(*RUNS, "org_department")
@@ -538,7 +625,9 @@ async def online(ctx: Ctx, who: Who, h: H, file: UploadFile = File(description=O
     return _accepted(await h.credit_online(ctx, who, records))
 
 
-@router.get("/teachers/{teacher_id}/load", tags=["课程与师资"], summary="教师授课量（某辖区某年）")
+@router.get(
+    "/teachers/{teacher_id}/load", tags=["课程与师资"], summary="教师授课量（某辖区某年）", **admits(*READERS)
+)
 async def load(
     teacher_id: str,
     who: Who,
@@ -552,14 +641,22 @@ async def load(
 
 
 @router.get(
-    "/classes/{class_id}/feedback", tags=["课程评价"], summary="本班课程评价（按课程、按教师，含留言）"
+    "/classes/{class_id}/feedback",
+    tags=["课程评价"],
+    summary="本班课程评价（按课程、按教师，含留言）",
+    **admits(*READERS),
 )
 async def class_feedback(class_id: str, who: Who, h: H):
     who.require_role(*READERS)
     return await h.reads.class_feedback(who, class_id)
 
 
-@router.get("/feedback/{jurisdiction}", tags=["课程评价"], summary="辖区课程评价（按课程、按教师）")
+@router.get(
+    "/feedback/{jurisdiction}",
+    tags=["课程评价"],
+    summary="辖区课程评价（按课程、按教师）",
+    **admits(*READERS),
+)
 async def feedback(jurisdiction: str, who: Who, h: H):
     who.require_role(*READERS)
     return await h.reads.feedback(who, jurisdiction)

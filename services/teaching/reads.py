@@ -21,7 +21,7 @@ from services.teaching import domain as d
 from shared import jurisdiction as jur
 from shared import store, visibility
 from shared.auth import Principal
-from shared.errors import NotFound
+from shared.errors import Forbidden, NotFound
 from shared.projection import public
 
 READERS = ("party_school", "org_department", "analyst", "admin")
@@ -189,7 +189,7 @@ class Reads:
     async def timetable(self, who: Principal, class_id: str) -> dict:
         roster = await self._roster(who, class_id)
         if who.role == "trainee" and who.user_id not in {t["cadre_id"] for t in _confirmed(roster)}:
-            who.require_role(*READERS)
+            raise Forbidden("学员只能查看本人在册班次的课表。", code="not_the_trainee")
         doc = await self._doc(self.TIMETABLE, class_id)
         sessions = sorted(doc.get("sessions", {}).values(), key=lambda s: (s["on"], s["starts_at"]))
         return {
@@ -292,8 +292,9 @@ class Reads:
 
     async def trainee_hours(self, who: Principal, cadre_id: str) -> dict:
         doc = await self.db[self.HOURS].find_one({"_id": cadre_id})
-        if who.role != "trainee" or who.user_id != cadre_id:
-            who.require_role(*READERS)  # a trainee reads only their own hours
+        if who.role == "trainee" and who.user_id != cadre_id:
+            raise Forbidden("学员只能查看本人的学时。", code="not_the_trainee")
+        who.require_role(*READERS, "trainee")
         if doc is None:
             raise NotFound("该学员尚无学时记录。", code="hours_not_found")
         homes = doc.get("jurisdictions", [])
