@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from functools import cache
 from pathlib import Path
 
 import fontTools
@@ -28,6 +27,9 @@ from fontTools import subset, ttLib
 log = structlog.get_logger("records.fonts")
 # Bump when the choice of characters or the subsetting options change: a new file name.
 VERSION = 1
+# Fonts whose common face could not be built or stored in this process: not tried again
+# for every document (a build takes seconds).
+_FAILED: set[str] = set()
 
 
 def cache_folder() -> Path:
@@ -50,15 +52,17 @@ def common_characters(cmap: dict[int, str]) -> list[int]:
     return keep
 
 
-@cache
 def common_face(font: Path, index: int) -> Path | None:
     """A TrueType file of the common face of `font` (face `index` of a collection), built on
-    first use; None when it cannot be built or stored (then the whole font is used)."""
+    first use (again if the cache folder was emptied); None when it cannot be built or
+    stored (then the whole font is used). Finding a built one is a stat and a hash."""
     stat = font.stat()
     key = f"{font.resolve()}|{index}|{stat.st_size}|{stat.st_mtime_ns}|{VERSION}|{fontTools.version}"
     path = cache_folder() / f"common-{hashlib.sha256(key.encode()).hexdigest()[:20]}.ttf"
     if path.is_file():
         return path
+    if key in _FAILED:
+        return None
     try:
         face = ttLib.TTFont(font, fontNumber=index, lazy=True)
         options = subset.Options()
@@ -77,5 +81,6 @@ def common_face(font: Path, index: int) -> Path | None:
         part.replace(path)  # atomic: a process reading it never sees half a file
     except Exception:  # noqa: BLE001 - the whole font still draws every document
         log.exception("records.common_face_failed", font=str(font))
+        _FAILED.add(key)
         return None
     return path

@@ -162,7 +162,6 @@ def pdf_text(data: bytes) -> str:
 
 def test_a_form_is_drawn_with_the_common_face_and_a_rare_name_with_the_whole_font(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    fonts.common_face.cache_clear()
     common = fonts.common_face(pdf.font_path(pdf.FontSettings()), 0)
     assert common is not None and common.is_relative_to(tmp_path)
     cmap = ttLib.TTFont(common).getBestCmap()
@@ -173,4 +172,3 @@ def test_a_form_is_drawn_with_the_common_face_and_a_rare_name_with_the_whole_fon
     d["records"][0]["text"] = "喆珺二人协助，表现突出。"
     text = pdf_text(pdf.form_pdf(d))
     assert "张堃" in text and "喆珺二人协助，表现突出。" in text
-    fonts.common_face.cache_clear()
