@@ -2,11 +2,14 @@
 
 The CJK font is Debian's WenQuanYi Micro Hei (package fonts-wqy-microhei); another
 TTF/TTC can be named with GANXUN_CJK_FONT (and GANXUN_CJK_FONT_INDEX for a TTC), read by
-`FontSettings` each time a document is drawn.
+`FontSettings` each time a document is drawn. A document is drawn with the font's common
+face (services/records/fonts.py: GB 2312 and punctuation, a fraction of the parsing), and
+again with the whole font only if it holds a character the common face lacks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ from fpdf import FPDF
 from fpdf.enums import WrapMode, XPos, YPos
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.records import fonts as fonts_cache
 from services.records.documents import _rate, record_line
 from shared.contracts.records import RECORDER_ROLES
 from shared.errors import GanxunError
@@ -47,11 +51,27 @@ def font_path(settings: FontSettings) -> Path:
     return path
 
 
+def drawn(draw: Callable[[Sheet], None], fonts: FontSettings | None = None) -> bytes:
+    """The PDF that `draw` draws on a fresh sheet: with the common face of the font
+    (services/records/fonts.py), or again with the whole font if a character was missing."""
+    fonts = fonts or FontSettings()
+    whole = font_path(fonts)
+    common = fonts_cache.common_face(whole, fonts.font_index)
+    if common is not None:
+        sheet = Sheet(common, 0)
+        draw(sheet)
+        out = bytes(sheet.output())  # the footer is drawn on output: check after it
+        if not sheet.fonts["cjk"].missing_glyphs:
+            return out
+    sheet = Sheet(whole, fonts.font_index)
+    draw(sheet)
+    return bytes(sheet.output())
+
+
 class Sheet(FPDF):
-    def __init__(self, fonts: FontSettings | None = None) -> None:
+    def __init__(self, font: Path, index: int) -> None:
         super().__init__(format="A4")
-        fonts = fonts or FontSettings()
-        self.add_font("cjk", "", str(font_path(fonts)), collection_font_number=fonts.font_index)
+        self.add_font("cjk", "", str(font), collection_font_number=index)
         self.set_auto_page_break(True, margin=15)
         self.set_margins(15, 15, 15)
         self.add_page()
@@ -110,7 +130,10 @@ class Sheet(FPDF):
 
 
 def form_pdf(d: Doc, fonts: FontSettings | None = None) -> bytes:
-    pdf = Sheet(fonts)
+    return drawn(lambda pdf: _form(pdf, d), fonts)
+
+
+def _form(pdf: Sheet, d: Doc) -> None:
     pdf.title_line(d["title"])
     pdf.facts(d)
     pdf.heading("纪实记录（实名、可追溯；更正不删除原记录）")
@@ -145,12 +168,14 @@ def form_pdf(d: Doc, fonts: FontSettings | None = None) -> bytes:
         pdf.para(f"班主任：{fc['author_name']}　{fc['written_at'][:10]}", size=9)
     else:
         pdf.para("尚未撰写")
-    return bytes(pdf.output())
 
 
 def portrait_pdf(d: Doc, fonts: FontSettings | None = None) -> bytes:
+    return drawn(lambda pdf: _portrait(pdf, d), fonts)
+
+
+def _portrait(pdf: Sheet, d: Doc) -> None:
     p = d["portrait"]
-    pdf = Sheet(fonts)
     pdf.title_line(f"干部“肖像” · {d['name']}")
     pdf.facts(d)
     pdf.heading("优势与关注点")
@@ -166,7 +191,6 @@ def portrait_pdf(d: Doc, fonts: FontSettings | None = None) -> bytes:
     pdf.heading("纪实覆盖")
     cov = "、".join(f"{RECORDER_ROLES[r]} {on or '未记录'}" for r, on in p["coverage"].items())
     pdf.para(f"共 {p['records']} 条记录（其中更正 {p['corrections']} 条）。各角色最近记录：{cov}", size=9)
-    return bytes(pdf.output())
 
 
 def _cut(text: str, n: int = 80) -> str:

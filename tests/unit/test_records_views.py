@@ -5,9 +5,10 @@ import io
 from datetime import date
 
 import pytest
+from fontTools import ttLib
 from pypdf import PdfReader
 
-from services.records import documents, pdf, reads
+from services.records import documents, fonts, pdf, reads
 
 ROSTER = {
     "class_id": "c1",
@@ -153,3 +154,21 @@ def test_a_missing_font_names_the_package(monkeypatch):
     with pytest.raises(pdf.FontMissing) as e:
         pdf.form_pdf(documents.gather(ROSTER, KLASS, FILE))
     assert "fonts-wqy-microhei" in e.value.message and e.value.status == 503
+
+
+def pdf_text(data: bytes) -> str:
+    return "".join("".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages).split())
+
+
+def test_a_form_is_drawn_with_the_common_face_and_a_rare_name_with_the_whole_font(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    common = fonts.common_face(pdf.font_path(pdf.FontSettings()), 0)
+    assert common is not None and common.is_relative_to(tmp_path)
+    cmap = ttLib.TTFont(common).getBestCmap()
+    assert ord("纪") in cmap and ord("堃") not in cmap and len(cmap) < 10_000  # the whole font: 34,600
+    d = documents.gather(ROSTER, KLASS, FILE)
+    assert "张伟" in pdf_text(pdf.form_pdf(d))
+    d["name"] = "张堃"  # not in GB 2312: the form is drawn again with the whole font
+    d["records"][0]["text"] = "喆珺二人协助，表现突出。"
+    text = pdf_text(pdf.form_pdf(d))
+    assert "张堃" in text and "喆珺二人协助，表现突出。" in text

@@ -1,0 +1,400 @@
+"""Commands at a steady rate, and what follows them: latency, read-your-writes, propagation, PDF, memory.
+
+Against a running `ganxun up` with its demo loaded (the development keys in its state
+folder), for --seconds at --rate commands per second, open loop (each command is sent at
+its scheduled time whether or not the earlier ones have been answered, and its latency is
+counted from that time, so a stalled service cannot hide its queue), a mix of what the
+county's clerks do all day:
+
+- 30% 登记干部 `POST /cadres` (selection), then at once `GET /cadres/{id}`: the writer's next read;
+- 25% 干部信息变更 `PATCH /cadres/{id}` (selection; a registered cadre's post);
+- 30% 单位推荐 `POST /classes/{id}/nominations` (selection; into one of --classes classes opened
+  for the run, their scope drawn on the whole registry), every fifth then waited for in
+  teaching's roster `GET /classes/{id}/roster`: propagation to another service's read model;
+- 5% 开设班次 `POST /classes` (selection), then waited for in teaching's roster (404 until it is there);
+- 10% 录入课程 `POST /courses` (teaching).
+
+Then, with the load over: a record form PDF (records, `GET …/form.pdf` for a trainee of one
+of the demo's classes) --queries times in turn, and each service's resident memory
+(--seconds 0: only these two). Each figure is printed beside the goal of issue 16.
+
+    GANXUN_STATE_DIR=/tmp/demo deploy/ganxun up --detach
+    GANXUN_STATE_DIR=/tmp/demo .venv/bin/python -m bench.load [--rate 50] [--seconds 60]
+
+With `up --port selection=9101 …`, pass the same `--port SERVICE=PORT` here. The bench
+client shares the machine with the services, Kafka and the store; say the load (uptime)
+beside its figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import random
+import statistics
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+
+from bench.scale import GIVEN, SURNAMES, pct, rss_mb, verdict
+from deploy.demo.loader import Codes
+from deploy.local.process import state_dir
+from services.selection.cadres import RANKS, id_check_digit
+from shared.auth import ensure_dev_keys, issue_token
+from shared.settings import DEFAULT_PORTS
+
+COMMAND_GOAL_MS = 100
+PROPAGATION_GOAL_MS = 1_000
+PDF_GOAL_MS = 300
+RSS_GOAL_MB = 200
+POLL = 0.05  # how often a propagation probe asks (its resolution)
+PROBE_FOR = 30.0  # a probe gives up (and counts as a miss) after this long
+LABELS = {
+    "register": "登记干部",
+    "update": "干部信息变更",
+    "nominate": "单位推荐",
+    "open": "开设班次",
+    "course": "录入课程",
+}
+WAIT_AFTER = 60.0  # how long the last commands may take to be answered
+
+
+@dataclass
+class Figures:
+    latency: dict[str, list[float]] = field(default_factory=dict)  # ms, from the scheduled time
+    failures: dict[str, list[str]] = field(default_factory=dict)
+    own_read_at_once: list[bool] = field(default_factory=list)
+    own_read_after: list[float] = field(default_factory=list)  # ms until the writer's read showed it
+    propagation: dict[str, list[float]] = field(default_factory=dict)  # ms after the command's answer
+    missed: int = 0
+    raised: int = 0  # commands that ended in a connection error or timeout, not an answer
+    unanswered: int = 0  # commands with no answer WAIT_AFTER seconds after the last was sent
+    late_start: list[float] = field(default_factory=list)  # ms the client itself sent late
+
+    def add(self, what: str, ms: float) -> None:
+        self.latency.setdefault(what, []).append(ms)
+
+    def fail(self, what: str, why: str) -> None:
+        self.failures.setdefault(what, []).append(why)
+
+
+class Load:
+    def __init__(self, client: httpx.AsyncClient, key: bytes, county: str, ports: dict[str, int]) -> None:
+        self.c, self.key, self.county, self.ports = client, key, county, ports
+        self.rnd = random.Random(16)
+        self.fig = Figures()
+        self.org = self.who("org_department")
+        self.school = self.who("party_school")
+        self.classes: list[str] = []
+        self.candidates: dict[str, list[str]] = {}  # class → cadres not yet nominated there
+        self.registered: list[str] = []
+        self.serial = itertools.count()
+        self.probes: list[asyncio.Task] = []
+        self.tag = f"{int(time.time()) % 100000:05d}"
+
+    def who(self, role: str) -> dict[str, str]:
+        tok = issue_token(
+            self.key, user_id=f"bench-{role}", name="基准测试", role=role, jurisdiction=self.county
+        )
+        return {"Authorization": f"Bearer {tok}"}
+
+    def url(self, service: str, path: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}{path}"
+
+    async def setup(self, classes: int) -> None:
+        reg = (
+            await self.c.get(self.url("selection", "/cadres"), headers=self.org, params={"size": 1})
+        ).json()
+        if not reg["total"]:
+            raise SystemExit("名册为空：请先用 ganxun up 加载演示数据。")
+        for n in range(classes):
+            class_id = await self.open_class(f"基准班次-{self.tag}-{n}")
+            r = await self.c.post(
+                self.url("selection", f"/classes/{class_id}/scope"), headers=self.org, json={"ranks": RANKS}
+            )
+            r.raise_for_status()
+            ids = [x["cadre_id"] for x in r.json()["cadres"]]
+            self.rnd.shuffle(ids)
+            self.classes.append(class_id)
+            self.candidates[class_id] = ids
+        print(
+            f"县 {self.county}：名册 {reg['total']:,} 人；开设 {classes} 个基准班次，"
+            f"可推荐 {sum(len(v) for v in self.candidates.values()):,} 人次。"
+        )
+
+    async def open_class(self, title: str) -> str:
+        starts = date.today() + timedelta(days=90)
+        class_id = f"bench-{self.tag}-{next(self.serial)}"
+        body = {
+            "class_id": class_id,
+            "title": title,
+            "capacity": 2000,
+            "starts_on": str(starts),
+            "ends_on": str(starts + timedelta(days=5)),
+        }
+        r = await self.c.post(self.url("selection", "/classes"), headers=self.org, json=body)
+        if r.status_code != 201:
+            raise RuntimeError(f"开设班次失败：{r.status_code} {r.text[:200]}")
+        return class_id
+
+    def person(self) -> dict:
+        n = next(self.serial)
+        born = date(1970, 1, 1) + timedelta(days=self.rnd.randrange(365 * 30))
+        first17 = f"{self.county}{born:%Y%m%d}{n % 1000:03d}"
+        name = self.rnd.choice(SURNAMES) + "".join(self.rnd.choice(GIVEN) for _ in range(2))
+        return {
+            "name": name,
+            "id_number": first17 + id_check_digit(first17),
+            "unit": "县委组织部",
+            "rank": self.rnd.choice(RANKS[:6]),
+            "position": "科员",
+        }
+
+    # -- the commands of the mix ---------------------------------------------------------
+    async def register(self, at: float) -> None:
+        r = await self.c.post(self.url("selection", "/cadres"), headers=self.org, json=self.person())
+        if not self.record("登记干部", r, at):
+            return
+        cadre_id = r.json()["cadre_id"]
+        answered = time.perf_counter()
+        shown = await self.c.get(self.url("selection", f"/cadres/{cadre_id}"), headers=self.org)
+        self.fig.own_read_at_once.append(shown.status_code == 200)
+        if shown.status_code != 200:
+            self.probes.append(asyncio.create_task(self.own_read(cadre_id, answered)))
+        self.registered.append(cadre_id)
+
+    async def own_read(self, cadre_id: str, answered: float) -> None:
+        while time.perf_counter() - answered < PROBE_FOR:
+            r = await self.c.get(self.url("selection", f"/cadres/{cadre_id}"), headers=self.org)
+            if r.status_code == 200:
+                self.fig.own_read_after.append((time.perf_counter() - answered) * 1000)
+                return
+            await asyncio.sleep(POLL)
+        self.fig.missed += 1
+
+    async def update(self, at: float) -> None:
+        if not self.registered:
+            return await self.register(at)
+        cadre_id = self.rnd.choice(self.registered)
+        body = {"position": self.rnd.choice(["科员", "副科长", "科长", "副主任", "主任"])}
+        r = await self.c.patch(self.url("selection", f"/cadres/{cadre_id}"), headers=self.org, json=body)
+        self.record("干部信息变更", r, at)
+
+    async def nominate(self, at: float) -> None:
+        class_id = self.rnd.choice([c for c in self.classes if self.candidates[c]] or [None])
+        if class_id is None:
+            return await self.register(at)
+        cadre_id = self.candidates[class_id].pop()
+        r = await self.c.post(
+            self.url("selection", f"/classes/{class_id}/nominations"),
+            headers=self.org,
+            json={"cadre_id": cadre_id},
+        )
+        if self.record("单位推荐", r, at) and self.rnd.random() < 0.2:
+            self.probes.append(asyncio.create_task(self.propagated("推荐 → 教学名册", class_id, cadre_id)))
+
+    async def open(self, at: float) -> None:
+        class_id = f"bench-{self.tag}-{next(self.serial)}"
+        starts = date.today() + timedelta(days=120)
+        body = {
+            "class_id": class_id,
+            "title": f"基准班次-{class_id}",
+            "capacity": 60,
+            "starts_on": str(starts),
+            "ends_on": str(starts + timedelta(days=3)),
+        }
+        r = await self.c.post(self.url("selection", "/classes"), headers=self.org, json=body)
+        if self.record("开设班次", r, at):
+            self.probes.append(asyncio.create_task(self.propagated("开班 → 教学名册", class_id, None)))
+
+    async def course(self, at: float) -> None:
+        body = {"title": f"基准课程 {self.tag}-{next(self.serial)}", "kind": "理论课", "hours": 3}
+        r = await self.c.post(self.url("teaching", "/courses"), headers=self.school, json=body)
+        self.record("录入课程", r, at)
+
+    def record(self, what: str, r: httpx.Response, at: float) -> bool:
+        self.fig.add(what, (time.perf_counter() - at) * 1000)
+        if r.status_code >= 300:
+            self.fig.fail(what, f"{r.status_code} {r.text[:120]}")
+            return False
+        return True
+
+    async def propagated(self, what: str, class_id: str, cadre_id: str | None) -> None:
+        """Until teaching's roster of the class shows the class (or the cadre in it)."""
+        answered = time.perf_counter()
+        url = self.url("teaching", f"/classes/{class_id}/roster")
+        while time.perf_counter() - answered < PROBE_FOR:
+            r = await self.c.get(url, headers=self.school)
+            if r.status_code == 200 and (
+                cadre_id is None or any(t["cadre_id"] == cadre_id for t in r.json().get("trainees", []))
+            ):
+                self.fig.propagation.setdefault(what, []).append((time.perf_counter() - answered) * 1000)
+                return
+            await asyncio.sleep(POLL)
+        self.fig.missed += 1
+
+    async def drive(self, rate: float, seconds: float) -> None:
+        """Open loop: command i is sent at start + i/rate, whatever became of the others."""
+        mix = [self.register] * 30 + [self.update] * 25 + [self.nominate] * 30 + [self.open] * 5
+        mix += [self.course] * 10
+        sent: list[asyncio.Task] = []
+        start = time.perf_counter() + 0.5
+        for i in range(int(rate * seconds)):
+            at = start + i / rate
+            delay = at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self.fig.late_start.append(max(0.0, -delay) * 1000)
+            sent.append(asyncio.create_task(self.safely(self.rnd.choice(mix), at)))
+            if i and i % int(rate * 10) == 0:
+                answered = sum(len(v) for v in self.fig.latency.values())
+                print(f"  已发出 {i:,} 条命令，已答复 {answered:,} 条", flush=True)
+        # A saturated service answers long after the last command was sent: wait a bounded
+        # time, then count what is still unanswered instead of waiting for ever.
+        _, late = await asyncio.wait(sent, timeout=WAIT_AFTER)
+        for task in late:
+            task.cancel()
+        # A task may still run after its command was answered (a registration's own read).
+        answered = sum(len(v) for v in self.fig.latency.values())
+        self.fig.unanswered = len(sent) - answered - self.fig.raised
+        _, late = await asyncio.wait(self.probes, timeout=PROBE_FOR) if self.probes else ((), ())
+        for task in late:
+            task.cancel()
+        self.fig.missed += len(late)
+
+    async def safely(self, command, at: float) -> None:
+        try:
+            await command(at)
+        except httpx.HTTPError as exc:
+            self.fig.fail(LABELS[command.__name__], repr(exc))
+            self.fig.raised += 1
+
+
+def listening_pid(port: int) -> int | None:
+    """The process listening on a local TCP port, from /proc (no psutil in the lock)."""
+    inode = None
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            cols = line.split()
+            if cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:
+                inode = cols[9]
+    if inode is None:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if any(f"socket:[{inode}]" == str(fd.readlink()) for fd in (proc / "fd").iterdir()):
+                return int(proc.name)
+        except OSError:
+            continue
+    return None
+
+
+async def record_form(load: Load, queries: int) -> None:
+    """A record form PDF of a trainee of the demo's classes, `queries` times in turn."""
+    records = load.who("org_department")
+    listing = (await load.c.get(load.url("selection", "/classes"), headers=records)).json()
+    for klass in listing.get("items", listing) if isinstance(listing, dict) else listing:
+        r = await load.c.get(load.url("records", f"/classes/{klass['class_id']}/roster"), headers=records)
+        if r.status_code != 200:
+            continue
+        trainees = r.json().get("trainees") or {}
+        ids = list(trainees) if isinstance(trainees, dict) else [t["cadre_id"] for t in trainees]
+        if not ids:
+            continue
+        path = f"/classes/{klass['class_id']}/trainees/{ids[0]}/form.pdf"
+        if (await load.c.get(load.url("records", path), headers=records)).status_code != 200:
+            continue
+        ms = []
+        for _ in range(queries):
+            t0 = time.perf_counter()
+            r = await load.c.get(load.url("records", path), headers=records)
+            ms.append((time.perf_counter() - t0) * 1000)
+            r.raise_for_status()
+        p99 = pct(ms, 0.99)
+        print(
+            f"纪实考察记录表 PDF（{klass.get('title', '')}，{len(r.content) / 1024:.0f} KB，"
+            f"连续 {queries} 次）："
+            f"p50 {statistics.median(ms):.0f} ms  p99 {p99:.0f} ms（目标 < {PDF_GOAL_MS} ms）"
+            f"{verdict(p99 < PDF_GOAL_MS)}"
+        )
+        return
+    print("纪实考察记录表 PDF：演示数据中没有可生成记录表的学员（未计时）")
+
+
+def report(fig: Figures, rate: float, seconds: float) -> None:
+    everything = [ms for v in fig.latency.values() for ms in v]
+    if not everything:
+        print(f"命令：{rate:g} 条/秒发出 {seconds:g} 秒，一条也未答复：服务已饱和 未达标")
+        return
+    print(f"命令：{len(everything):,} 条，{rate:g} 条/秒，{seconds:g} 秒，开环（延迟自计划发出时刻起算）")
+    for what, ms in sorted(fig.latency.items(), key=lambda kv: -len(kv[1])):
+        print(
+            f"  {what:<8} {len(ms):5,} 条  p50 {statistics.median(ms):6.0f} ms  p99 {pct(ms, 0.99):6.0f} ms"
+        )
+    p99 = pct(everything, 0.99)
+    print(
+        f"  全部命令 p50 {statistics.median(everything):.0f} ms  p99 {p99:.0f} ms"
+        f"（目标 p99 ≤ {COMMAND_GOAL_MS} ms）{verdict(p99 <= COMMAND_GOAL_MS and not fig.unanswered)}"
+    )
+    print(f"  客户端自身晚发 p99 {pct(fig.late_start, 0.99):.0f} ms（客户端与服务同机）")
+    if fig.unanswered:
+        print(
+            f"  {fig.unanswered:,} 条命令在最后一条发出 {WAIT_AFTER:.0f} 秒后仍未答复"
+            "（未计入分位数，判为未达标）：服务已饱和"
+        )
+    for what, why in fig.failures.items():
+        print(f"  失败 {what}：{len(why)} 条，如 {why[0]}")
+    at_once = sum(fig.own_read_at_once)
+    n = len(fig.own_read_at_once)
+    after = f"；其余 {pct(fig.own_read_after, 0.99):.0f} ms 内可见（p99）" if fig.own_read_after else ""
+    print(
+        f"写后即读（登记后立即 GET /cadres/{{id}}）：{at_once}/{n} 次立即可见{after}"
+        f"（目标：全部立即可见）{verdict(n > 0 and at_once == n)}"
+    )
+    for what, ms in fig.propagation.items():
+        p99 = pct(ms, 0.99)
+        print(
+            f"传播 {what}：{len(ms)} 次  p50 {statistics.median(ms):.0f} ms  p99 {p99:.0f} ms"
+            f"（目标 p99 ≤ {PROPAGATION_GOAL_MS} ms，分辨率 {POLL * 1000:.0f} ms）"
+            f"{verdict(p99 <= PROPAGATION_GOAL_MS)}"
+        )
+    if fig.missed:
+        print(f"  {fig.missed} 次探测 {PROBE_FOR:.0f} 秒内未见结果（未计入上面的分位数）")
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rate", type=float, default=50)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--classes", type=int, default=4)
+    ap.add_argument("--queries", type=int, default=30)
+    ap.add_argument("--county", default=Codes().wucheng)
+    ap.add_argument("--port", action="append", default=[], metavar="SERVICE=PORT")
+    args = ap.parse_args()
+    ports = {**DEFAULT_PORTS, **{k: int(v) for k, v in (p.split("=", 1) for p in args.port)}}
+    key = ensure_dev_keys(state_dir() / "keys")[0]
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=100)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        load = Load(client, key, args.county, ports)
+        if args.seconds > 0:  # --seconds 0: only the PDF and the memory
+            await load.setup(args.classes)
+            await load.drive(args.rate, args.seconds)
+            report(load.fig, args.rate, args.seconds)
+        await record_form(load, args.queries)
+    for service, port in sorted(ports.items()):
+        pid = listening_pid(port)
+        if pid is not None:
+            mem = rss_mb(pid)
+            print(
+                f"{service:<10} 常驻内存 {mem:5.0f} MB（目标 < {RSS_GOAL_MB} MB）{verdict(mem < RSS_GOAL_MB)}"
+            )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
