@@ -417,7 +417,7 @@ async def trainee_file(cadre_id: str, who: Principal = Depends(principal), h: Ha
 @router.get(
     "/trainees/{cadre_id}/followup.xlsx",
     summary="导出学员跟踪档案（Excel）",
-    **admits(*READERS, "trainee", "unit", "mentor"),
+    **admits(*(r for r in READERS if r != "analyst"), "trainee", "unit", "mentor"),
 )
 async def trainee_file_xlsx(
     cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)

@@ -317,7 +317,9 @@ class Handlers:
         answers the unit's name, which is who adopted it."""
         if kind == "approval":
             raise Forbidden(
-                "领导批示由组织部或党校登记；单位只登记本单位对成果的采纳或转化。", code="wrong_role"
+                "领导批示由组织部或党校登记；单位只登记本单位对成果的采纳或转化。",
+                code="approval_not_for_unit",
+                field="kind",
             )
         if not who.unit:
             raise Forbidden("登录令牌未标明所属单位，不能登记采纳。", code="unit_missing")

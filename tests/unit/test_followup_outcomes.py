@@ -196,7 +196,7 @@ def test_a_unit_adopts_its_own_peoples_outcome_dated_between_the_outcome_and_tod
     assert future.value.code == "endorsed_in_future"
     with pytest.raises(Forbidden) as approval:  # a leader's approval is the department's to record
         run(w.h.endorse_outcome(ctx(FAGAI), FAGAI, "o-1", "approval", "局长", date(2026, 3, 5), ""))
-    assert approval.value.code == "wrong_role"
+    assert approval.value.code == "approval_not_for_unit"
     with pytest.raises(Forbidden) as not_ours:  # 李四's proposal: no author of 县发改局
         run(w.h.endorse_outcome(ctx(FAGAI), FAGAI, "o-2", "adoption", None, date(2026, 3, 5), ""))
     assert not_ours.value.code == "wrong_unit" and "县发改局" in not_ours.value.message
