@@ -15,10 +15,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from services.selection import api_registry
-from services.selection import listing as lst
 from services.selection.domain import STATUS_ZH, OpenClass
 from services.selection.export import xlsx_response
 from services.selection.handlers import Handlers, acting_unit
+from shared import listing as lst
 from shared import visibility
 from shared.api import context, principal
 from shared.auth import Principal

@@ -38,8 +38,8 @@ from typing import Any
 
 from services.selection.cadres import FIELDS
 from services.selection.domain import STATUS_ZH
-from services.selection.listing import search_key, sort_by
 from shared import jurisdiction as jur
+from shared.listing import search_key, sort_by
 
 MEMO_MAX = 64
 SHARED = ("gender", "unit", "rank", "category", "position", "recruited_as", "jurisdiction")

@@ -26,7 +26,6 @@ from typing import Any
 
 from services.selection.cadres import FIELDS
 from services.selection.domain import cadre_stream_id
-from services.selection.listing import search, search_key, search_text, sort_by
 from services.selection.read_index import HISTORY_FIELDS, ReadIndex, cadre_entry, history_entry
 from services.selection.scope import HoursPolicy, evaluate
 from shared import store
@@ -34,6 +33,7 @@ from shared.auth import Principal
 from shared.commands import Loaded
 from shared.errors import NotFound
 from shared.jurisdiction import covers
+from shared.listing import search, search_key, search_text, sort_by
 from shared.projection import guard_key, public
 from shared.projector import ProjectionWriter
 
