@@ -18,6 +18,7 @@ from services.selection import api_registry
 from services.selection.domain import STATUS_ZH, OpenClass
 from services.selection.export import xlsx_response
 from services.selection.handlers import Handlers, acting_unit
+from services.selection.read_index import HOLDS_PLACE
 from shared import listing as lst
 from shared import visibility
 from shared.api import context, principal
@@ -177,14 +178,16 @@ def _phase_of(row: dict, today: str) -> str:
 
 
 def _class_shown(row: dict, who: Principal) -> dict:
-    """A class row as `who` may see it: no kernel or index fields; a unit clerk's row says
-    how many of its own places are used (so its task list needs no quota read per class);
+    """A class row as `who` may see it: no kernel or index fields; a unit clerk's row counts
+    its own nominees and says how many of its places are used (so its task list needs no
+    quota read per class);
     only the department and the school see the scope's criteria."""
     out = {k: v for k, v in row.items() if not k.startswith("_")}
-    if who.role == "unit":
+    if who.role == "unit":  # its own people counted, as it sees only its own nominees
+        out["counts"] = row["_by_unit"].get(who.unit or "", dict.fromkeys(STATUS_ZH, 0))
         quotas = row.get("quotas") or {}
         quota = quotas.get(who.unit, 0) if quotas else None
-        used = row["_used"].get(who.unit, 0)
+        used = sum(out["counts"].get(s, 0) for s in HOLDS_PLACE)
         out["mine"] = {
             "unit": who.unit,
             "quota": quota,
@@ -231,13 +234,7 @@ async def list_classes(
 @router.get("/classes/{class_id}", summary="班次信息及各状态人数（推荐名单分页见 …/nominations）")
 async def get_class(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     who.require_role("org_department", "party_school", "unit", "analyst", "admin")
-    row = await h.reads.class_row(who, class_id)
-    out = _class_shown(row, who)
-    if who.role == "unit":  # a unit's own nominees only, counted as the whole class's are
-        doc = await h.reads.held_class(who, class_id)
-        own = [n["status"] for n in doc.get("nominations", []) if n["unit"] == who.unit]
-        out["counts"] = {s: own.count(s) for s in STATUS_ZH}
-    return out
+    return _class_shown(await h.reads.class_row(who, class_id), who)
 
 
 @router.get(

@@ -71,11 +71,11 @@ def class_row(doc: dict[str, Any]) -> dict[str, Any]:
     places used (`_used`, for a unit clerk's row) and the search key (title, theme,
     category, organiser)."""
     counts = dict.fromkeys(STATUS_ZH, 0)
-    used: dict[str, int] = {}
+    by_unit: dict[str, dict[str, int]] = {}
     for n in doc.get("nominations", []):
         counts[n["status"]] = counts.get(n["status"], 0) + 1
-        if n["status"] in HOLDS_PLACE:
-            used[n.get("unit", "")] = used.get(n.get("unit", ""), 0) + 1
+        unit = by_unit.setdefault(n.get("unit", ""), dict.fromkeys(STATUS_ZH, 0))
+        unit[n["status"]] = unit.get(n["status"], 0) + 1
     scope = doc.get("scope")
     row = {k: v for k, v in doc.items() if k not in ("nominations", "scope", "_applied")}
     row["class_id"] = doc.get("class_id") or doc["_id"]
@@ -88,7 +88,7 @@ def class_row(doc: dict[str, Any]) -> dict[str, Any]:
         }
     )
     row["counts"] = counts
-    row["_used"] = used
+    row["_by_unit"] = by_unit
     row["_key"] = search_key(doc.get("title"), doc.get("theme"), doc.get("category"), doc.get("organiser"))
     return row
 

@@ -149,6 +149,7 @@ def test_a_unit_clerk_s_class_row_says_how_many_of_its_own_places_are_used(world
     assert rows["k-spring"]["mine"] == {"unit": "县财政局", "quota": 3, "used": 2, "left": 1}
     assert rows["k-may"]["mine"] == {"unit": "县财政局", "quota": None, "used": 0, "left": None}
     assert rows["k-spring"]["scope"] == {"count": 4}  # the size, not the criteria or anyone in it
+    assert rows["k-spring"]["counts"]["nominated"] == 1  # its own people: 李明 (张伟 is confirmed)
     office = world.run(api.get_class("k-spring", clerk("县委办"), world.h))
     assert office["counts"]["rejected"] == 1 and office["counts"]["confirmed"] == 0  # its own people
 
@@ -206,5 +207,6 @@ def test_a_class_row_is_made_again_when_its_class_is_written():
         [{**doc, "_rev": 2, "nominations": [{"cadre_id": "c1", "unit": "县委办", "status": "confirmed"}]}]
     )
     assert ix.class_rows["k1"]["counts"] == class_row(ix.classes["k1"])["counts"]
-    assert ix.class_rows["k1"]["counts"]["confirmed"] == 1 and ix.class_rows["k1"]["_used"] == {"县委办": 1}
+    assert ix.class_rows["k1"]["counts"]["confirmed"] == 1
+    assert ix.class_rows["k1"]["_by_unit"]["县委办"]["confirmed"] == 1
     assert [r["class_id"] for r in ix.class_list(COUNTY)] == ["k1"] and ix.class_list("330500") == []
