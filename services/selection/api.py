@@ -180,8 +180,7 @@ def _phase_of(row: dict, today: str) -> str:
 def _class_shown(row: dict, who: Principal) -> dict:
     """A class row as `who` may see it: no kernel or index fields; a unit clerk's row counts
     its own nominees and says how many of its places are used (so its task list needs no
-    quota read per class);
-    only the department and the school see the scope's criteria."""
+    quota read per class); only the department and the school see the scope's criteria."""
     out = {k: v for k, v in row.items() if not k.startswith("_")}
     if who.role == "unit":  # its own people counted, as it sees only its own nominees
         out["counts"] = row["_by_unit"].get(who.unit or "", dict.fromkeys(STATUS_ZH, 0))
@@ -242,7 +241,7 @@ async def get_class(class_id: str, who: Principal = Depends(principal), h: Handl
     summary="班次推荐名单（分页、搜索、排序；单位只看到本单位）",
     description="默认按推荐先后；排序字段："
     + "、".join(f"{k}（{v}）" for k, v in NOMINATION_SORTS.items())
-    + "。q 搜索姓名、单位；status、unit、group 筛选（group 为空字符串以外的值，none 为未分组）。",
+    + "。q 搜索姓名、单位；status 筛选状态，unit 单位，group 学习小组（none 为未分组）。",
 )
 async def list_nominations(
     class_id: str,
