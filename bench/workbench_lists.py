@@ -5,6 +5,9 @@ its state folder), each list a workbench page shows is asked for as that page's 
 for it (the workbench forwards the same request with the user's token), --queries times
 one after another, and its p50/p99 printed beside the 300 ms goal. The class-level lists
 use the Wucheng class with the most nominations; its first session for the roll call.
+Against a build before issue 16's paging, the same lists are asked for (the old routes
+answer whole lists and ignore the paging parameters; a route not there yet is printed
+with its refusal, not timed).
 
     GANXUN_STATE_DIR=/tmp/demo deploy/ganxun up --detach
     GANXUN_STATE_DIR=/tmp/demo .venv/bin/python -m bench.workbench_lists [--queries 30]
@@ -95,19 +98,23 @@ class Bench:
 # long: the workbench's lists one after another, each with the ids the previous ones found
 async def run(b: Bench) -> None:
     org, school = b.who("org_department"), b.who("party_school")
-    classes = (await b.get("selection", "/classes", org)).json()
+    classes = (await b.get("selection", "/classes", org, {"size": 200})).json()
     items = classes.get("items", classes) if isinstance(classes, dict) else classes
     if not items:
         raise SystemExit("演示数据中没有班次：请先用 ganxun up 加载演示数据。")
     sizes = []
     for c in items:
-        doc = (await b.get("selection", f"/classes/{c['class_id']}", org)).json()
-        sizes.append((len(doc.get("nominations", [])), c["class_id"], c.get("title", "")))
+        if "counts" in c:  # since issue 16 the list's rows count the nominations
+            sizes.append((sum(c["counts"].values()), c["class_id"], c.get("title", "")))
+        else:  # before: each class document carried its nominations
+            doc = (await b.get("selection", f"/classes/{c['class_id']}", org)).json()
+            sizes.append((len(doc.get("nominations", [])), c["class_id"], c.get("title", "")))
     n, klass, title = max(sizes)
     unit = first((await b.get("selection", "/cadres", org, {"size": 1})).json(), "unit")
     timetable = (await b.get("teaching", f"/classes/{klass}/timetable", school)).json()
     session = first(timetable, "session_id")
-    print(f"县 {b.county}：{len(items)} 个班次；班次级列表用“{title}”（{n} 人次推荐），单位用“{unit}”。")
+    total = classes.get("total", len(items)) if isinstance(classes, dict) else len(items)
+    print(f"县 {b.county}：{total} 个班次；班次级列表用“{title}”（{n} 人次推荐），单位用“{unit}”。")
     print(f"每个列表连续请求 {b.queries} 次，目标 p99 ≤ {GOAL_MS} ms。\n")
     lists = [
         ("干部名册 第一页", "org_department", "selection", "/cadres", org, {"page": 1, "size": 20}),
@@ -121,7 +128,25 @@ async def run(b: Bench) -> None:
             {"sort": "birth_date", "size": 20},
         ),
         ("班次管理", "org_department", "selection", "/classes", org, {}),
-        ("班次页（名单）", "org_department", "selection", f"/classes/{klass}", org, {}),
+        (
+            "班次管理 最新在前",
+            "org_department",
+            "selection",
+            "/classes",
+            org,
+            {"sort": "starts_on", "order": "desc"},
+        ),
+        ("班次管理 搜索", "org_department", "selection", "/classes", org, {"q": "培训"}),
+        ("班次页", "org_department", "selection", f"/classes/{klass}", org, {}),
+        ("班次页 学员名单", "org_department", "selection", f"/classes/{klass}/nominations", org, {}),
+        (
+            "班次页 名单搜索",
+            "org_department",
+            "selection",
+            f"/classes/{klass}/nominations",
+            org,
+            {"q": "王", "status": "confirmed"},
+        ),
         ("班次名额", "org_department", "selection", f"/classes/{klass}/quota", org, {}),
         ("人选范围", "org_department", "selection", f"/classes/{klass}/scope", org, {}),
         ("待确定队列", "org_department", "selection", "/queue", org, {}),
@@ -133,6 +158,8 @@ async def run(b: Bench) -> None:
         ("课表与排课", "party_school", "teaching", f"/classes/{klass}/timetable", school, {}),
         ("结业评定", "party_school", "teaching", f"/classes/{klass}/graduation", school, {}),
         ("跟踪待办", "org_department", "followup", "/worklist", org, {}),
+        ("跟踪待办 第2页", "org_department", "followup", "/worklist", org, {"page": 2}),
+        ("跟踪待办 搜索", "org_department", "followup", "/worklist", org, {"q": "王"}),
         ("纪实名册", "org_department", "records", f"/classes/{klass}/roster", org, {}),
     ]
     if session:

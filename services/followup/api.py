@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 from services.followup import attachments, report
 from services.followup.domain import QUESTIONS, SCORE_MAX, SCORE_MIN, STAGE_NAMES, stage_of
 from services.followup.handlers import MANAGERS, Handlers
-from services.followup.reads import READERS
+from services.followup.reads import READERS, WORK_SORTS
+from shared import listing as lst
 from shared import xlsx
 from shared.access import EVERYONE, admits
 from shared.api import context, principal
@@ -443,32 +444,55 @@ async def effect_xlsx(class_id: str, who: Principal = Depends(principal), h: Han
     return xlsx.response(report.effect_workbook(data), f"培训成效报告_{class_id}.xlsx")
 
 
-async def _worklist(h: Handlers, who: Principal, week_of: date | None) -> dict:
-    return await h.reads.worklist(who, week_of or await h.clock.today())
+WORK_FILTERS = "status 筛选 due（待完成）或 overdue（已逾期）；unit 单位、class_id 班次（等于）"
+
+
+async def _worklist(
+    h: Handlers,
+    who: Principal,
+    week_of: date | None,
+    p: lst.Paging,
+    status: str | None,
+    unit: str | None,
+    class_id: str | None,
+) -> dict:
+    return await h.reads.worklist(who, week_of or await h.clock.today(), p, status, unit, class_id)
 
 
 @router.get(
     "/worklist",
-    summary="本周跟踪待办（到期与逾期节点）",
+    summary="本周跟踪待办（到期与逾期节点；分页、搜索、排序）",
+    description="默认逾期在前，再按到期日、单位、姓名；排序字段："
+    + "、".join(f"{k}（{v}）" for k, v in WORK_SORTS.items())
+    + f"。q 搜索姓名、单位；{WORK_FILTERS}。due、overdue 与 by_class 是整周的数目。",
     **admits("org_department", "party_school", "admin", "unit", "evaluator"),
 )
 async def worklist(
     week_of: date | None = Query(None, description="该周任一天（默认今天）"),
+    status: str | None = Query(None, description="due（待完成）或 overdue（已逾期）"),
+    unit: str | None = Query(None, max_length=100, description="单位（等于）"),
+    class_id: str | None = Query(None, max_length=64, description="班次编号（等于）"),
+    paging: dict = Depends(lst.paging_params),
     who: Principal = Depends(principal),
     h: Handlers = Depends(handlers),
 ):
-    return await _worklist(h, who, week_of)
+    return await _worklist(h, who, week_of, lst.checked(paging, WORK_SORTS), status, unit, class_id)
 
 
 @router.get(
     "/worklist.xlsx",
-    summary="导出本周跟踪待办（Excel）",
+    summary="导出本周跟踪待办（Excel，全部符合条件的节点）",
     **admits("org_department", "party_school", "admin", "unit", "evaluator"),
 )
 async def worklist_xlsx(
     week_of: date | None = Query(None, description="该周任一天（默认今天）"),
+    status: str | None = Query(None, description="due（待完成）或 overdue（已逾期）"),
+    unit: str | None = Query(None, max_length=100, description="单位（等于）"),
+    class_id: str | None = Query(None, max_length=64, description="班次编号（等于）"),
+    paging: dict = Depends(lst.paging_params),
     who: Principal = Depends(principal),
     h: Handlers = Depends(handlers),
 ):
-    data = await _worklist(h, who, week_of)
+    p = lst.everything(lst.checked(paging, WORK_SORTS))
+    data = await _worklist(h, who, week_of, p, status, unit, class_id)
     return xlsx.response(report.worklist_workbook(data), f"跟踪待办_{data['week_start']}.xlsx")

@@ -4,22 +4,29 @@ scheduler's own two collections (its reminders and its cursor), and the attachme
 (the stored bytes of a mentor's evidence, written by the upload command, not by a projection).
 
 Every document is read by `_id`: FerretDB 1.24 uses an index only for `_id` equality
-(shared/store.py), so each collection is keyed by what is read, and the work list reads
-the reminders of a range of days as point reads.
+(shared/store.py), so each collection is keyed by what is read. The work list is the
+exception: it is served from the trainee files held in memory (work_index.py says why),
+following this process's `files` writer, or reloaded by one scan when older than
+`STALE_AFTER` in a process without the projectors.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import date, timedelta
 
 from services.followup import report
+from services.followup.work_index import WorkIndex
 from shared import jurisdiction as jur
 from shared import store, visibility
 from shared.auth import Principal
 from shared.contracts.followup import MENTOR_TASKS
-from shared.errors import Forbidden, NotFound
+from shared.errors import DomainError, Forbidden, NotFound
+from shared.listing import Paging, page_of
 from shared.projection import public
+from shared.projector import ProjectionWriter
 
 GRADUATES = "graduates"  # one per class: who graduated, who has milestones (projections.py)
 FILES = "files"  # one per cadre: the trainee's follow-up file
@@ -34,6 +41,15 @@ READERS = ("org_department", "party_school", "analyst", "admin")
 # One document per uploaded file: `_id` the attachment id; the bytes (`data`), their sha256,
 # the trainee and class they are evidence for, the uploader and the trainee's jurisdiction.
 ATTACHMENTS = "attachments"
+STALE_AFTER = 5.0
+WORK_SORTS = {
+    "due_on": "到期日",
+    "name": "姓名",
+    "unit": "单位",
+    "class_title": "结业班次",
+    "month": "节点",
+    "status": "状态",
+}
 
 
 def week_of(day: date) -> tuple[date, date]:
@@ -42,8 +58,46 @@ def week_of(day: date) -> tuple[date, date]:
 
 
 class Reads:
-    def __init__(self, db) -> None:
+    def __init__(
+        self,
+        db,
+        writers: Callable[[], list[ProjectionWriter]] = lambda: [],
+        stale_after: float = STALE_AFTER,
+    ) -> None:
         self.db = db
+        self.writers = writers
+        self.stale_after = stale_after
+        self._work = WorkIndex()
+        self._lock = asyncio.Lock()
+
+    async def work_index(self) -> WorkIndex:
+        """The files cut for the work list, loaded on first use: live with the projector in
+        this process, else reloaded when older than `stale_after`."""
+        ix = self._work
+        if ix.live:
+            return ix
+        async with self._lock:
+            if ix.live:
+                return ix
+            writer = next((w for w in self.writers() if w.projection.name == FILES), None)
+            if writer is not None:
+                writer.observers.append(ix.observe_files)
+                ix.fill([d async for d in self.db[FILES].find({})])
+                ix.live = True
+            elif ix.loaded_at is None or time.monotonic() - ix.loaded_at > self.stale_after:
+                fresh = WorkIndex()
+                fresh.fill([d async for d in self.db[FILES].find({})])
+                fresh.titles = ix.titles
+                self._work = fresh
+                return fresh
+        return ix
+
+    async def _titles(self, ix: WorkIndex, class_ids) -> dict[str, str]:
+        """Class titles, the ones not yet held read once (point reads)."""
+        missing = sorted({c for c in class_ids if not ix.titles.get(c)})
+        if missing:
+            ix.titles.update({c: t for c, t in (await self.class_titles(missing)).items() if t})
+        return ix.titles
 
     async def class_titles(self, class_ids) -> dict[str, str]:
         """Classes' titles (names on every page, never ids), from the graduates' one document
@@ -203,45 +257,61 @@ class Reads:
         who.require_covers(doc["jurisdiction"])
         return doc
 
-    async def worklist(self, who: Principal, day: date) -> dict:
+    async def worklist(
+        self,
+        who: Principal,
+        day: date,
+        p: Paging = Paging(),
+        status: str | None = None,
+        unit: str | None = None,
+        class_id: str | None = None,
+    ) -> dict:
         """This week's work (本周待办): milestones due by the end of the week and not done,
         and those overdue (within the look-back) and still open, in the reader's jurisdiction;
-        a unit's clerk and its evaluators see only their own unit's people."""
+        a unit's clerk and its evaluators see only their own unit's people. One page of them
+        (`p`, filtered by `status`, `unit`, `class_id`); `due`, `overdue` and `by_class` count
+        the whole week's."""
         who.require_role("org_department", "party_school", "admin", "unit", "evaluator")
         own_unit = who.unit if who.role in ("unit", "evaluator") else None
         if who.role in ("unit", "evaluator") and not own_unit:
             raise Forbidden("登录令牌未标明所属单位，不能查看本单位的跟踪待办。", code="unit_missing")
+        if status not in (None, "", "due", "overdue"):
+            raise DomainError(
+                f"状态“{status}”应为 due（待完成）或 overdue（已逾期）。", code="bad_status", field="status"
+            )
         start, end = week_of(day)
-        days = [
-            (end - timedelta(days=i)).isoformat()
-            for i in range((end - start).days + WORKLIST_LOOKBACK_DAYS + 1)
+        first = end - timedelta(days=(end - start).days + WORKLIST_LOOKBACK_DAYS)
+        ix = await self.work_index()
+        week = ix.rows(who.jurisdiction, first.isoformat(), end.isoformat(), own_unit)
+        # class titles for the pages (names, never ids), kept once found
+        titles = await self._titles(ix, {i["class_id"] for i in week})
+        by_class = _by_class(week, titles)
+        rows = [
+            i
+            for i in week
+            if (not status or i["status"] == status)
+            and (not unit or i["unit"] == unit)
+            and (not class_id or i["class_id"] == class_id)
+            and (not p.q or p.q in i["_key"])
         ]
-        reminders = await store.find_by_ids(self.db[REMINDERS], days, {"streams": 1})
-        cadres = {
-            e["cadre_id"]
-            for d in reminders.values()
-            for e in d.get("streams", {}).values()
-            if jur.covers(who.jurisdiction, e["jurisdiction"])
-        }
-        files = await store.find_by_ids(self.db[FILES], sorted(cadres))
-        items = [
-            item
-            for f in files.values()
-            if not own_unit or f.get("unit") == own_unit
-            for item in _open_milestones(f, end)
-        ]
-        # class titles for the pages (names, never ids), from the graduates' one document per class
-        titles = await self.class_titles(i["class_id"] for i in items)
-        for i in items:
-            i["class_title"] = titles.get(i["class_id"], "")
-        items.sort(key=lambda i: (i["status"] != "overdue", i["due_on"], i["unit"], i["name"]))
+        keys = {"class_title": lambda i: titles.get(i["class_id"], "")}
+        page = page_of(
+            rows,
+            p,
+            keys,
+            shape=lambda i: {
+                **{k: v for k, v in i.items() if k != "_key"},
+                "class_title": titles.get(i["class_id"], ""),
+            },
+        )
         return {
             "jurisdiction": who.jurisdiction,
             "week_start": start.isoformat(),
             "week_end": end.isoformat(),
-            "due": sum(1 for i in items if i["status"] == "due"),
-            "overdue": sum(1 for i in items if i["status"] == "overdue"),
-            "items": items,
+            "due": sum(c["due"] for c in by_class),
+            "overdue": sum(c["overdue"] for c in by_class),
+            "by_class": by_class,
+            **page,
         }
 
     async def my_mentees(self, who: Principal) -> list[dict]:
@@ -322,28 +392,11 @@ def _talks(people: list[dict]) -> list[dict]:
     ]
 
 
-def _open_milestones(f: dict, end: date) -> list[dict]:
-    """A file's milestones due by `end` and not completed, as work-list rows."""
-    items = []
-    for c in f.get("classes", {}).values():
-        for m in c["milestones"].values():
-            if m["status"] == "completed" or date.fromisoformat(m["due_on"]) > end:
-                continue
-            have = {e["role"] for e in m["evaluations"]}
-            overdue = m["status"] == "overdue"
-            items.append(
-                {
-                    "cadre_id": f["cadre_id"],
-                    "name": f.get("name", ""),
-                    "unit": f.get("unit", ""),
-                    "class_id": c["class_id"],
-                    "month": m["month"],
-                    "focus": m["focus"],
-                    "due_on": m["due_on"],
-                    "status": "overdue" if overdue else "due",
-                    "status_name": "已逾期" if overdue else "待完成",
-                    "missing_roles": [r for r in m["required_roles"] if r not in have],
-                    "mentor": (c.get("mentor") or {}).get("name"),
-                }
-            )
-    return items
+def _by_class(rows: list[dict], titles: dict[str, str]) -> list[dict]:
+    """The week's due and overdue milestones counted per class, by title."""
+    by: dict[str, dict] = {}
+    for i in rows:
+        cid = i["class_id"]
+        c = by.setdefault(cid, {"class_id": cid, "class_title": titles.get(cid, ""), "due": 0, "overdue": 0})
+        c[i["status"]] += 1
+    return sorted(by.values(), key=lambda c: (c["class_title"], c["class_id"]))

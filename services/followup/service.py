@@ -1,14 +1,24 @@
 """The followup service's definition and bootstrap: what the runtime composes."""
 
+import asyncio
+
 from services.followup import api, scheduler
 from services.followup.handlers import Handlers
 from services.followup.projections import PROJECTIONS
 from services.followup.reads import Reads
-from shared.runtime import Adapters, ServiceDefinition
+from shared.runtime import Adapters, Runtime, ServiceDefinition
 
 
 def bootstrap(a: Adapters) -> Handlers:
-    return Handlers(a.commands, Reads(a.db), a.clock)
+    """The handlers over the real adapters; the reads follow this process's `files` writer
+    for the work list (work_index.py)."""
+    return Handlers(a.commands, Reads(a.db, writers=a.writers), a.clock)
+
+
+async def keep_work_index(rt: Runtime, stop: asyncio.Event) -> None:
+    """Loads the work list's index when the service starts, so the first clerk does not wait."""
+    await rt.handlers.reads.work_index()
+    await stop.wait()
 
 
 DEFINITION = ServiceDefinition(
@@ -20,5 +30,5 @@ DEFINITION = ServiceDefinition(
     projections=PROJECTIONS,
     routes=api.router,
     compose=bootstrap,
-    workers={"scheduler": scheduler.run},
+    workers={"scheduler": scheduler.run, "work_index": keep_work_index},
 )

@@ -15,10 +15,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from services.selection import api_registry
-from services.selection import listing as lst
 from services.selection.domain import STATUS_ZH, OpenClass
 from services.selection.export import xlsx_response
 from services.selection.handlers import Handlers, acting_unit
+from services.selection.read_index import HOLDS_PLACE
+from shared import listing as lst
 from shared import visibility
 from shared.access import admits
 from shared.api import context, principal
@@ -172,31 +173,129 @@ NAMES_BY_ROLE = (
 )
 
 
+CLASS_SORTS = {
+    "starts_on": "开班日期",
+    "ends_on": "结业日期",
+    "title": "班次",
+    "category": "分类",
+    "capacity": "计划人数",
+}
+PHASES = {"upcoming": "未开班", "running": "培训中", "ended": "已结束"}
+NOMINATION_SORTS = {"name": "姓名", "unit": "单位", "status": "状态", "group": "学习小组", "at": "推荐时间"}
+
+
+def _phase_of(row: dict, today: str) -> str:
+    if row["ends_on"] < today:
+        return "ended"
+    return "running" if row["starts_on"] <= today else "upcoming"
+
+
+def _class_shown(row: dict, who: Principal) -> dict:
+    """A class row as `who` may see it: no kernel or index fields; a unit clerk's row counts
+    its own nominees and says how many of its places are used (so its task list needs no
+    quota read per class); only the department and the school see the scope's criteria."""
+    out = {k: v for k, v in row.items() if not k.startswith("_")}
+    if who.role == "unit":  # its own people counted, as it sees only its own nominees
+        out["counts"] = row["_by_unit"].get(who.unit or "", dict.fromkeys(STATUS_ZH, 0))
+        quotas = row.get("quotas") or {}
+        quota = quotas.get(who.unit, 0) if quotas else None
+        used = sum(out["counts"].get(s, 0) for s in HOLDS_PLACE)
+        out["mine"] = {
+            "unit": who.unit,
+            "quota": quota,
+            "used": used,
+            "left": None if quota is None else max(quota - used, 0),
+        }
+    if who.role not in ("org_department", "party_school") and out.get("scope"):
+        out["scope"] = {"count": out["scope"]["count"]}
+    return out
+
+
 @router.get(
-    "/classes", summary="本辖区班次列表", **admits("org_department", "party_school", "unit", "analyst")
+    "/classes",
+    summary="本辖区班次列表（分页、搜索、排序）",
+    description="默认按开班日期；排序字段："
+    + "、".join(f"{k}（{v}）" for k, v in CLASS_SORTS.items())
+    + "。q 搜索班次名称、主题、分类、承办单位；phase 筛选阶段："
+    + "、".join(f"{k}（{v}）" for k, v in PHASES.items())
+    + "。每行带各状态人数（counts）和人选范围人数（scope.count）；单位还带本单位名额使用（mine）。",
+    **admits("org_department", "party_school", "unit", "analyst"),
 )
-async def list_classes(who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def list_classes(
+    phase: str | None = Query(None, description="upcoming（未开班）、running（培训中）或 ended（已结束）"),
+    category: str | None = Query(None, max_length=50, description="分类（等于）"),
+    paging: dict = Depends(lst.paging_params),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     who.require_role("org_department", "party_school", "unit", "analyst")
-    return await h.reads.classes_within(who.jurisdiction)
+    p = lst.checked(paging, CLASS_SORTS)
+    if phase not in (None, "", *PHASES):
+        known = "、".join(f"{k}（{v}）" for k, v in PHASES.items())
+        raise DomainError(f"阶段“{phase}”应为以下之一：{known}。", code="bad_phase", field="phase")
+    today = (await h.clock.today()).isoformat()
+    rows = [
+        r
+        for r in await h.reads.class_list(who.jurisdiction)
+        if (not phase or _phase_of(r, today) == phase)
+        and (not category or r.get("category") == category)
+        and (not p.q or p.q in r["_key"])
+    ]
+    return lst.page_of(rows, p, shape=lambda r: _class_shown(r, who))
 
 
 @router.get(
     "/classes/{class_id}",
-    summary="班次及推荐情况",
+    summary="班次信息及各状态人数（推荐名单分页见 …/nominations）",
     description=NAMES_BY_ROLE,
     **admits("org_department", "party_school", "unit", "analyst", "admin"),
 )
 async def get_class(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+    who.require_role("org_department", "party_school", "unit", "analyst", "admin")
+    return _class_shown(await h.reads.class_row(who, class_id), who)
+
+
+@router.get(
+    "/classes/{class_id}/nominations",
+    summary="班次推荐名单（分页、搜索、排序；单位只看到本单位）",
+    description="默认按推荐先后；排序字段："
+    + "、".join(f"{k}（{v}）" for k, v in NOMINATION_SORTS.items())
+    + "。q 搜索姓名、单位；status 筛选状态，unit 单位，group 学习小组（none 为未分组）。"
+    + NAMES_BY_ROLE,
+    **admits("org_department", "party_school", "unit", "analyst", "admin"),
+)
+async def list_nominations(
+    class_id: str,
+    status: str | None = Query(None, description="、".join(STATUS_ZH)),
+    unit: str | None = Query(None, max_length=100, description="单位（等于）"),
+    group: str | None = Query(None, max_length=50, description="学习小组（等于；none 为未分组）"),
+    paging: dict = Depends(lst.paging_params),
+    who: Principal = Depends(principal),
+    h: Handlers = Depends(handlers),
+):
     # Nominations carry names, units and rejection reasons: a trainee, mentor or
     # recorder token reads them nowhere; a unit sees its own; an analyst no names.
     who.require_role("org_department", "party_school", "unit", "analyst", "admin")
-    doc = await h.reads.class_document(who, class_id)
-    if who.role == "unit":
-        doc["nominations"] = [n for n in doc["nominations"] if n["unit"] == who.unit]
-    if who.role not in ("org_department", "party_school"):
-        doc.pop("scope", None)
-    doc["nominations"] = visibility.rows(doc["nominations"], who.role)
-    return doc
+    p = lst.checked(paging, NOMINATION_SORTS)
+    _check_status(status)
+    if not visibility.sees_names(who.role) and (p.q or unit or p.sort in ("name", "unit")):
+        raise DomainError(
+            "分析员看不到姓名和单位，不能按姓名或单位搜索、筛选或排序。", code="bad_query", field="q"
+        )
+    doc = await h.reads.held_class(who, class_id)
+    unit = acting_unit(who) or unit
+    rows = [
+        n
+        for n in await h.reads.nomination_rows(doc)
+        if (not unit or n["unit"] == unit)
+        and (not status or n["status"] == status)
+        and (not group or (n.get("group") or "none") == group)
+        and (not p.q or p.q in n["_key"])
+    ]
+    page = lst.page_of(rows, p, shape=api_registry.unkeyed)
+    first = (p.page - 1) * p.size + 1  # an analyst's 学员N numbers rows across pages
+    page["items"] = [visibility.nomination(n, who.role, first + i) for i, n in enumerate(page["items"])]
+    return page
 
 
 @router.post(
@@ -416,7 +515,7 @@ async def roster(
     h: Handlers = Depends(handlers),
 ):
     who.require_role("org_department", "party_school", "analyst")
-    doc = await h.reads.class_document(who, class_id)
+    doc = {**await h.reads.held_class(who, class_id)}  # the index's: replaced keys, never changed ones
     doc["nominations"] = visibility.rows(doc["nominations"], who.role)
     if format == "xlsx":
         return xlsx_response(f"{doc['title']}-学员名单", [("学员名单", ROSTER_HEADERS, _roster_rows(doc))])
@@ -443,7 +542,7 @@ async def quota(
     h: Handlers = Depends(handlers),
 ):
     who.require_role("unit", "org_department")
-    doc = await h.reads.class_document(who, class_id)
+    doc = await h.reads.held_class(who, class_id)
     mine = acting_unit(who) or unit
     units = [mine] if mine else sorted({*doc.get("quotas", {}), *(n["unit"] for n in doc["nominations"])})
     out = []

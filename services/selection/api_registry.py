@@ -13,10 +13,10 @@ from pydantic import Field
 
 from services.selection import cadres as reg
 from services.selection import importing
-from services.selection import listing as lst
 from services.selection import scope as sc
 from services.selection.export import xlsx_response, yes
 from services.selection.handlers import Handlers
+from shared import listing as lst
 from shared import uploads, visibility, xlsx
 from shared.access import admits
 from shared.api import context, principal

@@ -26,7 +26,6 @@ from typing import Any
 
 from services.selection.cadres import FIELDS
 from services.selection.domain import cadre_stream_id
-from services.selection.listing import search, search_key, search_text, sort_by
 from services.selection.read_index import HISTORY_FIELDS, ReadIndex, cadre_entry, history_entry
 from services.selection.scope import HoursPolicy, evaluate
 from shared import store
@@ -34,6 +33,7 @@ from shared.auth import Principal
 from shared.commands import Loaded
 from shared.errors import NotFound
 from shared.jurisdiction import covers
+from shared.listing import search, search_key, search_text, sort_by
 from shared.projection import guard_key, public
 from shared.projector import ProjectionWriter
 
@@ -84,10 +84,11 @@ class Reads:
             elif ix.loaded_at is None or time.monotonic() - ix.loaded_at > self.stale_after:
                 fresh = ReadIndex()
                 await self._load(fresh)
-                ix.cadres, ix.histories, ix.classes, ix._memo, ix.loaded_at = (
+                ix.cadres, ix.histories, ix.classes, ix.class_rows, ix._memo, ix.loaded_at = (
                     fresh.cadres,
                     fresh.histories,
                     fresh.classes,
+                    fresh.class_rows,
                     {},
                     fresh.loaded_at,
                 )
@@ -187,14 +188,29 @@ class Reads:
         who.require_covers(doc["jurisdiction"])
         return doc
 
-    async def classes_within(self, jurisdiction: str) -> list[dict[str, Any]]:
-        """The classes of a jurisdiction and below, without their nominations, by start date."""
-        docs = [
-            d
-            async for d in self.db[CLASSES].find({}, {"nominations": 0, "_applied": 0})
-            if covers(jurisdiction, d.get("jurisdiction", ""))
-        ]
-        return sorted(docs, key=lambda d: (d.get("starts_on", ""), d["_id"]))
+    async def class_list(self, jurisdiction: str) -> list[dict[str, Any]]:
+        """The class list's rows (`read_index.class_row`) of a jurisdiction and below, by
+        start date, from the index: no class document is read."""
+        return (await self.index()).class_list(jurisdiction)
+
+    async def class_row(self, who: Principal, class_id: str) -> dict[str, Any]:
+        """One class's row (settings, scope size, counts by status), from the index, if the
+        reader's jurisdiction covers it (else 403)."""
+        ix = await self.index()
+        row = ix.class_rows.get(class_id)
+        if row is None:
+            raise class_missing(class_id)
+        who.require_covers(row["jurisdiction"])
+        return row
+
+    async def nomination_rows(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
+        """A held class's nominations in the order recommended, each with a search key of
+        name and unit; kept until the index changes."""
+        ix = await self.index()
+        return ix.memo(
+            ("nominations", doc["_id"], doc.get("_rev")),
+            lambda: [{**n, "_key": search_key(n["name"], n["unit"])} for n in doc.get("nominations", [])],
+        )
 
     async def open_nominations(self, jurisdiction: str, cadre_id: str, unit: str) -> list[dict[str, Any]]:
         """The classes of a jurisdiction where `unit` recommended the cadre and the

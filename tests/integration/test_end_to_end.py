@@ -152,10 +152,10 @@ async def test_rules_and_bad_input_are_clear_and_change_nothing(deployment):
     assert "干部编号" in bad.json()["message"]  # the field named in Chinese
 
     async def nominations():
-        resp = httpx.get(f"{selection.url}/classes/{class_id}", headers=auth("org_department", WUCHENG))
-        return (
-            resp.json()["nominations"] if resp.status_code == 200 and resp.json().get("nominations") else None
+        resp = httpx.get(
+            f"{selection.url}/classes/{class_id}/nominations", headers=auth("org_department", WUCHENG)
         )
+        return resp.json()["items"] if resp.status_code == 200 and resp.json().get("items") else None
 
     assert [n["cadre_id"] for n in await eventually(nominations)] == [a]
 

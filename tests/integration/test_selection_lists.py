@@ -1,7 +1,8 @@
 """The lists a clerk pages through, over HTTP against the real servers: the registry
 paged, searched, filtered and sorted on the server; a unit clerk's own unit only; the
 Excel export holding every matching row; the scope, the queue and the two reports paged
-the same way; bad paging refused with a Chinese message naming the parameter."""
+the same way; the class list and a class's nominations paged, searched and sorted; bad
+paging refused with a Chinese message naming the parameter."""
 
 import csv
 import io
@@ -144,7 +145,14 @@ async def test_the_export_holds_every_matching_row_not_a_page(url, county):
     ],
 )
 async def test_bad_paging_is_a_chinese_422_naming_the_parameter(url, county, params, field, words):
-    for path in ("/cadres", "/reports/coverage", "/reports/hours", "/queue"):
+    for path in (
+        "/cadres",
+        "/reports/coverage",
+        "/reports/hours",
+        "/queue",
+        "/classes",
+        "/classes/x/nominations",
+    ):
         r = httpx.get(f"{url}{path}", headers=auth("org_department", county), params=params)
         assert r.status_code == 422, (path, r.text)
         body = r.json()
@@ -199,3 +207,77 @@ async def test_scope_queue_and_reports_are_paged(url, county):
     assert (hours["cadres"], hours["total"]) == (N, N // 5) and {x["unit"] for x in hours["items"]} == {
         "县委办"
     }
+
+
+# One story over a class list of 25 classes and one class's nominations.
+# long: each step reads what the previous one wrote
+async def test_the_class_list_and_a_class_s_nominations_are_paged(url, county):
+    dept = auth("org_department", county)
+    first = date.today() + timedelta(days=60)
+    for i in range(25):
+        r = httpx.post(
+            f"{url}/classes",
+            headers=dept,
+            json={
+                "class_id": f"pl{i:02d}-{county}",
+                "title": f"专题培训班第{i + 1:02d}期",
+                "category": "年轻干部" if i % 5 == 0 else "专题",
+                "capacity": 3,
+                "starts_on": str(first + timedelta(days=i)),
+                "ends_on": str(first + timedelta(days=i + 2)),
+            },
+        )
+        assert r.status_code == 201, r.text
+
+    async def listed():
+        got = get(url, "/classes", county, q="专题培训班", size=10, page=3)
+        return got if got["total"] == 25 else None
+
+    page3 = await eventually(listed)
+    assert [c["title"] for c in page3["items"]] == [f"专题培训班第{i:02d}期" for i in range(21, 26)]
+    newest = get(url, "/classes", county, q="专题培训班", sort="starts_on", order="desc", size=2)
+    assert [c["title"] for c in newest["items"]] == ["专题培训班第25期", "专题培训班第24期"]
+    assert get(url, "/classes", county, q="专题培训班", category="年轻干部")["total"] == 5
+    assert get(url, "/classes", county, q="专题培训班", phase="upcoming")["total"] == 25
+    assert get(url, "/classes", county, q="专题培训班", phase="ended")["total"] == 0
+    r = httpx.get(f"{url}/classes", headers=dept, params={"phase": "later"})
+    assert r.status_code == 422 and r.json()["field"] == "phase" and "未开班" in r.json()["message"]
+
+    # One class: five recommended, three confirmed into its three places, two waitlisted.
+    klass = f"pl00-{county}"
+    in_scope = [p for p in PEOPLE if p["rank"] == "正科"]
+    r = httpx.post(f"{url}/classes/{klass}/scope", headers=dept, json={"ranks": ["正科"]}, timeout=30)
+    assert r.status_code == 201, r.text
+    five = [cadre_id_of(p["id"]) for p in in_scope[:5]]
+    r = httpx.post(f"{url}/classes/{klass}/nominations/batch", headers=dept, json={"cadre_ids": five})
+    assert r.status_code == 201, r.text
+    r = httpx.post(f"{url}/classes/{klass}/confirmations", headers=dept, json={"cadre_ids": five})
+    assert r.json()["events"] == ["NominationConfirmed"] * 3 + ["NominationWaitlisted"] * 2, r.text
+
+    async def decided():
+        got = get(url, f"/classes/{klass}", county)
+        return got if got["counts"]["waitlisted"] == 2 else None
+
+    page = await eventually(decided)
+    assert (page["counts"]["confirmed"], page["scope"]["count"]) == (3, len(in_scope))
+    assert "nominations" not in page and "cadre_ids" not in page["scope"]
+    row = get(url, "/classes", county, q="专题培训班第01期")["items"][0]
+    assert row["counts"]["confirmed"] == 3 and row["scope"]["count"] == len(in_scope)
+    last = get(url, f"/classes/{klass}/nominations", county, size=2, page=3)
+    assert last["total"] == 5 and [n["name"] for n in last["items"]] == [in_scope[4]["name"]]
+    waiting = get(url, f"/classes/{klass}/nominations", county, status="waitlisted")["items"]
+    assert [n["name"] for n in waiting] == [p["name"] for p in in_scope[3:5]]
+    found = get(url, f"/classes/{klass}/nominations", county, q=in_scope[1]["name"])["items"]
+    assert [(n["name"], n["status"]) for n in found] == [(in_scope[1]["name"], "confirmed")]
+    by_name = get(url, f"/classes/{klass}/nominations", county, sort="name", order="desc")["items"]
+    assert [n["name"] for n in by_name] == sorted((p["name"] for p in in_scope[:5]), reverse=True)
+
+    # A unit's clerk: its own nominees only, and its own places on the class list's row.
+    unit = in_scope[0]["unit"]
+    own = [p["name"] for p in in_scope[:5] if p["unit"] == unit]
+    clerk = auth("unit", county, unit=unit)
+    mine = httpx.get(f"{url}/classes/{klass}/nominations", headers=clerk).json()
+    assert [n["name"] for n in mine["items"]] == own
+    row = httpx.get(f"{url}/classes", headers=clerk, params={"q": "专题培训班第01期"}).json()["items"][0]
+    assert row["mine"] == {"unit": unit, "quota": None, "used": len(own), "left": None}
+    assert sum(row["counts"].values()) == len(own)

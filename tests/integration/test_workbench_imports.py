@@ -152,9 +152,9 @@ async def test_a_gbk_file_with_a_title_row_is_imported_fixed_and_a_cadre_transfe
                 await eventually(nominated, timeout=60, interval=0.5)
 
                 async def listed():  # the transfer reads open recommendations from the class's read model
-                    r = await api.get(f"/classes/tc-{county}")
+                    r = await api.get(f"/classes/tc-{county}/nominations")
                     return r.status_code == 200 and any(
-                        n["cadre_id"] == zhang["cadre_id"] for n in r.json().get("nominations", [])
+                        n["cadre_id"] == zhang["cadre_id"] for n in r.json().get("items", [])
                     )
 
                 await eventually(listed, timeout=60, interval=0.5)

@@ -16,12 +16,12 @@ from services.selection import cadres as reg
 from services.selection.domain import OpenClass, cadre_stream_id, stream_id
 from services.selection.handlers import Handlers
 from services.selection.importing import TEMPLATE
-from services.selection.listing import Paging, page_of, search_key
 from services.selection.projections import PROJECTIONS
 from services.selection.reads import Reads
 from shared.auth import Principal
 from shared.commands import CommandHandler, Context
 from shared.errors import DomainError, Forbidden, NotFound
+from shared.listing import Paging, page_of, search_key
 from shared.memory import FixedClock, MemoryDatabase, MemoryEventStore
 
 COUNTY = "371428"

@@ -1,5 +1,5 @@
-"""Server-side lists: the page, search and sort parameters every list of this service
-takes, checked with a Chinese message that names the parameter, and the cutting of a
+"""Server-side lists: the page, search and sort parameters every paged list takes (selection's
+lists, follow-up's work list), checked with a Chinese message that names the parameter, and the cutting of a
 filtered list into one page.
 
 The contract (the workbench's tables are built on it):

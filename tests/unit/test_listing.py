@@ -3,7 +3,7 @@ parameter, searches on a normalised key, a page cut after sorting."""
 
 import pytest
 
-from services.selection import listing as lst
+from shared import listing as lst
 from shared.errors import DomainError
 
 SORTS = {"name": "姓名", "birth_date": "出生日期"}

@@ -1,0 +1,141 @@
+"""The work list's rows in memory: every trainee file cut to what the work list reads.
+
+Why in memory: the work list (本周跟踪待办) used to read the reminder documents of 190
+days by id, then every file they named, then the classes' titles: some 300 point reads
+per request, 1.5 s at the demo's size (docs/benchmarks.md). FerretDB 1.24 cannot serve a
+filter on the due date, the jurisdiction's prefix or a unit with an index (only equality
+finds use one, docs/store.md), so a query per request would scan the files. A file cut to
+its milestones is a few hundred bytes: 25,000 trained cadres are a few MB.
+
+It follows this process's `files` projection writer (`ProjectionWriter.observers`), so it
+never runs ahead of the store and shows what the projector has written; a process without
+the projectors reloads it by one scan of `files` when older than `reads.STALE_AFTER`.
+reads.py owns it: it loads it, follows the writer, and is its only user.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+from shared import jurisdiction as jur
+from shared.listing import search_key
+
+MEMO_MAX = 32
+
+
+def file_entry(doc: dict[str, Any]) -> dict[str, Any]:
+    """A trainee file as the work list reads it: who, where, and each milestone with the
+    days its reminders fall on (its due day and its first overdue day, as the scheduler
+    writes them: scheduler.py)."""
+    milestones = []
+    for c in doc.get("classes", {}).values():
+        mentor = (c.get("mentor") or {}).get("name")
+        for m in c.get("milestones", {}).values():
+            due = date.fromisoformat(m["due_on"])
+            reminded = [m["due_on"]]
+            if "grace_days" in m:
+                reminded.append((due + timedelta(days=m["grace_days"] + 1)).isoformat())
+            have = {e["role"] for e in m.get("evaluations", [])}
+            milestones.append(
+                {
+                    "class_id": c["class_id"],
+                    "month": m["month"],
+                    "focus": m["focus"],
+                    "due_on": m["due_on"],
+                    "status": m["status"],
+                    "reminded": reminded,
+                    "missing_roles": [r for r in m.get("required_roles", []) if r not in have],
+                    "mentor": mentor,
+                }
+            )
+    name, unit = doc.get("name", ""), doc.get("unit", "")
+    return {
+        "_rev": doc.get("_rev", 0),
+        "cadre_id": doc.get("cadre_id") or doc["_id"],
+        "name": name,
+        "unit": unit,
+        "jurisdiction": doc.get("jurisdiction", ""),
+        "milestones": milestones,
+        "_key": search_key(name, unit),
+    }
+
+
+def open_rows(entry: dict[str, Any], first: str, end: str) -> list[dict[str, Any]]:
+    """A file's work-list rows for the week ending `end`: if one of its reminders falls
+    between `first` and `end`, each of its milestones due by `end` and not completed."""
+    if not any(first <= day <= end for m in entry["milestones"] for day in m["reminded"]):
+        return []
+    rows = []
+    for m in entry["milestones"]:
+        if m["status"] == "completed" or m["due_on"] > end:
+            continue
+        overdue = m["status"] == "overdue"
+        rows.append(
+            {
+                "cadre_id": entry["cadre_id"],
+                "name": entry["name"],
+                "unit": entry["unit"],
+                "class_id": m["class_id"],
+                "month": m["month"],
+                "focus": m["focus"],
+                "due_on": m["due_on"],
+                "status": "overdue" if overdue else "due",
+                "status_name": "已逾期" if overdue else "待完成",
+                "missing_roles": m["missing_roles"],
+                "mentor": m["mentor"],
+                "_key": entry["_key"],
+            }
+        )
+    return rows
+
+
+class WorkIndex:
+    def __init__(self) -> None:
+        self.files: dict[str, dict[str, Any]] = {}
+        # Class titles by id (names on every row, never ids): a class's title does not
+        # change once its trainees graduated, so a title found is kept.
+        self.titles: dict[str, str] = {}
+        self.live = False
+        self.loaded_at: float | None = None
+        self._memo: dict[tuple, Any] = {}
+
+    def observe_files(self, docs: list[dict]) -> None:
+        for d in docs:
+            held = self.files.get(d["_id"])
+            if held is not None and held["_rev"] > d.get("_rev", 0):
+                continue  # a load that read the document before the writer's newer copy
+            self.files[d["_id"]] = file_entry(d)
+            self._memo = {}
+
+    def fill(self, docs: list[dict]) -> None:
+        """Every file, from one scan of the collection (reads.py scans it)."""
+        self.observe_files(docs)
+        self.loaded_at = time.monotonic()
+
+    def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """`compute()`, kept until a file next changes. The caller must not change it."""
+        if key not in self._memo:
+            if len(self._memo) >= MEMO_MAX:  # many weeks asked for: start again
+                self._memo = {}
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def rows(self, jurisdiction: str, first: str, end: str, unit: str | None) -> list[dict[str, Any]]:
+        """The work-list rows of a jurisdiction and below (and of one unit) for the week
+        ending `end`, looking back to `first`: overdue first, then by due date, unit, name."""
+        p = jur.prefix(jurisdiction)
+
+        def compute() -> list[dict[str, Any]]:
+            rows = [
+                r
+                for e in self.files.values()
+                if e["jurisdiction"].startswith(p) and (unit is None or e["unit"] == unit)
+                for r in open_rows(e, first, end)
+            ]
+            rows.sort(key=lambda i: (i["status"] != "overdue", i["due_on"], i["unit"], i["name"]))
+            return rows
+
+        return self.memo((p, first, end, unit), compute)
