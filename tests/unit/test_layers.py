@@ -46,3 +46,12 @@ def test_the_kernel_reads_the_environment_only_through_its_settings(path):
 def test_the_demo_loader_uses_the_contracts_not_the_services_code(path):
     services = {m for m in imported(path) if m.split(".")[0] == "services"}
     assert not services, f"{path.relative_to(ROOT)} imports {sorted(services)}"
+
+
+def test_no_two_test_modules_share_a_name():
+    """pytest imports test modules by their base name (tests/ has no packages): two of one
+    name in tests/unit and tests/integration stop the whole suite at collection."""
+    seen: dict[str, list[str]] = {}
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        seen.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    assert {n: p for n, p in seen.items() if len(p) > 1} == {}
