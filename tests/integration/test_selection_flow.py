@@ -390,9 +390,10 @@ async def test_another_county_gets_403_on_registry_and_classes(selection, counti
         return d if d["position"] == "副局长" else None
 
     assert (await eventually(updated))["rank"] == "副科"
-    assert class_id not in [c["_id"] for c in httpx.get(f"{url}/classes", headers=them).json()]
+    assert class_id not in [c["class_id"] for c in httpx.get(f"{url}/classes", headers=them).json()["items"]]
     assert class_id in [
-        c["_id"] for c in httpx.get(f"{url}/classes", headers=auth("org_department", mine)).json()
+        c["class_id"]
+        for c in httpx.get(f"{url}/classes", headers=auth("org_department", mine)).json()["items"]
     ]
     listed = httpx.get(f"{url}/cadres", headers=them).json()
     assert cadre not in [c["cadre_id"] for c in listed["items"]]

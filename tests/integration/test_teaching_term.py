@@ -26,6 +26,7 @@ from tests.support import (
     auth,
     decode_all,
     eventually,
+    open_sealed,
     publish,
     random_county,
     read_topic,
@@ -188,7 +189,7 @@ def late(i: int, j: int) -> bool:
 
 
 # long: one story end to end against real servers; its steps share the state they build
-async def test_a_term_of_150_from_roster_to_graduation(servers, teaching):
+async def test_a_term_of_150_from_roster_to_graduation(servers, teaching, deployment):
     http = teaching
     today = local_today()
     starts, ends = today - timedelta(days=20), today - timedelta(days=2)
@@ -509,6 +510,9 @@ async def test_a_term_of_150_from_roster_to_graduation(servers, teaching):
         return got if len(got) == len(want) else None
 
     on_topic = await eventually(published, timeout=WAIT, interval=2)
+    # the name travels sealed under the trainee's key (docs/personal-data.md)
+    assert all(d["payload"]["name"] != f"学员{d['payload']['cadre_id'][1:]}" for d in on_topic)
+    await open_sealed(servers.mongodb, deployment, on_topic)
     for d in on_topic:
         p, e = d["payload"], want[d["payload"]["cadre_id"]]
         assert (p["hours"], p["attendance_rate"], p["home_jurisdiction"], p["graduated_on"]) == (
