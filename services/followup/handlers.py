@@ -202,10 +202,23 @@ class Handlers:
         if state.mentor_id != who.user_id:
             raise Forbidden(f"只有{state.name}当前的帮带导师可以上传佐证材料。", code="not_the_mentor")
         checked = attachments.check(filename, content)
+        doc = await self._store(
+            who, checked, content, loaded.jurisdiction, {"class_id": class_id, "cadre_id": cadre_id}
+        )
+        return {k: v for k, v in doc.items() if k not in ("data", "_id")} | {"attachment_id": doc["_id"]}
+
+    async def _store(
+        self,
+        who: Principal,
+        checked: attachments.Checked,
+        content: bytes,
+        jurisdiction: str | None,
+        about: dict,
+    ) -> dict:
+        """A checked file stored with what it belongs to (`about`), who uploaded it and when."""
         doc = {
             "_id": new_id(),
-            "class_id": class_id,
-            "cadre_id": cadre_id,
+            **about,
             "name": checked.name,
             "kind": checked.kind,
             "content_type": checked.content_type,
@@ -213,12 +226,12 @@ class Handlers:
             "sha256": checked.sha256,
             "uploaded_by": who.user_id,
             "uploader_name": who.name,
-            "jurisdiction": loaded.jurisdiction or who.jurisdiction,
+            "jurisdiction": jurisdiction or who.jurisdiction,
             "uploaded_at": (await self.clock.now()).isoformat(),
             "data": content,
         }
         await self.reads.store_attachment(doc)
-        return {k: v for k, v in doc.items() if k not in ("data", "_id")} | {"attachment_id": doc["_id"]}
+        return doc
 
     async def give_talk(
         self,
@@ -355,22 +368,13 @@ class Handlers:
         checked = attachments.check(
             filename, content, kinds=attachments.OUTCOME_KINDS, allowed=attachments.OUTCOME_ALLOWED
         )
-        doc = {
-            "_id": new_id(),
-            "outcome_id": outcome_id,
-            "class_id": outcome.class_id,
-            "name": checked.name,
-            "kind": checked.kind,
-            "content_type": checked.content_type,
-            "size": checked.size,
-            "sha256": checked.sha256,
-            "uploaded_by": who.user_id,
-            "uploader_name": who.name,
-            "jurisdiction": loaded.jurisdiction or who.jurisdiction,
-            "uploaded_at": (await self.clock.now()).isoformat(),
-            "data": content,
-        }
-        await self.reads.store_attachment(doc)
+        doc = await self._store(
+            who,
+            checked,
+            content,
+            loaded.jurisdiction,
+            {"outcome_id": outcome_id, "class_id": outcome.class_id},
+        )
         ref = AttachmentRef(
             attachment_id=doc["_id"],
             name=checked.name,
