@@ -36,8 +36,8 @@ from shared.personal import ERASED
 from shared.projector import rebuild
 from shared.runtime import Runtime
 from shared.topics import dead_letter_topic, events_topic
-from tests.integration.test_lifecycle import SELECTION_DAYS_BACK, SelectionDaysBack
-from tests.support import ServiceProcess, auth, eventually, random_county, read_topic, settings
+from tests.integration.test_lifecycle import SELECTION_DAYS_BACK, running
+from tests.support import auth, eventually, random_county, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -62,26 +62,9 @@ def county():
 
 @pytest.fixture(scope="module")
 async def deployment(servers, county, tmp_path_factory):
-    await kafka.ensure_topics(servers.kafka, [events_topic(s, county) for s in TOPICS])
     logs = tmp_path_factory.mktemp("erasure")
-    procs = {s: ServiceProcess(settings(s, servers, [county]), log=logs / f"{s}.log") for s in SERVICES}
-    procs["selection"] = SelectionDaysBack(procs["selection"].settings, log=logs / "selection.log")
-    procs["followup"].components = "api,relay,projectors,scheduler"
-    mp = pytest.MonkeyPatch()
-    try:
-        for name, p in procs.items():
-            if name == "followup":
-                mp.setenv("GANXUN_FOLLOWUP_MOVABLE_CLOCK", "1")
-                mp.setenv("GANXUN_FOLLOWUP_TICK_SECONDS", "0.3")
-            p.start(wait=False)
-            mp.undo()
-        for p in procs.values():
-            p.wait_ready(timeout=180)
+    async with running(servers, county, SERVICES, TOPICS, logs, ready_within=180) as procs:
         yield {"procs": procs, "logs": logs}
-    finally:
-        mp.undo()
-        for p in procs.values():
-            p.stop()
 
 
 def ok(r: httpx.Response, status: int = 201) -> dict:

@@ -23,6 +23,7 @@ follow-up's own movable clock (GANXUN_FOLLOWUP_MOVABLE_CLOCK=1) reaches the mile
 from __future__ import annotations
 
 import calendar
+import contextlib
 import csv
 import io
 import os
@@ -150,11 +151,12 @@ def county():
     return random_county()
 
 
-@pytest.fixture(scope="module")
-async def deployment(servers, county, tmp_path_factory):
-    await kafka.ensure_topics(servers.kafka, [events_topic(s, county) for s in SERVICES])
-    logs = tmp_path_factory.mktemp("lifecycle")
-    procs = {s: ServiceProcess(settings(s, servers, [county]), log=logs / f"{s}.log") for s in SERVICES}
+@contextlib.asynccontextmanager
+async def running(servers, county: str, services, topics, logs, ready_within: float = 120):
+    """The services of one county's deployment as real processes, selection's clock some days
+    back and follow-up's movable, with its scheduler; stopped on leaving."""
+    await kafka.ensure_topics(servers.kafka, [events_topic(s, county) for s in topics])
+    procs = {s: ServiceProcess(settings(s, servers, [county]), log=logs / f"{s}.log") for s in services}
     procs["selection"] = SelectionDaysBack(procs["selection"].settings, log=logs / "selection.log")
     procs["followup"].components = "api,relay,projectors,scheduler"
     mp = pytest.MonkeyPatch()
@@ -166,14 +168,19 @@ async def deployment(servers, county, tmp_path_factory):
             p.start(wait=False)
             mp.undo()
         for p in procs.values():
-            p.wait_ready(timeout=120)
-        procs["logs"] = logs
+            p.wait_ready(timeout=ready_within)
         yield procs
     finally:
         mp.undo()
-        for name, p in procs.items():
-            if name != "logs":
-                p.stop()
+        for p in procs.values():
+            p.stop()
+
+
+@pytest.fixture(scope="module")
+async def deployment(servers, county, tmp_path_factory):
+    logs = tmp_path_factory.mktemp("lifecycle")
+    async with running(servers, county, SERVICES, SERVICES, logs) as procs:
+        yield {**procs, "logs": logs}
 
 
 # -- helpers -------------------------------------------------------------------------------------------
