@@ -4,7 +4,6 @@ outcome written by one of them, when its document is uploaded or a unit adopts i
 what is stored or refused (in Chinese, nothing stored), what the events say and what
 every reader's `Reads` answers."""
 
-import asyncio
 import hashlib
 import io
 import zipfile
@@ -24,35 +23,14 @@ from shared.contracts.teaching import TraineeGraduated
 from shared.errors import DomainError, Forbidden
 from shared.events import Actor
 from shared.memory import FixedClock, MemoryDatabase, MemoryEventStore
+from tests.unit.test_followup_attachments import CODE, DEPT, GRADUATED, LI, PNG, ZHANG, ctx, office, run
 
-CODE = "371428"
-GRADUATED = date(2026, 1, 15)
-DEPT = Principal(user_id="org-1", name="李干事", role="org_department", jurisdiction=CODE)
-ZHANG = Principal(user_id="a", name="张三", role="trainee", jurisdiction=CODE)
-LI = Principal(user_id="b", name="李四", role="trainee", jurisdiction=CODE)
 FAGAI = Principal(user_id="u-1", name="发改局办公室", role="unit", jurisdiction=CODE, unit="县发改局")
 JIAOYU = Principal(user_id="u-2", name="教育局办公室", role="unit", jurisdiction=CODE, unit="县教育局")
 OTHER_COUNTY = Principal(
     user_id="u-3", name="外县发改局", role="unit", jurisdiction="371427", unit="县发改局"
 )
 PDF = b"%PDF-1.7\n" + b"1 0 obj <<>> endobj\n" * 20
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-def run(coro):
-    return asyncio.run(coro)
-
-
-def ctx(who: Principal) -> Context:
-    return Context(actor=who.actor, jurisdiction=who.jurisdiction, correlation_id="c-1")
-
-
-def xlsx_bytes() -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for part in ("[Content_Types].xml", "xl/workbook.xml"):
-            z.writestr(part, "<x/>")
-    return buf.getvalue()
 
 
 class World:
@@ -158,7 +136,7 @@ def _docx() -> bytes:
 @pytest.mark.parametrize(
     ("name", "content", "code"),
     [
-        ("调研报告.xlsx", xlsx_bytes(), "file_type"),  # a spreadsheet is no outcome's document
+        ("调研报告.xlsx", office("xl/workbook.xml"), "file_type"),  # a spreadsheet is no outcome's document
         ("调研报告.pdf", PNG, "file_name_mismatch"),  # an image named .pdf
         ("调研报告.pdf", b"<html>not a report</html>", "file_type"),
         ("调研报告.pdf", b"", "file_empty"),
