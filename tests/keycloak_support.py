@@ -147,3 +147,46 @@ class Identity:
 
     def auth(self, username: str, password: str = DEFAULT_PASSWORD) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(username, password)}"}
+
+
+# A path each service answers any logged-in user of the county on: while it answers 401, the
+# service has not yet fetched Keycloak's keys.
+KEY_PROBES = {
+    "selection": "/classes",
+    "teaching": "/catalogue/{county}",
+    "records": "/schemes/huzhou",
+    "followup": "/questions",
+    "reminders": "/notifications",
+}
+
+
+def services_of(
+    identity: Identity, servers, county: str, folder, names, env: dict | None = None, more: dict | None = None
+) -> dict:
+    """The named services of one county, started as processes verifying Keycloak's tokens.
+    `env` adds settings and `more` components (default: follow-up's scheduler, so milestones are
+    planned), per service name."""
+    from tests.support import ServiceProcess, settings
+
+    more = {"followup": "scheduler"} if more is None else more
+    procs = {}
+    for name in names:
+        components = ",".join(["api,relay,projectors", *([more[name]] if name in more else [])])
+        extra = {"GANXUN_OIDC_ISSUER": identity.issuer, **(env or {}).get(name, {})}
+        procs[name] = ServiceProcess(
+            settings(name, servers, [county]), components=components, log=folder / f"{name}.log", env=extra
+        ).start()
+    return procs
+
+
+def wait_for_keys(procs: dict, bearer: dict[str, str], county: str, seconds: float = 150) -> None:
+    """Each service has fetched Keycloak's keys once it accepts a token (a failed fetch on a busy
+    machine is retried at most once a minute: wait for it rather than fail on it)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    for name, proc in procs.items():
+        path = KEY_PROBES[name].format(county=county)
+        while httpx.get(proc.url + path, headers=bearer, timeout=30).status_code == 401:
+            assert time.monotonic() < deadline, f"{name} never accepted Keycloak's token"
+            time.sleep(2)

@@ -6,7 +6,6 @@ wrong e-mail refused in Chinese, a right one kept). Screenshots in tests/artifac
 
 from __future__ import annotations
 
-import time
 from datetime import date
 
 import httpx
@@ -15,6 +14,7 @@ import pytest
 from shared.contracts.followup import MilestoneDue, MilestoneScheduled
 from shared.contracts.teaching import TraineeGraduated
 from tests.integration.test_workbench_browser import CHROMIUM_ARGS, PASSWORD, WorkbenchProcess, log_in, shots
+from tests.keycloak_support import wait_for_keys
 from tests.support import ServiceProcess, eventually, publish, random_county, settings
 
 pytestmark = pytest.mark.integration
@@ -35,10 +35,7 @@ def bell_world(identity, servers, tmp_path_factory):
     username = f"rb-clerk-{county}"
     identity.create_user(username, "unit", county, unit=UNIT, name="财政局 王芳", password=PASSWORD)
     bearer = identity.auth(username, PASSWORD)
-    deadline = time.monotonic() + 150  # the service fetches Keycloak's keys on first use
-    while httpx.get(proc.url + "/notifications", headers=bearer, timeout=30).status_code == 401:
-        assert time.monotonic() < deadline, "the reminders service never accepted Keycloak's token"
-        time.sleep(2)
+    wait_for_keys({"reminders": proc}, bearer, county)
     wb = WorkbenchProcess(
         identity.issuer, {"reminders": proc.url}, folder / "workbench.log", servers.mongodb
     ).start()

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from deploy.local.process import REPO_ROOT, free_port
+from tests.keycloak_support import services_of, wait_for_keys
 
 pytestmark = pytest.mark.integration
 CHROMIUM_ARGS = [
@@ -287,20 +288,11 @@ def roster_file(folder: Path) -> Path:
 def county_world(identity, servers, tmp_path_factory):
     """Selection and teaching of one county verifying Keycloak's tokens, the workbench in
     front of them, and a 组织部, two unit clerks and a 党校 account in Keycloak."""
-    from tests.support import ServiceProcess, random_county, settings
+    from tests.support import random_county
 
     county = random_county()
     folder = tmp_path_factory.mktemp("workbench-flow")
-    saved = {k: os.environ.get(k) for k in ("GANXUN_OIDC_ISSUER",)}
-    os.environ["GANXUN_OIDC_ISSUER"] = identity.issuer  # the services verify Keycloak's tokens
-    procs = []
-    try:
-        for name in ("selection", "teaching"):
-            s = settings(name, servers, [county])
-            procs.append(ServiceProcess(s, log=folder / f"{name}.log").start())
-    finally:
-        for k, v in saved.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    procs = services_of(identity, servers, county, folder, ("selection", "teaching"))
     users = {
         "org": ("org_department", "李娜", None),
         "fin": ("unit", "王会计", UNIT_A),
@@ -309,23 +301,16 @@ def county_world(identity, servers, tmp_path_factory):
     }
     for key, (role, name, unit) in users.items():
         identity.create_user(f"wf-{key}-{county}", role, county, unit=unit, name=name)
-    # Each service has fetched Keycloak's keys once it accepts a token (a fetch that failed on a
-    # busy machine is retried at most once a minute: wait for it rather than fail on it).
-    bearer = identity.auth(f"wf-org-{county}", PASSWORD)
-    deadline = time.monotonic() + 150
-    for proc, path in zip(procs, ("/classes", f"/catalogue/{county}")):
-        while httpx.get(proc.url + path, headers=bearer, timeout=30).status_code == 401:
-            assert time.monotonic() < deadline, f"{proc.settings.service} never accepted Keycloak's token"
-            time.sleep(2)
+    wait_for_keys(procs, identity.auth(f"wf-org-{county}", PASSWORD), county)
     wb = WorkbenchProcess(
         identity.issuer,
-        {"selection": procs[0].url, "teaching": procs[1].url},
+        {k: p.url for k, p in procs.items()},
         folder / "workbench.log",
         servers.mongodb,
     ).start()
     yield wb, county, folder, servers
     wb.stop()
-    for p in procs:
+    for p in procs.values():
         p.stop()
 
 

@@ -11,8 +11,6 @@ docs/workbench/.
 
 from __future__ import annotations
 
-import os
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,6 +22,7 @@ from deploy.local.process import free_port
 from tests.integration.test_reminders_mail import Mailbox
 from tests.integration.test_workbench_browser import CHROMIUM_ARGS, PASSWORD, WorkbenchProcess, log_in, shots
 from tests.integration.test_workbench_roles import id_number
+from tests.keycloak_support import services_of, wait_for_keys
 
 pytestmark = pytest.mark.integration
 FINANCE, EDUCATION = "县财政局", "县教育局"
@@ -45,39 +44,18 @@ PEOPLE = {"sun": ("孙丽", FINANCE), "zhou": ("周强", EDUCATION), "qian": ("�
 
 
 def _services(identity, servers, county: str, folder, smtp_port: int) -> dict:
-    """The three services, started while the environment names Keycloak as their issuer."""
-    from tests.support import ServiceProcess, settings
-
-    saved = os.environ.get("GANXUN_OIDC_ISSUER")
-    os.environ["GANXUN_OIDC_ISSUER"] = identity.issuer
+    """The three services; follow-up plans every half second, reminders mail to the local SMTP."""
     env = {
-        "selection": ("api,relay,projectors", {}),
-        "followup": ("api,relay,projectors,scheduler", {"GANXUN_FOLLOWUP_TICK_SECONDS": "0.5"}),
-        "reminders": (
-            "api,relay,projectors,sender",
-            {
-                "GANXUN_REMINDERS_EMAIL": "smtp",
-                "GANXUN_REMINDERS_SMTP_HOST": "127.0.0.1",
-                "GANXUN_REMINDERS_SMTP_PORT": str(smtp_port),
-                "GANXUN_REMINDERS_TICK_SECONDS": "0.5",
-            },
-        ),
+        "followup": {"GANXUN_FOLLOWUP_TICK_SECONDS": "0.5"},
+        "reminders": {
+            "GANXUN_REMINDERS_EMAIL": "smtp",
+            "GANXUN_REMINDERS_SMTP_HOST": "127.0.0.1",
+            "GANXUN_REMINDERS_SMTP_PORT": str(smtp_port),
+            "GANXUN_REMINDERS_TICK_SECONDS": "0.5",
+        },
     }
-    procs = {}
-    try:
-        for name, (components, extra) in env.items():
-            procs[name] = ServiceProcess(
-                settings(name, servers, [county]),
-                components=components,
-                log=folder / f"{name}.log",
-                env=extra,
-            ).start()
-    finally:
-        if saved is None:
-            os.environ.pop("GANXUN_OIDC_ISSUER")
-        else:
-            os.environ["GANXUN_OIDC_ISSUER"] = saved
-    return procs
+    more = {"followup": "scheduler", "reminders": "sender"}
+    return services_of(identity, servers, county, folder, ("selection", "followup", "reminders"), env, more)
 
 
 @pytest.fixture(scope="module")
@@ -100,11 +78,7 @@ def desk(identity, servers, tmp_path_factory):
     for key, (role, name, unit, person) in users.items():
         identity.create_user(f"fd-{key}-{county}", role, county, unit=unit, name=name, person_id=person)
     org = identity.auth(f"fd-org-{county}", PASSWORD)
-    deadline = time.monotonic() + 150
-    for name, path in {"selection": "/classes", "followup": "/questions", "reminders": "/sender"}.items():
-        while httpx.get(procs[name].url + path, headers=org, timeout=30).status_code == 401:
-            assert time.monotonic() < deadline, f"{name} never accepted Keycloak's token"
-            time.sleep(2)
+    wait_for_keys(procs, org, county)
     ids = {}
     for n, (key, (name, unit)) in enumerate(PEOPLE.items()):
         r = httpx.post(

@@ -11,8 +11,6 @@ Screenshots go to tests/artifacts/workbench/ (git-ignored); the clearest are in 
 
 from __future__ import annotations
 
-import os
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import httpx
 import pytest
 
 from tests.integration.test_workbench_browser import CHROMIUM_ARGS, PASSWORD, WorkbenchProcess, log_in, shots
+from tests.keycloak_support import services_of, wait_for_keys
 
 pytestmark = pytest.mark.integration
 FINANCE, OFFICE = "县财政局", "县委办"
@@ -55,27 +54,15 @@ def county_file(folder: Path, county: str, fixed: bool) -> Path:
 @pytest.fixture(scope="module")
 def imports_world(identity, servers, tmp_path_factory):
     """Selection of one county verifying Keycloak's tokens, the workbench before it, a 组织部 account."""
-    from tests.support import ServiceProcess, random_county, settings
+    from tests.support import random_county
 
     county = random_county()
     folder = tmp_path_factory.mktemp("workbench-imports")
-    saved = os.environ.get("GANXUN_OIDC_ISSUER")
-    os.environ["GANXUN_OIDC_ISSUER"] = identity.issuer
-    try:
-        selection = ServiceProcess(
-            settings("selection", servers, [county]), log=folder / "selection.log"
-        ).start()
-    finally:
-        if saved is None:
-            os.environ.pop("GANXUN_OIDC_ISSUER")
-        else:
-            os.environ["GANXUN_OIDC_ISSUER"] = saved
+    procs = services_of(identity, servers, county, folder, ("selection",))
+    selection = procs["selection"]
     identity.create_user(f"wi-org-{county}", "org_department", county, name="李娜")
     bearer = identity.auth(f"wi-org-{county}", PASSWORD)
-    deadline = time.monotonic() + 150
-    while httpx.get(selection.url + "/classes", headers=bearer, timeout=30).status_code == 401:
-        assert time.monotonic() < deadline, "selection never accepted Keycloak's token"
-        time.sleep(2)
+    wait_for_keys(procs, bearer, county)
     wb = WorkbenchProcess(
         identity.issuer, {"selection": selection.url}, folder / "workbench.log", servers.mongodb
     ).start()

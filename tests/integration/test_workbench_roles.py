@@ -10,8 +10,6 @@ docs/workbench/.
 
 from __future__ import annotations
 
-import os
-import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -19,6 +17,7 @@ import httpx
 import pytest
 
 from tests.integration.test_workbench_browser import CHROMIUM_ARGS, PASSWORD, WorkbenchProcess, log_in, shots
+from tests.keycloak_support import services_of, wait_for_keys
 from tests.support import until_ok
 
 pytestmark = pytest.mark.integration
@@ -50,41 +49,16 @@ class World:
 def world(identity, servers, tmp_path_factory):
     """Selection, teaching, records and follow-up (with its scheduler) of one county
     verifying Keycloak's tokens; the workbench in front of them; one account per role."""
-    from tests.support import ServiceProcess, random_county, settings
+    from tests.support import random_county
 
     county = random_county()
     folder = tmp_path_factory.mktemp("workbench-roles")
-    saved = os.environ.get("GANXUN_OIDC_ISSUER")
-    os.environ["GANXUN_OIDC_ISSUER"] = identity.issuer
-    procs = {}
-    try:
-        for name in ("selection", "teaching", "records", "followup"):
-            components = "api,relay,projectors" + (",scheduler" if name == "followup" else "")
-            procs[name] = ServiceProcess(
-                settings(name, servers, [county]), components=components, log=folder / f"{name}.log"
-            ).start()
-    finally:
-        if saved is None:
-            os.environ.pop("GANXUN_OIDC_ISSUER")
-        else:
-            os.environ["GANXUN_OIDC_ISSUER"] = saved
+    procs = services_of(identity, servers, county, folder, ("selection", "teaching", "records", "followup"))
     people = {"org": ("org_department", "李娜", None), "school": ("party_school", "赵磊", None)}
     for key, (role, name, unit) in people.items():
         identity.create_user(f"wr-{key}-{county}", role, county, unit=unit, name=name)
     org = identity.auth(f"wr-org-{county}", PASSWORD)
-    deadline = time.monotonic() + 150
-    # each service has fetched Keycloak's keys once it accepts a token (a failed fetch on a busy
-    # machine is retried at most once a minute: wait for it rather than fail on it)
-    probes = {
-        "selection": "/classes",
-        "teaching": f"/catalogue/{county}",
-        "records": "/schemes/huzhou",
-        "followup": "/questions",
-    }
-    for name, path in probes.items():
-        while httpx.get(procs[name].url + path, headers=org, timeout=30).status_code == 401:
-            assert time.monotonic() < deadline, f"{name} never accepted Keycloak's token"
-            time.sleep(2)
+    wait_for_keys(procs, org, county)
     name, birth, gender = SUN
     r = httpx.post(
         procs["selection"].url + "/cadres",

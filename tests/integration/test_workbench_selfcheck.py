@@ -11,8 +11,6 @@ docs/workbench/.
 
 from __future__ import annotations
 
-import os
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,6 +18,7 @@ import httpx
 import pytest
 
 from tests.integration.test_workbench_browser import CHROMIUM_ARGS, PASSWORD, WorkbenchProcess, log_in, shots
+from tests.keycloak_support import services_of, wait_for_keys
 from tests.support import until_ok
 
 pytestmark = pytest.mark.integration
@@ -43,35 +42,22 @@ class World:
 def world(identity, servers, tmp_path_factory):
     """Selection and teaching of one county verifying Keycloak's tokens, the workbench in
     front of them, the party school's teacher and two trainees."""
-    from tests.support import ServiceProcess, random_county, settings
+    from tests.support import random_county
 
     county = random_county()
     folder = tmp_path_factory.mktemp("workbench-selfcheck")
-    env = {"GANXUN_OIDC_ISSUER": identity.issuer, "GANXUN_TEACHING_CHECKIN_SECRET": SECRET}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    procs = {}
-    try:
-        for name in ("selection", "teaching"):
-            procs[name] = ServiceProcess(
-                settings(name, servers, [county]), log=folder / f"{name}.log"
-            ).start()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k)
-            else:
-                os.environ[k] = v
+    procs = services_of(
+        identity,
+        servers,
+        county,
+        folder,
+        ("selection", "teaching"),
+        env={"teaching": {"GANXUN_TEACHING_CHECKIN_SECRET": SECRET}},
+    )
     identity.create_user(f"sc-school-{county}", "party_school", county, name="赵磊")
     for key, name in (("sun", "孙丽"), ("qian", "钱军")):
         identity.create_user(f"sc-{key}-{county}", "trainee", county, person_id=f"{key}-{county}", name=name)
-    school = identity.auth(f"sc-school-{county}", PASSWORD)
-    deadline = time.monotonic() + 150
-    # each service accepts a token once it has fetched Keycloak's keys (retried at most once a minute)
-    for name, path in (("selection", "/classes"), ("teaching", f"/catalogue/{county}")):
-        while httpx.get(procs[name].url + path, headers=school, timeout=30).status_code == 401:
-            assert time.monotonic() < deadline, f"{name} never accepted Keycloak's token"
-            time.sleep(2)
+    wait_for_keys(procs, identity.auth(f"sc-school-{county}", PASSWORD), county)
     urls = {k: p.url for k, p in procs.items()}
     wb = WorkbenchProcess(identity.issuer, urls, folder / "workbench.log", servers.mongodb).start()
     yield World(wb, county, servers, urls)

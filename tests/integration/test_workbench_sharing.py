@@ -9,8 +9,6 @@ docs/workbench/.
 
 from __future__ import annotations
 
-import os
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,6 +16,7 @@ import httpx
 import pytest
 
 from tests.integration.test_workbench_browser import CHROMIUM_ARGS, PASSWORD, WorkbenchProcess, log_in, shots
+from tests.keycloak_support import services_of, wait_for_keys
 
 pytestmark = pytest.mark.integration
 UNIT = "县农业农村局"
@@ -43,37 +42,13 @@ class World:
 def world(identity, servers, tmp_path_factory):
     """Selection, teaching and follow-up (with its scheduler) of one county verifying
     Keycloak's tokens; the workbench in front of them; the department's account."""
-    from tests.support import ServiceProcess, random_county, settings
+    from tests.support import random_county
 
     county = random_county()
     folder = tmp_path_factory.mktemp("workbench-sharing")
-    saved = os.environ.get("GANXUN_OIDC_ISSUER")
-    os.environ["GANXUN_OIDC_ISSUER"] = identity.issuer
-    procs = {}
-    try:
-        for name in ("selection", "teaching", "followup"):
-            components = "api,relay,projectors" + (",scheduler" if name == "followup" else "")
-            procs[name] = ServiceProcess(
-                settings(name, servers, [county]), components=components, log=folder / f"{name}.log"
-            ).start()
-    finally:
-        if saved is None:
-            os.environ.pop("GANXUN_OIDC_ISSUER")
-        else:
-            os.environ["GANXUN_OIDC_ISSUER"] = saved
+    procs = services_of(identity, servers, county, folder, ("selection", "teaching", "followup"))
     identity.create_user(f"ws-org-{county}", "org_department", county, name="李娜")
-    org = identity.auth(f"ws-org-{county}", PASSWORD)
-    deadline = time.monotonic() + 150
-    # each service has fetched Keycloak's keys once it accepts a token (retried at most once a
-    # minute on a busy machine: wait for it rather than fail on it)
-    for name, path in {
-        "selection": "/classes",
-        "teaching": f"/catalogue/{county}",
-        "followup": "/questions",
-    }.items():
-        while httpx.get(procs[name].url + path, headers=org, timeout=30).status_code == 401:
-            assert time.monotonic() < deadline, f"{name} never accepted Keycloak's token"
-            time.sleep(2)
+    wait_for_keys(procs, identity.auth(f"ws-org-{county}", PASSWORD), county)
     urls = {k: p.url for k, p in procs.items()}
     wb = WorkbenchProcess(identity.issuer, urls, folder / "workbench.log", servers.mongodb).start()
     yield World(wb, county, servers, urls)
