@@ -77,7 +77,7 @@ def acl_plan(codes: list[str], service: str | None = None) -> list[Acl]:
     writer = service != DASHBOARD
     runs = topics.SERVICES if writer else (DASHBOARD,)
     acls: set[Acl] = set()
-    for src in topics.SERVICES:
+    for src in topics.STREAMS:
         for code in codes:
             name, pattern = _own(src, code)
             ops = (READ, WRITE, CREATE, DESCRIBE, DESCRIBE_CONFIGS) if writer else (READ, DESCRIBE)

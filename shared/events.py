@@ -70,6 +70,10 @@ class Event(BaseModel):
     # the text "已删除" once that person is erased.
     personal: ClassVar[tuple[str, ...]] = ()
     person_field: ClassVar[str] = "cadre_id"
+    # Payload paths sealed under another person's key than `person_field`'s: path -> the
+    # payload field naming that person (an evaluation's text is the trainee's, its
+    # evaluator's name the evaluator's).
+    personal_of: ClassVar[dict[str, str]] = {}
     erased_as: ClassVar[dict[str, Any]] = {}
 
     def __init_subclass__(cls, type: str | None = None, version: int = 1, **kw: Any) -> None:

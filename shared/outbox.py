@@ -37,6 +37,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 0.2,
         ensure_topics: Callable[[list[str]], Awaitable[None]] | None = None,
+        copies_to: Callable[[dict], tuple[str, ...]] = lambda event: (),
     ) -> None:
         self.store = store
         self.producer = producer
@@ -44,6 +45,8 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.ensure_topics = ensure_topics
+        # Further topics an event is copied to (an erasure: shared/topics.py), after its own.
+        self.copies_to = copies_to
         self._wake = asyncio.Event()
 
     def nudge(self) -> None:
@@ -57,18 +60,22 @@ class OutboxRelay:
         if self.ensure_topics is not None:
             # An aggregate's jurisdiction may be any code under the deployment's (a
             # province deployment acting for a county): its topic may not exist yet.
-            await self.ensure_topics(sorted({self.topic_for(e) for c in commits for e in c["events"]}))
+            wanted = {
+                t for c in commits for e in c["events"] for t in (self.topic_for(e), *self.copies_to(e))
+            }
+            await self.ensure_topics(sorted(wanted))
         pending = []
         for commit in commits:
             for event in commit["events"]:
-                pending.append(
-                    await self.producer.send(
-                        self.topic_for(event),
-                        value=json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode(),
-                        key=event["stream_id"].encode(),
-                        headers=headers_of(event),
+                for topic in (self.topic_for(event), *self.copies_to(event)):
+                    pending.append(
+                        await self.producer.send(
+                            topic,
+                            value=json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode(),
+                            key=event["stream_id"].encode(),
+                            headers=headers_of(event),
+                        )
                     )
-                )
         await asyncio.gather(*pending)
         await self.store.mark_published([c["_id"] for c in commits])
         return sum(len(c["events"]) for c in commits)

@@ -200,12 +200,13 @@ class Sealer:
         except KeyError:
             return out
         payload = doc["payload"]
-        person = payload.get(model.person_field)
-        if model.personal and isinstance(person, str) and person:
-            for path in model.personal:
-                value = _get(payload, path)
-                if value is not None and value != "" and not is_sealed(value):
-                    out.append((f"payload.{path}", person))
+        wanted = [(path, model.person_field) for path in model.personal]
+        wanted += list(model.personal_of.items())
+        for path, field in wanted:
+            person = payload.get(field)
+            value = _get(payload, path)
+            if isinstance(person, str) and person and value not in (None, "", []) and not is_sealed(value):
+                out.append((f"payload.{path}", person))
         return out
 
     async def seal(self, envelopes: Iterable[Envelope]) -> list[dict]:

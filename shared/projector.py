@@ -32,7 +32,9 @@ log = structlog.get_logger("projector")
 POSITIONS = "projection_positions"
 POSITIONS_EVERY = 10.0
 # Every projection hears erasures, whatever its sources: a person's name may have reached it
-# through any service's events (Runtime.pattern_for adds selection's topics for them).
+# through any service's events (Runtime.pattern_for adds the erasures topics for them, where
+# the relay copies each; one found on selection's topic is honoured too, so a projection that
+# follows selection, or one still reading selection's topics from before, misses none).
 ERASURE = "CadreErased"
 SEALED_MARK = b'"sealed":["'
 # While events keep coming (the last batch ended within BUSY_WITHIN), wait this long for
@@ -210,8 +212,8 @@ class ProjectionWriter:
 
     def _follows(self, rec: ConsumerRecord) -> bool:
         """Whether a record is for this projection: from a service it follows, or an erasure
-        (every projection also reads selection's own topics for those, by the type header,
-        without decoding the rest)."""
+        (from the erasures topics every projection reads, or from selection's; by the type
+        header, without decoding the rest)."""
         if topics.code_of(rec.topic) is None or rec.topic.split(".")[1] in self.projection.sources:
             return True
         return any(k == "event_type" and v == ERASURE.encode() for k, v in rec.headers or ())

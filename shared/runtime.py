@@ -29,7 +29,7 @@ from shared.outbox import OutboxRelay
 from shared.personal import Sealer, Vault
 from shared.ports import Clock, Commands, PersonKeys
 from shared.projection import Projection
-from shared.projector import DeadLetters, ProjectionWriter, Projector
+from shared.projector import ERASURE, DeadLetters, ProjectionWriter, Projector
 from shared.settings import Settings
 
 log = structlog.get_logger("runtime")
@@ -103,6 +103,7 @@ class Runtime:
             self.topic_for,
             batch_size=settings.relay_batch,
             ensure_topics=self.ensure_topics,
+            copies_to=self.copies_to,
         )
         self.commands = CommandHandler(self.store, CATALOGUE, on_appended=self.relay.nudge)
         self.clock = StoreClock(self.db, movable_clock(settings))
@@ -138,15 +139,20 @@ class Runtime:
     def topic_for(self, event: dict) -> str:
         return topics.events_topic(self.definition.name, event["jurisdiction"])
 
+    def copies_to(self, event: dict) -> tuple[str, ...]:
+        """An erasure also goes on the jurisdiction's erasures topic, for the projections that
+        do not follow selection (its original stays in its stream's order on selection's)."""
+        return (topics.erasures_topic(event["jurisdiction"]),) if event["type"] == ERASURE else ()
+
     def pattern_for(self, projection: Projection) -> re.Pattern[str]:
         parts = [
             topics.source_pattern(src, self.settings.jurisdictions, projection.include_ancestors).pattern
             for src in projection.sources
         ]
         if "selection" not in projection.sources:
-            # For erasures only (ProjectionWriter reads nothing else of these): any projection
-            # may hold a person's name, learned from any service's events.
-            parts.append(topics.source_pattern("selection", self.settings.jurisdictions).pattern)
+            # Any projection may hold a person's name, learned from any service's events: it
+            # hears erasures on their own topics instead of reading all of selection's.
+            parts.append(topics.source_pattern(topics.ERASURES, self.settings.jurisdictions).pattern)
         return re.compile("|".join(f"(?:{p})" for p in parts))
 
     def group_for(self, projection: Projection) -> str:
@@ -158,6 +164,8 @@ class Runtime:
 
     async def ensure_topics(self, extra: list[str] = ()) -> None:
         wanted = [topics.events_topic(self.definition.name, c) for c in self.settings.jurisdictions]
+        if self.definition.name == "selection":  # the one publisher of erasures
+            wanted += [topics.erasures_topic(c) for c in self.settings.jurisdictions]
         wanted = [t for t in (*wanted, self.dead_letter_topic, *extra) if t not in self._known_topics]
         if not wanted:
             return

@@ -6,6 +6,11 @@ jurisdictions: a county principal may write only `ganxun.<service>.371428`; a
 province principal reads the prefix `ganxun.<service>.43`. A county also reads the
 exact topics of its city and province, which carry province-run classes whose
 trainees come from several counties. See docs/backbone.md, "Topic layout".
+
+`ganxun.erasures.<code>` carries a copy of each `CadreErased` of the jurisdiction (the
+original stays on selection's topic, in its stream's order): every projection that does
+not follow selection reads these instead of all of selection's traffic
+(docs/personal-data.md).
 """
 
 from __future__ import annotations
@@ -16,13 +21,20 @@ from shared import jurisdiction as jur
 
 PREFIX = "ganxun"
 SERVICES = ("selection", "teaching", "records", "followup", "accounts", "reminders")
+ERASURES = "erasures"
+# What the topics of a jurisdiction are named after: the services, and the erasures.
+STREAMS = (*SERVICES, ERASURES)
 
 
 def events_topic(service: str, code: str) -> str:
     return f"{PREFIX}.{service}.{jur.validate(code)}"
 
 
-_EVENTS = re.compile(rf"^{re.escape(PREFIX)}\.(?:{'|'.join(SERVICES)})\.([1-9]\d{{5}})$")
+def erasures_topic(code: str) -> str:
+    return events_topic(ERASURES, code)
+
+
+_EVENTS = re.compile(rf"^{re.escape(PREFIX)}\.(?:{'|'.join(STREAMS)})\.([1-9]\d{{5}})$")
 
 
 def code_of(topic: str) -> str | None:

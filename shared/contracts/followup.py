@@ -74,12 +74,14 @@ class MilestoneDue(Event, type="MilestoneDue", version=1):
 
 
 @register
-class EvaluationSubmitted(Event, type="EvaluationSubmitted", version=1):
+class EvaluationSubmitted(Event, type="EvaluationSubmitted", version=2):
     """跟踪评价 — by the trainee, a colleague, the unit leader or the mentor. The evaluator's
-    name is sealed under their own id (the trainee's, for a self-evaluation)."""
+    name is sealed under their own id (the trainee's, for a self-evaluation); v2: the text,
+    an evaluation of the trainee, under the trainee's."""
 
     personal = ("evaluator_name",)
     person_field = "evaluator_id"
+    personal_of = {"text": "cadre_id"}
 
     milestone_id: str
     class_id: str
@@ -142,8 +144,11 @@ class AttachmentRef(BaseModel):
 
 
 @register
-class MentorTaskCompleted(Event, type="MentorTaskCompleted", version=1):
-    """导师帮带任务完成 — one of the three tasks, with evidence and the mentor's comment."""
+class MentorTaskCompleted(Event, type="MentorTaskCompleted", version=2):
+    """导师帮带任务完成 — one of the three tasks, with evidence and the mentor's comment. v2: both
+    texts, about the trainee, are sealed under the trainee's key."""
+
+    personal = ("evidence", "comment")
 
     class_id: str
     cadre_id: str
@@ -156,8 +161,11 @@ class MentorTaskCompleted(Event, type="MentorTaskCompleted", version=1):
 
 
 @register
-class SharingTalkGiven(Event, type="SharingTalkGiven", version=1):
-    """上讲台 — the trainee presented what they learned to their unit."""
+class SharingTalkGiven(Event, type="SharingTalkGiven", version=2):
+    """上讲台 — the trainee presented what they learned to their unit. v2: the topic, the
+    trainee's own words about their work, is sealed under the trainee's key."""
+
+    personal = ("topic",)
 
     talk_id: str
     class_id: str
@@ -206,3 +214,8 @@ class OutcomeDocumentAttached(Event, type="OutcomeDocumentAttached", version=1):
     class_id: str
     document: AttachmentRef
     replaces: str | None = None
+
+
+# v1 of these carried their texts in the clear; same shape, so the step up is the identity.
+for _type in ("EvaluationSubmitted", "MentorTaskCompleted", "SharingTalkGiven"):
+    CATALOGUE.upcaster(_type, 1)(dict)

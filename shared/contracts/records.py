@@ -34,8 +34,12 @@ CATEGORIES: dict[str, str] = {
 
 
 @register
-class RecorderAssigned(Event, type="RecorderAssigned", version=1):
-    """纪实人员任命 — a person holds a 3+N role in a class from `since`."""
+class RecorderAssigned(Event, type="RecorderAssigned", version=2):
+    """纪实人员任命 — a person holds a 3+N role in a class from `since`. v2: the name is sealed
+    under the person's own key (the class monitor and the committee members are trainees)."""
+
+    personal = ("name",)
+    person_field = "person_id"
 
     class_id: str
     person_id: str
@@ -55,8 +59,12 @@ class RecorderRelieved(Event, type="RecorderRelieved", version=1):
 
 
 @register
-class RecordLogged(Event, type="RecordLogged", version=1):
-    """纪实记录 — a real-name observation of a trainee by a 3+N recorder."""
+class RecordLogged(Event, type="RecordLogged", version=2):
+    """纪实记录 — a real-name observation of a trainee by a 3+N recorder. v2: the text is
+    sealed under the trainee's key, the author's name under the author's own."""
+
+    personal = ("text",)
+    personal_of = {"author_name": "author_id"}
 
     record_id: str
     class_id: str
@@ -87,8 +95,12 @@ class AssessmentSchemeSet(Event, type="AssessmentSchemeSet", version=1):
 
 
 @register
-class AssessmentScored(Event, type="AssessmentScored", version=1):
-    """量化考核评分 — scores of one trainee for one week, by one scorer."""
+class AssessmentScored(Event, type="AssessmentScored", version=2):
+    """量化考核评分 — scores of one trainee for one week, by one scorer. v2: the note is sealed
+    under the trainee's key, the scorer's name under the scorer's own."""
+
+    personal = ("note",)
+    personal_of = {"scorer_name": "scorer_id"}
 
     class_id: str
     cadre_id: str
@@ -112,11 +124,20 @@ class SupervisionNoted(Event, type="SupervisionNoted", version=1):
 
 
 @register
-class FinalCommentWritten(Event, type="FinalCommentWritten", version=1):
-    """结业鉴定评语 — the head teacher's final comment on a trainee."""
+class FinalCommentWritten(Event, type="FinalCommentWritten", version=2):
+    """结业鉴定评语 — the head teacher's final comment on a trainee. v2: the text is sealed
+    under the trainee's key (the head teacher, party-school staff in office, stays named)."""
+
+    personal = ("text",)
 
     class_id: str
     cadre_id: str
     text: str
     author_name: str
     author_role: RecorderRole = "head_teacher"
+
+
+# v1 of these carried their texts and names in the clear; same shape, so the step up is the
+# identity.
+for _type in ("RecorderAssigned", "RecordLogged", "AssessmentScored", "FinalCommentWritten"):
+    CATALOGUE.upcaster(_type, 1)(dict)

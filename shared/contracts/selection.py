@@ -162,8 +162,11 @@ class NominationConfirmed(Event, type="NominationConfirmed", version=1):
 
 
 @register
-class NominationRejected(Event, type="NominationRejected", version=1):
-    """不予确定 — the department rejected a nominee, with the reason."""
+class NominationRejected(Event, type="NominationRejected", version=2):
+    """不予确定 — the department rejected a nominee, with the reason. v2: the reason (a free
+    text about the nominee) is sealed under the nominee's key."""
+
+    personal = ("reason",)
 
     class_id: str
     cadre_id: str
@@ -179,8 +182,11 @@ class NominationWaitlisted(Event, type="NominationWaitlisted", version=1):
 
 
 @register
-class NominationWithdrawn(Event, type="NominationWithdrawn", version=1):
-    """撤回推荐 / 退训 — the unit withdrew a nominee or a confirmed trainee before the start."""
+class NominationWithdrawn(Event, type="NominationWithdrawn", version=2):
+    """撤回推荐 / 退训 — the unit withdrew a nominee or a confirmed trainee before the start.
+    v2: the reason is sealed under the nominee's key."""
+
+    personal = ("reason",)
 
     class_id: str
     cadre_id: str
@@ -195,3 +201,8 @@ class TraineeAssignedToGroup(Event, type="TraineeAssignedToGroup", version=1):
     class_id: str
     cadre_id: str
     group: str
+
+
+# v1 of these carried their free texts in the clear; same shape, so the step up is the identity.
+CATALOGUE.upcaster("NominationRejected", 1)(dict)
+CATALOGUE.upcaster("NominationWithdrawn", 1)(dict)

@@ -138,8 +138,10 @@ class EarlyLeaveRecorded(Event, type="EarlyLeaveRecorded", version=1):
 
 
 @register
-class LeaveRequested(Event, type="LeaveRequested", version=1):
-    """请假申请."""
+class LeaveRequested(Event, type="LeaveRequested", version=2):
+    """请假申请. v2: the reason is sealed under the trainee's key."""
+
+    personal = ("reason",)
 
     class_id: str
     session_id: str
@@ -148,8 +150,10 @@ class LeaveRequested(Event, type="LeaveRequested", version=1):
 
 
 @register
-class LeaveDecided(Event, type="LeaveDecided", version=1):
-    """请假审批 — approved or refused."""
+class LeaveDecided(Event, type="LeaveDecided", version=2):
+    """请假审批 — approved or refused. v2: the note is sealed under the trainee's key."""
+
+    personal = ("note",)
 
     class_id: str
     session_id: str
@@ -179,9 +183,12 @@ class AbsenceRecorded(Event, type="AbsenceRecorded", version=1):
 
 
 @register
-class AbsenceExcused(Event, type="AbsenceExcused", version=1):
+class AbsenceExcused(Event, type="AbsenceExcused", version=2):
     """补假 — the party school records, after the fact, that a recorded absence was excused
-    (a trainee cannot ask leave for a session already begun; the school can excuse it)."""
+    (a trainee cannot ask leave for a session already begun; the school can excuse it).
+    v2: the reason is sealed under the trainee's key."""
+
+    personal = ("reason",)
 
     class_id: str
     session_id: str
@@ -242,11 +249,19 @@ class TraineeNotGraduated(Event, type="TraineeNotGraduated", version=1):
 
 
 @register
-class SessionRated(Event, type="SessionRated", version=1):
-    """课程评价 — a trainee's short rating of a session (1–5)."""
+class SessionRated(Event, type="SessionRated", version=2):
+    """课程评价 — a trainee's short rating of a session (1–5). v2: the comment, the trainee's
+    own words, is sealed under the trainee's key."""
+
+    personal = ("comment",)
 
     class_id: str
     session_id: str
     cadre_id: str
     rating: int = Field(ge=1, le=5)
     comment: str = ""
+
+
+# v1 of these carried their free texts in the clear; same shape, so the step up is the identity.
+for _type in ("LeaveRequested", "LeaveDecided", "AbsenceExcused", "SessionRated"):
+    CATALOGUE.upcaster(_type, 1)(dict)

@@ -4,11 +4,15 @@ Selection, teaching, records, follow-up and the dashboard run as real processes 
 county against the real Kafka and store. A trainee (and a classmate who is not erased) is
 registered, nominated and confirmed, attends the sessions and graduates, is written about by a
 recorder, and evaluates themselves (a trainee's own action: their name is in the actor) at the
-first follow-up milestone. The department then erases the trainee. Afterwards every view and
+first follow-up milestone. Free texts about them are written too, each saying something personal
+(a leave reason, a record's text, the evaluation's text, a rejection reason from another class),
+and the classmate gets texts of their own. The department then erases the trainee. Afterwards every view and
 export shows "已删除" in their place (live, and again after every projection of every service
 is rebuilt from the topics), and neither their name nor their 身份证号 is found in any record of
 the county's topics read raw (values and headers), in the dead-letter topics, in any document
-of any database of the store, or in any service's log. The classmate keeps their name.
+of any database of the store, or in any service's log; nor are their free texts. The classmate
+keeps their name and their texts. The erasure itself reaches the other services through the
+county's erasures topic (`ganxun.erasures.<code>`), which carries it and nothing personal.
 
 Before the erasure the same probes are shown to see what they look for: the name is in the
 read models (the store scan finds it there) and in the views, while the topics already carry
@@ -35,14 +39,14 @@ from shared import kafka
 from shared.personal import ERASED
 from shared.projector import rebuild
 from shared.runtime import Runtime
-from shared.topics import dead_letter_topic, events_topic
+from shared.topics import ERASURES, dead_letter_topic, erasures_topic, events_topic
 from tests.integration.test_lifecycle import SELECTION_DAYS_BACK, running
 from tests.support import auth, eventually, random_county, read_topic
 
 pytestmark = pytest.mark.integration
 
 SERVICES = ("selection", "teaching", "records", "followup", "dashboard")
-TOPICS = ("selection", "teaching", "records", "followup", "accounts", "reminders")
+TOPICS = ("selection", "teaching", "records", "followup", "accounts", "reminders", ERASURES)
 T = datetime.now(timezone(timedelta(hours=8))).date()
 STARTS, ENDS = T - timedelta(days=6), T - timedelta(days=1)
 WAIT = 150
@@ -52,6 +56,15 @@ RARE = "靳鞠邝莘郗渠訾阚"
 NAME = "欧阳" + "".join(secrets.choice(RARE) for _ in range(2))
 KEPT = "上官" + "".join(secrets.choice(RARE) for _ in range(2))
 DEPT, SCHOOL = "组织部李科长", "党校教务处周老师"
+# Free texts about each of them (a random tag: the store scan finds only this test's texts).
+_TAG = secrets.token_hex(3)
+GONE_TEXTS = {
+    "leave": f"家中老人住院需陪护{_TAG}甲",
+    "record": f"近期思想有波动，谈及家庭变故{_TAG}甲",
+    "evaluation": f"自评：学用结合，身体欠佳{_TAG}甲",
+    "rejection": f"本人正在接受组织调查{_TAG}甲",
+}
+KEPT_TEXTS = {k: v.replace("甲", "乙") for k, v in GONE_TEXTS.items()}
 assert SELECTION_DAYS_BACK > 6  # the class is chosen before it starts, by selection's clock
 
 
@@ -114,7 +127,8 @@ async def test_an_erased_trainee_leaves_nothing_readable(deployment, county, ser
     sel, tea, rec, fu, dash = (httpx.Client(base_url=procs[s].url, timeout=120) for s in SERVICES)
     dept, school = auth("org_department", county, DEPT), auth("party_school", county, SCHOOL)
     clerk = auth("unit", county, "财政局王主任", user_id="clerk-1", unit=UNIT)
-    secret = {NAME, number(county, 1)}
+    secret = {NAME, number(county, 1), *GONE_TEXTS.values()}
+    texts = dict(zip((NAME, KEPT), (GONE_TEXTS, KEPT_TEXTS), strict=True))
 
     # -- a trainee's whole term --------------------------------------------------------------------
     ids = []
@@ -150,7 +164,7 @@ async def test_an_erased_trainee_leaves_nothing_readable(deployment, county, ser
     ok(tea.post("/faculty", headers=school, json={"teacher_id": "t1", "name": "王教授", "kind": "党校教师"}))
     ok(tea.post("/sites", headers=school, json={"site_id": "r1", "name": "第一教室", "capacity": 60}))
     ok(tea.put(f"/classes/{class_id}/curriculum", headers=school, json={"course_ids": ["c1"]}), 200)
-    for i, sid in enumerate(("s1", "s2")):
+    for i, sid in enumerate(("s1", "s2", "s3")):
         session = {
             "session_id": sid,
             "course_id": "c1",
@@ -161,6 +175,11 @@ async def test_an_erased_trainee_leaves_nothing_readable(deployment, county, ser
             "ends_at": "12:00",
         }
         ok(tea.post(f"/classes/{class_id}/sessions", headers=school, json=session))
+        if sid == "s3":  # both on leave, each for a reason of their own, registered by the school
+            for c, who in zip(ids, (NAME, KEPT), strict=True):
+                leave = {"cadre_id": c, "reason": texts[who]["leave"]}
+                ok(tea.post(f"/classes/{class_id}/sessions/{sid}/leave-requests", headers=school, json=leave))
+            continue
         entries = [{"cadre_id": c} for c in ids]
         ok(
             tea.post(
@@ -168,7 +187,7 @@ async def test_an_erased_trainee_leaves_nothing_readable(deployment, county, ser
             ),
             200,
         )
-    rule = {"min_attendance_rate": 0.8, "require_required_courses": True, "min_hours": 4}
+    rule = {"min_attendance_rate": 0.6, "require_required_courses": True, "min_hours": 4}
     ok(tea.post(f"/classes/{class_id}/graduation", headers=school, json=rule), 200)
 
     recorder = auth("recorder", county, "班主任郑老师", user_id="p.head")
@@ -178,32 +197,44 @@ async def test_an_erased_trainee_leaves_nothing_readable(deployment, county, ser
         lambda d: d["trainees"] == 2,
     )
     ok(rec.post(f"/classes/{class_id}/recorders", headers=school, json=assign))
-    note = {
-        "category": "study",
-        "observed_on": str(STARTS),
-        "text": "研讨中发言积极，联系本单位实际提出改进意见",
-    }
-    for c in ids:
+    for c, who in zip(ids, (NAME, KEPT), strict=True):
+        note = {"category": "thinking", "observed_on": str(STARTS), "text": texts[who]["record"]}
         ok(rec.post(f"/classes/{class_id}/trainees/{c}/records", headers=recorder, json=note))
 
     await until(lambda: got(fu, f"/trainees/{gone}/followup", dept), lambda d: d["classes"])
     ok(fu.put("/admin/clock", headers=auth("admin", county), json={"today": str(add_months(T, 1))}), 200)
     await until(lambda: got(fu, f"/classes/{class_id}/effect", dept), lambda d: d["milestones_due"] == 2)
-    me = auth("trainee", county, NAME, user_id=gone)
-    evaluation = {
-        "role": "self",
-        "scores": {"ideals": 90, "learning": 85, "attitude": 88},
-        "text": "学用结合",
-    }
-    path = f"/classes/{class_id}/trainees/{gone}/milestones/1/evaluations"
-    ok(fu.post(path, headers=me, json=evaluation))
-    await until(lambda: got(sel, f"/cadres/{gone}/history", dept), lambda d: d["evaluations"] == 1)
+    for c, who in zip(ids, (NAME, KEPT), strict=True):
+        me = auth("trainee", county, who, user_id=c)
+        evaluation = {
+            "role": "self",
+            "scores": {"ideals": 90, "learning": 85, "attitude": 88},
+            "text": texts[who]["evaluation"],
+        }
+        path = f"/classes/{class_id}/trainees/{c}/milestones/1/evaluations"
+        ok(fu.post(path, headers=me, json=evaluation))
+        await until(lambda c=c: got(sel, f"/cadres/{c}/history", dept), lambda d: d["evaluations"] == 1)
+
+    # Another class, where both are nominated and not confirmed, each for a reason of their own.
+    other = {**klass, "title": "2026年乡镇党委书记示范培训班"}
+    other_id = ok(sel.post("/classes", headers=dept, json=other))["stream_id"].removeprefix("class-")
+    ok(sel.post(f"/classes/{other_id}/scope", headers=dept, json={"ranks": ["副科"]}))
+    for c, who in zip(ids, (NAME, KEPT), strict=True):
+        ok(sel.post(f"/classes/{other_id}/nominations", headers=clerk, json={"cadre_id": c}))
+        reason = {"reason": texts[who]["rejection"]}
+        ok(sel.post(f"/classes/{other_id}/nominations/{c}/reject", headers=dept, json=reason))
+    await until(
+        lambda: got(sel, f"/classes/{other_id}/nominations", dept),
+        lambda d: {n.get("reason") for n in d["items"]} == {GONE_TEXTS["rejection"], KEPT_TEXTS["rejection"]},
+    )
 
     def views() -> dict[str, str]:
         """Every place a person's name is shown for this class, and every export of it."""
         return {
             "selection cadre": text_of(sel.get(f"/cadres/{gone}", headers=dept)),
             "selection class": text_of(sel.get(f"/classes/{class_id}", headers=dept)),
+            "selection rejections": text_of(sel.get(f"/classes/{other_id}/nominations", headers=dept)),
+            "teaching leave": text_of(tea.get(f"/classes/{class_id}/sessions/s3/attendance", headers=school)),
             "selection registry export": text_of(sel.get("/cadres", headers=dept, params={"format": "xlsx"})),
             "teaching roster": text_of(tea.get(f"/classes/{class_id}/roster", headers=school)),
             "teaching graduation": text_of(tea.get(f"/classes/{class_id}/graduation", headers=school)),
@@ -217,6 +248,11 @@ async def test_an_erased_trainee_leaves_nothing_readable(deployment, county, ser
                 rec.get(f"/classes/{class_id}/completeness.xlsx", headers=school, params={"as_of": str(ENDS)})
             ),
             "follow-up file": text_of(fu.get(f"/trainees/{gone}/followup", headers=dept)),
+            # the classmate's own file and form, where their texts are shown
+            "classmate's follow-up file": text_of(fu.get(f"/trainees/{kept}/followup", headers=dept)),
+            "classmate's records form": text_of(
+                rec.get(f"/classes/{class_id}/trainees/{kept}/form.html", headers=school)
+            ),
             "follow-up file export": text_of(fu.get(f"/trainees/{gone}/followup.xlsx", headers=dept)),
             "follow-up effect export": text_of(fu.get(f"/classes/{class_id}/effect.xlsx", headers=dept)),
             "dashboard class export": text_of(dash.get(f"/api/classes/{class_id}/export.xlsx", headers=dept)),
@@ -227,6 +263,8 @@ async def test_an_erased_trainee_leaves_nothing_readable(deployment, county, ser
     before = views()
     assert NAME in before["teaching roster"] and NAME in before["records form"], before["records form"][:500]
     assert NAME in before["follow-up file"] and NAME in before["dashboard class export"]
+    shown = "".join(before.values())
+    assert not [t for t in (*GONE_TEXTS.values(), *KEPT_TEXTS.values()) if t not in shown]
     assert found_in_store(await store_dump(servers), secret), "the scan must see the read models"
     assert not await in_topics(servers, county, secret)
 
@@ -241,7 +279,11 @@ async def test_an_erased_trainee_leaves_nothing_readable(deployment, county, ser
     def erased_everywhere(v: dict[str, str]) -> bool:
         return not any(s in text for text in v.values() for s in secret)
 
-    after = await until(views, erased_everywhere)
+    def classmate_kept(v: dict[str, str]) -> bool:
+        shown = "".join(v.values())
+        return KEPT in v["teaching roster"] and all(t in shown for t in KEPT_TEXTS.values())
+
+    after = await until(views, lambda v: erased_everywhere(v) and classmate_kept(v))
     assert ERASED in after["teaching roster"] and KEPT in after["teaching roster"]
     assert ERASED in after["selection cadre"] and ERASED in after["records form"]
     assert ERASED in after["follow-up file"] and KEPT in after["selection registry export"]
@@ -261,11 +303,13 @@ async def test_an_erased_trainee_leaves_nothing_readable(deployment, county, ser
         procs[name].start(wait=False)
     for name in SERVICES:
         procs[name].wait_ready(timeout=180)
-    rebuilt = await until(views, lambda v: erased_everywhere(v) and KEPT in v["teaching roster"])
+    rebuilt = await until(views, lambda v: erased_everywhere(v) and classmate_kept(v))
     assert ERASED in rebuilt["teaching roster"] and ERASED in rebuilt["selection cadre"]
     assert ERASED in rebuilt["follow-up file"] and ERASED in rebuilt["records form"]
 
     # -- nothing readable anywhere -----------------------------------------------------------------
+    (copy,) = await read_topic(servers.kafka, erasures_topic(county), expect=1, timeout=20)
+    assert dict(copy.headers)["event_type"] == b"CadreErased" and gone.encode() in copy.value
     assert not await in_topics(servers, county, secret, dead_letters=True)
     left = found_in_store(await store_dump(servers), secret)
     assert not left, left[:3]

@@ -1,6 +1,7 @@
 """The bus's pure rules: which ACLs a deployment's principal gets, which events a
 consumer believes (provenance), and that a document stays its own county's."""
 
+import asyncio
 import ssl
 from datetime import date
 
@@ -163,3 +164,96 @@ def test_a_tls_connection_names_a_ca_file_it_cannot_use(tmp_path):
     over_tls = Connection("127.0.0.1:9093", "SSL", ca_file=ca).as_user("ganxun-371428", "pw")
     assert (over_tls.security_protocol, over_tls.ca_file) == ("SASL_SSL", ca)
     assert Connection("127.0.0.1:9092").as_user("u", "pw").security_protocol == "SASL_PLAINTEXT"
+
+
+# -- erasures on a topic of their own (docs/personal-data.md) ---------------------------------
+def test_a_county_writes_its_own_erasures_topic_and_reads_its_ancestors_and_the_dashboard_reads():
+    acls = ba.acl_plan(["371428"])
+    assert {op for p, op in grants(acls, ba.TOPIC, "ganxun.erasures.371428")} == RW
+    assert grants(acls, ba.TOPIC, "ganxun.erasures.370000") == {
+        (ba.LITERAL, ba.READ),
+        (ba.LITERAL, ba.DESCRIBE),
+    }
+    dash = ba.acl_plan(["430000"], "dashboard")
+    assert grants(dash, ba.TOPIC, "ganxun.erasures.43") == {
+        (ba.PREFIXED, ba.READ),
+        (ba.PREFIXED, ba.DESCRIBE),
+    }
+
+
+def _runtime(service: str):
+    from importlib import import_module
+
+    from shared.runtime import Runtime
+    from shared.settings import Settings
+
+    definition = import_module(f"services.{service}.service").DEFINITION
+
+    async def made():  # its Kafka producer wants a running loop; nothing here connects
+        rt = Runtime(definition, Settings(service=service, jurisdictions=["371428"]))
+        await rt.producer.stop()
+        return rt
+
+    return asyncio.run(made())
+
+
+def test_projections_not_following_selection_hear_erasures_on_their_own_topic_not_selections_traffic():
+    from services.selection.service import DEFINITION as SELECTION
+
+    teaching = _runtime("teaching")
+    others = [p for p in teaching.definition.projections if "selection" not in p.sources]
+    assert others
+    for p in others:
+        pattern = teaching.pattern_for(p)
+        assert pattern.match("ganxun.erasures.371428") and not pattern.match("ganxun.erasures.530129")
+        assert not pattern.match("ganxun.selection.371428"), p.name
+    selection = _runtime("selection")
+    (cadres_projection,) = [p for p in SELECTION.projections if p.name == cadres.name]
+    # the registry folds CadreErased in its stream's order, from selection's own topic
+    assert selection.pattern_for(cadres_projection).match("ganxun.selection.371428")
+
+
+def test_the_relay_copies_an_erasure_to_the_erasures_topic_after_its_own():
+    from shared.contracts.selection import CadreErased
+    from shared.outbox import OutboxRelay
+
+    (erased,) = CommandHandler.envelopes(
+        "cadre-x", 2, [CadreErased(cadre_id="x", ground="ceased")], ctx("371428")
+    )
+    course = ClassOpened(
+        class_id="k",
+        title="班",
+        capacity=3,
+        starts_on=date(2026, 12, 1),
+        ends_on=date(2026, 12, 2),
+        organiser="党校",
+    )
+    (opened,) = CommandHandler.envelopes("class-k", 0, [course], ctx("371428"))
+    events = [erased.to_doc(), opened.to_doc()]
+
+    class Store:
+        published: list = []
+
+        async def unpublished(self, limit):
+            return [] if self.published else [{"_id": "c1", "events": events}]
+
+        async def mark_published(self, ids):
+            self.published.extend(ids)
+
+    class Producer:
+        sent: list = []
+
+        async def send(self, topic, value, key, headers):
+            self.sent.append((topic, dict(headers)["event_type"]))
+            return asyncio.sleep(0)
+
+    rt = _runtime("selection")
+    relay = OutboxRelay(Store(), Producer(), rt.topic_for, copies_to=rt.copies_to)
+    assert asyncio.run(relay.publish_once()) == 2
+    assert Producer.sent == [
+        ("ganxun.selection.371428", b"CadreErased"),
+        ("ganxun.erasures.371428", b"CadreErased"),
+        ("ganxun.selection.371428", b"ClassOpened"),
+    ]
+    assert provenance_error("ganxun.erasures.371428", erased) is None
+    assert provenance_error("ganxun.erasures.530129", erased)
