@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fpdf import FPDF
-from fpdf.enums import WrapMode, XPos, YPos
+from fpdf.enums import XPos, YPos
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.records import fonts as fonts_cache
@@ -106,8 +106,29 @@ class Sheet(FPDF):
     ) -> None:
         self.set_font("cjk", size=size)
         self.set_text_color(*colour)
-        self.multi_cell(0, h, text, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        for line in self.lines(text):
+            self.cell(0, h, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_text_color(0, 0, 0)
+
+    def lines(self, text: str) -> list[str]:
+        """`text` broken into lines that fit the page, at any character (as `multi_cell` with
+        WrapMode.CHAR, which Chinese needs), in one pass: fpdf2's line breaker measures the
+        whole line again for each character it adds, most of a long form's layout time."""
+        widths = self.current_font.cw
+        missing = widths.default_factory()
+        room = (self.epw - 2 * self.c_margin) * 1000 / self.font_size
+        out = []
+        for part in text.split("\n"):
+            line, used = [], 0.0
+            for ch in part:
+                w = widths.get(ord(ch), missing)
+                if line and used + w > room:
+                    out.append("".join(line))
+                    line, used = [], 0.0
+                line.append(ch)
+                used += w
+            out.append("".join(line))
+        return out
 
     def facts(self, d: Doc) -> None:
         a = d["attendance"]

@@ -221,3 +221,26 @@ def test_a_form_with_the_font_cut_looks_exactly_like_one_drawn_by_fpdf_alone():
         return page.render(scale=1).to_pil().tobytes()
 
     assert picture(True) == picture(False)
+
+
+def test_a_paragraph_breaks_into_the_lines_fpdf_would_break_it_into():
+    """`Sheet.lines` replaces fpdf2's line breaker (which measures each line again per
+    character): same lines as `multi_cell` with WrapMode.CHAR, for Chinese, mixed text and
+    explicit new lines, at the sizes the documents use."""
+    from fpdf.enums import MethodReturnValue, WrapMode
+
+    common = fonts.common_face(pdf.font_path(pdf.FontSettings()), 0)
+    sheet = pdf.Sheet(common, 0, parsed_once=True)
+    texts = [
+        "在小组讨论中发言积极，联系本地乡村振兴工作实际，提出了三条改进意见。" * 3,
+        "第1条 · 2026-11-02 · 思想动态 · 吴刚（支部书记） · 录入于 2026-11-03 Party School 2026",
+        "第一行\n第二行比较长" + "，很长" * 40,
+        "",
+    ]
+    for size in (9, 10):
+        sheet.set_font("cjk", size=size)
+        for text in texts:
+            fpdf_lines = sheet.multi_cell(
+                0, 5, text, wrapmode=WrapMode.CHAR, dry_run=True, output=MethodReturnValue.LINES
+            )
+            assert sheet.lines(text) == fpdf_lines
