@@ -503,7 +503,9 @@ async def run(
     try:
         # 3. (b) the projector, per store profile (shared/store.py) and batch size
         for profile, bs in [(p, b) for p in args.store_profiles for b in args.batch_sizes]:
-            store.use(profile)
+            chosen = store.PROFILES[profile]
+            # The private FerretDB takes the mongodb profile's bulks only as on_ferretdb cuts them.
+            store.use(chosen if os.environ.get("MONGODB_URI") else store.on_ferretdb(chosen))
             key = f"{bs} {profile}"
             db = client[f"bench_b{bs}_{profile}_{tag}"]
             dbs.append(db.name)
