@@ -273,7 +273,7 @@ class EventStore:
         return out
 
     async def mark_published(self, commit_ids: Sequence[str]) -> None:
-        await store.gather_chunked(lambda i=i: self.outbox.delete_one({"_id": i}) for i in commit_ids)
+        await store.delete_by_ids(self.outbox, commit_ids)
 
     async def count_unpublished(self) -> int:
         return await self.outbox.count_documents({})

@@ -121,7 +121,7 @@ class Vault:
             taken = await self._insert(fresh)
             found.update({p: {"_id": p, "key": k} for p, k in fresh.items() if p not in taken})
             found.update(await store.find_by_ids(self.coll, sorted(taken)))
-        elif len(wanted) > SCAN_ABOVE:
+        elif len(wanted) > SCAN_ABOVE and not store.profile().finds_by_in:
             # A rebuild or an import's projection: one scan of the vault beats thousands of
             # point reads (FerretDB serves each alone); every key read is cached.
             want = set(wanted)
@@ -143,8 +143,9 @@ class Vault:
         taken: set[str] = set()
         items = list(fresh.items())
         now = utcnow()
-        for start in range(0, len(items), store.INSERT_CHUNK):
-            chunk = items[start : start + store.INSERT_CHUNK]
+        size = store.profile().insert_chunk
+        for start in range(0, len(items), size):
+            chunk = items[start : start + size]
             try:
                 await self.coll.insert_many(
                     [{"_id": p, "key": k, "created_at": now} for p, k in chunk], ordered=False

@@ -31,6 +31,7 @@ from shared.ports import Clock, Commands, PersonKeys
 from shared.projection import Projection
 from shared.projector import ERASURE, DeadLetters, ProjectionWriter, Projector
 from shared.settings import Settings
+from shared.store import use as use_store_profile
 
 log = structlog.get_logger("runtime")
 COMPONENTS = ("api", "relay", "projectors")
@@ -85,6 +86,7 @@ class Runtime:
     def __init__(self, definition: ServiceDefinition, settings: Settings) -> None:
         self.definition = definition
         self.settings = settings
+        use_store_profile(settings.store_profile)  # before anything reads or writes the store
         # An append's reply arrives within 30 s or the append is reported failed; the
         # outbox fences a pointer whose commit is still missing after eventstore.ORPHAN_AFTER.
         self.mongo = AsyncMongoClient(

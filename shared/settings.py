@@ -7,7 +7,7 @@ prefix (GANXUN_<SERVICE>_...); nothing reads the process environment by hand."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     mongodb_uri: str = Field(
         "mongodb://127.0.0.1:27018/", validation_alias=AliasChoices("GANXUN_MONGODB_URI", "MONGODB_URI")
     )
+    # How the store is written and read (shared/store.py): "ferretdb" (one operation per write
+    # command, point reads; the local store) or "mongodb" (bulk writes, `$in` finds; production).
+    store_profile: Literal["ferretdb", "mongodb"] = "ferretdb"
     # The division codes this deployment serves: one county, or several for a small city.
     jurisdictions: Annotated[list[str], NoDecode] = ["371428"]
     database: str = ""

@@ -15,12 +15,21 @@ Inserts are the exception: an insert command of many documents is one operation 
 FerretDB (one connection, one transaction per batch), so a run of consecutive inserts
 in a bulk write goes as one command of up to `INSERT_CHUNK` documents (a projector
 creating 20,000 registry entries after an import: 40 commands instead of 20,000).
+
+All of that is the `ferretdb` profile. The production store is MongoDB, where a bulk write
+of hundreds of operations and a find by `$in` are the normal, fast way, so the `mongodb`
+profile sends them (`GANXUN_STORE_PROFILE`, read by shared/settings.py; the runtime calls
+`use` once per process before anything touches the store). Every access pattern that
+differs between the two asks `profile()` here: nothing else in the code knows which store
+it talks to. The GIN twins (docs/store.md) are the local FerretDB's own, in its PostgreSQL;
+MongoDB needs none, and there are no transactions on either profile.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from pymongo import InsertOne
@@ -28,12 +37,67 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 T = TypeVar("T")
-BULK_CHUNK = 1
-INSERT_CHUNK = 500
-CONCURRENCY = 32
 
 
-async def gather_chunked(calls: Iterable[Callable[[], Awaitable[T]]], size: int = CONCURRENCY) -> list[T]:
+@dataclass(frozen=True)
+class Profile:
+    """How one kind of store is written and read (GANXUN_STORE_PROFILE)."""
+
+    name: str
+    # Operations per bulk write command (updates, replaces, deletes; a run of inserts may be longer).
+    bulk_chunk: int
+    # Documents per insert command.
+    insert_chunk: int
+    # Several documents by id: one `$in` find per `in_chunk` ids, or concurrent point reads.
+    finds_by_in: bool
+    in_chunk: int
+    # Point reads or writes in flight at once (gather_chunked's default).
+    concurrency: int
+
+
+# FerretDB 1.24 on PostgreSQL (development, tests, one machine): see above.
+FERRETDB = Profile("ferretdb", bulk_chunk=1, insert_chunk=500, finds_by_in=False, in_chunk=0, concurrency=32)
+# MongoDB (production): a bulk command per 1,000 operations (the driver splits what exceeds
+# the server's own limits), `$in` finds served by the `_id` index.
+MONGODB = Profile(
+    "mongodb", bulk_chunk=1000, insert_chunk=1000, finds_by_in=True, in_chunk=1000, concurrency=32
+)
+PROFILES = {p.name: p for p in (FERRETDB, MONGODB)}
+# FerretDB holds one pooled connection per matching operation of a bulk command until the
+# command ends: more than the pool (200 in the local store) wedges it, as 300 replaces in one
+# command did in tests/integration/test_store_profiles.py. So the mongodb profile must not
+# serve a deployment on FerretDB; `on_ferretdb` makes a copy whose bulk commands FerretDB
+# survives, to run the mongodb profile's code paths against it (tests, benches).
+FERRETDB_SAFE_BULK = 100
+
+
+def on_ferretdb(chosen: Profile) -> Profile:
+    return replace(chosen, bulk_chunk=min(chosen.bulk_chunk, FERRETDB_SAFE_BULK))
+
+
+_current = FERRETDB
+
+
+def use(chosen: Profile | str) -> Profile:
+    """Make `chosen` (a Profile or its name) this process's store profile; returns it."""
+    global _current
+    if isinstance(chosen, str):
+        if chosen not in PROFILES:
+            raise ValueError(
+                f"未知的存储配置 {chosen!r}（GANXUN_STORE_PROFILE），可选：{'、'.join(PROFILES)}"
+            )
+        chosen = PROFILES[chosen]
+    _current = chosen
+    return chosen
+
+
+def profile() -> Profile:
+    """This process's store profile (FERRETDB until `use` is called)."""
+    return _current
+
+
+async def gather_chunked(calls: Iterable[Callable[[], Awaitable[T]]], size: int | None = None) -> list[T]:
+    size = size or _current.concurrency
     calls = list(calls)
     out: list[T] = []
     for start in range(0, len(calls), size):
@@ -44,8 +108,25 @@ async def gather_chunked(calls: Iterable[Callable[[], Awaitable[T]]], size: int 
 async def find_by_ids(
     coll: AsyncCollection, ids: Sequence[Any], projection: dict | None = None
 ) -> dict[Any, dict]:
+    p = _current
+    if p.finds_by_in:
+        out: dict[Any, dict] = {}
+        for start in range(0, len(ids), p.in_chunk):
+            chunk = list(ids[start : start + p.in_chunk])
+            out.update({d["_id"]: d async for d in coll.find({"_id": {"$in": chunk}}, projection)})
+        return out
     found = await gather_chunked(lambda i=i: coll.find_one({"_id": i}, projection) for i in ids)
     return {d["_id"]: d for d in found if d is not None}
+
+
+async def delete_by_ids(coll: AsyncCollection, ids: Sequence[Any]) -> None:
+    """Delete the documents with these ids (one `$in` delete per chunk, or one by one)."""
+    p = _current
+    if p.finds_by_in:
+        for start in range(0, len(ids), p.in_chunk):
+            await coll.delete_many({"_id": {"$in": list(ids[start : start + p.in_chunk])}})
+        return
+    await gather_chunked(lambda i=i: coll.delete_one({"_id": i}) for i in ids)
 
 
 class ChunkedBulkError(Exception):
@@ -57,14 +138,15 @@ class ChunkedBulkError(Exception):
 async def bulk_write(coll: AsyncCollection, ops: list, ordered: bool = False) -> int:
     """Bulk write in chunks; returns the matched count. Raises ChunkedBulkError with the
     indexes (into `ops`) of writes that failed, after trying every chunk."""
+    p = _current
     matched = 0
     failed: list[int] = []
     start = 0
     while start < len(ops):
-        end = start + BULK_CHUNK
-        if isinstance(ops[start], InsertOne):
+        end = start + p.bulk_chunk
+        if isinstance(ops[start], InsertOne) and p.insert_chunk > p.bulk_chunk:
             end = start + 1
-            while end < len(ops) and end - start < INSERT_CHUNK and isinstance(ops[end], InsertOne):
+            while end < len(ops) and end - start < p.insert_chunk and isinstance(ops[end], InsertOne):
                 end += 1
         try:
             res = await coll.bulk_write(ops[start:end], ordered=ordered)

@@ -4,7 +4,8 @@ The CJK font is Debian's WenQuanYi Micro Hei (package fonts-wqy-microhei); anoth
 TTF/TTC can be named with GANXUN_CJK_FONT (and GANXUN_CJK_FONT_INDEX for a TTC), read by
 `FontSettings` each time a document is drawn. A document is drawn with the font's common
 face (services/records/fonts.py: GB 2312 and punctuation, a fraction of the parsing), and
-again with the whole font only if it holds a character the common face lacks.
+again with the whole font only if it holds a character the common face lacks. The common
+face is parsed once per process and cut down to each document's glyphs (fonts.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fpdf import FPDF
-from fpdf.enums import WrapMode, XPos, YPos
+from fpdf.enums import XPos, YPos
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.records import fonts as fonts_cache
@@ -58,7 +59,7 @@ def drawn(draw: Callable[[Sheet], None], fonts: FontSettings | None = None) -> b
     whole = font_path(fonts)
     common = fonts_cache.common_face(whole, fonts.font_index)
     if common is not None:
-        sheet = Sheet(common, 0)
+        sheet = Sheet(common, 0, parsed_once=True)
         draw(sheet)
         out = bytes(sheet.output())  # the footer is drawn on output: check after it
         if not sheet.fonts["cjk"].missing_glyphs:
@@ -69,12 +70,20 @@ def drawn(draw: Callable[[Sheet], None], fonts: FontSettings | None = None) -> b
 
 
 class Sheet(FPDF):
-    def __init__(self, font: Path, index: int) -> None:
+    def __init__(self, font: Path, index: int, parsed_once: bool = False) -> None:
+        """`parsed_once`: the font is parsed once per process (fonts.parsed: the common face,
+        11 MB held); else for this sheet alone (the whole font, 38 MB parsed, seldom needed)."""
         super().__init__(format="A4")
-        self.add_font("cjk", "", str(font), collection_font_number=index)
+        if parsed_once:
+            self.fonts["cjk"] = fonts_cache.for_document(self, font, index)
+        else:
+            self.add_font("cjk", "", str(font), collection_font_number=index)
         self.set_auto_page_break(True, margin=15)
         self.set_margins(15, 15, 15)
         self.add_page()
+
+    def output(self, *args, **kwargs):  # noqa: D102 - fpdf2's, with the font cut first
+        return super().output(*args, output_producer_class=fonts_cache.CutFonts, **kwargs)
 
     def footer(self) -> None:
         self.set_y(-12)
@@ -97,8 +106,29 @@ class Sheet(FPDF):
     ) -> None:
         self.set_font("cjk", size=size)
         self.set_text_color(*colour)
-        self.multi_cell(0, h, text, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        for line in self.lines(text):
+            self.cell(0, h, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_text_color(0, 0, 0)
+
+    def lines(self, text: str) -> list[str]:
+        """`text` broken into lines that fit the page, at any character (as `multi_cell` with
+        WrapMode.CHAR, which Chinese needs), in one pass: fpdf2's line breaker measures the
+        whole line again for each character it adds, most of a long form's layout time."""
+        widths = self.current_font.cw
+        missing = widths.default_factory()
+        room = (self.epw - 2 * self.c_margin) * 1000 / self.font_size
+        out = []
+        for part in text.split("\n"):
+            line, used = [], 0.0
+            for ch in part:
+                w = widths.get(ord(ch), missing)
+                if line and used + w > room:
+                    out.append("".join(line))
+                    line, used = [], 0.0
+                line.append(ch)
+                used += w
+            out.append("".join(line))
+        return out
 
     def facts(self, d: Doc) -> None:
         a = d["attendance"]

@@ -8,6 +8,7 @@ Every read model is read by `_id` (point reads): FerretDB 1.24 uses an index onl
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
@@ -26,6 +27,22 @@ TRAINEE = "records_trainee"  # one per class and trainee: records, sheets, final
 WEEK = "records_week"  # one per class and week: that week's score sheets
 READERS = ("party_school", "org_department", "recorder")
 MANAGERS = ("party_school", "org_department")
+
+
+def file_or_blank(class_id: str, cadre_id: str, roster: Doc, doc: Doc | None) -> Doc:
+    """The trainee's file as stored, or an empty one for a trainee of the roster with none yet."""
+    if doc is not None:
+        return doc
+    if fk(cadre_id) not in roster.get("trainees", {}):
+        raise NotFound(f"班次 {class_id} 没有学员 {cadre_id}。", code="trainee_not_found")
+    return {
+        "class_id": class_id,
+        "cadre_id": cadre_id,
+        "records": [],
+        "sheets": [],
+        "attended": {},
+        "absent": {},
+    }
 
 
 class Reads:
@@ -56,27 +73,18 @@ class Reads:
         """Roster and class docs, for a reader of the right role and jurisdiction; a
         recorder reads only the classes they record for (or recorded for)."""
         who.require_role(*roles)
-        roster = public(await self.roster(who, class_id))
-        klass = await self.klass(class_id)
+        # Both point reads at once; the class document goes unused if the roster refuses.
+        stored, klass = await asyncio.gather(self.roster(who, class_id), self.klass(class_id))
+        roster = public(stored)
         history = (klass or {}).get("history", [])
         if who.role == "recorder" and not any(h["person_id"] == who.user_id for h in history):
             raise Forbidden(f"您不是班次 {class_id} 的纪实人员，无权查看。", code="not_a_recorder")
         return roster, klass
 
     async def trainee_file(self, class_id: str, cadre_id: str, roster: Doc) -> Doc:
-        doc = await self._doc(TRAINEE, trainee_key(class_id, cadre_id))
-        if doc is None:
-            if fk(cadre_id) not in roster.get("trainees", {}):
-                raise NotFound(f"班次 {class_id} 没有学员 {cadre_id}。", code="trainee_not_found")
-            doc = {
-                "class_id": class_id,
-                "cadre_id": cadre_id,
-                "records": [],
-                "sheets": [],
-                "attended": {},
-                "absent": {},
-            }
-        return doc
+        return file_or_blank(
+            class_id, cadre_id, roster, await self._doc(TRAINEE, trainee_key(class_id, cadre_id))
+        )
 
     # -- what the routes answer --------------------------------------------------------
     async def recorders(self, who: Principal, class_id: str) -> Doc:
@@ -134,8 +142,10 @@ class Reads:
     ) -> tuple[Doc, Doc | None, Doc]:
         """What the record form and the portrait are made of (documents.gather); a recorder
         reads the form of their own class's trainees (class_view checks whose class)."""
-        roster, klass = await self.class_view(who, class_id)
-        return roster, klass, await self.trainee_file(class_id, cadre_id, roster)
+        (roster, klass), stored = await asyncio.gather(
+            self.class_view(who, class_id), self._doc(TRAINEE, trainee_key(class_id, cadre_id))
+        )
+        return roster, klass, file_or_blank(class_id, cadre_id, roster, stored)
 
     # -- the recorder's own pages (纪实人员本人) ----------------------------------------------
     async def my_classes(self, who: Principal) -> list[Doc]:

@@ -172,3 +172,75 @@ def test_a_form_is_drawn_with_the_common_face_and_a_rare_name_with_the_whole_fon
     d["records"][0]["text"] = "喆珺二人协助，表现突出。"
     text = pdf_text(pdf.form_pdf(d))
     assert "张堃" in text and "喆珺二人协助，表现突出。" in text
+
+
+def _form_of(name: str, text: str) -> dict:
+    d = documents.gather(ROSTER, KLASS, FILE)
+    d["name"] = name
+    d["records"][0]["text"] = text
+    return d
+
+
+def test_forms_drawn_at_once_in_threads_each_show_their_own_trainee_and_records():
+    """The common face is parsed once per process and shared (fonts.parsed): forms drawn at the
+    same time in worker threads (as the API draws them) each carry their own name and record
+    text, and the shared font keeps every glyph (only each document's copy is cut down)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    people = [
+        ("张伟", "学习笔记认真，发言积极。"),
+        ("李娜", "调研报告扎实，数据翔实。"),
+        ("王芳", "小组讨论中带头发言。"),
+    ]
+    people *= 3
+    with ThreadPoolExecutor(4) as pool:
+        drawn = list(pool.map(lambda p: pdf.form_pdf(_form_of(*p)), people))
+    for (name, text), data in zip(people, drawn):
+        got = pdf_text(data)
+        assert name in got and text in got
+        assert not any(other in got for other, _ in people if other != name)
+        assert len(data) < 60_000  # the font embedded is the document's glyphs, not the face's 1.3 MB
+    common = fonts.common_face(pdf.font_path(pdf.FontSettings()), 0)
+    whole = ttLib.TTFont(common, lazy=True)
+    assert len(fonts.parsed(common, 0).ttfont.getGlyphOrder()) == len(whole.getGlyphOrder())
+
+
+def test_a_form_with_the_font_cut_looks_exactly_like_one_drawn_by_fpdf_alone():
+    """Text extraction reads the PDF's ToUnicode map, not the glyphs: the pages are compared as
+    pictures with a form drawn by fpdf2's own font handling, so a glyph taken from the wrong
+    place in the cut font would show."""
+    import pypdfium2 as pdfium
+
+    d = _form_of("张伟", "在小组讨论中发言积极，联系本地实际提出三条意见（附：①②）。")
+    common = fonts.common_face(pdf.font_path(pdf.FontSettings()), 0)
+
+    def picture(parsed_once: bool) -> bytes:
+        sheet = pdf.Sheet(common, 0, parsed_once=parsed_once)
+        pdf._form(sheet, d)
+        page = pdfium.PdfDocument(bytes(sheet.output()))[0]
+        return page.render(scale=1).to_pil().tobytes()
+
+    assert picture(True) == picture(False)
+
+
+def test_a_paragraph_breaks_into_the_lines_fpdf_would_break_it_into():
+    """`Sheet.lines` replaces fpdf2's line breaker (which measures each line again per
+    character): same lines as `multi_cell` with WrapMode.CHAR, for Chinese, mixed text and
+    explicit new lines, at the sizes the documents use."""
+    from fpdf.enums import MethodReturnValue, WrapMode
+
+    common = fonts.common_face(pdf.font_path(pdf.FontSettings()), 0)
+    sheet = pdf.Sheet(common, 0, parsed_once=True)
+    texts = [
+        "在小组讨论中发言积极，联系本地乡村振兴工作实际，提出了三条改进意见。" * 3,
+        "第1条 · 2026-11-02 · 思想动态 · 吴刚（支部书记） · 录入于 2026-11-03 Party School 2026",
+        "第一行\n第二行比较长" + "，很长" * 40,
+        "",
+    ]
+    for size in (9, 10):
+        sheet.set_font("cjk", size=size)
+        for text in texts:
+            fpdf_lines = sheet.multi_cell(
+                0, 5, text, wrapmode=WrapMode.CHAR, dry_run=True, output=MethodReturnValue.LINES
+            )
+            assert sheet.lines(text) == fpdf_lines
