@@ -376,17 +376,43 @@ async def main() -> None:
     ap.add_argument("--queries", type=int, default=30)
     ap.add_argument("--county", default=Codes().wucheng)
     ap.add_argument("--port", action="append", default=[], metavar="SERVICE=PORT")
+    ap.add_argument(
+        "--private",
+        action="store_true",
+        help="start a private deployment (bench/private.py), not ganxun up's",
+    )
+    ap.add_argument("--api-processes", type=int, default=1, help="with --private: API processes per service")
+    ap.add_argument("--cadres", type=int, default=2_000, help="with --private: the registry's size")
+    ap.add_argument("--logs", type=Path, help="with --private: the services' logs go into this folder")
     args = ap.parse_args()
-    ports = {**DEFAULT_PORTS, **{k: int(v) for k, v in (p.split("=", 1) for p in args.port)}}
-    key = ensure_dev_keys(state_dir() / "keys")[0]
+    if not args.private:
+        ports = {**DEFAULT_PORTS, **{k: int(v) for k, v in (p.split("=", 1) for p in args.port)}}
+        await run(args, ports, ensure_dev_keys(state_dir() / "keys")[0], args.county)
+        return
+    from bench.private import PrivateDeployment
+
+    with PrivateDeployment(args.api_processes, args.cadres, args.logs) as dep:
+        await dep.ready()
+        await run(args, dep.ports, dep.key, dep.county)
+        for service, pids in dep.pids().items():
+            mem = ", ".join(f"{rss_mb(pid):.0f}" for pid in pids)
+            print(f"{service:<10} 各进程常驻内存 {mem} MB（目标 < {RSS_GOAL_MB} MB）")
+
+
+async def run(args, ports: dict[str, int], key: bytes, county: str) -> None:
     limits = httpx.Limits(max_connections=400, max_keepalive_connections=100)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        load = Load(client, key, args.county, ports)
+        load = Load(client, key, county, ports)
         if args.seconds > 0:  # --seconds 0: only the PDF and the memory
+            print(f"开始前负载：{uptime()}")
             await load.setup(args.classes)
             await load.drive(args.rate, args.seconds)
             report(load.fig, args.rate, args.seconds)
-        await record_form(load, args.queries)
+            print(f"结束时负载：{uptime()}")
+        if not args.private:
+            await record_form(load, args.queries)
+    if args.private:
+        return
     for service, port in sorted(ports.items()):
         pid = listening_pid(port)
         if pid is not None:
@@ -394,6 +420,11 @@ async def main() -> None:
             print(
                 f"{service:<10} 常驻内存 {mem:5.0f} MB（目标 < {RSS_GOAL_MB} MB）{verdict(mem < RSS_GOAL_MB)}"
             )
+
+
+def uptime() -> str:
+    """The machine's load averages (1, 5, 15 min), printed beside the figures they qualify."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 if __name__ == "__main__":
