@@ -168,11 +168,18 @@ class CommandHandler:
         command: Any,
         ctx: Context,
         authorize: Callable[[Loaded[S]], None] | None = None,
+        believed: Loaded[S] | None = None,
     ) -> list[Envelope]:
-        """Decide and append. `authorize` sees the loaded aggregate before deciding."""
+        """Decide and append. `authorize` sees the loaded aggregate before deciding.
+
+        `believed`: the aggregate as the caller's read model shows it (a registry without
+        this person: a new aggregate), decided on instead of reading the stream when this
+        process holds no copy. Trusted like the copy (below): an append on a stale belief
+        conflicts and is decided again on the stored stream, and a refusal is only given
+        on the stored stream."""
         key = (type(decider), stream_id)  # deciders are stateless: the class names the fold
         async with self._one_at_a_time(key):
-            return await self._execute(key, decider, stream_id, command, ctx, authorize)
+            return await self._execute(key, decider, stream_id, command, ctx, authorize, believed)
 
     @asynccontextmanager
     async def _one_at_a_time(self, key: tuple[type, str]):
@@ -205,6 +212,7 @@ class CommandHandler:
         command: Any,
         ctx: Context,
         authorize: Callable[[Loaded[S]], None] | None,
+        believed: Loaded[S] | None = None,
     ) -> list[Envelope]:
         request_commit = next_commit_id()  # None unless the request carries an Idempotency-Key
         commit_id = None
@@ -215,7 +223,7 @@ class CommandHandler:
                     if stored and stored[0].stream_id == stream_id:
                         return stored  # the first attempt's commit: its answer again
                     commit_id = None  # the route took another path this time
-            loaded = self._cache.pop(key, None) if attempt == 0 else None
+            loaded = (self._cache.pop(key, None) or believed) if attempt == 0 else None
             remembered = loaded is not None
             if loaded is None:
                 loaded = await self.load(decider, stream_id)
