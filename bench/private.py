@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -27,6 +29,8 @@ from deploy.local.process import REPO_ROOT, free_port
 from shared.auth import ensure_dev_keys, issue_token
 
 SERVICES = ("selection", "teaching")
+WHO = re.compile(r"ferretdb|postgres|java|services\.[a-z]+")
+TICKS = float(os.sysconf("SC_CLK_TCK"))
 
 
 class PrivateDeployment:
@@ -107,6 +111,22 @@ class PrivateDeployment:
                 await _pause()
         print(f"私有部署：县 {COUNTY}，名册 {len(rows):,} 人，每个服务 {self.api_processes} 个接口进程")
 
+    def cpu(self) -> Counter:
+        """CPU-seconds so far of this deployment's processes (this bench's descendants only:
+        the machine is shared), by what they are: each service, the store, Kafka."""
+        return cpu_of_descendants(os.getpid())
+
+    def store_transactions(self) -> int | None:
+        """PostgreSQL transactions so far under the private FerretDB (one or more per store
+        operation): how many store round trips the deployment made. None on other stores."""
+        from deploy.local.ferretdb import FerretDBServer
+
+        for srv in self.servers.started:
+            if isinstance(srv, FerretDBServer) and srv.backend == "postgresql":
+                sql = "select sum(xact_commit + xact_rollback) from pg_stat_database"
+                return int(srv._postgres().psql(sql).strip())
+        return None
+
     def pids(self) -> dict[str, list[int]]:
         return {name: [p.pid for p in procs] for name, procs in self.procs.items()}
 
@@ -121,6 +141,32 @@ class PrivateDeployment:
                 except subprocess.TimeoutExpired:
                     p.kill()
         self.servers.__exit__(*exc)
+
+
+def cpu_of_descendants(root: int) -> Counter:
+    parents: dict[int, int] = {}
+    stats: dict[int, tuple[str, float]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(proc.name)] = int(fields[1])
+        m = WHO.search(cmdline)
+        if m:
+            name = {"java": "kafka"}.get(m.group(0), m.group(0).removeprefix("services."))
+            stats[int(proc.name)] = (name, (int(fields[11]) + int(fields[12])) / TICKS)
+    out: Counter = Counter()
+    for pid, (name, seconds) in stats.items():
+        up = pid
+        while up in parents and up != root:
+            up = parents[up]
+        if up == root:
+            out[name] += seconds
+    return out
 
 
 async def _pause() -> None:
