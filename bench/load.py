@@ -61,6 +61,12 @@ LABELS = {
     "course": "录入课程",
 }
 WAIT_AFTER = 60.0  # how long the last commands may take to be answered
+# Commands in flight at once; later ones wait their turn in the client, their latency still
+# counted from their scheduled time. Without a bound, a saturated service left a thousand
+# requests queued in httpx's pool, whose every step scans them all: the client itself
+# then took the CPU the services needed.
+IN_FLIGHT = 200
+STATS_LAG = 11  # PostgreSQL reports an idle backend's transactions within ten seconds
 
 
 @dataclass
@@ -95,6 +101,7 @@ class Load:
         self.serial = itertools.count()
         self.probes: list[asyncio.Task] = []
         self.tag = f"{int(time.time()) % 100000:05d}"
+        self.gate = asyncio.Semaphore(IN_FLIGHT)
 
     def who(self, role: str) -> dict[str, str]:
         tok = issue_token(
@@ -169,7 +176,10 @@ class Load:
 
     async def own_read(self, cadre_id: str, answered: float) -> None:
         while time.perf_counter() - answered < PROBE_FOR:
-            r = await self.c.get(self.url("selection", f"/cadres/{cadre_id}"), headers=self.org)
+            try:
+                r = await self.c.get(self.url("selection", f"/cadres/{cadre_id}"), headers=self.org)
+            except httpx.HTTPError:  # the service went away (the bench is ending): a miss
+                break
             if r.status_code == 200:
                 self.fig.own_read_after.append((time.perf_counter() - answered) * 1000)
                 return
@@ -228,7 +238,10 @@ class Load:
         answered = time.perf_counter()
         url = self.url("teaching", f"/classes/{class_id}/roster")
         while time.perf_counter() - answered < PROBE_FOR:
-            r = await self.c.get(url, headers=self.school)
+            try:
+                r = await self.c.get(url, headers=self.school)
+            except httpx.HTTPError:
+                break
             if r.status_code == 200 and (
                 cadre_id is None or any(t["cadre_id"] == cadre_id for t in r.json().get("trainees", []))
             ):
@@ -268,7 +281,8 @@ class Load:
 
     async def safely(self, command, at: float) -> None:
         try:
-            await command(at)
+            async with self.gate:
+                await command(at)
         except httpx.HTTPError as exc:
             self.fig.fail(LABELS[command.__name__], repr(exc))
             self.fig.raised += 1
@@ -376,17 +390,57 @@ async def main() -> None:
     ap.add_argument("--queries", type=int, default=30)
     ap.add_argument("--county", default=Codes().wucheng)
     ap.add_argument("--port", action="append", default=[], metavar="SERVICE=PORT")
+    ap.add_argument(
+        "--private",
+        action="store_true",
+        help="start a private deployment (bench/private.py), not ganxun up's",
+    )
+    ap.add_argument("--api-processes", type=int, default=1, help="with --private: API processes per service")
+    ap.add_argument("--cadres", type=int, default=2_000, help="with --private: the registry's size")
+    ap.add_argument("--logs", type=Path, help="with --private: the services' logs go into this folder")
     args = ap.parse_args()
-    ports = {**DEFAULT_PORTS, **{k: int(v) for k, v in (p.split("=", 1) for p in args.port)}}
-    key = ensure_dev_keys(state_dir() / "keys")[0]
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=100)
+    if not args.private:
+        ports = {**DEFAULT_PORTS, **{k: int(v) for k, v in (p.split("=", 1) for p in args.port)}}
+        await run(args, ports, ensure_dev_keys(state_dir() / "keys")[0], args.county)
+        return
+    from bench.private import PrivateDeployment
+
+    with PrivateDeployment(args.api_processes, args.cadres, args.logs) as dep:
+        await dep.ready()
+        before, t0, xacts = dep.cpu(), time.process_time(), dep.store_transactions()
+        load = await run(args, dep.ports, dep.key, dep.county)
+        cpu = dep.cpu() - before
+        await asyncio.sleep(STATS_LAG)
+        xacts = None if xacts is None else dep.store_transactions() - xacts
+        cpu["bench client"] = time.process_time() - t0
+        answered = sum(len(v) for v in load.fig.latency.values())
+        print(f"CPU 时间（负载期间及其后的排空，共答复 {answered:,} 条命令；与机器负载无关的成本）：")
+        for what, seconds in cpu.most_common():
+            print(f"  {what:<12} {seconds:6.1f} s  每条命令 {seconds / max(answered, 1) * 1000:5.1f} ms")
+        if xacts is not None:
+            print(
+                f"存储事务（PostgreSQL）：{xacts:,} 个，"
+                f"每条命令 {xacts / max(answered, 1):.1f} 个（含投影与转发）"
+            )
+        for service, pids in dep.pids().items():
+            mem = ", ".join(f"{rss_mb(pid):.0f}" for pid in pids)
+            print(f"{service:<10} 各进程常驻内存 {mem} MB（目标 < {RSS_GOAL_MB} MB）")
+
+
+async def run(args, ports: dict[str, int], key: bytes, county: str) -> Load:
+    limits = httpx.Limits(max_connections=IN_FLIGHT + 50, max_keepalive_connections=IN_FLIGHT + 50)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        load = Load(client, key, args.county, ports)
+        load = Load(client, key, county, ports)
         if args.seconds > 0:  # --seconds 0: only the PDF and the memory
+            print(f"开始前负载：{uptime()}")
             await load.setup(args.classes)
             await load.drive(args.rate, args.seconds)
             report(load.fig, args.rate, args.seconds)
-        await record_form(load, args.queries)
+            print(f"结束时负载：{uptime()}")
+        if not args.private:
+            await record_form(load, args.queries)
+    if args.private:
+        return load
     for service, port in sorted(ports.items()):
         pid = listening_pid(port)
         if pid is not None:
@@ -394,6 +448,12 @@ async def main() -> None:
             print(
                 f"{service:<10} 常驻内存 {mem:5.0f} MB（目标 < {RSS_GOAL_MB} MB）{verdict(mem < RSS_GOAL_MB)}"
             )
+    return load
+
+
+def uptime() -> str:
+    """The machine's load averages (1, 5, 15 min), printed beside the figures they qualify."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 if __name__ == "__main__":

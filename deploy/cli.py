@@ -147,6 +147,11 @@ def servers_status() -> None:
 
 
 # -- services ------------------------------------------------------------------
+# The services that take the clerks' commands and may run several API processes (`up
+# --api-processes`); the others keep in-memory views their own projectors feed.
+COMMANDED = ("selection", "teaching")
+
+
 def _service_proc(name: str) -> DetachedProcess:
     return DetachedProcess(name, state_dir() / "services")
 
@@ -163,13 +168,25 @@ def _up_file():
     return state_dir() / "services" / "up.json"
 
 
-def start_service(name: str) -> None:
-    """Spawn one service as the last `up` configured it (the supervisor's restart)."""
+def _service_procs(name: str) -> list[tuple[DetachedProcess, list[str]]]:
+    """The processes of one service as the last `up` laid it out (deploy/local/layout.py),
+    each with its command line: `name` (the API, or the whole service), then `name.1` …"""
+    from deploy.local import layout
+
     saved = json.loads(_up_file().read_text(encoding="utf-8"))
-    _service_proc(name).spawn(
-        [sys.executable, "-m", f"services.{name}", "--port", str(saved["ports"][name])],
-        env={**saved["env"], **saved.get("bus", {}).get(name, {})},
-    )
+    n = saved.get("api_processes", {}).get(name, 1)
+    argvs = layout.argvs(name, saved["ports"][name], n, sys.executable)
+    folder = state_dir() / "services"
+    return [(DetachedProcess(name if i == 0 else f"{name}.{i}", folder), a) for i, a in enumerate(argvs)]
+
+
+def start_service(name: str, only: int | None = None) -> None:
+    """Spawn a service's processes that are not running (or only the `only`-th) as the last
+    `up` configured them (the supervisor's restart)."""
+    saved = json.loads(_up_file().read_text(encoding="utf-8"))
+    for i, (proc, argv) in enumerate(_service_procs(name)):
+        if (only is None or i == only) and not proc.running():
+            proc.spawn(argv, env={**saved["env"], **saved.get("bus", {}).get(name, {})})
 
 
 def start_workbench() -> None:
@@ -187,7 +204,11 @@ def supervised() -> list[Watched]:
         Watched("存储 FerretDB", store.proc.running, store.start),
         Watched("Kafka", lambda: kafka.status()["running"], kafka.start),
         Watched("身份认证 Keycloak", lambda: identity.status()["running"], identity.start),
-        *(Watched(f"服务 {n}", _service_proc(n).running, lambda n=n: start_service(n)) for n in SERVICES),
+        *(
+            Watched(f"服务 {proc.name}", proc.running, lambda n=n, i=i: start_service(n, i))
+            for n in SERVICES
+            for i, (proc, _) in enumerate(_service_procs(n))
+        ),
         *(
             [Watched("工作台", _service_proc("workbench").running, start_workbench)]
             if "workbench" in json.loads(_up_file().read_text(encoding="utf-8"))
@@ -210,7 +231,9 @@ def cmd_supervise(args) -> None:
     Supervisor(supervised(), log=lambda line: print(line, flush=True)).run(stop)
 
 
-def services_up(bootstrap: str, uri: str, jurisdictions: str, ports: dict[str, int]) -> None:
+def services_up(
+    bootstrap: str, uri: str, jurisdictions: str, ports: dict[str, int], api_processes: int = 1
+) -> None:
     env = {
         "GANXUN_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "GANXUN_MONGODB_URI": uri,
@@ -244,12 +267,15 @@ def services_up(bootstrap: str, uri: str, jurisdictions: str, ports: dict[str, i
         }
     _up_file().parent.mkdir(parents=True, exist_ok=True)
     _up_file().write_text(
-        json.dumps({"env": env, "bus": bus, "ports": ports}, ensure_ascii=False), encoding="utf-8"
+        json.dumps(
+            {"env": env, "bus": bus, "ports": ports, "api_processes": {n: api_processes for n in COMMANDED}},
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
     )
     _up_file().chmod(0o600)  # the bus principals' passwords
     for name in SERVICES:
-        if not _service_proc(name).running():
-            start_service(name)
+        start_service(name)
     for name in SERVICES:
         port = ports[name]
         _service_proc(name).wait_ready(lambda p=port: _ready(p), 90, f"服务 {name}")
@@ -265,7 +291,9 @@ def services_down() -> None:
     _supervisor_proc().stop(timeout=15)  # first, or it would restart what is stopped below
     _service_proc("workbench").stop(timeout=15)
     for name in SERVICES:
-        _service_proc(name).stop(timeout=15)
+        procs = [p for p, _ in _service_procs(name)] if _up_file().exists() else [_service_proc(name)]
+        for proc in procs:
+            proc.stop(timeout=15)
 
 
 WORKBENCH_PORT = 8110
@@ -310,7 +338,7 @@ def cmd_up(args) -> None:
         ports[name] = int(value)
     try:
         bootstrap, uri = servers_up(args.kafka_port, args.store_port, args.keycloak_port, args.kafka_tls)
-        services_up(bootstrap, uri, args.jurisdictions, ports)
+        services_up(bootstrap, uri, args.jurisdictions, ports, args.api_processes)
         workbench_up(ports, uri, ports["workbench"])
     except ServerError as exc:
         raise SystemExit(f"启动失败：{exc}") from None
@@ -478,6 +506,13 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         metavar="SERVICE=PORT",
         help="服务端口，如 --port selection=9101（默认 8101–8106，看板 8100，工作台 8110）",
+    )
+    up.add_argument(
+        "--api-processes",
+        type=int,
+        default=int(os.environ.get("GANXUN_API_PROCESSES", "1")),
+        help=f"{'、'.join(COMMANDED)} 各用几个接口进程共用一个端口（默认 1：一个进程包办一切；"
+        "大于 1 时另有一个进程负责转发、投影与后台任务）",
     )
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="停止 `ganxun up` 启动的一切（数据保留）").set_defaults(func=cmd_down)

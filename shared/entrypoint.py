@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import socket
 
 import uvicorn
 
@@ -12,6 +13,18 @@ import shared.contracts  # noqa: F401  (every event type known before any decodi
 from shared.logging import configure
 from shared.runtime import Runtime, ServiceDefinition
 from shared.settings import Settings
+
+
+def shared_socket(host: str, port: int) -> socket.socket:
+    """A listening socket several processes bind at once (SO_REUSEPORT): the kernel hands
+    each new connection to one of them, so N API processes serve one port."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 def settings_for(name: str, **overrides) -> Settings:
@@ -39,6 +52,11 @@ def main(defn: ServiceDefinition, argv: list[str] | None = None) -> None:
         help=f"comma-separated subset of: {', '.join(defn.components)}",
     )
     parser.add_argument("--port", type=int, default=None)
+    parser.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="share the port with the service's other API processes (deploy/local/layout.py)",
+    )
     args = parser.parse_args(argv)
     components = tuple(c for c in args.components.split(",") if c)
     bad = set(components) - set(defn.components)
@@ -53,6 +71,12 @@ def main(defn: ServiceDefinition, argv: list[str] | None = None) -> None:
         from shared.api import create_app
 
         app = create_app(defn, settings, components)
-        uvicorn.run(app, host=settings.http_host, port=settings.port, log_level="warning", access_log=False)
+        if args.reuse_port:
+            server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+            asyncio.run(server.serve(sockets=[shared_socket(settings.http_host, settings.port)]))
+        else:
+            uvicorn.run(
+                app, host=settings.http_host, port=settings.port, log_level="warning", access_log=False
+            )
     else:
         asyncio.run(_headless(defn, settings, components))

@@ -34,6 +34,7 @@ class Commands(Protocol):
         command: Any,
         ctx: Context,
         authorize: Callable[[Loaded[S]], None] | None = None,
+        believed: Loaded[S] | None = None,
     ) -> list[Envelope]: ...
 
     async def append_many(

@@ -194,12 +194,18 @@ class Runtime:
         await self.ensure_topics()
         await self.producer.start()
         if "relay" in components:
+            self.store.keep_landed = True  # the relay publishes this process's commits unread
             self._tasks.append(asyncio.create_task(self._guard("relay", lambda: self.relay.run(self._stop))))
         if "projectors" in components:
             for p in self.definition.projections:
                 projector = Projector(
                     self.writer(p),
-                    lambda p=p: kafka.consumer(self.settings.bus, self.group_for(p)),
+                    lambda p=p: kafka.consumer(
+                        self.settings.bus,
+                        self.group_for(p),
+                        fetch_min_bytes=self.settings.projector_fetch_min_bytes,
+                        fetch_max_wait_ms=self.settings.projector_fetch_wait_ms,
+                    ),
                     self.pattern_for(p),
                     batch_size=self.settings.projector_batch,
                 )

@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     max_json_bytes: int = 1024 * 1024
     max_upload_bytes: int = 20 * 1024 * 1024
     projector_batch: int = 1000
+    # A projector's fetch: the broker answers once this many bytes are there or after this
+    # wait. With one byte (Kafka's default) every consumer, one per projection, came back
+    # for each event as it arrived: under a steady load most of Kafka's and the services'
+    # time went into tiny fetches. The wait adds at most that much to propagation (goal 1 s).
+    projector_fetch_min_bytes: int = 64 * 1024
+    projector_fetch_wait_ms: int = Field(100, ge=0, le=500)
 
     @field_validator("jurisdictions", mode="before")
     @classmethod

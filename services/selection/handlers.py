@@ -208,9 +208,15 @@ class Handlers:
 
     # -- the registry -------------------------------------------------------------------
     async def on_cadre(
-        self, ctx: Context, who: Principal, cmd: RecordCadre | UpdateCadre | EraseCadre
+        self,
+        ctx: Context,
+        who: Principal,
+        cmd: RecordCadre | UpdateCadre | EraseCadre,
+        believed: Loaded | None = None,
     ) -> list[Envelope]:
-        return await self.commands.execute(CADRE, cadre_stream_id(cmd.cadre_id), cmd, ctx, _ours(who))
+        return await self.commands.execute(
+            CADRE, cadre_stream_id(cmd.cadre_id), cmd, ctx, _ours(who), believed=believed
+        )
 
     async def register(self, ctx: Context, who: Principal, raw: dict[str, Any]) -> tuple[str, list[Envelope]]:
         """登记 a cadre from a form's fields, or bring the entry of that 身份证号 up to date."""
@@ -219,7 +225,11 @@ class Handlers:
         if errors:
             raise DomainError("；".join(errors) + "。", code="invalid_cadre")
         cadre_id = self.cadre_id_for(record["id_number"])
-        return cadre_id, await self.on_cadre(ctx, who, RecordCadre(cadre_id, record))
+        # A person the registry does not hold is decided as a new aggregate, without reading
+        # the stream (one store round trip less); if the registry lagged, the append conflicts
+        # and the kernel decides again on the stored stream.
+        new = None if await self.reads.entries([cadre_id]) else Loaded(CADRE.initial(), 0, None)
+        return cadre_id, await self.on_cadre(ctx, who, RecordCadre(cadre_id, record), new)
 
     async def lookup(self, who: Principal, id_numbers: list[str]) -> dict[str, Any]:
         """查找: the cadre ids of 身份证号 in the department's own registry. A number registered
