@@ -478,7 +478,7 @@ async def routes(c: httpx.AsyncClient, tokens: dict, counties: list[str], args) 
     analyst, clerk = Dashboard.auth(tokens["analyst"]), Dashboard.auth(tokens[county])
     print(f"HTTP（真实进程，每项 {n} 次，顺序发出）：")
     for name, path, params, who in [
-        ("分析员 省级汇总 2026 年（100 县）", "/api/overview", {"year": "2026"}, analyst),
+        (f"分析员 省级汇总 2026 年（{len(counties)} 县）", "/api/overview", {"year": "2026"}, analyst),
         ("分析员 省级汇总 全部年份", "/api/overview", {"year": "all"}, analyst),
         (f"分析员 市级 {city}", "/api/overview", {"jurisdiction": city, "year": "2026"}, analyst),
         (
