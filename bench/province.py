@@ -602,6 +602,13 @@ async def main() -> None:
                 f"RSS 峰值 {sampler.peak:.0f} MB，完整时 {sampler.last:.0f} MB"
                 f"  目标 ≤ {GOAL_RSS_MB:.0f} MB：{'达标' if sampler.peak <= GOAL_RSS_MB else '未达标'}"
             )
+            t1 = time.monotonic()
+            while not (await c.get("/api/status")).json()["reconciled"]:
+                await asyncio.sleep(1)
+            print(
+                f"  启动后的后台核对（读全部投影文档的计数）又用 {time.monotonic() - t1:.1f} s；"
+                "以下在其后测量"
+            )
             await routes(c, tokens, counties, args)
             if args.live:
                 await live(c, bus, tokens["analyst"], probe, args.live)
