@@ -16,11 +16,6 @@ FLUSH_SECONDS = 0.5
 # Python objects, so a province of 100 counties cached whole would hold ~1.6 GB; capped, a
 # document the cache forgot is read back by `_id` when its next event comes (bench/province.py).
 WRITER_CACHE = {"dash_classes": 100, "dash_cadres": 128}
-# Events per projector batch (the deployment's default is 1,000). Each batch rewrites every
-# document it touches once, and 1,000 registrations of a county touch all 64 of its buckets:
-# catching up on a province's topics, larger batches rewrite each bucket less often. A quiet
-# bus still hands over what has come at once, so live updates wait for nothing more.
-BATCH = 5_000
 
 
 def bootstrap(a: Adapters) -> Handlers:
@@ -30,14 +25,12 @@ def bootstrap(a: Adapters) -> Handlers:
 
 
 async def keep_rollup(rt: Runtime, stop: asyncio.Event) -> None:
-    """Sizes this process's projectors for a province (above), has the roll-up follow their
-    writers, loads it at start (from the mirrored counters), reconciles it with the
-    projection documents in the background, and mirrors changed counters every half second
-    (rollup.py says why)."""
+    """Has the roll-up follow this process's projection writers, loads it at start (from
+    the mirrored counters), reconciles it with the projection documents in the
+    background, and mirrors changed counters every half second (rollup.py says why)."""
     reads: Reads = rt.handlers.reads
     for p in rt.projectors:
         p.writer.cache_size = WRITER_CACHE.get(p.writer.projection.name, p.writer.cache_size)
-        p.batch_size = max(p.batch_size, BATCH)
     reads.follow(p.writer for p in rt.projectors)
     await reads.current()
     reconciling = asyncio.create_task(reads.reconcile())
