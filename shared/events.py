@@ -122,9 +122,6 @@ class Catalogue:
     def model(self, event_type: str) -> type[Event]:
         return self._current[event_type]
 
-    def knows(self, event_type: str) -> bool:
-        return event_type in self._current
-
     def types(self, service: str | None = None) -> list[type[Event]]:
         return [c for t, c in self._current.items() if service is None or self.owner[t] == service]
 

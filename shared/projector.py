@@ -211,17 +211,10 @@ class ProjectionWriter:
     def _follows(self, rec: ConsumerRecord) -> bool:
         """Whether a record is for this projection: from a service it follows, or an erasure
         (every projection also reads selection's own topics for those, by the type header,
-        without decoding the rest). Of a followed service, a record whose type header names a
-        known event this projection does not handle is skipped before it is opened and
-        decoded: a province dashboard's cadre buckets count 4 of the ~30 types on its
-        counties' topics, and opening and decoding the rest was most of its first start."""
-        kind = next((v for k, v in rec.headers or () if k == "event_type"), None)
-        if topics.code_of(rec.topic) is not None and rec.topic.split(".")[1] not in self.projection.sources:
-            return kind == ERASURE.encode()
-        if kind is None or kind == ERASURE.encode():
+        without decoding the rest)."""
+        if topics.code_of(rec.topic) is None or rec.topic.split(".")[1] in self.projection.sources:
             return True
-        name = kind.decode(errors="replace")
-        return name in self.projection.handlers or not self.catalogue.knows(name)
+        return any(k == "event_type" and v == ERASURE.encode() for k, v in rec.headers or ())
 
     async def _open(self, records: list[ConsumerRecord]) -> tuple[list, list[dict[str, set[str]]]]:
         """Each record's value, opened when it carries sealed values (then as a dict), and
