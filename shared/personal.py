@@ -51,6 +51,8 @@ KEY_TTL = 30.0
 DUPLICATE_KEY = 11000
 # Above this many keys wanted at once, the vault is read in one scan instead of by ids.
 SCAN_ABOVE = 500
+# The key cache is swept of expired entries when it reaches this size (then twice what was left).
+SWEEP_FROM = 10_000
 # A role whose actor is the person the event is about: their own name in `actor.name` is
 # theirs, sealed under their own id (a trainee's self check-in, leave request, rating).
 SELF_ROLES = frozenset({"trainee"})
@@ -96,7 +98,9 @@ class Vault:
     def __init__(self, db: AsyncDatabase, ttl: float = KEY_TTL) -> None:
         self.coll = db[VAULT]
         self.ttl = ttl
+        # person → (key, Gone, or None for "not in this vault"; when it was read)
         self._cache: dict[str, tuple[Any, float]] = {}
+        self._sweep_at = SWEEP_FROM
 
     async def keys(self, persons: Iterable[str], create: bool = False) -> dict[str, Any]:
         """Each person's key (bytes), `Gone` when erased, absent when unknown here. With
@@ -107,12 +111,14 @@ class Vault:
         wanted = []
         for p in dict.fromkeys(persons):
             hit = self._cache.get(p)
-            if hit is not None and now - hit[1] < self.ttl:
-                out[p] = hit[0]
+            if hit is not None and now - hit[1] < self.ttl and (hit[0] is not None or not create):
+                if hit[0] is not None:
+                    out[p] = hit[0]
             else:
                 wanted.append(p)
         if not wanted:
             return out
+        self._sweep(now)
         found: dict[str, dict] = {}
         if create:
             # Insert first and read only what was there: an import registers thousands of new
@@ -131,11 +137,24 @@ class Vault:
         for p in wanted:
             doc = found.get(p)
             if doc is None:
+                # Unknown here: another deployment sealed it (a province dashboard reading its
+                # counties' topics meets each of their cadres in several batches). Remembered as
+                # absent for the TTL, so the next batch does not look for them again; a creator
+                # (create=True) does not trust this and looks.
+                self._cache[p] = (None, now)
                 continue
             value = Gone if doc.get("erased") else bytes(doc["key"])
             out[p] = value
             self._cache[p] = (value, now)
         return out
+
+    def _sweep(self, now: float) -> None:
+        """Forget expired entries once the cache has doubled since the last sweep: a province
+        meets two million people, and their absences must not all stay in memory."""
+        if len(self._cache) < self._sweep_at:
+            return
+        self._cache = {p: hit for p, hit in self._cache.items() if now - hit[1] < self.ttl}
+        self._sweep_at = max(SWEEP_FROM, 2 * len(self._cache))
 
     async def _insert(self, fresh: dict[str, bytes]) -> set[str]:
         """Insert the new keys, in chunks of the store's insert size; returns the persons

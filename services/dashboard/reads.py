@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -49,6 +50,12 @@ CLASS_FIELDS = {
     "_rev": 1,
 }
 BUCKET_FIELDS = {"n": 1, "jurisdiction": 1, "_rev": 1}
+# A class's page needs the document, not the kernel's guard (one entry per stream that fed the
+# class: ~150 for 50 trainees, a third of the document).
+CLASS_PAGE = {"_applied": 0}
+# Class documents kept for their pages, by id (most recently read), while the roll-up follows
+# this process's writers, which drop a class from here when they write it.
+CLASS_PAGES = 64
 
 VIEWERS = ("org_department", "party_school", "analyst", "admin")
 STALE_AFTER = 5.0
@@ -61,6 +68,8 @@ class Reads:
         self.rollup = ru.Rollup()
         self._lock = asyncio.Lock()
         self._writers: dict[str, ProjectionWriter] = {}
+        self._pages: OrderedDict[str, dict] = OrderedDict()
+        self._class_writes = 0
 
     # -- the roll-up --------------------------------------------------------------------
     def follow(self, writers: Iterable[ProjectionWriter]) -> None:
@@ -79,6 +88,7 @@ class Reads:
             if CLASSES in self._writers and CADRES in self._writers:
                 self._writers[CLASSES].observers.append(r.observer("classes"))
                 self._writers[CADRES].observers.append(r.observer("cadres"))
+                self._writers[CLASSES].observers.append(self._forget_pages)
                 await self.load(r)
                 r.live = True
             elif r.loaded_at is None or time.monotonic() - r.loaded_at > STALE_AFTER:
@@ -139,11 +149,33 @@ class Reads:
         self, who: Principal, class_id: str, hours_policy: int, today: date | None = None
     ) -> dict:
         who.require_role(*VIEWERS)
-        doc = await self.db[CLASSES].find_one({"_id": class_id})
+        doc = await self._class_doc(class_id)
         if doc is None:
             raise NotFound(f"班次 {class_id} 不存在（或其事件尚未到达看板）。", code="class_not_found")
         who.require_covers(doc["jurisdiction"])
         return class_detail(doc, visibility.sees_names(who.role), hours_policy, today)  # one rule
+
+    async def _class_doc(self, class_id: str) -> dict | None:
+        """A class document without its guard; kept for the next view while the writers of this
+        process are followed (they drop it when they write the class). A read of a large
+        document from FerretDB was most of a class page's time (services/dashboard/README.md)."""
+        doc = self._pages.get(class_id)
+        if doc is not None:
+            self._pages.move_to_end(class_id)
+            return doc
+        writes = self._class_writes
+        doc = await self.db[CLASSES].find_one({"_id": class_id}, CLASS_PAGE)
+        # Kept only if no class was written while it was read: it might be older than that write.
+        if doc is not None and self.rollup.live and writes == self._class_writes:
+            self._pages[class_id] = doc
+            while len(self._pages) > CLASS_PAGES:
+                self._pages.popitem(last=False)
+        return doc
+
+    def _forget_pages(self, docs: list[dict]) -> None:
+        self._class_writes += 1
+        for d in docs:
+            self._pages.pop(d["_id"], None)
 
 
 def check_viewer(who: Principal, code: str | None) -> str:

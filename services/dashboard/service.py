@@ -11,6 +11,11 @@ from services.dashboard.reads import Reads
 from shared.runtime import Adapters, Runtime, ServiceDefinition
 
 FLUSH_SECONDS = 0.5
+# Whole documents each projection writer keeps between batches (the kernel's default is 20,000,
+# i.e. everything here). A county's 20 class documents and 64 cadre buckets are ~16 MiB of
+# Python objects, so a province of 100 counties cached whole would hold ~1.6 GB; capped, a
+# document the cache forgot is read back by `_id` when its next event comes (bench/province.py).
+WRITER_CACHE = {"dash_classes": 100, "dash_cadres": 128}
 
 
 def bootstrap(a: Adapters) -> Handlers:
@@ -24,6 +29,8 @@ async def keep_rollup(rt: Runtime, stop: asyncio.Event) -> None:
     the mirrored counters), reconciles it with the projection documents in the
     background, and mirrors changed counters every half second (rollup.py says why)."""
     reads: Reads = rt.handlers.reads
+    for p in rt.projectors:
+        p.writer.cache_size = WRITER_CACHE.get(p.writer.projection.name, p.writer.cache_size)
     reads.follow(p.writer for p in rt.projectors)
     await reads.current()
     reconciling = asyncio.create_task(reads.reconcile())

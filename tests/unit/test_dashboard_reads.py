@@ -169,6 +169,22 @@ def test_following_the_writers_the_figures_change_with_each_write(db):
     assert overview(r, WUCHENG, 2026, 110)["totals"]["trainees"] == 3
 
 
+def test_a_class_page_is_read_from_the_store_once_until_the_writer_writes_the_class(db):
+    reads = bootstrap_reads(db)
+    writers = [SimpleNamespace(projection=p, observers=[]) for p in (classes, cadres)]
+    reads.follow(writers)
+    run(reads.current())
+    analyst = who("analyst")
+    assert len(run(reads.class_detail(analyst, "k1", 110))["trainees"]) == 2
+    stored = db["dash_classes"].docs.pop("k1")  # read again without the store: kept from the last view
+    assert len(run(reads.class_detail(analyst, "k1", 110))["trainees"]) == 2
+    db["dash_classes"].docs["k1"] = stored
+    db.load(classes, a_class("k1", WUCHENG, {"a": "张三", "b": "李四", "f": "赵六"}))
+    writers[0].observers[-1]([db["dash_classes"].docs["k1"]])  # the writer reports its write
+    page = run(reads.class_detail(analyst, "k1", 110))
+    assert len(page["trainees"]) == 3 and page["totals"]["trainees"] == 3
+
+
 def bootstrap_reads(db: MemoryDatabase) -> Reads:
     """The reads as the service composes them (service.bootstrap)."""
     from shared.memory import FixedClock

@@ -396,3 +396,20 @@ def test_a_free_text_about_a_trainee_is_sealed_under_their_key_and_erased_with_t
 )
 def test_a_v1_event_with_its_texts_in_the_clear_is_upcast_to_v2(event_type):
     assert CATALOGUE._upcasters.get((event_type, 1)) is not None
+
+
+def test_a_person_unknown_here_is_looked_up_once_per_ttl_and_a_creator_still_looks():
+    db = MemoryDatabase()
+    vault = Vault(db)
+    assert run(vault.keys(["cd-other"])) == {}  # sealed by another deployment
+    key = run(Vault(db).keys(["cd-other"], create=True))["cd-other"]  # now made here, by another process
+    assert run(vault.keys(["cd-other"])) == {}  # remembered as absent: not read again within the TTL
+    assert run(vault.keys(["cd-other"], create=True)) == {"cd-other": key}  # a creator reads
+    assert run(Vault(db, ttl=0).keys(["cd-other"])) == {"cd-other": key}
+
+
+def test_absences_do_not_pile_up_in_memory():
+    vault = Vault(MemoryDatabase(), ttl=0)  # every entry expired at once
+    for start in range(0, 30_000, 1_000):
+        run(vault.keys([f"cd-{i}" for i in range(start, start + 1_000)]))
+    assert len(vault._cache) <= 11_000
