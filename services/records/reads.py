@@ -17,6 +17,7 @@ from shared import jurisdiction as jur
 from shared.auth import Principal
 from shared.contracts.records import CATEGORIES, CORE_ROLES, RECORDER_ROLES
 from shared.errors import Forbidden, NotFound
+from shared.listing import Paging, page_of, search_key
 from shared.projection import public
 
 Doc = dict[str, Any]
@@ -90,7 +91,9 @@ class Reads:
     async def records(self, who: Principal, class_id: str, cadre_id: str) -> Doc:
         roster, _ = await self.class_view(who, class_id)
         f = await self.trainee_file(class_id, cadre_id, roster)
-        return {"class_id": class_id, "cadre_id": cadre_id, "records": f["records"]}
+        # The name from the class's roster: the trainee's page needs nothing else of the roster.
+        name = (roster.get("trainees") or {}).get(fk(cadre_id), {}).get("name", "")
+        return {"class_id": class_id, "cadre_id": cadre_id, "name": name, "records": f["records"]}
 
     async def record(self, who: Principal, class_id: str, cadre_id: str, record_id: str) -> Doc:
         for rec in (await self.records(who, class_id, cadre_id))["records"]:
@@ -159,9 +162,11 @@ class Reads:
                 out.append(row)
         return sorted(out, key=lambda c: (c["starts_on"] or "", c["class_id"]), reverse=True)
 
-    async def recording_roster(self, who: Principal, class_id: str, as_of: date, days: int) -> Doc:
+    async def recording_roster(
+        self, who: Principal, class_id: str, as_of: date, days: int, p: Paging, stale_only: bool = False
+    ) -> Doc:
         roster, klass = await self.class_view(who, class_id)
-        return recording_roster(roster, klass, as_of, days)
+        return roster_page(recording_roster(roster, klass, as_of, days), p, stale_only)
 
 
 # -- figures computed on read (pure) ---------------------------------------------------------
@@ -340,6 +345,30 @@ def recording_roster(roster: Doc, klass: Doc | None, as_of: date, days: int) -> 
         "trainees": rows,
         "stale": sum(r["stale"] for r in rows),
     }
+
+
+# The recording roster's sort fields (its default order: study group, then name).
+ROSTER_SORTS = {
+    "name": "姓名",
+    "unit": "单位",
+    "group": "学习小组",
+    "latest": "最近记录",
+    "records": "记录数",
+}
+
+
+def roster_page(whole: Doc, p: Paging, stale_only: bool = False) -> Doc:
+    """One page of the recording roster (`recording_roster`'s rows), searched by name, unit or
+    study group and sorted; the header (the class, the stale count of the whole class) kept.
+    A class may have up to 5,000 places (ClassOpened), so the page is cut here, not in the browser."""
+    rows = [dict(r, _key=search_key(r["name"], r["unit"], r["group"])) for r in whole["trainees"]]
+    if stale_only:
+        rows = [r for r in rows if r["stale"]]
+    if p.q:
+        rows = [r for r in rows if p.q in r["_key"]]
+    header = {k: v for k, v in whole.items() if k != "trainees"}
+    shown = page_of(rows, p, shape=lambda r: {k: v for k, v in r.items() if k != "_key"})
+    return {**header, "enrolled": len(whole["trainees"]), **shown}
 
 
 def my_recording(roster: Doc, klass: Doc, person_id: str) -> Doc | None:

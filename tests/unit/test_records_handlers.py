@@ -122,8 +122,10 @@ def test_a_record_and_its_correction_both_stand_in_the_file():
     )
     assert [e.type for e in envs] == ["RecordLogged"] and envs[0].payload["corrects"] == first
     w.sync()
-    records = run(w.h.reads.records(DEPT, "k1", "a"))["records"]
+    mine = run(w.h.reads.records(DEPT, "k1", "a"))
+    records = mine["records"]
     assert [(r["record_id"], r["corrected_by"]) for r in records] == [(first, second), (second, None)]
+    assert mine["name"] == "张三"  # the trainee's page names them without reading the whole roster
     assert run(w.h.reads.record(HEAD, "k1", "a", first))["text"] == "课堂发言积极。"
     # The day comes from the clock: tomorrow is refused.
     with pytest.raises(DomainError) as e:
