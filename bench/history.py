@@ -184,7 +184,7 @@ def reads(world: World, unit: str) -> list[tuple[str, str, str, str, dict]]:
     last, first, upcoming = done[-1], done[0], ahead[0]
     taken = Counter(c for k in done for c in k.trainees)
     busy = taken.most_common(1)[0][0]
-    trainee = last.trainees[0]
+    trainee = graduate_of(world, last)
     session = f"{last.class_id}-1"
     year = world.today.year
     sel = [
@@ -258,14 +258,21 @@ def reads(world: World, unit: str) -> list[tuple[str, str, str, str, dict]]:
     return sel + teach + rec + fol
 
 
+def graduate_of(world: World, k) -> str:
+    """A trainee of class `k` who graduated (has a follow-up file): the trainee's pages."""
+    prefix = f"followup:{k.class_id}:"
+    return next(s[len(prefix) :] for s in world.streams["followup"] if s.startswith(prefix))
+
+
 def tokens(key: bytes, world: World, unit: str) -> dict[str, dict[str, str]]:
     last = [k for k in world.classes if k.graduated][-1]
+    trainee = graduate_of(world, last)
     who = {
         "org_department": ("hist-org", "县委组织部", None),
         "unit": (f"unit-{unit}", f"{unit}干部", unit),
         "party_school": ("hist-school", "县委党校", None),
         "recorder": (f"rec-{last.class_id}", "周文华", None),
-        "trainee": (last.trainees[0], world.people[last.trainees[0]]["name"], None),
+        "trainee": (trainee, world.people[trainee]["name"], None),
     }
     return {
         role: {
