@@ -346,7 +346,8 @@ def record(world: World, k: Klass, rnd: random.Random) -> None:
 
 def follow(world: World, k: Klass, rnd: random.Random, evaluated: float = 0.7) -> None:
     """Each graduate's follow-up through follow-up's decider: scheduled at graduation, each
-    milestone come due evaluated by all three roles (most of them), then today's tick."""
+    milestone come due evaluated by all three roles (most of them), a talk to their unit
+    (one in ten), then today's tick."""
     decider = fd.FollowUpDecider()
     graduates = [
         e
@@ -391,6 +392,20 @@ def follow(world: World, k: Klass, rnd: random.Random, evaluated: float = 0.7) -
                     today=on,
                 )
                 state = decide(world, decider, state, stream, actor, [cmd], on)
+        talk_on = g.graduated_on + timedelta(days=30)
+        if talk_on < world.today and rnd.random() < 0.1:  # 上讲台: one graduate in ten shares with the unit
+            talk = fd.GiveTalk(
+                talk_id=f"talk-{k.class_id}-{g.cadre_id}",
+                on=talk_on,
+                audience=f"{g.unit}全体干部",
+                topic="学习体会交流",
+                attendees=rnd.randrange(10, 60),
+                actor_role="unit",
+                actor_id=unit.user_id,
+                actor_unit=g.unit,
+                today=talk_on,
+            )
+            state = decide(world, decider, state, stream, unit, [talk], talk_on)
         decide(world, decider, state, stream, SCHEDULER, [fd.Tick(world.today)], world.today)
 
 

@@ -43,6 +43,7 @@ def test_every_graduated_class_has_sessions_attendance_records_and_follow_up():
     assert counts["records"]["RecordLogged"] == 2 * 20 * len(graduated)
     assert counts["followup"]["MilestoneScheduled"] == 4 * counts["teaching"]["TraineeGraduated"]
     assert counts["followup"]["EvaluationSubmitted"] > 0 and counts["followup"]["MilestoneOverdue"] > 0
+    assert 0 < counts["followup"]["SharingTalkGiven"] < counts["teaching"]["TraineeGraduated"]
     ahead = next(k for k in w.classes if not k.graduated)
     assert f"teaching-class-{ahead.class_id}" not in w.streams["teaching"]
 
