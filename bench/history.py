@@ -177,6 +177,7 @@ async def caught_up(uri: str, databases: dict[str, str], bus: kafka.Connection, 
         await mongo.close()
 
 
+# long: the table of every read the workbench makes, one line each
 def reads(world: World, unit: str) -> list[tuple[str, str, str, str, dict]]:
     """(label, role, service, path, params) of every read a workbench page makes."""
     done = [k for k in world.classes if k.graduated]

@@ -344,6 +344,7 @@ def record(world: World, k: Klass, rnd: random.Random) -> None:
         world.add("records", stream, head, [final], k.ends_on)
 
 
+# long: one graduate's follow-up command by command, each decided on the state the last left
 def follow(world: World, k: Klass, rnd: random.Random, evaluated: float = 0.7) -> None:
     """Each graduate's follow-up through follow-up's decider: scheduled at graduation, each
     milestone come due evaluated by all three roles (most of them), a talk to their unit
