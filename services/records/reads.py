@@ -14,6 +14,7 @@ from typing import Any
 
 from services.records.projections import fk, trainee_key, unfk, week_key
 from shared import jurisdiction as jur
+from shared import store
 from shared.auth import Principal
 from shared.contracts.records import CATEGORIES, CORE_ROLES, RECORDER_ROLES
 from shared.errors import Forbidden, NotFound
@@ -25,6 +26,7 @@ ROSTER = "records_roster"  # one per class: selection's roster, teaching's sessi
 CLASS = "records_class"  # one per class: recorders, scheme, notes, coverage, totals
 TRAINEE = "records_trainee"  # one per class and trainee: records, sheets, final comment, attendance
 WEEK = "records_week"  # one per class and week: that week's score sheets
+RECORDER_CLASSES = "records_recorder_classes"  # one per recorder: the classes they hold or held a role in
 READERS = ("party_school", "org_department", "recorder")
 MANAGERS = ("party_school", "org_department")
 
@@ -142,17 +144,20 @@ class Reads:
 
     # -- the recorder's own pages (纪实人员本人) ----------------------------------------------
     async def my_classes(self, who: Principal) -> list[Doc]:
-        """The classes the recorder records (or recorded) for, with their role: a scan of one
-        small document per class, filtered here (FerretDB indexes only `_id`, and a match
-        inside an array of documents is not one it can use; shared/store.py)."""
+        """The classes the recorder records (or recorded) for, with their role: their own
+        document by `_id` names the classes, which are then read by `_id` (FerretDB indexes
+        only `_id`; shared/store.py), not a scan of every class."""
         who.require_role("recorder")
+        mine = await self.db[RECORDER_CLASSES].find_one({"_id": who.user_id})
+        ids = sorted(unfk(k) for k in (mine or {}).get("classes", {}))
+        classes = await store.find_by_ids(self.db[CLASS], ids, {"_applied": 0})
+        rosters = await store.find_by_ids(self.db[ROSTER], ids, {"_applied": 0})
         out = []
-        async for klass in self.db[CLASS].find({}, {"_applied": 0}):
-            if not any(h["person_id"] == who.user_id for h in klass.get("history", [])):
-                continue
-            roster = await self.db[ROSTER].find_one({"_id": klass["class_id"]})
+        for class_id in ids:
+            klass, roster = classes.get(class_id), rosters.get(class_id)
             if (
-                roster is None
+                klass is None
+                or roster is None
                 or "title" not in roster
                 or not jur.covers(who.jurisdiction, roster["jurisdiction"])
             ):
