@@ -117,9 +117,10 @@ async def append_world(
 
 
 async def landed(store: EventStore, refused: list[tuple[str, int, list]]) -> None:
-    """Streams append_many reported as conflicts although nothing else writes them: under
-    load a retried insert command meets its own first attempt's documents. Each must hold
-    exactly this commit's events (same ids); anything else stops the bench."""
+    """Streams append_many reported as conflicts. Nothing else writes them while the bench
+    appends (WITHOUT), so each must hold exactly this commit's events (an insert retried by
+    the driver meeting its own first attempt), whose outbox pointer append_many dropped;
+    anything else stops the bench."""
     for stream, version, envs in refused:
         stored = await store.read_stream(stream)
         ours = [e.event_id for e in envs]
