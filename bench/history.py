@@ -118,20 +118,28 @@ async def append_world(
 
 async def landed(store: EventStore, refused: list[tuple[str, int, list]]) -> None:
     """Streams append_many reported as conflicts. Nothing else writes them while the bench
-    appends (WITHOUT), so each must hold exactly this commit's events (an insert retried by
-    the driver meeting its own first attempt), whose outbox pointer append_many dropped;
-    anything else stops the bench."""
+    appends (WITHOUT), so each holds either exactly this commit's events (an insert retried
+    by the driver meeting its own first attempt: its outbox pointer, dropped by append_many,
+    is put back) or nothing (appended again); anything else stops the bench."""
+    again = []
     for stream, version, envs in refused:
-        stored = await store.read_stream(stream)
-        ours = [e.event_id for e in envs]
-        if [e.event_id for e in stored[version:]] != ours:
+        stored = [e.event_id for e in (await store.read_stream(stream))[version:]]
+        if not stored:
+            again.append((stream, version, envs))
+            continue
+        if stored != [e.event_id for e in envs]:
             raise SystemExit(f"{stream}：事件库中已有别的事件（版本 {version} 之后），基准数据无法写入")
-        # append_many dropped the commit's outbox pointer with the "conflict": put it back,
-        # or the relay would never publish the commit.
         commit = await store.commits.find_one({"stream_id": stream, "version": version + 1})
         pointer = {"_id": commit["_id"], "stream_id": stream, "version": version + 1, "at": utcnow()}
         await store.outbox.update_one({"_id": commit["_id"]}, {"$setOnInsert": pointer}, upsert=True)
-    print(f"  （{len(refused)} 个流被报告为冲突，核对后均已写入本次的事件）", flush=True)
+    print(
+        f"  （{len(refused)} 个流被报告为冲突：{len(refused) - len(again)} 个已写入，{len(again)} 个重写）",
+        flush=True,
+    )
+    if again:
+        conflicts = await store.append_many(again)
+        if conflicts:
+            await landed(store, [a for a in again if a[0] in conflicts])
 
 
 async def lag(bus: kafka.Connection) -> int:

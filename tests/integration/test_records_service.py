@@ -232,7 +232,7 @@ async def test_a_class_of_3_plus_n_recorders_over_several_weeks(service, servers
         params={"sort": "birthday"},
         headers=as_recorder(county, "p.ht"),
     )
-    assert r.status_code == 400 and r.json()["field"] == "sort", r.text
+    assert r.status_code == 422 and r.json()["field"] == "sort", r.text
     assert [u["name"] for u in body["uncovered"]] == ["刘洋", "陈静"]
     xlsx = httpx.get(
         f"{service.url}/classes/{class_id}/completeness.xlsx",
