@@ -332,21 +332,6 @@ def _hours_name(doc, env, ev: TraineeGraduated) -> None:
     doc.setdefault("jurisdictions", [env.jurisdiction])
 
 
-# -- the classes a cadre was confirmed in ----------------------------------------------------------
-# One document per cadre (the trainee token's user id), so 我的班次 reads it by `_id` and then only
-# those classes' rosters, instead of scanning every roster of five years (FerretDB indexes only
-# `_id`). A withdrawal is not removed here: the roster itself says who is confirmed now.
-trainee_classes = Projection("trainee_classes", sources=("selection",))
-
-
-@trainee_classes.on(NominationConfirmed, key=lambda env, ev: ev.cadre_id)
-def _trainee_class(doc, env, ev: NominationConfirmed) -> None:
-    doc.setdefault("cadre_id", ev.cadre_id)
-    classes = doc.setdefault("classes", [])
-    if ev.class_id not in classes:
-        classes.append(ev.class_id)
-
-
 # -- feedback per course and teacher --------------------------------------------------------
 # Per class, not per jurisdiction: ratings come from every session's stream, and one
 # document per jurisdiction would grow its guard by a stream per session taught there.
@@ -383,7 +368,6 @@ def _fb_rated(doc, env, ev: SessionRated) -> None:
 
 PROJECTIONS = [
     roster,
-    trainee_classes,
     catalogue,
     class_timetable,
     schedule,

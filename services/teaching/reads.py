@@ -101,7 +101,6 @@ def _rollup(docs: list[dict], key: str, name: str) -> list[dict]:
 
 class Reads:
     ROSTER = "class_roster"
-    TRAINEE_CLASSES = "trainee_classes"  # one per cadre: the classes they were confirmed in
     CATALOGUE = "catalogue"
     TIMETABLE = "class_timetable"
     SCHEDULE = "schedule"
@@ -372,14 +371,10 @@ class Reads:
     # -- the trainee's own pages (学员本人): my classes, my sessions ---------------------------------
     async def my_classes(self, who: Principal) -> list[dict]:
         """The classes the trainee is confirmed in (keyed by the token's person id, the cadre
-        id): their own document names the classes they were ever confirmed in, whose rosters
-        are then read by `_id` and say whether they still are (not a scan of every roster)."""
+        id): a scan of the rosters of their jurisdiction, one small document per class."""
         who.require_role("trainee")
-        mine = await self.db[self.TRAINEE_CLASSES].find_one({"_id": who.user_id})
-        ids = sorted((mine or {}).get("classes", []))
-        rosters = await store.find_by_ids(self.db[self.ROSTER], ids, {"_applied": 0, "homes": 0})
         out = []
-        for doc in (rosters[i] for i in ids if i in rosters):
+        async for doc in self.db[self.ROSTER].find({}, {"_applied": 0, "homes": 0}):
             if not doc.get("jurisdiction") or not jur.covers(who.jurisdiction, doc["jurisdiction"]):
                 continue
             me = next((t for t in _confirmed(doc) if t["cadre_id"] == who.user_id), None)
