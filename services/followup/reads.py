@@ -31,6 +31,7 @@ from shared.projector import ProjectionWriter
 GRADUATES = "graduates"  # one per class: who graduated, who has milestones (projections.py)
 FILES = "files"  # one per cadre: the trainee's follow-up file
 CLASS_EFFECT = "class_effect"  # one per class: what the effect report is computed from
+SHARING = "sharing"  # one per class with a talk or an outcome (projections.py)
 # The scheduler's: one document per day naming the trainee streams with a milestone due
 # or past its grace period that day, and one `cursor` (the last day swept).
 REMINDERS = "reminders"
@@ -223,26 +224,42 @@ class Reads:
     async def unit_sharing(self, who: Principal) -> dict:
         """A unit clerk's 上讲台与成果: over every class in the clerk's jurisdiction, the talks
         of the unit's own trainees and the outcomes one of them wrote (an author named by
-        name or cadre id), with their approvals, adoptions and documents. A scan of the class
-        reports (one document per class, as `my_mentees`)."""
+        name or cadre id), with their approvals, adoptions and documents. A scan of the
+        `sharing` documents (only classes with a talk or an outcome), then the graduates of
+        those classes by `_id` for their names and units."""
         who.require_role("unit")
         if not who.unit:
             raise Forbidden("登录令牌未标明所属单位，不能查看本单位的上讲台与成果。", code="unit_missing")
+        docs = [
+            doc
+            async for doc in self.db[SHARING].find({}, {"_applied": 0})
+            if jur.covers(who.jurisdiction, doc.get("jurisdiction", ""))
+        ]
+        classes = await store.find_by_ids(
+            self.db[GRADUATES], sorted({d["class_id"] for d in docs}), {"graduates": 1, "class_title": 1}
+        )
         talks, outcomes = [], []
-        async for doc in self.db[CLASS_EFFECT].find({}, {"_applied": 0}):
-            if not jur.covers(who.jurisdiction, doc.get("jurisdiction", "")):
-                continue
-            people = [p for p in doc.get("trainees", {}).values() if p.get("unit") == who.unit]
-            ours = {key for p in people for key in (p["cadre_id"], p.get("name"))}
-            talks += [{**t, "class_id": doc["class_id"]} for t in _talks(people)]
+        for doc in docs:
+            graduated = (classes.get(doc["class_id"]) or {}).get("graduates", {})
+            people = {p["cadre_id"]: p for p in graduated.values() if p.get("unit") == who.unit}
+            ours = {key for p in people.values() for key in (p["cadre_id"], p.get("name"))}
+            talks += [
+                {
+                    **t,
+                    "name": people[t["cadre_id"]].get("name", ""),
+                    "unit": who.unit,
+                    "class_id": doc["class_id"],
+                }
+                for t in doc.get("talks", {}).values()
+                if t["cadre_id"] in people
+            ]
             outcomes += [
                 {**o, "class_id": doc["class_id"]}
                 for o in doc.get("outcomes", {}).values()
                 if ours.intersection(o.get("authors", []))
             ]
-        titles = await self.class_titles({i["class_id"] for i in talks + outcomes})
         for i in talks + outcomes:
-            i["class_title"] = titles.get(i["class_id"], "")
+            i["class_title"] = (classes.get(i["class_id"]) or {}).get("class_title", "")
         return {
             "unit": who.unit,
             "talks": sorted(talks, key=lambda t: (t["on"], t["name"]), reverse=True),

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.records import documents, domain, pdf
 from services.records.handlers import Handlers, load_scheme
-from services.records.reads import MANAGERS, READERS
+from services.records.reads import MANAGERS, READERS, ROSTER_SORTS
 from shared import xlsx
 from shared.access import EVERYONE, admits
 from shared.api import context, principal
@@ -25,6 +25,7 @@ from shared.auth import Principal
 from shared.commands import Context
 from shared.contracts.records import Category, RecorderRole
 from shared.inputs import Input
+from shared.listing import checked, paging_params
 
 
 class RecorderIn(Input):
@@ -170,16 +171,19 @@ async def my_classes(who: Principal = Depends(principal), h: Handlers = Depends(
 
 @router.get(
     "/classes/{class_id}/roster",
-    summary="纪实名册：每名学员最近被记录的日期与记录数，近期未被记录者标出",
+    summary="纪实名册：每名学员最近被记录的日期与记录数，近期未被记录者标出（分页、搜索、排序）",
     **admits(*READERS),
 )
 async def recording_roster(
     class_id: str,
     days: int = Query(7, ge=1, le=366, description="多少天未被记录算“近期未记录”"),
+    stale: bool = Query(False, description="只看近期未被记录的学员"),
+    paging: dict = Depends(paging_params),
     who: Principal = Depends(principal),
     h: Handlers = Depends(handlers),
 ):
-    return await h.reads.recording_roster(who, class_id, await h.clock.today(), days)
+    p = checked(paging, ROSTER_SORTS)
+    return await h.reads.recording_roster(who, class_id, await h.clock.today(), days, p, stale)
 
 
 # -- records -------------------------------------------------------------------

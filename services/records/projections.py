@@ -322,4 +322,16 @@ def _week_sheet(doc, env, ev: AssessmentScored) -> None:
         )
 
 
-PROJECTIONS = [roster, klass, trainee, week]
+# -- the classes a recorder holds or held a role in ------------------------------------------------
+# One document per person (the recorder token's user_id), so 我记录的班次 reads it by `_id` and then
+# only those classes, instead of scanning every class of five years (FerretDB indexes only `_id`).
+recorder_classes = Projection("records_recorder_classes", sources=("records",))
+
+
+@recorder_classes.on(RecorderAssigned, key=lambda env, ev: ev.person_id)
+def _recorder_class(doc, env, ev: RecorderAssigned) -> None:
+    doc.setdefault("person_id", ev.person_id)
+    doc.setdefault("classes", {})[fk(ev.class_id)] = ev.since.isoformat()
+
+
+PROJECTIONS = [roster, klass, trainee, week, recorder_classes]

@@ -15,9 +15,11 @@ from typing import Any
 
 from services.records.projections import fk, trainee_key, unfk, week_key
 from shared import jurisdiction as jur
+from shared import store
 from shared.auth import Principal
 from shared.contracts.records import CATEGORIES, CORE_ROLES, RECORDER_ROLES
 from shared.errors import Forbidden, NotFound
+from shared.listing import Paging, page_of, search_key
 from shared.projection import public
 
 Doc = dict[str, Any]
@@ -25,6 +27,7 @@ ROSTER = "records_roster"  # one per class: selection's roster, teaching's sessi
 CLASS = "records_class"  # one per class: recorders, scheme, notes, coverage, totals
 TRAINEE = "records_trainee"  # one per class and trainee: records, sheets, final comment, attendance
 WEEK = "records_week"  # one per class and week: that week's score sheets
+RECORDER_CLASSES = "records_recorder_classes"  # one per recorder: the classes they hold or held a role in
 READERS = ("party_school", "org_department", "recorder")
 MANAGERS = ("party_school", "org_department")
 
@@ -98,7 +101,9 @@ class Reads:
     async def records(self, who: Principal, class_id: str, cadre_id: str) -> Doc:
         roster, _ = await self.class_view(who, class_id)
         f = await self.trainee_file(class_id, cadre_id, roster)
-        return {"class_id": class_id, "cadre_id": cadre_id, "records": f["records"]}
+        # The name from the class's roster: the trainee's page needs nothing else of the roster.
+        name = (roster.get("trainees") or {}).get(fk(cadre_id), {}).get("name", "")
+        return {"class_id": class_id, "cadre_id": cadre_id, "name": name, "records": f["records"]}
 
     async def record(self, who: Principal, class_id: str, cadre_id: str, record_id: str) -> Doc:
         for rec in (await self.records(who, class_id, cadre_id))["records"]:
@@ -149,17 +154,20 @@ class Reads:
 
     # -- the recorder's own pages (纪实人员本人) ----------------------------------------------
     async def my_classes(self, who: Principal) -> list[Doc]:
-        """The classes the recorder records (or recorded) for, with their role: a scan of one
-        small document per class, filtered here (FerretDB indexes only `_id`, and a match
-        inside an array of documents is not one it can use; shared/store.py)."""
+        """The classes the recorder records (or recorded) for, with their role: their own
+        document by `_id` names the classes, which are then read by `_id` (FerretDB indexes
+        only `_id`; shared/store.py), not a scan of every class."""
         who.require_role("recorder")
+        mine = await self.db[RECORDER_CLASSES].find_one({"_id": who.user_id})
+        ids = sorted(unfk(k) for k in (mine or {}).get("classes", {}))
+        classes = await store.find_by_ids(self.db[CLASS], ids, {"_applied": 0})
+        rosters = await store.find_by_ids(self.db[ROSTER], ids, {"_applied": 0})
         out = []
-        async for klass in self.db[CLASS].find({}, {"_applied": 0}):
-            if not any(h["person_id"] == who.user_id for h in klass.get("history", [])):
-                continue
-            roster = await self.db[ROSTER].find_one({"_id": klass["class_id"]})
+        for class_id in ids:
+            klass, roster = classes.get(class_id), rosters.get(class_id)
             if (
-                roster is None
+                klass is None
+                or roster is None
                 or "title" not in roster
                 or not jur.covers(who.jurisdiction, roster["jurisdiction"])
             ):
@@ -169,9 +177,11 @@ class Reads:
                 out.append(row)
         return sorted(out, key=lambda c: (c["starts_on"] or "", c["class_id"]), reverse=True)
 
-    async def recording_roster(self, who: Principal, class_id: str, as_of: date, days: int) -> Doc:
+    async def recording_roster(
+        self, who: Principal, class_id: str, as_of: date, days: int, p: Paging, stale_only: bool = False
+    ) -> Doc:
         roster, klass = await self.class_view(who, class_id)
-        return recording_roster(roster, klass, as_of, days)
+        return roster_page(recording_roster(roster, klass, as_of, days), p, stale_only)
 
 
 # -- figures computed on read (pure) ---------------------------------------------------------
@@ -350,6 +360,30 @@ def recording_roster(roster: Doc, klass: Doc | None, as_of: date, days: int) -> 
         "trainees": rows,
         "stale": sum(r["stale"] for r in rows),
     }
+
+
+# The recording roster's sort fields (its default order: study group, then name).
+ROSTER_SORTS = {
+    "name": "姓名",
+    "unit": "单位",
+    "group": "学习小组",
+    "latest": "最近记录",
+    "records": "记录数",
+}
+
+
+def roster_page(whole: Doc, p: Paging, stale_only: bool = False) -> Doc:
+    """One page of the recording roster (`recording_roster`'s rows), searched by name, unit or
+    study group and sorted; the header (the class, the stale count of the whole class) kept.
+    A class may have up to 5,000 places (ClassOpened), so the page is cut here, not in the browser."""
+    rows = [dict(r, _key=search_key(r["name"], r["unit"], r["group"])) for r in whole["trainees"]]
+    if stale_only:
+        rows = [r for r in rows if r["stale"]]
+    if p.q:
+        rows = [r for r in rows if p.q in r["_key"]]
+    header = {k: v for k, v in whole.items() if k != "trainees"}
+    shown = page_of(rows, p, shape=lambda r: {k: v for k, v in r.items() if k != "_key"})
+    return {**header, "enrolled": len(whole["trainees"]), **shown}
 
 
 def my_recording(roster: Doc, klass: Doc, person_id: str) -> Doc | None:

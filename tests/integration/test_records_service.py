@@ -136,7 +136,7 @@ async def setup_class(service, servers, county, class_id: str) -> None:
 
     async def whole_roster():  # the class's first event projected is not its last one
         r = httpx.get(f"{service.url}/classes/{class_id}/roster", headers=auth("party_school", county))
-        rows = r.json()["trainees"] if r.status_code == 200 else []
+        rows = r.json()["items"] if r.status_code == 200 else []
         return {x["cadre_id"]: x["group"] for x in rows} == GROUPS
 
     await eventually(whole_roster, timeout=60)
@@ -212,6 +212,27 @@ async def test_a_class_of_3_plus_n_recorders_over_several_weeks(service, servers
 
     body = await eventually(uncovered)
     assert body["trainees"] == 5 and body["since"] == str(TODAY - timedelta(days=13))
+    # The recording roster answers a page, searched and sorted by the service (issue 16).
+    r = httpx.get(
+        f"{service.url}/classes/{class_id}/roster",
+        params={"days": 14, "size": 2, "page": 2},
+        headers=as_recorder(county, "p.ht"),
+    )
+    page = r.json()
+    assert (page["total"], page["enrolled"], page["size"]) == (5, 5, 2)
+    assert [x["name"] for x in page["items"]] == ["刘洋", "王芳"]  # 经济发展's first two by name
+    r = httpx.get(
+        f"{service.url}/classes/{class_id}/roster",
+        params={"q": "陈", "sort": "records", "order": "desc"},
+        headers=as_recorder(county, "p.ht"),
+    )
+    assert [x["name"] for x in r.json()["items"]] == ["陈静"]
+    r = httpx.get(
+        f"{service.url}/classes/{class_id}/roster",
+        params={"sort": "birthday"},
+        headers=as_recorder(county, "p.ht"),
+    )
+    assert r.status_code == 422 and r.json()["field"] == "sort", r.text
     assert [u["name"] for u in body["uncovered"]] == ["刘洋", "陈静"]
     xlsx = httpx.get(
         f"{service.url}/classes/{class_id}/completeness.xlsx",

@@ -361,6 +361,11 @@ async def test_a_recorder_s_week_records_a_correction_the_score_sheet_the_final_
             await mine.locator("text=武城县中青年干部培训班").click()
             await expect(rec.locator("[data-test=stale-count]")).to_contain_text("3 名学员近 7 天未被记录")
             await rec.screenshot(path=str(out / "recorder-roster.png"), full_page=True)
+            # the roster is searched by the records service, one page at a time (issue 16)
+            await rec.fill("[data-test=recording-roster-search]", "张伟")
+            await rec.keyboard.press("Enter")
+            await expect(rec.locator("[data-test=recording-roster-pages]")).to_contain_text("共 1 条")
+            await expect(rec.locator("[data-test=recording-roster] .el-table__body tr")).to_have_count(1)
 
             # a record for 张伟: a date in the future is refused beside the date, then logged
             await rec.click("[data-test=recording-roster] >> text=张伟")

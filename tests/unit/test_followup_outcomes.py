@@ -232,3 +232,18 @@ def test_a_unit_clerk_sees_the_talks_and_outcomes_of_its_own_people():
     assert run(w.h.reads.unit_sharing(OTHER_COUNTY)) == {"unit": "县发改局", "talks": [], "outcomes": []}
     with pytest.raises(Forbidden):
         run(w.h.reads.unit_sharing(DEPT))
+
+
+def test_the_units_sharing_page_reads_only_the_classes_with_talks_or_outcomes():
+    """Issue 16: the page no longer scans every class's effect document (five years of classes,
+    each with every trainee's milestones); the `sharing` documents and the graduates answer it."""
+    w = World()
+    run(w.h.give_talk(ctx(ZHANG), ZHANG, "k1", "a", "t-1", date(2026, 2, 20), "本局全体干部", "学习体会", 30))
+    w.sync()
+    run(w.db["class_effect"].delete_many({}))
+    fagai = run(w.h.reads.unit_sharing(FAGAI))
+    assert [(t["name"], t["unit"], t["topic"], t["class_title"]) for t in fagai["talks"]] == [
+        ("张三", "县发改局", "学习体会", "中青年干部培训班")
+    ]
+    assert sorted(o["title"] for o in fagai["outcomes"]) == ["基层减负调研报告"]
+    assert run(w.h.reads.unit_sharing(JIAOYU))["talks"] == []

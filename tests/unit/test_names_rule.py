@@ -20,6 +20,7 @@ from services.teaching.classroom import GraduationRule
 from shared import visibility
 from shared.auth import Principal
 from shared.errors import Forbidden
+from shared.listing import Paging
 from shared.memory import MemoryDatabase
 from tests.unit import test_followup_handlers as fu
 from tests.unit import test_records_handlers as rec
@@ -113,7 +114,7 @@ def test_records_refuse_an_analyst_and_show_the_department_the_names():
         lambda who: reads.completeness(who, "k1", rec.TODAY, 7),
         lambda who: reads.ranking(who, "k1"),
         lambda who: reads.records(who, "k1", "a"),
-        lambda who: reads.recording_roster(who, "k1", rec.TODAY, 7),
+        lambda who: reads.recording_roster(who, "k1", rec.TODAY, 7, Paging()),
     ):
         with pytest.raises(Forbidden) as e:
             rec.run(call(analyst(rec.CODE)))

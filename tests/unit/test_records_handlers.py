@@ -122,8 +122,10 @@ def test_a_record_and_its_correction_both_stand_in_the_file():
     )
     assert [e.type for e in envs] == ["RecordLogged"] and envs[0].payload["corrects"] == first
     w.sync()
-    records = run(w.h.reads.records(DEPT, "k1", "a"))["records"]
+    mine = run(w.h.reads.records(DEPT, "k1", "a"))
+    records = mine["records"]
     assert [(r["record_id"], r["corrected_by"]) for r in records] == [(first, second), (second, None)]
+    assert mine["name"] == "张三"  # the trainee's page names them without reading the whole roster
     assert run(w.h.reads.record(HEAD, "k1", "a", first))["text"] == "课堂发言积极。"
     # The day comes from the clock: tomorrow is refused.
     with pytest.raises(DomainError) as e:
@@ -202,3 +204,32 @@ def test_a_recorder_of_another_class_is_refused():
     )
     w.sync()
     assert [r["record_id"] for r in run(w.h.reads.records(ELSEWHERE, "k2", "z"))["records"]] == [record_id]
+
+
+def test_a_recorders_classes_are_read_by_id_not_by_a_scan_of_every_class():
+    """Issue 16: 我记录的班次 reads the recorder's own document, then only their classes by `_id`
+    (five years hold 500 classes; FerretDB serves only `_id` equality from an index)."""
+    w = World().staffed()
+    run(w.h.assign_recorder(ctx(DEPT), DEPT, "k2", HEAD.user_id, HEAD.name, "committee_member", START))
+    w.sync()
+    asked: list[dict] = []
+    for name in list(w.db.collections):
+        coll = w.db[name]
+        find, find_one = coll.find, coll.find_one
+
+        def find_logged(flt=None, projection=None, find=find):
+            asked.append(flt or {})
+            return find(flt, projection)
+
+        async def find_one_logged(flt=None, projection=None, find_one=find_one):
+            asked.append(flt or {})
+            return await find_one(flt, projection)
+
+        coll.find, coll.find_one = find_logged, find_one_logged
+    mine = run(w.h.reads.my_classes(HEAD))
+    assert sorted((c["class_id"], c["role"]) for c in mine) == [
+        ("k1", "head_teacher"),
+        ("k2", "committee_member"),
+    ]
+    assert asked and all("_id" in flt for flt in asked)
+    assert run(w.h.reads.my_classes(MONITOR))[0]["class_id"] == "k1"
