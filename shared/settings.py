@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     max_json_bytes: int = 1024 * 1024
     max_upload_bytes: int = 20 * 1024 * 1024
     projector_batch: int = 1000
+    # How long a read given a consistency token (X-Ganxun-After) waits for this service's
+    # projections to apply it before answering what there is (shared/consistency.py).
+    read_wait_seconds: float = 3.0
 
     @field_validator("jurisdictions", mode="before")
     @classmethod
