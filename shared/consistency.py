@@ -34,6 +34,7 @@ import structlog
 
 from shared import topics
 from shared.errors import DomainError
+from shared.eventstore import COLLECTION as COMMITS
 from shared.eventstore import OUTBOX
 from shared.projector import POSITIONS
 
@@ -186,25 +187,44 @@ async def wait(
 class StoreCheck:
     """Whether the store shows a projection has applied a stream version (see the module's
     docstring): the commit's outbox pointer is gone, and the projection's recorded position
-    on the stream's partition has reached the partition's end offset seen after that."""
+    on the stream's partition has reached the partition's end offset seen after that. A
+    projection with no handler for the commit's event types has nothing to apply: it records
+    no position for batches without its events, so asking its position would wait in vain."""
 
     def __init__(
         self,
         db,
+        handles: dict[str, set[str]],
         partition_of: Callable[[str, str], Awaitable[int]],
         end_offset: Callable[[str, int], Awaitable[int]],
     ) -> None:
+        self.commits = db[COMMITS]
         self.outbox = db[OUTBOX]
         self.positions = db[POSITIONS]
+        self.handles = handles
         self.partition_of = partition_of
         self.end_offset = end_offset
 
     def probe(self) -> StoreProbe:
-        """One waiting read's probe: it finds each token's partition and end offset once."""
+        """One waiting read's probe: it finds each token's commit, partition and end offset once."""
+        types: dict[Written, set[str]] = {}
         ends: dict[Written, tuple[int, int]] = {}
 
         async def in_store(projection: str, w: Written) -> bool:
             try:
+                if w not in types:
+                    commit = await self.commits.find_one(
+                        {
+                            "stream_id": w.stream_id,
+                            "version": {"$lte": w.version},
+                            "last_version": {"$gte": w.version},
+                        }
+                    )
+                    if commit is None:  # no such write (a valid token's commit is stored before its answer)
+                        return False
+                    types[w] = {e["type"] for e in commit["events"]}
+                if not types[w] & self.handles.get(projection, set()):
+                    return True
                 if w not in ends:
                     unpublished = {"stream_id": w.stream_id, "version": {"$lte": w.version}}
                     if await self.outbox.find_one(unpublished, {"_id": 1}) is not None:

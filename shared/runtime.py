@@ -114,7 +114,12 @@ class Runtime:
         # Read-your-writes (shared/consistency.py): what this process's projectors folded, and
         # the store's view for what another process folded.
         self.progress = consistency.Progress()
-        self.store_check = consistency.StoreCheck(self.db, self._partition_of, self._end_offset)
+        self.store_check = consistency.StoreCheck(
+            self.db,
+            {p.name: set(p.handlers) for p in definition.projections},
+            self._partition_of,
+            self._end_offset,
+        )
         self._offsets = None
         self._patterns: dict[str, re.Pattern[str]] = {}
         self.clock = StoreClock(self.db, movable_clock(settings))

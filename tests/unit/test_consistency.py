@@ -14,6 +14,7 @@ from shared.commands import CommandHandler, Context
 from shared.contracts.selection import TraineeNominated
 from shared.errors import DomainError
 from shared.events import Actor
+from shared.eventstore import COLLECTION as COMMITS
 from shared.eventstore import OUTBOX
 from shared.memory import MemoryDatabase
 from shared.projection import Projection
@@ -128,9 +129,23 @@ def test_the_store_answers_for_what_another_process_folded():
     assert time.monotonic() - began < 0.2 + 3 * consistency.STORE_EVERY + 0.2
 
 
-def test_the_store_check_needs_the_commit_published_and_the_position_past_it():
+def _store_with_commit() -> MemoryDatabase:
     db = MemoryDatabase()
+    events = [nominated(1).to_doc()]
+    run(
+        db[COMMITS].insert_one(
+            {"_id": "k1", "stream_id": "class-c1", "version": 1, "last_version": 1, "events": events}
+        )
+    )
     run(db[OUTBOX].insert_one({"_id": "k1", "stream_id": "class-c1", "version": 1}))
+    return db
+
+
+HANDLES = {"roster": {"TraineeNominated"}, "catalogue": {"CourseAdded"}}
+
+
+def test_the_store_check_needs_the_commit_published_and_the_position_past_it():
+    db = _store_with_commit()
     asked_kafka = []
 
     async def partition_of(topic, stream_id):
@@ -141,7 +156,7 @@ def test_the_store_check_needs_the_commit_published_and_the_position_past_it():
         asked_kafka.append((topic, partition))
         return 41  # the event is at offset 40 or before
 
-    check = consistency.StoreCheck(db, partition_of, end_offset)
+    check = consistency.StoreCheck(db, HANDLES, partition_of, end_offset)
     probe = check.probe()
     assert not run(probe("roster", written()))  # still in the outbox: not even on Kafka
     assert asked_kafka == []
@@ -154,11 +169,20 @@ def test_the_store_check_needs_the_commit_published_and_the_position_past_it():
     assert asked_kafka == [(TOPIC, 2)]  # once per read, not per look
 
 
+def test_the_store_check_passes_a_projection_with_nothing_to_fold_and_never_an_unwritten_stream():
+    check = consistency.StoreCheck(_store_with_commit(), HANDLES, None, None)
+    probe = check.probe()
+    assert run(probe("catalogue", written()))  # it has no handler for TraineeNominated
+    assert not run(probe("catalogue", written("never-written", 1)))
+    assert not run(probe("catalogue", written("class-c1", 2)))  # a version not written yet
+
+
 def test_the_store_check_failing_is_a_no_not_an_error():
     async def partition_of(topic, stream_id):
         raise ConnectionError("Kafka away")
 
-    check = consistency.StoreCheck(MemoryDatabase(), partition_of, None)
+    check = consistency.StoreCheck(_store_with_commit(), HANDLES, partition_of, None)
+    run(check.outbox.delete_one({"_id": "k1"}))
     assert not run(check.probe()("roster", written()))
 
 
