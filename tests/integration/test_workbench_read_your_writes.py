@@ -24,12 +24,12 @@ def _id_number(county: str, i: int) -> str:
     return first17 + id_check_digit(first17)
 
 
-def _reads(page, path_prefix: str) -> list:
-    """The page's GETs of selection under `path_prefix`, as they are answered."""
+def _reads(page, path: str) -> list:
+    """The page's GETs of `path` (its query aside), as they are answered."""
     seen: list = []
 
     def on_response(r):
-        if r.request.method == "GET" and r.url.split("?")[0].startswith(path_prefix):
+        if r.request.method == "GET" and r.url.split("?")[0] == path:
             seen.append(r)
 
     page.on("response", on_response)
@@ -66,7 +66,8 @@ async def test_a_registration_and_an_edit_show_at_once_without_re_reading(import
 
             await org.click("text=周读写")
             await expect(org.locator(".page-title")).to_contain_text("周读写 · 县发改委")
-            page_reads = _reads(org, f"{wb.url}/api/selection/cadres/cd-")
+            cadre_id = org.url.rstrip("/").rsplit("/", 1)[-1]
+            page_reads = _reads(org, f"{wb.url}/api/selection/cadres/{cadre_id}")
             await org.click("text=信息变更")
             post_field = org.locator(".el-form-item", has_text="职务").locator("input").last
             await post_field.fill("副局长")
