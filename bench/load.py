@@ -6,7 +6,8 @@ its scheduled time whether or not the earlier ones have been answered, and its l
 counted from that time, so a stalled service cannot hide its queue), a mix of what the
 county's clerks do all day:
 
-- 30% 登记干部 `POST /cadres` (selection), then at once `GET /cadres/{id}`: the writer's next read;
+- 30% 登记干部 `POST /cadres` (selection), then at once `GET /cadres/{id}` with the answer's
+  consistency token (`X-Ganxun-After`, shared/consistency.py): the writer's next read;
 - 25% 干部信息变更 `PATCH /cadres/{id}` (selection; a registered cadre's post);
 - 30% 单位推荐 `POST /classes/{id}/nominations` (selection; into one of --classes classes opened
   for the run, their scope drawn on the whole registry), every fifth then waited for in
@@ -75,6 +76,7 @@ class Figures:
     failures: dict[str, list[str]] = field(default_factory=dict)
     own_read_at_once: list[bool] = field(default_factory=list)
     own_read_after: list[float] = field(default_factory=list)  # ms until the writer's read showed it
+    own_read_ms: list[float] = field(default_factory=list)  # the token's read, its wait included
     propagation: dict[str, list[float]] = field(default_factory=dict)  # ms after the command's answer
     missed: int = 0
     raised: int = 0  # commands that ended in a connection error or timeout, not an answer
@@ -168,7 +170,9 @@ class Load:
             return
         cadre_id = r.json()["cadre_id"]
         answered = time.perf_counter()
-        shown = await self.c.get(self.url("selection", f"/cadres/{cadre_id}"), headers=self.org)
+        after = {**self.org, "X-Ganxun-After": r.json().get("token") or ""}
+        shown = await self.c.get(self.url("selection", f"/cadres/{cadre_id}"), headers=after)
+        self.fig.own_read_ms.append((time.perf_counter() - answered) * 1000)
         self.fig.own_read_at_once.append(shown.status_code == 200)
         if shown.status_code != 200:
             self.probes.append(asyncio.create_task(self.own_read(cadre_id, answered)))
@@ -367,8 +371,13 @@ def report(fig: Figures, rate: float, seconds: float) -> None:
     at_once = sum(fig.own_read_at_once)
     n = len(fig.own_read_at_once)
     after = f"；其余 {pct(fig.own_read_after, 0.99):.0f} ms 内可见（p99）" if fig.own_read_after else ""
+    if fig.own_read_ms:
+        after += (
+            f"；这次读（含等待投影）p50 {statistics.median(fig.own_read_ms):.0f} ms"
+            f"  p99 {pct(fig.own_read_ms, 0.99):.0f} ms"
+        )
     print(
-        f"写后即读（登记后立即 GET /cadres/{{id}}）：{at_once}/{n} 次立即可见{after}"
+        f"写后即读（登记后立即带一致性令牌 GET /cadres/{{id}}）：{at_once}/{n} 次立即可见{after}"
         f"（目标：全部立即可见）{verdict(n > 0 and at_once == n)}"
     )
     for what, ms in fig.propagation.items():

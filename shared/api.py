@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 
-from shared import docs, http_errors, openapi
+from shared import consistency, docs, http_errors, openapi
 from shared.auth import Principal
 from shared.commands import Context
 from shared.errors import Forbidden, GanxunError, NotFound
@@ -64,6 +64,27 @@ async def read_document(rt: Runtime, collection: str, doc_id: str, who: Principa
         raise missing
     who.require_covers(doc["jurisdiction"])
     return public(doc)
+
+
+async def _consistent(request: Request, call_next):
+    """Read-your-writes (shared/consistency.py): a read given X-Ganxun-After waits, bounded,
+    until this service's projections have applied those writes and says how it went in
+    X-Ganxun-Consistency; a command's answer names what it wrote in X-Ganxun-Token."""
+    after = request.headers.get(consistency.AFTER_HEADER)
+    state = None
+    if after and request.method in ("GET", "HEAD"):
+        try:
+            written = consistency.parse(after)
+        except GanxunError as exc:
+            return JSONResponse(exc.to_dict(), status_code=exc.status)
+        state = await request.app.state.runtime.wait_for(written)
+    found = consistency.collect()
+    response = await call_next(request)
+    if state is not None:
+        response.headers[consistency.STATE_HEADER] = state
+    if found:
+        response.headers[consistency.TOKEN_HEADER] = ",".join(found)
+    return response
 
 
 def _mount_clock(app: FastAPI, settings: Settings) -> None:
@@ -127,6 +148,10 @@ def create_app(
     app.add_middleware(
         Guard, max_json=settings.max_json_bytes, max_upload=settings.max_upload_bytes, label=label
     )
+
+    @app.middleware("http")
+    async def read_your_writes(request: Request, call_next):
+        return await _consistent(request, call_next)
 
     @app.middleware("http")
     async def correlate(request: Request, call_next):

@@ -138,6 +138,9 @@ class ProjectionWriter:
         # Called with the documents of each successful write, as written (the dashboard
         # keeps its in-memory roll-up and live updates from them). Must not block.
         self.observers: list[Callable[[list[dict]], None]] = []
+        # Called after each batch with the (stream id, version) of every event it folded or
+        # passed over, so reads waiting for their writer's token wake (shared/consistency.py).
+        self.progress: list[Callable[[list[tuple[str, int]]], None]] = []
         self._positions_saved_at = 0.0
 
     async def handle(self, records: list[ConsumerRecord]) -> BatchResult:
@@ -148,6 +151,7 @@ class ProjectionWriter:
         # documents it changes, so an erasure can find and blank them (_scrub).
         pii: dict[str, dict[str, set[str]]] = {}
         erased: list[tuple[str, str]] = []
+        handled: list[tuple[str, int]] = []
         followed = [r for r in records if self._follows(r)]
         values, opened = await self._open(followed)
         for rec, value, seen in zip(followed, values, opened):
@@ -160,6 +164,7 @@ class ProjectionWriter:
             if decoded is None:
                 result.skipped_unknown += 1
                 continue
+            handled.append((decoded.envelope.stream_id, decoded.envelope.stream_version))
             if decoded.envelope.type == ERASURE and not provenance_error(rec.topic, decoded.envelope):
                 erased.append((decoded.event.cadre_id, decoded.envelope.jurisdiction))
             routed = self.projection.route(decoded.envelope, decoded.event, self.serves)
@@ -179,6 +184,8 @@ class ProjectionWriter:
         await self._apply(items, sources, pii, result)
         for person, jurisdiction in erased:
             await self._scrub(person, jurisdiction)
+        for report in self.progress:
+            report(handled)
         # A batch that changed nothing here (the events were for other projections) needs
         # no position of its own: replaying it after a restart changes nothing either.
         # Saved anyway every POSITIONS_EVERY seconds, so a restart replays little.

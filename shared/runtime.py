@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from aiokafka import TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
 from fastapi import APIRouter
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared import kafka, topics
+from shared import consistency, kafka, topics
 from shared.auth import Verifier, verifier_for
 from shared.clock import StoreClock, movable_clock
 from shared.commands import CommandHandler
@@ -35,6 +37,10 @@ from shared.store import use as use_store_profile
 
 log = structlog.get_logger("runtime")
 COMPONENTS = ("api", "relay", "projectors")
+# A read waiting for a token that this process's own projectors fold asks the store only
+# after this long: in one process they report it sooner; with several, another process's
+# projector may own the stream's partition, and the store's positions then say it.
+STORE_AFTER = 0.3
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,17 @@ class Runtime:
             copies_to=self.copies_to,
         )
         self.commands = CommandHandler(self.store, CATALOGUE, on_appended=self.relay.nudge)
+        # Read-your-writes (shared/consistency.py): what this process's projectors folded, and
+        # the store's view for what another process folded.
+        self.progress = consistency.Progress()
+        self.store_check = consistency.StoreCheck(
+            self.db,
+            {p.name: set(p.handlers) for p in definition.projections},
+            self._partition_of,
+            self._end_offset,
+        )
+        self._offsets = None
+        self._patterns: dict[str, re.Pattern[str]] = {}
         self.clock = StoreClock(self.db, movable_clock(settings))
         self.handlers = (
             None
@@ -187,6 +204,45 @@ class Runtime:
             projection, self.db, dl, CATALOGUE, serves=self.settings.serves, sealer=self.sealer
         )
 
+    # -- read-your-writes -----------------------------------------------------
+    def needs(self, written: list[consistency.Written]) -> list[tuple[str, consistency.Written]]:
+        """The projections of this service that fold what was written (by topic)."""
+        out = []
+        for p in self.definition.projections:
+            pattern = self._patterns.get(p.name) or self._patterns.setdefault(p.name, self.pattern_for(p))
+            out.extend((p.name, w) for w in written if w.service in p.sources and pattern.match(w.topic))
+        return out
+
+    async def wait_for(self, written: list[consistency.Written]) -> str:
+        """Until this service's projections have applied `written`, at most read_wait_seconds:
+        fresh, stale or unrelated. Reported by this process's writers at once; asked of the
+        store at once where this process runs no writer for one of them, else after
+        STORE_AFTER (another process may own the stream's partition)."""
+        needs = self.needs(written)
+        if not needs:
+            return consistency.UNRELATED
+        local = {p.writer.projection.name for p in self.projectors}
+        reached = await consistency.wait(
+            needs,
+            self.progress,
+            self.settings.read_wait_seconds,
+            self.store_check.probe(),
+            store_after=STORE_AFTER if all(name in local for name, _ in needs) else 0.0,
+        )
+        return consistency.FRESH if reached else consistency.STALE
+
+    async def _partition_of(self, topic: str, stream_id: str) -> int:
+        partitions = sorted(await self.producer.partitions_for(topic))
+        return DefaultPartitioner()(stream_id.encode(), partitions, partitions)
+
+    async def _end_offset(self, topic: str, partition: int) -> int:
+        if self._offsets is None:
+            offsets = kafka.consumer(self.settings.bus, None)
+            await offsets.start()
+            self._offsets = offsets
+        tp = TopicPartition(topic, partition)
+        return (await self._offsets.end_offsets([tp]))[tp]
+
     # -- lifecycle ------------------------------------------------------------
     async def start(self, components: tuple[str, ...] | None = None) -> None:
         components = self.definition.components if components is None else components
@@ -198,8 +254,10 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self._guard("relay", lambda: self.relay.run(self._stop))))
         if "projectors" in components:
             for p in self.definition.projections:
+                writer = self.writer(p)
+                writer.progress.append(lambda streams, name=p.name: self.progress.note(name, streams))
                 projector = Projector(
-                    self.writer(p),
+                    writer,
                     lambda p=p: kafka.consumer(
                         self.settings.bus,
                         self.group_for(p),
@@ -255,6 +313,8 @@ class Runtime:
                 await asyncio.wait_for(t, 10)
             except (TimeoutError, asyncio.CancelledError, SystemExit):
                 t.cancel()
+        if self._offsets is not None:
+            await self._offsets.stop()
         await self.producer.stop()
         await self.mongo.close()
 

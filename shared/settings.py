@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     # time went into tiny fetches. The wait adds at most that much to propagation (goal 1 s).
     projector_fetch_min_bytes: int = 64 * 1024
     projector_fetch_wait_ms: int = Field(100, ge=0, le=500)
+    # How long a read given a consistency token (X-Ganxun-After) waits for this service's
+    # projections to apply it before answering what there is (shared/consistency.py).
+    read_wait_seconds: float = 3.0
 
     @field_validator("jurisdictions", mode="before")
     @classmethod

@@ -13,8 +13,8 @@ from services.followup import attachments, report
 from services.followup.domain import QUESTIONS, SCORE_MAX, SCORE_MIN, STAGE_NAMES, stage_of
 from services.followup.handlers import MANAGERS, Handlers
 from services.followup.reads import READERS, WORK_SORTS
+from shared import consistency, xlsx
 from shared import listing as lst
-from shared import xlsx
 from shared.access import EVERYONE, admits
 from shared.api import context, principal
 from shared.auth import Principal
@@ -112,13 +112,18 @@ class Accepted(BaseModel):
     stream_id: str
     events: list[str]
     version: int
+    # Names what was written; a read sent X-Ganxun-After with it reflects it (shared/consistency.py).
+    token: str | None = None
 
 
 def _accepted(envs) -> Accepted:
     if not envs:  # an idempotent repeat (the same talk id again): nothing new
         return Accepted(stream_id="", events=[], version=0)
     return Accepted(
-        stream_id=envs[-1].stream_id, events=[e.type for e in envs], version=envs[-1].stream_version
+        stream_id=envs[-1].stream_id,
+        events=[e.type for e in envs],
+        version=envs[-1].stream_version,
+        token=consistency.token_of("followup", envs),
     )
 
 

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from services.records import documents, domain, pdf
 from services.records.handlers import Handlers, load_scheme
 from services.records.reads import MANAGERS, READERS, ROSTER_SORTS
-from shared import xlsx
+from shared import consistency, xlsx
 from shared.access import EVERYONE, admits
 from shared.api import context, principal
 from shared.auth import Principal
@@ -97,6 +97,8 @@ class Accepted(BaseModel):
     events: list[str]
     version: int
     record_id: str | None = None
+    # Names what was written; a read sent X-Ganxun-After with it reflects it (shared/consistency.py).
+    token: str | None = None
 
 
 def _accepted(envs, record_id: str | None = None) -> Accepted:
@@ -105,6 +107,7 @@ def _accepted(envs, record_id: str | None = None) -> Accepted:
         events=[e.type for e in envs],
         version=envs[-1].stream_version,
         record_id=record_id,
+        token=consistency.token_of("records", envs),
     )
 
 

@@ -19,8 +19,8 @@ from services.selection.domain import STATUS_ZH, OpenClass
 from services.selection.export import xlsx_response
 from services.selection.handlers import Handlers, acting_unit
 from services.selection.read_index import HOLDS_PLACE
+from shared import consistency, visibility
 from shared import listing as lst
-from shared import visibility
 from shared.access import admits
 from shared.api import context, principal
 from shared.auth import Principal
@@ -95,13 +95,18 @@ class Accepted(BaseModel):
     stream_id: str
     events: list[str]
     version: int
+    # Names what was written; a read sent X-Ganxun-After with it reflects it (shared/consistency.py).
+    token: str | None = None
 
 
 def _accepted(envs) -> Accepted:
     if not envs:
         return Accepted(stream_id="", events=[], version=0)
     return Accepted(
-        stream_id=envs[-1].stream_id, events=[e.type for e in envs], version=envs[-1].stream_version
+        stream_id=envs[-1].stream_id,
+        events=[e.type for e in envs],
+        version=envs[-1].stream_version,
+        token=consistency.token_of("selection", envs),
     )
 
 

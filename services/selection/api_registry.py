@@ -16,8 +16,8 @@ from services.selection import importing
 from services.selection import scope as sc
 from services.selection.export import xlsx_response, yes
 from services.selection.handlers import Handlers
+from shared import consistency, uploads, visibility, xlsx
 from shared import listing as lst
-from shared import uploads, visibility, xlsx
 from shared.access import admits
 from shared.api import context, principal
 from shared.auth import Principal
@@ -151,7 +151,11 @@ async def register(
     h: Handlers = Depends(handlers),
 ):
     cadre_id, envs = await h.register(ctx, who, body.model_dump(mode="json"))
-    return {"cadre_id": cadre_id, "events": [e.type for e in envs]}
+    return {
+        "cadre_id": cadre_id,
+        "events": [e.type for e in envs],
+        "token": consistency.token_of("selection", envs),
+    }
 
 
 class LookupIn(Input):
@@ -183,7 +187,11 @@ async def update(
     h: Handlers = Depends(handlers),
 ):
     envs = await h.update(ctx, who, cadre_id, body.model_dump(mode="json", exclude_unset=True))
-    return {"cadre_id": cadre_id, "events": [e.type for e in envs]}
+    return {
+        "cadre_id": cadre_id,
+        "events": [e.type for e in envs],
+        "token": consistency.token_of("selection", envs),
+    }
 
 
 class TransferIn(Input):
@@ -231,6 +239,7 @@ async def erase(
         "ground": body.ground,
         "ground_zh": ERASURE_GROUNDS[body.ground],
         "events": [e.type for e in envs],
+        "token": consistency.token_of("selection", envs),
     }
 
 

@@ -16,7 +16,7 @@ from services.teaching import classroom as cr
 from services.teaching import files
 from services.teaching.handlers import Handlers
 from services.teaching.reads import READERS
-from shared import uploads, xlsx
+from shared import consistency, uploads, xlsx
 from shared.access import admits
 from shared.api import context, principal
 from shared.auth import Principal
@@ -162,6 +162,8 @@ class Accepted(BaseModel):
     events: list[str]
     version: int | None
     count: int
+    # Names what was written; a read sent X-Ganxun-After with it reflects it (shared/consistency.py).
+    token: str | None = None
 
 
 def _accepted(envs) -> Accepted:
@@ -172,6 +174,7 @@ def _accepted(envs) -> Accepted:
         events=sorted({e.type for e in envs}),
         version=envs[-1].stream_version,
         count=len(envs),
+        token=consistency.token_of("teaching", envs),
     )
 
 

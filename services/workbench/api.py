@@ -19,9 +19,16 @@ from shared.errors import Forbidden
 SESSION_COOKIE = "ganxun_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE = ("GET", "HEAD", "OPTIONS")
-# What goes to a service and what comes back; cookies and hop-by-hop headers never do.
-FORWARD_REQUEST = ("content-type", "accept", "x-correlation-id", "idempotency-key")
-FORWARD_RESPONSE = ("content-type", "content-disposition", "x-correlation-id")
+# What goes to a service and what comes back; cookies and hop-by-hop headers never do. The
+# consistency headers carry read-your-writes both ways (shared/consistency.py, web/src/api.js).
+FORWARD_REQUEST = ("content-type", "accept", "x-correlation-id", "idempotency-key", "x-ganxun-after")
+FORWARD_RESPONSE = (
+    "content-type",
+    "content-disposition",
+    "x-correlation-id",
+    "x-ganxun-token",
+    "x-ganxun-consistency",
+)
 
 router = APIRouter()
 

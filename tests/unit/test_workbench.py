@@ -189,6 +189,12 @@ class World:
             return httpx.Response(204)
         if url.startswith("http://selection/"):
             self.forwarded.append(request)
+            if request.url.path == "/cadres" and request.method == "POST":
+                token = "selection.371428:cadre-cd-1@1"
+                return httpx.Response(201, json={"token": token}, headers={"x-ganxun-token": token})
+            if request.url.path == "/cadres/cd-1":
+                fresh = {"x-ganxun-consistency": "fresh"} if "x-ganxun-after" in request.headers else {}
+                return httpx.Response(200, json={"name": "王明"}, headers=fresh)
             if request.url.path == "/classes/c1/confirmations":
                 return httpx.Response(
                     422,
@@ -265,6 +271,17 @@ def test_forwarding_sends_the_users_token_and_passes_a_refusal_through_unchanged
         "field": None,
     }
     assert json.loads(client.world.forwarded[-1].content) == {"cadre_ids": ["x"]}
+
+
+def test_the_consistency_headers_are_forwarded_both_ways(client):
+    """A command's token reaches the page, and the page's next read takes it to the service
+    and the service's answer on how fresh the read is back (shared/consistency.py)."""
+    csrf = _login(client)
+    r = client.post("/api/selection/cadres", json={"name": "王明"}, headers={"x-csrf-token": csrf})
+    assert r.status_code == 201 and r.headers["x-ganxun-token"] == "selection.371428:cadre-cd-1@1"
+    r = client.get("/api/selection/cadres/cd-1", headers={"x-ganxun-after": r.headers["x-ganxun-token"]})
+    assert client.world.forwarded[-1].headers["x-ganxun-after"] == "selection.371428:cadre-cd-1@1"
+    assert r.headers["x-ganxun-consistency"] == "fresh"
 
 
 def test_a_write_without_the_csrf_token_or_from_another_site_is_refused(client):

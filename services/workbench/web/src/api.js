@@ -29,6 +29,21 @@ export async function me() {
   return body
 }
 
+// Read-your-writes: what the user's commands wrote, per service (the X-Ganxun-Token of their
+// answers). The next reads of that service send it back (X-Ganxun-After) and the service answers
+// once its read models show it (shared/consistency.py); answered, it is dropped.
+const written = {}
+
+function remember(service, r) {
+  const token = r.headers.get('x-ganxun-token')
+  if (token) written[service] = [...(written[service] || []), ...token.split(',')].slice(-20)
+}
+
+function forget(service, sent, r) {
+  if (!sent.length || !r.headers.get('x-ganxun-consistency')) return
+  written[service] = (written[service] || []).filter((t) => !sent.includes(t))
+}
+
 async function call(method, service, path, { params, json, form } = {}) {
   const query = params ? '?' + new URLSearchParams(clean(params)).toString() : ''
   const headers = { accept: 'application/json' }
@@ -36,7 +51,11 @@ async function call(method, service, path, { params, json, form } = {}) {
   if (json !== undefined) { headers['content-type'] = 'application/json'; body = JSON.stringify(json) }
   if (form !== undefined) body = form
   if (method !== 'GET') headers['x-csrf-token'] = csrf
+  const sent = method === 'GET' ? [...(written[service] || [])] : []
+  if (sent.length) headers['x-ganxun-after'] = sent.join(',')
   const r = await fetch(`/api/${service}${path}${query}`, { method, headers, body, credentials: 'same-origin' })
+  if (method === 'GET') forget(service, sent, r)
+  else if (r.ok) remember(service, r)
   const text = await r.text()
   let data = null
   try { data = text ? JSON.parse(text) : null } catch { data = { message: text } }
@@ -96,8 +115,10 @@ export async function page(service, path, params, listKey) {
   return { items: items.slice((p - 1) * size, p * size), total: items.length, page: p, size }
 }
 
-/** Reads until the user's own change shows (a read right after a write can lag the
- * projection by about a second), at most `ms`; then shows what there is. */
+/** Reads until the user's own change shows, at most `ms`; then shows what there is. A read
+ * of the service the user wrote to already shows it (it carries the write's token, above), so
+ * this re-reads only for a change that reaches ANOTHER service's read model through Kafka,
+ * or one whose command gives no token (a transfer, a weekly score sheet). */
 export async function settle(read, done, ms = 6000) {
   const until = Date.now() + ms
   let last = await read()

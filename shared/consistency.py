@@ -1,0 +1,241 @@
+"""Read-your-writes: a command answers with a token naming what it wrote, and a read given
+that token waits, bounded, until this service's projections have applied it.
+
+A token is `<service>.<jurisdiction>:<stream id>@<version>` (the topic the events go out on,
+less its prefix, the stream and the version of its last event), several joined by ",". A
+command answer carries it in its body (`token`) and in the `X-Ganxun-Token` header; a read
+sends it back in `X-Ganxun-After`. The read then waits until every projection of this
+service that follows that topic has folded the stream up to that version, and answers with
+`X-Ganxun-Consistency`: `fresh` (reached), `stale` (the bound passed first: the answer is
+what there is) or `unrelated` (no projection here follows those events).
+
+How a wait learns that a projection has reached a stream version (docs/backbone.md,
+"Read-your-writes"):
+- In the process whose projector folded the event: the writer reports every stream version
+  it handled (`Progress.note`), which wakes the waiters; no read of the store.
+- Anywhere else (several processes of one service, where another process's projector owns
+  the stream's partition; an API-only process): `StoreCheck` looks at what the store says.
+  The commit is on Kafka once its outbox pointer is gone; the partition's end offset at
+  that moment is past the event; the projection has applied the event once the position
+  it records in the store (`projection_positions`, written after the fold) reaches that
+  offset. Both checks run while a read waits, so the wait is right either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+import structlog
+
+from shared import topics
+from shared.errors import DomainError
+from shared.eventstore import COLLECTION as COMMITS
+from shared.eventstore import OUTBOX
+from shared.projector import POSITIONS
+
+log = structlog.get_logger("consistency")
+
+AFTER_HEADER = "x-ganxun-after"
+TOKEN_HEADER = "x-ganxun-token"
+STATE_HEADER = "x-ganxun-consistency"
+FRESH, STALE, UNRELATED = "fresh", "stale", "unrelated"
+# Streams per projection whose last folded version a process remembers: a token is used
+# within seconds of its command, and an older one is answered by the store's check.
+REMEMBERED = 50_000
+# Tokens in one header: a page sends what its user wrote since its last read.
+MAX_TOKENS = 20
+# How often a waiting read asks the store, when this process's projectors have not
+# reported the version (another process owns the partition).
+STORE_EVERY = 0.1
+_TOKEN = re.compile(r"^([a-z]+)\.([1-9]\d{5}):(.{1,200})@([1-9]\d{0,9})$")
+
+
+@dataclass(frozen=True)
+class Written:
+    """One stream version a command wrote."""
+
+    service: str
+    jurisdiction: str
+    stream_id: str
+    version: int
+
+    @property
+    def topic(self) -> str:
+        return topics.events_topic(self.service, self.jurisdiction)
+
+    def __str__(self) -> str:
+        return f"{self.service}.{self.jurisdiction}:{self.stream_id}@{self.version}"
+
+
+def parse(header: str) -> list[Written]:
+    """The tokens of an `X-Ganxun-After` header; a malformed one is refused by name."""
+    parts = [p.strip() for p in header.split(",") if p.strip()]
+    if len(parts) > MAX_TOKENS:
+        raise DomainError(
+            f"X-Ganxun-After 最多可带 {MAX_TOKENS} 个一致性令牌，收到 {len(parts)} 个。",
+            code="bad_consistency_token",
+            field="X-Ganxun-After",
+        )
+    out = []
+    for part in parts:
+        m = _TOKEN.match(part)
+        if m is None or m.group(1) not in topics.SERVICES:
+            raise DomainError(
+                f"X-Ganxun-After 中的“{part[:60]}”不是有效的一致性令牌"
+                "（应为写入操作应答中的 token，形如 selection.371428:cd-…@1）。",
+                code="bad_consistency_token",
+                field="X-Ganxun-After",
+            )
+        out.append(Written(m.group(1), m.group(2), m.group(3), int(m.group(4))))
+    return out
+
+
+# The tokens of what the current request wrote: the API's middleware puts a list here, the
+# route's answer (`token_of`) adds to it, and the middleware sends them in X-Ganxun-Token.
+_written: ContextVar[list[str] | None] = ContextVar("ganxun_written", default=None)
+
+
+def collect() -> list[str]:
+    """Start collecting the tokens of the current request (the middleware's side)."""
+    found: list[str] = []
+    _written.set(found)
+    return found
+
+
+def token_of(service: str, envelopes: Sequence) -> str | None:
+    """The token of a command's events (one commit: one stream), noted for the response header."""
+    if not envelopes:
+        return None
+    last = envelopes[-1]
+    token = str(Written(service, last.jurisdiction, last.stream_id, last.stream_version))
+    found = _written.get()
+    if found is not None:
+        found.append(token)
+    return token
+
+
+class Progress:
+    """What this process's projection writers have folded: per projection, the last version
+    of each stream it handled (applied, skipped as not its own, or dead-lettered: in any case
+    done with). Waiters sleep on an event the writers set after each batch."""
+
+    def __init__(self, remembered: int = REMEMBERED) -> None:
+        self.remembered = remembered
+        self._seen: dict[str, OrderedDict[str, int]] = {}
+        self._changed = asyncio.Event()
+
+    def note(self, projection: str, streams: Iterable[tuple[str, int]]) -> None:
+        seen = self._seen.setdefault(projection, OrderedDict())
+        for stream_id, version in streams:
+            if seen.get(stream_id, 0) < version:
+                seen[stream_id] = version
+            seen.move_to_end(stream_id)
+        while len(seen) > self.remembered:
+            seen.popitem(last=False)
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def reached(self, projection: str, stream_id: str, version: int) -> bool:
+        return self._seen.get(projection, {}).get(stream_id, 0) >= version
+
+    async def changed(self, within: float) -> None:
+        """Until a writer reports a batch, or `within` seconds."""
+        try:
+            await asyncio.wait_for(self._changed.wait(), within)
+        except TimeoutError:
+            pass
+
+
+# (projection name, what was written) -> whether the store shows it applied.
+StoreProbe = Callable[[str, Written], Awaitable[bool]]
+
+
+async def wait(
+    needs: list[tuple[str, Written]],
+    progress: Progress,
+    timeout: float,
+    in_store: StoreProbe | None = None,
+    store_after: float = 0.0,
+) -> bool:
+    """Until every (projection, written) pair is applied, by this process's writers or as the
+    store shows (`in_store`, asked from `store_after` seconds on, every STORE_EVERY seconds);
+    False when `timeout` passes first."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    next_store = loop.time() + store_after
+    pending = list(needs)
+    while True:
+        pending = [(p, w) for p, w in pending if not progress.reached(p, w.stream_id, w.version)]
+        now = loop.time()
+        if pending and in_store is not None and now >= next_store:
+            pending = [(p, w) for p, w in pending if not await in_store(p, w)]
+            next_store = loop.time() + STORE_EVERY
+            now = loop.time()
+        if not pending:
+            return True
+        if now >= deadline:
+            return False
+        until = deadline - now if in_store is None else min(deadline, next_store) - now
+        await progress.changed(max(until, 0.001))
+
+
+class StoreCheck:
+    """Whether the store shows a projection has applied a stream version (see the module's
+    docstring): the commit's outbox pointer is gone, and the projection's recorded position
+    on the stream's partition has reached the partition's end offset seen after that. A
+    projection with no handler for the commit's event types has nothing to apply: it records
+    no position for batches without its events, so asking its position would wait in vain."""
+
+    def __init__(
+        self,
+        db,
+        handles: dict[str, set[str]],
+        partition_of: Callable[[str, str], Awaitable[int]],
+        end_offset: Callable[[str, int], Awaitable[int]],
+    ) -> None:
+        self.commits = db[COMMITS]
+        self.outbox = db[OUTBOX]
+        self.positions = db[POSITIONS]
+        self.handles = handles
+        self.partition_of = partition_of
+        self.end_offset = end_offset
+
+    def probe(self) -> StoreProbe:
+        """One waiting read's probe: it finds each token's commit, partition and end offset once."""
+        types: dict[Written, set[str]] = {}
+        ends: dict[Written, tuple[int, int]] = {}
+
+        async def in_store(projection: str, w: Written) -> bool:
+            try:
+                if w not in types:
+                    commit = await self.commits.find_one(
+                        {
+                            "stream_id": w.stream_id,
+                            "version": {"$lte": w.version},
+                            "last_version": {"$gte": w.version},
+                        }
+                    )
+                    if commit is None:  # no such write (a valid token's commit is stored before its answer)
+                        return False
+                    types[w] = {e["type"] for e in commit["events"]}
+                if not types[w] & self.handles.get(projection, set()):
+                    return True
+                if w not in ends:
+                    unpublished = {"stream_id": w.stream_id, "version": {"$lte": w.version}}
+                    if await self.outbox.find_one(unpublished, {"_id": 1}) is not None:
+                        return False
+                    partition = await self.partition_of(w.topic, w.stream_id)
+                    ends[w] = (partition, await self.end_offset(w.topic, partition))
+                partition, end = ends[w]
+                at = await self.positions.find_one({"_id": f"{projection}|{w.topic}|{partition}"})
+            except Exception:  # noqa: BLE001 - the store or Kafka away: the read waits out its bound
+                log.warning("consistency.store_check_failed", projection=projection, token=str(w))
+                return False
+            return at is not None and at.get("offset", 0) >= end
+
+        return in_store
