@@ -33,7 +33,8 @@ which is decided again; the others stand.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -173,10 +174,7 @@ class EventStore:
         was appended to those, everything else was. Any other store error is raised; what
         was appended by then stands and is published."""
         seen: set[str] = set()
-        docs: list[dict[str, Any]] = []
-        now = utcnow()
-        # One vault round for every stream's events (an import registers thousands of people).
-        sealed = iter(await self._docs([e for _, _, events in appends for e in events]))
+        todo: list[tuple[str, str, int, Sequence[Envelope]]] = []
         for stream_id, expected_version, events in appends:
             if not events:
                 continue
@@ -186,44 +184,56 @@ class EventStore:
             for offset, env in enumerate(events, start=1):
                 if env.stream_id != stream_id or env.stream_version != expected_version + offset:
                     raise ValueError(f"event {env.type} does not follow {stream_id}@{expected_version}")
-            docs.append(
-                {
-                    "_id": new_id(),
-                    "stream_id": stream_id,
-                    "version": expected_version + 1,
-                    "last_version": expected_version + len(events),
-                    "events": [next(sealed) for _ in events],
-                    "committed_at": now,
-                }
-            )
+            todo.append((new_id(), stream_id, expected_version, events))  # ids in order, before any await
         conflicts: set[str] = set()
-
-        async def insert(chunk: list[dict[str, Any]]) -> None:
-            await self.outbox.insert_many(
-                [
-                    {"_id": d["_id"], "stream_id": d["stream_id"], "version": d["version"], "at": now}
-                    for d in chunk
-                ],
-                ordered=False,
-            )
-            try:
-                await self.commits.insert_many(chunk, ordered=False)
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                others = [e for e in errors if e.get("code") != DUPLICATE_KEY]
-                lost = [chunk[e["index"]] for e in errors if e.get("code") == DUPLICATE_KEY]
-                if lost:
-                    await self.outbox.delete_many({"_id": {"$in": [d["_id"] for d in lost]}})
-                    conflicts.update(d["stream_id"] for d in lost)
-                if others:
-                    raise
-
-        # MANY_IN_FLIGHT chunks at a time: the service prepares one while the store writes another.
-        await store.gather_chunked(
-            (lambda c=docs[i : i + MANY_CHUNK]: insert(c) for i in range(0, len(docs), MANY_CHUNK)),
+        # Each chunk is sealed (one vault insert for its people) and written by its own
+        # task, MANY_IN_FLIGHT at a time: the service seals one chunk while the store
+        # writes others, instead of sealing all before writing any.
+        await _in_flight(
+            [
+                (lambda c=todo[i : i + MANY_CHUNK]: self._append_chunk(c, conflicts))
+                for i in range(0, len(todo), MANY_CHUNK)
+            ],
             MANY_IN_FLIGHT,
         )
         return conflicts
+
+    async def _append_chunk(
+        self, chunk: Sequence[tuple[str, str, int, Sequence[Envelope]]], conflicts: set[str]
+    ) -> None:
+        """One insert command of pointers, then one of commits; a commit refused by the
+        unique index (or a fence) loses its pointer and is reported in `conflicts`."""
+        sealed = iter(await self._docs([e for _, _, _, events in chunk for e in events]))
+        now = utcnow()
+        docs = [
+            {
+                "_id": commit_id,
+                "stream_id": stream_id,
+                "version": expected_version + 1,
+                "last_version": expected_version + len(events),
+                "events": [next(sealed) for _ in events],
+                "committed_at": now,
+            }
+            for commit_id, stream_id, expected_version, events in chunk
+        ]
+        await self.outbox.insert_many(
+            [
+                {"_id": d["_id"], "stream_id": d["stream_id"], "version": d["version"], "at": now}
+                for d in docs
+            ],
+            ordered=False,
+        )
+        try:
+            await self.commits.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            others = [e for e in errors if e.get("code") != DUPLICATE_KEY]
+            lost = [docs[e["index"]] for e in errors if e.get("code") == DUPLICATE_KEY]
+            if lost:
+                await self.outbox.delete_many({"_id": {"$in": [d["_id"] for d in lost]}})
+                conflicts.update(d["stream_id"] for d in lost)
+            if others:
+                raise
 
     async def read_stream(self, stream_id: str) -> list[Envelope]:
         commits = [c async for c in self.commits.find({"stream_id": stream_id}).sort("version", ASCENDING)]
@@ -277,3 +287,15 @@ class EventStore:
 
     async def count_unpublished(self) -> int:
         return await self.outbox.count_documents({})
+
+
+async def _in_flight(calls: list[Callable[[], Awaitable[None]]], size: int) -> None:
+    """Run the calls, at most `size` at once, each starting as soon as an earlier one ends
+    (a sliding window: store.gather_chunked waits for a whole group before the next)."""
+    gate = asyncio.Semaphore(size)
+
+    async def one(call: Callable[[], Awaitable[None]]) -> None:
+        async with gate:
+            await call()
+
+    await asyncio.gather(*(one(c) for c in calls))
