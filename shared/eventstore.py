@@ -101,6 +101,8 @@ class EventStore:
         await self.commits.create_index(
             [("stream_id", ASCENDING), ("version", ASCENDING)], unique=True, name="stream_version"
         )
+        # The relay reads an append_many chunk's commits by their batch pointer's id.
+        await self.commits.create_index([("batch", ASCENDING)], name="batch")
 
     async def append(
         self, stream_id: str, expected_version: int, events: Sequence[Envelope], commit_id: str | None = None
@@ -201,7 +203,7 @@ class EventStore:
         # writes others, instead of sealing all before writing any.
         await _in_flight(
             [
-                (lambda c=todo[i : i + MANY_CHUNK]: self._append_chunk(c, conflicts))
+                (lambda b=new_id(), c=todo[i : i + MANY_CHUNK]: self._append_chunk(b, c, conflicts))
                 for i in range(0, len(todo), MANY_CHUNK)
             ],
             MANY_IN_FLIGHT,
@@ -209,7 +211,7 @@ class EventStore:
         return conflicts
 
     async def _append_chunk(
-        self, chunk: Sequence[tuple[str, str, int, Sequence[Envelope]]], conflicts: set[str]
+        self, batch: str, chunk: Sequence[tuple[str, str, int, Sequence[Envelope]]], conflicts: set[str]
     ) -> None:
         """One batch pointer (`_batch_pointer`), then the commits in one insert command; a
         commit refused by the unique index (or a fence) is taken out of the pointer and
@@ -224,10 +226,11 @@ class EventStore:
                 "last_version": expected_version + len(events),
                 "events": [next(sealed) for _ in events],
                 "committed_at": now,
+                "batch": batch,
             }
             for commit_id, stream_id, expected_version, events in chunk
         ]
-        pointer = _batch_pointer(new_id(), docs, now)
+        pointer = _batch_pointer(batch, docs, now)
         await self.outbox.insert_one(pointer)
         try:
             await self.commits.insert_many(docs, ordered=False)
@@ -291,7 +294,7 @@ class EventStore:
         pointers = await self._pointers(limit)
         if not pointers:
             return []
-        by_id = await store.find_by_ids(self.commits, [p["_id"] for p in pointers])
+        by_id = await self._commits_of(pointers)
         found = [by_id.get(p["_id"]) for p in pointers]
         now = utcnow()
         out: list[dict[str, Any]] = []
@@ -327,6 +330,17 @@ class EventStore:
                 continue
             out.append(commit)
         return out
+
+    async def _commits_of(self, pointers: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """The stored commits of the pointers by id: a batch's in one query on the commits'
+        `batch` field (indexed), the others by point reads."""
+        batches = sorted({p["batch"] for p in pointers if "batch" in p})
+        by_id: dict[str, dict[str, Any]] = {}
+        for batch in batches:
+            by_id.update([(c["_id"], c) async for c in self.commits.find({"batch": batch})])
+        alone = [p["_id"] for p in pointers if "batch" not in p]
+        by_id.update(await store.find_by_ids(self.commits, alone))
+        return by_id
 
     async def _done(self, pointer: dict[str, Any]) -> None:
         """A pointer whose commit will never be published (fenced) goes; so does a batch
