@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -46,6 +46,9 @@ if TYPE_CHECKING:
     from shared.auth import Principal
 
 S = TypeVar("S")
+# append_many decides and appends this many commands at a time, this many slices at once.
+MANY_SLICE = 1_000
+MANY_SLICES_IN_FLIGHT = 2
 
 
 class Decider(Protocol[S]):
@@ -294,14 +297,39 @@ class CommandHandler:
         """Decide each planned command on the state it names and append all of them in few
         inserts. Returns, per command and in order, its envelopes or the error that refused
         it (one refusal refuses only its own command). A stream that conflicts (it existed,
-        or moved past the believed version) is decided again on its stored events."""
+        or moved past the believed version) is decided again on its stored events.
+
+        Decided and appended MANY_SLICE commands at a time, MANY_SLICES_IN_FLIGHT slices at
+        once: the next slice is decided while the store writes the one before."""
+        twice = [s for s, n in Counter(p.stream_id for p in planned).items() if n > 1]
+        if twice:
+            raise ValueError(f"stream {twice[0]} planned twice")
+        gate = asyncio.Semaphore(MANY_SLICES_IN_FLIGHT)
+
+        async def one(part: list[Planned]) -> list[list[Envelope] | GanxunError]:
+            async with gate:
+                return await self._append_slice(decider, part, ctx, authorize)
+
+        slices = await asyncio.gather(
+            *(one(planned[i : i + MANY_SLICE]) for i in range(0, len(planned), MANY_SLICE))
+        )
+        results = [r for part in slices for r in part]
+        if any(isinstance(r, list) and r for r in results):
+            self.on_appended()
+        return results
+
+    async def _append_slice(
+        self,
+        decider: Decider[S],
+        planned: list[Planned],
+        ctx: Context,
+        authorize: Callable[[Loaded[S]], None] | None,
+    ) -> list[list[Envelope] | GanxunError]:
         results: list[list[Envelope] | GanxunError] = [[] for _ in planned]
         appends: dict[str, tuple[int, Loaded, list[Event], list[Envelope]]] = {}
         for i, p in enumerate(planned):
             loaded = p.believed or Loaded(decider.initial(), 0, None)
             try:
-                if p.stream_id in appends:
-                    raise ValueError(f"stream {p.stream_id} planned twice")
                 if authorize:
                     authorize(loaded)
                 events = decider.decide(loaded.state, p.command)
@@ -332,8 +360,6 @@ class CommandHandler:
                     loaded.jurisdiction or (envelopes[0].jurisdiction if envelopes else None),
                 ),
             )
-        if any(isinstance(r, list) and r for r in results):
-            self.on_appended()
         return results
 
     def _remember(self, key: tuple[type, str], loaded: Loaded) -> None:

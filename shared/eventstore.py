@@ -22,20 +22,24 @@ anything but `_id`: FerretDB 1.24 uses an index only for `_id` equality, and a
 `{published: false}` query on a growing events collection is a full scan.
 
 `append_many` is the same append for many streams at once (an import of a registry):
-per `MANY_CHUNK` streams, their pointers in one insert command, then their commits in
-one unordered insert command; `MANY_IN_FLIGHT` chunks at a time. An insert command of
-many documents is one operation for FerretDB (one pooled connection, unlike an update
-command of many operations; see shared/store.py), and on MongoDB it is the ordinary bulk
-insert. A commit refused by the unique index (or on its `_id` by a fence, if a chunk's
-insert waited past ORPHAN_AFTER) is reported back as a conflict for that stream alone,
-which is decided again; the others stand.
+per `MANY_CHUNK` streams, one *batch pointer* naming their commits (ids, streams and
+versions), then their commits in one unordered insert command; each chunk sealed and
+written by its own task, `MANY_IN_FLIGHT` at a time. An insert command of many documents
+is one operation for FerretDB (one pooled connection, unlike an update command of many
+operations; see shared/store.py), and on MongoDB it is the ordinary bulk insert. A commit
+refused by the unique index (or on its `_id` by a fence, if a chunk's insert waited past
+ORPHAN_AFTER) is taken out of the batch pointer and reported back as a conflict for that
+stream alone, which is decided again; the others stand. The relay reads a batch pointer
+as one pointer per commit it names (in flight, orphan and order rules alike) and drops it
+once all of them are published: an import of 20,000 rows leaves 40 pointers, not 20,000,
+to scan, and 40 deletes, not 20,000.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -60,6 +64,8 @@ OUTBOX = "outbox"
 ORPHAN_AFTER = timedelta(seconds=3)
 # A fence's stream: never a real stream's id, so reads of a stream never meet it.
 FENCE_STREAM = "fence:"
+# The `stream_id` of an append_many chunk's one outbox pointer (never a real stream's).
+BATCH_STREAM = "many:"
 # Commits per insert command in append_many: 500 commits of one registry event are about
 # 0.5 MB, well under the 16 MB message limit, and hold one connection briefly. Four such
 # commands at once measured 9.6 s for 20,000 commits, against 23.2 s one at a time.
@@ -84,6 +90,10 @@ class EventStore:
         # kept only where the relay runs in the same process (Runtime.start says so).
         self.keep_landed = False
         self._landed: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        # From the relay's last `unpublished`: per batch pointer, its commits not yet
+        # published, and each such commit's batch (see mark_published).
+        self._batches: dict[str, set[str]] = {}
+        self._batch_of: dict[str, str] = {}
 
     async def _docs(self, events: Sequence[Envelope]) -> list[dict[str, Any]]:
         if self.sealer is None:
@@ -99,6 +109,8 @@ class EventStore:
         await self.commits.create_index(
             [("stream_id", ASCENDING), ("version", ASCENDING)], unique=True, name="stream_version"
         )
+        # The relay reads an append_many chunk's commits by their batch pointer's id.
+        await self.commits.create_index([("batch", ASCENDING)], name="batch")
 
     async def append(
         self, stream_id: str, expected_version: int, events: Sequence[Envelope], commit_id: str | None = None
@@ -204,10 +216,7 @@ class EventStore:
         was appended to those, everything else was. Any other store error is raised; what
         was appended by then stands and is published."""
         seen: set[str] = set()
-        docs: list[dict[str, Any]] = []
-        now = utcnow()
-        # One vault round for every stream's events (an import registers thousands of people).
-        sealed = iter(await self._docs([e for _, _, events in appends for e in events]))
+        todo: list[tuple[str, str, int, Sequence[Envelope]]] = []
         for stream_id, expected_version, events in appends:
             if not events:
                 continue
@@ -217,68 +226,116 @@ class EventStore:
             for offset, env in enumerate(events, start=1):
                 if env.stream_id != stream_id or env.stream_version != expected_version + offset:
                     raise ValueError(f"event {env.type} does not follow {stream_id}@{expected_version}")
-            docs.append(
-                {
-                    "_id": new_id(),
-                    "stream_id": stream_id,
-                    "version": expected_version + 1,
-                    "last_version": expected_version + len(events),
-                    "events": [next(sealed) for _ in events],
-                    "committed_at": now,
-                }
-            )
+            todo.append((new_id(), stream_id, expected_version, events))  # ids in order, before any await
         conflicts: set[str] = set()
-
-        async def insert(chunk: list[dict[str, Any]]) -> None:
-            await self.outbox.insert_many(
-                [
-                    {"_id": d["_id"], "stream_id": d["stream_id"], "version": d["version"], "at": now}
-                    for d in chunk
-                ],
-                ordered=False,
-            )
-            try:
-                await self.commits.insert_many(chunk, ordered=False)
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                others = [e for e in errors if e.get("code") != DUPLICATE_KEY]
-                lost = [chunk[e["index"]] for e in errors if e.get("code") == DUPLICATE_KEY]
-                if lost:
-                    await self.outbox.delete_many({"_id": {"$in": [d["_id"] for d in lost]}})
-                    conflicts.update(d["stream_id"] for d in lost)
-                if others:
-                    raise
-
-        # MANY_IN_FLIGHT chunks at a time: the service prepares one while the store writes another.
-        await store.gather_chunked(
-            (lambda c=docs[i : i + MANY_CHUNK]: insert(c) for i in range(0, len(docs), MANY_CHUNK)),
+        # Each chunk is sealed (one vault insert for its people) and written by its own
+        # task, MANY_IN_FLIGHT at a time: the service seals one chunk while the store
+        # writes others, instead of sealing all before writing any.
+        await _in_flight(
+            [
+                (lambda b=new_id(), c=todo[i : i + MANY_CHUNK]: self._append_chunk(b, c, conflicts))
+                for i in range(0, len(todo), MANY_CHUNK)
+            ],
             MANY_IN_FLIGHT,
         )
         return conflicts
+
+    async def _append_chunk(
+        self, batch: str, chunk: Sequence[tuple[str, str, int, Sequence[Envelope]]], conflicts: set[str]
+    ) -> None:
+        """One batch pointer (`_batch_pointer`), then the commits in one insert command; a
+        commit refused by the unique index (or a fence) is taken out of the pointer and
+        reported in `conflicts`."""
+        sealed = iter(await self._docs([e for _, _, _, events in chunk for e in events]))
+        now = utcnow()
+        docs = [
+            {
+                "_id": commit_id,
+                "stream_id": stream_id,
+                "version": expected_version + 1,
+                "last_version": expected_version + len(events),
+                "events": [next(sealed) for _ in events],
+                "committed_at": now,
+                "batch": batch,
+            }
+            for commit_id, stream_id, expected_version, events in chunk
+        ]
+        pointer = _batch_pointer(batch, docs, now)
+        await self.outbox.insert_one(pointer)
+        try:
+            await self.commits.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            others = [e for e in errors if e.get("code") != DUPLICATE_KEY]
+            lost = {docs[e["index"]]["_id"] for e in errors if e.get("code") == DUPLICATE_KEY}
+            if lost:
+                kept = [d for d in docs if d["_id"] not in lost]
+                if kept:
+                    await self.outbox.replace_one(
+                        {"_id": pointer["_id"]}, _batch_pointer(pointer["_id"], kept, now)
+                    )
+                else:
+                    await self.outbox.delete_one({"_id": pointer["_id"]})
+                conflicts.update(d["stream_id"] for d in docs if d["_id"] in lost)
+            if others:
+                raise
 
     async def read_stream(self, stream_id: str) -> list[Envelope]:
         commits = [c async for c in self.commits.find({"stream_id": stream_id}).sort("version", ASCENDING)]
         return await self._envelopes([e for c in commits for e in c["events"]])
 
+    async def _pointers(self, limit: int) -> list[dict[str, Any]]:
+        """The outbox's pointers to publish next, each commit as a pointer of its own
+        (`_each_commit`): about `limit` commits' worth, and every other pointer of the
+        streams these touch (the outbox is small, and a stream's earlier commits must go
+        first), until no pointer names a stream not yet looked at."""
+        picked: dict[str, dict[str, Any]] = {}
+        count = 0
+        cursor = self.outbox.find({}).limit(limit)
+        async for p in cursor:
+            picked[p["_id"]] = p
+            count += len(p.get("commits") or (None,))
+            if count >= limit:
+                break
+        await cursor.close()
+        streams: set[str] = set()
+        new = list(picked.values())
+        while new:
+            wanted = {s for p in new for s in _streams_of(p)} - streams
+            if not wanted:
+                break
+            streams |= wanted
+            found = self.outbox.find(
+                {"$or": [{"stream_id": {"$in": sorted(wanted)}}, {"streams": {"$in": sorted(wanted)}}]}
+            )
+            new = [p async for p in found if p["_id"] not in picked]
+            picked.update((p["_id"], p) for p in new)
+        pointers = [q for p in picked.values() for q in _each_commit(p)]
+        pointers.sort(key=lambda p: (p["stream_id"], p["version"]))
+        return pointers
+
+    # long: the relay's one ordering decision per pointer (in flight, orphan, fence, publish)
     async def unpublished(self, limit: int) -> list[dict[str, Any]]:
         """Commits not yet on Kafka, whole streams at a time, each stream in version order.
 
         A stream whose earliest pointer has no commit yet (an append in flight) is
         held back entirely, so a later version is never sent before an earlier one.
         """
-        picked = [p["stream_id"] async for p in self.outbox.find({}, {"stream_id": 1}).limit(limit)]
-        if not picked:
+        pointers = await self._pointers(limit)
+        if not pointers:
             return []
-        # Every pointer of the picked streams, not only those under the limit: the
-        # outbox is small, and a stream's earlier commits must go first.
-        pointers = [p async for p in self.outbox.find({"stream_id": {"$in": list(set(picked))}})]
-        pointers.sort(key=lambda p: (p["stream_id"], p["version"]))
-        by_id = {p["_id"]: self._landed[p["_id"]] for p in pointers if p["_id"] in self._landed}
-        by_id |= await store.find_by_ids(self.commits, [p["_id"] for p in pointers if p["_id"] not in by_id])
+        by_id = await self._commits_of(pointers)
         found = [by_id.get(p["_id"]) for p in pointers]
         now = utcnow()
         out: list[dict[str, Any]] = []
         blocked: set[str] = set()
+        # Per batch pointer, its commits still to publish; it goes once they all went.
+        self._batches = {}
+        self._batch_of = {}
+        for pointer in pointers:
+            if "batch" in pointer:
+                self._batches.setdefault(pointer["batch"], set()).add(pointer["_id"])
+                self._batch_of[pointer["_id"]] = pointer["batch"]
         for pointer, commit in zip(pointers, found):
             if pointer["stream_id"] in blocked:
                 continue
@@ -293,25 +350,97 @@ class EventStore:
                         version=pointer["version"],
                         waited_s=round((now - at).total_seconds(), 1),
                     )
-                    await self.outbox.delete_one({"_id": pointer["_id"]})
+                    await self._done(pointer)
                 else:  # it landed just now: publish it in order
                     commit = await self.commits.find_one({"_id": pointer["_id"]})
                 if commit is None:
                     continue
             if commit.get("fence"):  # a fenced pointer not yet deleted
-                await self.outbox.delete_one({"_id": pointer["_id"]})
+                await self._done(pointer)
                 continue
             out.append(commit)
         return out
 
+    async def _commits_of(self, pointers: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """The stored commits of the pointers by id: a batch's in one query on the commits'
+        `batch` field (indexed), the others by point reads."""
+        # Commits this process stored and its relay has not published yet are not read back.
+        by_id = {p["_id"]: self._landed[p["_id"]] for p in pointers if p["_id"] in self._landed}
+        batches = sorted({p["batch"] for p in pointers if "batch" in p and p["_id"] not in by_id})
+        for batch in batches:
+            by_id.update([(c["_id"], c) async for c in self.commits.find({"batch": batch})])
+        alone = [p["_id"] for p in pointers if "batch" not in p and p["_id"] not in by_id]
+        by_id.update(await store.find_by_ids(self.commits, alone))
+        return by_id
+
+    async def _done(self, pointer: dict[str, Any]) -> None:
+        """A pointer whose commit will never be published (fenced) goes; so does a batch
+        pointer whose commits are all published or fenced."""
+        await self.mark_published([pointer["_id"]])
+
     async def mark_published(self, commit_ids: Sequence[str]) -> None:
-        """Drop the pointers of published commits: one delete command for the lot (the
-        outbox holds only unpublished pointers, so even a store that scans it for `$in`
-        reads a few rows), not one round trip per commit."""
-        for i in commit_ids:
-            self._landed.pop(i, None)
-        if commit_ids:
-            await self.outbox.delete_many({"_id": {"$in": list(commit_ids)}})
+        """Drop the pointers of published commits: a commit's own, or a batch pointer once
+        every commit it names went (a batch held back in part is published again whole
+        in a later round: at least once, as after any crash). One delete command for the
+        lot: the outbox holds only unpublished pointers, so even a store that scans it for
+        `$in` reads a few rows."""
+        gone = []
+        for commit_id in commit_ids:
+            self._landed.pop(commit_id, None)
+            batch = self._batch_of.get(commit_id)
+            if batch is None:
+                gone.append(commit_id)
+                continue
+            left = self._batches.get(batch)
+            if left is not None:
+                left.discard(commit_id)
+                if not left:
+                    gone.append(batch)
+                    del self._batches[batch]
+        if gone:
+            await self.outbox.delete_many({"_id": {"$in": gone}})
 
     async def count_unpublished(self) -> int:
-        return await self.outbox.count_documents({})
+        """Commits not yet on Kafka (a batch pointer counts each commit it names)."""
+        return sum([len(p.get("commits") or (None,)) async for p in self.outbox.find({}, {"commits": 1})])
+
+
+def _batch_pointer(pointer_id: str, commits: list[dict[str, Any]], at: Any) -> dict[str, Any]:
+    """One outbox pointer for the commits of an append_many chunk: their ids, streams and
+    versions side by side (`streams` lets the relay find it by any of them). Its own
+    `stream_id` is never a real stream's."""
+    return {
+        "_id": pointer_id,
+        "stream_id": BATCH_STREAM + pointer_id,
+        "version": 0,
+        "at": at,
+        "commits": [c["_id"] for c in commits],
+        "streams": [c["stream_id"] for c in commits],
+        "versions": [c["version"] for c in commits],
+    }
+
+
+def _streams_of(pointer: dict[str, Any]) -> list[str]:
+    return pointer["streams"] if "commits" in pointer else [pointer["stream_id"]]
+
+
+def _each_commit(pointer: dict[str, Any]) -> list[dict[str, Any]]:
+    """A pointer as one pointer per commit (a batch pointer's commits each with `batch`)."""
+    if "commits" not in pointer:
+        return [pointer]
+    return [
+        {"_id": c, "stream_id": s, "version": v, "at": pointer["at"], "batch": pointer["_id"]}
+        for c, s, v in zip(pointer["commits"], pointer["streams"], pointer["versions"])
+    ]
+
+
+async def _in_flight(calls: list[Callable[[], Awaitable[None]]], size: int) -> None:
+    """Run the calls, at most `size` at once, each starting as soon as an earlier one ends
+    (a sliding window: store.gather_chunked waits for a whole group before the next)."""
+    gate = asyncio.Semaphore(size)
+
+    async def one(call: Callable[[], Awaitable[None]]) -> None:
+        async with gate:
+            await call()
+
+    await asyncio.gather(*(one(c) for c in calls))

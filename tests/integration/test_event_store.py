@@ -236,6 +236,63 @@ async def test_append_many_appends_every_new_stream_and_reports_only_the_conflic
     await client.close()
 
 
+async def test_an_imports_batch_pointers_are_published_in_stream_order_and_then_dropped(servers):
+    """append_many leaves one outbox pointer per chunk, not one per commit. The relay
+    publishes every commit they name, a stream's earlier commit (a single append's own
+    pointer) before the batch's, holds back only the stream whose earlier commit is still
+    in flight, fences a named commit that never lands, and drops each batch pointer once
+    all its commits went."""
+    from datetime import timedelta
+
+    from shared import eventstore
+    from shared.events import utcnow
+
+    client = AsyncMongoClient(servers.mongodb, tz_aware=True)
+    store = EventStore(client[f"t_store_{new_id()[-12:]}"])
+    await store.ensure_indexes()
+
+    def nominated(stream: str, version: int = 0):
+        ev = TraineeNominated(class_id="c", cadre_id=stream, name="x", unit="u")
+        return CommandHandler.envelopes(stream, version, [ev], CTX)
+
+    await store.append("s0007", 0, nominated("s0007"))  # its v1, unpublished: v2 comes in the batch
+    await store.append("s0900", 0, nominated("s0900"))  # v1 stored; v2's append is in flight
+    # (dated ahead, so a slow run does not make it an orphan before the test says so)
+    soon = utcnow() + timedelta(minutes=1)
+    await store.outbox.insert_one({"_id": "in-flight", "stream_id": "s0900", "version": 2, "at": soon})
+    streams = [f"s{i:04d}" for i in range(eventstore.MANY_CHUNK * 2 + 10)]
+    after = {"s0007": 1, "s0900": 2}
+    conflicts = await store.append_many(
+        [(s, after.get(s, 0), nominated(s, after.get(s, 0))) for s in streams]
+    )
+    assert conflicts == set()
+    batches = [p async for p in store.outbox.find({"stream_id": {"$regex": "^many:"}})]
+    assert sorted(len(p["commits"]) for p in batches) == [10, 500, 500]
+    assert await store.count_unpublished() == len(streams) + 3  # two single appends and the one in flight
+    sent: list[tuple[str, int]] = []
+    for _ in range(3):
+        commits = await store.unpublished(500)
+        sent += [(c["stream_id"], c["version"]) for c in commits]
+        await store.mark_published([c["_id"] for c in commits])
+    # Every commit at least once; s0007's v1 before the batch's v2; s0900 only up to v1,
+    # held behind its v2 in flight.
+    assert {s for s, _ in sent} == set(streams)
+    assert [v for s, v in sent if s == "s0007"] == [1, 2]
+    assert [v for s, v in sent if s == "s0900"] == [1]
+    left = [p async for p in store.outbox.find({})]
+    assert sorted(p["_id"] for p in left if "commits" not in p) == ["in-flight"]
+    held = [p for p in left if "commits" in p]
+    assert len(held) == 1 and "s0900" in held[0]["streams"], "only the batch naming s0900 stays"
+    # The in-flight append never lands: fenced after ORPHAN_AFTER, and s0900's v3 goes out.
+    await store.outbox.update_one({"_id": "in-flight"}, {"$set": {"at": utcnow() - timedelta(minutes=1)}})
+    commits = await store.unpublished(500)
+    assert [c["version"] for c in commits if c["stream_id"] == "s0900"] == [3]
+    await store.mark_published([c["_id"] for c in commits])
+    assert await store.count_unpublished() == 0
+    await client.drop_database(store.db.name)
+    await client.close()
+
+
 async def test_command_append_many_redecides_a_conflict_on_the_stored_stream_and_refuses_per_command(servers):
     """The kernel entry an import uses: each command decided on the state the caller holds;
     a stream that moved on is decided again on its stored events; a refusal is that

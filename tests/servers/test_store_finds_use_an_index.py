@@ -64,3 +64,35 @@ async def test_point_reads_and_stream_loads_are_index_scans(tmp_path) -> None:
     finally:
         await client.close()
         srv.stop()
+
+
+async def test_the_relay_reads_an_imports_commits_by_their_batch_with_an_index(tmp_path) -> None:
+    """EventStore.ensure_indexes indexes the commits' `batch` (an append_many chunk's pointer
+    id): reading a chunk's 500 commits is one index scan, not 500 point reads or a scan."""
+    from shared.eventstore import EventStore
+
+    srv = ferretdb.FerretDBServer(tmp_path / "ferretdb", backend="postgresql")
+    srv.start()
+    client = AsyncMongoClient(srv.uri, serverSelectionTimeoutMS=5000, directConnection=True)
+    try:
+        store = EventStore(client["t_finds"])
+        await store.ensure_indexes()
+        await store.commits.insert_many(
+            [
+                {"_id": f"c{i:05d}", "stream_id": f"s{i}", "version": 1, "payload": "x" * 200}
+                | ({"batch": f"b{i // 500}"} if i < 2500 else {})  # the rest: single appends
+                for i in range(5000)
+            ]
+        )
+        srv._postgres().psql("analyze")
+        time.sleep(STATS_LAG)
+        seq0, idx0 = _scans(srv, "events")
+        for b in range(5):
+            got = await store.commits.find({"batch": f"b{b}"}).to_list()
+            assert len(got) == 500
+        time.sleep(STATS_LAG)
+        seq, idx = _scans(srv, "events")
+        assert (seq - seq0, idx - idx0) == (0, 5)
+    finally:
+        await client.close()
+        srv.stop()
