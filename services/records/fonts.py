@@ -31,6 +31,7 @@ from fontTools.ttLib.tables._g_l_y_f import Glyph
 from fpdf import FPDF
 from fpdf.fonts import SubsetMap, TTFFont
 from fpdf.output import OutputProducer
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = structlog.get_logger("records.fonts")
 # Bump when the choice of characters or the subsetting options change: a new file name.
@@ -40,8 +41,17 @@ VERSION = 1
 _FAILED: set[str] = set()
 
 
+class CacheSettings(BaseSettings):
+    """Where the common face is kept: under XDG_CACHE_HOME, as the project's other caches are."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    xdg_cache_home: str = ""  # unset or empty: ~/.cache
+
+
 def cache_folder() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ganxun" / "fonts"
+    home = CacheSettings().xdg_cache_home
+    return (Path(home) if home else Path.home() / ".cache") / "ganxun" / "fonts"
 
 
 def common_characters(cmap: dict[int, str]) -> list[int]:

@@ -26,7 +26,7 @@ def imported(path: Path) -> set[str]:
 
 
 def modules(folder: str) -> list[Path]:
-    return sorted((ROOT / folder).rglob("*.py"))
+    return sorted(p for p in (ROOT / folder).rglob("*.py") if "node_modules" not in p.parts)
 
 
 @pytest.mark.parametrize("path", modules("shared"), ids=lambda p: str(p.relative_to(ROOT)))
@@ -36,8 +36,10 @@ def test_the_kernel_imports_no_service_and_no_operations_code(path):
     assert "<dynamic import>" not in imported(path), "the kernel finds no module by name"
 
 
-@pytest.mark.parametrize("path", modules("shared"), ids=lambda p: str(p.relative_to(ROOT)))
-def test_the_kernel_reads_the_environment_only_through_its_settings(path):
+@pytest.mark.parametrize(
+    "path", [*modules("shared"), *modules("services")], ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_the_kernel_and_the_services_read_the_environment_only_through_settings(path):
     text = path.read_text(encoding="utf-8")
     assert "os.environ" not in text and "getenv" not in text, path.relative_to(ROOT)
 
