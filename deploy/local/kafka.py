@@ -64,6 +64,7 @@ from deploy.local.process import (
     LocalServer,
     ServerError,
     _pid_alive,
+    bindable,
     cache_dir,
     free_port,
     port_open,
@@ -336,7 +337,10 @@ class KafkaCluster(LocalServer):
         """Next to the broker ports (19092 → 19093) when those are free, else free ones."""
         taken = set(self.ports) | set(self.controller_ports)
         beside = [self.ports[-1] + 1 + i for i in range(self.brokers)]
-        if not taken & set(beside) and not any(port_open("127.0.0.1", p) for p in beside):
+        # Bindable, not merely closed: a port can be nobody's listener yet be taken as the
+        # local end of an outgoing connection (FerretDB's to PostgreSQL, say), and then the
+        # broker's bind fails ("Address already in use") where a connect test saw it free.
+        if not taken & set(beside) and all(bindable("127.0.0.1", p) for p in beside):
             return beside
         return _distinct_free_ports(self.brokers, taken)
 

@@ -65,6 +65,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def bindable(host: str, port: int) -> bool:
+    """Whether a listener could bind this port now."""
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):
