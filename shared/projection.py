@@ -37,6 +37,9 @@ META = ("_id", "_applied", "_rev")
 OWNER = "\uff04owner"
 # The plain personal values a document may hold, per person (shared/projector.py, `scrub`).
 PII = "\uff04pii"
+# The token of the write that stored the document (shared/projector.py, `_bulk`): tells a
+# writer whether its own replace landed or another instance's did.
+WRITE = "\uff04write"
 
 
 class ForeignJurisdiction(Exception):

@@ -25,8 +25,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared import store, topics
 from shared.events import CATALOGUE, Catalogue, Envelope, Event, MalformedEvent
+from shared.ids import new_id
 from shared.personal import ERASED, Sealer
-from shared.projection import OWNER, PII, ApplyFailed, Handler, Projection, guard_key, related
+from shared.projection import OWNER, PII, WRITE, ApplyFailed, Handler, Projection, guard_key, related
 
 log = structlog.get_logger("projector")
 POSITIONS = "projection_positions"
@@ -259,13 +260,15 @@ class ProjectionWriter:
                     remember_pii(docs[doc_id], pii[env.event_id])
             ops = []
             order = []
+            token = new_id()
             for doc_id in changed:
                 doc = docs[doc_id]
                 rev = revs.get(doc_id)
                 doc["_rev"] = (rev or 0) + 1
+                doc.setdefault("_applied", {})[WRITE] = token
                 order.append(doc_id)
                 ops.append(InsertOne(doc) if rev is None else ReplaceOne({"_id": doc_id, "_rev": rev}, doc))
-            lost = await self._bulk(ops, order, revs)
+            lost = await self._bulk(ops, order, revs, token)
             written = {i: docs[i] for i in order if i not in lost}
             self._remember(written)
             for observe in self.observers:
@@ -297,12 +300,14 @@ class ProjectionWriter:
             if not docs:
                 return
             revs = {i: d.get("_rev") for i, d in docs.items()}
+            token = new_id()
             for doc in docs.values():
                 scrub(doc, person)
                 doc["_rev"] = (doc.get("_rev") or 0) + 1
+                doc.setdefault("_applied", {})[WRITE] = token
             order = list(docs)
             ops = [ReplaceOne({"_id": i, "_rev": revs[i]}, docs[i]) for i in order]
-            lost = await self._bulk(ops, order, revs)
+            lost = await self._bulk(ops, order, revs, token)
             written = {i: docs[i] for i in order if i not in lost}
             for doc_id in lost:
                 self._cache.pop(doc_id, None)
@@ -336,7 +341,7 @@ class ProjectionWriter:
             self._cache.popitem(last=False)
             self._cache_is_everything = False
 
-    async def _bulk(self, ops: list, order: list[str], revs: dict) -> set[str]:
+    async def _bulk(self, ops: list, order: list[str], revs: dict, token: str) -> set[str]:
         failed: set[str] = set()
         try:
             matched = await store.bulk_write(self.coll, ops)
@@ -344,11 +349,15 @@ class ProjectionWriter:
                 return failed
         except store.ChunkedBulkError as exc:
             failed = {order[i] for i in exc.failed_indexes}
-        # Some replace matched nothing (stale _rev): find which by reading revisions back.
+        # Some replace matched nothing (stale _rev): find which by reading back. The revision
+        # alone cannot tell: after ONE write by another instance it is the one this write
+        # expected, so each write also leaves its own token, and only a document holding
+        # this write's token was written by it.
         expect = {i: (revs.get(i) or 0) + 1 for i in order}
-        current = await store.find_by_ids(self.coll, order, {"_rev": 1})
+        current = await store.find_by_ids(self.coll, order, {"_rev": 1, "_applied": 1})
         for doc_id in order:
-            if current.get(doc_id, {}).get("_rev") != expect[doc_id]:
+            doc = current.get(doc_id, {})
+            if doc.get("_rev") != expect[doc_id] or doc.get("_applied", {}).get(WRITE) != token:
                 failed.add(doc_id)
         return failed
 

@@ -183,11 +183,10 @@ async def test_a_projection_is_folded_alike_and_a_lost_race_is_folded_again(targ
     writer = ProjectionWriter(classes, db, DeadLetters(None, "ganxun.dlq.test", "test"))
     for start in range(0, len(records), 150):
         await writer.handle(records[start : start + 150])
-    # Another instance wrote k000 twice meanwhile: this writer's copy is stale, its replace
-    # matches nothing, and the document is read back and folded again. (Twice: after ONE such
-    # write the revision read back is the one this writer expected, and its write is taken
-    # for done; the lead has the note on shared/projector.py `_bulk`.)
-    await db["classes"].update_one({"_id": "k000"}, {"$inc": {"_rev": 2}, "$set": {"seen_by": "other"}})
+    # Another instance wrote k000 once meanwhile: this writer's copy is stale, its replace
+    # matches nothing, and the document is read back and folded again. (Once: the revision
+    # read back is then the one this writer expected; only the write's token tells.)
+    await db["classes"].update_one({"_id": "k000"}, {"$inc": {"_rev": 1}, "$set": {"seen_by": "other"}})
     late = _records(county, classes_n=1, per_class=32)[-2:]  # two more nominations to k000
     for i, r in enumerate(late):
         late[i] = dataclasses.replace(r, offset=10_000 + i)
@@ -230,4 +229,6 @@ async def test_the_outbox_is_emptied_by_the_profile_s_deletes(target: Target):
     target.commands.sent.clear()
     await events.mark_published([c["_id"] for c in waiting])
     assert await events.count_unpublished() == 0
-    assert target.commands.sent.get("delete", 0) == (1 if target.profile.finds_by_in else 120)
+    # One delete command on either profile: the outbox holds only unpublished pointers, so
+    # even FerretDB's scan for `$in` reads a few rows (shared/eventstore.py, mark_published).
+    assert target.commands.sent.get("delete", 0) == 1
