@@ -21,6 +21,7 @@ from shared.auth import Principal
 from shared.commands import Context
 from shared.contracts.followup import EVALUATOR_ROLES, MENTOR_TASKS
 from shared.inputs import Input
+from shared.scoped_ids import ClassId
 
 ID = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -138,7 +139,7 @@ router = APIRouter(tags=["跟踪问效"])
     **admits(*MANAGERS, ids_per_jurisdiction=True),
 )
 async def set_plan(
-    class_id: str,
+    class_id: ClassId,
     body: PlanIn,
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),
@@ -148,7 +149,7 @@ async def set_plan(
 
 
 @router.get("/classes/{class_id}/plan", summary="班次跟踪计划", **admits(*READERS, ids_per_jurisdiction=True))
-async def get_plan(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def get_plan(class_id: ClassId, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.plan(who, class_id)
 
 
@@ -173,7 +174,7 @@ async def questions(who: Principal = Depends(principal)):
     **admits("trainee", "unit", "evaluator", "mentor"),
 )
 async def evaluate(
-    class_id: str,
+    class_id: ClassId,
     cadre_id: str,
     month: int,
     body: EvaluationIn,
@@ -212,7 +213,7 @@ async def my_mentees(who: Principal = Depends(principal), h: Handlers = Depends(
     **admits("org_department", "unit"),
 )
 async def assign_mentor(
-    class_id: str,
+    class_id: ClassId,
     cadre_id: str,
     body: MentorIn,
     ctx: Context = Depends(context),
@@ -235,7 +236,7 @@ async def assign_mentor(
     **admits("mentor"),
 )
 async def mentor_task(
-    class_id: str,
+    class_id: ClassId,
     cadre_id: str,
     body: MentorTaskIn,
     ctx: Context = Depends(context),
@@ -258,7 +259,7 @@ async def mentor_task(
     **admits("mentor"),
 )
 async def upload_attachment(
-    class_id: str,
+    class_id: ClassId,
     cadre_id: str,
     file: UploadFile = File(description="佐证附件"),
     who: Principal = Depends(principal),
@@ -312,7 +313,7 @@ async def download_attachment(
     **admits("trainee", "unit", "org_department"),
 )
 async def talk(
-    class_id: str,
+    class_id: ClassId,
     cadre_id: str,
     body: TalkIn,
     ctx: Context = Depends(context),
@@ -334,7 +335,7 @@ async def talk(
     **admits(*MANAGERS, "trainee", "unit"),
 )
 async def outcome(
-    class_id: str,
+    class_id: ClassId,
     body: OutcomeIn,
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),
@@ -353,7 +354,7 @@ async def outcome(
     description="组织部、党校等看全部；学员看本班成果与本人上讲台；单位看本班成果与本单位学员上讲台。",
     **admits(*READERS, "trainee", "unit"),
 )
-async def sharing(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def sharing(class_id: ClassId, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.sharing(who, class_id)
 
 
@@ -434,12 +435,14 @@ async def trainee_file_xlsx(
     "某月得分 = 该月节点全部评价（各项平均）的平均。",
     **admits(*READERS),
 )
-async def effect(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def effect(class_id: ClassId, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.class_effect(who, class_id)
 
 
 @router.get("/classes/{class_id}/effect.xlsx", summary="导出班次培训成效报告（Excel）", **admits(*READERS))
-async def effect_xlsx(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def effect_xlsx(
+    class_id: ClassId, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+):
     data = await h.reads.class_effect(who, class_id)
     return xlsx.response(report.effect_workbook(data), f"培训成效报告_{class_id}.xlsx")
 

@@ -24,6 +24,7 @@ from shared.auth import Principal
 from shared.commands import Context
 from shared.contracts.records import Category, RecorderRole
 from shared.inputs import Input
+from shared.scoped_ids import ClassId
 
 
 class RecorderIn(Input):
@@ -128,7 +129,7 @@ router = APIRouter(tags=["纪实考察"])
     **admits(*MANAGERS),
 )
 async def assign(
-    class_id: str,
+    class_id: ClassId,
     body: RecorderIn,
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),
@@ -146,7 +147,7 @@ async def assign(
     **admits(*MANAGERS),
 )
 async def relieve(
-    class_id: str,
+    class_id: ClassId,
     person_id: str,
     body: ReliefIn,
     ctx: Context = Depends(context),
@@ -157,7 +158,7 @@ async def relieve(
 
 
 @router.get("/classes/{class_id}/recorders", summary="纪实人员（现任及任职历史）", **admits(*READERS))
-async def recorders(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def recorders(class_id: ClassId, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.recorders(who, class_id)
 
 
@@ -173,7 +174,7 @@ async def my_classes(who: Principal = Depends(principal), h: Handlers = Depends(
     **admits(*READERS),
 )
 async def recording_roster(
-    class_id: str,
+    class_id: ClassId,
     days: int = Query(7, ge=1, le=366, description="多少天未被记录算“近期未记录”"),
     who: Principal = Depends(principal),
     h: Handlers = Depends(handlers),
@@ -190,7 +191,7 @@ async def recording_roster(
     **admits("recorder"),
 )
 async def log(
-    class_id: str,
+    class_id: ClassId,
     cadre_id: str,
     body: RecordIn,
     ctx: Context = Depends(context),
@@ -209,7 +210,7 @@ async def log(
     **admits(*READERS),
 )
 async def records(
-    class_id: str, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+    class_id: ClassId, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
 ):
     return await h.reads.records(who, class_id, cadre_id)
 
@@ -220,7 +221,7 @@ async def records(
     **admits(*READERS),
 )
 async def record(
-    class_id: str,
+    class_id: ClassId,
     cadre_id: str,
     record_id: str,
     who: Principal = Depends(principal),
@@ -241,7 +242,7 @@ async def _completeness(
     **admits(*READERS),
 )
 async def complete(
-    class_id: str,
+    class_id: ClassId,
     days: int = Query(7, ge=1, le=366, description="检查最近多少天"),
     as_of: date | None = Query(None, description="截至日期（默认今天）"),
     who: Principal = Depends(principal),
@@ -252,7 +253,7 @@ async def complete(
 
 @router.get("/classes/{class_id}/completeness.xlsx", summary="无遗漏检查（Excel）", **admits(*READERS))
 async def complete_xlsx(
-    class_id: str,
+    class_id: ClassId,
     days: int = Query(7, ge=1, le=366),
     as_of: date | None = Query(None),
     who: Principal = Depends(principal),
@@ -276,7 +277,7 @@ async def huzhou(who: Principal = Depends(principal)):
     **admits(*MANAGERS),
 )
 async def set_scheme(
-    class_id: str,
+    class_id: ClassId,
     body: SchemeIn,
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),
@@ -287,7 +288,7 @@ async def set_scheme(
 
 
 @router.get("/classes/{class_id}/scheme", summary="本班量化考核方案", **admits(*READERS))
-async def scheme(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def scheme(class_id: ClassId, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.scheme(who, class_id)
 
 
@@ -299,7 +300,7 @@ async def scheme(class_id: str, who: Principal = Depends(principal), h: Handlers
     **admits("recorder"),
 )
 async def score(
-    class_id: str,
+    class_id: ClassId,
     cadre_id: str,
     body: ScoreIn,
     ctx: Context = Depends(context),
@@ -316,7 +317,7 @@ async def score(
     **admits("recorder"),
 )
 async def score_sheet(
-    class_id: str,
+    class_id: ClassId,
     body: ScoreSheetIn,
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),
@@ -332,14 +333,14 @@ async def score_sheet(
     **admits(*READERS),
 )
 async def weekly(
-    class_id: str, week: date, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+    class_id: ClassId, week: date, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
 ):
     return await h.reads.weekly_review(who, class_id, domain.monday(week))
 
 
 @router.get("/classes/{class_id}/assessment/months/{month}", summary="每月小结", **admits(*READERS))
 async def monthly(
-    class_id: str,
+    class_id: ClassId,
     month: str = PathParam(pattern=r"^\d{4}-\d{2}$", description="月份，如 2026-10"),
     who: Principal = Depends(principal),
     h: Handlers = Depends(handlers),
@@ -350,14 +351,16 @@ async def monthly(
 @router.get(
     "/classes/{class_id}/assessment/ranking", summary="累计得分排名（全班与学习小组）", **admits(*READERS)
 )
-async def ranking(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def ranking(class_id: ClassId, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return (await h.reads.ranking(who, class_id))[0]
 
 
 @router.get(
     "/classes/{class_id}/assessment/ranking.xlsx", summary="累计得分排名（Excel）", **admits(*READERS)
 )
-async def ranking_xlsx(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def ranking_xlsx(
+    class_id: ClassId, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+):
     r, roster = await h.reads.ranking(who, class_id)
     return xlsx.response(documents.ranking_xlsx(r), f"量化考核排名-{roster['title']}.xlsx")
 
@@ -371,7 +374,7 @@ async def ranking_xlsx(class_id: str, who: Principal = Depends(principal), h: Ha
     **admits("org_department"),
 )
 async def supervise(
-    class_id: str,
+    class_id: ClassId,
     body: NoteIn,
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),
@@ -381,7 +384,7 @@ async def supervise(
 
 
 @router.get("/classes/{class_id}/supervision", summary="跟班记录", **admits(*MANAGERS))
-async def notes(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def notes(class_id: ClassId, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.supervision(who, class_id)
 
 
@@ -393,7 +396,7 @@ async def notes(class_id: str, who: Principal = Depends(principal), h: Handlers 
     **admits("recorder"),
 )
 async def final(
-    class_id: str,
+    class_id: ClassId,
     cadre_id: str,
     body: CommentIn,
     ctx: Context = Depends(context),
@@ -416,7 +419,7 @@ async def _sheet(h: Handlers, who: Principal, class_id: str, cadre_id: str) -> d
     **admits(*READERS),
 )
 async def form_html(
-    class_id: str, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+    class_id: ClassId, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
 ):
     return HTMLResponse(documents.form_html(await _sheet(h, who, class_id, cadre_id)))
 
@@ -427,7 +430,7 @@ async def form_html(
     **admits(*READERS),
 )
 async def form_pdf(
-    class_id: str, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+    class_id: ClassId, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
 ):
     data = await _sheet(h, who, class_id, cadre_id)
     return _pdf(pdf.form_pdf(data), f"纪实考察记录表-{data['name']}.pdf")
@@ -440,7 +443,7 @@ async def form_pdf(
     **admits(*READERS),
 )
 async def portrait_html(
-    class_id: str, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+    class_id: ClassId, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
 ):
     return HTMLResponse(documents.portrait_html(await _sheet(h, who, class_id, cadre_id)))
 
@@ -449,7 +452,7 @@ async def portrait_html(
     "/classes/{class_id}/trainees/{cadre_id}/portrait.pdf", summary="干部“肖像”（PDF）", **admits(*READERS)
 )
 async def portrait_pdf(
-    class_id: str, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+    class_id: ClassId, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
 ):
     data = await _sheet(h, who, class_id, cadre_id)
     return _pdf(pdf.portrait_pdf(data), f"干部肖像-{data['name']}.pdf")

@@ -506,7 +506,11 @@ async def test_a_term_of_150_from_roster_to_graduation(servers, teaching, deploy
 
     async def published():
         docs = decode_all(await read_topic(servers.kafka, f"ganxun.teaching.{COUNTY}"))
-        got = [d for d in docs if d["type"] == "TraineeGraduated" and d["payload"]["class_id"] == class_id]
+        got = [
+            d
+            for d in docs
+            if d["type"] == "TraineeGraduated" and d["payload"]["class_id"] == f"{COUNTY}-{class_id}"
+        ]
         return got if len(got) == len(want) else None
 
     on_topic = await eventually(published, timeout=WAIT, interval=2)
