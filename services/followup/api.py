@@ -20,8 +20,9 @@ from shared.api import context, principal
 from shared.auth import Principal
 from shared.commands import Context
 from shared.contracts.followup import EVALUATOR_ROLES, MENTOR_TASKS
+from shared.ids import new_id
 from shared.inputs import Input
-from shared.scoped_ids import ClassId
+from shared.scoped_ids import ClassId, OutcomeId, qualify
 
 ID = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -341,10 +342,10 @@ async def outcome(
     who: Principal = Depends(principal),
     h: Handlers = Depends(handlers),
 ):
+    # in the reporter's namespace, as class ids are (shared/scoped_ids.py)
+    outcome_id = qualify(who.jurisdiction, body.outcome_id or new_id(), "成果", "outcome_id")
     return _accepted(
-        await h.report_outcome(
-            ctx, who, class_id, body.outcome_id, body.kind, body.title, body.authors, body.on
-        )
+        await h.report_outcome(ctx, who, class_id, outcome_id, body.kind, body.title, body.authors, body.on)
     )
 
 
@@ -368,7 +369,7 @@ async def sharing(class_id: ClassId, who: Principal = Depends(principal), h: Han
     **admits(*MANAGERS, "unit"),
 )
 async def endorse(
-    outcome_id: str,
+    outcome_id: OutcomeId,
     body: EndorsementIn,
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),
@@ -387,7 +388,7 @@ async def endorse(
     **admits(*MANAGERS, "trainee", "unit"),
 )
 async def upload_outcome_document(
-    outcome_id: str,
+    outcome_id: OutcomeId,
     file: UploadFile = File(description="成果文档"),
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),

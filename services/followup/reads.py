@@ -27,6 +27,7 @@ from shared.errors import DomainError, Forbidden, NotFound
 from shared.listing import Paging, page_of
 from shared.projection import public
 from shared.projector import ProjectionWriter
+from shared.scoped_ids import require_reaches
 
 GRADUATES = "graduates"  # one per class: who graduated, who has milestones (projections.py)
 FILES = "files"  # one per cadre: the trainee's follow-up file
@@ -124,11 +125,12 @@ class Reads:
     async def _readable_file(self, who: Principal, cadre_id: str) -> dict:
         """The trainee's file document if `who` may read it (and so the evidence in it)."""
         doc = await self.db[FILES].find_one({"_id": cadre_id})
+        missing = NotFound(
+            f"干部 {cadre_id} 尚无跟踪档案（结业后才会建立，或尚未同步）。", code="file_not_found"
+        )
         if doc is None:
-            raise NotFound(
-                f"干部 {cadre_id} 尚无跟踪档案（结业后才会建立，或尚未同步）。", code="file_not_found"
-            )
-        who.require_covers(doc["jurisdiction"])
+            raise missing
+        require_reaches(who, doc["jurisdiction"], missing)  # another county's: as if none
         classes = list(doc.get("classes", {}).values())
         if not visibility.sees_names(who.role):
             # one named person's evaluations, mentoring and evidence: not a statistic

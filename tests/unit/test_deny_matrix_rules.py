@@ -80,6 +80,8 @@ def test_another_county_s_answer_to_a_s_ids_must_equal_its_answer_to_made_up_one
     ]
     real.status, real.answer = 404, {"code": "class_not_found"}
     assert mx.unlike_unknown([real, fake]) == []
+    own = call(relation="own", status=200)  # A's own answer is not compared
+    assert mx.unlike_unknown([own, fake]) == []
 
 
 def test_a_made_up_id_may_reach_the_caller_s_own_document():

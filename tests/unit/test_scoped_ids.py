@@ -56,3 +56,16 @@ def test_another_county_s_id_answers_exactly_as_an_unknown_one():
         resolve(who("440106"), "371428-2026-01")  # another province
     with pytest.raises(NotFound):
         resolve(who("371300"), "371428-2026-01")  # another city of the province
+
+
+def test_outcomes_are_qualified_and_resolved_as_classes_are():
+    from shared.scoped_ids import unknown_outcome
+
+    assert qualify(COUNTY, "o1", "成果", "outcome_id") == "371428-o1"
+    assert resolve(who(COUNTY), "o1", unknown_outcome) == "371428-o1"
+    with pytest.raises(NotFound) as foreign:
+        resolve(who(OTHER), "371428-o1", unknown_outcome)
+    assert (foreign.value.status, foreign.value.code) == (404, "outcome_not_found")
+    with pytest.raises(DomainError) as refused:
+        qualify(COUNTY, "371427-o1", "成果", "outcome_id")
+    assert (refused.value.code, refused.value.field) == ("bad_outcome_id", "outcome_id")
