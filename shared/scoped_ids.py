@@ -88,6 +88,14 @@ def resolve(who: Principal, scoped_id: str, missing=unknown_class) -> str:
     raise missing(scoped_id)
 
 
+def as_filter(who: Principal, class_id: str | None) -> str | None:
+    """A list's `class_id` filter: a short id is the caller's own class, a full one is taken
+    as it is (another county's matches nothing in the caller's list, as an unknown one)."""
+    if not class_id or namespace(class_id) is not None:
+        return class_id
+    return f"{who.jurisdiction}-{class_id}"
+
+
 def require_reaches(who: Principal, code: str, missing: NotFound) -> None:
     """For a document found by an id that is not namespaced (a cadre's file, hours, registry
     entry): one of another county (or province) answers `missing`, what the route answers for

@@ -22,7 +22,7 @@ from shared.commands import Context
 from shared.contracts.followup import EVALUATOR_ROLES, MENTOR_TASKS
 from shared.ids import new_id
 from shared.inputs import Input
-from shared.scoped_ids import ClassId, OutcomeId, qualify
+from shared.scoped_ids import ClassId, OutcomeId, as_filter, qualify
 
 ID = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -460,7 +460,8 @@ async def _worklist(
     unit: str | None,
     class_id: str | None,
 ) -> dict:
-    return await h.reads.worklist(who, week_of or await h.clock.today(), p, status, unit, class_id)
+    today = week_of or await h.clock.today()
+    return await h.reads.worklist(who, today, p, status, unit, as_filter(who, class_id))
 
 
 @router.get(

@@ -29,7 +29,7 @@ from shared.contracts.selection import StudyGroup
 from shared.errors import DomainError
 from shared.ids import new_id
 from shared.inputs import Input
-from shared.scoped_ids import CHOSEN, ClassId, qualify
+from shared.scoped_ids import CHOSEN, ClassId, as_filter, qualify
 
 Format = Literal["json", "xlsx"]
 router = APIRouter(tags=["班次与三步选学"])
@@ -607,6 +607,7 @@ async def queue(
 ):
     who.require_role("org_department")
     p = lst.checked(paging, QUEUE_SORTS)
+    class_id = as_filter(who, class_id)
     if status not in (None, "", "nominated", "waitlisted"):
         raise DomainError(
             f"状态“{status}”应为 nominated（待确定）或 waitlisted（候补）。",

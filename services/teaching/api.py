@@ -33,7 +33,7 @@ from shared.contracts.teaching import (
 from shared.events import utcnow
 from shared.ids import new_id
 from shared.inputs import Input
-from shared.scoped_ids import ClassId
+from shared.scoped_ids import ClassId, as_filter
 
 RUNS = ("party_school",)
 ID = r"^[A-Za-z0-9_-]{1,64}$"
@@ -455,7 +455,7 @@ async def self_check_in(class_id: ClassId, session_id: str, body: CodeIn, ctx: C
 )
 async def leave_inbox(who: Who, h: H, class_id: str | None = Query(None, pattern=ID, description="班次")):
     who.require_role(*RUNS)
-    return await h.reads.leave_inbox(who, class_id, await h.clock.today())
+    return await h.reads.leave_inbox(who, as_filter(who, class_id), await h.clock.today())
 
 
 @router.post(S + "/early-leaves", response_model=Accepted, tags=["考勤"], summary="记录早退", **admits(*RUNS))

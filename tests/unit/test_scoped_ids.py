@@ -69,3 +69,11 @@ def test_outcomes_are_qualified_and_resolved_as_classes_are():
     with pytest.raises(DomainError) as refused:
         qualify(COUNTY, "371427-o1", "成果", "outcome_id")
     assert (refused.value.code, refused.value.field) == ("bad_outcome_id", "outcome_id")
+
+
+def test_a_list_s_class_filter_takes_the_short_id_as_the_caller_s_own():
+    from shared.scoped_ids import as_filter
+
+    assert as_filter(who(COUNTY), "2026-01") == "371428-2026-01"
+    assert as_filter(who(OTHER), "371428-2026-01") == "371428-2026-01"  # matches nothing of theirs
+    assert as_filter(who(COUNTY), None) is None and as_filter(who(COUNTY), "") == ""
