@@ -165,12 +165,16 @@ class Reads:
         """The attachment with its bytes, for who may read the trainee's file it is evidence in
         (an outcome's document: who may read the class's outcomes, `sharing`)."""
         meta = await self.attachment_meta(attachment_id)
+        missing = NotFound(f"附件 {attachment_id} 不存在。", code="attachment_not_found")
         if meta is None:
-            raise NotFound(f"附件 {attachment_id} 不存在。", code="attachment_not_found")
-        if meta.get("outcome_id"):  # an outcome's own document: who may read the class's outcomes
-            await self._sharing_doc(who, meta["class_id"])
-        else:
-            await self._readable_file(who, meta["cadre_id"])
+            raise missing
+        try:
+            if meta.get("outcome_id"):  # an outcome's own document: who may read the class's outcomes
+                await self._sharing_doc(who, meta["class_id"])
+            else:
+                await self._readable_file(who, meta["cadre_id"])
+        except NotFound:  # another county's file or class: as for an attachment nobody has
+            raise missing from None
         doc = await self.db[ATTACHMENTS].find_one({"_id": attachment_id})
         return {**doc, "data": bytes(doc["data"])}
 
@@ -208,9 +212,10 @@ class Reads:
         the trainees whose talks they see (all; a trainee themself; a unit its own people)."""
         who.require_role(*READERS, "trainee", "unit")
         doc = await self.db[CLASS_EFFECT].find_one({"_id": class_id}, {"_applied": 0})
+        missing = NotFound(f"班次 {class_id} 尚无跟踪数据（学员结业后才会建立）。", code="class_not_found")
         if doc is None:
-            raise NotFound(f"班次 {class_id} 尚无跟踪数据（学员结业后才会建立）。", code="class_not_found")
-        who.require_covers(doc["jurisdiction"])
+            raise missing
+        require_reaches(who, doc["jurisdiction"], missing)
         people = list(doc.get("trainees", {}).values())
         if who.role == "trainee":
             people = [p for p in people if p["cadre_id"] == who.user_id]
