@@ -282,8 +282,6 @@ async def publish(
     qualified with `jurisdiction` as selection qualifies the ids clerks choose
     (shared/scoped_ids.py): a test names its class "k1" and reaches it as "k1" with a token
     of that jurisdiction, as a clerk does."""
-    import dataclasses
-
     from shared import kafka as k
     from shared import topics
     from shared.commands import CommandHandler, Context
@@ -295,7 +293,7 @@ async def publish(
         cid = getattr(e, "class_id", None)
         if not isinstance(cid, str) or namespace(cid) is not None:
             return e
-        return dataclasses.replace(e, class_id=qualify(jurisdiction, cid))
+        return e.model_copy(update={"class_id": qualify(jurisdiction, cid)})
 
     events = [qualified(e) for e in events]
 
