@@ -35,6 +35,12 @@ class World:
     markers: tuple[str, ...]  # texts of A's (ids, names) that a foreign answer must not hold
     jurisdiction: str
     jurisdiction_name: str
+    # The same keys with made-up values of the same shape (a class id in A's namespace, a
+    # cadre id, a valid 身份证号 nobody registered): what an unknown id answers.
+    fakes: dict[str, Any] = field(default_factory=dict)
+
+    def made_up(self) -> World:
+        return World({**self.ids, **self.fakes}, self.markers, self.jurisdiction, self.jurisdiction_name)
 
 
 @dataclass
@@ -50,6 +56,7 @@ class Call:
     files: dict[str, tuple[str, bytes, str]] | None = None
     carries_ids: bool = False  # the path or body names one of A's ids
     own_ids: bool = False  # the route declares its ids per jurisdiction (shared/access.py)
+    made_up: bool = False  # the twin of a foreign call, with made-up ids in place of A's
     status: int = 0
     seconds: float = 0.0
     answer: dict = field(default_factory=dict)
@@ -182,6 +189,8 @@ def calls(
                 continue  # open routes (health checks) declare none
             url_path, in_path = _path(template, op, doc, world)
             body, files, in_body = _body(op, doc, world)
+            fake_path, _ = _path(template, op, doc, world.made_up())
+            fake_body, _, _ = _body(op, doc, world.made_up())
             for role, relation in tokens:
                 if role not in roles and relation not in gate_relations:
                     continue
@@ -189,6 +198,33 @@ def calls(
                 call.carries_ids = in_path or in_body
                 call.own_ids = ids_per_jurisdiction(op)
                 out.append(call)
+                if call.carries_ids and relation == "other" and role in roles and world.fakes:
+                    twin = Call(service, method, template, fake_path, roles, role, relation, fake_body, files)
+                    twin.carries_ids, twin.own_ids, twin.made_up = True, call.own_ids, True
+                    out.append(twin)
+    return out
+
+
+# Where the answer to A's real id cannot equal an unknown one's, and why (docs/identity.md):
+# a person is registered in one county of the province only, so registering (or importing,
+# or transferring in) a 身份证号 another county holds is refused as "registered elsewhere".
+SAME_AS_UNKNOWN_EXCEPT = {("post", "/cadres")}
+
+
+def unlike_unknown(calls: list[Call]) -> list[str]:
+    """Another county's answers to A's real ids that differ (status or code) from its answers
+    to made-up ids of the same shape: the difference tells that the id exists elsewhere."""
+    twins = {(c.service, c.method, c.path, c.role): c for c in calls if c.made_up}
+    out = []
+    for c in calls:
+        twin = twins.get((c.service, c.method, c.path, c.role))
+        if c.made_up or c.relation != "other" or twin is None or (c.method, c.path) in SAME_AS_UNKNOWN_EXCEPT:
+            continue
+        if c.own_ids:  # the ids reach the caller's own documents (both answers are about them)
+            continue
+        real, fake = (c.status, c.answer.get("code")), (twin.status, twin.answer.get("code"))
+        if real != fake:
+            out.append(f"{c.method.upper()} {c.path} as {c.role}@other: A's ids {real}, made-up {fake}")
     return out
 
 
@@ -224,7 +260,7 @@ def verdict(c: Call, world: World) -> str | None:
     if c.relation in FOREIGN:
         # A route whose ids are per jurisdiction answers another county about its own
         # document of that id: only the leak check below applies.
-        reaches = c.carries_ids and not c.own_ids
+        reaches = c.carries_ids and not c.own_ids and not c.made_up
         if reaches and ok:
             return f"another county's token reached A's ids: {c.status}"
         if reaches and c.status not in (403, 404, 422):

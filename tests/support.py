@@ -278,12 +278,24 @@ async def publish(
     """Puts events of another service on its real Kafka topic, as its relay would.
 
     For a service's integration test of what it consumes from another service,
-    without running that service: the envelopes are the kernel's own."""
+    without running that service: the envelopes are the kernel's own. A class id is
+    qualified with `jurisdiction` as selection qualifies the ids clerks choose
+    (shared/scoped_ids.py): a test names its class "k1" and reaches it as "k1" with a token
+    of that jurisdiction, as a clerk does."""
     from shared import kafka as k
     from shared import topics
     from shared.commands import CommandHandler, Context
     from shared.events import Actor
     from shared.outbox import headers_of
+    from shared.scoped_ids import namespace, qualify
+
+    def qualified(e):
+        cid = getattr(e, "class_id", None)
+        if not isinstance(cid, str) or namespace(cid) is not None:
+            return e
+        return e.model_copy(update={"class_id": qualify(jurisdiction, cid)})
+
+    events = [qualified(e) for e in events]
 
     ctx = Context(
         actor=Actor(user_id=f"{role}-{jurisdiction}", name=actor_name, role=role),

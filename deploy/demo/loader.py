@@ -858,7 +858,9 @@ class Demo:
             if not c.graduates:
                 return True
             got = await self.api.get("followup", f"/trainees/{c.graduates[-1]}/followup", org)
-            return got and any(x.get("class_id") == c.class_id for x in got.get("classes", []))
+            # the class as selection stored it: in the county's namespace (shared/scoped_ids.py)
+            stored = f"{c.code}-{c.class_id}"
+            return got and any(x.get("class_id") == stored for x in got.get("classes", []))
 
         await self.api.until(filed, f"{c.title} 跟踪节点排定")
 

@@ -106,12 +106,14 @@ class Handlers:
         """A cadre of the registry gets a trainee account in one step (name, unit, jurisdiction
         and the cadre id taken from the registry, as selection's events told this service)."""
         cadre = await self.reads.cadre(cadre_id)
-        if cadre is None:
-            raise NotFound(
-                f"干部名册中没有编号为 {cadre_id} 的干部（或尚未同步到账号服务）。",
-                code="cadre_not_found",
-                field="cadre_id",
-            )
+        missing = NotFound(
+            f"干部名册中没有编号为 {cadre_id} 的干部（或尚未同步到账号服务）。",
+            code="cadre_not_found",
+            field="cadre_id",
+        )
+        # another county's cadre answers as one nobody registered: nothing tells they exist
+        if cadre is None or not jur.covers(by.jurisdiction, cadre["jurisdiction"]):
+            raise missing
         self._served(cadre["jurisdiction"])
         command = CreateAccount(
             by=by,

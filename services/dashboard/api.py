@@ -26,6 +26,7 @@ from shared.access import admits, declares
 from shared.api import principal
 from shared.auth import Principal
 from shared.errors import DomainError
+from shared.scoped_ids import ClassId
 
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {
@@ -143,7 +144,7 @@ async def status(who: Principal = Depends(principal), h: Handlers = H):
     "/api/classes/{class_id}", summary="班次钻取：学员明细（姓名仅组织部、党校可见）", **admits(*VIEWERS)
 )
 async def class_detail(
-    class_id: str, hours_policy: int = POLICY, who: Principal = Depends(principal), h: Handlers = H
+    class_id: ClassId, hours_policy: int = POLICY, who: Principal = Depends(principal), h: Handlers = H
 ):
     return await h.reads.class_detail(who, class_id, _policy(hours_policy), await h.clock.today())
 
@@ -162,7 +163,7 @@ async def export_view(
 
 
 @router.get("/api/classes/{class_id}/export.xlsx", summary="导出班次学员明细（Excel）", **admits(*VIEWERS))
-async def export_class(class_id: str, who: Principal = Depends(principal), h: Handlers = H):
+async def export_class(class_id: ClassId, who: Principal = Depends(principal), h: Handlers = H):
     detail = await h.reads.class_detail(who, class_id, DEFAULT_HOURS_POLICY, await h.clock.today())
     name = f"干训看板_班次_{detail['title']}.xlsx"
     return xlsx.response(export.class_workbook(detail), name, fallback=export.FALLBACK)

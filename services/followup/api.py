@@ -20,7 +20,9 @@ from shared.api import context, principal
 from shared.auth import Principal
 from shared.commands import Context
 from shared.contracts.followup import EVALUATOR_ROLES, MENTOR_TASKS
+from shared.ids import new_id
 from shared.inputs import Input
+from shared.scoped_ids import ClassId, OutcomeId, as_filter, qualify
 
 ID = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -143,7 +145,7 @@ router = APIRouter(tags=["跟踪问效"])
     **admits(*MANAGERS, ids_per_jurisdiction=True),
 )
 async def set_plan(
-    class_id: str,
+    class_id: ClassId,
     body: PlanIn,
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),
@@ -153,7 +155,7 @@ async def set_plan(
 
 
 @router.get("/classes/{class_id}/plan", summary="班次跟踪计划", **admits(*READERS, ids_per_jurisdiction=True))
-async def get_plan(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def get_plan(class_id: ClassId, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.plan(who, class_id)
 
 
@@ -178,7 +180,7 @@ async def questions(who: Principal = Depends(principal)):
     **admits("trainee", "unit", "evaluator", "mentor"),
 )
 async def evaluate(
-    class_id: str,
+    class_id: ClassId,
     cadre_id: str,
     month: int,
     body: EvaluationIn,
@@ -217,7 +219,7 @@ async def my_mentees(who: Principal = Depends(principal), h: Handlers = Depends(
     **admits("org_department", "unit"),
 )
 async def assign_mentor(
-    class_id: str,
+    class_id: ClassId,
     cadre_id: str,
     body: MentorIn,
     ctx: Context = Depends(context),
@@ -240,7 +242,7 @@ async def assign_mentor(
     **admits("mentor"),
 )
 async def mentor_task(
-    class_id: str,
+    class_id: ClassId,
     cadre_id: str,
     body: MentorTaskIn,
     ctx: Context = Depends(context),
@@ -263,7 +265,7 @@ async def mentor_task(
     **admits("mentor"),
 )
 async def upload_attachment(
-    class_id: str,
+    class_id: ClassId,
     cadre_id: str,
     file: UploadFile = File(description="佐证附件"),
     who: Principal = Depends(principal),
@@ -317,7 +319,7 @@ async def download_attachment(
     **admits("trainee", "unit", "org_department"),
 )
 async def talk(
-    class_id: str,
+    class_id: ClassId,
     cadre_id: str,
     body: TalkIn,
     ctx: Context = Depends(context),
@@ -339,16 +341,16 @@ async def talk(
     **admits(*MANAGERS, "trainee", "unit"),
 )
 async def outcome(
-    class_id: str,
+    class_id: ClassId,
     body: OutcomeIn,
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),
     h: Handlers = Depends(handlers),
 ):
+    # in the reporter's namespace, as class ids are (shared/scoped_ids.py)
+    outcome_id = qualify(who.jurisdiction, body.outcome_id or new_id(), "成果", "outcome_id")
     return _accepted(
-        await h.report_outcome(
-            ctx, who, class_id, body.outcome_id, body.kind, body.title, body.authors, body.on
-        )
+        await h.report_outcome(ctx, who, class_id, outcome_id, body.kind, body.title, body.authors, body.on)
     )
 
 
@@ -358,7 +360,7 @@ async def outcome(
     description="组织部、党校等看全部；学员看本班成果与本人上讲台；单位看本班成果与本单位学员上讲台。",
     **admits(*READERS, "trainee", "unit"),
 )
-async def sharing(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def sharing(class_id: ClassId, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.sharing(who, class_id)
 
 
@@ -372,7 +374,7 @@ async def sharing(class_id: str, who: Principal = Depends(principal), h: Handler
     **admits(*MANAGERS, "unit"),
 )
 async def endorse(
-    outcome_id: str,
+    outcome_id: OutcomeId,
     body: EndorsementIn,
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),
@@ -391,7 +393,7 @@ async def endorse(
     **admits(*MANAGERS, "trainee", "unit"),
 )
 async def upload_outcome_document(
-    outcome_id: str,
+    outcome_id: OutcomeId,
     file: UploadFile = File(description="成果文档"),
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),
@@ -439,12 +441,14 @@ async def trainee_file_xlsx(
     "某月得分 = 该月节点全部评价（各项平均）的平均。",
     **admits(*READERS),
 )
-async def effect(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def effect(class_id: ClassId, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.class_effect(who, class_id)
 
 
 @router.get("/classes/{class_id}/effect.xlsx", summary="导出班次培训成效报告（Excel）", **admits(*READERS))
-async def effect_xlsx(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def effect_xlsx(
+    class_id: ClassId, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+):
     data = await h.reads.class_effect(who, class_id)
     return xlsx.response(report.effect_workbook(data), f"培训成效报告_{class_id}.xlsx")
 
@@ -461,7 +465,8 @@ async def _worklist(
     unit: str | None,
     class_id: str | None,
 ) -> dict:
-    return await h.reads.worklist(who, week_of or await h.clock.today(), p, status, unit, class_id)
+    today = week_of or await h.clock.today()
+    return await h.reads.worklist(who, today, p, status, unit, as_filter(who, class_id))
 
 
 @router.get(

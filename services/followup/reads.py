@@ -27,6 +27,7 @@ from shared.errors import DomainError, Forbidden, NotFound
 from shared.listing import Paging, page_of
 from shared.projection import public
 from shared.projector import ProjectionWriter
+from shared.scoped_ids import require_reaches
 
 GRADUATES = "graduates"  # one per class: who graduated, who has milestones (projections.py)
 FILES = "files"  # one per cadre: the trainee's follow-up file
@@ -125,11 +126,12 @@ class Reads:
     async def _readable_file(self, who: Principal, cadre_id: str) -> dict:
         """The trainee's file document if `who` may read it (and so the evidence in it)."""
         doc = await self.db[FILES].find_one({"_id": cadre_id})
+        missing = NotFound(
+            f"干部 {cadre_id} 尚无跟踪档案（结业后才会建立，或尚未同步）。", code="file_not_found"
+        )
         if doc is None:
-            raise NotFound(
-                f"干部 {cadre_id} 尚无跟踪档案（结业后才会建立，或尚未同步）。", code="file_not_found"
-            )
-        who.require_covers(doc["jurisdiction"])
+            raise missing
+        require_reaches(who, doc["jurisdiction"], missing)  # another county's: as if none
         classes = list(doc.get("classes", {}).values())
         if not visibility.sees_names(who.role):
             # one named person's evaluations, mentoring and evidence: not a statistic
@@ -164,12 +166,16 @@ class Reads:
         """The attachment with its bytes, for who may read the trainee's file it is evidence in
         (an outcome's document: who may read the class's outcomes, `sharing`)."""
         meta = await self.attachment_meta(attachment_id)
+        missing = NotFound(f"附件 {attachment_id} 不存在。", code="attachment_not_found")
         if meta is None:
-            raise NotFound(f"附件 {attachment_id} 不存在。", code="attachment_not_found")
-        if meta.get("outcome_id"):  # an outcome's own document: who may read the class's outcomes
-            await self._sharing_doc(who, meta["class_id"])
-        else:
-            await self._readable_file(who, meta["cadre_id"])
+            raise missing
+        try:
+            if meta.get("outcome_id"):  # an outcome's own document: who may read the class's outcomes
+                await self._sharing_doc(who, meta["class_id"])
+            else:
+                await self._readable_file(who, meta["cadre_id"])
+        except NotFound:  # another county's file or class: as for an attachment nobody has
+            raise missing from None
         doc = await self.db[ATTACHMENTS].find_one({"_id": attachment_id})
         return {**doc, "data": bytes(doc["data"])}
 
@@ -207,9 +213,10 @@ class Reads:
         the trainees whose talks they see (all; a trainee themself; a unit its own people)."""
         who.require_role(*READERS, "trainee", "unit")
         doc = await self.db[CLASS_EFFECT].find_one({"_id": class_id}, {"_applied": 0})
+        missing = NotFound(f"班次 {class_id} 尚无跟踪数据（学员结业后才会建立）。", code="class_not_found")
         if doc is None:
-            raise NotFound(f"班次 {class_id} 尚无跟踪数据（学员结业后才会建立）。", code="class_not_found")
-        who.require_covers(doc["jurisdiction"])
+            raise missing
+        require_reaches(who, doc["jurisdiction"], missing)
         people = list(doc.get("trainees", {}).values())
         if who.role == "trainee":
             people = [p for p in people if p["cadre_id"] == who.user_id]

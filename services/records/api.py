@@ -26,6 +26,7 @@ from shared.commands import Context
 from shared.contracts.records import Category, RecorderRole
 from shared.inputs import Input
 from shared.listing import checked, paging_params
+from shared.scoped_ids import ClassId
 
 
 class RecorderIn(Input):
@@ -133,7 +134,7 @@ router = APIRouter(tags=["纪实考察"])
     **admits(*MANAGERS),
 )
 async def assign(
-    class_id: str,
+    class_id: ClassId,
     body: RecorderIn,
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),
@@ -151,7 +152,7 @@ async def assign(
     **admits(*MANAGERS),
 )
 async def relieve(
-    class_id: str,
+    class_id: ClassId,
     person_id: str,
     body: ReliefIn,
     ctx: Context = Depends(context),
@@ -162,7 +163,7 @@ async def relieve(
 
 
 @router.get("/classes/{class_id}/recorders", summary="纪实人员（现任及任职历史）", **admits(*READERS))
-async def recorders(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def recorders(class_id: ClassId, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.recorders(who, class_id)
 
 
@@ -178,7 +179,7 @@ async def my_classes(who: Principal = Depends(principal), h: Handlers = Depends(
     **admits(*READERS),
 )
 async def recording_roster(
-    class_id: str,
+    class_id: ClassId,
     days: int = Query(7, ge=1, le=366, description="多少天未被记录算“近期未记录”"),
     stale: bool = Query(False, description="只看近期未被记录的学员"),
     paging: dict = Depends(paging_params),
@@ -198,7 +199,7 @@ async def recording_roster(
     **admits("recorder"),
 )
 async def log(
-    class_id: str,
+    class_id: ClassId,
     cadre_id: str,
     body: RecordIn,
     ctx: Context = Depends(context),
@@ -217,7 +218,7 @@ async def log(
     **admits(*READERS),
 )
 async def records(
-    class_id: str, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+    class_id: ClassId, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
 ):
     return await h.reads.records(who, class_id, cadre_id)
 
@@ -228,7 +229,7 @@ async def records(
     **admits(*READERS),
 )
 async def record(
-    class_id: str,
+    class_id: ClassId,
     cadre_id: str,
     record_id: str,
     who: Principal = Depends(principal),
@@ -249,7 +250,7 @@ async def _completeness(
     **admits(*READERS),
 )
 async def complete(
-    class_id: str,
+    class_id: ClassId,
     days: int = Query(7, ge=1, le=366, description="检查最近多少天"),
     as_of: date | None = Query(None, description="截至日期（默认今天）"),
     who: Principal = Depends(principal),
@@ -260,7 +261,7 @@ async def complete(
 
 @router.get("/classes/{class_id}/completeness.xlsx", summary="无遗漏检查（Excel）", **admits(*READERS))
 async def complete_xlsx(
-    class_id: str,
+    class_id: ClassId,
     days: int = Query(7, ge=1, le=366),
     as_of: date | None = Query(None),
     who: Principal = Depends(principal),
@@ -284,7 +285,7 @@ async def huzhou(who: Principal = Depends(principal)):
     **admits(*MANAGERS),
 )
 async def set_scheme(
-    class_id: str,
+    class_id: ClassId,
     body: SchemeIn,
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),
@@ -295,7 +296,7 @@ async def set_scheme(
 
 
 @router.get("/classes/{class_id}/scheme", summary="本班量化考核方案", **admits(*READERS))
-async def scheme(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def scheme(class_id: ClassId, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.scheme(who, class_id)
 
 
@@ -307,7 +308,7 @@ async def scheme(class_id: str, who: Principal = Depends(principal), h: Handlers
     **admits("recorder"),
 )
 async def score(
-    class_id: str,
+    class_id: ClassId,
     cadre_id: str,
     body: ScoreIn,
     ctx: Context = Depends(context),
@@ -324,7 +325,7 @@ async def score(
     **admits("recorder"),
 )
 async def score_sheet(
-    class_id: str,
+    class_id: ClassId,
     body: ScoreSheetIn,
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),
@@ -340,14 +341,14 @@ async def score_sheet(
     **admits(*READERS),
 )
 async def weekly(
-    class_id: str, week: date, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+    class_id: ClassId, week: date, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
 ):
     return await h.reads.weekly_review(who, class_id, domain.monday(week))
 
 
 @router.get("/classes/{class_id}/assessment/months/{month}", summary="每月小结", **admits(*READERS))
 async def monthly(
-    class_id: str,
+    class_id: ClassId,
     month: str = PathParam(pattern=r"^\d{4}-\d{2}$", description="月份，如 2026-10"),
     who: Principal = Depends(principal),
     h: Handlers = Depends(handlers),
@@ -358,14 +359,16 @@ async def monthly(
 @router.get(
     "/classes/{class_id}/assessment/ranking", summary="累计得分排名（全班与学习小组）", **admits(*READERS)
 )
-async def ranking(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def ranking(class_id: ClassId, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return (await h.reads.ranking(who, class_id))[0]
 
 
 @router.get(
     "/classes/{class_id}/assessment/ranking.xlsx", summary="累计得分排名（Excel）", **admits(*READERS)
 )
-async def ranking_xlsx(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def ranking_xlsx(
+    class_id: ClassId, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+):
     r, roster = await h.reads.ranking(who, class_id)
     return xlsx.response(documents.ranking_xlsx(r), f"量化考核排名-{roster['title']}.xlsx")
 
@@ -379,7 +382,7 @@ async def ranking_xlsx(class_id: str, who: Principal = Depends(principal), h: Ha
     **admits("org_department"),
 )
 async def supervise(
-    class_id: str,
+    class_id: ClassId,
     body: NoteIn,
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),
@@ -389,7 +392,7 @@ async def supervise(
 
 
 @router.get("/classes/{class_id}/supervision", summary="跟班记录", **admits(*MANAGERS))
-async def notes(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def notes(class_id: ClassId, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     return await h.reads.supervision(who, class_id)
 
 
@@ -401,7 +404,7 @@ async def notes(class_id: str, who: Principal = Depends(principal), h: Handlers 
     **admits("recorder"),
 )
 async def final(
-    class_id: str,
+    class_id: ClassId,
     cadre_id: str,
     body: CommentIn,
     ctx: Context = Depends(context),
@@ -426,7 +429,7 @@ async def _sheet(h: Handlers, who: Principal, class_id: str, cadre_id: str) -> d
     **admits(*READERS),
 )
 async def form_html(
-    class_id: str, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+    class_id: ClassId, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
 ):
     return HTMLResponse(documents.form_html(await _sheet(h, who, class_id, cadre_id)))
 
@@ -437,7 +440,7 @@ async def form_html(
     **admits(*READERS),
 )
 async def form_pdf(
-    class_id: str, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+    class_id: ClassId, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
 ):
     data = await _sheet(h, who, class_id, cadre_id)
     return _pdf(await run_in_threadpool(pdf.form_pdf, data), f"纪实考察记录表-{data['name']}.pdf")
@@ -450,7 +453,7 @@ async def form_pdf(
     **admits(*READERS),
 )
 async def portrait_html(
-    class_id: str, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+    class_id: ClassId, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
 ):
     return HTMLResponse(documents.portrait_html(await _sheet(h, who, class_id, cadre_id)))
 
@@ -459,7 +462,7 @@ async def portrait_html(
     "/classes/{class_id}/trainees/{cadre_id}/portrait.pdf", summary="干部“肖像”（PDF）", **admits(*READERS)
 )
 async def portrait_pdf(
-    class_id: str, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
+    class_id: ClassId, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
 ):
     data = await _sheet(h, who, class_id, cadre_id)
     return _pdf(await run_in_threadpool(pdf.portrait_pdf, data), f"干部肖像-{data['name']}.pdf")

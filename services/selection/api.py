@@ -29,6 +29,7 @@ from shared.contracts.selection import StudyGroup
 from shared.errors import DomainError
 from shared.ids import new_id
 from shared.inputs import Input
+from shared.scoped_ids import CHOSEN, ClassId, as_filter, qualify
 
 Format = Literal["json", "xlsx"]
 router = APIRouter(tags=["班次与三步选学"])
@@ -47,7 +48,10 @@ class ClassIn(Input):
         "县委党校", min_length=1, max_length=100, description="承办单位（县委党校或省委党校等）"
     )
     class_id: str | None = Field(
-        None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="班次编号（不填则自动生成）"
+        None,
+        pattern=CHOSEN,
+        description="班次编号（不填则自动生成）：存为“本辖区代码-编号”（如 371428-2026-01），"
+        "各县可各用同一编号；本辖区内查询时可只写编号",
     )
     theme: str = Field("", max_length=200, description="主题")
     category: str = Field("", max_length=50, description="分类，如 年轻干部、村(社区)党组织书记")
@@ -156,7 +160,7 @@ async def open_class(
     h: Handlers = Depends(handlers),
 ):
     cmd = OpenClass(
-        class_id=body.class_id or new_id(),
+        class_id=qualify(who.jurisdiction, body.class_id or new_id()),
         title=body.title,
         capacity=body.capacity,
         starts_on=body.starts_on,
@@ -255,7 +259,7 @@ async def list_classes(
     description=NAMES_BY_ROLE,
     **admits("org_department", "party_school", "unit", "analyst", "admin"),
 )
-async def get_class(class_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
+async def get_class(class_id: ClassId, who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
     who.require_role("org_department", "party_school", "unit", "analyst", "admin")
     return _class_shown(await h.reads.class_row(who, class_id), who)
 
@@ -270,7 +274,7 @@ async def get_class(class_id: str, who: Principal = Depends(principal), h: Handl
     **admits("org_department", "party_school", "unit", "analyst", "admin"),
 )
 async def list_nominations(
-    class_id: str,
+    class_id: ClassId,
     status: str | None = Query(None, description="、".join(STATUS_ZH)),
     unit: str | None = Query(None, max_length=100, description="单位（等于）"),
     group: str | None = Query(None, max_length=50, description="学习小组（等于；none 为未分组）"),
@@ -310,7 +314,7 @@ async def list_nominations(
     **admits("org_department"),
 )
 async def draw_scope(
-    class_id: str,
+    class_id: ClassId,
     body: ScopeIn,
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),
@@ -330,7 +334,7 @@ async def draw_scope(
     **admits("org_department", "unit"),
 )
 async def get_scope(
-    class_id: str,
+    class_id: ClassId,
     unit: str | None = Query(None, max_length=100, description="单位（等于）"),
     rank: str | None = Query(None, max_length=20, description="职级（等于）"),
     status: str | None = Query(None, description="推荐状态：none（未推荐）、" + "、".join(STATUS_ZH)),
@@ -391,7 +395,7 @@ async def get_scope(
     **admits("unit", "org_department"),
 )
 async def nominate(
-    class_id: str,
+    class_id: ClassId,
     body: NominationIn,
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),
@@ -408,7 +412,7 @@ async def nominate(
     **admits("unit", "org_department"),
 )
 async def nominate_many(
-    class_id: str,
+    class_id: ClassId,
     body: CadreListIn,
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),
@@ -425,7 +429,7 @@ async def nominate_many(
     **admits("org_department"),
 )
 async def confirm_many(
-    class_id: str,
+    class_id: ClassId,
     body: CadreListIn,
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),
@@ -438,7 +442,7 @@ def _decision(path: str, summary: str, act, roles: tuple[str, ...] = ("org_depar
     """A route deciding on one nomination: `act(h, ctx, who, class_id, cadre_id, reason)`."""
 
     async def decide(
-        class_id: str,
+        class_id: ClassId,
         cadre_id: str,
         body: ReasonIn | None = None,
         ctx: Context = Depends(context),
@@ -481,7 +485,7 @@ _decision(
     **admits("org_department", "party_school"),
 )
 async def assign_groups(
-    class_id: str,
+    class_id: ClassId,
     ctx: Context = Depends(context),
     who: Principal = Depends(principal),
     h: Handlers = Depends(handlers),
@@ -497,7 +501,7 @@ async def assign_groups(
     **admits("org_department", "party_school"),
 )
 async def assign_to_group(
-    class_id: str,
+    class_id: ClassId,
     cadre_id: str,
     body: GroupIn,
     ctx: Context = Depends(context),
@@ -514,7 +518,7 @@ async def assign_to_group(
     **admits("org_department", "party_school", "analyst"),
 )
 async def roster(
-    class_id: str,
+    class_id: ClassId,
     format: Format = "json",
     who: Principal = Depends(principal),
     h: Handlers = Depends(handlers),
@@ -540,7 +544,7 @@ async def roster(
     **admits("unit", "org_department"),
 )
 async def quota(
-    class_id: str,
+    class_id: ClassId,
     unit: str | None = Query(None, description="单位（组织部可指定）"),
     format: Format = "json",
     who: Principal = Depends(principal),
@@ -608,6 +612,7 @@ async def queue(
 ):
     who.require_role("org_department")
     p = lst.checked(paging, QUEUE_SORTS)
+    class_id = as_filter(who, class_id)
     if status not in (None, "", "nominated", "waitlisted"):
         raise DomainError(
             f"状态“{status}”应为 nominated（待确定）或 waitlisted（候补）。",

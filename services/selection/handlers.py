@@ -43,6 +43,7 @@ from shared.errors import DomainError, Forbidden, NotFound
 from shared.events import Envelope
 from shared.jurisdiction import covers
 from shared.ports import Clock, Commands, PersonKeys
+from shared.scoped_ids import require_reaches
 
 CLASS = ClassDecider()
 CADRE = CadreDecider()
@@ -64,6 +65,18 @@ def _ours(who: Principal):
     def check(loaded: Loaded) -> None:
         if loaded.jurisdiction is not None and not covers(who.jurisdiction, loaded.jurisdiction):
             raise Forbidden(ELSEWHERE + "。", code="registered_elsewhere", field="id_number")
+
+    return check
+
+
+def _reached(who: Principal, cadre_id: str):
+    """A command on a cadre named by id (an edit, an erasure): another county's cadre answers
+    as one not in the registry (shared/scoped_ids.require_reaches), as the decider does."""
+
+    def check(loaded: Loaded) -> None:
+        if loaded.jurisdiction is not None:
+            missing = NotFound(f"干部 {cadre_id} 不在名册中。", code="cadre_not_found")
+            require_reaches(who, loaded.jurisdiction, missing)
 
     return check
 
@@ -214,8 +227,11 @@ class Handlers:
         cmd: RecordCadre | UpdateCadre | EraseCadre,
         believed: Loaded | None = None,
     ) -> list[Envelope]:
+        # Registering a number another county holds is refused as "elsewhere" (one entry per
+        # person in the province); a cadre named by id is another county's or nobody's alike.
+        authorize = _ours(who) if isinstance(cmd, RecordCadre) else _reached(who, cmd.cadre_id)
         return await self.commands.execute(
-            CADRE, cadre_stream_id(cmd.cadre_id), cmd, ctx, _ours(who), believed=believed
+            CADRE, cadre_stream_id(cmd.cadre_id), cmd, ctx, authorize, believed=believed
         )
 
     async def register(self, ctx: Context, who: Principal, raw: dict[str, Any]) -> tuple[str, list[Envelope]]:

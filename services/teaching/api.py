@@ -33,6 +33,7 @@ from shared.contracts.teaching import (
 from shared.events import utcnow
 from shared.ids import new_id
 from shared.inputs import Input
+from shared.scoped_ids import ClassId, as_filter
 
 RUNS = ("party_school",)
 ID = r"^[A-Za-z0-9_-]{1,64}$"
@@ -272,7 +273,7 @@ async def my_classes(who: Who, h: H):
     summary="我的课表：每个课次及本人的考勤、请假与答复、评价",
     **admits("trainee"),
 )
-async def my_sessions(class_id: str, who: Who, h: H):
+async def my_sessions(class_id: ClassId, who: Who, h: H):
     return await h.reads.my_sessions(who, class_id)
 
 
@@ -283,7 +284,7 @@ async def my_sessions(class_id: str, who: Who, h: H):
     summary="班级名册（来自选学服务的推荐与确定）",
     **admits(*READERS),
 )
-async def roster(class_id: str, who: Who, h: H):
+async def roster(class_id: ClassId, who: Who, h: H):
     who.require_role(*READERS)
     return await h.reads.roster(who, class_id)
 
@@ -295,7 +296,7 @@ async def roster(class_id: str, who: Who, h: H):
     summary="设置教学计划",
     **admits(*RUNS),
 )
-async def curriculum(class_id: str, body: CurriculumIn, ctx: Ctx, who: Who, h: H):
+async def curriculum(class_id: ClassId, body: CurriculumIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
     return _accepted(await h.set_curriculum(ctx, who, class_id, body.course_ids, dict(body.required_hours)))
 
@@ -308,7 +309,7 @@ async def curriculum(class_id: str, body: CurriculumIn, ctx: Ctx, who: Who, h: H
     summary="排课（教师或场地时间冲突时拒绝）",
     **admits(*RUNS),
 )
-async def schedule(class_id: str, body: SessionIn, ctx: Ctx, who: Who, h: H):
+async def schedule(class_id: ClassId, body: SessionIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
     return _accepted(
         await h.schedule(
@@ -336,7 +337,7 @@ async def schedule(class_id: str, body: SessionIn, ctx: Ctx, who: Who, h: H):
     summary="调课",
     **admits(*RUNS),
 )
-async def reschedule(class_id: str, session_id: str, body: RescheduleIn, ctx: Ctx, who: Who, h: H):
+async def reschedule(class_id: ClassId, session_id: str, body: RescheduleIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
     return _accepted(
         await h.reschedule(
@@ -361,7 +362,7 @@ async def reschedule(class_id: str, session_id: str, body: RescheduleIn, ctx: Ct
     summary="停课",
     **admits(*RUNS),
 )
-async def cancel(class_id: str, session_id: str, body: ReasonIn, ctx: Ctx, who: Who, h: H):
+async def cancel(class_id: ClassId, session_id: str, body: ReasonIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
     return _accepted(await h.cancel(ctx, who, class_id, session_id, body.reason))
 
@@ -372,7 +373,7 @@ async def cancel(class_id: str, session_id: str, body: ReasonIn, ctx: Ctx, who: 
     summary="班级课表",
     **admits(*READERS, "trainee"),
 )
-async def get_timetable(class_id: str, who: Who, h: H):
+async def get_timetable(class_id: ClassId, who: Who, h: H):
     who.require_role(*READERS, "trainee")
     return await h.reads.timetable(who, class_id)
 
@@ -384,7 +385,7 @@ async def get_timetable(class_id: str, who: Who, h: H):
     response_class=Response,
     **admits(*READERS, "trainee"),
 )
-async def get_ics(class_id: str, who: Who, h: H):
+async def get_ics(class_id: ClassId, who: Who, h: H):
     who.require_role(*READERS, "trainee")
     tt = await h.reads.timetable(who, class_id)
     text = files.ics(tt["title"], tt["sessions"], await h.reads.sites(tt["jurisdiction"]), utcnow())
@@ -406,7 +407,7 @@ S = "/classes/{class_id}/sessions/{session_id}"
     summary="签到（单人或整班批量，一次提交）",
     **admits(*RUNS),
 )
-async def check_in(class_id: str, session_id: str, body: CheckInsIn, ctx: Ctx, who: Who, h: H):
+async def check_in(class_id: ClassId, session_id: str, body: CheckInsIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
     entries = [(e.cadre_id, e.late) for e in body.entries]
     return _accepted(await h.check_in(ctx, who, class_id, session_id, entries))
@@ -419,7 +420,7 @@ async def check_in(class_id: str, session_id: str, body: CheckInsIn, ctx: Ctx, w
     summary="开放扫码签到（至下课），返回当前签到码",
     **admits(*RUNS),
 )
-async def open_self_check_in(class_id: str, session_id: str, ctx: Ctx, who: Who, h: H):
+async def open_self_check_in(class_id: ClassId, session_id: str, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
     return await h.open_self_check_in(ctx, who, class_id, session_id)
 
@@ -431,7 +432,7 @@ async def open_self_check_in(class_id: str, session_id: str, ctx: Ctx, who: Who,
     summary="当前签到码（约每 20 秒更换，一分钟内有效）",
     **admits(*RUNS),
 )
-async def check_in_code(class_id: str, session_id: str, who: Who, h: H):
+async def check_in_code(class_id: ClassId, session_id: str, who: Who, h: H):
     who.require_role(*RUNS)
     return await h.check_in_code(who, class_id, session_id)
 
@@ -443,7 +444,7 @@ async def check_in_code(class_id: str, session_id: str, who: Who, h: H):
     summary="学员扫码签到（本人）",
     **admits("trainee"),
 )
-async def self_check_in(class_id: str, session_id: str, body: CodeIn, ctx: Ctx, who: Who, h: H):
+async def self_check_in(class_id: ClassId, session_id: str, body: CodeIn, ctx: Ctx, who: Who, h: H):
     who.require_role("trainee")
     envs = await h.self_check_in(ctx, who, class_id, session_id, body.code)
     return SelfCheckedIn(count=len(envs), late=any(e.payload.get("late") for e in envs))
@@ -457,11 +458,11 @@ async def self_check_in(class_id: str, session_id: str, body: CodeIn, ctx: Ctx, 
 )
 async def leave_inbox(who: Who, h: H, class_id: str | None = Query(None, pattern=ID, description="班次")):
     who.require_role(*RUNS)
-    return await h.reads.leave_inbox(who, class_id, await h.clock.today())
+    return await h.reads.leave_inbox(who, as_filter(who, class_id), await h.clock.today())
 
 
 @router.post(S + "/early-leaves", response_model=Accepted, tags=["考勤"], summary="记录早退", **admits(*RUNS))
-async def early(class_id: str, session_id: str, body: EarlyLeaveIn, ctx: Ctx, who: Who, h: H):
+async def early(class_id: ClassId, session_id: str, body: EarlyLeaveIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
     return _accepted(await h.record_early_leave(ctx, who, class_id, session_id, body.cadre_id, body.minutes))
 
@@ -474,7 +475,7 @@ async def early(class_id: str, session_id: str, body: EarlyLeaveIn, ctx: Ctx, wh
     summary="请假申请（学员本人或党校代为登记）",
     **admits("trainee", *RUNS),
 )
-async def request_leave(class_id: str, session_id: str, body: LeaveIn, ctx: Ctx, who: Who, h: H):
+async def request_leave(class_id: ClassId, session_id: str, body: LeaveIn, ctx: Ctx, who: Who, h: H):
     who.require_role("trainee", *RUNS)
     return _accepted(await h.request_leave(ctx, who, class_id, session_id, body.cadre_id, body.reason))
 
@@ -487,7 +488,7 @@ async def request_leave(class_id: str, session_id: str, body: LeaveIn, ctx: Ctx,
     **admits(*RUNS),
 )
 async def decide_leave(
-    class_id: str, session_id: str, cadre_id: str, body: DecisionIn, ctx: Ctx, who: Who, h: H
+    class_id: ClassId, session_id: str, cadre_id: str, body: DecisionIn, ctx: Ctx, who: Who, h: H
 ):
     who.require_role(*RUNS)
     return _accepted(await h.decide_leave(ctx, who, class_id, session_id, cadre_id, body.approved, body.note))
@@ -501,7 +502,7 @@ async def decide_leave(
     summary="补假（考勤结束后把缺勤改记为请假）",
     **admits(*RUNS),
 )
-async def excuse_absence(class_id: str, session_id: str, body: ExcuseIn, ctx: Ctx, who: Who, h: H):
+async def excuse_absence(class_id: ClassId, session_id: str, body: ExcuseIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
     return _accepted(await h.excuse_absence(ctx, who, class_id, session_id, body.cadre_id, body.reason))
 
@@ -513,7 +514,7 @@ async def excuse_absence(class_id: str, session_id: str, body: ExcuseIn, ctx: Ct
     summary="结束考勤（未签到者记缺勤，已批假者记请假）",
     **admits(*RUNS),
 )
-async def close(class_id: str, session_id: str, ctx: Ctx, who: Who, h: H):
+async def close(class_id: ClassId, session_id: str, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
     return _accepted(await h.close_session(ctx, who, class_id, session_id))
 
@@ -526,13 +527,13 @@ async def close(class_id: str, session_id: str, ctx: Ctx, who: Who, h: H):
     summary="学员评价课次",
     **admits("trainee"),
 )
-async def rate(class_id: str, session_id: str, body: RatingIn, ctx: Ctx, who: Who, h: H):
+async def rate(class_id: ClassId, session_id: str, body: RatingIn, ctx: Ctx, who: Who, h: H):
     who.require_role("trainee")
     return _accepted(await h.rate(ctx, who, class_id, session_id, body.rating, body.comment))
 
 
 @router.get(S + "/attendance", tags=["考勤"], summary="课次考勤表", **admits(*READERS))
-async def sheet(class_id: str, session_id: str, who: Who, h: H):
+async def sheet(class_id: ClassId, session_id: str, who: Who, h: H):
     who.require_role(*READERS)
     return await h.reads.session_sheet(who, class_id, session_id)
 
@@ -546,7 +547,7 @@ async def _class_attendance(class_id: str, who: Principal, h: Handlers) -> dict:
 @router.get(
     "/classes/{class_id}/attendance", tags=["考勤"], summary="班级与学员出勤率、学时", **admits(*READERS)
 )
-async def attendance(class_id: str, who: Who, h: H):
+async def attendance(class_id: ClassId, who: Who, h: H):
     return await _class_attendance(class_id, who, h)
 
 
@@ -557,7 +558,7 @@ async def attendance(class_id: str, who: Who, h: H):
     response_class=Response,
     **admits(*READERS),
 )
-async def attendance_xlsx(class_id: str, who: Who, h: H):
+async def attendance_xlsx(class_id: ClassId, who: Who, h: H):
     report = await _class_attendance(class_id, who, h)
     return xlsx.response(files.attendance_workbook(report), f"{report['title'] or '班次'}考勤与学时.xlsx")
 
@@ -570,7 +571,7 @@ async def attendance_xlsx(class_id: str, who: Who, h: H):
     summary="结业评定（按出勤率、必修课、学时规则）",
     **admits(*RUNS),
 )
-async def graduate(class_id: str, body: RuleIn, ctx: Ctx, who: Who, h: H):
+async def graduate(class_id: ClassId, body: RuleIn, ctx: Ctx, who: Who, h: H):
     who.require_role(*RUNS)
     rule = cr.GraduationRule(body.min_attendance_rate, body.require_required_courses, body.min_hours)
     return _accepted(await h.graduate(ctx, who, class_id, rule, body.graduated_on))
@@ -585,7 +586,7 @@ async def _graduation(class_id: str, who: Principal, h: Handlers) -> dict:
 @router.get(
     "/classes/{class_id}/graduation", tags=["结业"], summary="结业名单与未结业学员及原因", **admits(*READERS)
 )
-async def graduation(class_id: str, who: Who, h: H):
+async def graduation(class_id: ClassId, who: Who, h: H):
     return await _graduation(class_id, who, h)
 
 
@@ -596,7 +597,7 @@ async def graduation(class_id: str, who: Who, h: H):
     response_class=Response,
     **admits(*READERS),
 )
-async def graduation_xlsx(class_id: str, who: Who, h: H):
+async def graduation_xlsx(class_id: ClassId, who: Who, h: H):
     g = await _graduation(class_id, who, h)
     return xlsx.response(files.graduation_workbook(g), f"{g['title'] or '班次'}结业名单.xlsx")
 
@@ -649,7 +650,7 @@ async def load(
     summary="本班课程评价（按课程、按教师，含留言）",
     **admits(*READERS),
 )
-async def class_feedback(class_id: str, who: Who, h: H):
+async def class_feedback(class_id: ClassId, who: Who, h: H):
     who.require_role(*READERS)
     return await h.reads.class_feedback(who, class_id)
 

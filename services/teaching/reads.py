@@ -23,6 +23,7 @@ from shared import store, visibility
 from shared.auth import Principal
 from shared.errors import Forbidden, NotFound
 from shared.projection import public
+from shared.scoped_ids import require_reaches
 
 READERS = ("party_school", "org_department", "analyst", "admin")
 NO_ATTENDANCE = {
@@ -165,6 +166,9 @@ class Reads:
 
     # -- reports ---------------------------------------------------------------------------------
     async def catalogue(self, who: Principal, jurisdiction: str) -> dict:
+        # Another jurisdiction's code is refused before the lookup: whether it has a catalogue
+        # answers nothing (403 for any code the reader does not cover, as for an unknown one).
+        who.require_covers(jurisdiction)
         return await self._covered(
             self.CATALOGUE,
             jurisdiction,
@@ -295,11 +299,12 @@ class Reads:
         if who.role == "trainee" and who.user_id != cadre_id:
             raise Forbidden("学员只能查看本人的学时。", code="not_the_trainee")
         who.require_role(*READERS, "trainee")
+        missing = NotFound("该学员尚无学时记录。", code="hours_not_found")
         if doc is None:
-            raise NotFound("该学员尚无学时记录。", code="hours_not_found")
+            raise missing
         homes = doc.get("jurisdictions", [])
         if who.role != "trainee" and not any(jur.covers(who.jurisdiction, j) for j in homes):
-            who.require_covers(doc["jurisdictions"][0])
+            require_reaches(who, homes[0], missing)  # another county's trainee: as if no hours
         return visibility.one(public(doc), who.role)
 
     async def teacher_load(self, who: Principal, jurisdiction: str, year: int, teacher_id: str) -> dict:

@@ -51,7 +51,8 @@ class World:
 
     def __init__(self, province: str, a: str, b: str) -> None:
         self.province, self.a, self.b = province, a, b
-        self.class_a, self.class_b = f"dash-a-{new_id()[-10:]}", f"dash-b-{new_id()[-10:]}"
+        # full ids, as selection names each county's classes (shared/scoped_ids.py)
+        self.class_a, self.class_b = f"{a}-dash-a-{new_id()[-10:]}", f"{b}-dash-b-{new_id()[-10:]}"
         self.cadres_a = [f"ca-{new_id()[-10:]}-{i}" for i in range(4)]
         self.cadres_b = [f"cb-{new_id()[-10:]}-{i}" for i in range(3)]
         self.class_b_version = 0
@@ -436,8 +437,9 @@ async def test_a_county_token_sees_only_its_county(dashboard):
         r = await _overview(proc.url, ("org_department", w.a), **params)
         assert r.status_code == 403 and r.json()["code"] == "wrong_jurisdiction"
     async with httpx.AsyncClient(base_url=proc.url, timeout=10) as c:
+        # another county's class: as one nobody opened (issue 14)
         r = await c.get(f"/api/classes/{w.class_b}", headers=auth("org_department", w.a))
-        assert r.status_code == 403
+        assert (r.status_code, r.json()["code"]) == (404, "class_not_found")
         r = await c.get("/api/overview", headers=auth("trainee", w.a))
         assert r.status_code == 403 and r.json()["code"] == "wrong_role"
         r = await c.get("/api/overview", params={"year": "去年"}, headers=auth("org_department", w.a))

@@ -118,7 +118,7 @@ async def _until(client: httpx.AsyncClient, method: str, url: str, headers: dict
     await eventually(accepted, timeout=90)
 
 
-async def _selection(client, url: str, a: str, class_id: str) -> list[str]:
+async def _selection(client, url: str, a: str, class_id: str) -> tuple[str, list[str]]:
     org = _token("org_department", a)
     ids = []
     for n, name in enumerate(CADRES):
@@ -132,7 +132,10 @@ async def _selection(client, url: str, a: str, class_id: str) -> list[str]:
         "starts_on": str(start),
         "ends_on": str(start + timedelta(days=9)),
     }
-    await _ok(client, "POST", f"{url}/classes", org, json=klass)
+    opened = await _ok(client, "POST", f"{url}/classes", org, json=klass)
+    # the chosen id, qualified with A's code (shared/scoped_ids.py)
+    assert opened["stream_id"] == f"class-{a}-{class_id}", opened
+    class_id = f"{a}-{class_id}"
 
     async def registered():  # the scope is drawn from the registry's read model
         r = await client.get(f"{url}/cadres", headers=org)
@@ -142,7 +145,7 @@ async def _selection(client, url: str, a: str, class_id: str) -> list[str]:
     await _ok(client, "POST", f"{url}/classes/{class_id}/scope", org, json={})
     await _until(client, "POST", f"{url}/classes/{class_id}/nominations/batch", org, json={"cadre_ids": ids})
     await _until(client, "POST", f"{url}/classes/{class_id}/confirmations", org, json={"cadre_ids": ids})
-    return ids
+    return class_id, ids
 
 
 async def _teaching(client, url: str, a: str, class_id: str, ids: dict) -> None:
@@ -202,9 +205,8 @@ async def _records_and_followup(client, urls, servers, a: str, class_id: str, id
 
 async def _world(urls, servers, codes) -> mx.World:
     a = codes["own"]
-    class_id = f"mx-{a}"
     async with httpx.AsyncClient(timeout=60) as client:
-        cadres = await _selection(client, urls["selection"], a, class_id)
+        class_id, cadres = await _selection(client, urls["selection"], a, f"mx-{a}")
         ids = {
             "class_id": class_id,
             "cadre_id": cadres[0],
@@ -216,7 +218,7 @@ async def _world(urls, servers, codes) -> mx.World:
             "site_id": f"mx-r-{a}",
             "person_id": f"mx-p-{a}",
             "mentor_id": f"mx-m-{a}",
-            "earlier_class": f"mx-e-{a}",
+            "earlier_class": f"{a}-mx-e",
             "id_number": _id_number(0),
             "jurisdiction": a,
             "username": f"mx-u-{a}",
@@ -225,7 +227,24 @@ async def _world(urls, servers, codes) -> mx.World:
         await _records_and_followup(client, urls, servers, a, class_id, ids)
     ids.pop("earlier_class")
     markers = (*cadres, class_id, *CADRES, "矩阵测试", _id_number(0))
-    return mx.World(ids=ids, markers=markers, jurisdiction=a, jurisdiction_name=jur.name(a))
+    return mx.World(ids, markers, a, jur.name(a), _made_up(ids, codes))
+
+
+def _made_up(ids: dict, codes: dict) -> dict:
+    """Ids of the same shape as A's that name nothing: what an unknown id answers."""
+    fakes = {k: v.replace("mx-", "zz-", 1) for k, v in ids.items() if isinstance(v, str) and "mx-" in v}
+    fake_cadre = "cd-" + "0" * (len(ids["cadre_id"]) - 3)
+    third = random_county(codes["province"][:2])
+    while third in (codes["own"], codes["other"]):
+        third = random_county(codes["province"][:2])
+    return {
+        **fakes,
+        "cadre_id": fake_cadre,
+        "cadre_ids": [fake_cadre],
+        "course_ids": [fakes["course_id"]],
+        "id_number": _id_number(7),
+        "jurisdiction": third,
+    }
 
 
 async def _send(client: httpx.AsyncClient, urls, c: mx.Call, headers: dict, limit: asyncio.Semaphore) -> None:
@@ -302,7 +321,8 @@ async def test_no_route_answers_where_its_declaration_and_the_jurisdictions_say_
         + "\n"
         + "\n".join(
             sorted(
-                f"{c.method.upper()} {c.path} {c.role}@{c.relation} {c.status} {c.answer.get('code', '')}"
+                f"{c.method.upper()} {c.path} {c.role}@{c.relation}{' made-up' * c.made_up} {c.status} "
+                f"{c.answer.get('code', '')}"
                 for c in calls
             )
         ),
@@ -313,5 +333,30 @@ async def test_no_route_answers_where_its_declaration_and_the_jurisdictions_say_
         for c in calls
         if (p := mx.verdict(c, world))
     ]
+    unlike = mx.unlike_unknown(calls)
+    twins = sum(1 for c in calls if c.made_up)
+    print(f"  of them {twins} from another county with made-up ids of the same shape as A's")
+    print(f"  another county's answers to A's ids unlike an unknown id's: {len(unlike)}")
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(sorted(problems)[:80])
+    assert not unlike, f"{len(unlike)} answers tell an id exists:\n" + "\n".join(sorted(unlike))
     assert routes >= 100 and all(c.status for c in calls)
+    await _same_chosen_id_elsewhere(services["selection"], codes, world)
+
+
+async def _same_chosen_id_elsewhere(url: str, codes: dict, world: mx.World) -> None:
+    """Another county opening a class under the id A chose gets its own class, in its own
+    namespace: the id being in use elsewhere changes nothing for it."""
+    other, chosen = codes["other"], world.ids["class_id"].removeprefix(f"{codes['own']}-")
+    org = _token("org_department", other)
+    start = local_today() + timedelta(days=30)
+    klass = {"class_id": chosen, "title": "另一县的同号班", "capacity": 5, "starts_on": str(start)}
+    klass["ends_on"] = str(start + timedelta(days=2))
+    async with httpx.AsyncClient(timeout=60) as client:
+        opened = await _ok(client, "POST", f"{url}/classes", org, json=klass)
+        assert opened["stream_id"] == f"class-{other}-{chosen}"
+
+        async def listed():
+            r = await client.get(f"{url}/classes/{chosen}", headers=org)
+            return r.status_code == 200 and r.json()["title"] == "另一县的同号班"
+
+        await eventually(listed, timeout=60)

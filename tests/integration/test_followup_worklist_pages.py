@@ -82,8 +82,8 @@ async def test_the_work_list_is_paged_searched_filtered_and_sorted(servers, url,
     assert (first["total"], first["page"], first["size"], len(first["items"])) == (28, 1, 10, 10)
     assert [i["status_name"] for i in first["items"][:3]] == ["已逾期"] * 3  # overdue first
     assert first["by_class"] == [
-        {"class_id": f"wy-{county}", "class_title": YOUNG, "due": 25, "overdue": 0},
-        {"class_id": f"wv-{county}", "class_title": VILLAGE, "due": 0, "overdue": 3},
+        {"class_id": f"{county}-wy-{county}", "class_title": YOUNG, "due": 25, "overdue": 0},
+        {"class_id": f"{county}-wv-{county}", "class_title": VILLAGE, "due": 0, "overdue": 3},
     ]
     last = get(url, county, size=10, page=3)
     assert len(last["items"]) == 8 and last["due"] == 25  # the figures are the week's, not the page's

@@ -402,5 +402,7 @@ async def test_a_year_of_follow_up(service, servers, county):
     )
 
     # Another county sees nothing of it.
-    r = httpx.get(f"{url}/classes/{class_id}/effect", headers=auth("org_department", random_county()))
-    assert r.status_code == 403 and r.json()["code"] == "wrong_jurisdiction"
+    r = httpx.get(
+        f"{url}/classes/{county}-{class_id}/effect", headers=auth("org_department", random_county())
+    )
+    assert (r.status_code, r.json()["code"]) == (404, "class_not_found")

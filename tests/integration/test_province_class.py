@@ -121,7 +121,7 @@ async def test_a_province_class_counts_for_each_cadres_own_county(deployment):
         200,
     )
     class_id = f"prov-{a}"
-    ok(
+    opened = ok(
         httpx.post(
             f"{url['sel_p']}/classes",
             headers=prov,
@@ -135,6 +135,9 @@ async def test_a_province_class_counts_for_each_cadres_own_county(deployment):
             },
         )
     )
+    # stored in the province's namespace (shared/scoped_ids.py): what trainees' histories name
+    assert opened["stream_id"] == f"class-{province}-{class_id}"
+    class_id = f"{province}-{class_id}"
     ok(httpx.post(f"{url['sel_p']}/classes/{class_id}/scope", headers=prov, json={"ranks": list(data.RANKS)}))
     ok(
         httpx.post(

@@ -156,7 +156,8 @@ async def _given_graduates_evaluations_and_a_reminder(identity, d: Desk) -> dict
     completed by himself and his unit; 县财政局's clerk gives a reminder address and is mailed."""
     from tests.support import eventually
 
-    classes = {"young": f"fy-{d.county}", "senior": f"fs-{d.county}"}
+    # full ids, as selection names a county's classes (shared/scoped_ids.py): the lists show them
+    classes = {"young": f"{d.county}-fy", "senior": f"{d.county}-fs"}
     await _graduate(d, classes)
     clerk = identity.auth(f"fd-czj-{d.county}", PASSWORD)
     r = httpx.put(

@@ -154,6 +154,15 @@ def test_a_cadre_gets_a_trainee_account_in_one_step():
     with pytest.raises(NotFound) as e:
         w.run(w.h.trainee_for_cadre(CTX, ADMIN, "C-404", None, None, True))
     assert e.value.field == "cadre_id"
+    # another county's admin: our cadre answers exactly as one nobody registered (issue 14)
+    neighbour = Manager("admin", "371427")
+    with pytest.raises(NotFound) as theirs:
+        w.run(w.h.trainee_for_cadre(CTX, neighbour, "C-001", None, None, True))
+    assert (
+        (theirs.value.code, theirs.value.field)
+        == (e.value.code, e.value.field)
+        == ("cadre_not_found", "cadre_id")
+    )
 
 
 def test_disable_enable_and_reset_act_on_the_directory_once():

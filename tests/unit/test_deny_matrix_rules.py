@@ -68,3 +68,23 @@ def test_a_stranger_trainee_reads_and_changes_nothing_of_a_s():
 
 def test_a_server_error_is_always_a_problem():
     assert "server error" in mx.verdict(call(status=500, code="internal_error"), WORLD)
+
+
+def test_another_county_s_answer_to_a_s_ids_must_equal_its_answer_to_made_up_ones():
+    real = call(relation="other", status=403, code="wrong_jurisdiction")
+    fake = call(relation="other", status=404, code="class_not_found")
+    fake.made_up = True
+    assert mx.unlike_unknown([real, fake]) == [
+        "GET /classes/{class_id} as org_department@other: A's ids (403, 'wrong_jurisdiction'), "
+        "made-up (404, 'class_not_found')"
+    ]
+    real.status, real.answer = 404, {"code": "class_not_found"}
+    assert mx.unlike_unknown([real, fake]) == []
+    own = call(relation="own", status=200)  # A's own answer is not compared
+    assert mx.unlike_unknown([own, fake]) == []
+
+
+def test_a_made_up_id_may_reach_the_caller_s_own_document():
+    fake = call(relation="other", status=201, method="post")
+    fake.made_up = True
+    assert mx.verdict(fake, WORLD) is None

@@ -20,7 +20,7 @@ from services.followup.scheduler import Scheduler
 from shared.auth import Principal
 from shared.commands import CommandHandler, Context
 from shared.contracts.teaching import TraineeGraduated
-from shared.errors import DomainError, Forbidden
+from shared.errors import DomainError, Forbidden, NotFound
 from shared.events import Actor
 from shared.memory import FixedClock, MemoryDatabase, MemoryEventStore
 from tests.unit.test_followup_attachments import CODE, DEPT, GRADUATED, LI, PNG, ZHANG, ctx, office, run
@@ -109,9 +109,12 @@ def test_an_author_attaches_the_outcomes_document_which_its_readers_download_and
         got = run(w.h.reads.attachment(reader, doc["attachment_id"]))
         assert got["data"] == PDF and got["content_type"] == "application/pdf"
     outsider = Principal(user_id="z", name="外班学员", role="trainee", jurisdiction=CODE)
-    for stranger in (outsider, OTHER_COUNTY):
-        with pytest.raises(Forbidden):
-            run(w.h.reads.attachment(stranger, doc["attachment_id"]))
+    with pytest.raises(Forbidden):
+        run(w.h.reads.attachment(outsider, doc["attachment_id"]))
+    # another county: as for an attachment nobody has (issue 14), nothing tells it exists
+    with pytest.raises(NotFound) as theirs:
+        run(w.h.reads.attachment(OTHER_COUNTY, doc["attachment_id"]))
+    assert theirs.value.code == "attachment_not_found"
 
     # a second upload replaces the first, and says which it replaced
     again = run(w.h.attach_outcome_document(ctx(DEPT), DEPT, "o-1", "修改稿.docx", _docx()))

@@ -121,6 +121,15 @@ def test_a_registered_number_is_refused_to_another_county_and_a_unit_may_not_reg
     assert e.value.code == "registered_elsewhere" and COUNTY not in e.value.message
     with pytest.raises(Forbidden):
         w.run(w.h.register(ctx(clerk("县财政局")), clerk("县财政局"), person(2, "李明")))
+    # named by its id, another county's cadre answers as one nobody registered (issue 14)
+    theirs = w.h.cadre_id_for(person(1, "张伟")["id_number"])
+    nobody = w.h.cadre_id_for(person(4, "赵六")["id_number"])
+    answers = []
+    for cid in (theirs, nobody):
+        with pytest.raises(NotFound) as missing:
+            w.run(w.h.update(ctx(OTHER), OTHER, cid, {"rank": "正科"}))
+        answers.append((missing.value.status, missing.value.code))
+    assert answers == [(404, "cadre_not_found")] * 2
     with pytest.raises(DomainError) as e:
         w.run(w.h.register(ctx(DEPT), DEPT, person(3, "王芳", rank="大科长")))
     assert e.value.code == "invalid_cadre" and "大科长" in e.value.message
