@@ -294,7 +294,7 @@ class EventStore:
         cursor = self.outbox.find({}).limit(limit)
         async for p in cursor:
             picked[p["_id"]] = p
-            count += len(p.get("commits") or (None,))
+            count += len(self._unsent(p))
             if count >= limit:
                 break
         await cursor.close()
@@ -310,9 +310,18 @@ class EventStore:
             )
             new = [p async for p in found if p["_id"] not in picked]
             picked.update((p["_id"], p) for p in new)
-        pointers = [q for p in picked.values() for q in _each_commit(p)]
+        pointers = [q for p in picked.values() for q in self._unsent(p)]
         pointers.sort(key=lambda p: (p["stream_id"], p["version"]))
         return pointers
+
+    def _unsent(self, pointer: dict[str, Any]) -> list[dict[str, Any]]:
+        """A pointer as one pointer per commit, without the commits of a batch this relay
+        already published (a batch held back for one stream would otherwise be sent again
+        whole every round, and fill every round's limit so later pointers wait). After a
+        restart nothing is known: the batch goes again whole, at least once."""
+        each = _each_commit(pointer)
+        left = self._batches.get(pointer["_id"]) if "commits" in pointer else None
+        return [c for c in each if c["_id"] in left] if left else each
 
     # long: the relay's one ordering decision per pointer (in flight, orphan, fence, publish)
     async def unpublished(self, limit: int) -> list[dict[str, Any]]:
