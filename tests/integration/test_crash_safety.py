@@ -25,7 +25,7 @@ from shared.eventstore import EventStore
 from shared.projection import public
 from shared.projector import DeadLetters, ProjectionWriter, rebuild
 from shared.topics import events_topic, source_pattern
-from tests.support import ServiceProcess, env_of, eventually, random_county, read_topic, settings
+from tests.support import ServiceProcess, env_of, eventually, meaning, random_county, read_topic, settings
 
 pytestmark = pytest.mark.integration
 CLASSES, PER_CLASS = 100, 50  # 5,000 events for the relay test
@@ -176,7 +176,7 @@ async def crashed_projection(servers, tmp_path_factory):
 
 
 async def _docs(db, name="classes") -> dict:
-    return {d["_id"]: {k: v for k, v in d.items() if k != "_rev"} async for d in db[name].find()}
+    return {d["_id"]: meaning(d) async for d in db[name].find()}
 
 
 async def test_projector_killed_at_random_equals_one_clean_pass(servers, crashed_projection):

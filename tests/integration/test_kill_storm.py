@@ -37,7 +37,7 @@ from shared import kafka
 from shared.projector import rebuild
 from shared.runtime import Runtime
 from shared.topics import events_topic
-from tests.support import eventually, random_county, read_topic
+from tests.support import eventually, meaning, random_county, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -201,7 +201,7 @@ deployment = lifecycle.deployment  # the lifecycle's four service processes, as 
 
 
 async def _docs(db, collection: str) -> dict:
-    return {d["_id"]: {k: v for k, v in d.items() if k != "_rev"} async for d in db[collection].find()}
+    return {d["_id"]: meaning(d) async for d in db[collection].find()}
 
 
 # long: one story end to end against real servers; its steps share the state they build
