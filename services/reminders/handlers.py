@@ -50,6 +50,10 @@ class Sweep:
     failed: int
 
 
+# How long a due reminder waits for its class's title (`Handlers._named`).
+UNNAMED_WAIT = timedelta(minutes=10)
+
+
 class Handlers:
     def __init__(
         self,
@@ -62,6 +66,20 @@ class Handlers:
         self.commands, self.reads, self.clock = commands, reads, clock
         self.settings = settings
         self.channels = channels
+        # Classes whose work is due but whose title has not reached this service yet, since
+        # when (see `_named`).
+        self._unnamed: dict[str, datetime] = {}
+
+    def _named(self, class_id: str, facts: dict, now: datetime) -> bool:
+        """Whether a reminder about this class may go out now. It names the class by its
+        title, which comes by another topic than the work does (selection's or teaching's,
+        the work by follow-up's): while the title has not arrived the reminder waits, at
+        most UNNAMED_WAIT, and then goes out naming the class by its number rather than
+        not at all."""
+        if facts.get("title"):
+            self._unnamed.pop(class_id, None)
+            return True
+        return now - self._unnamed.setdefault(class_id, now) >= UNNAMED_WAIT
 
     def _wall(self, now: datetime) -> datetime:
         """Beijing wall time without a zone, as sessions' times are kept."""
@@ -200,6 +218,8 @@ class Handlers:
                     holders[item["audience"]] = await self._reachable(item["audience"])
                 if doc["class_id"] not in classes:
                     classes[doc["class_id"]] = await self.reads.class_facts(doc["class_id"])
+                if not self._named(doc["class_id"], classes[doc["class_id"]], now):
+                    continue
                 for person in holders[item["audience"]]:
                     if person.get("digest"):
                         entry = (item, doc, classes[doc["class_id"]])

@@ -524,3 +524,44 @@ def test_a_daily_digest_lists_every_reminder_due_since_the_last_once_a_day(w):
         ]
 
     asyncio.run(go())
+
+
+def test_a_reminder_waits_for_its_class_s_title_and_then_names_it():
+    """The title comes by teaching's or selection's topic, the work by follow-up's: a mail
+    is not sent naming the class by its number while the title may still arrive (at most
+    ten minutes)."""
+    from datetime import time as clock_time
+
+    from services.reminders.handlers import UNNAMED_WAIT
+
+    async def go():
+        w = World()  # no graduation folded: the class has no title here yet
+        await w.contact(LEAD, "lead@czj.gov.cn")
+        w.given("followup:k1:c1", *milestone())
+        assert (await w.sweep()).sent == 0
+        w.given(
+            "teaching:k1",
+            TraineeGraduated(
+                class_id="k1",
+                cadre_id="c1",
+                name="张伟",
+                unit=UNIT,
+                graduated_on=date(2025, 3, 10),
+                hours=40,
+                attendance_rate=1.0,
+                home_jurisdiction=COUNTY,
+                class_title="2025年春季中青年干部培训班",
+            ),
+        )
+        assert (await w.sweep()).sent == 1
+        assert "2025年春季中青年干部培训班" in w.channel.outbox[0][2]
+
+        late = World()  # a title that never comes: the reminder goes out after the wait
+        await late.contact(LEAD, "lead@czj.gov.cn")
+        late.given("followup:k1:c1", *milestone())
+        assert (await late.sweep()).sent == 0
+        late.clock.at = clock_time(9, int(UNNAMED_WAIT.total_seconds() // 60))
+        assert (await late.sweep()).sent == 1
+        assert "班次 k1" in late.channel.outbox[0][2]
+
+    asyncio.run(go())
