@@ -29,6 +29,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
+from urllib.parse import quote, unquote
 
 import structlog
 
@@ -52,6 +53,7 @@ MAX_TOKENS = 20
 # How often a waiting read asks the store, when this process's projectors have not
 # reported the version (another process owns the partition).
 STORE_EVERY = 0.1
+STREAM_SAFE = "-_.~:"
 _TOKEN = re.compile(r"^([a-z]+)\.([1-9]\d{5}):(.{1,200})@([1-9]\d{0,9})$")
 
 
@@ -69,7 +71,9 @@ class Written:
         return topics.events_topic(self.service, self.jurisdiction)
 
     def __str__(self) -> str:
-        return f"{self.service}.{self.jurisdiction}:{self.stream_id}@{self.version}"
+        # Percent-encoded: a token travels in a header (latin-1 only, and `,` separates
+        # tokens), while a stream id may carry any character a client chose.
+        return f"{self.service}.{self.jurisdiction}:{quote(self.stream_id, safe=STREAM_SAFE)}@{self.version}"
 
 
 def parse(header: str) -> list[Written]:
@@ -91,7 +95,7 @@ def parse(header: str) -> list[Written]:
                 code="bad_consistency_token",
                 field="X-Ganxun-After",
             )
-        out.append(Written(m.group(1), m.group(2), m.group(3), int(m.group(4))))
+        out.append(Written(m.group(1), m.group(2), unquote(m.group(3)), int(m.group(4))))
     return out
 
 

@@ -54,6 +54,15 @@ def test_a_command_token_names_topic_stream_and_last_version_and_goes_to_the_hea
     ]
 
 
+def test_a_token_of_a_stream_with_any_characters_fits_a_header_and_reads_back():
+    """A client-chosen id may hold Chinese, control characters, `,` or `@`: the header
+    (latin-1, tokens separated by commas) carries it percent-encoded."""
+    w = consistency.Written("followup", "371428", "plan-371428-班次,1@\x85 x", 2)
+    token = str(w)
+    token.encode("ascii")
+    assert consistency.parse(f"{token},{token}") == [w, w]
+
+
 @pytest.mark.parametrize(
     "header",
     ["selection.371428:class-c1", "nonsense.371428:x@1", "selection.12:x@1", "selection.371428:x@0"],
