@@ -131,23 +131,24 @@ def evaluation(role, month=3):
     )
 
 
+def graduated():
+    return TraineeGraduated(
+        class_id="k1",
+        cadre_id="c1",
+        name="张伟",
+        unit=UNIT,
+        graduated_on=date(2025, 3, 10),
+        hours=40,
+        attendance_rate=1.0,
+        home_jurisdiction=COUNTY,
+        class_title="2025年春季中青年干部培训班",
+    )
+
+
 @pytest.fixture
 def w():
     world = World()
-    world.given(
-        "teaching:k1",
-        TraineeGraduated(
-            class_id="k1",
-            cadre_id="c1",
-            name="张伟",
-            unit=UNIT,
-            graduated_on=date(2025, 3, 10),
-            hours=40,
-            attendance_rate=1.0,
-            home_jurisdiction=COUNTY,
-            class_title="2025年春季中青年干部培训班",
-        ),
-    )
+    world.given("teaching:k1", graduated())
     return world
 
 
@@ -539,20 +540,7 @@ def test_a_reminder_waits_for_its_class_s_title_and_then_names_it():
         await w.contact(LEAD, "lead@czj.gov.cn")
         w.given("followup:k1:c1", *milestone())
         assert (await w.sweep()).sent == 0
-        w.given(
-            "teaching:k1",
-            TraineeGraduated(
-                class_id="k1",
-                cadre_id="c1",
-                name="张伟",
-                unit=UNIT,
-                graduated_on=date(2025, 3, 10),
-                hours=40,
-                attendance_rate=1.0,
-                home_jurisdiction=COUNTY,
-                class_title="2025年春季中青年干部培训班",
-            ),
-        )
+        w.given("teaching:k1", graduated())
         assert (await w.sweep()).sent == 1
         assert "2025年春季中青年干部培训班" in w.channel.outbox[0][2]
 
