@@ -174,9 +174,11 @@ async def test_scope_queue_and_reports_are_paged(url, county):
     in_scope = sum(1 for p in PEOPLE if p["rank"] == "科员")
     assert drawn["count"] == in_scope
 
-    async def scope_synced():
-        got = get(url, f"/classes/{class_id}/scope", county, size=10, page=2)
-        return got if got["total"] == in_scope else None
+    async def scope_synced():  # the class itself may not be in the read model yet: 404 until it is
+        r = httpx.get(
+            f"{url}/classes/{class_id}/scope", headers=dept, params={"size": 10, "page": 2}, timeout=30
+        )
+        return r.json() if r.status_code == 200 and r.json()["total"] == in_scope else None
 
     page2 = await eventually(scope_synced)
     assert len(page2["items"]) == 10 and page2["in_scope"] == in_scope
