@@ -198,7 +198,6 @@ async def evaluate(
 # -- the trainee's and the mentor's own (学员本人、导师本人) ----------------------------------------
 @router.get("/me/followup", summary="我的跟踪档案（学员本人：节点、评价、导师）", **admits("trainee"))
 async def my_file(who: Principal = Depends(principal), h: Handlers = Depends(handlers)):
-    who.require_role("trainee")
     return await h.reads.trainee_file(who, who.user_id)
 
 

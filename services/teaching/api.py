@@ -199,7 +199,6 @@ router = APIRouter()
     **admits(*RUNS, ids_per_jurisdiction=True),
 )
 async def add_course(body: CourseIn, ctx: Ctx, who: Who, h: H):
-    who.require_role(*RUNS)
     course = CourseAdded(**{**body.model_dump(), "course_id": body.course_id or new_id()})
     return _accepted(await h.add_course(ctx, course))
 
@@ -216,7 +215,6 @@ COURSE_FILE = "列：课程编号、课程名称、课程类别、教学方式�
     **admits(*RUNS, ids_per_jurisdiction=True),
 )
 async def import_courses(ctx: Ctx, who: Who, h: H, file: UploadFile = File(description=COURSE_FILE)):
-    who.require_role(*RUNS)
     courses = await run_in_threadpool(files.course_records, file.filename or "", await uploads.read(file))
     return _accepted(await h.add_courses(ctx, courses))
 
@@ -230,7 +228,6 @@ async def import_courses(ctx: Ctx, who: Who, h: H, file: UploadFile = File(descr
     **admits(*RUNS, ids_per_jurisdiction=True),
 )
 async def add_faculty(body: FacultyIn, ctx: Ctx, who: Who, h: H):
-    who.require_role(*RUNS)
     return _accepted(
         await h.add_faculty(
             ctx, FacultyAdded(**{**body.model_dump(), "teacher_id": body.teacher_id or new_id()})
@@ -247,7 +244,6 @@ async def add_faculty(body: FacultyIn, ctx: Ctx, who: Who, h: H):
     **admits(*RUNS, ids_per_jurisdiction=True),
 )
 async def add_site(body: SiteIn, ctx: Ctx, who: Who, h: H):
-    who.require_role(*RUNS)
     return _accepted(
         await h.add_site(ctx, TeachingSiteAdded(**{**body.model_dump(), "site_id": body.site_id or new_id()}))
     )
@@ -257,7 +253,6 @@ async def add_site(body: SiteIn, ctx: Ctx, who: Who, h: H):
     "/catalogue/{jurisdiction}", tags=["课程与师资"], summary="课程库、师资库与教学点", **admits(*READERS)
 )
 async def get_catalogue(jurisdiction: str, who: Who, h: H):
-    who.require_role(*READERS)
     return await h.reads.catalogue(who, jurisdiction)
 
 
@@ -285,7 +280,6 @@ async def my_sessions(class_id: ClassId, who: Who, h: H):
     **admits(*READERS),
 )
 async def roster(class_id: ClassId, who: Who, h: H):
-    who.require_role(*READERS)
     return await h.reads.roster(who, class_id)
 
 
@@ -297,7 +291,6 @@ async def roster(class_id: ClassId, who: Who, h: H):
     **admits(*RUNS),
 )
 async def curriculum(class_id: ClassId, body: CurriculumIn, ctx: Ctx, who: Who, h: H):
-    who.require_role(*RUNS)
     return _accepted(await h.set_curriculum(ctx, who, class_id, body.course_ids, dict(body.required_hours)))
 
 
@@ -310,7 +303,6 @@ async def curriculum(class_id: ClassId, body: CurriculumIn, ctx: Ctx, who: Who, 
     **admits(*RUNS),
 )
 async def schedule(class_id: ClassId, body: SessionIn, ctx: Ctx, who: Who, h: H):
-    who.require_role(*RUNS)
     return _accepted(
         await h.schedule(
             ctx,
@@ -338,7 +330,6 @@ async def schedule(class_id: ClassId, body: SessionIn, ctx: Ctx, who: Who, h: H)
     **admits(*RUNS),
 )
 async def reschedule(class_id: ClassId, session_id: str, body: RescheduleIn, ctx: Ctx, who: Who, h: H):
-    who.require_role(*RUNS)
     return _accepted(
         await h.reschedule(
             ctx,
@@ -363,7 +354,6 @@ async def reschedule(class_id: ClassId, session_id: str, body: RescheduleIn, ctx
     **admits(*RUNS),
 )
 async def cancel(class_id: ClassId, session_id: str, body: ReasonIn, ctx: Ctx, who: Who, h: H):
-    who.require_role(*RUNS)
     return _accepted(await h.cancel(ctx, who, class_id, session_id, body.reason))
 
 
@@ -374,7 +364,6 @@ async def cancel(class_id: ClassId, session_id: str, body: ReasonIn, ctx: Ctx, w
     **admits(*READERS, "trainee"),
 )
 async def get_timetable(class_id: ClassId, who: Who, h: H):
-    who.require_role(*READERS, "trainee")
     return await h.reads.timetable(who, class_id)
 
 
@@ -386,7 +375,6 @@ async def get_timetable(class_id: ClassId, who: Who, h: H):
     **admits(*READERS, "trainee"),
 )
 async def get_ics(class_id: ClassId, who: Who, h: H):
-    who.require_role(*READERS, "trainee")
     tt = await h.reads.timetable(who, class_id)
     text = files.ics(tt["title"], tt["sessions"], await h.reads.sites(tt["jurisdiction"]), utcnow())
     return Response(
@@ -408,7 +396,6 @@ S = "/classes/{class_id}/sessions/{session_id}"
     **admits(*RUNS),
 )
 async def check_in(class_id: ClassId, session_id: str, body: CheckInsIn, ctx: Ctx, who: Who, h: H):
-    who.require_role(*RUNS)
     entries = [(e.cadre_id, e.late) for e in body.entries]
     return _accepted(await h.check_in(ctx, who, class_id, session_id, entries))
 
@@ -421,7 +408,6 @@ async def check_in(class_id: ClassId, session_id: str, body: CheckInsIn, ctx: Ct
     **admits(*RUNS),
 )
 async def open_self_check_in(class_id: ClassId, session_id: str, ctx: Ctx, who: Who, h: H):
-    who.require_role(*RUNS)
     return await h.open_self_check_in(ctx, who, class_id, session_id)
 
 
@@ -433,7 +419,6 @@ async def open_self_check_in(class_id: ClassId, session_id: str, ctx: Ctx, who: 
     **admits(*RUNS),
 )
 async def check_in_code(class_id: ClassId, session_id: str, who: Who, h: H):
-    who.require_role(*RUNS)
     return await h.check_in_code(who, class_id, session_id)
 
 
@@ -445,7 +430,6 @@ async def check_in_code(class_id: ClassId, session_id: str, who: Who, h: H):
     **admits("trainee"),
 )
 async def self_check_in(class_id: ClassId, session_id: str, body: CodeIn, ctx: Ctx, who: Who, h: H):
-    who.require_role("trainee")
     envs = await h.self_check_in(ctx, who, class_id, session_id, body.code)
     return SelfCheckedIn(count=len(envs), late=any(e.payload.get("late") for e in envs))
 
@@ -457,13 +441,11 @@ async def self_check_in(class_id: ClassId, session_id: str, body: CodeIn, ctx: C
     **admits(*RUNS),
 )
 async def leave_inbox(who: Who, h: H, class_id: str | None = Query(None, pattern=ID, description="班次")):
-    who.require_role(*RUNS)
     return await h.reads.leave_inbox(who, as_filter(who, class_id), await h.clock.today())
 
 
 @router.post(S + "/early-leaves", response_model=Accepted, tags=["考勤"], summary="记录早退", **admits(*RUNS))
 async def early(class_id: ClassId, session_id: str, body: EarlyLeaveIn, ctx: Ctx, who: Who, h: H):
-    who.require_role(*RUNS)
     return _accepted(await h.record_early_leave(ctx, who, class_id, session_id, body.cadre_id, body.minutes))
 
 
@@ -476,7 +458,6 @@ async def early(class_id: ClassId, session_id: str, body: EarlyLeaveIn, ctx: Ctx
     **admits("trainee", *RUNS),
 )
 async def request_leave(class_id: ClassId, session_id: str, body: LeaveIn, ctx: Ctx, who: Who, h: H):
-    who.require_role("trainee", *RUNS)
     return _accepted(await h.request_leave(ctx, who, class_id, session_id, body.cadre_id, body.reason))
 
 
@@ -490,7 +471,6 @@ async def request_leave(class_id: ClassId, session_id: str, body: LeaveIn, ctx: 
 async def decide_leave(
     class_id: ClassId, session_id: str, cadre_id: str, body: DecisionIn, ctx: Ctx, who: Who, h: H
 ):
-    who.require_role(*RUNS)
     return _accepted(await h.decide_leave(ctx, who, class_id, session_id, cadre_id, body.approved, body.note))
 
 
@@ -503,7 +483,6 @@ async def decide_leave(
     **admits(*RUNS),
 )
 async def excuse_absence(class_id: ClassId, session_id: str, body: ExcuseIn, ctx: Ctx, who: Who, h: H):
-    who.require_role(*RUNS)
     return _accepted(await h.excuse_absence(ctx, who, class_id, session_id, body.cadre_id, body.reason))
 
 
@@ -515,7 +494,6 @@ async def excuse_absence(class_id: ClassId, session_id: str, body: ExcuseIn, ctx
     **admits(*RUNS),
 )
 async def close(class_id: ClassId, session_id: str, ctx: Ctx, who: Who, h: H):
-    who.require_role(*RUNS)
     return _accepted(await h.close_session(ctx, who, class_id, session_id))
 
 
@@ -528,13 +506,11 @@ async def close(class_id: ClassId, session_id: str, ctx: Ctx, who: Who, h: H):
     **admits("trainee"),
 )
 async def rate(class_id: ClassId, session_id: str, body: RatingIn, ctx: Ctx, who: Who, h: H):
-    who.require_role("trainee")
     return _accepted(await h.rate(ctx, who, class_id, session_id, body.rating, body.comment))
 
 
 @router.get(S + "/attendance", tags=["考勤"], summary="课次考勤表", **admits(*READERS))
 async def sheet(class_id: ClassId, session_id: str, who: Who, h: H):
-    who.require_role(*READERS)
     return await h.reads.session_sheet(who, class_id, session_id)
 
 
@@ -572,7 +548,6 @@ async def attendance_xlsx(class_id: ClassId, who: Who, h: H):
     **admits(*RUNS),
 )
 async def graduate(class_id: ClassId, body: RuleIn, ctx: Ctx, who: Who, h: H):
-    who.require_role(*RUNS)
     rule = cr.GraduationRule(body.min_attendance_rate, body.require_required_courses, body.min_hours)
     return _accepted(await h.graduate(ctx, who, class_id, rule, body.graduated_on))
 
@@ -624,7 +599,6 @@ ONLINE_FILE = "列：平台记录编号、干部编号、姓名、学时、学�
     **admits(*RUNS, "org_department"),
 )
 async def online(ctx: Ctx, who: Who, h: H, file: UploadFile = File(description=ONLINE_FILE)):
-    who.require_role(*RUNS, "org_department")
     records = await run_in_threadpool(files.online_records, file.filename or "", await uploads.read(file))
     return _accepted(await h.credit_online(ctx, who, records))
 
@@ -639,7 +613,6 @@ async def load(
     jurisdiction: str | None = None,
     year: int | None = Query(None, ge=2000, le=2100, description="年份（不填则为今年）"),
 ):
-    who.require_role(*READERS)
     year = year or (await h.clock.today()).year
     return await h.reads.teacher_load(who, jurisdiction or who.jurisdiction, year, teacher_id)
 
@@ -651,7 +624,6 @@ async def load(
     **admits(*READERS),
 )
 async def class_feedback(class_id: ClassId, who: Who, h: H):
-    who.require_role(*READERS)
     return await h.reads.class_feedback(who, class_id)
 
 
@@ -662,5 +634,4 @@ async def class_feedback(class_id: ClassId, who: Who, h: H):
     **admits(*READERS),
 )
 async def feedback(jurisdiction: str, who: Who, h: H):
-    who.require_role(*READERS)
     return await h.reads.feedback(who, jurisdiction)
