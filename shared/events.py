@@ -74,6 +74,9 @@ class Event(BaseModel):
     # payload field naming that person (an evaluation's text is the trainee's, its
     # evaluator's name the evaluator's).
     personal_of: ClassVar[dict[str, str]] = {}
+    # Lists whose every element is one person's: list path -> (field sealed, field naming the
+    # person) of each element (an outcome's authors, each name under that author's key).
+    personal_each: ClassVar[dict[str, tuple[str, str]]] = {}
     erased_as: ClassVar[dict[str, Any]] = {}
 
     def __init_subclass__(cls, type: str | None = None, version: int = 1, **kw: Any) -> None:

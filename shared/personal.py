@@ -2,7 +2,7 @@
 
 Crypto-shredding (docs/personal-data.md): the fields of an event that name or identify a
 person (a contract lists them in `Event.personal`, the person in `Event.person_field`; a
-trainee acting for themselves is named in the envelope's `actor.name`) are encrypted
+cadre acting, as a trainee or a recorder, is named in the envelope's `actor.name`) are encrypted
 with AES-GCM under a key of that person alone before the event is stored, and so before
 it reaches Kafka. The keys live in the deployment's key vault, a collection of the store
 (`person_keys` in the database `Settings.vault_database_name`). Erasing a person replaces
@@ -57,7 +57,20 @@ SWEEP_FROM = 10_000
 # theirs, sealed under their own id (a trainee's self check-in, leave request, rating).
 SELF_ROLES = frozenset({"trainee"})
 
+# Cadre ids as selection mints them (services/selection/cadres.py, `cadre_id_for`): an actor
+# whose id is one is a cadre of the deployment acting (a class monitor or committee member
+# recording as a recorder), a person who may be erased; staff ids (accounts, mentors) are not.
+CADRE_ID_PREFIX = "cd-"
+
 Gone = object()  # the tombstone of an erased person, as `Vault.keys` reports it
+
+
+def acts_as_cadre(actor: dict) -> bool:
+    """Whether the envelope's actor is a cadre of the deployment, whatever the role they act
+    in (a trainee for themselves, a trainee recording as class monitor): their `actor.name` is
+    sealed under their own id. Office holders (staff) are named in the clear."""
+    user = actor.get("user_id")
+    return bool(user) and (actor.get("role") in SELF_ROLES or str(user).startswith(CADRE_ID_PREFIX))
 
 
 def is_sealed(value: Any) -> bool:
@@ -189,17 +202,34 @@ class Vault:
 
 def _get(doc: dict, path: str) -> Any:
     for part in path.split("."):
-        if not isinstance(doc, dict) or part not in doc:
+        if isinstance(doc, list) and part.isdigit() and int(part) < len(doc):
+            doc = doc[int(part)]  # an element of a list sealed per element (`personal_each`)
+        elif isinstance(doc, dict) and part in doc:
+            doc = doc[part]
+        else:
             return None
-        doc = doc[part]
     return doc
 
 
 def _set(doc: dict, path: str, value: Any) -> None:
     *parents, last = path.split(".")
     for part in parents:
-        doc = doc[part]
-    doc[last] = value
+        doc = doc[int(part)] if isinstance(doc, list) else doc[part]
+    doc[int(last) if isinstance(doc, list) else last] = value  # type: ignore[index]
+
+
+def each_targets(model: Any, payload: dict) -> list[tuple[str, str]]:
+    """(path, person) of the values sealed element by element (`Event.personal_each`): an
+    outcome's authors, each name under that author's own key."""
+    out: list[tuple[str, str]] = []
+    for list_path, (field, person_field) in model.personal_each.items():
+        items = _get(payload, list_path)
+        for i, item in enumerate(items if isinstance(items, list) else ()):
+            person = item.get(person_field) if isinstance(item, dict) else None
+            value = item.get(field) if isinstance(item, dict) else None
+            if isinstance(person, str) and person and value not in (None, "") and not is_sealed(value):
+                out.append((f"payload.{list_path}.{i}.{field}", person))
+    return out
 
 
 class Sealer:
@@ -213,7 +243,7 @@ class Sealer:
         """(path, person) of each value of an envelope document to seal."""
         out: list[tuple[str, str]] = []
         actor = doc.get("actor") or {}
-        if actor.get("role") in SELF_ROLES and actor.get("user_id") and actor.get("name"):
+        if acts_as_cadre(actor) and actor.get("name"):
             out.append(("actor.name", actor["user_id"]))
         try:
             model = self.catalogue.model(doc["type"])
@@ -227,7 +257,7 @@ class Sealer:
             value = _get(payload, path)
             if isinstance(person, str) and person and value not in (None, "", []) and not is_sealed(value):
                 out.append((f"payload.{path}", person))
-        return out
+        return out + each_targets(model, payload)
 
     async def seal(self, envelopes: Iterable[Envelope]) -> list[dict]:
         """The envelopes as store documents, their personal values sealed."""

@@ -36,6 +36,7 @@ AROUND = (
     "mentor_id",
     "mentor_name",
     "authors",
+    "author_ids",
     "reported_by",
     "reported_by_id",
     "evaluator_name",

@@ -928,7 +928,8 @@ class Demo:
             )
         topics = data.RESEARCH if c.groups else data.RESEARCH[:2]
         for k, title in enumerate(topics):
-            authors = [people[x].name for x in c.graduates[k :: len(topics)][:4]] if c.graduates else []
+            # By cadre id: an author is a graduate of the class, and two may share a name.
+            authors = list(c.graduates[k :: len(topics)][:4])
             oid = f"out-{c.class_id}-{k}"
             await self.api.call(
                 "followup",

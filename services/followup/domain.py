@@ -18,11 +18,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from types import MappingProxyType
 
+from shared.class_texts import NOT_NAMES, refuse_named
 from shared.contracts.followup import (
     EVALUATOR_ROLES,
     MENTOR_TASKS,
     MILESTONE_FOCUS,
     AttachmentRef,
+    Author,
     EvaluationSubmitted,
     FollowUpPlanSet,
     MentorAssigned,
@@ -231,6 +233,9 @@ class GiveTalk:
     actor_id: str
     actor_unit: str | None
     today: date
+    # The full names of the class's graduates, read before deciding: the audience is the
+    # talk's, readable for ever, so it may name none of them (shared/class_texts.py).
+    trainee_names: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -526,6 +531,13 @@ class FollowUpDecider:
             )
         if c.talk_id in s.talks:
             return []
+        refuse_named(
+            c.audience,
+            c.trainee_names,
+            field="audience",
+            what="上讲台的听众",
+            belongs="听众请写单位或范围（如“本单位全体干部”），不写学员姓名。",
+        )
         return [
             SharingTalkGiven(
                 talk_id=c.talk_id,
@@ -578,9 +590,12 @@ class ReportOutcome:
     class_id: str
     kind: str
     title: str
-    authors: list[str]
+    authors: list[str]  # as typed: each a graduate's name or cadre id
     on: date
     today: date
+    # The class's graduates (cadre id, name), read before deciding: the authors are resolved
+    # to them, and the title, readable for ever, may name none of them.
+    graduates: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -590,6 +605,37 @@ class EndorseOutcome:
     on: date
     note: str
     today: date
+    trainee_names: frozenset[str] = frozenset()  # the class's graduates: the note names none
+
+
+def resolve_authors(typed: list[str], graduates: tuple[tuple[str, str], ...]) -> list[Author]:
+    """Each author typed (a cadre id or a full name) as the graduate of the class it names,
+    once each, in the order given. A name nobody of the class bears is refused: an author who
+    is no cadre of ours has no key of their own, so their name could not be sealed and erased
+    (docs/personal-data.md); a name two graduates share asks for the cadre id."""
+    by_id = dict(graduates)
+    out: dict[str, Author] = {}
+    for entry in (t.strip() for t in typed):
+        if not entry:
+            continue
+        if entry in by_id:
+            out.setdefault(entry, Author(cadre_id=entry, name=by_id[entry]))
+            continue
+        same = [cid for cid, name in graduates if name == entry and name not in NOT_NAMES]
+        if not same:
+            raise DomainError(
+                f"作者“{entry}”不是本班结业学员：成果作者须为本班结业学员，请填写其姓名或干部编号。",
+                code="author_not_a_graduate",
+                field="authors",
+            )
+        if len(same) > 1:
+            raise DomainError(
+                f"本班有 {len(same)} 位结业学员名为“{entry}”：请填写作者的干部编号以区分。",
+                code="author_ambiguous",
+                field="authors",
+            )
+        out.setdefault(same[0], Author(cadre_id=same[0], name=entry))
+    return list(out.values())
 
 
 @dataclass(frozen=True)
@@ -604,7 +650,7 @@ class OutcomeState:
     title: str = ""
     endorsements: frozenset[tuple[str, str]] = frozenset()
     on: date | None = None  # None for outcomes reported before the event carried the date
-    authors: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()  # what names each author: their cadre id and their name
     document_id: str | None = None  # the outcome's own document (its attachment id)
 
 
@@ -625,13 +671,20 @@ class OutcomeDecider:
                         code="outcome_in_future",
                         field="on",
                     )
+                refuse_named(
+                    command.title,
+                    (name for _, name in command.graduates),
+                    field="title",
+                    what="成果标题",
+                    belongs="作者请填在“作者”栏，标题只写成果本身。",
+                )
                 return [
                     OutcomeReported(
                         outcome_id=command.outcome_id,
                         class_id=command.class_id,
                         kind=command.kind,
                         title=command.title,
-                        authors=command.authors,
+                        authors=resolve_authors(command.authors, command.graduates),
                         on=command.on,
                     )
                 ]
@@ -666,6 +719,13 @@ class OutcomeDecider:
                 code="endorsed_before_outcome",
                 field="on",
             )
+        refuse_named(
+            command.note,
+            command.trainee_names,
+            field="note",
+            what="批示、采纳或转化的说明",
+            belongs="关于学员个人的评价请记入该学员的跟踪评价。",
+        )
         if (command.kind, command.by) in s.endorsements:
             raise DomainError(
                 f"{command.by} 对“{s.title}”的{ENDORSEMENT_NAMES[command.kind]}已登记过。",
@@ -685,9 +745,9 @@ class OutcomeDecider:
     def evolve(self, s: OutcomeState, event: Event) -> OutcomeState:
         match event:
             case OutcomeReported():
-                return OutcomeState(
-                    event.outcome_id, event.class_id, event.title, on=event.on, authors=tuple(event.authors)
-                )
+                # Each author by cadre id and by name (an outcome reported before v2 has names only).
+                named = tuple(x for a in event.authors for x in (a.cadre_id, a.name) if x)
+                return OutcomeState(event.outcome_id, event.class_id, event.title, on=event.on, authors=named)
             case OutcomeEndorsed():
                 return replace(s, endorsements=s.endorsements | {(event.kind, event.by)})
             case OutcomeDocumentAttached():

@@ -257,6 +257,7 @@ class Handlers:
             actor_id=who.user_id,
             actor_unit=who.unit,
             today=await self.clock.today(),
+            trainee_names=await self.reads.graduate_names(class_id),
         )
         return await self._on_trainee(ctx, who, class_id, cadre_id, cmd)
 
@@ -275,9 +276,9 @@ class Handlers:
         """A class's outcome, dated `on` (today when not given): by the department or the party
         school, by a graduate of the class (who is then its first author), or by the unit of one."""
         who.require_role(*MANAGERS, "trainee", "unit")
-        await self._acts_for_class(who, class_id)
+        graduates = await self._acts_for_class(who, class_id)
         if who.role == "trainee":
-            authors = [who.name, *(a for a in authors if a != who.name)]
+            authors = [who.user_id, *(a for a in authors if a.strip() not in (who.name, who.user_id))]
         today = await self.clock.today()
         cmd = ReportOutcome(
             outcome_id=outcome_id or new_id(),
@@ -287,6 +288,7 @@ class Handlers:
             authors=authors,
             on=on or today,
             today=today,
+            graduates=tuple((g["cadre_id"], g.get("name", "")) for g in graduates),
         )
         return await self.commands.execute(OUTCOME, outcome_stream(cmd.outcome_id), cmd, ctx, within(who))
 
@@ -321,7 +323,10 @@ class Handlers:
             by = await self._unit_may_adopt(who, outcome_id, kind)
         elif not (by or "").strip():
             raise DomainError("请填写批示领导或采纳单位。", code="by_required", field="by")
-        cmd = EndorseOutcome(kind=kind, by=by, on=on, note=note, today=await self.clock.today())
+        names = await self.reads.graduate_names((await self._outcome(outcome_id)).state.class_id)
+        cmd = EndorseOutcome(
+            kind=kind, by=by, on=on, note=note, today=await self.clock.today(), trainee_names=names
+        )
         return await self.commands.execute(OUTCOME, outcome_stream(outcome_id), cmd, ctx, within(who))
 
     async def _unit_may_adopt(self, who: Principal, outcome_id: str, kind: str) -> str:

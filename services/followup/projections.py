@@ -215,7 +215,9 @@ def _outcome(doc, env, ev: OutcomeReported) -> None:
         "outcome_id": ev.outcome_id,
         "kind": ev.kind,
         "title": ev.title,
-        "authors": ev.authors,
+        # Each author as {cadre_id, name}: erasing one blanks that entry alone (shared/projector.py
+        # `scrub` keeps to the parts naming the person); report.outcome_view gives readers the names.
+        "authors": [a.model_dump() for a in ev.authors],
         "reported_by": env.actor.name,
         "reported_by_id": env.actor.user_id,
         "on": ev.on.isoformat() if ev.on else None,

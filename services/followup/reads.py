@@ -205,7 +205,7 @@ class Reads:
             "class_id": class_id,
             "class_title": titles.get(class_id, ""),
             "talks": visibility.rows(sorted(talks, key=lambda t: (t["on"], t["name"])), who.role),
-            "outcomes": [visibility.unnamed(o, who.role) for o in outcomes],
+            "outcomes": [visibility.unnamed(report.outcome_view(o), who.role) for o in outcomes],
         }
 
     async def _sharing_doc(self, who: Principal, class_id: str) -> tuple[dict, list[dict]]:
@@ -262,8 +262,8 @@ class Reads:
             ]
             outcomes += [
                 {**o, "class_id": doc["class_id"]}
-                for o in doc.get("outcomes", {}).values()
-                if ours.intersection(o.get("authors", []))
+                for o in map(report.outcome_view, doc.get("outcomes", {}).values())
+                if ours.intersection(x for x in o["authors"] + o["author_ids"] if x)
             ]
         for i in talks + outcomes:
             i["class_title"] = (classes.get(i["class_id"]) or {}).get("class_title", "")
@@ -272,6 +272,12 @@ class Reads:
             "talks": sorted(talks, key=lambda t: (t["on"], t["name"]), reverse=True),
             "outcomes": sorted(outcomes, key=lambda o: (o.get("on") or "", o["title"]), reverse=True),
         }
+
+    async def graduate_names(self, class_id: str) -> frozenset[str]:
+        """The full names of a class's graduates, for a command's check that a class-level text
+        names none of them (shared/class_texts.py); empty for a class without graduates."""
+        doc = await self.db[GRADUATES].find_one({"_id": class_id}, {"graduates": 1})
+        return frozenset(g.get("name", "") for g in ((doc or {}).get("graduates") or {}).values())
 
     async def known_class(self, who: Principal, class_id: str) -> dict:
         """A class with graduates, in the reader's jurisdiction (outcomes are registered only there)."""

@@ -55,6 +55,14 @@ def trainee_effect(sec: dict) -> dict:
     }
 
 
+def outcome_view(o: dict) -> dict:
+    """An outcome as readers get it: `authors` the names shown, `author_ids` each one's cadre
+    id (None for an author typed as text before OutcomeReported v2). The read model keeps each
+    author as {cadre_id, name} (projections.py); a document folded before that keeps names."""
+    authors = [a if isinstance(a, dict) else {"cadre_id": None, "name": a} for a in o.get("authors", [])]
+    return {**o, "authors": [a["name"] for a in authors], "author_ids": [a["cadre_id"] for a in authors]}
+
+
 def class_effect(doc: dict) -> dict:
     trainees = [trainee_effect(sec) for sec in doc.get("trainees", {}).values()]
     trainees.sort(key=lambda t: (t["unit"], t["name"], t["cadre_id"] or ""))
@@ -100,7 +108,7 @@ def class_effect(doc: dict) -> dict:
             "adoptions": sum(1 for e in endorsements if e["kind"] == "adoption"),
             "conversions": sum(1 for e in endorsements if e["kind"] == "conversion"),
             "endorsed": sum(1 for o in outcomes if o["endorsements"]),
-            "items": sorted(outcomes, key=lambda o: o["title"]),
+            "items": sorted((outcome_view(o) for o in outcomes), key=lambda o: o["title"]),
         },
         "by_trainee": trainees,
     }

@@ -21,6 +21,7 @@ from datetime import date, timedelta
 from types import MappingProxyType
 from typing import Any
 
+from shared.class_texts import refuse_named
 from shared.contracts.records import (
     CATEGORIES,
     CORE_ROLES,
@@ -85,6 +86,9 @@ class NoteSupervision:
     author_name: str
     today: date
     class_known: bool = True
+    # The full names of the class's trainees (the roster read before deciding): the note is the
+    # class's, readable for ever, so it may name none of them (shared/class_texts.py).
+    trainee_names: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -246,6 +250,13 @@ class ClassDecider:
             )
         if not command.text.strip():
             raise DomainError("跟班记录内容不能为空。", code="empty_text", field="text")
+        refuse_named(
+            command.text,
+            command.trainee_names,
+            field="text",
+            what="督导记录",
+            belongs="关于学员个人的内容请记入该学员的纪实记录。",
+        )
         return [
             SupervisionNoted(
                 class_id=command.class_id,

@@ -88,7 +88,11 @@ class Handlers:
         self, ctx: Context, who: Principal, class_id: str, on: date, text: str
     ) -> list[Envelope]:
         who.require_role("org_department")
-        cmd = domain.NoteSupervision(class_id, new_id(), on, text, who.name, await self.clock.today())
+        roster = await self.reads.roster(who, class_id)
+        names = frozenset(t.get("name", "") for t in active_trainees(roster).values())
+        cmd = domain.NoteSupervision(
+            class_id, new_id(), on, text, who.name, await self.clock.today(), trainee_names=names
+        )
         return await self._on_class(ctx, who, class_id, cmd)
 
     # -- trainee streams: records, scores, the final comment ----------------------------------

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 
+from shared.class_texts import refuse_named
 from shared.contracts.teaching import (
     CourseAdded,
     FacultyAdded,
@@ -35,6 +36,9 @@ from shared.contracts.teaching import (
 )
 from shared.errors import AlreadyApplied, DomainError, NotFound
 from shared.events import Event
+
+# Where a reason about one trainee belongs instead of a session's reason (shared/class_texts.py).
+PERSONAL_REASON = "学员个人的情况请由学员在请假申请中说明，课次的原因请勿写学员姓名。"
 
 
 def catalogue_stream(jurisdiction: str) -> str:
@@ -304,6 +308,9 @@ class RescheduleSession:
     teacher: FacultyAdded
     site: TeachingSiteAdded
     reason: str = ""
+    # The full names of the class's trainees, read before deciding: the reason is the session's,
+    # readable for ever, so it may name none of them (shared/class_texts.py).
+    trainee_names: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -311,6 +318,7 @@ class CancelSession:
     session_id: str
     class_id: str
     reason: str = ""
+    trainee_names: frozenset[str] = frozenset()  # as RescheduleSession's
 
 
 @dataclass(frozen=True)
@@ -490,6 +498,7 @@ class TimetableDecider:
                 field="on",
             )
         _check_slot(state, c.session_id, c.klass, c.on, c.starts_at, c.ends_at, c.teacher, c.site)
+        refuse_named(c.reason, c.trainee_names, field="reason", what="调课原因", belongs=PERSONAL_REASON)
         return [
             SessionRescheduled(
                 class_id=s.class_id,
@@ -509,6 +518,7 @@ class TimetableDecider:
         s = state.session(c.class_id, c.session_id)
         if s.cancelled:
             raise DomainError(f"课次 {s.describe()} 已停课。", code="session_cancelled")
+        refuse_named(c.reason, c.trainee_names, field="reason", what="停课原因", belongs=PERSONAL_REASON)
         return [SessionCancelled(class_id=s.class_id, session_id=s.session_id, reason=c.reason)]
 
     def evolve(self, state: TimetableState, event: Event) -> TimetableState:

@@ -46,6 +46,11 @@ def _as_class(ctx: Context, facts: ClassFacts) -> Context:
     return replace(ctx, jurisdiction=facts.jurisdiction)
 
 
+def _names(facts: ClassFacts) -> frozenset[str]:
+    """The full names of the class's trainees (a session's reason may name none of them)."""
+    return frozenset(t.name for t in facts.roster.values())
+
+
 class Handlers:
     def __init__(self, commands: Commands, reads: Reads, clock: Clock, codes: CheckinCodes) -> None:
         self.commands = commands
@@ -169,6 +174,7 @@ class Handlers:
             cat.teacher(teacher_id),
             cat.site(site_id),
             reason,
+            trainee_names=_names(facts),
         )
         return await self._on_timetable_of(ctx, facts, session_id, cmd)
 
@@ -176,7 +182,7 @@ class Handlers:
         self, ctx: Context, who: Principal, class_id: str, session_id: str, reason: str
     ) -> list[Envelope]:
         facts = await self.class_facts(who, class_id)
-        cmd = d.CancelSession(session_id, class_id, reason)
+        cmd = d.CancelSession(session_id, class_id, reason, trainee_names=_names(facts))
         return await self._on_timetable_of(ctx, facts, session_id, cmd)
 
     # -- attendance, leave, ratings -----------------------------------------------------------------

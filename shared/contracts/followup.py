@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import CATALOGUE, Event
 
@@ -176,15 +176,28 @@ class SharingTalkGiven(Event, type="SharingTalkGiven", version=2):
     attendees: int = Field(0, ge=0)
 
 
+class Author(BaseModel):
+    """An outcome's author: a graduate of the class. `cadre_id` is None only in an outcome
+    reported before v2, whose authors were the text typed (a name or a cadre id)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    cadre_id: str | None = None
+    name: str
+
+
 @register
-class OutcomeReported(Event, type="OutcomeReported", version=1):
-    """成果 — a research report (调研报告) or a proposal (金点子) from a class."""
+class OutcomeReported(Event, type="OutcomeReported", version=2):
+    """成果 — a research report (调研报告) or a proposal (金点子) from a class. v2: each author
+    is a graduate of the class, their name sealed under their own key (an outcome belongs to
+    several people, a key to one), so erasing one author leaves the others' names."""
+
+    personal_each = {"authors": ("name", "cadre_id")}
 
     outcome_id: str
     class_id: str
     kind: Literal["report", "proposal"]
     title: str
-    authors: list[str] = Field(default_factory=list)
+    authors: list[Author] = Field(default_factory=list)
     # The day the outcome was handed in, so no endorsement is dated before it; None in events
     # stored before this field existed.
     on: date | None = None
@@ -219,3 +232,9 @@ class OutcomeDocumentAttached(Event, type="OutcomeDocumentAttached", version=1):
 # v1 of these carried their texts in the clear; same shape, so the step up is the identity.
 for _type in ("EvaluationSubmitted", "MentorTaskCompleted", "SharingTalkGiven"):
     CATALOGUE.upcaster(_type, 1)(dict)
+
+
+@CATALOGUE.upcaster("OutcomeReported", 1)
+def _authors_as_typed(payload: dict) -> dict:
+    """v1 authors were the text typed, in the clear: each stays what it showed, a name."""
+    return {**payload, "authors": [{"cadre_id": None, "name": a} for a in payload.get("authors", [])]}

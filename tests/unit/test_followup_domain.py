@@ -22,6 +22,7 @@ from services.followup.domain import (
 )
 from shared.commands import fold
 from shared.contracts.followup import (
+    Author,
     EvaluationSubmitted,
     FollowUpPlanSet,
     MentorAssigned,
@@ -451,14 +452,20 @@ OUT_ON = date(2026, 5, 20)
 
 def test_outcomes_and_their_endorsements():
     o = OutcomeDecider()
-    reported = when(o, [], ReportOutcome("o1", "c1", "proposal", "优化营商环境的建议", ["a"], OUT_ON, OUT_ON))
+    reported = when(
+        o,
+        [],
+        ReportOutcome(
+            "o1", "c1", "proposal", "优化营商环境的建议", ["a"], OUT_ON, OUT_ON, graduates=(("a", "张三"),)
+        ),
+    )
     assert reported == [
         OutcomeReported(
             outcome_id="o1",
             class_id="c1",
             kind="proposal",
             title="优化营商环境的建议",
-            authors=["a"],
+            authors=[Author(cadre_id="a", name="张三")],
             on=OUT_ON,
         )
     ]

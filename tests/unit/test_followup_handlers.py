@@ -275,7 +275,8 @@ def test_a_trainee_reports_an_outcome_of_their_class_and_sees_the_department_end
             )
         )
     envs = run(w.h.report_outcome(ctx(ZHANG), ZHANG, "k1", "o-3", "report", "基层减负调研报告", ["李四"]))
-    assert envs[0].payload["authors"] == ["张三", "李四"]  # the trainee is its first author
+    # The trainee is its first author; each author a graduate, by cadre id and name.
+    assert [(a["cadre_id"], a["name"]) for a in envs[0].payload["authors"]] == [("a", "张三"), ("b", "李四")]
     run(w.h.give_talk(ctx(ZHANG), ZHANG, "k1", "a", "t-1", date(2026, 2, 20), "本局干部", "学习体会", 30))
     run(w.h.give_talk(ctx(UNIT), UNIT, "k1", "b", "t-2", date(2026, 2, 21), "本局干部", "心得", 20))
     run(w.h.endorse_outcome(ctx(DEPT), DEPT, "o-3", "approval", "县委书记", date(2026, 3, 1), "请推广"))
@@ -288,8 +289,79 @@ def test_a_trainee_reports_an_outcome_of_their_class_and_sees_the_department_end
         "2026-03-01",
         "县委书记",
     )
+    assert (outcome["authors"], outcome["author_ids"]) == (["张三", "李四"], ["a", "b"])
     everyone = run(w.h.reads.sharing(DEPT, "k1"))
     assert [(t["name"], t["topic"]) for t in everyone["talks"]] == [("张三", "学习体会"), ("李四", "心得")]
     other_unit = Principal(user_id="u-9", name="教育局", role="unit", jurisdiction=CODE, unit="县教育局")
     with pytest.raises(Forbidden):
         run(w.h.reads.sharing(other_unit, "k1"))
+
+
+def _outcome_events(w: World) -> list:
+    return [e for e in w.store.all_events() if e.stream_id.startswith("outcome")]
+
+
+def test_an_outcomes_authors_are_graduates_of_the_class_named_or_by_cadre_id():
+    # An author is sealed under their own key (OutcomeReported v2), so each must be a cadre of
+    # ours: a name nobody of the class bears is refused, a shared name asks for the cadre id.
+    w = World()
+    w.on(GRADUATED)
+    w.clock.day = date(2026, 3, 1)
+    report = w.h.report_outcome
+    with pytest.raises(DomainError) as e:
+        run(report(ctx(DEPT), DEPT, "k1", "o-1", "report", "基层减负调研报告", ["张三", "王五"]))
+    assert (e.value.status, e.value.code, e.value.field) == (422, "author_not_a_graduate", "authors")
+    assert "“王五”" in e.value.message
+    assert _outcome_events(w) == []  # nothing stored by the refusal
+    envs = run(report(ctx(DEPT), DEPT, "k1", "o-1", "report", "基层减负调研报告", ["b", "张三", "李四"]))
+    assert envs[0].payload["authors"] == [
+        {"cadre_id": "b", "name": "李四"},
+        {"cadre_id": "a", "name": "张三"},
+    ]
+    w = World()
+    w.given = graduations("k1", {"a": "张三", "b": "李四", "c": "张三"})  # namesakes in one class
+    w.sync()
+    report = w.h.report_outcome
+    with pytest.raises(DomainError) as e:
+        run(report(ctx(DEPT), DEPT, "k1", "o-2", "report", "乡村振兴调研", ["张三"]))
+    assert e.value.code == "author_ambiguous" and "干部编号" in e.value.message
+    [env] = run(report(ctx(DEPT), DEPT, "k1", "o-2", "report", "乡村振兴调研", ["c"]))
+    assert env.payload["authors"] == [{"cadre_id": "c", "name": "张三"}]
+
+
+def test_class_level_texts_of_follow_up_naming_a_graduate_are_refused_and_nothing_is_stored():
+    # A title, an endorsement's note and a talk's audience are readable for ever: naming a
+    # graduate of the class in them is refused with where such content belongs.
+    w = World()
+    w.on(GRADUATED)
+    w.clock.day = date(2026, 3, 1)
+    with pytest.raises(DomainError) as e:
+        run(w.h.report_outcome(ctx(DEPT), DEPT, "k1", "o-1", "report", "李四关于基层减负的调研", ["b"]))
+    assert (e.value.code, e.value.field) == ("trainee_named", "title")
+    assert e.value.message == "成果标题中出现了学员姓名“李四”：作者请填在“作者”栏，标题只写成果本身。"
+    assert _outcome_events(w) == []
+    run(w.h.report_outcome(ctx(DEPT), DEPT, "k1", "o-1", "report", "基层减负调研报告", ["b"]))
+    with pytest.raises(DomainError) as e:
+        run(
+            w.h.endorse_outcome(
+                ctx(DEPT), DEPT, "o-1", "approval", "县委书记", date(2026, 3, 1), "张三很能干"
+            )
+        )
+    assert (e.value.code, e.value.field) == ("trainee_named", "note") and "“张三”" in e.value.message
+    assert "跟踪评价" in e.value.message
+    assert [x.type for x in _outcome_events(w)] == ["OutcomeReported"]
+    before = w.types("a")
+    with pytest.raises(DomainError) as e:
+        run(w.h.give_talk(ctx(ZHANG), ZHANG, "k1", "a", "t-1", date(2026, 2, 20), "李四等同事", "体会", 5))
+    assert (e.value.code, e.value.field) == ("trainee_named", "audience") and "“李四”" in e.value.message
+    assert w.types("a") == before
+    run(w.h.give_talk(ctx(ZHANG), ZHANG, "k1", "a", "t-1", date(2026, 2, 20), "本局干部", "体会", 5))
+    assert w.types("a")[-1] == "SharingTalkGiven"
+
+
+def test_a_name_of_one_character_is_too_short_to_match_and_an_erased_one_is_no_name():
+    from shared.class_texts import trainee_named
+
+    assert trainee_named("王道与霸道", {"王"}) is None  # one character is ordinary text
+    assert trainee_named("已删除的课次", {"已删除"}) is None  # what stands in for an erased person
+    assert trainee_named("欧阳明珠与明珠", {"明珠", "欧阳明珠"}) == "欧阳明珠"  # the longest found

@@ -247,14 +247,15 @@ CLEAR = {
     ("MentorAssigned", "mentor_name"): "a leading cadre appointed as mentor",
     ("MentorAssigned", "mentor_post"): "the mentor's office",
     ("OutcomeEndorsed", "by"): "the leader who endorsed, in office",
-    # about a class, a session, a course or an account, not about one person
+    # about a class, a session or an outcome, not about one person; naming a trainee of the
+    # class in them is refused (CLASS_TEXTS below, shared/class_texts.py)
     ("SessionRescheduled", "reason"): "about the session",
     ("SessionCancelled", "reason"): "about the session",
     ("SupervisionNoted", "text"): "about the class (no person to seal it under)",
     ("OutcomeReported", "title"): "a class's work, reported to the leaders (several authors)",
     ("OutcomeEndorsed", "note"): "about the outcome",
-    ("AccountDisabled", "reason"): "an administrator's note on an account (no person id)",
     ("SharingTalkGiven", "audience"): "the unit that listened",
+    ("AccountDisabled", "reason"): "an administrator's note on an account (no person id)",
     ("TraineeNotGraduated", "reasons"): "the rule's own texts, not written by anyone",
     ("ClassOpened", "title"): "a class",
     ("CourseAdded", "title"): "a course",
@@ -267,6 +268,16 @@ CLEAR = {
     ("PasswordReset", "username"): "a key",
 }
 TEXT_WORDS = ("name", "text", "reason", "note", "comment", "evidence", "topic", "title", "error")
+# The clear texts whose handler refuses them when they name a trainee of the class, and the test
+# that shows each refusal (tests/unit/test_*_handlers.py).
+CLASS_TEXTS = {
+    ("SessionRescheduled", "reason"): "test_a_session_reason_naming_a_trainee_of_the_class_is_refused",
+    ("SessionCancelled", "reason"): "test_a_session_reason_naming_a_trainee_of_the_class_is_refused",
+    ("SupervisionNoted", "text"): "test_a_supervision_note_naming_a_trainee_of_the_class_is_refused",
+    ("OutcomeReported", "title"): "test_class_level_texts_of_follow_up_naming_a_graduate_are_refused",
+    ("OutcomeEndorsed", "note"): "test_class_level_texts_of_follow_up_naming_a_graduate_are_refused",
+    ("SharingTalkGiven", "audience"): "test_class_level_texts_of_follow_up_naming_a_graduate_are_refused",
+}
 
 
 def _text_fields():
@@ -286,6 +297,40 @@ def test_every_text_of_every_contract_is_sealed_under_a_person_or_clear_for_a_st
         and not field.startswith(("course_", "class_"))  # course_title, class_title: public
     ]
     assert unsealed == []
+
+
+def test_each_class_level_text_left_clear_is_refused_when_it_names_a_trainee():
+    # Every clear text "about a class, a session or an outcome" is in CLASS_TEXTS, and each
+    # named test exists in the handler tests of its service.
+    about_class = [
+        k for k, why in CLEAR.items() if why.startswith(("about the", "a class's work", "the unit"))
+    ]
+    assert sorted(about_class) == sorted(CLASS_TEXTS)
+    tests = "".join(
+        open(f"tests/unit/test_{s}_handlers.py", encoding="utf-8").read()
+        for s in ("teaching", "records", "followup")
+    )
+    assert all(f"def {name}" in tests for name in CLASS_TEXTS.values())
+
+
+def test_every_list_of_people_is_sealed_element_by_element():
+    # A list field whose elements are people, a name beside a person's id (an outcome's
+    # authors), is sealed per element, each under that person's key (`Event.personal_each`);
+    # a list of named things (study groups, attachments) is not about anyone.
+    from pydantic import BaseModel
+
+    lists = [
+        (cls.event_type, field)
+        for cls in CATALOGUE.types()
+        for field, info in cls.model_fields.items()
+        for arg in getattr(info.annotation, "__args__", ())
+        if isinstance(arg, type)
+        and issubclass(arg, BaseModel)
+        and "name" in arg.model_fields
+        and {"cadre_id", "person_id", "user_id"} & set(arg.model_fields)
+    ]
+    assert lists == [("OutcomeReported", "authors")]
+    assert CATALOGUE.model("OutcomeReported").personal_each == {"authors": ("name", "cadre_id")}
 
 
 def _sealed(ev, stream: str = "s-1", actor: Actor = DEPT.actor, vault: Vault | None = None) -> dict:
@@ -413,3 +458,80 @@ def test_absences_do_not_pile_up_in_memory():
     for start in range(0, 30_000, 1_000):
         run(vault.keys([f"cd-{i}" for i in range(start, start + 1_000)]))
     assert len(vault._cache) <= 11_000
+
+
+# -- an outcome's authors, a cadre acting as recorder (issue 14, item 3) -----------------------
+def _outcome(authors: list[dict]):
+    from shared.contracts.followup import OutcomeReported
+
+    return OutcomeReported.model_validate(
+        {
+            "outcome_id": "o1",
+            "class_id": "k1",
+            "kind": "report",
+            "title": "基层减负调研报告",
+            "authors": authors,
+        }
+    )
+
+
+def test_each_author_of_an_outcome_is_sealed_under_their_own_key_and_erased_alone():
+    from shared.personal import person_of
+
+    vault = Vault(MemoryDatabase())
+    authors = [{"cadre_id": "cd-1", "name": NAME}, {"cadre_id": "cd-2", "name": "李四"}]
+    doc = _sealed(_outcome(authors), vault=vault)
+    wire = json.dumps(doc, ensure_ascii=False)
+    assert NAME not in wire and "李四" not in wire and "基层减负调研报告" in wire  # the title is the class's
+    assert doc["sealed"] == ["payload.authors.0.name", "payload.authors.1.name"]
+    assert [person_of(a["name"]) for a in doc["payload"]["authors"]] == ["cd-1", "cd-2"]
+    run(vault.erase("cd-1"))
+    seen = run(Sealer(vault).open([doc]))
+    event = CATALOGUE.decode(doc).event
+    assert [(a.cadre_id, a.name) for a in event.authors] == [("cd-1", ERASED), ("cd-2", "李四")]
+    assert seen == [{"cd-2": {"李四"}}]
+
+
+def test_a_v1_outcome_keeps_its_authors_as_typed():
+    env = CommandHandler.envelopes("outcome-o1", 0, [_outcome([])], Context(DEPT.actor, COUNTY, "t"))[0]
+    old = env.model_copy(
+        update={"schema_version": 1, "payload": {**env.payload, "authors": ["张三", "cd-9"]}}
+    )
+    event = CATALOGUE.decode(old.to_doc()).event
+    assert [(a.cadre_id, a.name) for a in event.authors] == [(None, "张三"), (None, "cd-9")]
+
+
+def test_an_erased_author_is_blanked_live_in_the_follow_up_views_and_the_co_author_keeps_their_name():
+    from services.followup import report
+    from services.followup.projections import class_effect
+
+    env = CommandHandler.envelopes(
+        "outcome-o1",
+        0,
+        [_outcome([{"cadre_id": "cd-1", "name": NAME}, {"cadre_id": "cd-2", "name": "李四"}])],
+        Context(DEPT.actor, COUNTY, "t"),
+    )[0]
+    db = MemoryDatabase()
+    db.load(class_effect, [env])
+    doc = run(db[class_effect.collection].find_one({"_id": "k1"}))
+    remember_pii(doc, {"cd-1": {NAME}, "cd-2": {"李四"}})  # what the projector noted on opening
+    scrub(doc, "cd-1")
+    (item,) = report.class_effect(doc)["outcomes"]["items"]
+    assert (item["authors"], item["author_ids"]) == ([ERASED, "李四"], ["cd-1", "cd-2"])
+
+
+def test_a_cadre_recording_as_class_monitor_has_their_name_sealed_and_staff_stay_clear():
+    from services.selection.cadres import cadre_id_for
+    from shared.personal import CADRE_ID_PREFIX, acts_as_cadre
+
+    assert cadre_id_for(idn(1), b"secret").startswith(CADRE_ID_PREFIX)  # the ids selection mints
+    monitor = Actor(user_id="cd-7", name="班长李四", role="recorder")
+    doc = _sealed(_outcome([]), actor=monitor)
+    assert doc["sealed"] == ["actor.name"] and "李四" not in json.dumps(doc, ensure_ascii=False)
+    for staff in (
+        Actor(user_id="p-ht", name="班主任王老师", role="recorder"),
+        DEPT.actor,
+        Actor(user_id="m-1", name="王局长", role="mentor"),
+    ):
+        assert not acts_as_cadre(staff.model_dump())
+        assert _sealed(_outcome([]), actor=staff)["actor"]["name"] == staff.name

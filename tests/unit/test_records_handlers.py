@@ -233,3 +233,17 @@ def test_a_recorders_classes_are_read_by_id_not_by_a_scan_of_every_class():
     ]
     assert asked and all("_id" in flt for flt in asked)
     assert run(w.h.reads.my_classes(MONITOR))[0]["class_id"] == "k1"
+
+
+def test_a_supervision_note_naming_a_trainee_of_the_class_is_refused_and_nothing_is_stored():
+    # The note is the class's, readable on the topics for ever: a trainee named in it could not
+    # be erased (shared/class_texts.py). What is about one trainee goes into their own record.
+    w = World()
+    with pytest.raises(DomainError) as e:
+        run(w.h.note_supervision(ctx(DEPT), DEPT, "k1", TODAY, "随班听课，李四同志多次迟到。"))
+    assert (e.value.status, e.value.code, e.value.field) == (422, "trainee_named", "text")
+    assert e.value.message == "督导记录中出现了学员姓名“李四”：关于学员个人的内容请记入该学员的纪实记录。"
+    assert run(w.store.read_stream(class_stream("k1"))) == []
+    # a trainee of another class (钱五 is in k2) is no trainee of this one
+    [env] = run(w.h.note_supervision(ctx(DEPT), DEPT, "k1", TODAY, "随班听课，学风良好，钱五局长到班讲话。"))
+    assert env.type == "SupervisionNoted"

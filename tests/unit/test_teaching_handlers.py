@@ -467,3 +467,23 @@ def test_a_trainee_s_leave_for_a_session_begun_is_refused_and_the_school_excuses
     assert wang["leave"] == {**wang["leave"], "status": "已补假", "reason": "县里临时接待检查，已报备"}
     rows = {r["cadre_id"]: r for r in run(world.h.reads.class_attendance(SCHOOL, CLASS))["trainees"]}
     assert (rows["cd-03"]["absent"], rows["cd-03"]["excused"]) == (1, 1)
+
+
+def test_a_session_reason_naming_a_trainee_of_the_class_is_refused_and_nothing_is_stored(world):
+    # A session's reason is the class's, readable for ever (shared/class_texts.py): a trainee's
+    # own absence is a leave request, sealed under their key.
+    schedule(world, "s-0001")
+    before = len(world.store.all_events())
+    move = world.h.reschedule(
+        CTX, SCHOOL, CLASS, "s-0001", date(2026, 3, 3), time(14), time(17), "zhang", "hall", "张明生病"
+    )
+    message = refused(move, "trainee_named")
+    assert message == (
+        "调课原因中出现了学员姓名“张明”：学员个人的情况请由学员在请假申请中说明，课次的原因请勿写学员姓名。"
+    )
+    with pytest.raises(DomainError) as e:
+        run(world.h.cancel(CTX, SCHOOL, CLASS, "s-0001", "王刚外出调研"))
+    assert (e.value.code, e.value.field) == ("trainee_named", "reason") and "“王刚”" in e.value.message
+    assert len(world.store.all_events()) == before
+    [e] = run(world.h.cancel(CTX, SCHOOL, CLASS, "s-0001", "教师出差"))
+    assert e.type == "SessionCancelled"
