@@ -200,6 +200,13 @@ async def test_an_erased_trainee_leaves_nothing_readable(deployment, county, ser
     for c, who in zip(ids, (NAME, KEPT), strict=True):
         note = {"category": "thinking", "observed_on": str(STARTS), "text": texts[who]["record"]}
         ok(rec.post(f"/classes/{class_id}/trainees/{c}/records", headers=recorder, json=note))
+    # The trainee is also the class monitor and records about the classmate: a cadre acting as a
+    # recorder, whose name in the envelope's actor is sealed under their own key.
+    monitor = auth("recorder", county, NAME, user_id=gone)
+    duty = {"person_id": gone, "name": NAME, "role": "class_monitor", "since": str(STARTS)}
+    ok(rec.post(f"/classes/{class_id}/recorders", headers=school, json=duty))
+    note = {"category": "thinking", "observed_on": str(STARTS), "text": f"班长记录：讨论积极{_TAG}"}
+    ok(rec.post(f"/classes/{class_id}/trainees/{kept}/records", headers=monitor, json=note))
 
     await until(lambda: got(fu, f"/trainees/{gone}/followup", dept), lambda d: d["classes"])
     ok(fu.put("/admin/clock", headers=auth("admin", county), json={"today": str(add_months(T, 1))}), 200)
@@ -214,6 +221,16 @@ async def test_an_erased_trainee_leaves_nothing_readable(deployment, county, ser
         path = f"/classes/{class_id}/trainees/{c}/milestones/1/evaluations"
         ok(fu.post(path, headers=me, json=evaluation))
         await until(lambda c=c: got(sel, f"/cadres/{c}/history", dept), lambda d: d["evaluations"] == 1)
+
+    # Both are co-authors of the class's outcome, each name sealed under its own author's key.
+    outcome = {"kind": "report", "title": f"基层治理调研报告{_TAG}", "authors": [gone, kept]}
+    ok(fu.post(f"/classes/{class_id}/outcomes", headers=dept, json=outcome))
+
+    def authors() -> list[str] | None:
+        shared = got(fu, f"/classes/{class_id}/sharing", dept)
+        return shared["outcomes"][0]["authors"] if shared and shared["outcomes"] else None
+
+    assert await until(authors, lambda a: a == [NAME, KEPT])
 
     # Another class, where both are nominated and not confirmed, each for a reason of their own.
     other = {**klass, "title": "2026年乡镇党委书记示范培训班"}
@@ -255,6 +272,7 @@ async def test_an_erased_trainee_leaves_nothing_readable(deployment, county, ser
             ),
             "follow-up file export": text_of(fu.get(f"/trainees/{gone}/followup.xlsx", headers=dept)),
             "follow-up effect export": text_of(fu.get(f"/classes/{class_id}/effect.xlsx", headers=dept)),
+            "follow-up outcomes": text_of(fu.get(f"/classes/{class_id}/sharing", headers=dept)),
             "dashboard class export": text_of(dash.get(f"/api/classes/{class_id}/export.xlsx", headers=dept)),
         }
 
@@ -263,6 +281,7 @@ async def test_an_erased_trainee_leaves_nothing_readable(deployment, county, ser
     before = views()
     assert NAME in before["teaching roster"] and NAME in before["records form"], before["records form"][:500]
     assert NAME in before["follow-up file"] and NAME in before["dashboard class export"]
+    assert NAME in before["follow-up outcomes"] and NAME in before["follow-up effect export"]
     shown = "".join(before.values())
     assert not [t for t in (*GONE_TEXTS.values(), *KEPT_TEXTS.values()) if t not in shown]
     assert found_in_store(await store_dump(servers), secret), "the scan must see the read models"
@@ -281,12 +300,18 @@ async def test_an_erased_trainee_leaves_nothing_readable(deployment, county, ser
 
     def classmate_kept(v: dict[str, str]) -> bool:
         shown = "".join(v.values())
-        return KEPT in v["teaching roster"] and all(t in shown for t in KEPT_TEXTS.values())
+        return (
+            KEPT in v["teaching roster"]
+            and KEPT in v["follow-up outcomes"]
+            and all(t in shown for t in KEPT_TEXTS.values())
+        )
 
     after = await until(views, lambda v: erased_everywhere(v) and classmate_kept(v))
     assert ERASED in after["teaching roster"] and KEPT in after["teaching roster"]
     assert ERASED in after["selection cadre"] and ERASED in after["records form"]
     assert ERASED in after["follow-up file"] and KEPT in after["selection registry export"]
+    assert authors() == [ERASED, KEPT]  # the co-author keeps their name
+    assert ERASED in after["follow-up effect export"] and KEPT in after["follow-up effect export"]
     assert (
         ok(sel.post(f"/cadres/{gone}/erasure", headers=dept, json={"ground": "consent_withdrawn"}), 200)[
             "events"
@@ -306,6 +331,7 @@ async def test_an_erased_trainee_leaves_nothing_readable(deployment, county, ser
     rebuilt = await until(views, lambda v: erased_everywhere(v) and classmate_kept(v))
     assert ERASED in rebuilt["teaching roster"] and ERASED in rebuilt["selection cadre"]
     assert ERASED in rebuilt["follow-up file"] and ERASED in rebuilt["records form"]
+    assert authors() == [ERASED, KEPT]
 
     # -- nothing readable anywhere -----------------------------------------------------------------
     (copy,) = await read_topic(servers.kafka, erasures_topic(county), expect=1, timeout=20)
