@@ -489,6 +489,33 @@ def test_outcomes_and_their_endorsements():
     assert e.value.code == "outcome_exists"
 
 
+def test_an_outcomes_title_and_an_endorsements_note_name_no_graduate_and_its_authors_are_graduates():
+    o = OutcomeDecider()
+    grads = (("a", "张三"), ("b", "李四"), ("c", "李四"))
+    cases = [
+        (ReportOutcome("o1", "c1", "report", "张三的调研", ["a"], OUT_ON, OUT_ON, grads), "trainee_named"),
+        (
+            ReportOutcome("o1", "c1", "report", "调研", ["王五"], OUT_ON, OUT_ON, grads),
+            "author_not_a_graduate",
+        ),
+        (ReportOutcome("o1", "c1", "report", "调研", ["李四"], OUT_ON, OUT_ON, grads), "author_ambiguous"),
+    ]
+    for command, code in cases:
+        with pytest.raises(DomainError) as e:
+            when(o, [], command)
+        assert e.value.code == code, e.value.message
+    reported = when(
+        o, [], ReportOutcome("o1", "c1", "report", "调研", ["c", "a", "张三"], OUT_ON, OUT_ON, grads)
+    )
+    assert reported[0].authors == [Author(cadre_id="c", name="李四"), Author(cadre_id="a", name="张三")]
+    note = EndorseOutcome(
+        "approval", "县委书记", OUT_ON, "李四执笔", OUT_ON, trainee_names=frozenset({"李四"})
+    )
+    with pytest.raises(DomainError) as e:
+        when(o, reported, note)
+    assert (e.value.code, e.value.field) == ("trainee_named", "note")
+
+
 def test_an_outcome_is_not_dated_in_the_future_nor_endorsed_before_it_was_reported():
     o = OutcomeDecider()
     with pytest.raises(DomainError) as e:

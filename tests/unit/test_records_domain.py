@@ -331,6 +331,22 @@ def test_supervision_notes_are_for_what_happened():
     assert e.value.code == "future_date"
 
 
+def test_a_supervision_note_naming_a_trainee_is_refused_by_the_decider():
+    note = NoteSupervision(
+        "c1",
+        "n1",
+        date(2026, 11, 3),
+        "张伟上课睡觉",
+        "组织部刘科长",
+        TODAY,
+        trainee_names=frozenset({"张伟"}),
+    )
+    with pytest.raises(DomainError) as e:
+        class_when([], note)
+    assert (e.value.code, e.value.field) == ("trainee_named", "text")
+    assert e.value.message == "督导记录中出现了学员姓名“张伟”：关于学员个人的内容请记入该学员的纪实记录。"
+
+
 def test_the_head_teacher_writes_the_final_comment_once():
     cmd = WriteFinalComment(facts(HT, BS), "a", "政治坚定，学风端正。", "p-ht", "王老师")
     assert trainee_when([], cmd) == [

@@ -239,6 +239,19 @@ def test_cancelling_and_what_a_cancelled_session_refuses():
     )
 
 
+def test_a_session_reason_naming_a_trainee_is_refused_by_the_decider():
+    names = frozenset({"张明", "李红"})
+    msg = refused(T, [FIRST], CancelSession("x1", "c1", "李红家中有事", trainee_names=names), "trainee_named")
+    assert "“李红”" in msg and "请假申请" in msg
+    move = RescheduleSession(
+        "x1", KLASS, date(2026, 3, 3), time(9), time(10), LI, HALL, "张明请假", trainee_names=names
+    )
+    assert "“张明”" in refused(T, [FIRST], move, "trainee_named")
+    assert when(T, [FIRST], CancelSession("x1", "c1", "天气", trainee_names=names)) == [
+        SessionCancelled(class_id="c1", session_id="x1", reason="天气")
+    ]
+
+
 def test_a_session_of_another_class_is_not_found():
     with pytest.raises(NotFound):
         when(T, [FIRST], CancelSession("x1", "c2"))
