@@ -5,10 +5,11 @@ A deployment (the codes in GANXUN_JURISDICTIONS) gets two SASL/SCRAM principals:
 - `ganxun-<deployment>` for its four services: writes, reads and creates the topics of
   its own codes (a county exactly its own, `ganxun.selection.371428`; a city or province
   every topic under its prefix, `ganxun.selection.43…`), reads its ancestors'
-  province-class topics (`ganxun.selection.430000`, never writes them), uses consumer
+  province-class topics (`ganxun.selection.430000`, never writes them) and their erasures
+  topics (selection follows them: services/selection/erasures.py), uses consumer
   groups named `ganxun.<service>.<deployment>.…` and its dead-letter topics.
-- `ganxun-dashboard-<deployment>` for the dashboard: reads the same topics, writes
-  only its own dead letters.
+- `ganxun-dashboard-<deployment>` for the dashboard: reads the same topics but its
+  ancestors' erasures topics, writes only its own dead letters.
 
 Nothing else is allowed (the brokers run StandardAuthorizer with
 allow.everyone.if.no.acl.found=false); a super-user (the brokers' own, `admin` on
@@ -82,6 +83,10 @@ def acl_plan(codes: list[str], service: str | None = None) -> list[Acl]:
             name, pattern = _own(src, code)
             ops = (READ, WRITE, CREATE, DESCRIBE, DESCRIBE_CONFIGS) if writer else (READ, DESCRIBE)
             acls |= {Acl(TOPIC, name, pattern, op) for op in ops}
+            if src == topics.ERASURES and not writer:
+                # Erasures above its codes are read by selection's follower alone
+                # (services/selection/erasures.py), never by the dashboard.
+                continue
             for above in jur.ancestors(code):
                 acls |= {Acl(TOPIC, f"{topics.PREFIX}.{src}.{above}", LITERAL, op) for op in (READ, DESCRIBE)}
     for svc in runs:

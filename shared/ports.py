@@ -10,7 +10,7 @@ tests compose the fakes of `shared.memory` the same way, and start no server.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -60,3 +60,6 @@ class PersonKeys(Protocol):
     deletes theirs, so every value sealed under it is unreadable from then on."""
 
     async def erase(self, person: str) -> None: ...
+
+    # Each person's key, `personal.Gone` once erased, absent when this deployment holds none.
+    async def keys(self, persons: Iterable[str], create: bool = False) -> dict[str, Any]: ...

@@ -56,3 +56,21 @@ def source_pattern(service: str, codes: list[str], include_ancestors: bool = Fal
         if include_ancestors:
             alts.extend(re.escape(a) for a in jur.ancestors(code))
     return re.compile(rf"^{re.escape(PREFIX)}\.{re.escape(service)}\.(?:{'|'.join(sorted(set(alts)))})$")
+
+
+def followed_erasures(codes: list[str]) -> re.Pattern[str] | None:
+    """The erasures topics of the other deployments whose people a deployment serving
+    `codes` may hold under its own key (services/selection/erasures.py): those below its
+    codes (a province's cities and counties, which it reads anyway) and above them (a
+    county's city and province), never its own. None when there are none."""
+    own = sorted(set(codes))
+    alts: set[str] = set()
+    for code in own:
+        p = jur.prefix(code)
+        if len(p) < 6:
+            alts.add(re.escape(p) + rf"\d{{{6 - len(p)}}}")
+        alts.update(a for a in jur.ancestors(code) if a not in own)
+    if not alts:
+        return None
+    not_own = "".join(f"(?!{c}$)" for c in own)
+    return re.compile(rf"^{re.escape(PREFIX)}\.{ERASURES}\.{not_own}(?:{'|'.join(sorted(alts))})$")

@@ -450,6 +450,19 @@ class EraseCadre:
     ground: str
 
 
+@dataclass(frozen=True)
+class FollowErasure:
+    """Another deployment erased a person this one holds under its own key: record this
+    deployment's own erasure of its copy (the same ground; `following` the jurisdiction that
+    erased, `reason` saying so). The person need not be in this registry (a province holds
+    the names of the county cadres it nominated, never their registration)."""
+
+    cadre_id: str
+    ground: str
+    following: str
+    reason: str
+
+
 ERASED_CADRE = "该干部的个人信息已删除，不能再登记、修改或导入。"
 
 
@@ -463,10 +476,21 @@ class CadreDecider:
 
     def decide(self, state: CadreState, command) -> list[Event]:
         if state is not None and state.get("erased"):
-            if isinstance(command, EraseCadre):
+            if isinstance(command, EraseCadre | FollowErasure):
                 return []  # done before: the handler deletes the key again, which is harmless
             raise DomainError(ERASED_CADRE, code="cadre_erased")
         match command:
+            case FollowErasure():
+                if command.ground not in ERASURE_GROUNDS:
+                    raise DomainError("请选择删除个人信息的法定情形。", code="invalid_ground", field="ground")
+                return [
+                    CadreErased(
+                        cadre_id=command.cadre_id,
+                        ground=command.ground,
+                        following=command.following,
+                        reason=command.reason,
+                    )
+                ]
             case EraseCadre():
                 if state is None:
                     raise NotFound(f"干部 {command.cadre_id} 不在名册中。", code="cadre_not_found")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -25,6 +26,7 @@ from services.selection.domain import (
     ConfirmNomination,
     DrawScope,
     EraseCadre,
+    FollowErasure,
     NominateTrainee,
     OpenClass,
     RecordCadre,
@@ -37,12 +39,16 @@ from services.selection.domain import (
 )
 from services.selection.reads import Reads
 from services.selection.settings import SelectionSettings
+from shared import jurisdiction as jur
 from shared.auth import Principal
 from shared.commands import Context, Loaded, Planned, Several, within
+from shared.contracts.selection import CadreErased
 from shared.errors import DomainError, Forbidden, NotFound
-from shared.events import Envelope
+from shared.events import Actor, Envelope
 from shared.jurisdiction import covers
+from shared.personal import Gone
 from shared.ports import Clock, Commands, PersonKeys
+from shared.projection import related
 from shared.scoped_ids import require_reaches
 
 CLASS = ClassDecider()
@@ -50,6 +56,18 @@ CADRE = CadreDecider()
 
 # Which county holds a 身份证号 is itself personal data: a refusal says "elsewhere", never where.
 ELSEWHERE = "该身份证号已登记在其他辖区的名册中，不能由本辖区登记、修改或导入（请与上级组织部门核实）"
+
+
+# Who records this deployment's own erasure of a person another deployment erased: the system,
+# under its real (实名) name like every actor, acting for no user.
+ERASURE_FOLLOWER = Actor(user_id="erasure-follower", name="个人信息删除同步程序", role="admin")
+
+
+def followed_reason(erased_by: str) -> str:
+    """Why this deployment erased its copy, naming the jurisdiction that erased the person."""
+    name = jur.name(erased_by)
+    who = erased_by if name == erased_by else f"{name}（{erased_by}）"
+    return f"{who}已删除该干部的个人信息，本部署随之删除以本部署密钥保存的副本。"
 
 
 def acting_unit(who: Principal) -> str | None:
@@ -283,6 +301,44 @@ class Handlers:
             raise RuntimeError("selection's handlers were composed without the key vault")
         envelopes = await self.on_cadre(ctx, who, EraseCadre(cadre_id, ground))
         await self.keys.erase(cadre_id)
+        return envelopes
+
+    async def follow_erasure(
+        self, erased: Envelope, event: CadreErased, ours: Sequence[str]
+    ) -> list[Envelope]:
+        """Another deployment's erasure (from its own erasures topic; provenance is the
+        caller's) reaches this deployment, serving the codes `ours`: if this deployment holds
+        a key for the person (a province that nominated a county's cadre sealed the name
+        under its own), it records its own audited erasure and deletes that key, so its
+        projections blank the person and its own erasures topic carries it on. A person
+        erased here already (redelivery, both sides erasing, this deployment's own erasure
+        coming back) or unknown here: nothing.
+
+        Believed from a jurisdiction above ours (it covers all we serve), or from one below
+        ours for a person our registry places within it; another county's erasure of a
+        person who is not theirs is refused (`erasure_not_theirs`)."""
+        if self.keys is None:
+            raise RuntimeError("selection's handlers were composed without the key vault")
+        cadre_id, by = event.cadre_id, erased.jurisdiction
+        if not isinstance((await self.keys.keys([cadre_id])).get(cadre_id, Gone), bytes):
+            return []
+        if not any(covers(by, code) for code in ours):
+            entry = (await self.reads.entries([cadre_id])).get(cadre_id)
+            if entry is None or not covers(by, entry["jurisdiction"]):
+                raise Forbidden(
+                    f"辖区 {by} 删除的干部 {cadre_id} 不在其辖区的名册中，本部署不据此删除。",
+                    code="erasure_not_theirs",
+                )
+        home = next((code for code in ours if related(code, by)), ours[0])
+        ctx = Context(
+            actor=ERASURE_FOLLOWER,
+            jurisdiction=home,
+            correlation_id=erased.correlation_id,
+            causation_id=erased.event_id,
+        )
+        cmd = FollowErasure(cadre_id, event.ground, by, followed_reason(by))
+        envelopes = await self.commands.execute(CADRE, cadre_stream_id(cadre_id), cmd, ctx)
+        await self.keys.erase(cadre_id)  # after the audited event, as `erase` does
         return envelopes
 
     async def transfer(

@@ -3,6 +3,7 @@
 import asyncio
 
 from services.selection import api, api_registry
+from services.selection.erasures import follow_erasures
 from services.selection.handlers import Handlers
 from services.selection.projections import PROJECTIONS
 from services.selection.reads import Reads
@@ -40,5 +41,5 @@ DEFINITION = ServiceDefinition(
     projections=PROJECTIONS,
     routes=(api.router, api_registry.router),
     compose=bootstrap,
-    workers={"index": keep_index},
+    workers={"index": keep_index, "erasures": follow_erasures},
 )

@@ -97,10 +97,18 @@ class CadreErased(Event, type="CadreErased", version=1):
     """个人信息删除 — the department erased a cadre's personal data (PIPL Art. 47): their key
     is deleted, so every sealed value of theirs is unreadable, and every projection shows
     "已删除" in their place. Carries no personal data itself: the pseudonymous id, the
-    ground (a code), and the actor in the envelope."""
+    ground (a code), and the actor in the envelope.
+
+    A deployment that held the person under its own key (a province that nominated a
+    county's cadre to its class) records its own when it hears another deployment's
+    erasure (services/selection/erasures.py): the system is the actor, `following` the
+    jurisdiction whose erasure it follows, `reason` says so in Chinese. Both are None for a
+    department's own erasure."""
 
     cadre_id: str
     ground: ErasureGround
+    following: str | None = None
+    reason: str | None = None
 
 
 # -- classes (班次) ---------------------------------------------------------------

@@ -179,6 +179,19 @@ def test_a_county_writes_its_own_erasures_topic_and_reads_its_ancestors_and_the_
         (ba.PREFIXED, ba.READ),
         (ba.PREFIXED, ba.DESCRIBE),
     }
+    # Erasures above a county are followed by its selection only (services/selection/erasures.py):
+    # the services' principal reads them, the dashboard's does not.
+    county_dash = ba.acl_plan(["371428"], "dashboard")
+    assert grants(county_dash, ba.TOPIC, "ganxun.erasures.371428") == {
+        (ba.LITERAL, ba.READ),
+        (ba.LITERAL, ba.DESCRIBE),
+    }
+    assert grants(county_dash, ba.TOPIC, "ganxun.erasures.370000") == set()
+    assert grants(county_dash, ba.TOPIC, "ganxun.erasures.371400") == set()
+    assert grants(county_dash, ba.TOPIC, "ganxun.selection.370000") == {
+        (ba.LITERAL, ba.READ),
+        (ba.LITERAL, ba.DESCRIBE),
+    }
 
 
 def _runtime(service: str):

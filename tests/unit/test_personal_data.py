@@ -118,7 +118,13 @@ def test_erasing_a_cadre_is_one_event_without_personal_data_and_nothing_after_it
     state = d.evolve(d.initial(), d.decide(d.initial(), RecordCadre("cd-1", record))[0])
     (erased,) = d.decide(state, EraseCadre("cd-1", "consent_withdrawn"))
     assert erased == CadreErased(cadre_id="cd-1", ground="consent_withdrawn")
-    assert set(erased.model_dump()) == {"cadre_id", "ground"}
+    # a department's own erasure follows no other deployment's (services/selection/erasures.py)
+    assert erased.model_dump() == {
+        "cadre_id": "cd-1",
+        "ground": "consent_withdrawn",
+        "following": None,
+        "reason": None,
+    }
     state = d.evolve(state, erased)
     assert d.decide(state, EraseCadre("cd-1", "consent_withdrawn")) == []
     for again in (RecordCadre("cd-1", record), UpdateCadre("cd-1", {"unit": "县委办"})):
@@ -149,6 +155,8 @@ def test_the_department_erases_a_cadre_and_the_key_goes_with_it():
     assert event.type == "CadreErased" and event.payload == {
         "cadre_id": cadre_id,
         "ground": "consent_withdrawn",
+        "following": None,
+        "reason": None,
     }
     assert not isinstance(run(vault.keys([cadre_id])).get(cadre_id), bytes)
     assert run(h.erase(ctx, DEPT, cadre_id, "consent_withdrawn")) == []  # again: harmless
@@ -254,6 +262,7 @@ CLEAR = {
     ("SupervisionNoted", "text"): "about the class (no person to seal it under)",
     ("OutcomeReported", "title"): "a class's work, reported to the leaders (several authors)",
     ("OutcomeEndorsed", "note"): "about the outcome",
+    ("CadreErased", "reason"): "the system's text naming the jurisdiction whose erasure it follows",
     ("SharingTalkGiven", "audience"): "the unit that listened",
     ("AccountDisabled", "reason"): "an administrator's note on an account (no person id)",
     ("TraineeNotGraduated", "reasons"): "the rule's own texts, not written by anyone",
