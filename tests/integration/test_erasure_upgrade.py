@@ -47,14 +47,10 @@ async def _register(rt: Runtime, dept: Principal, county: str, seq: int) -> str:
     return cadre_id
 
 
-async def test_an_erasure_from_before_the_erasures_topic_reaches_follow_up_after_selection_starts(servers):
-    county = random_county()
-    dept = Principal(user_id="dept", name="组织部李科长", role="org_department", jurisdiction=county)
+async def _erased_before_the_upgrade(servers, sel_settings, dept: Principal, county: str) -> str:
+    """A cadre registered and erased while the relay of that time put the events on
+    selection's topic and copied nothing; the cadre's id."""
     ctx = Context(actor=dept.actor, jurisdiction=county, correlation_id="upgrade-erase")
-    sel_settings = settings("selection", servers, [county])
-
-    # Before the upgrade: the cadre is registered and erased, and the relay of that time puts
-    # the events on selection's topic and copies nothing.
     before = Runtime(SELECTION, sel_settings)
     await before.start(())
     gone = await _register(before, dept, county, 1)
@@ -66,6 +62,14 @@ async def test_an_erasure_from_before_the_erasures_topic_reaches_follow_up_after
     on_selection = await read_topic(servers.kafka, events_topic("selection", county), expect=2)
     assert [dict(r.headers)["event_type"] for r in on_selection] == [b"CadreRegistered", b"CadreErased"]
     assert await read_topic(servers.kafka, erasures_topic(county), timeout=5) == []
+    return gone
+
+
+async def test_an_erasure_from_before_the_erasures_topic_reaches_follow_up_after_selection_starts(servers):
+    county = random_county()
+    dept = Principal(user_id="dept", name="组织部李科长", role="org_department", jurisdiction=county)
+    sel_settings = settings("selection", servers, [county])
+    gone = await _erased_before_the_upgrade(servers, sel_settings, dept, county)
 
     # Follow-up's document that learned the name before (its guard notes it, as a fold does).
     fu_settings = settings("followup", servers, [county])
