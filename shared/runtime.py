@@ -33,6 +33,7 @@ from shared.ports import Clock, Commands, PersonKeys
 from shared.projection import Projection
 from shared.projector import ERASURE, DeadLetters, ProjectionWriter, Projector
 from shared.settings import Settings
+from shared.store import refuse_unfit
 from shared.store import use as use_store_profile
 
 log = structlog.get_logger("runtime")
@@ -246,6 +247,7 @@ class Runtime:
     # -- lifecycle ------------------------------------------------------------
     async def start(self, components: tuple[str, ...] | None = None) -> None:
         components = self.definition.components if components is None else components
+        await refuse_unfit(self.db)  # before any write: the mongodb profile wedges FerretDB
         await self.store.ensure_indexes()
         await self.ensure_topics()
         await self.producer.start()
