@@ -420,6 +420,7 @@ def cmd_rebuild(args) -> None:
     from shared.logging import configure
     from shared.projector import rebuild
     from shared.runtime import Runtime
+    from shared.store import UnfitStore, refuse_unfit
 
     configure("WARNING")
     os.environ.update(local_bus_env(args.service))
@@ -433,6 +434,10 @@ def cmd_rebuild(args) -> None:
 
     async def run() -> None:
         rt = Runtime(defn, settings_for(args.service))
+        try:
+            await refuse_unfit(rt.db)  # a rebuild's bulk writes, as a service's (shared/store.py)
+        except UnfitStore as exc:
+            raise SystemExit(str(exc)) from None
         await rt.producer.start()
         try:
             for p in chosen:

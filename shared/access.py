@@ -5,7 +5,8 @@ Every route of every service names the roles it admits:
     @router.get("/classes/{class_id}", summary="…", **admits("org_department", "unit"))
 
 `admits` adds a dependency that answers 403 `wrong_role` (in Chinese, naming the roles
-that may) to any other role before the route runs, and writes the roles into the route's
+that may) to any other role before the route runs (and, only then, a read's wait for the
+caller's own writes: shared/api.py, `after_writes`), and writes the roles into the route's
 OpenAPI operation as `x-ganxun-roles` (with their Chinese names in the description). The
 generated deny matrix (tests/integration/test_deny_matrix.py) reads the roles from the
 OpenAPI documents, so what a route admits is declared here once and checked against the
@@ -22,7 +23,7 @@ from typing import Any
 
 from fastapi import Depends
 
-from shared.api import principal
+from shared.api import after_writes, principal
 from shared.auth import ROLES, Principal
 
 ROLES_KEY = "x-ganxun-roles"
@@ -47,7 +48,8 @@ def admits(*roles: str, ids_per_jurisdiction: bool = False) -> dict[str, Any]:
     extra: dict[str, Any] = {ROLES_KEY: list(roles), "x-ganxun-roles-zh": names}
     if ids_per_jurisdiction:
         extra[IDS_KEY] = "per-jurisdiction"
-    return {"dependencies": [Depends(gate)], "openapi_extra": extra}
+    # In this order: FastAPI solves a route's dependencies one after the other.
+    return {"dependencies": [Depends(gate), Depends(after_writes)], "openapi_extra": extra}
 
 
 def declares(*roles: str) -> dict[str, Any]:

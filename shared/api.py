@@ -66,20 +66,24 @@ async def read_document(rt: Runtime, collection: str, doc_id: str, who: Principa
     return public(doc)
 
 
-async def _consistent(request: Request, call_next):
+async def after_writes(request: Request) -> None:
     """Read-your-writes (shared/consistency.py): a read given X-Ganxun-After waits, bounded,
-    until this service's projections have applied those writes and says how it went in
-    X-Ganxun-Consistency; a command's answer names what it wrote in X-Ganxun-Token."""
+    until this service's projections have applied those writes; `_consistent` says how it
+    went. A dependency of every route behind its role gate (shared/access.py, `admits`), so
+    only a caller the route admits can make a read wait: waiting first let an anonymous
+    caller hold a request open for the whole bound, and a refused one gets its 401/403 at once."""
     after = request.headers.get(consistency.AFTER_HEADER)
-    state = None
     if after and request.method in ("GET", "HEAD"):
-        try:
-            written = consistency.parse(after)
-        except GanxunError as exc:
-            return JSONResponse(exc.to_dict(), status_code=exc.status)
-        state = await request.app.state.runtime.wait_for(written)
+        written = consistency.parse(after)
+        request.state.consistency = await request.app.state.runtime.wait_for(written)
+
+
+async def _consistent(request: Request, call_next):
+    """How a read's wait went (`after_writes`), in X-Ganxun-Consistency; a command's answer
+    names what it wrote in X-Ganxun-Token."""
     found = consistency.collect()
     response = await call_next(request)
+    state = getattr(request.state, "consistency", None)
     if state is not None:
         response.headers[consistency.STATE_HEADER] = state
     if found:

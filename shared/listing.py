@@ -9,7 +9,8 @@ The contract (the workbench's tables are built on it):
 
 `size` is at most 200 (default 20); `q` is a substring of a normalised search key
 (`search_key`: full-width folded to half-width, case folded, spaces dropped); a page
-past the end is an empty page, not an error, so a table can show "no more".
+past the end is an empty page, not an error, so a table can show "no more". A route takes
+the parameters as one dependency, checked for its sort fields: `Depends(listing(SORTS))`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Query
+from fastapi import Depends, Query
 
 from shared.errors import DomainError
 
@@ -61,14 +62,31 @@ def paging_params(
     return {"page": page, "size": size, "q": q, "sort": sort, "order": order}
 
 
+def listing(sortable: dict[str, str]) -> Callable[[dict], Paging]:
+    """A list route's page, search and sort as one dependency: the query parameters of
+    `paging_params` (so every list documents them alike), checked against the list's sort
+    fields (`p: Paging = Depends(listing(SORTS))`)."""
+
+    def paging(raw: dict = Depends(paging_params)) -> Paging:
+        return checked(raw, sortable)
+
+    return paging
+
+
+def sort_fields(sortable: dict[str, str]) -> str:
+    """A list's sort fields in words, `name（姓名）、unit（单位）`: its description, its refusal."""
+    return "、".join(f"{k}（{v}）" for k, v in sortable.items())
+
+
 def checked(raw: dict, sortable: dict[str, str]) -> Paging:
     """Validate the parameters for a list whose sort fields are `sortable` (field -> 中文名)."""
     page = _whole(raw.get("page"), 1, "page", "页码", PAGE_MAX)
     size = _whole(raw.get("size"), SIZE_DEFAULT, "size", "每页条数", SIZE_MAX)
     sort = (raw.get("sort") or "").strip() or None
     if sort is not None and sort not in sortable:
-        known = "、".join(f"{k}（{v}）" for k, v in sortable.items())
-        raise DomainError(f"不能按“{sort}”排序；可用的排序字段：{known}。", code="bad_sort", field="sort")
+        raise DomainError(
+            f"不能按“{sort}”排序；可用的排序字段：{sort_fields(sortable)}。", code="bad_sort", field="sort"
+        )
     order = (raw.get("order") or "asc").strip().lower()
     if order not in ("asc", "desc"):
         raise DomainError(

@@ -21,7 +21,7 @@ from fastapi import APIRouter
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared import consistency, kafka, topics
+from shared import consistency, kafka, topics, upgrades
 from shared.auth import Verifier, verifier_for
 from shared.clock import StoreClock, movable_clock
 from shared.commands import CommandHandler
@@ -33,6 +33,7 @@ from shared.ports import Clock, Commands, PersonKeys
 from shared.projection import Projection
 from shared.projector import ERASURE, DeadLetters, ProjectionWriter, Projector
 from shared.settings import Settings
+from shared.store import refuse_unfit
 from shared.store import use as use_store_profile
 
 log = structlog.get_logger("runtime")
@@ -246,12 +247,13 @@ class Runtime:
     # -- lifecycle ------------------------------------------------------------
     async def start(self, components: tuple[str, ...] | None = None) -> None:
         components = self.definition.components if components is None else components
+        await refuse_unfit(self.db)  # before any write: the mongodb profile wedges FerretDB
         await self.store.ensure_indexes()
         await self.ensure_topics()
         await self.producer.start()
         if "relay" in components:
             self.store.keep_landed = True  # the relay publishes this process's commits unread
-            self._tasks.append(asyncio.create_task(self._guard("relay", lambda: self.relay.run(self._stop))))
+            self._tasks.append(asyncio.create_task(self._guard("relay", self._relay)))
         if "projectors" in components:
             for p in self.definition.projections:
                 writer = self.writer(p)
@@ -287,6 +289,13 @@ class Runtime:
             components=list(components),
             database=self.settings.database_name,
         )
+
+    async def _relay(self) -> None:
+        if self.definition.name == "selection":  # the one publisher of erasures
+            # Once per deployment, before the loop (shared/upgrades.py); a failure restarts
+            # the relay through the guard, which runs it again.
+            await upgrades.copy_earlier_erasures(self.db, self.producer, self.copies_to, self.ensure_topics)
+        await self.relay.run(self._stop)
 
     async def _guard(self, name: str, run) -> None:
         """Run a component until stop; if it fails (Kafka or the store gone, a commit

@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 from pymongo import InsertOne
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 T = TypeVar("T")
@@ -66,13 +67,36 @@ PROFILES = {p.name: p for p in (FERRETDB, MONGODB)}
 # FerretDB holds one pooled connection per matching operation of a bulk command until the
 # command ends: more than the pool (200 in the local store) wedges it, as 300 replaces in one
 # command did in tests/integration/test_store_profiles.py. So the mongodb profile must not
-# serve a deployment on FerretDB; `on_ferretdb` makes a copy whose bulk commands FerretDB
-# survives, to run the mongodb profile's code paths against it (tests, benches).
+# serve a deployment on FerretDB (`refuse_unfit` stops it at start); `on_ferretdb` makes a
+# copy whose bulk commands FerretDB survives, to run the mongodb profile's code paths against
+# it (tests, benches).
 FERRETDB_SAFE_BULK = 100
 
 
 def on_ferretdb(chosen: Profile) -> Profile:
     return replace(chosen, bulk_chunk=min(chosen.bulk_chunk, FERRETDB_SAFE_BULK))
+
+
+class UnfitStore(RuntimeError):
+    """The store profile chosen would wedge the server the store runs on."""
+
+
+async def refuse_unfit(db: AsyncDatabase) -> None:
+    """Refuse this process's profile when its bulk commands are larger than FerretDB survives
+    and the store is FerretDB: the `mongodb` profile there wedged it for good (above). FerretDB
+    names itself in `buildInfo`: 1.24 adds `ferretdbVersion` (the local build says "unknown",
+    a release its version) and `ferretdbFeatures`, which MongoDB's lacks; `hello` says the same
+    on both, so it cannot tell them apart."""
+    if _current.bulk_chunk <= FERRETDB_SAFE_BULK:
+        return
+    info = await db.command("buildInfo")
+    if "ferretdbVersion" in info:
+        raise UnfitStore(
+            f"存储配置 GANXUN_STORE_PROFILE={_current.name} 不能用于 FerretDB"
+            f"（buildInfo 报告 ferretdbVersion {info['ferretdbVersion']}）：该配置一条命令批量写入"
+            f"多达 {_current.bulk_chunk} 项，会占满 FerretDB 的连接池使其卡死、无法恢复。"
+            "请设置 GANXUN_STORE_PROFILE=ferretdb，或把 GANXUN_MONGODB_URI 指向 MongoDB。"
+        )
 
 
 _current = FERRETDB

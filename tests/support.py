@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -316,6 +317,41 @@ async def publish(
     finally:
         await producer.stop()
     return envelopes
+
+
+async def publish_class(
+    bootstrap: str,
+    county: str,
+    class_id: str,
+    title: str,
+    dates: tuple[date, date],
+    people: list[tuple[str, str]],
+    unit: str,
+) -> list:
+    """Selection's part of a class, on its topic as its relay would put it (`publish`): the
+    class opened by 县委党校 with 30 places from `dates[0]` to `dates[1]`, and each of `people`
+    (cadre id, name) of `unit` nominated and confirmed."""
+    from shared.contracts import selection as sel
+
+    starts_on, ends_on = dates
+    return await publish(
+        bootstrap,
+        "selection",
+        county,
+        f"class-{class_id}",
+        [
+            sel.ClassOpened(
+                class_id=class_id,
+                title=title,
+                capacity=30,
+                starts_on=starts_on,
+                ends_on=ends_on,
+                organiser="县委党校",
+            ),
+            *[sel.TraineeNominated(class_id=class_id, cadre_id=c, name=n, unit=unit) for c, n in people],
+            *[sel.NominationConfirmed(class_id=class_id, cadre_id=c, name=n, unit=unit) for c, n in people],
+        ],
+    )
 
 
 async def open_sealed(mongodb: str, s: Settings, docs: list[dict]) -> list[dict]:

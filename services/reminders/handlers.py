@@ -3,6 +3,7 @@ sender's sweep that reminds each holder of each open item once per channel."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -52,6 +53,12 @@ class Sweep:
 
 # How long a due reminder waits for its class's title (`Handlers._named`).
 UNNAMED_WAIT = timedelta(minutes=10)
+# What `Handlers._named` remembers of classes still without a title: a class not asked
+# about for UNNAMED_FORGET (its work no longer due, or the title never coming) is
+# forgotten, and at most UNNAMED_MAX classes are kept (the least recently asked go first).
+# A class forgotten while its work is still due waits UNNAMED_WAIT again, nothing worse.
+UNNAMED_FORGET = timedelta(days=1)
+UNNAMED_MAX = 10_000
 
 
 class Handlers:
@@ -66,9 +73,9 @@ class Handlers:
         self.commands, self.reads, self.clock = commands, reads, clock
         self.settings = settings
         self.channels = channels
-        # Classes whose work is due but whose title has not reached this service yet, since
-        # when (see `_named`).
-        self._unnamed: dict[str, datetime] = {}
+        # Classes whose work is due but whose title has not reached this service yet: since
+        # when, and when last asked about, least recently asked first (see `_named`).
+        self._unnamed: OrderedDict[str, tuple[datetime, datetime]] = OrderedDict()
 
     def _named(self, class_id: str, facts: dict, now: datetime) -> bool:
         """Whether a reminder about this class may go out now. It names the class by its
@@ -79,7 +86,13 @@ class Handlers:
         if facts.get("title"):
             self._unnamed.pop(class_id, None)
             return True
-        return now - self._unnamed.setdefault(class_id, now) >= UNNAMED_WAIT
+        since, _ = self._unnamed.pop(class_id, (now, now))
+        self._unnamed[class_id] = (since, now)
+        while self._unnamed and (
+            len(self._unnamed) > UNNAMED_MAX or now - next(iter(self._unnamed.values()))[1] > UNNAMED_FORGET
+        ):
+            self._unnamed.popitem(last=False)
+        return now - since >= UNNAMED_WAIT
 
     def _wall(self, now: datetime) -> datetime:
         """Beijing wall time without a zone, as sessions' times are kept."""

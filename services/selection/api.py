@@ -224,7 +224,7 @@ def _class_shown(row: dict, who: Principal) -> dict:
     "/classes",
     summary="本辖区班次列表（分页、搜索、排序）",
     description="默认按开班日期；排序字段："
-    + "、".join(f"{k}（{v}）" for k, v in CLASS_SORTS.items())
+    + lst.sort_fields(CLASS_SORTS)
     + "。q 搜索班次名称、主题、分类、承办单位；phase 筛选阶段："
     + "、".join(f"{k}（{v}）" for k, v in PHASES.items())
     + "。每行带各状态人数（counts）和人选范围人数（scope.count）；单位还带本单位名额使用（mine）。",
@@ -233,11 +233,10 @@ def _class_shown(row: dict, who: Principal) -> dict:
 async def list_classes(
     phase: str | None = Query(None, description="upcoming（未开班）、running（培训中）或 ended（已结束）"),
     category: str | None = Query(None, max_length=50, description="分类（等于）"),
-    paging: dict = Depends(lst.paging_params),
+    p: lst.Paging = Depends(lst.listing(CLASS_SORTS)),
     who: Principal = Depends(principal),
     h: Handlers = Depends(handlers),
 ):
-    p = lst.checked(paging, CLASS_SORTS)
     if phase not in (None, "", *PHASES):
         known = "、".join(f"{k}（{v}）" for k, v in PHASES.items())
         raise DomainError(f"阶段“{phase}”应为以下之一：{known}。", code="bad_phase", field="phase")
@@ -266,7 +265,7 @@ async def get_class(class_id: ClassId, who: Principal = Depends(principal), h: H
     "/classes/{class_id}/nominations",
     summary="班次推荐名单（分页、搜索、排序；单位只看到本单位）",
     description="默认按推荐先后；排序字段："
-    + "、".join(f"{k}（{v}）" for k, v in NOMINATION_SORTS.items())
+    + lst.sort_fields(NOMINATION_SORTS)
     + "。q 搜索姓名、单位；status 筛选状态，unit 单位，group 学习小组（none 为未分组）。"
     + NAMES_BY_ROLE,
     **admits("org_department", "party_school", "unit", "analyst", "admin"),
@@ -274,15 +273,14 @@ async def get_class(class_id: ClassId, who: Principal = Depends(principal), h: H
 async def list_nominations(
     class_id: ClassId,
     status: str | None = Query(None, description="、".join(STATUS_ZH)),
-    unit: str | None = Query(None, max_length=100, description="单位（等于）"),
+    unit: api_registry.UnitFilter = None,
     group: str | None = Query(None, max_length=50, description="学习小组（等于；none 为未分组）"),
-    paging: dict = Depends(lst.paging_params),
+    p: lst.Paging = Depends(lst.listing(NOMINATION_SORTS)),
     who: Principal = Depends(principal),
     h: Handlers = Depends(handlers),
 ):
     # Nominations carry names, units and rejection reasons: a trainee, mentor or
     # recorder token reads them nowhere; a unit sees its own; an analyst no names.
-    p = lst.checked(paging, NOMINATION_SORTS)
     _check_status(status)
     if not visibility.sees_names(who.role) and (p.q or unit or p.sort in ("name", "unit")):
         raise DomainError(
@@ -326,21 +324,20 @@ async def draw_scope(
     "/classes/{class_id}/scope",
     summary="人选范围及每人入选理由（分页、搜索、排序；单位只看到本单位；可导出 Excel）",
     description="默认优先者在前，再按单位、姓名；排序字段："
-    + "、".join(f"{k}（{v}）" for k, v in SCOPE_SORTS.items())
+    + lst.sort_fields(SCOPE_SORTS)
     + "。status 筛选推荐状态（none 为未推荐）。身份证号脱敏（前 6 位与后 4 位），不含出生日期与性别。",
     **admits("org_department", "unit"),
 )
 async def get_scope(
     class_id: ClassId,
-    unit: str | None = Query(None, max_length=100, description="单位（等于）"),
-    rank: str | None = Query(None, max_length=20, description="职级（等于）"),
+    unit: api_registry.UnitFilter = None,
+    rank: api_registry.RankFilter = None,
     status: str | None = Query(None, description="推荐状态：none（未推荐）、" + "、".join(STATUS_ZH)),
-    paging: dict = Depends(lst.paging_params),
+    p: lst.Paging = Depends(lst.listing(SCOPE_SORTS)),
     format: Format = "json",
     who: Principal = Depends(principal),
     h: Handlers = Depends(handlers),
 ):
-    p = lst.checked(paging, SCOPE_SORTS)
     _check_status(status, with_none=True)
     doc = await h.reads.held_class(who, class_id)
     scope = doc.get("scope") or {"criteria": {}, "cadre_ids": []}
@@ -590,21 +587,18 @@ async def quota(
 @router.get(
     "/queue",
     summary="组织部待确定队列（各班次待确定与候补人选；分页、搜索、排序；可导出 Excel）",
-    description="默认按开班日期、班次；排序字段："
-    + "、".join(f"{k}（{v}）" for k, v in QUEUE_SORTS.items())
-    + "。",
+    description="默认按开班日期、班次；排序字段：" + lst.sort_fields(QUEUE_SORTS) + "。",
     **admits("org_department"),
 )
 async def queue(
     class_id: str | None = Query(None, max_length=64, description="班次编号（等于）"),
-    unit: str | None = Query(None, max_length=100, description="单位（等于）"),
+    unit: api_registry.UnitFilter = None,
     status: str | None = Query(None, description="nominated（待确定）或 waitlisted（候补）"),
-    paging: dict = Depends(lst.paging_params),
+    p: lst.Paging = Depends(lst.listing(QUEUE_SORTS)),
     format: Format = "json",
     who: Principal = Depends(principal),
     h: Handlers = Depends(handlers),
 ):
-    p = lst.checked(paging, QUEUE_SORTS)
     class_id = as_filter(who, class_id)
     if status not in (None, "", "nominated", "waitlisted"):
         raise DomainError(

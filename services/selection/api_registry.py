@@ -103,6 +103,15 @@ COVERAGE_SORTS = {**REPORT_SORTS, "last_trained_on": "上次结业日期"}
 HOURS_SORTS = {**REPORT_SORTS, "hours": "已完成学时", "short": "尚差学时"}
 RANK_ORDER = {r: i for i, r in enumerate(reg.RANKS)}
 BY_RANK = {"rank": lambda r: RANK_ORDER.get(r.get("rank"), len(RANK_ORDER))}
+# The filters selection's lists share (both routers), documented alike on each.
+UnitFilter = Annotated[str | None, Query(max_length=100, description="单位（等于）")]
+RankFilter = Annotated[str | None, Query(max_length=20, description="职级（等于）")]
+
+
+def cadre_paging(raw: dict = Depends(lst.paging_params), who: Principal = Depends(principal)) -> lst.Paging:
+    """The registry's paging: a role that may not see birth dates may not sort by them
+    either (the order would say them)."""
+    return lst.checked(raw, CADRE_SORTS if visibility.sees_number(who.role) else SORTS_WITHOUT_BIRTH)
 
 
 def unkeyed(row: dict[str, Any]) -> dict[str, Any]:
@@ -297,21 +306,20 @@ WHO_SEES = (
     "/cadres",
     summary="干部名册（分页、搜索、排序；身份证号脱敏；可导出 Excel，导出全部符合条件者）",
     description="排序字段："
-    + "、".join(f"{k}（{v}）" for k, v in CADRE_SORTS.items())
+    + lst.sort_fields(CADRE_SORTS)
     + "；默认按单位、姓名。q 搜索姓名或单位中包含的文字。"
     + WHO_SEES,
     **admits("org_department", "unit", "analyst"),
 )
 async def list_cadres(
-    unit: str | None = Query(None, max_length=100, description="单位（等于）"),
-    rank: str | None = Query(None, max_length=20, description="职级（等于）"),
+    unit: UnitFilter = None,
+    rank: RankFilter = None,
     category: str | None = Query(None, max_length=50, description="类别（等于）"),
-    paging: dict = Depends(lst.paging_params),
+    p: lst.Paging = Depends(cadre_paging),
     format: Format = "json",
     who: Principal = Depends(principal),
     h: Handlers = Depends(handlers),
 ):
-    p = lst.checked(paging, CADRE_SORTS if visibility.sees_number(who.role) else SORTS_WITHOUT_BIRTH)
     if who.role == "unit":
         if not who.unit:
             raise Forbidden("登录令牌未标明所属单位，不能以单位身份查看名册。", code="unit_missing")
@@ -399,7 +407,7 @@ async def history(cadre_id: str, who: Principal = Depends(principal), h: Handler
     summary="五年轮训覆盖情况与逾期名单（逾期名单分页；可导出 Excel，导出全部）",
     description="items 为逾期（周期内未参加培训）名单的一页，total 为符合筛选的逾期人数；"
     "cadres、trained、rate、by_unit 为整个辖区的覆盖情况。排序字段："
-    + "、".join(f"{k}（{v}）" for k, v in COVERAGE_SORTS.items())
+    + lst.sort_fields(COVERAGE_SORTS)
     + "。",
     **admits("org_department", "analyst"),
 )
@@ -407,12 +415,11 @@ async def coverage(
     as_of: date | None = Query(None, description="统计日（默认今天）"),
     unit: str | None = Query(None, max_length=100, description="逾期名单：单位（等于）"),
     rank: str | None = Query(None, max_length=20, description="逾期名单：职级（等于）"),
-    paging: dict = Depends(lst.paging_params),
+    p: lst.Paging = Depends(lst.listing(COVERAGE_SORTS)),
     format: Format = "json",
     who: Principal = Depends(principal),
     h: Handlers = Depends(handlers),
 ):
-    p = lst.checked(paging, COVERAGE_SORTS)
     as_of = as_of or await h.clock.today()
     report, overdue = await h.reads.report(
         sc.coverage,
@@ -449,21 +456,20 @@ async def coverage(
     "/reports/hours",
     summary="年度学时达标情况（按政策要求；分页；可导出 Excel，导出全部）",
     description="items 为每名干部的学时一页，total 为符合筛选的人数；cadres、met 为整个辖区。排序字段："
-    + "、".join(f"{k}（{v}）" for k, v in HOURS_SORTS.items())
+    + lst.sort_fields(HOURS_SORTS)
     + "。",
     **admits("org_department", "analyst"),
 )
 async def hours(
     year: int | None = Query(None, ge=2000, le=2100, description="年度（默认今年）"),
-    unit: str | None = Query(None, max_length=100, description="单位（等于）"),
-    rank: str | None = Query(None, max_length=20, description="职级（等于）"),
+    unit: UnitFilter = None,
+    rank: RankFilter = None,
     short_only: bool = Query(False, description="只看未达标者"),
-    paging: dict = Depends(lst.paging_params),
+    p: lst.Paging = Depends(lst.listing(HOURS_SORTS)),
     format: Format = "json",
     who: Principal = Depends(principal),
     h: Handlers = Depends(handlers),
 ):
-    p = lst.checked(paging, HOURS_SORTS)
     year = year or (await h.clock.today()).year
     report, rows = await h.reads.report(
         sc.hours, "rows", who.jurisdiction, year, h.settings.hours_policy, p.sort, BY_RANK.get(p.sort or "")

@@ -2,7 +2,8 @@
 a clerk's registration read back at once with the token its answer gave is always there;
 a second process of the service, which folds nothing itself, answers the same from the
 store; a token of a stream never written answers within the bound, saying it is stale; a
-malformed token is refused in Chinese."""
+caller the route refuses is answered at once, without waiting; a malformed token is refused in
+Chinese."""
 
 import time
 from datetime import date, timedelta
@@ -117,6 +118,27 @@ def test_a_token_of_a_stream_never_written_answers_within_the_bound(deployment, 
     took = time.monotonic() - began
     assert r.status_code == 200 and r.headers["x-ganxun-consistency"] == "stale"
     assert BOUND <= took < BOUND + 1.5, took
+
+
+@pytest.mark.parametrize("caller", ["anonymous", "trainee"])
+def test_a_caller_the_route_refuses_is_answered_at_once_without_waiting(deployment, county, caller):
+    """The caller is authenticated and its role checked before a read waits for a token: an
+    anonymous caller cannot hold a request open for the bound, a refused role gets its 403 at
+    once. The token names a stream never written: a read that waited would take the whole
+    bound and say how its wait went."""
+    url, _ = deployment
+    headers = {} if caller == "anonymous" else auth("trainee", county)
+    began = time.monotonic()
+    r = httpx.get(
+        f"{url}/cadres",
+        headers={**headers, "X-Ganxun-After": f"selection.{county}:cd-never-written@3"},
+        timeout=30,
+    )
+    took = time.monotonic() - began
+    assert r.status_code == (401 if caller == "anonymous" else 403), r.text
+    assert r.json()["code"] == ("missing_token" if caller == "anonymous" else "wrong_role"), r.text
+    assert "x-ganxun-consistency" not in r.headers
+    assert took < BOUND, took
 
 
 def test_a_token_of_events_this_service_does_not_follow_does_not_wait(deployment, county):

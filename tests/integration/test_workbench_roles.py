@@ -90,9 +90,8 @@ async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_an
     from playwright.async_api import async_playwright, expect
 
     from shared.clock import local_today
-    from shared.contracts import selection as sel
     from shared.contracts import teaching as tea
-    from tests.support import eventually, publish
+    from tests.support import eventually, publish, publish_class
 
     expect.set_options(timeout=30_000)
     county, wb, out = world.county, world.wb, shots()
@@ -105,27 +104,7 @@ async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_an
         (old, "武城县科级干部进修班", today - timedelta(days=45), today - timedelta(days=40)),
     ):
         people = [(me, "孙丽"), (f"qian-{county}", "钱军")]
-        await publish(
-            world.servers.kafka,
-            "selection",
-            county,
-            f"class-{class_id}",
-            [
-                sel.ClassOpened(
-                    class_id=class_id,
-                    title=title,
-                    capacity=30,
-                    starts_on=starts,
-                    ends_on=ends,
-                    organiser="县委党校",
-                ),
-                *[sel.TraineeNominated(class_id=class_id, cadre_id=c, name=n, unit=UNIT) for c, n in people],
-                *[
-                    sel.NominationConfirmed(class_id=class_id, cadre_id=c, name=n, unit=UNIT)
-                    for c, n in people
-                ],
-            ],
-        )
+        await publish_class(world.servers.kafka, county, class_id, title, (starts, ends), people, UNIT)
     await publish(
         world.servers.kafka,
         "teaching",
@@ -300,32 +279,15 @@ async def test_a_recorder_s_week_records_a_correction_the_score_sheet_the_final_
     from playwright.async_api import async_playwright, expect
 
     from shared.clock import local_today
-    from shared.contracts import selection as sel
-    from tests.support import publish
+    from tests.support import publish_class
 
     expect.set_options(timeout=30_000)
     county, wb, out = world.county, world.wb, shots()
     today = local_today()
     klass = f"rec-{county}"
     people = [(f"r1-{county}", "张伟"), (f"r2-{county}", "王芳"), (f"r3-{county}", "陈静")]
-    await publish(
-        world.servers.kafka,
-        "selection",
-        county,
-        f"class-{klass}",
-        [
-            sel.ClassOpened(
-                class_id=klass,
-                title="武城县中青年干部培训班",
-                capacity=30,
-                starts_on=today - timedelta(days=7),
-                ends_on=today + timedelta(days=30),
-                organiser="县委党校",
-            ),
-            *[sel.TraineeNominated(class_id=klass, cadre_id=c, name=n, unit=UNIT) for c, n in people],
-            *[sel.NominationConfirmed(class_id=klass, cadre_id=c, name=n, unit=UNIT) for c, n in people],
-        ],
-    )
+    dates = (today - timedelta(days=7), today + timedelta(days=30))
+    await publish_class(world.servers.kafka, county, klass, "武城县中青年干部培训班", dates, people, UNIT)
     person = f"rec-wang-{county}"
     identity.create_user(world.user("recorder"), "recorder", county, person_id=person, name="王老师")
     org = identity.auth(world.user("org"), PASSWORD)

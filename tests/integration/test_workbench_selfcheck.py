@@ -69,29 +69,12 @@ def world(identity, servers, tmp_path_factory):
 async def _class_opened(world, klass: str, today) -> None:
     """Selection's part: the class (from yesterday to the day after tomorrow) and its two
     confirmed trainees, on selection's topic."""
-    from shared.contracts import selection as sel
-    from tests.support import publish
+    from tests.support import publish_class
 
     county = world.county
     people = [(f"sun-{county}", "孙丽"), (f"qian-{county}", "钱军")]
-    await publish(
-        world.servers.kafka,
-        "selection",
-        county,
-        f"class-{klass}",
-        [
-            sel.ClassOpened(
-                class_id=klass,
-                title="武城县年轻干部培训班",
-                capacity=30,
-                starts_on=today - timedelta(days=1),
-                ends_on=today + timedelta(days=2),
-                organiser="县委党校",
-            ),
-            *[sel.TraineeNominated(class_id=klass, cadre_id=c, name=n, unit=UNIT) for c, n in people],
-            *[sel.NominationConfirmed(class_id=klass, cadre_id=c, name=n, unit=UNIT) for c, n in people],
-        ],
-    )
+    dates = (today - timedelta(days=1), today + timedelta(days=2))
+    await publish_class(world.servers.kafka, county, klass, "武城县年轻干部培训班", dates, people, UNIT)
 
 
 async def _class_with_two_sessions(world, identity, klass: str, now: datetime) -> None:

@@ -94,3 +94,36 @@ def test_a_search_over_the_kept_text_finds_each_matching_row_once_in_order():
     assert [r["name"] for r in lst.search(rows, text, "财政")] == ["王明", "赵刚"]
     assert lst.search(rows, text, "局明明") == [], "a search never runs across two rows"
     assert lst.search(rows, text, "刚") == [rows[3]] and lst.search([], lst.search_text([]), "x") == []
+
+
+def test_one_dependency_gives_every_list_route_the_same_parameters_checked_for_its_sorts():
+    """`listing(SORTS)` is a list route's page, search and sort: documented as `paging_params`
+    on every route that takes it, checked against that route's own sort fields."""
+    from fastapi import Depends, FastAPI
+    from fastapi.responses import JSONResponse
+    from fastapi.testclient import TestClient
+
+    app = FastAPI()
+    app.exception_handler(DomainError)(lambda _, exc: JSONResponse(exc.to_dict(), status_code=exc.status))
+
+    @app.get("/people")
+    def people(p: lst.Paging = Depends(lst.listing(SORTS))):
+        return {"sort": p.sort, "desc": p.desc, "q": p.q, "page": p.page}
+
+    @app.get("/units")
+    def units(p: lst.Paging = Depends(lst.listing({"unit": "单位"}))):
+        return {"sort": p.sort}
+
+    client = TestClient(app)
+    paths = client.get("/openapi.json").json()["paths"]
+    documented = [[q["name"] for q in paths[path]["get"]["parameters"]] for path in ("/people", "/units")]
+    assert documented == [["page", "size", "q", "sort", "order"]] * 2
+    assert client.get("/people?sort=birth_date&order=desc&q=干部 01&page=2").json() == {
+        "sort": "birth_date",
+        "desc": True,
+        "q": "干部01",
+        "page": 2,
+    }
+    refused = client.get("/units?sort=name")
+    assert refused.status_code == 422 and refused.json()["field"] == "sort"
+    assert "可用的排序字段：unit（单位）" in refused.json()["message"]

@@ -553,3 +553,29 @@ def test_a_reminder_waits_for_its_class_s_title_and_then_names_it():
         assert "班次 k1" in late.channel.outbox[0][2]
 
     asyncio.run(go())
+
+
+def test_classes_waiting_for_their_title_are_remembered_within_a_bound(monkeypatch):
+    """`_named` remembers each class still without a title: a class no longer asked about is
+    forgotten after UNNAMED_FORGET, and no more than UNNAMED_MAX are kept, while a class still
+    asked about keeps the time its wait began."""
+    from datetime import UTC, timedelta
+
+    from services.reminders import handlers
+
+    monkeypatch.setattr(handlers, "UNNAMED_MAX", 3)
+    h = World().h
+    start = datetime(2025, 6, 10, 1, 0, tzinfo=UTC)
+    for i in range(10):
+        assert not h._named(f"k{i}", {}, start + timedelta(seconds=i))
+    assert list(h._unnamed) == ["k7", "k8", "k9"]
+
+    # k9 keeps being asked about: its wait is counted from its first ask, and it goes out.
+    assert h._named("k9", {}, start + handlers.UNNAMED_WAIT + timedelta(seconds=9))
+    # A day later nobody asked about k7 and k8 any more: asking about another class forgets them.
+    later = start + handlers.UNNAMED_FORGET + timedelta(minutes=1)
+    assert not h._named("k10", {}, later)
+    assert list(h._unnamed) == ["k9", "k10"]
+    # A title that arrives ends the wait at once and frees its place.
+    assert h._named("k10", {"title": "2025年春季中青年干部培训班"}, later)
+    assert "k10" not in h._unnamed

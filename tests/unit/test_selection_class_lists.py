@@ -18,6 +18,7 @@ from services.selection.handlers import Handlers
 from services.selection.projections import PROJECTIONS
 from services.selection.read_index import ReadIndex, class_row
 from services.selection.reads import Reads
+from shared import listing as lst
 from shared.auth import Principal
 from shared.commands import CommandHandler, Context
 from shared.errors import DomainError, Forbidden
@@ -43,9 +44,9 @@ def person(seq: int, name: str, unit: str) -> dict:
     return {"name": name, "id_number": first17 + reg.id_check_digit(first17), "unit": unit, "rank": "副科"}
 
 
-def paging(**kw) -> dict:
-    """The query parameters as the paging dependency hands them over (text, as in a URL)."""
-    return {
+def paging(sortable: dict[str, str], **kw) -> lst.Paging:
+    """The query parameters (text, as in a URL) through the list's paging dependency."""
+    raw = {
         "page": None,
         "size": None,
         "q": None,
@@ -53,6 +54,7 @@ def paging(**kw) -> dict:
         "order": None,
         **{k: str(v) for k, v in kw.items()},
     }
+    return lst.listing(sortable)(raw)
 
 
 class World:
@@ -73,10 +75,14 @@ class World:
         self.run(self.h.open_class(ctx(DEPT), DEPT, cmd))
 
     def classes(self, who: Principal = DEPT, phase: str | None = None, category: str | None = None, **kw):
-        return self.run(api.list_classes(phase, category, paging(**kw), who, self.h))
+        return self.run(api.list_classes(phase, category, paging(api.CLASS_SORTS, **kw), who, self.h))
 
     def nominations(self, class_id: str, who: Principal = DEPT, status=None, unit=None, group=None, **kw):
-        return self.run(api.list_nominations(class_id, status, unit, group, paging(**kw), who, self.h))
+        return self.run(
+            api.list_nominations(
+                class_id, status, unit, group, paging(api.NOMINATION_SORTS, **kw), who, self.h
+            )
+        )
 
 
 @pytest.fixture
