@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -40,12 +42,18 @@ class DrawingSettings(BaseSettings):
     pdf_workers: int = 2
 
 
+# How often a worker checks that the service that started it still runs (seconds).
+ORPHAN_CHECK = 1.0
 _pool: ProcessPoolExecutor | None = None
 _lock = threading.Lock()
 
 
-def _warm() -> None:
-    """A worker's start: the common face parsed before the first document asks for it."""
+def _warm(parent: int) -> None:
+    """A worker's start: it ends with the service (`_orphaned`), and the common face is parsed
+    before the first document asks for it."""
+    # The parent's pid comes from the parent: a worker still starting when the service died
+    # would otherwise take its new parent (init) for the service.
+    threading.Thread(target=_orphaned, args=(parent,), daemon=True).start()
     try:
         settings = pdf.FontSettings()
         common = fonts.common_face(pdf.font_path(settings), settings.font_index)
@@ -53,6 +61,15 @@ def _warm() -> None:
             fonts.parsed(common, 0)
     except Exception:  # noqa: BLE001 - the document that needs the font reports what is wrong
         log.exception("records.drawing_warm_failed")
+
+
+def _orphaned(parent: int) -> None:
+    """End this worker once the service that started it is gone. A service stopped by a signal
+    does not always shut its pool down (the executor's own exit hook needs a clean exit), and
+    a worker left behind would hold its memory for good."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK)
+    os._exit(0)
 
 
 def _nothing() -> None:
@@ -70,7 +87,10 @@ def pool() -> ProcessPoolExecutor | None:
             # spawn: a fresh interpreter, not a copy of the service with its loop, threads
             # and Kafka connections (fork).
             _pool = ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("spawn"), initializer=_warm
+                workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_warm,
+                initargs=(os.getpid(),),
             )
             for _ in range(workers):  # the workers start (and parse the font) now, not on a request
                 _pool.submit(_nothing)
