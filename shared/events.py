@@ -148,12 +148,22 @@ class Catalogue:
             return envelope
         return envelope.model_copy(update={"payload": payload, "schema_version": version})
 
-    def decode(self, raw: bytes | str | dict[str, Any]) -> Decoded | None:
-        """Envelope and typed payload; None for an unknown type; MalformedEvent otherwise."""
+    def envelope(self, raw: bytes | str | dict[str, Any]) -> Envelope:
+        """The envelope alone, its payload unchecked (for a reader that only passes the event
+        by); MalformedEvent when it is not one."""
         try:
-            env = Envelope.model_validate(raw) if isinstance(raw, dict) else Envelope.model_validate_json(raw)
+            return (
+                Envelope.model_validate(raw) if isinstance(raw, dict) else Envelope.model_validate_json(raw)
+            )
         except (ValidationError, ValueError) as exc:
             raise MalformedEvent(f"invalid envelope: {_short(exc)}") from exc
+
+    def known(self, event_type: str) -> bool:
+        return event_type in self._current
+
+    def decode(self, raw: bytes | str | dict[str, Any]) -> Decoded | None:
+        """Envelope and typed payload; None for an unknown type; MalformedEvent otherwise."""
+        env = self.envelope(raw)
         if env.type not in self._current:
             return None
         env = self.upcast(env)

@@ -1,6 +1,6 @@
 """The records service's definition and bootstrap: what the runtime composes."""
 
-from services.records import api
+from services.records import api, drawing
 from services.records.handlers import Handlers
 from services.records.projections import PROJECTIONS
 from services.records.reads import Reads
@@ -8,6 +8,9 @@ from shared.runtime import Adapters, ServiceDefinition
 
 
 def bootstrap(a: Adapters) -> Handlers:
+    """The handlers over the real adapters; the PDF workers start now (drawing.py), so the
+    first form asked for does not wait for them."""
+    drawing.pool()
     return Handlers(a.commands, Reads(a.db), a.clock)
 
 

@@ -1,0 +1,93 @@
+"""What a projector reads from the key vault after an import (issue 16, bulk): a projection
+opens only the events it folds, and one scan of the vault serves the batches after it."""
+
+from __future__ import annotations
+
+import json
+
+from aiokafka.structs import ConsumerRecord
+
+from services.selection.projections import cadres, classes
+from shared.memory import MemoryDatabase
+from shared.outbox import headers_of
+from shared.personal import Sealer, Vault
+from shared.projector import ProjectionWriter
+from shared.topics import events_topic
+from tests.unit.test_personal_data import COUNTY, NAME, registered, run
+
+
+class CountingVault(Vault):
+    """A vault that remembers whom it was asked for and how often it read its collection."""
+
+    def __init__(self, db: MemoryDatabase) -> None:
+        super().__init__(db)
+        self.asked: list[str] = []
+        self.reads = 0
+        find, find_one = self.coll.find, self.coll.find_one
+
+        def counted_find(*args, **kwargs):
+            self.reads += 1
+            return find(*args, **kwargs)
+
+        async def counted_find_one(*args, **kwargs):
+            self.reads += 1
+            return await find_one(*args, **kwargs)
+
+        self.coll.find, self.coll.find_one = counted_find, counted_find_one
+
+    async def keys(self, persons, create: bool = False):
+        persons = list(persons)
+        if not create:
+            self.asked.extend(persons)
+        return await super().keys(persons, create)
+
+
+def _import(vault: Vault, n: int) -> list[ConsumerRecord]:
+    """n registrations as the relay puts them on Kafka: sealed, with their type header."""
+    docs = run(Sealer(vault).seal([registered(f"cd-{i}") for i in range(n)]))
+    topic = events_topic("selection", COUNTY)
+    return [
+        ConsumerRecord(
+            topic,
+            0,
+            i,
+            0,
+            0,
+            d["stream_id"].encode(),
+            json.dumps(d, separators=(",", ":")).encode(),
+            None,
+            0,
+            0,
+            headers_of(d),
+        )
+        for i, d in enumerate(docs)
+    ]
+
+
+def test_a_projection_that_folds_no_registration_opens_none_and_still_counts_them_handled():
+    db, keys = MemoryDatabase(), MemoryDatabase()
+    vault = CountingVault(keys)
+    records = _import(Vault(keys), 50)
+    writer = ProjectionWriter(classes, db, dead_letters=None, sealer=Sealer(vault))
+    seen: list[tuple[str, int]] = []
+    writer.progress.append(seen.extend)
+    run(writer.handle(records))
+    assert vault.asked == [] and vault.reads == 0
+    assert seen == [(f"cadre-cd-{i}", 1) for i in range(50)]  # read-your-writes still wakes
+
+    registry = ProjectionWriter(cadres, db, dead_letters=None, sealer=Sealer(vault))
+    run(registry.handle(records))
+    assert len(vault.asked) == 50
+    assert run(db["cadres"].find_one({"_id": "cd-7"}))["name"] == NAME
+
+
+def test_one_scan_of_the_vault_serves_the_batches_after_it():
+    keys = MemoryDatabase()
+    records = _import(Vault(keys), 600)
+    vault = CountingVault(keys)
+    db = MemoryDatabase()
+    writer = ProjectionWriter(cadres, db, dead_letters=None, sealer=Sealer(vault))
+    for start in range(0, 600, 200):  # three batches of 200 people, as after an import
+        run(writer.handle(records[start : start + 200]))
+    assert vault.reads == 1  # one scan, not 600 point reads
+    assert run(db["cadres"].count_documents({"name": NAME})) == 600
