@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import signal
@@ -56,6 +55,7 @@ import httpx
 
 import shared.contracts  # noqa: F401 - registers the catalogue
 from bench.common import wait_ready
+from bench.province_produce import produce
 from bench.scale import Servers, rss_mb
 from deploy.local.process import REPO_ROOT, free_port
 from shared import kafka, topics
@@ -67,7 +67,6 @@ from shared.contracts import selection as sel
 from shared.contracts import teaching as tea
 from shared.events import Actor
 from shared.outbox import headers_of
-from shared.personal import Sealer
 
 PROVINCE = "710000"  # outside tests.support.random_county's provinces: no test shares its topics
 GOAL_P99_MS = 50.0
@@ -75,17 +74,6 @@ GOAL_RSS_MB = 200.0
 SESSIONS = 4
 MONTHS = (1, 3, 6, 12)
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
-
-
-class CountyKeys:
-    """A county deployment's vault as the Sealer uses it: one key per person, made on first
-    use and kept in this process only (no province process ever holds them)."""
-
-    def __init__(self) -> None:
-        self._keys: dict[str, bytes] = {}
-
-    async def keys(self, persons, create: bool = False) -> dict[str, bytes]:
-        return {p: self._keys.setdefault(p, os.urandom(32)) for p in persons}
 
 
 def codes(n: int) -> list[str]:
@@ -135,7 +123,7 @@ class County:
 
     # long: one class's whole lifecycle, service by service, in the order the services emit it
     def one_class(self, k: int, members: list[str]):
-        class_id = f"{self.code}k{k:02d}"
+        class_id = f"{self.code}-k{k:02d}"  # qualified by its county, as selection stores it
         start = date(2022 + k % 5, 3 + k % 8, 1)
         ends = start + timedelta(days=10)
         opened = sel.ClassOpened(
@@ -209,7 +197,7 @@ class County:
             f"records-trainee-{class_id}-{cid}",
             [
                 rec.RecordLogged(
-                    record_id=uuid.uuid4().hex,
+                    record_id=f"r-{class_id}-{cid}",
                     class_id=class_id,
                     cadre_id=cid,
                     category="study",
@@ -271,80 +259,7 @@ class County:
         yield "followup", f"followup:{class_id}:{cid}", follow
 
 
-async def produce(bus, counties: list[str], args) -> tuple[Counter, dict, int]:
-    """Every county's events on its topics, as its relay sends them. Returns the province's
-    expected figures, one county's class members (for the live probe) and the event count."""
-    ctx = {
-        c: Context(
-            actor=Actor(user_id=f"clerk-{c}", name="县委组织部", role="org_department"),
-            jurisdiction=c,
-            correlation_id="bench-province",
-        )
-        for c in counties
-    }
-    await kafka.ensure_topics(bus, [topics.events_topic(s, c) for c in counties for s in SOURCES], 3, 1)
-    producer = kafka.producer(bus)
-    await producer.start()
-    expected: Counter = Counter()
-    probe: dict = {}
-    sent = 0
-    t0 = time.monotonic()
-    try:
-        for i, code in enumerate(counties):
-            county = County(code, args, random.Random(code))
-            sealer = Sealer(CountyKeys())  # type: ignore[arg-type] - the vault's one method it uses
-            versions: Counter = Counter()
-            pending: list = []
-            for commits in chunks(_chain(county.registry(), county.classes()), 2000):
-                envs, where = [], []
-                for service, stream, events in commits:
-                    envs.extend(CommandHandler.envelopes(stream, versions[stream], events, ctx[code]))
-                    versions[stream] += len(events)
-                    where.extend([topics.events_topic(service, code)] * len(events))
-                for topic, doc in zip(where, await sealer.seal(envs)):
-                    value = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-                    pending.append(
-                        await producer.send(
-                            topic, value=value, key=doc["stream_id"].encode(), headers=headers_of(doc)
-                        )
-                    )
-                sent += len(envs)
-                if len(pending) > 20_000:
-                    await asyncio.gather(*pending)
-                    pending.clear()
-            await asyncio.gather(*pending)
-            expected.update(county.expected)
-            if not probe:
-                probe = {"county": code, "versions": versions, "class": f"{code}k00"}
-            rate = sent / (time.monotonic() - t0)
-            print(
-                f"\r  发送 {i + 1}/{len(counties)} 县，{sent:,} 个事件（{rate:,.0f} 个/秒）",
-                end="",
-                flush=True,
-            )
-    finally:
-        await producer.stop()
-    print()
-    return expected, probe, sent
-
-
 SOURCES = ("selection", "teaching", "records", "followup")
-
-
-def _chain(*gens):
-    for g in gens:
-        yield from g
-
-
-def chunks(items, n: int):
-    chunk = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= n:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def complete(totals: dict, expected: Counter) -> bool:
@@ -473,7 +388,7 @@ async def timed(c: httpx.AsyncClient, path: str, params: dict, headers: dict, n:
 
 async def routes(c: httpx.AsyncClient, tokens: dict, counties: list[str], args) -> None:
     county, n = counties[len(counties) // 2], args.queries
-    class_id = f"{county}k{min(3, args.classes - 1):02d}"
+    class_id = f"{county}-k{min(3, args.classes - 1):02d}"
     city = county[:4] + "00"
     analyst, clerk = Dashboard.auth(tokens["analyst"]), Dashboard.auth(tokens[county])
     print(f"HTTP（真实进程，每项 {n} 次，顺序发出）：")
@@ -558,6 +473,8 @@ async def main() -> None:
     ap.add_argument("--classes", type=int, default=20)
     ap.add_argument("--class-size", type=int, default=50)
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--templates", type=int, default=2, help="counties built the real way, the rest joined")
+    ap.add_argument("--workers", type=int, default=2, help="producing processes")
     ap.add_argument("--live", type=int, default=20, help="live-stream probes")
     ap.add_argument("--limit", type=float, default=4 * 3600, help="seconds allowed for the first start")
     ap.add_argument("--profile", help="run the first start under cProfile, its statistics to this file")
@@ -574,9 +491,13 @@ async def main() -> None:
         if srv.bus:
             bus = bus.as_user(srv.bus["GANXUN_KAFKA_USERNAME"], srv.bus["GANXUN_KAFKA_PASSWORD"])
         t0 = time.monotonic()
-        expected, probe, sent = await produce(bus, counties, args)
-        print(f"  发送用时 {time.monotonic() - t0:.0f} s；应得：{dict(expected)}")
         state = Path(tempfile.mkdtemp(prefix="bench-province-"))
+        expected, probe, sent = await produce(bus, counties, County, args, args.workers, str(state))
+        took = time.monotonic() - t0
+        print(
+            f"  发送用时 {took:.0f} s（{sent / took:,.0f} 个事件/秒，目标 100 县 ≤ 900 s）；"
+            f"uptime {load()}；应得：{dict(expected)}"
+        )
         private, _ = ensure_dev_keys(state / "keys")
         county = counties[len(counties) // 2]
         tokens = {
