@@ -18,6 +18,12 @@ FLUSH_SECONDS = 0.5
 # Python objects, so a province of 100 counties cached whole would hold ~1.6 GB; capped, a
 # document the cache forgot is read back by `_id` when its next event comes (bench/province.py).
 WRITER_CACHE = {"dash_classes": 100, "dash_cadres": 128}
+# Bytes fetched per partition at a time. aiokafka holds one such chunk per partition not yet
+# consumed, and a province's dashboard follows ~1,200 (100 counties × 4 topics × 3): at the
+# kernel's 4 MiB its RSS passed 540 MB in the first two minutes of a first start at 100 counties
+# (README, "Producing a province in minutes"). Each fetch still brings up to FETCH_MAX_BYTES.
+PARTITION_FETCH_BYTES = 32 * 1024
+FETCH_MAX_BYTES = 4 * 1024 * 1024
 # How often the heap's free memory is handed back to the system (`_trimmer`).
 TRIM_SECONDS = 5.0
 
@@ -88,4 +94,5 @@ DEFINITION = ServiceDefinition(
     routes=api.router,
     compose=bootstrap,
     workers={"rollup": keep_rollup},
+    consumer_options={"max_partition_fetch_bytes": PARTITION_FETCH_BYTES, "fetch_max_bytes": FETCH_MAX_BYTES},
 )
