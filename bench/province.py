@@ -37,9 +37,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -56,6 +56,7 @@ import httpx
 
 import shared.contracts  # noqa: F401 - registers the catalogue
 from bench.common import wait_ready
+from bench.province_produce import produce
 from bench.scale import Servers, rss_mb
 from deploy.local.process import REPO_ROOT, free_port
 from shared import kafka, topics
@@ -67,7 +68,6 @@ from shared.contracts import selection as sel
 from shared.contracts import teaching as tea
 from shared.events import Actor
 from shared.outbox import headers_of
-from shared.personal import Sealer
 
 PROVINCE = "710000"  # outside tests.support.random_county's provinces: no test shares its topics
 GOAL_P99_MS = 50.0
@@ -75,17 +75,6 @@ GOAL_RSS_MB = 200.0
 SESSIONS = 4
 MONTHS = (1, 3, 6, 12)
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
-
-
-class CountyKeys:
-    """A county deployment's vault as the Sealer uses it: one key per person, made on first
-    use and kept in this process only (no province process ever holds them)."""
-
-    def __init__(self) -> None:
-        self._keys: dict[str, bytes] = {}
-
-    async def keys(self, persons, create: bool = False) -> dict[str, bytes]:
-        return {p: self._keys.setdefault(p, os.urandom(32)) for p in persons}
 
 
 def codes(n: int) -> list[str]:
@@ -135,7 +124,7 @@ class County:
 
     # long: one class's whole lifecycle, service by service, in the order the services emit it
     def one_class(self, k: int, members: list[str]):
-        class_id = f"{self.code}k{k:02d}"
+        class_id = f"{self.code}-k{k:02d}"  # qualified by its county, as selection stores it
         start = date(2022 + k % 5, 3 + k % 8, 1)
         ends = start + timedelta(days=10)
         opened = sel.ClassOpened(
@@ -209,7 +198,7 @@ class County:
             f"records-trainee-{class_id}-{cid}",
             [
                 rec.RecordLogged(
-                    record_id=uuid.uuid4().hex,
+                    record_id=f"r-{class_id}-{cid}",
                     class_id=class_id,
                     cadre_id=cid,
                     category="study",
@@ -271,80 +260,7 @@ class County:
         yield "followup", f"followup:{class_id}:{cid}", follow
 
 
-async def produce(bus, counties: list[str], args) -> tuple[Counter, dict, int]:
-    """Every county's events on its topics, as its relay sends them. Returns the province's
-    expected figures, one county's class members (for the live probe) and the event count."""
-    ctx = {
-        c: Context(
-            actor=Actor(user_id=f"clerk-{c}", name="县委组织部", role="org_department"),
-            jurisdiction=c,
-            correlation_id="bench-province",
-        )
-        for c in counties
-    }
-    await kafka.ensure_topics(bus, [topics.events_topic(s, c) for c in counties for s in SOURCES], 3, 1)
-    producer = kafka.producer(bus)
-    await producer.start()
-    expected: Counter = Counter()
-    probe: dict = {}
-    sent = 0
-    t0 = time.monotonic()
-    try:
-        for i, code in enumerate(counties):
-            county = County(code, args, random.Random(code))
-            sealer = Sealer(CountyKeys())  # type: ignore[arg-type] - the vault's one method it uses
-            versions: Counter = Counter()
-            pending: list = []
-            for commits in chunks(_chain(county.registry(), county.classes()), 2000):
-                envs, where = [], []
-                for service, stream, events in commits:
-                    envs.extend(CommandHandler.envelopes(stream, versions[stream], events, ctx[code]))
-                    versions[stream] += len(events)
-                    where.extend([topics.events_topic(service, code)] * len(events))
-                for topic, doc in zip(where, await sealer.seal(envs)):
-                    value = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-                    pending.append(
-                        await producer.send(
-                            topic, value=value, key=doc["stream_id"].encode(), headers=headers_of(doc)
-                        )
-                    )
-                sent += len(envs)
-                if len(pending) > 20_000:
-                    await asyncio.gather(*pending)
-                    pending.clear()
-            await asyncio.gather(*pending)
-            expected.update(county.expected)
-            if not probe:
-                probe = {"county": code, "versions": versions, "class": f"{code}k00"}
-            rate = sent / (time.monotonic() - t0)
-            print(
-                f"\r  发送 {i + 1}/{len(counties)} 县，{sent:,} 个事件（{rate:,.0f} 个/秒）",
-                end="",
-                flush=True,
-            )
-    finally:
-        await producer.stop()
-    print()
-    return expected, probe, sent
-
-
 SOURCES = ("selection", "teaching", "records", "followup")
-
-
-def _chain(*gens):
-    for g in gens:
-        yield from g
-
-
-def chunks(items, n: int):
-    chunk = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= n:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def complete(totals: dict, expected: Counter) -> bool:
@@ -434,14 +350,18 @@ class Dashboard:
     def auth(token: str) -> dict:
         return {"Authorization": f"Bearer {token}"}
 
-    async def until_complete(self, c: httpx.AsyncClient, expected: Counter, t0: float, limit: float) -> float:
-        """Seconds from `t0` until the province's figures equal those sent (progress printed)."""
+    async def until_complete(
+        self, c: httpx.AsyncClient, expected: Counter, t0: float, limit: float
+    ) -> tuple[float, dict | None]:
+        """Seconds from `t0` until the province's figures equal those sent (progress printed),
+        and None; or, at `limit`, the seconds and the totals reached by then."""
+        totals = None
         while True:
             r = await c.get("/api/overview", params={"year": "all"})
             if r.status_code == 200:
                 totals = r.json()["totals"]
                 if complete(totals, expected):
-                    return time.monotonic() - t0
+                    return time.monotonic() - t0, None
                 print(
                     f"\r  {time.monotonic() - t0:6.0f} s：在册 {totals['registered_cadres']:,}/"
                     f"{expected['registered_cadres']:,}，"
@@ -450,9 +370,19 @@ class Dashboard:
                     end="",
                     flush=True,
                 )
-            if time.monotonic() - t0 > limit or self.proc.poll() is not None:
-                raise SystemExit(f"\n看板在 {limit:.0f} s 内未汇总完整（或进程退出）")
+            if self.proc.poll() is not None:
+                raise SystemExit("\n看板进程退出")
+            if time.monotonic() - t0 > limit and totals is not None:
+                return time.monotonic() - t0, totals
             await asyncio.sleep(2)
+
+    async def until_reached(self, c: httpx.AsyncClient, cadres: int, t0: float) -> float:
+        """Seconds from `t0` until the province counts at least `cadres` registered cadres."""
+        while True:
+            r = await c.get("/api/overview", params={"year": "all"})
+            if r.status_code == 200 and r.json()["totals"]["registered_cadres"] >= cadres:
+                return time.monotonic() - t0
+            await asyncio.sleep(0.5)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -473,7 +403,7 @@ async def timed(c: httpx.AsyncClient, path: str, params: dict, headers: dict, n:
 
 async def routes(c: httpx.AsyncClient, tokens: dict, counties: list[str], args) -> None:
     county, n = counties[len(counties) // 2], args.queries
-    class_id = f"{county}k{min(3, args.classes - 1):02d}"
+    class_id = f"{county}-k{min(3, args.classes - 1):02d}"
     city = county[:4] + "00"
     analyst, clerk = Dashboard.auth(tokens["analyst"]), Dashboard.auth(tokens[county])
     print(f"HTTP（真实进程，每项 {n} 次，顺序发出）：")
@@ -558,6 +488,8 @@ async def main() -> None:
     ap.add_argument("--classes", type=int, default=20)
     ap.add_argument("--class-size", type=int, default=50)
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--templates", type=int, default=2, help="counties built the real way, the rest joined")
+    ap.add_argument("--workers", type=int, default=2, help="producing processes")
     ap.add_argument("--live", type=int, default=20, help="live-stream probes")
     ap.add_argument("--limit", type=float, default=4 * 3600, help="seconds allowed for the first start")
     ap.add_argument("--profile", help="run the first start under cProfile, its statistics to this file")
@@ -574,9 +506,13 @@ async def main() -> None:
         if srv.bus:
             bus = bus.as_user(srv.bus["GANXUN_KAFKA_USERNAME"], srv.bus["GANXUN_KAFKA_PASSWORD"])
         t0 = time.monotonic()
-        expected, probe, sent = await produce(bus, counties, args)
-        print(f"  发送用时 {time.monotonic() - t0:.0f} s；应得：{dict(expected)}")
         state = Path(tempfile.mkdtemp(prefix="bench-province-"))
+        expected, probe, sent = await produce(bus, counties, County, args, args.workers, str(state))
+        took = time.monotonic() - t0
+        print(
+            f"  发送用时 {took:.0f} s（{sent / took:,.0f} 个事件/秒，目标 100 县 ≤ 900 s）；"
+            f"uptime {load()}；应得：{dict(expected)}"
+        )
         private, _ = ensure_dev_keys(state / "keys")
         county = counties[len(counties) // 2]
         tokens = {
@@ -595,15 +531,27 @@ async def main() -> None:
             c = await dash.start()
             sampler = Sampler(dash.proc.pid)
             ready = time.monotonic() - t0
-            took = await dash.until_complete(c, expected, t0, args.limit)
-            print(
-                f"\n首次启动（无镜像，{sent:,} 个事件在主题上）：就绪 {ready:.1f} s，"
-                f"省级数字完整 {took:.0f} s（{sent / took:,.0f} 个事件/秒）；"
-                f"RSS 峰值 {sampler.peak:.0f} MB，完整时 {sampler.last:.0f} MB"
-                f"  目标 ≤ {GOAL_RSS_MB:.0f} MB：{'达标' if sampler.peak <= GOAL_RSS_MB else '未达标'}"
-            )
+            took, partial = await dash.until_complete(c, expected, t0, args.limit)
+            verdict = f"目标 ≤ {GOAL_RSS_MB:.0f} MB：{'达标' if sampler.peak <= GOAL_RSS_MB else '未达标'}"
+            if partial is None:
+                print(
+                    f"\n首次启动（无镜像，{sent:,} 个事件在主题上）：就绪 {ready:.1f} s，"
+                    f"省级数字完整 {took:.0f} s（{sent / took:,.0f} 个事件/秒）；"
+                    f"RSS 峰值 {sampler.peak:.0f} MB，完整时 {sampler.last:.0f} MB  {verdict}；"
+                    f"uptime {load()}"
+                )
+            else:
+                share = partial["registered_cadres"] / expected["registered_cadres"]
+                print(
+                    f"\n首次启动未在 --limit {args.limit:.0f} s 内完成（{sent:,} 个事件在主题上）："
+                    f"就绪 {ready:.1f} s，{took:.0f} s 时在册干部汇总 {share:.1%}，"
+                    f"人次 {partial['trainees']:,}/{expected['trainees']:,}；"
+                    f"RSS 峰值 {sampler.peak:.0f} MB，当时 {sampler.last:.0f} MB  {verdict}；"
+                    f"uptime {load()}。"
+                    "以下数字在这部分数据上测量（看板继续消费）"
+                )
             t1 = time.monotonic()
-            while not (await c.get("/api/status")).json()["reconciled"]:
+            while partial is None and not (await c.get("/api/status")).json()["reconciled"]:
                 await asyncio.sleep(1)
             print(
                 f"  启动后的后台核对（读全部投影文档的计数）又用 {time.monotonic() - t1:.1f} s；"
@@ -612,7 +560,10 @@ async def main() -> None:
             await routes(c, tokens, counties, args)
             if args.live:
                 await live(c, bus, tokens["analyst"], probe, args.live)
-            print(f"  测量后 RSS {rss_mb(dash.proc.pid):.0f} MB（峰值 {sampler.peak:.0f} MB）")
+            print(
+                f"  测量后 RSS {rss_mb(dash.proc.pid):.0f} MB（峰值 {sampler.peak:.0f} MB）；uptime {load()}"
+            )
+            reached = (await c.get("/api/overview", params={"year": "all"})).json()["totals"]
             sampler.stop()
             await c.aclose()
             dash.stop()
@@ -620,11 +571,22 @@ async def main() -> None:
             expected["records"] += args.live
             t0 = time.monotonic()
             c = await dash.start()
-            took = await dash.until_complete(c, expected, t0, args.limit)
-            print(f"\n再次启动（读计数镜像）：省级数字完整 {took:.1f} s，RSS {rss_mb(dash.proc.pid):.0f} MB")
+            if partial is None:
+                took, _ = await dash.until_complete(c, expected, t0, args.limit)
+                what = "省级数字完整"
+            else:
+                took = await dash.until_reached(c, reached["registered_cadres"], t0)
+                what = f"在册干部回到停止前的 {reached['registered_cadres']:,}"
+            print(
+                f"\n再次启动（读计数镜像）：{what} {took:.1f} s，RSS {rss_mb(dash.proc.pid):.0f} MB；"
+                f"uptime {load()}"
+            )
             await c.aclose()
         finally:
             dash.stop()
+            shutil.rmtree(state, ignore_errors=True)
+    # The topics of 100 counties are GBs: the private servers' folder goes with them.
+    shutil.rmtree(srv.folder, ignore_errors=True)
     print(f"uptime：{load()}")
 
 

@@ -192,7 +192,7 @@ class Servers:
         self.bus: dict[str, str] = {}
 
     def __enter__(self) -> Servers:
-        folder = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+        folder = self.folder = Path(tempfile.mkdtemp(prefix="bench-scale-"))
         if not self.uri:
             from deploy.local.ferretdb import FerretDBServer
 

@@ -140,6 +140,10 @@ def producer(bus: Bus, **kw) -> AIOKafkaProducer:
 
 
 def consumer(bus: Bus, group_id: str | None, *topics: str, **kw) -> AIOKafkaConsumer:
+    # aiokafka keeps what it fetched per partition until it is consumed and goes on fetching
+    # for every other partition meanwhile: up to one chunk per partition is held in memory. A
+    # consumer of many partitions (a province dashboard's ~1,200) passes a smaller chunk.
+    kw = {"max_partition_fetch_bytes": 4 * 1024 * 1024, "fetch_max_bytes": 16 * 1024 * 1024, **kw}
     return AIOKafkaConsumer(
         *topics,
         **connection(bus).client_kwargs(),
@@ -147,8 +151,6 @@ def consumer(bus: Bus, group_id: str | None, *topics: str, **kw) -> AIOKafkaCons
         enable_auto_commit=False,  # offsets are committed only after the projection write
         auto_offset_reset="earliest",
         metadata_max_age_ms=3_000,  # pattern subscriptions notice new county topics quickly
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-        fetch_max_bytes=16 * 1024 * 1024,
         # A crashed member holds its partitions until its session expires: keep that
         # short (the broker's minimum) so a restarted projector resumes quickly.
         session_timeout_ms=6_000,

@@ -76,6 +76,8 @@ class ServiceDefinition:
     # Extra long-running components of this service (e.g. follow-up's scheduler),
     # each `run(runtime, stop)`; they run beside the standard ones, restarted on failure.
     workers: dict[str, Callable[[Runtime, asyncio.Event], Awaitable[None]]] = field(default_factory=dict)
+    # Options of the projectors' Kafka consumers beyond the kernel's (shared/kafka.consumer).
+    consumer_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def components(self) -> tuple[str, ...]:
@@ -265,6 +267,7 @@ class Runtime:
                         self.group_for(p),
                         fetch_min_bytes=self.settings.projector_fetch_min_bytes,
                         fetch_max_wait_ms=self.settings.projector_fetch_wait_ms,
+                        **self.definition.consumer_options,
                     ),
                     self.pattern_for(p),
                     batch_size=self.settings.projector_batch,

@@ -15,13 +15,11 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
-from services.dashboard import export
 from services.dashboard.domain import DEFAULT_HOURS_POLICY, HOURS_STEP
 from services.dashboard.handlers import Handlers
 from services.dashboard.reads import VIEWERS, check_viewer
 from services.dashboard.reads import overview as overview_of
 from shared import jurisdiction as jur
-from shared import xlsx
 from shared.access import admits, declares
 from shared.api import principal
 from shared.auth import Principal
@@ -159,6 +157,7 @@ async def export_view(
     h: Handlers = H,
 ):
     view = await _view(h, who, jurisdiction, year, hours_policy, own)
+    export, xlsx = _excel()
     return xlsx.response(export.workbook(view), export.filename(view), fallback=export.FALLBACK)
 
 
@@ -166,7 +165,17 @@ async def export_view(
 async def export_class(class_id: ClassId, who: Principal = Depends(principal), h: Handlers = H):
     detail = await h.reads.class_detail(who, class_id, DEFAULT_HOURS_POLICY, await h.clock.today())
     name = f"干训看板_班次_{detail['title']}.xlsx"
+    export, xlsx = _excel()
     return xlsx.response(export.class_workbook(detail), name, fallback=export.FALLBACK)
+
+
+def _excel():
+    """The Excel modules, imported on the first export: openpyxl is 7 MB of the process's
+    memory (issue 16: under 200 MB at a province's size), and most processes never export."""
+    from services.dashboard import export
+    from shared import xlsx
+
+    return export, xlsx
 
 
 @router.get(

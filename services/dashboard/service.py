@@ -1,6 +1,8 @@
 """The dashboard's definition and bootstrap: what the runtime composes."""
 
 import asyncio
+import ctypes
+import time
 
 import structlog
 
@@ -16,6 +18,14 @@ FLUSH_SECONDS = 0.5
 # Python objects, so a province of 100 counties cached whole would hold ~1.6 GB; capped, a
 # document the cache forgot is read back by `_id` when its next event comes (bench/province.py).
 WRITER_CACHE = {"dash_classes": 100, "dash_cadres": 128}
+# Bytes fetched per partition at a time. aiokafka holds one such chunk per partition not yet
+# consumed, and a province's dashboard follows ~1,200 (100 counties × 4 topics × 3): at the
+# kernel's 4 MiB its RSS passed 540 MB in the first two minutes of a first start at 100 counties
+# (README, "Producing a province in minutes"). Each fetch still brings up to FETCH_MAX_BYTES.
+PARTITION_FETCH_BYTES = 32 * 1024
+FETCH_MAX_BYTES = 4 * 1024 * 1024
+# How often the heap's free memory is handed back to the system (`_trimmer`).
+TRIM_SECONDS = 5.0
 
 
 def bootstrap(a: Adapters) -> Handlers:
@@ -35,6 +45,7 @@ async def keep_rollup(rt: Runtime, stop: asyncio.Event) -> None:
     await reads.current()
     reconciling = asyncio.create_task(reads.reconcile())
     reconciling.add_done_callback(_report)
+    trim, trimmed = _trimmer(), time.monotonic()
     try:
         while not stop.is_set():
             try:
@@ -42,8 +53,26 @@ async def keep_rollup(rt: Runtime, stop: asyncio.Event) -> None:
             except TimeoutError:
                 pass
             await reads.flush()
+            if time.monotonic() - trimmed > TRIM_SECONDS:
+                trim()
+                trimmed = time.monotonic()
     finally:
         reconciling.cancel()
+
+
+def _trimmer():
+    """glibc's `malloc_trim(0)`, or nothing elsewhere. Each projector batch decodes ~1,000
+    events into dicts and models and frees them; glibc keeps the freed pages of its heap, so
+    the process's RSS ratcheted up to its largest batches' and stayed there (issue 16: memory
+    per service under 200 MB at a province's size; services/dashboard/README.md has the
+    figures). Trimming hands the free pages back to the system."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        fn = libc.malloc_trim
+    except (OSError, AttributeError):
+        return lambda: None
+    fn.argtypes = [ctypes.c_size_t]
+    return lambda: fn(0)
 
 
 def _report(task: asyncio.Task) -> None:
@@ -65,4 +94,5 @@ DEFINITION = ServiceDefinition(
     routes=api.router,
     compose=bootstrap,
     workers={"rollup": keep_rollup},
+    consumer_options={"max_partition_fetch_bytes": PARTITION_FETCH_BYTES, "fetch_max_bytes": FETCH_MAX_BYTES},
 )
