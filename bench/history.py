@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import random
 import tempfile
@@ -95,21 +96,49 @@ def rounds(streams: dict, county: str, merge: bool = False) -> list[list[tuple[s
 async def append_world(
     world: World, uri: str, databases: dict[str, str], vault_db: str, merge: bool
 ) -> dict[str, int]:
-    """Each service's streams into its own event store, the four services at once (each
-    store's writes wait on FerretDB while another service's slice is sealed: on two cores
-    the build is about as fast as the busiest service alone); returns commits per service."""
+    """Each service's streams into its own event store, each service by a process of its
+    own (forked: it has the world already). Making the envelopes and sealing them is the
+    bench's own work, a core's worth of Python; in one process that work and the store's
+    writes took turns. Every cadre's key is made first, in one pass: four appenders
+    sealing for the same new people at once would each try to insert their keys, and the
+    vault's refused inserts cost more than the appends. Returns commits per service."""
     mongo = AsyncMongoClient(uri, tz_aware=True)
-    sealer = Sealer(Vault(mongo[vault_db]), CATALOGUE)  # one key cache; a raced key is read back
     try:
-        done = await asyncio.gather(
-            *(
-                append_service(world, service, EventStore(mongo[databases[service]], sealer=sealer), merge)
-                for service in SERVICES
-            )
-        )
+        await Vault(mongo[vault_db]).keys(world.people, create=True)
     finally:
         await mongo.close()
-    return dict(zip(SERVICES, done, strict=True))
+    fork = multiprocessing.get_context("fork")
+    done = fork.Queue()
+    procs = [
+        fork.Process(target=_appender, args=(world, s, uri, databases[s], vault_db, merge, done))
+        for s in SERVICES
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        await asyncio.to_thread(p.join)
+    if any(p.exitcode != 0 for p in procs):
+        raise SystemExit("写入事件库失败（见上）")
+    commits = dict(done.get() for _ in procs)
+    return {s: commits[s] for s in SERVICES}
+
+
+def _appender(world: World, service: str, uri: str, database: str, vault_db: str, merge: bool, done) -> None:
+    """A forked appender: its own event loop and client (asyncio knows a forked child has
+    no running loop), the vault's keys read once and held for the build (the bench alone
+    writes them)."""
+
+    async def run() -> int:
+        mongo = AsyncMongoClient(uri, tz_aware=True)
+        try:
+            vault = Vault(mongo[vault_db], ttl=24 * 3600)
+            await vault.keys(world.people)
+            store = EventStore(mongo[database], sealer=Sealer(vault, CATALOGUE))
+            return await append_service(world, service, store, merge)
+        finally:
+            await mongo.close()
+
+    done.put((service, asyncio.run(run())))
 
 
 async def append_service(world: World, service: str, store: EventStore, merge: bool) -> int:
