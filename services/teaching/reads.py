@@ -376,10 +376,12 @@ class Reads:
     # -- the trainee's own pages (学员本人): my classes, my sessions ---------------------------------
     async def my_classes(self, who: Principal) -> list[dict]:
         """The classes the trainee is confirmed in (keyed by the token's person id, the cadre
-        id): a scan of the rosters of their jurisdiction, one small document per class."""
+        id): the rosters naming them. The store filters the rosters (one per class, five
+        years of them): only the trainee's few are sent and decoded here."""
         who.require_role("trainee")
         out = []
-        async for doc in self.db[self.ROSTER].find({}, {"_applied": 0, "homes": 0}):
+        mine = {"trainees.cadre_id": who.user_id}
+        async for doc in self.db[self.ROSTER].find(mine, {"_applied": 0, "homes": 0}):
             if not doc.get("jurisdiction") or not jur.covers(who.jurisdiction, doc["jurisdiction"]):
                 continue
             me = next((t for t in _confirmed(doc) if t["cadre_id"] == who.user_id), None)
