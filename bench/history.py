@@ -69,6 +69,14 @@ WITHOUT = {
 }
 
 
+def served(service: str) -> str:
+    """The components of a service's API process: all it runs here but its relay."""
+    from importlib import import_module
+
+    everything = import_module(f"services.{service}.service").DEFINITION.components
+    return ",".join(c for c in WITHOUT.get(service, ",".join(everything)).split(",") if c != "relay")
+
+
 def rounds(streams: dict, county: str, merge: bool = False) -> list[list[tuple[str, int, list]]]:
     """The commits of every stream as rounds: round r holds each stream's r-th commit
     (with the version it follows), so a stream's commits are appended in order. With
@@ -412,13 +420,13 @@ async def main() -> None:
             "GANXUN_VAULT_DATABASE": f"bench_hist_vault_{tag}",
         }
         procs = {
-            s: Service(
-                s,
-                {**base, "GANXUN_DATABASE": databases[s]},
-                REPO_ROOT,
-                components=WITHOUT.get(s),
-            )
-            for s in SERVICES
+            s: Service(s, {**base, "GANXUN_DATABASE": databases[s]}, REPO_ROOT, served(s)) for s in SERVICES
+        }
+        # Each service's relay in a process of its own (the kernel allows any number of a
+        # service's processes): relaying five years is a core's worth of Python beside the
+        # projectors, which it took turns with in one process.
+        relays = {
+            s: Service(s, {**base, "GANXUN_DATABASE": databases[s]}, REPO_ROOT, "relay") for s in SERVICES
         }
         try:
             for s, p in procs.items():
@@ -429,10 +437,13 @@ async def main() -> None:
             who = tokens(private, world, unit)
             results = await measure({s: p.url for s, p in procs.items()}, who, world, unit, args.queries)
             report(results)
-            mem = "，".join(f"{s} {rss_mb(p.proc.pid):.0f} MB" for s, p in procs.items())
+            mem = "，".join(
+                f"{s} {rss_mb(p.proc.pid):.0f} MB（转发进程 {rss_mb(relays[s].proc.pid):.0f} MB）"
+                for s, p in procs.items()
+            )
             print(f"各服务常驻内存：{mem}（目标 < 200 MB）")
         finally:
-            for p in procs.values():
+            for p in (*procs.values(), *relays.values()):
                 p.stop()
 
 
