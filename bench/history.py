@@ -5,8 +5,9 @@ Builds a county of --cadres cadres and --years years of about --classes classes 
 confirmations, sessions, attendance, graduation, recorders and records, follow-up
 milestones and evaluations), appends them through the kernel's event store into each
 service's own database (`EventStore.append_many`, sealed by the deployment's vault as
-the services seal: shared/personal.py), and lets the REAL selection, teaching, records
-and follow-up processes relay them to Kafka and project them, waiting until every outbox
+the services seal: shared/personal.py; one forked appender per service), and lets the
+REAL selection, teaching, records and follow-up processes (each with its relay in a
+process of its own) relay them to Kafka and project them, waiting until every outbox
 is empty and every projector's consumer group has read to the end. Teaching runs without
 its closer and follow-up without its scheduler (WITHOUT: their decisions are in the
 streams already; running them would race the bench's appends). Then every read a
