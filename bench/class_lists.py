@@ -32,8 +32,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import wait_ready
-from bench.scale import COUNTY, Servers, pct, people, registry_csv
+from bench.common import timed, wait_ready
+from bench.scale import COUNTY, Servers, people, registry_csv
 from deploy.local.process import REPO_ROOT, free_port
 from services.selection import cadres
 from services.selection.cadres import RANKS
@@ -163,20 +163,6 @@ async def build(sel: httpx.AsyncClient, fu: httpx.AsyncClient, kafka: str, args,
     print(f"  跟踪待办共 {seen[-1]:,} 项（本周到期与逾期）")
 
 
-async def timed(
-    c: httpx.AsyncClient, path: str, params: dict, queries: int
-) -> tuple[float, float, float, int]:
-    r = await c.get(path, params=params)
-    if r.status_code != 200:
-        return (float("nan"), float("nan"), 0.0, r.status_code)
-    ms = []
-    for _ in range(queries):
-        t0 = time.perf_counter()
-        r = await c.get(path, params=params)
-        ms.append((time.perf_counter() - t0) * 1000)
-    return (pct(ms, 0.5), pct(ms, 0.99), len(r.content) / 1024, 200)
-
-
 def lists(busiest: str) -> list[tuple[str, str, str, str, dict]]:
     """(label, service, role, path, params) of each list a page asks for."""
     return [
@@ -203,8 +189,8 @@ async def measure(urls: dict[str, str], who: dict[str, dict], queries: int) -> d
     out = {}
     async with httpx.AsyncClient(timeout=120) as c:
         for label, service, role, path, params in lists("bl000"):
-            c.headers = who[role]
-            out[label] = await timed(c, urls[service] + path, params, queries)
+            t = await timed(c, urls[service] + path, params, queries, who[role])
+            out[label] = (t.p50, t.p99, t.size / 1024, t.status)
     return out
 
 

@@ -5,8 +5,9 @@ Builds a county of --cadres cadres and --years years of about --classes classes 
 confirmations, sessions, attendance, graduation, recorders and records, follow-up
 milestones and evaluations), appends them through the kernel's event store into each
 service's own database (`EventStore.append_many`, sealed by the deployment's vault as
-the services seal: shared/personal.py), and lets the REAL selection, teaching, records
-and follow-up processes relay them to Kafka and project them, waiting until every outbox
+the services seal: shared/personal.py; one forked appender per service), and lets the
+REAL selection, teaching, records and follow-up processes (each with its relay in a
+process of its own) relay them to Kafka and project them, waiting until every outbox
 is empty and every projector's consumer group has read to the end. Teaching runs without
 its closer and follow-up without its scheduler (WITHOUT: their decisions are in the
 streams already; running them would race the bench's appends). Then every read a
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import random
 import tempfile
@@ -36,9 +38,9 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from bench.class_lists import Service
-from bench.common import wait_ready
+from bench.common import timed, wait_ready
 from bench.history_world import SERVICES, World, build_world
-from bench.scale import COUNTY, Servers, pct, people, rss_mb
+from bench.scale import COUNTY, Servers, people, rss_mb
 from deploy.local.process import REPO_ROOT
 from shared import kafka
 from shared.auth import ensure_dev_keys, issue_token
@@ -68,6 +70,14 @@ WITHOUT = {
 }
 
 
+def served(service: str) -> str:
+    """The components of a service's API process: all it runs here but its relay."""
+    from importlib import import_module
+
+    everything = import_module(f"services.{service}.service").DEFINITION.components
+    return ",".join(c for c in WITHOUT.get(service, ",".join(everything)).split(",") if c != "relay")
+
+
 def rounds(streams: dict, county: str, merge: bool = False) -> list[list[tuple[str, int, list]]]:
     """The commits of every stream as rounds: round r holds each stream's r-th commit
     (with the version it follows), so a stream's commits are appended in order. With
@@ -95,25 +105,63 @@ def rounds(streams: dict, county: str, merge: bool = False) -> list[list[tuple[s
 async def append_world(
     world: World, uri: str, databases: dict[str, str], vault_db: str, merge: bool
 ) -> dict[str, int]:
-    """Each service's streams into its own event store; returns commits per service."""
+    """Each service's streams into its own event store, each service by a process of its
+    own (forked: it has the world already). Making the envelopes and sealing them is the
+    bench's own work, a core's worth of Python; in one process that work and the store's
+    writes took turns. Every cadre's key is made first, in one pass: four appenders
+    sealing for the same new people at once would each try to insert their keys, and the
+    vault's refused inserts cost more than the appends. Returns commits per service."""
     mongo = AsyncMongoClient(uri, tz_aware=True)
-    sealer = Sealer(Vault(mongo[vault_db]), CATALOGUE)
-    done: dict[str, int] = {}
     try:
-        for service in SERVICES:
-            store = EventStore(mongo[databases[service]], sealer=sealer)
-            commits = 0
-            items = list(world.streams[service].items())
-            for i in range(0, len(items), SLICE):
-                for batch in rounds(dict(items[i : i + SLICE]), world.county, merge):
-                    conflicts = await store.append_many(batch)
-                    if conflicts:
-                        await landed(store, [b for b in batch if b[0] in conflicts])
-                    commits += len(batch)
-            done[service] = commits
+        await Vault(mongo[vault_db]).keys(world.people, create=True)
     finally:
         await mongo.close()
-    return done
+    fork = multiprocessing.get_context("fork")
+    done = fork.Queue()
+    procs = [
+        fork.Process(target=_appender, args=(world, s, uri, databases[s], vault_db, merge, done))
+        for s in SERVICES
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        await asyncio.to_thread(p.join)
+    if any(p.exitcode != 0 for p in procs):
+        raise SystemExit("写入事件库失败（见上）")
+    commits = dict(done.get() for _ in procs)
+    return {s: commits[s] for s in SERVICES}
+
+
+def _appender(world: World, service: str, uri: str, database: str, vault_db: str, merge: bool, done) -> None:
+    """A forked appender: its own event loop and client (asyncio knows a forked child has
+    no running loop), the vault's keys read once and held for the build (the bench alone
+    writes them)."""
+
+    async def run() -> int:
+        mongo = AsyncMongoClient(uri, tz_aware=True)
+        try:
+            vault = Vault(mongo[vault_db], ttl=24 * 3600)
+            await vault.keys(world.people)
+            store = EventStore(mongo[database], sealer=Sealer(vault, CATALOGUE))
+            return await append_service(world, service, store, merge)
+        finally:
+            await mongo.close()
+
+    done.put((service, asyncio.run(run())))
+
+
+async def append_service(world: World, service: str, store: EventStore, merge: bool) -> int:
+    t0 = time.perf_counter()
+    commits = 0
+    items = list(world.streams[service].items())
+    for i in range(0, len(items), SLICE):
+        for batch in rounds(dict(items[i : i + SLICE]), world.county, merge):
+            conflicts = await store.append_many(batch)
+            if conflicts:
+                await landed(store, [b for b in batch if b[0] in conflicts])
+            commits += len(batch)
+    print(f"  {service}：{commits:,} 次提交写入，{time.perf_counter() - t0:.0f} s", flush=True)
+    return commits
 
 
 async def landed(store: EventStore, refused: list[tuple[str, int, list]]) -> None:
@@ -304,18 +352,14 @@ async def measure(urls: dict[str, str], who: dict, world: World, unit: str, quer
     out = []
     async with httpx.AsyncClient(timeout=120) as c:
         for label, role, service, path, params in reads(world, unit):
-            r = await c.get(urls[service] + path, params=params, headers=who[role])
-            if r.status_code != 200:
-                out.append((label, role, service, path, None, None, 0, f"{r.status_code} {r.text[:60]}"))
+            t = await timed(c, urls[service] + path, params, queries, who[role])
+            if t.status != 200:
+                note = f"{t.status} {t.body.text[:60]}"
+                out.append((label, role, service, path, None, None, 0, note))
                 continue
-            ms = []
-            for _ in range(queries):
-                t0 = time.perf_counter()
-                r = await c.get(urls[service] + path, params=params, headers=who[role])
-                ms.append((time.perf_counter() - t0) * 1000)
-            rows = rows_of(r.json())
+            rows = rows_of(t.body.json())
             note = "" if rows is None or len(rows) <= PAGE else f"一次返回 {len(rows)} 行"
-            out.append((label, role, service, path, pct(ms, 0.5), pct(ms, 0.99), len(r.content), note))
+            out.append((label, role, service, path, t.p50, t.p99, t.size, note))
     return out
 
 
@@ -377,13 +421,13 @@ async def main() -> None:
             "GANXUN_VAULT_DATABASE": f"bench_hist_vault_{tag}",
         }
         procs = {
-            s: Service(
-                s,
-                {**base, "GANXUN_DATABASE": databases[s]},
-                REPO_ROOT,
-                components=WITHOUT.get(s),
-            )
-            for s in SERVICES
+            s: Service(s, {**base, "GANXUN_DATABASE": databases[s]}, REPO_ROOT, served(s)) for s in SERVICES
+        }
+        # Each service's relay in a process of its own (the kernel allows any number of a
+        # service's processes): relaying five years is a core's worth of Python beside the
+        # projectors, which it took turns with in one process.
+        relays = {
+            s: Service(s, {**base, "GANXUN_DATABASE": databases[s]}, REPO_ROOT, "relay") for s in SERVICES
         }
         try:
             for s, p in procs.items():
@@ -394,10 +438,13 @@ async def main() -> None:
             who = tokens(private, world, unit)
             results = await measure({s: p.url for s, p in procs.items()}, who, world, unit, args.queries)
             report(results)
-            mem = "，".join(f"{s} {rss_mb(p.proc.pid):.0f} MB" for s, p in procs.items())
+            mem = "，".join(
+                f"{s} {rss_mb(p.proc.pid):.0f} MB（转发进程 {rss_mb(relays[s].proc.pid):.0f} MB）"
+                for s, p in procs.items()
+            )
             print(f"各服务常驻内存：{mem}（目标 < 200 MB）")
         finally:
-            for p in procs.values():
+            for p in (*procs.values(), *relays.values()):
                 p.stop()
 
 

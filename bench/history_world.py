@@ -174,7 +174,9 @@ def build_world(
     catalogue(world, since)
     ids = list(world.people)
     for n, (year, starts) in enumerate(class_dates(years, per_year, today)):
-        cid = f"h{year}-{n % per_year + 1:03d}"
+        # The id selection stores: qualified by the county that opened the class (shared/scoped_ids.py);
+        # the reads ask for it as stored (a qualified id of the reader's own county goes on).
+        cid = f"{world.county}-h{year}-{n % per_year + 1:03d}"
         title = f"{year}年{TITLES[n % len(TITLES)]}（第{n % per_year + 1}期）"
         k = Klass(cid, title, starts, starts + timedelta(days=4), tuple(rnd.sample(ids, trainees)), False)
         k = Klass(**{**k.__dict__, "graduated": k.ends_on < today - timedelta(days=2)})

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import wait_ready
+from bench.common import pct, wait_ready
 from deploy.local.process import REPO_ROOT, free_port
 from services.selection.cadres import RANKS, id_check_digit
 from services.selection.importing import TEMPLATE
@@ -121,11 +121,6 @@ def registry_csv(rows: list[dict]) -> bytes:
             ]
         )
     return buf.getvalue().encode()
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
 
 
 def verdict(ok: bool) -> str:

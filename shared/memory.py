@@ -122,7 +122,14 @@ _MISSING = object()
 
 def _get(doc: dict[str, Any], path: str) -> Any:
     cur: Any = doc
-    for part in path.split("."):
+    parts = path.split(".")
+    for n, part in enumerate(parts):
+        if isinstance(cur, list):  # a path into an array's documents: their values, as MongoDB matches
+            rest = ".".join(parts[n:])
+            found = [
+                v for item in cur if isinstance(item, dict) for v in [_get(item, rest)] if v is not _MISSING
+            ]
+            return found or _MISSING
         if isinstance(cur, dict) and part in cur:
             cur = cur[part]
         else:

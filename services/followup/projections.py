@@ -241,32 +241,15 @@ def _document(doc, env, ev: OutcomeDocumentAttached) -> None:
     }
 
 
-# -- 上讲台与成果 by class: only the classes that have some ---------------------------------------
-# A unit clerk's sharing page looks over every class of the county; the effect documents hold
-# every trainee's milestones and evaluations (tens of kB each, 500 classes in five years), so the
-# page reads these instead: one small document per class with a talk or an outcome, the talks
-# naming their cadre (name and unit come from `graduates` on read).
-sharing = Projection("sharing", sources=("followup",))
+# -- 成果 by class: only the classes that have some ---------------------------------------------
+# A unit clerk's 上讲台与成果 looks over every class of the county; the effect documents hold
+# every trainee's milestones and evaluations (tens of kB each, 500 classes in five years), so
+# the page reads the outcomes from these: one small document per class with an outcome, kept
+# exactly as the effect document keeps them. The talks it shows come from the trainee files
+# (reads.unit_sharing): a talk is one of a trainee's, given about one class.
+outcomes = Projection("class_outcomes", sources=("followup",))
+outcomes.on(OutcomeReported, key=lambda env, ev: ev.class_id)(_outcome)
+outcomes.on(OutcomeEndorsed, key=lambda env, ev: ev.class_id)(_endorsed)
+outcomes.on(OutcomeDocumentAttached, key=lambda env, ev: ev.class_id)(_document)
 
-
-@sharing.on(SharingTalkGiven, key=lambda env, ev: ev.class_id)
-def _shared_talk(doc, env, ev: SharingTalkGiven) -> None:
-    doc.setdefault("class_id", ev.class_id)
-    doc.setdefault("jurisdiction", env.jurisdiction)
-    doc.setdefault("outcomes", {})
-    doc.setdefault("talks", {})[guard_key(ev.talk_id)] = {
-        "talk_id": ev.talk_id,
-        "cadre_id": ev.cadre_id,
-        "on": ev.on.isoformat(),
-        "audience": ev.audience,
-        "topic": ev.topic,
-        "attendees": ev.attendees,
-    }
-
-
-# The outcomes exactly as the effect document keeps them.
-sharing.on(OutcomeReported, key=lambda env, ev: ev.class_id)(_outcome)
-sharing.on(OutcomeEndorsed, key=lambda env, ev: ev.class_id)(_endorsed)
-sharing.on(OutcomeDocumentAttached, key=lambda env, ev: ev.class_id)(_document)
-
-PROJECTIONS = [graduates, files, class_effect, sharing]
+PROJECTIONS = [graduates, files, class_effect, outcomes]

@@ -32,7 +32,7 @@ from shared.scoped_ids import require_reaches
 GRADUATES = "graduates"  # one per class: who graduated, who has milestones (projections.py)
 FILES = "files"  # one per cadre: the trainee's follow-up file
 CLASS_EFFECT = "class_effect"  # one per class: what the effect report is computed from
-SHARING = "sharing"  # one per class with a talk or an outcome (projections.py)
+OUTCOMES = "class_outcomes"  # one per class with an outcome (projections.py)
 # The scheduler's: one document per day naming the trainee streams with a milestone due
 # or past its grace period that day, and one `cursor` (the last day swept).
 REMINDERS = "reminders"
@@ -231,42 +231,26 @@ class Reads:
     async def unit_sharing(self, who: Principal) -> dict:
         """A unit clerk's 上讲台与成果: over every class in the clerk's jurisdiction, the talks
         of the unit's own trainees and the outcomes one of them wrote (an author named by
-        name or cadre id), with their approvals, adoptions and documents. A scan of the
-        `sharing` documents (only classes with a talk or an outcome), then the graduates of
-        those classes by `_id` for their names and units."""
+        name or cadre id), with their approvals, adoptions and documents. The talks and the
+        unit's people come from the trainee files held for the work list (work_index.py: no
+        read of five years of classes' graduates); the outcomes from a scan of
+        `class_outcomes` (only classes with an outcome)."""
         who.require_role("unit")
         if not who.unit:
             raise Forbidden("登录令牌未标明所属单位，不能查看本单位的上讲台与成果。", code="unit_missing")
-        docs = [
-            doc
-            async for doc in self.db[SHARING].find({}, {"_applied": 0})
+        ix = await self.work_index()
+        held, people = ix.unit_people(who.jurisdiction, who.unit)
+        outcomes = [
+            {**o, "class_id": doc["class_id"]}
+            async for doc in self.db[OUTCOMES].find({}, {"_applied": 0})
             if jur.covers(who.jurisdiction, doc.get("jurisdiction", ""))
+            for o in map(report.outcome_view, doc.get("outcomes", {}).values())
+            if people.get(doc["class_id"], set()).intersection(x for x in o["authors"] + o["author_ids"] if x)
         ]
-        classes = await store.find_by_ids(
-            self.db[GRADUATES], sorted({d["class_id"] for d in docs}), {"graduates": 1, "class_title": 1}
-        )
-        talks, outcomes = [], []
-        for doc in docs:
-            graduated = (classes.get(doc["class_id"]) or {}).get("graduates", {})
-            people = {p["cadre_id"]: p for p in graduated.values() if p.get("unit") == who.unit}
-            ours = {key for p in people.values() for key in (p["cadre_id"], p.get("name"))}
-            talks += [
-                {
-                    **t,
-                    "name": people[t["cadre_id"]].get("name", ""),
-                    "unit": who.unit,
-                    "class_id": doc["class_id"],
-                }
-                for t in doc.get("talks", {}).values()
-                if t["cadre_id"] in people
-            ]
-            outcomes += [
-                {**o, "class_id": doc["class_id"]}
-                for o in map(report.outcome_view, doc.get("outcomes", {}).values())
-                if ours.intersection(x for x in o["authors"] + o["author_ids"] if x)
-            ]
+        talks = [dict(t) for t in held]  # the index's rows are shared: copies get the titles
+        titles = await self._titles(ix, {i["class_id"] for i in talks + outcomes})
         for i in talks + outcomes:
-            i["class_title"] = (classes.get(i["class_id"]) or {}).get("class_title", "")
+            i["class_title"] = titles.get(i["class_id"], "")
         return {
             "unit": who.unit,
             "talks": sorted(talks, key=lambda t: (t["on"], t["name"]), reverse=True),

@@ -52,6 +52,16 @@ def file_entry(doc: dict[str, Any]) -> dict[str, Any]:
                 }
             )
     name, unit = doc.get("name", ""), doc.get("unit", "")
+    # Who the trainee was in each class (its unit then) and the talks given after it: a
+    # unit clerk's 上讲台与成果 (reads.unit_sharing) reads these instead of every class.
+    classes = {
+        c["class_id"]: {
+            "name": c.get("name") or name,
+            "unit": c.get("unit") or unit,
+            "talks": [{**t, "cadre_id": doc.get("cadre_id") or doc["_id"]} for t in c.get("talks", [])],
+        }
+        for c in doc.get("classes", {}).values()
+    }
     return {
         "_rev": doc.get("_rev", 0),
         "cadre_id": doc.get("cadre_id") or doc["_id"],
@@ -59,6 +69,7 @@ def file_entry(doc: dict[str, Any]) -> dict[str, Any]:
         "unit": unit,
         "jurisdiction": doc.get("jurisdiction", ""),
         "milestones": milestones,
+        "classes": classes,
         "_key": search_key(name, unit),
     }
 
@@ -139,3 +150,26 @@ class WorkIndex:
             return rows
 
         return self.memo((p, first, end, unit), compute)
+
+    def unit_people(self, jurisdiction: str, unit: str) -> tuple[list[dict[str, Any]], dict[str, set[str]]]:
+        """The talks given by the people of `unit` (the unit they were in at the class),
+        in a jurisdiction and below, each with who gave it and after which class; and per
+        class the ids and names of the unit's people (the authors an outcome may name)."""
+        p = jur.prefix(jurisdiction)
+
+        def compute() -> tuple[list[dict[str, Any]], dict[str, set[str]]]:
+            talks: list[dict[str, Any]] = []
+            people: dict[str, set[str]] = {}
+            for e in self.files.values():
+                if not e["jurisdiction"].startswith(p):
+                    continue
+                for class_id, c in e["classes"].items():
+                    if c["unit"] != unit:
+                        continue
+                    people.setdefault(class_id, set()).update((e["cadre_id"], c["name"]))
+                    talks += [
+                        {**t, "name": c["name"], "unit": unit, "class_id": class_id} for t in c["talks"]
+                    ]
+            return talks, people
+
+        return self.memo(("sharing", p, unit), compute)

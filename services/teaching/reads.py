@@ -376,10 +376,12 @@ class Reads:
     # -- the trainee's own pages (学员本人): my classes, my sessions ---------------------------------
     async def my_classes(self, who: Principal) -> list[dict]:
         """The classes the trainee is confirmed in (keyed by the token's person id, the cadre
-        id): a scan of the rosters of their jurisdiction, one small document per class."""
+        id): the rosters naming them. The store filters the rosters (one per class, five
+        years of them): only the trainee's few are sent and decoded here."""
         who.require_role("trainee")
         out = []
-        async for doc in self.db[self.ROSTER].find({}, {"_applied": 0, "homes": 0}):
+        mine = {"trainees.cadre_id": who.user_id}
+        async for doc in self.db[self.ROSTER].find(mine, {"_applied": 0, "homes": 0}):
             if not doc.get("jurisdiction") or not jur.covers(who.jurisdiction, doc["jurisdiction"]):
                 continue
             me = next((t for t in _confirmed(doc) if t["cadre_id"] == who.user_id), None)
@@ -413,24 +415,33 @@ class Reads:
     async def leave_inbox(self, who: Principal, class_id: str | None, today: date) -> dict:
         """Every pending leave request of one class, or of every class the reader covers
         that has not ended: the timetables give each class's sessions, and their sheets
-        are read by `_id` (no scan of the sheets, which grow by one per session taught)."""
+        are read by `_id` (no scan of the sheets, which grow by one per session taught).
+        Which classes have not ended comes from a scan of the rosters' dates alone (five
+        years of classes, each with its trainees), then the open ones are read by `_id`."""
         if class_id:
             classes = [await self._roster(who, class_id)]
         else:
-            classes = [
-                public(doc)
-                async for doc in self.db[self.ROSTER].find(
-                    {}, {"class_id": 1, "title": 1, "jurisdiction": 1, "ends_on": 1, "trainees": 1}
-                )
+            open_ids = [
+                doc["_id"]
+                async for doc in self.db[self.ROSTER].find({}, {"jurisdiction": 1, "ends_on": 1})
                 if doc.get("jurisdiction")
                 and jur.covers(who.jurisdiction, doc["jurisdiction"])
                 and (doc.get("ends_on") or "9999") >= today.isoformat()
             ]
+            found = await store.find_by_ids(
+                self.db[self.ROSTER],
+                open_ids,
+                {"class_id": 1, "title": 1, "jurisdiction": 1, "ends_on": 1, "trainees": 1},
+            )
+            classes = [public(found[i]) for i in open_ids if i in found]
+        timetables = await store.find_by_ids(
+            self.db[self.TIMETABLE], [r.get("class_id") or r["_id"] for r in classes], {"sessions": 1}
+        )
         requests = []
         for roster in classes:
             cid = roster.get("class_id") or roster["_id"]
             people = {t["cadre_id"]: t for t in roster.get("trainees", [])}
-            sessions = (await self._doc(self.TIMETABLE, cid)).get("sessions", {})
+            sessions = (timetables.get(cid) or {}).get("sessions", {})
             sheets = await store.find_by_ids(self.db[self.SHEET], sorted(sessions), {"entries": 1})
             for sid, sheet in sheets.items():
                 s = sessions[sid]

@@ -238,12 +238,17 @@ def test_a_unit_clerk_sees_the_talks_and_outcomes_of_its_own_people():
 
 
 def test_the_units_sharing_page_reads_only_the_classes_with_talks_or_outcomes():
-    """Issue 16: the page no longer scans every class's effect document (five years of classes,
-    each with every trainee's milestones); the `sharing` documents and the graduates answer it."""
+    """Issue 16: the page no longer scans every class's effect document nor reads every class's
+    graduates (five years of classes, each with every trainee's milestones or names): the trainee
+    files held for the work list give the unit's people and their talks, and `class_outcomes`
+    (one document per class with an outcome) the outcomes. Only the class's title is read."""
     w = World()
     run(w.h.give_talk(ctx(ZHANG), ZHANG, "k1", "a", "t-1", date(2026, 2, 20), "本局全体干部", "学习体会", 30))
     w.sync()
     run(w.db["class_effect"].delete_many({}))
+    titles_only = {"_id": "k1", "class_id": "k1", "class_title": "中青年干部培训班"}
+    run(w.db["graduates"].replace_one({"_id": "k1"}, titles_only))
+    assert run(w.db["class_outcomes"].count_documents({})) == 1  # k1's outcomes; talks make none
     fagai = run(w.h.reads.unit_sharing(FAGAI))
     assert [(t["name"], t["unit"], t["topic"], t["class_title"]) for t in fagai["talks"]] == [
         ("张三", "县发改局", "学习体会", "中青年干部培训班")
