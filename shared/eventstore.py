@@ -291,15 +291,23 @@ class EventStore:
         first), until no pointer names a stream not yet looked at."""
         picked: dict[str, dict[str, Any]] = {}
         count = 0
-        cursor = self.outbox.find({}).limit(limit)
+        whole = True  # the find below read the whole outbox
+        cursor = self.outbox.find({}).limit(limit).batch_size(limit)  # one reply: one snapshot
         async for p in cursor:
             picked[p["_id"]] = p
             count += len(self._unsent(p))
             if count >= limit:
+                whole = False
                 break
         await cursor.close()
+        if len(picked) >= limit:
+            whole = False
         streams: set[str] = set()
-        new = list(picked.values())
+        # With the whole outbox in hand (one reply of one query), no stream has an earlier
+        # pointer left to find (a stream's later pointer is only written once its earlier
+        # commit is stored): one query per relay round instead of two, the usual case under
+        # a steady load.
+        new = [] if whole else list(picked.values())
         while new:
             wanted = {s for p in new for s in _streams_of(p)} - streams
             if not wanted:

@@ -41,6 +41,8 @@ COMPONENTS = ("api", "relay", "projectors")
 # after this long: in one process they report it sooner; with several, another process's
 # projector may own the stream's partition, and the store's positions then say it.
 STORE_AFTER = 0.3
+# The relay's poll where the process's own commands wake it (seconds).
+NUDGED_POLL = 1.0
 
 
 @dataclass(frozen=True)
@@ -259,6 +261,11 @@ class Runtime:
         await self.producer.start()
         if "relay" in components:
             self.store.keep_landed = True  # the relay publishes this process's commits unread
+            if "api" in components:
+                # This process's appends wake the relay (CommandHandler.on_appended): its poll
+                # only finds another process's pointers (an operator's command, a fence). Five
+                # outbox reads a second per idle service were a fifth of the store's idle work.
+                self.relay.poll_interval = NUDGED_POLL
             self._tasks.append(asyncio.create_task(self._guard("relay", lambda: self.relay.run(self._stop))))
         if "projectors" in components and self.definition.projections:
             followers = []
