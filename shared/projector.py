@@ -563,7 +563,11 @@ class Projector:
             ]
             if mine:
                 work.append(f.writer.handle(mine))
-        await asyncio.gather(*work)
+        # Every writer finishes its batch before a failure is raised (the projector then
+        # starts again from the stored positions): none is left writing behind a new consumer.
+        for outcome in await asyncio.gather(*work, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
 
 
 async def rebuild(

@@ -113,3 +113,27 @@ def test_a_partition_no_projection_follows_is_left_alone():
     consumer = FakeConsumer()
     asyncio.run(_SeekToStored(consumer, p).on_partitions_assigned([tp]))
     assert consumer.seeks == {} and consumer.from_beginning == []
+
+
+def test_a_failing_projection_leaves_no_other_still_writing():
+    class Failing(FakeWriter):
+        async def handle(self, records):
+            raise RuntimeError("store gone")
+
+    class Slow(FakeWriter):
+        async def handle(self, records):
+            await asyncio.sleep(0.05)
+            await super().handle(records)
+
+    slow = Slow("cadres")
+    p = projector((Failing("classes"), r"ganxun\.selection\..*"), (slow, r"ganxun\.selection\..*"))
+
+    async def run() -> str:
+        try:
+            await p.handle([record(SELECTION, 0)])
+        except RuntimeError as exc:
+            return str(exc)
+        return "no error"
+
+    assert asyncio.run(run()) == "store gone"
+    assert slow.batches == [[(SELECTION, 0)]], "the other writer finished its batch first"
