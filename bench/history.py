@@ -453,10 +453,10 @@ async def build(world: World, srv: Servers, databases: dict, vault_db: str, proc
     commits = await append_world(world, srv.uri, databases, vault_db, merge)
     took = time.perf_counter() - t0
     print(f"写入事件库（append_many，加密个人信息）：{sum(commits.values()):,} 次提交，{took:.0f} s")
-    # The projectors a service runs: one consumer group each (shared/runtime.py group_for).
+    # One consumer group per service with projections (shared/runtime.py projectors_group).
     from importlib import import_module
 
-    groups = sum(len(import_module(f"services.{s}.service").DEFINITION.projections) for s in procs)
+    groups = sum(1 for s in procs if import_module(f"services.{s}.service").DEFINITION.projections)
     bus = kafka.Connection.from_env(srv.kafka)
     await caught_up(srv.uri, databases, bus, groups)
     print(

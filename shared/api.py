@@ -8,6 +8,8 @@ import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import consistency, docs, http_errors, openapi
 from shared.auth import Principal
@@ -23,7 +25,7 @@ from shared.settings import Settings
 log = structlog.get_logger("api")
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
@@ -43,7 +45,7 @@ async def principal(request: Request, _declared=Depends(BEARER)) -> Principal:
     return p
 
 
-def context(request: Request, who: Principal = Depends(principal)) -> Context:
+async def context(request: Request, who: Principal = Depends(principal)) -> Context:
     rt: Runtime = request.app.state.runtime
     # Commands create data in the token's jurisdiction, so it must be one this
     # deployment serves; reads are checked per resource instead.
@@ -68,7 +70,7 @@ async def read_document(rt: Runtime, collection: str, doc_id: str, who: Principa
 
 async def after_writes(request: Request) -> None:
     """Read-your-writes (shared/consistency.py): a read given X-Ganxun-After waits, bounded,
-    until this service's projections have applied those writes; `_consistent` says how it
+    until this service's projections have applied those writes; `Edge` says how it
     went. A dependency of every route behind its role gate (shared/access.py, `admits`), so
     only a caller the route admits can make a read wait: waiting first let an anonymous
     caller hold a request open for the whole bound, and a refused one gets its 401/403 at once."""
@@ -78,17 +80,44 @@ async def after_writes(request: Request) -> None:
         request.state.consistency = await request.app.state.runtime.wait_for(written)
 
 
-async def _consistent(request: Request, call_next):
-    """How a read's wait went (`after_writes`), in X-Ganxun-Consistency; a command's answer
-    names what it wrote in X-Ganxun-Token."""
-    found = consistency.collect()
-    response = await call_next(request)
-    state = getattr(request.state, "consistency", None)
-    if state is not None:
-        response.headers[consistency.STATE_HEADER] = state
-    if found:
-        response.headers[consistency.TOKEN_HEADER] = ",".join(found)
-    return response
+class Edge:
+    """The outermost middleware: the correlation id (taken from X-Correlation-Id or made, bound
+    to the request's logs, echoed in the answer) and read-your-writes (shared/consistency.py):
+    how a read's wait went (`after_writes`, which runs behind the route's role gate) in
+    X-Ganxun-Consistency; a command's answer names what it wrote in X-Ganxun-Token. Pure ASGI:
+    as two `@app.middleware("http")` functions (Starlette's BaseHTTPMiddleware, a task and a
+    memory stream per request each) they took more of selection's CPU than the routes they
+    wrapped (docs/benchmarks.md)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        cid = headers.get("x-correlation-id") or new_id()
+        scope.setdefault("state", {})["correlation_id"] = cid
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(correlation_id=cid, service=self.service)
+        extra = {"x-correlation-id": cid}
+
+        async def answer(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                out = MutableHeaders(scope=message)
+                for k, v in extra.items():
+                    out[k] = v
+                if found:
+                    out[consistency.TOKEN_HEADER] = ",".join(found)
+                waited = scope["state"].get("consistency")
+                if waited is not None:
+                    out[consistency.STATE_HEADER] = waited
+            await send(message)
+
+        found = consistency.collect()
+        await self.app(scope, receive, answer)
 
 
 def _mount_clock(app: FastAPI, settings: Settings) -> None:
@@ -153,19 +182,7 @@ def create_app(
         Guard, max_json=settings.max_json_bytes, max_upload=settings.max_upload_bytes, label=label
     )
 
-    @app.middleware("http")
-    async def read_your_writes(request: Request, call_next):
-        return await _consistent(request, call_next)
-
-    @app.middleware("http")
-    async def correlate(request: Request, call_next):
-        cid = request.headers.get("x-correlation-id") or new_id()
-        request.state.correlation_id = cid
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(correlation_id=cid, service=definition.name)
-        response = await call_next(request)
-        response.headers["x-correlation-id"] = cid
-        return response
+    app.add_middleware(Edge, service=definition.name)
 
     @app.exception_handler(GanxunError)
     async def ganxun_error(request: Request, exc: GanxunError):

@@ -51,7 +51,7 @@ def document(defn: ServiceDefinition, settings: Settings) -> dict:
                     continue
                 sub = broker.subscriber(
                     f"{PREFIX}.{src}.{{jurisdiction}}",
-                    group_id=f"{PREFIX}.{defn.name}.{{deployment}}.{p.name}",
+                    group_id=f"{PREFIX}.{defn.name}.{{deployment}}.projectors",
                     title=f"{p.name}:{cls.event_type}",
                     description=f"投影 {p.name} 消费 {cls.event_type}",
                 )

@@ -51,7 +51,7 @@ def _whole(raw: str | None, default: int, name: str, label: str, top: int) -> in
     return value
 
 
-def paging_params(
+async def paging_params(
     page: str | None = Query(None, description="页码（从 1 开始，默认 1）"),
     size: str | None = Query(None, description=f"每页条数（1–{SIZE_MAX}，默认 {SIZE_DEFAULT}）"),
     q: str | None = Query(None, max_length=50, description="搜索：姓名或单位中包含的文字"),

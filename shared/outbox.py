@@ -82,6 +82,10 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            # Cleared before the round, so an append that lands while it runs wakes the next
+            # at once (cleared after, its nudge was lost until the poll: 0.2 s, now up to a
+            # second where the process's own appends wake it, Runtime.start).
+            self._wake.clear()
             try:
                 sent = await self.publish_once()
             except Exception:  # noqa: BLE001 - keep relaying; Kafka or the store may come back
@@ -90,7 +94,6 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
             if sent:
                 continue
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             except TimeoutError:

@@ -1,4 +1,4 @@
-"""The projector: a consumer-group follower that keeps one projection up to date.
+"""The projector: a consumer-group follower that keeps a process's projections up to date.
 
 Per batch: decode (bad messages → dead-letter topic, unknown types skipped), load the
 documents the batch touches with one query, fold in memory, write each changed
@@ -482,39 +482,68 @@ def _blank(obj, texts: list[str]) -> None:
 
 
 class _SeekToStored(ConsumerRebalanceListener):
-    def __init__(self, consumer: AIOKafkaConsumer, writer: ProjectionWriter) -> None:
+    def __init__(self, consumer: AIOKafkaConsumer, projector: Projector) -> None:
         self.consumer = consumer
-        self.writer = writer
+        self.projector = projector
 
     async def on_partitions_revoked(self, revoked) -> None:  # noqa: D401 - offsets already committed
         return None
 
     async def on_partitions_assigned(self, assigned) -> None:
-        stored = await self.writer.load_positions()
+        """Each partition from the earliest position any of its projections recorded; from
+        the beginning if one of them recorded none (a projection new to the service reads
+        its whole history, as a group of its own did). Each projection then skips what it
+        had already applied (`Projector._starts`)."""
+        stored = [await f.writer.load_positions() for f in self.projector.followers]
         for tp in assigned:
-            if (tp.topic, tp.partition) in stored:
-                self.consumer.seek(tp, stored[(tp.topic, tp.partition)])
+            key = (tp.topic, tp.partition)
+            mine = [(f, s) for f, s in zip(self.projector.followers, stored) if f.pattern.match(tp.topic)]
+            for f, s in mine:
+                self.projector._starts[f.writer.projection.name][key] = s.get(key, 0)
+            if any(key not in s for _, s in mine):
+                await self.consumer.seek_to_beginning(tp)
+            elif mine:
+                self.consumer.seek(tp, min(s[key] for _, s in mine))
+
+
+@dataclass(frozen=True)
+class Follower:
+    """One projection of a process's projector: its writer and the topics it follows."""
+
+    writer: ProjectionWriter
+    pattern: re.Pattern[str]
 
 
 class Projector:
+    """Keeps every projection of one process up to date from ONE consumer (one group per
+    service and deployment): each batch goes to the writers whose topics it came from, at
+    once, and the offsets are committed once all of them have written. A consumer per
+    projection (eleven in selection and teaching) made the broker answer eleven fetches,
+    heartbeats and metadata requests where one does: an idle deployment cost Kafka about
+    0.2 s of CPU a second (docs/benchmarks.md, "One consumer per process")."""
+
     def __init__(
         self,
-        writer: ProjectionWriter,
+        followers: list[Follower],
         consumer_factory: Callable[[], AIOKafkaConsumer],
-        pattern: re.Pattern[str],
         batch_size: int = 1000,
         linger: float = LINGER,
     ) -> None:
         self.linger = linger
-        self.writer = writer
+        self.followers = followers
         self.consumer_factory = consumer_factory
-        self.pattern = pattern
+        self.pattern = re.compile("|".join(f"(?:{f.pattern.pattern})" for f in followers))
         self.batch_size = batch_size
+        # Per projection, per partition, the first offset it has not applied (set at each
+        # assignment from the positions it recorded in the store).
+        self._starts: dict[str, dict[tuple[str, int], int]] = {
+            f.writer.projection.name: {} for f in followers
+        }
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = self.consumer_factory()
         await consumer.start()
-        consumer.subscribe(pattern=self.pattern.pattern, listener=_SeekToStored(consumer, self.writer))
+        consumer.subscribe(pattern=self.pattern.pattern, listener=_SeekToStored(consumer, self))
         last_write = last_end = 0.0
         try:
             while not stop.is_set():
@@ -534,12 +563,30 @@ class Projector:
                         batches.setdefault(tp, []).extend(recs)
                 records = [r for recs in batches.values() for r in recs]
                 began = time.monotonic()
-                await self.writer.handle(records)
+                await self.handle(records)
                 last_end = time.monotonic()
                 last_write = last_end - began
                 await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in batches.items()})
         finally:
             await consumer.stop()
+
+    async def handle(self, records: list[ConsumerRecord]) -> None:
+        """Each projection folds the records of its topics it has not applied yet; all at once."""
+        work = []
+        for f in self.followers:
+            starts = self._starts[f.writer.projection.name]
+            mine = [
+                r
+                for r in records
+                if f.pattern.match(r.topic) and r.offset >= starts.get((r.topic, r.partition), 0)
+            ]
+            if mine:
+                work.append(f.writer.handle(mine))
+        # Every writer finishes its batch before a failure is raised (the projector then
+        # starts again from the stored positions): none is left writing behind a new consumer.
+        for outcome in await asyncio.gather(*work, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
 
 
 async def rebuild(

@@ -31,7 +31,7 @@ from shared.outbox import OutboxRelay
 from shared.personal import Sealer, Vault
 from shared.ports import Clock, Commands, PersonKeys
 from shared.projection import Projection
-from shared.projector import ERASURE, DeadLetters, ProjectionWriter, Projector
+from shared.projector import ERASURE, DeadLetters, Follower, ProjectionWriter, Projector
 from shared.settings import Settings
 from shared.store import refuse_unfit
 from shared.store import use as use_store_profile
@@ -42,6 +42,8 @@ COMPONENTS = ("api", "relay", "projectors")
 # after this long: in one process they report it sooner; with several, another process's
 # projector may own the stream's partition, and the store's positions then say it.
 STORE_AFTER = 0.3
+# The relay's poll where the process's own commands wake it (seconds).
+NUDGED_POLL = 1.0
 
 
 @dataclass(frozen=True)
@@ -138,13 +140,14 @@ class Runtime:
                     db=self.db,
                     clock=self.clock,
                     settings=settings,
-                    writers=lambda: [p.writer for p in self.projectors],
+                    writers=lambda: self.writers,
                     vault=self.vault,
                 )
             )
         )
         self._verifier: Verifier | None = None
-        self.projectors: list[Projector] = []
+        # This process's projection writers (none without the projectors component).
+        self.writers: list[ProjectionWriter] = []
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._known_topics: set[str] = set()
@@ -178,7 +181,14 @@ class Runtime:
         return re.compile("|".join(f"(?:{p})" for p in parts))
 
     def group_for(self, projection: Projection) -> str:
+        """A projection's name as a consumer (in its dead letters' headers)."""
         return f"ganxun.{self.definition.name}.{self.settings.deployment}.{projection.name}"
+
+    @property
+    def projectors_group(self) -> str:
+        """The one consumer group of the service's projectors (shared/projector.Projector),
+        under the prefix its deployment's principal may use (shared/bus_access.py)."""
+        return f"ganxun.{self.definition.name}.{self.settings.deployment}.projectors"
 
     @property
     def dead_letter_topic(self) -> str:
@@ -224,7 +234,7 @@ class Runtime:
         needs = self.needs(written)
         if not needs:
             return consistency.UNRELATED
-        local = {p.writer.projection.name for p in self.projectors}
+        local = {w.projection.name for w in self.writers}
         reached = await consistency.wait(
             needs,
             self.progress,
@@ -255,31 +265,33 @@ class Runtime:
         await self.producer.start()
         if "relay" in components:
             self.store.keep_landed = True  # the relay publishes this process's commits unread
+            if "api" in components:
+                # This process's appends wake the relay (CommandHandler.on_appended): its poll
+                # only finds another process's pointers (an operator's command, a fence). Five
+                # outbox reads a second per idle service were a fifth of the store's idle work.
+                self.relay.poll_interval = NUDGED_POLL
             self._tasks.append(asyncio.create_task(self._guard("relay", self._relay)))
-        if "projectors" in components:
+        if "projectors" in components and self.definition.projections:
+            followers = []
             for p in self.definition.projections:
                 writer = self.writer(p)
                 writer.progress.append(lambda streams, name=p.name: self.progress.note(name, streams))
-                projector = Projector(
-                    writer,
-                    lambda p=p: kafka.consumer(
-                        self.settings.bus,
-                        self.group_for(p),
-                        fetch_min_bytes=self.settings.projector_fetch_min_bytes,
-                        fetch_max_wait_ms=self.settings.projector_fetch_wait_ms,
-                        **self.definition.consumer_options,
-                    ),
-                    self.pattern_for(p),
-                    batch_size=self.settings.projector_batch,
-                )
-                self.projectors.append(projector)
-                self._tasks.append(
-                    asyncio.create_task(
-                        self._guard(
-                            f"projector:{p.name}", lambda projector=projector: projector.run(self._stop)
-                        )
-                    )
-                )
+                followers.append(Follower(writer, self.pattern_for(p)))
+            self.writers = [f.writer for f in followers]
+            projector = Projector(
+                followers,
+                lambda: kafka.consumer(
+                    self.settings.bus,
+                    self.projectors_group,
+                    fetch_min_bytes=self.settings.projector_fetch_min_bytes,
+                    fetch_max_wait_ms=self.settings.projector_fetch_wait_ms,
+                    **self.definition.consumer_options,
+                ),
+                batch_size=self.settings.projector_batch,
+            )
+            self._tasks.append(
+                asyncio.create_task(self._guard("projectors", lambda: projector.run(self._stop)))
+            )
         for name, work in self.definition.workers.items():
             if name in components:
                 self._tasks.append(

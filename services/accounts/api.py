@@ -51,7 +51,7 @@ class PasswordIn(BaseModel):
     temporary: bool = Field(True, description="下次登录时须修改密码")
 
 
-def handlers(request: Request) -> Handlers:
+async def handlers(request: Request) -> Handlers:
     return request.app.state.handlers
 
 

@@ -69,7 +69,7 @@ OWN = Query(False, description="true：只看该省（市）本级举办的班�
 router = APIRouter(tags=["省级看板"])
 
 
-def handlers(request: Request) -> Handlers:
+async def handlers(request: Request) -> Handlers:
     return request.app.state.handlers
 
 

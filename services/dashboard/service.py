@@ -39,9 +39,9 @@ async def keep_rollup(rt: Runtime, stop: asyncio.Event) -> None:
     the mirrored counters), reconciles it with the projection documents in the
     background, and mirrors changed counters every half second (rollup.py says why)."""
     reads: Reads = rt.handlers.reads
-    for p in rt.projectors:
-        p.writer.cache_size = WRITER_CACHE.get(p.writer.projection.name, p.writer.cache_size)
-    reads.follow(p.writer for p in rt.projectors)
+    for w in rt.writers:
+        w.cache_size = WRITER_CACHE.get(w.projection.name, w.cache_size)
+    reads.follow(rt.writers)
     await reads.current()
     reconciling = asyncio.create_task(reads.reconcile())
     reconciling.add_done_callback(_report)

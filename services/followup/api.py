@@ -129,7 +129,7 @@ def _accepted(envs) -> Accepted:
     )
 
 
-def handlers(request: Request) -> Handlers:
+async def handlers(request: Request) -> Handlers:
     return request.app.state.handlers
 
 

@@ -117,7 +117,7 @@ def _pdf(data: bytes, filename: str) -> Response:
     )
 
 
-def handlers(request: Request) -> Handlers:
+async def handlers(request: Request) -> Handlers:
     return request.app.state.handlers
 
 

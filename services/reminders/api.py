@@ -17,7 +17,7 @@ from shared.commands import Context
 router = APIRouter(tags=["提醒"])
 
 
-def handlers(request: Request) -> Handlers:
+async def handlers(request: Request) -> Handlers:
     return request.app.state.handlers
 
 

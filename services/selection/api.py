@@ -35,7 +35,7 @@ Format = Literal["json", "xlsx"]
 router = APIRouter(tags=["班次与三步选学"])
 
 
-def handlers(request: Request) -> Handlers:
+async def handlers(request: Request) -> Handlers:
     return request.app.state.handlers
 
 

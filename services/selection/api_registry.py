@@ -31,7 +31,7 @@ Format = Literal["json", "xlsx"]
 router = APIRouter(tags=["干部名册与轮训学时"])
 
 
-def handlers(request: Request) -> Handlers:
+async def handlers(request: Request) -> Handlers:
     return request.app.state.handlers
 
 

@@ -1,0 +1,139 @@
+"""One consumer for all of a process's projections (shared/projector.Projector): each projection
+gets the records of its own topics that it has not applied yet, and a (re)assignment starts each
+partition where the projection furthest behind left it.
+
+The writers and the consumer are fakes (they record what they are given); the real consumer and
+store are exercised by the integration tests that run a service (tests/integration/test_api_processes.py,
+test_read_your_writes.py, test_dead_letters.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+
+from aiokafka import TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from shared.projector import Follower, Projector, _SeekToStored
+
+SELECTION = "ganxun.selection.371428"
+TEACHING = "ganxun.teaching.371428"
+
+
+@dataclass
+class FakeProjection:
+    name: str
+
+
+@dataclass
+class FakeWriter:
+    """Records the batches it is asked to fold; positions as a store would hold them."""
+
+    name: str
+    positions: dict[tuple[str, int], int] = field(default_factory=dict)
+    batches: list[list[tuple[str, int]]] = field(default_factory=list)
+
+    @property
+    def projection(self) -> FakeProjection:
+        return FakeProjection(self.name)
+
+    async def handle(self, records: list[ConsumerRecord]) -> None:
+        self.batches.append([(r.topic, r.offset) for r in records])
+
+    async def load_positions(self) -> dict[tuple[str, int], int]:
+        return dict(self.positions)
+
+
+class FakeConsumer:
+    def __init__(self) -> None:
+        self.seeks: dict[TopicPartition, int] = {}
+        self.from_beginning: list[TopicPartition] = []
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks[tp] = offset
+
+    async def seek_to_beginning(self, *tps: TopicPartition) -> None:
+        self.from_beginning.extend(tps)
+
+
+def record(topic: str, offset: int, partition: int = 0) -> ConsumerRecord:
+    return ConsumerRecord(topic, partition, offset, 0, 0, None, b"{}", None, 2, 0, [])
+
+
+def projector(*writers: tuple[FakeWriter, str]) -> Projector:
+    return Projector([Follower(w, re.compile(p)) for w, p in writers], consumer_factory=lambda: None)
+
+
+def test_each_projection_folds_only_its_own_topics():
+    roster, catalogue = FakeWriter("class_roster"), FakeWriter("catalogue")
+    p = projector((roster, r"ganxun\.selection\..*"), (catalogue, r"ganxun\.teaching\..*"))
+    asyncio.run(p.handle([record(SELECTION, 0), record(TEACHING, 0), record(SELECTION, 1)]))
+    assert roster.batches == [[(SELECTION, 0), (SELECTION, 1)]]
+    assert catalogue.batches == [[(TEACHING, 0)]]
+
+
+def test_a_projection_with_nothing_in_the_batch_is_not_asked():
+    roster, catalogue = FakeWriter("class_roster"), FakeWriter("catalogue")
+    p = projector((roster, r"ganxun\.selection\..*"), (catalogue, r"ganxun\.teaching\..*"))
+    asyncio.run(p.handle([record(SELECTION, 0)]))
+    assert catalogue.batches == []
+
+
+def test_assignment_starts_where_the_furthest_behind_left_and_each_skips_what_it_applied():
+    tp = TopicPartition(SELECTION, 0)
+    ahead = FakeWriter("cadres", positions={(SELECTION, 0): 10})
+    behind = FakeWriter("classes", positions={(SELECTION, 0): 5})
+    p = projector((ahead, r"ganxun\.selection\..*"), (behind, r"ganxun\.selection\..*"))
+    consumer = FakeConsumer()
+    asyncio.run(_SeekToStored(consumer, p).on_partitions_assigned([tp]))
+    assert consumer.seeks == {tp: 5} and consumer.from_beginning == []
+    asyncio.run(p.handle([record(SELECTION, o) for o in range(5, 12)]))
+    assert behind.batches == [[(SELECTION, o) for o in range(5, 12)]]
+    assert ahead.batches == [[(SELECTION, 10), (SELECTION, 11)]], "what it applied is not folded again"
+
+
+def test_a_projection_that_recorded_nothing_reads_the_partition_from_the_beginning():
+    tp = TopicPartition(SELECTION, 0)
+    old = FakeWriter("cadres", positions={(SELECTION, 0): 10})
+    new = FakeWriter("histories")
+    p = projector((old, r"ganxun\.selection\..*"), (new, r"ganxun\.selection\..*"))
+    consumer = FakeConsumer()
+    asyncio.run(_SeekToStored(consumer, p).on_partitions_assigned([tp]))
+    assert consumer.from_beginning == [tp] and consumer.seeks == {}
+    asyncio.run(p.handle([record(SELECTION, 0), record(SELECTION, 10)]))
+    assert new.batches == [[(SELECTION, 0), (SELECTION, 10)]]
+    assert old.batches == [[(SELECTION, 10)]]
+
+
+def test_a_partition_no_projection_follows_is_left_alone():
+    tp = TopicPartition("ganxun.erasures.371428", 0)
+    roster = FakeWriter("class_roster", positions={})
+    p = projector((roster, r"ganxun\.selection\..*"))
+    consumer = FakeConsumer()
+    asyncio.run(_SeekToStored(consumer, p).on_partitions_assigned([tp]))
+    assert consumer.seeks == {} and consumer.from_beginning == []
+
+
+def test_a_failing_projection_leaves_no_other_still_writing():
+    class Failing(FakeWriter):
+        async def handle(self, records):
+            raise RuntimeError("store gone")
+
+    class Slow(FakeWriter):
+        async def handle(self, records):
+            await asyncio.sleep(0.05)
+            await super().handle(records)
+
+    slow = Slow("cadres")
+    p = projector((Failing("classes"), r"ganxun\.selection\..*"), (slow, r"ganxun\.selection\..*"))
+
+    async def run() -> str:
+        try:
+            await p.handle([record(SELECTION, 0)])
+        except RuntimeError as exc:
+            return str(exc)
+        return "no error"
+
+    assert asyncio.run(run()) == "store gone"
+    assert slow.batches == [[(SELECTION, 0)]], "the other writer finished its batch first"
