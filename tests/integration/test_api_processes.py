@@ -58,7 +58,11 @@ def deployment(servers, county, tmp_path_factory):
 def test_the_layout_is_two_api_processes_and_one_with_the_rest():
     argvs = layout.argvs("selection", 9101, 2, "python")
     # the one process beyond the APIs runs everything else: relay, projectors and selection's workers
-    assert [a[a.index("--components") + 1] for a in argvs] == ["api", "api", "relay,projectors,index,erasures"]
+    assert [a[a.index("--components") + 1] for a in argvs] == [
+        "api",
+        "api",
+        "relay,projectors,index,erasures",
+    ]
     assert all("--reuse-port" in a for a in argvs[:2])
     assert layout.argvs("selection", 9101, 1, "python") == [
         ["python", "-m", "services.selection", "--port", "9101"]

@@ -163,3 +163,49 @@ async def test_a_gbk_file_with_a_title_row_is_imported_fixed_and_a_cadre_transfe
             assert org.errors == []
         finally:
             await browser.close()
+
+
+async def test_an_import_the_registry_has_not_shown_yet_is_reported_as_on_its_way(
+    identity, servers, tmp_path_factory
+):
+    """The registry shows an import once selection's projection has folded it (seconds for a
+    large file): until then the clerk is told how many are still on their way, not shown a
+    report that the registry contradicts. Here selection runs without its projectors, so the
+    registry never catches up."""
+    from playwright.async_api import async_playwright, expect
+
+    from tests.support import ServiceProcess, random_county, settings
+
+    county = random_county()
+    folder = tmp_path_factory.mktemp("workbench-import-pending")
+    selection = ServiceProcess(
+        settings("selection", servers, [county]),
+        components="api,relay",
+        log=folder / "selection.log",
+        env={"GANXUN_OIDC_ISSUER": identity.issuer},
+    ).start()
+    identity.create_user(f"wp-org-{county}", "org_department", county, name="李娜")
+    wait_for_keys({"selection": selection}, identity.auth(f"wp-org-{county}", PASSWORD), county)
+    wb = WorkbenchProcess(
+        identity.issuer, {"selection": selection.url}, folder / "workbench.log", servers.mongodb
+    ).start()
+    try:
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            try:
+                org = await log_in(browser, wb, f"wp-org-{county}")
+                await org.click("text=名册导入")
+                upload = "[data-test=upload] input[type=file]"
+                await org.set_input_files(upload, str(county_file(folder, county, fixed=True)))
+                report = org.locator("[data-test=import-report]")
+                await expect(report).to_contain_text("新登记 3 人", timeout=60_000)
+                await expect(org.locator("[data-test=import-pending]")).to_contain_text(
+                    "名册正在更新：新登记的 3 人中还有 3 人尚未出现在名册中"
+                )
+                await org.screenshot(path=str(shots() / "import-pending.png"), full_page=True)
+                assert org.errors == []
+            finally:
+                await browser.close()
+    finally:
+        wb.stop()
+        selection.stop()
