@@ -2,11 +2,11 @@
 
 `Reads(db)` owns the collection names and how each is read: projection documents by
 `_id`, the few scans of one small document per class (feedback, the closer's
-timetables, the leave inbox's open classes, the rosters a foreign-cadre check looks
-through) — FerretDB uses an index
-only for `_id` equality, so nothing else is filtered on the server (shared/store.py) —
-and the closer's own marks. Reports are shaped here for the reader, with the reader's
-jurisdiction checked on the document read; handlers get `ClassFacts` from here.
+timetables, the leave inbox's running classes, the rosters a foreign-cadre check looks
+through) — FerretDB uses an index only for `_id` equality, so nothing else is filtered
+on the server (shared/store.py) — and the closer's own marks. Reports are shaped here
+for the reader, with the reader's jurisdiction checked on the document read; handlers
+get `ClassFacts` from here.
 Spreadsheets and calendars are made from these dicts in files.py.
 """
 
