@@ -6,7 +6,9 @@
   per session;
 * class_attendance, per class: per-trainee counts and hours, and the graduation verdicts;
 * trainee_hours (学时台账), per cadre: class and online hours by kind;
-* feedback, per class: ratings with the course and teacher of each session.
+* feedback, per class: ratings with the course and teacher of each session;
+* leave_inbox (请假审批), per class: its end date and its open leave requests only;
+* trainee_classes (我的班次), per cadre: the classes naming them, with their status there.
 
 Every document gets events from a bounded number of streams (a class's record and its
 sessions, one timetable, the online ledgers of a jurisdiction), which keeps its
@@ -366,6 +368,74 @@ def _fb_rated(doc, env, ev: SessionRated) -> None:
         s.setdefault("comments", []).append(ev.comment)
 
 
+# -- the party school's leave inbox, per class ----------------------------------------------
+# The inbox asks "which covered classes have not ended, and what is still open in them":
+# one small document per class (its dates from ClassOpened, its open requests only) so the
+# inbox scans these instead of every roster with its trainees, and reads rosters, timetables
+# and sheets by `_id` only for the classes with something open. A decided or excused
+# request is removed, so the document stays as small as what is waiting.
+leave_inbox = Projection("leave_inbox", sources=("selection", "teaching"))
+
+
+@leave_inbox.on(ClassOpened, key=by_class)
+def _inbox_class(doc, env, ev: ClassOpened) -> None:
+    doc.update(class_id=ev.class_id, ends_on=ev.ends_on.isoformat(), jurisdiction=env.jurisdiction)
+    doc.setdefault("pending", {})
+
+
+def _request_key(ev) -> str:
+    return f"{ev.session_id}/{ev.cadre_id}"
+
+
+@leave_inbox.on(LeaveRequested, key=by_class)
+def _inbox_requested(doc, env, ev: LeaveRequested) -> None:
+    doc.setdefault("class_id", ev.class_id)
+    doc.setdefault("jurisdiction", env.jurisdiction)
+    doc.setdefault("pending", {})[_request_key(ev)] = {
+        "session_id": ev.session_id,
+        "cadre_id": ev.cadre_id,
+        "reason": ev.reason,
+    }
+
+
+def _inbox_answered(doc, env, ev) -> None:
+    doc.setdefault("class_id", ev.class_id)
+    doc.setdefault("jurisdiction", env.jurisdiction)
+    doc.setdefault("pending", {}).pop(_request_key(ev), None)
+
+
+# A decision answers the request; 补假 after the roll call closed turns it into 已补假.
+leave_inbox.on(LeaveDecided, key=by_class)(_inbox_answered)
+leave_inbox.on(AbsenceExcused, key=by_class)(_inbox_answered)
+
+# -- per trainee: the classes naming them (学员 我的班次) --------------------------------------
+# Keyed by the cadre id (the trainee token's person id): 我的班次 reads one document by
+# `_id` and then the few rosters it names, instead of asking the store for every roster
+# holding the trainee (FerretDB has no index on `trainees.cadre_id`: it reads them all).
+trainee_classes = Projection("trainee_classes", sources=("selection",))
+
+
+def _class_status(status: str):
+    def apply(doc, env, ev) -> None:
+        doc["cadre_id"] = ev.cadre_id
+        classes = doc.setdefault("classes", {})
+        # A nomination of someone the class already names keeps their status, as the roster does.
+        if status != "nominated" or ev.class_id not in classes:
+            classes[ev.class_id] = status
+
+    return apply
+
+
+for _event, _status_name in (
+    (TraineeNominated, "nominated"),
+    (NominationConfirmed, "confirmed"),
+    (NominationRejected, "rejected"),
+    (NominationWaitlisted, "waitlisted"),
+    (NominationWithdrawn, "withdrawn"),
+):
+    trainee_classes.on(_event, key=by_cadre)(_class_status(_status_name))
+
+
 PROJECTIONS = [
     roster,
     catalogue,
@@ -375,4 +445,6 @@ PROJECTIONS = [
     class_attendance,
     trainee_hours,
     feedback,
+    leave_inbox,
+    trainee_classes,
 ]

@@ -2,10 +2,11 @@
 
 `Reads(db)` owns the collection names and how each is read: projection documents by
 `_id`, the few scans of one small document per class (feedback, the closer's
-timetables, the rosters a foreign-cadre check looks through) — FerretDB uses an index
-only for `_id` equality, so nothing else is filtered on the server (shared/store.py) —
-and the closer's own marks. Reports are shaped here for the reader, with the reader's
-jurisdiction checked on the document read; handlers get `ClassFacts` from here.
+timetables, the leave inbox's running classes, the rosters a foreign-cadre check looks
+through) — FerretDB uses an index only for `_id` equality, so nothing else is filtered
+on the server (shared/store.py) — and the closer's own marks. Reports are shaped here
+for the reader, with the reader's jurisdiction checked on the document read; handlers
+get `ClassFacts` from here.
 Spreadsheets and calendars are made from these dicts in files.py.
 """
 
@@ -109,6 +110,8 @@ class Reads:
     ATTENDANCE = "class_attendance"
     HOURS = "trainee_hours"
     FEEDBACK = "feedback"
+    LEAVES = "leave_inbox"  # per class: its end date and its open leave requests
+    MY_CLASSES = "trainee_classes"  # per cadre: the classes naming them
     MARKS = "closer_marks"  # the closer's own record of the sessions it closed, per class
 
     def __init__(self, db: Any) -> None:
@@ -376,12 +379,14 @@ class Reads:
     # -- the trainee's own pages (学员本人): my classes, my sessions ---------------------------------
     async def my_classes(self, who: Principal) -> list[dict]:
         """The classes the trainee is confirmed in (keyed by the token's person id, the cadre
-        id): the rosters naming them. The store filters the rosters (one per class, five
-        years of them): only the trainee's few are sent and decoded here."""
+        id): their own `trainee_classes` document by `_id` names the classes, whose rosters
+        are then read by `_id` (a trainee's few of five years of rosters)."""
         who.require_role("trainee")
+        mine = await self.db[self.MY_CLASSES].find_one({"_id": who.user_id}) or {}
+        ids = sorted(c for c, status in mine.get("classes", {}).items() if status == "confirmed")
+        rosters = await store.find_by_ids(self.db[self.ROSTER], ids, {"_applied": 0, "homes": 0})
         out = []
-        mine = {"trainees.cadre_id": who.user_id}
-        async for doc in self.db[self.ROSTER].find(mine, {"_applied": 0, "homes": 0}):
+        for doc in rosters.values():
             if not doc.get("jurisdiction") or not jur.covers(who.jurisdiction, doc["jurisdiction"]):
                 continue
             me = next((t for t in _confirmed(doc) if t["cadre_id"] == who.user_id), None)
@@ -414,57 +419,56 @@ class Reads:
     # -- the party school's leave inbox (请假审批), across sessions and classes ---------------------
     async def leave_inbox(self, who: Principal, class_id: str | None, today: date) -> dict:
         """Every pending leave request of one class, or of every class the reader covers
-        that has not ended: the timetables give each class's sessions, and their sheets
-        are read by `_id` (no scan of the sheets, which grow by one per session taught).
-        Which classes have not ended comes from a scan of the rosters' dates alone (five
-        years of classes, each with its trainees), then the open ones are read by `_id`."""
+        that has not ended. Which classes have not ended, and which of them have requests
+        open, comes from `leave_inbox` (one small document per class: its end date and its
+        open requests, projections.py), never from the rosters with their trainees; only
+        the classes with something open have their roster (names), timetable (sessions)
+        and the requested sessions' sheets (attendance) read, by `_id`."""
         if class_id:
-            classes = [await self._roster(who, class_id)]
+            await self._roster(who, class_id)  # 404 unknown, 403 another jurisdiction's
+            inbox = {class_id: await self._doc(self.LEAVES, class_id)}
         else:
-            open_ids = [
-                doc["_id"]
-                async for doc in self.db[self.ROSTER].find({}, {"jurisdiction": 1, "ends_on": 1})
+            inbox = {
+                doc["_id"]: doc
+                async for doc in self.db[self.LEAVES].find(
+                    {}, {"jurisdiction": 1, "ends_on": 1, "pending": 1}
+                )
                 if doc.get("jurisdiction")
                 and jur.covers(who.jurisdiction, doc["jurisdiction"])
                 and (doc.get("ends_on") or "9999") >= today.isoformat()
-            ]
-            found = await store.find_by_ids(
-                self.db[self.ROSTER],
-                open_ids,
-                {"class_id": 1, "title": 1, "jurisdiction": 1, "ends_on": 1, "trainees": 1},
-            )
-            classes = [public(found[i]) for i in open_ids if i in found]
-        timetables = await store.find_by_ids(
-            self.db[self.TIMETABLE], [r.get("class_id") or r["_id"] for r in classes], {"sessions": 1}
-        )
+            }
+        asked = sorted(i for i, doc in inbox.items() if doc.get("pending"))
+        rosters = await store.find_by_ids(self.db[self.ROSTER], asked, {"title": 1, "trainees": 1})
+        timetables = await store.find_by_ids(self.db[self.TIMETABLE], asked, {"sessions": 1})
+        session_ids = sorted({r["session_id"] for i in asked for r in inbox[i]["pending"].values()})
+        sheets = await store.find_by_ids(self.db[self.SHEET], session_ids, {"entries": 1})
         requests = []
-        for roster in classes:
-            cid = roster.get("class_id") or roster["_id"]
+        for cid in asked:
+            roster = rosters.get(cid) or {}
             people = {t["cadre_id"]: t for t in roster.get("trainees", [])}
             sessions = (timetables.get(cid) or {}).get("sessions", {})
-            sheets = await store.find_by_ids(self.db[self.SHEET], sorted(sessions), {"entries": 1})
-            for sid, sheet in sheets.items():
-                s = sessions[sid]
-                for cadre_id, entry in sheet.get("entries", {}).items():
-                    if (entry.get("leave") or {}).get("status") != "待审批" or s.get("cancelled"):
-                        continue
-                    person = people.get(cadre_id, {})
-                    requests.append(
-                        {
-                            "class_id": cid,
-                            "class_title": roster.get("title", ""),
-                            "session_id": sid,
-                            "on": s["on"],
-                            "starts_at": s["starts_at"],
-                            "ends_at": s["ends_at"],
-                            "course_title": s.get("course_title", ""),
-                            "teacher_name": s.get("teacher_name", ""),
-                            "cadre_id": cadre_id,
-                            "name": person.get("name", ""),
-                            "unit": person.get("unit", ""),
-                            "reason": entry["leave"].get("reason", ""),
-                            "attendance": entry.get("status", "未签到"),
-                        }
-                    )
+            for r in inbox[cid]["pending"].values():
+                s = sessions.get(r["session_id"])
+                if s is None or s.get("cancelled"):
+                    continue
+                entry = (sheets.get(r["session_id"]) or {}).get("entries", {}).get(r["cadre_id"], {})
+                person = people.get(r["cadre_id"], {})
+                requests.append(
+                    {
+                        "class_id": cid,
+                        "class_title": roster.get("title", ""),
+                        "session_id": r["session_id"],
+                        "on": s["on"],
+                        "starts_at": s["starts_at"],
+                        "ends_at": s["ends_at"],
+                        "course_title": s.get("course_title", ""),
+                        "teacher_name": s.get("teacher_name", ""),
+                        "cadre_id": r["cadre_id"],
+                        "name": person.get("name", ""),
+                        "unit": person.get("unit", ""),
+                        "reason": r.get("reason", ""),
+                        "attendance": entry.get("status", "未签到"),
+                    }
+                )
         requests.sort(key=lambda r: (r["on"], r["starts_at"], r["class_title"], r["name"]))
-        return {"count": len(requests), "classes": len(classes), "requests": requests}
+        return {"count": len(requests), "classes": len(inbox), "requests": requests}

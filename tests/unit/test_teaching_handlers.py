@@ -54,7 +54,8 @@ class World:
         self.h = Handlers(CommandHandler(self.store), Reads(self.db), self.clock, self.codes)
 
     def selection(self, *events) -> None:
-        """Selection's events of the class, folded through teaching's roster projection."""
+        """Selection's events of the class, folded through teaching's projections that follow
+        selection (the roster, the leave inbox's class dates, the trainees' classes)."""
         ctx = Context(
             actor=Actor(user_id="u-org", name="组织部李干事", role="org_department"),
             jurisdiction=COUNTY,
@@ -63,7 +64,9 @@ class World:
         version = len(run(self.store.read_stream(f"class-{CLASS}")))
         envs = CommandHandler.envelopes(f"class-{CLASS}", version, list(events), ctx, COUNTY)
         run(self.store.append(f"class-{CLASS}", version, envs))
-        self.db.load(roster, envs)
+        for p in PROJECTIONS:
+            if "selection" in p.sources:
+                self.db.load(p, envs)
 
     def project(self) -> None:
         """Teaching's projections as the projector would have written them by now."""

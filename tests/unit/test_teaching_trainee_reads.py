@@ -55,30 +55,26 @@ def reads():
         ("k1", "年轻干部培训班", [("cd-sun", "孙丽"), ("cd-qian", "钱军")]),
         ("k2", "村书记示范班", [("cd-qian", "钱军")]),
     ):
-        db.load(
-            proj.roster,
-            envs(
-                f"class-{k}",
-                [
-                    sel.ClassOpened(
-                        class_id=k,
-                        title=title,
-                        capacity=30,
-                        starts_on=date(2026, 3, 2),
-                        ends_on=date(2026, 3, 6),
-                        organiser="县委党校",
-                    ),
-                    *[
-                        sel.TraineeNominated(class_id=k, cadre_id=c, name=n, unit="县财政局")
-                        for c, n in people
-                    ],
-                    *[
-                        sel.NominationConfirmed(class_id=k, cadre_id=c, name=n, unit="县财政局")
-                        for c, n in people
-                    ],
+        selection = envs(
+            f"class-{k}",
+            [
+                sel.ClassOpened(
+                    class_id=k,
+                    title=title,
+                    capacity=30,
+                    starts_on=date(2026, 3, 2),
+                    ends_on=date(2026, 3, 6),
+                    organiser="县委党校",
+                ),
+                *[sel.TraineeNominated(class_id=k, cadre_id=c, name=n, unit="县财政局") for c, n in people],
+                *[
+                    sel.NominationConfirmed(class_id=k, cadre_id=c, name=n, unit="县财政局")
+                    for c, n in people
                 ],
-            ),
+            ],
         )
+        for p in (proj.roster, proj.trainee_classes):  # what teaching folds from selection
+            db.load(p, selection)
     timetable = envs(
         "teaching-timetable-k1",
         [session("s1", date(2026, 3, 2), "理论课一"), session("s2", date(2026, 3, 3), "理论课二")],
