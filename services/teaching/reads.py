@@ -12,7 +12,7 @@ Spreadsheets and calendars are made from these dicts in files.py.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -37,6 +37,24 @@ NO_ATTENDANCE = {
     "hours_by_kind": {},
 }
 UNSYNCED = "该班次不存在（或尚未从选学服务同步），请从班次列表中选择。"
+
+
+def admit_to_class(who: Principal, jurisdiction: str, confirmed: Collection[str]) -> None:
+    """Who may act on, or read, a class of `jurisdiction` whose confirmed trainees are `confirmed`.
+
+    Staff (the school, the organisation department, ...) are bound by jurisdiction: 403
+    `wrong_jurisdiction` outside theirs. A trainee acts for themself in any class whose
+    roster holds them, whatever their token's jurisdiction: a county's cadre attends the
+    province party school's class. A class of another jurisdiction that does not hold them
+    answers as an unknown class (404), so a trainee learns nothing of classes elsewhere; in
+    their own jurisdiction the command's own rule refuses them by name (`not_on_roster`).
+    Routes only let a trainee act for themself (their own leave, check-in, rating, reads)."""
+    if who.role == "trainee":
+        if who.user_id in confirmed:
+            return
+        if not jur.covers(who.jurisdiction, jurisdiction):
+            raise NotFound(UNSYNCED, code="class_not_found")
+    who.require_covers(jurisdiction)
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,9 @@ class ClassFacts:
             date.fromisoformat(doc["starts_on"]) if opened else None,
             date.fromisoformat(doc["ends_on"]) if opened else None,
         )
+
+    def admit(self, who: Principal) -> None:
+        admit_to_class(who, self.jurisdiction, self.roster)
 
     def window(self) -> d.ClassWindow:
         if self.starts_on is None or self.ends_on is None:
@@ -130,6 +151,14 @@ class Reads:
 
     async def _roster(self, who: Principal, class_id: str) -> dict:
         return await self._covered(self.ROSTER, class_id, who, NotFound(UNSYNCED, code="class_not_found"))
+
+    async def _class_for(self, who: Principal, class_id: str) -> dict:
+        """The class's roster, if `who` may see the class (`admit_to_class`: a trainee on it too)."""
+        doc = await self._doc(self.ROSTER, class_id)
+        if not doc:
+            raise NotFound(UNSYNCED, code="class_not_found")
+        admit_to_class(who, doc["jurisdiction"], {t["cadre_id"] for t in _confirmed(doc)})
+        return doc
 
     # -- what handlers need ----------------------------------------------------------------------
     async def class_facts(self, class_id: str) -> ClassFacts:
@@ -194,7 +223,7 @@ class Reads:
         return doc
 
     async def timetable(self, who: Principal, class_id: str) -> dict:
-        roster = await self._roster(who, class_id)
+        roster = await self._class_for(who, class_id)
         if who.role == "trainee" and who.user_id not in {t["cadre_id"] for t in _confirmed(roster)}:
             raise Forbidden("学员只能查看本人在册班次的课表。", code="not_the_trainee")
         doc = await self._doc(self.TIMETABLE, class_id)
@@ -380,14 +409,15 @@ class Reads:
     async def my_classes(self, who: Principal) -> list[dict]:
         """The classes the trainee is confirmed in (keyed by the token's person id, the cadre
         id): their own `trainee_classes` document by `_id` names the classes, whose rosters
-        are then read by `_id` (a trainee's few of five years of rosters)."""
+        are then read by `_id` (a trainee's few of five years of rosters), whatever their
+        jurisdiction (a province class holds counties' cadres: `admit_to_class`)."""
         who.require_role("trainee")
         mine = await self.db[self.MY_CLASSES].find_one({"_id": who.user_id}) or {}
         ids = sorted(c for c, status in mine.get("classes", {}).items() if status == "confirmed")
         rosters = await store.find_by_ids(self.db[self.ROSTER], ids, {"_applied": 0, "homes": 0})
         out = []
         for doc in rosters.values():
-            if not doc.get("jurisdiction") or not jur.covers(who.jurisdiction, doc["jurisdiction"]):
+            if not doc.get("jurisdiction"):
                 continue
             me = next((t for t in _confirmed(doc) if t["cadre_id"] == who.user_id), None)
             if me:

@@ -46,7 +46,8 @@ def run(coro):
 class World:
     """One county's teaching service over the in-memory adapters."""
 
-    def __init__(self, today: date = START) -> None:
+    def __init__(self, today: date = START, jurisdiction: str = COUNTY) -> None:
+        self.jurisdiction = jurisdiction  # the class's: whose selection opened it
         self.store = MemoryEventStore()
         self.db = MemoryDatabase()
         self.clock = FixedClock(today)
@@ -58,11 +59,11 @@ class World:
         selection (the roster, the leave inbox's class dates, the trainees' classes)."""
         ctx = Context(
             actor=Actor(user_id="u-org", name="组织部李干事", role="org_department"),
-            jurisdiction=COUNTY,
+            jurisdiction=self.jurisdiction,
             correlation_id="c-sel",
         )
         version = len(run(self.store.read_stream(f"class-{CLASS}")))
-        envs = CommandHandler.envelopes(f"class-{CLASS}", version, list(events), ctx, COUNTY)
+        envs = CommandHandler.envelopes(f"class-{CLASS}", version, list(events), ctx, self.jurisdiction)
         run(self.store.append(f"class-{CLASS}", version, envs))
         for p in PROJECTIONS:
             if "selection" in p.sources:
@@ -80,9 +81,10 @@ def confirmed(cadre_id: str) -> tuple:
     return TraineeNominated(**p), NominationConfirmed(**p)
 
 
-@pytest.fixture
-def world() -> World:
-    w = World()
+def furnished(jurisdiction: str = COUNTY, ctx: Context = CTX) -> World:
+    """The class of `jurisdiction` with every one of PEOPLE confirmed, and the catalogue of
+    the school acting in `ctx` (a course of each kind, two teachers, two sites)."""
+    w = World(jurisdiction=jurisdiction)
     w.selection(
         ClassOpened(
             class_id=CLASS, title=TITLE, capacity=40, starts_on=START, ends_on=END, organiser="县委组织部"
@@ -92,25 +94,30 @@ def world() -> World:
     h = w.h
     run(
         h.add_course(
-            CTX,
+            ctx,
             CourseAdded(
                 course_id="theory", title="习近平新时代中国特色社会主义思想概论", kind="理论课", hours=3
             ),
         )
     )
-    run(h.add_course(CTX, CourseAdded(course_id="party", title="红色家风", kind="党性课", hours=2)))
-    run(h.add_faculty(CTX, FacultyAdded(teacher_id="zhang", name="张教授", kind="党校教师")))
+    run(h.add_course(ctx, CourseAdded(course_id="party", title="红色家风", kind="党性课", hours=2)))
+    run(h.add_faculty(ctx, FacultyAdded(teacher_id="zhang", name="张教授", kind="党校教师")))
     run(
-        h.add_faculty(CTX, FacultyAdded(teacher_id="wang", name="王书记", kind="领导干部", post="县委副书记"))
+        h.add_faculty(ctx, FacultyAdded(teacher_id="wang", name="王书记", kind="领导干部", post="县委副书记"))
     )
-    run(h.add_site(CTX, TeachingSiteAdded(site_id="hall", name="党校大礼堂", capacity=200)))
+    run(h.add_site(ctx, TeachingSiteAdded(site_id="hall", name="党校大礼堂", capacity=200)))
     run(
         h.add_site(
-            CTX,
+            ctx,
             TeachingSiteAdded(site_id="base", name="县红色教育基地", site_type="红色教育基地", capacity=60),
         )
     )
     return w
+
+
+@pytest.fixture
+def world() -> World:
+    return furnished()
 
 
 def scheduling(
@@ -490,3 +497,91 @@ def test_a_session_reason_naming_a_trainee_of_the_class_is_refused_and_nothing_i
     assert len(world.store.all_events()) == before
     [e] = run(world.h.cancel(CTX, SCHOOL, CLASS, "s-0001", "教师出差"))
     assert e.type == "SessionCancelled"
+
+
+# -- a county's trainee in the province party school's class (省委党校的班次) --------------------------
+PROVINCE = "370000"
+PROVINCE_SCHOOL = Principal("u-pschool", "省委党校教务处钱老师", "party_school", PROVINCE)
+PROVINCE_CTX = Context(actor=PROVINCE_SCHOOL.actor, jurisdiction=PROVINCE, correlation_id="c-p")
+
+
+@pytest.fixture
+def province_class() -> World:
+    """The province school's class, every trainee a cadre of COUNTY (their tokens say so), one
+    session on its first day at 09:00."""
+    w = furnished(PROVINCE, PROVINCE_CTX)
+    run(
+        w.h.schedule(
+            PROVINCE_CTX,
+            PROVINCE_SCHOOL,
+            CLASS,
+            "s-0001",
+            "theory",
+            "zhang",
+            "hall",
+            START,
+            time(9),
+            time(12),
+        )
+    )
+    return w
+
+
+def test_a_county_trainee_on_the_province_class_roster_asks_leave_checks_in_rates_and_reads_it(
+    province_class,
+):
+    w = province_class
+    w.clock.at = time(8, 30)
+    ctx, li = trainee("cd-02")
+    assert li.jurisdiction == COUNTY
+    [asked] = run(w.h.request_leave(ctx, li, CLASS, "s-0001", None, "孩子生病"))
+    assert asked.type == "LeaveRequested" and asked.jurisdiction == PROVINCE  # the class's topic
+    w.project()
+    inbox = run(w.h.reads.leave_inbox(PROVINCE_SCHOOL, CLASS, START))["requests"]
+    assert [(r["name"], r["reason"]) for r in inbox] == [("李红", "孩子生病")]
+
+    w.clock.at = time(8, 55)
+    code = run(w.h.open_self_check_in(PROVINCE_CTX, PROVINCE_SCHOOL, CLASS, "s-0001"))["code"]
+    [attended] = run(self_check_in(w, "cd-01", code))
+    assert attended.type == "SessionAttended" and attended.payload["cadre_id"] == "cd-01"
+    ctx, zhang = trainee("cd-01")
+    [rated] = run(w.h.rate(ctx, zhang, CLASS, "s-0001", 5, "讲得透彻"))
+    assert rated.type == "SessionRated" and rated.payload["rating"] == 5
+
+    w.project()
+    assert [c["title"] for c in run(w.h.reads.my_classes(zhang))] == [TITLE]
+    [mine] = run(w.h.reads.my_sessions(zhang, CLASS))["sessions"]
+    assert (mine["mine"]["status"], mine["mine"]["rated"]) == ("出勤", 5)
+    assert run(w.h.reads.my_sessions(li, CLASS))["sessions"][0]["mine"]["leave"]["reason"] == "孩子生病"
+
+
+def test_a_county_trainee_off_the_province_class_roster_is_answered_as_for_an_unknown_class(province_class):
+    w = province_class
+    w.clock.at = time(8, 30)
+    ctx, stranger = trainee("cd-77")  # a cadre of COUNTY the class does not hold
+    code = run(w.h.open_self_check_in(PROVINCE_CTX, PROVINCE_SCHOOL, CLASS, "s-0001"))["code"]
+    before = len(w.store.all_events())
+    unknown = refused(
+        w.h.request_leave(ctx, stranger, "k-unknown", "s-0001", None, "事由"), "class_not_found"
+    )
+    assert (
+        refused(w.h.request_leave(ctx, stranger, CLASS, "s-0001", None, "事由"), "class_not_found") == unknown
+    )
+    refused(self_check_in(w, "cd-77", code), "class_not_found")
+    refused(w.h.rate(ctx, stranger, CLASS, "s-0001", 5), "class_not_found")
+    assert len(w.store.all_events()) == before  # nothing stored
+    w.project()
+    refused(w.h.reads.my_sessions(stranger, CLASS), "class_not_found")
+    assert run(w.h.reads.my_classes(stranger)) == []
+
+
+def test_the_county_s_staff_are_still_refused_the_province_class(province_class):
+    w = province_class
+    with pytest.raises(Forbidden) as e:
+        run(w.h.request_leave(CTX, SCHOOL, CLASS, "s-0001", "cd-02", "县里代为请假"))
+    assert e.value.code == "wrong_jurisdiction" and PROVINCE not in e.value.message
+    w.project()
+    org = Principal("u-org", "县委组织部李干事", "org_department", COUNTY)
+    with pytest.raises(Forbidden) as e:
+        run(w.h.reads.timetable(org, CLASS))
+    assert e.value.code == "wrong_jurisdiction"
