@@ -1,5 +1,5 @@
-"""A malformed message goes to the dead-letter topic; an unknown type is skipped; both
-are followed by events that are still applied."""
+"""A malformed message goes to the dead-letter topic (once for each projection that follows its
+topic); an unknown type is skipped; both are followed by events that are still applied."""
 
 import pytest
 
@@ -73,14 +73,26 @@ async def test_malformed_to_dead_letters_unknown_skipped_rest_applied(servers):
     finally:
         await rt.stop()
 
-    dead = await read_topic(servers.kafka, dead_letter_topic("teaching", county), expect=2, timeout=15)
-    assert len(dead) == 2, "the malformed message and the invalid payload; not the unknown type"
-    headers = [dict(d.headers) for d in dead]
-    assert {h["source_topic"].decode() for h in headers} == {topic}
-    assert sorted(int(h["source_offset"]) for h in headers) == [offsets[1], offsets[4]]
-    reasons = sorted(h["error"].decode() for h in headers)
-    assert reasons[0].startswith("invalid TraineeNominated payload") and reasons[1].startswith(
-        "invalid envelope"
+    # Each of teaching's projections that follows selection's topic records what it could not
+    # apply (the `consumer` header names it): the malformed message and the invalid payload,
+    # never the unknown type.
+    following = sorted(
+        f"ganxun.teaching.{county}.{p.name}" for p in TEACHING.projections if "selection" in p.sources
     )
-    assert {h["source_partition"] for h in headers} == {str(partition).encode()}
-    assert sorted(d.value for d in dead) == sorted([messages[1], messages[4]])
+    expected = 2 * len(following)
+    dead = await read_topic(servers.kafka, dead_letter_topic("teaching", county), expect=expected, timeout=15)
+    assert len(dead) == expected, "per projection: the malformed message and the invalid payload"
+    by_consumer: dict[str, list] = {}
+    for d in dead:
+        by_consumer.setdefault(dict(d.headers)["consumer"].decode(), []).append(d)
+    assert sorted(by_consumer) == following
+    for mine in by_consumer.values():
+        headers = [dict(d.headers) for d in mine]
+        assert {h["source_topic"].decode() for h in headers} == {topic}
+        assert sorted(int(h["source_offset"]) for h in headers) == [offsets[1], offsets[4]]
+        reasons = sorted(h["error"].decode() for h in headers)
+        assert reasons[0].startswith("invalid TraineeNominated payload") and reasons[1].startswith(
+            "invalid envelope"
+        )
+        assert {h["source_partition"] for h in headers} == {str(partition).encode()}
+        assert sorted(d.value for d in mine) == sorted([messages[1], messages[4]])
