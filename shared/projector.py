@@ -560,7 +560,12 @@ class Projector:
                     await asyncio.sleep(min(MAX_LINGER, max(self.linger, last_write)))
                     more = await consumer.getmany(timeout_ms=0, max_records=self.batch_size - got)
                     for tp, recs in more.items():
-                        batches.setdefault(tp, []).extend(recs)
+                        # A rebalance inside this fetch (a new topic matching the pattern) seeks
+                        # each partition back to its stored position (_SeekToStored): what it
+                        # fetched again is in the batch already, and would be dead-lettered twice.
+                        have = batches.setdefault(tp, [])
+                        after = have[-1].offset if have else -1
+                        have.extend(r for r in recs if r.offset > after)
                 records = [r for recs in batches.values() for r in recs]
                 began = time.monotonic()
                 await self.handle(records)

@@ -137,3 +137,47 @@ def test_a_failing_projection_leaves_no_other_still_writing():
 
     assert asyncio.run(run()) == "store gone"
     assert slow.batches == [[(SELECTION, 0)]], "the other writer finished its batch first"
+
+
+def test_records_fetched_again_after_a_rebalance_within_a_batch_are_folded_once():
+    """A rebalance inside the lingering second fetch (a new topic matching the pattern) seeks the
+    partition back to its stored position: the records fetched again must not be in the batch
+    twice (an invalid one was dead-lettered twice)."""
+    tp = TopicPartition(SELECTION, 0)
+    stop = asyncio.Event()
+
+    class Refetching(FakeConsumer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.answers = [
+                {tp: [record(SELECTION, 0)]},
+                {tp: [record(SELECTION, 1), record(SELECTION, 2)]},
+                {tp: [record(SELECTION, 1), record(SELECTION, 2), record(SELECTION, 3)]},  # sought back
+            ]
+            self.committed: list[int] = []
+
+        async def start(self) -> None: ...
+
+        async def stop(self) -> None: ...
+
+        def subscribe(self, pattern, listener) -> None: ...
+
+        async def getmany(self, timeout_ms, max_records):
+            if not self.answers:
+                stop.set()
+                return {}
+            return self.answers.pop(0)
+
+        async def commit(self, offsets) -> None:
+            self.committed.append(offsets[tp])
+
+    cadres = FakeWriter("cadres")
+    consumer = Refetching()
+    p = Projector(
+        [Follower(cadres, re.compile(r"ganxun\.selection\..*"))],
+        consumer_factory=lambda: consumer,
+        linger=0.01,
+    )
+    asyncio.run(p.run(stop))
+    assert cadres.batches == [[(SELECTION, 0)], [(SELECTION, 1), (SELECTION, 2), (SELECTION, 3)]]
+    assert consumer.committed == [1, 4]
