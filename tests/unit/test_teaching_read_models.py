@@ -7,7 +7,7 @@ an erased trainee's leave reason is blanked in the inbox."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date, time
+from datetime import date
 
 from services.teaching import projections as proj
 from services.teaching.reads import Reads
@@ -19,6 +19,7 @@ from shared.events import Actor
 from shared.memory import MemoryDatabase
 from shared.personal import ERASED
 from shared.projector import remember_pii, scrub
+from tests.unit.test_teaching_trainee_reads import session
 
 COUNTY = "371428"
 CTX = Context(
@@ -46,23 +47,6 @@ def opened(k: str, title: str, ends_on: date) -> sel.ClassOpened:
 def nominated(k: str, cadre: str, name: str) -> list:
     p = dict(class_id=k, cadre_id=cadre, name=name, unit="县财政局")
     return [sel.TraineeNominated(**p), sel.NominationConfirmed(**p)]
-
-
-def session(k: str, sid: str, on: date) -> tea.SessionScheduled:
-    return tea.SessionScheduled(
-        class_id=k,
-        session_id=sid,
-        course_id="c1",
-        course_title="党史专题",
-        kind="理论课",
-        on=on,
-        starts_at=time(9),
-        ends_at=time(11, 30),
-        hours=2.5,
-        teacher_id="t1",
-        teacher_name="刘教授",
-        site_id="s1",
-    )
 
 
 def doc(db: MemoryDatabase, collection: str, doc_id: str) -> dict:
@@ -137,8 +121,8 @@ def test_the_inbox_scans_no_roster_and_leaves_out_ended_classes_and_cancelled_se
         envs(
             "teaching-timetable-371428-2026",
             [
-                session("k1", "s1", date(2026, 3, 2)),
-                session("k1", "s2", date(2026, 3, 3)),
+                session("s1", date(2026, 3, 2), "党史专题"),
+                session("s2", date(2026, 3, 3), "党史专题"),
                 tea.SessionCancelled(class_id="k1", session_id="s2", reason="场地检修"),
             ],
         ),
