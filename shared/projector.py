@@ -499,7 +499,12 @@ class _SeekToStored(ConsumerRebalanceListener):
             key = (tp.topic, tp.partition)
             mine = [(f, s) for f, s in zip(self.projector.followers, stored) if f.pattern.match(tp.topic)]
             for f, s in mine:
-                self.projector._starts[f.writer.projection.name][key] = s.get(key, 0)
+                starts = self.projector._starts[f.writer.projection.name]
+                # What this process applied since it last saved a position counts too: a
+                # rebalance while a batch was being written (or before a position was saved)
+                # seeks back behind it, and those records must not be folded (or
+                # dead-lettered) a second time.
+                starts[key] = max(s.get(key, 0), starts.get(key, 0))
             if any(key not in s for _, s in mine):
                 await self.consumer.seek_to_beginning(tp)
             elif mine:
@@ -586,10 +591,19 @@ class Projector:
                 if f.pattern.match(r.topic) and r.offset >= starts.get((r.topic, r.partition), 0)
             ]
             if mine:
-                work.append(f.writer.handle(mine))
+                work.append((f, mine, f.writer.handle(mine)))
         # Every writer finishes its batch before a failure is raised (the projector then
         # starts again from the stored positions): none is left writing behind a new consumer.
-        for outcome in await asyncio.gather(*work, return_exceptions=True):
+        outcomes = await asyncio.gather(*(w for _, _, w in work), return_exceptions=True)
+        for (f, mine, _), outcome in zip(work, outcomes):
+            if isinstance(outcome, BaseException):
+                continue
+            # Applied: never again by this process, whatever a rebalance seeks back to.
+            starts = self._starts[f.writer.projection.name]
+            for r in mine:
+                key = (r.topic, r.partition)
+                starts[key] = max(starts.get(key, 0), r.offset + 1)
+        for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
 

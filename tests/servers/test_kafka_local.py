@@ -303,7 +303,10 @@ async def test_tls_is_added_to_a_stopped_cluster_kept_and_handed_to_the_services
     cluster = cli._kafka(tls=True)
     try:
         await asyncio.to_thread(cluster.start)
-        assert cluster.tls_ports == [plain.ports[0] + 1]  # beside the broker port, as 19092 → 19093
+        # Beside the broker port (19092 → 19093) when that one can be bound, else a free one
+        # (test_tls_port_beside_the_broker_or_a_free_one); never one the cluster already uses.
+        assert len(cluster.tls_ports) == 1
+        assert cluster.tls_ports[0] not in {*plain.ports, *plain.controller_ports}
         tls_dir = tmp_path / "state" / "kafka" / "tls"
         assert {f.name: oct(f.stat().st_mode & 0o777) for f in tls_dir.iterdir()} == {
             name: "0o600" for name in ("ca.pem", "ca.key", "broker.pem", "broker.key", "broker.p12")
@@ -325,3 +328,21 @@ async def test_tls_is_added_to_a_stopped_cluster_kept_and_handed_to_the_services
         assert cli._kafka().clients.security_protocol == "SASL_SSL"
     finally:
         await asyncio.to_thread(cluster.stop)
+
+
+def test_tls_port_beside_the_broker_or_a_free_one(monkeypatch):
+    """The TLS listener goes beside the broker port when that port can be bound; a port
+    taken (by a listener, or as the local end of someone's connection) gives a free one."""
+    import types
+
+    from deploy.local import kafka as local_kafka
+
+    cluster = types.SimpleNamespace(ports=[19092], controller_ports=[19094], brokers=1)
+    monkeypatch.setattr(local_kafka, "bindable", lambda host, port: True)
+    assert local_kafka.KafkaCluster._new_tls_ports(cluster) == [19093]
+    monkeypatch.setattr(local_kafka, "bindable", lambda host, port: port != 19093)
+    other = local_kafka.KafkaCluster._new_tls_ports(cluster)
+    assert len(other) == 1 and other[0] not in (19092, 19093, 19094)
+    cluster.controller_ports = [19093]
+    monkeypatch.setattr(local_kafka, "bindable", lambda host, port: True)
+    assert local_kafka.KafkaCluster._new_tls_ports(cluster) != [19093], "the controller's port"

@@ -181,3 +181,40 @@ def test_records_fetched_again_after_a_rebalance_within_a_batch_are_folded_once(
     asyncio.run(p.run(stop))
     assert cadres.batches == [[(SELECTION, 0)], [(SELECTION, 1), (SELECTION, 2), (SELECTION, 3)]]
     assert consumer.committed == [1, 4]
+
+
+def test_records_sought_back_by_a_rebalance_after_their_batch_are_not_folded_again():
+    """A rebalance while a batch is written (or before its position is saved) seeks the partition
+    back to the stored position, behind what this process already applied: the next fetch
+    brings those records again and they must not be folded (a forged event was dead-lettered
+    twice, once per fetch)."""
+    tp = TopicPartition(SELECTION, 0)
+    cadres = FakeWriter("cadres", positions={(SELECTION, 0): 0})  # nothing saved yet
+    p = projector((cadres, r"ganxun\.selection\..*"))
+    consumer = FakeConsumer()
+    listener = _SeekToStored(consumer, p)
+    asyncio.run(listener.on_partitions_assigned([tp]))
+    asyncio.run(p.handle([record(SELECTION, o) for o in range(3)]))
+    asyncio.run(listener.on_partitions_assigned([tp]))  # the group rebalances
+    assert consumer.seeks == {tp: 0}
+    asyncio.run(p.handle([record(SELECTION, o) for o in range(4)]))
+    assert cadres.batches == [[(SELECTION, 0), (SELECTION, 1), (SELECTION, 2)], [(SELECTION, 3)]]
+
+
+def test_a_failed_batch_is_folded_again_after_the_restart():
+    class Failing(FakeWriter):
+        async def handle(self, records):
+            raise RuntimeError("store gone")
+
+    tp = TopicPartition(SELECTION, 0)
+    failing = Failing("classes", positions={(SELECTION, 0): 0})
+    p = projector((failing, r"ganxun\.selection\..*"))
+    try:
+        asyncio.run(p.handle([record(SELECTION, 0)]))
+    except RuntimeError:
+        pass
+    cadres = FakeWriter("classes", positions={(SELECTION, 0): 0})
+    p.followers[0] = Follower(cadres, re.compile(r"ganxun\.selection\..*"))
+    asyncio.run(_SeekToStored(FakeConsumer(), p).on_partitions_assigned([tp]))
+    asyncio.run(p.handle([record(SELECTION, 0)]))
+    assert cadres.batches == [[(SELECTION, 0)]], "what failed was not counted as applied"
