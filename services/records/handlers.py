@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from services.records import domain
 from services.records.domain import ClassDecider, ClassFacts, TraineeDecider
-from services.records.reads import MANAGERS, Reads, active_trainees
+from services.records.reads import MANAGERS, Reads, active_trainees, admit_to_class
 from shared import store
 from shared.auth import Principal
 from shared.commands import Context, within
@@ -96,28 +97,35 @@ class Handlers:
         return await self._on_class(ctx, who, class_id, cmd)
 
     # -- trainee streams: records, scores, the final comment ----------------------------------
-    async def facts(self, who: Principal, class_id: str) -> ClassFacts:
-        roster = await self.reads.roster(who, class_id)
+    async def _class_facts(self, who: Principal, class_id: str) -> tuple[ClassFacts, str]:
+        """The class's facts and its jurisdiction, once `who` is admitted to the class: staff
+        by jurisdiction, a recorder the class appointed whatever theirs (`admit_to_class`)."""
+        roster = await self.reads.stored_roster(class_id)
         loaded = await self.commands.load(CLASS, domain.class_stream(class_id))
-        within(who)(loaded)
-        return ClassFacts(
+        admit_to_class(who, class_id, roster["jurisdiction"], loaded.state.recorders)
+        facts = ClassFacts(
             class_id=class_id,
             roster=frozenset(active_trainees(roster)),
             recorders=loaded.state.recorders,
             scheme=loaded.state.scheme,
             starts_on=date.fromisoformat(roster["starts_on"]),
         )
+        return facts, roster["jurisdiction"]
 
     async def _on_trainee(
         self, ctx: Context, who: Principal, class_id: str, cadre_id: str, build: Callable[[ClassFacts], Any]
     ) -> list[Envelope]:
         """`build(facts)` makes the command. The class facts are read once before deciding;
         a recorder relieved in the same instant may still log once — the record keeps their
-        role, nothing is lost."""
+        role, nothing is lost. The trainee's stream lives in the class's jurisdiction (its
+        events reach that topic whoever records: a county's class monitor in a province class)."""
         who.require_role("recorder")
-        f = await self.facts(who, class_id)
+        f, jurisdiction = await self._class_facts(who, class_id)
         return await self.commands.execute(
-            TRAINEE, domain.trainee_stream(class_id, cadre_id), build(f), ctx, within(who)
+            TRAINEE,
+            domain.trainee_stream(class_id, cadre_id),
+            build(f),
+            replace(ctx, jurisdiction=jurisdiction),
         )
 
     async def log_record(
@@ -203,7 +211,8 @@ class Handlers:
                 )
             seen.add(cadre_id)
         today = await self.clock.today()
-        f = await self.facts(who, class_id)
+        f, jurisdiction = await self._class_facts(who, class_id)
+        as_class = replace(ctx, jurisdiction=jurisdiction)
         # Someone who is not a recorder of the class is refused the whole sheet (403), not
         # answered row by row as if the sheet were theirs.
         domain.current_recorder(f, who.user_id, who.name)
@@ -220,9 +229,7 @@ class Handlers:
                 note=note,
             )
             try:
-                await self.commands.execute(
-                    TRAINEE, domain.trainee_stream(class_id, cadre_id), cmd, ctx, within(who)
-                )
+                await self.commands.execute(TRAINEE, domain.trainee_stream(class_id, cadre_id), cmd, as_class)
             except (DomainError, NotFound) as exc:
                 return {"cadre_id": cadre_id, "code": exc.code, "message": exc.message}
             return None

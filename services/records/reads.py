@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import date, timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from shared.auth import Principal
 from shared.contracts.records import CATEGORIES, CORE_ROLES, RECORDER_ROLES
 from shared.errors import Forbidden, NotFound
 from shared.listing import Paging, page_of, search_key
-from shared.projection import public
+from shared.projection import public, related
 
 Doc = dict[str, Any]
 ROSTER = "records_roster"  # one per class: selection's roster, teaching's sessions
@@ -30,6 +31,30 @@ WEEK = "records_week"  # one per class and week: that week's score sheets
 RECORDER_CLASSES = "records_recorder_classes"  # one per recorder: the classes they hold or held a role in
 READERS = ("party_school", "org_department", "recorder")
 MANAGERS = ("party_school", "org_department")
+UNKNOWN = "班次 {} 不存在（或尚未从选调服务同步），请先确认班次编号。"
+
+
+def admit_to_class(who: Principal, class_id: str, jurisdiction: str, recorders: Collection[str]) -> None:
+    """Who may act on, or read, a class of `jurisdiction` whose recorders (3+N) are `recorders`.
+
+    Staff are bound by jurisdiction (403 `wrong_jurisdiction` outside theirs). A recorder acts
+    in any class that appointed them, whatever their token's jurisdiction: the class monitor
+    and committee members of a province party school's class are county cadres, with their
+    county's token (as teaching's `admit_to_class` admits a county's trainee). A class of
+    another jurisdiction that did not appoint them answers as an unknown class (404), so they
+    learn nothing of classes elsewhere; in their own jurisdiction the rule that they hold a
+    post refuses them by name (`not_a_recorder`)."""
+    if who.role == "recorder":
+        if who.user_id in recorders:
+            return
+        if not jur.covers(who.jurisdiction, jurisdiction):
+            raise NotFound(UNKNOWN.format(class_id), code="class_not_found")
+    who.require_covers(jurisdiction)
+
+
+def recorder_ids(klass: Doc | None) -> set[str]:
+    """Everyone the class appointed a recorder, now or before (their own pages stay readable)."""
+    return {h["person_id"] for h in (klass or {}).get("history", [])}
 
 
 def file_or_blank(class_id: str, cadre_id: str, roster: Doc, doc: Doc | None) -> Doc:
@@ -57,13 +82,17 @@ class Reads:
         return public(doc) if doc else None
 
     async def roster(self, who: Principal, class_id: str) -> Doc:
-        """The class's roster (records' own copy of selection's facts), jurisdiction checked."""
+        """The class's roster (records' own copy of selection's facts), for staff of its
+        jurisdiction; a recorder is admitted by the caller (`admit_to_class`)."""
+        doc = await self.stored_roster(class_id)
+        who.require_covers(doc["jurisdiction"])
+        return doc
+
+    async def stored_roster(self, class_id: str) -> Doc:
+        """The class's roster, no reader checked: the caller admits them (`admit_to_class`)."""
         doc = await self.db[ROSTER].find_one({"_id": class_id})
         if doc is None or "title" not in doc:
-            raise NotFound(
-                f"班次 {class_id} 不存在（或尚未从选调服务同步），请先确认班次编号。", code="class_not_found"
-            )
-        who.require_covers(doc["jurisdiction"])
+            raise NotFound(UNKNOWN.format(class_id), code="class_not_found")
         return doc
 
     async def klass(self, class_id: str) -> Doc | None:
@@ -76,11 +105,11 @@ class Reads:
         """Roster and class docs, for a reader of the right role and jurisdiction; a
         recorder reads only the classes they record for (or recorded for)."""
         who.require_role(*roles)
-        # Both point reads at once; the class document goes unused if the roster refuses.
-        stored, klass = await asyncio.gather(self.roster(who, class_id), self.klass(class_id))
+        # Both point reads at once: the class document names its recorders.
+        stored, klass = await asyncio.gather(self.stored_roster(class_id), self.klass(class_id))
+        admit_to_class(who, class_id, stored["jurisdiction"], recorder_ids(klass))
         roster = public(stored)
-        history = (klass or {}).get("history", [])
-        if who.role == "recorder" and not any(h["person_id"] == who.user_id for h in history):
+        if who.role == "recorder" and who.user_id not in recorder_ids(klass):
             raise Forbidden(f"您不是班次 {class_id} 的纪实人员，无权查看。", code="not_a_recorder")
         return roster, klass
 
@@ -165,11 +194,13 @@ class Reads:
         out = []
         for class_id in ids:
             klass, roster = classes.get(class_id), rosters.get(class_id)
+            # Their own jurisdiction's classes, and those above it that appointed them (a
+            # county's class monitor in a province class: `admit_to_class`).
             if (
                 klass is None
                 or roster is None
                 or "title" not in roster
-                or not jur.covers(who.jurisdiction, roster["jurisdiction"])
+                or not related(who.jurisdiction, roster["jurisdiction"])
             ):
                 continue
             row = my_recording(public(roster), klass, who.user_id)

@@ -14,7 +14,7 @@ from services.records.reads import Reads
 from shared.auth import Principal
 from shared.commands import CommandHandler, Context
 from shared.contracts.selection import ClassOpened, NominationConfirmed, StudyGroup
-from shared.errors import DomainError, Forbidden
+from shared.errors import DomainError, Forbidden, NotFound
 from shared.events import Actor
 from shared.memory import FixedClock, MemoryDatabase, MemoryEventStore
 
@@ -39,7 +39,7 @@ def ctx(who: Principal) -> Context:
     return Context(actor=who.actor, jurisdiction=who.jurisdiction, correlation_id="c-1")
 
 
-def selection_events(class_id: str, trainees: dict[str, str]) -> list:
+def selection_events(class_id: str, trainees: dict[str, str], code: str = CODE) -> list:
     """The roster as selection's topic brings it: a class opened, its trainees confirmed."""
     opened = ClassOpened(
         class_id=class_id,
@@ -55,7 +55,7 @@ def selection_events(class_id: str, trainees: dict[str, str]) -> list:
         for c, n in trainees.items()
     ]
     sel = Context(
-        actor=Actor(user_id="sel", name="选调", role="org_department"), jurisdiction=CODE, correlation_id="s"
+        actor=Actor(user_id="sel", name="选调", role="org_department"), jurisdiction=code, correlation_id="s"
     )
     return CommandHandler.envelopes(f"selection-{class_id}", 0, [opened, *confirmed], sel)
 
@@ -204,6 +204,51 @@ def test_a_recorder_of_another_class_is_refused():
     )
     w.sync()
     assert [r["record_id"] for r in run(w.h.reads.records(ELSEWHERE, "k2", "z"))["records"]] == [record_id]
+
+
+def test_a_countys_class_monitor_records_in_the_province_class_that_appointed_them():
+    """A province party school's class holds counties' cadres; its class monitor is one of them,
+    with their county's token. Admitted as teaching admits a county's trainee (`admit_to_class`):
+    by the class's appointment, not by the token's jurisdiction."""
+    province, home, other = "430000", "431102", "431121"
+    w = World()
+    w.given += selection_events("430000-p1", {"a": "张三", "m": "孙班长"}, code=province)
+    w.sync()
+    school = Principal(user_id="ps-1", name="省委党校教务处", role="party_school", jurisdiction=province)
+    monitor = Principal(user_id="m", name="孙班长", role="recorder", jurisdiction=home)
+    stranger = Principal(user_id="q", name="周委员", role="recorder", jurisdiction=other)
+    run(w.h.assign_recorder(ctx(school), school, "430000-p1", "m", "孙班长", "class_monitor", START))
+    w.sync()
+    record_id, envs = run(
+        w.h.log_record(
+            ctx(monitor), monitor, "430000-p1", "a", "study", date(2026, 3, 9), "小组讨论发言积极。"
+        )
+    )
+    # In the class's jurisdiction: on the province's topic, as the school's own records are.
+    assert [(e.type, e.jurisdiction) for e in envs] == [("RecordLogged", province)]
+    sheet = run(w.h.score_sheet(ctx(monitor), monitor, "430000-p1", date(2026, 3, 9), []))
+    assert sheet["refused"] == []
+    w.sync()
+    assert [r["record_id"] for r in run(w.h.reads.records(monitor, "430000-p1", "a"))["records"]] == [
+        record_id
+    ]
+    assert [c["class_id"] for c in run(w.h.reads.my_classes(monitor))] == ["430000-p1"]
+    # A county's recorder the class did not appoint learns nothing of it; nothing is stored.
+    for attempt in (
+        lambda: w.h.log_record(
+            ctx(stranger), stranger, "430000-p1", "a", "study", date(2026, 3, 9), "越权。"
+        ),
+        lambda: w.h.reads.records(stranger, "430000-p1", "a"),
+    ):
+        with pytest.raises(NotFound) as e:
+            run(attempt())
+        assert e.value.code == "class_not_found"
+    assert len(run(w.store.read_stream(trainee_stream("430000-p1", "a")))) == 1
+    # County staff stay bound by jurisdiction: the province's class is not theirs to manage.
+    dept = Principal(user_id="org-2", name="县委组织部", role="org_department", jurisdiction=home)
+    with pytest.raises(Forbidden) as f:
+        run(w.h.assign_recorder(ctx(dept), dept, "430000-p1", "x", "某人", "committee_member", START))
+    assert f.value.code == "wrong_jurisdiction"
 
 
 def test_a_recorders_classes_are_read_by_id_not_by_a_scan_of_every_class():
