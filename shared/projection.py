@@ -16,7 +16,10 @@ covers it nor is covered by it (another county) cannot change it: the fold raise
 ApplyFailed and the kernel dead-letters the event. So a county that chooses a class,
 session or cadre id already used by another county reaches none of that county's
 documents, whatever id it picks. Documents written before this rule get their owner
-from the first event applied after it.
+from the first event applied after it. A projection whose documents belong to the
+jurisdiction their key names rather than to whoever writes first (`owner`: a province-run
+class's report, written by each county's graduates) says so; a document stored with a
+narrower owner than that is given the wider one by the next event.
 """
 
 from __future__ import annotations
@@ -90,6 +93,9 @@ class Projection:
     collection: str = ""
     include_ancestors: bool = False
     scope: Callable[[Envelope, Any], str | None] | None = None
+    # The jurisdiction owning the document an event reaches, when not the first writer's
+    # (None from it: the first writer's, as for every other projection).
+    owner: Callable[[Envelope, Any], str | None] | None = None
     handlers: dict[str, Handler] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -131,6 +137,9 @@ class Projection:
             if applied.get(gk, 0) >= env.stream_version:
                 continue
             owner = applied.get(OWNER)
+            claimed = self.owner(env, event) if self.owner is not None else None
+            if claimed and (owner is None or (owner != claimed and jur.covers(claimed, owner))):
+                owner = claimed
             if owner is not None and not related(owner, env.jurisdiction):
                 raise ApplyFailed(index, ForeignJurisdiction(doc_id, owner, env.jurisdiction))
             try:
@@ -138,7 +147,7 @@ class Projection:
             except Exception as exc:  # noqa: BLE001 - reported with the event that caused it
                 raise ApplyFailed(index, exc) from exc
             applied[gk] = env.stream_version
-            applied.setdefault(OWNER, env.jurisdiction)
+            applied[OWNER] = owner or env.jurisdiction
             changed.add(doc_id)
         return changed
 

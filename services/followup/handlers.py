@@ -36,6 +36,7 @@ from shared.contracts.followup import AttachmentRef
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.events import Envelope
 from shared.ids import new_id
+from shared.jurisdiction import covers
 from shared.ports import Clock, Commands
 
 FOLLOWUP = FollowUpDecider()
@@ -300,7 +301,7 @@ class Handlers:
         graduates = list(known.get("graduates", {}).values())
         if who.role == "trainee" and not any(g["cadre_id"] == who.user_id for g in graduates):
             raise Forbidden("学员只能登记本人所在班次的成果。", code="not_the_trainee")
-        if who.role == "unit" and not any(g.get("unit") == who.unit for g in graduates):
+        if who.role == "unit" and not any(g.get("unit") == who.unit and _home(who, g) for g in graduates):
             raise Forbidden(
                 f"该班次没有“{who.unit or '未标明'}”的学员，不能代为登记成果。", code="wrong_unit"
             )
@@ -346,7 +347,7 @@ class Handlers:
         ours = {
             key
             for g in known.get("graduates", {}).values()
-            if g.get("unit") == who.unit
+            if g.get("unit") == who.unit and _home(who, g)
             for key in (g["cadre_id"], g.get("name"))
         }
         if not ours.intersection(outcome.authors):
@@ -399,3 +400,9 @@ class Handlers:
     async def tick(self, stream: str, today: date, ctx: Context) -> list[Envelope]:
         """Milestones of the stream fall due or overdue as of `today` (nothing when they did)."""
         return await self.commands.execute(FOLLOWUP, stream, Tick(today), ctx)
+
+
+def _home(who: Principal, graduate: dict) -> bool:
+    """Whether a graduate's home is within `who`'s jurisdiction: a province-run class holds
+    several counties' graduates, whose units may bear the same name (县财政局)."""
+    return covers(who.jurisdiction, graduate.get("jurisdiction") or who.jurisdiction)

@@ -31,6 +31,7 @@ from shared.contracts.followup import (
 )
 from shared.contracts.teaching import TraineeGraduated
 from shared.projection import Projection, guard_key
+from shared.scoped_ids import namespace
 
 
 def _about(env, ev) -> str | None:
@@ -38,7 +39,17 @@ def _about(env, ev) -> str | None:
     return getattr(ev, "home_jurisdiction", None) or env.jurisdiction
 
 
-graduates = Projection("graduates", sources=("teaching", "followup"), include_ancestors=True, scope=_about)
+def _class_owner(env, ev) -> str | None:
+    """A class's documents belong to the class's jurisdiction, the one its qualified id names
+    (shared/scoped_ids.py), not to the first graduate's county: a province-run class's report
+    is written by the graduates of every county under it. None for an unqualified id (a class
+    from before namespacing): the first writer's, as before."""
+    return namespace(ev.class_id)
+
+
+graduates = Projection(
+    "graduates", sources=("teaching", "followup"), include_ancestors=True, scope=_about, owner=_class_owner
+)
 
 
 @graduates.on(TraineeGraduated, key=lambda env, ev: ev.class_id)
@@ -76,6 +87,7 @@ def _section(env, ev, detailed: bool) -> dict:
     return {
         "class_id": ev.class_id,
         "cadre_id": ev.cadre_id,
+        "jurisdiction": _about(env, ev),  # the trainee's home: a county reads its own (reads.py)
         "milestones": {},
         "mentor": None,
         "mentor_history": [],
@@ -180,7 +192,7 @@ TRAINEE_EVENTS = (
 )
 
 files = Projection("files", sources=("followup",))
-class_effect = Projection("class_effect", sources=("followup",))
+class_effect = Projection("class_effect", sources=("followup",), owner=_class_owner)
 
 
 def _file(doc, env, ev) -> None:
@@ -195,7 +207,7 @@ def _file(doc, env, ev) -> None:
 
 def _class(doc, env, ev) -> None:
     doc.setdefault("class_id", ev.class_id)
-    doc.setdefault("jurisdiction", env.jurisdiction)
+    doc.setdefault("jurisdiction", _class_owner(env, ev) or env.jurisdiction)
     doc.setdefault("outcomes", {})
     sec = doc.setdefault("trainees", {}).setdefault(guard_key(ev.cadre_id), _section(env, ev, detailed=False))
     _apply_trainee(sec, env, ev)
@@ -209,7 +221,7 @@ for _cls in TRAINEE_EVENTS:
 @class_effect.on(OutcomeReported, key=lambda env, ev: ev.class_id)
 def _outcome(doc, env, ev: OutcomeReported) -> None:
     doc.setdefault("class_id", ev.class_id)
-    doc.setdefault("jurisdiction", env.jurisdiction)
+    doc.setdefault("jurisdiction", _class_owner(env, ev) or env.jurisdiction)
     doc.setdefault("trainees", {})
     doc.setdefault("outcomes", {})[guard_key(ev.outcome_id)] = {
         "outcome_id": ev.outcome_id,
@@ -247,7 +259,7 @@ def _document(doc, env, ev: OutcomeDocumentAttached) -> None:
 # the page reads the outcomes from these: one small document per class with an outcome, kept
 # exactly as the effect document keeps them. The talks it shows come from the trainee files
 # (reads.unit_sharing): a talk is one of a trainee's, given about one class.
-outcomes = Projection("class_outcomes", sources=("followup",))
+outcomes = Projection("class_outcomes", sources=("followup",), owner=_class_owner)
 outcomes.on(OutcomeReported, key=lambda env, ev: ev.class_id)(_outcome)
 outcomes.on(OutcomeEndorsed, key=lambda env, ev: ev.class_id)(_endorsed)
 outcomes.on(OutcomeDocumentAttached, key=lambda env, ev: ev.class_id)(_document)

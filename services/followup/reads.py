@@ -25,7 +25,7 @@ from shared.auth import Principal
 from shared.contracts.followup import MENTOR_TASKS
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.listing import Paging, page_of
-from shared.projection import public
+from shared.projection import guard_key, public, related
 from shared.projector import ProjectionWriter
 from shared.scoped_ids import require_reaches
 
@@ -186,9 +186,9 @@ class Reads:
             raise NotFound(
                 f"班次 {class_id} 尚无跟踪数据（学员结业后才会排定跟踪节点）。", code="class_not_found"
             )
-        who.require_covers(doc["jurisdiction"])
+        people = _reachable(who, doc, None)
         titles = await self.class_titles([class_id])
-        effect = report.class_effect(doc)
+        effect = report.class_effect({**doc, "trainees": {guard_key(p["cadre_id"]): p for p in people}})
         effect["by_trainee"] = visibility.rows(effect["by_trainee"], who.role)
         effect["outcomes"]["items"] = [visibility.unnamed(o, who.role) for o in effect["outcomes"]["items"]]
         return {**effect, "class_title": titles.get(class_id, "")}
@@ -216,8 +216,7 @@ class Reads:
         missing = NotFound(f"班次 {class_id} 尚无跟踪数据（学员结业后才会建立）。", code="class_not_found")
         if doc is None:
             raise missing
-        require_reaches(who, doc["jurisdiction"], missing)
-        people = list(doc.get("trainees", {}).values())
+        people = _reachable(who, doc, missing)
         if who.role == "trainee":
             people = [p for p in people if p["cadre_id"] == who.user_id]
             if not people:
@@ -243,7 +242,8 @@ class Reads:
         outcomes = [
             {**o, "class_id": doc["class_id"]}
             async for doc in self.db[OUTCOMES].find({}, {"_applied": 0})
-            if jur.covers(who.jurisdiction, doc.get("jurisdiction", ""))
+            # a class above the unit's county too (a province-run class): the authors decide
+            if related(who.jurisdiction, doc.get("jurisdiction", ""))
             for o in map(report.outcome_view, doc.get("outcomes", {}).values())
             if people.get(doc["class_id"], set()).intersection(x for x in o["authors"] + o["author_ids"] if x)
         ]
@@ -264,10 +264,15 @@ class Reads:
         return frozenset(g.get("name", "") for g in ((doc or {}).get("graduates") or {}).values())
 
     async def known_class(self, who: Principal, class_id: str) -> dict:
-        """A class with graduates, in the reader's jurisdiction (outcomes are registered only there)."""
+        """A class with graduates, in the reader's jurisdiction (outcomes are registered only
+        there); a graduate, or the unit of one, of a class above their county too (a
+        province-run class: the caller checks they are one)."""
         doc = await self.db[GRADUATES].find_one({"_id": class_id})
         if doc is None:
             raise NotFound(f"班次 {class_id} 尚无结业学员，不能登记成果。", code="class_not_found")
+        above = doc.get("class_jurisdiction") or doc["jurisdiction"]
+        if who.role in ("trainee", "unit") and jur.covers(above, who.jurisdiction):
+            return doc
         who.require_covers(doc["jurisdiction"])
         return doc
 
@@ -335,7 +340,8 @@ class Reads:
         who.require_role("mentor")
         out = []
         async for doc in self.db[CLASS_EFFECT].find({}, {"_applied": 0, "outcomes": 0}):
-            if not jur.covers(who.jurisdiction, doc.get("jurisdiction", "")):
+            # a class above the mentor's county too (a province-run class): the mentor id decides
+            if not related(who.jurisdiction, doc.get("jurisdiction", "")):
                 continue
             for sec in doc.get("trainees", {}).values():
                 if (sec.get("mentor") or {}).get("mentor_id") != who.user_id:
@@ -395,6 +401,25 @@ class Reads:
             await self.db[SCHEDULER].update_one(
                 {"_id": "cursor", "swept_to": was}, {"$set": {"swept_to": today.isoformat()}}
             )
+
+
+def _reachable(who: Principal, doc: dict, missing: NotFound | None) -> list[dict]:
+    """The trainees of a class's report `who` may read: every one for a reader whose
+    jurisdiction covers the class's; a county's own graduates of a class above it (a
+    province-run class's report holds every county's; each trainee's section names their
+    home). Anyone else is refused as `require_reaches` refuses (403 when `missing` is None)."""
+    people = list(doc.get("trainees", {}).values())
+    code = doc["jurisdiction"]
+    if jur.covers(who.jurisdiction, code):
+        return people
+    if jur.covers(code, who.jurisdiction):
+        own = [p for p in people if jur.covers(who.jurisdiction, p.get("jurisdiction") or code)]
+        if own:
+            return own
+    if missing is not None:
+        require_reaches(who, code, missing)  # raises: the reader does not cover the class
+    who.require_covers(code)  # raises 403
+    return people
 
 
 def _talks(people: list[dict]) -> list[dict]:

@@ -13,7 +13,7 @@ from shared import bus_access as ba
 from shared.commands import CommandHandler, Context
 from shared.contracts.selection import CadreRegistered, CadreUpdated, ClassOpened, TraineeNominated
 from shared.events import Actor
-from shared.projection import OWNER, ApplyFailed, ForeignJurisdiction
+from shared.projection import OWNER, ApplyFailed, ForeignJurisdiction, Projection
 from shared.projector import provenance_error
 
 
@@ -117,6 +117,32 @@ def test_the_province_may_still_add_to_a_countys_document():
     docs: dict = {}
     assert roster.fold(docs, [_routed(roster, o, opened), _routed(roster, n, nominated)]) == {"c1"}
     assert docs["c1"]["size"] == 1
+
+
+def test_a_document_owned_by_the_jurisdiction_its_key_names_admits_every_county_below_it():
+    """Follow-up's class report of a province-run class (`owner`): each county's graduates
+    write to it; a document stored owned by the first county is widened to the province; a
+    county outside the province still cannot write to it."""
+    effect = Projection("effect", sources=("followup",), owner=lambda env, ev: ev.class_id.split("-")[0])
+
+    @effect.on(TraineeNominated, key=lambda env, ev: ev.class_id)
+    def _add(doc, env, ev):
+        doc.setdefault("people", []).append(ev.cadre_id)
+
+    def event(cadre_id: str, code: str, version: int = 0):
+        ev = TraineeNominated(class_id="430000-p1", cadre_id=cadre_id, name="某", unit="县委办")
+        (env,) = CommandHandler.envelopes(f"t-{cadre_id}", version, [ev], ctx(code))
+        return _routed(effect, env, ev)
+
+    docs: dict = {}
+    effect.fold(docs, [event("a", "431102"), event("b", "431121")])
+    assert docs["430000-p1"]["people"] == ["a", "b"] and docs["430000-p1"]["_applied"][OWNER] == "430000"
+    stored = {"430000-p1": {"_id": "430000-p1", "_applied": {OWNER: "431102"}, "people": ["a"]}}
+    effect.fold(stored, [event("b", "431121")])
+    assert stored["430000-p1"]["_applied"][OWNER] == "430000"
+    with pytest.raises(ApplyFailed) as e:
+        effect.fold(docs, [event("c", "371428")])
+    assert isinstance(e.value.cause, ForeignJurisdiction) and docs["430000-p1"]["people"] == ["a", "b"]
 
 
 def _routed(projection, env, ev):

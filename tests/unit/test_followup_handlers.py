@@ -365,3 +365,61 @@ def test_a_name_of_one_character_is_too_short_to_match_and_an_erased_one_is_no_n
     assert trainee_named("王道与霸道", {"王"}) is None  # one character is ordinary text
     assert trainee_named("已删除的课次", {"已删除"}) is None  # what stands in for an erased person
     assert trainee_named("欧阳明珠与明珠", {"明珠", "欧阳明珠"}) == "欧阳明珠"  # the longest found
+
+
+def test_a_province_class_report_holds_every_countys_graduates_and_each_may_report_its_outcome():
+    """A province party school's class graduates cadres of two counties. The scheduler follows
+    each up in their home county's jurisdiction; the class's report belongs to the class's
+    jurisdiction (the province), so the second county's graduates are admitted too (they were
+    refused as another county's when the first graduate's county owned the report)."""
+    province, home_a, home_b, klass = "430000", "431102", "431121", "430000-p1"
+    school = Context(
+        actor=Actor(user_id="t", name="省委党校教务处", role="party_school"),
+        jurisdiction=province,
+        correlation_id="t",
+    )
+    w = World()
+    w.given += CommandHandler.envelopes(
+        f"teaching-{klass}",
+        0,
+        [
+            TraineeGraduated(
+                class_id=klass,
+                cadre_id=c,
+                name=n,
+                unit="县财政局",  # both counties have one
+                graduated_on=GRADUATED,
+                hours=48.0,
+                attendance_rate=1.0,
+                class_title="全省中青年干部培训班",
+                home_jurisdiction=home,
+            )
+            for c, n, home in (("pa", "王五", home_a), ("pb", "赵六", home_b))
+        ],
+        school,
+    )
+    w.sync()
+    w.on(GRADUATED)
+    scheduled = {e.stream_id: e.jurisdiction for e in w.store.all_events() if klass in e.stream_id}
+    assert set(scheduled.values()) == {home_a, home_b}  # each in their own county
+    prov = Principal(user_id="p-1", name="省委组织部", role="org_department", jurisdiction=province)
+    effect = run(w.h.reads.class_effect(prov, klass))
+    assert sorted(t["cadre_id"] for t in effect["by_trainee"]) == ["pa", "pb"]
+    # The second county's graduate reports the class's outcome, with the first's as co-author.
+    zhao = Principal(user_id="pb", name="赵六", role="trainee", jurisdiction=home_b)
+    run(w.h.report_outcome(ctx(zhao), zhao, klass, "o-p", "report", "全省基层治理调研报告", ["王五"]))
+    w.sync()
+    (outcome,) = run(w.h.reads.sharing(zhao, klass))["outcomes"]
+    assert (outcome["title"], outcome["authors"]) == ("全省基层治理调研报告", ["赵六", "王五"])
+    assert [o["title"] for o in run(w.h.reads.class_effect(prov, klass))["outcomes"]["items"]] == [
+        "全省基层治理调研报告"
+    ]
+    # Each county's department reads its own graduates of the class, not the other county's.
+    for home, cadre in ((home_a, "pa"), (home_b, "pb")):
+        dept = Principal(user_id=f"o-{home}", name="县委组织部", role="org_department", jurisdiction=home)
+        assert [t["cadre_id"] for t in run(w.h.reads.class_effect(dept, klass))["by_trainee"]] == [cadre]
+    # A unit of the same name in the other county is not the graduate's unit.
+    unit_a = Principal(user_id="u-a", name="财政局", role="unit", jurisdiction=home_a, unit="县财政局")
+    assert [t["name"] for t in run(w.h.reads.sharing(unit_a, klass))["talks"]] == []
+    with pytest.raises(Forbidden):
+        run(w.h.endorse_outcome(ctx(unit_a), unit_a, "o-p", "adoption", None, GRADUATED, ""))
