@@ -50,12 +50,19 @@ def deployment(servers, tmp_path_factory):
         "sel_a": ("selection", [a]),
         "sel_b": ("selection", [b]),
         "tea_p": ("teaching", [province]),
+        "rec_p": ("records", [province]),
+        "fol_p": ("followup", [province]),
         "dashboard": ("dashboard", [province]),
     }
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GANXUN_SELECTION_MOVABLE_CLOCK", "1")
         procs = {
-            k: ServiceProcess(settings(svc, servers, codes), log=logs / f"{k}.log")
+            k: ServiceProcess(
+                settings(svc, servers, codes),
+                log=logs / f"{k}.log",
+                # follow-up's scheduler turns each graduation into the graduate's milestones
+                components="api,relay,projectors" + (",scheduler" if svc == "followup" else ""),
+            )
             for k, (svc, codes) in plan.items()
         }
         try:
@@ -281,6 +288,9 @@ async def test_a_province_class_counts_for_each_cadres_own_county(deployment):
     r = httpx.get(f"{url['dashboard']}/api/classes/{class_id}", headers=analyst).json()
     assert (r["jurisdiction"], r["totals"]["graduated"]) == (province, len(graduates)), r
 
+    await a_county_cadre_records_as_class_monitor(url["rec_p"], class_id, school, trainees, (a, b), regs[b])
+    await every_countys_graduates_are_followed_up(url["fol_p"], class_id, prov, graduates, b, trainees[b][0])
+
     # A county's trainee acts for themself in the province school's next class (not begun):
     # their token's jurisdiction is the county, the class's the province.
     nxt = ok(
@@ -334,3 +344,82 @@ async def test_a_province_class_counts_for_each_cadres_own_county(deployment):
         f"{tea}/classes/{nxt}/sessions/n1/leave-requests", headers=stranger, json={"reason": "事由"}
     )
     assert (r.status_code, r.json()["code"]) == (404, "class_not_found"), r.text
+
+
+async def a_county_cadre_records_as_class_monitor(rec: str, class_id: str, school: dict, trainees, ab, reg_b):
+    """The province school appoints a county b cadre of the class its class monitor (班长, 3+N);
+    they record with their county's token, as `admit_to_class` admits a county's trainee."""
+    a, b = ab
+    monitor_id, person = trainees[b][0], reg_b.people[0]
+
+    async def roster_synced():
+        r = httpx.get(f"{rec}/classes/{class_id}/roster", headers=school)
+        return r.status_code == 200
+
+    await eventually(roster_synced, timeout=WAIT)
+    ok(
+        httpx.post(
+            f"{rec}/classes/{class_id}/recorders",
+            headers=school,
+            json={
+                "person_id": monitor_id,
+                "name": person.name,
+                "role": "class_monitor",
+                "since": str(STARTS),
+            },
+        )
+    )
+    monitor = auth("recorder", b, person.name, user_id=monitor_id)
+    observed = trainees[a][0]
+    text = "小组讨论中结合本县防汛工作实际发言。"
+    ok(
+        httpx.post(
+            f"{rec}/classes/{class_id}/trainees/{observed}/records",
+            headers=monitor,
+            json={"category": "study", "observed_on": str(STARTS), "text": text},
+        )
+    )
+
+    async def recorded():
+        r = httpx.get(f"{rec}/classes/{class_id}/trainees/{observed}/records", headers=monitor)
+        return r.status_code == 200 and [(x["text"], x["author_role"]) for x in r.json()["records"]] == [
+            (text, "class_monitor")
+        ]
+
+    await eventually(recorded, timeout=WAIT)
+    mine = ok(httpx.get(f"{rec}/me/classes", headers=monitor), 200)
+    assert [c["class_id"] for c in mine] == [class_id], mine
+    # A county cadre the class did not appoint learns nothing of it, and nothing is stored.
+    stranger = auth("recorder", a, "路人", user_id=trainees[a][1])
+    r = httpx.post(
+        f"{rec}/classes/{class_id}/trainees/{observed}/records",
+        headers=stranger,
+        json={"category": "study", "observed_on": str(STARTS), "text": "越权记录。"},
+    )
+    assert (r.status_code, r.json()["code"]) == (404, "class_not_found"), r.text
+
+
+async def every_countys_graduates_are_followed_up(fol: str, class_id: str, prov: dict, graduates, b, b_cadre):
+    """The province's follow-up schedules every graduate, of both counties, into the class's
+    report; a county b graduate reports the class's outcome (调研报告)."""
+
+    async def effect():
+        r = httpx.get(f"{fol}/classes/{class_id}/effect", headers=prov)
+        rows = r.json()["by_trainee"] if r.status_code == 200 else []
+        return sorted(t["cadre_id"] for t in rows) == sorted(graduates)
+
+    await eventually(effect, timeout=WAIT)
+    graduate = auth("trainee", b, "学员", user_id=b_cadre)
+    ok(
+        httpx.post(
+            f"{fol}/classes/{class_id}/outcomes",
+            headers=graduate,
+            json={"kind": "report", "title": "全省基层治理调研报告", "authors": []},
+        )
+    )
+
+    async def reported():
+        r = httpx.get(f"{fol}/classes/{class_id}/sharing", headers=prov)
+        return r.status_code == 200 and [o["title"] for o in r.json()["outcomes"]] == ["全省基层治理调研报告"]
+
+    await eventually(reported, timeout=WAIT)
