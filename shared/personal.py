@@ -56,6 +56,9 @@ DUPLICATE_KEY = 11000
 # on the local store), so 20,000 point reads (11 s of FerretDB's CPU) become one scan (1 s) and
 # the batches after it read nothing until the TTL passes.
 SCAN_ABOVE = 100
+# A creator asking for more keys than this at once (an import's registrations, nearly all new)
+# inserts them first; fewer (a command about a few people, nearly all known) are read first.
+INSERT_FIRST_ABOVE = 20
 SCAN_KEEPS = 100_000
 # The key cache is swept of expired entries when it reaches this size (then twice what was left).
 SWEEP_FROM = 10_000
@@ -139,13 +142,16 @@ class Vault:
             return out
         self._sweep(now)
         found: dict[str, dict] = {}
-        if create:
+        if create and len(wanted) > INSERT_FIRST_ABOVE:
             # Insert first and read only what was there: an import registers thousands of new
             # people, and FerretDB answers reads by many ids one point read at a time.
-            fresh = {p: os.urandom(32) for p in wanted}
-            taken = await self._insert(fresh)
-            found.update({p: {"_id": p, "key": k} for p, k in fresh.items() if p not in taken})
-            found.update(await store.find_by_ids(self.coll, sorted(taken)))
+            found = await self._create(wanted)
+        elif create:
+            # A command is about people who mostly have a key already: read first and insert
+            # only the missing, as a refused insert costs the store an aborted transaction and
+            # still needs the read (docs/benchmarks.md, "Store operations per command").
+            found = await store.find_by_ids(self.coll, wanted)
+            found.update(await self._create([p for p in wanted if p not in found]))
         elif len(wanted) > SCAN_ABOVE and not store.profile().finds_by_in:
             # A rebuild or an import's projection: one scan of the vault beats thousands of
             # point reads (FerretDB serves each alone); every key read is cached.
@@ -184,6 +190,18 @@ class Vault:
             return
         self._cache = {p: hit for p, hit in self._cache.items() if now - hit[1] < self.ttl}
         self._sweep_at = max(SWEEP_FROM, 2 * len(self._cache))
+
+    async def _create(self, persons: list[str]) -> dict[str, dict]:
+        """A fresh key for each person; one who has a document already (another creator won
+        the race, or they were erased) keeps it: their insert is refused on the unique `_id`
+        and their document read."""
+        if not persons:
+            return {}
+        fresh = {p: os.urandom(32) for p in persons}
+        taken = await self._insert(fresh)
+        found = {p: {"_id": p, "key": k} for p, k in fresh.items() if p not in taken}
+        found.update(await store.find_by_ids(self.coll, sorted(taken)))
+        return found
 
     async def _insert(self, fresh: dict[str, bytes]) -> set[str]:
         """Insert the new keys, in chunks of the store's insert size; returns the persons
