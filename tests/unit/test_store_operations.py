@@ -14,12 +14,15 @@ from aiokafka.structs import ConsumerRecord
 
 from services.selection.projections import cadres
 from shared import consistency
+from shared.commands import CommandHandler, Context
+from shared.contracts.selection import CadreUpdated
 from shared.eventstore import COLLECTION as COMMITS
+from shared.eventstore import EventStore
 from shared.memory import MemoryDatabase
-from shared.personal import INSERT_FIRST_ABOVE, Gone, Vault
+from shared.personal import INSERT_FIRST_ABOVE, Gone, Sealer, Vault
 from shared.projector import POSITIONS, ProjectionWriter, stored_position
 from shared.topics import events_topic
-from tests.unit.test_personal_data import COUNTY, registered
+from tests.unit.test_personal_data import COUNTY, DEPT, registered
 
 TOPIC = events_topic("selection", COUNTY)
 
@@ -178,3 +181,69 @@ def test_an_import_of_many_new_people_inserts_first_and_reads_nothing():
     keys = run(vault.keys(people, create=True))
     assert set(keys) == set(people)
     assert log == ["vault.insert_many"]
+
+
+def test_a_registration_inserts_the_new_persons_key_without_reading_first():
+    log: list[str] = []
+    vault = _vault(log)
+    sealer = Sealer(vault)
+    run(sealer.seal([registered("cd-9")]))  # version 1 of the person's own stream
+    assert log == ["vault.insert_many"]
+    log.clear()
+    renamed = CadreUpdated(cadre_id="cd-9", changes={"name": "李四"})
+    ctx = Context(actor=DEPT.actor, jurisdiction=COUNTY, correlation_id="t")
+    again = CommandHandler.envelopes("cadre-cd-9", 1, [renamed], ctx)
+    run(sealer.seal(again))  # a later event about them: their key is read, not inserted again
+    assert log == ["vault.find_one"]
+
+
+def test_lookups_of_one_person_at_the_same_time_read_the_store_once():
+    log: list[str] = []
+    vault = _vault(log, ttl=30.0)
+    run(vault.keys(["cd-1"], create=True))
+    vault._cache.clear()  # known to the store, not yet to this process
+    log.clear()
+    find_one = vault.coll._coll.find_one
+
+    async def slow_find_one(*args, **kwargs):
+        await asyncio.sleep(0.01)  # the store's round trip: the other lookup starts meanwhile
+        return await find_one(*args, **kwargs)
+
+    vault.coll._coll.find_one = slow_find_one
+
+    async def both():
+        return await asyncio.gather(vault.keys(["cd-1"]), vault.keys(["cd-1", "cd-2"]))
+
+    a, b = run(both())
+    assert a["cd-1"] == b["cd-1"] and "cd-2" not in b
+    assert sorted(log) == ["vault.find_one", "vault.find_one"]  # cd-1 once, cd-2 once
+
+
+def test_the_relay_does_not_read_back_a_commit_its_process_is_still_appending():
+    log: list[str] = []
+    db = MemoryDatabase()
+    events = EventStore(db)
+    events.keep_landed = True  # the relay runs in this process
+    events.commits = Counted(events.commits, log, "commits")
+    landing = asyncio.Event()
+    insert_one = events.commits._coll.insert_one
+
+    async def held_insert(*args, **kwargs):
+        await landing.wait()
+        return await insert_one(*args, **kwargs)
+
+    events.commits._coll.insert_one = held_insert
+
+    async def scenario():
+        env = registered("cd-1")
+        appending = asyncio.create_task(events.append(env.stream_id, 0, [env]))
+        while not await db["outbox"].count_documents({}):
+            await asyncio.sleep(0)
+        in_flight = await events.unpublished(10)  # the pointer is there, its commit not yet
+        landing.set()
+        await appending
+        return in_flight, await events.unpublished(10)
+
+    in_flight, after = run(scenario())
+    assert in_flight == [] and [c["stream_id"] for c in after] == ["cadre-cd-1"]
+    assert "commits.find" not in log and "commits.find_one" not in log  # neither time read back
