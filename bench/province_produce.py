@@ -66,7 +66,7 @@ class CountyKeys:
     def __init__(self) -> None:
         self.raw: dict[str, bytes] = {}
 
-    async def keys(self, persons, create: bool = False) -> dict[str, bytes]:
+    async def keys(self, persons, create: bool = False, new=()) -> dict[str, bytes]:
         return {p: self.raw.setdefault(p, os.urandom(32)) for p in persons}
 
 

@@ -37,7 +37,7 @@ from shared import topics
 from shared.errors import DomainError
 from shared.eventstore import COLLECTION as COMMITS
 from shared.eventstore import OUTBOX
-from shared.projector import POSITIONS
+from shared.projector import POSITIONS, stored_position
 
 log = structlog.get_logger("consistency")
 
@@ -236,10 +236,10 @@ class StoreCheck:
                     partition = await self.partition_of(w.topic, w.stream_id)
                     ends[w] = (partition, await self.end_offset(w.topic, partition))
                 partition, end = ends[w]
-                at = await self.positions.find_one({"_id": f"{projection}|{w.topic}|{partition}"})
+                at = await stored_position(self.positions, projection, w.topic, partition)
             except Exception:  # noqa: BLE001 - the store or Kafka away: the read waits out its bound
                 log.warning("consistency.store_check_failed", projection=projection, token=str(w))
                 return False
-            return at is not None and at.get("offset", 0) >= end
+            return at is not None and at >= end
 
         return in_store

@@ -228,6 +228,9 @@ class MemoryCursor:
         docs = self._window()
         return docs[:length] if length else docs
 
+    async def close(self) -> None:
+        """As pymongo's: the relay closes the outbox's cursor when it stops reading early."""
+
     def __aiter__(self):
         async def gen():
             for d in self._window():

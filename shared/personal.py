@@ -25,11 +25,12 @@ person whose key this deployment does not hold (another deployment sealed it) is
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -56,6 +57,9 @@ DUPLICATE_KEY = 11000
 # on the local store), so 20,000 point reads (11 s of FerretDB's CPU) become one scan (1 s) and
 # the batches after it read nothing until the TTL passes.
 SCAN_ABOVE = 100
+# A creator asking for more keys than this at once (an import's registrations, nearly all new)
+# inserts them first; fewer (a command about a few people, nearly all known) are read first.
+INSERT_FIRST_ABOVE = 20
 SCAN_KEEPS = 100_000
 # The key cache is swept of expired entries when it reaches this size (then twice what was left).
 SWEEP_FROM = 10_000
@@ -120,32 +124,74 @@ class Vault:
         # person → (key, Gone, or None for "not in this vault"; when it was read)
         self._cache: dict[str, tuple[Any, float]] = {}
         self._sweep_at = SWEEP_FROM
+        # person → the lookup under way for them (see `keys`)
+        self._looking: dict[str, asyncio.Future] = {}
 
-    async def keys(self, persons: Iterable[str], create: bool = False) -> dict[str, Any]:
+    async def keys(
+        self, persons: Iterable[str], create: bool = False, new: Collection[str] = ()
+    ) -> dict[str, Any]:
         """Each person's key (bytes), `Gone` when erased, absent when unknown here. With
         `create`, an unknown person gets a fresh key (a race between two creators is settled
-        by the store's unique `_id`: the loser reads the winner's)."""
-        now = time.monotonic()
+        by the store's unique `_id`: the loser reads the winner's); the persons in `new` are
+        most likely unknown (their own aggregate is being created) and inserted first.
+
+        A person another call is looking up at this moment is not looked up again: the call
+        waits for that lookup and takes what it cached (a projector's writers open the same
+        batch at once, and each asked the store for the same new trainees)."""
+        persons = list(dict.fromkeys(persons))
         out: dict[str, Any] = {}
+        while True:
+            wanted = self._cached(persons, create, time.monotonic(), out)
+            busy = {self._looking[p] for p in wanted if p in self._looking}
+            if not busy:
+                break
+            await asyncio.wait(busy)
+        if not wanted:
+            return out
+        done: asyncio.Future = asyncio.get_running_loop().create_future()
+        for p in wanted:
+            self._looking[p] = done
+        try:
+            await self._look_up(wanted, create, new, out)
+        finally:
+            for p in wanted:
+                if self._looking.get(p) is done:
+                    del self._looking[p]
+            done.set_result(None)
+        return out
+
+    def _cached(self, persons: list[str], create: bool, now: float, out: dict[str, Any]) -> list[str]:
+        """Puts the cached keys of `persons` into `out`; returns those to look up."""
         wanted = []
-        for p in dict.fromkeys(persons):
+        for p in persons:
+            if p in out:
+                continue
             hit = self._cache.get(p)
             if hit is not None and now - hit[1] < self.ttl and (hit[0] is not None or not create):
                 if hit[0] is not None:
                     out[p] = hit[0]
             else:
                 wanted.append(p)
-        if not wanted:
-            return out
+        return wanted
+
+    async def _look_up(
+        self, wanted: list[str], create: bool, new: Collection[str], out: dict[str, Any]
+    ) -> None:
+        now = time.monotonic()
         self._sweep(now)
         found: dict[str, dict] = {}
-        if create:
+        if create and len(wanted) > INSERT_FIRST_ABOVE:
             # Insert first and read only what was there: an import registers thousands of new
             # people, and FerretDB answers reads by many ids one point read at a time.
-            fresh = {p: os.urandom(32) for p in wanted}
-            taken = await self._insert(fresh)
-            found.update({p: {"_id": p, "key": k} for p, k in fresh.items() if p not in taken})
-            found.update(await store.find_by_ids(self.coll, sorted(taken)))
+            found = await self._create(wanted)
+        elif create:
+            # A command is about people who mostly have a key already: read first and insert
+            # only the missing, as a refused insert costs the store an aborted transaction and
+            # still needs the read (docs/benchmarks.md, "Store operations per command"). A
+            # person being registered has none: inserted at once, one round trip instead of two.
+            first = [p for p in wanted if p in new]
+            found = await store.find_by_ids(self.coll, [p for p in wanted if p not in new])
+            found.update(await self._create(first + [p for p in wanted if p not in new and p not in found]))
         elif len(wanted) > SCAN_ABOVE and not store.profile().finds_by_in:
             # A rebuild or an import's projection: one scan of the vault beats thousands of
             # point reads (FerretDB serves each alone); every key read is cached.
@@ -164,7 +210,6 @@ class Vault:
             value = Gone if doc.get("erased") else bytes(doc["key"])
             out[p] = value
             self._cache[p] = (value, now)
-        return out
 
     async def _scan(self, want: set[str], now: float) -> dict[str, dict]:
         """The documents of `want` from one scan of the vault; every other key it meets is
@@ -184,6 +229,18 @@ class Vault:
             return
         self._cache = {p: hit for p, hit in self._cache.items() if now - hit[1] < self.ttl}
         self._sweep_at = max(SWEEP_FROM, 2 * len(self._cache))
+
+    async def _create(self, persons: list[str]) -> dict[str, dict]:
+        """A fresh key for each person; one who has a document already (another creator won
+        the race, or they were erased) keeps it: their insert is refused on the unique `_id`
+        and their document read."""
+        if not persons:
+            return {}
+        fresh = {p: os.urandom(32) for p in persons}
+        taken = await self._insert(fresh)
+        found = {p: {"_id": p, "key": k} for p, k in fresh.items() if p not in taken}
+        found.update(await store.find_by_ids(self.coll, sorted(taken)))
+        return found
 
     async def _insert(self, fresh: dict[str, bytes]) -> set[str]:
         """Insert the new keys, in chunks of the store's insert size; returns the persons
@@ -279,7 +336,15 @@ class Sealer:
         """The envelopes as store documents, their personal values sealed."""
         docs = [e.to_doc() for e in envelopes]
         targets = [self._targets(d) for d in docs]
-        keys = _ciphers(await self.vault.keys((p for t in targets for _, p in t), create=True))
+        # A person whose own stream starts here (a registration) has no key yet.
+        new = {
+            p
+            for d, todo in zip(docs, targets)
+            if d["stream_version"] == 1
+            for _, p in todo
+            if d["stream_id"].endswith(p)
+        }
+        keys = _ciphers(await self.vault.keys((p for t in targets for _, p in t), create=True, new=new))
         for doc, todo in zip(docs, targets):
             sealed = []
             for path, person in todo:

@@ -10,7 +10,7 @@ tests compose the fakes of `shared.memory` the same way, and start no server.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -61,5 +61,8 @@ class PersonKeys(Protocol):
 
     async def erase(self, person: str) -> None: ...
 
-    # Each person's key, `personal.Gone` once erased, absent when this deployment holds none.
-    async def keys(self, persons: Iterable[str], create: bool = False) -> dict[str, Any]: ...
+    # Each person's key, `personal.Gone` once erased, absent when this deployment holds none;
+    # `new`: persons most likely without one yet (their own aggregate is being created).
+    async def keys(
+        self, persons: Iterable[str], create: bool = False, new: Collection[str] = ()
+    ) -> dict[str, Any]: ...

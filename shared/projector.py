@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
-from pymongo import InsertOne, ReplaceOne, UpdateOne
+from pymongo import InsertOne, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared import store, topics
@@ -31,6 +31,9 @@ from shared.projection import OWNER, PII, WRITE, ApplyFailed, Handler, Projectio
 
 log = structlog.get_logger("projector")
 POSITIONS = "projection_positions"
+# Each projection's positions are one document, `{_id: <projection>, projection, offsets:
+# {"<topic, '.' as ':'>|<partition>": <first offset not applied>}}`, updated once per batch.
+OFFSETS = "offsets"
 POSITIONS_EVERY = 10.0
 # Every projection hears erasures, whatever its sources: a person's name may have reached it
 # through any service's events (Runtime.pattern_for adds the erasures topics for them, where
@@ -387,32 +390,62 @@ class ProjectionWriter:
         await self.save_positions({tp: off + 1 for tp, off in latest.items()})
 
     async def save_positions(self, next_offsets: dict[tuple[str, int], int]) -> None:
+        """One update of the projection's position document, whatever the partitions: one
+        store operation per batch instead of one per partition. Each partition is its own
+        field (`$set`), so processes sharing the group, each assigned other partitions, do
+        not overwrite each other's."""
         if not next_offsets:
             return
         name = self.projection.name
-        await store.bulk_write(
-            self.positions,
-            [
-                UpdateOne(
-                    {"_id": f"{name}|{topic}|{partition}"},
-                    {"$set": {"projection": name, "topic": topic, "partition": partition, "offset": offset}},
-                    upsert=True,
-                )
-                for (topic, partition), offset in next_offsets.items()
-            ],
-        )
+        fields = {
+            f"{OFFSETS}.{_field(topic, partition)}": off for (topic, partition), off in next_offsets.items()
+        }
+        await self.positions.update_one({"_id": name}, {"$set": {"projection": name, **fields}}, upsert=True)
 
     async def load_positions(self) -> dict[tuple[str, int], int]:
-        return {
-            (p["topic"], p["partition"]): p["offset"]
-            async for p in self.positions.find({"projection": self.projection.name})
-        }
+        return await stored_positions(self.positions, self.projection.name)
 
     async def reset(self) -> None:
         self._cache.clear()
         await self.coll.drop()
         self._cache_is_everything = True
         await self.positions.delete_many({"projection": self.projection.name})
+
+
+def _field(topic: str, partition: int) -> str:
+    """A partition's field in the position document: a topic's dots would read as a path, and
+    Kafka allows no ':' in a topic's name, so each '.' becomes ':'."""
+    return f"{topic.replace('.', ':')}|{partition}"
+
+
+def _unfield(field: str) -> tuple[str, int]:
+    topic, partition = field.rsplit("|", 1)
+    return topic.replace(":", "."), int(partition)
+
+
+async def stored_positions(positions, projection: str) -> dict[tuple[str, int], int]:
+    """The first offset not yet applied, per (topic, partition), that `projection` recorded.
+    Also reads the documents of one partition each (`<projection>|<topic>|<partition>`) that
+    positions were stored as before: a deployment upgraded in place resumes where it stopped
+    instead of replaying every topic; the single document wins where both name a partition."""
+    old: dict[tuple[str, int], int] = {}
+    new: dict[tuple[str, int], int] = {}
+    async for p in positions.find({"projection": projection}):
+        if p["_id"] == projection:
+            new.update({_unfield(f): off for f, off in p.get(OFFSETS, {}).items()})
+        elif "topic" in p:
+            old[(p["topic"], p["partition"])] = p["offset"]
+    return old | new
+
+
+async def stored_position(positions, projection: str, topic: str, partition: int) -> int | None:
+    """One partition's stored position (see stored_positions), or None when none is recorded."""
+    doc = await positions.find_one({"_id": projection})
+    at = (doc or {}).get(OFFSETS, {}).get(_field(topic, partition))
+    if at is not None:
+        return at
+    doc = await positions.find_one({"_id": f"{projection}|{topic}|{partition}"})
+    return None if doc is None else doc.get("offset")
 
 
 def _born(items: list[tuple[str, Envelope, Event, Handler]]) -> frozenset[str]:

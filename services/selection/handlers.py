@@ -161,7 +161,7 @@ class Handlers:
     async def nominate(self, ctx: Context, who: Principal, class_id: str, cadre_id: str) -> list[Envelope]:
         """单位推荐: one registry cadre."""
         who.require_role("unit", "org_department")
-        cadre = await self.reads.cadre(who, cadre_id)
+        cadre = await self.reads.nominee(who, cadre_id)
         return await self.on_class(ctx, who, class_id, _nomination(cadre, who, await self.clock.today()))
 
     async def nominate_many(

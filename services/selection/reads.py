@@ -157,6 +157,17 @@ class Reads:
             raise cadre_missing(cadre_id)
         return doc
 
+    async def nominee(self, who: Principal, cadre_id: str) -> dict[str, Any]:
+        """The registry entry a nomination names (id, name, unit, jurisdiction): from the index
+        where it follows this process's projection writers (it holds what they stored), else
+        as `cadre` reads it. A nomination read the store for it: a third of the commands
+        under bench.load (docs/benchmarks.md, "The slowest 1 %")."""
+        ix = self._index
+        entry = ix.cadres.get(cadre_id) if ix.live else None
+        if entry is not None and covers(who.jurisdiction, entry["jurisdiction"]):
+            return entry
+        return await self.cadre(who, cadre_id)
+
     async def cadres(self, cadre_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Registry documents by id, as stored (point reads)."""
         return await store.find_by_ids(self.db[CADRES], cadre_ids)

@@ -23,7 +23,7 @@ from shared.contracts.selection import ClassOpened, TraineeNominated
 from shared.events import Actor, Envelope
 from shared.eventstore import EventStore
 from shared.projection import public
-from shared.projector import DeadLetters, ProjectionWriter, rebuild
+from shared.projector import DeadLetters, ProjectionWriter, rebuild, stored_positions
 from shared.topics import events_topic, source_pattern
 from tests.support import ServiceProcess, env_of, eventually, meaning, random_county, read_topic, settings
 
@@ -163,7 +163,7 @@ async def crashed_projection(servers, tmp_path_factory):
     try:
 
         async def caught_up():
-            total = sum([p["offset"] async for p in positions.find({"projection": "classes"})])
+            total = sum((await stored_positions(positions, "classes")).values())
             killer.progress(total)
             return total >= 10_000
 

@@ -35,7 +35,7 @@ class CountingVault(Vault):
 
         self.coll.find, self.coll.find_one = counted_find, counted_find_one
 
-    async def keys(self, persons, create: bool = False):
+    async def keys(self, persons, create: bool = False, new=()):
         persons = list(persons)
         if not create:
             self.asked.extend(persons)

@@ -167,6 +167,19 @@ def test_a_unit_recommends_within_its_quota_and_is_refused_over_it():
     assert w.types(stream_id("k1")) == ["ClassOpened", "ScopeDrawn", "TraineeNominated"]
 
 
+def test_a_nomination_takes_the_cadre_from_an_index_that_follows_the_writers_without_a_store_read():
+    w = World()
+    a, b = w.register(person(1, "张伟"), person(2, "李明"))
+    w.open()
+    w.run(w.h.draw_scope(ctx(DEPT), DEPT, "k1", {"ranks": ["副科"]}))
+    w.run(w.h.reads.index()).live = True  # as where this process runs the projectors
+    w.run(w.db["cadres"].delete_many({}))  # a store read would find no one now
+    envs = w.run(w.h.nominate(ctx(DEPT), DEPT, "k1", a))
+    assert [(e.payload["name"], e.payload["unit"]) for e in envs] == [("张伟", "县财政局")]
+    with pytest.raises(NotFound):  # another county's clerk: as missing, index or not
+        w.run(w.h.nominate(ctx(OTHER), OTHER, "k1", b))
+
+
 def test_confirming_past_capacity_waitlists_and_a_withdrawal_moves_the_waitlist_up():
     w = World()
     a, b, c = w.register(person(1, "张伟"), person(2, "李明"), person(3, "王芳"))
