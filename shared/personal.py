@@ -365,12 +365,14 @@ class Sealer:
         inner = path.removeprefix("payload.")
         return model.erased_as[inner] if inner in model.erased_as else text
 
-    async def open(self, docs: list[dict]) -> list[dict[str, set[str]]]:
+    async def open(self, docs: list[dict], look_up: bool = True) -> list[dict[str, set[str]]]:
         """Open, in place, the sealed values of envelope documents. Returns per document the
         plain texts it carried per person (what a projection must forget when the person is
-        erased). An erased person's values become `ERASED`; another deployment's, `UNREADABLE`."""
+        erased). An erased person's values become `ERASED`; another deployment's, `UNREADABLE`.
+        Without `look_up` no key is read and every sealed value becomes `UNREADABLE` (for a
+        reader that keeps no personal value: `Projection.personal`)."""
         tokens = (_get(d, p) for d in docs for p in d.get("sealed") or ())
-        persons = {person_of(t) for t in tokens if is_sealed(t)}
+        persons = {person_of(t) for t in tokens if is_sealed(t)} if look_up else set()
         keys = _ciphers(await self.vault.keys(persons)) if persons else {}
         out: list[dict[str, set[str]]] = []
         for doc in docs:

@@ -97,6 +97,11 @@ class Projection:
     # (None from it: the first writer's, as for every other projection).
     owner: Callable[[Envelope, Any], str | None] | None = None
     handlers: dict[str, Handler] = field(default_factory=dict)
+    # False: the read model keeps no personal value (counters only), so the projector opens
+    # nothing with the vault's keys and every sealed value folds as unreadable: a province
+    # dashboard met two million registrations of its counties' people, each looked up in its
+    # own vault in vain (shared/personal.Sealer.open).
+    personal: bool = True
 
     def __post_init__(self) -> None:
         self.collection = self.collection or self.name

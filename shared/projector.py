@@ -263,7 +263,7 @@ class ProjectionWriter:
             except ValueError:
                 docs.append(None)  # decoded as bytes below, and dead-lettered there
         ok = [(i, d) for i, d in zip(at, docs) if isinstance(d, dict)]
-        seen = await self.sealer.open([d for _, d in ok])
+        seen = await self.sealer.open([d for _, d in ok], look_up=self.projection.personal)
         for (i, d), s in zip(ok, seen):
             values[i], opened[i] = d, s
         return values, opened
@@ -514,6 +514,68 @@ def _blank(obj, texts: list[str]) -> None:
             _blank(v, texts)
 
 
+class CatchUp:
+    """Which partitions a projector reads while it catches up on a backlog: at most `width`
+    of those behind at once, a county's partitions together, and every partition with
+    nothing to catch up.
+
+    A province dashboard follows ~1,200 partitions (100 counties × 4 services × 3) and keeps
+    its registry cadres in documents per county (services/dashboard/projections.py). Read all
+    at once, as aiokafka does, each batch of 1,000 events held ~50 from each of ~20 counties
+    and touched nearly as many documents as events, one read and one write each: the first
+    start at 100 counties folded ~21 registrations a second. Read a county at a time, a batch
+    touches that county's documents only, which the writers' caches keep. Reading paused
+    partitions later is safe: the folds do not depend on the order of different streams.
+    Live events of a partition still behind wait until its turn (a first start only)."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        # Partitions still behind: the end offset seen at the assignment.
+        self.behind: dict[TopicPartition, int] = {}
+        self.paused: list[TopicPartition] = []
+
+    @staticmethod
+    def order(tp: TopicPartition) -> tuple[str, str, int]:
+        return (topics.code_of(tp.topic) or "", tp.topic, tp.partition)
+
+    async def assigned(self, consumer, starts: dict[TopicPartition, int | None]) -> None:
+        """Partitions just assigned and the offset each is read from (None: its beginning):
+        pause all but `width` of those behind their end."""
+        self.behind, self.paused = {}, []
+        if not starts:
+            return
+        ends = await consumer.end_offsets(list(starts))
+        unknown = [tp for tp, at in starts.items() if at is None]
+        begins = await consumer.beginning_offsets(unknown) if unknown else {}
+        for tp, at in starts.items():
+            if ends[tp] > (begins[tp] if at is None else at):
+                self.behind[tp] = ends[tp]
+        waiting = sorted(self.behind, key=self.order)[self.width :]
+        if waiting:
+            consumer.pause(*waiting)
+        self.paused = waiting
+        log.info("projector.catch_up", behind=len(self.behind), paused=len(waiting), width=self.width)
+
+    def advance(self, consumer, reached: dict[TopicPartition, int]) -> None:
+        """After a batch: `reached` is each partition's next offset; a partition at its end is
+        caught up, and the next waiting ones are resumed in its place."""
+        for tp, offset in reached.items():
+            if tp in self.behind and offset >= self.behind[tp]:
+                del self.behind[tp]
+        active = len(self.behind) - len(self.paused)
+        take = self.paused[: max(0, self.width - active)]
+        if take:
+            del self.paused[: len(take)]
+            consumer.resume(*take)
+
+    async def idle(self, consumer) -> None:
+        """Nothing came: a partition read to its end without a record at it (e.g. its last
+        offsets were compaction's or a transaction's markers) is caught up too."""
+        waiting = set(self.paused)
+        reading = [tp for tp in self.behind if tp not in waiting]
+        self.advance(consumer, {tp: await consumer.position(tp) for tp in reading})
+
+
 class _SeekToStored(ConsumerRebalanceListener):
     def __init__(self, consumer: AIOKafkaConsumer, projector: Projector) -> None:
         self.consumer = consumer
@@ -528,6 +590,7 @@ class _SeekToStored(ConsumerRebalanceListener):
         its whole history, as a group of its own did). Each projection then skips what it
         had already applied (`Projector._starts`)."""
         stored = [await f.writer.load_positions() for f in self.projector.followers]
+        reading_from: dict[TopicPartition, int | None] = {}
         for tp in assigned:
             key = (tp.topic, tp.partition)
             mine = [(f, s) for f, s in zip(self.projector.followers, stored) if f.pattern.match(tp.topic)]
@@ -540,8 +603,12 @@ class _SeekToStored(ConsumerRebalanceListener):
                 starts[key] = max(s.get(key, 0), starts.get(key, 0))
             if any(key not in s for _, s in mine):
                 await self.consumer.seek_to_beginning(tp)
+                reading_from[tp] = None
             elif mine:
-                self.consumer.seek(tp, min(s[key] for _, s in mine))
+                reading_from[tp] = min(s[key] for _, s in mine)
+                self.consumer.seek(tp, reading_from[tp])
+        if self.projector.catch_up is not None:
+            await self.projector.catch_up.assigned(self.consumer, reading_from)
 
 
 @dataclass(frozen=True)
@@ -566,8 +633,11 @@ class Projector:
         consumer_factory: Callable[[], AIOKafkaConsumer],
         batch_size: int = 1000,
         linger: float = LINGER,
+        catch_up: int | None = None,
     ) -> None:
         self.linger = linger
+        # With a width: a backlog is read that many partitions at a time (CatchUp says why).
+        self.catch_up = CatchUp(catch_up) if catch_up else None
         self.followers = followers
         self.consumer_factory = consumer_factory
         self.pattern = re.compile("|".join(f"(?:{f.pattern.pattern})" for f in followers))
@@ -588,6 +658,8 @@ class Projector:
                 batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
                 got = sum(len(recs) for recs in batches.values())
                 if not got:
+                    if self.catch_up is not None and self.catch_up.behind:
+                        await self.catch_up.idle(consumer)
                     continue
                 if got < self.batch_size and self.linger and time.monotonic() - last_end < BUSY_WITHIN:
                     # Busy (a batch ended moments ago): wait for more. A projection whose writes
@@ -609,7 +681,10 @@ class Projector:
                 await self.handle(records)
                 last_end = time.monotonic()
                 last_write = last_end - began
-                await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in batches.items()})
+                reached = {tp: recs[-1].offset + 1 for tp, recs in batches.items() if recs}
+                await consumer.commit(reached)
+                if self.catch_up is not None:
+                    self.catch_up.advance(consumer, reached)
         finally:
             await consumer.stop()
 

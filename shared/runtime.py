@@ -80,6 +80,8 @@ class ServiceDefinition:
     workers: dict[str, Callable[[Runtime, asyncio.Event], Awaitable[None]]] = field(default_factory=dict)
     # Options of the projectors' Kafka consumers beyond the kernel's (shared/kafka.consumer).
     consumer_options: dict[str, Any] = field(default_factory=dict)
+    # Partitions the projectors read at once while behind (shared/projector.CatchUp); None: all.
+    catch_up_partitions: int | None = None
 
     @property
     def components(self) -> tuple[str, ...]:
@@ -288,6 +290,7 @@ class Runtime:
                     **self.definition.consumer_options,
                 ),
                 batch_size=self.settings.projector_batch,
+                catch_up=self.definition.catch_up_partitions,
             )
             self._tasks.append(
                 asyncio.create_task(self._guard("projectors", lambda: projector.run(self._stop)))

@@ -32,7 +32,8 @@ SOURCES = ("selection", "teaching", "records", "followup")
 BUCKETS = 64
 
 classes = Projection("dash_classes", sources=SOURCES)
-cadres = Projection("dash_cadres", sources=SOURCES)
+# The buckets keep counters and years, no name: their writer reads no key (Projection.personal).
+cadres = Projection("dash_cadres", sources=SOURCES, personal=False)
 
 
 # -- classes ----------------------------------------------------------------------

@@ -24,6 +24,10 @@ WRITER_CACHE = {"dash_classes": 100, "dash_cadres": 128}
 # (README, "Producing a province in minutes"). Each fetch still brings up to FETCH_MAX_BYTES.
 PARTITION_FETCH_BYTES = 32 * 1024
 FETCH_MAX_BYTES = 4 * 1024 * 1024
+# Partitions read at once while the projectors are behind: one county's four topics of three
+# (shared/projector.CatchUp: a batch then touches one county's cadre buckets, not ~1,000 of
+# ~20 counties', each a read and a write of a document of ~300 cadres).
+CATCH_UP_PARTITIONS = 12
 # How often the heap's free memory is handed back to the system (`_trimmer`).
 TRIM_SECONDS = 5.0
 
@@ -94,5 +98,6 @@ DEFINITION = ServiceDefinition(
     routes=api.router,
     compose=bootstrap,
     workers={"rollup": keep_rollup},
+    catch_up_partitions=CATCH_UP_PARTITIONS,
     consumer_options={"max_partition_fetch_bytes": PARTITION_FETCH_BYTES, "fetch_max_bytes": FETCH_MAX_BYTES},
 )
