@@ -7,7 +7,7 @@ filter on the due date, the jurisdiction's prefix or a unit with an index (only 
 finds use one, docs/store.md), so a query per request would scan the files. A file cut to
 its milestones, as tuples of shared texts, is about 1.6 kB for one class's four (measured by
 tracemalloc: tests/unit/test_followup_work_index_memory.py; 3 kB as dicts of their own
-strings), so a county's five years of graduates (~25,000 classes' files) are some 40 MB.
+strings), so a county's five years of graduates (~25,000 graduations) are some 40 MB.
 
 It follows this process's `files` projection writer (`ProjectionWriter.observers`), so it
 never runs ahead of the store and shows what the projector has written; a process without
