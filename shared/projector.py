@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import bson
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
@@ -53,6 +54,12 @@ BUSY_WITHIN = 1.0
 # documents against 951 at 5,000 and rebuilt at 0.31 of the consume limit against 0.17;
 # the batch's decoded events are held in memory at once (the bench's peak RSS: 249 MiB).
 REBUILD_BATCH = 20_000
+# Bytes (as stored, BSON) that the documents cached by one process's writers may take together
+# (CacheBudget); as Python objects a document takes about 3-6 times its BSON size. Unbounded, at
+# five years of a county's history each writer held every document it wrote (20,000 a
+# projection): follow-up's trainee files and class reports about 100 MB in a county of 2,000
+# cadres, and its process 393 MB at 5,000 (docs/benchmarks.md, "Memory per service").
+CACHE_BYTES = 8 * 1024 * 1024
 
 
 class DeadLetters:
@@ -108,6 +115,90 @@ class BatchResult:
     dead_lettered: int = 0
 
 
+class CacheBudget:
+    """The bytes that the document caches of one process's writers may hold together
+    (CACHE_BYTES). When they hold more, the cache holding the most forgets its least
+    recently written documents first: a writer whose documents are hot keeps them, one that
+    writes many documents once (a trainee's file per graduate) gives its bytes back."""
+
+    def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.caches: list[DocumentCache] = []
+
+    @property
+    def used(self) -> int:
+        return sum(c.bytes for c in self.caches)
+
+    def settle(self) -> None:
+        used = self.used
+        while used > self.max_bytes:
+            used -= max(self.caches, key=lambda c: c.bytes).forget_oldest()
+
+
+class DocumentCache:
+    """A writer's documents by id, least recently written first, with their sizes as stored."""
+
+    def __init__(self, budget: CacheBudget) -> None:
+        self._docs: OrderedDict[str, tuple[dict, int]] = OrderedDict()
+        self.bytes = 0
+        self.budget = budget
+        budget.caches.append(self)
+        # True from the writer's reset() until the cache first forgets something: then the
+        # cache is the whole collection and a miss means "new", with no read. Even if another
+        # writer inserted meanwhile, our insert would fail on the _id and be re-folded.
+        self.complete = False
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def __contains__(self, doc_id: str) -> bool:
+        return doc_id in self._docs
+
+    def get_many(self, ids: list[str]) -> dict[str, dict]:
+        return {i: self._docs[i][0] for i in ids if i in self._docs}
+
+    def put(self, doc_id: str, doc: dict) -> None:
+        """Remember a document as written, then forget what the budget cannot hold."""
+        self.pop(doc_id)
+        size = _stored_size(doc)
+        self._docs[doc_id] = (doc, size)
+        self.bytes += size
+        self.budget.settle()
+
+    def pop(self, doc_id: str) -> None:
+        held = self._docs.pop(doc_id, None)
+        if held is not None:
+            self.bytes -= held[1]
+
+    def keep(self, count: int) -> None:
+        """Forget the oldest documents beyond `count`."""
+        while len(self._docs) > count:
+            self.forget_oldest()
+
+    def forget_oldest(self) -> int:
+        """Forget the least recently written document; returns its size (0 when empty)."""
+        if not self._docs:
+            return 0
+        _, (_, size) = self._docs.popitem(last=False)
+        self.bytes -= size
+        self.complete = False
+        return size
+
+    def clear(self) -> None:
+        self._docs.clear()
+        self.bytes = 0
+        self.complete = False
+
+
+def _stored_size(doc: dict) -> int:
+    """A document's size as the store keeps it (BSON). A value BSON cannot hold (only a
+    store of another kind, as the tests' in-memory one, accepts it) counts by its text."""
+    try:
+        return len(bson.encode(doc))
+    except (bson.errors.InvalidDocument, TypeError, ValueError, OverflowError):
+        return len(repr(doc).encode())
+
+
 class ProjectionWriter:
     """Folds decoded batches into the projection's collection and records positions."""
 
@@ -120,6 +211,7 @@ class ProjectionWriter:
         serves: Callable[[str], bool] | None = None,
         cache_size: int = 20_000,
         sealer: Sealer | None = None,
+        budget: CacheBudget | None = None,
     ) -> None:
         self.projection = projection
         # Opens sealed personal values before the fold (shared/personal.py); None: read as is.
@@ -132,13 +224,10 @@ class ProjectionWriter:
         # Documents as last written by this writer. Safe to trust: every replace is
         # conditional on `_rev`, so a copy made stale by another writer is detected
         # and reloaded. Saves the load query, which FerretDB answers with a full scan
-        # for `_id: {$in: …}`.
-        self._cache: OrderedDict[str, dict] = OrderedDict()
+        # for `_id: {$in: …}`. At most `cache_size` documents, and within the bytes of
+        # `budget` (shared by the writers of a process; one of its own when not given).
+        self._cache = DocumentCache(budget or CacheBudget())
         self.cache_size = cache_size
-        # True from reset() until the cache first forgets something: then the cache is
-        # the whole collection and a miss means "new", with no read. Even if another
-        # writer inserted meanwhile, our insert would fail on the _id and be re-folded.
-        self._cache_is_everything = False
         # Called with the documents of each successful write, as written (the dashboard
         # keeps its in-memory roll-up and live updates from them). Must not block.
         self.observers: list[Callable[[list[dict]], None]] = []
@@ -210,7 +299,6 @@ class ProjectionWriter:
                 break
             except ApplyFailed as failed:
                 self._cache.clear()  # the fold may have half-changed cached documents
-                self._cache_is_everything = False
                 env = items[failed.index][1]
                 with structlog.contextvars.bound_contextvars(
                     event_id=env.event_id, correlation_id=env.correlation_id, jurisdiction=env.jurisdiction
@@ -299,9 +387,9 @@ class ProjectionWriter:
                 return len(items)
             # Another instance wrote these documents first: reload and fold again. The
             # guard skips what the other writer already applied.
-            self._cache_is_everything = False
+            self._cache.complete = False
             for doc_id in lost:
-                self._cache.pop(doc_id, None)
+                self._cache.pop(doc_id)
             docs = await self._load(list(lost))
             items = [i for i in items if i[0] in lost]
         raise RuntimeError(f"projection {self.projection.name}: too many write conflicts")
@@ -332,8 +420,8 @@ class ProjectionWriter:
             lost = await self._bulk(ops, order, revs, token)
             written = {i: docs[i] for i in order if i not in lost}
             for doc_id in lost:
-                self._cache.pop(doc_id, None)
-            self._cache_is_everything = self._cache_is_everything and not lost
+                self._cache.pop(doc_id)
+            self._cache.complete = self._cache.complete and not lost
             self._remember(written)
             for observe in self.observers:
                 observe(list(written.values()))
@@ -348,8 +436,8 @@ class ProjectionWriter:
         """The documents by id, from the cache or the store; `born` ids (see `_born`) are
         not read: folded from nothing, their insert fails if one existed after all, and
         they are read and folded again like any other write conflict."""
-        docs = {i: self._cache[i] for i in ids if i in self._cache}
-        if not self._cache_is_everything:
+        docs = self._cache.get_many(ids)
+        if not self._cache.complete:
             docs.update(
                 await store.find_by_ids(self.coll, [i for i in ids if i not in docs and i not in born])
             )
@@ -357,11 +445,8 @@ class ProjectionWriter:
 
     def _remember(self, docs: dict[str, dict]) -> None:
         for doc_id, doc in docs.items():
-            self._cache[doc_id] = doc
-            self._cache.move_to_end(doc_id)
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
-            self._cache_is_everything = False
+            self._cache.put(doc_id, doc)
+        self._cache.keep(self.cache_size)
 
     async def _bulk(self, ops: list, order: list[str], revs: dict, token: str) -> set[str]:
         failed: set[str] = set()
@@ -408,7 +493,7 @@ class ProjectionWriter:
     async def reset(self) -> None:
         self._cache.clear()
         await self.coll.drop()
-        self._cache_is_everything = True
+        self._cache.complete = True
         await self.positions.delete_many({"projection": self.projection.name})
 
 

@@ -21,7 +21,7 @@ from fastapi import APIRouter
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared import consistency, kafka, topics, upgrades
+from shared import consistency, heap, kafka, topics, upgrades
 from shared.auth import Verifier, verifier_for
 from shared.clock import StoreClock, movable_clock
 from shared.commands import CommandHandler
@@ -31,7 +31,7 @@ from shared.outbox import OutboxRelay
 from shared.personal import Sealer, Vault
 from shared.ports import Clock, Commands, PersonKeys
 from shared.projection import Projection
-from shared.projector import ERASURE, DeadLetters, Follower, ProjectionWriter, Projector
+from shared.projector import ERASURE, CacheBudget, DeadLetters, Follower, ProjectionWriter, Projector
 from shared.settings import Settings
 from shared.store import refuse_unfit
 from shared.store import use as use_store_profile
@@ -121,6 +121,8 @@ class Runtime:
             copies_to=self.copies_to,
         )
         self.commands = CommandHandler(self.store, CATALOGUE, on_appended=self.relay.nudge)
+        # What this process's projection writers keep of their documents, all together.
+        self.cache_budget = CacheBudget(settings.projection_cache_bytes)
         # Read-your-writes (shared/consistency.py): what this process's projectors folded, and
         # the store's view for what another process folded.
         self.progress = consistency.Progress()
@@ -216,7 +218,13 @@ class Runtime:
     def writer(self, projection: Projection) -> ProjectionWriter:
         dl = DeadLetters(self.producer, self.dead_letter_topic, self.group_for(projection))
         return ProjectionWriter(
-            projection, self.db, dl, CATALOGUE, serves=self.settings.serves, sealer=self.sealer
+            projection,
+            self.db,
+            dl,
+            CATALOGUE,
+            serves=self.settings.serves,
+            sealer=self.sealer,
+            budget=self.cache_budget,
         )
 
     # -- read-your-writes -----------------------------------------------------
@@ -265,6 +273,7 @@ class Runtime:
         await self.store.ensure_indexes()
         await self.ensure_topics()
         await self.producer.start()
+        self._tasks.append(asyncio.create_task(heap.keep_trimmed(self._stop)))
         if "relay" in components:
             self.store.keep_landed = True  # the relay publishes this process's commits unread
             if "api" in components:

@@ -5,7 +5,9 @@ days by id, then every file they named, then the classes' titles: some 300 point
 per request, 1.5 s at the demo's size (docs/benchmarks.md). FerretDB 1.24 cannot serve a
 filter on the due date, the jurisdiction's prefix or a unit with an index (only equality
 finds use one, docs/store.md), so a query per request would scan the files. A file cut to
-its milestones is a few hundred bytes: 25,000 trained cadres are a few MB.
+its milestones, as tuples of shared texts, is about 1.6 kB for one class's four (measured by
+tracemalloc: tests/unit/test_followup_work_index_memory.py; 3 kB as dicts of their own
+strings), so a county's five years of graduates (~25,000 graduations) are some 40 MB.
 
 It follows this process's `files` projection writer (`ProjectionWriter.observers`), so it
 never runs ahead of the store and shows what the projector has written; a process without
@@ -15,10 +17,11 @@ reads.py owns it: it loads it, follows the writer, and is its only user.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from shared import jurisdiction as jur
 from shared.listing import search_key
@@ -26,13 +29,42 @@ from shared.listing import search_key
 MEMO_MAX = 32
 
 
+class Milestone(NamedTuple):
+    """A milestone as the work list reads it: its due day and the days its reminders fall on
+    (its due day and its first overdue day, as the scheduler writes them: scheduler.py)."""
+
+    class_id: str
+    month: int
+    focus: str
+    due_on: str
+    status: str
+    reminded: tuple[str, ...]
+    missing_roles: tuple[str, ...]
+    mentor: str | None
+
+
+class Seat(NamedTuple):
+    """Who the trainee was in one class (their unit then) and the talks they gave after it."""
+
+    name: str
+    unit: str
+    talks: tuple[dict[str, Any], ...]
+
+
+def _shared(text: str | None) -> str | None:
+    """One copy of a text many files repeat (a class's id, a due day, a focus, a unit)."""
+    return None if text is None else sys.intern(text)
+
+
 def file_entry(doc: dict[str, Any]) -> dict[str, Any]:
-    """A trainee file as the work list reads it: who, where, and each milestone with the
-    days its reminders fall on (its due day and its first overdue day, as the scheduler
-    writes them: scheduler.py)."""
+    """A trainee file as the work list reads it: who, where, and each milestone. Tuples of
+    shared texts, not dicts of copies: at five years a county holds ~25,000 graduates' files
+    here, and a milestone as a dict of its own strings took ~700 bytes (docs/benchmarks.md,
+    "Memory per service")."""
     milestones = []
     for c in doc.get("classes", {}).values():
-        mentor = (c.get("mentor") or {}).get("name")
+        mentor = _shared((c.get("mentor") or {}).get("name"))
+        class_id = _shared(c["class_id"])
         for m in c.get("milestones", {}).values():
             due = date.fromisoformat(m["due_on"])
             reminded = [m["due_on"]]
@@ -40,34 +72,35 @@ def file_entry(doc: dict[str, Any]) -> dict[str, Any]:
                 reminded.append((due + timedelta(days=m["grace_days"] + 1)).isoformat())
             have = {e["role"] for e in m.get("evaluations", [])}
             milestones.append(
-                {
-                    "class_id": c["class_id"],
-                    "month": m["month"],
-                    "focus": m["focus"],
-                    "due_on": m["due_on"],
-                    "status": m["status"],
-                    "reminded": reminded,
-                    "missing_roles": [r for r in m.get("required_roles", []) if r not in have],
-                    "mentor": mentor,
-                }
+                Milestone(
+                    class_id,
+                    m["month"],
+                    _shared(m["focus"]),
+                    _shared(m["due_on"]),
+                    _shared(m["status"]),
+                    tuple(map(_shared, reminded)),
+                    tuple(_shared(r) for r in m.get("required_roles", []) if r not in have),
+                    mentor,
+                )
             )
-    name, unit = doc.get("name", ""), doc.get("unit", "")
+    name, unit = doc.get("name", ""), _shared(doc.get("unit", ""))
+    cadre_id = doc.get("cadre_id") or doc["_id"]
     # Who the trainee was in each class (its unit then) and the talks given after it: a
     # unit clerk's 上讲台与成果 (reads.unit_sharing) reads these instead of every class.
     classes = {
-        c["class_id"]: {
-            "name": c.get("name") or name,
-            "unit": c.get("unit") or unit,
-            "talks": [{**t, "cadre_id": doc.get("cadre_id") or doc["_id"]} for t in c.get("talks", [])],
-        }
+        _shared(c["class_id"]): Seat(
+            c.get("name") or name,
+            _shared(c.get("unit")) or unit,
+            tuple({**t, "cadre_id": cadre_id} for t in c.get("talks", [])),
+        )
         for c in doc.get("classes", {}).values()
     }
     return {
         "_rev": doc.get("_rev", 0),
-        "cadre_id": doc.get("cadre_id") or doc["_id"],
+        "cadre_id": cadre_id,
         "name": name,
         "unit": unit,
-        "jurisdiction": doc.get("jurisdiction", ""),
+        "jurisdiction": _shared(doc.get("jurisdiction", "")),
         "milestones": milestones,
         "classes": classes,
         "_key": search_key(name, unit),
@@ -77,26 +110,26 @@ def file_entry(doc: dict[str, Any]) -> dict[str, Any]:
 def open_rows(entry: dict[str, Any], first: str, end: str) -> list[dict[str, Any]]:
     """A file's work-list rows for the week ending `end`: if one of its reminders falls
     between `first` and `end`, each of its milestones due by `end` and not completed."""
-    if not any(first <= day <= end for m in entry["milestones"] for day in m["reminded"]):
+    if not any(first <= day <= end for m in entry["milestones"] for day in m.reminded):
         return []
     rows = []
     for m in entry["milestones"]:
-        if m["status"] == "completed" or m["due_on"] > end:
+        if m.status == "completed" or m.due_on > end:
             continue
-        overdue = m["status"] == "overdue"
+        overdue = m.status == "overdue"
         rows.append(
             {
                 "cadre_id": entry["cadre_id"],
                 "name": entry["name"],
                 "unit": entry["unit"],
-                "class_id": m["class_id"],
-                "month": m["month"],
-                "focus": m["focus"],
-                "due_on": m["due_on"],
+                "class_id": m.class_id,
+                "month": m.month,
+                "focus": m.focus,
+                "due_on": m.due_on,
                 "status": "overdue" if overdue else "due",
                 "status_name": "已逾期" if overdue else "待完成",
-                "missing_roles": m["missing_roles"],
-                "mentor": m["mentor"],
+                "missing_roles": list(m.missing_roles),
+                "mentor": m.mentor,
                 "_key": entry["_key"],
             }
         )
@@ -164,12 +197,10 @@ class WorkIndex:
                 if not e["jurisdiction"].startswith(p):
                     continue
                 for class_id, c in e["classes"].items():
-                    if c["unit"] != unit:
+                    if c.unit != unit:
                         continue
-                    people.setdefault(class_id, set()).update((e["cadre_id"], c["name"]))
-                    talks += [
-                        {**t, "name": c["name"], "unit": unit, "class_id": class_id} for t in c["talks"]
-                    ]
+                    people.setdefault(class_id, set()).update((e["cadre_id"], c.name))
+                    talks += [{**t, "name": c.name, "unit": unit, "class_id": class_id} for t in c.talks]
             return talks, people
 
         return self.memo(("sharing", p, unit), compute)
