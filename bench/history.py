@@ -205,7 +205,10 @@ async def lag(bus: kafka.Connection) -> dict[str, int]:
                 continue
             offsets = await admin.list_consumer_group_offsets(group)
             ends = await consumer.end_offsets(list(offsets))
-            behind[group.split(".")[1]] = sum(max(0, ends[tp] - meta.offset) for tp, meta in offsets.items())
+            # ganxun.<service>.<deployment>.<consumer>: the projectors' as the service's name
+            parts = group.split(".")
+            name = parts[1] if parts[-1] == "projectors" else f"{parts[1]}/{parts[-1]}"
+            behind[name] = sum(max(0, ends[tp] - meta.offset) for tp, meta in offsets.items())
         return behind
     finally:
         await consumer.stop()
