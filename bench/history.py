@@ -37,6 +37,7 @@ from pathlib import Path
 import httpx
 from pymongo import AsyncMongoClient
 
+from bench import history_projectors
 from bench.class_lists import Service
 from bench.common import timed, wait_ready
 from bench.history_world import SERVICES, World, build_world
@@ -190,20 +191,24 @@ async def landed(store: EventStore, refused: list[tuple[str, int, list]]) -> Non
             await landed(store, [a for a in again if a[0] in conflicts])
 
 
-async def lag(bus: kafka.Connection) -> int:
-    """Events on the deployment's topics not yet read by its projectors' consumer groups."""
+async def lag(bus: kafka.Connection) -> dict[str, int]:
+    """Per projectors' consumer group (one per service), the events on the deployment's
+    topics it has not read yet."""
     admin = kafka.admin(bus)
     consumer = kafka.consumer(bus, None)
     await admin.start()
     await consumer.start()
     try:
-        behind = 0
+        behind = {}
         for group, _ in await admin.list_consumer_groups():
             if not group.startswith("ganxun."):
                 continue
             offsets = await admin.list_consumer_group_offsets(group)
             ends = await consumer.end_offsets(list(offsets))
-            behind += sum(max(0, ends[tp] - meta.offset) for tp, meta in offsets.items())
+            # ganxun.<service>.<deployment>.<consumer>: the projectors' as the service's name
+            parts = group.split(".")
+            name = parts[1] if parts[-1] == "projectors" else f"{parts[1]}/{parts[-1]}"
+            behind[name] = sum(max(0, ends[tp] - meta.offset) for tp, meta in offsets.items())
         return behind
     finally:
         await consumer.stop()
@@ -221,13 +226,16 @@ async def caught_up(uri: str, databases: dict[str, str], bus: kafka.Connection, 
             await admin.start()
             groups = [g for g, _ in await admin.list_consumer_groups() if g.startswith("ganxun.")]
             await admin.close()
-            behind = await lag(bus) if not any(waiting.values()) else -1
+            # Asked while the relays still publish too: which service's projectors fall behind.
+            behind = await lag(bus)
+            each = "，".join(f"{s} {n:,}" for s, n in sorted(behind.items()))
             print(
                 f"  {time.monotonic() - t0:5.0f} s 发件箱待发 {sum(waiting.values()):,}，"
-                f"投影组 {len(groups)}/{expect_groups}，未读事件 {behind if behind >= 0 else '…'}",
+                f"投影组 {len(groups)}/{expect_groups}，未读事件 {sum(behind.values()):,}（{each}）"
+                f"，负载 {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
-            if behind == 0 and len(groups) >= expect_groups:
+            if not any(waiting.values()) and not any(behind.values()) and len(groups) >= expect_groups:
                 return
             await asyncio.sleep(5)
     finally:
@@ -388,6 +396,12 @@ async def main() -> None:
     ap.add_argument("--sessions", type=int, default=8, help="sessions of a class (4 hours each)")
     ap.add_argument("--queries", type=int, default=20)
     ap.add_argument("--per-command", action="store_true", help="one commit per command (slow to relay)")
+    ap.add_argument(
+        "--projectors",
+        action="store_true",
+        help="then rebuild each projection alone and time its steps (bench/history_projectors.py)",
+    )
+    ap.add_argument("--rebuild-batch", type=int, default=None, help="events a rebuild batch (live size)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     rows = people(args.cadres, random.Random(16))
@@ -443,6 +457,11 @@ async def main() -> None:
                 for s, p in procs.items()
             )
             print(f"各服务常驻内存：{mem}（目标 < 200 MB）")
+            if args.projectors:
+                history_projectors.print_header(args.rebuild_batch)
+                await history_projectors.measure(
+                    {**base, "GANXUN_DATABASE": f"bench_hist_{tag}"}, SERVICES, args.rebuild_batch
+                )
         finally:
             for p in (*procs.values(), *relays.values()):
                 p.stop()

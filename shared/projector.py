@@ -108,6 +108,45 @@ def provenance_error(topic: str, env: Envelope) -> str | None:
     return None
 
 
+class Decodings:
+    """One batch's records opened and decoded once for all of a projector's writers.
+
+    Each writer opened the sealed values (json.loads, one decryption per value) and decoded
+    each record it folds on its own: four times over in follow-up, up to ten in teaching, a
+    third of follow-up's projector time while it built five years' history (docs/benchmarks.md,
+    "The county at full size"). Events are frozen, so the writers can share them. The writers
+    run at once: an open in progress is shared as a future, not started again."""
+
+    def __init__(self, sealer: Sealer | None, catalogue: Catalogue) -> None:
+        self.sealer = sealer
+        self.catalogue = catalogue
+        self.opened: dict[tuple[str, int, int], asyncio.Future] = {}
+        self.decoded: dict[tuple[str, int, int], Decoded | None | MalformedEvent] = {}
+
+    def serves(self, writer: ProjectionWriter) -> bool:
+        # A projection keeping no personal value opens without the vault (`Projection.personal`):
+        # what it opened reads "unreadable" and must not reach a writer that shows names.
+        return (
+            writer.sealer is self.sealer and writer.catalogue is self.catalogue and writer.projection.personal
+        )
+
+    def decode(self, rec: ConsumerRecord, value) -> Decoded | None:
+        key = _where(rec)
+        if key not in self.decoded:
+            try:
+                self.decoded[key] = self.catalogue.decode(value)
+            except MalformedEvent as exc:
+                self.decoded[key] = exc
+        out = self.decoded[key]
+        if isinstance(out, MalformedEvent):
+            raise out
+        return out
+
+
+def _where(rec: ConsumerRecord) -> tuple[str, int, int]:
+    return (rec.topic, rec.partition, rec.offset)
+
+
 @dataclass
 class BatchResult:
     applied: int = 0
@@ -236,7 +275,11 @@ class ProjectionWriter:
         self.progress: list[Callable[[list[tuple[str, int]]], None]] = []
         self._positions_saved_at = 0.0
 
-    async def handle(self, records: list[ConsumerRecord]) -> BatchResult:
+    async def handle(self, records: list[ConsumerRecord], shared: Decodings | None = None) -> BatchResult:
+        """Fold a batch. `shared`: the batch's records as opened and decoded by the other
+        writers of the same projector (Projector.handle), used when it has this writer's
+        sealer and catalogue."""
+        shared = shared if shared is not None and shared.serves(self) else None
         result = BatchResult()
         items: list[tuple[str, Envelope, Event, Handler]] = []
         sources: list[ConsumerRecord] = []
@@ -246,10 +289,15 @@ class ProjectionWriter:
         erased: list[tuple[str, str]] = []
         handled: list[tuple[str, int]] = []
         followed = [r for r in records if self._follows(r)]
-        values, opened = await self._open(followed)
+        values, opened = await self._open(followed, shared)
         for rec, value, seen in zip(followed, values, opened):
             try:
-                decoded = self.catalogue.decode(value) if self._folds(rec) else self._passed(value)
+                if not self._folds(rec):
+                    decoded = self._passed(value)
+                elif shared is not None:
+                    decoded = shared.decode(rec, value)
+                else:
+                    decoded = self.catalogue.decode(value)
             except MalformedEvent as exc:
                 await self.dead_letters.send(rec, str(exc))
                 result.dead_lettered += 1
@@ -336,25 +384,53 @@ class ProjectionWriter:
             raise MalformedEvent(f"the event_type header does not name the event's type {env.type}")
         return Decoded(env, None) if self.catalogue.known(env.type) else None
 
-    async def _open(self, records: list[ConsumerRecord]) -> tuple[list, list[dict[str, set[str]]]]:
+    async def _open(
+        self, records: list[ConsumerRecord], shared: Decodings | None = None
+    ) -> tuple[list, list[dict[str, set[str]]]]:
         """Each record's value, opened when it carries sealed values (then as a dict) and this
-        projection folds it, and the personal values opened per person."""
+        projection folds it, and the personal values opened per person. With `shared`, what
+        another writer opened (or is opening) is taken from it, and what this one opens is
+        left there."""
         values: list = [r.value for r in records]
         opened: list[dict[str, set[str]]] = [{} for _ in records]
         if self.sealer is None:
             return values, opened
         at = [i for i, v in enumerate(values) if v and SEALED_MARK in v and self._folds(records[i])]
+        theirs = {i for i in at if shared is not None and _where(records[i]) in shared.opened}
+        mine = [i for i in at if i not in theirs]
+        futures = {}
+        if shared is not None:  # before the first await: the other writers run meanwhile
+            loop = asyncio.get_running_loop()
+            futures = {i: shared.opened.setdefault(_where(records[i]), loop.create_future()) for i in mine}
+        try:
+            for i, (value, seen) in zip(mine, await self._open_values([values[i] for i in mine])):
+                values[i], opened[i] = value, seen
+                if i in futures and not futures[i].done():
+                    futures[i].set_result((value, seen))
+        except BaseException as exc:
+            for f in futures.values():
+                if not f.done():
+                    f.set_exception(exc)
+                    f.exception()  # retrieved: the writer that waits on it raises it too
+            raise
+        for i in theirs:
+            values[i], opened[i] = await shared.opened[_where(records[i])]
+        return values, opened
+
+    async def _open_values(self, raw: list[bytes]) -> list[tuple]:
+        """(value, personal values opened per person) of each sealed record value."""
+        out: list[tuple] = [(v, {}) for v in raw]
         docs = []
-        for i in at:
+        for v in raw:
             try:
-                docs.append(json.loads(values[i]))
+                docs.append(json.loads(v))
             except ValueError:
                 docs.append(None)  # decoded as bytes below, and dead-lettered there
-        ok = [(i, d) for i, d in zip(at, docs) if isinstance(d, dict)]
+        ok = [(i, d) for i, d in enumerate(docs) if isinstance(d, dict)]
         seen = await self.sealer.open([d for _, d in ok], look_up=self.projection.personal)
         for (i, d), s in zip(ok, seen):
-            values[i], opened[i] = d, s
-        return values, opened
+            out[i] = (d, s)
+        return out
 
     async def _write(
         self, items: list[tuple[str, Envelope, Event, Handler]], pii: dict[str, dict[str, set[str]]]
@@ -776,6 +852,8 @@ class Projector:
     async def handle(self, records: list[ConsumerRecord]) -> None:
         """Each projection folds the records of its topics it has not applied yet; all at once."""
         work = []
+        first = self.followers[0].writer if self.followers else None
+        shared = Decodings(getattr(first, "sealer", None), getattr(first, "catalogue", CATALOGUE))
         for f in self.followers:
             starts = self._starts[f.writer.projection.name]
             mine = [
@@ -784,7 +862,7 @@ class Projector:
                 if f.pattern.match(r.topic) and r.offset >= starts.get((r.topic, r.partition), 0)
             ]
             if mine:
-                work.append((f, mine, f.writer.handle(mine)))
+                work.append((f, mine, f.writer.handle(mine, shared=shared)))
         # Every writer finishes its batch before a failure is raised (the projector then
         # starts again from the stored positions): none is left writing behind a new consumer.
         outcomes = await asyncio.gather(*(w for _, _, w in work), return_exceptions=True)

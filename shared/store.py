@@ -9,7 +9,8 @@ writes wedge FerretDB for good (tests/servers/test_store_concurrent_bulk.py). So
 bulk write is sent one operation per command, and each writer sends them in turn: even
 single-operation commands wedged a 50-connection pool when 96 ran at once (eight at a
 time from each of twelve writers), so a command must hold little, and few may run at
-once. The local store also runs with a pool of 200 (deploy/local/ferretdb.py).
+once: a process sends at most `writes_in_flight` (8) of its bulk writes' commands at once
+(`bulk_write`). The local store also runs with a pool of 200 (deploy/local/ferretdb.py).
 
 Inserts are the exception: an insert command of many documents is one operation for
 FerretDB (one connection, one transaction per batch), so a run of consecutive inserts
@@ -28,6 +29,7 @@ MongoDB needs none, and there are no transactions on either profile.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -54,10 +56,21 @@ class Profile:
     in_chunk: int
     # Point reads or writes in flight at once (gather_chunked's default).
     concurrency: int
+    # A process's unordered bulk-write commands in flight at once, when a bulk write takes
+    # several (see `bulk_write`).
+    writes_in_flight: int = 1
 
 
 # FerretDB 1.24 on PostgreSQL (development, tests, one machine): see above.
-FERRETDB = Profile("ferretdb", bulk_chunk=1, insert_chunk=500, finds_by_in=False, in_chunk=0, concurrency=32)
+FERRETDB = Profile(
+    "ferretdb",
+    bulk_chunk=1,
+    insert_chunk=500,
+    finds_by_in=False,
+    in_chunk=0,
+    concurrency=32,
+    writes_in_flight=8,
+)
 # MongoDB (production): a bulk command per 1,000 operations (the driver splits what exceeds
 # the server's own limits), `$in` finds served by the `_id` index.
 MONGODB = Profile(
@@ -159,12 +172,32 @@ class ChunkedBulkError(Exception):
         self.failed_indexes = failed_indexes
 
 
+# Per event loop, the process's bulk-write commands in flight (`writes_in_flight`): a
+# semaphore belongs to the loop it first waited on, and tests run many loops in one process.
+_writing: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _write_slots(p: Profile) -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    slots = _writing.get(loop)
+    if slots is None:
+        slots = _writing[loop] = asyncio.Semaphore(p.writes_in_flight)
+    return slots
+
+
 async def bulk_write(coll: AsyncCollection, ops: list, ordered: bool = False) -> int:
     """Bulk write in chunks; returns the matched count. Raises ChunkedBulkError with the
-    indexes (into `ops`) of writes that failed, after trying every chunk."""
+    indexes (into `ops`) of writes that failed, after trying every chunk.
+
+    An unordered write of several chunks sends them `writes_in_flight` at a time, counted
+    across the process: a projector rewriting 600 per-cadre documents one command each, in
+    turn, waited for 600 round trips and as many PostgreSQL commits per batch (the build of
+    bench/history.py, docs/benchmarks.md "The county at full size"). The bound is the
+    process's, not the writer's, so the commands FerretDB holds at once stay few (above)."""
     p = _current
-    matched = 0
-    failed: list[int] = []
+    chunks: list[tuple[int, int]] = []
     start = 0
     while start < len(ops):
         end = start + p.bulk_chunk
@@ -172,13 +205,35 @@ async def bulk_write(coll: AsyncCollection, ops: list, ordered: bool = False) ->
             end = start + 1
             while end < len(ops) and end - start < p.insert_chunk and isinstance(ops[end], InsertOne):
                 end += 1
+        chunks.append((start, end))
+        start = end
+    matched = 0
+    failed: list[int] = []
+
+    async def send(start: int, end: int) -> None:
+        nonlocal matched
         try:
             res = await coll.bulk_write(ops[start:end], ordered=ordered)
             matched += res.matched_count
         except BulkWriteError as exc:
             matched += exc.details.get("nMatched", 0)
             failed.extend(start + e["index"] for e in exc.details.get("writeErrors", []))
-        start = end
+
+    if ordered or len(chunks) < 2 or p.writes_in_flight < 2:
+        for start, end in chunks:
+            await send(start, end)
+    else:
+        slots = _write_slots(p)
+
+        async def slotted(start: int, end: int) -> None:
+            async with slots:
+                await send(start, end)
+
+        # Every chunk is tried before an error is raised: none is left writing behind it.
+        outcomes = await asyncio.gather(*(slotted(s, e) for s, e in chunks), return_exceptions=True)
+        errors = [o for o in outcomes if isinstance(o, BaseException)]
+        if errors:
+            raise errors[0]
     if failed:
-        raise ChunkedBulkError(failed)
+        raise ChunkedBulkError(sorted(failed))
     return matched

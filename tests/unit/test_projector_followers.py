@@ -38,7 +38,7 @@ class FakeWriter:
     def projection(self) -> FakeProjection:
         return FakeProjection(self.name)
 
-    async def handle(self, records: list[ConsumerRecord]) -> None:
+    async def handle(self, records: list[ConsumerRecord], shared=None) -> None:
         self.batches.append([(r.topic, r.offset) for r in records])
 
     async def load_positions(self) -> dict[tuple[str, int], int]:
@@ -117,11 +117,11 @@ def test_a_partition_no_projection_follows_is_left_alone():
 
 def test_a_failing_projection_leaves_no_other_still_writing():
     class Failing(FakeWriter):
-        async def handle(self, records):
+        async def handle(self, records, shared=None):
             raise RuntimeError("store gone")
 
     class Slow(FakeWriter):
-        async def handle(self, records):
+        async def handle(self, records, shared=None):
             await asyncio.sleep(0.05)
             await super().handle(records)
 
@@ -203,7 +203,7 @@ def test_records_sought_back_by_a_rebalance_after_their_batch_are_not_folded_aga
 
 def test_a_failed_batch_is_folded_again_after_the_restart():
     class Failing(FakeWriter):
-        async def handle(self, records):
+        async def handle(self, records, shared=None):
             raise RuntimeError("store gone")
 
     tp = TopicPartition(SELECTION, 0)

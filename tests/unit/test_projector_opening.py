@@ -91,3 +91,62 @@ def test_one_scan_of_the_vault_serves_the_batches_after_it():
         run(writer.handle(records[start : start + 200]))
     assert vault.reads == 1  # one scan, not 600 point reads
     assert run(db["cadres"].count_documents({"name": NAME})) == 600
+
+
+def test_the_writers_of_one_projector_open_and_decode_each_record_once(monkeypatch):
+    """Two projections folding the same registrations (as selection's registry and a second
+    read model of the same people): the batch is opened and decoded once for both, and each
+    still holds every name."""
+    import re
+
+    from shared import events
+    from shared.projector import Follower, Projector
+
+    keys = MemoryDatabase()
+    records = _import(Vault(keys), 40)
+    sealer = Sealer(CountingVault(keys))
+    opened, decoded = [], []
+    open_, decode = sealer.open, events.CATALOGUE.decode
+
+    async def counted_open(docs, **kw):
+        opened.extend(docs)
+        return await open_(docs, **kw)
+
+    def counted_decode(raw):
+        decoded.append(raw)
+        return decode(raw)
+
+    monkeypatch.setattr(sealer, "open", counted_open)
+    monkeypatch.setattr(events.CATALOGUE, "decode", counted_decode)
+    one, two = MemoryDatabase(), MemoryDatabase()
+    writers = [ProjectionWriter(cadres, db, dead_letters=None, sealer=sealer) for db in (one, two)]
+    topic = re.compile(r"ganxun\.selection\..*")
+    projector = Projector([Follower(w, topic) for w in writers], consumer_factory=lambda: None)
+    run(projector.handle(records))
+    assert len(opened) == 40 and len(decoded) == 40  # each writer alone: 80 and 80
+    for db in (one, two):
+        assert run(db["cadres"].count_documents({"name": NAME})) == 40
+
+
+def test_a_projection_keeping_no_name_shares_nothing_with_one_that_shows_names():
+    """A projection that keeps no personal value opens without the vault (names read as
+    unreadable, `Projection.personal`); a writer beside it in the same projector still opens
+    them itself and holds every name, whichever of the two opens first."""
+    import re
+    from dataclasses import replace
+
+    from shared.projector import Follower, Projector
+
+    keys = MemoryDatabase()
+    records = _import(Vault(keys), 20)
+    sealer = Sealer(CountingVault(keys))
+    nameless, named = MemoryDatabase(), MemoryDatabase()
+    writers = [
+        ProjectionWriter(replace(cadres, personal=False), nameless, dead_letters=None, sealer=sealer),
+        ProjectionWriter(cadres, named, dead_letters=None, sealer=sealer),
+    ]
+    topic = re.compile(r"ganxun\.selection\..*")
+    projector = Projector([Follower(w, topic) for w in writers], consumer_factory=lambda: None)
+    run(projector.handle(records))
+    assert run(named["cadres"].count_documents({"name": NAME})) == 20
+    assert run(nameless["cadres"].count_documents({"name": NAME})) == 0

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 from pydantic import ValidationError
 from pymongo import InsertOne, ReplaceOne
+from pymongo.errors import BulkWriteError
 
 from shared import store
 from shared.settings import Settings
@@ -72,6 +73,46 @@ def test_ferretdb_sends_one_replace_per_command_and_runs_of_inserts_in_fives_of_
     coll = Recording()
     assert asyncio.run(store.bulk_write(coll, _ops())) == 1500
     assert [len(b) for b in coll.bulks] == [1] * 700 + [500, 300] + [1] * 800
+
+
+class Slow(Recording):
+    """A collection whose commands take a while, counting how many run at once; the replaces
+    of the documents named in `refuse` fail as a stale revision would not, with a write error."""
+
+    def __init__(self, refuse=()) -> None:
+        super().__init__()
+        self.running = self.most = 0
+        self.refuse = set(refuse)
+
+    async def bulk_write(self, ops, ordered=False):
+        self.running += 1
+        self.most = max(self.most, self.running)
+        await asyncio.sleep(0.001)
+        self.running -= 1
+        if ops[0]._filter["_id"] in self.refuse:
+            raise BulkWriteError({"writeErrors": [{"index": 0, "code": 11000}], "nMatched": 0})
+        return await super().bulk_write(ops, ordered)
+
+
+def test_ferretdb_sends_a_process_s_single_commands_eight_at_a_time_and_reports_every_failure(profile):
+    store.use("ferretdb")
+    ops = [ReplaceOne({"_id": i}, {"n": i}) for i in range(100)]
+
+    async def two_writers(coll: Slow) -> list:
+        return await asyncio.gather(
+            store.bulk_write(coll, ops), store.bulk_write(coll, ops), return_exceptions=True
+        )
+
+    coll = Slow()
+    assert asyncio.run(two_writers(coll)) == [100, 100]
+    assert coll.most == 8  # across both writers: the process's bound, not each writer's
+    coll = Slow(refuse={3, 97})
+    with pytest.raises(store.ChunkedBulkError) as err:
+        asyncio.run(store.bulk_write(coll, ops))
+    assert err.value.failed_indexes == [3, 97] and len(coll.bulks) == 98
+    coll = Slow()
+    assert asyncio.run(store.bulk_write(coll, ops, ordered=True)) == 100
+    assert coll.most == 1  # an ordered write keeps its order
 
 
 def test_mongodb_sends_bulks_of_a_thousand_whatever_their_kinds(profile):
