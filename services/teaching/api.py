@@ -17,6 +17,7 @@ from services.teaching import files
 from services.teaching.handlers import Handlers
 from services.teaching.reads import READERS
 from shared import consistency, uploads, xlsx
+from shared import listing as lst
 from shared.access import admits
 from shared.api import context, principal
 from shared.auth import Principal
@@ -603,8 +604,17 @@ async def online(ctx: Ctx, who: Who, h: H, file: UploadFile = File(description=O
     return _accepted(await h.credit_online(ctx, who, records))
 
 
+LOAD_SORTS = {"on": "日期", "course_title": "课程", "hours": "学时"}
+
+
 @router.get(
-    "/teachers/{teacher_id}/load", tags=["课程与师资"], summary="教师授课量（某辖区某年）", **admits(*READERS)
+    "/teachers/{teacher_id}/load",
+    tags=["课程与师资"],
+    summary="教师授课量（某辖区某年：课次、学时、班次合计与分页的授课安排）",
+    description=(
+        f"授课安排分页（默认按日期）；q 为课程名称中包含的文字；排序字段：{lst.sort_fields(LOAD_SORTS)}。"
+    ),
+    **admits(*READERS),
 )
 async def load(
     teacher_id: str,
@@ -612,9 +622,10 @@ async def load(
     h: H,
     jurisdiction: str | None = None,
     year: int | None = Query(None, ge=2000, le=2100, description="年份（不填则为今年）"),
+    p: lst.Paging = Depends(lst.listing(LOAD_SORTS)),
 ):
     year = year or (await h.clock.today()).year
-    return await h.reads.teacher_load(who, jurisdiction or who.jurisdiction, year, teacher_id)
+    return await h.reads.teacher_load(who, jurisdiction or who.jurisdiction, year, teacher_id, p)
 
 
 @router.get(

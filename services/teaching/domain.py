@@ -510,6 +510,12 @@ class TimetableDecider:
                 teacher_name=c.teacher.name,
                 site_id=c.site.site_id,
                 reason=c.reason,
+                previous_teacher_id=s.teacher_id,
+                course_id=s.course_id,
+                course_title=s.course_title,
+                kind=s.kind,
+                hours=s.hours,
+                required=s.required,
             )
         ]
 
@@ -519,7 +525,11 @@ class TimetableDecider:
         if s.cancelled:
             raise DomainError(f"课次 {s.describe()} 已停课。", code="session_cancelled")
         refuse_named(c.reason, c.trainee_names, field="reason", what="停课原因", belongs=PERSONAL_REASON)
-        return [SessionCancelled(class_id=s.class_id, session_id=s.session_id, reason=c.reason)]
+        return [
+            SessionCancelled(
+                class_id=s.class_id, session_id=s.session_id, reason=c.reason, teacher_id=s.teacher_id
+            )
+        ]
 
     def evolve(self, state: TimetableState, event: Event) -> TimetableState:
         match event:

@@ -1,9 +1,9 @@
 """Teaching's read models, each keyed by what the API reads (FerretDB indexes only `_id`).
 
 * class_roster (班级名册), per class, from selection's events;
-* catalogue, per jurisdiction; class_timetable, per class; schedule, per jurisdiction
-  and year (a teacher's load; keyed by the timetable stream); session_sheet (考勤表),
-  per session;
+* catalogue, per jurisdiction; class_timetable, per class; teacher_load (教师授课量) and
+  teacher_moves, per teacher and year (keyed `<timetable stream>/<teacher>`); session_sheet
+  (考勤表), per session;
 * class_attendance, per class: per-trainee counts and hours, and the graduation verdicts;
 * trainee_hours (学时台账), per cadre: class and online hours by kind;
 * feedback, per class: ratings with the course and teacher of each session;
@@ -132,9 +132,10 @@ catalogue.on(CourseAdded, key=by_jurisdiction)(_into("courses", "course_id"))
 catalogue.on(FacultyAdded, key=by_jurisdiction)(_into("faculty", "teacher_id"))
 catalogue.on(TeachingSiteAdded, key=by_jurisdiction)(_into("sites", "site_id"))
 
-# -- sessions: per class (timetable) and per jurisdiction (teachers' load) -----------------
+# -- sessions: per class (timetable) -------------------------------------------------------
 class_timetable = Projection("class_timetable", sources=("teaching",))
-schedule = Projection("schedule", sources=("teaching",))
+# What a reschedule says of the session as it stood (for `teacher_load`), not a change of it.
+AS_IT_STOOD = {"reason", "previous_teacher_id", "course_id", "course_title", "kind", "hours", "required"}
 
 
 def _scheduled(doc, env, ev: SessionScheduled) -> None:
@@ -144,7 +145,7 @@ def _scheduled(doc, env, ev: SessionScheduled) -> None:
 
 def _rescheduled(doc, env, ev: SessionRescheduled) -> None:
     s = doc["sessions"][ev.session_id]
-    s.update(ev.model_dump(mode="json", exclude={"reason"}))
+    s.update(ev.model_dump(mode="json", exclude=AS_IT_STOOD))
     s.setdefault("history", []).append(
         {"reason": ev.reason, "by": env.actor.name, "at": env.occurred_at.isoformat()}
     )
@@ -154,11 +155,9 @@ def _cancelled(doc, env, ev: SessionCancelled) -> None:
     doc["sessions"][ev.session_id].update(cancelled=True, cancel_reason=ev.reason)
 
 
-by_stream = lambda env, ev: env.stream_id  # noqa: E731  (teaching-timetable-<code>-<year>)
-for p, key in ((class_timetable, by_class), (schedule, by_stream)):
-    p.on(SessionScheduled, key=key)(_scheduled)
-    p.on(SessionRescheduled, key=key)(_rescheduled)
-    p.on(SessionCancelled, key=key)(_cancelled)
+class_timetable.on(SessionScheduled, key=by_class)(_scheduled)
+class_timetable.on(SessionRescheduled, key=by_class)(_rescheduled)
+class_timetable.on(SessionCancelled, key=by_class)(_cancelled)
 
 
 @class_timetable.on(CurriculumSet, key=by_class)
@@ -166,6 +165,111 @@ def _curriculum(doc, env, ev: CurriculumSet) -> None:
     doc.setdefault("jurisdiction", env.jurisdiction)
     doc.setdefault("sessions", {})
     doc["curriculum"] = {"course_ids": ev.course_ids, "required_hours": ev.required_hours}
+
+
+# -- a teacher's load in a year (教师授课量) -------------------------------------------------
+# One document per teacher and timetable stream (teaching-timetable-<code>-<year>), keyed
+# `<stream>/<teacher>`: the teacher's sessions not cancelled, with the totals the page shows,
+# so the read is one document the size of one teacher's year, not the county's schedule.
+# A reschedule to another teacher reaches only the new teacher's document (a key names one
+# document); the old teacher's loses the session through `teacher_moves`, keyed the same
+# way by `previous_teacher_id`, and the read leaves out what moved away after it was given.
+teacher_load = Projection("teacher_load", sources=("teaching",))
+teacher_moves = Projection("teacher_moves", sources=("teaching",))
+SESSION_FIELDS = (
+    "class_id",
+    "session_id",
+    "course_id",
+    "course_title",
+    "kind",
+    "hours",
+    "required",
+    "teacher_name",
+    "site_id",
+)
+
+
+def teacher_key(stream: str, teacher_id: str) -> str:
+    return f"{stream}/{teacher_id}"
+
+
+def _load_doc(doc, env, teacher_id: str, teacher_name: str) -> dict:
+    doc.update(jurisdiction=env.jurisdiction, teacher_id=teacher_id, teacher_name=teacher_name)
+    return doc.setdefault("sessions", {})
+
+
+def _given(env, ev, **fields) -> dict:
+    """A session as the load shows it; `given` is the timetable stream's version that gave it."""
+    return {
+        **{f: getattr(ev, f) for f in SESSION_FIELDS},
+        "on": ev.on.isoformat(),
+        "starts_at": ev.starts_at.isoformat(),
+        "ends_at": ev.ends_at.isoformat(),
+        "given": env.stream_version,
+        **fields,
+    }
+
+
+def load_totals(sessions) -> dict:
+    """A teacher's totals over their sessions: how many, hours, hours by kind, classes."""
+    by_kind: dict[str, float] = {}
+    for s in sessions:
+        by_kind[s["kind"]] = round(by_kind.get(s["kind"], 0) + s["hours"], 2)
+    return {
+        "sessions": len(sessions),
+        "hours": round(sum(s["hours"] for s in sessions), 2),
+        "hours_by_kind": by_kind,
+        "classes": len({s["class_id"] for s in sessions}),
+    }
+
+
+def _totals(doc) -> None:
+    # Kept with the sessions, so a read need not add a year up (reads.py's `teacher_load`).
+    doc["totals"] = load_totals(list(doc["sessions"].values()))
+
+
+@teacher_load.on(SessionScheduled, key=lambda env, ev: teacher_key(env.stream_id, ev.teacher_id))
+def _load_scheduled(doc, env, ev: SessionScheduled) -> None:
+    _load_doc(doc, env, ev.teacher_id, ev.teacher_name)[ev.session_id] = _given(env, ev)
+    _totals(doc)
+
+
+@teacher_load.on(SessionRescheduled, key=lambda env, ev: teacher_key(env.stream_id, ev.teacher_id))
+def _load_rescheduled(doc, env, ev: SessionRescheduled) -> None:
+    sessions = _load_doc(doc, env, ev.teacher_id, ev.teacher_name)
+    times = {
+        "on": ev.on.isoformat(),
+        "starts_at": ev.starts_at.isoformat(),
+        "ends_at": ev.ends_at.isoformat(),
+    }
+    if ev.session_id in sessions and ev.previous_teacher_id in (None, ev.teacher_id):
+        sessions[ev.session_id].update(times, teacher_name=ev.teacher_name, site_id=ev.site_id)
+    elif ev.hours is not None:  # moved in from another teacher: the event carries the course
+        sessions[ev.session_id] = _given(env, ev)
+    _totals(doc)
+
+
+def _cancel_key(env, ev: SessionCancelled) -> str | None:
+    # A cancellation written before `teacher_id` was added names no teacher: not folded here.
+    return teacher_key(env.stream_id, ev.teacher_id) if ev.teacher_id else None
+
+
+@teacher_load.on(SessionCancelled, key=_cancel_key)
+def _load_cancelled(doc, env, ev: SessionCancelled) -> None:
+    doc.setdefault("sessions", {}).pop(ev.session_id, None)
+    doc.setdefault("jurisdiction", env.jurisdiction)
+    _totals(doc)
+
+
+def _moved_key(env, ev: SessionRescheduled) -> str | None:
+    moved = ev.previous_teacher_id and ev.previous_teacher_id != ev.teacher_id
+    return teacher_key(env.stream_id, ev.previous_teacher_id) if moved else None
+
+
+@teacher_moves.on(SessionRescheduled, key=_moved_key)
+def _moved_away(doc, env, ev: SessionRescheduled) -> None:
+    doc.setdefault("jurisdiction", env.jurisdiction)
+    doc.setdefault("moved", {})[ev.session_id] = env.stream_version
 
 
 # -- a session's attendance sheet ---------------------------------------------------------
@@ -180,7 +284,7 @@ def _sheet_scheduled(doc, env, ev: SessionScheduled) -> None:
 
 @session_sheet.on(SessionRescheduled, key=by_session)
 def _sheet_rescheduled(doc, env, ev: SessionRescheduled) -> None:
-    doc["session"].update(ev.model_dump(mode="json", exclude={"reason"}))
+    doc["session"].update(ev.model_dump(mode="json", exclude=AS_IT_STOOD))
 
 
 @session_sheet.on(SessionCancelled, key=by_session)
@@ -440,7 +544,8 @@ PROJECTIONS = [
     roster,
     catalogue,
     class_timetable,
-    schedule,
+    teacher_load,
+    teacher_moves,
     session_sheet,
     class_attendance,
     trainee_hours,

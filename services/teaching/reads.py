@@ -19,8 +19,9 @@ from typing import Any
 
 from services.teaching import classroom as cr
 from services.teaching import domain as d
+from services.teaching import projections as pj
 from shared import jurisdiction as jur
-from shared import store, visibility
+from shared import listing, store, visibility
 from shared.auth import Principal
 from shared.errors import Forbidden, NotFound
 from shared.projection import public
@@ -126,7 +127,8 @@ class Reads:
     ROSTER = "class_roster"
     CATALOGUE = "catalogue"
     TIMETABLE = "class_timetable"
-    SCHEDULE = "schedule"
+    LOAD = "teacher_load"  # per teacher and year: their sessions and totals
+    MOVES = "teacher_moves"  # per teacher and year: their sessions moved to another teacher
     SHEET = "session_sheet"
     ATTENDANCE = "class_attendance"
     HOURS = "trainee_hours"
@@ -339,37 +341,33 @@ class Reads:
             require_reaches(who, homes[0], missing)  # another county's trainee: as if no hours
         return visibility.one(public(doc), who.role)
 
-    async def teacher_load(self, who: Principal, jurisdiction: str, year: int, teacher_id: str) -> dict:
-        doc = await self._covered(
-            self.SCHEDULE,
-            d.timetable_stream(jurisdiction, year),
-            who,
-            NotFound(f"辖区 {jurisdiction} {year} 年尚无课表。", code="schedule_not_found"),
-        )
-        mine = sorted(
-            (
-                s
-                for s in doc.get("sessions", {}).values()
-                if s["teacher_id"] == teacher_id and not s["cancelled"]
-            ),
-            key=lambda s: (s["on"], s["starts_at"]),
-        )
-        if not mine:
-            raise NotFound(f"该教师在辖区 {jurisdiction} {year} 年没有授课安排。", code="teacher_not_found")
-        by_kind: dict[str, float] = {}
-        for s in mine:
-            by_kind[s["kind"]] = round(by_kind.get(s["kind"], 0) + s["hours"], 2)
+    async def teacher_load(
+        self, who: Principal, jurisdiction: str, year: int, teacher_id: str, p: listing.Paging
+    ) -> dict:
+        """教师授课量: the teacher's own document of the year (its totals kept by the projection)
+        and the sessions moved away from them, both by `_id`, whatever the county's schedule;
+        one page of the sessions by date (or `p.sort`), `q` matching the course's title."""
+        key = pj.teacher_key(d.timetable_stream(jurisdiction, year), teacher_id)
+        missing = NotFound(f"该教师在辖区 {jurisdiction} {year} 年没有授课安排。", code="teacher_not_found")
+        doc = await self._covered(self.LOAD, key, who, missing)
+        moved = (await self._doc(self.MOVES, key)).get("moved", {})
+        sessions = [s for sid, s in doc.get("sessions", {}).items() if moved.get(sid, 0) <= s["given"]]
+        if not sessions:
+            raise missing
+        # Sessions moved to another teacher are in the kept totals until the read leaves them out.
+        totals = doc["totals"] if len(sessions) == len(doc["sessions"]) else pj.load_totals(sessions)
+        rows = sorted(sessions, key=lambda s: (s["on"], s["starts_at"]))
+        if p.q:
+            rows = [s for s in rows if p.q in listing.search_key(s["course_title"])]
+        keys = {"on": lambda s: (s["on"], s["starts_at"])}
+        shape = lambda s: {k: v for k, v in s.items() if k != "given"}  # noqa: E731
         return {
             "teacher_id": teacher_id,
-            "teacher_name": mine[-1]["teacher_name"],
+            "teacher_name": doc["teacher_name"],
             "jurisdiction": jurisdiction,
             "year": year,
-            "sessions": len(mine),
-            "hours": round(sum(s["hours"] for s in mine), 2),
-            "hours_by_kind": by_kind,
-            "classes": sorted({s["class_id"] for s in mine}),
-            "schedule": mine,
-        }
+            **totals,
+        } | listing.page_of(rows, p, keys, shape, presorted=p.sort == "on")
 
     async def feedback(self, who: Principal, jurisdiction: str) -> dict:
         """Ratings of every class of a jurisdiction: a scan of one small document per class."""

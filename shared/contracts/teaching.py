@@ -99,6 +99,15 @@ class SessionRescheduled(Event, type="SessionRescheduled", version=1):
     teacher_name: str
     site_id: str
     reason: str = ""
+    # The session as it stood, so a read model kept per teacher (teaching's `teacher_load`)
+    # can take the session off the teacher who had it and onto the one who has it now.
+    # None in events written before these fields.
+    previous_teacher_id: str | None = None
+    course_id: str | None = None
+    course_title: str | None = None
+    kind: CourseKind | None = None
+    hours: float | None = None
+    required: bool | None = None
 
 
 @register
@@ -108,6 +117,8 @@ class SessionCancelled(Event, type="SessionCancelled", version=1):
     class_id: str
     session_id: str
     reason: str = ""
+    # Whose session it was (teaching's `teacher_load`); None in events written before it.
+    teacher_id: str | None = None
 
 
 # -- attendance, leave, hours --------------------------------------------------------

@@ -209,6 +209,13 @@ def test_rescheduling_moves_the_session_and_checks_clashes_without_itself():
             teacher_name="李教授",
             site_id="s1",
             reason="教师出差",
+            # the session as it stood, for the load kept per teacher
+            previous_teacher_id="t1",
+            course_id="k1",
+            course_title=COURSE.title,
+            kind="理论课",
+            hours=3,
+            required=True,
         )
     ]
     other = FIRST.model_copy(
@@ -227,7 +234,7 @@ def test_rescheduling_moves_the_session_and_checks_clashes_without_itself():
 
 def test_cancelling_and_what_a_cancelled_session_refuses():
     assert when(T, [FIRST], CancelSession("x1", "c1", "天气")) == [
-        SessionCancelled(class_id="c1", session_id="x1", reason="天气")
+        SessionCancelled(class_id="c1", session_id="x1", reason="天气", teacher_id="t1")
     ]
     given = [FIRST, SessionCancelled(class_id="c1", session_id="x1")]
     refused(T, given, CancelSession("x1", "c1"), "session_cancelled")
@@ -248,7 +255,7 @@ def test_a_session_reason_naming_a_trainee_is_refused_by_the_decider():
     )
     assert "“张明”" in refused(T, [FIRST], move, "trainee_named")
     assert when(T, [FIRST], CancelSession("x1", "c1", "天气", trainee_names=names)) == [
-        SessionCancelled(class_id="c1", session_id="x1", reason="天气")
+        SessionCancelled(class_id="c1", session_id="x1", reason="天气", teacher_id="t1")
     ]
 
 
