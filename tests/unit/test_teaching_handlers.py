@@ -24,6 +24,7 @@ from shared.contracts.selection import ClassOpened, NominationConfirmed, Nominat
 from shared.contracts.teaching import CourseAdded, FacultyAdded, OnlineHoursCredited, TeachingSiteAdded
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.events import Actor
+from shared.listing import Paging, search_key
 from shared.memory import FixedClock, MemoryDatabase, MemoryEventStore
 
 COUNTY = "371428"
@@ -186,6 +187,58 @@ def test_a_session_rescheduled_frees_its_old_slot(world):
     world.project()
     moved = {s["session_id"]: s for s in run(world.h.reads.timetable(SCHOOL, CLASS))["sessions"]}["s-0001"]
     assert (moved["on"], moved["starts_at"]) == ("2026-03-03", "14:00:00")
+
+
+def load(w: World, teacher: str, p: Paging = Paging(), who: Principal = SCHOOL) -> dict:
+    w.project()
+    return run(w.h.reads.teacher_load(who, COUNTY, 2026, teacher, p))
+
+
+def brief(page: dict) -> list[tuple]:
+    return [(s["session_id"], s["on"], s["course_title"]) for s in page["items"]]
+
+
+def test_a_teacher_s_load_follows_moves_and_cancellations_and_is_paged(world):
+    schedule(world, "s-0001")  # 张教授: 理论课 3 h on each of three days, 红色家风 2 h
+    schedule(world, "s-0002", course="party", on=date(2026, 3, 3), ends=time(11))
+    schedule(world, "s-0003", on=date(2026, 3, 4))
+    schedule(world, "s-0004", course="party", teacher="wang", on=date(2026, 3, 5), ends=time(11))
+    zhang = load(world, "zhang")
+    assert (zhang["teacher_name"], zhang["sessions"], zhang["hours"], zhang["classes"]) == ("张教授", 3, 8, 1)
+    assert zhang["hours_by_kind"] == {"理论课": 6, "党性课": 2} and zhang["total"] == 3
+    assert [s[0] for s in brief(zhang)] == ["s-0001", "s-0002", "s-0003"]
+
+    move = ("s-0003", date(2026, 3, 6), time(9), time(12), "wang", "hall", "张教授出差")
+    [moved] = run(world.h.reschedule(CTX, SCHOOL, CLASS, *move))
+    assert moved.payload["previous_teacher_id"] == "zhang" and moved.payload["hours"] == 3
+    [cancelled] = run(world.h.cancel(CTX, SCHOOL, CLASS, "s-0002", "场地检修"))
+    assert cancelled.payload["teacher_id"] == "zhang"
+    zhang, wang = load(world, "zhang"), load(world, "wang")
+    assert (zhang["sessions"], zhang["hours"], zhang["hours_by_kind"]) == (1, 3, {"理论课": 3})
+    assert brief(zhang) == [("s-0001", "2026-03-02", "习近平新时代中国特色社会主义思想概论")]
+    assert (wang["sessions"], wang["hours"], wang["hours_by_kind"]) == (2, 5, {"党性课": 2, "理论课": 3})
+    assert [s[:2] for s in brief(wang)] == [("s-0004", "2026-03-05"), ("s-0003", "2026-03-06")]
+
+    back = ("s-0003", date(2026, 3, 9), time(14), time(17), "zhang", "hall", "张教授返回")
+    run(world.h.reschedule(CTX, SCHOOL, CLASS, *back))
+    zhang, wang = load(world, "zhang"), load(world, "wang")
+    assert [s[:2] for s in brief(zhang)] == [("s-0001", "2026-03-02"), ("s-0003", "2026-03-09")]
+    assert (zhang["sessions"], zhang["hours"], wang["sessions"], wang["hours"]) == (2, 6, 1, 2)
+
+    # one page of the sessions: the totals are the year's, the items the page's
+    second = load(world, "zhang", Paging(page=2, size=1))
+    assert (second["total"], second["page"], second["size"], second["sessions"]) == (2, 2, 1, 2)
+    assert [s[0] for s in brief(second)] == ["s-0003"] and "given" not in second["items"][0]
+    assert [s[0] for s in brief(load(world, "wang", Paging(q=search_key("红色"))))] == ["s-0004"]
+    assert load(world, "zhang", Paging(q="家风"))["items"] == []
+
+    nobody = world.h.reads.teacher_load(SCHOOL, COUNTY, 2026, "liu", Paging())
+    assert "没有授课安排" in refused(nobody, "teacher_not_found")
+    city = Principal("u-city", "市委组织部", "org_department", "371400")
+    assert load(world, "wang", who=city)["sessions"] == 1  # a city covers its county
+    other = Principal("u-other", "别县组织部", "org_department", "371427")
+    with pytest.raises(Forbidden):
+        load(world, "wang", who=other)
 
 
 def test_attendance_of_the_class_with_a_late_and_a_leave(world):
