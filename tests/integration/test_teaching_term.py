@@ -444,6 +444,18 @@ async def test_a_term_of_150_from_roster_to_graduation(servers, teaching, deploy
 
     load = await eventually(load_done, timeout=WAIT)
     assert load["sessions"] == len(zhang) and load["hours"] == sum(HOURS[TERM[n][0]] for n in zhang)
+    # the sessions come a page at a time, by date; the cancelled one is not among them
+    by_date = [
+        sessions[n] for n in sorted(zhang, key=lambda n: (on[n], TERM[n][2] if n != MOVED else "14:00"))
+    ]
+    pages = [
+        http.get(f"/teachers/zhang/load?year={year}&size=2&page={p}", headers=school()).json()
+        for p in (1, 2, 3)
+    ]
+    assert [s["session_id"] for pg in pages for s in pg["items"]] == by_date
+    assert all((pg["total"], pg["size"], pg["sessions"]) == (len(zhang), 2, len(zhang)) for pg in pages)
+    bad = http.get(f"/teachers/zhang/load?year={year}&size=0", headers=school())
+    assert bad.status_code == 422 and bad.json()["field"] == "size", bad.text
 
     async def rated():
         f = http.get(f"/feedback/{COUNTY}", headers=school()).json()
