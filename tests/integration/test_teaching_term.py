@@ -649,6 +649,29 @@ async def test_clashes_withdrawal_closer_and_who_may_do_what(servers, teaching, 
     )
     assert fine.status_code == 201, fine.text
 
+    # moved to another teacher: the session leaves 刘研究员's load for 王书记's, with its hours
+    moved = http.post(
+        f"/classes/{b}/sessions/{b}-1/reschedule",
+        headers=school(),
+        json={"on": day, "starts_at": "19:00", "ends_at": "20:00", "teacher_id": "wang", "site_id": "room"},
+    )
+    assert moved.status_code == 200, moved.text
+    year = date.fromisoformat(day).year
+
+    async def loads():
+        got = {}
+        for t in ("liu", "wang"):
+            r = http.get(f"/teachers/{t}/load?year={year}&size=200", headers=school())
+            got[t] = {s["session_id"]: s for s in r.json()["items"]} if r.status_code == 200 else {}
+        return got if f"{b}-1" in got["wang"] and f"{b}-1" not in got["liu"] else None
+
+    got = await eventually(loads, timeout=WAIT)
+    assert f"{a}-1" in got["liu"] and f"{a}-1" not in got["wang"]
+    assert (got["wang"][f"{b}-1"]["hours"], got["wang"][f"{b}-1"]["starts_at"]) == (
+        HOURS["skill"],
+        "19:00:00",
+    )
+
     # selection withdraws a confirmed trainee: the roster follows, check-in is refused
     await publish(
         servers.kafka,
