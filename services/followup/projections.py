@@ -262,10 +262,13 @@ def _document(doc, env, ev: OutcomeDocumentAttached) -> None:
 # task's evidence and attachments, every talk's topic. At 50 trainees a year into the class
 # that took 318-747 ms a request (docs/benchmarks.md, "The county at full size"), nearly all
 # of it the store handing over the document. This one keeps, per trainee, only what
-# report.trainee_effect and report.class_effect count, in the shape they read: a milestone's
-# month, status and on-time flag and each evaluation's mean and scores (the lists, in order,
-# so the class's averages are the same floats), the current mentor, the tasks done and the
-# talks given; and the class's outcomes as `class_effect` keeps them (the report lists them).
+# report.trainee_effect and report.class_effect count: a milestone's month, status and
+# on-time flag, its evaluations' means and each question's scores as lists in the order
+# submitted (so the class's averages are the same floats: report.py reads either shape), the
+# current mentor, the tasks done and the talks given; and the class's outcomes as
+# `class_effect` keeps them (the report lists them). Lists of numbers, not a document per
+# evaluation: FerretDB hands a document over field by field, and at 50 trainees this one's
+# 600 small evaluation documents cost more than its bytes (docs/benchmarks.md).
 def _figures_section(env, ev) -> dict:
     return {
         "class_id": ev.class_id,
@@ -286,7 +289,8 @@ def _apply_figures(sec: dict, ev) -> None:
                 "month": ev.month,
                 "status": "scheduled",
                 "on_time": None,
-                "evaluations": [],
+                "means": [],
+                "scores": {},
             }
         case MilestoneDue():
             m = sec["milestones"][str(ev.month)]
@@ -297,8 +301,11 @@ def _apply_figures(sec: dict, ev) -> None:
             if m["status"] != "completed":
                 m["status"] = "overdue"
         case EvaluationSubmitted():
-            mean = round(sum(ev.scores.values()) / len(ev.scores), 2) if ev.scores else None
-            sec["milestones"][str(ev.month)]["evaluations"].append({"mean": mean, "scores": dict(ev.scores)})
+            m = sec["milestones"][str(ev.month)]
+            if ev.scores:
+                m["means"].append(round(sum(ev.scores.values()) / len(ev.scores), 2))
+            for question, score in ev.scores.items():
+                m["scores"].setdefault(question, []).append(score)
         case MilestoneCompleted():
             sec["milestones"][str(ev.month)].update(status="completed", on_time=ev.on_time)
         case MentorAssigned():
