@@ -1,5 +1,6 @@
-"""The reports as users take them, pure: the effect figures (培训成效), computed from a
-class_effect document (and a file's class section) on read, and the Excel workbooks of
+"""The reports as users take them, pure: the effect figures (培训成效), computed on read from
+a class's `class_figures` document (or a `class_effect` one: the same trainee sections with
+every evaluation whole) and a file's class section, and the Excel workbooks of
 the effect report, the week's work list and a trainee's file (Chinese headers).
 
 Definitions (the README repeats them):
