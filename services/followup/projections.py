@@ -9,6 +9,9 @@ for `_id` equality):
   mentor tasks and talks, and the class's outcomes — the effect report is computed from
   it on read. Fed by at most one stream per trainee of the class plus one per outcome,
   so its `_applied` guard stays as small as the class.
+- `class_figures`, one document per class: the same trainees cut to what the effect
+  report counts, and the class's outcomes; the report reads it (a tenth of the bytes).
+- `class_outcomes`, one document per class with an outcome: the unit's sharing page.
 """
 
 from __future__ import annotations
@@ -253,6 +256,80 @@ def _document(doc, env, ev: OutcomeDocumentAttached) -> None:
     }
 
 
+# -- the effect report's figures: one document per class, each trainee cut to what it counts ----------
+# The class report (reads.class_effect, report.class_effect) read the whole `class_effect`
+# document: every evaluation with its evaluator, role and date, each mentor's history, every
+# task's evidence and attachments, every talk's topic. At 50 trainees a year into the class
+# that took 318-747 ms a request (docs/benchmarks.md, "The county at full size"), nearly all
+# of it the store handing over the document. This one keeps, per trainee, only what
+# report.trainee_effect and report.class_effect count: a milestone's month, status and
+# on-time flag, its evaluations' means and each question's scores as lists in the order
+# submitted (so the class's averages are the same floats: report.py reads either shape), the
+# current mentor, the tasks done and the talks given; and the class's outcomes as
+# `class_effect` keeps them (the report lists them). Lists of numbers, not a document per
+# evaluation: FerretDB hands a document over field by field, and at 50 trainees this one's
+# 600 small evaluation documents cost more than its bytes (docs/benchmarks.md).
+def _figures_section(env, ev) -> dict:
+    return {
+        "class_id": ev.class_id,
+        "cadre_id": ev.cadre_id,
+        "jurisdiction": _about(env, ev),  # the trainee's home: a county reads its own (reads.py)
+        "milestones": {},
+        "mentor": None,
+        "tasks": {},
+        "talks": [],
+    }
+
+
+def _apply_figures(sec: dict, ev) -> None:
+    match ev:
+        case MilestoneScheduled():
+            sec.update(name=ev.name, unit=ev.unit)
+            sec["milestones"][str(ev.month)] = {
+                "month": ev.month,
+                "status": "scheduled",
+                "on_time": None,
+                "means": [],
+                "scores": {},
+            }
+        case MilestoneDue():
+            m = sec["milestones"][str(ev.month)]
+            if m["status"] == "scheduled":
+                m["status"] = "due"
+        case MilestoneOverdue():
+            m = sec["milestones"][str(ev.month)]
+            if m["status"] != "completed":
+                m["status"] = "overdue"
+        case EvaluationSubmitted():
+            m = sec["milestones"][str(ev.month)]
+            if ev.scores:
+                m["means"].append(round(sum(ev.scores.values()) / len(ev.scores), 2))
+            for question, score in ev.scores.items():
+                m["scores"].setdefault(question, []).append(score)
+        case MilestoneCompleted():
+            sec["milestones"][str(ev.month)].update(status="completed", on_time=ev.on_time)
+        case MentorAssigned():
+            # the id too: erasing the mentor blanks this entry, not a namesake's (shared/projector.py)
+            sec["mentor"] = {"mentor_id": ev.mentor_id, "name": ev.mentor_name}
+        case MentorTaskCompleted():
+            sec["tasks"][ev.task] = ev.done_on.isoformat()
+        case SharingTalkGiven():
+            sec["talks"].append(ev.talk_id)
+
+
+def _class_figures(doc, env, ev) -> None:
+    doc.setdefault("class_id", ev.class_id)
+    doc.setdefault("jurisdiction", _class_owner(env, ev) or env.jurisdiction)
+    doc.setdefault("outcomes", {})
+    sec = doc.setdefault("trainees", {}).setdefault(guard_key(ev.cadre_id), _figures_section(env, ev))
+    _apply_figures(sec, ev)
+
+
+class_figures = Projection("class_figures", sources=("followup",), owner=_class_owner)
+for _cls in TRAINEE_EVENTS:
+    class_figures.on(_cls, key=lambda env, ev: ev.class_id)(_class_figures)
+
+
 # -- 成果 by class: only the classes that have some ---------------------------------------------
 # A unit clerk's 上讲台与成果 looks over every class of the county; the effect documents hold
 # every trainee's milestones and evaluations (tens of kB each, 500 classes in five years), so
@@ -260,8 +337,9 @@ def _document(doc, env, ev: OutcomeDocumentAttached) -> None:
 # exactly as the effect document keeps them. The talks it shows come from the trainee files
 # (reads.unit_sharing): a talk is one of a trainee's, given about one class.
 outcomes = Projection("class_outcomes", sources=("followup",), owner=_class_owner)
-outcomes.on(OutcomeReported, key=lambda env, ev: ev.class_id)(_outcome)
-outcomes.on(OutcomeEndorsed, key=lambda env, ev: ev.class_id)(_endorsed)
-outcomes.on(OutcomeDocumentAttached, key=lambda env, ev: ev.class_id)(_document)
+for _kept in (outcomes, class_figures):
+    _kept.on(OutcomeReported, key=lambda env, ev: ev.class_id)(_outcome)
+    _kept.on(OutcomeEndorsed, key=lambda env, ev: ev.class_id)(_endorsed)
+    _kept.on(OutcomeDocumentAttached, key=lambda env, ev: ev.class_id)(_document)
 
-PROJECTIONS = [graduates, files, class_effect, outcomes]
+PROJECTIONS = [graduates, files, class_effect, outcomes, class_figures]

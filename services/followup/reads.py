@@ -31,7 +31,9 @@ from shared.scoped_ids import require_reaches
 
 GRADUATES = "graduates"  # one per class: who graduated, who has milestones (projections.py)
 FILES = "files"  # one per cadre: the trainee's follow-up file
-CLASS_EFFECT = "class_effect"  # one per class: what the effect report is computed from
+CLASS_EFFECT = "class_effect"  # one per class: every trainee's follow-up and the outcomes
+# One per class: what the effect report counts, each trainee's section cut to it (projections.py)
+CLASS_FIGURES = "class_figures"
 OUTCOMES = "class_outcomes"  # one per class with an outcome (projections.py)
 # The scheduler's: one document per day naming the trainee streams with a milestone due
 # or past its grace period that day, and one `cursor` (the last day swept).
@@ -180,14 +182,18 @@ class Reads:
         return {**doc, "data": bytes(doc["data"])}
 
     async def class_effect(self, who: Principal, class_id: str) -> dict:
+        """The class's effect report (培训成效报告), every trainee the reader may see: from the
+        class's figures (what the report counts, not the class's whole follow-up), without
+        the projection's guard; the title read beside it (two point reads at once)."""
         who.require_role(*READERS)
-        doc = await self.db[CLASS_EFFECT].find_one({"_id": class_id})
+        doc, titles = await asyncio.gather(
+            self.db[CLASS_FIGURES].find_one({"_id": class_id}, {"_applied": 0}), self.class_titles([class_id])
+        )
         if doc is None:
             raise NotFound(
                 f"班次 {class_id} 尚无跟踪数据（学员结业后才会排定跟踪节点）。", code="class_not_found"
             )
         people = _reachable(who, doc, None)
-        titles = await self.class_titles([class_id])
         effect = report.class_effect({**doc, "trainees": {guard_key(p["cadre_id"]): p for p in people}})
         effect["by_trainee"] = visibility.rows(effect["by_trainee"], who.role)
         effect["outcomes"]["items"] = [visibility.unnamed(o, who.role) for o in effect["outcomes"]["items"]]

@@ -1,5 +1,6 @@
-"""The reports as users take them, pure: the effect figures (培训成效), computed from a
-class_effect document (and a file's class section) on read, and the Excel workbooks of
+"""The reports as users take them, pure: the effect figures (培训成效), computed on read from
+a class's `class_figures` document (or a `class_effect` one: the same trainee sections with
+every evaluation whole) and a file's class section, and the Excel workbooks of
 the effect report, the week's work list and a trainee's file (Chinese headers).
 
 Definitions (the README repeats them):
@@ -28,6 +29,25 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 2) if values else None
 
 
+def _means(m: dict) -> list[float]:
+    """A milestone's evaluation means: kept as a list by `class_figures`, else from each
+    evaluation (a trainee file's section, projections.py)."""
+    if "means" in m:
+        return m["means"]
+    return [e["mean"] for e in m["evaluations"] if e.get("mean") is not None]
+
+
+def _question_scores(m: dict) -> list[tuple[str, list[float]]]:
+    """A milestone's scores by question, each in the order submitted (either shape, as `_means`)."""
+    if "means" in m:
+        return list(m["scores"].items())
+    by: dict[str, list[float]] = {}
+    for e in m["evaluations"]:
+        for question, score in (e.get("scores") or {}).items():
+            by.setdefault(question, []).append(score)
+    return list(by.items())
+
+
 def trainee_effect(sec: dict) -> dict:
     ms = list(sec.get("milestones", {}).values())
     came_due = [m for m in ms if m["status"] != "scheduled"]
@@ -35,7 +55,7 @@ def trainee_effect(sec: dict) -> dict:
     on_time = [m for m in completed if m.get("on_time")]
     scores: dict[int, list[float]] = defaultdict(list)
     for m in ms:
-        scores[m["month"]].extend(e["mean"] for e in m["evaluations"] if e.get("mean") is not None)
+        scores[m["month"]].extend(_means(m))
     mentor = sec.get("mentor")
     return {
         "cadre_id": sec.get("cadre_id"),
@@ -72,13 +92,12 @@ def class_effect(doc: dict) -> dict:
     scores: dict[int, list[float]] = defaultdict(list)
     for sec in doc.get("trainees", {}).values():
         for m in sec.get("milestones", {}).values():
-            scores[m["month"]].extend(e["mean"] for e in m["evaluations"] if e.get("mean") is not None)
+            scores[m["month"]].extend(_means(m))
     by_question: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for sec in doc.get("trainees", {}).values():
         for m in sec.get("milestones", {}).values():
-            for e in m["evaluations"]:
-                for question, score in (e.get("scores") or {}).items():
-                    by_question[m["month"]][question].append(score)
+            for question, given in _question_scores(m):
+                by_question[m["month"]][question].extend(given)
     outcomes = list(doc.get("outcomes", {}).values())
     endorsements = [e for o in outcomes for e in o["endorsements"]]
     return {
