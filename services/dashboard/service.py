@@ -1,8 +1,6 @@
 """The dashboard's definition and bootstrap: what the runtime composes."""
 
 import asyncio
-import ctypes
-import time
 
 import structlog
 
@@ -28,8 +26,6 @@ FETCH_MAX_BYTES = 4 * 1024 * 1024
 # (shared/projector.CatchUp: a batch then touches one county's cadre buckets, not ~1,000 of
 # ~20 counties', each a read and a write of a document of ~300 cadres).
 CATCH_UP_PARTITIONS = 12
-# How often the heap's free memory is handed back to the system (`_trimmer`).
-TRIM_SECONDS = 5.0
 
 
 def bootstrap(a: Adapters) -> Handlers:
@@ -49,7 +45,6 @@ async def keep_rollup(rt: Runtime, stop: asyncio.Event) -> None:
     await reads.current()
     reconciling = asyncio.create_task(reads.reconcile())
     reconciling.add_done_callback(_report)
-    trim, trimmed = _trimmer(), time.monotonic()
     try:
         while not stop.is_set():
             try:
@@ -57,26 +52,8 @@ async def keep_rollup(rt: Runtime, stop: asyncio.Event) -> None:
             except TimeoutError:
                 pass
             await reads.flush()
-            if time.monotonic() - trimmed > TRIM_SECONDS:
-                trim()
-                trimmed = time.monotonic()
     finally:
         reconciling.cancel()
-
-
-def _trimmer():
-    """glibc's `malloc_trim(0)`, or nothing elsewhere. Each projector batch decodes ~1,000
-    events into dicts and models and frees them; glibc keeps the freed pages of its heap, so
-    the process's RSS ratcheted up to its largest batches' and stayed there (issue 16: memory
-    per service under 200 MB at a province's size; services/dashboard/README.md has the
-    figures). Trimming hands the free pages back to the system."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        fn = libc.malloc_trim
-    except (OSError, AttributeError):
-        return lambda: None
-    fn.argtypes = [ctypes.c_size_t]
-    return lambda: fn(0)
 
 
 def _report(task: asyncio.Task) -> None:
