@@ -270,15 +270,9 @@ def _document(doc, env, ev: OutcomeDocumentAttached) -> None:
 # evaluation: FerretDB hands a document over field by field, and at 50 trainees this one's
 # 600 small evaluation documents cost more than its bytes (docs/benchmarks.md).
 def _figures_section(env, ev) -> dict:
-    return {
-        "class_id": ev.class_id,
-        "cadre_id": ev.cadre_id,
-        "jurisdiction": _about(env, ev),  # the trainee's home: a county reads its own (reads.py)
-        "milestones": {},
-        "mentor": None,
-        "tasks": {},
-        "talks": [],
-    }
+    sec = _section(env, ev, detailed=False)
+    del sec["mentor_history"], sec["detailed"]
+    return sec
 
 
 def _apply_figures(sec: dict, ev) -> None:
