@@ -85,6 +85,15 @@ def _count_pending(doc) -> None:
     doc["pending"] = sum(1 for k in doc.get("graduates", {}) if k not in done)
 
 
+def _move_status(m: dict, ev) -> None:
+    """A milestone falls due once scheduled, and overdue unless completed: in the trainee's file
+    and in the class's figures alike."""
+    if isinstance(ev, MilestoneDue) and m["status"] == "scheduled":
+        m["status"] = "due"
+    elif isinstance(ev, MilestoneOverdue) and m["status"] != "completed":
+        m["status"] = "overdue"
+
+
 # -- one trainee in one class: shared by the file and the class report -------------------------
 def _section(env, ev, detailed: bool) -> dict:
     return {
@@ -120,14 +129,11 @@ def _apply_trainee(sec: dict, env, ev) -> None:
                 "evaluations": [],
             }
         case MilestoneDue():
-            m = sec["milestones"][str(ev.month)]
-            if m["status"] == "scheduled":
-                m["status"] = "due"
+            _move_status(sec["milestones"][str(ev.month)], ev)
         case MilestoneOverdue():
             m = sec["milestones"][str(ev.month)]
             m.update(overdue=True, missing_roles=list(ev.missing_roles))
-            if m["status"] != "completed":
-                m["status"] = "overdue"
+            _move_status(m, ev)
         case EvaluationSubmitted():
             m = sec["milestones"][str(ev.month)]
             mean = round(sum(ev.scores.values()) / len(ev.scores), 2) if ev.scores else None
@@ -286,14 +292,8 @@ def _apply_figures(sec: dict, ev) -> None:
                 "means": [],
                 "scores": {},
             }
-        case MilestoneDue():
-            m = sec["milestones"][str(ev.month)]
-            if m["status"] == "scheduled":
-                m["status"] = "due"
-        case MilestoneOverdue():
-            m = sec["milestones"][str(ev.month)]
-            if m["status"] != "completed":
-                m["status"] = "overdue"
+        case MilestoneDue() | MilestoneOverdue():
+            _move_status(sec["milestones"][str(ev.month)], ev)
         case EvaluationSubmitted():
             m = sec["milestones"][str(ev.month)]
             if ev.scores:
