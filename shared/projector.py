@@ -115,23 +115,21 @@ class Decodings:
     each record it folds on its own: four times over in follow-up, up to ten in teaching, a
     third of follow-up's projector time while it built five years' history (docs/benchmarks.md,
     "The county at full size"). Events are frozen, so the writers can share them. The writers
-    run at once: an open in progress is shared as a future, not started again."""
+    run at once: an open in progress is shared as a future, not started again. What is shared
+    is keyed by how it was opened: a projection keeping no personal value opens without the
+    vault (`Projection.personal`, its names read "unreadable"), and what it opened reaches only
+    writers that open the same way, never one that shows names."""
 
     def __init__(self, sealer: Sealer | None, catalogue: Catalogue) -> None:
         self.sealer = sealer
         self.catalogue = catalogue
-        self.opened: dict[tuple[str, int, int], asyncio.Future] = {}
-        self.decoded: dict[tuple[str, int, int], Decoded | None | MalformedEvent] = {}
+        self.opened: dict[tuple[bool, str, int, int], asyncio.Future] = {}
+        self.decoded: dict[tuple[bool, str, int, int], Decoded | None | MalformedEvent] = {}
 
     def serves(self, writer: ProjectionWriter) -> bool:
-        # A projection keeping no personal value opens without the vault (`Projection.personal`):
-        # what it opened reads "unreadable" and must not reach a writer that shows names.
-        return (
-            writer.sealer is self.sealer and writer.catalogue is self.catalogue and writer.projection.personal
-        )
+        return writer.sealer is self.sealer and writer.catalogue is self.catalogue
 
-    def decode(self, rec: ConsumerRecord, value) -> Decoded | None:
-        key = _where(rec)
+    def decode(self, key: tuple[bool, str, int, int], value) -> Decoded | None:
         if key not in self.decoded:
             try:
                 self.decoded[key] = self.catalogue.decode(value)
@@ -295,7 +293,7 @@ class ProjectionWriter:
                 if not self._folds(rec):
                     decoded = self._passed(value)
                 elif shared is not None:
-                    decoded = shared.decode(rec, value)
+                    decoded = shared.decode(self._shared_key(rec), value)
                 else:
                     decoded = self.catalogue.decode(value)
             except MalformedEvent as exc:
@@ -384,6 +382,10 @@ class ProjectionWriter:
             raise MalformedEvent(f"the event_type header does not name the event's type {env.type}")
         return Decoded(env, None) if self.catalogue.known(env.type) else None
 
+    def _shared_key(self, rec: ConsumerRecord) -> tuple[bool, str, int, int]:
+        """A record's entry in the batch's Decodings: opened with the vault or without."""
+        return (self.projection.personal, *_where(rec))
+
     async def _open(
         self, records: list[ConsumerRecord], shared: Decodings | None = None
     ) -> tuple[list, list[dict[str, set[str]]]]:
@@ -396,12 +398,14 @@ class ProjectionWriter:
         if self.sealer is None:
             return values, opened
         at = [i for i, v in enumerate(values) if v and SEALED_MARK in v and self._folds(records[i])]
-        theirs = {i for i in at if shared is not None and _where(records[i]) in shared.opened}
+        theirs = {i for i in at if shared is not None and self._shared_key(records[i]) in shared.opened}
         mine = [i for i in at if i not in theirs]
         futures = {}
         if shared is not None:  # before the first await: the other writers run meanwhile
             loop = asyncio.get_running_loop()
-            futures = {i: shared.opened.setdefault(_where(records[i]), loop.create_future()) for i in mine}
+            futures = {
+                i: shared.opened.setdefault(self._shared_key(records[i]), loop.create_future()) for i in mine
+            }
         try:
             for i, (value, seen) in zip(mine, await self._open_values([values[i] for i in mine])):
                 values[i], opened[i] = value, seen
@@ -414,7 +418,7 @@ class ProjectionWriter:
                     f.exception()  # retrieved: the writer that waits on it raises it too
             raise
         for i in theirs:
-            values[i], opened[i] = await shared.opened[_where(records[i])]
+            values[i], opened[i] = await shared.opened[self._shared_key(records[i])]
         return values, opened
 
     async def _open_values(self, raw: list[bytes]) -> list[tuple]:

@@ -150,3 +150,40 @@ def test_a_projection_keeping_no_name_shares_nothing_with_one_that_shows_names()
     run(projector.handle(records))
     assert run(named["cadres"].count_documents({"name": NAME})) == 20
     assert run(nameless["cadres"].count_documents({"name": NAME})) == 0
+
+
+def test_projections_keeping_no_name_share_their_opens_among_themselves(monkeypatch):
+    """Two writers that open without the vault share one open and one decode of each record
+    (the batch's Decodings keyed by how it was opened), and neither asks the vault."""
+    import re
+    from dataclasses import replace
+
+    from shared import events
+    from shared.projector import Follower, Projector
+
+    keys = MemoryDatabase()
+    records = _import(Vault(keys), 20)
+    vault = CountingVault(keys)
+    sealer = Sealer(vault)
+    opened, decoded = [], []
+    open_, decode = sealer.open, events.CATALOGUE.decode
+
+    async def counted_open(docs, **kw):
+        opened.extend(docs)
+        return await open_(docs, **kw)
+
+    def counted_decode(raw):
+        decoded.append(raw)
+        return decode(raw)
+
+    monkeypatch.setattr(sealer, "open", counted_open)
+    monkeypatch.setattr(events.CATALOGUE, "decode", counted_decode)
+    nameless = replace(cadres, personal=False)
+    one, two = MemoryDatabase(), MemoryDatabase()
+    writers = [ProjectionWriter(nameless, db, dead_letters=None, sealer=sealer) for db in (one, two)]
+    topic = re.compile(r"ganxun\.selection\..*")
+    run(Projector([Follower(w, topic) for w in writers], consumer_factory=lambda: None).handle(records))
+    assert (len(opened), len(decoded), vault.asked) == (20, 20, [])
+    for db in (one, two):
+        assert run(db["cadres"].count_documents({})) == 20
+        assert run(db["cadres"].count_documents({"name": NAME})) == 0
