@@ -1031,12 +1031,13 @@ def _may_erase(records: list[ConsumerRecord]) -> bool:
 async def _next_batch(
     consumer: AIOKafkaConsumer, remaining: set[TopicPartition], end: dict[TopicPartition, int], size: int
 ) -> list[ConsumerRecord]:
-    """The next batch (`_fill`); empty only when every partition is read to its end."""
-    while remaining:
-        records = await _fill(consumer, remaining, end, size)
-        if records:
-            return records
-    return []
+    """The next batch: `size` records, fewer only at the end of the partitions. Each fetch may
+    time out while this process decodes and writes (the fetcher waits for the event loop): a
+    batch cut short there would rewrite its documents once more."""
+    records: list[ConsumerRecord] = []
+    while remaining and len(records) < size:
+        records += await _fill(consumer, remaining, end, size - len(records))
+    return records
 
 
 async def _fill(

@@ -223,3 +223,25 @@ def test_a_written_document_is_encoded_once_and_its_size_is_that_encoding_s():
     stored = db["classes"].docs["k1"]
     assert len(stored["nominations"]) == 10 and stored["title"] == "科级干部轮训班"
     assert writer._cache.bytes == len(op._doc.raw) == len(bson.encode(stored))
+
+
+class SlowConsumer(FakeConsumer):
+    """Every other fetch answers with nothing, as one that times out while the loop is busy."""
+
+    def __init__(self, recs, fetch: int = 5) -> None:
+        super().__init__(recs, fetch)
+        self.calls = 0
+
+    async def getmany(self, *tps, timeout_ms: int = 0, max_records: int = 1):
+        self.calls += 1
+        if self.calls % 2:
+            return {}
+        return await super().getmany(*tps, timeout_ms=timeout_ms, max_records=max_records)
+
+
+def test_a_fetch_that_times_out_does_not_cut_a_batch_short():
+    recs = records(interleaved(class_stream("k1", 30), class_stream("k2", 30)))
+    writer = ProjectionWriter(classes, MemoryDatabase(), dead_letters=None)
+    done: list[int] = []
+    run(rebuild(writer, SlowConsumer(recs), [TopicPartition(TOPIC, 0)], lambda d, _: done.append(d), 20))
+    assert done == [20, 40, 60, 62]
