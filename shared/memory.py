@@ -256,6 +256,10 @@ class MemoryCollection:
     async def create_index(self, *args: Any, **kwargs: Any) -> str:
         return "memory"
 
+    async def drop(self) -> None:
+        """As the driver's: the collection empty (a projection's rebuild starts with it)."""
+        self.docs.clear()
+
     def find(self, flt: dict | None = None, projection: dict | None = None) -> MemoryCursor:
         return MemoryCursor([_project(d, projection) for d in self.docs.values() if matches(d, flt)])
 

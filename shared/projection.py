@@ -24,6 +24,7 @@ narrower owner than that is given the wider one by the next event.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,8 @@ class ForeignJurisdiction(Exception):
         )
 
 
+# Cached: asked for every event a projection folds, of the few jurisdictions a deployment meets.
+@functools.lru_cache(maxsize=4096)
 def related(a: str, b: str) -> bool:
     """Whether one of two jurisdictions lies within the other (a county and its city or province)."""
     return jur.covers(a, b) or jur.covers(b, a)

@@ -10,6 +10,7 @@ which are written after the projection and so never run ahead of it.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import re
 import time
@@ -21,6 +22,8 @@ import bson
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
+from bson import CodecOptions
+from bson.raw_bson import RawBSONDocument
 from pymongo import InsertOne, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -60,6 +63,15 @@ REBUILD_BATCH = 20_000
 # projection): follow-up's trainee files and class reports about 100 MB in a county of 2,000
 # cadres, and its process 393 MB at 5,000 (docs/benchmarks.md, "Memory per service").
 CACHE_BYTES = 8 * 1024 * 1024
+# Records a rebuild opens and decodes ahead (`ProjectionWriter.prepare`) between two turns of the
+# event loop: a few milliseconds of decoding, so the batch being written waits little for it.
+PREPARE_CHUNK = 500
+# The cyclic collector's thresholds while a rebuild runs (gc.set_threshold; the default is
+# (700, 10, 10)). A rebuild keeps a batch of 20,000 decoded events alive and makes about
+# twenty objects per event: at the default, the collections walked the live batch over and
+# over, 1.1 s of the 3.0 s of Python a rebuild of 60,000 class events took without its
+# writes (docs/benchmarks.md, "The rebuild ratio"). The previous thresholds are restored after.
+REBUILD_GC = (10_000, 10, 100)
 
 
 class DeadLetters:
@@ -141,6 +153,15 @@ class Decodings:
         return out
 
 
+def _type_header(rec: ConsumerRecord) -> bytes | None:
+    """The record's event_type header (None without one); a loop, not a generator, as it is
+    asked for every record a projection reads."""
+    for k, v in rec.headers or ():
+        if k == "event_type":
+            return v
+    return None
+
+
 def _where(rec: ConsumerRecord) -> tuple[str, int, int]:
     return (rec.topic, rec.partition, rec.offset)
 
@@ -194,10 +215,11 @@ class DocumentCache:
     def get_many(self, ids: list[str]) -> dict[str, dict]:
         return {i: self._docs[i][0] for i in ids if i in self._docs}
 
-    def put(self, doc_id: str, doc: dict) -> None:
-        """Remember a document as written, then forget what the budget cannot hold."""
+    def put(self, doc_id: str, doc: dict, size: int | None = None) -> None:
+        """Remember a document as written (`size`: as stored, when known), then forget what the
+        budget cannot hold."""
         self.pop(doc_id)
-        size = _stored_size(doc)
+        size = _stored_size(doc) if size is None else size
         self._docs[doc_id] = (doc, size)
         self.bytes += size
         self.budget.settle()
@@ -225,6 +247,20 @@ class DocumentCache:
         self._docs.clear()
         self.bytes = 0
         self.complete = False
+
+
+def _encoded(doc: dict, codec: CodecOptions | None) -> tuple[dict, int]:
+    """The document as written, encoded once, and its size as stored. A write of a dict is
+    encoded by the driver, and the cache measured it by encoding it again (a third of a
+    rebuild's writing CPU in this process). `codec`: the collection's (None: a store of another
+    kind, as the tests' in-memory one, takes the dict)."""
+    if codec is None:
+        return doc, _stored_size(doc)
+    try:
+        raw = bson.encode(doc, codec_options=codec)
+    except (bson.errors.InvalidDocument, TypeError, ValueError, OverflowError):
+        return doc, _stored_size(doc)  # the driver raises it where the write is sent
+    return RawBSONDocument(raw), len(raw)
 
 
 def _stored_size(doc: dict) -> int:
@@ -334,6 +370,25 @@ class ProjectionWriter:
             self._positions_saved_at = now
         return result
 
+    async def prepare(self, records: list[ConsumerRecord], shared: Decodings) -> None:
+        """Open and decode a batch into `shared` ahead of `handle(records, shared)` (a rebuild,
+        while the batch before is written). In chunks, yielding between them, so the writes
+        in flight are answered and the next ones sent meanwhile. A record that does not decode
+        is left for `handle` to dead-letter."""
+        if not shared.serves(self):
+            return
+        followed = [r for r in records if self._follows(r)]
+        for start in range(0, len(followed), PREPARE_CHUNK):
+            chunk = followed[start : start + PREPARE_CHUNK]
+            values, _ = await self._open(chunk, shared)
+            for rec, value in zip(chunk, values):
+                if self._folds(rec):
+                    try:
+                        shared.decode(rec, value)
+                    except MalformedEvent:
+                        pass  # kept in `shared`: handle() raises it again and dead-letters the record
+            await asyncio.sleep(0)
+
     async def _apply(
         self, items: list, sources: list[ConsumerRecord], pii: dict, result: BatchResult
     ) -> None:
@@ -368,7 +423,7 @@ class ProjectionWriter:
         header; one without the header counts as folded. Only those are opened and decoded
         whole: a projection that folds no registration (selection's `classes`) opened each of an
         import's 20,000, a vault key read per person."""
-        kind = next((v for k, v in rec.headers or () if k == "event_type"), None)
+        kind = _type_header(rec)
         if kind is None:
             return True
         kind = kind.decode(errors="replace")
@@ -450,17 +505,20 @@ class ProjectionWriter:
                     remember_pii(docs[doc_id], pii[env.event_id])
             ops = []
             order = []
+            sizes: dict[str, int] = {}
             token = new_id()
+            codec = getattr(self.coll, "codec_options", None)
             for doc_id in changed:
                 doc = docs[doc_id]
                 rev = revs.get(doc_id)
                 doc["_rev"] = (rev or 0) + 1
                 doc.setdefault("_applied", {})[WRITE] = token
                 order.append(doc_id)
-                ops.append(InsertOne(doc) if rev is None else ReplaceOne({"_id": doc_id, "_rev": rev}, doc))
+                body, sizes[doc_id] = _encoded(doc, codec)
+                ops.append(InsertOne(body) if rev is None else ReplaceOne({"_id": doc_id, "_rev": rev}, body))
             lost = await self._bulk(ops, order, revs, token)
             written = {i: docs[i] for i in order if i not in lost}
-            self._remember(written)
+            self._remember(written, sizes)
             for observe in self.observers:
                 observe(list(written.values()))
             if not lost:
@@ -523,9 +581,9 @@ class ProjectionWriter:
             )
         return docs
 
-    def _remember(self, docs: dict[str, dict]) -> None:
+    def _remember(self, docs: dict[str, dict], sizes: dict[str, int] | None = None) -> None:
         for doc_id, doc in docs.items():
-            self._cache.put(doc_id, doc)
+            self._cache.put(doc_id, doc, (sizes or {}).get(doc_id))
         self._cache.keep(self.cache_size)
 
     async def _bulk(self, ops: list, order: list[str], revs: dict, token: str) -> set[str]:
@@ -895,6 +953,12 @@ async def rebuild(
     Reads up to the end offsets seen at the start, in batches of `batch_size` events.
     `progress(done, total)` is called after each batch. The consumer must be started and
     have no group.
+
+    While a batch is written, the next one is fetched, opened and decoded (`prepare`): the
+    writes wait on the store, which runs on the other core, and a rebuild that did one after
+    the other left this process idle for half its time (docs/benchmarks.md, "The rebuild
+    ratio"). A batch is folded only after the one before it is written, so the order of
+    the folds and of the writer's cache is unchanged.
     """
     await writer.reset()
     total = BatchResult()
@@ -905,21 +969,79 @@ async def rebuild(
     end = await consumer.end_offsets(tps)
     await consumer.seek_to_beginning(*tps)
     todo = sum(end[tp] - begin[tp] for tp in tps)
-    done = 0
     remaining = {tp for tp in tps if end[tp] > begin[tp]}
-    while remaining:
-        records = await _fill(consumer, remaining, end, batch_size)
-        if not records:
-            continue
-        r = await writer.handle(records)
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*REBUILD_GC)
+    try:
+        await _fold_all(
+            writer,
+            consumer,
+            remaining,
+            end,
+            batch_size,
+            total,
+            lambda done: progress(done, todo) if progress else None,
+        )
+    finally:
+        gc.set_threshold(*thresholds)
+    await writer.save_positions({(tp.topic, tp.partition): end[tp] for tp in tps})
+    return total
+
+
+async def _fold_all(
+    writer: ProjectionWriter,
+    consumer: AIOKafkaConsumer,
+    remaining: set[TopicPartition],
+    end: dict[TopicPartition, int],
+    batch_size: int,
+    total: BatchResult,
+    progress: Callable[[int], None],
+) -> None:
+    """rebuild's batches, each fetched, opened and decoded while the one before is written."""
+    done = 0
+    records = await _next_batch(consumer, remaining, end, batch_size)
+    shared = Decodings(writer.sealer, writer.catalogue)
+    while records:
+        handling = asyncio.ensure_future(writer.handle(records, shared=shared))
+        following, shared = [], Decodings(writer.sealer, writer.catalogue)
+        try:
+            following = await _next_batch(consumer, remaining, end, batch_size)
+            if following and not _may_erase(records):
+                await writer.prepare(following, shared)
+        except BaseException:
+            handling.cancel()
+            await asyncio.gather(handling, return_exceptions=True)
+            raise
+        r = await handling
         total.applied += r.applied
         total.skipped_unknown += r.skipped_unknown
         total.dead_lettered += r.dead_lettered
         done += len(records)
-        if progress:
-            progress(done, todo)
-    await writer.save_positions({(tp.topic, tp.partition): end[tp] for tp in tps})
-    return total
+        progress(done)
+        records = following
+
+
+def _may_erase(records: list[ConsumerRecord]) -> bool:
+    """Whether a batch may hold an erasure (its type header says so, or it has none): the
+    batch after it is then opened only once it is folded, when the erased person's key is
+    gone from the vault (`ProjectionWriter._scrub`)."""
+    for rec in records:
+        kind = _type_header(rec)
+        if kind is None or kind == ERASURE.encode():
+            return True
+    return False
+
+
+async def _next_batch(
+    consumer: AIOKafkaConsumer, remaining: set[TopicPartition], end: dict[TopicPartition, int], size: int
+) -> list[ConsumerRecord]:
+    """The next batch: `size` records, fewer only at the end of the partitions. Each fetch may
+    time out while this process decodes and writes (the fetcher waits for the event loop): a
+    batch cut short there would rewrite its documents once more."""
+    records: list[ConsumerRecord] = []
+    while remaining and len(records) < size:
+        records += await _fill(consumer, remaining, end, size - len(records))
+    return records
 
 
 async def _fill(

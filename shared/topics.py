@@ -15,6 +15,7 @@ not follow selection reads these instead of all of selection's traffic
 
 from __future__ import annotations
 
+import functools
 import re
 
 from shared import jurisdiction as jur
@@ -37,6 +38,8 @@ def erasures_topic(code: str) -> str:
 _EVENTS = re.compile(rf"^{re.escape(PREFIX)}\.(?:{'|'.join(STREAMS)})\.([1-9]\d{{5}})$")
 
 
+# Cached: a projector asks for each record it reads, of a deployment's few topics.
+@functools.lru_cache(maxsize=4096)
 def code_of(topic: str) -> str | None:
     """The jurisdiction an events topic belongs to (None if `topic` is not one)."""
     m = _EVENTS.match(topic)

@@ -1,0 +1,247 @@
+"""A projection rebuilt from its topics (issue 16: rebuild >= 0.3 of the raw consume limit): the
+next batch is opened and decoded while the one before is written, never after a batch that may
+hold an erasure; the documents are those of one fold of every event; each written document is
+encoded once; the collector's thresholds are the process's again afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from datetime import date
+
+import bson
+import pytest
+from aiokafka.structs import TopicPartition
+from bson.raw_bson import RawBSONDocument
+from pymongo import InsertOne, ReplaceOne
+
+from services.selection.projections import cadres, classes
+from shared.commands import CommandHandler, Context
+from shared.contracts.selection import (
+    CadreErased,
+    ClassOpened,
+    NominationWithdrawn,
+    TraineeNominated,
+)
+from shared.events import CATALOGUE, Envelope
+from shared.memory import MemoryDatabase
+from shared.projector import REBUILD_GC, ProjectionWriter, rebuild
+from tests.support import meaning
+from tests.unit.test_personal_data import COUNTY, DEPT, registered, run
+from tests.unit.test_projector_cache import TOPIC, records
+
+
+def class_stream(class_id: str, nominees: int, withdrawn: int = 0) -> list[Envelope]:
+    """A class opened, `nominees` nominated, the first `withdrawn` of them withdrawn and nominated again."""
+    ctx = Context(actor=DEPT.actor, jurisdiction=COUNTY, correlation_id="t")
+    events = [
+        ClassOpened(
+            class_id=class_id,
+            title="科级干部轮训班",
+            capacity=50,
+            starts_on=date(2026, 9, 1),
+            ends_on=date(2026, 9, 5),
+            organiser="县委组织部",
+        )
+    ]
+    nominated = [
+        TraineeNominated(
+            class_id=class_id,
+            cadre_id=f"cd-{i}",
+            name=f"学员{i}",
+            unit="县委办公室",
+            home_jurisdiction=COUNTY,
+        )
+        for i in range(nominees)
+    ]
+    events += nominated
+    events += [NominationWithdrawn(class_id=class_id, cadre_id=f"cd-{i}") for i in range(withdrawn)]
+    events += nominated[:withdrawn]
+    return CommandHandler.envelopes(f"class-{class_id}", 0, events, ctx)
+
+
+def interleaved(*streams: list[Envelope]) -> list[Envelope]:
+    out, at = [], 0
+    while any(at < len(s) for s in streams):
+        out += [s[at] for s in streams if at < len(s)]
+        at += 1
+    return out
+
+
+class FakeConsumer:
+    """The part of AIOKafkaConsumer that rebuild uses: one partition, fetches of `fetch` records."""
+
+    def __init__(self, recs, fetch: int = 5) -> None:
+        self.recs, self.fetch, self.at = recs, fetch, 0
+        self.tp = TopicPartition(TOPIC, 0)
+
+    def assign(self, tps) -> None:
+        assert tps == [self.tp]
+
+    async def beginning_offsets(self, tps):
+        return {self.tp: 0}
+
+    async def end_offsets(self, tps):
+        return {self.tp: len(self.recs)}
+
+    async def seek_to_beginning(self, *tps) -> None:
+        self.at = 0
+
+    async def getmany(self, *tps, timeout_ms: int = 0, max_records: int = 1):
+        got = self.recs[self.at : self.at + min(self.fetch, max_records)]
+        self.at += len(got)
+        return {self.tp: got} if got else {}
+
+
+class CountingCatalogue:
+    def __init__(self) -> None:
+        self.decoded = 0
+
+    def decode(self, raw):
+        self.decoded += 1
+        return CATALOGUE.decode(raw)
+
+    def __getattr__(self, name):
+        return getattr(CATALOGUE, name)
+
+
+def decoded_when_writing(writer: ProjectionWriter, catalogue: CountingCatalogue, wait_for: int) -> list[int]:
+    """How many records had been decoded when each write began; a write first lets the loop
+    run (up to 200 turns) until `wait_for` are, as a store's answer takes a while."""
+    seen: list[int] = []
+    write = writer.coll.bulk_write
+
+    async def slow_write(ops, ordered=True):
+        for _ in range(200):
+            if catalogue.decoded >= wait_for:
+                break
+            await asyncio.sleep(0)
+        seen.append(catalogue.decoded)
+        return await write(ops, ordered=ordered)
+
+    writer.coll.bulk_write = slow_write
+    return seen
+
+
+def test_a_cadre_nominated_again_after_a_withdrawal_is_listed_once():
+    docs: dict = {}
+    stream = class_stream("k1", 3, withdrawn=1)
+    classes.fold(docs, [(e.payload["class_id"], e, *_typed(e)) for e in stream])
+    nominations = docs["k1"]["nominations"]
+    assert [n["cadre_id"] for n in nominations] == ["cd-1", "cd-2", "cd-0"]
+    assert nominations[-1]["status"] == "nominated"
+
+
+def _typed(env: Envelope):
+    decoded = CATALOGUE.decode(env.model_dump(mode="json"))
+    return decoded.event, classes.handlers[env.type]
+
+
+def test_a_rebuild_in_batches_holds_what_one_fold_of_every_event_holds():
+    recs = records(interleaved(class_stream("k1", 30, 4), class_stream("k2", 25), class_stream("k3", 12, 2)))
+    once, batched = MemoryDatabase(), MemoryDatabase()
+    run(ProjectionWriter(classes, once, dead_letters=None).handle(recs))
+    writer = ProjectionWriter(classes, batched, dead_letters=None)
+    result = run(rebuild(writer, FakeConsumer(recs), [TopicPartition(TOPIC, 0)], batch_size=9))
+    assert result.applied == len(recs)
+    want = {d["_id"]: meaning(d) for d in once["classes"].docs.values()}
+    assert {d["_id"]: meaning(d) for d in batched["classes"].docs.values()} == want
+    assert [len(want[k]["nominations"]) for k in ("k1", "k2", "k3")] == [30, 25, 12]
+
+
+def test_the_next_batch_is_decoded_while_the_batch_before_is_written():
+    recs = records(interleaved(class_stream("k1", 30), class_stream("k2", 30)))
+    catalogue = CountingCatalogue()
+    writer = ProjectionWriter(classes, MemoryDatabase(), dead_letters=None, catalogue=catalogue)
+    seen = decoded_when_writing(writer, catalogue, wait_for=40)
+    run(rebuild(writer, FakeConsumer(recs), [TopicPartition(TOPIC, 0)], batch_size=20))
+    # The first batch's 20 and, while they are written, the second's 20 (one by one: 20).
+    assert seen[0] == 40
+    assert catalogue.decoded == len(recs)  # each record decoded once, ahead or not
+
+
+def test_after_a_batch_that_may_hold_an_erasure_the_next_is_opened_only_once_it_is_folded():
+    ctx = Context(actor=DEPT.actor, jurisdiction=COUNTY, correlation_id="t")
+    erased = CommandHandler.envelopes("cadre-cd-1", 1, [CadreErased(cadre_id="cd-1", ground="ceased")], ctx)
+    recs = records([registered("cd-1"), *erased, *[registered(f"cd-{i}") for i in range(2, 16)]])
+    catalogue = CountingCatalogue()
+    writer = ProjectionWriter(cadres, MemoryDatabase(), dead_letters=None, catalogue=catalogue)
+    seen = decoded_when_writing(writer, catalogue, wait_for=len(recs))
+    run(rebuild(writer, FakeConsumer(recs), [TopicPartition(TOPIC, 0)], batch_size=6))
+    assert seen[0] == 6  # the erasure's batch alone: the next one waited for its fold
+    assert seen[1] == 16  # no erasure in the second batch: the third was decoded meanwhile
+
+
+def test_the_collector_s_thresholds_are_the_process_s_again_after_a_rebuild_even_a_failed_one():
+    before = gc.get_threshold()
+    recs = records(class_stream("k1", 5))
+    writer = ProjectionWriter(classes, MemoryDatabase(), dead_letters=None)
+    during: list[tuple] = []
+    write = writer.coll.bulk_write
+
+    async def failing(ops, ordered=True):
+        during.append(gc.get_threshold())
+        raise OSError("store gone")
+
+    run(rebuild(writer, FakeConsumer(recs), [TopicPartition(TOPIC, 0)]))
+    assert gc.get_threshold() == before
+    writer.coll.bulk_write = failing
+    with pytest.raises(OSError):
+        run(rebuild(writer, FakeConsumer(recs), [TopicPartition(TOPIC, 0)]))
+    assert during == [REBUILD_GC] and gc.get_threshold() == before
+    writer.coll.bulk_write = write
+
+
+class RecordingCollection:
+    """A collection that keeps the write operations as sent (and a driver's codec options)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.sent = inner, []
+        self.codec_options = bson.CodecOptions(tz_aware=True)
+
+    async def bulk_write(self, ops, ordered=True):
+        self.sent.extend(ops)
+        return await self.inner.bulk_write([_plain(op) for op in ops], ordered=ordered)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def _plain(op):
+    """The operation with its document as the store would read it back."""
+    doc = bson.decode(op._doc.raw, codec_options=bson.CodecOptions(tz_aware=True))
+    return InsertOne(doc) if isinstance(op, InsertOne) else ReplaceOne(op._filter, doc)
+
+
+def test_a_written_document_is_encoded_once_and_its_size_is_that_encoding_s():
+    db = MemoryDatabase()
+    writer = ProjectionWriter(classes, db, dead_letters=None)
+    writer.coll = RecordingCollection(writer.coll)
+    run(writer.handle(records(class_stream("k1", 10))))
+    (op,) = writer.coll.sent
+    assert isinstance(op._doc, RawBSONDocument)
+    stored = db["classes"].docs["k1"]
+    assert len(stored["nominations"]) == 10 and stored["title"] == "科级干部轮训班"
+    assert writer._cache.bytes == len(op._doc.raw) == len(bson.encode(stored))
+
+
+class SlowConsumer(FakeConsumer):
+    """Every other fetch answers with nothing, as one that times out while the loop is busy."""
+
+    def __init__(self, recs, fetch: int = 5) -> None:
+        super().__init__(recs, fetch)
+        self.calls = 0
+
+    async def getmany(self, *tps, timeout_ms: int = 0, max_records: int = 1):
+        self.calls += 1
+        if self.calls % 2:
+            return {}
+        return await super().getmany(*tps, timeout_ms=timeout_ms, max_records=max_records)
+
+
+def test_a_fetch_that_times_out_does_not_cut_a_batch_short():
+    recs = records(interleaved(class_stream("k1", 30), class_stream("k2", 30)))
+    writer = ProjectionWriter(classes, MemoryDatabase(), dead_letters=None)
+    done: list[int] = []
+    run(rebuild(writer, SlowConsumer(recs), [TopicPartition(TOPIC, 0)], lambda d, _: done.append(d), 20))
+    assert done == [20, 40, 60, 62]
