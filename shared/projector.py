@@ -384,7 +384,7 @@ class ProjectionWriter:
             for rec, value in zip(chunk, values):
                 if self._folds(rec):
                     try:
-                        shared.decode(rec, value)
+                        shared.decode(self._shared_key(rec), value)
                     except MalformedEvent:
                         pass  # kept in `shared`: handle() raises it again and dead-letters the record
             await asyncio.sleep(0)
