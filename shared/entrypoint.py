@@ -47,7 +47,7 @@ FAST = {"loop": "uvloop", "http": "httptools"}
 def run(main) -> None:
     """Run a process's main coroutine on uvloop's event loop: its sockets (HTTP, the store,
     Kafka) cost less CPU per call than asyncio's own loop (docs/benchmarks.md, "The event
-    loop and the HTTP parser"). `uvicorn.run` picks uvloop and httptools by itself."""
+    loop, the HTTP parser and the token")."""
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(main)
 
