@@ -47,6 +47,9 @@ ALLOWED_ALGORITHMS = (
 DEFAULT_MAX_LIFETIME = 12 * 3600  # `ganxun token`'s default; Keycloak's access tokens live 5 minutes
 JWKS_REFRESH_INTERVAL = 60.0  # an unknown `kid` fetches the JWKS again at most this often
 CLOCK_LEEWAY = 30
+# Tokens a Verifier remembers having checked (see Verifier._remembered); a clerk's page sends
+# the same token with every request until it expires.
+VERIFIED_TOKENS = 4_096
 
 ROLES = {
     "org_department": "组织部",
@@ -293,9 +296,13 @@ class Verifier:
         self.audience = audience
         self.max_lifetime = max_lifetime
         self.claims = claims or ClaimNames()
+        self._verified: dict[str, tuple[Principal, int, dict, object]] = {}
 
     def verify(self, authorization: str | None) -> Principal:
         """Blocking form (tests, tools): may fetch the JWKS in this thread."""
+        known = self._remembered(authorization)
+        if known is not None:
+            return known
         token, header = self._parse(authorization)
         key = self._key_for(header)
         if key is None and self._keys.due():
@@ -307,10 +314,13 @@ class Verifier:
                     code="issuer_unreachable",
                 ) from exc
             key = self._key_for(header)
-        return self._decode(token, header, key)
+        return self._decoded(authorization, token, header, key)
 
     async def averify(self, authorization: str | None) -> Principal:
         """For the event loop: a JWKS fetch, when one is due, runs in a worker thread."""
+        known = self._remembered(authorization)
+        if known is not None:
+            return known
         token, header = self._parse(authorization)
         key = self._key_for(header)
         if key is None and self._keys.due():
@@ -322,9 +332,31 @@ class Verifier:
                     code="issuer_unreachable",
                 ) from exc
             key = self._key_for(header)
-        return self._decode(token, header, key)
+        return self._decoded(authorization, token, header, key)
 
     # -- steps ------------------------------------------------------------------
+
+    def _remembered(self, authorization: str | None) -> Principal | None:
+        """Who a token names that this verifier checked before, while it has not expired and
+        the key that checked it is still trusted. Checking a signature again (and decoding the
+        token twice) was a tenth of selection's CPU per command (docs/benchmarks.md, "The
+        event loop, the HTTP parser and the token"). Everything else the check found about the
+        token cannot change: it is the same string."""
+        if not authorization:
+            return None
+        found = self._verified.get(authorization)
+        if found is None:
+            return None
+        principal, expires, header, key = found
+        if time.time() >= expires or self._key_for(header) is not key:
+            del self._verified[authorization]
+            return None
+        return principal
+
+    def _remember(self, authorization: str, principal: Principal, expires: int, header: dict, key) -> None:
+        if len(self._verified) >= VERIFIED_TOKENS:
+            del self._verified[next(iter(self._verified))]  # the oldest remembered
+        self._verified[authorization] = (principal, expires, header, key)
 
     def _parse(self, authorization: str | None) -> tuple[str, dict]:
         if not authorization or not authorization.lower().startswith("bearer "):
@@ -356,7 +388,12 @@ class Verifier:
             raise Unauthenticated("登录令牌无效：签名算法与公钥不符。", code="bad_token")
         return jwk.key
 
-    def _decode(self, token: str, header: dict, key) -> Principal:
+    def _decoded(self, authorization: str, token: str, header: dict, key) -> Principal:
+        principal, expires = self._decode(token, header, key)
+        self._remember(authorization, principal, expires, header, key)
+        return principal
+
+    def _decode(self, token: str, header: dict, key) -> tuple[Principal, int]:
         if key is None:
             raise Unauthenticated(
                 "登录令牌无效：签名公钥未知（不是本部署信任的签发方签发的）。", code="bad_token"
@@ -390,7 +427,7 @@ class Verifier:
             )
         c = self.claims
         try:
-            return Principal(
+            principal = Principal(
                 user_id=str(_claim(claims, c.user_id) or claims["sub"]),
                 name=str(_claim(claims, c.name) or claims["sub"]),
                 role=_role_of(_claim(claims, c.role)),
@@ -399,6 +436,7 @@ class Verifier:
             )
         except (KeyError, ValueError) as exc:
             raise Unauthenticated(f"登录令牌缺少或含有无效的声明：{exc}", code="bad_claims") from exc
+        return principal, int(claims["exp"])
 
 
 class EitherVerifier:

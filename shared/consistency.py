@@ -165,9 +165,10 @@ async def wait(
     timeout: float,
     in_store: StoreProbe | None = None,
     store_after: float = 0.0,
+    store_every: float = STORE_EVERY,
 ) -> bool:
     """Until every (projection, written) pair is applied, by this process's writers or as the
-    store shows (`in_store`, asked from `store_after` seconds on, every STORE_EVERY seconds);
+    store shows (`in_store`, asked from `store_after` seconds on, every `store_every` seconds);
     False when `timeout` passes first."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -178,7 +179,7 @@ async def wait(
         now = loop.time()
         if pending and in_store is not None and now >= next_store:
             pending = [(p, w) for p, w in pending if not await in_store(p, w)]
-            next_store = loop.time() + STORE_EVERY
+            next_store = loop.time() + store_every
             now = loop.time()
         if not pending:
             return True

@@ -870,9 +870,15 @@ class Projector:
         self._starts: dict[str, dict[tuple[str, int], int]] = {
             f.writer.projection.name: {} for f in followers
         }
+        self.consumer: AIOKafkaConsumer | None = None  # while run() runs
+
+    def holds(self, topic: str, partition: int) -> bool:
+        """Whether this process's consumer is assigned the partition now: its writers then
+        report each stream version of it they fold (shared/consistency.py, Progress)."""
+        return self.consumer is not None and TopicPartition(topic, partition) in self.consumer.assignment()
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = self.consumer_factory()
+        consumer = self.consumer = self.consumer_factory()
         await consumer.start()
         consumer.subscribe(pattern=self.pattern.pattern, listener=_SeekToStored(consumer, self))
         last_write = last_end = 0.0
@@ -909,6 +915,7 @@ class Projector:
                 if self.catch_up is not None:
                     self.catch_up.advance(consumer, reached)
         finally:
+            self.consumer = None
             await consumer.stop()
 
     async def handle(self, records: list[ConsumerRecord]) -> None:

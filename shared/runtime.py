@@ -42,6 +42,13 @@ COMPONENTS = ("api", "relay", "projectors")
 # after this long: in one process they report it sooner; with several, another process's
 # projector may own the stream's partition, and the store's positions then say it.
 STORE_AFTER = 0.3
+# ... and where this process's consumer holds the partition of every stream the token names,
+# after this long and this often: its writers report every version they fold, so the store
+# can only help when they cannot (a token older than what Progress remembers, or folded
+# before this process started). Under load its reads were 28 % of selection's store
+# commands (docs/benchmarks.md, "The event loop, the HTTP parser and the token").
+HELD_STORE_AFTER = 1.0
+HELD_STORE_EVERY = 0.5
 # The relay's poll where the process's own commands wake it (seconds).
 NUDGED_POLL = 1.0
 
@@ -152,6 +159,7 @@ class Runtime:
         self._verifier: Verifier | None = None
         # This process's projection writers (none without the projectors component).
         self.writers: list[ProjectionWriter] = []
+        self.projector: Projector | None = None  # with the "projectors" component
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._known_topics: set[str] = set()
@@ -245,14 +253,28 @@ class Runtime:
         if not needs:
             return consistency.UNRELATED
         local = {w.projection.name for w in self.writers}
+        after, every = 0.0, consistency.STORE_EVERY
+        if all(name in local for name, _ in needs):
+            after = HELD_STORE_AFTER if await self._holds(needs) else STORE_AFTER
+            every = HELD_STORE_EVERY if after == HELD_STORE_AFTER else every
         reached = await consistency.wait(
             needs,
             self.progress,
             self.settings.read_wait_seconds,
             self.store_check.probe(),
-            store_after=STORE_AFTER if all(name in local for name, _ in needs) else 0.0,
+            store_after=after,
+            store_every=every,
         )
         return consistency.FRESH if reached else consistency.STALE
+
+    async def _holds(self, needs: list[tuple[str, consistency.Written]]) -> bool:
+        """Whether this process's projector is assigned the partition of every stream named."""
+        if self.projector is None:
+            return False
+        for w in {w for _, w in needs}:
+            if not self.projector.holds(w.topic, await self._partition_of(w.topic, w.stream_id)):
+                return False
+        return True
 
     async def _partition_of(self, topic: str, stream_id: str) -> int:
         partitions = sorted(await self.producer.partitions_for(topic))
@@ -289,7 +311,7 @@ class Runtime:
                 writer.progress.append(lambda streams, name=p.name: self.progress.note(name, streams))
                 followers.append(Follower(writer, self.pattern_for(p)))
             self.writers = [f.writer for f in followers]
-            projector = Projector(
+            projector = self.projector = Projector(
                 followers,
                 lambda: kafka.consumer(
                     self.settings.bus,

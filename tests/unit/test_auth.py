@@ -347,3 +347,51 @@ def test_a_dev_deployment_with_an_issuer_trusts_both_and_a_production_one_only_t
     prod = verifier_for(Settings(service="selection", keys_dir=tmp_path, env="", oidc_issuer=ISS))
     with pytest.raises(Unauthenticated, match="签发方"):
         prod.verify(dev_token)
+
+
+# -- a token checked once is remembered until it expires (shared/auth.py, Verifier._remembered) ----
+
+
+def test_a_clerks_token_is_checked_once_not_on_every_request(keys, monkeypatch):
+    import shared.auth as auth
+
+    checked = []
+    real = auth.jwt.decode
+    monkeypatch.setattr(auth.jwt, "decode", lambda *a, **kw: checked.append(kw) or real(*a, **kw))
+    v = Verifier(public_pem=keys[1])
+    token = "Bearer " + issue_token(keys[0], user_id="u1", name="王五", role="unit", jurisdiction="371428")
+    first = v.verify(token)
+    signed = len(checked)
+    assert [v.verify(token) for _ in range(5)] == [first] * 5
+    assert asyncio.run(v.averify(token)) == first
+    assert len(checked) == signed  # no token decoded, no signature checked again
+    other = "Bearer " + issue_token(keys[0], user_id="u2", name="赵六", role="unit", jurisdiction="371428")
+    assert v.verify(other).user_id == "u2" and len(checked) > signed
+
+
+def test_a_remembered_token_is_refused_once_it_expires(keys, monkeypatch):
+    import shared.auth as auth
+
+    monkeypatch.setattr(auth, "CLOCK_LEEWAY", 0)
+    v = Verifier(public_pem=keys[1])
+    token = issue_token(keys[0], user_id="u", name="n", role="unit", jurisdiction="371428", ttl_seconds=1)
+    assert v.verify(f"Bearer {token}").user_id == "u"
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    while time.time() < expires + 0.05:  # the token's own clock: a second at most
+        time.sleep(0.05)
+    with pytest.raises(Unauthenticated, match="过期"):
+        v.verify(f"Bearer {token}")
+
+
+def test_a_remembered_token_is_refused_once_the_issuer_drops_its_key(rsa_key):
+    issuer = FakeIssuer([_jwk(rsa_key, "k1", "RS256")])
+    v = issuer.verifier()
+    old = "Bearer " + jwt.encode(_keycloak_claims(), rsa_key, algorithm="RS256", headers={"kid": "k1"})
+    assert v.verify(old).user_id == "wucheng-clerk"
+    rotated = ec.generate_private_key(ec.SECP256R1())
+    issuer.jwks[:] = [_jwk(rotated, "k2", "ES256")]  # the issuer rotated k1 out
+    issuer.now += 61
+    new = "Bearer " + jwt.encode(_keycloak_claims(), rotated, algorithm="ES256", headers={"kid": "k2"})
+    assert v.verify(new).user_id == "wucheng-clerk"  # its unknown kid fetched the new JWKS
+    with pytest.raises(Unauthenticated, match="公钥未知"):
+        v.verify(old)

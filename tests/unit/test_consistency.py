@@ -138,6 +138,39 @@ def test_the_store_answers_for_what_another_process_folded():
     assert time.monotonic() - began < 0.2 + 3 * consistency.STORE_EVERY + 0.2
 
 
+def test_a_wait_asks_the_store_only_as_often_as_it_is_told():
+    """Where this process's projector holds the stream's partition, its writers report the
+    version: the store is asked later and less often (shared/runtime.py, HELD_STORE_EVERY)."""
+    progress = consistency.Progress()
+    asked: list[float] = []
+
+    async def in_store(projection, w):
+        asked.append(time.monotonic())
+        return False
+
+    assert not run(
+        consistency.wait([("roster", written())], progress, 1.0, in_store, store_after=0.2, store_every=0.3)
+    )
+    assert len(asked) == 3  # at 0.2, 0.5 and 0.8 s (every 0.1 s: eight times)
+    assert all(b - a >= 0.3 for a, b in zip(asked, asked[1:]))
+
+
+def test_a_projector_holds_only_the_partitions_its_consumer_is_assigned():
+    from aiokafka import TopicPartition
+
+    from shared.projector import Projector
+
+    class Consumer:
+        def assignment(self):
+            return {TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 2)}
+
+    projector = Projector([], Consumer)
+    assert not projector.holds(TOPIC, 0)  # not running: nothing held
+    projector.consumer = Consumer()
+    assert projector.holds(TOPIC, 0) and projector.holds(TOPIC, 2)
+    assert not projector.holds(TOPIC, 1) and not projector.holds("ganxun.teaching.371428", 0)
+
+
 def _store_with_commit() -> MemoryDatabase:
     db = MemoryDatabase()
     events = [nominated(1).to_doc()]
