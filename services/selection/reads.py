@@ -24,6 +24,7 @@ from datetime import date
 from types import MappingProxyType
 from typing import Any
 
+from services.selection import read_index as ri
 from services.selection.cadres import FIELDS
 from services.selection.domain import cadre_stream_id
 from services.selection.read_index import HISTORY_FIELDS, ReadIndex, cadre_entry, history_entry
@@ -84,14 +85,15 @@ class Reads:
             elif ix.loaded_at is None or time.monotonic() - ix.loaded_at > self.stale_after:
                 fresh = ReadIndex()
                 await self._load(fresh)
-                ix.cadres, ix.histories, ix.classes, ix.class_rows, ix._memo, ix.loaded_at = (
+                ix.cadres, ix.histories, ix.classes, ix.class_rows, ix._order, ix.loaded_at = (
                     fresh.cadres,
                     fresh.histories,
                     fresh.classes,
                     fresh.class_rows,
-                    {},
+                    fresh._order,
                     fresh.loaded_at,
                 )
+                ix.forget()
         return ix
 
     async def _load(self, ix: ReadIndex) -> None:
@@ -221,6 +223,7 @@ class Reads:
         return ix.memo(
             ("nominations", doc["_id"], doc.get("_rev")),
             lambda: [{**n, "_key": search_key(n["name"], n["unit"])} for n in doc.get("nominations", [])],
+            frozenset({ri.CLASSES}),
         )
 
     async def open_nominations(self, jurisdiction: str, cadre_id: str, unit: str) -> list[dict[str, Any]]:
@@ -271,7 +274,7 @@ class Reads:
             items.sort(key=lambda i: (i["starts_on"], i["class_id"]))
             return items
 
-        return ix.memo(("queue", jurisdiction, today), compute)
+        return ix.memo(("queue", jurisdiction, today), compute, frozenset({ri.CLASSES}))
 
     # -- scope and reports --------------------------------------------------------------
     async def scope_for(
@@ -335,9 +338,10 @@ class Reads:
                 row["_key"] = ix.cadres[row["cadre_id"]]["_key"]
             return made
 
-        out = ix.memo(base, compute)
+        needs = frozenset({ri.CADRES, ri.HISTORIES})
+        out = ix.memo(base, compute, needs)
         listed = out[rows]
         if sort is not None:
-            listed = ix.memo((*base, sort), lambda: sort_by(listed, key or (lambda r: r.get(sort))))
+            listed = ix.memo((*base, sort), lambda: sort_by(listed, key or (lambda r: r.get(sort))), needs)
         figures = {k: v for k, v in out.items() if k not in (rows, "total")}
         return {**figures, "cadres": out["total"]}, listed

@@ -99,3 +99,37 @@ def test_the_reads_follow_this_process_s_projection_writers_once_it_has_them():
     assert started[0].observers and asyncio.run(reads.index()).live
     started[0].observers[0]([cadre("c3", "张伟", "县委办", 1)])  # the writer's next write
     assert asyncio.run(names()) == ["张伟", "李明", "王芳"]
+
+
+def test_a_list_is_kept_while_only_what_it_was_not_made_from_changes():
+    ix = ReadIndex()
+    ix.observe_cadres([cadre("c1", "王芳", "县财政局", 1)])
+    ix.observe_classes([{"_id": "k1", "_rev": 1, "jurisdiction": "371428", "starts_on": "2026-03-01"}])
+    registry, classes = ix.registry("371428"), ix.class_list("371428")
+    # A graduation changes a history: neither the registry's order nor the class list is made again.
+    ix.observe_histories([{"_id": "c1", "_rev": 1, "last_trained_on": "2026-03-05", "hours": {"2026": 32}}])
+    assert ix.registry("371428") is registry and ix.class_list("371428") is classes
+    ix.observe_cadres([cadre("c2", "李明", "县财政局", 1)])
+    assert ix.class_list("371428") is classes
+    assert [d["name"] for d in ix.registry("371428")] == ["李明", "王芳"]
+    ix.observe_classes([{"_id": "k2", "_rev": 1, "jurisdiction": "371428", "starts_on": "2026-01-01"}])
+    assert [r["class_id"] for r in ix.class_list("371428")] == ["k2", "k1"]
+
+
+def test_the_registry_s_order_follows_renames_moves_and_a_reload():
+    import random
+
+    rnd = random.Random(7)
+    units, names = ["县委办", "县财政局", "县教育局"], ["王芳", "李明", "张伟", "赵强", "刘洋"]
+    ix, revs = ReadIndex(), {}
+    for _ in range(300):
+        cid = f"c{rnd.randrange(40)}"
+        revs[cid] = revs.get(cid, 0) + 1
+        ix.observe_cadres([cadre(cid, rnd.choice(names), rnd.choice(units), revs[cid])])
+        if rnd.random() < 0.1:  # an older copy arriving late changes nothing
+            ix.observe_cadres([cadre(cid, "旧名", "旧单位", revs[cid] - 1)])
+    expected = sorted(ix.cadres.values(), key=lambda d: (d["unit"], d["name"], d["_id"]))
+    assert [d["_id"] for d in ix.registry("371428")] == [d["_id"] for d in expected]
+    again = ReadIndex()
+    again.fill(list(ix.cadres.values()), {}, [])
+    assert [d["_id"] for d in again.registry("371428")] == [d["_id"] for d in expected]
