@@ -119,6 +119,9 @@ class ReadIndex:
         # search or sort costs a slice.
         self._memo: dict[tuple, Any] = {}
         self._needs: dict[tuple, frozenset[str]] = {}
+        # Counts the changes that dropped kept lists (the `index` worker makes the common
+        # ones again once this stops moving: service.py).
+        self.changes = 0
 
     def _put(self, into: dict, doc_id: str, entry: dict) -> bool:
         held = into.get(doc_id)
@@ -128,8 +131,10 @@ class ReadIndex:
         return True
 
     def _changed(self, part: str) -> None:
-        for key in [k for k, needs in self._needs.items() if part in needs]:
+        dropped = [k for k, needs in self._needs.items() if part in needs]
+        for key in dropped:
             del self._memo[key], self._needs[key]
+        self.changes += bool(dropped)
 
     def observe_cadres(self, docs: list[dict]) -> None:
         for d in docs:
@@ -172,6 +177,7 @@ class ReadIndex:
     def forget(self) -> None:
         """Drops every kept list."""
         self._memo, self._needs = {}, {}
+        self.changes += 1
 
     def memo(self, key: tuple, compute: Callable[[], Any], needs: frozenset[str] = EVERYTHING) -> Any:
         """`compute()`, kept until one of the parts it `needs` next changes. The caller must

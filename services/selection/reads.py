@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from services.selection import read_index as ri
+from services.selection import scope as sc
 from services.selection.cadres import FIELDS
 from services.selection.domain import cadre_stream_id
 from services.selection.read_index import HISTORY_FIELDS, ReadIndex, cadre_entry, history_entry
@@ -42,6 +43,12 @@ CLASSES = "classes"
 CADRES = "cadres"
 HISTORIES = "histories"
 STALE_AFTER = 5.0
+
+
+def _text(ix: ReadIndex, rows: list[dict[str, Any]]) -> tuple[str, list[int]]:
+    """The search text of a list (listing.search_text), kept with it."""
+    made_from, text = ix.memo(("text", id(rows)), lambda: (rows, search_text(rows)))
+    return text if made_from is rows else search_text(rows)  # another list once had this id
 
 
 def class_missing(class_id: str) -> NotFound:
@@ -124,11 +131,26 @@ class Reads:
         was made from, so paging through one search of a kept list builds it once."""
         if not q:
             return rows
-        ix = await self.index()
-        made_from, text = ix.memo(("text", id(rows)), lambda: (rows, search_text(rows)))
-        if made_from is not rows:  # another list once had this id: not the same rows
-            text = search_text(rows)
-        return search(rows, text, q)
+        return search(rows, _text(await self.index(), rows), q)
+
+    async def warm(self, jurisdictions: list[str], today: date, policy: HoursPolicy) -> None:
+        """Makes what the workbench's registry and report pages open on, for each of the
+        deployment's jurisdictions: the registry in its order and its search text, the
+        coverage report of `today` (and its overdue list's search text), the hours report
+        of this year. Each is made from all the county's cadres (20,000: tens of
+        milliseconds of CPU each, hundreds under load); made here, once the index is
+        quiet, the first reader after a change finds them kept (the `index` worker,
+        service.py). Only where the index follows this process's writers: a process
+        without them would reload it from the store for this."""
+        ix = self._index
+        if not ix.live:
+            return
+        for j in jurisdictions:
+            _text(ix, ix.registry(j))
+            _, overdue = await self.report(sc.coverage, "overdue", j, today, policy)
+            _text(ix, overdue)
+            await self.report(sc.hours, "rows", j, today.year, policy)
+            await asyncio.sleep(0)  # a reader waiting meanwhile goes first
 
     async def entries(self, cadre_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Registry entries by id, from the index: a re-import of 20,000 unchanged rows

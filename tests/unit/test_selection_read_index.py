@@ -133,3 +133,62 @@ def test_the_registry_s_order_follows_renames_moves_and_a_reload():
     again = ReadIndex()
     again.fill(list(ix.cadres.values()), {}, [])
     assert [d["_id"] for d in again.registry("371428")] == [d["_id"] for d in expected]
+
+
+def test_the_index_worker_makes_the_report_pages_lists_once_the_index_is_still():
+    """The first clerk after a change finds the registry and the reports made: what the
+    routes ask for (same keys as api_registry.py) is kept, and a change makes them again."""
+    import asyncio
+    from datetime import date
+    from types import SimpleNamespace
+
+    from services.selection import scope as sc
+    from services.selection.reads import CADRES, CLASSES, HISTORIES, Reads
+    from services.selection.service import keep_index
+    from shared.memory import MemoryDatabase
+
+    db = MemoryDatabase()
+    db["cadres"].docs["c1"] = cadre("c1", "王芳", "县财政局", 1)
+    writers = [
+        SimpleNamespace(projection=SimpleNamespace(name=n), observers=[])
+        for n in (CADRES, HISTORIES, CLASSES)
+    ]
+    reads = Reads(db, writers=lambda: writers)
+    policy, today = sc.HoursPolicy(), date(2026, 11, 29)
+    rt = SimpleNamespace(
+        handlers=SimpleNamespace(
+            reads=reads,
+            clock=SimpleNamespace(today=lambda: _now(today)),
+            settings=SimpleNamespace(hours_policy=policy),
+        ),
+        settings=SimpleNamespace(jurisdictions=["371428"]),
+    )
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        worker = asyncio.create_task(keep_index(rt, stop, quiet=0.05))
+        ix = await reads.index()
+
+        async def kept(key: tuple) -> bool:
+            for _ in range(100):
+                if key in ix._memo:
+                    return True
+                await asyncio.sleep(0.02)
+            return False
+
+        coverage_key = ("coverage", "371428", today, repr(policy))
+        assert await kept(coverage_key) and await kept(("hours", "371428", 2026, repr(policy)))
+        made = ix._memo[coverage_key]
+        assert (await reads.report(sc.coverage, "overdue", "371428", today, policy))[1] is made["overdue"]
+        assert [r["name"] for r in made["overdue"]] == ["王芳"]
+        writers[1].observers[0]([{"_id": "c1", "_rev": 1, "last_trained_on": "2026-06-30", "hours": {}}])
+        assert coverage_key not in ix._memo  # dropped by the change
+        assert await kept(coverage_key) and ix._memo[coverage_key]["overdue"] == []  # made again
+        stop.set()
+        await worker
+
+    asyncio.run(scenario())
+
+
+async def _now(day):
+    return day
