@@ -119,8 +119,8 @@ class ReadIndex:
         # search or sort costs a slice.
         self._memo: dict[tuple, Any] = {}
         self._needs: dict[tuple, frozenset[str]] = {}
-        # Counts the changes that dropped kept lists (the `index` worker makes the common
-        # ones again once this stops moving: service.py).
+        # Counts the changes (the `index` worker makes the common lists again once this has
+        # stopped moving: service.py; while the projectors catch up it moves every batch).
         self.changes = 0
 
     def _put(self, into: dict, doc_id: str, entry: dict) -> bool:
@@ -131,10 +131,9 @@ class ReadIndex:
         return True
 
     def _changed(self, part: str) -> None:
-        dropped = [k for k, needs in self._needs.items() if part in needs]
-        for key in dropped:
+        for key in [k for k, needs in self._needs.items() if part in needs]:
             del self._memo[key], self._needs[key]
-        self.changes += bool(dropped)
+        self.changes += 1
 
     def observe_cadres(self, docs: list[dict]) -> None:
         for d in docs:

@@ -192,3 +192,57 @@ def test_the_index_worker_makes_the_report_pages_lists_once_the_index_is_still()
 
 async def _now(day):
     return day
+
+
+def test_the_index_worker_makes_nothing_while_the_index_keeps_changing():
+    """While the projectors catch up, every batch changes the index: the worker waits for a
+    still moment instead of making 20,000-row reports that the next batch unmakes."""
+    import asyncio
+    from datetime import date
+    from types import SimpleNamespace
+
+    from services.selection import scope as sc
+    from services.selection.reads import CADRES, CLASSES, HISTORIES, Reads
+    from services.selection.service import keep_index
+    from shared.memory import MemoryDatabase
+
+    writers = [
+        SimpleNamespace(projection=SimpleNamespace(name=n), observers=[])
+        for n in (CADRES, HISTORIES, CLASSES)
+    ]
+    reads = Reads(MemoryDatabase(), writers=lambda: writers)
+    policy, today = sc.HoursPolicy(), date(2026, 11, 29)
+    rt = SimpleNamespace(
+        handlers=SimpleNamespace(
+            reads=reads,
+            clock=SimpleNamespace(today=lambda: _now(today)),
+            settings=SimpleNamespace(hours_policy=policy),
+        ),
+        settings=SimpleNamespace(jurisdictions=["371428"]),
+    )
+    made: list[int] = []
+    real_warm = reads.warm
+
+    async def counted(*args) -> None:
+        made.append(1)
+        await real_warm(*args)
+
+    reads.warm = counted
+
+    async def scenario() -> None:
+        await reads.index()
+        stop = asyncio.Event()
+        worker = asyncio.create_task(keep_index(rt, stop, quiet=0.2))
+        for rev in range(1, 31):  # a batch every 20 ms for 0.6 s
+            writers[0].observers[0]([cadre("c1", "王芳", "县财政局", rev)])
+            await asyncio.sleep(0.02)
+        assert made == []
+        for _ in range(100):
+            if made:
+                break
+            await asyncio.sleep(0.02)
+        assert made == [1]
+        stop.set()
+        await worker
+
+    asyncio.run(scenario())
