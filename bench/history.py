@@ -16,6 +16,8 @@ the 300 ms goal, the response's size, and whether a list answered more than a pa
 
     .venv/bin/python -m bench.history [--cadres 20000] [--years 5] [--classes 100]
     .venv/bin/python -m bench.history --cadres 2000 --years 1 --classes 20   # about a minute
+    .venv/bin/python -m bench.history --cadres 20000 --years 1 --hold /tmp/h.json   # then: touch
+        /tmp/h.restart (service names) or /tmp/h.measure; rm /tmp/h.json stops (hold())
 
 Servers: KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI if set, else a private Kafka and FerretDB
 (bench.scale.Servers), stopped at the end. Everything shares the machine with the client.
