@@ -16,6 +16,8 @@ the 300 ms goal, the response's size, and whether a list answered more than a pa
 
     .venv/bin/python -m bench.history [--cadres 20000] [--years 5] [--classes 100]
     .venv/bin/python -m bench.history --cadres 2000 --years 1 --classes 20   # about a minute
+    .venv/bin/python -m bench.history --cadres 20000 --years 1 --hold /tmp/h.json   # then: touch
+        /tmp/h.restart (service names) or /tmp/h.measure; rm /tmp/h.json stops (hold())
 
 Servers: KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI if set, else a private Kafka and FerretDB
 (bench.scale.Servers), stopped at the end. Everything shares the machine with the client.
@@ -402,6 +404,12 @@ async def main() -> None:
         help="then rebuild each projection alone and time its steps (bench/history_projectors.py)",
     )
     ap.add_argument("--rebuild-batch", type=int, default=None, help="events a rebuild batch (live size)")
+    ap.add_argument(
+        "--hold",
+        type=Path,
+        default=None,
+        help="then keep the county up while this file exists (see hold())",
+    )
     args = ap.parse_args()
     t0 = time.perf_counter()
     rows = people(args.cadres, random.Random(16))
@@ -462,9 +470,50 @@ async def main() -> None:
                 await history_projectors.measure(
                     {**base, "GANXUN_DATABASE": f"bench_hist_{tag}"}, SERVICES, args.rebuild_batch
                 )
+            if args.hold:
+                await hold(args, srv, procs, base, databases, world, unit, who)
         finally:
             for p in (*procs.values(), *relays.values()):
                 p.stop()
+
+
+async def hold(args, srv: Servers, procs: dict, base: dict, databases: dict, world, unit, who) -> None:
+    """Keeps the built county up while the file `args.hold` exists, so a change to a read can
+    be measured on the same county (a build at 20,000 cadres takes half an hour). The file
+    holds the store's URI, the FerretDB folder (its PostgreSQL's counters) and the services'
+    URLs. Requests, as files beside it: `<hold>.restart` names services (one a line) to
+    restart with the tree's code, on the same databases (their projectors go on from their
+    committed offsets); `<hold>.measure` measures every read again."""
+    import json
+
+    def save() -> None:
+        state = {
+            "uri": srv.uri,
+            "ferretdb": str(srv.folder / "ferretdb"),
+            "databases": databases,
+            "urls": {s: p.url for s, p in procs.items()},
+            "headers": who,
+        }
+        args.hold.write_text(json.dumps(state, ensure_ascii=False, indent=1))
+
+    save()
+    restart, again = args.hold.with_suffix(".restart"), args.hold.with_suffix(".measure")
+    print(f"保持运行：删除 {args.hold} 即停止", flush=True)
+    while args.hold.exists():
+        if restart.exists():
+            for s in restart.read_text().split():
+                procs[s].stop()
+                procs[s] = Service(s, {**base, "GANXUN_DATABASE": databases[s]}, REPO_ROOT, served(s))
+                async with httpx.AsyncClient(base_url=procs[s].url, timeout=60) as c:
+                    await wait_ready(c, procs[s].proc, f"{s} 服务未能启动")
+                print(f"  已重启 {s}：{procs[s].url}", flush=True)
+            restart.unlink()
+            save()
+        if again.exists():
+            again.unlink()
+            print(f"再次测量，负载 {os.getloadavg()[0]:.1f}", flush=True)
+            report(await measure({s: p.url for s, p in procs.items()}, who, world, unit, args.queries))
+        await asyncio.sleep(2)
 
 
 async def build(world: World, srv: Servers, databases: dict, vault_db: str, procs: dict, merge: bool) -> None:

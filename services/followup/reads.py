@@ -46,6 +46,8 @@ READERS = ("org_department", "party_school", "analyst", "admin")
 # the trainee and class they are evidence for, the uploader and the trainee's jurisdiction.
 ATTACHMENTS = "attachments"
 STALE_AFTER = 5.0
+# Classes whose effect report a process keeps made (the most recently read; ~15 kB each).
+EFFECTS_KEPT = 64
 WORK_SORTS = {
     "due_on": "到期日",
     "name": "姓名",
@@ -73,6 +75,12 @@ class Reads:
         self.stale_after = stale_after
         self._work = WorkIndex()
         self._lock = asyncio.Lock()
+        # Effect reports made for a reader who sees the whole class, by class: (the figures'
+        # _rev, the report, the title). Only while this process's `class_figures` writer is
+        # followed: each write drops the class's report (`_figures_written`).
+        self._effects: dict[str, tuple[int, dict, str]] = {}
+        self._figures_written_rev: dict[str, int] = {}
+        self._follows_figures = False
 
     async def work_index(self) -> WorkIndex:
         """The files cut for the work list, loaded on first use: live with the projector in
@@ -186,18 +194,60 @@ class Reads:
         class's figures (what the report counts, not the class's whole follow-up), without
         the projection's guard; the title read beside it (two point reads at once)."""
         who.require_role(*READERS)
-        doc, titles = await asyncio.gather(
-            self.db[CLASS_FIGURES].find_one({"_id": class_id}, {"_applied": 0}), self.class_titles([class_id])
-        )
-        if doc is None:
-            raise NotFound(
-                f"班次 {class_id} 尚无跟踪数据（学员结业后才会排定跟踪节点）。", code="class_not_found"
+        kept = self._effects.get(class_id) if self._follow_figures() else None
+        if kept is not None and jur.covers(who.jurisdiction, kept[1]["jurisdiction"]):
+            effect, title = kept[1], kept[2]
+        else:
+            doc, titles = await asyncio.gather(
+                self.db[CLASS_FIGURES].find_one({"_id": class_id}, {"_applied": 0}),
+                self.class_titles([class_id]),
             )
-        people = _reachable(who, doc, None)
-        effect = report.class_effect({**doc, "trainees": {guard_key(p["cadre_id"]): p for p in people}})
-        effect["by_trainee"] = visibility.rows(effect["by_trainee"], who.role)
-        effect["outcomes"]["items"] = [visibility.unnamed(o, who.role) for o in effect["outcomes"]["items"]]
-        return {**effect, "class_title": titles.get(class_id, "")}
+            if doc is None:
+                raise NotFound(
+                    f"班次 {class_id} 尚无跟踪数据（学员结业后才会排定跟踪节点）。", code="class_not_found"
+                )
+            people = _reachable(who, doc, None)
+            effect = report.class_effect({**doc, "trainees": {guard_key(p["cadre_id"]): p for p in people}})
+            title = titles.get(class_id, "")
+            if jur.covers(who.jurisdiction, doc["jurisdiction"]):
+                self._keep_effect(class_id, doc.get("_rev", 0), effect, title)
+        return {
+            **effect,
+            "by_trainee": visibility.rows(effect["by_trainee"], who.role),
+            "outcomes": {
+                **effect["outcomes"],
+                "items": [visibility.unnamed(o, who.role) for o in effect["outcomes"]["items"]],
+            },
+            "class_title": title,
+        }
+
+    def _follow_figures(self) -> bool:
+        """Whether this process's `class_figures` writer is followed (from the first report
+        read on): only then are effect reports kept. Reading the class's figures from
+        FerretDB was most of the report's time (a document of ~40 kB converted field by
+        field: docs/benchmarks.md, "The class effect report"), and one stall of it under
+        load put the report over 300 ms p99 at 20,000 cadres ("Every read at 20,000 cadres")."""
+        if not self._follows_figures:
+            writer = next((w for w in self.writers() if w.projection.name == CLASS_FIGURES), None)
+            if writer is None:
+                return False
+            writer.observers.append(self._figures_written)
+            self._follows_figures = True
+        return True
+
+    def _figures_written(self, docs: list[dict]) -> None:
+        for d in docs:
+            self._effects.pop(d["_id"], None)
+            self._figures_written_rev[d["_id"]] = d.get("_rev", 0)
+
+    def _keep_effect(self, class_id: str, rev: int, effect: dict, title: str) -> None:
+        """Keeps a whole class's report made from the figures at `rev`, unless the writer has
+        written the class since they were read (a report of older figures is never kept)."""
+        if not self._follows_figures or rev < self._figures_written_rev.get(class_id, 0):
+            return
+        if len(self._effects) >= EFFECTS_KEPT:
+            self._effects.pop(next(iter(self._effects)))
+        self._effects[class_id] = (rev, effect, title)
 
     async def sharing(self, who: Principal, class_id: str) -> dict:
         """A class's sharing talks (上讲台) and outcomes with their approvals and adoptions:

@@ -20,6 +20,13 @@ fields, ~30 MB here. So the service keeps:
   class, so listing 500 classes touches no nomination (the list read every class document
   from FerretDB: 886 ms at the demo's size).
 
+What the lists and reports computed from them are kept until one of the parts they were
+made from changes (`memo(..., needs=)`): a graduation does not unmake the registry's
+order, nor a registry change the class list. The registry's order by unit and name is
+kept as entries change (`_order`, a sorted list of keys), so a list made again after a
+change filters it instead of sorting 20,000 entries (34 ms of CPU; a loaded machine makes
+that hundreds of milliseconds: docs/benchmarks.md, "Every read at 20,000 cadres").
+
 They are kept current from the projection writers' own successful writes
 (`ProjectionWriter.observers`), so they never run ahead of the store and a clerk's
 next read shows what the projector has written. A process without the projectors (run
@@ -33,6 +40,7 @@ from __future__ import annotations
 import copy
 import sys
 import time
+from bisect import bisect_left, insort
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +52,9 @@ from shared.listing import search_key, sort_by
 MEMO_MAX = 64
 SHARED = ("gender", "unit", "rank", "category", "position", "recruited_as", "jurisdiction")
 HISTORY_FIELDS = ("last_trained_on", "hours")
+# The parts of the index a kept list may be made from (`ReadIndex.memo`'s `needs`).
+CADRES, HISTORIES, CLASSES = "cadres", "histories", "classes"
+EVERYTHING = frozenset({CADRES, HISTORIES, CLASSES})
 # A nomination holding one of the unit's places (as the quota rule counts them).
 HOLDS_PLACE = ("nominated", "waitlisted", "confirmed")
 
@@ -101,9 +112,16 @@ class ReadIndex:
         self.class_rows: dict[str, dict[str, Any]] = {}
         self.live = False
         self.loaded_at: float | None = None
-        # Lists and reports computed from the index, by what they were asked for; dropped
-        # whenever an entry changes, so a repeated page, search or sort costs a slice.
+        # Every registry entry's place: (unit, name, id), sorted.
+        self._order: list[tuple[str, str, str]] = []
+        # Lists and reports computed from the index, by what they were asked for, and the
+        # parts each was made from; dropped when one of those changes, so a repeated page,
+        # search or sort costs a slice.
         self._memo: dict[tuple, Any] = {}
+        self._needs: dict[tuple, frozenset[str]] = {}
+        # Counts the changes (the `index` worker makes the common lists again once this has
+        # stopped moving: service.py; while the projectors catch up it moves every batch).
+        self.changes = 0
 
     def _put(self, into: dict, doc_id: str, entry: dict) -> bool:
         held = into.get(doc_id)
@@ -112,15 +130,25 @@ class ReadIndex:
         into[doc_id] = entry
         return True
 
+    def _changed(self, part: str) -> None:
+        for key in [k for k, needs in self._needs.items() if part in needs]:
+            del self._memo[key], self._needs[key]
+        self.changes += 1
+
     def observe_cadres(self, docs: list[dict]) -> None:
         for d in docs:
-            if self._put(self.cadres, d["_id"], cadre_entry(d)):
-                self._memo = {}
+            held = self.cadres.get(d["_id"])
+            entry = cadre_entry(d)
+            if self._put(self.cadres, d["_id"], entry):
+                if held is not None:
+                    del self._order[bisect_left(self._order, _place(held))]
+                insort(self._order, _place(entry))
+                self._changed(CADRES)
 
     def observe_histories(self, docs: list[dict]) -> None:
         for d in docs:
             if self._put(self.histories, d["_id"], history_entry(d)):
-                self._memo = {}
+                self._changed(HISTORIES)
 
     def observe_classes(self, docs: list[dict]) -> None:
         for d in docs:
@@ -128,28 +156,36 @@ class ReadIndex:
             own = copy.deepcopy({k: v for k, v in d.items() if k != "_applied"})
             if self._put(self.classes, d["_id"], own):
                 self.class_rows[d["_id"]] = class_row(own)
-                self._memo = {}
+                self._changed(CLASSES)
 
     def fill(self, cadres: list[dict], histories: dict[str, dict], classes: list[dict]) -> None:
         """Every entry, from one scan of each collection (reads.py scans them): registry
         entries (`cadre_entry`), history entries by cadre (`history_entry`), class documents."""
         for c in cadres:
             self._put(self.cadres, c["_id"], c)
+        self._order = sorted(_place(c) for c in self.cadres.values())
         for d in classes:
             d.setdefault("_rev", 0)
             if self._put(self.classes, d["_id"], d):
                 self.class_rows[d["_id"]] = class_row(d)
         for cid, h in histories.items():
             self._put(self.histories, cid, h)
-        self._memo = {}
+        self.forget()
         self.loaded_at = time.monotonic()
 
-    def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
-        """`compute()`, kept until the index next changes. The caller must not change it."""
+    def forget(self) -> None:
+        """Drops every kept list."""
+        self._memo, self._needs = {}, {}
+        self.changes += 1
+
+    def memo(self, key: tuple, compute: Callable[[], Any], needs: frozenset[str] = EVERYTHING) -> Any:
+        """`compute()`, kept until one of the parts it `needs` next changes. The caller must
+        not change it."""
         if key not in self._memo:
             if len(self._memo) >= MEMO_MAX:  # reports asked for many dates: start again
-                self._memo = {}
+                self.forget()
             self._memo[key] = compute()
+            self._needs[key] = needs
         return self._memo[key]
 
     def registry(
@@ -164,12 +200,14 @@ class ReadIndex:
         p = jur.prefix(jurisdiction)
 
         def ordered() -> list[dict[str, Any]]:
-            everyone = sorted(self.cadres.values(), key=lambda d: (d["unit"], d["name"], d["_id"]))
-            return [d for d in everyone if d["jurisdiction"].startswith(p)]
+            held = self.cadres
+            return [d for _, _, cid in self._order if (d := held[cid])["jurisdiction"].startswith(p)]
 
-        rows = self.memo(("registry", p), ordered)
+        only = frozenset({CADRES})
+        rows = self.memo(("registry", p), ordered, only)
         if sort is not None:
-            rows = self.memo(("registry", p, sort), lambda: sort_by(rows, key or (lambda d: d.get(sort))))
+            by = key or (lambda d: d.get(sort))
+            rows = self.memo(("registry", p, sort), lambda: sort_by(rows, by), only)
         return rows if unit is None else [d for d in rows if d["unit"] == unit]
 
     def class_list(self, jurisdiction: str) -> list[dict[str, Any]]:
@@ -180,4 +218,9 @@ class ReadIndex:
             rows = [r for r in self.class_rows.values() if r.get("jurisdiction", "").startswith(p)]
             return sorted(rows, key=lambda r: (r.get("starts_on", ""), r["_id"]))
 
-        return self.memo(("class_list", p), ordered)
+        return self.memo(("class_list", p), ordered, frozenset({CLASSES}))
+
+
+def _place(entry: dict[str, Any]) -> tuple[str, str, str]:
+    """A registry entry's place in the registry's order."""
+    return (entry["unit"], entry["name"], entry["_id"])

@@ -24,6 +24,8 @@ from datetime import date
 from types import MappingProxyType
 from typing import Any
 
+from services.selection import read_index as ri
+from services.selection import scope as sc
 from services.selection.cadres import FIELDS
 from services.selection.domain import cadre_stream_id
 from services.selection.read_index import HISTORY_FIELDS, ReadIndex, cadre_entry, history_entry
@@ -41,6 +43,12 @@ CLASSES = "classes"
 CADRES = "cadres"
 HISTORIES = "histories"
 STALE_AFTER = 5.0
+
+
+def _text(ix: ReadIndex, rows: list[dict[str, Any]]) -> tuple[str, list[int]]:
+    """The search text of a list (listing.search_text), kept with it."""
+    made_from, text = ix.memo(("text", id(rows)), lambda: (rows, search_text(rows)))
+    return text if made_from is rows else search_text(rows)  # another list once had this id
 
 
 def class_missing(class_id: str) -> NotFound:
@@ -84,14 +92,15 @@ class Reads:
             elif ix.loaded_at is None or time.monotonic() - ix.loaded_at > self.stale_after:
                 fresh = ReadIndex()
                 await self._load(fresh)
-                ix.cadres, ix.histories, ix.classes, ix.class_rows, ix._memo, ix.loaded_at = (
+                ix.cadres, ix.histories, ix.classes, ix.class_rows, ix._order, ix.loaded_at = (
                     fresh.cadres,
                     fresh.histories,
                     fresh.classes,
                     fresh.class_rows,
-                    {},
+                    fresh._order,
                     fresh.loaded_at,
                 )
+                ix.forget()
         return ix
 
     async def _load(self, ix: ReadIndex) -> None:
@@ -122,11 +131,31 @@ class Reads:
         was made from, so paging through one search of a kept list builds it once."""
         if not q:
             return rows
-        ix = await self.index()
-        made_from, text = ix.memo(("text", id(rows)), lambda: (rows, search_text(rows)))
-        if made_from is not rows:  # another list once had this id: not the same rows
-            text = search_text(rows)
-        return search(rows, text, q)
+        return search(rows, _text(await self.index(), rows), q)
+
+    async def warm(self, jurisdictions: list[str], today: date, policy: HoursPolicy) -> None:
+        """Makes what the workbench's registry and report pages open on, for each of the
+        deployment's jurisdictions: the registry in its order and its search text, the
+        coverage report of `today` (and its overdue list's search text), the hours report
+        of this year. Each is made from all the county's cadres (20,000: tens of
+        milliseconds of CPU each, hundreds under load); made here, once the index is
+        quiet, the first reader after a change finds them kept (the `index` worker,
+        service.py). Only where the index follows this process's writers: a process
+        without them would reload it from the store for this."""
+        ix = self._index
+        if not ix.live:
+            return
+        for j in jurisdictions:
+            # Each step holds the event loop for tens of milliseconds of CPU at 20,000 cadres:
+            # a reader waiting meanwhile goes between them.
+            _text(ix, ix.registry(j))
+            await asyncio.sleep(0)
+            _, overdue = await self.report(sc.coverage, "overdue", j, today, policy)
+            await asyncio.sleep(0)
+            _text(ix, overdue)
+            await asyncio.sleep(0)
+            await self.report(sc.hours, "rows", j, today.year, policy)
+            await asyncio.sleep(0)
 
     async def entries(self, cadre_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Registry entries by id, from the index: a re-import of 20,000 unchanged rows
@@ -221,6 +250,7 @@ class Reads:
         return ix.memo(
             ("nominations", doc["_id"], doc.get("_rev")),
             lambda: [{**n, "_key": search_key(n["name"], n["unit"])} for n in doc.get("nominations", [])],
+            frozenset({ri.CLASSES}),
         )
 
     async def open_nominations(self, jurisdiction: str, cadre_id: str, unit: str) -> list[dict[str, Any]]:
@@ -271,7 +301,7 @@ class Reads:
             items.sort(key=lambda i: (i["starts_on"], i["class_id"]))
             return items
 
-        return ix.memo(("queue", jurisdiction, today), compute)
+        return ix.memo(("queue", jurisdiction, today), compute, frozenset({ri.CLASSES}))
 
     # -- scope and reports --------------------------------------------------------------
     async def scope_for(
@@ -335,9 +365,10 @@ class Reads:
                 row["_key"] = ix.cadres[row["cadre_id"]]["_key"]
             return made
 
-        out = ix.memo(base, compute)
+        needs = frozenset({ri.CADRES, ri.HISTORIES})
+        out = ix.memo(base, compute, needs)
         listed = out[rows]
         if sort is not None:
-            listed = ix.memo((*base, sort), lambda: sort_by(listed, key or (lambda r: r.get(sort))))
+            listed = ix.memo((*base, sort), lambda: sort_by(listed, key or (lambda r: r.get(sort))), needs)
         figures = {k: v for k, v in out.items() if k not in (rows, "total")}
         return {**figures, "cadres": out["total"]}, listed

@@ -1,6 +1,7 @@
 """The selection service's definition and bootstrap: what the runtime composes."""
 
 import asyncio
+import contextlib
 
 from services.selection import api, api_registry
 from services.selection.erasures import follow_erasures
@@ -28,10 +29,26 @@ def bootstrap(a: Adapters) -> Handlers:
     )
 
 
-async def keep_index(rt: Runtime, stop: asyncio.Event) -> None:
-    """Loads the read index when the service starts, so the first clerk does not wait for it."""
-    await rt.handlers.reads.index()
-    await stop.wait()
+# How long the read index must be still before its common lists are made again.
+QUIET = 1.0
+
+
+async def keep_index(rt: Runtime, stop: asyncio.Event, quiet: float = QUIET) -> None:
+    """Loads the read index when the service starts, so the first clerk does not wait for
+    it; then, whenever it changed and has been still for `quiet` seconds, makes the lists
+    the registry and report pages open on (`Reads.warm`). While the projectors catch up it
+    changes every batch, so nothing is made until they are done."""
+    reads = rt.handlers.reads
+    ix = await reads.index()
+    made = None
+    while not stop.is_set():
+        seen = ix.changes
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), quiet)
+        if seen != made and seen == ix.changes and not stop.is_set():
+            h = rt.handlers
+            await reads.warm(rt.settings.jurisdictions, await h.clock.today(), h.settings.hours_policy)
+            made = seen
 
 
 DEFINITION = ServiceDefinition(

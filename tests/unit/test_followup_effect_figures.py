@@ -127,3 +127,28 @@ def test_an_erased_trainee_and_mentor_are_blanked_in_the_class_figures_and_a_cla
     run(figures.replace_one({"_id": "k1"}, doc))
     rows = {t["cadre_id"]: t for t in run(w.h.reads.class_effect(DEPT, "k1"))["by_trainee"]}
     assert (rows["a"]["name"], rows["a"]["mentor"], rows["b"]["name"]) == (ERASED, ERASED, "李四")
+
+
+def test_a_process_following_its_figures_writer_keeps_the_report_until_the_writer_writes_the_class():
+    """Where this process's `class_figures` writer is followed, a class's report is made once
+    and kept: the next reader reads nothing from the store, each role still sees it as its
+    role may; a write of the class's figures makes the next reader's report anew."""
+    from types import SimpleNamespace
+
+    from services.followup.reads import Reads
+
+    w = a_class_followed_for_three_months()
+    writer = SimpleNamespace(projection=SimpleNamespace(name=class_figures.collection), observers=[])
+    reads = Reads(w.db, writers=lambda: [writer])
+    first = run(reads.class_effect(DEPT, "k1"))
+    assert first == as_the_whole_document_gave(w, DEPT) and writer.observers
+    figures = w.db[class_figures.collection]
+    held = figures.docs.pop("k1")  # the store no longer has it: a kept report is not read again
+    assert run(reads.class_effect(DEPT, "k1")) == first
+    assert run(reads.class_effect(ANALYST, "k1")) == as_the_whole_document_gave(w, ANALYST)
+    assert "张三" not in json.dumps(run(reads.class_effect(ANALYST, "k1")), ensure_ascii=False)
+    # The writer writes the class: one trainee fewer in its figures.
+    changed = {**held, "_rev": held.get("_rev", 0) + 1, "trainees": dict(list(held["trainees"].items())[:2])}
+    figures.docs["k1"] = changed
+    writer.observers[0]([changed])
+    assert run(reads.class_effect(DEPT, "k1"))["trainees"] == 2

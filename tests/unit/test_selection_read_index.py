@@ -99,3 +99,150 @@ def test_the_reads_follow_this_process_s_projection_writers_once_it_has_them():
     assert started[0].observers and asyncio.run(reads.index()).live
     started[0].observers[0]([cadre("c3", "张伟", "县委办", 1)])  # the writer's next write
     assert asyncio.run(names()) == ["张伟", "李明", "王芳"]
+
+
+def test_a_list_is_kept_while_only_what_it_was_not_made_from_changes():
+    ix = ReadIndex()
+    ix.observe_cadres([cadre("c1", "王芳", "县财政局", 1)])
+    ix.observe_classes([{"_id": "k1", "_rev": 1, "jurisdiction": "371428", "starts_on": "2026-03-01"}])
+    registry, classes = ix.registry("371428"), ix.class_list("371428")
+    # A graduation changes a history: neither the registry's order nor the class list is made again.
+    ix.observe_histories([{"_id": "c1", "_rev": 1, "last_trained_on": "2026-03-05", "hours": {"2026": 32}}])
+    assert ix.registry("371428") is registry and ix.class_list("371428") is classes
+    ix.observe_cadres([cadre("c2", "李明", "县财政局", 1)])
+    assert ix.class_list("371428") is classes
+    assert [d["name"] for d in ix.registry("371428")] == ["李明", "王芳"]
+    ix.observe_classes([{"_id": "k2", "_rev": 1, "jurisdiction": "371428", "starts_on": "2026-01-01"}])
+    assert [r["class_id"] for r in ix.class_list("371428")] == ["k2", "k1"]
+
+
+def test_the_registry_s_order_follows_renames_moves_and_a_reload():
+    import random
+
+    rnd = random.Random(7)
+    units, names = ["县委办", "县财政局", "县教育局"], ["王芳", "李明", "张伟", "赵强", "刘洋"]
+    ix, revs = ReadIndex(), {}
+    for _ in range(300):
+        cid = f"c{rnd.randrange(40)}"
+        revs[cid] = revs.get(cid, 0) + 1
+        ix.observe_cadres([cadre(cid, rnd.choice(names), rnd.choice(units), revs[cid])])
+        if rnd.random() < 0.1:  # an older copy arriving late changes nothing
+            ix.observe_cadres([cadre(cid, "旧名", "旧单位", revs[cid] - 1)])
+    expected = sorted(ix.cadres.values(), key=lambda d: (d["unit"], d["name"], d["_id"]))
+    assert [d["_id"] for d in ix.registry("371428")] == [d["_id"] for d in expected]
+    again = ReadIndex()
+    again.fill(list(ix.cadres.values()), {}, [])
+    assert [d["_id"] for d in again.registry("371428")] == [d["_id"] for d in expected]
+
+
+def test_the_index_worker_makes_the_report_pages_lists_once_the_index_is_still():
+    """The first clerk after a change finds the registry and the reports made: what the
+    routes ask for (same keys as api_registry.py) is kept, and a change makes them again."""
+    import asyncio
+    from datetime import date
+    from types import SimpleNamespace
+
+    from services.selection import scope as sc
+    from services.selection.reads import CADRES, CLASSES, HISTORIES, Reads
+    from services.selection.service import keep_index
+    from shared.memory import MemoryDatabase
+
+    db = MemoryDatabase()
+    db["cadres"].docs["c1"] = cadre("c1", "王芳", "县财政局", 1)
+    writers = [
+        SimpleNamespace(projection=SimpleNamespace(name=n), observers=[])
+        for n in (CADRES, HISTORIES, CLASSES)
+    ]
+    reads = Reads(db, writers=lambda: writers)
+    policy, today = sc.HoursPolicy(), date(2026, 11, 29)
+    rt = SimpleNamespace(
+        handlers=SimpleNamespace(
+            reads=reads,
+            clock=SimpleNamespace(today=lambda: _now(today)),
+            settings=SimpleNamespace(hours_policy=policy),
+        ),
+        settings=SimpleNamespace(jurisdictions=["371428"]),
+    )
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        worker = asyncio.create_task(keep_index(rt, stop, quiet=0.05))
+        ix = await reads.index()
+
+        async def kept(key: tuple) -> bool:
+            for _ in range(100):
+                if key in ix._memo:
+                    return True
+                await asyncio.sleep(0.02)
+            return False
+
+        coverage_key = ("coverage", "371428", today, repr(policy))
+        assert await kept(coverage_key) and await kept(("hours", "371428", 2026, repr(policy)))
+        made = ix._memo[coverage_key]
+        assert (await reads.report(sc.coverage, "overdue", "371428", today, policy))[1] is made["overdue"]
+        assert [r["name"] for r in made["overdue"]] == ["王芳"]
+        writers[1].observers[0]([{"_id": "c1", "_rev": 1, "last_trained_on": "2026-06-30", "hours": {}}])
+        assert coverage_key not in ix._memo  # dropped by the change
+        assert await kept(coverage_key) and ix._memo[coverage_key]["overdue"] == []  # made again
+        stop.set()
+        await worker
+
+    asyncio.run(scenario())
+
+
+async def _now(day):
+    return day
+
+
+def test_the_index_worker_makes_nothing_while_the_index_keeps_changing():
+    """While the projectors catch up, every batch changes the index: the worker waits for a
+    still moment instead of making 20,000-row reports that the next batch unmakes."""
+    import asyncio
+    from datetime import date
+    from types import SimpleNamespace
+
+    from services.selection import scope as sc
+    from services.selection.reads import CADRES, CLASSES, HISTORIES, Reads
+    from services.selection.service import keep_index
+    from shared.memory import MemoryDatabase
+
+    writers = [
+        SimpleNamespace(projection=SimpleNamespace(name=n), observers=[])
+        for n in (CADRES, HISTORIES, CLASSES)
+    ]
+    reads = Reads(MemoryDatabase(), writers=lambda: writers)
+    policy, today = sc.HoursPolicy(), date(2026, 11, 29)
+    rt = SimpleNamespace(
+        handlers=SimpleNamespace(
+            reads=reads,
+            clock=SimpleNamespace(today=lambda: _now(today)),
+            settings=SimpleNamespace(hours_policy=policy),
+        ),
+        settings=SimpleNamespace(jurisdictions=["371428"]),
+    )
+    made: list[int] = []
+    real_warm = reads.warm
+
+    async def counted(*args) -> None:
+        made.append(1)
+        await real_warm(*args)
+
+    reads.warm = counted
+
+    async def scenario() -> None:
+        await reads.index()
+        stop = asyncio.Event()
+        worker = asyncio.create_task(keep_index(rt, stop, quiet=0.2))
+        for rev in range(1, 31):  # a batch every 20 ms for 0.6 s
+            writers[0].observers[0]([cadre("c1", "王芳", "县财政局", rev)])
+            await asyncio.sleep(0.02)
+        assert made == []
+        for _ in range(100):
+            if made:
+                break
+            await asyncio.sleep(0.02)
+        assert made == [1]
+        stop.set()
+        await worker
+
+    asyncio.run(scenario())
