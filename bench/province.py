@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import shutil
@@ -479,6 +480,22 @@ async def live(c: httpx.AsyncClient, bus, token: str, probe: dict, n: int) -> No
     report("实时推送：县的事件上总线 → 省级页面收到 update", seen, goal=2000)
 
 
+def read_produced(path: str, srv: Servers) -> tuple[Counter, dict, int]:
+    """What an earlier run produced on the same servers (`--produced`)."""
+    if srv.started:
+        sys.exit(
+            "--produced 须与给定的服务器一起用（KAFKA_BOOTSTRAP_SERVERS、MONGODB_URI）："
+            "私有服务器是新的，主题为空"
+        )
+    saved = json.loads(Path(path).read_text())
+    return Counter(saved["expected"]), saved["probe"], saved["sent"]
+
+
+def write_produced(path: str | None, expected: Counter, probe: dict, sent: int) -> None:
+    if path:
+        Path(path).write_text(json.dumps({"expected": expected, "probe": probe, "sent": sent}))
+
+
 # long: one measured run: its phases are timed in sequence and share their figures
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -493,6 +510,11 @@ async def main() -> None:
     ap.add_argument("--live", type=int, default=20, help="live-stream probes")
     ap.add_argument("--limit", type=float, default=4 * 3600, help="seconds allowed for the first start")
     ap.add_argument("--profile", help="run the first start under cProfile, its statistics to this file")
+    ap.add_argument(
+        "--produced",
+        help="JSON file of what a run on the same given servers produced: when it exists, the topics are "
+        "read as they are (no producing); else it is written after producing",
+    )
     args = ap.parse_args()
     counties = codes(args.counties)
     print(f"uptime：{load()}（1/5/15 分钟负载）")
@@ -502,17 +524,23 @@ async def main() -> None:
         "事件经内核信封、个人字段按县密钥封存，发到各县主题。"
     )
     with Servers() as srv:
-        bus = kafka.Connection.from_env(srv.kafka) if srv.bus else srv.kafka
+        # Given servers: as the environment's settings say (GANXUN_KAFKA_USERNAME … when SASL).
+        bus = kafka.Connection.from_env(srv.kafka)
         if srv.bus:
             bus = bus.as_user(srv.bus["GANXUN_KAFKA_USERNAME"], srv.bus["GANXUN_KAFKA_PASSWORD"])
-        t0 = time.monotonic()
         state = Path(tempfile.mkdtemp(prefix="bench-province-"))
-        expected, probe, sent = await produce(bus, counties, County, args, args.workers, str(state))
-        took = time.monotonic() - t0
-        print(
-            f"  发送用时 {took:.0f} s（{sent / took:,.0f} 个事件/秒，目标 100 县 ≤ 900 s）；"
-            f"uptime {load()}；应得：{dict(expected)}"
-        )
+        if args.produced and Path(args.produced).exists():
+            expected, probe, sent = read_produced(args.produced, srv)
+            print(f"  主题沿用 {args.produced} 所记的一次发送：{sent:,} 个事件；应得：{dict(expected)}")
+        else:
+            t0 = time.monotonic()
+            expected, probe, sent = await produce(bus, counties, County, args, args.workers, str(state))
+            took = time.monotonic() - t0
+            print(
+                f"  发送用时 {took:.0f} s（{sent / took:,.0f} 个事件/秒，目标 100 县 ≤ 900 s）；"
+                f"uptime {load()}；应得：{dict(expected)}"
+            )
+            write_produced(args.produced, expected, probe, sent)
         private, _ = ensure_dev_keys(state / "keys")
         county = counties[len(counties) // 2]
         tokens = {
@@ -569,6 +597,7 @@ async def main() -> None:
             dash.stop()
             dash.python = [sys.executable]
             expected["records"] += args.live
+            write_produced(args.produced, expected, probe, sent)  # the probes' records are on the topics
             t0 = time.monotonic()
             c = await dash.start()
             if partial is None:
