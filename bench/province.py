@@ -422,6 +422,9 @@ async def routes(c: httpx.AsyncClient, tokens: dict, counties: list[str], args) 
         ("县组织部 本县 2026 年", "/api/overview", {"year": "2026"}, clerk),
         ("县组织部 班次钻取（学员）", f"/api/classes/{class_id}", {}, clerk),
     ]:
+        if path.startswith("/api/classes/") and (await c.get(path, headers=who)).status_code == 404:
+            print(f"  {name}：班次 {class_id} 尚未到达看板（首次启动未完成），不测")
+            continue
         report(name, await timed(c, path, params, who, n))
 
 
