@@ -25,8 +25,12 @@ ARGS = SimpleNamespace(cadres=60, online=0.6, classes=2, class_size=6)
 
 
 def county_records(code: str = "710101") -> list[ConsumerRecord]:
+    return asyncio.run(records_of(code))
+
+
+async def records_of(code: str) -> list[ConsumerRecord]:
     """A county's events as its relay puts them on its topics (bench.province, small)."""
-    _, events, _ = asyncio.run(build(code, County, ARGS, seed=code))
+    _, events, _ = await build(code, County, ARGS, seed=code)
     offsets: dict[str, int] = {}
     out = []
     for topic, key, value, headers in events:
