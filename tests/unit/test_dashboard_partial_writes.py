@@ -2,7 +2,7 @@
 batch touched (shared/projector.partial_update), not rewritten whole: what is stored is what a
 rewrite would store, and a batch applied twice counts once. The store is the in-memory fake,
 keeping its own copy of what it is given as a real store does; the same against FerretDB:
-tests/integration/test_dashboard_partial_writes.py."""
+tests/integration/test_dashboard_partial_writes_ferretdb.py."""
 
 from __future__ import annotations
 
