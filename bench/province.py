@@ -318,7 +318,7 @@ class Sampler:
 class Dashboard:
     """A real province dashboard process on the bench's servers."""
 
-    def __init__(self, srv: Servers, state: Path, db_name: str, token: str) -> None:
+    def __init__(self, srv: Servers, state: Path, db_name: str, token: str, log: str | None = None) -> None:
         self.env = {
             **os.environ,
             **srv.bus,
@@ -330,6 +330,7 @@ class Dashboard:
             "GANXUN_DATABASE": db_name,
         }
         self.token = token
+        self.log = log
         self.proc: subprocess.Popen | None = None
         self.python = [sys.executable]
 
@@ -339,7 +340,7 @@ class Dashboard:
             [*self.python, "-m", "services.dashboard", "--port", str(port)],
             cwd=REPO_ROOT,
             env=self.env,
-            stdout=subprocess.DEVNULL,
+            stdout=open(self.log, "ab") if self.log else subprocess.DEVNULL,  # noqa: SIM115 - the child's
             stderr=subprocess.STDOUT,
         )
         self.url = f"http://127.0.0.1:{port}"
@@ -358,8 +359,12 @@ class Dashboard:
         and None; or, at `limit`, the seconds and the totals reached by then."""
         totals = None
         while True:
-            r = await c.get("/api/overview", params={"year": "all"})
-            if r.status_code == 200:
+            try:
+                r = await c.get("/api/overview", params={"year": "all"})
+            except httpx.TransportError as exc:  # the process is checked below; one refusal ended a run
+                print(f"\n  {time.monotonic() - t0:6.0f} s：看板未应答（{exc!r}），继续等待", flush=True)
+                r = None
+            if r is not None and r.status_code == 200:
                 totals = r.json()["totals"]
                 if complete(totals, expected):
                     return time.monotonic() - t0, None
@@ -513,6 +518,7 @@ async def main() -> None:
     ap.add_argument("--live", type=int, default=20, help="live-stream probes")
     ap.add_argument("--limit", type=float, default=4 * 3600, help="seconds allowed for the first start")
     ap.add_argument("--profile", help="run the first start under cProfile, its statistics to this file")
+    ap.add_argument("--log", help="append the dashboard process's output (its JSON log) to this file")
     ap.add_argument(
         "--produced",
         help="JSON file of what a run on the same given servers produced: when it exists, the topics are "
@@ -554,7 +560,7 @@ async def main() -> None:
                 private, user_id="o", name="县委组织部", role="org_department", jurisdiction=county
             ),
         }
-        dash = Dashboard(srv, state, f"bench_province_{uuid.uuid4().hex[:8]}", tokens["analyst"])
+        dash = Dashboard(srv, state, f"bench_province_{uuid.uuid4().hex[:8]}", tokens["analyst"], args.log)
         if args.profile:
             dash.python = [sys.executable, "-m", "cProfile", "-o", args.profile]
         try:
