@@ -646,8 +646,11 @@ def touched_paths(
         if handler.touches is None or env.event_id in pii:
             out[doc_id] = None
             continue
-        paths.update(handler.touches(env, event))
-        paths.add(f"_applied.{guard_key(env.stream_id)}")
+        more = [*handler.touches(env, event), f"_applied.{guard_key(env.stream_id)}"]
+        if any(not part for path in more for part in path.split(".")):
+            out[doc_id] = None  # an empty key (an id "") names no path an update can reach
+            continue
+        paths.update(more)
     return out
 
 

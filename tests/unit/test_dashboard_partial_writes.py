@@ -18,7 +18,8 @@ from bench.province_produce import build
 from services.dashboard import projections as dash
 from shared.memory import MemoryCollection, MemoryDatabase
 from shared.personal import Sealer, Vault
-from shared.projector import ProjectionWriter
+from shared.projection import Handler
+from shared.projector import ProjectionWriter, touched_paths
 from tests.support import meaning
 
 ARGS = SimpleNamespace(cadres=60, online=0.6, classes=2, class_size=6)
@@ -101,3 +102,18 @@ def test_a_class_level_event_still_rewrites_the_class_and_a_new_document_is_inse
     db = CopyingDatabase()
     fold(dash.classes, records, db, len(records) // 3)
     assert {"InsertOne", "ReplaceOne", "UpdateOne"} <= set(db[dash.classes.collection].kinds)
+
+
+def test_an_event_whose_path_cannot_be_named_rewrites_its_document():
+    """A cadre id "" makes the path `cadres.`, which no update can reach: such a bucket is
+    rewritten whole, as before."""
+    env = SimpleNamespace(stream_id="cadre-", event_id="e1")
+    handler = Handler(key=None, apply=None, touches=dash._cadre_paths)
+    assert touched_paths([("b", env, SimpleNamespace(cadre_id=""), handler)], {}) == {"b": None}
+    env2 = SimpleNamespace(stream_id="cadre-x", event_id="e2")
+    assert touched_paths([("b", env2, SimpleNamespace(cadre_id="x"), handler)], {})["b"] == {
+        "jurisdiction",
+        "cadres.x",
+        "n",
+        "_applied.cadre-x",
+    }
