@@ -354,9 +354,11 @@ class MemoryCollection:
     async def bulk_write(self, ops: list, ordered: bool = True) -> _Result:
         """PyMongo's write models (ReplaceOne, UpdateOne, DeleteOne, InsertOne), one by one."""
         from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
+        from pymongo.errors import BulkWriteError, DuplicateKeyError
 
         matched = 0
-        for op in ops:
+        errors: list[dict] = []
+        for i, op in enumerate(ops):
             if isinstance(op, ReplaceOne):
                 matched += (
                     await self.replace_one(op._filter, op._doc, upsert=bool(op._upsert))
@@ -366,9 +368,16 @@ class MemoryCollection:
             elif isinstance(op, DeleteOne):
                 await self.delete_one(op._filter)
             elif isinstance(op, InsertOne):
-                await self.insert_one(op._doc)
+                try:
+                    await self.insert_one(op._doc)
+                except DuplicateKeyError:  # reported as the server does, with the others' outcome
+                    errors.append({"index": i, "code": 11000})
+                    if ordered:
+                        break
             else:
                 raise NotImplementedError(f"MemoryCollection does not know {type(op).__name__}")
+        if errors:
+            raise BulkWriteError({"writeErrors": errors, "nMatched": matched})
         return _Result(matched_count=matched)
 
     async def delete_one(self, flt: dict) -> _Result:

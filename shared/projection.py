@@ -35,6 +35,7 @@ from shared.events import Envelope, Event
 Doc = dict[str, Any]
 KeyFn = Callable[[Envelope, Any], str | None]
 ApplyFn = Callable[[Doc, Envelope, Any], None]
+TouchFn = Callable[[Envelope, Any], Iterable[str]]
 META = ("_id", "_applied", "_rev")
 # The owner's entry in `_applied`: no stream id starts with "$" (guard_key turns "$" into
 # this fullwidth sign), so it cannot be a stream's entry.
@@ -72,6 +73,10 @@ def guard_key(stream_id: str) -> str:
 class Handler:
     key: KeyFn
     apply: ApplyFn
+    # The paths of the document (dotted; keys as guard_key makes them) that `apply` may change,
+    # the guard aside. Given, a stored document is updated at those paths only ($set/$unset)
+    # instead of rewritten whole (shared/projector.py, `partial_update`). None: rewritten.
+    touches: TouchFn | None = None
 
 
 class ApplyFailed(Exception):
@@ -109,9 +114,11 @@ class Projection:
     def __post_init__(self) -> None:
         self.collection = self.collection or self.name
 
-    def on(self, event_cls: type[Event], key: KeyFn | None = None) -> Callable[[ApplyFn], ApplyFn]:
+    def on(
+        self, event_cls: type[Event], key: KeyFn | None = None, touches: TouchFn | None = None
+    ) -> Callable[[ApplyFn], ApplyFn]:
         def add(fn: ApplyFn) -> ApplyFn:
-            self.handlers[event_cls.event_type] = Handler(key or (lambda env, ev: env.stream_id), fn)
+            self.handlers[event_cls.event_type] = Handler(key or (lambda env, ev: env.stream_id), fn, touches)
             return fn
 
         return add

@@ -81,6 +81,16 @@ def on_class(event_cls):
     return classes.on(event_cls, key=_by_class)
 
 
+def _trainee_paths(env, ev) -> tuple[str, ...]:
+    return ("jurisdiction", "trainees." + guard_key(ev.cadre_id), "n", "c")
+
+
+def on_trainee(event_cls):
+    """A handler changing one trainee and the class's counters only (through `_trainee`): the
+    writer updates those parts of the class document instead of rewriting all its trainees."""
+    return classes.on(event_cls, key=_by_class, touches=_trainee_paths)
+
+
 @on_class(sel.ClassOpened)
 def _opened(doc, env, ev: sel.ClassOpened) -> None:
     _class_doc(doc, env)
@@ -99,7 +109,7 @@ def _opened(doc, env, ev: sel.ClassOpened) -> None:
     _refresh_class_counts(doc)
 
 
-@on_class(sel.TraineeNominated)
+@on_trainee(sel.TraineeNominated)
 def _nominated(doc, env, ev: sel.TraineeNominated) -> None:
     def change(t):
         t.update(name=ev.name, unit=ev.unit, nominated=True)
@@ -108,7 +118,7 @@ def _nominated(doc, env, ev: sel.TraineeNominated) -> None:
     _trainee(doc, env, ev.cadre_id, change)
 
 
-@on_class(sel.NominationConfirmed)
+@on_trainee(sel.NominationConfirmed)
 def _confirmed(doc, env, ev: sel.NominationConfirmed) -> None:
     def change(t):
         # A confirmation without a nomination seen (e.g. a waitlist promotion) still counts once as nominated.
@@ -124,12 +134,12 @@ def _status(status: str):
     return apply
 
 
-on_class(sel.NominationRejected)(_status("rejected"))
-on_class(sel.NominationWaitlisted)(_status("waitlisted"))
-on_class(sel.NominationWithdrawn)(_status("withdrawn"))
+on_trainee(sel.NominationRejected)(_status("rejected"))
+on_trainee(sel.NominationWaitlisted)(_status("waitlisted"))
+on_trainee(sel.NominationWithdrawn)(_status("withdrawn"))
 
 
-@on_class(sel.TraineeAssignedToGroup)
+@on_trainee(sel.TraineeAssignedToGroup)
 def _grouped(doc, env, ev: sel.TraineeAssignedToGroup) -> None:
     _trainee(doc, env, ev.cadre_id, lambda t: t.update(group=ev.group))
 
@@ -146,7 +156,7 @@ def _cancelled(doc, env, ev: tea.SessionCancelled) -> None:
     _refresh_class_counts(doc)
 
 
-@on_class(tea.SessionAttended)
+@on_trainee(tea.SessionAttended)
 def _attended(doc, env, ev: tea.SessionAttended) -> None:
     def change(t):
         t["attended"] = t.get("attended", 0) + 1
@@ -155,7 +165,7 @@ def _attended(doc, env, ev: tea.SessionAttended) -> None:
     _trainee(doc, env, ev.cadre_id, change)
 
 
-@on_class(tea.AbsenceRecorded)
+@on_trainee(tea.AbsenceRecorded)
 def _absent(doc, env, ev: tea.AbsenceRecorded) -> None:
     def change(t):
         t["absent"] = t.get("absent", 0) + 1
@@ -165,7 +175,7 @@ def _absent(doc, env, ev: tea.AbsenceRecorded) -> None:
     _trainee(doc, env, ev.cadre_id, change)
 
 
-@on_class(tea.AbsenceExcused)
+@on_trainee(tea.AbsenceExcused)
 def _excused(doc, env, ev: tea.AbsenceExcused) -> None:
     # 补假: an absence already counted becomes excused (services/teaching/README.md)
     def change(t):
@@ -174,7 +184,7 @@ def _excused(doc, env, ev: tea.AbsenceExcused) -> None:
     _trainee(doc, env, ev.cadre_id, change)
 
 
-@on_class(tea.TraineeGraduated)
+@on_trainee(tea.TraineeGraduated)
 def _graduated(doc, env, ev: tea.TraineeGraduated) -> None:
     def change(t):
         t.update(graduated=True, not_graduated=False)
@@ -183,7 +193,7 @@ def _graduated(doc, env, ev: tea.TraineeGraduated) -> None:
     _trainee(doc, env, ev.cadre_id, change)
 
 
-@on_class(tea.TraineeNotGraduated)
+@on_trainee(tea.TraineeNotGraduated)
 def _not_graduated(doc, env, ev: tea.TraineeNotGraduated) -> None:
     def change(t):
         t.update(not_graduated=True, graduated=False, not_graduated_reasons=list(ev.reasons))
@@ -207,7 +217,7 @@ def _relieved(doc, env, ev: rec.RecorderRelieved) -> None:
     _refresh_class_counts(doc)
 
 
-@on_class(rec.RecordLogged)
+@on_trainee(rec.RecordLogged)
 def _record(doc, env, ev: rec.RecordLogged) -> None:
     if ev.corrects:  # a correction replaces a record; the count of observations stays
         _class_doc(doc, env)
@@ -221,7 +231,7 @@ def _scheme(doc, env, ev: rec.AssessmentSchemeSet) -> None:
     doc["scheme_max"] = sum(float(i.get("max_points") or 0) for i in ev.items) or 100
 
 
-@on_class(rec.AssessmentScored)
+@on_trainee(rec.AssessmentScored)
 def _scored(doc, env, ev: rec.AssessmentScored) -> None:
     def change(t):
         t["assess_max"] = doc.get("scheme_max") or 100
@@ -233,7 +243,7 @@ def _scored(doc, env, ev: rec.AssessmentScored) -> None:
     _trainee(doc, env, ev.cadre_id, change)
 
 
-@on_class(fu.MilestoneScheduled)
+@on_trainee(fu.MilestoneScheduled)
 def _ms_scheduled(doc, env, ev: fu.MilestoneScheduled) -> None:
     def change(t):
         t.setdefault("name", ev.name)
@@ -270,12 +280,12 @@ def _overdue(ms, ev):
         ms["state"] = "overdue"
 
 
-on_class(fu.MilestoneDue)(_milestone(_due))
-on_class(fu.MilestoneCompleted)(_milestone(_done))
-on_class(fu.MilestoneOverdue)(_milestone(_overdue))
+on_trainee(fu.MilestoneDue)(_milestone(_due))
+on_trainee(fu.MilestoneCompleted)(_milestone(_done))
+on_trainee(fu.MilestoneOverdue)(_milestone(_overdue))
 
 
-@on_class(fu.EvaluationSubmitted)
+@on_trainee(fu.EvaluationSubmitted)
 def _evaluated(doc, env, ev: fu.EvaluationSubmitted) -> None:
     if not ev.scores:
         _class_doc(doc, env)
@@ -289,12 +299,12 @@ def _evaluated(doc, env, ev: fu.EvaluationSubmitted) -> None:
     _trainee(doc, env, ev.cadre_id, change)
 
 
-@on_class(fu.MentorAssigned)
+@on_trainee(fu.MentorAssigned)
 def _mentor(doc, env, ev: fu.MentorAssigned) -> None:
     _trainee(doc, env, ev.cadre_id, lambda t: t.update(mentor=ev.mentor_name))
 
 
-@on_class(fu.MentorTaskCompleted)
+@on_trainee(fu.MentorTaskCompleted)
 def _task(doc, env, ev: fu.MentorTaskCompleted) -> None:
     def change(t):
         tasks = t.setdefault("tasks", [])
@@ -304,7 +314,7 @@ def _task(doc, env, ev: fu.MentorTaskCompleted) -> None:
     _trainee(doc, env, ev.cadre_id, change)
 
 
-@on_class(fu.SharingTalkGiven)
+@on_trainee(fu.SharingTalkGiven)
 def _talk(doc, env, ev: fu.SharingTalkGiven) -> None:
     _trainee(doc, env, ev.cadre_id, lambda t: t.update(talks=t.get("talks", 0) + 1))
 
@@ -338,6 +348,16 @@ def _by_bucket(env, ev) -> str:
     return bucket_of(home_of(env, ev), ev.cadre_id)
 
 
+def _cadre_paths(env, ev) -> tuple[str, ...]:
+    return ("jurisdiction", "cadres." + guard_key(ev.cadre_id), "n")
+
+
+def on_cadre(event_cls):
+    """A handler changing one cadre of a bucket and the bucket's counters (through `_cadre`): the
+    writer updates those, not the bucket's ~300 cadres (shared/projector.partial_update)."""
+    return cadres.on(event_cls, key=_by_bucket, touches=_cadre_paths)
+
+
 def _cadre(doc: dict, env, ev, change: Callable[[dict], None]) -> None:
     doc.setdefault("jurisdiction", home_of(env, ev))
     n = doc.setdefault("n", {})
@@ -347,7 +367,7 @@ def _cadre(doc: dict, env, ev, change: Callable[[dict], None]) -> None:
     domain.diff_into(n, old, domain.cadre_contribution(c))
 
 
-@cadres.on(sel.CadreRegistered, key=_by_bucket)
+@on_cadre(sel.CadreRegistered)
 def _registered(doc, env, ev: sel.CadreRegistered) -> None:
     _cadre(doc, env, ev, lambda c: c.update(registered=True))
 
@@ -357,18 +377,18 @@ def _add_hours(c: dict, year: int, hours: float) -> None:
     by_year[str(year)] = round(by_year.get(str(year), 0) + hours, 2)
 
 
-@cadres.on(tea.SessionAttended, key=_by_bucket)
+@on_cadre(tea.SessionAttended)
 def _hours(doc, env, ev: tea.SessionAttended) -> None:
     year = (ev.on or env.occurred_at.date()).year
     _cadre(doc, env, ev, lambda c: _add_hours(c, year, ev.hours))
 
 
-@cadres.on(tea.OnlineHoursCredited, key=_by_bucket)
+@on_cadre(tea.OnlineHoursCredited)
 def _online(doc, env, ev: tea.OnlineHoursCredited) -> None:
     _cadre(doc, env, ev, lambda c: _add_hours(c, ev.on.year, ev.hours))
 
 
-@cadres.on(tea.TraineeGraduated, key=_by_bucket)
+@on_cadre(tea.TraineeGraduated)
 def _trained(doc, env, ev: tea.TraineeGraduated) -> None:
     def change(c):
         years = c.setdefault("trained", [])
