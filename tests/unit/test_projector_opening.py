@@ -99,25 +99,12 @@ def test_the_writers_of_one_projector_open_and_decode_each_record_once(monkeypat
     still holds every name."""
     import re
 
-    from shared import events
     from shared.projector import Follower, Projector
 
     keys = MemoryDatabase()
     records = _import(Vault(keys), 40)
     sealer = Sealer(CountingVault(keys))
-    opened, decoded = [], []
-    open_, decode = sealer.open, events.CATALOGUE.decode
-
-    async def counted_open(docs, **kw):
-        opened.extend(docs)
-        return await open_(docs, **kw)
-
-    def counted_decode(raw):
-        decoded.append(raw)
-        return decode(raw)
-
-    monkeypatch.setattr(sealer, "open", counted_open)
-    monkeypatch.setattr(events.CATALOGUE, "decode", counted_decode)
+    opened, decoded = _counting(monkeypatch, sealer)
     one, two = MemoryDatabase(), MemoryDatabase()
     writers = [ProjectionWriter(cadres, db, dead_letters=None, sealer=sealer) for db in (one, two)]
     topic = re.compile(r"ganxun\.selection\..*")
@@ -158,13 +145,28 @@ def test_projections_keeping_no_name_share_their_opens_among_themselves(monkeypa
     import re
     from dataclasses import replace
 
-    from shared import events
     from shared.projector import Follower, Projector
 
     keys = MemoryDatabase()
     records = _import(Vault(keys), 20)
     vault = CountingVault(keys)
     sealer = Sealer(vault)
+    opened, decoded = _counting(monkeypatch, sealer)
+    nameless = replace(cadres, personal=False)
+    one, two = MemoryDatabase(), MemoryDatabase()
+    writers = [ProjectionWriter(nameless, db, dead_letters=None, sealer=sealer) for db in (one, two)]
+    topic = re.compile(r"ganxun\.selection\..*")
+    run(Projector([Follower(w, topic) for w in writers], consumer_factory=lambda: None).handle(records))
+    assert (len(opened), len(decoded), vault.asked) == (20, 20, [])
+    for db in (one, two):
+        assert run(db["cadres"].count_documents({})) == 20
+        assert run(db["cadres"].count_documents({"name": NAME})) == 0
+
+
+def _counting(monkeypatch, sealer: Sealer) -> tuple[list, list]:
+    """The values `sealer` opens and the events the catalogue decodes, as lists that grow."""
+    from shared import events
+
     opened, decoded = [], []
     open_, decode = sealer.open, events.CATALOGUE.decode
 
@@ -178,12 +180,4 @@ def test_projections_keeping_no_name_share_their_opens_among_themselves(monkeypa
 
     monkeypatch.setattr(sealer, "open", counted_open)
     monkeypatch.setattr(events.CATALOGUE, "decode", counted_decode)
-    nameless = replace(cadres, personal=False)
-    one, two = MemoryDatabase(), MemoryDatabase()
-    writers = [ProjectionWriter(nameless, db, dead_letters=None, sealer=sealer) for db in (one, two)]
-    topic = re.compile(r"ganxun\.selection\..*")
-    run(Projector([Follower(w, topic) for w in writers], consumer_factory=lambda: None).handle(records))
-    assert (len(opened), len(decoded), vault.asked) == (20, 20, [])
-    for db in (one, two):
-        assert run(db["cadres"].count_documents({})) == 20
-        assert run(db["cadres"].count_documents({"name": NAME})) == 0
+    return opened, decoded
