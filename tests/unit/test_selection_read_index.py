@@ -139,30 +139,14 @@ def test_the_index_worker_makes_the_report_pages_lists_once_the_index_is_still()
     """The first clerk after a change finds the registry and the reports made: what the
     routes ask for (same keys as api_registry.py) is kept, and a change makes them again."""
     import asyncio
-    from datetime import date
-    from types import SimpleNamespace
 
     from services.selection import scope as sc
-    from services.selection.reads import CADRES, CLASSES, HISTORIES, Reads
     from services.selection.service import keep_index
     from shared.memory import MemoryDatabase
 
     db = MemoryDatabase()
     db["cadres"].docs["c1"] = cadre("c1", "王芳", "县财政局", 1)
-    writers = [
-        SimpleNamespace(projection=SimpleNamespace(name=n), observers=[])
-        for n in (CADRES, HISTORIES, CLASSES)
-    ]
-    reads = Reads(db, writers=lambda: writers)
-    policy, today = sc.HoursPolicy(), date(2026, 11, 29)
-    rt = SimpleNamespace(
-        handlers=SimpleNamespace(
-            reads=reads,
-            clock=SimpleNamespace(today=lambda: _now(today)),
-            settings=SimpleNamespace(hours_policy=policy),
-        ),
-        settings=SimpleNamespace(jurisdictions=["371428"]),
-    )
+    writers, reads, rt, policy, today = _worker_world(db)
 
     async def scenario() -> None:
         stop = asyncio.Event()
@@ -190,27 +174,20 @@ def test_the_index_worker_makes_the_report_pages_lists_once_the_index_is_still()
     asyncio.run(scenario())
 
 
-async def _now(day):
-    return day
-
-
-def test_the_index_worker_makes_nothing_while_the_index_keeps_changing():
-    """While the projectors catch up, every batch changes the index: the worker waits for a
-    still moment instead of making 20,000-row reports that the next batch unmakes."""
-    import asyncio
+def _worker_world(db):
+    """Stand-ins for this process's three writers, reads following them, and the runtime the
+    index worker is given (its clock's day, the hours policy, one county)."""
     from datetime import date
     from types import SimpleNamespace
 
     from services.selection import scope as sc
     from services.selection.reads import CADRES, CLASSES, HISTORIES, Reads
-    from services.selection.service import keep_index
-    from shared.memory import MemoryDatabase
 
     writers = [
         SimpleNamespace(projection=SimpleNamespace(name=n), observers=[])
         for n in (CADRES, HISTORIES, CLASSES)
     ]
-    reads = Reads(MemoryDatabase(), writers=lambda: writers)
+    reads = Reads(db, writers=lambda: writers)
     policy, today = sc.HoursPolicy(), date(2026, 11, 29)
     rt = SimpleNamespace(
         handlers=SimpleNamespace(
@@ -220,6 +197,22 @@ def test_the_index_worker_makes_nothing_while_the_index_keeps_changing():
         ),
         settings=SimpleNamespace(jurisdictions=["371428"]),
     )
+    return writers, reads, rt, policy, today
+
+
+async def _now(day):
+    return day
+
+
+def test_the_index_worker_makes_nothing_while_the_index_keeps_changing():
+    """While the projectors catch up, every batch changes the index: the worker waits for a
+    still moment instead of making 20,000-row reports that the next batch unmakes."""
+    import asyncio
+
+    from services.selection.service import keep_index
+    from shared.memory import MemoryDatabase
+
+    writers, reads, rt, policy, today = _worker_world(MemoryDatabase())
     made: list[int] = []
     real_warm = reads.warm
 
