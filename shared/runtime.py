@@ -255,8 +255,8 @@ class Runtime:
         local = {w.projection.name for w in self.writers}
         after, every = 0.0, consistency.STORE_EVERY
         if all(name in local for name, _ in needs):
-            after = HELD_STORE_AFTER if await self._holds(needs) else STORE_AFTER
-            every = HELD_STORE_EVERY if after == HELD_STORE_AFTER else every
+            held = await self._holds(needs)
+            after, every = (HELD_STORE_AFTER, HELD_STORE_EVERY) if held else (STORE_AFTER, every)
         reached = await consistency.wait(
             needs,
             self.progress,
