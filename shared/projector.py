@@ -10,6 +10,7 @@ which are written after the projection and so never run ahead of it.
 from __future__ import annotations
 
 import asyncio
+import copy
 import gc
 import json
 import re
@@ -185,11 +186,14 @@ class CacheBudget:
 
     @property
     def used(self) -> int:
-        return sum(c.bytes for c in self.caches)
+        """The bytes cached, and those a rebuilding writer holds unwritten (`Held`)."""
+        return sum(c.bytes + c.held for c in self.caches)
 
     def settle(self) -> None:
+        """Forget cached documents while over the budget. Held ones are not the cache's to
+        forget: their writer writes them out when the budget is still exceeded (`_write_still`)."""
         used = self.used
-        while used > self.max_bytes:
+        while used > self.max_bytes and any(c.bytes for c in self.caches):
             used -= max(self.caches, key=lambda c: c.bytes).forget_oldest()
 
 
@@ -199,6 +203,8 @@ class DocumentCache:
     def __init__(self, budget: CacheBudget) -> None:
         self._docs: OrderedDict[str, tuple[dict, int]] = OrderedDict()
         self.bytes = 0
+        # The bytes (as last measured) of the documents its writer holds folded and unwritten.
+        self.held = 0
         self.budget = budget
         budget.caches.append(self)
         # True from the writer's reset() until the cache first forgets something: then the
@@ -214,6 +220,10 @@ class DocumentCache:
 
     def get_many(self, ids: list[str]) -> dict[str, dict]:
         return {i: self._docs[i][0] for i in ids if i in self._docs}
+
+    def sizes(self, ids: list[str]) -> dict[str, int]:
+        """The stored sizes of those of `ids` it holds."""
+        return {i: self._docs[i][1] for i in ids if i in self._docs}
 
     def put(self, doc_id: str, doc: dict, size: int | None = None) -> None:
         """Remember a document as written (`size`: as stored, when known), then forget what the
@@ -272,6 +282,24 @@ def _stored_size(doc: dict) -> int:
         return len(repr(doc).encode())
 
 
+@dataclass
+class Held:
+    """A document a rebuild has folded and not written yet (`ProjectionWriter.hold`)."""
+
+    doc: dict
+    # Its revision in the store (None: not stored yet, so written by an insert).
+    rev: int | None
+    # The paths changed since it was stored (touched_paths; None: rewritten whole).
+    touched: set[str] | None
+    # Per (topic, partition), the first offset of an event folded into it since it was stored:
+    # no position may be saved past it while the document is held.
+    since: dict[tuple[str, int], int]
+    # Its size as stored, as last measured (0 until then): the budget's estimate.
+    size: int
+    # The batch that last changed it: one that a later batch did not change has gone still.
+    batch: int
+
+
 class ProjectionWriter:
     """Folds decoded batches into the projection's collection and records positions."""
 
@@ -308,6 +336,14 @@ class ProjectionWriter:
         # passed over, so reads waiting for their writer's token wake (shared/consistency.py).
         self.progress: list[Callable[[list[tuple[str, int]]], None]] = []
         self._positions_saved_at = 0.0
+        # While a rebuild runs (`hold`): the documents folded and not yet written, least
+        # recently changed first; None otherwise.
+        self._held: OrderedDict[str, Held] | None = None
+        self._batch = 0
+        # The held documents a batch is folding into, as they were before it (`_restore`).
+        self._before: dict[str, object] = {}
+        # What the batches folded while documents were held: reported once none is.
+        self._unreported: list[tuple[str, int]] = []
 
     async def handle(self, records: list[ConsumerRecord], shared: Decodings | None = None) -> BatchResult:
         """Fold a batch. `shared`: the batch's records as opened and decoded by the other
@@ -322,18 +358,9 @@ class ProjectionWriter:
         pii: dict[str, dict[str, set[str]]] = {}
         erased: list[tuple[str, str]] = []
         handled: list[tuple[str, int]] = []
-        followed = [r for r in records if self._follows(r)]
-        values, opened = await self._open(followed, shared)
-        for rec, value, seen in zip(followed, values, opened):
-            try:
-                if not self._folds(rec):
-                    decoded = self._passed(value)
-                elif shared is not None:
-                    decoded = shared.decode(self._shared_key(rec), value)
-                else:
-                    decoded = self.catalogue.decode(value)
-            except MalformedEvent as exc:
-                await self.dead_letters.send(rec, str(exc))
+        async for rec, seen, decoded in self._decoded(records, shared):
+            if isinstance(decoded, MalformedEvent):
+                await self.dead_letters.send(rec, str(decoded))
                 result.dead_lettered += 1
                 continue
             if decoded is None:
@@ -357,10 +384,13 @@ class ProjectionWriter:
                 if seen:
                     pii[decoded.envelope.event_id] = seen
         await self._apply(items, sources, pii, result)
+        if erased and self._held:
+            # The erased person's values may stand in held documents: written first, they are
+            # blanked in the store with the rest, before this batch's position is saved.
+            await self._write_out(list(self._held))
         for person, jurisdiction in erased:
             await self._scrub(person, jurisdiction)
-        for report in self.progress:
-            report(handled)
+        self._report(handled)
         # A batch that changed nothing here (the events were for other projections) needs
         # no position of its own: replaying it after a restart changes nothing either.
         # Saved anyway every POSITIONS_EVERY seconds, so a restart replays little.
@@ -375,31 +405,61 @@ class ProjectionWriter:
         while the batch before is written). In chunks, yielding between them, so the writes
         in flight are answered and the next ones sent meanwhile. A record that does not decode
         is left for `handle` to dead-letter."""
-        if not shared.serves(self):
-            return
+        if shared.serves(self):
+            async for _ in self._decoded(records, shared, chunk=PREPARE_CHUNK):
+                pass
+
+    async def _decoded(self, records: list[ConsumerRecord], shared: Decodings | None, chunk: int = 0):
+        """Each record this projection follows, with the personal values opened for it and its
+        decoding: a MalformedEvent in its place when it does not decode, None for an unknown
+        type. With `chunk` (`prepare`): only the records it folds (what `shared` keeps; the
+        envelope of one passed by is read again by `handle`), that many opened at a time with
+        a turn of the event loop after each."""
         followed = [r for r in records if self._follows(r)]
-        for start in range(0, len(followed), PREPARE_CHUNK):
-            chunk = followed[start : start + PREPARE_CHUNK]
-            values, _ = await self._open(chunk, shared)
-            for rec, value in zip(chunk, values):
-                if self._folds(rec):
-                    try:
-                        shared.decode(self._shared_key(rec), value)
-                    except MalformedEvent:
-                        pass  # kept in `shared`: handle() raises it again and dead-letters the record
-            await asyncio.sleep(0)
+        if chunk:
+            followed = [r for r in followed if self._folds(r)]
+        step = chunk or len(followed) or 1
+        for start in range(0, len(followed), step):
+            part = followed[start : start + step]
+            values, opened = await self._open(part, shared)
+            for rec, value, seen in zip(part, values, opened):
+                try:
+                    if not self._folds(rec):
+                        decoded = self._passed(value)
+                    elif shared is not None:
+                        decoded = shared.decode(self._shared_key(rec), value)
+                    else:
+                        decoded = self.catalogue.decode(value)
+                except MalformedEvent as exc:
+                    decoded = exc
+                yield rec, seen, decoded
+            if chunk:
+                await asyncio.sleep(0)
+
+    def _report(self, handled: list[tuple[str, int]]) -> None:
+        """Tell the reads waiting for their writes what was folded: while documents are held,
+        once none is, as a read would not find a held document's change in the store yet."""
+        if self._held:
+            self._unreported.extend(handled)
+            return
+        handled, self._unreported = self._unreported + handled, []
+        for report in self.progress:
+            report(handled)
 
     async def _apply(
         self, items: list, sources: list[ConsumerRecord], pii: dict, result: BatchResult
     ) -> None:
         """Fold and write the items; an item whose fold fails is dead-lettered and the rest
         folded again from the stored documents."""
+        self._batch += 1
         while items:
             try:
-                result.applied += await self._write(items, pii)
+                result.applied += await self._write(items, pii, sources)
                 break
             except ApplyFailed as failed:
                 self._cache.clear()  # the fold may have half-changed cached documents
+                if self._held is not None:
+                    self._restore()
                 env = items[failed.index][1]
                 with structlog.contextvars.bound_contextvars(
                     event_id=env.event_id, correlation_id=env.correlation_id, jurisdiction=env.jurisdiction
@@ -409,6 +469,8 @@ class ProjectionWriter:
                     )
                 result.dead_lettered += 1
                 del items[failed.index], sources[failed.index]
+        if self._held is not None:
+            await self._write_still()
 
     def _follows(self, rec: ConsumerRecord) -> bool:
         """Whether a record is for this projection: from a service it follows, or an erasure
@@ -492,36 +554,26 @@ class ProjectionWriter:
         return out
 
     async def _write(
-        self, items: list[tuple[str, Envelope, Event, Handler]], pii: dict[str, dict[str, set[str]]]
+        self,
+        items: list[tuple[str, Envelope, Event, Handler]],
+        pii: dict[str, dict[str, set[str]]],
+        sources: list[ConsumerRecord],
     ) -> int:
-        docs = await self._load(list(dict.fromkeys(i[0] for i in items)), _born(items))
+        if self._held is not None:
+            return await self._hold(items, pii, sources)
+        ids = list(dict.fromkeys(i[0] for i in items))
+        docs = await self._load(ids, _born(items))
+        known = self._cache.sizes(ids)
         for _attempt in range(10):
             revs = {i: d.get("_rev") for i, d in docs.items()}
             changed = self.projection.fold(docs, items)
             if not changed:
                 return 0
-            for doc_id, env, _, _ in items:
-                if doc_id in changed and env.event_id in pii:
-                    remember_pii(docs[doc_id], pii[env.event_id])
-            ops = []
-            order = []
-            sizes: dict[str, int] = {}
-            token = new_id()
-            codec = getattr(self.coll, "codec_options", None)
+            _note_pii(docs, changed, items, pii)
             touched = touched_paths(items, pii)
-            for doc_id in changed:
-                doc = docs[doc_id]
-                rev = revs.get(doc_id)
-                doc["_rev"] = (rev or 0) + 1
-                doc.setdefault("_applied", {})[WRITE] = token
-                order.append(doc_id)
-                body, sizes[doc_id] = _encoded(doc, codec)
-                if rev is None:
-                    ops.append(InsertOne(body))
-                elif touched.get(doc_id) is not None:
-                    ops.append(UpdateOne({"_id": doc_id, "_rev": rev}, partial_update(doc, touched[doc_id])))
-                else:
-                    ops.append(ReplaceOne({"_id": doc_id, "_rev": rev}, body))
+            ops, order, sizes, token = self._ops(
+                {i: (docs[i], revs.get(i), touched.get(i), known.get(i)) for i in changed}
+            )
             lost = await self._bulk(ops, order, revs, token)
             written = {i: docs[i] for i in order if i not in lost}
             self._remember(written, sizes)
@@ -535,8 +587,144 @@ class ProjectionWriter:
             for doc_id in lost:
                 self._cache.pop(doc_id)
             docs = await self._load(list(lost))
+            known = {}
             items = [i for i in items if i[0] in lost]
         raise RuntimeError(f"projection {self.projection.name}: too many write conflicts")
+
+    def _ops(self, docs: dict[str, tuple[dict, int | None, set[str] | None, int | None]]) -> tuple:
+        """The write of each document (doc, its stored revision, the paths changed since (None:
+        all), its stored size if known): an insert, a partial update or a conditional replace,
+        each leaving the next revision and this write's token. Returns (ops, their ids, the
+        documents' sizes as stored, the token). A partial update sends only its paths: the
+        document is not encoded for it, and its size is taken as the one it had (the cache's
+        estimate; encoded only when unknown)."""
+        ops, order, sizes = [], [], {}
+        token = new_id()
+        codec = getattr(self.coll, "codec_options", None)
+        for doc_id, (doc, rev, touched, size) in docs.items():
+            doc["_rev"] = (rev or 0) + 1
+            doc.setdefault("_applied", {})[WRITE] = token
+            order.append(doc_id)
+            if rev is not None and touched is not None:
+                ops.append(UpdateOne({"_id": doc_id, "_rev": rev}, partial_update(doc, touched)))
+                sizes[doc_id] = _stored_size(doc) if size is None else size
+                continue
+            body, sizes[doc_id] = _encoded(doc, codec)
+            ops.append(InsertOne(body) if rev is None else ReplaceOne({"_id": doc_id, "_rev": rev}, body))
+        return ops, order, sizes, token
+
+    def hold(self) -> None:
+        """Hold what the batches fold instead of writing it at once, until the document goes
+        still (a batch passes without changing it), the budget is exceeded or `release`: a
+        rebuild then writes most documents once, by an insert (`rebuild` says why). Positions
+        are saved no further than the first event of a held document (`_save_positions`), and
+        an erasure writes every held document before it blanks the person's values."""
+        self._held = OrderedDict()
+        self._batch = 0
+
+    async def release(self) -> None:
+        """Write every held document and stop holding."""
+        if self._held is not None:
+            await self._write_out(list(self._held))
+        self._held = None
+        self._report([])
+
+    def let_go(self) -> None:
+        """Stop holding and forget what was held, unwritten (a rebuild that failed: the positions
+        saved stop before the first of its events, so a projector started on them folds them)."""
+        self._held, self._before, self._unreported = None, {}, []
+        self._cache.clear()
+        self._cache.held = 0
+
+    async def _hold(
+        self,
+        items: list[tuple[str, Envelope, Event, Handler]],
+        pii: dict[str, dict[str, set[str]]],
+        sources: list[ConsumerRecord],
+    ) -> int:
+        """Fold the items into the held documents (and those they start holding); nothing is
+        written here (`_write_still`)."""
+        held = self._held
+        ids = list(dict.fromkeys(i[0] for i in items))
+        docs = {i: held[i].doc for i in ids if i in held}
+        codec = getattr(self.coll, "codec_options", None)
+        # As they are before this fold: a failed one restores them (`_restore`), and measures them.
+        self._before = {}
+        for doc_id, doc in docs.items():
+            before, held[doc_id].size = _encoded(doc, codec)
+            self._before[doc_id] = copy.deepcopy(doc) if before is doc else before
+        rest = [i for i in ids if i not in docs]
+        known = self._cache.sizes(rest)
+        docs.update(await self._load(rest, _born(items)))
+        changed = self.projection.fold(docs, items)
+        _note_pii(docs, changed, items, pii)
+        touched = touched_paths(items, pii)
+        for (doc_id, *_), rec in zip(items, sources):
+            if doc_id not in changed:
+                continue
+            h = held.get(doc_id)
+            if h is None:
+                self._cache.pop(doc_id)  # the cache keeps documents as written
+                doc = docs[doc_id]
+                size = known.get(doc_id, 0)
+                h = held[doc_id] = Held(doc, doc.get("_rev"), touched.get(doc_id), {}, size, 0)
+            elif h.batch != self._batch:
+                new = touched.get(doc_id)
+                h.touched = None if h.touched is None or new is None else h.touched | new
+            h.since.setdefault((rec.topic, rec.partition), rec.offset)
+            if h.batch != self._batch:
+                h.batch = self._batch
+                held.move_to_end(doc_id)
+        return len(items) if changed else 0
+
+    def _restore(self) -> None:
+        """Put back the held documents a failed fold may have half changed, as they were."""
+        codec = getattr(self.coll, "codec_options", None)
+        for doc_id, before in self._before.items():
+            if isinstance(before, RawBSONDocument):
+                self._held[doc_id].doc = bson.decode(before.raw, codec_options=codec)
+            else:
+                self._held[doc_id].doc = before
+        self._before = {}
+
+    async def _write_still(self) -> None:
+        """After a batch: write the held documents it did not change, and more, least recently
+        changed first, while the process's documents exceed the budget."""
+        held = self._held
+        self._before = {}
+        self._cache.held = sum(h.size for h in held.values())
+        budget = self._cache.budget
+        budget.settle()
+        over = budget.used - budget.max_bytes
+        out = []
+        for doc_id, h in held.items():
+            if h.batch == self._batch and over <= 0:
+                break
+            out.append(doc_id)
+            over -= h.size
+        await self._write_out(out)
+
+    async def _write_out(self, ids: list[str]) -> None:
+        """Write held documents and let them go. Another writer cannot have written one of them
+        (a rebuild is the collection's only writer): if one did, the rebuild stops, as its held
+        changes could not be folded again."""
+        if not ids:
+            return
+        held = self._held
+        ops, order, sizes, token = self._ops(
+            {i: (held[i].doc, held[i].rev, held[i].touched, held[i].size or None) for i in ids}
+        )
+        lost = await self._bulk(ops, order, {i: held[i].rev for i in ids}, token)
+        if lost:
+            raise RuntimeError(
+                f"projection {self.projection.name}: {len(lost)} documents were written by another "
+                "writer during the rebuild; stop the service's projectors and rebuild again"
+            )
+        written = {i: held.pop(i).doc for i in order}
+        self._cache.held = sum(h.size for h in held.values())
+        self._remember(written, sizes)
+        for observe in self.observers:
+            observe(list(written.values()))
 
     async def _scrub(self, person: str, jurisdiction: str) -> None:
         """Blank an erased person's values in every document that recorded them (live
@@ -613,9 +801,16 @@ class ProjectionWriter:
         return failed
 
     async def _save_positions(self, records: list[ConsumerRecord]) -> None:
+        """The batch's positions, each no further than the first event folded into a document
+        still held (a projector started on them after a crash folds it again; the guard skips
+        what the stored documents already hold)."""
         latest: dict[tuple[str, int], int] = {}
         for rec in records:
             latest[(rec.topic, rec.partition)] = max(latest.get((rec.topic, rec.partition), -1), rec.offset)
+        for h in (self._held or {}).values():
+            for key, offset in h.since.items():
+                if key in latest:
+                    latest[key] = min(latest[key], offset - 1)
         await self.save_positions({tp: off + 1 for tp, off in latest.items()})
 
     async def save_positions(self, next_offsets: dict[tuple[str, int], int]) -> None:
@@ -737,6 +932,17 @@ def partial_update(doc: dict, paths: set[str]) -> dict:
         else:
             sets[path] = value
     return {"$set": sets, "$unset": unsets} if unsets else {"$set": sets}
+
+
+def _note_pii(
+    docs: dict[str, dict],
+    changed: set[str],
+    items: list[tuple[str, Envelope, Event, Handler]],
+    pii: dict[str, dict[str, set[str]]],
+) -> None:
+    for doc_id, env, _, _ in items:
+        if doc_id in changed and env.event_id in pii:
+            remember_pii(docs[doc_id], pii[env.event_id])
 
 
 def remember_pii(doc: dict, seen: dict[str, set[str]]) -> None:
@@ -1033,6 +1239,7 @@ async def rebuild(
     remaining = {tp for tp in tps if end[tp] > begin[tp]}
     thresholds = gc.get_threshold()
     gc.set_threshold(*REBUILD_GC)
+    writer.hold()
     try:
         await _fold_all(
             writer,
@@ -1043,6 +1250,10 @@ async def rebuild(
             total,
             lambda done: progress(done, todo) if progress else None,
         )
+        await writer.release()
+    except BaseException:
+        writer.let_go()
+        raise
     finally:
         gc.set_threshold(*thresholds)
     await writer.save_positions({(tp.topic, tp.partition): end[tp] for tp in tps})

@@ -13,7 +13,7 @@ from aiokafka.structs import ConsumerRecord
 
 from services.selection.projections import cadres, classes
 from shared.commands import CommandHandler, Context
-from shared.contracts.selection import CadreUpdated, ClassOpened
+from shared.contracts.selection import CadreUpdated, ClassOpened, NominationWithdrawn, TraineeNominated
 from shared.events import Envelope
 from shared.memory import MemoryDatabase
 from shared.outbox import headers_of
@@ -44,17 +44,33 @@ def updated(cadre_id: str, version: int, unit: str) -> Envelope:
     return CommandHandler.envelopes(f"cadre-{cadre_id}", version, [ev], ctx)[0]
 
 
-def class_opened(class_id: str) -> Envelope:
+def class_stream(class_id: str, nominees: int, withdrawn: int = 0) -> list[Envelope]:
+    """A class opened, `nominees` nominated, the first `withdrawn` of them withdrawn and nominated again."""
     ctx = Context(actor=DEPT.actor, jurisdiction=COUNTY, correlation_id="t")
-    ev = ClassOpened(
-        class_id=class_id,
-        title="科级干部轮训班",
-        capacity=50,
-        starts_on=date(2026, 9, 1),
-        ends_on=date(2026, 9, 5),
-        organiser="县委组织部",
-    )
-    return CommandHandler.envelopes(f"class-{class_id}", 0, [ev], ctx)[0]
+    events = [
+        ClassOpened(
+            class_id=class_id,
+            title="科级干部轮训班",
+            capacity=50,
+            starts_on=date(2026, 9, 1),
+            ends_on=date(2026, 9, 5),
+            organiser="县委组织部",
+        )
+    ]
+    nominated = [
+        TraineeNominated(
+            class_id=class_id,
+            cadre_id=f"cd-{i}",
+            name=f"学员{i}",
+            unit="县委办公室",
+            home_jurisdiction=COUNTY,
+        )
+        for i in range(nominees)
+    ]
+    events += nominated
+    events += [NominationWithdrawn(class_id=class_id, cadre_id=f"cd-{i}") for i in range(withdrawn)]
+    events += nominated[:withdrawn]
+    return CommandHandler.envelopes(f"class-{class_id}", 0, events, ctx)
 
 
 def counting_reads(db: MemoryDatabase, collection: str) -> list[str]:
@@ -98,7 +114,7 @@ def test_the_writer_holding_the_most_gives_back_first_so_a_hot_class_stays_cache
     budget = CacheBudget(max_bytes=12 * one)
     registry = ProjectionWriter(cadres, db, dead_letters=None, budget=budget)
     class_list = ProjectionWriter(classes, db, dead_letters=None, budget=budget)
-    run(class_list.handle(records([class_opened("k1")])))
+    run(class_list.handle(records(class_stream("k1", 0))))
     for start in range(0, 60, 10):  # a stream of people each written once, after the class
         run(registry.handle(records([registered(f"cd-{i}") for i in range(start, start + 10)], start + 1)))
 

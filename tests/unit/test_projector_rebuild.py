@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from datetime import date
 
 import bson
 import pytest
@@ -17,47 +16,13 @@ from pymongo import InsertOne, ReplaceOne
 
 from services.selection.projections import cadres, classes
 from shared.commands import CommandHandler, Context
-from shared.contracts.selection import (
-    CadreErased,
-    ClassOpened,
-    NominationWithdrawn,
-    TraineeNominated,
-)
+from shared.contracts.selection import CadreErased
 from shared.events import CATALOGUE, Envelope
 from shared.memory import MemoryDatabase
 from shared.projector import REBUILD_GC, ProjectionWriter, rebuild
 from tests.support import meaning
 from tests.unit.test_personal_data import COUNTY, DEPT, registered, run
-from tests.unit.test_projector_cache import TOPIC, records
-
-
-def class_stream(class_id: str, nominees: int, withdrawn: int = 0) -> list[Envelope]:
-    """A class opened, `nominees` nominated, the first `withdrawn` of them withdrawn and nominated again."""
-    ctx = Context(actor=DEPT.actor, jurisdiction=COUNTY, correlation_id="t")
-    events = [
-        ClassOpened(
-            class_id=class_id,
-            title="科级干部轮训班",
-            capacity=50,
-            starts_on=date(2026, 9, 1),
-            ends_on=date(2026, 9, 5),
-            organiser="县委组织部",
-        )
-    ]
-    nominated = [
-        TraineeNominated(
-            class_id=class_id,
-            cadre_id=f"cd-{i}",
-            name=f"学员{i}",
-            unit="县委办公室",
-            home_jurisdiction=COUNTY,
-        )
-        for i in range(nominees)
-    ]
-    events += nominated
-    events += [NominationWithdrawn(class_id=class_id, cadre_id=f"cd-{i}") for i in range(withdrawn)]
-    events += nominated[:withdrawn]
-    return CommandHandler.envelopes(f"class-{class_id}", 0, events, ctx)
+from tests.unit.test_projector_cache import TOPIC, class_stream, records
 
 
 def interleaved(*streams: list[Envelope]) -> list[Envelope]:
@@ -150,13 +115,15 @@ def test_a_rebuild_in_batches_holds_what_one_fold_of_every_event_holds():
 
 
 def test_the_next_batch_is_decoded_while_the_batch_before_is_written():
-    recs = records(interleaved(class_stream("k1", 30), class_stream("k2", 30)))
+    # Three classes one after the other, a batch each: the first is written once the second
+    # batch has passed without changing it, while the third batch is decoded.
+    recs = records([*class_stream("k1", 19), *class_stream("k2", 19), *class_stream("k3", 19)])
     catalogue = CountingCatalogue()
     writer = ProjectionWriter(classes, MemoryDatabase(), dead_letters=None, catalogue=catalogue)
-    seen = decoded_when_writing(writer, catalogue, wait_for=40)
+    seen = decoded_when_writing(writer, catalogue, wait_for=60)
     run(rebuild(writer, FakeConsumer(recs), [TopicPartition(TOPIC, 0)], batch_size=20))
-    # The first batch's 20 and, while they are written, the second's 20 (one by one: 20).
-    assert seen[0] == 40
+    # The first two batches' 40 and, while k1 is written, the third's 20 (one by one: 40).
+    assert seen[0] == 60
     assert catalogue.decoded == len(recs)  # each record decoded once, ahead or not
 
 
