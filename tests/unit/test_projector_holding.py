@@ -8,6 +8,7 @@ documents beyond the writers' budget are written before they go still."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from pymongo import InsertOne
@@ -187,3 +188,46 @@ def test_held_documents_beyond_the_budget_are_written_before_they_go_still():
     run(rebuild(writer, FakeConsumer(recs), [TP], batch_size=9))
     assert len(sent) > 3  # each class written before its last nomination (3 when unbounded)
     assert stored(db) == folded_once(recs)
+
+
+class AlternatingConsumer:
+    """Two partitions, each fetch answering from one of them in turn (as a fetch answers with
+    what has arrived)."""
+
+    def __init__(self, by_partition: list[list[ConsumerRecord]], fetch: int = 5) -> None:
+        self.parts, self.fetch = by_partition, fetch
+        self.tps = [TopicPartition(TOPIC, p) for p in range(len(by_partition))]
+        self.at, self.turn = [0] * len(by_partition), 0
+
+    def assign(self, tps) -> None:
+        assert tps == self.tps
+
+    async def beginning_offsets(self, tps):
+        return {tp: 0 for tp in tps}
+
+    async def end_offsets(self, tps):
+        return {tp: len(self.parts[tp.partition]) for tp in tps}
+
+    async def seek_to_beginning(self, *tps) -> None:
+        self.at = [0] * len(self.parts)
+
+    async def getmany(self, *tps, timeout_ms: int = 0, max_records: int = 1):
+        for _ in self.parts:
+            p, self.turn = self.turn, (self.turn + 1) % len(self.parts)
+            got = self.parts[p][self.at[p] : self.at[p] + min(self.fetch, max_records)]
+            if got:
+                self.at[p] += len(got)
+                return {self.tps[p]: got}
+        return {}
+
+
+def test_a_document_is_not_still_for_a_batch_that_read_none_of_its_partitions():
+    k1 = records(class_stream("k1", 19))
+    k2 = [replace(r, partition=1) for r in records(class_stream("k2", 19))]
+    db = MemoryDatabase()
+    writer = ProjectionWriter(classes, db, dead_letters=None)
+    sent = sent_writes(writer)
+    consumer = AlternatingConsumer([k1, k2])
+    run(rebuild(writer, consumer, consumer.tps, batch_size=5))  # a batch of one partition each
+    assert len(sent) == 2 and all(isinstance(op, InsertOne) for op in sent)
+    assert {k: len(d["nominations"]) for k, d in stored(db).items()} == {"k1": 19, "k2": 19}
