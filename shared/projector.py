@@ -733,8 +733,8 @@ class ProjectionWriter:
         lost = await self._bulk(ops, order, {i: held[i].rev for i in ids}, token)
         if lost:
             raise RuntimeError(
-                f"projection {self.projection.name}: {len(lost)} documents were written by another "
-                "writer during the rebuild; stop the service's projectors and rebuild again"
+                f"投影 {self.projection.name}：重建期间有 {len(lost)} 个文档被其他写入者写入，"
+                "重建已停止。请先停止该服务的投影进程，再重新重建。"
             )
         written = {i: held.pop(i).doc for i in order}
         self._cache.held = sum(h.size for h in held.values())

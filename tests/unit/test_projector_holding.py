@@ -231,3 +231,21 @@ def test_a_document_is_not_still_for_a_batch_that_read_none_of_its_partitions():
     run(rebuild(writer, consumer, consumer.tps, batch_size=5))  # a batch of one partition each
     assert len(sent) == 2 and all(isinstance(op, InsertOne) for op in sent)
     assert {k: len(d["nominations"]) for k, d in stored(db).items()} == {"k1": 19, "k2": 19}
+
+
+def test_a_rebuild_stops_when_another_writer_wrote_a_document_it_holds():
+    recs = records(class_stream("k1", 12))
+    db = MemoryDatabase()
+    writer = ProjectionWriter(classes, db, dead_letters=None)
+
+    def another_writer(done: int, _total: int) -> None:
+        if done == 5:  # k1 held: a service's projector, left running, writes it meanwhile
+            db["classes"].docs["k1"] = {"_id": "k1", "_applied": {}, "_rev": 1, "title": "别处写入"}
+
+    try:
+        run(rebuild(writer, FakeConsumer(recs), [TP], progress=another_writer, batch_size=5))
+    except RuntimeError as exc:
+        assert "重建期间有 1 个文档被其他写入者写入" in str(exc) and "停止该服务的投影进程" in str(exc)
+    else:
+        raise AssertionError("the rebuild overwrote what another writer wrote")
+    assert db["classes"].docs["k1"]["title"] == "别处写入"
