@@ -625,10 +625,11 @@ class ProjectionWriter:
 
     def hold(self) -> None:
         """Hold what the batches fold instead of writing it at once, until the document goes
-        still (a batch passes without changing it), the budget is exceeded or `release`: a
-        rebuild then writes most documents once, by an insert (`rebuild` says why). Positions
-        are saved no further than the first event of a held document (`_save_positions`), and
-        an erasure writes every held document before it blanks the person's values."""
+        still (a batch reads its partitions without changing it), the budget is exceeded or
+        `release`: a rebuild then writes most documents once, by an insert (`rebuild` says
+        why). Positions are saved no further than the first event of a held document
+        (`_save_positions`), and an erasure writes every held document before it blanks the
+        person's values."""
         self._held = OrderedDict()
         self._batch = 0
 
