@@ -57,12 +57,13 @@ SEALED_MARK = b'"sealed":["'
 LINGER = 0.15
 MAX_LINGER = 0.6
 BUSY_WITHIN = 1.0
-# Events per rebuild batch. Before a rebuild held its documents (ProjectionWriter.hold) each
-# batch wrote every document it touched: on 60,000 class events (bench/projector.py, 50 classes
-# at a time) 20,000 a batch wrote 693 documents against 951 at 5,000 and rebuilt at 0.31 of the
-# consume limit against 0.17. Held, both write each of the 600 once (2026-11-29, load 12: every
-# process's CPU 5.6 s at 20,000, 5.1 s at 5,000); the batch's decoded events are in memory at once.
-REBUILD_BATCH = 20_000
+# Events per rebuild batch; the batch's decoded events are in memory at once. Before a rebuild
+# held its documents (ProjectionWriter.hold) each batch wrote every document it touched, so
+# batches were large: on 60,000 class events (bench/projector.py, 50 classes at a time) 20,000 a
+# batch wrote 693 documents against 951 at 5,000. Held, both write each of the 600 once, and
+# 5,000 costs less (2026-11-29, load 10: every process's CPU 5.2 against 5.7 s, the bench's
+# peak RSS 177 against 257 MiB), as the last batch's documents, written after it, are fewer.
+REBUILD_BATCH = 5_000
 # Bytes (as stored, BSON) that the documents cached by one process's writers may take together
 # (CacheBudget); as Python objects a document takes about 3-6 times its BSON size. Unbounded, at
 # five years of a county's history each writer held every document it wrote (20,000 a
