@@ -249,3 +249,41 @@ def test_a_rebuild_stops_when_another_writer_wrote_a_document_it_holds():
     else:
         raise AssertionError("the rebuild overwrote what another writer wrote")
     assert db["classes"].docs["k1"]["title"] == "别处写入"
+
+
+class StoppingAlternatingConsumer(AlternatingConsumer):
+    def __init__(self, by_partition, stop_at: int) -> None:
+        super().__init__(by_partition)
+        self.stop_at = stop_at
+
+    async def getmany(self, *tps, timeout_ms: int = 0, max_records: int = 1):
+        if sum(self.at) >= self.stop_at:
+            raise ConnectionError("Kafka gone")
+        return await super().getmany(*tps, timeout_ms=timeout_ms, max_records=max_records)
+
+
+def test_each_partition_s_position_stops_only_at_its_own_held_documents():
+    # Partition 0: k1 takes nominations past the stop. Partition 1: k2, then k3, both short.
+    p0 = records(class_stream("k1", 30))
+    p1 = [
+        replace(r, partition=1, offset=i)
+        for i, r in enumerate(records([*class_stream("k2", 4), *class_stream("k3", 4)]))
+    ]
+    db = MemoryDatabase()
+    writer = ProjectionWriter(classes, db, dead_letters=None)
+    consumer = StoppingAlternatingConsumer([p0, p1], stop_at=30)
+    try:
+        run(rebuild(writer, consumer, consumer.tps, batch_size=5))
+    except ConnectionError:
+        pass
+    positions = run(writer.load_positions())
+    assert positions[(TOPIC, 0)] == 0  # k1, held, has its first event there
+    # k2 went still (the batch of k3 read partition 1 without changing it) and was written; k3,
+    # its partition read to the end but no batch after it, is held from offset 5.
+    assert positions[(TOPIC, 1)] == 5
+    assert set(db["classes"].docs) == {"k2"}
+
+    again = ProjectionWriter(classes, db, dead_letters=None)
+    run(again.handle(p0[positions[(TOPIC, 0)] :] + p1[positions[(TOPIC, 1)] :]))
+    assert {k: len(d["nominations"]) for k, d in stored(db).items()} == {"k1": 30, "k2": 4, "k3": 4}
+    assert stored(db) == {**folded_once(p0), **folded_once(p1)}
