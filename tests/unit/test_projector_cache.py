@@ -148,3 +148,27 @@ async def _stored_size_of(db: MemoryDatabase, cadre_id: str) -> int:
     scratch = MemoryDatabase()
     await ProjectionWriter(cadres, scratch, dead_letters=None).handle(records([registered(cadre_id)]))
     return len(bson.encode(await scratch["cadres"].find_one({"_id": cadre_id})))
+
+
+def test_a_partial_update_is_not_encoded_only_to_measure_it(monkeypatch):
+    import shared.projector as projector
+    from shared.projection import Projection
+
+    names = Projection("names", sources=("selection",))
+
+    @names.on(TraineeNominated, key=lambda env, ev: ev.class_id, touches=lambda env, ev: [f"n.{ev.cadre_id}"])
+    def _(doc, env, ev) -> None:
+        doc.setdefault("n", {})[ev.cadre_id] = ev.name
+
+    db = MemoryDatabase()
+    writer = ProjectionWriter(names, db, dead_letters=None)
+    stream = records(class_stream("k1", 2))
+    measured: list[dict] = []
+    size_of = projector._stored_size
+    monkeypatch.setattr(projector, "_stored_size", lambda doc: measured.append(doc) or size_of(doc))
+    run(writer.handle(stream[:2]))  # the document's first write: an insert, measured
+    assert len(measured) == 1
+    first = writer._cache.bytes
+    run(writer.handle(stream[2:], shared=None))  # a partial update ($set n.cd-1)
+    assert len(measured) == 1 and writer._cache.bytes == first  # its size as it was, estimated
+    assert run(db["names"].find_one({"_id": "k1"}))["n"] == {"cd-0": "学员0", "cd-1": "学员1"}
