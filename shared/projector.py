@@ -64,6 +64,10 @@ BUSY_WITHIN = 1.0
 # 5,000 costs less (2026-11-29, load 10: every process's CPU 5.2 against 5.7 s, the bench's
 # peak RSS 177 against 257 MiB), as the last batch's documents, written after it, are fewer.
 REBUILD_BATCH = 5_000
+# Batches a rebuild holds a document that every batch changes (a county's counters) before it
+# writes it anyway: the positions it saves stop at the held document's first event, and a
+# rebuild stopped half way is taken up from there (`ProjectionWriter.hold`).
+HOLD_BATCHES = 8
 # Bytes (as stored, BSON) that the documents cached by one process's writers may take together
 # (CacheBudget); as Python objects a document takes about 3-6 times its BSON size. Unbounded, at
 # five years of a county's history each writer held every document it wrote (20,000 a
@@ -304,6 +308,8 @@ class Held:
     size: int
     # The batch that last changed it: one that a later batch did not change has gone still.
     batch: int
+    # The batch it began to be held in (HOLD_BATCHES).
+    first: int = 0
 
 
 class ProjectionWriter:
@@ -679,7 +685,7 @@ class ProjectionWriter:
                 self._cache.pop(doc_id)  # the cache keeps documents as written
                 doc = docs[doc_id]
                 size = known.get(doc_id, 0)
-                h = held[doc_id] = Held(doc, doc.get("_rev"), touched.get(doc_id), {}, size, 0)
+                h = held[doc_id] = Held(doc, doc.get("_rev"), touched.get(doc_id), {}, size, 0, self._batch)
             elif h.batch != self._batch:
                 new = touched.get(doc_id)
                 h.touched = None if h.touched is None or new is None else h.touched | new
@@ -701,8 +707,9 @@ class ProjectionWriter:
 
     async def _write_still(self, read: set[tuple[str, int]]) -> None:
         """After a batch: write the held documents that went still (the batch read records of
-        every partition their events came from, and changed none of them), and more, least
-        recently changed first, while the process's documents exceed the budget. A batch may
+        every partition their events came from, and changed none of them) or were held for
+        HOLD_BATCHES, and more, least recently changed first, while the process's documents
+        exceed the budget. A batch may
         hold records of some partitions only (a fetch answers with what it has): a document of
         another one has not gone still for it, and written then, was written again by a replace
         (743 writes of 600 classes at batches of 5,000 in bench/projector.py)."""
@@ -711,7 +718,11 @@ class ProjectionWriter:
         self._cache.held = sum(h.size for h in held.values())
         budget = self._cache.budget
         budget.settle()
-        out = [i for i, h in held.items() if h.batch != self._batch and read.issuperset(h.since)]
+        out = [
+            i
+            for i, h in held.items()
+            if (h.batch != self._batch and read.issuperset(h.since)) or self._batch - h.first >= HOLD_BATCHES
+        ]
         over = budget.used - budget.max_bytes - sum(held[i].size for i in out)
         chosen = set(out)
         for doc_id, h in held.items():

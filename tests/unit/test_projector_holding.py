@@ -71,7 +71,7 @@ def test_a_rebuild_writes_each_document_once_by_an_insert():
     db = MemoryDatabase()
     writer = ProjectionWriter(classes, db, dead_letters=None)
     sent = sent_writes(writer)
-    result = run(rebuild(writer, FakeConsumer(recs), [TP], batch_size=9))
+    result = run(rebuild(writer, FakeConsumer(recs), [TP], batch_size=12))  # 7 batches
     assert result.applied == len(recs)
     assert len(sent) == 3 and all(isinstance(op, InsertOne) for op in sent)  # not one per batch
     assert stored(db) == folded_once(recs)
@@ -287,3 +287,21 @@ def test_each_partition_s_position_stops_only_at_its_own_held_documents():
     run(again.handle(p0[positions[(TOPIC, 0)] :] + p1[positions[(TOPIC, 1)] :]))
     assert {k: len(d["nominations"]) for k, d in stored(db).items()} == {"k1": 30, "k2": 4, "k3": 4}
     assert stored(db) == {**folded_once(p0), **folded_once(p1)}
+
+
+def test_a_document_every_batch_changes_is_written_every_few_batches_so_the_positions_move_on():
+    recs = records(class_stream("k1", 39))  # 40 events, batches of 2: k1 changed by all 20
+    db = MemoryDatabase()
+    writer = ProjectionWriter(classes, db, dead_letters=None)
+    sent = sent_writes(writer)
+    saved: list[int] = []
+
+    def position(done: int, _total: int) -> None:
+        saved.append(next(iter(db["projection_positions"].docs["classes"]["offsets"].values())))
+
+    run(rebuild(writer, FakeConsumer(recs), [TP], progress=position, batch_size=2))
+    assert [type(op).__name__ for op in sent] == ["InsertOne", "ReplaceOne", "ReplaceOne"]
+    # Held from offset 0 until written after batch 9 (HOLD_BATCHES later), then from offset 18
+    # until batch 18, then from 36 until the end.
+    assert saved == [0] * 8 + [18] * 9 + [36] * 3
+    assert stored(db) == folded_once(recs)
