@@ -239,3 +239,30 @@ def test_the_index_worker_makes_nothing_while_the_index_keeps_changing():
         await worker
 
     asyncio.run(scenario())
+
+
+def test_kept_lists_are_bounded_by_their_rows_the_least_recently_used_forgotten_first(monkeypatch):
+    """Reports asked for many years, dates and sorts were each kept (up to 64 of them, a
+    20,000-cadre report ~10 MB): past MEMO_ROWS rows the least recently used is forgotten,
+    and a list read meanwhile stays."""
+    from services.selection import read_index
+
+    monkeypatch.setattr(read_index, "MEMO_ROWS", 250)
+    ix = ReadIndex()
+    made = []
+
+    def report(year: int) -> list:
+        return ix.memo(("hours", year), lambda: made.append(year) or [{"n": i} for i in range(100)])
+
+    report(2024), report(2025)
+    report(2024)  # read again: now the more recent
+    report(2026)  # 300 rows: the least recently used (2025) is forgotten
+    assert ix.rows_kept == 200 and made == [2024, 2025, 2026]
+    report(2024), report(2026)
+    assert made == [2024, 2025, 2026]  # both still kept
+    report(2025)
+    assert made == [2024, 2025, 2026, 2025] and ix.rows_kept == 200
+    ix.memo(("text", 1), lambda: ([{}] * 20, ("王芳", [0] * 20)))  # a list and its search text
+    assert ix.rows_kept == 240
+    ix.forget()
+    assert ix.rows_kept == 0
