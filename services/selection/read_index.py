@@ -130,6 +130,9 @@ class ReadIndex:
         # Counts the changes (the `index` worker makes the common lists again once this has
         # stopped moving: service.py; while the projectors catch up it moves every batch).
         self.changes = 0
+        # Whether the writers' last batch was full (`Reads` follows their batches): more
+        # events are waiting, the projectors are catching up.
+        self.behind = False
 
     def _put(self, into: dict, doc_id: str, entry: dict) -> bool:
         held = into.get(doc_id)

@@ -92,7 +92,7 @@ def test_the_reads_follow_this_process_s_projection_writers_once_it_has_them():
     db["cadres"].docs["c2"] = cadre("c2", "李明", "县财政局", 1)
     assert asyncio.run(names()) == ["王芳"]  # a reload only when stale
     started += [
-        SimpleNamespace(projection=SimpleNamespace(name=n), observers=[])
+        SimpleNamespace(projection=SimpleNamespace(name=n), observers=[], progress=[])
         for n in (CADRES, HISTORIES, CLASSES)
     ]
     assert asyncio.run(names()) == ["李明", "王芳"]
@@ -184,7 +184,7 @@ def _worker_world(db):
     from services.selection.reads import CADRES, CLASSES, HISTORIES, Reads
 
     writers = [
-        SimpleNamespace(projection=SimpleNamespace(name=n), observers=[])
+        SimpleNamespace(projection=SimpleNamespace(name=n), observers=[], progress=[])
         for n in (CADRES, HISTORIES, CLASSES)
     ]
     reads = Reads(db, writers=lambda: writers)
@@ -266,3 +266,50 @@ def test_kept_lists_are_bounded_by_their_rows_the_least_recently_used_forgotten_
     assert ix.rows_kept == 240
     ix.forget()
     assert ix.rows_kept == 0
+
+
+def test_the_index_worker_makes_nothing_while_the_projectors_batches_are_full():
+    """A backlog folded under load: each full batch takes longer than the quiet second, and
+    the worker made the 20,000-row reports between every two batches (a fifth of the
+    process's CPU). While the last batch was full it waits `behind_quiet`; the last, partial
+    batch of the backlog lets it make them after the quiet second."""
+    import asyncio
+
+    from services.selection.service import keep_index
+    from shared.memory import MemoryDatabase
+
+    writers, reads, rt, policy, today = _worker_world(MemoryDatabase())
+    reads.batch = 3
+    made: list[int] = []
+    real_warm = reads.warm
+
+    async def counted(*args) -> None:
+        made.append(1)
+        await real_warm(*args)
+
+    reads.warm = counted
+
+    async def batch(rev: int, events: int) -> None:
+        writers[0].observers[0]([cadre("c1", "王芳", "县财政局", rev)])
+        for w in writers:  # every writer folds the same batch
+            for report in w.progress:
+                report([("cadre-c1", rev)] * events)
+
+    async def scenario() -> None:
+        await reads.index()
+        stop = asyncio.Event()
+        worker = asyncio.create_task(keep_index(rt, stop, quiet=0.05, behind_quiet=30))
+        for rev in range(1, 4):  # full batches, each after a still 0.25 s
+            await batch(rev, 3)
+            await asyncio.sleep(0.25)
+        assert made == [] and (await reads.index()).behind
+        await batch(4, 1)  # the backlog's last batch
+        for _ in range(100):
+            if made:
+                break
+            await asyncio.sleep(0.02)
+        assert made == [1]
+        stop.set()
+        await worker
+
+    asyncio.run(scenario())
