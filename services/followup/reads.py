@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import date, timedelta
 
@@ -46,6 +47,8 @@ READERS = ("org_department", "party_school", "analyst", "admin")
 # the trainee and class they are evidence for, the uploader and the trainee's jurisdiction.
 ATTACHMENTS = "attachments"
 STALE_AFTER = 5.0
+# Files folded into the work index at a time when it is loaded (Reads._load).
+LOAD_CHUNK = 200
 # Classes whose effect report a process keeps made (the most recently read; ~15 kB each).
 EFFECTS_KEPT = 64
 WORK_SORTS = {
@@ -79,6 +82,12 @@ class Reads:
         # _rev, the report, the title). Only while this process's `class_figures` writer is
         # followed: each write drops the class's report (`_figures_written`).
         self._effects: dict[str, tuple[int, dict, str]] = {}
+        # Classes whose figures a report is reading now (reads in flight), and the newest
+        # _rev the writer wrote of each meanwhile: a report read before that write is not
+        # kept. Only while a read is in flight: a write with none in flight is in the store
+        # for the next read, so a process writing every class of five years holds nothing
+        # for them (it held a _rev per class ever written: issue 16, memory per service).
+        self._reading: Counter[str] = Counter()
         self._figures_written_rev: dict[str, int] = {}
         self._follows_figures = False
 
@@ -94,15 +103,29 @@ class Reads:
             writer = next((w for w in self.writers() if w.projection.name == FILES), None)
             if writer is not None:
                 writer.observers.append(ix.observe_files)
-                ix.fill([d async for d in self.db[FILES].find({})])
+                await self._load(ix)
                 ix.live = True
             elif ix.loaded_at is None or time.monotonic() - ix.loaded_at > self.stale_after:
                 fresh = WorkIndex()
-                fresh.fill([d async for d in self.db[FILES].find({})])
+                await self._load(fresh)
                 fresh.titles = ix.titles
                 self._work = fresh
                 return fresh
         return ix
+
+    async def _load(self, ix: WorkIndex) -> None:
+        """Every file into the index as the scan reads it, LOAD_CHUNK at a time, without the
+        projection's guard. The files as one list were folded after the scan: at 20,000
+        cadres × three years 10,163 files of 43 MB as BSON were 278 MiB of Python objects at
+        once for an index of 22 MiB (tracemalloc), and a restarted follow-up process kept
+        327–436 MB (docs/benchmarks.md, "Every read at 20,000 cadres × three years")."""
+        chunk: list[dict] = []
+        async for d in self.db[FILES].find({}, {"_applied": 0}):
+            chunk.append(d)
+            if len(chunk) >= LOAD_CHUNK:
+                ix.observe_files(chunk)
+                chunk = []
+        ix.fill(chunk)
 
     async def _titles(self, ix: WorkIndex, class_ids) -> dict[str, str]:
         """Class titles, the ones not yet held read once (point reads)."""
@@ -198,19 +221,14 @@ class Reads:
         if kept is not None and jur.covers(who.jurisdiction, kept[1]["jurisdiction"]):
             effect, title = kept[1], kept[2]
         else:
-            doc, titles = await asyncio.gather(
-                self.db[CLASS_FIGURES].find_one({"_id": class_id}, {"_applied": 0}),
-                self.class_titles([class_id]),
-            )
-            if doc is None:
-                raise NotFound(
-                    f"班次 {class_id} 尚无跟踪数据（学员结业后才会排定跟踪节点）。", code="class_not_found"
-                )
-            people = _reachable(who, doc, None)
-            effect = report.class_effect({**doc, "trainees": {guard_key(p["cadre_id"]): p for p in people}})
-            title = titles.get(class_id, "")
-            if jur.covers(who.jurisdiction, doc["jurisdiction"]):
-                self._keep_effect(class_id, doc.get("_rev", 0), effect, title)
+            self._reading[class_id] += 1
+            try:
+                effect, title = await self._made_effect(who, class_id)
+            finally:
+                self._reading[class_id] -= 1
+                if not self._reading[class_id]:
+                    del self._reading[class_id]
+                    self._figures_written_rev.pop(class_id, None)
         return {
             **effect,
             "by_trainee": visibility.rows(effect["by_trainee"], who.role),
@@ -220,6 +238,24 @@ class Reads:
             },
             "class_title": title,
         }
+
+    async def _made_effect(self, who: Principal, class_id: str) -> tuple[dict, str]:
+        """The report made from the class's figures as stored (kept where the reader sees
+        the whole class), and the class's title."""
+        doc, titles = await asyncio.gather(
+            self.db[CLASS_FIGURES].find_one({"_id": class_id}, {"_applied": 0}),
+            self.class_titles([class_id]),
+        )
+        if doc is None:
+            raise NotFound(
+                f"班次 {class_id} 尚无跟踪数据（学员结业后才会排定跟踪节点）。", code="class_not_found"
+            )
+        people = _reachable(who, doc, None)
+        effect = report.class_effect({**doc, "trainees": {guard_key(p["cadre_id"]): p for p in people}})
+        title = titles.get(class_id, "")
+        if jur.covers(who.jurisdiction, doc["jurisdiction"]):
+            self._keep_effect(class_id, doc.get("_rev", 0), effect, title)
+        return effect, title
 
     def _follow_figures(self) -> bool:
         """Whether this process's `class_figures` writer is followed (from the first report
@@ -238,7 +274,9 @@ class Reads:
     def _figures_written(self, docs: list[dict]) -> None:
         for d in docs:
             self._effects.pop(d["_id"], None)
-            self._figures_written_rev[d["_id"]] = d.get("_rev", 0)
+            if d["_id"] in self._reading:
+                rev = d.get("_rev", 0)
+                self._figures_written_rev[d["_id"]] = max(rev, self._figures_written_rev.get(d["_id"], rev))
 
     def _keep_effect(self, class_id: str, rev: int, effect: dict, title: str) -> None:
         """Keeps a whole class's report made from the figures at `rev`, unless the writer has

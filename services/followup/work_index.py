@@ -155,7 +155,8 @@ class WorkIndex:
             self._memo = {}
 
     def fill(self, docs: list[dict]) -> None:
-        """Every file, from one scan of the collection (reads.py scans it)."""
+        """The last files of a load, which is then done (reads.py folds the collection's scan
+        in chunks: `observe_files`, then this)."""
         self.observe_files(docs)
         self.loaded_at = time.monotonic()
 

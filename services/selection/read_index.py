@@ -50,6 +50,12 @@ from shared import jurisdiction as jur
 from shared.listing import search_key, sort_by
 
 MEMO_MAX = 64
+# Rows the kept lists may hold together (each list's length; a report its rows): ten lists
+# the size of a 20,000-cadre registry. A report is ~500 bytes a row as Python objects, so
+# a kept hours report of 20,000 cadres is ~10 MB; reports asked for many years, dates and
+# sorts were kept up to MEMO_MAX of them (issue 16, memory per service). Past it the list
+# used least recently is forgotten first.
+MEMO_ROWS = 200_000
 SHARED = ("gender", "unit", "rank", "category", "position", "recruited_as", "jurisdiction")
 HISTORY_FIELDS = ("last_trained_on", "hours")
 # The parts of the index a kept list may be made from (`ReadIndex.memo`'s `needs`).
@@ -117,11 +123,16 @@ class ReadIndex:
         # Lists and reports computed from the index, by what they were asked for, and the
         # parts each was made from; dropped when one of those changes, so a repeated page,
         # search or sort costs a slice.
-        self._memo: dict[tuple, Any] = {}
+        self._memo: dict[tuple, Any] = {}  # in the order used, the least recent first
         self._needs: dict[tuple, frozenset[str]] = {}
+        self._rows: dict[tuple, int] = {}
+        self.rows_kept = 0
         # Counts the changes (the `index` worker makes the common lists again once this has
         # stopped moving: service.py; while the projectors catch up it moves every batch).
         self.changes = 0
+        # Whether the writers' last batch was full (`Reads` follows their batches): more
+        # events are waiting, the projectors are catching up.
+        self.behind = False
 
     def _put(self, into: dict, doc_id: str, entry: dict) -> bool:
         held = into.get(doc_id)
@@ -132,8 +143,12 @@ class ReadIndex:
 
     def _changed(self, part: str) -> None:
         for key in [k for k, needs in self._needs.items() if part in needs]:
-            del self._memo[key], self._needs[key]
+            self._drop(key)
         self.changes += 1
+
+    def _drop(self, key: tuple) -> None:
+        del self._memo[key], self._needs[key]
+        self.rows_kept -= self._rows.pop(key)
 
     def observe_cadres(self, docs: list[dict]) -> None:
         for d in docs:
@@ -175,18 +190,23 @@ class ReadIndex:
 
     def forget(self) -> None:
         """Drops every kept list."""
-        self._memo, self._needs = {}, {}
+        self._memo, self._needs, self._rows, self.rows_kept = {}, {}, {}, 0
         self.changes += 1
 
     def memo(self, key: tuple, compute: Callable[[], Any], needs: frozenset[str] = EVERYTHING) -> Any:
-        """`compute()`, kept until one of the parts it `needs` next changes. The caller must
-        not change it."""
-        if key not in self._memo:
-            if len(self._memo) >= MEMO_MAX:  # reports asked for many dates: start again
-                self.forget()
-            self._memo[key] = compute()
-            self._needs[key] = needs
-        return self._memo[key]
+        """`compute()`, kept until one of the parts it `needs` next changes, or until it is
+        the least recently used of more than MEMO_MAX kept values or MEMO_ROWS rows. The
+        caller must not change it."""
+        if key in self._memo:
+            made = self._memo[key] = self._memo.pop(key)  # now the most recently used
+            return made
+        made = compute()
+        rows = _rows(made)
+        while self._memo and (len(self._memo) >= MEMO_MAX or self.rows_kept + rows > MEMO_ROWS):
+            self._drop(next(iter(self._memo)))
+        self._memo[key], self._needs[key], self._rows[key] = made, needs, rows
+        self.rows_kept += rows
+        return made
 
     def registry(
         self,
@@ -219,6 +239,17 @@ class ReadIndex:
             return sorted(rows, key=lambda r: (r.get("starts_on", ""), r["_id"]))
 
         return self.memo(("class_list", p), ordered, frozenset({CLASSES}))
+
+
+def _rows(value: Any) -> int:
+    """The rows a kept value holds: a list's length, a report's lists', a pair's both."""
+    if isinstance(value, list):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(len(v) for v in value.values() if isinstance(v, list))
+    if isinstance(value, tuple):
+        return sum(_rows(v) for v in value)
+    return 0
 
 
 def _place(entry: dict[str, Any]) -> tuple[str, str, str]:

@@ -65,10 +65,12 @@ class Reads:
         db: Any,
         writers: Callable[[], list[ProjectionWriter]] = lambda: [],
         stale_after: float = STALE_AFTER,
+        batch: int = 1000,
     ) -> None:
         self.db = db
         self.writers = writers
         self.stale_after = stale_after
+        self.batch = batch  # events a projector batch holds at most (settings.projector_batch)
         self._index = ReadIndex()
         self._lock = asyncio.Lock()
 
@@ -87,6 +89,7 @@ class Reads:
                 writers[CADRES].observers.append(ix.observe_cadres)
                 writers[HISTORIES].observers.append(ix.observe_histories)
                 writers[CLASSES].observers.append(ix.observe_classes)
+                writers[CADRES].progress.append(self._batch_done)
                 await self._load(ix)
                 ix.live = True
             elif ix.loaded_at is None or time.monotonic() - ix.loaded_at > self.stale_after:
@@ -102,6 +105,11 @@ class Reads:
                 )
                 ix.forget()
         return ix
+
+    def _batch_done(self, handled: list) -> None:
+        """After each batch of this process's projectors (every writer folds the same
+        batch): a full one means more are waiting (`ReadIndex.behind`)."""
+        self._index.behind = len(handled) >= self.batch
 
     async def _load(self, ix: ReadIndex) -> None:
         """One scan of each collection, cut to the fields the index keeps."""

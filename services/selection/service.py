@@ -21,7 +21,7 @@ def bootstrap(a: Adapters) -> Handlers:
     flags = SelectionSettings()
     return Handlers(
         commands=a.commands,
-        reads=Reads(a.db, writers=a.writers),
+        reads=Reads(a.db, writers=a.writers, batch=a.settings.projector_batch),
         clock=a.clock,
         settings=flags,
         keys=a.vault,
@@ -31,21 +31,32 @@ def bootstrap(a: Adapters) -> Handlers:
 
 # How long the read index must be still before its common lists are made again.
 QUIET = 1.0
+# How long while the projectors' last batch was full (they catch up): under load a batch of
+# a backlog takes longer than QUIET, and the lists were made between every two batches,
+# a fifth of the process's CPU and 20,000-row reports made and unmade per batch while
+# five years were folded (docs/benchmarks.md, "Every read at 20,000 cadres × three years").
+BEHIND_QUIET = 60.0
 
 
-async def keep_index(rt: Runtime, stop: asyncio.Event, quiet: float = QUIET) -> None:
+async def keep_index(
+    rt: Runtime, stop: asyncio.Event, quiet: float = QUIET, behind_quiet: float = BEHIND_QUIET
+) -> None:
     """Loads the read index when the service starts, so the first clerk does not wait for
     it; then, whenever it changed and has been still for `quiet` seconds, makes the lists
     the registry and report pages open on (`Reads.warm`). While the projectors catch up it
-    changes every batch, so nothing is made until they are done."""
+    changes every batch, and their batches are full: nothing is made until they are done
+    (or the index has been still for `behind_quiet`)."""
     reads = rt.handlers.reads
     ix = await reads.index()
     made = None
+    still = 0.0
     while not stop.is_set():
         seen = ix.changes
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), quiet)
-        if seen != made and seen == ix.changes and not stop.is_set():
+        still = still + quiet if seen == ix.changes else 0.0
+        enough = behind_quiet if ix.behind else quiet
+        if seen != made and seen == ix.changes and still >= enough and not stop.is_set():
             h = rt.handlers
             await reads.warm(rt.settings.jurisdictions, await h.clock.today(), h.settings.hours_policy)
             made = seen

@@ -3,7 +3,8 @@
 * class_roster (班级名册), per class, from selection's events;
 * catalogue, per jurisdiction; class_timetable, per class; teacher_load (教师授课量) and
   teacher_moves, per teacher and year (keyed `<timetable stream>/<teacher>`); session_sheet
-  (考勤表), per session;
+  (考勤表), per session; trainee_sessions (我的课表), per trainee and class: their own lines
+  of the class's sheets;
 * class_attendance, per class: per-trainee counts and hours, and the graduation verdicts;
 * trainee_hours (学时台账), per cadre: class and online hours by kind;
 * feedback, per class: ratings with the course and teacher of each session;
@@ -297,43 +298,74 @@ def _entry(doc, env, cadre_id: str) -> dict:
     return doc.setdefault("entries", {}).setdefault(cadre_id, {"status": "未签到"})
 
 
-@session_sheet.on(SessionAttended, key=by_session)
-def _sheet_attended(doc, env, ev: SessionAttended) -> None:
-    _entry(doc, env, ev.cadre_id).update(
-        status="出勤", late=ev.late, hours=ev.hours, checked_in_at=env.occurred_at.isoformat()
+# 我的课表: a trainee's own lines of a class's sheets, one document per trainee and class
+# (`<cadre id>@<class id>`), so the page reads one document instead of every session's sheet
+# of the class (eight sheets of 50 entries: the slowest read at 20,000 cadres, docs/benchmarks.md,
+# "Every read at 20,000 cadres"). Each line is folded by the same function as the sheet's.
+trainee_sessions = Projection("trainee_sessions", sources=("teaching",))
+
+
+def trainee_sessions_key(cadre_id: str, class_id: str) -> str:
+    return f"{cadre_id}@{class_id}"
+
+
+def _own_line(doc, env, ev) -> dict:
+    doc.update(cadre_id=ev.cadre_id, class_id=ev.class_id)
+    doc.setdefault("jurisdiction", env.jurisdiction)
+    return doc.setdefault("sessions", {}).setdefault(ev.session_id, {"status": "未签到"})
+
+
+def _line(event_cls):
+    """Folds `update(entry, env, ev)` into the trainee's line of the session's sheet and into
+    the same line of their own sheets of the class (`trainee_sessions`)."""
+
+    def register(update):
+        session_sheet.on(event_cls, key=by_session)(
+            lambda doc, env, ev: update(_entry(doc, env, ev.cadre_id), env, ev)
+        )
+        trainee_sessions.on(event_cls, key=lambda env, ev: trainee_sessions_key(ev.cadre_id, ev.class_id))(
+            lambda doc, env, ev: update(_own_line(doc, env, ev), env, ev)
+        )
+        return update
+
+    return register
+
+
+@_line(SessionAttended)
+def _line_attended(entry, env, ev: SessionAttended) -> None:
+    entry.update(status="出勤", late=ev.late, hours=ev.hours, checked_in_at=env.occurred_at.isoformat())
+
+
+@_line(EarlyLeaveRecorded)
+def _line_early(entry, env, ev: EarlyLeaveRecorded) -> None:
+    entry["early_leave_minutes"] = ev.minutes
+
+
+@_line(LeaveRequested)
+def _line_leave(entry, env, ev: LeaveRequested) -> None:
+    entry["leave"] = {"reason": ev.reason, "status": "待审批"}
+
+
+@_line(LeaveDecided)
+def _line_decided(entry, env, ev: LeaveDecided) -> None:
+    entry.setdefault("leave", {}).update(
+        status="已批准" if ev.approved else "未批准", note=ev.note, by=env.actor.name
     )
 
 
-@session_sheet.on(EarlyLeaveRecorded, key=by_session)
-def _sheet_early(doc, env, ev: EarlyLeaveRecorded) -> None:
-    _entry(doc, env, ev.cadre_id)["early_leave_minutes"] = ev.minutes
-
-
-@session_sheet.on(LeaveRequested, key=by_session)
-def _sheet_leave(doc, env, ev: LeaveRequested) -> None:
-    _entry(doc, env, ev.cadre_id)["leave"] = {"reason": ev.reason, "status": "待审批"}
-
-
-@session_sheet.on(LeaveDecided, key=by_session)
-def _sheet_decided(doc, env, ev: LeaveDecided) -> None:
-    leave = _entry(doc, env, ev.cadre_id).setdefault("leave", {})
-    leave.update(status="已批准" if ev.approved else "未批准", note=ev.note, by=env.actor.name)
-
-
-@session_sheet.on(SessionRated, key=by_session)
-def _sheet_rated(doc, env, ev: SessionRated) -> None:
+@_line(SessionRated)
+def _line_rated(entry, env, ev: SessionRated) -> None:
     # The trainee's own page shows a session as rated (each is rated once; classroom.py).
-    _entry(doc, env, ev.cadre_id)["rated"] = ev.rating
+    entry["rated"] = ev.rating
 
 
-@session_sheet.on(AbsenceRecorded, key=by_session)
-def _sheet_absent(doc, env, ev: AbsenceRecorded) -> None:
-    _entry(doc, env, ev.cadre_id)["status"] = "请假" if ev.excused else "缺勤"
+@_line(AbsenceRecorded)
+def _line_absent(entry, env, ev: AbsenceRecorded) -> None:
+    entry["status"] = "请假" if ev.excused else "缺勤"
 
 
-@session_sheet.on(AbsenceExcused, key=by_session)
-def _sheet_excused(doc, env, ev: AbsenceExcused) -> None:
-    entry = _entry(doc, env, ev.cadre_id)
+@_line(AbsenceExcused)
+def _line_excused(entry, env, ev: AbsenceExcused) -> None:
     entry["status"] = "请假"
     entry["leave"] = {"reason": ev.reason, "status": "已补假", "note": "", "by": env.actor.name}
 
@@ -547,6 +579,7 @@ PROJECTIONS = [
     teacher_load,
     teacher_moves,
     session_sheet,
+    trainee_sessions,
     class_attendance,
     trainee_hours,
     feedback,

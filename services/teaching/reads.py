@@ -12,6 +12,7 @@ Spreadsheets and calendars are made from these dicts in files.py.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from datetime import date
@@ -135,6 +136,7 @@ class Reads:
     FEEDBACK = "feedback"
     LEAVES = "leave_inbox"  # per class: its end date and its open leave requests
     MY_CLASSES = "trainee_classes"  # per cadre: the classes naming them
+    MY_SESSIONS = "trainee_sessions"  # per cadre and class: their own lines of the class's sheets
     MARKS = "closer_marks"  # the closer's own record of the sessions it closed, per class
 
     def __init__(self, db: Any) -> None:
@@ -433,15 +435,18 @@ class Reads:
 
     async def my_sessions(self, who: Principal, class_id: str) -> dict:
         """The class's timetable with the trainee's own line of each session's sheet:
-        attendance, leave request and its answer, the rating given."""
+        attendance, leave request and its answer, the rating given. The lines come from the
+        trainee's own document of the class (`trainee_sessions`), read beside the timetable,
+        not from every session's sheet of the class."""
         who.require_role("trainee")
-        tt = await self.timetable(who, class_id)  # refuses a class the trainee is not confirmed in
-        sheets = await store.find_by_ids(
-            self.db[self.SHEET], [s["session_id"] for s in tt["sessions"]], {"_applied": 0}
+        tt, mine = await asyncio.gather(
+            self.timetable(who, class_id),  # refuses a class the trainee is not confirmed in
+            self._doc(self.MY_SESSIONS, pj.trainee_sessions_key(who.user_id, class_id)),
         )
+        lines = mine.get("sessions", {})
         for s in tt["sessions"]:
-            mine = sheets.get(s["session_id"], {}).get("entries", {}).get(who.user_id, {"status": "未签到"})
-            s["mine"] = {k: mine.get(k) for k in ("status", "late", "early_leave_minutes", "leave", "rated")}
+            line = lines.get(s["session_id"], {"status": "未签到"})
+            s["mine"] = {k: line.get(k) for k in ("status", "late", "early_leave_minutes", "leave", "rated")}
         return tt
 
     # -- the party school's leave inbox (请假审批), across sessions and classes ---------------------

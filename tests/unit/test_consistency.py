@@ -257,3 +257,19 @@ def test_the_projection_writer_reports_each_stream_version_of_its_batch_after_wr
 
 def run_sync_find(db: MemoryDatabase, doc_id: str) -> bool:
     return doc_id in db["nominees"].docs
+
+
+def test_a_process_remembers_the_latest_streams_of_each_projection_within_a_bound():
+    """Each projection notes every stream of every batch it reads: a process folding a
+    county's five years (tens of thousands of streams, eleven projections in teaching) held
+    50,000 a projection. The latest streams are remembered; older ones are the store's to
+    answer (its check, `wait`'s `in_store`)."""
+    progress = consistency.Progress()
+    streams = [f"teaching-attendance-371428-{n:05d}" for n in range(30_000)]
+    for at in range(0, len(streams), 1000):  # batches of 1,000 events
+        for projection in ("session_sheet", "class_attendance", "trainee_hours"):
+            progress.note(projection, [(s, 2) for s in streams[at : at + 1000]])
+    assert progress.reached("trainee_hours", streams[-1], 2)
+    assert progress.reached("session_sheet", streams[-10_000], 2)
+    assert not progress.reached("session_sheet", streams[0], 2)
+    assert not progress.reached("class_attendance", streams[-10_001], 1)

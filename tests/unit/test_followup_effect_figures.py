@@ -152,3 +152,48 @@ def test_a_process_following_its_figures_writer_keeps_the_report_until_the_write
     figures.docs["k1"] = changed
     writer.observers[0]([changed])
     assert run(reads.class_effect(DEPT, "k1"))["trainees"] == 2
+
+
+def test_the_writers_writes_of_many_classes_leave_nothing_held_for_them_when_no_report_is_being_read():
+    """A process writing the figures of five years of classes held a _rev per class ever
+    written; only a class whose report is being read needs one (issue 16, memory)."""
+    from types import SimpleNamespace
+
+    from services.followup.reads import Reads
+
+    w = a_class_followed_for_three_months()
+    writer = SimpleNamespace(projection=SimpleNamespace(name=class_figures.collection), observers=[])
+    reads = Reads(w.db, writers=lambda: [writer])
+    run(reads.class_effect(DEPT, "k1"))
+    writer.observers[0]([{"_id": f"k{n}", "_rev": 3} for n in range(2, 1002)])
+    assert len(reads._figures_written_rev) == 0 and len(reads._reading) == 0
+    assert run(reads.class_effect(DEPT, "k1")) == as_the_whole_document_gave(w, DEPT)
+
+
+def test_a_write_of_the_class_while_its_report_is_read_keeps_the_older_report_from_being_kept():
+    """The writer writes the class after the report read its figures and before it was kept:
+    that report is not kept, the next reader's is made from the new figures."""
+    from types import SimpleNamespace
+
+    from services.followup.reads import Reads
+
+    w = a_class_followed_for_three_months()
+    writer = SimpleNamespace(projection=SimpleNamespace(name=class_figures.collection), observers=[])
+    reads = Reads(w.db, writers=lambda: [writer])
+    reads._follow_figures()
+    figures = w.db[class_figures.collection]
+    held = figures.docs["k1"]
+    changed = {**held, "_rev": held.get("_rev", 0) + 1, "trainees": dict(list(held["trainees"].items())[:2])}
+    read = figures.find_one
+
+    async def read_then_the_writer_writes(*args, **kwargs):
+        old = await read(*args, **kwargs)
+        figures.docs["k1"] = changed
+        writer.observers[0]([changed])
+        return old
+
+    figures.find_one = read_then_the_writer_writes
+    assert run(reads.class_effect(DEPT, "k1"))["trainees"] == 3
+    figures.find_one = read
+    assert run(reads.class_effect(DEPT, "k1"))["trainees"] == 2
+    assert len(reads._figures_written_rev) == 0

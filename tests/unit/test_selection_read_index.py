@@ -92,7 +92,7 @@ def test_the_reads_follow_this_process_s_projection_writers_once_it_has_them():
     db["cadres"].docs["c2"] = cadre("c2", "李明", "县财政局", 1)
     assert asyncio.run(names()) == ["王芳"]  # a reload only when stale
     started += [
-        SimpleNamespace(projection=SimpleNamespace(name=n), observers=[])
+        SimpleNamespace(projection=SimpleNamespace(name=n), observers=[], progress=[])
         for n in (CADRES, HISTORIES, CLASSES)
     ]
     assert asyncio.run(names()) == ["李明", "王芳"]
@@ -184,7 +184,7 @@ def _worker_world(db):
     from services.selection.reads import CADRES, CLASSES, HISTORIES, Reads
 
     writers = [
-        SimpleNamespace(projection=SimpleNamespace(name=n), observers=[])
+        SimpleNamespace(projection=SimpleNamespace(name=n), observers=[], progress=[])
         for n in (CADRES, HISTORIES, CLASSES)
     ]
     reads = Reads(db, writers=lambda: writers)
@@ -230,6 +230,80 @@ def test_the_index_worker_makes_nothing_while_the_index_keeps_changing():
             writers[0].observers[0]([cadre("c1", "王芳", "县财政局", rev)])
             await asyncio.sleep(0.02)
         assert made == []
+        for _ in range(100):
+            if made:
+                break
+            await asyncio.sleep(0.02)
+        assert made == [1]
+        stop.set()
+        await worker
+
+    asyncio.run(scenario())
+
+
+def test_kept_lists_are_bounded_by_their_rows_the_least_recently_used_forgotten_first(monkeypatch):
+    """Reports asked for many years, dates and sorts were each kept (up to 64 of them, a
+    20,000-cadre report ~10 MB): past MEMO_ROWS rows the least recently used is forgotten,
+    and a list read meanwhile stays."""
+    from services.selection import read_index
+
+    monkeypatch.setattr(read_index, "MEMO_ROWS", 250)
+    ix = ReadIndex()
+    made = []
+
+    def report(year: int) -> list:
+        return ix.memo(("hours", year), lambda: made.append(year) or [{"n": i} for i in range(100)])
+
+    report(2024), report(2025)
+    report(2024)  # read again: now the more recent
+    report(2026)  # 300 rows: the least recently used (2025) is forgotten
+    assert ix.rows_kept == 200 and made == [2024, 2025, 2026]
+    report(2024), report(2026)
+    assert made == [2024, 2025, 2026]  # both still kept
+    report(2025)
+    assert made == [2024, 2025, 2026, 2025] and ix.rows_kept == 200
+    ix.memo(("text", 1), lambda: ([{}] * 20, ("王芳", [0] * 20)))  # a list and its search text
+    assert ix.rows_kept == 240
+    ix.forget()
+    assert ix.rows_kept == 0
+
+
+def test_the_index_worker_makes_nothing_while_the_projectors_batches_are_full():
+    """A backlog folded under load: each full batch takes longer than the quiet second, and
+    the worker made the 20,000-row reports between every two batches (a fifth of the
+    process's CPU). While the last batch was full it waits `behind_quiet`; the last, partial
+    batch of the backlog lets it make them after the quiet second."""
+    import asyncio
+
+    from services.selection.service import keep_index
+    from shared.memory import MemoryDatabase
+
+    writers, reads, rt, policy, today = _worker_world(MemoryDatabase())
+    reads.batch = 3
+    made: list[int] = []
+    real_warm = reads.warm
+
+    async def counted(*args) -> None:
+        made.append(1)
+        await real_warm(*args)
+
+    reads.warm = counted
+
+    async def batch(rev: int, events: int) -> None:
+        writers[0].observers[0]([cadre("c1", "王芳", "县财政局", rev)])
+        for w in writers:  # every writer folds the same batch
+            for report in w.progress:
+                report([("cadre-c1", rev)] * events)
+
+    async def scenario() -> None:
+        await reads.index()
+        stop = asyncio.Event()
+        worker = asyncio.create_task(keep_index(rt, stop, quiet=0.05, behind_quiet=30))
+        for rev in range(1, 4):  # full batches, each after a still 0.25 s
+            await batch(rev, 3)
+            await asyncio.sleep(0.25)
+        assert made == [] and (await reads.index()).behind
+        await batch(4, 1)  # the backlog's last batch
         for _ in range(100):
             if made:
                 break

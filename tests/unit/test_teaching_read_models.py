@@ -1,5 +1,6 @@
-"""Teaching's two read models shaped for one query each (issue 16): the leave inbox's per-class
-document (its end date and its open requests only) and a trainee's classes (per cadre id).
+"""Teaching's read models shaped for one query each (issue 16): the leave inbox's per-class
+document (its end date and its open requests only), a trainee's classes (per cadre id) and
+a trainee's own lines of a class's sheets (我的课表, per cadre and class).
 Given selection's and teaching's events, when folded as the projector folds them, then the
 document holds what the query needs; the reads built on them touch the rosters only by `_id`;
 an erased trainee's leave reason is blanked in the inbox."""
@@ -181,3 +182,60 @@ def test_my_classes_reads_the_trainee_s_document_and_their_rosters_by_id_only():
     assert filters and all(set(f) == {"_id"} for f in filters)
     nobody = Principal(user_id="cd-none", name="周强", role="trainee", jurisdiction=COUNTY)
     assert run(Reads(db).my_classes(nobody)) == []
+
+
+def test_a_trainee_s_own_lines_of_a_class_are_their_entries_of_every_session_s_sheet():
+    """我的课表's document (per trainee and class) holds, for each session, what the session's
+    sheet holds for that trainee, after every kind of event a sheet folds; another trainee's
+    lines are in their own document."""
+    db = MemoryDatabase()
+    s1, s2, s3 = (
+        {"class_id": "k1", "session_id": s, "cadre_id": c}
+        for s, c in (("s1", "cd-sun"), ("s2", "cd-sun"), ("s2", "cd-qian"))
+    )
+    streams = [
+        envs(
+            "teaching-timetable-k1",
+            [session("s1", date(2026, 3, 2), "一"), session("s2", date(2026, 3, 3), "二")],
+        ),
+        envs(
+            "teaching-attendance-k1-s1",
+            [
+                tea.LeaveRequested(**s1, reason="防汛值班"),
+                tea.LeaveDecided(**s1, approved=False, note="请安排他人"),
+                tea.AbsenceRecorded(**s1, excused=False),
+                tea.AbsenceExcused(**s1, reason="防汛值班"),
+            ],
+        ),
+        envs(
+            "teaching-attendance-k1-s2",
+            [
+                tea.SessionAttended(**s2, hours=2.5, late=True),
+                tea.EarlyLeaveRecorded(**s2, minutes=20),
+                tea.SessionRated(**s2, rating=5, comment="很实用"),
+                tea.SessionAttended(**s3, hours=2.5, late=False),
+            ],
+        ),
+    ]
+    for stream in streams:
+        for p in (proj.session_sheet, proj.trainee_sessions):
+            db.load(p, stream)
+    sheets = {s: doc(db, Reads.SHEET, s)["entries"] for s in ("s1", "s2")}
+    sun = doc(db, Reads.MY_SESSIONS, proj.trainee_sessions_key("cd-sun", "k1"))
+    qian = doc(db, Reads.MY_SESSIONS, proj.trainee_sessions_key("cd-qian", "k1"))
+    assert sun["sessions"] == {"s1": sheets["s1"]["cd-sun"], "s2": sheets["s2"]["cd-sun"]}
+    assert sun["sessions"]["s1"]["leave"]["status"] == "已补假" and sun["sessions"]["s2"]["rated"] == 5
+    assert qian["sessions"] == {"s2": sheets["s2"]["cd-qian"]}
+    assert (sun["cadre_id"], sun["class_id"], sun["jurisdiction"]) == ("cd-sun", "k1", COUNTY)
+
+
+def test_my_timetable_reads_the_trainee_s_own_document_not_the_session_sheets():
+    """我的课表 reads one document for the trainee's lines: with every sheet gone from the
+    store it answers the same (it read eight sheets of 50 entries each at 20,000 cadres)."""
+    from tests.unit.test_teaching_trainee_reads import ME, two_classes
+
+    reads = two_classes()
+    before = run(reads.my_sessions(ME, "k1"))
+    reads.db[Reads.SHEET].docs.clear()
+    assert run(reads.my_sessions(ME, "k1")) == before
+    assert before["sessions"][1]["mine"]["status"] == "出勤"

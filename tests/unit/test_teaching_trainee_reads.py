@@ -47,9 +47,14 @@ def session(sid: str, on: date, title: str) -> tea.SessionScheduled:
     )
 
 
-# long: the given events of two classes, one per line
 @pytest.fixture
 def reads():
+    return two_classes()
+
+
+# long: the given events of two classes, one per line
+def two_classes() -> Reads:
+    """Teaching's reads over the events of two classes, folded as teaching folds them."""
     db = MemoryDatabase()
     for k, title, people in (
         ("k1", "年轻干部培训班", [("cd-sun", "孙丽"), ("cd-qian", "钱军")]),
@@ -81,8 +86,7 @@ def reads():
     )
     for p in (proj.class_timetable, proj.session_sheet):
         db.load(p, timetable)
-    db.load(
-        proj.session_sheet,
+    attendance = (
         envs(
             "teaching-attendance-k1-s1",
             [
@@ -93,9 +97,6 @@ def reads():
                 tea.LeaveRequested(class_id="k1", session_id="s1", cadre_id="cd-qian", reason="病假"),
             ],
         ),
-    )
-    db.load(
-        proj.session_sheet,
         envs(
             "teaching-attendance-k1-s2",
             [
@@ -106,6 +107,9 @@ def reads():
             ],
         ),
     )
+    for stream in attendance:  # the sheets and the trainees' own lines (我的课表)
+        for p in (proj.session_sheet, proj.trainee_sessions):
+            db.load(p, stream)
     return Reads(db)
 
 
