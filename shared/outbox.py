@@ -95,8 +95,9 @@ class OutboxRelay:
                     )
         await asyncio.gather(*pending)
 
-    async def _round(self, read: bool) -> tuple[int, bool]:
-        """One round of `run`: (events sent, whether the next round must read the outbox).
+    async def _round(self, read: bool) -> tuple[int, bool, bool]:
+        """One round of `run`: (events sent, whether it read the outbox, whether the next
+        round must read it).
 
         Without `read` it sends the commits this process stored that need no outbox read
         (`EventStore.landed_ready`), and reads the outbox only if another landed commit
@@ -118,7 +119,8 @@ class OutboxRelay:
         # Read again at once only when the read was cut at the batch size: what landed since
         # is the next woken round's, and under load a read after every read that found
         # something made a chain of them (2.6 outbox reads a second at 50 commands/s).
-        return sum(len(c["events"]) for c in (*ready, *commits)), len(commits) >= self.batch_size
+        sent = sum(len(c["events"]) for c in (*ready, *commits))
+        return sent, read, len(commits) >= self.batch_size
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until stopped. Woken by this process's appends, a round sends what they
@@ -136,9 +138,9 @@ class OutboxRelay:
             now = time.monotonic()
             read = read or now - read_at >= self.poll_interval
             try:
-                if read:
+                sent, did_read, read = await self._round(read)
+                if did_read:
                     read_at = flushed_at = now
-                sent, read = await self._round(read)
                 if self.store.unlinked() and time.monotonic() - flushed_at >= UNLINK_AFTER:
                     await self.store.flush_published()
                     flushed_at = time.monotonic()

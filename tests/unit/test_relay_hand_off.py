@@ -132,7 +132,7 @@ def test_pointers_not_yet_deleted_when_the_relay_stops_are_sent_again_and_none_i
         for n in (1, 2):
             env = registered(f"cd-{n}")
             await store.append(env.stream_id, 0, [env])
-        sent, _ = await relay._round(read=False)  # published from memory; deletes still pending
+        sent, _, _ = await relay._round(read=False)  # published from memory; deletes still pending
         assert sent == 2 and store.unlinked() == 2
         env = registered("cd-3")
         await store.append(env.stream_id, 0, [env])  # stored, never published: the process dies
