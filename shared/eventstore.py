@@ -86,6 +86,11 @@ LANDED_MAX = 5_000
 # Streams whose last published version this process's relay remembers (`landed_ready`): a
 # stream it forgot is published through the outbox read, as before.
 SENT_MAX = 20_000
+# A landed commit `landed_ready` holds back (each woken round then reads the outbox) for longer
+# than this is forgotten there: another relay on the same store (a second replica) published it
+# and deleted its pointer first, or its stream waits on an orphan. Forgetting loses nothing: its
+# pointer, while there, has the outbox read publish it, its commit read back by `_id`.
+HELD_MAX = timedelta(seconds=10)
 
 
 class EventStore:
@@ -211,10 +216,14 @@ class EventStore:
             by_stream.setdefault(doc["stream_id"], []).append(doc)
         ready: list[dict[str, Any]] = []
         held = False
+        stale = utcnow() - HELD_MAX
         for stream_id, docs in by_stream.items():
             last = self._sent.get(stream_id, 0)
             for doc in sorted(docs, key=lambda d: d["version"]):
                 if doc["version"] != last + 1:
+                    if doc["committed_at"] < stale:
+                        self._landed.pop(doc["_id"], None)
+                        continue
                     held = True
                     break
                 if len(ready) >= limit:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 
 from shared.commands import CommandHandler, Context
 from shared.contracts.selection import CadreUpdated
-from shared.eventstore import EventStore
+from shared.eventstore import HELD_MAX, EventStore
 from shared.memory import MemoryDatabase
 from shared.outbox import UNLINK_AFTER, OutboxRelay
 from tests.unit.test_personal_data import COUNTY, DEPT, registered
@@ -149,3 +150,28 @@ def test_pointers_not_yet_deleted_when_the_relay_stops_are_sent_again_and_none_i
     again, left = run(scenario())
     assert sorted(again) == [("cadre-cd-1", 1), ("cadre-cd-2", 1), ("cadre-cd-3", 1)]
     assert left == 0
+
+
+def test_a_landed_commit_another_relay_published_first_stops_making_rounds_read_the_outbox():
+    """Two replicas, each with its relay: the other's relay published this process's commit and
+    deleted its pointer before this relay could. Held back here (its stream's version 1 came
+    from the other process), it would make every woken round read the outbox; after HELD_MAX it
+    is forgotten, and a commit whose pointer is still there is published by the read as ever."""
+    db = MemoryDatabase()
+    store, _, _ = _relay(db, [])
+    other = EventStore(db)
+
+    async def scenario():
+        first = registered("cd-1")
+        await other.append(first.stream_id, 0, [first])
+        second = updated("cd-1", 2)
+        await store.append(second.stream_id, 1, [second])
+        theirs = await other.unpublished(10)  # the other relay sends both and drops the pointers
+        await other.mark_published([c["_id"] for c in theirs])
+        return [c["version"] for c in theirs]
+
+    assert run(scenario()) == [1, 2]
+    assert store.landed_ready(10) == ([], True)  # held: version 1 was not published here
+    (doc,) = store._landed.values()
+    doc["committed_at"] -= HELD_MAX + timedelta(seconds=1)
+    assert store.landed_ready(10) == ([], False) and not store._landed
