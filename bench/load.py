@@ -172,10 +172,15 @@ class Load:
         cadre_id = r.json()["cadre_id"]
         answered = time.perf_counter()
         after = {**self.org, "X-Ganxun-After": r.json().get("token") or ""}
-        shown = await self.c.get(self.url("selection", f"/cadres/{cadre_id}"), headers=after)
+        try:
+            shown = await self.c.get(self.url("selection", f"/cadres/{cadre_id}"), headers=after)
+        except httpx.HTTPError:
+            # The command was answered: a failed read is a miss of the read, not a command
+            # that raised (counted so, a run showed "-1 commands unanswered").
+            shown = None
         self.fig.own_read_ms.append((time.perf_counter() - answered) * 1000)
-        self.fig.own_read_at_once.append(shown.status_code == 200)
-        if shown.status_code != 200:
+        self.fig.own_read_at_once.append(shown is not None and shown.status_code == 200)
+        if shown is None or shown.status_code != 200:
             self.probes.append(asyncio.create_task(self.own_read(cadre_id, answered)))
         self.registered.append(cadre_id)
 

@@ -17,7 +17,9 @@ Either the fence goes in (the append never happened, or its insert still in flig
 fails on the `_id` and the writer retries as after any conflict), or the insert fails
 because the commit has just landed, and it is published. So no stream waits for a
 crashed writer longer than a few seconds, and no late commit is ever left unpublished.
-The relay never has to query the events collection by
+A relay in the appending process sends that process's own commits from memory without
+reading the outbox (`landed_ready`, shared/outbox.py); the pointers stay the net for a crash
+and for every other process's commits. The relay never has to query the events collection by
 anything but `_id`: FerretDB 1.24 uses an index only for `_id` equality, and a
 `{published: false}` query on a growing events collection is a full scan.
 
@@ -81,6 +83,14 @@ DUPLICATE_KEY = 11000
 # Commits kept in memory for this process's relay (EventStore._land): a few seconds' worth
 # of appends at hundreds a second; an older one is read back from the store as before.
 LANDED_MAX = 5_000
+# Streams whose last published version this process's relay remembers (`landed_ready`): a
+# stream it forgot is published through the outbox read, as before.
+SENT_MAX = 20_000
+# A landed commit `landed_ready` holds back (each woken round then reads the outbox) for longer
+# than this is forgotten there: another relay on the same store (a second replica) published it
+# and deleted its pointer first, or its stream waits on an orphan. Forgetting loses nothing: its
+# pointer, while there, has the outbox read publish it, its commit read back by `_id`.
+HELD_MAX = timedelta(seconds=10)
 
 
 class EventStore:
@@ -103,6 +113,10 @@ class EventStore:
         # published, and each such commit's batch (see mark_published).
         self._batches: dict[str, set[str]] = {}
         self._batch_of: dict[str, str] = {}
+        # Per stream, the last version this process's relay published (see `landed_ready`).
+        self._sent: OrderedDict[str, int] = OrderedDict()
+        # Pointers of published commits not deleted yet (`published`, `flush_published`).
+        self._unlinked: list[str] = []
 
     async def _docs(self, events: Sequence[Envelope]) -> list[dict[str, Any]]:
         if self.sealer is None:
@@ -186,6 +200,37 @@ class EventStore:
         self._landed[doc["_id"]] = doc
         while len(self._landed) > LANDED_MAX:
             self._landed.popitem(last=False)
+
+    def landed_ready(self, limit: int) -> tuple[list[dict[str, Any]], bool]:
+        """The commits this process stored that its relay may publish without reading the
+        outbox: (those, in stream order; whether any other landed commit waits for a read).
+
+        A landed commit may go when it opens its stream (version 1) or follows the last
+        version this relay published of it, or another commit of this answer: then no
+        earlier commit of the stream can still be unpublished, since this relay publishes
+        each stream in order (`unpublished`). Any other (its stream last appended by another
+        process, or published before this process started) waits for the outbox read, which
+        orders it among the other pointers as before. Reads nothing."""
+        by_stream: dict[str, list[dict[str, Any]]] = {}
+        for doc in self._landed.values():
+            by_stream.setdefault(doc["stream_id"], []).append(doc)
+        ready: list[dict[str, Any]] = []
+        held = False
+        stale = utcnow() - HELD_MAX
+        for stream_id, docs in by_stream.items():
+            last = self._sent.get(stream_id, 0)
+            for doc in sorted(docs, key=lambda d: d["version"]):
+                if doc["version"] != last + 1:
+                    if doc["committed_at"] < stale:
+                        self._landed.pop(doc["_id"], None)
+                        continue
+                    held = True
+                    break
+                if len(ready) >= limit:
+                    break
+                ready.append(doc)
+                last = doc["last_version"]
+        return ready, held
 
     async def applied(self, commit_id: str) -> tuple[str, list[Envelope] | None]:
         """Whether a retried request's commit is stored: (the id to append under, the
@@ -429,6 +474,34 @@ class EventStore:
         in a later round: at least once, as after any crash). One delete command for the
         lot: the outbox holds only unpublished pointers, so even a store that scans it for
         `$in` reads a few rows."""
+        gone = self._unlink(commit_ids)
+        if gone:
+            await self.outbox.delete_many({"_id": {"$in": gone}})
+
+    def published(self, commits: Sequence[dict[str, Any]]) -> None:
+        """Note commits the relay has published: each stream's last version (`landed_ready`),
+        and their pointers to drop with the next `flush_published`, one delete for several
+        rounds. A crash before it sends them again: at least once, as after any crash."""
+        for commit in commits:
+            self._sent[commit["stream_id"]] = commit["last_version"]
+            self._sent.move_to_end(commit["stream_id"])
+        while len(self._sent) > SENT_MAX:
+            self._sent.popitem(last=False)
+        self._unlinked.extend(self._unlink([c["_id"] for c in commits]))
+
+    def unlinked(self) -> int:
+        """Pointers of published commits not deleted yet."""
+        return len(self._unlinked)
+
+    async def flush_published(self) -> None:
+        """Delete the pointers `published` noted, in one command."""
+        gone = list(self._unlinked)
+        if gone:
+            await self.outbox.delete_many({"_id": {"$in": gone}})
+            del self._unlinked[: len(gone)]
+
+    def _unlink(self, commit_ids: Sequence[str]) -> list[str]:
+        """The pointers published commits free (a batch's once all its commits went)."""
         gone = []
         for commit_id in commit_ids:
             self._landed.pop(commit_id, None)
@@ -442,8 +515,7 @@ class EventStore:
                 if not left:
                     gone.append(batch)
                     del self._batches[batch]
-        if gone:
-            await self.outbox.delete_many({"_id": {"$in": gone}})
+        return gone
 
     async def count_unpublished(self) -> int:
         """Commits not yet on Kafka (a batch pointer counts each commit it names)."""

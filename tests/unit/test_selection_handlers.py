@@ -148,6 +148,23 @@ def test_drawing_a_scope_selects_the_registry_entries_that_meet_the_criteria_tod
     assert e.value.code == "scope_empty"
 
 
+def test_a_new_class_is_opened_without_reading_its_stream_and_a_taken_id_is_still_refused():
+    w = World()
+    reads: list[str] = []
+    read_stream = w.store.read_stream
+
+    async def counted(stream: str):
+        reads.append(stream)
+        return await read_stream(stream)
+
+    w.store.read_stream = counted
+    w.open("k1")
+    assert reads == [] and w.types(stream_id("k1")) == ["ClassOpened"]
+    with pytest.raises(DomainError) as taken:
+        w.open("k1")
+    assert taken.value.code == "class_exists" and w.types(stream_id("k1")) == ["ClassOpened"]
+
+
 def test_a_unit_recommends_within_its_quota_and_is_refused_over_it():
     w = World()
     a, b, c = w.register(person(1, "张伟"), person(2, "李明"), person(3, "王芳", unit="县委办"))

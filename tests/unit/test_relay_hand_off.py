@@ -1,0 +1,177 @@
+"""The relay in the appending process (issue 16, commands at 50/s): it sends what this process
+stored without reading the outbox back each round, deletes the published pointers several
+rounds at once, and still keeps each stream's order and the crash-safety of the pointers.
+
+Fakes only: MemoryDatabase counts what reaches the outbox, and a producer records what it is
+given. The real store and Kafka, and a relay killed at random, are exercised by
+tests/integration/test_crash_safety.py and test_event_store.py."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+from shared.commands import CommandHandler, Context
+from shared.contracts.selection import CadreUpdated
+from shared.eventstore import HELD_MAX, EventStore
+from shared.memory import MemoryDatabase
+from shared.outbox import UNLINK_AFTER, OutboxRelay
+from tests.unit.test_personal_data import COUNTY, DEPT, registered
+from tests.unit.test_store_operations import Counted
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def updated(cadre_id: str, version: int):
+    """The cadre's stream's event at `version` (a change of post)."""
+    change = CadreUpdated(cadre_id=cadre_id, changes={"post": f"岗位{version}"})
+    ctx = Context(actor=DEPT.actor, jurisdiction=COUNTY, correlation_id="t")
+    return CommandHandler.envelopes(f"cadre-{cadre_id}", version - 1, [change], ctx)[0]
+
+
+class Producer:
+    """Records (stream, version) in the order the relay hands events over."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int]] = []
+
+    async def send(self, topic, value, key, headers):
+        event = json.loads(value)
+        self.sent.append((event["stream_id"], event["stream_version"]))
+        return asyncio.sleep(0)
+
+
+def _relay(db: MemoryDatabase, log: list[str]) -> tuple[EventStore, OutboxRelay, Producer]:
+    store = EventStore(db)
+    store.keep_landed = True  # the relay runs in this process
+    store.outbox = Counted(store.outbox, log, "outbox")
+    producer = Producer()
+    # A poll far longer than the test: every outbox read it makes is one a round asked for.
+    relay = OutboxRelay(store, producer, lambda event: "topic", poll_interval=60.0)
+    return store, relay, producer
+
+
+async def _until(condition, timeout: float = 5.0) -> None:
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition was not met in time")
+
+
+def test_the_relay_sends_its_own_appends_without_reading_the_outbox_and_deletes_their_pointers_together():
+    log: list[str] = []
+    db = MemoryDatabase()
+    store, relay, producer = _relay(db, log)
+
+    async def scenario():
+        stop = asyncio.Event()
+        task = asyncio.create_task(relay.run(stop))
+        await _until(lambda: "outbox.find" in log)  # the start's read: what an earlier process left
+        for n in range(1, 21):
+            env = registered(f"cd-{n}")
+            await store.append(env.stream_id, 0, [env])
+            env = updated(f"cd-{n}", 2)
+            await store.append(env.stream_id, 1, [env])
+            relay.nudge()
+            await asyncio.sleep(0)
+        await _until(lambda: len(producer.sent) == 40)
+        await asyncio.sleep(UNLINK_AFTER * 2)
+        left = await db["outbox"].count_documents({})
+        stop.set()
+        relay.nudge()
+        await task
+        return left
+
+    left = run(scenario())
+    assert left == 0  # every pointer deleted once its commit was sent
+    for n in range(1, 21):
+        stream = f"cadre-cd-{n}"
+        assert [v for s, v in producer.sent if s == stream] == [1, 2]
+    writes = [op for op in log if op.startswith("outbox.") and op != "outbox.insert_one"]
+    assert writes.count("outbox.find") == 1  # only the start's read, not one a round
+    assert 1 <= writes.count("outbox.delete_many") <= 5  # not one a round: twenty rounds or more
+
+
+def test_a_stream_another_process_appended_to_goes_out_through_the_outbox_in_order():
+    """This process appends version 2 of a stream whose version 1 another process stored
+    (its pointer still in the outbox): the relay must not send 2 from memory before 1."""
+    log: list[str] = []
+    db = MemoryDatabase()
+    store, relay, producer = _relay(db, log)
+    other = EventStore(db)  # an API-only process: its commits reach this relay by the outbox
+
+    async def scenario():
+        stop = asyncio.Event()
+        task = asyncio.create_task(relay.run(stop))
+        await _until(lambda: "outbox.find" in log)
+        first = registered("cd-1")
+        await other.append(first.stream_id, 0, [first])
+        second = updated("cd-1", 2)
+        await store.append(second.stream_id, 1, [second])
+        relay.nudge()
+        await _until(lambda: len(producer.sent) == 2)
+        stop.set()
+        relay.nudge()
+        await task
+
+    run(scenario())
+    assert producer.sent == [("cadre-cd-1", 1), ("cadre-cd-1", 2)]
+    assert log.count("outbox.find") >= 2  # the landed version 2 asked for a read
+
+
+def test_pointers_not_yet_deleted_when_the_relay_stops_are_sent_again_and_none_is_lost():
+    """Published, not yet deleted, or not yet published when the process dies: a relay
+    started afterwards finds every such pointer and sends its commit (at least once)."""
+    db = MemoryDatabase()
+    store, relay, producer = _relay(db, [])
+
+    async def scenario():
+        for n in (1, 2):
+            env = registered(f"cd-{n}")
+            await store.append(env.stream_id, 0, [env])
+        sent, _, _ = await relay._round(read=False)  # published from memory; deletes still pending
+        assert sent == 2 and store.unlinked() == 2
+        env = registered("cd-3")
+        await store.append(env.stream_id, 0, [env])  # stored, never published: the process dies
+        after, relay_after, producer_after = _relay(db, [])
+        stop = asyncio.Event()
+        task = asyncio.create_task(relay_after.run(stop))
+        await _until(lambda: len(producer_after.sent) == 3)
+        await _until(lambda: after.unlinked() == 0)
+        stop.set()
+        relay_after.nudge()
+        await task
+        return producer_after.sent, await db["outbox"].count_documents({})
+
+    again, left = run(scenario())
+    assert sorted(again) == [("cadre-cd-1", 1), ("cadre-cd-2", 1), ("cadre-cd-3", 1)]
+    assert left == 0
+
+
+def test_a_landed_commit_another_relay_published_first_stops_making_rounds_read_the_outbox():
+    """Two replicas, each with its relay: the other's relay published this process's commit and
+    deleted its pointer before this relay could. Held back here (its stream's version 1 came
+    from the other process), it would make every woken round read the outbox; after HELD_MAX it
+    is forgotten, and a commit whose pointer is still there is published by the read as ever."""
+    db = MemoryDatabase()
+    store, _, _ = _relay(db, [])
+    other = EventStore(db)
+
+    async def scenario():
+        first = registered("cd-1")
+        await other.append(first.stream_id, 0, [first])
+        second = updated("cd-1", 2)
+        await store.append(second.stream_id, 1, [second])
+        theirs = await other.unpublished(10)  # the other relay sends both and drops the pointers
+        await other.mark_published([c["_id"] for c in theirs])
+        return [c["version"] for c in theirs]
+
+    assert run(scenario()) == [1, 2]
+    assert store.landed_ready(10) == ([], True)  # held: version 1 was not published here
+    (doc,) = store._landed.values()
+    doc["committed_at"] -= HELD_MAX + timedelta(seconds=1)
+    assert store.landed_ready(10) == ([], False) and not store._landed
