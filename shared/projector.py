@@ -308,6 +308,9 @@ class ProjectionWriter:
         # passed over, so reads waiting for their writer's token wake (shared/consistency.py).
         self.progress: list[Callable[[list[tuple[str, int]]], None]] = []
         self._positions_saved_at = 0.0
+        # Documents of a write that failed: the store may hold them as before it or as written
+        # (a lost answer). Read back, they are told to the observers as stored (`_load`).
+        self._unsure: set[str] = set()
 
     async def handle(self, records: list[ConsumerRecord], shared: Decodings | None = None) -> BatchResult:
         """Fold a batch. `shared`: the batch's records as opened and decoded by the other
@@ -409,6 +412,13 @@ class ProjectionWriter:
                     )
                 result.dead_lettered += 1
                 del items[failed.index], sources[failed.index]
+            except BaseException:
+                # The fold changed the cached documents in place, guard entries included, and
+                # the store may not hold them: the batch, handled again after the restart, would
+                # skip every event as applied and write nothing, its positions saved (the likely
+                # cause of the registrations a 30-county first start lost). Read them back.
+                self._forget([i[0] for i in items])
+                raise
 
     def _follows(self, rec: ConsumerRecord) -> bool:
         """Whether a record is for this projection: from a service it follows, or an erasure
@@ -582,10 +592,20 @@ class ProjectionWriter:
         they are read and folded again like any other write conflict."""
         docs = self._cache.get_many(ids)
         if not self._cache.complete:
-            docs.update(
-                await store.find_by_ids(self.coll, [i for i in ids if i not in docs and i not in born])
-            )
+            found = await store.find_by_ids(self.coll, [i for i in ids if i not in docs and i not in born])
+            heard = [d for i, d in found.items() if i in self._unsure]
+            self._unsure.difference_update(found)
+            for observe in self.observers if heard else ():
+                observe(heard)  # a write whose answer was lost may have stored them
+            docs.update(found)
         return docs
+
+    def _forget(self, ids: list[str]) -> None:
+        """After a write that failed: the documents are read from the store when next needed."""
+        for doc_id in ids:
+            self._cache.pop(doc_id)
+        self._cache.complete = False
+        self._unsure.update(ids)
 
     def _remember(self, docs: dict[str, dict], sizes: dict[str, int] | None = None) -> None:
         for doc_id, doc in docs.items():
