@@ -488,6 +488,14 @@ async def live(c: httpx.AsyncClient, bus, token: str, probe: dict, n: int) -> No
     report("实时推送：县的事件上总线 → 省级页面收到 update", seen, goal=2000)
 
 
+def crashes(log: str) -> int:
+    """Components of the dashboard that failed and were started again (shared/runtime.py's guard),
+    as its log says so far: each a batch folded again from the stored positions."""
+    return sum(
+        1 for line in Path(log).read_text(errors="replace").splitlines() if "component.crashed" in line
+    )
+
+
 def read_produced(path: str, srv: Servers) -> tuple[Counter, dict, int]:
     """What an earlier run produced on the same servers (`--produced`)."""
     if srv.started:
@@ -594,6 +602,11 @@ async def main() -> None:
                 f"  启动后的后台核对（读全部投影文档的计数）又用 {time.monotonic() - t1:.1f} s；"
                 "以下在其后测量"
             )
+            if args.log:
+                print(
+                    f"  首次启动中组件崩溃后重启 {crashes(args.log)} 次"
+                    "（日志中的 component.crashed，如存储写入失败）"
+                )
             await routes(c, tokens, counties, args)
             if args.live:
                 await live(c, bus, tokens["analyst"], probe, args.live)
