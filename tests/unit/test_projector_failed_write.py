@@ -41,9 +41,10 @@ class Failing(Copying):
 
     fail_at: int | None = None
     applied = False
+    calls = 0
 
     async def bulk_write(self, ops: list, ordered: bool = True):
-        self.calls = getattr(self, "calls", 0) + 1
+        self.calls += 1
         if self.calls != self.fail_at:
             return await super().bulk_write(ops, ordered)
         if self.applied:
