@@ -439,6 +439,7 @@ async def live(c: httpx.AsyncClient, bus, token: str, probe: dict, n: int) -> No
     producer = kafka.producer(bus)
     await producer.start()
     seen: list[float] = []
+    run = uuid.uuid4().hex[:8]
     ctx = Context(
         actor=Actor(user_id="hd", name="某班主任", role="head_teacher"),
         jurisdiction=code,
@@ -457,7 +458,9 @@ async def live(c: httpx.AsyncClient, bus, token: str, probe: dict, n: int) -> No
                 if line.startswith("event: ready"):
                     break
             for k in range(n):
-                stream = f"records-class-{class_id}-probe"
+                # A stream of this run: a run on `--produced` topics finds the earlier runs' probes
+                # folded, and the same stream's versions again would be skipped (no update came).
+                stream = f"records-class-{class_id}-probe-{run}"
                 ev = rec.RecordLogged(
                     record_id=uuid.uuid4().hex,
                     class_id=class_id,
