@@ -30,8 +30,8 @@ CATCH_UP_PARTITIONS = 12
 # county's 64 cadre buckets (~300 cadres each) and its classes, and the writes were the first
 # start's cost (README, "A county at a time"); a fetch brought ~400 records (32 KiB per
 # partition, 12 partitions), so batches were ~480 records, not the kernel's 1,000. At 5,000 the
-# first start ran 1.75-1.86 times as fast but peaked at 201-218 MB (README, "Full batches"):
-# 3,000 keeps most of the gain below the 200 MB goal.
+# first start ran 1.75-1.86 times as fast but peaked at 201-218 MB (README, "Full batches");
+# 3,000 at 10 counties: 1.16 times as fast, peak 192 MB (README, "A failed write lost").
 CATCH_UP_BATCH = 3000
 
 
