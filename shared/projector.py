@@ -68,6 +68,9 @@ REBUILD_BATCH = 5_000
 # writes it anyway: the positions it saves stop at the held document's first event, and a
 # rebuild stopped half way is taken up from there (`ProjectionWriter.hold`).
 HOLD_BATCHES = 8
+# How long a catching-up projector waits for each further fetch while it fills a batch
+# (Projector._fill); nothing within it: the batch is folded as it is.
+FILL_WAIT_MS = 100
 # Bytes (as stored, BSON) that the documents cached by one process's writers may take together
 # (CacheBudget); as Python objects a document takes about 3-6 times its BSON size. Unbounded, at
 # five years of a county's history each writer held every document it wrote (20,000 a
@@ -356,6 +359,9 @@ class ProjectionWriter:
         self._before: dict[str, object] = {}
         # What the batches folded while documents were held: reported once none is.
         self._unreported: list[tuple[str, int]] = []
+        # Documents of a write that failed: the store may hold them as before it or as written
+        # (a lost answer). Read back, they are told to the observers as stored (`_load`).
+        self._unsure: set[str] = set()
 
     async def handle(self, records: list[ConsumerRecord], shared: Decodings | None = None) -> BatchResult:
         """Fold a batch. `shared`: the batch's records as opened and decoded by the other
@@ -486,6 +492,13 @@ class ProjectionWriter:
                     )
                 result.dead_lettered += 1
                 del items[failed.index], sources[failed.index]
+            except BaseException:
+                # The fold changed the cached documents in place, guard entries included, and
+                # the store may not hold them: the batch, handled again after the restart, would
+                # skip every event as applied and write nothing, its positions saved (the likely
+                # cause of the registrations a 30-county first start lost). Read them back.
+                self._forget([i[0] for i in items])
+                raise
         if self._held is not None:
             await self._write_still(read)
 
@@ -799,10 +812,20 @@ class ProjectionWriter:
         they are read and folded again like any other write conflict."""
         docs = self._cache.get_many(ids)
         if not self._cache.complete:
-            docs.update(
-                await store.find_by_ids(self.coll, [i for i in ids if i not in docs and i not in born])
-            )
+            found = await store.find_by_ids(self.coll, [i for i in ids if i not in docs and i not in born])
+            heard = [d for i, d in found.items() if i in self._unsure]
+            self._unsure.difference_update(found)
+            for observe in self.observers if heard else ():
+                observe(heard)  # a write whose answer was lost may have stored them
+            docs.update(found)
         return docs
+
+    def _forget(self, ids: list[str]) -> None:
+        """After a write that failed: the documents are read from the store when next needed."""
+        for doc_id in ids:
+            self._cache.pop(doc_id)
+        self._cache.complete = False
+        self._unsure.update(ids)
 
     def _remember(self, docs: dict[str, dict], sizes: dict[str, int] | None = None) -> None:
         for doc_id, doc in docs.items():
@@ -1040,8 +1063,10 @@ class CatchUp:
     partitions later is safe: the folds do not depend on the order of different streams.
     Live events of a partition still behind wait until its turn (a first start only)."""
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, batch: int = 1000) -> None:
         self.width = width
+        # Records folded per batch while behind (Projector._fill).
+        self.batch = batch
         # Partitions still behind: the end offset seen at the assignment.
         self.behind: dict[TopicPartition, int] = {}
         self.paused: list[TopicPartition] = []
@@ -1146,10 +1171,12 @@ class Projector:
         batch_size: int = 1000,
         linger: float = LINGER,
         catch_up: int | None = None,
+        catch_up_batch: int | None = None,
     ) -> None:
         self.linger = linger
-        # With a width: a backlog is read that many partitions at a time (CatchUp says why).
-        self.catch_up = CatchUp(catch_up) if catch_up else None
+        # With a width: a backlog is read that many partitions at a time, in batches of
+        # `catch_up_batch` records (default `batch_size`) (CatchUp says why).
+        self.catch_up = CatchUp(catch_up, catch_up_batch or batch_size) if catch_up else None
         self.followers = followers
         self.consumer_factory = consumer_factory
         self.pattern = re.compile("|".join(f"(?:{f.pattern.pattern})" for f in followers))
@@ -1179,7 +1206,9 @@ class Projector:
                     if self.catch_up is not None and self.catch_up.behind:
                         await self.catch_up.idle(consumer)
                     continue
-                if got < self.batch_size and self.linger and time.monotonic() - last_end < BUSY_WITHIN:
+                if self.catch_up is not None and self.catch_up.behind:
+                    await self._fill(consumer, batches, got)
+                elif got < self.batch_size and self.linger and time.monotonic() - last_end < BUSY_WITHIN:
                     # Busy (a batch ended moments ago): wait for more. A projection whose writes
                     # are slow (large documents) waits longer, up to MAX_LINGER, so its
                     # documents are rewritten less often under load. After a quiet spell an
@@ -1187,13 +1216,7 @@ class Projector:
                     # for nothing.
                     await asyncio.sleep(min(MAX_LINGER, max(self.linger, last_write)))
                     more = await consumer.getmany(timeout_ms=0, max_records=self.batch_size - got)
-                    for tp, recs in more.items():
-                        # A rebalance inside this fetch (a new topic matching the pattern) seeks
-                        # each partition back to its stored position (_SeekToStored): what it
-                        # fetched again is in the batch already, and would be dead-lettered twice.
-                        have = batches.setdefault(tp, [])
-                        after = have[-1].offset if have else -1
-                        have.extend(r for r in recs if r.offset > after)
+                    _merge(batches, more)
                 records = [r for recs in batches.values() for r in recs]
                 began = time.monotonic()
                 await self.handle(records)
@@ -1206,6 +1229,20 @@ class Projector:
         finally:
             self.consumer = None
             await consumer.stop()
+
+    async def _fill(self, consumer, batches: dict[TopicPartition, list[ConsumerRecord]], got: int) -> None:
+        """While catching up, fetch more into `batches`, up to `catch_up.batch` records or until
+        nothing more comes: each batch writes every document it touches once, and a fetch
+        brings at most a few hundred records (small per-partition fetches, CatchUp's width).
+        Partitions read to their end make way for the next ones as the batch fills."""
+        catch_up = self.catch_up
+        while got < catch_up.batch:
+            catch_up.advance(consumer, {tp: recs[-1].offset + 1 for tp, recs in batches.items() if recs})
+            more = await consumer.getmany(timeout_ms=FILL_WAIT_MS, max_records=catch_up.batch - got)
+            added = _merge(batches, more)
+            if not added:
+                return
+            got += added
 
     async def handle(self, records: list[ConsumerRecord]) -> None:
         """Each projection folds the records of its topics it has not applied yet; all at once."""
@@ -1235,6 +1272,21 @@ class Projector:
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
+
+
+def _merge(batches: dict[TopicPartition, list[ConsumerRecord]], more: dict) -> int:
+    """Add a further fetch to a batch; returns the records added. A rebalance inside the fetch
+    (a new topic matching the pattern) seeks each partition back to its stored position
+    (_SeekToStored): what it fetched again is in the batch already, and would be folded (or
+    dead-lettered) twice."""
+    added = 0
+    for tp, recs in more.items():
+        have = batches.setdefault(tp, [])
+        after = have[-1].offset if have else -1
+        new = [r for r in recs if r.offset > after]
+        have.extend(new)
+        added += len(new)
+    return added
 
 
 async def rebuild(

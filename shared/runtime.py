@@ -89,6 +89,8 @@ class ServiceDefinition:
     consumer_options: dict[str, Any] = field(default_factory=dict)
     # Partitions the projectors read at once while behind (shared/projector.CatchUp); None: all.
     catch_up_partitions: int | None = None
+    # Records per projector batch while behind (with catch_up_partitions); None: projector_batch.
+    catch_up_batch: int | None = None
 
     @property
     def components(self) -> tuple[str, ...]:
@@ -322,6 +324,7 @@ class Runtime:
                 ),
                 batch_size=self.settings.projector_batch,
                 catch_up=self.definition.catch_up_partitions,
+                catch_up_batch=self.definition.catch_up_batch,
             )
             self._tasks.append(
                 asyncio.create_task(self._guard("projectors", lambda: projector.run(self._stop)))

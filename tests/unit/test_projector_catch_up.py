@@ -3,14 +3,19 @@ time (shared/projector.CatchUp), and its cadre buckets, which keep no name, read
 
 from __future__ import annotations
 
+import asyncio
+import re
+
 from aiokafka import TopicPartition
+from aiokafka.structs import ConsumerRecord
 
 from services.dashboard import projections as dash
 from services.dashboard.service import DEFINITION
 from shared.memory import MemoryDatabase
 from shared.personal import Sealer, Vault
-from shared.projector import CatchUp, ProjectionWriter
+from shared.projector import CatchUp, Follower, ProjectionWriter, Projector
 from tests.unit.test_personal_data import run
+from tests.unit.test_projector_followers import FakeWriter
 from tests.unit.test_projector_opening import CountingVault, _import
 
 
@@ -92,3 +97,68 @@ def test_cadre_buckets_keep_no_name_so_their_writer_reads_no_key_and_counts_ever
     trainees = ProjectionWriter(dash.classes, db, dead_letters=None, sealer=Sealer(province))
     run(trainees.handle(records))  # folds no registration: opens none either
     assert province.asked == []
+
+
+class Fetching(Consumer):
+    """Answers each fetch with at most three records of one partition (small per-partition
+    fetches), and whatever `max_records` allows; stops the projector when all were read."""
+
+    def __init__(self, part: TopicPartition, count: int, stop) -> None:
+        super().__init__({part: 0}, {part: count})
+        self.part, self.done, self.next, self.count = part, stop, 0, count
+        self.committed: list[int] = []
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def subscribe(self, pattern, listener) -> None: ...
+
+    async def getmany(self, timeout_ms, max_records):
+        if self.next >= self.count:
+            self.done.set()
+            return {}
+        upto = min(self.count, self.next + 3, self.next + max_records)
+        recs = [record(self.part, o) for o in range(self.next, upto)]
+        self.next = upto
+        return {self.part: recs}
+
+    async def commit(self, offsets) -> None:
+        self.committed.append(offsets[self.part])
+
+
+def record(part: TopicPartition, offset: int) -> ConsumerRecord:
+    return ConsumerRecord(part.topic, part.partition, offset, 0, 0, None, b"{}", None, 2, 0, [])
+
+
+def batches_folded(behind: bool) -> tuple[list[list[int]], list[int]]:
+    part = tp("selection", "710101")
+    stop = asyncio.Event()
+    consumer = Fetching(part, 10, stop)
+    writer = FakeWriter("dash_cadres")
+    p = Projector(
+        [Follower(writer, re.compile(r"ganxun\.selection\..*"))],
+        consumer_factory=lambda: consumer,
+        batch_size=5,
+        linger=0,
+        catch_up=12,
+        catch_up_batch=7,
+    )
+    if behind:  # as CatchUp.assigned finds it: the partition behind its end offset
+        p.catch_up.behind = {part: 10}
+    asyncio.run(p.run(stop))
+    return [[o for _, o in b] for b in writer.batches], consumer.committed
+
+
+def test_a_projector_catching_up_fills_its_batches_from_several_fetches():
+    """Each fetch of a catching-up province dashboard brought a few hundred records, and each
+    batch rewrote every cadre bucket it touched: the batch is filled up to `catch_up_batch`."""
+    folded, committed = batches_folded(behind=True)
+    assert folded == [[0, 1, 2, 3, 4, 5, 6], [7, 8, 9]]
+    assert committed == [7, 10]
+
+
+def test_a_projector_not_behind_folds_what_each_fetch_brings():
+    folded, committed = batches_folded(behind=False)
+    assert folded == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+    assert committed == [3, 6, 9, 10]
