@@ -204,6 +204,30 @@ async def _now(day):
     return day
 
 
+def _count_warms(reads) -> list[int]:
+    """A list that gets an entry each time the worker makes the index's lists (`Reads.warm`)."""
+    made: list[int] = []
+    real_warm = reads.warm
+
+    async def counted(*args) -> None:
+        made.append(1)
+        await real_warm(*args)
+
+    reads.warm = counted
+    return made
+
+
+async def _first_warm(made: list[int]) -> list[int]:
+    """`made` once the worker has made the lists, or after 2 s."""
+    import asyncio
+
+    for _ in range(100):
+        if made:
+            break
+        await asyncio.sleep(0.02)
+    return made
+
+
 def test_the_index_worker_makes_nothing_while_the_index_keeps_changing():
     """While the projectors catch up, every batch changes the index: the worker waits for a
     still moment instead of making 20,000-row reports that the next batch unmakes."""
@@ -213,14 +237,7 @@ def test_the_index_worker_makes_nothing_while_the_index_keeps_changing():
     from shared.memory import MemoryDatabase
 
     writers, reads, rt, policy, today = _worker_world(MemoryDatabase())
-    made: list[int] = []
-    real_warm = reads.warm
-
-    async def counted(*args) -> None:
-        made.append(1)
-        await real_warm(*args)
-
-    reads.warm = counted
+    made = _count_warms(reads)
 
     async def scenario() -> None:
         await reads.index()
@@ -230,11 +247,7 @@ def test_the_index_worker_makes_nothing_while_the_index_keeps_changing():
             writers[0].observers[0]([cadre("c1", "王芳", "县财政局", rev)])
             await asyncio.sleep(0.02)
         assert made == []
-        for _ in range(100):
-            if made:
-                break
-            await asyncio.sleep(0.02)
-        assert made == [1]
+        assert await _first_warm(made) == [1]
         stop.set()
         await worker
 
@@ -280,14 +293,7 @@ def test_the_index_worker_makes_nothing_while_the_projectors_batches_are_full():
 
     writers, reads, rt, policy, today = _worker_world(MemoryDatabase())
     reads.batch = 3
-    made: list[int] = []
-    real_warm = reads.warm
-
-    async def counted(*args) -> None:
-        made.append(1)
-        await real_warm(*args)
-
-    reads.warm = counted
+    made = _count_warms(reads)
 
     async def batch(rev: int, events: int) -> None:
         writers[0].observers[0]([cadre("c1", "王芳", "县财政局", rev)])
@@ -304,11 +310,7 @@ def test_the_index_worker_makes_nothing_while_the_projectors_batches_are_full():
             await asyncio.sleep(0.25)
         assert made == [] and (await reads.index()).behind
         await batch(4, 1)  # the backlog's last batch
-        for _ in range(100):
-            if made:
-                break
-            await asyncio.sleep(0.02)
-        assert made == [1]
+        assert await _first_warm(made) == [1]
         stop.set()
         await worker
 
