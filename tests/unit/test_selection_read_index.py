@@ -218,10 +218,10 @@ def _count_warms(reads) -> list[int]:
 
 
 async def _first_warm(made: list[int]) -> list[int]:
-    """`made` once the worker has made the lists, or after 2 s."""
+    """`made` once the worker has made the lists, or after 5 s."""
     import asyncio
 
-    for _ in range(100):
+    for _ in range(250):
         if made:
             break
         await asyncio.sleep(0.02)
@@ -242,7 +242,8 @@ def test_the_index_worker_makes_nothing_while_the_index_keeps_changing():
     async def scenario() -> None:
         await reads.index()
         stop = asyncio.Event()
-        worker = asyncio.create_task(keep_index(rt, stop, quiet=0.2))
+        # Still for 0.5 s: ten times the batches' gap, so a stall of the loop under load is not one.
+        worker = asyncio.create_task(keep_index(rt, stop, quiet=0.5))
         for rev in range(1, 31):  # a batch every 20 ms for 0.6 s
             writers[0].observers[0]([cadre("c1", "王芳", "县财政局", rev)])
             await asyncio.sleep(0.02)
