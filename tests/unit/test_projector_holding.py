@@ -101,12 +101,12 @@ def test_a_rebuild_stopped_with_documents_held_is_completed_by_a_replay_from_its
     assert [len(stored(db)[k]["nominations"]) for k in ("k1", "k2", "k3")] == [5, 40, 3]
 
 
-def sealed_records(vault: Vault, envelopes: list[Envelope]) -> list[ConsumerRecord]:
+def sealed_records(vault: Vault, envelopes: list[Envelope], topic: str = TOPIC) -> list[ConsumerRecord]:
     """The envelopes as the relay puts them on Kafka: sealed, with their type header."""
     docs = run(Sealer(vault).seal(envelopes))
     return [
         ConsumerRecord(
-            TOPIC,
+            topic,
             0,
             i,
             0,

@@ -3,17 +3,15 @@ opens only the events it folds, and one scan of the vault serves the batches aft
 
 from __future__ import annotations
 
-import json
-
 from aiokafka.structs import ConsumerRecord
 
 from services.selection.projections import cadres, classes
 from shared.memory import MemoryDatabase
-from shared.outbox import headers_of
 from shared.personal import Sealer, Vault
 from shared.projector import ProjectionWriter
 from shared.topics import events_topic
 from tests.unit.test_personal_data import COUNTY, NAME, registered, run
+from tests.unit.test_projector_holding import sealed_records
 
 
 class CountingVault(Vault):
@@ -43,25 +41,8 @@ class CountingVault(Vault):
 
 
 def _import(vault: Vault, n: int) -> list[ConsumerRecord]:
-    """n registrations as the relay puts them on Kafka: sealed, with their type header."""
-    docs = run(Sealer(vault).seal([registered(f"cd-{i}") for i in range(n)]))
-    topic = events_topic("selection", COUNTY)
-    return [
-        ConsumerRecord(
-            topic,
-            0,
-            i,
-            0,
-            0,
-            d["stream_id"].encode(),
-            json.dumps(d, separators=(",", ":")).encode(),
-            None,
-            0,
-            0,
-            headers_of(d),
-        )
-        for i, d in enumerate(docs)
-    ]
+    """n registrations as the relay puts them on Kafka (`sealed_records`)."""
+    return sealed_records(vault, [registered(f"cd-{i}") for i in range(n)], events_topic("selection", COUNTY))
 
 
 def test_a_projection_that_folds_no_registration_opens_none_and_still_counts_them_handled():
