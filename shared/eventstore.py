@@ -106,6 +106,10 @@ class EventStore:
         # kept only where the relay runs in the same process (Runtime.start says so).
         self.keep_landed = False
         self._landed: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        # The same commits by stream, each stream's in the order they landed, the streams in the
+        # order of their oldest landed commit: `landed_ready` reads it instead of regrouping up
+        # to LANDED_MAX commits on every woken round (`_land` and `_drop_landed` keep it).
+        self._landed_by_stream: dict[str, list[dict[str, Any]]] = {}
         # Commits this process is appending (pointer written, commit not yet stored): the
         # relay holds their streams back without reading them (see `_commits_of`).
         self._writing: set[str] = set()
@@ -198,8 +202,21 @@ class EventStore:
         if not self.keep_landed:
             return
         self._landed[doc["_id"]] = doc
+        self._landed_by_stream.setdefault(doc["stream_id"], []).append(doc)
         while len(self._landed) > LANDED_MAX:
-            self._landed.popitem(last=False)
+            self._drop_landed(next(iter(self._landed)))
+
+    def _drop_landed(self, commit_id: str) -> None:
+        """Forget a landed commit (published, evicted or held too long), in both indexes."""
+        doc = self._landed.pop(commit_id, None)
+        if doc is None:
+            return
+        docs = self._landed_by_stream.get(doc["stream_id"])
+        if docs is None:
+            return
+        docs.remove(doc)
+        if not docs:
+            del self._landed_by_stream[doc["stream_id"]]
 
     def landed_ready(self, limit: int) -> tuple[list[dict[str, Any]], bool]:
         """The commits this process stored that its relay may publish without reading the
@@ -211,18 +228,15 @@ class EventStore:
         each stream in order (`unpublished`). Any other (its stream last appended by another
         process, or published before this process started) waits for the outbox read, which
         orders it among the other pointers as before. Reads nothing."""
-        by_stream: dict[str, list[dict[str, Any]]] = {}
-        for doc in self._landed.values():
-            by_stream.setdefault(doc["stream_id"], []).append(doc)
         ready: list[dict[str, Any]] = []
         held = False
         stale = utcnow() - HELD_MAX
-        for stream_id, docs in by_stream.items():
+        for stream_id, docs in list(self._landed_by_stream.items()):
             last = self._sent.get(stream_id, 0)
-            for doc in sorted(docs, key=lambda d: d["version"]):
+            for doc in sorted(docs, key=lambda d: d["version"]) if len(docs) > 1 else list(docs):
                 if doc["version"] != last + 1:
                     if doc["committed_at"] < stale:
-                        self._landed.pop(doc["_id"], None)
+                        self._drop_landed(doc["_id"])
                         continue
                     held = True
                     break
@@ -504,7 +518,7 @@ class EventStore:
         """The pointers published commits free (a batch's once all its commits went)."""
         gone = []
         for commit_id in commit_ids:
-            self._landed.pop(commit_id, None)
+            self._drop_landed(commit_id)
             batch = self._batch_of.get(commit_id)
             if batch is None:
                 gone.append(commit_id)
