@@ -47,8 +47,15 @@ UNREADABLE = "（无权查看）"
 VAULT = "person_keys"
 # A key looked up stays in memory this long: sealing with a key erased meanwhile is harmless
 # (nobody can open it), and a projector forgets an erased key as soon as it reads the
-# erasure (ProjectionWriter), so the window only matters to a process that reads neither.
-KEY_TTL = 30.0
+# erasure (ProjectionWriter), so the window only matters to a process that reads neither (an
+# API-only process of a service run in several). At 30 s, clerks touching a county's cadres all
+# day had most keys read again: 0.17 vault reads per command in selection and 0.27 in teaching
+# at 50 commands/s on 2,000 cadres (docs/benchmarks.md, cmd5), each a store round trip and a
+# PostgreSQL transaction; a key is 32 bytes, a county's 20,000 stay in memory for little.
+KEY_TTL = 600.0
+# A person this vault does not hold (another deployment sealed them) is remembered as absent
+# this long at most: their key may be created here meanwhile, and a province meets millions.
+ABSENT_TTL = 30.0
 DUPLICATE_KEY = 11000
 # Above this many keys wanted at once (on FerretDB), the vault is read in one scan instead of by
 # ids, and every key the scan meets is kept (up to SCAN_KEEPS): a projector catching up on an
@@ -121,6 +128,7 @@ class Vault:
     def __init__(self, db: AsyncDatabase, ttl: float = KEY_TTL) -> None:
         self.coll = db[VAULT]
         self.ttl = ttl
+        self.absent_ttl = min(ttl, ABSENT_TTL)
         # person → (key, Gone, or None for "not in this vault"; when it was read)
         self._cache: dict[str, tuple[Any, float]] = {}
         self._sweep_at = SWEEP_FROM
@@ -167,7 +175,7 @@ class Vault:
             if p in out:
                 continue
             hit = self._cache.get(p)
-            if hit is not None and now - hit[1] < self.ttl and (hit[0] is not None or not create):
+            if hit is not None and self._fresh(hit, now) and (hit[0] is not None or not create):
                 if hit[0] is not None:
                     out[p] = hit[0]
             else:
@@ -227,8 +235,13 @@ class Vault:
         meets two million people, and their absences must not all stay in memory."""
         if len(self._cache) < self._sweep_at:
             return
-        self._cache = {p: hit for p, hit in self._cache.items() if now - hit[1] < self.ttl}
+        self._cache = {p: hit for p, hit in self._cache.items() if self._fresh(hit, now)}
         self._sweep_at = max(SWEEP_FROM, 2 * len(self._cache))
+
+    def _fresh(self, hit: tuple[Any, float], now: float) -> bool:
+        """Whether a cached entry may still be used: a key (or a tombstone) for `ttl`, an
+        absence for `absent_ttl`."""
+        return now - hit[1] < (self.absent_ttl if hit[0] is None else self.ttl)
 
     async def _create(self, persons: list[str]) -> dict[str, dict]:
         """A fresh key for each person; one who has a document already (another creator won

@@ -197,6 +197,27 @@ def test_a_registration_inserts_the_new_persons_key_without_reading_first():
     assert log == ["vault.find_one"]
 
 
+def test_a_key_read_once_is_not_read_again_for_ten_minutes_but_an_absence_is(monkeypatch):
+    """A county's clerks touch the same cadres all day: a key read (or made) by this process
+    stays in memory for KEY_TTL, not 30 s; a person this vault does not hold is looked for
+    again after 30 s, as their key may have been made here since."""
+    clock = [1_000.0]
+    monkeypatch.setattr("shared.personal.time.monotonic", lambda: clock[0])
+    log: list[str] = []
+    vault = Vault(MemoryDatabase())
+    vault.coll = Counted(vault.coll, log, "vault")
+    key = run(vault.keys(["cd-1"], create=True))["cd-1"]
+    assert run(vault.keys(["cd-2"])) == {}  # sealed by another deployment
+    log.clear()
+    clock[0] += 300.0  # five minutes later
+    assert run(vault.keys(["cd-1", "cd-2"])) == {"cd-1": key}
+    assert log == ["vault.find_one"]  # cd-2 only: cd-1's key is still in memory
+    clock[0] += 301.0  # past the ten minutes
+    log.clear()
+    assert run(vault.keys(["cd-1"])) == {"cd-1": key}
+    assert log == ["vault.find_one"]
+
+
 def test_lookups_of_one_person_at_the_same_time_read_the_store_once():
     log: list[str] = []
     vault = _vault(log, ttl=30.0)
