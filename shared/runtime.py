@@ -31,7 +31,15 @@ from shared.outbox import OutboxRelay
 from shared.personal import Sealer, Vault
 from shared.ports import Clock, Commands, PersonKeys
 from shared.projection import Projection
-from shared.projector import ERASURE, CacheBudget, DeadLetters, Follower, ProjectionWriter, Projector
+from shared.projector import (
+    ERASURE,
+    POSITIONS_AFTER,
+    CacheBudget,
+    DeadLetters,
+    Follower,
+    ProjectionWriter,
+    Projector,
+)
 from shared.settings import Settings
 from shared.store import refuse_unfit
 from shared.store import use as use_store_profile
@@ -310,6 +318,10 @@ class Runtime:
             followers = []
             for p in self.definition.projections:
                 writer = self.writer(p)
+                if "api" in components:
+                    # This process's reads learn what its writers folded from `progress`, not
+                    # from the stored positions: those may wait for a later batch's write.
+                    writer.positions_after = POSITIONS_AFTER
                 writer.progress.append(lambda streams, name=p.name: self.progress.note(name, streams))
                 followers.append(Follower(writer, self.pattern_for(p)))
             self.writers = [f.writer for f in followers]

@@ -9,8 +9,9 @@ test_read_your_writes.py (reads waiting on the stored positions)."""
 from __future__ import annotations
 
 import asyncio
+import re
 
-from aiokafka.structs import ConsumerRecord
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from services.selection.projections import cadres
 from shared import consistency
@@ -20,7 +21,15 @@ from shared.eventstore import COLLECTION as COMMITS
 from shared.eventstore import EventStore
 from shared.memory import MemoryDatabase
 from shared.personal import INSERT_FIRST_ABOVE, Gone, Sealer, Vault
-from shared.projector import POSITIONS, ProjectionWriter, stored_position
+from shared.projector import (
+    POSITIONS,
+    POSITIONS_AFTER,
+    Follower,
+    ProjectionWriter,
+    Projector,
+    stored_position,
+    stored_positions,
+)
 from shared.topics import events_topic
 from tests.unit.test_personal_data import COUNTY, DEPT, registered
 
@@ -268,3 +277,55 @@ def test_the_relay_does_not_read_back_a_commit_its_process_is_still_appending():
     in_flight, after = run(scenario())
     assert in_flight == [] and [c["stream_id"] for c in after] == ["cadre-cd-1"]
     assert "commits.find" not in log and "commits.find_one" not in log  # neither time read back
+
+
+class _Batches:
+    """A consumer handing out one batch per fetch, then nothing; on the fetch after the first
+    empty one it notes the stored positions and stops the projector."""
+
+    def __init__(self, batches: list[list[ConsumerRecord]], db: MemoryDatabase, stop: asyncio.Event) -> None:
+        self.batches, self.db, self.done = list(batches), db, stop
+        self.idle_fetches = 0
+        self.stored_while_idle: dict | None = None
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def subscribe(self, pattern, listener) -> None: ...
+
+    async def commit(self, offsets) -> None: ...
+
+    async def getmany(self, timeout_ms, max_records):
+        if self.batches:
+            rec = self.batches.pop(0)
+            return {TopicPartition(rec[0].topic, rec[0].partition): rec}
+        self.idle_fetches += 1
+        if self.idle_fetches == 2:
+            self.stored_while_idle = await stored_positions(self.db[POSITIONS], cadres.name)
+            self.done.set()
+        return {}
+
+
+def _fold_five_batches(positions_after: float) -> tuple[list[str], dict | None]:
+    db, log = MemoryDatabase(), []
+    writer = _writer(db, log)
+    writer.positions_after = positions_after
+    stop = asyncio.Event()
+    consumer = _Batches([[_record(TOPIC, 0, o, f"cd-{o}")] for o in range(5)], db, stop)
+    projector = Projector([Follower(writer, re.compile(".*"))], lambda: consumer, linger=0)
+    run(projector.run(stop))
+    return [op for op in log if op == "positions.update_one"], consumer.stored_while_idle
+
+
+def test_a_process_answering_its_own_reads_writes_positions_once_a_second_and_when_idle():
+    """Where the API runs beside the projectors (Runtime.start), a read waiting for its write
+    learns it from the writers, not the stored positions: five batches in a row write the
+    positions twice (the first batch, then once nothing more comes), not five times; what was
+    folded is recorded before the next fetch, so a restart folds nothing again."""
+    writes, stored = _fold_five_batches(POSITIONS_AFTER)
+    assert writes == ["positions.update_one"] * 2
+    assert stored == {(TOPIC, 0): 5}
+    writes, stored = _fold_five_batches(0.0)  # another process's reads wait on them: each batch
+    assert writes == ["positions.update_one"] * 5
+    assert stored == {(TOPIC, 0): 5}
