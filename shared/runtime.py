@@ -27,7 +27,7 @@ from shared.clock import StoreClock, movable_clock
 from shared.commands import CommandHandler
 from shared.events import CATALOGUE
 from shared.eventstore import EventStore
-from shared.outbox import OutboxRelay
+from shared.outbox import UNLINK_NUDGED, OutboxRelay
 from shared.personal import Sealer, Vault
 from shared.ports import Clock, Commands, PersonKeys
 from shared.projection import Projection
@@ -313,6 +313,7 @@ class Runtime:
                 # only finds another process's pointers (an operator's command, a fence). Five
                 # outbox reads a second per idle service were a fifth of the store's idle work.
                 self.relay.poll_interval = NUDGED_POLL
+                self.relay.unlink_after = UNLINK_NUDGED  # no other process waits on its pointers
             self._tasks.append(asyncio.create_task(self._guard("relay", self._relay)))
         if "projectors" in components and self.definition.projections:
             followers = []

@@ -16,7 +16,7 @@ from shared.commands import CommandHandler, Context
 from shared.contracts.selection import CadreUpdated
 from shared.eventstore import HELD_MAX, EventStore
 from shared.memory import MemoryDatabase
-from shared.outbox import UNLINK_AFTER, OutboxRelay
+from shared.outbox import UNLINK_AFTER, UNLINK_NUDGED, OutboxRelay
 from tests.unit.test_personal_data import COUNTY, DEPT, registered
 from tests.unit.test_store_operations import Counted
 
@@ -175,3 +175,40 @@ def test_a_landed_commit_another_relay_published_first_stops_making_rounds_read_
     (doc,) = store._landed.values()
     doc["committed_at"] -= HELD_MAX + timedelta(seconds=1)
     assert store.landed_ready(10) == ([], False) and not store._landed
+
+
+def test_a_relay_beside_its_api_deletes_the_pointers_of_a_second_of_appends_together():
+    """Where the API runs beside the relay (Runtime.start), no other process waits on the
+    pointers: appends spread over a second leave their pointers to one or two deletes (UNLINK_NUDGED),
+    not one every UNLINK_AFTER; every pointer still goes."""
+    log: list[str] = []
+    db = MemoryDatabase()
+    store = EventStore(db)
+    store.keep_landed = True
+    store.outbox = Counted(store.outbox, log, "outbox")
+    producer = Producer()
+    relay = OutboxRelay(
+        store, producer, lambda event: "topic", poll_interval=60.0, unlink_after=UNLINK_NUDGED
+    )
+
+    async def scenario():
+        stop = asyncio.Event()
+        task = asyncio.create_task(relay.run(stop))
+        await _until(lambda: "outbox.find" in log)
+        for n in range(1, 11):
+            env = registered(f"cd-{n}")
+            await store.append(env.stream_id, 0, [env])
+            relay.nudge()
+            await asyncio.sleep(0.1)
+        await _until(lambda: len(producer.sent) == 10)
+        for _ in range(300):
+            if not await db["outbox"].count_documents({}):
+                break
+            await asyncio.sleep(0.01)
+        stop.set()
+        relay.nudge()
+        await task
+        return await db["outbox"].count_documents({})
+
+    assert run(scenario()) == 0
+    assert 1 <= log.count("outbox.delete_many") <= 2
