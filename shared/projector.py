@@ -1264,12 +1264,10 @@ class Projector:
                 await consumer.commit(reached)
                 if self.catch_up is not None:
                     self.catch_up.advance(consumer, reached)
+            # Stopped: what was folded is recorded (after a failure it is folded again instead).
+            await self.flush_positions()
         finally:
             self.consumer = None
-            try:
-                await self.flush_positions()
-            except Exception:  # noqa: BLE001 - a store gone: the next start folds those batches again
-                log.warning("projector.positions_unsaved", exc_info=True)
             await consumer.stop()
 
     async def flush_positions(self) -> None:
