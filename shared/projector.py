@@ -1155,8 +1155,10 @@ class _SeekToStored(ConsumerRebalanceListener):
         self.projector = projector
 
     async def on_partitions_revoked(self, revoked) -> None:  # noqa: D401 - offsets already committed
-        # The member that takes a partition over starts from the stored positions.
-        await self.projector.flush_positions()
+        # Positions left unwritten (POSITIONS_AFTER) are not written here: a store write would
+        # hold up the group's rebalance, and the member taking a partition over folds again at
+        # most a second of it, skipped by the guard.
+        return None
 
     async def on_partitions_assigned(self, assigned) -> None:
         """Each partition from the earliest position any of its projections recorded; from
