@@ -12,7 +12,7 @@ On the SAME events, in one run:
 
 The events are what the selection service really emits (ClassOpened, then
 TraineeNominated on the class's stream), built by CommandHandler.envelopes and
-produced as the outbox relay does (key = stream id, value = Envelope.to_json()).
+produced as the outbox relay does (key = stream id, value = Envelope.to_json(), its headers).
 
     .venv/bin/python -m bench.projector [--events N] [--batch-sizes 1000,2000,5000] \
         [--store-profiles ferretdb,mongodb]
@@ -56,6 +56,7 @@ from shared.commands import CommandHandler, Context
 from shared.contracts.selection import ClassOpened, TraineeNominated
 from shared.events import CATALOGUE, Actor, Envelope
 from shared.ids import new_id
+from shared.outbox import headers_of
 from shared.projection import guard_key
 from shared.projector import DeadLetters, ProjectionWriter, rebuild
 
@@ -198,7 +199,20 @@ async def produce(
             value = env.to_json()
             size += len(value)
             n += 1
-            pending.append(await producer.send(topic, value=value, key=env.stream_id.encode()))
+            # With the headers the relay sets (shared/outbox.py): a rebuild reads the event_type
+            # header to open ahead only the batches that hold no erasure (`_may_erase`); without
+            # it every batch might, and none was decoded while the one before was written.
+            headers = headers_of(
+                {
+                    "type": env.type,
+                    "schema_version": env.schema_version,
+                    "jurisdiction": env.jurisdiction,
+                    "correlation_id": env.correlation_id,
+                }
+            )
+            pending.append(
+                await producer.send(topic, value=value, key=env.stream_id.encode(), headers=headers)
+            )
             if len(pending) >= chunk:
                 await asyncio.gather(*pending)
                 pending.clear()
