@@ -50,6 +50,7 @@ POSITIONS_EVERY = 10.0
 # the relay copies each; one found on selection's topic is honoured too, so a projection that
 # follows selection, or one still reading selection's topics from before, misses none).
 ERASURE = "CadreErased"
+ERASURE_TYPE = ERASURE.encode()
 SEALED_MARK = b'"sealed":["'
 # While events keep coming (the last batch ended within BUSY_WITHIN), wait this long for
 # more before folding: a stream of single events then costs one write per document and one
@@ -371,6 +372,10 @@ class ProjectionWriter:
         self._going: list[str] = []
         # A rebuild's: called once the batch being handled is written, its positions saved.
         self.on_written: Callable[[], None] | None = None
+        # Per topic, whether this projection follows it whole (`_follows`); per event_type
+        # header, whether it folds the record (`_folds`).
+        self._topics: dict[str, bool] = {}
+        self._kinds: dict[bytes | None, bool] = {}
 
     async def handle(self, records: list[ConsumerRecord], shared: Decodings | None = None) -> BatchResult:
         """Fold a batch. `shared`: the batch's records as opened and decoded by the other
@@ -531,16 +536,27 @@ class ProjectionWriter:
         """Whether a record is for this projection: from a service it follows, or an erasure
         (from the erasures topics every projection reads, or from selection's; by the type
         header, without decoding the rest)."""
-        if topics.code_of(rec.topic) is None or rec.topic.split(".")[1] in self.projection.sources:
-            return True
-        return any(k == "event_type" and v == ERASURE.encode() for k, v in rec.headers or ())
+        whole = self._topics.get(rec.topic)
+        if whole is None:
+            topic = rec.topic
+            whole = self._topics[topic] = (
+                topics.code_of(topic) is None or topic.split(".")[1] in self.projection.sources
+            )
+        return whole or _type_header(rec) == ERASURE_TYPE
 
     def _folds(self, rec: ConsumerRecord) -> bool:
         """Whether this projection may fold the record or must hear it (an erasure), by its type
         header; one without the header counts as folded. Only those are opened and decoded
         whole: a projection that folds no registration (selection's `classes`) opened each of an
-        import's 20,000, a vault key read per person."""
+        import's 20,000, a vault key read per person. Remembered per header: asked of every
+        record two or three times (a tenth of a rebuild's own CPU)."""
         kind = _type_header(rec)
+        folds = self._kinds.get(kind)
+        if folds is None:
+            folds = self._kinds[kind] = self._folds_kind(kind)
+        return folds
+
+    def _folds_kind(self, kind: bytes | None) -> bool:
         if kind is None:
             return True
         kind = kind.decode(errors="replace")
@@ -1505,7 +1521,7 @@ def _may_erase(records: list[ConsumerRecord]) -> bool:
     gone from the vault (`ProjectionWriter._scrub`)."""
     for rec in records:
         kind = _type_header(rec)
-        if kind is None or kind == ERASURE.encode():
+        if kind is None or kind == ERASURE_TYPE:
             return True
     return False
 
