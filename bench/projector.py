@@ -231,9 +231,25 @@ class Timers:
     seconds: dict[str, float] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
 
+    # Store writes in flight, and this thread's CPU clock when the first of them began: the
+    # CPU this process spent while its writes were in flight ("behind") is work a rebuild did
+    # at the same time as the store, not before or after it.
+    writing: int = 0
+    writing_since: float = 0.0
+
     def add(self, name: str, dt: float, calls: int = 1) -> None:
         self.seconds[name] = self.seconds.get(name, 0.0) + dt
         self.calls[name] = self.calls.get(name, 0) + calls
+
+    def write_begins(self) -> None:
+        if not self.writing:
+            self.writing_since = time.thread_time()
+        self.writing += 1
+
+    def write_ends(self) -> None:
+        self.writing -= 1
+        if not self.writing:
+            self.add("behind", time.thread_time() - self.writing_since)
 
 
 def timed(timers: Timers, name: str, fn: Callable[..., Awaitable]) -> Callable[..., Awaitable]:
@@ -295,16 +311,20 @@ class TimedCollection:
 
     async def update_one(self, *a, **kw):
         t = perf()
+        self._t.write_begins()
         try:
             return await self._coll.update_one(*a, **kw)
         finally:
+            self._t.write_ends()
             self._t.add(f"{self._p}update_one", perf() - t)
 
     async def bulk_write(self, ops, **kw):
         t = perf()
+        self._t.write_begins()
         try:
             return await self._coll.bulk_write(ops, **kw)
         finally:
+            self._t.write_ends()
             self._t.add(f"{self._p}bulk_write", perf() - t)
             self._t.add(f"{self._p}bulk_ops", 0.0, calls=len(ops))
             self._t.add(f"{self._p}inserts", 0.0, calls=sum(isinstance(op, InsertOne) for op in ops))
@@ -720,6 +740,7 @@ def print_breakdown(breakdowns: dict[str, tuple[Timers, float, float]], n: int) 
         "  the rest of its CPU",
         lambda tm, total, cpu: cpu - tm.seconds.get("decode", 0.0) - tm.seconds.get("fold", 0.0),
     )
+    row("  of it while its writes were in flight", lambda tm, total, cpu: tm.seconds.get("behind", 0.0))
     row("  waiting: on the servers or a core", lambda tm, total, cpu: max(0.0, total - cpu))
     print("waits on the servers (wall; overlap the work above and each other):")
     for key, label in (
