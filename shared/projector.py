@@ -7,8 +7,8 @@ offsets to Kafka. On (re)assignment it seeks to the positions recorded in the st
 which are written after the projection and so never run ahead of it.
 
 A rebuild (`rebuild`) holds the documents it folds across batches and writes each once it
-goes still (`ProjectionWriter.hold`); its positions stop before the first event of a document
-still held.
+goes still (`ProjectionWriter.hold`), while it folds the next batch; its positions stop before
+the first event of a document still held, and are saved once what they cover is written.
 """
 
 from __future__ import annotations
@@ -1432,11 +1432,13 @@ async def rebuild(
     `progress(done, total)` is called after each batch. The consumer must be started and
     have no group.
 
-    While a batch is written, the next one is fetched, opened and decoded (`prepare`): the
-    writes wait on the store, which runs on the other core, and a rebuild that did one after
-    the other left this process idle for half its time (docs/benchmarks.md, "The rebuild
-    ratio"). A batch is folded only after the one before it is written, so the order of
-    the folds and of the writer's cache is unchanged.
+    While a batch is folded, the next one is fetched, opened and decoded (`prepare`), and the
+    documents the batch before let go are written, then its positions saved (`_flush_behind`):
+    the writes wait on the store, which runs on the other core, and a rebuild that did one after
+    the other left this process idle for half its time (docs/benchmarks.md, "The rebuild ratio",
+    "Folded while the writes are in flight"). The folds stay in order; a fold touching a
+    document still being written waits for that write; positions are saved only once the
+    documents they cover are written. `progress` is called once a batch's writes are done.
 
     The writer holds what it folds (`ProjectionWriter.hold`) and writes a document once a
     batch passes without changing it, when the writers' budget is exceeded, or at the end:
