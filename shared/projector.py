@@ -7,14 +7,15 @@ offsets to Kafka. On (re)assignment it seeks to the positions recorded in the st
 which are written after the projection and so never run ahead of it.
 
 A rebuild (`rebuild`) holds the documents it folds across batches and writes each once it
-goes still (`ProjectionWriter.hold`); its positions stop before the first event of a document
-still held.
+goes still (`ProjectionWriter.hold`), while it folds the next batch; its positions stop before
+the first event of a document still held, and are saved once what they cover is written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import gc
 import json
 import re
@@ -56,6 +57,7 @@ POSITIONS_AFTER = 1.0
 # the relay copies each; one found on selection's topic is honoured too, so a projection that
 # follows selection, or one still reading selection's topics from before, misses none).
 ERASURE = "CadreErased"
+ERASURE_TYPE = ERASURE.encode()
 SEALED_MARK = b'"sealed":["'
 # While events keep coming (the last batch ended within BUSY_WITHIN), wait this long for
 # more before folding: a stream of single events then costs one write per document and one
@@ -336,6 +338,7 @@ class ProjectionWriter:
         sealer: Sealer | None = None,
         budget: CacheBudget | None = None,
     ) -> None:
+        # long: the writer's state, one field at a time, each with what it is for
         self.projection = projection
         # Opens sealed personal values before the fold (shared/personal.py); None: read as is.
         self.sealer = sealer
@@ -374,6 +377,18 @@ class ProjectionWriter:
         # Documents of a write that failed: the store may hold them as before it or as written
         # (a lost answer). Read back, they are told to the observers as stored (`_load`).
         self._unsure: set[str] = set()
+        # While a rebuild runs: the held documents a batch let go, being written with that
+        # batch's positions (`_flush`) while the next batch is folded, and that write.
+        self._inflight: dict[str, Held] = {}
+        self._flushing: asyncio.Future | None = None
+        # The held documents the last batch let go (`_write_still`), written by `handle`.
+        self._going: list[str] = []
+        # A rebuild's: called once the batch being handled is written, its positions saved.
+        self.on_written: Callable[[], None] | None = None
+        # Per topic, whether this projection follows it whole (`_follows`); per event_type
+        # header, whether it folds the record (`_folds`).
+        self._topics: dict[str, bool] = {}
+        self._kinds: dict[bytes | None, bool] = {}
 
     async def handle(self, records: list[ConsumerRecord], shared: Decodings | None = None) -> BatchResult:
         """Fold a batch. `shared`: the batch's records as opened and decoded by the other
@@ -414,24 +429,49 @@ class ProjectionWriter:
                 if seen:
                     pii[decoded.envelope.event_id] = seen
         await self._apply(items, sources, pii, result, {(r.topic, r.partition) for r in records})
-        if erased and self._held:
-            # The erased person's values may stand in held documents: written first, they are
-            # blanked in the store with the rest, before this batch's position is saved.
+        await self._after_fold(records, bool(items), erased, handled, result)
+        return result
+
+    async def _after_fold(
+        self,
+        records: list[ConsumerRecord],
+        folded: bool,
+        erased: list[tuple[str, str]],
+        handled: list[tuple[str, int]],
+        result: BatchResult,
+    ) -> None:
+        """After a batch's fold: its erasures, its report, its positions."""
+        since = time.monotonic() - self._positions_saved_at
+        save = self._positions_due(bool(folded or erased or result.dead_lettered))
+        if self._held is not None and not erased:
+            # Held (a rebuild): what the batch let go is written, and then its positions saved,
+            # while the next batch is folded (`_flush_behind`).
+            self._report(handled)
+            await self._flush_behind(records if save else None)
+            return
+        if erased and self._held is not None:
+            # The erased person's values may stand in held documents, or in those being written
+            # behind: written first, they are blanked in the store with the rest, before this
+            # batch's position is saved.
+            await self._drain()
             await self._write_out(list(self._held))
+            self._going = []
         for person, jurisdiction in erased:
             await self._scrub(person, jurisdiction)
         self._report(handled)
-        # A batch that changed nothing here (the events were for other projections) needs
-        # no position of its own: replaying it after a restart changes nothing either.
-        # Saved anyway every POSITIONS_EVERY seconds, so a restart replays little.
-        now = time.monotonic()
-        since = now - self._positions_saved_at
-        if items or erased or result.dead_lettered or since >= POSITIONS_EVERY:
-            # An erasure's or a dead letter's batch is recorded at once, as before.
-            await self._save_positions(
-                records, defer=not (erased or result.dead_lettered) and since < self.positions_after
-            )
-        return result
+        if save:
+            # Where the API answers its own reads beside the projector (`positions_after`), a
+            # batch's positions wait up to that long to be written with later ones; an erasure's
+            # or a dead letter's batch is recorded at once.
+            defer = not (erased or result.dead_lettered) and since < self.positions_after
+            await self._save_positions(records, defer=defer)
+        self._written()
+
+    def _positions_due(self, changed: bool) -> bool:
+        """Whether a batch saves its positions. One that changed nothing here (the events were
+        for other projections) needs none of its own: replaying it after a restart changes
+        nothing either. Saved anyway every POSITIONS_EVERY seconds, so a restart replays little."""
+        return changed or time.monotonic() - self._positions_saved_at >= POSITIONS_EVERY
 
     async def prepare(self, records: list[ConsumerRecord], shared: Decodings) -> None:
         """Open and decode a batch into `shared` ahead of `handle(records, shared)` (a rebuild,
@@ -472,7 +512,7 @@ class ProjectionWriter:
     def _report(self, handled: list[tuple[str, int]]) -> None:
         """Tell the reads waiting for their writes what was folded: while documents are held,
         once none is, as a read would not find a held document's change in the store yet."""
-        if self._held:
+        if self._held or self._inflight:
             self._unreported.extend(handled)
             return
         handled, self._unreported = self._unreported + handled, []
@@ -521,16 +561,27 @@ class ProjectionWriter:
         """Whether a record is for this projection: from a service it follows, or an erasure
         (from the erasures topics every projection reads, or from selection's; by the type
         header, without decoding the rest)."""
-        if topics.code_of(rec.topic) is None or rec.topic.split(".")[1] in self.projection.sources:
-            return True
-        return any(k == "event_type" and v == ERASURE.encode() for k, v in rec.headers or ())
+        whole = self._topics.get(rec.topic)
+        if whole is None:
+            topic = rec.topic
+            whole = self._topics[topic] = (
+                topics.code_of(topic) is None or topic.split(".")[1] in self.projection.sources
+            )
+        return whole or _type_header(rec) == ERASURE_TYPE
 
     def _folds(self, rec: ConsumerRecord) -> bool:
         """Whether this projection may fold the record or must hear it (an erasure), by its type
         header; one without the header counts as folded. Only those are opened and decoded
         whole: a projection that folds no registration (selection's `classes`) opened each of an
-        import's 20,000, a vault key read per person."""
+        import's 20,000, a vault key read per person. Remembered per header: asked of every
+        record two or three times (a tenth of a rebuild's own CPU)."""
         kind = _type_header(rec)
+        folds = self._kinds.get(kind)
+        if folds is None:
+            folds = self._kinds[kind] = self._folds_kind(kind)
+        return folds
+
+    def _folds_kind(self, kind: bytes | None) -> bool:
         if kind is None:
             return True
         kind = kind.decode(errors="replace")
@@ -606,9 +657,7 @@ class ProjectionWriter:
     ) -> int:
         if self._held is not None:
             return await self._hold(items, pii, sources)
-        ids = list(dict.fromkeys(i[0] for i in items))
-        docs = await self._load(ids, _born(items))
-        known = self._cache.sizes(ids)
+        docs, known = await self._documents(items)
         for _attempt in range(10):
             revs = {i: d.get("_rev") for i, d in docs.items()}
             changed = self.projection.fold(docs, items)
@@ -670,17 +719,102 @@ class ProjectionWriter:
 
     async def release(self) -> None:
         """Write every held document and stop holding."""
+        await self._drain()
         if self._held is not None:
             await self._write_out(list(self._held))
         self._held = None
         self._report([])
 
-    def let_go(self) -> None:
+    async def let_go(self) -> None:
         """Stop holding and forget what was held, unwritten (a rebuild that failed: the positions
-        saved stop before the first of its events, so a projector started on them folds them)."""
-        self._held, self._before, self._unreported = None, {}, []
+        saved stop before the first of its events, so a projector started on them folds them).
+        A write behind (`_flush`) is let finish first, its failure passed over: the rebuild has
+        failed already, and none is left writing behind it."""
+        flushing = self._flushing
+        if flushing is not None:
+            await asyncio.gather(asyncio.shield(flushing), return_exceptions=True)
+            if flushing.cancelled() or flushing.exception() is not None:
+                self._forget(list(self._inflight))
+        self._flushing, self._inflight = None, {}
+        self._held, self._before, self._unreported, self._going = None, {}, [], []
         self._cache.clear()
         self._cache.held = 0
+
+    async def _flush_behind(self, records: list[ConsumerRecord] | None) -> None:
+        """After a held batch: start writing the documents it let go (`_write_still`), then its
+        positions (`records`; None: none to save), and return while that write is in flight, so
+        the next batch is folded meanwhile (the store works on the other core: a rebuild that
+        waited for each write spent about half its time waiting). One such write at a time: the
+        one before is waited for first. The positions are computed now, stopping at the first
+        event of every document still held, and saved only once the documents let go are
+        written: they never pass an unwritten change."""
+        await self._drain()
+        going = {i: self._held.pop(i) for i in self._going if i in self._held}
+        self._going = []
+        self._cache.held = sum(h.size for h in self._held.values())
+        positions = self._positions(records) if records is not None else None
+        then, self.on_written = self.on_written, None
+        if not going and not positions:
+            if then is not None:
+                then()
+            return
+        self._inflight = going
+        self._flushing = asyncio.ensure_future(self._flush(going, positions, then))
+
+    async def _flush(
+        self,
+        going: dict[str, Held],
+        positions: dict[tuple[str, int], int] | None,
+        then: Callable[[], None] | None,
+    ) -> None:
+        if going:
+            await self._write_held(going)
+        if positions:
+            await self.save_positions(positions)
+        if then is not None:
+            then()
+
+    def _written(self) -> None:
+        then, self.on_written = self.on_written, None
+        if then is not None:
+            then()
+
+    async def _drain(self) -> None:
+        """Wait for the write behind (`_flush_behind`). Its failure is raised here, its documents
+        read back when next needed (`_forget`), as the store may hold them or not. Shielded: a
+        batch cancelled while it waits leaves that write to finish (`let_go` waits for it)."""
+        flushing = self._flushing
+        if flushing is None:
+            return
+        try:
+            await asyncio.shield(flushing)
+        except asyncio.CancelledError:
+            if not flushing.done():
+                raise
+            self._forget(list(self._inflight))
+            self._flushing, self._inflight = None, {}
+            raise
+        except BaseException:
+            self._forget(list(self._inflight))
+            self._flushing, self._inflight = None, {}
+            raise
+        self._flushing, self._inflight = None, {}
+
+    async def _documents(
+        self, items: list[tuple[str, Envelope, Event, Handler]], held: dict[str, Held] | None = None
+    ) -> tuple[dict[str, dict], dict[str, int]]:
+        """The documents the items fold into (those `held` from it, the rest from the cache or
+        the store: `_load`), and the stored sizes the cache knows of the rest. A document being
+        written behind (`_flush`) is waited for first: folded before, it would be taken for new
+        (the cache of a rebuild is the whole collection) or changed under its write."""
+        ids = list(dict.fromkeys(i[0] for i in items))
+        if self._inflight and not self._inflight.keys().isdisjoint(ids):
+            await self._drain()
+        docs = {i: held[i].doc for i in ids if i in held} if held else {}
+        rest = [i for i in ids if i not in docs]
+        known = self._cache.sizes(rest)
+        docs.update(await self._load(rest, _born(items)))
+        return docs, known
 
     async def _hold(
         self,
@@ -691,17 +825,13 @@ class ProjectionWriter:
         """Fold the items into the held documents (and those they start holding); nothing is
         written here (`_write_still`)."""
         held = self._held
-        ids = list(dict.fromkeys(i[0] for i in items))
-        docs = {i: held[i].doc for i in ids if i in held}
+        docs, known = await self._documents(items, held)
         codec = getattr(self.coll, "codec_options", None)
         # As they are before this fold: a failed one restores them (`_restore`), and measures them.
         self._before = {}
-        for doc_id, doc in docs.items():
-            before, held[doc_id].size = _encoded(doc, codec)
-            self._before[doc_id] = copy.deepcopy(doc) if before is doc else before
-        rest = [i for i in ids if i not in docs]
-        known = self._cache.sizes(rest)
-        docs.update(await self._load(rest, _born(items)))
+        for doc_id in [i for i in docs if i in held]:
+            before, held[doc_id].size = _encoded(docs[doc_id], codec)
+            self._before[doc_id] = copy.deepcopy(docs[doc_id]) if before is docs[doc_id] else before
         changed = self.projection.fold(docs, items)
         _note_pii(docs, changed, items, pii)
         touched = touched_paths(items, pii)
@@ -759,26 +889,33 @@ class ProjectionWriter:
             if doc_id not in chosen:
                 out.append(doc_id)
                 over -= h.size
-        await self._write_out(out)
+        self._going = out
 
     async def _write_out(self, ids: list[str]) -> None:
-        """Write held documents and let them go. Another writer cannot have written one of them
-        (a rebuild is the collection's only writer): if one did, the rebuild stops, as its held
-        changes could not be folded again."""
+        """Write held documents now and let them go."""
         if not ids:
             return
         held = self._held
+        going = {i: held[i] for i in ids}
+        await self._write_held(going)
+        for doc_id in going:
+            held.pop(doc_id)
+        self._cache.held = sum(h.size for h in held.values())
+
+    async def _write_held(self, going: dict[str, Held]) -> None:
+        """Write documents a rebuild held. Another writer cannot have written one of them (a
+        rebuild is the collection's only writer): if one did, the rebuild stops, as its held
+        changes could not be folded again."""
         ops, order, sizes, token = self._ops(
-            {i: (held[i].doc, held[i].rev, held[i].touched, held[i].size or None) for i in ids}
+            {i: (h.doc, h.rev, h.touched, h.size or None) for i, h in going.items()}
         )
-        lost = await self._bulk(ops, order, {i: held[i].rev for i in ids}, token)
+        lost = await self._bulk(ops, order, {i: h.rev for i, h in going.items()}, token)
         if lost:
             raise RuntimeError(
                 f"投影 {self.projection.name}：重建期间有 {len(lost)} 个文档被其他写入者写入，"
                 "重建已停止。请先停止该服务的投影进程，再重新重建。"
             )
-        written = {i: held.pop(i).doc for i in order}
-        self._cache.held = sum(h.size for h in held.values())
+        written = {i: going[i].doc for i in order}
         self._remember(written, sizes)
         for observe in self.observers:
             observe(list(written.values()))
@@ -868,10 +1005,17 @@ class ProjectionWriter:
         return failed
 
     async def _save_positions(self, records: list[ConsumerRecord], defer: bool = False) -> None:
+        """Save the batch's positions (`_positions`). With `defer`, kept with the earlier batches'
+        unwritten ones for a later batch or `flush_positions` to write."""
+        for tp, off in self._positions(records).items():
+            self._pending[tp] = max(self._pending.get(tp, 0), off)
+        if not defer:
+            await self.flush_positions()
+
+    def _positions(self, records: list[ConsumerRecord]) -> dict[tuple[str, int], int]:
         """The batch's positions, each no further than the first event folded into a document
         still held (a projector started on them after a crash folds it again; the guard skips
-        what the stored documents already hold). With `defer`, kept with the earlier batches'
-        unwritten ones for a later batch or `flush_positions` to write."""
+        what the stored documents already hold)."""
         latest: dict[tuple[str, int], int] = {}
         for rec in records:
             latest[(rec.topic, rec.partition)] = max(latest.get((rec.topic, rec.partition), -1), rec.offset)
@@ -879,10 +1023,7 @@ class ProjectionWriter:
             for key, offset in h.since.items():
                 if key in latest:
                     latest[key] = min(latest[key], offset - 1)
-        for tp, off in latest.items():
-            self._pending[tp] = max(self._pending.get(tp, 0), off + 1)
-        if not defer:
-            await self.flush_positions()
+        return {tp: off + 1 for tp, off in latest.items()}
 
     async def flush_positions(self) -> None:
         """Write the positions batches left unwritten (`positions_after`), if any."""
@@ -895,7 +1036,6 @@ class ProjectionWriter:
             for tp, off in pending.items():  # written with the next batch or flush
                 self._pending[tp] = max(self._pending.get(tp, 0), off)
             raise
-        self._positions_saved_at = time.monotonic()
 
     async def save_positions(self, next_offsets: dict[tuple[str, int], int]) -> None:
         """One update of the projection's position document, whatever the partitions: one
@@ -912,6 +1052,7 @@ class ProjectionWriter:
             f"{OFFSETS}.{_field(topic, partition)}": off for (topic, partition), off in next_offsets.items()
         }
         await self.positions.update_one({"_id": name}, {"$set": {"projection": name, **fields}}, upsert=True)
+        self._positions_saved_at = time.monotonic()
 
     async def load_positions(self) -> dict[tuple[str, int], int]:
         return await stored_positions(self.positions, self.projection.name)
@@ -1350,11 +1491,13 @@ async def rebuild(
     `progress(done, total)` is called after each batch. The consumer must be started and
     have no group.
 
-    While a batch is written, the next one is fetched, opened and decoded (`prepare`): the
-    writes wait on the store, which runs on the other core, and a rebuild that did one after
-    the other left this process idle for half its time (docs/benchmarks.md, "The rebuild
-    ratio"). A batch is folded only after the one before it is written, so the order of
-    the folds and of the writer's cache is unchanged.
+    While a batch is folded, the next one is fetched, opened and decoded (`prepare`), and the
+    documents the batch before let go are written, then its positions saved (`_flush_behind`):
+    the writes wait on the store, which runs on the other core, and a rebuild that did one after
+    the other left this process idle for half its time (docs/benchmarks.md, "The rebuild ratio",
+    "Folded while the writes are in flight"). The folds stay in order; a fold touching a
+    document still being written waits for that write; positions are saved only once the
+    documents they cover are written. `progress` is called once a batch's writes are done.
 
     The writer holds what it folds (`ProjectionWriter.hold`) and writes a document once a
     batch passes without changing it, when the writers' budget is exceeded, or at the end:
@@ -1388,9 +1531,8 @@ async def rebuild(
             total,
             lambda done: progress(done, todo) if progress else None,
         )
-        await writer.release()
     except BaseException:
-        writer.let_go()
+        await writer.let_go()
         raise
     finally:
         gc.set_threshold(*thresholds)
@@ -1407,11 +1549,15 @@ async def _fold_all(
     total: BatchResult,
     progress: Callable[[int], None],
 ) -> None:
-    """rebuild's batches, each fetched, opened and decoded while the one before is written."""
+    """rebuild's batches, each fetched, opened and decoded while the one before is folded and
+    its writes are in flight. `progress` is told of a batch once its writes and positions are
+    done (`ProjectionWriter.on_written`)."""
     done = 0
     records = await _next_batch(consumer, remaining, end, batch_size)
     shared = Decodings(writer.sealer, writer.catalogue)
     while records:
+        done += len(records)
+        writer.on_written = functools.partial(progress, done)
         handling = asyncio.ensure_future(writer.handle(records, shared=shared))
         following, shared = [], Decodings(writer.sealer, writer.catalogue)
         try:
@@ -1426,9 +1572,8 @@ async def _fold_all(
         total.applied += r.applied
         total.skipped_unknown += r.skipped_unknown
         total.dead_lettered += r.dead_lettered
-        done += len(records)
-        progress(done)
         records = following
+    await writer.release()
 
 
 def _may_erase(records: list[ConsumerRecord]) -> bool:
@@ -1437,7 +1582,7 @@ def _may_erase(records: list[ConsumerRecord]) -> bool:
     gone from the vault (`ProjectionWriter._scrub`)."""
     for rec in records:
         kind = _type_header(rec)
-        if kind is None or kind == ERASURE.encode():
+        if kind is None or kind == ERASURE_TYPE:
             return True
     return False
 
