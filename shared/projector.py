@@ -1261,7 +1261,9 @@ class Projector:
                 f.writer.hold()
 
     async def _release_when_caught_up(self) -> None:
-        """Once nothing is behind, the held documents are written and each batch writes again."""
+        """Once nothing is behind, the held documents are written and each batch writes again;
+        the positions, which stopped before the held documents' first events, move to what
+        this process folded (else a restart would fold the end of the backlog again)."""
         if not self.catch_up.hold or self.catch_up.behind:
             return
         for f in self.followers:
@@ -1271,6 +1273,7 @@ class Projector:
                 except BaseException:
                     self._let_go(f)
                     raise
+                await f.writer.save_positions(self._starts[f.writer.projection.name])
 
     def _let_go(self, f: Follower) -> None:
         """A holding writer failed: what it held is dropped unwritten, and its partitions are read

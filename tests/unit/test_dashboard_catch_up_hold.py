@@ -136,6 +136,17 @@ def projector(db, hold: bool, heard: dict | None = None) -> Projector:
     )
 
 
+def positions(p: Projector) -> list[dict]:
+    return [asyncio.run(f.writer.load_positions()) for f in p.followers]
+
+
+def ends() -> dict:
+    out: dict = {}
+    for r in records():
+        out[(r.topic, r.partition)] = max(out.get((r.topic, r.partition), 0), r.offset + 1)
+    return out
+
+
 def catch_up(p: Projector) -> int:
     """Run the projector until it has read everything; a failure restarts it on a new consumer,
     as shared/runtime.py's guard does. Returns how many times it failed."""
@@ -171,7 +182,10 @@ def test_a_catching_up_dashboard_writes_each_bucket_when_it_goes_still_and_store
     ref = reference()
     held, plain = CopyingDatabase(), CopyingDatabase()
     heard: dict = {}
-    assert catch_up(projector(held, hold=True, heard=heard)) == 0
+    p = projector(held, hold=True, heard=heard)
+    assert catch_up(p) == 0
+    # Every position at its partition's end: a restart folds nothing again.
+    assert positions(p) == [ends(), ends()]
     assert catch_up(projector(plain, hold=False)) == 0
     for projection in (dash.classes, dash.cadres):
         assert stored(held, projection) == stored(ref, projection)
@@ -194,7 +208,9 @@ def test_a_write_failing_while_documents_are_held_loses_nothing(fail_at, applied
     db = FailingDatabase()
     coll = db[dash.cadres.collection]
     coll.fail_at, coll.applied = fail_at, applied
-    assert catch_up(projector(db, hold=True)) == 1
+    p = projector(db, hold=True)
+    assert catch_up(p) == 1
+    assert positions(p) == [ends(), ends()]
     for projection in (dash.classes, dash.cadres):
         assert stored(db, projection) == stored(ref, projection)
     assert sum(d["n"].get("registered", 0) for d in coll.docs.values()) == 800
