@@ -1240,7 +1240,11 @@ class Projector:
                 last_end = time.monotonic()
                 last_write = last_end - began
                 reached = {tp: recs[-1].offset + 1 for tp, recs in batches.items() if recs}
-                await consumer.commit(reached)
+                if not any(getattr(f.writer, "holding", False) for f in self.followers):
+                    # Not past what a writer holds unwritten: when the store fails the rebalance
+                    # listener's read of the positions (aiokafka logs it and goes on), the
+                    # consumer starts from the committed offsets, and held events would be skipped.
+                    await consumer.commit(reached)
                 if self.catch_up is not None:
                     self.catch_up.advance(consumer, reached)
                     await self._release_when_caught_up()

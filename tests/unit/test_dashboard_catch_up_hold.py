@@ -60,13 +60,18 @@ class Consumer:
     projector's rebalance listener makes the real consumer do; stops the projector once every
     record was read and nothing more came."""
 
-    def __init__(self, recs: list[ConsumerRecord], done: asyncio.Event) -> None:
+    def __init__(
+        self, recs: list[ConsumerRecord], done: asyncio.Event, committed: dict, listener_fails: bool = False
+    ) -> None:
         self.parts: dict[TopicPartition, list[ConsumerRecord]] = {}
         for r in recs:
             self.parts.setdefault(TopicPartition(r.topic, r.partition), []).append(r)
         self.at = dict.fromkeys(self.parts, 0)
         self.paused: set[TopicPartition] = set()
         self.done, self.listener, self.empty = done, None, 0
+        # The group's committed offsets (kept across restarts) and whether the rebalance listener's
+        # read of the stored positions fails: aiokafka logs that and reads from the committed ones.
+        self.committed, self.listener_fails = committed, listener_fails
 
     async def start(self) -> None: ...
 
@@ -78,7 +83,10 @@ class Consumer:
     async def getmany(self, timeout_ms, max_records):
         if self.listener is not None:
             listener, self.listener = self.listener, None
-            await listener.on_partitions_assigned(set(self.parts))
+            if self.listener_fails:
+                self.at = {tp: self.committed.get(tp, 0) for tp in self.parts}
+            else:
+                await listener.on_partitions_assigned(set(self.parts))
         out, room = {}, max_records
         for tp, recs in sorted(self.parts.items()):
             if tp in self.paused or room <= 0:
@@ -94,7 +102,8 @@ class Consumer:
                 self.done.set()
         return out
 
-    async def commit(self, offsets) -> None: ...
+    async def commit(self, offsets) -> None:
+        self.committed.update(offsets)
 
     def seek(self, tp, offset) -> None:
         self.at[tp] = offset
@@ -147,13 +156,15 @@ def ends() -> dict:
     return out
 
 
-def catch_up(p: Projector) -> int:
+def catch_up(p: Projector, listener_fails: bool = False) -> int:
     """Run the projector until it has read everything; a failure restarts it on a new consumer,
-    as shared/runtime.py's guard does. Returns how many times it failed."""
-    failures, recs = 0, records()
+    as shared/runtime.py's guard does (`listener_fails`: whose read of the stored positions fails
+    then). Returns how many times it failed."""
+    failures, recs, committed = 0, records(), {}
     while True:
         done = asyncio.Event()
-        p.consumer_factory = lambda done=done: Consumer(recs, done)
+        fails = listener_fails and failures > 0
+        p.consumer_factory = lambda done=done, fails=fails: Consumer(recs, done, committed, fails)
         try:
             asyncio.run(p.run(done))
             return failures
@@ -201,15 +212,18 @@ def test_a_catching_up_dashboard_writes_each_bucket_when_it_goes_still_and_store
     assert writes(held, dash.cadres) <= 1.5 * buckets
 
 
+@pytest.mark.parametrize("listener_fails", [False, True], ids=["seek-to-stored", "from-committed"])
 @pytest.mark.parametrize("applied", [False, True], ids=["nothing-written", "written-answer-lost"])
 @pytest.mark.parametrize("fail_at", [2, 4])
-def test_a_write_failing_while_documents_are_held_loses_nothing(fail_at, applied):
+def test_a_write_failing_while_documents_are_held_loses_nothing(fail_at, applied, listener_fails):
+    """Also when the restarted consumer cannot read the stored positions and starts from the
+    offsets committed to Kafka: none is committed past what a writer holds."""
     ref = reference()
     db = FailingDatabase()
     coll = db[dash.cadres.collection]
     coll.fail_at, coll.applied = fail_at, applied
     p = projector(db, hold=True)
-    assert catch_up(p) == 1
+    assert catch_up(p, listener_fails) == 1
     assert positions(p) == [ends(), ends()]
     for projection in (dash.classes, dash.cadres):
         assert stored(db, projection) == stored(ref, projection)
