@@ -95,6 +95,9 @@ PREPARE_CHUNK = 500
 # over, 1.1 s of the 3.0 s of Python a rebuild of 60,000 class events took without its
 # writes (docs/benchmarks.md, "The rebuild ratio"). The previous thresholds are restored after.
 REBUILD_GC = (10_000, 10, 100)
+# The stream versions a writer keeps to report while it holds documents (`_report`): as many as
+# shared.consistency.REMEMBERED, the most a process's Progress remembers of a projection.
+UNREPORTED = 10_000
 
 
 class DeadLetters:
@@ -511,9 +514,13 @@ class ProjectionWriter:
 
     def _report(self, handled: list[tuple[str, int]]) -> None:
         """Tell the reads waiting for their writes what was folded: while documents are held,
-        once none is, as a read would not find a held document's change in the store yet."""
+        once none is, as a read would not find a held document's change in the store yet. Only
+        the latest UNREPORTED are kept meanwhile (a catch-up holds for its whole backlog, and
+        shared.consistency.Progress keeps no more of them either)."""
         if self._held or self._inflight:
             self._unreported.extend(handled)
+            if len(self._unreported) > UNREPORTED:
+                del self._unreported[:-UNREPORTED]
             return
         handled, self._unreported = self._unreported + handled, []
         for report in self.progress:
@@ -716,6 +723,10 @@ class ProjectionWriter:
         person's values."""
         self._held = OrderedDict()
         self._batch = 0
+
+    @property
+    def holding(self) -> bool:
+        return self._held is not None
 
     async def release(self) -> None:
         """Write every held document and stop holding."""
@@ -1240,10 +1251,12 @@ class CatchUp:
     partitions later is safe: the folds do not depend on the order of different streams.
     Live events of a partition still behind wait until its turn (a first start only)."""
 
-    def __init__(self, width: int, batch: int = 1000) -> None:
+    def __init__(self, width: int, batch: int = 1000, hold: bool = False) -> None:
         self.width = width
         # Records folded per batch while behind (Projector._fill).
         self.batch = batch
+        # Whether the writers hold what they fold while behind (Projector._hold_while_behind).
+        self.hold = hold
         # Partitions still behind: the end offset seen at the assignment.
         self.behind: dict[TopicPartition, int] = {}
         self.paused: list[TopicPartition] = []
@@ -1352,11 +1365,13 @@ class Projector:
         linger: float = LINGER,
         catch_up: int | None = None,
         catch_up_batch: int | None = None,
+        catch_up_hold: bool = False,
     ) -> None:
         self.linger = linger
         # With a width: a backlog is read that many partitions at a time, in batches of
-        # `catch_up_batch` records (default `batch_size`) (CatchUp says why).
-        self.catch_up = CatchUp(catch_up, catch_up_batch or batch_size) if catch_up else None
+        # `catch_up_batch` records (default `batch_size`) (CatchUp says why); with
+        # `catch_up_hold`, its writers hold their documents meanwhile (`_hold_while_behind`).
+        self.catch_up = CatchUp(catch_up, catch_up_batch or batch_size, catch_up_hold) if catch_up else None
         self.followers = followers
         self.consumer_factory = consumer_factory
         self.pattern = re.compile("|".join(f"(?:{f.pattern.pattern})" for f in followers))
@@ -1386,6 +1401,7 @@ class Projector:
                     await self.flush_positions()  # nothing more came: what was folded is recorded
                     if self.catch_up is not None and self.catch_up.behind:
                         await self.catch_up.idle(consumer)
+                        await self._release_when_caught_up()
                     continue
                 if self.catch_up is not None and self.catch_up.behind:
                     await self._fill(consumer, batches, got)
@@ -1400,13 +1416,19 @@ class Projector:
                     _merge(batches, more)
                 records = [r for recs in batches.values() for r in recs]
                 began = time.monotonic()
+                self._hold_while_behind()
                 await self.handle(records)
                 last_end = time.monotonic()
                 last_write = last_end - began
                 reached = {tp: recs[-1].offset + 1 for tp, recs in batches.items() if recs}
-                await consumer.commit(reached)
+                if not any(getattr(f.writer, "holding", False) for f in self.followers):
+                    # Not past what a writer holds unwritten: when the store fails the rebalance
+                    # listener's read of the positions (aiokafka logs it and goes on), the
+                    # consumer starts from the committed offsets, and held events would be skipped.
+                    await consumer.commit(reached)
                 if self.catch_up is not None:
                     self.catch_up.advance(consumer, reached)
+                    await self._release_when_caught_up()
             # Stopped: what was folded is recorded (after a failure it is folded again instead).
             await self.flush_positions()
         finally:
@@ -1418,6 +1440,40 @@ class Projector:
         await asyncio.gather(
             *(f.writer.flush_positions() for f in self.followers if getattr(f.writer, "positions_after", 0))
         )
+
+    def _hold_while_behind(self) -> None:
+        """While a backlog is read (`catch_up_hold`), each writer holds what it folds and writes
+        a document once it goes still, after HOLD_BATCHES batches, or past the cache budget, as a
+        rebuild does (`ProjectionWriter.hold`): a county's 64 cadre buckets, changed by every
+        batch of that county, were rewritten by each (services/dashboard/README.md). Positions
+        stop before a held document's first event, so a crash folds them again."""
+        if self.catch_up is None or not self.catch_up.hold or not self.catch_up.behind:
+            return
+        for f in self.followers:
+            if not f.writer.holding:
+                f.writer.hold()
+
+    async def _release_when_caught_up(self) -> None:
+        """Once nothing is behind, the held documents are written and each batch writes again;
+        the positions, which stopped before the held documents' first events, move to what
+        this process folded (else a restart would fold the end of the backlog again)."""
+        if not self.catch_up.hold or self.catch_up.behind:
+            return
+        for f in self.followers:
+            if f.writer.holding:
+                try:
+                    await f.writer.release()
+                except BaseException:
+                    await self._let_go(f)
+                    raise
+                await f.writer.save_positions(self._starts[f.writer.projection.name])
+
+    async def _let_go(self, f: Follower) -> None:
+        """A holding writer failed: what it held is dropped unwritten, and its partitions are read
+        again from its stored positions (which stop before the first event it held), not from
+        what this process had folded: the documents are read back from the store."""
+        await f.writer.let_go()
+        self._starts[f.writer.projection.name] = {}
 
     async def _fill(self, consumer, batches: dict[TopicPartition, list[ConsumerRecord]], got: int) -> None:
         """While catching up, fetch more into `batches`, up to `catch_up.batch` records or until
@@ -1452,6 +1508,8 @@ class Projector:
         outcomes = await asyncio.gather(*(w for _, _, w in work), return_exceptions=True)
         for (f, mine, _), outcome in zip(work, outcomes):
             if isinstance(outcome, BaseException):
+                if getattr(f.writer, "holding", False):
+                    await self._let_go(f)
                 continue
             # Applied: never again by this process, whatever a rebalance seeks back to.
             starts = self._starts[f.writer.projection.name]

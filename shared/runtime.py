@@ -99,6 +99,9 @@ class ServiceDefinition:
     catch_up_partitions: int | None = None
     # Records per projector batch while behind (with catch_up_partitions); None: projector_batch.
     catch_up_batch: int | None = None
+    # While behind (with catch_up_partitions), the writers hold what they fold and write a document
+    # once it goes still, as a rebuild does (shared/projector.Projector, `catch_up_hold`).
+    catch_up_hold: bool = False
 
     @property
     def components(self) -> tuple[str, ...]:
@@ -338,6 +341,7 @@ class Runtime:
                 batch_size=self.settings.projector_batch,
                 catch_up=self.definition.catch_up_partitions,
                 catch_up_batch=self.definition.catch_up_batch,
+                catch_up_hold=self.definition.catch_up_hold,
             )
             self._tasks.append(
                 asyncio.create_task(self._guard("projectors", lambda: projector.run(self._stop)))

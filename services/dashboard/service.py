@@ -33,6 +33,11 @@ CATCH_UP_PARTITIONS = 12
 # first start ran 1.75-1.86 times as fast but peaked at 201-218 MB (README, "Full batches");
 # 3,000 at 10 counties: 1.16 times as fast, peak 192 MB (README, "A failed write lost").
 CATCH_UP_BATCH = 3000
+# While catching up, the writers hold what they fold and write a document once it goes still (a
+# batch read its partitions without changing it), after 8 batches, or past the cache budget
+# (shared/projector.Projector._hold_while_behind): each batch of a county rewrote its 64 cadre
+# buckets and its classes (README, "Held while catching up").
+CATCH_UP_HOLD = True
 
 
 def bootstrap(a: Adapters) -> Handlers:
@@ -84,5 +89,6 @@ DEFINITION = ServiceDefinition(
     workers={"rollup": keep_rollup},
     catch_up_partitions=CATCH_UP_PARTITIONS,
     catch_up_batch=CATCH_UP_BATCH,
+    catch_up_hold=CATCH_UP_HOLD,
     consumer_options={"max_partition_fetch_bytes": PARTITION_FETCH_BYTES, "fetch_max_bytes": FETCH_MAX_BYTES},
 )

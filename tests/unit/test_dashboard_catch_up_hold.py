@@ -1,0 +1,230 @@
+"""A province dashboard catching up holds what its writers fold (shared/projector.Projector,
+`catch_up_hold`): a county's cadre buckets, changed by every batch of that county, are written
+when they go still instead of by every batch; what is stored is what folding batch by batch
+stores; and a write the store fails while documents are held loses nothing (the held documents
+are dropped, the partitions read again from the stored positions, which stop before them).
+
+A real Projector with the dashboard's two writers over the in-memory store, fed by a stand-in
+consumer that answers small fetches per partition and, when (re)started, seeks each partition
+to the stored positions as the real one does (`_SeekToStored`)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import zlib
+from types import SimpleNamespace
+
+import pytest
+from aiokafka import TopicPartition
+from aiokafka.structs import ConsumerRecord
+from pymongo.errors import AutoReconnect
+
+from bench.province import County
+from bench.province_produce import build
+from services.dashboard import projections as dash
+from shared.memory import MemoryDatabase
+from shared.personal import Sealer, Vault
+from shared.projector import Follower, ProjectionWriter, Projector
+from tests.unit.test_dashboard_partial_writes import CopyingDatabase, fold, stored
+from tests.unit.test_projector_failed_write import FailingDatabase
+
+ARGS = SimpleNamespace(cadres=400, online=0.6, classes=2, class_size=6)
+FETCH = 50  # records a fetch brings per partition (the dashboard: 32 KiB)
+BATCH = 200  # the catching-up batch (the dashboard: 3,000)
+
+
+def county(code: str) -> list[ConsumerRecord]:
+    _, events, _ = asyncio.run(build(code, County, ARGS, seed=code))
+    offsets: dict[tuple[str, int], int] = {}
+    out = []
+    for topic, key, value, headers in events:
+        part = zlib.crc32(key.encode() if isinstance(key, str) else key) % 2
+        at = offsets[(topic, part)] = offsets.get((topic, part), -1) + 1
+        out.append(ConsumerRecord(topic, part, at, 0, 0, key, value, None, 0, len(value), headers))
+    return out
+
+
+RECORDS = None
+
+
+def records() -> list[ConsumerRecord]:
+    global RECORDS
+    if RECORDS is None:
+        RECORDS = county("710101") + county("710102")
+    return RECORDS
+
+
+class Consumer:
+    """Small fetches per partition; seeks to the stored positions when it starts, as the
+    projector's rebalance listener makes the real consumer do; stops the projector once every
+    record was read and nothing more came."""
+
+    def __init__(
+        self, recs: list[ConsumerRecord], done: asyncio.Event, committed: dict, listener_fails: bool = False
+    ) -> None:
+        self.parts: dict[TopicPartition, list[ConsumerRecord]] = {}
+        for r in recs:
+            self.parts.setdefault(TopicPartition(r.topic, r.partition), []).append(r)
+        self.at = dict.fromkeys(self.parts, 0)
+        self.paused: set[TopicPartition] = set()
+        self.done, self.listener, self.empty = done, None, 0
+        # The group's committed offsets (kept across restarts) and whether the rebalance listener's
+        # read of the stored positions fails: aiokafka logs that and reads from the committed ones.
+        self.committed, self.listener_fails = committed, listener_fails
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def subscribe(self, pattern, listener) -> None:
+        self.listener = listener
+
+    async def getmany(self, timeout_ms, max_records):
+        if self.listener is not None:
+            listener, self.listener = self.listener, None
+            if self.listener_fails:
+                self.at = {tp: self.committed.get(tp, 0) for tp in self.parts}
+            else:
+                await listener.on_partitions_assigned(set(self.parts))
+        out, room = {}, max_records
+        for tp, recs in sorted(self.parts.items()):
+            if tp in self.paused or room <= 0:
+                continue
+            got = recs[self.at[tp] : self.at[tp] + min(FETCH, room)]
+            if got:
+                out[tp] = got
+                self.at[tp] += len(got)
+                room -= len(got)
+        if not out:
+            self.empty += 1
+            if self.empty > 1:
+                self.done.set()
+        return out
+
+    async def commit(self, offsets) -> None:
+        self.committed.update(offsets)
+
+    def seek(self, tp, offset) -> None:
+        self.at[tp] = offset
+
+    async def seek_to_beginning(self, tp) -> None:
+        self.at[tp] = 0
+
+    async def end_offsets(self, tps):
+        return {tp: len(self.parts[tp]) for tp in tps}
+
+    async def beginning_offsets(self, tps):
+        return dict.fromkeys(tps, 0)
+
+    def pause(self, *tps) -> None:
+        self.paused |= set(tps)
+
+    def resume(self, *tps) -> None:
+        self.paused -= set(tps)
+
+    async def position(self, tp) -> int:
+        return self.at[tp]
+
+
+def projector(db, hold: bool, heard: dict | None = None) -> Projector:
+    followers = []
+    for projection in (dash.classes, dash.cadres):
+        writer = ProjectionWriter(projection, db, dead_letters=None, sealer=Sealer(Vault(MemoryDatabase())))
+        if heard is not None:
+            writer.observers.append(lambda docs: heard.update({d["_id"]: d.get("n") for d in docs}))
+        followers.append(Follower(writer, re.compile(r"ganxun\..*")))
+    return Projector(
+        followers,
+        consumer_factory=None,
+        batch_size=BATCH,
+        linger=0,
+        catch_up=4,  # two counties' four topics of two partitions: two topics at a time
+        catch_up_batch=BATCH,
+        catch_up_hold=hold,
+    )
+
+
+def positions(p: Projector) -> list[dict]:
+    return [asyncio.run(f.writer.load_positions()) for f in p.followers]
+
+
+def ends() -> dict:
+    out: dict = {}
+    for r in records():
+        out[(r.topic, r.partition)] = max(out.get((r.topic, r.partition), 0), r.offset + 1)
+    return out
+
+
+def catch_up(p: Projector, listener_fails: bool = False) -> int:
+    """Run the projector until it has read everything; a failure restarts it on a new consumer,
+    as shared/runtime.py's guard does (`listener_fails`: whose read of the stored positions fails
+    then). Returns how many times it failed."""
+    failures, recs, committed = 0, records(), {}
+    while True:
+        done = asyncio.Event()
+        fails = listener_fails and failures > 0
+        p.consumer_factory = lambda done=done, fails=fails: Consumer(recs, done, committed, fails)
+        try:
+            asyncio.run(p.run(done))
+            return failures
+        except AutoReconnect:
+            failures += 1
+
+
+REFERENCE = None
+
+
+def reference() -> CopyingDatabase:
+    """The two counties folded batch by batch by plain writers."""
+    global REFERENCE
+    if REFERENCE is None:
+        REFERENCE = CopyingDatabase()
+        for projection in (dash.classes, dash.cadres):
+            fold(projection, records(), REFERENCE, BATCH)
+    return REFERENCE
+
+
+def writes(db, projection) -> int:
+    return len(db[projection.collection].kinds)
+
+
+def test_a_catching_up_dashboard_writes_each_bucket_when_it_goes_still_and_stores_the_same():
+    ref = reference()
+    held, plain = CopyingDatabase(), CopyingDatabase()
+    heard: dict = {}
+    p = projector(held, hold=True, heard=heard)
+    assert catch_up(p) == 0
+    # Every position at its partition's end: a restart folds nothing again.
+    assert positions(p) == [ends(), ends()]
+    assert catch_up(projector(plain, hold=False)) == 0
+    for projection in (dash.classes, dash.cadres):
+        assert stored(held, projection) == stored(ref, projection)
+        assert stored(plain, projection) == stored(ref, projection)
+    # The roll-up heard every document as stored.
+    assert heard == {
+        i: d.get("n") for p in (dash.classes, dash.cadres) for i, d in held[p.collection].docs.items()
+    }
+    buckets = len(held[dash.cadres.collection].docs)
+    assert sum(d["n"].get("registered", 0) for d in held[dash.cadres.collection].docs.values()) == 800
+    # Batch by batch, a bucket is rewritten by each batch of its county; held, about once.
+    assert writes(plain, dash.cadres) > 3 * buckets
+    assert writes(held, dash.cadres) <= 1.5 * buckets
+
+
+@pytest.mark.parametrize("listener_fails", [False, True], ids=["seek-to-stored", "from-committed"])
+@pytest.mark.parametrize("applied", [False, True], ids=["nothing-written", "written-answer-lost"])
+@pytest.mark.parametrize("fail_at", [2, 4])
+def test_a_write_failing_while_documents_are_held_loses_nothing(fail_at, applied, listener_fails):
+    """Also when the restarted consumer cannot read the stored positions and starts from the
+    offsets committed to Kafka: none is committed past what a writer holds."""
+    ref = reference()
+    db = FailingDatabase()
+    coll = db[dash.cadres.collection]
+    coll.fail_at, coll.applied = fail_at, applied
+    p = projector(db, hold=True)
+    assert catch_up(p, listener_fails) == 1
+    assert positions(p) == [ends(), ends()]
+    for projection in (dash.classes, dash.cadres):
+        assert stored(db, projection) == stored(ref, projection)
+    assert sum(d["n"].get("registered", 0) for d in coll.docs.values()) == 800
