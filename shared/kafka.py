@@ -139,6 +139,26 @@ def producer(bus: Bus, **kw) -> AIOKafkaProducer:
     )
 
 
+# A county's read models (selection, teaching, records, follow-up) fetch this much per
+# partition, and pass it as their `ServiceDefinition.consumer_options`. Their projectors follow
+# services' topics of a county and of its city and province (9-24 partitions, more for a small
+# city's several counties); while they fold a backlog every partition has data, so at the
+# kernel's 4 MiB aiokafka could hold 36-96 MiB of fetched bytes per process, and selection and
+# records passed 200 MB right after folding years of history (docs/benchmarks.md, "Every read
+# at 20,000 cadres × five years"). A batch of 1,000 events is ~300 kB (events of ~300 bytes):
+# at 256 KiB a partition one fetch round of nine partitions still brings several batches.
+COUNTY_PARTITION_FETCH_BYTES = 256 * 1024
+COUNTY_FETCH_MAX_BYTES = 4 * 1024 * 1024
+
+
+def county_fetch() -> dict[str, int]:
+    """The consumer options of a county's read-model services (see above)."""
+    return {
+        "max_partition_fetch_bytes": COUNTY_PARTITION_FETCH_BYTES,
+        "fetch_max_bytes": COUNTY_FETCH_MAX_BYTES,
+    }
+
+
 def consumer(bus: Bus, group_id: str | None, *topics: str, **kw) -> AIOKafkaConsumer:
     # aiokafka keeps what it fetched per partition until it is consumed and goes on fetching
     # for every other partition meanwhile: up to one chunk per partition is held in memory. A

@@ -6,6 +6,7 @@ from services.followup import api, scheduler
 from services.followup.handlers import Handlers
 from services.followup.projections import PROJECTIONS
 from services.followup.reads import Reads
+from shared import kafka
 from shared.runtime import Adapters, Runtime, ServiceDefinition
 
 
@@ -31,4 +32,5 @@ DEFINITION = ServiceDefinition(
     routes=api.router,
     compose=bootstrap,
     workers={"scheduler": scheduler.run, "work_index": keep_work_index},
+    consumer_options=kafka.county_fetch(),  # what its projectors hold fetched (shared/kafka.py)
 )

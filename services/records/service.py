@@ -4,6 +4,7 @@ from services.records import api, drawing
 from services.records.handlers import Handlers
 from services.records.projections import PROJECTIONS
 from services.records.reads import Reads
+from shared import kafka
 from shared.runtime import Adapters, ServiceDefinition
 
 
@@ -28,4 +29,5 @@ DEFINITION = ServiceDefinition(
     projections=PROJECTIONS,
     routes=api.router,
     compose=bootstrap,
+    consumer_options=kafka.county_fetch(),  # what its projectors hold fetched (shared/kafka.py)
 )

@@ -9,6 +9,7 @@ from services.selection.handlers import Handlers
 from services.selection.projections import PROJECTIONS
 from services.selection.reads import Reads
 from services.selection.settings import SelectionSettings, cadre_id_secret
+from shared import kafka
 from shared.runtime import Adapters, Runtime, ServiceDefinition
 
 
@@ -70,4 +71,5 @@ DEFINITION = ServiceDefinition(
     routes=(api.router, api_registry.router),
     compose=bootstrap,
     workers={"index": keep_index, "erasures": follow_erasures},
+    consumer_options=kafka.county_fetch(),  # what its projectors hold fetched (shared/kafka.py)
 )

@@ -5,6 +5,7 @@ from services.teaching.checkin import CheckinCodes, deployment_secret
 from services.teaching.handlers import Handlers
 from services.teaching.projections import PROJECTIONS
 from services.teaching.reads import Reads
+from shared import kafka
 from shared.runtime import Adapters, ServiceDefinition
 
 
@@ -23,4 +24,5 @@ DEFINITION = ServiceDefinition(
     routes=api.router,
     compose=bootstrap,
     workers={"closer": closer.run},
+    consumer_options=kafka.county_fetch(),  # what its projectors hold fetched (shared/kafka.py)
 )
