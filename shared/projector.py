@@ -380,6 +380,8 @@ class ProjectionWriter:
         # Documents of a write that failed: the store may hold them as before it or as written
         # (a lost answer). Read back, they are told to the observers as stored (`_load`).
         self._unsure: set[str] = set()
+        # After a held write failed (`let_go`): documents are read even when new (`_load`).
+        self._doubt_born = False
         # While a rebuild runs: the held documents a batch let go, being written with that
         # batch's positions (`_flush`) while the next batch is folded, and that write.
         self._inflight: dict[str, Held] = {}
@@ -734,6 +736,7 @@ class ProjectionWriter:
         if self._held is not None:
             await self._write_out(list(self._held))
         self._held = None
+        self._doubt_born = False
         self._report([])
 
     async def let_go(self) -> None:
@@ -750,6 +753,11 @@ class ProjectionWriter:
         self._held, self._before, self._unreported, self._going = None, {}, [], []
         self._cache.clear()
         self._cache.held = 0
+        # The replay from the stored positions meets again the first events of documents
+        # already stored (written before the failure, or by a write whose answer was lost):
+        # until holding ends, those are read, not taken as new (`_born`), as a held write
+        # cannot fold again what conflicts.
+        self._doubt_born = True
 
     async def _flush_behind(self, records: list[ConsumerRecord] | None) -> None:
         """After a held batch: start writing the documents it let go (`_write_still`), then its
@@ -920,7 +928,11 @@ class ProjectionWriter:
         ops, order, sizes, token = self._ops(
             {i: (h.doc, h.rev, h.touched, h.size or None) for i, h in going.items()}
         )
-        lost = await self._bulk(ops, order, {i: h.rev for i, h in going.items()}, token)
+        try:
+            lost = await self._bulk(ops, order, {i: h.rev for i, h in going.items()}, token)
+        except BaseException:
+            self._forget(list(going))  # stored or not: read back when next needed
+            raise
         if lost:
             raise RuntimeError(
                 f"投影 {self.projection.name}：重建期间有 {len(lost)} 个文档被其他写入者写入，"
@@ -975,6 +987,9 @@ class ProjectionWriter:
         they are read and folded again like any other write conflict."""
         docs = self._cache.get_many(ids)
         if not self._cache.complete:
+            # A document whose write failed is read even when its events say it is new: the
+            # write may have stored it (an answer lost), and inserted again it would conflict.
+            born = frozenset() if self._doubt_born else born - self._unsure
             found = await store.find_by_ids(self.coll, [i for i in ids if i not in docs and i not in born])
             heard = [d for i, d in found.items() if i in self._unsure]
             self._unsure.difference_update(found)

@@ -228,3 +228,20 @@ def test_a_write_failing_while_documents_are_held_loses_nothing(fail_at, applied
     for projection in (dash.classes, dash.cadres):
         assert stored(db, projection) == stored(ref, projection)
     assert sum(d["n"].get("registered", 0) for d in coll.docs.values()) == 800
+
+
+@pytest.mark.parametrize("fail_at", [1, 2])
+def test_a_new_class_stored_by_a_write_whose_answer_was_lost_is_read_back_not_inserted_again(fail_at):
+    """A class's document is folded from nothing when its first event opens the class's stream
+    (`_born`: not read from the store). If the write holding it was stored but its answer lost,
+    the replay must read it back: inserted again, it failed as "written by another writer" at
+    every restart, and the dashboard never caught up (CI, 2026-11-29)."""
+    ref = reference()
+    db = FailingDatabase()
+    coll = db[dash.classes.collection]
+    coll.fail_at, coll.applied = fail_at, True
+    p = projector(db, hold=True)
+    assert catch_up(p) == 1
+    assert positions(p) == [ends(), ends()]
+    for projection in (dash.classes, dash.cadres):
+        assert stored(db, projection) == stored(ref, projection)
