@@ -233,7 +233,7 @@ class EventStore:
         stale = utcnow() - HELD_MAX
         for stream_id, docs in list(self._landed_by_stream.items()):
             last = self._sent.get(stream_id, 0)
-            for doc in sorted(docs, key=lambda d: d["version"]) if len(docs) > 1 else list(docs):
+            for doc in sorted(docs, key=lambda d: d["version"]):
                 if doc["version"] != last + 1:
                     if doc["committed_at"] < stale:
                         self._drop_landed(doc["_id"])

@@ -446,8 +446,11 @@ class ProjectionWriter:
         result: BatchResult,
     ) -> None:
         """After a batch's fold: its erasures, its report, its positions."""
+        # A batch that changed nothing here (the events were for other projections) needs no
+        # position of its own: replaying it after a restart changes nothing either. Saved anyway
+        # every POSITIONS_EVERY seconds, so a restart replays little.
         since = time.monotonic() - self._positions_saved_at
-        save = self._positions_due(bool(folded or erased or result.dead_lettered))
+        save = folded or bool(erased) or bool(result.dead_lettered) or since >= POSITIONS_EVERY
         if self._held is not None and not erased:
             # Held (a rebuild): what the batch let go is written, and then its positions saved,
             # while the next batch is folded (`_flush_behind`).
@@ -471,12 +474,6 @@ class ProjectionWriter:
             defer = not (erased or result.dead_lettered) and since < self.positions_after
             await self._save_positions(records, defer=defer)
         self._written()
-
-    def _positions_due(self, changed: bool) -> bool:
-        """Whether a batch saves its positions. One that changed nothing here (the events were
-        for other projections) needs none of its own: replaying it after a restart changes
-        nothing either. Saved anyway every POSITIONS_EVERY seconds, so a restart replays little."""
-        return changed or time.monotonic() - self._positions_saved_at >= POSITIONS_EVERY
 
     async def prepare(self, records: list[ConsumerRecord], shared: Decodings) -> None:
         """Open and decode a batch into `shared` ahead of `handle(records, shared)` (a rebuild,
@@ -744,11 +741,8 @@ class ProjectionWriter:
         saved stop before the first of its events, so a projector started on them folds them).
         A write behind (`_flush`) is let finish first, its failure passed over: the rebuild has
         failed already, and none is left writing behind it."""
-        flushing = self._flushing
-        if flushing is not None:
-            await asyncio.gather(asyncio.shield(flushing), return_exceptions=True)
-            if flushing.cancelled() or flushing.exception() is not None:
-                self._forget(list(self._inflight))
+        if self._flushing is not None:
+            await asyncio.gather(asyncio.shield(self._flushing), return_exceptions=True)
         self._flushing, self._inflight = None, {}
         self._held, self._before, self._unreported, self._going = None, {}, [], []
         self._cache.clear()
@@ -772,11 +766,10 @@ class ProjectionWriter:
         self._going = []
         self._cache.held = sum(h.size for h in self._held.values())
         positions = self._positions(records) if records is not None else None
-        then, self.on_written = self.on_written, None
         if not going and not positions:
-            if then is not None:
-                then()
+            self._written()
             return
+        then, self.on_written = self.on_written, None
         self._inflight = going
         self._flushing = asyncio.ensure_future(self._flush(going, positions, then))
 
@@ -799,25 +792,17 @@ class ProjectionWriter:
             then()
 
     async def _drain(self) -> None:
-        """Wait for the write behind (`_flush_behind`). Its failure is raised here, its documents
-        read back when next needed (`_forget`), as the store may hold them or not. Shielded: a
-        batch cancelled while it waits leaves that write to finish (`let_go` waits for it)."""
+        """Wait for the write behind (`_flush_behind`). Its failure is raised here (its documents
+        are read back when next needed: `_write_held`). Shielded: a batch cancelled while it
+        waits leaves that write to finish (`let_go` waits for it)."""
         flushing = self._flushing
         if flushing is None:
             return
         try:
             await asyncio.shield(flushing)
-        except asyncio.CancelledError:
-            if not flushing.done():
-                raise
-            self._forget(list(self._inflight))
-            self._flushing, self._inflight = None, {}
-            raise
-        except BaseException:
-            self._forget(list(self._inflight))
-            self._flushing, self._inflight = None, {}
-            raise
-        self._flushing, self._inflight = None, {}
+        finally:
+            if flushing.done():
+                self._flushing, self._inflight = None, {}
 
     async def _documents(
         self, items: list[tuple[str, Envelope, Event, Handler]], held: dict[str, Held] | None = None
