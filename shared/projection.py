@@ -110,6 +110,10 @@ class Projection:
     # dashboard met two million registrations of its counties' people, each looked up in its
     # own vault in vain (shared/personal.Sealer.open).
     personal: bool = True
+    # Top-level fields of its documents that can grow long and that nobody filters on in the
+    # store (a class's nominations): stored packed where the store profile packs
+    # (shared/store.py, "Packed fields"), read back as they were.
+    packed: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.collection = self.collection or self.name

@@ -340,9 +340,13 @@ class ProjectionWriter:
         cache_size: int = 20_000,
         sealer: Sealer | None = None,
         budget: CacheBudget | None = None,
+        packed: tuple[str, ...] = (),
     ) -> None:
         # long: the writer's state, one field at a time, each with what it is for
         self.projection = projection
+        # The fields its documents are stored with packed (shared/store.py, "Packed fields"):
+        # the runtime gives the projection's own where the store profile packs.
+        self.packed = packed
         # Opens sealed personal values before the fold (shared/personal.py); None: read as is.
         self.sealer = sealer
         self.serves = serves
@@ -705,13 +709,18 @@ class ProjectionWriter:
             doc["_rev"] = (rev or 0) + 1
             doc.setdefault("_applied", {})[WRITE] = token
             order.append(doc_id)
-            if rev is not None and touched is not None:
+            if rev is not None and touched is not None and not self._packs(touched):
                 ops.append(UpdateOne({"_id": doc_id, "_rev": rev}, partial_update(doc, touched)))
                 sizes[doc_id] = _stored_size(doc) if size is None else size
                 continue
-            body, sizes[doc_id] = _encoded(doc, codec)
+            body, sizes[doc_id] = _encoded(store.pack(doc, self.packed) if self.packed else doc, codec)
             ops.append(InsertOne(body) if rev is None else ReplaceOne({"_id": doc_id, "_rev": rev}, body))
         return ops, order, sizes, token
+
+    def _packs(self, paths: set[str]) -> bool:
+        """Whether a partial update of these paths would reach into a packed field (the
+        document is then rewritten whole, the field packed again)."""
+        return bool(self.packed) and any(p.split(".", 1)[0] in self.packed for p in paths)
 
     def hold(self) -> None:
         """Hold what the batches fold instead of writing it at once, until the document goes
@@ -937,7 +946,7 @@ class ProjectionWriter:
         path = f"_applied.{PII}.{guard_key(person)}"
         for _attempt in range(10):
             docs = {
-                d["_id"]: d
+                d["_id"]: store.unpack(d)
                 async for d in self.coll.find({path: {"$exists": True}})
                 if related(d.get("_applied", {}).get(OWNER) or jurisdiction, jurisdiction)
             }
@@ -950,7 +959,7 @@ class ProjectionWriter:
                 doc["_rev"] = (doc.get("_rev") or 0) + 1
                 doc.setdefault("_applied", {})[WRITE] = token
             order = list(docs)
-            ops = [ReplaceOne({"_id": i, "_rev": revs[i]}, docs[i]) for i in order]
+            ops = [ReplaceOne({"_id": i, "_rev": revs[i]}, store.pack(docs[i], self.packed)) for i in order]
             lost = await self._bulk(ops, order, revs, token)
             written = {i: docs[i] for i in order if i not in lost}
             for doc_id in lost:
@@ -976,6 +985,8 @@ class ProjectionWriter:
             # write may have stored it (an answer lost), and inserted again it would conflict.
             born = frozenset() if self._doubt_born else born - self._unsure
             found = await store.find_by_ids(self.coll, [i for i in ids if i not in docs and i not in born])
+            for doc in found.values() if self.packed else ():
+                store.unpack(doc)  # read through a handle that does not unpack them
             heard = [d for i, d in found.items() if i in self._unsure]
             self._unsure.difference_update(found)
             for observe in self.observers if heard else ():

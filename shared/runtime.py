@@ -41,6 +41,8 @@ from shared.projector import (
     Projector,
 )
 from shared.settings import Settings
+from shared.store import database as store_database
+from shared.store import profile as store_profile
 from shared.store import refuse_unfit
 from shared.store import use as use_store_profile
 
@@ -125,7 +127,7 @@ class Runtime:
         self.mongo = AsyncMongoClient(
             settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5000, socketTimeoutMS=30_000
         )
-        self.db = self.mongo[settings.database_name]
+        self.db = store_database(self.mongo, settings.database_name)  # packed fields read unpacked
         # The deployment's key vault (shared/personal.py): one database every service of the
         # deployment opens, so each can read the people its events name; no other deployment's.
         self.vault = Vault(self.mongo[settings.vault_database_name])
@@ -246,6 +248,7 @@ class Runtime:
             serves=self.settings.serves,
             sealer=self.sealer,
             budget=self.cache_budget,
+            packed=projection.packed if store_profile().packs else (),
         )
 
     # -- read-your-writes -----------------------------------------------------

@@ -53,7 +53,8 @@ by_session = lambda env, ev: ev.session_id  # noqa: E731
 by_jurisdiction = lambda env, ev: env.jurisdiction  # noqa: E731
 
 # -- roster ------------------------------------------------------------------------------
-roster = Projection("class_roster", sources=("selection",))
+# The trainees and their home counties stored packed on FerretDB (shared/store.py, "Packed fields").
+roster = Projection("class_roster", sources=("selection",), packed=("trainees", "homes"))
 
 
 def _trainee(doc, cadre_id: str, name: str = "", unit: str = "") -> dict:
@@ -118,7 +119,8 @@ roster.on(NominationWaitlisted, key=by_class)(_status("waitlisted"))
 roster.on(NominationWithdrawn, key=by_class)(_status("withdrawn"))
 
 # -- catalogue ---------------------------------------------------------------------------
-catalogue = Projection("catalogue", sources=("teaching",))
+# One document per county: its courses, faculty and sites stored packed on FerretDB (above).
+catalogue = Projection("catalogue", sources=("teaching",), packed=("courses", "faculty", "sites"))
 
 
 def _into(section: str, id_field: str):
