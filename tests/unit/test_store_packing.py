@@ -1,0 +1,43 @@
+"""Packed fields (shared/store.py): a projection's long fields as one BSON binary each on
+FerretDB, compressed when large, read back as they were through the runtime's codec or
+`unpack`; everything else in the document untouched."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import bson
+from bson.binary import Binary
+from bson.codec_options import CodecOptions
+
+from shared import store
+
+
+def test_a_packed_document_reads_back_as_it_was_through_the_codec_and_through_unpack():
+    at = datetime(2026, 11, 29, 12, tzinfo=UTC)
+    doc = {
+        "_id": "k1",
+        "title": "年轻干部培训班",
+        "scope": {"cadre_ids": [f"cd-{i:05d}" for i in range(3_000)], "at": at},
+        "nominations": [{"cadre_id": "cd-1", "name": "张伟", "group": None}],
+        "_applied": {"class-k1": 4},
+    }
+    stored = store.pack(doc, ("scope", "nominations", "absent"))
+    assert (
+        "absent" not in stored and stored["title"] == doc["title"] and stored["_applied"] == doc["_applied"]
+    )
+    assert stored["scope"].subtype == store.PACKED_ZLIB, "a long value is compressed"
+    assert stored["nominations"].subtype == store.PACKED, "a short one is not"
+    assert len(stored["scope"]) < len(bson.encode({"v": doc["scope"]})) / 3
+    assert isinstance(doc["scope"], dict), "the folded document is not changed"
+
+    raw = bson.encode(stored)
+    assert bson.decode(raw, codec_options=store.unpacking(CodecOptions(tz_aware=True))) == doc
+    assert store.unpack(bson.decode(raw, codec_options=CodecOptions(tz_aware=True))) == doc
+
+
+def test_other_binary_values_are_left_alone():
+    options = store.unpacking(CodecOptions(tz_aware=True))
+    doc = {"_id": 1, "blob": Binary(b"\x00\x01", 5), "file": b"abc"}
+    assert bson.decode(bson.encode(doc), codec_options=options) == doc
+    assert store.unpack(dict(doc)) == doc
