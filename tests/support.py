@@ -370,11 +370,13 @@ async def open_sealed(mongodb: str, s: Settings, docs: list[dict]) -> list[dict]
 
 
 def meaning(doc: dict) -> dict:
-    """A projection document without what only says how it was written (its revision and the
-    token of the write that stored it): two folds of the same events mean the same."""
+    """A projection document without what only says how it was written (its revision, the
+    token of the write that stored it, its long fields packed or not: shared/store.py): two
+    folds of the same events mean the same."""
     from shared.projection import WRITE
+    from shared.store import unpack
 
-    out = {k: v for k, v in doc.items() if k != "_rev"}
+    out = {k: v for k, v in unpack(dict(doc)).items() if k != "_rev"}
     if WRITE in out.get("_applied", {}):
         out["_applied"] = {k: v for k, v in out["_applied"].items() if k != WRITE}
     return out
