@@ -41,3 +41,35 @@ def test_other_binary_values_are_left_alone():
     doc = {"_id": 1, "blob": Binary(b"\x00\x01", 5), "file": b"abc"}
     assert bson.decode(bson.encode(doc), codec_options=options) == doc
     assert store.unpack(dict(doc)) == doc
+
+
+def test_a_writer_that_packs_holds_what_one_plain_fold_holds_rebuilt_or_folded_live():
+    from aiokafka.structs import TopicPartition
+
+    from services.selection.projections import classes
+    from shared.memory import MemoryDatabase
+    from shared.projector import ProjectionWriter, rebuild
+    from tests.support import meaning
+    from tests.unit.test_personal_data import run
+    from tests.unit.test_projector_cache import TOPIC, class_stream, records
+    from tests.unit.test_projector_rebuild import FakeConsumer, interleaved
+
+    recs = records(interleaved(class_stream("k1", 30, 4), class_stream("k2", 25), class_stream("k3", 12, 2)))
+    plain, rebuilt, live = MemoryDatabase(), MemoryDatabase(), MemoryDatabase()
+    run(ProjectionWriter(classes, plain, dead_letters=None).handle(recs))
+    want = {d["_id"]: meaning(d) for d in plain["classes"].docs.values()}
+
+    writer = ProjectionWriter(classes, rebuilt, dead_letters=None, packed=classes.packed)
+    run(rebuild(writer, FakeConsumer(recs), [TopicPartition(TOPIC, 0)], batch_size=9))
+    assert all(isinstance(d["nominations"], Binary) for d in rebuilt["classes"].docs.values()), (
+        "stored packed"
+    )
+    assert {d["_id"]: meaning(d) for d in rebuilt["classes"].docs.values()} == want
+
+    # Folded live in two halves, the second by a writer with nothing cached: it reads the
+    # packed documents back, folds into them and packs them again.
+    half = len(recs) // 2
+    run(ProjectionWriter(classes, live, dead_letters=None, packed=classes.packed).handle(recs[:half]))
+    run(ProjectionWriter(classes, live, dead_letters=None, packed=classes.packed).handle(recs[half:]))
+    assert all(isinstance(d["nominations"], Binary) for d in live["classes"].docs.values())
+    assert {d["_id"]: meaning(d) for d in live["classes"].docs.values()} == want
