@@ -73,3 +73,51 @@ def test_a_writer_that_packs_holds_what_one_plain_fold_holds_rebuilt_or_folded_l
     run(ProjectionWriter(classes, live, dead_letters=None, packed=classes.packed).handle(recs[half:]))
     assert all(isinstance(d["nominations"], Binary) for d in live["classes"].docs.values())
     assert {d["_id"]: meaning(d) for d in live["classes"].docs.values()} == want
+
+
+def test_a_partial_update_that_would_reach_into_a_packed_field_rewrites_the_document():
+    from pymongo import ReplaceOne, UpdateOne
+
+    from shared.contracts.selection import ClassOpened, TraineeNominated
+    from shared.memory import MemoryDatabase
+    from shared.projection import Projection
+    from shared.projector import ProjectionWriter
+    from tests.support import meaning
+    from tests.unit.test_personal_data import run
+    from tests.unit.test_projector_cache import class_stream, records
+
+    # A class's nominations as a projection that says what each event touches.
+    roster = Projection("touched_roster", sources=("selection",), packed=("nominees",))
+
+    @roster.on(ClassOpened, key=lambda env, ev: ev.class_id, touches=lambda env, ev: ["title"])
+    def _opened(doc, env, ev) -> None:
+        doc["title"] = ev.title
+
+    @roster.on(TraineeNominated, key=lambda env, ev: ev.class_id, touches=lambda env, ev: ["nominees"])
+    def _nominated(doc, env, ev) -> None:
+        doc.setdefault("nominees", []).append(ev.cadre_id)
+
+    sent: list = []
+
+    class Counted(MemoryDatabase):
+        def __getitem__(self, name):
+            coll = super().__getitem__(name)
+            if name == roster.collection and not getattr(coll, "counted", False):
+                write, coll.counted = coll.bulk_write, True
+
+                async def bulk_write(ops, **kw):
+                    sent.extend(type(op) for op in ops)
+                    return await write(ops, **kw)
+
+                coll.bulk_write = bulk_write
+            return coll
+
+    db = Counted()
+    recs = records(class_stream("k1", 4))
+    writer = ProjectionWriter(roster, db, dead_letters=None, packed=roster.packed)
+    for rec in recs:
+        run(writer.handle([rec]))
+    assert UpdateOne not in sent and sent.count(ReplaceOne) == 4, "each nomination rewrote the document"
+    stored = db[roster.collection].docs["k1"]
+    assert isinstance(stored["nominees"], Binary)
+    assert meaning(stored)["nominees"] == ["cd-0", "cd-1", "cd-2", "cd-3"]
