@@ -62,17 +62,20 @@ def _scope(doc, env, ev: ScopeDrawn) -> None:
 # (each one typed in its JSON and parsed again as jsonb): leaving out these three, 30 % of a
 # nomination's fields, cut FerretDB and PostgreSQL's CPU for inserting the bench's 600 classes of
 # 99 nominations from 2.3-2.7 s to 1.5 s (docs/benchmarks.md, "rebuild4"), and every live write
-# of a class is smaller too. Readers see them in full (`nominations_in_full`: the read index,
-# the class document read).
+# of a class is smaller too. So is a nominee's home jurisdiction where it is the class's own (a
+# county's class of its own cadres): another 0.15-0.2 s. Readers see them in full
+# (`nominations_in_full`: the read index, the class document read).
 NOMINATION_DEFAULTS = {"reason": "", "group": None, "from_waitlist": False}
 
 
 def nominations_in_full(doc: dict) -> dict:
-    """The class document with each nomination's fields left at their defaults filled in, in
-    place (documents stored before also carry them: unchanged)."""
+    """The class document with each nomination's fields left out filled in, in place
+    (documents stored before carry them all: unchanged)."""
+    home = doc.get("jurisdiction")
     for n in doc.get("nominations", ()):
         for field, default in NOMINATION_DEFAULTS.items():
             n.setdefault(field, default)
+        n.setdefault("home_jurisdiction", home)
     return doc
 
 
@@ -93,17 +96,11 @@ def _nominated(doc, env, ev: TraineeNominated) -> None:
     if ev.cadre_id in map(itemgetter("cadre_id"), nominations):
         nominations = [n for n in nominations if n["cadre_id"] != ev.cadre_id]
     doc["nominations"] = nominations
-    nominations.append(
-        {
-            "cadre_id": ev.cadre_id,
-            "name": ev.name,
-            "unit": ev.unit,
-            "status": "nominated",
-            "home_jurisdiction": ev.home_jurisdiction,
-            "by": env.actor.name,
-            "at": env.occurred_at.isoformat(),
-        }
-    )
+    entry = {"cadre_id": ev.cadre_id, "name": ev.name, "unit": ev.unit, "status": "nominated"}
+    if ev.home_jurisdiction is None or ev.home_jurisdiction != doc.get("jurisdiction"):
+        entry["home_jurisdiction"] = ev.home_jurisdiction  # else the class's (nominations_in_full)
+    entry["by"], entry["at"] = env.actor.name, env.occurred_at.isoformat()
+    nominations.append(entry)
 
 
 def _status(status: str):

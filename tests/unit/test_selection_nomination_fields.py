@@ -5,9 +5,15 @@ kept from the writers' own writes."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from services.selection import api
+from services.selection.projections import classes, nominations_in_full
 from services.selection.read_index import ReadIndex
-from tests.unit.test_selection_class_lists import DEPT, world  # noqa: F401 (the fixture)
+from shared.commands import CommandHandler, Context
+from shared.contracts.selection import ClassOpened, TraineeNominated
+from shared.events import CATALOGUE
+from tests.unit.test_selection_class_lists import COUNTY, DEPT, world  # noqa: F401 (the fixture)
 
 # What a nomination reads as until a decision, a group or a promotion changes it.
 NOMINATION_DEFAULTS = {"reason": "", "group": None, "from_waitlist": False}
@@ -15,7 +21,7 @@ NOMINATION_DEFAULTS = {"reason": "", "group": None, "from_waitlist": False}
 
 def test_nominations_are_stored_without_their_defaults_and_read_with_them(world):  # noqa: F811
     stored = world.run(world.db["classes"].find_one({"_id": "k-spring"}))
-    fields = {n["name"]: set(n) & set(NOMINATION_DEFAULTS) for n in stored["nominations"]}
+    fields = {n["name"]: set(n) & {*NOMINATION_DEFAULTS, "home_jurisdiction"} for n in stored["nominations"]}
     assert fields == {"张伟": set(), "李明": set(), "王芳": {"reason"}, "赵强": set()}
 
     page = world.nominations("k-spring")["items"]
@@ -31,10 +37,41 @@ def test_nominations_are_stored_without_their_defaults_and_read_with_them(world)
     ]
     read = world.run(world.h.reads.class_document(DEPT, "k-spring"))
     assert all(set(NOMINATION_DEFAULTS) <= set(n) for n in read["nominations"])
+    assert {n["home_jurisdiction"] for n in read["nominations"]} == {COUNTY}
 
     ix = ReadIndex()
     ix.observe_classes([{**stored, "_rev": 9}])
     assert all(set(NOMINATION_DEFAULTS) <= set(n) for n in ix.classes["k-spring"]["nominations"])
-    assert (
-        set(stored["nominations"][0]) & set(NOMINATION_DEFAULTS) == set()
-    )  # the writer's own copy unchanged
+    assert {n["home_jurisdiction"] for n in ix.classes["k-spring"]["nominations"]} == {COUNTY}
+    # The writer's own copy is left as it was.
+    assert set(stored["nominations"][0]) & set(NOMINATION_DEFAULTS) == set()
+
+
+def test_a_nominee_from_another_jurisdiction_keeps_it_stored():
+    """Only a home jurisdiction that is the class's own is left out (a county's class of its own
+    cadres); another county's cadre's (or none, from older events) is stored as it came."""
+    ctx = Context(actor=DEPT.actor, jurisdiction=COUNTY, correlation_id="t")
+    events = [
+        ClassOpened(
+            class_id="k1",
+            title="科级干部轮训班",
+            capacity=9,
+            starts_on=date(2026, 9, 1),
+            ends_on=date(2026, 9, 5),
+            organiser="县委组织部",
+        ),
+        TraineeNominated(class_id="k1", cadre_id="a", name="甲", unit="县委办", home_jurisdiction=COUNTY),
+        TraineeNominated(class_id="k1", cadre_id="b", name="乙", unit="县委办", home_jurisdiction="371427"),
+        TraineeNominated(class_id="k1", cadre_id="c", name="丙", unit="县委办"),
+    ]
+    items = []
+    for env in CommandHandler.envelopes("class-k1", 0, events, ctx):
+        event = CATALOGUE.decode(env.to_json()).event
+        doc_id, handler = classes.route(env, event)
+        items.append((doc_id, env, event, handler))
+    docs: dict = {}
+    classes.fold(docs, items)
+    stored = {n["cadre_id"]: n.get("home_jurisdiction", "-") for n in docs["k1"]["nominations"]}
+    assert stored == {"a": "-", "b": "371427", "c": None}
+    read = {n["cadre_id"]: n["home_jurisdiction"] for n in nominations_in_full(docs["k1"])["nominations"]}
+    assert read == {"a": COUNTY, "b": "371427", "c": None}
