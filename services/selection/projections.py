@@ -86,14 +86,35 @@ def _nominee(doc, cadre_id: str) -> dict:
     raise KeyError(f"nomination of {cadre_id} not in class {doc['_id']}")
 
 
+# The cadre ids of the nominations lists folded last (by the list's id: the list itself, its
+# length when its ids were taken, the ids). Whether a nominee is nominated again was a scan of
+# the class's nominations per event: 0.3-0.45 of the 0.6-0.75 s a fold of the bench's 60,000
+# class events took (docs/benchmarks.md, "rebuild4"). The list is kept with its ids, so its id
+# cannot name another list meanwhile; ids taken at another length (the list changed elsewhere,
+# which no fold here does but an append) are taken again. At most NOMINEES_KEPT lists.
+_NOMINEES: dict[int, tuple[list, int, set[str]]] = {}
+NOMINEES_KEPT = 512
+
+
+def _nominee_ids(nominations: list) -> set[str]:
+    kept = _NOMINEES.pop(id(nominations), None)
+    if kept is not None and kept[0] is nominations and kept[1] == len(nominations):
+        return kept[2]
+    return set(map(itemgetter("cadre_id"), nominations))
+
+
+def _keep_ids(nominations: list, ids: set[str]) -> None:
+    _NOMINEES[id(nominations)] = (nominations, len(nominations), ids)
+    if len(_NOMINEES) > NOMINEES_KEPT:
+        del _NOMINEES[next(iter(_NOMINEES))]  # the least recently folded
+
+
 @classes.on(TraineeNominated, key=by_class)
 def _nominated(doc, env, ev: TraineeNominated) -> None:
-    # A nomination again (after a withdrawal) replaces the earlier entry. Looked for in C
-    # (map, itemgetter) before the list is copied: a filtering comprehension per event made a
-    # class of 99 nominations cost a fifth of a rebuild's Python time (docs/benchmarks.md,
-    # "The rebuild ratio").
+    # A nomination again (after a withdrawal) replaces the earlier entry.
     nominations = doc.get("nominations", [])
-    if ev.cadre_id in map(itemgetter("cadre_id"), nominations):
+    ids = _nominee_ids(nominations)
+    if ev.cadre_id in ids:
         nominations = [n for n in nominations if n["cadre_id"] != ev.cadre_id]
     doc["nominations"] = nominations
     entry = {"cadre_id": ev.cadre_id, "name": ev.name, "unit": ev.unit, "status": "nominated"}
@@ -101,6 +122,8 @@ def _nominated(doc, env, ev: TraineeNominated) -> None:
         entry["home_jurisdiction"] = ev.home_jurisdiction  # else the class's (nominations_in_full)
     entry["by"], entry["at"] = env.actor.name, env.occurred_at.isoformat()
     nominations.append(entry)
+    ids.add(ev.cadre_id)
+    _keep_ids(nominations, ids)
 
 
 def _status(status: str):

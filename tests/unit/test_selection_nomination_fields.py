@@ -5,13 +5,14 @@ kept from the writers' own writes."""
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 
-from services.selection import api
+from services.selection import api, projections
 from services.selection.projections import classes, nominations_in_full
 from services.selection.read_index import ReadIndex
 from shared.commands import CommandHandler, Context
-from shared.contracts.selection import ClassOpened, TraineeNominated
+from shared.contracts.selection import ClassOpened, NominationWithdrawn, TraineeNominated
 from shared.events import CATALOGUE
 from tests.unit.test_selection_class_lists import COUNTY, DEPT, world  # noqa: F401 (the fixture)
 
@@ -75,3 +76,42 @@ def test_a_nominee_from_another_jurisdiction_keeps_it_stored():
     assert stored == {"a": "-", "b": "371427", "c": None}
     read = {n["cadre_id"]: n["home_jurisdiction"] for n in nominations_in_full(docs["k1"])["nominations"]}
     assert read == {"a": COUNTY, "b": "371427", "c": None}
+
+
+def _fold(docs: dict, events: list, version: int = 0) -> None:
+    ctx = Context(actor=DEPT.actor, jurisdiction=COUNTY, correlation_id="t")
+    items = []
+    for env in CommandHandler.envelopes("class-k1", version, events, ctx):
+        event = CATALOGUE.decode(env.to_json()).event
+        doc_id, handler = classes.route(env, event)
+        items.append((doc_id, env, event, handler))
+    classes.fold(docs, items)
+
+
+def test_a_nominee_nominated_again_has_one_entry_however_the_class_was_kept(monkeypatch):
+    """Whether a nominee is nominated again is remembered per nominations list folded (not a scan
+    per event): it still holds when the class comes back as another copy (read from the store),
+    when more classes were folded than are remembered, and for a list changed elsewhere."""
+    monkeypatch.setattr(projections, "NOMINEES_KEPT", 1)
+    opened = ClassOpened(
+        class_id="k1",
+        title="科级干部轮训班",
+        capacity=9,
+        starts_on=date(2026, 9, 1),
+        ends_on=date(2026, 9, 5),
+        organiser="县委组织部",
+    )
+    nominate = lambda c: TraineeNominated(class_id="k1", cadre_id=c, name=c, unit="县委办")  # noqa: E731
+    withdraw = lambda c: NominationWithdrawn(class_id="k1", cadre_id=c)  # noqa: E731
+    docs: dict = {}
+    _fold(docs, [opened, nominate("a"), nominate("b"), withdraw("a"), nominate("a")])
+    assert [(n["cadre_id"], n["status"]) for n in docs["k1"]["nominations"]] == [
+        ("b", "nominated"),
+        ("a", "nominated"),
+    ]
+    copied = {"k1": copy.deepcopy(docs["k1"])}  # as read back from the store
+    _fold(copied, [withdraw("b"), nominate("b")], version=5)
+    assert [n["cadre_id"] for n in copied["k1"]["nominations"]] == ["a", "b"]
+    docs["k1"]["nominations"].append({"cadre_id": "c", "name": "c", "unit": "县委办", "status": "nominated"})
+    _fold(docs, [withdraw("c"), nominate("c")], version=5)
+    assert [n["cadre_id"] for n in docs["k1"]["nominations"]] == ["b", "a", "c"]
