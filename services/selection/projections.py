@@ -86,34 +86,43 @@ def _nominee(doc, cadre_id: str) -> dict:
     raise KeyError(f"nomination of {cadre_id} not in class {doc['_id']}")
 
 
-# The cadre ids of the nominations lists folded last (by the list's id: the list itself, its
-# length when its ids were taken, the ids). Whether a nominee is nominated again was a scan of
-# the class's nominations per event: 0.3-0.45 of the 0.6-0.75 s a fold of the bench's 60,000
-# class events took (docs/benchmarks.md, "rebuild4"). The list is kept with its ids, so its id
-# cannot name another list meanwhile; ids taken at another length (the list changed elsewhere,
-# which no fold here does but an append) are taken again. At most NOMINEES_KEPT lists.
-_NOMINEES: dict[int, tuple[list, int, set[str]]] = {}
-NOMINEES_KEPT = 512
+class _Nominees:
+    """The cadre ids of the nominations lists folded last, by the list's id: whether a nominee is
+    nominated again was a scan of the class's nominations per event, 0.3-0.45 of the 0.6-0.75 s a
+    fold of the bench's 60,000 class events took (docs/benchmarks.md, "rebuild4"). Each list is
+    kept with its ids, so its id cannot name another list meanwhile; ids taken at another length
+    (the list appended to elsewhere) are taken again. The lists kept are bounded by their
+    entries (`entries`, about 1 kB each), not their number: a kept list outlives its document's
+    write, and a class of 600 nominations holds 600 of them."""
+
+    def __init__(self, entries: int = 10_000) -> None:
+        self.entries = entries
+        self.kept: dict[int, tuple[list, int, set[str]]] = {}
+        self.held = 0
+
+    def ids(self, nominations: list) -> set[str]:
+        kept = self.kept.pop(id(nominations), None)
+        if kept is not None:
+            self.held -= kept[1]
+            if kept[0] is nominations and kept[1] == len(nominations):
+                return kept[2]
+        return set(map(itemgetter("cadre_id"), nominations))
+
+    def keep(self, nominations: list, ids: set[str]) -> None:
+        self.kept[id(nominations)] = (nominations, len(nominations), ids)
+        self.held += len(nominations)
+        while self.held > self.entries and self.kept:
+            self.held -= self.kept.pop(next(iter(self.kept)))[1]  # the least recently folded
 
 
-def _nominee_ids(nominations: list) -> set[str]:
-    kept = _NOMINEES.pop(id(nominations), None)
-    if kept is not None and kept[0] is nominations and kept[1] == len(nominations):
-        return kept[2]
-    return set(map(itemgetter("cadre_id"), nominations))
-
-
-def _keep_ids(nominations: list, ids: set[str]) -> None:
-    _NOMINEES[id(nominations)] = (nominations, len(nominations), ids)
-    if len(_NOMINEES) > NOMINEES_KEPT:
-        del _NOMINEES[next(iter(_NOMINEES))]  # the least recently folded
+NOMINEES = _Nominees()
 
 
 @classes.on(TraineeNominated, key=by_class)
 def _nominated(doc, env, ev: TraineeNominated) -> None:
     # A nomination again (after a withdrawal) replaces the earlier entry.
     nominations = doc.get("nominations", [])
-    ids = _nominee_ids(nominations)
+    ids = NOMINEES.ids(nominations)
     if ev.cadre_id in ids:
         nominations = [n for n in nominations if n["cadre_id"] != ev.cadre_id]
     doc["nominations"] = nominations
@@ -123,7 +132,7 @@ def _nominated(doc, env, ev: TraineeNominated) -> None:
     entry["by"], entry["at"] = env.actor.name, env.occurred_at.isoformat()
     nominations.append(entry)
     ids.add(ev.cadre_id)
-    _keep_ids(nominations, ids)
+    NOMINEES.keep(nominations, ids)
 
 
 def _status(status: str):

@@ -91,8 +91,9 @@ def _fold(docs: dict, events: list, version: int = 0) -> None:
 def test_a_nominee_nominated_again_has_one_entry_however_the_class_was_kept(monkeypatch):
     """Whether a nominee is nominated again is remembered per nominations list folded (not a scan
     per event): it still holds when the class comes back as another copy (read from the store),
-    when more classes were folded than are remembered, and for a list changed elsewhere."""
-    monkeypatch.setattr(projections, "NOMINEES_KEPT", 1)
+    when more entries were folded than are remembered, and for a list changed elsewhere; what is
+    remembered stays within its bound."""
+    monkeypatch.setattr(projections.NOMINEES, "entries", 2)
     opened = ClassOpened(
         class_id="k1",
         title="科级干部轮训班",
@@ -115,3 +116,4 @@ def test_a_nominee_nominated_again_has_one_entry_however_the_class_was_kept(monk
     docs["k1"]["nominations"].append({"cadre_id": "c", "name": "c", "unit": "县委办", "status": "nominated"})
     _fold(docs, [withdraw("c"), nominate("c")], version=5)
     assert [n["cadre_id"] for n in docs["k1"]["nominations"]] == ["b", "a", "c"]
+    assert projections.NOMINEES.held <= 2 and sum(k[1] for k in projections.NOMINEES.kept.values()) <= 2
