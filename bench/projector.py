@@ -632,7 +632,8 @@ async def run(
                 f"(b) bs={key}: {row.rate:,.0f} events/s ({secs:.1f}s, b/a {row.rate / a_row.rate:.2f}, "
                 f"against (a) right after it {row.rate / again.rate:.2f}, goal ≥ 0.3) — {row.note}; "
                 f"CPU of every process: (a') {cpu_a:.2f} s, (b) {cpu_b:.2f} s "
-                f"(CPU ratio {cpu_a / cpu_b:.2f}; load {os.getloadavg()[0]:.1f})",
+                f"(CPU ratio {cpu_a / cpu_b:.2f}; load {os.getloadavg()[0]:.1f}); "
+                f"(b) per process: {', '.join(f'{k} {v:.2f}' for k, v in cpu.items())} s",
                 flush=True,
             )
 

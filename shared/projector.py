@@ -89,12 +89,16 @@ CACHE_BYTES = 8 * 1024 * 1024
 # Records a rebuild opens and decodes ahead (`ProjectionWriter.prepare`) between two turns of the
 # event loop: a few milliseconds of decoding, so the batch being written waits little for it.
 PREPARE_CHUNK = 500
-# The cyclic collector's thresholds while a rebuild runs (gc.set_threshold; the default is
-# (700, 10, 10)). A rebuild keeps a batch of 20,000 decoded events alive and makes about
-# twenty objects per event: at the default, the collections walked the live batch over and
-# over, 1.1 s of the 3.0 s of Python a rebuild of 60,000 class events took without its
-# writes (docs/benchmarks.md, "The rebuild ratio"). The previous thresholds are restored after.
-REBUILD_GC = (10_000, 10, 100)
+# The cyclic collector is off while a rebuild runs (gc.disable; as it was, after). A rebuild keeps
+# a batch of decoded events and the held documents alive and makes about twenty objects per event,
+# nearly all of which live on: the collections only walked live objects. At the default
+# thresholds they took 1.1 s of the 3.0 s of Python a rebuild of 60,000 class events took without
+# its writes ("The rebuild ratio"); at raised thresholds (10,000 / 10 / 100) still about a fifth
+# of its own CPU (0.5-0.6 s of 2.9, 2026-11-29, rebuild4). A rebuild of the bench's 60,000 events
+# against the real Kafka and store left no cyclic garbage (gc.collect() after it found 0
+# objects); what a rebuild may still make (a dead letter's traceback) is collected every
+# REBUILD_COLLECT batches, so it cannot pile up over a long one.
+REBUILD_COLLECT = 40
 # The stream versions a writer keeps to report while it holds documents (`_report`): as many as
 # shared.consistency.REMEMBERED, the most a process's Progress remembers of a projection.
 UNREPORTED = 10_000
@@ -1557,8 +1561,7 @@ async def rebuild(
     """Drop the projection and fold every event of the partitions `tps` again.
 
     Reads up to the end offsets seen at the start, in batches of `batch_size` events.
-    `progress(done, total)` is called after each batch. The consumer must be started and
-    have no group.
+    `progress(done, total)` is called after each batch. The consumer: started, no group.
 
     While a batch is folded, the next one is fetched, opened and decoded (`prepare`), and the
     documents the batch before let go are written, then its positions saved (`_flush_behind`):
@@ -1587,8 +1590,8 @@ async def rebuild(
     await consumer.seek_to_beginning(*tps)
     todo = sum(end[tp] - begin[tp] for tp in tps)
     remaining = {tp for tp in tps if end[tp] > begin[tp]}
-    thresholds = gc.get_threshold()
-    gc.set_threshold(*REBUILD_GC)
+    collecting = gc.isenabled()
+    gc.disable()
     writer.hold()
     try:
         await _fold_all(
@@ -1604,7 +1607,8 @@ async def rebuild(
         await writer.let_go()
         raise
     finally:
-        gc.set_threshold(*thresholds)
+        if collecting:
+            gc.enable()
     await writer.save_positions({(tp.topic, tp.partition): end[tp] for tp in tps})
     return total
 
@@ -1621,11 +1625,14 @@ async def _fold_all(
     """rebuild's batches, each fetched, opened and decoded while the one before is folded and
     its writes are in flight. `progress` is told of a batch once its writes and positions are
     done (`ProjectionWriter.on_written`)."""
-    done = 0
+    done = batches = 0
     records = await _next_batch(consumer, remaining, end, batch_size)
     shared = Decodings(writer.sealer, writer.catalogue)
     while records:
         done += len(records)
+        batches += 1
+        if batches % REBUILD_COLLECT == 0:
+            gc.collect()  # the collector is off (`rebuild`): what cycles were made, now
         writer.on_written = functools.partial(progress, done)
         handling = asyncio.ensure_future(writer.handle(records, shared=shared))
         following, shared = [], Decodings(writer.sealer, writer.catalogue)

@@ -59,6 +59,28 @@ def _scope(doc, env, ev: ScopeDrawn) -> None:
     }
 
 
+# A nomination's fields that most nominations keep at their first value: stored only once they
+# differ from it. FerretDB 1.24 on PostgreSQL spends its CPU per field of a document it stores
+# (each one typed in its JSON and parsed again as jsonb): leaving out these three, 30 % of a
+# nomination's fields, cut FerretDB and PostgreSQL's CPU for inserting the bench's 600 classes of
+# 99 nominations from 2.3-2.7 s to 1.5 s (docs/benchmarks.md, "rebuild4"), and every live write
+# of a class is smaller too. So is a nominee's home jurisdiction where it is the class's own (a
+# county's class of its own cadres): another 0.15-0.2 s. Readers see them in full
+# (`nominations_in_full`: the read index, the class document read).
+NOMINATION_DEFAULTS = {"reason": "", "group": None, "from_waitlist": False}
+
+
+def nominations_in_full(doc: dict) -> dict:
+    """The class document with each nomination's fields left out filled in, in place
+    (documents stored before carry them all: unchanged)."""
+    home = doc.get("jurisdiction")
+    for n in doc.get("nominations", ()):
+        for field, default in NOMINATION_DEFAULTS.items():
+            n.setdefault(field, default)
+        n.setdefault("home_jurisdiction", home)
+    return doc
+
+
 def _nominee(doc, cadre_id: str) -> dict:
     for n in reversed(doc.setdefault("nominations", [])):
         if n["cadre_id"] == cadre_id:
@@ -66,30 +88,53 @@ def _nominee(doc, cadre_id: str) -> dict:
     raise KeyError(f"nomination of {cadre_id} not in class {doc['_id']}")
 
 
+class _Nominees:
+    """The cadre ids of the nominations lists folded last, by the list's id: whether a nominee is
+    nominated again was a scan of the class's nominations per event, 0.3-0.45 of the 0.6-0.75 s a
+    fold of the bench's 60,000 class events took (docs/benchmarks.md, "rebuild4"). Each list is
+    kept with its ids, so its id cannot name another list meanwhile; ids taken at another length
+    (the list appended to elsewhere) are taken again. The lists kept are bounded by their
+    entries (`entries`, about 1 kB each), not their number: a kept list outlives its document's
+    write, and a class of 600 nominations holds 600 of them."""
+
+    def __init__(self, entries: int = 10_000) -> None:
+        self.entries = entries
+        self.kept: dict[int, tuple[list, int, set[str]]] = {}
+        self.held = 0
+
+    def ids(self, nominations: list) -> set[str]:
+        kept = self.kept.pop(id(nominations), None)
+        if kept is not None:
+            self.held -= kept[1]
+            if kept[0] is nominations and kept[1] == len(nominations):
+                return kept[2]
+        return set(map(itemgetter("cadre_id"), nominations))
+
+    def keep(self, nominations: list, ids: set[str]) -> None:
+        self.kept[id(nominations)] = (nominations, len(nominations), ids)
+        self.held += len(nominations)
+        while self.held > self.entries and self.kept:
+            self.held -= self.kept.pop(next(iter(self.kept)))[1]  # the least recently folded
+
+
+NOMINEES = _Nominees()
+
+
 @classes.on(TraineeNominated, key=by_class)
 def _nominated(doc, env, ev: TraineeNominated) -> None:
-    # A nomination again (after a withdrawal) replaces the earlier entry. Looked for in C
-    # (map, itemgetter) before the list is copied: a filtering comprehension per event made a
-    # class of 99 nominations cost a fifth of a rebuild's Python time (docs/benchmarks.md,
-    # "The rebuild ratio").
+    # A nomination again (after a withdrawal) replaces the earlier entry.
     nominations = doc.get("nominations", [])
-    if ev.cadre_id in map(itemgetter("cadre_id"), nominations):
+    ids = NOMINEES.ids(nominations)
+    if ev.cadre_id in ids:
         nominations = [n for n in nominations if n["cadre_id"] != ev.cadre_id]
     doc["nominations"] = nominations
-    nominations.append(
-        {
-            "cadre_id": ev.cadre_id,
-            "name": ev.name,
-            "unit": ev.unit,
-            "status": "nominated",
-            "home_jurisdiction": ev.home_jurisdiction,
-            "reason": "",
-            "group": None,
-            "from_waitlist": False,
-            "by": env.actor.name,
-            "at": env.occurred_at.isoformat(),
-        }
-    )
+    entry = {"cadre_id": ev.cadre_id, "name": ev.name, "unit": ev.unit, "status": "nominated"}
+    if ev.home_jurisdiction is None or ev.home_jurisdiction != doc.get("jurisdiction"):
+        entry["home_jurisdiction"] = ev.home_jurisdiction  # else the class's (nominations_in_full)
+    entry["by"], entry["at"] = env.actor.name, env.occurred_at.isoformat()
+    nominations.append(entry)
+    ids.add(ev.cadre_id)
+    NOMINEES.keep(nominations, ids)
 
 
 def _status(status: str):
@@ -103,7 +148,7 @@ def _status(status: str):
         if getattr(ev, "from_waitlist", False):
             n["from_waitlist"] = True
         if status == "withdrawn":
-            n["group"] = None
+            n.pop("group", None)  # None, its default (NOMINATION_DEFAULTS)
 
     return apply
 

@@ -46,6 +46,7 @@ from typing import Any
 
 from services.selection.cadres import FIELDS
 from services.selection.domain import STATUS_ZH
+from services.selection.projections import nominations_in_full
 from shared import jurisdiction as jur
 from shared.listing import search_key, sort_by
 
@@ -168,7 +169,7 @@ class ReadIndex:
     def observe_classes(self, docs: list[dict]) -> None:
         for d in docs:
             # A deep copy: the writer folds its next batch into its own copy in place.
-            own = copy.deepcopy({k: v for k, v in d.items() if k != "_applied"})
+            own = nominations_in_full(copy.deepcopy({k: v for k, v in d.items() if k != "_applied"}))
             if self._put(self.classes, d["_id"], own):
                 self.class_rows[d["_id"]] = class_row(own)
                 self._changed(CLASSES)
@@ -181,6 +182,7 @@ class ReadIndex:
         self._order = sorted(_place(c) for c in self.cadres.values())
         for d in classes:
             d.setdefault("_rev", 0)
+            nominations_in_full(d)
             if self._put(self.classes, d["_id"], d):
                 self.class_rows[d["_id"]] = class_row(d)
         for cid, h in histories.items():

@@ -28,6 +28,7 @@ from services.selection import read_index as ri
 from services.selection import scope as sc
 from services.selection.cadres import FIELDS
 from services.selection.domain import cadre_stream_id
+from services.selection.projections import nominations_in_full
 from services.selection.read_index import HISTORY_FIELDS, ReadIndex, cadre_entry, history_entry
 from services.selection.scope import HoursPolicy, evaluate
 from shared import store
@@ -226,7 +227,7 @@ class Reads:
         if doc is None:
             raise class_missing(class_id)
         who.require_covers(doc["jurisdiction"])
-        return public(doc)
+        return nominations_in_full(public(doc))
 
     async def held_class(self, who: Principal, class_id: str) -> dict[str, Any]:
         """A class document from the index (the same projection, without the read)."""
