@@ -1,6 +1,7 @@
 """The dashboard's definition and bootstrap: what the runtime composes."""
 
 import asyncio
+import gc
 
 import structlog
 
@@ -38,6 +39,15 @@ CATCH_UP_BATCH = 3000
 # (shared/projector.Projector._hold_while_behind): each batch of a county rewrote its 64 cadre
 # buckets and its classes (README, "Held while catching up").
 CATCH_UP_HOLD = True
+# The cyclic collector's thresholds while the roll-up worker runs (gc.set_threshold; Python's
+# default is (700, 10, 10)). A first start keeps a batch of 3,000 decoded events (twice: each
+# writer's) and the held documents (a county's 64 cadre buckets of ~300 cadres, its classes)
+# alive, tens of thousands of objects made per batch survive a young collection, and the full
+# collections this sets off walked the whole heap again and again: 4.1-4.5 s of the 13-14.5 s of
+# CPU that folding two counties took in memory (docs/benchmarks.md, "A province at size
+# (province7)"); 0.9 s at these. What the dashboard folds and decodes holds no cycles (freed by
+# reference counting as it goes); the few it makes (asyncio's) are still collected, later.
+GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def bootstrap(a: Adapters) -> Handlers:
@@ -49,7 +59,17 @@ def bootstrap(a: Adapters) -> Handlers:
 async def keep_rollup(rt: Runtime, stop: asyncio.Event) -> None:
     """Has the roll-up follow this process's projection writers, loads it at start (from
     the mirrored counters), reconciles it with the projection documents in the
-    background, and mirrors changed counters every half second (rollup.py says why)."""
+    background, and mirrors changed counters every half second (rollup.py says why). The
+    process's collector runs at GC_THRESHOLDS meanwhile (restored when it stops)."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        await _keep_rollup(rt, stop)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+async def _keep_rollup(rt: Runtime, stop: asyncio.Event) -> None:
     reads: Reads = rt.handlers.reads
     for w in rt.writers:
         w.cache_size = WRITER_CACHE.get(w.projection.name, w.cache_size)
