@@ -21,7 +21,11 @@ WRITER_CACHE = {"dash_classes": 100, "dash_cadres": 128}
 # consumed, and a province's dashboard follows ~1,200 (100 counties × 4 topics × 3): at the
 # kernel's 4 MiB its RSS passed 540 MB in the first two minutes of a first start at 100 counties
 # (README, "Producing a province in minutes"). Each fetch still brings up to FETCH_MAX_BYTES.
-PARTITION_FETCH_BYTES = 32 * 1024
+# While catching up only CATCH_UP_PARTITIONS are read at once (the rest paused), and each fetch
+# round of aiokafka walks every one of the ~1,200 partitions assigned: at 32 KiB a round brought
+# ~400 records, and fetching cost 35-38 µs of CPU a record at 100 counties against 10.5-10.9 at
+# 256 KiB (docs/benchmarks.md, "A province at size (province7)"): 12 × 256 KiB held at most.
+PARTITION_FETCH_BYTES = 256 * 1024
 FETCH_MAX_BYTES = 4 * 1024 * 1024
 # Partitions read at once while the projectors are behind: one county's four topics of three
 # (shared/projector.CatchUp: a batch then touches one county's cadre buckets, not ~1,000 of
