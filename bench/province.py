@@ -542,6 +542,11 @@ async def main() -> None:
         help="JSON file of what a run on the same given servers produced: when it exists, the topics are "
         "read as they are (no producing); else it is written after producing",
     )
+    ap.add_argument(
+        "--produce-only",
+        action="store_true",
+        help="with --produced on given servers: produce, write the file and stop (no first start)",
+    )
     args = ap.parse_args()
     counties = codes(args.counties)
     print(f"uptime：{load()}（1/5/15 分钟负载）")
@@ -568,6 +573,10 @@ async def main() -> None:
                 f"uptime {load()}；应得：{dict(expected)}"
             )
             write_produced(args.produced, expected, probe, sent)
+            if args.produce_only:
+                shutil.rmtree(state, ignore_errors=True)
+                shutil.rmtree(srv.folder, ignore_errors=True)
+                return
         private, _ = ensure_dev_keys(state / "keys")
         county = counties[len(counties) // 2]
         tokens = {

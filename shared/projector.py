@@ -160,18 +160,30 @@ class Decodings:
     run at once: an open in progress is shared as a future, not started again. What is shared
     is keyed by how it was opened: a projection keeping no personal value opens without the
     vault (`Projection.personal`, its names read "unreadable"), and what it opened reaches only
-    writers that open the same way, never one that shows names."""
+    writers that open the same way, never one that shows names. What does not depend on it is
+    shared by all: a value with nothing sealed in it, and the envelope of a record a writer
+    passes by (its type, stream and version)."""
 
     def __init__(self, sealer: Sealer | None, catalogue: Catalogue) -> None:
         self.sealer = sealer
         self.catalogue = catalogue
         self.opened: dict[tuple[bool, str, int, int], asyncio.Future] = {}
-        self.decoded: dict[tuple[bool, str, int, int], Decoded | None | MalformedEvent] = {}
+        self.decoded: dict[tuple[bool | None, str, int, int], Decoded | None | MalformedEvent] = {}
+        # Per record (topic, partition, offset), the envelope a writer read of it: a writer that
+        # passes the record by reads only its type, stream, version and jurisdiction, which
+        # opening the sealed values does not change (a province dashboard's two writers each
+        # read every record: one folded it, the other read its envelope again to pass it by).
+        self.envelopes: dict[tuple[str, int, int], Envelope] = {}
 
     def serves(self, writer: ProjectionWriter) -> bool:
         return writer.sealer is self.sealer and writer.catalogue is self.catalogue
 
     def decode(self, key: tuple[bool, str, int, int], value) -> Decoded | None:
+        """A record's decoding (`key`: how it was opened, and where it is from). A value not
+        opened (its bytes: nothing sealed in it) decodes the same for every writer, and is
+        decoded once for all of them."""
+        if isinstance(value, bytes | str):
+            key = (None, *key[1:])
         if key not in self.decoded:
             try:
                 self.decoded[key] = self.catalogue.decode(value)
@@ -180,7 +192,17 @@ class Decodings:
         out = self.decoded[key]
         if isinstance(out, MalformedEvent):
             raise out
+        if out is not None:
+            self.envelopes.setdefault(key[1:], out.envelope)
         return out
+
+    def envelope(self, where: tuple[str, int, int], value) -> Envelope:
+        """The envelope of a record a writer passes by: the one another writer read, else read
+        from the record's bytes (and kept for the others)."""
+        env = self.envelopes.get(where)
+        if env is None:
+            env = self.envelopes[where] = self.catalogue.envelope(value)
+        return env
 
 
 def _type_header(rec: ConsumerRecord) -> bytes | None:
@@ -508,7 +530,7 @@ class ProjectionWriter:
             for rec, value, seen in zip(part, values, opened):
                 try:
                     if not self._folds(rec):
-                        decoded = self._passed(value)
+                        decoded = self._passed(value, shared, rec)
                     elif shared is not None:
                         decoded = shared.decode(self._shared_key(rec), value)
                     else:
@@ -601,10 +623,13 @@ class ProjectionWriter:
         kind = kind.decode(errors="replace")
         return kind in self.projection.handlers or kind == ERASURE
 
-    def _passed(self, value: bytes) -> Decoded | None:
+    def _passed(
+        self, value: bytes, shared: Decodings | None = None, rec: ConsumerRecord | None = None
+    ) -> Decoded | None:
         """An event this projection passes by: its envelope only (read-your-writes counts its
-        stream version as handled); None for a type the catalogue does not know."""
-        env = self.catalogue.envelope(value)
+        stream version as handled), the one another writer read when `shared` has it; None for
+        a type the catalogue does not know."""
+        env = self.catalogue.envelope(value) if shared is None else shared.envelope(_where(rec), value)
         if env.type in self.projection.handlers or env.type == ERASURE:
             raise MalformedEvent(f"the event_type header does not name the event's type {env.type}")
         return Decoded(env, None) if self.catalogue.known(env.type) else None

@@ -1,6 +1,7 @@
 """The dashboard's definition and bootstrap: what the runtime composes."""
 
 import asyncio
+import gc
 
 import structlog
 
@@ -20,7 +21,11 @@ WRITER_CACHE = {"dash_classes": 100, "dash_cadres": 128}
 # consumed, and a province's dashboard follows ~1,200 (100 counties × 4 topics × 3): at the
 # kernel's 4 MiB its RSS passed 540 MB in the first two minutes of a first start at 100 counties
 # (README, "Producing a province in minutes"). Each fetch still brings up to FETCH_MAX_BYTES.
-PARTITION_FETCH_BYTES = 32 * 1024
+# While catching up only CATCH_UP_PARTITIONS are read at once (the rest paused), and each fetch
+# round of aiokafka walks every one of the ~1,200 partitions assigned: at 32 KiB a round brought
+# ~400 records, and fetching cost 35-38 µs of CPU a record at 100 counties against 10.5-10.9 at
+# 256 KiB (docs/benchmarks.md, "A province at size (province7)"): 12 × 256 KiB held at most.
+PARTITION_FETCH_BYTES = 256 * 1024
 FETCH_MAX_BYTES = 4 * 1024 * 1024
 # Partitions read at once while the projectors are behind: one county's four topics of three
 # (shared/projector.CatchUp: a batch then touches one county's cadre buckets, not ~1,000 of
@@ -38,6 +43,15 @@ CATCH_UP_BATCH = 3000
 # (shared/projector.Projector._hold_while_behind): each batch of a county rewrote its 64 cadre
 # buckets and its classes (README, "Held while catching up").
 CATCH_UP_HOLD = True
+# The cyclic collector's thresholds while the roll-up worker runs (gc.set_threshold; Python's
+# default is (700, 10, 10)). A first start keeps a batch of 3,000 decoded events (twice: each
+# writer's) and the held documents (a county's 64 cadre buckets of ~300 cadres, its classes)
+# alive, tens of thousands of objects made per batch survive a young collection, and the full
+# collections this sets off walked the whole heap again and again: 4.1-4.5 s of the 13-14.5 s of
+# CPU that folding two counties took in memory (docs/benchmarks.md, "A province at size
+# (province7)"); 0.9 s at these. What the dashboard folds and decodes holds no cycles (freed by
+# reference counting as it goes); the few it makes (asyncio's) are still collected, later.
+GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def bootstrap(a: Adapters) -> Handlers:
@@ -49,7 +63,17 @@ def bootstrap(a: Adapters) -> Handlers:
 async def keep_rollup(rt: Runtime, stop: asyncio.Event) -> None:
     """Has the roll-up follow this process's projection writers, loads it at start (from
     the mirrored counters), reconciles it with the projection documents in the
-    background, and mirrors changed counters every half second (rollup.py says why)."""
+    background, and mirrors changed counters every half second (rollup.py says why). The
+    process's collector runs at GC_THRESHOLDS meanwhile (restored when it stops)."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        await _keep_rollup(rt, stop)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+async def _keep_rollup(rt: Runtime, stop: asyncio.Event) -> None:
     reads: Reads = rt.handlers.reads
     for w in rt.writers:
         w.cache_size = WRITER_CACHE.get(w.projection.name, w.cache_size)
