@@ -62,7 +62,10 @@ TITLES = [
 class Service:
     """One service process (this branch's code, or --before's with only its API)."""
 
-    def __init__(self, name: str, env: dict, cwd: Path, components: str | None = None) -> None:
+    def __init__(
+        self, name: str, env: dict, cwd: Path, components: str | None = None, log: Path | None = None
+    ) -> None:
+        """`log`: a file its output is appended to (else discarded)."""
         self.name, self.port = name, free_port()
         argv = [sys.executable, "-m", f"services.{name}", "--port", str(self.port)]
         if components:
@@ -71,7 +74,7 @@ class Service:
             argv,
             cwd=cwd,
             env={**env, "PYTHONPATH": str(cwd)},
-            stdout=subprocess.DEVNULL,
+            stdout=log.open("ab") if log else subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )
         self.url = f"http://127.0.0.1:{self.port}"

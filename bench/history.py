@@ -49,7 +49,7 @@ from shared import kafka
 from shared.auth import ensure_dev_keys, issue_token
 from shared.commands import CommandHandler, Context
 from shared.events import CATALOGUE, utcnow
-from shared.eventstore import EventStore
+from shared.eventstore import MANY_CHUNK, EventStore
 from shared.ids import new_id
 from shared.personal import Sealer, Vault
 
@@ -59,11 +59,19 @@ PAGE = 20
 # Streams per append_many call: one round of a big world is hundreds of thousands of
 # envelopes; a slice keeps the bench's memory small and the vault round trips few.
 SLICE = 4_000
-# Each command's events as their own commit (--per-command) is what the services write, but
-# the outbox relay publishes about 100 commits a second on this shared machine (its reads of
-# the outbox: docs/benchmarks.md), so five years (~210,000 commits) would take most of an
-# hour to reach Kafka. By default a stream's commands are appended as one commit of the same
-# envelopes: the projectors fold the same events, so the read models are the same.
+# Each command's events as their own commit (--per-command) is what the services write. By
+# default a stream's consecutive commands are merged into commits of at most MERGE events (a
+# command is never split: teaching's attendance of a class is one command of ~51 events): the
+# projectors fold the same envelopes, with about half the commit documents. Merging a stream's
+# whole history into one commit (years6) made teaching's commits whole classes and a relay round
+# of 2,000 of them ~100,000 events; five years then reached Kafka 69 min after the appends.
+MERGE = 50
+# An appender writes at most one batch pointer's worth (MANY_CHUNK commits, EVENTS_A_CALL events)
+# a call, and waits while its service's outbox holds more than AHEAD pointers: the relay sees what
+# live commands would give it, a bounded round, not five years appended at once (years6: the
+# relays read rounds of tens of thousands of events for an hour, and reached 534 MB).
+EVENTS_A_CALL = 5_000
+AHEAD = 2
 # Workers that would write while the history is appended (each decides on streams the bench
 # writes): teaching's closer ends past sessions' attendance, follow-up's scheduler plans
 # graduates and sweeps five years of reminders. Their streams already hold those decisions.
@@ -81,32 +89,49 @@ def served(service: str) -> str:
     return ",".join(c for c in WITHOUT.get(service, ",".join(everything)).split(",") if c != "relay")
 
 
-def rounds(streams: dict, county: str, merge: bool = False) -> list[list[tuple[str, int, list]]]:
+def rounds(streams: dict, county: str, merge: int = 0) -> list[list[tuple[str, int, list]]]:
     """The commits of every stream as rounds: round r holds each stream's r-th commit
     (with the version it follows), so a stream's commits are appended in order. With
-    `merge`, a stream's commits are one commit: the same envelopes (each command's actor,
-    time and versions), fewer commit documents for the relay (see SLICE)."""
+    `merge`, a stream's consecutive commands are one commit while it holds at most `merge`
+    events (a bigger command alone): the same envelopes (each command's actor, time and
+    versions), fewer commit documents for the relay (see MERGE)."""
     out: list[list[tuple[str, int, list]]] = []
     for stream, commits in streams.items():
-        version = 0
-        for r, c in enumerate(commits):
-            if len(out) <= (0 if merge else r):
-                out.append([])
+        version, r, first = 0, -1, None
+        for c in commits:
             ctx = Context(actor=c.actor, jurisdiction=county, correlation_id=new_id())
             envs = [
                 e.model_copy(update={"occurred_at": c.at, "recorded_at": c.at})
                 for e in CommandHandler.envelopes(stream, version, list(c.events), ctx)
             ]
-            if merge and r > 0:
-                out[0][-1][2].extend(envs)
-            else:
-                out[r].append((stream, version, envs))
             version += len(envs)
+            if first is not None and len(first[2]) + len(envs) <= merge:
+                first[2].extend(envs)
+                continue
+            r += 1
+            if len(out) <= r:
+                out.append([])
+            first = (stream, version - len(envs), envs)
+            out[r].append(first)
     return out
 
 
+def calls(batch: list[tuple[str, int, list]]) -> list[list[tuple[str, int, list]]]:
+    """A round's commits as append_many calls of at most MANY_CHUNK commits (one batch pointer)
+    and about EVENTS_A_CALL events (a commit is never split)."""
+    out: list[list[tuple[str, int, list]]] = [[]]
+    events = 0
+    for commit in batch:
+        if out[-1] and (len(out[-1]) >= MANY_CHUNK or events + len(commit[2]) > EVENTS_A_CALL):
+            out.append([])
+            events = 0
+        out[-1].append(commit)
+        events += len(commit[2])
+    return [c for c in out if c]
+
+
 async def append_world(
-    world: World, uri: str, databases: dict[str, str], vault_db: str, merge: bool
+    world: World, uri: str, databases: dict[str, str], vault_db: str, merge: int
 ) -> dict[str, int]:
     """Each service's streams into its own event store, each service by a process of its
     own (forked: it has the world already). Making the envelopes and sealing them is the
@@ -135,7 +160,7 @@ async def append_world(
     return {s: commits[s] for s in SERVICES}
 
 
-def _appender(world: World, service: str, uri: str, database: str, vault_db: str, merge: bool, done) -> None:
+def _appender(world: World, service: str, uri: str, database: str, vault_db: str, merge: int, done) -> None:
     """A forked appender: its own event loop and client (asyncio knows a forked child has
     no running loop), the vault's keys read once and held for the build (the bench alone
     writes them)."""
@@ -153,18 +178,31 @@ def _appender(world: World, service: str, uri: str, database: str, vault_db: str
     done.put((service, asyncio.run(run())))
 
 
-async def append_service(world: World, service: str, store: EventStore, merge: bool) -> int:
+async def append_service(world: World, service: str, store: EventStore, merge: int) -> int:
     t0 = time.perf_counter()
-    commits = 0
+    commits = waited = 0
     items = list(world.streams[service].items())
     for i in range(0, len(items), SLICE):
         for batch in rounds(dict(items[i : i + SLICE]), world.county, merge):
-            conflicts = await store.append_many(batch)
-            if conflicts:
-                await landed(store, [b for b in batch if b[0] in conflicts])
-            commits += len(batch)
-    print(f"  {service}：{commits:,} 次提交写入，{time.perf_counter() - t0:.0f} s", flush=True)
+            for call in calls(batch):
+                waited += await ahead(store)
+                conflicts = await store.append_many(call)
+                if conflicts:
+                    await landed(store, [b for b in call if b[0] in conflicts])
+                commits += len(call)
+    print(
+        f"  {service}：{commits:,} 次提交写入，{time.perf_counter() - t0:.0f} s（等待转发 {waited:.0f} s）",
+        flush=True,
+    )
     return commits
+
+
+async def ahead(store: EventStore) -> float:
+    """Seconds waited until the service's outbox holds at most AHEAD pointers (AHEAD)."""
+    t0 = time.perf_counter()
+    while await store.outbox.count_documents({}) > AHEAD:
+        await asyncio.sleep(0.1)
+    return time.perf_counter() - t0
 
 
 async def landed(store: EventStore, refused: list[tuple[str, int, list]]) -> None:
@@ -397,7 +435,10 @@ async def main() -> None:
     ap.add_argument("--trainees", type=int, default=50)
     ap.add_argument("--sessions", type=int, default=8, help="sessions of a class (4 hours each)")
     ap.add_argument("--queries", type=int, default=20)
-    ap.add_argument("--per-command", action="store_true", help="one commit per command (slow to relay)")
+    ap.add_argument("--per-command", action="store_true", help="one commit per command (--merge 0)")
+    ap.add_argument(
+        "--merge", type=int, default=MERGE, help="a stream's commands merged up to this many events"
+    )
     ap.add_argument(
         "--projectors",
         action="store_true",
@@ -428,6 +469,7 @@ async def main() -> None:
     with Servers() as srv:
         os.environ.update(srv.bus)
         state = Path(tempfile.mkdtemp(prefix="bench-history-"))
+        print(f"服务日志：{state}", flush=True)
         private, _ = ensure_dev_keys(state / "keys")
         tag = os.getpid()
         databases = {s: f"bench_hist_{s}_{tag}" for s in SERVICES}
@@ -443,19 +485,25 @@ async def main() -> None:
             "GANXUN_VAULT_DATABASE": f"bench_hist_vault_{tag}",
         }
         procs = {
-            s: Service(s, {**base, "GANXUN_DATABASE": databases[s]}, REPO_ROOT, served(s)) for s in SERVICES
+            s: Service(s, {**base, "GANXUN_DATABASE": databases[s]}, REPO_ROOT, served(s), state / f"{s}.log")
+            for s in SERVICES
         }
         # Each service's relay in a process of its own (the kernel allows any number of a
         # service's processes): relaying five years is a core's worth of Python beside the
         # projectors, which it took turns with in one process.
         relays = {
-            s: Service(s, {**base, "GANXUN_DATABASE": databases[s]}, REPO_ROOT, "relay") for s in SERVICES
+            s: Service(
+                s, {**base, "GANXUN_DATABASE": databases[s]}, REPO_ROOT, "relay", state / f"{s}-relay.log"
+            )
+            for s in SERVICES
         }
         try:
             for s, p in procs.items():
                 async with httpx.AsyncClient(base_url=p.url, timeout=60) as c:
                     await wait_ready(c, p.proc, f"{s} 服务未能启动")
-            await build(world, srv, databases, f"bench_hist_vault_{tag}", procs, not args.per_command)
+            await build(
+                world, srv, databases, f"bench_hist_vault_{tag}", procs, 0 if args.per_command else args.merge
+            )
             unit = world.people[world.classes[-1].trainees[0]]["unit"]
             who = tokens(private, world, unit)
             results = await measure({s: p.url for s, p in procs.items()}, who, world, unit, args.queries)
@@ -516,7 +564,7 @@ async def hold(args, srv: Servers, procs: dict, base: dict, databases: dict, wor
         await asyncio.sleep(2)
 
 
-async def build(world: World, srv: Servers, databases: dict, vault_db: str, procs: dict, merge: bool) -> None:
+async def build(world: World, srv: Servers, databases: dict, vault_db: str, procs: dict, merge: int) -> None:
     t0 = time.perf_counter()
     commits = await append_world(world, srv.uri, databases, vault_db, merge)
     took = time.perf_counter() - t0

@@ -23,7 +23,6 @@ from typing import Any
 
 import xlrd
 from fastapi import UploadFile
-from openpyxl import load_workbook
 from starlette.concurrency import run_in_threadpool
 
 from shared.errors import DomainError
@@ -68,6 +67,8 @@ def _xlsx_rows(content: bytes, max_rows: int, max_columns: int) -> list[list[Any
             code="file_too_large",
             field="file",
         )
+    from openpyxl import load_workbook  # here: ~8 MB of a process that never reads one (shared/xlsx.py)
+
     try:
         wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         ws = wb.worksheets[0]

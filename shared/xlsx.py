@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from fastapi.responses import Response
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+    from openpyxl.worksheet.worksheet import Worksheet
+
+# openpyxl (with the Pillow it imports) is imported where a workbook is made, not with this module:
+# it is ~8 MB of every service's memory, and most processes never make a workbook (issue 16,
+# memory per service).
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # `responses=` of a route that answers a workbook, so its OpenAPI document says so.
@@ -44,6 +48,9 @@ def sheet(
     """A sheet titled `title` (Excel allows 31 characters): `first` reuses the workbook's
     initial sheet, otherwise one is added. A `caption` is a bold line above the header
     (what the sheet shows); `freeze` is the first cell that scrolls (e.g. "C3")."""
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     ws = wb.active if first else wb.create_sheet()
     ws.title = title[:31]
     if caption:
@@ -80,6 +87,8 @@ def _bytes(wb: Workbook) -> bytes:
 
 def workbook(sheets: Sequence[Sheet]) -> bytes:
     """A workbook of (title, header, rows) sheets, in order, as .xlsx bytes."""
+    from openpyxl import Workbook
+
     wb = Workbook()
     for n, (title, header, rows) in enumerate(sheets):
         sheet(wb, title, header, rows, first=n == 0)
@@ -95,7 +104,7 @@ def disposition(filename: str, fallback: str | None = None) -> str:
 
 def response(data: bytes | Workbook, filename: str, fallback: str | None = None) -> Response:
     """The download: `filename` is the whole name, extension included."""
-    body = _bytes(data) if isinstance(data, Workbook) else data
+    body = data if isinstance(data, bytes) else _bytes(data)
     return Response(
         body, media_type=MEDIA_TYPE, headers={"Content-Disposition": disposition(filename, fallback)}
     )

@@ -14,11 +14,13 @@ Definitions (the README repeats them):
 from __future__ import annotations
 
 from collections import defaultdict
-
-from openpyxl import Workbook
+from typing import TYPE_CHECKING
 
 from shared.contracts.followup import EVALUATOR_ROLES
 from shared.xlsx import sheet
+
+if TYPE_CHECKING:  # openpyxl is imported where a workbook is made (shared/xlsx.py)
+    from openpyxl import Workbook
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -153,6 +155,8 @@ def effect_workbook(effect: dict) -> Workbook:
         {int(m) for t in effect["by_trainee"] for m in t["scores_by_month"]}
         | {int(m) for m in effect["scores_by_month"]}
     )
+    from openpyxl import Workbook
+
     wb = Workbook()
     o = effect["outcomes"]
     sheet(
@@ -252,6 +256,8 @@ def effect_workbook(effect: dict) -> Workbook:
 
 
 def worklist_workbook(wl: dict) -> Workbook:
+    from openpyxl import Workbook
+
     wb = Workbook()
     sheet(
         wb,
@@ -282,6 +288,8 @@ STATUS_NAMES = {"scheduled": "未到期", "due": "已到期待完成", "complete
 # long: one workbook, each sheet's header and rows written as the sheet reads
 def file_workbook(f: dict) -> Workbook:
     classes = f["classes"]
+    from openpyxl import Workbook
+
     wb = Workbook()
     sheet(
         wb,

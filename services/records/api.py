@@ -14,7 +14,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
-from services.records import documents, domain, drawing, pdf
+from services.records import documents, domain, drawing
 from services.records.handlers import Handlers, load_scheme
 from services.records.reads import MANAGERS, READERS, ROSTER_SORTS
 from shared import consistency, xlsx
@@ -442,7 +442,7 @@ async def form_pdf(
     class_id: ClassId, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
 ):
     data = await _sheet(h, who, class_id, cadre_id)
-    return _pdf(await drawing.drawn(pdf.form_pdf, data), f"纪实考察记录表-{data['name']}.pdf")
+    return _pdf(await drawing.drawn("form_pdf", data), f"纪实考察记录表-{data['name']}.pdf")
 
 
 @router.get(
@@ -464,4 +464,4 @@ async def portrait_pdf(
     class_id: ClassId, cadre_id: str, who: Principal = Depends(principal), h: Handlers = Depends(handlers)
 ):
     data = await _sheet(h, who, class_id, cadre_id)
-    return _pdf(await drawing.drawn(pdf.portrait_pdf, data), f"干部肖像-{data['name']}.pdf")
+    return _pdf(await drawing.drawn("portrait_pdf", data), f"干部肖像-{data['name']}.pdf")

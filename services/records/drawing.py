@@ -16,6 +16,7 @@ starts a new pool.
 from __future__ import annotations
 
 import asyncio
+import functools
 import multiprocessing
 import os
 import threading
@@ -28,8 +29,6 @@ from typing import Any
 import structlog
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.concurrency import run_in_threadpool
-
-from services.records import fonts, pdf
 
 log = structlog.get_logger("records.drawing")
 
@@ -55,6 +54,8 @@ def _warm(parent: int) -> None:
     # would otherwise take its new parent (init) for the service.
     threading.Thread(target=_orphaned, args=(parent,), daemon=True).start()
     try:
+        from services.records import fonts, pdf
+
         settings = pdf.FontSettings()
         common = fonts.common_face(pdf.font_path(settings), settings.font_index)
         if common is not None:
@@ -97,9 +98,21 @@ def pool() -> ProcessPoolExecutor | None:
         return _pool
 
 
-async def drawn(draw: Callable[[dict[str, Any]], bytes], data: dict[str, Any]) -> bytes:
-    """The PDF `draw` (a module-level function of services/records/pdf.py) makes of `data`."""
+def _draw(name: str, data: dict[str, Any]) -> bytes:
+    """pdf.py's function `name` on `data`. pdf.py (fpdf and fontTools) is imported by the process
+    that draws, not with the service: ~19 MB of the service's memory (issue 16, memory per
+    service), where the workers draw every document."""
+    from services.records import pdf
+
+    return getattr(pdf, name)(data)
+
+
+async def drawn(draw: str | Callable[[dict[str, Any]], bytes], data: dict[str, Any]) -> bytes:
+    """The PDF `draw` (the name of a module-level function of services/records/pdf.py, or the
+    function) makes of `data`."""
     global _pool
+    if isinstance(draw, str):
+        draw = functools.partial(_draw, draw)
     workers = pool()
     if workers is not None:
         try:

@@ -286,10 +286,11 @@ class Reads:
 
         def compute() -> list[dict[str, Any]]:
             items = []
-            for d in ix.classes.values():
-                started = d.get("starts_on", "") <= today.isoformat()
-                if started or not covers(jurisdiction, d.get("jurisdiction", "")):
+            for row in ix.class_rows.values():  # the class's own document only for those ahead
+                started = row.get("starts_on", "") <= today.isoformat()
+                if started or not covers(jurisdiction, row.get("jurisdiction", "")):
                     continue
+                d = ix.classes.get(row["_id"])
                 confirmed = sum(1 for n in d.get("nominations", []) if n["status"] == "confirmed")
                 for n in d.get("nominations", []):
                     if n["status"] in ("nominated", "waitlisted"):

@@ -5,13 +5,14 @@ stream's commits in order."""
 import random
 from datetime import date
 
-from bench.history import rounds
+from bench.history import EVENTS_A_CALL, calls, rounds
 from bench.history_world import build_world, class_dates
 from bench.scale import COUNTY, people
 from services.followup import domain as fd
 from shared.commands import fold
 from shared.contracts import followup as fc
 from shared.contracts import teaching as tc
+from shared.eventstore import MANY_CHUNK
 
 TODAY = date(2026, 11, 28)
 
@@ -87,7 +88,7 @@ def test_rounds_append_each_streams_commits_in_order_with_following_versions():
 def test_merged_rounds_hold_the_same_envelopes_in_one_commit_per_stream():
     w = small_world()
     apart = rounds(w.streams["followup"], COUNTY)
-    (merged,) = rounds(w.streams["followup"], COUNTY, merge=True)
+    (merged,) = rounds(w.streams["followup"], COUNTY, merge=10**6)
     assert len(apart) > 1 and len(merged) == len(w.streams["followup"])
 
     def shape(batches):
@@ -100,3 +101,29 @@ def test_merged_rounds_hold_the_same_envelopes_in_one_commit_per_stream():
 
     assert shape([merged]) == shape(apart)  # each command's actor kept
     assert all(version == 0 for _, version, _ in merged)
+
+
+def test_bounded_merges_keep_commits_to_the_bound_and_commands_whole():
+    """A stream's commands merged up to a bound of events a commit (years7): teaching's classes were one
+    commit of their whole history, a relay round of them ~100,000 events."""
+    w = small_world()
+    commands = {s: [len(c.events) for c in cs] for s, cs in w.streams["teaching"].items()}
+    out = rounds(w.streams["teaching"], COUNTY, merge=10)
+    per_stream: dict[str, list[int]] = {}
+    for batch in out:
+        for stream, _, envs in batch:
+            per_stream.setdefault(stream, []).append(len(envs))
+    for stream, sizes in per_stream.items():
+        assert sum(sizes) == sum(commands[stream])
+        assert all(n <= 10 or n in commands[stream] for n in sizes)  # over 10: one command alone
+    assert max(len(s) for s in per_stream.values()) > 1  # a class's history is several commits
+    assert sum(map(len, per_stream.values())) < sum(map(len, commands.values()))  # and merged
+
+
+def test_a_call_is_one_batch_pointer_of_bounded_events():
+    w = small_world()
+    (merged,) = rounds(w.streams["selection"], COUNTY, merge=50)[:1]
+    parts = calls(merged * 3)
+    assert [c for part in parts for c in part] == merged * 3
+    assert all(len(part) <= MANY_CHUNK for part in parts)
+    assert all(sum(len(c[2]) for c in part) <= EVENTS_A_CALL or len(part) == 1 for part in parts)
