@@ -578,7 +578,7 @@ async def run(
             # The private FerretDB takes the mongodb profile's bulks only as on_ferretdb cuts them.
             store.use(chosen if os.environ.get("MONGODB_URI") else store.on_ferretdb(chosen))
             key = f"{bs} {profile}"
-            db = client[f"bench_b{bs}_{profile}_{tag}"]
+            db = store.database(client, f"bench_b{bs}_{profile}_{tag}")  # packed fields read unpacked
             dbs.append(db.name)
             timers = Timers()
             writer = ProjectionWriter(
@@ -586,6 +586,8 @@ async def run(
                 db,
                 DeadLetters(producer, dlq, "bench.projector"),
                 TimedCatalogue(CATALOGUE, timers),
+                # As the service's runtime gives it (shared/runtime.py): packed where the profile packs.
+                packed=CLASSES.packed if store.profile().packs else (),
             )
             writer.coll = TimedCollection(writer.coll, timers, "")
             writer.positions = TimedCollection(writer.positions, timers, "positions_")
