@@ -307,3 +307,47 @@ def test_a_rejoin_whose_listener_fails_does_not_read_on_from_the_groups_committe
         assert stored(db, projection) == stored(ref, projection)
     assert positions(p) == [ends(), ends()]
     assert restarts == 1
+
+
+class SlowListener(Rejoining):
+    """At the rejoin the listener runs beside the fetches, as aiokafka's coordinator runs it, and
+    its read of the stored positions is slow: meanwhile the fetcher reads from the committed
+    offsets."""
+
+    async def getmany(self, timeout_ms, max_records):
+        self.fetches += 1
+        if self.fetches == self.rejoin_at:
+            self.at = {tp: self.committed.get(tp, 0) for tp in self.parts}
+            self.paused = set()
+            self.seeking = asyncio.ensure_future(self.kept.on_partitions_assigned(set(self.parts)))
+            await asyncio.sleep(0)
+        out = await Consumer.getmany(self, timeout_ms, max_records)
+        if getattr(self, "seeking", None) is not None and not self.seeking.done():
+            self.empty = 0  # not done: the listener has not sought the partitions yet
+            await asyncio.sleep(0.01)
+        return out
+
+
+def test_nothing_is_read_from_the_groups_committed_offsets_while_the_listener_seeks():
+    """Records fetched from the committed offsets (an earlier run's, half way) while the listener
+    still read the stored positions were folded, and the projector took everything before them as
+    applied: the seek back to the stored positions then skipped it."""
+    ref = reference()
+    db = CopyingDatabase()
+    p = projector(db, hold=True)
+    for f in p.followers:
+        load = f.writer.load_positions
+
+        async def slow(load=load):
+            await asyncio.sleep(0.05)
+            return await load()
+
+        f.writer.load_positions = slow
+    committed = {TopicPartition(t, part): off // 2 for (t, part), off in ends().items()}
+    done = asyncio.Event()
+    p.consumer_factory = lambda: SlowListener(records(), done, committed, rejoin_at=3)
+    asyncio.run(p.run(done))
+    assert sum(d["n"].get("registered", 0) for d in db[dash.cadres.collection].docs.values()) == 800
+    for projection in (dash.classes, dash.cadres):
+        assert stored(db, projection) == stored(ref, projection)
+    assert positions(p) == [ends(), ends()]
