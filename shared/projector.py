@@ -1358,7 +1358,25 @@ class _SeekToStored(ConsumerRebalanceListener):
         """Each partition from the earliest position any of its projections recorded; from
         the beginning if one of them recorded none (a projection new to the service reads
         its whole history, as a group of its own did). Each projection then skips what it
-        had already applied (`Projector._starts`)."""
+        had already applied (`Projector._starts`).
+
+        Until then the partitions are paused: aiokafka starts them at the group's committed
+        offsets, which may lie past what this store holds (a group committed to by an earlier
+        deployment or database, a rebuilt store; nothing is committed while a writer holds).
+        If this listener fails (the store's read of the positions, a rebalance meanwhile),
+        aiokafka only logs it and the consumer read on from there: a dashboard whose store
+        read failed at a rejoin under load skipped the rest of those partitions, no crash
+        logged, its figures short for good (services/dashboard/README.md, "Lost at a rejoin").
+        Now they stay paused and the projector starts again (`Projector.run`)."""
+        self.projector.unsought = None
+        self.consumer.pause(*assigned)
+        try:
+            await self._seek(assigned)
+        except BaseException as exc:
+            self.projector.unsought = exc
+            raise
+
+    async def _seek(self, assigned) -> None:
         stored = [await f.writer.load_positions() for f in self.projector.followers]
         reading_from: dict[TopicPartition, int | None] = {}
         for tp in assigned:
@@ -1379,6 +1397,8 @@ class _SeekToStored(ConsumerRebalanceListener):
                 self.consumer.seek(tp, reading_from[tp])
         if self.projector.catch_up is not None:
             await self.projector.catch_up.assigned(self.consumer, reading_from)
+        waiting = set(self.projector.catch_up.paused) if self.projector.catch_up is not None else set()
+        self.consumer.resume(*(tp for tp in assigned if tp not in waiting))
 
 
 @dataclass(frozen=True)
@@ -1422,6 +1442,9 @@ class Projector:
             f.writer.projection.name: {} for f in followers
         }
         self.consumer: AIOKafkaConsumer | None = None  # while run() runs
+        # Why the rebalance listener could not seek the partitions to the stored positions (they
+        # are left paused): the consumer is started again (`_check_sought`).
+        self.unsought: BaseException | None = None
 
     def holds(self, topic: str, partition: int) -> bool:
         """Whether this process's consumer is assigned the partition now: its writers then
@@ -1436,6 +1459,7 @@ class Projector:
         try:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
+                self._check_sought()
                 got = sum(len(recs) for recs in batches.values())
                 if not got:
                     await self.flush_positions()  # nothing more came: what was folded is recorded
@@ -1454,6 +1478,7 @@ class Projector:
                     await asyncio.sleep(min(MAX_LINGER, max(self.linger, last_write)))
                     more = await consumer.getmany(timeout_ms=0, max_records=self.batch_size - got)
                     _merge(batches, more)
+                self._check_sought()
                 records = [r for recs in batches.values() for r in recs]
                 began = time.monotonic()
                 self._hold_while_behind()
@@ -1474,6 +1499,14 @@ class Projector:
         finally:
             self.consumer = None
             await consumer.stop()
+
+    def _check_sought(self) -> None:
+        """Raise when the rebalance listener failed to seek the partitions (`_SeekToStored`):
+        the runtime's guard starts the projector again on a new consumer, whose listener seeks
+        them; what a writer holds stays held, its positions stop before it."""
+        failed, self.unsought = self.unsought, None
+        if failed is not None:
+            raise RuntimeError(f"分区未能定位到已存的投影位置，投影器重新启动：{failed!r}") from failed
 
     async def flush_positions(self) -> None:
         """Write every writer's positions left unwritten (ProjectionWriter.positions_after)."""

@@ -56,6 +56,10 @@ class FakeConsumer:
     async def seek_to_beginning(self, *tps: TopicPartition) -> None:
         self.from_beginning.extend(tps)
 
+    def pause(self, *tps: TopicPartition) -> None: ...
+
+    def resume(self, *tps: TopicPartition) -> None: ...
+
 
 def record(topic: str, offset: int, partition: int = 0) -> ConsumerRecord:
     return ConsumerRecord(topic, partition, offset, 0, 0, None, b"{}", None, 2, 0, [])
