@@ -48,30 +48,31 @@ def test_nominations_are_stored_without_their_defaults_and_read_with_them(world)
     assert set(stored["nominations"][0]) & set(NOMINATION_DEFAULTS) == set()
 
 
+OPENED = ClassOpened(
+    class_id="k1",
+    title="科级干部轮训班",
+    capacity=9,
+    starts_on=date(2026, 9, 1),
+    ends_on=date(2026, 9, 5),
+    organiser="县委组织部",
+)
+
+
 def test_a_nominee_from_another_jurisdiction_keeps_it_stored():
     """Only a home jurisdiction that is the class's own is left out (a county's class of its own
     cadres); another county's cadre's (or none, from older events) is stored as it came."""
-    ctx = Context(actor=DEPT.actor, jurisdiction=COUNTY, correlation_id="t")
-    events = [
-        ClassOpened(
-            class_id="k1",
-            title="科级干部轮训班",
-            capacity=9,
-            starts_on=date(2026, 9, 1),
-            ends_on=date(2026, 9, 5),
-            organiser="县委组织部",
-        ),
-        TraineeNominated(class_id="k1", cadre_id="a", name="甲", unit="县委办", home_jurisdiction=COUNTY),
-        TraineeNominated(class_id="k1", cadre_id="b", name="乙", unit="县委办", home_jurisdiction="371427"),
-        TraineeNominated(class_id="k1", cadre_id="c", name="丙", unit="县委办"),
-    ]
-    items = []
-    for env in CommandHandler.envelopes("class-k1", 0, events, ctx):
-        event = CATALOGUE.decode(env.to_json()).event
-        doc_id, handler = classes.route(env, event)
-        items.append((doc_id, env, event, handler))
     docs: dict = {}
-    classes.fold(docs, items)
+    _fold(
+        docs,
+        [
+            OPENED,
+            TraineeNominated(class_id="k1", cadre_id="a", name="甲", unit="县委办", home_jurisdiction=COUNTY),
+            TraineeNominated(
+                class_id="k1", cadre_id="b", name="乙", unit="县委办", home_jurisdiction="371427"
+            ),
+            TraineeNominated(class_id="k1", cadre_id="c", name="丙", unit="县委办"),
+        ],
+    )
     stored = {n["cadre_id"]: n.get("home_jurisdiction", "-") for n in docs["k1"]["nominations"]}
     assert stored == {"a": "-", "b": "371427", "c": None}
     read = {n["cadre_id"]: n["home_jurisdiction"] for n in nominations_in_full(docs["k1"])["nominations"]}
@@ -94,18 +95,10 @@ def test_a_nominee_nominated_again_has_one_entry_however_the_class_was_kept(monk
     when more entries were folded than are remembered, and for a list changed elsewhere; what is
     remembered stays within its bound."""
     monkeypatch.setattr(projections.NOMINEES, "entries", 2)
-    opened = ClassOpened(
-        class_id="k1",
-        title="科级干部轮训班",
-        capacity=9,
-        starts_on=date(2026, 9, 1),
-        ends_on=date(2026, 9, 5),
-        organiser="县委组织部",
-    )
     nominate = lambda c: TraineeNominated(class_id="k1", cadre_id=c, name=c, unit="县委办")  # noqa: E731
     withdraw = lambda c: NominationWithdrawn(class_id="k1", cadre_id=c)  # noqa: E731
     docs: dict = {}
-    _fold(docs, [opened, nominate("a"), nominate("b"), withdraw("a"), nominate("a")])
+    _fold(docs, [OPENED, nominate("a"), nominate("b"), withdraw("a"), nominate("a")])
     assert [(n["cadre_id"], n["status"]) for n in docs["k1"]["nominations"]] == [
         ("b", "nominated"),
         ("a", "nominated"),
