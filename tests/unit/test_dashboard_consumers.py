@@ -5,6 +5,8 @@ walks all of them)."""
 
 import asyncio
 
+import pytest
+
 from services.dashboard.service import DEFINITION, PARTITION_FETCH_BYTES
 from shared import kafka
 
@@ -21,3 +23,26 @@ def test_a_dashboard_consumer_fetches_its_own_chunk_size_and_others_keep_the_ker
     assert ours._max_partition_fetch_bytes == PARTITION_FETCH_BYTES <= 256 * 1024
     assert theirs._max_partition_fetch_bytes == 4 * 1024 * 1024
     assert ours._fetch_max_bytes < theirs._fetch_max_bytes
+
+
+def test_the_collector_runs_at_the_dashboard_thresholds_while_the_rollup_does(monkeypatch):
+    """A first start keeps batches and held documents alive; the full collections they set off
+    walked the heap again and again (docs/benchmarks.md, "A province at size (province7)"): while
+    the roll-up worker runs the collector is at GC_THRESHOLDS, and as it was once it stops, also
+    when it fails."""
+    import gc
+
+    from services.dashboard import service
+
+    before = gc.get_threshold()
+    seen = []
+
+    async def rollup(rt, stop):
+        seen.append(gc.get_threshold())
+        raise RuntimeError("stopped")
+
+    monkeypatch.setattr(service, "_keep_rollup", rollup)
+    with pytest.raises(RuntimeError):
+        asyncio.run(service.keep_rollup(None, asyncio.Event()))
+    assert seen == [service.GC_THRESHOLDS] != [before]
+    assert gc.get_threshold() == before
