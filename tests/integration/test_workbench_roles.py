@@ -125,7 +125,7 @@ async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_an
         actor_name="赵磊",
     )
 
-    # the party school schedules two sessions today through its API and checks 孙丽 in to the first
+    # the party school schedules two sessions through its API and checks 孙丽 in to the first
     school = identity.auth(world.user("school"), PASSWORD)
     t = world.urls["teaching"]
     async with httpx.AsyncClient(base_url=t, headers=school, timeout=30) as api:
@@ -143,16 +143,19 @@ async def test_a_trainee_s_classes_leave_answered_by_the_teacher_rating_hours_an
             ("/sites", {"site_id": "r1", "name": "党校一号教室", "capacity": 60}),
         ):
             assert (await api.post(path, json=body)).status_code == 201
-        for sid, start, end in (("s1", "08:00", "10:00"), ("s2", "22:00", "23:30")):
+        # the evening session is tomorrow's: a leave is asked before a session starts, and a run
+        # after 22:00 (Beijing) found today's evening session begun and the leave refused
+        tomorrow = today + timedelta(days=1)
+        for sid, on, start, end in (("s1", today, "08:00", "10:00"), ("s2", tomorrow, "22:00", "23:30")):
             await until_ok(
-                lambda sid=sid, start=start, end=end: api.post(
+                lambda sid=sid, on=on, start=start, end=end: api.post(
                     f"/classes/{klass}/sessions",
                     json={
                         "session_id": sid,
                         "course_id": "c1",
                         "teacher_id": "t1",
                         "site_id": "r1",
-                        "on": today.isoformat(),
+                        "on": on.isoformat(),
                         "starts_at": start,
                         "ends_at": end,
                     },
