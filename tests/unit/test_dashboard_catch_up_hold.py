@@ -108,8 +108,8 @@ class Consumer:
     def seek(self, tp, offset) -> None:
         self.at[tp] = offset
 
-    async def seek_to_beginning(self, tp) -> None:
-        self.at[tp] = 0
+    async def seek_to_beginning(self, *tps) -> None:
+        self.at.update(dict.fromkeys(tps, 0))
 
     async def end_offsets(self, tps):
         return {tp: len(self.parts[tp]) for tp in tps}
