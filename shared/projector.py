@@ -742,7 +742,10 @@ class ProjectionWriter:
                 ops.append(UpdateOne({"_id": doc_id, "_rev": rev}, partial_update(doc, touched)))
                 sizes[doc_id] = _stored_size(doc) if size is None else size
                 continue
-            body, sizes[doc_id] = _encoded(store.pack(doc, self.packed) if self.packed else doc, codec)
+            stored, saved = store.pack_measured(doc, self.packed) if self.packed else (doc, 0)
+            body, size = _encoded(stored, codec)
+            # The cache's measure is the document's BSON size, not what compression saved of it.
+            sizes[doc_id] = size + saved
             ops.append(InsertOne(body) if rev is None else ReplaceOne({"_id": doc_id, "_rev": rev}, body))
         return ops, order, sizes, token
 

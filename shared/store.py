@@ -165,16 +165,25 @@ _INNER = CodecOptions(tz_aware=True)
 
 def pack(doc: dict, fields: Iterable[str]) -> dict:
     """The document as stored with `fields` packed (a shallow copy; `doc` is not changed)."""
+    return pack_measured(doc, fields)[0]
+
+
+def pack_measured(doc: dict, fields: Iterable[str]) -> tuple[dict, int]:
+    """`pack`, and the bytes its compression saved: what the packed fields weigh as BSON
+    beyond their stored size. A writer's cache counts a document by its BSON size as the
+    measure of the memory it holds (shared/projector.CacheBudget), and a class's scope of
+    thousands of cadre ids is stored compressed to a fraction of what it holds in memory."""
     out = dict(doc)
+    saved = 0
     for name in fields:
         if name in out:
             raw = bson.encode({"v": out[name]})
-            out[name] = (
-                Binary(zlib.compress(raw, 1), PACKED_ZLIB)
-                if len(raw) >= PACK_ZLIB_FROM
-                else Binary(raw, PACKED)
-            )
-    return out
+            if len(raw) >= PACK_ZLIB_FROM:
+                out[name] = Binary(zlib.compress(raw, 1), PACKED_ZLIB)
+                saved += len(raw) - len(out[name])
+            else:
+                out[name] = Binary(raw, PACKED)
+    return out, saved
 
 
 def _unpacked(value: Any) -> Any:

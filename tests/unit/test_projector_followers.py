@@ -243,7 +243,11 @@ def test_a_province_first_start_asks_for_every_beginning_in_one_request():
     dashboard's first start (100 counties × 4 services × 3 partitions, nothing stored) spent 77 s
     in the listener, past the 6 s session, and was dropped from the group and sought again, over
     and over (docs/benchmarks.md, "The first start that never began")."""
-    county_topics = [f"ganxun.{s}.{710101 + c}" for c in range(100) for s in ("selection", "teaching", "records", "followup")]
+    county_topics = [
+        f"ganxun.{s}.{710101 + c}"
+        for c in range(100)
+        for s in ("selection", "teaching", "records", "followup")
+    ]
     assigned = [TopicPartition(t, p) for t in county_topics for p in range(3)]
     cadres, classes = FakeWriter("dash_cadres"), FakeWriter("dash_classes")
     p = projector((cadres, r"ganxun\.selection\..*"), (classes, r"ganxun\.[a-z]+\..*"))

@@ -121,3 +121,31 @@ def test_a_partial_update_that_would_reach_into_a_packed_field_rewrites_the_docu
     stored = db[roster.collection].docs["k1"]
     assert isinstance(stored["nominees"], Binary)
     assert meaning(stored)["nominees"] == ["cd-0", "cd-1", "cd-2", "cd-3"]
+
+
+def test_a_writers_cache_holds_no_more_than_its_budget_of_packed_documents_unpacked():
+    """The cache's budget bounds the memory of the documents a writer keeps by their BSON size.
+    Packed, a class's nominations are stored compressed to a fraction of that, and counted at
+    their stored size the budget let a writer keep several times what it allows (selection
+    passed 200 MB folding five years of classes)."""
+    import bson
+
+    from services.selection.projections import classes
+    from shared.memory import MemoryDatabase
+    from shared.projector import CacheBudget, ProjectionWriter
+    from tests.unit.test_personal_data import run
+    from tests.unit.test_projector_cache import class_stream, records
+
+    db = MemoryDatabase()
+    budget = CacheBudget(max_bytes=300_000)
+    writer = ProjectionWriter(classes, db, dead_letters=None, packed=classes.packed, budget=budget)
+    envelopes = [e for k in range(8) for e in class_stream(f"k{k}", 600)]
+    run(writer.handle(records(envelopes)))
+
+    stored = db[classes.collection].docs
+    assert len(stored) == 8
+    in_full = {i: len(bson.encode(store.unpack(dict(d)))) for i, d in stored.items()}
+    assert all(len(bson.encode(d)) < in_full[i] / 3 for i, d in stored.items()), "stored compressed"
+    kept = [i for i in stored if i in writer._cache]
+    assert kept, "the cache keeps what the budget holds"
+    assert sum(in_full[i] for i in kept) <= budget.max_bytes
