@@ -19,9 +19,8 @@ FLUSH_SECONDS = 0.5
 # The catch-up reads one county at a time (CATCH_UP_PARTITIONS), and a county's cadre buckets are
 # not written again once its partitions are read: the buckets' writer keeps one county's 64, not
 # two counties' (each ~35 KB as BSON, ~7 times that as Python objects). The classes stay at 100:
-# at 40, a class forgotten before its ClassOpened came (a class's stream is one of several that
-# feed its document) was folded as new and its insert failed (docs/benchmarks.md, "Dashboard
-# memory at 100 counties (dashmem)").
+# at 40, a 4-county first start crashed on a held class insert "written by another writer" and
+# came out a class short (docs/benchmarks.md, "Dashboard memory at 100 counties (dashmem)").
 WRITER_CACHE = {"dash_classes": 100, "dash_cadres": BUCKETS}
 # Bytes fetched per partition at a time. aiokafka holds one such chunk per partition not yet
 # consumed, and a province's dashboard follows ~1,200 (100 counties × 4 topics × 3): at the

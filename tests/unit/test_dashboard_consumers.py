@@ -53,7 +53,7 @@ def test_the_writers_keep_one_countys_documents_between_batches():
     while catching up, and each cached bucket is ~7 times its ~35 KB as Python objects
     (docs/benchmarks.md, "Dashboard memory at 100 counties (dashmem)"). Once the roll-up worker
     runs, the buckets' writer keeps a county's 64 buckets, not two counties'; the classes' writer
-    100 classes (at 40 a class forgotten before its ClassOpened came was folded as new)."""
+    100 classes (at 40 a first start came out a class short)."""
     from types import SimpleNamespace
 
     from services.dashboard import service
