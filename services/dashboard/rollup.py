@@ -37,23 +37,23 @@ from pymongo import DeleteOne, ReplaceOne
 from services.dashboard import domain
 from shared import jurisdiction as jur
 
-# Shapes and values shared by the entries' counters; bounded so odd data cannot grow them forever.
-_SHARED_MAX = 100_000
+# Shapes and counts shared by the entries' counters, bounded: a long-running process sees new
+# values as counts change (a float's, an hours total's, are rarely seen twice: not shared), and
+# odd data must not grow them for ever. Past the bound an entry keeps its own.
+_SHARED_MAX = 10_000
 _SHAPES: dict[tuple[str, ...], tuple[str, ...]] = {}
 _INTS: dict[int, int] = {}
-_FLOATS: dict[float, float] = {}
 
 
 def _shared(v: float) -> float:
-    """One object per distinct count (ints and floats apart: 1 == 1.0 would swap their types)."""
-    table = _INTS if type(v) is int else _FLOATS if type(v) is float else None
-    if table is None:
+    """One object per distinct integer count (only ints: 1 == 1.0 would swap a float's type)."""
+    if type(v) is not int:
         return v
-    hit = table.get(v)
+    hit = _INTS.get(v)
     if hit is None:
-        if len(table) >= _SHARED_MAX:
+        if len(_INTS) >= _SHARED_MAX:
             return v
-        hit = table[v] = v
+        hit = _INTS[v] = v
     return hit
 
 
@@ -61,11 +61,12 @@ class Counters(Mapping):
     """One roll-up entry's counters, read-only and small. Decoded from BSON, the ~31 counters of
     an entry were a dict of 31 key strings of their own ('cov:2026', 'h:2026:30', ...) and as
     many numbers: 2.9 KB an entry, 24.5 MB for a province of 100 counties' 2,000 classes and
-    6,400 buckets (docs/benchmarks.md, "Dashboard memory at 100 counties (dashmem)"). Here the
-    sorted keys are one tuple shared by every entry of the same shape (a few hundred shapes
-    in a province: a bucket's years and hours steps, a class's counters), and the numbers a
-    tuple of objects shared by equal counts. Read as a mapping (`domain.add`, `started`,
-    `.get`); a change makes a new one (`put_class`, `put_bucket` replace whole entries)."""
+    6,400 buckets, 5.2 MB held so (docs/benchmarks.md, "Dashboard memory at 100 counties
+    (dashmem)"). The sorted keys are one tuple shared by every entry of the same shape (a few
+    hundred shapes in a province: a bucket's years and hours steps, a class's counters), the
+    numbers a tuple, equal integer counts one shared object. Read as a mapping (`domain.add`,
+    `started`, `.get`); a change makes a new one (`put_class`, `put_bucket` replace whole
+    entries)."""
 
     __slots__ = ("_keys", "_values")
 

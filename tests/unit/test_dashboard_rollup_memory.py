@@ -105,7 +105,7 @@ def test_the_rollup_holds_a_provinces_counters_small_and_its_figures_unchanged()
         tracemalloc.stop()
     per_entry = held / len(docs)
     # The decoded dicts, each with its own key strings: ~2,900 bytes an entry (10 counties here,
-    # 24.5 MB at 100 counties' 8,400 entries); shared shapes and counts: ~600.
+    # 24.5 MB at 100 counties' 8,400 entries); shared shapes and counts: ~640.
     assert per_entry < 1000, f"{per_entry:.0f} bytes an entry"
 
     # Every figure is what the plain counters give: each county's, the province's as their sum.
