@@ -50,7 +50,7 @@ def test_the_collector_runs_at_the_dashboard_thresholds_while_the_rollup_does(mo
 
 def test_the_writers_keep_one_countys_documents_between_batches():
     """The catch-up reads one county at a time; documents of counties done are not written again
-    while catching up, and each cached bucket is ~7 times its ~35 KB as Python objects
+    while catching up, and each cached bucket is ~200 KB as Python objects (~25 KB stored)
     (docs/benchmarks.md, "Dashboard memory at 100 counties (dashmem)"). Once the roll-up worker
     runs, the buckets' writer keeps a county's 64 buckets, not two counties'; the classes' writer
     100 classes (at 40 a first start came out a class short)."""
