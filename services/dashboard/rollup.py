@@ -17,6 +17,8 @@ reconciles in the background against the projection documents: any document whos
 `_rev` differs from its mirrored counters (a crash between a projection write and
 the mirror's flush, or a rebuilt projection) replaces them.
 
+Held small: an entry's counters are a `Counters`, not the decoded dict (see there).
+
 The store's side (reading the mirror and the projection documents, writing the mirror)
 is in reads.py; this module only counts.
 """
@@ -24,8 +26,9 @@ is in reads.py; this module only counts.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -34,24 +37,100 @@ from pymongo import DeleteOne, ReplaceOne
 from services.dashboard import domain
 from shared import jurisdiction as jur
 
+# Shapes and counts shared by the entries' counters, bounded: a long-running process sees new
+# values as counts change (a float's, an hours total's, are rarely seen twice: not shared), and
+# odd data must not grow them for ever. Past the bound an entry keeps its own.
+_SHARED_MAX = 10_000
+_SHAPES: dict[tuple[str, ...], tuple[str, ...]] = {}
+_INTS: dict[int, int] = {}
 
-@dataclass
+
+def _shared(v: float) -> float:
+    """One object per distinct integer count (only ints: 1 == 1.0 would swap a float's type)."""
+    if type(v) is not int:
+        return v
+    hit = _INTS.get(v)
+    if hit is None:
+        if len(_INTS) >= _SHARED_MAX:
+            return v
+        hit = _INTS[v] = v
+    return hit
+
+
+class Counters(Mapping):
+    """One roll-up entry's counters, read-only and small. Decoded from BSON, the ~31 counters of
+    an entry were a dict of 31 key strings of their own ('cov:2026', 'h:2026:30', ...) and as
+    many numbers: 2.9 KB an entry, 24.5 MB for a province of 100 counties' 2,000 classes and
+    6,400 buckets, 5.2 MB held so (docs/benchmarks.md, "Dashboard memory at 100 counties
+    (dashmem)"). The sorted keys are one tuple shared by every entry of the same shape (a few
+    hundred shapes in a province: a bucket's years and hours steps, a class's counters), the
+    numbers a tuple, equal integer counts one shared object. Read as a mapping (`domain.add`,
+    `started`, `.get`); a change makes a new one (`put_class`, `put_bucket` replace whole
+    entries)."""
+
+    __slots__ = ("_keys", "_values")
+
+    def __init__(self, counts: Mapping[str, float]) -> None:
+        keys = tuple(sorted(counts))
+        shape = _SHAPES.get(keys)
+        if shape is None:
+            shape = tuple(sys.intern(k) for k in keys)
+            if len(_SHAPES) < _SHARED_MAX:
+                _SHAPES[shape] = shape
+        self._keys = shape
+        self._values = tuple(_shared(counts[k]) for k in shape)
+
+    def __getitem__(self, key: str) -> float:
+        try:
+            return self._values[self._keys.index(key)]
+        except ValueError:
+            raise KeyError(key) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def items(self):  # what `domain.add` walks: pairs, without a lookup per key
+        return zip(self._keys, self._values)
+
+    def __repr__(self) -> str:
+        return f"Counters({dict(self.items())!r})"
+
+
+def counters(counts: Mapping[str, float]) -> Counters:
+    return counts if isinstance(counts, Counters) else Counters(counts)
+
+
+@dataclass(slots=True)
 class ClassEntry:
     class_id: str
     jurisdiction: str
     title: str
     starts_on: str
     ends_on: str
-    counts: domain.Counts
+    counts: Mapping[str, float]
     rev: int = 0
 
+    def __post_init__(self) -> None:
+        self.counts = counters(self.counts)
+        self.jurisdiction = sys.intern(self.jurisdiction)
 
-@dataclass
+
+@dataclass(slots=True)
 class BucketEntry:
     bucket_id: str
     jurisdiction: str
-    counts: domain.Counts
+    counts: Mapping[str, float]
     rev: int = 0
+
+    def __post_init__(self) -> None:
+        self.counts = counters(self.counts)
+        self.jurisdiction = sys.intern(self.jurisdiction)
 
 
 def class_entry(doc: dict) -> ClassEntry:
@@ -226,7 +305,7 @@ class Rollup:
                     "title": e.title,
                     "starts_on": e.starts_on,
                     "ends_on": e.ends_on,
-                    "counts": e.counts,
+                    "counts": dict(e.counts.items()),
                     "rev": e.rev,
                 }
             else:
@@ -235,7 +314,7 @@ class Rollup:
                     "kind": "bucket",
                     "bucket_id": b.bucket_id,
                     "jurisdiction": b.jurisdiction,
-                    "counts": b.counts,
+                    "counts": dict(b.counts.items()),
                     "rev": b.rev,
                 }
             ops.append(

@@ -7,7 +7,7 @@ import structlog
 
 from services.dashboard import api
 from services.dashboard.handlers import Handlers
-from services.dashboard.projections import PROJECTIONS
+from services.dashboard.projections import BUCKETS, PROJECTIONS
 from services.dashboard.reads import Reads
 from shared.runtime import Adapters, Runtime, ServiceDefinition
 
@@ -16,7 +16,12 @@ FLUSH_SECONDS = 0.5
 # i.e. everything here). A county's 20 class documents and 64 cadre buckets are ~16 MiB of
 # Python objects, so a province of 100 counties cached whole would hold ~1.6 GB; capped, a
 # document the cache forgot is read back by `_id` when its next event comes (bench/province.py).
-WRITER_CACHE = {"dash_classes": 100, "dash_cadres": 128}
+# The catch-up reads one county at a time (CATCH_UP_PARTITIONS), and a county's cadre buckets are
+# not written again once its partitions are read: the buckets' writer keeps one county's 64, not
+# two counties' (each ~25 KB as stored, ~200 KB as Python objects). The classes stay at 100:
+# at 40, a 4-county first start crashed on a held class insert "written by another writer" and
+# came out a class short (docs/benchmarks.md, "Dashboard memory at 100 counties (dashmem)").
+WRITER_CACHE = {"dash_classes": 100, "dash_cadres": BUCKETS}
 # Bytes fetched per partition at a time. aiokafka holds one such chunk per partition not yet
 # consumed, and a province's dashboard follows ~1,200 (100 counties × 4 topics × 3): at the
 # kernel's 4 MiB its RSS passed 540 MB in the first two minutes of a first start at 100 counties

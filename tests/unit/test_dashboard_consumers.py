@@ -46,3 +46,26 @@ def test_the_collector_runs_at_the_dashboard_thresholds_while_the_rollup_does(mo
         asyncio.run(service.keep_rollup(None, asyncio.Event()))
     assert seen == [service.GC_THRESHOLDS] != [before]
     assert gc.get_threshold() == before
+
+
+def test_the_writers_keep_one_countys_documents_between_batches():
+    """The catch-up reads one county at a time; documents of counties done are not written again
+    while catching up, and each cached bucket is ~200 KB as Python objects (~25 KB stored)
+    (docs/benchmarks.md, "Dashboard memory at 100 counties (dashmem)"). Once the roll-up worker
+    runs, the buckets' writer keeps a county's 64 buckets, not two counties'; the classes' writer
+    100 classes (at 40 a first start came out a class short)."""
+    from types import SimpleNamespace
+
+    from services.dashboard import service
+    from services.dashboard.projections import BUCKETS, PROJECTIONS
+    from shared.memory import MemoryDatabase
+
+    writers = [SimpleNamespace(projection=p, observers=[], cache_size=20_000) for p in PROJECTIONS]
+    reads = service.Reads(MemoryDatabase())
+    stop = asyncio.Event()
+    stop.set()
+    rt = SimpleNamespace(handlers=SimpleNamespace(reads=reads), writers=writers)
+    asyncio.run(service.keep_rollup(rt, stop))
+    caps = {w.projection.name: w.cache_size for w in writers}
+    assert caps == {"dash_classes": 100, "dash_cadres": BUCKETS} and BUCKETS == 64
+    assert reads.rollup.live  # the roll-up follows those writers
