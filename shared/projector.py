@@ -858,7 +858,11 @@ class ProjectionWriter:
         docs = {i: held[i].doc for i in ids if i in held} if held else {}
         rest = [i for i in ids if i not in docs]
         known = self._cache.sizes(rest)
-        docs.update(await self._load(rest, _born(items)))
+        # A document fed by several services' topics, read in no order among them, may have been
+        # stored by another's events before its own stream begins (a class's sessions before its
+        # ClassOpened): only a projection of one service's events takes it for new unread.
+        born = _born(items) if len(self.projection.sources) == 1 else frozenset()
+        docs.update(await self._load(rest, born))
         return docs, known
 
     async def _hold(
