@@ -543,6 +543,12 @@ async def main() -> None:
         "read as they are (no producing); else it is written after producing",
     )
     ap.add_argument(
+        "--database",
+        help="the dashboard's database of an earlier run on the same given servers, to go on from "
+        "(its first start cut short, e.g. by a broker that failed): the first start's seconds are "
+        "then those of the rest",
+    )
+    ap.add_argument(
         "--produce-only",
         action="store_true",
         help="with --produced on given servers: produce, write the file and stop (no first start)",
@@ -587,7 +593,13 @@ async def main() -> None:
                 private, user_id="o", name="县委组织部", role="org_department", jurisdiction=county
             ),
         }
-        dash = Dashboard(srv, state, f"bench_province_{uuid.uuid4().hex[:8]}", tokens["analyst"], args.log)
+        db_name = args.database or f"bench_province_{uuid.uuid4().hex[:8]}"
+        if args.database:
+            print(
+                f"接着一次未完成的首次启动：看板数据库 {db_name}（已存的投影与位置），"
+                "以下首次启动的秒数是余下部分的"
+            )
+        dash = Dashboard(srv, state, db_name, tokens["analyst"], args.log)
         if args.profile:
             dash.python = [sys.executable, "-m", "cProfile", "-o", args.profile]
         try:

@@ -85,6 +85,12 @@ MIN_JAVA = 17  # Kafka 4.x brokers need Java 17+
 
 _MARKER = ".provisioned"
 _CONFIG = "cluster.json"
+# The most heap a broker may take (it starts at 64 MB and grows only as needed). At 512 MB a
+# broker serving a province's ~1,200 county partitions (5.7 M events) to a dashboard's first
+# start under load ran out of heap after 63 minutes ("java.lang.OutOfMemoryError: Java heap
+# space", its controller's events taking 2-3.5 s for the minutes before): docs/benchmarks.md,
+# "A province at size (lead, stop 21)".
+HEAP = "1g"
 
 
 # --------------------------------------------------------------------------- provisioning
@@ -279,7 +285,7 @@ class KafkaCluster(LocalServer):
         *,
         brokers: int | None = None,
         port: int | None = None,
-        heap: str = "512m",
+        heap: str = HEAP,
         cache: Path | None = None,
         tls: bool | None = None,
     ) -> None:
