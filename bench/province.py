@@ -611,10 +611,12 @@ async def main() -> None:
             verdict = f"目标 ≤ {GOAL_RSS_MB:.0f} MB：{'达标' if sampler.peak <= GOAL_RSS_MB else '未达标'}"
             if partial is None:
                 cpu = cpu_seconds(dash.proc.pid)
+                # Gone on from an earlier run: its rest only, so no rate per event.
+                rate = "" if args.database else f"（{sent / took:,.0f} 个事件/秒）"
+                per = "" if args.database else f"（每个事件 {cpu / sent * 1e6:.0f} µs）"
                 print(
-                    f"\n首次启动（无镜像，{sent:,} 个事件在主题上）：就绪 {ready:.1f} s，"
-                    f"省级数字完整 {took:.0f} s（{sent / took:,.0f} 个事件/秒）；"
-                    f"看板进程 CPU {cpu:.0f} s（每个事件 {cpu / sent * 1e6:.0f} µs）；"
+                    f"\n首次启动（{'接着上次' if args.database else '无镜像'}，{sent:,} 个事件在主题上）："
+                    f"就绪 {ready:.1f} s，省级数字完整 {took:.0f} s{rate}；看板进程 CPU {cpu:.0f} s{per}；"
                     f"RSS 峰值 {sampler.peak:.0f} MB，完整时 {sampler.last:.0f} MB  {verdict}；"
                     f"uptime {load()}"
                 )
