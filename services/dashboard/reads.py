@@ -102,23 +102,7 @@ class Reads:
         mirrored = 0
         async for d in self.db[COUNTERS].find({}):
             mirrored += 1
-            if d["kind"] == "class":
-                r.put_class(
-                    ru.ClassEntry(
-                        d["class_id"],
-                        d["jurisdiction"],
-                        d["title"],
-                        d["starts_on"],
-                        d["ends_on"],
-                        d["counts"],
-                        d["rev"],
-                    ),
-                    mirror=False,
-                )
-            else:
-                r.put_bucket(
-                    ru.BucketEntry(d["bucket_id"], d["jurisdiction"], d["counts"], d["rev"]), mirror=False
-                )
+            ru.put_mirrored(r, d)
         if not mirrored:
             await self.reconcile(r)
         r.loaded_at = time.monotonic()

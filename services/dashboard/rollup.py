@@ -151,6 +151,17 @@ def bucket_entry(doc: dict) -> BucketEntry:
     )
 
 
+def put_mirrored(r: Rollup, d: dict) -> None:
+    """Put one mirrored counters document (`dash_counters`, as `Reads.flush` writes it) into `r`."""
+    if d["kind"] == "class":
+        entry = ClassEntry(
+            d["class_id"], d["jurisdiction"], d["title"], d["starts_on"], d["ends_on"], d["counts"], d["rev"]
+        )
+        r.put_class(entry, mirror=False)
+    else:
+        r.put_bucket(BucketEntry(d["bucket_id"], d["jurisdiction"], d["counts"], d["rev"]), mirror=False)
+
+
 class Rollup:
     def __init__(self) -> None:
         self.classes: dict[str, ClassEntry] = {}

@@ -14,7 +14,7 @@ import bson
 
 from services.dashboard import domain
 from services.dashboard.reads import overview
-from services.dashboard.rollup import BucketEntry, ClassEntry, Rollup, bucket_entry, class_entry
+from services.dashboard.rollup import Rollup, bucket_entry, class_entry, put_mirrored
 
 PROVINCE = "710000"
 COUNTIES = [f"7101{i:02d}" for i in range(1, 11)]
@@ -74,20 +74,7 @@ def mirrored() -> list[dict]:
 def load(r: Rollup, raw: list[bytes]) -> None:
     """As `Reads.load` puts what a cursor decodes: every document decoded on its own."""
     for data in raw:
-        d = bson.decode(data)
-        if d["kind"] == "class":
-            entry = ClassEntry(
-                d["class_id"],
-                d["jurisdiction"],
-                d["title"],
-                d["starts_on"],
-                d["ends_on"],
-                d["counts"],
-                d["rev"],
-            )
-            r.put_class(entry, mirror=False)
-        else:
-            r.put_bucket(BucketEntry(d["bucket_id"], d["jurisdiction"], d["counts"], d["rev"]), mirror=False)
+        put_mirrored(r, bson.decode(data))
 
 
 # long: one province loaded once, its memory, then every figure and the mirror checked against it
