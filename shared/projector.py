@@ -1409,7 +1409,7 @@ class _SeekToStored(ConsumerRebalanceListener):
             # within the session timeout (6 s): a province dashboard's first start seeking its
             # 1,200 partitions one at a time took ~64 ms each under load (77 s), the broker
             # dropped the member, it rejoined, and sought again, for as long as it was let run
-            # (docs/benchmarks.md, "The first start that never began").
+            # (docs/benchmarks.md, "A province at size, and five years again").
             await self.consumer.seek_to_beginning(*beginning)
         if self.projector.catch_up is not None:
             await self.projector.catch_up.assigned(self.consumer, reading_from)

@@ -89,7 +89,7 @@ _CONFIG = "cluster.json"
 # broker serving a province's ~1,200 county partitions (5.7 M events) to a dashboard's first
 # start under load ran out of heap after 63 minutes ("java.lang.OutOfMemoryError: Java heap
 # space", its controller's events taking 2-3.5 s for the minutes before): docs/benchmarks.md,
-# "A province at size (lead, stop 21)".
+# "A province at size, and five years again (lead, stop 21)".
 HEAP = "1g"
 
 

@@ -91,6 +91,21 @@ async def ready(url: str) -> None:
     await eventually(up, timeout=90)
 
 
+async def drawn(url: str, county: str, dept: dict) -> dict | None:
+    """The class's scope drawn, or None while the API process reached sees no cadre yet.
+
+    Each connection may reach either API process. One without the projectors reads the registry
+    from an index reloaded when older than STALE_AFTER (services/selection/reads.py): the one that
+    listed every cadre may not be the one that draws. A draw that finds nobody is refused and
+    stores nothing (`scope_empty`); within the lag it finds them all."""
+    async with httpx.AsyncClient(timeout=60) as c:
+        r = await c.post(f"{url}/classes/k-{county}/scope", headers=dept, json={"ranks": [RANKS[3]]})
+    if r.status_code == 422 and r.json().get("code") == "scope_empty":
+        return None
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
 async def test_several_api_processes_answer_decide_and_project(deployment, county):
     url, procs = deployment
     await ready(url)
@@ -117,19 +132,7 @@ async def test_several_api_processes_answer_decide_and_project(deployment, count
     async with httpx.AsyncClient(timeout=60) as c:
         assert (await c.post(f"{url}/classes", headers=dept, json=body)).status_code == 201
 
-    async def drawn():
-        # Each connection may reach either API process. One without the projectors reads the
-        # registry from an index reloaded when older than STALE_AFTER (services/selection/reads.py):
-        # the one that listed every cadre above may not be the one that draws. A draw that finds
-        # nobody is refused and stores nothing (`scope_empty`); within the lag it finds them all.
-        async with httpx.AsyncClient(timeout=60) as c:
-            r = await c.post(f"{url}/classes/k-{county}/scope", headers=dept, json={"ranks": [RANKS[3]]})
-        if r.status_code == 422 and r.json().get("code") == "scope_empty":
-            return None
-        assert r.status_code == 201, r.text
-        return r.json()
-
-    scope = await eventually(drawn, timeout=STALE_AFTER * 4, interval=0.5)
+    scope = await eventually(lambda: drawn(url, county, dept), timeout=STALE_AFTER * 4, interval=0.5)
     assert len(scope["cadres"]) == CADRES
 
     async def nominate(cadre_id: str) -> int:

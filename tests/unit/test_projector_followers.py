@@ -242,7 +242,7 @@ def test_a_province_first_start_asks_for_every_beginning_in_one_request():
     """aiokafka heartbeats only after the listener returns: at one request a partition, a province
     dashboard's first start (100 counties × 4 services × 3 partitions, nothing stored) spent 77 s
     in the listener, past the 6 s session, and was dropped from the group and sought again, over
-    and over (docs/benchmarks.md, "The first start that never began")."""
+    and over (docs/benchmarks.md, "A province at size, and five years again")."""
     county_topics = [
         f"ganxun.{s}.{710101 + c}"
         for c in range(100)
