@@ -18,9 +18,10 @@ FLUSH_SECONDS = 0.5
 # document the cache forgot is read back by `_id` when its next event comes (bench/province.py).
 # The catch-up reads one county at a time (CATCH_UP_PARTITIONS), and a county's cadre buckets are
 # not written again once its partitions are read: the buckets' writer keeps one county's 64, not
-# two counties' (each ~25 KB as stored, ~200 KB as Python objects). The classes stay at 100:
-# at 40, a 4-county first start crashed on a held class insert "written by another writer" and
-# came out a class short (docs/benchmarks.md, "Dashboard memory at 100 counties (dashmem)").
+# two counties' (each ~25 KB as stored, ~200 KB as Python objects). The classes stay at 100: at
+# 40 a 4-county first start came out a class short, a class its sessions had stored, forgotten by
+# the cache, then taken for new when its ClassOpened came (shared/projector.py `_born`, since
+# fixed; 40 not measured again: docs/benchmarks.md, "Dashboard memory at 100 counties (dashmem)").
 WRITER_CACHE = {"dash_classes": 100, "dash_cadres": BUCKETS}
 # Bytes fetched per partition at a time. aiokafka holds one such chunk per partition not yet
 # consumed, and a province's dashboard follows ~1,200 (100 counties × 4 topics × 3): at the
