@@ -242,3 +242,57 @@ def test_the_runtime_runs_the_hooks_on_a_fresh_wait_only_and_a_failing_one_makes
 def test_selection_s_reads_register_their_refresh_with_the_runtime():
     rt = _runtime()
     assert [h.__self__ for h in rt.fresh_hooks] == [rt.handlers.reads]
+
+
+class Named:
+    """An `Applied` naming documents of some projections."""
+
+    def __init__(self, **documents: set[str]) -> None:
+        self.named = documents
+
+    async def documents(self, projection: str) -> set[str]:
+        return self.named.get(projection, set())
+
+
+def trainee_file(cadre_id: str, name: str) -> dict:
+    return {
+        "_id": cadre_id,
+        "_rev": 1,
+        "_applied": {},
+        "jurisdiction": COUNTY,
+        "name": name,
+        "unit": "县财政局",
+    }
+
+
+def test_an_api_only_follow_up_process_s_work_index_takes_the_named_files_and_only_them():
+    from services.followup.reads import FILES
+    from services.followup.reads import Reads as FollowupReads
+
+    db = MemoryDatabase()
+    db[FILES].docs["c1"] = trainee_file("c1", "王芳")
+    reads = FollowupReads(db, stale_after=3600)
+    ix = run(reads.work_index())
+    loaded_at = ix.loaded_at
+    db[FILES].docs["c9"] = trainee_file("c9", "李明")  # the token's
+    db[FILES].docs["c3"] = trainee_file("c3", "张伟")  # a write nobody named
+    run(reads.refresh(Named(files={"c9"})))
+    ix = run(reads.work_index())
+    assert sorted(ix.files) == ["c1", "c9"] and ix.loaded_at == loaded_at
+    reads.stale_after = 0.0  # old enough: the read reloads it whole, nothing to take
+    run(reads.refresh(Refused()))
+    assert sorted(run(reads.work_index()).files) == ["c1", "c3", "c9"]
+
+
+def test_follow_up_s_reads_register_their_refresh_with_the_runtime():
+    from services.followup.service import DEFINITION
+    from shared.runtime import Runtime
+    from shared.settings import Settings
+
+    async def made():
+        rt = Runtime(DEFINITION, Settings(service="followup", jurisdictions=[COUNTY]))
+        await rt.producer.stop()
+        return rt
+
+    rt = asyncio.run(made())
+    assert [h.__self__ for h in rt.fresh_hooks] == [rt.handlers.reads]
