@@ -123,14 +123,25 @@ class Reads:
             if ix.live or ix.loaded_at is None or time.monotonic() - ix.loaded_at > self.stale_after:
                 return
             fields = {f: 1 for f in (*FIELDS, "jurisdiction", "_rev")}
-            for name, cut, observe in (
-                (CADRES, fields, ix.observe_cadres),
-                (HISTORIES, {f: 1 for f in (*HISTORY_FIELDS, "_rev")}, ix.observe_histories),
-                (CLASSES, {"_applied": 0}, ix.observe_classes),
+            for name, cut, held, observe in (
+                (CADRES, fields, lambda i: ix.cadres.get(i, {}).get("_rev"), ix.observe_cadres),
+                (
+                    HISTORIES,
+                    {f: 1 for f in (*HISTORY_FIELDS, "_rev")},
+                    lambda i: ix.histories.get(i, {}).get("_rev"),
+                    ix.observe_histories,
+                ),
+                (CLASSES, {"_applied": 0}, ix.classes.rev, ix.observe_classes),
             ):
                 ids = await applied.documents(name)
-                if ids:
-                    observe(list((await store.find_by_ids(self.db[name], sorted(ids), cut)).values()))
+                found = await store.find_by_ids(self.db[name], sorted(ids), cut) if ids else {}
+                # Only what the index does not hold yet: a revision held already (the index
+                # reloaded since the write) would drop the lists kept for nothing.
+                newer = [
+                    d for d in found.values() if (rev := held(d["_id"])) is None or d.get("_rev", 0) > rev
+                ]
+                if newer:
+                    observe(newer)
 
     def _batch_done(self, handled: list) -> None:
         """After each batch of this process's projectors (every writer folds the same

@@ -135,6 +135,20 @@ def test_an_api_only_process_s_index_takes_the_named_documents_and_only_them_wit
     assert "_applied" not in ix.cadres["c9"]
 
 
+def test_a_named_document_the_index_holds_already_at_its_revision_unmakes_no_kept_list():
+    db = MemoryDatabase()
+    reads = _api_only_reads(db)  # c1 held at _rev 1
+    ix = run(reads.index())
+    kept = run(reads.registry(COUNTY))
+    changes = ix.changes
+    token = commit(db, "cadre-c1", [registered("c1")])
+    run(reads.refresh(applied(db, [("cadres", token)])))
+    assert ix.changes == changes and run(reads.registry(COUNTY)) is kept
+    db["cadres"].docs["c1"] = cadre("c1", "王芳芳", "县财政局", 2)  # a later write, named
+    run(reads.refresh(applied(db, [("cadres", token)])))
+    assert [d["name"] for d in run(reads.registry(COUNTY))] == ["王芳芳"]
+
+
 def test_an_api_only_process_s_index_takes_a_named_class_and_history():
     db = MemoryDatabase()
     reads = _api_only_reads(db)
