@@ -106,7 +106,10 @@ class Reads:
         count the write at once rather than after the next reload from the mirrored counters.
         Nothing to do where the roll-up is live, or not loaded yet, or old enough to be
         reloaded by the read. What the token did not name may lag as before (the mirror's
-        flush, then STALE_AFTER), and a reload within it may take back a refreshed counter."""
+        flush, then STALE_AFTER), and a reload within it may take back a refreshed counter.
+        Not reached yet: every token the dashboard is sent is another service's, and a process
+        without the writers cannot see that service's commit, so its wait answers stale
+        (services/dashboard/README.md)."""
         r = self.rollup
         if r.live or r.loaded_at is None:
             return
