@@ -37,7 +37,9 @@ def deployment(servers, county, tmp_path_factory):
     s = settings("selection", servers, [county])
     port = free_port()
     logs = tmp_path_factory.mktemp("api-processes")
-    env = {**os.environ, **env_of(s)}
+    # The reads sent tokens wait up to this for the third process's projectors (a loaded CI
+    # machine); they answer as soon as the write is folded.
+    env = {**os.environ, **env_of(s), "GANXUN_READ_WAIT_SECONDS": "10"}
     procs = [
         subprocess.Popen(
             argv, cwd=REPO_ROOT, env=env, stdout=open(logs / f"{n}.log", "wb"), stderr=subprocess.STDOUT
