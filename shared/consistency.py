@@ -19,6 +19,10 @@ How a wait learns that a projection has reached a stream version (docs/backbone.
   that moment is past the event; the projection has applied the event once the position
   it records in the store (`projection_positions`, written after the fold) reaches that
   offset. Both checks run while a read waits, so the wait is right either way.
+
+Once a wait is fresh, what it waited for is handed to the reads that hold a projection in
+memory (`Applied`, `Runtime.wait_for`): in a process without the projectors they reload it
+only every few seconds, and take the documents the token's commit reached at once instead.
 """
 
 from __future__ import annotations

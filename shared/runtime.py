@@ -278,7 +278,9 @@ class Runtime:
         """Until this service's projections have applied `written`, at most read_wait_seconds:
         fresh, stale or unrelated. Reported by this process's writers at once; asked of the
         store at once where this process runs no writer for one of them, else after
-        STORE_AFTER (another process may own the stream's partition)."""
+        STORE_AFTER (another process may own the stream's partition). Once fresh, the hooks
+        of reads holding a projection in memory take what was written (`fresh_hooks`); one
+        failing makes the answer stale."""
         needs = self.needs(written)
         if not needs:
             return consistency.UNRELATED
