@@ -23,7 +23,7 @@ from typing import Any
 
 from fastapi import Depends
 
-from shared.api import after_writes, principal
+from shared.api import after_writes, decides_after_writes, principal
 from shared.auth import ROLES, Principal
 
 ROLES_KEY = "x-ganxun-roles"
@@ -31,8 +31,13 @@ IDS_KEY = "x-ganxun-ids"
 EVERYONE = tuple(ROLES)
 
 
-def admits(*roles: str, ids_per_jurisdiction: bool = False) -> dict[str, Any]:
+def admits(
+    *roles: str, ids_per_jurisdiction: bool = False, decides_from_reads: bool = False
+) -> dict[str, Any]:
     """Keyword arguments for a route decorator: the role gate and its OpenAPI declaration.
+
+    `decides_from_reads` declares a command that decides from what the service's reads hold:
+    it takes X-Ganxun-After as a read does (shared/api.py, `decides_after_writes`).
 
     `ids_per_jurisdiction` declares that the ids the route takes name things of the caller's
     own jurisdiction only (the teaching catalogue, follow-up's plan per class): another
@@ -49,7 +54,8 @@ def admits(*roles: str, ids_per_jurisdiction: bool = False) -> dict[str, Any]:
     if ids_per_jurisdiction:
         extra[IDS_KEY] = "per-jurisdiction"
     # In this order: FastAPI solves a route's dependencies one after the other.
-    return {"dependencies": [Depends(gate), Depends(after_writes)], "openapi_extra": extra}
+    wait = decides_after_writes if decides_from_reads else after_writes
+    return {"dependencies": [Depends(gate), Depends(wait)], "openapi_extra": extra}
 
 
 def declares(*roles: str) -> dict[str, Any]:

@@ -74,8 +74,17 @@ async def after_writes(request: Request) -> None:
     went. A dependency of every route behind its role gate (shared/access.py, `admits`), so
     only a caller the route admits can make a read wait: waiting first let an anonymous
     caller hold a request open for the whole bound, and a refused one gets its 401/403 at once."""
+    if request.method in ("GET", "HEAD"):
+        await decides_after_writes(request)
+
+
+async def decides_after_writes(request: Request) -> None:
+    """`after_writes` for a command that decides from what the service's reads hold (selection's
+    scope, drawn from its read index): given X-Ganxun-After it waits as a read does, so the
+    scope drawn right after registrations holds the cadres registered (`access.admits`,
+    `decides_from_reads`). Other commands ignore the header: they decide on their streams."""
     after = request.headers.get(consistency.AFTER_HEADER)
-    if after and request.method in ("GET", "HEAD"):
+    if after:
         written = consistency.parse(after)
         request.state.consistency = await request.app.state.runtime.wait_for(written)
 

@@ -19,6 +19,10 @@ How a wait learns that a projection has reached a stream version (docs/backbone.
   that moment is past the event; the projection has applied the event once the position
   it records in the store (`projection_positions`, written after the fold) reaches that
   offset. Both checks run while a read waits, so the wait is right either way.
+
+Once a wait is fresh, what it waited for is handed to the reads that hold a projection in
+memory (`Applied`, `Runtime.wait_for`): in a process without the projectors they reload it
+only every few seconds, and take the documents the token's commit reached at once instead.
 """
 
 from __future__ import annotations
@@ -29,14 +33,17 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
+from types import SimpleNamespace
 from urllib.parse import quote, unquote
 
 import structlog
 
 from shared import topics
 from shared.errors import DomainError
+from shared.events import CATALOGUE
 from shared.eventstore import COLLECTION as COMMITS
 from shared.eventstore import OUTBOX
+from shared.projection import Projection
 from shared.projector import POSITIONS, stored_position
 
 log = structlog.get_logger("consistency")
@@ -214,37 +221,113 @@ class StoreCheck:
         self.partition_of = partition_of
         self.end_offset = end_offset
 
-    def probe(self) -> StoreProbe:
+    def probe(self) -> Probe:
         """One waiting read's probe: it finds each token's commit, partition and end offset once."""
-        types: dict[Written, set[str]] = {}
-        ends: dict[Written, tuple[int, int]] = {}
+        return Probe(self)
 
-        async def in_store(projection: str, w: Written) -> bool:
-            try:
-                if w not in types:
-                    commit = await self.commits.find_one(
-                        {
-                            "stream_id": w.stream_id,
-                            "version": {"$lte": w.version},
-                            "last_version": {"$gte": w.version},
-                        }
-                    )
-                    if commit is None:  # no such write (a valid token's commit is stored before its answer)
-                        return False
-                    types[w] = {e["type"] for e in commit["events"]}
-                if not types[w] & self.handles.get(projection, set()):
-                    return True
-                if w not in ends:
-                    unpublished = {"stream_id": w.stream_id, "version": {"$lte": w.version}}
-                    if await self.outbox.find_one(unpublished, {"_id": 1}) is not None:
-                        return False
-                    partition = await self.partition_of(w.topic, w.stream_id)
-                    ends[w] = (partition, await self.end_offset(w.topic, partition))
-                partition, end = ends[w]
-                at = await stored_position(self.positions, projection, w.topic, partition)
-            except Exception:  # noqa: BLE001 - the store or Kafka away: the read waits out its bound
-                log.warning("consistency.store_check_failed", projection=projection, token=str(w))
-                return False
-            return at is not None and at >= end
 
-        return in_store
+class Probe:
+    """A `StoreProbe` for one waiting read (`StoreCheck.probe`), which keeps the commits it read:
+    once the read is fresh they say which documents the writes reached (`Applied`)."""
+
+    def __init__(self, check: StoreCheck) -> None:
+        self.check = check
+        self.commits: dict[Written, dict] = {}
+        self.types: dict[Written, set[str]] = {}
+        self.ends: dict[Written, tuple[int, int]] = {}
+
+    async def commit(self, w: Written) -> dict | None:
+        """The stored commit holding the token's version (read once per probe)."""
+        if w not in self.commits:
+            commit = await self.check.commits.find_one(
+                {
+                    "stream_id": w.stream_id,
+                    "version": {"$lte": w.version},
+                    "last_version": {"$gte": w.version},
+                }
+            )
+            if commit is None:  # no such write (a valid token's commit is stored before its answer)
+                return None
+            self.commits[w] = commit
+        return self.commits[w]
+
+    async def __call__(self, projection: str, w: Written) -> bool:
+        check = self.check
+        try:
+            if w not in self.types:
+                commit = await self.commit(w)
+                if commit is None:
+                    return False
+                self.types[w] = {e["type"] for e in commit["events"]}
+            if not self.types[w] & check.handles.get(projection, set()):
+                return True
+            if w not in self.ends:
+                unpublished = {"stream_id": w.stream_id, "version": {"$lte": w.version}}
+                if await check.outbox.find_one(unpublished, {"_id": 1}) is not None:
+                    return False
+                partition = await check.partition_of(w.topic, w.stream_id)
+                self.ends[w] = (partition, await check.end_offset(w.topic, partition))
+            partition, end = self.ends[w]
+            at = await stored_position(check.positions, projection, w.topic, partition)
+        except Exception:  # noqa: BLE001 - the store or Kafka away: the read waits out its bound
+            log.warning("consistency.store_check_failed", projection=projection, token=str(w))
+            return False
+        return at is not None and at >= end
+
+
+# (projection name, one stored event of a commit) -> the id of the document the projection
+# folds it into, or None (not one of its events, or not about this deployment).
+Router = Callable[[str, dict], str | None]
+
+
+def router(projections: Iterable[Projection], serves: Callable[[str], bool]) -> Router:
+    """The `Router` of a service's projections: each handler's key over the event's payload as
+    stored (its fields by name: a sealed personal value is no key, and no payload is validated)."""
+    by_name = {p.name: p for p in projections}
+
+    def route(projection: str, event: dict) -> str | None:
+        p = by_name.get(projection)
+        if p is None or event.get("type") not in p.handlers:
+            return None
+        try:
+            env = CATALOGUE.upcast(CATALOGUE.envelope(event))
+            routed = p.route(env, SimpleNamespace(**env.payload), serves)
+        except Exception:  # noqa: BLE001 - an event the projector would dead-letter reaches no document
+            log.warning("consistency.route_failed", projection=projection, event_type=event.get("type"))
+            return None
+        return None if routed is None else routed[0]
+
+    return route
+
+
+class Applied:
+    """What a fresh read waited for, as the documents of this service's projections those writes
+    reached: a read model held in memory by a process without the projectors (selection's read
+    index, follow-up's work list, the dashboard's roll-up) puts those documents, read from the
+    store, into what it holds before the read answers (`Runtime.on_fresh`). Asked only by such a
+    process; the commits are those the wait's store probe read (the commit a token names, so
+    only what it wrote up to the token's version: not the stream's earlier commits)."""
+
+    def __init__(
+        self,
+        needs: list[tuple[str, Written]],
+        commit: Callable[[Written], Awaitable[dict | None]],
+        route: Router,
+    ) -> None:
+        self.needs = needs
+        self.commit = commit
+        self.route = route
+
+    async def documents(self, projection: str) -> set[str]:
+        """The ids of the projection's documents the named writes were folded into."""
+        out: set[str] = set()
+        for name, w in self.needs:
+            if name != projection:
+                continue
+            commit = await self.commit(w)
+            for event in commit["events"] if commit is not None else ():
+                if event.get("stream_version", 0) <= w.version:
+                    doc_id = self.route(projection, event)
+                    if doc_id is not None:
+                        out.add(doc_id)
+        return out

@@ -9,6 +9,7 @@ which is how the fault tests kill one of them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -79,6 +80,14 @@ class Adapters:
     writers: Callable[[], list[ProjectionWriter]] = lambda: []
     # The deployment's key vault of personal data (selection erases a cadre's key).
     vault: PersonKeys | None = None
+    # Registers a hook run when a read's wait for a token is fresh, before the read answers
+    # (`Runtime.wait_for`): reads that keep an in-memory copy of a projection in a process
+    # without its writers put the documents the token's writes reached into it.
+    on_fresh: Callable[[FreshHook], None] = lambda hook: None
+
+
+# Given what a fresh read waited for (`consistency.Applied`), brings what a read holds up to it.
+FreshHook = Callable[[consistency.Applied], Awaitable[None]]
 
 
 @dataclass
@@ -157,20 +166,9 @@ class Runtime:
         self._offsets = None
         self._patterns: dict[str, re.Pattern[str]] = {}
         self.clock = StoreClock(self.db, movable_clock(settings))
-        self.handlers = (
-            None
-            if definition.compose is None
-            else definition.compose(
-                Adapters(
-                    commands=self.commands,
-                    db=self.db,
-                    clock=self.clock,
-                    settings=settings,
-                    writers=lambda: self.writers,
-                    vault=self.vault,
-                )
-            )
-        )
+        # Run on a read's fresh wait (`wait_for`): what reads hold in memory takes the write.
+        self.fresh_hooks: list[FreshHook] = []
+        self.handlers = self._compose()
         self._verifier: Verifier | None = None
         # This process's projection writers (none without the projectors component).
         self.writers: list[ProjectionWriter] = []
@@ -178,6 +176,22 @@ class Runtime:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._known_topics: set[str] = set()
+
+    def _compose(self) -> Any:
+        """The service's handlers over the real adapters (`ServiceDefinition.compose`), if any."""
+        if self.definition.compose is None:
+            return None
+        return self.definition.compose(
+            Adapters(
+                commands=self.commands,
+                db=self.db,
+                clock=self.clock,
+                settings=self.settings,
+                writers=lambda: self.writers,
+                vault=self.vault,
+                on_fresh=self.fresh_hooks.append,
+            )
+        )
 
     @property
     def verifier(self) -> Verifier:
@@ -264,7 +278,9 @@ class Runtime:
         """Until this service's projections have applied `written`, at most read_wait_seconds:
         fresh, stale or unrelated. Reported by this process's writers at once; asked of the
         store at once where this process runs no writer for one of them, else after
-        STORE_AFTER (another process may own the stream's partition)."""
+        STORE_AFTER (another process may own the stream's partition). Once fresh, the hooks
+        of reads holding a projection in memory take what was written (`fresh_hooks`); one
+        failing makes the answer stale."""
         needs = self.needs(written)
         if not needs:
             return consistency.UNRELATED
@@ -273,15 +289,29 @@ class Runtime:
         if all(name in local for name, _ in needs):
             held = await self._holds(needs)
             after, every = (HELD_STORE_AFTER, HELD_STORE_EVERY) if held else (STORE_AFTER, every)
+        probe = self.store_check.probe()
         reached = await consistency.wait(
             needs,
             self.progress,
             self.settings.read_wait_seconds,
-            self.store_check.probe(),
+            probe,
             store_after=after,
             store_every=every,
         )
-        return consistency.FRESH if reached else consistency.STALE
+        if not reached:
+            return consistency.STALE
+        applied = consistency.Applied(needs, probe.commit, self._router)
+        for hook in self.fresh_hooks:
+            try:
+                await hook(applied)
+            except Exception:  # noqa: BLE001 - the store away: what the read holds may lack the write
+                log.warning("consistency.refresh_failed", tokens=[str(w) for w in written], exc_info=True)
+                return consistency.STALE
+        return consistency.FRESH
+
+    @functools.cached_property
+    def _router(self) -> consistency.Router:
+        return consistency.router(self.definition.projections, self.settings.serves)
 
     async def _holds(self, needs: list[tuple[str, consistency.Written]]) -> bool:
         """Whether this process's projector is assigned the partition of every stream named."""

@@ -7,7 +7,8 @@ Every document is read by `_id`: FerretDB 1.24 uses an index only for `_id` equa
 (shared/store.py), so each collection is keyed by what is read. The work list is the
 exception: it is served from the trainee files held in memory (work_index.py says why),
 following this process's `files` writer, or reloaded by one scan when older than
-`STALE_AFTER` in a process without the projectors.
+`STALE_AFTER` in a process without the projectors (which takes the files a read's tokens
+wrote at once: `refresh`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from services.followup.work_index import WorkIndex
 from shared import jurisdiction as jur
 from shared import store, visibility
 from shared.auth import Principal
+from shared.consistency import Applied
 from shared.contracts.followup import MENTOR_TASKS
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.listing import Paging, page_of
@@ -112,6 +114,24 @@ class Reads:
                 self._work = fresh
                 return fresh
         return ix
+
+    async def refresh(self, applied: Applied) -> None:
+        """A read's wait for a token was fresh (`Runtime.on_fresh`): in a process without the
+        projectors, the trainee files the token's writes reached are read by id into the work
+        index, so the work list shows them at once rather than after the next reload
+        (`stale_after`). Nothing to do for an index live with this process's writer, or one not
+        loaded yet or old enough to be reloaded by the read. Under the lock, after any reload
+        under way. What the token did not name may still lag by up to `stale_after`."""
+        if self._work.live or self._work.loaded_at is None:
+            return
+        async with self._lock:
+            ix = self._work
+            if ix.live or ix.loaded_at is None or time.monotonic() - ix.loaded_at > self.stale_after:
+                return
+            ids = await applied.documents(FILES)
+            if ids:
+                found = await store.find_by_ids(self.db[FILES], sorted(ids), {"_applied": 0})
+                ix.observe_files(list(found.values()))
 
     async def _load(self, ix: WorkIndex) -> None:
         """Every file into the index as the scan reads it, LOAD_CHUNK at a time, without the

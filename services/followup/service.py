@@ -13,7 +13,9 @@ from shared.runtime import Adapters, Runtime, ServiceDefinition
 def bootstrap(a: Adapters) -> Handlers:
     """The handlers over the real adapters; the reads follow this process's `files` writer
     for the work list (work_index.py)."""
-    return Handlers(a.commands, Reads(a.db, writers=a.writers), a.clock)
+    reads = Reads(a.db, writers=a.writers)
+    a.on_fresh(reads.refresh)  # a fresh read in a process without the projectors: reads.py
+    return Handlers(a.commands, reads, a.clock)
 
 
 async def keep_work_index(rt: Runtime, stop: asyncio.Event) -> None:

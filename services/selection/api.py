@@ -306,7 +306,8 @@ async def list_nominations(
     "/classes/{class_id}/scope",
     status_code=201,
     summary="划定人选范围（按条件从干部名册中筛选）",
-    **admits("org_department"),
+    # Drawn from the read index: given the registrations' tokens it holds them (reads.py, `refresh`).
+    **admits("org_department", decides_from_reads=True),
 )
 async def draw_scope(
     class_id: ClassId,

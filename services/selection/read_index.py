@@ -149,6 +149,11 @@ class HeldClasses:
         self._decoded.pop(doc["_id"], None)
         return True
 
+    def rev(self, class_id: str) -> int | None:
+        """The `_rev` held of a class, None if none is."""
+        held = self._raw.get(class_id)
+        return None if held is None else held[0]
+
     def get(self, class_id: str) -> dict[str, Any] | None:
         doc = self._decoded.get(class_id)
         if doc is not None:

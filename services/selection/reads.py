@@ -34,6 +34,7 @@ from services.selection.scope import HoursPolicy, evaluate
 from shared import store
 from shared.auth import Principal
 from shared.commands import Loaded
+from shared.consistency import Applied
 from shared.errors import NotFound
 from shared.jurisdiction import covers
 from shared.listing import search, search_key, search_text, sort_by
@@ -106,6 +107,41 @@ class Reads:
                 )
                 ix.forget()
         return ix
+
+    async def refresh(self, applied: Applied) -> None:
+        """A read's wait for a token was fresh (`Runtime.on_fresh`): in a process without the
+        projectors, the documents the token's writes reached are read by id and put into the
+        index, so the read shows them at once rather than after the next reload (`stale_after`).
+        An index live with this process's writers holds them already; one not loaded yet, or
+        old enough to be reloaded by the read, will hold them. Under the index's lock: a reload
+        under way when the write landed may have scanned before it, so this waits for it and
+        goes after. What the token did not name may still lag by up to `stale_after`."""
+        ix = self._index
+        if ix.live or ix.loaded_at is None:
+            return
+        async with self._lock:
+            if ix.live or ix.loaded_at is None or time.monotonic() - ix.loaded_at > self.stale_after:
+                return
+            fields = {f: 1 for f in (*FIELDS, "jurisdiction", "_rev")}
+            for name, cut, held, observe in (
+                (CADRES, fields, lambda i: ix.cadres.get(i, {}).get("_rev"), ix.observe_cadres),
+                (
+                    HISTORIES,
+                    {f: 1 for f in (*HISTORY_FIELDS, "_rev")},
+                    lambda i: ix.histories.get(i, {}).get("_rev"),
+                    ix.observe_histories,
+                ),
+                (CLASSES, {"_applied": 0}, ix.classes.rev, ix.observe_classes),
+            ):
+                ids = await applied.documents(name)
+                found = await store.find_by_ids(self.db[name], sorted(ids), cut) if ids else {}
+                # Only what the index does not hold yet: a revision held already (the index
+                # reloaded since the write) would drop the lists kept for nothing.
+                newer = [
+                    d for d in found.values() if (rev := held(d["_id"])) is None or d.get("_rev", 0) > rev
+                ]
+                if newer:
+                    observe(newer)
 
     def _batch_done(self, handled: list) -> None:
         """After each batch of this process's projectors (every writer folds the same

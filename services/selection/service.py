@@ -20,9 +20,11 @@ def bootstrap(a: Adapters) -> Handlers:
     cadre id secret (without one outside development the service does not start:
     settings.cadre_id_secret)."""
     flags = SelectionSettings()
+    reads = Reads(a.db, writers=a.writers, batch=a.settings.projector_batch)
+    a.on_fresh(reads.refresh)  # a fresh read in a process without the projectors: reads.py
     return Handlers(
         commands=a.commands,
-        reads=Reads(a.db, writers=a.writers, batch=a.settings.projector_batch),
+        reads=reads,
         clock=a.clock,
         settings=flags,
         keys=a.vault,

@@ -1,8 +1,9 @@
 """A service laid out as several API processes on one port (deploy/local/layout.py) against the
-real servers: commands sent over many connections are answered, racing
-commands on one class from different processes are all decided (the kernel's optimistic
-appends), the one relay-and-projectors process projects them, and the deployment keeps
-answering when one API process dies."""
+real servers: commands sent over many connections are answered, a read or a scope drawn with
+their tokens shows them at once on either API process (neither runs the projectors: their read
+index takes the written documents from the store), racing commands on one class from different
+processes are all decided (the kernel's optimistic appends), the one relay-and-projectors
+process projects them, and the deployment keeps answering when one API process dies."""
 
 import asyncio
 import os
@@ -17,12 +18,12 @@ import pytest
 from deploy.local import layout
 from deploy.local.process import REPO_ROOT, free_port
 from services.selection.cadres import RANKS, id_check_digit
-from services.selection.reads import STALE_AFTER
+from shared.consistency import AFTER_HEADER, MAX_TOKENS, STATE_HEADER
 from tests.support import auth, env_of, eventually, random_county, settings
 
 pytestmark = pytest.mark.integration
 DEPT = "组织部李科长"
-CADRES = 24
+CADRES = MAX_TOKENS  # every registration's token in one header
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,9 @@ def deployment(servers, county, tmp_path_factory):
     s = settings("selection", servers, [county])
     port = free_port()
     logs = tmp_path_factory.mktemp("api-processes")
-    env = {**os.environ, **env_of(s)}
+    # The reads sent tokens wait up to this for the third process's projectors (a loaded CI
+    # machine); they answer as soon as the write is folded.
+    env = {**os.environ, **env_of(s), "GANXUN_READ_WAIT_SECONDS": "10"}
     procs = [
         subprocess.Popen(
             argv, cwd=REPO_ROOT, env=env, stdout=open(logs / f"{n}.log", "wb"), stderr=subprocess.STDOUT
@@ -91,19 +94,51 @@ async def ready(url: str) -> None:
     await eventually(up, timeout=90)
 
 
-async def drawn(url: str, county: str, dept: dict) -> dict | None:
-    """The class's scope drawn, or None while the API process reached sees no cadre yet.
-
-    Each connection may reach either API process. One without the projectors reads the registry
-    from an index reloaded when older than STALE_AFTER (services/selection/reads.py): the one that
-    listed every cadre may not be the one that draws. A draw that finds nobody is refused and
-    stores nothing (`scope_empty`); within the lag it finds them all."""
+async def registry(url: str, dept: dict, after: str | None = None) -> tuple[str | None, int]:
+    """The registry's total, read on a connection of its own (either API process), with the
+    consistency its wait reached."""
+    headers = dept if after is None else {**dept, AFTER_HEADER: after}
     async with httpx.AsyncClient(timeout=60) as c:
-        r = await c.post(f"{url}/classes/k-{county}/scope", headers=dept, json={"ranks": [RANKS[3]]})
-    if r.status_code == 422 and r.json().get("code") == "scope_empty":
-        return None
+        r = await c.get(f"{url}/cadres", headers=headers, params={"size": 100})
+    assert r.status_code == 200, r.text
+    return r.headers.get(STATE_HEADER), r.json()["total"]
+
+
+async def registered_and_drawn(url: str, county: str, dept: dict) -> tuple[str, ...]:
+    """CADRES registered on many connections, then read and drawn into a class's scope with their
+    tokens at once, on either API process: neither runs the projectors, and each had loaded its
+    read index just before (reloaded only when older than STALE_AFTER, services/selection/reads.py),
+    so they show the registrations only as the tokens' fresh wait takes them into the index."""
+    # Both API processes load their read index now (connections reach either): the
+    # registrations below land within its STALE_AFTER, before either would reload it.
+    assert [await registry(url, dept) for _ in range(8)] == [(None, 0)] * 8
+
+    async def one(n: int) -> tuple[str, str]:
+        async with httpx.AsyncClient(timeout=60) as c:  # a connection of its own: any process
+            r = await c.post(f"{url}/cadres", headers=dept, json=person(county, n))
+            assert r.status_code == 201, r.text
+            return r.json()["cadre_id"], r.json()["token"]
+
+    cadre_ids, tokens = zip(*await asyncio.gather(*(one(n) for n in range(CADRES))), strict=True)
+    after = ",".join(tokens)
+
+    # Projected by the third process, read with the tokens by the API ones: at once, on each.
+    assert [await registry(url, dept, after) for _ in range(6)] == [("fresh", CADRES)] * 6
+
+    start = date.today() + timedelta(days=30)
+    body = {"class_id": f"k-{county}", "title": "科级干部轮训班", "capacity": 100}
+    body |= {"starts_on": str(start), "ends_on": str(start + timedelta(days=5))}
+    async with httpx.AsyncClient(timeout=60) as c:
+        assert (await c.post(f"{url}/classes", headers=dept, json=body)).status_code == 201
+    async with httpx.AsyncClient(timeout=60) as c:  # drawn from the read index, given the tokens
+        r = await c.post(
+            f"{url}/classes/k-{county}/scope",
+            headers={**dept, AFTER_HEADER: after},
+            json={"ranks": [RANKS[3]]},
+        )
     assert r.status_code == 201, r.text
-    return r.json()
+    assert len(r.json()["cadres"]) == CADRES
+    return cadre_ids
 
 
 async def test_several_api_processes_answer_decide_and_project(deployment, county):
@@ -111,29 +146,7 @@ async def test_several_api_processes_answer_decide_and_project(deployment, count
     await ready(url)
     dept = auth("org_department", county, DEPT)
 
-    async def one(n: int) -> str:
-        async with httpx.AsyncClient(timeout=60) as c:  # a connection of its own: any process
-            r = await c.post(f"{url}/cadres", headers=dept, json=person(county, n))
-            assert r.status_code == 201, r.text
-            return r.json()["cadre_id"]
-
-    cadre_ids = await asyncio.gather(*(one(n) for n in range(CADRES)))
-
-    async def listed():
-        async with httpx.AsyncClient(timeout=30) as c:
-            r = await c.get(f"{url}/cadres", headers=dept, params={"size": 100})
-        return r.json()["total"] == CADRES or None
-
-    await eventually(listed, timeout=90)  # projected by the third process, read by the API ones
-
-    start = date.today() + timedelta(days=30)
-    body = {"class_id": f"k-{county}", "title": "科级干部轮训班", "capacity": 100}
-    body |= {"starts_on": str(start), "ends_on": str(start + timedelta(days=5))}
-    async with httpx.AsyncClient(timeout=60) as c:
-        assert (await c.post(f"{url}/classes", headers=dept, json=body)).status_code == 201
-
-    scope = await eventually(lambda: drawn(url, county, dept), timeout=STALE_AFTER * 4, interval=0.5)
-    assert len(scope["cadres"]) == CADRES
+    cadre_ids = await registered_and_drawn(url, county, dept)
 
     async def nominate(cadre_id: str) -> int:
         async with httpx.AsyncClient(timeout=60) as c:

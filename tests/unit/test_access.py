@@ -79,3 +79,36 @@ def test_an_unknown_role_cannot_be_declared():
         admits("teacher")
     with pytest.raises(ValueError):
         admits()
+
+
+def test_a_command_deciding_from_the_reads_waits_for_the_tokens_it_is_given_and_no_other_does():
+    """Selection's scope is drawn from its read index: given X-Ganxun-After it waits as a read
+    does (and says how it went); any other command ignores the header."""
+    waited: list[list[str]] = []
+
+    class Runtime:
+        verifier = _app("org_department").state.runtime.verifier
+
+        async def wait_for(self, written):
+            waited.append([str(w) for w in written])
+            return "fresh"
+
+    app = FastAPI()
+    app.state.runtime = Runtime()
+    router = APIRouter()
+
+    @router.post("/draw", **admits("org_department", decides_from_reads=True))
+    async def draw():
+        return {"ok": True}
+
+    @router.post("/other", **admits("org_department"))
+    async def other():
+        return {"ok": True}
+
+    app.include_router(router)
+    client = TestClient(app)
+    headers = {"Authorization": "Bearer org_department", "X-Ganxun-After": "selection.371428:cadre-c1@1"}
+    assert client.post("/other", headers=headers).json() == {"ok": True}
+    assert waited == []
+    assert client.post("/draw", headers=headers).json() == {"ok": True}
+    assert waited == [["selection.371428:cadre-c1@1"]]
