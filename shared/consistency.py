@@ -303,7 +303,7 @@ def router(projections: Iterable[Projection], serves: Callable[[str], bool]) -> 
 class Applied:
     """What a fresh read waited for, as the documents of this service's projections those writes
     reached: a read model held in memory by a process without the projectors (selection's read
-    index, follow-up's work list, the dashboard's roll-up) puts those documents, read from the
+    index, follow-up's work list) puts those documents, read from the
     store, into what it holds before the read answers (`Runtime.on_fresh`). Asked only by such a
     process; the commits are those the wait's store probe read (the commit a token names, so
     only what it wrote up to the token's version: not the stream's earlier commits)."""

@@ -12,10 +12,9 @@ province, a county token only its county; asking for another is refused (403).
 The figures come from the in-memory roll-up (rollup.py says why it is in memory). It
 follows the projection writers' own writes in the process that runs the `rollup`
 component (`follow`); any other API process reloads it from the mirrored counters when
-it is 5 s old, and takes the documents a read's tokens wrote at once (`refresh`). On
-FerretDB every query but `_id` equality scans the whole collection (shared/store.py), so
-the only queries here are point reads by `_id` and the full scans that load and reconcile
-the roll-up, with the fields cut to the counters.
+it is 5 s old. On FerretDB every query but `_id` equality scans the whole collection
+(shared/store.py), so the only queries here are point reads by `_id` and the full scans
+that load and reconcile the roll-up, with the fields cut to the counters.
 """
 
 from __future__ import annotations
@@ -34,7 +33,6 @@ from services.dashboard import rollup as ru
 from shared import jurisdiction as jur
 from shared import store, visibility
 from shared.auth import Principal
-from shared.consistency import Applied
 from shared.errors import DomainError, NotFound
 from shared.projector import ProjectionWriter
 
@@ -98,34 +96,6 @@ class Reads:
                 await self.load(fresh)
                 r.replace_with(fresh)
         return r
-
-    async def refresh(self, applied: Applied) -> None:
-        """A read's wait for a token was fresh (`Runtime.on_fresh`): in an API process without
-        the roll-up's writers, the class and bucket documents the token's writes reached are
-        read by id (their counters only) into the roll-up, so the figures read with the token
-        count the write at once rather than after the next reload from the mirrored counters.
-        Nothing to do where the roll-up is live, or not loaded yet, or old enough to be
-        reloaded by the read. What the token did not name may lag as before (the mirror's
-        flush, then STALE_AFTER), and a reload within it may take back a refreshed counter.
-        Not reached yet: every token the dashboard is sent is another service's, and a process
-        without the writers cannot see that service's commit, so its wait answers stale
-        (services/dashboard/README.md)."""
-        r = self.rollup
-        if r.live or r.loaded_at is None:
-            return
-        async with self._lock:
-            if r.live or r.loaded_at is None or time.monotonic() - r.loaded_at > STALE_AFTER:
-                return
-            changed: set[str | None] = set()
-            ids = await applied.documents(CLASSES)
-            if ids:
-                found = await store.find_by_ids(self.db[CLASSES], sorted(ids), CLASS_FIELDS)
-                changed |= {r.put_class(ru.class_entry(d), mirror=False) for d in found.values()}
-            ids = await applied.documents(CADRES)
-            if ids:
-                found = await store.find_by_ids(self.db[CADRES], sorted(ids), BUCKET_FIELDS)
-                changed |= {r.put_bucket(ru.bucket_entry(d), mirror=False) for d in found.values()}
-            r.notify({c for c in changed if c})
 
     async def load(self, r: ru.Rollup) -> None:
         """The mirrored counters (fast); the full projection documents only if there is no mirror yet."""

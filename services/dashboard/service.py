@@ -63,9 +63,7 @@ GC_THRESHOLDS = (50_000, 20, 100)
 def bootstrap(a: Adapters) -> Handlers:
     """The dashboard has no commands: its handlers are its reads over its own database and
     the deployment's clock."""
-    reads = Reads(a.db)
-    a.on_fresh(reads.refresh)  # a fresh read in an API process without the roll-up: reads.py
-    return Handlers(reads=reads, clock=a.clock)
+    return Handlers(reads=Reads(a.db), clock=a.clock)
 
 
 async def keep_rollup(rt: Runtime, stop: asyncio.Event) -> None:

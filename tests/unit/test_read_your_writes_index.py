@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 
-import pytest
-
 from services.selection import projections as sp
 from services.selection.reads import Reads
 from shared import consistency
@@ -300,52 +298,15 @@ def test_an_api_only_follow_up_process_s_work_index_takes_the_named_files_and_on
     assert sorted(run(reads.work_index()).files) == ["c1", "c3", "c9"]
 
 
-@pytest.mark.parametrize("service", ["followup", "dashboard"])
-def test_the_other_services_with_a_read_model_in_memory_register_their_refresh_with_the_runtime(service):
-    from importlib import import_module
-
+def test_follow_up_s_reads_register_their_refresh_with_the_runtime():
+    from services.followup.service import DEFINITION
     from shared.runtime import Runtime
     from shared.settings import Settings
 
     async def made():
-        definition = import_module(f"services.{service}.service").DEFINITION
-        rt = Runtime(definition, Settings(service=service, jurisdictions=[COUNTY]))
+        rt = Runtime(DEFINITION, Settings(service="followup", jurisdictions=[COUNTY]))
         await rt.producer.stop()
         return rt
 
     rt = asyncio.run(made())
     assert [h.__self__ for h in rt.fresh_hooks] == [rt.handlers.reads]
-
-
-def dash_class(class_id: str) -> dict:
-    return {
-        "_id": class_id,
-        "_rev": 1,
-        "class_id": class_id,
-        "jurisdiction": COUNTY,
-        "title": "科级干部轮训班",
-        "starts_on": "2026-02-01",
-        "ends_on": "2026-02-05",
-        "n": {"trainees": 2},
-        "c": {"classes": 1},
-    }
-
-
-def test_an_api_only_dashboard_process_s_roll_up_takes_the_named_classes_and_buckets_and_only_them():
-    from services.dashboard.reads import CADRES as BUCKETS
-    from services.dashboard.reads import CLASSES as DASH_CLASSES
-    from services.dashboard.reads import Reads as DashboardReads
-
-    db = MemoryDatabase()
-    db[DASH_CLASSES].docs["k1"] = dash_class("k1")
-    reads = DashboardReads(db)
-    r = run(reads.current())
-    loaded_at, listener = r.loaded_at, r.subscribe()
-    db[DASH_CLASSES].docs["k2"] = dash_class("k2")  # the token's
-    db[DASH_CLASSES].docs["k3"] = dash_class("k3")  # a write nobody named
-    db[BUCKETS].docs["b1"] = {"_id": "b1", "_rev": 1, "jurisdiction": COUNTY, "n": {"cadres": 1}}
-    run(reads.refresh(Named(dash_classes={"k2"}, dash_cadres={"b1"})))
-    r = run(reads.current())
-    assert sorted(r.classes) == ["k1", "k2"] and sorted(r.buckets) == ["b1"] and r.loaded_at == loaded_at
-    assert r.class_sum(COUNTY, None)[1] == 2 and listener.get_nowait() == {COUNTY}
-    assert not r.pending()[0]  # nothing to mirror: the process with the writers mirrors them
