@@ -34,7 +34,9 @@ ORPHAN_AFTER) is taken out of the batch pointer and reported back as a conflict 
 stream alone, which is decided again; the others stand. The relay reads a batch pointer
 as one pointer per commit it names (in flight, orphan and order rules alike) and drops it
 once all of them are published: an import of 20,000 rows leaves 40 pointers, not 20,000,
-to scan, and 40 deletes, not 20,000.
+to scan, and 40 deletes, not 20,000. Where the relay runs in the appending process, each chunk
+once stored is handed to it as a single append's commit is (`_land_chunk`): the import goes to
+Kafka while its later chunks are written, and no commit of it is read back.
 """
 
 from __future__ import annotations
