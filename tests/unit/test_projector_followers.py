@@ -314,16 +314,11 @@ def test_a_backlog_on_the_broker_is_folded_in_full_batches_without_lingering(mon
     """An import's burst: the broker holds more than each fetch brings (its high watermark past
     the batch). The projector folds it as fast as it comes, in batches as full as the fetches
     allow, and never waits for more (0.6 s before each batch of ~1,000 made the registry show a
-    20,000-row import ~12 s late)."""
+    20,000-row import ~12 s late). Single events trickling in (each fetch reaching the broker's
+    end) are still lingered for while busy, so a stream of commands costs one write per batch."""
     batches, slept = _lingered(monkeypatch, high=100_000)
     assert slept == [], "no linger while the broker holds a backlog"
     assert [len(b) for b in batches] == [8], "the fetches that came are folded together"
-
-
-def test_single_events_trickling_in_are_still_lingered_for(monkeypatch):
-    """Each fetch reaches the broker's end (no backlog): a busy projector still waits a moment
-    for more before each further batch, as before, so a stream of single commands costs one write
-    per document and batch."""
     batches, slept = _lingered(monkeypatch, high=0)
     assert slept and all(s > 0 for s in slept), "it lingered while busy"
     assert sum(len(b) for b in batches) == 8
