@@ -34,7 +34,9 @@ ORPHAN_AFTER) is taken out of the batch pointer and reported back as a conflict 
 stream alone, which is decided again; the others stand. The relay reads a batch pointer
 as one pointer per commit it names (in flight, orphan and order rules alike) and drops it
 once all of them are published: an import of 20,000 rows leaves 40 pointers, not 20,000,
-to scan, and 40 deletes, not 20,000.
+to scan, and 40 deletes, not 20,000. Where the relay runs in the appending process, each chunk
+once stored is handed to it as a single append's commit is (`_land_chunk`): the import goes to
+Kafka while its later chunks are written, and no commit of it is read back.
 """
 
 from __future__ import annotations
@@ -86,6 +88,10 @@ LANDED_MAX = 5_000
 # Streams whose last published version this process's relay remembers (`landed_ready`): a
 # stream it forgot is published through the outbox read, as before.
 SENT_MAX = 20_000
+# append_many chunks whose commits this process's relay keeps track of (`_land_chunk`): 100 of
+# MANY_CHUNK commits, more than LANDED_MAX keeps in memory; a chunk forgotten is published by the
+# outbox read (at least once), as before.
+LANDED_BATCHES = 100
 # A landed commit `landed_ready` holds back (each woken round then reads the outbox) for longer
 # than this is forgotten there: another relay on the same store (a second replica) published it
 # and deleted its pointer first, or its stream waits on an orphan. Forgetting loses nothing: its
@@ -121,6 +127,15 @@ class EventStore:
         self._sent: OrderedDict[str, int] = OrderedDict()
         # Pointers of published commits not deleted yet (`published`, `flush_published`).
         self._unlinked: list[str] = []
+        # The append_many chunks this process stored and kept for its relay (`_land_chunk`):
+        # per batch pointer, its commits not yet published, and each such commit's batch. Unlike
+        # `_batches` (what the last outbox read found) they outlive the reads: the pointer goes
+        # once the last of them is published, whichever way it went out.
+        self._landed_batches: OrderedDict[str, set[str]] = OrderedDict()
+        self._landed_batch: dict[str, str] = {}
+        # Called once commits are kept for the relay (Runtime.start: the relay's nudge), so an
+        # import's chunks go out while the rest are still being written.
+        self.on_landed: Callable[[], None] | None = None
 
     async def _docs(self, events: Sequence[Envelope]) -> list[dict[str, Any]]:
         if self.sealer is None:
@@ -338,6 +353,19 @@ class EventStore:
             for commit_id, stream_id, expected_version, events in chunk
         ]
         pointer = _batch_pointer(batch, docs, now)
+        ids = [d["_id"] for d in docs]
+        # Held back from an outbox read meanwhile, as `append`'s: once stored they are handed to
+        # this process's relay (`_land_chunk`), and a read that found them in the store too would
+        # send them twice.
+        self._writing.update(ids)
+        try:
+            await self._write_chunk(pointer, docs, conflicts, now)
+        finally:
+            self._writing.difference_update(ids)
+
+    async def _write_chunk(
+        self, pointer: dict[str, Any], docs: list[dict[str, Any]], conflicts: set[str], now: Any
+    ) -> None:
         await self.outbox.insert_one(pointer)
         try:
             await self.commits.insert_many(docs, ordered=False)
@@ -345,8 +373,8 @@ class EventStore:
             errors = exc.details.get("writeErrors", [])
             others = [e for e in errors if e.get("code") != DUPLICATE_KEY]
             lost = {docs[e["index"]]["_id"] for e in errors if e.get("code") == DUPLICATE_KEY}
+            kept = [d for d in docs if d["_id"] not in lost]
             if lost:
-                kept = [d for d in docs if d["_id"] not in lost]
                 if kept:
                     await self.outbox.replace_one(
                         {"_id": pointer["_id"]}, _batch_pointer(pointer["_id"], kept, now)
@@ -355,7 +383,29 @@ class EventStore:
                     await self.outbox.delete_one({"_id": pointer["_id"]})
                 conflicts.update(d["stream_id"] for d in docs if d["_id"] in lost)
             if others:
-                raise
+                raise  # what was stored is not known here: the outbox read publishes it
+            self._land_chunk(pointer["_id"], kept)
+            return
+        self._land_chunk(pointer["_id"], docs)
+
+    def _land_chunk(self, batch: str, docs: list[dict[str, Any]]) -> None:
+        """Keep an append_many chunk's stored commits for this process's relay (`_land`): an
+        import's commits go out from memory, and its batch pointer is deleted once the last
+        of them is published. Read back from the store instead, 2,000 commits a relay round,
+        the relay took ~3 s a round on FerretDB after a 20,000-row import's answer
+        (docs/benchmarks.md, "The registry after an import")."""
+        if not self.keep_landed or not docs:
+            return
+        self._landed_batches[batch] = {d["_id"] for d in docs}
+        for doc in docs:
+            self._landed_batch[doc["_id"]] = batch
+            self._land(doc)
+        while len(self._landed_batches) > LANDED_BATCHES:
+            # Another relay published them (a replica): forgotten here, they go by the outbox.
+            for commit_id in self._landed_batches.popitem(last=False)[1]:
+                self._landed_batch.pop(commit_id, None)
+        if self.on_landed is not None:
+            self.on_landed()
 
     async def read_stream(self, stream_id: str) -> list[Envelope]:
         commits = [c async for c in self.commits.find({"stream_id": stream_id}).sort("version", ASCENDING)]
@@ -411,7 +461,10 @@ class EventStore:
         whole every round, and fill every round's limit so later pointers wait). After a
         restart nothing is known: the batch goes again whole, at least once."""
         each = _each_commit(pointer)
-        left = self._batches.get(pointer["_id"]) if "commits" in pointer else None
+        if "commits" not in pointer:
+            return each
+        # This process's own chunk: it knows which of its commits went out from memory.
+        left = self._landed_batches.get(pointer["_id"]) or self._batches.get(pointer["_id"])
         return [c for c in each if c["_id"] in left] if left else each
 
     # long: the relay's one ordering decision per pointer (in flight, orphan, fence, publish)
@@ -424,7 +477,8 @@ class EventStore:
         pointers = await self._pointers(limit)
         if not pointers:
             return []
-        by_id = await self._commits_of(pointers)
+        writing = {p["_id"] for p in pointers if p["_id"] in self._writing}
+        by_id = await self._commits_of(pointers, writing)
         found = [by_id.get(p["_id"]) for p in pointers]
         now = utcnow()
         out: list[dict[str, Any]] = []
@@ -441,7 +495,10 @@ class EventStore:
                 continue
             if commit is None:
                 at = pointer["at"] if pointer["at"].tzinfo else pointer["at"].replace(tzinfo=now.tzinfo)
-                if now - at <= ORPHAN_AFTER:
+                # An import's chunk this process is still writing is in flight whatever its age,
+                # never fenced: its writer is alive, and under load a chunk took seconds (a read
+                # slower than ORPHAN_AFTER fenced a hundred landed commits one at a time).
+                if now - at <= ORPHAN_AFTER or ("batch" in pointer and pointer["_id"] in writing):
                     blocked.add(pointer["stream_id"])  # an append in flight: wait for it
                 elif await self.fence(pointer):
                     log.warning(
@@ -461,7 +518,9 @@ class EventStore:
             out.append(commit)
         return out
 
-    async def _commits_of(self, pointers: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    async def _commits_of(
+        self, pointers: list[dict[str, Any]], writing: set[str] = frozenset()
+    ) -> dict[str, dict[str, Any]]:
         """The stored commits of the pointers by id: a batch's in one query on the commits'
         `batch` field (indexed), the others by point reads."""
         # Commits this process stored and its relay has not published yet are not read back;
@@ -469,11 +528,15 @@ class EventStore:
         # nothing, and the stream waits for the next round as it would then. Under load it was
         # a quarter of a store read per command (docs/benchmarks.md, "The slowest 1 %").
         by_id = {p["_id"]: self._landed[p["_id"]] for p in pointers if p["_id"] in self._landed}
-        writing = {p["_id"] for p in pointers if p["_id"] in self._writing}
-        batches = sorted({p["batch"] for p in pointers if "batch" in p and p["_id"] not in by_id})
+        # An import's chunk still being written, or kept in memory, is not read back either (a
+        # batch's 500 commits took FerretDB ~1 s to send back under load).
+        have = by_id.keys() | writing
+        batches = sorted({p["batch"] for p in pointers if "batch" in p and p["_id"] not in have})
         for batch in batches:
-            by_id.update([(c["_id"], c) async for c in self.commits.find({"batch": batch})])
-        alone = [p["_id"] for p in pointers if "batch" not in p and p["_id"] not in by_id.keys() | writing]
+            by_id.update(
+                [(c["_id"], c) async for c in self.commits.find({"batch": batch}) if c["_id"] not in writing]
+            )
+        alone = [p["_id"] for p in pointers if "batch" not in p and p["_id"] not in have]
         by_id.update(await store.find_by_ids(self.commits, alone))
         return by_id
 
@@ -519,16 +582,21 @@ class EventStore:
         gone = []
         for commit_id in commit_ids:
             self._drop_landed(commit_id)
-            batch = self._batch_of.get(commit_id)
+            batch = self._landed_batch.pop(commit_id, None) or self._batch_of.get(commit_id)
             if batch is None:
                 gone.append(commit_id)
                 continue
-            left = self._batches.get(batch)
-            if left is not None:
-                left.discard(commit_id)
-                if not left:
-                    gone.append(batch)
-                    del self._batches[batch]
+            empty = False
+            for batches in (self._batches, self._landed_batches):
+                left = batches.get(batch)
+                if left is not None:
+                    left.discard(commit_id)
+                    empty = empty or not left
+            if empty:
+                gone.append(batch)
+                self._batches.pop(batch, None)
+                for rest in self._landed_batches.pop(batch, ()):
+                    self._landed_batch.pop(rest, None)
         return gone
 
     async def count_unpublished(self) -> int:

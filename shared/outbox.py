@@ -68,6 +68,9 @@ class OutboxRelay:
         # Published pointers wait at most this long for their delete (UNLINK_AFTER).
         self.unlink_after = unlink_after
         self._wake = asyncio.Event()
+        # An append_many chunk kept for this relay wakes it (`EventStore._land_chunk`): an import
+        # is sent while its later chunks are still being written, not after its answer.
+        store.on_landed = self.nudge
 
     def nudge(self) -> None:
         """Called after an append so the event goes out without waiting for the poll."""

@@ -1485,6 +1485,12 @@ class Projector:
                     continue
                 if self.catch_up is not None and self.catch_up.behind:
                     await self._fill(consumer, batches, got)
+                elif got < self.batch_size and _backlog(consumer, batches):
+                    # More is on the broker already (an import's burst): the batch is filled from
+                    # the fetches as they come, never lingered for. Lingering 0.6 s before each
+                    # batch of ~1,000 made the registry show a 20,000-row import ~12 s late on
+                    # its own (docs/benchmarks.md, "The registry after an import").
+                    await self._top_up(consumer, batches, got)
                 elif got < self.batch_size and self.linger and time.monotonic() - last_end < BUSY_WITHIN:
                     # Busy (a batch ended moments ago): wait for more. A projection whose writes
                     # are slow (large documents) waits longer, up to MAX_LINGER, so its
@@ -1578,6 +1584,17 @@ class Projector:
                 return
             got += added
 
+    async def _top_up(self, consumer, batches: dict[TopicPartition, list[ConsumerRecord]], got: int) -> None:
+        """Fetch into `batches` up to `batch_size` records while the broker holds more of them
+        (`_backlog`): full batches, so the read index knows the projectors are catching up
+        (`ReadIndex.behind`) and leaves its lists until they are done."""
+        while got < self.batch_size and _backlog(consumer, batches):
+            more = await consumer.getmany(timeout_ms=FILL_WAIT_MS, max_records=self.batch_size - got)
+            added = _merge(batches, more)
+            if not added:
+                return
+            got += added
+
     async def handle(self, records: list[ConsumerRecord]) -> None:
         """Each projection folds the records of its topics it has not applied yet; all at once."""
         work = []
@@ -1608,6 +1625,17 @@ class Projector:
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
+
+
+def _backlog(consumer, batches: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
+    """Whether the broker holds more of a fetched partition than was fetched (its high
+    watermark, as the last fetch answered it, past the batch's last record): a backlog to fold,
+    not single events trickling in."""
+    for tp, recs in batches.items():
+        high = consumer.highwater(tp) if recs else None
+        if high is not None and high > recs[-1].offset + 1:
+            return True
+    return False
 
 
 def _merge(batches: dict[TopicPartition, list[ConsumerRecord]], more: dict) -> int:

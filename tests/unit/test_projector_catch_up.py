@@ -43,6 +43,10 @@ class Consumer:
     async def position(self, tp) -> int:
         return self.positions[tp]
 
+    def highwater(self, tp) -> int | None:
+        """The partition's end as the last fetch's answer said it (None: not said)."""
+        return self.ends.get(tp)
+
 
 def tp(service: str, county: str, partition: int = 0) -> TopicPartition:
     return TopicPartition(f"ganxun.{service}.{county}", partition)
@@ -131,10 +135,12 @@ def record(part: TopicPartition, offset: int) -> ConsumerRecord:
     return ConsumerRecord(part.topic, part.partition, offset, 0, 0, None, b"{}", None, 2, 0, [])
 
 
-def batches_folded(behind: bool) -> tuple[list[list[int]], list[int]]:
+def batches_folded(behind: bool, end_known: bool = True) -> tuple[list[list[int]], list[int]]:
     part = tp("selection", "710101")
     stop = asyncio.Event()
     consumer = Fetching(part, 10, stop)
+    if not end_known:
+        consumer.ends = {}
     writer = FakeWriter("dash_cadres")
     p = Projector(
         [Follower(writer, re.compile(r"ganxun\.selection\..*"))],
@@ -159,6 +165,14 @@ def test_a_projector_catching_up_fills_its_batches_from_several_fetches():
 
 
 def test_a_projector_not_behind_folds_what_each_fetch_brings():
-    folded, committed = batches_folded(behind=False)
+    folded, committed = batches_folded(behind=False, end_known=False)
     assert folded == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
     assert committed == [3, 6, 9, 10]
+
+
+def test_a_projector_not_behind_tops_its_batch_up_while_the_broker_holds_more():
+    """Not catching up (no CatchUp backlog at the assignment), but the fetches say the broker holds
+    more (an import's burst): the batch is filled up to `batch_size` from the fetches that come."""
+    folded, committed = batches_folded(behind=False)
+    assert folded == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+    assert committed == [5, 10]

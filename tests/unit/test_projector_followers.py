@@ -60,6 +60,9 @@ class FakeConsumer:
 
     def resume(self, *tps: TopicPartition) -> None: ...
 
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return None  # the broker's end not yet known (no fetch answered)
+
 
 def record(topic: str, offset: int, partition: int = 0) -> ConsumerRecord:
     return ConsumerRecord(topic, partition, offset, 0, 0, None, b"{}", None, 2, 0, [])
@@ -255,3 +258,67 @@ def test_a_province_first_start_asks_for_every_beginning_in_one_request():
     asyncio.run(_SeekToStored(consumer, p).on_partitions_assigned(assigned))
     assert consumer.requests == 1
     assert sorted(consumer.from_beginning) == sorted(assigned) and consumer.seeks == {}
+
+
+class _Fetching(FakeConsumer):
+    """Answers each fetch in turn (then stops the projector) and says how far the broker's
+    partition reaches (`high`), as a fetch's answer does; records every wait asked of it."""
+
+    def __init__(self, answers: list[list[int]], high: int, stop: asyncio.Event) -> None:
+        super().__init__()
+        self.tp = TopicPartition(SELECTION, 0)
+        self.answers = [{self.tp: [record(SELECTION, o) for o in offsets]} for offsets in answers]
+        self.high, self.done = high, stop
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def subscribe(self, pattern, listener) -> None: ...
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return self.high
+
+    async def getmany(self, timeout_ms, max_records):
+        if not self.answers:
+            self.done.set()
+            return {}
+        return self.answers.pop(0)
+
+    async def commit(self, offsets) -> None: ...
+
+
+def _lingered(monkeypatch, high: int) -> tuple[list[list[tuple[str, int]]], list[float]]:
+    """Three fetches of a burst; the projector's batches and the sleeps it took between them."""
+    stop = asyncio.Event()
+    consumer = _Fetching([[0, 1], [2, 3], [4, 5], [6, 7]], high, stop)
+    cadres = FakeWriter("cadres")
+    p = Projector(
+        [Follower(cadres, re.compile(r"ganxun\.selection\..*"))],
+        consumer_factory=lambda: consumer,
+        batch_size=1000,
+    )
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds, *args):
+        slept.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    asyncio.run(p.run(stop))
+    return cadres.batches, slept
+
+
+def test_a_backlog_on_the_broker_is_folded_in_full_batches_without_lingering(monkeypatch):
+    """An import's burst: the broker holds more than each fetch brings (its high watermark past
+    the batch). The projector folds it as fast as it comes, in batches as full as the fetches
+    allow, and never waits for more (0.6 s before each batch of ~1,000 made the registry show a
+    20,000-row import ~12 s late). Single events trickling in (each fetch reaching the broker's
+    end) are still lingered for while busy, so a stream of commands costs one write per batch."""
+    batches, slept = _lingered(monkeypatch, high=100_000)
+    assert slept == [], "no linger while the broker holds a backlog"
+    assert [len(b) for b in batches] == [8], "the fetches that came are folded together"
+    batches, slept = _lingered(monkeypatch, high=0)
+    assert slept and all(s > 0 for s in slept), "it lingered while busy"
+    assert sum(len(b) for b in batches) == 8
