@@ -26,6 +26,8 @@ TRIM_SECONDS = 5.0
 # Growth since the last trim that is worth a trim.
 GROWTH = 16 * 1024 * 1024
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+# Set by `ask_trim`: the next look trims whatever the growth (`keep_trimmed`).
+_asked = False
 
 
 def malloc_trim() -> Callable[[], None] | None:
@@ -62,13 +64,13 @@ class Trimmer:
         self.floor = measure()
         self.trims = 0
 
-    def step(self) -> bool:
-        """Trim if it is worth it; whether it trimmed. The floor is the least resident since
-        the last trim, or what stayed resident after it: memory really in use does not cause
-        a trim at every step."""
+    def step(self, asked: bool = False) -> bool:
+        """Trim if it is worth it (or `asked`); whether it trimmed. The floor is the least
+        resident since the last trim, or what stayed resident after it: memory really in use
+        does not cause a trim at every step."""
         now = self.measure()
         self.floor = min(self.floor, now)
-        if self.trim is None or now - self.floor <= self.growth:
+        if self.trim is None or (now - self.floor <= self.growth and not asked):
             return False
         self.trim()
         self.trims += 1
@@ -76,8 +78,17 @@ class Trimmer:
         return True
 
 
+def ask_trim() -> None:
+    """Have the next look trim: a part of the process let go of much at once (a projector's
+    caches once a burst is over: shared/projector.py, STILL_AFTER), which the resident memory,
+    unchanged until a trim, cannot show."""
+    global _asked
+    _asked = True
+
+
 async def keep_trimmed(stop: asyncio.Event, every: float = TRIM_SECONDS) -> None:
-    """Look every `every` seconds until `stop`, trimming after growth (Trimmer)."""
+    """Look every `every` seconds until `stop`, trimming after growth (Trimmer) or when asked."""
+    global _asked
     trimmer = Trimmer(malloc_trim())
     if trimmer.trim is None:
         return
@@ -85,4 +96,5 @@ async def keep_trimmed(stop: asyncio.Event, every: float = TRIM_SECONDS) -> None
         try:
             await asyncio.wait_for(stop.wait(), every)
         except TimeoutError:
-            trimmer.step()
+            asked, _asked = _asked, False
+            trimmer.step(asked)

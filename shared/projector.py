@@ -33,7 +33,7 @@ from bson.raw_bson import RawBSONDocument
 from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared import store, topics
+from shared import heap, store, topics
 from shared.events import CATALOGUE, Catalogue, Decoded, Envelope, Event, MalformedEvent
 from shared.ids import new_id
 from shared.personal import ERASED, Sealer
@@ -86,6 +86,14 @@ FILL_WAIT_MS = 100
 # projection): follow-up's trainee files and class reports about 100 MB in a county of 2,000
 # cadres, and its process 393 MB at 5,000 (docs/benchmarks.md, "Memory per service").
 CACHE_BYTES = 8 * 1024 * 1024
+# Once a projector has found nothing to fold for STILL_AFTER seconds after a burst (a backlog
+# folded, an import relayed), its writers' caches keep at most STILL_CACHE_BYTES and the heap is
+# trimmed (shared/heap.py). The budget's 8 MiB serve the burst, whose documents are touched batch
+# after batch; once it is over a live event touches a document or two, read again in a few
+# milliseconds. Kept full, they were 25-40 MB of a service's RSS for nothing: selection right
+# after folding a county's five years 203-213 MB (issue 16: memory per service < 200 MB).
+STILL_AFTER = 10.0
+STILL_CACHE_BYTES = 1024 * 1024
 # Records a rebuild opens and decodes ahead (`ProjectionWriter.prepare`) between two turns of the
 # event loop: a few milliseconds of decoding, so the batch being written waits little for it.
 PREPARE_CHUNK = 500
@@ -243,9 +251,15 @@ class CacheBudget:
     def settle(self) -> None:
         """Forget cached documents while over the budget. Held ones are not the cache's to
         forget: their writer writes them out when the budget is still exceeded (`_write_still`)."""
-        used = self.used
-        while used > self.max_bytes and any(c.bytes for c in self.caches):
+        self.shrink(self.max_bytes)
+
+    def shrink(self, to: int) -> int:
+        """Forget cached documents, the largest cache's least recently written first, until
+        the caches and held documents take at most `to` bytes; the bytes forgotten."""
+        used = before = self.used
+        while used > to and any(c.bytes for c in self.caches):
             used -= max(self.caches, key=lambda c: c.bytes).forget_oldest()
+        return before - used
 
 
 class DocumentCache:
@@ -763,6 +777,11 @@ class ProjectionWriter:
         person's values."""
         self._held = OrderedDict()
         self._batch = 0
+
+    @property
+    def cache_budget(self) -> CacheBudget:
+        """The budget its cache shares with the process's other writers."""
+        return self._cache.budget
 
     @property
     def holding(self) -> bool:
@@ -1442,8 +1461,12 @@ class Projector:
         catch_up: int | None = None,
         catch_up_batch: int | None = None,
         catch_up_hold: bool = False,
+        still_after: float = STILL_AFTER,
     ) -> None:
         self.linger = linger
+        self.still_after = still_after
+        # Whether a batch was folded since the caches last shrank (`_when_still`).
+        self._folded = False
         # With a width: a backlog is read that many partitions at a time, in batches of
         # `catch_up_batch` records (default `batch_size`) (CatchUp says why); with
         # `catch_up_hold`, its writers hold their documents meanwhile (`_hold_while_behind`).
@@ -1479,6 +1502,7 @@ class Projector:
                 got = sum(len(recs) for recs in batches.values())
                 if not got:
                     await self.flush_positions()  # nothing more came: what was folded is recorded
+                    self._when_still(last_end)
                     if self.catch_up is not None and self.catch_up.behind:
                         await self.catch_up.idle(consumer)
                         await self._release_when_caught_up()
@@ -1507,6 +1531,7 @@ class Projector:
                 await self.handle(records)
                 last_end = time.monotonic()
                 last_write = last_end - began
+                self._folded = True
                 reached = {tp: recs[-1].offset + 1 for tp, recs in batches.items() if recs}
                 if not any(getattr(f.writer, "holding", False) for f in self.followers):
                     # Not past what a writer holds unwritten: when the store fails the rebalance
@@ -1521,6 +1546,18 @@ class Projector:
         finally:
             self.consumer = None
             await consumer.stop()
+
+    def _when_still(self, last_end: float) -> None:
+        """Still for `still_after` seconds since the last batch: the writers' caches shrink to
+        STILL_CACHE_BYTES and, if that forgot anything, the heap is trimmed at its next look."""
+        if not self._folded or time.monotonic() - last_end < self.still_after:
+            return
+        self._folded = False
+        budgets = {id(b): b for f in self.followers if (b := getattr(f.writer, "cache_budget", None))}
+        forgot = sum(b.shrink(STILL_CACHE_BYTES) for b in budgets.values())
+        if forgot:
+            log.info("projector.caches_shrunk", bytes=forgot)
+            heap.ask_trim()
 
     def _check_sought(self) -> None:
         """Raise when the rebalance listener failed to seek the partitions (`_SeekToStored`):

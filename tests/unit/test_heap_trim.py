@@ -46,3 +46,12 @@ def test_no_trim_where_the_c_library_has_none_and_the_resident_memory_is_read_he
     t = Trimmer(None, lambda: 10**12)
     assert not t.step()
     assert resident() > 10 * MB  # this interpreter, from /proc/self/statm
+
+
+def test_asked_after_a_part_of_the_process_let_go_it_trims_without_growth():
+    """A projector's caches forgotten once a burst is over (shared/projector.py, STILL_AFTER) free
+    memory the resident size cannot show until a trim."""
+    p = Process(rss=200 * MB, after_trim=170 * MB)
+    t = Trimmer(p.trim, lambda: p.rss)
+    assert not t.step()
+    assert t.step(asked=True) and p.rss == 170 * MB
