@@ -52,6 +52,9 @@ class ScriptedConsumer:
     def assignment(self) -> set:
         return set()
 
+    def highwater(self, tp) -> None:
+        return None  # not known: each batch is what the fetch brought
+
     async def getmany(self, timeout_ms: int, max_records: int):
         if asyncio.get_running_loop().time() - self.began > self.until:
             self.stop_event.set()
