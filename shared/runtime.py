@@ -113,6 +113,11 @@ class ServiceDefinition:
     # While behind (with catch_up_partitions), the writers hold what they fold and write a document
     # once it goes still, as a rebuild does (shared/projector.Projector, `catch_up_hold`).
     catch_up_hold: bool = False
+    # Bytes (as BSON) its projection writers keep of their documents, together (CacheBudget);
+    # GANXUN_PROJECTION_CACHE_BYTES overrides it. Selection refolding a county's five years
+    # peaked at 214 MB with 8 MiB and 201 with 4, its writers as fast (docs/benchmarks.md,
+    # "Memory after a burst"); the dashboard keeps 8 (its catch-up holds documents within it).
+    projection_cache_bytes: int = 4 * 1024 * 1024
 
     @property
     def components(self) -> tuple[str, ...]:
@@ -124,6 +129,13 @@ class ServiceDefinition:
                 return p
         known = "、".join(p.name for p in self.projections)
         raise KeyError(f"服务 {self.name} 没有名为 {name} 的投影（可用：{known}）")
+
+
+def cache_bytes(settings: Settings, definition: ServiceDefinition) -> int:
+    """What a process's projection writers may keep: the setting where one is given, else the
+    service's own (`ServiceDefinition.projection_cache_bytes`)."""
+    given = settings.projection_cache_bytes
+    return definition.projection_cache_bytes if given is None else given
 
 
 class Runtime:
@@ -153,7 +165,7 @@ class Runtime:
         )
         self.commands = CommandHandler(self.store, CATALOGUE, on_appended=self.relay.nudge)
         # What this process's projection writers keep of their documents, all together.
-        self.cache_budget = CacheBudget(settings.projection_cache_bytes)
+        self.cache_budget = CacheBudget(cache_bytes(settings, definition))
         # Read-your-writes (shared/consistency.py): what this process's projectors folded, and
         # the store's view for what another process folded.
         self.progress = consistency.Progress()

@@ -99,8 +99,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 20 * 1024 * 1024
     projector_batch: int = 1000
     # Bytes (as stored) the projection writers of a process keep of the documents they wrote,
-    # together (shared/projector.py, CACHE_BYTES says why it is bounded).
-    projection_cache_bytes: int = Field(8 * 1024 * 1024, ge=0)
+    # together (shared/projector.py, CACHE_BYTES says why it is bounded); None: the service's
+    # own (shared/runtime.py, `ServiceDefinition.projection_cache_bytes`: 4 MiB, the dashboard 8).
+    projection_cache_bytes: int | None = Field(None, ge=0)
     # A projector's fetch: the broker answers once this many bytes are there or after this
     # wait. With one byte (Kafka's default) every consumer, one per projection, came back
     # for each event as it arrived: under a steady load most of Kafka's and the services'

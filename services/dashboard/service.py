@@ -9,6 +9,7 @@ from services.dashboard import api
 from services.dashboard.handlers import Handlers
 from services.dashboard.projections import BUCKETS, PROJECTIONS
 from services.dashboard.reads import Reads
+from shared.projector import CACHE_BYTES
 from shared.runtime import Adapters, Runtime, ServiceDefinition
 
 FLUSH_SECONDS = 0.5
@@ -120,5 +121,8 @@ DEFINITION = ServiceDefinition(
     catch_up_partitions=CATCH_UP_PARTITIONS,
     catch_up_batch=CATCH_UP_BATCH,
     catch_up_hold=CATCH_UP_HOLD,
+    # Its first start holds documents within the budget and writes them once it is passed: the
+    # 8 MiB it was measured with at 100 counties (docs/benchmarks.md, "A province at size").
+    projection_cache_bytes=CACHE_BYTES,
     consumer_options={"max_partition_fetch_bytes": PARTITION_FETCH_BYTES, "fetch_max_bytes": FETCH_MAX_BYTES},
 )
