@@ -45,6 +45,10 @@ CLASSES = "classes"
 CADRES = "cadres"
 HISTORIES = "histories"
 STALE_AFTER = 5.0
+# What the index reads of each collection, by a load's scan and a refresh's reads by id alike.
+CADRE_CUT = {f: 1 for f in (*FIELDS, "jurisdiction", "_rev")}
+HISTORY_CUT = {f: 1 for f in (*HISTORY_FIELDS, "_rev")}
+CLASS_CUT = {"_applied": 0}
 
 
 def _text(ix: ReadIndex, rows: list[dict[str, Any]]) -> tuple[str, list[int]]:
@@ -122,16 +126,10 @@ class Reads:
         async with self._lock:
             if ix.live or ix.loaded_at is None or time.monotonic() - ix.loaded_at > self.stale_after:
                 return
-            fields = {f: 1 for f in (*FIELDS, "jurisdiction", "_rev")}
             for name, cut, held, observe in (
-                (CADRES, fields, lambda i: ix.cadres.get(i, {}).get("_rev"), ix.observe_cadres),
-                (
-                    HISTORIES,
-                    {f: 1 for f in (*HISTORY_FIELDS, "_rev")},
-                    lambda i: ix.histories.get(i, {}).get("_rev"),
-                    ix.observe_histories,
-                ),
-                (CLASSES, {"_applied": 0}, ix.classes.rev, ix.observe_classes),
+                (CADRES, CADRE_CUT, lambda i: ix.cadres.get(i, {}).get("_rev"), ix.observe_cadres),
+                (HISTORIES, HISTORY_CUT, lambda i: ix.histories.get(i, {}).get("_rev"), ix.observe_histories),
+                (CLASSES, CLASS_CUT, ix.classes.rev, ix.observe_classes),
             ):
                 ids = await applied.documents(name)
                 found = await store.find_by_ids(self.db[name], sorted(ids), cut) if ids else {}
@@ -150,13 +148,9 @@ class Reads:
 
     async def _load(self, ix: ReadIndex) -> None:
         """One scan of each collection, cut to the fields the index keeps."""
-        fields = {f: 1 for f in (*FIELDS, "jurisdiction", "_rev")}
-        cadres = [cadre_entry(d) async for d in self.db[CADRES].find({}, fields)]
-        histories = {
-            d["_id"]: history_entry(d)
-            async for d in self.db[HISTORIES].find({}, {f: 1 for f in (*HISTORY_FIELDS, "_rev")})
-        }
-        classes = [d async for d in self.db[CLASSES].find({}, {"_applied": 0})]
+        cadres = [cadre_entry(d) async for d in self.db[CADRES].find({}, CADRE_CUT)]
+        histories = {d["_id"]: history_entry(d) async for d in self.db[HISTORIES].find({}, HISTORY_CUT)}
+        classes = [d async for d in self.db[CLASSES].find({}, CLASS_CUT)]
         ix.fill(cadres, histories, classes)
 
     # -- the registry -------------------------------------------------------------------
