@@ -412,3 +412,58 @@ def test_a_cadres_yearly_hours_share_their_year_keys_and_read_as_written():
         "2025": 12.5,
         "2026": 12.5,
     }
+
+
+def test_a_county_s_registry_and_summaries_are_held_small_and_read_as_written():
+    """A county's 20,000 registry entries and their summaries were ~22 MB of the read index, a
+    dict of its own per entry (issue 16, memory per service): each entry now shares its keys
+    with the others and a summary keys on its entry's own id, and every entry reads as the
+    dict it was. 2,000 cadres here."""
+    import json
+    import tracemalloc
+
+    import bson
+
+    def registered(i: int) -> dict:
+        return {
+            **cadre(f"cd-{i:016x}", f"王芳{i}", "县财政局", 2, id_number=f"37142819900101{i:04d}"),
+            "gender": "女",
+            "birth_date": "1990-01-01",
+            "position": "科员",
+            "category": "经济发展",
+            "rank_since": "2021-03-01",
+            "township_leadership": False,
+            "recruited_as": "选调生",
+            "recruited_year": 2015,
+        }
+
+    raw = [bson.encode(registered(i)) for i in range(2000)]
+    summaries = [
+        bson.encode(
+            {"_id": f"cd-{i:016x}", "_rev": 9, "last_trained_on": "2025-06-30", "hours": {"2025": 32.0}}
+        )
+        for i in range(2000)
+    ]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        ix = ReadIndex()
+        for at in range(0, 2000, 500):  # as the writer's fold or a load makes them, batch by batch
+            ix.observe_cadres([bson.decode(r) for r in raw[at : at + 500]])
+            ix.observe_histories([bson.decode(r) for r in summaries[at : at + 500]])
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held / 2000 < 1_350, held / 2000  # a dict each, the id twice: ~1,580 bytes a cadre; now ~1,190
+    entry = ix.cadres["cd-0000000000000007"]
+    assert type(entry) is dict and entry == {
+        **{k: v for k, v in registered(7).items() if k != "_applied"},
+        "_key": "王芳7\x01县财政局",
+    }
+    assert json.loads(json.dumps(entry)) == entry and {**entry, "name": "李明"}["name"] == "李明"
+    assert ix.histories["cd-0000000000000007"] == {
+        "_rev": 9,
+        "last_trained_on": "2025-06-30",
+        "hours": {"2025": 32.0},
+    }
+    assert [d["_id"] for d in ix.registry("371428")][:2] == ["cd-0000000000000000", "cd-0000000000000001"]
