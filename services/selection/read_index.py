@@ -191,14 +191,24 @@ class HeldClasses:
         if doc is not None:
             self._decoded.move_to_end(class_id)
             return doc
+        doc = self.decoded(class_id)
+        if doc is None:
+            return None
+        self._decoded[class_id] = doc
+        if len(self._decoded) > DECODED_MAX:
+            self._decoded.popitem(last=False)
+        return doc
+
+    def decoded(self, class_id: str) -> dict[str, Any] | None:
+        """A class decoded anew and not kept (a new copy the caller may change): the row made
+        after each write of a class (`ReadIndex.observe_classes`). Kept, the DECODED_MAX
+        classes a fold wrote last were held decoded until a read came (as dicts ~80 kB a class
+        of 50 nominations at five years)."""
         held = self._raw.get(class_id)
         if held is None:
             return None
         # Stored without the nominations' default fields: filled in as read.
-        doc = self._decoded[class_id] = nominations_in_full(bson.decode(held[1], codec_options=CODEC))
-        if len(self._decoded) > DECODED_MAX:
-            self._decoded.popitem(last=False)
-        return doc
+        return nominations_in_full(bson.decode(held[1], codec_options=CODEC))
 
     def __getitem__(self, class_id: str) -> dict[str, Any]:
         doc = self.get(class_id)
@@ -279,7 +289,7 @@ class ReadIndex:
         for d in docs:
             if self.classes.put(d):
                 # From the index's own copy: the writer changes its dict in place.
-                self.class_rows[d["_id"]] = class_row(self.classes.get(d["_id"]))
+                self.class_rows[d["_id"]] = class_row(self.classes.decoded(d["_id"]))
                 self._changed(CLASSES)
 
     def fill(self, cadres: list[dict], histories: dict[str, dict], classes: list[dict]) -> None:
@@ -290,7 +300,7 @@ class ReadIndex:
         self._order = sorted(_place(c) for c in self.cadres.values())
         for d in classes:
             if self.classes.put(d):
-                self.class_rows[d["_id"]] = class_row(self.classes.get(d["_id"]))
+                self.class_rows[d["_id"]] = class_row(self.classes.decoded(d["_id"]))
         for cid, h in histories.items():
             self._put(self.histories, self._cadre_id(cid), h)
         self.forget()

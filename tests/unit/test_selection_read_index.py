@@ -467,3 +467,45 @@ def test_a_county_s_registry_and_summaries_are_held_small_and_read_as_written():
         "hours": {"2025": 32.0},
     }
     assert [d["_id"] for d in ix.registry("371428")][:2] == ["cd-0000000000000000", "cd-0000000000000001"]
+
+
+def test_a_fold_s_writes_of_classes_leave_none_of_them_decoded():
+    """A fold writes each class again and again: the row the class list shows is made after
+    each write, and the class is then held as BSON only. The DECODED_MAX classes written last
+    were kept decoded as well (~80 kB a class of 50 nominations, as dicts), until reads came."""
+    import json
+    import tracemalloc
+
+    def klass(i: int) -> dict:
+        nominations = [
+            {
+                "cadre_id": f"cd-{i}-{n}",
+                "name": f"王芳{n}",
+                "unit": "县财政局",
+                "status": "confirmed",
+                "by": "县委组织部干部科",
+            }
+            for n in range(50)
+        ]
+        return {
+            "_id": f"k{i}",
+            "_rev": 3,
+            "jurisdiction": "371428",
+            "title": f"第{i}期",
+            "nominations": nominations,
+        }
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        ix = ReadIndex()
+        for i in range(64):
+            ix.observe_classes([json.loads(json.dumps(klass(i)))])  # the writer's copy, then dropped
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held / 64 < 15_000, held / 64  # the last 32 decoded too: ~31,000 bytes a class; now ~8,300
+    assert (
+        ix.class_rows["k7"]["counts"]["confirmed"] == 50
+        and ix.classes["k7"]["nominations"][49]["name"] == "王芳49"
+    )
