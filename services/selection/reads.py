@@ -400,10 +400,8 @@ class Reads:
         base = (make.__name__, jurisdiction, param, repr(policy))
 
         def compute() -> dict[str, Any]:
-            made = make(ix.registry(jurisdiction), ix.histories, param, policy)
-            for row in made[rows]:  # each row's search key, as the registry entry's
-                row["_key"] = ix.cadres[row["cadre_id"]]["_key"]
-            return made
+            # Each row carries its registry entry's search key (`_key`), as scope.py makes it.
+            return make(ix.registry(jurisdiction), ix.histories, param, policy)
 
         needs = frozenset({ri.CADRES, ri.HISTORIES})
         out = ix.memo(base, compute, needs)

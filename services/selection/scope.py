@@ -2,7 +2,9 @@
 training histories in, lists with reasons out.
 
 A registry entry is the `cadres` projection document (JSON form); a history is the
-`histories` projection document of the same cadre (absent = never trained here).
+`histories` projection document of the same cadre (absent = never trained here). The
+reports' rows carry their entry's search key (`_key`, as the read index holds it), for the
+lists' search.
 """
 
 from __future__ import annotations
@@ -26,6 +28,37 @@ class HoursPolicy:
 
     def required(self, rank: str) -> float:
         return float(self.by_rank.get(rank, self.default_hours))
+
+
+class _Overdue:
+    """A row of the overdue list (`coverage`). Only its `__dict__` is kept: the rows' dicts
+    share one table of keys (PEP 412), as the read index's entries do (read_index.py), where
+    a dict of its own took twice the bytes: a county's reports are kept as made, 20,000 rows
+    each (reads.py). `_key` is the registry entry's search key (None without one)."""
+
+    def __init__(
+        self, cadre_id: str, name: str, unit: str, rank: str, last: str | None, key: str | None
+    ) -> None:
+        self.cadre_id, self.name, self.unit, self.rank = cadre_id, name, unit, rank
+        self.last_trained_on, self.covered, self._key = last, False, key
+
+
+class _Hours:
+    """A row of the hours report (`hours`); only its `__dict__` is kept, as `_Overdue`'s."""
+
+    def __init__(
+        self,
+        cadre_id: str,
+        name: str,
+        unit: str,
+        rank: str,
+        done: float,
+        want: float,
+        short: float,
+        key: str | None,
+    ) -> None:
+        self.cadre_id, self.name, self.unit, self.rank = cadre_id, name, unit, rank
+        self.hours, self.required, self.short, self._key = done, want, short, key
 
 
 def years_before(today: date, years: int) -> date:
@@ -134,16 +167,7 @@ def coverage(cadres: list[Doc], histories: dict[str, Doc], today: date, policy: 
         if covered:
             u["trained"] += 1
         else:
-            overdue.append(
-                {
-                    "cadre_id": c["_id"],
-                    "name": c["name"],
-                    "unit": unit,
-                    "rank": c["rank"],
-                    "last_trained_on": last,
-                    "covered": False,
-                }
-            )
+            overdue.append(_Overdue(c["_id"], c["name"], unit, c["rank"], last, c.get("_key")).__dict__)
     total = len(cadres)
     trained = total - len(overdue)
     for u in units.values():
@@ -176,14 +200,6 @@ def hours(cadres: list[Doc], histories: dict[str, Doc], year: int, policy: Hours
         short = round(want - done, 2) if want > done else 0.0
         met += short == 0
         rows.append(
-            {
-                "cadre_id": c["_id"],
-                "name": c["name"],
-                "unit": c["unit"],
-                "rank": c["rank"],
-                "hours": done,
-                "required": want,
-                "short": short,
-            }
+            _Hours(c["_id"], c["name"], c["unit"], c["rank"], done, want, short, c.get("_key")).__dict__
         )
     return {"year": year, "total": len(rows), "met": met, "rows": rows}

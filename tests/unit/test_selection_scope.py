@@ -154,3 +154,48 @@ def test_the_history_folds_attendance_online_hours_graduation_and_follow_up_once
     assert doc["hours"] == {"2026": 7.5, "2025": 2.0} and doc["online_hours"] == {"2025": 2.0}
     assert doc["last_trained_on"] == "2026-03-09" and doc["trainings"][0]["title"] == "中青班"
     assert doc["milestones"][0]["month"] == 1 and doc["mentor_tasks"][0]["task"] == "core_decision"
+
+
+def test_a_county_s_reports_are_kept_small_each_row_with_its_search_key():
+    """The coverage and hours reports are kept as made, a row for each of a county's 20,000
+    cadres (reads.py): the hours report's rows were ~330 bytes each as dicts of their own, ~6 MB
+    of selection's process (issue 16, memory per service). A row carries its entry's search key
+    for the lists' search. 2,000 cadres here."""
+    import tracemalloc
+
+    from services.selection.read_index import cadre_entry
+
+    entries = [
+        cadre_entry({**cadre(f"c{i}", name=f"王芳{i}"), "jurisdiction": "371428"}) for i in range(2000)
+    ]
+    histories = {
+        f"c{i}": {"last_trained_on": "2020-06-30", "hours": {"2026": 12.5 + i}} for i in range(0, 2000, 2)
+    }
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = hours(entries, histories, 2026, POLICY), coverage(entries, histories, TODAY, POLICY)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held / 2000 < 450, held / 2000  # dicts of their own: ~585 bytes a cadre; now ~340
+    (rows, overdue) = kept[0]["rows"], kept[1]["overdue"]
+    assert rows[7] == {
+        "cadre_id": "c7",
+        "name": "王芳7",
+        "unit": "县委办",
+        "rank": "副科",
+        "hours": 0.0,
+        "required": 110.0,
+        "short": 110.0,
+        "_key": "王芳7\x01县委办",
+    }
+    assert overdue[7] == {
+        "cadre_id": "c7",
+        "name": "王芳7",
+        "unit": "县委办",
+        "rank": "副科",
+        "last_trained_on": None,
+        "covered": False,
+        "_key": "王芳7\x01县委办",
+    }
