@@ -25,7 +25,7 @@ fields, ~30 MB here. So the service keeps:
 What the lists and reports computed from them are kept until one of the parts they were
 made from changes (`memo(..., needs=)`): a graduation does not unmake the registry's
 order, nor a registry change the class list. The registry's order by unit and name is
-kept as entries change (`_order`, a sorted list of keys), so a list made again after a
+kept as entries change (`_order`, the entries' ids in that order), so a list made again after a
 change filters it instead of sorting 20,000 entries (34 ms of CPU; a loaded machine makes
 that hundreds of milliseconds: docs/benchmarks.md, "Every read at 20,000 cadres").
 
@@ -232,8 +232,9 @@ class ReadIndex:
         self.class_rows: dict[str, dict[str, Any]] = {}
         self.live = False
         self.loaded_at: float | None = None
-        # Every registry entry's place: (unit, name, id), sorted.
-        self._order: list[tuple[str, str, str]] = []
+        # Every registry entry's id (the entry's own string) in the order of its place (unit,
+        # name, id): a tuple of the three kept for each was 1.3 MB at 20,000 cadres.
+        self._order: list[str] = []
         # Lists and reports computed from the index, by what they were asked for, and the
         # parts each was made from; dropped when one of those changes, so a repeated page,
         # search or sort costs a slice.
@@ -268,11 +269,16 @@ class ReadIndex:
         for d in docs:
             held = self.cadres.get(d["_id"])
             entry = cadre_entry(d)
-            if self._put(self.cadres, d["_id"], entry):
-                if held is not None:
-                    del self._order[bisect_left(self._order, _place(held))]
-                insort(self._order, _place(entry))
-                self._changed(CADRES)
+            if held is not None and held["_rev"] > entry["_rev"]:
+                continue  # a load that read the document before the writer's newer copy
+            if held is not None:  # found by its place while the held entry is still there
+                del self._order[bisect_left(self._order, _place(held), key=self._place_of)]
+            self.cadres[d["_id"]] = entry
+            insort(self._order, entry["_id"], key=self._place_of)
+            self._changed(CADRES)
+
+    def _place_of(self, cadre_id: str) -> tuple[str, str, str]:
+        return _place(self.cadres[cadre_id])
 
     def observe_histories(self, docs: list[dict]) -> None:
         for d in docs:
@@ -297,7 +303,7 @@ class ReadIndex:
         entries (`cadre_entry`), history entries by cadre (`history_entry`), class documents."""
         for c in cadres:
             self._put(self.cadres, c["_id"], c)
-        self._order = sorted(_place(c) for c in self.cadres.values())
+        self._order = sorted((c["_id"] for c in self.cadres.values()), key=self._place_of)
         for d in classes:
             if self.classes.put(d):
                 self.class_rows[d["_id"]] = class_row(self.classes.decoded(d["_id"]))
@@ -339,7 +345,7 @@ class ReadIndex:
 
         def ordered() -> list[dict[str, Any]]:
             held = self.cadres
-            return [d for _, _, cid in self._order if (d := held[cid])["jurisdiction"].startswith(p)]
+            return [d for cid in self._order if (d := held[cid])["jurisdiction"].startswith(p)]
 
         only = frozenset({CADRES})
         rows = self.memo(("registry", p), ordered, only)
