@@ -260,7 +260,11 @@ class MemoryCollection:
         """As the driver's: the collection empty (a projection's rebuild starts with it)."""
         self.docs.clear()
 
-    def find(self, flt: dict | None = None, projection: dict | None = None) -> MemoryCursor:
+    def find(
+        self, flt: dict | None = None, projection: dict | None = None, batch_size: int = 0
+    ) -> MemoryCursor:
+        """As the driver's (`batch_size`: how many documents it decodes at a time; here every
+        document is held already)."""
         return MemoryCursor([_project(d, projection) for d in self.docs.values() if matches(d, flt)])
 
     async def find_one(self, flt: dict | None = None, projection: dict | None = None) -> dict | None:

@@ -303,15 +303,19 @@ class ReadIndex:
                 self.class_rows[d["_id"]] = class_row(self.classes.decoded(d["_id"]))
                 self._changed(CLASSES)
 
-    def fill(self, cadres: list[dict], histories: dict[str, dict], classes: list[dict]) -> None:
+    def hold_classes(self, docs: Iterable[dict]) -> None:
+        """Class documents a load read, each held (with its row) as it comes."""
+        for d in docs:
+            if self.classes.put(d):
+                self.class_rows[d["_id"]] = class_row(self.classes.decoded(d["_id"]))
+
+    def fill(self, cadres: list[dict], histories: dict[str, dict], classes: Iterable[dict]) -> None:
         """Every entry, from one scan of each collection (reads.py scans them): registry
         entries (`cadre_entry`), history entries by cadre (`history_entry`), class documents."""
         for c in cadres:
             self._put(self.cadres, c["_id"], c)
         self._order = sorted((c["_id"] for c in self.cadres.values()), key=self._place_of)
-        for d in classes:
-            if self.classes.put(d):
-                self.class_rows[d["_id"]] = class_row(self.classes.decoded(d["_id"]))
+        self.hold_classes(classes)
         for cid, h in histories.items():
             self._put(self.histories, self._cadre_id(cid), h)
         self.forget()

@@ -535,3 +535,65 @@ def test_the_registry_s_order_holds_no_more_than_each_entry_s_id():
     assert [d["name"] for d in ix.registry("371428")][:3] == ["王芳0", "王芳1", "王芳10"]
     ix.observe_cadres([cadre("cd-0000000000000001", "艾青", "县委办", 3)])  # renamed and moved
     assert [d["name"] for d in ix.registry("371428")][:3] == ["艾青", "王芳0", "王芳10"]
+
+
+def test_a_load_holds_a_batch_of_classes_decoded_at_a_time_not_all_of_them():
+    """The load's scan of the classes: the driver decodes a batch of documents at a time (by
+    default every one that fits in 16 MB, so the five-year county's 500 classes at once, ~40 MB
+    of objects, whose freed pools stayed with the process). Held as they come, a small batch
+    at a time, the load's peak is a few classes, and each reads as stored."""
+    import asyncio
+    import tracemalloc
+
+    import bson
+
+    from services.selection.projections import nominations_in_full
+    from services.selection.reads import Reads
+
+    class Scan:
+        """A collection as the driver reads it: `batch_size` documents decoded at a time."""
+
+        def __init__(self, docs: list[dict]) -> None:
+            self.raw = [bson.encode(d) for d in docs]
+
+        def find(self, flt: dict, projection: dict, batch_size: int = 0):
+            async def batches():
+                step = batch_size or len(self.raw) or 1
+                for at in range(0, len(self.raw), step):
+                    for d in [bson.decode(r) for r in self.raw[at : at + step]]:
+                        yield d
+
+            return batches()
+
+    def klass(i: int) -> dict:
+        return {
+            "_id": f"k{i:03d}",
+            "_rev": 2,
+            "jurisdiction": "371428",
+            "title": f"第{i}期",
+            "scope": {"criteria": {}, "cadre_ids": [f"cd-{i:03d}-{n:012x}" for n in range(400)]},
+            "nominations": [
+                {
+                    "cadre_id": f"cd-{i:03d}-{n:012x}",
+                    "name": f"王芳{n}",
+                    "unit": "县财政局",
+                    "status": "confirmed",
+                }
+                for n in range(50)
+            ],
+        }
+
+    db = {"cadres": Scan([]), "histories": Scan([]), "classes": Scan([klass(i) for i in range(200)])}
+    reads = Reads(db)
+    tracemalloc.start()
+    try:
+        asyncio.run(reads._load(reads._index))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 6 * 2**20, peak  # every class decoded at once: ~14.6 MB at the peak; now ~3.4
+    ix = reads._index
+    assert len(ix.classes) == 200 and ix.classes["k123"] == nominations_in_full(klass(123))
+    assert (
+        ix.class_rows["k123"]["scope"]["count"] == 400 and ix.class_rows["k123"]["counts"]["confirmed"] == 50
+    )
