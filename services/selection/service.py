@@ -17,8 +17,8 @@ from shared.runtime import Adapters, Runtime, ServiceDefinition
 # (700, 10, 10)): a full collection only after 100 of the middle generation's, not 10. A
 # 20,000-row import keeps its envelopes, the registry's read index and the projectors' documents
 # alive, nearly all of it surviving the young collections, and each full collection walked it
-# all again: 14 of them, 0.94-1.02 s of the 5.6-6.1 s of CPU the process spent on the import
-# (20 %; gc.callbacks, 2026-11-29 stop 23); at these 2, 0.21 s. The young collections are as
+# all again: 14 of them, 0.94-1.02 s of the 6.1-6.6 s of CPU the process spent, start-up
+# included (gc.callbacks, 2026-11-29 stop 23); at these 2, 0.21 s. The young collections are as
 # before (their pauses stay short for the commands); cyclic garbage, if any, is freed by the next
 # full collection, later than before (the dashboard runs at (50,000, 20, 100): services/dashboard).
 GC_THRESHOLDS = (700, 10, 100)
