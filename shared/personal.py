@@ -364,12 +364,20 @@ class Sealer:
     def _keep(self, env: Envelope, seen: dict[str, set[str]]) -> None:
         """Keep an envelope just sealed for `recall`; the oldest go after RECALL_AGE, and none
         is kept past RECALL_MAX (the oldest are the next the projectors fold)."""
+        now = self.expire_recalls()
+        if len(self._recent) < RECALL_MAX:
+            self._recent[env.event_id] = (now, env, seen)
+
+    def expire_recalls(self) -> float:
+        """Give back what was kept for `recall` longer than RECALL_AGE (the time now). Called at
+        each seal, and by the projector while it finds nothing to fold (Projector._when_still):
+        what a process sealed for topics its projectors do not follow, or sent while they
+        were stopped, is never recalled, and would otherwise stay until the next appends."""
         now = time.monotonic()
         recent = self._recent
         while recent and now - next(iter(recent.values()))[0] > RECALL_AGE:
             recent.popitem(last=False)
-        if len(recent) < RECALL_MAX:
-            recent[env.event_id] = (now, env, seen)
+        return now
 
     def sent(self, event: dict, value: bytes) -> None:
         """The relay sent a sealed envelope as `value`: what was kept of it is found by it now."""

@@ -1586,7 +1586,11 @@ class Projector:
 
     def _when_still(self, last_end: float) -> None:
         """Still for `still_after` seconds since the last batch: the writers' caches shrink to
-        STILL_CACHE_BYTES and, if that forgot anything, the heap is trimmed at its next look."""
+        STILL_CACHE_BYTES and, if that forgot anything, the heap is trimmed at its next look.
+        What the writers' sealer kept for its projectors past its age is given back at each look
+        (`Sealer.expire_recalls`)."""
+        for sealer in {id(s): s for f in self.followers if (s := getattr(f.writer, "sealer", None))}.values():
+            sealer.expire_recalls()
         if not self._folded or time.monotonic() - last_end < self.still_after:
             return
         self._folded = False

@@ -10,6 +10,7 @@ bench/scale.py."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from aiokafka.structs import ConsumerRecord
 
@@ -22,6 +23,8 @@ from shared.personal import ERASED, Sealer, Vault
 from shared.projection import WRITE
 from shared.projector import Decodings, ProjectionWriter
 from tests.unit.test_personal_data import COUNTY, idn, registered
+from tests.unit.test_projector_followers import FakeWriter
+from tests.unit.test_projector_still import run_projector
 
 TOPIC = f"ganxun.selection.{COUNTY}"
 PEOPLE = [(f"cd-{i}", f"王{i}明") for i in range(5)]
@@ -140,3 +143,21 @@ def test_what_the_memory_cannot_hold_is_opened_from_its_record(monkeypatch):
         assert not getattr(sealer, "_recent", None)  # what was kept is given back once folded
 
     asyncio.run(main())
+
+
+@dataclass
+class SealingWriter(FakeWriter):
+    """A writer of another projection of the process, with its sealer."""
+
+    sealer: Sealer | None = None
+
+
+def test_what_no_projector_here_folds_is_given_back_while_the_projector_finds_nothing(monkeypatch):
+    """A process's relay sends to a topic its projectors do not follow (or they are stopped): what
+    was kept for them is never recalled. Once older than RECALL_AGE it is given back at the
+    projector's next idle look, not kept until the next appends."""
+    sealer, _ = asyncio.run(_imported(MemoryDatabase()))
+    assert len(sealer._recent) == len(PEOPLE)  # kept, by the digest of what was sent
+    monkeypatch.setattr(personal, "RECALL_AGE", 0.2)
+    run_projector([SealingWriter("other", sealer=sealer)], [], still_after=5.0, seconds=0.5)
+    assert not sealer._recent, "kept past RECALL_AGE while the projector found nothing"
