@@ -166,7 +166,11 @@ class Catalogue:
 
     def decode(self, raw: bytes | str | dict[str, Any]) -> Decoded | None:
         """Envelope and typed payload; None for an unknown type; MalformedEvent otherwise."""
-        env = self.envelope(raw)
+        return self.decode_envelope(self.envelope(raw))
+
+    def decode_envelope(self, env: Envelope) -> Decoded | None:
+        """`decode` of an envelope already read (its payload checked against its contract here:
+        an envelope this process made, kept plain for its projectors, shared/personal.py)."""
         if env.type not in self._current:
             return None
         env = self.upcast(env)

@@ -68,6 +68,9 @@ class OutboxRelay:
         # Published pointers wait at most this long for their delete (UNLINK_AFTER).
         self.unlink_after = unlink_after
         self._wake = asyncio.Event()
+        # Told of each event sent, with the bytes it went as (Runtime.start: the sealer keeps
+        # what this process's projectors will then find plain, shared/personal.Sealer.recall).
+        self.on_sent: Callable[[dict, bytes], None] | None = None
         # An append_many chunk kept for this relay wakes it (`EventStore._land_chunk`): an import
         # is sent while its later chunks are still being written, not after its answer.
         store.on_landed = self.nudge
@@ -96,13 +99,13 @@ class OutboxRelay:
         pending = []
         for commit in commits:
             for event in commit["events"]:
+                value = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+                if self.on_sent is not None:
+                    self.on_sent(event, value)
                 for topic in (self.topic_for(event), *self.copies_to(event)):
                     pending.append(
                         await self.producer.send(
-                            topic,
-                            value=json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode(),
-                            key=event["stream_id"].encode(),
-                            headers=headers_of(event),
+                            topic, value=value, key=event["stream_id"].encode(), headers=headers_of(event)
                         )
                     )
         await asyncio.gather(*pending)

@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Collection, Iterable
 from typing import Any
 
@@ -39,7 +41,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from shared import store
-from shared.events import CATALOGUE, Catalogue, Envelope, utcnow
+from shared.events import CATALOGUE, Catalogue, Decoded, Envelope, MalformedEvent, utcnow
 
 PREFIX = "§p1:"
 ERASED = "已删除"
@@ -70,6 +72,18 @@ INSERT_FIRST_ABOVE = 20
 SCAN_KEEPS = 100_000
 # The key cache is swept of expired entries when it reaches this size (then twice what was left).
 SWEEP_FROM = 10_000
+# The envelopes this process sealed that its own projectors may take plain from memory
+# (`Sealer.recall`), at most this many at once and for this long: a 20,000-row import's
+# projection opened each registration again from the record the relay had sent (json.loads, a
+# cipher per person, three decryptions, the envelope and payload validated again; and the
+# `classes` writer read each envelope once more to pass it by), about 110 µs a row of selection's
+# CPU (docs/benchmarks.md, "The import end to end"). An envelope kept is ~3 kB, most of it the
+# import holds anyway until its answer; the projectors were up to 11,000 rows behind the
+# relay (at 5,000 kept, 38-48 % of the rows were opened again; at 12,000 none; the process's peak
+# RSS over the import 236-240 MB against main's 243-252 in the same minutes). Given back as the
+# records are folded.
+RECALL_MAX = 12_000
+RECALL_AGE = 60.0
 # A role whose actor is the person the event is about: their own name in `actor.name` is
 # theirs, sealed under their own id (a trainee's self check-in, leave request, rating).
 SELF_ROLES = frozenset({"trainee"})
@@ -285,6 +299,22 @@ class Vault:
     def forget(self, person: str) -> None:
         self._cache.pop(person, None)
 
+    def holds(self, persons: Iterable[str]) -> bool:
+        """Whether each person's key is in memory and fresh, not erased: a value sealed under it
+        would open to what was sealed, with no store read (`Sealer.recall`)."""
+        now = time.monotonic()
+        for p in persons:
+            hit = self._cache.get(p)
+            if hit is None or not isinstance(hit[0], bytes) or not self._fresh(hit, now):
+                return False
+        return True
+
+
+def _digest(value: bytes) -> bytes:
+    """What a record's value is known by in `Sealer._recent` (not the bytes themselves: ~1 kB
+    each): equal digests are equal values, as no one can make two values meet."""
+    return hashlib.blake2b(value, digest_size=16).digest()
+
 
 def _get(doc: dict, path: str) -> Any:
     for part in path.split("."):
@@ -324,6 +354,56 @@ class Sealer:
     def __init__(self, vault: Vault, catalogue: Catalogue = CATALOGUE) -> None:
         self.vault = vault
         self.catalogue = catalogue
+        # Whether the envelopes it seals are kept plain for this process's projectors (`recall`):
+        # set where the relay and the projectors run in the process that appends
+        # (Runtime.start). Kept by event id until the relay sends them (`sent`), then by the
+        # digest of the bytes it sent: (when kept, the envelope, its plain values per person).
+        self.recalls = False
+        self._recent: OrderedDict[str | bytes, tuple[float, Envelope, dict[str, set[str]]]] = OrderedDict()
+
+    def _keep(self, env: Envelope, seen: dict[str, set[str]]) -> None:
+        """Keep an envelope just sealed for `recall`; the oldest go after RECALL_AGE, and none
+        is kept past RECALL_MAX (the oldest are the next the projectors fold)."""
+        now = self.expire_recalls()
+        if len(self._recent) < RECALL_MAX:
+            self._recent[env.event_id] = (now, env, seen)
+
+    def expire_recalls(self) -> float:
+        """Give back what was kept for `recall` longer than RECALL_AGE (the time now). Called at
+        each seal, and by the projector while it finds nothing to fold (Projector._when_still):
+        what a process sealed for topics its projectors do not follow, or sent while they
+        were stopped, is never recalled, and would otherwise stay until the next appends."""
+        now = time.monotonic()
+        recent = self._recent
+        while recent and now - next(iter(recent.values()))[0] > RECALL_AGE:
+            recent.popitem(last=False)
+        return now
+
+    def sent(self, event: dict, value: bytes) -> None:
+        """The relay sent a sealed envelope as `value`: what was kept of it is found by it now."""
+        if self._recent:
+            kept = self._recent.pop(event.get("event_id"), None)
+            if kept is not None:
+                self._recent[_digest(value)] = kept
+
+    def recall(self, value: bytes) -> tuple[Decoded, dict[str, set[str]]] | None:
+        """A record this process sealed and its relay sent, byte for byte, as its projectors
+        would open and decode it: (the decoding, the plain values per person, as `open` reports
+        them); None when it was not kept, or when any of its persons' keys is not in memory and
+        fresh (erased since, or to be read again: the record is opened then, as any other)."""
+        if not self._recent:
+            return None
+        kept = self._recent.pop(_digest(value), None)
+        if kept is None:
+            return None
+        _, env, seen = kept
+        if not self.vault.holds(seen):
+            return None
+        try:
+            decoded = self.catalogue.decode_envelope(env)
+        except MalformedEvent:
+            return None
+        return None if decoded is None else (decoded, seen)
 
     def _targets(self, doc: dict) -> list[tuple[str, str]]:
         """(path, person) of each value of an envelope document to seal."""
@@ -346,7 +426,9 @@ class Sealer:
         return out + each_targets(model, payload)
 
     async def seal(self, envelopes: Iterable[Envelope]) -> list[dict]:
-        """The envelopes as store documents, their personal values sealed."""
+        """The envelopes as store documents, their personal values sealed (and, with `recalls`,
+        each kept plain with the values it sealed per person)."""
+        envelopes = list(envelopes)
         docs = [e.to_doc() for e in envelopes]
         targets = [self._targets(d) for d in docs]
         # A person whose own stream starts here (a registration) has no key yet.
@@ -358,16 +440,22 @@ class Sealer:
             if d["stream_id"].endswith(p)
         }
         keys = _ciphers(await self.vault.keys((p for t in targets for _, p in t), create=True, new=new))
-        for doc, todo in zip(docs, targets):
-            sealed = []
+        for env, doc, todo in zip(envelopes, docs, targets):
+            sealed: list[str] = []
+            seen: dict[str, set[str]] = {}
             for path, person in todo:
                 key = keys.get(person)
                 if isinstance(key, AESGCM):
-                    _set(doc, path, seal_value(key, person, _get(doc, path)))
+                    plain = _get(doc, path)
+                    _set(doc, path, seal_value(key, person, plain))
                     sealed.append(path)
+                    seen.setdefault(person, set()).add(str(plain))  # as `open` reports it
                 else:  # erased: nothing of theirs is kept, not even sealed
                     _set(doc, path, self._stand_in(doc, path, ERASED))
             doc["sealed"] = sealed
+            # Kept only as it will read once opened: nothing of it stood in for an erased person.
+            if self.recalls and len(sealed) == len(todo) and not env.sealed:
+                self._keep(env, seen)
         return docs
 
     def _stand_in(self, doc: dict, path: str, text: str) -> Any:

@@ -182,6 +182,23 @@ class Decodings:
         # opening the sealed values does not change (a province dashboard's two writers each
         # read every record: one folded it, the other read its envelope again to pass it by).
         self.envelopes: dict[tuple[str, int, int], Envelope] = {}
+        # Per record, what this process sealed of it, sent and kept plain (Sealer.recall), or
+        # None: taken from the sealer once, by whichever writer asks first.
+        self.recalled: dict[tuple[str, int, int], tuple[Decoded, dict[str, set[str]]] | None] = {}
+
+    def recall(self, rec: ConsumerRecord) -> tuple[Decoded, dict[str, set[str]]] | None:
+        """The record as this process sealed it (its decoding and plain values per person), when
+        its sealer kept it (`Sealer.recall`); None otherwise. Its envelope serves the writers
+        that pass it by."""
+        where = _where(rec)
+        if where not in self.recalled:
+            hit = None
+            if self.sealer is not None and isinstance(rec.value, bytes):
+                hit = self.sealer.recall(rec.value)
+            self.recalled[where] = hit
+            if hit is not None:
+                self.envelopes.setdefault(where, hit[0].envelope)
+        return self.recalled[where]
 
     def serves(self, writer: ProjectionWriter) -> bool:
         return writer.sealer is self.sealer and writer.catalogue is self.catalogue
@@ -543,8 +560,11 @@ class ProjectionWriter:
             values, opened = await self._open(part, shared)
             for rec, value, seen in zip(part, values, opened):
                 try:
+                    recalled = self._recalled(rec, shared)
                     if not self._folds(rec):
                         decoded = self._passed(value, shared, rec)
+                    elif recalled is not None:
+                        decoded, seen = recalled
                     elif shared is not None:
                         decoded = shared.decode(self._shared_key(rec), value)
                     else:
@@ -554,6 +574,16 @@ class ProjectionWriter:
                 yield rec, seen, decoded
             if chunk:
                 await asyncio.sleep(0)
+
+    def _recalled(
+        self, rec: ConsumerRecord, shared: Decodings | None
+    ) -> tuple[Decoded, dict[str, set[str]]] | None:
+        """What this process sealed of the record and kept plain (`Decodings.recall`), for a
+        projection that shows names (one that keeps none opens without the vault: its names read
+        "unreadable"); a record it passes by takes only the envelope from it (`_passed`)."""
+        if shared is None or not shared.recall(rec):
+            return None
+        return shared.recalled[_where(rec)] if self.projection.personal else None
 
     def _report(self, handled: list[tuple[str, int]]) -> None:
         """Tell the reads waiting for their writes what was folded: while documents are held,
@@ -663,7 +693,14 @@ class ProjectionWriter:
         opened: list[dict[str, set[str]]] = [{} for _ in records]
         if self.sealer is None:
             return values, opened
-        at = [i for i, v in enumerate(values) if v and SEALED_MARK in v and self._folds(records[i])]
+        at = [
+            i
+            for i, v in enumerate(values)
+            if v
+            and SEALED_MARK in v
+            and self._folds(records[i])
+            and self._recalled(records[i], shared) is None
+        ]
         theirs = {i for i in at if shared is not None and self._shared_key(records[i]) in shared.opened}
         mine = [i for i in at if i not in theirs]
         futures = {}
@@ -1549,7 +1586,11 @@ class Projector:
 
     def _when_still(self, last_end: float) -> None:
         """Still for `still_after` seconds since the last batch: the writers' caches shrink to
-        STILL_CACHE_BYTES and, if that forgot anything, the heap is trimmed at its next look."""
+        STILL_CACHE_BYTES and, if that forgot anything, the heap is trimmed at its next look.
+        What the writers' sealer kept for its projectors past its age is given back at each look
+        (`Sealer.expire_recalls`)."""
+        for sealer in {id(s): s for f in self.followers if (s := getattr(f.writer, "sealer", None))}.values():
+            sealer.expire_recalls()
         if not self._folded or time.monotonic() - last_end < self.still_after:
             return
         self._folded = False

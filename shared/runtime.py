@@ -374,6 +374,8 @@ class Runtime:
                 writer.progress.append(lambda streams, name=p.name: self.progress.note(name, streams))
                 followers.append(Follower(writer, self.pattern_for(p)))
             self.writers = [f.writer for f in followers]
+            if "relay" in components:  # what it seals, sends and folds: taken plain (Sealer.recall)
+                self.sealer.recalls, self.relay.on_sent = True, self.sealer.sent
             projector = self.projector = Projector(
                 followers,
                 lambda: kafka.consumer(
