@@ -265,6 +265,13 @@ async def main() -> None:
             shutil.rmtree(state, ignore_errors=True)
 
 
+async def _sample_rss(pid: int, peak: list[float]) -> None:
+    """The process's highest resident memory into peak[0], sampled every 0.1 s until cancelled."""
+    while True:
+        peak[0] = max(peak[0], rss_mb(pid))
+        await asyncio.sleep(0.1)
+
+
 # long: one measured run: its phases are timed in sequence and share their figures
 async def run(c: httpx.AsyncClient, proc: subprocess.Popen, rows: list[dict], args) -> None:
     await wait_ready(c, proc, "selection 服务未能启动")
@@ -274,6 +281,9 @@ async def run(c: httpx.AsyncClient, proc: subprocess.Popen, rows: list[dict], ar
         f"经真实的 selection 服务导入（HTTP → append_many → Kafka → 投影）。"
     )
     cpu0 = cpu_by_process()
+    before = rss_mb(proc.pid)
+    peak = [before]
+    sampling = asyncio.create_task(_sample_rss(proc.pid, peak))
     t0 = time.perf_counter()
     r = await c.post("/cadres/import", files={"file": ("名册.csv", content, "text/csv")})
     took = time.perf_counter() - t0
@@ -303,6 +313,11 @@ async def run(c: httpx.AsyncClient, proc: subprocess.Popen, rows: list[dict], ar
     print(f"  CPU（秒）：导入请求中 {cpu_spent(cpu0, cpu1)}；之后到名册显示 {cpu_spent(cpu1, cpu2)}")
     spent = sum(cpu2.values()) - sum(cpu0.values())
     print(f"  CPU 合计（自提交起到名册显示全部）：{cpu_spent(cpu0, cpu2)}，共 {spent:.1f} s")
+    sampling.cancel()
+    print(
+        f"  selection 常驻内存：导入前 {before:.0f} MB，导入中峰值 {peak[0]:.0f} MB，"
+        f"名册显示全部时 {rss_mb(proc.pid):.0f} MB（目标 < {RSS_GOAL_MB} MB）{verdict(peak[0] < RSS_GOAL_MB)}"
+    )
     if args.import_only:
         return
 

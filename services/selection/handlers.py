@@ -55,6 +55,9 @@ CLASS = ClassDecider()
 CADRE = CadreDecider()
 
 # Which county holds a 身份证号 is itself personal data: a refusal says "elsewhere", never where.
+# Rows of an import decided and appended together (`import_cadres`): five of the kernel's
+# slices (MANY_SLICE), pipelined within the part.
+IMPORT_PART = 5_000
 ELSEWHERE = "该身份证号已登记在其他辖区的名册中，不能由本辖区登记、修改或导入（请与上级组织部门核实）"
 
 
@@ -390,13 +393,32 @@ class Handlers:
         reported; a re-import of unchanged rows changes nothing."""
         who.require_role("org_department")
         rows = await asyncio.to_thread(importing.read_rows, filename, content)  # decoding a workbook
-        return await self.import_cadres(ctx, who, importing.check(rows, self.cadre_id_for))
+        checked = importing.check(rows, self.cadre_id_for)
+        del rows  # the file's rows as read: what is kept of each is in `checked`
+        return await self.import_cadres(ctx, who, checked)
 
     async def import_cadres(self, ctx: Context, who: Principal, checked: importing.Checked) -> dict[str, Any]:
-        held = await self.reads.entries([cid for _, cid, _ in checked.good])
+        """The checked rows registered or updated IMPORT_PART at a time, each part decided,
+        appended and counted before the next: the whole file's commands and their envelopes at
+        once held a 20,000-row import's selection process at 240 MB (bench.scale)."""
+        tally = {"registered": 0, "updated": 0, "unchanged": 0}
         bad = list(checked.bad)
-        new, changed, unchanged = [], [], 0
-        for row, cid, record in checked.good:
+        for i in range(0, len(checked.good), IMPORT_PART):
+            await self._import_part(ctx, who, checked.good[i : i + IMPORT_PART], tally, bad)
+        bad.sort(key=lambda b: b["row"])
+        return {
+            "rows": len(checked.good) + len(checked.bad),
+            **tally,
+            "rejected": len(bad),
+            "errors": bad,
+        }
+
+    async def _import_part(
+        self, ctx: Context, who: Principal, good: list, tally: dict[str, int], bad: list[dict[str, Any]]
+    ) -> None:
+        held = await self.reads.entries([cid for _, cid, _ in good])
+        new, changed = [], []
+        for row, cid, record in good:
             entry = held.get(cid)
             if entry is None:
                 new.append((row, cid, record))
@@ -405,7 +427,7 @@ class Handlers:
             elif reg.differs(entry, record):
                 changed.append((row, cid, record))
             else:
-                unchanged += 1
+                tally["unchanged"] += 1
         known = await self.reads.cadre_states([cid for _, cid, _ in changed])
         # A changed cadre without a known state (its document gone since the index saw it)
         # is planned as new: its append conflicts and the kernel decides on the stream.
@@ -415,25 +437,15 @@ class Handlers:
             for _, cid, record in changed
         ]
         results = await self.commands.append_many(CADRE, planned, ctx, within(who))
-        registered = updated = 0
         for i, ((row, _, record), result) in enumerate(zip([*new, *changed], results)):
             if isinstance(result, Exception):
                 bad.append(_bad_row(row, record, result.message))
             elif not result:
-                unchanged += 1
+                tally["unchanged"] += 1
             elif i < len(new):
-                registered += 1
+                tally["registered"] += 1
             else:
-                updated += 1
-        bad.sort(key=lambda b: b["row"])
-        return {
-            "rows": len(checked.good) + len(checked.bad),
-            "registered": registered,
-            "updated": updated,
-            "unchanged": unchanged,
-            "rejected": len(bad),
-            "errors": bad,
-        }
+                tally["updated"] += 1
 
 
 def _bad_row(row: int, record: dict[str, Any], error: str) -> dict[str, Any]:
