@@ -40,6 +40,14 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+def set_collector(defn: ServiceDefinition) -> None:
+    """The process's cyclic collector at its service's thresholds (`gc_thresholds`), where it
+    names them: set here, at the process's start, not where the handlers are composed (a test
+    or a province's in-process runtimes compose them too, and the setting is the process's)."""
+    if defn.gc_thresholds is not None:
+        gc.set_threshold(*defn.gc_thresholds)
+
+
 # uvicorn's "auto" would fall back to asyncio's loop and h11 without a word if these were missing.
 FAST = {"loop": "uvloop", "http": "httptools"}
 
@@ -88,6 +96,7 @@ def main(defn: ServiceDefinition, argv: list[str] | None = None) -> None:
     if bad:
         parser.error(f"unknown components: {', '.join(sorted(bad))}")
     configure()
+    set_collector(defn)
     settings = settings_for(name, http_port=args.port)
     if "api" in components:
         from shared.auth import verifier_for

@@ -581,9 +581,8 @@ class ProjectionWriter:
         """What this process sealed of the record and kept plain (`Decodings.recall`), for a
         projection that shows names (one that keeps none opens without the vault: its names read
         "unreadable"); a record it passes by takes only the envelope from it (`_passed`)."""
-        if shared is None or not shared.recall(rec):
-            return None
-        return shared.recalled[_where(rec)] if self.projection.personal else None
+        hit = None if shared is None else shared.recall(rec)
+        return hit if self.projection.personal else None
 
     def _report(self, handled: list[tuple[str, int]]) -> None:
         """Tell the reads waiting for their writes what was folded: while documents are held,

@@ -118,6 +118,9 @@ class ServiceDefinition:
     # peaked at 214 MB with 8 MiB and 201 with 4, its writers as fast (docs/benchmarks.md,
     # "Memory after a burst"); the dashboard keeps 8 (its catch-up holds documents within it).
     projection_cache_bytes: int = 4 * 1024 * 1024
+    # The cyclic collector's thresholds (gc.set_threshold) of the service's processes, set at their
+    # start by the entrypoint (shared/entrypoint.set_collector); None: Python's (700, 10, 10).
+    gc_thresholds: tuple[int, int, int] | None = None
 
     @property
     def components(self) -> tuple[str, ...]:

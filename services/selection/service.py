@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import gc
 
 from services.selection import api, api_registry
 from services.selection.erasures import follow_erasures
@@ -13,7 +12,8 @@ from services.selection.settings import SelectionSettings, cadre_id_secret
 from shared import kafka
 from shared.runtime import Adapters, Runtime, ServiceDefinition
 
-# The cyclic collector's thresholds in a selection process (gc.set_threshold; Python's default is
+# The cyclic collector's thresholds of a selection process (set at its start: `gc_thresholds`,
+# shared/entrypoint.set_collector; Python's default is
 # (700, 10, 10)): a full collection only after 100 of the middle generation's, not 10. A
 # 20,000-row import keeps its envelopes, the registry's read index and the projectors' documents
 # alive, nearly all of it surviving the young collections, and each full collection walked it
@@ -29,8 +29,7 @@ def bootstrap(a: Adapters) -> Handlers:
     this deployment's database (following this process's projection writers), the
     deployment's clock, the service's own settings, the key vault (erasure) and the province's
     cadre id secret (without one outside development the service does not start:
-    settings.cadre_id_secret). The process's collector runs at GC_THRESHOLDS from here on."""
-    gc.set_threshold(*GC_THRESHOLDS)
+    settings.cadre_id_secret)."""
     flags = SelectionSettings()
     reads = Reads(a.db, writers=a.writers, batch=a.settings.projector_batch)
     a.on_fresh(reads.refresh)  # a fresh read in a process without the projectors: reads.py
@@ -86,4 +85,5 @@ DEFINITION = ServiceDefinition(
     compose=bootstrap,
     workers={"index": keep_index, "erasures": follow_erasures},
     consumer_options=kafka.county_fetch(),  # what its projectors hold fetched (shared/kafka.py)
+    gc_thresholds=GC_THRESHOLDS,
 )
