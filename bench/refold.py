@@ -25,7 +25,8 @@ from pathlib import Path
 
 from pymongo import AsyncMongoClient
 
-from bench.scale import RSS_GOAL_MB, verdict
+from bench.province import cpu_seconds
+from bench.scale import RSS_GOAL_MB, rss_mb, verdict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # What selection folds (its read models) and where it records how far it folded.
@@ -52,12 +53,6 @@ async def _drop(env: dict[str, str]) -> None:
     for name in DROPPED:
         await db.drop_collection(name)
     await client.close()
-
-
-def _sample(pid: int) -> tuple[float, float]:
-    rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    stat = Path(f"/proc/{pid}/stat").read_text().split()
-    return rss, (int(stat[13]) + int(stat[14])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -93,7 +88,7 @@ def main() -> None:
         time.sleep(5)
         if proc.poll() is not None:
             raise SystemExit(f"selection 已退出（{proc.returncode}），见 {log_path}")
-        rss, cpu = _sample(proc.pid)
+        rss, cpu = rss_mb(proc.pid), cpu_seconds(proc.pid)
         peak, still = max(peak, rss), rss
         took = time.monotonic() - t0
         print(
