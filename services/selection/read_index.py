@@ -309,13 +309,13 @@ class ReadIndex:
             if self.classes.put(d):
                 self.class_rows[d["_id"]] = class_row(self.classes.decoded(d["_id"]))
 
-    def fill(self, cadres: list[dict], histories: dict[str, dict], classes: Iterable[dict]) -> None:
+    def fill(self, cadres: list[dict], histories: dict[str, dict]) -> None:
         """Every entry, from one scan of each collection (reads.py scans them): registry
-        entries (`cadre_entry`), history entries by cadre (`history_entry`), class documents."""
+        entries (`cadre_entry`) and history entries by cadre (`history_entry`); the classes are
+        held as the scan brings them (`hold_classes`)."""
         for c in cadres:
             self._put(self.cadres, c["_id"], c)
         self._order = sorted((c["_id"] for c in self.cadres.values()), key=self._place_of)
-        self.hold_classes(classes)
         for cid, h in histories.items():
             self._put(self.histories, self._cadre_id(cid), h)
         self.forget()

@@ -158,7 +158,7 @@ class Reads:
         histories = {d["_id"]: history_entry(d) async for d in self.db[HISTORIES].find({}, HISTORY_CUT)}
         async for d in self.db[CLASSES].find({}, CLASS_CUT, batch_size=CLASS_BATCH):
             ix.hold_classes((d,))
-        ix.fill(cadres, histories, ())
+        ix.fill(cadres, histories)
 
     # -- the registry -------------------------------------------------------------------
     async def registry(

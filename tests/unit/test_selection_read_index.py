@@ -131,7 +131,7 @@ def test_the_registry_s_order_follows_renames_moves_and_a_reload():
     expected = sorted(ix.cadres.values(), key=lambda d: (d["unit"], d["name"], d["_id"]))
     assert [d["_id"] for d in ix.registry("371428")] == [d["_id"] for d in expected]
     again = ReadIndex()
-    again.fill(list(ix.cadres.values()), {}, [])
+    again.fill(list(ix.cadres.values()), {})
     assert [d["_id"] for d in again.registry("371428")] == [d["_id"] for d in expected]
 
 
