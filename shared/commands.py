@@ -326,7 +326,7 @@ class CommandHandler:
         authorize: Callable[[Loaded[S]], None] | None,
     ) -> list[list[Envelope] | GanxunError]:
         results: list[list[Envelope] | GanxunError] = [[] for _ in planned]
-        appends: dict[str, tuple[int, Loaded, list[Event], list[Envelope]]] = {}
+        appends: dict[str, tuple[int, Loaded, list[Envelope]]] = {}
         for i, p in enumerate(planned):
             loaded = p.believed or Loaded(decider.initial(), 0, None)
             try:
@@ -337,11 +337,11 @@ class CommandHandler:
                 results[i] = exc
                 continue
             envelopes = self.envelopes(p.stream_id, loaded.version, events, ctx, loaded.jurisdiction)
-            appends[p.stream_id] = (i, loaded, events, envelopes)
+            appends[p.stream_id] = (i, loaded, envelopes)
         conflicts = await self.store.append_many(
-            [(sid, loaded.version, envs) for sid, (_, loaded, _, envs) in appends.items()]
+            [(sid, loaded.version, envs) for sid, (_, loaded, envs) in appends.items()]
         )
-        for sid, (i, loaded, events, envelopes) in appends.items():
+        for sid, (i, _, envelopes) in appends.items():
             if sid in conflicts:
                 try:
                     results[i] = await self.execute(decider, sid, planned[i].command, ctx, authorize)
@@ -349,17 +349,12 @@ class CommandHandler:
                     results[i] = exc
                 continue
             results[i] = envelopes
-            state = loaded.state
-            for e in events:
-                state = decider.evolve(state, e)
-            self._remember(
-                (type(decider), sid),
-                Loaded(
-                    state,
-                    loaded.version + len(events),
-                    loaded.jurisdiction or (envelopes[0].jurisdiction if envelopes else None),
-                ),
-            )
+            # Not remembered (`_cache`), and an older copy forgotten: a bulk append's aggregates
+            # are seldom the next commands', and 5,000 of an import's cadres were each evolved
+            # again into a copy of their record, kept after the import (3.6 MB of selection at
+            # its peak; docs/benchmarks.md, "The import's memory and rate"). A later command
+            # reads its stream, as in any other process.
+            self._cache.pop((type(decider), sid), None)
         return results
 
     def _remember(self, key: tuple[type, str], loaded: Loaded) -> None:
