@@ -76,6 +76,7 @@ STATS_LAG = 11  # PostgreSQL reports an idle backend's transactions within ten s
 WALL = time.time() - time.perf_counter()  # perf_counter's times on time.time()'s clock
 LAG_EVERY = 0.005  # the client's loop is looked at this often
 LAG_MS = 20  # a turn of the client's loop later than this is recorded
+PRESSURE_EVERY = 1.0
 
 
 @dataclass
@@ -96,6 +97,10 @@ class Figures:
     # The client's own event loop: (when, ms) of each turn it came late by more than LAG_MS.
     # A command answered while the client's loop stood still is counted late by the client.
     client_lag: list[tuple[float, float]] = field(default_factory=list)
+    # The machine's pressure (/proc/pressure, PSI) each PRESSURE_EVERY: (when, the µs so far in
+    # which some task waited for a CPU, for I/O). The load average lags by a minute; this says
+    # how much the others' work stood in the way in the very seconds of the run.
+    pressure: list[tuple[float, int, int]] = field(default_factory=list)
 
     def add(self, what: str, ms: float, at: float | None = None) -> None:
         self.latency.setdefault(what, []).append(ms)
@@ -309,9 +314,14 @@ class Load:
         self.fig.missed += len(late)
 
     async def watch_loop(self) -> None:
-        """How late the client's own loop turns (it shares the two cores with the services)."""
+        """How late the client's own loop turns (it shares the two cores with the services),
+        and the machine's pressure each second."""
+        sampled = 0.0
         while True:
             t0 = time.perf_counter()
+            if t0 - sampled >= PRESSURE_EVERY and (now := pressure()) is not None:
+                self.fig.pressure.append((t0 + WALL, *now))
+                sampled = t0
             await asyncio.sleep(LAG_EVERY)
             lag = (time.perf_counter() - t0 - LAG_EVERY) * 1000
             if lag > LAG_MS:
@@ -393,6 +403,11 @@ def tail(fig: Figures) -> None:
     worst = max(seconds, key=lambda k: (max(seconds[k]), k))
     slow = sum(m > COMMAND_GOAL_MS for m in seconds[worst])
     bad = sum(any(m > COMMAND_GOAL_MS for m in v) for v in seconds.values())
+    whole = pressed(fig.pressure, first, first + len(seconds))
+    print(
+        f"  机器压力（PSI，有任务在等的时间占比）：全程 {whole}；"
+        f"最慢的一秒前后 {pressed(fig.pressure, first + worst, first + worst + 1)}"
+    )
     print(
         f"  最慢的一秒：第 {worst} 秒（按计划发出时刻），{len(seconds[worst])} 条，"
         f"最慢 {max(seconds[worst]):.0f} ms，超过 {COMMAND_GOAL_MS} ms 的 {slow} 条；"
@@ -410,6 +425,28 @@ def tail(fig: Figures) -> None:
     )
 
 
+def pressure() -> tuple[int, int] | None:
+    """The µs so far in which some task waited for a CPU, and for I/O (Linux PSI); None
+    where the kernel has no /proc/pressure."""
+    try:
+        return tuple(
+            int(Path(f"/proc/pressure/{what}").read_text().split("total=", 1)[1].split()[0])
+            for what in ("cpu", "io")
+        )
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def pressed(samples: list[tuple[float, int, int]], start: float, end: float) -> str:
+    """The share of [start, end] in which some task waited for a CPU / for I/O."""
+    inside = [s for s in samples if start - PRESSURE_EVERY <= s[0] <= end + PRESSURE_EVERY]
+    if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
+        return "（无 /proc/pressure）"
+    span = (inside[-1][0] - inside[0][0]) * 1e6
+    cpu, io = ((inside[-1][i] - inside[0][i]) / span * 100 for i in (1, 2))
+    return f"等 CPU {cpu:.0f}%  等 I/O {io:.0f}%"
+
+
 def write_trace(fig: Figures, path: Path) -> None:
     """One line a command (`cmd`, what, scheduled time, ms) and a client stall (`lag`, when, ms)."""
     with path.open("w") as f:
@@ -417,6 +454,8 @@ def write_trace(fig: Figures, path: Path) -> None:
             f.write(f"cmd\t{what}\t{at:.3f}\t{ms:.1f}\n")
         for when, ms in fig.client_lag:
             f.write(f"lag\t客户端\t{when:.3f}\t{ms:.1f}\n")
+        for when, cpu, io in fig.pressure:
+            f.write(f"psi\t{cpu}\t{when:.3f}\t{io}\n")
 
 
 def report(fig: Figures, rate: float, seconds: float) -> None:
