@@ -39,3 +39,13 @@ def test_the_trace_has_a_line_per_command_and_per_stall(tmp_path):
     lines = path.read_text().splitlines()
     assert sum(line.startswith("cmd\t登记干部\t") for line in lines) == 500
     assert sum(line.startswith("lag\t") for line in lines) == 1
+
+
+def test_a_probe_asks_every_50_ms_until_the_goal_then_every_250():
+    import time
+
+    from bench.load import pause
+
+    now = time.perf_counter()
+    assert pause(now) == 0.05  # within the 1 s goal: its resolution
+    assert pause(now - 1.5) == 0.25  # a miss already: it no longer feeds the backlog
