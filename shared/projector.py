@@ -955,6 +955,7 @@ class ProjectionWriter:
             if h.batch != self._batch:
                 h.batch = self._batch
                 held.move_to_end(doc_id)
+        self._keep_cache()
         return len(items) if changed else 0
 
     def _restore(self) -> None:
@@ -1095,7 +1096,17 @@ class ProjectionWriter:
     def _remember(self, docs: dict[str, dict], sizes: dict[str, int] | None = None) -> None:
         for doc_id, doc in docs.items():
             self._cache.put(doc_id, doc, (sizes or {}).get(doc_id))
-        self._cache.keep(self.cache_size)
+        self._keep_cache()
+
+    def _keep_cache(self) -> None:
+        """Forget the oldest cached documents beyond `cache_size`, which the held ones count
+        against too: a province dashboard's catch-up holds a county's 64 cadre buckets, and its
+        cache kept the county before's 64 beside them, written and never read again (~13 MB;
+        services/dashboard/README.md, "The first start under 200 MB")."""
+        held = len(self._held) if self._held else 0
+        if held and self._cache:
+            held -= sum(1 for i in self._held if i in self._cache)  # being written (`_write_out`)
+        self._cache.keep(max(0, self.cache_size - held))
 
     async def _bulk(self, ops: list, order: list[str], revs: dict, token: str) -> set[str]:
         failed: set[str] = set()
