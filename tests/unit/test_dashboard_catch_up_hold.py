@@ -360,6 +360,34 @@ def test_nothing_is_read_from_the_groups_committed_offsets_while_the_listener_se
     assert positions(p) == [ends(), ends()]
 
 
+def test_a_county_s_documents_are_written_once_its_partitions_are_read_to_their_end():
+    """A county read to its end is done with: its held buckets and classes are written by the
+    next batch, not held on beside the next county's until HOLD_BATCHES (two counties' 64
+    buckets in memory at once, ~25 MB at a province; dashmem2, stop 24)."""
+    db = CopyingDatabase()
+    p = projector(db, hold=True)
+    first = {(r.topic, r.partition) for r in records() if r.topic.endswith("710101")}
+    # Per batch: whether the first county was read to its end before it, its documents held after.
+    held_after: list[tuple[bool, int]] = []
+    handle = p.handle
+
+    async def recording(recs):
+        done_before = first <= p.catch_up.done
+        await handle(recs)
+        held = sum(1 for f in p.followers for i in (f.writer._held or {}) if "710101" in i)
+        held_after.append((done_before, held))
+
+    p.handle = recording
+    assert catch_up(p) == 0
+    # A batch handled once the county was read to its end may hold its last records: the batch
+    # after it writes the documents they changed.
+    assert any(held for _, held in held_after)  # the county was held while it was read
+    after_done = [held for (done, _), (_, held) in zip(held_after, held_after[1:]) if done]
+    assert after_done and after_done == [0] * len(after_done)
+    for projection in (dash.classes, dash.cadres):
+        assert stored(db, projection) == stored(reference(), projection)
+
+
 def test_a_catching_up_writer_keeps_no_more_documents_than_its_cache_size_held_or_cached():
     """The buckets' writer keeps one county's 64 (service.WRITER_CACHE): the county before's,
     written and never read again by the catch-up, are forgotten as the next county's are held,
