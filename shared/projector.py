@@ -449,6 +449,10 @@ class ProjectionWriter:
         self._flushing: asyncio.Future | None = None
         # The held documents the last batch let go (`_write_still`), written by `handle`.
         self._going: list[str] = []
+        # Partitions a catch-up has read to the end it was behind (Projector, `CatchUp.done`):
+        # a held document whose events came only from these has gone still, though no batch reads
+        # them any more (`_write_still`).
+        self.read_to_end: set[tuple[str, int]] = set()
         # A rebuild's: called once the batch being handled is written, its positions saved.
         self.on_written: Callable[[], None] | None = None
         # Per topic, whether this projection follows it whole (`_follows`); per event_type
@@ -634,7 +638,7 @@ class ProjectionWriter:
                 self._forget([i[0] for i in items])
                 raise
         if self._held is not None:
-            await self._write_still(read)
+            await self._write_still(read | self.read_to_end if self.read_to_end else read)
 
     def _follows(self, rec: ConsumerRecord) -> bool:
         """Whether a record is for this projection: from a service it follows, or an erasure
@@ -955,6 +959,7 @@ class ProjectionWriter:
             if h.batch != self._batch:
                 h.batch = self._batch
                 held.move_to_end(doc_id)
+        self._keep_cache()
         return len(items) if changed else 0
 
     def _restore(self) -> None:
@@ -1095,7 +1100,17 @@ class ProjectionWriter:
     def _remember(self, docs: dict[str, dict], sizes: dict[str, int] | None = None) -> None:
         for doc_id, doc in docs.items():
             self._cache.put(doc_id, doc, (sizes or {}).get(doc_id))
-        self._cache.keep(self.cache_size)
+        self._keep_cache()
+
+    def _keep_cache(self) -> None:
+        """Forget the oldest cached documents beyond `cache_size`, which the held ones count
+        against too: a province dashboard's catch-up holds a county's 64 cadre buckets, and its
+        cache kept the county before's 64 beside them, written and never read again (~13 MB;
+        services/dashboard/README.md, "The first start under 200 MB")."""
+        held = len(self._held) if self._held else 0
+        if held and self._cache:
+            held -= sum(1 for i in self._held if i in self._cache)  # being written (`_write_out`)
+        self._cache.keep(max(0, self.cache_size - held))
 
     async def _bulk(self, ops: list, order: list[str], revs: dict, token: str) -> set[str]:
         failed: set[str] = set()
@@ -1362,6 +1377,9 @@ class CatchUp:
         # Partitions still behind: the end offset seen at the assignment.
         self.behind: dict[TopicPartition, int] = {}
         self.paused: list[TopicPartition] = []
+        # Partitions read to the end they were behind since the assignment (their documents,
+        # held, have gone still: `ProjectionWriter.read_to_end`).
+        self.done: set[tuple[str, int]] = set()
 
     @staticmethod
     def order(tp: TopicPartition) -> tuple[str, str, int]:
@@ -1370,7 +1388,7 @@ class CatchUp:
     async def assigned(self, consumer, starts: dict[TopicPartition, int | None]) -> None:
         """Partitions just assigned and the offset each is read from (None: its beginning):
         pause all but `width` of those behind their end."""
-        self.behind, self.paused = {}, []
+        self.behind, self.paused, self.done = {}, [], set()
         if not starts:
             return
         ends = await consumer.end_offsets(list(starts))
@@ -1391,6 +1409,7 @@ class CatchUp:
         for tp, offset in reached.items():
             if tp in self.behind and offset >= self.behind[tp]:
                 del self.behind[tp]
+                self.done.add((tp.topic, tp.partition))
         active = len(self.behind) - len(self.paused)
         take = self.paused[: max(0, self.width - active)]
         if take:
@@ -1624,6 +1643,7 @@ class Projector:
         for f in self.followers:
             if not f.writer.holding:
                 f.writer.hold()
+            f.writer.read_to_end = self.catch_up.done
 
     async def _release_when_caught_up(self) -> None:
         """Once nothing is behind, the held documents are written and each batch writes again;

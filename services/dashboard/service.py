@@ -43,8 +43,13 @@ CATCH_UP_PARTITIONS = 12
 # start's cost (README, "A county at a time"); a fetch brought ~400 records (32 KiB per
 # partition, 12 partitions), so batches were ~480 records, not the kernel's 1,000. At 5,000 the
 # first start ran 1.75-1.86 times as fast but peaked at 201-218 MB (README, "Full batches");
-# 3,000 at 10 counties: 1.16 times as fast, peak 192 MB (README, "A failed write lost").
-CATCH_UP_BATCH = 3000
+# 3,000 at 10 counties: 1.16 times as fast, peak 192 MB (README, "A failed write lost"). A
+# batch's records, their opened values and decoded events (both writers') are alive together:
+# ~25-30 MB of Python objects at 3,000 (tracemalloc), the largest part of what a first start
+# holds beyond the imports. At 16 counties, after 240 s (load 15-18): 3,000 peaked at 184 MB
+# with 28.8 % of the registrations folded, 2,000 at 167 MB with 22.5 %, 1,500 at 162 MB with
+# 22.3 % (docs/benchmarks.md, "The dashboard's first start under 200 MB (dashmem2, stop 24)").
+CATCH_UP_BATCH = 2000
 # While catching up, the writers hold what they fold and write a document once it goes still (a
 # batch read its partitions without changing it), after 8 batches, or past the cache budget
 # (shared/projector.Projector._hold_while_behind): each batch of a county rewrote its 64 cadre
