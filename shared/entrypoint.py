@@ -12,6 +12,7 @@ import uvicorn
 import uvloop
 
 import shared.contracts  # noqa: F401  (every event type known before any decoding)
+from shared.http_client import SERVER_KEEP_ALIVE_S
 from shared.logging import configure
 from shared.runtime import Runtime, ServiceDefinition
 from shared.settings import Settings
@@ -49,7 +50,9 @@ def set_collector(defn: ServiceDefinition) -> None:
 
 
 # uvicorn's "auto" would fall back to asyncio's loop and h11 without a word if these were missing.
-FAST = {"loop": "uvloop", "http": "httptools"}
+# The servers state how long an idle connection lives; the project's own clients drop one
+# sooner (shared/http_client.py).
+FAST = {"loop": "uvloop", "http": "httptools", "timeout_keep_alive": SERVER_KEEP_ALIVE_S}
 
 
 def run(main) -> None:

@@ -25,11 +25,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-import httpx
-
 from deploy.demo import data
 from deploy.demo.client import Api, DemoError
 from shared.clock import add_months, local_today
+from shared.http_client import pooled_client
 
 
 @dataclass(frozen=True)
@@ -260,7 +259,7 @@ async def load(
         if progress:
             progress(name)
 
-    async with httpx.AsyncClient(timeout=180) as client:
+    async with pooled_client(180) as client:
         api = Api(client, urls, private_key, concurrency)
         d = Demo(api, today, rng, codes.wucheng, move_clock)
         await d.selection_clock(min(c.days[0] for c in classes) - timedelta(days=3))

@@ -6,6 +6,7 @@ import uvicorn
 
 from services.workbench.service import create_app
 from services.workbench.settings import WorkbenchSettings
+from shared.http_client import SERVER_KEEP_ALIVE_S
 from shared.logging import configure
 
 parser = argparse.ArgumentParser(prog="python -m services.workbench")
@@ -19,4 +20,5 @@ uvicorn.run(
     port=settings.http_port,
     log_level="warning",
     access_log=False,
+    timeout_keep_alive=SERVER_KEEP_ALIVE_S,
 )

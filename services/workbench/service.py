@@ -27,6 +27,7 @@ from services.workbench.handlers import Handlers
 from services.workbench.reads import SessionStore
 from services.workbench.settings import WorkbenchSettings
 from shared.errors import GanxunError
+from shared.http_client import pooled_client
 from shared.ids import new_id
 
 log = structlog.get_logger("workbench")
@@ -66,7 +67,7 @@ def create_app(settings: WorkbenchSettings | None = None, db: Any = None) -> Fas
         if db is None:
             mongo = AsyncMongoClient(settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5000)
         try:
-            async with httpx.AsyncClient(timeout=15.0) as http:
+            async with pooled_client(15.0) as http:
                 store = db if mongo is None else mongo[settings.database]
                 app.state.handlers = bootstrap(settings, http, store)
                 yield
