@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -380,3 +382,22 @@ def meaning(doc: dict) -> dict:
     if WRITE in out.get("_applied", {}):
         out["_applied"] = {k: v for k, v in out["_applied"].items() if k != WRITE}
     return out
+
+
+@contextlib.asynccontextmanager
+async def served(app, **config):
+    """An ASGI app served by a real uvicorn in this event loop on a free port, for as long as
+    the block runs; yields the base URL."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, **config))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task

@@ -10,9 +10,9 @@ import json
 import socket
 
 import pytest
-import uvicorn
 
 from bench.lean_http import LeanClient, LeanError
+from tests.support import served
 
 
 async def app(scope, receive, send):
@@ -45,40 +45,25 @@ async def app(scope, receive, send):
         await send({"type": "http.response.body", "body": data})
 
 
-@pytest.fixture
-def served():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", http="httptools", lifespan="off"))
-    return server, sock, port
-
-
-def run(served, scenario):
-    server, sock, port = served
-
+def run(scenario):
     async def main():
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:
-            await asyncio.sleep(0.01)
-        client = LeanClient(timeout=10)
-        try:
-            return await scenario(client, f"http://127.0.0.1:{port}")
-        finally:
-            await client.aclose()
-            server.should_exit = True
-            await task
+        async with served(app, http="httptools", lifespan="off") as base:
+            client = LeanClient(timeout=10)
+            try:
+                return await scenario(client, base)
+            finally:
+                await client.aclose()
 
     return asyncio.run(main())
 
 
-def test_a_json_command_and_its_answer(served):
+def test_a_json_command_and_its_answer():
     async def scenario(c, base):
         return await c.post(
             base + "/cadres", headers={"Authorization": "Bearer t"}, json={"name": "张三", "n": 1}
         )
 
-    r = run(served, scenario)
+    r = run(scenario)
     assert r.status_code == 201
     got = r.json()
     assert (got["method"], got["path"], got["auth"]) == ("POST", "/cadres", "Bearer t")
@@ -86,20 +71,20 @@ def test_a_json_command_and_its_answer(served):
     assert "张三" in r.text
 
 
-def test_query_parameters_a_patch_and_a_chunked_answer(served):
+def test_query_parameters_a_patch_and_a_chunked_answer():
     async def scenario(c, base):
         listed = await c.get(base + "/cadres", params={"size": 1, "q": "张"})
         patched = await c.patch(base + "/cadres/7", json={"position": "科长"})
         chunked = await c.get(base + "/chunked")
         return listed, patched, chunked
 
-    listed, patched, chunked = run(served, scenario)
+    listed, patched, chunked = run(scenario)
     assert listed.json()["query"] in ("size=1&q=%E5%BC%A0", "size=1&q=张")
     assert (patched.json()["method"], patched.json()["got"]) == ("PATCH", {"position": "科长"})
     assert chunked.json()["path"] == "/chunked"
 
 
-def test_a_kept_connection_is_reused_and_a_closed_one_is_not(served):
+def test_a_kept_connection_is_reused_and_a_closed_one_is_not():
     async def scenario(c, base):
         first = (await c.get(base + "/a")).json()["peer"]
         second = (await c.get(base + "/b")).json()["peer"]
@@ -107,16 +92,16 @@ def test_a_kept_connection_is_reused_and_a_closed_one_is_not(served):
         after = (await c.get(base + "/c")).json()["peer"]
         return first, second, closing, after
 
-    first, second, closing, after = run(served, scenario)
+    first, second, closing, after = run(scenario)
     assert first == second == closing  # one connection, kept
     assert after != closing  # the server closed it: a new one, and the request answered
 
 
-def test_an_error_status_is_an_answer_and_raise_for_status_says_so(served):
+def test_an_error_status_is_an_answer_and_raise_for_status_says_so():
     async def scenario(c, base):
         return await c.get(base + "/missing")
 
-    r = run(served, scenario)
+    r = run(scenario)
     assert r.status_code == 404
     with pytest.raises(LeanError):
         r.raise_for_status()

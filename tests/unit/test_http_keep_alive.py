@@ -5,13 +5,12 @@ closing failed with a ReadError (the demo's loader, a CI run under load)."""
 from __future__ import annotations
 
 import asyncio
-import socket
 
-import uvicorn
 from fastapi import FastAPI, Request
 
 from shared import entrypoint
 from shared.http_client import CLIENT_KEEP_ALIVE_S, SERVER_KEEP_ALIVE_S, pooled_client
+from tests.support import served
 
 
 def test_the_servers_state_their_keep_alive_and_the_clients_drop_one_well_before():
@@ -28,27 +27,13 @@ async def test_a_connection_idle_past_the_client_s_expiry_is_not_sent_on_again()
         peers.append(request.client.port)
         return {"ok": True}
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, timeout_keep_alive=SERVER_KEEP_ALIVE_S
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            await asyncio.sleep(0.01)
-        async with pooled_client(5.0) as client:
-            assert (await client.get(f"http://127.0.0.1:{port}/")).status_code == 200
-            await asyncio.sleep(0.2)
-            assert (await client.get(f"http://127.0.0.1:{port}/")).status_code == 200
-            # Idle past half the server's keep-alive, still well inside it: the client has
-            # dropped the connection and opens a new one instead of racing the server's close.
-            await asyncio.sleep(SERVER_KEEP_ALIVE_S / 2 + 0.3)
-            assert (await client.get(f"http://127.0.0.1:{port}/")).status_code == 200
-    finally:
-        server.should_exit = True
-        await serving
+    async with served(app, timeout_keep_alive=SERVER_KEEP_ALIVE_S) as base, pooled_client(5.0) as client:
+        assert (await client.get(base + "/")).status_code == 200
+        await asyncio.sleep(0.2)
+        assert (await client.get(base + "/")).status_code == 200
+        # Idle past half the server's keep-alive, still well inside it: the client has
+        # dropped the connection and opens a new one instead of racing the server's close.
+        await asyncio.sleep(SERVER_KEEP_ALIVE_S / 2 + 0.3)
+        assert (await client.get(base + "/")).status_code == 200
     assert peers[0] == peers[1]  # kept alive while fresh
     assert peers[2] != peers[0]  # dropped by the client, not sent on again
