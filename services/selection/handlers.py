@@ -404,15 +404,11 @@ class Handlers:
         tally = {"registered": 0, "updated": 0, "unchanged": 0}
         bad = list(checked.bad)
         rows = len(checked.good) + len(checked.bad)
-        # Each part's rows let go once decided (taken off `checked.good`): the rows not yet
-        # decided are all the import holds of the file, and what the last parts allocate (their
+        # Each part's rows let go once decided (`Checked.take_parts`): the rows not yet decided
+        # are all the import holds of the file, and what the last parts allocate (their
         # envelopes, sealed documents, the projector's batches) reuses the memory of the first.
-        good = checked.good
-        while good:
-            part = good[:IMPORT_PART]
-            del good[:IMPORT_PART]
+        for part in checked.take_parts(IMPORT_PART):
             await self._import_part(ctx, who, part, tally, bad)
-            del part
         bad.sort(key=lambda b: b["row"])
         return {
             "rows": rows,

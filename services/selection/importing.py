@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -62,6 +62,14 @@ _NOT_IN_HEADER = re.compile(r"[\s*＊:：]+")
 class Checked:
     good: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)  # (row, cadre_id, record)
     bad: list[dict[str, Any]] = field(default_factory=list)  # {row, name, id_number, errors}
+
+    def take_parts(self, size: int) -> Iterator[list[tuple[int, str, dict[str, Any]]]]:
+        """The good rows `size` at a time, each part taken off `good` as it is given: the rows
+        not yet given are all that is left held of the file (`Handlers.import_cadres`)."""
+        while self.good:
+            part = self.good[:size]
+            del self.good[:size]
+            yield part
 
 
 def _header_name(cell: Any) -> str | None:
