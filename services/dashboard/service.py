@@ -63,7 +63,13 @@ CATCH_UP_HOLD = True
 # CPU that folding two counties took in memory (docs/benchmarks.md, "A province at size
 # (province7)"); 0.9 s at these. What the dashboard folds and decodes holds no cycles (freed by
 # reference counting as it goes); the few it makes (asyncio's) are still collected, later.
-GC_THRESHOLDS = (50_000, 20, 100)
+# The young generation's threshold 50,000 -> 200,000 (heldcpu, stop 25): a catch-up batch of 2,000
+# records keeps 50,000-100,000 tracked objects alive at once (its records, opened values and decoded
+# events, both writers'), so at 50,000 a young collection ran in most batches and walked every one
+# of them, ~27 ms each: ~9 % of the fold's CPU in memory (76 collections, 2.1 s, over 4 counties'
+# 229,548 events), none at 200,000 (docs/benchmarks.md, "The dashboard's CPU an event"). A young
+# collection frees nothing here either way; the objects it walks die by reference counting.
+GC_THRESHOLDS = (200_000, 20, 100)
 
 
 def bootstrap(a: Adapters) -> Handlers:
