@@ -66,9 +66,10 @@ CATCH_UP_HOLD = True
 # The young generation's threshold 50,000 -> 200,000 (heldcpu, stop 25): a catch-up batch of 2,000
 # records keeps 50,000-100,000 tracked objects alive at once (its records, opened values and decoded
 # events, both writers'), so at 50,000 a young collection ran in most batches and walked every one
-# of them, ~27 ms each: ~9 % of the fold's CPU in memory (76 collections, 2.1 s, over 4 counties'
-# 229,548 events), none at 200,000 (docs/benchmarks.md, "The dashboard's CPU an event"). A young
-# collection frees nothing here either way; the objects it walks die by reference counting.
+# of them, freeing nothing (they die by reference counting): 10-13 % of a first start's CPU (at 16
+# counties 520-547 young collections, 18 s of 142-153 s); at 200,000 0.1-0.2 s a run, and 121-134
+# µs of CPU an event against 155-167 at 16 counties, 112-131 against 134-174 at 4, the peak RSS no
+# higher (docs/benchmarks.md, "The dashboard's CPU an event (heldcpu, stop 25)").
 GC_THRESHOLDS = (200_000, 20, 100)
 
 
