@@ -954,7 +954,10 @@ class ProjectionWriter:
                 h = held[doc_id] = Held(doc, doc.get("_rev"), touched.get(doc_id), {}, size, 0, self._batch)
             elif h.batch != self._batch:
                 new = touched.get(doc_id)
-                h.touched = None if h.touched is None or new is None else h.touched | new
+                if h.touched is not None and new is not None:
+                    h.touched |= new  # its own set (touched_paths makes one per document and batch)
+                else:
+                    h.touched = None
             h.since.setdefault((rec.topic, rec.partition), rec.offset)
             if h.batch != self._batch:
                 h.batch = self._batch

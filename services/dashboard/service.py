@@ -63,7 +63,14 @@ CATCH_UP_HOLD = True
 # CPU that folding two counties took in memory (docs/benchmarks.md, "A province at size
 # (province7)"); 0.9 s at these. What the dashboard folds and decodes holds no cycles (freed by
 # reference counting as it goes); the few it makes (asyncio's) are still collected, later.
-GC_THRESHOLDS = (50_000, 20, 100)
+# The young generation's threshold 50,000 -> 200,000 (heldcpu, stop 25): a catch-up batch of 2,000
+# records keeps 50,000-100,000 tracked objects alive at once (its records, opened values and decoded
+# events, both writers'), so at 50,000 a young collection ran in most batches and walked every one
+# of them, freeing nothing (they die by reference counting): 10-13 % of a first start's CPU (at 16
+# counties 520-547 young collections, 18 s of 142-153 s); at 200,000 0.1-0.2 s a run, and 121-134
+# µs of CPU an event against 155-167 at 16 counties, 112-131 against 134-174 at 4, the peak RSS no
+# higher (docs/benchmarks.md, "The dashboard's CPU an event (heldcpu, stop 25)").
+GC_THRESHOLDS = (200_000, 20, 100)
 
 
 def bootstrap(a: Adapters) -> Handlers:
