@@ -6,6 +6,12 @@ document once in one bulk write, record the position in the store, then commit t
 offsets to Kafka. On (re)assignment it seeks to the positions recorded in the store,
 which are written after the projection and so never run ahead of it.
 
+While a backlog is read (an import's burst on the broker, a catch-up), a batch's write lands
+while the next batch is fetched, decoded and folded (`ProjectionWriter.write_behind`): its
+report to the waiting reads, its observers, its positions and the offsets' commit all follow
+the write; a fold touching one of its documents waits for it; a write that fails makes the
+projector start again from the stored positions, which stop before its batch.
+
 A rebuild (`rebuild`) holds the documents it folds across batches and writes each once it
 goes still (`ProjectionWriter.hold`), while it folds the next batch; its positions stop before
 the first event of a document still held, and are saved once what they cover is written.
@@ -14,6 +20,7 @@ the first event of a document still held, and are saved once what they cover is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import functools
 import gc
@@ -66,6 +73,13 @@ SEALED_MARK = b'"sealed":["'
 LINGER = 0.15
 MAX_LINGER = 0.6
 BUSY_WITHIN = 1.0
+# While writes land behind the folds (`ProjectionWriter.write_behind`), a batch's offsets are
+# committed with a later batch's at most this often, and at once when nothing more comes: a restart reads
+# the positions stored in the store, the committed offsets serve only when that read fails
+# (`_SeekToStored`), and each commit is a round trip to the group's coordinator awaited between
+# two batches (up to 0.23 s each at load 5-7 in an import's tail, docs/benchmarks.md, "Folded
+# while the live writes are in flight").
+COMMIT_EVERY = 1.0
 # Events per rebuild batch; the batch's decoded events are in memory at once. Before a rebuild
 # held its documents (ProjectionWriter.hold) each batch wrote every document it touched, so
 # batches were large: on 60,000 class events (bench/projector.py, 50 classes at a time) 20,000 a
@@ -384,6 +398,20 @@ class Held:
     first: int = 0
 
 
+@dataclass
+class _Unwritten:
+    """A live batch's fold, not written yet (`ProjectionWriter._store`): the documents folded,
+    their stored sizes and revisions as read, the ids it changed, and the items and personal
+    values it folded (a write conflict folds them again)."""
+
+    docs: dict[str, dict]
+    known: dict[str, int]
+    revs: dict[str, int | None]
+    changed: set[str]
+    items: list
+    pii: dict[str, dict[str, set[str]]]
+
+
 class ProjectionWriter:
     """Folds decoded batches into the projection's collection and records positions."""
 
@@ -455,6 +483,18 @@ class ProjectionWriter:
         self.read_to_end: set[tuple[str, int]] = set()
         # A rebuild's: called once the batch being handled is written, its positions saved.
         self.on_written: Callable[[], None] | None = None
+        # The live path's write behind (`_after_fold`): set by the projector for a batch of a
+        # backlog, whose write then lands while the next batch is fetched, decoded and folded.
+        self.write_behind = False
+        # That write in flight (with its batch's report and positions: `_land`), and the ids of
+        # the documents it writes: a fold touching one of them waits for it (`_documents`).
+        self._landing: asyncio.Future | None = None
+        self._landing_ids: frozenset[str] = frozenset()
+        # A batch's fold waiting to be written (`_write` leaves it for `_after_fold`).
+        self._unwritten: _Unwritten | None = None
+        # Set when a write behind failed: the projector reads this writer's partitions again
+        # from its stored positions, not from what it had folded (Projector._settle).
+        self.failed_behind = False
         # Per topic, whether this projection follows it whole (`_follows`); per event_type
         # header, whether it folds the record (`_folds`).
         self._topics: dict[str, bool] = {}
@@ -465,6 +505,8 @@ class ProjectionWriter:
         writers of the same projector (Projector.handle), used when it has this writer's
         sealer and catalogue."""
         shared = shared if shared is not None and shared.serves(self) else None
+        if self._held is not None:
+            await self._land()  # holding began while a backlog's live write was landing
         result = BatchResult()
         items: list[tuple[str, Envelope, Event, Handler]] = []
         sources: list[ConsumerRecord] = []
@@ -529,16 +571,83 @@ class ProjectionWriter:
             await self._drain()
             await self._write_out(list(self._held))
             self._going = []
+        # Where the API answers its own reads beside the projector (`positions_after`), a
+        # batch's positions wait up to that long to be written with later ones; an erasure's
+        # or a dead letter's batch is recorded at once.
+        defer = not (erased or result.dead_lettered) and since < self.positions_after
+        fold, self._unwritten = self._unwritten, None
+        try:
+            await self._land()  # one write at a time: the batch before's lands first
+        except BaseException:
+            if fold is not None:
+                self._forget([i[0] for i in fold.items])  # folded, never written: read back when needed
+            raise
+        landing = self._fly(fold, erased, handled, records if save else None, defer)
+        if not self.write_behind or erased:
+            await landing
+            return
+        # A backlog's batch (the projector says so): its write lands while the next batch is
+        # fetched, decoded and folded (`Projector.run`); a fold touching one of its documents
+        # waits for it (`_documents`), and the batch's report and positions follow it.
+        self._landing_ids = frozenset(fold.changed) if fold is not None else frozenset()
+        self._landing = asyncio.ensure_future(self._behind(landing))
+
+    async def _fly(
+        self,
+        fold: _Unwritten | None,
+        erased: list[tuple[str, str]],
+        handled: list[tuple[str, int]],
+        records: list[ConsumerRecord] | None,
+        defer: bool,
+    ) -> None:
+        """A live batch's write, then its erasures, its report and its positions (`records`;
+        None: none to save), in that order: what is reported and recorded is stored, and an
+        erased person's values are blanked once everything folded before is written."""
+        if fold is not None:
+            try:
+                await self._store(fold)
+            except BaseException:
+                # The fold changed the cached documents in place, guard entries included, and
+                # the store may not hold them: the batch, handled again after the restart, would
+                # skip every event as applied and write nothing, its positions saved (the likely
+                # cause of the registrations a 30-county first start lost). Read them back.
+                self._forget([i[0] for i in fold.items])
+                raise
         for person, jurisdiction in erased:
             await self._scrub(person, jurisdiction)
         self._report(handled)
-        if save:
-            # Where the API answers its own reads beside the projector (`positions_after`), a
-            # batch's positions wait up to that long to be written with later ones; an erasure's
-            # or a dead letter's batch is recorded at once.
-            defer = not (erased or result.dead_lettered) and since < self.positions_after
+        if records is not None:
             await self._save_positions(records, defer=defer)
         self._written()
+
+    async def _behind(self, landing) -> None:
+        try:
+            await landing
+        except BaseException:
+            self.failed_behind = True
+            raise
+
+    @property
+    def landing(self) -> asyncio.Future | None:
+        """The write behind still in flight (`_after_fold`), if any."""
+        landing = self._landing
+        return None if landing is None or landing.done() else landing
+
+    async def landed(self) -> None:
+        """Once the write behind has landed (its failure raised here)."""
+        await self._land()
+
+    async def _land(self) -> None:
+        """Wait for the write behind (`_after_fold`). Shielded: a batch cancelled while it waits
+        leaves that write to finish."""
+        landing = self._landing
+        if landing is None:
+            return
+        try:
+            await asyncio.shield(landing)
+        finally:
+            if landing.done() and self._landing is landing:
+                self._landing, self._landing_ids = None, frozenset()
 
     async def prepare(self, records: list[ConsumerRecord], shared: Decodings) -> None:
         """Open and decode a batch into `shared` ahead of `handle(records, shared)` (a rebuild,
@@ -751,12 +860,28 @@ class ProjectionWriter:
         if self._held is not None:
             return await self._hold(items, pii, sources)
         docs, known = await self._documents(items)
+        revs = {i: d.get("_rev") for i, d in docs.items()}
+        changed = self.projection.fold(docs, items)
+        if not changed:
+            return 0
+        _note_pii(docs, changed, items, pii)
+        # Written by `_after_fold` (`_store`): at once, or behind the next batch's fold.
+        self._unwritten = _Unwritten(docs, known, revs, changed, items, pii)
+        return len(items)
+
+    async def _store(self, fold: _Unwritten) -> None:
+        """Write a fold's changed documents in one bulk write, tell the observers what was
+        stored, and fold again onto what another instance wrote first (reloaded: the guard skips
+        what it applied) until all are written."""
+        docs, known, revs, changed, items, pii = (
+            fold.docs,
+            fold.known,
+            fold.revs,
+            fold.changed,
+            fold.items,
+            fold.pii,
+        )
         for _attempt in range(10):
-            revs = {i: d.get("_rev") for i, d in docs.items()}
-            changed = self.projection.fold(docs, items)
-            if not changed:
-                return 0
-            _note_pii(docs, changed, items, pii)
             touched = touched_paths(items, pii)
             ops, order, sizes, token = self._ops(
                 {i: (docs[i], revs.get(i), touched.get(i), known.get(i)) for i in changed}
@@ -767,7 +892,7 @@ class ProjectionWriter:
             for observe in self.observers:
                 observe(list(written.values()))
             if not lost:
-                return len(items)
+                return
             # Another instance wrote these documents first: reload and fold again. The
             # guard skips what the other writer already applied.
             self._cache.complete = False
@@ -776,6 +901,11 @@ class ProjectionWriter:
             docs = await self._load(list(lost))
             known = {}
             items = [i for i in items if i[0] in lost]
+            revs = {i: d.get("_rev") for i, d in docs.items()}
+            changed = self.projection.fold(docs, items)
+            if not changed:
+                return
+            _note_pii(docs, changed, items, pii)
         raise RuntimeError(f"projection {self.projection.name}: too many write conflicts")
 
     def _ops(self, docs: dict[str, tuple[dict, int | None, set[str] | None, int | None]]) -> tuple:
@@ -914,6 +1044,8 @@ class ProjectionWriter:
         ids = list(dict.fromkeys(i[0] for i in items))
         if self._inflight and not self._inflight.keys().isdisjoint(ids):
             await self._drain()
+        if self._landing_ids and not self._landing_ids.isdisjoint(ids):
+            await self._land()  # the live path's write behind (`_after_fold`)
         docs = {i: held[i].doc for i in ids if i in held} if held else {}
         rest = [i for i in ids if i not in docs]
         known = self._cache.sizes(rest)
@@ -1505,7 +1637,8 @@ class Follower:
 class Projector:
     """Keeps every projection of one process up to date from ONE consumer (one group per
     service and deployment): each batch goes to the writers whose topics it came from, at
-    once, and the offsets are committed once all of them have written. A consumer per
+    once, and the offsets are committed once all of them have written (a backlog's writes land
+    while the next batch is folded: its offsets are committed once they have, `_commit`). A consumer per
     projection (eleven in selection and teaching) made the broker answer eleven fetches,
     heartbeats and metadata requests where one does: an idle deployment cost Kafka about
     0.2 s of CPU a second (docs/benchmarks.md, "One consumer per process")."""
@@ -1542,6 +1675,12 @@ class Projector:
         # Why the rebalance listener could not seek the partitions to the stored positions (they
         # are left paused): the consumer is started again (`_check_sought`).
         self.unsought: BaseException | None = None
+        # Batches folded and not committed yet: the writes behind in flight when each was
+        # folded, and the offsets it reached (`_commit`).
+        self._uncommitted: list[tuple[list[asyncio.Future], dict[TopicPartition, int]]] = []
+        # Whether the batch `run` hands to `handle` is a backlog's (`ProjectionWriter.write_behind`).
+        self._behind = False
+        self._committed_at = 0.0
 
     def holds(self, topic: str, partition: int) -> bool:
         """Whether this process's consumer is assigned the partition now: its writers then
@@ -1552,58 +1691,122 @@ class Projector:
         consumer = self.consumer = self.consumer_factory()
         await consumer.start()
         consumer.subscribe(pattern=self.pattern.pattern, listener=_SeekToStored(consumer, self))
-        last_write = last_end = 0.0
+        self._uncommitted = []
         try:
-            while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
-                self._check_sought()
-                got = sum(len(recs) for recs in batches.values())
-                if not got:
-                    await self.flush_positions()  # nothing more came: what was folded is recorded
-                    self._when_still(last_end)
-                    if self.catch_up is not None and self.catch_up.behind:
-                        await self.catch_up.idle(consumer)
-                        await self._release_when_caught_up()
-                    continue
-                if self.catch_up is not None and self.catch_up.behind:
-                    await self._fill(consumer, batches, got)
-                elif got < self.batch_size and _backlog(consumer, batches):
-                    # More is on the broker already (an import's burst): the batch is filled from
-                    # the fetches as they come, never lingered for. Lingering 0.6 s before each
-                    # batch of ~1,000 made the registry show a 20,000-row import ~12 s late on
-                    # its own (docs/benchmarks.md, "The registry after an import").
-                    await self._top_up(consumer, batches, got)
-                elif got < self.batch_size and self.linger and time.monotonic() - last_end < BUSY_WITHIN:
-                    # Busy (a batch ended moments ago): wait for more. A projection whose writes
-                    # are slow (large documents) waits longer, up to MAX_LINGER, so its
-                    # documents are rewritten less often under load. After a quiet spell an
-                    # event is folded at once: a clerk reading back what they just did waits
-                    # for nothing.
-                    await asyncio.sleep(min(MAX_LINGER, max(self.linger, last_write)))
-                    more = await consumer.getmany(timeout_ms=0, max_records=self.batch_size - got)
-                    _merge(batches, more)
-                self._check_sought()
-                records = [r for recs in batches.values() for r in recs]
-                began = time.monotonic()
-                self._hold_while_behind()
-                await self.handle(records)
-                last_end = time.monotonic()
-                last_write = last_end - began
-                self._folded = True
-                reached = {tp: recs[-1].offset + 1 for tp, recs in batches.items() if recs}
-                if not any(getattr(f.writer, "holding", False) for f in self.followers):
-                    # Not past what a writer holds unwritten: when the store fails the rebalance
-                    # listener's read of the positions (aiokafka logs it and goes on), the
-                    # consumer starts from the committed offsets, and held events would be skipped.
-                    await consumer.commit(reached)
-                if self.catch_up is not None:
-                    self.catch_up.advance(consumer, reached)
-                    await self._release_when_caught_up()
+            await self._follow(consumer, stop)
             # Stopped: what was folded is recorded (after a failure it is folded again instead).
+            await self._settle()
             await self.flush_positions()
+        except Exception:
+            # None of its writes is left landing behind the consumer that starts next, and a
+            # writer whose write behind failed reads again from its stored positions.
+            with contextlib.suppress(Exception):
+                await self._settle()
+            raise
         finally:
             self.consumer = None
             await consumer.stop()
+
+    # long: the loop of fetch, fill, fold and commit, each branch with why it waits or not
+    async def _follow(self, consumer, stop: asyncio.Event) -> None:
+        last_write = last_end = 0.0
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=200, max_records=self.batch_size)
+            self._check_sought()
+            got = sum(len(recs) for recs in batches.values())
+            if not got:
+                # Nothing more came: the writes behind land, and what was folded is recorded.
+                await self._settle()
+                await self._commit(consumer)
+                await self.flush_positions()
+                self._when_still(last_end)
+                if self.catch_up is not None and self.catch_up.behind:
+                    await self.catch_up.idle(consumer)
+                    await self._release_when_caught_up()
+                continue
+            # A backlog (an import's burst, a catch-up): each batch's writes land while the next
+            # batch is fetched, decoded and folded (`ProjectionWriter.write_behind`).
+            behind = bool(self.catch_up is not None and self.catch_up.behind) or _backlog(consumer, batches)
+            if self.catch_up is not None and self.catch_up.behind:
+                await self._fill(consumer, batches, got)
+            elif got < self.batch_size and _backlog(consumer, batches):
+                # More is on the broker already (an import's burst): the batch is filled from
+                # the fetches as they come, never lingered for. Lingering 0.6 s before each
+                # batch of ~1,000 made the registry show a 20,000-row import ~12 s late on
+                # its own (docs/benchmarks.md, "The registry after an import").
+                await self._top_up(consumer, batches, got)
+            elif got < self.batch_size and self.linger and time.monotonic() - last_end < BUSY_WITHIN:
+                # Busy (a batch ended moments ago): wait for more. A projection whose writes
+                # are slow (large documents) waits longer, up to MAX_LINGER, so its
+                # documents are rewritten less often under load. After a quiet spell an
+                # event is folded at once: a clerk reading back what they just did waits
+                # for nothing.
+                await asyncio.sleep(min(MAX_LINGER, max(self.linger, last_write)))
+                more = await consumer.getmany(timeout_ms=0, max_records=self.batch_size - got)
+                _merge(batches, more)
+            self._check_sought()
+            records = [r for recs in batches.values() for r in recs]
+            began = time.monotonic()
+            self._hold_while_behind()
+            self._behind = behind
+            await self.handle(records)
+            last_end = time.monotonic()
+            last_write = last_end - began
+            self._folded = True
+            reached = {tp: recs[-1].offset + 1 for tp, recs in batches.items() if recs}
+            if not any(getattr(f.writer, "holding", False) for f in self.followers):
+                # Not past what a writer holds unwritten: when the store fails the rebalance
+                # listener's read of the positions (aiokafka logs it and goes on), the
+                # consumer starts from the committed offsets, and held events would be skipped.
+                # Nor past a write behind still landing: committed once it has (`_commit`).
+                self._uncommitted.append((self._landings(), reached))
+            if not self._landings() or time.monotonic() - self._committed_at >= COMMIT_EVERY:
+                await self._commit(consumer)
+            if self.catch_up is not None:
+                self.catch_up.advance(consumer, reached)
+                await self._release_when_caught_up()
+
+    def _landings(self) -> list[asyncio.Future]:
+        """The writers' writes behind still in flight (`ProjectionWriter.landing`)."""
+        return [w for f in self.followers if (w := getattr(f.writer, "landing", None)) is not None]
+
+    async def _commit(self, consumer) -> None:
+        """Commit the offsets the batches reached whose writes have all landed, in order (a batch's
+        offsets wait for the writes in flight when it was folded, the earlier batches' among
+        them). A write behind that failed is raised by `_settle` (the projector starts again)."""
+        reached: dict[TopicPartition, int] = {}
+        while self._uncommitted and all(
+            w.done() and not w.cancelled() and w.exception() is None for w in self._uncommitted[0][0]
+        ):
+            for tp, offset in self._uncommitted.pop(0)[1].items():
+                reached[tp] = max(reached.get(tp, 0), offset)
+        if self._uncommitted and any(
+            w.done() and (w.cancelled() or w.exception() is not None) for w in self._uncommitted[0][0]
+        ):
+            await self._settle()  # one failed: raised here
+        if reached:
+            await consumer.commit(reached)
+            self._committed_at = time.monotonic()
+
+    async def _settle(self) -> None:
+        """Wait for every writer's write behind to land. One that failed is raised once all have
+        landed, and its writer's partitions are read again from its stored positions (which stop
+        before that write's batch), not from what this process had folded."""
+        failed: BaseException | None = None
+        for f in self.followers:
+            landed = getattr(f.writer, "landed", None)
+            if landed is None:
+                continue
+            try:
+                await landed()
+            except Exception as exc:  # noqa: BLE001 - raised below, once every write has landed
+                failed = failed or exc
+            if getattr(f.writer, "failed_behind", False):
+                f.writer.failed_behind = False
+                self._starts[f.writer.projection.name] = {}
+        if failed is not None:
+            self._uncommitted = []
+            raise failed
 
     def _when_still(self, last_end: float) -> None:
         """Still for `still_after` seconds since the last batch: the writers' caches shrink to
@@ -1654,6 +1857,7 @@ class Projector:
         this process folded (else a restart would fold the end of the backlog again)."""
         if not self.catch_up.hold or self.catch_up.behind:
             return
+        await self._settle()  # the positions saved below pass no write behind still landing
         for f in self.followers:
             if f.writer.holding:
                 try:
@@ -1696,11 +1900,16 @@ class Projector:
             got += added
 
     async def handle(self, records: list[ConsumerRecord]) -> None:
-        """Each projection folds the records of its topics it has not applied yet; all at once."""
+        """Each projection folds the records of its topics it has not applied yet; all at once.
+        A backlog's batch (`run` says so) lets its writes land while the next batch is folded
+        (`ProjectionWriter.write_behind`)."""
+        behind = self._behind
         work = []
         first = self.followers[0].writer if self.followers else None
         shared = Decodings(getattr(first, "sealer", None), getattr(first, "catalogue", CATALOGUE))
         for f in self.followers:
+            if hasattr(f.writer, "write_behind"):
+                f.writer.write_behind = behind
             starts = self._starts[f.writer.projection.name]
             mine = [
                 r
@@ -1716,6 +1925,11 @@ class Projector:
             if isinstance(outcome, BaseException):
                 if getattr(f.writer, "holding", False):
                     await self._let_go(f)
+                if getattr(f.writer, "failed_behind", False):
+                    # The write behind of a batch before failed (raised at this one): those
+                    # batches count as applied no more; read again from the stored positions.
+                    f.writer.failed_behind = False
+                    self._starts[f.writer.projection.name] = {}
                 continue
             # Applied: never again by this process, whatever a rebalance seeks back to.
             starts = self._starts[f.writer.projection.name]
