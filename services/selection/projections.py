@@ -167,7 +167,9 @@ def _grouped(doc, env, ev: TraineeAssignedToGroup) -> None:
     _nominee(doc, ev.cadre_id)["group"] = ev.group
 
 
-cadres = Projection("cadres", sources=("selection",))
+# Its erasure's fold (`_erased`) blanks every personal value a registry entry holds (name, number,
+# birth date: the cadre's own), so the projector notes none of them in the guard.
+cadres = Projection("cadres", sources=("selection",), erases_itself=True)
 by_cadre = lambda env, ev: ev.cadre_id  # noqa: E731
 
 # A registry entry's fields that most entries keep at the contract's default (职务 "", 类别 "",

@@ -3,13 +3,16 @@
 with the elements it stores), and everything a clerk reads shows what it showed: the registry
 list, a cadre's detail, the Excel export, a scope drawn, an import's decisions. Documents stored
 before the change (every field in them) read the same beside the new ones, and so does the
-read index made from the store (a restart) and the one following the writers (live).
+read index made from the store (a restart) and the one following the writers (live). Nor does
+the projector note an entry's plain values in its guard: the entry's own fold of an erasure
+blanks them.
 
 No server: the real handlers, reads and routes over the in-memory database the projections
 fill (tests/unit/test_selection_handlers.py's World)."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import date
@@ -22,9 +25,19 @@ from services.selection import api_registry
 from services.selection.cadres import FIELDS
 from services.selection.domain import cadre_stream_id
 from services.selection.importing import TEMPLATE
+from services.selection.projections import cadres
 from services.selection.read_index import ReadIndex, cadre_entry
 from services.selection.reads import Reads
 from shared.api import principal
+from shared.commands import CommandHandler, Context
+from shared.contracts.selection import CadreErased
+from shared.memory import MemoryDatabase
+from shared.personal import ERASED, Sealer, Vault
+from shared.projection import PII
+from shared.projector import ProjectionWriter, remember_pii
+from tests.unit.test_own_appends_recalled import PEOPLE, _imported
+from tests.unit.test_personal_data import idn
+from tests.unit.test_projector_cache import records
 from tests.unit.test_selection_handlers import COUNTY, DEPT, World, ctx, person
 
 LEFT_OUT = ("position", "category", "rank_since", "township_leadership", "recruited_as", "recruited_year")
@@ -197,3 +210,44 @@ def test_the_index_made_from_the_store_and_the_one_following_the_writers_hold_th
         assert {f: loaded[cid][f] for f in LEFT_OUT} == ({**EVERY} if cid == ids["李明"] else BACK)
     assert cadre_entry({"_id": "x", "name": "甲", "unit": "乙"})["township_leadership"] is False
     assert date.fromisoformat(loaded[ids["李明"]]["rank_since"]) == date(2021, 3, 1)
+
+
+def test_a_registry_entry_notes_no_plain_values_in_its_guard_and_an_erasure_still_blanks_it():
+    """The projector noted the plain name, number and birth date of each registry entry in its
+    guard (`_applied.＄pii`) for an erasure's scrub, 5 of its elements; the entry's own fold of
+    the erasure blanks them (`_erased`), so none is noted, and an entry noted before is still
+    blanked, its note with it."""
+
+    async def main():
+        vault_db, db = MemoryDatabase(), MemoryDatabase()
+        _, sent = await _imported(vault_db)  # PEOPLE registered, sealed and relayed
+        await ProjectionWriter(cadres, db, dead_letters=None, sealer=Sealer(Vault(vault_db))).handle(sent)
+        docs = {d["_id"]: d async for d in db["cadres"].find({})}
+        assert sorted(d["name"] for d in docs.values()) == sorted(name for _, name in PEOPLE)
+        assert [cid for cid, d in docs.items() if PII in d["_applied"]] == []
+
+        (first, first_name), (second, second_name) = PEOPLE[:2]
+        # Stored before the change: noted in its guard.
+        remember_pii(db["cadres"].docs[second], {second: {second_name, idn(1), "1988-06-12"}})
+        erasures = []
+        for cid in (first, second):
+            await Vault(vault_db).erase(cid)
+            ctx = Context(actor=DEPT.actor, jurisdiction=COUNTY, correlation_id="t")
+            erasures += CommandHandler.envelopes(
+                f"cadre-{cid}", 1, [CadreErased(cadre_id=cid, ground="ceased")], ctx
+            )
+        # Another process (nothing cached): the documents as stored.
+        later = ProjectionWriter(cadres, db, dead_letters=None, sealer=Sealer(Vault(vault_db)))
+        await later.handle(records(erasures, first_offset=len(sent)))
+        for cid, name in ((first, first_name), (second, second_name)):
+            doc = await db["cadres"].find_one({"_id": cid})
+            assert (doc["name"], doc["id_number"], doc["birth_date"], doc["erased"]) == (
+                ERASED,
+                ERASED,
+                None,
+                True,
+            )
+            assert name not in str(doc) and idn(1) not in str(doc), doc
+        assert (await db["cadres"].find_one({"_id": PEOPLE[2][0]}))["name"] == PEOPLE[2][1]
+
+    asyncio.run(main())
