@@ -77,6 +77,9 @@ class Handler:
     # the guard aside. Given, a stored document is updated at those paths only ($set/$unset)
     # instead of rewritten whole (shared/projector.py, `partial_update`). None: rewritten.
     touches: TouchFn | None = None
+    # False where the projection blanks a person's values itself (`Projection.erases_itself`):
+    # the projector notes none of them in the document's guard (shared/projector.py, `_note_pii`).
+    notes_pii: bool = True
 
 
 class ApplyFailed(Exception):
@@ -114,6 +117,14 @@ class Projection:
     # store (a class's nominations): stored packed where the store profile packs
     # (shared/store.py, "Packed fields"), read back as they were.
     packed: tuple[str, ...] = ()
+    # True: its own handlers put "已删除" wherever a person's values stand in its documents when
+    # they fold the person's erasure (selection's registry entry: name, number, birth date), so
+    # the projector notes no plain values in their guard for its scrub (`_applied.＄pii`,
+    # shared/projector.py `remember_pii`). A registry entry's note was 5 of its ~22 elements,
+    # stored for each of an import's 20,000 rows: FerretDB and PostgreSQL spend their CPU per
+    # element (docs/benchmarks.md, "Registry documents without their defaults"). Documents
+    # noted before are still found and blanked by the scrub.
+    erases_itself: bool = False
 
     def __post_init__(self) -> None:
         self.collection = self.collection or self.name
@@ -122,7 +133,9 @@ class Projection:
         self, event_cls: type[Event], key: KeyFn | None = None, touches: TouchFn | None = None
     ) -> Callable[[ApplyFn], ApplyFn]:
         def add(fn: ApplyFn) -> ApplyFn:
-            self.handlers[event_cls.event_type] = Handler(key or (lambda env, ev: env.stream_id), fn, touches)
+            self.handlers[event_cls.event_type] = Handler(
+                key or (lambda env, ev: env.stream_id), fn, touches, notes_pii=not self.erases_itself
+            )
             return fn
 
         return add

@@ -1432,8 +1432,8 @@ def _note_pii(
     items: list[tuple[str, Envelope, Event, Handler]],
     pii: dict[str, dict[str, set[str]]],
 ) -> None:
-    for doc_id, env, _, _ in items:
-        if doc_id in changed and env.event_id in pii:
+    for doc_id, env, _, handler in items:
+        if doc_id in changed and env.event_id in pii and handler.notes_pii:
             remember_pii(docs[doc_id], pii[env.event_id])
 
 

@@ -12,7 +12,10 @@ only for `_id`):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from operator import itemgetter
+from types import MappingProxyType
+from typing import Any
 
 from shared.contracts.followup import EvaluationSubmitted, MentorTaskCompleted, MilestoneCompleted
 from shared.contracts.selection import (
@@ -164,18 +167,57 @@ def _grouped(doc, env, ev: TraineeAssignedToGroup) -> None:
     _nominee(doc, ev.cadre_id)["group"] = ev.group
 
 
-cadres = Projection("cadres", sources=("selection",))
+# Its erasure's fold (`_erased`) blanks every personal value a registry entry holds (name, number,
+# birth date: the cadre's own), so the projector notes none of them in the guard.
+cadres = Projection("cadres", sources=("selection",), erases_itself=True)
 by_cadre = lambda env, ev: ev.cadre_id  # noqa: E731
+
+# A registry entry's fields that most entries keep at the contract's default (职务 "", 类别 "",
+# 任现职级时间 None, 乡镇领导经历 False, 录用方式 None, 录用年份 None): stored only once they
+# differ from it, as a nomination's (NOMINATION_DEFAULTS). FerretDB 1.24 on PostgreSQL spends
+# its CPU per element of each document it stores, and a 20,000-row import stores 20,000 of these
+# (docs/benchmarks.md, "Registry documents without their defaults"). Taken from CadreRegistered's
+# own field defaults, so the contract stays the one place that says them; readers see every
+# field (`cadre_in_full`: the read index, reads.py).
+CADRE_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {name: f.default for name, f in CadreRegistered.model_fields.items() if not f.is_required()}
+)
+
+
+def _at_default(field: str, value: Any) -> bool:
+    """Whether `value` is the field's default (of its type too: 0 is no False)."""
+    default = CADRE_DEFAULTS[field]
+    return value is default or (type(value) is type(default) and value == default)
+
+
+def _lean(doc: dict) -> None:
+    """Leaves the fields at their defaults out of a registry document. A document stored before
+    (with them all) is made lean by its next write: a field set back to its default is left
+    out, as one never set."""
+    for field in CADRE_DEFAULTS:
+        if field in doc and _at_default(field, doc[field]):
+            del doc[field]
+
+
+def cadre_in_full(doc: dict) -> dict:
+    """The registry document with the fields left out filled in, in place (documents stored
+    before, with every field, are unchanged): what the registry showed before they were left
+    out."""
+    for field, default in CADRE_DEFAULTS.items():
+        doc.setdefault(field, default)
+    return doc
 
 
 @cadres.on(CadreRegistered, key=by_cadre)
 def _registered(doc, env, ev: CadreRegistered) -> None:
     doc.update(ev.model_dump(mode="json"), jurisdiction=env.jurisdiction)
+    _lean(doc)
 
 
 @cadres.on(CadreUpdated, key=by_cadre)
 def _updated(doc, env, ev: CadreUpdated) -> None:
     doc.update(ev.changes)
+    _lean(doc)
 
 
 @cadres.on(CadreErased, key=by_cadre)
@@ -183,6 +225,7 @@ def _erased(doc, env, ev: CadreErased) -> None:
     # What the registry showed of the person; unit, rank and the like stay (not personal on
     # their own), so the county's figures keep counting the post.
     doc.update(name=ERASED, id_number=ERASED, birth_date=None, erased=True)
+    _lean(doc)
 
 
 # A county's cadres also attend province-run classes (events on the province's topic).

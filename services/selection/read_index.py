@@ -9,7 +9,8 @@ services/selection/README.md, "At real size"); a page, a search or a count canno
 fields, ~30 MB here. So the service keeps:
 
 - `cadres`: every registry entry (the `cadres` projection document without the kernel's
-  fields) with a normalised search key of name and unit (`listing.search_key`);
+  fields, the fields it leaves out at their defaults filled in) with a normalised search key
+  of name and unit (`listing.search_key`);
 - `histories`: per cadre only what lists and reports read (last graduation, hours per year);
 - `classes`: each class document (its scope and nominations), for the scope view, the
   confirmation queue, the class page and its nominations (a class with its scope of 1,600
@@ -54,7 +55,7 @@ from bson import CodecOptions
 
 from services.selection.cadres import FIELDS
 from services.selection.domain import STATUS_ZH
-from services.selection.projections import nominations_in_full
+from services.selection.projections import CADRE_DEFAULTS, nominations_in_full
 from shared import jurisdiction as jur
 from shared.listing import search_key, sort_by
 
@@ -72,6 +73,9 @@ DECODED_MAX = 32
 CODEC: CodecOptions = CodecOptions(tz_aware=True)
 SHARED = ("gender", "unit", "rank", "category", "position", "recruited_as", "jurisdiction")
 HISTORY_FIELDS = ("last_trained_on", "hours")
+# Each registry field with what an entry holds where the document leaves it out: a field at its
+# default is not stored (projections.CADRE_DEFAULTS); documents stored before carry them all.
+_FIELD_DEFAULTS = tuple((f, CADRE_DEFAULTS.get(f)) for f in FIELDS)
 # The parts of the index a kept list may be made from (`ReadIndex.memo`'s `needs`).
 CADRES, HISTORIES, CLASSES = "cadres", "histories", "classes"
 EVERYTHING = frozenset({CADRES, HISTORIES, CLASSES})
@@ -108,8 +112,8 @@ def _cadre_pairs(doc: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     yield "_id", doc["_id"]
     yield "_rev", doc.get("_rev", 0)
     yield "jurisdiction", sys.intern(doc.get("jurisdiction") or "")
-    for f in FIELDS:
-        v = doc.get(f)
+    for f, default in _FIELD_DEFAULTS:
+        v = doc.get(f, default)
         yield f, sys.intern(v) if f in SHARED and isinstance(v, str) else v
     yield "_key", search_key(doc.get("name"), doc.get("unit"))
 

@@ -12,7 +12,9 @@ only for `_id` equality and answers every other find with a scan of the whole co
   older than `stale_after` in a process without them.
 
 Methods return plain dicts (projection documents without the kernel's fields, or the
-index's entries, which callers must not change).
+index's entries, which callers must not change). A registry document leaves out the fields
+at their defaults (projections.CADRE_DEFAULTS): every read here fills them in
+(`cadre_in_full`, the index's entries), so no caller sees the difference.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from services.selection import read_index as ri
 from services.selection import scope as sc
 from services.selection.cadres import FIELDS
 from services.selection.domain import cadre_stream_id
-from services.selection.projections import nominations_in_full
+from services.selection.projections import CADRE_DEFAULTS, cadre_in_full, nominations_in_full
 from services.selection.read_index import HISTORY_FIELDS, ReadIndex, cadre_entry, history_entry
 from services.selection.scope import HoursPolicy, evaluate
 from shared import store
@@ -215,6 +217,8 @@ class Reads:
         read per id: state and version come from one document (the index keeps no
         versions). The import decides on these; a stale one is decided again by the kernel."""
         found = await store.find_by_ids(self.db[CADRES], cadre_ids)
+        for d in found.values():
+            cadre_in_full(d)  # a field left out at its default is no change to decide
         return {
             cid: Loaded(
                 MappingProxyType({k: d.get(k) for k in FIELDS}),
@@ -230,7 +234,7 @@ class Reads:
         doc = await self.db[CADRES].find_one({"_id": cadre_id})
         if doc is None or not covers(who.jurisdiction, doc["jurisdiction"]):
             raise cadre_missing(cadre_id)
-        return doc
+        return cadre_in_full(doc)
 
     async def nominee(self, who: Principal, cadre_id: str) -> dict[str, Any]:
         """The registry entry a nomination names (id, name, unit, jurisdiction): from the index
@@ -244,13 +248,14 @@ class Reads:
         return await self.cadre(who, cadre_id)
 
     async def cadres(self, cadre_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Registry documents by id, as stored (point reads)."""
-        return await store.find_by_ids(self.db[CADRES], cadre_ids)
+        """Registry documents by id (point reads), every field filled in."""
+        found = await store.find_by_ids(self.db[CADRES], cadre_ids)
+        return {cid: cadre_in_full(d) for cid, d in found.items()}
 
     async def categories(self, cadre_ids: list[str]) -> dict[str, str]:
         """Each cadre's category (领域), for placing trainees in study groups."""
         found = await store.find_by_ids(self.db[CADRES], cadre_ids, {"category": 1})
-        return {cid: d.get("category", "") for cid, d in found.items()}
+        return {cid: d.get("category", CADRE_DEFAULTS["category"]) for cid, d in found.items()}
 
     async def history(self, cadre_id: str) -> dict[str, Any]:
         """A cadre's training history (empty if never trained here)."""

@@ -1,7 +1,8 @@
 """Scope criteria, rotation coverage and yearly hours, pure: registry entries and
 training histories in, lists with reasons out.
 
-A registry entry is the `cadres` projection document (JSON form); a history is the
+A registry entry is the `cadres` projection document (JSON form) with every field, the ones
+the document leaves out at their defaults filled in (the read index's entries); a history is the
 `histories` projection document of the same cadre (absent = never trained here). The
 reports' rows carry their entry's search key (`_key`, as the read index holds it), for the
 lists' search.
