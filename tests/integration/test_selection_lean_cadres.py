@@ -17,25 +17,10 @@ from shared import kafka
 from shared.consistency import AFTER_HEADER
 from shared.topics import events_topic
 from tests.support import ServiceProcess, auth, random_county, settings
+from tests.unit.test_selection_registry_defaults import BACK as DEFAULTS
+from tests.unit.test_selection_registry_defaults import EVERY, LEFT_OUT
 
 pytestmark = pytest.mark.integration
-LEFT_OUT = ("position", "category", "rank_since", "township_leadership", "recruited_as", "recruited_year")
-EVERY = {
-    "position": "科长",
-    "category": "经济发展",
-    "rank_since": "2021-03-01",
-    "township_leadership": True,
-    "recruited_as": "选调生",
-    "recruited_year": 2015,
-}
-DEFAULTS = {
-    "position": "",
-    "category": "",
-    "rank_since": None,
-    "township_leadership": False,
-    "recruited_as": None,
-    "recruited_year": None,
-}
 
 
 def number(county: str, seq: int) -> str:
