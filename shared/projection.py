@@ -77,9 +77,6 @@ class Handler:
     # the guard aside. Given, a stored document is updated at those paths only ($set/$unset)
     # instead of rewritten whole (shared/projector.py, `partial_update`). None: rewritten.
     touches: TouchFn | None = None
-    # False where the projection blanks a person's values itself (`Projection.erases_itself`):
-    # the projector notes none of them in the document's guard (shared/projector.py, `_note_pii`).
-    notes_pii: bool = True
 
 
 class ApplyFailed(Exception):
@@ -133,9 +130,7 @@ class Projection:
         self, event_cls: type[Event], key: KeyFn | None = None, touches: TouchFn | None = None
     ) -> Callable[[ApplyFn], ApplyFn]:
         def add(fn: ApplyFn) -> ApplyFn:
-            self.handlers[event_cls.event_type] = Handler(
-                key or (lambda env, ev: env.stream_id), fn, touches, notes_pii=not self.erases_itself
-            )
+            self.handlers[event_cls.event_type] = Handler(key or (lambda env, ev: env.stream_id), fn, touches)
             return fn
 
         return add

@@ -486,7 +486,7 @@ class ProjectionWriter:
         # The live path's write behind (`_after_fold`): set by the projector for a batch of a
         # backlog, whose write then lands while the next batch is fetched, decoded and folded.
         self.write_behind = False
-        # That write in flight (with its batch's report and positions: `_land`), and the ids of
+        # That write in flight (with its batch's report and positions: `landed`), and the ids of
         # the documents it writes: a fold touching one of them waits for it (`_documents`).
         self._landing: asyncio.Future | None = None
         self._landing_ids: frozenset[str] = frozenset()
@@ -506,7 +506,7 @@ class ProjectionWriter:
         sealer and catalogue."""
         shared = shared if shared is not None and shared.serves(self) else None
         if self._held is not None:
-            await self._land()  # holding began while a backlog's live write was landing
+            await self.landed()  # holding began while a backlog's live write was landing
         result = BatchResult()
         items: list[tuple[str, Envelope, Event, Handler]] = []
         sources: list[ConsumerRecord] = []
@@ -577,7 +577,7 @@ class ProjectionWriter:
         defer = not (erased or result.dead_lettered) and since < self.positions_after
         fold, self._unwritten = self._unwritten, None
         try:
-            await self._land()  # one write at a time: the batch before's lands first
+            await self.landed()  # one write at a time: the batch before's lands first
         except BaseException:
             if fold is not None:
                 self._forget([i[0] for i in fold.items])  # folded, never written: read back when needed
@@ -634,12 +634,8 @@ class ProjectionWriter:
         return None if landing is None or landing.done() else landing
 
     async def landed(self) -> None:
-        """Once the write behind has landed (its failure raised here)."""
-        await self._land()
-
-    async def _land(self) -> None:
-        """Wait for the write behind (`_after_fold`). Shielded: a batch cancelled while it waits
-        leaves that write to finish."""
+        """Once the write behind (`_after_fold`) has landed; its failure is raised here. Shielded:
+        a batch cancelled while it waits leaves that write to finish."""
         landing = self._landing
         if landing is None:
             return
@@ -864,7 +860,7 @@ class ProjectionWriter:
         changed = self.projection.fold(docs, items)
         if not changed:
             return 0
-        _note_pii(docs, changed, items, pii)
+        _note_pii(self.projection, docs, changed, items, pii)
         # Written by `_after_fold` (`_store`): at once, or behind the next batch's fold.
         self._unwritten = _Unwritten(docs, known, revs, changed, items, pii)
         return len(items)
@@ -905,7 +901,7 @@ class ProjectionWriter:
             changed = self.projection.fold(docs, items)
             if not changed:
                 return
-            _note_pii(docs, changed, items, pii)
+            _note_pii(self.projection, docs, changed, items, pii)
         raise RuntimeError(f"projection {self.projection.name}: too many write conflicts")
 
     def _ops(self, docs: dict[str, tuple[dict, int | None, set[str] | None, int | None]]) -> tuple:
@@ -1045,7 +1041,7 @@ class ProjectionWriter:
         if self._inflight and not self._inflight.keys().isdisjoint(ids):
             await self._drain()
         if self._landing_ids and not self._landing_ids.isdisjoint(ids):
-            await self._land()  # the live path's write behind (`_after_fold`)
+            await self.landed()  # the live path's write behind (`_after_fold`)
         docs = {i: held[i].doc for i in ids if i in held} if held else {}
         rest = [i for i in ids if i not in docs]
         known = self._cache.sizes(rest)
@@ -1073,7 +1069,7 @@ class ProjectionWriter:
             before, held[doc_id].size = _encoded(docs[doc_id], codec)
             self._before[doc_id] = copy.deepcopy(docs[doc_id]) if before is docs[doc_id] else before
         changed = self.projection.fold(docs, items)
-        _note_pii(docs, changed, items, pii)
+        _note_pii(self.projection, docs, changed, items, pii)
         touched = touched_paths(items, pii)
         for (doc_id, *_), rec in zip(items, sources):
             if doc_id not in changed:
@@ -1427,13 +1423,18 @@ def partial_update(doc: dict, paths: set[str]) -> dict:
 
 
 def _note_pii(
+    projection: Projection,
     docs: dict[str, dict],
     changed: set[str],
     items: list[tuple[str, Envelope, Event, Handler]],
     pii: dict[str, dict[str, set[str]]],
 ) -> None:
-    for doc_id, env, _, handler in items:
-        if doc_id in changed and env.event_id in pii and handler.notes_pii:
+    """Note in each changed document's guard the plain values its events were opened with, for an
+    erasure's scrub; none where the projection blanks them itself (`Projection.erases_itself`)."""
+    if projection.erases_itself:
+        return
+    for doc_id, env, _, _ in items:
+        if doc_id in changed and env.event_id in pii:
             remember_pii(docs[doc_id], pii[env.event_id])
 
 
